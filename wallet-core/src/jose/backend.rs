@@ -1,0 +1,177 @@
+//! The crypto backend behind [`super::Jwk::verify`] and [`super::SoftwareSigner`].
+//!
+//! Default: pure Rust (RustCrypto `p256`/`p384`/`p521`, `ed25519-dalek`, `rsa`), so the core
+//! cross-compiles for phones. Feature `aws-lc`: aws-lc-rs for EC and Ed25519, about 5x faster
+//! ES256 verification (dependencies.md), for services that verify at volume.
+
+use super::{JoseError, JwkParams, JwsAlg, SignError};
+
+/// Minimum RSA modulus size we verify with (IT-Wallet `algorithms.rst`: 2048 bits).
+const MIN_RSA_BITS: usize = 2048;
+
+pub(crate) fn verify(alg: JwsAlg, key: &JwkParams, msg: &[u8], sig: &[u8]) -> Result<(), JoseError> {
+    match (alg, key) {
+        (JwsAlg::Rs256 | JwsAlg::Rs384 | JwsAlg::Rs512 | JwsAlg::Ps256 | JwsAlg::Ps384 | JwsAlg::Ps512, JwkParams::Rsa { n, e }) => {
+            rsa_verify(alg, n, e, msg, sig)
+        }
+        _ => fast::verify(alg, key, msg, sig),
+    }
+}
+
+fn invalid_key(e: impl std::fmt::Display) -> JoseError {
+    JoseError::InvalidKey(e.to_string())
+}
+
+fn rsa_verify(alg: JwsAlg, n: &[u8], e: &[u8], msg: &[u8], sig: &[u8]) -> Result<(), JoseError> {
+    use rsa::signature::Verifier as _;
+    use rsa::{BoxedUint, PublicKey as RsaPublicKey};
+    let n_trimmed = n.iter().skip_while(|b| **b == 0).count();
+    if n_trimmed * 8 < MIN_RSA_BITS {
+        return Err(JoseError::InvalidKey(format!("RSA modulus shorter than {MIN_RSA_BITS} bits")));
+    }
+    let key = RsaPublicKey::new(BoxedUint::from_be_slice_vartime(n), BoxedUint::from_be_slice_vartime(e))
+        .map_err(invalid_key)?;
+    let bad = |_| JoseError::BadSignature;
+    match alg {
+        JwsAlg::Rs256 | JwsAlg::Rs384 | JwsAlg::Rs512 => {
+            let s = rsa::pkcs1v15::Signature::try_from(sig).map_err(bad)?;
+            match alg {
+                JwsAlg::Rs256 => rsa::pkcs1v15::VerifyingKey::<sha2::Sha256>::new(key).verify(msg, &s),
+                JwsAlg::Rs384 => rsa::pkcs1v15::VerifyingKey::<sha2::Sha384>::new(key).verify(msg, &s),
+                _ => rsa::pkcs1v15::VerifyingKey::<sha2::Sha512>::new(key).verify(msg, &s),
+            }
+            .map_err(bad)
+        }
+        _ => {
+            let s = rsa::pss::Signature::try_from(sig).map_err(bad)?;
+            match alg {
+                JwsAlg::Ps256 => rsa::pss::VerifyingKey::<sha2::Sha256>::new(key).verify(msg, &s),
+                JwsAlg::Ps384 => rsa::pss::VerifyingKey::<sha2::Sha384>::new(key).verify(msg, &s),
+                _ => rsa::pss::VerifyingKey::<sha2::Sha512>::new(key).verify(msg, &s),
+            }
+            .map_err(bad)
+        }
+    }
+}
+
+/// 32 random bytes that form a valid P-256 scalar, and the public point.
+pub(crate) fn generate_p256() -> Result<(Vec<u8>, Vec<u8>, Vec<u8>), JoseError> {
+    for _ in 0..16 {
+        let mut d = zeroize::Zeroizing::new([0u8; 32]);
+        getrandom::fill(&mut *d).map_err(|e| JoseError::Sign(format!("no randomness: {e}")))?;
+        if let Ok(sk) = p256::ecdsa::SigningKey::from_slice(&*d) {
+            let point = sk.verifying_key().to_sec1_point(false);
+            let (x, y) = match (point.x(), point.y()) {
+                (Some(x), Some(y)) => (x.to_vec(), y.to_vec()),
+                _ => continue,
+            };
+            return Ok((d.to_vec(), x, y));
+        }
+    }
+    Err(JoseError::Sign("could not generate a P-256 key".into()))
+}
+
+#[cfg(not(feature = "aws-lc"))]
+mod fast {
+    use super::*;
+    use p256::ecdsa::signature::Verifier as _;
+
+    pub(crate) fn verify(alg: JwsAlg, key: &JwkParams, msg: &[u8], sig: &[u8]) -> Result<(), JoseError> {
+        let bad = |_| JoseError::BadSignature;
+        match (alg, key) {
+            (JwsAlg::Es256, JwkParams::Ec { .. }) => {
+                let point = key.ec_point().unwrap_or_default();
+                let vk = p256::ecdsa::VerifyingKey::from_sec1_bytes(&point).map_err(invalid_key)?;
+                let s = p256::ecdsa::Signature::from_slice(sig).map_err(bad)?;
+                vk.verify(msg, &s).map_err(bad)
+            }
+            (JwsAlg::Es384, JwkParams::Ec { .. }) => {
+                let point = key.ec_point().unwrap_or_default();
+                let vk = p384::ecdsa::VerifyingKey::from_sec1_bytes(&point).map_err(invalid_key)?;
+                let s = p384::ecdsa::Signature::from_slice(sig).map_err(bad)?;
+                vk.verify(msg, &s).map_err(bad)
+            }
+            (JwsAlg::Es512, JwkParams::Ec { .. }) => {
+                let point = key.ec_point().unwrap_or_default();
+                let vk = p521::ecdsa::VerifyingKey::from_sec1_bytes(&point).map_err(invalid_key)?;
+                let s = p521::ecdsa::Signature::from_slice(sig).map_err(bad)?;
+                vk.verify(msg, &s).map_err(bad)
+            }
+            (JwsAlg::EdDsa, JwkParams::Ed25519 { x }) => {
+                let bytes: [u8; 32] = x.as_slice().try_into().map_err(invalid_key)?;
+                let vk = ed25519_dalek::VerifyingKey::from_bytes(&bytes).map_err(invalid_key)?;
+                let s = ed25519_dalek::Signature::from_slice(sig).map_err(bad)?;
+                vk.verify(msg, &s).map_err(bad)
+            }
+            _ => Err(JoseError::KeyAlgMismatch { key: key.describe(), alg: alg.to_string() }),
+        }
+    }
+
+    pub(crate) struct P256SigningKey(p256::ecdsa::SigningKey);
+
+    impl P256SigningKey {
+        pub(crate) fn new(d: &[u8], point: &[u8]) -> Result<Self, JoseError> {
+            let sk = p256::ecdsa::SigningKey::from_slice(d).map_err(invalid_key)?;
+            if &*sk.verifying_key().to_sec1_bytes() != point {
+                return Err(JoseError::InvalidKey("`d` does not match `x`/`y`".into()));
+            }
+            Ok(Self(sk))
+        }
+
+        pub(crate) fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, SignError> {
+            use p256::ecdsa::signature::Signer as _;
+            let sig: p256::ecdsa::Signature = self.0.try_sign(msg).map_err(|e| SignError(e.to_string()))?;
+            Ok(sig.to_bytes().to_vec())
+        }
+    }
+}
+
+#[cfg(feature = "aws-lc")]
+mod fast {
+    use super::*;
+    use aws_lc_rs::signature::{self as sig_alg, KeyPair as _, UnparsedPublicKey};
+
+    pub(crate) fn verify(alg: JwsAlg, key: &JwkParams, msg: &[u8], sig: &[u8]) -> Result<(), JoseError> {
+        let bad = |_| JoseError::BadSignature;
+        match (alg, key) {
+            (JwsAlg::Es256 | JwsAlg::Es384 | JwsAlg::Es512, JwkParams::Ec { .. }) => {
+                let algorithm = match alg {
+                    JwsAlg::Es256 => &sig_alg::ECDSA_P256_SHA256_FIXED,
+                    JwsAlg::Es384 => &sig_alg::ECDSA_P384_SHA384_FIXED,
+                    _ => &sig_alg::ECDSA_P521_SHA512_FIXED,
+                };
+                let point = key.ec_point().unwrap_or_default();
+                UnparsedPublicKey::new(algorithm, &point).verify(msg, sig).map_err(bad)
+            }
+            (JwsAlg::EdDsa, JwkParams::Ed25519 { x }) => {
+                UnparsedPublicKey::new(&sig_alg::ED25519, x).verify(msg, sig).map_err(bad)
+            }
+            _ => Err(JoseError::KeyAlgMismatch { key: key.describe(), alg: alg.to_string() }),
+        }
+    }
+
+    pub(crate) struct P256SigningKey(sig_alg::EcdsaKeyPair);
+
+    impl P256SigningKey {
+        pub(crate) fn new(d: &[u8], point: &[u8]) -> Result<Self, JoseError> {
+            let kp = sig_alg::EcdsaKeyPair::from_private_key_and_public_key(
+                &sig_alg::ECDSA_P256_SHA256_FIXED_SIGNING,
+                d,
+                point,
+            )
+            .map_err(|_| JoseError::InvalidKey("`d` does not match `x`/`y`".into()))?;
+            debug_assert_eq!(kp.public_key().as_ref(), point);
+            Ok(Self(kp))
+        }
+
+        pub(crate) fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, SignError> {
+            let rng = aws_lc_rs::rand::SystemRandom::new();
+            self.0
+                .sign(&rng, msg)
+                .map(|s| s.as_ref().to_vec())
+                .map_err(|_| SignError("aws-lc ECDSA signing failed".into()))
+        }
+    }
+}
+
+pub(crate) use fast::P256SigningKey;

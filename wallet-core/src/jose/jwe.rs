@@ -1,0 +1,1 @@
+//! Compact JWE with ECDH-ES key agreement (in progress).

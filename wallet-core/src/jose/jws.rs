@@ -1,0 +1,334 @@
+//! Compact JWS (RFC 7515 §7.1): parse with bounds, verify with a JWK, sign with a [`Signer`].
+
+use serde_json::{Map, Value};
+
+use super::{JoseError, Jwk, JwsAlg, Signer, b64, json};
+
+/// The largest compact JWS we parse (1 MiB): credentials with portraits fit, memory stays bounded.
+pub const MAX_JWS_LEN: usize = 1 << 20;
+
+/// A JOSE header of a JWS, with the members the protocols use typed and the rest kept.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JwsHeader {
+    /// `alg`; `none` and HMAC are not representable.
+    pub alg: JwsAlg,
+    /// `typ` (explicit typing, RFC 8725 §3.11).
+    pub typ: Option<String>,
+    /// `kid`.
+    pub kid: Option<String>,
+    /// `x5c`: base64 DER certificates, leaf first.
+    pub x5c: Option<Vec<String>>,
+    /// `jwk`: the signer's public key (used by DPoP and key proofs; never trusted by itself).
+    pub jwk: Option<Jwk>,
+    /// `trust_chain` (OpenID Federation §4.3): entity statements, leaf first.
+    pub trust_chain: Option<Vec<String>>,
+    /// Other members.
+    pub extra: Map<String, Value>,
+}
+
+impl JwsHeader {
+    /// A header with only `alg`.
+    pub fn new(alg: JwsAlg) -> Self {
+        Self { alg, typ: None, kid: None, x5c: None, jwk: None, trust_chain: None, extra: Map::new() }
+    }
+
+    /// Sets `typ`.
+    pub fn with_typ(mut self, typ: impl Into<String>) -> Self {
+        self.typ = Some(typ.into());
+        self
+    }
+
+    /// Sets `kid`.
+    pub fn with_kid(mut self, kid: Option<String>) -> Self {
+        self.kid = kid;
+        self
+    }
+
+    /// Sets `x5c`.
+    pub fn with_x5c(mut self, x5c: Vec<String>) -> Self {
+        self.x5c = Some(x5c);
+        self
+    }
+
+    /// Whether `typ` names `expected`: media types compare case-insensitively, and the
+    /// `application/` prefix may be omitted (RFC 7515 §4.1.9).
+    pub fn typ_is(&self, expected: &str) -> bool {
+        self.typ.as_deref().is_some_and(|t| media_type_eq(t, expected))
+    }
+
+    fn from_map(mut m: Map<String, Value>) -> Result<Self, JoseError> {
+        let alg = match m.remove("alg") {
+            Some(Value::String(s)) => s.parse::<JwsAlg>()?,
+            Some(_) => return Err(JoseError::MalformedCompact("`alg` is not a string")),
+            None => return Err(JoseError::MalformedCompact("header has no `alg`")),
+        };
+        let opt_str = |m: &mut Map<String, Value>, k: &'static str| -> Result<Option<String>, JoseError> {
+            match m.remove(k) {
+                None => Ok(None),
+                Some(Value::String(s)) => Ok(Some(s)),
+                Some(_) => Err(JoseError::BadJson { part: "header", detail: format!("`{k}` must be a string") }),
+            }
+        };
+        let opt_strs = |m: &mut Map<String, Value>, k: &'static str| -> Result<Option<Vec<String>>, JoseError> {
+            match m.remove(k) {
+                None => Ok(None),
+                Some(v) => serde_json::from_value(v)
+                    .map(Some)
+                    .map_err(|_| JoseError::BadJson { part: "header", detail: format!("`{k}` must be an array of strings") }),
+            }
+        };
+        let typ = opt_str(&mut m, "typ")?;
+        let kid = opt_str(&mut m, "kid")?;
+        let x5c = opt_strs(&mut m, "x5c")?;
+        let trust_chain = opt_strs(&mut m, "trust_chain")?;
+        let jwk = match m.remove("jwk") {
+            None => None,
+            Some(v) => Some(
+                serde_json::from_value(v).map_err(|e| JoseError::BadJson { part: "header jwk", detail: e.to_string() })?,
+            ),
+        };
+        // RFC 7515 §4.1.11: we implement no extension, so any `crit` entry is not understood.
+        if let Some(crit) = m.get("crit") {
+            let names: Vec<String> = serde_json::from_value(crit.clone())
+                .map_err(|_| JoseError::BadJson { part: "header", detail: "`crit` must be an array of strings".into() })?;
+            let first = names.into_iter().next().unwrap_or_default();
+            return Err(JoseError::UnsupportedCrit(first));
+        }
+        Ok(Self { alg, typ, kid, x5c, jwk, trust_chain, extra: m })
+    }
+
+    fn to_json(&self) -> String {
+        let mut m = Map::new();
+        m.insert("alg".into(), Value::String(self.alg.as_str().into()));
+        if let Some(t) = &self.typ {
+            m.insert("typ".into(), Value::String(t.clone()));
+        }
+        if let Some(k) = &self.kid {
+            m.insert("kid".into(), Value::String(k.clone()));
+        }
+        if let Some(x) = &self.x5c {
+            m.insert("x5c".into(), Value::from(x.clone()));
+        }
+        if let Some(j) = &self.jwk {
+            m.insert("jwk".into(), serde_json::to_value(j).unwrap_or(Value::Null));
+        }
+        if let Some(t) = &self.trust_chain {
+            m.insert("trust_chain".into(), Value::from(t.clone()));
+        }
+        for (k, v) in &self.extra {
+            m.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+        Value::Object(m).to_string()
+    }
+}
+
+/// Compares media types as `typ` requires: case-insensitive, `application/` optional.
+pub fn media_type_eq(a: &str, b: &str) -> bool {
+    fn strip(s: &str) -> &str {
+        match s.get(..12) {
+            Some(p) if p.eq_ignore_ascii_case("application/") => s.get(12..).unwrap_or(s),
+            _ => s,
+        }
+    }
+    strip(a).eq_ignore_ascii_case(strip(b))
+}
+
+/// A parsed, not yet verified, compact JWS borrowing its input.
+#[derive(Debug, Clone)]
+pub struct CompactJws<'a> {
+    raw: &'a str,
+    header: JwsHeader,
+    payload: Vec<u8>,
+    signature: Vec<u8>,
+    signing_input_len: usize,
+}
+
+impl<'a> CompactJws<'a> {
+    /// Parses `header.payload.signature`: three non-empty base64url parts (the payload may be
+    /// empty), a JSON-object header without duplicate members, an accepted `alg`.
+    pub fn parse(raw: &'a str) -> Result<Self, JoseError> {
+        if raw.len() > MAX_JWS_LEN {
+            return Err(JoseError::TooLarge { what: "JWS", len: raw.len(), limit: MAX_JWS_LEN });
+        }
+        let mut parts = raw.split('.');
+        let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+            return Err(JoseError::MalformedCompact("a compact JWS has exactly three parts"));
+        };
+        if h.is_empty() || s.is_empty() {
+            return Err(JoseError::MalformedCompact("empty header or signature"));
+        }
+        let header_bytes = b64::decode(h).map_err(|_| JoseError::BadBase64("JWS header"))?;
+        let header_map: Map<String, Value> = json::from_slice_strict(&header_bytes, "JWS header")?;
+        let header = JwsHeader::from_map(header_map)?;
+        let payload = b64::decode(p).map_err(|_| JoseError::BadBase64("JWS payload"))?;
+        let signature = b64::decode(s).map_err(|_| JoseError::BadBase64("JWS signature"))?;
+        Ok(Self { raw, header, payload, signature, signing_input_len: h.len() + 1 + p.len() })
+    }
+
+    /// The protected header.
+    pub fn header(&self) -> &JwsHeader {
+        &self.header
+    }
+
+    /// The payload bytes (unverified until [`Self::verify`] succeeds).
+    pub fn payload(&self) -> &[u8] {
+        &self.payload
+    }
+
+    /// The payload parsed as JSON (unverified).
+    pub fn payload_json<T: serde::de::DeserializeOwned>(&self) -> Result<T, JoseError> {
+        serde_json::from_slice(&self.payload).map_err(|e| JoseError::BadJson { part: "JWS payload", detail: e.to_string() })
+    }
+
+    /// The signature bytes.
+    pub fn signature(&self) -> &[u8] {
+        &self.signature
+    }
+
+    /// `ASCII(BASE64URL(header) || '.' || BASE64URL(payload))`, what the signature covers.
+    pub fn signing_input(&self) -> &[u8] {
+        self.raw.as_bytes().get(..self.signing_input_len).unwrap_or_default()
+    }
+
+    /// The compact text this was parsed from.
+    pub fn as_str(&self) -> &'a str {
+        self.raw
+    }
+
+    /// Verifies the signature with `key`, whose type and own `alg` must fit the header's `alg`.
+    pub fn verify(&self, key: &Jwk) -> Result<(), JoseError> {
+        key.verify(self.header.alg, self.signing_input(), &self.signature)
+    }
+}
+
+/// Signs `payload` as a compact JWS. The header's `alg` is set to the signer's; its `kid`
+/// is set from the signer when the header has none.
+pub fn sign(header: &JwsHeader, payload: &[u8], signer: &dyn Signer) -> Result<String, JoseError> {
+    let mut header = header.clone();
+    header.alg = signer.alg();
+    if header.kid.is_none() {
+        header.kid = signer.kid();
+    }
+    let mut out = String::with_capacity(payload.len() * 4 / 3 + 200);
+    b64::encode_into(header.to_json(), &mut out);
+    out.push('.');
+    b64::encode_into(payload, &mut out);
+    let sig = signer.sign(out.as_bytes())?;
+    out.push('.');
+    b64::encode_into(sig, &mut out);
+    Ok(out)
+}
+
+/// Signs a JSON payload (serialized once, compactly).
+pub fn sign_json<T: serde::Serialize + ?Sized>(
+    header: &JwsHeader,
+    payload: &T,
+    signer: &dyn Signer,
+) -> Result<String, JoseError> {
+    let bytes = serde_json::to_vec(payload).map_err(|e| JoseError::BadJson { part: "payload", detail: e.to_string() })?;
+    sign(header, &bytes, signer)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::jose::SoftwareSigner;
+
+    fn vector(name: &str) -> String {
+        std::fs::read_to_string(format!("{}/tests/vectors/rfc7515/{name}", env!("CARGO_MANIFEST_DIR")))
+            .unwrap()
+            .trim()
+            .to_owned()
+    }
+
+    /// RFC 7515 A.2: RS256.
+    #[test]
+    fn rfc7515_a2_rs256_verifies() {
+        let jws = vector("a2.jws");
+        let key = Jwk::from_json(&vector("a2.jwk.json")).unwrap();
+        let parsed = CompactJws::parse(&jws).unwrap();
+        assert_eq!(parsed.header().alg, JwsAlg::Rs256);
+        parsed.verify(&key).unwrap();
+    }
+
+    /// RFC 7515 A.3: ES256.
+    #[test]
+    fn rfc7515_a3_es256_verifies() {
+        let jws = vector("a3.jws");
+        let key = Jwk::from_json(&vector("a3.jwk.json")).unwrap();
+        CompactJws::parse(&jws).unwrap().verify(&key).unwrap();
+    }
+
+    /// RFC 8037 A.4: Ed25519.
+    #[test]
+    fn rfc8037_a4_eddsa_verifies() {
+        let jws = vector("rfc8037-a4.jws");
+        let key = Jwk::from_json(&vector("rfc8037-a4.jwk.json")).unwrap();
+        CompactJws::parse(&jws).unwrap().verify(&key).unwrap();
+    }
+
+    /// RFC 7515 A.5: the unsecured JWS must be refused before any key is consulted.
+    #[test]
+    fn rfc7515_a5_alg_none_is_refused() {
+        let jws = "eyJhbGciOiJub25lIn0.eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ.";
+        assert_eq!(CompactJws::parse(jws).unwrap_err(), JoseError::MalformedCompact("empty header or signature"));
+        let with_sig = format!("{jws}AAAA");
+        assert_eq!(CompactJws::parse(&with_sig).unwrap_err(), JoseError::ForbiddenAlg("none".into()));
+    }
+
+    #[test]
+    fn hmac_is_refused() {
+        // RFC 7515 A.1 (HS256).
+        let jws = "eyJ0eXAiOiJKV1QiLA0KICJhbGciOiJIUzI1NiJ9.eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ.dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+        assert_eq!(CompactJws::parse(jws).unwrap_err(), JoseError::ForbiddenAlg("HS256".into()));
+    }
+
+    #[test]
+    fn duplicate_header_member_is_refused() {
+        let h = b64::encode(r#"{"alg":"ES256","alg":"none"}"#);
+        let jws = format!("{h}.e30.AAAA");
+        assert_eq!(CompactJws::parse(&jws).unwrap_err(), JoseError::DuplicateHeader("alg".into()));
+    }
+
+    #[test]
+    fn unknown_crit_is_refused() {
+        let h = b64::encode(r#"{"alg":"ES256","crit":["exp"],"exp":1}"#);
+        let jws = format!("{h}.e30.AAAA");
+        assert_eq!(CompactJws::parse(&jws).unwrap_err(), JoseError::UnsupportedCrit("exp".into()));
+    }
+
+    #[test]
+    fn wrong_part_count_and_bad_base64() {
+        assert!(matches!(CompactJws::parse("a.b"), Err(JoseError::MalformedCompact(_))));
+        assert!(matches!(CompactJws::parse("a.b.c.d"), Err(JoseError::MalformedCompact(_))));
+        assert_eq!(CompactJws::parse("e30=.e30.AAAA").unwrap_err(), JoseError::BadBase64("JWS header"));
+    }
+
+    #[test]
+    fn oversized_is_refused_before_parsing() {
+        let big = "a".repeat(MAX_JWS_LEN + 1);
+        assert!(matches!(CompactJws::parse(&big), Err(JoseError::TooLarge { .. })));
+    }
+
+    #[test]
+    fn sign_then_verify_and_tamper() {
+        let s = SoftwareSigner::generate().unwrap();
+        let jws = sign(&JwsHeader::new(JwsAlg::Es256).with_typ("JWT"), br#"{"a":1}"#, &s).unwrap();
+        let parsed = CompactJws::parse(&jws).unwrap();
+        assert!(parsed.header().typ_is("jwt"));
+        assert_eq!(parsed.header().kid, s.kid());
+        parsed.verify(&s.public_jwk()).unwrap();
+        let other = SoftwareSigner::generate().unwrap();
+        assert_eq!(parsed.verify(&other.public_jwk()), Err(JoseError::BadSignature));
+        let tampered = jws.replacen(".eyJ", ".eyK", 1);
+        let p2 = CompactJws::parse(&tampered).unwrap();
+        assert_eq!(p2.verify(&s.public_jwk()), Err(JoseError::BadSignature));
+    }
+
+    #[test]
+    fn media_types() {
+        assert!(media_type_eq("application/dc+sd-jwt", "dc+sd-jwt"));
+        assert!(media_type_eq("KB+JWT", "kb+jwt"));
+        assert!(!media_type_eq("vc+sd-jwt", "dc+sd-jwt"));
+    }
+}

@@ -1,0 +1,148 @@
+//! The signing seam: whoever holds a private key implements [`Signer`]. On a phone that is
+//! the secure hardware (through the `KeyStore` of the mobile bindings); on a server a
+//! [`SoftwareSigner`] or an HSM.
+
+use super::{EcCurve, JoseError, Jwk, JwkParams, JwsAlg, PrivateJwk};
+
+/// A signing failure reported by a [`Signer`] (the key is gone, the user cancelled, the
+/// hardware refused).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("signing failed: {0}")]
+pub struct SignError(pub String);
+
+impl From<SignError> for JoseError {
+    fn from(e: SignError) -> Self {
+        JoseError::Sign(e.0)
+    }
+}
+
+/// Something that signs with one key and one JWS algorithm.
+pub trait Signer: Send + Sync {
+    /// The JWS algorithm this key signs with.
+    fn alg(&self) -> JwsAlg;
+    /// The public key, as it goes in `cnf.jwk` or a JWKS.
+    fn public_jwk(&self) -> Jwk;
+    /// The `kid` to put in JWS headers, if this key has one.
+    fn kid(&self) -> Option<String> {
+        self.public_jwk().kid
+    }
+    /// Signs `msg`. JWS form: ES256 gives raw `r || s` (64 bytes), never DER.
+    fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, SignError>;
+}
+
+impl<S: Signer + ?Sized> Signer for &S {
+    fn alg(&self) -> JwsAlg {
+        (**self).alg()
+    }
+    fn public_jwk(&self) -> Jwk {
+        (**self).public_jwk()
+    }
+    fn kid(&self) -> Option<String> {
+        (**self).kid()
+    }
+    fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, SignError> {
+        (**self).sign(msg)
+    }
+}
+
+impl<S: Signer + ?Sized> Signer for std::sync::Arc<S> {
+    fn alg(&self) -> JwsAlg {
+        (**self).alg()
+    }
+    fn public_jwk(&self) -> Jwk {
+        (**self).public_jwk()
+    }
+    fn kid(&self) -> Option<String> {
+        (**self).kid()
+    }
+    fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, SignError> {
+        (**self).sign(msg)
+    }
+}
+
+/// A P-256 key held in memory, signing ES256. With the `aws-lc` feature it signs through
+/// aws-lc-rs (4x faster); otherwise through the pure-Rust `p256` crate.
+pub struct SoftwareSigner {
+    private: PrivateJwk,
+    key: super::backend::P256SigningKey,
+}
+
+impl std::fmt::Debug for SoftwareSigner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SoftwareSigner").field("public", &self.private.public).finish_non_exhaustive()
+    }
+}
+
+impl SoftwareSigner {
+    /// A fresh random P-256 key. Its `kid` is its RFC 7638 thumbprint.
+    pub fn generate() -> Result<Self, JoseError> {
+        let (d, x, y) = super::backend::generate_p256()?;
+        let public = Jwk::ec(EcCurve::P256, x, y)?;
+        let kid = public.thumbprint().to_string();
+        Self::from_private_jwk(PrivateJwk::new(public.with_kid(kid), d)?)
+    }
+
+    /// A signer over a private P-256 JWK; refuses a `d` that does not match `x`/`y`.
+    pub fn from_private_jwk(private: PrivateJwk) -> Result<Self, JoseError> {
+        let point = match &private.public.params {
+            JwkParams::Ec { crv: EcCurve::P256, .. } => private.public.params.ec_point(),
+            other => {
+                return Err(JoseError::KeyAlgMismatch { key: other.describe(), alg: "ES256".into() });
+            }
+        };
+        let point = point.unwrap_or_default();
+        let key = super::backend::P256SigningKey::new(private.d(), &point)?;
+        Ok(Self { private, key })
+    }
+
+    /// The private JWK (for writing key files).
+    pub fn private_jwk(&self) -> &PrivateJwk {
+        &self.private
+    }
+
+    /// This signer with another `kid` on its public key.
+    pub fn with_kid(mut self, kid: impl Into<String>) -> Self {
+        self.private.public.kid = Some(kid.into());
+        self
+    }
+}
+
+impl Signer for SoftwareSigner {
+    fn alg(&self) -> JwsAlg {
+        JwsAlg::Es256
+    }
+    fn public_jwk(&self) -> Jwk {
+        self.private.public.clone()
+    }
+    fn kid(&self) -> Option<String> {
+        self.private.public.kid.clone()
+    }
+    fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, SignError> {
+        self.key.sign(msg)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_key_signs_and_verifies() {
+        let s = SoftwareSigner::generate().unwrap();
+        let sig = s.sign(b"hello").unwrap();
+        assert_eq!(sig.len(), 64);
+        s.public_jwk().verify(JwsAlg::Es256, b"hello", &sig).unwrap();
+        assert_eq!(s.public_jwk().verify(JwsAlg::Es256, b"hellO", &sig), Err(JoseError::BadSignature));
+    }
+
+    #[test]
+    fn private_jwk_round_trips_and_mismatched_d_is_refused() {
+        let s = SoftwareSigner::generate().unwrap();
+        let json = s.private_jwk().to_json();
+        let back = SoftwareSigner::from_private_jwk(PrivateJwk::from_json(&json).unwrap()).unwrap();
+        assert_eq!(back.public_jwk(), s.public_jwk());
+        let other = SoftwareSigner::generate().unwrap();
+        let mixed = PrivateJwk::new(s.public_jwk(), other.private_jwk().d().to_vec()).unwrap();
+        assert!(matches!(SoftwareSigner::from_private_jwk(mixed), Err(JoseError::InvalidKey(_))));
+    }
+}
