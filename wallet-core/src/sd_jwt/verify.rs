@@ -1,0 +1,216 @@
+//! Verification of an SD-JWT (VC) presentation: RFC 9901 §7.1 and §7.3, SD-JWT VC §3,
+//! IT-Wallet 1.4 §8 (what a relying party must reject).
+
+use serde_json::{Map, Value};
+use subtle::ConstantTimeEq;
+
+use super::kb::{KB_JWT_TYP, KeyBindingClaims, sd_hash};
+use super::{ClaimPath, IssuerKeyResolver, PathElement, SD_ALG, SdJwt, SdJwtError, process};
+use crate::jose::{CompactJws, JoseError, Jwk, JwsHeader};
+use crate::time::UnixTime;
+
+/// Claims that SD-JWT VC §3.2.2.2 forbids to be selectively disclosable.
+pub const ALWAYS_VISIBLE: [&str; 7] = ["iss", "nbf", "exp", "cnf", "vct", "vct#integrity", "status"];
+
+/// What the verifier expects in the KB-JWT: itself as `aud`, the nonce it sent.
+#[derive(Clone)]
+pub struct KeyBindingExpectation {
+    /// This verifier's identifier.
+    pub aud: String,
+    /// The nonce this verifier sent (compared in constant time).
+    pub nonce: String,
+}
+
+impl std::fmt::Debug for KeyBindingExpectation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyBindingExpectation").field("aud", &self.aud).field("nonce", &"[redacted]").finish()
+    }
+}
+
+/// A verified SD-JWT: what the issuer signed, with the disclosed claims embedded.
+#[derive(Debug, Clone)]
+pub struct VerifiedSdJwt {
+    /// The issuer JWT's header (`typ`, `kid`, `x5c`, ...).
+    pub header: JwsHeader,
+    /// The claims: always-visible ones and disclosed ones; `_sd`, `_sd_alg` removed.
+    pub claims: Map<String, Value>,
+    /// The paths of the disclosed claims.
+    pub disclosed: Vec<ClaimPath>,
+    /// `cnf.jwk`, the holder's key, if the credential is key-bound.
+    pub holder_key: Option<Jwk>,
+    /// The KB-JWT's claims, when the presentation had one (and it verified).
+    pub key_binding: Option<KeyBindingClaims>,
+}
+
+impl VerifiedSdJwt {
+    /// A string claim.
+    pub fn claim_str(&self, name: &str) -> Option<&str> {
+        self.claims.get(name).and_then(Value::as_str)
+    }
+}
+
+/// Verifies SD-JWT VC presentations. Defaults follow IT-Wallet 1.4: `typ` `dc+sd-jwt`
+/// (also `vc+sd-jwt`, still used by a 1.4.0 example), `iss` and `vct` required, 60 s clock
+/// skew, KB-JWT `iat` at most 120 s old (ATT-013).
+pub struct Verifier<'a> {
+    resolver: &'a dyn IssuerKeyResolver,
+    accepted_typ: Vec<String>,
+    vc_rules: bool,
+    clock_skew: i64,
+    kb_max_age: i64,
+    key_binding: Option<KeyBindingExpectation>,
+}
+
+impl<'a> Verifier<'a> {
+    /// An SD-JWT VC verifier using `resolver` for issuer keys.
+    pub fn new(resolver: &'a dyn IssuerKeyResolver) -> Self {
+        Self {
+            resolver,
+            accepted_typ: vec!["dc+sd-jwt".into(), "vc+sd-jwt".into()],
+            vc_rules: true,
+            clock_skew: 60,
+            kb_max_age: 120,
+            key_binding: None,
+        }
+    }
+
+    /// A plain RFC 9901 verifier: any `typ`, no SD-JWT VC claim rules (test vectors, other
+    /// profiles).
+    pub fn plain(resolver: &'a dyn IssuerKeyResolver) -> Self {
+        Self { accepted_typ: Vec::new(), vc_rules: false, ..Self::new(resolver) }
+    }
+
+    /// Accepts these `typ` values instead of the defaults.
+    pub fn with_typ(mut self, typ: &[&str]) -> Self {
+        self.accepted_typ = typ.iter().map(|s| (*s).to_owned()).collect();
+        self
+    }
+
+    /// Tolerated clock difference, seconds.
+    pub fn with_clock_skew(mut self, secs: i64) -> Self {
+        self.clock_skew = secs;
+        self
+    }
+
+    /// Oldest accepted KB-JWT, seconds.
+    pub fn with_kb_max_age(mut self, secs: i64) -> Self {
+        self.kb_max_age = secs;
+        self
+    }
+
+    /// Requires a KB-JWT for this `aud` and `nonce`.
+    pub fn expect_key_binding(mut self, aud: impl Into<String>, nonce: impl Into<String>) -> Self {
+        self.key_binding = Some(KeyBindingExpectation { aud: aud.into(), nonce: nonce.into() });
+        self
+    }
+
+    /// Verifies `presentation` at `now`. Without [`Self::expect_key_binding`] a KB-JWT is not
+    /// required, but one that is present is still checked (signature, `sd_hash`, `iat`).
+    pub fn verify(&self, presentation: &str, now: UnixTime) -> Result<VerifiedSdJwt, SdJwtError> {
+        let sd = SdJwt::parse(presentation)?;
+        let jws = CompactJws::parse(sd.issuer_jwt()).map_err(SdJwtError::jose("issuer JWT"))?;
+        let header = jws.header();
+        if !self.accepted_typ.is_empty() && !self.accepted_typ.iter().any(|t| header.typ_is(t)) {
+            return Err(SdJwtError::WrongTyp { got: header.typ.clone(), expected: self.accepted_typ.clone() });
+        }
+        let payload: Map<String, Value> = jws.payload_json().map_err(SdJwtError::jose("issuer JWT"))?;
+        let iss = match payload.get("iss") {
+            Some(Value::String(s)) => s.as_str(),
+            None if !self.vc_rules => "",
+            _ => return Err(SdJwtError::BadClaim("iss")),
+        };
+        let key = self.resolver.resolve(iss, header, now)?;
+        jws.verify(&key).map_err(|e| match e {
+            JoseError::BadSignature => SdJwtError::IssuerSignatureInvalid,
+            other => SdJwtError::Jose { part: "issuer JWT", source: other },
+        })?;
+        match payload.get("_sd_alg") {
+            None => {}
+            Some(Value::String(a)) if a == SD_ALG => {}
+            Some(Value::String(a)) => return Err(SdJwtError::UnsupportedSdAlg(a.clone())),
+            Some(_) => return Err(SdJwtError::BadClaim("_sd_alg")),
+        }
+        let processed = process::process(payload, sd.disclosures())?;
+        if self.vc_rules {
+            for p in &processed.paths {
+                if let [PathElement::Key(k)] = p.elements() {
+                    if ALWAYS_VISIBLE.contains(&k.as_str()) {
+                        return Err(SdJwtError::MustNotBeDisclosable(k.clone()));
+                    }
+                }
+            }
+            if !matches!(processed.claims.get("vct"), Some(Value::String(_))) {
+                return Err(SdJwtError::BadClaim("vct"));
+            }
+        }
+        self.check_times(&processed.claims, now)?;
+        let holder_key = match processed.claims.get("cnf") {
+            None => None,
+            Some(cnf) => match cnf.get("jwk") {
+                Some(jwk) => Some(serde_json::from_value::<Jwk>(jwk.clone()).map_err(|_| SdJwtError::BadClaim("cnf.jwk"))?),
+                None => None,
+            },
+        };
+        let key_binding = match (sd.kb_jwt(), &self.key_binding) {
+            (None, Some(_)) => return Err(SdJwtError::KbMissing),
+            (None, None) => None,
+            (Some(kb), _) => Some(self.check_kb(kb, &sd, holder_key.as_ref(), now)?),
+        };
+        Ok(VerifiedSdJwt { header: header.clone(), claims: processed.claims, disclosed: processed.paths, holder_key, key_binding })
+    }
+
+    fn check_times(&self, claims: &Map<String, Value>, now: UnixTime) -> Result<(), SdJwtError> {
+        let num = |name: &'static str| -> Result<Option<i64>, SdJwtError> {
+            match claims.get(name) {
+                None => Ok(None),
+                Some(v) => v.as_i64().or_else(|| v.as_f64().map(|f| f as i64)).map(Some).ok_or(SdJwtError::BadClaim(name)),
+            }
+        };
+        let now = now.secs();
+        if let Some(exp) = num("exp")? {
+            if now >= exp.saturating_add(self.clock_skew) {
+                return Err(SdJwtError::Expired { exp, now });
+            }
+        }
+        if let Some(nbf) = num("nbf")? {
+            if nbf > now.saturating_add(self.clock_skew) {
+                return Err(SdJwtError::NotYetValid { nbf, now });
+            }
+        }
+        if let Some(iat) = num("iat")? {
+            if iat > now.saturating_add(self.clock_skew) {
+                return Err(SdJwtError::IssuedInFuture { iat, now });
+            }
+        }
+        Ok(())
+    }
+
+    fn check_kb(&self, kb: &str, sd: &SdJwt, holder_key: Option<&Jwk>, now: UnixTime) -> Result<KeyBindingClaims, SdJwtError> {
+        let jws = CompactJws::parse(kb).map_err(SdJwtError::jose("KB-JWT"))?;
+        if !jws.header().typ_is(KB_JWT_TYP) {
+            return Err(SdJwtError::KbWrongTyp);
+        }
+        let key = holder_key.ok_or(SdJwtError::KbNoHolderKey)?;
+        jws.verify(key).map_err(|e| match e {
+            JoseError::BadSignature | JoseError::KeyAlgMismatch { .. } => SdJwtError::KbSignatureInvalid,
+            other => SdJwtError::Jose { part: "KB-JWT", source: other },
+        })?;
+        let claims: KeyBindingClaims = jws.payload_json().map_err(SdJwtError::jose("KB-JWT"))?;
+        if !bool::from(claims.sd_hash.as_bytes().ct_eq(sd_hash(&sd.without_kb()).as_bytes())) {
+            return Err(SdJwtError::KbSdHashMismatch);
+        }
+        if let Some(exp) = &self.key_binding {
+            if claims.aud != exp.aud {
+                return Err(SdJwtError::KbAudMismatch);
+            }
+            if !bool::from(claims.nonce.as_bytes().ct_eq(exp.nonce.as_bytes())) {
+                return Err(SdJwtError::KbNonceMismatch);
+            }
+        }
+        let (min, max) = (now.secs() - self.kb_max_age - self.clock_skew, now.secs() + self.clock_skew);
+        if claims.iat < min || claims.iat > max {
+            return Err(SdJwtError::KbIatOutOfWindow { iat: claims.iat, min, max });
+        }
+        Ok(claims)
+    }
+}
