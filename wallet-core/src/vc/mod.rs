@@ -1,1 +1,320 @@
-//! (in progress)
+//! SD-JWT VC (`typ: dc+sd-jwt`) as profiled by IT-Wallet 1.4 §4.1, and the typed credentials
+//! Tessera issues: the PID ([`pid`]), the mobile driving licence ([`mdl`]) and the health
+//! insurance card ([`ehic`]).
+//!
+//! Issuance keeps the metadata claims of IT-Wallet §4.1 always visible and makes every user
+//! attribute selectively disclosable; verification adds the SD-JWT VC claim rules on top of
+//! [`crate::sd_jwt::Verifier`].
+
+pub mod ehic;
+pub mod mdl;
+pub mod pid;
+mod vct;
+
+pub use vct::{Vct, check_integrity};
+
+use serde_json::{Map, Value};
+
+use crate::jose::{Jwk, JwsAlg, JwsHeader, Signer};
+use crate::sd_jwt::{ClaimPath, SdJwt, SdJwtBuilder, SdJwtError, VerifiedSdJwt, Verifier};
+use crate::status::{CredentialStatus, StatusReference};
+use crate::time::UnixTime;
+
+/// The `typ` of an SD-JWT VC (SD-JWT VC draft 09+; IT-Wallet 1.4).
+pub const TYP: &str = "dc+sd-jwt";
+/// The earlier `typ`, still accepted on input (IT-Wallet 0.8, and one 1.4.0 example).
+pub const LEGACY_TYP: &str = "vc+sd-jwt";
+
+/// Claims that IT-Wallet 1.4 §4.1 lists as metadata: never selectively disclosable.
+pub const METADATA_CLAIMS: [&str; 14] = [
+    "iss",
+    "exp",
+    "vct",
+    "vct#integrity",
+    "issuing_authority",
+    "issuing_country",
+    "sub",
+    "iat",
+    "nbf",
+    "issuance_date",
+    "date_of_expiry",
+    "status",
+    "cnf",
+    "verification",
+];
+
+/// Errors of the SD-JWT VC layer.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum VcError {
+    /// The SD-JWT itself was refused.
+    #[error(transparent)]
+    SdJwt(#[from] SdJwtError),
+    /// `vct` is not a valid type identifier.
+    #[error("invalid vct `{0}`")]
+    InvalidVct(String),
+    /// `vct#integrity` is not valid SRI metadata (or uses MD5/SHA-1).
+    #[error("invalid vct#integrity `{0}`")]
+    InvalidIntegrity(String),
+    /// The `status` claim is not `{"status_list": {"idx", "uri"}}`.
+    #[error("malformed status claim: {0}")]
+    BadStatus(String),
+    /// A credential attribute breaks its data model.
+    #[error("invalid {credential} attribute `{claim}`: {reason}")]
+    InvalidAttribute {
+        /// Which credential type.
+        credential: &'static str,
+        /// Which claim.
+        claim: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The credential is of another type than expected.
+    #[error("expected vct `{expected}`, got `{got}`")]
+    UnexpectedVct {
+        /// Expected.
+        expected: String,
+        /// Received.
+        got: String,
+    },
+}
+
+/// Issues SD-JWT VCs: metadata claims in the clear, user attributes disclosable.
+#[derive(Debug, Clone)]
+pub struct SdJwtVcBuilder {
+    iss: String,
+    vct: Vct,
+    attributes: Map<String, Value>,
+    metadata: Map<String, Value>,
+    disclosable: Option<Vec<ClaimPath>>,
+    extra_disclosable: Vec<ClaimPath>,
+    header: JwsHeader,
+    decoys: usize,
+}
+
+impl SdJwtVcBuilder {
+    /// A credential of type `vct` from issuer `iss` with these user attributes.
+    pub fn new(iss: impl Into<String>, vct: Vct, attributes: Map<String, Value>) -> Self {
+        Self {
+            iss: iss.into(),
+            vct,
+            attributes,
+            metadata: Map::new(),
+            disclosable: None,
+            extra_disclosable: Vec::new(),
+            header: JwsHeader::new(JwsAlg::Es256).with_typ(TYP),
+            decoys: 0,
+        }
+    }
+
+    /// `iat` and `exp`.
+    pub fn validity(mut self, iat: UnixTime, exp: UnixTime) -> Self {
+        self.metadata.insert("iat".into(), Value::from(iat.secs()));
+        self.metadata.insert("exp".into(), Value::from(exp.secs()));
+        self
+    }
+
+    /// `cnf.jwk`: binds the credential to the holder's key.
+    pub fn holder_key(mut self, jwk: &Jwk) -> Self {
+        let mut cnf = Map::new();
+        cnf.insert("jwk".into(), serde_json::to_value(jwk).unwrap_or(Value::Null));
+        self.metadata.insert("cnf".into(), Value::Object(cnf));
+        self
+    }
+
+    /// `status.status_list`.
+    pub fn status(mut self, idx: u64, uri: impl Into<String>) -> Self {
+        let st = CredentialStatus { status_list: StatusReference { idx, uri: uri.into() } };
+        self.metadata.insert("status".into(), serde_json::to_value(st).unwrap_or(Value::Null));
+        self
+    }
+
+    /// Another always-visible metadata claim (`issuing_authority`, `sub`, `verification`...).
+    pub fn metadata(mut self, name: &str, value: Value) -> Self {
+        self.metadata.insert(name.to_owned(), value);
+        self
+    }
+
+    /// Only these top-level (or nested) attributes are disclosable; the rest stay visible.
+    /// Without this call every top-level attribute is disclosable.
+    pub fn only_disclosable(mut self, paths: Vec<ClaimPath>) -> Self {
+        self.disclosable = Some(paths);
+        self
+    }
+
+    /// Also make these nested paths disclosable (e.g. `place_of_birth.locality`).
+    pub fn also_disclosable(mut self, path: ClaimPath) -> Self {
+        self.extra_disclosable.push(path);
+        self
+    }
+
+    /// `kid` header.
+    pub fn kid(mut self, kid: impl Into<String>) -> Self {
+        self.header.kid = Some(kid.into());
+        self
+    }
+
+    /// `x5c` header (IT-Wallet 1.4 §4.1: REQUIRED in production).
+    pub fn x5c(mut self, chain: Vec<String>) -> Self {
+        self.header.x5c = Some(chain);
+        self
+    }
+
+    /// Decoy digests per `_sd` array.
+    pub fn decoys(mut self, n: usize) -> Self {
+        self.decoys = n;
+        self
+    }
+
+    /// Signs the credential.
+    pub fn sign(self, signer: &dyn Signer) -> Result<SdJwt, VcError> {
+        let mut claims = Map::new();
+        claims.insert("iss".into(), Value::String(self.iss));
+        claims.insert("vct".into(), Value::String(self.vct.as_str().to_owned()));
+        for (k, v) in self.metadata {
+            claims.insert(k, v);
+        }
+        let mut paths = Vec::new();
+        for (k, v) in self.attributes {
+            if claims.contains_key(&k) || METADATA_CLAIMS.contains(&k.as_str()) {
+                return Err(VcError::InvalidAttribute {
+                    credential: "SD-JWT VC",
+                    claim: "attributes",
+                    reason: format!("`{k}` is a metadata claim; set it with `metadata()`"),
+                });
+            }
+            if self.disclosable.is_none() {
+                paths.push(ClaimPath::key(&k));
+            }
+            claims.insert(k, v);
+        }
+        paths.extend(self.disclosable.unwrap_or_default());
+        paths.extend(self.extra_disclosable);
+        let mut b = SdJwtBuilder::new(claims).decoys(self.decoys);
+        for p in paths {
+            b = b.disclosable(p);
+        }
+        Ok(b.sign(&self.header, signer)?)
+    }
+}
+
+/// A verified SD-JWT VC with its typed metadata.
+#[derive(Debug, Clone)]
+pub struct VerifiedVc {
+    /// `vct`.
+    pub vct: Vct,
+    /// `iss`.
+    pub iss: String,
+    /// `status.status_list`, to be checked against the issuer's Token Status List.
+    pub status: Option<StatusReference>,
+    /// The verified SD-JWT with the disclosed claims.
+    pub sd_jwt: VerifiedSdJwt,
+}
+
+impl VerifiedVc {
+    /// The disclosed claims without the metadata claims (what the user agreed to show).
+    pub fn attributes(&self) -> Map<String, Value> {
+        self.sd_jwt.claims.iter().filter(|(k, _)| !METADATA_CLAIMS.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect()
+    }
+}
+
+/// Verifies an SD-JWT VC presentation: the SD-JWT rules, then `vct`, `vct#integrity` and
+/// `status` forms.
+pub fn verify(verifier: &Verifier<'_>, presentation: &str, now: UnixTime) -> Result<VerifiedVc, VcError> {
+    let sd_jwt = verifier.verify(presentation, now)?;
+    let vct = Vct::new(sd_jwt.claim_str("vct").unwrap_or_default())?;
+    let iss = sd_jwt.claim_str("iss").unwrap_or_default().to_owned();
+    if let Some(integrity) = sd_jwt.claims.get("vct#integrity") {
+        check_integrity(integrity.as_str().unwrap_or_default())?;
+    }
+    let status = match sd_jwt.claims.get("status") {
+        None => None,
+        Some(v) => Some(
+            serde_json::from_value::<CredentialStatus>(v.clone()).map_err(|e| VcError::BadStatus(e.to_string()))?.status_list,
+        ),
+    };
+    Ok(VerifiedVc { vct, iss, status, sd_jwt })
+}
+
+/// Date strings `YYYY-MM-DD` (ISO 8601 full-date), used by every credential model.
+pub(crate) fn check_date(credential: &'static str, claim: &'static str, s: &str) -> Result<(), VcError> {
+    let bad = |reason: &str| VcError::InvalidAttribute { credential, claim, reason: reason.to_owned() };
+    let b = s.as_bytes();
+    if b.len() != 10 || b.get(4) != Some(&b'-') || b.get(7) != Some(&b'-') {
+        return Err(bad("not YYYY-MM-DD"));
+    }
+    let num = |r: std::ops::Range<usize>| s.get(r).and_then(|p| p.parse::<u32>().ok());
+    match (num(0..4), num(5..7), num(8..10)) {
+        (Some(_), Some(m), Some(d)) if (1..=12).contains(&m) && (1..=31).contains(&d) => Ok(()),
+        _ => Err(bad("not a calendar date")),
+    }
+}
+
+/// ISO 3166-1 alpha-2 country codes.
+pub(crate) fn check_country(credential: &'static str, claim: &'static str, s: &str) -> Result<(), VcError> {
+    if s.len() == 2 && s.bytes().all(|c| c.is_ascii_uppercase()) {
+        Ok(())
+    } else {
+        Err(VcError::InvalidAttribute { credential, claim, reason: format!("`{s}` is not an ISO 3166-1 alpha-2 code") })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::jose::SoftwareSigner;
+    use crate::sd_jwt::{KeyBindingInput, StaticKeyResolver};
+
+    const NOW: UnixTime = UnixTime(1_800_000_000);
+
+    fn pid() -> pid::Pid {
+        pid::Pid {
+            given_name: "Mario".into(),
+            family_name: "Rossi".into(),
+            birthdate: "1980-01-10".into(),
+            place_of_birth: pid::PlaceOfBirth { locality: Some("Roma".into()), ..Default::default() },
+            nationalities: vec!["IT".into()],
+            personal_administrative_number: None,
+            tax_id_code: Some("TINIT-RSSMRA80A10H501A".into()),
+        }
+    }
+
+    #[test]
+    fn pid_issued_with_metadata_visible_and_attributes_disclosable() {
+        let issuer = SoftwareSigner::generate().unwrap();
+        let holder = SoftwareSigner::generate().unwrap();
+        let sd = SdJwtVcBuilder::new("https://pid.example.it", pid::Pid::vct(), pid().to_attributes().unwrap())
+            .validity(NOW, NOW.plus(86_400))
+            .holder_key(&holder.public_jwk())
+            .status(1234, "https://pid.example.it/status")
+            .metadata("issuing_authority", Value::from("Istituto Poligrafico"))
+            .metadata("issuing_country", Value::from("IT"))
+            .also_disclosable(ClaimPath::parse_dotted("place_of_birth.locality"))
+            .decoys(3)
+            .sign(&issuer)
+            .unwrap();
+        let payload = sd.unverified_payload().unwrap();
+        for visible in ["iss", "vct", "iat", "exp", "cnf", "status", "issuing_authority", "issuing_country"] {
+            assert!(payload.contains_key(visible), "{visible} must be visible");
+        }
+        for hidden in ["given_name", "family_name", "tax_id_code", "place_of_birth"] {
+            assert!(!payload.contains_key(hidden), "{hidden} must be disclosable");
+        }
+        let kb = KeyBindingInput { aud: "https://rp.example.it".into(), nonce: "abc".into(), iat: NOW };
+        let p = sd.present(Some(&[ClaimPath::key("given_name")]), &kb, &holder).unwrap();
+        let r = StaticKeyResolver::for_issuer(issuer.public_jwk(), "https://pid.example.it");
+        let v = verify(&Verifier::new(&r).expect_key_binding("https://rp.example.it", "abc"), &p, NOW).unwrap();
+        assert_eq!(v.vct.as_str(), Vct::PID);
+        assert_eq!(v.status, Some(StatusReference { idx: 1234, uri: "https://pid.example.it/status".into() }));
+        assert_eq!(v.attributes(), serde_json::json!({"given_name": "Mario"}).as_object().cloned().unwrap());
+    }
+
+    #[test]
+    fn metadata_cannot_be_passed_as_an_attribute() {
+        let issuer = SoftwareSigner::generate().unwrap();
+        let mut attrs = pid().to_attributes().unwrap();
+        attrs.insert("exp".into(), Value::from(1));
+        let err = SdJwtVcBuilder::new("https://pid.example.it", pid::Pid::vct(), attrs).sign(&issuer).unwrap_err();
+        assert!(matches!(err, VcError::InvalidAttribute { claim: "attributes", .. }));
+    }
+}
