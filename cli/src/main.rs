@@ -1,1 +1,74 @@
-fn main() {}
+//! `tessera`: the command-line tool over wallet-core and the Tessera services.
+
+mod inspect;
+mod keys;
+mod sd_jwt_cmd;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Tessera: IT-Wallet credentials, keys and federation from the command line.
+#[derive(Parser)]
+#[command(name = "tessera", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Generate a P-256 key: writes OUT.jwk (private) and OUT.pub.jwk.
+    Keygen(keys::KeygenArgs),
+    /// Issue, present and verify SD-JWT VCs.
+    #[command(name = "sd-jwt", subcommand)]
+    SdJwt(sd_jwt_cmd::SdJwtCommand),
+    /// Decode a JWT, SD-JWT, KB-JWT or JWE read from stdin (nothing is verified).
+    Inspect,
+}
+
+/// A failure to report: the message says what was wrong.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum CliError {
+    #[error("{0}")]
+    Usage(String),
+    #[error("{path}: {source}")]
+    Io { path: String, source: std::io::Error },
+    #[error(transparent)]
+    Jose(#[from] wallet_core::jose::JoseError),
+    #[error("{0}")]
+    SdJwt(#[from] wallet_core::sd_jwt::SdJwtError),
+    #[error("{0}")]
+    Vc(#[from] wallet_core::vc::VcError),
+    #[error("verification failed: {0}")]
+    Verify(wallet_core::vc::VcError),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Keygen(a) => keys::keygen(&a),
+        Command::SdJwt(c) => sd_jwt_cmd::run(c),
+        Command::Inspect => inspect::run(),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("tessera: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Reads all of stdin.
+pub(crate) fn read_stdin() -> Result<String, CliError> {
+    use std::io::Read as _;
+    let mut s = String::new();
+    std::io::stdin().read_to_string(&mut s).map_err(|source| CliError::Io { path: "<stdin>".into(), source })?;
+    Ok(s.trim().to_owned())
+}
+
+/// Reads a file as text.
+pub(crate) fn read_file(path: &str) -> Result<String, CliError> {
+    std::fs::read_to_string(path).map_err(|source| CliError::Io { path: path.into(), source })
+}
