@@ -140,7 +140,7 @@ fn verify(a: VerifyArgs) -> Result<(), CliError> {
     let key = load_public(&a.issuer_jwk)?;
     let resolver = StaticKeyResolver::any_issuer(key);
     let mut verifier = Verifier::new(&resolver);
-    if let (Some(aud), Some(nonce)) = (a.aud, a.nonce) {
+    if let (Some(aud), Some(nonce)) = (a.aud.as_deref(), a.nonce.as_deref()) {
         verifier = verifier.expect_key_binding(aud, nonce);
     }
     let verified = vc::verify(&verifier, &read_stdin()?, UnixTime::now()).map_err(CliError::Verify)?;

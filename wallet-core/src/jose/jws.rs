@@ -158,11 +158,16 @@ impl<'a> CompactJws<'a> {
             return Err(JoseError::MalformedCompact("empty header or signature"));
         }
         let header_bytes = b64::decode(h).map_err(|_| JoseError::BadBase64("JWS header"))?;
-        let header_map: Map<String, Value> = json::from_slice_strict(&header_bytes, "JWS header")?;
+        let header_map = json::object_strict(&header_bytes, "JWS header")?;
         let header = JwsHeader::from_map(header_map)?;
         let payload = b64::decode(p).map_err(|_| JoseError::BadBase64("JWS payload"))?;
         let signature = b64::decode(s).map_err(|_| JoseError::BadBase64("JWS signature"))?;
         Ok(Self { raw, header, payload, signature, signing_input_len: h.len() + 1 + p.len() })
+    }
+
+    /// The protected header, by value.
+    pub fn into_header(self) -> JwsHeader {
+        self.header
     }
 
     /// The protected header.

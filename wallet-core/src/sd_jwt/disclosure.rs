@@ -70,30 +70,10 @@ impl Disclosure {
     pub fn parse(encoded: &str, index: usize) -> Result<Self, SdJwtError> {
         let bad = |reason: &'static str| SdJwtError::MalformedDisclosure { index, reason };
         let bytes = b64::decode(encoded).map_err(|_| bad("not base64url"))?;
-        let value: Value = serde_json::from_slice(&bytes).map_err(|_| bad("not JSON"))?;
-        let Value::Array(mut items) = value else {
-            return Err(bad("not a JSON array"));
-        };
-        let (salt, name, value) = match items.len() {
-            2 => {
-                let v = items.pop().unwrap_or(Value::Null);
-                let s = items.pop().unwrap_or(Value::Null);
-                (s, None, v)
-            }
-            3 => {
-                let v = items.pop().unwrap_or(Value::Null);
-                let n = items.pop().unwrap_or(Value::Null);
-                let s = items.pop().unwrap_or(Value::Null);
-                let Value::String(n) = n else {
-                    return Err(bad("claim name is not a string"));
-                };
-                (s, Some(n), v)
-            }
-            _ => return Err(bad("must have 2 or 3 elements")),
-        };
-        let Value::String(salt) = salt else {
-            return Err(bad("salt is not a string"));
-        };
+        let Wire(salt, name, value) = serde_json::from_slice(&bytes).map_err(|e| {
+            let msg = e.to_string();
+            bad(WIRE_ERRORS.iter().find(|r| msg.contains(**r)).copied().unwrap_or("not JSON"))
+        })?;
         if let Some(n) = &name {
             if RESERVED_NAMES.contains(&n.as_str()) {
                 return Err(SdJwtError::ReservedClaimName(n.clone()));
@@ -125,6 +105,46 @@ impl Disclosure {
     /// The disclosed value.
     pub fn value(&self) -> &Value {
         &self.value
+    }
+}
+
+/// The reasons the wire parser can give, matched in its error message.
+const WIRE_ERRORS: [&str; 4] =
+    ["not a JSON array", "must have 2 or 3 elements", "salt is not a string", "claim name is not a string"];
+
+/// `[salt, value]` or `[salt, name, value]`, parsed in one pass without an intermediate array.
+struct Wire(String, Option<String>, Value);
+
+impl<'de> serde::Deserialize<'de> for Wire {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::{Error, SeqAccess, Visitor};
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Wire;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("not a JSON array")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Wire, A::Error> {
+                let salt: Value = seq.next_element()?.ok_or_else(|| A::Error::custom("must have 2 or 3 elements"))?;
+                let Value::String(salt) = salt else {
+                    return Err(A::Error::custom("salt is not a string"));
+                };
+                let second: Value = seq.next_element()?.ok_or_else(|| A::Error::custom("must have 2 or 3 elements"))?;
+                match seq.next_element::<Value>()? {
+                    None => Ok(Wire(salt, None, second)),
+                    Some(value) => {
+                        if seq.next_element::<serde::de::IgnoredAny>()?.is_some() {
+                            return Err(A::Error::custom("must have 2 or 3 elements"));
+                        }
+                        let Value::String(name) = second else {
+                            return Err(A::Error::custom("claim name is not a string"));
+                        };
+                        Ok(Wire(salt, Some(name), value))
+                    }
+                }
+            }
+        }
+        d.deserialize_any(V)
     }
 }
 

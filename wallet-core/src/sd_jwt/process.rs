@@ -1,7 +1,10 @@
 //! Rebuilding the claims from the issuer-signed payload and the disclosures
-//! (RFC 9901 §7.1 step 3-5). Both the verifier and the holder use this one function: the
+//! (RFC 9901 §7.1 steps 3-5). Both the verifier and the holder use this one function: the
 //! verifier to get the disclosed claims with every check applied, the holder to learn which
 //! disclosure sits at which claim path.
+//!
+//! This is on the verifier's hot path: values are moved, not cloned, and a claim's path is
+//! materialized only when a disclosure is embedded there (parents are a borrowed chain).
 
 use std::collections::{HashMap, HashSet};
 
@@ -19,6 +22,36 @@ pub(crate) struct Processed {
     pub(crate) claims: Map<String, Value>,
     /// For each disclosure (by index), the path of the claim it disclosed.
     pub(crate) paths: Vec<ClaimPath>,
+}
+
+/// A step of the current path, borrowed from the claim being processed.
+#[derive(Clone, Copy)]
+enum Step<'k> {
+    Root,
+    Key(&'k str),
+    Index(usize),
+}
+
+struct Node<'p, 'k> {
+    parent: Option<&'p Node<'p, 'k>>,
+    step: Step<'k>,
+}
+
+impl Node<'_, '_> {
+    fn to_path(&self) -> ClaimPath {
+        let mut rev = Vec::new();
+        let mut cur = Some(self);
+        while let Some(n) = cur {
+            match n.step {
+                Step::Root => {}
+                Step::Key(k) => rev.push(PathElement::Key(k.to_owned())),
+                Step::Index(i) => rev.push(PathElement::Index(i)),
+            }
+            cur = n.parent;
+        }
+        rev.reverse();
+        ClaimPath(rev)
+    }
 }
 
 struct Ctx<'a> {
@@ -40,8 +73,14 @@ pub(crate) fn process(mut payload: Map<String, Value>, disclosures: &[Disclosure
     }
     // RFC 9901 §4.1.1: `_sd_alg` only at the top level; it is removed from the result.
     payload.remove("_sd_alg");
-    let mut ctx = Ctx { disclosures, by_digest, seen: HashSet::new(), paths: vec![None; disclosures.len()] };
-    let claims = process_object(payload, &ClaimPath::default(), 0, &mut ctx)?;
+    let mut ctx = Ctx {
+        disclosures,
+        by_digest,
+        seen: HashSet::with_capacity(disclosures.len() * 2),
+        paths: vec![None; disclosures.len()],
+    };
+    let root = Node { parent: None, step: Step::Root };
+    let claims = process_object(payload, &root, 0, &mut ctx)?;
     let mut paths = Vec::with_capacity(disclosures.len());
     for (i, p) in ctx.paths.into_iter().enumerate() {
         match p {
@@ -55,72 +94,73 @@ pub(crate) fn process(mut payload: Map<String, Value>, disclosures: &[Disclosure
     Ok(Processed { claims, paths })
 }
 
-fn process_value(v: Value, path: &ClaimPath, depth: usize, ctx: &mut Ctx<'_>) -> Result<Value, SdJwtError> {
+fn process_value(v: Value, at: &Node<'_, '_>, depth: usize, ctx: &mut Ctx<'_>) -> Result<Value, SdJwtError> {
     if depth > MAX_DEPTH {
         return Err(SdJwtError::TooDeep);
     }
     Ok(match v {
-        Value::Object(m) => Value::Object(process_object(m, path, depth + 1, ctx)?),
-        Value::Array(a) => Value::Array(process_array(a, path, depth + 1, ctx)?),
+        Value::Object(m) => Value::Object(process_object(m, at, depth + 1, ctx)?),
+        Value::Array(a) => Value::Array(process_array(a, at, depth + 1, ctx)?),
         other => other,
     })
 }
 
-fn take_digest(ctx: &mut Ctx<'_>, digest: &str) -> Result<Option<usize>, SdJwtError> {
-    if !ctx.seen.insert(digest.to_owned()) {
-        return Err(SdJwtError::DuplicateDigest(digest.to_owned()));
+/// RFC 9901 §7.1 step 4: a digest may appear only once, decoys included.
+fn take_digest(ctx: &mut Ctx<'_>, digest: String) -> Result<Option<usize>, SdJwtError> {
+    let found = ctx.by_digest.get(digest.as_str()).copied();
+    if ctx.seen.contains(&digest) {
+        return Err(SdJwtError::DuplicateDigest(digest));
     }
-    Ok(ctx.by_digest.get(digest).copied())
+    ctx.seen.insert(digest);
+    Ok(found)
 }
 
 fn process_object(
     mut m: Map<String, Value>,
-    path: &ClaimPath,
+    at: &Node<'_, '_>,
     depth: usize,
     ctx: &mut Ctx<'_>,
 ) -> Result<Map<String, Value>, SdJwtError> {
     let sd = match m.remove("_sd") {
         None => Vec::new(),
-        Some(Value::Array(items)) => items
-            .into_iter()
-            .map(|d| match d {
-                Value::String(s) => Ok(s),
-                _ => Err(SdJwtError::MalformedSdStructure("_sd (not an array of strings)")),
-            })
-            .collect::<Result<Vec<_>, _>>()?,
+        Some(Value::Array(items)) => items,
         Some(_) => return Err(SdJwtError::MalformedSdStructure("_sd (not an array)")),
     };
     let mut out = Map::with_capacity(m.len() + sd.len());
     for (k, v) in m {
-        let child = path.child(PathElement::Key(k.clone()));
-        out.insert(k, process_value(v, &child, depth, ctx)?);
+        let v = process_value(v, &Node { parent: Some(at), step: Step::Key(&k) }, depth, ctx)?;
+        out.insert(k, v);
     }
     for digest in sd {
-        let Some(i) = take_digest(ctx, &digest)? else {
+        let Value::String(digest) = digest else {
+            return Err(SdJwtError::MalformedSdStructure("_sd (not an array of strings)"));
+        };
+        let Some(i) = take_digest(ctx, digest)? else {
             continue; // a decoy, or a claim not disclosed
         };
-        let Some(d) = ctx.disclosures.get(i) else { continue };
+        let disclosures = ctx.disclosures;
+        let Some(d) = disclosures.get(i) else { continue };
         let Some(name) = d.name() else {
-            return Err(SdJwtError::DisclosureKindMismatch(digest));
+            return Err(SdJwtError::DisclosureKindMismatch(d.digest().to_owned()));
         };
         if out.contains_key(name) {
             return Err(SdJwtError::ClaimCollision(name.to_owned()));
         }
-        let name = name.to_owned();
-        let child = path.child(PathElement::Key(name.clone()));
-        let value = process_value(d.value().clone(), &child, depth, ctx)?;
+        let node = Node { parent: Some(at), step: Step::Key(name) };
+        let value = process_value(d.value().clone(), &node, depth, ctx)?;
         if let Some(slot) = ctx.paths.get_mut(i) {
-            *slot = Some(child);
+            *slot = Some(node.to_path());
         }
-        out.insert(name, value);
+        out.insert(name.to_owned(), value);
     }
     Ok(out)
 }
 
-fn array_digest(v: &Value) -> Result<Option<&str>, SdJwtError> {
+/// The digest of an array element `{"...": digest}`, taken out of the element.
+fn array_digest(v: &mut Value) -> Result<Option<String>, SdJwtError> {
     match v {
-        Value::Object(m) if m.len() == 1 => match m.get("...") {
-            Some(Value::String(s)) => Ok(Some(s)),
+        Value::Object(m) if m.len() == 1 => match m.get_mut("...") {
+            Some(Value::String(s)) => Ok(Some(std::mem::take(s))),
             Some(_) => Err(SdJwtError::MalformedSdStructure("array element digest (`...` not a string)")),
             None => Ok(None),
         },
@@ -128,26 +168,27 @@ fn array_digest(v: &Value) -> Result<Option<&str>, SdJwtError> {
     }
 }
 
-fn process_array(a: Vec<Value>, path: &ClaimPath, depth: usize, ctx: &mut Ctx<'_>) -> Result<Vec<Value>, SdJwtError> {
+fn process_array(a: Vec<Value>, at: &Node<'_, '_>, depth: usize, ctx: &mut Ctx<'_>) -> Result<Vec<Value>, SdJwtError> {
     let mut out = Vec::with_capacity(a.len());
-    for el in a {
-        if let Some(digest) = array_digest(&el)?.map(str::to_owned) {
-            let Some(i) = take_digest(ctx, &digest)? else {
+    for mut el in a {
+        if let Some(digest) = array_digest(&mut el)? {
+            let Some(i) = take_digest(ctx, digest)? else {
                 continue; // not disclosed: the element is removed (RFC 9901 §7.1 step 3.3.2)
             };
-            let Some(d) = ctx.disclosures.get(i) else { continue };
+            let disclosures = ctx.disclosures;
+            let Some(d) = disclosures.get(i) else { continue };
             if d.name().is_some() {
-                return Err(SdJwtError::DisclosureKindMismatch(digest));
+                return Err(SdJwtError::DisclosureKindMismatch(d.digest().to_owned()));
             }
-            let child = path.child(PathElement::Index(out.len()));
-            let value = process_value(d.value().clone(), &child, depth, ctx)?;
+            let node = Node { parent: Some(at), step: Step::Index(out.len()) };
+            let value = process_value(d.value().clone(), &node, depth, ctx)?;
             if let Some(slot) = ctx.paths.get_mut(i) {
-                *slot = Some(child);
+                *slot = Some(node.to_path());
             }
             out.push(value);
         } else {
-            let child = path.child(PathElement::Index(out.len()));
-            out.push(process_value(el, &child, depth, ctx)?);
+            let node = Node { parent: Some(at), step: Step::Index(out.len()) };
+            out.push(process_value(el, &node, depth, ctx)?);
         }
     }
     Ok(out)

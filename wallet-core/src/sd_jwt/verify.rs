@@ -13,15 +13,15 @@ use crate::time::UnixTime;
 pub const ALWAYS_VISIBLE: [&str; 7] = ["iss", "nbf", "exp", "cnf", "vct", "vct#integrity", "status"];
 
 /// What the verifier expects in the KB-JWT: itself as `aud`, the nonce it sent.
-#[derive(Clone)]
-pub struct KeyBindingExpectation {
+#[derive(Clone, Copy)]
+pub struct KeyBindingExpectation<'a> {
     /// This verifier's identifier.
-    pub aud: String,
+    pub aud: &'a str,
     /// The nonce this verifier sent (compared in constant time).
-    pub nonce: String,
+    pub nonce: &'a str,
 }
 
-impl std::fmt::Debug for KeyBindingExpectation {
+impl std::fmt::Debug for KeyBindingExpectation<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("KeyBindingExpectation").field("aud", &self.aud).field("nonce", &"[redacted]").finish()
     }
@@ -54,19 +54,22 @@ impl VerifiedSdJwt {
 /// skew, KB-JWT `iat` at most 120 s old (ATT-013).
 pub struct Verifier<'a> {
     resolver: &'a dyn IssuerKeyResolver,
-    accepted_typ: Vec<String>,
+    accepted_typ: &'a [&'a str],
     vc_rules: bool,
     clock_skew: i64,
     kb_max_age: i64,
-    key_binding: Option<KeyBindingExpectation>,
+    key_binding: Option<KeyBindingExpectation<'a>>,
 }
+
+/// The `typ` values an SD-JWT VC verifier accepts by default.
+const VC_TYPS: &[&str] = &["dc+sd-jwt", "vc+sd-jwt"];
 
 impl<'a> Verifier<'a> {
     /// An SD-JWT VC verifier using `resolver` for issuer keys.
     pub fn new(resolver: &'a dyn IssuerKeyResolver) -> Self {
         Self {
             resolver,
-            accepted_typ: vec!["dc+sd-jwt".into(), "vc+sd-jwt".into()],
+            accepted_typ: VC_TYPS,
             vc_rules: true,
             clock_skew: 60,
             kb_max_age: 120,
@@ -77,12 +80,12 @@ impl<'a> Verifier<'a> {
     /// A plain RFC 9901 verifier: any `typ`, no SD-JWT VC claim rules (test vectors, other
     /// profiles).
     pub fn plain(resolver: &'a dyn IssuerKeyResolver) -> Self {
-        Self { accepted_typ: Vec::new(), vc_rules: false, ..Self::new(resolver) }
+        Self { accepted_typ: &[], vc_rules: false, ..Self::new(resolver) }
     }
 
     /// Accepts these `typ` values instead of the defaults.
-    pub fn with_typ(mut self, typ: &[&str]) -> Self {
-        self.accepted_typ = typ.iter().map(|s| (*s).to_owned()).collect();
+    pub fn with_typ(mut self, typ: &'a [&'a str]) -> Self {
+        self.accepted_typ = typ;
         self
     }
 
@@ -99,8 +102,8 @@ impl<'a> Verifier<'a> {
     }
 
     /// Requires a KB-JWT for this `aud` and `nonce`.
-    pub fn expect_key_binding(mut self, aud: impl Into<String>, nonce: impl Into<String>) -> Self {
-        self.key_binding = Some(KeyBindingExpectation { aud: aud.into(), nonce: nonce.into() });
+    pub fn expect_key_binding(mut self, aud: &'a str, nonce: &'a str) -> Self {
+        self.key_binding = Some(KeyBindingExpectation { aud, nonce });
         self
     }
 
@@ -111,7 +114,10 @@ impl<'a> Verifier<'a> {
         let jws = CompactJws::parse(sd.issuer_jwt()).map_err(SdJwtError::jose("issuer JWT"))?;
         let header = jws.header();
         if !self.accepted_typ.is_empty() && !self.accepted_typ.iter().any(|t| header.typ_is(t)) {
-            return Err(SdJwtError::WrongTyp { got: header.typ.clone(), expected: self.accepted_typ.clone() });
+            return Err(SdJwtError::WrongTyp {
+                got: header.typ.clone(),
+                expected: self.accepted_typ.iter().map(|t| (*t).to_owned()).collect(),
+            });
         }
         let payload: Map<String, Value> = jws.payload_json().map_err(SdJwtError::jose("issuer JWT"))?;
         let iss = match payload.get("iss") {
@@ -154,9 +160,9 @@ impl<'a> Verifier<'a> {
         let key_binding = match (sd.kb_jwt(), &self.key_binding) {
             (None, Some(_)) => return Err(SdJwtError::KbMissing),
             (None, None) => None,
-            (Some(kb), _) => Some(self.check_kb(kb, &sd, holder_key.as_ref(), now)?),
+            (Some(kb), _) => Some(self.check_kb(kb, presentation, holder_key.as_ref(), now)?),
         };
-        Ok(VerifiedSdJwt { header: header.clone(), claims: processed.claims, disclosed: processed.paths, holder_key, key_binding })
+        Ok(VerifiedSdJwt { header: jws.into_header(), claims: processed.claims, disclosed: processed.paths, holder_key, key_binding })
     }
 
     fn check_times(&self, claims: &Map<String, Value>, now: UnixTime) -> Result<(), SdJwtError> {
@@ -185,7 +191,7 @@ impl<'a> Verifier<'a> {
         Ok(())
     }
 
-    fn check_kb(&self, kb: &str, sd: &SdJwt, holder_key: Option<&Jwk>, now: UnixTime) -> Result<KeyBindingClaims, SdJwtError> {
+    fn check_kb(&self, kb: &str, presentation: &str, holder_key: Option<&Jwk>, now: UnixTime) -> Result<KeyBindingClaims, SdJwtError> {
         let jws = CompactJws::parse(kb).map_err(SdJwtError::jose("KB-JWT"))?;
         if !jws.header().typ_is(KB_JWT_TYP) {
             return Err(SdJwtError::KbWrongTyp);
@@ -196,7 +202,10 @@ impl<'a> Verifier<'a> {
             other => SdJwtError::Jose { part: "KB-JWT", source: other },
         })?;
         let claims: KeyBindingClaims = jws.payload_json().map_err(SdJwtError::jose("KB-JWT"))?;
-        if !bool::from(claims.sd_hash.as_bytes().ct_eq(sd_hash(&sd.without_kb()).as_bytes())) {
+        // `sd_hash` covers the presentation exactly as received, up to the last `~`.
+        let presented = presentation.trim();
+        let body = presented.rfind('~').and_then(|i| presented.get(..=i)).unwrap_or_default();
+        if !bool::from(claims.sd_hash.as_bytes().ct_eq(sd_hash(body).as_bytes())) {
             return Err(SdJwtError::KbSdHashMismatch);
         }
         if let Some(exp) = &self.key_binding {
