@@ -1,17 +1,109 @@
-//! Token Status List (placeholder until the full module lands).
+//! Token Status List (draft-ietf-oauth-status-list, as profiled by IT-Wallet 1.4
+//! `credential-revocation.rst`): the bit array ([`StatusList`]), its signed form
+//! ([`StatusListToken`], `typ: statuslist+jwt`) and the credential's reference to it
+//! ([`CredentialStatus`]).
+//!
+//! Sans-IO: the caller fetches `GET <uri>` with `Accept: application/statuslist+jwt` and hands
+//! the body to [`StatusListToken::verify`], which applies the checks of IT-Wallet §6 in order:
+//! `typ`, signature with a trusted key, `sub` equal to the credential's `uri`, expiry, then
+//! decoding with a decompression bound, then the index bound.
 
-/// `status.status_list` of a credential.
+mod list;
+mod token;
+
+pub use list::{Bits, DEFAULT_MAX_DECOMPRESSED, StatusList, StatusValue, decode_lst};
+pub use token::{MEDIA_TYPE, StatusListToken, TYP, VerifiedStatusList};
+
+use crate::sd_jwt::KeyResolutionError;
+
+/// `status.status_list` of a credential: where its status lives.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct StatusReference {
-    /// Index in the list.
+    /// Index in the list (non-negative).
     pub idx: u64,
-    /// The list's URI.
+    /// The list's URI (equal to the token's `sub`).
     pub uri: String,
 }
 
-/// The `status` claim.
+/// The `status` claim of a credential (`{"status_list": {"idx", "uri"}}`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CredentialStatus {
     /// The Token Status List reference.
     pub status_list: StatusReference,
+}
+
+/// Why a status list or a status lookup was refused.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum StatusError {
+    /// `bits` is not 1, 2, 4 or 8.
+    #[error("bits must be 1, 2, 4 or 8, got {0}")]
+    InvalidBits(u64),
+    /// A value does not fit in `bits` (e.g. `ATTRIBUTE_UPDATE` 0x0F with `bits` 1 or 2).
+    #[error("status value {value:#04x} does not fit in {bits} bits")]
+    ValueTooLarge {
+        /// The value.
+        value: u8,
+        /// The list's bits.
+        bits: u8,
+    },
+    /// The index is past the end of the list.
+    #[error("index {idx} out of bounds (list holds {len} statuses)")]
+    IndexOutOfBounds {
+        /// The index asked for.
+        idx: u64,
+        /// How many statuses the list holds.
+        len: u64,
+    },
+    /// `lst` is not base64url.
+    #[error("lst is not base64url")]
+    BadBase64,
+    /// `lst` is not a valid ZLIB stream.
+    #[error("lst is not valid ZLIB/DEFLATE data")]
+    BadCompression,
+    /// The decompressed list would exceed the configured bound (decompression bomb).
+    #[error("status list larger than {limit} bytes once decompressed")]
+    TooLarge {
+        /// The bound.
+        limit: usize,
+    },
+    /// The token's `typ` is not `statuslist+jwt`.
+    #[error("status list token typ must be statuslist+jwt, got {0:?}")]
+    WrongTyp(Option<String>),
+    /// The token is not a valid JWS or its claims are malformed.
+    #[error("malformed status list token: {0}")]
+    Malformed(String),
+    /// No trusted key for the token's signer.
+    #[error("status list signer: {0}")]
+    KeyResolution(#[from] KeyResolutionError),
+    /// The signature does not verify.
+    #[error("status list token signature invalid")]
+    BadSignature,
+    /// `sub` is not the URI the credential points to.
+    #[error("status list sub `{got}` is not the credential's uri `{expected}`")]
+    SubjectMismatch {
+        /// The credential's `status.status_list.uri`.
+        expected: String,
+        /// The token's `sub`.
+        got: String,
+    },
+    /// `exp` has passed.
+    #[error("status list token expired at {exp} (now {now})")]
+    Expired {
+        /// `exp`.
+        exp: i64,
+        /// The verifier's time.
+        now: i64,
+    },
+    /// `iat` is in the future.
+    #[error("status list token issued in the future ({iat}, now {now})")]
+    IssuedInFuture {
+        /// `iat`.
+        iat: i64,
+        /// The verifier's time.
+        now: i64,
+    },
+    /// The HTTP response is not `application/statuslist+jwt`.
+    #[error("status list response has content type {0:?}, expected application/statuslist+jwt")]
+    WrongContentType(Option<String>),
 }
