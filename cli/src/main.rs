@@ -1,5 +1,6 @@
 //! `tessera`: the command-line tool over wallet-core and the Tessera services.
 
+mod demo;
 mod inspect;
 mod keys;
 mod sd_jwt_cmd;
@@ -25,6 +26,8 @@ enum Command {
     SdJwt(sd_jwt_cmd::SdJwtCommand),
     /// Decode a JWT, SD-JWT, KB-JWT or JWE read from stdin (nothing is verified).
     Inspect,
+    /// Run the citizen's story on the credential core: issue, store, present, verify, revoke.
+    Demo(demo::DemoArgs),
 }
 
 /// A failure to report: the message says what was wrong.
@@ -50,6 +53,7 @@ fn main() -> ExitCode {
         Command::Keygen(a) => keys::keygen(&a),
         Command::SdJwt(c) => sd_jwt_cmd::run(c),
         Command::Inspect => inspect::run(),
+        Command::Demo(a) => demo::run(&a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

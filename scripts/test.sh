@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The test command: peers for interop, clippy, then every test (both crypto backends).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+./interop/setup.sh
+export TESSERA_INTEROP=required
+
+echo "== clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+echo "== tests (server backend: aws-lc-rs)"
+cargo nextest run --workspace --locked --no-fail-fast
+
+echo "== tests (phone backend: pure Rust)"
+cargo nextest run -p wallet-core --no-default-features --locked --no-fail-fast
