@@ -19,6 +19,7 @@ pub mod signer;
 
 pub use alg::JwsAlg;
 pub use error::JoseError;
-pub use jwk::{EcCurve, Jwk, JwkParams, JwkThumbprint, PrivateJwk};
+pub use jwe::{ContentEncryption, DecryptionKey};
+pub use jwk::{EcCurve, Jwk, JwkParams, JwkSet, JwkThumbprint, PrivateJwk};
 pub use jws::{CompactJws, JwsHeader};
 pub use signer::{SignError, Signer, SoftwareSigner};
