@@ -6,6 +6,7 @@
 //! present; and each side presents what the other issued. Where a peer skips a check
 //! (`sd-jwt` does not check `typ`/`exp`/KB `iat`; `@sd-jwt/sd-jwt-vc` does not check KB
 //! `aud`), the wrapper says so and our side is the one that enforces it.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)] // test code
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};

@@ -4,6 +4,7 @@
 //!
 //! `cargo bench -p wallet-core --bench sd_jwt` measures the pure-Rust backend (phones);
 //! add `--features aws-lc` for the server backend.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)] // test code
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};

@@ -263,11 +263,10 @@ fn check_extensions(cert: &X509Certificate<'_>, index: usize) -> Result<(), X509
         if ext.critical && !KNOWN_CRITICAL.contains(&oid.as_str()) {
             return Err(X509Error::UnsupportedCriticalExtension { index, oid });
         }
-        if let ParsedExtension::UnsupportedExtension { .. } | ParsedExtension::ParseError { .. } = ext.parsed_extension() {
-            if ext.critical {
+        if let ParsedExtension::UnsupportedExtension { .. } | ParsedExtension::ParseError { .. } = ext.parsed_extension()
+            && ext.critical {
                 return Err(X509Error::UnsupportedCriticalExtension { index, oid });
             }
-        }
     }
     Ok(())
 }
@@ -323,16 +322,14 @@ fn check_name_constraints(ca: &X509Certificate<'_>, ca_index: usize, uris: &[Str
     if let Some(permitted) = &nc.value.permitted_subtrees {
         let p_dns: Vec<&str> = permitted.iter().filter_map(|s| if let GeneralName::DNSName(d) = s.base { Some(d) } else { None }).collect();
         let p_uri: Vec<&str> = permitted.iter().filter_map(|s| if let GeneralName::URI(u) = s.base { Some(u) } else { None }).collect();
-        if !p_dns.is_empty() {
-            if let Some(bad) = dns.iter().find(|d| !p_dns.iter().any(|c| dns_within(d, c))) {
+        if !p_dns.is_empty()
+            && let Some(bad) = dns.iter().find(|d| !p_dns.iter().any(|c| dns_within(d, c))) {
                 return Err(violation(bad));
             }
-        }
-        if !p_uri.is_empty() {
-            if let Some((bad, _)) = hosts.iter().find(|(_, h)| !p_uri.iter().any(|c| uri_host_within(h, c))) {
+        if !p_uri.is_empty()
+            && let Some((bad, _)) = hosts.iter().find(|(_, h)| !p_uri.iter().any(|c| uri_host_within(h, c))) {
                 return Err(violation(bad));
             }
-        }
     }
     if let Some(excluded) = &nc.value.excluded_subtrees {
         for s in excluded {
@@ -359,16 +356,14 @@ fn check_ca(cert: &X509Certificate<'_>, index: usize, cas_below: usize) -> Resul
     if !bc.value.ca {
         return Err(X509Error::NotCa { index });
     }
-    if let Some(max) = bc.value.path_len_constraint {
-        if cas_below > max as usize {
+    if let Some(max) = bc.value.path_len_constraint
+        && cas_below > max as usize {
             return Err(X509Error::PathLenExceeded { index, max });
         }
-    }
-    if let Ok(Some(ku)) = cert.key_usage() {
-        if !ku.value.key_cert_sign() {
+    if let Ok(Some(ku)) = cert.key_usage()
+        && !ku.value.key_cert_sign() {
             return Err(X509Error::KeyUsage { index });
         }
-    }
     Ok(())
 }
 

@@ -1,5 +1,6 @@
 //! JWE interop with josekit (OpenSSL-backed, an independent implementation): our ECDH-ES
 //! output decrypts with josekit, and josekit's decrypts with ours, for A128GCM and A256GCM.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)] // test code
 
 use josekit::jwe::{ECDH_ES, JweHeader};
 use wallet_core::jose::jwe::{self, ContentEncryption, DecryptionKey, EncryptOptions};

@@ -1,6 +1,7 @@
 //! Cross-check with the Rust crate `sd-jwt-rs` 0.7.1, an independent implementation of
 //! SD-JWT draft 7: same disclosure format and digests, KB-JWT with `sd_hash`. Its draft sets
 //! no `typ` of ours, so our side uses the plain RFC 9901 verifier here.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)] // test code
 
 use jsonwebtoken::{DecodingKey, EncodingKey};
 use sd_jwt_rs::{ClaimsForSelectiveDisclosureStrategy, SDJWTHolder, SDJWTIssuer, SDJWTVerifier, SDJWTSerializationFormat};

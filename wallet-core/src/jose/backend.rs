@@ -54,8 +54,15 @@ fn rsa_verify(alg: JwsAlg, n: &[u8], e: &[u8], msg: &[u8], sig: &[u8]) -> Result
     }
 }
 
+/// A fresh P-256 key: the scalar and the point's coordinates, big-endian.
+pub(crate) struct P256Material {
+    pub(crate) d: Vec<u8>,
+    pub(crate) x: Vec<u8>,
+    pub(crate) y: Vec<u8>,
+}
+
 /// 32 random bytes that form a valid P-256 scalar, and the public point.
-pub(crate) fn generate_p256() -> Result<(Vec<u8>, Vec<u8>, Vec<u8>), JoseError> {
+pub(crate) fn generate_p256() -> Result<P256Material, JoseError> {
     for _ in 0..16 {
         let mut d = zeroize::Zeroizing::new([0u8; 32]);
         getrandom::fill(&mut *d).map_err(|e| JoseError::Sign(format!("no randomness: {e}")))?;
@@ -65,7 +72,7 @@ pub(crate) fn generate_p256() -> Result<(Vec<u8>, Vec<u8>, Vec<u8>), JoseError> 
                 (Some(x), Some(y)) => (x.to_vec(), y.to_vec()),
                 _ => continue,
             };
-            return Ok((d.to_vec(), x, y));
+            return Ok(P256Material { d: d.to_vec(), x, y });
         }
     }
     Err(JoseError::Sign("could not generate a P-256 key".into()))

@@ -91,7 +91,7 @@ impl std::fmt::Debug for DecryptionKey {
 impl DecryptionKey {
     /// A fresh P-256 key with `use: enc`, `alg: ECDH-ES`, its thumbprint as `kid`.
     pub fn generate() -> Result<Self, JoseError> {
-        let (d, x, y) = super::backend::generate_p256()?;
+        let super::backend::P256Material { d, x, y } = super::backend::generate_p256()?;
         let mut public = Jwk::ec(EcCurve::P256, x, y)?;
         public.key_use = Some("enc".into());
         public.alg = Some("ECDH-ES".into());

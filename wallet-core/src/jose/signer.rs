@@ -76,7 +76,7 @@ impl std::fmt::Debug for SoftwareSigner {
 impl SoftwareSigner {
     /// A fresh random P-256 key. Its `kid` is its RFC 7638 thumbprint.
     pub fn generate() -> Result<Self, JoseError> {
-        let (d, x, y) = super::backend::generate_p256()?;
+        let super::backend::P256Material { d, x, y } = super::backend::generate_p256()?;
         let public = Jwk::ec(EcCurve::P256, x, y)?;
         let kid = public.thumbprint().to_string();
         Self::from_private_jwk(PrivateJwk::new(public.with_kid(kid), d)?)

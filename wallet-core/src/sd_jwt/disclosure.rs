@@ -53,11 +53,10 @@ impl Disclosure {
     }
 
     fn build(salt: String, name: Option<String>, value: Value) -> Result<Self, SdJwtError> {
-        if let Some(n) = &name {
-            if RESERVED_NAMES.contains(&n.as_str()) {
+        if let Some(n) = &name
+            && RESERVED_NAMES.contains(&n.as_str()) {
                 return Err(SdJwtError::ReservedClaimName(n.clone()));
             }
-        }
         let array = match &name {
             Some(n) => Value::Array(vec![Value::String(salt.clone()), Value::String(n.clone()), value.clone()]),
             None => Value::Array(vec![Value::String(salt.clone()), value.clone()]),
@@ -74,11 +73,10 @@ impl Disclosure {
             let msg = e.to_string();
             bad(WIRE_ERRORS.iter().find(|r| msg.contains(**r)).copied().unwrap_or("not JSON"))
         })?;
-        if let Some(n) = &name {
-            if RESERVED_NAMES.contains(&n.as_str()) {
+        if let Some(n) = &name
+            && RESERVED_NAMES.contains(&n.as_str()) {
                 return Err(SdJwtError::ReservedClaimName(n.clone()));
             }
-        }
         Ok(Self { digest: digest(encoded), encoded: encoded.to_owned(), salt, name, value })
     }
 

@@ -34,6 +34,15 @@ use serde_json::{Map, Value};
 
 use crate::jose::{CompactJws, Signer, jws::MAX_JWS_LEN};
 
+/// What a holder sees of its own credential: all claims, and where each disclosure goes.
+#[derive(Debug, Clone)]
+pub struct HolderView<'a> {
+    /// Every claim with every disclosure embedded.
+    pub claims: Map<String, Value>,
+    /// Each disclosure with the path of the claim it discloses.
+    pub disclosures: Vec<(ClaimPath, &'a Disclosure)>,
+}
+
 /// At most this many disclosures are accepted in one SD-JWT.
 pub const MAX_DISCLOSURES: usize = 1024;
 
@@ -128,12 +137,12 @@ impl SdJwt {
         jws.payload_json().map_err(SdJwtError::jose("issuer JWT"))
     }
 
-    /// Each disclosure with the claim path it discloses, and the full claims (the holder's
-    /// view; unverified).
-    pub fn claim_paths(&self) -> Result<(Map<String, Value>, Vec<(ClaimPath, &Disclosure)>), SdJwtError> {
+    /// The holder's view (unverified): every claim, and each disclosure with the claim path
+    /// it discloses.
+    pub fn claim_paths(&self) -> Result<HolderView<'_>, SdJwtError> {
         let processed = process::process(self.unverified_payload()?, &self.disclosures)?;
-        let pairs = processed.paths.into_iter().zip(self.disclosures.iter()).collect();
-        Ok((processed.claims, pairs))
+        let disclosures = processed.paths.into_iter().zip(self.disclosures.iter()).collect();
+        Ok(HolderView { claims: processed.claims, disclosures })
     }
 
     /// The same SD-JWT keeping only the disclosures needed to reveal `paths`: for each path,
@@ -141,7 +150,7 @@ impl SdJwt {
     /// the way (RFC 9901 §7.2: a nested disclosure is useless without its parent).
     /// A path that names no claim is an error.
     pub fn select(&self, paths: &[ClaimPath]) -> Result<SdJwt, SdJwtError> {
-        let (claims, pairs) = self.claim_paths()?;
+        let HolderView { claims, disclosures: pairs } = self.claim_paths()?;
         for p in paths {
             if !path_exists(&claims, p) {
                 return Err(SdJwtError::NoSuchClaim(p.to_string()));

@@ -139,11 +139,10 @@ impl<'a> Verifier<'a> {
         let processed = process::process(payload, sd.disclosures())?;
         if self.vc_rules {
             for p in &processed.paths {
-                if let [PathElement::Key(k)] = p.elements() {
-                    if ALWAYS_VISIBLE.contains(&k.as_str()) {
+                if let [PathElement::Key(k)] = p.elements()
+                    && ALWAYS_VISIBLE.contains(&k.as_str()) {
                         return Err(SdJwtError::MustNotBeDisclosable(k.clone()));
                     }
-                }
             }
             if !matches!(processed.claims.get("vct"), Some(Value::String(_))) {
                 return Err(SdJwtError::BadClaim("vct"));
@@ -173,21 +172,18 @@ impl<'a> Verifier<'a> {
             }
         };
         let now = now.secs();
-        if let Some(exp) = num("exp")? {
-            if now >= exp.saturating_add(self.clock_skew) {
+        if let Some(exp) = num("exp")?
+            && now >= exp.saturating_add(self.clock_skew) {
                 return Err(SdJwtError::Expired { exp, now });
             }
-        }
-        if let Some(nbf) = num("nbf")? {
-            if nbf > now.saturating_add(self.clock_skew) {
+        if let Some(nbf) = num("nbf")?
+            && nbf > now.saturating_add(self.clock_skew) {
                 return Err(SdJwtError::NotYetValid { nbf, now });
             }
-        }
-        if let Some(iat) = num("iat")? {
-            if iat > now.saturating_add(self.clock_skew) {
+        if let Some(iat) = num("iat")?
+            && iat > now.saturating_add(self.clock_skew) {
                 return Err(SdJwtError::IssuedInFuture { iat, now });
             }
-        }
         Ok(())
     }
 

@@ -133,11 +133,10 @@ impl StatusListToken {
         if claims.sub != reference.uri {
             return Err(StatusError::SubjectMismatch { expected: reference.uri.clone(), got: claims.sub });
         }
-        if let Some(exp) = claims.exp {
-            if now.secs() >= exp.saturating_add(skew) {
+        if let Some(exp) = claims.exp
+            && now.secs() >= exp.saturating_add(skew) {
                 return Err(StatusError::Expired { exp, now: now.secs() });
             }
-        }
         if claims.iat > now.secs().saturating_add(skew) {
             return Err(StatusError::IssuedInFuture { iat: claims.iat, now: now.secs() });
         }
