@@ -98,6 +98,13 @@ fn main() {
     let sig = fx.issuer.sign(message).expect("sign");
     let jwk = fx.issuer.public_jwk();
 
+    // `TESSERA_BENCH_PROFILE=1`: only verify, for 10 s, under a profiler.
+    if std::env::var_os("TESSERA_BENCH_PROFILE").is_some() {
+        rate(Duration::from_secs(10), || {
+            black_box(fx.verify(black_box(&presentation)));
+        });
+        return;
+    }
     let mut c = Criterion::default().configure_from_args().measurement_time(Duration::from_secs(3)).warm_up_time(Duration::from_secs(1));
     {
         let mut g = c.benchmark_group(format!("sd_jwt_pid_8sd_5disclosed_kb/{BACKEND}"));

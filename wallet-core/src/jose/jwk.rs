@@ -157,6 +157,30 @@ impl Jwk {
         self
     }
 
+    /// Reads a public JWK out of an already-parsed JSON value (e.g. `cnf.jwk`) without
+    /// copying it: the hot path of key-binding verification.
+    pub fn from_value(v: &serde_json::Value) -> Result<Self, JoseError> {
+        let serde_json::Value::Object(m) = v else {
+            return Err(JoseError::InvalidKey("a JWK must be a JSON object".into()));
+        };
+        let s = |k: &str| m.get(k).and_then(serde_json::Value::as_str);
+        if m.contains_key("d") || PRIVATE_MEMBERS.iter().any(|p| m.contains_key(*p)) {
+            return Err(JoseError::InvalidKey("private key material in a public JWK".into()));
+        }
+        match (s("kty"), s("crv")) {
+            (Some("EC"), Some(crv)) => {
+                let crv = EcCurve::parse(crv)?;
+                let mut jwk = Jwk::ec(crv, b64_member(s("x"), "x")?, b64_member(s("y"), "y")?)?;
+                jwk.kid = s("kid").map(str::to_owned);
+                jwk.alg = s("alg").map(str::to_owned);
+                jwk.key_use = s("use").map(str::to_owned);
+                Ok(jwk)
+            }
+            // Other key types are rare here: take the general path.
+            _ => serde_json::from_value(v.clone()).map_err(|e| JoseError::BadJson { part: "jwk", detail: e.to_string() }),
+        }
+    }
+
     /// Parses a public JWK from JSON text.
     pub fn from_json(s: &str) -> Result<Self, JoseError> {
         serde_json::from_str(s).map_err(|e| JoseError::BadJson { part: "jwk", detail: e.to_string() })

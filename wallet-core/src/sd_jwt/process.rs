@@ -6,7 +6,7 @@
 //! This is on the verifier's hot path: values are moved, not cloned, and a claim's path is
 //! materialized only when a disclosure is embedded there (parents are a borrowed chain).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use serde_json::{Map, Value};
 
@@ -56,19 +56,66 @@ impl Node<'_, '_> {
 
 struct Ctx<'a> {
     disclosures: &'a [Disclosure],
-    by_digest: HashMap<&'a str, usize>,
-    seen: HashSet<String>,
+    /// Disclosure indices sorted by digest, for binary search (no hashing on the hot path).
+    by_digest: Vec<usize>,
+    /// Every digest met so far (RFC 9901 §7.1 step 4), in a small-vector-first set.
+    seen: Seen,
     paths: Vec<Option<ClaimPath>>,
+}
+
+/// The digests met so far: a linear list while small (the common case: tens of digests),
+/// a hash set beyond.
+enum Seen {
+    Few(Vec<String>),
+    Many(HashSet<String>),
+}
+
+impl Seen {
+    const LINEAR_MAX: usize = 64;
+
+    /// Adds `d`; false if it was already there.
+    fn insert(&mut self, d: String) -> bool {
+        match self {
+            Seen::Few(v) => {
+                if v.iter().any(|x| *x == d) {
+                    return false;
+                }
+                if v.len() < Self::LINEAR_MAX {
+                    v.push(d);
+                } else {
+                    let mut set: HashSet<String> = v.drain(..).collect();
+                    set.insert(d);
+                    *self = Seen::Many(set);
+                }
+                true
+            }
+            Seen::Many(s) => s.insert(d),
+        }
+    }
+}
+
+impl Ctx<'_> {
+    fn find(&self, digest: &str) -> Option<usize> {
+        let ds = self.disclosures;
+        self.by_digest
+            .binary_search_by(|&i| ds.get(i).map_or("", |d| d.digest()).cmp(digest))
+            .ok()
+            .and_then(|pos| self.by_digest.get(pos).copied())
+    }
 }
 
 /// Embeds `disclosures` into `payload`. Fails on duplicate disclosures or digests, on a
 /// disclosure of the wrong kind for its place, on claim name collisions, and on any
 /// disclosure left unreferenced.
 pub(crate) fn process(mut payload: Map<String, Value>, disclosures: &[Disclosure]) -> Result<Processed, SdJwtError> {
-    let mut by_digest = HashMap::with_capacity(disclosures.len());
-    for (i, d) in disclosures.iter().enumerate() {
-        if by_digest.insert(d.digest(), i).is_some() {
-            return Err(SdJwtError::DuplicateDisclosure(d.digest().to_owned()));
+    let mut by_digest: Vec<usize> = (0..disclosures.len()).collect();
+    let digest_of = |i: usize| disclosures.get(i).map_or("", |d| d.digest());
+    by_digest.sort_unstable_by(|&a, &b| digest_of(a).cmp(digest_of(b)));
+    for pair in by_digest.windows(2) {
+        if let [a, b] = pair
+            && digest_of(*a) == digest_of(*b)
+        {
+            return Err(SdJwtError::DuplicateDisclosure(digest_of(*a).to_owned()));
         }
     }
     // RFC 9901 §4.1.1: `_sd_alg` only at the top level; it is removed from the result.
@@ -76,7 +123,7 @@ pub(crate) fn process(mut payload: Map<String, Value>, disclosures: &[Disclosure
     let mut ctx = Ctx {
         disclosures,
         by_digest,
-        seen: HashSet::with_capacity(disclosures.len() * 2),
+        seen: Seen::Few(Vec::with_capacity(disclosures.len() * 2)),
         paths: vec![None; disclosures.len()],
     };
     let root = Node { parent: None, step: Step::Root };
@@ -107,11 +154,10 @@ fn process_value(v: Value, at: &Node<'_, '_>, depth: usize, ctx: &mut Ctx<'_>) -
 
 /// RFC 9901 §7.1 step 4: a digest may appear only once, decoys included.
 fn take_digest(ctx: &mut Ctx<'_>, digest: String) -> Result<Option<usize>, SdJwtError> {
-    let found = ctx.by_digest.get(digest.as_str()).copied();
-    if ctx.seen.contains(&digest) {
+    let found = ctx.find(&digest);
+    if !ctx.seen.insert(digest.clone()) {
         return Err(SdJwtError::DuplicateDigest(digest));
     }
-    ctx.seen.insert(digest);
     Ok(found)
 }
 

@@ -152,7 +152,7 @@ impl<'a> Verifier<'a> {
         let holder_key = match processed.claims.get("cnf") {
             None => None,
             Some(cnf) => match cnf.get("jwk") {
-                Some(jwk) => Some(serde_json::from_value::<Jwk>(jwk.clone()).map_err(|_| SdJwtError::BadClaim("cnf.jwk"))?),
+                Some(jwk) => Some(Jwk::from_value(jwk).map_err(|_| SdJwtError::BadClaim("cnf.jwk"))?),
                 None => None,
             },
         };
