@@ -16,6 +16,7 @@
 //!   Android; the `aws-lc` feature plugs a faster backend for servers behind the same API.
 #![warn(missing_docs)]
 
+pub mod federation;
 pub mod jose;
 pub mod sd_jwt;
 pub mod status;
