@@ -1,0 +1,289 @@
+//! Chains built here: TA → intermediate → leaf, each with its own keys; then one broken
+//! thing per test (draft 48 §10.2 steps, constraints, policy).
+
+use serde_json::{Value, json};
+
+use super::*;
+use crate::federation::PolicyError;
+use crate::federation::entity::{EntityStatement, NamingConstraints};
+use crate::jose::{Signer, SoftwareSigner};
+
+const NOW: UnixTime = UnixTime(1_800_000_000);
+
+struct Entity {
+    id: EntityId,
+    key: SoftwareSigner,
+}
+
+impl Entity {
+    fn new(id: &str) -> Self {
+        Self { id: EntityId::new(id).unwrap(), key: SoftwareSigner::generate().unwrap() }
+    }
+    fn jwks(&self) -> JwkSet {
+        JwkSet { keys: vec![self.key.public_jwk()] }
+    }
+    fn statement(&self, sub: &Entity) -> EntityStatement {
+        EntityStatement {
+            iss: self.id.clone(),
+            sub: sub.id.clone(),
+            iat: NOW.secs() - 10,
+            exp: NOW.secs() + 3600,
+            jwks: sub.jwks(),
+            metadata: None,
+            authority_hints: None,
+            trust_anchor_hints: None,
+            trust_marks: None,
+            trust_mark_issuers: None,
+            trust_mark_owners: None,
+            constraints: None,
+            metadata_policy: None,
+            metadata_policy_crit: None,
+            crit: None,
+            source_endpoint: None,
+            extra: Default::default(),
+        }
+    }
+    fn configuration(&self, hints: &[&Entity], metadata: Value) -> EntityStatement {
+        let mut s = self.statement(self);
+        s.authority_hints = (!hints.is_empty()).then(|| hints.iter().map(|h| h.id.clone()).collect());
+        s.metadata = metadata.as_object().cloned();
+        s
+    }
+}
+
+struct Fed {
+    ta: Entity,
+    int: Entity,
+    leaf: Entity,
+}
+
+impl Fed {
+    fn new() -> Self {
+        Self {
+            ta: Entity::new("https://ta.example.it"),
+            int: Entity::new("https://int.example.it"),
+            leaf: Entity::new("https://rp.example.it"),
+        }
+    }
+    fn anchor(&self) -> TrustAnchorConfig {
+        TrustAnchorConfig { id: self.ta.id.clone(), jwks: self.ta.jwks() }
+    }
+    fn leaf_ec(&self) -> EntityStatement {
+        self.leaf.configuration(
+            &[&self.int],
+            json!({"openid_relying_party": {"redirect_uris": ["https://rp.example.it/cb"], "scope": "openid profile email",
+                   "grant_types": ["authorization_code", "refresh_token"], "contacts": ["rp@example.it"]},
+                   "federation_entity": {"organization_name": "RP"}}),
+        )
+    }
+    /// The chain with an edit hook on each statement: (leaf EC, int→leaf, ta→int).
+    fn chain_with(&self, edit: impl FnOnce(&mut EntityStatement, &mut EntityStatement, &mut EntityStatement)) -> Vec<String> {
+        let (mut ec, mut ss1, mut ss2) = (self.leaf_ec(), self.int.statement(&self.leaf), self.ta.statement(&self.int));
+        edit(&mut ec, &mut ss1, &mut ss2);
+        vec![ec.sign(&self.leaf.key).unwrap(), ss1.sign(&self.int.key).unwrap(), ss2.sign(&self.ta.key).unwrap()]
+    }
+    fn chain(&self) -> Vec<String> {
+        self.chain_with(|_, _, _| {})
+    }
+}
+
+#[test]
+fn valid_chain_resolves_metadata_with_policy() {
+    let fed = Fed::new();
+    let chain = fed.chain_with(|_, ss1, ss2| {
+        ss2.metadata_policy = Some(json!({"openid_relying_party": {"grant_types": {"subset_of": ["authorization_code"]},
+            "contacts": {"add": ["ops@ta.example.it"]}}}));
+        ss1.metadata_policy = Some(json!({"openid_relying_party": {"scope": {"subset_of": ["openid", "profile"]}}}));
+        ss1.metadata = Some(json!({"openid_relying_party": {"policy_uri": "https://int.example.it/policy"}}).as_object().cloned().unwrap());
+    });
+    let v = validate(&chain, &fed.anchor(), NOW).unwrap();
+    let rp = v.metadata_of("openid_relying_party").unwrap();
+    assert_eq!(rp["grant_types"], json!(["authorization_code"]));
+    assert_eq!(rp["scope"], "openid profile");
+    assert_eq!(rp["contacts"], json!(["rp@example.it", "ops@ta.example.it"]));
+    assert_eq!(rp["policy_uri"], "https://int.example.it/policy");
+    assert_eq!(v.exp, NOW.plus(3600));
+    assert_eq!(v.trust_anchor, fed.ta.id);
+}
+
+#[test]
+fn trailing_trust_anchor_configuration_is_accepted_and_checked() {
+    let fed = Fed::new();
+    let mut chain = fed.chain();
+    chain.push(fed.ta.configuration(&[], json!({"federation_entity": {}})).sign(&fed.ta.key).unwrap());
+    validate(&chain, &fed.anchor(), NOW).unwrap();
+    let impostor = Entity::new("https://ta.example.it");
+    let mut bad = fed.chain();
+    bad.push(impostor.configuration(&[], json!({})).sign(&impostor.key).unwrap());
+    assert!(matches!(validate(&bad, &fed.anchor(), NOW), Err(FederationError::KeyNotFound { .. })));
+}
+
+#[test]
+fn bad_signature_is_refused() {
+    let fed = Fed::new();
+    let mut chain = fed.chain();
+    // Re-sign the intermediate's statement with another key that has the same kid.
+    let forger = SoftwareSigner::generate().unwrap().with_kid(fed.int.key.kid().unwrap());
+    chain[1] = fed.int.statement(&fed.leaf).sign(&forger).unwrap();
+    assert_eq!(validate(&chain, &fed.anchor(), NOW).unwrap_err(), FederationError::BadSignature { iss: "https://int.example.it".into() });
+}
+
+#[test]
+fn leaf_key_not_pinned_by_the_superior_is_refused() {
+    let fed = Fed::new();
+    let other = SoftwareSigner::generate().unwrap();
+    let chain = fed.chain_with(|_, ss1, _| ss1.jwks = JwkSet { keys: vec![other.public_jwk()] });
+    assert_eq!(validate(&chain, &fed.anchor(), NOW).unwrap_err(), FederationError::KeyNotFound { kid: fed.leaf.key.kid().unwrap() });
+}
+
+#[test]
+fn expired_statement_is_refused() {
+    let fed = Fed::new();
+    let chain = fed.chain_with(|_, ss1, _| ss1.exp = NOW.secs() - 1);
+    assert!(matches!(validate(&chain, &fed.anchor(), NOW).unwrap_err(), FederationError::OutsideValidity { index: 1, .. }));
+}
+
+#[test]
+fn broken_iss_sub_link_is_refused() {
+    let fed = Fed::new();
+    let stranger = Entity::new("https://other.example.it");
+    let mut chain = fed.chain();
+    chain[1] = fed.int.statement(&stranger).sign(&fed.int.key).unwrap();
+    assert!(matches!(validate(&chain, &fed.anchor(), NOW).unwrap_err(), FederationError::BrokenLink { index: 0, .. }));
+}
+
+#[test]
+fn wrong_trust_anchor_is_refused() {
+    let fed = Fed::new();
+    let other = TrustAnchorConfig { id: EntityId::new("https://other-ta.example.it").unwrap(), jwks: fed.ta.jwks() };
+    assert!(matches!(validate(&fed.chain(), &other, NOW).unwrap_err(), FederationError::WrongTrustAnchor { .. }));
+}
+
+#[test]
+fn superior_not_in_authority_hints_is_refused() {
+    let fed = Fed::new();
+    let chain = fed.chain_with(|ec, _, _| ec.authority_hints = Some(vec![EntityId::new("https://elsewhere.example.it").unwrap()]));
+    assert!(matches!(validate(&chain, &fed.anchor(), NOW).unwrap_err(), FederationError::NotAnAuthorityHint { .. }));
+}
+
+#[test]
+fn max_path_length_is_enforced() {
+    let fed = Fed::new();
+    // One intermediate between TA and leaf: TA with max_path_length 0 refuses it.
+    let chain = fed.chain_with(|_, _, ss2| ss2.constraints = Some(Constraints { max_path_length: Some(0), ..Default::default() }));
+    assert_eq!(validate(&chain, &fed.anchor(), NOW).unwrap_err(), FederationError::MaxPathLength { index: 2, max: 0 });
+    let ok = fed.chain_with(|_, ss1, ss2| {
+        ss2.constraints = Some(Constraints { max_path_length: Some(1), ..Default::default() });
+        ss1.constraints = Some(Constraints { max_path_length: Some(0), ..Default::default() });
+    });
+    validate(&ok, &fed.anchor(), NOW).unwrap();
+}
+
+#[test]
+fn naming_constraints_are_enforced() {
+    let fed = Fed::new();
+    let nc = |permitted: &[&str], excluded: &[&str]| Constraints {
+        naming_constraints: Some(NamingConstraints {
+            permitted: permitted.iter().map(|s| (*s).to_owned()).collect(),
+            excluded: excluded.iter().map(|s| (*s).to_owned()).collect(),
+        }),
+        ..Default::default()
+    };
+    let ok = fed.chain_with(|_, _, ss2| ss2.constraints = Some(nc(&[".example.it"], &[])));
+    validate(&ok, &fed.anchor(), NOW).unwrap();
+    let excluded = fed.chain_with(|_, _, ss2| ss2.constraints = Some(nc(&[".example.it"], &["rp.example.it"])));
+    assert_eq!(
+        validate(&excluded, &fed.anchor(), NOW).unwrap_err(),
+        FederationError::NamingConstraint { entity: "https://rp.example.it".into(), index: 2 }
+    );
+    let elsewhere = fed.chain_with(|_, ss1, _| ss1.constraints = Some(nc(&[".gov.it"], &[])));
+    assert!(matches!(validate(&elsewhere, &fed.anchor(), NOW).unwrap_err(), FederationError::NamingConstraint { index: 1, .. }));
+}
+
+#[test]
+fn allowed_entity_types_prune_the_metadata() {
+    let fed = Fed::new();
+    let chain = fed.chain_with(|_, _, ss2| {
+        ss2.constraints = Some(Constraints { allowed_entity_types: Some(vec!["openid_provider".into()]), ..Default::default() })
+    });
+    let v = validate(&chain, &fed.anchor(), NOW).unwrap();
+    assert!(v.metadata_of("openid_relying_party").is_none());
+    assert!(v.metadata_of("federation_entity").is_some());
+}
+
+#[test]
+fn unknown_crit_claim_is_refused() {
+    let fed = Fed::new();
+    let chain = fed.chain_with(|ec, _, _| {
+        ec.crit = Some(vec!["jti".into()]);
+        ec.extra.insert("jti".into(), json!("x"));
+    });
+    assert_eq!(validate(&chain, &fed.anchor(), NOW).unwrap_err(), FederationError::UnsupportedCrit("jti".into()));
+}
+
+#[test]
+fn unknown_critical_policy_operator_is_refused() {
+    let fed = Fed::new();
+    let chain = fed.chain_with(|_, ss1, _| {
+        ss1.metadata_policy = Some(json!({"openid_relying_party": {"policy_uri": {"regexp": "^https://"}}}));
+        ss1.metadata_policy_crit = Some(vec!["regexp".into()]);
+    });
+    assert!(matches!(validate(&chain, &fed.anchor(), NOW).unwrap_err(), FederationError::Policy(PolicyError::InvalidPolicy(_))));
+}
+
+#[test]
+fn policy_conflict_between_levels_invalidates_the_chain() {
+    let fed = Fed::new();
+    let chain = fed.chain_with(|_, ss1, ss2| {
+        ss2.metadata_policy = Some(json!({"openid_relying_party": {"subject_type": {"value": "pairwise"}}}));
+        ss1.metadata_policy = Some(json!({"openid_relying_party": {"subject_type": {"value": "public"}}}));
+    });
+    let err = validate(&chain, &fed.anchor(), NOW).unwrap_err();
+    assert!(matches!(err, FederationError::Policy(PolicyError::InvalidPolicy(_))));
+    assert_eq!(err.error_code(), "invalid_trust_chain");
+}
+
+#[test]
+fn misplaced_claims_are_refused() {
+    let fed = Fed::new();
+    let chain = fed.chain_with(|ec, _, _| ec.constraints = Some(Constraints::default()));
+    assert!(matches!(validate(&chain, &fed.anchor(), NOW).unwrap_err(), FederationError::MisplacedClaim { claim: "constraints", .. }));
+    let chain = fed.chain_with(|_, ss1, _| ss1.authority_hints = Some(vec![fed.ta.id.clone()]));
+    assert!(matches!(validate(&chain, &fed.anchor(), NOW).unwrap_err(), FederationError::MisplacedClaim { claim: "authority_hints", .. }));
+}
+
+#[test]
+fn wrong_typ_and_missing_kid_are_refused() {
+    use crate::jose::{JwsAlg, JwsHeader, jws};
+    let fed = Fed::new();
+    let jwt = jws::sign_json(&JwsHeader::new(JwsAlg::Es256).with_typ("JWT"), &fed.leaf_ec(), &fed.leaf.key).unwrap();
+    assert_eq!(ParsedStatement::parse(&jwt).unwrap_err(), FederationError::WrongTyp(Some("JWT".into())));
+    struct NoKid<'a>(&'a SoftwareSigner);
+    impl Signer for NoKid<'_> {
+        fn alg(&self) -> JwsAlg {
+            self.0.alg()
+        }
+        fn public_jwk(&self) -> crate::jose::Jwk {
+            self.0.public_jwk()
+        }
+        fn kid(&self) -> Option<String> {
+            None
+        }
+        fn sign(&self, m: &[u8]) -> Result<Vec<u8>, crate::jose::SignError> {
+            self.0.sign(m)
+        }
+    }
+    let jwt = jws::sign_json(&JwsHeader::new(JwsAlg::Es256).with_typ("entity-statement+jwt"), &fed.leaf_ec(), &NoKid(&fed.leaf.key)).unwrap();
+    assert_eq!(ParsedStatement::parse(&jwt).unwrap_err(), FederationError::MissingKid);
+}
+
+#[test]
+fn entity_ids() {
+    assert!(EntityId::new("https://ta.example.it").is_ok());
+    assert!(EntityId::new("https://ta.example.it:8443/path").is_ok());
+    assert!(EntityId::new("http://127.0.0.1:9000").is_ok());
+    for bad in ["http://ta.example.it", "https://", "ta.example.it", "https://a.it/?x=1", "https://a.it/#f"] {
+        assert!(matches!(EntityId::new(bad), Err(FederationError::InvalidEntityId { .. })), "{bad}");
+    }
+    assert_eq!(EntityId::new("https://a.it/").unwrap().configuration_url(), "https://a.it/.well-known/openid-federation");
+}

@@ -1,0 +1,288 @@
+//! Entity identifiers and Entity Statements (draft 48 §3): Entity Configurations
+//! (`iss == sub`) and Subordinate Statements, typed, parsed strictly, signed.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::FederationError;
+use crate::jose::jwk::JwkSet;
+use crate::jose::{CompactJws, JwsAlg, JwsHeader, Signer, jws};
+
+/// The `typ` of an Entity Statement.
+pub const ENTITY_STATEMENT_TYP: &str = "entity-statement+jwt";
+/// The media type of an Entity Statement response.
+pub const ENTITY_STATEMENT_MEDIA_TYPE: &str = "application/entity-statement+jwt";
+/// Where an entity publishes its configuration.
+pub const WELL_KNOWN: &str = "/.well-known/openid-federation";
+
+/// An Entity Identifier: an `https` URL with a host, no query or fragment (draft 48 §1.2).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct EntityId(String);
+
+impl EntityId {
+    /// Validates an identifier. `http://127.0.0.1` and `http://localhost` are accepted too,
+    /// for federations run on loopback (tests, `tessera up`); nothing else over plain http.
+    pub fn new(s: impl Into<String>) -> Result<Self, FederationError> {
+        let s = s.into();
+        let bad = |why: &str| FederationError::InvalidEntityId { id: s.clone(), reason: why.to_owned() };
+        let rest = if let Some(r) = s.strip_prefix("https://") {
+            r
+        } else if let Some(r) = s.strip_prefix("http://") {
+            let host = r.split(['/', ':']).next().unwrap_or_default();
+            if host != "127.0.0.1" && host != "localhost" {
+                return Err(bad("must use https"));
+            }
+            r
+        } else {
+            return Err(bad("must use https"));
+        };
+        if rest.is_empty() || rest.starts_with('/') || rest.starts_with(':') {
+            return Err(bad("no host"));
+        }
+        if s.contains('?') || s.contains('#') || s.chars().any(char::is_whitespace) {
+            return Err(bad("no query, fragment or white space allowed"));
+        }
+        Ok(Self(s))
+    }
+
+    /// The identifier.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Where its Entity Configuration is: the id without a trailing `/`, plus the well-known path.
+    pub fn configuration_url(&self) -> String {
+        format!("{}{WELL_KNOWN}", self.0.trim_end_matches('/'))
+    }
+
+    /// The host (for naming constraints).
+    pub fn host(&self) -> String {
+        crate::x509::uri_host(&self.0).unwrap_or_default()
+    }
+}
+
+impl fmt::Display for EntityId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for EntityId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        EntityId::new(String::deserialize(d)?).map_err(serde::de::Error::custom)
+    }
+}
+
+/// `constraints` of a Subordinate Statement (draft 48 §6.2).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Constraints {
+    /// Most intermediates allowed between the constrainer and the leaf.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_path_length: Option<u32>,
+    /// RFC 5280-style host constraints on subordinate ids.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub naming_constraints: Option<NamingConstraints>,
+    /// Entity types the leaf may have (`federation_entity` always allowed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_entity_types: Option<Vec<String>>,
+}
+
+/// `naming_constraints`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct NamingConstraints {
+    /// Permitted hosts (`host` exactly, `.domain` for subdomains).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub permitted: Vec<String>,
+    /// Excluded hosts; excluded always wins.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub excluded: Vec<String>,
+}
+
+/// An element of an Entity Configuration's `trust_marks`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrustMarkRef {
+    /// The trust mark type (`id` before draft 42, `trust_mark_id` in 42: both accepted).
+    #[serde(alias = "trust_mark_id", alias = "id")]
+    pub trust_mark_type: String,
+    /// The trust mark JWT.
+    pub trust_mark: String,
+}
+
+/// `trust_mark_owners[type]` in a trust anchor's configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrustMarkOwner {
+    /// The owner's entity id.
+    pub sub: String,
+    /// The owner's keys (to verify delegations).
+    pub jwks: JwkSet,
+}
+
+/// The claims of an Entity Statement.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EntityStatement {
+    /// Issuer.
+    pub iss: EntityId,
+    /// Subject.
+    pub sub: EntityId,
+    /// Issued at.
+    pub iat: i64,
+    /// Expiry.
+    pub exp: i64,
+    /// The subject's Federation Entity Keys.
+    pub jwks: JwkSet,
+    /// `{entity_type: {...}}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<Map<String, Value>>,
+    /// EC only: superiors.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authority_hints: Option<Vec<EntityId>>,
+    /// EC only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trust_anchor_hints: Option<Vec<EntityId>>,
+    /// EC only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trust_marks: Option<Vec<TrustMarkRef>>,
+    /// TA EC only: type → allowed issuers (`[]` = anyone).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trust_mark_issuers: Option<std::collections::BTreeMap<String, Vec<String>>>,
+    /// TA EC only: type → owner.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trust_mark_owners: Option<std::collections::BTreeMap<String, TrustMarkOwner>>,
+    /// SS only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub constraints: Option<Constraints>,
+    /// SS only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata_policy: Option<Value>,
+    /// SS only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata_policy_crit: Option<Vec<String>>,
+    /// Extension claims that must be understood.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crit: Option<Vec<String>>,
+    /// SS: where it was fetched.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_endpoint: Option<String>,
+    /// Other claims.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+impl EntityStatement {
+    /// Whether this is an Entity Configuration (`iss == sub`).
+    pub fn is_configuration(&self) -> bool {
+        self.iss == self.sub
+    }
+
+    /// Placement and syntax rules (draft 48 §3, validation steps 7-9).
+    pub fn check_claims(&self) -> Result<(), FederationError> {
+        let misplaced = |claim: &'static str| Err(FederationError::MisplacedClaim { claim, sub: self.sub.to_string() });
+        let empty = |claim: &'static str| Err(FederationError::InvalidClaim { claim, reason: "must not be an empty array".into() });
+        if self.is_configuration() {
+            if self.constraints.is_some() {
+                return misplaced("constraints");
+            }
+            if self.metadata_policy.is_some() {
+                return misplaced("metadata_policy");
+            }
+            if self.metadata_policy_crit.is_some() {
+                return misplaced("metadata_policy_crit");
+            }
+        } else {
+            if self.authority_hints.is_some() {
+                return misplaced("authority_hints");
+            }
+            if self.trust_anchor_hints.is_some() {
+                return misplaced("trust_anchor_hints");
+            }
+            if self.trust_marks.is_some() {
+                return misplaced("trust_marks");
+            }
+        }
+        if self.authority_hints.as_ref().is_some_and(Vec::is_empty) {
+            return empty("authority_hints");
+        }
+        if self.trust_anchor_hints.as_ref().is_some_and(Vec::is_empty) {
+            return empty("trust_anchor_hints");
+        }
+        if self.metadata_policy_crit.as_ref().is_some_and(Vec::is_empty) {
+            return empty("metadata_policy_crit");
+        }
+        if let Some(crit) = &self.crit {
+            // We implement no extension claim: any critical one is not understood.
+            return match crit.first() {
+                None => empty("crit"),
+                Some(c) => Err(FederationError::UnsupportedCrit(c.clone())),
+            };
+        }
+        if let Some(md) = &self.metadata {
+            if let Some((t, _)) = md.iter().find(|(_, v)| !v.is_object()) {
+                return Err(FederationError::InvalidClaim { claim: "metadata", reason: format!("`{t}` must be an object") });
+            }
+        }
+        if let Some(c) = &self.constraints {
+            if let Some(types) = &c.allowed_entity_types {
+                if types.iter().any(|t| t == "federation_entity") {
+                    return Err(FederationError::InvalidClaim {
+                        claim: "constraints",
+                        reason: "allowed_entity_types must not list federation_entity".into(),
+                    });
+                }
+            }
+        }
+        let mut kids = std::collections::HashSet::new();
+        for k in &self.jwks.keys {
+            match &k.kid {
+                Some(kid) if kids.insert(kid.clone()) => {}
+                _ => return Err(FederationError::InvalidClaim { claim: "jwks", reason: "every key needs a unique kid".into() }),
+            }
+        }
+        Ok(())
+    }
+
+    /// Signs this statement with a Federation Entity Key (its `kid` in the header).
+    pub fn sign(&self, signer: &dyn Signer) -> Result<String, FederationError> {
+        let header = JwsHeader::new(JwsAlg::Es256).with_typ(ENTITY_STATEMENT_TYP).with_kid(signer.kid());
+        jws::sign_json(&header, self, signer).map_err(FederationError::Jose)
+    }
+}
+
+/// A parsed, not yet verified, Entity Statement with its JWS.
+#[derive(Debug, Clone)]
+pub struct ParsedStatement {
+    /// The compact JWT.
+    pub jwt: String,
+    /// `kid` of the signing key.
+    pub kid: String,
+    /// The claims.
+    pub claims: EntityStatement,
+}
+
+impl ParsedStatement {
+    /// Parses and checks form: `typ`, `kid`, no `trust_chain` header, claims and placement.
+    pub fn parse(jwt: &str) -> Result<Self, FederationError> {
+        let jws = CompactJws::parse(jwt.trim()).map_err(FederationError::Jose)?;
+        let h = jws.header();
+        if !h.typ_is(ENTITY_STATEMENT_TYP) {
+            return Err(FederationError::WrongTyp(h.typ.clone()));
+        }
+        let kid = h.kid.clone().filter(|k| !k.is_empty()).ok_or(FederationError::MissingKid)?;
+        if h.trust_chain.is_some() || h.extra.contains_key("peer_trust_chain") {
+            return Err(FederationError::InvalidClaim { claim: "header", reason: "trust_chain headers are not allowed in entity statements".into() });
+        }
+        let claims: EntityStatement = serde_json::from_slice(jws.payload())
+            .map_err(|e| FederationError::InvalidClaim { claim: "payload", reason: e.to_string() })?;
+        claims.check_claims()?;
+        Ok(Self { jwt: jwt.trim().to_owned(), kid, claims })
+    }
+
+    /// Verifies the signature with the key `kid` of `keys`.
+    pub fn verify_with(&self, keys: &JwkSet) -> Result<(), FederationError> {
+        let key = keys.by_kid(&self.kid).ok_or_else(|| FederationError::KeyNotFound { kid: self.kid.clone() })?;
+        let jws = CompactJws::parse(&self.jwt).map_err(FederationError::Jose)?;
+        jws.verify(key).map_err(|_| FederationError::BadSignature { iss: self.claims.iss.to_string() })
+    }
+}
