@@ -133,11 +133,10 @@ pub fn validate(chain: &[String], anchor: &TrustAnchorConfig, now: UnixTime) -> 
         // The subject's configuration (and each statement) is signed by a key the superior attests.
         cur.verify_with(&next.claims.jwks)?;
     }
-    if let (Some(hints), Some(first_ss)) = (&subject.claims.authority_hints, statements.get(1)) {
-        if !hints.contains(&first_ss.claims.iss) {
+    if let (Some(hints), Some(first_ss)) = (&subject.claims.authority_hints, statements.get(1))
+        && !hints.contains(&first_ss.claims.iss) {
             return Err(FederationError::NotAnAuthorityHint { superior: first_ss.claims.iss.to_string(), subject: subject.claims.sub.to_string() });
         }
-    }
     let top = statements.last().ok_or(FederationError::EmptyChain)?;
     if statements.len() > 1 {
         if top.claims.iss != anchor.id {
@@ -163,8 +162,8 @@ pub fn validate(chain: &[String], anchor: &TrustAnchorConfig, now: UnixTime) -> 
     // Metadata: the superior's `metadata` first, then allowed_entity_types, then the policy
     // merged from the trust anchor's statement down to the immediate superior's.
     let mut metadata = subject.claims.metadata.clone().unwrap_or_default();
-    if let Some(ss) = statements.get(1) {
-        if let Some(over) = &ss.claims.metadata {
+    if let Some(ss) = statements.get(1)
+        && let Some(over) = &ss.claims.metadata {
             for (t, params) in over {
                 if let (Some(Value::Object(target)), Value::Object(params)) = (metadata.get_mut(t), params) {
                     for (k, v) in params {
@@ -173,7 +172,6 @@ pub fn validate(chain: &[String], anchor: &TrustAnchorConfig, now: UnixTime) -> 
                 }
             }
         }
-    }
     for s in statements.iter().skip(1) {
         if let Some(allowed) = s.claims.constraints.as_ref().and_then(|c| c.allowed_entity_types.as_ref()) {
             metadata.retain(|t, _| t == "federation_entity" || allowed.contains(t));

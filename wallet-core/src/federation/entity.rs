@@ -218,21 +218,18 @@ impl EntityStatement {
                 Some(c) => Err(FederationError::UnsupportedCrit(c.clone())),
             };
         }
-        if let Some(md) = &self.metadata {
-            if let Some((t, _)) = md.iter().find(|(_, v)| !v.is_object()) {
+        if let Some(md) = &self.metadata
+            && let Some((t, _)) = md.iter().find(|(_, v)| !v.is_object()) {
                 return Err(FederationError::InvalidClaim { claim: "metadata", reason: format!("`{t}` must be an object") });
             }
-        }
-        if let Some(c) = &self.constraints {
-            if let Some(types) = &c.allowed_entity_types {
-                if types.iter().any(|t| t == "federation_entity") {
+        if let Some(c) = &self.constraints
+            && let Some(types) = &c.allowed_entity_types
+                && types.iter().any(|t| t == "federation_entity") {
                     return Err(FederationError::InvalidClaim {
                         claim: "constraints",
                         reason: "allowed_entity_types must not list federation_entity".into(),
                     });
                 }
-            }
-        }
         let mut kids = std::collections::HashSet::new();
         for k in &self.jwks.keys {
             match &k.kid {

@@ -168,11 +168,10 @@ impl ParamPolicy {
                     _ => return err("add must be a subset of value"),
                 }
             }
-            if let Some(one_of) = &self.one_of {
-                if !v.is_null() && !contains(one_of, v) {
+            if let Some(one_of) = &self.one_of
+                && !v.is_null() && !contains(one_of, v) {
                     return err("value must be one of one_of");
                 }
-            }
             if let Some(sub) = &self.subset_of {
                 match v {
                     Value::Array(a) if is_subset(a, sub) => {}
@@ -188,16 +187,14 @@ impl ParamPolicy {
                 }
             }
         }
-        if let (Some(add), Some(sub)) = (&self.add, &self.subset_of) {
-            if !is_subset(add, sub) {
+        if let (Some(add), Some(sub)) = (&self.add, &self.subset_of)
+            && !is_subset(add, sub) {
                 return err("add must be a subset of subset_of");
             }
-        }
-        if let (Some(sub), Some(sup)) = (&self.subset_of, &self.superset_of) {
-            if !is_subset(sup, sub) {
+        if let (Some(sub), Some(sup)) = (&self.subset_of, &self.superset_of)
+            && !is_subset(sup, sub) {
                 return err("superset_of must be a subset of subset_of");
             }
-        }
         Ok(())
     }
 
@@ -274,16 +271,14 @@ impl ParamPolicy {
                 Some(_) => return Err(bad("add needs an array".into())),
             });
         }
-        if cur.is_none() {
-            if let Some(d) = &self.default {
+        if cur.is_none()
+            && let Some(d) = &self.default {
                 cur = Some(d.clone());
             }
-        }
-        if let (Some(one_of), Some(v)) = (&self.one_of, &cur) {
-            if !contains(one_of, v) {
+        if let (Some(one_of), Some(v)) = (&self.one_of, &cur)
+            && !contains(one_of, v) {
                 return Err(bad(format!("{v} is not one of {}", Value::Array(one_of.clone()))));
             }
-        }
         if let (Some(sub), Some(v)) = (&self.subset_of, &cur) {
             cur = Some(match v {
                 Value::Array(a) => Value::Array(intersection(a, sub)),

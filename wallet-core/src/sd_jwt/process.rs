@@ -77,7 +77,7 @@ impl Seen {
     fn insert(&mut self, d: String) -> bool {
         match self {
             Seen::Few(v) => {
-                if v.iter().any(|x| *x == d) {
+                if v.contains(&d) {
                     return false;
                 }
                 if v.len() < Self::LINEAR_MAX {
