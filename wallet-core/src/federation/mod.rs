@@ -8,11 +8,13 @@
 pub mod chain;
 pub mod entity;
 pub mod policy;
+pub mod resolver;
 pub mod trust_mark;
 
 pub use chain::{TrustAnchorConfig, ValidatedChain};
 pub use entity::{Constraints, EntityId, EntityStatement, NamingConstraints, ParsedStatement, TrustMarkRef};
 pub use policy::{MetadataPolicy, ParamPolicy, PolicyError};
+pub use resolver::TrustChainResolver;
 
 use crate::jose::JoseError;
 

@@ -1,1 +1,275 @@
-//! (in progress)
+//! Trust Marks (draft 48 §7): validation of a mark carried in an Entity Configuration,
+//! delegation from a trust mark owner, the trust anchor's list of allowed issuers, and the
+//! issuer's signed status response.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::FederationError;
+use super::entity::{EntityId, EntityStatement};
+use crate::jose::jwk::JwkSet;
+use crate::jose::{CompactJws, JwsAlg, JwsHeader, Signer, jws};
+use crate::time::UnixTime;
+
+/// The `typ` of a trust mark.
+pub const TRUST_MARK_TYP: &str = "trust-mark+jwt";
+/// The `typ` of a delegation.
+pub const DELEGATION_TYP: &str = "trust-mark-delegation+jwt";
+/// The `typ` of a status response.
+pub const STATUS_RESPONSE_TYP: &str = "trust-mark-status-response+jwt";
+
+/// The claims of a trust mark (and, with `sub` the delegated issuer, of a delegation).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrustMarkClaims {
+    /// The issuer (for a delegation: the owner).
+    pub iss: EntityId,
+    /// The entity the mark is about (for a delegation: the issuer).
+    pub sub: EntityId,
+    /// The mark's type; `trust_mark_id` (draft 42) and `id` (before) are accepted on input.
+    #[serde(alias = "trust_mark_id", alias = "id")]
+    pub trust_mark_type: String,
+    /// Issued at.
+    pub iat: i64,
+    /// Expiry; absent = does not expire.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exp: Option<i64>,
+    /// The owner's delegation JWT, when the type has an owner.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delegation: Option<String>,
+    /// Other claims (`logo_uri`, `ref`, framework-specific ones).
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+impl TrustMarkClaims {
+    /// Signs as a trust mark (or, with `typ` [`DELEGATION_TYP`], a delegation).
+    pub fn sign(&self, typ: &str, signer: &dyn Signer) -> Result<String, FederationError> {
+        let header = JwsHeader::new(JwsAlg::Es256).with_typ(typ).with_kid(signer.kid());
+        jws::sign_json(&header, self, signer).map_err(FederationError::Jose)
+    }
+}
+
+/// The status an issuer reports for a mark.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TrustMarkStatus {
+    /// Valid.
+    Active,
+    /// Past its `exp`.
+    Expired,
+    /// Revoked by the issuer.
+    Revoked,
+    /// Not issued by this issuer, or otherwise invalid.
+    Invalid,
+}
+
+fn tm_err(msg: impl Into<String>) -> FederationError {
+    FederationError::TrustMark(msg.into())
+}
+
+fn parse_signed(jwt: &str, typ: &str, keys: &JwkSet) -> Result<(JwsHeader, Vec<u8>), FederationError> {
+    let jws = CompactJws::parse(jwt.trim()).map_err(FederationError::Jose)?;
+    if !jws.header().typ_is(typ) {
+        return Err(tm_err(format!("typ must be {typ}")));
+    }
+    let kid = jws.header().kid.clone().ok_or(FederationError::MissingKid)?;
+    let key = keys.by_kid(&kid).ok_or_else(|| FederationError::KeyNotFound { kid: kid.clone() })?;
+    jws.verify(key).map_err(|_| tm_err("signature invalid"))?;
+    Ok((jws.header().clone(), jws.payload().to_vec()))
+}
+
+fn check_times(iat: i64, exp: Option<i64>, now: UnixTime, what: &str) -> Result<(), FederationError> {
+    const SKEW: i64 = 60;
+    if iat > now.secs() + SKEW {
+        return Err(tm_err(format!("{what} issued in the future")));
+    }
+    if exp.is_some_and(|e| now.secs() >= e) {
+        return Err(tm_err(format!("{what} expired")));
+    }
+    Ok(())
+}
+
+/// Validates `jwt` as a trust mark about `subject`, issued by an entity whose Federation
+/// Entity Keys are `issuer_keys` (from the issuer's own validated chain to the same anchor),
+/// under the trust anchor configuration `anchor` (`trust_mark_issuers`, `trust_mark_owners`).
+pub fn verify(
+    jwt: &str,
+    subject: &EntityId,
+    issuer_keys: &JwkSet,
+    anchor: &EntityStatement,
+    now: UnixTime,
+) -> Result<TrustMarkClaims, FederationError> {
+    let (_, payload) = parse_signed(jwt, TRUST_MARK_TYP, issuer_keys)?;
+    let tm: TrustMarkClaims = serde_json::from_slice(&payload).map_err(|e| tm_err(format!("malformed claims: {e}")))?;
+    if &tm.sub != subject {
+        return Err(tm_err(format!("issued to {}, not to {subject}", tm.sub)));
+    }
+    check_times(tm.iat, tm.exp, now, "trust mark")?;
+    // The anchor must list the issuer for this type (`[]` = any issuer).
+    let allowed = anchor.trust_mark_issuers.as_ref().and_then(|m| m.get(&tm.trust_mark_type));
+    match allowed {
+        Some(list) if list.is_empty() || list.iter().any(|i| i == tm.iss.as_str()) => {}
+        _ => return Err(tm_err(format!("{} is not an issuer of {} for the trust anchor", tm.iss, tm.trust_mark_type))),
+    }
+    // A type with an owner needs the owner's delegation to this issuer.
+    if let Some(owner) = anchor.trust_mark_owners.as_ref().and_then(|m| m.get(&tm.trust_mark_type)) {
+        let d = tm.delegation.as_deref().ok_or_else(|| tm_err("delegation required by the trust mark owner"))?;
+        let (_, payload) = parse_signed(d, DELEGATION_TYP, &owner.jwks)?;
+        let del: TrustMarkClaims = serde_json::from_slice(&payload).map_err(|e| tm_err(format!("malformed delegation: {e}")))?;
+        if del.iss.as_str() != owner.sub || del.sub != tm.iss || del.trust_mark_type != tm.trust_mark_type {
+            return Err(tm_err("delegation does not match owner, issuer and type"));
+        }
+        check_times(del.iat, del.exp, now, "delegation")?;
+    }
+    Ok(tm)
+}
+
+/// Verifies an issuer's status response (`trust-mark-status-response+jwt`) and returns the
+/// status; anything but `active` should make the relying party refuse the mark.
+pub fn verify_status_response(jwt: &str, issuer_keys: &JwkSet, mark: &str) -> Result<TrustMarkStatus, FederationError> {
+    #[derive(Deserialize)]
+    struct StatusClaims {
+        trust_mark: String,
+        status: TrustMarkStatus,
+    }
+    let (_, payload) = parse_signed(jwt, STATUS_RESPONSE_TYP, issuer_keys)?;
+    let s: StatusClaims = serde_json::from_slice(&payload).map_err(|e| tm_err(format!("malformed status response: {e}")))?;
+    if s.trust_mark.trim() != mark.trim() {
+        return Err(tm_err("status response is about another trust mark"));
+    }
+    Ok(s.status)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::federation::entity::TrustMarkOwner;
+    use crate::jose::SoftwareSigner;
+
+    const NOW: UnixTime = UnixTime(1_800_000_000);
+    const TYPE: &str = "https://ta.example.it/trust_marks/credential_issuer";
+
+    fn id(s: &str) -> EntityId {
+        EntityId::new(s).unwrap()
+    }
+
+    struct Fx {
+        issuer: SoftwareSigner,
+        owner: SoftwareSigner,
+        anchor: EntityStatement,
+    }
+
+    impl Fx {
+        fn new(with_owner: bool) -> Self {
+            let issuer = SoftwareSigner::generate().unwrap();
+            let owner = SoftwareSigner::generate().unwrap();
+            let mut anchor: EntityStatement = serde_json::from_value(json!({
+                "iss": "https://ta.example.it", "sub": "https://ta.example.it", "iat": NOW.secs(), "exp": NOW.secs() + 3600,
+                "jwks": {"keys": []},
+                "trust_mark_issuers": {TYPE: ["https://ta.example.it"]}
+            }))
+            .unwrap();
+            if with_owner {
+                let mut owners = BTreeMap::new();
+                owners.insert(TYPE.to_owned(), TrustMarkOwner { sub: "https://owner.example.it".into(), jwks: JwkSet { keys: vec![owner.public_jwk()] } });
+                anchor.trust_mark_owners = Some(owners);
+            }
+            Self { issuer, owner, anchor }
+        }
+        fn keys(&self) -> JwkSet {
+            JwkSet { keys: vec![self.issuer.public_jwk()] }
+        }
+        fn claims(&self) -> TrustMarkClaims {
+            TrustMarkClaims {
+                iss: id("https://ta.example.it"),
+                sub: id("https://pid.example.it"),
+                trust_mark_type: TYPE.into(),
+                iat: NOW.secs() - 5,
+                exp: Some(NOW.secs() + 600),
+                delegation: None,
+                extra: Map::new(),
+            }
+        }
+        fn mark(&self, edit: impl FnOnce(&mut TrustMarkClaims)) -> String {
+            let mut c = self.claims();
+            edit(&mut c);
+            c.sign(TRUST_MARK_TYP, &self.issuer).unwrap()
+        }
+        fn delegation(&self, edit: impl FnOnce(&mut TrustMarkClaims)) -> String {
+            let mut d = TrustMarkClaims { iss: id("https://owner.example.it"), sub: id("https://ta.example.it"), ..self.claims() };
+            edit(&mut d);
+            d.sign(DELEGATION_TYP, &self.owner).unwrap()
+        }
+        fn verify(&self, jwt: &str) -> Result<TrustMarkClaims, FederationError> {
+            verify(jwt, &id("https://pid.example.it"), &self.keys(), &self.anchor, NOW)
+        }
+    }
+
+    #[test]
+    fn valid_mark_and_legacy_type_names() {
+        let fx = Fx::new(false);
+        assert_eq!(fx.verify(&fx.mark(|_| {})).unwrap().trust_mark_type, TYPE);
+        // `id` (before draft 42) is read as the type.
+        let legacy = json!({"iss": "https://ta.example.it", "sub": "https://pid.example.it", "id": TYPE, "iat": NOW.secs()});
+        let jwt = jws::sign_json(&JwsHeader::new(JwsAlg::Es256).with_typ(TRUST_MARK_TYP).with_kid(fx.issuer.kid()), &legacy, &fx.issuer).unwrap();
+        assert_eq!(fx.verify(&jwt).unwrap().trust_mark_type, TYPE);
+    }
+
+    #[test]
+    fn expired_mark_is_refused() {
+        let fx = Fx::new(false);
+        assert_eq!(fx.verify(&fx.mark(|c| c.exp = Some(NOW.secs() - 1))).unwrap_err(), tm_err("trust mark expired"));
+    }
+
+    #[test]
+    fn mark_for_another_entity_is_refused() {
+        let fx = Fx::new(false);
+        assert!(matches!(fx.verify(&fx.mark(|c| c.sub = id("https://other.example.it"))), Err(FederationError::TrustMark(_))));
+    }
+
+    #[test]
+    fn issuer_not_listed_by_the_anchor_is_refused() {
+        let fx = Fx::new(false);
+        let err = fx.verify(&fx.mark(|c| c.iss = id("https://rogue.example.it"))).unwrap_err();
+        assert_eq!(err, tm_err(format!("https://rogue.example.it is not an issuer of {TYPE} for the trust anchor")));
+        let err = fx.verify(&fx.mark(|c| c.trust_mark_type = "https://ta.example.it/trust_marks/unknown".into())).unwrap_err();
+        assert!(matches!(err, FederationError::TrustMark(ref m) if m.contains("is not an issuer")));
+    }
+
+    #[test]
+    fn signature_by_another_key_is_refused() {
+        let fx = Fx::new(false);
+        let forger = SoftwareSigner::generate().unwrap().with_kid(fx.issuer.kid().unwrap());
+        let jwt = fx.claims().sign(TRUST_MARK_TYP, &forger).unwrap();
+        assert_eq!(fx.verify(&jwt).unwrap_err(), tm_err("signature invalid"));
+    }
+
+    #[test]
+    fn owned_type_needs_a_valid_delegation() {
+        let fx = Fx::new(true);
+        assert_eq!(fx.verify(&fx.mark(|_| {})).unwrap_err(), tm_err("delegation required by the trust mark owner"));
+        let good = fx.delegation(|_| {});
+        fx.verify(&fx.mark(|c| c.delegation = Some(good))).unwrap();
+        let wrong_sub = fx.delegation(|d| d.sub = id("https://someone-else.example.it"));
+        assert_eq!(fx.verify(&fx.mark(|c| c.delegation = Some(wrong_sub))).unwrap_err(), tm_err("delegation does not match owner, issuer and type"));
+        let expired = fx.delegation(|d| d.exp = Some(NOW.secs() - 1));
+        assert_eq!(fx.verify(&fx.mark(|c| c.delegation = Some(expired))).unwrap_err(), tm_err("delegation expired"));
+    }
+
+    #[test]
+    fn revoked_status_is_reported() {
+        let fx = Fx::new(false);
+        let mark = fx.mark(|_| {});
+        let resp = |status: &str, about: &str| {
+            let c = json!({"iss": "https://ta.example.it", "iat": NOW.secs(), "trust_mark": about, "status": status});
+            jws::sign_json(&JwsHeader::new(JwsAlg::Es256).with_typ(STATUS_RESPONSE_TYP).with_kid(fx.issuer.kid()), &c, &fx.issuer).unwrap()
+        };
+        assert_eq!(verify_status_response(&resp("active", &mark), &fx.keys(), &mark).unwrap(), TrustMarkStatus::Active);
+        assert_eq!(verify_status_response(&resp("revoked", &mark), &fx.keys(), &mark).unwrap(), TrustMarkStatus::Revoked);
+        assert_eq!(verify_status_response(&resp("active", "other"), &fx.keys(), &mark), Err(tm_err("status response is about another trust mark")));
+    }
+}

@@ -160,6 +160,13 @@ impl SdJwtVcBuilder {
         self
     }
 
+    /// Signs with the issuer's federation trust chain in the `trust_chain` header (OpenID
+    /// Federation §4.3), so that a verifier can check the key without network.
+    pub fn sign_with_trust_chain(mut self, chain: Vec<String>, signer: &dyn Signer) -> Result<SdJwt, VcError> {
+        self.header.trust_chain = Some(chain);
+        self.sign(signer)
+    }
+
     /// Decoy digests per `_sd` array.
     pub fn decoys(mut self, n: usize) -> Self {
         self.decoys = n;

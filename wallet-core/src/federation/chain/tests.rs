@@ -287,3 +287,30 @@ fn entity_ids() {
     }
     assert_eq!(EntityId::new("https://a.it/").unwrap().configuration_url(), "https://a.it/.well-known/openid-federation");
 }
+
+#[test]
+fn sd_jwt_vc_key_from_the_trust_chain_header() {
+    use crate::federation::resolver::{CREDENTIAL_ISSUER, TrustChainResolver};
+    use crate::sd_jwt::{KeyResolutionError, SdJwtError, Verifier};
+    use crate::vc::{SdJwtVcBuilder, Vct};
+    let ta = Entity::new("https://ta.example.it");
+    let issuer = Entity::new("https://pid.example.it");
+    let protocol_key = SoftwareSigner::generate().unwrap();
+    let mut ec = issuer.configuration(&[&ta], json!({}));
+    ec.metadata = json!({CREDENTIAL_ISSUER: {"jwks": {"keys": [protocol_key.public_jwk()]}}}).as_object().cloned();
+    let chain = vec![ec.sign(&issuer.key).unwrap(), ta.statement(&issuer).sign(&ta.key).unwrap()];
+    let holder = SoftwareSigner::generate().unwrap();
+    let mut b = SdJwtVcBuilder::new("https://pid.example.it", Vct::new(Vct::PID).unwrap(), json!({"given_name": "Mario"}).as_object().cloned().unwrap())
+        .validity(NOW, NOW.plus(60))
+        .holder_key(&holder.public_jwk());
+    b = b.kid(protocol_key.kid().unwrap());
+    let sd = b.sign_with_trust_chain(chain, &protocol_key).unwrap();
+    let resolver = TrustChainResolver::new(TrustAnchorConfig { id: ta.id.clone(), jwks: ta.jwks() }, CREDENTIAL_ISSUER);
+    Verifier::new(&resolver).verify(&sd.serialize(), NOW).unwrap();
+    let other_ta = Entity::new("https://ta.example.it");
+    let wrong = TrustChainResolver::new(TrustAnchorConfig { id: ta.id.clone(), jwks: other_ta.jwks() }, CREDENTIAL_ISSUER);
+    assert!(matches!(
+        Verifier::new(&wrong).verify(&sd.serialize(), NOW).unwrap_err(),
+        SdJwtError::KeyResolution(KeyResolutionError::BadChain(_))
+    ));
+}

@@ -1,0 +1,44 @@
+//! Issuer keys from a federation trust chain (IT-Wallet 1.4 §4.1, §1.3): the credential's
+//! `trust_chain` JWS header carries the issuer's chain; it is validated to the configured
+//! trust anchor without network, and the key named by the header's `kid` is taken from the
+//! resolved `openid_credential_issuer` metadata `jwks`.
+
+use super::chain::{TrustAnchorConfig, validate};
+use crate::jose::jwk::JwkSet;
+use crate::jose::{Jwk, JwsHeader};
+use crate::sd_jwt::{IssuerKeyResolver, KeyResolutionError};
+use crate::time::UnixTime;
+
+/// The metadata entity type whose `jwks` holds a credential issuer's signing keys.
+pub const CREDENTIAL_ISSUER: &str = "openid_credential_issuer";
+
+/// Resolves issuer keys from the `trust_chain` header, trusting one anchor.
+#[derive(Debug, Clone)]
+pub struct TrustChainResolver {
+    anchor: TrustAnchorConfig,
+    entity_type: String,
+}
+
+impl TrustChainResolver {
+    /// Keys of `entity_type` metadata (e.g. [`CREDENTIAL_ISSUER`]) under `anchor`.
+    pub fn new(anchor: TrustAnchorConfig, entity_type: impl Into<String>) -> Self {
+        Self { anchor, entity_type: entity_type.into() }
+    }
+}
+
+impl IssuerKeyResolver for TrustChainResolver {
+    fn resolve(&self, iss: &str, header: &JwsHeader, now: UnixTime) -> Result<Jwk, KeyResolutionError> {
+        let chain = header.trust_chain.as_deref().ok_or(KeyResolutionError::MissingHeader("trust_chain"))?;
+        let kid = header.kid.as_deref().ok_or(KeyResolutionError::MissingHeader("kid"))?;
+        let v = validate(chain, &self.anchor, now).map_err(|e| KeyResolutionError::BadChain(e.to_string()))?;
+        if v.subject.claims.sub.as_str() != iss {
+            return Err(KeyResolutionError::IssuerMismatch { iss: iss.to_owned(), reason: format!("the trust chain is about {}", v.subject.claims.sub) });
+        }
+        let jwks: JwkSet = v
+            .metadata_of(&self.entity_type)
+            .and_then(|m| m.get("jwks"))
+            .and_then(|j| serde_json::from_value(j.clone()).ok())
+            .ok_or_else(|| KeyResolutionError::UnknownIssuer { iss: iss.to_owned() })?;
+        jwks.by_kid(kid).cloned().ok_or_else(|| KeyResolutionError::UnknownIssuer { iss: iss.to_owned() })
+    }
+}
