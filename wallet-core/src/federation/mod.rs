@@ -6,12 +6,14 @@
 //! and returns the resolved metadata or the rule that failed.
 
 pub mod chain;
+pub mod collect;
 pub mod entity;
 pub mod policy;
 pub mod resolver;
 pub mod trust_mark;
 
 pub use chain::{TrustAnchorConfig, ValidatedChain};
+pub use collect::{ChainCache, ChainCollector, Fetcher};
 pub use entity::{Constraints, EntityId, EntityStatement, NamingConstraints, ParsedStatement, TrustMarkRef};
 pub use policy::{MetadataPolicy, ParamPolicy, PolicyError};
 pub use resolver::TrustChainResolver;
