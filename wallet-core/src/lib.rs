@@ -24,3 +24,9 @@ pub mod store;
 pub mod time;
 pub mod vc;
 pub mod x509;
+
+/// Constant-time equality of secrets (tokens, nonces): no early exit on the first difference.
+pub fn subtle_eq(a: &[u8], b: &[u8]) -> bool {
+    use subtle::ConstantTimeEq as _;
+    a.len() == b.len() && bool::from(a.ct_eq(b))
+}

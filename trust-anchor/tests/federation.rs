@@ -1,0 +1,185 @@
+//! A federation on loopback over real HTTP: trust anchor → intermediate → leaf, onboarded
+//! through the admin API, resolved by wallet-core's collector and by the `resolve` endpoint.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)] // test code
+
+use serde_json::{Value, json};
+use trust_anchor::{AppState, Config, router};
+use wallet_core::federation::{ChainCollector, EntityId, TrustAnchorConfig};
+use wallet_core::jose::CompactJws;
+use wallet_core::jose::jwk::JwkSet;
+use wallet_core::time::UnixTime;
+
+const TOKEN: &str = "test-admin-token";
+
+struct Node {
+    id: EntityId,
+    jwks: JwkSet,
+}
+
+async fn start(dir: &std::path::Path, name: &str, authority: bool, hints: Vec<EntityId>, metadata: Value, anchors: Vec<TrustAnchorConfig>) -> Node {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let id = EntityId::new(format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port())).unwrap();
+    let data = dir.join(name);
+    let mut config = Config::trust_anchor(id.clone(), data, TOKEN);
+    config.authority = authority;
+    config.authority_hints = hints;
+    config.metadata = metadata.as_object().cloned().unwrap_or_default();
+    config.organization_name = name.into();
+    config.trust_anchors = anchors;
+    let state = AppState::open(config).unwrap();
+    let jwks = state.jwks();
+    tokio::spawn(async move { axum::serve(listener, router(state)).await.unwrap() });
+    Node { id, jwks }
+}
+
+struct Fed {
+    _dir: tempfile::TempDir,
+    ta: Node,
+    int: Node,
+    leaf: Node,
+    http: reqwest::Client,
+}
+
+impl Fed {
+    async fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        // The trust anchor knows itself: its key is created before it starts.
+        let ta = start(dir.path(), "ta", true, vec![], json!({}), vec![]).await;
+        let ta_anchor = TrustAnchorConfig { id: ta.id.clone(), jwks: ta.jwks.clone() };
+        let int = start(dir.path(), "int", true, vec![ta.id.clone()], json!({}), vec![ta_anchor.clone()]).await;
+        let leaf = start(
+            dir.path(),
+            "leaf",
+            false,
+            vec![int.id.clone()],
+            json!({"openid_credential_issuer": {"credential_issuer": "https://leaf", "display": [{"name": "Motorizzazione"}],
+                   "grant_types": ["authorization_code", "refresh_token"]}}),
+            vec![],
+        )
+        .await;
+        Self { _dir: dir, ta: ta, int, leaf, http: reqwest::Client::new() }
+    }
+
+    fn anchor(&self) -> TrustAnchorConfig {
+        TrustAnchorConfig { id: self.ta.id.clone(), jwks: self.ta.jwks.clone() }
+    }
+
+    async fn onboard(&self, authority: &Node, sub: &Node, policy: Value) -> reqwest::Response {
+        self.http
+            .post(format!("{}/admin/subordinates", authority.id))
+            .bearer_auth(TOKEN)
+            .json(&json!({"entity_id": sub.id, "metadata_policy": policy}))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn onboard_all(&self) {
+        let r = self.onboard(&self.ta, &self.int, json!({"openid_credential_issuer": {"grant_types": {"subset_of": ["authorization_code"]}}})).await;
+        assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+        let r = self.onboard(&self.int, &self.leaf, Value::Null).await;
+        assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    }
+
+    async fn get(&self, url: String) -> (u16, String) {
+        let r = self.http.get(url).send().await.unwrap();
+        (r.status().as_u16(), r.text().await.unwrap())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_levels_resolve_over_http() {
+    let fed = Fed::new().await;
+    fed.onboard_all().await;
+    let (anchor, leaf) = (fed.anchor(), fed.leaf.id.clone());
+    let chain = tokio::task::spawn_blocking(move || {
+        let fetcher = trust_anchor::fetch::HttpFetcher::new().unwrap();
+        ChainCollector::new(&fetcher, &[anchor]).resolve(&leaf, UnixTime::now())
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(chain.statements.len(), 3);
+    assert_eq!(chain.metadata_of("openid_credential_issuer").unwrap()["grant_types"], json!(["authorization_code"]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resolve_endpoint_answers_a_signed_resolve_response() {
+    let fed = Fed::new().await;
+    fed.onboard_all().await;
+    // The intermediate trusts the TA and resolves the leaf.
+    let (status, body) = fed.get(format!("{}/resolve?sub={}&trust_anchor={}", fed.int.id, fed.leaf.id, fed.ta.id)).await;
+    assert_eq!(status, 200, "{body}");
+    let jws = CompactJws::parse(&body).unwrap();
+    assert!(jws.header().typ_is("resolve-response+jwt"));
+    jws.verify(&fed.int.jwks.keys[0]).unwrap();
+    let claims: Value = jws.payload_json().unwrap();
+    assert_eq!(claims["sub"], json!(fed.leaf.id));
+    assert_eq!(claims["trust_chain"].as_array().unwrap().len(), 3);
+    assert_eq!(claims["metadata"]["openid_credential_issuer"]["grant_types"], json!(["authorization_code"]));
+    // An unknown trust anchor is refused with the spec's code.
+    let (status, body) = fed.get(format!("{}/resolve?sub={}&trust_anchor=https://unknown.example", fed.int.id, fed.leaf.id)).await;
+    assert_eq!(status, 404);
+    assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["error"], "invalid_trust_anchor");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fetch_and_list_with_filters() {
+    let fed = Fed::new().await;
+    fed.onboard_all().await;
+    let (status, body) = fed.get(format!("{}/fetch?sub={}", fed.ta.id, fed.int.id)).await;
+    assert_eq!(status, 200);
+    let ss: Value = CompactJws::parse(&body).unwrap().payload_json().unwrap();
+    assert_eq!(ss["jwks"], serde_json::to_value(&fed.int.jwks).unwrap(), "keys pinned at onboarding");
+    let (status, body) = fed.get(format!("{}/fetch?sub=https://stranger.example", fed.ta.id)).await;
+    assert_eq!((status, serde_json::from_str::<Value>(&body).unwrap()["error"].clone()), (404, json!("not_found")));
+    let (status, _) = fed.get(format!("{}/fetch?sub={}", fed.ta.id, fed.ta.id)).await;
+    assert_eq!(status, 400);
+    let (_, body) = fed.get(format!("{}/list", fed.ta.id)).await;
+    assert_eq!(serde_json::from_str::<Value>(&body).unwrap(), json!([fed.int.id]));
+    let (_, body) = fed.get(format!("{}/list?intermediate=true", fed.ta.id)).await;
+    assert_eq!(serde_json::from_str::<Value>(&body).unwrap(), json!([fed.int.id]));
+    let (_, body) = fed.get(format!("{}/list?entity_type=openid_credential_issuer", fed.int.id)).await;
+    assert_eq!(serde_json::from_str::<Value>(&body).unwrap(), json!([fed.leaf.id]));
+    let (_, body) = fed.get(format!("{}/list?entity_type=openid_relying_party", fed.int.id)).await;
+    assert_eq!(serde_json::from_str::<Value>(&body).unwrap(), json!([]));
+    let (status, body) = fed.get(format!("{}/list?trust_marked=true", fed.ta.id)).await;
+    assert_eq!((status, serde_json::from_str::<Value>(&body).unwrap()["error"].clone()), (400, json!("unsupported_parameter")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn onboarding_is_checked_and_removal_breaks_resolution() {
+    let fed = Fed::new().await;
+    let r = fed.http.post(format!("{}/admin/subordinates", fed.ta.id)).json(&json!({"entity_id": fed.int.id})).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    // The leaf names the intermediate, not the TA, in its authority_hints.
+    let r = fed.onboard(&fed.ta, &fed.leaf, Value::Null).await;
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.unwrap().contains("authority_hints"));
+    let r = fed.onboard(&fed.ta, &fed.int, json!({"openid_provider": {"scope": {"value": "a", "one_of": ["b"]}}})).await;
+    assert_eq!(r.status(), 400, "an invalid policy is refused at onboarding");
+    fed.onboard_all().await;
+    let r = fed.http.delete(format!("{}/admin/subordinates?entity_id={}", fed.int.id, fed.leaf.id)).bearer_auth(TOKEN).send().await.unwrap();
+    assert_eq!(r.status(), 204);
+    let (anchor, leaf) = (fed.anchor(), fed.leaf.id.clone());
+    let err = tokio::task::spawn_blocking(move || {
+        let fetcher = trust_anchor::fetch::HttpFetcher::new().unwrap();
+        ChainCollector::new(&fetcher, &[anchor]).resolve(&leaf, UnixTime::now())
+    })
+    .await
+    .unwrap()
+    .unwrap_err();
+    assert!(matches!(err, wallet_core::federation::FederationError::Fetch { ref reason, .. } if reason.contains("404")), "{err:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entity_configuration_is_self_signed_with_the_spec_media_type() {
+    let fed = Fed::new().await;
+    let r = fed.http.get(fed.ta.id.configuration_url()).send().await.unwrap();
+    assert_eq!(r.headers()["content-type"], "application/entity-statement+jwt");
+    let ec = wallet_core::federation::ParsedStatement::parse(&r.text().await.unwrap()).unwrap();
+    ec.verify_with(&fed.ta.jwks).unwrap();
+    assert!(ec.claims.authority_hints.is_none(), "a trust anchor has no superiors");
+    let md = ec.claims.metadata.unwrap();
+    assert_eq!(md["federation_entity"]["federation_fetch_endpoint"], format!("{}/fetch", fed.ta.id));
+}
