@@ -57,7 +57,7 @@ impl Fed {
             vec![],
         )
         .await;
-        Self { _dir: dir, ta: ta, int, leaf, http: reqwest::Client::new() }
+        Self { _dir: dir, ta, int, leaf, http: reqwest::Client::new() }
     }
 
     fn anchor(&self) -> TrustAnchorConfig {
