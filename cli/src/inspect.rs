@@ -8,7 +8,7 @@ use crate::{CliError, read_stdin};
 
 pub(crate) fn run() -> Result<(), CliError> {
     let input = read_stdin()?;
-    print!("{}", describe(&input)?);
+    crate::print_out(describe(&input)?.trim_end());
     Ok(())
 }
 

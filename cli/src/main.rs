@@ -1,6 +1,7 @@
 //! `tessera`: the command-line tool over wallet-core and the Tessera services.
 
 mod demo;
+mod federation_cmd;
 mod inspect;
 mod keys;
 mod sd_jwt_cmd;
@@ -28,6 +29,11 @@ enum Command {
     Inspect,
     /// Run the citizen's story on the credential core: issue, store, present, verify, revoke.
     Demo(demo::DemoArgs),
+    /// Start the federation on loopback: trust anchor, intermediate, a sample issuer (SQLite, keys under --data-dir).
+    Up(federation_cmd::UpArgs),
+    /// Resolve trust chains; onboard, list and remove subordinates.
+    #[command(subcommand)]
+    Federation(federation_cmd::FederationCommand),
 }
 
 /// A failure to report: the message says what was wrong.
@@ -54,6 +60,8 @@ fn main() -> ExitCode {
         Command::SdJwt(c) => sd_jwt_cmd::run(c),
         Command::Inspect => inspect::run(),
         Command::Demo(a) => demo::run(&a),
+        Command::Up(a) => federation_cmd::up(&a),
+        Command::Federation(c) => federation_cmd::run(c),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -70,6 +78,13 @@ pub(crate) fn read_stdin() -> Result<String, CliError> {
     let mut s = String::new();
     std::io::stdin().read_to_string(&mut s).map_err(|source| CliError::Io { path: "<stdin>".into(), source })?;
     Ok(s.trim().to_owned())
+}
+
+/// Writes `text` and a newline to stdout; a closed pipe (`| head`) ends quietly.
+pub(crate) fn print_out(text: &str) {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{text}");
 }
 
 /// Reads a file as text.

@@ -217,6 +217,9 @@ pub struct AddSubordinate {
     /// Constraints for it.
     #[serde(default)]
     pub constraints: Option<Value>,
+    /// Entity types the subordinate must have in its configuration.
+    #[serde(default)]
+    pub entity_types: Vec<String>,
 }
 
 /// Onboarding: fetch the subordinate's Entity Configuration, check it is self-signed, names
@@ -241,6 +244,9 @@ async fn add_subordinate(State(st): State<AppState>, headers: HeaderMap, Json(re
         return Err(ApiError::invalid_request(format!("{id} does not name {} in its authority_hints", st.config().entity_id)));
     }
     let md = ec.claims.metadata.clone().unwrap_or_default();
+    if let Some(missing) = req.entity_types.iter().find(|t| !md.contains_key(*t)) {
+        return Err(ApiError::invalid_request(format!("{id} has no `{missing}` metadata in its configuration")));
+    }
     let intermediate = md.get("federation_entity").and_then(|f| f.get("federation_fetch_endpoint")).is_some();
     let sub = Subordinate {
         entity_id: id.clone(),

@@ -1,0 +1,246 @@
+//! `tessera up` and `tessera federation ...`: a federation on loopback, and its admin.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{Value, json};
+use trust_anchor::fetch::HttpFetcher;
+use trust_anchor::{AppState, Config, router};
+use wallet_core::federation::entity::ENTITY_STATEMENT_MEDIA_TYPE;
+use wallet_core::federation::{ChainCollector, EntityId, Fetcher, ParsedStatement, TrustAnchorConfig};
+use wallet_core::time::UnixTime;
+
+use crate::CliError;
+
+#[derive(clap::Args)]
+pub(crate) struct UpArgs {
+    /// Where keys, registries and the admin token are kept.
+    #[arg(long, default_value = "tessera-data")]
+    data_dir: PathBuf,
+    /// First port: the trust anchor; the intermediate and the sample leaf take the next two.
+    #[arg(long, default_value_t = 7600)]
+    port: u16,
+}
+
+#[derive(clap::Subcommand)]
+pub(crate) enum FederationCommand {
+    /// Resolve an entity's trust chain to a trust anchor and print it with the resolved metadata.
+    Resolve {
+        /// The entity.
+        entity: String,
+        /// The trust anchor (its current configuration is fetched and trusted; see --ta-jwks).
+        #[arg(long)]
+        ta: String,
+        /// Pin the trust anchor's keys from this JWK Set file instead of fetching them.
+        #[arg(long)]
+        ta_jwks: Option<PathBuf>,
+        /// One JSON document: the chain's statements and the metadata by entity type.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Onboard a subordinate at an authority: it fetches and checks its configuration and pins its keys.
+    AddSubordinate {
+        /// The subordinate's entity id.
+        entity_id: String,
+        /// Entity types it must have (repeatable).
+        #[arg(long = "entity-type")]
+        entity_type: Vec<String>,
+        /// A metadata_policy JSON file to apply to it.
+        #[arg(long)]
+        policy: Option<PathBuf>,
+        #[command(flatten)]
+        admin: Admin,
+    },
+    /// Remove a subordinate.
+    Remove {
+        /// The subordinate's entity id.
+        entity_id: String,
+        #[command(flatten)]
+        admin: Admin,
+    },
+    /// List an authority's subordinates.
+    List {
+        #[command(flatten)]
+        admin: Admin,
+    },
+}
+
+#[derive(clap::Args)]
+pub(crate) struct Admin {
+    /// The authority (default: the trust anchor of `tessera up`).
+    #[arg(long, default_value = "http://127.0.0.1:7600")]
+    authority: String,
+    /// Its admin token (default: read from <data-dir>/admin-token).
+    #[arg(long)]
+    token: Option<String>,
+    /// The data directory of `tessera up`.
+    #[arg(long, default_value = "tessera-data")]
+    data_dir: PathBuf,
+}
+
+fn usage(e: impl std::fmt::Display) -> CliError {
+    CliError::Usage(e.to_string())
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(usage)
+}
+
+fn admin_token(data_dir: &Path) -> Result<String, CliError> {
+    let path = data_dir.join("admin-token");
+    if let Ok(t) = std::fs::read_to_string(&path) {
+        return Ok(t.trim().to_owned());
+    }
+    std::fs::create_dir_all(data_dir).map_err(|source| CliError::Io { path: data_dir.display().to_string(), source })?;
+    let mut b = [0u8; 24];
+    getrandom_fill(&mut b)?;
+    let token = wallet_core::jose::b64::encode(b);
+    std::fs::write(&path, &token).map_err(|source| CliError::Io { path: path.display().to_string(), source })?;
+    Ok(token)
+}
+
+fn getrandom_fill(b: &mut [u8]) -> Result<(), CliError> {
+    getrandom::fill(b).map_err(|e| usage(format!("no randomness: {e}")))
+}
+
+/// `tessera up`: trust anchor, intermediate and a sample leaf (a credential issuer) on
+/// loopback, each with its data under `data_dir`; onboards them; stays up until Ctrl-C.
+pub(crate) fn up(a: &UpArgs) -> Result<(), CliError> {
+    let token = admin_token(&a.data_dir)?;
+    runtime()?.block_on(async move {
+        let id = |port: u16| EntityId::new(format!("http://127.0.0.1:{port}")).map_err(usage);
+        let (ta_id, int_id, leaf_id) = (id(a.port)?, id(a.port + 1)?, id(a.port + 2)?);
+        let ta_key = trust_anchor::keys::load_or_create(&a.data_dir.join("trust-anchor")).map_err(usage)?;
+        let ta_anchor = TrustAnchorConfig {
+            id: ta_id.clone(),
+            jwks: wallet_core::jose::jwk::JwkSet { keys: vec![wallet_core::jose::Signer::public_jwk(&ta_key)] },
+        };
+        let mut ta = Config::trust_anchor(ta_id.clone(), a.data_dir.join("trust-anchor"), token.clone());
+        ta.trust_anchors = vec![ta_anchor.clone()];
+        let mut int = Config::trust_anchor(int_id.clone(), a.data_dir.join("intermediate"), token.clone());
+        int.organization_name = "Tessera Intermediate".into();
+        int.authority_hints = vec![ta_id.clone()];
+        int.trust_anchors = vec![ta_anchor.clone()];
+        let mut leaf = Config::trust_anchor(leaf_id.clone(), a.data_dir.join("sample-leaf"), token.clone());
+        leaf.organization_name = "Motorizzazione Civile (sample issuer)".into();
+        leaf.authority = false;
+        leaf.authority_hints = vec![int_id.clone()];
+        leaf.metadata = json!({"openid_credential_issuer": {"credential_issuer": leaf_id, "display": [{"name": "Motorizzazione Civile", "locale": "it-IT"}]}})
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+        for (config, port) in [(ta, a.port), (int, a.port + 1), (leaf, a.port + 2)] {
+            let state = AppState::open(config).map_err(usage)?;
+            let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.map_err(|e| usage(format!("port {port}: {e}")))?;
+            tokio::spawn(async move {
+                if let Err(e) = axum::serve(listener, router(state)).await {
+                    eprintln!("tessera up: server on port {port} stopped: {e}");
+                }
+            });
+        }
+        let http = reqwest::Client::new();
+        for (authority, sub, types, policy) in [
+            (&ta_id, &int_id, vec!["federation_entity"], json!({"openid_credential_issuer": {"display": {"essential": true}}})),
+            (&int_id, &leaf_id, vec!["openid_credential_issuer"], Value::Null),
+        ] {
+            let r = http
+                .post(format!("{authority}/admin/subordinates"))
+                .bearer_auth(&token)
+                .json(&json!({"entity_id": sub, "entity_types": types, "metadata_policy": policy}))
+                .send()
+                .await
+                .map_err(usage)?;
+            if !r.status().is_success() {
+                return Err(usage(format!("onboarding {sub} at {authority}: {}", r.text().await.unwrap_or_default())));
+            }
+        }
+        println!("Tessera federation is up (data in {}):", a.data_dir.display());
+        println!("  trust anchor   {ta_id}/.well-known/openid-federation");
+        println!("  intermediate   {int_id}/.well-known/openid-federation");
+        println!("  sample issuer  {leaf_id}/.well-known/openid-federation");
+        println!("  admin token    {}", a.data_dir.join("admin-token").display());
+        println!("Try: tessera federation resolve {leaf_id} --ta {ta_id}");
+        println!("Ctrl-C stops it.");
+        tokio::signal::ctrl_c().await.map_err(usage)?;
+        println!("stopping");
+        Ok(())
+    })
+}
+
+pub(crate) fn run(c: FederationCommand) -> Result<(), CliError> {
+    match c {
+        FederationCommand::Resolve { entity, ta, ta_jwks, json } => resolve(&entity, &ta, ta_jwks.as_deref(), json),
+        FederationCommand::AddSubordinate { entity_id, entity_type, policy, admin } => {
+            let policy = match policy {
+                Some(p) => serde_json::from_str::<Value>(&crate::read_file(&p.display().to_string())?).map_err(|e| usage(format!("{}: {e}", p.display())))?,
+                None => Value::Null,
+            };
+            let body = json!({"entity_id": entity_id, "entity_types": entity_type, "metadata_policy": policy});
+            admin_call(&admin, reqwest::Method::POST, "admin/subordinates", Some(body))
+        }
+        FederationCommand::Remove { entity_id, admin } => {
+            admin_call(&admin, reqwest::Method::DELETE, &format!("admin/subordinates?entity_id={entity_id}"), None)
+        }
+        FederationCommand::List { admin } => admin_call(&admin, reqwest::Method::GET, "admin/subordinates", None),
+    }
+}
+
+fn admin_call(a: &Admin, method: reqwest::Method, path: &str, body: Option<Value>) -> Result<(), CliError> {
+    let token = match &a.token {
+        Some(t) => t.clone(),
+        None => admin_token(&a.data_dir)?,
+    };
+    let url = format!("{}/{path}", a.authority.trim_end_matches('/'));
+    let client = reqwest::blocking::Client::new();
+    let mut req = client.request(method, &url).bearer_auth(token);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let resp = req.send().map_err(|e| usage(format!("{url}: {e}")))?;
+    let status = resp.status();
+    let text = resp.text().unwrap_or_default();
+    if !status.is_success() {
+        return Err(usage(format!("{url}: HTTP {status}: {text}")));
+    }
+    if !text.is_empty() {
+        crate::print_out(&text);
+    }
+    Ok(())
+}
+
+fn resolve(entity: &str, ta: &str, ta_jwks: Option<&Path>, as_json: bool) -> Result<(), CliError> {
+    let subject = EntityId::new(entity).map_err(usage)?;
+    let ta_id = EntityId::new(ta).map_err(usage)?;
+    let fetcher = HttpFetcher::new().map_err(usage)?;
+    let jwks = match ta_jwks {
+        Some(p) => serde_json::from_str(&crate::read_file(&p.display().to_string())?).map_err(|e| usage(format!("{}: {e}", p.display())))?,
+        None => {
+            let ec = ParsedStatement::parse(&fetcher.get(&ta_id.configuration_url(), ENTITY_STATEMENT_MEDIA_TYPE).map_err(usage)?).map_err(usage)?;
+            ec.verify_with(&ec.claims.jwks).map_err(usage)?;
+            ec.claims.jwks
+        }
+    };
+    let anchors = [TrustAnchorConfig { id: ta_id, jwks }];
+    let chain = ChainCollector::new(&fetcher, &anchors).resolve(&subject, UnixTime::now()).map_err(|e| usage(format!("resolution failed: {e}")))?;
+    if as_json {
+        let doc = json!({
+            "subject": chain.subject.claims.sub,
+            "trust_anchor": chain.trust_anchor,
+            "exp": chain.exp.secs(),
+            "trust_chain": chain.statements.iter().map(|s| json!({"jwt": s.jwt, "claims": s.claims})).collect::<Vec<_>>(),
+            "metadata": chain.metadata,
+        });
+        crate::print_out(&serde_json::to_string_pretty(&doc).unwrap_or_default());
+    } else {
+        let mut out = format!("Trust chain of {} to {} (valid until {}):\n", chain.subject.claims.sub, chain.trust_anchor, chain.exp.secs());
+        for (i, s) in chain.statements.iter().enumerate() {
+            let kind = if s.claims.is_configuration() { "Entity Configuration" } else { "Subordinate Statement" };
+            out.push_str(&format!("  [{i}] {kind}: {} -> {} (kid {})\n", s.claims.iss, s.claims.sub, s.kid));
+        }
+        out.push_str("Resolved metadata:");
+        for (t, md) in &chain.metadata {
+            out.push_str(&format!("\n  {t}: {}", serde_json::to_string_pretty(md).unwrap_or_default().replace('\n', "\n  ")));
+        }
+        crate::print_out(&out);
+    }
+    Ok(())
+}
