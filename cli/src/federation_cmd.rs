@@ -57,6 +57,30 @@ pub(crate) enum FederationCommand {
         #[command(flatten)]
         admin: Admin,
     },
+    /// Issue a trust mark to a subordinate (`--type credential_issuer` becomes
+    /// `<authority>/trust_marks/credential_issuer`); prints the mark.
+    IssueTrustMark {
+        /// The subordinate.
+        sub: String,
+        /// Short name or full type URL.
+        #[arg(long = "type")]
+        trust_mark_type: String,
+        /// Validity in seconds.
+        #[arg(long)]
+        ttl: Option<i64>,
+        #[command(flatten)]
+        admin: Admin,
+    },
+    /// Revoke a subordinate's trust marks of a type.
+    RevokeTrustMark {
+        /// The subordinate.
+        sub: String,
+        /// Short name or full type URL.
+        #[arg(long = "type")]
+        trust_mark_type: String,
+        #[command(flatten)]
+        admin: Admin,
+    },
     /// List an authority's subordinates.
     List {
         #[command(flatten)]
@@ -181,6 +205,18 @@ pub(crate) fn run(c: FederationCommand) -> Result<(), CliError> {
             admin_call(&admin, reqwest::Method::DELETE, &format!("admin/subordinates?entity_id={entity_id}"), None)
         }
         FederationCommand::List { admin } => admin_call(&admin, reqwest::Method::GET, "admin/subordinates", None),
+        FederationCommand::IssueTrustMark { sub, trust_mark_type, ttl, admin } => admin_call(
+            &admin,
+            reqwest::Method::POST,
+            "admin/trust-marks",
+            Some(json!({"sub": sub, "trust_mark_type": trust_mark_type, "ttl": ttl})),
+        ),
+        FederationCommand::RevokeTrustMark { sub, trust_mark_type, admin } => admin_call(
+            &admin,
+            reqwest::Method::POST,
+            "admin/trust-marks/revoke",
+            Some(json!({"sub": sub, "trust_mark_type": trust_mark_type})),
+        ),
     }
 }
 

@@ -43,6 +43,15 @@ fn up_then_resolve_and_list() {
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(String::from_utf8_lossy(&o.stdout).contains(&format!("http://127.0.0.1:{}", base + 1)));
+    // The trust anchor issues a trust mark to its subordinate.
+    let o = Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .args(["federation", "issue-trust-mark", &format!("http://127.0.0.1:{}", base + 1), "--type", "intermediate"])
+        .args(["--authority", &ta, "--data-dir", data.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let issued: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(issued["trust_mark_type"], format!("{ta}/trust_marks/intermediate"));
     // Pinned keys that are not the trust anchor's: refused, naming why.
     let k = Command::new(env!("CARGO_BIN_EXE_tessera")).args(["keygen", "--out", "stranger"]).current_dir(dir.path()).output().unwrap();
     assert!(k.status.success());

@@ -26,6 +26,9 @@ pub struct Config {
     pub statement_ttl: i64,
     /// Trust anchors the `resolve` endpoint accepts.
     pub trust_anchors: Vec<TrustAnchorConfig>,
+    /// Trust anchor only: trust mark type → entities allowed to issue it (published as
+    /// `trust_mark_issuers`). The anchor may always issue the types named after it.
+    pub trust_mark_issuers: std::collections::BTreeMap<String, Vec<String>>,
 }
 
 impl Config {
@@ -41,11 +44,22 @@ impl Config {
             metadata: Map::new(),
             statement_ttl: 86_400,
             trust_anchors: Vec::new(),
+            trust_mark_issuers: Default::default(),
         }
     }
 
     /// Whether this entity is a trust anchor (an authority with no superior).
     pub fn is_trust_anchor(&self) -> bool {
         self.authority && self.authority_hints.is_empty()
+    }
+
+    /// The full trust mark type for a short name, named as IT-Wallet does:
+    /// `<entity id>/trust_marks/<name>`; a full URL is kept as given.
+    pub fn trust_mark_type(&self, name: &str) -> String {
+        if name.starts_with("https://") || name.starts_with("http://") {
+            name.to_owned()
+        } else {
+            format!("{}/trust_marks/{name}", self.entity_id.as_str().trim_end_matches('/'))
+        }
     }
 }

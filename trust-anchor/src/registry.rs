@@ -25,6 +25,23 @@ pub struct Subordinate {
     pub intermediate: bool,
 }
 
+/// A trust mark issued by this authority.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuedTrustMark {
+    /// Its type.
+    pub trust_mark_type: String,
+    /// To whom.
+    pub sub: String,
+    /// The JWT.
+    pub jwt: String,
+    /// Issued at.
+    pub iat: i64,
+    /// Expiry.
+    pub exp: Option<i64>,
+    /// Revoked by the issuer.
+    pub revoked: bool,
+}
+
 /// A registry failure.
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
@@ -51,7 +68,21 @@ impl Registry {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.execute_batch(
-            "CREATE TABLE IF NOT EXISTS subordinates (
+            "CREATE TABLE IF NOT EXISTS trust_marks (
+                seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                trust_mark_type TEXT NOT NULL,
+                sub TEXT NOT NULL,
+                jwt TEXT NOT NULL,
+                iat INTEGER NOT NULL,
+                exp INTEGER,
+                revoked INTEGER NOT NULL DEFAULT 0
+            );
+            CREATE INDEX IF NOT EXISTS trust_marks_type_sub ON trust_marks(trust_mark_type, sub);
+            CREATE TABLE IF NOT EXISTS own_trust_marks (
+                trust_mark_type TEXT PRIMARY KEY,
+                jwt TEXT NOT NULL
+            );
+            CREATE TABLE IF NOT EXISTS subordinates (
                 entity_id TEXT PRIMARY KEY,
                 entity_types TEXT NOT NULL,
                 jwks TEXT NOT NULL,
@@ -119,6 +150,50 @@ impl Registry {
             )
             .optional()?;
         row.map(Self::parse).transpose()
+    }
+
+    /// Records a trust mark this authority issued.
+    pub fn add_trust_mark(&self, m: &IssuedTrustMark) -> Result<(), RegistryError> {
+        self.conn().execute(
+            "INSERT INTO trust_marks (trust_mark_type, sub, jwt, iat, exp) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![m.trust_mark_type, m.sub, m.jwt, m.iat, m.exp],
+        )?;
+        Ok(())
+    }
+
+    /// Revokes every mark of `trust_mark_type` issued to `sub`; the count revoked.
+    pub fn revoke_trust_marks(&self, trust_mark_type: &str, sub: &str) -> Result<usize, RegistryError> {
+        Ok(self.conn().execute("UPDATE trust_marks SET revoked = 1 WHERE trust_mark_type = ?1 AND sub = ?2 AND revoked = 0", params![trust_mark_type, sub])?)
+    }
+
+    /// The marks issued, newest first, optionally filtered.
+    pub fn trust_marks(&self, trust_mark_type: Option<&str>, sub: Option<&str>) -> Result<Vec<IssuedTrustMark>, RegistryError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT trust_mark_type, sub, jwt, iat, exp, revoked FROM trust_marks
+             WHERE (?1 IS NULL OR trust_mark_type = ?1) AND (?2 IS NULL OR sub = ?2) ORDER BY seq DESC",
+        )?;
+        let rows = stmt.query_map(params![trust_mark_type, sub], |r| {
+            Ok(IssuedTrustMark { trust_mark_type: r.get(0)?, sub: r.get(1)?, jwt: r.get(2)?, iat: r.get(3)?, exp: r.get(4)?, revoked: r.get(5)? })
+        })?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    /// Keeps a mark issued to this entity, to publish in its configuration.
+    pub fn set_own_trust_mark(&self, trust_mark_type: &str, jwt: &str) -> Result<(), RegistryError> {
+        self.conn().execute(
+            "INSERT INTO own_trust_marks (trust_mark_type, jwt) VALUES (?1, ?2) ON CONFLICT(trust_mark_type) DO UPDATE SET jwt = ?2",
+            params![trust_mark_type, jwt],
+        )?;
+        Ok(())
+    }
+
+    /// The marks this entity publishes.
+    pub fn own_trust_marks(&self) -> Result<Vec<(String, String)>, RegistryError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare("SELECT trust_mark_type, jwt FROM own_trust_marks ORDER BY trust_mark_type")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 
     /// All subordinates, by id.

@@ -11,7 +11,8 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use wallet_core::federation::entity::{ENTITY_STATEMENT_MEDIA_TYPE, EntityStatement, ParsedStatement};
-use wallet_core::federation::{ChainCollector, EntityId, Fetcher};
+use wallet_core::federation::trust_mark::{STATUS_RESPONSE_TYP, TRUST_MARK_TYP, TrustMarkClaims};
+use wallet_core::federation::{ChainCollector, EntityId, Fetcher, TrustMarkRef};
 use wallet_core::jose::jwk::JwkSet;
 use wallet_core::jose::{JwsAlg, JwsHeader, Signer, SoftwareSigner, jws};
 use wallet_core::time::UnixTime;
@@ -78,12 +79,26 @@ impl AppState {
         fed.insert("organization_name".into(), Value::from(c.organization_name.clone()));
         fed.insert("federation_resolve_endpoint".into(), Value::from(self.endpoint("resolve")));
         if c.authority {
-            fed.insert("federation_fetch_endpoint".into(), Value::from(self.endpoint("fetch")));
-            fed.insert("federation_list_endpoint".into(), Value::from(self.endpoint("list")));
+            for (k, path) in [
+                ("federation_fetch_endpoint", "fetch"),
+                ("federation_list_endpoint", "list"),
+                ("federation_trust_mark_endpoint", "trust_mark"),
+                ("federation_trust_mark_status_endpoint", "trust_mark_status"),
+                ("federation_trust_mark_list_endpoint", "trust_marked_list"),
+            ] {
+                fed.insert(k.into(), Value::from(self.endpoint(path)));
+            }
         }
         let mut metadata = c.metadata.clone();
         metadata.insert("federation_entity".into(), Value::Object(fed));
         ec.metadata = Some(metadata);
+        if c.is_trust_anchor() && !c.trust_mark_issuers.is_empty() {
+            ec.trust_mark_issuers = Some(c.trust_mark_issuers.clone());
+        }
+        let own = self.inner.registry.own_trust_marks().map_err(ApiError::server)?;
+        if !own.is_empty() {
+            ec.trust_marks = Some(own.into_iter().map(|(t, jwt)| TrustMarkRef { trust_mark_type: t, trust_mark: jwt }).collect());
+        }
         ec.sign(&self.inner.key).map_err(ApiError::server)
     }
 }
@@ -98,8 +113,14 @@ pub fn router(state: AppState) -> Router {
         r = r
             .route("/fetch", get(fetch))
             .route("/list", get(list))
-            .route("/admin/subordinates", post(add_subordinate).get(admin_list).delete(remove_subordinate));
+            .route("/admin/subordinates", post(add_subordinate).get(admin_list).delete(remove_subordinate))
+            .route("/admin/trust-marks", post(issue_trust_mark))
+            .route("/admin/trust-marks/revoke", post(revoke_trust_mark))
+            .route("/trust_mark", get(trust_mark))
+            .route("/trust_mark_status", post(trust_mark_status))
+            .route("/trust_marked_list", get(trust_marked_list));
     }
+    r = r.route("/admin/own-trust-marks", post(attach_own_trust_mark));
     r.layer(axum::extract::DefaultBodyLimit::max(64 * 1024)).with_state(state)
 }
 
@@ -136,21 +157,30 @@ async fn fetch(State(st): State<AppState>, Query(q): Query<FetchQuery>) -> Resul
 async fn list(State(st): State<AppState>, Query(q): Query<Vec<(String, String)>>) -> Result<Json<Vec<String>>, ApiError> {
     let mut types = Vec::new();
     let mut intermediate = None;
+    let mut trust_marked = false;
+    let mut trust_mark_type = None;
     for (k, v) in q {
         match k.as_str() {
             "entity_type" => types.push(v),
             "intermediate" => intermediate = Some(v == "true"),
-            "trust_marked" | "trust_mark_type" => {
-                return Err(ApiError { status: StatusCode::BAD_REQUEST, error: "unsupported_parameter", description: format!("{k} is not supported") });
-            }
+            "trust_marked" => trust_marked = v == "true",
+            "trust_mark_type" => trust_mark_type = Some(v),
             _ => {}
         }
     }
+    let marked: Option<Vec<String>> = if trust_marked || trust_mark_type.is_some() {
+        let now = UnixTime::now().secs();
+        let marks = st.inner.registry.trust_marks(trust_mark_type.as_deref(), None).map_err(ApiError::server)?;
+        Some(marks.into_iter().filter(|m| !m.revoked && m.exp.is_none_or(|e| e > now)).map(|m| m.sub).collect())
+    } else {
+        None
+    };
     let all = st.inner.registry.list().map_err(ApiError::server)?;
     Ok(Json(
         all.into_iter()
             .filter(|s| types.is_empty() || types.iter().any(|t| s.entity_types.contains(t)))
             .filter(|s| intermediate.is_none_or(|i| s.intermediate == i))
+            .filter(|s| marked.as_ref().is_none_or(|m| m.iter().any(|x| x == s.entity_id.as_str())))
             .map(|s| s.entity_id.to_string())
             .collect(),
     ))
@@ -274,4 +304,138 @@ async fn remove_subordinate(State(st): State<AppState>, headers: HeaderMap, Quer
     check_admin(&st, &headers)?;
     let id = EntityId::new(q.get("entity_id").cloned().unwrap_or_default()).map_err(|e| ApiError::invalid_request(e.to_string()))?;
     if st.inner.registry.remove(&id).map_err(ApiError::server)? { Ok(StatusCode::NO_CONTENT) } else { Err(ApiError::not_found(format!("{id} is not a subordinate"))) }
+}
+
+/// A trust mark issuance request (admin).
+#[derive(Debug, Deserialize)]
+pub struct IssueTrustMark {
+    /// The entity it is issued to (a registered subordinate).
+    pub sub: String,
+    /// A short name (`credential_issuer` becomes `<authority>/trust_marks/credential_issuer`)
+    /// or a full type URL.
+    pub trust_mark_type: String,
+    /// Validity in seconds (default 30 days).
+    #[serde(default)]
+    pub ttl: Option<i64>,
+}
+
+async fn issue_trust_mark(State(st): State<AppState>, headers: HeaderMap, Json(req): Json<IssueTrustMark>) -> Result<(StatusCode, Json<Value>), ApiError> {
+    check_admin(&st, &headers)?;
+    let sub = EntityId::new(req.sub).map_err(|e| ApiError::invalid_request(e.to_string()))?;
+    if st.inner.registry.get(&sub).map_err(ApiError::server)?.is_none() {
+        return Err(ApiError::not_found(format!("{sub} is not a subordinate")));
+    }
+    let now = UnixTime::now();
+    let ttl = req.ttl.unwrap_or(30 * 86_400);
+    let claims = TrustMarkClaims {
+        iss: st.config().entity_id.clone(),
+        sub: sub.clone(),
+        trust_mark_type: st.config().trust_mark_type(&req.trust_mark_type),
+        iat: now.secs(),
+        exp: Some(now.secs() + ttl),
+        delegation: None,
+        extra: Map::new(),
+    };
+    let jwt = claims.sign(TRUST_MARK_TYP, &st.inner.key).map_err(ApiError::server)?;
+    st.inner
+        .registry
+        .add_trust_mark(&crate::registry::IssuedTrustMark {
+            trust_mark_type: claims.trust_mark_type.clone(),
+            sub: sub.to_string(),
+            jwt: jwt.clone(),
+            iat: claims.iat,
+            exp: claims.exp,
+            revoked: false,
+        })
+        .map_err(ApiError::server)?;
+    Ok((StatusCode::CREATED, Json(json!({"trust_mark_type": claims.trust_mark_type, "trust_mark": jwt}))))
+}
+
+/// Which marks to revoke.
+#[derive(Debug, Deserialize)]
+pub struct RevokeTrustMark {
+    /// The entity.
+    pub sub: String,
+    /// Short name or full type.
+    pub trust_mark_type: String,
+}
+
+async fn revoke_trust_mark(State(st): State<AppState>, headers: HeaderMap, Json(req): Json<RevokeTrustMark>) -> Result<Json<Value>, ApiError> {
+    check_admin(&st, &headers)?;
+    let t = st.config().trust_mark_type(&req.trust_mark_type);
+    let n = st.inner.registry.revoke_trust_marks(&t, &req.sub).map_err(ApiError::server)?;
+    if n == 0 {
+        return Err(ApiError::not_found("no such trust mark"));
+    }
+    Ok(Json(json!({"revoked": n})))
+}
+
+#[derive(Deserialize)]
+struct AttachOwn {
+    trust_mark: String,
+}
+
+/// Publishes a mark issued to this entity in its configuration (its `sub` must be this entity).
+async fn attach_own_trust_mark(State(st): State<AppState>, headers: HeaderMap, Json(req): Json<AttachOwn>) -> Result<StatusCode, ApiError> {
+    check_admin(&st, &headers)?;
+    let jws = wallet_core::jose::CompactJws::parse(req.trust_mark.trim()).map_err(|e| ApiError::invalid_request(e.to_string()))?;
+    let claims: TrustMarkClaims = jws.payload_json().map_err(|e| ApiError::invalid_request(e.to_string()))?;
+    if claims.sub != st.config().entity_id {
+        return Err(ApiError::invalid_request("the trust mark is about another entity"));
+    }
+    st.inner.registry.set_own_trust_mark(&claims.trust_mark_type, req.trust_mark.trim()).map_err(ApiError::server)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+struct TrustMarkQuery {
+    trust_mark_type: Option<String>,
+    sub: Option<String>,
+}
+
+/// Draft 48 §8.6: the current mark of a type for an entity.
+async fn trust_mark(State(st): State<AppState>, Query(q): Query<TrustMarkQuery>) -> Result<Response, ApiError> {
+    let (Some(t), Some(sub)) = (q.trust_mark_type, q.sub) else {
+        return Err(ApiError::invalid_request("trust_mark_type and sub are required"));
+    };
+    let now = UnixTime::now().secs();
+    let marks = st.inner.registry.trust_marks(Some(&t), Some(&sub)).map_err(ApiError::server)?;
+    let m = marks.into_iter().find(|m| !m.revoked && m.exp.is_none_or(|e| e > now)).ok_or_else(|| ApiError::not_found("no active trust mark"))?;
+    Ok(jwt_response("application/trust-mark+jwt", m.jwt))
+}
+
+#[derive(Deserialize)]
+struct StatusForm {
+    trust_mark: String,
+}
+
+/// Draft 48 §8.4: the signed status of a mark this authority issued; unknown marks get 404.
+async fn trust_mark_status(State(st): State<AppState>, axum::Form(f): axum::Form<StatusForm>) -> Result<Response, ApiError> {
+    let jwt = f.trust_mark.trim().to_owned();
+    let jws = wallet_core::jose::CompactJws::parse(&jwt).map_err(|e| ApiError::invalid_request(e.to_string()))?;
+    let claims: TrustMarkClaims = jws.payload_json().map_err(|e| ApiError::invalid_request(e.to_string()))?;
+    let marks = st.inner.registry.trust_marks(Some(&claims.trust_mark_type), Some(claims.sub.as_str())).map_err(ApiError::server)?;
+    let m = marks.into_iter().find(|m| m.jwt == jwt).ok_or_else(|| ApiError::not_found("trust mark not issued here"))?;
+    let now = UnixTime::now().secs();
+    let status = if m.revoked {
+        "revoked"
+    } else if m.exp.is_some_and(|e| e <= now) {
+        "expired"
+    } else {
+        "active"
+    };
+    let body = json!({"iss": st.config().entity_id, "iat": now, "trust_mark": jwt, "status": status});
+    let header = JwsHeader::new(JwsAlg::Es256).with_typ(STATUS_RESPONSE_TYP).with_kid(st.inner.key.kid());
+    Ok(jwt_response("application/trust-mark-status-response+jwt", jws::sign_json(&header, &body, &st.inner.key).map_err(ApiError::server)?))
+}
+
+/// Draft 48 §8.5: entities holding an active mark of a type.
+async fn trust_marked_list(State(st): State<AppState>, Query(q): Query<TrustMarkQuery>) -> Result<Json<Vec<String>>, ApiError> {
+    let t = q.trust_mark_type.ok_or_else(|| ApiError::invalid_request("trust_mark_type is required"))?;
+    let now = UnixTime::now().secs();
+    let marks = st.inner.registry.trust_marks(Some(&t), q.sub.as_deref()).map_err(ApiError::server)?;
+    let mut subs: Vec<String> = marks.into_iter().filter(|m| !m.revoked && m.exp.is_none_or(|e| e > now)).map(|m| m.sub).collect();
+    subs.sort();
+    subs.dedup();
+    Ok(Json(subs))
 }

@@ -21,6 +21,9 @@ async fn start(dir: &std::path::Path, name: &str, authority: bool, hints: Vec<En
     let id = EntityId::new(format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port())).unwrap();
     let data = dir.join(name);
     let mut config = Config::trust_anchor(id.clone(), data, TOKEN);
+    if hints.is_empty() && authority {
+        config.trust_mark_issuers.insert(format!("{id}/trust_marks/intermediate"), vec![id.to_string()]);
+    }
     config.authority = authority;
     config.authority_hints = hints;
     config.metadata = metadata.as_object().cloned().unwrap_or_default();
@@ -144,7 +147,75 @@ async fn fetch_and_list_with_filters() {
     let (_, body) = fed.get(format!("{}/list?entity_type=openid_relying_party", fed.int.id)).await;
     assert_eq!(serde_json::from_str::<Value>(&body).unwrap(), json!([]));
     let (status, body) = fed.get(format!("{}/list?trust_marked=true", fed.ta.id)).await;
-    assert_eq!((status, serde_json::from_str::<Value>(&body).unwrap()["error"].clone()), (400, json!("unsupported_parameter")));
+    assert_eq!((status, serde_json::from_str::<Value>(&body).unwrap()), (200, json!([])));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trust_marks_issue_publish_verify_revoke() {
+    use wallet_core::federation::ParsedStatement;
+    use wallet_core::federation::trust_mark::{self, TrustMarkStatus};
+    let fed = Fed::new().await;
+    fed.onboard_all().await;
+    let r = fed
+        .http
+        .post(format!("{}/admin/trust-marks", fed.ta.id))
+        .bearer_auth(TOKEN)
+        .json(&json!({"sub": fed.int.id, "trust_mark_type": "intermediate"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let issued: Value = r.json().await.unwrap();
+    let tm_type = format!("{}/trust_marks/intermediate", fed.ta.id);
+    assert_eq!(issued["trust_mark_type"], tm_type);
+    let mark = issued["trust_mark"].as_str().unwrap().to_owned();
+    // Published in the intermediate's configuration once attached.
+    let r = fed.http.post(format!("{}/admin/own-trust-marks", fed.int.id)).bearer_auth(TOKEN).json(&json!({"trust_mark": mark})).send().await.unwrap();
+    assert_eq!(r.status(), 204);
+    let ec = ParsedStatement::parse(&fed.get(fed.int.id.configuration_url()).await.1).unwrap();
+    assert_eq!(ec.claims.trust_marks.unwrap()[0].trust_mark, mark);
+    // The TA's configuration lists itself as issuer; the mark verifies with wallet-core.
+    let ta_ec = ParsedStatement::parse(&fed.get(fed.ta.id.configuration_url()).await.1).unwrap();
+    trust_mark::verify(&mark, &fed.int.id, &fed.ta.jwks, &ta_ec.claims, UnixTime::now()).unwrap();
+    let (_, body) = fed.get(format!("{}/list?trust_marked=true&trust_mark_type={tm_type}", fed.ta.id)).await;
+    assert_eq!(serde_json::from_str::<Value>(&body).unwrap(), json!([fed.int.id]));
+    let (status, body) = fed.get(format!("{}/trust_mark?trust_mark_type={tm_type}&sub={}", fed.ta.id, fed.int.id)).await;
+    assert_eq!((status, body.clone()), (200, mark.clone()));
+    let status_of = |fed: &Fed, m: String| {
+        let (http, url) = (fed.http.clone(), format!("{}/trust_mark_status", fed.ta.id));
+        async move { http.post(url).form(&[("trust_mark", m)]).send().await.unwrap() }
+    };
+    let r = status_of(&fed, mark.clone()).await;
+    assert_eq!(r.headers()["content-type"], "application/trust-mark-status-response+jwt");
+    assert_eq!(trust_mark::verify_status_response(&r.text().await.unwrap(), &fed.ta.jwks, &mark).unwrap(), TrustMarkStatus::Active);
+    let r = fed
+        .http
+        .post(format!("{}/admin/trust-marks/revoke", fed.ta.id))
+        .bearer_auth(TOKEN)
+        .json(&json!({"sub": fed.int.id, "trust_mark_type": "intermediate"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = status_of(&fed, mark.clone()).await;
+    assert_eq!(trust_mark::verify_status_response(&r.text().await.unwrap(), &fed.ta.jwks, &mark).unwrap(), TrustMarkStatus::Revoked);
+    let (_, body) = fed.get(format!("{}/trust_marked_list?trust_mark_type={tm_type}", fed.ta.id)).await;
+    assert_eq!(serde_json::from_str::<Value>(&body).unwrap(), json!([]));
+    let (status, _) = fed.get(format!("{}/trust_mark?trust_mark_type={tm_type}&sub={}", fed.ta.id, fed.int.id)).await;
+    assert_eq!(status, 404);
+    // A mark this authority never issued: 404.
+    let foreign = trust_mark::TrustMarkClaims {
+        iss: fed.ta.id.clone(),
+        sub: fed.int.id.clone(),
+        trust_mark_type: tm_type.clone(),
+        iat: UnixTime::now().secs(),
+        exp: None,
+        delegation: None,
+        extra: Default::default(),
+    }
+    .sign(trust_mark::TRUST_MARK_TYP, &wallet_core::jose::SoftwareSigner::generate().unwrap())
+    .unwrap();
+    assert_eq!(status_of(&fed, foreign).await.status(), 404);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
