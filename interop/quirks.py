@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Probes what each peer emits and what its verifier lets through, so that README.md's list of
-quirks can be re-checked when a peer's version changes. Run with interop/.venv/bin/python.
+quirks can be re-checked when a peer's version changes. Run with interop/.venv/bin/python;
+TESSERA=/path/to/tessera adds our own CLI as a third column.
 
 It forges SD-JWT VCs and presentations itself (with jwcrypto, so that each variant differs from
 a good one in exactly one respect), feeds them to both wrappers' `verify` (and `present`), and
@@ -25,6 +26,8 @@ PEERS = {
     "py": [os.path.join(HERE, ".venv/bin/python"), os.path.join(HERE, "py_sdjwt.py")],
     "ts": ["node", os.path.join(HERE, "ts_sdjwt.mjs")],
 }
+if os.environ.get("TESSERA"):  # TESSERA=/path/to/tessera adds our CLI as a third column
+    PEERS["te"] = [os.path.abspath(os.environ["TESSERA"]), "sd-jwt"]
 AUD, NONCE, VCT, ISS = "https://rp.example.it", "nonce-q", "urn:eudi:pid:it:1", "https://pid.example.it"
 
 
