@@ -116,6 +116,7 @@ fn main() {
     }
     let rps = f64::from(reqs) / t2.elapsed().as_secs_f64();
     let _ = child.kill();
+    let _ = child.wait();
 
     println!("three-level chain (leaf -> intermediate -> trust anchor), loopback HTTP, this machine:");
     println!("  warm-cache resolution:     {:>8.2} us   (target <= 20 us)", warm.as_secs_f64() * 1e6);
