@@ -8,7 +8,7 @@ use wallet_core::sd_jwt::{ClaimPath, KeyBindingInput, SdJwt, StaticKeyResolver, 
 use wallet_core::status::{Bits, DEFAULT_MAX_DECOMPRESSED, StatusList, StatusListToken, StatusValue};
 use wallet_core::store::{CredentialStore, FileKeyProvider, NewCredential, NewTransaction, TransactionKind};
 use wallet_core::time::UnixTime;
-use wallet_core::vc::{self, SdJwtVcBuilder, pid};
+use wallet_core::vc::{self, CredentialModel, SdJwtVcBuilder, pid};
 
 use crate::CliError;
 

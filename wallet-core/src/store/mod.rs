@@ -269,6 +269,19 @@ fn log_aad(at: i64, kind: &str, counterparty: &str) -> Vec<u8> {
     aad
 }
 
+/// The clear columns `id, format, vct, issuer, issued_at, expires_at, created_at` (0..=6).
+fn summary_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CredentialSummary> {
+    Ok(CredentialSummary {
+        id: CredentialId(r.get(0)?),
+        format: r.get(1)?,
+        vct: r.get(2)?,
+        issuer: r.get(3)?,
+        issued_at: r.get::<_, Option<i64>>(4)?.map(UnixTime),
+        expires_at: r.get::<_, Option<i64>>(5)?.map(UnixTime),
+        stored_at: UnixTime(r.get(6)?),
+    })
+}
+
 impl CredentialStore {
     /// Opens (creating if needed) the store at `path`, with the key from `keys`.
     pub fn open(path: impl AsRef<Path>, keys: &dyn KeyProvider) -> Result<Self, StoreError> {
@@ -346,17 +359,7 @@ impl CredentialStore {
             "SELECT id, format, vct, issuer, issued_at, expires_at, created_at FROM credentials
              WHERE ?1 IS NULL OR vct = ?1 ORDER BY created_at, id",
         )?;
-        let rows = stmt.query_map(params![filter_vct], |r| {
-            Ok(CredentialSummary {
-                id: CredentialId(r.get(0)?),
-                format: r.get(1)?,
-                vct: r.get(2)?,
-                issuer: r.get(3)?,
-                issued_at: r.get::<_, Option<i64>>(4)?.map(UnixTime),
-                expires_at: r.get::<_, Option<i64>>(5)?.map(UnixTime),
-                stored_at: UnixTime(r.get(6)?),
-            })
-        })?;
+        let rows = stmt.query_map(params![filter_vct], summary_from_row)?;
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 
@@ -377,20 +380,7 @@ impl CredentialStore {
             .query_row(
                 "SELECT id, format, vct, issuer, issued_at, expires_at, created_at, sealed FROM credentials WHERE id = ?1",
                 params![id.as_str()],
-                |r| {
-                    Ok((
-                        CredentialSummary {
-                            id: CredentialId(r.get(0)?),
-                            format: r.get(1)?,
-                            vct: r.get(2)?,
-                            issuer: r.get(3)?,
-                            issued_at: r.get::<_, Option<i64>>(4)?.map(UnixTime),
-                            expires_at: r.get::<_, Option<i64>>(5)?.map(UnixTime),
-                            stored_at: UnixTime(r.get(6)?),
-                        },
-                        r.get::<_, Vec<u8>>(7)?,
-                    ))
-                },
+                |r| Ok((summary_from_row(r)?, r.get::<_, Vec<u8>>(7)?)),
             )
             .optional()?;
         let (summary, sealed) = row.ok_or_else(|| StoreError::NotFound(id.to_string()))?;

@@ -7,10 +7,7 @@
 //! (IT-Wallet §4.1), not attributes. To be revisited when the Italian catalogue entry exists.
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
-
-use super::pid::{from_map, to_map};
-use super::{VcError, Vct, check_date};
+use super::{CredentialModel, VcError, Vct, check_date};
 
 const NAME: &str = "EHIC";
 
@@ -45,14 +42,12 @@ pub struct HealthInsuranceCard {
     pub ending_date: String,
 }
 
-impl HealthInsuranceCard {
-    /// `urn:eudi:ehic:1`.
-    pub fn vct() -> Vct {
-        Vct(Vct::EHIC.to_owned())
-    }
+impl CredentialModel for HealthInsuranceCard {
+    const NAME: &'static str = NAME;
+    const VCT: &'static str = Vct::EHIC;
 
     /// Checks dates and required members.
-    pub fn validate(&self) -> Result<(), VcError> {
+    fn validate(&self) -> Result<(), VcError> {
         let bad = |claim: &'static str, reason: &str| VcError::InvalidAttribute { credential: NAME, claim, reason: reason.to_owned() };
         for (claim, v) in [("personal_administrative_number", &self.personal_administrative_number), ("document_number", &self.document_number)] {
             if v.trim().is_empty() {
@@ -66,17 +61,6 @@ impl HealthInsuranceCard {
             return Err(bad("ending_date", "before starting_date"));
         }
         Ok(())
-    }
-
-    /// The attributes as claims, after validation.
-    pub fn to_attributes(&self) -> Result<Map<String, Value>, VcError> {
-        self.validate()?;
-        to_map(self)
-    }
-
-    /// Reads the attributes back from verified claims.
-    pub fn from_claims(claims: &Map<String, Value>) -> Result<Self, VcError> {
-        from_map(NAME, claims)
     }
 }
 

@@ -6,10 +6,7 @@
 //! them visible metadata, which every verifier can read.
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
-
-use super::pid::{from_map, to_map};
-use super::{VcError, Vct, check_date};
+use super::{CredentialModel, VcError, Vct, check_date};
 
 const NAME: &str = "mDL";
 
@@ -75,15 +72,13 @@ pub struct MobileDrivingLicence {
     pub restrictions_conditions: Option<String>,
 }
 
-impl MobileDrivingLicence {
-    /// `urn:eudi:mDL:it:1`.
-    pub fn vct() -> Vct {
-        Vct(Vct::MDL.to_owned())
-    }
+impl CredentialModel for MobileDrivingLicence {
+    const NAME: &'static str = NAME;
+    const VCT: &'static str = Vct::MDL;
 
     /// Checks dates, categories, that the licence has at least one privilege and that the
     /// licence does not expire before it is issued.
-    pub fn validate(&self) -> Result<(), VcError> {
+    fn validate(&self) -> Result<(), VcError> {
         let bad = |claim: &'static str, reason: String| VcError::InvalidAttribute { credential: NAME, claim, reason };
         check_date(NAME, "birth_date", &self.birth_date)?;
         check_date(NAME, "issue_date", &self.issue_date)?;
@@ -107,18 +102,9 @@ impl MobileDrivingLicence {
         }
         Ok(())
     }
+}
 
-    /// The attributes as claims, after validation.
-    pub fn to_attributes(&self) -> Result<Map<String, Value>, VcError> {
-        self.validate()?;
-        to_map(self)
-    }
-
-    /// Reads the attributes back from verified claims.
-    pub fn from_claims(claims: &Map<String, Value>) -> Result<Self, VcError> {
-        from_map(NAME, claims)
-    }
-
+impl MobileDrivingLicence {
     /// Whether the holder may drive `category` on `date` (`YYYY-MM-DD`).
     pub fn may_drive(&self, category: &str, date: &str) -> bool {
         date <= self.expiry_date.as_str()

@@ -243,6 +243,41 @@ pub fn verify(verifier: &Verifier<'_>, presentation: &str, now: UnixTime) -> Res
     Ok(VerifiedVc { vct, iss, status, sd_jwt })
 }
 
+/// A typed credential: its `vct`, its data-model rules, and its attributes as claims with
+/// the spec's names. One implementation of the conversions for every credential type.
+pub trait CredentialModel: serde::Serialize + serde::de::DeserializeOwned {
+    /// A short name for error messages.
+    const NAME: &'static str;
+    /// The `vct` it is issued under.
+    const VCT: &'static str;
+
+    /// Checks the data model.
+    fn validate(&self) -> Result<(), VcError>;
+
+    /// Its `vct`.
+    fn vct() -> Vct {
+        Vct(Self::VCT.to_owned())
+    }
+
+    /// The attributes as claims, after validation.
+    fn to_attributes(&self) -> Result<Map<String, Value>, VcError> {
+        self.validate()?;
+        match serde_json::to_value(self) {
+            Ok(Value::Object(m)) => Ok(m),
+            _ => Err(VcError::InvalidAttribute { credential: Self::NAME, claim: "attributes", reason: "not an object".into() }),
+        }
+    }
+
+    /// Reads the attributes back from verified claims (metadata claims are skipped; use it on
+    /// a full disclosure).
+    fn from_claims(claims: &Map<String, Value>) -> Result<Self, VcError> {
+        let only: Map<String, Value> =
+            claims.iter().filter(|(k, _)| !METADATA_CLAIMS.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect();
+        serde_json::from_value(Value::Object(only))
+            .map_err(|e| VcError::InvalidAttribute { credential: Self::NAME, claim: "attributes", reason: e.to_string() })
+    }
+}
+
 /// Date strings `YYYY-MM-DD` (ISO 8601 full-date), used by every credential model.
 pub(crate) fn check_date(credential: &'static str, claim: &'static str, s: &str) -> Result<(), VcError> {
     let bad = |reason: &str| VcError::InvalidAttribute { credential, claim, reason: reason.to_owned() };

@@ -1,9 +1,7 @@
 //! The Italian PID as SD-JWT VC (IT-Wallet 1.4 §4.3, `credential-data-model-pid.rst`).
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
-
-use super::{VcError, Vct, check_country, check_date};
+use super::{CredentialModel, VcError, Vct, check_country, check_date};
 
 const NAME: &str = "PID";
 
@@ -43,15 +41,13 @@ pub struct Pid {
     pub tax_id_code: Option<String>,
 }
 
-impl Pid {
-    /// `urn:eudi:pid:it:1`.
-    pub fn vct() -> Vct {
-        Vct(Vct::PID.to_owned())
-    }
+impl CredentialModel for Pid {
+    const NAME: &'static str = NAME;
+    const VCT: &'static str = Vct::PID;
 
     /// Checks the data model: dates, country codes, at least one place-of-birth member, at
     /// least one of `personal_administrative_number` / `tax_id_code`, `TINIT-` prefix.
-    pub fn validate(&self) -> Result<(), VcError> {
+    fn validate(&self) -> Result<(), VcError> {
         let bad = |claim: &'static str, reason: &str| VcError::InvalidAttribute { credential: NAME, claim, reason: reason.to_owned() };
         if self.given_name.trim().is_empty() {
             return Err(bad("given_name", "empty"));
@@ -80,36 +76,10 @@ impl Pid {
         }
         Ok(())
     }
-
-    /// The attributes as claims, after validation.
-    pub fn to_attributes(&self) -> Result<Map<String, Value>, VcError> {
-        self.validate()?;
-        to_map(self)
-    }
-
-    /// Reads the attributes back from verified claims (absent ones must all be present here:
-    /// use it on a full disclosure).
-    pub fn from_claims(claims: &Map<String, Value>) -> Result<Self, VcError> {
-        from_map(NAME, claims)
-    }
 }
 
 fn valid_tax_id_code(t: &str) -> bool {
     t.strip_prefix("TINIT-").is_some_and(|cf| cf.len() == 16 && cf.bytes().all(|b| b.is_ascii_alphanumeric()))
-}
-
-pub(crate) fn to_map<T: Serialize>(t: &T) -> Result<Map<String, Value>, VcError> {
-    match serde_json::to_value(t) {
-        Ok(Value::Object(m)) => Ok(m),
-        _ => Err(VcError::InvalidAttribute { credential: "credential", claim: "attributes", reason: "not an object".into() }),
-    }
-}
-
-pub(crate) fn from_map<T: for<'de> Deserialize<'de>>(credential: &'static str, claims: &Map<String, Value>) -> Result<T, VcError> {
-    let only: Map<String, Value> =
-        claims.iter().filter(|(k, _)| !super::METADATA_CLAIMS.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect();
-    serde_json::from_value(Value::Object(only))
-        .map_err(|e| VcError::InvalidAttribute { credential, claim: "attributes", reason: e.to_string() })
 }
 
 #[cfg(test)]
