@@ -81,6 +81,18 @@ pub(crate) enum FederationCommand {
         #[command(flatten)]
         admin: Admin,
     },
+    /// Roll over an entity's Federation Entity Key without breaking resolution: publish the
+    /// next key, have the superior re-pin, then sign with it (the old key goes to historical keys).
+    RotateKeys {
+        /// The entity whose key rolls over.
+        #[arg(long)]
+        entity: String,
+        /// Its superior, which re-pins the keys (none for a trust anchor).
+        #[arg(long)]
+        superior: Option<String>,
+        #[command(flatten)]
+        admin: Admin,
+    },
     /// List an authority's subordinates.
     List {
         #[command(flatten)]
@@ -205,6 +217,14 @@ pub(crate) fn run(c: FederationCommand) -> Result<(), CliError> {
             admin_call(&admin, reqwest::Method::DELETE, &format!("admin/subordinates?entity_id={entity_id}"), None)
         }
         FederationCommand::List { admin } => admin_call(&admin, reqwest::Method::GET, "admin/subordinates", None),
+        FederationCommand::RotateKeys { entity, superior, admin } => {
+            let at = |authority: &str| Admin { authority: authority.to_owned(), token: admin.token.clone(), data_dir: admin.data_dir.clone() };
+            admin_call(&at(&entity), reqwest::Method::POST, "admin/keys/prepare", None)?;
+            if let Some(sup) = &superior {
+                admin_call(&at(sup), reqwest::Method::POST, "admin/subordinates/refresh-keys", Some(json!({"entity_id": entity})))?;
+            }
+            admin_call(&at(&entity), reqwest::Method::POST, "admin/keys/activate", None)
+        }
         FederationCommand::IssueTrustMark { sub, trust_mark_type, ttl, admin } => admin_call(
             &admin,
             reqwest::Method::POST,

@@ -52,6 +52,15 @@ fn up_then_resolve_and_list() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let issued: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(issued["trust_mark_type"], format!("{ta}/trust_marks/intermediate"));
+    // The intermediate rolls its key over; resolution keeps working.
+    let int = format!("http://127.0.0.1:{}", base + 1);
+    let o = Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .args(["federation", "rotate-keys", "--entity", &int, "--superior", &ta, "--data-dir", data.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = Command::new(env!("CARGO_BIN_EXE_tessera")).args(["federation", "resolve", &leaf, "--ta", &ta, "--json"]).output().unwrap();
+    assert!(o.status.success(), "after rotation: {}", String::from_utf8_lossy(&o.stderr));
     // Pinned keys that are not the trust anchor's: refused, naming why.
     let k = Command::new(env!("CARGO_BIN_EXE_tessera")).args(["keygen", "--out", "stranger"]).current_dir(dir.path()).output().unwrap();
     assert!(k.status.success());

@@ -1,36 +1,138 @@
-//! The entity's Federation Entity Key: generated on first start, kept in
-//! `<data_dir>/federation-key.jwk` (mode 0600, written atomically).
+//! The entity's Federation Entity Keys, kept in `<data_dir>/federation-keys.json` (mode
+//! 0600, written atomically): the key that signs, an optional next key already published,
+//! and retired keys kept for the historical keys endpoint (draft 48 §8.7).
+//!
+//! Rollover without breaking resolution: `prepare` publishes the next key in the entity's
+//! `jwks` while the current key still signs; the superior then re-pins the keys (its admin
+//! re-onboards the entity, which fetches the configuration signed by the old, pinned key);
+//! `activate` makes the next key the signing key and retires the old one.
 
 use std::io::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use wallet_core::jose::{PrivateJwk, SoftwareSigner};
+use serde::{Deserialize, Serialize};
+use wallet_core::jose::jwk::JwkSet;
+use wallet_core::jose::{Jwk, PrivateJwk, Signer as _, SoftwareSigner};
 
-/// Loads the key, creating it on first start.
-pub fn load_or_create(data_dir: &Path) -> Result<SoftwareSigner, String> {
-    let path = data_dir.join("federation-key.jwk");
-    match std::fs::read_to_string(&path) {
-        Ok(text) => {
-            let jwk = PrivateJwk::from_json(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-            SoftwareSigner::from_private_jwk(jwk).map_err(|e| format!("{}: {e}", path.display()))
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            std::fs::create_dir_all(data_dir).map_err(|e| format!("{}: {e}", data_dir.display()))?;
-            let key = SoftwareSigner::generate().map_err(|e| e.to_string())?;
-            let tmp = path.with_extension("tmp");
-            let mut opts = std::fs::OpenOptions::new();
-            opts.write(true).create(true).truncate(true);
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::OpenOptionsExt as _;
-                opts.mode(0o600);
+#[derive(Serialize, Deserialize)]
+struct Stored {
+    current: String,
+    #[serde(default)]
+    next: Option<String>,
+    #[serde(default)]
+    retired: Vec<RetiredKey>,
+}
+
+/// A key no longer used for signing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RetiredKey {
+    /// The public key.
+    pub jwk: Jwk,
+    /// Until when statements it signed may still be valid.
+    pub exp: i64,
+    /// When it was retired.
+    pub retired_at: i64,
+}
+
+/// The key ring.
+pub struct KeyRing {
+    path: PathBuf,
+    current: SoftwareSigner,
+    next: Option<SoftwareSigner>,
+    retired: Vec<RetiredKey>,
+}
+
+fn signer(json: &str) -> Result<SoftwareSigner, String> {
+    SoftwareSigner::from_private_jwk(PrivateJwk::from_json(json).map_err(|e| e.to_string())?).map_err(|e| e.to_string())
+}
+
+impl KeyRing {
+    /// Loads the ring, creating a first key on first start (an older single-key file
+    /// `federation-key.jwk` is taken over).
+    pub fn load_or_create(data_dir: &Path) -> Result<Self, String> {
+        std::fs::create_dir_all(data_dir).map_err(|e| format!("{}: {e}", data_dir.display()))?;
+        let path = data_dir.join("federation-keys.json");
+        match std::fs::read_to_string(&path) {
+            Ok(text) => {
+                let s: Stored = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+                Ok(Self { current: signer(&s.current)?, next: s.next.as_deref().map(signer).transpose()?, retired: s.retired, path })
             }
-            let io = |e: std::io::Error| format!("{}: {e}", path.display());
-            let mut f = opts.open(&tmp).map_err(io)?;
-            f.write_all(key.private_jwk().to_json().as_bytes()).and_then(|()| f.sync_all()).map_err(io)?;
-            std::fs::rename(&tmp, &path).map_err(io)?;
-            Ok(key)
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let legacy = data_dir.join("federation-key.jwk");
+                let current = match std::fs::read_to_string(&legacy) {
+                    Ok(t) => signer(&t)?,
+                    Err(_) => SoftwareSigner::generate().map_err(|e| e.to_string())?,
+                };
+                let ring = Self { path, current, next: None, retired: Vec::new() };
+                ring.save()?;
+                Ok(ring)
+            }
+            Err(e) => Err(format!("{}: {e}", path.display())),
         }
-        Err(e) => Err(format!("{}: {e}", path.display())),
     }
+
+    fn save(&self) -> Result<(), String> {
+        let stored = Stored {
+            current: self.current.private_jwk().to_json(),
+            next: self.next.as_ref().map(|n| n.private_jwk().to_json()),
+            retired: self.retired.clone(),
+        };
+        let text = serde_json::to_string(&stored).map_err(|e| e.to_string())?;
+        let tmp = self.path.with_extension("tmp");
+        let mut opts = std::fs::OpenOptions::new();
+        opts.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt as _;
+            opts.mode(0o600);
+        }
+        let io = |e: std::io::Error| format!("{}: {e}", self.path.display());
+        let mut f = opts.open(&tmp).map_err(io)?;
+        f.write_all(text.as_bytes()).and_then(|()| f.sync_all()).map_err(io)?;
+        std::fs::rename(&tmp, &self.path).map_err(io)
+    }
+
+    /// The signing key.
+    pub fn current(&self) -> &SoftwareSigner {
+        &self.current
+    }
+
+    /// The keys to publish in `jwks`: the current one, and the next one once prepared.
+    pub fn published(&self) -> JwkSet {
+        let mut keys = vec![self.current.public_jwk()];
+        if let Some(n) = &self.next {
+            keys.push(n.public_jwk());
+        }
+        JwkSet { keys }
+    }
+
+    /// Retired keys, for the historical keys endpoint.
+    pub fn retired(&self) -> &[RetiredKey] {
+        &self.retired
+    }
+
+    /// Phase 1: generate and publish the next key (idempotent while one is pending).
+    pub fn prepare(&mut self) -> Result<Jwk, String> {
+        if self.next.is_none() {
+            self.next = Some(SoftwareSigner::generate().map_err(|e| e.to_string())?);
+            self.save()?;
+        }
+        self.next.as_ref().map(|n| n.public_jwk()).ok_or_else(|| "no next key".to_owned())
+    }
+
+    /// Phase 2: the next key signs from now on; the old one is retired with `exp` set to when
+    /// the last statement it signed expires.
+    pub fn activate(&mut self, now: i64, statement_ttl: i64) -> Result<Jwk, String> {
+        let next = self.next.take().ok_or_else(|| "no prepared key: call prepare first".to_owned())?;
+        let old = std::mem::replace(&mut self.current, next);
+        self.retired.push(RetiredKey { jwk: old.public_jwk(), exp: now + statement_ttl, retired_at: now });
+        self.save()?;
+        Ok(self.current.public_jwk())
+    }
+}
+
+/// The signing key of an entity's data directory (creating it on first start).
+pub fn load_or_create(data_dir: &Path) -> Result<SoftwareSigner, String> {
+    let ring = KeyRing::load_or_create(data_dir)?;
+    signer(&ring.current.private_jwk().to_json())
 }

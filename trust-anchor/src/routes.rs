@@ -14,7 +14,7 @@ use wallet_core::federation::entity::{ENTITY_STATEMENT_MEDIA_TYPE, EntityStateme
 use wallet_core::federation::trust_mark::{STATUS_RESPONSE_TYP, TRUST_MARK_TYP, TrustMarkClaims};
 use wallet_core::federation::{ChainCollector, EntityId, Fetcher, TrustMarkRef};
 use wallet_core::jose::jwk::JwkSet;
-use wallet_core::jose::{JwsAlg, JwsHeader, Signer, SoftwareSigner, jws};
+use wallet_core::jose::{JwsAlg, JwsHeader, Signer, jws};
 use wallet_core::time::UnixTime;
 
 use crate::config::Config;
@@ -33,17 +33,30 @@ pub struct AppState {
 
 struct Inner {
     config: Config,
-    key: SoftwareSigner,
+    keys: std::sync::RwLock<crate::keys::KeyRing>,
     registry: Registry,
+}
+
+impl Inner {
+    fn ring(&self) -> std::sync::RwLockReadGuard<'_, crate::keys::KeyRing> {
+        self.keys.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Signs with the current key.
+    fn sign_json(&self, header: &JwsHeader, body: &Value) -> Result<String, ApiError> {
+        let ring = self.ring();
+        let h = header.clone().with_kid(ring.current().kid());
+        jws::sign_json(&h, body, ring.current()).map_err(ApiError::server)
+    }
 }
 
 impl AppState {
     /// Loads (or creates) the key and opens the registry under the data directory.
     pub fn open(config: Config) -> Result<Self, String> {
         std::fs::create_dir_all(&config.data_dir).map_err(|e| format!("{}: {e}", config.data_dir.display()))?;
-        let key = crate::keys::load_or_create(&config.data_dir)?;
+        let keys = crate::keys::KeyRing::load_or_create(&config.data_dir)?;
         let registry = Registry::open(&config.data_dir.join("registry.sqlite")).map_err(|e| e.to_string())?;
-        Ok(Self { inner: Arc::new(Inner { config, key, registry }) })
+        Ok(Self { inner: Arc::new(Inner { config, keys: std::sync::RwLock::new(keys), registry }) })
     }
 
     /// The configuration.
@@ -51,9 +64,9 @@ impl AppState {
         &self.inner.config
     }
 
-    /// The public Federation Entity Keys.
+    /// The published Federation Entity Keys (the signing key, and the next one once prepared).
     pub fn jwks(&self) -> JwkSet {
-        JwkSet { keys: vec![self.inner.key.public_jwk()] }
+        self.inner.ring().published()
     }
 
     fn endpoint(&self, path: &str) -> String {
@@ -85,6 +98,7 @@ impl AppState {
                 ("federation_trust_mark_endpoint", "trust_mark"),
                 ("federation_trust_mark_status_endpoint", "trust_mark_status"),
                 ("federation_trust_mark_list_endpoint", "trust_marked_list"),
+                ("federation_historical_keys_endpoint", "historical_keys"),
             ] {
                 fed.insert(k.into(), Value::from(self.endpoint(path)));
             }
@@ -99,7 +113,8 @@ impl AppState {
         if !own.is_empty() {
             ec.trust_marks = Some(own.into_iter().map(|(t, jwt)| TrustMarkRef { trust_mark_type: t, trust_mark: jwt }).collect());
         }
-        ec.sign(&self.inner.key).map_err(ApiError::server)
+        let ring = self.inner.ring();
+        ec.sign(ring.current()).map_err(ApiError::server)
     }
 }
 
@@ -114,13 +129,18 @@ pub fn router(state: AppState) -> Router {
             .route("/fetch", get(fetch))
             .route("/list", get(list))
             .route("/admin/subordinates", post(add_subordinate).get(admin_list).delete(remove_subordinate))
+            .route("/admin/subordinates/refresh-keys", post(refresh_keys))
             .route("/admin/trust-marks", post(issue_trust_mark))
             .route("/admin/trust-marks/revoke", post(revoke_trust_mark))
             .route("/trust_mark", get(trust_mark))
             .route("/trust_mark_status", post(trust_mark_status))
             .route("/trust_marked_list", get(trust_marked_list));
     }
-    r = r.route("/admin/own-trust-marks", post(attach_own_trust_mark));
+    r = r
+        .route("/admin/own-trust-marks", post(attach_own_trust_mark))
+        .route("/admin/keys/prepare", post(prepare_key))
+        .route("/admin/keys/activate", post(activate_key))
+        .route("/historical_keys", get(historical_keys));
     r.layer(axum::extract::DefaultBodyLimit::max(64 * 1024)).with_state(state)
 }
 
@@ -149,7 +169,8 @@ async fn fetch(State(st): State<AppState>, Query(q): Query<FetchQuery>) -> Resul
     ss.metadata_policy = s.metadata_policy.clone();
     ss.constraints = s.constraints.clone().map(serde_json::from_value).transpose().map_err(ApiError::server)?;
     ss.source_endpoint = Some(st.endpoint("fetch"));
-    Ok(jwt_response(ENTITY_STATEMENT_MEDIA_TYPE, ss.sign(&st.inner.key).map_err(ApiError::server)?))
+    let signed = ss.sign(st.inner.ring().current()).map_err(ApiError::server)?;
+    Ok(jwt_response(ENTITY_STATEMENT_MEDIA_TYPE, signed))
 }
 
 /// Draft 48 §8.2: subordinate ids, filtered by `entity_type` (repeatable) and `intermediate`;
@@ -223,8 +244,8 @@ async fn resolve(State(st): State<AppState>, Query(q): Query<Vec<(String, String
         "iss": st.config().entity_id, "sub": chain.subject.claims.sub, "iat": now.secs(), "exp": chain.exp.secs(),
         "metadata": metadata, "trust_chain": chain.jwts(),
     });
-    let header = JwsHeader::new(JwsAlg::Es256).with_typ("resolve-response+jwt").with_kid(st.inner.key.kid());
-    Ok(jwt_response(RESOLVE_MEDIA_TYPE, jws::sign_json(&header, &claims, &st.inner.key).map_err(ApiError::server)?))
+    let header = JwsHeader::new(JwsAlg::Es256).with_typ("resolve-response+jwt");
+    Ok(jwt_response(RESOLVE_MEDIA_TYPE, st.inner.sign_json(&header, &claims)?))
 }
 
 fn check_admin(st: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
@@ -336,7 +357,7 @@ async fn issue_trust_mark(State(st): State<AppState>, headers: HeaderMap, Json(r
         delegation: None,
         extra: Map::new(),
     };
-    let jwt = claims.sign(TRUST_MARK_TYP, &st.inner.key).map_err(ApiError::server)?;
+    let jwt = claims.sign(TRUST_MARK_TYP, st.inner.ring().current()).map_err(ApiError::server)?;
     st.inner
         .registry
         .add_trust_mark(&crate::registry::IssuedTrustMark {
@@ -425,8 +446,8 @@ async fn trust_mark_status(State(st): State<AppState>, axum::Form(f): axum::Form
         "active"
     };
     let body = json!({"iss": st.config().entity_id, "iat": now, "trust_mark": jwt, "status": status});
-    let header = JwsHeader::new(JwsAlg::Es256).with_typ(STATUS_RESPONSE_TYP).with_kid(st.inner.key.kid());
-    Ok(jwt_response("application/trust-mark-status-response+jwt", jws::sign_json(&header, &body, &st.inner.key).map_err(ApiError::server)?))
+    let header = JwsHeader::new(JwsAlg::Es256).with_typ(STATUS_RESPONSE_TYP);
+    Ok(jwt_response("application/trust-mark-status-response+jwt", st.inner.sign_json(&header, &body)?))
 }
 
 /// Draft 48 §8.5: entities holding an active mark of a type.
@@ -438,4 +459,73 @@ async fn trust_marked_list(State(st): State<AppState>, Query(q): Query<TrustMark
     subs.sort();
     subs.dedup();
     Ok(Json(subs))
+}
+
+/// Key rollover, phase 1: publish the next key (the current one keeps signing).
+async fn prepare_key(State(st): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
+    check_admin(&st, &headers)?;
+    let jwk = st.inner.keys.write().unwrap_or_else(std::sync::PoisonError::into_inner).prepare().map_err(ApiError::server)?;
+    Ok(Json(json!({"next": jwk})))
+}
+
+/// Key rollover, phase 2: the next key signs; the old one is retired to the historical keys.
+async fn activate_key(State(st): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
+    check_admin(&st, &headers)?;
+    let now = UnixTime::now().secs();
+    let jwk = st
+        .inner
+        .keys
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .activate(now, st.config().statement_ttl)
+        .map_err(ApiError::invalid_request)?;
+    Ok(Json(json!({"current": jwk})))
+}
+
+/// Draft 48 §8.7: retired keys with their `exp`, as a signed `jwk-set+jwt`.
+async fn historical_keys(State(st): State<AppState>) -> Result<Response, ApiError> {
+    let keys: Vec<Value> = st
+        .inner
+        .ring()
+        .retired()
+        .iter()
+        .map(|k| {
+            let mut v = serde_json::to_value(&k.jwk).unwrap_or(Value::Null);
+            if let Value::Object(m) = &mut v {
+                m.insert("exp".into(), Value::from(k.exp));
+                m.insert("iat".into(), Value::from(k.retired_at));
+            }
+            v
+        })
+        .collect();
+    let body = json!({"iss": st.config().entity_id, "iat": UnixTime::now().secs(), "keys": keys});
+    let header = JwsHeader::new(JwsAlg::Es256).with_typ("jwk-set+jwt");
+    Ok(jwt_response("application/jwk-set+jwt", st.inner.sign_json(&header, &body)?))
+}
+
+#[derive(Deserialize)]
+struct RefreshKeys {
+    entity_id: String,
+}
+
+/// Re-pins a subordinate's keys during its key rollover: its current configuration must be
+/// signed by a key pinned now, and its `jwks` (with the next key) becomes the new pin. Policy
+/// and constraints are kept.
+async fn refresh_keys(State(st): State<AppState>, headers: HeaderMap, Json(req): Json<RefreshKeys>) -> Result<Json<Value>, ApiError> {
+    check_admin(&st, &headers)?;
+    let id = EntityId::new(req.entity_id).map_err(|e| ApiError::invalid_request(e.to_string()))?;
+    let mut sub = st.inner.registry.get(&id).map_err(ApiError::server)?.ok_or_else(|| ApiError::not_found(format!("{id} is not a subordinate")))?;
+    let url = id.configuration_url();
+    let body = tokio::task::spawn_blocking(move || HttpFetcher::new()?.get(&url, ENTITY_STATEMENT_MEDIA_TYPE))
+        .await
+        .map_err(ApiError::server)?
+        .map_err(|e| ApiError::invalid_request(format!("cannot fetch the entity configuration: {e}")))?;
+    let ec = ParsedStatement::parse(&body).map_err(|e| ApiError::invalid_request(format!("entity configuration refused: {e}")))?;
+    if ec.claims.sub != id {
+        return Err(ApiError::invalid_request("the configuration is not about this entity"));
+    }
+    ec.verify_with(&sub.jwks).map_err(|e| ApiError::invalid_request(format!("not signed by a pinned key: {e}")))?;
+    sub.jwks = ec.claims.jwks.clone();
+    st.inner.registry.upsert(&sub).map_err(ApiError::server)?;
+    Ok(Json(json!({"entity_id": id, "keys": sub.jwks.keys.len()})))
 }

@@ -254,3 +254,74 @@ async fn entity_configuration_is_self_signed_with_the_spec_media_type() {
     let md = ec.claims.metadata.unwrap();
     assert_eq!(md["federation_entity"]["federation_fetch_endpoint"], format!("{}/fetch", fed.ta.id));
 }
+
+async fn resolve_leaf(fed: &Fed) -> Result<wallet_core::federation::ValidatedChain, wallet_core::federation::FederationError> {
+    let (anchor, leaf) = (fed.anchor(), fed.leaf.id.clone());
+    tokio::task::spawn_blocking(move || {
+        let fetcher = trust_anchor::fetch::HttpFetcher::new().unwrap();
+        ChainCollector::new(&fetcher, &[anchor]).resolve(&leaf, UnixTime::now())
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn key_rollover_never_breaks_resolution_and_keeps_historical_keys() {
+    let fed = Fed::new().await;
+    fed.onboard_all().await;
+    resolve_leaf(&fed).await.unwrap();
+    let admin = |path: &str| fed.http.post(format!("{}/admin/keys/{path}", fed.int.id)).bearer_auth(TOKEN).send();
+    // Phase 1: the intermediate publishes its next key; the old one still signs.
+    assert_eq!(admin("prepare").await.unwrap().status(), 200);
+    let ec = wallet_core::federation::ParsedStatement::parse(&fed.get(fed.int.id.configuration_url()).await.1).unwrap();
+    assert_eq!(ec.claims.jwks.keys.len(), 2);
+    resolve_leaf(&fed).await.unwrap();
+    // The trust anchor re-pins: the configuration is signed by the pinned key and lists the next.
+    let r = fed
+        .http
+        .post(format!("{}/admin/subordinates/refresh-keys", fed.ta.id))
+        .bearer_auth(TOKEN)
+        .json(&json!({"entity_id": fed.int.id}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.json::<Value>().await.unwrap()["keys"], 2);
+    resolve_leaf(&fed).await.unwrap();
+    // Phase 2: the new key signs; resolution still works; the old key is historical.
+    assert_eq!(admin("activate").await.unwrap().status(), 200);
+    let chain = resolve_leaf(&fed).await.unwrap();
+    assert_eq!(chain.statements.len(), 3);
+    let (status, body) = fed.get(format!("{}/historical_keys", fed.int.id)).await;
+    assert_eq!(status, 200);
+    let jws = CompactJws::parse(&body).unwrap();
+    assert!(jws.header().typ_is("jwk-set+jwt"));
+    let hist: Value = jws.payload_json().unwrap();
+    assert_eq!(hist["keys"][0]["kid"], json!(fed.int.jwks.keys[0].kid));
+    assert!(hist["keys"][0]["exp"].as_i64().unwrap() > UnixTime::now().secs());
+    // Activating again without preparing is refused.
+    assert_eq!(admin("activate").await.unwrap().status(), 400);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_the_superior_has_not_pinned_breaks_the_chain() {
+    let fed = Fed::new().await;
+    fed.onboard_all().await;
+    let admin = |path: &str| fed.http.post(format!("{}/admin/keys/{path}", fed.int.id)).bearer_auth(TOKEN).send();
+    admin("prepare").await.unwrap();
+    admin("activate").await.unwrap();
+    // The trust anchor still pins only the old key: the chain is refused, naming the key.
+    let err = resolve_leaf(&fed).await.unwrap_err();
+    assert!(matches!(err, wallet_core::federation::FederationError::KeyNotFound { .. }), "{err:?}");
+    // And a refresh is refused too: the configuration is signed by a key the anchor never pinned.
+    let r = fed
+        .http
+        .post(format!("{}/admin/subordinates/refresh-keys", fed.ta.id))
+        .bearer_auth(TOKEN)
+        .json(&json!({"entity_id": fed.int.id}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.unwrap().contains("not signed by a pinned key"));
+}
