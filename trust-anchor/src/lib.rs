@@ -9,6 +9,7 @@
 //!
 //! Trust decisions (chains, policies, constraints) are wallet-core's `federation` module.
 
+pub mod ca;
 pub mod config;
 pub mod error;
 pub mod fetch;

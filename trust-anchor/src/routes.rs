@@ -35,6 +35,8 @@ struct Inner {
     config: Config,
     keys: std::sync::RwLock<crate::keys::KeyRing>,
     registry: Registry,
+    /// Trust anchor only: the federation's X.509 root certificate (DER).
+    root_ca: Option<Vec<u8>>,
 }
 
 impl Inner {
@@ -56,7 +58,25 @@ impl AppState {
         std::fs::create_dir_all(&config.data_dir).map_err(|e| format!("{}: {e}", config.data_dir.display()))?;
         let keys = crate::keys::KeyRing::load_or_create(&config.data_dir)?;
         let registry = Registry::open(&config.data_dir.join("registry.sqlite")).map_err(|e| e.to_string())?;
-        Ok(Self { inner: Arc::new(Inner { config, keys: std::sync::RwLock::new(keys), registry }) })
+        let root_ca = if config.is_trust_anchor() {
+            let path = config.data_dir.join("ca-root.der");
+            match std::fs::read(&path) {
+                Ok(der) => Some(der),
+                Err(_) => {
+                    let der = crate::ca::root_certificate(&config.entity_id, keys.current(), UnixTime::now().secs())?;
+                    std::fs::write(&path, &der).map_err(|e| format!("{}: {e}", path.display()))?;
+                    Some(der)
+                }
+            }
+        } else {
+            None
+        };
+        Ok(Self { inner: Arc::new(Inner { config, keys: std::sync::RwLock::new(keys), registry, root_ca }) })
+    }
+
+    /// Trust anchor only: the federation's root CA certificate (DER).
+    pub fn root_ca(&self) -> Option<&[u8]> {
+        self.inner.root_ca.as_deref()
     }
 
     /// The configuration.
@@ -123,7 +143,8 @@ pub fn router(state: AppState) -> Router {
     let mut r = Router::new()
         .route("/.well-known/openid-federation", get(entity_configuration))
         .route("/resolve", get(resolve))
-        .route("/health", get(|| async { "ok" }));
+        .route("/health", get(|| async { "ok" }))
+        .route("/ca", get(root_ca));
     if state.config().authority {
         r = r
             .route("/fetch", get(fetch))
@@ -299,10 +320,11 @@ async fn add_subordinate(State(st): State<AppState>, headers: HeaderMap, Json(re
         return Err(ApiError::invalid_request(format!("{id} has no `{missing}` metadata in its configuration")));
     }
     let intermediate = md.get("federation_entity").and_then(|f| f.get("federation_fetch_endpoint")).is_some();
+    let jwks = with_ca_certificate(&st, &id, ec.claims.jwks.clone(), intermediate)?;
     let sub = Subordinate {
         entity_id: id.clone(),
         entity_types: md.keys().cloned().collect(),
-        jwks: ec.claims.jwks.clone(),
+        jwks,
         metadata_policy: req.metadata_policy,
         constraints: req.constraints,
         intermediate,
@@ -525,7 +547,28 @@ async fn refresh_keys(State(st): State<AppState>, headers: HeaderMap, Json(req):
         return Err(ApiError::invalid_request("the configuration is not about this entity"));
     }
     ec.verify_with(&sub.jwks).map_err(|e| ApiError::invalid_request(format!("not signed by a pinned key: {e}")))?;
-    sub.jwks = ec.claims.jwks.clone();
+    sub.jwks = with_ca_certificate(&st, &id, ec.claims.jwks.clone(), sub.intermediate)?;
     st.inner.registry.upsert(&sub).map_err(ApiError::server)?;
     Ok(Json(json!({"entity_id": id, "keys": sub.jwks.keys.len()})))
+}
+
+/// The federation's root CA certificate (trust anchors only), DER.
+async fn root_ca(State(st): State<AppState>) -> Result<Response, ApiError> {
+    let der = st.root_ca().ok_or_else(|| ApiError::not_found("this entity is not a trust anchor"))?.to_vec();
+    Ok(([(header::CONTENT_TYPE, "application/pkix-cert")], der).into_response())
+}
+
+/// As the federation's root CA, a trust anchor issues the subordinate's CA certificate for
+/// each of its P-256 keys and carries it, with the root, in that key's `x5c`
+/// (IT-Wallet 1.4 §1.2). Other authorities pin the keys as they are.
+fn with_ca_certificate(st: &AppState, id: &EntityId, mut jwks: JwkSet, intermediate: bool) -> Result<JwkSet, ApiError> {
+    let Some(root) = st.root_ca() else { return Ok(jwks) };
+    let now = UnixTime::now().secs();
+    let ring = st.inner.ring();
+    for key in &mut jwks.keys {
+        let cert = crate::ca::subordinate_ca_certificate(&st.config().entity_id, ring.current(), id, key, intermediate, now)
+            .map_err(ApiError::invalid_request)?;
+        key.x5c = Some(vec![crate::ca::x5c_entry(&cert), crate::ca::x5c_entry(root)]);
+    }
+    Ok(jwks)
 }

@@ -133,7 +133,10 @@ async fn fetch_and_list_with_filters() {
     let (status, body) = fed.get(format!("{}/fetch?sub={}", fed.ta.id, fed.int.id)).await;
     assert_eq!(status, 200);
     let ss: Value = CompactJws::parse(&body).unwrap().payload_json().unwrap();
-    assert_eq!(ss["jwks"], serde_json::to_value(&fed.int.jwks).unwrap(), "keys pinned at onboarding");
+    let pinned: wallet_core::jose::jwk::JwkSet = serde_json::from_value(ss["jwks"].clone()).unwrap();
+    assert_eq!(pinned.keys.len(), 1);
+    assert_eq!(pinned.keys[0].params, fed.int.jwks.keys[0].params, "keys pinned at onboarding");
+    assert_eq!(pinned.keys[0].kid, fed.int.jwks.keys[0].kid);
     let (status, body) = fed.get(format!("{}/fetch?sub=https://stranger.example", fed.ta.id)).await;
     assert_eq!((status, serde_json::from_str::<Value>(&body).unwrap()["error"].clone()), (404, json!("not_found")));
     let (status, _) = fed.get(format!("{}/fetch?sub={}", fed.ta.id, fed.ta.id)).await;
@@ -324,4 +327,34 @@ async fn a_key_the_superior_has_not_pinned_breaks_the_chain() {
         .unwrap();
     assert_eq!(r.status(), 400);
     assert!(r.text().await.unwrap().contains("not signed by a pinned key"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trust_anchor_is_the_x509_root_and_name_constraints_hold() {
+    use wallet_core::x509::{TrustAnchors, X509Error};
+    let fed = Fed::new().await;
+    fed.onboard_all().await;
+    let root = fed.http.get(format!("{}/ca", fed.ta.id)).send().await.unwrap();
+    assert_eq!(root.headers()["content-type"], "application/pkix-cert");
+    let anchors = TrustAnchors::from_der(vec![root.bytes().await.unwrap().to_vec()]).unwrap();
+    // The key pinned for the intermediate carries its CA certificate and the root.
+    let (_, body) = fed.get(format!("{}/fetch?sub={}", fed.ta.id, fed.int.id)).await;
+    let ss: Value = CompactJws::parse(&body).unwrap().payload_json().unwrap();
+    let x5c: Vec<String> = serde_json::from_value(ss["jwks"]["keys"][0]["x5c"].clone()).unwrap();
+    let chain = anchors.verify_chain(&x5c, UnixTime::now()).unwrap();
+    assert_eq!(chain.san_uris, vec![fed.int.id.to_string()]);
+    // A protocol certificate the intermediate self-issues under it validates to the root...
+    let ring = trust_anchor::keys::KeyRing::load_or_create(&fed._dir.path().join("int")).unwrap();
+    let protocol = wallet_core::jose::SoftwareSigner::generate().unwrap();
+    let now = UnixTime::now().secs();
+    let pk = wallet_core::jose::Signer::public_jwk(&protocol);
+    let good = trust_anchor::ca::protocol_certificate(&fed.int.id, ring.current(), &pk, "127.0.0.1", now, 3600).unwrap();
+    let v = anchors.verify_chain(&[trust_anchor::ca::x5c_entry(&good), x5c[0].clone()], UnixTime::now()).unwrap();
+    assert_eq!(v.leaf_key.params, pk.params);
+    // ...and one naming another host is refused by the name constraints.
+    let bad = trust_anchor::ca::protocol_certificate(&fed.int.id, ring.current(), &pk, "evil.example.org", now, 3600).unwrap();
+    assert_eq!(
+        anchors.verify_chain(&[trust_anchor::ca::x5c_entry(&bad), x5c[0].clone()], UnixTime::now()),
+        Err(X509Error::NameConstraintViolation { name: "evil.example.org".into(), index: 1 })
+    );
 }
