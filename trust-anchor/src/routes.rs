@@ -294,6 +294,21 @@ pub struct AddSubordinate {
     pub entity_types: Vec<String>,
 }
 
+/// Fetches `id`'s Entity Configuration and checks its form and that it is about `id` (the
+/// signature is checked by the caller, against the keys that matter to it).
+async fn fetch_configuration(id: &EntityId) -> Result<ParsedStatement, ApiError> {
+    let url = id.configuration_url();
+    let body = tokio::task::spawn_blocking(move || HttpFetcher::new()?.get(&url, ENTITY_STATEMENT_MEDIA_TYPE))
+        .await
+        .map_err(ApiError::server)?
+        .map_err(|e| ApiError::invalid_request(format!("cannot fetch the entity configuration: {e}")))?;
+    let ec = ParsedStatement::parse(&body).map_err(|e| ApiError::invalid_request(format!("entity configuration refused: {e}")))?;
+    if !ec.claims.is_configuration() || &ec.claims.sub != id {
+        return Err(ApiError::invalid_request("the configuration is not about this entity"));
+    }
+    Ok(ec)
+}
+
 /// Onboarding: fetch the subordinate's Entity Configuration, check it is self-signed, names
 /// this authority in `authority_hints`, and pin its keys.
 async fn add_subordinate(State(st): State<AppState>, headers: HeaderMap, Json(req): Json<AddSubordinate>) -> Result<(StatusCode, Json<Value>), ApiError> {
@@ -302,15 +317,7 @@ async fn add_subordinate(State(st): State<AppState>, headers: HeaderMap, Json(re
     if let Some(p) = &req.metadata_policy {
         wallet_core::federation::MetadataPolicy::from_json(p, &[]).map_err(|e| ApiError::invalid_request(e.to_string()))?;
     }
-    let url = id.configuration_url();
-    let body = tokio::task::spawn_blocking(move || HttpFetcher::new()?.get(&url, ENTITY_STATEMENT_MEDIA_TYPE))
-        .await
-        .map_err(ApiError::server)?
-        .map_err(|e| ApiError::invalid_request(format!("cannot fetch the entity configuration: {e}")))?;
-    let ec = ParsedStatement::parse(&body).map_err(|e| ApiError::invalid_request(format!("entity configuration refused: {e}")))?;
-    if !ec.claims.is_configuration() || ec.claims.sub != id {
-        return Err(ApiError::invalid_request("the configuration is not about this entity"));
-    }
+    let ec = fetch_configuration(&id).await?;
     ec.verify_with(&ec.claims.jwks).map_err(|e| ApiError::invalid_request(format!("entity configuration refused: {e}")))?;
     if !ec.claims.authority_hints.as_ref().is_some_and(|h| h.contains(&st.config().entity_id)) {
         return Err(ApiError::invalid_request(format!("{id} does not name {} in its authority_hints", st.config().entity_id)));
@@ -537,15 +544,7 @@ async fn refresh_keys(State(st): State<AppState>, headers: HeaderMap, Json(req):
     check_admin(&st, &headers)?;
     let id = EntityId::new(req.entity_id).map_err(|e| ApiError::invalid_request(e.to_string()))?;
     let mut sub = st.inner.registry.get(&id).map_err(ApiError::server)?.ok_or_else(|| ApiError::not_found(format!("{id} is not a subordinate")))?;
-    let url = id.configuration_url();
-    let body = tokio::task::spawn_blocking(move || HttpFetcher::new()?.get(&url, ENTITY_STATEMENT_MEDIA_TYPE))
-        .await
-        .map_err(ApiError::server)?
-        .map_err(|e| ApiError::invalid_request(format!("cannot fetch the entity configuration: {e}")))?;
-    let ec = ParsedStatement::parse(&body).map_err(|e| ApiError::invalid_request(format!("entity configuration refused: {e}")))?;
-    if ec.claims.sub != id {
-        return Err(ApiError::invalid_request("the configuration is not about this entity"));
-    }
+    let ec = fetch_configuration(&id).await?;
     ec.verify_with(&sub.jwks).map_err(|e| ApiError::invalid_request(format!("not signed by a pinned key: {e}")))?;
     sub.jwks = with_ca_certificate(&st, &id, ec.claims.jwks.clone(), sub.intermediate)?;
     st.inner.registry.upsert(&sub).map_err(ApiError::server)?;
