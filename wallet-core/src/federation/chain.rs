@@ -117,7 +117,15 @@ pub fn validate(chain: &[String], anchor: &TrustAnchorConfig, now: UnixTime) -> 
         }
         subject.verify_with(&anchor.jwks)?;
     } else {
-        subject.verify_with(&subject.claims.jwks)?;
+        // Steps 2 and 3 both check ES[0]'s one signature: against its own `jwks` and against the
+        // key its superior pins. The signing key must be the same in both sets; the signature
+        // is then verified once, with the pinned key, in the loop below.
+        let own = subject.claims.jwks.by_kid(&subject.kid).ok_or_else(|| FederationError::KeyNotFound { kid: subject.kid.clone() })?;
+        if let Some(pinned) = statements.get(1).and_then(|s| s.claims.jwks.by_kid(&subject.kid))
+            && pinned.params != own.params
+        {
+            return Err(FederationError::KeyNotFound { kid: subject.kid.clone() });
+        }
     }
     for j in 0..statements.len().saturating_sub(1) {
         let (Some(cur), Some(next)) = (statements.get(j), statements.get(j + 1)) else { break };
