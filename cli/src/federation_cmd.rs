@@ -93,6 +93,34 @@ pub(crate) enum FederationCommand {
         #[command(flatten)]
         admin: Admin,
     },
+    /// Run one federation entity: a trust anchor (no --authority-hint), an intermediate, or
+    /// with --leaf a plain entity publishing its configuration. Stays up until Ctrl-C.
+    Serve {
+        /// Its entity id (public base URL).
+        #[arg(long)]
+        entity_id: String,
+        /// Where to listen.
+        #[arg(long, default_value = "127.0.0.1:7600")]
+        listen: String,
+        /// Keys, registry and CA under this directory.
+        #[arg(long)]
+        data_dir: PathBuf,
+        /// Superiors (repeatable); none for a trust anchor.
+        #[arg(long = "authority-hint")]
+        authority_hints: Vec<String>,
+        /// A leaf: no fetch/list/trust mark endpoints.
+        #[arg(long)]
+        leaf: bool,
+        /// `organization_name`.
+        #[arg(long, default_value = "Tessera federation entity")]
+        organization_name: String,
+        /// Extra metadata to publish (a JSON object of entity types).
+        #[arg(long)]
+        metadata: Option<PathBuf>,
+        /// Admin bearer token (default: <data-dir>/admin-token, created if absent).
+        #[arg(long)]
+        admin_token: Option<String>,
+    },
     /// List an authority's subordinates.
     List {
         #[command(flatten)]
@@ -202,6 +230,19 @@ pub(crate) fn up(a: &UpArgs) -> Result<(), CliError> {
     })
 }
 
+fn serve_state(state: AppState, listen: &str, id: &EntityId) -> Result<(), CliError> {
+    runtime()?.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| usage(format!("{listen}: {e}")))?;
+        println!("{id} serving on {listen}: {}", id.configuration_url());
+        axum::serve(listener, router(state))
+            .with_graceful_shutdown(async {
+                let _ = tokio::signal::ctrl_c().await;
+            })
+            .await
+            .map_err(usage)
+    })
+}
+
 pub(crate) fn run(c: FederationCommand) -> Result<(), CliError> {
     match c {
         FederationCommand::Resolve { entity, ta, ta_jwks, json } => resolve(&entity, &ta, ta_jwks.as_deref(), json),
@@ -217,6 +258,28 @@ pub(crate) fn run(c: FederationCommand) -> Result<(), CliError> {
             admin_call(&admin, reqwest::Method::DELETE, &format!("admin/subordinates?entity_id={entity_id}"), None)
         }
         FederationCommand::List { admin } => admin_call(&admin, reqwest::Method::GET, "admin/subordinates", None),
+        FederationCommand::Serve { entity_id, listen, data_dir, authority_hints, leaf, organization_name, metadata, admin_token: token } => {
+            let id = EntityId::new(entity_id).map_err(usage)?;
+            let token = match token {
+                Some(t) => t,
+                None => admin_token(&data_dir)?,
+            };
+            let mut config = Config::trust_anchor(id.clone(), data_dir, token);
+            config.authority = !leaf;
+            config.organization_name = organization_name;
+            config.authority_hints = authority_hints.into_iter().map(EntityId::new).collect::<Result<_, _>>().map_err(usage)?;
+            if let Some(p) = metadata {
+                let v: Value = serde_json::from_str(&crate::read_file(&p.display().to_string())?).map_err(|e| usage(format!("{}: {e}", p.display())))?;
+                config.metadata = v.as_object().cloned().ok_or_else(|| usage(format!("{}: must be a JSON object", p.display())))?;
+            }
+            if config.is_trust_anchor() {
+                // A trust anchor resolves chains to itself.
+                let key = trust_anchor::keys::load_or_create(&config.data_dir).map_err(usage)?;
+                let jwks = wallet_core::jose::jwk::JwkSet { keys: vec![wallet_core::jose::Signer::public_jwk(&key)] };
+                config.trust_anchors = vec![TrustAnchorConfig { id: id.clone(), jwks }];
+            }
+            serve_state(AppState::open(config).map_err(usage)?, &listen, &id)
+        }
         FederationCommand::RotateKeys { entity, superior, admin } => {
             let at = |authority: &str| Admin { authority: authority.to_owned(), token: admin.token.clone(), data_dir: admin.data_dir.clone() };
             admin_call(&at(&entity), reqwest::Method::POST, "admin/keys/prepare", None)?;

@@ -74,3 +74,46 @@ fn up_then_resolve_and_list() {
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("resolution failed"), "{}", String::from_utf8_lossy(&o.stderr));
 }
+
+#[test]
+fn serve_a_trust_anchor_and_a_leaf_then_onboard_and_resolve() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = 26_000 + (std::process::id() % 2_000) as u16 * 2;
+    let (ta, leaf) = (format!("http://127.0.0.1:{base}"), format!("http://127.0.0.1:{}", base + 1));
+    let tessera = || Command::new(env!("CARGO_BIN_EXE_tessera"));
+    let ta_dir = dir.path().join("ta");
+    let _ta = Up(tessera()
+        .args(["federation", "serve", "--entity-id", &ta, "--listen", &format!("127.0.0.1:{base}"), "--data-dir", ta_dir.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap());
+    let _leaf = Up(tessera()
+        .args(["federation", "serve", "--leaf", "--entity-id", &leaf, "--listen", &format!("127.0.0.1:{}", base + 1)])
+        .args(["--data-dir", dir.path().join("leaf").to_str().unwrap(), "--authority-hint", &ta])
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap());
+    let start = Instant::now();
+    loop {
+        let o = tessera()
+            .args(["federation", "add-subordinate", &leaf, "--entity-type", "federation_entity", "--authority", &ta, "--data-dir", ta_dir.to_str().unwrap()])
+            .output()
+            .unwrap();
+        if o.status.success() {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "onboarding failed: {}", String::from_utf8_lossy(&o.stderr));
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let o = tessera().args(["federation", "resolve", &leaf, "--ta", &ta, "--json"]).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["trust_chain"].as_array().unwrap().len(), 2);
+    // The onboarding asked for an entity type the leaf does not have: refused.
+    let o = tessera()
+        .args(["federation", "add-subordinate", &leaf, "--entity-type", "openid_provider", "--authority", &ta, "--data-dir", ta_dir.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no `openid_provider` metadata"), "{}", String::from_utf8_lossy(&o.stderr));
+}
