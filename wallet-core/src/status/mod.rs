@@ -3,20 +3,27 @@
 //! ([`StatusListToken`], `typ: statuslist+jwt`) and the credential's reference to it
 //! ([`CredentialStatus`]).
 //!
-//! Sans-IO: the caller fetches `GET <uri>` with `Accept: application/statuslist+jwt` and hands
-//! the body to [`StatusListToken::verify`], which applies the checks of IT-Wallet §6 in order:
-//! `typ`, signature with a trusted key, `sub` equal to the credential's `uri`, expiry, then
-//! decoding with a decompression bound, then the index bound.
+//! Sans-IO: the caller fetches `GET <uri>` with `Accept:` [`MEDIA_TYPE`] and hands the
+//! response's content type and body to [`StatusListToken::verify_response`] (or the body alone
+//! to [`StatusListToken::verify`]), which applies the checks of IT-Wallet §6 / §8 "Status" and
+//! draft §8.3 in order: `typ`, signature with a key the [`crate::sd_jwt::IssuerKeyResolver`]
+//! trusts (x5c, federation or static), `sub` equal to the credential's `uri`, `exp` and `iat`
+//! with a clock skew, then decoding with a decompression bound, then the index bound. A
+//! [`CachedStatusList`] honours `ttl` between fetches.
+//!
+//! Layout: `list` is the bit array ([`StatusList`]) and its `lst` encoding, `token` the signed
+//! JWT; the credential-side reference types and the one error enum live here.
 
 mod list;
 mod token;
 
 pub use list::{Bits, DEFAULT_MAX_DECOMPRESSED, StatusList, StatusValue, decode_lst};
-pub use token::{MEDIA_TYPE, StatusListToken, TYP, VerifiedStatusList};
+pub use token::{CachedStatusList, MEDIA_TYPE, StatusListToken, TYP, VerifiedStatusList};
 
 use crate::sd_jwt::KeyResolutionError;
 
-/// `status.status_list` of a credential: where its status lives.
+/// `status.status_list` of a credential: where its status lives (draft §6.1, IT-Wallet §6
+/// "Credential reference"). The SD-JWT VC module reads it from the `status` claim.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct StatusReference {
     /// Index in the list (non-negative).
@@ -25,7 +32,8 @@ pub struct StatusReference {
     pub uri: String,
 }
 
-/// The `status` claim of a credential (`{"status_list": {"idx", "uri"}}`).
+/// The `status` claim of a credential (`{"status_list": {"idx", "uri"}}`); a negative or
+/// non-integer `idx` fails to deserialize.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CredentialStatus {
     /// The Token Status List reference.
@@ -103,7 +111,36 @@ pub enum StatusError {
         /// The verifier's time.
         now: i64,
     },
+    /// A cached list is past `min(exp, fetched_at + ttl)`: fetch the token again.
+    #[error("cached status list stale since {fresh_until} (now {now}); fetch it again")]
+    Stale {
+        /// [`CachedStatusList::fresh_until`].
+        fresh_until: i64,
+        /// The verifier's time.
+        now: i64,
+    },
     /// The HTTP response is not `application/statuslist+jwt`.
     #[error("status list response has content type {0:?}, expected application/statuslist+jwt")]
     WrongContentType(Option<String>),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credential_status_claim_serde() {
+        let json = r#"{"status_list":{"idx":412,"uri":"https://pid.example.it/status/1"}}"#;
+        let st: CredentialStatus = serde_json::from_str(json).unwrap();
+        assert_eq!(st.status_list, StatusReference { idx: 412, uri: "https://pid.example.it/status/1".into() });
+        assert_eq!(serde_json::to_string(&st).unwrap(), json);
+        for bad in [
+            r#"{"status_list":{"idx":-1,"uri":"u"}}"#,
+            r#"{"status_list":{"idx":"1","uri":"u"}}"#,
+            r#"{"status_list":{"uri":"u"}}"#,
+            r#"{"status_list":{"idx":1}}"#,
+        ] {
+            assert!(serde_json::from_str::<CredentialStatus>(bad).is_err(), "{bad}");
+        }
+    }
 }
