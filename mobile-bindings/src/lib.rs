@@ -1,0 +1,1 @@
+//! wallet-core for app developers: the uniffi façade (Kotlin, Swift, Python).

@@ -1,0 +1,1 @@
+//! SPID/CIE OpenID Connect, Italian profile: relying party and test OpenID Provider.

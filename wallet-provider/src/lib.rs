@@ -1,0 +1,1 @@
+//! The IT-Wallet wallet provider (IT-Wallet 1.4 §2).
