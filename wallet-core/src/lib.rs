@@ -16,8 +16,10 @@
 //!   Android; the `aws-lc` feature plugs a faster backend for servers behind the same API.
 #![warn(missing_docs)]
 
+pub mod attestation;
 pub mod federation;
 pub mod jose;
+pub mod keystore;
 pub mod sd_jwt;
 pub mod status;
 pub mod store;
