@@ -5,6 +5,8 @@ cd "$(dirname "$0")/.."
 
 ./interop/setup.sh
 export TESSERA_INTEROP=required
+eval "$(./scripts/postgres.sh)"
+export TESSERA_POSTGRES=required
 
 echo "== clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings

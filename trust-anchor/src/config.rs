@@ -1,6 +1,9 @@
-//! What an operator configures.
+//! What an operator configures: in code ([`Config::trust_anchor`]) or from a TOML file
+//! with environment overrides ([`Config::from_file`]), as every Tessera service does
+//! (architecture.md, "Principles").
 
-use std::path::PathBuf;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 use wallet_core::federation::{EntityId, TrustAnchorConfig};
@@ -29,6 +32,8 @@ pub struct Config {
     /// Trust anchor only: trust mark type → entities allowed to issue it (published as
     /// `trust_mark_issuers`). The anchor may always issue the types named after it.
     pub trust_mark_issuers: std::collections::BTreeMap<String, Vec<String>>,
+    /// PostgreSQL URL of the registry; `None`: the SQLite file `<data_dir>/registry.sqlite`.
+    pub database_url: Option<String>,
 }
 
 impl Config {
@@ -45,6 +50,7 @@ impl Config {
             statement_ttl: 86_400,
             trust_anchors: Vec::new(),
             trust_mark_issuers: Default::default(),
+            database_url: None,
         }
     }
 
@@ -61,5 +67,194 @@ impl Config {
         } else {
             format!("{}/trust_marks/{name}", self.entity_id.as_str().trim_end_matches('/'))
         }
+    }
+}
+
+/// Where a service listens, with its configuration.
+#[derive(Debug, Clone)]
+pub struct ServiceConfig {
+    /// The entity's configuration.
+    pub config: Config,
+    /// The address to bind.
+    pub listen: SocketAddr,
+}
+
+/// A configuration that cannot be used; names the file or variable and the field.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file cannot be read.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML or has an unknown or mistyped field.
+    #[error("{path}: {detail}")]
+    Toml {
+        /// The file.
+        path: String,
+        /// The parser's message (line and field).
+        detail: String,
+    },
+    /// A field (from the file or an environment variable) has a bad value.
+    #[error("{field}: {detail}")]
+    Invalid {
+        /// The field or variable.
+        field: String,
+        /// Why.
+        detail: String,
+    },
+}
+
+/// A trust anchor this entity trusts, as written in the file.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileAnchor {
+    id: String,
+    /// A JWK Set file (JSON); relative paths are relative to the configuration file.
+    jwks_file: PathBuf,
+}
+
+/// The file's form (TOML). Unknown fields are refused.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    entity_id: Option<String>,
+    listen: Option<String>,
+    data_dir: Option<PathBuf>,
+    #[serde(default)]
+    authority_hints: Vec<String>,
+    #[serde(default = "yes")]
+    authority: bool,
+    admin_token: Option<String>,
+    admin_token_file: Option<PathBuf>,
+    organization_name: Option<String>,
+    #[serde(default)]
+    metadata: Map<String, Value>,
+    statement_ttl: Option<i64>,
+    database_url: Option<String>,
+    #[serde(default)]
+    trust_anchors: Vec<FileAnchor>,
+    #[serde(default)]
+    trust_mark_issuers: std::collections::BTreeMap<String, Vec<String>>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// The environment variables that override the file, by field.
+pub const ENV_OVERRIDES: [(&str, &str); 8] = [
+    ("TESSERA_ENTITY_ID", "entity_id"),
+    ("TESSERA_LISTEN", "listen"),
+    ("TESSERA_DATA_DIR", "data_dir"),
+    ("TESSERA_AUTHORITY_HINTS", "authority_hints (comma-separated)"),
+    ("TESSERA_ADMIN_TOKEN", "admin_token"),
+    ("TESSERA_ORGANIZATION_NAME", "organization_name"),
+    ("TESSERA_STATEMENT_TTL", "statement_ttl"),
+    ("TESSERA_DATABASE_URL", "database_url"),
+];
+
+fn invalid(field: &str, detail: impl std::fmt::Display) -> ConfigError {
+    ConfigError::Invalid { field: field.to_owned(), detail: detail.to_string() }
+}
+
+fn read(path: &Path) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path).map_err(|source| ConfigError::Io { path: path.display().to_string(), source })
+}
+
+impl Config {
+    /// Loads a service configuration from a TOML file, then applies the environment
+    /// overrides of [`ENV_OVERRIDES`] (`TESSERA_DATABASE_URL`, ...).
+    ///
+    /// ```toml
+    /// entity_id = "https://ta.example.it"
+    /// listen = "0.0.0.0:7600"
+    /// data_dir = "/var/lib/tessera/ta"
+    /// admin_token_file = "/run/secrets/ta-admin-token"
+    /// database_url = "postgres://tessera:secret@db.internal/tessera"   # else SQLite
+    /// [[trust_anchors]]                                                 # for /resolve
+    /// id = "https://ta.example.it"
+    /// jwks_file = "ta.jwks"
+    /// ```
+    pub fn from_file(path: &Path) -> Result<ServiceConfig, ConfigError> {
+        let text = read(path)?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        Self::from_toml(&text, &path.display().to_string(), base, &|k| std::env::var(k).ok())
+    }
+
+    /// [`Config::from_file`] over text, with `env` as the environment; relative paths are
+    /// taken from `base`. `name` names the source in errors.
+    pub fn from_toml(text: &str, name: &str, base: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<ServiceConfig, ConfigError> {
+        let mut f: FileConfig = toml::from_str(text).map_err(|e| ConfigError::Toml { path: name.to_owned(), detail: e.to_string() })?;
+        let env = |k: &str| env(k).filter(|v| !v.is_empty());
+        if let Some(v) = env("TESSERA_ENTITY_ID") {
+            f.entity_id = Some(v);
+        }
+        if let Some(v) = env("TESSERA_LISTEN") {
+            f.listen = Some(v);
+        }
+        if let Some(v) = env("TESSERA_DATA_DIR") {
+            f.data_dir = Some(v.into());
+        }
+        if let Some(v) = env("TESSERA_AUTHORITY_HINTS") {
+            f.authority_hints = v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect();
+        }
+        if let Some(v) = env("TESSERA_ADMIN_TOKEN") {
+            f.admin_token = Some(v);
+            f.admin_token_file = None;
+        }
+        if let Some(v) = env("TESSERA_ORGANIZATION_NAME") {
+            f.organization_name = Some(v);
+        }
+        if let Some(v) = env("TESSERA_STATEMENT_TTL") {
+            f.statement_ttl = Some(v.parse().map_err(|e| invalid("TESSERA_STATEMENT_TTL", e))?);
+        }
+        if let Some(v) = env("TESSERA_DATABASE_URL") {
+            f.database_url = Some(v);
+        }
+        let resolve = |p: PathBuf| if p.is_relative() { base.join(p) } else { p };
+        let entity_id = EntityId::new(f.entity_id.ok_or_else(|| invalid("entity_id", "missing"))?).map_err(|e| invalid("entity_id", e))?;
+        let listen = f.listen.as_deref().unwrap_or("127.0.0.1:7600");
+        let listen: SocketAddr = listen.parse().map_err(|e| invalid("listen", format!("{listen}: {e}")))?;
+        let data_dir = resolve(f.data_dir.ok_or_else(|| invalid("data_dir", "missing"))?);
+        let admin_token = match (f.admin_token, f.admin_token_file) {
+            (Some(t), _) => t,
+            (None, Some(p)) => read(&resolve(p))?.trim().to_owned(),
+            (None, None) => return Err(invalid("admin_token", "missing (admin_token, admin_token_file or TESSERA_ADMIN_TOKEN)")),
+        };
+        if admin_token.len() < 16 {
+            return Err(invalid("admin_token", "shorter than 16 characters"));
+        }
+        let mut c = Config::trust_anchor(entity_id, data_dir, admin_token);
+        c.authority = f.authority;
+        c.authority_hints = f.authority_hints.into_iter().map(EntityId::new).collect::<Result<_, _>>().map_err(|e| invalid("authority_hints", e))?;
+        if let Some(n) = f.organization_name {
+            c.organization_name = n;
+        }
+        c.metadata = f.metadata;
+        if let Some(t) = f.statement_ttl {
+            if t <= 0 {
+                return Err(invalid("statement_ttl", "must be positive"));
+            }
+            c.statement_ttl = t;
+        }
+        c.database_url = f.database_url.filter(|u| !u.is_empty());
+        if let Some(u) = &c.database_url
+            && !(u.starts_with("postgres://") || u.starts_with("postgresql://") || u.contains("host="))
+        {
+            return Err(invalid("database_url", "not a PostgreSQL URL (postgres://...)"));
+        }
+        for a in f.trust_anchors {
+            let id = EntityId::new(a.id).map_err(|e| invalid("trust_anchors.id", e))?;
+            let path = resolve(a.jwks_file);
+            let jwks = serde_json::from_str(&read(&path)?).map_err(|e| invalid("trust_anchors.jwks_file", format!("{}: {e}", path.display())))?;
+            c.trust_anchors.push(TrustAnchorConfig { id, jwks });
+        }
+        c.trust_mark_issuers = f.trust_mark_issuers;
+        Ok(ServiceConfig { config: c, listen })
     }
 }

@@ -31,7 +31,7 @@ impl ApiError {
     }
     /// 500 `server_error` (details are logged, not shown).
     pub fn server(d: impl std::fmt::Display) -> Self {
-        eprintln!("trust-anchor: internal error: {d}");
+        tracing::error!(error = %d, "internal error");
         Self { status: StatusCode::INTERNAL_SERVER_ERROR, error: "server_error", description: "internal error".into() }
     }
 }

@@ -4,8 +4,14 @@
 //! * Its Entity Configuration at `/.well-known/openid-federation`, signed with a Federation
 //!   Entity Key generated on first start and kept under the data directory.
 //! * `fetch`, `list` and `resolve` endpoints with the spec's media types and error codes.
-//! * A subordinate registry in a SQLite file; onboarding through an admin API (bearer token)
-//!   fetches the subordinate's configuration, checks it, and pins its keys.
+//! * A subordinate registry in a SQLite file, or PostgreSQL by URL; onboarding through an
+//!   admin API (bearer token) fetches the subordinate's configuration, checks it, and pins
+//!   its keys.
+//! * The federation's X.509 hierarchy (IT-Wallet 1.4 §1.2): the anchor's root CA, CA
+//!   certificates for subordinates (issued by the anchor, or by an intermediate for its
+//!   leaves), a CRL at `/crl` listing those of removed subordinates.
+//! * Service basics: a TOML configuration with environment overrides, `/metrics`
+//!   (Prometheus), `/openapi.json`, `tracing` logs, graceful shutdown.
 //!
 //! Trust decisions (chains, policies, constraints) are wallet-core's `federation` module.
 
@@ -14,10 +20,13 @@ pub mod config;
 pub mod error;
 pub mod fetch;
 pub mod keys;
+pub mod metrics;
+pub mod openapi;
+pub mod pki;
 pub mod registry;
 pub mod routes;
 
-pub use config::Config;
+pub use config::{Config, ConfigError, ServiceConfig};
 pub use routes::{AppState, router};
 
 use std::net::SocketAddr;

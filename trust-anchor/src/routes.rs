@@ -31,16 +31,19 @@ pub struct AppState {
     inner: Arc<Inner>,
 }
 
-struct Inner {
-    config: Config,
-    keys: std::sync::RwLock<crate::keys::KeyRing>,
-    registry: Registry,
+pub(crate) struct Inner {
+    pub(crate) config: Config,
+    pub(crate) keys: std::sync::RwLock<crate::keys::KeyRing>,
+    pub(crate) registry: Registry,
     /// Trust anchor only: the federation's X.509 root certificate (DER).
-    root_ca: Option<Vec<u8>>,
+    pub(crate) root_ca: Option<Vec<u8>>,
+    /// Intermediates: this entity's own CA certificate chain from its superior, by key.
+    pub(crate) own_ca: crate::pki::OwnCa,
+    pub(crate) metrics: crate::metrics::Metrics,
 }
 
 impl Inner {
-    fn ring(&self) -> std::sync::RwLockReadGuard<'_, crate::keys::KeyRing> {
+    pub(crate) fn ring(&self) -> std::sync::RwLockReadGuard<'_, crate::keys::KeyRing> {
         self.keys.read().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
@@ -53,17 +56,24 @@ impl Inner {
 }
 
 impl AppState {
-    /// Loads (or creates) the key and opens the registry under the data directory.
+    /// Loads (or creates) the keys under the data directory and opens the registry: the
+    /// SQLite file `<data_dir>/registry.sqlite`, or PostgreSQL when `config.database_url` is
+    /// set (connected at first use; [`AppState::connect`] connects now).
     pub fn open(config: Config) -> Result<Self, String> {
         std::fs::create_dir_all(&config.data_dir).map_err(|e| format!("{}: {e}", config.data_dir.display()))?;
         let keys = crate::keys::KeyRing::load_or_create(&config.data_dir)?;
-        let registry = Registry::open(&config.data_dir.join("registry.sqlite")).map_err(|e| e.to_string())?;
+        let registry = match &config.database_url {
+            Some(url) => Registry::postgres(url),
+            None => Registry::open_sqlite(&config.data_dir.join("registry.sqlite")),
+        }
+        .map_err(|e| e.to_string())?;
+        let own_ca = crate::pki::OwnCa::load(&config.data_dir);
         let root_ca = if config.is_trust_anchor() {
             let path = config.data_dir.join("ca-root.der");
             match std::fs::read(&path) {
                 Ok(der) => Some(der),
                 Err(_) => {
-                    let der = crate::ca::root_certificate(&config.entity_id, keys.current(), UnixTime::now().secs())?;
+                    let der = crate::ca::root_certificate(&config.entity_id, keys.current(), UnixTime::now().secs()).map_err(|e| e.to_string())?;
                     std::fs::write(&path, &der).map_err(|e| format!("{}: {e}", path.display()))?;
                     Some(der)
                 }
@@ -71,7 +81,26 @@ impl AppState {
         } else {
             None
         };
-        Ok(Self { inner: Arc::new(Inner { config, keys: std::sync::RwLock::new(keys), registry, root_ca }) })
+        let metrics = crate::metrics::Metrics::default();
+        Ok(Self { inner: Arc::new(Inner { config, keys: std::sync::RwLock::new(keys), registry, root_ca, own_ca, metrics }) })
+    }
+
+    /// [`AppState::open`], then connects to the registry database now, so that a wrong URL
+    /// or an unreachable PostgreSQL fails at start rather than at the first request.
+    pub async fn connect(config: Config) -> Result<Self, String> {
+        let st = Self::open(config)?;
+        st.inner.registry.ping().await.map_err(|e| e.to_string())?;
+        tracing::info!(entity_id = %st.config().entity_id, registry = st.inner.registry.backend_name(), "federation entity ready");
+        Ok(st)
+    }
+
+    /// The subordinate registry.
+    pub fn registry(&self) -> &Registry {
+        &self.inner.registry
+    }
+
+    pub(crate) fn inner(&self) -> &Inner {
+        &self.inner
     }
 
     /// Trust anchor only: the federation's root CA certificate (DER).
@@ -89,7 +118,7 @@ impl AppState {
         self.inner.ring().published()
     }
 
-    fn endpoint(&self, path: &str) -> String {
+    pub(crate) fn endpoint(&self, path: &str) -> String {
         format!("{}/{path}", self.inner.config.entity_id.as_str().trim_end_matches('/'))
     }
 
@@ -102,7 +131,7 @@ impl AppState {
     }
 
     /// This entity's signed Entity Configuration.
-    pub fn entity_configuration(&self, now: UnixTime) -> Result<String, ApiError> {
+    pub async fn entity_configuration(&self, now: UnixTime) -> Result<String, ApiError> {
         let c = &self.inner.config;
         let mut ec = self.statement(c.entity_id.clone(), self.jwks(), now);
         if !c.authority_hints.is_empty() {
@@ -129,7 +158,7 @@ impl AppState {
         if c.is_trust_anchor() && !c.trust_mark_issuers.is_empty() {
             ec.trust_mark_issuers = Some(c.trust_mark_issuers.clone());
         }
-        let own = self.inner.registry.own_trust_marks().map_err(ApiError::server)?;
+        let own = self.inner.registry.own_trust_marks().await.map_err(ApiError::server)?;
         if !own.is_empty() {
             ec.trust_marks = Some(own.into_iter().map(|(t, jwt)| TrustMarkRef { trust_mark_type: t, trust_mark: jwt }).collect());
         }
@@ -144,7 +173,10 @@ pub fn router(state: AppState) -> Router {
         .route("/.well-known/openid-federation", get(entity_configuration))
         .route("/resolve", get(resolve))
         .route("/health", get(|| async { "ok" }))
-        .route("/ca", get(root_ca));
+        .route("/metrics", get(crate::metrics::render))
+        .route("/openapi.json", get(crate::openapi::document))
+        .route("/ca", get(root_ca))
+        .route("/crl", get(crate::pki::crl));
     if state.config().authority {
         r = r
             .route("/fetch", get(fetch))
@@ -162,7 +194,9 @@ pub fn router(state: AppState) -> Router {
         .route("/admin/keys/prepare", post(prepare_key))
         .route("/admin/keys/activate", post(activate_key))
         .route("/historical_keys", get(historical_keys));
-    r.layer(axum::extract::DefaultBodyLimit::max(64 * 1024)).with_state(state)
+    r.layer(axum::middleware::from_fn_with_state(state.clone(), crate::metrics::track))
+        .layer(axum::extract::DefaultBodyLimit::max(64 * 1024))
+        .with_state(state)
 }
 
 fn jwt_response(media_type: &'static str, jwt: String) -> Response {
@@ -170,7 +204,7 @@ fn jwt_response(media_type: &'static str, jwt: String) -> Response {
 }
 
 async fn entity_configuration(State(st): State<AppState>) -> Result<Response, ApiError> {
-    Ok(jwt_response(ENTITY_STATEMENT_MEDIA_TYPE, st.entity_configuration(UnixTime::now())?))
+    Ok(jwt_response(ENTITY_STATEMENT_MEDIA_TYPE, st.entity_configuration(UnixTime::now()).await?))
 }
 
 #[derive(Deserialize)]
@@ -185,7 +219,7 @@ async fn fetch(State(st): State<AppState>, Query(q): Query<FetchQuery>) -> Resul
     if sub == st.config().entity_id {
         return Err(ApiError::invalid_request("sub is the issuer itself: fetch its Entity Configuration instead"));
     }
-    let s = st.inner.registry.get(&sub).map_err(ApiError::server)?.ok_or_else(|| ApiError::not_found(format!("{sub} is not a subordinate")))?;
+    let s = st.inner.registry.get(&sub).await.map_err(ApiError::server)?.ok_or_else(|| ApiError::not_found(format!("{sub} is not a subordinate")))?;
     let mut ss = st.statement(s.entity_id.clone(), s.jwks.clone(), UnixTime::now());
     ss.metadata_policy = s.metadata_policy.clone();
     ss.constraints = s.constraints.clone().map(serde_json::from_value).transpose().map_err(ApiError::server)?;
@@ -212,12 +246,12 @@ async fn list(State(st): State<AppState>, Query(q): Query<Vec<(String, String)>>
     }
     let marked: Option<Vec<String>> = if trust_marked || trust_mark_type.is_some() {
         let now = UnixTime::now().secs();
-        let marks = st.inner.registry.trust_marks(trust_mark_type.as_deref(), None).map_err(ApiError::server)?;
+        let marks = st.inner.registry.trust_marks(trust_mark_type.as_deref(), None).await.map_err(ApiError::server)?;
         Some(marks.into_iter().filter(|m| !m.revoked && m.exp.is_none_or(|e| e > now)).map(|m| m.sub).collect())
     } else {
         None
     };
-    let all = st.inner.registry.list().map_err(ApiError::server)?;
+    let all = st.inner.registry.list().await.map_err(ApiError::server)?;
     Ok(Json(
         all.into_iter()
             .filter(|s| types.is_empty() || types.iter().any(|t| s.entity_types.contains(t)))
@@ -292,11 +326,15 @@ pub struct AddSubordinate {
     /// Entity types the subordinate must have in its configuration.
     #[serde(default)]
     pub entity_types: Vec<String>,
+    /// For an intermediate: domains its subordinates live in, added to the name constraints
+    /// of the CA certificate issued to it (its own host is always permitted).
+    #[serde(default)]
+    pub permitted_domains: Vec<String>,
 }
 
 /// Fetches `id`'s Entity Configuration and checks its form and that it is about `id` (the
 /// signature is checked by the caller, against the keys that matter to it).
-async fn fetch_configuration(id: &EntityId) -> Result<ParsedStatement, ApiError> {
+pub(crate) async fn fetch_configuration(id: &EntityId) -> Result<ParsedStatement, ApiError> {
     let url = id.configuration_url();
     let body = tokio::task::spawn_blocking(move || HttpFetcher::new()?.get(&url, ENTITY_STATEMENT_MEDIA_TYPE))
         .await
@@ -327,7 +365,7 @@ async fn add_subordinate(State(st): State<AppState>, headers: HeaderMap, Json(re
         return Err(ApiError::invalid_request(format!("{id} has no `{missing}` metadata in its configuration")));
     }
     let intermediate = md.get("federation_entity").and_then(|f| f.get("federation_fetch_endpoint")).is_some();
-    let jwks = with_ca_certificate(&st, &id, ec.claims.jwks.clone(), intermediate)?;
+    let (jwks, x509) = crate::pki::with_ca_certificates(&st, &id, ec.claims.jwks.clone(), intermediate, &req.permitted_domains).await?;
     let sub = Subordinate {
         entity_id: id.clone(),
         entity_types: md.keys().cloned().collect(),
@@ -336,13 +374,14 @@ async fn add_subordinate(State(st): State<AppState>, headers: HeaderMap, Json(re
         constraints: req.constraints,
         intermediate,
     };
-    st.inner.registry.upsert(&sub).map_err(ApiError::server)?;
-    Ok((StatusCode::CREATED, Json(json!({"entity_id": id, "entity_types": sub.entity_types, "intermediate": intermediate}))))
+    st.inner.registry.upsert(&sub).await.map_err(ApiError::server)?;
+    tracing::info!(entity_id = %id, intermediate, x509 = %x509, "admin: subordinate onboarded");
+    Ok((StatusCode::CREATED, Json(json!({"entity_id": id, "entity_types": sub.entity_types, "intermediate": intermediate, "x509": x509}))))
 }
 
 async fn admin_list(State(st): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
     check_admin(&st, &headers)?;
-    let all = st.inner.registry.list().map_err(ApiError::server)?;
+    let all = st.inner.registry.list().await.map_err(ApiError::server)?;
     Ok(Json(Value::Array(
         all.into_iter()
             .map(|s| json!({"entity_id": s.entity_id, "entity_types": s.entity_types, "intermediate": s.intermediate, "metadata_policy": s.metadata_policy}))
@@ -353,7 +392,13 @@ async fn admin_list(State(st): State<AppState>, headers: HeaderMap) -> Result<Js
 async fn remove_subordinate(State(st): State<AppState>, headers: HeaderMap, Query(q): Query<HashMap<String, String>>) -> Result<StatusCode, ApiError> {
     check_admin(&st, &headers)?;
     let id = EntityId::new(q.get("entity_id").cloned().unwrap_or_default()).map_err(|e| ApiError::invalid_request(e.to_string()))?;
-    if st.inner.registry.remove(&id).map_err(ApiError::server)? { Ok(StatusCode::NO_CONTENT) } else { Err(ApiError::not_found(format!("{id} is not a subordinate"))) }
+    if !st.inner.registry.remove(&id).await.map_err(ApiError::server)? {
+        return Err(ApiError::not_found(format!("{id} is not a subordinate")));
+    }
+    // Its CA certificates go on the CRL (IT-Wallet 1.4 §1.2).
+    let revoked = st.inner.registry.revoke_certificates(id.as_str(), UnixTime::now().secs()).await.map_err(ApiError::server)?;
+    tracing::info!(entity_id = %id, certificates_revoked = revoked, "admin: subordinate removed");
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// A trust mark issuance request (admin).
@@ -372,7 +417,7 @@ pub struct IssueTrustMark {
 async fn issue_trust_mark(State(st): State<AppState>, headers: HeaderMap, Json(req): Json<IssueTrustMark>) -> Result<(StatusCode, Json<Value>), ApiError> {
     check_admin(&st, &headers)?;
     let sub = EntityId::new(req.sub).map_err(|e| ApiError::invalid_request(e.to_string()))?;
-    if st.inner.registry.get(&sub).map_err(ApiError::server)?.is_none() {
+    if st.inner.registry.get(&sub).await.map_err(ApiError::server)?.is_none() {
         return Err(ApiError::not_found(format!("{sub} is not a subordinate")));
     }
     let now = UnixTime::now();
@@ -397,7 +442,9 @@ async fn issue_trust_mark(State(st): State<AppState>, headers: HeaderMap, Json(r
             exp: claims.exp,
             revoked: false,
         })
+        .await
         .map_err(ApiError::server)?;
+    tracing::info!(sub = %sub, trust_mark_type = %claims.trust_mark_type, "admin: trust mark issued");
     Ok((StatusCode::CREATED, Json(json!({"trust_mark_type": claims.trust_mark_type, "trust_mark": jwt}))))
 }
 
@@ -413,7 +460,8 @@ pub struct RevokeTrustMark {
 async fn revoke_trust_mark(State(st): State<AppState>, headers: HeaderMap, Json(req): Json<RevokeTrustMark>) -> Result<Json<Value>, ApiError> {
     check_admin(&st, &headers)?;
     let t = st.config().trust_mark_type(&req.trust_mark_type);
-    let n = st.inner.registry.revoke_trust_marks(&t, &req.sub).map_err(ApiError::server)?;
+    let n = st.inner.registry.revoke_trust_marks(&t, &req.sub).await.map_err(ApiError::server)?;
+    tracing::info!(sub = %req.sub, trust_mark_type = %t, revoked = n, "admin: trust marks revoked");
     if n == 0 {
         return Err(ApiError::not_found("no such trust mark"));
     }
@@ -433,7 +481,7 @@ async fn attach_own_trust_mark(State(st): State<AppState>, headers: HeaderMap, J
     if claims.sub != st.config().entity_id {
         return Err(ApiError::invalid_request("the trust mark is about another entity"));
     }
-    st.inner.registry.set_own_trust_mark(&claims.trust_mark_type, req.trust_mark.trim()).map_err(ApiError::server)?;
+    st.inner.registry.set_own_trust_mark(&claims.trust_mark_type, req.trust_mark.trim()).await.map_err(ApiError::server)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -449,7 +497,7 @@ async fn trust_mark(State(st): State<AppState>, Query(q): Query<TrustMarkQuery>)
         return Err(ApiError::invalid_request("trust_mark_type and sub are required"));
     };
     let now = UnixTime::now().secs();
-    let marks = st.inner.registry.trust_marks(Some(&t), Some(&sub)).map_err(ApiError::server)?;
+    let marks = st.inner.registry.trust_marks(Some(&t), Some(&sub)).await.map_err(ApiError::server)?;
     let m = marks.into_iter().find(|m| !m.revoked && m.exp.is_none_or(|e| e > now)).ok_or_else(|| ApiError::not_found("no active trust mark"))?;
     Ok(jwt_response("application/trust-mark+jwt", m.jwt))
 }
@@ -464,7 +512,7 @@ async fn trust_mark_status(State(st): State<AppState>, axum::Form(f): axum::Form
     let jwt = f.trust_mark.trim().to_owned();
     let jws = wallet_core::jose::CompactJws::parse(&jwt).map_err(|e| ApiError::invalid_request(e.to_string()))?;
     let claims: TrustMarkClaims = jws.payload_json().map_err(|e| ApiError::invalid_request(e.to_string()))?;
-    let marks = st.inner.registry.trust_marks(Some(&claims.trust_mark_type), Some(claims.sub.as_str())).map_err(ApiError::server)?;
+    let marks = st.inner.registry.trust_marks(Some(&claims.trust_mark_type), Some(claims.sub.as_str())).await.map_err(ApiError::server)?;
     let m = marks.into_iter().find(|m| m.jwt == jwt).ok_or_else(|| ApiError::not_found("trust mark not issued here"))?;
     let now = UnixTime::now().secs();
     let status = if m.revoked {
@@ -483,7 +531,7 @@ async fn trust_mark_status(State(st): State<AppState>, axum::Form(f): axum::Form
 async fn trust_marked_list(State(st): State<AppState>, Query(q): Query<TrustMarkQuery>) -> Result<Json<Vec<String>>, ApiError> {
     let t = q.trust_mark_type.ok_or_else(|| ApiError::invalid_request("trust_mark_type is required"))?;
     let now = UnixTime::now().secs();
-    let marks = st.inner.registry.trust_marks(Some(&t), q.sub.as_deref()).map_err(ApiError::server)?;
+    let marks = st.inner.registry.trust_marks(Some(&t), q.sub.as_deref()).await.map_err(ApiError::server)?;
     let mut subs: Vec<String> = marks.into_iter().filter(|m| !m.revoked && m.exp.is_none_or(|e| e > now)).map(|m| m.sub).collect();
     subs.sort();
     subs.dedup();
@@ -494,6 +542,7 @@ async fn trust_marked_list(State(st): State<AppState>, Query(q): Query<TrustMark
 async fn prepare_key(State(st): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
     check_admin(&st, &headers)?;
     let jwk = st.inner.keys.write().unwrap_or_else(std::sync::PoisonError::into_inner).prepare().map_err(ApiError::server)?;
+    tracing::info!("admin: next federation key prepared");
     Ok(Json(json!({"next": jwk})))
 }
 
@@ -508,6 +557,7 @@ async fn activate_key(State(st): State<AppState>, headers: HeaderMap) -> Result<
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .activate(now, st.config().statement_ttl)
         .map_err(ApiError::invalid_request)?;
+    tracing::info!("admin: next federation key activated");
     Ok(Json(json!({"current": jwk})))
 }
 
@@ -543,11 +593,15 @@ struct RefreshKeys {
 async fn refresh_keys(State(st): State<AppState>, headers: HeaderMap, Json(req): Json<RefreshKeys>) -> Result<Json<Value>, ApiError> {
     check_admin(&st, &headers)?;
     let id = EntityId::new(req.entity_id).map_err(|e| ApiError::invalid_request(e.to_string()))?;
-    let mut sub = st.inner.registry.get(&id).map_err(ApiError::server)?.ok_or_else(|| ApiError::not_found(format!("{id} is not a subordinate")))?;
+    let mut sub = st.inner.registry.get(&id).await.map_err(ApiError::server)?.ok_or_else(|| ApiError::not_found(format!("{id} is not a subordinate")))?;
     let ec = fetch_configuration(&id).await?;
     ec.verify_with(&sub.jwks).map_err(|e| ApiError::invalid_request(format!("not signed by a pinned key: {e}")))?;
-    sub.jwks = with_ca_certificate(&st, &id, ec.claims.jwks.clone(), sub.intermediate)?;
-    st.inner.registry.upsert(&sub).map_err(ApiError::server)?;
+    // The domains permitted at onboarding are not kept: a refreshed intermediate CA
+    // certificate permits its own host only.
+    let (jwks, x509) = crate::pki::with_ca_certificates(&st, &id, ec.claims.jwks.clone(), sub.intermediate, &[]).await?;
+    sub.jwks = jwks;
+    st.inner.registry.upsert(&sub).await.map_err(ApiError::server)?;
+    tracing::info!(entity_id = %id, x509 = %x509, "admin: subordinate keys re-pinned");
     Ok(Json(json!({"entity_id": id, "keys": sub.jwks.keys.len()})))
 }
 
@@ -555,19 +609,4 @@ async fn refresh_keys(State(st): State<AppState>, headers: HeaderMap, Json(req):
 async fn root_ca(State(st): State<AppState>) -> Result<Response, ApiError> {
     let der = st.root_ca().ok_or_else(|| ApiError::not_found("this entity is not a trust anchor"))?.to_vec();
     Ok(([(header::CONTENT_TYPE, "application/pkix-cert")], der).into_response())
-}
-
-/// As the federation's root CA, a trust anchor issues the subordinate's CA certificate for
-/// each of its P-256 keys and carries it, with the root, in that key's `x5c`
-/// (IT-Wallet 1.4 §1.2). Other authorities pin the keys as they are.
-fn with_ca_certificate(st: &AppState, id: &EntityId, mut jwks: JwkSet, intermediate: bool) -> Result<JwkSet, ApiError> {
-    let Some(root) = st.root_ca() else { return Ok(jwks) };
-    let now = UnixTime::now().secs();
-    let ring = st.inner.ring();
-    for key in &mut jwks.keys {
-        let cert = crate::ca::subordinate_ca_certificate(&st.config().entity_id, ring.current(), id, key, intermediate, now)
-            .map_err(ApiError::invalid_request)?;
-        key.x5c = Some(vec![crate::ca::x5c_entry(&cert), crate::ca::x5c_entry(root)]);
-    }
-    Ok(jwks)
 }

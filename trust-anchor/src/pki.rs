@@ -1,0 +1,244 @@
+//! The service side of the federation's X.509 hierarchy (IT-Wallet 1.4 §1.2): which CA
+//! issues here, the CA certificates put in the `x5c` of pinned keys at onboarding, an
+//! intermediate's own CA certificate obtained from its superior, and the CRL.
+//!
+//! * The trust anchor issues under its root: pathlen 1 to intermediates, 0 to leaves.
+//! * An intermediate issues its leaves' CA certificates (pathlen 0) under its own CA
+//!   certificate, which it takes from the `x5c` of its key in its superior's Subordinate
+//!   Statement (fetched, signature checked with the superior's configuration keys, the
+//!   certificate checked to certify our key) and keeps in `<data_dir>/ca-chain.json`.
+//!   A leaf's `x5c` is then its CA, the intermediate's CA, the root.
+//! * Our choice: an intermediate does not issue CA certificates to intermediates below it
+//!   (its pathlen 1 leaves room for leaves only); their keys are pinned without `x5c`.
+//! * When no certificate can be issued (no CA certificate yet, the subject's host outside
+//!   this CA's name constraints, a non-P-256 key), the keys are pinned without `x5c` and the
+//!   onboarding answer says why: X.509 does not block federation onboarding.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::RwLock;
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use wallet_core::federation::entity::{ENTITY_STATEMENT_MEDIA_TYPE, ParsedStatement};
+use wallet_core::federation::{EntityId, Fetcher as _};
+use wallet_core::jose::jwk::JwkSet;
+use wallet_core::jose::{Jwk, Signer as _};
+use wallet_core::time::UnixTime;
+
+use crate::ca::{self, CaError, CaRequest, IssuingCa, Revoked};
+use crate::error::ApiError;
+use crate::fetch::HttpFetcher;
+use crate::registry::IssuedCertificate;
+use crate::routes::AppState;
+
+/// The media type of a CRL (RFC 5280 §5, DER).
+pub const CRL_MEDIA_TYPE: &str = "application/pkix-crl";
+
+/// An intermediate's own CA certificate chains (`x5c`, its CA first, the root last), by the
+/// `kid` of the key each certifies, persisted in `<data_dir>/ca-chain.json`.
+#[derive(Debug)]
+pub(crate) struct OwnCa {
+    path: PathBuf,
+    chains: RwLock<BTreeMap<String, Vec<String>>>,
+}
+
+impl OwnCa {
+    pub(crate) fn load(data_dir: &Path) -> Self {
+        let path = data_dir.join("ca-chain.json");
+        let chains = match std::fs::read_to_string(&path) {
+            Ok(t) => serde_json::from_str(&t).unwrap_or_else(|e| {
+                tracing::warn!(path = %path.display(), error = %e, "ignoring an unreadable CA chain file");
+                BTreeMap::new()
+            }),
+            Err(_) => BTreeMap::new(),
+        };
+        Self { path, chains: RwLock::new(chains) }
+    }
+
+    fn get(&self, kid: &str) -> Option<Vec<String>> {
+        self.chains.read().unwrap_or_else(std::sync::PoisonError::into_inner).get(kid).cloned()
+    }
+
+    fn put(&self, kid: &str, chain: Vec<String>) -> Result<(), String> {
+        let text = {
+            let mut chains = self.chains.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+            chains.insert(kid.to_owned(), chain);
+            serde_json::to_string_pretty(&*chains).map_err(|e| e.to_string())?
+        };
+        let tmp = self.path.with_extension("tmp");
+        std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, &self.path)).map_err(|e| format!("{}: {e}", self.path.display()))
+    }
+}
+
+/// The CA issuing here: its certificate (DER) and the `x5c` entries that follow a
+/// certificate it issues (itself up to the root).
+struct Chain {
+    ca_der: Vec<u8>,
+    tail: Vec<String>,
+}
+
+fn b64(s: &str) -> Result<Vec<u8>, String> {
+    base64::engine::general_purpose::STANDARD.decode(s.trim()).map_err(|_| "x5c entry is not base64".to_owned())
+}
+
+/// RFC 3986 unreserved characters pass, the rest is percent-encoded.
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| if b.is_ascii_alphanumeric() || b"-._~".contains(&b) { char::from(b).to_string() } else { format!("%{b:02X}") })
+        .collect()
+}
+
+async fn issuing_chain(st: &AppState) -> Result<Chain, String> {
+    if let Some(root) = st.root_ca() {
+        return Ok(Chain { ca_der: root.to_vec(), tail: vec![ca::x5c_entry(root)] });
+    }
+    if !st.config().authority {
+        return Err("a leaf issues no CA certificates".into());
+    }
+    let chain = own_ca_chain(st).await?;
+    let first = chain.first().ok_or("empty CA chain")?;
+    Ok(Chain { ca_der: b64(first)?, tail: chain })
+}
+
+/// An intermediate's CA chain for its current key: cached, else from a superior.
+async fn own_ca_chain(st: &AppState) -> Result<Vec<String>, String> {
+    let key = st.inner().ring().current().public_jwk();
+    let kid = key.kid.clone().unwrap_or_default();
+    if let Some(c) = st.inner().own_ca.get(&kid) {
+        return Ok(c);
+    }
+    let mut last = "no authority_hints".to_owned();
+    for sup in &st.config().authority_hints {
+        match fetch_own_chain(st, sup, &key).await {
+            Ok(chain) => {
+                st.inner().own_ca.put(&kid, chain.clone())?;
+                tracing::info!(superior = %sup, kid, "own CA certificate obtained from the superior");
+                return Ok(chain);
+            }
+            Err(e) => last = format!("{sup}: {e}"),
+        }
+    }
+    Err(format!("no CA certificate from a superior yet ({last})"))
+}
+
+/// The `x5c` that `superior` pins for our `key` in its Subordinate Statement about us.
+async fn fetch_own_chain(st: &AppState, superior: &EntityId, key: &Jwk) -> Result<Vec<String>, String> {
+    let me = st.config().entity_id.clone();
+    let sup = crate::routes::fetch_configuration(superior).await.map_err(|e| e.description)?;
+    sup.verify_with(&sup.claims.jwks).map_err(|e| format!("configuration not self-signed: {e}"))?;
+    let endpoint = sup
+        .claims
+        .metadata
+        .as_ref()
+        .and_then(|m| m.get("federation_entity"))
+        .and_then(|f| f.get("federation_fetch_endpoint"))
+        .and_then(|e| e.as_str())
+        .ok_or("no federation_fetch_endpoint")?
+        .to_owned();
+    let url = format!("{endpoint}?sub={}", urlencode(me.as_str()));
+    let body = tokio::task::spawn_blocking(move || HttpFetcher::new()?.get(&url, ENTITY_STATEMENT_MEDIA_TYPE))
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())?;
+    let ss = ParsedStatement::parse(&body).map_err(|e| e.to_string())?;
+    ss.verify_with(&sup.claims.jwks).map_err(|e| format!("subordinate statement: {e}"))?;
+    if &ss.claims.iss != superior || ss.claims.sub != me {
+        return Err("the subordinate statement is not about us".into());
+    }
+    let pinned = ss.claims.jwks.keys.iter().find(|k| k.params == key.params).ok_or("our current key is not pinned yet")?;
+    let x5c = pinned.x5c.clone().filter(|c| !c.is_empty()).ok_or("our key is pinned without a CA certificate")?;
+    let first = b64(x5c.first().ok_or("empty x5c")?)?;
+    if !ca::certifies(&first, key).map_err(|e| e.to_string())? {
+        return Err("the pinned certificate is for another key".into());
+    }
+    Ok(x5c)
+}
+
+/// Puts `id`'s CA certificate, issued here, in the `x5c` of each of its keys and records
+/// the certificates for the CRL; says what was done.
+pub(crate) async fn with_ca_certificates(
+    st: &AppState,
+    id: &EntityId,
+    mut jwks: JwkSet,
+    intermediate: bool,
+    extra_domains: &[String],
+) -> Result<(JwkSet, String), ApiError> {
+    if intermediate && !st.config().is_trust_anchor() {
+        return Ok((jwks, "no CA certificate: an intermediate issues CA certificates to leaves only".into()));
+    }
+    let chain = match issuing_chain(st).await {
+        Ok(c) => c,
+        Err(e) => return Ok((jwks, format!("no CA certificate: {e}"))),
+    };
+    let now = UnixTime::now().secs();
+    let mut issued = Vec::new();
+    let mut notes = Vec::new();
+    {
+        let ring = st.inner().ring();
+        let ca = match IssuingCa::new(&chain.ca_der, ring.current(), st.endpoint("crl")) {
+            Ok(ca) => ca,
+            Err(e) => return Ok((jwks, format!("no CA certificate: {e}"))),
+        };
+        let extra = if intermediate { extra_domains } else { &[] };
+        let mut out = jwks.clone();
+        for key in &mut out.keys {
+            let subject_key = key.clone();
+            let req = CaRequest { subject: id, subject_key: &subject_key, path_len: u8::from(intermediate), extra_domains: extra };
+            match ca::issue_ca_certificate(&ca, &req, now) {
+                Ok(c) => {
+                    key.x5c = Some([vec![ca::x5c_entry(&c.der)], chain.tail.clone()].concat());
+                    issued.push(c);
+                }
+                Err(e @ CaError::UnsupportedKey(_)) => notes.push(e.to_string()),
+                Err(e @ CaError::OutsideNameConstraints { .. }) => return Ok((jwks, format!("no CA certificate: {e}"))),
+                Err(e @ CaError::BadName(_)) => return Err(ApiError::invalid_request(format!("permitted_domains: {e}"))),
+                Err(e) => return Err(ApiError::server(e)),
+            }
+        }
+        jwks = out;
+    }
+    for c in &issued {
+        let rec = IssuedCertificate { serial: c.serial.clone(), entity_id: id.to_string(), issued_at: now, not_after: c.not_after, revoked_at: None };
+        st.registry().add_certificate(&rec).await.map_err(ApiError::server)?;
+    }
+    let mut note = format!("{} CA certificate(s) issued, pathlen {}", issued.len(), u8::from(intermediate));
+    for n in notes {
+        note.push_str("; ");
+        note.push_str(&n);
+    }
+    Ok((jwks, note))
+}
+
+/// `GET /crl`: the CRL of the CA issuing here (the root at the trust anchor, an
+/// intermediate's own CA), listing the CA certificates of removed subordinates until they
+/// expire. DER, `application/pkix-crl` (IT-Wallet 1.4 §1.2; RFC 5280 §5).
+pub(crate) async fn crl(State(st): State<AppState>) -> Result<Response, ApiError> {
+    let chain = issuing_chain(&st).await.map_err(|e| ApiError::not_found(format!("no CRL here: {e}")))?;
+    let now = UnixTime::now().secs();
+    let revoked: Vec<Revoked> = st
+        .registry()
+        .revoked_certificates(now)
+        .await
+        .map_err(ApiError::server)?
+        .into_iter()
+        .map(|c| Revoked { serial: c.serial, revoked_at: c.revoked_at.unwrap_or(now) })
+        .collect();
+    let millis = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or_default();
+    let der = {
+        let ring = st.inner().ring();
+        let ca = IssuingCa::new(&chain.ca_der, ring.current(), st.endpoint("crl")).map_err(ApiError::server)?;
+        ca::crl(&ca, &revoked, i64::try_from(millis).unwrap_or(i64::MAX)).map_err(ApiError::server)?
+    };
+    Ok(([(header::CONTENT_TYPE, CRL_MEDIA_TYPE), (header::CACHE_CONTROL, "max-age=300")], der).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn urlencode_keeps_unreserved_only() {
+        assert_eq!(super::urlencode("http://127.0.0.1:7601/a b"), "http%3A%2F%2F127.0.0.1%3A7601%2Fa%20b");
+    }
+}

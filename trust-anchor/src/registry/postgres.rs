@@ -1,0 +1,224 @@
+//! The PostgreSQL backend (tokio-postgres, no TLS: run it on a private network or loopback).
+//!
+//! One client connection, pipelined; made at first use, made again when the server closed
+//! it. Tables are created under an advisory lock, so replicas starting together do not race.
+//! Several entities may share one database if each gets its own schema, e.g.
+//! `postgres://u:p@host/db?options=-csearch_path%3Dintermediate` (the URL's `options`).
+
+use std::str::FromStr as _;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_postgres::{Client, NoTls};
+use wallet_core::federation::EntityId;
+
+use super::{IssuedCertificate, IssuedTrustMark, RegistryError, Subordinate, parse_subordinate, subordinate_columns};
+
+/// An arbitrary key for `pg_advisory_xact_lock` while the schema is created.
+const SCHEMA_LOCK: i64 = 0x7e55_e7a0;
+
+const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS trust_marks (
+        seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        trust_mark_type TEXT NOT NULL,
+        sub TEXT NOT NULL,
+        jwt TEXT NOT NULL,
+        iat BIGINT NOT NULL,
+        exp BIGINT,
+        revoked BOOLEAN NOT NULL DEFAULT FALSE
+    );
+    CREATE INDEX IF NOT EXISTS trust_marks_type_sub ON trust_marks(trust_mark_type, sub);
+    CREATE TABLE IF NOT EXISTS own_trust_marks (
+        trust_mark_type TEXT PRIMARY KEY,
+        jwt TEXT NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS subordinates (
+        entity_id TEXT PRIMARY KEY,
+        entity_types TEXT NOT NULL,
+        jwks TEXT NOT NULL,
+        metadata_policy TEXT,
+        constraints TEXT,
+        intermediate BOOLEAN NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS certificates (
+        serial TEXT PRIMARY KEY,
+        entity_id TEXT NOT NULL,
+        issued_at BIGINT NOT NULL,
+        not_after BIGINT NOT NULL,
+        revoked_at BIGINT
+    );
+    CREATE INDEX IF NOT EXISTS certificates_entity ON certificates(entity_id);";
+
+const SUBORDINATE_COLUMNS: &str = "entity_id, entity_types, jwks, metadata_policy, constraints, intermediate";
+const CERTIFICATE_COLUMNS: &str = "serial, entity_id, issued_at, not_after, revoked_at";
+
+pub(super) struct Postgres {
+    config: tokio_postgres::Config,
+    client: tokio::sync::Mutex<Option<Arc<Client>>>,
+}
+
+fn subordinate(r: &tokio_postgres::Row) -> Result<Subordinate, RegistryError> {
+    let types: String = r.try_get(1)?;
+    let jwks: String = r.try_get(2)?;
+    parse_subordinate(r.try_get(0)?, &types, &jwks, r.try_get(3)?, r.try_get(4)?, r.try_get(5)?)
+}
+
+fn certificate(r: &tokio_postgres::Row) -> Result<IssuedCertificate, RegistryError> {
+    Ok(IssuedCertificate { serial: r.try_get(0)?, entity_id: r.try_get(1)?, issued_at: r.try_get(2)?, not_after: r.try_get(3)?, revoked_at: r.try_get(4)? })
+}
+
+fn count(n: u64) -> usize {
+    usize::try_from(n).unwrap_or(usize::MAX)
+}
+
+impl Postgres {
+    pub(super) fn new(url: &str) -> Result<Self, RegistryError> {
+        let mut config = tokio_postgres::Config::from_str(url).map_err(|e| RegistryError::BadUrl(e.to_string()))?;
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(Duration::from_secs(5));
+        }
+        config.application_name("tessera-trust-anchor");
+        Ok(Self { config, client: tokio::sync::Mutex::new(None) })
+    }
+
+    /// The live client, connecting (and creating the tables) when there is none.
+    async fn client(&self) -> Result<Arc<Client>, RegistryError> {
+        let mut slot = self.client.lock().await;
+        if let Some(c) = slot.as_ref().filter(|c| !c.is_closed()) {
+            return Ok(Arc::clone(c));
+        }
+        let (client, connection) = self.config.connect(NoTls).await?;
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::warn!(error = %e, "registry: PostgreSQL connection closed");
+            }
+        });
+        client.batch_execute(&format!("BEGIN; SELECT pg_advisory_xact_lock({SCHEMA_LOCK}); {SCHEMA} COMMIT;")).await?;
+        let client = Arc::new(client);
+        *slot = Some(Arc::clone(&client));
+        Ok(client)
+    }
+
+    pub(super) async fn ping(&self) -> Result<(), RegistryError> {
+        self.client().await?.simple_query("SELECT 1").await?;
+        Ok(())
+    }
+
+    pub(super) async fn upsert(&self, s: &Subordinate) -> Result<(), RegistryError> {
+        let (types, jwks, policy, constraints) = subordinate_columns(s)?;
+        self.client()
+            .await?
+            .execute(
+                "INSERT INTO subordinates (entity_id, entity_types, jwks, metadata_policy, constraints, intermediate)
+                 VALUES ($1, $2, $3, $4, $5, $6)
+                 ON CONFLICT (entity_id) DO UPDATE SET entity_types = EXCLUDED.entity_types, jwks = EXCLUDED.jwks,
+                   metadata_policy = EXCLUDED.metadata_policy, constraints = EXCLUDED.constraints, intermediate = EXCLUDED.intermediate",
+                &[&s.entity_id.as_str(), &types, &jwks, &policy, &constraints, &s.intermediate],
+            )
+            .await?;
+        Ok(())
+    }
+
+    pub(super) async fn remove(&self, id: &EntityId) -> Result<bool, RegistryError> {
+        Ok(self.client().await?.execute("DELETE FROM subordinates WHERE entity_id = $1", &[&id.as_str()]).await? > 0)
+    }
+
+    pub(super) async fn get(&self, id: &EntityId) -> Result<Option<Subordinate>, RegistryError> {
+        let q = format!("SELECT {SUBORDINATE_COLUMNS} FROM subordinates WHERE entity_id = $1");
+        self.client().await?.query_opt(&q, &[&id.as_str()]).await?.as_ref().map(subordinate).transpose()
+    }
+
+    pub(super) async fn list(&self) -> Result<Vec<Subordinate>, RegistryError> {
+        let q = format!("SELECT {SUBORDINATE_COLUMNS} FROM subordinates ORDER BY entity_id");
+        self.client().await?.query(&q, &[]).await?.iter().map(subordinate).collect()
+    }
+
+    pub(super) async fn add_trust_mark(&self, m: &IssuedTrustMark) -> Result<(), RegistryError> {
+        self.client()
+            .await?
+            .execute(
+                "INSERT INTO trust_marks (trust_mark_type, sub, jwt, iat, exp, revoked) VALUES ($1, $2, $3, $4, $5, $6)",
+                &[&m.trust_mark_type, &m.sub, &m.jwt, &m.iat, &m.exp, &m.revoked],
+            )
+            .await?;
+        Ok(())
+    }
+
+    pub(super) async fn revoke_trust_marks(&self, trust_mark_type: &str, sub: &str) -> Result<usize, RegistryError> {
+        let n = self
+            .client()
+            .await?
+            .execute("UPDATE trust_marks SET revoked = TRUE WHERE trust_mark_type = $1 AND sub = $2 AND NOT revoked", &[&trust_mark_type, &sub])
+            .await?;
+        Ok(count(n))
+    }
+
+    pub(super) async fn trust_marks(&self, trust_mark_type: Option<&str>, sub: Option<&str>) -> Result<Vec<IssuedTrustMark>, RegistryError> {
+        let rows = self
+            .client()
+            .await?
+            .query(
+                "SELECT trust_mark_type, sub, jwt, iat, exp, revoked FROM trust_marks
+                 WHERE ($1::text IS NULL OR trust_mark_type = $1) AND ($2::text IS NULL OR sub = $2) ORDER BY seq DESC",
+                &[&trust_mark_type, &sub],
+            )
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(IssuedTrustMark {
+                    trust_mark_type: r.try_get(0)?,
+                    sub: r.try_get(1)?,
+                    jwt: r.try_get(2)?,
+                    iat: r.try_get(3)?,
+                    exp: r.try_get(4)?,
+                    revoked: r.try_get(5)?,
+                })
+            })
+            .collect()
+    }
+
+    pub(super) async fn set_own_trust_mark(&self, trust_mark_type: &str, jwt: &str) -> Result<(), RegistryError> {
+        self.client()
+            .await?
+            .execute(
+                "INSERT INTO own_trust_marks (trust_mark_type, jwt) VALUES ($1, $2) ON CONFLICT (trust_mark_type) DO UPDATE SET jwt = EXCLUDED.jwt",
+                &[&trust_mark_type, &jwt],
+            )
+            .await?;
+        Ok(())
+    }
+
+    pub(super) async fn own_trust_marks(&self) -> Result<Vec<(String, String)>, RegistryError> {
+        let rows = self.client().await?.query("SELECT trust_mark_type, jwt FROM own_trust_marks ORDER BY trust_mark_type", &[]).await?;
+        rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
+    }
+
+    pub(super) async fn add_certificate(&self, c: &IssuedCertificate) -> Result<(), RegistryError> {
+        self.client()
+            .await?
+            .execute(
+                &format!("INSERT INTO certificates ({CERTIFICATE_COLUMNS}) VALUES ($1, $2, $3, $4, $5)"),
+                &[&c.serial, &c.entity_id, &c.issued_at, &c.not_after, &c.revoked_at],
+            )
+            .await?;
+        Ok(())
+    }
+
+    pub(super) async fn revoke_certificates(&self, entity_id: &str, now: i64) -> Result<usize, RegistryError> {
+        let n = self
+            .client()
+            .await?
+            .execute("UPDATE certificates SET revoked_at = $2 WHERE entity_id = $1 AND revoked_at IS NULL", &[&entity_id, &now])
+            .await?;
+        Ok(count(n))
+    }
+
+    pub(super) async fn certificates(&self, entity_id: &str) -> Result<Vec<IssuedCertificate>, RegistryError> {
+        let q = format!("SELECT {CERTIFICATE_COLUMNS} FROM certificates WHERE entity_id = $1 ORDER BY issued_at, serial");
+        self.client().await?.query(&q, &[&entity_id]).await?.iter().map(certificate).collect()
+    }
+
+    pub(super) async fn revoked_certificates(&self, now: i64) -> Result<Vec<IssuedCertificate>, RegistryError> {
+        let q = format!("SELECT {CERTIFICATE_COLUMNS} FROM certificates WHERE revoked_at IS NOT NULL AND not_after > $1 ORDER BY serial");
+        self.client().await?.query(&q, &[&now]).await?.iter().map(certificate).collect()
+    }
+}
