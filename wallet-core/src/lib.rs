@@ -25,6 +25,7 @@ pub mod status;
 pub mod store;
 pub mod time;
 pub mod vc;
+pub mod wallet;
 pub mod x509;
 
 /// Constant-time equality of secrets (tokens, nonces): no early exit on the first difference.

@@ -1,0 +1,36 @@
+//! The flows a phone app calls. For now: wallet activation (IT-Wallet 1.4 §2), in
+//! [`WalletActivation`]:
+//!
+//! 1. [`WalletActivation::start_login`] → [`PendingLogin::url`]: open it in a browser; the
+//!    wallet provider runs the SPID/CIE login with its OpenID Provider.
+//! 2. [`WalletActivation::finish_login`] with the redirect back to the app → [`CitizenSession`]
+//!    (bound to the citizen's fiscal number).
+//! 3. [`WalletActivation::activate`] = [`WalletActivation::register`] (hardware key in the
+//!    [`crate::keystore::KeyStore`], `GET /nonce`, registration with the key attestation) +
+//!    [`WalletActivation::obtain_attestations`] (ephemeral WAA key, attestation request, WAA
+//!    and WUA verified and kept in the sealed [`InstanceStore`]).
+//! 4. [`WalletActivation::wallet_app_attestation`] renews the WAA when it expires;
+//!    [`WalletActivation::client_attestation_headers`] gives `OAuth-Client-Attestation` and
+//!    `OAuth-Client-Attestation-PoP` for issuers.
+//! 5. [`WalletActivation::list_instances`], [`WalletActivation::revoke_instance`] (a lost phone).
+//!
+//! The protocol steps are also available as pure request builders and response parsers
+//! ([`login`], [`activation`]); HTTP goes through the [`HttpClient`] seam, with a blocking
+//! reqwest client ([`http::ReqwestHttpClient`]) behind the `http` cargo feature (off by
+//! default, so that the phone build does not carry it: the app passes its own client).
+
+pub mod activation;
+mod error;
+pub mod http;
+pub mod instance;
+pub mod login;
+pub mod query;
+
+pub use activation::{Attestations, WalletActivation};
+pub use error::WalletError;
+pub use http::{HttpClient, HttpError, HttpMethod, HttpRequest, HttpResponse};
+pub use instance::{InstanceRecord, InstanceStore};
+pub use login::{CitizenSession, LoginCode, PendingLogin};
+
+#[cfg(test)]
+mod tests;
