@@ -1,1 +1,75 @@
-//! The IT-Wallet wallet provider (IT-Wallet 1.4 §2).
+//! The IT-Wallet wallet provider (IT-Wallet 1.4 §2): it registers wallet instances and their
+//! hardware keys, attests them with the Wallet App Attestation (WAA,
+//! `oauth-client-attestation+jwt`) and the Wallet Unit Attestation (WUA,
+//! `key-attestation+jwt`), publishes the WUAs' Token Status List, and lets citizens, logged
+//! in with SPID/CIE, list and revoke their own instances.
+//!
+//! * What it refuses, each with the spec's code ([`error::ProviderError`]): a nonce not
+//!   issued here, used or expired; a key attestation that does not verify, carries another
+//!   challenge, or chains to an untrusted root; a software key attestation in production; an
+//!   attestation request for a revoked or unknown instance, or with a bad signature,
+//!   `hardware_signature`, `iss` or `aud`; a citizen touching another citizen's instance; an
+//!   app redirect URI that is not configured.
+//! * Seams: the clock ([`wallet_core::time::Clock`]), the key attestation verifier
+//!   (wallet-core's `KeyAttestationVerifier`: software format in development, Android Key
+//!   Attestation with configured roots), the SPID/CIE relying party (`spid-cie-oidc`).
+//! * State lives in one SQLite file ([`store`]), so replicas share nonces, sessions and the
+//!   status list; keys live under the data directory ([`keys`]).
+//! * It is a federation leaf: its Entity Configuration (`wallet_solution` metadata) and
+//!   admin API are the trust-anchor crate's building block ([`trust_anchor::router`]).
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use wallet_provider::{Config, WalletProvider};
+//! let config = Config::load(std::path::Path::new("wallet-provider.toml"))?;
+//! let provider = WalletProvider::open(config.clone())?;
+//! let (tx, _bound) = tokio::sync::oneshot::channel();
+//! wallet_provider::serve(provider, config.listen, tx, async { let _ = tokio::signal::ctrl_c().await; }).await?;
+//! # Ok(()) }
+//! ```
+
+mod attest;
+pub mod citizen;
+pub mod config;
+pub mod error;
+pub mod extract;
+pub mod keys;
+pub mod metrics;
+pub mod routes;
+pub mod secret;
+mod state;
+pub mod status_list;
+pub mod store;
+
+pub use config::Config;
+pub use error::ProviderError;
+pub use routes::router;
+pub use state::{Builder, OpenError, WalletProvider};
+
+/// The state handlers get (the same type as [`WalletProvider`]).
+pub type AppState = WalletProvider;
+
+use std::net::SocketAddr;
+
+/// Binds `addr` and serves until `shutdown` completes. The bound address goes through
+/// `bound` before serving (port 0 picks a free port).
+pub async fn serve(
+    state: WalletProvider,
+    addr: SocketAddr,
+    bound: tokio::sync::oneshot::Sender<SocketAddr>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let _ = bound.send(listener.local_addr()?);
+    serve_listener(state, listener, shutdown).await
+}
+
+/// Serves on an already bound listener (tests bind first to learn the port that goes into
+/// the entity id) until `shutdown` completes.
+pub async fn serve_listener(
+    state: WalletProvider,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+}

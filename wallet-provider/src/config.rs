@@ -1,0 +1,369 @@
+//! What an operator configures: a TOML file, then `TESSERA_WP_*` environment overrides,
+//! then [`Config::validate`]. Tests and `tessera up` build it with [`Config::new`].
+//!
+//! ```toml
+//! entity_id = "https://wallet-provider.example.it"
+//! data_dir = "/var/lib/tessera/wallet-provider"
+//! listen = "0.0.0.0:7610"
+//! production = true
+//! trust_anchor = "https://trust-anchor.example.it"
+//! trust_anchor_jwks = "/etc/tessera/ta.jwks"        # pinned trust anchor keys (required in production)
+//! authority_hints = ["https://trust-anchor.example.it"]
+//! op_entity_id = "https://op.example.it"           # the SPID/CIE OpenID Provider
+//! allowed_redirect_uris = ["https://wallet.example.it/activate", "it.example.wallet://activate"]
+//! android_roots = ["/etc/tessera/google-attestation-roots.pem"]
+//! waa_ttl = 3600
+//! ```
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use wallet_core::attestation::SecurityLevel;
+use wallet_core::federation::EntityId;
+use wallet_core::jose::jwk::JwkSet;
+
+/// At most 24 h for a Wallet App Attestation (IT-Wallet 1.4 §2.3, WP_144).
+pub const MAX_WAA_TTL: i64 = 86_400;
+/// At least one month for a Wallet Unit Attestation (IT-Wallet 1.4 §2.3 "Validity").
+pub const MIN_WUA_TTL: i64 = 30 * 86_400;
+
+/// A configuration that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file cannot be read.
+    #[error("{path}: {detail}")]
+    Io {
+        /// The file.
+        path: String,
+        /// Why.
+        detail: String,
+    },
+    /// The file or an override does not parse.
+    #[error("{0}")]
+    Parse(String),
+    /// A value breaks a rule.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// General information the WAA and WUA carry (`eudi_wallet_info.general_info`, IT-Wallet
+/// 1.4 §2.3).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
+pub struct WalletSolutionInfo {
+    /// `wallet_provider_name`.
+    pub wallet_provider_name: String,
+    /// `wallet_solution_id`.
+    pub wallet_solution_id: String,
+    /// `wallet_solution_version`.
+    pub wallet_solution_version: String,
+    /// `wallet_solution_certification_information`.
+    pub wallet_solution_certification_information: String,
+}
+
+/// The configuration of one wallet provider.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The provider's entity identifier (its public base URL; also the WAA/WUA `iss`).
+    pub entity_id: EntityId,
+    /// Keys, certificates and the database live here.
+    pub data_dir: PathBuf,
+    /// Where `serve_addr` binds when used by an operator (`tessera up` picks its own).
+    pub listen: SocketAddr,
+    /// Production: software key attestations are refused and the trust anchor's keys must be
+    /// pinned.
+    pub production: bool,
+    /// The trust anchor whose chain signs our attestations' `trust_chain`.
+    pub trust_anchor: EntityId,
+    /// Its pinned Federation Entity Keys; when absent (development only) they are taken from
+    /// its self-signed Entity Configuration at first use.
+    pub trust_anchor_jwks: Option<JwkSet>,
+    /// Our superiors in the federation (usually the trust anchor).
+    pub authority_hints: Vec<EntityId>,
+    /// The SPID/CIE OpenID Provider citizens log in with.
+    pub op_entity_id: Option<EntityId>,
+    /// Redirect URIs of the wallet app a login may return to (exact match).
+    pub allowed_redirect_uris: Vec<String>,
+    /// Bearer token of the federation entity's admin API (`/admin/own-trust-marks`, key
+    /// rollover).
+    pub admin_token: String,
+    /// `organization_name` of the federation entity.
+    pub organization_name: String,
+    /// `logo_uri` of `wallet_solution` (SVG).
+    pub logo_uri: String,
+    /// `eudi_wallet_info.general_info`.
+    pub solution: WalletSolutionInfo,
+    /// PEM files of the roots accepted for Android Key Attestation chains (Google's hardware
+    /// attestation roots in production); none: Android attestations are refused.
+    pub android_roots: Vec<PathBuf>,
+    /// The weakest Android key storage accepted (`trusted_environment` or `strongbox`).
+    pub android_min_security_level: SecurityLevel,
+    /// Wallet App Attestation lifetime, seconds (at most [`MAX_WAA_TTL`]).
+    pub waa_ttl: i64,
+    /// Wallet Unit Attestation lifetime, seconds (at least [`MIN_WUA_TTL`]).
+    pub wua_ttl: i64,
+    /// Nonce lifetime, seconds.
+    pub nonce_ttl: i64,
+    /// Session token lifetime, seconds.
+    pub session_ttl: i64,
+    /// One-time login code lifetime, seconds.
+    pub login_code_ttl: i64,
+    /// Status List Token lifetime (`exp - iat`, at most 24 h per IT-Wallet 1.4 §6).
+    pub status_list_ttl: i64,
+    /// `ttl` of the Status List Token: how long relying parties may cache it.
+    pub status_list_cache_ttl: u64,
+}
+
+/// The TOML file: every field optional except the identifiers.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    entity_id: Option<String>,
+    data_dir: Option<PathBuf>,
+    listen: Option<String>,
+    production: Option<bool>,
+    trust_anchor: Option<String>,
+    trust_anchor_jwks: Option<PathBuf>,
+    authority_hints: Option<Vec<String>>,
+    op_entity_id: Option<String>,
+    allowed_redirect_uris: Option<Vec<String>>,
+    admin_token: Option<String>,
+    organization_name: Option<String>,
+    logo_uri: Option<String>,
+    wallet_provider_name: Option<String>,
+    wallet_solution_id: Option<String>,
+    wallet_solution_version: Option<String>,
+    wallet_solution_certification_information: Option<String>,
+    android_roots: Option<Vec<PathBuf>>,
+    android_min_security_level: Option<String>,
+    waa_ttl: Option<i64>,
+    wua_ttl: Option<i64>,
+    nonce_ttl: Option<i64>,
+    session_ttl: Option<i64>,
+    login_code_ttl: Option<i64>,
+    status_list_ttl: Option<i64>,
+    status_list_cache_ttl: Option<u64>,
+}
+
+fn entity(field: &str, v: &str) -> Result<EntityId, ConfigError> {
+    EntityId::new(v.to_owned()).map_err(|e| ConfigError::Invalid(format!("{field}: {e}")))
+}
+
+fn list(v: &str) -> Vec<String> {
+    v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect()
+}
+
+impl Config {
+    /// A development configuration: provider `entity_id` under the trust anchor, data under
+    /// `data_dir`, no allowed redirect URIs, development mode, default lifetimes (WAA 1 h, WUA
+    /// 31 days, nonce 5 min, session 15 min, login code 2 min, status list 12 h, cached 5 min).
+    pub fn new(entity_id: EntityId, trust_anchor: EntityId, data_dir: PathBuf) -> Self {
+        Self {
+            authority_hints: vec![trust_anchor.clone()],
+            entity_id,
+            data_dir,
+            listen: SocketAddr::from(([127, 0, 0, 1], 7610)),
+            production: false,
+            trust_anchor,
+            trust_anchor_jwks: None,
+            op_entity_id: None,
+            allowed_redirect_uris: Vec::new(),
+            admin_token: String::new(),
+            organization_name: "Tessera Wallet Provider".into(),
+            logo_uri: String::new(),
+            solution: WalletSolutionInfo {
+                wallet_provider_name: "Tessera".into(),
+                wallet_solution_id: "tessera-wallet".into(),
+                wallet_solution_version: env!("CARGO_PKG_VERSION").into(),
+                wallet_solution_certification_information: String::new(),
+            },
+            android_roots: Vec::new(),
+            android_min_security_level: SecurityLevel::TrustedEnvironment,
+            waa_ttl: 3_600,
+            wua_ttl: 31 * 86_400,
+            nonce_ttl: 300,
+            session_ttl: 900,
+            login_code_ttl: 120,
+            status_list_ttl: 12 * 3_600,
+            status_list_cache_ttl: 300,
+        }
+    }
+
+    /// Reads a TOML file, applies `TESSERA_WP_*` overrides from the process environment and
+    /// validates.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Io { path: path.display().to_string(), detail: e.to_string() })?;
+        Self::from_toml(&text, std::env::vars())
+    }
+
+    /// Parses TOML text, applies overrides (`TESSERA_WP_<FIELD>` in upper case; lists are
+    /// comma-separated) from `env` and validates.
+    pub fn from_toml(text: &str, env: impl IntoIterator<Item = (String, String)>) -> Result<Self, ConfigError> {
+        let mut f: FileConfig = toml::from_str(text).map_err(|e| ConfigError::Parse(e.to_string()))?;
+        for (k, v) in env {
+            let Some(name) = k.strip_prefix("TESSERA_WP_") else { continue };
+            let int = |v: &str| v.parse::<i64>().map_err(|e| ConfigError::Parse(format!("{k}: {e}")));
+            match name {
+                "ENTITY_ID" => f.entity_id = Some(v),
+                "DATA_DIR" => f.data_dir = Some(v.into()),
+                "LISTEN" => f.listen = Some(v),
+                "PRODUCTION" => f.production = Some(matches!(v.as_str(), "1" | "true" | "yes")),
+                "TRUST_ANCHOR" => f.trust_anchor = Some(v),
+                "TRUST_ANCHOR_JWKS" => f.trust_anchor_jwks = Some(v.into()),
+                "AUTHORITY_HINTS" => f.authority_hints = Some(list(&v)),
+                "OP_ENTITY_ID" => f.op_entity_id = Some(v),
+                "ALLOWED_REDIRECT_URIS" => f.allowed_redirect_uris = Some(list(&v)),
+                "ADMIN_TOKEN" => f.admin_token = Some(v),
+                "ANDROID_ROOTS" => f.android_roots = Some(list(&v).into_iter().map(PathBuf::from).collect()),
+                "WAA_TTL" => f.waa_ttl = Some(int(&v)?),
+                "WUA_TTL" => f.wua_ttl = Some(int(&v)?),
+                _ => return Err(ConfigError::Parse(format!("unknown override {k}"))),
+            }
+        }
+        let entity_id = entity("entity_id", f.entity_id.as_deref().ok_or(ConfigError::Invalid("entity_id is required".into()))?)?;
+        let trust_anchor = entity("trust_anchor", f.trust_anchor.as_deref().ok_or(ConfigError::Invalid("trust_anchor is required".into()))?)?;
+        let data_dir = f.data_dir.ok_or(ConfigError::Invalid("data_dir is required".into()))?;
+        let mut c = Self::new(entity_id, trust_anchor, data_dir);
+        if let Some(l) = f.listen {
+            c.listen = l.parse().map_err(|e| ConfigError::Invalid(format!("listen: {e}")))?;
+        }
+        c.production = f.production.unwrap_or(false);
+        if let Some(p) = f.trust_anchor_jwks {
+            let text = std::fs::read_to_string(&p).map_err(|e| ConfigError::Io { path: p.display().to_string(), detail: e.to_string() })?;
+            c.trust_anchor_jwks = Some(serde_json::from_str(&text).map_err(|e| ConfigError::Parse(format!("{}: {e}", p.display())))?);
+        }
+        if let Some(h) = f.authority_hints {
+            c.authority_hints = h.iter().map(|h| entity("authority_hints", h)).collect::<Result<_, _>>()?;
+        }
+        c.op_entity_id = f.op_entity_id.as_deref().map(|o| entity("op_entity_id", o)).transpose()?;
+        c.allowed_redirect_uris = f.allowed_redirect_uris.unwrap_or_default();
+        c.admin_token = f.admin_token.unwrap_or_default();
+        if let Some(v) = f.organization_name {
+            c.organization_name = v;
+        }
+        if let Some(v) = f.logo_uri {
+            c.logo_uri = v;
+        }
+        let s = &mut c.solution;
+        for (slot, v) in [
+            (&mut s.wallet_provider_name, f.wallet_provider_name),
+            (&mut s.wallet_solution_id, f.wallet_solution_id),
+            (&mut s.wallet_solution_version, f.wallet_solution_version),
+            (&mut s.wallet_solution_certification_information, f.wallet_solution_certification_information),
+        ] {
+            if let Some(v) = v {
+                *slot = v;
+            }
+        }
+        c.android_roots = f.android_roots.unwrap_or_default();
+        c.android_min_security_level = match f.android_min_security_level.as_deref() {
+            None | Some("trusted_environment") => SecurityLevel::TrustedEnvironment,
+            Some("strongbox") => SecurityLevel::StrongBox,
+            Some(other) => return Err(ConfigError::Invalid(format!("android_min_security_level: `{other}` is not trusted_environment or strongbox"))),
+        };
+        for (slot, v) in [
+            (&mut c.waa_ttl, f.waa_ttl),
+            (&mut c.wua_ttl, f.wua_ttl),
+            (&mut c.nonce_ttl, f.nonce_ttl),
+            (&mut c.session_ttl, f.session_ttl),
+            (&mut c.login_code_ttl, f.login_code_ttl),
+            (&mut c.status_list_ttl, f.status_list_ttl),
+        ] {
+            if let Some(v) = v {
+                *slot = v;
+            }
+        }
+        if let Some(v) = f.status_list_cache_ttl {
+            c.status_list_cache_ttl = v;
+        }
+        c.validate()?;
+        Ok(c)
+    }
+
+    /// The rules: WAA at most 24 h, WUA at least a month, positive lifetimes, status list
+    /// token at most 24 h, redirect URIs absolute and fragment-free, and in production pinned
+    /// trust anchor keys and an `https` entity id (`http` is tolerated on loopback only).
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |m: String| Err(ConfigError::Invalid(m));
+        if !(1..=MAX_WAA_TTL).contains(&self.waa_ttl) {
+            return bad(format!("waa_ttl must be in 1..={MAX_WAA_TTL} seconds (IT-Wallet 1.4 §2.3), got {}", self.waa_ttl));
+        }
+        if self.wua_ttl < MIN_WUA_TTL {
+            return bad(format!("wua_ttl must be at least {MIN_WUA_TTL} seconds (IT-Wallet 1.4 §2.3), got {}", self.wua_ttl));
+        }
+        if !(1..=86_400).contains(&self.status_list_ttl) {
+            return bad("status_list_ttl must be in 1..=86400 seconds (IT-Wallet 1.4 §6)".into());
+        }
+        for (name, v) in [("nonce_ttl", self.nonce_ttl), ("session_ttl", self.session_ttl), ("login_code_ttl", self.login_code_ttl)] {
+            if v <= 0 {
+                return bad(format!("{name} must be positive"));
+            }
+        }
+        for uri in &self.allowed_redirect_uris {
+            if !uri.contains("://") || uri.contains('#') {
+                return bad(format!("allowed redirect URI {uri} must be absolute and have no fragment"));
+            }
+        }
+        if self.production {
+            if self.trust_anchor_jwks.is_none() {
+                return bad("production: pin the trust anchor's keys (trust_anchor_jwks)".into());
+            }
+            let host = self.entity_id.host();
+            let loopback = host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|a| a.is_loopback());
+            if !self.entity_id.as_str().starts_with("https://") && !loopback {
+                return bad("production: entity_id must be https (http only on loopback)".into());
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether `uri` is one of the allowed app redirect URIs (exact string match, RFC 6749
+    /// §3.1.2.3 style).
+    pub fn redirect_uri_allowed(&self, uri: &str) -> bool {
+        self.allowed_redirect_uris.iter().any(|a| a == uri)
+    }
+
+    /// A URL under the entity id.
+    pub fn endpoint(&self, path: &str) -> String {
+        format!("{}{path}", self.entity_id.as_str().trim_end_matches('/'))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = "entity_id = \"https://wp.example.it\"\ntrust_anchor = \"https://ta.example.it\"\ndata_dir = \"/tmp/x\"\n";
+
+    #[test]
+    fn toml_then_env_overrides() {
+        let c = Config::from_toml(
+            &format!("{BASE}waa_ttl = 600\nallowed_redirect_uris = [\"app://cb\"]\n"),
+            [("TESSERA_WP_WAA_TTL".to_owned(), "900".to_owned()), ("PATH".to_owned(), "/bin".to_owned())],
+        )
+        .unwrap();
+        assert_eq!(c.waa_ttl, 900);
+        assert!(c.redirect_uri_allowed("app://cb"));
+        assert!(!c.redirect_uri_allowed("app://cb/other"));
+        assert_eq!(c.authority_hints, vec![EntityId::new("https://ta.example.it".to_owned()).unwrap()]);
+    }
+
+    #[test]
+    fn waa_longer_than_24h_is_refused() {
+        let e = Config::from_toml(&format!("{BASE}waa_ttl = 86401\n"), []).unwrap_err();
+        assert!(matches!(e, ConfigError::Invalid(m) if m.contains("waa_ttl")));
+    }
+
+    #[test]
+    fn production_needs_pinned_anchor_keys() {
+        let e = Config::from_toml(&format!("{BASE}production = true\n"), []).unwrap_err();
+        assert!(matches!(e, ConfigError::Invalid(m) if m.contains("trust_anchor_jwks")));
+    }
+
+    #[test]
+    fn unknown_keys_and_overrides_are_refused() {
+        assert!(matches!(Config::from_toml(&format!("{BASE}colour = 1\n"), []), Err(ConfigError::Parse(_))));
+        assert!(matches!(Config::from_toml(BASE, [("TESSERA_WP_COLOUR".to_owned(), "1".to_owned())]), Err(ConfigError::Parse(_))));
+    }
+}
