@@ -258,3 +258,71 @@ impl Config {
         Ok(ServiceConfig { config: c, listen })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FILE: &str = r#"
+entity_id = "https://int.example.it"
+listen = "0.0.0.0:7601"
+data_dir = "int-data"
+authority_hints = ["https://ta.example.it"]
+admin_token = "0123456789abcdef0123"
+statement_ttl = 3600
+[metadata.openid_credential_issuer]
+credential_issuer = "https://int.example.it"
+[[trust_anchors]]
+id = "https://ta.example.it"
+jwks_file = "ta.jwks"
+"#;
+
+    fn load(text: &str, env: &[(&str, &str)]) -> Result<ServiceConfig, ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        let key = wallet_core::jose::Signer::public_jwk(&wallet_core::jose::SoftwareSigner::generate().unwrap());
+        std::fs::write(dir.path().join("ta.jwks"), serde_json::to_string(&serde_json::json!({"keys": [key]})).unwrap()).unwrap();
+        let env: Vec<(String, String)> = env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        Config::from_toml(text, "test.toml", dir.path(), &|k| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()))
+    }
+
+    #[test]
+    fn file_then_environment() {
+        let s = load(FILE, &[]).unwrap();
+        assert_eq!(s.listen, "0.0.0.0:7601".parse().unwrap());
+        assert_eq!(s.config.entity_id.as_str(), "https://int.example.it");
+        assert!(!s.config.is_trust_anchor());
+        assert_eq!(s.config.statement_ttl, 3600);
+        assert_eq!(s.config.database_url, None, "SQLite by default");
+        assert!(s.config.data_dir.ends_with("int-data"));
+        assert_eq!(s.config.trust_anchors.len(), 1);
+        assert!(s.config.metadata.contains_key("openid_credential_issuer"));
+        let s = load(
+            FILE,
+            &[
+                ("TESSERA_DATABASE_URL", "postgres://u:p@127.0.0.1/db"),
+                ("TESSERA_LISTEN", "127.0.0.1:9000"),
+                ("TESSERA_AUTHORITY_HINTS", "https://a.example.it, https://b.example.it"),
+                ("TESSERA_STATEMENT_TTL", "60"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(s.config.database_url.as_deref(), Some("postgres://u:p@127.0.0.1/db"));
+        assert_eq!(s.listen.port(), 9000);
+        assert_eq!(s.config.authority_hints.len(), 2);
+        assert_eq!(s.config.statement_ttl, 60);
+    }
+
+    #[test]
+    fn refusals_name_the_field() {
+        let field = |r: Result<ServiceConfig, ConfigError>| match r {
+            Err(ConfigError::Invalid { field, .. }) => field,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(field(load("data_dir = \"d\"\nadmin_token = \"0123456789abcdef\"", &[])), "entity_id");
+        assert_eq!(field(load(FILE, &[("TESSERA_ADMIN_TOKEN", "short")])), "admin_token");
+        assert_eq!(field(load(FILE, &[("TESSERA_DATABASE_URL", "mysql://x")])), "database_url");
+        assert_eq!(field(load(FILE, &[("TESSERA_STATEMENT_TTL", "soon")])), "TESSERA_STATEMENT_TTL");
+        assert_eq!(field(load(FILE, &[("TESSERA_LISTEN", "nowhere")])), "listen");
+        assert!(matches!(load(&format!("{FILE}\ncolour = \"blue\""), &[]), Err(ConfigError::Toml { .. })), "unknown fields are refused");
+    }
+}

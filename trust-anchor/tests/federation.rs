@@ -358,3 +358,209 @@ async fn trust_anchor_is_the_x509_root_and_name_constraints_hold() {
         Err(X509Error::NameConstraintViolation { name: "evil.example.org".into(), index: 1 })
     );
 }
+
+/// The `x5c` the authority pins for `sub`'s first key.
+async fn pinned_x5c(fed: &Fed, authority: &Node, sub: &Node) -> Vec<String> {
+    let (status, body) = fed.get(format!("{}/fetch?sub={}", authority.id, sub.id)).await;
+    assert_eq!(status, 200, "{body}");
+    let ss: Value = CompactJws::parse(&body).unwrap().payload_json().unwrap();
+    serde_json::from_value(ss["jwks"]["keys"][0]["x5c"].clone()).unwrap()
+}
+
+fn der(b64: &str) -> Vec<u8> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.decode(b64).unwrap()
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// Path length, CRL distribution point URIs and permitted name-constraint subtrees of a
+/// CA certificate.
+fn ca_facts(cert_der: &[u8]) -> (Option<u32>, Vec<String>, Vec<String>) {
+    use x509_parser::extensions::{DistributionPointName, GeneralName, ParsedExtension};
+    let (_, c) = x509_parser::parse_x509_certificate(cert_der).unwrap();
+    let bc = c.basic_constraints().unwrap().unwrap().value;
+    assert!(bc.ca);
+    let mut cdp = Vec::new();
+    for e in c.extensions() {
+        if let ParsedExtension::CRLDistributionPoints(points) = e.parsed_extension() {
+            for p in points.iter() {
+                if let Some(DistributionPointName::FullName(names)) = &p.distribution_point {
+                    cdp.extend(names.iter().filter_map(|n| if let GeneralName::URI(u) = n { Some((*u).to_owned()) } else { None }));
+                }
+            }
+        }
+    }
+    let nc = c.name_constraints().unwrap().unwrap();
+    assert!(nc.critical, "NameConstraints is critical (RFC 5280 §4.2.1.10)");
+    let permitted = nc.value.permitted_subtrees.as_ref().unwrap().iter().map(|s| format!("{}", s.base)).collect();
+    (bc.path_len_constraint, cdp, permitted)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leaf_under_an_intermediate_gets_its_ca_from_the_intermediate() {
+    use wallet_core::x509::{TrustAnchors, X509Error};
+    let fed = Fed::new().await;
+    fed.onboard_all().await;
+    let root = fed.http.get(format!("{}/ca", fed.ta.id)).send().await.unwrap().bytes().await.unwrap().to_vec();
+    let anchors = TrustAnchors::from_der(vec![root.clone()]).unwrap();
+    // The anchor issued the intermediate's CA: pathlen 1, CRL at the anchor.
+    let int_x5c = pinned_x5c(&fed, &fed.ta, &fed.int).await;
+    assert_eq!(int_x5c.len(), 2);
+    assert_eq!(der(&int_x5c[1]), root);
+    let (pathlen, cdp, permitted) = ca_facts(&der(&int_x5c[0]));
+    assert_eq!(pathlen, Some(1));
+    assert_eq!(cdp, vec![format!("{}/crl", fed.ta.id)]);
+    assert_eq!(permitted, ["DNSName(127.0.0.1)", "URI(127.0.0.1)"]);
+    // The intermediate issued the leaf's CA under its own: pathlen 0, CRL at the intermediate.
+    let leaf_x5c = pinned_x5c(&fed, &fed.int, &fed.leaf).await;
+    assert_eq!(leaf_x5c.len(), 3, "leaf CA, intermediate CA, root");
+    assert_eq!(leaf_x5c[1..], int_x5c[..]);
+    let (pathlen, cdp, _) = ca_facts(&der(&leaf_x5c[0]));
+    assert_eq!(pathlen, Some(0));
+    assert_eq!(cdp, vec![format!("{}/crl", fed.int.id)]);
+    let v = anchors.verify_chain(&leaf_x5c, UnixTime::now()).unwrap();
+    assert_eq!(v.san_uris, vec![fed.leaf.id.to_string()]);
+    // The leaf's protocol certificate validates to the root through both CAs...
+    let ring = trust_anchor::keys::KeyRing::load_or_create(&fed._dir.path().join("leaf")).unwrap();
+    let pk = wallet_core::jose::Signer::public_jwk(&wallet_core::jose::SoftwareSigner::generate().unwrap());
+    let now = UnixTime::now().secs();
+    let leaf_ca = der(&leaf_x5c[0]);
+    let proto = |uri: &str, dns: &str| {
+        let c = trust_anchor::ca::protocol_certificate_under(&leaf_ca, ring.current(), &pk, uri, dns, now, 3600).unwrap();
+        vec![trust_anchor::ca::x5c_entry(&c), leaf_x5c[0].clone(), leaf_x5c[1].clone()]
+    };
+    let v = anchors.verify_chain(&proto(fed.leaf.id.as_str(), "127.0.0.1"), UnixTime::now()).unwrap();
+    assert_eq!(v.leaf_key.params, pk.params);
+    // ...one naming another host, by DNS name or by URI, is refused by the leaf CA's constraints.
+    assert_eq!(
+        anchors.verify_chain(&proto(fed.leaf.id.as_str(), "evil.example.org"), UnixTime::now()),
+        Err(X509Error::NameConstraintViolation { name: "evil.example.org".into(), index: 1 })
+    );
+    assert_eq!(
+        anchors.verify_chain(&proto("https://evil.example.org/issuer", "127.0.0.1"), UnixTime::now()),
+        Err(X509Error::NameConstraintViolation { name: "https://evil.example.org/issuer".into(), index: 1 })
+    );
+    // Only the key the CA certificate certifies issues under it.
+    let other = wallet_core::jose::SoftwareSigner::generate().unwrap();
+    assert!(matches!(
+        trust_anchor::ca::protocol_certificate_under(&leaf_ca, &other, &pk, fed.leaf.id.as_str(), "127.0.0.1", now, 60),
+        Err(trust_anchor::ca::CaError::KeyMismatch)
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn removing_a_subordinate_puts_its_ca_certificate_on_the_crl() {
+    let fed = Fed::new().await;
+    fed.onboard_all().await;
+    let crl_of = |authority: &Node| {
+        let (http, url) = (fed.http.clone(), format!("{}/crl", authority.id));
+        async move {
+            let r = http.get(url).send().await.unwrap();
+            assert_eq!(r.status(), 200);
+            assert_eq!(r.headers()["content-type"], "application/pkix-crl");
+            r.bytes().await.unwrap().to_vec()
+        }
+    };
+    // Revoked serials of a CRL whose signature verifies with `issuer`'s key.
+    let revoked = |crl: &[u8], issuer: &[u8]| -> Vec<String> {
+        let (_, crl) = x509_parser::parse_x509_crl(crl).unwrap();
+        let (_, issuer) = x509_parser::parse_x509_certificate(issuer).unwrap();
+        crl.verify_signature(issuer.public_key()).unwrap();
+        assert_eq!(crl.issuer(), issuer.subject());
+        assert!(crl.next_update().unwrap() > crl.last_update());
+        crl.iter_revoked_certificates().map(|r| hex(r.raw_serial())).collect()
+    };
+    let serial = |cert_b64: &str| {
+        let d = der(cert_b64);
+        let (_, c) = x509_parser::parse_x509_certificate(&d).unwrap();
+        hex(c.raw_serial())
+    };
+    let root = fed.http.get(format!("{}/ca", fed.ta.id)).send().await.unwrap().bytes().await.unwrap().to_vec();
+    let int_x5c = pinned_x5c(&fed, &fed.ta, &fed.int).await;
+    let leaf_x5c = pinned_x5c(&fed, &fed.int, &fed.leaf).await;
+    assert!(revoked(&crl_of(&fed.ta).await, &root).is_empty());
+    assert!(revoked(&crl_of(&fed.int).await, &der(&int_x5c[0])).is_empty());
+    // The intermediate removes the leaf: the leaf's CA serial is on the intermediate's CRL.
+    let r = fed.http.delete(format!("{}/admin/subordinates?entity_id={}", fed.int.id, fed.leaf.id)).bearer_auth(TOKEN).send().await.unwrap();
+    assert_eq!(r.status(), 204);
+    assert_eq!(revoked(&crl_of(&fed.int).await, &der(&int_x5c[0])), vec![serial(&leaf_x5c[0])]);
+    assert!(revoked(&crl_of(&fed.ta).await, &root).is_empty(), "the anchor's CRL is its own");
+    // The anchor removes the intermediate: its CA serial is on the root's CRL.
+    let r = fed.http.delete(format!("{}/admin/subordinates?entity_id={}", fed.ta.id, fed.int.id)).bearer_auth(TOKEN).send().await.unwrap();
+    assert_eq!(r.status(), 204);
+    assert_eq!(revoked(&crl_of(&fed.ta).await, &root), vec![serial(&int_x5c[0])]);
+    // A leaf publishes no CRL.
+    let (status, _) = fed.get(format!("{}/crl", fed.leaf.id)).await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_intermediate_outside_the_anchors_reach_is_pinned_without_x5c_and_says_why() {
+    let fed = Fed::new().await;
+    // Before the anchor onboards it, the intermediate has no CA certificate to issue under.
+    let r = fed.onboard(&fed.int, &fed.leaf, Value::Null).await;
+    assert_eq!(r.status(), 201);
+    let body: Value = r.json().await.unwrap();
+    assert!(body["x509"].as_str().unwrap().starts_with("no CA certificate"), "{body}");
+    let (_, st) = fed.get(format!("{}/fetch?sub={}", fed.int.id, fed.leaf.id)).await;
+    let ss: Value = CompactJws::parse(&st).unwrap().payload_json().unwrap();
+    assert!(ss["jwks"]["keys"][0].get("x5c").is_none());
+    // Bad permitted domains are refused.
+    let r = fed
+        .http
+        .post(format!("{}/admin/subordinates", fed.ta.id))
+        .bearer_auth(TOKEN)
+        .json(&json!({"entity_id": fed.int.id, "permitted_domains": ["not a domain"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    // With permitted domains, the intermediate's CA covers them; re-onboarding the leaf now
+    // issues its CA certificate.
+    let r = fed
+        .http
+        .post(format!("{}/admin/subordinates", fed.ta.id))
+        .bearer_auth(TOKEN)
+        .json(&json!({"entity_id": fed.int.id, "permitted_domains": ["example.it"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let (_, _, permitted) = ca_facts(&der(&pinned_x5c(&fed, &fed.ta, &fed.int).await[0]));
+    assert_eq!(permitted, ["DNSName(127.0.0.1)", "URI(127.0.0.1)", "DNSName(example.it)", "URI(example.it)", "URI(.example.it)"]);
+    let r = fed.onboard(&fed.int, &fed.leaf, Value::Null).await;
+    assert_eq!(r.json::<Value>().await.unwrap()["x509"], "1 CA certificate(s) issued, pathlen 0");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_and_openapi_are_served() {
+    let fed = Fed::new().await;
+    fed.onboard_all().await;
+    let _ = fed.get(format!("{}/fetch?sub={}", fed.ta.id, fed.int.id)).await;
+    let _ = fed.get(format!("{}/fetch?sub=https://stranger.example", fed.ta.id)).await;
+    let _ = fed.get(format!("{}/resolve?sub={}&trust_anchor={}", fed.int.id, fed.leaf.id, fed.ta.id)).await;
+    let r = fed.http.get(format!("{}/metrics", fed.ta.id)).send().await.unwrap();
+    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/plain; version=0.0.4"));
+    let text = r.text().await.unwrap();
+    assert!(text.contains("tessera_http_requests_total{route=\"/fetch\",status=\"200\"} "), "{text}");
+    assert!(text.contains("tessera_http_requests_total{route=\"/fetch\",status=\"404\"} 1\n"), "{text}");
+    assert!(text.contains("tessera_http_requests_total{route=\"/admin/subordinates\",status=\"201\"} 1\n"), "{text}");
+    let (_, int_metrics) = fed.get(format!("{}/metrics", fed.int.id)).await;
+    assert!(int_metrics.contains("tessera_http_request_duration_seconds_count{route=\"/resolve\"} 1\n"), "{int_metrics}");
+    // The OpenAPI document parses and names every route.
+    let (status, body) = fed.get(format!("{}/openapi.json", fed.ta.id)).await;
+    assert_eq!(status, 200);
+    let doc: Value = serde_json::from_str(&body).unwrap();
+    let paths = doc["paths"].as_object().unwrap();
+    for p in [
+        "/.well-known/openid-federation", "/fetch", "/list", "/resolve", "/trust_mark", "/trust_mark_status", "/trust_marked_list",
+        "/historical_keys", "/ca", "/crl", "/health", "/metrics", "/openapi.json", "/admin/subordinates", "/admin/subordinates/refresh-keys",
+        "/admin/trust-marks", "/admin/trust-marks/revoke", "/admin/own-trust-marks", "/admin/keys/prepare", "/admin/keys/activate",
+    ] {
+        assert!(paths.contains_key(p), "{p} missing from the OpenAPI document");
+    }
+    assert_eq!(paths.len(), 20, "every documented path is a route");
+}
