@@ -1,1 +1,48 @@
-//! wallet-core for app developers: the uniffi façade (Kotlin, Swift, Python).
+//! # mobile-bindings
+//!
+//! wallet-core for app developers, through uniffi (Kotlin, Swift, Python): a [`Wallet`]
+//! opened on a data directory with the app's [`KeyStore`]; credentials imported (verified
+//! first: issuer trust from its federation trust chain, SD-JWT VC rules, holder binding),
+//! listed with labels and the issuer's name and logo, deleted; SD-JWT presentations with
+//! a KB-JWT signed in the app's secure hardware; the transaction log.
+//!
+//! What it refuses: credentials from issuers that no configured trust anchor (or pinned
+//! key) vouches for, credentials bound to another key, presentations as imports, signatures
+//! from the key store that are not raw `r || s` or do not verify with its public key.
+//!
+//! Seams (implemented by the app, with software defaults for tests): [`KeyStore`] (secure
+//! hardware; [`software_key_store`]) and [`HttpClient`] (network steps; optional).
+//! Network steps are `async` (tokio), everything else is synchronous and may block on the
+//! key store's user authentication: call it off the UI thread.
+//!
+//! Nothing here implements a protocol rule: records, conversions, adapters
+//! ([`keystore::ForeignSigner`] is wallet-core's `Signer` over the app's key store) and one
+//! error type, [`WalletError`], made from wallet-core's errors in one place.
+//!
+//! The uniffi scaffolding (`setup_scaffolding!` and the `export` attributes) expands to
+//! `extern "C"` functions; the workspace lints (`unsafe_code = "forbid"`, no unwrap/panic)
+//! hold for the code written here, and uniffi catches panics at the FFI boundary.
+#![warn(missing_docs)]
+
+uniffi::setup_scaffolding!("tessera");
+
+mod display;
+pub mod error;
+pub mod http;
+pub mod keystore;
+pub mod records;
+#[cfg(feature = "test-support")]
+pub mod testing;
+pub mod wallet;
+
+pub use error::WalletError;
+pub use http::{HttpClient, HttpError, HttpHeader, HttpRequest, HttpResponse};
+pub use keystore::{KeyStore, KeyStoreError, der_signature_to_raw, jwk_from_public_point, software_key_store};
+pub use records::*;
+pub use wallet::{PinnedIssuer, Wallet};
+
+/// This library's version.
+#[uniffi::export]
+pub fn tessera_version() -> String {
+    env!("CARGO_PKG_VERSION").to_owned()
+}

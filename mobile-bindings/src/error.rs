@@ -1,0 +1,182 @@
+//! The errors an app sees: one flat enum, made from wallet-core's errors in one place.
+//!
+//! Each variant is an exception class in Kotlin (`WalletException.CredentialNotFound`), Swift
+//! (`WalletError.CredentialNotFound`) and Python (`WalletError.CredentialNotFound`), with a
+//! message a user can be shown ([`WalletError::user_message`]) and a stable code
+//! ([`WalletError::code`]) for branching and analytics. No variant carries a secret or a
+//! citizen's data: only ids, claim paths, issuer ids and the name of the broken rule.
+
+use wallet_core::sd_jwt::SdJwtError;
+use wallet_core::store::StoreError;
+use wallet_core::vc::VcError;
+
+use crate::keystore::KeyStoreError;
+
+/// Why a wallet operation failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, uniffi::Error)]
+#[non_exhaustive]
+pub enum WalletError {
+    /// The wallet's storage could not be read or written (disk full, I/O, corrupt file).
+    #[error("the wallet's storage failed: {reason}")]
+    Storage {
+        /// What failed.
+        reason: String,
+    },
+    /// The store was created with another storage key (or a row was tampered with).
+    #[error("the wallet's data is locked with another key or was tampered with")]
+    StorageLocked,
+    /// No credential has this id.
+    #[error("no credential with id {id}")]
+    CredentialNotFound {
+        /// The id asked for.
+        id: String,
+    },
+    /// The credential was refused: malformed, bad signature, expired, or breaking a rule of
+    /// SD-JWT VC. `rule` names the check.
+    #[error("the credential is not valid: {rule}")]
+    InvalidCredential {
+        /// The check that failed.
+        rule: String,
+    },
+    /// No trusted key was found for the credential's issuer (not in the federation, or the
+    /// trust chain did not validate).
+    #[error("the issuer {issuer} is not trusted: {reason}")]
+    UntrustedIssuer {
+        /// The issuer's id.
+        issuer: String,
+        /// Why.
+        reason: String,
+    },
+    /// The credential is bound to another key than the one named.
+    #[error("the credential is not bound to the key {tag}")]
+    KeyMismatch {
+        /// The key tag given.
+        tag: String,
+    },
+    /// The key store has no key with this tag.
+    #[error("no key with tag {tag} in the key store")]
+    KeyNotFound {
+        /// The tag.
+        tag: String,
+    },
+    /// The user cancelled the operation (biometric prompt dismissed).
+    #[error("cancelled by the user")]
+    UserCancelled,
+    /// The key store failed (hardware unavailable, bad key material returned).
+    #[error("the key store failed: {reason}")]
+    KeyStoreFailed {
+        /// What failed.
+        reason: String,
+    },
+    /// A requested claim is not in the credential.
+    #[error("the credential has no claim {path}")]
+    NoSuchClaim {
+        /// The claim path, dotted.
+        path: String,
+    },
+    /// An argument is malformed (an id, a path, a key).
+    #[error("invalid argument: {reason}")]
+    InvalidArgument {
+        /// Which and why.
+        reason: String,
+    },
+    /// A network step failed, or no HTTP client was given for it.
+    #[error("network error: {reason}")]
+    Network {
+        /// What failed.
+        reason: String,
+    },
+    /// A bug in the wallet; please report it.
+    #[error("internal error: {reason}")]
+    Internal {
+        /// What.
+        reason: String,
+    },
+}
+
+#[uniffi::export]
+impl WalletError {
+    /// A stable, lower-case code for this kind of error (`credential_not_found`, ...).
+    pub fn code(&self) -> String {
+        match self {
+            Self::Storage { .. } => "storage",
+            Self::StorageLocked => "storage_locked",
+            Self::CredentialNotFound { .. } => "credential_not_found",
+            Self::InvalidCredential { .. } => "invalid_credential",
+            Self::UntrustedIssuer { .. } => "untrusted_issuer",
+            Self::KeyMismatch { .. } => "key_mismatch",
+            Self::KeyNotFound { .. } => "key_not_found",
+            Self::UserCancelled => "user_cancelled",
+            Self::KeyStoreFailed { .. } => "key_store_failed",
+            Self::NoSuchClaim { .. } => "no_such_claim",
+            Self::InvalidArgument { .. } => "invalid_argument",
+            Self::Network { .. } => "network",
+            Self::Internal { .. } => "internal",
+        }
+        .to_owned()
+    }
+
+    /// The message to show a user (English).
+    pub fn user_message(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl From<uniffi::UnexpectedUniFFICallbackError> for WalletError {
+    fn from(e: uniffi::UnexpectedUniFFICallbackError) -> Self {
+        Self::Internal { reason: format!("foreign callback failed: {}", e.reason) }
+    }
+}
+
+impl From<KeyStoreError> for WalletError {
+    fn from(e: KeyStoreError) -> Self {
+        match e {
+            KeyStoreError::KeyNotFound { tag } => Self::KeyNotFound { tag },
+            KeyStoreError::UserCancelled => Self::UserCancelled,
+            KeyStoreError::Unavailable { reason } | KeyStoreError::Unsupported { reason } => Self::KeyStoreFailed { reason },
+        }
+    }
+}
+
+impl From<StoreError> for WalletError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound(id) => Self::CredentialNotFound { id },
+            StoreError::WrongKey | StoreError::Tampered(_) => Self::StorageLocked,
+            other => Self::Storage { reason: other.to_string() },
+        }
+    }
+}
+
+impl From<SdJwtError> for WalletError {
+    fn from(e: SdJwtError) -> Self {
+        match e {
+            SdJwtError::NoSuchClaim(path) => Self::NoSuchClaim { path },
+            SdJwtError::Sign(reason) => Self::KeyStoreFailed { reason },
+            SdJwtError::Randomness(reason) => Self::Internal { reason },
+            other => Self::InvalidCredential { rule: other.to_string() },
+        }
+    }
+}
+
+impl From<VcError> for WalletError {
+    fn from(e: VcError) -> Self {
+        match e {
+            VcError::SdJwt(e) => e.into(),
+            other => Self::InvalidCredential { rule: other.to_string() },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_stable_and_store_errors_map() {
+        assert_eq!(WalletError::from(StoreError::NotFound("ab".into())), WalletError::CredentialNotFound { id: "ab".into() });
+        assert_eq!(WalletError::from(StoreError::WrongKey).code(), "storage_locked");
+        assert_eq!(WalletError::from(SdJwtError::NoSuchClaim("a.b".into())).code(), "no_such_claim");
+        assert_eq!(WalletError::from(KeyStoreError::UserCancelled), WalletError::UserCancelled);
+    }
+}

@@ -1,0 +1,339 @@
+//! The [`Wallet`] an app opens: its credentials, presentations and transaction log, over
+//! wallet-core's store, SD-JWT VC and federation modules. Each method converts its
+//! arguments, calls wallet-core, and converts the result.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use wallet_core::federation::chain::validate;
+use wallet_core::federation::resolver::CREDENTIAL_ISSUER;
+use wallet_core::federation::{ChainCollector, EntityId, TrustAnchorConfig, ValidatedChain};
+use wallet_core::jose::jwk::JwkSet;
+use wallet_core::jose::{CompactJws, Jwk};
+use wallet_core::sd_jwt::{ClaimPath as CorePath, KeyBindingInput, SdJwt, StaticKeyResolver, Verifier};
+use wallet_core::store::{
+    CredentialId, CredentialStore, DataKey, FileKeyProvider, KeyProvider, NewCredential, NewTransaction, StaticKeyProvider,
+    StoredCredential, TransactionKind,
+};
+use wallet_core::time::UnixTime;
+use wallet_core::vc;
+
+use crate::display::{self, IssuerDisplay};
+use crate::error::WalletError;
+use crate::http::{HttpClient, HttpFetcher};
+use crate::keystore::{ForeignSigner, KeyStore, jwk_from_point};
+use crate::records::{Claim, ClaimPath, Credential, HolderKey, IssuerInfo, JwkRecord, Presentation, Transaction, WalletConfig};
+
+/// An issuer trusted out of band with a fixed key (issuers outside the federation, tests).
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct PinnedIssuer {
+    /// The issuer's `iss`.
+    pub issuer: String,
+    /// Its signing key.
+    pub key: JwkRecord,
+}
+
+/// What the wallet keeps sealed beside each credential.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct StoredMeta {
+    key_tag: String,
+    display: IssuerDisplay,
+}
+
+/// A citizen's wallet: open one per data directory.
+#[derive(uniffi::Object)]
+pub struct Wallet {
+    store: CredentialStore,
+    keys: Arc<dyn KeyStore>,
+    http: Option<Arc<dyn HttpClient>>,
+    anchors: Vec<TrustAnchorConfig>,
+    pinned: Vec<(String, Jwk)>,
+    locale: Option<String>,
+}
+
+impl std::fmt::Debug for Wallet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Wallet").finish_non_exhaustive()
+    }
+}
+
+fn new_tag() -> Result<String, WalletError> {
+    let mut b = [0u8; 16];
+    getrandom::fill(&mut b).map_err(|e| WalletError::Internal { reason: format!("randomness: {e}") })?;
+    Ok(format!("tessera-credential-{}", b.iter().map(|x| format!("{x:02x}")).collect::<String>()))
+}
+
+fn parse_id(id: &str) -> Result<CredentialId, WalletError> {
+    CredentialId::parse(id).ok_or_else(|| WalletError::CredentialNotFound { id: id.to_owned() })
+}
+
+/// The issuer key named by `kid` in a validated chain's credential issuer metadata
+/// (the lookup `TrustChainResolver` makes for a `trust_chain` header).
+fn key_from_chain(chain: &ValidatedChain, iss: &str, kid: Option<&str>) -> Result<Jwk, WalletError> {
+    let untrusted = |reason: &str| WalletError::UntrustedIssuer { issuer: iss.to_owned(), reason: reason.to_owned() };
+    if chain.subject.claims.sub.as_str() != iss {
+        return Err(untrusted("the trust chain is about another entity"));
+    }
+    let jwks: JwkSet = chain
+        .metadata_of(CREDENTIAL_ISSUER)
+        .and_then(|m| m.get("jwks"))
+        .and_then(|j| serde_json::from_value(j.clone()).ok())
+        .ok_or_else(|| untrusted("no credential issuer keys in its metadata"))?;
+    let kid = kid.ok_or_else(|| untrusted("the credential's header has no kid"))?;
+    jwks.by_kid(kid).cloned().ok_or_else(|| untrusted("its metadata has no key with the credential's kid"))
+}
+
+impl Wallet {
+    /// Where the issuer's key comes from, in order: the credential's `trust_chain` header
+    /// validated to a configured anchor (no network); a pinned key; the issuer's trust
+    /// chain collected over the app's HTTP client.
+    fn issuer_trust(&self, sd: &SdJwt, now: UnixTime) -> Result<(String, Jwk, Option<ValidatedChain>), WalletError> {
+        let jws = CompactJws::parse(sd.issuer_jwt()).map_err(|e| WalletError::InvalidCredential { rule: e.to_string() })?;
+        let payload = sd.unverified_payload()?;
+        let iss = payload
+            .get("iss")
+            .and_then(serde_json::Value::as_str)
+            .ok_or(WalletError::InvalidCredential { rule: "no `iss` claim".into() })?
+            .to_owned();
+        let header = jws.header();
+        if let Some(chain) = &header.trust_chain {
+            let mut last = String::from("no trust anchor configured");
+            for anchor in &self.anchors {
+                match validate(chain, anchor, now) {
+                    Ok(v) => {
+                        let key = key_from_chain(&v, &iss, header.kid.as_deref())?;
+                        return Ok((iss, key, Some(v)));
+                    }
+                    Err(e) => last = e.to_string(),
+                }
+            }
+            return Err(WalletError::UntrustedIssuer { issuer: iss, reason: last });
+        }
+        if let Some((_, key)) = self.pinned.iter().find(|(i, _)| *i == iss) {
+            return Ok((iss, key.clone(), None));
+        }
+        let Some(http) = &self.http else {
+            return Err(WalletError::UntrustedIssuer {
+                issuer: iss,
+                reason: "no trust_chain header, no pinned key, and no HTTP client to resolve the issuer".into(),
+            });
+        };
+        let id = EntityId::new(iss.clone()).map_err(|e| WalletError::UntrustedIssuer { issuer: iss.clone(), reason: e.to_string() })?;
+        let fetcher = HttpFetcher(http.clone());
+        let chain = ChainCollector::new(&fetcher, &self.anchors).resolve(&id, now).map_err(|e| match e {
+            wallet_core::federation::FederationError::Fetch { url, reason } => {
+                WalletError::Network { reason: format!("{url}: {reason}") }
+            }
+            other => WalletError::UntrustedIssuer { issuer: iss.clone(), reason: other.to_string() },
+        })?;
+        let key = key_from_chain(&chain, &iss, header.kid.as_deref())?;
+        Ok((iss, key, Some(chain)))
+    }
+
+    fn import_blocking(&self, credential: &str, key_tag: &str) -> Result<Credential, WalletError> {
+        let now = UnixTime::now();
+        let sd = SdJwt::parse(credential)?;
+        if sd.kb_jwt().is_some() {
+            return Err(WalletError::InvalidCredential { rule: "this is a presentation (it has a KB-JWT), not an issued credential".into() });
+        }
+        let (iss, key, chain) = self.issuer_trust(&sd, now)?;
+        let resolver = StaticKeyResolver::for_issuer(key, iss.clone());
+        let verified = vc::verify(&Verifier::new(&resolver), credential, now)?;
+        let holder = verified
+            .sd_jwt
+            .holder_key
+            .as_ref()
+            .ok_or(WalletError::InvalidCredential { rule: "not bound to a holder key (no cnf.jwk)".into() })?;
+        let ours = jwk_from_point(&self.keys.public_key(key_tag.to_owned())?)?;
+        if holder.thumbprint() != ours.thumbprint() {
+            return Err(WalletError::KeyMismatch { tag: key_tag.to_owned() });
+        }
+        let vct = verified.vct.as_str().to_owned();
+        let display = chain.as_ref().map(|c| IssuerDisplay::from_chain(c, &vct)).unwrap_or_default();
+        let meta = StoredMeta { key_tag: key_tag.to_owned(), display };
+        let int = |k: &str| verified.sd_jwt.claims.get(k).and_then(serde_json::Value::as_i64).map(UnixTime);
+        let new = NewCredential {
+            format: vc::TYP.to_owned(),
+            vct,
+            issuer: iss.clone(),
+            issued_at: int("iat"),
+            expires_at: int("exp"),
+            credential: sd.serialize(),
+            metadata: serde_json::to_value(&meta).map_err(|e| WalletError::Internal { reason: e.to_string() })?,
+        };
+        let id = self.store.put(&new, now)?;
+        self.store.log(&NewTransaction {
+            at: now,
+            kind: TransactionKind::Issuance,
+            counterparty: iss,
+            credential_ids: vec![id.clone()],
+            claims: Vec::new(),
+        })?;
+        self.record(&self.store.get(&id)?)
+    }
+
+    /// The user claims a selection of `paths` reveals.
+    fn revealed(&self, sd: &SdJwt, paths: &[CorePath], meta: &StoredMeta) -> Result<Vec<Claim>, WalletError> {
+        let selected = sd.select(paths)?;
+        let view = selected.claim_paths()?;
+        let disclosable: Vec<CorePath> = view.disclosures.iter().map(|(p, _)| p.clone()).collect();
+        Ok(display::claims(&view.claims, &disclosable, &meta.display, self.locale.as_deref()))
+    }
+
+    fn meta(stored: &StoredCredential) -> Result<StoredMeta, WalletError> {
+        serde_json::from_value(stored.metadata.clone())
+            .map_err(|e| WalletError::Storage { reason: format!("credential {}: metadata: {e}", stored.summary.id) })
+    }
+
+    fn record(&self, stored: &StoredCredential) -> Result<Credential, WalletError> {
+        let meta = Self::meta(stored)?;
+        let sd = SdJwt::parse(&stored.credential)?;
+        let view = sd.claim_paths()?;
+        let disclosable: Vec<CorePath> = view.disclosures.iter().map(|(p, _)| p.clone()).collect();
+        let s = &stored.summary;
+        Ok(Credential {
+            id: s.id.as_str().to_owned(),
+            format: s.format.clone(),
+            vct: s.vct.clone(),
+            issuer: IssuerInfo {
+                entity_id: s.issuer.clone(),
+                name: meta.display.names.pick(self.locale.as_deref()).map(str::to_owned),
+                logo_uri: meta.display.logo_uri.clone(),
+                trust_anchor: meta.display.trust_anchor.clone(),
+            },
+            issued_at: s.issued_at.map(UnixTime::secs),
+            expires_at: s.expires_at.map(UnixTime::secs),
+            stored_at: s.stored_at.secs(),
+            claims: display::claims(&view.claims, &disclosable, &meta.display, self.locale.as_deref()),
+            key_tag: meta.key_tag,
+        })
+    }
+}
+
+#[uniffi::export]
+impl Wallet {
+    /// Opens the wallet in `config.data_dir` (created if missing), with the app's key store
+    /// and, for network steps, its HTTP client.
+    #[uniffi::constructor]
+    pub fn open(
+        config: WalletConfig,
+        key_store: Arc<dyn KeyStore>,
+        http_client: Option<Arc<dyn HttpClient>>,
+    ) -> Result<Arc<Self>, WalletError> {
+        let dir = PathBuf::from(&config.data_dir);
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| WalletError::Storage { reason: format!("cannot create {}: {e}", dir.display()) })?;
+        let provider: Box<dyn KeyProvider> = match &config.storage_key {
+            Some(k) => {
+                let arr: [u8; 32] = k
+                    .as_slice()
+                    .try_into()
+                    .map_err(|_| WalletError::InvalidArgument { reason: "the storage key must be 32 bytes".into() })?;
+                Box::new(StaticKeyProvider(DataKey::from_bytes(arr)))
+            }
+            None => Box::new(FileKeyProvider::new(dir.join("store.key"))),
+        };
+        let store = CredentialStore::open(dir.join("wallet.db"), provider.as_ref())?;
+        let anchors = config.trust_anchors.iter().map(TrustAnchorConfig::try_from).collect::<Result<Vec<_>, _>>()?;
+        let pinned = config
+            .pinned_issuers
+            .iter()
+            .map(|p| Ok((p.issuer.clone(), Jwk::try_from(&p.key)?)))
+            .collect::<Result<Vec<_>, WalletError>>()?;
+        Ok(Arc::new(Self { store, keys: key_store, http: http_client, anchors, pinned, locale: config.locale }))
+    }
+
+    /// Makes a new P-256 key in the key store for a credential to be issued to; give its
+    /// public key to the issuer and its tag to [`Self::import_credential`].
+    pub fn create_credential_key(&self) -> Result<HolderKey, WalletError> {
+        let tag = new_tag()?;
+        let point = self.keys.generate_key(tag.clone())?;
+        let jwk = jwk_from_point(&point)?;
+        Ok(HolderKey { tag, public_key: JwkRecord::from(&jwk) })
+    }
+
+    /// Every credential, oldest first, with its claims labelled for display.
+    pub fn credentials(&self) -> Result<Vec<Credential>, WalletError> {
+        self.store.list()?.iter().map(|s| self.record(&self.store.get(&s.id)?)).collect()
+    }
+
+    /// One credential.
+    pub fn credential(&self, id: String) -> Result<Credential, WalletError> {
+        self.record(&self.store.get(&parse_id(&id)?)?)
+    }
+
+    /// Deletes a credential and its key (a key store failure on the key is ignored: the
+    /// credential is gone, an orphan key harms nobody). Logged.
+    pub fn delete_credential(&self, id: String) -> Result<(), WalletError> {
+        let cid = parse_id(&id)?;
+        let stored = self.store.get(&cid)?;
+        let meta = Self::meta(&stored)?;
+        self.store.delete(&cid)?;
+        self.store.log(&NewTransaction {
+            at: UnixTime::now(),
+            kind: TransactionKind::Deletion,
+            counterparty: stored.summary.issuer.clone(),
+            credential_ids: vec![cid],
+            claims: Vec::new(),
+        })?;
+        let _ignored = self.keys.delete_key(meta.key_tag);
+        Ok(())
+    }
+
+    /// What a presentation of `claims` from credential `id` would reveal, for the consent
+    /// screen: the chosen claims, the claims that are always visible, and the members of a
+    /// disclosed object that the issuer did not make separately disclosable.
+    pub fn preview_presentation(&self, id: String, claims: Vec<ClaimPath>) -> Result<Vec<Claim>, WalletError> {
+        let stored = self.store.get(&parse_id(&id)?)?;
+        let meta = Self::meta(&stored)?;
+        let paths: Vec<CorePath> = claims.iter().map(CorePath::from).collect();
+        self.revealed(&SdJwt::parse(&stored.credential)?, &paths, &meta)
+    }
+
+    /// A presentation of credential `id` disclosing `claims` (see
+    /// [`Self::preview_presentation`] for what else comes along), with a KB-JWT for
+    /// `audience` and `nonce` signed by the credential's key in the key store (the user may
+    /// be asked to authenticate). Logged with every claim it reveals.
+    pub fn present(&self, id: String, claims: Vec<ClaimPath>, audience: String, nonce: String) -> Result<Presentation, WalletError> {
+        let cid = parse_id(&id)?;
+        let stored = self.store.get(&cid)?;
+        let meta = Self::meta(&stored)?;
+        let sd = SdJwt::parse(&stored.credential)?;
+        let paths: Vec<CorePath> = claims.iter().map(CorePath::from).collect();
+        let disclosed = self.revealed(&sd, &paths, &meta)?;
+        let signer = ForeignSigner::new(self.keys.clone(), &meta.key_tag)?;
+        let now = UnixTime::now();
+        let kb = KeyBindingInput { aud: audience.clone(), nonce, iat: now };
+        let sd_jwt = sd.present(Some(&paths), &kb, &signer).map_err(|e| match signer.take_failure() {
+            Some(k) => WalletError::from(k),
+            None => WalletError::from(e),
+        })?;
+        self.store.log(&NewTransaction {
+            at: now,
+            kind: TransactionKind::Presentation,
+            counterparty: audience,
+            credential_ids: vec![cid],
+            claims: disclosed.iter().map(|c| CorePath::from(&c.path).to_string()).collect(),
+        })?;
+        Ok(Presentation { sd_jwt, disclosed })
+    }
+
+    /// The transaction log, oldest first.
+    pub fn transactions(&self) -> Result<Vec<Transaction>, WalletError> {
+        Ok(self.store.transactions()?.into_iter().map(Transaction::from).collect())
+    }
+}
+
+#[uniffi::export(async_runtime = "tokio")]
+impl Wallet {
+    /// Verifies an issued SD-JWT VC and stores it, bound to the key `key_tag` (made by
+    /// [`Self::create_credential_key`]). The issuer must be trusted: a `trust_chain` header
+    /// to a configured anchor, a pinned key, or a trust chain resolved over the HTTP client
+    /// (the network step). Logged. Returns the stored credential.
+    pub async fn import_credential(self: Arc<Self>, credential: String, key_tag: String) -> Result<Credential, WalletError> {
+        tokio::task::spawn_blocking(move || self.import_blocking(&credential, &key_tag))
+            .await
+            .map_err(|e| WalletError::Internal { reason: format!("import task: {e}") })?
+    }
+}

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Compiles and runs the Kotlin/JVM test program against bindings generated in $1
+# (mobile-bindings/out/test). Fetches kotlinc 2.4.20 from npm into mobile-bindings/.kotlin/
+# and installs libjna-java when missing (CI runs as root).
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+out="$(cd "$1" && pwd)"
+kdir="$here/../../.kotlin"
+mkdir -p "$kdir"
+kdir="$(cd "$kdir" && pwd)"
+
+if [ ! -x "$kdir/package/bin/kotlinc" ]; then
+    echo "== fetching kotlin-compiler 2.4.20 (npm)"
+    (cd "$kdir" && npm pack --silent kotlin-compiler@2.4.20 >/dev/null && tar xzf kotlin-compiler-2.4.20.tgz && rm kotlin-compiler-2.4.20.tgz)
+fi
+jna=/usr/share/java/jna.jar
+if [ ! -f "$jna" ]; then
+    echo "== installing libjna-java"
+    if [ "$(id -u)" = 0 ]; then apt-get install -y libjna-java >/dev/null; else sudo apt-get install -y libjna-java >/dev/null; fi
+fi
+coroutines="$kdir/package/lib/kotlinx-coroutines-core-jvm.jar"
+build="$here/../../out/test/kotlin-build"
+mkdir -p "$build"
+
+echo "== mobile-bindings: Kotlin (compile)"
+rm -f "$build/app.jar"
+"$kdir/package/bin/kotlinc" -nowarn -cp "$jna:$coroutines" \
+    "$out/kotlin/uniffi/tessera/tessera.kt" "$here/Main.kt" -d "$build/app.jar" 2>&1 | grep -v "^warning:" || true
+test -f "$build/app.jar"
+echo "== mobile-bindings: Kotlin (run)"
+java -Djna.library.path="$out/kotlin" -cp "$build/app.jar:$jna:$coroutines:$kdir/package/lib/kotlin-stdlib.jar" MainKt \
+    "$out/kotlin/uniffi/tessera/tessera.kt"

@@ -1,0 +1,385 @@
+"""The wallet through the Python binding, with a KeyStore implemented here (pure-Python
+P-256) and credentials issued by the library's TestIssuer (wallet-core's real issuance).
+
+Run by mobile-bindings/tests/run.sh; TESSERA_PYTHON_BINDINGS names the directory holding
+the generated `tessera.py` and the shared library.
+"""
+import asyncio
+import base64
+import hashlib
+import http.server
+import json
+import os
+import sys
+import tempfile
+import threading
+import unittest
+import urllib.error
+import urllib.request
+
+sys.path.insert(0, os.environ.get("TESSERA_PYTHON_BINDINGS", os.path.join(os.path.dirname(__file__), "../../out/test/python")))
+sys.path.insert(0, os.path.dirname(__file__))
+
+import p256  # noqa: E402
+import tessera  # noqa: E402
+from tessera import (  # noqa: E402
+    ClaimPath, ClaimValue, KeyStoreError, PathElement, TestIssuer, TransactionKind, Wallet, WalletConfig, WalletError,
+)
+
+
+class PyKeyStore(tessera.KeyStore):
+    """The app's key store, foreign side: keys by tag, raw r||s signatures."""
+
+    def __init__(self):
+        self.keys = {}
+        self.cancel_next_sign = False
+        self.signature_mode = "raw"
+        self.signed = 0
+
+    def generate_key(self, tag):
+        if tag in self.keys:
+            raise KeyStoreError.Unavailable(f"tag {tag} exists")
+        self.keys[tag] = p256.PrivateKey()
+        return self.keys[tag].public_point()
+
+    def public_key(self, tag):
+        if tag not in self.keys:
+            raise KeyStoreError.KeyNotFound(tag)
+        return self.keys[tag].public_point()
+
+    def sign(self, tag, message):
+        if tag not in self.keys:
+            raise KeyStoreError.KeyNotFound(tag)
+        if self.cancel_next_sign:
+            self.cancel_next_sign = False
+            raise KeyStoreError.UserCancelled()
+        self.signed += 1
+        sig = self.keys[tag].sign(message)
+        if self.signature_mode == "truncated":
+            return sig[:63]
+        if self.signature_mode == "other-key":
+            return p256.PrivateKey().sign(message)
+        return sig
+
+    def key_attestation(self, tag, challenge):
+        raise KeyStoreError.Unsupported("no attestation in tests")
+
+    def delete_key(self, tag):
+        self.keys.pop(tag, None)
+
+
+class PyHttpClient(tessera.HttpClient):
+    """The app's HTTP client, foreign side, on urllib."""
+
+    def __init__(self):
+        self.urls = []
+
+    def send(self, request):
+        self.urls.append(request.url)
+        req = urllib.request.Request(request.url, method=request.method,
+                                     headers={h.name: h.value for h in request.headers},
+                                     data=bytes(request.body) if request.body else None)
+        try:
+            with urllib.request.urlopen(req, timeout=5) as resp:
+                return tessera.HttpResponse(status=resp.status, headers=[], body=resp.read())
+        except urllib.error.HTTPError as e:
+            return tessera.HttpResponse(status=e.code, headers=[], body=e.read())
+        except OSError as e:
+            raise tessera.HttpError.Failed(str(e))
+
+
+def b64d(s):
+    return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
+
+
+def path(*els):
+    return ClaimPath(elements=[PathElement.INDEX(index=e) if isinstance(e, int) else PathElement.KEY(name=e) for e in els])
+
+
+def dotted(p):
+    return ".".join(str(e.index) if e.is_INDEX() else e.name for e in p.elements)
+
+
+def text_claims(claims):
+    return {dotted(c.path): c.value.value for c in claims if c.value.is_TEXT()}
+
+
+TA = "https://ta.example.it"
+PID = "https://pid.example.it"
+AUD = "https://rp.example.it"
+
+
+class WalletTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.issuer = TestIssuer(TA, PID)
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.keys = PyKeyStore()
+        self.storage_key = os.urandom(32)
+        self.wallet = self.open()
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def open(self, **kw):
+        config = WalletConfig(data_dir=self.tmp.name, trust_anchors=kw.pop("anchors", [self.issuer.trust_anchor()]),
+                              storage_key=kw.pop("storage_key", self.storage_key), locale=kw.pop("locale", "it"),
+                              pinned_issuers=kw.pop("pinned", []))
+        return Wallet.open(config, kw.pop("keys", self.keys), kw.pop("http", None))
+
+    def import_pid(self, wallet=None, issuer=None, with_trust_chain=True):
+        wallet = wallet or self.wallet
+        key = wallet.create_credential_key()
+        sd_jwt = (issuer or self.issuer).issue_pid(key.public_key, with_trust_chain)
+        return asyncio.run(wallet.import_credential(sd_jwt, key.tag)), key
+
+    # -- the credential store
+
+    def test_import_lists_the_credential_with_labels_and_the_issuer_from_its_federation_metadata(self):
+        cred, key = self.import_pid()
+        self.assertEqual(cred.vct, "urn:eudi:pid:it:1")
+        self.assertEqual(cred.format, "dc+sd-jwt")
+        self.assertEqual(cred.key_tag, key.tag)
+        self.assertEqual(cred.issuer.entity_id, PID)
+        self.assertEqual(cred.issuer.name, "Istituto Poligrafico e Zecca dello Stato")
+        self.assertEqual(cred.issuer.logo_uri, "https://pid.example.it/logo.svg")
+        self.assertEqual(cred.issuer.trust_anchor, TA)
+        self.assertGreater(cred.expires_at, cred.issued_at)
+        values = text_claims(cred.claims)
+        self.assertEqual(values["given_name"], "Mario")
+        self.assertEqual(values["place_of_birth.locality"], "Roma")
+        self.assertEqual(values["nationalities.0"], "IT")
+        labels = {dotted(c.path): c.label for c in cred.claims}
+        self.assertEqual(labels["given_name"], "Nome")  # the issuer's label, Italian
+        self.assertEqual(labels["nationalities.0"], "Nazionalità")  # label path with null
+        self.assertEqual(labels["birthdate"], "Data di nascita")  # built-in
+        self.assertNotIn("iss", values)
+        self.assertNotIn("cnf.jwk.x", values)
+        self.assertTrue(all(c.selectively_disclosable for c in cred.claims))
+        listed = self.wallet.credentials()
+        self.assertEqual([c.id for c in listed], [cred.id])
+        self.assertEqual(self.wallet.credential(cred.id), cred)
+
+    def test_labels_follow_the_locale(self):
+        cred, _ = self.import_pid()
+        en = self.open(locale="en").credential(cred.id)
+        labels = {dotted(c.path): c.label for c in en.claims}
+        self.assertEqual(labels["given_name"], "First name")
+        self.assertEqual(labels["birthdate"], "Date of birth")
+        self.assertEqual(en.issuer.name, "Italian State Mint and Polygraphic Institute")
+
+    def test_store_persists_and_refuses_another_storage_key(self):
+        cred, _ = self.import_pid()
+        self.assertEqual([c.id for c in self.open().credentials()], [cred.id])
+        with self.assertRaises(WalletError.StorageLocked) as e:
+            self.open(storage_key=os.urandom(32))
+        self.assertEqual(e.exception.code(), "storage_locked")
+        with self.assertRaises(WalletError.InvalidArgument):
+            self.open(storage_key=b"short")
+
+    def test_delete_removes_the_credential_and_its_key(self):
+        cred, key = self.import_pid()
+        self.wallet.delete_credential(cred.id)
+        self.assertEqual(self.wallet.credentials(), [])
+        self.assertNotIn(key.tag, self.keys.keys)
+        with self.assertRaises(WalletError.CredentialNotFound) as e:
+            self.wallet.credential(cred.id)
+        self.assertEqual(e.exception.code(), "credential_not_found")
+        self.assertEqual(e.exception.id, cred.id)
+        with self.assertRaises(WalletError.CredentialNotFound):
+            self.wallet.delete_credential("not-an-id")
+
+    # -- presentation
+
+    def test_presentation_discloses_only_the_chosen_claims_and_verifies(self):
+        cred, key = self.import_pid()
+        nonce = "n-" + os.urandom(8).hex()
+        chosen = [path("given_name"), path("place_of_birth", "locality")]
+        # place_of_birth is one disclosure with only its locality disclosable inside: its
+        # country comes along, and the preview says so before anything is signed.
+        revealed = {"given_name": "Mario", "place_of_birth.locality": "Roma", "place_of_birth.country": "IT"}
+        signed_before = self.keys.signed
+        self.assertEqual(text_claims(self.wallet.preview_presentation(cred.id, chosen)), revealed)
+        self.assertEqual(self.keys.signed, signed_before)
+        p = self.wallet.present(cred.id, chosen, AUD, nonce)
+        self.assertEqual(text_claims(p.disclosed), revealed)
+        # The relying party's check (wallet-core's verifier) sees exactly that.
+        self.assertEqual(text_claims(self.issuer.verify_presentation(p.sd_jwt, AUD, nonce)), revealed)
+        with self.assertRaises(WalletError.InvalidCredential) as e:
+            self.issuer.verify_presentation(p.sd_jwt, AUD, "another nonce")
+        self.assertIn("nonce", e.exception.rule)
+        # An independent check of the KB-JWT here: signed by our key, over the right sd_hash.
+        prefix, kb = p.sd_jwt.rsplit("~", 1)
+        h, payload, sig = kb.split(".")
+        self.assertEqual(json.loads(b64d(h)), {"alg": "ES256", "typ": "kb+jwt"})
+        claims = json.loads(b64d(payload))
+        self.assertEqual((claims["aud"], claims["nonce"]), (AUD, nonce))
+        expected = base64.urlsafe_b64encode(hashlib.sha256((prefix + "~").encode()).digest()).rstrip(b"=").decode()
+        self.assertEqual(claims["sd_hash"], expected)
+        self.assertTrue(p256.verify(self.keys.public_key(key.tag), f"{h}.{payload}".encode(), b64d(sig)))
+
+    def test_presenting_a_claim_the_credential_lacks_is_no_such_claim(self):
+        cred, _ = self.import_pid()
+        with self.assertRaises(WalletError.NoSuchClaim) as e:
+            self.wallet.present(cred.id, [path("blood_type")], AUD, "n")
+        self.assertEqual(e.exception.path, "blood_type")
+
+    def test_key_store_failures_arrive_typed(self):
+        cred, _ = self.import_pid()
+        self.keys.cancel_next_sign = True
+        with self.assertRaises(WalletError.UserCancelled) as e:
+            self.wallet.present(cred.id, [path("given_name")], AUD, "n")
+        self.assertEqual(e.exception.code(), "user_cancelled")
+        self.keys.signature_mode = "truncated"
+        with self.assertRaises(WalletError.KeyStoreFailed) as e:
+            self.wallet.present(cred.id, [path("given_name")], AUD, "n")
+        self.assertIn("64 bytes", e.exception.reason)
+        self.keys.signature_mode = "other-key"
+        with self.assertRaises(WalletError.KeyStoreFailed):
+            self.wallet.present(cred.id, [path("given_name")], AUD, "n")
+        self.keys.keys.clear()
+        with self.assertRaises(WalletError.KeyNotFound):
+            self.wallet.present(cred.id, [path("given_name")], AUD, "n")
+
+    # -- the transaction log
+
+    def test_transaction_log_records_issuance_presentation_deletion(self):
+        cred, _ = self.import_pid()
+        self.wallet.present(cred.id, [path("family_name"), path("nationalities", 0)], AUD, "n")
+        self.wallet.delete_credential(cred.id)
+        log = self.wallet.transactions()
+        self.assertEqual([t.kind for t in log], [TransactionKind.ISSUANCE, TransactionKind.PRESENTATION, TransactionKind.DELETION])
+        self.assertEqual([t.counterparty for t in log], [PID, AUD, PID])
+        self.assertEqual(log[1].claims, ["family_name", "nationalities.0"])
+        self.assertTrue(all(t.credential_ids == [cred.id] for t in log))
+        self.assertEqual(sorted(t.seq for t in log), [t.seq for t in log])
+
+    # -- what import refuses
+
+    def test_an_issuer_under_another_trust_anchor_is_untrusted(self):
+        stranger = TestIssuer(TA, "https://elsewhere.example.it")  # same anchor id, other keys
+        with self.assertRaises(WalletError.UntrustedIssuer) as e:
+            self.import_pid(issuer=stranger)
+        self.assertEqual(e.exception.issuer, "https://elsewhere.example.it")
+        self.assertEqual(e.exception.code(), "untrusted_issuer")
+        self.assertEqual(self.wallet.credentials(), [])
+
+    def test_a_credential_bound_to_another_key_is_refused(self):
+        key = self.wallet.create_credential_key()
+        other = self.wallet.create_credential_key()
+        sd_jwt = self.issuer.issue_pid(other.public_key, True)
+        with self.assertRaises(WalletError.KeyMismatch) as e:
+            asyncio.run(self.wallet.import_credential(sd_jwt, key.tag))
+        self.assertEqual(e.exception.tag, key.tag)
+
+    def test_a_tampered_credential_is_invalid(self):
+        key = self.wallet.create_credential_key()
+        jwt, rest = self.issuer.issue_pid(key.public_key, True).split("~", 1)
+        h, payload, sig = jwt.split(".")
+        forged = json.loads(b64d(payload))
+        forged["vct"] = "urn:eudi:mDL:it:1"
+        payload = base64.urlsafe_b64encode(json.dumps(forged).encode()).rstrip(b"=").decode()
+        with self.assertRaises(WalletError.InvalidCredential) as e:
+            asyncio.run(self.wallet.import_credential(f"{h}.{payload}.{sig}~{rest}", key.tag))
+        self.assertIn("signature", e.exception.rule)
+        with self.assertRaises(WalletError.InvalidCredential):
+            asyncio.run(self.wallet.import_credential("not an sd-jwt", key.tag))
+
+    def test_a_presentation_is_not_importable(self):
+        cred, key = self.import_pid()
+        p = self.wallet.present(cred.id, [path("given_name")], AUD, "n")
+        with self.assertRaises(WalletError.InvalidCredential) as e:
+            asyncio.run(self.wallet.import_credential(p.sd_jwt, key.tag))
+        self.assertIn("KB-JWT", e.exception.rule)
+
+    # -- issuer keys without a trust_chain header
+
+    def test_a_pinned_issuer_key_is_used_when_the_credential_has_no_trust_chain(self):
+        with self.assertRaises(WalletError.UntrustedIssuer):
+            self.import_pid(with_trust_chain=False)
+        from tessera import PinnedIssuer
+        wallet = self.open(pinned=[PinnedIssuer(issuer=PID, key=self.issuer.credential_key())])
+        cred, _ = self.import_pid(wallet=wallet, with_trust_chain=False)
+        self.assertIsNone(cred.issuer.name)
+        self.assertIsNone(cred.issuer.trust_anchor)
+
+    def test_software_key_store_default(self):
+        wallet = self.open(keys=tessera.software_key_store())
+        cred, _ = self.import_pid(wallet=wallet)
+        p = wallet.present(cred.id, [path("birthdate")], AUD, "n")
+        self.assertEqual(text_claims(self.issuer.verify_presentation(p.sd_jwt, AUD, "n")), {"birthdate": "1980-01-10"})
+
+    def test_der_signature_conversion(self):
+        raw = tessera.der_signature_to_raw(bytes([0x30, 6, 2, 1, 5, 2, 1, 7]))
+        self.assertEqual(raw, bytes(31) + b"\x05" + bytes(31) + b"\x07")
+        with self.assertRaises(KeyStoreError.Unavailable):
+            tessera.der_signature_to_raw(b"\x30\x01")
+
+
+class FederationOverHttpTest(unittest.TestCase):
+    """The network step: the issuer's trust chain resolved over the app's HTTP client from a
+    federation served on loopback (statements signed by wallet-core)."""
+
+    def setUp(self):
+        issuer_box = {}
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                body = issuer_box["issuer"].federation_response(base + self.path)
+                if body is None:
+                    self.send_response(404)
+                    self.end_headers()
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", "application/entity-statement+jwt")
+                self.end_headers()
+                self.wfile.write(body.encode())
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        base = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.issuer = TestIssuer(base + "/ta", base + "/pid")
+        issuer_box["issuer"] = self.issuer
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.tmp = tempfile.TemporaryDirectory()
+        self.keys = PyKeyStore()
+        self.http = PyHttpClient()
+
+    def tearDown(self):
+        self.server.shutdown()
+        self.server.server_close()
+        self.tmp.cleanup()
+
+    def wallet(self, http, anchor=None):
+        config = WalletConfig(data_dir=self.tmp.name, trust_anchors=[anchor or self.issuer.trust_anchor()], locale="en")
+        return Wallet.open(config, self.keys, http)
+
+    def test_issuer_resolved_over_http(self):
+        wallet = self.wallet(self.http)
+        key = wallet.create_credential_key()
+        cred = asyncio.run(wallet.import_credential(self.issuer.issue_pid(key.public_key, False), key.tag))
+        self.assertEqual(cred.issuer.name, "Italian State Mint and Polygraphic Institute")
+        self.assertEqual(cred.issuer.trust_anchor, self.issuer.trust_anchor().entity_id)
+        self.assertIn(self.issuer.trust_anchor().entity_id + "/fetch?sub=", " ".join(self.http.urls))
+
+    def test_without_http_client_the_issuer_is_untrusted(self):
+        wallet = self.wallet(None)
+        key = wallet.create_credential_key()
+        with self.assertRaises(WalletError.UntrustedIssuer):
+            asyncio.run(wallet.import_credential(self.issuer.issue_pid(key.public_key, False), key.tag))
+
+    def test_unreachable_federation_is_a_network_error(self):
+        wallet = self.wallet(self.http)
+        key = wallet.create_credential_key()
+        nowhere = TestIssuer("http://127.0.0.1:9/ta", "http://127.0.0.1:9/pid")
+        with self.assertRaises(WalletError.Network) as e:
+            asyncio.run(wallet.import_credential(nowhere.issue_pid(key.public_key, False), key.tag))
+        self.assertEqual(e.exception.code(), "network")
+
+
+if __name__ == "__main__":
+    unittest.main()
