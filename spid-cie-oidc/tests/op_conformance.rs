@@ -238,7 +238,8 @@ async fn check_op_3_token_endpoint_and_4_userinfo() {
     };
     // 3.x client assertion rules (check-op): iat > now + 3 min, exp passed, jti < 16, wrong aud, sub ≠ iss.
     let now = UnixTime::now().secs();
-    let bad: Vec<(&str, Box<dyn FnOnce(&mut Map<String, Value>)>)> = vec![
+    type ClaimsEdit = Box<dyn FnOnce(&mut Map<String, Value>)>;
+    let bad: Vec<(&str, ClaimsEdit)> = vec![
         ("iat ahead", Box::new(move |c| { c.insert("iat".into(), json!(now + 600)); c.insert("exp".into(), json!(now + 660)); })),
         ("expired", Box::new(move |c| { c.insert("exp".into(), json!(now - 120)); c.insert("iat".into(), json!(now - 180)); })),
         ("short jti", Box::new(|c| { c.insert("jti".into(), json!("short")); })),
