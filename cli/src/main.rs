@@ -5,6 +5,7 @@ mod federation_cmd;
 mod inspect;
 mod keys;
 mod sd_jwt_cmd;
+mod wallet_cmd;
 
 use std::process::ExitCode;
 
@@ -34,6 +35,9 @@ enum Command {
     /// Resolve trust chains; onboard, list and remove subordinates.
     #[command(subcommand)]
     Federation(federation_cmd::FederationCommand),
+    /// A command-line wallet (software key store): activation at a wallet provider.
+    #[command(subcommand)]
+    Wallet(wallet_cmd::WalletCommand),
 }
 
 /// A failure to report: the message says what was wrong.
@@ -62,6 +66,7 @@ fn main() -> ExitCode {
         Command::Demo(a) => demo::run(&a),
         Command::Up(a) => federation_cmd::up(&a),
         Command::Federation(c) => federation_cmd::run(c),
+        Command::Wallet(c) => wallet_cmd::run(c),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

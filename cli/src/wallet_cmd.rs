@@ -1,0 +1,431 @@
+//! `tessera wallet ...`: a command-line wallet on wallet-core with a software key store.
+//!
+//! `activate` drives the SPID/CIE login as a browser would: it opens the wallet provider's
+//! citizen-login URL, follows the redirects to the OpenID Provider's login page, submits its
+//! form (choosing a test identity and a level), follows the redirects back through the wallet
+//! provider and stops at the app's redirect URI; then wallet-core's activation flow registers
+//! the instance and obtains the WAA and WUA, verified through the provider's federation trust
+//! chain.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use serde_json::json;
+use trust_anchor::fetch::HttpFetcher;
+use wallet_core::attestation::key_attestation::SoftwareAttester;
+use wallet_core::federation::entity::ENTITY_STATEMENT_MEDIA_TYPE;
+use wallet_core::federation::{EntityId, Fetcher as _, ParsedStatement, TrustAnchorConfig, TrustChainResolver};
+use wallet_core::jose::CompactJws;
+use wallet_core::keystore::SoftwareKeyStore;
+use wallet_core::store::FileKeyProvider;
+use wallet_core::wallet::{HttpClient, HttpError, HttpMethod, HttpRequest, HttpResponse, InstanceStore, PendingLogin, WalletActivation};
+
+use crate::CliError;
+
+/// The metadata type whose `jwks` holds the wallet provider's attestation keys.
+const WALLET_SOLUTION: &str = "wallet_solution";
+/// The most redirects followed in one login.
+const MAX_HOPS: usize = 12;
+
+#[derive(clap::Subcommand)]
+pub(crate) enum WalletCommand {
+    /// Activate the wallet: SPID/CIE login at the wallet provider (driving the test OpenID
+    /// Provider's login page), hardware key registration, Wallet App and Unit Attestations.
+    Activate(ActivateArgs),
+}
+
+#[derive(clap::Args)]
+pub(crate) struct ActivateArgs {
+    /// The wallet provider (base URL = entity id).
+    #[arg(long)]
+    provider: String,
+    /// The trust anchor that vouches for the wallet provider (its current configuration is
+    /// fetched and trusted unless --ta-jwks pins its keys).
+    #[arg(long)]
+    ta: String,
+    /// Pin the trust anchor's keys from this JWK Set file.
+    #[arg(long)]
+    ta_jwks: Option<PathBuf>,
+    /// Where the wallet keeps its keys and state.
+    #[arg(long, default_value = "tessera-wallet")]
+    data_dir: PathBuf,
+    /// The test identity to log in as (default: the one the login page preselects).
+    #[arg(long)]
+    fiscal_number: Option<String>,
+    /// The level (e.g. https://www.spid.gov.it/SpidL2; default: the page's preselection).
+    #[arg(long)]
+    acr: Option<String>,
+    /// The app's redirect URI (one the provider allows).
+    #[arg(long, default_value = "https://wallet.example.it/activate")]
+    redirect_uri: String,
+    /// Print one JSON document.
+    #[arg(long)]
+    json: bool,
+}
+
+pub(crate) fn run(c: WalletCommand) -> Result<(), CliError> {
+    match c {
+        WalletCommand::Activate(a) => activate(&a),
+    }
+}
+
+fn usage(e: impl std::fmt::Display) -> CliError {
+    CliError::Usage(e.to_string())
+}
+
+/// A browser's worth of HTTP: no automatic redirects, a cookie jar per host.
+struct Browser {
+    client: reqwest::blocking::Client,
+    cookies: Mutex<HashMap<String, Vec<(String, String)>>>,
+}
+
+fn host_of(url: &str) -> String {
+    wallet_core::x509::uri_host(url).unwrap_or_default()
+}
+
+impl Browser {
+    fn new() -> Result<Self, CliError> {
+        let client = reqwest::blocking::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(std::time::Duration::from_secs(30))
+            .build()
+            .map_err(usage)?;
+        Ok(Self { client, cookies: Mutex::new(HashMap::new()) })
+    }
+
+    fn jar(&self) -> std::sync::MutexGuard<'_, HashMap<String, Vec<(String, String)>>> {
+        self.cookies.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl HttpClient for Browser {
+    fn send(&self, request: HttpRequest) -> Result<HttpResponse, HttpError> {
+        let method = match request.method {
+            HttpMethod::Get => reqwest::Method::GET,
+            HttpMethod::Post => reqwest::Method::POST,
+            HttpMethod::Patch => reqwest::Method::PATCH,
+        };
+        let host = host_of(&request.url);
+        let mut b = self.client.request(method, &request.url);
+        for (n, v) in &request.headers {
+            b = b.header(n.as_str(), v.as_str());
+        }
+        if let Some(cookies) = self.jar().get(&host).filter(|c| !c.is_empty()) {
+            let v: Vec<String> = cookies.iter().map(|(n, v)| format!("{n}={v}")).collect();
+            b = b.header("Cookie", v.join("; "));
+        }
+        if !request.body.is_empty() {
+            b = b.body(request.body);
+        }
+        let resp = b.send().map_err(|e| HttpError(e.to_string()))?;
+        let status = resp.status().as_u16();
+        let headers: Vec<(String, String)> =
+            resp.headers().iter().filter_map(|(n, v)| v.to_str().ok().map(|v| (n.as_str().to_owned(), v.to_owned()))).collect();
+        for (n, v) in &headers {
+            if n.eq_ignore_ascii_case("set-cookie")
+                && let Some((name, value)) = v.split(';').next().and_then(|p| p.split_once('='))
+            {
+                let mut jar = self.jar();
+                let list = jar.entry(host.clone()).or_default();
+                list.retain(|(k, _)| k != name.trim());
+                list.push((name.trim().to_owned(), value.trim().to_owned()));
+            }
+        }
+        let body = resp.bytes().map_err(|e| HttpError(e.to_string()))?.to_vec();
+        if body.len() > wallet_core::wallet::http::MAX_RESPONSE_BODY {
+            return Err(HttpError("response too large".into()));
+        }
+        Ok(HttpResponse { status, headers, body })
+    }
+}
+
+/// `location` resolved against `current` (absolute, or absolute-path).
+fn resolve_location(current: &str, location: &str) -> String {
+    if location.contains("://") || !location.starts_with('/') {
+        return location.to_owned();
+    }
+    let origin_end = current.find("://").map(|i| i + 3).and_then(|s| current.get(s..).map(|r| s + r.find('/').unwrap_or(r.len())));
+    match origin_end.and_then(|e| current.get(..e)) {
+        Some(origin) => format!("{origin}{location}"),
+        None => location.to_owned(),
+    }
+}
+
+/// The attributes of one tag's text (`<input type="radio" name="x" value="y" checked>`).
+fn attributes(tag: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut rest = tag.split_once(char::is_whitespace).map_or("", |(_, r)| r);
+    while !rest.trim().is_empty() {
+        rest = rest.trim_start();
+        let name_end = rest.find(|c: char| c == '=' || c.is_whitespace() || c == '/' || c == '>').unwrap_or(rest.len());
+        let name = rest.get(..name_end).unwrap_or_default().to_ascii_lowercase();
+        rest = rest.get(name_end..).unwrap_or_default().trim_start();
+        let mut value = String::new();
+        if let Some(r) = rest.strip_prefix('=') {
+            let r = r.trim_start();
+            if let Some(q) = r.chars().next().filter(|c| *c == '"' || *c == '\'') {
+                let body = r.get(1..).unwrap_or_default();
+                let end = body.find(q).unwrap_or(body.len());
+                value = unescape(body.get(..end).unwrap_or_default());
+                rest = body.get(end + 1..).unwrap_or_default();
+            } else {
+                let end = r.find(char::is_whitespace).unwrap_or(r.len());
+                value = unescape(r.get(..end).unwrap_or_default());
+                rest = r.get(end..).unwrap_or_default();
+            }
+        } else if name.is_empty() {
+            rest = rest.get(1..).unwrap_or_default();
+            continue;
+        }
+        if !name.is_empty() {
+            out.push((name, value));
+        }
+    }
+    out
+}
+
+fn unescape(s: &str) -> String {
+    s.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"").replace("&#39;", "'").replace("&amp;", "&")
+}
+
+fn attr<'a>(attrs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    attrs.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+}
+
+/// What a login page's form holds.
+#[derive(Debug, Default, PartialEq)]
+struct LoginForm {
+    action: String,
+    hidden: Vec<(String, String)>,
+    /// Radio choices by field name: (value, checked).
+    radios: Vec<(String, String, bool)>,
+    /// Select options by field name: (value, selected).
+    options: Vec<(String, String, bool)>,
+}
+
+/// Reads the first form of an HTML page (the OpenID Provider's login page contract: hidden
+/// `session`, radio `fiscal_number`, select `acr`).
+fn parse_form(html: &str) -> Option<LoginForm> {
+    let mut form: Option<LoginForm> = None;
+    let mut select: Option<String> = None;
+    for piece in html.split('<').skip(1) {
+        let tag = piece.split('>').next().unwrap_or_default();
+        let name = tag.split(|c: char| c.is_whitespace() || c == '/').next().unwrap_or_default().to_ascii_lowercase();
+        let attrs = attributes(tag);
+        match (name.as_str(), form.as_mut()) {
+            ("form", None) => form = Some(LoginForm { action: attr(&attrs, "action").unwrap_or_default().to_owned(), ..LoginForm::default() }),
+            ("/form", Some(_)) => break,
+            ("input", Some(f)) => {
+                let (Some(n), v) = (attr(&attrs, "name"), attr(&attrs, "value").unwrap_or_default()) else { continue };
+                match attr(&attrs, "type").unwrap_or("text").to_ascii_lowercase().as_str() {
+                    "radio" | "checkbox" => f.radios.push((n.to_owned(), v.to_owned(), attr(&attrs, "checked").is_some())),
+                    _ => f.hidden.push((n.to_owned(), v.to_owned())),
+                }
+            }
+            ("select", Some(_)) => select = attr(&attrs, "name").map(str::to_owned),
+            ("/select", Some(_)) => select = None,
+            ("option", Some(f)) => {
+                if let (Some(s), Some(v)) = (&select, attr(&attrs, "value")) {
+                    f.options.push((s.clone(), v.to_owned(), attr(&attrs, "selected").is_some()));
+                }
+            }
+            _ => {}
+        }
+    }
+    form
+}
+
+/// The form's fields with the tester's choices: `fiscal_number` and `acr` as asked, else the
+/// page's preselection, else the first choice.
+fn fill(form: &LoginForm, fiscal_number: Option<&str>, acr: Option<&str>) -> Result<Vec<(String, String)>, CliError> {
+    let mut fields = form.hidden.clone();
+    let mut choose = |field: &str, wanted: Option<&str>, choices: Vec<(&str, bool)>| -> Result<(), CliError> {
+        if choices.is_empty() {
+            return Ok(());
+        }
+        let value = match wanted {
+            Some(w) if choices.iter().any(|(v, _)| *v == w) => w.to_owned(),
+            Some(w) => {
+                let list: Vec<&str> = choices.iter().map(|(v, _)| *v).collect();
+                return Err(usage(format!("the login page offers no {field} `{w}` (it offers: {})", list.join(", "))));
+            }
+            None => choices.iter().find(|(_, c)| *c).or(choices.first()).map(|(v, _)| (*v).to_owned()).unwrap_or_default(),
+        };
+        fields.push((field.to_owned(), value));
+        Ok(())
+    };
+    let mut names: Vec<&str> = form.radios.iter().map(|(n, _, _)| n.as_str()).chain(form.options.iter().map(|(n, _, _)| n.as_str())).collect();
+    names.dedup();
+    for n in names {
+        let choices: Vec<(&str, bool)> = form
+            .radios
+            .iter()
+            .chain(form.options.iter())
+            .filter(|(f, _, _)| f == n)
+            .map(|(_, v, c)| (v.as_str(), *c))
+            .collect();
+        let wanted = match n {
+            "fiscal_number" => fiscal_number,
+            "acr" => acr,
+            _ => None,
+        };
+        choose(n, wanted, choices)?;
+    }
+    Ok(fields)
+}
+
+fn form_body(fields: &[(String, String)]) -> Vec<u8> {
+    let pairs: Vec<String> = fields
+        .iter()
+        .map(|(k, v)| format!("{}={}", wallet_core::wallet::query::encode(k), wallet_core::wallet::query::encode(v)))
+        .collect();
+    pairs.join("&").into_bytes()
+}
+
+/// Drives the login from the provider's citizen-login URL to the redirect back to the app;
+/// returns that redirect URL.
+fn browse_login(browser: &Browser, pending: &PendingLogin, fiscal_number: Option<&str>, acr: Option<&str>) -> Result<String, CliError> {
+    let mut url = pending.url();
+    let mut submitted = false;
+    for _ in 0..MAX_HOPS {
+        if pending.is_redirect(&url) {
+            return Ok(url);
+        }
+        let resp = browser.send(HttpRequest::get(url.clone()).header("Accept", "text/html")).map_err(usage)?;
+        match resp.status {
+            301 | 302 | 303 | 307 | 308 => {
+                let loc = resp.header("Location").ok_or_else(|| usage(format!("{url}: redirect without Location")))?;
+                url = resolve_location(&url, loc);
+            }
+            200 if !submitted => {
+                let html = String::from_utf8_lossy(&resp.body);
+                let form = parse_form(&html).ok_or_else(|| usage(format!("{url}: no login form on the page")))?;
+                let action = resolve_location(&url, &form.action);
+                let fields = fill(&form, fiscal_number, acr)?;
+                let post = HttpRequest { method: HttpMethod::Post, url: action.clone(), headers: vec![("Content-Type".into(), "application/x-www-form-urlencoded".into())], body: form_body(&fields) };
+                let r = browser.send(post).map_err(usage)?;
+                let loc = r
+                    .header("Location")
+                    .filter(|_| (300..400).contains(&r.status))
+                    .ok_or_else(|| usage(format!("{action}: HTTP {}: {}", r.status, String::from_utf8_lossy(&r.body).chars().take(300).collect::<String>())))?;
+                url = resolve_location(&action, loc);
+                submitted = true;
+            }
+            s => {
+                return Err(usage(format!("{url}: HTTP {s}: {}", String::from_utf8_lossy(&resp.body).chars().take(300).collect::<String>())));
+            }
+        }
+    }
+    Err(usage(format!("login did not come back to {} within {MAX_HOPS} redirects", pending.redirect_uri())))
+}
+
+fn trust(ta: &str, ta_jwks: Option<&Path>) -> Result<TrustChainResolver, CliError> {
+    let ta_id = EntityId::new(ta).map_err(usage)?;
+    let jwks = match ta_jwks {
+        Some(p) => serde_json::from_str(&crate::read_file(&p.display().to_string())?).map_err(|e| usage(format!("{}: {e}", p.display())))?,
+        None => {
+            let fetcher = HttpFetcher::new().map_err(usage)?;
+            let ec = ParsedStatement::parse(&fetcher.get(&ta_id.configuration_url(), ENTITY_STATEMENT_MEDIA_TYPE).map_err(usage)?).map_err(usage)?;
+            ec.verify_with(&ec.claims.jwks).map_err(usage)?;
+            ec.claims.jwks
+        }
+    };
+    Ok(TrustChainResolver::new(TrustAnchorConfig { id: ta_id, jwks }, WALLET_SOLUTION))
+}
+
+fn payload(jwt: &str) -> serde_json::Value {
+    CompactJws::parse(jwt).ok().and_then(|j| j.payload_json().ok()).unwrap_or_default()
+}
+
+fn activate(a: &ActivateArgs) -> Result<(), CliError> {
+    let keys_file = FileKeyProvider::new(a.data_dir.join("wallet.key"));
+    std::fs::create_dir_all(&a.data_dir).map_err(|source| CliError::Io { path: a.data_dir.display().to_string(), source })?;
+    let keys = Arc::new(SoftwareKeyStore::open(a.data_dir.join("keys"), &keys_file, SoftwareAttester::development().map_err(usage)?).map_err(usage)?);
+    let state = InstanceStore::open(&a.data_dir, &keys_file).map_err(usage)?;
+    let browser = Arc::new(Browser::new()?);
+    let resolver = Arc::new(trust(&a.ta, a.ta_jwks.as_deref())?);
+    let wallet = WalletActivation::new(a.provider.clone(), keys, browser.clone(), state, resolver);
+
+    let pending = wallet.start_login(&a.redirect_uri).map_err(usage)?;
+    let redirect = browse_login(&browser, &pending, a.fiscal_number.as_deref(), a.acr.as_deref())?;
+    let session = wallet.finish_login(&pending, &redirect).map_err(|e| usage(format!("login: {e}")))?;
+    let att = wallet.activate(&session).map_err(|e| usage(format!("activation: {e}")))?;
+    let record = wallet.instance().map_err(usage)?.ok_or_else(|| usage("no instance after activation"))?;
+    let waa = att.wallet_app_attestation.jwt();
+    let wua = att.wallet_unit_attestation.jwt();
+    if a.json {
+        let doc = json!({
+            "fiscal_number": session.fiscal_number,
+            "instance_id": record.hardware_key_tag.as_str(),
+            "wallet_app_attestation": waa,
+            "wallet_unit_attestation": wua,
+            "wallet_app_attestation_claims": payload(waa),
+            "wallet_unit_attestation_claims": payload(wua),
+        });
+        crate::print_out(&serde_json::to_string_pretty(&doc).unwrap_or_default());
+    } else {
+        let pretty = |jwt: &str| serde_json::to_string_pretty(&payload(jwt)).unwrap_or_default();
+        crate::print_out(&format!(
+            "Activated wallet instance {} for {} at {} (state in {}).\n\
+             Wallet App Attestation (oauth-client-attestation+jwt, until {}):\n{waa}\n{}\n\
+             Wallet Unit Attestation (key-attestation+jwt, until {}):\n{wua}\n{}",
+            record.hardware_key_tag,
+            session.fiscal_number,
+            wallet.provider(),
+            a.data_dir.display(),
+            att.wallet_app_attestation.expires_at().secs(),
+            pretty(waa),
+            att.wallet_unit_attestation.expires_at().secs(),
+            pretty(wua),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PAGE: &str = r#"<!doctype html><html><body><h1>OP</h1>
+<form method="post" action="http://127.0.0.1:7604/login">
+<input type="hidden" name="session" value="s&amp;1">
+<fieldset><legend>Identity</legend>
+<label><input type="radio" name="fiscal_number" value="TINIT-RSSMRA80A01H501U" checked> Mario Rossi</label><br>
+<label><input type="radio" name="fiscal_number" value="TINIT-BNCGNN85T10F205Z"> Giovanni Bianchi</label><br>
+</fieldset>
+<p><label>Level <select name="acr">
+<option value="https://www.spid.gov.it/SpidL1">SpidL1</option>
+<option value="https://www.spid.gov.it/SpidL2" selected>SpidL2</option>
+</select></label></p>
+<button type="submit">Log in</button>
+</form></body></html>"#;
+
+    #[test]
+    fn reads_and_fills_the_login_form() {
+        let f = parse_form(PAGE).unwrap();
+        assert_eq!(f.action, "http://127.0.0.1:7604/login");
+        assert_eq!(f.hidden, vec![("session".to_owned(), "s&1".to_owned())]);
+        let fields = fill(&f, None, None).unwrap();
+        assert_eq!(
+            fields,
+            vec![
+                ("session".to_owned(), "s&1".to_owned()),
+                ("fiscal_number".to_owned(), "TINIT-RSSMRA80A01H501U".to_owned()),
+                ("acr".to_owned(), "https://www.spid.gov.it/SpidL2".to_owned()),
+            ]
+        );
+        let fields = fill(&f, Some("TINIT-BNCGNN85T10F205Z"), Some("https://www.spid.gov.it/SpidL1")).unwrap();
+        assert_eq!(fields[1].1, "TINIT-BNCGNN85T10F205Z");
+        assert_eq!(fields[2].1, "https://www.spid.gov.it/SpidL1");
+        assert!(matches!(fill(&f, Some("TINIT-XXX"), None), Err(CliError::Usage(m)) if m.contains("offers")));
+        assert_eq!(String::from_utf8(form_body(&fields[..1])).unwrap(), "session=s%261");
+    }
+
+    #[test]
+    fn locations_resolve() {
+        assert_eq!(resolve_location("http://127.0.0.1:7605/citizen/login?x=1", "/citizen/callback?code=a"), "http://127.0.0.1:7605/citizen/callback?code=a");
+        assert_eq!(resolve_location("http://a/b", "https://c/d"), "https://c/d");
+        assert_eq!(resolve_location("http://a", "/d"), "http://a/d");
+    }
+}
