@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
+use spid_cie_oidc::{RelyingParty, RpConfig};
 use wallet_core::attestation::KeyAttestationVerifier;
 use wallet_core::time::{Clock, SystemClock, UnixTime};
 
@@ -51,6 +52,7 @@ struct Inner {
     metrics: Metrics,
     clock: Arc<dyn Clock>,
     key_attestation: Arc<dyn KeyAttestationVerifier>,
+    relying_party: Option<RelyingParty>,
 }
 
 /// Builds a [`WalletProvider`] with non-default seams.
@@ -59,6 +61,7 @@ pub struct Builder {
     clock: Arc<dyn Clock>,
     extra_metadata: Map<String, Value>,
     key_attestation: Option<Arc<dyn KeyAttestationVerifier>>,
+    relying_party: Option<RelyingParty>,
 }
 
 impl Builder {
@@ -75,6 +78,15 @@ impl Builder {
         self
     }
 
+    /// The SPID/CIE relying party (default: opened from the configuration when
+    /// `op_entity_id` is set: `client_id` = our entity id, redirect URI
+    /// `<entity id>/citizen/callback`, keys under `<data_dir>/rp`, the pinned trust anchor).
+    /// Its `openid_relying_party` metadata goes into our Entity Configuration.
+    pub fn relying_party(mut self, rp: RelyingParty) -> Self {
+        self.relying_party = Some(rp);
+        self
+    }
+
     /// Opens the database, loads (or creates) the keys and the federation entity.
     pub fn open(self) -> Result<WalletProvider, OpenError> {
         let config = self.config;
@@ -82,8 +94,21 @@ impl Builder {
         std::fs::create_dir_all(&config.data_dir).map_err(|e| OpenError::Keys(format!("{}: {e}", config.data_dir.display())))?;
         let keys = Keys::open(&config).map_err(OpenError::Keys)?;
         let store = Store::open(&config.data_dir.join("wallet-provider.sqlite"))?;
+        let relying_party = match (self.relying_party, &config.op_entity_id, &config.trust_anchor_jwks) {
+            (Some(rp), _, _) => Some(rp),
+            (None, Some(_), Some(jwks)) => {
+                let anchors = vec![wallet_core::federation::TrustAnchorConfig { id: config.trust_anchor.clone(), jwks: jwks.clone() }];
+                let rc = RpConfig::new(config.entity_id.clone(), config.endpoint(crate::citizen::CITIZEN_CALLBACK), config.data_dir.join("rp"), anchors);
+                Some(RelyingParty::open(rc).map_err(|e| OpenError::Federation(format!("relying party: {e}")))?)
+            }
+            (None, Some(_), None) => return Err(OpenError::Config(crate::config::ConfigError::Invalid("citizen login (op_entity_id) needs the trust anchor's keys pinned (trust_anchor_jwks)".into()))),
+            (None, None, _) => None,
+        };
         let mut metadata = self.extra_metadata;
         metadata.insert("wallet_solution".into(), wallet_solution_metadata(&config, &keys));
+        if let Some(rp) = &relying_party {
+            metadata.insert("openid_relying_party".into(), rp.metadata());
+        }
         let mut fed = trust_anchor::Config::trust_anchor(config.entity_id.clone(), config.data_dir.clone(), config.admin_token.clone());
         fed.authority = false;
         fed.authority_hints = config.authority_hints.clone();
@@ -98,7 +123,7 @@ impl Builder {
             None => Arc::new(crate::attest::policy(&config).map_err(OpenError::Keys)?),
         };
         Ok(WalletProvider {
-            inner: Arc::new(Inner { config, store, keys, federation, metrics: Metrics::default(), clock: self.clock, key_attestation }),
+            inner: Arc::new(Inner { config, store, keys, federation, metrics: Metrics::default(), clock: self.clock, key_attestation, relying_party }),
         })
     }
 }
@@ -130,7 +155,7 @@ fn wallet_solution_metadata(config: &Config, keys: &Keys) -> Value {
 impl WalletProvider {
     /// A builder over `config` (system clock).
     pub fn builder(config: Config) -> Builder {
-        Builder { config, clock: Arc::new(SystemClock), extra_metadata: Map::new(), key_attestation: None }
+        Builder { config, clock: Arc::new(SystemClock), extra_metadata: Map::new(), key_attestation: None, relying_party: None }
     }
 
     /// Opens the provider with the system clock.
@@ -166,6 +191,11 @@ impl WalletProvider {
     /// The key attestation verifier.
     pub fn key_attestation(&self) -> &dyn KeyAttestationVerifier {
         self.inner.key_attestation.as_ref()
+    }
+
+    /// The SPID/CIE relying party, when citizen login is configured.
+    pub fn relying_party(&self) -> Option<&RelyingParty> {
+        self.inner.relying_party.as_ref()
     }
 
     /// Now, from the configured clock.

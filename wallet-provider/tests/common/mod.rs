@@ -22,7 +22,10 @@ pub struct Anchor {
 pub async fn start_anchor(dir: &Path) -> Anchor {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let id = EntityId::new(format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port())).unwrap();
-    let config = trust_anchor::Config::trust_anchor(id.clone(), dir.join("ta"), TOKEN);
+    let mut config = trust_anchor::Config::trust_anchor(id.clone(), dir.join("ta"), TOKEN);
+    for name in ["openid_relying_party/public", "federation-entity/wallet-provider"] {
+        config.trust_mark_issuers.insert(format!("{id}/trust_marks/{name}"), vec![id.to_string()]);
+    }
     let state = trust_anchor::AppState::open(config).unwrap();
     let (jwks, root_der) = (state.jwks(), state.root_ca().unwrap().to_vec());
     tokio::spawn(async move { axum::serve(listener, trust_anchor::router(state)).await.unwrap() });
@@ -79,25 +82,125 @@ pub async fn onboard(http: &reqwest::Client, anchor: &Anchor, provider: &Provide
     assert_eq!(r.status(), 204, "{}", r.text().await.unwrap());
 }
 
+/// The trust mark type the test OpenID Provider requires of relying parties.
+pub fn rp_mark(anchor: &Anchor) -> String {
+    format!("{}/trust_marks/openid_relying_party/public", anchor.id)
+}
+
+/// Starts the spid-cie-oidc test OpenID Provider under `anchor` and onboards it.
+pub async fn start_op(dir: &Path, anchor: &Anchor, http: &reqwest::Client) -> EntityId {
+    use spid_cie_oidc::op::{self, OpConfig, OpState};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let id = EntityId::new(format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port())).unwrap();
+    let ta = wallet_core::federation::TrustAnchorConfig { id: anchor.id.clone(), jwks: anchor.jwks.clone() };
+    let mut c = OpConfig::new(id.clone(), dir.join("op"), vec![ta], vec![anchor.id.clone()]);
+    c.admin_token = TOKEN.into();
+    c.required_trust_marks = vec![rp_mark(anchor)];
+    let state = OpState::open(c).unwrap();
+    tokio::spawn(async move { axum::serve(listener, op::router(state)).await.unwrap() });
+    let r = http
+        .post(format!("{}/admin/subordinates", anchor.id))
+        .bearer_auth(TOKEN)
+        .json(&json!({"entity_id": id, "entity_types": ["openid_provider"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    id
+}
+
+/// Issues `sub` a trust mark of `mark_type` (short name under the anchor) and has it publish it.
+pub async fn mark(http: &reqwest::Client, anchor: &Anchor, sub: &EntityId, mark_type: &str) {
+    let r = http
+        .post(format!("{}/admin/trust-marks", anchor.id))
+        .bearer_auth(TOKEN)
+        .json(&json!({"sub": sub, "trust_mark_type": mark_type}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    let m: Value = r.json().await.unwrap();
+    let r = http.post(format!("{sub}/admin/own-trust-marks")).bearer_auth(TOKEN).json(&json!({"trust_mark": m["trust_mark"]})).send().await.unwrap();
+    assert_eq!(r.status(), 204, "{}", r.text().await.unwrap());
+}
+
 pub struct Fed {
     pub dir: tempfile::TempDir,
     pub anchor: Anchor,
     pub provider: Provider,
+    pub op: Option<EntityId>,
     pub http: reqwest::Client,
 }
 
 impl Fed {
     pub async fn new() -> Self {
-        Self::with(|_| {}).await
+        Self::build(false, |_| {}).await
     }
 
     pub async fn with(tweak: impl FnOnce(&mut Config)) -> Self {
+        Self::build(false, tweak).await
+    }
+
+    /// With the test OpenID Provider, the provider its relying party.
+    pub async fn with_op() -> Self {
+        Self::build(true, |_| {}).await
+    }
+
+    async fn build(with_op: bool, tweak: impl FnOnce(&mut Config)) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let anchor = start_anchor(dir.path()).await;
-        let provider = start_provider(dir.path(), "wp", &anchor, tweak).await;
         let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        let anchor = start_anchor(dir.path()).await;
+        let op = if with_op { Some(start_op(dir.path(), &anchor, &http).await) } else { None };
+        let op_id = op.clone();
+        let provider = start_provider(dir.path(), "wp", &anchor, |c| {
+            c.op_entity_id = op_id;
+            tweak(c)
+        })
+        .await;
         onboard(&http, &anchor, &provider).await;
-        Self { dir, anchor, provider, http }
+        if with_op {
+            mark(&http, &anchor, &provider.id, "openid_relying_party/public").await;
+        }
+        Self { dir, anchor, provider, op, http }
+    }
+
+    /// Drives the citizen's login as a browser: `/citizen/login`, the OP's page, the
+    /// identity picked, the callback; returns the final redirect `Location` (to the app).
+    pub async fn browser_login(&self, redirect_uri: &str, state: &str, fiscal_number: &str) -> String {
+        let mut url = url::Url::parse(&self.url("/citizen/login")).unwrap();
+        url.query_pairs_mut().append_pair("redirect_uri", redirect_uri).append_pair("state", state);
+        let r = self.http.get(url.as_str()).send().await.unwrap();
+        assert_eq!(r.status(), 302, "{}", r.text().await.unwrap());
+        let to_op = r.headers()["location"].to_str().unwrap().to_owned();
+        let op = self.op.as_ref().unwrap();
+        assert!(to_op.starts_with(op.as_str()), "{to_op}");
+        let r = self.http.get(&to_op).send().await.unwrap();
+        let status = r.status();
+        let page = r.text().await.unwrap();
+        assert_eq!(status, 200, "{page}");
+        let session = page.split("name=\"session\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+        let r = self
+            .http
+            .post(format!("{op}/login"))
+            .form(&[("session", session.as_str()), ("fiscal_number", fiscal_number), ("acr", "https://www.spid.gov.it/SpidL2")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 302, "{}", r.text().await.unwrap());
+        let to_us = r.headers()["location"].to_str().unwrap().to_owned();
+        assert!(to_us.starts_with(&self.url("/citizen/callback")), "{to_us}");
+        let r = self.http.get(&to_us).send().await.unwrap();
+        assert_eq!(r.status(), 302, "{}", r.text().await.unwrap());
+        r.headers()["location"].to_str().unwrap().to_owned()
+    }
+
+    /// A full login: a session token for `fiscal_number`.
+    pub async fn session(&self, fiscal_number: &str) -> String {
+        let back = self.browser_login(APP_REDIRECT, "s1", fiscal_number).await;
+        let code = url::Url::parse(&back).unwrap().query_pairs().find(|(k, _)| k == "code").unwrap().1.into_owned();
+        let (status, body) = Fed::json(self.http.post(self.url("/citizen/session")).json(&json!({"code": code}))).await;
+        assert_eq!(status, 200, "{body}");
+        body["session_token"].as_str().unwrap().to_owned()
     }
 
     pub fn url(&self, path: &str) -> String {
