@@ -6,7 +6,8 @@
 //! * an intermediate, from the trust anchor: BasicConstraints pathlen 1;
 //! * a leaf, from its immediate superior (the anchor or an intermediate): pathlen 0;
 //!
-//! each with KeyUsage keyCertSign + cRLSign (critical), NameConstraints (critical) on the
+//! each with KeyUsage digitalSignature + keyCertSign + cRLSign (critical; keyEncipherment
+//! is not for EC keys, RFC 5480 §3), NameConstraints (critical) on the
 //! entity's host as a DNS subtree and as a URI subtree, SKI/AKI, SAN URI = entity id, a
 //! random serial recorded by the issuer, and a CRL Distribution Point at the issuer's `/crl`.
 //! Leaves self-issue short-lived protocol certificates under their CA for `x5c` headers.
@@ -308,7 +309,9 @@ pub fn issue_ca_certificate(ca: &IssuingCa<'_>, req: &CaRequest<'_>, now: i64) -
     p.serial_number = Some(serial);
     p.distinguished_name = name(req.subject.as_str());
     p.is_ca = IsCa::Ca(BasicConstraints::Constrained(req.path_len));
-    p.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    // The certified key also signs the entity's statements; keyEncipherment, which §1.2
+    // lists, is left out: RFC 5480 §3 forbids it for EC keys.
+    p.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
     p.subject_alt_names = vec![uri(req.subject)?];
     p.custom_extensions = vec![name_constraints(&host, req.extra_domains)?];
     p.crl_distribution_points = vec![CrlDistributionPoint { uris: vec![ca.crl_url.clone()] }];

@@ -229,7 +229,8 @@ pub(crate) async fn crl(State(st): State<AppState>) -> Result<Response, ApiError
     let millis = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or_default();
     let der = {
         let ring = st.inner().ring();
-        let ca = IssuingCa::new(&chain.ca_der, ring.current(), st.endpoint("crl")).map_err(ApiError::server)?;
+        // After a key rollover the CA certificate may certify a retired key: no CRL then.
+        let ca = IssuingCa::new(&chain.ca_der, ring.current(), st.endpoint("crl")).map_err(|e| ApiError::not_found(format!("no CRL here: {e}")))?;
         ca::crl(&ca, &revoked, i64::try_from(millis).unwrap_or(i64::MAX)).map_err(ApiError::server)?
     };
     Ok(([(header::CONTENT_TYPE, CRL_MEDIA_TYPE), (header::CACHE_CONTROL, "max-age=300")], der).into_response())
