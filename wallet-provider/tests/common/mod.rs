@@ -238,7 +238,7 @@ use wallet_core::time::UnixTime;
 /// The phone: a software key store attested by `attester`, a hardware key and a credential
 /// key.
 pub struct Wallet {
-    pub keys: Arc<SoftwareKeyStore>,
+    pub keys: Arc<dyn KeyStore>,
     pub hardware: KeyTag,
     pub credential: KeyTag,
 }
@@ -249,7 +249,10 @@ impl Wallet {
     }
 
     pub fn with_attester(attester: SoftwareAttester) -> Self {
-        let keys = Arc::new(SoftwareKeyStore::in_memory(attester).unwrap());
+        Self::with_store(Arc::new(SoftwareKeyStore::in_memory(attester).unwrap()))
+    }
+
+    pub fn with_store(keys: Arc<dyn KeyStore>) -> Self {
         let (hardware, credential) = (KeyTag::generate().unwrap(), KeyTag::generate().unwrap());
         keys.generate_key(&hardware).unwrap();
         keys.generate_key(&credential).unwrap();
