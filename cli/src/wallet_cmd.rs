@@ -19,7 +19,9 @@ use wallet_core::federation::{EntityId, Fetcher as _, ParsedStatement, TrustAnch
 use wallet_core::jose::CompactJws;
 use wallet_core::keystore::SoftwareKeyStore;
 use wallet_core::store::FileKeyProvider;
-use wallet_core::wallet::{HttpClient, HttpError, HttpMethod, HttpRequest, HttpResponse, InstanceStore, PendingLogin, WalletActivation};
+use wallet_core::wallet::{
+    CitizenSession, HttpClient, HttpError, HttpMethod, HttpRequest, HttpResponse, InstanceStore, PendingLogin, WalletActivation,
+};
 
 use crate::CliError;
 
@@ -32,11 +34,34 @@ const MAX_HOPS: usize = 12;
 pub(crate) enum WalletCommand {
     /// Activate the wallet: SPID/CIE login at the wallet provider (driving the test OpenID
     /// Provider's login page), hardware key registration, Wallet App and Unit Attestations.
-    Activate(ActivateArgs),
+    Activate(WalletArgs),
+    /// Show this wallet's instance and its attestations (nothing is sent).
+    Status(WalletArgs),
+    /// Print the OAuth-Client-Attestation and OAuth-Client-Attestation-PoP headers for an
+    /// issuer (the WAA is renewed first when it has expired).
+    Headers {
+        #[command(flatten)]
+        wallet: WalletArgs,
+        /// The issuer's identifier (the PoP's `aud`).
+        #[arg(long)]
+        aud: String,
+        /// The issuer's challenge, if it gave one.
+        #[arg(long)]
+        challenge: Option<String>,
+    },
+    /// Log in and list the citizen's wallet instances at the provider.
+    Instances(WalletArgs),
+    /// Log in and revoke a wallet instance (default: this wallet's own; its keys are deleted).
+    Revoke {
+        #[command(flatten)]
+        wallet: WalletArgs,
+        /// The instance id (as `instances` lists it).
+        id: Option<String>,
+    },
 }
 
 #[derive(clap::Args)]
-pub(crate) struct ActivateArgs {
+pub(crate) struct WalletArgs {
     /// The wallet provider (base URL = entity id).
     #[arg(long)]
     provider: String,
@@ -57,7 +82,7 @@ pub(crate) struct ActivateArgs {
     #[arg(long)]
     acr: Option<String>,
     /// The app's redirect URI (one the provider allows).
-    #[arg(long, default_value = "https://wallet.example.it/activate")]
+    #[arg(long, default_value = "it.tessera.wallet://activate")]
     redirect_uri: String,
     /// Print one JSON document.
     #[arg(long)]
@@ -67,6 +92,10 @@ pub(crate) struct ActivateArgs {
 pub(crate) fn run(c: WalletCommand) -> Result<(), CliError> {
     match c {
         WalletCommand::Activate(a) => activate(&a),
+        WalletCommand::Status(a) => status(&a),
+        WalletCommand::Headers { wallet, aud, challenge } => headers(&wallet, &aud, challenge.as_deref()),
+        WalletCommand::Instances(a) => instances(&a),
+        WalletCommand::Revoke { wallet, id } => revoke(&wallet, id.as_deref()),
     }
 }
 
@@ -338,20 +367,36 @@ fn payload(jwt: &str) -> serde_json::Value {
     CompactJws::parse(jwt).ok().and_then(|j| j.payload_json().ok()).unwrap_or_default()
 }
 
-fn activate(a: &ActivateArgs) -> Result<(), CliError> {
-    let keys_file = FileKeyProvider::new(a.data_dir.join("wallet.key"));
+/// The wallet over its data directory, and the browser it talks through.
+struct Cli {
+    wallet: WalletActivation,
+    browser: Arc<Browser>,
+}
+
+fn open(a: &WalletArgs) -> Result<Cli, CliError> {
     std::fs::create_dir_all(&a.data_dir).map_err(|source| CliError::Io { path: a.data_dir.display().to_string(), source })?;
-    let keys = Arc::new(SoftwareKeyStore::open(a.data_dir.join("keys"), &keys_file, SoftwareAttester::development().map_err(usage)?).map_err(usage)?);
+    let keys_file = FileKeyProvider::new(a.data_dir.join("wallet.key"));
+    let attester = SoftwareAttester::development().map_err(usage)?;
+    let keys = Arc::new(SoftwareKeyStore::open(a.data_dir.join("keys"), &keys_file, attester).map_err(usage)?);
     let state = InstanceStore::open(&a.data_dir, &keys_file).map_err(usage)?;
     let browser = Arc::new(Browser::new()?);
     let resolver = Arc::new(trust(&a.ta, a.ta_jwks.as_deref())?);
     let wallet = WalletActivation::new(a.provider.clone(), keys, browser.clone(), state, resolver);
+    Ok(Cli { wallet, browser })
+}
 
-    let pending = wallet.start_login(&a.redirect_uri).map_err(usage)?;
-    let redirect = browse_login(&browser, &pending, a.fiscal_number.as_deref(), a.acr.as_deref())?;
-    let session = wallet.finish_login(&pending, &redirect).map_err(|e| usage(format!("login: {e}")))?;
-    let att = wallet.activate(&session).map_err(|e| usage(format!("activation: {e}")))?;
-    let record = wallet.instance().map_err(usage)?.ok_or_else(|| usage("no instance after activation"))?;
+/// The SPID/CIE login, driven as a browser would.
+fn login(cli: &Cli, a: &WalletArgs) -> Result<CitizenSession, CliError> {
+    let pending = cli.wallet.start_login(&a.redirect_uri).map_err(usage)?;
+    let redirect = browse_login(&cli.browser, &pending, a.fiscal_number.as_deref(), a.acr.as_deref())?;
+    cli.wallet.finish_login(&pending, &redirect).map_err(|e| usage(format!("login: {e}")))
+}
+
+fn activate(a: &WalletArgs) -> Result<(), CliError> {
+    let cli = open(a)?;
+    let session = login(&cli, a)?;
+    let att = cli.wallet.activate(&session).map_err(|e| usage(format!("activation: {e}")))?;
+    let record = cli.wallet.instance().map_err(usage)?.ok_or_else(|| usage("no instance after activation"))?;
     let waa = att.wallet_app_attestation.jwt();
     let wua = att.wallet_unit_attestation.jwt();
     if a.json {
@@ -372,7 +417,7 @@ fn activate(a: &ActivateArgs) -> Result<(), CliError> {
              Wallet Unit Attestation (key-attestation+jwt, until {}):\n{wua}\n{}",
             record.hardware_key_tag,
             session.fiscal_number,
-            wallet.provider(),
+            cli.wallet.provider(),
             a.data_dir.display(),
             att.wallet_app_attestation.expires_at().secs(),
             pretty(waa),
@@ -380,6 +425,80 @@ fn activate(a: &ActivateArgs) -> Result<(), CliError> {
             pretty(wua),
         ));
     }
+    Ok(())
+}
+
+fn status(a: &WalletArgs) -> Result<(), CliError> {
+    let keys_file = FileKeyProvider::new(a.data_dir.join("wallet.key"));
+    let state = InstanceStore::open(&a.data_dir, &keys_file).map_err(usage)?;
+    let Some(r) = state.load().map_err(usage)? else {
+        return Err(usage(format!("no wallet instance in {} (run `tessera wallet activate`)", a.data_dir.display())));
+    };
+    let doc = json!({
+        "provider": r.provider,
+        "instance_id": r.hardware_key_tag.as_str(),
+        "registered_at": r.registered_at,
+        "wallet_app_attestation": r.wallet_app_attestation,
+        "wallet_app_attestation_expires_at": r.waa_expires_at,
+        "wallet_unit_attestation": r.wallet_unit_attestation,
+        "wallet_unit_attestation_expires_at": r.wua_expires_at,
+        "wallet_unit_attestation_claims": r.wallet_unit_attestation.as_deref().map(payload),
+    });
+    if a.json {
+        crate::print_out(&serde_json::to_string_pretty(&doc).unwrap_or_default());
+    } else {
+        crate::print_out(&format!(
+            "Wallet instance {} at {} (registered {}); WAA until {}, WUA until {}.",
+            r.hardware_key_tag,
+            r.provider,
+            r.registered_at,
+            r.waa_expires_at.map_or_else(|| "-".to_owned(), |t| t.to_string()),
+            r.wua_expires_at.map_or_else(|| "-".to_owned(), |t| t.to_string()),
+        ));
+    }
+    Ok(())
+}
+
+fn headers(a: &WalletArgs, aud: &str, challenge: Option<&str>) -> Result<(), CliError> {
+    let cli = open(a)?;
+    let h = cli.wallet.client_attestation_headers(aud, challenge).map_err(usage)?;
+    if a.json {
+        let doc: serde_json::Map<String, serde_json::Value> = h.pairs().iter().map(|(n, v)| ((*n).to_owned(), json!(v))).collect();
+        crate::print_out(&serde_json::to_string_pretty(&doc).unwrap_or_default());
+    } else {
+        crate::print_out(&h.pairs().iter().map(|(n, v)| format!("{n}: {v}")).collect::<Vec<_>>().join("\n"));
+    }
+    Ok(())
+}
+
+fn instances(a: &WalletArgs) -> Result<(), CliError> {
+    let cli = open(a)?;
+    let session = login(&cli, a)?;
+    let list = cli.wallet.list_instances(&session).map_err(usage)?;
+    if a.json {
+        let doc: Vec<serde_json::Value> = list.iter().map(|i| json!({"id": i.id, "status": i.status, "issued_at": i.issued_at})).collect();
+        crate::print_out(&serde_json::to_string_pretty(&doc).unwrap_or_default());
+    } else {
+        let own = cli.wallet.instance().ok().flatten().map(|r| r.hardware_key_tag.to_string());
+        let mut out = format!("Wallet instances of {}:", session.fiscal_number);
+        for i in &list {
+            let mine = if own.as_deref() == Some(i.id.as_str()) { " (this wallet)" } else { "" };
+            out.push_str(&format!("\n  {} {:?} issued {}{mine}", i.id, i.status, i.issued_at));
+        }
+        crate::print_out(&out);
+    }
+    Ok(())
+}
+
+fn revoke(a: &WalletArgs, id: Option<&str>) -> Result<(), CliError> {
+    let cli = open(a)?;
+    let id = match id {
+        Some(id) => id.to_owned(),
+        None => cli.wallet.instance().map_err(usage)?.map(|r| r.hardware_key_tag.to_string()).ok_or_else(|| usage("no instance here: name the one to revoke"))?,
+    };
+    let session = login(&cli, a)?;
+    cli.wallet.revoke_instance(&session, &id).map_err(usage)?;
+    crate::print_out(&format!("Revoked wallet instance {id}."));
     Ok(())
 }
 

@@ -2,16 +2,23 @@
 //!
 //! The protocol core of Tessera, shared by the wallet on the phone and by every service:
 //! JOSE ([`jose`]), SD-JWT and SD-JWT VC ([`sd_jwt`], [`vc`]), Token Status List ([`status`]),
-//! X.509 `x5c` chains ([`x509`]) and the wallet's encrypted credential store ([`store`]).
+//! X.509 `x5c` chains ([`x509`]), the wallet's encrypted credential store ([`store`]), wallet
+//! attestations and key attestation ([`attestation`]: registration, WAA, WUA, client
+//! attestation PoP), the phone's key store seam ([`keystore`]) and the flows a phone app drives
+//! ([`wallet`]: activation).
 //!
 //! Design:
 //! * **No network I/O.** Functions take bytes and typed values and return typed values; the
-//!   caller fetches. Time comes in as [`time::UnixTime`] arguments.
+//!   caller fetches. Time comes in as [`time::UnixTime`] arguments. The wallet flows reach the
+//!   network only through the [`wallet::HttpClient`] the caller passes (a reqwest one exists
+//!   behind the off-by-default `http` feature).
 //! * **Parsed is not verified.** Parsers bound their input and reject malformed data with a
 //!   `ParseError`-like enum; only a `verify` function produces the verified type, and a
 //!   broken rule is a variant naming that rule.
 //! * **Seams are traits** with real defaults: [`jose::Signer`] (keys may live in a phone's
-//!   secure hardware), [`sd_jwt::IssuerKeyResolver`], [`store::KeyProvider`].
+//!   secure hardware), [`keystore::KeyStore`], [`wallet::HttpClient`],
+//!   [`sd_jwt::IssuerKeyResolver`], [`attestation::KeyAttestationVerifier`],
+//!   [`store::KeyProvider`].
 //! * The default build is pure Rust (no OpenSSL, no C crypto) so that it compiles for iOS and
 //!   Android; the `aws-lc` feature plugs a faster backend for servers behind the same API.
 #![warn(missing_docs)]

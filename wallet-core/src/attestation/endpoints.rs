@@ -119,7 +119,7 @@ pub struct WalletAttestations {
 
 /// `POST /wallet-attestation` response (§2.3): `{"wallet_attestations": {...}}`.
 ///
-/// [AMBIG] The text calls `wallet_attestations` an array while the example is invalid JSON:
+/// \[AMBIG\] The text calls `wallet_attestations` an array while the example is invalid JSON:
 /// we send an object and accept either an object or a one-element array of one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AttestationResponse {

@@ -11,7 +11,7 @@
 //! `attested_key` (the credential key's attestation with challenge `client_data_wua`),
 //! `hardware_key_tag`, `cnf.jwk`. The request is signed by the `cnf` key.
 //!
-//! [AMBIG] The spec's example payload has `sub` where the table says `aud`: we send `aud` and
+//! \[AMBIG\] The spec's example payload has `sub` where the table says `aud`: we send `aud` and
 //! accept `sub` in its place.
 
 use serde::{Deserialize, Serialize};
@@ -43,7 +43,7 @@ pub struct AttestationRequestClaims {
     /// The provider id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aud: Option<String>,
-    /// [AMBIG] the spec example's `aud`.
+    /// \[AMBIG\] the spec example's `aud`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sub: Option<String>,
     /// Expiry.

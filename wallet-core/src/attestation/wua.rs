@@ -26,7 +26,7 @@ pub const WUA_MIN_LIFETIME: i64 = 30 * 86_400;
 
 /// Attack potential resistance (ISO/IEC 18045) of `key_storage` and `user_authentication`.
 ///
-/// [AMBIG] Issuer metadata examples use `iso_18045_enhanced-basic`, not in the WUA's list; it
+/// \[AMBIG\] Issuer metadata examples use `iso_18045_enhanced-basic`, not in the WUA's list; it
 /// is accepted here so that such values parse.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum AttackPotentialResistance {
@@ -36,7 +36,7 @@ pub enum AttackPotentialResistance {
     /// `iso_18045_moderate`.
     #[serde(rename = "iso_18045_moderate")]
     Moderate,
-    /// `iso_18045_enhanced-basic` (see the [AMBIG] note).
+    /// `iso_18045_enhanced-basic` (see the \[AMBIG\] note).
     #[serde(rename = "iso_18045_enhanced-basic")]
     EnhancedBasic,
     /// `iso_18045_basic`.

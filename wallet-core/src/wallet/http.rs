@@ -1,5 +1,5 @@
 //! The HTTP seam: the wallet builds [`HttpRequest`] values, an [`HttpClient`] sends them
-//! (OkHttp / URLSession through the mobile bindings, [`ReqwestHttpClient`] with the `http`
+//! (OkHttp / URLSession through the mobile bindings, `ReqwestHttpClient` with the `http`
 //! feature). Clients must not follow redirects: the flows read `Location` themselves.
 
 /// The largest response body the flows read (1 MiB).

@@ -16,7 +16,7 @@
 //!
 //! The protocol steps are also available as pure request builders and response parsers
 //! ([`login`], [`activation`]); HTTP goes through the [`HttpClient`] seam, with a blocking
-//! reqwest client ([`http::ReqwestHttpClient`]) behind the `http` cargo feature (off by
+//! reqwest client (`http::ReqwestHttpClient`) behind the `http` cargo feature (off by
 //! default, so that the phone build does not carry it: the app passes its own client).
 
 pub mod activation;
