@@ -30,6 +30,8 @@ pub const METRICS_PATH: &str = "/metrics";
 
 /// Request bodies larger than this are refused (413).
 pub const MAX_BODY: usize = 64 * 1024;
+/// A request taking longer is answered 503 `temporarily_unavailable`.
+pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// The provider's router, the federation entity's router behind it.
 ///
@@ -50,6 +52,7 @@ pub fn router(state: WalletProvider) -> Router {
         .route(HEALTH_PATH, get(health))
         .route(METRICS_PATH, get(metrics))
         .merge(crate::citizen::router())
+        .layer(axum::middleware::from_fn(timeout))
         .layer(axum::middleware::from_fn_with_state(state.clone(), count_errors))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .with_state(state)
@@ -64,6 +67,14 @@ async fn count_errors(State(st): State<WalletProvider>, req: axum::extract::Requ
         st.metrics().error(code.0);
     }
     res
+}
+
+/// Bounds every request's time ([`REQUEST_TIMEOUT`]).
+async fn timeout(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    match tokio::time::timeout(REQUEST_TIMEOUT, next.run(req)).await {
+        Ok(res) => res,
+        Err(_) => ProviderError::Unavailable("request timed out".into()).into_response(),
+    }
 }
 
 /// The `error` code of a refusal, attached to the response for the counters.

@@ -169,7 +169,12 @@ impl Fed {
     pub async fn browser_login(&self, redirect_uri: &str, state: &str, fiscal_number: &str) -> String {
         let mut url = url::Url::parse(&self.url("/citizen/login")).unwrap();
         url.query_pairs_mut().append_pair("redirect_uri", redirect_uri).append_pair("state", state);
-        let r = self.http.get(url.as_str()).send().await.unwrap();
+        self.browse(url.as_str(), fiscal_number).await
+    }
+
+    /// The browser from the provider's login URL to the redirect back to the app.
+    pub async fn browse(&self, login_url: &str, fiscal_number: &str) -> String {
+        let r = self.http.get(login_url).send().await.unwrap();
         assert_eq!(r.status(), 302, "{}", r.text().await.unwrap());
         let to_op = r.headers()["location"].to_str().unwrap().to_owned();
         let op = self.op.as_ref().unwrap();
