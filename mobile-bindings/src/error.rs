@@ -86,6 +86,40 @@ pub enum WalletError {
         /// What failed.
         reason: String,
     },
+    /// The wallet provider answered with an error (`error` is its OAuth error code).
+    #[error("the wallet provider refused ({endpoint}, HTTP {status})")]
+    ProviderRefused {
+        /// The endpoint path.
+        endpoint: String,
+        /// The HTTP status.
+        status: u16,
+        /// The OAuth `error` code, when given.
+        error: Option<String>,
+    },
+    /// The wallet provider's answer breaks the protocol, or its attestations do not verify.
+    #[error("the wallet provider's answer is not valid: {reason}")]
+    ProviderProtocol {
+        /// What is wrong.
+        reason: String,
+    },
+    /// The SPID/CIE login did not complete (cancelled, refused, or a redirect not ours).
+    #[error("the login did not complete: {reason}")]
+    LoginFailed {
+        /// Why.
+        reason: String,
+    },
+    /// No login in progress, or the citizen session expired: log in again.
+    #[error("log in again: no valid citizen session")]
+    SessionExpired,
+    /// The wallet is not activated on this device (or has no attestations yet).
+    #[error("the wallet is not activated")]
+    NotActivated,
+    /// The wallet was opened without what this needs (a wallet provider, an HTTP client).
+    #[error("not configured: {what}")]
+    NotConfigured {
+        /// What is missing.
+        what: String,
+    },
     /// A bug in the wallet; please report it.
     #[error("internal error: {reason}")]
     Internal {
@@ -111,6 +145,12 @@ impl WalletError {
             Self::NoSuchClaim { .. } => "no_such_claim",
             Self::InvalidArgument { .. } => "invalid_argument",
             Self::Network { .. } => "network",
+            Self::ProviderRefused { .. } => "provider_refused",
+            Self::ProviderProtocol { .. } => "provider_protocol",
+            Self::LoginFailed { .. } => "login_failed",
+            Self::SessionExpired => "session_expired",
+            Self::NotActivated => "not_activated",
+            Self::NotConfigured { .. } => "not_configured",
             Self::Internal { .. } => "internal",
         }
         .to_owned()

@@ -5,13 +5,15 @@
 //! (`04 || x || y`, 65 bytes, what iOS `SecKeyCopyExternalRepresentation` gives), a
 //! signature is raw `r || s` (64 bytes, the JWS form). Android and iOS sign in DER: convert
 //! with [`der_signature_to_raw`] or on the app side. [`ForeignSigner`] adapts a tag of this
-//! store to wallet-core's [`Signer`]; [`SoftwareKeyStore`] is the in-memory default for
-//! tests and development.
+//! store to wallet-core's [`Signer`] (keeping the key store's typed error),
+//! [`CoreKeyStore`] to wallet-core's `keystore::KeyStore` (activation);
+//! [`software_key_store`] is wallet-core's software store for tests and development.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use wallet_core::jose::{EcCurve, Jwk, JwkParams, JwsAlg, SignError, Signer, SoftwareSigner};
+use wallet_core::attestation::key_attestation::SoftwareAttester;
+use wallet_core::jose::{EcCurve, Jwk, JwkParams, JwsAlg, SignError, Signer};
+use wallet_core::keystore::{self as core, KeyTag};
 
 use crate::records::JwkRecord;
 
@@ -52,17 +54,19 @@ impl From<uniffi::UnexpectedUniFFICallbackError> for KeyStoreError {
 /// calls it while holding a lock the app could need.
 #[uniffi::export(with_foreign)]
 pub trait KeyStore: Send + Sync {
-    /// Creates a P-256 signing key under `tag` (replacing none: an existing tag is an error
-    /// the implementation reports as `Unavailable`) and returns its public point
-    /// (`04 || x || y`, 65 bytes).
+    /// Creates a P-256 signing key under `tag`, replacing any key already under it
+    /// (IT-Wallet 1.4 §2.2), and returns its public point (`04 || x || y`, 65 bytes).
+    /// Tags are base64url text of at most 128 characters.
     fn generate_key(&self, tag: String) -> Result<Vec<u8>, KeyStoreError>;
     /// The public point of the key `tag` (`04 || x || y`).
     fn public_key(&self, tag: String) -> Result<Vec<u8>, KeyStoreError>;
     /// ECDSA P-256 with SHA-256 over `message`, as raw `r || s` (64 bytes).
     fn sign(&self, tag: String, message: Vec<u8>) -> Result<Vec<u8>, KeyStoreError>;
-    /// The platform's attestation of the key `tag` bound to `challenge` (Android Key
-    /// Attestation certificate chain or iOS App Attest object, base64).
-    fn key_attestation(&self, tag: String, challenge: String) -> Result<String, KeyStoreError>;
+    /// The platform's attestation of the key `tag` bound to `challenge` (the wallet
+    /// provider's `client_data_hash`): Android Key Attestation (the certificate chain of
+    /// `setAttestationChallenge(challenge)`) or iOS App Attest, in the encoding
+    /// wallet-core's `attestation::key_attestation` reads.
+    fn key_attestation(&self, tag: String, challenge: Vec<u8>) -> Result<String, KeyStoreError>;
     /// Deletes the key `tag` (absent is not an error).
     fn delete_key(&self, tag: String) -> Result<(), KeyStoreError>;
 }
@@ -169,24 +173,54 @@ impl Signer for ForeignSigner {
     }
 }
 
-/// An in-memory key store with software P-256 keys, for tests and development. Keys are
-/// lost when it is dropped; it offers no key attestation.
-#[derive(Default)]
-pub struct SoftwareKeyStore {
-    keys: Mutex<HashMap<String, SoftwareSigner>>,
-}
+/// wallet-core's key store seam over the app's [`KeyStore`] (what the activation flow uses).
+pub(crate) struct CoreKeyStore(pub(crate) Arc<dyn KeyStore>);
 
-impl std::fmt::Debug for SoftwareKeyStore {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SoftwareKeyStore").finish_non_exhaustive()
+impl From<KeyStoreError> for core::KeyStoreError {
+    fn from(e: KeyStoreError) -> Self {
+        match e {
+            KeyStoreError::KeyNotFound { tag } => Self::NotFound(tag),
+            KeyStoreError::UserCancelled => Self::Cancelled,
+            KeyStoreError::Unavailable { reason } => Self::Unavailable(reason),
+            KeyStoreError::Unsupported { reason } => Self::AttestationUnavailable(reason),
+        }
     }
 }
 
-/// A new, empty [`SoftwareKeyStore`] (tests and development; phones implement
-/// [`KeyStore`] over their secure hardware).
-#[uniffi::export]
-pub fn software_key_store() -> Arc<dyn KeyStore> {
-    Arc::new(SoftwareKeyStore::default())
+impl From<core::KeyStoreError> for KeyStoreError {
+    fn from(e: core::KeyStoreError) -> Self {
+        match e {
+            core::KeyStoreError::NotFound(tag) => Self::KeyNotFound { tag },
+            core::KeyStoreError::Cancelled => Self::UserCancelled,
+            core::KeyStoreError::AttestationUnavailable(reason) => Self::Unsupported { reason },
+            other => Self::Unavailable { reason: other.to_string() },
+        }
+    }
+}
+
+impl core::KeyStore for CoreKeyStore {
+    fn generate_key(&self, tag: &KeyTag) -> Result<Jwk, core::KeyStoreError> {
+        Ok(jwk_from_point(&self.0.generate_key(tag.to_string())?)?)
+    }
+    fn public_key(&self, tag: &KeyTag) -> Result<Jwk, core::KeyStoreError> {
+        Ok(jwk_from_point(&self.0.public_key(tag.to_string())?)?)
+    }
+    fn sign(&self, tag: &KeyTag, message: &[u8]) -> Result<Vec<u8>, core::KeyStoreError> {
+        Ok(self.0.sign(tag.to_string(), message.to_vec())?)
+    }
+    fn key_attestation(&self, tag: &KeyTag, challenge: &[u8]) -> Result<String, core::KeyStoreError> {
+        Ok(self.0.key_attestation(tag.to_string(), challenge.to_vec())?)
+    }
+    fn delete_key(&self, tag: &KeyTag) -> Result<(), core::KeyStoreError> {
+        Ok(self.0.delete_key(tag.to_string())?)
+    }
+}
+
+/// wallet-core's software key store as the app-facing [`KeyStore`].
+struct SoftwareKeys(core::SoftwareKeyStore);
+
+fn tag(t: &str) -> Result<KeyTag, KeyStoreError> {
+    KeyTag::new(t).map_err(KeyStoreError::from)
 }
 
 fn point_of(jwk: &Jwk) -> Result<Vec<u8>, KeyStoreError> {
@@ -198,38 +232,31 @@ fn point_of(jwk: &Jwk) -> Result<Vec<u8>, KeyStoreError> {
     }
 }
 
-impl KeyStore for SoftwareKeyStore {
-    fn generate_key(&self, tag: String) -> Result<Vec<u8>, KeyStoreError> {
-        let signer = SoftwareSigner::generate().map_err(|e| KeyStoreError::Unavailable { reason: e.to_string() })?;
-        let point = point_of(&signer.public_jwk())?;
-        let mut keys = self.keys.lock().unwrap_or_else(PoisonError::into_inner);
-        if keys.contains_key(&tag) {
-            return Err(KeyStoreError::Unavailable { reason: format!("a key with tag {tag} exists") });
-        }
-        keys.insert(tag, signer);
-        Ok(point)
+impl KeyStore for SoftwareKeys {
+    fn generate_key(&self, t: String) -> Result<Vec<u8>, KeyStoreError> {
+        point_of(&core::KeyStore::generate_key(&self.0, &tag(&t)?)?)
     }
+    fn public_key(&self, t: String) -> Result<Vec<u8>, KeyStoreError> {
+        point_of(&core::KeyStore::public_key(&self.0, &tag(&t)?)?)
+    }
+    fn sign(&self, t: String, message: Vec<u8>) -> Result<Vec<u8>, KeyStoreError> {
+        Ok(core::KeyStore::sign(&self.0, &tag(&t)?, &message)?)
+    }
+    fn key_attestation(&self, t: String, challenge: Vec<u8>) -> Result<String, KeyStoreError> {
+        Ok(core::KeyStore::key_attestation(&self.0, &tag(&t)?, &challenge)?)
+    }
+    fn delete_key(&self, t: String) -> Result<(), KeyStoreError> {
+        Ok(core::KeyStore::delete_key(&self.0, &tag(&t)?)?)
+    }
+}
 
-    fn public_key(&self, tag: String) -> Result<Vec<u8>, KeyStoreError> {
-        let keys = self.keys.lock().unwrap_or_else(PoisonError::into_inner);
-        let signer = keys.get(&tag).ok_or(KeyStoreError::KeyNotFound { tag: tag.clone() })?;
-        point_of(&signer.public_jwk())
-    }
-
-    fn sign(&self, tag: String, message: Vec<u8>) -> Result<Vec<u8>, KeyStoreError> {
-        let keys = self.keys.lock().unwrap_or_else(PoisonError::into_inner);
-        let signer = keys.get(&tag).ok_or(KeyStoreError::KeyNotFound { tag: tag.clone() })?;
-        signer.sign(&message).map_err(|e| KeyStoreError::Unavailable { reason: e.0 })
-    }
-
-    fn key_attestation(&self, _tag: String, _challenge: String) -> Result<String, KeyStoreError> {
-        Err(KeyStoreError::Unsupported { reason: "a software key store has no key attestation".into() })
-    }
-
-    fn delete_key(&self, tag: String) -> Result<(), KeyStoreError> {
-        self.keys.lock().unwrap_or_else(PoisonError::into_inner).remove(&tag);
-        Ok(())
-    }
+/// wallet-core's software key store, in memory, with the published development attestation
+/// root: for tests and development only (a wallet provider in production refuses its
+/// attestations). Phones implement [`KeyStore`] over their secure hardware.
+#[uniffi::export]
+pub fn software_key_store() -> Result<Arc<dyn KeyStore>, KeyStoreError> {
+    let attester = SoftwareAttester::development().map_err(|e| KeyStoreError::Unavailable { reason: e.to_string() })?;
+    Ok(Arc::new(SoftwareKeys(core::SoftwareKeyStore::in_memory(attester)?)))
 }
 
 /// The public key of `point` as a JWK record (what goes in `cnf.jwk`).
@@ -258,7 +285,7 @@ mod tests {
 
     #[test]
     fn software_store_signs_through_the_adapter() {
-        let ks = software_key_store();
+        let ks = software_key_store().unwrap();
         ks.generate_key("k".into()).unwrap();
         let signer = ForeignSigner::new(ks.clone(), "k").unwrap();
         let sig = signer.sign(b"m").unwrap();

@@ -4,7 +4,8 @@
 //! opened on a data directory with the app's [`KeyStore`]; credentials imported (verified
 //! first: issuer trust from its federation trust chain, SD-JWT VC rules, holder binding),
 //! listed with labels and the issuer's name and logo, deleted; SD-JWT presentations with
-//! a KB-JWT signed in the app's secure hardware; the transaction log.
+//! a KB-JWT signed in the app's secure hardware; the transaction log; and activation at
+//! the wallet provider (SPID/CIE login, hardware key registration, WAA and WUA).
 //!
 //! What it refuses: credentials from issuers that no configured trust anchor (or pinned
 //! key) vouches for, credentials bound to another key, presentations as imports, signatures
@@ -26,6 +27,7 @@
 
 uniffi::setup_scaffolding!("tessera");
 
+pub mod activation;
 mod display;
 pub mod error;
 pub mod http;
@@ -35,6 +37,7 @@ pub mod records;
 pub mod testing;
 pub mod wallet;
 
+pub use activation::{ActivationInfo, CitizenInfo, ClientAttestation, InstanceStatus, WalletInstance};
 pub use error::WalletError;
 pub use http::{HttpClient, HttpError, HttpHeader, HttpRequest, HttpResponse};
 pub use keystore::{KeyStore, KeyStoreError, der_signature_to_raw, jwk_from_public_point, software_key_store};

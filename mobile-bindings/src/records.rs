@@ -86,6 +86,10 @@ pub struct WalletConfig {
     /// Issuers trusted with a fixed key, outside the federation (tests, development).
     #[uniffi(default = [])]
     pub pinned_issuers: Vec<crate::wallet::PinnedIssuer>,
+    /// The wallet provider's base URL (its entity id), for activation; its attestations
+    /// must chain to one of `trust_anchors` (`wallet_solution` metadata).
+    #[uniffi(default = None)]
+    pub wallet_provider: Option<String>,
 }
 
 /// A key made for a credential: its tag in the key store and its public key.

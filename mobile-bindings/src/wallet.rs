@@ -3,7 +3,7 @@
 //! arguments, calls wallet-core, and converts the result.
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use serde::{Deserialize, Serialize};
 use wallet_core::federation::chain::validate;
@@ -16,8 +16,13 @@ use wallet_core::store::{
     CredentialId, CredentialStore, DataKey, FileKeyProvider, KeyProvider, NewCredential, NewTransaction, StaticKeyProvider,
     StoredCredential, TransactionKind,
 };
+use wallet_core::keystore::KeyTag;
 use wallet_core::time::UnixTime;
 use wallet_core::vc;
+use wallet_core::wallet::{CitizenSession, InstanceStore, PendingLogin, WalletActivation};
+
+use crate::activation::{ActivationInfo, CitizenInfo, ClientAttestation, CoreHttp, ProviderTrust, WalletInstance};
+use crate::keystore::CoreKeyStore;
 
 use crate::display::{self, IssuerDisplay};
 use crate::error::WalletError;
@@ -50,6 +55,9 @@ pub struct Wallet {
     anchors: Vec<TrustAnchorConfig>,
     pinned: Vec<(String, Jwk)>,
     locale: Option<String>,
+    activation: Option<WalletActivation>,
+    pending_login: Mutex<Option<PendingLogin>>,
+    session: Mutex<Option<CitizenSession>>,
 }
 
 impl std::fmt::Debug for Wallet {
@@ -58,10 +66,12 @@ impl std::fmt::Debug for Wallet {
     }
 }
 
-fn new_tag() -> Result<String, WalletError> {
-    let mut b = [0u8; 16];
-    getrandom::fill(&mut b).map_err(|e| WalletError::Internal { reason: format!("randomness: {e}") })?;
-    Ok(format!("tessera-credential-{}", b.iter().map(|x| format!("{x:02x}")).collect::<String>()))
+fn key_tag(tag: &str) -> Result<KeyTag, WalletError> {
+    KeyTag::new(tag).map_err(|e| WalletError::InvalidArgument { reason: e.to_string() })
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 fn parse_id(id: &str) -> Result<CredentialId, WalletError> {
@@ -132,6 +142,7 @@ impl Wallet {
     }
 
     fn import_blocking(&self, credential: &str, key_tag: &str) -> Result<Credential, WalletError> {
+        self::key_tag(key_tag)?;
         let now = UnixTime::now();
         let sd = SdJwt::parse(credential)?;
         if sd.kb_jwt().is_some() {
@@ -235,19 +246,39 @@ impl Wallet {
             None => Box::new(FileKeyProvider::new(dir.join("store.key"))),
         };
         let store = CredentialStore::open(dir.join("wallet.db"), provider.as_ref())?;
+        let activation = match (&config.wallet_provider, &http_client) {
+            (Some(wp), Some(http)) => Some(WalletActivation::new(
+                wp.clone(),
+                Arc::new(CoreKeyStore(key_store.clone())),
+                Arc::new(CoreHttp(http.clone())),
+                InstanceStore::open(&dir, provider.as_ref())?,
+                Arc::new(ProviderTrust::new(&config.trust_anchors.iter().map(TrustAnchorConfig::try_from).collect::<Result<Vec<_>, _>>()?)),
+            )),
+            _ => None,
+        };
         let anchors = config.trust_anchors.iter().map(TrustAnchorConfig::try_from).collect::<Result<Vec<_>, _>>()?;
         let pinned = config
             .pinned_issuers
             .iter()
             .map(|p| Ok((p.issuer.clone(), Jwk::try_from(&p.key)?)))
             .collect::<Result<Vec<_>, WalletError>>()?;
-        Ok(Arc::new(Self { store, keys: key_store, http: http_client, anchors, pinned, locale: config.locale }))
+        Ok(Arc::new(Self {
+            store,
+            keys: key_store,
+            http: http_client,
+            anchors,
+            pinned,
+            locale: config.locale,
+            activation,
+            pending_login: Mutex::new(None),
+            session: Mutex::new(None),
+        }))
     }
 
     /// Makes a new P-256 key in the key store for a credential to be issued to; give its
     /// public key to the issuer and its tag to [`Self::import_credential`].
     pub fn create_credential_key(&self) -> Result<HolderKey, WalletError> {
-        let tag = new_tag()?;
+        let tag = KeyTag::generate().map_err(crate::keystore::KeyStoreError::from)?.to_string();
         let point = self.keys.generate_key(tag.clone())?;
         let jwk = jwk_from_point(&point)?;
         Ok(HolderKey { tag, public_key: JwkRecord::from(&jwk) })
@@ -325,15 +356,127 @@ impl Wallet {
     }
 }
 
+impl Wallet {
+    fn activation_flow(&self) -> Result<&WalletActivation, WalletError> {
+        self.activation.as_ref().ok_or_else(|| WalletError::NotConfigured {
+            what: "activation needs `wallet_provider` in the configuration and an HTTP client".into(),
+        })
+    }
+
+    fn finish_login_blocking(&self, redirect: &str) -> Result<CitizenSession, WalletError> {
+        let flow = self.activation_flow()?;
+        let pending = lock(&self.pending_login)
+            .take()
+            .ok_or_else(|| WalletError::LoginFailed { reason: "no login in progress: call start_login first".into() })?;
+        let session = flow.finish_login(&pending, redirect)?;
+        *lock(&self.session) = Some(session.clone());
+        Ok(session)
+    }
+
+    fn session(&self) -> Result<CitizenSession, WalletError> {
+        lock(&self.session).clone().ok_or(WalletError::SessionExpired)
+    }
+
+    fn this_instance(&self) -> Result<Option<ActivationInfo>, WalletError> {
+        Ok(self.activation_flow()?.instance()?.map(ActivationInfo::from))
+    }
+
+    /// Runs `f` on a blocking thread (it may wait on the network or the key store).
+    async fn blocking<T: Send + 'static>(
+        self: Arc<Self>,
+        f: impl FnOnce(&Wallet) -> Result<T, WalletError> + Send + 'static,
+    ) -> Result<T, WalletError> {
+        tokio::task::spawn_blocking(move || f(&self)).await.map_err(|e| WalletError::Internal { reason: format!("task: {e}") })?
+    }
+}
+
+#[uniffi::export]
+impl Wallet {
+    /// Activation, step 1: the URL of the citizen's SPID/CIE login at the wallet provider,
+    /// to open in a browser; it comes back to `redirect_uri` (the app's link).
+    pub fn start_activation(&self, redirect_uri: String) -> Result<String, WalletError> {
+        self.start_login(redirect_uri)
+    }
+
+    /// The citizen's login alone (to list or revoke instances later): the URL to open.
+    pub fn start_login(&self, redirect_uri: String) -> Result<String, WalletError> {
+        let pending = self.activation_flow()?.start_login(&redirect_uri)?;
+        let url = pending.url();
+        *lock(&self.pending_login) = Some(pending);
+        Ok(url)
+    }
+
+    /// This device's wallet instance, if activated (read locally, no network).
+    pub fn activation(&self) -> Result<Option<ActivationInfo>, WalletError> {
+        self.this_instance()
+    }
+}
+
 #[uniffi::export(async_runtime = "tokio")]
 impl Wallet {
+    /// Activation, step 2, from the redirect back to the app (the full URL): finishes the
+    /// login, generates the hardware key, registers the instance with its key attestation,
+    /// and obtains the Wallet App and Unit Attestations (verified against the provider's
+    /// trust chain).
+    pub async fn finish_activation(self: Arc<Self>, redirect: String) -> Result<ActivationInfo, WalletError> {
+        self.blocking(move |w| {
+            let session = w.finish_login_blocking(&redirect)?;
+            w.activation_flow()?.activate(&session)?;
+            w.this_instance()?.ok_or(WalletError::NotActivated)
+        })
+        .await
+    }
+
+    /// Finishes a login started with [`Self::start_login`]; the session is kept for
+    /// [`Self::list_instances`] and [`Self::revoke_instance`].
+    pub async fn finish_login(self: Arc<Self>, redirect: String) -> Result<CitizenInfo, WalletError> {
+        self.blocking(move |w| {
+            let s = w.finish_login_blocking(&redirect)?;
+            Ok(CitizenInfo { fiscal_number: s.fiscal_number.clone(), session_expires_at: s.expires_at })
+        })
+        .await
+    }
+
+    /// Obtains a fresh WAA and WUA.
+    pub async fn renew_attestations(self: Arc<Self>) -> Result<ActivationInfo, WalletError> {
+        self.blocking(|w| {
+            w.activation_flow()?.obtain_attestations()?;
+            w.this_instance()?.ok_or(WalletError::NotActivated)
+        })
+        .await
+    }
+
+    /// The `OAuth-Client-Attestation` headers for the credential issuer `audience`, with
+    /// its `challenge` when it gave one (the WAA is renewed first when about to expire).
+    pub async fn client_attestation(self: Arc<Self>, audience: String, challenge: Option<String>) -> Result<ClientAttestation, WalletError> {
+        self.blocking(move |w| {
+            let h = w.activation_flow()?.client_attestation_headers(&audience, challenge.as_deref())?;
+            Ok(ClientAttestation { attestation: h.attestation, pop: h.pop })
+        })
+        .await
+    }
+
+    /// The logged-in citizen's wallet instances at the provider.
+    pub async fn list_instances(self: Arc<Self>) -> Result<Vec<WalletInstance>, WalletError> {
+        self.blocking(|w| {
+            let ours = w.this_instance()?.map(|i| i.instance_id);
+            let list = w.activation_flow()?.list_instances(&w.session()?)?;
+            Ok(list.into_iter().map(|i| WalletInstance::from_core(i, ours.as_deref())).collect())
+        })
+        .await
+    }
+
+    /// Revokes one of the citizen's instances (a lost phone). Revoking this device's
+    /// instance also deletes its keys and forgets its attestations.
+    pub async fn revoke_instance(self: Arc<Self>, id: String) -> Result<(), WalletError> {
+        self.blocking(move |w| Ok(w.activation_flow()?.revoke_instance(&w.session()?, &id)?)).await
+    }
+
     /// Verifies an issued SD-JWT VC and stores it, bound to the key `key_tag` (made by
     /// [`Self::create_credential_key`]). The issuer must be trusted: a `trust_chain` header
     /// to a configured anchor, a pinned key, or a trust chain resolved over the HTTP client
     /// (the network step). Logged. Returns the stored credential.
     pub async fn import_credential(self: Arc<Self>, credential: String, key_tag: String) -> Result<Credential, WalletError> {
-        tokio::task::spawn_blocking(move || self.import_blocking(&credential, &key_tag))
-            .await
-            .map_err(|e| WalletError::Internal { reason: format!("import task: {e}") })?
+        self.blocking(move |w| w.import_blocking(&credential, &key_tag)).await
     }
 }

@@ -66,7 +66,6 @@ class JvmKeyStore : KeyStore {
     var cancelNext = false
 
     override fun generateKey(tag: String): ByteArray {
-        if (keys.containsKey(tag)) throw KeyStoreException.Unavailable("tag $tag exists")
         val g = KeyPairGenerator.getInstance("EC")
         g.initialize(ECGenParameterSpec("secp256r1"))
         keys[tag] = g.generateKeyPair()
@@ -90,7 +89,7 @@ class JvmKeyStore : KeyStore {
         return derToRaw(s.sign())
     }
 
-    override fun keyAttestation(tag: String, challenge: String): String =
+    override fun keyAttestation(tag: String, challenge: ByteArray): String =
         throw KeyStoreException.Unsupported("no attestation on the JVM")
 
     override fun deleteKey(tag: String) {
@@ -131,7 +130,7 @@ fun main(args: Array<String>) {
     val keys = JvmKeyStore()
     val storageKey = ByteArray(32).also { java.security.SecureRandom().nextBytes(it) }
     fun open(locale: String = "it", sk: ByteArray = storageKey) =
-        Wallet.open(WalletConfig(dir.path, listOf(issuer.trustAnchor()), sk, locale, emptyList()), keys, null)
+        Wallet.open(WalletConfig(dir.path, listOf(issuer.trustAnchor()), sk, locale, emptyList(), null), keys, null)
 
     try {
         val wallet = open()
@@ -193,10 +192,11 @@ fun main(args: Array<String>) {
         check(log.map { it.kind } == listOf(TransactionKind.ISSUANCE, TransactionKind.PRESENTATION, TransactionKind.DELETION), "transaction log")
         check(log[1].counterparty == aud && log[1].claims == listOf("family_name", "birthdate"), "the log names the relying party and the claims")
 
-        val soft = Wallet.open(WalletConfig(File(dir, "soft").path, listOf(issuer.trustAnchor()), null, null, emptyList()), softwareKeyStore(), null)
+        val soft = Wallet.open(WalletConfig(File(dir, "soft").path, listOf(issuer.trustAnchor()), null, null, emptyList(), null), softwareKeyStore(), null)
         val sk = soft.createCredentialKey()
         val sc = runBlocking { soft.importCredential(issuer.issuePid(sk.publicKey, true), sk.tag) }
         check(soft.present(sc.id, chosen, aud, nonce).disclosed.size == 2, "the software key store default works")
+        assertThrows<WalletException.NotConfigured>("activation needs a wallet provider") { soft.startActivation("app://cb") }
     } finally {
         dir.deleteRecursively()
     }

@@ -37,9 +37,7 @@ class PyKeyStore(tessera.KeyStore):
         self.signed = 0
 
     def generate_key(self, tag):
-        if tag in self.keys:
-            raise KeyStoreError.Unavailable(f"tag {tag} exists")
-        self.keys[tag] = p256.PrivateKey()
+        self.keys[tag] = p256.PrivateKey()  # replaces any key under the tag
         return self.keys[tag].public_point()
 
     def public_key(self, tag):
@@ -316,6 +314,65 @@ class WalletTest(unittest.TestCase):
         self.assertEqual(raw, bytes(31) + b"\x05" + bytes(31) + b"\x07")
         with self.assertRaises(KeyStoreError.Unavailable):
             tessera.der_signature_to_raw(b"\x30\x01")
+
+
+class ActivationTest(unittest.TestCase):
+    """Activation entry points without a wallet provider (the end-to-end activation against
+    the wallet provider and the test OpenID Provider is not here yet: see the README)."""
+
+    PROVIDER = "http://127.0.0.1:9/wp"
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.issuer = TestIssuer(TA, PID)
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def wallet(self, provider=PROVIDER, http=True):
+        config = WalletConfig(data_dir=self.tmp.name, trust_anchors=[self.issuer.trust_anchor()], wallet_provider=provider)
+        return Wallet.open(config, PyKeyStore(), PyHttpClient() if http else None)
+
+    def test_activation_needs_a_provider_and_an_http_client(self):
+        for w in (self.wallet(provider=None), self.wallet(http=False)):
+            with self.assertRaises(WalletError.NotConfigured) as e:
+                w.start_activation("it.tessera.app://activated")
+            self.assertEqual(e.exception.code(), "not_configured")
+
+    def test_start_gives_the_login_url_and_finish_checks_the_redirect(self):
+        w = self.wallet()
+        self.assertIsNone(w.activation())
+        with self.assertRaises(WalletError.LoginFailed):
+            asyncio.run(w.finish_activation("it.tessera.app://activated?code=x"))
+        url = w.start_activation("it.tessera.app://activated")
+        self.assertTrue(url.startswith(self.PROVIDER + "/citizen/login?redirect_uri=it.tessera.app"), url)
+        self.assertIn("state=", url)
+        with self.assertRaises(WalletError.LoginFailed) as e:
+            asyncio.run(w.finish_activation("https://evil.example/cb?code=x"))
+        self.assertEqual(e.exception.code(), "login_failed")
+
+    def test_a_network_failure_during_login_is_a_network_error(self):
+        w = self.wallet()
+        w.start_activation("it.tessera.app://activated")
+        with self.assertRaises(WalletError.Network):
+            asyncio.run(w.finish_activation("it.tessera.app://activated?code=abc"))
+
+    def test_instance_management_needs_a_session_and_an_instance(self):
+        w = self.wallet()
+        with self.assertRaises(WalletError.SessionExpired):
+            asyncio.run(w.list_instances())
+        with self.assertRaises(WalletError.NotActivated):
+            asyncio.run(w.renew_attestations())
+        with self.assertRaises(WalletError.NotActivated):
+            asyncio.run(w.client_attestation("https://pid.example.it", None))
+
+    def test_software_key_store_attests_its_keys(self):
+        ks = tessera.software_key_store()
+        ks.generate_key("tag-1")
+        att = ks.key_attestation("tag-1", b"client-data-hash")
+        self.assertEqual(len(att.split(".")), 3)  # wallet-core's development format, a JWS
+        with self.assertRaises(KeyStoreError.KeyNotFound):
+            ks.sign("nope", b"m")
 
 
 class FederationOverHttpTest(unittest.TestCase):
