@@ -362,6 +362,25 @@ mod tests {
     }
 
     #[test]
+    fn load_reads_the_file_and_the_pinned_anchor_keys() {
+        use wallet_core::jose::{Signer as _, SoftwareSigner};
+        let dir = tempfile::tempdir().unwrap();
+        let jwks = JwkSet { keys: vec![SoftwareSigner::generate().unwrap().public_jwk()] };
+        std::fs::write(dir.path().join("ta.jwks"), serde_json::to_string(&jwks).unwrap()).unwrap();
+        let toml = format!(
+            "{BASE}production = true\ntrust_anchor_jwks = \"{}\"\nandroid_min_security_level = \"strongbox\"\nop_entity_id = \"https://op.example.it\"\n",
+            dir.path().join("ta.jwks").display()
+        );
+        std::fs::write(dir.path().join("wp.toml"), toml).unwrap();
+        let c = Config::load(&dir.path().join("wp.toml")).unwrap();
+        assert!(c.production);
+        assert_eq!(c.trust_anchor_jwks.unwrap().keys, jwks.keys);
+        assert_eq!(c.android_min_security_level, SecurityLevel::StrongBox);
+        assert_eq!(c.op_entity_id.unwrap().as_str(), "https://op.example.it");
+        assert!(matches!(Config::load(&dir.path().join("missing.toml")), Err(ConfigError::Io { .. })));
+    }
+
+    #[test]
     fn unknown_keys_and_overrides_are_refused() {
         assert!(matches!(Config::from_toml(&format!("{BASE}colour = 1\n"), []), Err(ConfigError::Parse(_))));
         assert!(matches!(Config::from_toml(BASE, [("TESSERA_WP_COLOUR".to_owned(), "1".to_owned())]), Err(ConfigError::Parse(_))));

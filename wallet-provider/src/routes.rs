@@ -27,6 +27,8 @@ pub const LOGO_PATH: &str = "/logo.svg";
 pub const HEALTH_PATH: &str = "/health";
 /// Prometheus counters.
 pub const METRICS_PATH: &str = "/metrics";
+/// The OpenAPI document of this API.
+pub const OPENAPI_PATH: &str = "/openapi.json";
 
 /// Request bodies larger than this are refused (413).
 pub const MAX_BODY: usize = 64 * 1024;
@@ -51,6 +53,7 @@ pub fn router(state: WalletProvider) -> Router {
         .route(LOGO_PATH, get(logo))
         .route(HEALTH_PATH, get(health))
         .route(METRICS_PATH, get(metrics))
+        .route(OPENAPI_PATH, get(openapi))
         .merge(crate::citizen::router())
         .layer(axum::middleware::from_fn(timeout))
         .layer(axum::middleware::from_fn_with_state(state.clone(), count_errors))
@@ -167,6 +170,10 @@ async fn logo() -> Response {
 async fn health(State(st): State<WalletProvider>) -> Result<&'static str, ProviderError> {
     st.store().ping()?;
     Ok("ok")
+}
+
+async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], include_str!("openapi.json")).into_response()
 }
 
 async fn metrics(State(st): State<WalletProvider>) -> Response {

@@ -53,6 +53,9 @@ async fn nonces_are_fresh_health_and_metrics_answer() {
     assert!(a.len() >= 22, "128 bits at least");
     let r = fed.http.get(fed.url("/health")).send().await.unwrap();
     assert_eq!(r.status(), 200);
+    let doc: Value = fed.http.get(fed.url("/openapi.json")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(doc["info"]["title"], "Tessera wallet provider");
+    assert!(doc["paths"]["/wallet-attestation"]["post"].is_object());
     let text = fed.http.get(fed.url("/metrics")).send().await.unwrap().text().await.unwrap();
     assert!(text.contains("wallet_provider_nonces_issued_total 2"), "{text}");
 }
