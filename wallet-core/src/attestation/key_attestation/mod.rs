@@ -24,6 +24,18 @@
 //!   (OID 1.2.840.113635.100.8.2) equals SHA-256(authData ‖ clientDataHash) with the challenge
 //!   as clientDataHash, that the `rpIdHash` is the app id's hash, and take the credential
 //!   public key from authData; plug it into [`KeyAttestationPolicy::with_apple`].
+//!
+//! \[AMBIG\] Platforms differ in *when* the challenge is fixed. The spec binds the challenge to
+//! the key itself (§2.2: `client_data_hash` over the nonce, `hardware_key_pub` and the tag;
+//! §2.3: `client_data_wua` over the nonce and the credential key's thumbprint), which suits
+//! App Attest (the key exists, then is attested or asserts over any `clientDataHash`) and our
+//! software format. Android Key Attestation fixes `attestationChallenge` when the key is
+//! *generated*, so a challenge that hashes the key's own thumbprint cannot be produced there,
+//! and an existing key cannot be re-attested over a new challenge (the §2.3
+//! `integrity_assertion`, which IO-style wallets take from Play Integrity instead). The
+//! verifiers here check the spec's binding as written; an Android [`crate::keystore::KeyStore`]
+//! needs a binding without the thumbprint (e.g. `SHA-256({"nonce","hardware_key_tag"})` at
+//! generation) and a Play Integrity verifier, both left open.
 
 pub mod android;
 pub mod software;
