@@ -11,6 +11,7 @@ use common::{Fed, Wallet};
 use serde_json::json;
 use wallet_core::attestation::key_attestation::SoftwareAttester;
 use wallet_core::attestation::{DEFAULT_SKEW, verify_waa, verify_wua};
+use wallet_core::federation::{TrustAnchorConfig, TrustChainResolver};
 use wallet_core::jose::{Signer as _, SoftwareSigner};
 use wallet_core::keystore::KeyStore as _;
 use wallet_core::status::{DEFAULT_MAX_DECOMPRESSED, StatusListToken, StatusValue};
@@ -53,6 +54,11 @@ async fn register_attest_verify_list_revoke_and_the_wua_status_flips() {
     assert!(wua.claims().exp - wua.claims().iat >= 30 * 86_400);
     assert!(!wua.claims().key_storage.is_empty() && !wua.claims().user_authentication.is_empty());
     assert_eq!(wua_status(&fed, &wua).await, StatusValue::Valid);
+    // The other path a verifier may take: the `trust_chain` header to the anchor's keys, then
+    // `kid` in the resolved `wallet_solution.jwks` (no network).
+    let federation = TrustChainResolver::new(TrustAnchorConfig { id: fed.anchor.id.clone(), jwks: fed.anchor.jwks.clone() }, "wallet_solution");
+    verify_waa(&att.wallet_attestations.wallet_app_attestation, &federation, now, DEFAULT_SKEW).unwrap();
+    verify_wua(&att.wallet_attestations.wallet_unit_attestation, &federation, now, DEFAULT_SKEW).unwrap();
 
     // The citizen sees the instance, by the hardware key tag.
     let (status, list) = Fed::json(fed.http.get(fed.url("/wallet-instances")).bearer_auth(&token)).await;
@@ -171,4 +177,34 @@ async fn registration_needs_a_session_and_unknown_instances_get_not_found() {
     assert_eq!((status, body["error"].as_str()), (404, Some("not_found")), "{body}");
     let (status, body) = Fed::json(fed.http.post(fed.url("/wallet-attestation")).json(&json!({"assertion": "not-a-jwt"}))).await;
     assert_eq!((status, body["error"].as_str()), (400, Some("bad_request")), "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_share_nonces_instances_and_the_status_list() {
+    let fed = Fed::new().await;
+    // A second replica: same configuration and data directory, another listener.
+    let replica = wallet_provider::WalletProvider::open(fed.provider.state.config().clone()).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let b = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { wallet_provider::serve_listener(replica, listener, std::future::pending()).await.unwrap() });
+
+    let wallet = Wallet::new();
+    let token = fed.provider.state.insecure_create_session(MARIO).unwrap();
+    // Nonce from A, registration at B, replay at A refused.
+    let nonce = fed.nonce().await;
+    let req = wallet.registration(&nonce);
+    let (status, body) = Fed::json(fed.http.post(format!("{b}/wallet-instances")).bearer_auth(&token).json(&req)).await;
+    assert_eq!(status, 204, "{body}");
+    let (status, body) = Fed::json(fed.http.post(fed.url("/wallet-instances")).bearer_auth(&token).json(&req)).await;
+    assert_eq!((status, body["error"].as_str()), (403, Some("invalid_request")));
+    // Attestations from B; revocation at A shows in B's list.
+    let nonce = fed.nonce().await;
+    let (req, _) = wallet.attestation_request(fed.provider.id.as_str(), &nonce);
+    let (status, body) = Fed::json(fed.http.post(format!("{b}/wallet-attestation")).json(&req)).await;
+    assert_eq!(status, 200, "{body}");
+    let path = format!("/wallet-instances/{}", wallet.hardware.as_str());
+    let (status, _) = Fed::json(fed.http.patch(fed.url(&path)).bearer_auth(&token).json(&json!({"status": "REVOKED"}))).await;
+    assert_eq!(status, 204);
+    let (_, one) = Fed::json(fed.http.get(format!("{b}{path}")).bearer_auth(&token)).await;
+    assert_eq!(one["status"], json!("REVOKED"));
 }
