@@ -197,3 +197,20 @@ fn jwe_interoperates_with_josekit() {
     let (plain, _) = josekit::jwe::deserialize_compact(&jwe, &decrypter).unwrap();
     assert_eq!(plain, b"from us");
 }
+
+/// `iss`/`aud` in the nested JWS: checked when present (§B.3), tolerated when absent (the
+/// django OP omits them).
+#[test]
+fn userinfo_iss_and_aud_checked_when_present() {
+    let fx = Fx::new();
+    let dir = tempfile::tempdir().unwrap();
+    let rp = relying_party(dir.path());
+    let enc = rp.keys().jwks().keys.into_iter().find(|k| k.key_use.as_deref() == Some("enc")).unwrap();
+    let seal = |claims: Value| jwe_rsa::encrypt(fx.sign(&claims).as_bytes(), &enc, KeyAlg::RsaOaep, Enc::A256CbcHs512, Some("JWT")).unwrap();
+    let wrong_iss = seal(json!({"iss": "https://evil.example.it", "aud": RP, "sub": "pairwise-sub"}));
+    assert!(matches!(rp.decode_userinfo(&provider(&fx), &wrong_iss, "pairwise-sub"), Err(RpError::UserInfo(UserInfoError::WrongIssuer(_)))));
+    let wrong_aud = seal(json!({"iss": OP, "aud": "https://other-rp.example.it", "sub": "pairwise-sub"}));
+    assert!(matches!(rp.decode_userinfo(&provider(&fx), &wrong_aud, "pairwise-sub"), Err(RpError::UserInfo(UserInfoError::WrongAudience(_)))));
+    let bare = seal(json!({"sub": "pairwise-sub", "given_name": "Mario"}));
+    assert_eq!(rp.decode_userinfo(&provider(&fx), &bare, "pairwise-sub").unwrap().given_name.as_deref(), Some("Mario"));
+}

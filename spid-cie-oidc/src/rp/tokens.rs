@@ -232,11 +232,17 @@ pub fn decode_userinfo(jwe: &str, enc_key: &RsaKey, c: &UserInfoCheck<'_>) -> Re
     let (_, plain) = jwe_rsa::decrypt(jwe.trim(), enc_key)?;
     let inner = std::str::from_utf8(&plain).map_err(|_| UserInfoError::Malformed("nested JWT is not UTF-8".into()))?;
     let (_, claims) = jwt::verify(inner, c.jwks, &jwt::ALLOWED_ALGS)?;
-    if jwt::str_claim(&claims, "iss") != Some(c.issuer) {
-        return Err(UserInfoError::WrongIssuer(jwt::str_claim(&claims, "iss").unwrap_or_default().to_owned()));
+    // §B.3 lists `iss` and `aud` in the nested JWS, but the django OP (spid-cie-oidc 1.6)
+    // sends only `sub` and the attributes. To interoperate they may be absent; when present
+    // they must be the OP and us. Without them the binding still holds: the JWS verifies
+    // with the OP's resolved key and the JWE was encrypted to our key.
+    if let Some(iss) = claims.get("iss")
+        && iss.as_str() != Some(c.issuer)
+    {
+        return Err(UserInfoError::WrongIssuer(iss.as_str().unwrap_or_default().to_owned()));
     }
     let aud = jwt::audiences(&claims);
-    if !aud.iter().any(|a| a == c.client_id) {
+    if claims.contains_key("aud") && !aud.iter().any(|a| a == c.client_id) {
         return Err(UserInfoError::WrongAudience(aud));
     }
     if jwt::int_claim(&claims, "exp").is_some_and(|e| e <= c.now.secs() - SKEW) {
