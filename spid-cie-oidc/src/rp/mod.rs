@@ -324,6 +324,20 @@ impl RelyingParty {
         })
     }
 
+    /// A federation-entity configuration (served by `trust_anchor::router`) for a leaf that
+    /// hosts only this RP: its `openid_relying_party` metadata, `authority_hints`, not an
+    /// authority. A service hosting more (the wallet provider) adds its own metadata beside.
+    pub fn entity_config(&self, authority_hints: Vec<EntityId>, data_dir: PathBuf, admin_token: impl Into<String>) -> trust_anchor::Config {
+        let c = &self.inner.config;
+        let mut fed = trust_anchor::Config::trust_anchor(c.client_id.clone(), data_dir, admin_token);
+        fed.authority = false;
+        fed.authority_hints = authority_hints;
+        fed.organization_name = c.client_name.clone();
+        fed.trust_anchors = c.trust_anchors.clone();
+        fed.metadata.insert("openid_relying_party".into(), self.metadata());
+        fed
+    }
+
     /// Discovers `provider` through its trust chain (cached until the chain expires).
     pub async fn provider(&self, provider: &EntityId) -> Result<Provider, RpError> {
         let chain = self.inner.discovery.resolve(provider).await.map_err(RpError::Untrusted)?;
@@ -342,9 +356,7 @@ impl RelyingParty {
         if req.acr_values.is_empty() {
             return Err(RpError::Config("acr_values must not be empty".into()));
         }
-        if req.offline_access && req.prompt != Prompt::Consent && req.prompt != Prompt::ConsentLogin {
-            return Err(RpError::Config("offline_access needs consent in prompt".into()));
-        }
+        // `offline_access` needs `consent` in `prompt` (§B.2): both `Prompt` values carry it.
         let state = random_alnum::<24>();
         let nonce = random_alnum::<24>();
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();

@@ -3,7 +3,7 @@
 //! the trust anchor's admin API, over real HTTP.
 #![allow(dead_code, unreachable_pub)]
 
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use spid_cie_oidc::op::{self, OpConfig, OpState, Profile};
 use spid_cie_oidc::rp::{RelyingParty, RpConfig};
 use wallet_core::federation::{EntityId, TrustAnchorConfig};
@@ -78,13 +78,8 @@ impl Fed {
         let (l, id) = listener().await;
         let data = self.dir.path().join(name);
         let rp = RelyingParty::open(RpConfig::new(id.clone(), format!("{id}/callback"), data.clone(), vec![self.anchor.clone()])).unwrap();
-        let mut c = trust_anchor::Config::trust_anchor(id.clone(), data.join("federation"), TOKEN);
-        c.authority = false;
-        c.authority_hints = vec![self.ta.clone()];
-        c.organization_name = name.into();
-        let mut md = Map::new();
-        md.insert("openid_relying_party".into(), rp.metadata());
-        c.metadata = md;
+        let c = rp.entity_config(vec![self.ta.clone()], data.join("federation"), TOKEN);
+        assert_eq!(c.metadata["openid_relying_party"], rp.metadata());
         let st = trust_anchor::AppState::open(c).unwrap();
         tokio::spawn(async move { axum::serve(l, trust_anchor::router(st)).await.unwrap() });
         if onboard {
