@@ -51,7 +51,8 @@ impl Metrics {
     /// Counts an error answered with `code`.
     pub fn error(&self, code: &'static str) {
         let mut m = self.errors.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        *m.entry(code).or_insert(0) += 1;
+        let n = m.entry(code).or_insert(0);
+        *n = n.saturating_add(1);
     }
 
     /// The Prometheus text format (version 0.0.4).
