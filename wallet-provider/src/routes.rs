@@ -62,12 +62,14 @@ pub fn router(state: WalletProvider) -> Router {
         .fallback_service(federation)
 }
 
-/// Counts refusals by their `error` code (read back from the response's status and body
-/// would cost a parse; the handlers' errors carry the code in an extension instead).
+/// Counts refusals by their `error` code (carried by the response as an extension, see
+/// [`ErrorCode`]) and logs them at debug level.
 async fn count_errors(State(st): State<WalletProvider>, req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let (method, path) = (req.method().clone(), req.uri().path().to_owned());
     let res = next.run(req).await;
     if let Some(code) = res.extensions().get::<ErrorCode>() {
         st.metrics().error(code.0);
+        tracing::debug!(target: "wallet_provider", %method, %path, status = res.status().as_u16(), error = code.0, "refused");
     }
     res
 }

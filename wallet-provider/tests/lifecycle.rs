@@ -208,3 +208,35 @@ async fn replicas_share_nonces_instances_and_the_status_list() {
     let (_, one) = Fed::json(fed.http.get(format!("{b}{path}")).bearer_auth(&token)).await;
     assert_eq!(one["status"], json!("REVOKED"));
 }
+
+/// The system clock moved by an adjustable offset.
+struct ShiftedClock(std::sync::atomic::AtomicI64);
+
+impl wallet_core::time::Clock for ShiftedClock {
+    fn now(&self) -> UnixTime {
+        UnixTime::now().plus(self.0.load(std::sync::atomic::Ordering::SeqCst))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_nonce_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let anchor = common::start_anchor(dir.path()).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let mut config = wallet_provider::Config::new(wallet_core::federation::EntityId::new(url.clone()).unwrap(), anchor.id.clone(), dir.path().join("wp"));
+    config.nonce_ttl = 60;
+    let clock = std::sync::Arc::new(ShiftedClock(std::sync::atomic::AtomicI64::new(0)));
+    let provider = wallet_provider::WalletProvider::builder(config).clock(clock.clone()).open().unwrap();
+    let token = provider.insecure_create_session(MARIO).unwrap();
+    tokio::spawn(async move { wallet_provider::serve_listener(provider, listener, std::future::pending()).await.unwrap() });
+    let http = reqwest::Client::new();
+
+    let (_, body) = Fed::json(http.get(format!("{url}/nonce"))).await;
+    let nonce = body["nonce"].as_str().unwrap().to_owned();
+    clock.0.store(61, std::sync::atomic::Ordering::SeqCst);
+    let wallet = Wallet::new();
+    let (status, body) = Fed::json(http.post(format!("{url}/wallet-instances")).bearer_auth(&token).json(&wallet.registration(&nonce))).await;
+    assert_eq!((status, body["error"].as_str()), (403, Some("invalid_request")), "{body}");
+    assert!(body["error_description"].as_str().unwrap().contains("expired"));
+}
