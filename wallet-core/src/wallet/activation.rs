@@ -7,7 +7,7 @@
 //! [`on_registration_response`], [`attestation_request`], [`on_attestation_response`]);
 //! [`WalletActivation`] sends them through an [`HttpClient`] and keeps the state.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use super::WalletError;
 use super::http::{HttpClient, HttpMethod, HttpRequest, HttpResponse};
@@ -75,6 +75,9 @@ pub struct WalletActivation {
     trust: Arc<dyn IssuerKeyResolver>,
     clock: Arc<dyn Clock>,
     renew_margin: i64,
+    /// Serializes changes of the instance state (registration, renewal), so that two callers
+    /// never renew at once and a WAA is always paired with its own key.
+    renewing: Mutex<()>,
 }
 
 impl std::fmt::Debug for WalletActivation {
@@ -108,6 +111,7 @@ impl WalletActivation {
             trust,
             clock: Arc::new(SystemClock),
             renew_margin: DEFAULT_RENEW_MARGIN,
+            renewing: Mutex::new(()),
         }
     }
 
@@ -148,6 +152,7 @@ impl WalletActivation {
     /// instance's keys on this device are deleted once the new one is registered.
     pub fn register(&self, session: &CitizenSession) -> Result<InstanceRecord, WalletError> {
         let token = session.bearer(self.now())?.to_owned();
+        let _guard = self.lock();
         let hardware_key_tag = KeyTag::generate()?;
         self.keys.generate_key(&hardware_key_tag)?;
         let result = (|| {
@@ -194,6 +199,11 @@ impl WalletActivation {
     /// WAA and WUA, verified (provider signature, WAA bound to the new key, WUA attesting the
     /// credential key) and stored. Also how both are renewed.
     pub fn obtain_attestations(&self) -> Result<Attestations, WalletError> {
+        let _guard = self.lock();
+        self.renew_locked()
+    }
+
+    fn renew_locked(&self) -> Result<Attestations, WalletError> {
         let mut record = self.record()?;
         let waa_key_tag = KeyTag::generate()?;
         let waa_key = self.keys.generate_key(&waa_key_tag)?;
@@ -257,23 +267,41 @@ impl WalletActivation {
         self.state.load()
     }
 
-    /// The current WAA, renewed first when it expires within the renewal margin.
-    pub fn wallet_app_attestation(&self) -> Result<String, WalletError> {
-        let record = self.record()?;
-        let fresh = record.waa_expires_at.is_some_and(|exp| exp > self.now().plus(self.renew_margin).secs());
-        match (&record.wallet_app_attestation, fresh) {
-            (Some(waa), true) => Ok(waa.clone()),
-            _ => Ok(self.obtain_attestations()?.wallet_app_attestation.jwt().to_owned()),
+    fn lock(&self) -> MutexGuard<'_, ()> {
+        self.renewing.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn fresh(&self, exp: Option<i64>) -> bool {
+        exp.is_some_and(|exp| exp > self.now().plus(self.renew_margin).secs())
+    }
+
+    /// The current WAA and its key's tag, from one snapshot of the state, renewed first when
+    /// the WAA expires within the renewal margin.
+    fn current_waa(&self) -> Result<(String, KeyTag), WalletError> {
+        let _guard = self.lock();
+        let mut record = self.record()?;
+        if !self.fresh(record.waa_expires_at) || record.wallet_app_attestation.is_none() {
+            self.renew_locked()?;
+            record = self.record()?;
+        }
+        match (record.wallet_app_attestation, record.waa_key_tag) {
+            (Some(waa), Some(tag)) => Ok((waa, tag)),
+            _ => Err(WalletError::NoAttestations),
         }
     }
 
-    /// The current WUA, renewed first when it has expired.
+    /// The current WAA, renewed first when it expires within the renewal margin.
+    pub fn wallet_app_attestation(&self) -> Result<String, WalletError> {
+        Ok(self.current_waa()?.0)
+    }
+
+    /// The current WUA, renewed first when it expires within the renewal margin.
     pub fn wallet_unit_attestation(&self) -> Result<String, WalletError> {
+        let _guard = self.lock();
         let record = self.record()?;
-        let fresh = record.wua_expires_at.is_some_and(|exp| exp > self.now().plus(self.renew_margin).secs());
-        match (&record.wallet_unit_attestation, fresh) {
-            (Some(wua), true) => Ok(wua.clone()),
-            _ => Ok(self.obtain_attestations()?.wallet_unit_attestation.jwt().to_owned()),
+        match (record.wallet_unit_attestation, self.fresh(record.wua_expires_at)) {
+            (Some(wua), true) => Ok(wua),
+            _ => Ok(self.renew_locked()?.wallet_unit_attestation.jwt().to_owned()),
         }
     }
 
@@ -281,9 +309,7 @@ impl WalletActivation {
     /// issuer `audience` (its id), with the server's `challenge` when it gave one; the WAA is
     /// renewed first if needed.
     pub fn client_attestation_headers(&self, audience: &str, challenge: Option<&str>) -> Result<ClientAttestationHeaders, WalletError> {
-        let waa = self.wallet_app_attestation()?;
-        let record = self.record()?;
-        let tag = record.waa_key_tag.ok_or(WalletError::NoAttestations)?;
+        let (waa, tag) = self.current_waa()?;
         let signer = KeyStoreSigner::new(self.keys.clone(), tag)?;
         Ok(client_attestation_headers(&waa, &signer, audience, challenge, self.now())?)
     }
@@ -316,6 +342,7 @@ impl WalletActivation {
         if !(200..300).contains(&r.status) {
             check_status("/wallet-instances/{id}", &r, 204)?;
         }
+        let _guard = self.lock();
         if let Some(record) = self.state.load()?
             && record.hardware_key_tag.as_str() == id
         {

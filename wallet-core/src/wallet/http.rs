@@ -175,3 +175,41 @@ mod reqwest_client {
         }
     }
 }
+
+#[cfg(test)]
+#[cfg(feature = "http")]
+mod tests {
+    use std::io::{Read as _, Write as _};
+
+    use super::*;
+
+    /// Serves one canned response on loopback and returns the URL.
+    fn serve_once(response: Vec<u8>) -> String {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            let mut buf = [0u8; 4096];
+            let _ = s.read(&mut buf).unwrap();
+            let _ = s.write_all(&response);
+        });
+        format!("http://{addr}/x")
+    }
+
+    #[test]
+    fn redirects_are_returned_not_followed() {
+        let url = serve_once(b"HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:1/never\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_vec());
+        let r = ReqwestHttpClient::new().unwrap().send(HttpRequest::get(url)).unwrap();
+        assert_eq!(r.status, 302);
+        assert_eq!(r.header("location"), Some("http://127.0.0.1:1/never"));
+    }
+
+    #[test]
+    fn oversized_bodies_are_refused() {
+        let mut resp = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", MAX_RESPONSE_BODY + 1).into_bytes();
+        resp.extend(std::iter::repeat_n(b'a', MAX_RESPONSE_BODY + 1));
+        let url = serve_once(resp);
+        let err = ReqwestHttpClient::new().unwrap().send(HttpRequest::get(url)).unwrap_err();
+        assert!(err.0.contains("larger than"), "{err}");
+    }
+}

@@ -316,3 +316,26 @@ fn expired_session_is_refused_before_any_request() {
     f.clock.0.store(START + 900, Ordering::SeqCst);
     assert_eq!(f.wallet.register(&session).unwrap_err(), WalletError::SessionExpired);
 }
+
+#[test]
+fn concurrent_renewals_pair_each_waa_with_its_own_key() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<WalletActivation>();
+    let f = fixture();
+    let session = login(&f);
+    let first = f.wallet.activate(&session).unwrap();
+    f.clock.0.store(first.wallet_app_attestation.expires_at().secs(), Ordering::SeqCst);
+    let trust = StaticKeyResolver::for_issuer(f.provider.key.public_jwk(), WP);
+    let headers: Vec<_> = std::thread::scope(|s| {
+        let handles: Vec<_> =
+            (0..4).map(|_| s.spawn(|| f.wallet.client_attestation_headers("https://issuer.example.org", None).unwrap())).collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for h in &headers {
+        let ctx = ClientAttestationContext::new("https://issuer.example.org", &trust, f.clock.now());
+        verify_client_attestation(&h.attestation, &h.pop, &ctx).unwrap();
+    }
+    // One renewal for all four callers.
+    assert!(headers.iter().all(|h| h.attestation == headers[0].attestation));
+    assert_eq!(f.provider.state.lock().unwrap().issued, 2);
+}
