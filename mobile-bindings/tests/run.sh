@@ -22,8 +22,12 @@ out="$root/mobile-bindings/out/test"
 echo "== mobile-bindings: build and generate bindings"
 ./scripts/bindings.sh --test-support
 
+echo "== mobile-bindings: loopback federation for the activation tests"
+cargo build -p mobile-bindings --example loopback_federation --locked
+
 echo "== mobile-bindings: Python"
-TESSERA_PYTHON_BINDINGS="$out/python" python3 -m unittest discover -s "$here/python" -p 'test_*.py' -v
+TESSERA_PYTHON_BINDINGS="$out/python" TESSERA_LOOPBACK_FEDERATION="$root/target/debug/examples/loopback_federation" \
+    python3 -m unittest discover -s "$here/python" -p 'test_*.py' -v
 
 echo "== mobile-bindings: Swift bindings generated"
 for f in tessera.swift tesseraFFI.h tesseraFFI.modulemap; do

@@ -10,11 +10,13 @@ import hashlib
 import http.server
 import json
 import os
+import subprocess
 import sys
 import tempfile
 import threading
 import unittest
 import urllib.error
+import urllib.parse
 import urllib.request
 
 sys.path.insert(0, os.environ.get("TESSERA_PYTHON_BINDINGS", os.path.join(os.path.dirname(__file__), "../../out/test/python")))
@@ -373,6 +375,142 @@ class ActivationTest(unittest.TestCase):
         self.assertEqual(len(att.split(".")), 3)  # wallet-core's development format, a JWS
         with self.assertRaises(KeyStoreError.KeyNotFound):
             ks.sign("nope", b"m")
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+def _browser_get(opener, url, data=None):
+    """(status, Location, body) without following redirects."""
+    try:
+        with opener.open(urllib.request.Request(url, data=data), timeout=10) as r:
+            return r.status, r.headers.get("Location"), r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers.get("Location"), e.read().decode()
+
+
+class DelegatingKeyStore(tessera.KeyStore):
+    """A foreign KeyStore over wallet-core's software store: every call crosses to Python and
+    back, and the keys carry the development attestation the provider accepts."""
+
+    def __init__(self):
+        self.inner = tessera.software_key_store()
+        self.calls = []
+
+    def generate_key(self, tag):
+        self.calls.append("generate_key")
+        return self.inner.generate_key(tag)
+
+    def public_key(self, tag):
+        return self.inner.public_key(tag)
+
+    def sign(self, tag, message):
+        self.calls.append("sign")
+        return self.inner.sign(tag, message)
+
+    def key_attestation(self, tag, challenge):
+        self.calls.append("key_attestation")
+        return self.inner.key_attestation(tag, challenge)
+
+    def delete_key(self, tag):
+        self.calls.append("delete_key")
+        self.inner.delete_key(tag)
+
+
+@unittest.skipUnless(os.environ.get("TESSERA_LOOPBACK_FEDERATION"), "TESSERA_LOOPBACK_FEDERATION not set (run tests/run.sh)")
+class ActivationEndToEndTest(unittest.TestCase):
+    """Activation against the wallet provider and the spid-cie-oidc test OpenID Provider,
+    started on loopback by examples/loopback_federation.rs; the test plays the browser."""
+
+    FISCAL_NUMBER = "TINIT-RSSMRA80A01H501U"
+
+    @classmethod
+    def setUpClass(cls):
+        cls.proc = subprocess.Popen([os.environ["TESSERA_LOOPBACK_FEDERATION"]], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        cls.fed = json.loads(cls.proc.stdout.readline())
+        ta = cls.fed["trust_anchor"]
+        keys = [tessera.JwkRecord(kty=k["kty"], crv=k.get("crv"), x=k.get("x"), y=k.get("y"), n=k.get("n"), e=k.get("e"), kid=k.get("kid"))
+                for k in ta["jwks"]["keys"]]
+        cls.anchor = tessera.TrustAnchor(entity_id=ta["entity_id"], keys=keys)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.proc.stdin.close()
+        cls.proc.wait(timeout=10)
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.keys = DelegatingKeyStore()
+        config = WalletConfig(data_dir=self.tmp.name, trust_anchors=[self.anchor], wallet_provider=self.fed["wallet_provider"])
+        self.wallet = Wallet.open(config, self.keys, PyHttpClient())
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def browse(self, login_url):
+        """The browser: provider login → OP login page → identity chosen → back to the app."""
+        opener = urllib.request.build_opener(_NoRedirect())
+        status, to_op, body = _browser_get(opener, login_url)
+        self.assertEqual(status, 302, body)
+        self.assertTrue(to_op.startswith(self.fed["op"]), to_op)
+        status, _, page = _browser_get(opener, to_op)
+        self.assertEqual(status, 200, page)
+        session = page.split('name="session" value="', 1)[1].split('"', 1)[0]
+        form = urllib.parse.urlencode({"session": session, "fiscal_number": self.FISCAL_NUMBER,
+                                       "acr": "https://www.spid.gov.it/SpidL2"}).encode()
+        status, callback, body = _browser_get(opener, self.fed["op"] + "/login", form)
+        self.assertEqual(status, 302, body)
+        status, back, body = _browser_get(opener, callback)
+        self.assertEqual(status, 302, body)
+        self.assertTrue(back.startswith(self.fed["redirect_uri"]), back)
+        return back
+
+    def test_activate_list_renew_and_revoke(self):
+        back = self.browse(self.wallet.start_activation(self.fed["redirect_uri"]))
+        info = asyncio.run(self.wallet.finish_activation(back))
+        self.assertEqual(info.provider, self.fed["wallet_provider"])
+        self.assertIn("key_attestation", self.keys.calls)  # the foreign key store attested the hardware key
+        now = int(__import__("time").time())
+        self.assertGreater(info.waa_expires_at, now)
+        self.assertGreater(info.wua_expires_at, now)
+        self.assertEqual(json.loads(b64d(info.wallet_app_attestation.split(".")[0]))["typ"], "oauth-client-attestation+jwt")
+        self.assertEqual(json.loads(b64d(info.wallet_unit_attestation.split(".")[0]))["typ"], "key-attestation+jwt")
+        self.assertEqual(self.wallet.activation(), info)
+
+        headers = asyncio.run(self.wallet.client_attestation("https://pid.example.it", None))
+        self.assertEqual(headers.attestation, info.wallet_app_attestation)
+        self.assertEqual(json.loads(b64d(headers.pop.split(".")[0]))["typ"], "oauth-client-attestation-pop+jwt")
+
+        instances = asyncio.run(self.wallet.list_instances())
+        ours = [i for i in instances if i.this_device]
+        self.assertEqual([(i.id, i.status) for i in ours], [(info.instance_id, tessera.InstanceStatus.ACTIVE)])
+
+        renewed = asyncio.run(self.wallet.renew_attestations())
+        self.assertEqual(renewed.instance_id, info.instance_id)
+        self.assertNotEqual(renewed.wallet_app_attestation, info.wallet_app_attestation)
+
+        asyncio.run(self.wallet.revoke_instance(info.instance_id))
+        self.assertIsNone(self.wallet.activation())
+        self.assertIn("delete_key", self.keys.calls)
+        statuses = {i.id: i.status for i in asyncio.run(self.wallet.list_instances())}
+        self.assertEqual(statuses[info.instance_id], tessera.InstanceStatus.REVOKED)
+        with self.assertRaises(WalletError.NotActivated):
+            asyncio.run(self.wallet.client_attestation("https://pid.example.it", None))
+
+    def test_a_provider_not_under_our_trust_anchor_is_refused(self):
+        other = TestIssuer("https://other-ta.example.it", "https://x.example.it").trust_anchor()
+        config = WalletConfig(data_dir=self.tmp.name + "/other", trust_anchors=[other], wallet_provider=self.fed["wallet_provider"])
+        wallet = Wallet.open(config, DelegatingKeyStore(), PyHttpClient())
+        back = self.browse(wallet.start_activation(self.fed["redirect_uri"]))
+        with self.assertRaises(WalletError.ProviderProtocol) as e:
+            asyncio.run(wallet.finish_activation(back))
+        self.assertIn("attestation", e.exception.reason)
+        # Registered, but no attestation was accepted: nothing to present to issuers.
+        self.assertIsNone(wallet.activation().wallet_app_attestation)
+        with self.assertRaises(WalletError.ProviderProtocol):
+            asyncio.run(wallet.client_attestation("https://pid.example.it", None))
 
 
 class FederationOverHttpTest(unittest.TestCase):
