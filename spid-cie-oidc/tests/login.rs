@@ -120,6 +120,36 @@ async fn rp_without_trust_chain_is_invalid_client() {
     assert_eq!(error_of(&body), "invalid_client");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rp_whose_resolved_metadata_breaks_the_profile_is_unauthorized_client() {
+    let fed = Fed::new(Profile::Spid).await;
+    let rp = fed.rp("noncompliant", false, false).await;
+    // The anchor's policy forces a client authentication the profile does not allow.
+    let policy = json!({"openid_relying_party": {"token_endpoint_auth_method": {"value": "client_secret_basic"}}});
+    let r = fed
+        .http
+        .post(format!("{}/admin/subordinates", fed.ta))
+        .bearer_auth(common::TOKEN)
+        .json(&json!({"entity_id": rp.id, "entity_types": ["openid_relying_party"], "metadata_policy": policy}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    fed.mark(&rp.id).await;
+    let url = rp.rp.start_login(&fed.op, LoginRequest::default()).await.unwrap();
+    let (status, _, body, loc) = fed.authorize(&url).await;
+    assert_eq!((status, loc), (400, None), "{body}");
+    assert_eq!(error_of(&body), "unauthorized_client");
+    assert!(body.contains("private_key_jwt"), "{body}");
+}
+
+#[test]
+fn relying_party_and_provider_state_are_send_sync_clone() {
+    fn ok<T: Send + Sync + Clone + 'static>() {}
+    ok::<spid_cie_oidc::RelyingParty>();
+    ok::<spid_cie_oidc::op::OpState>();
+}
+
 /// Replaces the `request` of an authorization URL with `edit`ed claims signed by `signer`
 /// under the header `kid`.
 fn resign(url: &str, kid: &str, signer: &dyn Signer, edit: impl FnOnce(&mut Map<String, Value>)) -> String {
@@ -231,4 +261,31 @@ async fn wrong_code_verifier_and_replayed_assertion() {
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["error"], "invalid_client");
     assert!(body["error_description"].as_str().unwrap().contains("replayed"), "{body}");
+}
+
+/// The login-page contract's error answers: a level below the lowest requested or an unknown
+/// identity is redirected as `access_denied`; an unknown session is 400 HTML, not a redirect.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_page_refusals() {
+    let fed = Fed::new(Profile::Spid).await;
+    let rp = fed.rp("rp", true, true).await;
+    let session_of = |page: &str| page.split("name=\"session\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+    let post = |form: Vec<(&'static str, String)>| {
+        let (http, url) = (fed.http.clone(), format!("{}/login", fed.op));
+        async move { http.post(url).form(&form).send().await.unwrap() }
+    };
+    for (fiscal, acr) in [(MARIO, Acr::SpidL1.as_str()), ("TINIT-XXXXXX00X00X000X", Acr::SpidL3.as_str())] {
+        let url = rp.rp.start_login(&fed.op, request_with(false, Acr::SpidL2)).await.unwrap();
+        let page = fed.authorize(&url).await.2;
+        let r = post(vec![("session", session_of(&page)), ("fiscal_number", fiscal.into()), ("acr", acr.into())]).await;
+        assert_eq!(r.status(), 302);
+        let loc = r.headers()["location"].to_str().unwrap().to_owned();
+        assert_eq!(param(&loc, "error").as_deref(), Some("access_denied"), "{fiscal} {acr}");
+        let err = rp.rp.finish_login(&query(&loc)).await.unwrap_err();
+        assert!(matches!(err, RpError::Authorization { ref error, .. } if error == "access_denied"), "{err:?}");
+    }
+    let r = post(vec![("session", "nope".into()), ("fiscal_number", MARIO.into()), ("acr", Acr::SpidL2.as_str().into())]).await;
+    assert_eq!(r.status(), 400);
+    assert!(r.headers().get("location").is_none());
+    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
 }

@@ -87,6 +87,14 @@ impl Fed {
             assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
         }
         if mark {
+            self.mark(&id).await;
+        }
+        Rp { id, rp }
+    }
+
+    /// Has the anchor issue the RP trust mark to `id` and `id` publish it.
+    pub async fn mark(&self, id: &EntityId) {
+        {
             let r = self
                 .http
                 .post(format!("{}/admin/trust-marks", self.ta))
@@ -100,7 +108,6 @@ impl Fed {
             let r = self.http.post(format!("{id}/admin/own-trust-marks")).bearer_auth(TOKEN).json(&json!({"trust_mark": tm["trust_mark"]})).send().await.unwrap();
             assert_eq!(r.status(), 204);
         }
-        Rp { id, rp }
     }
 
     /// GET the authorization URL; returns status, content type and body.
