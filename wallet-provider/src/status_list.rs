@@ -3,9 +3,11 @@
 //! instance shared by all its WUAs. Revoking an instance sets its index to `INVALID`
 //! (0x01); §2.3: "revoking the WUA in its Status List revokes the Wallet Instance".
 //!
-//! Our choices: `bits` 1 (the provider only ever needs VALID/INVALID); the list is at least
-//! [`MIN_LIST_SIZE`] entries and grows in steps of that size, so its length does not reveal
-//! how many instances exist to within a step; the token is signed per request from the
+//! Our choices: `bits` 1 (the provider only ever needs VALID/INVALID); indices are random
+//! among the unused ones of a space kept at most half full ([`crate::store`]), so WUAs issued
+//! close in time do not get neighbouring indices; the list is at least [`MIN_LIST_SIZE`]
+//! entries and grows in steps of that size, so its length does not reveal how many
+//! instances exist to within a step; the token is signed per request from the
 //! database, so every replica serves the current state and a revocation shows at once.
 //! Encoding and signing are wallet-core's `status` module.
 
@@ -18,7 +20,7 @@ use crate::store::Store;
 /// Where the list is served, under the entity id.
 pub const STATUS_LIST_PATH: &str = "/status-list";
 /// The list's minimum length and growth step.
-pub const MIN_LIST_SIZE: u64 = 4096;
+pub const MIN_LIST_SIZE: u64 = crate::store::INDEX_SPACE_STEP;
 /// Bits per entry.
 pub const BITS: Bits = Bits::One;
 
@@ -50,14 +52,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let s = Store::open(&dir.path().join("db")).unwrap();
         let k = SoftwareSigner::generate().unwrap().public_jwk();
-        for (i, id) in ["a", "b", "c"].iter().enumerate() {
-            s.register(&NewInstance { id, fiscal_number: "CF", public_key: &k, now: i64::try_from(i).unwrap() }).unwrap();
-        }
+        let idx: Vec<u64> = ["a", "b", "c"]
+            .iter()
+            .enumerate()
+            .map(|(i, id)| s.register(&NewInstance { id, fiscal_number: "CF", public_key: &k, now: i64::try_from(i).unwrap() }).unwrap().status_idx)
+            .collect();
         s.revoke("b", StatusValue::Invalid.to_u8(), 9).unwrap();
         let list = current(&s).unwrap();
         assert_eq!(list.len(), MIN_LIST_SIZE);
-        assert_eq!(list.get(0).unwrap(), StatusValue::Valid);
-        assert_eq!(list.get(1).unwrap(), StatusValue::Invalid);
-        assert_eq!(list.get(2).unwrap(), StatusValue::Valid);
+        assert_eq!(list.get(idx[0]).unwrap(), StatusValue::Valid);
+        assert_eq!(list.get(idx[1]).unwrap(), StatusValue::Invalid);
+        assert_eq!(list.get(idx[2]).unwrap(), StatusValue::Valid);
     }
 }

@@ -125,6 +125,28 @@ fn instance(row: InstanceRow) -> Result<Instance, StoreError> {
     })
 }
 
+/// Status list indices are drawn from at least this many slots.
+pub const INDEX_SPACE_STEP: u64 = 4096;
+
+/// A random status index not in use (draft-ietf-oauth-status-list, privacy considerations:
+/// indices assigned in order would let verifiers link WUAs issued close in time). The index
+/// space is kept at most half full: `max(4096, 2 × instances)` rounded up to 4096.
+fn random_free_index(tx: &rusqlite::Transaction<'_>) -> Result<i64, StoreError> {
+    let count: i64 = tx.query_row("SELECT COUNT(*) FROM instances", [], |r| r.get(0))?;
+    let count = u64::try_from(count).map_err(|_| StoreError::Corrupt("negative count".into()))?;
+    let space = count.saturating_mul(2).div_ceil(INDEX_SPACE_STEP).max(1).saturating_mul(INDEX_SPACE_STEP);
+    for _ in 0..64 {
+        let mut b = [0u8; 8];
+        getrandom::fill(&mut b).map_err(|e| StoreError::Corrupt(format!("no randomness: {e}")))?;
+        let idx = i64::try_from(u64::from_le_bytes(b) % space).map_err(|_| StoreError::Corrupt("index space".into()))?;
+        let used: Option<i64> = tx.query_row("SELECT 1 FROM instances WHERE status_idx = ?1", params![idx], |r| r.get(0)).optional()?;
+        if used.is_none() {
+            return Ok(idx);
+        }
+    }
+    Err(StoreError::Corrupt("no free status index found".into()))
+}
+
 const INSTANCE_COLS: &str = "id, fiscal_number, public_key, state, issued_at, status_idx";
 
 impl Store {
@@ -243,7 +265,8 @@ impl Store {
 
     // --- instances and the status list ---
 
-    /// Registers an instance and allocates its status index, in one transaction.
+    /// Registers an instance and allocates its (random, unused) status index, in one
+    /// transaction.
     pub fn register(&self, new: &NewInstance<'_>) -> Result<Instance, StoreError> {
         let mut c = self.conn();
         let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -251,7 +274,7 @@ impl Store {
         if exists.is_some() {
             return Err(StoreError::Duplicate);
         }
-        let idx: i64 = tx.query_row("SELECT COALESCE(MAX(status_idx) + 1, 0) FROM instances", [], |r| r.get(0))?;
+        let idx = random_free_index(&tx)?;
         tx.execute(
             "INSERT INTO instances (id, fiscal_number, public_key, state, issued_at, status_idx) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             params![new.id, new.fiscal_number, new.public_key.to_json(), InstanceState::Active.as_str(), new.now, idx],
@@ -358,14 +381,17 @@ mod tests {
         let k = SoftwareSigner::generate().unwrap().public_jwk();
         let a = s.register(&NewInstance { id: "tag-a", fiscal_number: "CF1", public_key: &k, now: 1 }).unwrap();
         let b = s.register(&NewInstance { id: "tag-b", fiscal_number: "CF1", public_key: &k, now: 2 }).unwrap();
-        assert_eq!((a.status_idx, b.status_idx), (0, 1));
+        assert_ne!(a.status_idx, b.status_idx);
+        assert!(a.status_idx < INDEX_SPACE_STEP && b.status_idx < INDEX_SPACE_STEP);
         assert!(matches!(
             s.register(&NewInstance { id: "tag-a", fiscal_number: "CF2", public_key: &k, now: 3 }),
             Err(StoreError::Duplicate)
         ));
         assert!(s.revoke("tag-b", 1, 5).unwrap());
         assert!(!s.revoke("tag-b", 1, 6).unwrap());
-        assert_eq!(s.status_entries().unwrap(), (vec![(1, 1)], 2));
+        let (entries, allocated) = s.status_entries().unwrap();
+        assert_eq!(entries, vec![(b.status_idx, 1)]);
+        assert_eq!(allocated, a.status_idx.max(b.status_idx) + 1);
         let list = s.instances_of("CF1").unwrap();
         assert_eq!(list.iter().map(|i| i.state).collect::<Vec<_>>(), vec![InstanceState::Active, InstanceState::Revoked]);
         assert_eq!(s.instance("tag-a").unwrap().unwrap().public_key, k);
