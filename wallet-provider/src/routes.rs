@@ -21,6 +21,9 @@ pub use wallet_core::attestation::endpoints::{INSTANCE_INITIALIZATION, NONCE, WA
 /// `GET` one instance; `PATCH` (or `POST`) `{"status":"REVOKED"}` revokes it (IT-Wallet 1.4
 /// §2.4).
 pub const INSTANCE_PATH: &str = "/wallet-instances/{id}";
+/// `POST` (admin bearer): revoke instances by id or all of a citizen's (IT-Wallet 1.4 §2.5:
+/// the provider itself, authorities, or the PID provider on the citizen's death).
+pub const ADMIN_REVOKE_PATH: &str = "/admin/wallet-instances/revoke";
 /// The SVG logo `wallet_solution.logo_uri` points to when none is configured.
 pub const LOGO_PATH: &str = "/logo.svg";
 /// Liveness and database check.
@@ -54,6 +57,7 @@ pub fn router(state: WalletProvider) -> Router {
         .route(HEALTH_PATH, get(health))
         .route(METRICS_PATH, get(metrics))
         .route(OPENAPI_PATH, get(openapi))
+        .route(ADMIN_REVOKE_PATH, post(admin_revoke))
         .merge(crate::citizen::router())
         .layer(axum::middleware::from_fn(timeout))
         .layer(axum::middleware::from_fn_with_state(state.clone(), count_errors))
@@ -142,6 +146,45 @@ async fn revoke_instance(
         tracing::info!(target: "wallet_provider", instance = %id, "wallet instance revoked by its citizen");
     }
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// What the operator revokes: one instance, or every instance of a citizen.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AdminRevoke {
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    fiscal_number: Option<String>,
+}
+
+/// IT-Wallet 1.4 §2.5, revocation not by the user: the operator (bearer `admin_token`)
+/// revokes one instance or all of a citizen's; answers `{"revoked": n}`.
+async fn admin_revoke(
+    State(st): State<WalletProvider>,
+    headers: axum::http::HeaderMap,
+    ApiJson(req): ApiJson<AdminRevoke>,
+) -> Result<Json<serde_json::Value>, ProviderError> {
+    let given = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).unwrap_or_default();
+    let token = &st.config().admin_token;
+    if token.is_empty() || !wallet_core::subtle_eq(given.as_bytes(), token.as_bytes()) {
+        return Err(ProviderError::Unauthorized);
+    }
+    let ids: Vec<String> = match (req.id, req.fiscal_number) {
+        (Some(id), None) => vec![id],
+        (None, Some(f)) => st.store().instances_of(&f)?.into_iter().map(|i| i.id).collect(),
+        _ => return Err(ProviderError::BadRequest("give exactly one of id and fiscal_number".into())),
+    };
+    let now = st.now().secs();
+    let mut revoked = 0u64;
+    for id in ids {
+        if st.store().revoke(&id, StatusValue::Invalid.to_u8(), now)? {
+            revoked = revoked.saturating_add(1);
+            st.metrics().count(Event::Revocation);
+            tracing::info!(target: "wallet_provider", instance = %id, "wallet instance revoked by the operator");
+        }
+    }
+    Ok(Json(serde_json::json!({"revoked": revoked})))
 }
 
 /// IT-Wallet 1.4 §6 "Fetch": the Status List Token, `application/statuslist+jwt`, signed

@@ -240,3 +240,21 @@ async fn an_expired_nonce_is_refused() {
     assert_eq!((status, body["error"].as_str()), (403, Some("invalid_request")), "{body}");
     assert!(body["error_description"].as_str().unwrap().contains("expired"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_operator_revokes_all_of_a_citizens_instances() {
+    let fed = Fed::new().await;
+    let token = fed.provider.state.insecure_create_session(MARIO).unwrap();
+    let (one, two) = (Wallet::new(), Wallet::new());
+    assert_eq!(fed.register(&one, &token).await.0, 204);
+    assert_eq!(fed.register(&two, &token).await.0, 204);
+    let url = fed.url("/admin/wallet-instances/revoke");
+    let (status, body) = Fed::json(fed.http.post(&url).bearer_auth("wrong").json(&json!({"fiscal_number": MARIO}))).await;
+    assert_eq!((status, body["error"].as_str()), (401, Some("unauthorized")));
+    let (status, body) = Fed::json(fed.http.post(&url).bearer_auth(common::TOKEN).json(&json!({"fiscal_number": MARIO}))).await;
+    assert_eq!((status, body), (200, json!({"revoked": 2})));
+    let (_, list) = Fed::json(fed.http.get(fed.url("/wallet-instances")).bearer_auth(&token)).await;
+    assert!(list.as_array().unwrap().iter().all(|i| i["status"] == json!("REVOKED")));
+    let (status, body) = fed.attest(&two).await;
+    assert_eq!((status, body["error"].as_str()), (403, Some("invalid_request")));
+}
