@@ -11,15 +11,6 @@ use wallet_core::time::UnixTime;
 
 use crate::CliError;
 
-#[derive(clap::Args)]
-pub(crate) struct UpArgs {
-    /// Where keys, registries and the admin token are kept.
-    #[arg(long, default_value = "tessera-data")]
-    data_dir: PathBuf,
-    /// First port: the trust anchor; the intermediate and the sample leaf take the next two.
-    #[arg(long, default_value_t = 7600)]
-    port: u16,
-}
 
 #[derive(clap::Subcommand)]
 pub(crate) enum FederationCommand {
@@ -141,15 +132,15 @@ pub(crate) struct Admin {
     data_dir: PathBuf,
 }
 
-fn usage(e: impl std::fmt::Display) -> CliError {
+pub(crate) fn usage(e: impl std::fmt::Display) -> CliError {
     CliError::Usage(e.to_string())
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
     tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(usage)
 }
 
-fn admin_token(data_dir: &Path) -> Result<String, CliError> {
+pub(crate) fn admin_token(data_dir: &Path) -> Result<String, CliError> {
     let path = data_dir.join("admin-token");
     if let Ok(t) = std::fs::read_to_string(&path) {
         return Ok(t.trim().to_owned());
@@ -164,70 +155,6 @@ fn admin_token(data_dir: &Path) -> Result<String, CliError> {
 
 fn getrandom_fill(b: &mut [u8]) -> Result<(), CliError> {
     getrandom::fill(b).map_err(|e| usage(format!("no randomness: {e}")))
-}
-
-/// `tessera up`: trust anchor, intermediate and a sample leaf (a credential issuer) on
-/// loopback, each with its data under `data_dir`; onboards them; stays up until Ctrl-C.
-pub(crate) fn up(a: &UpArgs) -> Result<(), CliError> {
-    let token = admin_token(&a.data_dir)?;
-    runtime()?.block_on(async move {
-        let id = |port: u16| EntityId::new(format!("http://127.0.0.1:{port}")).map_err(usage);
-        let (ta_id, int_id, leaf_id) = (id(a.port)?, id(a.port + 1)?, id(a.port + 2)?);
-        let ta_key = trust_anchor::keys::load_or_create(&a.data_dir.join("trust-anchor")).map_err(usage)?;
-        let ta_anchor = TrustAnchorConfig {
-            id: ta_id.clone(),
-            jwks: wallet_core::jose::jwk::JwkSet { keys: vec![wallet_core::jose::Signer::public_jwk(&ta_key)] },
-        };
-        let mut ta = Config::trust_anchor(ta_id.clone(), a.data_dir.join("trust-anchor"), token.clone());
-        ta.trust_anchors = vec![ta_anchor.clone()];
-        let mut int = Config::trust_anchor(int_id.clone(), a.data_dir.join("intermediate"), token.clone());
-        int.organization_name = "Tessera Intermediate".into();
-        int.authority_hints = vec![ta_id.clone()];
-        int.trust_anchors = vec![ta_anchor.clone()];
-        let mut leaf = Config::trust_anchor(leaf_id.clone(), a.data_dir.join("sample-leaf"), token.clone());
-        leaf.organization_name = "Motorizzazione Civile (sample issuer)".into();
-        leaf.authority = false;
-        leaf.authority_hints = vec![int_id.clone()];
-        leaf.metadata = json!({"openid_credential_issuer": {"credential_issuer": leaf_id, "display": [{"name": "Motorizzazione Civile", "locale": "it-IT"}]}})
-            .as_object()
-            .cloned()
-            .unwrap_or_default();
-        for (config, port) in [(ta, a.port), (int, a.port + 1), (leaf, a.port + 2)] {
-            let state = AppState::open(config).map_err(usage)?;
-            let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.map_err(|e| usage(format!("port {port}: {e}")))?;
-            tokio::spawn(async move {
-                if let Err(e) = axum::serve(listener, router(state)).await {
-                    eprintln!("tessera up: server on port {port} stopped: {e}");
-                }
-            });
-        }
-        let http = reqwest::Client::new();
-        for (authority, sub, types, policy) in [
-            (&ta_id, &int_id, vec!["federation_entity"], json!({"openid_credential_issuer": {"display": {"essential": true}}})),
-            (&int_id, &leaf_id, vec!["openid_credential_issuer"], Value::Null),
-        ] {
-            let r = http
-                .post(format!("{authority}/admin/subordinates"))
-                .bearer_auth(&token)
-                .json(&json!({"entity_id": sub, "entity_types": types, "metadata_policy": policy}))
-                .send()
-                .await
-                .map_err(usage)?;
-            if !r.status().is_success() {
-                return Err(usage(format!("onboarding {sub} at {authority}: {}", r.text().await.unwrap_or_default())));
-            }
-        }
-        println!("Tessera federation is up (data in {}):", a.data_dir.display());
-        println!("  trust anchor   {ta_id}/.well-known/openid-federation");
-        println!("  intermediate   {int_id}/.well-known/openid-federation");
-        println!("  sample issuer  {leaf_id}/.well-known/openid-federation");
-        println!("  admin token    {}", a.data_dir.join("admin-token").display());
-        println!("Try: tessera federation resolve {leaf_id} --ta {ta_id}");
-        println!("Ctrl-C stops it.");
-        tokio::signal::ctrl_c().await.map_err(usage)?;
-        println!("stopping");
-        Ok(())
-    })
 }
 
 fn serve_state(state: AppState, listen: &str, id: &EntityId) -> Result<(), CliError> {

@@ -5,6 +5,7 @@ mod federation_cmd;
 mod inspect;
 mod keys;
 mod sd_jwt_cmd;
+mod up;
 mod wallet_cmd;
 
 use std::process::ExitCode;
@@ -31,7 +32,7 @@ enum Command {
     /// Run the citizen's story on the credential core: issue, store, present, verify, revoke.
     Demo(demo::DemoArgs),
     /// Start the federation on loopback: trust anchor, intermediate, a sample issuer (SQLite, keys under --data-dir).
-    Up(federation_cmd::UpArgs),
+    Up(up::UpArgs),
     /// Resolve trust chains; onboard, list and remove subordinates.
     #[command(subcommand)]
     Federation(federation_cmd::FederationCommand),
@@ -64,7 +65,7 @@ fn main() -> ExitCode {
         Command::SdJwt(c) => sd_jwt_cmd::run(c),
         Command::Inspect => inspect::run(),
         Command::Demo(a) => demo::run(&a),
-        Command::Up(a) => federation_cmd::up(&a),
+        Command::Up(a) => up::run(&a),
         Command::Federation(c) => federation_cmd::run(c),
         Command::Wallet(c) => wallet_cmd::run(c),
     };

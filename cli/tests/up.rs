@@ -1,4 +1,5 @@
-//! `tessera up` then `tessera federation resolve|list` against it, over loopback.
+//! `tessera up` then `tessera federation resolve|list` and `tessera wallet activate|revoke`
+//! against it, over loopback.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)] // test code
 
 use std::process::{Command, Stdio};
@@ -13,17 +14,27 @@ impl Drop for Up {
     }
 }
 
-#[test]
-fn up_then_resolve_and_list() {
-    let dir = tempfile::tempdir().unwrap();
-    let base = 20_000 + (std::process::id() % 3_000) as u16 * 3;
-    let data = dir.path().join("data");
-    let _up = Up(Command::new(env!("CARGO_BIN_EXE_tessera"))
+/// `tessera up` on five ports from `base`, its data under `data`.
+fn up(base: u16, data: &std::path::Path) -> Up {
+    Up(Command::new(env!("CARGO_BIN_EXE_tessera"))
         .args(["up", "--port", &base.to_string(), "--data-dir", data.to_str().unwrap()])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .unwrap());
+        .unwrap())
+}
+
+/// Five consecutive free-looking ports, apart per test and per process.
+fn ports(test: u16) -> u16 {
+    20_000 + test * 3_000 + (std::process::id() % 500) as u16 * 5
+}
+
+#[test]
+fn up_then_resolve_and_list() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = ports(0);
+    let data = dir.path().join("data");
+    let _up = up(base, &data);
     let (ta, leaf) = (format!("http://127.0.0.1:{base}"), format!("http://127.0.0.1:{}", base + 2));
     let start = Instant::now();
     let resolved = loop {
@@ -78,7 +89,7 @@ fn up_then_resolve_and_list() {
 #[test]
 fn serve_a_trust_anchor_and_a_leaf_then_onboard_and_resolve() {
     let dir = tempfile::tempdir().unwrap();
-    let base = 26_000 + (std::process::id() % 2_000) as u16 * 2;
+    let base = ports(2);
     let (ta, leaf) = (format!("http://127.0.0.1:{base}"), format!("http://127.0.0.1:{}", base + 1));
     let tessera = || Command::new(env!("CARGO_BIN_EXE_tessera"));
     let ta_dir = dir.path().join("ta");
@@ -116,4 +127,74 @@ fn serve_a_trust_anchor_and_a_leaf_then_onboard_and_resolve() {
         .unwrap();
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("no `openid_provider` metadata"), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+/// The WUA's status in the wallet provider's published list, verified to the federation's
+/// root CA (fetched from the trust anchor's `/ca`).
+fn wua_status(ta: &str, wua_claims: &serde_json::Value) -> wallet_core::status::StatusValue {
+    use wallet_core::status::{DEFAULT_MAX_DECOMPRESSED, StatusListToken, StatusReference};
+    let http = reqwest::blocking::Client::new();
+    let root = http.get(format!("{ta}/ca")).send().unwrap().bytes().unwrap().to_vec();
+    let resolver = wallet_core::x509::X5cResolver::new(wallet_core::x509::TrustAnchors::from_der(vec![root]).unwrap());
+    let reference: StatusReference = serde_json::from_value(wua_claims["status"]["status_list"].clone()).unwrap();
+    let r = http.get(&reference.uri).header("accept", "application/statuslist+jwt").send().unwrap();
+    let ct = r.headers().get("content-type").map(|v| v.to_str().unwrap().to_owned());
+    let body = r.bytes().unwrap();
+    let now = wallet_core::time::UnixTime::now();
+    let list = StatusListToken::verify_response(ct.as_deref(), &body, &reference, &resolver, now, 60, DEFAULT_MAX_DECOMPRESSED).unwrap();
+    list.lookup(reference.idx).unwrap()
+}
+
+/// The citizen's story's first step over real HTTP: `tessera up` (trust anchor, OpenID
+/// Provider, wallet provider), then the command-line wallet logs in at the provider's login
+/// page as a browser would, activates, lists its instance, and revokes it, which flips the
+/// WUA's bit in the provider's Token Status List.
+#[test]
+fn up_then_activate_a_wallet_list_it_and_revoke_it() {
+    use wallet_core::status::StatusValue;
+    let dir = tempfile::tempdir().unwrap();
+    let base = ports(1);
+    let data = dir.path().join("data");
+    let _up = up(base, &data);
+    let (ta, wp) = (format!("http://127.0.0.1:{base}"), format!("http://127.0.0.1:{}", base + 4));
+    let wallet_dir = dir.path().join("wallet");
+    let wallet = |cmd: &str, extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_tessera"))
+            .args(["wallet", cmd, "--provider", &wp, "--ta", &ta, "--data-dir", wallet_dir.to_str().unwrap()])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    // Wait until the provider resolves to the anchor with its trust marks in place.
+    let start = Instant::now();
+    let activated = loop {
+        let o = wallet("activate", &["--json", "--fiscal-number", "TINIT-RSSMRA80A01H501U"]);
+        if o.status.success() {
+            break serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap();
+        }
+        assert!(start.elapsed() < Duration::from_secs(60), "activation failed: {}", String::from_utf8_lossy(&o.stderr));
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    assert_eq!(activated["fiscal_number"], "TINIT-RSSMRA80A01H501U");
+    let id = activated["instance_id"].as_str().unwrap().to_owned();
+    assert_eq!(activated["wallet_app_attestation_claims"]["iss"], wp);
+    let wua = &activated["wallet_unit_attestation_claims"];
+    assert!(wua["attested_keys"].as_array().is_some_and(|k| !k.is_empty()), "{wua}");
+    assert_eq!(wua_status(&ta, wua), StatusValue::Valid);
+
+    // The instance shows in the citizen's list.
+    let o = wallet("instances", &["--json", "--fiscal-number", "TINIT-RSSMRA80A01H501U"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let list: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(list.as_array().unwrap().iter().any(|i| i["id"] == id.as_str()), "{list}");
+    // Another citizen does not see it.
+    let o = wallet("instances", &["--json", "--fiscal-number", "TINIT-BNCGLI85M41F205Z"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let other: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(!other.as_array().unwrap().iter().any(|i| i["id"] == id.as_str()), "{other}");
+
+    // A lost phone: the citizen revokes the instance; its WUA is revoked in the status list.
+    let o = wallet("revoke", &["--fiscal-number", "TINIT-RSSMRA80A01H501U"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(wua_status(&ta, wua), StatusValue::Invalid);
 }

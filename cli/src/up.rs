@@ -1,0 +1,160 @@
+//! `tessera up`: the whole federation on loopback, with SQLite under one data directory and the
+//! test identities, so that the citizen's story can be run by hand or by `tessera demo`.
+//!
+//! | port | entity | superior |
+//! |---|---|---|
+//! | base | trust anchor (also the X.509 root CA, trust mark issuer) | — |
+//! | base+1 | intermediate | trust anchor |
+//! | base+2 | sample credential issuer (Motorizzazione Civile) | intermediate |
+//! | base+3 | test SPID/CIE OpenID Provider (login page with the test identities) | trust anchor |
+//! | base+4 | wallet provider (also a SPID/CIE relying party) | trust anchor |
+//!
+//! The trust anchor issues the wallet provider its trust marks (`openid_relying_party/public`,
+//! which the OpenID Provider requires of relying parties, SPID/CIE OIDC §B.1; and
+//! `federation-entity/wallet-provider`), and the provider publishes them in its configuration.
+//! Restarting on the same data directory keeps every key and registry.
+
+use std::path::PathBuf;
+
+use serde_json::{Value, json};
+use trust_anchor::{AppState, Config, router};
+use wallet_core::federation::{EntityId, TrustAnchorConfig};
+
+use crate::CliError;
+use crate::federation_cmd::{admin_token, runtime, usage};
+
+/// The redirect URI of the command-line wallet (and of the app), allowed at the provider.
+pub(crate) const WALLET_REDIRECT_URI: &str = "it.tessera.wallet://activate";
+
+/// The trust mark the test OpenID Provider requires of relying parties, and the wallet
+/// provider's own (named as IT-Wallet does: `<anchor>/trust_marks/<name>`).
+const TRUST_MARKS: [&str; 2] = ["openid_relying_party/public", "federation-entity/wallet-provider"];
+
+#[derive(clap::Args)]
+pub(crate) struct UpArgs {
+    /// Where keys, registries and the admin token are kept.
+    #[arg(long, default_value = "tessera-data")]
+    data_dir: PathBuf,
+    /// First port: the trust anchor; the intermediate, the sample issuer, the OpenID Provider
+    /// and the wallet provider take the next four.
+    #[arg(long, default_value_t = 7600)]
+    port: u16,
+}
+
+fn entity(port: u16) -> Result<EntityId, CliError> {
+    EntityId::new(format!("http://127.0.0.1:{port}")).map_err(usage)
+}
+
+async fn bind(port: u16) -> Result<tokio::net::TcpListener, CliError> {
+    tokio::net::TcpListener::bind(("127.0.0.1", port)).await.map_err(|e| usage(format!("port {port}: {e}")))
+}
+
+fn spawn(port: u16, app: axum::Router, listener: tokio::net::TcpListener) {
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            eprintln!("tessera up: server on port {port} stopped: {e}");
+        }
+    });
+}
+
+/// POSTs `body` with the admin token; the response's JSON (or null).
+async fn admin_post(http: &reqwest::Client, token: &str, url: String, body: Value) -> Result<Value, CliError> {
+    let r = http.post(&url).bearer_auth(token).json(&body).send().await.map_err(|e| usage(format!("{url}: {e}")))?;
+    let status = r.status();
+    let text = r.text().await.unwrap_or_default();
+    if !status.is_success() {
+        return Err(usage(format!("{url}: {status}: {text}")));
+    }
+    Ok(serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+pub(crate) fn run(a: &UpArgs) -> Result<(), CliError> {
+    let token = admin_token(&a.data_dir)?;
+    let port = |i: u16| a.port.checked_add(i).ok_or_else(|| usage("--port too high: five consecutive ports are needed"));
+    runtime()?.block_on(async move {
+        let (ta_id, int_id, leaf_id, op_id, wp_id) = (entity(port(0)?)?, entity(port(1)?)?, entity(port(2)?)?, entity(port(3)?)?, entity(port(4)?)?);
+
+        // The trust anchor: its keys exist before it starts, so every entity can pin them.
+        let ta_dir = a.data_dir.join("trust-anchor");
+        std::fs::create_dir_all(&ta_dir).map_err(|e| usage(format!("{}: {e}", ta_dir.display())))?;
+        let jwks = trust_anchor::keys::KeyRing::load_or_create(&ta_dir).map_err(usage)?.published();
+        let anchor = TrustAnchorConfig { id: ta_id.clone(), jwks };
+        let mut ta = Config::trust_anchor(ta_id.clone(), ta_dir, token.clone());
+        for t in TRUST_MARKS {
+            ta.trust_mark_issuers.insert(format!("{ta_id}/trust_marks/{t}"), vec![ta_id.to_string()]);
+        }
+        ta.trust_anchors = vec![anchor.clone()];
+        let ta_state = AppState::open(ta).map_err(usage)?;
+
+        let mut int = Config::trust_anchor(int_id.clone(), a.data_dir.join("intermediate"), token.clone());
+        int.organization_name = "Tessera Intermediate".into();
+        int.authority_hints = vec![ta_id.clone()];
+        int.trust_anchors = vec![anchor.clone()];
+        let mut leaf = Config::trust_anchor(leaf_id.clone(), a.data_dir.join("sample-leaf"), token.clone());
+        leaf.organization_name = "Motorizzazione Civile (sample issuer)".into();
+        leaf.authority = false;
+        leaf.authority_hints = vec![int_id.clone()];
+        leaf.metadata = json!({"openid_credential_issuer": {"credential_issuer": leaf_id, "display": [{"name": "Motorizzazione Civile", "locale": "it-IT"}]}})
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+        spawn(port(0)?, router(ta_state), bind(port(0)?).await?);
+        for (config, i) in [(int, 1), (leaf, 2)] {
+            let state = AppState::open(config).map_err(usage)?;
+            spawn(port(i)?, router(state), bind(port(i)?).await?);
+        }
+
+        // The test SPID/CIE OpenID Provider, directly under the anchor (SPID/CIE OIDC §B.1).
+        let mut op = spid_cie_oidc::op::OpConfig::new(op_id.clone(), a.data_dir.join("openid-provider"), vec![anchor.clone()], vec![ta_id.clone()]);
+        op.admin_token = token.clone();
+        op.required_trust_marks = vec![format!("{ta_id}/trust_marks/{}", TRUST_MARKS[0])];
+        let op_state = spid_cie_oidc::op::OpState::open(op).map_err(|e| usage(format!("OpenID Provider: {e}")))?;
+        let identities = op_state.config().identities.clone();
+        spawn(port(3)?, spid_cie_oidc::op::router(op_state), bind(port(3)?).await?);
+
+        // The wallet provider: a SPID/CIE relying party of that provider.
+        let mut wp = wallet_provider::Config::new(wp_id.clone(), ta_id.clone(), a.data_dir.join("wallet-provider"));
+        wp.admin_token = token.clone();
+        wp.trust_anchor_jwks = Some(anchor.jwks.clone());
+        wp.allowed_redirect_uris = vec![WALLET_REDIRECT_URI.into()];
+        wp.op_entity_id = Some(op_id.clone());
+        let wp_state = wallet_provider::WalletProvider::open(wp).map_err(|e| usage(format!("wallet provider: {e}")))?;
+        spawn(port(4)?, wallet_provider::router(wp_state), bind(port(4)?).await?);
+
+        // Onboarding: each authority fetches its subordinate's configuration and pins its keys.
+        let http = reqwest::Client::new();
+        for (authority, sub, types, policy) in [
+            (&ta_id, &int_id, json!(["federation_entity"]), json!({"openid_credential_issuer": {"display": {"essential": true}}})),
+            (&int_id, &leaf_id, json!(["openid_credential_issuer"]), Value::Null),
+            (&ta_id, &op_id, json!(["openid_provider"]), Value::Null),
+            (&ta_id, &wp_id, json!(["wallet_solution", "openid_relying_party"]), Value::Null),
+        ] {
+            let body = json!({"entity_id": sub, "entity_types": types, "metadata_policy": policy});
+            admin_post(&http, &token, format!("{authority}/admin/subordinates"), body).await?;
+        }
+        for t in TRUST_MARKS {
+            let issued = admin_post(&http, &token, format!("{ta_id}/admin/trust-marks"), json!({"sub": wp_id, "trust_mark_type": t})).await?;
+            admin_post(&http, &token, format!("{wp_id}/admin/own-trust-marks"), json!({"trust_mark": issued["trust_mark"]})).await?;
+        }
+
+        println!("Tessera is up (data in {}):", a.data_dir.display());
+        println!("  trust anchor      {ta_id}/.well-known/openid-federation");
+        println!("  intermediate      {int_id}/.well-known/openid-federation");
+        println!("  sample issuer     {leaf_id}/.well-known/openid-federation");
+        println!("  OpenID Provider   {op_id}/.well-known/openid-federation (SPID/CIE test provider)");
+        println!("  wallet provider   {wp_id}/.well-known/openid-federation");
+        println!("  admin token       {}", a.data_dir.join("admin-token").display());
+        println!("Test identities at the OpenID Provider's login page:");
+        for i in &identities {
+            println!("  {:<26} {} {}", i.fiscal_number, i.given_name, i.family_name);
+        }
+        println!("Try:");
+        println!("  tessera federation resolve {leaf_id} --ta {ta_id}");
+        println!("  tessera wallet activate --provider {wp_id} --ta {ta_id}");
+        println!("  tessera demo");
+        println!("Ctrl-C stops it.");
+        tokio::signal::ctrl_c().await.map_err(usage)?;
+        println!("stopping");
+        Ok(())
+    })
+}
