@@ -33,7 +33,7 @@ pub const METRICS_PATH: &str = "/metrics";
 /// The OpenAPI document of this API.
 pub const OPENAPI_PATH: &str = "/openapi.json";
 
-/// Request bodies larger than this are refused (413).
+/// Request bodies larger than this are refused (400 `bad_request` through the JSON extractor).
 pub const MAX_BODY: usize = 64 * 1024;
 /// A request taking longer is answered 503 `temporarily_unavailable`.
 pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
