@@ -134,7 +134,7 @@ pub(crate) fn run(a: &UpArgs) -> Result<(), CliError> {
         }
         for t in TRUST_MARKS {
             let issued = admin_post(&http, &token, format!("{ta_id}/admin/trust-marks"), json!({"sub": wp_id, "trust_mark_type": t})).await?;
-            admin_post(&http, &token, format!("{wp_id}/admin/own-trust-marks"), json!({"trust_mark": issued["trust_mark"]})).await?;
+            admin_post(&http, &token, format!("{wp_id}/admin/own-trust-marks"), json!({"trust_mark": issued.get("trust_mark")})).await?;
         }
 
         println!("Tessera is up (data in {}):", a.data_dir.display());
