@@ -137,7 +137,13 @@ impl AppState {
         if !c.authority_hints.is_empty() {
             ec.authority_hints = Some(c.authority_hints.clone());
         }
-        let mut fed = Map::new();
+        // What the operator configured under `federation_entity` (`homepage_uri`,
+        // `policy_uri`, `logo_uri`, `contacts`: IT-Wallet 1.4 §1.1, SPID/CIE §B.1) is kept;
+        // the endpoints this entity serves are written over it.
+        let mut fed = match c.metadata.get("federation_entity") {
+            Some(Value::Object(m)) => m.clone(),
+            _ => Map::new(),
+        };
         fed.insert("organization_name".into(), Value::from(c.organization_name.clone()));
         fed.insert("federation_resolve_endpoint".into(), Value::from(self.endpoint("resolve")));
         if c.authority {
@@ -228,8 +234,12 @@ async fn fetch(State(st): State<AppState>, Query(q): Query<FetchQuery>) -> Resul
     Ok(jwt_response(ENTITY_STATEMENT_MEDIA_TYPE, signed))
 }
 
-/// Draft 48 §8.2: subordinate ids, filtered by `entity_type` (repeatable) and `intermediate`;
-/// `trust_marked` and `trust_mark_type` are not supported yet (400 `unsupported_parameter`).
+/// Draft 48 §8.2: subordinate ids, filtered by `entity_type` (repeatable), `intermediate`,
+/// `trust_marked` and `trust_mark_type`.
+///
+/// IT-Wallet 1.4 §1.1 publishes a wallet provider's metadata as `wallet_solution` but lists
+/// wallet providers with `entity_type=wallet_provider`: both names select the same
+/// subordinates here, so a wallet filtering either way finds them.
 async fn list(State(st): State<AppState>, Query(q): Query<Vec<(String, String)>>) -> Result<Json<Vec<String>>, ApiError> {
     let mut types = Vec::new();
     let mut intermediate = None;
@@ -237,6 +247,7 @@ async fn list(State(st): State<AppState>, Query(q): Query<Vec<(String, String)>>
     let mut trust_mark_type = None;
     for (k, v) in q {
         match k.as_str() {
+            "entity_type" if v == "wallet_provider" => types.push("wallet_solution".to_owned()),
             "entity_type" => types.push(v),
             "intermediate" => intermediate = Some(v == "true"),
             "trust_marked" => trust_marked = v == "true",

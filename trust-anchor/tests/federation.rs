@@ -564,3 +564,37 @@ async fn metrics_and_openapi_are_served() {
     }
     assert_eq!(paths.len(), 20, "every documented path is a route");
 }
+
+/// IT-Wallet 1.4 §1.1: a wallet provider publishes `wallet_solution` metadata and is listed
+/// with `entity_type=wallet_provider`; its `federation_entity` fields (`homepage_uri`,
+/// `policy_uri`, `logo_uri`, `contacts`) stay in its configuration beside the endpoints.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wallet_provider_is_listed_by_either_name_and_keeps_its_federation_entity_fields() {
+    let fed = Fed::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let wp = start(
+        dir.path(),
+        "wp",
+        false,
+        vec![fed.ta.id.clone()],
+        json!({"wallet_solution": {"wallet_name": "Tessera"},
+               "federation_entity": {"homepage_uri": "https://wp.example.it", "policy_uri": "https://wp.example.it/policy",
+                                     "logo_uri": "https://wp.example.it/logo.svg", "contacts": ["ops@wp.example.it"]}}),
+        vec![],
+    )
+    .await;
+    let r = fed.onboard(&fed.ta, &wp, Value::Null).await;
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    for filter in ["wallet_provider", "wallet_solution"] {
+        let (status, body) = fed.get(format!("{}/list?entity_type={filter}", fed.ta.id)).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(serde_json::from_str::<Vec<String>>(&body).unwrap(), vec![wp.id.to_string()], "{filter}");
+    }
+    let (_, ec) = fed.get(format!("{}/.well-known/openid-federation", wp.id)).await;
+    let claims: Value = CompactJws::parse(&ec).unwrap().payload_json().unwrap();
+    let fe = &claims["metadata"]["federation_entity"];
+    assert_eq!(fe["homepage_uri"], "https://wp.example.it");
+    assert_eq!(fe["contacts"], json!(["ops@wp.example.it"]));
+    assert_eq!(fe["organization_name"], "wp");
+    assert_eq!(fe["federation_resolve_endpoint"], format!("{}/resolve", wp.id));
+}

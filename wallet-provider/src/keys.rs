@@ -38,7 +38,8 @@ const REFRESH_MARGIN: i64 = 300;
 /// The signing header material, valid until `valid_until`.
 #[derive(Debug, Clone)]
 pub struct Material {
-    /// `x5c`: protocol certificate, CA certificate.
+    /// `x5c`: protocol certificate, then the CA chain our superior pinned (ours, then any
+    /// intermediate's), up to but not including the federation root.
     pub x5c: Vec<String>,
     /// `trust_chain`: our Entity Configuration, our superior's statement about us, ..., the
     /// trust anchor's configuration.
@@ -161,12 +162,13 @@ impl Keys {
             .iter()
             .find(|k| k.kid == fed_kid)
             .ok_or_else(|| unavailable("our superior does not pin our current federation key"))?;
-        let ca = pinned
+        // The whole chain the superior pinned (our CA certificate, then under an intermediate
+        // the intermediate's), so that a verifier reaches the federation root.
+        let ca_chain = pinned
             .x5c
-            .as_ref()
-            .and_then(|x| x.first())
-            .ok_or_else(|| unavailable("our superior issued no CA certificate for our key (x5c)"))?
-            .clone();
+            .clone()
+            .filter(|x| !x.is_empty())
+            .ok_or_else(|| unavailable("our superior issued no CA certificate for our key (x5c)"))?;
         let cert = trust_anchor::ca::protocol_certificate(
             &self.entity_id,
             &self.federation,
@@ -177,7 +179,7 @@ impl Keys {
         )
         .map_err(ProviderError::internal)?;
         Ok(Material {
-            x5c: vec![trust_anchor::ca::x5c_entry(&cert), ca],
+            x5c: std::iter::once(trust_anchor::ca::x5c_entry(&cert)).chain(ca_chain).collect(),
             trust_chain: chain.jwts(),
             valid_until: chain.exp.secs().saturating_sub(REFRESH_MARGIN).max(now.secs().saturating_add(60)),
         })
