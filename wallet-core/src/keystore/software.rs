@@ -1,7 +1,6 @@
 //! [`SoftwareKeyStore`]: P-256 keys in files, sealed under the store's data key.
 
 use std::collections::HashMap;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
 
@@ -100,18 +99,7 @@ impl SoftwareKeyStore {
         let Some(path) = self.path(tag) else { return Ok(()) };
         let plain = zeroize::Zeroizing::new(signer.private_jwk().to_json());
         let sealed = self.key.seal(plain.as_bytes(), &Self::aad(tag)).map_err(unavailable)?;
-        let tmp = path.with_extension("tmp");
-        let io = |e: std::io::Error| unavailable(format!("{}: {e}", path.display()));
-        let mut opts = std::fs::OpenOptions::new();
-        opts.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt as _;
-            opts.mode(0o600);
-        }
-        let mut f = opts.open(&tmp).map_err(io)?;
-        f.write_all(&sealed).and_then(|()| f.sync_all()).map_err(io)?;
-        std::fs::rename(&tmp, &path).map_err(io)
+        crate::store::write_private(&path, &sealed).map_err(|e| unavailable(format!("{}: {e}", path.display())))
     }
 }
 

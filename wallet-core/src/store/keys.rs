@@ -1,6 +1,5 @@
 //! Where the store's key comes from.
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use super::DataKey;
@@ -60,21 +59,30 @@ impl KeyProvider for FileKeyProvider {
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let key = DataKey::generate()?;
-                let tmp = self.path.with_extension("tmp");
-                let io = |e: std::io::Error| KeyError::Unavailable(format!("{shown}: {e}"));
-                let mut opts = std::fs::OpenOptions::new();
-                opts.write(true).create(true).truncate(true);
-                #[cfg(unix)]
-                {
-                    use std::os::unix::fs::OpenOptionsExt as _;
-                    opts.mode(0o600);
-                }
-                let mut f = opts.open(&tmp).map_err(io)?;
-                f.write_all(key.as_bytes()).and_then(|()| f.sync_all()).map_err(io)?;
-                std::fs::rename(&tmp, &self.path).map_err(io)?;
+                write_private(&self.path, key.as_bytes()).map_err(|e| KeyError::Unavailable(format!("{shown}: {e}")))?;
                 Ok(key)
             }
             Err(e) => Err(KeyError::Unavailable(format!("{shown}: {e}"))),
         }
     }
+}
+
+/// Writes `bytes` to `path` readable by its owner only (0600 on Unix), atomically: into a
+/// temporary file beside it, synced, then renamed over it, so a crash leaves the old content or
+/// the new one, never half of either. Used for every secret the wallet keeps in a file (the
+/// store's key, software keys, the sealed instance state).
+pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let tmp = path.with_extension("tmp");
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(&tmp)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)
 }

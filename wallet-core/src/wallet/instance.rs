@@ -6,7 +6,6 @@
 //! not rows of the credential table on purpose: that table is the citizen's credentials, which
 //! the app lists; the attestations are the wallet's own.
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
 
@@ -114,18 +113,7 @@ impl InstanceStore {
         };
         let plain = zeroize::Zeroizing::new(serde_json::to_vec(record).map_err(state_err)?);
         let sealed = self.key.seal(&plain, AAD).map_err(state_err)?;
-        let tmp = path.with_extension("tmp");
-        let io = |e: std::io::Error| state_err(format!("{}: {e}", path.display()));
-        let mut opts = std::fs::OpenOptions::new();
-        opts.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt as _;
-            opts.mode(0o600);
-        }
-        let mut f = opts.open(&tmp).map_err(io)?;
-        f.write_all(&sealed).and_then(|()| f.sync_all()).map_err(io)?;
-        std::fs::rename(&tmp, path).map_err(io)
+        crate::store::write_private(path, &sealed).map_err(|e| state_err(format!("{}: {e}", path.display())))
     }
 
     /// Forgets the instance (after revocation).
