@@ -84,13 +84,6 @@ fn b64(s: &str) -> Result<Vec<u8>, String> {
     base64::engine::general_purpose::STANDARD.decode(s.trim()).map_err(|_| "x5c entry is not base64".to_owned())
 }
 
-/// RFC 3986 unreserved characters pass, the rest is percent-encoded.
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| if b.is_ascii_alphanumeric() || b"-._~".contains(&b) { char::from(b).to_string() } else { format!("%{b:02X}") })
-        .collect()
-}
-
 async fn issuing_chain(st: &AppState) -> Result<Chain, String> {
     if let Some(root) = st.root_ca() {
         return Ok(Chain { ca_der: root.to_vec(), tail: vec![ca::x5c_entry(root)] });
@@ -129,16 +122,8 @@ async fn fetch_own_chain(st: &AppState, superior: &EntityId, key: &Jwk) -> Resul
     let me = st.config().entity_id.clone();
     let sup = crate::routes::fetch_configuration(superior).await.map_err(|e| e.description)?;
     sup.verify_with(&sup.claims.jwks).map_err(|e| format!("configuration not self-signed: {e}"))?;
-    let endpoint = sup
-        .claims
-        .metadata
-        .as_ref()
-        .and_then(|m| m.get("federation_entity"))
-        .and_then(|f| f.get("federation_fetch_endpoint"))
-        .and_then(|e| e.as_str())
-        .ok_or("no federation_fetch_endpoint")?
-        .to_owned();
-    let url = format!("{endpoint}?sub={}", urlencode(me.as_str()));
+    let endpoint = sup.claims.federation_endpoint("federation_fetch_endpoint").ok_or("no federation_fetch_endpoint")?;
+    let url = wallet_core::federation::fetch_url(endpoint, &me);
     let body = tokio::task::spawn_blocking(move || HttpFetcher::new()?.get(&url, ENTITY_STATEMENT_MEDIA_TYPE))
         .await
         .map_err(|e| e.to_string())?
@@ -234,12 +219,4 @@ pub(crate) async fn crl(State(st): State<AppState>) -> Result<Response, ApiError
         ca::crl(&ca, &revoked, i64::try_from(millis).unwrap_or(i64::MAX)).map_err(ApiError::server)?
     };
     Ok(([(header::CONTENT_TYPE, CRL_MEDIA_TYPE), (header::CACHE_CONTROL, "max-age=300")], der).into_response())
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn urlencode_keeps_unreserved_only() {
-        assert_eq!(super::urlencode("http://127.0.0.1:7601/a b"), "http%3A%2F%2F127.0.0.1%3A7601%2Fa%20b");
-    }
 }

@@ -83,16 +83,11 @@ impl<'a> ChainCollector<'a> {
 
     /// The superior's statement about `sub`, from its `federation_fetch_endpoint`.
     fn subordinate_statement(&self, walk: &mut Walk, superior: &ParsedStatement, sub: &EntityId) -> Result<String, FederationError> {
-        let endpoint = superior
-            .claims
-            .metadata
-            .as_ref()
-            .and_then(|m| m.get("federation_entity"))
-            .and_then(|f| f.get("federation_fetch_endpoint"))
-            .and_then(|e| e.as_str())
-            .ok_or_else(|| FederationError::InvalidClaim { claim: "metadata", reason: format!("{} has no federation_fetch_endpoint", superior.claims.sub) })?;
-        let sep = if endpoint.contains('?') { '&' } else { '?' };
-        self.get(walk, &format!("{endpoint}{sep}sub={}", urlencode(sub.as_str())))
+        let endpoint = superior.claims.federation_endpoint("federation_fetch_endpoint").ok_or_else(|| FederationError::InvalidClaim {
+            claim: "metadata",
+            reason: format!("{} has no federation_fetch_endpoint", superior.claims.sub),
+        })?;
+        self.get(walk, &fetch_url(endpoint, sub))
     }
 
     /// Collects every chain from `subject` (depth first, hints in order, loops dropped) and
@@ -161,6 +156,14 @@ impl<'a> ChainCollector<'a> {
     }
 }
 
+/// The URL of a fetch request for `sub` at `endpoint` (draft 48 §8.1.1: `sub` as a query
+/// parameter, percent-encoded).
+pub fn fetch_url(endpoint: &str, sub: &EntityId) -> String {
+    let sep = if endpoint.contains('?') { '&' } else { '?' };
+    format!("{endpoint}{sep}sub={}", urlencode(sub.as_str()))
+}
+
+/// RFC 3986 unreserved characters pass, the rest is percent-encoded.
 fn urlencode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {

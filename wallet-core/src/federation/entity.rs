@@ -172,6 +172,12 @@ pub struct EntityStatement {
 }
 
 impl EntityStatement {
+    /// An endpoint this entity publishes in its `federation_entity` metadata
+    /// (`federation_fetch_endpoint`, `federation_list_endpoint`, ...: draft 48 §5.1.1).
+    pub fn federation_endpoint(&self, name: &str) -> Option<&str> {
+        self.metadata.as_ref()?.get("federation_entity")?.get(name)?.as_str()
+    }
+
     /// Whether this is an Entity Configuration (`iss == sub`).
     pub fn is_configuration(&self) -> bool {
         self.iss == self.sub

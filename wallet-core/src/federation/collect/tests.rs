@@ -168,3 +168,10 @@ fn cache_resolves_once_for_concurrent_callers_and_honours_exp() {
     assert!(matches!(err, Err(FederationError::OutsideValidity { .. })));
     cache.get_or_resolve(&leaf.id, NOW, || ChainCollector::new(&net, &anchors).resolve(&leaf.id, NOW)).unwrap();
 }
+
+#[test]
+fn fetch_url_percent_encodes_sub_and_keeps_existing_query() {
+    let sub = EntityId::new("https://leaf.example/x").unwrap();
+    assert_eq!(super::fetch_url("https://ta.example/fetch", &sub), "https://ta.example/fetch?sub=https%3A%2F%2Fleaf.example%2Fx");
+    assert_eq!(super::fetch_url("https://ta.example/fetch?v=1", &sub), "https://ta.example/fetch?v=1&sub=https%3A%2F%2Fleaf.example%2Fx");
+}
