@@ -17,3 +17,14 @@ pub fn encode_into(bytes: impl AsRef<[u8]>, out: &mut String) {
 pub fn decode(s: &str) -> Result<Vec<u8>, base64::DecodeError> {
     URL_SAFE_NO_PAD.decode(s)
 }
+
+/// Decodes base64url without padding into `out` (cleared first), reusing its allocation.
+pub(crate) fn decode_into(s: &str, out: &mut Vec<u8>) -> Result<(), base64::DecodeError> {
+    out.clear();
+    URL_SAFE_NO_PAD.decode_vec(s, out).map(|_| ())
+}
+
+/// Encodes `bytes` into `out`; the number of bytes written, or `None` if `out` is too short.
+pub(crate) fn encode_to_slice(bytes: impl AsRef<[u8]>, out: &mut [u8]) -> Option<usize> {
+    URL_SAFE_NO_PAD.encode_slice(bytes, out).ok()
+}

@@ -16,7 +16,71 @@ const RESERVED_NAMES: [&str; 2] = ["_sd", "..."];
 
 /// The digest of a disclosure: base64url(SHA-256(ASCII(encoded disclosure))) (RFC 9901 §4.2.3).
 pub fn digest(encoded: &str) -> String {
-    b64::encode(Sha256::digest(encoded.as_bytes()))
+    DigestText::of(encoded).as_str().to_owned()
+}
+
+/// base64url(SHA-256(bytes)) in a fixed buffer: 32 bytes are exactly 43 characters without
+/// padding. The verifier's digests and `sd_hash` live here, not on the heap.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) struct DigestText([u8; 43]);
+
+impl DigestText {
+    /// The digest of `encoded` (a disclosure, or the SD-JWT for `sd_hash`).
+    pub(crate) fn of(encoded: &str) -> Self {
+        let mut out = [0u8; 43];
+        let _ = b64::encode_to_slice(Sha256::digest(encoded.as_bytes()), &mut out);
+        Self(out)
+    }
+
+    /// The text (always ASCII).
+    pub(crate) fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+
+    /// The text's bytes.
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for DigestText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A received disclosure as the verifier needs it: its digest, name and value, parsed from
+/// the borrowed `~`-separated text without keeping a copy of it (or of the salt).
+#[derive(Debug)]
+pub(crate) struct ParsedDisclosure {
+    pub(crate) digest: DigestText,
+    pub(crate) name: Option<String>,
+    pub(crate) value: Value,
+}
+
+impl ParsedDisclosure {
+    /// Parses `encoded` with the same checks, in the same order, as [`Disclosure::parse`];
+    /// `buf` is scratch space for the decoded JSON, reused across disclosures.
+    pub(crate) fn parse(encoded: &str, index: usize, buf: &mut Vec<u8>) -> Result<Self, SdJwtError> {
+        let Wire(IgnoredSalt, name, value) = parse_wire(encoded, index, buf)?;
+        Ok(Self { digest: DigestText::of(encoded), name, value })
+    }
+}
+
+/// base64url → JSON `[salt, name?, value]`, with the reserved-name check.
+fn parse_wire<'b, S: serde::Deserialize<'b>>(encoded: &str, index: usize, buf: &'b mut Vec<u8>) -> Result<Wire<S>, SdJwtError> {
+    let bad = |reason: &'static str| SdJwtError::MalformedDisclosure { index, reason };
+    b64::decode_into(encoded, buf).map_err(|_| bad("not base64url"))?;
+    let wire: Wire<S> = serde_json::from_slice(buf).map_err(|e| {
+        let msg = e.to_string();
+        bad(WIRE_ERRORS.iter().find(|r| msg.contains(**r)).copied().unwrap_or("not JSON"))
+    })?;
+    if let Some(n) = &wire.1
+        && RESERVED_NAMES.contains(&n.as_str())
+    {
+        return Err(SdJwtError::ReservedClaimName(n.clone()));
+    }
+    Ok(wire)
 }
 
 /// A random salt: 128 bits, base64url (RFC 9901 §4.2.1 recommends at least 128 bits).
@@ -30,7 +94,7 @@ pub(crate) fn random_salt() -> Result<String, SdJwtError> {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Disclosure {
     encoded: String,
-    digest: String,
+    digest: DigestText,
     salt: String,
     name: Option<String>,
     value: Value,
@@ -62,22 +126,14 @@ impl Disclosure {
             None => Value::Array(vec![Value::String(salt.clone()), value.clone()]),
         };
         let encoded = b64::encode(array.to_string());
-        Ok(Self { digest: digest(&encoded), encoded, salt, name, value })
+        Ok(Self { digest: DigestText::of(&encoded), encoded, salt, name, value })
     }
 
     /// Parses a received disclosure; `index` is its position, for error messages.
     pub fn parse(encoded: &str, index: usize) -> Result<Self, SdJwtError> {
-        let bad = |reason: &'static str| SdJwtError::MalformedDisclosure { index, reason };
-        let bytes = b64::decode(encoded).map_err(|_| bad("not base64url"))?;
-        let Wire(salt, name, value) = serde_json::from_slice(&bytes).map_err(|e| {
-            let msg = e.to_string();
-            bad(WIRE_ERRORS.iter().find(|r| msg.contains(**r)).copied().unwrap_or("not JSON"))
-        })?;
-        if let Some(n) = &name
-            && RESERVED_NAMES.contains(&n.as_str()) {
-                return Err(SdJwtError::ReservedClaimName(n.clone()));
-            }
-        Ok(Self { digest: digest(encoded), encoded: encoded.to_owned(), salt, name, value })
+        let mut buf = Vec::new();
+        let Wire(OwnedSalt(salt), name, value) = parse_wire(encoded, index, &mut buf)?;
+        Ok(Self { digest: DigestText::of(encoded), encoded: encoded.to_owned(), salt, name, value })
     }
 
     /// The base64url form, as it travels after a `~`.
@@ -87,7 +143,12 @@ impl Disclosure {
 
     /// Its digest.
     pub fn digest(&self) -> &str {
-        &self.digest
+        self.digest.as_str()
+    }
+
+    /// Its digest, fixed-size.
+    pub(crate) fn digest_text(&self) -> DigestText {
+        self.digest
     }
 
     /// The salt.
@@ -111,22 +172,64 @@ const WIRE_ERRORS: [&str; 4] =
     ["not a JSON array", "must have 2 or 3 elements", "salt is not a string", "claim name is not a string"];
 
 /// `[salt, value]` or `[salt, name, value]`, parsed in one pass without an intermediate array.
-struct Wire(String, Option<String>, Value);
+/// `S` is the salt: kept ([`OwnedSalt`]) or only checked to be a string ([`IgnoredSalt`]).
+struct Wire<S>(S, Option<String>, Value);
 
-impl<'de> serde::Deserialize<'de> for Wire {
+/// The salt, kept.
+struct OwnedSalt(String);
+
+/// The salt, checked to be a string and dropped (the verifier has no use for it).
+struct IgnoredSalt;
+
+/// What a salt that is not a string reports (one of [`WIRE_ERRORS`]).
+const SALT_NOT_STRING: &str = "salt is not a string";
+
+impl<'de> serde::Deserialize<'de> for OwnedSalt {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = OwnedSalt;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(SALT_NOT_STRING)
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<OwnedSalt, E> {
+                Ok(OwnedSalt(s.to_owned()))
+            }
+            fn visit_string<E: serde::de::Error>(self, s: String) -> Result<OwnedSalt, E> {
+                Ok(OwnedSalt(s))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for IgnoredSalt {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = IgnoredSalt;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(SALT_NOT_STRING)
+            }
+            fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<IgnoredSalt, E> {
+                Ok(IgnoredSalt)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl<'de, S: serde::Deserialize<'de>> serde::Deserialize<'de> for Wire<S> {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         use serde::de::{Error, SeqAccess, Visitor};
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Wire;
+        struct V<S>(std::marker::PhantomData<S>);
+        impl<'de, S: serde::Deserialize<'de>> Visitor<'de> for V<S> {
+            type Value = Wire<S>;
             fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.write_str("not a JSON array")
             }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Wire, A::Error> {
-                let salt: Value = seq.next_element()?.ok_or_else(|| A::Error::custom("must have 2 or 3 elements"))?;
-                let Value::String(salt) = salt else {
-                    return Err(A::Error::custom("salt is not a string"));
-                };
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Wire<S>, A::Error> {
+                let salt: S = seq.next_element()?.ok_or_else(|| A::Error::custom("must have 2 or 3 elements"))?;
                 let second: Value = seq.next_element()?.ok_or_else(|| A::Error::custom("must have 2 or 3 elements"))?;
                 match seq.next_element::<Value>()? {
                     None => Ok(Wire(salt, None, second)),
@@ -142,7 +245,7 @@ impl<'de> serde::Deserialize<'de> for Wire {
                 }
             }
         }
-        d.deserialize_any(V)
+        d.deserialize_any(V(std::marker::PhantomData))
     }
 }
 

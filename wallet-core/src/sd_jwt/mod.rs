@@ -63,34 +63,13 @@ impl SdJwt {
     /// Parses `<JWT>~<D1>~...~<Dn>~[<KB-JWT>]` (RFC 9901 §4). Disclosures are decoded here;
     /// an empty disclosure between two `~` is malformed.
     pub fn parse(s: &str) -> Result<Self, SdJwtError> {
-        let s = s.trim();
-        if s.len() > MAX_JWS_LEN * 2 {
-            return Err(SdJwtError::TooLarge("presentation exceeds 2 MiB"));
+        let parts = Parts::split(s)?;
+        let mut disclosures = Vec::with_capacity(parts.count);
+        for (i, d) in parts.disclosures().enumerate() {
+            disclosures.push(Disclosure::parse(d?, i)?);
         }
-        let Some(last_tilde) = s.rfind('~') else {
-            return Err(SdJwtError::Malformed("no `~` separator (a plain JWT is not an SD-JWT)"));
-        };
-        let (body, kb) = s.split_at(last_tilde + 1);
-        let mut parts = body.split('~');
-        let issuer_jwt = parts.next().unwrap_or_default();
-        if issuer_jwt.is_empty() {
-            return Err(SdJwtError::Malformed("empty issuer-signed JWT"));
-        }
-        let mut disclosures = Vec::new();
-        let rest: Vec<&str> = parts.collect();
-        // `body` ends with `~`, so the last split item is the empty string after it.
-        let n = rest.len().saturating_sub(1);
-        if n > MAX_DISCLOSURES {
-            return Err(SdJwtError::TooLarge("too many disclosures"));
-        }
-        for (i, d) in rest.iter().take(n).enumerate() {
-            if d.is_empty() {
-                return Err(SdJwtError::Malformed("empty disclosure between `~` separators"));
-            }
-            disclosures.push(Disclosure::parse(d, i)?);
-        }
-        let kb_jwt = if kb.is_empty() { None } else { Some(kb.to_owned()) };
-        Ok(Self { issuer_jwt: issuer_jwt.to_owned(), disclosures, kb_jwt })
+        let kb_jwt = parts.kb_jwt.map(str::to_owned);
+        Ok(Self { issuer_jwt: parts.issuer_jwt.to_owned(), disclosures, kb_jwt })
     }
 
     /// The issuer-signed JWT.
@@ -140,7 +119,7 @@ impl SdJwt {
     /// The holder's view (unverified): every claim, and each disclosure with the claim path
     /// it discloses.
     pub fn claim_paths(&self) -> Result<HolderView<'_>, SdJwtError> {
-        let processed = process::process(self.unverified_payload()?, &self.disclosures)?;
+        let processed = process::process_disclosures(self.unverified_payload()?, &self.disclosures)?;
         let disclosures = processed.paths.into_iter().zip(self.disclosures.iter()).collect();
         Ok(HolderView { claims: processed.claims, disclosures })
     }
@@ -180,6 +159,57 @@ impl SdJwt {
         let kb_jwt = kb::sign(&out, kb, holder)?;
         out.push_str(&kb_jwt);
         Ok(out)
+    }
+}
+
+/// The `~`-separated parts of an SD-JWT, borrowed from the text (RFC 9901 §4), with the
+/// form checks of [`SdJwt::parse`]: size, a `~`, a non-empty issuer JWT, the number of
+/// disclosures. Empty disclosures are reported by [`Parts::disclosures`], in order.
+pub(crate) struct Parts<'a> {
+    /// The issuer-signed JWT.
+    pub(crate) issuer_jwt: &'a str,
+    /// `<JWT>~<D1>~...~<Dn>~`: the input of `sd_hash`.
+    pub(crate) without_kb: &'a str,
+    /// `<D1>~...~<Dn>~` (empty when there is no disclosure).
+    between: &'a str,
+    /// The number of disclosures.
+    pub(crate) count: usize,
+    /// The KB-JWT, if any.
+    pub(crate) kb_jwt: Option<&'a str>,
+}
+
+impl<'a> Parts<'a> {
+    pub(crate) fn split(s: &'a str) -> Result<Self, SdJwtError> {
+        let s = s.trim();
+        if s.len() > MAX_JWS_LEN * 2 {
+            return Err(SdJwtError::TooLarge("presentation exceeds 2 MiB"));
+        }
+        let Some(last_tilde) = s.rfind('~') else {
+            return Err(SdJwtError::Malformed("no `~` separator (a plain JWT is not an SD-JWT)"));
+        };
+        let (body, kb) = s.split_at(last_tilde + 1);
+        let (issuer_jwt, between) = body.split_once('~').unwrap_or((body, ""));
+        if issuer_jwt.is_empty() {
+            return Err(SdJwtError::Malformed("empty issuer-signed JWT"));
+        }
+        // `between` ends with `~` unless empty: one `~` per disclosure.
+        let count = between.bytes().filter(|b| *b == b'~').count();
+        if count > MAX_DISCLOSURES {
+            return Err(SdJwtError::TooLarge("too many disclosures"));
+        }
+        Ok(Self { issuer_jwt, without_kb: body, between, count, kb_jwt: if kb.is_empty() { None } else { Some(kb) } })
+    }
+
+    /// The encoded disclosures, in order; an empty one (`~~`) is malformed.
+    pub(crate) fn disclosures(&self) -> impl Iterator<Item = Result<&'a str, SdJwtError>> + use<'a> {
+        let between = self.between;
+        between.split_terminator('~').map(|d| {
+            if d.is_empty() {
+                Err(SdJwtError::Malformed("empty disclosure between `~` separators"))
+            } else {
+                Ok(d)
+            }
+        })
     }
 }
 

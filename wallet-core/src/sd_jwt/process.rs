@@ -10,6 +10,7 @@ use std::collections::HashSet;
 
 use serde_json::{Map, Value};
 
+use super::disclosure::ParsedDisclosure;
 use super::{ClaimPath, Disclosure, PathElement, SdJwtError};
 
 /// How deep claims may nest before we refuse (bounded recursion on hostile input).
@@ -55,7 +56,7 @@ impl Node<'_, '_> {
 }
 
 struct Ctx<'a> {
-    disclosures: &'a [Disclosure],
+    disclosures: &'a mut [ParsedDisclosure],
     /// Disclosure indices sorted by digest, for binary search (no hashing on the hot path).
     by_digest: Vec<usize>,
     /// Every digest met so far (RFC 9901 §7.1 step 4), in a small-vector-first set.
@@ -64,7 +65,7 @@ struct Ctx<'a> {
 }
 
 /// The digests met so far: a linear list while small (the common case: tens of digests),
-/// a hash set beyond.
+/// a hash set beyond. The digests are moved in from the payload, not copied.
 enum Seen {
     Few(Vec<String>),
     Many(HashSet<String>),
@@ -73,12 +74,12 @@ enum Seen {
 impl Seen {
     const LINEAR_MAX: usize = 64;
 
-    /// Adds `d`; false if it was already there.
-    fn insert(&mut self, d: String) -> bool {
+    /// Adds `d`; gives it back if it was already there.
+    fn insert(&mut self, d: String) -> Result<(), String> {
         match self {
             Seen::Few(v) => {
                 if v.contains(&d) {
-                    return false;
+                    return Err(d);
                 }
                 if v.len() < Self::LINEAR_MAX {
                     v.push(d);
@@ -87,95 +88,104 @@ impl Seen {
                     set.insert(d);
                     *self = Seen::Many(set);
                 }
-                true
+                Ok(())
             }
-            Seen::Many(s) => s.insert(d),
+            Seen::Many(s) => {
+                if s.contains(&d) {
+                    return Err(d);
+                }
+                s.insert(d);
+                Ok(())
+            }
         }
     }
 }
 
 impl Ctx<'_> {
     fn find(&self, digest: &str) -> Option<usize> {
-        let ds = self.disclosures;
+        let ds = &*self.disclosures;
         self.by_digest
-            .binary_search_by(|&i| ds.get(i).map_or("", |d| d.digest()).cmp(digest))
+            .binary_search_by(|&i| ds.get(i).map_or(&[][..], |d| d.digest.as_bytes()).cmp(digest.as_bytes()))
             .ok()
             .and_then(|pos| self.by_digest.get(pos).copied())
     }
+
+    fn digest_of(&self, i: usize) -> String {
+        self.disclosures.get(i).map(|d| d.digest.as_str().to_owned()).unwrap_or_default()
+    }
 }
 
-/// Embeds `disclosures` into `payload`. Fails on duplicate disclosures or digests, on a
-/// disclosure of the wrong kind for its place, on claim name collisions, and on any
-/// disclosure left unreferenced.
-pub(crate) fn process(mut payload: Map<String, Value>, disclosures: &[Disclosure]) -> Result<Processed, SdJwtError> {
+/// The holder's side: [`process`] over already-parsed [`Disclosure`]s (their names and
+/// values are copied; the verifier's path moves them instead).
+pub(crate) fn process_disclosures(payload: Map<String, Value>, disclosures: &[Disclosure]) -> Result<Processed, SdJwtError> {
+    let mut parsed: Vec<ParsedDisclosure> = disclosures
+        .iter()
+        .map(|d| ParsedDisclosure { digest: d.digest_text(), name: d.name().map(str::to_owned), value: d.value().clone() })
+        .collect();
+    process(payload, &mut parsed)
+}
+
+/// Embeds `disclosures` into `payload`, moving each disclosure's name and value into the
+/// claims. Fails on duplicate disclosures or digests, on a disclosure of the wrong kind for
+/// its place, on claim name collisions, and on any disclosure left unreferenced.
+pub(crate) fn process(mut payload: Map<String, Value>, disclosures: &mut [ParsedDisclosure]) -> Result<Processed, SdJwtError> {
     let mut by_digest: Vec<usize> = (0..disclosures.len()).collect();
-    let digest_of = |i: usize| disclosures.get(i).map_or("", |d| d.digest());
-    by_digest.sort_unstable_by(|&a, &b| digest_of(a).cmp(digest_of(b)));
-    for pair in by_digest.windows(2) {
-        if let [a, b] = pair
-            && digest_of(*a) == digest_of(*b)
-        {
-            return Err(SdJwtError::DuplicateDisclosure(digest_of(*a).to_owned()));
+    {
+        let ds = &*disclosures;
+        let digest_of = |i: usize| ds.get(i).map(|d| d.digest);
+        by_digest.sort_unstable_by_key(|&i| digest_of(i));
+        for pair in by_digest.windows(2) {
+            if let [a, b] = pair
+                && digest_of(*a) == digest_of(*b)
+            {
+                return Err(SdJwtError::DuplicateDisclosure(digest_of(*a).map(|d| d.as_str().to_owned()).unwrap_or_default()));
+            }
         }
     }
     // RFC 9901 §4.1.1: `_sd_alg` only at the top level; it is removed from the result.
     payload.remove("_sd_alg");
-    let mut ctx = Ctx {
-        disclosures,
-        by_digest,
-        seen: Seen::Few(Vec::with_capacity(disclosures.len() * 2)),
-        paths: vec![None; disclosures.len()],
-    };
+    let n = disclosures.len();
+    let mut ctx = Ctx { disclosures, by_digest, seen: Seen::Few(Vec::with_capacity(n * 2)), paths: vec![None; n] };
     let root = Node { parent: None, step: Step::Root };
-    let claims = process_object(payload, &root, 0, &mut ctx)?;
-    let mut paths = Vec::with_capacity(disclosures.len());
-    for (i, p) in ctx.paths.into_iter().enumerate() {
+    process_object(&mut payload, &root, 0, &mut ctx)?;
+    let mut paths = Vec::with_capacity(n);
+    for (i, p) in std::mem::take(&mut ctx.paths).into_iter().enumerate() {
         match p {
             Some(p) => paths.push(p),
-            None => {
-                let digest = disclosures.get(i).map(|d| d.digest().to_owned()).unwrap_or_default();
-                return Err(SdJwtError::UnreferencedDisclosure(digest));
-            }
+            None => return Err(SdJwtError::UnreferencedDisclosure(ctx.digest_of(i))),
         }
     }
-    Ok(Processed { claims, paths })
+    Ok(Processed { claims: payload, paths })
 }
 
-fn process_value(v: Value, at: &Node<'_, '_>, depth: usize, ctx: &mut Ctx<'_>) -> Result<Value, SdJwtError> {
+fn process_value(v: &mut Value, at: &Node<'_, '_>, depth: usize, ctx: &mut Ctx<'_>) -> Result<(), SdJwtError> {
     if depth > MAX_DEPTH {
         return Err(SdJwtError::TooDeep);
     }
-    Ok(match v {
-        Value::Object(m) => Value::Object(process_object(m, at, depth + 1, ctx)?),
-        Value::Array(a) => Value::Array(process_array(a, at, depth + 1, ctx)?),
-        other => other,
-    })
+    match v {
+        Value::Object(m) => process_object(m, at, depth + 1, ctx),
+        Value::Array(a) => process_array(a, at, depth + 1, ctx),
+        _ => Ok(()),
+    }
 }
 
 /// RFC 9901 §7.1 step 4: a digest may appear only once, decoys included.
 fn take_digest(ctx: &mut Ctx<'_>, digest: String) -> Result<Option<usize>, SdJwtError> {
     let found = ctx.find(&digest);
-    if !ctx.seen.insert(digest.clone()) {
-        return Err(SdJwtError::DuplicateDigest(digest));
-    }
+    ctx.seen.insert(digest).map_err(SdJwtError::DuplicateDigest)?;
     Ok(found)
 }
 
-fn process_object(
-    mut m: Map<String, Value>,
-    at: &Node<'_, '_>,
-    depth: usize,
-    ctx: &mut Ctx<'_>,
-) -> Result<Map<String, Value>, SdJwtError> {
+/// Processes an object in place: the members it has (recursively), then its `_sd` digests,
+/// whose disclosed claims are appended in `_sd` order.
+fn process_object(m: &mut Map<String, Value>, at: &Node<'_, '_>, depth: usize, ctx: &mut Ctx<'_>) -> Result<(), SdJwtError> {
     let sd = match m.remove("_sd") {
         None => Vec::new(),
         Some(Value::Array(items)) => items,
         Some(_) => return Err(SdJwtError::MalformedSdStructure("_sd (not an array)")),
     };
-    let mut out = Map::with_capacity(m.len() + sd.len());
-    for (k, v) in m {
-        let v = process_value(v, &Node { parent: Some(at), step: Step::Key(&k) }, depth, ctx)?;
-        out.insert(k, v);
+    for (k, v) in m.iter_mut() {
+        process_value(v, &Node { parent: Some(at), step: Step::Key(k) }, depth, ctx)?;
     }
     for digest in sd {
         let Value::String(digest) = digest else {
@@ -184,22 +194,24 @@ fn process_object(
         let Some(i) = take_digest(ctx, digest)? else {
             continue; // a decoy, or a claim not disclosed
         };
-        let disclosures = ctx.disclosures;
-        let Some(d) = disclosures.get(i) else { continue };
-        let Some(name) = d.name() else {
-            return Err(SdJwtError::DisclosureKindMismatch(d.digest().to_owned()));
+        let Some(d) = ctx.disclosures.get_mut(i) else { continue };
+        let Some(name) = d.name.take() else {
+            return Err(SdJwtError::DisclosureKindMismatch(d.digest.as_str().to_owned()));
         };
-        if out.contains_key(name) {
-            return Err(SdJwtError::ClaimCollision(name.to_owned()));
+        if m.contains_key(&name) {
+            return Err(SdJwtError::ClaimCollision(name));
         }
-        let node = Node { parent: Some(at), step: Step::Key(name) };
-        let value = process_value(d.value().clone(), &node, depth, ctx)?;
+        // Each disclosure is embedded at most once (its digest appears once), so its value
+        // moves into the claims.
+        let mut value = std::mem::take(&mut d.value);
+        let node = Node { parent: Some(at), step: Step::Key(&name) };
+        process_value(&mut value, &node, depth, ctx)?;
         if let Some(slot) = ctx.paths.get_mut(i) {
             *slot = Some(node.to_path());
         }
-        out.insert(name.to_owned(), value);
+        m.insert(name, value);
     }
-    Ok(out)
+    Ok(())
 }
 
 /// The digest of an array element `{"...": digest}`, taken out of the element.
@@ -214,28 +226,30 @@ fn array_digest(v: &mut Value) -> Result<Option<String>, SdJwtError> {
     }
 }
 
-fn process_array(a: Vec<Value>, at: &Node<'_, '_>, depth: usize, ctx: &mut Ctx<'_>) -> Result<Vec<Value>, SdJwtError> {
-    let mut out = Vec::with_capacity(a.len());
-    for mut el in a {
+fn process_array(a: &mut Vec<Value>, at: &Node<'_, '_>, depth: usize, ctx: &mut Ctx<'_>) -> Result<(), SdJwtError> {
+    let items = std::mem::take(a);
+    a.reserve(items.len());
+    for mut el in items {
         if let Some(digest) = array_digest(&mut el)? {
             let Some(i) = take_digest(ctx, digest)? else {
                 continue; // not disclosed: the element is removed (RFC 9901 §7.1 step 3.3.2)
             };
-            let disclosures = ctx.disclosures;
-            let Some(d) = disclosures.get(i) else { continue };
-            if d.name().is_some() {
-                return Err(SdJwtError::DisclosureKindMismatch(d.digest().to_owned()));
+            let Some(d) = ctx.disclosures.get_mut(i) else { continue };
+            if d.name.is_some() {
+                return Err(SdJwtError::DisclosureKindMismatch(d.digest.as_str().to_owned()));
             }
-            let node = Node { parent: Some(at), step: Step::Index(out.len()) };
-            let value = process_value(d.value().clone(), &node, depth, ctx)?;
+            let mut value = std::mem::take(&mut d.value);
+            let node = Node { parent: Some(at), step: Step::Index(a.len()) };
+            process_value(&mut value, &node, depth, ctx)?;
             if let Some(slot) = ctx.paths.get_mut(i) {
                 *slot = Some(node.to_path());
             }
-            out.push(value);
+            a.push(value);
         } else {
-            let node = Node { parent: Some(at), step: Step::Index(out.len()) };
-            out.push(process_value(el, &node, depth, ctx)?);
+            let node = Node { parent: Some(at), step: Step::Index(a.len()) };
+            process_value(&mut el, &node, depth, ctx)?;
+            a.push(el);
         }
     }
-    Ok(out)
+    Ok(())
 }

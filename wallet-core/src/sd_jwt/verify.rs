@@ -4,8 +4,9 @@
 use serde_json::{Map, Value};
 use subtle::ConstantTimeEq;
 
-use super::kb::{KB_JWT_TYP, KeyBindingClaims, sd_hash};
-use super::{ClaimPath, IssuerKeyResolver, PathElement, SD_ALG, SdJwt, SdJwtError, process};
+use super::disclosure::{DigestText, ParsedDisclosure};
+use super::kb::{KB_JWT_TYP, KeyBindingClaims};
+use super::{ClaimPath, IssuerKeyResolver, Parts, PathElement, SD_ALG, SdJwtError, process};
 use crate::jose::{CompactJws, JoseError, Jwk, JwsHeader};
 use crate::time::UnixTime;
 
@@ -110,8 +111,16 @@ impl<'a> Verifier<'a> {
     /// Verifies `presentation` at `now`. Without [`Self::expect_key_binding`] a KB-JWT is not
     /// required, but one that is present is still checked (signature, `sd_hash`, `iat`).
     pub fn verify(&self, presentation: &str, now: UnixTime) -> Result<VerifiedSdJwt, SdJwtError> {
-        let sd = SdJwt::parse(presentation)?;
-        let jws = CompactJws::parse(sd.issuer_jwt()).map_err(SdJwtError::jose("issuer JWT"))?;
+        // The same form checks, in the same order, as `SdJwt::parse`, but on borrowed text:
+        // each disclosure is decoded into one scratch buffer and kept only as its digest,
+        // name and value.
+        let parts = Parts::split(presentation)?;
+        let mut disclosures = Vec::with_capacity(parts.count);
+        let mut scratch = Vec::new();
+        for (i, d) in parts.disclosures().enumerate() {
+            disclosures.push(ParsedDisclosure::parse(d?, i, &mut scratch)?);
+        }
+        let jws = CompactJws::parse(parts.issuer_jwt).map_err(SdJwtError::jose("issuer JWT"))?;
         let header = jws.header();
         if !self.accepted_typ.is_empty() && !self.accepted_typ.iter().any(|t| header.typ_is(t)) {
             return Err(SdJwtError::WrongTyp {
@@ -136,7 +145,7 @@ impl<'a> Verifier<'a> {
             Some(Value::String(a)) => return Err(SdJwtError::UnsupportedSdAlg(a.clone())),
             Some(_) => return Err(SdJwtError::BadClaim("_sd_alg")),
         }
-        let processed = process::process(payload, sd.disclosures())?;
+        let processed = process::process(payload, &mut disclosures)?;
         if self.vc_rules {
             for p in &processed.paths {
                 if let [PathElement::Key(k)] = p.elements()
@@ -156,10 +165,10 @@ impl<'a> Verifier<'a> {
                 None => None,
             },
         };
-        let key_binding = match (sd.kb_jwt(), &self.key_binding) {
+        let key_binding = match (parts.kb_jwt, &self.key_binding) {
             (None, Some(_)) => return Err(SdJwtError::KbMissing),
             (None, None) => None,
-            (Some(kb), _) => Some(self.check_kb(kb, presentation, holder_key.as_ref(), now)?),
+            (Some(kb), _) => Some(self.check_kb(kb, parts.without_kb, holder_key.as_ref(), now)?),
         };
         Ok(VerifiedSdJwt { header: jws.into_header(), claims: processed.claims, disclosed: processed.paths, holder_key, key_binding })
     }
@@ -187,7 +196,8 @@ impl<'a> Verifier<'a> {
         Ok(())
     }
 
-    fn check_kb(&self, kb: &str, presentation: &str, holder_key: Option<&Jwk>, now: UnixTime) -> Result<KeyBindingClaims, SdJwtError> {
+    /// `presented` is the SD-JWT exactly as received up to and including the last `~`.
+    fn check_kb(&self, kb: &str, presented: &str, holder_key: Option<&Jwk>, now: UnixTime) -> Result<KeyBindingClaims, SdJwtError> {
         let jws = CompactJws::parse(kb).map_err(SdJwtError::jose("KB-JWT"))?;
         if !jws.header().typ_is(KB_JWT_TYP) {
             return Err(SdJwtError::KbWrongTyp);
@@ -199,9 +209,7 @@ impl<'a> Verifier<'a> {
         })?;
         let claims: KeyBindingClaims = jws.payload_json().map_err(SdJwtError::jose("KB-JWT"))?;
         // `sd_hash` covers the presentation exactly as received, up to the last `~`.
-        let presented = presentation.trim();
-        let body = presented.rfind('~').and_then(|i| presented.get(..=i)).unwrap_or_default();
-        if !bool::from(claims.sd_hash.as_bytes().ct_eq(sd_hash(body).as_bytes())) {
+        if !bool::from(claims.sd_hash.as_bytes().ct_eq(DigestText::of(presented).as_bytes())) {
             return Err(SdJwtError::KbSdHashMismatch);
         }
         if let Some(exp) = &self.key_binding {
