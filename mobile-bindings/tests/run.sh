@@ -4,6 +4,7 @@
 #   1. the Python suite (python3 -m unittest, standard library only),
 #   2. the Kotlin/JVM program (kotlinc from the npm package kotlin-compiler, JNA from Debian),
 #   3. a check that the Swift bindings exist (no Swift toolchain here).
+# 1 and 2 each activate a wallet against examples/loopback_federation (built here).
 # Usage: mobile-bindings/tests/run.sh [--skip-kotlin]
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -25,9 +26,11 @@ echo "== mobile-bindings: build and generate bindings"
 echo "== mobile-bindings: loopback federation for the activation tests"
 cargo build -p mobile-bindings --example loopback_federation --locked
 
+# Both suites start it themselves (one federation per suite, on ephemeral loopback ports).
+export TESSERA_LOOPBACK_FEDERATION="$root/target/debug/examples/loopback_federation"
+
 echo "== mobile-bindings: Python"
-TESSERA_PYTHON_BINDINGS="$out/python" TESSERA_LOOPBACK_FEDERATION="$root/target/debug/examples/loopback_federation" \
-    python3 -m unittest discover -s "$here/python" -p 'test_*.py' -v
+TESSERA_PYTHON_BINDINGS="$out/python" python3 -m unittest discover -s "$here/python" -p 'test_*.py' -v
 
 echo "== mobile-bindings: Swift bindings generated"
 for f in tessera.swift tesseraFFI.h tesseraFFI.modulemap; do

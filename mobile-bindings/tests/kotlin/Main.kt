@@ -1,18 +1,39 @@
 // The wallet through the Kotlin binding on the JVM, with a KeyStore implemented here on
-// java.security (EC P-256, DER signatures converted to raw r||s as an Android app does).
+// java.security (EC P-256, DER signatures converted to raw r||s as an Android app does) and an
+// HttpClient on java.net.http (JDK 17, redirects not followed).
 // A plain program (no test framework on this machine): each check throws on failure and
 // the process exits non-zero. Args: the generated tessera.kt (for the checksum check).
+// Environment: TESSERA_LOOPBACK_FEDERATION, the built examples/loopback_federation (trust
+// anchor, test OpenID Provider and wallet provider on loopback) for the activation checks.
 
 import com.sun.jna.NativeLibrary
 import java.io.File
 import java.math.BigInteger
+import java.net.URI
+import java.net.URLEncoder
+import java.net.http.HttpClient as JHttpClient
+import java.net.http.HttpRequest as JHttpRequest
+import java.net.http.HttpResponse as JHttpResponse
 import java.nio.file.Files
+import java.security.AlgorithmParameters
+import java.security.KeyFactory
 import java.security.KeyPair
 import java.security.KeyPairGenerator
+import java.security.MessageDigest
+import java.security.PublicKey
 import java.security.Signature
 import java.security.interfaces.ECPublicKey
+import java.security.spec.ECFieldFp
 import java.security.spec.ECGenParameterSpec
+import java.security.spec.ECParameterSpec
+import java.security.spec.ECPoint
+import java.security.spec.ECPrivateKeySpec
+import java.security.spec.ECPublicKeySpec
+import java.time.Duration
 import java.util.Base64
+import java.util.Collections
+import java.util.concurrent.ConcurrentHashMap
+import java.util.concurrent.TimeUnit
 import kotlinx.coroutines.runBlocking
 import uniffi.tessera.*
 
@@ -61,9 +82,97 @@ fun derToRaw(der: ByteArray): ByteArray {
     return fixed32(int()) + fixed32(int())
 }
 
+/** Raw r||s back to DER (what java.security verifies). */
+fun rawToDer(raw: ByteArray): ByteArray = java.io.ByteArrayOutputStream().apply {
+    val r = BigInteger(1, raw.copyOfRange(0, 32)).toByteArray()
+    val s = BigInteger(1, raw.copyOfRange(32, 64)).toByteArray()
+    write(0x30); write(4 + r.size + s.size); write(2); write(r.size); write(r); write(2); write(s.size); write(s)
+}.toByteArray()
+
+fun b64u(b: ByteArray): String = Base64.getUrlEncoder().withoutPadding().encodeToString(b)
+fun b64uDecode(s: String): ByteArray = Base64.getUrlDecoder().decode(s)
+
+val P256: ECParameterSpec = AlgorithmParameters.getInstance("EC")
+    .apply { init(ECGenParameterSpec("secp256r1")) }
+    .getParameterSpec(ECParameterSpec::class.java)
+
+fun ecPublicKey(x: ByteArray, y: ByteArray): PublicKey =
+    KeyFactory.getInstance("EC").generatePublic(ECPublicKeySpec(ECPoint(BigInteger(1, x), BigInteger(1, y)), P256))
+
+/** ES256 over `signingInput` with raw r||s `sig`, checked by java.security. */
+fun verifyEs256(key: PublicKey, signingInput: String, sig: ByteArray): Boolean =
+    sig.size == 64 && Signature.getInstance("SHA256withECDSA").run {
+        initVerify(key)
+        update(signingInput.toByteArray())
+        verify(rawToDer(sig))
+    }
+
+fun signEs256(key: java.security.PrivateKey, message: ByteArray): ByteArray =
+    derToRaw(Signature.getInstance("SHA256withECDSA").run { initSign(key); update(message); sign() })
+
+/** `k·G` on P-256 in affine coordinates (java.security derives no public key from a scalar). */
+fun p256Multiply(k: BigInteger): ECPoint {
+    val p = (P256.curve.field as ECFieldFp).p
+    val a = P256.curve.a
+    fun add(u: ECPoint, v: ECPoint): ECPoint {
+        if (u == ECPoint.POINT_INFINITY) return v
+        if (v == ECPoint.POINT_INFINITY) return u
+        val lambda = if (u.affineX == v.affineX) {
+            if ((u.affineY + v.affineY).mod(p) == BigInteger.ZERO) return ECPoint.POINT_INFINITY
+            (u.affineX.pow(2) * BigInteger.valueOf(3) + a) * (u.affineY * BigInteger.TWO).modInverse(p)
+        } else {
+            (v.affineY - u.affineY) * (v.affineX - u.affineX).modInverse(p)
+        }.mod(p)
+        val x = (lambda.pow(2) - u.affineX - v.affineX).mod(p)
+        return ECPoint(x, (lambda * (u.affineX - x) - u.affineY).mod(p))
+    }
+    var acc = ECPoint.POINT_INFINITY
+    var addend = P256.generator
+    for (i in 0 until k.bitLength()) {
+        if (k.testBit(i)) acc = add(acc, addend)
+        addend = add(addend, addend)
+    }
+    return acc
+}
+
+/** RFC 7638 thumbprint of a P-256 key. */
+fun thumbprint(x: String, y: String): String =
+    b64u(MessageDigest.getInstance("SHA-256").digest("""{"crv":"P-256","kty":"EC","x":"$x","y":"$y"}""".toByteArray()))
+
+/**
+ * wallet-core's development key attestation format (wallet_core::attestation::key_attestation::
+ * software), produced here on the JVM: a JWS `typ: key-attestation-dev+jwt` signed by the
+ * *published* development root, whose P-256 private scalar is SHA-256 of a fixed seed (insecure
+ * by design: a development wallet provider accepts it, a production one refuses the format).
+ * So the JVM key store attests its own java.security keys, as a phone's key store would with
+ * Android Key Attestation, rather than delegating to wallet-core's software store (which could
+ * only attest keys it holds itself; the Python suite delegates all its activation keys there).
+ */
+object DevAttestationRoot {
+    private val d = BigInteger(1, MessageDigest.getInstance("SHA-256").digest("tessera development software key attestation root v1".toByteArray()))
+    private val private = KeyFactory.getInstance("EC").generatePrivate(ECPrivateKeySpec(d, P256))
+    val publicPoint: ECPoint = p256Multiply(d)
+    val public: PublicKey = KeyFactory.getInstance("EC").generatePublic(ECPublicKeySpec(publicPoint, P256))
+    val kid = thumbprint(b64u(fixed32(publicPoint.affineX)), b64u(fixed32(publicPoint.affineY)))
+
+    fun attest(point: ByteArray, challenge: ByteArray): String {
+        val now = System.currentTimeMillis() / 1000
+        val x = b64u(point.copyOfRange(1, 33))
+        val y = b64u(point.copyOfRange(33, 65))
+        val header = """{"alg":"ES256","typ":"key-attestation-dev+jwt","kid":"$kid"}"""
+        val claims = """{"iss":"tessera-software-keystore","iat":$now,"exp":${now + 300},"challenge":"${b64u(challenge)}",""" +
+            """"attested_key":{"kty":"EC","crv":"P-256","x":"$x","y":"$y"},"security_level":"software"}"""
+        val input = b64u(header.toByteArray()) + "." + b64u(claims.toByteArray())
+        return input + "." + b64u(signEs256(private, input.toByteArray()))
+    }
+}
+
 class JvmKeyStore : KeyStore {
-    val keys = HashMap<String, KeyPair>()
-    var cancelNext = false
+    // The wallet calls the key store from its own threads (activation runs off the caller's).
+    val keys = ConcurrentHashMap<String, KeyPair>()
+    val attested: MutableList<String> = Collections.synchronizedList(mutableListOf())
+    val deleted: MutableList<String> = Collections.synchronizedList(mutableListOf())
+    @Volatile var cancelNext = false
 
     override fun generateKey(tag: String): ByteArray {
         val g = KeyPairGenerator.getInstance("EC")
@@ -83,19 +192,137 @@ class JvmKeyStore : KeyStore {
             cancelNext = false
             throw KeyStoreException.UserCancelled()
         }
-        val s = Signature.getInstance("SHA256withECDSA")
-        s.initSign(kp.private)
-        s.update(message)
-        return derToRaw(s.sign())
+        return signEs256(kp.private, message)
     }
 
-    override fun keyAttestation(tag: String, challenge: ByteArray): String =
-        throw KeyStoreException.Unsupported("no attestation on the JVM")
+    override fun keyAttestation(tag: String, challenge: ByteArray): String {
+        val point = publicKey(tag)
+        attested += tag
+        return DevAttestationRoot.attest(point, challenge)
+    }
 
     override fun deleteKey(tag: String) {
+        deleted += tag
         keys.remove(tag)
     }
+
+    /** The tag of the key with this JWK's coordinates, if it is one of ours. */
+    fun tagOf(x: String, y: String): String? = keys.keys.firstOrNull { t ->
+        keys[t]?.let { publicKey(t).let { p -> b64u(p.copyOfRange(1, 33)) == x && b64u(p.copyOfRange(33, 65)) == y } } == true
+    }
 }
+
+/** The app's HTTP client on java.net.http: never follows redirects, any status is a response. */
+class JvmHttpClient : HttpClient {
+    private val http = JHttpClient.newBuilder()
+        .followRedirects(JHttpClient.Redirect.NEVER)
+        .version(JHttpClient.Version.HTTP_1_1)
+        .connectTimeout(Duration.ofSeconds(5))
+        .build()
+    val urls: MutableList<String> = Collections.synchronizedList(mutableListOf())
+    private val restricted = setOf("connection", "content-length", "expect", "host", "upgrade", "date", "from", "via", "warning")
+
+    override fun send(request: HttpRequest): HttpResponse {
+        urls += request.url
+        val body = if (request.body.isEmpty()) JHttpRequest.BodyPublishers.noBody() else JHttpRequest.BodyPublishers.ofByteArray(request.body)
+        val b = JHttpRequest.newBuilder(URI(request.url)).timeout(Duration.ofSeconds(10)).method(request.method, body)
+        request.headers.filter { it.name.lowercase() !in restricted }.forEach { b.header(it.name, it.value) }
+        try {
+            val r = http.send(b.build(), JHttpResponse.BodyHandlers.ofByteArray())
+            val headers = r.headers().map().flatMap { (name, values) -> values.map { HttpHeader(name, it) } }
+            return HttpResponse(r.statusCode().toUShort(), headers, r.body())
+        } catch (e: java.io.IOException) {
+            throw HttpException.Failed(e.toString())
+        }
+    }
+}
+
+/** A minimal JSON reader (no JSON library on this classpath): maps, lists, strings, numbers. */
+class Json private constructor(private val s: String) {
+    private var i = 0
+
+    companion object {
+        fun parse(text: String): Any? = Json(text).run { val v = value(); ws(); require(i == s.length) { "trailing JSON" }; v }
+    }
+
+    private fun ws() { while (i < s.length && s[i].isWhitespace()) i++ }
+    private fun expect(c: Char) { require(i < s.length && s[i] == c) { "JSON: expected '$c' at $i" }; i++ }
+
+    private fun value(): Any? {
+        ws()
+        require(i < s.length) { "JSON: unexpected end" }
+        return when (s[i]) {
+            '{' -> obj()
+            '[' -> array()
+            '"' -> string()
+            't' -> literal("true", true)
+            'f' -> literal("false", false)
+            'n' -> literal("null", null)
+            else -> {
+                val start = i
+                while (i < s.length && s[i] in "+-0123456789.eE") i++
+                val t = s.substring(start, i)
+                t.toLongOrNull() ?: t.toDouble()
+            }
+        }
+    }
+
+    private fun obj(): Map<String, Any?> {
+        expect('{')
+        val m = LinkedHashMap<String, Any?>()
+        ws()
+        if (s[i] == '}') { i++; return m }
+        do {
+            ws(); val k = string(); ws(); expect(':'); m[k] = value(); ws()
+            val more = s[i] == ','
+            if (more) i++ else expect('}')
+        } while (more)
+        return m
+    }
+
+    private fun array(): List<Any?> {
+        expect('[')
+        val l = ArrayList<Any?>()
+        ws()
+        if (s[i] == ']') { i++; return l }
+        do {
+            l += value(); ws()
+            val more = s[i] == ','
+            if (more) i++ else expect(']')
+        } while (more)
+        return l
+    }
+
+    private fun literal(word: String, v: Any?): Any? {
+        require(s.startsWith(word, i)) { "JSON: bad literal at $i" }
+        i += word.length
+        return v
+    }
+
+    private fun string(): String {
+        expect('"')
+        val b = StringBuilder()
+        while (true) {
+            val c = s[i++]
+            when (c) {
+                '"' -> return b.toString()
+                '\\' -> when (val e = s[i++]) {
+                    'n' -> b.append('\n'); 't' -> b.append('\t'); 'r' -> b.append('\r'); 'b' -> b.append('\b'); 'f' -> b.append('\u000C')
+                    'u' -> { b.append(s.substring(i, i + 4).toInt(16).toChar()); i += 4 }
+                    else -> b.append(e)
+                }
+                else -> b.append(c)
+            }
+        }
+    }
+}
+
+@Suppress("UNCHECKED_CAST")
+fun obj(v: Any?): Map<String, Any?> = v as? Map<String, Any?> ?: throw AssertionError("FAILED: not a JSON object: $v")
+fun list(v: Any?): List<Any?> = v as? List<Any?> ?: throw AssertionError("FAILED: not a JSON array: $v")
+
+/** The JSON of part `n` (0 header, 1 payload) of a compact JWS. */
+fun jwtPart(jwt: String, n: Int): Map<String, Any?> = obj(Json.parse(String(b64uDecode(jwt.split('.')[n]))))
 
 fun key(name: String) = PathElement.Key(name)
 fun path(vararg els: PathElement) = ClaimPath(els.toList())
@@ -116,6 +343,172 @@ fun checkChecksums(generated: File) {
     val wrong = expected.filter { (name, sum) -> (lib.getFunction(name).invokeInt(arrayOf()) and 0xFFFF) != sum }
     check(wrong.isEmpty(), "every checksum matches the library (mismatched: $wrong)")
     check(generated.readText().contains("UniFFI API checksum mismatch"), "the generated code refuses a mismatched library")
+}
+
+/** The browser, on java.net.http with redirects disabled: every hop is checked here. */
+class Browser {
+    private val http = JHttpClient.newBuilder()
+        .followRedirects(JHttpClient.Redirect.NEVER)
+        .version(JHttpClient.Version.HTTP_1_1)
+        .connectTimeout(Duration.ofSeconds(5))
+        .build()
+
+    fun get(url: String): JHttpResponse<String> =
+        http.send(JHttpRequest.newBuilder(URI(url)).timeout(Duration.ofSeconds(10)).GET().build(), JHttpResponse.BodyHandlers.ofString())
+
+    fun postForm(url: String, fields: List<Pair<String, String>>): JHttpResponse<String> {
+        val body = fields.joinToString("&") { (k, v) -> URLEncoder.encode(k, Charsets.UTF_8) + "=" + URLEncoder.encode(v, Charsets.UTF_8) }
+        val req = JHttpRequest.newBuilder(URI(url)).timeout(Duration.ofSeconds(10))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .POST(JHttpRequest.BodyPublishers.ofString(body)).build()
+        return http.send(req, JHttpResponse.BodyHandlers.ofString())
+    }
+}
+
+/** `Location` of a redirect, resolved against the request's URL. */
+fun location(r: JHttpResponse<String>): String =
+    r.uri().resolve(r.headers().firstValue("Location").orElseThrow { AssertionError("FAILED: no Location from ${r.uri()}") }).toString()
+
+fun htmlUnescape(s: String) = s.replace("&quot;", "\"").replace("&#39;", "'").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+/** The attributes of each `<tag ...>` in `html`. */
+fun tags(html: String, tag: String): List<Map<String, String>> =
+    Regex("<$tag\\b([^>]*)>", RegexOption.IGNORE_CASE).findAll(html).map { m ->
+        Regex("""([a-zA-Z_-]+)(?:="([^"]*)")?""").findAll(m.groupValues[1]).associate { it.groupValues[1].lowercase() to htmlUnescape(it.groupValues[2]) }
+    }.toList()
+
+/**
+ * The test OpenID Provider's login page as a browser submits it: the form's action, its hidden
+ * `session`, the checked `fiscal_number` radio (one per test identity) and the selected `acr`
+ * option (the level the wallet provider asked for).
+ */
+fun loginForm(page: String, pageUrl: URI): Pair<String, List<Pair<String, String>>> {
+    val form = tags(page, "form").singleOrNull() ?: throw AssertionError("FAILED: one form on the login page")
+    val inputs = tags(page, "input")
+    val session = inputs.single { it["type"] == "hidden" && it["name"] == "session" }.getValue("value")
+    val identities = inputs.filter { it["type"] == "radio" && it["name"] == "fiscal_number" }
+    check(identities.isNotEmpty(), "the login page offers ${identities.size} test identities")
+    val fiscalNumber = (identities.firstOrNull { it.containsKey("checked") } ?: identities.first()).getValue("value")
+    val select = Regex("""<select name="acr">(.*?)</select>""", RegexOption.DOT_MATCHES_ALL).find(page)?.groupValues?.get(1)
+        ?: throw AssertionError("FAILED: no acr select on the login page")
+    val levels = tags(select, "option")
+    val acr = (levels.firstOrNull { it.containsKey("selected") } ?: levels.first()).getValue("value")
+    check(levels.size == 3 && acr.startsWith("https://www.spid.gov.it/Spid"), "the login page offers the SPID levels, $acr preselected")
+    return pageUrl.resolve(form.getValue("action")).toString() to listOf("session" to session, "fiscal_number" to fiscalNumber, "acr" to acr)
+}
+
+/** examples/loopback_federation: serves until its stdin closes; its first stdout line describes it. */
+class Federation(exe: String) : AutoCloseable {
+    private val proc = ProcessBuilder(exe).redirectError(ProcessBuilder.Redirect.INHERIT).start()
+    val info = obj(Json.parse(proc.inputStream.bufferedReader().readLine() ?: throw AssertionError("FAILED: the loopback federation did not start")))
+    val walletProvider = info["wallet_provider"] as String
+    val op = info["op"] as String
+    val redirectUri = info["redirect_uri"] as String
+    val anchor = obj(info["trust_anchor"]).let { ta ->
+        TrustAnchor(ta["entity_id"] as String, list(obj(ta["jwks"])["keys"]).map { obj(it) }.map { k ->
+            JwkRecord(k["kty"] as String, k["crv"] as String?, k["x"] as String?, k["y"] as String?, k["n"] as String?, k["e"] as String?, k["kid"] as String?)
+        })
+    }
+
+    override fun close() {
+        proc.outputStream.close()
+        if (!proc.waitFor(10, TimeUnit.SECONDS)) proc.destroy()
+    }
+}
+
+/** The citizen's login, played here: provider login → OP page → identity chosen → back to the app. */
+fun browse(fed: Federation, loginUrl: String): String {
+    val browser = Browser()
+    val toOp = browser.get(loginUrl)
+    check(toOp.statusCode() == 302 && location(toOp).startsWith(fed.op + "/"), "the wallet provider sends the browser to the OpenID Provider")
+    val page = browser.get(location(toOp))
+    check(page.statusCode() == 200 && page.body().contains("<form"), "the OpenID Provider shows its login page")
+    val (action, fields) = loginForm(page.body(), page.uri())
+    val consent = browser.postForm(action, fields)
+    check(consent.statusCode() == 302 && location(consent).startsWith(fed.walletProvider + "/"), "POST ${URI(action).path}: back to the wallet provider with a code (${consent.statusCode()})")
+    val toApp = browser.get(location(consent))
+    check(toApp.statusCode() == 302 && location(toApp).startsWith(fed.redirectUri + "?"), "the wallet provider redirects to the app's URI")
+    return location(toApp)
+}
+
+/**
+ * Activation against the wallet provider and the spid-cie-oidc test OpenID Provider on
+ * loopback, with this file's KeyStore (its own development key attestations) and HttpClient.
+ */
+fun activation(exe: String) {
+    val root = Files.createTempDirectory("tessera-kotlin-activation").toFile()
+    Federation(exe).use { fed ->
+        try {
+            // The development root derived here is wallet-core's: it verifies the software store's attestation.
+            val soft = softwareKeyStore()
+            soft.generateKey("dev-root-check")
+            val softAtt = soft.keyAttestation("dev-root-check", "c".toByteArray()).split('.')
+            check(verifyEs256(DevAttestationRoot.public, "${softAtt[0]}.${softAtt[1]}", b64uDecode(softAtt[2])), "the published development attestation root, derived on the JVM, is wallet-core's")
+
+            val keys = JvmKeyStore()
+            val http = JvmHttpClient()
+            val wallet = Wallet.open(WalletConfig(root.path, listOf(fed.anchor), null, "it", emptyList(), fed.walletProvider), keys, http)
+            check(wallet.activation() == null, "not activated before the login")
+            val login = wallet.startActivation(fed.redirectUri)
+            check(login.startsWith(fed.walletProvider + "/citizen/login?") && login.contains("state="), "startActivation gives the wallet provider's login URL")
+            val back = browse(fed, login)
+
+            val info = runBlocking { wallet.finishActivation(back) }
+            val now = System.currentTimeMillis() / 1000
+            check(info.provider == fed.walletProvider, "activated at the wallet provider")
+            check(keys.keys.containsKey(info.instanceId) && info.instanceId in keys.attested, "the hardware key is a java.security key, attested by the JVM key store")
+            check(http.urls.any { it.startsWith(fed.walletProvider) }, "the wallet reached the provider through the JVM HttpClient")
+            check((info.waaExpiresAt ?: 0) > now && (info.wuaExpiresAt ?: 0) > now, "WAA and WUA not expired")
+            val waa = info.walletAppAttestation ?: throw AssertionError("FAILED: no WAA")
+            val wua = info.walletUnitAttestation ?: throw AssertionError("FAILED: no WUA")
+            check(jwtPart(waa, 0)["typ"] == "oauth-client-attestation+jwt", "the Wallet App Attestation")
+            check(jwtPart(wua, 0)["typ"] == "key-attestation+jwt", "the Wallet Unit Attestation")
+            val attestedKeys = list(jwtPart(wua, 1)["attested_keys"]).map { obj(it) }
+            check(attestedKeys.isNotEmpty() && attestedKeys.all { keys.tagOf(it["x"] as String, it["y"] as String) != null }, "the WUA attests keys held by the JVM key store")
+            check(wallet.activation() == info, "activation() reads the instance back")
+
+            val issuer = "https://pid.example.it"
+            val headers = runBlocking { wallet.clientAttestation(issuer, "issuer-challenge") }
+            check(headers.attestation == waa, "OAuth-Client-Attestation is the WAA")
+            val pop = headers.pop.split('.')
+            val popClaims = jwtPart(headers.pop, 1)
+            check(jwtPart(headers.pop, 0)["typ"] == "oauth-client-attestation-pop+jwt", "OAuth-Client-Attestation-PoP")
+            check((popClaims["aud"] == issuer || (popClaims["aud"] as? List<*>)?.contains(issuer) == true) && popClaims["challenge"] == "issuer-challenge", "the PoP names the issuer and its challenge")
+            val cnf = obj(obj(jwtPart(waa, 1)["cnf"])["jwk"])
+            val waaKeyTag = keys.tagOf(cnf["x"] as String, cnf["y"] as String)
+            check(waaKeyTag != null, "the WAA is bound to a key of the JVM key store")
+            check(popClaims["iss"] == thumbprint(cnf["x"] as String, cnf["y"] as String), "the PoP's iss is the WAA key's RFC 7638 thumbprint")
+            check(verifyEs256(keys.keys.getValue(waaKeyTag!!).public, "${pop[0]}.${pop[1]}", b64uDecode(pop[2])), "the PoP signature verifies with java.security")
+
+            val instances = runBlocking { wallet.listInstances() }
+            check(instances.filter { it.thisDevice }.map { it.id to it.status } == listOf(info.instanceId to InstanceStatus.ACTIVE), "listInstances: this device's instance, active")
+
+            val renewed = runBlocking { wallet.renewAttestations() }
+            check(renewed.instanceId == info.instanceId && renewed.walletAppAttestation != waa, "renewAttestations: fresh attestations, same instance")
+            check(waaKeyTag in keys.deleted, "renewal deletes the previous WAA key")
+
+            runBlocking { wallet.revokeInstance(info.instanceId) }
+            check(wallet.activation() == null, "revokeInstance: this device's instance forgotten")
+            check(info.instanceId in keys.deleted && !keys.keys.containsKey(info.instanceId), "revokeInstance deletes the hardware key from the JVM key store")
+            val after = runBlocking { wallet.listInstances() }.associate { it.id to it.status }
+            check(after[info.instanceId] == InstanceStatus.REVOKED, "listInstances: revoked")
+            val notActivated = assertThrows<WalletException.NotActivated>("no client attestation after revocation") {
+                runBlocking { wallet.clientAttestation(issuer, null) }
+            }
+            check(notActivated.code() == "not_activated", "error code not_activated")
+
+            // A provider that our trust anchor does not vouch for: registered, but its attestations refused.
+            val stranger = TestIssuer("https://other-ta.example.it", "https://x.example.it").trustAnchor()
+            val other = Wallet.open(WalletConfig(File(root, "other").path, listOf(stranger), null, null, emptyList(), fed.walletProvider), JvmKeyStore(), JvmHttpClient())
+            val refusedBack = browse(fed, other.startActivation(fed.redirectUri))
+            val refused = assertThrows<WalletException.ProviderProtocol>("a provider outside our trust anchor is refused") {
+                runBlocking { other.finishActivation(refusedBack) }
+            }
+            check(refused.code() == "provider_protocol" && other.activation()?.walletAppAttestation == null, "no attestation kept from it")
+        } finally {
+            root.deleteRecursively()
+        }
+    }
 }
 
 fun main(args: Array<String>) {
@@ -153,16 +546,7 @@ fun main(args: Array<String>) {
         check(shown == mapOf("family_name" to "Rossi", "birthdate" to "1980-01-10"), "the verifier sees exactly the chosen claims: $shown")
         // The KB-JWT verifies with java.security too (raw r||s back to DER).
         val kb = p.sdJwt.substringAfterLast('~').split('.')
-        val raw = Base64.getUrlDecoder().decode(kb[2])
-        val der = java.io.ByteArrayOutputStream().apply {
-            val r = BigInteger(1, raw.copyOfRange(0, 32)).toByteArray()
-            val s = BigInteger(1, raw.copyOfRange(32, 64)).toByteArray()
-            write(0x30); write(4 + r.size + s.size); write(2); write(r.size); write(r); write(2); write(s.size); write(s)
-        }.toByteArray()
-        val verifier = Signature.getInstance("SHA256withECDSA")
-        verifier.initVerify(keys.keys.getValue(holder.tag).public)
-        verifier.update("${kb[0]}.${kb[1]}".toByteArray())
-        check(verifier.verify(der), "the KB-JWT signature verifies with java.security")
+        check(verifyEs256(keys.keys.getValue(holder.tag).public, "${kb[0]}.${kb[1]}", b64uDecode(kb[2])), "the KB-JWT signature verifies with java.security")
         assertThrows<WalletException.InvalidCredential>("a wrong nonce is refused by the verifier") {
             issuer.verifyPresentation(p.sdJwt, aud, "other")
         }
@@ -200,5 +584,9 @@ fun main(args: Array<String>) {
     } finally {
         dir.deleteRecursively()
     }
+
+    val federation = System.getenv("TESSERA_LOOPBACK_FEDERATION")
+        ?: throw AssertionError("FAILED: TESSERA_LOOPBACK_FEDERATION is not set (run mobile-bindings/tests/run.sh)")
+    activation(federation)
     println("kotlin: $checks checks passed")
 }

@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Compiles and runs the Kotlin/JVM test program against bindings generated in $1
 # (mobile-bindings/out/test). Fetches kotlinc 2.4.20 from npm into mobile-bindings/.kotlin/
-# and installs libjna-java when missing (CI runs as root).
+# and installs libjna-java when missing (CI runs as root). The activation checks start
+# $TESSERA_LOOPBACK_FEDERATION (default: the debug build of examples/loopback_federation).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 out="$(cd "$1" && pwd)"
+export TESSERA_LOOPBACK_FEDERATION="${TESSERA_LOOPBACK_FEDERATION:-$(cd "$here/../../.." && pwd)/target/debug/examples/loopback_federation}"
+test -x "$TESSERA_LOOPBACK_FEDERATION" || { echo "no loopback federation at $TESSERA_LOOPBACK_FEDERATION (cargo build -p mobile-bindings --example loopback_federation)" >&2; exit 1; }
 kdir="$here/../../.kotlin"
 mkdir -p "$kdir"
 kdir="$(cd "$kdir" && pwd)"
