@@ -47,8 +47,13 @@ def on_curve(point):
 
 
 class PrivateKey:
-    def __init__(self):
-        self.d = secrets.randbelow(N - 1) + 1
+    def __init__(self, d=None):
+        """A fresh random key, or the key with scalar `d` (1 <= d < N)."""
+        if d is None:
+            d = secrets.randbelow(N - 1) + 1
+        if not 0 < d < N:
+            raise ValueError("private scalar out of range")
+        self.d = d
         self.public = _mul(self.d, G)
 
     def public_point(self) -> bytes:

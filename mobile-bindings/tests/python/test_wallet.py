@@ -14,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 import unittest
 import urllib.error
 import urllib.parse
@@ -29,14 +30,67 @@ from tessera import (  # noqa: E402
 )
 
 
+def b64e(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def b64d(s):
+    return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
+
+
+def thumbprint(x, y):
+    """RFC 7638 thumbprint of a P-256 public JWK (x, y base64url)."""
+    return b64e(hashlib.sha256(f'{{"crv":"P-256","kty":"EC","x":"{x}","y":"{y}"}}'.encode()).digest())
+
+
+def jws_parts(jws):
+    """(header, claims, signing input, raw signature) of a compact JWS."""
+    h, payload, sig = jws.split(".")
+    return json.loads(b64d(h)), json.loads(b64d(payload)), f"{h}.{payload}".encode(), b64d(sig)
+
+
+def compact_json(value):
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+class DevAttestationRoot:
+    """wallet-core's development key attestation format
+    (wallet_core::attestation::key_attestation::software), produced here in Python: a JWS
+    `typ: key-attestation-dev+jwt` signed by the *published* development root, whose P-256
+    private scalar is SHA-256 of a fixed seed (insecure by design: a development wallet
+    provider accepts it, a production one refuses the format). So this suite's key store
+    attests its own Python keys, as a phone's key store would with Android Key Attestation,
+    instead of delegating to wallet-core's software store. Same derivation as the Kotlin
+    program's DevAttestationRoot; ActivationTest checks it against the software store."""
+
+    SEED = b"tessera development software key attestation root v1"
+    TTL = 300  # SOFTWARE_ATTESTATION_TTL
+    key = p256.PrivateKey(int.from_bytes(hashlib.sha256(SEED).digest(), "big"))
+    public = key.public_point()
+    kid = thumbprint(b64e(public[1:33]), b64e(public[33:]))
+
+    @classmethod
+    def attest(cls, point, challenge):
+        now = int(time.time())
+        header = {"alg": "ES256", "typ": "key-attestation-dev+jwt", "kid": cls.kid}
+        claims = {"iss": "tessera-software-keystore", "iat": now, "exp": now + cls.TTL, "challenge": b64e(challenge),
+                  "attested_key": {"kty": "EC", "crv": "P-256", "x": b64e(point[1:33]), "y": b64e(point[33:])},
+                  "security_level": "software"}
+        signing_input = b64e(compact_json(header)) + "." + b64e(compact_json(claims))
+        return signing_input + "." + b64e(cls.key.sign(signing_input.encode()))
+
+
 class PyKeyStore(tessera.KeyStore):
-    """The app's key store, foreign side: keys by tag, raw r||s signatures."""
+    """The app's key store, foreign side: P-256 keys held here by tag, raw r||s signatures made
+    here, key attestations in wallet-core's development format made here (DevAttestationRoot)."""
 
     def __init__(self):
         self.keys = {}
         self.cancel_next_sign = False
         self.signature_mode = "raw"
         self.signed = 0
+        self.attested = []  # tags, in order
+        self.deleted = []
 
     def generate_key(self, tag):
         self.keys[tag] = p256.PrivateKey()  # replaces any key under the tag
@@ -62,10 +116,21 @@ class PyKeyStore(tessera.KeyStore):
         return sig
 
     def key_attestation(self, tag, challenge):
-        raise KeyStoreError.Unsupported("no attestation in tests")
+        point = self.public_key(tag)
+        self.attested.append(tag)
+        return DevAttestationRoot.attest(point, bytes(challenge))
 
     def delete_key(self, tag):
+        self.deleted.append(tag)
         self.keys.pop(tag, None)
+
+    def tag_of(self, x, y):
+        """The tag of the key with these JWK coordinates, if it is one of ours."""
+        for tag, key in list(self.keys.items()):
+            point = key.public_point()
+            if (b64e(point[1:33]), b64e(point[33:])) == (x, y):
+                return tag
+        return None
 
 
 class PyHttpClient(tessera.HttpClient):
@@ -86,10 +151,6 @@ class PyHttpClient(tessera.HttpClient):
             return tessera.HttpResponse(status=e.code, headers=[], body=e.read())
         except OSError as e:
             raise tessera.HttpError.Failed(str(e))
-
-
-def b64d(s):
-    return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
 
 
 def path(*els):
@@ -319,8 +380,8 @@ class WalletTest(unittest.TestCase):
 
 
 class ActivationTest(unittest.TestCase):
-    """Activation entry points without a wallet provider (the end-to-end activation against
-    the wallet provider and the test OpenID Provider is not here yet: see the README)."""
+    """Activation entry points without a wallet provider, and the key attestation format
+    (the end-to-end activation is ActivationEndToEndTest)."""
 
     PROVIDER = "http://127.0.0.1:9/wp"
 
@@ -370,11 +431,37 @@ class ActivationTest(unittest.TestCase):
 
     def test_software_key_store_attests_its_keys(self):
         ks = tessera.software_key_store()
-        ks.generate_key("tag-1")
+        point = ks.generate_key("tag-1")
         att = ks.key_attestation("tag-1", b"client-data-hash")
         self.assertEqual(len(att.split(".")), 3)  # wallet-core's development format, a JWS
         with self.assertRaises(KeyStoreError.KeyNotFound):
             ks.sign("nope", b"m")
+        # The development root derived here is wallet-core's: it verifies the software store's attestation.
+        header, claims, signing_input, sig = jws_parts(att)
+        self.assertTrue(p256.verify(DevAttestationRoot.public, signing_input, sig))
+        self.assertFalse(p256.verify(p256.PrivateKey().public_point(), signing_input, sig))
+        self.assertEqual(header, {"alg": "ES256", "typ": "key-attestation-dev+jwt", "kid": DevAttestationRoot.kid})
+        self.assertEqual(claims["attested_key"], {"kty": "EC", "crv": "P-256", "x": b64e(point[1:33]), "y": b64e(point[33:])})
+        self.assertEqual(claims["challenge"], b64e(b"client-data-hash"))
+
+    def test_the_python_key_store_attests_its_keys_in_the_same_format(self):
+        keys = PyKeyStore()
+        point = keys.generate_key("tag-1")
+        att = keys.key_attestation("tag-1", b"client-data-hash")
+        soft = tessera.software_key_store()
+        soft.generate_key("tag-1")
+        soft_header, soft_claims, _, _ = jws_parts(soft.key_attestation("tag-1", b"client-data-hash"))
+        header, claims, signing_input, sig = jws_parts(att)
+        self.assertTrue(p256.verify(DevAttestationRoot.public, signing_input, sig))
+        self.assertEqual(header, soft_header)
+        self.assertEqual(list(claims), list(soft_claims))
+        self.assertEqual(claims["exp"] - claims["iat"], soft_claims["exp"] - soft_claims["iat"])
+        self.assertEqual({k: claims[k] for k in ("iss", "challenge", "security_level")},
+                         {k: soft_claims[k] for k in ("iss", "challenge", "security_level")})
+        self.assertEqual((claims["attested_key"]["x"], claims["attested_key"]["y"]), (b64e(point[1:33]), b64e(point[33:])))
+        self.assertEqual(keys.attested, ["tag-1"])
+        with self.assertRaises(KeyStoreError.KeyNotFound):
+            keys.key_attestation("nope", b"c")
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -391,38 +478,11 @@ def _browser_get(opener, url, data=None):
         return e.code, e.headers.get("Location"), e.read().decode()
 
 
-class DelegatingKeyStore(tessera.KeyStore):
-    """A foreign KeyStore over wallet-core's software store: every call crosses to Python and
-    back, and the keys carry the development attestation the provider accepts."""
-
-    def __init__(self):
-        self.inner = tessera.software_key_store()
-        self.calls = []
-
-    def generate_key(self, tag):
-        self.calls.append("generate_key")
-        return self.inner.generate_key(tag)
-
-    def public_key(self, tag):
-        return self.inner.public_key(tag)
-
-    def sign(self, tag, message):
-        self.calls.append("sign")
-        return self.inner.sign(tag, message)
-
-    def key_attestation(self, tag, challenge):
-        self.calls.append("key_attestation")
-        return self.inner.key_attestation(tag, challenge)
-
-    def delete_key(self, tag):
-        self.calls.append("delete_key")
-        self.inner.delete_key(tag)
-
-
 @unittest.skipUnless(os.environ.get("TESSERA_LOOPBACK_FEDERATION"), "TESSERA_LOOPBACK_FEDERATION not set (run tests/run.sh)")
 class ActivationEndToEndTest(unittest.TestCase):
     """Activation against the wallet provider and the spid-cie-oidc test OpenID Provider,
-    started on loopback by examples/loopback_federation.rs; the test plays the browser."""
+    started on loopback by examples/loopback_federation.rs; the test plays the browser. Every
+    key (hardware key, WAA and WUA keys) is a PyKeyStore key, attested by PyKeyStore."""
 
     FISCAL_NUMBER = "TINIT-RSSMRA80A01H501U"
 
@@ -442,9 +502,10 @@ class ActivationEndToEndTest(unittest.TestCase):
 
     def setUp(self):
         self.tmp = tempfile.TemporaryDirectory()
-        self.keys = DelegatingKeyStore()
+        self.keys = PyKeyStore()
+        self.http = PyHttpClient()
         config = WalletConfig(data_dir=self.tmp.name, trust_anchors=[self.anchor], wallet_provider=self.fed["wallet_provider"])
-        self.wallet = Wallet.open(config, self.keys, PyHttpClient())
+        self.wallet = Wallet.open(config, self.keys, self.http)
 
     def tearDown(self):
         self.tmp.cleanup()
@@ -471,17 +532,34 @@ class ActivationEndToEndTest(unittest.TestCase):
         back = self.browse(self.wallet.start_activation(self.fed["redirect_uri"]))
         info = asyncio.run(self.wallet.finish_activation(back))
         self.assertEqual(info.provider, self.fed["wallet_provider"])
-        self.assertIn("key_attestation", self.keys.calls)  # the foreign key store attested the hardware key
-        now = int(__import__("time").time())
+        # The hardware key is a Python key, attested here (development format, DevAttestationRoot).
+        self.assertIn(info.instance_id, self.keys.keys)
+        self.assertIn(info.instance_id, self.keys.attested)
+        self.assertTrue(any(u.startswith(self.fed["wallet_provider"]) for u in self.http.urls))
+        now = int(time.time())
         self.assertGreater(info.waa_expires_at, now)
         self.assertGreater(info.wua_expires_at, now)
-        self.assertEqual(json.loads(b64d(info.wallet_app_attestation.split(".")[0]))["typ"], "oauth-client-attestation+jwt")
-        self.assertEqual(json.loads(b64d(info.wallet_unit_attestation.split(".")[0]))["typ"], "key-attestation+jwt")
+        waa_header, waa_claims, _, _ = jws_parts(info.wallet_app_attestation)
+        wua_header, wua_claims, _, _ = jws_parts(info.wallet_unit_attestation)
+        self.assertEqual(waa_header["typ"], "oauth-client-attestation+jwt")
+        self.assertEqual(wua_header["typ"], "key-attestation+jwt")
+        attested_keys = wua_claims["attested_keys"]
+        self.assertTrue(attested_keys)
+        self.assertTrue(all(self.keys.tag_of(k["x"], k["y"]) for k in attested_keys), attested_keys)  # the WUA attests our keys
         self.assertEqual(self.wallet.activation(), info)
 
-        headers = asyncio.run(self.wallet.client_attestation("https://pid.example.it", None))
+        issuer = "https://pid.example.it"
+        headers = asyncio.run(self.wallet.client_attestation(issuer, "issuer-challenge"))
         self.assertEqual(headers.attestation, info.wallet_app_attestation)
-        self.assertEqual(json.loads(b64d(headers.pop.split(".")[0]))["typ"], "oauth-client-attestation-pop+jwt")
+        pop_header, pop_claims, pop_input, pop_sig = jws_parts(headers.pop)
+        self.assertEqual(pop_header["typ"], "oauth-client-attestation-pop+jwt")
+        self.assertIn(issuer, pop_claims["aud"] if isinstance(pop_claims["aud"], list) else [pop_claims["aud"]])
+        self.assertEqual(pop_claims["challenge"], "issuer-challenge")
+        cnf = waa_claims["cnf"]["jwk"]
+        waa_key_tag = self.keys.tag_of(cnf["x"], cnf["y"])
+        self.assertIsNotNone(waa_key_tag, "the WAA is bound to a PyKeyStore key")
+        self.assertEqual(pop_claims["iss"], thumbprint(cnf["x"], cnf["y"]))
+        self.assertTrue(p256.verify(self.keys.public_key(waa_key_tag), pop_input, pop_sig))  # signed here, in Python
 
         instances = asyncio.run(self.wallet.list_instances())
         ours = [i for i in instances if i.this_device]
@@ -490,10 +568,12 @@ class ActivationEndToEndTest(unittest.TestCase):
         renewed = asyncio.run(self.wallet.renew_attestations())
         self.assertEqual(renewed.instance_id, info.instance_id)
         self.assertNotEqual(renewed.wallet_app_attestation, info.wallet_app_attestation)
+        self.assertIn(waa_key_tag, self.keys.deleted)  # renewal deletes the previous WAA key
 
         asyncio.run(self.wallet.revoke_instance(info.instance_id))
         self.assertIsNone(self.wallet.activation())
-        self.assertIn("delete_key", self.keys.calls)
+        self.assertIn(info.instance_id, self.keys.deleted)  # the hardware key is gone from the Python store
+        self.assertNotIn(info.instance_id, self.keys.keys)
         statuses = {i.id: i.status for i in asyncio.run(self.wallet.list_instances())}
         self.assertEqual(statuses[info.instance_id], tessera.InstanceStatus.REVOKED)
         with self.assertRaises(WalletError.NotActivated):
@@ -502,7 +582,7 @@ class ActivationEndToEndTest(unittest.TestCase):
     def test_a_provider_not_under_our_trust_anchor_is_refused(self):
         other = TestIssuer("https://other-ta.example.it", "https://x.example.it").trust_anchor()
         config = WalletConfig(data_dir=self.tmp.name + "/other", trust_anchors=[other], wallet_provider=self.fed["wallet_provider"])
-        wallet = Wallet.open(config, DelegatingKeyStore(), PyHttpClient())
+        wallet = Wallet.open(config, PyKeyStore(), PyHttpClient())
         back = self.browse(wallet.start_activation(self.fed["redirect_uri"]))
         with self.assertRaises(WalletError.ProviderProtocol) as e:
             asyncio.run(wallet.finish_activation(back))
