@@ -146,7 +146,7 @@ fun thumbprint(x: String, y: String): String =
  * by design: a development wallet provider accepts it, a production one refuses the format).
  * So the JVM key store attests its own java.security keys, as a phone's key store would with
  * Android Key Attestation, rather than delegating to wallet-core's software store (which could
- * only attest keys it holds itself; the Python suite delegates all its activation keys there).
+ * only attest keys it holds itself; the Python suite does the same with its own keys).
  */
 object DevAttestationRoot {
     private val d = BigInteger(1, MessageDigest.getInstance("SHA-256").digest("tessera development software key attestation root v1".toByteArray()))
