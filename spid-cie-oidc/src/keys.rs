@@ -8,7 +8,6 @@
 //! `rsa` key generation). Keys are kept as PKCS#8 DER in `<data_dir>/<name>` (mode 0600,
 //! written atomically), created on first start; a `kid` is the RFC 7638 thumbprint.
 
-use std::io::Write as _;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -214,21 +213,7 @@ impl CoreKeys {
     }
 }
 
-/// Writes a secret file atomically with mode 0600.
-pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let tmp = path.with_extension("tmp");
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt as _;
-        opts.mode(0o600);
-    }
-    let mut f = opts.open(&tmp)?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, path)
-}
+pub(crate) use wallet_core::store::write_private;
 
 /// `n` random bytes from the system generator.
 pub(crate) fn random_bytes<const N: usize>() -> [u8; N] {

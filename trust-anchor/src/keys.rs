@@ -7,7 +7,6 @@
 //! re-onboards the entity, which fetches the configuration signed by the old, pinned key);
 //! `activate` makes the next key the signing key and retires the old one.
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -78,18 +77,7 @@ impl KeyRing {
             retired: self.retired.clone(),
         };
         let text = serde_json::to_string(&stored).map_err(|e| e.to_string())?;
-        let tmp = self.path.with_extension("tmp");
-        let mut opts = std::fs::OpenOptions::new();
-        opts.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt as _;
-            opts.mode(0o600);
-        }
-        let io = |e: std::io::Error| format!("{}: {e}", self.path.display());
-        let mut f = opts.open(&tmp).map_err(io)?;
-        f.write_all(text.as_bytes()).and_then(|()| f.sync_all()).map_err(io)?;
-        std::fs::rename(&tmp, &self.path).map_err(io)
+        wallet_core::store::write_private(&self.path, text.as_bytes()).map_err(|e| format!("{}: {e}", self.path.display()))
     }
 
     /// The signing key.

@@ -20,8 +20,7 @@
 //! expires. Before the trust anchor has onboarded us, attestations cannot be signed and the
 //! endpoints answer 503 `temporarily_unavailable`.
 
-use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Mutex;
 
 use wallet_core::federation::entity::ENTITY_STATEMENT_MEDIA_TYPE;
@@ -67,18 +66,7 @@ impl std::fmt::Debug for Keys {
 }
 
 fn write_private(path: &Path, text: &str) -> Result<(), String> {
-    let tmp: PathBuf = path.with_extension("tmp");
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt as _;
-        opts.mode(0o600);
-    }
-    let io = |e: std::io::Error| format!("{}: {e}", path.display());
-    let mut f = opts.open(&tmp).map_err(io)?;
-    f.write_all(text.as_bytes()).and_then(|()| f.sync_all()).map_err(io)?;
-    std::fs::rename(&tmp, path).map_err(io)
+    wallet_core::store::write_private(path, text.as_bytes()).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 fn load_or_create_attestation_key(data_dir: &Path) -> Result<SoftwareSigner, String> {

@@ -70,8 +70,8 @@ impl KeyProvider for FileKeyProvider {
 /// Writes `bytes` to `path` readable by its owner only (0600 on Unix), atomically: into a
 /// temporary file beside it, synced, then renamed over it, so a crash leaves the old content or
 /// the new one, never half of either. Used for every secret the wallet keeps in a file (the
-/// store's key, software keys, the sealed instance state).
-pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+/// store's key, software keys, the sealed instance state, and the services' key files).
+pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write as _;
     let tmp = path.with_extension("tmp");
     let mut opts = std::fs::OpenOptions::new();

@@ -18,7 +18,7 @@ mod keys;
 
 pub use crypto::DataKey;
 pub use keys::{FileKeyProvider, KeyError, KeyProvider, StaticKeyProvider};
-pub(crate) use keys::write_private;
+pub use keys::write_private;
 
 use std::path::Path;
 use std::sync::Mutex;
