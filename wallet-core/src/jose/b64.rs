@@ -28,3 +28,16 @@ pub(crate) fn decode_into(s: &str, out: &mut Vec<u8>) -> Result<(), base64::Deco
 pub(crate) fn encode_to_slice(bytes: impl AsRef<[u8]>, out: &mut [u8]) -> Option<usize> {
     URL_SAFE_NO_PAD.encode_slice(bytes, out).ok()
 }
+
+/// Decodes `s` and hands the bytes to `f`: on the stack when they are small (JOSE headers),
+/// in a `Vec` otherwise. `None` when `s` is not base64url.
+pub(crate) fn with_decoded<T>(s: &str, f: impl FnOnce(&[u8]) -> T) -> Option<T> {
+    const SMALL: usize = 384;
+    if s.len() <= SMALL / 3 * 4 {
+        let mut buf = [0u8; SMALL];
+        let n = URL_SAFE_NO_PAD.decode_slice(s, &mut buf).ok()?;
+        Some(f(buf.get(..n)?))
+    } else {
+        decode(s).ok().map(|v| f(&v))
+    }
+}

@@ -16,7 +16,8 @@ pub(crate) fn object_strict(bytes: &[u8], part: &'static str) -> Result<serde_js
     Ok(v)
 }
 
-fn classify(e: serde_json::Error, part: &'static str) -> JoseError {
+/// Maps a parse error to [`JoseError::DuplicateHeader`] when it reports a repeated name.
+pub(crate) fn classify(e: serde_json::Error, part: &'static str) -> JoseError {
     let msg = e.to_string();
     if let Some(rest) = msg.strip_prefix(DUP_PREFIX) {
         let name = rest.split('`').next().unwrap_or_default();
@@ -39,7 +40,7 @@ impl<'de> Visitor<'de> for StrictObject {
         while let Some(key) = map.next_key::<String>()? {
             let value: StrictValue = map.next_value()?;
             if out.contains_key(&key) {
-                return Err(serde::de::Error::custom(format!("{DUP_PREFIX}{key}`")));
+                return Err(duplicate(&key));
             }
             out.insert(key, value.0);
         }
@@ -48,7 +49,7 @@ impl<'de> Visitor<'de> for StrictObject {
 }
 
 /// A JSON value whose nested objects were checked for duplicate names.
-struct StrictValue(serde_json::Value);
+pub(crate) struct StrictValue(pub(crate) serde_json::Value);
 
 impl<'de> serde::Deserialize<'de> for StrictValue {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -117,6 +118,56 @@ pub(crate) fn from_slice_strict<T: DeserializeOwned>(
 
 const DUP_PREFIX: &str = "duplicate member `";
 
+/// The error a visitor raises for a repeated member name (see [`classify`]).
+pub(crate) fn duplicate<E: serde::de::Error>(name: &str) -> E {
+    E::custom(format!("{DUP_PREFIX}{name}`"))
+}
+
+/// An object member's name, borrowed from the input when it has no escapes (the common
+/// case: no allocation), owned otherwise.
+pub(crate) enum Key<'de> {
+    Borrowed(&'de str),
+    Owned(String),
+}
+
+impl Key<'_> {
+    pub(crate) fn as_str(&self) -> &str {
+        match self {
+            Key::Borrowed(s) => s,
+            Key::Owned(s) => s,
+        }
+    }
+
+    pub(crate) fn into_string(self) -> String {
+        match self {
+            Key::Borrowed(s) => s.to_owned(),
+            Key::Owned(s) => s,
+        }
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a member name")
+            }
+            fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key::Borrowed(s))
+            }
+            fn visit_str<E>(self, s: &str) -> Result<Key<'de>, E> {
+                Ok(Key::Owned(s.to_owned()))
+            }
+            fn visit_string<E>(self, s: String) -> Result<Key<'de>, E> {
+                Ok(Key::Owned(s))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
 struct NoDup;
 
 impl<'de> serde::Deserialize<'de> for NoDup {
@@ -156,7 +207,7 @@ impl<'de> Visitor<'de> for NoDup {
         let mut seen = HashSet::new();
         while let Some(key) = map.next_key::<String>()? {
             if !seen.insert(key.clone()) {
-                return Err(serde::de::Error::custom(format!("{DUP_PREFIX}{key}`")));
+                return Err(duplicate(&key));
             }
             map.next_value::<NoDup>()?;
         }

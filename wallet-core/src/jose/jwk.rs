@@ -163,17 +163,31 @@ impl Jwk {
         let serde_json::Value::Object(m) = v else {
             return Err(JoseError::InvalidKey("a JWK must be a JSON object".into()));
         };
-        let s = |k: &str| m.get(k).and_then(serde_json::Value::as_str);
-        if m.contains_key("d") || PRIVATE_MEMBERS.iter().any(|p| m.contains_key(*p)) {
-            return Err(JoseError::InvalidKey("private key material in a public JWK".into()));
+        // One pass over the members (no hashing): private ones refused, the EC ones picked.
+        let (mut kty, mut crv, mut x, mut y, mut kid, mut alg, mut key_use) = (None, None, None, None, None, None, None);
+        for (k, v) in m {
+            let slot = match k.as_str() {
+                p if p == "d" || PRIVATE_MEMBERS.contains(&p) => {
+                    return Err(JoseError::InvalidKey("private key material in a public JWK".into()));
+                }
+                "kty" => &mut kty,
+                "crv" => &mut crv,
+                "x" => &mut x,
+                "y" => &mut y,
+                "kid" => &mut kid,
+                "alg" => &mut alg,
+                "use" => &mut key_use,
+                _ => continue,
+            };
+            *slot = v.as_str();
         }
-        match (s("kty"), s("crv")) {
+        match (kty, crv) {
             (Some("EC"), Some(crv)) => {
                 let crv = EcCurve::parse(crv)?;
-                let mut jwk = Jwk::ec(crv, b64_member(s("x"), "x")?, b64_member(s("y"), "y")?)?;
-                jwk.kid = s("kid").map(str::to_owned);
-                jwk.alg = s("alg").map(str::to_owned);
-                jwk.key_use = s("use").map(str::to_owned);
+                let mut jwk = Jwk::ec(crv, b64_member(x, "x")?, b64_member(y, "y")?)?;
+                jwk.kid = kid.map(str::to_owned);
+                jwk.alg = alg.map(str::to_owned);
+                jwk.key_use = key_use.map(str::to_owned);
                 Ok(jwk)
             }
             // Other key types are rare here: take the general path.

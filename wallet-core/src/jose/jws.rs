@@ -1,5 +1,7 @@
 //! Compact JWS (RFC 7515 §7.1): parse with bounds, verify with a JWK, sign with a [`Signer`].
 
+use serde::Deserializer as _;
+use serde::de::{MapAccess, Visitor};
 use serde_json::{Map, Value};
 
 use super::{JoseError, Jwk, JwsAlg, Signer, b64, json};
@@ -56,45 +58,55 @@ impl JwsHeader {
         self.typ.as_deref().is_some_and(|t| media_type_eq(t, expected))
     }
 
-    fn from_map(mut m: Map<String, Value>) -> Result<Self, JoseError> {
-        let alg = match m.remove("alg") {
+    /// Parses a header from its JSON text in one pass: no intermediate map for the members
+    /// the protocols use, repeated names refused at any depth.
+    fn parse_json(bytes: &[u8]) -> Result<Self, JoseError> {
+        let mut de = serde_json::Deserializer::from_slice(bytes);
+        let raw = (&mut de).deserialize_map(RawHeaderVisitor).map_err(|e| json::classify(e, "JWS header"))?;
+        de.end().map_err(|e| JoseError::BadJson { part: "JWS header", detail: e.to_string() })?;
+        Self::from_raw(raw)
+    }
+
+    /// Checks the members' types, in a fixed order (`alg` first, `crit` last).
+    fn from_raw(h: RawHeader) -> Result<Self, JoseError> {
+        let alg = match h.alg {
             Some(Value::String(s)) => s.parse::<JwsAlg>()?,
             Some(_) => return Err(JoseError::MalformedCompact("`alg` is not a string")),
             None => return Err(JoseError::MalformedCompact("header has no `alg`")),
         };
-        let opt_str = |m: &mut Map<String, Value>, k: &'static str| -> Result<Option<String>, JoseError> {
-            match m.remove(k) {
+        let opt_str = |v: Option<Value>, k: &'static str| -> Result<Option<String>, JoseError> {
+            match v {
                 None => Ok(None),
                 Some(Value::String(s)) => Ok(Some(s)),
                 Some(_) => Err(JoseError::BadJson { part: "header", detail: format!("`{k}` must be a string") }),
             }
         };
-        let opt_strs = |m: &mut Map<String, Value>, k: &'static str| -> Result<Option<Vec<String>>, JoseError> {
-            match m.remove(k) {
+        let opt_strs = |v: Option<Value>, k: &'static str| -> Result<Option<Vec<String>>, JoseError> {
+            match v {
                 None => Ok(None),
                 Some(v) => serde_json::from_value(v)
                     .map(Some)
                     .map_err(|_| JoseError::BadJson { part: "header", detail: format!("`{k}` must be an array of strings") }),
             }
         };
-        let typ = opt_str(&mut m, "typ")?;
-        let kid = opt_str(&mut m, "kid")?;
-        let x5c = opt_strs(&mut m, "x5c")?;
-        let trust_chain = opt_strs(&mut m, "trust_chain")?;
-        let jwk = match m.remove("jwk") {
+        let typ = opt_str(h.typ, "typ")?;
+        let kid = opt_str(h.kid, "kid")?;
+        let x5c = opt_strs(h.x5c, "x5c")?;
+        let trust_chain = opt_strs(h.trust_chain, "trust_chain")?;
+        let jwk = match h.jwk {
             None => None,
             Some(v) => Some(
                 serde_json::from_value(v).map_err(|e| JoseError::BadJson { part: "header jwk", detail: e.to_string() })?,
             ),
         };
         // RFC 7515 §4.1.11: we implement no extension, so any `crit` entry is not understood.
-        if let Some(crit) = m.get("crit") {
-            let names: Vec<String> = serde_json::from_value(crit.clone())
+        if let Some(crit) = h.crit {
+            let names: Vec<String> = serde_json::from_value(crit)
                 .map_err(|_| JoseError::BadJson { part: "header", detail: "`crit` must be an array of strings".into() })?;
             let first = names.into_iter().next().unwrap_or_default();
             return Err(JoseError::UnsupportedCrit(first));
         }
-        Ok(Self { alg, typ, kid, x5c, jwk, trust_chain, extra: m })
+        Ok(Self { alg, typ, kid, x5c, jwk, trust_chain, extra: h.extra })
     }
 
     fn to_json(&self) -> String {
@@ -119,6 +131,56 @@ impl JwsHeader {
             m.entry(k.clone()).or_insert_with(|| v.clone());
         }
         Value::Object(m).to_string()
+    }
+}
+
+/// The members of a JWS header as read, their types not yet checked.
+#[derive(Default)]
+struct RawHeader {
+    alg: Option<Value>,
+    typ: Option<Value>,
+    kid: Option<Value>,
+    x5c: Option<Value>,
+    jwk: Option<Value>,
+    trust_chain: Option<Value>,
+    crit: Option<Value>,
+    extra: Map<String, Value>,
+}
+
+struct RawHeaderVisitor;
+
+impl<'de> Visitor<'de> for RawHeaderVisitor {
+    type Value = RawHeader;
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawHeader, A::Error> {
+        let mut h = RawHeader::default();
+        while let Some(key) = map.next_key::<json::Key<'de>>()? {
+            let json::StrictValue(value) = map.next_value()?;
+            let slot = match key.as_str() {
+                "alg" => &mut h.alg,
+                "typ" => &mut h.typ,
+                "kid" => &mut h.kid,
+                "x5c" => &mut h.x5c,
+                "jwk" => &mut h.jwk,
+                "trust_chain" => &mut h.trust_chain,
+                "crit" => &mut h.crit,
+                _ => {
+                    let key = key.into_string();
+                    if h.extra.contains_key(&key) {
+                        return Err(json::duplicate(&key));
+                    }
+                    h.extra.insert(key, value);
+                    continue;
+                }
+            };
+            if slot.is_some() {
+                return Err(json::duplicate(key.as_str()));
+            }
+            *slot = Some(value);
+        }
+        Ok(h)
     }
 }
 
@@ -157,9 +219,7 @@ impl<'a> CompactJws<'a> {
         if h.is_empty() || s.is_empty() {
             return Err(JoseError::MalformedCompact("empty header or signature"));
         }
-        let header_bytes = b64::decode(h).map_err(|_| JoseError::BadBase64("JWS header"))?;
-        let header_map = json::object_strict(&header_bytes, "JWS header")?;
-        let header = JwsHeader::from_map(header_map)?;
+        let header = b64::with_decoded(h, JwsHeader::parse_json).ok_or(JoseError::BadBase64("JWS header"))??;
         let payload = b64::decode(p).map_err(|_| JoseError::BadBase64("JWS payload"))?;
         let signature = b64::decode(s).map_err(|_| JoseError::BadBase64("JWS signature"))?;
         Ok(Self { raw, header, payload, signature, signing_input_len: h.len() + 1 + p.len() })
@@ -293,6 +353,35 @@ mod tests {
         let h = b64::encode(r#"{"alg":"ES256","alg":"none"}"#);
         let jws = format!("{h}.e30.AAAA");
         assert_eq!(CompactJws::parse(&jws).unwrap_err(), JoseError::DuplicateHeader("alg".into()));
+    }
+
+    fn parse_header(json: &str) -> Result<JwsHeader, JoseError> {
+        CompactJws::parse(&format!("{}.e30.AAAA", b64::encode(json))).map(CompactJws::into_header)
+    }
+
+    #[test]
+    fn repeated_names_are_refused_wherever_they_are() {
+        let dup = |n: &str| Err(JoseError::DuplicateHeader(n.into()));
+        assert_eq!(parse_header(r#"{"alg":"ES256","x":1,"x":2}"#), dup("x"));
+        assert_eq!(parse_header(r#"{"alg":"ES256","al\u0067":"ES256"}"#), dup("alg"));
+        assert_eq!(parse_header(r#"{"alg":"ES256","jwk":{"kty":"EC","kty":"EC"}}"#), dup("kty"));
+        assert_eq!(parse_header(r#"{"typ":"JWT","alg":"ES256","typ":"JWT"}"#), dup("typ"));
+    }
+
+    #[test]
+    fn header_members_are_typed_and_the_rest_kept_in_order() {
+        assert!(matches!(parse_header(r#"{"alg":"ES256","typ":1}"#), Err(JoseError::BadJson { .. })));
+        assert!(matches!(parse_header(r#"{"alg":"ES256","x5c":"MII"}"#), Err(JoseError::BadJson { .. })));
+        assert_eq!(parse_header(r#"{"typ":"JWT"}"#), Err(JoseError::MalformedCompact("header has no `alg`")));
+        assert_eq!(parse_header(r#"{"alg":256}"#), Err(JoseError::MalformedCompact("`alg` is not a string")));
+        assert!(matches!(parse_header("[1]"), Err(JoseError::BadJson { .. })));
+        let h = parse_header(r#"{"b":1,"alg":"ES256","kid":"k1","a":{"n":2}}"#).unwrap();
+        assert_eq!((h.alg, h.kid.as_deref()), (JwsAlg::Es256, Some("k1")));
+        assert_eq!(h.extra.keys().collect::<Vec<_>>(), ["b", "a"]);
+        // Larger than the stack buffer used for small headers.
+        let long = "x".repeat(2000);
+        let h = parse_header(&format!(r#"{{"alg":"ES256","note":"{long}"}}"#)).unwrap();
+        assert_eq!(h.extra["note"], Value::String(long));
     }
 
     #[test]

@@ -14,7 +14,7 @@ pub mod error;
 pub mod jwe;
 pub mod jwk;
 pub mod jws;
-mod json;
+pub(crate) mod json;
 pub mod signer;
 
 pub use alg::JwsAlg;

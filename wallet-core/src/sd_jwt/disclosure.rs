@@ -32,6 +32,11 @@ impl DigestText {
         Self(out)
     }
 
+    /// `text` as a digest, if it has the length of one (43 characters).
+    pub(crate) fn from_text(text: &str) -> Option<Self> {
+        text.as_bytes().try_into().ok().map(Self)
+    }
+
     /// The text (always ASCII).
     pub(crate) fn as_str(&self) -> &str {
         std::str::from_utf8(&self.0).unwrap_or_default()

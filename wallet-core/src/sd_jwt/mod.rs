@@ -17,6 +17,7 @@ mod disclosure;
 mod error;
 mod issue;
 mod kb;
+mod one_pass;
 mod path;
 mod process;
 mod resolver;

@@ -10,11 +10,11 @@ use std::collections::HashSet;
 
 use serde_json::{Map, Value};
 
-use super::disclosure::ParsedDisclosure;
+use super::disclosure::{DigestText, ParsedDisclosure};
 use super::{ClaimPath, Disclosure, PathElement, SdJwtError};
 
 /// How deep claims may nest before we refuse (bounded recursion on hostile input).
-const MAX_DEPTH: usize = 64;
+pub(crate) const MAX_DEPTH: usize = 64;
 
 /// The claims with every referenced disclosure embedded, and where each disclosure went.
 #[derive(Debug, Clone)]
@@ -33,12 +33,24 @@ enum Step<'k> {
     Index(usize),
 }
 
-struct Node<'p, 'k> {
+pub(crate) struct Node<'p, 'k> {
     parent: Option<&'p Node<'p, 'k>>,
     step: Step<'k>,
 }
 
-impl Node<'_, '_> {
+impl<'p, 'k> Node<'p, 'k> {
+    pub(crate) const ROOT: Node<'static, 'static> = Node { parent: None, step: Step::Root };
+
+    /// The member `key` of this object.
+    pub(crate) fn key(&'p self, key: &'k str) -> Self {
+        Node { parent: Some(self), step: Step::Key(key) }
+    }
+
+    /// The element `i` of this array.
+    pub(crate) fn index(&'p self, i: usize) -> Self {
+        Node { parent: Some(self), step: Step::Index(i) }
+    }
+
     fn to_path(&self) -> ClaimPath {
         let mut rev = Vec::new();
         let mut cur = Some(self);
@@ -55,7 +67,7 @@ impl Node<'_, '_> {
     }
 }
 
-struct Ctx<'a> {
+pub(crate) struct Ctx<'a> {
     disclosures: &'a mut [ParsedDisclosure],
     /// Disclosure indices sorted by digest, for binary search (no hashing on the hot path).
     by_digest: Vec<usize>,
@@ -65,43 +77,85 @@ struct Ctx<'a> {
 }
 
 /// The digests met so far: a linear list while small (the common case: tens of digests),
-/// a hash set beyond. The digests are moved in from the payload, not copied.
+/// a hash set beyond. A SHA-256 digest (43 characters) is kept inline, anything else (which
+/// can match no disclosure, but still must not repeat) on the heap.
 enum Seen {
-    Few(Vec<String>),
-    Many(HashSet<String>),
+    Few(Vec<SeenDigest>),
+    Many(HashSet<SeenDigest>),
+}
+
+#[derive(PartialEq, Eq, Hash)]
+enum SeenDigest {
+    Sha256(DigestText),
+    Other(Box<str>),
+}
+
+impl SeenDigest {
+    fn of(d: &str) -> Self {
+        DigestText::from_text(d).map_or_else(|| SeenDigest::Other(d.into()), SeenDigest::Sha256)
+    }
 }
 
 impl Seen {
     const LINEAR_MAX: usize = 64;
 
-    /// Adds `d`; gives it back if it was already there.
-    fn insert(&mut self, d: String) -> Result<(), String> {
+    /// Adds `d`; `false` if it was already there.
+    fn insert(&mut self, d: &str) -> bool {
+        let d = SeenDigest::of(d);
         match self {
             Seen::Few(v) => {
                 if v.contains(&d) {
-                    return Err(d);
+                    return false;
                 }
                 if v.len() < Self::LINEAR_MAX {
                     v.push(d);
                 } else {
-                    let mut set: HashSet<String> = v.drain(..).collect();
+                    let mut set: HashSet<SeenDigest> = v.drain(..).collect();
                     set.insert(d);
                     *self = Seen::Many(set);
                 }
-                Ok(())
+                true
             }
-            Seen::Many(s) => {
-                if s.contains(&d) {
-                    return Err(d);
-                }
-                s.insert(d);
-                Ok(())
-            }
+            Seen::Many(s) => s.insert(d),
         }
     }
 }
 
-impl Ctx<'_> {
+impl<'a> Ctx<'a> {
+    /// A context over `disclosures`; two disclosures with the same digest are refused.
+    pub(crate) fn new(disclosures: &'a mut [ParsedDisclosure]) -> Result<Self, SdJwtError> {
+        let mut by_digest: Vec<usize> = (0..disclosures.len()).collect();
+        let digest_of = |i: usize| disclosures.get(i).map(|d| d.digest);
+        by_digest.sort_unstable_by_key(|&i| digest_of(i));
+        for pair in by_digest.windows(2) {
+            if let [a, b] = pair
+                && digest_of(*a) == digest_of(*b)
+            {
+                return Err(SdJwtError::DuplicateDisclosure(digest_of(*a).map(|d| d.as_str().to_owned()).unwrap_or_default()));
+            }
+        }
+        let n = disclosures.len();
+        Ok(Ctx { disclosures, by_digest, seen: Seen::Few(Vec::with_capacity(n * 2)), paths: vec![None; n] })
+    }
+
+    /// The path of each disclosure, by index; a disclosure no digest referenced is refused
+    /// (RFC 9901 §7.1 step 5).
+    pub(crate) fn finish(mut self) -> Result<Vec<ClaimPath>, SdJwtError> {
+        let mut paths = Vec::with_capacity(self.paths.len());
+        for (i, p) in std::mem::take(&mut self.paths).into_iter().enumerate() {
+            match p {
+                Some(p) => paths.push(p),
+                None => return Err(SdJwtError::UnreferencedDisclosure(self.digest_of(i))),
+            }
+        }
+        Ok(paths)
+    }
+
+    /// The claim name of disclosure `i` (`None` for an array element).
+    pub(crate) fn disclosure_name(&self, i: usize) -> Option<&str> {
+        self.disclosures.get(i).and_then(|d| d.name.as_deref())
+    }
+
     fn find(&self, digest: &str) -> Option<usize> {
         let ds = &*self.disclosures;
         self.by_digest
@@ -129,36 +183,14 @@ pub(crate) fn process_disclosures(payload: Map<String, Value>, disclosures: &[Di
 /// claims. Fails on duplicate disclosures or digests, on a disclosure of the wrong kind for
 /// its place, on claim name collisions, and on any disclosure left unreferenced.
 pub(crate) fn process(mut payload: Map<String, Value>, disclosures: &mut [ParsedDisclosure]) -> Result<Processed, SdJwtError> {
-    let mut by_digest: Vec<usize> = (0..disclosures.len()).collect();
-    {
-        let ds = &*disclosures;
-        let digest_of = |i: usize| ds.get(i).map(|d| d.digest);
-        by_digest.sort_unstable_by_key(|&i| digest_of(i));
-        for pair in by_digest.windows(2) {
-            if let [a, b] = pair
-                && digest_of(*a) == digest_of(*b)
-            {
-                return Err(SdJwtError::DuplicateDisclosure(digest_of(*a).map(|d| d.as_str().to_owned()).unwrap_or_default()));
-            }
-        }
-    }
+    let mut ctx = Ctx::new(disclosures)?;
     // RFC 9901 §4.1.1: `_sd_alg` only at the top level; it is removed from the result.
-    payload.remove("_sd_alg");
-    let n = disclosures.len();
-    let mut ctx = Ctx { disclosures, by_digest, seen: Seen::Few(Vec::with_capacity(n * 2)), paths: vec![None; n] };
-    let root = Node { parent: None, step: Step::Root };
-    process_object(&mut payload, &root, 0, &mut ctx)?;
-    let mut paths = Vec::with_capacity(n);
-    for (i, p) in std::mem::take(&mut ctx.paths).into_iter().enumerate() {
-        match p {
-            Some(p) => paths.push(p),
-            None => return Err(SdJwtError::UnreferencedDisclosure(ctx.digest_of(i))),
-        }
-    }
-    Ok(Processed { claims: payload, paths })
+    payload.shift_remove("_sd_alg");
+    process_object(&mut payload, &Node::ROOT, 0, &mut ctx)?;
+    Ok(Processed { claims: payload, paths: ctx.finish()? })
 }
 
-fn process_value(v: &mut Value, at: &Node<'_, '_>, depth: usize, ctx: &mut Ctx<'_>) -> Result<(), SdJwtError> {
+pub(crate) fn process_value(v: &mut Value, at: &Node<'_, '_>, depth: usize, ctx: &mut Ctx<'_>) -> Result<(), SdJwtError> {
     if depth > MAX_DEPTH {
         return Err(SdJwtError::TooDeep);
     }
@@ -169,47 +201,73 @@ fn process_value(v: &mut Value, at: &Node<'_, '_>, depth: usize, ctx: &mut Ctx<'
     }
 }
 
-/// RFC 9901 §7.1 step 4: a digest may appear only once, decoys included.
-fn take_digest(ctx: &mut Ctx<'_>, digest: String) -> Result<Option<usize>, SdJwtError> {
-    let found = ctx.find(&digest);
-    ctx.seen.insert(digest).map_err(SdJwtError::DuplicateDigest)?;
-    Ok(found)
+/// RFC 9901 §7.1 step 4: a digest may appear only once, decoys included. The index of the
+/// disclosure it references, if any.
+pub(crate) fn take_digest(ctx: &mut Ctx<'_>, digest: &str) -> Result<Option<usize>, SdJwtError> {
+    if !ctx.seen.insert(digest) {
+        return Err(SdJwtError::DuplicateDigest(digest.to_owned()));
+    }
+    Ok(ctx.find(digest))
+}
+
+/// Embeds the object-property disclosure `i` (found through a digest of `m`'s `_sd`) into
+/// `m`, processing its value first.
+pub(crate) fn embed_property(m: &mut Map<String, Value>, i: usize, at: &Node<'_, '_>, depth: usize, ctx: &mut Ctx<'_>) -> Result<(), SdJwtError> {
+    let Some(d) = ctx.disclosures.get_mut(i) else { return Ok(()) };
+    let Some(name) = d.name.take() else {
+        return Err(SdJwtError::DisclosureKindMismatch(d.digest.as_str().to_owned()));
+    };
+    if m.contains_key(&name) {
+        return Err(SdJwtError::ClaimCollision(name));
+    }
+    // Each disclosure is embedded at most once (its digest appears once), so its value
+    // moves into the claims.
+    let mut value = std::mem::take(&mut d.value);
+    let node = at.key(&name);
+    process_value(&mut value, &node, depth, ctx)?;
+    if let Some(slot) = ctx.paths.get_mut(i) {
+        *slot = Some(node.to_path());
+    }
+    m.insert(name, value);
+    Ok(())
+}
+
+/// Appends the array-element disclosure `i` (found through a `{"...": digest}` element) to
+/// `a`, processing its value first.
+pub(crate) fn embed_element(a: &mut Vec<Value>, i: usize, at: &Node<'_, '_>, depth: usize, ctx: &mut Ctx<'_>) -> Result<(), SdJwtError> {
+    let Some(d) = ctx.disclosures.get_mut(i) else { return Ok(()) };
+    if d.name.is_some() {
+        return Err(SdJwtError::DisclosureKindMismatch(d.digest.as_str().to_owned()));
+    }
+    let mut value = std::mem::take(&mut d.value);
+    let node = at.index(a.len());
+    process_value(&mut value, &node, depth, ctx)?;
+    if let Some(slot) = ctx.paths.get_mut(i) {
+        *slot = Some(node.to_path());
+    }
+    a.push(value);
+    Ok(())
 }
 
 /// Processes an object in place: the members it has (recursively), then its `_sd` digests,
 /// whose disclosed claims are appended in `_sd` order.
 fn process_object(m: &mut Map<String, Value>, at: &Node<'_, '_>, depth: usize, ctx: &mut Ctx<'_>) -> Result<(), SdJwtError> {
-    let sd = match m.remove("_sd") {
+    let sd = match m.shift_remove("_sd") {
         None => Vec::new(),
         Some(Value::Array(items)) => items,
         Some(_) => return Err(SdJwtError::MalformedSdStructure("_sd (not an array)")),
     };
     for (k, v) in m.iter_mut() {
-        process_value(v, &Node { parent: Some(at), step: Step::Key(k) }, depth, ctx)?;
+        process_value(v, &at.key(k), depth, ctx)?;
     }
     for digest in sd {
         let Value::String(digest) = digest else {
             return Err(SdJwtError::MalformedSdStructure("_sd (not an array of strings)"));
         };
-        let Some(i) = take_digest(ctx, digest)? else {
-            continue; // a decoy, or a claim not disclosed
-        };
-        let Some(d) = ctx.disclosures.get_mut(i) else { continue };
-        let Some(name) = d.name.take() else {
-            return Err(SdJwtError::DisclosureKindMismatch(d.digest.as_str().to_owned()));
-        };
-        if m.contains_key(&name) {
-            return Err(SdJwtError::ClaimCollision(name));
+        if let Some(i) = take_digest(ctx, &digest)? {
+            embed_property(m, i, at, depth, ctx)?;
         }
-        // Each disclosure is embedded at most once (its digest appears once), so its value
-        // moves into the claims.
-        let mut value = std::mem::take(&mut d.value);
-        let node = Node { parent: Some(at), step: Step::Key(&name) };
-        process_value(&mut value, &node, depth, ctx)?;
-        if let Some(slot) = ctx.paths.get_mut(i) {
-            *slot = Some(node.to_path());
-        }
-        m.insert(name, value);
+        // else: a decoy, or a claim not disclosed
     }
     Ok(())
 }
@@ -231,23 +289,12 @@ fn process_array(a: &mut Vec<Value>, at: &Node<'_, '_>, depth: usize, ctx: &mut 
     a.reserve(items.len());
     for mut el in items {
         if let Some(digest) = array_digest(&mut el)? {
-            let Some(i) = take_digest(ctx, digest)? else {
-                continue; // not disclosed: the element is removed (RFC 9901 §7.1 step 3.3.2)
-            };
-            let Some(d) = ctx.disclosures.get_mut(i) else { continue };
-            if d.name.is_some() {
-                return Err(SdJwtError::DisclosureKindMismatch(d.digest.as_str().to_owned()));
+            if let Some(i) = take_digest(ctx, &digest)? {
+                embed_element(a, i, at, depth, ctx)?;
             }
-            let mut value = std::mem::take(&mut d.value);
-            let node = Node { parent: Some(at), step: Step::Index(a.len()) };
-            process_value(&mut value, &node, depth, ctx)?;
-            if let Some(slot) = ctx.paths.get_mut(i) {
-                *slot = Some(node.to_path());
-            }
-            a.push(value);
+            // else: not disclosed, the element is removed (RFC 9901 §7.1 step 3.3.2)
         } else {
-            let node = Node { parent: Some(at), step: Step::Index(a.len()) };
-            process_value(&mut el, &node, depth, ctx)?;
+            process_value(&mut el, &at.index(a.len()), depth, ctx)?;
             a.push(el);
         }
     }

@@ -4,7 +4,7 @@
 use serde_json::{Map, Value, json};
 
 use super::*;
-use crate::jose::{Jwk, JwsAlg, JwsHeader, PrivateJwk, SoftwareSigner, b64, jws};
+use crate::jose::{CompactJws, Jwk, JwsAlg, JwsHeader, PrivateJwk, SoftwareSigner, b64, jws};
 use crate::time::UnixTime;
 
 fn vector(name: &str) -> String {
@@ -446,4 +446,154 @@ fn serialization_round_trips() {
     let fx = Fx::new();
     let p = fx.present(&["given_name"]);
     assert_eq!(SdJwt::parse(&p).unwrap().serialize(), p);
+}
+
+// ---- the verifier's one-pass reader against the general path ----
+
+/// Runs the one-pass reader and the general path on the same payload text and
+/// disclosures; whenever the one pass succeeds, the general path must give the same claims
+/// (in the same order), paths and `_sd_alg`. Returns what each gave.
+fn both_paths(payload: &str, disclosures: &[Disclosure]) -> (Option<Value>, Result<Value, SdJwtError>) {
+    let parsed = |ds: &[Disclosure]| -> Vec<disclosure::ParsedDisclosure> {
+        ds.iter()
+            .map(|d| disclosure::ParsedDisclosure { digest: d.digest_text(), name: d.name().map(str::to_owned), value: d.value().clone() })
+            .collect()
+    };
+    let fast = one_pass::read(payload.as_bytes(), &mut parsed(disclosures));
+    let general = serde_json::from_str::<Map<String, Value>>(payload)
+        .map_err(|_| SdJwtError::Malformed("payload is not a JSON object"))
+        .and_then(|map| {
+            let sd_alg = map.get("_sd_alg").cloned();
+            process::process(map, &mut parsed(disclosures)).map(|p| (p, sd_alg))
+        });
+    // Serialized, so that member order is compared too.
+    let show = |p: &process::Processed, sd_alg: &Option<Value>| {
+        json!({"claims": serde_json::to_string(&p.claims).unwrap(), "paths": p.paths.iter().map(ToString::to_string).collect::<Vec<_>>(), "sd_alg": sd_alg})
+    };
+    let fast = fast.map(|f| show(&f.processed, &f.sd_alg));
+    let general = general.map(|(p, a)| show(&p, &a));
+    if let Some(f) = &fast {
+        assert_eq!(Some(f), general.as_ref().ok(), "the one pass and the general path disagree on {payload}");
+    }
+    (fast, general)
+}
+
+fn payload_and_disclosures(sd: &SdJwt) -> (String, Vec<Disclosure>) {
+    let payload = serde_json::to_string(&sd.unverified_payload().unwrap()).unwrap();
+    (payload, sd.disclosures().to_vec())
+}
+
+#[test]
+fn one_pass_agrees_with_general_path_on_rfc_and_our_credentials() {
+    let rfc = SdJwt::parse(&vector("section5.1.sd-jwt")).unwrap();
+    let fx = Fx::new();
+    for sd in [rfc.clone(), SdJwt::parse(&vector("section5.2-selective.sd-jwt")).unwrap(), fx.issue()] {
+        let (payload, ds) = payload_and_disclosures(&sd);
+        let (fast, general) = both_paths(&payload, &ds);
+        assert!(fast.is_some() && general.is_ok());
+        // Any subset of the disclosures whose parents are present also agrees.
+        for skip in 0..ds.len() {
+            let mut fewer = ds.clone();
+            fewer.remove(skip);
+            both_paths(&payload, &fewer);
+        }
+    }
+    // The payload's own text (escapes, spacing) as the issuer wrote it.
+    let raw = CompactJws::parse(rfc.issuer_jwt()).unwrap().payload().to_vec();
+    assert!(both_paths(std::str::from_utf8(&raw).unwrap(), rfc.disclosures()).0.is_some());
+}
+
+#[test]
+fn one_pass_keeps_member_order_and_appends_disclosed_claims_in_sd_order() {
+    let a = Disclosure::with_salt("s1", Some("a"), json!(1)).unwrap();
+    let b = Disclosure::with_salt("s2", Some("b"), json!({"_sd": []})).unwrap();
+    let payload = format!(r#"{{"z":0,"_sd":["{}","{}"],"y":{{"...":"not a digest here"}},"_sd_alg":"sha-256"}}"#, b.digest(), a.digest());
+    let (fast, _) = both_paths(&payload, &[a, b]);
+    let fast = fast.unwrap();
+    assert_eq!(fast["claims"], json!(r#"{"z":0,"y":{"...":"not a digest here"},"b":{},"a":1}"#));
+    assert_eq!(fast["sd_alg"], json!("sha-256"));
+}
+
+#[test]
+fn one_pass_handles_array_digests_and_look_alikes() {
+    let e1 = Disclosure::with_salt("s1", None, json!("FR")).unwrap();
+    let e2 = Disclosure::with_salt("s3", None, json!("DE")).unwrap();
+    let nested = Disclosure::with_salt("s2", Some("n"), json!([{"...": e2.digest()}, "ES"])).unwrap();
+    let payload = format!(
+        r#"{{"_sd":["{}"],"arr":["IT",{{"...":"{}"}},{{"...":"decoy-not-43-chars"}},{{"...":"x","k":1}},{{"k":1,"...":"x"}}],"nested":{{"_sd_alg":"kept"}}}}"#,
+        nested.digest(),
+        e1.digest()
+    );
+    let (fast, general) = both_paths(&payload, &[nested, e1, e2]);
+    assert!(general.is_ok());
+    let fast = fast.unwrap();
+    let claims: Value = serde_json::from_str(fast["claims"].as_str().unwrap()).unwrap();
+    assert_eq!(claims["arr"], json!(["IT", "FR", {"...": "x", "k": 1}, {"k": 1, "...": "x"}]));
+    assert_eq!(claims["n"], json!(["DE", "ES"]));
+    assert_eq!(claims["nested"], json!({"_sd_alg": "kept"}));
+    assert_eq!(fast["paths"], json!(["n", "arr.1", "n.0"]));
+}
+
+#[test]
+fn one_pass_leaves_every_error_and_every_oddity_to_the_general_path() {
+    let a = Disclosure::with_salt("s1", Some("a"), json!(1)).unwrap();
+    let el = Disclosure::with_salt("s2", None, json!(2)).unwrap();
+    let iss = Disclosure::with_salt("s3", Some("iss"), json!("https://elsewhere.example")).unwrap();
+    let (da, de, di) = (a.digest(), el.digest(), iss.digest());
+    // (payload, disclosures, whether the general path accepts it)
+    let cases: Vec<(String, Vec<Disclosure>, bool)> = vec![
+        // Errors: each one a rule of RFC 9901 §7.1.
+        (format!(r#"{{"_sd":["{da}","{da}"]}}"#), vec![a.clone()], false),
+        (format!(r#"{{"_sd":["{da}"],"x":{{"_sd":["{da}"]}}}}"#), vec![a.clone()], false),
+        (r#"{"_sd":[]}"#.into(), vec![a.clone()], false),
+        (format!(r#"{{"a":0,"_sd":["{da}"]}}"#), vec![a.clone()], false),
+        (format!(r#"{{"_sd":["{de}"]}}"#), vec![el.clone()], false),
+        (format!(r#"{{"x":[{{"...":"{da}"}}]}}"#), vec![a.clone()], false),
+        (r#"{"_sd":"not an array"}"#.into(), vec![], false),
+        (r#"{"_sd":[1]}"#.into(), vec![], false),
+        (r#"{"x":[{"...":1}]}"#.into(), vec![], false),
+        (r#"{"_sd":["decoy","decoy"]}"#.into(), vec![], false),
+        (format!(r#"{{"_sd":["{da}"]}}"#), vec![a.clone(), a.clone()], false),
+        (r#"{"x":1"#.into(), vec![], false),
+        (r#"[1,2]"#.into(), vec![], false),
+        (r#"{"x":1} trailing"#.into(), vec![], false),
+        // Legal, but left to the general path: repeated names, a disclosed top-level `iss`.
+        (r#"{"x":1,"x":2}"#.into(), vec![], true),
+        (format!(r#"{{"_sd":["{da}"],"_sd":["{da}"]}}"#), vec![a.clone()], true),
+        (r#"{"_sd_alg":"sha-256","_sd_alg":"sha-256"}"#.into(), vec![], true),
+        (r#"{"x":[{"...":"d","...":"e"}]}"#.into(), vec![], true),
+        (format!(r#"{{"_sd":["{di}"]}}"#), vec![iss.clone()], true),
+    ];
+    for (payload, ds, accepted) in cases {
+        let (fast, general) = both_paths(&payload, &ds);
+        assert!(fast.is_none(), "the one pass should have left {payload} to the general path");
+        assert_eq!(general.is_ok(), accepted, "{payload}: {general:?}");
+    }
+    // Nesting deeper than the general path allows.
+    let deep = format!("{}1{}", r#"{"a":"#.repeat(70), "}".repeat(70));
+    let (fast, general) = both_paths(&deep, &[]);
+    assert!(fast.is_none());
+    assert_eq!(general.unwrap_err(), SdJwtError::TooDeep);
+}
+
+#[test]
+fn verifier_falls_back_to_the_general_path_with_the_same_outcome() {
+    let fx = Fx::new();
+    let sd = fx.issue();
+    // A repeated member name: the one pass gives up, the general path keeps the last value.
+    let payload = sd.unverified_payload().unwrap();
+    let text = serde_json::to_string(&payload).unwrap().replacen('{', r#"{"tax_office":"Roma 1","#, 1);
+    let text = format!(r#"{},"tax_office":"Roma 2"}}"#, text.strip_suffix('}').unwrap());
+    let jwt = jws::sign(&fx.header(), text.as_bytes(), &fx.issuer).unwrap();
+    let p = fx.bind(&SdJwt::from_parts(jwt, sd.disclosures().to_vec(), None));
+    let v = fx.verifier().verify(&p, NOW).unwrap();
+    assert_eq!(v.claim_str("tax_office"), Some("Roma 2"));
+    assert_eq!(v.disclosed.len(), sd.disclosures().len());
+    // A structure error found by the one pass is reported after the signature check, as
+    // the general path orders them: a forged signature wins over the repeated digest.
+    let first = sd.disclosures()[0].digest().to_owned();
+    let broken = fx.resign(&sd, |p| p["_sd"].as_array_mut().unwrap().push(json!(first.clone())));
+    let forged = broken.issuer_jwt().rsplit_once('.').unwrap().0.to_owned() + "." + &b64::encode([7u8; 64]);
+    let p = fx.bind(&SdJwt::from_parts(forged, broken.disclosures().to_vec(), None));
+    assert_eq!(fx.verifier().verify(&p, NOW).unwrap_err(), SdJwtError::IssuerSignatureInvalid);
 }

@@ -6,6 +6,7 @@ use subtle::ConstantTimeEq;
 
 use super::disclosure::{DigestText, ParsedDisclosure};
 use super::kb::{KB_JWT_TYP, KeyBindingClaims};
+use super::one_pass::{self, OnePass};
 use super::{ClaimPath, IssuerKeyResolver, Parts, PathElement, SD_ALG, SdJwtError, process};
 use crate::jose::{CompactJws, JoseError, Jwk, JwsHeader};
 use crate::time::UnixTime;
@@ -62,6 +63,27 @@ pub struct Verifier<'a> {
     key_binding: Option<KeyBindingExpectation<'a>>,
 }
 
+/// Each disclosure parsed from its borrowed text into one scratch buffer and kept only as
+/// its digest, name and value, with the checks of `SdJwt::parse`, in its order.
+fn parse_disclosures(parts: &Parts<'_>) -> Result<Vec<ParsedDisclosure>, SdJwtError> {
+    let mut disclosures = Vec::with_capacity(parts.count);
+    let mut scratch = Vec::new();
+    for (i, d) in parts.disclosures().enumerate() {
+        disclosures.push(ParsedDisclosure::parse(d?, i, &mut scratch)?);
+    }
+    Ok(disclosures)
+}
+
+/// `_sd_alg`, when present, must be the one we support (RFC 9901 §4.1.1).
+fn check_sd_alg(sd_alg: Option<&Value>) -> Result<(), SdJwtError> {
+    match sd_alg {
+        None => Ok(()),
+        Some(Value::String(a)) if a == SD_ALG => Ok(()),
+        Some(Value::String(a)) => Err(SdJwtError::UnsupportedSdAlg(a.clone())),
+        Some(_) => Err(SdJwtError::BadClaim("_sd_alg")),
+    }
+}
+
 /// The `typ` values an SD-JWT VC verifier accepts by default.
 const VC_TYPS: &[&str] = &["dc+sd-jwt", "vc+sd-jwt"];
 
@@ -115,11 +137,7 @@ impl<'a> Verifier<'a> {
         // each disclosure is decoded into one scratch buffer and kept only as its digest,
         // name and value.
         let parts = Parts::split(presentation)?;
-        let mut disclosures = Vec::with_capacity(parts.count);
-        let mut scratch = Vec::new();
-        for (i, d) in parts.disclosures().enumerate() {
-            disclosures.push(ParsedDisclosure::parse(d?, i, &mut scratch)?);
-        }
+        let mut disclosures = parse_disclosures(&parts)?;
         let jws = CompactJws::parse(parts.issuer_jwt).map_err(SdJwtError::jose("issuer JWT"))?;
         let header = jws.header();
         if !self.accepted_typ.is_empty() && !self.accepted_typ.iter().any(|t| header.typ_is(t)) {
@@ -128,24 +146,25 @@ impl<'a> Verifier<'a> {
                 expected: self.accepted_typ.iter().map(|t| (*t).to_owned()).collect(),
             });
         }
-        let payload: Map<String, Value> = jws.payload_json().map_err(SdJwtError::jose("issuer JWT"))?;
-        let iss = match payload.get("iss") {
-            Some(Value::String(s)) => s.as_str(),
-            None if !self.vc_rules => "",
-            _ => return Err(SdJwtError::BadClaim("iss")),
+        let processed = match one_pass::read(jws.payload(), &mut disclosures) {
+            // The payload read and processed in one pass: the checks that follow are those
+            // of the general path, in its order, less the processing already done (which
+            // succeeded, so it could not have failed there either).
+            Some(OnePass { processed, sd_alg }) => {
+                self.check_issuer_signature(&jws, processed.claims.get("iss"), now)?;
+                check_sd_alg(sd_alg.as_ref())?;
+                processed
+            }
+            // The general path: the payload's JSON tree, `iss`, the issuer's key and
+            // signature, `_sd_alg`, then the disclosures (parsed again: the one pass may
+            // have moved some).
+            None => {
+                let payload: Map<String, Value> = jws.payload_json().map_err(SdJwtError::jose("issuer JWT"))?;
+                self.check_issuer_signature(&jws, payload.get("iss"), now)?;
+                check_sd_alg(payload.get("_sd_alg"))?;
+                process::process(payload, &mut parse_disclosures(&parts)?)?
+            }
         };
-        let key = self.resolver.resolve(iss, header, now)?;
-        jws.verify(&key).map_err(|e| match e {
-            JoseError::BadSignature => SdJwtError::IssuerSignatureInvalid,
-            other => SdJwtError::Jose { part: "issuer JWT", source: other },
-        })?;
-        match payload.get("_sd_alg") {
-            None => {}
-            Some(Value::String(a)) if a == SD_ALG => {}
-            Some(Value::String(a)) => return Err(SdJwtError::UnsupportedSdAlg(a.clone())),
-            Some(_) => return Err(SdJwtError::BadClaim("_sd_alg")),
-        }
-        let processed = process::process(payload, &mut disclosures)?;
         if self.vc_rules {
             for p in &processed.paths {
                 if let [PathElement::Key(k)] = p.elements()
@@ -171,6 +190,20 @@ impl<'a> Verifier<'a> {
             (Some(kb), _) => Some(self.check_kb(kb, parts.without_kb, holder_key.as_ref(), now)?),
         };
         Ok(VerifiedSdJwt { header: jws.into_header(), claims: processed.claims, disclosed: processed.paths, holder_key, key_binding })
+    }
+
+    /// `iss` (required by SD-JWT VC), the issuer's key from the resolver, the signature.
+    fn check_issuer_signature(&self, jws: &CompactJws<'_>, iss: Option<&Value>, now: UnixTime) -> Result<(), SdJwtError> {
+        let iss = match iss {
+            Some(Value::String(s)) => s.as_str(),
+            None if !self.vc_rules => "",
+            _ => return Err(SdJwtError::BadClaim("iss")),
+        };
+        let key = self.resolver.resolve(iss, jws.header(), now)?;
+        jws.verify(&key).map_err(|e| match e {
+            JoseError::BadSignature => SdJwtError::IssuerSignatureInvalid,
+            other => SdJwtError::Jose { part: "issuer JWT", source: other },
+        })
     }
 
     fn check_times(&self, claims: &Map<String, Value>, now: UnixTime) -> Result<(), SdJwtError> {
