@@ -32,7 +32,7 @@ pub(crate) fn encode_to_slice(bytes: impl AsRef<[u8]>, out: &mut [u8]) -> Option
 /// Decodes `s` and hands the bytes to `f`: on the stack when they are small (JOSE headers),
 /// in a `Vec` otherwise. `None` when `s` is not base64url.
 pub(crate) fn with_decoded<T>(s: &str, f: impl FnOnce(&[u8]) -> T) -> Option<T> {
-    const SMALL: usize = 384;
+    const SMALL: usize = 192;
     if s.len() <= SMALL / 3 * 4 {
         let mut buf = [0u8; SMALL];
         let n = URL_SAFE_NO_PAD.decode_slice(s, &mut buf).ok()?;

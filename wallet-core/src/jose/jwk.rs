@@ -257,6 +257,13 @@ impl Jwk {
         self.check_alg(alg)?;
         super::backend::verify(alg, &self.params, message, signature)
     }
+
+    /// Verifies an ES256 `signature` given the SHA-256 `digest` of the message (see
+    /// [`super::CompactJws::verify_with_sha256`]).
+    pub(crate) fn verify_es256_prehashed(&self, digest: &[u8; 32], signature: &[u8]) -> Result<(), JoseError> {
+        self.check_alg(JwsAlg::Es256)?;
+        super::backend::verify_es256_prehashed(&self.params, digest, signature)
+    }
 }
 
 /// A private EC key as a JWK (`d` beside the public members). Kept zeroized; its `Debug`

@@ -264,6 +264,16 @@ impl<'a> CompactJws<'a> {
     pub fn verify(&self, key: &Jwk) -> Result<(), JoseError> {
         key.verify(self.header.alg, self.signing_input(), &self.signature)
     }
+
+    /// [`Self::verify`] for a caller that already has `sha256`, the SHA-256 of
+    /// [`Self::signing_input`]: an ES256 signature is checked against it without hashing the
+    /// input again; any other `alg` is verified as usual.
+    pub fn verify_with_sha256(&self, key: &Jwk, sha256: &[u8; 32]) -> Result<(), JoseError> {
+        match self.header.alg {
+            JwsAlg::Es256 => key.verify_es256_prehashed(sha256, &self.signature),
+            _ => self.verify(key),
+        }
+    }
 }
 
 /// Signs `payload` as a compact JWS. The header's `alg` is set to the signer's; its `kid`
@@ -417,6 +427,24 @@ mod tests {
         let tampered = jws.replacen(".eyJ", ".eyK", 1);
         let p2 = CompactJws::parse(&tampered).unwrap();
         assert_eq!(p2.verify(&s.public_jwk()), Err(JoseError::BadSignature));
+    }
+
+    #[test]
+    fn verify_with_sha256_uses_the_given_digest_for_es256_only() {
+        use sha2::Digest as _;
+        let s = SoftwareSigner::generate().unwrap();
+        let jws = sign(&JwsHeader::new(JwsAlg::Es256), br#"{"a":1}"#, &s).unwrap();
+        let parsed = CompactJws::parse(&jws).unwrap();
+        let right: [u8; 32] = sha2::Sha256::digest(parsed.signing_input()).into();
+        parsed.verify_with_sha256(&s.public_jwk(), &right).unwrap();
+        assert_eq!(parsed.verify_with_sha256(&s.public_jwk(), &[0u8; 32]), Err(JoseError::BadSignature));
+        let other = SoftwareSigner::generate().unwrap();
+        assert_eq!(parsed.verify_with_sha256(&other.public_jwk(), &right), Err(JoseError::BadSignature));
+        let rsa = Jwk::from_json(&vector("a2.jwk.json")).unwrap();
+        assert!(matches!(parsed.verify_with_sha256(&rsa, &right), Err(JoseError::KeyAlgMismatch { .. })));
+        // RS256 (RFC 7515 A.2) is verified over its signing input; the digest is not used.
+        let a2 = vector("a2.jws");
+        CompactJws::parse(&a2).unwrap().verify_with_sha256(&rsa, &[0u8; 32]).unwrap();
     }
 
     #[test]

@@ -21,14 +21,46 @@ pub fn digest(encoded: &str) -> String {
 
 /// base64url(SHA-256(bytes)) in a fixed buffer: 32 bytes are exactly 43 characters without
 /// padding. The verifier's digests and `sd_hash` live here, not on the heap.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Eq, Hash)]
 pub(crate) struct DigestText([u8; 43]);
+
+// Digests are compared often (lookups, repetition checks) and differ early: the first eight
+// characters, read as a big-endian integer, decide almost always, and order as the bytes do.
+impl DigestText {
+    fn prefix(&self) -> u64 {
+        let [a, b, c, d, e, f, g, h, ..] = self.0;
+        u64::from_be_bytes([a, b, c, d, e, f, g, h])
+    }
+}
+
+impl PartialEq for DigestText {
+    fn eq(&self, other: &Self) -> bool {
+        self.prefix() == other.prefix() && self.0 == other.0
+    }
+}
+
+impl Ord for DigestText {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.prefix().cmp(&other.prefix()).then_with(|| self.0.cmp(&other.0))
+    }
+}
+
+impl PartialOrd for DigestText {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
 
 impl DigestText {
     /// The digest of `encoded` (a disclosure, or the SD-JWT for `sd_hash`).
     pub(crate) fn of(encoded: &str) -> Self {
+        Self::from_hasher(Sha256::new_with_prefix(encoded.as_bytes()))
+    }
+
+    /// The digest of what `hasher` has hashed.
+    pub(crate) fn from_hasher(hasher: Sha256) -> Self {
         let mut out = [0u8; 43];
-        let _ = b64::encode_to_slice(Sha256::digest(encoded.as_bytes()), &mut out);
+        let _ = b64::encode_to_slice(hasher.finalize(), &mut out);
         Self(out)
     }
 

@@ -157,9 +157,10 @@ impl<'a> Ctx<'a> {
     }
 
     fn find(&self, digest: &str) -> Option<usize> {
+        let digest = DigestText::from_text(digest)?; // any other length matches no disclosure
         let ds = &*self.disclosures;
         self.by_digest
-            .binary_search_by(|&i| ds.get(i).map_or(&[][..], |d| d.digest.as_bytes()).cmp(digest.as_bytes()))
+            .binary_search_by(|&i| ds.get(i).map(|d| d.digest).cmp(&Some(digest)))
             .ok()
             .and_then(|pos| self.by_digest.get(pos).copied())
     }

@@ -2,6 +2,7 @@
 //! IT-Wallet 1.4 §8 (what a relying party must reject).
 
 use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::disclosure::{DigestText, ParsedDisclosure};
@@ -72,6 +73,18 @@ fn parse_disclosures(parts: &Parts<'_>) -> Result<Vec<ParsedDisclosure>, SdJwtEr
         disclosures.push(ParsedDisclosure::parse(d?, i, &mut scratch)?);
     }
     Ok(disclosures)
+}
+
+/// `sd_hash` (RFC 9901 §4.3.1) of `without_kb`, given `signed`, which has hashed
+/// `signing_input`, the start of `without_kb`.
+fn continue_hash(mut signed: Sha256, signing_input: &[u8], without_kb: &str) -> DigestText {
+    match without_kb.as_bytes().strip_prefix(signing_input) {
+        Some(rest) => {
+            signed.update(rest);
+            DigestText::from_hasher(signed)
+        }
+        None => DigestText::of(without_kb),
+    }
 }
 
 /// `_sd_alg`, when present, must be the one we support (RFC 9901 §4.1.1).
@@ -146,12 +159,15 @@ impl<'a> Verifier<'a> {
                 expected: self.accepted_typ.iter().map(|t| (*t).to_owned()).collect(),
             });
         }
+        // One SHA-256 pass over the issuer JWT's signing input serves its ES256 signature and
+        // then, continued over the rest of the presentation, `sd_hash`.
+        let signed = Sha256::new_with_prefix(jws.signing_input());
         let processed = match one_pass::read(jws.payload(), &mut disclosures) {
             // The payload read and processed in one pass: the checks that follow are those
             // of the general path, in its order, less the processing already done (which
             // succeeded, so it could not have failed there either).
             Some(OnePass { processed, sd_alg }) => {
-                self.check_issuer_signature(&jws, processed.claims.get("iss"), now)?;
+                self.check_issuer_signature(&jws, &signed, processed.claims.get("iss"), now)?;
                 check_sd_alg(sd_alg.as_ref())?;
                 processed
             }
@@ -160,7 +176,7 @@ impl<'a> Verifier<'a> {
             // have moved some).
             None => {
                 let payload: Map<String, Value> = jws.payload_json().map_err(SdJwtError::jose("issuer JWT"))?;
-                self.check_issuer_signature(&jws, payload.get("iss"), now)?;
+                self.check_issuer_signature(&jws, &signed, payload.get("iss"), now)?;
                 check_sd_alg(payload.get("_sd_alg"))?;
                 process::process(payload, &mut parse_disclosures(&parts)?)?
             }
@@ -187,20 +203,24 @@ impl<'a> Verifier<'a> {
         let key_binding = match (parts.kb_jwt, &self.key_binding) {
             (None, Some(_)) => return Err(SdJwtError::KbMissing),
             (None, None) => None,
-            (Some(kb), _) => Some(self.check_kb(kb, parts.without_kb, holder_key.as_ref(), now)?),
+            (Some(kb), _) => {
+                let sd_hash = continue_hash(signed, jws.signing_input(), parts.without_kb);
+                Some(self.check_kb(kb, &sd_hash, holder_key.as_ref(), now)?)
+            }
         };
         Ok(VerifiedSdJwt { header: jws.into_header(), claims: processed.claims, disclosed: processed.paths, holder_key, key_binding })
     }
 
     /// `iss` (required by SD-JWT VC), the issuer's key from the resolver, the signature.
-    fn check_issuer_signature(&self, jws: &CompactJws<'_>, iss: Option<&Value>, now: UnixTime) -> Result<(), SdJwtError> {
+    /// `signed` has hashed the JWS's signing input.
+    fn check_issuer_signature(&self, jws: &CompactJws<'_>, signed: &Sha256, iss: Option<&Value>, now: UnixTime) -> Result<(), SdJwtError> {
         let iss = match iss {
             Some(Value::String(s)) => s.as_str(),
             None if !self.vc_rules => "",
             _ => return Err(SdJwtError::BadClaim("iss")),
         };
         let key = self.resolver.resolve(iss, jws.header(), now)?;
-        jws.verify(&key).map_err(|e| match e {
+        jws.verify_with_sha256(&key, &signed.clone().finalize().into()).map_err(|e| match e {
             JoseError::BadSignature => SdJwtError::IssuerSignatureInvalid,
             other => SdJwtError::Jose { part: "issuer JWT", source: other },
         })
@@ -229,8 +249,8 @@ impl<'a> Verifier<'a> {
         Ok(())
     }
 
-    /// `presented` is the SD-JWT exactly as received up to and including the last `~`.
-    fn check_kb(&self, kb: &str, presented: &str, holder_key: Option<&Jwk>, now: UnixTime) -> Result<KeyBindingClaims, SdJwtError> {
+    /// `sd_hash` is that of the SD-JWT exactly as received up to and including the last `~`.
+    fn check_kb(&self, kb: &str, sd_hash: &DigestText, holder_key: Option<&Jwk>, now: UnixTime) -> Result<KeyBindingClaims, SdJwtError> {
         let jws = CompactJws::parse(kb).map_err(SdJwtError::jose("KB-JWT"))?;
         if !jws.header().typ_is(KB_JWT_TYP) {
             return Err(SdJwtError::KbWrongTyp);
@@ -242,7 +262,7 @@ impl<'a> Verifier<'a> {
         })?;
         let claims: KeyBindingClaims = jws.payload_json().map_err(SdJwtError::jose("KB-JWT"))?;
         // `sd_hash` covers the presentation exactly as received, up to the last `~`.
-        if !bool::from(claims.sd_hash.as_bytes().ct_eq(DigestText::of(presented).as_bytes())) {
+        if !bool::from(claims.sd_hash.as_bytes().ct_eq(sd_hash.as_bytes())) {
             return Err(SdJwtError::KbSdHashMismatch);
         }
         if let Some(exp) = &self.key_binding {
