@@ -21,7 +21,7 @@ pub fn digest(encoded: &str) -> String {
 
 /// base64url(SHA-256(bytes)) in a fixed buffer: 32 bytes are exactly 43 characters without
 /// padding. The verifier's digests and `sd_hash` live here, not on the heap.
-#[derive(Clone, Copy, Eq, Hash)]
+#[derive(Clone, Copy, Eq)]
 pub(crate) struct DigestText([u8; 43]);
 
 // Digests are compared often (lookups, repetition checks) and differ early: the first eight
@@ -42,6 +42,12 @@ impl PartialEq for DigestText {
 impl Ord for DigestText {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
         self.prefix().cmp(&other.prefix()).then_with(|| self.0.cmp(&other.0))
+    }
+}
+
+impl std::hash::Hash for DigestText {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.hash(state); // equal digests have equal bytes
     }
 }
 
