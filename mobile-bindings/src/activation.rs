@@ -4,6 +4,7 @@
 //! [`CoreHttp`] (the app's [`HttpClient`] as wallet-core's) and [`ProviderTrust`] (the
 //! provider's key from its federation trust chain, to any configured anchor).
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use wallet_core::federation::{TrustAnchorConfig, TrustChainResolver};
@@ -52,7 +53,7 @@ impl ProviderTrust {
 }
 
 impl IssuerKeyResolver for ProviderTrust {
-    fn resolve(&self, iss: &str, header: &JwsHeader, now: UnixTime) -> Result<Jwk, KeyResolutionError> {
+    fn resolve(&self, iss: &str, header: &JwsHeader, now: UnixTime) -> Result<Cow<'_, Jwk>, KeyResolutionError> {
         let mut last = KeyResolutionError::UnknownIssuer { iss: iss.to_owned() };
         for r in &self.0 {
             match r.resolve(iss, header, now) {

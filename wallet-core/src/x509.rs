@@ -6,6 +6,8 @@
 //!
 //! Signatures are checked with our own JOSE backend (no `ring`, no OpenSSL).
 
+use std::borrow::Cow;
+
 use base64::Engine as _;
 use x509_parser::certificate::X509Certificate;
 use x509_parser::extensions::{GeneralName, ParsedExtension};
@@ -479,7 +481,7 @@ impl X5cResolver {
 }
 
 impl IssuerKeyResolver for X5cResolver {
-    fn resolve(&self, iss: &str, header: &JwsHeader, now: UnixTime) -> Result<Jwk, KeyResolutionError> {
+    fn resolve(&self, iss: &str, header: &JwsHeader, now: UnixTime) -> Result<Cow<'_, Jwk>, KeyResolutionError> {
         let x5c = header.x5c.as_deref().ok_or(KeyResolutionError::MissingHeader("x5c"))?;
         let chain = self.anchors.verify_chain(x5c, now).map_err(|e| KeyResolutionError::BadChain(e.to_string()))?;
         let host = uri_host(iss);
@@ -490,7 +492,7 @@ impl IssuerKeyResolver for X5cResolver {
                 reason: "the x5c leaf certificate names neither this URI nor its host".into(),
             });
         }
-        Ok(chain.leaf_key)
+        Ok(Cow::Owned(chain.leaf_key))
     }
 }
 

@@ -3,6 +3,8 @@
 //! trust anchor without network, and the key named by the header's `kid` is taken from the
 //! resolved `openid_credential_issuer` metadata `jwks`.
 
+use std::borrow::Cow;
+
 use super::chain::{TrustAnchorConfig, validate};
 use crate::jose::jwk::JwkSet;
 use crate::jose::{Jwk, JwsHeader};
@@ -27,7 +29,7 @@ impl TrustChainResolver {
 }
 
 impl IssuerKeyResolver for TrustChainResolver {
-    fn resolve(&self, iss: &str, header: &JwsHeader, now: UnixTime) -> Result<Jwk, KeyResolutionError> {
+    fn resolve(&self, iss: &str, header: &JwsHeader, now: UnixTime) -> Result<Cow<'_, Jwk>, KeyResolutionError> {
         let chain = header.trust_chain.as_deref().ok_or(KeyResolutionError::MissingHeader("trust_chain"))?;
         let kid = header.kid.as_deref().ok_or(KeyResolutionError::MissingHeader("kid"))?;
         let v = validate(chain, &self.anchor, now).map_err(|e| KeyResolutionError::BadChain(e.to_string()))?;
@@ -39,6 +41,6 @@ impl IssuerKeyResolver for TrustChainResolver {
             .and_then(|m| m.get("jwks"))
             .and_then(|j| serde_json::from_value(j.clone()).ok())
             .ok_or_else(|| KeyResolutionError::UnknownIssuer { iss: iss.to_owned() })?;
-        jwks.by_kid(kid).cloned().ok_or_else(|| KeyResolutionError::UnknownIssuer { iss: iss.to_owned() })
+        jwks.by_kid(kid).cloned().map(Cow::Owned).ok_or_else(|| KeyResolutionError::UnknownIssuer { iss: iss.to_owned() })
     }
 }

@@ -53,45 +53,98 @@ pub(crate) struct StrictValue(pub(crate) serde_json::Value);
 
 impl<'de> serde::Deserialize<'de> for StrictValue {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(StrictVisitor).map(StrictValue)
+    }
+}
+
+/// Builds a `serde_json::Value`, refusing repeated names in its objects.
+struct StrictVisitor;
+
+impl<'de> Visitor<'de> for StrictVisitor {
+    type Value = serde_json::Value;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_bool<E>(self, b: bool) -> Result<serde_json::Value, E> {
+        Ok(b.into())
+    }
+    fn visit_i64<E>(self, n: i64) -> Result<serde_json::Value, E> {
+        Ok(n.into())
+    }
+    fn visit_u64<E>(self, n: u64) -> Result<serde_json::Value, E> {
+        Ok(n.into())
+    }
+    fn visit_f64<E>(self, n: f64) -> Result<serde_json::Value, E> {
+        Ok(serde_json::Number::from_f64(n).map_or(serde_json::Value::Null, serde_json::Value::Number))
+    }
+    fn visit_str<E>(self, s: &str) -> Result<serde_json::Value, E> {
+        Ok(serde_json::Value::String(s.to_owned()))
+    }
+    fn visit_string<E>(self, s: String) -> Result<serde_json::Value, E> {
+        Ok(serde_json::Value::String(s))
+    }
+    fn visit_unit<E>(self) -> Result<serde_json::Value, E> {
+        Ok(serde_json::Value::Null)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<serde_json::Value, A::Error> {
+        let mut v = Vec::new();
+        while let Some(StrictValue(x)) = seq.next_element()? {
+            v.push(x);
+        }
+        Ok(serde_json::Value::Array(v))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<serde_json::Value, A::Error> {
+        StrictObject.visit_map(map).map(serde_json::Value::Object)
+    }
+}
+
+/// A member's value as a string borrowed from the input when it is one (JOSE `alg`, checked
+/// and dropped: no allocation), otherwise a [`StrictValue`].
+pub(crate) enum StrOrValue<'de> {
+    Str(Key<'de>),
+    Value(serde_json::Value),
+}
+
+impl<'de> serde::Deserialize<'de> for StrOrValue<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
         impl<'de> Visitor<'de> for V {
-            type Value = serde_json::Value;
+            type Value = StrOrValue<'de>;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("any JSON value")
             }
-            fn visit_bool<E>(self, b: bool) -> Result<serde_json::Value, E> {
-                Ok(b.into())
+            fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Self::Value, E> {
+                Ok(StrOrValue::Str(Key::Borrowed(s)))
             }
-            fn visit_i64<E>(self, n: i64) -> Result<serde_json::Value, E> {
-                Ok(n.into())
+            fn visit_str<E>(self, s: &str) -> Result<Self::Value, E> {
+                Ok(StrOrValue::Str(Key::Owned(s.to_owned())))
             }
-            fn visit_u64<E>(self, n: u64) -> Result<serde_json::Value, E> {
-                Ok(n.into())
+            fn visit_string<E>(self, s: String) -> Result<Self::Value, E> {
+                Ok(StrOrValue::Str(Key::Owned(s)))
             }
-            fn visit_f64<E>(self, n: f64) -> Result<serde_json::Value, E> {
-                Ok(serde_json::Number::from_f64(n).map_or(serde_json::Value::Null, serde_json::Value::Number))
+            fn visit_bool<E: serde::de::Error>(self, b: bool) -> Result<Self::Value, E> {
+                StrictVisitor.visit_bool(b).map(StrOrValue::Value)
             }
-            fn visit_str<E>(self, s: &str) -> Result<serde_json::Value, E> {
-                Ok(serde_json::Value::String(s.to_owned()))
+            fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<Self::Value, E> {
+                StrictVisitor.visit_i64(n).map(StrOrValue::Value)
             }
-            fn visit_string<E>(self, s: String) -> Result<serde_json::Value, E> {
-                Ok(serde_json::Value::String(s))
+            fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<Self::Value, E> {
+                StrictVisitor.visit_u64(n).map(StrOrValue::Value)
             }
-            fn visit_unit<E>(self) -> Result<serde_json::Value, E> {
-                Ok(serde_json::Value::Null)
+            fn visit_f64<E: serde::de::Error>(self, n: f64) -> Result<Self::Value, E> {
+                StrictVisitor.visit_f64(n).map(StrOrValue::Value)
             }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<serde_json::Value, A::Error> {
-                let mut v = Vec::new();
-                while let Some(StrictValue(x)) = seq.next_element()? {
-                    v.push(x);
-                }
-                Ok(serde_json::Value::Array(v))
+            fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+                StrictVisitor.visit_unit().map(StrOrValue::Value)
             }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<serde_json::Value, A::Error> {
-                StrictObject.visit_map(map).map(serde_json::Value::Object)
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+                StrictVisitor.visit_seq(seq).map(StrOrValue::Value)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                StrictVisitor.visit_map(map).map(StrOrValue::Value)
             }
         }
-        d.deserialize_any(V).map(StrictValue)
+        d.deserialize_any(V)
     }
 }
 

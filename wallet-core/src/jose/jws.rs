@@ -4,6 +4,7 @@ use serde::Deserializer as _;
 use serde::de::{MapAccess, Visitor};
 use serde_json::{Map, Value};
 
+use super::b64::Decoded;
 use super::{JoseError, Jwk, JwsAlg, Signer, b64, json};
 
 /// The largest compact JWS we parse (1 MiB): credentials with portraits fit, memory stays bounded.
@@ -70,8 +71,8 @@ impl JwsHeader {
     /// Checks the members' types, in a fixed order (`alg` first, `crit` last).
     fn from_raw(h: RawHeader) -> Result<Self, JoseError> {
         let alg = match h.alg {
-            Some(Value::String(s)) => s.parse::<JwsAlg>()?,
-            Some(_) => return Err(JoseError::MalformedCompact("`alg` is not a string")),
+            Some(Ok(alg)) => alg?,
+            Some(Err(())) => return Err(JoseError::MalformedCompact("`alg` is not a string")),
             None => return Err(JoseError::MalformedCompact("header has no `alg`")),
         };
         let opt_str = |v: Option<Value>, k: &'static str| -> Result<Option<String>, JoseError> {
@@ -137,7 +138,8 @@ impl JwsHeader {
 /// The members of a JWS header as read, their types not yet checked.
 #[derive(Default)]
 struct RawHeader {
-    alg: Option<Value>,
+    /// `alg` parsed (or refused) without keeping its text; `Err(())` when not a string.
+    alg: Option<Result<Result<JwsAlg, JoseError>, ()>>,
     typ: Option<Value>,
     kid: Option<Value>,
     x5c: Option<Value>,
@@ -157,9 +159,18 @@ impl<'de> Visitor<'de> for RawHeaderVisitor {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawHeader, A::Error> {
         let mut h = RawHeader::default();
         while let Some(key) = map.next_key::<json::Key<'de>>()? {
+            if key.as_str() == "alg" {
+                let alg = match map.next_value::<json::StrOrValue<'de>>()? {
+                    json::StrOrValue::Str(s) => Ok(s.as_str().parse::<JwsAlg>()),
+                    json::StrOrValue::Value(_) => Err(()),
+                };
+                if h.alg.replace(alg).is_some() {
+                    return Err(json::duplicate("alg"));
+                }
+                continue;
+            }
             let json::StrictValue(value) = map.next_value()?;
             let slot = match key.as_str() {
-                "alg" => &mut h.alg,
                 "typ" => &mut h.typ,
                 "kid" => &mut h.kid,
                 "x5c" => &mut h.x5c,
@@ -200,8 +211,8 @@ pub fn media_type_eq(a: &str, b: &str) -> bool {
 pub struct CompactJws<'a> {
     raw: &'a str,
     header: JwsHeader,
-    payload: Vec<u8>,
-    signature: Vec<u8>,
+    payload: Decoded<256>,
+    signature: Decoded<132>,
     signing_input_len: usize,
 }
 
@@ -219,9 +230,11 @@ impl<'a> CompactJws<'a> {
         if h.is_empty() || s.is_empty() {
             return Err(JoseError::MalformedCompact("empty header or signature"));
         }
-        let header = b64::with_decoded(h, JwsHeader::parse_json).ok_or(JoseError::BadBase64("JWS header"))??;
-        let payload = b64::decode(p).map_err(|_| JoseError::BadBase64("JWS payload"))?;
-        let signature = b64::decode(s).map_err(|_| JoseError::BadBase64("JWS signature"))?;
+        // Small parts (the header, a KB-JWT's payload, an EC signature) are decoded inline.
+        let header = Decoded::<256>::decode(h).ok_or(JoseError::BadBase64("JWS header"))?;
+        let header = JwsHeader::parse_json(&header)?;
+        let payload = Decoded::decode(p).ok_or(JoseError::BadBase64("JWS payload"))?;
+        let signature = Decoded::decode(s).ok_or(JoseError::BadBase64("JWS signature"))?;
         Ok(Self { raw, header, payload, signature, signing_input_len: h.len() + 1 + p.len() })
     }
 

@@ -21,13 +21,26 @@ use serde_json::{Map, Number, Value};
 
 use super::disclosure::ParsedDisclosure;
 use super::process::{Ctx, MAX_DEPTH, Node, Processed, embed_element, embed_property, take_digest};
-use crate::jose::json::Key;
+use super::disclosure::SD_ALG;
+use crate::jose::json::{Key, StrOrValue};
+
+/// The claims map of the top level is created with room for this many members.
+const TOP_LEVEL_CAPACITY: usize = 16;
 
 /// What the one pass yields: the processed claims and the top-level `_sd_alg`, which is
 /// not a claim.
 pub(crate) struct OnePass {
     pub(crate) processed: Processed,
-    pub(crate) sd_alg: Option<Value>,
+    pub(crate) sd_alg: SdAlg,
+}
+
+/// The top-level `_sd_alg` member, checked where it lies in the payload text.
+pub(crate) enum SdAlg {
+    Absent,
+    /// [`SD_ALG`], the one we support.
+    Supported,
+    /// Anything else, kept for the error.
+    Other(Value),
 }
 
 /// Reads `payload` (the issuer JWT's JSON) and embeds `disclosures`; `None` when the
@@ -35,7 +48,7 @@ pub(crate) struct OnePass {
 /// consumed either way.
 pub(crate) fn read(payload: &[u8], disclosures: &mut [ParsedDisclosure]) -> Option<OnePass> {
     let mut ctx = Ctx::new(disclosures).ok()?;
-    let mut sd_alg = None;
+    let mut sd_alg = SdAlg::Absent;
     let mut de = serde_json::Deserializer::from_slice(payload);
     let seed = Seed { ctx: &mut ctx, at: &Node::ROOT, depth: 0, in_array: false, sd_alg: Some(&mut sd_alg) };
     let Read::Value(Value::Object(claims)) = seed.deserialize(&mut de).ok()? else { return None };
@@ -58,7 +71,7 @@ struct Seed<'s, 'c, 'n, 'p, 'k> {
     at: &'n Node<'p, 'k>,
     depth: usize,
     in_array: bool,
-    sd_alg: Option<&'s mut Option<Value>>,
+    sd_alg: Option<&'s mut SdAlg>,
 }
 
 /// The error that sends the verifier to the general path (its text is never shown).
@@ -131,7 +144,8 @@ impl<'de> Visitor<'de> for Seed<'_, '_, '_, '_, '_> {
     /// disclosed claims appended in `_sd` order once the object is complete.
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Read, A::Error> {
         let Seed { ctx, at, depth, in_array, mut sd_alg } = self;
-        let mut m = Map::new();
+        // The top level of a credential has tens of claims: room for them from the start.
+        let mut m = if sd_alg.is_some() { Map::with_capacity(TOP_LEVEL_CAPACITY) } else { Map::new() };
         let mut disclosed: Option<Vec<usize>> = None;
         let mut first = true;
         while let Some(key) = map.next_key::<Key<'de>>()? {
@@ -144,10 +158,14 @@ impl<'de> Visitor<'de> for Seed<'_, '_, '_, '_, '_> {
                 }
                 "_sd_alg" if sd_alg.is_some() => {
                     let slot = sd_alg.as_deref_mut().ok_or_else(give_up)?;
-                    if slot.is_some() {
+                    if !matches!(slot, SdAlg::Absent) {
                         return Err(give_up());
                     }
-                    *slot = Some(map.next_value()?);
+                    *slot = match map.next_value::<StrOrValue<'de>>()? {
+                        StrOrValue::Str(a) if a.as_str() == SD_ALG => SdAlg::Supported,
+                        StrOrValue::Str(a) => SdAlg::Other(Value::String(a.into_string())),
+                        StrOrValue::Value(v) => SdAlg::Other(v),
+                    };
                 }
                 "..." if in_array && first => {
                     // `{"...": digest}` when it is the only member (RFC 9901 §4.2.4.2).

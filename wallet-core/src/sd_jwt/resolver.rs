@@ -6,6 +6,8 @@
 //! [`crate::x509`] for `x5c`, the federation module for trust chains, [`StaticKeyResolver`]
 //! for a key configured out of band (the CLI's `--issuer-jwk`).
 
+use std::borrow::Cow;
+
 use crate::jose::{Jwk, JwsHeader};
 use crate::time::UnixTime;
 
@@ -41,7 +43,9 @@ pub enum KeyResolutionError {
 /// go to the network.
 pub trait IssuerKeyResolver: Send + Sync {
     /// The verification key for a JWS with this header, issued by `iss`, at `now`.
-    fn resolve(&self, iss: &str, header: &JwsHeader, now: UnixTime) -> Result<Jwk, KeyResolutionError>;
+    /// A resolver that holds the key lends it (`Cow::Borrowed`); one that derives it per
+    /// JWS (from `x5c`, from a trust chain) gives it (`Cow::Owned`).
+    fn resolve(&self, iss: &str, header: &JwsHeader, now: UnixTime) -> Result<Cow<'_, Jwk>, KeyResolutionError>;
 }
 
 /// One key trusted for any issuer (or for one issuer when `iss` is set): keys configured
@@ -65,10 +69,10 @@ impl StaticKeyResolver {
 }
 
 impl IssuerKeyResolver for StaticKeyResolver {
-    fn resolve(&self, iss: &str, _header: &JwsHeader, _now: UnixTime) -> Result<Jwk, KeyResolutionError> {
+    fn resolve(&self, iss: &str, _header: &JwsHeader, _now: UnixTime) -> Result<Cow<'_, Jwk>, KeyResolutionError> {
         match &self.iss {
             Some(expected) if expected != iss => Err(KeyResolutionError::UnknownIssuer { iss: iss.to_owned() }),
-            _ => Ok(self.key.clone()),
+            _ => Ok(Cow::Borrowed(&self.key)),
         }
     }
 }

@@ -408,6 +408,10 @@ fn unsupported_sd_alg_is_refused() {
         p.insert("_sd_alg".into(), json!("sha-1"));
     });
     assert_eq!(fx.verifier().verify(&fx.bind(&broken), NOW).unwrap_err(), SdJwtError::UnsupportedSdAlg("sha-1".into()));
+    let broken = fx.resign(&fx.issue(), |p| {
+        p.insert("_sd_alg".into(), json!(["sha-256"]));
+    });
+    assert_eq!(fx.verifier().verify(&fx.bind(&broken), NOW).unwrap_err(), SdJwtError::BadClaim("_sd_alg"));
 }
 
 #[test]
@@ -470,7 +474,14 @@ fn both_paths(payload: &str, disclosures: &[Disclosure]) -> (Option<Value>, Resu
     let show = |p: &process::Processed, sd_alg: &Option<Value>| {
         json!({"claims": serde_json::to_string(&p.claims).unwrap(), "paths": p.paths.iter().map(ToString::to_string).collect::<Vec<_>>(), "sd_alg": sd_alg})
     };
-    let fast = fast.map(|f| show(&f.processed, &f.sd_alg));
+    let fast = fast.map(|f| {
+        let sd_alg = match f.sd_alg {
+            one_pass::SdAlg::Absent => None,
+            one_pass::SdAlg::Supported => Some(json!(SD_ALG)),
+            one_pass::SdAlg::Other(v) => Some(v),
+        };
+        show(&f.processed, &sd_alg)
+    });
     let general = general.map(|(p, a)| show(&p, &a));
     if let Some(f) = &fast {
         assert_eq!(Some(f), general.as_ref().ok(), "the one pass and the general path disagree on {payload}");
@@ -512,6 +523,21 @@ fn one_pass_keeps_member_order_and_appends_disclosed_claims_in_sd_order() {
     let fast = fast.unwrap();
     assert_eq!(fast["claims"], json!(r#"{"z":0,"y":{"...":"not a digest here"},"b":{},"a":1}"#));
     assert_eq!(fast["sd_alg"], json!("sha-256"));
+}
+
+#[test]
+fn one_pass_reads_sd_alg_in_place() {
+    for (payload, expected) in [
+        (r#"{"_sd_alg":"sha-256"}"#, json!("sha-256")),
+        (r#"{"_sd_alg":"sha\u002d256"}"#, json!("sha-256")),
+        (r#"{"_sd_alg":"sha-512"}"#, json!("sha-512")),
+        (r#"{"_sd_alg":5}"#, json!(5)),
+        (r#"{"_sd_alg":{"a":[1]}}"#, json!({"a": [1]})),
+        (r#"{"x":1}"#, Value::Null),
+    ] {
+        let (fast, _) = both_paths(payload, &[]);
+        assert_eq!(fast.unwrap()["sd_alg"], expected, "{payload}");
+    }
 }
 
 #[test]

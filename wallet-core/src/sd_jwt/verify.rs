@@ -7,7 +7,7 @@ use subtle::ConstantTimeEq;
 
 use super::disclosure::{DigestText, ParsedDisclosure};
 use super::kb::{KB_JWT_TYP, KeyBindingClaims};
-use super::one_pass::{self, OnePass};
+use super::one_pass::{self, OnePass, SdAlg};
 use super::{ClaimPath, IssuerKeyResolver, Parts, PathElement, SD_ALG, SdJwtError, process};
 use crate::jose::{CompactJws, JoseError, Jwk, JwsHeader};
 use crate::time::UnixTime;
@@ -68,7 +68,7 @@ pub struct Verifier<'a> {
 /// its digest, name and value, with the checks of `SdJwt::parse`, in its order.
 fn parse_disclosures(parts: &Parts<'_>) -> Result<Vec<ParsedDisclosure>, SdJwtError> {
     let mut disclosures = Vec::with_capacity(parts.count);
-    let mut scratch = Vec::new();
+    let mut scratch = Vec::with_capacity(512); // most disclosures decode to fewer bytes
     for (i, d) in parts.disclosures().enumerate() {
         disclosures.push(ParsedDisclosure::parse(d?, i, &mut scratch)?);
     }
@@ -146,9 +146,6 @@ impl<'a> Verifier<'a> {
     /// Verifies `presentation` at `now`. Without [`Self::expect_key_binding`] a KB-JWT is not
     /// required, but one that is present is still checked (signature, `sd_hash`, `iat`).
     pub fn verify(&self, presentation: &str, now: UnixTime) -> Result<VerifiedSdJwt, SdJwtError> {
-        // The same form checks, in the same order, as `SdJwt::parse`, but on borrowed text:
-        // each disclosure is decoded into one scratch buffer and kept only as its digest,
-        // name and value.
         let parts = Parts::split(presentation)?;
         let mut disclosures = parse_disclosures(&parts)?;
         let jws = CompactJws::parse(parts.issuer_jwt).map_err(SdJwtError::jose("issuer JWT"))?;
@@ -168,7 +165,9 @@ impl<'a> Verifier<'a> {
             // succeeded, so it could not have failed there either).
             Some(OnePass { processed, sd_alg }) => {
                 self.check_issuer_signature(&jws, &signed, processed.claims.get("iss"), now)?;
-                check_sd_alg(sd_alg.as_ref())?;
+                if let SdAlg::Other(a) = &sd_alg {
+                    check_sd_alg(Some(a))?;
+                }
                 processed
             }
             // The general path: the payload's JSON tree, `iss`, the issuer's key and
