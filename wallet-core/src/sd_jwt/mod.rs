@@ -8,8 +8,8 @@
 //! * [`Verifier`] checks a presentation: every rule of RFC 9901 §7 and the SD-JWT VC rules
 //!   on `typ` and always-visible claims, then the KB-JWT (`kb+jwt`, `cnf.jwk` signature,
 //!   `aud`, `nonce`, `iat` window, `sd_hash`). Only a verification yields
-//!   [`VerifiedSdJwt`], whose claims are the disclosed ones, in the payload's member order
-//!   with the disclosed claims after the always-visible ones, in `_sd` order. It reads the
+//!   [`VerifiedSdJwt`], whose claims are the disclosed ones: each object's members in the
+//!   payload's order, then its disclosed claims in its `_sd` order. It reads the
 //!   issuer payload and embeds the disclosures in one pass (module `one_pass`), and leaves
 //!   anything unusual, and every error, to the general path (module `process`), which the
 //!   holder's [`SdJwt::claim_paths`] also takes.
