@@ -401,6 +401,8 @@ mod tests {
         let h = parse_header(r#"{"b":1,"alg":"ES256","kid":"k1","a":{"n":2}}"#).unwrap();
         assert_eq!((h.alg, h.kid.as_deref()), (JwsAlg::Es256, Some("k1")));
         assert_eq!(h.extra.keys().collect::<Vec<_>>(), ["b", "a"]);
+        let h = parse_header(r#"{"alg":"ES256","a":1,"b":2,"c":3}"#).unwrap();
+        assert_eq!(h.extra.keys().collect::<Vec<_>>(), ["a", "b", "c"]);
         // Larger than the stack buffer used for small headers.
         let long = "x".repeat(2000);
         let h = parse_header(&format!(r#"{{"alg":"ES256","note":"{long}"}}"#)).unwrap();

@@ -174,11 +174,10 @@ impl<'de> Visitor<'de> for Seed<'_, '_, '_, '_, '_> {
                     let Read::Value(v) = map.next_value_seed(seed)? else { return Err(give_up()) };
                     match (map.next_key::<Key<'de>>()?, v) {
                         (None, Value::String(digest)) => return Ok(Read::Digest(digest)),
-                        (None, _) => return Err(give_up()), // `...` not a string
-                        (Some(next), v) => {
-                            m.insert("...".to_owned(), v);
-                            read_member(&mut map, &mut m, next, ctx, at, depth)?;
-                        }
+                        // `...` not a string; or an ordinary object that starts with `...`
+                        // (rare enough to leave to the general path, which also handles
+                        // the `_sd` it may hold).
+                        _ => return Err(give_up()),
                     }
                 }
                 _ => read_member(&mut map, &mut m, key, ctx, at, depth)?,

@@ -135,7 +135,8 @@ impl<'a> Ctx<'a> {
             }
         }
         let n = disclosures.len();
-        Ok(Ctx { disclosures, by_digest, seen: Seen::Few(Vec::with_capacity(n * 2)), paths: vec![None; n] })
+        let seen = Seen::Few(Vec::with_capacity((n * 2).min(Seen::LINEAR_MAX)));
+        Ok(Ctx { disclosures, by_digest, seen, paths: vec![None; n] })
     }
 
     /// The path of each disclosure, by index; a disclosure no digest referenced is refused

@@ -546,7 +546,7 @@ fn one_pass_handles_array_digests_and_look_alikes() {
     let e2 = Disclosure::with_salt("s3", None, json!("DE")).unwrap();
     let nested = Disclosure::with_salt("s2", Some("n"), json!([{"...": e2.digest()}, "ES"])).unwrap();
     let payload = format!(
-        r#"{{"_sd":["{}"],"arr":["IT",{{"...":"{}"}},{{"...":"decoy-not-43-chars"}},{{"...":"x","k":1}},{{"k":1,"...":"x"}}],"nested":{{"_sd_alg":"kept"}}}}"#,
+        r#"{{"_sd":["{}"],"arr":["IT",{{"...":"{}"}},{{"...":"decoy-not-43-chars"}},{{"k":1,"...":"x"}}],"nested":{{"_sd_alg":"kept"}}}}"#,
         nested.digest(),
         e1.digest()
     );
@@ -554,7 +554,7 @@ fn one_pass_handles_array_digests_and_look_alikes() {
     assert!(general.is_ok());
     let fast = fast.unwrap();
     let claims: Value = serde_json::from_str(fast["claims"].as_str().unwrap()).unwrap();
-    assert_eq!(claims["arr"], json!(["IT", "FR", {"...": "x", "k": 1}, {"k": 1, "...": "x"}]));
+    assert_eq!(claims["arr"], json!(["IT", "FR", {"k": 1, "...": "x"}]));
     assert_eq!(claims["n"], json!(["DE", "ES"]));
     assert_eq!(claims["nested"], json!({"_sd_alg": "kept"}));
     assert_eq!(fast["paths"], json!(["n", "arr.1", "n.0"]));
@@ -588,6 +588,12 @@ fn one_pass_leaves_every_error_and_every_oddity_to_the_general_path() {
         (format!(r#"{{"_sd":["{da}"],"_sd":["{da}"]}}"#), vec![a.clone()], true),
         (r#"{"_sd_alg":"sha-256","_sd_alg":"sha-256"}"#.into(), vec![], true),
         (r#"{"x":[{"...":"d","...":"e"}]}"#.into(), vec![], true),
+        // An array element that starts with `...` and has more members is an ordinary
+        // object, whose `_sd` the general path processes.
+        (r#"{"x":[{"...":"x","k":1}]}"#.into(), vec![], true),
+        (r#"{"x":[{"...":"decoy-1","_sd":["decoy-2"]}]}"#.into(), vec![], true),
+        (r#"{"x":[{"...":"d","_sd":5}]}"#.into(), vec![], false),
+        (format!(r#"{{"_sd":["{da}"],"x":[{{"...":"d","_sd":["{da}"]}}]}}"#), vec![a.clone()], false),
         (format!(r#"{{"_sd":["{di}"]}}"#), vec![iss.clone()], true),
     ];
     for (payload, ds, accepted) in cases {
@@ -600,6 +606,23 @@ fn one_pass_leaves_every_error_and_every_oddity_to_the_general_path() {
     let (fast, general) = both_paths(&deep, &[]);
     assert!(fast.is_none());
     assert_eq!(general.unwrap_err(), SdJwtError::TooDeep);
+}
+
+#[test]
+fn verified_claims_keep_the_payload_order_then_the_disclosed_in_sd_order() {
+    let fx = Fx::new();
+    let sd = fx.issue();
+    let p = fx.bind(&sd);
+    let v = fx.verifier().verify(&p, NOW).unwrap();
+    let payload = sd.unverified_payload().unwrap();
+    let visible: Vec<&String> = payload.keys().filter(|k| !k.starts_with("_sd")).collect();
+    let sd_order: Vec<&str> = payload["_sd"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+    let mut disclosed: Vec<&Disclosure> = sd.disclosures().iter().filter(|d| sd_order.contains(&d.digest())).collect();
+    disclosed.sort_by_key(|d| sd_order.iter().position(|x| *x == d.digest()));
+    let expected: Vec<&str> = visible.iter().map(|k| k.as_str()).chain(disclosed.iter().filter_map(|d| d.name())).collect();
+    assert_eq!(v.claims.keys().map(String::as_str).collect::<Vec<_>>(), expected);
+    // The holder's view (the general path) orders them the same way.
+    assert_eq!(sd.claim_paths().unwrap().claims.keys().collect::<Vec<_>>(), v.claims.keys().collect::<Vec<_>>());
 }
 
 #[test]
@@ -622,4 +645,12 @@ fn verifier_falls_back_to_the_general_path_with_the_same_outcome() {
     let forged = broken.issuer_jwt().rsplit_once('.').unwrap().0.to_owned() + "." + &b64::encode([7u8; 64]);
     let p = fx.bind(&SdJwt::from_parts(forged, broken.disclosures().to_vec(), None));
     assert_eq!(fx.verifier().verify(&p, NOW).unwrap_err(), SdJwtError::IssuerSignatureInvalid);
+    // An array element starting with `...` and holding an `_sd` with a bad entry: the one pass
+    // leaves it to the general path, which refuses it.
+    let digest = sd.disclosures()[0].digest().to_owned();
+    let broken = fx.resign(&sd, |p| {
+        p.insert("extra".into(), json!([{"...": "not-a-digest", "_sd": [digest.clone(), 5]}]));
+    });
+    let p = fx.bind(&broken);
+    assert_eq!(fx.verifier().verify(&p, NOW).unwrap_err(), SdJwtError::MalformedSdStructure("_sd (not an array of strings)"));
 }
