@@ -8,6 +8,7 @@
 
 use std::collections::HashSet;
 
+use serde_json::map::Entry;
 use serde_json::{Map, Value};
 
 use super::disclosure::{DigestText, ParsedDisclosure};
@@ -219,18 +220,20 @@ pub(crate) fn embed_property(m: &mut Map<String, Value>, i: usize, at: &Node<'_,
     let Some(name) = d.name.take() else {
         return Err(SdJwtError::DisclosureKindMismatch(d.digest.as_str().to_owned()));
     };
-    if m.contains_key(&name) {
-        return Err(SdJwtError::ClaimCollision(name));
-    }
+    // The name is hashed once: the entry both detects a collision and takes the value.
+    let slot = match m.entry(name) {
+        Entry::Occupied(o) => return Err(SdJwtError::ClaimCollision(o.key().clone())),
+        Entry::Vacant(v) => v,
+    };
     // Each disclosure is embedded at most once (its digest appears once), so its value
     // moves into the claims.
     let mut value = std::mem::take(&mut d.value);
-    let node = at.key(&name);
+    let node = at.key(slot.key());
     process_value(&mut value, &node, depth, ctx)?;
-    if let Some(slot) = ctx.paths.get_mut(i) {
-        *slot = Some(node.to_path());
+    if let Some(path) = ctx.paths.get_mut(i) {
+        *path = Some(node.to_path());
     }
-    m.insert(name, value);
+    slot.insert(value);
     Ok(())
 }
 
