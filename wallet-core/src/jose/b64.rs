@@ -68,3 +68,29 @@ impl<const N: usize> std::fmt::Debug for Decoded<N> {
         f.debug_list().entries(self.iter()).finish()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decoded_agrees_with_decode_inline_and_on_the_heap() {
+        for len in [0usize, 1, 2, 3, 62, 63, 64, 65, 66, 200] {
+            let bytes: Vec<u8> = (0..len).map(|i| (i * 37 + 11) as u8).collect();
+            let text = encode(&bytes);
+            let d = Decoded::<64>::decode(&text).unwrap();
+            assert_eq!(&*d, &bytes[..], "{len} bytes");
+            // Inline exactly when the estimate fits.
+            assert_eq!(matches!(d, Decoded::Inline(..)), text.len() / 4 * 3 + 3 <= 64, "{len} bytes");
+        }
+    }
+
+    #[test]
+    fn decoded_refuses_what_decode_refuses() {
+        for bad in ["e30=", "a", "ab+/", "ab c", "YR", "YWJjZA=="] {
+            assert!(decode(bad).is_err(), "{bad}");
+            assert!(Decoded::<64>::decode(bad).is_none(), "{bad}");
+            assert!(Decoded::<2>::decode(bad).is_none(), "{bad} (heap)");
+        }
+    }
+}
