@@ -140,17 +140,58 @@ pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
     tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(usage)
 }
 
+/// The admin token of the service that owns `data_dir`, created if there is none yet: for
+/// the commands that start a service (`up`, `federation serve`). The file is written 0600
+/// under a temporary name and published with a hard link, which fails when the file already
+/// exists: two processes starting at once agree on one token, and none reads a half-written
+/// file.
 pub(crate) fn admin_token(data_dir: &Path) -> Result<String, CliError> {
-    let path = data_dir.join("admin-token");
-    if let Ok(t) = std::fs::read_to_string(&path) {
-        return Ok(t.trim().to_owned());
+    if let Some(t) = existing_admin_token(data_dir)? {
+        return Ok(t);
     }
-    std::fs::create_dir_all(data_dir).map_err(|source| CliError::Io { path: data_dir.display().to_string(), source })?;
+    let path = data_dir.join("admin-token");
+    let io = |p: &Path| {
+        let p = p.display().to_string();
+        move |source| CliError::Io { path: p, source }
+    };
+    std::fs::create_dir_all(data_dir).map_err(io(data_dir))?;
     let mut b = [0u8; 24];
     getrandom_fill(&mut b)?;
     let token = wallet_core::jose::b64::encode(b);
-    std::fs::write(&path, &token).map_err(|source| CliError::Io { path: path.display().to_string(), source })?;
-    Ok(token)
+    let mut nonce = [0u8; 8];
+    getrandom_fill(&mut nonce)?;
+    let tmp = data_dir.join(format!("admin-token.{}.new", wallet_core::jose::b64::encode(nonce)));
+    wallet_core::store::write_private(&tmp, token.as_bytes()).map_err(io(&tmp))?;
+    let published = std::fs::hard_link(&tmp, &path);
+    let _ = std::fs::remove_file(&tmp);
+    match published {
+        Ok(()) => Ok(token),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            existing_admin_token(data_dir)?.ok_or_else(|| usage(format!("{} is empty", path.display())))
+        }
+        Err(source) => Err(CliError::Io { path: path.display().to_string(), source }),
+    }
+}
+
+/// The admin token a running service created in `data_dir`: for the client commands, which
+/// never create one (a token only the client knows would be refused by the service).
+pub(crate) fn read_admin_token(data_dir: &Path) -> Result<String, CliError> {
+    existing_admin_token(data_dir)?.ok_or_else(|| {
+        usage(format!(
+            "no admin token in {}: is the authority running with this --data-dir? (or pass --token)",
+            data_dir.display()
+        ))
+    })
+}
+
+fn existing_admin_token(data_dir: &Path) -> Result<Option<String>, CliError> {
+    let path = data_dir.join("admin-token");
+    match std::fs::read_to_string(&path) {
+        Ok(t) if !t.trim().is_empty() => Ok(Some(t.trim().to_owned())),
+        Ok(_) => Ok(None),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(CliError::Io { path: path.display().to_string(), source }),
+    }
 }
 
 fn getrandom_fill(b: &mut [u8]) -> Result<(), CliError> {
@@ -233,7 +274,7 @@ pub(crate) fn run(c: FederationCommand) -> Result<(), CliError> {
 fn admin_call(a: &Admin, method: reqwest::Method, path: &str, body: Option<Value>) -> Result<(), CliError> {
     let token = match &a.token {
         Some(t) => t.clone(),
-        None => admin_token(&a.data_dir)?,
+        None => read_admin_token(&a.data_dir)?,
     };
     let url = format!("{}/{path}", a.authority.trim_end_matches('/'));
     let client = reqwest::blocking::Client::new();
@@ -289,4 +330,45 @@ fn resolve(entity: &str, ta: &str, ta_jwks: Option<&Path>, as_json: bool) -> Res
         crate::print_out(&out);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+    use super::*;
+
+    /// `federation serve` and `tessera up` starting while a client already polls: every
+    /// process that creates the token agrees on one, and the file holds it whole.
+    #[test]
+    fn concurrent_creators_agree_on_one_token() {
+        for _ in 0..20 {
+            let dir = tempfile::tempdir().unwrap();
+            let data = dir.path().join("data");
+            let tokens: Vec<String> = std::thread::scope(|s| {
+                let hs: Vec<_> = (0..8).map(|_| s.spawn(|| admin_token(&data).unwrap())).collect();
+                hs.into_iter().map(|h| h.join().unwrap()).collect()
+            });
+            assert!(tokens.iter().all(|t| t == &tokens[0]), "{tokens:?}");
+            assert_eq!(read_admin_token(&data).unwrap(), tokens[0]);
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt as _;
+                let mode = std::fs::metadata(data.join("admin-token")).unwrap().permissions().mode();
+                assert_eq!(mode & 0o777, 0o600);
+            }
+            let leftovers: Vec<_> = std::fs::read_dir(&data).unwrap().map(|e| e.unwrap().file_name()).collect();
+            assert_eq!(leftovers, ["admin-token"]);
+        }
+    }
+
+    /// A client never creates the token: without one it says where it looked.
+    #[test]
+    fn clients_only_read_the_token() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = read_admin_token(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("no admin token in"), "{err}");
+        assert!(!dir.path().join("admin-token").exists());
+        std::fs::write(dir.path().join("admin-token"), "").unwrap();
+        assert!(read_admin_token(dir.path()).is_err(), "an empty file is no token");
+    }
 }
