@@ -228,11 +228,7 @@ pub(crate) fn embed_property(m: &mut Map<String, Value>, i: usize, at: &Node<'_,
     // Each disclosure is embedded at most once (its digest appears once), so its value
     // moves into the claims.
     let mut value = std::mem::take(&mut d.value);
-    let node = at.key(slot.key());
-    process_value(&mut value, &node, depth, ctx)?;
-    if let Some(path) = ctx.paths.get_mut(i) {
-        *path = Some(node.to_path());
-    }
+    process_disclosed(&mut value, &at.key(slot.key()), i, depth, ctx)?;
     slot.insert(value);
     Ok(())
 }
@@ -245,12 +241,17 @@ pub(crate) fn embed_element(a: &mut Vec<Value>, i: usize, at: &Node<'_, '_>, dep
         return Err(SdJwtError::DisclosureKindMismatch(d.digest.as_str().to_owned()));
     }
     let mut value = std::mem::take(&mut d.value);
-    let node = at.index(a.len());
-    process_value(&mut value, &node, depth, ctx)?;
-    if let Some(slot) = ctx.paths.get_mut(i) {
-        *slot = Some(node.to_path());
-    }
+    process_disclosed(&mut value, &at.index(a.len()), i, depth, ctx)?;
     a.push(value);
+    Ok(())
+}
+
+/// Processes the value of disclosure `i`, embedded at `node`, and records `node` as its path.
+fn process_disclosed(value: &mut Value, node: &Node<'_, '_>, i: usize, depth: usize, ctx: &mut Ctx<'_>) -> Result<(), SdJwtError> {
+    process_value(value, node, depth, ctx)?;
+    if let Some(path) = ctx.paths.get_mut(i) {
+        *path = Some(node.to_path());
+    }
     Ok(())
 }
 
