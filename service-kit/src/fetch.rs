@@ -1,0 +1,259 @@
+//! Outbound HTTP for services, bounded so that a slow or dead upstream never slows routes
+//! that do not need it: async (no thread is held while waiting), a timeout per fetch (connect
+//! and whole response), a deadline per incoming request across all its fetches, a bound on
+//! fetches in flight for the whole service (beyond it, a fetch fails at once rather than
+//! queueing), no redirects, responses read up to a size bound, and plain `http` only to
+//! loopback (the same rule as entity identifiers, IT-Wallet 1.4 §1.1 requiring https).
+//!
+//! [`OutboundHttp::for_request`] gives wallet-core's [`AsyncFetcher`] with the request's
+//! deadline, for trust chain collection.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Deserialize;
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
+use wallet_core::federation::{AsyncFetcher, FederationError, FetchFuture};
+
+/// The bounds, as configured (`[outbound]` in a service's TOML).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FetchLimits {
+    /// Milliseconds to connect.
+    pub connect_ms: u64,
+    /// Milliseconds for one fetch, connection to the end of the body.
+    pub fetch_ms: u64,
+    /// Milliseconds for every fetch made on behalf of one incoming request.
+    pub request_ms: u64,
+    /// Fetches in flight at once, for the whole service.
+    pub max_in_flight: usize,
+    /// The largest response body read.
+    pub max_body: usize,
+}
+
+impl Default for FetchLimits {
+    fn default() -> Self {
+        Self { connect_ms: 2_000, fetch_ms: 3_000, request_ms: 8_000, max_in_flight: 64, max_body: 256 * 1024 }
+    }
+}
+
+/// A bounded outbound HTTP client; cheap to clone (one connection pool, one bound).
+#[derive(Debug, Clone)]
+pub struct OutboundHttp {
+    client: reqwest::Client,
+    permits: Arc<Semaphore>,
+    limits: FetchLimits,
+}
+
+/// Why an outbound fetch failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FetchError {
+    /// Not an http(s) URL, or plain http to a host that is not loopback.
+    #[error("refused URL {0}: only https, or http to loopback")]
+    RefusedUrl(String),
+    /// Every outbound slot is taken: the service is saturated by slow upstreams.
+    #[error("too many outbound fetches in progress ({0})")]
+    Saturated(usize),
+    /// The fetch, or the request's deadline, ran out.
+    #[error("timed out")]
+    Timeout,
+    /// Not a 200.
+    #[error("HTTP {0}")]
+    Status(u16),
+    /// Larger than the bound.
+    #[error("response larger than {0} bytes")]
+    TooLarge(usize),
+    /// The body is not UTF-8.
+    #[error("response is not UTF-8")]
+    NotUtf8,
+    /// The network said no.
+    #[error("{0}")]
+    Network(String),
+}
+
+impl OutboundHttp {
+    /// A client with `limits`.
+    pub fn new(limits: FetchLimits) -> Result<Self, FetchError> {
+        let client = reqwest::Client::builder()
+            .connect_timeout(Duration::from_millis(limits.connect_ms))
+            .timeout(Duration::from_millis(limits.fetch_ms))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| FetchError::Network(e.to_string()))?;
+        Ok(Self { client, permits: Arc::new(Semaphore::new(limits.max_in_flight.max(1))), limits })
+    }
+
+    /// The bounds.
+    pub fn limits(&self) -> FetchLimits {
+        self.limits
+    }
+
+    /// Fetches in flight now.
+    pub fn in_flight(&self) -> usize {
+        self.limits.max_in_flight.max(1).saturating_sub(self.permits.available_permits())
+    }
+
+    /// A fetcher for one incoming request: every fetch through it ends by the request's
+    /// deadline, `request_ms` from now.
+    pub fn for_request(&self) -> RequestFetcher<'_> {
+        RequestFetcher { http: self, deadline: Instant::now() + Duration::from_millis(self.limits.request_ms) }
+    }
+
+    /// GETs `url` (`Accept: accept`) by `deadline`: the body of a 200 response.
+    pub async fn get(&self, url: &str, accept: &str, deadline: Instant) -> Result<String, FetchError> {
+        check_url(url)?;
+        let _permit = self.permits.try_acquire().map_err(|_| FetchError::Saturated(self.limits.max_in_flight))?;
+        let work = async {
+            let mut resp = self.client.get(url).header("accept", accept).send().await.map_err(net)?;
+            if resp.status() != reqwest::StatusCode::OK {
+                return Err(FetchError::Status(resp.status().as_u16()));
+            }
+            let mut body = Vec::new();
+            while let Some(chunk) = resp.chunk().await.map_err(net)? {
+                body.extend_from_slice(&chunk);
+                if body.len() > self.limits.max_body {
+                    return Err(FetchError::TooLarge(self.limits.max_body));
+                }
+            }
+            String::from_utf8(body).map_err(|_| FetchError::NotUtf8)
+        };
+        tokio::time::timeout_at(deadline, work).await.map_err(|_| FetchError::Timeout)?
+    }
+}
+
+fn net(e: reqwest::Error) -> FetchError {
+    if e.is_timeout() { FetchError::Timeout } else { FetchError::Network(e.to_string()) }
+}
+
+/// https anywhere; http only to 127.0.0.1, [::1] and localhost (decided on the parsed host).
+fn check_url(url: &str) -> Result<(), FetchError> {
+    let refused = || FetchError::RefusedUrl(url.to_owned());
+    let u = reqwest::Url::parse(url).map_err(|_| refused())?;
+    if !u.username().is_empty() || u.password().is_some() {
+        return Err(refused());
+    }
+    match (u.scheme(), u.host()) {
+        ("https", Some(_)) => Ok(()),
+        ("http", Some(url::Host::Domain("localhost"))) => Ok(()),
+        ("http", Some(url::Host::Ipv4(ip))) if ip.is_loopback() => Ok(()),
+        ("http", Some(url::Host::Ipv6(ip))) if ip.is_loopback() => Ok(()),
+        _ => Err(refused()),
+    }
+}
+
+/// An [`AsyncFetcher`] bound to one incoming request's deadline.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestFetcher<'a> {
+    http: &'a OutboundHttp,
+    deadline: Instant,
+}
+
+impl RequestFetcher<'_> {
+    /// Time left before the deadline.
+    pub fn remaining(&self) -> Duration {
+        self.deadline.saturating_duration_since(Instant::now())
+    }
+}
+
+impl AsyncFetcher for RequestFetcher<'_> {
+    fn get<'a>(&'a self, url: &'a str, accept: &'a str) -> FetchFuture<'a> {
+        Box::pin(async move {
+            self.http.get(url, accept, self.deadline).await.map_err(|e| FederationError::Fetch { url: url.to_owned(), reason: e.to_string() })
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    #[test]
+    fn urls_checked_on_the_parsed_host() {
+        for ok in ["https://a.it/x", "http://127.0.0.1:7600/x", "http://localhost:1/", "http://[::1]:80/"] {
+            assert!(check_url(ok).is_ok(), "{ok}");
+        }
+        for bad in ["http://127.0.0.1:1@other-host/", "http://10.0.0.1/", "ftp://a.it/", "https://u:p@a.it/", "file:///etc/passwd", "http://127.0.0.1.evil.it/"] {
+            assert!(check_url(bad).is_err(), "{bad}");
+        }
+    }
+
+    /// A server that accepts and never answers.
+    async fn black_hole() -> (String, tokio::task::JoinHandle<()>) {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/", l.local_addr().unwrap());
+        let h = tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((s, _)) = l.accept().await {
+                held.push(s);
+            }
+        });
+        (url, h)
+    }
+
+    #[tokio::test]
+    async fn a_dead_upstream_costs_at_most_the_fetch_timeout() {
+        let (url, _h) = black_hole().await;
+        let http = OutboundHttp::new(FetchLimits { fetch_ms: 300, ..FetchLimits::default() }).unwrap();
+        let t = std::time::Instant::now();
+        let e = http.get(&url, "*/*", Instant::now() + Duration::from_secs(10)).await.unwrap_err();
+        assert_eq!(e, FetchError::Timeout);
+        assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+    }
+
+    #[tokio::test]
+    async fn the_request_deadline_bounds_a_chain_of_fetches() {
+        let (url, _h) = black_hole().await;
+        let http = OutboundHttp::new(FetchLimits { fetch_ms: 5_000, request_ms: 400, ..FetchLimits::default() }).unwrap();
+        let f = http.for_request();
+        let t = std::time::Instant::now();
+        // Thirty dead superiors one after the other: the deadline ends them all.
+        for _ in 0..30 {
+            assert!(AsyncFetcher::get(&f, &url, "*/*").await.is_err());
+        }
+        assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+    }
+
+    #[tokio::test]
+    async fn saturation_fails_fast_instead_of_queueing() {
+        let (url, _h) = black_hole().await;
+        let http = OutboundHttp::new(FetchLimits { fetch_ms: 2_000, max_in_flight: 2, ..FetchLimits::default() }).unwrap();
+        let d = Instant::now() + Duration::from_secs(5);
+        let (a, b) = (http.clone(), http.clone());
+        let (ua, ub) = (url.clone(), url.clone());
+        let _t1 = tokio::spawn(async move { a.get(&ua, "*/*", d).await });
+        let _t2 = tokio::spawn(async move { b.get(&ub, "*/*", d).await });
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(http.in_flight(), 2);
+        let t = std::time::Instant::now();
+        assert_eq!(http.get(&url, "*/*", d).await.unwrap_err(), FetchError::Saturated(2));
+        assert!(t.elapsed() < Duration::from_millis(100));
+    }
+
+    #[tokio::test]
+    async fn body_bound_and_status() {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", l.local_addr().unwrap());
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = l.accept().await {
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 2048];
+                    let n = s.read(&mut buf).await.unwrap_or(0);
+                    let req = String::from_utf8_lossy(&buf[..n]).to_string();
+                    let resp = if req.starts_with("GET /big") {
+                        format!("HTTP/1.1 200 OK\r\ncontent-length: 5000\r\nconnection: close\r\n\r\n{}", "x".repeat(5000))
+                    } else {
+                        "HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n".to_owned()
+                    };
+                    let _ = s.write_all(resp.as_bytes()).await;
+                });
+            }
+        });
+        let http = OutboundHttp::new(FetchLimits { max_body: 1000, ..FetchLimits::default() }).unwrap();
+        let d = Instant::now() + Duration::from_secs(5);
+        assert_eq!(http.get(&format!("{base}/big"), "*/*", d).await.unwrap_err(), FetchError::TooLarge(1000));
+        assert_eq!(http.get(&format!("{base}/none"), "*/*", d).await.unwrap_err(), FetchError::Status(404));
+    }
+}

@@ -1,0 +1,29 @@
+//! What every Tessera service (the federation authority, the test OpenID Provider, the wallet
+//! provider, and the issuer and verifier) takes from one place instead of keeping a copy:
+//!
+//! * [`error`]: the JSON error form (`error`, `error_description`, RFC 6749 §5.2, draft 48
+//!   §8.9, IT-Wallet 1.4 §2), and a layer that turns any other error response (the web
+//!   framework's plain-text rejections, unknown routes, wrong methods) into that form;
+//! * [`extract`]: body, query and form extractors whose refusals say what was wrong, and
+//!   strict booleans;
+//! * [`admin`]: the operator's bearer token, checked before the body is read;
+//! * [`rate_limit`]: token buckets per client, bounded in memory;
+//! * [`fetch`]: outbound HTTP that never blocks a thread, with a timeout per fetch, a
+//!   deadline per request and a bound on concurrent fetches;
+//! * [`health`]: `/health` that says when a service is degraded;
+//! * [`serve`]: serving a router with the peer address that rate limits need.
+
+pub mod admin;
+pub mod error;
+pub mod extract;
+pub mod fetch;
+pub mod health;
+pub mod rate_limit;
+pub mod serve;
+
+pub use admin::{AdminAuth, AdminToken};
+pub use error::ApiError;
+pub use extract::{Form, Json, Query};
+pub use fetch::{FetchLimits, OutboundHttp};
+pub use health::Health;
+pub use rate_limit::{RateLimit, RateLimiter};
