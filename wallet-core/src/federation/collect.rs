@@ -2,13 +2,17 @@
 //! `authority_hints` to a configured trust anchor, fetching each Subordinate Statement from
 //! the superior's `federation_fetch_endpoint`; then validation ([`super::chain::validate`]).
 //!
-//! The network is behind [`Fetcher`]; collection is bounded in depth, in statements fetched
-//! and in response size, never fetches a statement twice, and drops hints that loop.
-//! [`ChainCache`] keeps validated chains until their `exp`, and resolves one entity once
-//! when asked concurrently.
+//! The network is behind [`AsyncFetcher`] (services) or [`Fetcher`] (the CLI, phones); the
+//! walk is written once, async, and [`ChainCollector::resolve`] drives it synchronously over a
+//! [`Fetcher`] whose futures are always ready. Collection is bounded in depth, in statements
+//! fetched and in response size, never fetches a statement twice, and drops hints that loop;
+//! bounding time is the caller's (a service wraps [`ChainCollector::resolve_async`] in a
+//! timeout). [`ChainCache`] keeps validated chains until their `exp`.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::future::Future;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll, Waker};
 
 use super::chain::{TrustAnchorConfig, ValidatedChain, validate};
 use super::entity::{ENTITY_STATEMENT_MEDIA_TYPE, EntityId, ParsedStatement};
@@ -25,9 +29,34 @@ pub trait Fetcher: Send + Sync {
     fn get(&self, url: &str, accept: &str) -> Result<String, FederationError>;
 }
 
+/// Boxed future of an [`AsyncFetcher`] call.
+pub type FetchFuture<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<String, FederationError>> + Send + 'a>>;
+
+/// HTTP GET without blocking a thread (services: reqwest with time and concurrency bounds).
+pub trait AsyncFetcher: Send + Sync {
+    /// GETs `url` with `Accept: accept`; the body of a 200 response.
+    fn get<'a>(&'a self, url: &'a str, accept: &'a str) -> FetchFuture<'a>;
+}
+
+/// A synchronous [`Fetcher`] as an [`AsyncFetcher`] whose futures are ready when created.
+#[derive(Clone, Copy)]
+struct Blocking<'a>(&'a dyn Fetcher);
+
+impl AsyncFetcher for Blocking<'_> {
+    fn get<'b>(&'b self, url: &'b str, accept: &'b str) -> FetchFuture<'b> {
+        Box::pin(std::future::ready(self.0.get(url, accept)))
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Source<'a> {
+    Blocking(Blocking<'a>),
+    Async(&'a dyn AsyncFetcher),
+}
+
 /// Collects and validates chains to a set of trust anchors.
 pub struct ChainCollector<'a> {
-    fetcher: &'a dyn Fetcher,
+    fetcher: Source<'a>,
     anchors: &'a [TrustAnchorConfig],
     max_depth: usize,
     max_fetches: usize,
@@ -38,9 +67,28 @@ struct Walk {
     configurations: HashMap<EntityId, ParsedStatement>,
 }
 
+/// One entity on the current path of the depth-first walk, with the hints left to try.
+struct Frame {
+    sub: EntityId,
+    chain: Vec<String>,
+    hints: std::vec::IntoIter<EntityId>,
+    /// The hint that led here (removed from the path when the frame is done).
+    via: Option<EntityId>,
+}
+
 impl<'a> ChainCollector<'a> {
     /// A collector over `fetcher` to `anchors`, at most 5 superiors up and 32 fetches.
     pub fn new(fetcher: &'a dyn Fetcher, anchors: &'a [TrustAnchorConfig]) -> Self {
+        Self::with_source(Source::Blocking(Blocking(fetcher)), anchors)
+    }
+
+    /// A collector over an [`AsyncFetcher`], for [`Self::resolve_async`]; same bounds as
+    /// [`Self::new`].
+    pub fn new_async(fetcher: &'a dyn AsyncFetcher, anchors: &'a [TrustAnchorConfig]) -> Self {
+        Self::with_source(Source::Async(fetcher), anchors)
+    }
+
+    fn with_source(fetcher: Source<'a>, anchors: &'a [TrustAnchorConfig]) -> Self {
         Self { fetcher, anchors, max_depth: 5, max_fetches: 32 }
     }
 
@@ -51,12 +99,19 @@ impl<'a> ChainCollector<'a> {
         self
     }
 
-    fn get(&self, walk: &mut Walk, url: &str) -> Result<String, FederationError> {
+    fn fetcher(&self) -> &dyn AsyncFetcher {
+        match &self.fetcher {
+            Source::Blocking(b) => b,
+            Source::Async(a) => *a,
+        }
+    }
+
+    async fn get(&self, walk: &mut Walk, url: &str) -> Result<String, FederationError> {
         if walk.fetched >= self.max_fetches {
             return Err(FederationError::Fetch { url: url.to_owned(), reason: format!("more than {} fetches", self.max_fetches) });
         }
         walk.fetched += 1;
-        let body = self.fetcher.get(url, ENTITY_STATEMENT_MEDIA_TYPE)?;
+        let body = self.fetcher().get(url, ENTITY_STATEMENT_MEDIA_TYPE).await?;
         if body.len() > MAX_STATEMENT_LEN {
             return Err(FederationError::Fetch { url: url.to_owned(), reason: format!("response larger than {MAX_STATEMENT_LEN} bytes") });
         }
@@ -64,11 +119,11 @@ impl<'a> ChainCollector<'a> {
     }
 
     /// An entity's configuration, fetched once and checked to be self-signed.
-    fn configuration(&self, walk: &mut Walk, id: &EntityId) -> Result<ParsedStatement, FederationError> {
+    async fn configuration(&self, walk: &mut Walk, id: &EntityId) -> Result<ParsedStatement, FederationError> {
         if let Some(c) = walk.configurations.get(id) {
             return Ok(c.clone());
         }
-        let body = self.get(walk, &id.configuration_url())?;
+        let body = self.get(walk, &id.configuration_url()).await?;
         let ec = ParsedStatement::parse(&body)?;
         if !ec.claims.is_configuration() || &ec.claims.sub != id {
             return Err(FederationError::BrokenLink { index: 0, reason: format!("{id} served a configuration about {}", ec.claims.sub) });
@@ -82,28 +137,41 @@ impl<'a> ChainCollector<'a> {
     }
 
     /// The superior's statement about `sub`, from its `federation_fetch_endpoint`.
-    fn subordinate_statement(&self, walk: &mut Walk, superior: &ParsedStatement, sub: &EntityId) -> Result<String, FederationError> {
+    async fn subordinate_statement(&self, walk: &mut Walk, superior: &ParsedStatement, sub: &EntityId) -> Result<String, FederationError> {
         let endpoint = superior.claims.federation_endpoint("federation_fetch_endpoint").ok_or_else(|| FederationError::InvalidClaim {
             claim: "metadata",
             reason: format!("{} has no federation_fetch_endpoint", superior.claims.sub),
         })?;
-        self.get(walk, &fetch_url(endpoint, sub))
+        self.get(walk, &fetch_url(endpoint, sub)).await
     }
 
     /// Collects every chain from `subject` (depth first, hints in order, loops dropped) and
     /// returns the shortest that validates at `now`.
+    ///
+    /// Drives [`Self::resolve_async`] to completion on this thread. Over a [`Fetcher`]
+    /// ([`Self::new`]) that always completes; over an [`AsyncFetcher`] ([`Self::new_async`])
+    /// whose future is not ready at once it is a [`FederationError::Fetch`], never a wait.
     pub fn resolve(&self, subject: &EntityId, now: UnixTime) -> Result<ValidatedChain, FederationError> {
+        let mut walk = std::pin::pin!(self.resolve_async(subject, now));
+        match walk.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+            Poll::Ready(r) => r,
+            Poll::Pending => Err(FederationError::Fetch {
+                url: subject.configuration_url(),
+                reason: "the fetcher is asynchronous: use resolve_async".into(),
+            }),
+        }
+    }
+
+    /// [`Self::resolve`] without blocking: awaits the fetcher. Time is the caller's to
+    /// bound (e.g. `tokio::time::timeout`); dropping the future abandons the walk.
+    pub async fn resolve_async(&self, subject: &EntityId, now: UnixTime) -> Result<ValidatedChain, FederationError> {
         let mut walk = Walk { fetched: 0, configurations: HashMap::new() };
-        let leaf = self.configuration(&mut walk, subject)?;
+        let leaf = self.configuration(&mut walk, subject).await?;
         // A trust anchor resolving itself.
         if let Some(a) = self.anchors.iter().find(|a| &a.id == subject) {
             return validate(&[leaf.jwt], a, now);
         }
-        let mut found: Vec<Vec<String>> = Vec::new();
-        let mut last_err = None;
-        let mut visiting = HashSet::from([subject.clone()]);
-        self.walk_up(&mut walk, &leaf, vec![leaf.jwt.clone()], &mut visiting, &mut found, &mut last_err);
-        found.sort_by_key(Vec::len);
+        let (found, mut last_err) = self.walk_up(&mut walk, leaf).await;
         for chain in found {
             let Some(top_iss) = chain.last().and_then(|j| ParsedStatement::parse(j).ok()).map(|s| s.claims.iss) else { continue };
             let Some(anchor) = self.anchors.iter().find(|a| a.id == top_iss) else { continue };
@@ -118,41 +186,52 @@ impl<'a> ChainCollector<'a> {
         }))
     }
 
-    fn walk_up(
-        &self,
-        walk: &mut Walk,
-        current: &ParsedStatement,
-        chain: Vec<String>,
-        visiting: &mut HashSet<EntityId>,
-        found: &mut Vec<Vec<String>>,
-        last_err: &mut Option<FederationError>,
-    ) {
-        if chain.len() > self.max_depth + 1 {
-            return;
-        }
-        let hints = current.claims.authority_hints.clone().unwrap_or_default();
-        for hint in hints {
+    /// Every path from `leaf` to a configured anchor (depth first, hints in order, an entity
+    /// at most once per path, at most `max_depth` superiors), shortest first, and the last
+    /// error met on the way. Iterative, so the future has a fixed size.
+    async fn walk_up(&self, walk: &mut Walk, leaf: ParsedStatement) -> (Vec<Vec<String>>, Option<FederationError>) {
+        let mut found: Vec<Vec<String>> = Vec::new();
+        let mut last_err = None;
+        let mut visiting = HashSet::from([leaf.claims.sub.clone()]);
+        let mut stack = vec![Frame {
+            hints: leaf.claims.authority_hints.clone().unwrap_or_default().into_iter(),
+            sub: leaf.claims.sub,
+            chain: vec![leaf.jwt],
+            via: None,
+        }];
+        while let Some(top) = stack.last_mut() {
+            let Some(hint) = top.hints.next() else {
+                if let Some(via) = stack.pop().and_then(|f| f.via) {
+                    visiting.remove(&via);
+                }
+                continue;
+            };
             if !visiting.insert(hint.clone()) {
                 continue; // a loop in authority_hints: drop this hint
             }
-            let step = self.configuration(walk, &hint).and_then(|sup| {
-                let ss = self.subordinate_statement(walk, &sup, &current.claims.sub)?;
-                Ok((sup, ss))
-            });
+            let (sub, mut next) = (top.sub.clone(), top.chain.clone());
+            let step = match self.configuration(walk, &hint).await {
+                Ok(sup) => self.subordinate_statement(walk, &sup, &sub).await.map(|ss| (sup, ss)),
+                Err(e) => Err(e),
+            };
             match step {
                 Ok((sup, ss)) => {
-                    let mut next = chain.clone();
                     next.push(ss);
                     if self.anchors.iter().any(|a| a.id == hint) {
                         found.push(next);
-                    } else {
-                        self.walk_up(walk, &sup, next, visiting, found, last_err);
+                    } else if next.len() <= self.max_depth {
+                        // `next` reaches `next.len() - 1` superiors; `sup`'s hints add one.
+                        let hints = sup.claims.authority_hints.unwrap_or_default().into_iter();
+                        stack.push(Frame { sub: sup.claims.sub, chain: next, hints, via: Some(hint) });
+                        continue; // `hint` stays on the path until its frame is done
                     }
                 }
-                Err(e) => *last_err = Some(e),
+                Err(e) => last_err = Some(e),
             }
             visiting.remove(&hint);
         }
+        found.sort_by_key(Vec::len);
+        (found, last_err)
     }
 }
 
@@ -173,17 +252,24 @@ fn urlencode(s: &str) -> String {
         .collect()
 }
 
-/// Validated chains by subject, kept until their `exp`. Concurrent resolutions of one
-/// subject wait for the first instead of fetching again; failures are not cached.
+type Slot = Arc<Mutex<Option<ValidatedChain>>>;
+
+/// Validated chains by subject, kept until their `exp`. Concurrent synchronous resolutions
+/// of one subject wait for the first instead of fetching again; failures are not cached.
 #[derive(Default)]
 pub struct ChainCache {
-    slots: Mutex<HashMap<EntityId, Arc<Mutex<Option<ValidatedChain>>>>>,
+    slots: Mutex<HashMap<EntityId, Slot>>,
 }
 
 impl ChainCache {
     /// An empty cache.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    fn slot(&self, subject: &EntityId) -> Slot {
+        let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+        slots.entry(subject.clone()).or_default().clone()
     }
 
     /// The cached chain for `subject` if still valid at `now`, else `resolve()` (once per
@@ -194,11 +280,8 @@ impl ChainCache {
         now: UnixTime,
         resolve: impl FnOnce() -> Result<ValidatedChain, FederationError>,
     ) -> Result<ValidatedChain, FederationError> {
-        let slot = {
-            let mut slots = self.slots.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            slots.entry(subject.clone()).or_default().clone()
-        };
-        let mut guard = slot.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let slot = self.slot(subject);
+        let mut guard = slot.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(c) = guard.as_ref().filter(|c| c.exp > now) {
             return Ok(c.clone());
         }
@@ -207,9 +290,45 @@ impl ChainCache {
         Ok(fresh)
     }
 
+    /// [`Self::get_or_resolve`] for async callers: the cached chain for `subject` if still
+    /// valid at `now`, else the result of awaiting `resolve` (e.g.
+    /// [`ChainCollector::resolve_async`]), cached if it succeeds.
+    ///
+    /// No lock is held across the await, so concurrent misses on one subject may each
+    /// resolve (the last success is kept); a slot busy with a synchronous
+    /// [`Self::get_or_resolve`] counts as a miss and is left to it rather than waited for.
+    pub async fn get_or_resolve_async(
+        &self,
+        subject: &EntityId,
+        now: UnixTime,
+        resolve: impl Future<Output = Result<ValidatedChain, FederationError>>,
+    ) -> Result<ValidatedChain, FederationError> {
+        let slot = self.slot(subject);
+        if let Some(c) = Self::try_read(&slot, now) {
+            return Ok(c);
+        }
+        let fresh = resolve.await?;
+        if let Some(mut guard) = Self::try_lock(&slot) {
+            *guard = Some(fresh.clone());
+        }
+        Ok(fresh)
+    }
+
+    fn try_lock(slot: &Slot) -> Option<std::sync::MutexGuard<'_, Option<ValidatedChain>>> {
+        match slot.try_lock() {
+            Ok(g) => Some(g),
+            Err(std::sync::TryLockError::Poisoned(p)) => Some(p.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) => None,
+        }
+    }
+
+    fn try_read(slot: &Slot, now: UnixTime) -> Option<ValidatedChain> {
+        Self::try_lock(slot)?.as_ref().filter(|c| c.exp > now).cloned()
+    }
+
     /// Forgets a subject (key rotation announced, revocation).
     pub fn invalidate(&self, subject: &EntityId) {
-        self.slots.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(subject);
+        self.slots.lock().unwrap_or_else(PoisonError::into_inner).remove(subject);
     }
 }
 

@@ -13,7 +13,7 @@ pub mod resolver;
 pub mod trust_mark;
 
 pub use chain::{TrustAnchorConfig, ValidatedChain};
-pub use collect::{ChainCache, ChainCollector, Fetcher, fetch_url};
+pub use collect::{AsyncFetcher, ChainCache, ChainCollector, FetchFuture, Fetcher, fetch_url};
 pub use entity::{Constraints, EntityId, EntityStatement, NamingConstraints, ParsedStatement, TrustMarkRef};
 pub use policy::{MetadataPolicy, ParamPolicy, PolicyError};
 pub use resolver::TrustChainResolver;

@@ -1,7 +1,12 @@
 //! Collection over a Fetcher that serves real signed statements from memory (the HTTP
 //! integration runs against the trust-anchor service in `tests/`): paths, loops, bounds, cache.
+//! Every walk runs twice, through `resolve` and through `resolve_async` over a fetcher that
+//! suspends once per request, and both must agree on the result and the requests made.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::pin::Pin;
+use std::task::Wake;
+use std::time::{Duration, Instant};
 
 use serde_json::json;
 
@@ -63,6 +68,93 @@ impl Fetcher for Net {
     }
 }
 
+/// The same pages, served after suspending once (the walk must survive real `Pending`s).
+impl AsyncFetcher for Net {
+    fn get<'a>(&'a self, url: &'a str, accept: &'a str) -> FetchFuture<'a> {
+        Box::pin(async move {
+            YieldOnce(false).await;
+            Fetcher::get(self, url, accept)
+        })
+    }
+}
+
+struct YieldOnce(bool);
+
+impl Future for YieldOnce {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.0 {
+            return Poll::Ready(());
+        }
+        self.0 = true;
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}
+
+/// A fetcher that never answers.
+struct Silent;
+
+impl AsyncFetcher for Silent {
+    fn get<'a>(&'a self, _: &'a str, _: &'a str) -> FetchFuture<'a> {
+        Box::pin(std::future::pending())
+    }
+}
+
+struct Unpark(std::thread::Thread);
+
+impl Wake for Unpark {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
+/// A minimal executor with the caller's deadline: `None` if `f` is not done by then (the
+/// future is dropped, as `tokio::time::timeout` drops it).
+fn run_until<F: Future>(f: F, deadline: Instant) -> Option<F::Output> {
+    let mut f = std::pin::pin!(f);
+    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    loop {
+        if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+            return Some(v);
+        }
+        let left = deadline.checked_duration_since(Instant::now())?;
+        std::thread::park_timeout(left);
+    }
+}
+
+fn block_on<F: Future>(f: F) -> F::Output {
+    run_until(f, Instant::now() + Duration::from_secs(30)).expect("future did not complete")
+}
+
+type Summary = Result<(Vec<String>, EntityId, UnixTime, serde_json::Map<String, serde_json::Value>), FederationError>;
+
+fn summary(r: &Result<ValidatedChain, FederationError>) -> Summary {
+    r.as_ref().map(|v| (v.jwts(), v.trust_anchor.clone(), v.exp, v.metadata.clone())).map_err(Clone::clone)
+}
+
+/// Resolves synchronously and asynchronously; asserts the same outcome and the same number
+/// of requests, and returns the outcome.
+fn resolve_both(net: &Net, anchors: &[TrustAnchorConfig], id: &EntityId, limits: Option<(usize, usize)>) -> Result<ValidatedChain, FederationError> {
+    fn limit(c: ChainCollector<'_>, limits: Option<(usize, usize)>) -> ChainCollector<'_> {
+        match limits {
+            Some((d, f)) => c.with_limits(d, f),
+            None => c,
+        }
+    }
+    let before = net.hits.load(Ordering::SeqCst);
+    let sync = limit(ChainCollector::new(net, anchors), limits).resolve(id, NOW);
+    let mid = net.hits.load(Ordering::SeqCst);
+    let collector = limit(ChainCollector::new_async(net, anchors), limits);
+    let asynchronous = block_on(collector.resolve_async(id, NOW));
+    let after = net.hits.load(Ordering::SeqCst);
+    assert_eq!(summary(&sync), summary(&asynchronous));
+    assert_eq!(mid - before, after - mid, "same requests");
+    net.hits.store(mid, Ordering::SeqCst);
+    sync
+}
+
 fn anchor(e: &Entity) -> TrustAnchorConfig {
     TrustAnchorConfig { id: e.id.clone(), jwks: e.jwks() }
 }
@@ -77,7 +169,7 @@ fn three_level_chain_is_collected_and_validated() {
     net.subordinate(&int, &leaf);
     net.subordinate(&ta, &int);
     let anchors = [anchor(&ta)];
-    let v = ChainCollector::new(&net, &anchors).resolve(&leaf.id, NOW).unwrap();
+    let v = resolve_both(&net, &anchors, &leaf.id, None).unwrap();
     assert_eq!(v.statements.len(), 3);
     assert_eq!(v.trust_anchor, ta.id);
 }
@@ -96,7 +188,7 @@ fn shortest_valid_path_wins_and_unknown_anchors_are_skipped() {
     net.subordinate(&ta, &leaf);
     net.subordinate(&other_ta, &leaf);
     let anchors = [anchor(&ta)];
-    let v = ChainCollector::new(&net, &anchors).resolve(&leaf.id, NOW).unwrap();
+    let v = resolve_both(&net, &anchors, &leaf.id, None).unwrap();
     assert_eq!(v.statements.len(), 2, "direct TA statement is shorter");
 }
 
@@ -110,7 +202,7 @@ fn loops_in_authority_hints_terminate() {
     net.subordinate(&b, &a);
     net.subordinate(&a, &b);
     let anchors = [anchor(&ta)];
-    let err = ChainCollector::new(&net, &anchors).resolve(&a.id, NOW).unwrap_err();
+    let err = resolve_both(&net, &anchors, &a.id, None).unwrap_err();
     assert!(matches!(err, FederationError::WrongTrustAnchor { .. }), "{err:?}");
     assert!(net.hits.load(Ordering::SeqCst) <= 4);
 }
@@ -126,7 +218,7 @@ fn fetch_budget_bounds_the_walk() {
         net.subordinate(&w[1], &w[0]);
     }
     let anchors = [anchor(&ta)];
-    let err = ChainCollector::new(&net, &anchors).with_limits(10, 5).resolve(&chainlets[0].id, NOW).unwrap_err();
+    let err = resolve_both(&net, &anchors, &chainlets[0].id, Some((10, 5))).unwrap_err();
     assert!(matches!(err, FederationError::Fetch { ref reason, .. } if reason.contains("more than 5 fetches")), "{err:?}");
 }
 
@@ -136,7 +228,7 @@ fn oversized_statement_is_refused() {
     let mut net = Net::default();
     net.pages.insert(leaf.id.configuration_url(), "x".repeat(MAX_STATEMENT_LEN + 1));
     let anchors = [anchor(&leaf)];
-    assert!(matches!(ChainCollector::new(&net, &anchors).resolve(&leaf.id, NOW), Err(FederationError::Fetch { .. })));
+    assert!(matches!(resolve_both(&net, &anchors, &leaf.id, None), Err(FederationError::Fetch { .. })));
 }
 
 #[test]
@@ -167,6 +259,90 @@ fn cache_resolves_once_for_concurrent_callers_and_honours_exp() {
     let err = cache.get_or_resolve(&leaf.id, later, || ChainCollector::new(&net, &anchors).resolve(&leaf.id, later));
     assert!(matches!(err, Err(FederationError::OutsideValidity { .. })));
     cache.get_or_resolve(&leaf.id, NOW, || ChainCollector::new(&net, &anchors).resolve(&leaf.id, NOW)).unwrap();
+}
+
+#[test]
+fn depth_limit_bounds_the_walk_in_both_paths() {
+    let ta = Entity::new("https://ta.example.it");
+    let es: Vec<Entity> = (0..4).map(|i| Entity::new(&format!("https://e{i}.example.it"))).collect();
+    let mut net = Net::default();
+    net.publish(&ta, &[]);
+    for w in es.windows(2) {
+        net.publish(&w[0], &[&w[1]]);
+        net.subordinate(&w[1], &w[0]);
+    }
+    net.publish(&es[3], &[&ta]);
+    net.subordinate(&ta, &es[3]);
+    let anchors = [anchor(&ta)];
+    // e0 → e1 → e2 → e3 → ta: three intermediates, four superiors.
+    assert_eq!(resolve_both(&net, &anchors, &es[0].id, Some((4, 32))).unwrap().statements.len(), 5);
+    let err = resolve_both(&net, &anchors, &es[0].id, Some((3, 32))).unwrap_err();
+    assert!(matches!(err, FederationError::WrongTrustAnchor { .. }), "{err:?}");
+}
+
+#[test]
+fn trust_anchor_resolving_itself_in_both_paths() {
+    let ta = Entity::new("https://ta.example.it");
+    let mut net = Net::default();
+    net.publish(&ta, &[]);
+    let anchors = [anchor(&ta)];
+    assert_eq!(resolve_both(&net, &anchors, &ta.id, None).unwrap().statements.len(), 1);
+}
+
+#[test]
+fn caller_timeout_bounds_a_fetcher_that_never_answers() {
+    let leaf = Entity::new("https://rp.example.it");
+    let anchors = [anchor(&leaf)];
+    let collector = ChainCollector::new_async(&Silent, &anchors);
+    let started = Instant::now();
+    assert!(run_until(collector.resolve_async(&leaf.id, NOW), started + Duration::from_millis(50)).is_none());
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[test]
+fn sync_resolve_over_a_pending_async_fetcher_is_an_error_not_a_wait() {
+    let leaf = Entity::new("https://rp.example.it");
+    let anchors = [anchor(&leaf)];
+    let err = ChainCollector::new_async(&Silent, &anchors).resolve(&leaf.id, NOW).unwrap_err();
+    assert!(matches!(err, FederationError::Fetch { ref reason, .. } if reason.contains("resolve_async")), "{err:?}");
+}
+
+#[test]
+fn resolve_async_future_is_send() {
+    fn send<T: Send>(_: &T) {}
+    let leaf = Entity::new("https://rp.example.it");
+    let anchors = [anchor(&leaf)];
+    let net = Net::default();
+    let collector = ChainCollector::new_async(&net, &anchors);
+    let cache = ChainCache::new();
+    let f = collector.resolve_async(&leaf.id, NOW);
+    send(&f);
+    send(&cache.get_or_resolve_async(&leaf.id, NOW, f));
+}
+
+#[test]
+fn async_cache_hits_and_honours_exp() {
+    let (ta, leaf) = (Entity::new("https://ta.example.it"), Entity::new("https://rp.example.it"));
+    let mut net = Net::default();
+    net.publish(&ta, &[]);
+    net.publish(&leaf, &[&ta]);
+    net.subordinate(&ta, &leaf);
+    let anchors = [anchor(&ta)];
+    let collector = ChainCollector::new_async(&net, &anchors);
+    let cache = ChainCache::new();
+    let first = block_on(cache.get_or_resolve_async(&leaf.id, NOW, collector.resolve_async(&leaf.id, NOW))).unwrap();
+    let hits = net.hits.load(Ordering::SeqCst);
+    let again = block_on(cache.get_or_resolve_async(&leaf.id, NOW, collector.resolve_async(&leaf.id, NOW))).unwrap();
+    assert_eq!(net.hits.load(Ordering::SeqCst), hits, "served from the cache");
+    assert_eq!(first.jwts(), again.jwts());
+    // The sync and async entry points share the cache.
+    cache.get_or_resolve(&leaf.id, NOW, || unreachable!()).unwrap();
+    // After exp it resolves again; a failure is not cached.
+    let later = NOW.plus(601);
+    let err = block_on(cache.get_or_resolve_async(&leaf.id, later, collector.resolve_async(&leaf.id, later)));
+    assert!(matches!(err, Err(FederationError::OutsideValidity { .. })));
+    assert!(net.hits.load(Ordering::SeqCst) > hits);
+    block_on(cache.get_or_resolve_async(&leaf.id, NOW, async { unreachable!() })).unwrap();
 }
 
 #[test]
