@@ -11,7 +11,6 @@ use super::entity::{Constraints, EntityId, ParsedStatement};
 use super::{FederationError, MetadataPolicy};
 use crate::jose::jwk::JwkSet;
 use crate::time::UnixTime;
-use crate::x509::uri_host;
 
 /// At most this many statements in a chain.
 pub const MAX_CHAIN_LEN: usize = 12;
@@ -72,7 +71,7 @@ fn check_constraints(c: &Constraints, index: usize, below: &[&EntityId]) -> Resu
     }
     if let Some(nc) = &c.naming_constraints {
         for id in below {
-            let host = uri_host(id.as_str()).unwrap_or_default();
+            let host = id.host();
             let excluded = nc.excluded.iter().any(|e| host_matches(&host, e));
             let permitted = nc.permitted.is_empty() || nc.permitted.iter().any(|p| host_matches(&host, p));
             if excluded || !permitted {

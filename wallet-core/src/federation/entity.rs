@@ -17,56 +17,117 @@ pub const ENTITY_STATEMENT_MEDIA_TYPE: &str = "application/entity-statement+jwt"
 /// Where an entity publishes its configuration.
 pub const WELL_KNOWN: &str = "/.well-known/openid-federation";
 
-/// An Entity Identifier: an `https` URL with a host, no query or fragment (draft 48 §1.2).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(transparent)]
-pub struct EntityId(String);
+/// An Entity Identifier (draft 48 §1.2): an `https` URL with a host and no query or
+/// fragment, checked once, with a URL parser, when it is made.
+///
+/// It compares as the string it was given (draft 48: entity ids compare as strings), so it
+/// must already be in the parser's canonical form: whatever it displays is where we connect.
+/// `http` is accepted only for a loopback host (`127.0.0.1`, `[::1]`, `localhost`), for
+/// federations run on one machine (tests, `tessera up`).
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct EntityId {
+    /// The identifier, exactly as given (and as compared).
+    id: String,
+    /// The parsed host, a function of `id`.
+    host: String,
+}
 
 impl EntityId {
-    /// Validates an identifier. `http://127.0.0.1` and `http://localhost` are accepted too,
-    /// for federations run on loopback (tests, `tessera up`); nothing else over plain http.
+    /// Validates an identifier: refuses a scheme other than `https` (or `http` on loopback),
+    /// userinfo, a query or fragment (even empty), no host or one ending with `.`, white
+    /// space or control characters, and any spelling that the URL parser would rewrite (upper-case or
+    /// percent-encoded or IDNA hosts, `\`, `.`/`..` segments, a default port...), except
+    /// the `/` it adds after a bare origin.
     pub fn new(s: impl Into<String>) -> Result<Self, FederationError> {
-        let s = s.into();
-        let bad = |why: &str| FederationError::InvalidEntityId { id: s.clone(), reason: why.to_owned() };
-        let rest = if let Some(r) = s.strip_prefix("https://") {
-            r
-        } else if let Some(r) = s.strip_prefix("http://") {
-            let host = r.split(['/', ':']).next().unwrap_or_default();
-            if host != "127.0.0.1" && host != "localhost" {
-                return Err(bad("must use https"));
-            }
-            r
-        } else {
-            return Err(bad("must use https"));
-        };
-        if rest.is_empty() || rest.starts_with('/') || rest.starts_with(':') {
-            return Err(bad("no host"));
+        let id = s.into();
+        match parse_entity_id(&id) {
+            Ok(host) => Ok(Self { id, host }),
+            Err(reason) => Err(FederationError::InvalidEntityId { id, reason: reason.to_owned() }),
         }
-        if s.contains('?') || s.contains('#') || s.chars().any(char::is_whitespace) {
-            return Err(bad("no query, fragment or white space allowed"));
-        }
-        Ok(Self(s))
     }
 
     /// The identifier.
     pub fn as_str(&self) -> &str {
-        &self.0
+        &self.id
     }
 
     /// Where its Entity Configuration is: the id without a trailing `/`, plus the well-known path.
     pub fn configuration_url(&self) -> String {
-        format!("{}{WELL_KNOWN}", self.0.trim_end_matches('/'))
+        format!("{}{WELL_KNOWN}", self.id.trim_end_matches('/'))
     }
 
-    /// The host (for naming constraints).
+    /// The host, as the URL parser reads it (`[::1]` for IPv6; for naming constraints).
     pub fn host(&self) -> String {
-        crate::x509::uri_host(&self.0).unwrap_or_default()
+        self.host.clone()
+    }
+}
+
+/// The checks of [`EntityId::new`]; the host, or why not.
+fn parse_entity_id(s: &str) -> Result<String, &'static str> {
+    use std::net::{Ipv4Addr, Ipv6Addr};
+    use url::Host;
+
+    if s.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err("white space or control characters");
+    }
+    let url = url::Url::parse(s).map_err(|e| match e {
+        url::ParseError::EmptyHost => "no host",
+        url::ParseError::RelativeUrlWithoutBase => "not an absolute URL",
+        _ => "not a valid URL",
+    })?;
+    if !matches!(url.scheme(), "https" | "http") {
+        return Err("must use https");
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("no userinfo allowed");
+    }
+    if url.query().is_some() {
+        return Err("no query allowed");
+    }
+    if url.fragment().is_some() {
+        return Err("no fragment allowed");
+    }
+    let host = match url.host() {
+        None => return Err("no host"),
+        Some(Host::Domain("")) => return Err("no host"),
+        Some(h) => h,
+    };
+    if let Host::Domain(d) = host
+        && d.ends_with('.')
+    {
+        return Err("host ends with a dot");
+    }
+    let loopback = match host {
+        Host::Ipv4(a) => a == Ipv4Addr::LOCALHOST,
+        Host::Ipv6(a) => a == Ipv6Addr::LOCALHOST,
+        Host::Domain(d) => d == "localhost",
+    };
+    if url.scheme() == "http" && !loopback {
+        return Err("must use https (http only on a loopback host)");
+    }
+    let canonical = url.as_str();
+    let bare_origin = url.path() == "/" && canonical.strip_suffix('/') == Some(s);
+    if canonical != s && !bare_origin {
+        return Err("not in canonical URL form (the parser would rewrite it)");
+    }
+    url.host_str().map(str::to_owned).ok_or("no host")
+}
+
+impl fmt::Debug for EntityId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("EntityId").field(&self.id).finish()
     }
 }
 
 impl fmt::Display for EntityId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.id)
+    }
+}
+
+impl Serialize for EntityId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.id)
     }
 }
 
@@ -289,3 +350,6 @@ impl ParsedStatement {
         jws.verify(key).map_err(|_| FederationError::BadSignature { iss: self.claims.iss.to_string() })
     }
 }
+
+#[cfg(test)]
+mod tests;
