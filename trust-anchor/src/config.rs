@@ -34,6 +34,12 @@ pub struct Config {
     pub trust_mark_issuers: std::collections::BTreeMap<String, Vec<String>>,
     /// PostgreSQL URL of the registry; `None`: the SQLite file `<data_dir>/registry.sqlite`.
     pub database_url: Option<String>,
+    /// Trust anchor only: `constraints` published in its own Entity Configuration
+    /// (`max_path_length`, ..., as SPID/CIE and IT-Wallet anchors do; draft 48 §6.2).
+    pub constraints: Option<Map<String, Value>>,
+    /// Bounds of outbound HTTP (`[outbound]`): per-fetch timeout, per-request deadline,
+    /// fetches in flight.
+    pub outbound: service_kit::FetchLimits,
 }
 
 impl Config {
@@ -51,6 +57,8 @@ impl Config {
             trust_anchors: Vec::new(),
             trust_mark_issuers: Default::default(),
             database_url: None,
+            constraints: None,
+            outbound: service_kit::FetchLimits::default(),
         }
     }
 
@@ -140,6 +148,9 @@ struct FileConfig {
     trust_anchors: Vec<FileAnchor>,
     #[serde(default)]
     trust_mark_issuers: std::collections::BTreeMap<String, Vec<String>>,
+    constraints: Option<Map<String, Value>>,
+    #[serde(default)]
+    outbound: service_kit::FetchLimits,
 }
 
 fn yes() -> bool {
@@ -176,6 +187,11 @@ impl Config {
     /// data_dir = "/var/lib/tessera/ta"
     /// admin_token_file = "/run/secrets/ta-admin-token"
     /// database_url = "postgres://tessera:secret@db.internal/tessera"   # else SQLite
+    /// constraints = { max_path_length = 1 }                           # trust anchor only
+    /// [outbound]                                                        # outbound HTTP bounds
+    /// fetch_ms = 3000
+    /// request_ms = 8000
+    /// max_in_flight = 64
     /// [[trust_anchors]]                                                 # for /resolve
     /// id = "https://ta.example.it"
     /// jwks_file = "ta.jwks"
@@ -255,6 +271,17 @@ impl Config {
             c.trust_anchors.push(TrustAnchorConfig { id, jwks });
         }
         c.trust_mark_issuers = f.trust_mark_issuers;
+        if let Some(k) = &f.constraints {
+            if !c.is_trust_anchor() {
+                return Err(invalid("constraints", "only a trust anchor publishes constraints in its configuration"));
+            }
+            serde_json::from_value::<wallet_core::federation::entity::Constraints>(Value::Object(k.clone())).map_err(|e| invalid("constraints", e))?;
+        }
+        c.constraints = f.constraints;
+        if f.outbound.fetch_ms == 0 || f.outbound.request_ms == 0 || f.outbound.max_in_flight == 0 {
+            return Err(invalid("outbound", "fetch_ms, request_ms and max_in_flight must be positive"));
+        }
+        c.outbound = f.outbound;
         Ok(ServiceConfig { config: c, listen })
     }
 }

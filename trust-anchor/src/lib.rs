@@ -10,11 +10,14 @@
 //! * The federation's X.509 hierarchy (IT-Wallet 1.4 §1.2): the anchor's root CA, CA
 //!   certificates for subordinates (issued by the anchor, or by an intermediate for its
 //!   leaves), a CRL at `/crl` listing those of removed subordinates.
-//! * Service basics: a TOML configuration with environment overrides, `/metrics`
-//!   (Prometheus), `/openapi.json`, `tracing` logs, graceful shutdown.
+//! * Service basics (from `service-kit`): every error in the JSON form, strict extractors,
+//!   the admin token checked before the body, bounded async outbound HTTP, `/health`; a
+//!   TOML configuration with environment overrides, `/metrics` (Prometheus),
+//!   `/openapi.json`, `tracing` logs, graceful shutdown.
 //!
 //! Trust decisions (chains, policies, constraints) are wallet-core's `federation` module.
 
+pub mod admin;
 pub mod ca;
 pub mod config;
 pub mod error;
@@ -24,15 +27,17 @@ pub mod metrics;
 pub mod openapi;
 pub mod pki;
 pub mod registry;
+pub mod resolve;
 pub mod routes;
 
 pub use config::{Config, ConfigError, ServiceConfig};
-pub use routes::{AppState, router};
+pub use routes::{AppState, router, routes};
 
 use std::net::SocketAddr;
 
-/// Binds `addr` and serves until `shutdown` completes. Returns the bound address through
-/// `bound` before serving (port 0 picks a free port).
+/// Binds `addr` and serves [`router`] until `shutdown` completes, with the peer address
+/// (`ConnectInfo`, `service_kit::serve`). Returns the bound address through `bound` before
+/// serving (port 0 picks a free port).
 pub async fn serve(
     state: AppState,
     addr: SocketAddr,
@@ -41,5 +46,5 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let _ = bound.send(listener.local_addr()?);
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+    service_kit::serve::serve(listener, router(state), shutdown).await
 }

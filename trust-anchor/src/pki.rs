@@ -23,14 +23,13 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use wallet_core::federation::entity::{ENTITY_STATEMENT_MEDIA_TYPE, ParsedStatement};
-use wallet_core::federation::{EntityId, Fetcher as _};
+use wallet_core::federation::{AsyncFetcher, EntityId};
 use wallet_core::jose::jwk::JwkSet;
 use wallet_core::jose::{Jwk, Signer as _};
 use wallet_core::time::UnixTime;
 
 use crate::ca::{self, CaError, CaRequest, IssuingCa, Revoked};
 use crate::error::ApiError;
-use crate::fetch::HttpFetcher;
 use crate::registry::IssuedCertificate;
 use crate::routes::AppState;
 
@@ -84,20 +83,20 @@ fn b64(s: &str) -> Result<Vec<u8>, String> {
     base64::engine::general_purpose::STANDARD.decode(s.trim()).map_err(|_| "x5c entry is not base64".to_owned())
 }
 
-async fn issuing_chain(st: &AppState) -> Result<Chain, String> {
+async fn issuing_chain(st: &AppState, fetcher: &dyn AsyncFetcher) -> Result<Chain, String> {
     if let Some(root) = st.root_ca() {
         return Ok(Chain { ca_der: root.to_vec(), tail: vec![ca::x5c_entry(root)] });
     }
     if !st.config().authority {
         return Err("a leaf issues no CA certificates".into());
     }
-    let chain = own_ca_chain(st).await?;
+    let chain = own_ca_chain(st, fetcher).await?;
     let first = chain.first().ok_or("empty CA chain")?;
     Ok(Chain { ca_der: b64(first)?, tail: chain })
 }
 
 /// An intermediate's CA chain for its current key: cached, else from a superior.
-async fn own_ca_chain(st: &AppState) -> Result<Vec<String>, String> {
+async fn own_ca_chain(st: &AppState, fetcher: &dyn AsyncFetcher) -> Result<Vec<String>, String> {
     let key = st.inner().ring().current().public_jwk();
     let kid = key.kid.clone().unwrap_or_default();
     if let Some(c) = st.inner().own_ca.get(&kid) {
@@ -105,7 +104,7 @@ async fn own_ca_chain(st: &AppState) -> Result<Vec<String>, String> {
     }
     let mut last = "no authority_hints".to_owned();
     for sup in &st.config().authority_hints {
-        match fetch_own_chain(st, sup, &key).await {
+        match fetch_own_chain(st, fetcher, sup, &key).await {
             Ok(chain) => {
                 st.inner().own_ca.put(&kid, chain.clone())?;
                 tracing::info!(superior = %sup, kid, "own CA certificate obtained from the superior");
@@ -118,16 +117,13 @@ async fn own_ca_chain(st: &AppState) -> Result<Vec<String>, String> {
 }
 
 /// The `x5c` that `superior` pins for our `key` in its Subordinate Statement about us.
-async fn fetch_own_chain(st: &AppState, superior: &EntityId, key: &Jwk) -> Result<Vec<String>, String> {
+async fn fetch_own_chain(st: &AppState, fetcher: &dyn AsyncFetcher, superior: &EntityId, key: &Jwk) -> Result<Vec<String>, String> {
     let me = st.config().entity_id.clone();
-    let sup = crate::routes::fetch_configuration(superior).await.map_err(|e| e.description)?;
+    let sup = crate::routes::fetch_configuration(fetcher, superior).await.map_err(|e| e.description)?;
     sup.verify_with(&sup.claims.jwks).map_err(|e| format!("configuration not self-signed: {e}"))?;
     let endpoint = sup.claims.federation_endpoint("federation_fetch_endpoint").ok_or("no federation_fetch_endpoint")?;
     let url = wallet_core::federation::fetch_url(endpoint, &me);
-    let body = tokio::task::spawn_blocking(move || HttpFetcher::new()?.get(&url, ENTITY_STATEMENT_MEDIA_TYPE))
-        .await
-        .map_err(|e| e.to_string())?
-        .map_err(|e| e.to_string())?;
+    let body = fetcher.get(&url, ENTITY_STATEMENT_MEDIA_TYPE).await.map_err(|e| e.to_string())?;
     let ss = ParsedStatement::parse(&body).map_err(|e| e.to_string())?;
     ss.verify_with(&sup.claims.jwks).map_err(|e| format!("subordinate statement: {e}"))?;
     if &ss.claims.iss != superior || ss.claims.sub != me {
@@ -146,6 +142,7 @@ async fn fetch_own_chain(st: &AppState, superior: &EntityId, key: &Jwk) -> Resul
 /// the certificates for the CRL; says what was done.
 pub(crate) async fn with_ca_certificates(
     st: &AppState,
+    fetcher: &dyn AsyncFetcher,
     id: &EntityId,
     mut jwks: JwkSet,
     intermediate: bool,
@@ -154,7 +151,7 @@ pub(crate) async fn with_ca_certificates(
     if intermediate && !st.config().is_trust_anchor() {
         return Ok((jwks, "no CA certificate: an intermediate issues CA certificates to leaves only".into()));
     }
-    let chain = match issuing_chain(st).await {
+    let chain = match issuing_chain(st, fetcher).await {
         Ok(c) => c,
         Err(e) => return Ok((jwks, format!("no CA certificate: {e}"))),
     };
@@ -201,7 +198,8 @@ pub(crate) async fn with_ca_certificates(
 /// intermediate's own CA), listing the CA certificates of removed subordinates until they
 /// expire. DER, `application/pkix-crl` (IT-Wallet 1.4 §1.2; RFC 5280 §5).
 pub(crate) async fn crl(State(st): State<AppState>) -> Result<Response, ApiError> {
-    let chain = issuing_chain(&st).await.map_err(|e| ApiError::not_found(format!("no CRL here: {e}")))?;
+    let fetcher = st.http().for_request();
+    let chain = issuing_chain(&st, &fetcher).await.map_err(|e| ApiError::not_found(format!("no CRL here: {e}")))?;
     let now = UnixTime::now().secs();
     let revoked: Vec<Revoked> = st
         .registry()

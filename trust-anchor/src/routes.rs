@@ -1,29 +1,36 @@
-//! The HTTP API: routers as plain functions, state passed explicitly.
+//! The HTTP API: routers as plain functions, state passed explicitly. The admin API is in
+//! [`crate::admin`], the `resolve` endpoint in [`crate::resolve`].
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::extract::State;
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Router;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
+use service_kit::error::ErrorProfile;
+use service_kit::extract::parse_bool;
+use service_kit::{AdminAuth, ApiError, Form, OutboundHttp, Query};
 use wallet_core::federation::entity::{ENTITY_STATEMENT_MEDIA_TYPE, EntityStatement, ParsedStatement};
-use wallet_core::federation::trust_mark::{STATUS_RESPONSE_TYP, TRUST_MARK_TYP, TrustMarkClaims};
-use wallet_core::federation::{ChainCollector, EntityId, Fetcher, TrustMarkRef};
+use wallet_core::federation::trust_mark::{STATUS_RESPONSE_TYP, TrustMarkClaims};
+use wallet_core::federation::{AsyncFetcher, EntityId, TrustMarkRef};
 use wallet_core::jose::jwk::JwkSet;
 use wallet_core::jose::{JwsAlg, JwsHeader, Signer, jws};
 use wallet_core::time::UnixTime;
 
 use crate::config::Config;
-use crate::error::ApiError;
-use crate::fetch::HttpFetcher;
 use crate::registry::{Registry, Subordinate};
+
+pub use crate::admin::{AddSubordinate, IssueTrustMark, RevokeTrustMark};
 
 /// The media type of a resolve response.
 pub const RESOLVE_MEDIA_TYPE: &str = "application/resolve-response+jwt";
+/// The media type of a subordinate events response (Subordinate Events draft 00).
+pub const EVENTS_MEDIA_TYPE: &str = "application/entity-events-statement+jwt";
+/// The `typ` of a subordinate events response.
+pub const EVENTS_TYP: &str = "entity-events-statement+jwt";
 
 /// Everything a handler needs.
 #[derive(Clone)]
@@ -40,6 +47,10 @@ pub(crate) struct Inner {
     /// Intermediates: this entity's own CA certificate chain from its superior, by key.
     pub(crate) own_ca: crate::pki::OwnCa,
     pub(crate) metrics: crate::metrics::Metrics,
+    /// Every outbound fetch, bounded (`[outbound]`).
+    pub(crate) http: OutboundHttp,
+    /// Resolved chains until they expire.
+    pub(crate) cache: crate::resolve::Cache,
 }
 
 impl Inner {
@@ -48,17 +59,23 @@ impl Inner {
     }
 
     /// Signs with the current key.
-    fn sign_json(&self, header: &JwsHeader, body: &Value) -> Result<String, ApiError> {
+    pub(crate) fn sign_json(&self, header: &JwsHeader, body: &Value) -> Result<String, ApiError> {
         let ring = self.ring();
         let h = header.clone().with_kid(ring.current().kid());
         jws::sign_json(&h, body, ring.current()).map_err(ApiError::server)
     }
 }
 
+impl AdminAuth for AppState {
+    fn admin_token(&self) -> &str {
+        &self.inner.config.admin_token
+    }
+}
+
 impl AppState {
     /// Loads (or creates) the keys under the data directory and opens the registry: the
-    /// SQLite file `<data_dir>/registry.sqlite`, or PostgreSQL when `config.database_url` is
-    /// set (connected at first use; [`AppState::connect`] connects now).
+    /// SQLite file `<data_dir>/registry.sqlite` (mode 0600), or PostgreSQL when
+    /// `config.database_url` is set (connected at first use; [`AppState::connect`] connects now).
     pub fn open(config: Config) -> Result<Self, String> {
         std::fs::create_dir_all(&config.data_dir).map_err(|e| format!("{}: {e}", config.data_dir.display()))?;
         let keys = crate::keys::KeyRing::load_or_create(&config.data_dir)?;
@@ -81,8 +98,18 @@ impl AppState {
         } else {
             None
         };
-        let metrics = crate::metrics::Metrics::default();
-        Ok(Self { inner: Arc::new(Inner { config, keys: std::sync::RwLock::new(keys), registry, root_ca, own_ca, metrics }) })
+        let http = OutboundHttp::new(config.outbound).map_err(|e| format!("outbound HTTP client: {e}"))?;
+        let inner = Inner {
+            config,
+            keys: std::sync::RwLock::new(keys),
+            registry,
+            root_ca,
+            own_ca,
+            metrics: crate::metrics::Metrics::default(),
+            http,
+            cache: crate::resolve::Cache::default(),
+        };
+        Ok(Self { inner: Arc::new(inner) })
     }
 
     /// [`AppState::open`], then connects to the registry database now, so that a wrong URL
@@ -101,6 +128,11 @@ impl AppState {
 
     pub(crate) fn inner(&self) -> &Inner {
         &self.inner
+    }
+
+    /// The bounded outbound HTTP client.
+    pub fn http(&self) -> &OutboundHttp {
+        &self.inner.http
     }
 
     /// Trust anchor only: the federation's root CA certificate (DER).
@@ -122,18 +154,31 @@ impl AppState {
         format!("{}/{path}", self.inner.config.entity_id.as_str().trim_end_matches('/'))
     }
 
-    fn statement(&self, sub: EntityId, jwks: JwkSet, now: UnixTime) -> EntityStatement {
+    fn statement(&self, sub: EntityId, jwks: JwkSet, now: UnixTime) -> Result<EntityStatement, ApiError> {
         let c = &self.inner.config;
-        serde_json::from_value(json!({
-            "iss": c.entity_id, "sub": sub, "iat": now.secs(), "exp": now.secs() + c.statement_ttl, "jwks": jwks,
-        }))
-        .unwrap_or_else(|_| unreachable!("a statement built from typed parts always parses"))
+        let exp = now.secs().checked_add(c.statement_ttl).ok_or_else(|| ApiError::server("statement_ttl overflows"))?;
+        serde_json::from_value(json!({"iss": c.entity_id, "sub": sub, "iat": now.secs(), "exp": exp, "jwks": jwks})).map_err(ApiError::server)
+    }
+
+    /// The Subordinate Statement about a registered subordinate (draft 48 §3; IT-Wallet 1.4
+    /// §1.1: `constraints` in every one, by default `max_path_length` 1 for an intermediate
+    /// and 0 for a leaf; `{}` given at onboarding publishes none, for peers that refuse the
+    /// claim).
+    pub(crate) fn subordinate_statement(&self, s: &Subordinate, now: UnixTime) -> Result<String, ApiError> {
+        let mut ss = self.statement(s.entity_id.clone(), s.jwks.clone(), now)?;
+        ss.metadata_policy = s.metadata_policy.clone();
+        let constraints = s.constraints.clone().unwrap_or_else(|| default_constraints(s.intermediate));
+        if constraints.as_object().is_none_or(|m| !m.is_empty()) {
+            ss.constraints = Some(serde_json::from_value(constraints).map_err(ApiError::server)?);
+        }
+        ss.source_endpoint = Some(self.endpoint("fetch"));
+        ss.sign(self.inner.ring().current()).map_err(ApiError::server)
     }
 
     /// This entity's signed Entity Configuration.
     pub async fn entity_configuration(&self, now: UnixTime) -> Result<String, ApiError> {
         let c = &self.inner.config;
-        let mut ec = self.statement(c.entity_id.clone(), self.jwks(), now);
+        let mut ec = self.statement(c.entity_id.clone(), self.jwks(), now)?;
         if !c.authority_hints.is_empty() {
             ec.authority_hints = Some(c.authority_hints.clone());
         }
@@ -147,22 +192,21 @@ impl AppState {
         fed.insert("organization_name".into(), Value::from(c.organization_name.clone()));
         fed.insert("federation_resolve_endpoint".into(), Value::from(self.endpoint("resolve")));
         if c.authority {
-            for (k, path) in [
-                ("federation_fetch_endpoint", "fetch"),
-                ("federation_list_endpoint", "list"),
-                ("federation_trust_mark_endpoint", "trust_mark"),
-                ("federation_trust_mark_status_endpoint", "trust_mark_status"),
-                ("federation_trust_mark_list_endpoint", "trust_marked_list"),
-                ("federation_historical_keys_endpoint", "historical_keys"),
-            ] {
+            // IT-Wallet 1.4 §1.1, Federation API of the TA and intermediates (FA_005).
+            for (k, path) in AUTHORITY_ENDPOINTS {
                 fed.insert(k.into(), Value::from(self.endpoint(path)));
             }
         }
         let mut metadata = c.metadata.clone();
         metadata.insert("federation_entity".into(), Value::Object(fed));
         ec.metadata = Some(metadata);
-        if c.is_trust_anchor() && !c.trust_mark_issuers.is_empty() {
-            ec.trust_mark_issuers = Some(c.trust_mark_issuers.clone());
+        if c.is_trust_anchor() {
+            if !c.trust_mark_issuers.is_empty() {
+                ec.trust_mark_issuers = Some(c.trust_mark_issuers.clone());
+            }
+            if let Some(k) = &c.constraints {
+                ec.constraints = Some(serde_json::from_value(Value::Object(k.clone())).map_err(ApiError::server)?);
+            }
         }
         let own = self.inner.registry.own_trust_marks().await.map_err(ApiError::server)?;
         if !own.is_empty() {
@@ -173,12 +217,41 @@ impl AppState {
     }
 }
 
-/// The router of one federation entity.
+/// The endpoints an authority publishes in `federation_entity`, with their paths.
+pub const AUTHORITY_ENDPOINTS: [(&str, &str); 7] = [
+    ("federation_fetch_endpoint", "fetch"),
+    ("federation_list_endpoint", "list"),
+    ("federation_trust_mark_endpoint", "trust_mark"),
+    ("federation_trust_mark_status_endpoint", "trust_mark_status"),
+    ("federation_trust_mark_list_endpoint", "trust_marked_list"),
+    ("federation_historical_keys_endpoint", "historical_keys"),
+    ("federation_subordinate_events_endpoint", "subordinate_events"),
+];
+
+/// The `constraints` of a Subordinate Statement when onboarding gave none: no intermediate
+/// below a leaf, at most one below an intermediate.
+pub fn default_constraints(intermediate: bool) -> Value {
+    json!({"max_path_length": u8::from(intermediate)})
+}
+
+/// The router of one federation entity, every error in the JSON form (unknown routes and
+/// wrong methods included). It has a fallback: merge other routes into it, or nest it as
+/// a fallback service, rather than merging it into a router with a fallback of its own.
 pub fn router(state: AppState) -> Router {
+    service_kit::error::json_errors(routes(state), ErrorProfile::OAUTH)
+}
+
+/// [`router`] without the error layer and fallback, for services that add their own.
+pub fn routes(state: AppState) -> Router {
+    let http = state.http().clone();
+    let health = service_kit::Health::new().probe("outbound_http", move || {
+        let l = http.limits();
+        (http.in_flight() >= l.max_in_flight).then(|| format!("all {} outbound fetch slots busy (slow upstreams)", l.max_in_flight))
+    });
     let mut r = Router::new()
         .route("/.well-known/openid-federation", get(entity_configuration))
-        .route("/resolve", get(resolve))
-        .route("/health", get(|| async { "ok" }))
+        .route("/resolve", get(crate::resolve::resolve))
+        .route("/health", health.route())
         .route("/metrics", get(crate::metrics::render))
         .route("/openapi.json", get(crate::openapi::document))
         .route("/ca", get(root_ca))
@@ -187,25 +260,26 @@ pub fn router(state: AppState) -> Router {
         r = r
             .route("/fetch", get(fetch))
             .route("/list", get(list))
-            .route("/admin/subordinates", post(add_subordinate).get(admin_list).delete(remove_subordinate))
-            .route("/admin/subordinates/refresh-keys", post(refresh_keys))
-            .route("/admin/trust-marks", post(issue_trust_mark))
-            .route("/admin/trust-marks/revoke", post(revoke_trust_mark))
+            .route("/subordinate_events", get(subordinate_events))
+            .route("/admin/subordinates", post(crate::admin::add_subordinate).get(crate::admin::list).delete(crate::admin::remove_subordinate))
+            .route("/admin/subordinates/refresh-keys", post(crate::admin::refresh_keys))
+            .route("/admin/trust-marks", post(crate::admin::issue_trust_mark))
+            .route("/admin/trust-marks/revoke", post(crate::admin::revoke_trust_mark))
             .route("/trust_mark", get(trust_mark))
             .route("/trust_mark_status", post(trust_mark_status))
             .route("/trust_marked_list", get(trust_marked_list));
     }
     r = r
-        .route("/admin/own-trust-marks", post(attach_own_trust_mark))
-        .route("/admin/keys/prepare", post(prepare_key))
-        .route("/admin/keys/activate", post(activate_key))
+        .route("/admin/own-trust-marks", post(crate::admin::attach_own_trust_mark))
+        .route("/admin/keys/prepare", post(crate::admin::prepare_key))
+        .route("/admin/keys/activate", post(crate::admin::activate_key))
         .route("/historical_keys", get(historical_keys));
     r.layer(axum::middleware::from_fn_with_state(state.clone(), crate::metrics::track))
         .layer(axum::extract::DefaultBodyLimit::max(64 * 1024))
         .with_state(state)
 }
 
-fn jwt_response(media_type: &'static str, jwt: String) -> Response {
+pub(crate) fn jwt_response(media_type: &'static str, jwt: String) -> Response {
     ([(header::CONTENT_TYPE, media_type)], jwt).into_response()
 }
 
@@ -213,34 +287,32 @@ async fn entity_configuration(State(st): State<AppState>) -> Result<Response, Ap
     Ok(jwt_response(ENTITY_STATEMENT_MEDIA_TYPE, st.entity_configuration(UnixTime::now()).await?))
 }
 
+pub(crate) fn entity_id(field: &str, v: String) -> Result<EntityId, ApiError> {
+    EntityId::new(v).map_err(|e| ApiError::invalid_request(format!("{field}: {e}")))
+}
+
 #[derive(Deserialize)]
-struct FetchQuery {
+struct SubQuery {
     sub: Option<String>,
 }
 
 /// Draft 48 §8.1: the Subordinate Statement about `sub`, with the keys pinned at onboarding.
-async fn fetch(State(st): State<AppState>, Query(q): Query<FetchQuery>) -> Result<Response, ApiError> {
-    let sub = q.sub.ok_or_else(|| ApiError::invalid_request("missing sub"))?;
-    let sub = EntityId::new(sub).map_err(|e| ApiError::invalid_request(e.to_string()))?;
+async fn fetch(State(st): State<AppState>, Query(q): Query<SubQuery>) -> Result<Response, ApiError> {
+    let sub = entity_id("sub", q.sub.ok_or_else(|| ApiError::invalid_request("missing sub"))?)?;
     if sub == st.config().entity_id {
         return Err(ApiError::invalid_request("sub is the issuer itself: fetch its Entity Configuration instead"));
     }
     let s = st.inner.registry.get(&sub).await.map_err(ApiError::server)?.ok_or_else(|| ApiError::not_found(format!("{sub} is not a subordinate")))?;
-    let mut ss = st.statement(s.entity_id.clone(), s.jwks.clone(), UnixTime::now());
-    ss.metadata_policy = s.metadata_policy.clone();
-    ss.constraints = s.constraints.clone().map(serde_json::from_value).transpose().map_err(ApiError::server)?;
-    ss.source_endpoint = Some(st.endpoint("fetch"));
-    let signed = ss.sign(st.inner.ring().current()).map_err(ApiError::server)?;
-    Ok(jwt_response(ENTITY_STATEMENT_MEDIA_TYPE, signed))
+    Ok(jwt_response(ENTITY_STATEMENT_MEDIA_TYPE, st.subordinate_statement(&s, UnixTime::now())?))
 }
 
 /// Draft 48 §8.2: subordinate ids, filtered by `entity_type` (repeatable), `intermediate`,
-/// `trust_marked` and `trust_mark_type`.
+/// `trust_marked` and `trust_mark_type`; booleans are `true` or `false`, nothing else.
 ///
 /// IT-Wallet 1.4 §1.1 publishes a wallet provider's metadata as `wallet_solution` but lists
 /// wallet providers with `entity_type=wallet_provider`: both names select the same
 /// subordinates here, so a wallet filtering either way finds them.
-async fn list(State(st): State<AppState>, Query(q): Query<Vec<(String, String)>>) -> Result<Json<Vec<String>>, ApiError> {
+async fn list(State(st): State<AppState>, Query(q): Query<Vec<(String, String)>>) -> Result<axum::Json<Vec<String>>, ApiError> {
     let mut types = Vec::new();
     let mut intermediate = None;
     let mut trust_marked = false;
@@ -249,8 +321,8 @@ async fn list(State(st): State<AppState>, Query(q): Query<Vec<(String, String)>>
         match k.as_str() {
             "entity_type" if v == "wallet_provider" => types.push("wallet_solution".to_owned()),
             "entity_type" => types.push(v),
-            "intermediate" => intermediate = Some(v == "true"),
-            "trust_marked" => trust_marked = v == "true",
+            "intermediate" => intermediate = Some(parse_bool("intermediate", &v)?),
+            "trust_marked" => trust_marked = parse_bool("trust_marked", &v)?,
             "trust_mark_type" => trust_mark_type = Some(v),
             _ => {}
         }
@@ -263,7 +335,7 @@ async fn list(State(st): State<AppState>, Query(q): Query<Vec<(String, String)>>
         None
     };
     let all = st.inner.registry.list().await.map_err(ApiError::server)?;
-    Ok(Json(
+    Ok(axum::Json(
         all.into_iter()
             .filter(|s| types.is_empty() || types.iter().any(|t| s.entity_types.contains(t)))
             .filter(|s| intermediate.is_none_or(|i| s.intermediate == i))
@@ -273,227 +345,40 @@ async fn list(State(st): State<AppState>, Query(q): Query<Vec<(String, String)>>
     ))
 }
 
-/// Draft 48 §8.3: collect and validate the subject's chain to a trust anchor this entity
-/// trusts, and answer with the resolved metadata and the chain, signed.
-async fn resolve(State(st): State<AppState>, Query(q): Query<Vec<(String, String)>>) -> Result<Response, ApiError> {
-    let mut sub = None;
-    let mut anchors_asked = Vec::new();
-    let mut types = Vec::new();
-    for (k, v) in q {
-        match k.as_str() {
-            "sub" => sub = Some(v),
-            "trust_anchor" => anchors_asked.push(v),
-            "entity_type" => types.push(v),
-            _ => {}
-        }
-    }
-    let sub = EntityId::new(sub.ok_or_else(|| ApiError::invalid_request("missing sub"))?).map_err(|e| ApiError::invalid_request(e.to_string()))?;
-    if anchors_asked.is_empty() {
-        return Err(ApiError::invalid_request("missing trust_anchor"));
-    }
-    let anchors: Vec<_> = st.config().trust_anchors.iter().filter(|a| anchors_asked.iter().any(|t| t == a.id.as_str())).cloned().collect();
-    if anchors.is_empty() {
-        return Err(ApiError { status: StatusCode::NOT_FOUND, error: "invalid_trust_anchor", description: "no trust anchor of the request is known here".into() });
+/// Subordinate Events draft 00 (IT-Wallet 1.4 §1.1): what happened to a subordinate
+/// (`registration`, `jwks_update`, `revocation`), signed as `entity-events-statement+jwt`.
+async fn subordinate_events(State(st): State<AppState>, Query(q): Query<SubQuery>) -> Result<Response, ApiError> {
+    let sub = entity_id("sub", q.sub.ok_or_else(|| ApiError::invalid_request("missing sub"))?)?;
+    let events = st.inner.registry.events(sub.as_str()).await.map_err(ApiError::server)?;
+    if events.is_empty() {
+        return Err(ApiError::not_found(format!("no events about {sub}: it was never a subordinate here")));
     }
     let now = UnixTime::now();
-    let chain = tokio::task::spawn_blocking(move || {
-        let fetcher = HttpFetcher::new()?;
-        ChainCollector::new(&fetcher, &anchors).resolve(&sub, now)
-    })
-    .await
-    .map_err(ApiError::server)??;
-    let mut metadata = chain.metadata.clone();
-    if !types.is_empty() {
-        metadata.retain(|t, _| types.contains(t));
-    }
-    let claims = json!({
-        "iss": st.config().entity_id, "sub": chain.subject.claims.sub, "iat": now.secs(), "exp": chain.exp.secs(),
-        "metadata": metadata, "trust_chain": chain.jwts(),
-    });
-    let header = JwsHeader::new(JwsAlg::Es256).with_typ("resolve-response+jwt");
-    Ok(jwt_response(RESOLVE_MEDIA_TYPE, st.inner.sign_json(&header, &claims)?))
+    let list: Vec<Value> = events
+        .into_iter()
+        .map(|e| {
+            let mut v = json!({"iat": e.iat, "event": e.event});
+            if let (Some(d), Value::Object(m)) = (e.description, &mut v) {
+                m.insert("event_description".into(), Value::from(d));
+            }
+            v
+        })
+        .collect();
+    let exp = now.secs().checked_add(st.config().statement_ttl).ok_or_else(|| ApiError::server("statement_ttl overflows"))?;
+    let body = json!({"iss": st.config().entity_id, "sub": sub, "iat": now.secs(), "exp": exp, "federation_registration_events": list});
+    let header = JwsHeader::new(JwsAlg::Es256).with_typ(EVENTS_TYP);
+    Ok(jwt_response(EVENTS_MEDIA_TYPE, st.inner.sign_json(&header, &body)?))
 }
 
-fn check_admin(st: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
-    use wallet_core::subtle_eq;
-    let given = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).unwrap_or_default();
-    if st.config().admin_token.is_empty() || !subtle_eq(given.as_bytes(), st.config().admin_token.as_bytes()) {
-        return Err(ApiError::unauthorized());
-    }
-    Ok(())
-}
-
-/// An onboarding request.
-#[derive(Debug, Deserialize)]
-pub struct AddSubordinate {
-    /// The subordinate's id.
-    pub entity_id: String,
-    /// Metadata policy to apply to it.
-    #[serde(default)]
-    pub metadata_policy: Option<Value>,
-    /// Constraints for it.
-    #[serde(default)]
-    pub constraints: Option<Value>,
-    /// Entity types the subordinate must have in its configuration.
-    #[serde(default)]
-    pub entity_types: Vec<String>,
-    /// For an intermediate: domains its subordinates live in, added to the name constraints
-    /// of the CA certificate issued to it (its own host is always permitted).
-    #[serde(default)]
-    pub permitted_domains: Vec<String>,
-}
-
-/// Fetches `id`'s Entity Configuration and checks its form and that it is about `id` (the
-/// signature is checked by the caller, against the keys that matter to it).
-pub(crate) async fn fetch_configuration(id: &EntityId) -> Result<ParsedStatement, ApiError> {
-    let url = id.configuration_url();
-    let body = tokio::task::spawn_blocking(move || HttpFetcher::new()?.get(&url, ENTITY_STATEMENT_MEDIA_TYPE))
-        .await
-        .map_err(ApiError::server)?
-        .map_err(|e| ApiError::invalid_request(format!("cannot fetch the entity configuration: {e}")))?;
-    let ec = ParsedStatement::parse(&body).map_err(|e| ApiError::invalid_request(format!("entity configuration refused: {e}")))?;
+/// Fetches `id`'s Entity Configuration through `fetcher` and checks its form and that it is
+/// about `id` (the signature is checked by the caller, against the keys that matter to it).
+pub(crate) async fn fetch_configuration(fetcher: &dyn AsyncFetcher, id: &EntityId) -> Result<ParsedStatement, ApiError> {
+    let body = fetcher.get(&id.configuration_url(), ENTITY_STATEMENT_MEDIA_TYPE).await?;
+    let ec = ParsedStatement::parse(&body).map_err(|e| ApiError::invalid_request(format!("entity configuration of {id} refused: {e}")))?;
     if !ec.claims.is_configuration() || &ec.claims.sub != id {
-        return Err(ApiError::invalid_request("the configuration is not about this entity"));
+        return Err(ApiError::invalid_request(format!("the configuration served at {id} is not about {id}")));
     }
     Ok(ec)
-}
-
-/// Onboarding: fetch the subordinate's Entity Configuration, check it is self-signed, names
-/// this authority in `authority_hints`, and pin its keys.
-async fn add_subordinate(State(st): State<AppState>, headers: HeaderMap, Json(req): Json<AddSubordinate>) -> Result<(StatusCode, Json<Value>), ApiError> {
-    check_admin(&st, &headers)?;
-    let id = EntityId::new(req.entity_id).map_err(|e| ApiError::invalid_request(e.to_string()))?;
-    if let Some(p) = &req.metadata_policy {
-        wallet_core::federation::MetadataPolicy::from_json(p, &[]).map_err(|e| ApiError::invalid_request(e.to_string()))?;
-    }
-    let ec = fetch_configuration(&id).await?;
-    ec.verify_with(&ec.claims.jwks).map_err(|e| ApiError::invalid_request(format!("entity configuration refused: {e}")))?;
-    if !ec.claims.authority_hints.as_ref().is_some_and(|h| h.contains(&st.config().entity_id)) {
-        return Err(ApiError::invalid_request(format!("{id} does not name {} in its authority_hints", st.config().entity_id)));
-    }
-    let md = ec.claims.metadata.clone().unwrap_or_default();
-    if let Some(missing) = req.entity_types.iter().find(|t| !md.contains_key(*t)) {
-        return Err(ApiError::invalid_request(format!("{id} has no `{missing}` metadata in its configuration")));
-    }
-    let intermediate = md.get("federation_entity").and_then(|f| f.get("federation_fetch_endpoint")).is_some();
-    let (jwks, x509) = crate::pki::with_ca_certificates(&st, &id, ec.claims.jwks.clone(), intermediate, &req.permitted_domains).await?;
-    let sub = Subordinate {
-        entity_id: id.clone(),
-        entity_types: md.keys().cloned().collect(),
-        jwks,
-        metadata_policy: req.metadata_policy,
-        constraints: req.constraints,
-        intermediate,
-    };
-    st.inner.registry.upsert(&sub).await.map_err(ApiError::server)?;
-    tracing::info!(entity_id = %id, intermediate, x509 = %x509, "admin: subordinate onboarded");
-    Ok((StatusCode::CREATED, Json(json!({"entity_id": id, "entity_types": sub.entity_types, "intermediate": intermediate, "x509": x509}))))
-}
-
-async fn admin_list(State(st): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
-    check_admin(&st, &headers)?;
-    let all = st.inner.registry.list().await.map_err(ApiError::server)?;
-    Ok(Json(Value::Array(
-        all.into_iter()
-            .map(|s| json!({"entity_id": s.entity_id, "entity_types": s.entity_types, "intermediate": s.intermediate, "metadata_policy": s.metadata_policy}))
-            .collect(),
-    )))
-}
-
-async fn remove_subordinate(State(st): State<AppState>, headers: HeaderMap, Query(q): Query<HashMap<String, String>>) -> Result<StatusCode, ApiError> {
-    check_admin(&st, &headers)?;
-    let id = EntityId::new(q.get("entity_id").cloned().unwrap_or_default()).map_err(|e| ApiError::invalid_request(e.to_string()))?;
-    if !st.inner.registry.remove(&id).await.map_err(ApiError::server)? {
-        return Err(ApiError::not_found(format!("{id} is not a subordinate")));
-    }
-    // Its CA certificates go on the CRL (IT-Wallet 1.4 §1.2).
-    let revoked = st.inner.registry.revoke_certificates(id.as_str(), UnixTime::now().secs()).await.map_err(ApiError::server)?;
-    tracing::info!(entity_id = %id, certificates_revoked = revoked, "admin: subordinate removed");
-    Ok(StatusCode::NO_CONTENT)
-}
-
-/// A trust mark issuance request (admin).
-#[derive(Debug, Deserialize)]
-pub struct IssueTrustMark {
-    /// The entity it is issued to (a registered subordinate).
-    pub sub: String,
-    /// A short name (`credential_issuer` becomes `<authority>/trust_marks/credential_issuer`)
-    /// or a full type URL.
-    pub trust_mark_type: String,
-    /// Validity in seconds (default 30 days).
-    #[serde(default)]
-    pub ttl: Option<i64>,
-}
-
-async fn issue_trust_mark(State(st): State<AppState>, headers: HeaderMap, Json(req): Json<IssueTrustMark>) -> Result<(StatusCode, Json<Value>), ApiError> {
-    check_admin(&st, &headers)?;
-    let sub = EntityId::new(req.sub).map_err(|e| ApiError::invalid_request(e.to_string()))?;
-    if st.inner.registry.get(&sub).await.map_err(ApiError::server)?.is_none() {
-        return Err(ApiError::not_found(format!("{sub} is not a subordinate")));
-    }
-    let now = UnixTime::now();
-    let ttl = req.ttl.unwrap_or(30 * 86_400);
-    let claims = TrustMarkClaims {
-        iss: st.config().entity_id.clone(),
-        sub: sub.clone(),
-        trust_mark_type: st.config().trust_mark_type(&req.trust_mark_type),
-        iat: now.secs(),
-        exp: Some(now.secs() + ttl),
-        delegation: None,
-        extra: Map::new(),
-    };
-    let jwt = claims.sign(TRUST_MARK_TYP, st.inner.ring().current()).map_err(ApiError::server)?;
-    st.inner
-        .registry
-        .add_trust_mark(&crate::registry::IssuedTrustMark {
-            trust_mark_type: claims.trust_mark_type.clone(),
-            sub: sub.to_string(),
-            jwt: jwt.clone(),
-            iat: claims.iat,
-            exp: claims.exp,
-            revoked: false,
-        })
-        .await
-        .map_err(ApiError::server)?;
-    tracing::info!(sub = %sub, trust_mark_type = %claims.trust_mark_type, "admin: trust mark issued");
-    Ok((StatusCode::CREATED, Json(json!({"trust_mark_type": claims.trust_mark_type, "trust_mark": jwt}))))
-}
-
-/// Which marks to revoke.
-#[derive(Debug, Deserialize)]
-pub struct RevokeTrustMark {
-    /// The entity.
-    pub sub: String,
-    /// Short name or full type.
-    pub trust_mark_type: String,
-}
-
-async fn revoke_trust_mark(State(st): State<AppState>, headers: HeaderMap, Json(req): Json<RevokeTrustMark>) -> Result<Json<Value>, ApiError> {
-    check_admin(&st, &headers)?;
-    let t = st.config().trust_mark_type(&req.trust_mark_type);
-    let n = st.inner.registry.revoke_trust_marks(&t, &req.sub).await.map_err(ApiError::server)?;
-    tracing::info!(sub = %req.sub, trust_mark_type = %t, revoked = n, "admin: trust marks revoked");
-    if n == 0 {
-        return Err(ApiError::not_found("no such trust mark"));
-    }
-    Ok(Json(json!({"revoked": n})))
-}
-
-#[derive(Deserialize)]
-struct AttachOwn {
-    trust_mark: String,
-}
-
-/// Publishes a mark issued to this entity in its configuration (its `sub` must be this entity).
-async fn attach_own_trust_mark(State(st): State<AppState>, headers: HeaderMap, Json(req): Json<AttachOwn>) -> Result<StatusCode, ApiError> {
-    check_admin(&st, &headers)?;
-    let jws = wallet_core::jose::CompactJws::parse(req.trust_mark.trim()).map_err(|e| ApiError::invalid_request(e.to_string()))?;
-    let claims: TrustMarkClaims = jws.payload_json().map_err(|e| ApiError::invalid_request(e.to_string()))?;
-    if claims.sub != st.config().entity_id {
-        return Err(ApiError::invalid_request("the trust mark is about another entity"));
-    }
-    st.inner.registry.set_own_trust_mark(&claims.trust_mark_type, req.trust_mark.trim()).await.map_err(ApiError::server)?;
-    Ok(StatusCode::NO_CONTENT)
 }
 
 #[derive(Deserialize)]
@@ -519,10 +404,10 @@ struct StatusForm {
 }
 
 /// Draft 48 §8.4: the signed status of a mark this authority issued; unknown marks get 404.
-async fn trust_mark_status(State(st): State<AppState>, axum::Form(f): axum::Form<StatusForm>) -> Result<Response, ApiError> {
+async fn trust_mark_status(State(st): State<AppState>, Form(f): Form<StatusForm>) -> Result<Response, ApiError> {
     let jwt = f.trust_mark.trim().to_owned();
-    let jws = wallet_core::jose::CompactJws::parse(&jwt).map_err(|e| ApiError::invalid_request(e.to_string()))?;
-    let claims: TrustMarkClaims = jws.payload_json().map_err(|e| ApiError::invalid_request(e.to_string()))?;
+    let jws = wallet_core::jose::CompactJws::parse(&jwt).map_err(|e| ApiError::invalid_request(format!("trust_mark: {e}")))?;
+    let claims: TrustMarkClaims = jws.payload_json().map_err(|e| ApiError::invalid_request(format!("trust_mark: {e}")))?;
     let marks = st.inner.registry.trust_marks(Some(&claims.trust_mark_type), Some(claims.sub.as_str())).await.map_err(ApiError::server)?;
     let m = marks.into_iter().find(|m| m.jwt == jwt).ok_or_else(|| ApiError::not_found("trust mark not issued here"))?;
     let now = UnixTime::now().secs();
@@ -539,37 +424,14 @@ async fn trust_mark_status(State(st): State<AppState>, axum::Form(f): axum::Form
 }
 
 /// Draft 48 §8.5: entities holding an active mark of a type.
-async fn trust_marked_list(State(st): State<AppState>, Query(q): Query<TrustMarkQuery>) -> Result<Json<Vec<String>>, ApiError> {
+async fn trust_marked_list(State(st): State<AppState>, Query(q): Query<TrustMarkQuery>) -> Result<axum::Json<Vec<String>>, ApiError> {
     let t = q.trust_mark_type.ok_or_else(|| ApiError::invalid_request("trust_mark_type is required"))?;
     let now = UnixTime::now().secs();
     let marks = st.inner.registry.trust_marks(Some(&t), q.sub.as_deref()).await.map_err(ApiError::server)?;
     let mut subs: Vec<String> = marks.into_iter().filter(|m| !m.revoked && m.exp.is_none_or(|e| e > now)).map(|m| m.sub).collect();
     subs.sort();
     subs.dedup();
-    Ok(Json(subs))
-}
-
-/// Key rollover, phase 1: publish the next key (the current one keeps signing).
-async fn prepare_key(State(st): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
-    check_admin(&st, &headers)?;
-    let jwk = st.inner.keys.write().unwrap_or_else(std::sync::PoisonError::into_inner).prepare().map_err(ApiError::server)?;
-    tracing::info!("admin: next federation key prepared");
-    Ok(Json(json!({"next": jwk})))
-}
-
-/// Key rollover, phase 2: the next key signs; the old one is retired to the historical keys.
-async fn activate_key(State(st): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
-    check_admin(&st, &headers)?;
-    let now = UnixTime::now().secs();
-    let jwk = st
-        .inner
-        .keys
-        .write()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .activate(now, st.config().statement_ttl)
-        .map_err(ApiError::invalid_request)?;
-    tracing::info!("admin: next federation key activated");
-    Ok(Json(json!({"current": jwk})))
+    Ok(axum::Json(subs))
 }
 
 /// Draft 48 §8.7: retired keys with their `exp`, as a signed `jwk-set+jwt`.
@@ -591,29 +453,6 @@ async fn historical_keys(State(st): State<AppState>) -> Result<Response, ApiErro
     let body = json!({"iss": st.config().entity_id, "iat": UnixTime::now().secs(), "keys": keys});
     let header = JwsHeader::new(JwsAlg::Es256).with_typ("jwk-set+jwt");
     Ok(jwt_response("application/jwk-set+jwt", st.inner.sign_json(&header, &body)?))
-}
-
-#[derive(Deserialize)]
-struct RefreshKeys {
-    entity_id: String,
-}
-
-/// Re-pins a subordinate's keys during its key rollover: its current configuration must be
-/// signed by a key pinned now, and its `jwks` (with the next key) becomes the new pin. Policy
-/// and constraints are kept.
-async fn refresh_keys(State(st): State<AppState>, headers: HeaderMap, Json(req): Json<RefreshKeys>) -> Result<Json<Value>, ApiError> {
-    check_admin(&st, &headers)?;
-    let id = EntityId::new(req.entity_id).map_err(|e| ApiError::invalid_request(e.to_string()))?;
-    let mut sub = st.inner.registry.get(&id).await.map_err(ApiError::server)?.ok_or_else(|| ApiError::not_found(format!("{id} is not a subordinate")))?;
-    let ec = fetch_configuration(&id).await?;
-    ec.verify_with(&sub.jwks).map_err(|e| ApiError::invalid_request(format!("not signed by a pinned key: {e}")))?;
-    // The domains permitted at onboarding are not kept: a refreshed intermediate CA
-    // certificate permits its own host only.
-    let (jwks, x509) = crate::pki::with_ca_certificates(&st, &id, ec.claims.jwks.clone(), sub.intermediate, &[]).await?;
-    sub.jwks = jwks;
-    st.inner.registry.upsert(&sub).await.map_err(ApiError::server)?;
-    tracing::info!(entity_id = %id, x509 = %x509, "admin: subordinate keys re-pinned");
-    Ok(Json(json!({"entity_id": id, "keys": sub.jwks.keys.len()})))
 }
 
 /// The federation's root CA certificate (trust anchors only), DER.

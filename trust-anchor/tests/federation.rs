@@ -163,7 +163,7 @@ async fn trust_marks_issue_publish_verify_revoke() {
         .http
         .post(format!("{}/admin/trust-marks", fed.ta.id))
         .bearer_auth(TOKEN)
-        .json(&json!({"sub": fed.int.id, "trust_mark_type": "intermediate"}))
+        .json(&json!({"sub": fed.int.id, "trust_mark_type": "intermediate", "claims": {"organization_type": "public", "logo_uri": "https://int.example.it/logo.svg"}}))
         .send()
         .await
         .unwrap();

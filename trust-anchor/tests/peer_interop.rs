@@ -426,6 +426,13 @@ async fn pyeudiw_builds_and_validates_our_chains() {
     let Some(py) = python(Peer::Pyeudiw) else { return };
     let fed = Fed::new().await;
     let ta_jwks = fed.ta_jwks_file();
+    // Quirk (pyeudiw): its Subordinate Statement schema (pydantic, extra="forbid") has no
+    // `constraints`, so it refuses the default ones every statement of ours carries (IT-Wallet
+    // 1.4 §1.1): onboard with `constraints: {}`, which publishes none (see below for a chain
+    // that carries them).
+    fed.onboard_constrained(&fed.ta, &fed.int, ta_policy(), json!({})).await;
+    fed.onboard_constrained(&fed.int, &fed.rp, rp_policy(true), json!({})).await;
+    fed.onboard_constrained(&fed.int, &fed.ci, ci_policy(), json!({})).await;
 
     // The max_path_length quirk itself, as for spid-cie-oidc.
     let mut args = pyeudiw_args(&fed, &fed.ci, &ta_jwks);
@@ -459,7 +466,7 @@ async fn pyeudiw_builds_and_validates_our_chains() {
         Err(e) => assert!(e.contains("chain refused"), "{e}"),
         Ok(doc) => assert_eq!(peer_links(&doc), our_links(&ours)),
     }
-    fed.onboard(&fed.ta, &fed.int, ta_policy()).await;
+    fed.onboard_constrained(&fed.ta, &fed.int, ta_policy(), json!({})).await;
 
     // Negative: the RP leaf signs its configuration with a key the intermediate does not pin.
     fed.rotate_without_repin(&fed.rp).await;

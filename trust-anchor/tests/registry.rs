@@ -5,7 +5,7 @@
 mod common;
 
 use serde_json::json;
-use trust_anchor::registry::{IssuedCertificate, IssuedTrustMark, Registry, Subordinate};
+use trust_anchor::registry::{IssuedCertificate, IssuedTrustMark, Registry, Subordinate, SubordinateEvent};
 use wallet_core::federation::EntityId;
 use wallet_core::jose::Signer as _;
 use wallet_core::jose::jwk::JwkSet;
@@ -19,6 +19,7 @@ fn sub(id: &str, intermediate: bool) -> Subordinate {
         metadata_policy: None,
         constraints: Some(json!({"max_path_length": 1})),
         intermediate,
+        trust_mark_claims: intermediate.then(|| json!({"organization_type": "public", "logo_uri": "https://b.example.it/logo.svg"})),
     }
 }
 
@@ -85,6 +86,66 @@ async fn suite(reg: &Registry) {
     assert!(revoked.iter().all(|c| c.revoked_at == Some(now)));
     assert_eq!(reg.certificates("https://a.example.it").await.unwrap().len(), 2);
     assert_eq!(reg.certificates("https://nobody.example.it").await.unwrap(), vec![]);
+
+    // Subordinate events, oldest first, per subject.
+    let ev = |sub: &str, iat: i64, event: &str, d: Option<&str>| SubordinateEvent { sub: sub.into(), iat, event: event.into(), description: d.map(Into::into) };
+    reg.add_event(&ev("https://a.example.it", 1, "registration", None)).await.unwrap();
+    reg.add_event(&ev("https://b.example.it", 2, "registration", None)).await.unwrap();
+    reg.add_event(&ev("https://a.example.it", 3, "jwks_update", None)).await.unwrap();
+    reg.add_event(&ev("https://a.example.it", 4, "revocation", Some("compromised"))).await.unwrap();
+    assert_eq!(
+        reg.events("https://a.example.it").await.unwrap(),
+        vec![ev("https://a.example.it", 1, "registration", None), ev("https://a.example.it", 3, "jwks_update", None), ev("https://a.example.it", 4, "revocation", Some("compromised"))]
+    );
+    assert_eq!(reg.events("https://nobody.example.it").await.unwrap(), vec![]);
+}
+
+/// Item 8 of issue 10: the SQLite file is created 0600, and an existing file is tightened
+/// to 0600 when opened (with its WAL files).
+#[tokio::test]
+async fn sqlite_file_is_private() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("registry.sqlite");
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let reg = Registry::open_sqlite(&path).unwrap();
+    reg.upsert(&sub("https://a.example.it", false)).await.unwrap();
+    assert_eq!(mode(&path), 0o600);
+    let wal = dir.path().join("registry.sqlite-wal");
+    if wal.exists() {
+        assert_eq!(mode(&wal), 0o600, "the WAL takes the database's mode");
+    }
+    drop(reg);
+    // A file made world-readable by an older version is tightened at open.
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let reg = Registry::open_sqlite(&path).unwrap();
+    assert_eq!(mode(&path), 0o600);
+    assert_eq!(reg.list().await.unwrap().len(), 1, "the data is kept");
+}
+
+/// A registry made before trust mark claims and events existed opens, gains the column,
+/// and keeps its subordinates.
+#[tokio::test]
+async fn sqlite_registry_of_an_older_version_is_migrated() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("registry.sqlite");
+    let key = wallet_core::jose::SoftwareSigner::generate().unwrap().public_jwk();
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch(
+        "CREATE TABLE subordinates (entity_id TEXT PRIMARY KEY, entity_types TEXT NOT NULL, jwks TEXT NOT NULL,
+           metadata_policy TEXT, constraints TEXT, intermediate INTEGER NOT NULL);",
+    )
+    .unwrap();
+    conn.execute(
+        "INSERT INTO subordinates VALUES ('https://old.example.it', '[]', ?1, NULL, NULL, 0)",
+        [serde_json::to_string(&JwkSet { keys: vec![key] }).unwrap()],
+    )
+    .unwrap();
+    drop(conn);
+    let reg = Registry::open_sqlite(&path).unwrap();
+    let old = reg.get(&EntityId::new("https://old.example.it").unwrap()).await.unwrap().unwrap();
+    assert_eq!(old.trust_mark_claims, None);
+    assert_eq!(reg.events("https://old.example.it").await.unwrap(), vec![]);
 }
 
 #[tokio::test]

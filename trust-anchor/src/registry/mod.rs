@@ -30,6 +30,23 @@ pub struct Subordinate {
     pub constraints: Option<Value>,
     /// Whether it is itself an authority (intermediate).
     pub intermediate: bool,
+    /// Claims about its organisation that the trust marks issued to it carry (IT-Wallet 1.4
+    /// §1.1, trust mark table: `organization_type`, `logo_uri`, `organization_name`,
+    /// `ipa_code`, `email`, ...), given at onboarding.
+    pub trust_mark_claims: Option<Value>,
+}
+
+/// What happened to a subordinate (Subordinate Events draft 00 §"Subordinate Event Types").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubordinateEvent {
+    /// The subordinate.
+    pub sub: String,
+    /// When.
+    pub iat: i64,
+    /// `registration`, `jwks_update` or `revocation`.
+    pub event: String,
+    /// What the operator or the service said about it.
+    pub description: Option<String>,
 }
 
 /// A trust mark issued by this authority.
@@ -80,6 +97,9 @@ pub enum RegistryError {
     /// A stored row does not parse.
     #[error("registry row for {0} is corrupt")]
     Corrupt(String),
+    /// The database file cannot be created or made private (0600).
+    #[error("registry file {0}")]
+    File(String),
 }
 
 enum Backend {
@@ -199,6 +219,16 @@ impl Registry {
         dispatch!(self, certificates(entity_id))
     }
 
+    /// Records an event about a subordinate.
+    pub async fn add_event(&self, e: &SubordinateEvent) -> Result<(), RegistryError> {
+        dispatch!(self, add_event(e))
+    }
+
+    /// The events about `sub`, oldest first.
+    pub async fn events(&self, sub: &str) -> Result<Vec<SubordinateEvent>, RegistryError> {
+        dispatch!(self, events(sub))
+    }
+
     /// The revoked certificates not yet expired at `now` (the CRL's entries), by serial.
     pub async fn revoked_certificates(&self, now: i64) -> Result<Vec<IssuedCertificate>, RegistryError> {
         dispatch!(self, revoked_certificates(now))
@@ -213,6 +243,7 @@ fn parse_subordinate(
     policy: Option<String>,
     constraints: Option<String>,
     intermediate: bool,
+    trust_mark_claims: Option<String>,
 ) -> Result<Subordinate, RegistryError> {
     let corrupt = || RegistryError::Corrupt(id.clone());
     Ok(Subordinate {
@@ -222,16 +253,26 @@ fn parse_subordinate(
         metadata_policy: policy.map(|p| serde_json::from_str(&p)).transpose().map_err(|_| corrupt())?,
         constraints: constraints.map(|c| serde_json::from_str(&c)).transpose().map_err(|_| corrupt())?,
         intermediate,
+        trust_mark_claims: trust_mark_claims.map(|c| serde_json::from_str(&c)).transpose().map_err(|_| corrupt())?,
     })
 }
 
-/// The JSON columns of a subordinate: types, jwks, policy, constraints.
-fn subordinate_columns(s: &Subordinate) -> Result<(String, String, Option<String>, Option<String>), RegistryError> {
+/// The JSON columns of a subordinate: types, jwks, policy, constraints, trust mark claims.
+struct Columns {
+    types: String,
+    jwks: String,
+    policy: Option<String>,
+    constraints: Option<String>,
+    trust_mark_claims: Option<String>,
+}
+
+fn subordinate_columns(s: &Subordinate) -> Result<Columns, RegistryError> {
     let corrupt = |_| RegistryError::Corrupt(s.entity_id.to_string());
-    Ok((
-        serde_json::to_string(&s.entity_types).map_err(corrupt)?,
-        serde_json::to_string(&s.jwks).map_err(corrupt)?,
-        s.metadata_policy.as_ref().map(Value::to_string),
-        s.constraints.as_ref().map(Value::to_string),
-    ))
+    Ok(Columns {
+        types: serde_json::to_string(&s.entity_types).map_err(corrupt)?,
+        jwks: serde_json::to_string(&s.jwks).map_err(corrupt)?,
+        policy: s.metadata_policy.as_ref().map(Value::to_string),
+        constraints: s.constraints.as_ref().map(Value::to_string),
+        trust_mark_claims: s.trust_mark_claims.as_ref().map(Value::to_string),
+    })
 }

@@ -12,7 +12,7 @@ use std::time::Duration;
 use tokio_postgres::{Client, NoTls};
 use wallet_core::federation::EntityId;
 
-use super::{IssuedCertificate, IssuedTrustMark, RegistryError, Subordinate, parse_subordinate, subordinate_columns};
+use super::{IssuedCertificate, IssuedTrustMark, RegistryError, Subordinate, SubordinateEvent, parse_subordinate, subordinate_columns};
 
 /// An arbitrary key for `pg_advisory_xact_lock` while the schema is created.
 const SCHEMA_LOCK: i64 = 0x7e55_e7a0;
@@ -46,9 +46,18 @@ const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS trust_marks (
         not_after BIGINT NOT NULL,
         revoked_at BIGINT
     );
-    CREATE INDEX IF NOT EXISTS certificates_entity ON certificates(entity_id);";
+    CREATE INDEX IF NOT EXISTS certificates_entity ON certificates(entity_id);
+    ALTER TABLE subordinates ADD COLUMN IF NOT EXISTS trust_mark_claims TEXT;
+    CREATE TABLE IF NOT EXISTS subordinate_events (
+        seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        sub TEXT NOT NULL,
+        iat BIGINT NOT NULL,
+        event TEXT NOT NULL,
+        description TEXT
+    );
+    CREATE INDEX IF NOT EXISTS subordinate_events_sub ON subordinate_events(sub);";
 
-const SUBORDINATE_COLUMNS: &str = "entity_id, entity_types, jwks, metadata_policy, constraints, intermediate";
+const SUBORDINATE_COLUMNS: &str = "entity_id, entity_types, jwks, metadata_policy, constraints, intermediate, trust_mark_claims";
 const CERTIFICATE_COLUMNS: &str = "serial, entity_id, issued_at, not_after, revoked_at";
 
 pub(super) struct Postgres {
@@ -59,7 +68,7 @@ pub(super) struct Postgres {
 fn subordinate(r: &tokio_postgres::Row) -> Result<Subordinate, RegistryError> {
     let types: String = r.try_get(1)?;
     let jwks: String = r.try_get(2)?;
-    parse_subordinate(r.try_get(0)?, &types, &jwks, r.try_get(3)?, r.try_get(4)?, r.try_get(5)?)
+    parse_subordinate(r.try_get(0)?, &types, &jwks, r.try_get(3)?, r.try_get(4)?, r.try_get(5)?, r.try_get(6)?)
 }
 
 fn certificate(r: &tokio_postgres::Row) -> Result<IssuedCertificate, RegistryError> {
@@ -104,18 +113,37 @@ impl Postgres {
     }
 
     pub(super) async fn upsert(&self, s: &Subordinate) -> Result<(), RegistryError> {
-        let (types, jwks, policy, constraints) = subordinate_columns(s)?;
+        let c = subordinate_columns(s)?;
         self.client()
             .await?
             .execute(
-                "INSERT INTO subordinates (entity_id, entity_types, jwks, metadata_policy, constraints, intermediate)
-                 VALUES ($1, $2, $3, $4, $5, $6)
+                "INSERT INTO subordinates (entity_id, entity_types, jwks, metadata_policy, constraints, intermediate, trust_mark_claims)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)
                  ON CONFLICT (entity_id) DO UPDATE SET entity_types = EXCLUDED.entity_types, jwks = EXCLUDED.jwks,
-                   metadata_policy = EXCLUDED.metadata_policy, constraints = EXCLUDED.constraints, intermediate = EXCLUDED.intermediate",
-                &[&s.entity_id.as_str(), &types, &jwks, &policy, &constraints, &s.intermediate],
+                   metadata_policy = EXCLUDED.metadata_policy, constraints = EXCLUDED.constraints, intermediate = EXCLUDED.intermediate,
+                   trust_mark_claims = EXCLUDED.trust_mark_claims",
+                &[&s.entity_id.as_str(), &c.types, &c.jwks, &c.policy, &c.constraints, &s.intermediate, &c.trust_mark_claims],
             )
             .await?;
         Ok(())
+    }
+
+    pub(super) async fn add_event(&self, e: &SubordinateEvent) -> Result<(), RegistryError> {
+        self.client()
+            .await?
+            .execute(
+                "INSERT INTO subordinate_events (sub, iat, event, description) VALUES ($1, $2, $3, $4)",
+                &[&e.sub, &e.iat, &e.event, &e.description],
+            )
+            .await?;
+        Ok(())
+    }
+
+    pub(super) async fn events(&self, sub: &str) -> Result<Vec<SubordinateEvent>, RegistryError> {
+        let rows = self.client().await?.query("SELECT sub, iat, event, description FROM subordinate_events WHERE sub = $1 ORDER BY seq", &[&sub]).await?;
+        rows.iter()
+            .map(|r| Ok(SubordinateEvent { sub: r.try_get(0)?, iat: r.try_get(1)?, event: r.try_get(2)?, description: r.try_get(3)? }))
+            .collect()
     }
 
     pub(super) async fn remove(&self, id: &EntityId) -> Result<bool, RegistryError> {

@@ -6,7 +6,7 @@ use std::sync::Mutex;
 use rusqlite::{Connection, OptionalExtension, params};
 use wallet_core::federation::EntityId;
 
-use super::{IssuedCertificate, IssuedTrustMark, RegistryError, Subordinate, parse_subordinate, subordinate_columns};
+use super::{IssuedCertificate, IssuedTrustMark, RegistryError, Subordinate, SubordinateEvent, parse_subordinate, subordinate_columns};
 
 const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS trust_marks (
         seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -37,35 +37,71 @@ const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS trust_marks (
         not_after INTEGER NOT NULL,
         revoked_at INTEGER
     );
-    CREATE INDEX IF NOT EXISTS certificates_entity ON certificates(entity_id);";
+    CREATE INDEX IF NOT EXISTS certificates_entity ON certificates(entity_id);
+    CREATE TABLE IF NOT EXISTS subordinate_events (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        sub TEXT NOT NULL,
+        iat INTEGER NOT NULL,
+        event TEXT NOT NULL,
+        description TEXT
+    );
+    CREATE INDEX IF NOT EXISTS subordinate_events_sub ON subordinate_events(sub);";
 
-const SUBORDINATE_COLUMNS: &str = "entity_id, entity_types, jwks, metadata_policy, constraints, intermediate";
+const SUBORDINATE_COLUMNS: &str = "entity_id, entity_types, jwks, metadata_policy, constraints, intermediate, trust_mark_claims";
 
-/// A stored row: id, types, jwks, policy, constraints, intermediate.
-type Row = (String, String, String, Option<String>, Option<String>, bool);
+/// A stored row: id, types, jwks, policy, constraints, intermediate, trust mark claims.
+type Row = (String, String, String, Option<String>, Option<String>, bool, Option<String>);
 
 pub(super) struct Sqlite {
     conn: Mutex<Connection>,
 }
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
-    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?))
 }
 
-fn parse((id, types, jwks, policy, constraints, intermediate): Row) -> Result<Subordinate, RegistryError> {
-    parse_subordinate(id, &types, &jwks, policy, constraints, intermediate)
+fn parse((id, types, jwks, policy, constraints, intermediate, claims): Row) -> Result<Subordinate, RegistryError> {
+    parse_subordinate(id, &types, &jwks, policy, constraints, intermediate, claims)
 }
 
 fn certificate(r: &rusqlite::Row<'_>) -> rusqlite::Result<IssuedCertificate> {
     Ok(IssuedCertificate { serial: r.get(0)?, entity_id: r.get(1)?, issued_at: r.get(2)?, not_after: r.get(3)?, revoked_at: r.get(4)? })
 }
 
+/// Creates `path` readable by its owner only (0600) if it does not exist, and tightens an
+/// existing file to 0600: the registry links entities, keys and marks (and, in services that
+/// embed this crate, more), so it is as private as the keys beside it. SQLite's `-wal` and
+/// `-shm` files take the database file's mode.
+pub(crate) fn private_file(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+    let f = std::fs::OpenOptions::new().create(true).append(true).mode(0o600).open(path)?;
+    let mode = f.metadata()?.permissions().mode();
+    if mode & 0o077 != 0 {
+        f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
+    for ext in ["sqlite-wal", "sqlite-shm"] {
+        let side = path.with_extension(ext);
+        if side.exists() {
+            std::fs::set_permissions(&side, std::fs::Permissions::from_mode(0o600))?;
+        }
+    }
+    Ok(())
+}
+
 impl Sqlite {
     pub(super) fn open(path: &Path) -> Result<Self, RegistryError> {
+        private_file(path).map_err(|e| RegistryError::File(format!("{}: {e}", path.display())))?;
         let conn = Connection::open(path)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.execute_batch(SCHEMA)?;
+        // Registries created before trust mark claims were kept with subordinates.
+        let has_claims: bool = conn
+            .prepare("SELECT 1 FROM pragma_table_info('subordinates') WHERE name = 'trust_mark_claims'")?
+            .exists([])?;
+        if !has_claims {
+            conn.execute_batch("ALTER TABLE subordinates ADD COLUMN trust_mark_claims TEXT")?;
+        }
         Ok(Self { conn: Mutex::new(conn) })
     }
 
@@ -74,14 +110,30 @@ impl Sqlite {
     }
 
     pub(super) fn upsert(&self, s: &Subordinate) -> Result<(), RegistryError> {
-        let (types, jwks, policy, constraints) = subordinate_columns(s)?;
+        let c = subordinate_columns(s)?;
         self.conn().execute(
-            "INSERT INTO subordinates (entity_id, entity_types, jwks, metadata_policy, constraints, intermediate)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-             ON CONFLICT(entity_id) DO UPDATE SET entity_types = ?2, jwks = ?3, metadata_policy = ?4, constraints = ?5, intermediate = ?6",
-            params![s.entity_id.as_str(), types, jwks, policy, constraints, s.intermediate],
+            "INSERT INTO subordinates (entity_id, entity_types, jwks, metadata_policy, constraints, intermediate, trust_mark_claims)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+             ON CONFLICT(entity_id) DO UPDATE SET entity_types = ?2, jwks = ?3, metadata_policy = ?4, constraints = ?5,
+               intermediate = ?6, trust_mark_claims = ?7",
+            params![s.entity_id.as_str(), c.types, c.jwks, c.policy, c.constraints, s.intermediate, c.trust_mark_claims],
         )?;
         Ok(())
+    }
+
+    pub(super) fn add_event(&self, e: &SubordinateEvent) -> Result<(), RegistryError> {
+        self.conn().execute(
+            "INSERT INTO subordinate_events (sub, iat, event, description) VALUES (?1, ?2, ?3, ?4)",
+            params![e.sub, e.iat, e.event, e.description],
+        )?;
+        Ok(())
+    }
+
+    pub(super) fn events(&self, sub: &str) -> Result<Vec<SubordinateEvent>, RegistryError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare("SELECT sub, iat, event, description FROM subordinate_events WHERE sub = ?1 ORDER BY seq")?;
+        let rows = stmt.query_map(params![sub], |r| Ok(SubordinateEvent { sub: r.get(0)?, iat: r.get(1)?, event: r.get(2)?, description: r.get(3)? }))?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 
     pub(super) fn remove(&self, id: &EntityId) -> Result<bool, RegistryError> {
