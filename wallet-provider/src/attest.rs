@@ -17,7 +17,8 @@ use wallet_core::status::StatusReference;
 use crate::WalletProvider;
 use crate::config::Config;
 use crate::error::ProviderError;
-use crate::extract::{ApiJson, Citizen};
+use crate::extract::Citizen;
+use service_kit::Json as JsonBody;
 use crate::metrics::Event;
 use crate::store::{InstanceState, NewInstance};
 
@@ -70,12 +71,13 @@ pub(crate) fn policy(config: &Config) -> Result<KeyAttestationPolicy, String> {
 /// IT-Wallet 1.4 §2.2 step 4: registration. The citizen's session binds the instance to
 /// their fiscal number (§2.1); the nonce is consumed first (403 `invalid_request` when not
 /// ours, used or expired); then wallet-core verifies the key attestation and the
-/// nonce/key/tag binding; the hardware key and tag are stored with a fresh status index.
-/// 204 on success.
+/// nonce/key/tag binding; the hardware key and tag are stored with a fresh status index,
+/// unless the citizen already holds `max_instances_per_citizen` active instances (422
+/// `validation_error` naming the limit). 204 on success.
 pub(crate) async fn register(
     State(st): State<WalletProvider>,
     citizen: Citizen,
-    ApiJson(req): ApiJson<RegistrationRequest>,
+    JsonBody(req): JsonBody<RegistrationRequest>,
 ) -> Result<StatusCode, ProviderError> {
     let now = st.now();
     if !st.store().take_nonce(req.nonce.as_str(), now.secs())? {
@@ -87,6 +89,7 @@ pub(crate) async fn register(
         fiscal_number: &citizen.fiscal_number,
         public_key: &verified.hardware_key,
         now: now.secs(),
+        max_active: st.config().max_instances_per_citizen,
     })?;
     st.metrics().count(Event::Registration);
     tracing::info!(target: "wallet_provider", instance = %verified.hardware_key_tag, format = verified.attested.format.as_str(), "wallet instance registered");
@@ -115,7 +118,7 @@ fn storage(level: SecurityLevel) -> (StorageType, AttackPotentialResistance) {
 /// `kid`, `x5c` and `trust_chain` in their headers.
 pub(crate) async fn wallet_attestation(
     State(st): State<WalletProvider>,
-    ApiJson(body): ApiJson<AttestationRequestBody>,
+    JsonBody(body): JsonBody<AttestationRequestBody>,
 ) -> Result<Json<AttestationResponse>, ProviderError> {
     let now = st.now();
     let provider = st.config().entity_id.as_str().to_owned();

@@ -3,7 +3,13 @@
 //!
 //! 1. `GET /citizen/login?redirect_uri=<app redirect>`: the redirect URI must be one of the
 //!    configured ones (exact match); the provider starts an OIDC login at the OpenID
-//!    Provider and answers 302 to it.
+//!    Provider and answers 302 to it. Nothing is stored: what the provider must remember
+//!    until the callback (the app's redirect URI and `state`, the OIDC `state` it expects,
+//!    the expiry) goes to the browser in a sealed cookie ([`LOGIN_COOKIE`], AES-256-GCM,
+//!    `HttpOnly`, `SameSite=Lax`, path `/citizen/callback`), so anonymous logins that are
+//!    never finished cost the server nothing (the relying party keeps its own pending state
+//!    sealed in the OIDC `state`), and the callback is bound to the browser that started the
+//!    login.
 //! 2. `GET /citizen/callback?code=…&state=…`: the provider finishes the login (token,
 //!    ID token, UserInfo), creates a one-time code bound to the citizen's fiscal number and
 //!    answers 302 to the app's redirect URI with `?code=…`.
@@ -18,7 +24,7 @@
 use axum::Json;
 use axum::Router;
 use axum::extract::{RawQuery, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
@@ -29,21 +35,29 @@ use wallet_core::attestation::{CitizenSessionRequest, CitizenSessionResponse};
 
 use crate::WalletProvider;
 use crate::error::ProviderError;
-use crate::extract::ApiJson;
 use crate::secret::Secret;
+use service_kit::{Json as JsonBody, Query};
 
 pub use wallet_core::attestation::endpoints::{CITIZEN_LOGIN, CITIZEN_SESSION};
 /// `GET`: where the OpenID Provider sends the citizen back.
 pub const CITIZEN_CALLBACK: &str = "/citizen/callback";
 
-pub(crate) fn router() -> Router<WalletProvider> {
-    Router::new()
-        .route(CITIZEN_LOGIN, get(login))
-        .route(CITIZEN_CALLBACK, get(callback))
-        .route(CITIZEN_SESSION, post(session))
+/// The cookie that carries a login in progress, sealed.
+pub const LOGIN_COOKIE: &str = "tessera_wp_login";
+/// The seal's purpose (associated data).
+const SEAL_PURPOSE: &str = "tessera-wp-login-v1";
+
+/// `/citizen/login` and `/citizen/callback` (rate limited together as `login`).
+pub(crate) fn login_router() -> Router<WalletProvider> {
+    Router::new().route(CITIZEN_LOGIN, get(login)).route(CITIZEN_CALLBACK, get(callback))
 }
 
-async fn session(State(st): State<WalletProvider>, ApiJson(req): ApiJson<CitizenSessionRequest>) -> Result<Json<CitizenSessionResponse>, ProviderError> {
+/// `/citizen/session`.
+pub(crate) fn session_router() -> Router<WalletProvider> {
+    Router::new().route(CITIZEN_SESSION, post(session))
+}
+
+async fn session(State(st): State<WalletProvider>, JsonBody(req): JsonBody<CitizenSessionRequest>) -> Result<Json<CitizenSessionResponse>, ProviderError> {
     let code = Secret::from_client(&req.code);
     let fiscal_number = st
         .store()
@@ -73,13 +87,54 @@ struct LoginQuery {
     state: Option<String>,
 }
 
-/// What the provider remembers of a login in progress, keyed by the OIDC `state` the relying
-/// party put in its request object.
+/// What the provider must remember of a login in progress, sealed in [`LOGIN_COOKIE`].
 #[derive(Debug, serde::Serialize, Deserialize)]
 struct AppReturn {
+    /// The app's redirect URI (one of the allowed ones).
     redirect_uri: String,
+    /// The app's `state`, echoed back.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     state: Option<String>,
+    /// SHA-256 (base64url) of the OIDC `state` of this login: the callback must carry it.
+    oidc_state: String,
+    /// Expiry, Unix seconds.
+    exp: i64,
+}
+
+fn state_digest(oidc_state: &str) -> String {
+    use sha2::Digest as _;
+    wallet_core::jose::b64::encode(sha2::Sha256::digest(oidc_state.as_bytes()))
+}
+
+/// The `Set-Cookie` value carrying `sealed` (or clearing the cookie when `None`).
+fn login_cookie(st: &WalletProvider, sealed: Option<&str>) -> Result<HeaderValue, ProviderError> {
+    let secure = if st.config().entity_id.as_str().starts_with("https://") { "; Secure" } else { "" };
+    let v = match sealed {
+        Some(v) => format!("{LOGIN_COOKIE}={v}; Path={CITIZEN_CALLBACK}; Max-Age={LOGIN_TTL}; HttpOnly; SameSite=Lax{secure}"),
+        None => format!("{LOGIN_COOKIE}=; Path={CITIZEN_CALLBACK}; Max-Age=0; HttpOnly; SameSite=Lax{secure}"),
+    };
+    HeaderValue::from_str(&v).map_err(ProviderError::internal)
+}
+
+/// The sealed login of this browser, opened and checked against the callback's OIDC `state`
+/// and the time.
+fn opened_login(st: &WalletProvider, headers: &HeaderMap, oidc_state: &str) -> Result<AppReturn, ProviderError> {
+    let unknown = || ProviderError::Login("unknown or expired login (start again at /citizen/login in the same browser)".into());
+    let sealed = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(k, _)| *k == LOGIN_COOKIE)
+        .map(|(_, v)| v)
+        .ok_or_else(unknown)?;
+    let plain = st.sealer().open_sealed(SEAL_PURPOSE, sealed).ok_or_else(unknown)?;
+    let ret: AppReturn = serde_json::from_slice(&plain).map_err(|_| unknown())?;
+    if ret.exp <= st.now().secs() || !wallet_core::subtle_eq(ret.oidc_state.as_bytes(), state_digest(oidc_state).as_bytes()) {
+        return Err(unknown());
+    }
+    Ok(ret)
 }
 
 /// The relying party and the OpenID Provider, or 503 when citizen login is not configured.
@@ -128,7 +183,7 @@ fn with_params(uri: &str, params: &[(&str, &str)]) -> Result<String, ProviderErr
 /// Step 1: checks the app's redirect URI against the allow-list (400 `invalid_request`
 /// otherwise, answered here and never redirected: RFC 6749 §4.1.2.1), starts the SPID/CIE
 /// login and redirects the browser to the OpenID Provider.
-async fn login(State(st): State<WalletProvider>, axum::extract::Query(q): axum::extract::Query<LoginQuery>) -> Result<Response, ProviderError> {
+async fn login(State(st): State<WalletProvider>, Query(q): Query<LoginQuery>) -> Result<Response, ProviderError> {
     let redirect_uri = q.redirect_uri.ok_or_else(|| ProviderError::Login("redirect_uri is required".into()))?;
     if !st.config().redirect_uri_allowed(&redirect_uri) {
         return Err(ProviderError::Login("redirect_uri is not registered for this wallet provider".into()));
@@ -139,25 +194,23 @@ async fn login(State(st): State<WalletProvider>, axum::extract::Query(q): axum::
     let (rp, op) = relying_party(&st)?;
     let url = rp.start_login(op, LoginRequest::default()).await.map_err(|e| ProviderError::Unavailable(format!("SPID/CIE login cannot start: {e}")))?;
     let oidc_state = oidc_state(&url)?;
-    let now = st.now().secs();
-    let ret = serde_json::to_string(&AppReturn { redirect_uri, state: q.state }).map_err(ProviderError::internal)?;
-    st.store().put_login_request(&oidc_state, &ret, now.saturating_add(LOGIN_TTL), now)?;
-    redirect(&url)
+    let exp = st.now().secs().checked_add(LOGIN_TTL).ok_or_else(|| ProviderError::internal("time out of range"))?;
+    let ret = serde_json::to_vec(&AppReturn { redirect_uri, state: q.state, oidc_state: state_digest(&oidc_state), exp }).map_err(ProviderError::internal)?;
+    let sealed = st.sealer().seal(SEAL_PURPOSE, &ret).map_err(ProviderError::internal)?;
+    let mut res = redirect(&url)?;
+    res.headers_mut().insert(header::SET_COOKIE, login_cookie(&st, Some(&sealed))?);
+    Ok(res)
 }
 
 /// Step 2: the OpenID Provider's redirect. Finishes the login and sends the browser back to
 /// the app with a one-time code (or an error).
-async fn callback(State(st): State<WalletProvider>, RawQuery(query): RawQuery) -> Result<Response, ProviderError> {
+async fn callback(State(st): State<WalletProvider>, headers: HeaderMap, RawQuery(query): RawQuery) -> Result<Response, ProviderError> {
     let query = query.unwrap_or_default();
     let oidc_state = url::form_urlencoded::parse(query.as_bytes())
         .find(|(k, _)| k == "state")
         .map(|(_, v)| v.into_owned())
         .ok_or_else(|| ProviderError::Login("callback without state".into()))?;
-    let stored = st
-        .store()
-        .take_login_request(&oidc_state, st.now().secs())?
-        .ok_or_else(|| ProviderError::Login("unknown or expired login".into()))?;
-    let ret: AppReturn = serde_json::from_str(&stored).map_err(ProviderError::internal)?;
+    let ret = opened_login(&st, &headers, &oidc_state)?;
     let (rp, _) = relying_party(&st)?;
     let mut params: Vec<(&str, String)> = Vec::new();
     match rp.finish_login(&query).await {
@@ -182,5 +235,7 @@ async fn callback(State(st): State<WalletProvider>, RawQuery(query): RawQuery) -
         params.push((STATE_PARAM, s.clone()));
     }
     let refs: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    redirect(&with_params(&ret.redirect_uri, &refs)?)
+    let mut res = redirect(&with_params(&ret.redirect_uri, &refs)?)?;
+    res.headers_mut().insert(header::SET_COOKIE, login_cookie(&st, None)?);
+    Ok(res)
 }

@@ -15,16 +15,21 @@
 //! waa_ttl = 3600
 //! ```
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
+use service_kit::RateLimit;
 use wallet_core::attestation::SecurityLevel;
 use wallet_core::federation::EntityId;
 use wallet_core::jose::jwk::JwkSet;
 
-/// At most 24 h for a Wallet App Attestation (IT-Wallet 1.4 §2.3, WP_144).
-pub const MAX_WAA_TTL: i64 = 86_400;
+/// At most 24 h for a Wallet App Attestation (IT-Wallet 1.4 §2.3, WP_144), less the minute
+/// the protocol certificate that signs it is backdated: the WAA must end within its
+/// certificate, which is valid at most 24 h (IT-Wallet 1.4 §1.2, WP_020; see [`crate::keys`]).
+pub const MAX_WAA_TTL: i64 = crate::keys::PROTOCOL_CERT_TTL;
+/// Active wallet instances one citizen may hold unless configured otherwise.
+pub const DEFAULT_MAX_INSTANCES_PER_CITIZEN: u32 = 10;
 /// At least one month for a Wallet Unit Attestation (IT-Wallet 1.4 §2.3 "Validity").
 pub const MIN_WUA_TTL: i64 = 30 * 86_400;
 
@@ -61,6 +66,103 @@ pub struct WalletSolutionInfo {
     /// `wallet_solution_certification_information`.
     pub wallet_solution_certification_information: String,
 }
+
+/// Rate limits per client (`[rate_limits]`): sustained requests per minute and burst, per
+/// client address (the peer, or the last `X-Forwarded-For` entry a trusted proxy appended).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RateLimits {
+    /// `/citizen/login` and `/citizen/callback` (each starts or finishes a SPID/CIE login).
+    pub login: RateLimit,
+    /// `/citizen/session`.
+    pub session: RateLimit,
+    /// `/nonce`.
+    pub nonce: RateLimit,
+    /// Registration (`/wallet-instances` POST, `/instance-initialization`).
+    pub registration: RateLimit,
+    /// `/wallet-attestation`.
+    pub attestation: RateLimit,
+    /// The PDND e-service (`/e-service/notify-user-death`).
+    pub pdnd: RateLimit,
+    /// Addresses of the load balancers whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<IpAddr>,
+    /// Clients remembered per limiter (memory bound).
+    pub max_clients: usize,
+    /// `/health` reports degraded when a limiter refused more than this many requests since
+    /// the previous look (a flood in progress).
+    pub health_refusal_threshold: u64,
+}
+
+impl Default for RateLimits {
+    /// A citizen activates a wallet with a handful of calls; the defaults leave room for
+    /// retries and for several phones behind one address (a family's NAT), and stop floods.
+    fn default() -> Self {
+        Self {
+            login: RateLimit::new(30, 10),
+            session: RateLimit::new(30, 10),
+            nonce: RateLimit::new(120, 30),
+            registration: RateLimit::new(20, 5),
+            attestation: RateLimit::new(60, 20),
+            pdnd: RateLimit::new(600, 100),
+            trusted_proxies: Vec::new(),
+            max_clients: service_kit::rate_limit::DEFAULT_MAX_CLIENTS,
+            health_refusal_threshold: 100,
+        }
+    }
+}
+
+/// What the provider's `federation_entity` metadata says about its operator (IT-Wallet 1.4
+/// §1.1: a leaf MUST publish `organization_name`, `homepage_uri`, `policy_uri`, `logo_uri`,
+/// `contacts`; `tos_uri` is optional). Empty values get defaults under the entity id.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FederationEntityInfo {
+    /// `homepage_uri` (default: the entity id, which serves a short page).
+    pub homepage_uri: String,
+    /// `policy_uri` (default: `<entity id>/policy`, served).
+    pub policy_uri: String,
+    /// `tos_uri` (optional).
+    pub tos_uri: String,
+    /// `contacts`: PEC addresses (default: `wallet-provider@<host>`).
+    pub contacts: Vec<String>,
+}
+
+/// The PDND e-service "Notify User Death" (IT-Wallet 1.4 §2.4, §2.5; WP_008): the PID
+/// Provider, through PDND, asks us to revoke every wallet instance of a deceased citizen.
+/// PDND's voucher is modelled as an ES256-signed JWT (`typ` `at+jwt`) from the configured
+/// issuer's keys.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PdndConfig {
+    /// The voucher's `iss` (PDND's authorization server).
+    pub issuer: String,
+    /// Its public keys (the voucher's `kid` picks one).
+    pub jwks: JwkSet,
+    /// The voucher's expected `aud`: this e-service (default: its URL under our entity id).
+    pub audience: String,
+    /// `client_id`s allowed to call (the PID Providers' PDND clients).
+    pub client_ids: Vec<String>,
+    /// `purposeId`s allowed; empty: any purpose of an allowed client.
+    pub purpose_ids: Vec<String>,
+    /// The longest voucher lifetime accepted (`exp - iat`), seconds.
+    pub max_lifetime: i64,
+}
+
+/// `[pdnd]` in the TOML file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PdndFile {
+    issuer: Option<String>,
+    jwks: Option<PathBuf>,
+    audience: Option<String>,
+    #[serde(default)]
+    client_ids: Vec<String>,
+    #[serde(default)]
+    purpose_ids: Vec<String>,
+    max_lifetime: Option<i64>,
+}
+
+/// The default `max_lifetime` of a PDND voucher (PDND issues them for 10 minutes to an hour).
+pub const DEFAULT_PDND_MAX_LIFETIME: i64 = 3_600;
 
 /// The configuration of one wallet provider.
 #[derive(Debug, Clone)]
@@ -113,6 +215,20 @@ pub struct Config {
     pub status_list_ttl: i64,
     /// `ttl` of the Status List Token: how long relying parties may cache it.
     pub status_list_cache_ttl: u64,
+    /// Active wallet instances one citizen may hold; registration beyond it is refused
+    /// (422 `validation_error`).
+    pub max_instances_per_citizen: u32,
+    /// Rate limits per client.
+    pub rate_limits: RateLimits,
+    /// Bounds on the provider's own outbound fetches (its trust chain).
+    pub outbound: service_kit::FetchLimits,
+    /// `federation_entity` metadata.
+    pub federation_entity: FederationEntityInfo,
+    /// `wallet_metadata.credential_offer_endpoint`: where the wallet receives credential
+    /// offers (default the OpenID4VCI scheme `openid-credential-offer://`).
+    pub credential_offer_endpoint: String,
+    /// The PDND e-service; `None`: not offered (404).
+    pub pdnd: Option<PdndConfig>,
 }
 
 /// The TOML file: every field optional except the identifiers.
@@ -144,6 +260,12 @@ struct FileConfig {
     login_code_ttl: Option<i64>,
     status_list_ttl: Option<i64>,
     status_list_cache_ttl: Option<u64>,
+    max_instances_per_citizen: Option<u32>,
+    rate_limits: Option<RateLimits>,
+    outbound: Option<service_kit::FetchLimits>,
+    federation_entity: Option<FederationEntityInfo>,
+    credential_offer_endpoint: Option<String>,
+    pdnd: Option<PdndFile>,
 }
 
 fn entity(field: &str, v: &str) -> Result<EntityId, ConfigError> {
@@ -187,6 +309,12 @@ impl Config {
             login_code_ttl: 120,
             status_list_ttl: 12 * 3_600,
             status_list_cache_ttl: 300,
+            max_instances_per_citizen: DEFAULT_MAX_INSTANCES_PER_CITIZEN,
+            rate_limits: RateLimits::default(),
+            outbound: service_kit::FetchLimits::default(),
+            federation_entity: FederationEntityInfo::default(),
+            credential_offer_endpoint: "openid-credential-offer://".into(),
+            pdnd: None,
         }
     }
 
@@ -277,6 +405,34 @@ impl Config {
         if let Some(v) = f.status_list_cache_ttl {
             c.status_list_cache_ttl = v;
         }
+        if let Some(v) = f.max_instances_per_citizen {
+            c.max_instances_per_citizen = v;
+        }
+        if let Some(v) = f.rate_limits {
+            c.rate_limits = v;
+        }
+        if let Some(v) = f.outbound {
+            c.outbound = v;
+        }
+        if let Some(v) = f.federation_entity {
+            c.federation_entity = v;
+        }
+        if let Some(v) = f.credential_offer_endpoint {
+            c.credential_offer_endpoint = v;
+        }
+        if let Some(p) = f.pdnd {
+            let path = p.jwks.ok_or_else(|| ConfigError::Invalid("pdnd.jwks (the voucher issuer's JWK Set file) is required".into()))?;
+            let text = std::fs::read_to_string(&path).map_err(|e| ConfigError::Io { path: path.display().to_string(), detail: e.to_string() })?;
+            let jwks = serde_json::from_str(&text).map_err(|e| ConfigError::Parse(format!("{}: {e}", path.display())))?;
+            c.pdnd = Some(PdndConfig {
+                issuer: p.issuer.ok_or_else(|| ConfigError::Invalid("pdnd.issuer is required".into()))?,
+                jwks,
+                audience: p.audience.unwrap_or_else(|| c.endpoint(crate::pdnd::NOTIFY_USER_DEATH_PATH)),
+                client_ids: p.client_ids,
+                purpose_ids: p.purpose_ids,
+                max_lifetime: p.max_lifetime.unwrap_or(DEFAULT_PDND_MAX_LIFETIME),
+            });
+        }
         c.validate()?;
         Ok(c)
     }
@@ -292,12 +448,29 @@ impl Config {
         if self.wua_ttl < MIN_WUA_TTL {
             return bad(format!("wua_ttl must be at least {MIN_WUA_TTL} seconds (IT-Wallet 1.4 §2.3), got {}", self.wua_ttl));
         }
-        if !(1..=86_400).contains(&self.status_list_ttl) {
-            return bad("status_list_ttl must be in 1..=86400 seconds (IT-Wallet 1.4 §6)".into());
+        if !(1..=crate::keys::PROTOCOL_CERT_TTL).contains(&self.status_list_ttl) {
+            return bad(format!(
+                "status_list_ttl must be in 1..={} seconds (IT-Wallet 1.4 §6: at most 24 h, within the protocol certificate that signs it)",
+                crate::keys::PROTOCOL_CERT_TTL
+            ));
         }
         for (name, v) in [("nonce_ttl", self.nonce_ttl), ("session_ttl", self.session_ttl), ("login_code_ttl", self.login_code_ttl)] {
             if v <= 0 {
                 return bad(format!("{name} must be positive"));
+            }
+        }
+        if self.max_instances_per_citizen == 0 {
+            return bad("max_instances_per_citizen must be at least 1".into());
+        }
+        if let Some(p) = &self.pdnd {
+            if p.issuer.is_empty() || p.audience.is_empty() || p.jwks.keys.is_empty() {
+                return bad("pdnd: issuer, audience and at least one key are required".into());
+            }
+            if p.client_ids.is_empty() {
+                return bad("pdnd.client_ids: name the PID Providers' PDND clients allowed to call".into());
+            }
+            if !(1..=86_400).contains(&p.max_lifetime) {
+                return bad("pdnd.max_lifetime must be in 1..=86400 seconds".into());
             }
         }
         for uri in &self.allowed_redirect_uris {
@@ -327,6 +500,12 @@ impl Config {
     /// A URL under the entity id.
     pub fn endpoint(&self, path: &str) -> String {
         format!("{}{path}", self.entity_id.as_str().trim_end_matches('/'))
+    }
+
+    /// `wallet_solution.logo_uri` and `federation_entity.logo_uri`: the configured one, or
+    /// the SVG we serve.
+    pub fn logo(&self) -> String {
+        if self.logo_uri.is_empty() { self.endpoint(crate::routes::LOGO_PATH) } else { self.logo_uri.clone() }
     }
 }
 

@@ -11,13 +11,19 @@
 //! | [`ProviderError::NotFound`] | 404 | `not_found` | §2.3 |
 //! | [`ProviderError::Validation`] | 422 | `validation_error` | §2.2, §2.3, §2.4 |
 //! | [`ProviderError::Login`] | 400 | `invalid_request` | the citizen login (OAuth 2.0 §4.1.2.1 form) |
+//! | [`ProviderError::Voucher`] | 401 | `unauthorized` | the PDND e-service: voucher missing, forged, expired, replayed, wrong `iss`/`aud` |
+//! | [`ProviderError::ClientNotAllowed`] | 403 | `forbidden` | the PDND e-service: a client or purpose not allowed to call |
+//!
+//! Malformed bodies and queries (service-kit's extractors), unknown routes and wrong
+//! methods get the same form from `service_kit::error::json_errors` with the IT-Wallet
+//! provider profile (`bad_request`, `not_found`); rate limits answer 429
+//! `too_many_requests` with `Retry-After`; the admin API's refusal is 401 `invalid_token`
+//! naming the admin token (service-kit's `AdminToken`).
 //! | [`ProviderError::Unavailable`] | 503 | `temporarily_unavailable` | every endpoint |
 //! | [`ProviderError::Internal`] | 500 | `server_error` | every endpoint |
 
-use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
 
 /// Why a request was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -60,6 +66,12 @@ pub enum ProviderError {
     /// The citizen login failed or was refused (bad redirect URI, unknown code, OP error).
     #[error("{0}")]
     Login(String),
+    /// The PDND voucher does not verify (IT-Wallet 1.4 §2.5, WP_008).
+    #[error("PDND voucher refused: {0}")]
+    Voucher(crate::pdnd::VoucherError),
+    /// The PDND client or purpose is not one allowed to call this e-service.
+    #[error("PDND client not allowed: {0}")]
+    ClientNotAllowed(String),
     /// A dependency (the federation, the OpenID Provider) is not reachable or not ready.
     #[error("{0}")]
     Unavailable(String),
@@ -81,7 +93,8 @@ impl ProviderError {
             | Self::Login(_) => "invalid_request",
             Self::IntegrityCheck(_) => "integrity_check_error",
             Self::Forbidden => "forbidden",
-            Self::Unauthorized => "unauthorized",
+            Self::Unauthorized | Self::Voucher(_) => "unauthorized",
+            Self::ClientNotAllowed(_) => "forbidden",
             Self::NotFound => "not_found",
             Self::Validation(_) => "validation_error",
             Self::Unavailable(_) => "temporarily_unavailable",
@@ -99,8 +112,9 @@ impl ProviderError {
             | Self::InvalidAssertion(_)
             | Self::InstanceRevoked
             | Self::NotYourInstance
-            | Self::Forbidden => StatusCode::FORBIDDEN,
-            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            | Self::Forbidden
+            | Self::ClientNotAllowed(_) => StatusCode::FORBIDDEN,
+            Self::Unauthorized | Self::Voucher(_) => StatusCode::UNAUTHORIZED,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -120,23 +134,31 @@ impl From<crate::store::StoreError> for ProviderError {
     fn from(e: crate::store::StoreError) -> Self {
         match e {
             crate::store::StoreError::Duplicate => Self::Validation("hardware_key_tag already registered".into()),
+            e @ crate::store::StoreError::TooManyInstances { .. } => Self::Validation(format!("{e} (max_instances_per_citizen): revoke one first")),
             other => Self::internal(other),
         }
     }
 }
 
 impl IntoResponse for ProviderError {
+    /// service-kit's JSON error form (`Cache-Control: no-store`, `Retry-After` on 503), with
+    /// `WWW-Authenticate` on 401 and the code attached for the counters.
     fn into_response(self) -> Response {
         let description = match &self {
             Self::Internal(_) => "internal error".to_owned(),
             other => other.to_string(),
         };
-        let mut res = (self.status(), Json(json!({"error": self.oauth_code(), "error_description": description}))).into_response();
+        let mut e = service_kit::ApiError::new(self.status(), self.oauth_code(), description);
+        if self.status() == StatusCode::SERVICE_UNAVAILABLE {
+            e = e.with_retry_after(1);
+        }
+        let mut res = e.into_response();
         res.extensions_mut().insert(crate::routes::ErrorCode(self.oauth_code()));
-        if self.status() == StatusCode::UNAUTHORIZED
-            && let Ok(v) = axum::http::HeaderValue::from_str("Bearer error=\"invalid_token\"")
-        {
-            res.headers_mut().insert(axum::http::header::WWW_AUTHENTICATE, v);
+        if self.status() == StatusCode::UNAUTHORIZED {
+            let challenge = if matches!(self, Self::Voucher(_)) { "Bearer realm=\"pdnd\", error=\"invalid_token\"" } else { "Bearer error=\"invalid_token\"" };
+            if let Ok(v) = axum::http::HeaderValue::from_str(challenge) {
+                res.headers_mut().insert(axum::http::header::WWW_AUTHENTICATE, v);
+            }
         }
         res
     }
@@ -161,6 +183,8 @@ mod tests {
             (ProviderError::NotFound, 404, "not_found"),
             (ProviderError::Unavailable("x".into()), 503, "temporarily_unavailable"),
             (ProviderError::Internal("x".into()), 500, "server_error"),
+            (ProviderError::Voucher(crate::pdnd::VoucherError::Missing), 401, "unauthorized"),
+            (ProviderError::ClientNotAllowed("x".into()), 403, "forbidden"),
         ];
         for (e, status, code) in cases {
             assert_eq!((e.status().as_u16(), e.oauth_code()), (status, code), "{e:?}");

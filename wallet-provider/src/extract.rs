@@ -1,28 +1,15 @@
-//! Extractors that check before the handler runs: a JSON body whose rejection is our
-//! `bad_request`, and the citizen's bearer session.
+//! Extractors that check before the handler runs: the citizen's bearer session. (Bodies
+//! and queries: service-kit's `Json` and `Query`, whose refusals the router's error layer
+//! names `bad_request`; the admin token: service-kit's `AdminToken`; the PDND voucher:
+//! [`crate::pdnd::PdndCaller`].)
 
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::FromRequestParts;
 use axum::http::header;
 use axum::http::request::Parts;
-use serde::de::DeserializeOwned;
 
 use crate::WalletProvider;
 use crate::error::ProviderError;
 use crate::secret::Secret;
-
-/// A JSON body; a missing or wrong content type, bad JSON or a wrong shape is 400
-/// `bad_request` (IT-Wallet 1.4 §2.2-§2.4 common errors).
-#[derive(Debug)]
-pub struct ApiJson<T>(pub T);
-
-impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
-    type Rejection = ProviderError;
-
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let axum::Json(v) = axum::Json::<T>::from_request(req, state).await.map_err(|e| ProviderError::BadRequest(e.body_text()))?;
-        Ok(Self(v))
-    }
-}
 
 /// A logged-in citizen: the `Authorization: Bearer <session token>` of an unexpired
 /// session (401 `unauthorized` otherwise, IT-Wallet 1.4 §2.4).

@@ -16,15 +16,26 @@
 //! verifier can validate either way: `x5c` to the federation root, or `trust_chain` to the
 //! trust anchor's keys and then `kid` in the resolved `wallet_solution.jwks`.
 //!
-//! The chain and the CA certificate come from resolving our own chain, cached until it
-//! expires. Before the trust anchor has onboarded us, attestations cannot be signed and the
-//! endpoints answer 503 `temporarily_unavailable`.
+//! The chain and the CA certificate come from resolving our own chain (async, bounded
+//! outbound HTTP), cached until it expires. Before the trust anchor has onboarded us,
+//! attestations cannot be signed and the endpoints answer 503 `temporarily_unavailable`.
+//!
+//! The protocol certificate (IT-Wallet 1.4 §1.2, WP_020: a certificate valid more than 24 h
+//! needs a CRL) is valid 24 h at most ([`PROTOCOL_CERT_TTL`]) and names no CRL. It is
+//! re-issued for the same attestation key whenever the one in use would end before what is
+//! signed now: the WAA (at most `waa_ttl`) and the Status List Token (`status_list_ttl`) always
+//! end within the certificate in their `x5c`. The WUA (a month at least) outlives any such
+//! certificate: its `x5c` proves the provider's key when the WUA is issued and for the next
+//! day; later a verifier establishes the key through the federation (the WP's trust chain,
+//! `kid` in `wallet_solution.jwks`), which is how the WUA's `trust_chain` header is meant to
+//! be refreshed anyway. Our choice, until the trust-anchor building block can issue a
+//! protocol certificate with a CRL distribution point for us to serve.
 
 use std::path::Path;
 use std::sync::Mutex;
 
 use wallet_core::federation::entity::ENTITY_STATEMENT_MEDIA_TYPE;
-use wallet_core::federation::{ChainCollector, EntityId, Fetcher as _, ParsedStatement, TrustAnchorConfig};
+use wallet_core::federation::{AsyncFetcher, ChainCollector, EntityId, ParsedStatement, TrustAnchorConfig};
 use wallet_core::jose::jwk::JwkSet;
 use wallet_core::jose::{JwsAlg, JwsHeader, PrivateJwk, Signer as _, SoftwareSigner};
 use wallet_core::time::UnixTime;
@@ -34,17 +45,38 @@ use crate::error::ProviderError;
 /// Material older than this before its chain expires is refreshed.
 const REFRESH_MARGIN: i64 = 300;
 
+/// How long after `now` a protocol certificate is issued for: with the minute it is
+/// backdated (`notBefore = now - 60`), its validity period is exactly 24 h, the most
+/// IT-Wallet 1.4 §1.2 allows a certificate without a CRL (WP_020).
+pub const PROTOCOL_CERT_TTL: i64 = 86_400 - 60;
+
 /// The signing header material, valid until `valid_until`.
 #[derive(Debug, Clone)]
 pub struct Material {
     /// `x5c`: protocol certificate, then the CA chain our superior pinned (ours, then any
-    /// intermediate's), up to but not including the federation root.
+    /// intermediate's), without the root.
     pub x5c: Vec<String>,
-    /// `trust_chain`: our Entity Configuration, our superior's statement about us, ..., the
-    /// trust anchor's configuration.
+    /// `trust_chain`: our chain to the trust anchor (leaf configuration first).
     pub trust_chain: Vec<String>,
-    /// When it must be refreshed.
+    /// When the chain must be refreshed.
     pub valid_until: i64,
+    /// `notAfter` of the protocol certificate (first of `x5c`).
+    pub cert_not_after: i64,
+}
+
+/// Our chain as resolved: the CA chain our superior pinned and the trust chain.
+#[derive(Debug, Clone)]
+struct Resolved {
+    ca_chain: Vec<String>,
+    trust_chain: Vec<String>,
+    valid_until: i64,
+}
+
+/// The protocol certificate in use: base64 DER and `notAfter`.
+#[derive(Debug, Clone)]
+struct ProtocolCert {
+    b64: String,
+    not_after: i64,
 }
 
 /// Keys and cached material.
@@ -54,9 +86,13 @@ pub struct Keys {
     attestation: SoftwareSigner,
     trust_anchor: EntityId,
     trust_anchor_jwks: Option<JwkSet>,
-    /// Lifetime the protocol certificate must cover beyond now (the WUA's).
-    cert_ttl: i64,
-    cache: Mutex<Option<Material>>,
+    /// How long a signature made now must stay covered by the protocol certificate: the
+    /// longest of the WAA and the Status List Token (the WUA outlives any 24 h certificate;
+    /// see the module documentation).
+    cover: i64,
+    http: service_kit::OutboundHttp,
+    resolved: Mutex<Option<Resolved>>,
+    cert: Mutex<Option<ProtocolCert>>,
 }
 
 impl std::fmt::Debug for Keys {
@@ -95,9 +131,16 @@ impl Keys {
             attestation: load_or_create_attestation_key(&config.data_dir)?,
             trust_anchor: config.trust_anchor.clone(),
             trust_anchor_jwks: config.trust_anchor_jwks.clone(),
-            cert_ttl: config.wua_ttl.saturating_add(86_400),
-            cache: Mutex::new(None),
+            cover: config.waa_ttl.max(config.status_list_ttl).clamp(0, PROTOCOL_CERT_TTL),
+            http: service_kit::OutboundHttp::new(config.outbound).map_err(|e| format!("outbound HTTP: {e}"))?,
+            resolved: Mutex::new(None),
+            cert: Mutex::new(None),
         })
+    }
+
+    /// Outbound fetches in flight and the most allowed (for `/health`).
+    pub fn outbound_in_flight(&self) -> (usize, usize) {
+        (self.http.in_flight(), self.http.limits().max_in_flight.max(1))
     }
 
     /// The attestation key (signs WAA, WUA, the status list).
@@ -120,26 +163,57 @@ impl Keys {
 
     /// Drops the cached material (after a key rollover or re-onboarding).
     pub fn invalidate(&self) {
-        *self.cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+        *self.resolved.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+        *self.cert.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = None;
     }
 
-    /// The cached material, refreshed when it is about to expire.
+    /// The signing material at `now`: the chain (cached until it nears its expiry) and a
+    /// protocol certificate that covers what is signed now (re-issued for the same key
+    /// when the one in use would end first).
     pub async fn material(&self, now: UnixTime) -> Result<Material, ProviderError> {
-        if let Some(m) = self.cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner).as_ref()
-            && m.valid_until > now.secs()
-        {
-            return Ok(m.clone());
-        }
-        let (entity_id, ta, ta_jwks) = (self.entity_id.clone(), self.trust_anchor.clone(), self.trust_anchor_jwks.clone());
-        let chain = tokio::task::spawn_blocking(move || resolve_own_chain(&entity_id, ta, ta_jwks, now))
-            .await
-            .map_err(ProviderError::internal)??;
-        let m = self.build(&chain, now)?;
-        *self.cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(m.clone());
-        Ok(m)
+        let cached = self.resolved.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone().filter(|r| r.valid_until > now.secs());
+        let resolved = match cached {
+            Some(r) => r,
+            None => {
+                let chain = resolve_own_chain(&self.http, &self.entity_id, &self.trust_anchor, self.trust_anchor_jwks.as_ref(), now).await?;
+                let r = self.resolved_from(&chain, now)?;
+                *self.resolved.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(r.clone());
+                r
+            }
+        };
+        let cert = self.protocol_cert(now)?;
+        Ok(Material {
+            x5c: std::iter::once(cert.b64).chain(resolved.ca_chain).collect(),
+            trust_chain: resolved.trust_chain,
+            valid_until: resolved.valid_until,
+            cert_not_after: cert.not_after,
+        })
     }
 
-    fn build(&self, chain: &wallet_core::federation::ValidatedChain, now: UnixTime) -> Result<Material, ProviderError> {
+    /// The protocol certificate for the attestation key: at most 24 h ([`PROTOCOL_CERT_TTL`]),
+    /// re-issued when it would end before `now + cover`.
+    fn protocol_cert(&self, now: UnixTime) -> Result<ProtocolCert, ProviderError> {
+        let mut slot = self.cert.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let needed = now.secs().saturating_add(self.cover);
+        if let Some(c) = slot.as_ref().filter(|c| c.not_after >= needed) {
+            return Ok(c.clone());
+        }
+        let not_after = now.secs().checked_add(PROTOCOL_CERT_TTL).ok_or_else(|| ProviderError::internal("time out of range"))?;
+        let der = trust_anchor::ca::protocol_certificate(
+            &self.entity_id,
+            &self.federation,
+            &self.attestation.public_jwk(),
+            &self.entity_id.host(),
+            now.secs(),
+            PROTOCOL_CERT_TTL,
+        )
+        .map_err(ProviderError::internal)?;
+        let c = ProtocolCert { b64: trust_anchor::ca::x5c_entry(&der), not_after };
+        *slot = Some(c.clone());
+        Ok(c)
+    }
+
+    fn resolved_from(&self, chain: &wallet_core::federation::ValidatedChain, now: UnixTime) -> Result<Resolved, ProviderError> {
         let unavailable = |m: &str| ProviderError::Unavailable(format!("attestations cannot be signed yet: {m}"));
         let superior = chain.statements.get(1).ok_or_else(|| unavailable("no superior statement in our trust chain"))?;
         let fed_kid = self.federation.kid();
@@ -157,43 +231,37 @@ impl Keys {
             .clone()
             .filter(|x| !x.is_empty())
             .ok_or_else(|| unavailable("our superior issued no CA certificate for our key (x5c)"))?;
-        let cert = trust_anchor::ca::protocol_certificate(
-            &self.entity_id,
-            &self.federation,
-            &self.attestation.public_jwk(),
-            &self.entity_id.host(),
-            now.secs(),
-            self.cert_ttl,
-        )
-        .map_err(ProviderError::internal)?;
-        Ok(Material {
-            x5c: std::iter::once(trust_anchor::ca::x5c_entry(&cert)).chain(ca_chain).collect(),
+        Ok(Resolved {
+            ca_chain,
             trust_chain: chain.jwts(),
             valid_until: chain.exp.secs().saturating_sub(REFRESH_MARGIN).max(now.secs().saturating_add(60)),
         })
     }
 }
 
-/// Resolves our own chain to the trust anchor (blocking HTTP). Without pinned keys the
-/// anchor's self-signed configuration is trusted (development only: `Config::validate`
-/// requires pinned keys in production).
-fn resolve_own_chain(
+/// Resolves our own chain to the trust anchor over bounded async HTTP (service-kit's
+/// [`service_kit::OutboundHttp`]: a timeout per fetch, a deadline for the whole resolution,
+/// a bound on fetches in flight). Without pinned keys the anchor's self-signed
+/// configuration is trusted (development only: `Config::validate` requires pinned keys in
+/// production).
+async fn resolve_own_chain(
+    http: &service_kit::OutboundHttp,
     me: &EntityId,
-    ta: EntityId,
-    ta_jwks: Option<JwkSet>,
+    ta: &EntityId,
+    ta_jwks: Option<&JwkSet>,
     now: UnixTime,
 ) -> Result<wallet_core::federation::ValidatedChain, ProviderError> {
     let unavailable = |e: String| ProviderError::Unavailable(format!("cannot resolve our trust chain: {e}"));
-    let fetcher = trust_anchor::fetch::HttpFetcher::new().map_err(|e| unavailable(e.to_string()))?;
+    let fetcher = http.for_request();
     let jwks = match ta_jwks {
-        Some(j) => j,
+        Some(j) => j.clone(),
         None => {
-            let body = fetcher.get(&ta.configuration_url(), ENTITY_STATEMENT_MEDIA_TYPE).map_err(|e| unavailable(e.to_string()))?;
+            let body = AsyncFetcher::get(&fetcher, &ta.configuration_url(), ENTITY_STATEMENT_MEDIA_TYPE).await.map_err(|e| unavailable(e.to_string()))?;
             let ec = ParsedStatement::parse(&body).map_err(|e| unavailable(e.to_string()))?;
             ec.verify_with(&ec.claims.jwks).map_err(|e| unavailable(e.to_string()))?;
             ec.claims.jwks
         }
     };
-    let anchors = [TrustAnchorConfig { id: ta, jwks }];
-    ChainCollector::new(&fetcher, &anchors).resolve(me, now).map_err(|e| unavailable(e.to_string()))
+    let anchors = [TrustAnchorConfig { id: ta.clone(), jwks }];
+    ChainCollector::new_async(&fetcher, &anchors).resolve_async(me, now).await.map_err(|e| unavailable(e.to_string()))
 }

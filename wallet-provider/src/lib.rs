@@ -37,7 +37,9 @@ pub mod error;
 pub mod extract;
 pub mod keys;
 pub mod metrics;
+pub mod pdnd;
 pub mod routes;
+pub mod seal;
 pub mod secret;
 mod state;
 pub mod status_list;
@@ -46,7 +48,7 @@ pub mod store;
 pub use config::Config;
 pub use error::ProviderError;
 pub use routes::router;
-pub use state::{Builder, OpenError, WalletProvider};
+pub use state::{Builder, FORBIDDEN_ALGS, Limiters, OpenError, WalletProvider, federation_entity_metadata, forbidden_algorithms, wallet_solution_metadata};
 
 /// The state handlers get (the same type as [`WalletProvider`]).
 pub type AppState = WalletProvider;
@@ -67,11 +69,13 @@ pub async fn serve(
 }
 
 /// Serves on an already bound listener (tests bind first to learn the port that goes into
-/// the entity id) until `shutdown` completes.
+/// the entity id) until `shutdown` completes, with the peer address that the rate limits
+/// count clients by (served otherwise, e.g. `axum::serve(listener, router(state))`, every
+/// client shares one bucket per limit).
 pub async fn serve_listener(
     state: WalletProvider,
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+    service_kit::serve::serve(listener, router(state), shutdown).await
 }

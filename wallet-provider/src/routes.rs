@@ -7,12 +7,16 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use service_kit::error::{ErrorProfile, json_errors};
+use service_kit::rate_limit::limit;
+use service_kit::{AdminToken, Health};
 use wallet_core::attestation::{InstanceStatus, InstanceStatusUpdate, NonceResponse, ProviderNonce, WalletInstanceInfo};
 use wallet_core::status::StatusValue;
 
 use crate::WalletProvider;
 use crate::error::ProviderError;
-use crate::extract::{ApiJson, Citizen};
+use crate::extract::Citizen;
+use service_kit::Json as JsonBody;
 use crate::metrics::Event;
 use crate::secret::Secret;
 use crate::store::{Instance, InstanceState};
@@ -26,8 +30,13 @@ pub const INSTANCE_PATH: &str = "/wallet-instances/{id}";
 pub const ADMIN_REVOKE_PATH: &str = "/admin/wallet-instances/revoke";
 /// The SVG logo `wallet_solution.logo_uri` points to when none is configured.
 pub const LOGO_PATH: &str = "/logo.svg";
-/// Liveness and database check.
+/// `200 {"status":"ok"}`, or `503 {"status":"degraded","checks":{..}}` when the database
+/// does not answer, outbound fetches are saturated or a rate limiter is refusing a flood.
 pub const HEALTH_PATH: &str = "/health";
+/// `federation_entity.homepage_uri` unless configured: a short page.
+pub const HOME_PATH: &str = "/";
+/// `federation_entity.policy_uri` unless configured: the processing notice.
+pub const POLICY_PATH: &str = "/policy";
 /// Prometheus counters.
 pub const METRICS_PATH: &str = "/metrics";
 /// The OpenAPI document of this API.
@@ -41,29 +50,59 @@ pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(
 /// The provider's router, the federation entity's router behind it.
 ///
 /// Our routes take precedence and anything else falls through to the federation entity
-/// (`trust_anchor::router`): the building block serves `/health` too, so the two cannot be
-/// joined with `Router::merge` (overlapping routes panic); the fallback keeps ours, which
-/// also checks the database.
+/// (`trust_anchor::router`, its errors in the OAuth / federation form): the building block
+/// serves `/health` too, so the two cannot be joined with `Router::merge` (overlapping routes
+/// panic); the fallback keeps ours. Every error of ours is JSON with IT-Wallet's codes
+/// (`service_kit::error::json_errors` with the wallet provider profile: malformed input
+/// `bad_request`, wrong methods too). Rate limits per client guard the citizen login, the
+/// session exchange, nonces, registration, attestation and the PDND e-service
+/// ([`crate::config::RateLimits`]).
 pub fn router(state: WalletProvider) -> Router {
-    let federation = trust_anchor::router(state.federation().clone());
-    Router::new()
-        .route(NONCE, get(nonce))
-        .route(WALLET_INSTANCES, post(crate::attest::register).get(list_instances))
-        .route(INSTANCE_INITIALIZATION, post(crate::attest::register))
+    let federation = json_errors(trust_anchor::router(state.federation().clone()), ErrorProfile::OAUTH);
+    let l = state.limiters().clone();
+    let ours = Router::new()
+        .merge(limit(crate::citizen::login_router(), l.login.clone()))
+        .merge(limit(crate::citizen::session_router(), l.session.clone()))
+        .merge(limit(Router::new().route(NONCE, get(nonce)), l.nonce.clone()))
+        .merge(limit(
+            Router::new().route(WALLET_INSTANCES, post(crate::attest::register)).route(INSTANCE_INITIALIZATION, post(crate::attest::register)),
+            l.registration.clone(),
+        ))
+        .merge(limit(Router::new().route(WALLET_ATTESTATION, post(crate::attest::wallet_attestation)), l.attestation.clone()))
+        .merge(limit(Router::new().route(crate::pdnd::NOTIFY_USER_DEATH_PATH, post(crate::pdnd::notify_user_death)), l.pdnd.clone()))
+        .route(WALLET_INSTANCES, get(list_instances))
         .route(INSTANCE_PATH, get(get_instance).patch(revoke_instance).post(revoke_instance))
-        .route(WALLET_ATTESTATION, post(crate::attest::wallet_attestation))
         .route(crate::status_list::STATUS_LIST_PATH, get(status_list))
         .route(LOGO_PATH, get(logo))
-        .route(HEALTH_PATH, get(health))
+        .route(HOME_PATH, get(home))
+        .route(POLICY_PATH, get(policy))
+        .route(HEALTH_PATH, health(&state).route())
         .route(METRICS_PATH, get(metrics))
         .route(OPENAPI_PATH, get(openapi))
         .route(ADMIN_REVOKE_PATH, post(admin_revoke))
-        .merge(crate::citizen::router())
         .layer(axum::middleware::from_fn(timeout))
         .layer(axum::middleware::from_fn_with_state(state.clone(), count_errors))
-        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
-        .with_state(state)
-        .fallback_service(federation)
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY));
+    json_errors(ours, ErrorProfile::IT_WALLET_PROVIDER).with_state(state).fallback_service(federation)
+}
+
+/// The probes of `/health`: the database answers; outbound fetches are not saturated; no
+/// limiter refused more than `health_refusal_threshold` requests since the previous look.
+/// (No store of the provider is bounded: logins in progress live in the browser.)
+fn health(st: &WalletProvider) -> Health {
+    let db = st.clone();
+    let out = st.clone();
+    let mut h = Health::new()
+        .probe("database", move || db.store().ping().err().map(|e| format!("the database does not answer: {e}")))
+        .probe("outbound", move || {
+            let (n, max) = out.keys().outbound_in_flight();
+            (n >= max).then(|| format!("all {max} outbound fetch slots are taken"))
+        });
+    let threshold = st.config().rate_limits.health_refusal_threshold;
+    for limiter in st.limiters().all() {
+        h = h.probe(limiter.name(), service_kit::health::limiter_probe(limiter.clone(), threshold));
+    }
+    h
 }
 
 /// Counts refusals by their `error` code (carried by the response as an extension, see
@@ -71,9 +110,24 @@ pub fn router(state: WalletProvider) -> Router {
 async fn count_errors(State(st): State<WalletProvider>, req: axum::extract::Request, next: axum::middleware::Next) -> Response {
     let (method, path) = (req.method().clone(), req.uri().path().to_owned());
     let res = next.run(req).await;
-    if let Some(code) = res.extensions().get::<ErrorCode>() {
-        st.metrics().error(code.0);
-        tracing::debug!(target: "wallet_provider", %method, %path, status = res.status().as_u16(), error = code.0, "refused");
+    let status = res.status();
+    let code = match res.extensions().get::<ErrorCode>() {
+        Some(c) => Some(c.0),
+        // Refusals made before a handler: the extractors' bad input, rate limits, the admin
+        // token, unknown methods (the error layer names them with these codes).
+        None if status.is_client_error() || status.is_server_error() => Some(match status.as_u16() {
+            401 => "invalid_token",
+            404 => "not_found",
+            429 => "too_many_requests",
+            503 => "temporarily_unavailable",
+            400..=499 => "bad_request",
+            _ => "server_error",
+        }),
+        None => None,
+    };
+    if let Some(code) = code {
+        st.metrics().error(code);
+        tracing::debug!(target: "wallet_provider", %method, %path, status = status.as_u16(), error = code, "refused");
     }
     res
 }
@@ -132,7 +186,7 @@ async fn revoke_instance(
     State(st): State<WalletProvider>,
     citizen: Citizen,
     Path(id): Path<String>,
-    ApiJson(req): ApiJson<InstanceStatusUpdate>,
+    JsonBody(req): JsonBody<InstanceStatusUpdate>,
 ) -> Result<StatusCode, ProviderError> {
     if req.status != InstanceStatus::Revoked {
         return Err(ProviderError::Validation("status must be \"REVOKED\"".into()));
@@ -158,18 +212,14 @@ struct AdminRevoke {
     fiscal_number: Option<String>,
 }
 
-/// IT-Wallet 1.4 §2.5, revocation not by the user: the operator (bearer `admin_token`)
-/// revokes one instance or all of a citizen's; answers `{"revoked": n}`.
+/// IT-Wallet 1.4 §2.5, revocation not by the user: the operator (bearer `admin_token`,
+/// checked before the body is read; the refusal names the admin token) revokes one instance
+/// or all of a citizen's; answers `{"revoked": n}`.
 async fn admin_revoke(
     State(st): State<WalletProvider>,
-    headers: axum::http::HeaderMap,
-    ApiJson(req): ApiJson<AdminRevoke>,
+    _admin: AdminToken,
+    JsonBody(req): JsonBody<AdminRevoke>,
 ) -> Result<Json<serde_json::Value>, ProviderError> {
-    let given = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).unwrap_or_default();
-    let token = &st.config().admin_token;
-    if token.is_empty() || !wallet_core::subtle_eq(given.as_bytes(), token.as_bytes()) {
-        return Err(ProviderError::Unauthorized);
-    }
     let ids: Vec<String> = match (req.id, req.fiscal_number) {
         (Some(id), None) => vec![id],
         (None, Some(f)) => st.store().instances_of(&f)?.into_iter().map(|i| i.id).collect(),
@@ -212,9 +262,31 @@ async fn logo() -> Response {
     ([(header::CONTENT_TYPE, "image/svg+xml")], SVG).into_response()
 }
 
-async fn health(State(st): State<WalletProvider>) -> Result<&'static str, ProviderError> {
-    st.store().ping()?;
-    Ok("ok")
+async fn home(State(st): State<WalletProvider>) -> Response {
+    let c = st.config();
+    let page = format!(
+        "<!doctype html><meta charset=utf-8><title>{name}</title><h1>{name}</h1><p>IT-Wallet wallet provider ({id}). <a href=\"{policy}\">Privacy policy</a>.</p>",
+        name = html_escape(&c.organization_name),
+        id = html_escape(c.entity_id.as_str()),
+        policy = html_escape(&crate::state::federation_entity_metadata(c)["policy_uri"].as_str().unwrap_or_default().to_owned()),
+    );
+    ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], page).into_response()
+}
+
+async fn policy(State(st): State<WalletProvider>) -> Response {
+    let c = st.config();
+    let page = format!(
+        "<!doctype html><meta charset=utf-8><title>Privacy policy</title><h1>{name}: privacy policy</h1>\
+         <p>The wallet provider keeps, for each wallet instance, the fiscal number of the citizen who activated it (from the SPID/CIE login), \
+         the instance's hardware public key and its status. It uses them to attest the instance, to let the citizen list and revoke their \
+         instances, and to revoke them when the PID Provider notifies the citizen's death. Attestations carry no personal data.</p>",
+        name = html_escape(&c.organization_name)
+    );
+    ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], page).into_response()
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
 async fn openapi() -> Response {

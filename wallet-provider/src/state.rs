@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
+use service_kit::RateLimiter;
 use spid_cie_oidc::{RelyingParty, RpConfig};
 use wallet_core::attestation::KeyAttestationVerifier;
 use wallet_core::time::{Clock, SystemClock, UnixTime};
@@ -12,7 +13,71 @@ use crate::config::Config;
 use crate::error::ProviderError;
 use crate::keys::Keys;
 use crate::metrics::Metrics;
+use crate::seal::Sealer;
 use crate::store::Store;
+
+/// The rate limiters, one per group of routes ([`crate::config::RateLimits`]).
+#[derive(Debug, Clone)]
+pub struct Limiters {
+    /// `/citizen/login`, `/citizen/callback`.
+    pub login: Arc<RateLimiter>,
+    /// `/citizen/session`.
+    pub session: Arc<RateLimiter>,
+    /// `/nonce`.
+    pub nonce: Arc<RateLimiter>,
+    /// Registration.
+    pub registration: Arc<RateLimiter>,
+    /// `/wallet-attestation`.
+    pub attestation: Arc<RateLimiter>,
+    /// The PDND e-service.
+    pub pdnd: Arc<RateLimiter>,
+}
+
+impl Limiters {
+    fn new(c: &crate::config::RateLimits) -> Self {
+        let l = |name: &'static str, limit| {
+            Arc::new(RateLimiter::new(name, limit).with_max_clients(c.max_clients).with_trusted_proxies(c.trusted_proxies.clone()))
+        };
+        Self {
+            login: l("login", c.login),
+            session: l("session", c.session),
+            nonce: l("nonce", c.nonce),
+            registration: l("registration", c.registration),
+            attestation: l("attestation", c.attestation),
+            pdnd: l("pdnd", c.pdnd),
+        }
+    }
+
+    /// All of them.
+    pub fn all(&self) -> [&Arc<RateLimiter>; 6] {
+        [&self.login, &self.session, &self.nonce, &self.registration, &self.attestation, &self.pdnd]
+    }
+}
+
+/// The algorithms IT-Wallet 1.4 forbids (`algorithms.rst`, "MUST NOT"; our digest §8): never
+/// advertised in our Entity Configuration (ALL-007).
+pub const FORBIDDEN_ALGS: &[&str] = &["none", "RSA_1_5", "RSA-OAEP", "HS256", "HS384", "HS512"];
+
+/// The `*_alg*` / `*_enc*` values of `metadata` (any depth) that IT-Wallet forbids, as
+/// `path = value`.
+pub fn forbidden_algorithms(metadata: &Value) -> Vec<String> {
+    fn walk(v: &Value, path: &str, alg_key: bool, out: &mut Vec<String>) {
+        match v {
+            Value::Object(m) => {
+                for (k, v) in m {
+                    let key_is_alg = k.contains("_alg") || k.contains("_enc") || k == "alg" || k == "enc";
+                    walk(v, &format!("{path}.{k}"), key_is_alg, out);
+                }
+            }
+            Value::Array(a) => a.iter().for_each(|v| walk(v, path, alg_key, out)),
+            Value::String(s) if alg_key && FORBIDDEN_ALGS.contains(&s.as_str()) => out.push(format!("{path} = {s}")),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk(metadata, "", false, &mut out);
+    out
+}
 
 /// Why the provider could not start.
 #[derive(Debug, thiserror::Error)]
@@ -53,6 +118,8 @@ struct Inner {
     clock: Arc<dyn Clock>,
     key_attestation: Arc<dyn KeyAttestationVerifier>,
     relying_party: Option<RelyingParty>,
+    sealer: Sealer,
+    limiters: Limiters,
 }
 
 /// Builds a [`WalletProvider`] with non-default seams.
@@ -94,11 +161,17 @@ impl Builder {
         std::fs::create_dir_all(&config.data_dir).map_err(|e| OpenError::Keys(format!("{}: {e}", config.data_dir.display())))?;
         let keys = Keys::open(&config).map_err(OpenError::Keys)?;
         let store = Store::open(&config.data_dir.join("wallet-provider.sqlite"))?;
+        let sealer = Sealer::open(&config.data_dir).map_err(OpenError::Keys)?;
         let relying_party = match (self.relying_party, &config.op_entity_id, &config.trust_anchor_jwks) {
             (Some(rp), _, _) => Some(rp),
             (None, Some(_), Some(jwks)) => {
                 let anchors = vec![wallet_core::federation::TrustAnchorConfig { id: config.trust_anchor.clone(), jwks: jwks.clone() }];
-                let rc = RpConfig::new(config.entity_id.clone(), config.endpoint(crate::citizen::CITIZEN_CALLBACK), config.data_dir.join("rp"), anchors);
+                let mut rc = RpConfig::new(config.entity_id.clone(), config.endpoint(crate::citizen::CITIZEN_CALLBACK), config.data_dir.join("rp"), anchors);
+                // IT-Wallet 1.4 forbids RSA-OAEP (ALL-007); RSA-OAEP-256 is a MUST there and
+                // SPID/CIE OPs support it.
+                rc.userinfo_alg = spid_cie_oidc::jwe_rsa::KeyAlg::RsaOaep256;
+                rc.client_name = config.organization_name.clone();
+                rc.contacts = contacts(&config);
                 Some(RelyingParty::open(rc).map_err(|e| OpenError::Federation(format!("relying party: {e}")))?)
             }
             (None, Some(_), None) => return Err(OpenError::Config(crate::config::ConfigError::Invalid("citizen login (op_entity_id) needs the trust anchor's keys pinned (trust_anchor_jwks)".into()))),
@@ -109,6 +182,14 @@ impl Builder {
         if let Some(rp) = &relying_party {
             metadata.insert("openid_relying_party".into(), rp.metadata());
         }
+        metadata.insert("federation_entity".into(), federation_entity_metadata(&config));
+        let forbidden = forbidden_algorithms(&Value::Object(metadata.clone()));
+        if !forbidden.is_empty() {
+            return Err(OpenError::Config(crate::config::ConfigError::Invalid(format!(
+                "metadata advertises algorithms IT-Wallet 1.4 forbids (ALL-007): {}",
+                forbidden.join(", ")
+            ))));
+        }
         let mut fed = trust_anchor::Config::trust_anchor(config.entity_id.clone(), config.data_dir.clone(), config.admin_token.clone());
         fed.authority = false;
         fed.authority_hints = config.authority_hints.clone();
@@ -118,31 +199,83 @@ impl Builder {
             fed.trust_anchors = vec![wallet_core::federation::TrustAnchorConfig { id: config.trust_anchor.clone(), jwks: jwks.clone() }];
         }
         let federation = trust_anchor::AppState::open(fed).map_err(OpenError::Federation)?;
+        // The federation entity's own registry holds no personal data, but keep every
+        // database under the data directory private.
+        let registry = config.data_dir.join("registry.sqlite");
+        if registry.exists() {
+            crate::store::ensure_private_file(&registry)?;
+        }
+        let limiters = Limiters::new(&config.rate_limits);
         let key_attestation = match self.key_attestation {
             Some(v) => v,
             None => Arc::new(crate::attest::policy(&config).map_err(OpenError::Keys)?),
         };
         Ok(WalletProvider {
-            inner: Arc::new(Inner { config, store, keys, federation, metrics: Metrics::default(), clock: self.clock, key_attestation, relying_party }),
+            inner: Arc::new(Inner {
+                config,
+                store,
+                keys,
+                federation,
+                metrics: Metrics::default(),
+                clock: self.clock,
+                key_attestation,
+                relying_party,
+                sealer,
+                limiters,
+            }),
         })
     }
 }
 
+/// `contacts`: the configured ones, or `wallet-provider@<host>`.
+fn contacts(config: &Config) -> Vec<String> {
+    if config.federation_entity.contacts.is_empty() {
+        vec![format!("wallet-provider@{}", config.entity_id.host())]
+    } else {
+        config.federation_entity.contacts.clone()
+    }
+}
+
+/// `federation_entity` (IT-Wallet 1.4 §1.1: a leaf MUST publish `organization_name`,
+/// `homepage_uri`, `policy_uri`, `logo_uri` (SVG), `contacts` and
+/// `federation_resolve_endpoint`; `tos_uri` is optional). The federation building block adds
+/// `organization_name` and `federation_resolve_endpoint`; defaults point at pages we serve.
+pub fn federation_entity_metadata(config: &Config) -> Value {
+    let f = &config.federation_entity;
+    let or = |v: &str, default: String| if v.is_empty() { default } else { v.to_owned() };
+    let mut m = json!({
+        "homepage_uri": or(&f.homepage_uri, config.endpoint(crate::routes::HOME_PATH)),
+        "policy_uri": or(&f.policy_uri, config.endpoint(crate::routes::POLICY_PATH)),
+        "logo_uri": config.logo(),
+        "contacts": contacts(config),
+    });
+    if !f.tos_uri.is_empty()
+        && let Value::Object(o) = &mut m
+    {
+        o.insert("tos_uri".into(), Value::from(f.tos_uri.clone()));
+    }
+    m
+}
+
 /// `wallet_solution` metadata (IT-Wallet 1.4 §2.4, `wallet-solution-metadata.rst`): `jwks`
-/// (the attestation key, by value), `logo_uri`, and `wallet_metadata` (the wallet metadata
-/// of §5.1 plus `wallet_name`). Our choices: the wallet is invoked through the
-/// `openid4vp://` / `haip-vp://` schemes, so no `authorization_endpoint`; no
-/// `credential_offer_endpoint` (issuer-initiated offers are not supported yet).
-fn wallet_solution_metadata(config: &Config, keys: &Keys) -> Value {
-    let logo = if config.logo_uri.is_empty() { config.endpoint(crate::routes::LOGO_PATH) } else { config.logo_uri.clone() };
+/// (the attestation key, by value), `logo_uri`, and `wallet_metadata`: the wallet metadata
+/// of §5.1 (`vp_formats_supported` with `dc+sd-jwt` and, as 1.4 has it, `mso_mdoc` with
+/// `issuerauth_alg_values` / `deviceauth_alg_values` in COSE ids; `client_id_prefixes_supported`;
+/// `response_types_supported`; `response_modes_supported`;
+/// `request_object_signing_alg_values_supported`) plus `wallet_name` and
+/// `credential_offer_endpoint`. We advertise what the wallet does: ES256 (COSE ESP256, -9).
+/// Our choice: the wallet is invoked through the `openid4vp://` / `haip-vp://` schemes, so
+/// no `authorization_endpoint`.
+pub fn wallet_solution_metadata(config: &Config, keys: &Keys) -> Value {
     json!({
         "jwks": keys.wallet_solution_jwks(),
-        "logo_uri": logo,
+        "logo_uri": config.logo(),
         "wallet_metadata": {
             "wallet_name": config.solution.wallet_solution_id,
+            "credential_offer_endpoint": config.credential_offer_endpoint,
             "vp_formats_supported": {
                 "dc+sd-jwt": {"sd-jwt_alg_values": ["ES256"], "kb-jwt_alg_values": ["ES256"]},
-                "mso_mdoc": {"alg": ["ES256"]}
+                "mso_mdoc": {"issuerauth_alg_values": [-9], "deviceauth_alg_values": [-9]}
             },
             "client_id_prefixes_supported": ["openid_federation", "x509_hash"],
             "response_types_supported": ["vp_token"],
@@ -198,6 +331,16 @@ impl WalletProvider {
         self.inner.relying_party.as_ref()
     }
 
+    /// The key that seals logins in progress.
+    pub(crate) fn sealer(&self) -> &Sealer {
+        &self.inner.sealer
+    }
+
+    /// The rate limiters.
+    pub fn limiters(&self) -> &Limiters {
+        &self.inner.limiters
+    }
+
     /// Now, from the configured clock.
     pub fn now(&self) -> UnixTime {
         self.inner.clock.now()
@@ -208,5 +351,11 @@ impl WalletProvider {
     /// trust. The normal path is `/citizen/login`.
     pub fn insecure_create_session(&self, fiscal_number: &str) -> Result<String, ProviderError> {
         crate::routes::create_session(self, fiscal_number).map(|(token, _)| token)
+    }
+}
+
+impl service_kit::AdminAuth for WalletProvider {
+    fn admin_token(&self) -> &str {
+        &self.inner.config.admin_token
     }
 }

@@ -55,7 +55,7 @@ mod tests {
         let idx: Vec<u64> = ["a", "b", "c"]
             .iter()
             .enumerate()
-            .map(|(i, id)| s.register(&NewInstance { id, fiscal_number: "CF", public_key: &k, now: i64::try_from(i).unwrap() }).unwrap().status_idx)
+            .map(|(i, id)| s.register(&NewInstance { id, fiscal_number: "CF", public_key: &k, now: i64::try_from(i).unwrap(), max_active: 10 }).unwrap().status_idx)
             .collect();
         s.revoke("b", StatusValue::Invalid.to_u8(), 9).unwrap();
         let list = current(&s).unwrap();

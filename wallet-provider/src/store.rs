@@ -3,9 +3,14 @@
 //!
 //! Tables: `instances` (id = hardware key tag, fiscal number, public key, state, WUA status
 //! index), `nonces` (single-use, time-boxed), `login_codes` and `sessions` (stored as SHA-256
-//! of the secret, never the secret), `login_requests` (the app redirect URI of a login in
-//! progress, keyed by the OIDC `state`), `status_entries` (the non-zero entries of the
-//! provider's Token Status List).
+//! of the secret, never the secret; both exist only after a login completed), `status_entries`
+//! (the non-zero entries of the provider's Token Status List), `voucher_jtis` (the PDND
+//! vouchers already used, until they expire). A login in progress is stored nowhere: it
+//! travels sealed in the browser ([`crate::citizen`]).
+//!
+//! The file links fiscal numbers to wallet instances: it is created mode 0600 before SQLite
+//! opens it (SQLite gives its `-wal` and `-shm` files the same mode), and an existing file
+//! readable by others is tightened to 0600.
 //!
 //! Every write that must be atomic across replicas is one statement or one `IMMEDIATE`
 //! transaction: a nonce is consumed by a `DELETE` that must remove exactly one unexpired
@@ -31,6 +36,15 @@ pub enum StoreError {
     /// The hardware key tag is already registered.
     #[error("hardware key tag already registered")]
     Duplicate,
+    /// The citizen already holds the most active instances allowed.
+    #[error("the citizen already has {limit} active wallet instances, the most allowed")]
+    TooManyInstances {
+        /// The limit.
+        limit: u32,
+    },
+    /// The file could not be created or its mode set.
+    #[error("{0}")]
+    Io(String),
 }
 
 /// The lifecycle state of a wallet instance as the retrieval endpoint shows it
@@ -89,6 +103,8 @@ pub struct NewInstance<'a> {
     pub public_key: &'a Jwk,
     /// Now.
     pub now: i64,
+    /// The most active instances the citizen may hold, this one included.
+    pub max_active: u32,
 }
 
 /// A logged-in citizen's session or one-time login code, as stored.
@@ -149,9 +165,42 @@ fn random_free_index(tx: &rusqlite::Transaction<'_>) -> Result<i64, StoreError> 
 
 const INSTANCE_COLS: &str = "id, fiscal_number, public_key, state, issued_at, status_idx";
 
+/// Creates `path` mode 0600 if absent; tightens it to 0600 if others may read or write it.
+pub fn ensure_private_file(path: &Path) -> Result<(), StoreError> {
+    let io = |e: std::io::Error| StoreError::Io(format!("{}: {e}", path.display()));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+        match std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path) {
+            Ok(_) => return Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(io(e)),
+        }
+        let mode = std::fs::metadata(path).map_err(io)?.permissions().mode();
+        if mode & 0o077 != 0 {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(io)?;
+            tracing::warn!(target: "wallet_provider", path = %path.display(), "database file was readable by others: mode set to 0600");
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = std::fs::OpenOptions::new().write(true).create(true).truncate(false).open(path).map_err(io)?;
+    }
+    Ok(())
+}
+
 impl Store {
-    /// Opens (creating) the database file.
+    /// Opens (creating, mode 0600) the database file.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
+        ensure_private_file(path)?;
+        for side in ["-wal", "-shm"] {
+            let mut p = path.as_os_str().to_owned();
+            p.push(side);
+            let p = std::path::PathBuf::from(p);
+            if p.exists() {
+                ensure_private_file(&p)?;
+            }
+        }
         let conn = Connection::open(path)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -170,8 +219,8 @@ impl Store {
             CREATE TABLE IF NOT EXISTS nonces (nonce TEXT PRIMARY KEY, exp INTEGER NOT NULL);
             CREATE TABLE IF NOT EXISTS login_codes (code_hash TEXT PRIMARY KEY, fiscal_number TEXT NOT NULL, exp INTEGER NOT NULL);
             CREATE TABLE IF NOT EXISTS sessions (token_hash TEXT PRIMARY KEY, fiscal_number TEXT NOT NULL, exp INTEGER NOT NULL);
-            CREATE TABLE IF NOT EXISTS login_requests (state TEXT PRIMARY KEY, redirect_uri TEXT NOT NULL, exp INTEGER NOT NULL);
-            CREATE TABLE IF NOT EXISTS status_entries (idx INTEGER PRIMARY KEY, value INTEGER NOT NULL);",
+            CREATE TABLE IF NOT EXISTS status_entries (idx INTEGER PRIMARY KEY, value INTEGER NOT NULL);
+            CREATE TABLE IF NOT EXISTS voucher_jtis (jti TEXT PRIMARY KEY, exp INTEGER NOT NULL);",
         )?;
         Ok(Self { conn: Mutex::new(conn) })
     }
@@ -204,26 +253,6 @@ impl Store {
     }
 
     // --- citizen login ---
-
-    /// Remembers the app redirect URI of a login in progress.
-    pub fn put_login_request(&self, state: &str, redirect_uri: &str, exp: i64, now: i64) -> Result<(), StoreError> {
-        let c = self.conn();
-        c.execute("DELETE FROM login_requests WHERE exp <= ?1", params![now])?;
-        c.execute("INSERT OR REPLACE INTO login_requests (state, redirect_uri, exp) VALUES (?1, ?2, ?3)", params![state, redirect_uri, exp])?;
-        Ok(())
-    }
-
-    /// Takes (once) the app redirect URI of the login with this `state`.
-    pub fn take_login_request(&self, state: &str, now: i64) -> Result<Option<String>, StoreError> {
-        let mut c = self.conn();
-        let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let uri: Option<String> = tx
-            .query_row("SELECT redirect_uri FROM login_requests WHERE state = ?1 AND exp > ?2", params![state, now], |r| r.get(0))
-            .optional()?;
-        tx.execute("DELETE FROM login_requests WHERE state = ?1", params![state])?;
-        tx.commit()?;
-        Ok(uri)
-    }
 
     /// Stores a one-time login code (by its hash) for a citizen.
     pub fn put_login_code(&self, code_hash: &str, fiscal_number: &str, exp: i64, now: i64) -> Result<(), StoreError> {
@@ -273,6 +302,14 @@ impl Store {
         let exists: Option<i64> = tx.query_row("SELECT 1 FROM instances WHERE id = ?1", params![new.id], |r| r.get(0)).optional()?;
         if exists.is_some() {
             return Err(StoreError::Duplicate);
+        }
+        let active: i64 = tx.query_row(
+            "SELECT COUNT(*) FROM instances WHERE fiscal_number = ?1 AND state = ?2",
+            params![new.fiscal_number, InstanceState::Active.as_str()],
+            |r| r.get(0),
+        )?;
+        if active >= i64::from(new.max_active) {
+            return Err(StoreError::TooManyInstances { limit: new.max_active });
         }
         let idx = random_free_index(&tx)?;
         tx.execute(
@@ -327,6 +364,32 @@ impl Store {
         Ok(true)
     }
 
+    /// Revokes every active instance of a citizen and sets their WUA status to `value`, in
+    /// one transaction; returns the ids revoked.
+    pub fn revoke_all_of(&self, fiscal_number: &str, status_value: u8, now: i64) -> Result<Vec<String>, StoreError> {
+        let mut c = self.conn();
+        let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let rows: Vec<(String, i64)> = {
+            let mut stmt = tx.prepare("SELECT id, status_idx FROM instances WHERE fiscal_number = ?1 AND state = ?2 ORDER BY issued_at, id")?;
+            stmt.query_map(params![fiscal_number, InstanceState::Active.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?
+        };
+        for (id, idx) in &rows {
+            tx.execute("UPDATE instances SET state = ?1, revoked_at = ?2 WHERE id = ?3", params![InstanceState::Revoked.as_str(), now, id])?;
+            tx.execute("INSERT OR REPLACE INTO status_entries (idx, value) VALUES (?1, ?2)", params![idx, status_value])?;
+        }
+        tx.commit()?;
+        Ok(rows.into_iter().map(|(id, _)| id).collect())
+    }
+
+    /// Records a voucher's `jti` until `exp`: true the first time, false when it was used
+    /// before (a replay; OpenID ALL-008: `jti`s kept until `exp`). Expired ones are dropped.
+    pub fn use_jti(&self, jti: &str, exp: i64, now: i64) -> Result<bool, StoreError> {
+        let c = self.conn();
+        c.execute("DELETE FROM voucher_jtis WHERE exp <= ?1", params![now])?;
+        let n = c.execute("INSERT OR IGNORE INTO voucher_jtis (jti, exp) VALUES (?1, ?2)", params![jti, exp])?;
+        Ok(n == 1)
+    }
+
     /// The non-zero status entries and the number of allocated indices.
     pub fn status_entries(&self) -> Result<(Vec<(u64, u8)>, u64), StoreError> {
         let c = self.conn();
@@ -379,12 +442,12 @@ mod tests {
     fn register_allocates_indices_and_revoke_flips_the_entry() {
         let (_d, s) = store();
         let k = SoftwareSigner::generate().unwrap().public_jwk();
-        let a = s.register(&NewInstance { id: "tag-a", fiscal_number: "CF1", public_key: &k, now: 1 }).unwrap();
-        let b = s.register(&NewInstance { id: "tag-b", fiscal_number: "CF1", public_key: &k, now: 2 }).unwrap();
+        let a = s.register(&NewInstance { id: "tag-a", fiscal_number: "CF1", public_key: &k, now: 1, max_active: 10 }).unwrap();
+        let b = s.register(&NewInstance { id: "tag-b", fiscal_number: "CF1", public_key: &k, now: 2, max_active: 10 }).unwrap();
         assert_ne!(a.status_idx, b.status_idx);
         assert!(a.status_idx < INDEX_SPACE_STEP && b.status_idx < INDEX_SPACE_STEP);
         assert!(matches!(
-            s.register(&NewInstance { id: "tag-a", fiscal_number: "CF2", public_key: &k, now: 3 }),
+            s.register(&NewInstance { id: "tag-a", fiscal_number: "CF2", public_key: &k, now: 3, max_active: 10 }),
             Err(StoreError::Duplicate)
         ));
         assert!(s.revoke("tag-b", 1, 5).unwrap());
@@ -398,16 +461,67 @@ mod tests {
     }
 
     #[test]
-    fn login_codes_and_requests_are_single_use() {
+    fn login_codes_are_single_use() {
         let (_d, s) = store();
         s.put_login_code("h", "CF1", 100, 0).unwrap();
         assert_eq!(s.take_login_code("h", 1).unwrap().as_deref(), Some("CF1"));
         assert_eq!(s.take_login_code("h", 1).unwrap(), None);
-        s.put_login_request("st", "app://cb", 100, 0).unwrap();
-        assert_eq!(s.take_login_request("st", 1).unwrap().as_deref(), Some("app://cb"));
-        assert_eq!(s.take_login_request("st", 1).unwrap(), None);
         s.put_session("th", "CF1", 100, 0).unwrap();
         assert_eq!(s.session("th", 1).unwrap(), Some(Grant { fiscal_number: "CF1".into(), exp: 100 }));
         assert_eq!(s.session("th", 100).unwrap(), None);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_database_is_created_0600_and_an_open_one_is_tightened() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("wp.sqlite");
+        let s = Store::open(&path).unwrap();
+        s.put_nonce("n", 100, 0).unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&path), 0o600);
+        let wal = dir.path().join("wp.sqlite-wal");
+        assert!(wal.exists());
+        assert_eq!(mode(&wal), 0o600, "SQLite gives the WAL the database's mode");
+        drop(s);
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let _s = Store::open(&path).unwrap();
+        assert_eq!(mode(&path), 0o600);
+    }
+
+    #[test]
+    fn registration_beyond_the_citizen_limit_is_refused_and_revoked_ones_do_not_count() {
+        let (_d, s) = store();
+        let k = SoftwareSigner::generate().unwrap().public_jwk();
+        let new = |id: &'static str| NewInstance { id, fiscal_number: "CF", public_key: &k, now: 1, max_active: 2 };
+        s.register(&new("a")).unwrap();
+        s.register(&new("b")).unwrap();
+        assert!(matches!(s.register(&new("c")), Err(StoreError::TooManyInstances { limit: 2 })));
+        s.revoke("a", 1, 2).unwrap();
+        s.register(&new("c")).unwrap();
+        // Another citizen is not affected.
+        s.register(&NewInstance { fiscal_number: "CF2", ..new("d") }).unwrap();
+    }
+
+    #[test]
+    fn revoke_all_of_flips_every_active_instance_once() {
+        let (_d, s) = store();
+        let k = SoftwareSigner::generate().unwrap().public_jwk();
+        for id in ["a", "b", "c"] {
+            s.register(&NewInstance { id, fiscal_number: "CF", public_key: &k, now: 1, max_active: 10 }).unwrap();
+        }
+        s.revoke("b", 1, 2).unwrap();
+        assert_eq!(s.revoke_all_of("CF", 1, 3).unwrap(), vec!["a".to_owned(), "c".to_owned()]);
+        assert!(s.revoke_all_of("CF", 1, 4).unwrap().is_empty());
+        assert_eq!(s.status_entries().unwrap().0.len(), 3);
+    }
+
+    #[test]
+    fn a_jti_is_used_once_until_it_expires() {
+        let (_d, s) = store();
+        assert!(s.use_jti("j", 100, 0).unwrap());
+        assert!(!s.use_jti("j", 100, 50).unwrap());
+        assert!(s.use_jti("j", 200, 100).unwrap(), "forgotten once expired");
     }
 }

@@ -249,8 +249,16 @@ async fn the_operator_revokes_all_of_a_citizens_instances() {
     assert_eq!(fed.register(&one, &token).await.0, 204);
     assert_eq!(fed.register(&two, &token).await.0, 204);
     let url = fed.url("/admin/wallet-instances/revoke");
+    // Refused naming the admin token (not the citizen's session), before the body is read:
+    // a malformed body from a caller without the token is still 401.
     let (status, body) = Fed::json(fed.http.post(&url).bearer_auth("wrong").json(&json!({"fiscal_number": MARIO}))).await;
-    assert_eq!((status, body["error"].as_str()), (401, Some("unauthorized")));
+    assert_eq!((status, body["error"].as_str()), (401, Some("invalid_token")));
+    assert!(body["error_description"].as_str().unwrap().contains("admin token"), "{body}");
+    let (status, body) = Fed::json(fed.http.post(&url).bearer_auth(&token).json(&json!({"fiscal_number": MARIO}))).await;
+    assert_eq!((status, body["error"].as_str()), (401, Some("invalid_token")), "a citizen session is not the admin token");
+    let (status, body) = Fed::json(fed.http.post(&url).header("content-type", "application/json").body("{not json")).await;
+    assert_eq!((status, body["error"].as_str()), (401, Some("invalid_token")));
+    assert!(body["error_description"].as_str().unwrap().contains("admin token"), "{body}");
     let (status, body) = Fed::json(fed.http.post(&url).bearer_auth(common::TOKEN).json(&json!({"fiscal_number": MARIO}))).await;
     assert_eq!((status, body), (200, json!({"revoked": 2})));
     let (_, list) = Fed::json(fed.http.get(fed.url("/wallet-instances")).bearer_auth(&token)).await;
