@@ -410,22 +410,44 @@ fn activate(a: &WalletArgs) -> Result<(), CliError> {
         });
         crate::print_out(&serde_json::to_string_pretty(&doc).unwrap_or_default());
     } else {
-        let pretty = |jwt: &str| serde_json::to_string_pretty(&payload(jwt)).unwrap_or_default();
+        let wua_claims = payload(wua);
+        let status = wua_claims
+            .pointer("/status/status_list")
+            .map(|l| format!("active (WUA status list {} #{})", l["uri"].as_str().unwrap_or("?"), l["idx"]))
+            .unwrap_or_else(|| "active".to_owned());
         crate::print_out(&format!(
-            "Activated wallet instance {} for {} at {} (state in {}).\n\
-             Wallet App Attestation (oauth-client-attestation+jwt, until {}):\n{waa}\n{}\n\
-             Wallet Unit Attestation (key-attestation+jwt, until {}):\n{wua}\n{}",
-            record.hardware_key_tag,
+            "Wallet activated for {} at {}.\n\
+             \x20 instance                  {}\n\
+             \x20 status                    {status}\n\
+             \x20 Wallet App Attestation    valid until {}\n\
+             \x20 Wallet Unit Attestation   valid until {}\n\
+             \x20 state                     {}\n\
+             The attestations themselves: `tessera wallet activate --json` or `tessera wallet status --json`.",
             session.fiscal_number,
             cli.wallet.provider(),
+            record.hardware_key_tag,
+            utc(att.wallet_app_attestation.expires_at().secs()),
+            utc(att.wallet_unit_attestation.expires_at().secs()),
             a.data_dir.display(),
-            att.wallet_app_attestation.expires_at().secs(),
-            pretty(waa),
-            att.wallet_unit_attestation.expires_at().secs(),
-            pretty(wua),
         ));
     }
     Ok(())
+}
+
+/// `2026-12-03 07:28:21 UTC` from seconds since the epoch (proleptic Gregorian calendar;
+/// H. Hinnant's days-to-civil algorithm).
+pub(crate) fn utc(secs: i64) -> String {
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC", rem / 3600, rem % 3600 / 60, rem % 60)
 }
 
 fn status(a: &WalletArgs) -> Result<(), CliError> {
@@ -451,9 +473,9 @@ fn status(a: &WalletArgs) -> Result<(), CliError> {
             "Wallet instance {} at {} (registered {}); WAA until {}, WUA until {}.",
             r.hardware_key_tag,
             r.provider,
-            r.registered_at,
-            r.waa_expires_at.map_or_else(|| "-".to_owned(), |t| t.to_string()),
-            r.wua_expires_at.map_or_else(|| "-".to_owned(), |t| t.to_string()),
+            utc(r.registered_at),
+            r.waa_expires_at.map_or_else(|| "-".to_owned(), utc),
+            r.wua_expires_at.map_or_else(|| "-".to_owned(), utc),
         ));
     }
     Ok(())
@@ -519,6 +541,15 @@ mod tests {
 </select></label></p>
 <button type="submit">Log in</button>
 </form></body></html>"#;
+
+    #[test]
+    fn utc_dates() {
+        assert_eq!(utc(0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(utc(951_782_400), "2000-02-29 00:00:00 UTC");
+        assert_eq!(utc(1_796_282_901), "2026-12-03 07:28:21 UTC");
+        assert_eq!(utc(253_402_300_799), "9999-12-31 23:59:59 UTC");
+        assert_eq!(utc(-1), "1969-12-31 23:59:59 UTC");
+    }
 
     #[test]
     fn reads_and_fills_the_login_form() {
