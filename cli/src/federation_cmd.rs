@@ -124,10 +124,11 @@ pub(crate) struct Admin {
     /// The authority (default: the trust anchor of `tessera up`).
     #[arg(long, default_value = "http://127.0.0.1:7600")]
     authority: String,
-    /// Its admin token (default: read from <data-dir>/admin-token).
+    /// Its admin token (default: the service's own, read from the data directory).
     #[arg(long)]
     token: Option<String>,
-    /// The data directory of `tessera up`.
+    /// The data directory of `tessera up` (each service's token is under its own
+    /// directory there), or of the one `federation serve`.
     #[arg(long, default_value = "tessera-data")]
     data_dir: PathBuf,
 }
@@ -182,6 +183,27 @@ pub(crate) fn read_admin_token(data_dir: &Path) -> Result<String, CliError> {
             data_dir.display()
         ))
     })
+}
+
+/// The file in which `tessera up` says which data directory each of its services uses.
+pub(crate) const SERVICES_FILE: &str = "services.json";
+
+/// The data directory of the service at `authority`: under the data directory of `tessera up`
+/// (which lists its services in [`SERVICES_FILE`], each with its own admin token), or
+/// `data_dir` itself (the data directory of one `federation serve`).
+fn service_dir(data_dir: &Path, authority: &str) -> Result<PathBuf, CliError> {
+    let listing = data_dir.join(SERVICES_FILE);
+    let text = match std::fs::read_to_string(&listing) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(data_dir.to_path_buf()),
+        Err(source) => return Err(CliError::Io { path: listing.display().to_string(), source }),
+    };
+    let services: std::collections::BTreeMap<String, String> =
+        serde_json::from_str(&text).map_err(|e| usage(format!("{}: {e}", listing.display())))?;
+    let sub = services
+        .get(authority.trim_end_matches('/'))
+        .ok_or_else(|| usage(format!("{authority} is not a service of the `tessera up` in {} (pass --token)", data_dir.display())))?;
+    Ok(data_dir.join(sub))
 }
 
 fn existing_admin_token(data_dir: &Path) -> Result<Option<String>, CliError> {
@@ -274,7 +296,7 @@ pub(crate) fn run(c: FederationCommand) -> Result<(), CliError> {
 fn admin_call(a: &Admin, method: reqwest::Method, path: &str, body: Option<Value>) -> Result<(), CliError> {
     let token = match &a.token {
         Some(t) => t.clone(),
-        None => read_admin_token(&a.data_dir)?,
+        None => read_admin_token(&service_dir(&a.data_dir, &a.authority)?)?,
     };
     let url = format!("{}/{path}", a.authority.trim_end_matches('/'));
     let client = reqwest::blocking::Client::new();

@@ -68,29 +68,40 @@ async fn admin_post(http: &reqwest::Client, token: &str, url: String, body: Valu
     Ok(serde_json::from_str(&text).unwrap_or(Value::Null))
 }
 
+/// The data directory of each service, under `--data-dir`.
+const DIRS: [&str; 5] = ["trust-anchor", "intermediate", "sample-leaf", "openid-provider", "wallet-provider"];
+
 pub(crate) fn run(a: &UpArgs) -> Result<(), CliError> {
-    let token = admin_token(&a.data_dir)?;
+    // Each service has its own admin token, under its own directory: one leaked token gives
+    // no power over the other services.
+    let tokens = DIRS.map(|d| admin_token(&a.data_dir.join(d)));
+    let [ta_token, int_token, leaf_token, op_token, wp_token] = tokens;
+    let (ta_token, int_token, leaf_token, op_token, wp_token) = (ta_token?, int_token?, leaf_token?, op_token?, wp_token?);
     let port = |i: u16| a.port.checked_add(i).ok_or_else(|| usage("--port too high: five consecutive ports are needed"));
     runtime()?.block_on(async move {
         let (ta_id, int_id, leaf_id, op_id, wp_id) = (entity(port(0)?)?, entity(port(1)?)?, entity(port(2)?)?, entity(port(3)?)?, entity(port(4)?)?);
 
         // The trust anchor: its keys exist before it starts, so every entity can pin them.
-        let ta_dir = a.data_dir.join("trust-anchor");
+        let ta_dir = a.data_dir.join(DIRS[0]);
+        let listing: serde_json::Map<String, Value> =
+            (0..5u16).zip(DIRS).map(|(i, d)| Ok((format!("http://127.0.0.1:{}", port(i)?), Value::from(d)))).collect::<Result<_, CliError>>()?;
+        let listing_path = a.data_dir.join(crate::federation_cmd::SERVICES_FILE);
+        std::fs::write(&listing_path, Value::Object(listing).to_string()).map_err(|e| usage(format!("{}: {e}", listing_path.display())))?;
         std::fs::create_dir_all(&ta_dir).map_err(|e| usage(format!("{}: {e}", ta_dir.display())))?;
         let jwks = trust_anchor::keys::KeyRing::load_or_create(&ta_dir).map_err(usage)?.published();
         let anchor = TrustAnchorConfig { id: ta_id.clone(), jwks };
-        let mut ta = Config::trust_anchor(ta_id.clone(), ta_dir, token.clone());
+        let mut ta = Config::trust_anchor(ta_id.clone(), ta_dir, ta_token.clone());
         for t in TRUST_MARKS {
             ta.trust_mark_issuers.insert(format!("{ta_id}/trust_marks/{t}"), vec![ta_id.to_string()]);
         }
         ta.trust_anchors = vec![anchor.clone()];
         let ta_state = AppState::open(ta).map_err(usage)?;
 
-        let mut int = Config::trust_anchor(int_id.clone(), a.data_dir.join("intermediate"), token.clone());
+        let mut int = Config::trust_anchor(int_id.clone(), a.data_dir.join(DIRS[1]), int_token.clone());
         int.organization_name = "Tessera Intermediate".into();
         int.authority_hints = vec![ta_id.clone()];
         int.trust_anchors = vec![anchor.clone()];
-        let mut leaf = Config::trust_anchor(leaf_id.clone(), a.data_dir.join("sample-leaf"), token.clone());
+        let mut leaf = Config::trust_anchor(leaf_id.clone(), a.data_dir.join(DIRS[2]), leaf_token.clone());
         leaf.organization_name = "Motorizzazione Civile (sample issuer)".into();
         leaf.authority = false;
         leaf.authority_hints = vec![int_id.clone()];
@@ -105,16 +116,16 @@ pub(crate) fn run(a: &UpArgs) -> Result<(), CliError> {
         }
 
         // The test SPID/CIE OpenID Provider, directly under the anchor (SPID/CIE OIDC §B.1).
-        let mut op = spid_cie_oidc::op::OpConfig::new(op_id.clone(), a.data_dir.join("openid-provider"), vec![anchor.clone()], vec![ta_id.clone()]);
-        op.admin_token = token.clone();
+        let mut op = spid_cie_oidc::op::OpConfig::new(op_id.clone(), a.data_dir.join(DIRS[3]), vec![anchor.clone()], vec![ta_id.clone()]);
+        op.admin_token = op_token.clone();
         op.required_trust_marks = vec![format!("{ta_id}/trust_marks/{}", TRUST_MARKS[0])];
         let op_state = spid_cie_oidc::op::OpState::open(op).map_err(|e| usage(format!("OpenID Provider: {e}")))?;
         let identities = op_state.config().identities.clone();
         spawn(port(3)?, spid_cie_oidc::op::router(op_state), bind(port(3)?).await?);
 
         // The wallet provider: a SPID/CIE relying party of that provider.
-        let mut wp = wallet_provider::Config::new(wp_id.clone(), ta_id.clone(), a.data_dir.join("wallet-provider"));
-        wp.admin_token = token.clone();
+        let mut wp = wallet_provider::Config::new(wp_id.clone(), ta_id.clone(), a.data_dir.join(DIRS[4]));
+        wp.admin_token = wp_token.clone();
         wp.trust_anchor_jwks = Some(anchor.jwks.clone());
         wp.allowed_redirect_uris = vec![WALLET_REDIRECT_URI.into()];
         wp.op_entity_id = Some(op_id.clone());
@@ -123,18 +134,18 @@ pub(crate) fn run(a: &UpArgs) -> Result<(), CliError> {
 
         // Onboarding: each authority fetches its subordinate's configuration and pins its keys.
         let http = reqwest::Client::new();
-        for (authority, sub, types, policy) in [
-            (&ta_id, &int_id, json!(["federation_entity"]), json!({"openid_credential_issuer": {"display": {"essential": true}}})),
-            (&int_id, &leaf_id, json!(["openid_credential_issuer"]), Value::Null),
-            (&ta_id, &op_id, json!(["openid_provider"]), Value::Null),
-            (&ta_id, &wp_id, json!(["wallet_solution", "openid_relying_party"]), Value::Null),
+        for (authority, token, sub, types, policy) in [
+            (&ta_id, &ta_token, &int_id, json!(["federation_entity"]), json!({"openid_credential_issuer": {"display": {"essential": true}}})),
+            (&int_id, &int_token, &leaf_id, json!(["openid_credential_issuer"]), Value::Null),
+            (&ta_id, &ta_token, &op_id, json!(["openid_provider"]), Value::Null),
+            (&ta_id, &ta_token, &wp_id, json!(["wallet_solution", "openid_relying_party"]), Value::Null),
         ] {
             let body = json!({"entity_id": sub, "entity_types": types, "metadata_policy": policy});
-            admin_post(&http, &token, format!("{authority}/admin/subordinates"), body).await?;
+            admin_post(&http, token, format!("{authority}/admin/subordinates"), body).await?;
         }
         for t in TRUST_MARKS {
-            let issued = admin_post(&http, &token, format!("{ta_id}/admin/trust-marks"), json!({"sub": wp_id, "trust_mark_type": t})).await?;
-            admin_post(&http, &token, format!("{wp_id}/admin/own-trust-marks"), json!({"trust_mark": issued.get("trust_mark")})).await?;
+            let issued = admin_post(&http, &ta_token, format!("{ta_id}/admin/trust-marks"), json!({"sub": wp_id, "trust_mark_type": t})).await?;
+            admin_post(&http, &wp_token, format!("{wp_id}/admin/own-trust-marks"), json!({"trust_mark": issued.get("trust_mark")})).await?;
         }
 
         println!("Tessera is up (data in {}):", a.data_dir.display());
@@ -143,7 +154,10 @@ pub(crate) fn run(a: &UpArgs) -> Result<(), CliError> {
         println!("  sample issuer     {leaf_id}/.well-known/openid-federation");
         println!("  OpenID Provider   {op_id}/.well-known/openid-federation (SPID/CIE test provider)");
         println!("  wallet provider   {wp_id}/.well-known/openid-federation");
-        println!("  admin token       {}", a.data_dir.join("admin-token").display());
+        println!("Operator logins (each service's own admin token, for `tessera federation ... --data-dir {}`):", a.data_dir.display());
+        for d in DIRS {
+            println!("  {d:<17} {}", a.data_dir.join(d).join("admin-token").display());
+        }
         println!("Test identities at the OpenID Provider's login page:");
         for i in &identities {
             println!("  {:<26} {} {}", i.fiscal_number, i.given_name, i.family_name);

@@ -54,6 +54,16 @@ fn up_then_resolve_and_list() {
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(String::from_utf8_lossy(&o.stdout).contains(&format!("http://127.0.0.1:{}", base + 1)));
+    // Each service has its own admin token: the wallet provider's opens nothing at the anchor.
+    let token = |d: &str| std::fs::read_to_string(data.join(d).join("admin-token")).unwrap();
+    assert_ne!(token("trust-anchor"), token("wallet-provider"));
+    assert_ne!(token("trust-anchor"), token("intermediate"));
+    let o = Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .args(["federation", "list", "--authority", &ta, "--token", token("wallet-provider").trim()])
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("401"), "{}", String::from_utf8_lossy(&o.stderr));
     // The trust anchor issues a trust mark to its subordinate.
     let o = Command::new(env!("CARGO_BIN_EXE_tessera"))
         .args(["federation", "issue-trust-mark", &format!("http://127.0.0.1:{}", base + 1), "--type", "intermediate"])
