@@ -71,11 +71,6 @@ pub(crate) fn str_claim<'a>(m: &'a Map<String, Value>, k: &str) -> Option<&'a st
     m.get(k).and_then(Value::as_str)
 }
 
-/// An integer claim.
-pub(crate) fn int_claim(m: &Map<String, Value>, k: &str) -> Option<i64> {
-    m.get(k).and_then(Value::as_i64)
-}
-
 /// `aud` as a list (a single string or an array of strings).
 pub(crate) fn audiences(m: &Map<String, Value>) -> Vec<String> {
     match m.get("aud") {

@@ -22,7 +22,13 @@
 //!   stack (`rsa` 0.9, `sha2` 0.10); the profile's checks are written here on wallet-core.
 //! * Federation: chains are wallet-core's `federation` module over the trust-anchor crate's
 //!   `HttpFetcher`; an entity's configuration is served by the trust-anchor crate's router.
-//! * HTTP from async code goes through reqwest's async client or `spawn_blocking`.
+//! * Outbound HTTP never blocks a thread: discovery and RP registration use service-kit's
+//!   bounded [`service_kit::OutboundHttp`] (timeout per fetch, deadline per request, a bound
+//!   on fetches in flight) with wallet-core's async chain collector; the RP's token, UserInfo
+//!   and revocation calls use reqwest's async client with a timeout.
+//! * Time checks are checked arithmetic in one place ([`time`]); out-of-range claims are refused.
+//! * The OP's HTTP surface takes from service-kit: the JSON error form for every framework
+//!   rejection, strict extractors, rate limits per client, anti-framing headers.
 
 pub mod claims;
 pub mod discovery;
@@ -31,6 +37,7 @@ pub mod jwt;
 pub mod keys;
 pub mod op;
 pub mod rp;
+pub mod time;
 
 pub use claims::{Acr, Attribute, ClaimsRequest, PlaceOfBirth, UserInfo};
 pub use rp::{LoginOutcome, LoginRequest, RelyingParty, RpConfig, RpError};

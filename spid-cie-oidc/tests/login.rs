@@ -44,8 +44,9 @@ async fn spid_login_each_level_then_refresh_and_revoke() {
         assert_eq!(u.sub, out.id_token.sub);
         // SPID puts no attributes in the ID Token.
         assert!(!out.id_token.extra.contains_key("given_name"));
-        // The callback's state is single use.
-        assert!(matches!(rp.rp.finish_login(&query(&loc)).await, Err(RpError::UnknownState)));
+        // The callback replayed: the RP keeps no pending state, the OP's code is single use.
+        let err = rp.rp.finish_login(&query(&loc)).await.unwrap_err();
+        assert!(matches!(err, RpError::Endpoint { endpoint: "token", status: 400, ref error, .. } if error == "invalid_grant"), "{err:?}");
     }
 
     // Refresh (SPID): a new access token and an ID Token at SpidL1 (Avviso n.41).
@@ -287,5 +288,8 @@ async fn login_page_refusals() {
     let r = post(vec![("session", "nope".into()), ("fiscal_number", MARIO.into()), ("acr", Acr::SpidL2.as_str().into())]).await;
     assert_eq!(r.status(), 400);
     assert!(r.headers().get("location").is_none());
-    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("application/json"));
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["error"], "invalid_request");
+    assert!(v["error_description"].as_str().unwrap().contains("login session unknown"), "{v}");
 }

@@ -24,7 +24,8 @@ struct Req {
     query: Vec<(String, String)>,
 }
 
-/// A valid request as django's RP sends it (§B.2 "Real payload").
+/// A valid request as django's RP sends it (§B.2 "Real payload"), with a fresh `jti` (request
+/// objects are single use).
 fn valid(fed: &Fed, rp: &common::Rp) -> Req {
     let now = UnixTime::now().secs();
     let claims = json!({
@@ -33,7 +34,7 @@ fn valid(fed: &Fed, rp: &common::Rp) -> Req {
         "nonce": NONCE, "state": STATE, "code_challenge": CHALLENGE, "code_challenge_method": "S256",
         "prompt": "consent login", "acr_values": "https://www.spid.gov.it/SpidL2",
         "claims": {"userinfo": {"given_name": null, "family_name": null, "email": null, "https://attributes.eid.gov.it/fiscal_number": {"essential": true}}},
-        "iat": now, "exp": now + 60, "jti": "0126eede-e0f3-4173-9717-447522b66b67",
+        "iat": now, "exp": now + 60, "jti": common::fresh_jti(),
     });
     let query = vec![
         ("client_id".into(), rp.id.to_string()),

@@ -8,26 +8,30 @@
 
 use std::collections::HashMap;
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
-use axum::Form;
+use service_kit::{Form, Query};
 use serde_json::{Map, Value};
 use wallet_core::federation::EntityId;
 use wallet_core::time::UnixTime;
 
 use super::OpState;
 use super::error::{ErrorRedirect, OAuthError};
-use super::store::{AuthzSession, CodeGrant};
+use super::store::{AuthzSession, CodeGrant, NotInserted};
 use crate::claims::Acr;
 use crate::jwt::{self, JwtError};
 use crate::keys::{random_alnum, uuid4};
 use crate::op::Profile;
+use crate::time::{TimeError, Window};
 
 /// Clock skew on request objects.
 const SKEW: i64 = 60;
-/// The longest lifetime accepted for a request object (django sends 60 s).
-const MAX_REQUEST_OBJECT_TTL: i64 = 600;
+/// The longest lifetime (`exp - iat`) accepted for a request object (django sends 60 s). It
+/// bounds how long a `jti` is remembered, so the replay cache's size.
+pub const MAX_REQUEST_OBJECT_TTL: i64 = 600;
+/// The longest `jti` accepted (uuid4 is 36 characters).
+const MAX_JTI: usize = 256;
 
 /// Why a request object was refused after its RP was trusted; each names its code.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -39,9 +43,19 @@ pub enum RequestError {
     /// `aud` does not name this provider (`invalid_request_object`).
     #[error("request object aud {0:?} does not name this provider")]
     WrongAudience(Vec<String>),
-    /// `exp` missing or passed, `iat` in the future, or too long a lifetime (`invalid_request_object`).
-    #[error("request object expired or not yet valid")]
-    Expired,
+    /// `exp`/`iat` missing, out of range, passed, in the future, or too long a lifetime
+    /// (`invalid_request_object`).
+    #[error("request object {0}")]
+    Time(TimeError),
+    /// `jti` missing or malformed (`invalid_request_object`; SPID/CIE OIDC §B.2 requires it).
+    #[error("request object jti: {0}")]
+    Jti(&'static str),
+    /// The `jti` was seen before: a replayed request object (`invalid_request_object`).
+    #[error("request object replayed: jti {0} was already used")]
+    Replayed(String),
+    /// The replay cache is full of live `jti`s (`temporarily_unavailable`).
+    #[error("too many request objects in flight; retry later")]
+    ReplayCacheFull,
     /// `iss` is not `client_id` (`invalid_request_object`).
     #[error("request object iss must equal client_id")]
     IssNotClient,
@@ -63,7 +77,8 @@ impl RequestError {
     /// The OAuth code (§B.2 authorization errors).
     pub fn oauth_code(&self) -> &'static str {
         match self {
-            Self::Signature(_) | Self::WrongAudience(_) | Self::Expired | Self::IssNotClient => "invalid_request_object",
+            Self::Signature(_) | Self::WrongAudience(_) | Self::Time(_) | Self::IssNotClient | Self::Jti(_) | Self::Replayed(_) => "invalid_request_object",
+            Self::ReplayCacheFull => "temporarily_unavailable",
             Self::ResponseType => "unsupported_response_type",
             Self::Scope(_) => "invalid_scope",
             Self::Pkce(_) | Self::Invalid(_) => "invalid_request",
@@ -73,18 +88,38 @@ impl RequestError {
 
 impl From<RequestError> for OAuthError {
     fn from(e: RequestError) -> Self {
-        OAuthError::new(StatusCode::BAD_REQUEST, e.oauth_code(), e.to_string())
+        let status = if matches!(e, RequestError::ReplayCacheFull) { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::BAD_REQUEST };
+        OAuthError::new(status, e.oauth_code(), e.to_string())
     }
 }
 
 /// `GET /authorization?client_id=…&request=…`.
-pub async fn authorization_get(State(st): State<OpState>, Query(q): Query<HashMap<String, String>>) -> Response {
-    authorize(&st, q).await.unwrap_or_else(IntoResponse::into_response)
+pub async fn authorization_get(State(st): State<OpState>, Query(q): Query<Vec<(String, String)>>) -> Response {
+    match single_valued(q) {
+        Ok(q) => authorize(&st, q).await.unwrap_or_else(IntoResponse::into_response),
+        Err(e) => e.into_response(),
+    }
 }
 
 /// `POST /authorization` (form).
-pub async fn authorization_post(State(st): State<OpState>, Form(q): Form<HashMap<String, String>>) -> Response {
-    authorize(&st, q).await.unwrap_or_else(IntoResponse::into_response)
+pub async fn authorization_post(State(st): State<OpState>, Form(q): Form<Vec<(String, String)>>) -> Response {
+    match single_valued(q) {
+        Ok(q) => authorize(&st, q).await.unwrap_or_else(IntoResponse::into_response),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// The parameters as a map; one sent twice is refused (RFC 6749 §3.1: request parameters
+/// MUST NOT be included more than once), so no check reads one copy and another the other.
+pub(crate) fn single_valued(q: Vec<(String, String)>) -> Result<HashMap<String, String>, OAuthError> {
+    let mut m = HashMap::with_capacity(q.len());
+    for (k, v) in q {
+        if m.contains_key(&k) {
+            return Err(OAuthError::invalid_request(format!("parameter {k} is repeated")));
+        }
+        m.insert(k, v);
+    }
+    Ok(m)
 }
 
 fn str_of<'a>(m: &'a Map<String, Value>, k: &str) -> Option<&'a str> {
@@ -120,7 +155,7 @@ async fn authorize(st: &OpState, q: HashMap<String, String>) -> Result<Response,
     let now = UnixTime::now().secs();
     let id = random_alnum::<24>();
     let requested = session.acr_values.clone();
-    if !st.inner.store.sessions.insert_new(id.clone(), session, now + st.inner.config.code_ttl, now) {
+    if !st.inner.store.sessions.insert_new(id.clone(), session, now.saturating_add(st.inner.config.code_ttl), now) {
         return Err(OAuthError::new(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", "too many pending logins").redirected(to));
     }
     let html = super::page::login_page(st, &id, &requested);
@@ -130,7 +165,7 @@ async fn authorize(st: &OpState, q: HashMap<String, String>) -> Result<Response,
 /// The checks once the request object is verified (§B.2 table, django check 7, AgID check-op
 /// 2.1.x).
 fn check_request(st: &OpState, client_id: &EntityId, q: &HashMap<String, String>, c: &Map<String, Value>) -> Result<AuthzSession, RequestError> {
-    let now = UnixTime::now().secs();
+    let now = UnixTime::now();
     if str_of(c, "iss") != Some(client_id.as_str()) {
         return Err(RequestError::IssNotClient);
     }
@@ -139,11 +174,15 @@ fn check_request(st: &OpState, client_id: &EntityId, q: &HashMap<String, String>
     if !aud.iter().any(|a| ours.contains(a)) {
         return Err(RequestError::WrongAudience(aud));
     }
-    let exp = jwt::int_claim(c, "exp").ok_or(RequestError::Expired)?;
-    let iat = jwt::int_claim(c, "iat").unwrap_or(now);
-    if exp <= now - SKEW || iat > now + SKEW || exp - iat > MAX_REQUEST_OBJECT_TTL {
-        return Err(RequestError::Expired);
-    }
+    // Times, checked: out-of-range values are refused before any arithmetic, and the
+    // lifetime is capped so the replay cache below remembers each `jti` a bounded time.
+    let window = Window { skew: SKEW, iat_ahead: SKEW, iat_required: true, max_lifetime: Some(MAX_REQUEST_OBJECT_TTL) };
+    let times = crate::time::check(c, &window, now).map_err(RequestError::Time)?;
+    let jti = match c.get("jti") {
+        None => return Err(RequestError::Jti("jti is required (SPID/CIE OIDC §B.2)")),
+        Some(Value::String(j)) if !j.is_empty() && j.len() <= MAX_JTI => j.clone(),
+        Some(_) => return Err(RequestError::Jti("jti must be a string of 1 to 256 characters")),
+    };
     // response_type: in the object; SPID sends it as a parameter too (must match).
     match (str_of(c, "response_type"), q.get("response_type").map(String::as_str)) {
         (None, _) => return Err(RequestError::Invalid("response_type is required".into())),
@@ -240,6 +279,15 @@ fn check_request(st: &OpState, client_id: &EntityId, q: &HashMap<String, String>
     if c.contains_key("sub") {
         return Err(RequestError::Invalid("sub must not be in the request object".into()));
     }
+    // Single use, last: only a request object valid in every other way spends its `jti`.
+    // Remembered until `exp` + skew (at most MAX_REQUEST_OBJECT_TTL + SKEW, so the store's
+    // bound holds); only RPs whose signature verified can add entries.
+    let remember_until = times.exp.secs().saturating_add(SKEW);
+    match st.inner.store.request_jtis.insert_once(format!("{client_id} {jti}"), (), remember_until, now.secs()) {
+        Ok(()) => {}
+        Err(NotInserted::Exists) => return Err(RequestError::Replayed(jti)),
+        Err(NotInserted::Full) => return Err(RequestError::ReplayCacheFull),
+    }
     Ok(AuthzSession {
         client_id: client_id.clone(),
         redirect_uri: str_of(c, "redirect_uri").unwrap_or_default().to_owned(),
@@ -268,7 +316,8 @@ pub struct LoginForm {
 pub async fn login(State(st): State<OpState>, Form(f): Form<LoginForm>) -> Response {
     let now = UnixTime::now().secs();
     let Some(session) = st.inner.store.sessions.take(&f.session, now) else {
-        return (StatusCode::BAD_REQUEST, Html(super::page::error_page("This login session is unknown or has expired: start again from the relying party."))).into_response();
+        // Not redirected: without the session there is no verified redirect_uri.
+        return OAuthError::invalid_request("login session unknown, used or expired: start again from the relying party").into_response();
     };
     let to = ErrorRedirect { redirect_uri: session.redirect_uri.clone(), state: Some(session.state.clone()), iss: st.issuer().to_owned() };
     if st.identity(&f.fiscal_number).is_none() {
@@ -289,7 +338,7 @@ pub async fn login(State(st): State<OpState>, Form(f): Form<LoginForm>) -> Respo
     };
     url.query_pairs_mut().append_pair("code", &code).append_pair("state", &session.state).append_pair("iss", st.issuer());
     let grant = CodeGrant { session, fiscal_number: f.fiscal_number, acr };
-    if !st.inner.store.codes.insert_new(code, grant, now + st.inner.config.code_ttl, now) {
+    if !st.inner.store.codes.insert_new(code, grant, now.saturating_add(st.inner.config.code_ttl), now) {
         return OAuthError::new(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", "too many codes").redirected(to).into_response();
     }
     (StatusCode::FOUND, [(header::LOCATION, url.to_string()), (header::CACHE_CONTROL, "no-store".to_owned())]).into_response()

@@ -13,6 +13,13 @@
 //! | `POST /introspection` | RFC 7662, `private_key_jwt` |
 //! | `POST /revocation` | RFC 7009, `private_key_jwt` |
 //!
+//! Every error is JSON (`error`, `error_description`): the provider's own OAuth errors
+//! ([`OAuthError`], which redirects those §B.2 says to redirect), and every framework
+//! rejection (wrong content type, bad form or query, unknown route, wrong method) through
+//! service-kit's extractors and its `json_errors` layer. `/authorization` and `/login` are
+//! rate limited per client ([`OpConfig::login_rate_limit`]); every response carries
+//! anti-framing headers (the login page must not be framed: clickjacking).
+//!
 //! Profiles ([`Profile`]): SPID answers a refresh with an ID Token at SpidL1 and revoking an
 //! access token revokes its grant's refresh tokens; CIE answers a refresh with no ID Token,
 //! rotates refresh tokens, and revoking an access token leaves its refresh token alone.
@@ -31,6 +38,8 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::routing::{get, post};
+use service_kit::error::{ErrorProfile, json_errors};
+use service_kit::{FetchLimits, OutboundHttp, RateLimit, RateLimiter};
 use serde_json::{Map, Value, json};
 use sha2::Digest as _;
 use wallet_core::federation::{EntityId, TrustAnchorConfig};
@@ -84,6 +93,14 @@ pub struct OpConfig {
     pub refresh_token_ttl: i64,
     /// Authorization code lifetime (django: 10 min) and login page session lifetime.
     pub code_ttl: i64,
+    /// Requests per client to `/authorization` and `/login` together (default 120 a minute,
+    /// bursts of 60).
+    pub login_rate_limit: RateLimit,
+    /// Load balancers whose `X-Forwarded-For` names the client for the rate limit.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Bounds on outbound fetches (RP registration by trust chain): timeout per fetch,
+    /// deadline per incoming request, fetches in flight.
+    pub outbound: FetchLimits,
 }
 
 impl OpConfig {
@@ -104,6 +121,9 @@ impl OpConfig {
             id_token_ttl: 300,
             refresh_token_ttl: 30 * 86_400,
             code_ttl: 600,
+            login_rate_limit: RateLimit::new(120, 60),
+            trusted_proxies: Vec::new(),
+            outbound: FetchLimits::default(),
         }
     }
 }
@@ -124,6 +144,9 @@ pub enum OpError {
     /// Files.
     #[error("{0}")]
     Io(String),
+    /// A configuration value out of range.
+    #[error("configuration: {0}")]
+    Config(String),
 }
 
 /// The provider's state; cheap to clone.
@@ -139,6 +162,7 @@ pub(crate) struct Inner {
     pub(crate) registrations: registration::Registrations,
     pub(crate) store: store::Store,
     pub(crate) federation: trust_anchor::AppState,
+    pub(crate) login_limiter: Arc<RateLimiter>,
     salt: [u8; 32],
 }
 
@@ -147,6 +171,17 @@ impl OpState {
     /// (`<data_dir>/federation`).
     pub fn open(config: OpConfig) -> Result<Self, OpError> {
         identities::validate(&config.identities)?;
+        // Lifetimes the provider adds to `now`: bounded here, so issuing never overflows.
+        for (name, v, max) in [
+            ("access_token_ttl", config.access_token_ttl, 86_400),
+            ("id_token_ttl", config.id_token_ttl, 86_400),
+            ("refresh_token_ttl", config.refresh_token_ttl, 30 * 86_400),
+            ("code_ttl", config.code_ttl, 3_600),
+        ] {
+            if !(1..=max).contains(&v) {
+                return Err(OpError::Config(format!("{name} {v} is not within 1..={max} seconds")));
+            }
+        }
         let keys = CoreKeys::load_or_create(&config.data_dir, "op-core-keys.json", config.key_bits)?;
         let salt_path = config.data_dir.join("op-pairwise-salt");
         let salt = match std::fs::read(&salt_path) {
@@ -173,7 +208,9 @@ impl OpState {
             m
         };
         let federation = trust_anchor::AppState::open(fed).map_err(|e| OpError::Federation(e.to_string()))?;
-        let discovery = Discovery::new(config.trust_anchors.clone(), 2);
+        let http = OutboundHttp::new(config.outbound).map_err(|e| OpError::Config(format!("outbound HTTP: {e}")))?;
+        let discovery = Discovery::new(config.trust_anchors.clone(), 2, http);
+        let login_limiter = Arc::new(RateLimiter::new("op-login", config.login_rate_limit).with_trusted_proxies(config.trusted_proxies.clone()));
         Ok(Self {
             inner: Arc::new(Inner {
                 config,
@@ -182,6 +219,7 @@ impl OpState {
                 registrations: registration::Registrations::default(),
                 store: store::Store::default(),
                 federation,
+                login_limiter,
                 salt,
             }),
         })
@@ -289,18 +327,24 @@ fn provider_metadata(c: &OpConfig, keys: &CoreKeys) -> Value {
 }
 
 /// The provider's router: the federation entity's routes (Entity Configuration, admin API)
-/// merged with the OIDC endpoints.
+/// merged with the OIDC endpoints; every error in the JSON form, `/authorization` and
+/// `/login` rate limited per client, anti-framing headers on every response. Serve it with
+/// [`serve`] (or `service_kit::serve::serve`) so the rate limit sees client addresses;
+/// without them every client shares one bucket.
 pub fn router(state: OpState) -> Router {
-    let oidc = Router::new()
+    let login = Router::new()
         .route("/authorization", get(authorize::authorization_get).post(authorize::authorization_post))
-        .route("/login", post(authorize::login))
+        .route("/login", post(authorize::login));
+    let login = service_kit::rate_limit::limit(login, state.inner.login_limiter.clone());
+    let oidc = login
         .route("/token", post(token::token))
         .route("/userinfo", get(userinfo::userinfo_get).post(userinfo::userinfo_post))
         .route("/introspection", post(token::introspection))
         .route("/revocation", post(token::revocation))
         .layer(axum::extract::DefaultBodyLimit::max(64 * 1024))
         .with_state(state.clone());
-    trust_anchor::router(state.inner.federation.clone()).merge(oidc)
+    let all = trust_anchor::router(state.inner.federation.clone()).merge(oidc);
+    service_kit::serve::no_framing(json_errors(all, ErrorProfile::OAUTH))
 }
 
 /// Binds `addr` and serves until `shutdown` completes; the bound address goes to `bound`.
@@ -312,5 +356,5 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let _ = bound.send(listener.local_addr()?);
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+    service_kit::serve::serve(listener, router(state), shutdown).await
 }

@@ -58,8 +58,3 @@ pub fn login_page(st: &OpState, session: &str, requested: &[Acr]) -> String {
         session = esc(session),
     )
 }
-
-/// A page for errors that cannot be redirected.
-pub fn error_page(message: &str) -> String {
-    format!("<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Login error</title></head><body><h1>Login error</h1><p>{}</p></body></html>\n", esc(message))
-}

@@ -2,6 +2,10 @@
 //! fetch the RP's Entity Configuration, check a trust mark statically **before any other
 //! outbound call** (anti-DoS), then resolve the trust chain to a configured trust anchor,
 //! apply the policy and check the resulting `openid_relying_party` metadata.
+//!
+//! Every fetch of one registration shares one deadline (`OpConfig::outbound.request_ms`) and
+//! none holds a thread: an RP whose chain names a dead authority costs at most that long, and
+//! the provider's other routes are not slowed (issue 10 item 3).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -13,6 +17,8 @@ use wallet_core::federation::{EntityId, EntityStatement, FederationError, Parsed
 use wallet_core::jose::jwk::JwkSet;
 use wallet_core::jose::{Jwk, JwsAlg};
 use wallet_core::time::UnixTime;
+
+use service_kit::fetch::RequestFetcher;
 
 use super::OpState;
 use super::error::OAuthError;
@@ -122,11 +128,12 @@ impl OpState {
 
     async fn register(&self, client_id: &EntityId) -> Result<RegisteredRp, RegistrationError> {
         let now = UnixTime::now();
+        let f = self.inner.discovery.for_request();
         // 1. The RP's own configuration, self-signed.
         let body = self
             .inner
             .discovery
-            .get(client_id.configuration_url(), ENTITY_STATEMENT_MEDIA_TYPE)
+            .get(&f, &client_id.configuration_url(), ENTITY_STATEMENT_MEDIA_TYPE)
             .await
             .map_err(|e| RegistrationError::Unreachable(e.to_string()))?;
         let ec = ParsedStatement::parse(&body).map_err(|e| RegistrationError::BadConfiguration(e.to_string()))?;
@@ -138,9 +145,9 @@ impl OpState {
             return Err(RegistrationError::BadConfiguration("the configuration has expired".into()));
         }
         // 2. A trust mark, checked statically before any discovery (§B.1).
-        let trust_mark_type = self.check_trust_marks(&ec, now).await?;
+        let trust_mark_type = self.check_trust_marks(&f, &ec, now).await?;
         // 3. The chain, and the metadata after policy.
-        let chain = self.inner.discovery.resolve(client_id).await.map_err(RegistrationError::TrustChain)?;
+        let chain = self.inner.discovery.resolve_with(&f, client_id).await.map_err(RegistrationError::TrustChain)?;
         let md = chain.metadata_of("openid_relying_party").ok_or_else(|| RegistrationError::Metadata("no openid_relying_party metadata".into()))?;
         let mut rp = rp_from_metadata(client_id, md)?;
         rp.trust_mark_type = trust_mark_type;
@@ -150,7 +157,7 @@ impl OpState {
 
     /// The trust anchor's configuration (for `trust_mark_issuers`), verified with its
     /// configured keys, cached until its `exp`.
-    async fn anchor_configuration(&self, anchor: &wallet_core::federation::TrustAnchorConfig) -> Result<EntityStatement, RegistrationError> {
+    async fn anchor_configuration(&self, f: &RequestFetcher<'_>, anchor: &wallet_core::federation::TrustAnchorConfig) -> Result<EntityStatement, RegistrationError> {
         let now = UnixTime::now().secs();
         if let Some((exp, ec)) = self.inner.registrations.anchors.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&anchor.id)
             && *exp > now
@@ -160,7 +167,7 @@ impl OpState {
         let body = self
             .inner
             .discovery
-            .get(anchor.id.configuration_url(), ENTITY_STATEMENT_MEDIA_TYPE)
+            .get(f, &anchor.id.configuration_url(), ENTITY_STATEMENT_MEDIA_TYPE)
             .await
             .map_err(|e| RegistrationError::Unreachable(e.to_string()))?;
         let ec = ParsedStatement::parse(&body).map_err(|e| RegistrationError::NoTrustMark(format!("trust anchor configuration: {e}")))?;
@@ -173,7 +180,7 @@ impl OpState {
     /// validates: issuer allowed by a trust anchor's `trust_mark_issuers`, signature by the
     /// issuer's keys (the anchor's configured keys, or the issuer's own configuration when the
     /// anchor lists another issuer), `sub` = the RP, not expired (draft 48 §7.3, §B.1).
-    async fn check_trust_marks(&self, ec: &ParsedStatement, now: UnixTime) -> Result<String, RegistrationError> {
+    async fn check_trust_marks(&self, f: &RequestFetcher<'_>, ec: &ParsedStatement, now: UnixTime) -> Result<String, RegistrationError> {
         let required = &self.inner.config.required_trust_marks;
         let marks: Vec<_> = ec
             .claims
@@ -199,7 +206,7 @@ impl OpState {
                 .and_then(|(_, c)| c.get("iss").and_then(Value::as_str).map(str::to_owned))
                 .unwrap_or_default();
             for anchor in self.inner.discovery.anchors() {
-                let ta = match self.anchor_configuration(anchor).await {
+                let ta = match self.anchor_configuration(f, anchor).await {
                     Ok(ta) => ta,
                     Err(e) => {
                         last = e.to_string();
@@ -216,7 +223,7 @@ impl OpState {
                 } else {
                     // An issuer the anchor vouches for: its keys from its own chain.
                     let Ok(id) = EntityId::new(iss.clone()) else { continue };
-                    match self.inner.discovery.resolve(&id).await {
+                    match self.inner.discovery.resolve_with(f, &id).await {
                         Ok(chain) => chain.subject.claims.jwks.clone(),
                         Err(e) => {
                             last = e.to_string();

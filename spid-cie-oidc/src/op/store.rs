@@ -1,6 +1,8 @@
 //! The provider's short-lived state: login sessions, authorization codes, grants and the
-//! tokens issued under them, client-assertion `jti`s seen. In memory, bounded, purged of
-//! expired entries as it fills: a test provider, restarted at will.
+//! tokens issued under them, request-object and client-assertion `jti`s seen. In memory,
+//! bounded, purged of expired entries as it fills: a test provider, restarted at will. No file
+//! is written (the files under `data_dir` are the keys and salt, 0600, and the federation
+//! entity's, which the trust-anchor crate keeps).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -93,6 +95,15 @@ struct Timed<T> {
     value: T,
 }
 
+/// Why [`ExpiringMap::insert_once`] did not insert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotInserted {
+    /// The key is live already (a replay, for `jti`s).
+    Exists,
+    /// The map is full of live entries.
+    Full,
+}
+
 /// A bounded map whose entries expire.
 pub struct ExpiringMap<T> {
     map: Mutex<HashMap<String, Timed<T>>>,
@@ -111,15 +122,34 @@ impl<T: Clone> ExpiringMap<T> {
 
     /// Inserts unless full of live entries; `false` if full or the key exists.
     pub fn insert_new(&self, key: String, value: T, exp: i64, now: i64) -> bool {
+        self.insert_once(key, value, exp, now).is_ok()
+    }
+
+    /// Inserts a key not live yet; says why not otherwise. Expired entries are evicted when
+    /// the map is full, before refusing.
+    pub fn insert_once(&self, key: String, value: T, exp: i64, now: i64) -> Result<(), NotInserted> {
         let mut m = self.lock();
+        if m.get(&key).is_some_and(|t| t.exp > now) {
+            return Err(NotInserted::Exists);
+        }
         if m.len() >= MAX_ENTRIES {
             m.retain(|_, t| t.exp > now);
         }
-        if m.len() >= MAX_ENTRIES || m.get(&key).is_some_and(|t| t.exp > now) {
-            return false;
+        if m.len() >= MAX_ENTRIES {
+            return Err(NotInserted::Full);
         }
         m.insert(key, Timed { exp, value });
-        true
+        Ok(())
+    }
+
+    /// Entries held now (live or not yet evicted).
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// No entries.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 
     /// Removes and returns a live entry (single use).
@@ -155,6 +185,9 @@ pub struct Store {
     pub grants: ExpiringMap<Grant>,
     /// Tokens by `jti`.
     pub tokens: ExpiringMap<TokenRecord>,
-    /// Client assertion `jti`s seen, keyed `client_id jti`.
+    /// Client assertion `jti`s seen, keyed `client_id jti`, until the assertion's `exp`
+    /// (plus skew); lifetimes are capped, so this holds at most [`MAX_ENTRIES`] at once.
     pub assertion_jtis: ExpiringMap<()>,
+    /// Request object `jti`s seen, keyed `client_id jti`, likewise.
+    pub request_jtis: ExpiringMap<()>,
 }

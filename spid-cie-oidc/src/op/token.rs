@@ -6,7 +6,8 @@ use std::collections::HashMap;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::{Form, Json};
+use axum::Json;
+use service_kit::Form;
 use openidconnect::{PkceCodeChallenge, PkceCodeVerifier};
 use serde_json::{Value, json};
 use wallet_core::federation::EntityId;
@@ -15,20 +16,25 @@ use wallet_core::time::UnixTime;
 use super::OpState;
 use super::error::OAuthError;
 use super::registration::RegisteredRp;
-use super::store::{Grant, TokenKind, TokenRecord};
+use super::authorize::single_valued;
+use super::store::{Grant, NotInserted, TokenKind, TokenRecord};
 use super::Profile;
 use crate::claims::Acr;
 use crate::jwt::{self, JwtError};
 use crate::keys::uuid4;
 use crate::rp::CLIENT_ASSERTION_TYPE;
 use crate::rp::tokens::at_hash;
+use crate::time::{TimeError, Window};
 
 /// `iat` may be at most this far ahead (check-op: 3 min).
 const IAT_AHEAD: i64 = 180;
 /// Clock skew on `exp`.
 const SKEW: i64 = 60;
-/// The longest client assertion lifetime accepted (bounds the replay cache).
-const MAX_ASSERTION_TTL: i64 = 3600;
+/// The longest client assertion lifetime (`exp - iat`) accepted: bounds how long a `jti` is
+/// remembered, so the replay cache's size.
+pub const MAX_ASSERTION_TTL: i64 = 3600;
+/// The longest `jti` accepted.
+const MAX_JTI: usize = 256;
 
 /// Why a client assertion was refused (`invalid_client`, 401).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -52,20 +58,26 @@ pub enum ClientAuthError {
     /// `aud` does not name this endpoint or this provider.
     #[error("client assertion aud does not name this endpoint")]
     Audience,
-    /// Expired, issued in the future, or valid too long.
-    #[error("client assertion expired or not yet valid")]
-    Time,
-    /// `jti` missing or shorter than 16 characters.
-    #[error("client assertion jti missing or shorter than 16 characters")]
+    /// `exp`/`iat` missing, out of range, passed, in the future, or too long a lifetime.
+    #[error("client assertion {0}")]
+    Time(TimeError),
+    /// `jti` missing, shorter than 16 or longer than 256 characters.
+    #[error("client assertion jti missing, shorter than 16 or longer than 256 characters")]
     Jti,
     /// The same `jti` was used before.
-    #[error("client assertion replayed")]
-    Replayed,
+    #[error("client assertion replayed: jti {0} was already used")]
+    Replayed(String),
+    /// The replay cache is full of live `jti`s (503 `temporarily_unavailable`).
+    #[error("too many client assertions in flight; retry later")]
+    ReplayCacheFull,
 }
 
 impl From<ClientAuthError> for OAuthError {
     fn from(e: ClientAuthError) -> Self {
-        OAuthError::invalid_client(e.to_string())
+        match e {
+            ClientAuthError::ReplayCacheFull => OAuthError::new(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", e.to_string()),
+            e => OAuthError::invalid_client(e.to_string()),
+        }
     }
 }
 
@@ -90,17 +102,17 @@ impl OpState {
         if !jwt::audiences(&c).iter().any(|a| ok_aud.contains(a)) {
             return Err(ClientAuthError::Audience);
         }
-        let now = UnixTime::now().secs();
-        let exp = jwt::int_claim(&c, "exp").ok_or(ClientAuthError::Time)?;
-        let iat = jwt::int_claim(&c, "iat").ok_or(ClientAuthError::Time)?;
-        if exp <= now - SKEW || iat > now + IAT_AHEAD || exp - iat > MAX_ASSERTION_TTL {
-            return Err(ClientAuthError::Time);
+        // Times, checked (out-of-range values refused before any arithmetic); the lifetime cap
+        // bounds how long the `jti` below is remembered.
+        let now = UnixTime::now();
+        let window = Window { skew: SKEW, iat_ahead: IAT_AHEAD, iat_required: true, max_lifetime: Some(MAX_ASSERTION_TTL) };
+        let times = crate::time::check(&c, &window, now).map_err(ClientAuthError::Time)?;
+        let jti = jwt::str_claim(&c, "jti").filter(|j| (16..=MAX_JTI).contains(&j.len())).ok_or(ClientAuthError::Jti)?;
+        match self.inner.store.assertion_jtis.insert_once(format!("{client_id} {jti}"), (), times.exp.secs().saturating_add(SKEW), now.secs()) {
+            Ok(()) => Ok(rp),
+            Err(NotInserted::Exists) => Err(ClientAuthError::Replayed(jti.to_owned())),
+            Err(NotInserted::Full) => Err(ClientAuthError::ReplayCacheFull),
         }
-        let jti = jwt::str_claim(&c, "jti").filter(|j| j.len() >= 16).ok_or(ClientAuthError::Jti)?;
-        if !self.inner.store.assertion_jtis.insert_new(format!("{client_id} {jti}"), (), exp + SKEW, now) {
-            return Err(ClientAuthError::Replayed);
-        }
-        Ok(rp)
     }
 
     fn sign(&self, claims: &Value, typ: Option<&str>, alg: wallet_core::jose::JwsAlg) -> Result<String, OAuthError> {
@@ -113,11 +125,11 @@ impl OpState {
         let jti = uuid4();
         let claims = json!({
             "iss": self.issuer(), "sub": g.sub, "aud": [self.endpoint("userinfo"), g.client_id.to_string()],
-            "client_id": g.client_id, "scope": g.scope.join(" "), "iat": now, "exp": now + c.access_token_ttl, "jti": jti,
+            "client_id": g.client_id, "scope": g.scope.join(" "), "iat": now, "exp": now.saturating_add(c.access_token_ttl), "jti": jti,
         });
         let at = self.sign(&claims, Some("at+jwt"), wallet_core::jose::JwsAlg::Rs256)?;
-        let rec = TokenRecord { kind: TokenKind::Access, grant: grant_id.to_owned(), parent, exp: now + c.access_token_ttl, revoked: false };
-        if !self.inner.store.tokens.insert_new(jti, rec, now + c.access_token_ttl, now) {
+        let rec = TokenRecord { kind: TokenKind::Access, grant: grant_id.to_owned(), parent, exp: now.saturating_add(c.access_token_ttl), revoked: false };
+        if !self.inner.store.tokens.insert_new(jti, rec, now.saturating_add(c.access_token_ttl), now) {
             return Err(OAuthError::new(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", "token store full"));
         }
         Ok(at)
@@ -128,11 +140,11 @@ impl OpState {
         let jti = uuid4();
         let claims = json!({
             "iss": self.issuer(), "sub": g.sub, "client_id": g.client_id, "aud": self.endpoint("token"),
-            "iat": now, "exp": now + c.refresh_token_ttl, "jti": jti,
+            "iat": now, "exp": now.saturating_add(c.refresh_token_ttl), "jti": jti,
         });
         let rt = self.sign(&claims, Some("JWT"), wallet_core::jose::JwsAlg::Rs256)?;
-        let rec = TokenRecord { kind: TokenKind::Refresh, grant: grant_id.to_owned(), parent: None, exp: now + c.refresh_token_ttl, revoked: false };
-        if !self.inner.store.tokens.insert_new(jti.clone(), rec, now + c.refresh_token_ttl, now) {
+        let rec = TokenRecord { kind: TokenKind::Refresh, grant: grant_id.to_owned(), parent: None, exp: now.saturating_add(c.refresh_token_ttl), revoked: false };
+        if !self.inner.store.tokens.insert_new(jti.clone(), rec, now.saturating_add(c.refresh_token_ttl), now) {
             return Err(OAuthError::new(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", "token store full"));
         }
         Ok((rt, jti))
@@ -142,7 +154,7 @@ impl OpState {
         let mut claims = json!({
             "iss": self.issuer(), "sub": g.sub, "aud": g.client_id, "acr": acr,
             "at_hash": at_hash(rp.id_token_alg, access_token),
-            "iat": now, "nbf": now, "exp": now + self.inner.config.id_token_ttl, "jti": uuid4(),
+            "iat": now, "nbf": now, "exp": now.saturating_add(self.inner.config.id_token_ttl), "jti": uuid4(),
         });
         if let Value::Object(m) = &mut claims {
             if let Some(n) = nonce {
@@ -182,8 +194,11 @@ fn token_response(body: Value) -> Response {
 }
 
 /// `POST /token`.
-pub async fn token(State(st): State<OpState>, Form(f): Form<HashMap<String, String>>) -> Response {
-    token_inner(&st, f).await.unwrap_or_else(IntoResponse::into_response)
+pub async fn token(State(st): State<OpState>, Form(f): Form<Vec<(String, String)>>) -> Response {
+    match single_valued(f) {
+        Ok(f) => token_inner(&st, f).await.unwrap_or_else(IntoResponse::into_response),
+        Err(e) => e.into_response(),
+    }
 }
 
 async fn token_inner(st: &OpState, f: HashMap<String, String>) -> Result<Response, OAuthError> {
@@ -218,7 +233,7 @@ async fn token_inner(st: &OpState, f: HashMap<String, String>) -> Result<Respons
                 claims: cg.session.claims.clone(),
                 acr: cg.acr,
             };
-            let lifetime = now + st.inner.config.refresh_token_ttl;
+            let lifetime = now.saturating_add(st.inner.config.refresh_token_ttl);
             if !st.inner.store.grants.insert_new(grant_id.clone(), grant.clone(), lifetime, now) {
                 return Err(OAuthError::new(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", "grant store full"));
             }
@@ -266,7 +281,11 @@ async fn token_inner(st: &OpState, f: HashMap<String, String>) -> Result<Respons
 
 /// `POST /introspection` (RFC 7662): `{"active": false}` for anything expired, revoked or
 /// issued to another client.
-pub async fn introspection(State(st): State<OpState>, Form(f): Form<HashMap<String, String>>) -> Response {
+pub async fn introspection(State(st): State<OpState>, Form(f): Form<Vec<(String, String)>>) -> Response {
+    let f = match single_valued(f) {
+        Ok(f) => f,
+        Err(e) => return e.into_response(),
+    };
     let rp = match st.authenticate_client(&f, &st.endpoint("introspection")).await {
         Ok(rp) => rp,
         Err(e) => return OAuthError::from(e).into_response(),
@@ -286,7 +305,11 @@ pub async fn introspection(State(st): State<OpState>, Form(f): Form<HashMap<Stri
 /// `POST /revocation` (RFC 7009): 200 even for unknown tokens. SPID: an access token takes its
 /// grant's refresh tokens with it; CIE: revoking an access token leaves its refresh token,
 /// revoking a refresh token revokes its access tokens (§B.3).
-pub async fn revocation(State(st): State<OpState>, Form(f): Form<HashMap<String, String>>) -> Response {
+pub async fn revocation(State(st): State<OpState>, Form(f): Form<Vec<(String, String)>>) -> Response {
+    let f = match single_valued(f) {
+        Ok(f) => f,
+        Err(e) => return e.into_response(),
+    };
     let rp = match st.authenticate_client(&f, &st.endpoint("revocation")).await {
         Ok(rp) => rp,
         Err(e) => return OAuthError::from(e).into_response(),

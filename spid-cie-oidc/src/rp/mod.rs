@@ -4,9 +4,9 @@
 //!   anchor; its `openid_provider` metadata after policy is what the RP uses (never a
 //!   `.well-known/openid-configuration`).
 //! * Authorization (§B.2): a request object signed with the RP's core key (RS256), PKCE S256,
-//!   `state` and `nonce` of 48 alphanumeric characters, `acr_values`, `claims`, `prompt`. The
-//!   pending login (state, nonce, code_verifier, provider) stays here: bounded, single use,
-//!   expiring.
+//!   `nonce` of 48 alphanumeric characters, `acr_values`, `claims`, `prompt`. The pending
+//!   login (nonce, code_verifier, provider, ...) is not kept here: it is sealed into `state`
+//!   ([`pending`]), so started logins cost the RP nothing until one completes.
 //! * Token (§B.3): `private_key_jwt` with a fresh `jti`; the ID Token checked as OIDC Core
 //!   §3.1.3.7 and §B.3 say ([`tokens::verify_id_token`]); UserInfo decrypted with the RP's
 //!   `enc` key, then verified with the OP's key ([`tokens::decode_userinfo`]).
@@ -21,6 +21,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use service_kit::FetchLimits;
 use openidconnect::{PkceCodeChallenge, PkceCodeVerifier};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -33,7 +34,7 @@ use crate::discovery::Discovery;
 use crate::jwe_rsa::{Enc, JweError, KeyAlg};
 use crate::jwt;
 use crate::keys::{CoreKeys, KeyError, RsaBits, random_alnum, uuid4};
-pub use pending::Pending;
+pub use pending::{Pending, StateError};
 pub use provider::{Provider, ProviderMetadata};
 pub use tokens::{IdTokenCheck, IdTokenClaims, IdTokenError, UserInfoCheck, UserInfoError};
 
@@ -63,10 +64,10 @@ pub struct RpConfig {
     pub userinfo_alg: KeyAlg,
     /// `userinfo_encrypted_response_enc` (default `A256CBC-HS512`).
     pub userinfo_enc: Enc,
-    /// How long a started login may take, seconds (default 600).
+    /// How long a started login may take, seconds (default 600, at most a day).
     pub login_ttl: i64,
-    /// At most this many logins pending at once (default 10 000).
-    pub max_pending: usize,
+    /// Bounds on discovery fetches (timeout per fetch, deadline per login, fetches in flight).
+    pub outbound: FetchLimits,
 }
 
 impl RpConfig {
@@ -83,7 +84,7 @@ impl RpConfig {
             userinfo_alg: KeyAlg::RsaOaep,
             userinfo_enc: Enc::A256CbcHs512,
             login_ttl: 600,
-            max_pending: 10_000,
+            outbound: FetchLimits::default(),
         }
     }
 }
@@ -121,6 +122,10 @@ pub struct LoginRequest {
     pub offline_access: bool,
     /// A `redirect_uri` among the configured ones (default: the first).
     pub redirect_uri: Option<String>,
+    /// What the caller wants back at the callback (where to send the user next, the app's
+    /// own `state`): sealed with the login into `state`, at most [`pending::MAX_APP_DATA`]
+    /// bytes, returned in [`LoginOutcome::app_data`] and by [`RelyingParty::pending`].
+    pub app_data: Option<String>,
 }
 
 impl Default for LoginRequest {
@@ -140,6 +145,7 @@ impl Default for LoginRequest {
             prompt: Prompt::Consent,
             offline_access: false,
             redirect_uri: None,
+            app_data: None,
         }
     }
 }
@@ -176,6 +182,8 @@ pub struct LoginOutcome {
     pub id_token: IdTokenClaims,
     /// The tokens.
     pub tokens: Tokens,
+    /// [`LoginRequest::app_data`] of the login.
+    pub app_data: Option<String>,
 }
 
 /// The result of a refresh.
@@ -203,12 +211,9 @@ pub enum RpError {
     /// The provider's metadata lacks what the profile needs.
     #[error("provider metadata: {0}")]
     ProviderMetadata(String),
-    /// Too many logins pending.
-    #[error("too many pending logins")]
-    TooManyPending,
-    /// The callback's `state` is unknown, used or expired.
-    #[error("unknown or expired state")]
-    UnknownState,
+    /// The callback's `state` is missing, forged, tampered with or expired.
+    #[error("state: {0}")]
+    State(#[from] StateError),
     /// The callback is malformed (no `code`, ...).
     #[error("callback: {0}")]
     Callback(String),
@@ -262,7 +267,7 @@ struct Inner {
     config: RpConfig,
     keys: CoreKeys,
     discovery: Discovery,
-    pending: pending::PendingStore,
+    state_key: pending::StateKey,
     http: reqwest::Client,
 }
 
@@ -281,15 +286,19 @@ impl RelyingParty {
         if config.trust_anchors.is_empty() {
             return Err(RpError::Config("at least one trust anchor is required".into()));
         }
+        if !(1..=86_400).contains(&config.login_ttl) {
+            return Err(RpError::Config(format!("login_ttl {} is not within 1..=86400 seconds", config.login_ttl)));
+        }
         let keys = CoreKeys::load_or_create(&config.data_dir, "rp-core-keys.json", config.key_bits)?;
+        let state_key = pending::StateKey::load_or_create(&config.data_dir)?;
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| RpError::Http(e.to_string()))?;
-        let discovery = Discovery::new(config.trust_anchors.clone(), 4);
-        let pending = pending::PendingStore::new(config.max_pending, config.login_ttl);
-        Ok(Self { inner: Arc::new(Inner { config, keys, discovery, pending, http }) })
+        let outbound = service_kit::OutboundHttp::new(config.outbound).map_err(|e| RpError::Http(e.to_string()))?;
+        let discovery = Discovery::new(config.trust_anchors.clone(), 4, outbound);
+        Ok(Self { inner: Arc::new(Inner { config, keys, discovery, state_key, http }) })
     }
 
     /// The `client_id`.
@@ -356,12 +365,29 @@ impl RelyingParty {
         if req.acr_values.is_empty() {
             return Err(RpError::Config("acr_values must not be empty".into()));
         }
+        if req.app_data.as_ref().is_some_and(|d| d.len() > pending::MAX_APP_DATA) {
+            return Err(RpError::Config(format!("app_data longer than {} bytes", pending::MAX_APP_DATA)));
+        }
         // `offline_access` needs `consent` in `prompt` (§B.2): both `Prompt` values carry it.
-        let state = random_alnum::<24>();
         let nonce = random_alnum::<24>();
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let scope = if req.offline_access { "openid offline_access" } else { "openid" };
-        let now = UnixTime::now().secs();
+        let now = UnixTime::now();
+        let min_acr = req.acr_values.iter().min().copied();
+        let pending = Pending {
+            provider: p.entity_id.clone(),
+            issuer: p.metadata.issuer.clone(),
+            nonce: nonce.clone(),
+            code_verifier: verifier.secret().clone(),
+            redirect_uri: redirect_uri.clone(),
+            min_acr,
+            exp: crate::time::after(now, c.login_ttl).map_err(|e| RpError::Config(format!("login_ttl: {e}")))?,
+            app_data: req.app_data,
+        };
+        // The pending login travels sealed as `state` (see `pending`): nothing is kept here.
+        let state = self.inner.state_key.seal(&pending, &c.client_id)?;
+        let exp = crate::time::after(now, REQUEST_OBJECT_TTL).map_err(|e| RpError::Config(format!("request object exp: {e}")))?;
+        let now = now.secs();
         let claims = json!({
             "iss": c.client_id, "client_id": c.client_id, "sub": null,
             // django's form: the OP id and its authorization endpoint (§B.2).
@@ -371,18 +397,13 @@ impl RelyingParty {
             "code_challenge": challenge.as_str(), "code_challenge_method": "S256",
             "prompt": req.prompt.as_str(), "acr_values": Acr::join(&req.acr_values),
             "claims": req.claims.to_json(),
-            "iat": now, "exp": now + 60, "jti": uuid4(),
+            "iat": now, "exp": exp.secs(), "jti": uuid4(),
         });
         let mut claims = claims;
         if let Value::Object(m) = &mut claims {
             m.remove("sub"); // §B.2: `sub` absent
         }
         let request = jwt::sign(&claims, None, &self.inner.keys.sig.signer(JwsAlg::Rs256)).map_err(|e| RpError::Sign(e.to_string()))?;
-        let min_acr = req.acr_values.iter().min().copied();
-        self.inner.pending.insert(
-            state.clone(),
-            Pending { provider: p.entity_id.clone(), issuer: p.metadata.issuer.clone(), nonce, code_verifier: verifier.secret().clone(), redirect_uri, min_acr },
-        )?;
         let mut url = url::Url::parse(&p.metadata.authorization_endpoint).map_err(|e| RpError::ProviderMetadata(format!("authorization_endpoint: {e}")))?;
         url.query_pairs_mut()
             .append_pair("client_id", c.client_id.as_str())
@@ -394,13 +415,30 @@ impl RelyingParty {
         Ok(url.to_string())
     }
 
+    /// The pending login a callback's `state` carries, opened and checked (sealed by this RP
+    /// for this `client_id`, not expired), without finishing the login: for a caller that needs
+    /// its [`LoginRequest::app_data`] even when the login failed.
+    pub fn pending(&self, callback_query: &str) -> Result<Pending, RpError> {
+        let q = callback_params(callback_query)?;
+        self.open_state(&q)
+    }
+
+    fn open_state(&self, q: &[(String, String)]) -> Result<Pending, RpError> {
+        let state = param(q, "state").ok_or(StateError::Missing)?;
+        Ok(self.inner.state_key.open(&state, &self.inner.config.client_id, UnixTime::now())?)
+    }
+
     /// Finishes a login from the query string of the redirect (`code`, `state`, `iss`, or
-    /// `error`): token request, ID Token, UserInfo.
+    /// `error`): `state` opened and checked, token request, ID Token, UserInfo.
+    ///
+    /// A callback replayed after its login completed fails at the OP (its authorization code
+    /// is single use: `invalid_grant`); a state replayed with another code fails PKCE (only the
+    /// sealed verifier redeems a code, and it matches only its own request's challenge) and
+    /// the ID Token `nonce` check.
     pub async fn finish_login(&self, callback_query: &str) -> Result<LoginOutcome, RpError> {
-        let q: Vec<(String, String)> = url::form_urlencoded::parse(callback_query.trim_start_matches('?').as_bytes()).into_owned().collect();
-        let get = |k: &str| q.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
-        let state = get("state").ok_or(RpError::UnknownState)?;
-        let pending = self.inner.pending.take(&state).ok_or(RpError::UnknownState)?;
+        let q = callback_params(callback_query)?;
+        let get = |k: &str| param(&q, k);
+        let pending = self.open_state(&q)?;
         if let Some(error) = get("error") {
             return Err(RpError::Authorization { error, description: get("error_description").unwrap_or_default() });
         }
@@ -412,6 +450,9 @@ impl RelyingParty {
         }
         let code = get("code").filter(|c| !c.is_empty()).ok_or_else(|| RpError::Callback("no code".into()))?;
         let p = self.provider(&pending.provider).await?;
+        if p.metadata.issuer != pending.issuer {
+            return Err(RpError::IssuerMismatch(p.metadata.issuer));
+        }
         let verifier = PkceCodeVerifier::new(pending.code_verifier.clone());
         let form = vec![
             ("grant_type", "authorization_code".to_owned()),
@@ -435,7 +476,7 @@ impl RelyingParty {
             },
         )?;
         let userinfo = self.userinfo(&p, &tokens.access_token, &id_token.sub).await?;
-        Ok(LoginOutcome { provider: p.entity_id, acr: id_token.acr, userinfo, id_token, tokens })
+        Ok(LoginOutcome { provider: p.entity_id, acr: id_token.acr, userinfo, id_token, tokens, app_data: pending.app_data })
     }
 
     /// Reads UserInfo with an access token and checks it (GET, as SPID requires).
@@ -508,9 +549,10 @@ impl RelyingParty {
     /// `client_id`, `client_assertion_type` and a fresh `client_assertion` for `endpoint`
     /// (§B.3: `iss` = `sub` = `client_id`, `aud` = the endpoint, uuid4 `jti`, 60 s).
     pub fn client_auth(&self, endpoint: &str) -> Result<Vec<(&'static str, String)>, RpError> {
-        let now = UnixTime::now().secs();
+        let now = UnixTime::now();
+        let exp = crate::time::after(now, REQUEST_OBJECT_TTL).map_err(|e| RpError::Sign(format!("client assertion exp: {e}")))?;
         let id = self.client_id().as_str();
-        let claims = json!({"iss": id, "sub": id, "aud": [endpoint], "iat": now, "exp": now + 60, "jti": uuid4()});
+        let claims = json!({"iss": id, "sub": id, "aud": [endpoint], "iat": now.secs(), "exp": exp.secs(), "jti": uuid4()});
         let assertion = jwt::sign(&claims, None, &self.inner.keys.sig.signer(JwsAlg::Rs256)).map_err(|e| RpError::Sign(e.to_string()))?;
         Ok(vec![("client_id", id.to_owned()), ("client_assertion_type", CLIENT_ASSERTION_TYPE.to_owned()), ("client_assertion", assertion)])
     }
@@ -541,6 +583,30 @@ impl RelyingParty {
         }
         Ok(Tokens { access_token: t.access_token, refresh_token: t.refresh_token, id_token: t.id_token, expires_in: t.expires_in.unwrap_or(0) })
     }
+}
+
+/// How long the request object is valid (django sends 60 s).
+const REQUEST_OBJECT_TTL: i64 = 60;
+/// The longest callback query read.
+const MAX_CALLBACK: usize = 16 * 1024;
+
+/// The callback's parameters; a repeated one is refused (RFC 6749 §3.1: parameters MUST NOT
+/// be included more than once), so `state`, `code` and `iss` each have one reading.
+fn callback_params(query: &str) -> Result<Vec<(String, String)>, RpError> {
+    if query.len() > MAX_CALLBACK {
+        return Err(RpError::Callback(format!("query longer than {MAX_CALLBACK} bytes")));
+    }
+    let q: Vec<(String, String)> = url::form_urlencoded::parse(query.trim_start_matches('?').as_bytes()).into_owned().collect();
+    for (i, (k, _)) in q.iter().enumerate() {
+        if q.iter().skip(i + 1).any(|(n, _)| n == k) {
+            return Err(RpError::Callback(format!("parameter {k} repeated")));
+        }
+    }
+    Ok(q)
+}
+
+fn param(q: &[(String, String)], k: &str) -> Option<String> {
+    q.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
 }
 
 async fn read_bounded(mut resp: reqwest::Response) -> Result<Vec<u8>, RpError> {

@@ -13,6 +13,7 @@ use crate::claims::{Acr, UserInfo};
 use crate::jwe_rsa::{self, JweError};
 use crate::jwt::{self, JwtError};
 use crate::keys::RsaKey;
+use crate::time::{TimeError, Window};
 
 /// Clock skew tolerated on `iat`/`nbf`/`exp` (django's `MAX_ACCEPTED_TIMEDIFF` is 5 min; we
 /// keep 60 s, enough on loopback and for NTP-synchronised hosts).
@@ -88,17 +89,10 @@ pub enum IdTokenError {
     /// `aud` does not contain our `client_id`, or has other audiences without `azp` = us (steps 3-5).
     #[error("ID token aud {0:?} is not this client")]
     WrongAudience(Vec<String>),
-    /// Expired (step 9).
-    #[error("ID token expired at {exp} (now {now})")]
-    Expired {
-        /// `exp`.
-        exp: i64,
-        /// Now.
-        now: i64,
-    },
-    /// `iat` or `nbf` in the future (step 10).
-    #[error("ID token not valid yet")]
-    NotYetValid,
+    /// `exp` passed (step 9), `iat` or `nbf` in the future (step 10), or a time claim
+    /// missing or out of range; names the claim.
+    #[error("ID token {0}")]
+    Time(TimeError),
     /// `nonce` absent or not the one we sent (step 11).
     #[error("ID token nonce does not match the request")]
     NonceMismatch,
@@ -151,6 +145,9 @@ pub fn at_hash(alg: JwsAlg, access_token: &str) -> String {
 /// Verifies an ID Token (OIDC Core §3.1.3.7, SPID/CIE OIDC §B.3).
 pub fn verify_id_token(jwt: &str, c: &IdTokenCheck<'_>) -> Result<IdTokenClaims, IdTokenError> {
     let (header, claims) = jwt::verify(jwt, c.jwks, &jwt::ALLOWED_ALGS)?;
+    // Times first, checked (no claim out of range reaches arithmetic).
+    let window = Window { skew: SKEW, iat_ahead: SKEW, iat_required: true, max_lifetime: None };
+    crate::time::check(&claims, &window, c.now).map_err(IdTokenError::Time)?;
     let t: IdTokenClaims = serde_json::from_value(Value::Object(claims)).map_err(|e| IdTokenError::Malformed(e.to_string()))?;
     if t.iss != c.issuer {
         return Err(IdTokenError::WrongIssuer { expected: c.issuer.to_owned(), got: t.iss });
@@ -159,13 +156,6 @@ pub fn verify_id_token(jwt: &str, c: &IdTokenCheck<'_>) -> Result<IdTokenClaims,
     let azp_ok = t.aud.len() == 1 || t.azp.as_deref() == Some(c.client_id);
     if !ours || !azp_ok {
         return Err(IdTokenError::WrongAudience(t.aud));
-    }
-    let now = c.now.secs();
-    if t.exp <= now - SKEW {
-        return Err(IdTokenError::Expired { exp: t.exp, now });
-    }
-    if t.iat > now + SKEW || t.nbf.is_some_and(|n| n > now + SKEW) {
-        return Err(IdTokenError::NotYetValid);
     }
     if let Some(expected) = c.nonce
         && !t.nonce.as_deref().is_some_and(|n| wallet_core::subtle_eq(n.as_bytes(), expected.as_bytes()))
@@ -206,9 +196,9 @@ pub enum UserInfoError {
     /// `sub` differs from the ID Token's (OIDC Core §5.3.2).
     #[error("UserInfo sub differs from the ID token's")]
     SubMismatch,
-    /// Expired.
-    #[error("UserInfo response expired")]
-    Expired,
+    /// `exp` passed or out of range.
+    #[error("UserInfo {0}")]
+    Time(TimeError),
 }
 
 /// What the UserInfo response is checked against.
@@ -245,8 +235,10 @@ pub fn decode_userinfo(jwe: &str, enc_key: &RsaKey, c: &UserInfoCheck<'_>) -> Re
     if claims.contains_key("aud") && !aud.iter().any(|a| a == c.client_id) {
         return Err(UserInfoError::WrongAudience(aud));
     }
-    if jwt::int_claim(&claims, "exp").is_some_and(|e| e <= c.now.secs() - SKEW) {
-        return Err(UserInfoError::Expired);
+    // `exp` is optional here (the django OP omits it); when present it is checked.
+    if claims.contains_key("exp") {
+        let window = Window { skew: SKEW, iat_ahead: SKEW, iat_required: false, max_lifetime: None };
+        crate::time::check(&claims, &window, c.now).map_err(UserInfoError::Time)?;
     }
     let info: UserInfo = serde_json::from_value(Value::Object(claims)).map_err(|e| UserInfoError::Malformed(e.to_string()))?;
     if !wallet_core::subtle_eq(info.sub.as_bytes(), c.sub.as_bytes()) {

@@ -99,7 +99,7 @@ impl Fed {
                 .http
                 .post(format!("{}/admin/trust-marks", self.ta))
                 .bearer_auth(TOKEN)
-                .json(&json!({"sub": id, "trust_mark_type": rp_mark_type(&self.ta)}))
+                .json(&json!({"sub": id, "trust_mark_type": rp_mark_type(&self.ta), "claims": {"organization_type": "public", "logo_uri": format!("{id}/logo.svg")}}))
                 .send()
                 .await
                 .unwrap();
@@ -127,6 +127,14 @@ impl Fed {
         assert_eq!(r.status(), 302);
         r.headers()["location"].to_str().unwrap().to_owned()
     }
+}
+
+/// A `jti` never used before in this process (uuid4-shaped).
+pub fn fresh_jti() -> String {
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64;
+    format!("{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}", t as u32, (t >> 32) as u16, n & 0xfff, (n >> 12) & 0xfff, n)
 }
 
 /// The query string of a URL.
