@@ -146,6 +146,11 @@ impl Fed {
         Self::build(true, |_| {}).await
     }
 
+    /// With the test OpenID Provider; `tweak` adjusts the provider's configuration.
+    pub async fn build_with_op(tweak: impl FnOnce(&mut Config)) -> Self {
+        Self::build(true, tweak).await
+    }
+
     async fn build(with_op: bool, tweak: impl FnOnce(&mut Config)) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
