@@ -3,6 +3,7 @@
 use super::key_attestation::KeyAttestationError;
 use crate::jose::JoseError;
 use crate::sd_jwt::KeyResolutionError;
+use crate::time::TimeError;
 
 /// Why an attestation object (registration, attestation request, WAA, WUA, PoP) was refused,
 /// or could not be built. Malformed input is apart from rule breaks; each rule has a variant.
@@ -50,6 +51,9 @@ pub enum AttestationError {
         /// The time of the check.
         now: i64,
     },
+    /// A time claim out of range or inconsistent (`exp` not after `iat`).
+    #[error("{0}")]
+    Time(TimeError),
     /// `iat` is older than the freshness window allows.
     #[error("too old: issued at {iat}, oldest accepted {min}")]
     TooOld {

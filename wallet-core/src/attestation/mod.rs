@@ -76,7 +76,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::jose::{CompactJws, EcCurve, Jwk, JwkParams, JwsHeader, Signer};
 use crate::sd_jwt::IssuerKeyResolver;
-use crate::time::UnixTime;
+use crate::time::{Skew, TimeError, TimeWindow, UnixTime, check_window};
 
 /// Clock skew tolerated on `iat`, `nbf` and `exp` (seconds).
 pub const DEFAULT_SKEW: i64 = 60;
@@ -159,20 +159,16 @@ fn claims<T: serde::de::DeserializeOwned>(jws: &CompactJws<'_>, what: &'static s
     serde_json::from_slice(jws.payload()).map_err(|e| AttestationError::Malformed { what, detail: e.to_string() })
 }
 
-/// `exp` not passed, `iat` and `nbf` not in the future, all with `skew`.
-fn check_times(iat: Option<i64>, nbf: Option<i64>, exp: Option<i64>, now: UnixTime, skew: i64) -> Result<(), AttestationError> {
-    let n = now.secs();
-    if let Some(exp) = exp
-        && exp.saturating_add(skew) <= n
-    {
-        return Err(AttestationError::Expired { exp, now: n });
-    }
-    for t in [iat, nbf].into_iter().flatten() {
-        if t.saturating_sub(skew) > n {
-            return Err(AttestationError::NotYetValid { iat: t, now: n });
-        }
-    }
-    Ok(())
+/// Each time claim a valid NumericDate, `exp` not passed, `iat` and `nbf` not in the future,
+/// all with `skew`, `exp` after `iat`, and `exp - iat` at most `max_lifetime`
+/// ([`check_window`]).
+fn check_times(w: TimeWindow, now: UnixTime, skew: i64, max_lifetime: Option<i64>) -> Result<(), AttestationError> {
+    check_window(w, now, Skew::new(skew), max_lifetime).map_err(|e| match e {
+        TimeError::Expired { exp, now, .. } => AttestationError::Expired { exp, now },
+        TimeError::NotYetValid { nbf: t, now, .. } | TimeError::IssuedInFuture { iat: t, now, .. } => AttestationError::NotYetValid { iat: t, now },
+        TimeError::LifetimeTooLong { lifetime, max } => AttestationError::LifetimeTooLong { lifetime, max },
+        other => AttestationError::Time(other),
+    })
 }
 
 /// Verifies a provider-signed JWS: key from `resolver` for `iss`, then the signature.

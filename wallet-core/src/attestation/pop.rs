@@ -17,7 +17,7 @@ use super::waa::{VerifiedWaa, verify_waa};
 use super::{check_times, claims, parse_typed};
 use crate::jose::{Jwk, JwsAlg, JwsHeader, SignError, Signer, jws};
 use crate::sd_jwt::IssuerKeyResolver;
-use crate::time::UnixTime;
+use crate::time::{TimeWindow, UnixTime};
 
 /// The header carrying the WAA.
 pub const CLIENT_ATTESTATION_HEADER: &str = "OAuth-Client-Attestation";
@@ -212,7 +212,7 @@ pub fn verify_client_attestation(
     if iat < min {
         return Err(AttestationError::TooOld { iat, min });
     }
-    check_times(Some(iat), c.nbf, c.exp, ctx.now, ctx.skew)?;
+    check_times(TimeWindow { iat: Some(iat), nbf: c.nbf, exp: c.exp }, ctx.now, ctx.skew, None)?;
     if let Some(expected) = ctx.expected_challenge {
         let got = c.challenge.as_deref().or(c.nonce.as_deref()).unwrap_or_default();
         if !crate::subtle_eq(got.as_bytes(), expected.as_bytes()) {

@@ -23,7 +23,7 @@ use super::key_attestation::{AttestedKey, KeyAttestationVerifier};
 use super::{Cnf, check_times, claims, parse_typed};
 use crate::jose::{CompactJws, Jwk, JwsAlg, JwsHeader, Signer, b64, jws};
 use crate::keystore::{KeyStore, KeyTag};
-use crate::time::UnixTime;
+use crate::time::{TimeWindow, UnixTime};
 
 /// `typ` of the attestation request.
 pub const ATTESTATION_REQUEST_TYP: &str = "attestations-request+jwt";
@@ -171,7 +171,7 @@ impl<'a> AttestationRequest<'a> {
         if c.aud.as_deref().or(c.sub.as_deref()) != Some(provider_id) {
             return Err(AttestationError::AudienceMismatch { expected: provider_id.to_owned() });
         }
-        check_times(Some(c.iat), None, Some(c.exp), now, skew)?;
+        check_times(TimeWindow { iat: Some(c.iat), nbf: None, exp: Some(c.exp) }, now, skew, None)?;
         if ProviderNonce::new(c.nonce.clone()).is_none() {
             return Err(AttestationError::Malformed { what: "attestation request", detail: "empty or over-long nonce".into() });
         }

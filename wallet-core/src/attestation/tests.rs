@@ -9,6 +9,7 @@ use crate::jose::{JwsAlg, SoftwareSigner, b64};
 use crate::keystore::{KeyStore, KeyStoreSigner, KeyTag, SoftwareKeyStore};
 use crate::sd_jwt::{KeyResolutionError, StaticKeyResolver};
 use crate::status::StatusReference;
+use crate::time::TimeError;
 
 const NOW: UnixTime = UnixTime(1_800_000_000);
 const WP: &str = "https://wallet-provider.example.org";
@@ -193,6 +194,56 @@ fn waa_lifetime_is_at_most_24_hours() {
     let jwt = crate::jose::jws::sign_json(&crate::jose::JwsHeader::new(JwsAlg::Es256).with_typ(WAA_TYP), &claims, &wp).unwrap();
     let trust = StaticKeyResolver::any_issuer(wp.public_jwk());
     assert!(matches!(verify_waa(&jwt, &trust, NOW, DEFAULT_SKEW), Err(AttestationError::LifetimeTooLong { .. })));
+}
+
+#[test]
+fn waa_with_hostile_times_is_refused() {
+    let key = SoftwareSigner::generate().unwrap().public_jwk();
+    let wp = SoftwareSigner::generate().unwrap();
+    let trust = StaticKeyResolver::any_issuer(wp.public_jwk());
+    let verify = |edit: &dyn Fn(&mut WaaClaims)| {
+        let mut claims = WaaBuilder::new(WP, &key, &info(), NOW).claims();
+        edit(&mut claims);
+        let jwt = crate::jose::jws::sign_json(&crate::jose::JwsHeader::new(JwsAlg::Es256).with_typ(WAA_TYP), &claims, &wp).unwrap();
+        verify_waa(&jwt, &trust, NOW, DEFAULT_SKEW)
+    };
+    // Without `iat` there was no lifetime to bound: `exp` = i64::MAX passed.
+    let err = verify(&|c| {
+        c.iat = None;
+        c.exp = i64::MAX;
+    })
+    .unwrap_err();
+    assert_eq!(err, AttestationError::Time(TimeError::OutOfRange { claim: "exp", value: i64::MAX }));
+    let err = verify(&|c| {
+        c.iat = Some(-1);
+        c.exp = i64::MAX;
+    })
+    .unwrap_err();
+    assert_eq!(err, AttestationError::Time(TimeError::OutOfRange { claim: "iat", value: -1 }));
+    let err = verify(&|c| c.nbf = Some(i64::MIN)).unwrap_err();
+    assert_eq!(err, AttestationError::Time(TimeError::OutOfRange { claim: "nbf", value: i64::MIN }));
+    let err = verify(&|c| c.iat = Some(NOW.secs() + 30)).map(|_| ());
+    assert_eq!(err, Ok(()), "iat within the skew");
+    let err = verify(&|c| {
+        c.iat = Some(NOW.secs() + 30);
+        c.exp = NOW.secs() + 10;
+    })
+    .unwrap_err();
+    assert_eq!(err, AttestationError::Time(TimeError::ExpNotAfterIat { iat: NOW.secs() + 30, exp: NOW.secs() + 10 }));
+}
+
+#[test]
+fn wua_sign_refuses_out_of_range_times() {
+    let wp = SoftwareSigner::generate().unwrap();
+    let holder = SoftwareSigner::generate().unwrap().public_jwk();
+    let status = StatusReference { idx: 0, uri: "https://wp/status".into() };
+    // The lifetime `exp - iat` saturated to i64::MAX and passed the one-month minimum.
+    let b = WuaBuilder::new(WP, vec![holder.clone()], status.clone(), wua_info(), UnixTime(-1), i64::MAX);
+    let err = b.sign(&ProviderSigning::new(&wp)).unwrap_err();
+    assert_eq!(err, AttestationError::Time(TimeError::OutOfRange { claim: "iat", value: -1 }));
+    let b = WuaBuilder::new(WP, vec![holder], status, wua_info(), NOW, i64::MAX);
+    let err = b.sign(&ProviderSigning::new(&wp)).unwrap_err();
+    assert_eq!(err, AttestationError::Time(TimeError::OutOfRange { claim: "exp", value: i64::MAX }));
 }
 
 #[test]

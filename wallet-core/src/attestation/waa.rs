@@ -14,7 +14,7 @@ use super::error::AttestationError;
 use super::{Cnf, ProviderSigning, check_times, claims, parse_typed, verify_provider_signature};
 use crate::jose::{Jwk, JwsHeader, jws};
 use crate::sd_jwt::IssuerKeyResolver;
-use crate::time::UnixTime;
+use crate::time::{TimeWindow, UnixTime};
 
 /// `typ` of the WAA.
 pub const WAA_TYP: &str = "oauth-client-attestation+jwt";
@@ -168,12 +168,7 @@ pub fn verify_waa(jwt: &str, resolver: &dyn IssuerKeyResolver, now: UnixTime, sk
     if c.sub != c.cnf.jwk.thumbprint().as_str() {
         return Err(AttestationError::SubjectMismatch);
     }
-    check_times(c.iat, c.nbf, Some(c.exp), now, skew)?;
-    if let Some(iat) = c.iat {
-        let lifetime = c.exp.saturating_sub(iat);
-        if lifetime > WAA_MAX_LIFETIME {
-            return Err(AttestationError::LifetimeTooLong { lifetime, max: WAA_MAX_LIFETIME });
-        }
-    }
+    // The 24-hour bound applies when `iat` is present.
+    check_times(TimeWindow { iat: c.iat, nbf: c.nbf, exp: Some(c.exp) }, now, skew, c.iat.map(|_| WAA_MAX_LIFETIME))?;
     Ok(VerifiedWaa { jwt: jwt.to_owned(), header: parsed.into_header(), claims: c })
 }

@@ -17,7 +17,7 @@ use super::{ProviderSigning, check_times, claims, parse_typed, verify_provider_s
 use crate::jose::{Jwk, JwsHeader, jws};
 use crate::sd_jwt::IssuerKeyResolver;
 use crate::status::{CredentialStatus, StatusReference};
-use crate::time::UnixTime;
+use crate::time::{TimeWindow, UnixTime};
 
 /// `typ` of the WUA.
 pub const WUA_TYP: &str = "key-attestation+jwt";
@@ -155,7 +155,9 @@ impl WuaBuilder {
         if self.claims.attested_keys.is_empty() {
             return Err(AttestationError::NoAttestedKeys);
         }
-        let lifetime = self.claims.exp.saturating_sub(self.claims.iat);
+        let iat = UnixTime::from_claim("iat", self.claims.iat).map_err(AttestationError::Time)?;
+        let exp = UnixTime::from_claim("exp", self.claims.exp).map_err(AttestationError::Time)?;
+        let lifetime = exp.secs() - iat.secs(); // both in range: no overflow
         if lifetime < WUA_MIN_LIFETIME {
             return Err(AttestationError::LifetimeTooShort { lifetime, min: WUA_MIN_LIFETIME });
         }
@@ -212,7 +214,7 @@ pub fn verify_wua(jwt: &str, resolver: &dyn IssuerKeyResolver, now: UnixTime, sk
     let parsed = parse_typed(jwt, WUA_TYP)?;
     let c: WuaClaims = claims(&parsed, "WUA")?;
     verify_provider_signature(&parsed, &c.iss, resolver, now)?;
-    check_times(Some(c.iat), None, Some(c.exp), now, skew)?;
+    check_times(TimeWindow { iat: Some(c.iat), nbf: None, exp: Some(c.exp) }, now, skew, None)?;
     if c.attested_keys.is_empty() {
         return Err(AttestationError::NoAttestedKeys);
     }

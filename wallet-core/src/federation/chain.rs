@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 use super::entity::{Constraints, EntityId, ParsedStatement};
 use super::{FederationError, MetadataPolicy};
 use crate::jose::jwk::JwkSet;
-use crate::time::UnixTime;
+use crate::time::{Skew, UnixTime};
 
 /// At most this many statements in a chain.
 pub const MAX_CHAIN_LEN: usize = 12;
@@ -85,7 +85,7 @@ fn check_constraints(c: &Constraints, index: usize, below: &[&EntityId]) -> Resu
 /// Validates `chain` (compact JWTs, subject first) to `anchor` at `now`, then resolves the
 /// subject's metadata. Every failure names the rule (draft 48 §10.2).
 pub fn validate(chain: &[String], anchor: &TrustAnchorConfig, now: UnixTime) -> Result<ValidatedChain, FederationError> {
-    const SKEW: i64 = 60;
+    const SKEW: Skew = Skew::new(60);
     if chain.is_empty() {
         return Err(FederationError::EmptyChain);
     }
@@ -100,8 +100,10 @@ pub fn validate(chain: &[String], anchor: &TrustAnchorConfig, now: UnixTime) -> 
         _ => None,
     };
     for (index, s) in statements.iter().chain(ta_config.iter()).enumerate() {
+        // Valid NumericDates, `iat` within the skew, `exp` after `iat`; then `exp` strictly.
+        s.check_validity(index, now, SKEW)?;
         let (iat, exp) = (s.claims.iat, s.claims.exp);
-        if iat > now.secs() + SKEW || now.secs() >= exp {
+        if now.secs() >= exp {
             return Err(FederationError::OutsideValidity { index, iat, exp, now: now.secs() });
         }
     }

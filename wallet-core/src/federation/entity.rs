@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 use super::FederationError;
 use crate::jose::jwk::JwkSet;
 use crate::jose::{CompactJws, JwsAlg, JwsHeader, Signer, jws};
+use crate::time::{Skew, TimeError, TimeWindow, UnixTime, check_window};
 
 /// The `typ` of an Entity Statement.
 pub const ENTITY_STATEMENT_TYP: &str = "entity-statement+jwt";
@@ -16,6 +17,9 @@ pub const ENTITY_STATEMENT_TYP: &str = "entity-statement+jwt";
 pub const ENTITY_STATEMENT_MEDIA_TYPE: &str = "application/entity-statement+jwt";
 /// Where an entity publishes its configuration.
 pub const WELL_KNOWN: &str = "/.well-known/openid-federation";
+/// The largest clock skew tolerated on a statement's `iat`/`exp` at onboarding (IT-Wallet
+/// FA_007: 120 s).
+pub const MAX_CLOCK_SKEW: i64 = 120;
 
 /// An Entity Identifier (draft 48 §1.2): an `https` URL with a host and no query or
 /// fragment, checked once, with a URL parser, when it is made.
@@ -341,6 +345,24 @@ impl ParsedStatement {
             .map_err(|e| FederationError::InvalidClaim { claim: "payload", reason: e.to_string() })?;
         claims.check_claims()?;
         Ok(Self { jwt: jwt.trim().to_owned(), kid, claims })
+    }
+
+    /// Whether the statement is valid at `now` with `skew` seconds of tolerance, clamped to
+    /// 0..=[`MAX_CLOCK_SKEW`] (FA_007: onboarding refuses an expired Entity Configuration):
+    /// `iat` and `exp` valid NumericDates ([`FederationError::InvalidClaim`]), `iat <= now +
+    /// skew`, `exp > now - skew` (so `exp <= now - skew` is expired) and `exp > iat`
+    /// ([`FederationError::OutsideValidity`], index 0). Checked with [`check_window`].
+    pub fn check_time(&self, now: UnixTime, skew: i64) -> Result<(), FederationError> {
+        self.check_validity(0, now, Skew::new(skew.min(MAX_CLOCK_SKEW)))
+    }
+
+    /// [`Self::check_time`] for statement `index` of a chain.
+    pub(crate) fn check_validity(&self, index: usize, now: UnixTime, skew: Skew) -> Result<(), FederationError> {
+        let (iat, exp) = (self.claims.iat, self.claims.exp);
+        check_window(TimeWindow { iat: Some(iat), nbf: None, exp: Some(exp) }, now, skew, None).map_err(|e| match e {
+            TimeError::OutOfRange { claim, .. } => FederationError::InvalidClaim { claim, reason: e.to_string() },
+            _ => FederationError::OutsideValidity { index, iat, exp, now: now.secs() },
+        })
     }
 
     /// Verifies the signature with the key `kid` of `keys`.

@@ -14,7 +14,7 @@ pub mod trust_mark;
 
 pub use chain::{TrustAnchorConfig, ValidatedChain};
 pub use collect::{AsyncFetcher, ChainCache, ChainCollector, FetchFuture, Fetcher, fetch_url};
-pub use entity::{Constraints, EntityId, EntityStatement, NamingConstraints, ParsedStatement, TrustMarkRef};
+pub use entity::{Constraints, EntityId, EntityStatement, MAX_CLOCK_SKEW, NamingConstraints, ParsedStatement, TrustMarkRef};
 pub use policy::{MetadataPolicy, ParamPolicy, PolicyError};
 pub use resolver::TrustChainResolver;
 

@@ -9,7 +9,7 @@ use super::FederationError;
 use super::entity::{EntityId, EntityStatement};
 use crate::jose::jwk::JwkSet;
 use crate::jose::{CompactJws, JwsAlg, JwsHeader, Signer, jws};
-use crate::time::UnixTime;
+use crate::time::{Skew, TimeError, TimeWindow, Ttl, UnixTime, check_window};
 
 /// The `typ` of a trust mark.
 pub const TRUST_MARK_TYP: &str = "trust-mark+jwt";
@@ -41,7 +41,19 @@ pub struct TrustMarkClaims {
     pub extra: Map<String, Value>,
 }
 
+/// The longest trust mark validity [`TrustMarkClaims::expiring`] callers should allow
+/// (one year; the framework sets no bound, this is ours).
+pub const MAX_TRUST_MARK_TTL: i64 = 365 * 86_400;
+
 impl TrustMarkClaims {
+    /// `(iat, exp)` for a mark issued at `iat` and valid `ttl` (draft 48 §7.1), both valid
+    /// NumericDates. The `ttl` is checked when made: `Ttl::new("ttl", secs,
+    /// MAX_TRUST_MARK_TTL)` refuses a negative, zero or over-long one (`i64::MAX`, `-5`).
+    pub fn expiring(iat: UnixTime, ttl: Ttl) -> Result<(i64, i64), TimeError> {
+        let iat = UnixTime::from_claim("iat", iat.secs())?;
+        Ok((iat.secs(), iat.checked_add_ttl(ttl)?.secs()))
+    }
+
     /// Signs as a trust mark (or, with `typ` [`DELEGATION_TYP`], a delegation).
     pub fn sign(&self, typ: &str, signer: &dyn Signer) -> Result<String, FederationError> {
         let header = JwsHeader::new(JwsAlg::Es256).with_typ(typ).with_kid(signer.kid());
@@ -78,11 +90,15 @@ fn parse_signed(jwt: &str, typ: &str, keys: &JwkSet) -> Result<(JwsHeader, Vec<u
     Ok((jws.header().clone(), jws.payload().to_vec()))
 }
 
+/// `iat` and `exp` valid NumericDates, `iat` at most 60 s ahead, `exp` after `iat` and
+/// not passed (no skew).
 fn check_times(iat: i64, exp: Option<i64>, now: UnixTime, what: &str) -> Result<(), FederationError> {
-    const SKEW: i64 = 60;
-    if iat > now.secs() + SKEW {
-        return Err(tm_err(format!("{what} issued in the future")));
-    }
+    const SKEW: Skew = Skew::new(60);
+    check_window(TimeWindow { iat: Some(iat), nbf: None, exp }, now, SKEW, None).map_err(|e| match e {
+        TimeError::IssuedInFuture { .. } => tm_err(format!("{what} issued in the future")),
+        TimeError::Expired { .. } => tm_err(format!("{what} expired")),
+        other => tm_err(format!("{what}: {other}")),
+    })?;
     if exp.is_some_and(|e| now.secs() >= e) {
         return Err(tm_err(format!("{what} expired")));
     }
@@ -223,6 +239,38 @@ mod tests {
     fn expired_mark_is_refused() {
         let fx = Fx::new(false);
         assert_eq!(fx.verify(&fx.mark(|c| c.exp = Some(NOW.secs() - 1))).unwrap_err(), tm_err("trust mark expired"));
+    }
+
+    #[test]
+    fn mark_with_out_of_range_times_is_refused() {
+        let fx = Fx::new(false);
+        let err = fx.verify(&fx.mark(|c| c.exp = Some(i64::MAX))).unwrap_err();
+        assert_eq!(err, tm_err("trust mark: exp 9223372036854775807 out of range"));
+        assert_eq!(fx.verify(&fx.mark(|c| c.iat = -1)).unwrap_err(), tm_err("trust mark: iat -1 out of range"));
+        assert_eq!(fx.verify(&fx.mark(|c| c.iat = i64::MIN)).unwrap_err(), tm_err(format!("trust mark: iat {} out of range", i64::MIN)));
+        let err = fx.verify(&fx.mark(|c| c.iat = NOW.secs() + 30)).map(|_| ());
+        assert_eq!(err, Ok(()), "iat within the skew");
+        let err = fx.verify(&fx.mark(|c| {
+            c.iat = NOW.secs() + 30;
+            c.exp = Some(NOW.secs() + 10);
+        }));
+        assert!(matches!(err, Err(FederationError::TrustMark(ref m)) if m.contains("is not after iat")), "{err:?}");
+    }
+
+    #[test]
+    fn expiring_refuses_hostile_ttls_and_overflow() {
+        let ttl = |secs| Ttl::new("ttl", secs, MAX_TRUST_MARK_TTL);
+        assert_eq!(TrustMarkClaims::expiring(NOW, ttl(3600).unwrap()), Ok((NOW.secs(), NOW.secs() + 3600)));
+        assert_eq!(ttl(i64::MAX), Err(TimeError::TooLong { name: "ttl", secs: i64::MAX, max: MAX_TRUST_MARK_TTL }));
+        assert_eq!(ttl(-5), Err(TimeError::NotPositive { name: "ttl", secs: -5 }));
+        assert_eq!(ttl(0), Err(TimeError::NotPositive { name: "ttl", secs: 0 }));
+        let one_year = ttl(MAX_TRUST_MARK_TTL).unwrap();
+        assert!(TrustMarkClaims::expiring(UnixTime::MAX_VALID, one_year).is_err(), "exp past year 9999");
+        assert_eq!(TrustMarkClaims::expiring(UnixTime(-1), one_year), Err(TimeError::OutOfRange { claim: "iat", value: -1 }));
+        // What it computes verifies.
+        let fx = Fx::new(false);
+        let (iat, exp) = TrustMarkClaims::expiring(NOW, ttl(600).unwrap()).unwrap();
+        fx.verify(&fx.mark(|c| (c.iat, c.exp) = (iat, Some(exp)))).unwrap();
     }
 
     #[test]

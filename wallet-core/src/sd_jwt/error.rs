@@ -1,6 +1,7 @@
 //! Errors of SD-JWT parsing, issuance, presentation and verification.
 
 use crate::jose::JoseError;
+use crate::time::TimeError;
 
 use super::KeyResolutionError;
 
@@ -99,6 +100,9 @@ pub enum SdJwtError {
         /// The verifier's time.
         now: i64,
     },
+    /// A time claim out of range or inconsistent (`exp` not after `iat`).
+    #[error("{0}")]
+    Time(TimeError),
     /// A claim that must stay always visible was selectively disclosable (SD-JWT VC §3.2.2.2).
     #[error("claim `{0}` must not be selectively disclosable")]
     MustNotBeDisclosable(String),

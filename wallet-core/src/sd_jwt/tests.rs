@@ -5,7 +5,7 @@ use serde_json::{Map, Value, json};
 
 use super::*;
 use crate::jose::{CompactJws, Jwk, JwsAlg, JwsHeader, PrivateJwk, SoftwareSigner, b64, jws};
-use crate::time::UnixTime;
+use crate::time::{TimeError, UnixTime};
 
 fn vector(name: &str) -> String {
     std::fs::read_to_string(format!("{}/tests/vectors/rfc9901/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap().trim().to_owned()
@@ -357,6 +357,26 @@ fn not_yet_valid_and_future_iat_are_refused() {
         p.insert("iat".into(), json!(NOW.secs() + 600));
     });
     assert_eq!(fx.verifier().verify(&fx.bind(&iat), NOW).unwrap_err(), SdJwtError::IssuedInFuture { iat: NOW.secs() + 600, now: NOW.secs() });
+}
+
+#[test]
+fn hostile_time_claims_are_refused_not_wrapped() {
+    let fx = Fx::new();
+    let sd = fx.issue();
+    let with = |name: &str, v: Value| {
+        let edited = fx.resign(&sd, |p| {
+            p.insert(name.into(), v);
+        });
+        fx.verifier().verify(&fx.bind(&edited), NOW).unwrap_err()
+    };
+    assert_eq!(with("exp", json!(i64::MAX)), SdJwtError::Time(TimeError::OutOfRange { claim: "exp", value: i64::MAX }));
+    assert_eq!(with("exp", json!(1e300)), SdJwtError::Time(TimeError::OutOfRange { claim: "exp", value: i64::MAX }));
+    assert_eq!(with("iat", json!(-1)), SdJwtError::Time(TimeError::OutOfRange { claim: "iat", value: -1 }));
+    assert_eq!(with("nbf", json!(i64::MIN)), SdJwtError::Time(TimeError::OutOfRange { claim: "nbf", value: i64::MIN }));
+    assert_eq!(with("iat", json!(NOW.secs() + 3601)), SdJwtError::IssuedInFuture { iat: NOW.secs() + 3601, now: NOW.secs() });
+    // `exp` within the skew but before `iat` (NOW - 10).
+    let err = with("exp", json!(NOW.secs() - 30));
+    assert_eq!(err, SdJwtError::Time(TimeError::ExpNotAfterIat { iat: NOW.secs() - 10, exp: NOW.secs() - 30 }));
 }
 
 #[test]

@@ -10,7 +10,7 @@ use super::kb::{KB_JWT_TYP, KeyBindingClaims};
 use super::one_pass::{self, OnePass, SdAlg};
 use super::{ClaimPath, IssuerKeyResolver, Parts, PathElement, SD_ALG, SdJwtError, process};
 use crate::jose::{CompactJws, JoseError, Jwk, JwsHeader};
-use crate::time::UnixTime;
+use crate::time::{Skew, TimeError, TimeWindow, UnixTime, check_window};
 
 /// Claims that SD-JWT VC §3.2.2.2 forbids to be selectively disclosable.
 pub const ALWAYS_VISIBLE: [&str; 7] = ["iss", "nbf", "exp", "cnf", "vct", "vct#integrity", "status"];
@@ -232,20 +232,13 @@ impl<'a> Verifier<'a> {
                 Some(v) => v.as_i64().or_else(|| v.as_f64().map(|f| f as i64)).map(Some).ok_or(SdJwtError::BadClaim(name)),
             }
         };
-        let now = now.secs();
-        if let Some(exp) = num("exp")?
-            && now >= exp.saturating_add(self.clock_skew) {
-                return Err(SdJwtError::Expired { exp, now });
-            }
-        if let Some(nbf) = num("nbf")?
-            && nbf > now.saturating_add(self.clock_skew) {
-                return Err(SdJwtError::NotYetValid { nbf, now });
-            }
-        if let Some(iat) = num("iat")?
-            && iat > now.saturating_add(self.clock_skew) {
-                return Err(SdJwtError::IssuedInFuture { iat, now });
-            }
-        Ok(())
+        let window = TimeWindow { exp: num("exp")?, nbf: num("nbf")?, iat: num("iat")? };
+        check_window(window, now, Skew::new(self.clock_skew), None).map_err(|e| match e {
+            TimeError::Expired { exp, now, .. } => SdJwtError::Expired { exp, now },
+            TimeError::NotYetValid { nbf, now, .. } => SdJwtError::NotYetValid { nbf, now },
+            TimeError::IssuedInFuture { iat, now, .. } => SdJwtError::IssuedInFuture { iat, now },
+            other => SdJwtError::Time(other),
+        })
     }
 
     /// `sd_hash` is that of the SD-JWT exactly as received up to and including the last `~`.
@@ -272,7 +265,10 @@ impl<'a> Verifier<'a> {
                 return Err(SdJwtError::KbNonceMismatch);
             }
         }
-        let (min, max) = (now.secs() - self.kb_max_age - self.clock_skew, now.secs() + self.clock_skew);
+        // Settings, not input, but still no overflow; the window never leaves the NumericDate range.
+        let skew = Skew::new(self.clock_skew).secs();
+        let min = now.secs().saturating_sub(self.kb_max_age).saturating_sub(skew).max(UnixTime::MIN_VALID.secs());
+        let max = now.secs().saturating_add(skew).min(UnixTime::MAX_VALID.secs());
         if claims.iat < min || claims.iat > max {
             return Err(SdJwtError::KbIatOutOfWindow { iat: claims.iat, min, max });
         }

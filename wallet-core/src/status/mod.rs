@@ -111,6 +111,9 @@ pub enum StatusError {
         /// The verifier's time.
         now: i64,
     },
+    /// A time claim out of range or inconsistent (`exp` not after `iat`).
+    #[error("status list token: {0}")]
+    Time(crate::time::TimeError),
     /// A cached list is past `min(exp, fetched_at + ttl)`: fetch the token again.
     #[error("cached status list stale since {fresh_until} (now {now}); fetch it again")]
     Stale {

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::{Bits, StatusError, StatusList, StatusReference, StatusValue, decode_lst};
 use crate::jose::{CompactJws, JoseError, JwsHeader, Signer, jws, jws::media_type_eq};
 use crate::sd_jwt::IssuerKeyResolver;
-use crate::time::UnixTime;
+use crate::time::{Skew, TimeError, TimeWindow, UnixTime, check_window};
 
 /// The JWS `typ` of a Status List Token (draft §5.1).
 pub const TYP: &str = "statuslist+jwt";
@@ -200,12 +200,13 @@ impl StatusListToken {
     /// 4. `exp`, if present, has not passed, with `skew` seconds of tolerance
     ///    ([`StatusError::Expired`]);
     /// 5. `iat` is not more than `skew` seconds ahead ([`StatusError::IssuedInFuture`]);
+    ///    `iat`/`exp` are valid NumericDates and `exp` is after `iat` ([`StatusError::Time`]);
     /// 6. `bits` is 1, 2, 4 or 8 and `lst` inflates to at most `limit` bytes
     ///    ([`StatusError::InvalidBits`], [`StatusError::BadBase64`],
     ///    [`StatusError::BadCompression`], [`StatusError::TooLarge`]);
     /// 7. `reference.idx` is in the list ([`StatusError::IndexOutOfBounds`]).
     ///
-    /// A negative `skew` counts as 0.
+    /// A negative `skew` counts as 0, one over a day as a day ([`Skew::new`]).
     pub fn verify(
         token: &str,
         reference: &StatusReference,
@@ -233,14 +234,11 @@ impl StatusListToken {
         if claims.sub != reference.uri {
             return Err(StatusError::SubjectMismatch { expected: reference.uri.clone(), got: claims.sub });
         }
-        if let Some(exp) = claims.exp
-            && now.secs() >= exp.saturating_add(skew)
-        {
-            return Err(StatusError::Expired { exp, now: now.secs() });
-        }
-        if claims.iat > now.secs().saturating_add(skew) {
-            return Err(StatusError::IssuedInFuture { iat: claims.iat, now: now.secs() });
-        }
+        check_window(TimeWindow { iat: Some(claims.iat), nbf: None, exp: claims.exp }, now, Skew::new(skew), None).map_err(|e| match e {
+            TimeError::Expired { exp, now, .. } => StatusError::Expired { exp, now },
+            TimeError::IssuedInFuture { iat, now, .. } => StatusError::IssuedInFuture { iat, now },
+            other => StatusError::Time(other),
+        })?;
         let bits = Bits::from_u64(claims.status_list.bits)?;
         let list = decode_lst(&claims.status_list.lst, bits, limit)?;
         if reference.idx >= list.len() {
@@ -404,6 +402,22 @@ mod tests {
         // Without exp the token does not expire (exp is RECOMMENDED, not REQUIRED).
         let t = fx.token(|t| t.exp = None);
         fx.verify(&t, 0, NOW.plus(10 * 86_400)).unwrap();
+    }
+
+    #[test]
+    fn hostile_times_are_refused() {
+        let fx = Fx::new();
+        let claims = |iat: i64, exp: i64| {
+            serde_json::json!({"sub": URI, "iat": iat, "exp": exp, "status_list": {"bits": 1, "lst": "eNrbuRgAAhcBXQ"}})
+        };
+        let err = fx.verify(&fx.raw(&claims(NOW.secs(), i64::MAX)), 0, NOW).unwrap_err();
+        assert_eq!(err, StatusError::Time(crate::time::TimeError::OutOfRange { claim: "exp", value: i64::MAX }));
+        let err = fx.verify(&fx.raw(&claims(-1, NOW.secs() + 60)), 0, NOW).unwrap_err();
+        assert_eq!(err, StatusError::Time(crate::time::TimeError::OutOfRange { claim: "iat", value: -1 }));
+        let err = fx.verify(&fx.raw(&claims(i64::MIN, NOW.secs() + 60)), 0, NOW).unwrap_err();
+        assert_eq!(err, StatusError::Time(crate::time::TimeError::OutOfRange { claim: "iat", value: i64::MIN }));
+        let err = fx.verify(&fx.raw(&claims(NOW.secs() + 30, NOW.secs() + 10)), 0, NOW).unwrap_err();
+        assert_eq!(err, StatusError::Time(crate::time::TimeError::ExpNotAfterIat { iat: NOW.secs() + 30, exp: NOW.secs() + 10 }));
     }
 
     #[test]

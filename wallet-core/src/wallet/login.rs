@@ -162,8 +162,11 @@ impl PendingLogin {
         if s.session_token.is_empty() {
             return Err(WalletError::BadResponse { endpoint: CITIZEN_SESSION, detail: "empty session_token".into() });
         }
-        let ttl = i64::try_from(s.expires_in).unwrap_or(i64::MAX);
-        Ok(CitizenSession { token: s.session_token, fiscal_number: s.fiscal_number, expires_at: now.plus(ttl).secs() })
+        let expires_at = i64::try_from(s.expires_in)
+            .ok()
+            .and_then(|ttl| now.checked_add(ttl).ok())
+            .ok_or_else(|| WalletError::BadResponse { endpoint: CITIZEN_SESSION, detail: format!("expires_in {} out of range", s.expires_in) })?;
+        Ok(CitizenSession { token: s.session_token, fiscal_number: s.fiscal_number, expires_at: expires_at.secs() })
     }
 }
 
@@ -217,6 +220,8 @@ mod tests {
         assert_eq!(s.bearer(NOW).unwrap(), "secret-token");
         assert_eq!(s.bearer(NOW.plus(600)).unwrap_err(), WalletError::SessionExpired);
         assert!(!format!("{s:?}").contains("secret-token"));
+        let forever = HttpResponse { status: 200, headers: vec![], body: br#"{"session_token":"t","expires_in":18446744073709551615,"fiscal_number":"x"}"#.to_vec() };
+        assert!(matches!(p.on_session_response(&forever, NOW), Err(WalletError::BadResponse { endpoint: CITIZEN_SESSION, .. })));
         let err = HttpResponse { status: 400, headers: vec![], body: br#"{"error":"invalid_request","error_description":"code used"}"#.to_vec() };
         assert_eq!(
             p.on_session_response(&err, NOW).unwrap_err(),

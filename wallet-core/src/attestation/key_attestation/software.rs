@@ -19,7 +19,7 @@ use sha2::{Digest as _, Sha256};
 
 use super::{AttestedKey, KeyAttestationError, KeyAttestationFormat, SecurityLevel};
 use crate::jose::{CompactJws, EcCurve, JoseError, Jwk, JwsAlg, JwsHeader, PrivateJwk, Signer as _, SoftwareSigner, b64, jws};
-use crate::time::UnixTime;
+use crate::time::{Skew, TimeError, TimeWindow, UnixTime, check_window};
 
 /// `typ` of a software key attestation.
 pub const SOFTWARE_ATTESTATION_TYP: &str = "key-attestation-dev+jwt";
@@ -133,9 +133,11 @@ impl super::KeyAttestationVerifier for SoftwareAttestationVerifier {
         if claims.iss != SOFTWARE_ATTESTATION_ISS {
             return Err(KeyAttestationError::Malformed(format!("iss must be {SOFTWARE_ATTESTATION_ISS}")));
         }
-        if claims.exp.saturating_add(SKEW) < now.secs() || claims.iat.saturating_sub(SKEW) > now.secs() {
-            return Err(KeyAttestationError::Expired);
-        }
+        let window = TimeWindow { iat: Some(claims.iat), nbf: None, exp: Some(claims.exp) };
+        check_window(window, now, Skew::new(SKEW), None).map_err(|e| match e {
+            TimeError::Expired { .. } | TimeError::IssuedInFuture { .. } => KeyAttestationError::Expired,
+            other => KeyAttestationError::Malformed(other.to_string()),
+        })?;
         let challenge = b64::decode(&claims.challenge).map_err(|_| KeyAttestationError::Malformed("challenge is not base64url".into()))?;
         Ok(AttestedKey {
             format: KeyAttestationFormat::Software,

@@ -144,6 +144,20 @@ fn expired_statement_is_refused() {
 }
 
 #[test]
+fn statement_with_out_of_range_times_is_refused() {
+    let fed = Fed::new();
+    let chain = fed.chain_with(|_, ss1, _| ss1.exp = i64::MAX);
+    let err = validate(&chain, &fed.anchor(), NOW).unwrap_err();
+    assert_eq!(err, FederationError::InvalidClaim { claim: "exp", reason: "exp 9223372036854775807 out of range".into() });
+    let chain = fed.chain_with(|ec, _, _| ec.iat = -1);
+    let err = validate(&chain, &fed.anchor(), NOW).unwrap_err();
+    assert_eq!(err, FederationError::InvalidClaim { claim: "iat", reason: "iat -1 out of range".into() });
+    // `exp` before `iat` (iat within the skew).
+    let chain = fed.chain_with(|_, _, ss2| (ss2.iat, ss2.exp) = (NOW.secs() + 50, NOW.secs() + 20));
+    assert!(matches!(validate(&chain, &fed.anchor(), NOW).unwrap_err(), FederationError::OutsideValidity { index: 2, .. }));
+}
+
+#[test]
 fn broken_iss_sub_link_is_refused() {
     let fed = Fed::new();
     let stranger = Entity::new("https://other.example.it");
