@@ -502,6 +502,18 @@ impl Config {
         format!("{}{path}", self.entity_id.as_str().trim_end_matches('/'))
     }
 
+    /// `federation_entity.policy_uri`: the configured one, or the page we serve.
+    pub fn policy_uri(&self) -> String {
+        let p = &self.federation_entity.policy_uri;
+        if p.is_empty() { self.endpoint(crate::routes::POLICY_PATH) } else { p.clone() }
+    }
+
+    /// `federation_entity.homepage_uri`: the configured one, or the page we serve.
+    pub fn homepage_uri(&self) -> String {
+        let p = &self.federation_entity.homepage_uri;
+        if p.is_empty() { self.endpoint(crate::routes::HOME_PATH) } else { p.clone() }
+    }
+
     /// `wallet_solution.logo_uri` and `federation_entity.logo_uri`: the configured one, or
     /// the SVG we serve.
     pub fn logo(&self) -> String {
@@ -563,5 +575,40 @@ mod tests {
     fn unknown_keys_and_overrides_are_refused() {
         assert!(matches!(Config::from_toml(&format!("{BASE}colour = 1\n"), []), Err(ConfigError::Parse(_))));
         assert!(matches!(Config::from_toml(BASE, [("TESSERA_WP_COLOUR".to_owned(), "1".to_owned())]), Err(ConfigError::Parse(_))));
+    }
+
+    #[test]
+    fn rate_limits_pdnd_federation_entity_and_instance_limit_from_toml() {
+        use wallet_core::jose::{Signer as _, SoftwareSigner};
+        let dir = tempfile::tempdir().unwrap();
+        let jwks = JwkSet { keys: vec![SoftwareSigner::generate().unwrap().public_jwk()] };
+        let jwks_path = dir.path().join("pdnd.jwks");
+        std::fs::write(&jwks_path, serde_json::to_string(&jwks).unwrap()).unwrap();
+        let toml = format!(
+            "{BASE}max_instances_per_citizen = 3\ncredential_offer_endpoint = \"https://wallet.example.it/offer\"\n\
+             [rate_limits]\nlogin = {{ per_minute = 10, burst = 2 }}\ntrusted_proxies = [\"10.0.0.1\"]\n\
+             [federation_entity]\nhomepage_uri = \"https://example.it\"\ncontacts = [\"wp@pec.example.it\"]\n\
+             [pdnd]\nissuer = \"interop.pagopa.it\"\njwks = \"{}\"\nclient_ids = [\"pid-provider\"]\n",
+            jwks_path.display()
+        );
+        let c = Config::from_toml(&toml, []).unwrap();
+        assert_eq!(c.max_instances_per_citizen, 3);
+        assert_eq!(c.rate_limits.login, RateLimit::new(10, 2));
+        assert_eq!(c.rate_limits.nonce, RateLimits::default().nonce, "unset limits keep their defaults");
+        assert_eq!(c.rate_limits.trusted_proxies, vec!["10.0.0.1".parse::<IpAddr>().unwrap()]);
+        assert_eq!(c.homepage_uri(), "https://example.it");
+        assert_eq!(c.policy_uri(), "https://wp.example.it/policy");
+        assert_eq!(c.federation_entity.contacts, vec!["wp@pec.example.it".to_owned()]);
+        assert_eq!(c.credential_offer_endpoint, "https://wallet.example.it/offer");
+        let p = c.pdnd.unwrap();
+        assert_eq!((p.issuer.as_str(), p.audience.as_str()), ("interop.pagopa.it", "https://wp.example.it/e-service/notify-user-death"));
+        assert_eq!(p.jwks.keys, jwks.keys);
+        assert_eq!(p.max_lifetime, DEFAULT_PDND_MAX_LIFETIME);
+        // A PDND e-service that no client may call, and a zero instance limit, are refused.
+        let no_clients = toml.replace("client_ids = [\"pid-provider\"]\n", "");
+        assert!(matches!(Config::from_toml(&no_clients, []), Err(ConfigError::Invalid(m)) if m.contains("client_ids")));
+        let zero = toml.replace("max_instances_per_citizen = 3", "max_instances_per_citizen = 0");
+        assert!(matches!(Config::from_toml(&zero, []), Err(ConfigError::Invalid(m)) if m.contains("max_instances_per_citizen")));
+        assert!(matches!(Config::from_toml(&format!("{BASE}[rate_limits]\nlogin = {{ per_minute = 1 }}\n"), []), Err(ConfigError::Parse(_))));
     }
 }

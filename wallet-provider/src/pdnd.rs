@@ -204,7 +204,7 @@ pub fn verify(c: &PdndConfig, token: &str, now: i64) -> Result<VerifiedVoucher, 
         Some(life) if life <= c.max_lifetime => {}
         _ => return Err(VoucherError::TooLong { max: c.max_lifetime }.into()),
     }
-    if !c.client_ids.iter().any(|id| *id == claims.client_id) {
+    if !c.client_ids.contains(&claims.client_id) {
         return Err(ProviderError::ClientNotAllowed(format!("client_id {:?} is not allowed to call this e-service", claims.client_id)));
     }
     if !c.purpose_ids.is_empty() && !claims.purpose_id.as_ref().is_some_and(|p| c.purpose_ids.contains(p)) {

@@ -268,7 +268,7 @@ async fn home(State(st): State<WalletProvider>) -> Response {
         "<!doctype html><meta charset=utf-8><title>{name}</title><h1>{name}</h1><p>IT-Wallet wallet provider ({id}). <a href=\"{policy}\">Privacy policy</a>.</p>",
         name = html_escape(&c.organization_name),
         id = html_escape(c.entity_id.as_str()),
-        policy = html_escape(&crate::state::federation_entity_metadata(c)["policy_uri"].as_str().unwrap_or_default().to_owned()),
+        policy = html_escape(&c.policy_uri()),
     );
     ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], page).into_response()
 }

@@ -242,10 +242,9 @@ fn contacts(config: &Config) -> Vec<String> {
 /// `organization_name` and `federation_resolve_endpoint`; defaults point at pages we serve.
 pub fn federation_entity_metadata(config: &Config) -> Value {
     let f = &config.federation_entity;
-    let or = |v: &str, default: String| if v.is_empty() { default } else { v.to_owned() };
     let mut m = json!({
-        "homepage_uri": or(&f.homepage_uri, config.endpoint(crate::routes::HOME_PATH)),
-        "policy_uri": or(&f.policy_uri, config.endpoint(crate::routes::POLICY_PATH)),
+        "homepage_uri": config.homepage_uri(),
+        "policy_uri": config.policy_uri(),
         "logo_uri": config.logo(),
         "contacts": contacts(config),
     });
@@ -357,5 +356,29 @@ impl WalletProvider {
 impl service_kit::AdminAuth for WalletProvider {
     fn admin_token(&self) -> &str {
         &self.inner.config.admin_token
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forbidden_algorithms_are_found_at_any_depth_in_alg_and_enc_members_only() {
+        let md = json!({
+            "openid_relying_party": {"userinfo_encrypted_response_alg": "RSA-OAEP", "userinfo_encrypted_response_enc": "A256CBC-HS512",
+                                     "jwks": {"keys": [{"kty": "RSA", "alg": "RS256"}, {"kty": "oct", "alg": "HS256"}]}},
+            "wallet_solution": {"wallet_metadata": {"request_object_signing_alg_values_supported": ["ES256", "none"]}},
+            "federation_entity": {"organization_name": "none"}
+        });
+        assert_eq!(
+            forbidden_algorithms(&md),
+            vec![
+                ".openid_relying_party.userinfo_encrypted_response_alg = RSA-OAEP".to_owned(),
+                ".openid_relying_party.jwks.keys.alg = HS256".to_owned(),
+                ".wallet_solution.wallet_metadata.request_object_signing_alg_values_supported = none".to_owned(),
+            ]
+        );
+        assert!(forbidden_algorithms(&json!({"x": {"userinfo_encrypted_response_alg": "RSA-OAEP-256"}})).is_empty());
     }
 }
