@@ -13,10 +13,10 @@
 //! `jti`, `client_id`, `purposeId`) is modelled as a JWT signed ES256 by a configured key of
 //! the configured issuer. Checked, before the body is read, in this order: the form and
 //! `typ`, `alg` ES256, the key (`kid` among the configured keys), the signature, `iss`,
-//! `aud`, the times (`exp` in the future, `iat` not in the future and at most
-//! `max_lifetime` old, `nbf`, `exp - iat` at most `max_lifetime`, all with checked
-//! arithmetic and [`SKEW`]), `client_id` and `purposeId` among the allowed, and last `jti`
-//! unused (kept until `exp`, replicas share them through the database).
+//! `aud`, the times (wallet-core's `time::check_window`: NumericDates in range, `exp` not
+//! passed, `iat` and `nbf` not in the future, `exp - iat` at most `max_lifetime`, without
+//! overflow, [`SKEW`] tolerated), `client_id` and `purposeId` among the allowed, and last
+//! `jti` unused (kept until `exp`, replicas share them through the database).
 //!
 //! Not modelled: the DPoP proof of possession PDND binds vouchers to
 //! (`REST_JWS_2021_POP`), the mutual-TLS channel (`ID_AUTH_CHANNEL_01`) and the
@@ -31,6 +31,7 @@ use serde::Deserialize;
 use sha2::{Digest as _, Sha256};
 use wallet_core::jose::{CompactJws, JwsAlg};
 use wallet_core::status::StatusValue;
+use wallet_core::time::{Skew, TimeWindow, UnixTime, check_window};
 
 use crate::WalletProvider;
 use crate::config::PdndConfig;
@@ -74,38 +75,10 @@ pub enum VoucherError {
     /// `aud` does not name this e-service.
     #[error("voucher aud does not name this e-service ({0})")]
     Audience(String),
-    /// `exp` has passed.
-    #[error("voucher expired at {exp} (now {now})")]
-    Expired {
-        /// `exp`.
-        exp: i64,
-        /// Now.
-        now: i64,
-    },
-    /// `iat` in the future, or older than `max_lifetime`.
-    #[error("voucher iat {iat} outside [{min}, {max}]")]
-    IatOutOfWindow {
-        /// `iat`.
-        iat: i64,
-        /// Earliest accepted.
-        min: i64,
-        /// Latest accepted.
-        max: i64,
-    },
-    /// `nbf` in the future.
-    #[error("voucher not valid before {nbf} (now {now})")]
-    NotYetValid {
-        /// `nbf`.
-        nbf: i64,
-        /// Now.
-        now: i64,
-    },
-    /// `exp - iat` longer than `max_lifetime` (or out of range).
-    #[error("voucher lifetime longer than {max} seconds")]
-    TooLong {
-        /// The most accepted.
-        max: i64,
-    },
+    /// A time claim out of range, `exp` passed, `iat` or `nbf` in the future, `exp` not
+    /// after `iat`, or a lifetime over `max_lifetime` (wallet-core's checked time rules).
+    #[error("voucher time claims refused: {0}")]
+    Time(wallet_core::time::TimeError),
     /// The `jti` was already used.
     #[error("voucher already used (jti)")]
     Replayed,
@@ -187,23 +160,8 @@ pub fn verify(c: &PdndConfig, token: &str, now: i64) -> Result<VerifiedVoucher, 
     if !claims.aud.contains(&c.audience) {
         return Err(VoucherError::Audience(c.audience.clone()).into());
     }
-    if claims.exp <= now {
-        return Err(VoucherError::Expired { exp: claims.exp, now }.into());
-    }
-    let min = now.checked_sub(c.max_lifetime).and_then(|t| t.checked_sub(SKEW)).ok_or(VoucherError::TooLong { max: c.max_lifetime })?;
-    let max = now.checked_add(SKEW).ok_or(VoucherError::TooLong { max: c.max_lifetime })?;
-    if !(min..=max).contains(&claims.iat) {
-        return Err(VoucherError::IatOutOfWindow { iat: claims.iat, min, max }.into());
-    }
-    if let Some(nbf) = claims.nbf
-        && nbf > max
-    {
-        return Err(VoucherError::NotYetValid { nbf, now }.into());
-    }
-    match claims.exp.checked_sub(claims.iat) {
-        Some(life) if life <= c.max_lifetime => {}
-        _ => return Err(VoucherError::TooLong { max: c.max_lifetime }.into()),
-    }
+    let window = TimeWindow { iat: Some(claims.iat), nbf: claims.nbf, exp: Some(claims.exp) };
+    check_window(window, UnixTime(now), Skew::new(SKEW), Some(c.max_lifetime)).map_err(VoucherError::Time)?;
     if !c.client_ids.contains(&claims.client_id) {
         return Err(ProviderError::ClientNotAllowed(format!("client_id {:?} is not allowed to call this e-service", claims.client_id)));
     }
@@ -307,6 +265,7 @@ mod tests {
     use serde_json::json;
     use wallet_core::jose::jwk::JwkSet;
     use wallet_core::jose::{JwsHeader, Signer as _, SoftwareSigner};
+    use wallet_core::time::TimeError;
 
     const NOW: i64 = 1_800_000_000;
 
@@ -349,9 +308,9 @@ mod tests {
         let k = SoftwareSigner::generate().unwrap();
         assert_eq!(refused(&k, |c| c["iss"] = json!("other")), ProviderError::Voucher(VoucherError::Issuer));
         assert!(matches!(refused(&k, |c| c["aud"] = json!(["https://other.example"])), ProviderError::Voucher(VoucherError::Audience(_))));
-        assert_eq!(refused(&k, |c| c["exp"] = json!(NOW)), ProviderError::Voucher(VoucherError::Expired { exp: NOW, now: NOW }));
-        assert!(matches!(refused(&k, |c| c["iat"] = json!(NOW + 3600)), ProviderError::Voucher(VoucherError::IatOutOfWindow { .. })));
-        assert!(matches!(refused(&k, |c| c["nbf"] = json!(NOW + 3600)), ProviderError::Voucher(VoucherError::NotYetValid { .. })));
+        assert!(matches!(refused(&k, |c| c["exp"] = json!(NOW - SKEW)), ProviderError::Voucher(VoucherError::Time(TimeError::Expired { .. }))));
+        assert!(matches!(refused(&k, |c| c["iat"] = json!(NOW + 3600)), ProviderError::Voucher(VoucherError::Time(TimeError::IssuedInFuture { .. }))));
+        assert!(matches!(refused(&k, |c| c["nbf"] = json!(NOW + 3600)), ProviderError::Voucher(VoucherError::Time(TimeError::NotYetValid { .. }))));
         assert!(matches!(refused(&k, |c| c["client_id"] = json!("someone")), ProviderError::ClientNotAllowed(_)));
         assert!(matches!(refused(&k, |c| c["purposeId"] = json!("other")), ProviderError::ClientNotAllowed(_)));
         assert!(matches!(refused(&k, |c| c.as_object_mut().unwrap().remove("jti").map(|_| ()).unwrap()), ProviderError::Voucher(VoucherError::Malformed(_))));
@@ -360,16 +319,19 @@ mod tests {
     #[test]
     fn times_that_overflow_are_refused() {
         let k = SoftwareSigner::generate().unwrap();
-        // exp = i64::MAX with iat = -1: the lifetime overflows and iat is far outside.
-        assert!(matches!(
+        // exp = i64::MAX with iat = -1: out of range, never a lifetime that wraps around.
+        assert_eq!(
             refused(&k, |c| {
                 c["exp"] = json!(i64::MAX);
                 c["iat"] = json!(-1);
             }),
-            ProviderError::Voucher(VoucherError::IatOutOfWindow { .. })
-        ));
-        assert_eq!(refused(&k, |c| c["exp"] = json!(i64::MAX)), ProviderError::Voucher(VoucherError::TooLong { max: 600 }));
-        assert_eq!(refused(&k, |c| c["exp"] = json!(NOW + 601)), ProviderError::Voucher(VoucherError::TooLong { max: 600 }));
+            ProviderError::Voucher(VoucherError::Time(TimeError::OutOfRange { claim: "iat", value: -1 }))
+        );
+        assert_eq!(refused(&k, |c| c["exp"] = json!(i64::MAX)), ProviderError::Voucher(VoucherError::Time(TimeError::OutOfRange { claim: "exp", value: i64::MAX })));
+        assert_eq!(
+            refused(&k, |c| c["exp"] = json!(NOW + 601)),
+            ProviderError::Voucher(VoucherError::Time(TimeError::LifetimeTooLong { lifetime: 601, max: 600 }))
+        );
     }
 
     #[test]

@@ -280,7 +280,7 @@ async fn wp_008_the_pid_provider_revokes_a_deceased_citizens_instances_through_p
     let cases: Vec<(&str, Option<String>, u16, &str, &str)> = vec![
         ("missing voucher", None, 401, "unauthorized", "no voucher"),
         ("forged (PDND's kid, another key)", Some(pdnd.signed_by(&other, |_| {})), 401, "unauthorized", "signature invalid"),
-        ("expired", Some(expired), 401, "unauthorized", "expired"),
+        ("expired", Some(expired), 401, "unauthorized", "has passed"),
         ("wrong aud", Some(pdnd.voucher(|c| c["aud"] = json!("https://other-provider.example.it/e-service"))), 401, "unauthorized", "aud"),
         ("wrong iss", Some(pdnd.voucher(|c| c["iss"] = json!("https://not-pdnd.example"))), 401, "unauthorized", "iss"),
         ("unknown client", Some(pdnd.voucher(|c| c["client_id"] = json!("someone-else"))), 403, "forbidden", "client_id"),
