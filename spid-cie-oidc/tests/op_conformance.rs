@@ -5,56 +5,13 @@
 
 mod common;
 
-use common::{Fed, MARIO, error_of, param};
+use common::{Fed, MARIO, NONCE, Req, STATE, VERIFIER, assertion, code, error_of, param, url, valid};
 use serde_json::{Map, Value, json};
 use spid_cie_oidc::op::Profile;
 use spid_cie_oidc::rp::CLIENT_ASSERTION_TYPE;
 use wallet_core::federation::ParsedStatement;
 use wallet_core::jose::{CompactJws, JwsAlg};
 use wallet_core::time::UnixTime;
-
-/// RFC 7636 Appendix B.
-const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
-const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
-const STATE: &str = "zei2z2xxz6XAAYPs4yIqG6vijP42rMZG";
-const NONCE: &str = "9xgMg84zlLmv8RoF85F2yXLft45SvFQw";
-
-struct Req {
-    claims: Map<String, Value>,
-    query: Vec<(String, String)>,
-}
-
-/// A valid request as django's RP sends it (§B.2 "Real payload"), with a fresh `jti` (request
-/// objects are single use).
-fn valid(fed: &Fed, rp: &common::Rp) -> Req {
-    let now = UnixTime::now().secs();
-    let claims = json!({
-        "iss": rp.id, "client_id": rp.id, "aud": [fed.op, format!("{}/authorization", fed.op)],
-        "response_type": "code", "scope": "openid offline_access", "redirect_uri": format!("{}/callback", rp.id),
-        "nonce": NONCE, "state": STATE, "code_challenge": CHALLENGE, "code_challenge_method": "S256",
-        "prompt": "consent login", "acr_values": "https://www.spid.gov.it/SpidL2",
-        "claims": {"userinfo": {"given_name": null, "family_name": null, "email": null, "https://attributes.eid.gov.it/fiscal_number": {"essential": true}}},
-        "iat": now, "exp": now + 60, "jti": common::fresh_jti(),
-    });
-    let query = vec![
-        ("client_id".into(), rp.id.to_string()),
-        ("response_type".into(), "code".into()),
-        ("scope".into(), "openid offline_access".into()),
-        ("code_challenge".into(), CHALLENGE.into()),
-        ("code_challenge_method".into(), "S256".into()),
-    ];
-    Req { claims: claims.as_object().unwrap().clone(), query }
-}
-
-fn url(fed: &Fed, rp: &common::Rp, r: &Req) -> String {
-    let jwt = spid_cie_oidc::jwt::sign(&Value::Object(r.claims.clone()), None, &rp.rp.keys().sig.signer(JwsAlg::Rs256)).unwrap();
-    let mut u = url::Url::parse(&format!("{}/authorization", fed.op)).unwrap();
-    for (k, v) in &r.query {
-        u.query_pairs_mut().append_pair(k, v);
-    }
-    u.query_pairs_mut().append_pair("request", &jwt);
-    u.to_string()
-}
 
 async fn setup(profile: Profile) -> (Fed, common::Rp) {
     let fed = Fed::new(profile).await;
@@ -203,19 +160,6 @@ async fn check_op_2_1_malformed_requests_are_refused() {
     assert_eq!((status, error_of(&body)), (400, "invalid_request".into()));
     let (status, _, body, _) = fed.authorize(&format!("{}/authorization?client_id={}&request=not.a.jwt", fed.op, rp.id)).await;
     assert_eq!((status, error_of(&body)), (400, "invalid_request_object".into()));
-}
-
-/// Runs a valid request to the code; returns the code.
-async fn code(fed: &Fed, rp: &common::Rp, acr: &str) -> String {
-    let (_, _, page, _) = fed.authorize(&url(fed, rp, &valid(fed, rp))).await;
-    param(&fed.login(&page, MARIO, acr).await, "code").unwrap()
-}
-
-fn assertion(rp: &common::Rp, aud: &str, edit: impl FnOnce(&mut Map<String, Value>)) -> String {
-    let now = UnixTime::now().secs();
-    let mut c = json!({"iss": rp.id, "sub": rp.id, "aud": aud, "iat": now, "exp": now + 60, "jti": spid_cie_oidc::keys::RsaKey::generate(spid_cie_oidc::keys::RsaBits::B2048).unwrap().kid().to_owned()});
-    edit(c.as_object_mut().unwrap());
-    spid_cie_oidc::jwt::sign(&c, None, &rp.rp.keys().sig.signer(JwsAlg::Rs256)).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -3,7 +3,9 @@
 //! the trust anchor's admin API, over real HTTP.
 #![allow(dead_code, unreachable_pub)]
 
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
+use wallet_core::jose::JwsAlg;
+use wallet_core::time::UnixTime;
 use spid_cie_oidc::op::{self, OpConfig, OpState, Profile};
 use spid_cie_oidc::rp::{RelyingParty, RpConfig};
 use wallet_core::federation::{EntityId, TrustAnchorConfig};
@@ -37,6 +39,12 @@ pub fn rp_mark_type(ta: &EntityId) -> String {
 
 impl Fed {
     pub async fn new(profile: Profile) -> Self {
+        Self::with(profile, |_| {}).await
+    }
+
+    /// A federation whose OP configuration `edit` adjusts; the OP is served with client
+    /// addresses (`service_kit::serve`), as in production.
+    pub async fn with(profile: Profile, edit: impl FnOnce(&mut OpConfig)) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let (l, ta) = listener().await;
         let mut c = trust_anchor::Config::trust_anchor(ta.clone(), dir.path().join("ta"), TOKEN);
@@ -51,9 +59,10 @@ impl Fed {
         oc.admin_token = TOKEN.into();
         oc.profile = profile;
         oc.required_trust_marks = vec![rp_mark_type(&ta)];
+        edit(&mut oc);
         let op_state = OpState::open(oc).unwrap();
         let s = op_state.clone();
-        tokio::spawn(async move { axum::serve(l, op::router(s)).await.unwrap() });
+        tokio::spawn(async move { service_kit::serve::serve(l, op::router(s), std::future::pending()).await.unwrap() });
 
         let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
         let fed = Self { dir, ta, anchor, op: op_id, op_state, http };
@@ -75,10 +84,20 @@ impl Fed {
     /// A relying party hosted by its own federation leaf; `onboard` registers it with the
     /// anchor, `mark` also issues and publishes its trust mark.
     pub async fn rp(&self, name: &str, onboard: bool, mark: bool) -> Rp {
+        self.rp_with(name, onboard, mark, Vec::new(), |_| {}).await
+    }
+
+    /// [`Self::rp`] whose Entity Configuration names `extra_hints` before the trust anchor in
+    /// `authority_hints`, and whose configuration `edit` adjusts.
+    pub async fn rp_with(&self, name: &str, onboard: bool, mark: bool, extra_hints: Vec<EntityId>, edit: impl FnOnce(&mut RpConfig)) -> Rp {
         let (l, id) = listener().await;
         let data = self.dir.path().join(name);
-        let rp = RelyingParty::open(RpConfig::new(id.clone(), format!("{id}/callback"), data.clone(), vec![self.anchor.clone()])).unwrap();
-        let c = rp.entity_config(vec![self.ta.clone()], data.join("federation"), TOKEN);
+        let mut rc = RpConfig::new(id.clone(), format!("{id}/callback"), data.clone(), vec![self.anchor.clone()]);
+        edit(&mut rc);
+        let rp = RelyingParty::open(rc).unwrap();
+        let mut hints = extra_hints;
+        hints.push(self.ta.clone());
+        let c = rp.entity_config(hints, data.join("federation"), TOKEN);
         assert_eq!(c.metadata["openid_relying_party"], rp.metadata());
         let st = trust_anchor::AppState::open(c).unwrap();
         tokio::spawn(async move { axum::serve(l, trust_anchor::router(st)).await.unwrap() });
@@ -151,3 +170,62 @@ pub fn param(url: &str, name: &str) -> Option<String> {
 pub fn error_of(body: &str) -> String {
     serde_json::from_str::<Value>(body).unwrap()["error"].as_str().unwrap_or_default().to_owned()
 }
+
+// Requests built by hand as check-op and django build them.
+
+/// RFC 7636 Appendix B.
+pub const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+pub const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+pub const STATE: &str = "zei2z2xxz6XAAYPs4yIqG6vijP42rMZG";
+pub const NONCE: &str = "9xgMg84zlLmv8RoF85F2yXLft45SvFQw";
+
+pub struct Req {
+    pub claims: Map<String, Value>,
+    pub query: Vec<(String, String)>,
+}
+
+/// A valid request as django's RP sends it (§B.2 "Real payload"), with a fresh `jti` (request
+/// objects are single use).
+pub fn valid(fed: &Fed, rp: &Rp) -> Req {
+    let now = UnixTime::now().secs();
+    let claims = json!({
+        "iss": rp.id, "client_id": rp.id, "aud": [fed.op, format!("{}/authorization", fed.op)],
+        "response_type": "code", "scope": "openid offline_access", "redirect_uri": format!("{}/callback", rp.id),
+        "nonce": NONCE, "state": STATE, "code_challenge": CHALLENGE, "code_challenge_method": "S256",
+        "prompt": "consent login", "acr_values": "https://www.spid.gov.it/SpidL2",
+        "claims": {"userinfo": {"given_name": null, "family_name": null, "email": null, "https://attributes.eid.gov.it/fiscal_number": {"essential": true}}},
+        "iat": now, "exp": now + 60, "jti": fresh_jti(),
+    });
+    let query = vec![
+        ("client_id".into(), rp.id.to_string()),
+        ("response_type".into(), "code".into()),
+        ("scope".into(), "openid offline_access".into()),
+        ("code_challenge".into(), CHALLENGE.into()),
+        ("code_challenge_method".into(), "S256".into()),
+    ];
+    Req { claims: claims.as_object().unwrap().clone(), query }
+}
+
+pub fn url(fed: &Fed, rp: &Rp, r: &Req) -> String {
+    let jwt = spid_cie_oidc::jwt::sign(&Value::Object(r.claims.clone()), None, &rp.rp.keys().sig.signer(JwsAlg::Rs256)).unwrap();
+    let mut u = url::Url::parse(&format!("{}/authorization", fed.op)).unwrap();
+    for (k, v) in &r.query {
+        u.query_pairs_mut().append_pair(k, v);
+    }
+    u.query_pairs_mut().append_pair("request", &jwt);
+    u.to_string()
+}
+
+/// Runs a valid request to the code; returns the code.
+pub async fn code(fed: &Fed, rp: &Rp, acr: &str) -> String {
+    let (_, _, page, _) = fed.authorize(&url(fed, rp, &valid(fed, rp))).await;
+    param(&fed.login(&page, MARIO, acr).await, "code").unwrap()
+}
+
+pub fn assertion(rp: &Rp, aud: &str, edit: impl FnOnce(&mut Map<String, Value>)) -> String {
+    let now = UnixTime::now().secs();
+    let mut c = json!({"iss": rp.id, "sub": rp.id, "aud": aud, "iat": now, "exp": now + 60, "jti": fresh_jti()});
+    edit(c.as_object_mut().unwrap());
+    spid_cie_oidc::jwt::sign(&c, None, &rp.rp.keys().sig.signer(JwsAlg::Rs256)).unwrap()
+}
+
