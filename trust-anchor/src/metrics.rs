@@ -97,7 +97,12 @@ pub(crate) async fn track(State(st): State<AppState>, req: Request, next: Next) 
 
 /// `GET /metrics`.
 pub(crate) async fn render(State(st): State<AppState>) -> Response {
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], st.inner().metrics.render()).into_response()
+    let mut text = st.inner().metrics.render();
+    text.push_str("# HELP tessera_resolve_cache_hits_total /resolve answers served from the cache of resolved chains.\n");
+    text.push_str("# TYPE tessera_resolve_cache_hits_total counter\n");
+    let _ = writeln!(text, "tessera_resolve_cache_hits_total {}", st.resolve_cache_hits());
+    let _ = writeln!(text, "tessera_outbound_fetches_in_flight {}", st.http().in_flight());
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
 }
 
 #[cfg(test)]

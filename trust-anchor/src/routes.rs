@@ -135,6 +135,11 @@ impl AppState {
         &self.inner.http
     }
 
+    /// `/resolve` answers served from the cache so far.
+    pub fn resolve_cache_hits(&self) -> u64 {
+        self.inner.cache.hits()
+    }
+
     /// Trust anchor only: the federation's root CA certificate (DER).
     pub fn root_ca(&self) -> Option<&[u8]> {
         self.inner.root_ca.as_deref()

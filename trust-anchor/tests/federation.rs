@@ -557,12 +557,12 @@ async fn metrics_and_openapi_are_served() {
     let paths = doc["paths"].as_object().unwrap();
     for p in [
         "/.well-known/openid-federation", "/fetch", "/list", "/resolve", "/trust_mark", "/trust_mark_status", "/trust_marked_list",
-        "/historical_keys", "/ca", "/crl", "/health", "/metrics", "/openapi.json", "/admin/subordinates", "/admin/subordinates/refresh-keys",
+        "/historical_keys", "/subordinate_events", "/ca", "/crl", "/health", "/metrics", "/openapi.json", "/admin/subordinates", "/admin/subordinates/refresh-keys",
         "/admin/trust-marks", "/admin/trust-marks/revoke", "/admin/own-trust-marks", "/admin/keys/prepare", "/admin/keys/activate",
     ] {
         assert!(paths.contains_key(p), "{p} missing from the OpenAPI document");
     }
-    assert_eq!(paths.len(), 20, "every documented path is a route");
+    assert_eq!(paths.len(), 21, "every documented path is a route");
 }
 
 /// IT-Wallet 1.4 §1.1: a wallet provider publishes `wallet_solution` metadata and is listed
