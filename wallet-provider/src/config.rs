@@ -346,6 +346,9 @@ impl Config {
                 "ANDROID_ROOTS" => f.android_roots = Some(list(&v).into_iter().map(PathBuf::from).collect()),
                 "WAA_TTL" => f.waa_ttl = Some(int(&v)?),
                 "WUA_TTL" => f.wua_ttl = Some(int(&v)?),
+                "MAX_INSTANCES_PER_CITIZEN" => {
+                    f.max_instances_per_citizen = Some(v.parse().map_err(|e| ConfigError::Parse(format!("{k}: {e}")))?);
+                }
                 _ => return Err(ConfigError::Parse(format!("unknown override {k}"))),
             }
         }
