@@ -4,6 +4,12 @@
 //! the trust anchor's own configuration. Each statement must be signed by a key its issuer's
 //! superior attests (the subject's configuration by a key pinned in the superior's
 //! statement), the last by the trust anchor's configured keys.
+//!
+//! `constraints` are read from each Subordinate Statement (draft 48 §6.2) and, as SPID/CIE
+//! and IT-Wallet publish them, from the trust anchor's own Entity Configuration (digest §C,
+//! "Read both"): that configuration's constraints apply as if the anchor's Subordinate
+//! Statement (the last of the chain) carried them. Constraints in any other Entity
+//! Configuration are ignored.
 
 use serde_json::{Map, Value};
 
@@ -61,10 +67,12 @@ fn host_matches(host: &str, constraint: &str) -> bool {
     }
 }
 
-fn check_constraints(c: &Constraints, index: usize, below: &[&EntityId]) -> Result<(), FederationError> {
+/// `c` as carried by the statement at `at` (its issuer the constrainer), reported as
+/// statement `index` (they differ for the trust anchor's configuration).
+fn check_constraints(c: &Constraints, at: usize, index: usize, below: &[&EntityId]) -> Result<(), FederationError> {
     if let Some(max) = c.max_path_length {
-        // Intermediates between the constrainer (issuer of SS[index]) and the subject.
-        let intermediates = index.saturating_sub(1);
+        // Intermediates between the constrainer (issuer of SS[at]) and the subject.
+        let intermediates = at.saturating_sub(1);
         if intermediates > max as usize {
             return Err(FederationError::MaxPathLength { index, max });
         }
@@ -83,8 +91,24 @@ fn check_constraints(c: &Constraints, index: usize, below: &[&EntityId]) -> Resu
 }
 
 /// Validates `chain` (compact JWTs, subject first) to `anchor` at `now`, then resolves the
-/// subject's metadata. Every failure names the rule (draft 48 §10.2).
+/// subject's metadata. Every failure names the rule (draft 48 §10.2). A trailing trust
+/// anchor configuration is verified and its `constraints` applied.
 pub fn validate(chain: &[String], anchor: &TrustAnchorConfig, now: UnixTime) -> Result<ValidatedChain, FederationError> {
+    validate_with_anchor_configuration(chain, anchor, None, now)
+}
+
+/// [`validate`], given the trust anchor's Entity Configuration apart from the chain (as the
+/// collector fetched it), so its `constraints` apply (SPID/CIE, IT-Wallet: the anchor's
+/// `max_path_length` is in its configuration). It is held to the rules of a trailing anchor
+/// configuration: about the anchor, signed with its configured keys, valid at `now`; its
+/// `exp` bounds [`ValidatedChain::exp`]; it is not added to [`ValidatedChain::statements`].
+/// Unused when the chain ends with the anchor's configuration or is the anchor's alone.
+pub fn validate_with_anchor_configuration(
+    chain: &[String],
+    anchor: &TrustAnchorConfig,
+    anchor_configuration: Option<&str>,
+    now: UnixTime,
+) -> Result<ValidatedChain, FederationError> {
     const SKEW: Skew = Skew::new(60);
     if chain.is_empty() {
         return Err(FederationError::EmptyChain);
@@ -99,7 +123,11 @@ pub fn validate(chain: &[String], anchor: &TrustAnchorConfig, now: UnixTime) -> 
         Some(last) if statements.len() > 1 && last.claims.is_configuration() => statements.pop(),
         _ => None,
     };
-    for (index, s) in statements.iter().chain(ta_config.iter()).enumerate() {
+    let given = match anchor_configuration {
+        Some(jwt) if ta_config.is_none() && statements.len() > 1 => Some(ParsedStatement::parse(jwt)?),
+        _ => None,
+    };
+    for (index, s) in statements.iter().chain(ta_config.iter()).chain(given.iter()).enumerate() {
         // Valid NumericDates, `iat` within the skew, `exp` after `iat`; then `exp` strictly.
         s.check_validity(index, now, SKEW)?;
         let (iat, exp) = (s.claims.iat, s.claims.exp);
@@ -153,7 +181,11 @@ pub fn validate(chain: &[String], anchor: &TrustAnchorConfig, now: UnixTime) -> 
         }
         top.verify_with(&anchor.jwks)?;
     }
-    if let Some(ta) = &ta_config {
+    let anchor_ec = ta_config.as_ref().or(given.as_ref());
+    if let Some(ta) = anchor_ec {
+        if !ta.claims.is_configuration() {
+            return Err(FederationError::BrokenLink { index: statements.len(), reason: "the trust anchor's Entity Configuration was expected".into() });
+        }
         if ta.claims.sub != anchor.id {
             return Err(FederationError::WrongTrustAnchor { expected: anchor.id.to_string(), got: ta.claims.sub.to_string() });
         }
@@ -164,8 +196,16 @@ pub fn validate(chain: &[String], anchor: &TrustAnchorConfig, now: UnixTime) -> 
     for (index, s) in statements.iter().enumerate().skip(1) {
         if let Some(c) = &s.claims.constraints {
             let below: Vec<&EntityId> = statements.iter().take(index).map(|x| &x.claims.sub).collect();
-            check_constraints(c, index, &below)?;
+            check_constraints(c, index, index, &below)?;
         }
+    }
+    // The anchor's configuration's, as if in its Subordinate Statement (the last one).
+    if let Some(c) = anchor_ec.and_then(|s| s.claims.constraints.as_ref())
+        && statements.len() > 1
+    {
+        let top = statements.len() - 1;
+        let below: Vec<&EntityId> = statements.iter().take(top).map(|x| &x.claims.sub).collect();
+        check_constraints(c, top, statements.len(), &below)?;
     }
 
     // Metadata: the superior's `metadata` first, then allowed_entity_types, then the policy
@@ -181,7 +221,7 @@ pub fn validate(chain: &[String], anchor: &TrustAnchorConfig, now: UnixTime) -> 
                 }
             }
         }
-    for s in statements.iter().skip(1) {
+    for s in statements.iter().skip(1).chain(anchor_ec.filter(|_| statements.len() > 1)) {
         if let Some(allowed) = s.claims.constraints.as_ref().and_then(|c| c.allowed_entity_types.as_ref()) {
             metadata.retain(|t, _| t == "federation_entity" || allowed.contains(t));
         }
@@ -198,7 +238,7 @@ pub fn validate(chain: &[String], anchor: &TrustAnchorConfig, now: UnixTime) -> 
             policy.apply(t, m)?;
         }
     }
-    let exp = statements.iter().chain(ta_config.iter()).map(|s| s.claims.exp).min().unwrap_or(0);
+    let exp = statements.iter().chain(ta_config.iter()).chain(given.iter()).map(|s| s.claims.exp).min().unwrap_or(0);
     let subject = subject.clone();
     let mut all = statements;
     all.extend(ta_config);

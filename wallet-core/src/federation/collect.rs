@@ -1,6 +1,8 @@
 //! Trust chain collection (draft 48 §10.1): from a subject's Entity Configuration up its
 //! `authority_hints` to a configured trust anchor, fetching each Subordinate Statement from
-//! the superior's `federation_fetch_endpoint`; then validation ([`super::chain::validate`]).
+//! the superior's `federation_fetch_endpoint`; then validation
+//! ([`super::chain::validate_with_anchor_configuration`], with the anchor's Entity
+//! Configuration fetched on the way, so its `constraints` apply).
 //!
 //! The network is behind [`AsyncFetcher`] (services) or [`Fetcher`] (the CLI, phones); the
 //! walk is written once, async, and [`ChainCollector::resolve`] drives it synchronously over a
@@ -14,7 +16,7 @@ use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll, Waker};
 
-use super::chain::{TrustAnchorConfig, ValidatedChain, validate};
+use super::chain::{TrustAnchorConfig, ValidatedChain, validate, validate_with_anchor_configuration};
 use super::entity::{ENTITY_STATEMENT_MEDIA_TYPE, EntityId, ParsedStatement};
 use super::FederationError;
 use crate::time::UnixTime;
@@ -146,7 +148,8 @@ impl<'a> ChainCollector<'a> {
     }
 
     /// Collects every chain from `subject` (depth first, hints in order, loops dropped) and
-    /// returns the shortest that validates at `now`.
+    /// returns the shortest that validates at `now`, under the `constraints` of its
+    /// statements and of the anchor's Entity Configuration (which must then verify too).
     ///
     /// Drives [`Self::resolve_async`] to completion on this thread. Over a [`Fetcher`]
     /// ([`Self::new`]) that always completes; over an [`AsyncFetcher`] ([`Self::new_async`])
@@ -175,7 +178,8 @@ impl<'a> ChainCollector<'a> {
         for chain in found {
             let Some(top_iss) = chain.last().and_then(|j| ParsedStatement::parse(j).ok()).map(|s| s.claims.iss) else { continue };
             let Some(anchor) = self.anchors.iter().find(|a| a.id == top_iss) else { continue };
-            match validate(&chain, anchor, now) {
+            let anchor_ec = walk.configurations.get(&anchor.id).map(|s| s.jwt.as_str());
+            match validate_with_anchor_configuration(&chain, anchor, anchor_ec, now) {
                 Ok(v) => return Ok(v),
                 Err(e) => last_err = Some(e),
             }

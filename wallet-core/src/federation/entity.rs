@@ -141,7 +141,8 @@ impl<'de> Deserialize<'de> for EntityId {
     }
 }
 
-/// `constraints` of a Subordinate Statement (draft 48 §6.2).
+/// `constraints` of a Subordinate Statement (draft 48 §6.2), or of a trust anchor's Entity
+/// Configuration (SPID/CIE, IT-Wallet; digest §C). Unknown constraints are ignored.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Constraints {
     /// Most intermediates allowed between the constrainer and the leaf.
@@ -150,8 +151,9 @@ pub struct Constraints {
     /// RFC 5280-style host constraints on subordinate ids.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub naming_constraints: Option<NamingConstraints>,
-    /// Entity types the leaf may have (`federation_entity` always allowed).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Entity types the leaf may have (`federation_entity` always allowed);
+    /// `allowed_leaf_entity_types` (before draft 34, still SPID/CIE's name) is read as this.
+    #[serde(default, alias = "allowed_leaf_entity_types", skip_serializing_if = "Option::is_none")]
     pub allowed_entity_types: Option<Vec<String>>,
 }
 
@@ -216,7 +218,7 @@ pub struct EntityStatement {
     /// TA EC only: type → owner.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trust_mark_owners: Option<std::collections::BTreeMap<String, TrustMarkOwner>>,
-    /// SS only.
+    /// SS, or the trust anchor's EC (SPID/CIE, IT-Wallet: applied to chains under it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub constraints: Option<Constraints>,
     /// SS only.
@@ -248,12 +250,15 @@ impl EntityStatement {
         self.iss == self.sub
     }
 
-    /// Placement and syntax rules (draft 48 §3, validation steps 7-9).
+    /// Placement and syntax rules (draft 48 §3, validation steps 7-9). `constraints` is
+    /// accepted in an Entity Configuration without `authority_hints` (a trust anchor's, as
+    /// SPID/CIE and IT-Wallet publish it: digest §C "Read both"); chain validation applies it
+    /// only when it is the anchor's. An EC with superiors carrying it is refused.
     pub fn check_claims(&self) -> Result<(), FederationError> {
         let misplaced = |claim: &'static str| Err(FederationError::MisplacedClaim { claim, sub: self.sub.to_string() });
         let empty = |claim: &'static str| Err(FederationError::InvalidClaim { claim, reason: "must not be an empty array".into() });
         if self.is_configuration() {
-            if self.constraints.is_some() {
+            if self.constraints.is_some() && self.authority_hints.is_some() {
                 return misplaced("constraints");
             }
             if self.metadata_policy.is_some() {

@@ -117,7 +117,8 @@ pub enum FederationError {
     /// `max_path_length` exceeded.
     #[error("max_path_length {max} of statement {index} exceeded")]
     MaxPathLength {
-        /// Position of the constraining statement.
+        /// Position of the constraining statement (the trust anchor's configuration counts as
+        /// the one after the last Subordinate Statement).
         index: usize,
         /// The constraint.
         max: u32,
@@ -127,7 +128,7 @@ pub enum FederationError {
     NamingConstraint {
         /// The entity.
         entity: String,
-        /// Position of the constraining statement.
+        /// Position of the constraining statement (as for [`Self::MaxPathLength`]).
         index: usize,
     },
     /// Metadata policy failure.

@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 
 use super::*;
 use crate::federation::PolicyError;
-use crate::federation::entity::{EntityStatement, NamingConstraints};
+use crate::federation::entity::{EntityStatement, MAX_CLOCK_SKEW, NamingConstraints};
 use crate::jose::{Signer, SoftwareSigner};
 
 const NOW: UnixTime = UnixTime(1_800_000_000);
@@ -191,6 +191,130 @@ fn max_path_length_is_enforced() {
         ss1.constraints = Some(Constraints { max_path_length: Some(0), ..Default::default() });
     });
     validate(&ok, &fed.anchor(), NOW).unwrap();
+}
+
+impl Fed {
+    /// The trust anchor's configuration with `constraints` (as SPID/CIE and IT-Wallet publish it).
+    fn ta_ec(&self, constraints: Value) -> String {
+        let mut ec = self.ta.configuration(&[], json!({"federation_entity": {}}));
+        ec.constraints = Some(serde_json::from_value(constraints).unwrap());
+        ec.sign(&self.ta.key).unwrap()
+    }
+    /// Validates the plain chain with the anchor's configuration both ways: trailing the chain
+    /// and given apart (as the collector does); both must agree.
+    fn validate_with_ta_ec(&self, ta_ec: &str) -> Result<ValidatedChain, FederationError> {
+        let mut trailing = self.chain();
+        trailing.push(ta_ec.to_owned());
+        let a = validate(&trailing, &self.anchor(), NOW);
+        let b = validate_with_anchor_configuration(&self.chain(), &self.anchor(), Some(ta_ec), NOW);
+        assert_eq!(a.as_ref().map(|v| v.metadata.clone()).map_err(Clone::clone), b.as_ref().map(|v| v.metadata.clone()).map_err(Clone::clone));
+        if let Ok(v) = &b {
+            assert_eq!(v.statements.len(), 3, "a configuration given apart is not added to the chain");
+        }
+        b
+    }
+}
+
+#[test]
+fn trust_anchor_configuration_max_path_length_1_allows_one_intermediate() {
+    let fed = Fed::new();
+    fed.validate_with_ta_ec(&fed.ta_ec(json!({"max_path_length": 1}))).unwrap();
+}
+
+#[test]
+fn trust_anchor_configuration_max_path_length_0_refuses_an_intermediate() {
+    let fed = Fed::new();
+    let err = fed.validate_with_ta_ec(&fed.ta_ec(json!({"max_path_length": 0}))).unwrap_err();
+    assert_eq!(err, FederationError::MaxPathLength { index: 3, max: 0 });
+    // Without the anchor's configuration there is nothing to apply.
+    validate(&fed.chain(), &fed.anchor(), NOW).unwrap();
+}
+
+#[test]
+fn trust_anchor_configuration_naming_constraints_exclude_the_leaf() {
+    let fed = Fed::new();
+    let err = fed.validate_with_ta_ec(&fed.ta_ec(json!({"naming_constraints": {"excluded": ["rp.example.it"]}}))).unwrap_err();
+    assert_eq!(err, FederationError::NamingConstraint { entity: "https://rp.example.it".into(), index: 3 });
+    fed.validate_with_ta_ec(&fed.ta_ec(json!({"naming_constraints": {"permitted": [".example.it"]}}))).unwrap();
+}
+
+#[test]
+fn trust_anchor_configuration_allowed_leaf_entity_types_prune_the_metadata() {
+    let fed = Fed::new();
+    let v = fed.validate_with_ta_ec(&fed.ta_ec(json!({"max_path_length": 1, "allowed_leaf_entity_types": ["openid_provider"]}))).unwrap();
+    assert!(v.metadata_of("openid_relying_party").is_none());
+    assert!(v.metadata_of("federation_entity").is_some());
+}
+
+#[test]
+fn trust_anchor_configuration_given_apart_must_be_the_anchors_and_valid() {
+    let fed = Fed::new();
+    let forged = {
+        let mut ec = fed.ta.configuration(&[], json!({}));
+        ec.constraints = Some(Constraints { max_path_length: Some(5), ..Default::default() });
+        ec.sign(&SoftwareSigner::generate().unwrap()).unwrap()
+    };
+    let err = validate_with_anchor_configuration(&fed.chain(), &fed.anchor(), Some(&forged), NOW).unwrap_err();
+    assert!(matches!(err, FederationError::KeyNotFound { .. }), "{err:?}");
+    let expired = {
+        let mut ec = fed.ta.configuration(&[], json!({}));
+        ec.exp = NOW.secs() - 1;
+        ec.sign(&fed.ta.key).unwrap()
+    };
+    let err = validate_with_anchor_configuration(&fed.chain(), &fed.anchor(), Some(&expired), NOW).unwrap_err();
+    assert!(matches!(err, FederationError::OutsideValidity { index: 3, .. }), "{err:?}");
+    let not_the_anchor = fed.int.configuration(&[], json!({})).sign(&fed.int.key).unwrap();
+    let err = validate_with_anchor_configuration(&fed.chain(), &fed.anchor(), Some(&not_the_anchor), NOW).unwrap_err();
+    assert!(matches!(err, FederationError::WrongTrustAnchor { .. }), "{err:?}");
+    // Its exp bounds the chain's.
+    let short = {
+        let mut ec = fed.ta.configuration(&[], json!({}));
+        ec.exp = NOW.secs() + 60;
+        ec.sign(&fed.ta.key).unwrap()
+    };
+    assert_eq!(validate_with_anchor_configuration(&fed.chain(), &fed.anchor(), Some(&short), NOW).unwrap().exp, NOW.plus(60));
+}
+
+#[test]
+fn constraints_in_a_configuration_other_than_the_anchors_are_ignored() {
+    let fed = Fed::new();
+    // A leaf EC without authority_hints may carry them (parses), but only the anchor's apply.
+    let chain = fed.chain_with(|ec, _, _| {
+        ec.authority_hints = None;
+        ec.constraints = Some(Constraints { max_path_length: Some(0), ..Default::default() });
+    });
+    validate(&chain, &fed.anchor(), NOW).unwrap();
+    // With superiors, `constraints` in an EC is still misplaced.
+    let chain = fed.chain_with(|ec, _, _| ec.constraints = Some(Constraints::default()));
+    assert!(matches!(validate(&chain, &fed.anchor(), NOW).unwrap_err(), FederationError::MisplacedClaim { claim: "constraints", .. }));
+}
+
+#[test]
+fn fa_007_expired_configuration_is_refused_within_a_skew_of_at_most_120_s() {
+    let fed = Fed::new();
+    let ec = |exp: i64| {
+        let mut s = fed.leaf_ec();
+        (s.iat, s.exp) = (NOW.secs() - 7200, exp);
+        ParsedStatement::parse(&s.sign(&fed.leaf.key).unwrap()).unwrap()
+    };
+    let hour_ago = ec(NOW.secs() - 3600);
+    assert!(matches!(hour_ago.check_time(NOW, MAX_CLOCK_SKEW), Err(FederationError::OutsideValidity { index: 0, .. })));
+    let minute_ago = ec(NOW.secs() - 60);
+    minute_ago.check_time(NOW, MAX_CLOCK_SKEW).unwrap();
+    assert!(minute_ago.check_time(NOW, 0).is_err(), "without skew it has expired");
+    // exp <= now - skew is expired; a larger skew is clamped to 120 s.
+    assert!(ec(NOW.secs() - 120).check_time(NOW, MAX_CLOCK_SKEW).is_err());
+    ec(NOW.secs() - 119).check_time(NOW, MAX_CLOCK_SKEW).unwrap();
+    assert!(ec(NOW.secs() - 200).check_time(NOW, 3600).is_err());
+    // iat beyond now + skew, and out-of-range values.
+    let mut future = fed.leaf_ec();
+    future.iat = NOW.secs() + 121;
+    let future = ParsedStatement::parse(&future.sign(&fed.leaf.key).unwrap()).unwrap();
+    assert!(matches!(future.check_time(NOW, MAX_CLOCK_SKEW), Err(FederationError::OutsideValidity { .. })));
+    let mut hostile = fed.leaf_ec();
+    hostile.exp = i64::MAX;
+    let hostile = ParsedStatement::parse(&hostile.sign(&fed.leaf.key).unwrap()).unwrap();
+    assert!(matches!(hostile.check_time(NOW, MAX_CLOCK_SKEW), Err(FederationError::InvalidClaim { claim: "exp", .. })));
 }
 
 #[test]

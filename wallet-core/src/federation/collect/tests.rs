@@ -175,6 +175,28 @@ fn three_level_chain_is_collected_and_validated() {
 }
 
 #[test]
+fn trust_anchor_configuration_constraints_apply_to_collected_chains() {
+    let (ta, int, leaf) = (Entity::new("https://ta.example.it"), Entity::new("https://int.example.it"), Entity::new("https://rp.example.it"));
+    let publish = |max_path_length: u32| {
+        let mut net = Net::default();
+        let mut ec = ta.statement(&ta);
+        ec.metadata = json!({"federation_entity": {"federation_fetch_endpoint": ta.fetch_endpoint()}}).as_object().cloned();
+        ec.constraints = Some(serde_json::from_value(json!({"max_path_length": max_path_length})).unwrap());
+        net.pages.insert(ta.id.configuration_url(), ec.sign(&ta.key).unwrap());
+        net.publish(&int, &[&ta]);
+        net.publish(&leaf, &[&int]);
+        net.subordinate(&int, &leaf);
+        net.subordinate(&ta, &int);
+        net
+    };
+    let anchors = [anchor(&ta)];
+    let v = resolve_both(&publish(1), &anchors, &leaf.id, None).unwrap();
+    assert_eq!(v.statements.len(), 3);
+    let err = resolve_both(&publish(0), &anchors, &leaf.id, None).unwrap_err();
+    assert_eq!(err, FederationError::MaxPathLength { index: 3, max: 0 });
+}
+
+#[test]
 fn shortest_valid_path_wins_and_unknown_anchors_are_skipped() {
     let (ta, int, leaf, other_ta) =
         (Entity::new("https://ta.example.it"), Entity::new("https://int.example.it"), Entity::new("https://rp.example.it"), Entity::new("https://other.example.it"));
