@@ -12,17 +12,17 @@ use wallet_core::federation::trust_mark::{TRUST_MARK_TYP, TrustMarkClaims};
 use wallet_core::federation::{ChainCollector, EntityId};
 use wallet_core::jose::jwk::JwkSet;
 use wallet_core::jose::CompactJws;
-use wallet_core::time::UnixTime;
+use wallet_core::time::{Skew, TimeWindow, Ttl, UnixTime, check_window};
 
 use crate::registry::{IssuedTrustMark, Subordinate, SubordinateEvent};
 use crate::routes::{AppState, entity_id, fetch_configuration};
 
 /// Clock skew allowed when checking a fetched configuration's `iat` and `exp` (IT-Wallet
 /// 1.4 test plan FA_007: at most 120 s).
-pub const MAX_CLOCK_SKEW: i64 = 120;
+pub use wallet_core::federation::entity::MAX_CLOCK_SKEW;
 
-/// The shortest and longest trust mark validity accepted at issuance, seconds (1 s .. 1 year).
-pub const TRUST_MARK_TTL: std::ops::RangeInclusive<i64> = 1..=365 * 86_400;
+/// The longest trust mark validity accepted at issuance, seconds (one year); the shortest is 1 s.
+pub use wallet_core::federation::trust_mark::MAX_TRUST_MARK_TTL;
 
 /// The `organization_type` values of the IT-Wallet trust mark table.
 pub const ORGANIZATION_TYPES: [&str; 2] = ["public", "private"];
@@ -35,21 +35,19 @@ const RESERVED_CLAIMS: [&str; 8] = ["iss", "sub", "iat", "exp", "trust_mark_type
 pub const REQUIRED_TRUST_MARK_CLAIMS: [&str; 2] = ["organization_type", "logo_uri"];
 
 /// FA_007: refuses a configuration that expired (or is issued in the future) beyond
-/// [`MAX_CLOCK_SKEW`], naming the claim.
+/// [`MAX_CLOCK_SKEW`] (wallet-core's `ParsedStatement::check_time`), naming the claim.
 pub(crate) fn check_fresh(ec: &ParsedStatement, now: UnixTime) -> Result<(), ApiError> {
     let c = &ec.claims;
-    if c.exp.saturating_add(MAX_CLOCK_SKEW) <= now.secs() {
-        return Err(ApiError::invalid_request(format!(
-            "exp: the entity configuration of {} expired at {} ({} s ago; at most {MAX_CLOCK_SKEW} s of clock skew is allowed)",
-            c.sub,
-            c.exp,
-            now.secs().saturating_sub(c.exp)
-        )));
-    }
-    if c.iat > now.secs().saturating_add(MAX_CLOCK_SKEW) {
-        return Err(ApiError::invalid_request(format!("iat: the entity configuration of {} is issued in the future ({})", c.sub, c.iat)));
-    }
-    Ok(())
+    ec.check_time(now, MAX_CLOCK_SKEW).map_err(|e| {
+        let why = if c.exp.saturating_add(MAX_CLOCK_SKEW) <= now.secs() {
+            format!("exp: the entity configuration of {} expired at {} ({} s ago", c.sub, c.exp, now.secs().saturating_sub(c.exp))
+        } else if c.iat > now.secs().saturating_add(MAX_CLOCK_SKEW) {
+            format!("iat: the entity configuration of {} is issued in the future ({}", c.sub, c.iat)
+        } else {
+            format!("iat/exp: the entity configuration of {} is not valid now ({e}", c.sub)
+        };
+        ApiError::invalid_request(format!("{why}; at most {MAX_CLOCK_SKEW} s of clock skew is allowed)"))
+    })
 }
 
 /// An onboarding request.
@@ -216,7 +214,7 @@ pub struct IssueTrustMark {
     /// A short name (`credential_issuer` becomes `<authority>/trust_marks/credential_issuer`)
     /// or a full type URL.
     pub trust_mark_type: String,
-    /// Validity in seconds (default 30 days; 1 s to 1 year).
+    /// Validity in seconds (default 30 days; 1 s to [`MAX_TRUST_MARK_TTL`]).
     #[serde(default)]
     pub ttl: Option<i64>,
     /// Claims for this mark, over those kept at onboarding (`organization_type`, ...).
@@ -226,17 +224,11 @@ pub struct IssueTrustMark {
 
 /// Issues a trust mark to a subordinate, with the claims the IT-Wallet trust mark table
 /// requires (IT-Wallet 1.4 §1.1: `organization_type`, `logo_uri`; recommended ones when
-/// known), valid `ttl` seconds within [`TRUST_MARK_TTL`].
+/// known), valid `ttl` seconds (1 s .. [`MAX_TRUST_MARK_TTL`], checked by wallet-core's `Ttl`).
 pub(crate) async fn issue_trust_mark(State(st): State<AppState>, _: AdminToken, Json(req): Json<IssueTrustMark>) -> Result<(StatusCode, axum::Json<Value>), ApiError> {
     let sub = entity_id("sub", req.sub)?;
-    let ttl = req.ttl.unwrap_or(30 * 86_400);
-    if !TRUST_MARK_TTL.contains(&ttl) {
-        return Err(ApiError::invalid_request(format!(
-            "ttl: {ttl} s is outside the allowed range {} s .. {} s (one year)",
-            TRUST_MARK_TTL.start(),
-            TRUST_MARK_TTL.end()
-        )));
-    }
+    let ttl = Ttl::new("ttl", req.ttl.unwrap_or(30 * 86_400), MAX_TRUST_MARK_TTL)
+        .map_err(|e| ApiError::invalid_request(format!("ttl: {e}; the allowed range is 1 s .. {MAX_TRUST_MARK_TTL} s (one year)")))?;
     let s = st.registry().get(&sub).await.map_err(ApiError::server)?.ok_or_else(|| ApiError::not_found(format!("{sub} is not a subordinate")))?;
     let mut extra = match s.trust_mark_claims {
         Some(Value::Object(m)) => m,
@@ -251,13 +243,12 @@ pub(crate) async fn issue_trust_mark(State(st): State<AppState>, _: AdminToken, 
             "{missing} is required in an IT-Wallet trust mark: give it in trust_mark_claims at onboarding or in claims here"
         )));
     }
-    let now = UnixTime::now();
-    let exp = now.secs().checked_add(ttl).ok_or_else(|| ApiError::invalid_request("ttl: the expiry overflows"))?;
+    let (iat, exp) = TrustMarkClaims::expiring(UnixTime::now(), ttl).map_err(|e| ApiError::invalid_request(format!("ttl: {e}")))?;
     let claims = TrustMarkClaims {
         iss: st.config().entity_id.clone(),
         sub: sub.clone(),
         trust_mark_type: st.config().trust_mark_type(&req.trust_mark_type),
-        iat: now.secs(),
+        iat,
         exp: Some(exp),
         delegation: None,
         extra,
@@ -337,12 +328,8 @@ pub(crate) async fn verify_own_trust_mark(st: &AppState, jwt: &str, now: UnixTim
     if claims.trust_mark_type.trim().is_empty() {
         return Err(refuse("trust_mark_type is empty"));
     }
-    if claims.exp.is_some_and(|e| e.saturating_add(MAX_CLOCK_SKEW) <= now.secs()) {
-        return Err(refuse(&format!("expired at {}", claims.exp.unwrap_or_default())));
-    }
-    if claims.iat > now.secs().saturating_add(MAX_CLOCK_SKEW) {
-        return Err(refuse("iat is in the future"));
-    }
+    let window = TimeWindow { iat: Some(claims.iat), nbf: None, exp: claims.exp };
+    check_window(window, now, Skew::new(MAX_CLOCK_SKEW), None).map_err(|e| refuse(&e.to_string()))?;
     let anchors = &st.config().trust_anchors;
     if anchors.is_empty() {
         return Err(refuse("no trust anchor is configured here to check the issuer against"));

@@ -60,7 +60,7 @@ struct Entry {
 #[derive(Debug, Default)]
 pub struct Cache {
     answers: Mutex<HashMap<Key, Entry>>,
-    own: Mutex<HashMap<String, ValidatedChain>>,
+    own: Mutex<HashMap<String, (ValidatedChain, Option<String>)>>,
     hits: std::sync::atomic::AtomicU64,
 }
 
@@ -152,10 +152,11 @@ pub(crate) async fn resolve(State(st): State<AppState>, Query(q): Query<Vec<(Str
     }
     let fetcher = st.http().for_request();
     let (below, via) = locate(&st, &fetcher, &sub, now).await?;
-    let own = own_chain(&st, &fetcher, &anchors, &key.anchors, now).await?;
+    let (own, anchor_ec) = own_chain(&st, &fetcher, &anchors, &key.anchors, now).await?;
     let anchor = anchors.iter().find(|a| a.id == own.trust_anchor).ok_or_else(|| ApiError::server("own chain to an anchor not asked"))?;
     let jwts: Vec<String> = if below.is_empty() { own.jwts() } else { below.into_iter().chain(own.jwts().into_iter().skip(1)).collect() };
-    let chain = chain::validate(&jwts, anchor, now)?;
+    // The anchor's configuration's `constraints` apply too (SPID/CIE, IT-Wallet; digest §C).
+    let chain = chain::validate_with_anchor_configuration(&jwts, anchor, anchor_ec.as_deref(), now)?;
     let mut metadata = chain.metadata.clone();
     if !types.is_empty() {
         metadata.retain(|t, _| types.contains(t));
@@ -171,18 +172,22 @@ pub(crate) async fn resolve(State(st): State<AppState>, Query(q): Query<Vec<(Str
 }
 
 /// This entity's chain to one of `anchors`: itself if it is one, else collected from its
-/// configured `authority_hints`; kept until its `exp`.
-async fn own_chain(st: &AppState, fetcher: &dyn AsyncFetcher, anchors: &[TrustAnchorConfig], key: &str, now: UnixTime) -> Result<ValidatedChain, ApiError> {
+/// configured `authority_hints`; with the anchor's Entity Configuration (fetched from the
+/// configured anchor id, or this entity's own), whose `constraints` bind every chain through
+/// it. Kept until the chain's `exp`.
+async fn own_chain(st: &AppState, fetcher: &dyn AsyncFetcher, anchors: &[TrustAnchorConfig], key: &str, now: UnixTime) -> Result<(ValidatedChain, Option<String>), ApiError> {
     let cache = &st.inner().cache;
-    if let Some(c) = cache.own.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(key).filter(|c| c.exp > now) {
+    if let Some(c) = cache.own.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(key).filter(|c| c.0.exp > now) {
         return Ok(c.clone());
     }
     let me = &st.config().entity_id;
     let own_ec = st.entity_configuration(now).await?;
     let local = LocalFirst { own_url: me.configuration_url(), own_ec, inner: fetcher };
     let chain = ChainCollector::new_async(&local, anchors).resolve_async(me, now).await?;
-    cache.own.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(key.to_owned(), chain.clone());
-    Ok(chain)
+    let anchor_ec = local.get(&chain.trust_anchor.configuration_url(), ENTITY_STATEMENT_MEDIA_TYPE).await?;
+    let entry = (chain, Some(anchor_ec));
+    cache.own.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(key.to_owned(), entry.clone());
+    Ok(entry)
 }
 
 /// The statements from `sub` up to (and including) this entity's statement about the top
