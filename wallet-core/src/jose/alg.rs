@@ -90,9 +90,40 @@ impl<'de> serde::Deserialize<'de> for JwsAlg {
     }
 }
 
+/// The JWS/JWE `alg` values IT-Wallet forbids (`algorithms.rst`, "The following algorithms
+/// MUST NOT be supported"; matrix ALL-007), as registered in RFC 7518: `none`, `RSA1_5`
+/// (the spec writes `RSA_1_5`), `RSA-OAEP` (`RSA-OAEP-256` is a MUST), `HS256`, `HS384`,
+/// `HS512`. No `enc` value is forbidden (`A128CBC-HS256`, `A256CBC-HS512` are MUSTs).
+pub const IT_WALLET_FORBIDDEN: &[&str] = &["none", "RSA1_5", "RSA-OAEP", "HS256", "HS384", "HS512"];
+
+/// Whether IT-Wallet forbids `name` as a JWS/JWE `alg` ([`IT_WALLET_FORBIDDEN`]): such an
+/// algorithm must be neither advertised nor accepted. Compared ignoring ASCII case, and the
+/// spec's spelling `RSA_1_5` is included, so no variant spelling slips through.
+pub fn it_wallet_forbidden(name: &str) -> bool {
+    name.eq_ignore_ascii_case("RSA_1_5") || IT_WALLET_FORBIDDEN.iter().any(|f| f.eq_ignore_ascii_case(name))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn all_007_it_wallet_forbidden_algorithms() {
+        for bad in ["none", "None", "NONE", "RSA1_5", "RSA_1_5", "RSA-OAEP", "rsa-oaep", "HS256", "HS384", "HS512"] {
+            assert!(it_wallet_forbidden(bad), "{bad}");
+        }
+        // The MUSTs and RECOMMENDEDs, and what SPID/CIE interop still uses.
+        for ok in [
+            "ES256", "ES384", "ES512", "PS256", "PS384", "PS512", "RS256", "EdDSA", "RSA-OAEP-256", "RSA-OAEP-384", "ECDH-ES",
+            "ECDH-ES+A128KW", "ECDH-ES+A256KW", "A128CBC-HS256", "A256CBC-HS512", "A128GCM", "A256GCM", "",
+        ] {
+            assert!(!it_wallet_forbidden(ok), "{ok}");
+        }
+        // Every JWS algorithm we can verify is allowed.
+        for a in [JwsAlg::Es256, JwsAlg::Es384, JwsAlg::Es512, JwsAlg::EdDsa, JwsAlg::Rs256, JwsAlg::Rs384, JwsAlg::Rs512, JwsAlg::Ps256, JwsAlg::Ps384, JwsAlg::Ps512] {
+            assert!(!it_wallet_forbidden(a.as_str()), "{a}");
+        }
+    }
 
     #[test]
     fn none_and_hmac_are_forbidden() {
