@@ -4,12 +4,10 @@
 //! 1. `GET /citizen/login?redirect_uri=<app redirect>`: the redirect URI must be one of the
 //!    configured ones (exact match); the provider starts an OIDC login at the OpenID
 //!    Provider and answers 302 to it. Nothing is stored: what the provider must remember
-//!    until the callback (the app's redirect URI and `state`, the OIDC `state` it expects,
-//!    the expiry) goes to the browser in a sealed cookie ([`LOGIN_COOKIE`], AES-256-GCM,
-//!    `HttpOnly`, `SameSite=Lax`, path `/citizen/callback`), so anonymous logins that are
-//!    never finished cost the server nothing (the relying party keeps its own pending state
-//!    sealed in the OIDC `state`), and the callback is bound to the browser that started the
-//!    login.
+//!    until the callback (the app's redirect URI and `state`) goes, as the relying party's
+//!    `app_data`, into the pending login the relying party seals (AES-256-GCM, with its
+//!    expiry) into the OIDC `state`. So anonymous logins that are never finished cost the
+//!    server nothing; only the rate limit per client bounds them.
 //! 2. `GET /citizen/callback?code=…&state=…`: the provider finishes the login (token,
 //!    ID token, UserInfo), creates a one-time code bound to the citizen's fiscal number and
 //!    answers 302 to the app's redirect URI with `?code=…`.
@@ -24,13 +22,12 @@
 use axum::Json;
 use axum::Router;
 use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 use spid_cie_oidc::{LoginRequest, RelyingParty};
 use wallet_core::attestation::endpoints::{CODE_PARAM, STATE_PARAM};
-use wallet_core::jose::CompactJws;
 use wallet_core::attestation::{CitizenSessionRequest, CitizenSessionResponse};
 
 use crate::WalletProvider;
@@ -41,11 +38,6 @@ use service_kit::{Json as JsonBody, Query};
 pub use wallet_core::attestation::endpoints::{CITIZEN_LOGIN, CITIZEN_SESSION};
 /// `GET`: where the OpenID Provider sends the citizen back.
 pub const CITIZEN_CALLBACK: &str = "/citizen/callback";
-
-/// The cookie that carries a login in progress, sealed.
-pub const LOGIN_COOKIE: &str = "tessera_wp_login";
-/// The seal's purpose (associated data).
-const SEAL_PURPOSE: &str = "tessera-wp-login-v1";
 
 /// `/citizen/login` and `/citizen/callback` (rate limited together as `login`).
 pub(crate) fn login_router() -> Router<WalletProvider> {
@@ -75,9 +67,6 @@ pub(crate) fn create_login_code(st: &WalletProvider, fiscal_number: &str) -> Res
     Ok(code)
 }
 
-/// How long a login may take at the OpenID Provider (the relying party's own default bound).
-const LOGIN_TTL: i64 = 600;
-
 /// The most characters of an app `state` we keep and echo.
 const MAX_APP_STATE: usize = 256;
 
@@ -87,7 +76,8 @@ struct LoginQuery {
     state: Option<String>,
 }
 
-/// What the provider must remember of a login in progress, sealed in [`LOGIN_COOKIE`].
+/// What the provider must remember of a login in progress: the relying party's `app_data`,
+/// sealed with the pending login into the OIDC `state`.
 #[derive(Debug, serde::Serialize, Deserialize)]
 struct AppReturn {
     /// The app's redirect URI (one of the allowed ones).
@@ -95,46 +85,6 @@ struct AppReturn {
     /// The app's `state`, echoed back.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     state: Option<String>,
-    /// SHA-256 (base64url) of the OIDC `state` of this login: the callback must carry it.
-    oidc_state: String,
-    /// Expiry, Unix seconds.
-    exp: i64,
-}
-
-fn state_digest(oidc_state: &str) -> String {
-    use sha2::Digest as _;
-    wallet_core::jose::b64::encode(sha2::Sha256::digest(oidc_state.as_bytes()))
-}
-
-/// The `Set-Cookie` value carrying `sealed` (or clearing the cookie when `None`).
-fn login_cookie(st: &WalletProvider, sealed: Option<&str>) -> Result<HeaderValue, ProviderError> {
-    let secure = if st.config().entity_id.as_str().starts_with("https://") { "; Secure" } else { "" };
-    let v = match sealed {
-        Some(v) => format!("{LOGIN_COOKIE}={v}; Path={CITIZEN_CALLBACK}; Max-Age={LOGIN_TTL}; HttpOnly; SameSite=Lax{secure}"),
-        None => format!("{LOGIN_COOKIE}=; Path={CITIZEN_CALLBACK}; Max-Age=0; HttpOnly; SameSite=Lax{secure}"),
-    };
-    HeaderValue::from_str(&v).map_err(ProviderError::internal)
-}
-
-/// The sealed login of this browser, opened and checked against the callback's OIDC `state`
-/// and the time.
-fn opened_login(st: &WalletProvider, headers: &HeaderMap, oidc_state: &str) -> Result<AppReturn, ProviderError> {
-    let unknown = || ProviderError::Login("unknown or expired login (start again at /citizen/login in the same browser)".into());
-    let sealed = headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|c| c.trim().split_once('='))
-        .find(|(k, _)| *k == LOGIN_COOKIE)
-        .map(|(_, v)| v)
-        .ok_or_else(unknown)?;
-    let plain = st.sealer().open_sealed(SEAL_PURPOSE, sealed).ok_or_else(unknown)?;
-    let ret: AppReturn = serde_json::from_slice(&plain).map_err(|_| unknown())?;
-    if ret.exp <= st.now().secs() || !wallet_core::subtle_eq(ret.oidc_state.as_bytes(), state_digest(oidc_state).as_bytes()) {
-        return Err(unknown());
-    }
-    Ok(ret)
 }
 
 /// The relying party and the OpenID Provider, or 503 when citizen login is not configured.
@@ -143,24 +93,6 @@ fn relying_party(st: &WalletProvider) -> Result<(&RelyingParty, &wallet_core::fe
         (Some(rp), Some(op)) => Ok((rp, op)),
         _ => Err(ProviderError::Unavailable("citizen login is not configured (op_entity_id)".into())),
     }
-}
-
-/// The OIDC `state` inside the signed request object of an authorization URL the relying
-/// party built (its own value; the signature is ours, so the payload is read as is).
-fn oidc_state(authorization_url: &str) -> Result<String, ProviderError> {
-    #[derive(Deserialize)]
-    struct WithState {
-        state: String,
-    }
-    let url = url::Url::parse(authorization_url).map_err(ProviderError::internal)?;
-    let request = url
-        .query_pairs()
-        .find(|(k, _)| k == "request")
-        .map(|(_, v)| v.into_owned())
-        .ok_or_else(|| ProviderError::internal("authorization URL without a request object"))?;
-    let jws = CompactJws::parse(&request).map_err(ProviderError::internal)?;
-    let claims: WithState = jws.payload_json().map_err(ProviderError::internal)?;
-    Ok(claims.state)
 }
 
 fn redirect(location: &str) -> Result<Response, ProviderError> {
@@ -192,26 +124,31 @@ async fn login(State(st): State<WalletProvider>, Query(q): Query<LoginQuery>) ->
         return Err(ProviderError::Login(format!("state longer than {MAX_APP_STATE} characters")));
     }
     let (rp, op) = relying_party(&st)?;
-    let url = rp.start_login(op, LoginRequest::default()).await.map_err(|e| ProviderError::Unavailable(format!("SPID/CIE login cannot start: {e}")))?;
-    let oidc_state = oidc_state(&url)?;
-    let exp = st.now().secs().checked_add(LOGIN_TTL).ok_or_else(|| ProviderError::internal("time out of range"))?;
-    let ret = serde_json::to_vec(&AppReturn { redirect_uri, state: q.state, oidc_state: state_digest(&oidc_state), exp }).map_err(ProviderError::internal)?;
-    let sealed = st.sealer().seal(SEAL_PURPOSE, &ret).map_err(ProviderError::internal)?;
-    let mut res = redirect(&url)?;
-    res.headers_mut().insert(header::SET_COOKIE, login_cookie(&st, Some(&sealed))?);
-    Ok(res)
+    let app_data = serde_json::to_string(&AppReturn { redirect_uri, state: q.state }).map_err(ProviderError::internal)?;
+    if app_data.len() > spid_cie_oidc::rp::pending::MAX_APP_DATA {
+        return Err(ProviderError::Login("redirect_uri and state too long".into()));
+    }
+    let req = LoginRequest { app_data: Some(app_data), ..LoginRequest::default() };
+    let url = rp.start_login(op, req).await.map_err(|e| ProviderError::Unavailable(format!("SPID/CIE login cannot start: {e}")))?;
+    redirect(&url)
 }
 
 /// Step 2: the OpenID Provider's redirect. Finishes the login and sends the browser back to
 /// the app with a one-time code (or an error).
-async fn callback(State(st): State<WalletProvider>, headers: HeaderMap, RawQuery(query): RawQuery) -> Result<Response, ProviderError> {
+async fn callback(State(st): State<WalletProvider>, RawQuery(query): RawQuery) -> Result<Response, ProviderError> {
     let query = query.unwrap_or_default();
-    let oidc_state = url::form_urlencoded::parse(query.as_bytes())
-        .find(|(k, _)| k == "state")
-        .map(|(_, v)| v.into_owned())
-        .ok_or_else(|| ProviderError::Login("callback without state".into()))?;
-    let ret = opened_login(&st, &headers, &oidc_state)?;
     let (rp, _) = relying_party(&st)?;
+    // The login's `state`, opened (sealed by our relying party, unexpired): where to send the
+    // browser back, even when the login failed.
+    let pending = rp.pending(&query).map_err(|e| ProviderError::Login(format!("unknown or expired login: {e}")))?;
+    let ret: AppReturn = pending
+        .app_data
+        .as_deref()
+        .and_then(|d| serde_json::from_str(d).ok())
+        .ok_or_else(|| ProviderError::Login("unknown login: it was not started at /citizen/login".into()))?;
+    if !st.config().redirect_uri_allowed(&ret.redirect_uri) {
+        return Err(ProviderError::Login("redirect_uri is no longer registered for this wallet provider".into()));
+    }
     let mut params: Vec<(&str, String)> = Vec::new();
     match rp.finish_login(&query).await {
         Ok(outcome) => match outcome.userinfo.fiscal_number {
@@ -235,7 +172,5 @@ async fn callback(State(st): State<WalletProvider>, headers: HeaderMap, RawQuery
         params.push((STATE_PARAM, s.clone()));
     }
     let refs: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let mut res = redirect(&with_params(&ret.redirect_uri, &refs)?)?;
-    res.headers_mut().insert(header::SET_COOKIE, login_cookie(&st, None)?);
-    Ok(res)
+    redirect(&with_params(&ret.redirect_uri, &refs)?)
 }

@@ -9,8 +9,8 @@
 //!   challenge, or chains to an untrusted root; a software key attestation in production; an
 //!   attestation request for a revoked or unknown instance, or with a bad signature,
 //!   `hardware_signature`, `iss` or `aud`; a citizen touching another citizen's instance; an
-//!   app redirect URI that is not configured; a callback from a browser that did not start
-//!   the login; registration beyond the citizen's instance limit; a client over its rate
+//!   app redirect URI that is not configured; a callback whose `state` our relying party
+//!   did not seal, or that expired; registration beyond the citizen's instance limit; a client over its rate
 //!   limit; a PDND voucher that does not verify ([`pdnd`]); malformed input on any route
 //!   (service-kit's extractors and JSON error layer, IT-Wallet's `bad_request`).
 //! * Seams: the clock ([`wallet_core::time::Clock`]), the key attestation verifier
@@ -18,7 +18,7 @@
 //!   Attestation with configured roots), the SPID/CIE relying party (`spid-cie-oidc`).
 //! * State lives in one SQLite file ([`store`], mode 0600), so replicas share nonces,
 //!   sessions and the status list; keys live under the data directory ([`keys`]). Logins in
-//!   progress live in the browser, sealed ([`seal`], [`citizen`]).
+//!   progress are stored nowhere: they travel sealed in the OIDC `state` ([`citizen`]).
 //! * It is a federation leaf: its Entity Configuration (`wallet_solution` metadata) and
 //!   admin API are the trust-anchor crate's building block ([`trust_anchor::router`]).
 //!
@@ -43,7 +43,6 @@ pub mod keys;
 pub mod metrics;
 pub mod pdnd;
 pub mod routes;
-pub mod seal;
 pub mod secret;
 mod state;
 pub mod status_list;

@@ -13,7 +13,6 @@ use crate::config::Config;
 use crate::error::ProviderError;
 use crate::keys::Keys;
 use crate::metrics::Metrics;
-use crate::seal::Sealer;
 use crate::store::Store;
 
 /// The rate limiters, one per group of routes ([`crate::config::RateLimits`]).
@@ -118,7 +117,6 @@ struct Inner {
     clock: Arc<dyn Clock>,
     key_attestation: Arc<dyn KeyAttestationVerifier>,
     relying_party: Option<RelyingParty>,
-    sealer: Sealer,
     limiters: Limiters,
 }
 
@@ -161,7 +159,6 @@ impl Builder {
         std::fs::create_dir_all(&config.data_dir).map_err(|e| OpenError::Keys(format!("{}: {e}", config.data_dir.display())))?;
         let keys = Keys::open(&config).map_err(OpenError::Keys)?;
         let store = Store::open(&config.data_dir.join("wallet-provider.sqlite"))?;
-        let sealer = Sealer::open(&config.data_dir).map_err(OpenError::Keys)?;
         let relying_party = match (self.relying_party, &config.op_entity_id, &config.trust_anchor_jwks) {
             (Some(rp), _, _) => Some(rp),
             (None, Some(_), Some(jwks)) => {
@@ -220,7 +217,6 @@ impl Builder {
                 clock: self.clock,
                 key_attestation,
                 relying_party,
-                sealer,
                 limiters,
             }),
         })
@@ -328,11 +324,6 @@ impl WalletProvider {
     /// The SPID/CIE relying party, when citizen login is configured.
     pub fn relying_party(&self) -> Option<&RelyingParty> {
         self.inner.relying_party.as_ref()
-    }
-
-    /// The key that seals logins in progress.
-    pub(crate) fn sealer(&self) -> &Sealer {
-        &self.inner.sealer
     }
 
     /// The rate limiters.

@@ -6,7 +6,7 @@
 //! of the secret, never the secret; both exist only after a login completed), `status_entries`
 //! (the non-zero entries of the provider's Token Status List), `voucher_jtis` (the PDND
 //! vouchers already used, until they expire). A login in progress is stored nowhere: it
-//! travels sealed in the browser ([`crate::citizen`]).
+//! travels sealed in the OIDC `state` ([`crate::citizen`]).
 //!
 //! The file links fiscal numbers to wallet instances: it is created mode 0600 before SQLite
 //! opens it (SQLite gives its `-wal` and `-shm` files the same mode), and an existing file
