@@ -8,7 +8,8 @@
 //! "skipped: run interop/setup.sh" and pass, unless `TESSERA_INTEROP=required`.
 //!
 //! Every peer quirk is handled here, with a comment naming it; none is handled by changing what
-//! our authorities serve or how wallet-core resolves.
+//! our authorities serve or how wallet-core resolves (only by what an operator may configure:
+//! `constraints: {}` at onboarding, the anchor's own `constraints`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)] // test code
 
 use std::path::{Path, PathBuf};
@@ -100,10 +101,18 @@ async fn start(dir: &Path, name: &str, authority: bool, hints: Vec<EntityId>, me
     config.metadata = metadata.as_object().cloned().unwrap_or_default();
     config.organization_name = name.into();
     config.trust_anchors = anchors;
+    if name == "ta" {
+        config.constraints = ANCHOR_CONSTRAINTS.with(|c| c.borrow().clone());
+    }
     let state = AppState::open(config).unwrap();
     let jwks = state.jwks();
     tokio::spawn(async move { axum::serve(listener, router(state)).await.unwrap() });
     Node { id, jwks }
+}
+
+thread_local! {
+    /// `constraints` the next trust anchor started on this thread publishes in its configuration.
+    static ANCHOR_CONSTRAINTS: std::cell::RefCell<Option<serde_json::Map<String, Value>>> = const { std::cell::RefCell::new(None) };
 }
 
 /// TA → intermediate → {RP leaf, credential issuer leaf}, with metadata policies on both levels.
@@ -154,8 +163,16 @@ fn ci_policy() -> Value {
 
 impl Fed {
     async fn new() -> Self {
+        Self::with_anchor_constraints(None).await
+    }
+
+    /// The federation, its anchor publishing `constraints` in its configuration (SPID/CIE,
+    /// IT-Wallet).
+    async fn with_anchor_constraints(constraints: Option<Value>) -> Self {
         let dir = tempfile::tempdir().unwrap();
+        ANCHOR_CONSTRAINTS.with(|c| *c.borrow_mut() = constraints.and_then(|v| v.as_object().cloned()));
         let ta = start(dir.path(), "ta", true, vec![], json!({}), vec![]).await;
+        ANCHOR_CONSTRAINTS.with(|c| *c.borrow_mut() = None);
         let ta_anchor = TrustAnchorConfig { id: ta.id.clone(), jwks: ta.jwks.clone() };
         let int = start(dir.path(), "int", true, vec![ta.id.clone()], json!({}), vec![ta_anchor]).await;
         let rp = start(
@@ -473,4 +490,30 @@ async fn pyeudiw_builds_and_validates_our_chains() {
     assert!(matches!(fed.ours(&fed.rp).await, Err(FederationError::KeyNotFound { .. })), "we refuse it");
     let err = run_peer(&py, Peer::Pyeudiw, pyeudiw_args(&fed, &fed.rp, &ta_jwks)).await.expect_err("pyeudiw must refuse a leaf key its superior does not pin");
     assert!(err.contains("chain refused"), "{err}");
+}
+
+// ---------------------------------------------------------------- the anchor's own constraints
+
+/// Issue 10 item 9: our anchor publishes `constraints.max_path_length` in its Entity
+/// Configuration, as SPID/CIE and IT-Wallet anchors do; both peers take it from there and
+/// resolve our three-level chains without `--max-path-length`, and wallet-core agrees.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn peers_take_max_path_length_from_our_anchor_configuration() {
+    let (Some(spid), Some(pyeudiw)) = (python(Peer::SpidCieOidc), python(Peer::Pyeudiw)) else { return };
+    let fed = Fed::with_anchor_constraints(Some(json!({"max_path_length": 1}))).await;
+    // pyeudiw refuses `constraints` in Subordinate Statements (see above): none there.
+    fed.onboard_constrained(&fed.ta, &fed.int, ta_policy(), json!({})).await;
+    fed.onboard_constrained(&fed.int, &fed.ci, ci_policy(), json!({})).await;
+    let ours = fed.ours(&fed.ci).await.unwrap();
+    let mut args = spid_args(&fed, &fed.ci);
+    args.truncate(4);
+    let doc = run_peer(&spid, Peer::SpidCieOidc, args).await.unwrap_or_else(|e| panic!("spid-cie-oidc refused the CI chain: {e}"));
+    assert_eq!(doc["valid"], true);
+    assert_eq!(peer_links(&doc), our_links(&ours));
+    let ta_jwks = fed.ta_jwks_file();
+    let mut args = pyeudiw_args(&fed, &fed.ci, &ta_jwks);
+    args.truncate(6);
+    let doc = run_peer(&pyeudiw, Peer::Pyeudiw, args).await.unwrap_or_else(|e| panic!("pyeudiw refused the CI chain: {e}"));
+    assert_eq!(doc["valid"], true);
+    assert_eq!(peer_links(&doc), our_links(&ours));
 }
