@@ -51,7 +51,7 @@ pub mod store;
 pub use config::Config;
 pub use error::ProviderError;
 pub use routes::router;
-pub use state::{Builder, FORBIDDEN_ALGS, Limiters, OpenError, WalletProvider, federation_entity_metadata, forbidden_algorithms, wallet_solution_metadata};
+pub use state::{Builder, Limiters, OpenError, WalletProvider, federation_entity_metadata, forbidden_algorithms, wallet_solution_metadata};
 
 /// The state handlers get (the same type as [`WalletProvider`]).
 pub type AppState = WalletProvider;

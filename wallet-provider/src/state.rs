@@ -53,12 +53,10 @@ impl Limiters {
     }
 }
 
-/// The algorithms IT-Wallet 1.4 forbids (`algorithms.rst`, "MUST NOT"; our digest §8): never
-/// advertised in our Entity Configuration (ALL-007).
-pub const FORBIDDEN_ALGS: &[&str] = &["none", "RSA_1_5", "RSA-OAEP", "HS256", "HS384", "HS512"];
-
-/// The `*_alg*` / `*_enc*` values of `metadata` (any depth) that IT-Wallet forbids, as
-/// `path = value`.
+/// The `*_alg*` / `*_enc*` (and JWK `alg`) values of `metadata`, at any depth, that
+/// IT-Wallet 1.4 forbids (`algorithms.rst` MUST NOT, ALL-007: wallet-core's
+/// [`wallet_core::jose::alg::it_wallet_forbidden`]), as `path = value`: never advertised in our
+/// Entity Configuration.
 pub fn forbidden_algorithms(metadata: &Value) -> Vec<String> {
     fn walk(v: &Value, path: &str, alg_key: bool, out: &mut Vec<String>) {
         match v {
@@ -69,7 +67,7 @@ pub fn forbidden_algorithms(metadata: &Value) -> Vec<String> {
                 }
             }
             Value::Array(a) => a.iter().for_each(|v| walk(v, path, alg_key, out)),
-            Value::String(s) if alg_key && FORBIDDEN_ALGS.contains(&s.as_str()) => out.push(format!("{path} = {s}")),
+            Value::String(s) if alg_key && wallet_core::jose::alg::it_wallet_forbidden(s) => out.push(format!("{path} = {s}")),
             _ => {}
         }
     }
