@@ -10,7 +10,7 @@ use spid_cie_oidc::jwt::JwtError;
 use spid_cie_oidc::keys::{RsaBits, RsaKey};
 use spid_cie_oidc::rp::tokens::{IdTokenCheck, IdTokenError, UserInfoError, at_hash, verify_id_token};
 use spid_cie_oidc::rp::{ProviderMetadata, RelyingParty, RpConfig, RpError};
-use spid_cie_oidc::time::TimeError;
+use spid_cie_oidc::time::{RuleError, TimeError};
 use wallet_core::federation::{EntityId, TrustAnchorConfig};
 use wallet_core::jose::jwk::JwkSet;
 use wallet_core::jose::{JwsAlg, JwsHeader, jws};
@@ -92,10 +92,10 @@ fn id_token_time_claims_out_of_range_are_refused_by_name() {
     let fx = Fx::new();
     let now = fx.now.secs();
     let cases: [(&str, Value, TimeError); 5] = [
-        ("exp", json!(i64::MAX), TimeError::OutOfRange { claim: "exp", value: i64::MAX }),
-        ("iat", json!(-1), TimeError::OutOfRange { claim: "iat", value: -1 }),
-        ("nbf", json!(i64::MIN), TimeError::OutOfRange { claim: "nbf", value: i64::MIN }),
-        ("nbf", json!(now + 600), TimeError::InFuture { claim: "nbf", value: now + 600, now }),
+        ("exp", json!(i64::MAX), TimeError::Rule(RuleError::OutOfRange { claim: "exp", value: i64::MAX })),
+        ("iat", json!(-1), TimeError::Rule(RuleError::OutOfRange { claim: "iat", value: -1 })),
+        ("nbf", json!(i64::MIN), TimeError::Rule(RuleError::OutOfRange { claim: "nbf", value: i64::MIN })),
+        ("nbf", json!(now + 600), TimeError::Rule(RuleError::NotYetValid { nbf: now + 600, now, skew: 60 })),
         ("exp", json!("tomorrow"), TimeError::NotInteger { claim: "exp" }),
     ];
     for (claim, v, want) in cases {
@@ -111,8 +111,8 @@ fn id_token_other_rules() {
     let fx = Fx::new();
     let now = fx.now.secs();
     assert!(matches!(fx.verify(|c| { c.insert("iss".into(), json!("https://evil.example.it")); }).unwrap_err(), IdTokenError::WrongIssuer { .. }));
-    assert_eq!(fx.verify(|c| { c.insert("exp".into(), json!(now - 120)); }).unwrap_err(), IdTokenError::Time(TimeError::Expired { exp: now - 120, now }));
-    assert_eq!(fx.verify(|c| { c.insert("iat".into(), json!(now + 600)); }).unwrap_err(), IdTokenError::Time(TimeError::InFuture { claim: "iat", value: now + 600, now }));
+    assert_eq!(fx.verify(|c| { c.insert("exp".into(), json!(now - 120)); }).unwrap_err(), IdTokenError::Time(TimeError::Rule(RuleError::Expired { exp: now - 120, now, skew: 60 })));
+    assert_eq!(fx.verify(|c| { c.insert("iat".into(), json!(now + 600)); }).unwrap_err(), IdTokenError::Time(TimeError::Rule(RuleError::IssuedInFuture { iat: now + 600, now, skew: 60 })));
     assert_eq!(fx.verify(|c| { c.insert("acr".into(), json!(Acr::SpidL1)); }).unwrap_err(), IdTokenError::AcrTooLow { min: Acr::SpidL2, got: Acr::SpidL1 });
     assert_eq!(fx.verify(|c| { c.remove("at_hash"); }).unwrap_err(), IdTokenError::AtHashMissing);
     assert_eq!(fx.verify(|c| { c.insert("at_hash".into(), json!(at_hash(JwsAlg::Rs256, "other"))); }).unwrap_err(), IdTokenError::AtHashMismatch);

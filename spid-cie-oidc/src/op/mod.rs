@@ -178,9 +178,7 @@ impl OpState {
             ("refresh_token_ttl", config.refresh_token_ttl, 30 * 86_400),
             ("code_ttl", config.code_ttl, 3_600),
         ] {
-            if !(1..=max).contains(&v) {
-                return Err(OpError::Config(format!("{name} {v} is not within 1..={max} seconds")));
-            }
+            wallet_core::time::Ttl::new(name, v, max).map_err(|e| OpError::Config(e.to_string()))?;
         }
         let keys = CoreKeys::load_or_create(&config.data_dir, "op-core-keys.json", config.key_bits)?;
         let salt_path = config.data_dir.join("op-pairwise-salt");

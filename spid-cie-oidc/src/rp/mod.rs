@@ -286,9 +286,7 @@ impl RelyingParty {
         if config.trust_anchors.is_empty() {
             return Err(RpError::Config("at least one trust anchor is required".into()));
         }
-        if !(1..=86_400).contains(&config.login_ttl) {
-            return Err(RpError::Config(format!("login_ttl {} is not within 1..=86400 seconds", config.login_ttl)));
-        }
+        wallet_core::time::Ttl::new("login_ttl", config.login_ttl, 86_400).map_err(|e| RpError::Config(e.to_string()))?;
         let keys = CoreKeys::load_or_create(&config.data_dir, "rp-core-keys.json", config.key_bits)?;
         let state_key = pending::StateKey::load_or_create(&config.data_dir)?;
         let http = reqwest::Client::builder()
