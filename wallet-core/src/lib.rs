@@ -27,6 +27,7 @@ pub mod attestation;
 pub mod federation;
 pub mod jose;
 pub mod keystore;
+pub mod oid4vp;
 pub mod sd_jwt;
 pub mod status;
 pub mod store;
