@@ -20,8 +20,9 @@
 //!   assertion builder, no JWE, no federation discovery (its discovery is
 //!   `.well-known/openid-configuration`), and its ID-token verifier runs on a second RustCrypto
 //!   stack (`rsa` 0.9, `sha2` 0.10); the profile's checks are written here on wallet-core.
-//! * Federation: chains are wallet-core's `federation` module over the trust-anchor crate's
-//!   `HttpFetcher`; an entity's configuration is served by the trust-anchor crate's router.
+//! * Federation: chains are wallet-core's `federation` module (its async collector) over
+//!   service-kit's `OutboundHttp`; an entity's configuration is served by the trust-anchor
+//!   crate's router.
 //! * Outbound HTTP never blocks a thread: discovery and RP registration use service-kit's
 //!   bounded [`service_kit::OutboundHttp`] (timeout per fetch, deadline per request, a bound
 //!   on fetches in flight) with wallet-core's async chain collector; the RP's token, UserInfo

@@ -65,6 +65,7 @@ async fn item4_state_carries_the_login_and_the_app_data() {
     let loc = fed.login(&fed.authorize(&url).await.2, MARIO, L2).await;
     let state = param(&loc, "state").unwrap();
     assert!(state.len() >= 32 && state.bytes().all(|b| b.is_ascii_alphanumeric()), "{state}");
+    eprintln!("state: {} characters", state.len());
     let p = rp.rp.pending(&query(&loc)).unwrap();
     assert_eq!((p.provider.clone(), p.min_acr), (fed.op.clone(), Some(Acr::SpidL2)));
     assert_eq!(p.app_data.as_deref(), Some(r#"{"redirect_uri":"app://cb","state":"s"}"#));
