@@ -15,6 +15,7 @@
 //! values of its session, not that the session is fresh.
 
 pub mod client_id;
+pub mod dcql;
 pub mod profile;
 pub mod request_url;
 
