@@ -351,5 +351,23 @@ jwks_file = "ta.jwks"
         assert_eq!(field(load(FILE, &[("TESSERA_STATEMENT_TTL", "soon")])), "TESSERA_STATEMENT_TTL");
         assert_eq!(field(load(FILE, &[("TESSERA_LISTEN", "nowhere")])), "listen");
         assert!(matches!(load(&format!("{FILE}\ncolour = \"blue\""), &[]), Err(ConfigError::Toml { .. })), "unknown fields are refused");
+        // Only a trust anchor publishes constraints in its configuration.
+        assert_eq!(field(load(&FILE.replace("statement_ttl = 3600", "statement_ttl = 3600\nconstraints = { max_path_length = 1 }"), &[])), "constraints");
+        assert_eq!(field(load(&FILE.replace("statement_ttl = 3600", "statement_ttl = 3600\n[outbound]\nmax_in_flight = 0"), &[])), "outbound");
+    }
+
+    #[test]
+    fn anchor_constraints_and_outbound_bounds() {
+        let ta = FILE.replace("authority_hints = [\"https://ta.example.it\"]\n", "").replace(
+            "statement_ttl = 3600",
+            "statement_ttl = 3600\nconstraints = { max_path_length = 1 }\n[outbound]\nfetch_ms = 500\nrequest_ms = 1500\nmax_in_flight = 8",
+        );
+        let s = load(&ta, &[]).unwrap();
+        assert!(s.config.is_trust_anchor());
+        assert_eq!(s.config.constraints, serde_json::json!({"max_path_length": 1}).as_object().cloned());
+        assert_eq!((s.config.outbound.fetch_ms, s.config.outbound.request_ms, s.config.outbound.max_in_flight), (500, 1500, 8));
+        assert_eq!(s.config.outbound.connect_ms, service_kit::FetchLimits::default().connect_ms, "defaults for the rest");
+        let bad = ta.replace("max_path_length = 1", "max_path_length = -1");
+        assert!(matches!(load(&bad, &[]), Err(ConfigError::Invalid { field, .. }) if field == "constraints"));
     }
 }
