@@ -38,6 +38,10 @@ pub(crate) enum FederationCommand {
         /// A metadata_policy JSON file to apply to it.
         #[arg(long)]
         policy: Option<PathBuf>,
+        /// Claims about its organisation that its trust marks carry, `NAME=VALUE` (repeatable;
+        /// IT-Wallet 1.4 §1.1 requires `organization_type=public|private` and `logo_uri`).
+        #[arg(long = "trust-mark-claim", value_parser = claim_arg)]
+        trust_mark_claims: Vec<(String, String)>,
         #[command(flatten)]
         admin: Admin,
     },
@@ -59,6 +63,9 @@ pub(crate) enum FederationCommand {
         /// Validity in seconds.
         #[arg(long)]
         ttl: Option<i64>,
+        /// Claims for this mark over those kept at onboarding, `NAME=VALUE` (repeatable).
+        #[arg(long = "claim", value_parser = claim_arg)]
+        claims: Vec<(String, String)>,
         #[command(flatten)]
         admin: Admin,
     },
@@ -185,6 +192,18 @@ pub(crate) fn read_admin_token(data_dir: &Path) -> Result<String, CliError> {
     })
 }
 
+/// `NAME=VALUE` of `--claim` and `--trust-mark-claim`.
+fn claim_arg(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
+        _ => Err(format!("expected NAME=VALUE, not {s:?}")),
+    }
+}
+
+fn claims_object(claims: Vec<(String, String)>) -> Value {
+    Value::Object(claims.into_iter().map(|(k, v)| (k, Value::from(v))).collect())
+}
+
 /// The file in which `tessera up` says which data directory each of its services uses.
 pub(crate) const SERVICES_FILE: &str = "services.json";
 
@@ -236,16 +255,17 @@ fn serve_state(state: AppState, listen: &str, id: &EntityId) -> Result<(), CliEr
 pub(crate) fn run(c: FederationCommand) -> Result<(), CliError> {
     match c {
         FederationCommand::Resolve { entity, ta, ta_jwks, json } => resolve(&entity, &ta, ta_jwks.as_deref(), json),
-        FederationCommand::AddSubordinate { entity_id, entity_type, policy, admin } => {
+        FederationCommand::AddSubordinate { entity_id, entity_type, policy, trust_mark_claims, admin } => {
             let policy = match policy {
                 Some(p) => serde_json::from_str::<Value>(&crate::read_file(&p.display().to_string())?).map_err(|e| usage(format!("{}: {e}", p.display())))?,
                 None => Value::Null,
             };
-            let body = json!({"entity_id": entity_id, "entity_types": entity_type, "metadata_policy": policy});
+            let claims = (!trust_mark_claims.is_empty()).then(|| claims_object(trust_mark_claims));
+            let body = json!({"entity_id": entity_id, "entity_types": entity_type, "metadata_policy": policy, "trust_mark_claims": claims});
             admin_call(&admin, reqwest::Method::POST, "admin/subordinates", Some(body))
         }
         FederationCommand::Remove { entity_id, admin } => {
-            admin_call(&admin, reqwest::Method::DELETE, &format!("admin/subordinates?entity_id={entity_id}"), None)
+            admin_call(&admin, reqwest::Method::DELETE, &wallet_core::wallet::query::with_params("admin/subordinates", &[("entity_id", &entity_id)]), None)
         }
         FederationCommand::List { admin } => admin_call(&admin, reqwest::Method::GET, "admin/subordinates", None),
         FederationCommand::Serve { entity_id, listen, data_dir, authority_hints, leaf, organization_name, metadata, admin_token: token } => {
@@ -278,12 +298,11 @@ pub(crate) fn run(c: FederationCommand) -> Result<(), CliError> {
             }
             admin_call(&at(&entity), reqwest::Method::POST, "admin/keys/activate", None)
         }
-        FederationCommand::IssueTrustMark { sub, trust_mark_type, ttl, admin } => admin_call(
-            &admin,
-            reqwest::Method::POST,
-            "admin/trust-marks",
-            Some(json!({"sub": sub, "trust_mark_type": trust_mark_type, "ttl": ttl})),
-        ),
+        FederationCommand::IssueTrustMark { sub, trust_mark_type, ttl, claims, admin } => {
+            let claims = (!claims.is_empty()).then(|| claims_object(claims));
+            let body = json!({"sub": sub, "trust_mark_type": trust_mark_type, "ttl": ttl, "claims": claims});
+            admin_call(&admin, reqwest::Method::POST, "admin/trust-marks", Some(body))
+        }
         FederationCommand::RevokeTrustMark { sub, trust_mark_type, admin } => admin_call(
             &admin,
             reqwest::Method::POST,

@@ -11,7 +11,10 @@
 //!
 //! The trust anchor issues the wallet provider its trust marks (`openid_relying_party/public`,
 //! which the OpenID Provider requires of relying parties, SPID/CIE OIDC §B.1; and
-//! `federation-entity/wallet-provider`), and the provider publishes them in its configuration.
+//! `federation-entity/wallet-provider`), and the intermediate its own
+//! (`federation-entity/intermediate`); each holder verifies its marks through the federation
+//! and publishes them in its configuration (ALL-003). Every service has its own admin token
+//! under its own directory, and is served with client addresses for its rate limits.
 //! Restarting on the same data directory keeps every key and registry.
 
 use std::path::PathBuf;
@@ -29,6 +32,9 @@ pub(crate) const WALLET_REDIRECT_URI: &str = "it.tessera.wallet://activate";
 /// The trust mark the test OpenID Provider requires of relying parties, and the wallet
 /// provider's own (named as IT-Wallet does: `<anchor>/trust_marks/<name>`).
 const TRUST_MARKS: [&str; 2] = ["openid_relying_party/public", "federation-entity/wallet-provider"];
+
+/// The trust mark the anchor issues to its intermediate, which publishes it (ALL-003).
+const INTERMEDIATE_MARK: &str = "federation-entity/intermediate";
 
 #[derive(clap::Args)]
 pub(crate) struct UpArgs {
@@ -49,9 +55,10 @@ async fn bind(port: u16) -> Result<tokio::net::TcpListener, CliError> {
     tokio::net::TcpListener::bind(("127.0.0.1", port)).await.map_err(|e| usage(format!("port {port}: {e}")))
 }
 
+/// Serves `app` with the peer addresses that the services' per-client rate limits count by.
 fn spawn(port: u16, app: axum::Router, listener: tokio::net::TcpListener) {
     tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, app).await {
+        if let Err(e) = service_kit::serve::serve(listener, app, std::future::pending()).await {
             eprintln!("tessera up: server on port {port} stopped: {e}");
         }
     });
@@ -91,7 +98,7 @@ pub(crate) fn run(a: &UpArgs) -> Result<(), CliError> {
         let jwks = trust_anchor::keys::KeyRing::load_or_create(&ta_dir).map_err(usage)?.published();
         let anchor = TrustAnchorConfig { id: ta_id.clone(), jwks };
         let mut ta = Config::trust_anchor(ta_id.clone(), ta_dir, ta_token.clone());
-        for t in TRUST_MARKS {
+        for t in TRUST_MARKS.into_iter().chain([INTERMEDIATE_MARK]) {
             ta.trust_mark_issuers.insert(format!("{ta_id}/trust_marks/{t}"), vec![ta_id.to_string()]);
         }
         ta.trust_anchors = vec![anchor.clone()];
@@ -134,18 +141,21 @@ pub(crate) fn run(a: &UpArgs) -> Result<(), CliError> {
 
         // Onboarding: each authority fetches its subordinate's configuration and pins its keys.
         let http = reqwest::Client::new();
-        for (authority, token, sub, types, policy) in [
-            (&ta_id, &ta_token, &int_id, json!(["federation_entity"]), json!({"openid_credential_issuer": {"display": {"essential": true}}})),
-            (&int_id, &int_token, &leaf_id, json!(["openid_credential_issuer"]), Value::Null),
-            (&ta_id, &ta_token, &op_id, json!(["openid_provider"]), Value::Null),
-            (&ta_id, &ta_token, &wp_id, json!(["wallet_solution", "openid_relying_party"]), Value::Null),
+        // `organization_type` (and `logo_uri`, taken from each configuration) go into the
+        // trust marks issued to them (IT-Wallet 1.4 §1.1, trust mark table).
+        for (authority, token, sub, types, policy, org) in [
+            (&ta_id, &ta_token, &int_id, json!(["federation_entity"]), json!({"openid_credential_issuer": {"display": {"essential": true}}}), "public"),
+            (&int_id, &int_token, &leaf_id, json!(["openid_credential_issuer"]), Value::Null, "public"),
+            (&ta_id, &ta_token, &op_id, json!(["openid_provider"]), Value::Null, "public"),
+            (&ta_id, &ta_token, &wp_id, json!(["wallet_solution", "openid_relying_party"]), Value::Null, "private"),
         ] {
-            let body = json!({"entity_id": sub, "entity_types": types, "metadata_policy": policy});
+            let body = json!({"entity_id": sub, "entity_types": types, "metadata_policy": policy, "trust_mark_claims": {"organization_type": org}});
             admin_post(&http, token, format!("{authority}/admin/subordinates"), body).await?;
         }
-        for t in TRUST_MARKS {
-            let issued = admin_post(&http, &ta_token, format!("{ta_id}/admin/trust-marks"), json!({"sub": wp_id, "trust_mark_type": t})).await?;
-            admin_post(&http, &wp_token, format!("{wp_id}/admin/own-trust-marks"), json!({"trust_mark": issued.get("trust_mark")})).await?;
+        // Each mark is published by its holder, which checks it through the federation first.
+        for (t, sub, sub_token) in TRUST_MARKS.map(|t| (t, &wp_id, &wp_token)).into_iter().chain([(INTERMEDIATE_MARK, &int_id, &int_token)]) {
+            let issued = admin_post(&http, &ta_token, format!("{ta_id}/admin/trust-marks"), json!({"sub": sub, "trust_mark_type": t})).await?;
+            admin_post(&http, sub_token, format!("{sub}/admin/own-trust-marks"), json!({"trust_mark": issued.get("trust_mark")})).await?;
         }
 
         println!("Tessera is up (data in {}):", a.data_dir.display());

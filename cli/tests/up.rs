@@ -64,6 +64,14 @@ fn up_then_resolve_and_list() {
         .unwrap();
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("401"), "{}", String::from_utf8_lossy(&o.stderr));
+    // The intermediate publishes the trust mark the anchor issued it (ALL-003), with the
+    // claims the IT-Wallet trust mark table requires.
+    let int_ec = reqwest::blocking::get(format!("http://127.0.0.1:{}/.well-known/openid-federation", base + 1)).unwrap().text().unwrap();
+    let ec: serde_json::Value = wallet_core::jose::CompactJws::parse(&int_ec).unwrap().payload_json().unwrap();
+    let mark = ec["trust_marks"].as_array().unwrap().iter().find(|m| m["trust_mark_type"] == format!("{ta}/trust_marks/federation-entity/intermediate")).unwrap();
+    let claims: serde_json::Value = wallet_core::jose::CompactJws::parse(mark["trust_mark"].as_str().unwrap()).unwrap().payload_json().unwrap();
+    assert_eq!(claims["organization_type"], "public");
+    assert!(claims["logo_uri"].as_str().is_some_and(|l| l.ends_with("/logo.svg")), "{claims}");
     // The trust anchor issues a trust mark to its subordinate.
     let o = Command::new(env!("CARGO_BIN_EXE_tessera"))
         .args(["federation", "issue-trust-mark", &format!("http://127.0.0.1:{}", base + 1), "--type", "intermediate"])
@@ -202,6 +210,20 @@ fn up_then_activate_a_wallet_list_it_and_revoke_it() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let other: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert!(!other.as_array().unwrap().iter().any(|i| i["id"] == id.as_str()), "{other}");
+
+    // A second phone of the same citizen: the summary, not screens of JWTs (--json has them).
+    let second = dir.path().join("wallet-2");
+    let o = Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .args(["wallet", "activate", "--provider", &wp, "--ta", &ta, "--data-dir", second.to_str().unwrap()])
+        .args(["--fiscal-number", "TINIT-RSSMRA80A01H501U"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let summary = String::from_utf8_lossy(&o.stdout);
+    assert!(summary.contains("Wallet activated for TINIT-RSSMRA80A01H501U"), "{summary}");
+    assert!(summary.contains("Wallet Unit Attestation   valid until") && summary.contains(" UTC"), "{summary}");
+    assert!(!summary.contains("eyJ"), "no raw JWT in the summary: {summary}");
+    assert!(summary.lines().count() <= 10, "{summary}");
 
     // A lost phone: the citizen revokes the instance; its WUA is revoked in the status list.
     let o = wallet("revoke", &["--fiscal-number", "TINIT-RSSMRA80A01H501U"]);

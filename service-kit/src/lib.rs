@@ -6,6 +6,7 @@
 //!   framework's plain-text rejections, unknown routes, wrong methods) into that form;
 //! * [`extract`]: body, query and form extractors whose refusals say what was wrong, and
 //!   strict booleans;
+//! * [`assets`]: a default logo for federation entities;
 //! * [`admin`]: the operator's bearer token, checked before the body is read;
 //! * [`rate_limit`]: token buckets per client, bounded in memory;
 //! * [`fetch`]: outbound HTTP that never blocks a thread, with a timeout per fetch, a
@@ -14,6 +15,7 @@
 //! * [`serve`]: serving a router with the peer address that rate limits need.
 
 pub mod admin;
+pub mod assets;
 pub mod error;
 pub mod extract;
 pub mod fetch;

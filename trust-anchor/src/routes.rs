@@ -195,6 +195,9 @@ impl AppState {
             _ => Map::new(),
         };
         fed.insert("organization_name".into(), Value::from(c.organization_name.clone()));
+        // A logo by default: leaves MUST publish one (IT-Wallet 1.4 §1.1), and trust marks
+        // carry it (the IT-Wallet trust mark table).
+        fed.entry("logo_uri").or_insert_with(|| Value::from(self.endpoint(service_kit::assets::LOGO_PATH.trim_start_matches('/'))));
         fed.insert("federation_resolve_endpoint".into(), Value::from(self.endpoint("resolve")));
         if c.authority {
             // IT-Wallet 1.4 §1.1, Federation API of the TA and intermediates (FA_005).
@@ -259,6 +262,7 @@ pub fn routes(state: AppState) -> Router {
         .route("/health", health.route())
         .route("/metrics", get(crate::metrics::render))
         .route("/openapi.json", get(crate::openapi::document))
+        .route(service_kit::assets::LOGO_PATH, get(service_kit::assets::logo))
         .route("/ca", get(root_ca))
         .route("/crl", get(crate::pki::crl));
     if state.config().authority {

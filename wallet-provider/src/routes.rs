@@ -29,7 +29,7 @@ pub const INSTANCE_PATH: &str = "/wallet-instances/{id}";
 /// the provider itself, authorities, or the PID provider on the citizen's death).
 pub const ADMIN_REVOKE_PATH: &str = "/admin/wallet-instances/revoke";
 /// The SVG logo `wallet_solution.logo_uri` points to when none is configured.
-pub const LOGO_PATH: &str = "/logo.svg";
+pub const LOGO_PATH: &str = service_kit::assets::LOGO_PATH;
 /// `200 {"status":"ok"}`, or `503 {"status":"degraded","checks":{..}}` when the database
 /// does not answer, outbound fetches are saturated or a rate limiter is refusing a flood.
 pub const HEALTH_PATH: &str = "/health";
@@ -73,7 +73,7 @@ pub fn router(state: WalletProvider) -> Router {
         .route(WALLET_INSTANCES, get(list_instances))
         .route(INSTANCE_PATH, get(get_instance).patch(revoke_instance).post(revoke_instance))
         .route(crate::status_list::STATUS_LIST_PATH, get(status_list))
-        .route(LOGO_PATH, get(logo))
+        .route(LOGO_PATH, get(service_kit::assets::logo))
         .route(HOME_PATH, get(home))
         .route(POLICY_PATH, get(policy))
         .route(HEALTH_PATH, health(&state).route())
@@ -255,11 +255,6 @@ async fn status_list(State(st): State<WalletProvider>) -> Result<Response, Provi
     let jwt = token.sign(&header, st.keys().attestation()).map_err(ProviderError::internal)?;
     st.metrics().count(Event::StatusList);
     Ok(([(header::CONTENT_TYPE, wallet_core::status::MEDIA_TYPE)], jwt).into_response())
-}
-
-async fn logo() -> Response {
-    const SVG: &str = r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 64 64"><rect width="64" height="64" rx="12" fill="#0066cc"/><text x="32" y="42" font-size="30" text-anchor="middle" fill="#fff" font-family="sans-serif">T</text></svg>"##;
-    ([(header::CONTENT_TYPE, "image/svg+xml")], SVG).into_response()
 }
 
 async fn home(State(st): State<WalletProvider>) -> Response {
