@@ -22,3 +22,12 @@ pub mod request_url;
 pub use client_id::{ClientId, ClientIdError, ClientIdKind};
 pub use profile::Profile;
 pub use request_url::{AuthorizationRequestUrl, RequestRef, RequestUriMethod, RequestUriPost, RequestUrlError, WalletInvocation, WalletMetadata, WalletNonce};
+pub mod metadata;
+pub mod request_object;
+
+pub use metadata::VerifierMetadata;
+pub use request_object::{ParsedRequestObject, RequestObjectBuilder, RequestObjectError, SigningHeader, VerifiedRequest, VerifyContext};
+
+#[cfg(test)]
+#[allow(dead_code)] // until the verify tests use the issuer side
+pub(crate) mod testing;

@@ -1,0 +1,331 @@
+//! Request objects: build → sign → parse → verify, both client id prefixes and both
+//! profiles; then a negative test per check of IT-Wallet §5.1 / §8, asserting the variant.
+
+use serde_json::json;
+
+use super::*;
+use crate::jose::{ContentEncryption, JwkSet, SoftwareSigner};
+use crate::oid4vp::Profile;
+use crate::oid4vp::request_url::WalletNonce;
+use crate::oid4vp::testing::*;
+use crate::time::UnixTime;
+
+fn sign_edit(fx: &Fixture, edit: impl FnOnce(&mut RequestObjectClaims)) -> String {
+    let mut claims = fx.builder().claims().unwrap();
+    edit(&mut claims);
+    sign_claims(&claims, &fx.rp_ro, &fx.header()).unwrap()
+}
+
+fn verify_fed(fx: &Fixture, jwt: &str) -> Result<VerifiedRequest, RequestObjectError> {
+    let chain = fx.rp_chain();
+    let cid = fx.client_id();
+    let ctx = VerifyContext { rp_chain: Some(&chain), ..VerifyContext::new(&cid, Profile::ItWallet14, NOW) };
+    ParsedRequestObject::parse(jwt)?.verify(&ctx)
+}
+
+fn err(fx: &Fixture, edit: impl FnOnce(&mut RequestObjectClaims)) -> RequestObjectError {
+    verify_fed(fx, &sign_edit(fx, edit)).unwrap_err()
+}
+
+#[test]
+fn federation_round_trip() {
+    let fx = Fixture::new();
+    let jwt = fx.builder().sign(&fx.rp_ro, &fx.header()).unwrap();
+    let parsed = ParsedRequestObject::parse(&jwt).unwrap();
+    assert!(parsed.header().typ_is(REQUEST_OBJECT_TYP));
+    let v = verify_fed(&fx, &jwt).unwrap();
+    assert_eq!(v.client_id, fx.client_id());
+    assert_eq!(v.response_uri, RESPONSE_URI);
+    assert_eq!(v.nonce, NONCE);
+    assert_eq!(v.state.as_deref(), Some(STATE));
+    assert_eq!(v.dcql_query, Fixture::pid_query());
+    assert_eq!(v.metadata.client_name.as_deref(), Some("Comune di Roma"));
+    assert_eq!(v.encryption_key, *fx.rp_enc.public_jwk());
+    assert_eq!(v.enc, ContentEncryption::A256Gcm);
+    assert!(matches!(v.trust, RpTrust::Federation { ref trust_anchor, .. } if trust_anchor.as_str() == TA));
+    assert_eq!(v.exp.secs(), NOW.secs() + 300);
+}
+
+#[test]
+fn federation_via_trust_chain_header_with_x5c_checked() {
+    let fx = Fixture::new();
+    let jwt = fx.builder().sign(&fx.rp_ro, &fx.header()).unwrap();
+    let cid = fx.client_id();
+    let anchors = [fx.anchor()];
+    let x509 = fx.pki.anchors();
+    let ctx = VerifyContext {
+        federation_anchors: &anchors,
+        x509_anchors: Some(&x509),
+        request_uri: Some(REQUEST_URI),
+        ..VerifyContext::new(&cid, Profile::ItWallet13, NOW)
+    };
+    let v = ParsedRequestObject::parse(&jwt).unwrap().verify(&ctx).unwrap();
+    assert_eq!(v.profile, Profile::ItWallet13);
+    // A trust anchor the wallet does not know.
+    let other = Fixture::new();
+    let anchors = [other.anchor()];
+    let ctx = VerifyContext { federation_anchors: &anchors, ..VerifyContext::new(&cid, Profile::ItWallet14, NOW) };
+    assert!(matches!(ParsedRequestObject::parse(&jwt).unwrap().verify(&ctx).unwrap_err(), RequestObjectError::UntrustedChain(_)));
+    // No chain at all.
+    let ctx = VerifyContext::new(&cid, Profile::ItWallet14, NOW);
+    let no_tc = fx.builder().sign(&fx.rp_ro, &SigningHeader { x5c: fx.header().x5c, ..Default::default() }).unwrap();
+    assert_eq!(ParsedRequestObject::parse(&no_tc).unwrap().verify(&ctx).unwrap_err(), RequestObjectError::MissingTrustChain);
+}
+
+fn x509_builder(fx: &Fixture) -> RequestObjectBuilder {
+    let mut b = fx.builder();
+    b.client_id = crate::oid4vp::ClientId::x509_hash_of(&fx.rp_leaf);
+    b
+}
+
+fn verify_x509(fx: &Fixture, jwt: &str) -> Result<VerifiedRequest, RequestObjectError> {
+    let cid = crate::oid4vp::ClientId::x509_hash_of(&fx.rp_leaf);
+    let anchors = fx.pki.anchors();
+    let ctx = VerifyContext { x509_anchors: Some(&anchors), ..VerifyContext::new(&cid, Profile::ItWallet14, NOW) };
+    ParsedRequestObject::parse(jwt)?.verify(&ctx)
+}
+
+#[test]
+fn x509_hash_round_trip() {
+    let fx = Fixture::new();
+    let header = SigningHeader { x5c: Some(vec![b64(&fx.rp_leaf)]), ..Default::default() };
+    let jwt = x509_builder(&fx).sign(&fx.rp_ro, &header).unwrap();
+    let v = verify_x509(&fx, &jwt).unwrap();
+    assert!(matches!(v.trust, RpTrust::X509 { ref san_dns, .. } if san_dns == &["rp.example.it".to_owned()]));
+    assert_eq!(v.encryption_key, *fx.rp_enc.public_jwk());
+}
+
+#[test]
+fn wp_085_request_object_signed_by_another_key_is_refused() {
+    let fx = Fixture::new();
+    let other = SoftwareSigner::generate().unwrap();
+    let header = SigningHeader { kid: fx.rp_ro.kid(), ..fx.header() };
+    let jwt = fx.builder().sign(&other, &header).unwrap();
+    let e = verify_fed(&fx, &jwt).unwrap_err();
+    assert_eq!(e, RequestObjectError::BadSignature);
+    assert_eq!(e.oauth_code(), "invalid_request_object");
+    // A kid the RP does not publish.
+    let jwt = fx.builder().sign(&other, &fx.header()).unwrap();
+    assert_eq!(verify_fed(&fx, &jwt).unwrap_err(), RequestObjectError::UnknownKid(other.kid()));
+    // x509_hash: signed by another key than the certificate's.
+    let header = SigningHeader { x5c: Some(vec![b64(&fx.rp_leaf)]), ..Default::default() };
+    assert_eq!(verify_x509(&fx, &x509_builder(&fx).sign(&other, &header).unwrap()).unwrap_err(), RequestObjectError::BadSignature);
+}
+
+#[test]
+fn wp_086_client_id_mismatches_are_refused() {
+    let fx = Fixture::new();
+    // The request object names another client than the URL.
+    let e = err(&fx, |c| c.client_id = Some("openid_federation:https://evil.example.it".into()));
+    assert_eq!(e, RequestObjectError::ClientIdMismatch { in_url: format!("openid_federation:{RP}"), in_object: "openid_federation:https://evil.example.it".into() });
+    assert_eq!(e.oauth_code(), "invalid_client");
+    // Prefix mismatch: the URL has the prefix, the request object the bare id.
+    assert!(matches!(err(&fx, |c| c.client_id = Some(RP.into())), RequestObjectError::ClientIdMismatch { .. }));
+    // iss is not the client.
+    assert_eq!(err(&fx, |c| c.iss = Some("https://evil.example.it".into())), RequestObjectError::IssMismatch("https://evil.example.it".into()));
+    assert_eq!(err(&fx, |c| c.iss = None), RequestObjectError::MissingClaim("iss"));
+    // iss as the bare entity id is accepted.
+    verify_fed(&fx, &sign_edit(&fx, |c| c.iss = Some(RP.into()))).unwrap();
+    // The chain is about another entity than the client.
+    let other = Fixture::new();
+    let mut b = fx.builder();
+    b.client_id = crate::oid4vp::ClientId::parse("openid_federation:https://other.example.it").unwrap();
+    let jwt = b.sign(&fx.rp_ro, &fx.header()).unwrap();
+    let chain = other.rp_chain();
+    let ctx = VerifyContext { rp_chain: Some(&chain), ..VerifyContext::new(&b.client_id, Profile::ItWallet14, NOW) };
+    assert_eq!(
+        ParsedRequestObject::parse(&jwt).unwrap().verify(&ctx).unwrap_err(),
+        RequestObjectError::EntityMismatch { client: "https://other.example.it".into(), chain_subject: RP.into() }
+    );
+}
+
+#[test]
+fn x509_hash_not_matching_the_leaf_is_refused() {
+    let fx = Fixture::new();
+    let other_leaf = fx.pki.leaf(&SoftwareSigner::generate().unwrap(), RP);
+    let header = SigningHeader { x5c: Some(vec![b64(&other_leaf)]), ..Default::default() };
+    let e = verify_x509(&fx, &x509_builder(&fx).sign(&fx.rp_ro, &header).unwrap()).unwrap_err();
+    assert_eq!(e, RequestObjectError::X509HashMismatch);
+    // No x5c at all.
+    let e = verify_x509(&fx, &x509_builder(&fx).sign(&fx.rp_ro, &SigningHeader::default()).unwrap()).unwrap_err();
+    assert_eq!(e, RequestObjectError::MissingX5c);
+}
+
+#[test]
+fn root_certificate_in_x5c_is_refused() {
+    let fx = Fixture::new();
+    let header = SigningHeader { x5c: Some(vec![b64(&fx.rp_leaf), b64(&fx.pki.root_der)]), ..Default::default() };
+    assert_eq!(verify_x509(&fx, &x509_builder(&fx).sign(&fx.rp_ro, &header).unwrap()).unwrap_err(), RequestObjectError::RootInChain);
+}
+
+#[test]
+fn x5c_from_another_ca_is_refused() {
+    let fx = Fixture::new();
+    let other = Pki::new();
+    let leaf = other.leaf(&fx.rp_ro, RP);
+    let mut b = fx.builder();
+    b.client_id = crate::oid4vp::ClientId::x509_hash_of(&leaf);
+    let jwt = b.sign(&fx.rp_ro, &SigningHeader { x5c: Some(vec![b64(&leaf)]), ..Default::default() }).unwrap();
+    let cid = b.client_id.clone();
+    let anchors = fx.pki.anchors();
+    let ctx = VerifyContext { x509_anchors: Some(&anchors), ..VerifyContext::new(&cid, Profile::ItWallet14, NOW) };
+    assert_eq!(
+        ParsedRequestObject::parse(&jwt).unwrap().verify(&ctx).unwrap_err(),
+        RequestObjectError::Certificate(crate::x509::X509Error::UntrustedRoot)
+    );
+}
+
+#[test]
+fn x5c_san_must_bind_the_response_uri_host() {
+    let fx = Fixture::new();
+    let mut b = x509_builder(&fx);
+    b.response_uri = "https://evil.example.org/response".into();
+    let header = SigningHeader { x5c: Some(vec![b64(&fx.rp_leaf)]), ..Default::default() };
+    assert_eq!(verify_x509(&fx, &b.sign(&fx.rp_ro, &header).unwrap()).unwrap_err(), RequestObjectError::SanMismatch("https://evil.example.org/response".into()));
+}
+
+#[test]
+fn federation_x5c_leaf_must_be_the_signing_key() {
+    let fx = Fixture::new();
+    let other_leaf = fx.pki.leaf(&SoftwareSigner::generate().unwrap(), RP);
+    let jwt = fx.builder().sign(&fx.rp_ro, &SigningHeader { x5c: Some(vec![b64(&other_leaf)]), ..fx.header() }).unwrap();
+    let chain = fx.rp_chain();
+    let cid = fx.client_id();
+    let x509 = fx.pki.anchors();
+    let ctx = VerifyContext { rp_chain: Some(&chain), x509_anchors: Some(&x509), ..VerifyContext::new(&cid, Profile::ItWallet14, NOW) };
+    assert_eq!(ParsedRequestObject::parse(&jwt).unwrap().verify(&ctx).unwrap_err(), RequestObjectError::X5cKeyMismatch);
+}
+
+#[test]
+fn wp_091a_wp_094a_wp_081_unregistered_uris_are_refused() {
+    let fx = Fixture::new();
+    assert_eq!(
+        err(&fx, |c| c.response_uri = Some("https://rp.example.it/other".into())),
+        RequestObjectError::ResponseUriNotRegistered("https://rp.example.it/other".into())
+    );
+    assert_eq!(
+        err(&fx, |c| c.redirect_uri = Some("https://rp.example.it/elsewhere".into())),
+        RequestObjectError::RedirectUriNotRegistered("https://rp.example.it/elsewhere".into())
+    );
+    let jwt = fx.builder().sign(&fx.rp_ro, &fx.header()).unwrap();
+    let chain = fx.rp_chain();
+    let cid = fx.client_id();
+    let ctx = VerifyContext { rp_chain: Some(&chain), request_uri: Some("https://rp.example.it/request/9"), ..VerifyContext::new(&cid, Profile::ItWallet14, NOW) };
+    let e = ParsedRequestObject::parse(&jwt).unwrap().verify(&ctx).unwrap_err();
+    assert_eq!(e, RequestObjectError::RequestUriNotRegistered("https://rp.example.it/request/9".into()));
+    assert_eq!(e.oauth_code(), "invalid_request_uri");
+    assert_eq!(err(&fx, |c| c.response_uri = None), RequestObjectError::MissingClaim("response_uri"));
+}
+
+#[test]
+fn expired_or_future_request_object_is_refused() {
+    let fx = Fixture::new();
+    let e = err(&fx, |c| c.exp = Some(NOW.secs() - 120));
+    assert_eq!(e, RequestObjectError::Expired { exp: NOW.secs() - 120, now: NOW.secs() });
+    assert_eq!(e.oauth_code(), "invalid_request_object");
+    assert_eq!(err(&fx, |c| c.iat = Some(NOW.secs() + 600)), RequestObjectError::IssuedInFuture { iat: NOW.secs() + 600, now: NOW.secs() });
+    assert_eq!(err(&fx, |c| c.exp = None), RequestObjectError::MissingClaim("exp"));
+    assert!(matches!(err(&fx, |c| c.exp = Some(i64::MAX)), RequestObjectError::Time(_)));
+}
+
+#[test]
+fn short_nonce_is_refused() {
+    let fx = Fixture::new();
+    assert_eq!(err(&fx, |c| c.nonce = Some("123456".into())), RequestObjectError::NonceTooShort { len: 6, min: MIN_NONCE_LEN });
+    assert_eq!(err(&fx, |c| c.nonce = Some("x".repeat(31))), RequestObjectError::NonceTooShort { len: 31, min: MIN_NONCE_LEN });
+    verify_fed(&fx, &sign_edit(&fx, |c| c.nonce = Some("x".repeat(32)))).unwrap();
+    assert_eq!(err(&fx, |c| c.nonce = None), RequestObjectError::MissingClaim("nonce"));
+}
+
+#[test]
+fn wallet_nonce_must_be_echoed() {
+    let fx = Fixture::new();
+    let wn = WalletNonce::generate().unwrap();
+    let chain = fx.rp_chain();
+    let cid = fx.client_id();
+    let ctx = VerifyContext { rp_chain: Some(&chain), wallet_nonce: Some(&wn), ..VerifyContext::new(&cid, Profile::ItWallet14, NOW) };
+    let mut b = fx.builder();
+    let jwt = b.sign(&fx.rp_ro, &fx.header()).unwrap();
+    assert_eq!(ParsedRequestObject::parse(&jwt).unwrap().verify(&ctx).unwrap_err(), RequestObjectError::WalletNonceMissing);
+    b.wallet_nonce = Some("another".into());
+    let jwt = b.sign(&fx.rp_ro, &fx.header()).unwrap();
+    assert_eq!(ParsedRequestObject::parse(&jwt).unwrap().verify(&ctx).unwrap_err(), RequestObjectError::WalletNonceMismatch);
+    b.wallet_nonce = Some(wn.as_str().to_owned());
+    let jwt = b.sign(&fx.rp_ro, &fx.header()).unwrap();
+    ParsedRequestObject::parse(&jwt).unwrap().verify(&ctx).unwrap();
+}
+
+#[test]
+fn response_mode_and_type_are_enforced() {
+    let fx = Fixture::new();
+    // direct_post (unencrypted) is refused in both profiles (versions note §2).
+    assert_eq!(err(&fx, |c| c.response_mode = Some("direct_post".into())), RequestObjectError::ResponseModeNotAllowed("direct_post".into()));
+    assert_eq!(err(&fx, |c| c.response_mode = Some("fragment".into())), RequestObjectError::ResponseModeNotAllowed("fragment".into()));
+    assert_eq!(err(&fx, |c| c.response_type = Some("code".into())), RequestObjectError::UnsupportedResponseType("code".into()));
+}
+
+#[test]
+fn query_rules() {
+    let fx = Fixture::new();
+    assert_eq!(err(&fx, |c| c.dcql_query = None), RequestObjectError::MissingDcqlQuery);
+    assert_eq!(err(&fx, |c| c.presentation_definition = Some(json!({"id": "x"}))), RequestObjectError::PresentationDefinitionUnsupported);
+    assert_eq!(
+        err(&fx, |c| c.dcql_query = Some(json!({"credentials": []}))),
+        RequestObjectError::Dcql(crate::oid4vp::dcql::DcqlError::NoCredentials)
+    );
+    let e = err(&fx, |c| c.dcql_query = Some(json!({"credentials": [{"id": "x", "format": "jwt_vc_json", "meta": {}}]})));
+    assert_eq!(e, RequestObjectError::VpFormatsNotSupported("jwt_vc_json".into()));
+    assert_eq!(e.oauth_code(), "vp_formats_not_supported");
+}
+
+#[test]
+fn wrong_typ_is_refused() {
+    let fx = Fixture::new();
+    let claims = fx.builder().claims().unwrap();
+    let h = crate::jose::JwsHeader::new(crate::jose::JwsAlg::Es256).with_typ("JWT").with_kid(fx.rp_ro.kid());
+    let jwt = crate::jose::jws::sign_json(&h, &claims, &fx.rp_ro).unwrap();
+    assert_eq!(verify_fed(&fx, &jwt).unwrap_err(), RequestObjectError::WrongTyp(Some("JWT".into())));
+    assert!(matches!(ParsedRequestObject::parse("not.a.jwt").unwrap_err(), RequestObjectError::Malformed(_)));
+}
+
+#[test]
+fn response_encryption_key_per_profile() {
+    let fx = Fixture::new();
+    // client_metadata carries an ephemeral key different from the EC's.
+    let eph = crate::jose::DecryptionKey::generate().unwrap();
+    let mut b = fx.builder();
+    if let Some(cm) = b.client_metadata.as_mut() {
+        cm.jwks = Some(JwkSet { keys: vec![eph.public_jwk().clone()] });
+        cm.encrypted_response_enc_values_supported = Some(vec!["A128GCM".into()]);
+    }
+    let jwt = b.sign(&fx.rp_ro, &fx.header()).unwrap();
+    let chain = fx.rp_chain();
+    let cid = fx.client_id();
+    let v14 = ParsedRequestObject::parse(&jwt).unwrap().verify(&VerifyContext { rp_chain: Some(&chain), ..VerifyContext::new(&cid, Profile::ItWallet14, NOW) }).unwrap();
+    assert_eq!(v14.encryption_key, *eph.public_jwk());
+    assert_eq!(v14.enc, ContentEncryption::A128Gcm);
+    let v13 = ParsedRequestObject::parse(&jwt).unwrap().verify(&VerifyContext { rp_chain: Some(&chain), ..VerifyContext::new(&cid, Profile::ItWallet13, NOW) }).unwrap();
+    assert_eq!(v13.encryption_key, *fx.rp_enc.public_jwk());
+    assert_eq!(v13.enc, ContentEncryption::A256Gcm);
+}
+
+#[test]
+fn missing_encryption_key_or_enc_is_refused() {
+    let fx = Fixture::new();
+    let mut md = fx.rp_metadata();
+    md["jwks"] = json!({"keys": [fx.rp_ro.public_jwk()]});
+    let chain = crate::federation::chain::validate(&fx.rp_chain_jwts_with(md.clone()), &fx.anchor(), NOW).unwrap();
+    let mut b = fx.builder();
+    b.client_metadata = None;
+    let jwt = b.sign(&fx.rp_ro, &fx.header()).unwrap();
+    let cid = fx.client_id();
+    let ctx = VerifyContext { rp_chain: Some(&chain), ..VerifyContext::new(&cid, Profile::ItWallet14, NOW) };
+    assert_eq!(ParsedRequestObject::parse(&jwt).unwrap().verify(&ctx).unwrap_err(), RequestObjectError::NoEncryptionKey);
+    let mut b = fx.builder();
+    if let Some(cm) = b.client_metadata.as_mut() {
+        cm.encrypted_response_enc_values_supported = Some(vec!["A128CBC-HS256".into()]);
+    }
+    let jwt = b.sign(&fx.rp_ro, &fx.header()).unwrap();
+    assert_eq!(verify_fed(&fx, &jwt).unwrap_err(), RequestObjectError::UnsupportedEnc);
+    let _ = UnixTime(0);
+}
