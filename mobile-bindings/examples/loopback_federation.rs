@@ -55,7 +55,7 @@ async fn main() {
     c.required_trust_marks = vec![format!("{ta}/trust_marks/openid_relying_party/public")];
     let state = spid_cie_oidc::op::OpState::open(c).unwrap();
     tokio::spawn(async move { axum::serve(l, spid_cie_oidc::op::router(state)).await.unwrap() });
-    post(&http, format!("{ta}/admin/subordinates"), json!({"entity_id": op, "entity_types": ["openid_provider"]}), 201).await;
+    post(&http, format!("{ta}/admin/subordinates"), json!({"entity_id": op, "entity_types": ["openid_provider"], "trust_mark_claims": {"organization_type": "public"}}), 201).await;
 
     let (l, wp) = listener().await;
     let mut c = wallet_provider::Config::new(wp.clone(), ta.clone(), dir.path().join("wp"));
@@ -65,7 +65,7 @@ async fn main() {
     c.op_entity_id = Some(op.clone());
     let state = wallet_provider::WalletProvider::open(c).unwrap();
     tokio::spawn(async move { wallet_provider::serve_listener(state, l, std::future::pending()).await.unwrap() });
-    post(&http, format!("{ta}/admin/subordinates"), json!({"entity_id": wp, "entity_types": ["wallet_solution"]}), 201).await;
+    post(&http, format!("{ta}/admin/subordinates"), json!({"entity_id": wp, "entity_types": ["wallet_solution"], "trust_mark_claims": {"organization_type": "private"}}), 201).await;
     mark(&http, &ta, &wp, "federation-entity/wallet-provider").await;
     mark(&http, &ta, &wp, "openid_relying_party/public").await;
 

@@ -488,8 +488,14 @@ async fn trust_mark_issuance_refuses_hostile_ttls_and_missing_required_claims() 
     assert_eq!(r.status(), 400, "registered claims are the issuer's");
     let r = fed.onboard(&fed.ta, &fed.int, json!({"trust_mark_claims": {"organization_type": "public"}})).await;
     assert_eq!(r.status(), 201);
-    let r = issue(json!({"sub": fed.int.id, "trust_mark_type": "intermediate"})).await;
+    let r = issue(json!({"sub": fed.int.id, "trust_mark_type": "intermediate", "claims": {"logo_uri": ""}})).await;
+    assert_eq!(r.status(), 400);
     assert!(error_of(&r.text().await.unwrap()).1.starts_with("logo_uri is required"));
+    // Our entities publish a default logo, which the mark carries.
+    let r = issue(json!({"sub": fed.int.id, "trust_mark_type": "intermediate"})).await;
+    assert_eq!(r.status(), 201);
+    let mark: Value = r.json().await.unwrap();
+    assert_eq!(claims_of(mark["trust_mark"].as_str().unwrap())["logo_uri"], format!("{}/logo.svg", fed.int.id));
     // Stored at onboarding (logo_uri defaulting to the configuration's federation_entity):
     // the intermediate's leaf gets a mark carrying them, with ttl at both ends of the range.
     for ttl in [1, 365 * 86_400] {
