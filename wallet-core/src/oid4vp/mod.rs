@@ -24,8 +24,10 @@ pub use profile::Profile;
 pub use request_url::{AuthorizationRequestUrl, RequestRef, RequestUriMethod, RequestUriPost, RequestUrlError, WalletInvocation, WalletMetadata, WalletNonce};
 pub mod metadata;
 pub mod request_object;
+pub mod response;
 
 pub use metadata::VerifierMetadata;
+pub use response::{AuthorizationResponse, ErrorResponse, PostedResponse, ResponseError, ResponseUriAnswer, VpToken, WalletErrorCode, decrypt_response};
 pub use request_object::{ParsedRequestObject, RequestObjectBuilder, RequestObjectError, SigningHeader, VerifiedRequest, VerifyContext};
 
 #[cfg(test)]
