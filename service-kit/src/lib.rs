@@ -8,6 +8,7 @@
 //!   strict booleans;
 //! * [`assets`]: a default logo for federation entities;
 //! * [`admin`]: the operator's bearer token, checked before the body is read;
+//! * [`files`]: databases created and kept 0600;
 //! * [`rate_limit`]: token buckets per client, bounded in memory;
 //! * [`fetch`]: outbound HTTP that never blocks a thread, with a timeout per fetch, a
 //!   deadline per request and a bound on concurrent fetches;
@@ -18,6 +19,7 @@ pub mod admin;
 pub mod assets;
 pub mod error;
 pub mod extract;
+pub mod files;
 pub mod fetch;
 pub mod health;
 pub mod rate_limit;

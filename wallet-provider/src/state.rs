@@ -194,12 +194,6 @@ impl Builder {
             fed.trust_anchors = vec![wallet_core::federation::TrustAnchorConfig { id: config.trust_anchor.clone(), jwks: jwks.clone() }];
         }
         let federation = trust_anchor::AppState::open(fed).map_err(OpenError::Federation)?;
-        // The federation entity's own registry holds no personal data, but keep every
-        // database under the data directory private.
-        let registry = config.data_dir.join("registry.sqlite");
-        if registry.exists() {
-            crate::store::ensure_private_file(&registry)?;
-        }
         let limiters = Limiters::new(&config.rate_limits);
         let key_attestation = match self.key_attestation {
             Some(v) => v,

@@ -165,42 +165,10 @@ fn random_free_index(tx: &rusqlite::Transaction<'_>) -> Result<i64, StoreError> 
 
 const INSTANCE_COLS: &str = "id, fiscal_number, public_key, state, issued_at, status_idx";
 
-/// Creates `path` mode 0600 if absent; tightens it to 0600 if others may read or write it.
-pub fn ensure_private_file(path: &Path) -> Result<(), StoreError> {
-    let io = |e: std::io::Error| StoreError::Io(format!("{}: {e}", path.display()));
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
-        match std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path) {
-            Ok(_) => return Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-            Err(e) => return Err(io(e)),
-        }
-        let mode = std::fs::metadata(path).map_err(io)?.permissions().mode();
-        if mode & 0o077 != 0 {
-            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(io)?;
-            tracing::warn!(target: "wallet_provider", path = %path.display(), "database file was readable by others: mode set to 0600");
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = std::fs::OpenOptions::new().write(true).create(true).truncate(false).open(path).map_err(io)?;
-    }
-    Ok(())
-}
-
 impl Store {
     /// Opens (creating, mode 0600) the database file.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        ensure_private_file(path)?;
-        for side in ["-wal", "-shm"] {
-            let mut p = path.as_os_str().to_owned();
-            p.push(side);
-            let p = std::path::PathBuf::from(p);
-            if p.exists() {
-                ensure_private_file(&p)?;
-            }
-        }
+        service_kit::files::private_database(path).map_err(|e| StoreError::Io(format!("{}: {e}", path.display())))?;
         let conn = Connection::open(path)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;

@@ -68,29 +68,10 @@ fn certificate(r: &rusqlite::Row<'_>) -> rusqlite::Result<IssuedCertificate> {
     Ok(IssuedCertificate { serial: r.get(0)?, entity_id: r.get(1)?, issued_at: r.get(2)?, not_after: r.get(3)?, revoked_at: r.get(4)? })
 }
 
-/// Creates `path` readable by its owner only (0600) if it does not exist, and tightens an
-/// existing file to 0600: the registry links entities, keys and marks (and, in services that
-/// embed this crate, more), so it is as private as the keys beside it. SQLite's `-wal` and
-/// `-shm` files take the database file's mode.
-pub(crate) fn private_file(path: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
-    let f = std::fs::OpenOptions::new().create(true).append(true).mode(0o600).open(path)?;
-    let mode = f.metadata()?.permissions().mode();
-    if mode & 0o077 != 0 {
-        f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-    }
-    for ext in ["sqlite-wal", "sqlite-shm"] {
-        let side = path.with_extension(ext);
-        if side.exists() {
-            std::fs::set_permissions(&side, std::fs::Permissions::from_mode(0o600))?;
-        }
-    }
-    Ok(())
-}
-
 impl Sqlite {
     pub(super) fn open(path: &Path) -> Result<Self, RegistryError> {
-        private_file(path).map_err(|e| RegistryError::File(format!("{}: {e}", path.display())))?;
+        // The registry links entities, keys and marks: as private as the keys beside it.
+        service_kit::files::private_database(path).map_err(|e| RegistryError::File(format!("{}: {e}", path.display())))?;
         let conn = Connection::open(path)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
