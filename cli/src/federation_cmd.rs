@@ -243,12 +243,12 @@ fn serve_state(state: AppState, listen: &str, id: &EntityId) -> Result<(), CliEr
     runtime()?.block_on(async move {
         let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| usage(format!("{listen}: {e}")))?;
         println!("{id} serving on {listen}: {}", id.configuration_url());
-        axum::serve(listener, router(state))
-            .with_graceful_shutdown(async {
-                let _ = tokio::signal::ctrl_c().await;
-            })
-            .await
-            .map_err(usage)
+        // With peer addresses, for the per-client rate limits.
+        service_kit::serve::serve(listener, router(state), async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+        .map_err(usage)
     })
 }
 
