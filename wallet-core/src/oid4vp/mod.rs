@@ -25,11 +25,12 @@ pub use request_url::{AuthorizationRequestUrl, RequestRef, RequestUriMethod, Req
 pub mod metadata;
 pub mod request_object;
 pub mod response;
+pub mod verify;
 
 pub use metadata::VerifierMetadata;
 pub use response::{AuthorizationResponse, ErrorResponse, PostedResponse, ResponseError, ResponseUriAnswer, VpToken, WalletErrorCode, decrypt_response};
+pub use verify::{PresentationContext, Refusal, ResponseExpectation, Verdict, VerifiedPresentation, VerifiedResponse, verify_presentation, verify_response};
 pub use request_object::{ParsedRequestObject, RequestObjectBuilder, RequestObjectError, SigningHeader, VerifiedRequest, VerifyContext};
 
 #[cfg(test)]
-#[allow(dead_code)] // until the verify tests use the issuer side
 pub(crate) mod testing;

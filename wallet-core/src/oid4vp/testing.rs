@@ -218,6 +218,18 @@ impl Fixture {
     /// A PID issued to the holder, signed with `x5c` and `trust_chain` headers; `edit`
     /// changes the claims before issuance.
     pub(crate) fn pid_with(&self, edit: impl FnOnce(&mut Map<String, Value>)) -> SdJwt {
+        self.issue_pid(edit, |_| {}, &self.issuer_key)
+    }
+
+    /// The PID's header: `typ`, `kid`, `x5c` (the issuer's certificate) and `trust_chain`.
+    pub(crate) fn pid_header(&self) -> JwsHeader {
+        let mut header = JwsHeader::new(JwsAlg::Es256).with_typ("dc+sd-jwt").with_kid(self.issuer_key.kid()).with_x5c(vec![b64(&self.issuer_leaf)]);
+        header.trust_chain = Some(self.issuer_chain_jwts(&[PID_VCT]));
+        header
+    }
+
+    /// A PID with claims, header and signer each changeable.
+    pub(crate) fn issue_pid(&self, edit: impl FnOnce(&mut Map<String, Value>), edit_header: impl FnOnce(&mut JwsHeader), signer: &SoftwareSigner) -> SdJwt {
         let mut claims = json!({
             "iss": ISSUER, "vct": PID_VCT, "iat": NOW.secs() - 100, "exp": NOW.secs() + 86_400,
             "cnf": {"jwk": self.holder.public_jwk()},
@@ -230,13 +242,13 @@ impl Fixture {
         .cloned()
         .unwrap();
         edit(&mut claims);
-        let mut header = JwsHeader::new(JwsAlg::Es256).with_typ("dc+sd-jwt").with_kid(self.issuer_key.kid()).with_x5c(vec![b64(&self.issuer_leaf)]);
-        header.trust_chain = Some(self.issuer_chain_jwts(&[PID_VCT]));
+        let mut header = self.pid_header();
+        edit_header(&mut header);
         SdJwtBuilder::new(claims)
             .all_top_level_disclosable(&["iss", "vct", "iat", "exp", "cnf", "status", "place_of_birth"])
             .disclosable(ClaimPath::parse_dotted("place_of_birth.locality"))
             .disclosable(ClaimPath::parse_dotted("place_of_birth.country"))
-            .sign(&header, &self.issuer_key)
+            .sign(&header, signer)
             .unwrap()
     }
 

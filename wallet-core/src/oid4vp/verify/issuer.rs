@@ -1,0 +1,191 @@
+//! Issuer trust for a presented credential (IT-Wallet 1.4 §1.3, §4.1, §8 "The issuer is
+//! untrusted"): the issuer's federation trust chain (the `trust_chain` header validated to a
+//! configured anchor, or resolved by the caller's [`IssuerChainResolver`]) gives its key
+//! (`openid_credential_issuer` `jwks` by `kid`) and the `vct`s it may issue
+//! (`credential_configurations_supported`); without a chain, the `x5c` leaf chained to the
+//! federation CA and naming the issuer gives the key only.
+
+use std::borrow::Cow;
+use std::future::Future;
+use std::pin::Pin;
+
+use serde_json::Value;
+
+use super::{PresentationContext, Refusal};
+use crate::federation::chain::{ValidatedChain, validate};
+use crate::federation::resolver::CREDENTIAL_ISSUER;
+use crate::federation::{ChainCollector, EntityId, FederationError};
+use crate::jose::{Jwk, JwkSet, JwsHeader};
+use crate::sd_jwt::{IssuerKeyResolver, KeyResolutionError};
+use crate::time::UnixTime;
+use crate::x509::{TrustAnchors, uri_host};
+
+/// The future an [`IssuerChainResolver`] returns.
+pub type ChainFuture<'a> = Pin<Box<dyn Future<Output = Result<ValidatedChain, FederationError>> + Send + 'a>>;
+
+/// Resolves an issuer's trust chain when the credential carries none (the verifier service
+/// implements it with [`ChainCollector::resolve_async`], usually behind a
+/// [`crate::federation::ChainCache`]).
+pub trait IssuerChainResolver: Send + Sync {
+    /// The issuer's validated chain.
+    fn resolve<'a>(&'a self, issuer: &'a EntityId, now: UnixTime) -> ChainFuture<'a>;
+}
+
+impl IssuerChainResolver for ChainCollector<'_> {
+    fn resolve<'a>(&'a self, issuer: &'a EntityId, now: UnixTime) -> ChainFuture<'a> {
+        Box::pin(self.resolve_async(issuer, now))
+    }
+}
+
+/// How the issuer was trusted (shown in the verifier page's audit panel).
+#[derive(Debug, Clone, PartialEq)]
+pub enum IssuerTrustPath {
+    /// A federation trust chain.
+    TrustChain {
+        /// The trust anchor it ends at.
+        trust_anchor: EntityId,
+        /// The entities of the chain, issuer first.
+        entities: Vec<String>,
+        /// Whether it came in the credential's `trust_chain` header (else resolved).
+        from_header: bool,
+        /// The issuer's `organization_name`, when its metadata has one.
+        organization_name: Option<String>,
+    },
+    /// The `x5c` certificate only.
+    X5c {
+        /// The leaf's SAN URIs.
+        san_uris: Vec<String>,
+        /// The leaf's SAN DNS names.
+        san_dns: Vec<String>,
+    },
+}
+
+/// An issuer whose key is trusted.
+#[derive(Debug, Clone)]
+pub struct TrustedIssuer {
+    /// The key that must have signed the credential.
+    pub key: Jwk,
+    /// How it was trusted.
+    pub path: IssuerTrustPath,
+    /// The `vct`s the federation metadata lets it issue; `None` without a chain.
+    pub allowed_vcts: Option<Vec<String>>,
+    /// Its metadata `jwks` (status list tokens are checked with them).
+    pub jwks: Option<JwkSet>,
+}
+
+fn untrusted(msg: impl Into<String>) -> Refusal {
+    Refusal::UntrustedIssuer(msg.into())
+}
+
+fn allowed_vcts(md: &serde_json::Map<String, Value>) -> Vec<String> {
+    md.get("credential_configurations_supported")
+        .and_then(Value::as_object)
+        .map(|c| c.values().filter_map(|cfg| cfg.get("vct").and_then(Value::as_str).map(str::to_owned)).collect())
+        .unwrap_or_default()
+}
+
+fn x5c_names(chain: &crate::x509::VerifiedChain, iss: &str) -> bool {
+    let host = uri_host(iss);
+    chain.san_uris.iter().any(|u| u == iss) || host.is_some_and(|h| chain.san_dns.contains(&h))
+}
+
+/// Establishes the issuer's key for a JWS with `header` issued by `iss`.
+pub(crate) async fn establish(iss: &str, header: &JwsHeader, ctx: &PresentationContext<'_>) -> Result<TrustedIssuer, Refusal> {
+    let mut chain_error = None;
+    let mut chain = None;
+    if let Some(tc) = &header.trust_chain {
+        for a in ctx.federation_anchors {
+            match validate(tc, a, ctx.now) {
+                Ok(v) => {
+                    chain = Some((v, true));
+                    break;
+                }
+                Err(e) => chain_error = Some(e.to_string()),
+            }
+        }
+        if chain.is_none() {
+            return Err(untrusted(format!("trust_chain header: {}", chain_error.unwrap_or_else(|| "no trust anchor configured".into()))));
+        }
+    } else if let (Some(resolver), Ok(entity)) = (ctx.issuer_chains, EntityId::new(iss)) {
+        match resolver.resolve(&entity, ctx.now).await {
+            Ok(v) => chain = Some((v, false)),
+            Err(e) => chain_error = Some(e.to_string()),
+        }
+    }
+
+    if let Some((chain, from_header)) = chain {
+        if chain.subject.claims.sub.as_str() != iss {
+            return Err(untrusted(format!("the trust chain is about {}, not {iss}", chain.subject.claims.sub)));
+        }
+        let md = chain.metadata_of(CREDENTIAL_ISSUER).ok_or_else(|| untrusted("no openid_credential_issuer metadata"))?;
+        let jwks: JwkSet = md
+            .get("jwks")
+            .and_then(|j| serde_json::from_value(j.clone()).ok())
+            .ok_or_else(|| untrusted("openid_credential_issuer metadata has no jwks"))?;
+        let kid = header.kid.as_deref().ok_or_else(|| untrusted("credential header has no kid"))?;
+        let key = jwks.by_kid(kid).cloned().ok_or_else(|| untrusted(format!("kid {kid} is not a key of the issuer")))?;
+        if let (Some(anchors), Some(x5c)) = (ctx.x509_anchors, &header.x5c) {
+            let v = anchors.verify_chain(x5c, ctx.now).map_err(|e| untrusted(format!("x5c: {e}")))?;
+            if v.leaf_key.thumbprint() != key.thumbprint() {
+                return Err(untrusted("x5c leaf key is not the issuer's federation key"));
+            }
+        }
+        let organization_name = chain
+            .metadata_of("federation_entity")
+            .and_then(|m| m.get("organization_name"))
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        let path = IssuerTrustPath::TrustChain {
+            trust_anchor: chain.trust_anchor.clone(),
+            entities: chain.statements.iter().map(|s| s.claims.iss.to_string()).collect(),
+            from_header,
+            organization_name,
+        };
+        return Ok(TrustedIssuer { key, path, allowed_vcts: Some(allowed_vcts(md)), jwks: Some(jwks) });
+    }
+
+    match (ctx.x509_anchors, &header.x5c) {
+        (Some(anchors), Some(x5c)) => {
+            let v = anchors.verify_chain(x5c, ctx.now).map_err(|e| untrusted(format!("x5c: {e}")))?;
+            if !x5c_names(&v, iss) {
+                return Err(untrusted("the x5c leaf certificate does not name the issuer"));
+            }
+            Ok(TrustedIssuer { key: v.leaf_key, path: IssuerTrustPath::X5c { san_uris: v.san_uris, san_dns: v.san_dns }, allowed_vcts: None, jwks: None })
+        }
+        _ => Err(untrusted(chain_error.unwrap_or_else(|| "neither a trust chain nor an x5c chain to a configured anchor".into()))),
+    }
+}
+
+/// The key of a credential already trusted (for the SD-JWT verifier).
+pub(crate) struct FixedKey<'a>(pub(crate) &'a Jwk);
+
+impl IssuerKeyResolver for FixedKey<'_> {
+    fn resolve(&self, _iss: &str, _header: &JwsHeader, _now: UnixTime) -> Result<Cow<'_, Jwk>, KeyResolutionError> {
+        Ok(Cow::Borrowed(self.0))
+    }
+}
+
+/// The issuer's keys for its status list tokens: its metadata `jwks` by `kid`, else an `x5c`
+/// to the federation CA naming the issuer's host.
+pub(crate) struct StatusSignerKeys<'a> {
+    pub(crate) jwks: Option<&'a JwkSet>,
+    pub(crate) x509: Option<&'a TrustAnchors>,
+}
+
+impl IssuerKeyResolver for StatusSignerKeys<'_> {
+    fn resolve(&self, iss: &str, header: &JwsHeader, now: UnixTime) -> Result<Cow<'_, Jwk>, KeyResolutionError> {
+        if let (Some(jwks), Some(kid)) = (self.jwks, header.kid.as_deref())
+            && let Some(k) = jwks.by_kid(kid)
+        {
+            return Ok(Cow::Borrowed(k));
+        }
+        let (Some(anchors), Some(x5c)) = (self.x509, &header.x5c) else {
+            return Err(KeyResolutionError::UnknownIssuer { iss: iss.to_owned() });
+        };
+        let v = anchors.verify_chain(x5c, now).map_err(|e| KeyResolutionError::BadChain(e.to_string()))?;
+        if !x5c_names(&v, iss) {
+            return Err(KeyResolutionError::IssuerMismatch { iss: iss.to_owned(), reason: "the x5c leaf does not name the status list's host".into() });
+        }
+        Ok(Cow::Owned(v.leaf_key))
+    }
+}

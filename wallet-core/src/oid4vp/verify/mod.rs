@@ -1,0 +1,439 @@
+//! The verifier's checks of a presentation (IT-Wallet 1.4 §8 "Verifier rejects", §6 status):
+//! [`verify_presentation`] for one SD-JWT VC, [`verify_response`] for a whole
+//! `direct_post.jwt` response, ending in a [`Verdict`] the verifier page shows.
+//!
+//! One presentation, in this order, each failure a [`Refusal`] naming the rule:
+//! 1. issuer trust ([`issuer`]): trust chain (header or resolved) to a configured anchor, or
+//!    the `x5c` leaf chained to the federation CA ([`Refusal::UntrustedIssuer`]);
+//! 2. the SD-JWT VC with [`crate::sd_jwt::Verifier`]: `typ`, issuer signature
+//!    ([`Refusal::BadSignature`]), digests, `exp`/`nbf` ([`Refusal::Expired`]), the KB-JWT
+//!    (REQUIRED: `typ`, `cnf` key, `aud` = the `client_id` with or without its prefix,
+//!    `nonce`, `iat` within 120 s, `sd_hash`: [`Refusal::KeyBinding`]);
+//! 3. the issuer may issue this `vct` ([`Refusal::IssuerNotAllowedForVct`]): its federation
+//!    metadata lists it in `credential_configurations_supported`; an issuer trusted by `x5c`
+//!    only has no such list and is refused unless
+//!    [`PresentationContext::x5c_issuer_may_issue_any_vct`] is set;
+//! 4. the presentation answers its DCQL Credential Query and discloses nothing more
+//!    ([`Refusal::DoesNotMatchQuery`]);
+//! 5. the Token Status List, when the credential has `status` and a fetcher is configured:
+//!    [`Refusal::Revoked`], [`Refusal::Suspended`] (unless accepted by policy),
+//!    [`Refusal::StatusUnavailable`] (IT-Wallet §6: "SHOULD be rejected").
+//!
+//! Async because the issuer chain and the status list may have to be fetched: the traits at
+//! those seams return boxed `Send` futures, so a tokio service awaits them without blocking.
+//!
+//! Not checked here, by design: that the nonce and `state` are fresh and used once (the
+//! verifier service's store does it); `transaction_data` (not requested by our verifier).
+
+mod issuer;
+mod status;
+
+pub use issuer::{ChainFuture, IssuerChainResolver, IssuerTrustPath, TrustedIssuer};
+pub use status::{StatusCache, StatusFetcher, StatusFuture, StatusHttpResponse, StatusLookupError};
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value};
+
+use super::client_id::ClientId;
+use super::dcql::{CredentialFormat, CredentialQuery, CredentialView, DcqlQuery, MatchError, Presented, check_presentation, matcher::satisfied_by};
+use super::response::{AuthorizationResponse, ErrorResponse, PostedResponse, ResponseError, decrypt_response};
+use crate::federation::chain::TrustAnchorConfig;
+use crate::jose::{CompactJws, ContentEncryption, DecryptionKey, Jwk};
+use crate::sd_jwt::{ClaimPath, KeyBindingClaims, Parts, SdJwtError, Verifier};
+use crate::status::{CredentialStatus, StatusValue};
+use crate::time::UnixTime;
+use crate::x509::TrustAnchors;
+
+/// What was wrong with a key binding JWT.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyBindingFailure {
+    /// No KB-JWT.
+    Missing,
+    /// `typ` is not `kb+jwt`.
+    WrongTyp,
+    /// No `cnf.jwk` in the credential.
+    NoHolderKey,
+    /// Not signed by the `cnf` key.
+    BadSignature,
+    /// `aud` is not this verifier's `client_id`.
+    AudMismatch,
+    /// `nonce` is not the request's.
+    NonceMismatch,
+    /// `iat` outside the window (ATT-013: 120 s).
+    IatOutOfWindow,
+    /// `sd_hash` does not match the presentation.
+    SdHashMismatch,
+}
+
+/// Why a presentation or a response was refused: one variant per rule, shown on the
+/// verifier page.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Refusal {
+    /// The presentation is not a well-formed SD-JWT VC.
+    #[error("malformed presentation: {0}")]
+    Malformed(String),
+    /// The issuer could not be trusted.
+    #[error("untrusted issuer: {0}")]
+    UntrustedIssuer(String),
+    /// The issuer's federation metadata does not list this `vct`.
+    #[error("issuer {issuer} is not allowed to issue {vct}")]
+    IssuerNotAllowedForVct {
+        /// The issuer.
+        issuer: String,
+        /// The credential type.
+        vct: String,
+    },
+    /// The issuer's signature does not verify.
+    #[error("issuer signature invalid")]
+    BadSignature,
+    /// `exp` has passed.
+    #[error("credential expired at {exp}")]
+    Expired {
+        /// `exp`.
+        exp: i64,
+    },
+    /// `nbf` in the future.
+    #[error("credential not valid before {nbf}")]
+    NotYetValid {
+        /// `nbf`.
+        nbf: i64,
+    },
+    /// The key binding failed.
+    #[error("key binding: {0:?}")]
+    KeyBinding(KeyBindingFailure),
+    /// Another SD-JWT rule (digests, disclosures, always-visible claims...).
+    #[error("invalid credential: {0}")]
+    InvalidCredential(SdJwtError),
+    /// Revoked (status `INVALID`).
+    #[error("credential revoked")]
+    Revoked,
+    /// Suspended.
+    #[error("credential suspended")]
+    Suspended,
+    /// A status value we cannot interpret.
+    #[error("credential status {0:#04x} not understood")]
+    UnknownStatus(u8),
+    /// The status could not be established (fetch, signature, bounds...).
+    #[error("status unavailable: {0}")]
+    StatusUnavailable(String),
+    /// The presentation does not answer the query, or the response does not satisfy it.
+    #[error("{0}")]
+    DoesNotMatchQuery(MatchError),
+    /// The response itself was refused (decryption, `state`, `vp_token` shape).
+    #[error("{0}")]
+    Response(ResponseError),
+    /// A `mso_mdoc` presentation: not verified yet.
+    #[error("format {0} is not verified yet")]
+    UnsupportedFormat(String),
+}
+
+impl Refusal {
+    /// The HTTP status the `response_uri` answers with (IT-Wallet §5.1): 403 for key binding,
+    /// nonce and trust failures, 400 otherwise.
+    pub fn http_status(&self) -> u16 {
+        match self {
+            Self::KeyBinding(_) | Self::UntrustedIssuer(_) | Self::IssuerNotAllowedForVct { .. } | Self::BadSignature => 403,
+            _ => 400,
+        }
+    }
+
+    /// The OAuth `error` (IT-Wallet §5.1: `invalid_request` for all of them).
+    pub fn oauth_code(&self) -> &'static str {
+        "invalid_request"
+    }
+
+    fn from_sd_jwt(e: SdJwtError) -> Self {
+        use KeyBindingFailure as K;
+        match e {
+            SdJwtError::IssuerSignatureInvalid => Self::BadSignature,
+            SdJwtError::Expired { exp, .. } => Self::Expired { exp },
+            SdJwtError::NotYetValid { nbf, .. } => Self::NotYetValid { nbf },
+            SdJwtError::KbMissing => Self::KeyBinding(K::Missing),
+            SdJwtError::KbWrongTyp => Self::KeyBinding(K::WrongTyp),
+            SdJwtError::KbNoHolderKey => Self::KeyBinding(K::NoHolderKey),
+            SdJwtError::KbSignatureInvalid => Self::KeyBinding(K::BadSignature),
+            SdJwtError::KbAudMismatch => Self::KeyBinding(K::AudMismatch),
+            SdJwtError::KbNonceMismatch => Self::KeyBinding(K::NonceMismatch),
+            SdJwtError::KbIatOutOfWindow { .. } => Self::KeyBinding(K::IatOutOfWindow),
+            SdJwtError::KbSdHashMismatch => Self::KeyBinding(K::SdHashMismatch),
+            SdJwtError::KeyResolution(k) => Self::UntrustedIssuer(k.to_string()),
+            other => Self::InvalidCredential(other),
+        }
+    }
+}
+
+/// What the verifier knows and trusts when it checks presentations.
+#[derive(Clone, Copy)]
+pub struct PresentationContext<'a> {
+    /// This verifier's `client_id` (the KB-JWT `aud`, with or without its prefix).
+    pub client_id: &'a ClientId,
+    /// The request's nonce (the KB-JWT `nonce`).
+    pub nonce: &'a str,
+    /// Now.
+    pub now: UnixTime,
+    /// Federation trust anchors (issuer `trust_chain` headers, resolved chains).
+    pub federation_anchors: &'a [TrustAnchorConfig],
+    /// The federation CA roots for `x5c`.
+    pub x509_anchors: Option<&'a TrustAnchors>,
+    /// Resolves an issuer's chain when the credential has no `trust_chain` header.
+    pub issuer_chains: Option<&'a dyn IssuerChainResolver>,
+    /// The status list cache and fetcher; `None` skips the status check.
+    pub status: Option<(&'a StatusCache, &'a dyn StatusFetcher)>,
+    /// Accept an issuer trusted by `x5c` alone for any `vct` (default `false`).
+    pub x5c_issuer_may_issue_any_vct: bool,
+    /// Accept suspended credentials (RP policy, e.g. an age check; default `false`).
+    pub accept_suspended: bool,
+    /// The oldest KB-JWT accepted, seconds (ATT-013: 120).
+    pub kb_max_age: i64,
+}
+
+impl std::fmt::Debug for PresentationContext<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PresentationContext").field("client_id", &self.client_id).field("now", &self.now).finish_non_exhaustive()
+    }
+}
+
+impl<'a> PresentationContext<'a> {
+    /// A context with no trust configured, no status check, KB-JWT at most 120 s old.
+    pub fn new(client_id: &'a ClientId, nonce: &'a str, now: UnixTime) -> Self {
+        Self {
+            client_id,
+            nonce,
+            now,
+            federation_anchors: &[],
+            x509_anchors: None,
+            issuer_chains: None,
+            status: None,
+            x5c_issuer_may_issue_any_vct: false,
+            accept_suspended: false,
+            kb_max_age: 120,
+        }
+    }
+}
+
+/// The status a verified credential was found in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusOutcome {
+    /// `VALID` (or `UPDATE`/`ATTRIBUTE_UPDATE`: still valid, re-issuance advised).
+    Valid(StatusValue),
+    /// `SUSPENDED`, accepted by policy.
+    SuspendedAccepted,
+    /// The credential has no `status` claim.
+    NoStatus,
+    /// No status fetcher configured.
+    NotChecked,
+}
+
+/// A presentation that passed every check.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct VerifiedPresentation {
+    /// The Credential Query it answers.
+    pub query_id: String,
+    /// `vct`.
+    pub vct: String,
+    /// `iss`.
+    pub issuer: String,
+    /// How the issuer was trusted.
+    pub issuer_trust: IssuerTrustPath,
+    /// The claims: always-visible and disclosed.
+    pub claims: Map<String, Value>,
+    /// The disclosed claim paths.
+    pub disclosed: Vec<ClaimPath>,
+    /// `cnf.jwk`.
+    pub holder_key: Option<Jwk>,
+    /// The KB-JWT's claims.
+    pub key_binding: KeyBindingClaims,
+    /// The status.
+    pub status: StatusOutcome,
+    /// `iat`.
+    pub issued_at: Option<i64>,
+    /// `exp`.
+    pub expires_at: Option<i64>,
+}
+
+/// The KB-JWT `aud` to expect: the one presented when it names this client (prefixed or
+/// bare, versions note §5.4), else the full `client_id` (and the check fails).
+fn expected_aud<'a>(presentation: &'a str, client_id: &'a ClientId) -> &'a str {
+    let aud = Parts::split(presentation)
+        .ok()
+        .and_then(|p| p.kb_jwt)
+        .and_then(|kb| CompactJws::parse(kb).ok())
+        .and_then(|j| j.payload_json::<Map<String, Value>>().ok())
+        .and_then(|m| m.get("aud").and_then(Value::as_str).map(str::to_owned));
+    match aud {
+        Some(a) if client_id.names(&a) && a == client_id.unprefixed() => client_id.unprefixed(),
+        _ => client_id.as_str(),
+    }
+}
+
+/// Verifies one SD-JWT VC presentation answering `query` (see the module docs for the order).
+pub async fn verify_presentation(presentation: &str, query: &CredentialQuery, ctx: &PresentationContext<'_>) -> Result<VerifiedPresentation, Refusal> {
+    if query.format != CredentialFormat::SdJwtVc {
+        return Err(Refusal::UnsupportedFormat(query.format.as_str().to_owned()));
+    }
+    let parts = Parts::split(presentation).map_err(|e| Refusal::Malformed(e.to_string()))?;
+    let jws = CompactJws::parse(parts.issuer_jwt).map_err(|e| Refusal::Malformed(e.to_string()))?;
+    let header = jws.header().clone();
+    let iss = jws
+        .payload_json::<Map<String, Value>>()
+        .ok()
+        .and_then(|m| m.get("iss").and_then(Value::as_str).map(str::to_owned))
+        .ok_or_else(|| Refusal::Malformed("issuer JWT has no iss".into()))?;
+
+    // 1. Issuer trust.
+    let trusted = issuer::establish(&iss, &header, ctx).await?;
+
+    // 2. The SD-JWT VC and its key binding.
+    let fixed = issuer::FixedKey(&trusted.key);
+    let aud = expected_aud(presentation, ctx.client_id);
+    let verified = Verifier::new(&fixed)
+        .with_kb_max_age(ctx.kb_max_age)
+        .expect_key_binding(aud, ctx.nonce)
+        .verify(presentation, ctx.now)
+        .map_err(Refusal::from_sd_jwt)?;
+    let key_binding = verified.key_binding.clone().ok_or(Refusal::KeyBinding(KeyBindingFailure::Missing))?;
+    let vct = verified.claim_str("vct").unwrap_or_default().to_owned();
+
+    // 3. May this issuer issue this type?
+    let allowed = match &trusted.allowed_vcts {
+        Some(list) => list.contains(&vct),
+        None => ctx.x5c_issuer_may_issue_any_vct,
+    };
+    if !allowed {
+        return Err(Refusal::IssuerNotAllowedForVct { issuer: iss, vct });
+    }
+
+    // 4. The query, and nothing more.
+    let f = CredentialFormat::SdJwtVc;
+    let view = CredentialView { format: &f, vct: Some(&vct), doctype: None, claims: &verified.claims };
+    check_presentation(query, &Presented { view, disclosed: &verified.disclosed }).map_err(Refusal::DoesNotMatchQuery)?;
+
+    // 5. Status.
+    let status = match (verified.claims.get("status"), ctx.status) {
+        (None, _) => StatusOutcome::NoStatus,
+        (Some(_), None) => StatusOutcome::NotChecked,
+        (Some(s), Some((cache, fetcher))) => {
+            let st: CredentialStatus = serde_json::from_value(s.clone()).map_err(|e| Refusal::StatusUnavailable(format!("status claim: {e}")))?;
+            let keys = issuer::StatusSignerKeys { jwks: trusted.jwks.as_ref(), x509: ctx.x509_anchors };
+            let value = cache.lookup(&st.status_list, fetcher, &keys, ctx.now).await.map_err(|e| Refusal::StatusUnavailable(e.to_string()))?;
+            match value {
+                StatusValue::Valid | StatusValue::Update | StatusValue::AttributeUpdate | StatusValue::Other(0x0B) => StatusOutcome::Valid(value),
+                StatusValue::Invalid => return Err(Refusal::Revoked),
+                StatusValue::Suspended if ctx.accept_suspended => StatusOutcome::SuspendedAccepted,
+                StatusValue::Suspended => return Err(Refusal::Suspended),
+                StatusValue::Other(v) => return Err(Refusal::UnknownStatus(v)),
+            }
+        }
+    };
+
+    let num = |k: &str| verified.claims.get(k).and_then(Value::as_i64);
+    Ok(VerifiedPresentation {
+        query_id: query.id.clone(),
+        issued_at: num("iat"),
+        expires_at: num("exp"),
+        vct,
+        issuer: iss,
+        issuer_trust: trusted.path,
+        holder_key: verified.holder_key.clone(),
+        disclosed: verified.disclosed,
+        claims: verified.claims,
+        key_binding,
+        status,
+    })
+}
+
+/// What the verifier's session expects of a response.
+#[derive(Debug, Clone, Copy)]
+pub struct ResponseExpectation<'a> {
+    /// The DCQL query sent.
+    pub query: &'a DcqlQuery,
+    /// The `state` sent.
+    pub state: Option<&'a str>,
+    /// The decryption keys (the request's `client_metadata` keys and the Entity
+    /// Configuration's `enc` keys: versions note §5.2).
+    pub decryption_keys: &'a [DecryptionKey],
+    /// The accepted `enc` values.
+    pub allowed_enc: &'a [ContentEncryption],
+}
+
+/// A response whose every presentation verified and which satisfies the query.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct VerifiedResponse {
+    /// The verified presentations by Credential Query id.
+    pub credentials: BTreeMap<String, Vec<VerifiedPresentation>>,
+    /// `state`.
+    pub state: Option<String>,
+}
+
+/// The outcome of a response, for the verifier page.
+#[derive(Debug, Clone)]
+pub enum Verdict {
+    /// Every check passed.
+    Verified(VerifiedResponse),
+    /// Refused, with the rule.
+    Refused {
+        /// The Credential Query whose presentation failed, if one did.
+        credential: Option<String>,
+        /// Why.
+        reason: Refusal,
+    },
+    /// The wallet answered with an error (`access_denied`: the citizen declined).
+    Declined(ErrorResponse),
+}
+
+fn refused(credential: Option<String>, reason: Refusal) -> Verdict {
+    Verdict::Refused { credential, reason }
+}
+
+/// Verifies a posted `direct_post.jwt` response: decryption by `kid`, `state`, each
+/// presentation with [`verify_presentation`] under its Credential Query, then the query's
+/// satisfaction (every query, or every required credential set). A wallet error response
+/// for this `state` is [`Verdict::Declined`].
+pub async fn verify_response(posted: &PostedResponse, expect: &ResponseExpectation<'_>, ctx: &PresentationContext<'_>) -> Verdict {
+    let jwe = match posted {
+        PostedResponse::Error(e) => {
+            let state_ok = match (expect.state, e.state.as_deref()) {
+                (None, None) => true,
+                (Some(a), Some(b)) => crate::subtle_eq(a.as_bytes(), b.as_bytes()),
+                _ => false,
+            };
+            return if state_ok { Verdict::Declined(e.clone()) } else { refused(None, Refusal::Response(ResponseError::StateMismatch)) };
+        }
+        PostedResponse::Encrypted(j) => j,
+    };
+    let response: AuthorizationResponse = match decrypt_response(jwe, expect.decryption_keys, expect.allowed_enc) {
+        Ok(r) => r,
+        Err(e) => return refused(None, Refusal::Response(e)),
+    };
+    if let Err(e) = response.check_state(expect.state) {
+        return refused(None, Refusal::Response(e));
+    }
+    let mut credentials = BTreeMap::new();
+    for (id, presentations) in &response.vp_token.0 {
+        let Some(q) = expect.query.credential(id) else {
+            return refused(Some(id.clone()), Refusal::DoesNotMatchQuery(MatchError::UnknownCredentialId(id.clone())));
+        };
+        if presentations.len() > 1 && !q.multiple {
+            return refused(Some(id.clone()), Refusal::DoesNotMatchQuery(MatchError::MultipleNotAllowed(id.clone())));
+        }
+        let mut out = Vec::with_capacity(presentations.len());
+        for p in presentations {
+            match verify_presentation(p, q, ctx).await {
+                Ok(v) => out.push(v),
+                Err(reason) => return refused(Some(id.clone()), reason),
+            }
+        }
+        credentials.insert(id.clone(), out);
+    }
+    if let Err(e) = satisfied_by(expect.query, &|id| credentials.contains_key(id)) {
+        return refused(None, Refusal::DoesNotMatchQuery(e));
+    }
+    Verdict::Verified(VerifiedResponse { credentials, state: response.state })
+}
+
+#[cfg(test)]
+mod tests;

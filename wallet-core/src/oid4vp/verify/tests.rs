@@ -1,0 +1,342 @@
+//! The verifier's checks, driven by a real wallet side in-process: a request built and
+//! verified, a PID presented with KB, encrypted, posted, decrypted, verified; then one
+//! broken thing per test, asserting the exact refusal.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll, Waker};
+
+use super::*;
+use crate::federation::chain::{ValidatedChain, validate};
+use crate::federation::{EntityId, FederationError};
+use crate::jose::{JwsAlg, JwsHeader, Signer, SoftwareSigner};
+use crate::oid4vp::dcql::matcher::MatchError;
+use crate::oid4vp::response::{VpToken, response_form};
+use crate::oid4vp::testing::*;
+use crate::sd_jwt::{ClaimPath, KeyBindingInput, SdJwt};
+use crate::status::{Bits, StatusList, StatusListToken};
+
+/// Polls a future that never waits (our fetchers answer at once).
+pub(crate) fn block_on<F: Future>(f: F) -> F::Output {
+    let mut f = std::pin::pin!(f);
+    let mut cx = Context::from_waker(Waker::noop());
+    loop {
+        if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+            return v;
+        }
+    }
+}
+
+/// A status list server in memory, counting fetches.
+pub(crate) struct Lists {
+    tokens: HashMap<String, String>,
+    pub(crate) fetches: AtomicUsize,
+}
+
+impl Lists {
+    pub(crate) fn with(fx: &Fixture, idx: u64, value: StatusValue) -> Self {
+        let mut list = StatusList::new(Bits::from_u64(2).unwrap(), 16);
+        list.set(idx, value).unwrap();
+        let token = StatusListToken { list, uri: STATUS_URI.into(), iss: Some(ISSUER.into()), iat: NOW.plus(-10), exp: Some(NOW.plus(3600)), ttl: Some(600) };
+        let jwt = token.sign(&JwsHeader::new(JwsAlg::Es256).with_kid(fx.issuer_key.kid()), &fx.issuer_key).unwrap();
+        Self { tokens: HashMap::from([(STATUS_URI.to_owned(), jwt)]), fetches: AtomicUsize::new(0) }
+    }
+}
+
+impl StatusFetcher for Lists {
+    fn fetch<'a>(&'a self, uri: &'a str) -> StatusFuture<'a> {
+        self.fetches.fetch_add(1, Ordering::SeqCst);
+        let r = self
+            .tokens
+            .get(uri)
+            .map(|t| StatusHttpResponse { content_type: Some("application/statuslist+jwt".into()), body: t.clone().into_bytes() })
+            .ok_or_else(|| "404".to_owned());
+        Box::pin(async move { r })
+    }
+}
+
+struct Chains(Vec<ValidatedChain>);
+
+impl IssuerChainResolver for Chains {
+    fn resolve<'a>(&'a self, issuer: &'a EntityId, _now: UnixTime) -> ChainFuture<'a> {
+        let r = self.0.iter().find(|c| c.subject.claims.sub == *issuer).cloned().ok_or(FederationError::EmptyChain);
+        Box::pin(async move { r })
+    }
+}
+
+fn paths() -> Vec<ClaimPath> {
+    vec![ClaimPath::key("given_name"), ClaimPath::key("family_name"), ClaimPath::parse_dotted("place_of_birth.locality")]
+}
+
+fn present(fx: &Fixture, sd: &SdJwt, paths: &[ClaimPath], aud: &str, nonce: &str, iat: UnixTime) -> String {
+    sd.present(Some(paths), &KeyBindingInput { aud: aud.into(), nonce: nonce.into(), iat }, &fx.holder).unwrap()
+}
+
+fn good(fx: &Fixture) -> String {
+    present(fx, &fx.pid(), &paths(), &fx.client_id().to_string(), NONCE, NOW)
+}
+
+/// Verifies `presentation` against the PID query with the fixture's trust and `lists`.
+fn check(fx: &Fixture, presentation: &str, lists: &Lists) -> Result<VerifiedPresentation, Refusal> {
+    let cid = fx.client_id();
+    let anchors = [fx.anchor()];
+    let x509 = fx.pki.anchors();
+    let cache = StatusCache::new();
+    let ctx = PresentationContext {
+        federation_anchors: &anchors,
+        x509_anchors: Some(&x509),
+        status: Some((&cache, lists)),
+        ..PresentationContext::new(&cid, NONCE, NOW)
+    };
+    let q = Fixture::pid_query();
+    block_on(verify_presentation(presentation, &q.credentials[0], &ctx))
+}
+
+fn valid_lists(fx: &Fixture) -> Lists {
+    Lists::with(fx, 3, StatusValue::Valid)
+}
+
+#[test]
+fn end_to_end_request_present_encrypt_verify() {
+    let fx = Fixture::new();
+    // Verifier: request object. Wallet: verify it.
+    let jwt = fx.builder().sign(&fx.rp_ro, &fx.header()).unwrap();
+    let chain = fx.rp_chain();
+    let cid = fx.client_id();
+    let rctx = crate::oid4vp::VerifyContext { rp_chain: Some(&chain), ..crate::oid4vp::VerifyContext::new(&cid, crate::oid4vp::Profile::ItWallet14, NOW) };
+    let req = crate::oid4vp::ParsedRequestObject::parse(&jwt).unwrap().verify(&rctx).unwrap();
+    // Wallet: present, encrypt, post.
+    let p = present(&fx, &fx.pid(), &paths(), req.client_id.as_str(), &req.nonce, NOW);
+    let resp = AuthorizationResponse { vp_token: VpToken([("pid".to_owned(), vec![p])].into()), state: req.state.clone() };
+    let form = response_form(&resp.encrypt(&req.encryption_key, req.enc, &req.nonce).unwrap());
+    // Verifier: parse, decrypt, verify.
+    let posted = PostedResponse::parse_form(form.as_bytes()).unwrap();
+    let anchors = [fx.anchor()];
+    let x509 = fx.pki.anchors();
+    let cache = StatusCache::new();
+    let lists = valid_lists(&fx);
+    let ctx = PresentationContext { federation_anchors: &anchors, x509_anchors: Some(&x509), status: Some((&cache, &lists)), ..PresentationContext::new(&cid, NONCE, NOW) };
+    let q = Fixture::pid_query();
+    let keys = [fx.rp_enc.clone()];
+    let expect = ResponseExpectation { query: &q, state: Some(STATE), decryption_keys: &keys, allowed_enc: &[ContentEncryption::A256Gcm, ContentEncryption::A128Gcm] };
+    let Verdict::Verified(v) = block_on(verify_response(&posted, &expect, &ctx)) else { panic!("not verified") };
+    let pid = &v.credentials["pid"][0];
+    assert_eq!(pid.vct, PID_VCT);
+    assert_eq!(pid.claims["given_name"], "Mario");
+    assert_eq!(pid.claims["place_of_birth"]["locality"], "Roma");
+    assert!(pid.claims.get("birthdate").is_none());
+    assert!(pid.claims["place_of_birth"].get("country").is_none());
+    assert_eq!(pid.status, StatusOutcome::Valid(StatusValue::Valid));
+    assert!(matches!(pid.issuer_trust, IssuerTrustPath::TrustChain { from_header: true, ref trust_anchor, .. } if trust_anchor.as_str() == TA));
+    assert_eq!(pid.key_binding.nonce, NONCE);
+    // The status list was fetched once and is cached for the next presentation.
+    assert_eq!(lists.fetches.load(Ordering::SeqCst), 1);
+    assert!(!cache.is_empty());
+    let again = block_on(verify_response(&posted, &expect, &ctx));
+    assert!(matches!(again, Verdict::Verified(_)));
+    assert_eq!(lists.fetches.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn kb_jwt_aud_with_or_without_prefix_is_accepted() {
+    let fx = Fixture::new();
+    check(&fx, &good(&fx), &valid_lists(&fx)).unwrap();
+    let bare = present(&fx, &fx.pid(), &paths(), RP, NONCE, NOW);
+    check(&fx, &bare, &valid_lists(&fx)).unwrap();
+}
+
+#[test]
+fn att_kb_jwt_for_another_aud_nonce_or_time_is_refused() {
+    let fx = Fixture::new();
+    let l = valid_lists(&fx);
+    let other_aud = present(&fx, &fx.pid(), &paths(), "openid_federation:https://evil.example.it", NONCE, NOW);
+    let e = check(&fx, &other_aud, &l).unwrap_err();
+    assert_eq!(e, Refusal::KeyBinding(KeyBindingFailure::AudMismatch));
+    assert_eq!(e.http_status(), 403);
+    let other_nonce = present(&fx, &fx.pid(), &paths(), RP, "another-nonce-another-nonce-another-nonce", NOW);
+    assert_eq!(check(&fx, &other_nonce, &l).unwrap_err(), Refusal::KeyBinding(KeyBindingFailure::NonceMismatch));
+    let old = present(&fx, &fx.pid(), &paths(), RP, NONCE, NOW.plus(-600));
+    assert_eq!(check(&fx, &old, &l).unwrap_err(), Refusal::KeyBinding(KeyBindingFailure::IatOutOfWindow));
+    // No KB-JWT at all.
+    let without = fx.pid().select(&paths()).unwrap().without_kb();
+    assert_eq!(check(&fx, &without, &l).unwrap_err(), Refusal::KeyBinding(KeyBindingFailure::Missing));
+    // Signed by another key than cnf.
+    let thief = SoftwareSigner::generate().unwrap();
+    let stolen = fx.pid().present(Some(&paths()), &KeyBindingInput { aud: RP.into(), nonce: NONCE.into(), iat: NOW }, &thief).unwrap();
+    assert_eq!(check(&fx, &stolen, &l).unwrap_err(), Refusal::KeyBinding(KeyBindingFailure::BadSignature));
+    // sd_hash over other disclosures: drop one disclosure after binding.
+    let p = good(&fx);
+    let mut parts: Vec<&str> = p.split('~').collect();
+    parts.remove(1);
+    assert_eq!(check(&fx, &parts.join("~"), &l).unwrap_err(), Refusal::KeyBinding(KeyBindingFailure::SdHashMismatch));
+}
+
+#[test]
+fn credential_from_an_untrusted_issuer_is_refused() {
+    let fx = Fixture::new();
+    let stranger = Fixture::new();
+    // The stranger's federation and CA: neither its trust_chain nor its x5c reach our anchors.
+    let p = present(&stranger, &stranger.pid(), &paths(), RP, NONCE, NOW);
+    let e = check(&fx, &p, &valid_lists(&fx)).unwrap_err();
+    assert!(matches!(e, Refusal::UntrustedIssuer(_)), "{e:?}");
+    assert_eq!(e.http_status(), 403);
+    // No trust chain header and no x5c.
+    let bare = fx.issue_pid(|_| {}, |h| { h.trust_chain = None; h.x5c = None; }, &fx.issuer_key);
+    assert!(matches!(check(&fx, &present(&fx, &bare, &paths(), RP, NONCE, NOW), &valid_lists(&fx)).unwrap_err(), Refusal::UntrustedIssuer(_)));
+}
+
+#[test]
+fn issuer_not_allowed_for_the_vct_is_refused() {
+    let fx = Fixture::new();
+    let mdl_only = fx.issue_pid(|_| {}, |h| h.trust_chain = Some(fx.issuer_chain_jwts(&["urn:eudi:mDL:it:1"])), &fx.issuer_key);
+    let p = present(&fx, &mdl_only, &paths(), RP, NONCE, NOW);
+    assert_eq!(check(&fx, &p, &valid_lists(&fx)).unwrap_err(), Refusal::IssuerNotAllowedForVct { issuer: ISSUER.into(), vct: PID_VCT.into() });
+}
+
+#[test]
+fn x5c_only_issuer_and_resolved_chain() {
+    let fx = Fixture::new();
+    let sd = fx.issue_pid(|_| {}, |h| h.trust_chain = None, &fx.issuer_key);
+    let p = present(&fx, &sd, &paths(), RP, NONCE, NOW);
+    let cid = fx.client_id();
+    let x509 = fx.pki.anchors();
+    let q = Fixture::pid_query();
+    // x5c alone: trusted key, but no metadata to allow the vct.
+    let ctx = PresentationContext { x509_anchors: Some(&x509), ..PresentationContext::new(&cid, NONCE, NOW) };
+    assert_eq!(block_on(verify_presentation(&p, &q.credentials[0], &ctx)).unwrap_err(), Refusal::IssuerNotAllowedForVct { issuer: ISSUER.into(), vct: PID_VCT.into() });
+    let lax = PresentationContext { x5c_issuer_may_issue_any_vct: true, ..ctx };
+    let v = block_on(verify_presentation(&p, &q.credentials[0], &lax)).unwrap();
+    assert!(matches!(v.issuer_trust, IssuerTrustPath::X5c { .. }));
+    assert_eq!(v.status, StatusOutcome::NotChecked);
+    // The issuer's chain resolved by the caller's resolver.
+    let chains = Chains(vec![validate(&fx.issuer_chain_jwts(&[PID_VCT]), &fx.anchor(), NOW).unwrap()]);
+    let ctx = PresentationContext { issuer_chains: Some(&chains), ..ctx };
+    let v = block_on(verify_presentation(&p, &q.credentials[0], &ctx)).unwrap();
+    assert!(matches!(v.issuer_trust, IssuerTrustPath::TrustChain { from_header: false, .. }));
+}
+
+#[test]
+fn bad_issuer_signature_is_refused() {
+    let fx = Fixture::new();
+    let forger = SoftwareSigner::generate().unwrap().with_kid(fx.issuer_key.kid().unwrap());
+    let forged = fx.issue_pid(|_| {}, |h| h.x5c = None, &forger);
+    let e = check(&fx, &present(&fx, &forged, &paths(), RP, NONCE, NOW), &valid_lists(&fx)).unwrap_err();
+    assert_eq!(e, Refusal::BadSignature);
+}
+
+#[test]
+fn revoked_and_suspended_credentials_are_refused() {
+    let fx = Fixture::new();
+    assert_eq!(check(&fx, &good(&fx), &Lists::with(&fx, 3, StatusValue::Invalid)).unwrap_err(), Refusal::Revoked);
+    assert_eq!(check(&fx, &good(&fx), &Lists::with(&fx, 3, StatusValue::Suspended)).unwrap_err(), Refusal::Suspended);
+    // Another index suspended: ours is valid.
+    check(&fx, &good(&fx), &Lists::with(&fx, 4, StatusValue::Suspended)).unwrap();
+    // Suspended accepted by policy.
+    let cid = fx.client_id();
+    let anchors = [fx.anchor()];
+    let cache = StatusCache::new();
+    let lists = Lists::with(&fx, 3, StatusValue::Suspended);
+    let ctx = PresentationContext { federation_anchors: &anchors, status: Some((&cache, &lists)), accept_suspended: true, ..PresentationContext::new(&cid, NONCE, NOW) };
+    let v = block_on(verify_presentation(&good(&fx), &Fixture::pid_query().credentials[0], &ctx)).unwrap();
+    assert_eq!(v.status, StatusOutcome::SuspendedAccepted);
+    // The list cannot be fetched.
+    let mut none = valid_lists(&fx);
+    none.tokens.clear();
+    assert!(matches!(check(&fx, &good(&fx), &none).unwrap_err(), Refusal::StatusUnavailable(_)));
+}
+
+#[test]
+fn expired_credential_is_refused() {
+    let fx = Fixture::new();
+    let sd = fx.pid_with(|c| {
+        c.insert("iat".into(), (NOW.secs() - 10_000).into());
+        c.insert("exp".into(), (NOW.secs() - 3_600).into());
+    });
+    assert_eq!(check(&fx, &present(&fx, &sd, &paths(), RP, NONCE, NOW), &valid_lists(&fx)).unwrap_err(), Refusal::Expired { exp: NOW.secs() - 3_600 });
+}
+
+#[test]
+fn extra_or_missing_disclosures_are_refused() {
+    let fx = Fixture::new();
+    let mut more = paths();
+    more.push(ClaimPath::key("tax_id_code"));
+    let e = check(&fx, &present(&fx, &fx.pid(), &more, RP, NONCE, NOW), &valid_lists(&fx)).unwrap_err();
+    assert_eq!(e, Refusal::DoesNotMatchQuery(MatchError::ExtraClaim { id: "pid".into(), path: "tax_id_code".into() }));
+    let less = &paths()[..2];
+    let e = check(&fx, &present(&fx, &fx.pid(), less, RP, NONCE, NOW), &valid_lists(&fx)).unwrap_err();
+    assert_eq!(e, Refusal::DoesNotMatchQuery(MatchError::MissingClaims { id: "pid".into(), claims: vec!["place_of_birth.locality".into()] }));
+}
+
+fn verdict_for(fx: &Fixture, vp: VpToken, state: Option<&str>, key: &crate::jose::Jwk) -> Verdict {
+    let resp = AuthorizationResponse { vp_token: vp, state: state.map(str::to_owned) };
+    let posted = PostedResponse::Encrypted(resp.encrypt(key, ContentEncryption::A256Gcm, NONCE).unwrap());
+    let cid = fx.client_id();
+    let anchors = [fx.anchor()];
+    let ctx = PresentationContext { federation_anchors: &anchors, ..PresentationContext::new(&cid, NONCE, NOW) };
+    let q = Fixture::pid_query();
+    let keys = [fx.rp_enc.clone()];
+    let expect = ResponseExpectation { query: &q, state: Some(STATE), decryption_keys: &keys, allowed_enc: &[ContentEncryption::A256Gcm] };
+    block_on(verify_response(&posted, &expect, &ctx))
+}
+
+#[test]
+fn vp_token_answering_more_or_less_than_the_query_is_refused() {
+    let fx = Fixture::new();
+    let key = fx.rp_enc.public_jwk().clone();
+    let extra = VpToken([("pid".to_owned(), vec![good(&fx)]), ("mdl".to_owned(), vec![good(&fx)])].into());
+    assert!(matches!(
+        verdict_for(&fx, extra, Some(STATE), &key),
+        Verdict::Refused { reason: Refusal::DoesNotMatchQuery(MatchError::UnknownCredentialId(ref id)), .. } if id == "mdl"
+    ));
+    assert!(matches!(
+        verdict_for(&fx, VpToken::default(), Some(STATE), &key),
+        Verdict::Refused { reason: Refusal::DoesNotMatchQuery(MatchError::MissingCredential(ref id)), .. } if id == "pid"
+    ));
+    let two = VpToken([("pid".to_owned(), vec![good(&fx), good(&fx)])].into());
+    assert!(matches!(verdict_for(&fx, two, Some(STATE), &key), Verdict::Refused { reason: Refusal::DoesNotMatchQuery(MatchError::MultipleNotAllowed(_)), .. }));
+    let ok = VpToken([("pid".to_owned(), vec![good(&fx)])].into());
+    assert!(matches!(verdict_for(&fx, ok, Some(STATE), &key), Verdict::Verified(_)));
+}
+
+#[test]
+fn response_for_another_session_or_key_is_refused() {
+    let fx = Fixture::new();
+    let ok = || VpToken([("pid".to_owned(), vec![good(&fx)])].into());
+    let key = fx.rp_enc.public_jwk().clone();
+    assert!(matches!(verdict_for(&fx, ok(), Some("other-state"), &key), Verdict::Refused { reason: Refusal::Response(ResponseError::StateMismatch), .. }));
+    let other = crate::jose::DecryptionKey::generate().unwrap();
+    assert!(matches!(verdict_for(&fx, ok(), Some(STATE), other.public_jwk()), Verdict::Refused { reason: Refusal::Response(ResponseError::UnknownKid(_)), .. }));
+}
+
+#[test]
+fn declined_by_the_citizen() {
+    let fx = Fixture::new();
+    let cid = fx.client_id();
+    let ctx = PresentationContext::new(&cid, NONCE, NOW);
+    let q = Fixture::pid_query();
+    let expect = ResponseExpectation { query: &q, state: Some(STATE), decryption_keys: &[], allowed_enc: &[] };
+    let posted = PostedResponse::Error(ErrorResponse::access_denied(Some(STATE.into())));
+    assert!(matches!(block_on(verify_response(&posted, &expect, &ctx)), Verdict::Declined(ErrorResponse { error: crate::oid4vp::WalletErrorCode::AccessDenied, .. })));
+    let posted = PostedResponse::Error(ErrorResponse::access_denied(Some("other".into())));
+    assert!(matches!(block_on(verify_response(&posted, &expect, &ctx)), Verdict::Refused { reason: Refusal::Response(ResponseError::StateMismatch), .. }));
+}
+
+/// The futures are `Send`: a tokio service can spawn them.
+#[test]
+fn verification_futures_are_send() {
+    fn assert_send<T: Send>(_: &T) {}
+    let fx = Fixture::new();
+    let cid = fx.client_id();
+    let ctx = PresentationContext::new(&cid, NONCE, NOW);
+    let q = Fixture::pid_query();
+    let p = good(&fx);
+    let f = verify_presentation(&p, &q.credentials[0], &ctx);
+    assert_send(&f);
+    let posted = PostedResponse::Error(ErrorResponse::access_denied(None));
+    let expect = ResponseExpectation { query: &q, state: None, decryption_keys: &[], allowed_enc: &[] };
+    let g = verify_response(&posted, &expect, &ctx);
+    assert_send(&g);
+    assert!(matches!(block_on(g), Verdict::Declined(_)));
+    drop(f);
+}
