@@ -4,8 +4,10 @@
 //! JOSE ([`jose`]), SD-JWT and SD-JWT VC ([`sd_jwt`], [`vc`]), Token Status List ([`status`]),
 //! X.509 `x5c` chains ([`x509`]), the wallet's encrypted credential store ([`store`]), wallet
 //! attestations and key attestation ([`attestation`]: registration, WAA, WUA, client
-//! attestation PoP), the phone's key store seam ([`keystore`]) and the flows a phone app drives
-//! ([`wallet`]: activation).
+//! attestation PoP), OpenID4VP presentations for both the verifier and the wallet
+//! ([`oid4vp`]: request URLs and objects, DCQL, responses, verification, consent), the
+//! phone's key store seam ([`keystore`]) and the flows a phone app drives ([`wallet`]:
+//! activation).
 //!
 //! Design:
 //! * **No network I/O.** Functions take bytes and typed values and return typed values; the

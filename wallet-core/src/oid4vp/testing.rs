@@ -171,7 +171,13 @@ impl Fixture {
 
     /// The RP's chain: [EC(rp), SS(ta → rp)], with `metadata` as its verifier metadata.
     pub(crate) fn rp_chain_jwts_with(&self, metadata: Value) -> Vec<String> {
-        let ec = statement(RP, RP, jwks(&[&self.rp_fed]), Some(json!({"openid_credential_verifier": metadata, "federation_entity": {"organization_name": "Comune di Roma"}})), Some(TA));
+        self.rp_chain_jwts_with_marks(metadata, None)
+    }
+
+    /// The RP's chain with `trust_marks` in its Entity Configuration.
+    pub(crate) fn rp_chain_jwts_with_marks(&self, metadata: Value, marks: Option<Vec<crate::federation::TrustMarkRef>>) -> Vec<String> {
+        let mut ec = statement(RP, RP, jwks(&[&self.rp_fed]), Some(json!({"openid_credential_verifier": metadata, "federation_entity": {"organization_name": "Comune di Roma"}})), Some(TA));
+        ec.trust_marks = marks;
         let ss = statement(TA, RP, jwks(&[&self.rp_fed]), None, None);
         vec![ec.sign(&self.rp_fed).unwrap(), ss.sign(&self.ta).unwrap()]
     }

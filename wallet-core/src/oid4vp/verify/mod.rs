@@ -3,7 +3,7 @@
 //! `direct_post.jwt` response, ending in a [`Verdict`] the verifier page shows.
 //!
 //! One presentation, in this order, each failure a [`Refusal`] naming the rule:
-//! 1. issuer trust ([`issuer`]): trust chain (header or resolved) to a configured anchor, or
+//! 1. issuer trust ([`TrustedIssuer`], [`IssuerTrustPath`]): trust chain (header or resolved) to a configured anchor, or
 //!    the `x5c` leaf chained to the federation CA ([`Refusal::UntrustedIssuer`]);
 //! 2. the SD-JWT VC with [`crate::sd_jwt::Verifier`]: `typ`, issuer signature
 //!    ([`Refusal::BadSignature`]), digests, `exp`/`nbf` ([`Refusal::Expired`]), the KB-JWT
@@ -436,4 +436,4 @@ pub async fn verify_response(posted: &PostedResponse, expect: &ResponseExpectati
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

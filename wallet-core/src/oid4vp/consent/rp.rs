@@ -1,0 +1,154 @@
+//! Evaluating the relying party for the citizen (IT-Wallet 1.4 §5.1 "Wallet checks": trust
+//! chain, trust marks and policy, WP_087): who asks, with what name and logo, trusted how,
+//! with which trust marks, and what to warn about.
+
+use serde_json::Value;
+
+use crate::federation::chain::ValidatedChain;
+use crate::federation::{EntityStatement, trust_mark};
+use crate::jose::JwkSet;
+use crate::oid4vp::request_object::{RpTrust, VerifiedRequest};
+use crate::time::UnixTime;
+
+/// One of the RP's trust marks, as checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrustMarkView {
+    /// Its type.
+    pub trust_mark_type: String,
+    /// The result.
+    pub check: TrustMarkCheck,
+}
+
+/// The result of checking a trust mark.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TrustMarkCheck {
+    /// Valid: signed by an issuer the anchor lists for this type, about this RP, unexpired.
+    Valid {
+        /// The trust mark issuer.
+        issuer: String,
+        /// Its expiry.
+        exp: Option<i64>,
+    },
+    /// Refused, with the reason.
+    Invalid(String),
+    /// Not checked: the wallet has no keys for its issuer or no anchor configuration.
+    NotChecked,
+}
+
+/// Something the citizen should know before consenting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TrustWarning {
+    /// The RP shows no valid trust mark.
+    NoValidTrustMark,
+    /// The RP asks for identifying attributes (`tax_id_code`, `personal_administrative_number`)
+    /// and publishes no `erasure_endpoint` (IT-Wallet `relying-party-metadata.rst`: REQUIRED then).
+    NoErasureEndpoint,
+    /// Trusted by an X.509 certificate only (`x509_hash`): no federation metadata, name and
+    /// logo are the RP's own claims.
+    CertificateOnly,
+}
+
+/// Who asks.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RpEvaluation {
+    /// The `client_id`.
+    pub client_id: String,
+    /// The federation entity id.
+    pub entity_id: Option<String>,
+    /// `client_name` (federation metadata, or `client_metadata` for `x509_hash`).
+    pub name: Option<String>,
+    /// `logo_uri`.
+    pub logo_uri: Option<String>,
+    /// The organization behind it (`federation_entity.organization_name`).
+    pub organization_name: Option<String>,
+    /// Why it asks, when it says (`purpose` in its metadata or the query's credential sets).
+    pub purpose: Option<String>,
+    /// How it was trusted (it was: an untrusted RP never gets this far).
+    pub trust: RpTrust,
+    /// Its trust marks.
+    pub trust_marks: Vec<TrustMarkView>,
+    /// Warnings.
+    pub warnings: Vec<TrustWarning>,
+    /// `erasure_endpoint`.
+    pub erasure_endpoint: Option<String>,
+}
+
+/// What the wallet has to check trust marks with.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TrustMarkInputs<'a> {
+    /// The trust anchor's Entity Configuration (`trust_mark_issuers`, `trust_mark_owners`).
+    pub anchor_configuration: Option<&'a EntityStatement>,
+    /// Trust mark issuers' Federation Entity Keys, by entity id (from their own chains).
+    pub issuer_keys: &'a [(String, JwkSet)],
+}
+
+const IDENTIFYING: [&str; 2] = ["tax_id_code", "personal_administrative_number"];
+
+fn purpose_of(req: &VerifiedRequest) -> Option<String> {
+    let from_md = req.metadata.extra.get("purpose").and_then(Value::as_str).map(str::to_owned);
+    from_md.or_else(|| {
+        req.dcql_query
+            .credential_sets
+            .iter()
+            .flatten()
+            .find_map(|s| s.purpose.as_ref().and_then(Value::as_str).map(str::to_owned))
+    })
+}
+
+/// Evaluates the RP of a verified request. `chain` is the RP's trust chain (for its trust
+/// marks and organization name).
+pub fn evaluate_rp(req: &VerifiedRequest, chain: Option<&ValidatedChain>, marks: &TrustMarkInputs<'_>, now: UnixTime) -> RpEvaluation {
+    let mut warnings = Vec::new();
+    let mut trust_marks = Vec::new();
+    if let Some(chain) = chain {
+        let subject = &chain.subject.claims.sub;
+        for tm in chain.subject.claims.trust_marks.iter().flatten() {
+            let check = match marks.anchor_configuration {
+                None => TrustMarkCheck::NotChecked,
+                Some(anchor) => {
+                    let issuer = crate::jose::CompactJws::parse(&tm.trust_mark)
+                        .ok()
+                        .and_then(|j| j.payload_json::<serde_json::Map<String, Value>>().ok())
+                        .and_then(|m| m.get("iss").and_then(Value::as_str).map(str::to_owned));
+                    match issuer.and_then(|i| marks.issuer_keys.iter().find(|(id, _)| *id == i)) {
+                        None => TrustMarkCheck::NotChecked,
+                        Some((_, keys)) => match trust_mark::verify(&tm.trust_mark, subject, keys, anchor, now) {
+                            Ok(c) if c.trust_mark_type == tm.trust_mark_type => TrustMarkCheck::Valid { issuer: c.iss.to_string(), exp: c.exp },
+                            Ok(_) => TrustMarkCheck::Invalid("the mark's type is not the one listed".into()),
+                            Err(e) => TrustMarkCheck::Invalid(e.to_string()),
+                        },
+                    }
+                }
+            };
+            trust_marks.push(TrustMarkView { trust_mark_type: tm.trust_mark_type.clone(), check });
+        }
+    }
+    if matches!(req.trust, RpTrust::X509 { .. }) {
+        warnings.push(TrustWarning::CertificateOnly);
+    } else if !trust_marks.iter().any(|t| matches!(t.check, TrustMarkCheck::Valid { .. })) {
+        warnings.push(TrustWarning::NoValidTrustMark);
+    }
+    let asks_identifying = req.dcql_query.credentials.iter().flat_map(|q| q.claims.iter().flatten()).any(|c| {
+        matches!(c.path.elements().first(), Some(crate::oid4vp::dcql::PathPatternElement::Key(k)) if IDENTIFYING.contains(&k.as_str()))
+    });
+    if asks_identifying && req.metadata.erasure_endpoint.is_none() {
+        warnings.push(TrustWarning::NoErasureEndpoint);
+    }
+    let organization_name = chain
+        .and_then(|c| c.metadata_of("federation_entity"))
+        .and_then(|m| m.get("organization_name"))
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    RpEvaluation {
+        client_id: req.client_id.as_str().to_owned(),
+        entity_id: req.client_id.entity_id().map(|e| e.as_str().to_owned()),
+        name: req.metadata.client_name.clone(),
+        logo_uri: req.metadata.logo_uri.clone(),
+        organization_name,
+        purpose: purpose_of(req),
+        trust: req.trust.clone(),
+        trust_marks,
+        warnings,
+        erasure_endpoint: req.metadata.erasure_endpoint.clone(),
+    }
+}

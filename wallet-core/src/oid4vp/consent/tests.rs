@@ -1,0 +1,199 @@
+//! The wallet side end to end, in-process with the verifier side: the scanned URL, the
+//! request object fetched by POST with `wallet_nonce`, the RP evaluated, the consent model
+//! from a real encrypted store, present (verified by `verify_response`) and decline, both in
+//! the transaction log.
+
+use serde_json::json;
+
+use super::*;
+use crate::federation::trust_mark::{TRUST_MARK_TYP, TrustMarkClaims};
+use crate::federation::{EntityId, TrustMarkRef};
+use crate::jose::{ContentEncryption, JwkSet, Signer};
+use crate::oid4vp::request_url::{RequestUriMethod, RequestUriPost, WalletInvocation};
+use crate::oid4vp::response::PostedResponse;
+use crate::oid4vp::testing::*;
+use crate::oid4vp::verify::{PresentationContext, ResponseExpectation, Verdict, verify_response};
+use crate::oid4vp::{AuthorizationRequestUrl, Profile};
+use crate::store::{DataKey, NewCredential, StaticKeyProvider};
+use crate::wallet::{HttpMethod, HttpResponse};
+
+fn store(dir: &tempfile::TempDir, fx: &Fixture, with_pid: bool) -> (CredentialStore, Option<CredentialId>) {
+    let s = CredentialStore::open(dir.path().join("w.db"), &StaticKeyProvider(DataKey::from_bytes([7; 32]))).unwrap();
+    let mdl = NewCredential {
+        format: "dc+sd-jwt".into(),
+        vct: "urn:eudi:mDL:it:1".into(),
+        issuer: ISSUER.into(),
+        issued_at: None,
+        expires_at: None,
+        credential: fx.pid_with(|c| {
+            c.insert("vct".into(), json!("urn:eudi:mDL:it:1"));
+        })
+        .serialize(),
+        metadata: json!({}),
+    };
+    s.put(&mdl, NOW).unwrap();
+    let pid = with_pid.then(|| {
+        let n = NewCredential { vct: PID_VCT.into(), credential: fx.pid().serialize(), ..mdl.clone() };
+        s.put(&n, NOW).unwrap()
+    });
+    (s, pid)
+}
+
+/// The wallet opens an `openid4vp://` URL by reference with `request_uri_method=post`; the
+/// verifier answers the POST with a request object echoing the `wallet_nonce`.
+fn open_request(fx: &Fixture) -> VerifiedRequest {
+    let url = AuthorizationRequestUrl::by_reference(WalletInvocation::Openid4vp, fx.client_id(), REQUEST_URI, RequestUriMethod::Post).to_url();
+    let flow = PresentationFlow::start(&url, Profile::ItWallet14).unwrap();
+    assert_eq!(flow.client_id().entity_id().unwrap().as_str(), RP);
+    let fetch = flow.request_object_request().unwrap();
+    assert_eq!(fetch.method, HttpMethod::Post);
+    // Verifier side of request_uri.
+    let post = RequestUriPost::parse_form(&fetch.body).unwrap();
+    let mut b = fx.builder();
+    b.wallet_nonce = post.wallet_nonce.map(|n| n.as_str().to_owned());
+    let jwt = b.sign(&fx.rp_ro, &fx.header()).unwrap();
+    let resp = HttpResponse { status: 200, headers: vec![("Content-Type".into(), "application/oauth-authz-req+jwt".into())], body: jwt.into_bytes() };
+    let chain = fx.rp_chain();
+    flow.on_request_object(Some(&resp), &RpTrustInputs { rp_chain: Some(&chain), ..Default::default() }, NOW).unwrap()
+}
+
+#[test]
+fn consent_present_and_verify_end_to_end_with_log() {
+    let fx = Fixture::new();
+    let req = open_request(&fx);
+    let chain = fx.rp_chain();
+    let rp = evaluate_rp(&req, Some(&chain), &TrustMarkInputs::default(), NOW);
+    assert_eq!(rp.name.as_deref(), Some("Comune di Roma"));
+    assert_eq!(rp.logo_uri.as_deref(), Some("https://rp.example.it/logo.svg"));
+    assert_eq!(rp.entity_id.as_deref(), Some(RP));
+    assert_eq!(rp.organization_name.as_deref(), Some("Comune di Roma"));
+    assert_eq!(rp.purpose.as_deref(), Some("Accesso ai servizi comunali"));
+    assert_eq!(rp.warnings, vec![TrustWarning::NoValidTrustMark]);
+
+    let dir = tempfile::tempdir().unwrap();
+    let (s, pid_id) = store(&dir, &fx, true);
+    let consent = ConsentRequest::from_store(req, rp, &s).unwrap();
+    assert!(consent.satisfiable);
+    let q = &consent.queries[0];
+    assert!(q.required && !q.multiple);
+    assert_eq!(q.types, vec![PID_VCT.to_owned()]);
+    assert_eq!(q.candidates.len(), 1, "only the PID answers, not the mDL");
+    let c = &q.candidates[0];
+    assert_eq!(Some(&c.credential_id), pid_id.as_ref());
+    let shown: Vec<(String, serde_json::Value)> = c.disclosed.iter().map(|d| (d.path.to_string(), d.value.clone())).collect();
+    assert_eq!(shown, vec![("given_name".into(), json!("Mario")), ("family_name".into(), json!("Rossi")), ("place_of_birth.locality".into(), json!("Roma"))]);
+
+    let prepared = consent.present(&consent.default_choice(), &fx.holder, NOW, Some(&s)).unwrap();
+    assert_eq!(prepared.request.url, RESPONSE_URI);
+    // The verifier checks what the wallet sent.
+    let posted = PostedResponse::parse_form(&prepared.request.body).unwrap();
+    let cid = fx.client_id();
+    let anchors = [fx.anchor()];
+    let ctx = PresentationContext { federation_anchors: &anchors, ..PresentationContext::new(&cid, NONCE, NOW) };
+    let query = Fixture::pid_query();
+    let keys = [fx.rp_enc.clone()];
+    let expect = ResponseExpectation { query: &query, state: Some(STATE), decryption_keys: &keys, allowed_enc: &[ContentEncryption::A256Gcm] };
+    let Verdict::Verified(v) = crate::oid4vp::verify::tests::block_on(verify_response(&posted, &expect, &ctx)) else { panic!("refused") };
+    assert_eq!(v.credentials["pid"][0].key_binding.aud, cid.as_str());
+    assert!(v.credentials["pid"][0].claims.get("tax_id_code").is_none());
+    // The log says what was shown to whom.
+    let log = s.transactions().unwrap();
+    assert_eq!(log.len(), 1);
+    assert_eq!(log[0].seq, prepared.log_seq.unwrap());
+    assert_eq!(log[0].entry.kind, TransactionKind::Presentation);
+    assert_eq!(log[0].entry.counterparty, RP);
+    assert_eq!(log[0].entry.credential_ids, vec![pid_id.unwrap()]);
+    assert_eq!(log[0].entry.claims, vec!["pid:given_name", "pid:family_name", "pid:place_of_birth.locality"]);
+}
+
+#[test]
+fn decline_sends_access_denied_and_is_logged() {
+    let fx = Fixture::new();
+    let req = open_request(&fx);
+    let rp = evaluate_rp(&req, None, &TrustMarkInputs::default(), NOW);
+    let dir = tempfile::tempdir().unwrap();
+    let (s, _) = store(&dir, &fx, true);
+    let consent = ConsentRequest::from_store(req, rp, &s).unwrap();
+    let prepared = consent.decline(NOW, Some(&s)).unwrap();
+    let posted = PostedResponse::parse_form(&prepared.request.body).unwrap();
+    assert_eq!(posted, PostedResponse::Error(crate::oid4vp::ErrorResponse::access_denied(Some(STATE.into()))));
+    let log = s.transactions().unwrap();
+    assert_eq!((log[0].entry.credential_ids.len(), log[0].entry.claims.len()), (0, 0));
+}
+
+#[test]
+fn missing_credential_and_bad_choices() {
+    let fx = Fixture::new();
+    let req = open_request(&fx);
+    let rp = evaluate_rp(&req, None, &TrustMarkInputs::default(), NOW);
+    let dir = tempfile::tempdir().unwrap();
+    let (s, _) = store(&dir, &fx, false);
+    let mdl_id = s.list().unwrap()[0].id.clone();
+    let consent = ConsentRequest::from_store(req, rp, &s).unwrap();
+    assert!(!consent.satisfiable);
+    assert_eq!(consent.queries[0].missing, Some(Missing::NoCredentialOfType));
+    assert!(consent.queries[0].candidates.is_empty());
+    assert!(matches!(consent.present(&ConsentChoice::default(), &fx.holder, NOW, None), Err(ConsentError::DoesNotSatisfy(_))));
+    assert!(matches!(
+        consent.present(&ConsentChoice(vec![("pid".into(), mdl_id.clone())]), &fx.holder, NOW, None),
+        Err(ConsentError::NotACandidate { .. })
+    ));
+    assert!(matches!(consent.present(&ConsentChoice(vec![("mdl".into(), mdl_id)]), &fx.holder, NOW, None), Err(ConsentError::UnknownQuery(_))));
+    assert!(s.transactions().unwrap().is_empty());
+}
+
+#[test]
+fn trust_marks_are_checked_and_shown() {
+    let fx = Fixture::new();
+    let tm_type = "https://ta.example.it/trust-marks/verifier";
+    let ta_id = EntityId::new(TA).unwrap();
+    let mark = TrustMarkClaims {
+        iss: ta_id.clone(),
+        sub: EntityId::new(RP).unwrap(),
+        trust_mark_type: tm_type.into(),
+        iat: NOW.secs() - 10,
+        exp: Some(NOW.secs() + 3600),
+        delegation: None,
+        extra: Default::default(),
+    }
+    .sign(TRUST_MARK_TYP, &fx.ta)
+    .unwrap();
+    let marks = vec![TrustMarkRef { trust_mark_type: tm_type.into(), trust_mark: mark }];
+    let chain = crate::federation::chain::validate(&fx.rp_chain_jwts_with_marks(fx.rp_metadata(), Some(marks)), &fx.anchor(), NOW).unwrap();
+    let mut ta_ec = statement(TA, TA, JwkSet { keys: vec![fx.ta.public_jwk()] }, None, None);
+    ta_ec.trust_mark_issuers = Some([(tm_type.to_owned(), vec![TA.to_owned()])].into());
+    let keys = [(TA.to_owned(), JwkSet { keys: vec![fx.ta.public_jwk()] })];
+    let req = open_request(&fx);
+    let rp = evaluate_rp(&req, Some(&chain), &TrustMarkInputs { anchor_configuration: Some(&ta_ec), issuer_keys: &keys }, NOW);
+    assert_eq!(rp.trust_marks, vec![TrustMarkView { trust_mark_type: tm_type.into(), check: TrustMarkCheck::Valid { issuer: TA.into(), exp: Some(NOW.secs() + 3600) } }]);
+    assert!(rp.warnings.is_empty());
+    // Without the anchor's configuration, the mark is listed but not checked.
+    let rp = evaluate_rp(&req, Some(&chain), &TrustMarkInputs::default(), NOW);
+    assert_eq!(rp.trust_marks[0].check, TrustMarkCheck::NotChecked);
+    assert_eq!(rp.warnings, vec![TrustWarning::NoValidTrustMark]);
+    // Later than its exp: invalid.
+    let rp = evaluate_rp(&req, Some(&chain), &TrustMarkInputs { anchor_configuration: Some(&ta_ec), issuer_keys: &keys }, NOW.plus(7200));
+    assert!(matches!(rp.trust_marks[0].check, TrustMarkCheck::Invalid(_)));
+}
+
+#[test]
+fn request_object_fetch_failures() {
+    let fx = Fixture::new();
+    let url = AuthorizationRequestUrl::by_reference(WalletInvocation::HaipVp, fx.client_id(), REQUEST_URI, RequestUriMethod::Get).to_url();
+    let flow = PresentationFlow::start(&url, Profile::ItWallet13).unwrap();
+    assert_eq!(flow.request_object_request().unwrap().method, HttpMethod::Get);
+    let resp = HttpResponse { status: 404, headers: vec![], body: vec![] };
+    assert!(matches!(flow.on_request_object(Some(&resp), &RpTrustInputs::default(), NOW), Err(ConsentError::RequestObjectFetch(404))));
+    let flow = PresentationFlow::start(&url, Profile::ItWallet13).unwrap();
+    let resp = HttpResponse { status: 200, headers: vec![("Content-Type".into(), "text/html".into())], body: b"<html>".to_vec() };
+    assert!(matches!(flow.on_request_object(Some(&resp), &RpTrustInputs::default(), NOW), Err(ConsentError::RequestObjectFetch(200))));
+    assert!(matches!(PresentationFlow::start("https://x.example/?a=b", Profile::ItWallet14), Err(ConsentError::Url(_))));
+    // By value: the wallet fetches nothing.
+    let jwt = fx.builder().sign(&fx.rp_ro, &fx.header()).unwrap();
+    let url = AuthorizationRequestUrl::by_value(WalletInvocation::Openid4vp, fx.client_id(), jwt).to_url();
+    let flow = PresentationFlow::start(&url, Profile::ItWallet14).unwrap();
+    assert!(flow.request_object_request().is_none());
+    let anchors = [fx.anchor()];
+    flow.on_request_object(None, &RpTrustInputs { federation_anchors: &anchors, ..Default::default() }, NOW).unwrap();
+    let _ = fx.holder.public_jwk();
+}
