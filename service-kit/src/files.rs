@@ -37,7 +37,8 @@ fn private_file(path: &Path, create: bool) -> std::io::Result<()> {
     std::fs::OpenOptions::new().append(true).create(create).open(path).map(|_| ())
 }
 
-#[cfg(all(test, unix))]
+#[cfg(test)]
+#[cfg(unix)]
 mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt as _;
