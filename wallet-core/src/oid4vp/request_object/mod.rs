@@ -18,6 +18,8 @@
 //!   1.3 too); `direct_post` is refused.
 //! * `dcql_query` is REQUIRED in both profiles (1.3 already used DCQL; Presentation Exchange
 //!   was 0.8): `presentation_definition` and `scope`-only requests are refused.
+//! * `request_uri`, `response_uri`, `redirect_uri` are registered when the RP's metadata lists
+//!   them exactly or without their query (a per-session query on a published URI).
 //! * Replay of a request object (same `nonce`/`state`) is not the wallet's concern; nonce
 //!   replay on responses is checked by the verifier service against its store.
 
@@ -48,7 +50,7 @@ pub const RESPONSE_TYPE_VP_TOKEN: &str = "vp_token";
 pub const DIRECT_POST_JWT: &str = "direct_post.jwt";
 /// The `aud` of a request object for a dynamically discovered wallet (OpenID4VP §5.8).
 pub const SELF_ISSUED_AUD: &str = "https://self-issued.me/v2";
-/// The longest request object lifetime the builder emits and the wallet accepts (1 hour).
+/// The longest request object lifetime the builder emits (1 hour).
 pub const MAX_LIFETIME: i64 = 3600;
 
 /// The claims of a request object, as on the wire (nothing checked).
@@ -174,6 +176,9 @@ impl RequestObjectBuilder {
     /// The claims this builder signs.
     pub fn claims(&self) -> Result<RequestObjectClaims, RequestObjectError> {
         self.dcql_query.validate().map_err(RequestObjectError::Dcql)?;
+        if self.lifetime <= 0 || self.lifetime > MAX_LIFETIME {
+            return Err(RequestObjectError::Time(crate::time::TimeError::TooLong { name: "lifetime", secs: self.lifetime, max: MAX_LIFETIME }));
+        }
         let exp = self.iat.checked_add(self.lifetime).map_err(RequestObjectError::Time)?;
         let client_metadata = self
             .client_metadata

@@ -329,3 +329,37 @@ fn missing_encryption_key_or_enc_is_refused() {
     assert_eq!(verify_fed(&fx, &jwt).unwrap_err(), RequestObjectError::UnsupportedEnc);
     let _ = UnixTime(0);
 }
+
+#[test]
+fn per_session_query_on_a_registered_uri_is_accepted() {
+    let fx = Fixture::new();
+    verify_fed(&fx, &sign_edit(&fx, |c| c.response_uri = Some(format!("{RESPONSE_URI}?session=abc")))).unwrap();
+    let jwt = fx.builder().sign(&fx.rp_ro, &fx.header()).unwrap();
+    let chain = fx.rp_chain();
+    let cid = fx.client_id();
+    let uri = format!("{REQUEST_URI}?id=42");
+    let ctx = VerifyContext { rp_chain: Some(&chain), request_uri: Some(&uri), ..VerifyContext::new(&cid, Profile::ItWallet14, NOW) };
+    ParsedRequestObject::parse(&jwt).unwrap().verify(&ctx).unwrap();
+    // Another path is not.
+    assert!(matches!(err(&fx, |c| c.response_uri = Some(format!("{RESPONSE_URI}/x?session=abc"))), RequestObjectError::ResponseUriNotRegistered(_)));
+}
+
+#[test]
+fn alg_none_and_hmac_request_objects_are_refused() {
+    let fx = Fixture::new();
+    let payload = crate::jose::b64::encode(serde_json::to_vec(&fx.builder().claims().unwrap()).unwrap());
+    for alg in ["none", "HS256"] {
+        let header = crate::jose::b64::encode(format!(r#"{{"alg":"{alg}","typ":"oauth-authz-req+jwt"}}"#));
+        let e = ParsedRequestObject::parse(&format!("{header}.{payload}.c2ln")).unwrap_err();
+        assert_eq!(e, RequestObjectError::Malformed(crate::jose::JoseError::ForbiddenAlg(alg.into())));
+        assert_eq!(e.oauth_code(), "invalid_request_object");
+    }
+}
+
+#[test]
+fn builder_refuses_an_over_long_lifetime() {
+    let fx = Fixture::new();
+    let mut b = fx.builder();
+    b.lifetime = MAX_LIFETIME + 1;
+    assert!(matches!(b.claims(), Err(RequestObjectError::Time(_))));
+}

@@ -164,6 +164,15 @@ fn x5c_chain(header: &JwsHeader, anchors: &TrustAnchors, now: UnixTime) -> Resul
     Ok((ders, chain))
 }
 
+/// Whether `uri` is registered: listed exactly, or listed without its query (RPs publish
+/// one `request_uri`/`response_uri` and add a per-session query, as pyeudiw does; the
+/// mix-up defence is about where the request comes from and the response goes, which the
+/// scheme, host and path decide).
+fn registered(list: &[String], uri: &str) -> bool {
+    let base = crate::wallet::query::without_query(uri);
+    list.iter().any(|r| r == uri || (r.as_str() == base && !r.contains('?')))
+}
+
 fn time_error(e: TimeError) -> RequestObjectError {
     match e {
         TimeError::Expired { exp, now, .. } => RequestObjectError::Expired { exp, now },
@@ -189,7 +198,8 @@ impl ParsedRequestObject {
     ///    hashes to the client id, chains to the federation CA, and its key verifies;
     /// 4. `iat` and `exp` present and valid at `now` (checked time);
     /// 5. `response_type` `vp_token`, `response_mode` `direct_post.jwt`;
-    /// 6. `response_uri` present, among the RP's `response_uris` (federation) and named by the
+    /// 6. `response_uri` present, among the RP's `response_uris` (federation; exactly, or
+    ///    without a per-session query) and named by the
     ///    `x5c` leaf's SAN when an `x5c` was verified; `redirect_uri` among `redirect_uris`; the
     ///    fetched `request_uri` among `request_uris` (federation);
     /// 7. `nonce` of 32 to 512 characters; `state` at most 512;
@@ -299,18 +309,18 @@ impl ParsedRequestObject {
         // 6. Registered URIs (mix-up defence) and the certificate's binding.
         let response_uri = c.response_uri.clone().ok_or(RequestObjectError::MissingClaim("response_uri"))?;
         let federation = matches!(trust, RpTrust::Federation { .. });
-        if federation && !metadata.response_uris.contains(&response_uri) {
+        if federation && !registered(&metadata.response_uris, &response_uri) {
             return Err(RequestObjectError::ResponseUriNotRegistered(response_uri));
         }
         if let Some(r) = &c.redirect_uri
             && federation
-            && !metadata.redirect_uris.contains(r)
+            && !registered(&metadata.redirect_uris, r)
         {
             return Err(RequestObjectError::RedirectUriNotRegistered(r.clone()));
         }
         if let Some(r) = ctx.request_uri
             && federation
-            && !metadata.request_uris.iter().any(|x| x == r)
+            && !registered(&metadata.request_uris, r)
         {
             return Err(RequestObjectError::RequestUriNotRegistered(r.to_owned()));
         }

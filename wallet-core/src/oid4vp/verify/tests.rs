@@ -340,3 +340,24 @@ fn verification_futures_are_send() {
     assert!(matches!(block_on(g), Verdict::Declined(_)));
     drop(f);
 }
+
+/// The cache honours `ttl` (600 s here): a fresh copy is reused, a stale one fetched again.
+#[test]
+fn status_cache_honours_ttl() {
+    let fx = Fixture::new();
+    let lists = valid_lists(&fx);
+    let cache = StatusCache::new();
+    let jwks = crate::jose::JwkSet { keys: vec![fx.issuer_key.public_jwk()] };
+    let keys = issuer::StatusSignerKeys { jwks: Some(&jwks), x509: None };
+    let r = crate::status::StatusReference { idx: 3, uri: STATUS_URI.into() };
+    assert_eq!(block_on(cache.lookup(&r, &lists, &keys, NOW)), Ok(StatusValue::Valid));
+    assert_eq!(block_on(cache.lookup(&r, &lists, &keys, NOW.plus(599))), Ok(StatusValue::Valid));
+    assert_eq!(lists.fetches.load(Ordering::SeqCst), 1);
+    assert_eq!(block_on(cache.lookup(&r, &lists, &keys, NOW.plus(600))), Ok(StatusValue::Valid));
+    assert_eq!(lists.fetches.load(Ordering::SeqCst), 2);
+    // A status token signed by a key the issuer does not publish.
+    let other = Fixture::new();
+    let forged = Lists::with(&other, 3, StatusValue::Valid);
+    let e = block_on(StatusCache::new().lookup(&r, &forged, &keys, NOW)).unwrap_err();
+    assert!(matches!(e, StatusLookupError::Status(crate::status::StatusError::KeyResolution(_))), "{e:?}");
+}
