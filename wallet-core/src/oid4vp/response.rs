@@ -372,7 +372,20 @@ pub struct VerifierErrorAnswer {
     pub error_description: Option<String>,
 }
 
+/// A fresh `response_code` for the same-device redirect: 256 random bits, base64url
+/// (IT-Wallet §5.1: at least 128 bits, single use, bound to the browser session).
+pub fn generate_response_code() -> Result<String, getrandom::Error> {
+    let mut b = [0u8; 32];
+    getrandom::fill(&mut b)?;
+    Ok(b64::encode(b))
+}
+
 impl ResponseUriAnswer {
+    /// The same-device answer: `redirect_uri` = `redirect_base?response_code=<code>`.
+    pub fn same_device(redirect_base: &str, response_code: &str) -> Self {
+        Self { redirect_uri: Some(query::with_params(redirect_base, &[("response_code", response_code)])) }
+    }
+
     /// The JSON body.
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).unwrap_or_else(|_| "{}".into())
@@ -504,6 +517,10 @@ mod tests {
 
     #[test]
     fn verifier_answer_with_redirect() {
+        let code = generate_response_code().unwrap();
+        assert_eq!(b64::decode(&code).unwrap().len(), 32);
+        let a = ResponseUriAnswer::same_device("https://rp.example.it/cb", &code);
+        assert_eq!(a.redirect_uri.as_deref(), Some(format!("https://rp.example.it/cb?response_code={code}").as_str()));
         let a = ResponseUriAnswer { redirect_uri: Some("https://rp.example.it/cb?response_code=abc".into()) };
         assert_eq!(ResponseUriAnswer::parse(200, a.to_json().as_bytes()).unwrap(), Ok(a));
         assert_eq!(ResponseUriAnswer::parse(200, b"").unwrap(), Ok(ResponseUriAnswer::default()));

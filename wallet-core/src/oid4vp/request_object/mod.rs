@@ -213,6 +213,14 @@ impl RequestObjectBuilder {
     }
 }
 
+/// A fresh `nonce` or `state`: 32 random bytes, base64url (43 characters, above
+/// [`MIN_NONCE_LEN`]).
+pub fn generate_nonce() -> Result<String, getrandom::Error> {
+    let mut b = [0u8; 32];
+    getrandom::fill(&mut b)?;
+    Ok(crate::jose::b64::encode(b))
+}
+
 /// Signs arbitrary request object claims (the conformance tool's broken requests).
 pub fn sign_claims(claims: &RequestObjectClaims, signer: &dyn Signer, header: &SigningHeader) -> Result<String, RequestObjectError> {
     let mut h = JwsHeader::new(JwsAlg::Es256).with_typ(REQUEST_OBJECT_TYP).with_kid(header.kid.clone().or_else(|| signer.kid()));

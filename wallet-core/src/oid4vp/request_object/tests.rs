@@ -231,6 +231,9 @@ fn expired_or_future_request_object_is_refused() {
 #[test]
 fn short_nonce_is_refused() {
     let fx = Fixture::new();
+    let fresh = generate_nonce().unwrap();
+    assert!(fresh.len() >= MIN_NONCE_LEN);
+    verify_fed(&fx, &sign_edit(&fx, |c| c.nonce = Some(fresh))).unwrap();
     assert_eq!(err(&fx, |c| c.nonce = Some("123456".into())), RequestObjectError::NonceTooShort { len: 6, min: MIN_NONCE_LEN });
     assert_eq!(err(&fx, |c| c.nonce = Some("x".repeat(31))), RequestObjectError::NonceTooShort { len: 31, min: MIN_NONCE_LEN });
     verify_fed(&fx, &sign_edit(&fx, |c| c.nonce = Some("x".repeat(32)))).unwrap();
