@@ -4,6 +4,7 @@ mod demo;
 mod federation_cmd;
 mod inspect;
 mod keys;
+mod present;
 mod sd_jwt_cmd;
 mod up;
 mod wallet_cmd;
@@ -36,7 +37,8 @@ enum Command {
     /// Resolve trust chains; onboard, list and remove subordinates.
     #[command(subcommand)]
     Federation(federation_cmd::FederationCommand),
-    /// A command-line wallet (software key store): activation at a wallet provider.
+    /// A command-line wallet (software key store): activation at a wallet provider, credentials,
+    /// presentations.
     #[command(subcommand)]
     Wallet(wallet_cmd::WalletCommand),
 }

@@ -58,6 +58,26 @@ pub(crate) enum WalletCommand {
         /// The instance id (as `instances` lists it).
         id: Option<String>,
     },
+    /// Print the public JWK of this wallet's holder key (made on first use): the key an
+    /// issuer binds a credential to.
+    HolderKey(crate::present::StoreArgs),
+    /// Import an issued SD-JWT VC (FILE, or - for stdin): verified through the issuer's
+    /// federation trust chain and bound to this wallet's holder key, then stored encrypted.
+    Import {
+        #[command(flatten)]
+        store: crate::present::StoreArgs,
+        #[command(flatten)]
+        trust: crate::present::TrustArgs,
+        /// The SD-JWT VC file (`-`: stdin).
+        file: String,
+    },
+    /// List the stored credentials.
+    List(crate::present::StoreArgs),
+    /// Show the transaction log (imports, presentations, declines).
+    Log(crate::present::StoreArgs),
+    /// Answer a presentation request (the content of a QR code): shows who asks and what,
+    /// asks for consent (or --yes / --decline), sends, prints the outcome.
+    Present(crate::present::PresentArgs),
 }
 
 #[derive(clap::Args)]
@@ -96,15 +116,20 @@ pub(crate) fn run(c: WalletCommand) -> Result<(), CliError> {
         WalletCommand::Headers { wallet, aud, challenge } => headers(&wallet, &aud, challenge.as_deref()),
         WalletCommand::Instances(a) => instances(&a),
         WalletCommand::Revoke { wallet, id } => revoke(&wallet, id.as_deref()),
+        WalletCommand::HolderKey(a) => crate::present::holder_key(&a),
+        WalletCommand::Import { store, trust, file } => crate::present::import(&store, &trust, &file),
+        WalletCommand::List(a) => crate::present::list(&a),
+        WalletCommand::Log(a) => crate::present::log(&a),
+        WalletCommand::Present(a) => crate::present::present(&a),
     }
 }
 
-fn usage(e: impl std::fmt::Display) -> CliError {
+pub(crate) fn usage(e: impl std::fmt::Display) -> CliError {
     CliError::Usage(e.to_string())
 }
 
 /// A browser's worth of HTTP: no automatic redirects, a cookie jar per host.
-struct Browser {
+pub(crate) struct Browser {
     client: reqwest::blocking::Client,
     cookies: Mutex<HashMap<String, Vec<(String, String)>>>,
 }
@@ -114,7 +139,7 @@ fn host_of(url: &str) -> String {
 }
 
 impl Browser {
-    fn new() -> Result<Self, CliError> {
+    pub(crate) fn new() -> Result<Self, CliError> {
         let client = reqwest::blocking::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(std::time::Duration::from_secs(30))
@@ -350,6 +375,12 @@ fn browse_login(browser: &Browser, pending: &PendingLogin, fiscal_number: Option
 }
 
 fn trust(ta: &str, ta_jwks: Option<&Path>) -> Result<TrustChainResolver, CliError> {
+    Ok(TrustChainResolver::new(anchor_config(ta, ta_jwks)?, WALLET_SOLUTION))
+}
+
+/// The trust anchor: its keys pinned from a JWK Set file, or its self-signed configuration
+/// fetched now.
+pub(crate) fn anchor_config(ta: &str, ta_jwks: Option<&Path>) -> Result<TrustAnchorConfig, CliError> {
     let ta_id = EntityId::new(ta).map_err(usage)?;
     let jwks = match ta_jwks {
         Some(p) => serde_json::from_str(&crate::read_file(&p.display().to_string())?).map_err(|e| usage(format!("{}: {e}", p.display())))?,
@@ -360,7 +391,7 @@ fn trust(ta: &str, ta_jwks: Option<&Path>) -> Result<TrustChainResolver, CliErro
             ec.claims.jwks
         }
     };
-    Ok(TrustChainResolver::new(TrustAnchorConfig { id: ta_id, jwks }, WALLET_SOLUTION))
+    Ok(TrustAnchorConfig { id: ta_id, jwks })
 }
 
 fn payload(jwt: &str) -> serde_json::Value {

@@ -1,0 +1,441 @@
+//! `tessera wallet holder-key | import | list | log | present`: the wallet's credentials in
+//! its encrypted store under `--data-dir`, and OpenID4VP presentations to relying parties
+//! trusted through the federation (`--ta`).
+//!
+//! Import verifies an issued SD-JWT VC: the issuer's key comes from its federation trust chain
+//! (the credential's `trust_chain` header validated to the anchor, else the chain resolved over
+//! HTTP), and the credential must be bound (`cnf.jwk`) to this wallet's holder key.
+//!
+//! Present follows wallet-core's `oid4vp` wallet side: the scanned URL, the RP's chain
+//! resolved to the anchor (an RP outside the federation is refused before anything is sent),
+//! the request object fetched (GET or POST per `request_uri_method`) and verified, the RP
+//! evaluated, the consent shown, then the response (or `access_denied`) posted; both logged.
+
+use std::io::{BufRead as _, Write as _};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+use trust_anchor::fetch::HttpFetcher;
+use wallet_core::attestation::key_attestation::SoftwareAttester;
+use wallet_core::federation::chain::validate;
+use wallet_core::federation::resolver::CREDENTIAL_ISSUER;
+use wallet_core::federation::{ChainCollector, EntityId, TrustAnchorConfig, ValidatedChain};
+use wallet_core::jose::jwk::JwkSet;
+use wallet_core::jose::{CompactJws, Jwk};
+use wallet_core::keystore::{KeyStore, KeyStoreSigner, KeyTag, SoftwareKeyStore};
+use wallet_core::oid4vp::consent::{RpTrustInputs, TrustMarkInputs, TrustWarning};
+use wallet_core::oid4vp::dcql::matcher::Missing;
+use wallet_core::oid4vp::request_object::RpTrust;
+use wallet_core::oid4vp::{ConsentRequest, PresentationFlow, Profile, ResponseUriAnswer, evaluate_rp};
+use wallet_core::sd_jwt::{SdJwt, StaticKeyResolver, Verifier};
+use wallet_core::store::{CredentialStore, FileKeyProvider, NewCredential, NewTransaction, TransactionKind};
+use wallet_core::time::UnixTime;
+use wallet_core::vc;
+use wallet_core::wallet::{HttpClient as _, HttpResponse};
+
+use crate::CliError;
+use crate::wallet_cmd::{Browser, anchor_config, usage, utc};
+
+/// The tag of the key credentials are issued to.
+const HOLDER_TAG: &str = "credential-holder";
+/// The encrypted credential store in the data directory.
+const STORE_FILE: &str = "credentials.sqlite";
+
+/// Where the wallet keeps its keys and credentials.
+#[derive(clap::Args)]
+pub(crate) struct StoreArgs {
+    /// Where the wallet keeps its keys and state.
+    #[arg(long, default_value = "tessera-wallet")]
+    data_dir: PathBuf,
+    /// Print one JSON document.
+    #[arg(long)]
+    json: bool,
+}
+
+/// The federation the wallet trusts.
+#[derive(clap::Args)]
+pub(crate) struct TrustArgs {
+    /// The trust anchor (its current configuration is fetched and trusted unless --ta-jwks
+    /// pins its keys).
+    #[arg(long)]
+    ta: String,
+    /// Pin the trust anchor's keys from this JWK Set file.
+    #[arg(long)]
+    ta_jwks: Option<PathBuf>,
+}
+
+/// `tessera wallet present` options.
+#[derive(clap::Args)]
+pub(crate) struct PresentArgs {
+    #[command(flatten)]
+    store: StoreArgs,
+    #[command(flatten)]
+    trust: TrustArgs,
+    /// The request URL (the content of the QR code: `openid4vp://?client_id=...&request_uri=...`).
+    url: String,
+    /// Consent without asking (each query answered by its first candidate).
+    #[arg(long, conflicts_with = "decline")]
+    yes: bool,
+    /// Decline: the relying party receives `access_denied`.
+    #[arg(long)]
+    decline: bool,
+}
+
+fn io_err(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> CliError + '_ {
+    move |source| CliError::Io { path: path.display().to_string(), source }
+}
+
+fn open_store(a: &StoreArgs) -> Result<CredentialStore, CliError> {
+    std::fs::create_dir_all(&a.data_dir).map_err(io_err(&a.data_dir))?;
+    let keys_file = FileKeyProvider::new(a.data_dir.join("wallet.key"));
+    CredentialStore::open(a.data_dir.join(STORE_FILE), &keys_file).map_err(usage)
+}
+
+fn open_keys(a: &StoreArgs) -> Result<Arc<dyn KeyStore>, CliError> {
+    std::fs::create_dir_all(&a.data_dir).map_err(io_err(&a.data_dir))?;
+    let keys_file = FileKeyProvider::new(a.data_dir.join("wallet.key"));
+    let attester = SoftwareAttester::development().map_err(usage)?;
+    Ok(Arc::new(SoftwareKeyStore::open(a.data_dir.join("keys"), &keys_file, attester).map_err(usage)?))
+}
+
+fn holder_tag() -> Result<KeyTag, CliError> {
+    KeyTag::new(HOLDER_TAG).map_err(usage)
+}
+
+/// The holder key's public JWK, when the wallet has one.
+fn holder_public(keys: &dyn KeyStore) -> Option<Jwk> {
+    keys.public_key(&holder_tag().ok()?).ok()
+}
+
+fn print_json(v: &Value) {
+    crate::print_out(&serde_json::to_string_pretty(v).unwrap_or_default());
+}
+
+/// `tessera wallet holder-key`: prints the public JWK credentials are to be issued to
+/// (generated on first use).
+pub(crate) fn holder_key(a: &StoreArgs) -> Result<(), CliError> {
+    let keys = open_keys(a)?;
+    let jwk = match holder_public(keys.as_ref()) {
+        Some(j) => j,
+        None => keys.generate_key(&holder_tag()?).map_err(usage)?,
+    };
+    crate::print_out(&serde_json::to_string(&jwk).map_err(usage)?);
+    Ok(())
+}
+
+/// The issuer key named by `kid` in its chain's `openid_credential_issuer` metadata.
+fn key_from_chain(chain: &ValidatedChain, iss: &str, kid: Option<&str>) -> Result<Jwk, CliError> {
+    let untrusted = |why: &str| usage(format!("issuer {iss} is not trusted: {why}"));
+    if chain.subject.claims.sub.as_str() != iss {
+        return Err(untrusted("its trust chain is about another entity"));
+    }
+    let jwks: JwkSet = chain
+        .metadata_of(CREDENTIAL_ISSUER)
+        .and_then(|m| m.get("jwks"))
+        .and_then(|j| serde_json::from_value(j.clone()).ok())
+        .ok_or_else(|| untrusted("no credential issuer keys (openid_credential_issuer.jwks) in its federation metadata"))?;
+    let kid = kid.ok_or_else(|| untrusted("the credential's header has no kid"))?;
+    jwks.by_kid(kid).cloned().ok_or_else(|| untrusted("its federation metadata has no key with the credential's kid"))
+}
+
+/// The issuer's chain: the credential's `trust_chain` header validated to the anchor, else
+/// resolved over HTTP.
+fn issuer_chain(header_chain: Option<&Vec<String>>, iss: &str, anchor: &TrustAnchorConfig, now: UnixTime) -> Result<ValidatedChain, CliError> {
+    if let Some(chain) = header_chain {
+        return validate(chain, anchor, now).map_err(|e| usage(format!("issuer {iss} is not trusted: its trust_chain header: {e}")));
+    }
+    let id = EntityId::new(iss).map_err(|e| usage(format!("issuer {iss}: {e}")))?;
+    let fetcher = HttpFetcher::new().map_err(usage)?;
+    ChainCollector::new(&fetcher, std::slice::from_ref(anchor))
+        .resolve(&id, now)
+        .map_err(|e| usage(format!("issuer {iss} is not trusted by {}: {e}", anchor.id)))
+}
+
+fn display_name(chain: &ValidatedChain) -> Option<String> {
+    let md = chain.metadata_of(CREDENTIAL_ISSUER);
+    let from_display = md.and_then(|m| m.get("display")).and_then(Value::as_array).and_then(|d| d.first()).and_then(|d| d.get("name")).and_then(Value::as_str);
+    let org = chain.metadata_of("federation_entity").and_then(|m| m.get("organization_name")).and_then(Value::as_str);
+    from_display.or(org).map(str::to_owned)
+}
+
+/// `tessera wallet import FILE|-`.
+pub(crate) fn import(store_args: &StoreArgs, trust: &TrustArgs, file: &str) -> Result<(), CliError> {
+    let text = if file == "-" { crate::read_stdin()? } else { crate::read_file(file)?.trim().to_owned() };
+    let now = UnixTime::now();
+    let sd = SdJwt::parse(&text)?;
+    if sd.kb_jwt().is_some() {
+        return Err(usage("this is a presentation (it has a KB-JWT), not an issued credential"));
+    }
+    let jws = CompactJws::parse(sd.issuer_jwt())?;
+    let payload: serde_json::Map<String, Value> = jws.payload_json()?;
+    let iss = payload.get("iss").and_then(Value::as_str).ok_or_else(|| usage("the credential has no `iss`"))?.to_owned();
+    let anchor = anchor_config(&trust.ta, trust.ta_jwks.as_deref())?;
+    let chain = issuer_chain(jws.header().trust_chain.as_ref(), &iss, &anchor, now)?;
+    let key = key_from_chain(&chain, &iss, jws.header().kid.as_deref())?;
+    let resolver = StaticKeyResolver::for_issuer(key, iss.clone());
+    let verified = vc::verify(&Verifier::new(&resolver), &text, now).map_err(CliError::Verify)?;
+    let holder = verified.sd_jwt.holder_key.as_ref().ok_or_else(|| usage("the credential is not bound to a holder key (no cnf.jwk)"))?;
+    let keys = open_keys(store_args)?;
+    let ours = holder_public(keys.as_ref()).ok_or_else(|| usage("this wallet has no holder key: run `tessera wallet holder-key` and have the credential issued to it"))?;
+    if holder.thumbprint() != ours.thumbprint() {
+        return Err(usage("the credential is bound to another key, not this wallet's holder key (`tessera wallet holder-key`)"));
+    }
+    let vct = verified.vct.as_str().to_owned();
+    let int = |k: &str| verified.sd_jwt.claims.get(k).and_then(Value::as_i64).map(UnixTime);
+    let issuer_name = display_name(&chain);
+    let new = NewCredential {
+        format: vc::TYP.to_owned(),
+        vct: vct.clone(),
+        issuer: iss.clone(),
+        issued_at: int("iat"),
+        expires_at: int("exp"),
+        credential: sd.serialize(),
+        metadata: json!({"key_tag": HOLDER_TAG, "issuer_name": issuer_name, "status": verified.status.as_ref().map(|s| json!({"uri": s.uri, "idx": s.idx}))}),
+    };
+    let store = open_store(store_args)?;
+    let id = store.put(&new, now).map_err(usage)?;
+    store
+        .log(&NewTransaction { at: now, kind: TransactionKind::Issuance, counterparty: iss.clone(), credential_ids: vec![id.clone()], claims: Vec::new() })
+        .map_err(usage)?;
+    if store_args.json {
+        print_json(&json!({"id": id, "vct": vct, "issuer": iss, "issuer_name": issuer_name, "expires_at": new.expires_at.map(|t| t.secs())}));
+    } else {
+        let who = issuer_name.map_or_else(|| iss.clone(), |n| format!("{n} ({iss})"));
+        crate::print_out(&format!("Imported {vct} from {who} as {id}."));
+    }
+    Ok(())
+}
+
+/// `tessera wallet list`.
+pub(crate) fn list(a: &StoreArgs) -> Result<(), CliError> {
+    let store = open_store(a)?;
+    let mut docs = Vec::new();
+    for s in store.list().map_err(usage)? {
+        let meta = store.get(&s.id).map(|c| c.metadata).unwrap_or_default();
+        docs.push(json!({
+            "id": s.id,
+            "vct": s.vct,
+            "format": s.format,
+            "issuer": s.issuer,
+            "issuer_name": meta.get("issuer_name"),
+            "issued_at": s.issued_at.map(|t| t.secs()),
+            "expires_at": s.expires_at.map(|t| t.secs()),
+            "status": meta.get("status"),
+        }));
+    }
+    if a.json {
+        print_json(&Value::Array(docs));
+        return Ok(());
+    }
+    if docs.is_empty() {
+        crate::print_out(&format!("No credentials in {}.", a.data_dir.display()));
+        return Ok(());
+    }
+    let mut out = String::from("Credentials:");
+    for d in &docs {
+        let issuer = d["issuer_name"].as_str().map_or_else(|| d["issuer"].as_str().unwrap_or("?").to_owned(), |n| format!("{n} ({})", d["issuer"].as_str().unwrap_or("?")));
+        let exp = d["expires_at"].as_i64().map_or_else(|| "no expiry".to_owned(), |e| format!("until {}", utc(e)));
+        let status = d["status"].as_object().map_or_else(String::new, |s| format!(", status list {} #{}", s.get("uri").and_then(Value::as_str).unwrap_or("?"), s.get("idx").unwrap_or(&Value::Null)));
+        out.push_str(&format!("\n  {}  {}  from {issuer}, {exp}{status}", d["id"].as_str().unwrap_or("?"), d["vct"].as_str().unwrap_or("?")));
+    }
+    crate::print_out(&out);
+    Ok(())
+}
+
+/// `tessera wallet log`.
+pub(crate) fn log(a: &StoreArgs) -> Result<(), CliError> {
+    let store = open_store(a)?;
+    let log = store.transactions().map_err(usage)?;
+    let kind = |k: TransactionKind| match k {
+        TransactionKind::Issuance => "issuance",
+        TransactionKind::Presentation => "presentation",
+        TransactionKind::Deletion => "deletion",
+    };
+    if a.json {
+        let docs: Vec<Value> = log
+            .iter()
+            .map(|t| json!({"seq": t.seq, "at": t.entry.at.secs(), "kind": kind(t.entry.kind), "counterparty": t.entry.counterparty, "credential_ids": t.entry.credential_ids, "claims": t.entry.claims}))
+            .collect();
+        print_json(&Value::Array(docs));
+        return Ok(());
+    }
+    let mut out = String::from("Transaction log:");
+    for t in &log {
+        let what = match t.entry.kind {
+            TransactionKind::Presentation if t.entry.credential_ids.is_empty() => "declined a presentation to".to_owned(),
+            TransactionKind::Presentation => format!("presented {} to", t.entry.claims.join(", ")),
+            TransactionKind::Issuance => format!("imported {} from", t.entry.credential_ids.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(", ")),
+            TransactionKind::Deletion => "deleted a credential of".to_owned(),
+        };
+        out.push_str(&format!("\n  #{} {} {what} {}", t.seq, utc(t.entry.at.secs()), t.entry.counterparty));
+    }
+    if log.is_empty() {
+        out.push_str(" empty");
+    }
+    crate::print_out(&out);
+    Ok(())
+}
+
+fn body_text(r: &HttpResponse) -> String {
+    String::from_utf8_lossy(&r.body).chars().take(300).collect()
+}
+
+fn warning_text(w: &TrustWarning) -> &'static str {
+    match w {
+        TrustWarning::NoValidTrustMark => "it shows no valid trust mark",
+        TrustWarning::NoErasureEndpoint => "it asks for identifying attributes and publishes no erasure endpoint",
+        TrustWarning::CertificateOnly => "trusted by an X.509 certificate only: its name and logo are its own claims",
+    }
+}
+
+fn missing_text(m: &Missing) -> String {
+    match m {
+        Missing::NoCredentialOfType => "no stored credential of this type".to_owned(),
+        Missing::Claims(c) => format!("the stored credential lacks {}", c.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")),
+    }
+}
+
+/// What the citizen is shown, as text and as JSON.
+fn describe(c: &ConsentRequest) -> (String, serde_json::Map<String, Value>) {
+    let rp = &c.rp;
+    let trust = match &rp.trust {
+        RpTrust::Federation { entity_id, trust_anchor, chain_exp } => {
+            format!("trusted: federation trust chain from {entity_id} to {trust_anchor} (valid until {})", utc(chain_exp.secs()))
+        }
+        RpTrust::X509 { san_uris, .. } => format!("trusted: X.509 certificate for {}", san_uris.join(", ")),
+    };
+    let mut out = format!(
+        "{} asks for credentials.\n  entity   {}\n  trust    {trust}",
+        rp.name.as_deref().unwrap_or("A relying party"),
+        rp.entity_id.as_deref().unwrap_or(&rp.client_id),
+    );
+    if let Some(o) = &rp.organization_name {
+        out.push_str(&format!("\n  organization {o}"));
+    }
+    if let Some(p) = &rp.purpose {
+        out.push_str(&format!("\n  purpose  {p}"));
+    }
+    for w in &rp.warnings {
+        out.push_str(&format!("\n  warning  {}", warning_text(w)));
+    }
+    let mut queries = Vec::new();
+    for q in &c.queries {
+        let req = if q.required { "required" } else { "optional" };
+        out.push_str(&format!("\n  query `{}` ({req}): {}", q.query_id, q.types.join(" or ")));
+        for cand in &q.candidates {
+            out.push_str(&format!("\n    credential {} ({} from {}) would disclose:", cand.credential_id, cand.vct, cand.issuer));
+            for d in &cand.disclosed {
+                out.push_str(&format!("\n      {} = {}", d.path, d.value));
+            }
+        }
+        if let Some(m) = &q.missing {
+            out.push_str(&format!("\n    missing: {}", missing_text(m)));
+        }
+        queries.push(json!({
+            "id": q.query_id, "types": q.types, "required": q.required, "multiple": q.multiple,
+            "candidates": q.candidates.iter().map(|cand| json!({
+                "credential_id": cand.credential_id, "vct": cand.vct, "issuer": cand.issuer,
+                "disclosed": cand.disclosed.iter().map(|d| json!({"path": d.path.to_string(), "value": d.value})).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>(),
+            "missing": q.missing.as_ref().map(missing_text),
+        }));
+    }
+    let mut doc = serde_json::Map::new();
+    doc.insert("rp".into(), json!({"client_id": rp.client_id, "entity_id": rp.entity_id, "name": rp.name, "organization_name": rp.organization_name,
+               "purpose": rp.purpose, "trust": trust, "warnings": rp.warnings.iter().map(warning_text).collect::<Vec<_>>()}));
+    doc.insert("queries".into(), Value::Array(queries));
+    doc.insert("satisfiable".into(), json!(c.satisfiable));
+    (out, doc)
+}
+
+fn ask(question: &str) -> Result<bool, CliError> {
+    let mut err = std::io::stderr().lock();
+    let _ = write!(err, "{question} [y/N] ");
+    let _ = err.flush();
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line).map_err(|source| CliError::Io { path: "<stdin>".into(), source })?;
+    Ok(matches!(line.trim().to_ascii_lowercase().as_str(), "y" | "yes"))
+}
+
+/// `tessera wallet present URL`.
+pub(crate) fn present(a: &PresentArgs) -> Result<(), CliError> {
+    let now = UnixTime::now();
+    let flow = PresentationFlow::start(&a.url, Profile::ItWallet14).map_err(usage)?;
+    let client_id = flow.client_id().as_str().to_owned();
+    let entity = flow
+        .client_id()
+        .entity_id()
+        .cloned()
+        .ok_or_else(|| usage(format!("refused: client_id `{client_id}` is not a federation entity (openid_federation:); only federation relying parties are supported")))?;
+    let anchor = anchor_config(&a.trust.ta, a.trust.ta_jwks.as_deref())?;
+    let fetcher = HttpFetcher::new().map_err(usage)?;
+    let chain = ChainCollector::new(&fetcher, std::slice::from_ref(&anchor))
+        .resolve(&entity, now)
+        .map_err(|e| usage(format!("refused: relying party {entity} is not trusted by {}: {e} (nothing was sent)", anchor.id)))?;
+    let browser = Browser::new()?;
+    let fetched = match flow.request_object_request() {
+        Some(r) => {
+            let url = r.url.clone();
+            Some(browser.send(r).map_err(|e| usage(format!("request object {url}: {e}")))?)
+        }
+        None => None,
+    };
+    let anchors = [anchor];
+    let trust = RpTrustInputs { rp_chain: Some(&chain), federation_anchors: &anchors, x509_anchors: None };
+    let request = flow.on_request_object(fetched.as_ref(), &trust, now).map_err(|e| usage(format!("refused: {e} (nothing was sent)")))?;
+    let rp = evaluate_rp(&request, Some(&chain), &TrustMarkInputs::default(), now);
+    let store = open_store(&a.store)?;
+    let consent = ConsentRequest::from_store(request, rp, &store).map_err(usage)?;
+    let (text, mut doc) = describe(&consent);
+    if !a.store.json {
+        crate::print_out(&text);
+    }
+    let share = if a.decline {
+        false
+    } else if !consent.satisfiable {
+        return Err(usage("cannot answer: the stored credentials do not satisfy the request (see `missing`); nothing was sent (`--decline` to tell the relying party)"));
+    } else if a.yes {
+        true
+    } else {
+        ask("Share these claims?")?
+    };
+    let prepared = if share {
+        let keys = open_keys(&a.store)?;
+        let holder = KeyStoreSigner::new(keys, holder_tag()?).map_err(|e| usage(format!("holder key: {e}")))?;
+        consent.present(&consent.default_choice(), &holder, now, Some(&store)).map_err(usage)?
+    } else {
+        consent.decline(now, Some(&store)).map_err(usage)?
+    };
+    let response_uri = prepared.request.url.clone();
+    let resp = browser.send(prepared.request).map_err(|e| usage(format!("{response_uri}: {e}")))?;
+    let answer = ResponseUriAnswer::parse(resp.status, &resp.body).map_err(|e| usage(format!("{response_uri}: HTTP {}: {e}: {}", resp.status, body_text(&resp))))?;
+    let disclosed: Vec<String> = prepared.disclosed.iter().flat_map(|(q, ps)| ps.iter().map(move |p| format!("{q}:{p}"))).collect();
+    let (outcome, redirect) = match &answer {
+        Ok(ans) => (if share { "presented" } else { "declined" }, ans.redirect_uri.clone()),
+        Err(e) => {
+            let msg = format!("the relying party answered {}: {}", e.error, e.error_description.as_deref().unwrap_or(""));
+            if a.store.json {
+                doc.insert("outcome".into(), json!("error"));
+                doc.insert("error".into(), json!(e.error));
+                doc.insert("error_description".into(), json!(e.error_description));
+                print_json(&Value::Object(doc));
+            }
+            return Err(usage(msg));
+        }
+    };
+    if a.store.json {
+        doc.insert("outcome".into(), json!(outcome));
+        doc.insert("disclosed".into(), json!(disclosed));
+        doc.insert("redirect_uri".into(), json!(redirect));
+        doc.insert("log_seq".into(), json!(prepared.log_seq));
+        print_json(&Value::Object(doc));
+    } else {
+        let mut out = if share { format!("Presented {} to {entity}.", disclosed.join(", ")) } else { format!("Declined: {entity} was told access_denied.") };
+        if let Some(r) = redirect {
+            out.push_str(&format!("\nContinue in the browser: {r}"));
+        }
+        crate::print_out(&out);
+    }
+    Ok(())
+}
