@@ -1,0 +1,322 @@
+//! `tessera wallet holder-key | import | list | present | log` over real HTTP on loopback: a
+//! trust anchor (`trust-anchor` router), a relying party (a federation leaf whose router also
+//! serves `request_uri` and `response_uri`: request objects signed with wallet-core's
+//! `RequestObjectBuilder`, responses checked with `verify_response`) and a credential issuer
+//! (a federation leaf with `openid_credential_issuer` metadata; the test signs an SD-JWT VC with
+//! its key, with a `trust_chain` header, to the wallet's holder key).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)] // test code
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::Output;
+use std::sync::{Arc, Mutex};
+
+use axum::extract::State;
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+use trust_anchor::{AppState, Config, router};
+use wallet_core::federation::{EntityId, TrustAnchorConfig};
+use wallet_core::jose::jwk::JwkSet;
+use wallet_core::jose::{ContentEncryption, DecryptionKey, JwsAlg, JwsHeader, Signer, SoftwareSigner};
+use wallet_core::oid4vp::dcql::DcqlQuery;
+use wallet_core::oid4vp::{
+    AuthorizationRequestUrl, ClientId, PostedResponse, PresentationContext, RequestObjectBuilder, RequestUriMethod, RequestUriPost,
+    ResponseExpectation, ResponseUriAnswer, SigningHeader, Verdict, VerifierMetadata, WalletInvocation, verify_response,
+};
+use wallet_core::sd_jwt::SdJwtBuilder;
+use wallet_core::time::UnixTime;
+
+const TOKEN: &str = "test-admin-token";
+const PID_VCT: &str = "urn:eudi:pid:it:1";
+const NONCE: &str = "n-0S6_WzA2Mj-abcdefghijklmnopqrstuvwxyz";
+const STATE: &str = "state-1234";
+
+struct Node {
+    id: EntityId,
+    jwks: JwkSet,
+}
+
+/// A federation entity on a loopback port; `f` gets its id to fill its configuration;
+/// `extra` routes are merged into its router.
+async fn start(dir: &Path, name: &str, f: impl FnOnce(&EntityId, &mut Config), extra: Option<axum::Router>) -> Node {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let id = EntityId::new(format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port())).unwrap();
+    let mut config = Config::trust_anchor(id.clone(), dir.join(name), TOKEN);
+    config.organization_name = name.into();
+    f(&id, &mut config);
+    let state = AppState::open(config).unwrap();
+    let jwks = state.jwks();
+    let mut app = router(state);
+    if let Some(r) = extra {
+        app = app.merge(r);
+    }
+    let app = app.into_make_service_with_connect_info::<SocketAddr>();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    Node { id, jwks }
+}
+
+fn leaf(ta: &EntityId, metadata: Value) -> impl FnOnce(&mut Config) {
+    let hints = vec![ta.clone()];
+    move |c: &mut Config| {
+        c.authority = false;
+        c.authority_hints = hints;
+        c.metadata = metadata.as_object().cloned().unwrap();
+    }
+}
+
+async fn onboard(ta: &Node, sub: &EntityId, entity_type: &str) {
+    let r = reqwest::Client::new()
+        .post(format!("{}/admin/subordinates", ta.id))
+        .bearer_auth(TOKEN)
+        .json(&json!({"entity_id": sub, "entity_types": [entity_type]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+}
+
+/// The relying party's protocol side.
+struct Rp {
+    client_id: ClientId,
+    response_uri: String,
+    redirect_base: String,
+    ro_key: SoftwareSigner,
+    enc_key: DecryptionKey,
+    anchor: Mutex<Option<TrustAnchorConfig>>,
+    /// Requests for the request object.
+    fetches: Mutex<u32>,
+    /// What it concluded from each response: ("verified", claims of `pid`) or ("declined", error).
+    verdicts: Mutex<Vec<(String, Value)>>,
+}
+
+fn query() -> DcqlQuery {
+    DcqlQuery::parse(&json!({"credentials": [{"id": "pid", "format": "dc+sd-jwt", "meta": {"vct_values": [PID_VCT]},
+        "claims": [{"path": ["given_name"]}, {"path": ["family_name"]}]}]}).to_string())
+    .unwrap()
+}
+
+async fn request_object(State(rp): State<Arc<Rp>>, body: axum::body::Bytes) -> impl axum::response::IntoResponse {
+    *rp.fetches.lock().unwrap() += 1;
+    let post = RequestUriPost::parse_form(&body).unwrap();
+    let mut b = RequestObjectBuilder::new(rp.client_id.clone(), rp.response_uri.clone(), NONCE, query(), UnixTime::now());
+    b.state = Some(STATE.into());
+    b.wallet_nonce = post.wallet_nonce.map(|n| n.as_str().to_owned());
+    b.client_metadata = Some(VerifierMetadata {
+        jwks: Some(JwkSet { keys: vec![rp.enc_key.public_jwk().clone()] }),
+        encrypted_response_enc_values_supported: Some(vec!["A256GCM".into()]),
+        ..Default::default()
+    });
+    let jwt = b.sign(&rp.ro_key, &SigningHeader { x5c: None, trust_chain: None, kid: rp.ro_key.kid() }).unwrap();
+    ([("Content-Type", "application/oauth-authz-req+jwt")], jwt)
+}
+
+async fn response(State(rp): State<Arc<Rp>>, body: axum::body::Bytes) -> impl axum::response::IntoResponse {
+    let posted = PostedResponse::parse_form(&body).unwrap();
+    let anchors = [rp.anchor.lock().unwrap().clone().unwrap()];
+    let q = query();
+    let keys = [rp.enc_key.clone()];
+    let expect = ResponseExpectation { query: &q, state: Some(STATE), decryption_keys: &keys, allowed_enc: &[ContentEncryption::A256Gcm] };
+    let ctx = PresentationContext { federation_anchors: &anchors, ..PresentationContext::new(&rp.client_id, NONCE, UnixTime::now()) };
+    let verdict = match verify_response(&posted, &expect, &ctx).await {
+        Verdict::Verified(v) => ("verified".to_owned(), Value::Object(v.credentials["pid"][0].claims.clone())),
+        Verdict::Declined(e) => ("declined".to_owned(), json!(e.error.as_str())),
+        Verdict::Refused { reason, .. } => ("refused".to_owned(), json!(reason.to_string())),
+    };
+    rp.verdicts.lock().unwrap().push(verdict);
+    ResponseUriAnswer::same_device(&rp.redirect_base, "code-1").to_json()
+}
+
+/// A relying party: a federation leaf with `openid_credential_verifier` metadata whose router
+/// also serves `/request` and `/response`; onboarded at the anchor when `member`.
+async fn start_rp(dir: &Path, name: &str, ta: &Node, member: bool) -> (Node, Arc<Rp>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    let base = format!("http://127.0.0.1:{port}");
+    let id = EntityId::new(base.clone()).unwrap();
+    let rp = Arc::new(Rp {
+        client_id: ClientId::federation(&id),
+        response_uri: format!("{base}/response"),
+        redirect_base: format!("{base}/done"),
+        ro_key: SoftwareSigner::generate().unwrap(),
+        enc_key: DecryptionKey::generate().unwrap(),
+        anchor: Mutex::new(Some(TrustAnchorConfig { id: ta.id.clone(), jwks: ta.jwks.clone() })),
+        fetches: Mutex::new(0),
+        verdicts: Mutex::new(Vec::new()),
+    });
+    let metadata = json!({"openid_credential_verifier": {
+        "client_id": base,
+        "client_name": format!("Comune di {name}"),
+        "application_type": "web",
+        "request_uris": [format!("{base}/request")],
+        "response_uris": [format!("{base}/response")],
+        "redirect_uris": [format!("{base}/done")],
+        "jwks": {"keys": [rp.ro_key.public_jwk(), rp.enc_key.public_jwk()]},
+        "encrypted_response_enc_values_supported": ["A256GCM"],
+        "vp_formats_supported": {"dc+sd-jwt": {"sd-jwt_alg_values": ["ES256"], "kb-jwt_alg_values": ["ES256"]}},
+        "purpose": "Accesso ai servizi comunali"
+    }});
+    let routes = axum::Router::new()
+        .route("/request", get(request_object).post(request_object))
+        .route("/response", post(response))
+        .with_state(rp.clone());
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+    let mut config = Config::trust_anchor(id.clone(), dir.join(name), TOKEN);
+    config.organization_name = format!("Comune di {name}");
+    leaf(&ta.id, metadata)(&mut config);
+    let state = AppState::open(config).unwrap();
+    let jwks = state.jwks();
+    let app = router(state).merge(routes).into_make_service_with_connect_info::<SocketAddr>();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    if member {
+        onboard(ta, &id, "openid_credential_verifier").await;
+    }
+    (Node { id, jwks }, rp)
+}
+
+/// Runs `tessera` off the runtime (the servers keep serving).
+async fn tessera(args: Vec<String>) -> Output {
+    let label = args.join(" ");
+    let o = tokio::task::spawn_blocking(move || std::process::Command::new(env!("CARGO_BIN_EXE_tessera")).args(args).output().unwrap()).await.unwrap();
+    println!("tessera {label}: {:?}\n{}{}", o.status.code(), String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    o
+}
+
+fn args(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| (*s).to_owned()).collect()
+}
+
+fn stdout_json(o: &Output) -> Value {
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn import_list_present_decline_refuse_and_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let ta = start(dir.path(), "ta", |_, _| {}, None).await;
+    let ta_url = ta.id.to_string();
+    let issuer_key = SoftwareSigner::generate().unwrap();
+    let issuer_pub = issuer_key.public_jwk();
+    let ci = start(
+        dir.path(),
+        "ci",
+        |id, c| {
+            leaf(&ta.id, json!({"openid_credential_issuer": {
+                "credential_issuer": id,
+                "credential_endpoint": format!("{id}/credential"),
+                "display": [{"name": "Istituto Poligrafico", "locale": "it-IT"}],
+                "jwks": {"keys": [issuer_pub]},
+                "credential_configurations_supported": {"pid": {"format": "dc+sd-jwt", "vct": PID_VCT}}
+            }}))(c)
+        },
+        None,
+    )
+    .await;
+    onboard(&ta, &ci.id, "openid_credential_issuer").await;
+    let (rp_node, rp) = start_rp(dir.path(), "Roma", &ta, true).await;
+    let (stranger_node, stranger) = start_rp(dir.path(), "Altrove", &ta, false).await;
+
+    // The issuer's trust chain for the credential's header: its configuration and the
+    // anchor's statement about it.
+    let http = reqwest::Client::new();
+    let ec = http.get(format!("{}/.well-known/openid-federation", ci.id)).send().await.unwrap().text().await.unwrap();
+    let ss = http.get(format!("{}/fetch?sub={}", ta.id, ci.id)).send().await.unwrap().text().await.unwrap();
+    let _ = &ci.jwks;
+
+    // The wallet's holder key, and a PID issued to it.
+    let data = dir.path().join("wallet");
+    let data_s = data.display().to_string();
+    let o = tessera(args(&["wallet", "holder-key", "--data-dir", &data_s])).await;
+    let holder: Value = stdout_json(&o);
+    assert_eq!(holder["kty"], "EC");
+    let now = UnixTime::now().secs();
+    let claims = json!({
+        "iss": ci.id, "vct": PID_VCT, "iat": now - 10, "exp": now + 86_400,
+        "cnf": {"jwk": holder},
+        "given_name": "Mario", "family_name": "Rossi", "birthdate": "1980-01-10", "tax_id_code": "RSSMRA80A10H501Z",
+    });
+    let mut header = JwsHeader::new(JwsAlg::Es256).with_typ("dc+sd-jwt").with_kid(issuer_key.kid());
+    header.trust_chain = Some(vec![ec, ss]);
+    let pid = SdJwtBuilder::new(claims.as_object().cloned().unwrap())
+        .all_top_level_disclosable(&["iss", "vct", "iat", "exp", "cnf"])
+        .sign(&header, &issuer_key)
+        .unwrap()
+        .serialize();
+    let pid_file = dir.path().join("pid.sdjwt");
+    std::fs::write(&pid_file, &pid).unwrap();
+
+    // A credential bound to another key is refused.
+    let other = dir.path().join("other");
+    let o = tessera(args(&["wallet", "holder-key", "--data-dir", &other.display().to_string()])).await;
+    assert!(o.status.success());
+    let o = tessera(args(&["wallet", "import", &pid_file.display().to_string(), "--ta", &ta_url, "--data-dir", &other.display().to_string()])).await;
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("bound to another key"));
+
+    // Import and list.
+    let o = tessera(args(&["wallet", "import", &pid_file.display().to_string(), "--ta", &ta_url, "--data-dir", &data_s, "--json"])).await;
+    let imported = stdout_json(&o);
+    assert_eq!(imported["vct"], PID_VCT);
+    assert_eq!(imported["issuer_name"], "Istituto Poligrafico");
+    let o = tessera(args(&["wallet", "list", "--data-dir", &data_s, "--json"])).await;
+    let list = stdout_json(&o);
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    assert_eq!(list[0]["id"], imported["id"]);
+    assert_eq!(list[0]["issuer"], ci.id.as_str());
+    assert_eq!(list[0]["expires_at"], now + 86_400);
+    let o = tessera(args(&["wallet", "list", "--data-dir", &data_s])).await;
+    assert!(String::from_utf8_lossy(&o.stdout).contains("Istituto Poligrafico"));
+
+    // Present with consent: the RP verifies, and sees only what it asked for.
+    let url = |rp: &Rp, node: &Node| {
+        AuthorizationRequestUrl::by_reference(WalletInvocation::Openid4vp, rp.client_id.clone(), format!("{}/request", node.id), RequestUriMethod::Post).to_url()
+    };
+    let o = tessera(args(&["wallet", "present", &url(&rp, &rp_node), "--ta", &ta_url, "--data-dir", &data_s, "--yes", "--json"])).await;
+    let shown = stdout_json(&o);
+    assert_eq!(shown["rp"]["name"], "Comune di Roma");
+    assert_eq!(shown["rp"]["entity_id"], rp_node.id.as_str());
+    assert_eq!(shown["rp"]["purpose"], "Accesso ai servizi comunali");
+    assert!(shown["rp"]["trust"].as_str().unwrap().contains(ta.id.as_str()));
+    let disclosed: Vec<&str> = shown["queries"][0]["candidates"][0]["disclosed"].as_array().unwrap().iter().map(|d| d["path"].as_str().unwrap()).collect();
+    assert_eq!(disclosed, ["given_name", "family_name"]);
+    assert_eq!(shown["outcome"], "presented");
+    assert_eq!(shown["redirect_uri"], format!("{}/done?response_code=code-1", rp_node.id));
+    {
+        let v = rp.verdicts.lock().unwrap();
+        assert_eq!(v.len(), 1);
+        assert_eq!(v[0].0, "verified", "{:?}", v[0].1);
+        assert_eq!(v[0].1["given_name"], "Mario");
+        assert_eq!(v[0].1["family_name"], "Rossi");
+        assert!(v[0].1.get("birthdate").is_none() && v[0].1.get("tax_id_code").is_none(), "{:?}", v[0].1);
+    }
+
+    // Decline: the RP gets access_denied.
+    let o = tessera(args(&["wallet", "present", &url(&rp, &rp_node), "--ta", &ta_url, "--data-dir", &data_s, "--decline"])).await;
+    assert!(o.status.success());
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("Comune di Roma") && out.contains("given_name") && out.contains("Declined"), "{out}");
+    assert_eq!(rp.verdicts.lock().unwrap()[1], ("declined".to_owned(), json!("access_denied")));
+
+    // An RP outside the federation: refused, nothing fetched, nothing sent.
+    let o = tessera(args(&["wallet", "present", &url(&stranger, &stranger_node), "--ta", &ta_url, "--data-dir", &data_s, "--yes"])).await;
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("not trusted") && err.contains(stranger_node.id.as_str()), "{err}");
+    assert_eq!(*stranger.fetches.lock().unwrap(), 0);
+    assert!(stranger.verdicts.lock().unwrap().is_empty());
+
+    // The log: the import, the presentation (with its claims), the decline.
+    let o = tessera(args(&["wallet", "log", "--data-dir", &data_s, "--json"])).await;
+    let log = stdout_json(&o);
+    let log = log.as_array().unwrap();
+    assert_eq!(log.len(), 3);
+    assert_eq!(log[0]["kind"], "issuance");
+    assert_eq!(log[1]["kind"], "presentation");
+    assert_eq!(log[1]["counterparty"], rp_node.id.as_str());
+    assert_eq!(log[1]["claims"], json!(["pid:given_name", "pid:family_name"]));
+    assert_eq!(log[2]["kind"], "presentation");
+    assert_eq!(log[2]["claims"], json!([]));
+    let o = tessera(args(&["wallet", "log", "--data-dir", &data_s])).await;
+    assert!(String::from_utf8_lossy(&o.stdout).contains("declined a presentation to"));
+}
