@@ -225,6 +225,16 @@ pub(crate) fn claims(
         .collect()
 }
 
+/// The labelled leaves of `value`, a claim found at `path` (an object or array claim gives
+/// one leaf per member): what a presentation discloses, for the consent screen.
+pub(crate) fn leaves_at(path: &CorePath, value: &Value, display: &IssuerDisplay, locale: Option<&str>) -> Vec<Claim> {
+    let mut out = Vec::new();
+    walk(value, path.clone(), &mut out);
+    out.into_iter()
+        .map(|(p, v)| Claim { label: label(display, &p, locale), selectively_disclosable: true, path: ClaimPath::from(&p), value: v })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

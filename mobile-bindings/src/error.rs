@@ -120,6 +120,40 @@ pub enum WalletError {
         /// What is missing.
         what: String,
     },
+    /// The presentation request is malformed or breaks a rule of OpenID4VP / IT-Wallet
+    /// (the scanned URL, the request object: `reason` names the check).
+    #[error("the request is not valid: {reason}")]
+    InvalidRequest {
+        /// The check that failed.
+        reason: String,
+    },
+    /// The relying party could not be trusted: no trust chain to a configured trust anchor,
+    /// or its request object is not signed by its registered key.
+    #[error("the relying party {client_id} is not trusted: {reason}")]
+    UntrustedRelyingParty {
+        /// Its `client_id`.
+        client_id: String,
+        /// Why.
+        reason: String,
+    },
+    /// The citizen's choice does not fit the request (a credential that cannot answer a
+    /// query, a required query left out, several credentials where one is allowed).
+    #[error("the choice does not fit the request: {reason}")]
+    InvalidChoice {
+        /// Why.
+        reason: String,
+    },
+    /// The verifier refused the response (HTTP status and its OAuth `error`, when given).
+    #[error("the verifier refused the response (HTTP {status})")]
+    VerifierRefused {
+        /// The HTTP status.
+        status: u16,
+        /// The verifier's `error`, when given.
+        error: Option<String>,
+    },
+    /// The presentation was already answered (presented or declined).
+    #[error("this presentation was already answered")]
+    PresentationClosed,
     /// A bug in the wallet; please report it.
     #[error("internal error: {reason}")]
     Internal {
@@ -151,6 +185,11 @@ impl WalletError {
             Self::SessionExpired => "session_expired",
             Self::NotActivated => "not_activated",
             Self::NotConfigured { .. } => "not_configured",
+            Self::InvalidRequest { .. } => "invalid_request",
+            Self::UntrustedRelyingParty { .. } => "untrusted_relying_party",
+            Self::InvalidChoice { .. } => "invalid_choice",
+            Self::VerifierRefused { .. } => "verifier_refused",
+            Self::PresentationClosed => "presentation_closed",
             Self::Internal { .. } => "internal",
         }
         .to_owned()

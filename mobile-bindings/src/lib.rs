@@ -5,7 +5,9 @@
 //! first: issuer trust from its federation trust chain, SD-JWT VC rules, holder binding),
 //! listed with labels and the issuer's name and logo, deleted; SD-JWT presentations with
 //! a KB-JWT signed in the app's secure hardware; the transaction log; and activation at
-//! the wallet provider (SPID/CIE login, hardware key registration, WAA and WUA).
+//! the wallet provider (SPID/CIE login, hardware key registration, WAA and WUA); OpenID4VP
+//! presentations (the request opened into a consent model, the citizen's choice presented,
+//! or declined: [`PresentationSession`]).
 //!
 //! What it refuses: credentials from issuers that no configured trust anchor (or pinned
 //! key) vouches for, credentials bound to another key, presentations as imports, signatures
@@ -32,8 +34,9 @@ mod display;
 pub mod error;
 pub mod http;
 pub mod keystore;
+pub mod presentation;
 pub mod records;
-#[cfg(feature = "test-support")]
+#[cfg(any(test, feature = "test-support"))]
 pub mod testing;
 pub mod wallet;
 
@@ -41,6 +44,10 @@ pub use activation::{ActivationInfo, CitizenInfo, ClientAttestation, InstanceSta
 pub use error::WalletError;
 pub use http::{HttpClient, HttpError, HttpHeader, HttpRequest, HttpResponse};
 pub use keystore::{KeyStore, KeyStoreError, der_signature_to_raw, jwk_from_public_point, software_key_store};
+pub use presentation::{
+    CandidateCredential, ConsentRecord, ConsentSelection, ConsentWarning, CredentialRequest, MissingReason, PresentationOutcome, PresentationSession,
+    RelyingParty, RelyingPartyTrust, TrustMarkInfo, TrustMarkStatus,
+};
 pub use records::*;
 pub use wallet::{PinnedIssuer, Wallet};
 

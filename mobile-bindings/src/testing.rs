@@ -1,7 +1,9 @@
 //! Test support, compiled only with the `test-support` feature (the foreign test suites
-//! build with it; apps never do): a credential issuer in a small federation made in memory
-//! (trust anchor → issuer), and a relying party's verification of a presentation. Both run
-//! wallet-core's real issuance and verification code.
+//! build with it; apps never do) and in this crate's own tests: a credential issuer in a
+//! small federation made in memory (trust anchor → issuer), a relying party's verification
+//! of a presentation, and an OpenID4VP verifier ([`TestVerifier`]: request objects, the
+//! response decrypted and verified) for a test to serve over HTTP. All run wallet-core's
+//! real issuance and verification code.
 
 use std::sync::Arc;
 
@@ -18,6 +20,9 @@ use wallet_core::vc::{CredentialModel, SdJwtVcBuilder};
 use crate::display::{self, IssuerDisplay};
 use crate::error::WalletError;
 use crate::records::{Claim, JwkRecord, TrustAnchor};
+
+mod verifier;
+pub use verifier::{TestAnswer, TestVerdict, TestVerifier};
 
 fn internal(e: impl std::fmt::Display) -> WalletError {
     WalletError::Internal { reason: e.to_string() }

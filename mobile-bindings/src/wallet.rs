@@ -49,12 +49,12 @@ struct StoredMeta {
 /// A citizen's wallet: open one per data directory.
 #[derive(uniffi::Object)]
 pub struct Wallet {
-    store: CredentialStore,
-    keys: Arc<dyn KeyStore>,
-    http: Option<Arc<dyn HttpClient>>,
-    anchors: Vec<TrustAnchorConfig>,
+    pub(crate) store: CredentialStore,
+    pub(crate) keys: Arc<dyn KeyStore>,
+    pub(crate) http: Option<Arc<dyn HttpClient>>,
+    pub(crate) anchors: Vec<TrustAnchorConfig>,
     pinned: Vec<(String, Jwk)>,
-    locale: Option<String>,
+    pub(crate) locale: Option<String>,
     activation: Option<WalletActivation>,
     pending_login: Mutex<Option<PendingLogin>>,
     session: Mutex<Option<CitizenSession>>,
@@ -190,6 +190,20 @@ impl Wallet {
         let view = selected.claim_paths()?;
         let disclosable: Vec<CorePath> = view.disclosures.iter().map(|(p, _)| p.clone()).collect();
         Ok(display::claims(&view.claims, &disclosable, &meta.display, self.locale.as_deref()))
+    }
+
+    /// A stored credential's key tag, issuer (for display) and claim labels.
+    pub(crate) fn presentation_view(&self, id: &CredentialId) -> Result<(String, IssuerInfo, IssuerDisplay), WalletError> {
+        let stored = self.store.get(id)?;
+        let meta = Self::meta(&stored)?;
+        let s = &stored.summary;
+        let issuer = IssuerInfo {
+            entity_id: s.issuer.clone(),
+            name: meta.display.names.pick(self.locale.as_deref()).map(str::to_owned),
+            logo_uri: meta.display.logo_uri.clone(),
+            trust_anchor: meta.display.trust_anchor.clone(),
+        };
+        Ok((meta.key_tag, issuer, meta.display))
     }
 
     fn meta(stored: &StoredCredential) -> Result<StoredMeta, WalletError> {
@@ -382,7 +396,7 @@ impl Wallet {
     }
 
     /// Runs `f` on a blocking thread (it may wait on the network or the key store).
-    async fn blocking<T: Send + 'static>(
+    pub(crate) async fn blocking<T: Send + 'static>(
         self: Arc<Self>,
         f: impl FnOnce(&Wallet) -> Result<T, WalletError> + Send + 'static,
     ) -> Result<T, WalletError> {

@@ -1,0 +1,651 @@
+//! A presentation as the phone runs it (OpenID4VP 1.0 with IT-Wallet's profile), over
+//! wallet-core's `oid4vp::consent`: [`Wallet::start_presentation`] opens the scanned URL
+//! (fetching the request object through the app's [`crate::HttpClient`], `GET` or `POST`
+//! with `wallet_metadata` and `wallet_nonce` as the URL says), verifies it against the
+//! relying party's trust chain and builds the [`ConsentRecord`] the app shows; then
+//! [`PresentationSession::present`] sends only what the citizen chose (KB-JWT signed in the
+//! app's key store, response encrypted to the verifier) or [`PresentationSession::decline`]
+//! sends `access_denied`. Both go in the transaction log.
+//!
+//! The relying party's trust chain is the request object's `trust_chain` header validated to
+//! a configured trust anchor, else the chain collected over the HTTP client. Trust marks are
+//! listed but not checked yet (the wallet does not fetch the anchor's configuration):
+//! [`TrustMarkStatus::NotChecked`] and the [`ConsentWarning::NoValidTrustMark`] warning.
+//! `x509_hash` clients are refused (no federation CA roots in the configuration yet).
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use wallet_core::federation::chain::validate;
+use wallet_core::federation::{ChainCollector, EntityId, FederationError, ValidatedChain};
+use wallet_core::jose::Signer;
+use wallet_core::oid4vp::consent::{HolderKeys, RpTrustInputs, TrustMarkCheck, TrustMarkInputs, TrustWarning};
+use wallet_core::oid4vp::dcql::matcher::Missing;
+use wallet_core::oid4vp::request_object::{RequestObjectError, RpTrust};
+use wallet_core::oid4vp::{
+    ConsentChoice, ConsentError, ConsentRequest, ParsedRequestObject, PresentationFlow, Profile, RequestRef, ResponseUriAnswer, evaluate_rp,
+};
+use wallet_core::store::CredentialId;
+use wallet_core::time::UnixTime;
+use wallet_core::wallet::HttpClient as _;
+
+use crate::activation::CoreHttp;
+use crate::display;
+use crate::error::WalletError;
+use crate::http::HttpFetcher;
+use crate::keystore::ForeignSigner;
+use crate::records::{Claim, IssuerInfo};
+use crate::wallet::Wallet;
+
+/// How the relying party was trusted.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
+pub enum RelyingPartyTrust {
+    /// Through its federation trust chain.
+    Federation {
+        /// The trust anchor the chain ends at.
+        trust_anchor: String,
+        /// When the chain expires, Unix seconds.
+        chain_expires_at: i64,
+    },
+    /// Through an X.509 certificate only (its SAN URIs and DNS names).
+    Certificate {
+        /// SAN URIs.
+        san_uris: Vec<String>,
+        /// SAN DNS names.
+        san_dns: Vec<String>,
+    },
+}
+
+/// The result of checking one of the relying party's trust marks.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
+pub enum TrustMarkStatus {
+    /// Valid, issued by `issuer`.
+    Valid {
+        /// The trust mark issuer.
+        issuer: String,
+        /// Its expiry, Unix seconds.
+        expires_at: Option<i64>,
+    },
+    /// Refused.
+    Invalid {
+        /// Why.
+        reason: String,
+    },
+    /// Not checked (the wallet lacks what checking needs).
+    NotChecked,
+}
+
+/// One of the relying party's trust marks.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct TrustMarkInfo {
+    /// Its type (a URL).
+    pub trust_mark_type: String,
+    /// The check's result.
+    pub status: TrustMarkStatus,
+}
+
+/// Something the citizen should know before consenting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum ConsentWarning {
+    /// The relying party shows no valid trust mark.
+    NoValidTrustMark,
+    /// It asks for identifying attributes (tax code, ...) and publishes no erasure endpoint.
+    NoErasureEndpoint,
+    /// Trusted by a certificate only: its name and logo are its own claims.
+    CertificateOnly,
+}
+
+/// Who asks.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct RelyingParty {
+    /// Its `client_id` (`openid_federation:https://...`).
+    pub client_id: String,
+    /// Its federation Entity Identifier.
+    pub entity_id: Option<String>,
+    /// Its name (`client_name`).
+    pub name: Option<String>,
+    /// Its logo's URL.
+    pub logo_uri: Option<String>,
+    /// The organization behind it.
+    pub organization_name: Option<String>,
+    /// Why it asks, when it says.
+    pub purpose: Option<String>,
+    /// How it was trusted (an untrusted relying party never gets a consent screen).
+    pub trust: RelyingPartyTrust,
+    /// Its trust marks.
+    pub trust_marks: Vec<TrustMarkInfo>,
+    /// Warnings to show.
+    pub warnings: Vec<ConsentWarning>,
+    /// Where to ask it to erase the data (`erasure_endpoint`).
+    pub erasure_endpoint: Option<String>,
+}
+
+/// A stored credential that can answer a request, with exactly what it would disclose.
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct CandidateCredential {
+    /// The wallet's id for it.
+    pub credential_id: String,
+    /// Its type.
+    pub vct: String,
+    /// Its issuer.
+    pub issuer: IssuerInfo,
+    /// The claims it would disclose, labelled (the always-visible ones aside).
+    pub claims: Vec<Claim>,
+}
+
+/// Why no stored credential answers a request.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
+pub enum MissingReason {
+    /// No credential of the type asked for.
+    NoCredentialOfType,
+    /// A credential of that type lacks these claims (dotted paths).
+    Claims {
+        /// The claims missing.
+        paths: Vec<String>,
+    },
+}
+
+/// One credential the relying party asks for (a DCQL Credential Query).
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct CredentialRequest {
+    /// The query id (pass it back in a [`ConsentSelection`]).
+    pub query_id: String,
+    /// The credential types asked for.
+    pub types: Vec<String>,
+    /// Whether it must be answered.
+    pub required: bool,
+    /// Whether several credentials may answer.
+    pub multiple: bool,
+    /// The stored credentials that can answer.
+    pub candidates: Vec<CandidateCredential>,
+    /// Why none can, when none can.
+    pub missing: Option<MissingReason>,
+}
+
+/// What the consent screen shows.
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct ConsentRecord {
+    /// Who asks.
+    pub relying_party: RelyingParty,
+    /// What it asks for.
+    pub requests: Vec<CredentialRequest>,
+    /// Whether the wallet's credentials can satisfy the request.
+    pub satisfiable: bool,
+}
+
+/// One credential the citizen chose for one request.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct ConsentSelection {
+    /// The request's `query_id`.
+    pub query_id: String,
+    /// The chosen candidate's `credential_id`.
+    pub credential_id: String,
+}
+
+/// What happened after presenting or declining.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct PresentationOutcome {
+    /// Where to send the browser (same-device flow), when the verifier says.
+    pub redirect_uri: Option<String>,
+    /// The transaction log entry made.
+    pub transaction_seq: Option<i64>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn is_trust_error(e: &RequestObjectError) -> bool {
+    use RequestObjectError as E;
+    matches!(
+        e,
+        E::MissingTrustChain
+            | E::EntityMismatch { .. }
+            | E::UntrustedChain(_)
+            | E::NoVerifierMetadata
+            | E::UnknownKid(_)
+            | E::RootInChain
+            | E::Certificate(_)
+            | E::BadSignature
+            | E::NoX509Anchors
+            | E::X509HashMismatch
+            | E::X5cKeyMismatch
+    )
+}
+
+fn consent_error(e: ConsentError, client_id: &str) -> WalletError {
+    match e {
+        ConsentError::Url(e) => WalletError::InvalidRequest { reason: e.to_string() },
+        ConsentError::RequestObjectFetch(0) => WalletError::Network { reason: "the request object was not fetched".into() },
+        ConsentError::RequestObjectFetch(status) => {
+            WalletError::Network { reason: format!("the request object could not be fetched (HTTP {status}, or not a request object)") }
+        }
+        ConsentError::RequestObject(e) if is_trust_error(&e) => WalletError::UntrustedRelyingParty { client_id: client_id.to_owned(), reason: e.to_string() },
+        ConsentError::RequestObject(e) => WalletError::InvalidRequest { reason: e.to_string() },
+        ConsentError::Credential(e) | ConsentError::Present(e) => e.into(),
+        ConsentError::Store(e) => e.into(),
+        e @ (ConsentError::UnknownQuery(_) | ConsentError::NotACandidate { .. } | ConsentError::MultipleNotAllowed(_) | ConsentError::DoesNotSatisfy(_)) => {
+            WalletError::InvalidChoice { reason: e.to_string() }
+        }
+        ConsentError::NoHolderKey(id) => WalletError::KeyNotFound { tag: id },
+        other => WalletError::Internal { reason: other.to_string() },
+    }
+}
+
+/// The chosen credentials' keys in the app's key store.
+struct ChosenKeys(BTreeMap<CredentialId, ForeignSigner>);
+
+impl HolderKeys for ChosenKeys {
+    fn holder_key(&self, credential: &CredentialId) -> Option<&dyn Signer> {
+        self.0.get(credential).map(|s| s as &dyn Signer)
+    }
+}
+
+impl From<&wallet_core::oid4vp::RpEvaluation> for RelyingParty {
+    fn from(rp: &wallet_core::oid4vp::RpEvaluation) -> Self {
+        Self {
+            client_id: rp.client_id.clone(),
+            entity_id: rp.entity_id.clone(),
+            name: rp.name.clone(),
+            logo_uri: rp.logo_uri.clone(),
+            organization_name: rp.organization_name.clone(),
+            purpose: rp.purpose.clone(),
+            trust: match &rp.trust {
+                RpTrust::Federation { trust_anchor, chain_exp, .. } => {
+                    RelyingPartyTrust::Federation { trust_anchor: trust_anchor.to_string(), chain_expires_at: chain_exp.secs() }
+                }
+                RpTrust::X509 { san_uris, san_dns } => RelyingPartyTrust::Certificate { san_uris: san_uris.clone(), san_dns: san_dns.clone() },
+            },
+            trust_marks: rp
+                .trust_marks
+                .iter()
+                .map(|t| TrustMarkInfo {
+                    trust_mark_type: t.trust_mark_type.clone(),
+                    status: match &t.check {
+                        TrustMarkCheck::Valid { issuer, exp } => TrustMarkStatus::Valid { issuer: issuer.clone(), expires_at: *exp },
+                        TrustMarkCheck::Invalid(reason) => TrustMarkStatus::Invalid { reason: reason.clone() },
+                        TrustMarkCheck::NotChecked => TrustMarkStatus::NotChecked,
+                    },
+                })
+                .collect(),
+            warnings: rp
+                .warnings
+                .iter()
+                .map(|w| match w {
+                    TrustWarning::NoValidTrustMark => ConsentWarning::NoValidTrustMark,
+                    TrustWarning::NoErasureEndpoint => ConsentWarning::NoErasureEndpoint,
+                    TrustWarning::CertificateOnly => ConsentWarning::CertificateOnly,
+                })
+                .collect(),
+            erasure_endpoint: rp.erasure_endpoint.clone(),
+        }
+    }
+}
+
+impl Wallet {
+    /// The relying party's trust chain: the request object's `trust_chain` header validated
+    /// to a configured anchor, else collected over the HTTP client.
+    fn rp_chain(&self, entity: &EntityId, request_object: Option<&str>, now: UnixTime) -> Result<ValidatedChain, WalletError> {
+        let header_chain = request_object.and_then(|jwt| ParsedRequestObject::parse(jwt).ok()).and_then(|p| p.header().trust_chain.clone());
+        let mut last = String::from("no trust anchor configured");
+        let had_header = header_chain.is_some();
+        if let Some(tc) = header_chain {
+            for anchor in &self.anchors {
+                match validate(&tc, anchor, now) {
+                    Ok(v) if v.subject.claims.sub == *entity => return Ok(v),
+                    Ok(_) => last = "the trust_chain header is about another entity".into(),
+                    Err(e) => last = e.to_string(),
+                }
+            }
+        }
+        let untrusted = |reason: String| WalletError::UntrustedRelyingParty { client_id: entity.to_string(), reason };
+        let Some(http) = &self.http else { return Err(untrusted(last)) };
+        let fetcher = HttpFetcher(http.clone());
+        ChainCollector::new(&fetcher, &self.anchors).resolve(entity, now).map_err(|e| match e {
+            // Its own trust_chain did not validate and no other chain could be collected.
+            e if had_header => untrusted(format!("{last}; collecting its trust chain: {e}")),
+            FederationError::Fetch { url, reason } => WalletError::Network { reason: format!("{url}: {reason}") },
+            other => untrusted(other.to_string()),
+        })
+    }
+
+    fn open_presentation(&self, url: &str) -> Result<(ConsentRequest, ConsentRecord), WalletError> {
+        let http = self.http.clone().ok_or_else(|| WalletError::NotConfigured { what: "presentations need an HTTP client".into() })?;
+        let now = UnixTime::now();
+        let flow = PresentationFlow::start(url, Profile::default()).map_err(|e| consent_error(e, ""))?;
+        let client_id = flow.client_id().as_str().to_owned();
+        let response = match flow.request_object_request() {
+            Some(req) => Some(CoreHttp(http).send(req).map_err(|e| WalletError::Network { reason: e.to_string() })?),
+            None => None,
+        };
+        let jwt = match &flow.url().request {
+            RequestRef::Value(v) => Some(v.clone()),
+            RequestRef::Uri { .. } => response.as_ref().and_then(|r| String::from_utf8(r.body.clone()).ok()),
+        };
+        let chain = match flow.client_id().entity_id() {
+            Some(entity) => Some(self.rp_chain(entity, jwt.as_deref(), now)?),
+            None => None,
+        };
+        let trust = RpTrustInputs { rp_chain: chain.as_ref(), federation_anchors: &self.anchors, x509_anchors: None };
+        let request = flow.on_request_object(response.as_ref(), &trust, now).map_err(|e| consent_error(e, &client_id))?;
+        let rp = evaluate_rp(&request, chain.as_ref(), &TrustMarkInputs::default(), now);
+        let consent = ConsentRequest::from_store(request, rp, &self.store).map_err(|e| consent_error(e, &client_id))?;
+        let record = self.consent_record(&consent)?;
+        Ok((consent, record))
+    }
+
+    fn consent_record(&self, consent: &ConsentRequest) -> Result<ConsentRecord, WalletError> {
+        let mut requests = Vec::new();
+        for q in &consent.queries {
+            let mut candidates = Vec::new();
+            for c in &q.candidates {
+                let (_, issuer, labels) = self.presentation_view(&c.credential_id)?;
+                let claims = c.disclosed.iter().flat_map(|d| display::leaves_at(&d.path, &d.value, &labels, self.locale.as_deref())).collect();
+                candidates.push(CandidateCredential { credential_id: c.credential_id.as_str().to_owned(), vct: c.vct.clone(), issuer, claims });
+            }
+            requests.push(CredentialRequest {
+                query_id: q.query_id.clone(),
+                types: q.types.clone(),
+                required: q.required,
+                multiple: q.multiple,
+                candidates,
+                missing: q.missing.as_ref().map(|m| match m {
+                    Missing::NoCredentialOfType => MissingReason::NoCredentialOfType,
+                    Missing::Claims(ps) => MissingReason::Claims { paths: ps.iter().map(ToString::to_string).collect() },
+                }),
+            });
+        }
+        Ok(ConsentRecord { relying_party: RelyingParty::from(&consent.rp), requests, satisfiable: consent.satisfiable })
+    }
+}
+
+#[uniffi::export(async_runtime = "tokio")]
+impl Wallet {
+    /// Opens a presentation request (the scanned QR code's or the opened link's URL:
+    /// `openid4vp://`, `haip-vp://` or the wallet's https endpoint): fetches the request
+    /// object, verifies it and the relying party's trust, and matches the stored
+    /// credentials. Show [`PresentationSession::consent`], then present or decline.
+    pub async fn start_presentation(self: Arc<Self>, url: String) -> Result<Arc<PresentationSession>, WalletError> {
+        let wallet = self.clone();
+        let (consent, record) = self.blocking(move |w| w.open_presentation(&url)).await?;
+        Ok(Arc::new(PresentationSession { wallet, consent, record, answered: Mutex::new(false) }))
+    }
+}
+
+/// An open presentation request: its consent model, then one answer (present or decline).
+#[derive(uniffi::Object)]
+pub struct PresentationSession {
+    wallet: Arc<Wallet>,
+    consent: ConsentRequest,
+    record: ConsentRecord,
+    answered: Mutex<bool>,
+}
+
+impl std::fmt::Debug for PresentationSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PresentationSession").field("client_id", &self.record.relying_party.client_id).finish_non_exhaustive()
+    }
+}
+
+impl PresentationSession {
+    /// Runs `answer` once: a second answer (or one while the first is being sent) is
+    /// [`WalletError::PresentationClosed`]; a failed one can be retried.
+    fn answer_once(
+        &self,
+        answer: impl FnOnce(&Self, UnixTime) -> Result<wallet_core::oid4vp::PreparedResponse, WalletError>,
+    ) -> Result<PresentationOutcome, WalletError> {
+        let mut answered = lock(&self.answered);
+        if *answered {
+            return Err(WalletError::PresentationClosed);
+        }
+        let http = self.wallet.http.clone().ok_or_else(|| WalletError::NotConfigured { what: "presentations need an HTTP client".into() })?;
+        let prepared = answer(self, UnixTime::now())?;
+        let resp = CoreHttp(http).send(prepared.request).map_err(|e| WalletError::Network { reason: e.to_string() })?;
+        *answered = true;
+        match ResponseUriAnswer::parse(resp.status, &resp.body) {
+            Ok(Ok(a)) => Ok(PresentationOutcome { redirect_uri: a.redirect_uri, transaction_seq: prepared.log_seq }),
+            Ok(Err(e)) => Err(WalletError::VerifierRefused { status: resp.status, error: Some(e.error) }),
+            Err(_) => Err(WalletError::VerifierRefused { status: resp.status, error: None }),
+        }
+    }
+
+    fn present_blocking(&self, choice: &[ConsentSelection]) -> Result<PresentationOutcome, WalletError> {
+        let mut pairs = Vec::new();
+        let mut keys = BTreeMap::new();
+        for s in choice {
+            let id = CredentialId::parse(&s.credential_id)
+                .ok_or_else(|| WalletError::InvalidChoice { reason: format!("no credential {}", s.credential_id) })?;
+            if !keys.contains_key(&id) {
+                let (tag, _, _) = self.wallet.presentation_view(&id)?;
+                keys.insert(id.clone(), ForeignSigner::new(self.wallet.keys.clone(), &tag)?);
+            }
+            pairs.push((s.query_id.clone(), id));
+        }
+        let keys = ChosenKeys(keys);
+        let client_id = self.record.relying_party.client_id.clone();
+        self.answer_once(|s, now| {
+            s.consent.present(&ConsentChoice(pairs), &keys, now, Some(&s.wallet.store)).map_err(|e| {
+                match keys.0.values().find_map(ForeignSigner::take_failure) {
+                    Some(k) => WalletError::from(k),
+                    None => consent_error(e, &client_id),
+                }
+            })
+        })
+    }
+}
+
+#[uniffi::export(async_runtime = "tokio")]
+impl PresentationSession {
+    /// Who asks, for what, and which stored credentials can answer (with exactly the claims
+    /// each would disclose).
+    pub fn consent(&self) -> ConsentRecord {
+        self.record.clone()
+    }
+
+    /// The choice that takes, for each request, its first candidate.
+    pub fn default_choice(&self) -> Vec<ConsentSelection> {
+        self.consent
+            .default_choice()
+            .0
+            .into_iter()
+            .map(|(query_id, id)| ConsentSelection { query_id, credential_id: id.as_str().to_owned() })
+            .collect()
+    }
+
+    /// Presents what the citizen chose (per request, the candidate(s) picked; optional
+    /// requests may be left out): each credential with only the claims its request asks,
+    /// a KB-JWT signed in the key store (the user may be asked to authenticate), encrypted
+    /// to the verifier and posted to its `response_uri`. Logged.
+    pub async fn present(self: Arc<Self>, choice: Vec<ConsentSelection>) -> Result<PresentationOutcome, WalletError> {
+        tokio::task::spawn_blocking(move || self.present_blocking(&choice))
+            .await
+            .map_err(|e| WalletError::Internal { reason: format!("task: {e}") })?
+    }
+
+    /// Declines: sends `access_denied` to the verifier. Logged (a presentation that
+    /// disclosed nothing).
+    pub async fn decline(self: Arc<Self>) -> Result<PresentationOutcome, WalletError> {
+        tokio::task::spawn_blocking(move || self.answer_once(|s, now| s.consent.decline(now, Some(&s.wallet.store)).map_err(|e| consent_error(e, ""))))
+            .await
+            .map_err(|e| WalletError::Internal { reason: format!("task: {e}") })?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! End to end over real HTTP on loopback: the verifier ([`crate::testing::TestVerifier`],
+    //! wallet-core's verifier side) served by axum; the wallet with the software key store and
+    //! an [`HttpClient`](crate::HttpClient) on reqwest; a PID from [`crate::testing::TestIssuer`].
+
+    use std::sync::Arc;
+
+    use axum::body::Bytes;
+    use axum::extract::State;
+    use axum::response::IntoResponse;
+    use axum::routing::{get, post};
+
+    use super::*;
+    use crate::http::{HttpClient, HttpError, HttpHeader, HttpRequest, HttpResponse};
+    use crate::records::{ClaimValue, TransactionKind, WalletConfig};
+    use crate::testing::{TestAnswer, TestIssuer, TestVerifier};
+
+    struct Reqwest(tokio::runtime::Handle, reqwest::Client);
+
+    impl HttpClient for Reqwest {
+        fn send(&self, r: HttpRequest) -> Result<HttpResponse, HttpError> {
+            let fail = |e: reqwest::Error| HttpError::Failed { reason: e.to_string() };
+            self.0.block_on(async {
+                let mut b = self.1.request(reqwest::Method::from_bytes(r.method.as_bytes()).unwrap(), &r.url).body(r.body);
+                for h in r.headers {
+                    b = b.header(h.name, h.value);
+                }
+                let resp = b.send().await.map_err(fail)?;
+                let status = resp.status().as_u16();
+                let headers = resp.headers().iter().map(|(n, v)| HttpHeader { name: n.to_string(), value: v.to_str().unwrap_or_default().to_owned() }).collect();
+                Ok(HttpResponse { status, headers, body: resp.bytes().await.map_err(fail)?.to_vec() })
+            })
+        }
+    }
+
+    fn answer(a: TestAnswer) -> impl IntoResponse {
+        (axum::http::StatusCode::from_u16(a.status).unwrap(), [(axum::http::header::CONTENT_TYPE, a.content_type)], a.body)
+    }
+
+    struct Setup {
+        _dir: tempfile::TempDir,
+        rp: String,
+        issuer: Arc<TestIssuer>,
+        verifier: Arc<TestVerifier>,
+        wallet: Arc<Wallet>,
+    }
+
+    async fn setup(trust_the_verifier: bool) -> Setup {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let rp = format!("http://127.0.0.1:{}", l.local_addr().unwrap().port());
+        let issuer = TestIssuer::new("https://ta.issuers.example".into(), "https://pid.example.it".into()).unwrap();
+        let verifier = TestVerifier::new("https://ta.verifiers.example".into(), rp.clone(), vec![issuer.trust_anchor()]).unwrap();
+        let app = axum::Router::new()
+            .route("/request", get(|State(v): State<Arc<TestVerifier>>| async move { answer(v.request_object(Vec::new())) }).post(
+                |State(v): State<Arc<TestVerifier>>, body: Bytes| async move { answer(v.request_object(body.to_vec())) },
+            ))
+            .route("/response", post(|State(v): State<Arc<TestVerifier>>, body: Bytes| async move { answer(v.receive(&body).await) }))
+            .with_state(verifier.clone());
+        tokio::spawn(async move { axum::serve(l, app).await.unwrap() });
+        let dir = tempfile::tempdir().unwrap();
+        let mut anchors = vec![issuer.trust_anchor()];
+        if trust_the_verifier {
+            anchors.push(verifier.trust_anchor());
+        }
+        let config = WalletConfig {
+            data_dir: dir.path().to_string_lossy().into_owned(),
+            trust_anchors: anchors,
+            storage_key: Some(vec![7; 32]),
+            locale: Some("en".into()),
+            pinned_issuers: Vec::new(),
+            wallet_provider: None,
+        };
+        let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        let client: Arc<dyn HttpClient> = Arc::new(Reqwest(tokio::runtime::Handle::current(), http));
+        let wallet = Wallet::open(config, crate::software_key_store().unwrap(), Some(client)).unwrap();
+        Setup { _dir: dir, rp, issuer, verifier, wallet }
+    }
+
+    async fn import_pid(s: &Setup) -> String {
+        let key = s.wallet.create_credential_key().unwrap();
+        let pid = s.issuer.issue_pid(key.public_key, true).unwrap();
+        s.wallet.clone().import_credential(pid, key.tag).await.unwrap().id
+    }
+
+    fn shown(c: &CandidateCredential) -> Vec<(String, String, ClaimValue)> {
+        c.claims.iter().map(|c| (wallet_core::sd_jwt::ClaimPath::from(&c.path).to_string(), c.label.clone(), c.value.clone())).collect()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn consent_model_then_present_verified_at_the_verifier_for_each_request_uri_method() {
+        let s = setup(true).await;
+        let id = import_pid(&s).await;
+        for method in ["post", "get", "value"] {
+            let session = s.wallet.clone().start_presentation(s.verifier.request_url(method.into()).unwrap()).await.unwrap();
+            let c = session.consent();
+            let rp = &c.relying_party;
+            assert_eq!(rp.client_id, format!("openid_federation:{}", s.rp));
+            assert_eq!(rp.entity_id.as_deref(), Some(s.rp.as_str()));
+            assert_eq!(rp.name.as_deref(), Some("Comune di Roma"));
+            assert_eq!(rp.logo_uri, Some(format!("{}/logo.svg", s.rp)));
+            assert_eq!(rp.organization_name.as_deref(), Some("Comune di Roma"));
+            assert_eq!(rp.purpose.as_deref(), Some("Accesso ai servizi comunali"));
+            assert!(matches!(&rp.trust, RelyingPartyTrust::Federation { trust_anchor, .. } if trust_anchor == "https://ta.verifiers.example"));
+            assert_eq!(rp.warnings, vec![ConsentWarning::NoValidTrustMark]);
+            assert_eq!(rp.erasure_endpoint, Some(format!("{}/erase", s.rp)));
+            assert!(c.satisfiable);
+            let q = &c.requests[0];
+            assert_eq!((q.query_id.as_str(), q.required, q.multiple, q.missing.clone()), ("pid", true, false, None));
+            assert_eq!(q.types, vec!["urn:eudi:pid:it:1".to_owned()]);
+            let cand = &q.candidates[0];
+            assert_eq!(cand.credential_id, id);
+            assert_eq!(cand.issuer.entity_id, "https://pid.example.it");
+            assert_eq!(cand.issuer.name.as_deref(), Some("Italian State Mint and Polygraphic Institute"));
+            let text = |v: &str| ClaimValue::Text { value: v.into() };
+            assert_eq!(
+                shown(cand),
+                vec![
+                    ("given_name".into(), "First name".into(), text("Mario")),
+                    ("family_name".into(), "Surname".into(), text("Rossi")),
+                    ("place_of_birth.locality".into(), "Place of birth › Locality".into(), text("Roma")),
+                ]
+            );
+            let choice = session.default_choice();
+            assert_eq!(choice, vec![ConsentSelection { query_id: "pid".into(), credential_id: id.clone() }]);
+            let out = session.clone().present(choice.clone()).await.unwrap();
+            assert!(out.redirect_uri.as_deref().unwrap().starts_with(&format!("{}/done?response_code=", s.rp)), "{method}");
+            let v = s.verifier.verdict().unwrap();
+            assert_eq!(v.outcome, "verified", "{method}: {}", v.detail);
+            // `place_of_birth` is disclosed as the locality's parent, with only the locality in it.
+            assert_eq!(v.claims, ["family_name", "given_name", "place_of_birth", "place_of_birth.locality"]);
+            assert_eq!(v.audience, Some(rp.client_id.clone()));
+            assert_eq!(session.clone().present(choice).await.unwrap_err(), WalletError::PresentationClosed);
+            let log = s.wallet.transactions().unwrap();
+            let last = log.last().unwrap();
+            assert_eq!(Some(last.seq), out.transaction_seq);
+            assert_eq!((last.kind, last.counterparty.as_str()), (TransactionKind::Presentation, s.rp.as_str()));
+            assert_eq!(last.claims, ["pid:given_name", "pid:family_name", "pid:place_of_birth.locality"]);
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn decline_sends_access_denied_and_bad_choices_are_typed() {
+        let s = setup(true).await;
+        let id = import_pid(&s).await;
+        let session = s.wallet.clone().start_presentation(s.verifier.request_url("post".into()).unwrap()).await.unwrap();
+        let bad = |q: &str, c: &str| vec![ConsentSelection { query_id: q.into(), credential_id: c.into() }];
+        let e = session.clone().present(bad("mdl", &id)).await.unwrap_err();
+        assert_eq!(e.code(), "invalid_choice", "{e}");
+        assert_eq!(session.clone().present(Vec::new()).await.unwrap_err().code(), "invalid_choice");
+        assert!(s.verifier.verdict().is_none(), "nothing was sent");
+        let out = session.clone().decline().await.unwrap();
+        assert_eq!(out.redirect_uri, None);
+        let v = s.verifier.verdict().unwrap();
+        assert_eq!((v.outcome.as_str(), v.detail.as_str()), ("declined", "access_denied"));
+        assert_eq!(session.clone().decline().await.unwrap_err().code(), "presentation_closed");
+        let last = s.wallet.transactions().unwrap().pop().unwrap();
+        assert!(last.claims.is_empty() && last.credential_ids.is_empty());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn missing_credential_untrusted_rp_and_bad_urls() {
+        let s = setup(true).await;
+        let session = s.wallet.clone().start_presentation(s.verifier.request_url("get".into()).unwrap()).await.unwrap();
+        let c = session.consent();
+        assert!(!c.satisfiable);
+        assert_eq!(c.requests[0].missing, Some(MissingReason::NoCredentialOfType));
+        assert!(c.requests[0].candidates.is_empty());
+        assert_eq!(session.clone().present(session.default_choice()).await.unwrap_err().code(), "invalid_choice");
+
+        let e = s.wallet.clone().start_presentation("https://example.org/?a=b".into()).await.unwrap_err();
+        assert_eq!(e.code(), "invalid_request", "{e}");
+
+        let untrusting = setup(false).await;
+        let e = untrusting.wallet.clone().start_presentation(untrusting.verifier.request_url("post".into()).unwrap()).await.unwrap_err();
+        assert!(matches!(&e, WalletError::UntrustedRelyingParty { client_id, .. } if client_id == &untrusting.rp), "{e}");
+    }
+}
