@@ -1,0 +1,444 @@
+//! What an operator configures: a TOML file, then `TESSERA_VERIFIER_*` environment
+//! overrides, then [`Config::validate`]. Tests and `tessera up` build it with [`Config::new`].
+//!
+//! ```toml
+//! entity_id = "https://verifier.example.it"
+//! data_dir = "/var/lib/tessera/verifier"
+//! listen = "0.0.0.0:7620"
+//! admin_token = "..."                       # the integrator API's bearer token
+//! organization_name = "Comune di Esempio"
+//! client_name = "Comune di Esempio: servizi online"
+//! profile = "it-wallet-1.4"                 # or "it-wallet-1.3"
+//! x509_roots = ["/etc/tessera/federation-root.pem"]
+//! redirect_uris = ["https://servizi.example.it/wallet/return"]
+//! session_ttl = 300                          # seconds a session waits for the wallet
+//! result_ttl = 600                           # seconds a verdict waits for the integrator
+//!
+//! [[trust_anchors]]
+//! id = "https://trust-anchor.example.it"
+//! jwks = "/etc/tessera/ta.jwks"
+//! ```
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use service_kit::RateLimit;
+use wallet_core::federation::{EntityId, TrustAnchorConfig};
+use wallet_core::oid4vp::{Profile, WalletInvocation};
+
+/// The longest a session may wait for the wallet (request object `exp` stays within it).
+pub const MAX_SESSION_TTL: i64 = 3_600;
+/// The longest a verdict is kept for the integrator.
+pub const MAX_RESULT_TTL: i64 = 86_400;
+
+/// A configuration that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// A file cannot be read.
+    #[error("{path}: {detail}")]
+    Io {
+        /// The file.
+        path: String,
+        /// Why.
+        detail: String,
+    },
+    /// The file or an override does not parse.
+    #[error("{0}")]
+    Parse(String),
+    /// A value breaks a rule.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Rate limits per client (`[rate_limits]`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RateLimits {
+    /// The wallet-facing endpoints (`request_uri`, `response_uri`), per client address.
+    pub wallet: RateLimit,
+    /// The integrator API.
+    pub integrator: RateLimit,
+    /// Addresses of load balancers whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<IpAddr>,
+    /// Clients remembered per limiter.
+    pub max_clients: usize,
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        Self {
+            wallet: RateLimit::new(120, 30),
+            integrator: RateLimit::new(6_000, 500),
+            trusted_proxies: Vec::new(),
+            max_clients: service_kit::rate_limit::DEFAULT_MAX_CLIENTS,
+        }
+    }
+}
+
+/// `federation_entity` members besides `organization_name` and `logo_uri` (IT-Wallet 1.4
+/// §1.1: a leaf MUST publish `organization_name`, `homepage_uri`, `policy_uri`, `logo_uri`,
+/// `contacts`). Empty values get defaults under the entity id.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FederationEntityInfo {
+    /// `homepage_uri` (default: the entity id, which serves a short page).
+    pub homepage_uri: String,
+    /// `policy_uri` (default: `<entity id>/policy`, served).
+    pub policy_uri: String,
+    /// `tos_uri` (optional).
+    pub tos_uri: String,
+    /// `contacts` (PEC addresses; default `verifier@<host>`).
+    pub contacts: Vec<String>,
+}
+
+/// The configuration of one verifier.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The verifier's entity identifier (its public base URL; `client_id` is
+    /// `openid_federation:<entity_id>`).
+    pub entity_id: EntityId,
+    /// Keys and the database live here.
+    pub data_dir: PathBuf,
+    /// Where the service binds.
+    pub listen: SocketAddr,
+    /// Production: trust anchors with pinned keys and an https entity id are required.
+    pub production: bool,
+    /// The trust anchors: they validate issuers' chains, and our own chain (request objects'
+    /// `trust_chain`, `x5c`).
+    pub trust_anchors: Vec<TrustAnchorConfig>,
+    /// Our superiors in the federation (default: the trust anchors).
+    pub authority_hints: Vec<EntityId>,
+    /// PEM text of the federation CA roots (issuers' `x5c`).
+    pub x509_roots_pem: String,
+    /// Bearer token of the integrator API and the federation entity's admin API.
+    pub admin_token: String,
+    /// `federation_entity.organization_name`.
+    pub organization_name: String,
+    /// `openid_credential_verifier.client_name` (default: the organization name).
+    pub client_name: String,
+    /// `logo_uri` (SVG; default the one we serve).
+    pub logo_uri: String,
+    /// `federation_entity` members.
+    pub federation_entity: FederationEntityInfo,
+    /// The IT-Wallet profile: what we emit (`it-wallet-1.4` by default); both are accepted.
+    pub profile: Profile,
+    /// How the wallet is invoked (`openid4vp://` by default, `haip-vp://`, or a wallet's https
+    /// authorization endpoint).
+    pub wallet_invocation: WalletInvocation,
+    /// Pages of the integrator a same-device flow returns to (`redirect_uris`); a session
+    /// names one, or gets the first.
+    pub redirect_uris: Vec<String>,
+    /// `erasure_endpoint` (default `<entity id>/erasure`, served).
+    pub erasure_endpoint: String,
+    /// Seconds a session waits for the wallet (request object lifetime within it).
+    pub session_ttl: i64,
+    /// Seconds a verdict waits for the integrator before it is purged.
+    pub result_ttl: i64,
+    /// Accept suspended credentials (RP policy, e.g. an age check).
+    pub accept_suspended: bool,
+    /// Check the Token Status List of credentials that have one.
+    pub check_status: bool,
+    /// Rate limits.
+    pub rate_limits: RateLimits,
+    /// Bounds on outbound fetches (issuer chains, status lists, our own chain).
+    pub outbound: service_kit::FetchLimits,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AnchorFile {
+    id: String,
+    jwks: PathBuf,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    entity_id: Option<String>,
+    data_dir: Option<PathBuf>,
+    listen: Option<String>,
+    production: Option<bool>,
+    #[serde(default)]
+    trust_anchors: Vec<AnchorFile>,
+    authority_hints: Option<Vec<String>>,
+    #[serde(default)]
+    x509_roots: Vec<PathBuf>,
+    admin_token: Option<String>,
+    organization_name: Option<String>,
+    client_name: Option<String>,
+    logo_uri: Option<String>,
+    federation_entity: Option<FederationEntityInfo>,
+    profile: Option<String>,
+    wallet_invocation: Option<String>,
+    redirect_uris: Option<Vec<String>>,
+    erasure_endpoint: Option<String>,
+    session_ttl: Option<i64>,
+    result_ttl: Option<i64>,
+    accept_suspended: Option<bool>,
+    check_status: Option<bool>,
+    rate_limits: Option<RateLimits>,
+    outbound: Option<service_kit::FetchLimits>,
+}
+
+fn entity(name: &str, v: &str) -> Result<EntityId, ConfigError> {
+    EntityId::new(v).map_err(|e| ConfigError::Invalid(format!("{name}: {e}")))
+}
+
+fn read(path: &Path) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path).map_err(|e| ConfigError::Io { path: path.display().to_string(), detail: e.to_string() })
+}
+
+/// Parses `openid4vp`, `haip-vp` or an https URL.
+pub fn parse_invocation(s: &str) -> Result<WalletInvocation, ConfigError> {
+    match s {
+        "openid4vp" | "openid4vp://" => Ok(WalletInvocation::Openid4vp),
+        "haip-vp" | "haip-vp://" => Ok(WalletInvocation::HaipVp),
+        u if u.starts_with("https://") && !u.contains('?') && !u.contains('#') => Ok(WalletInvocation::Https(u.to_owned())),
+        other => Err(ConfigError::Invalid(format!("wallet_invocation: `{other}` is not openid4vp, haip-vp or an https URL without query"))),
+    }
+}
+
+impl Config {
+    /// A development configuration: no trust anchor yet, profile 1.4, 5-minute sessions.
+    pub fn new(entity_id: EntityId, data_dir: PathBuf) -> Self {
+        Self {
+            entity_id,
+            data_dir,
+            listen: SocketAddr::from(([0, 0, 0, 0], 7620)),
+            production: false,
+            trust_anchors: Vec::new(),
+            authority_hints: Vec::new(),
+            x509_roots_pem: String::new(),
+            admin_token: String::new(),
+            organization_name: "Tessera verifier".into(),
+            client_name: String::new(),
+            logo_uri: String::new(),
+            federation_entity: FederationEntityInfo::default(),
+            profile: Profile::default(),
+            wallet_invocation: WalletInvocation::Openid4vp,
+            redirect_uris: Vec::new(),
+            erasure_endpoint: String::new(),
+            session_ttl: 300,
+            result_ttl: 600,
+            accept_suspended: false,
+            check_status: true,
+            rate_limits: RateLimits::default(),
+            outbound: service_kit::FetchLimits::default(),
+        }
+    }
+
+    /// Reads `path`, then the environment's `TESSERA_VERIFIER_*` overrides.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = read(path)?;
+        Self::from_toml(&text, std::env::vars())
+    }
+
+    /// From TOML text and environment variables (`TESSERA_VERIFIER_ENTITY_ID`, `_DATA_DIR`,
+    /// `_LISTEN`, `_ADMIN_TOKEN`, `_PROFILE`, `_SESSION_TTL`, `_RESULT_TTL`, `_PRODUCTION`,
+    /// `_REDIRECT_URIS` comma-separated); other `TESSERA_VERIFIER_*` names are refused.
+    pub fn from_toml(text: &str, env: impl IntoIterator<Item = (String, String)>) -> Result<Self, ConfigError> {
+        let mut f: File = toml::from_str(text).map_err(|e| ConfigError::Parse(e.to_string()))?;
+        for (k, v) in env {
+            let Some(name) = k.strip_prefix("TESSERA_VERIFIER_") else { continue };
+            let int = |v: &str| v.parse::<i64>().map_err(|e| ConfigError::Parse(format!("{k}: {e}")));
+            match name {
+                "ENTITY_ID" => f.entity_id = Some(v),
+                "DATA_DIR" => f.data_dir = Some(v.into()),
+                "LISTEN" => f.listen = Some(v),
+                "ADMIN_TOKEN" => f.admin_token = Some(v),
+                "PROFILE" => f.profile = Some(v),
+                "SESSION_TTL" => f.session_ttl = Some(int(&v)?),
+                "RESULT_TTL" => f.result_ttl = Some(int(&v)?),
+                "PRODUCTION" => f.production = Some(matches!(v.as_str(), "1" | "true" | "yes")),
+                "REDIRECT_URIS" => f.redirect_uris = Some(v.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect()),
+                _ => return Err(ConfigError::Parse(format!("unknown override {k}"))),
+            }
+        }
+        let id = entity("entity_id", f.entity_id.as_deref().ok_or_else(|| ConfigError::Invalid("entity_id is required".into()))?)?;
+        let data_dir = f.data_dir.ok_or_else(|| ConfigError::Invalid("data_dir is required".into()))?;
+        let mut c = Self::new(id, data_dir);
+        if let Some(l) = f.listen {
+            c.listen = l.parse().map_err(|e| ConfigError::Invalid(format!("listen: {e}")))?;
+        }
+        c.production = f.production.unwrap_or(false);
+        for a in f.trust_anchors {
+            let jwks = serde_json::from_str(&read(&a.jwks)?).map_err(|e| ConfigError::Parse(format!("{}: {e}", a.jwks.display())))?;
+            c.trust_anchors.push(TrustAnchorConfig { id: entity("trust_anchors.id", &a.id)?, jwks });
+        }
+        c.authority_hints = match f.authority_hints {
+            Some(h) => h.iter().map(|h| entity("authority_hints", h)).collect::<Result<_, _>>()?,
+            None => c.trust_anchors.iter().map(|a| a.id.clone()).collect(),
+        };
+        for p in &f.x509_roots {
+            c.x509_roots_pem.push_str(&read(p)?);
+            c.x509_roots_pem.push('\n');
+        }
+        if let Some(v) = f.admin_token {
+            c.admin_token = v;
+        }
+        if let Some(v) = f.organization_name {
+            c.organization_name = v;
+        }
+        if let Some(v) = f.client_name {
+            c.client_name = v;
+        }
+        if let Some(v) = f.logo_uri {
+            c.logo_uri = v;
+        }
+        if let Some(v) = f.federation_entity {
+            c.federation_entity = v;
+        }
+        if let Some(p) = f.profile {
+            c.profile = Profile::parse(&p).ok_or_else(|| ConfigError::Invalid(format!("profile: `{p}` is not it-wallet-1.3 or it-wallet-1.4")))?;
+        }
+        if let Some(w) = f.wallet_invocation {
+            c.wallet_invocation = parse_invocation(&w)?;
+        }
+        if let Some(v) = f.redirect_uris {
+            c.redirect_uris = v;
+        }
+        if let Some(v) = f.erasure_endpoint {
+            c.erasure_endpoint = v;
+        }
+        for (slot, v) in [(&mut c.session_ttl, f.session_ttl), (&mut c.result_ttl, f.result_ttl)] {
+            if let Some(v) = v {
+                *slot = v;
+            }
+        }
+        if let Some(v) = f.accept_suspended {
+            c.accept_suspended = v;
+        }
+        if let Some(v) = f.check_status {
+            c.check_status = v;
+        }
+        if let Some(v) = f.rate_limits {
+            c.rate_limits = v;
+        }
+        if let Some(v) = f.outbound {
+            c.outbound = v;
+        }
+        c.validate()?;
+        Ok(c)
+    }
+
+    /// The rules: lifetimes in range, redirect URIs absolute http(s) without fragment, roots
+    /// that parse; in production at least one trust anchor and an https entity id.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |m: String| Err(ConfigError::Invalid(m));
+        if !(30..=MAX_SESSION_TTL).contains(&self.session_ttl) {
+            return bad(format!("session_ttl must be in 30..={MAX_SESSION_TTL} seconds, got {}", self.session_ttl));
+        }
+        if !(1..=MAX_RESULT_TTL).contains(&self.result_ttl) {
+            return bad(format!("result_ttl must be in 1..={MAX_RESULT_TTL} seconds, got {}", self.result_ttl));
+        }
+        for uri in &self.redirect_uris {
+            let ok = url::Url::parse(uri).is_ok_and(|u| matches!(u.scheme(), "https" | "http") && u.fragment().is_none());
+            if !ok {
+                return bad(format!("redirect URI {uri} must be an absolute http(s) URL without fragment"));
+            }
+        }
+        if !self.x509_roots_pem.trim().is_empty() {
+            wallet_core::x509::TrustAnchors::from_pem(&self.x509_roots_pem).map_err(|e| ConfigError::Invalid(format!("x509_roots: {e}")))?;
+        }
+        if self.production {
+            if self.trust_anchors.is_empty() {
+                return bad("production: configure at least one trust anchor with pinned keys".into());
+            }
+            let host = self.entity_id.host();
+            let loopback = host == "localhost" || host.parse::<IpAddr>().is_ok_and(|a| a.is_loopback());
+            if !self.entity_id.as_str().starts_with("https://") && !loopback {
+                return bad("production: entity_id must be https (http only on loopback)".into());
+            }
+        }
+        Ok(())
+    }
+
+    /// A URL under the entity id.
+    pub fn endpoint(&self, path: &str) -> String {
+        format!("{}{path}", self.entity_id.as_str().trim_end_matches('/'))
+    }
+
+    /// `logo_uri`: the configured one or the SVG we serve.
+    pub fn logo(&self) -> String {
+        if self.logo_uri.is_empty() { self.endpoint(service_kit::assets::LOGO_PATH) } else { self.logo_uri.clone() }
+    }
+
+    /// `client_name`: the configured one or the organization name.
+    pub fn client_name(&self) -> String {
+        if self.client_name.is_empty() { self.organization_name.clone() } else { self.client_name.clone() }
+    }
+
+    /// `erasure_endpoint`: the configured one or the one we serve.
+    pub fn erasure(&self) -> String {
+        if self.erasure_endpoint.is_empty() { self.endpoint(crate::routes::ERASURE_PATH) } else { self.erasure_endpoint.clone() }
+    }
+
+    /// `federation_entity.homepage_uri`.
+    pub fn homepage_uri(&self) -> String {
+        let p = &self.federation_entity.homepage_uri;
+        if p.is_empty() { self.endpoint("/") } else { p.clone() }
+    }
+
+    /// `federation_entity.policy_uri`.
+    pub fn policy_uri(&self) -> String {
+        let p = &self.federation_entity.policy_uri;
+        if p.is_empty() { self.endpoint(crate::routes::POLICY_PATH) } else { p.clone() }
+    }
+
+    /// `federation_entity.contacts`.
+    pub fn contacts(&self) -> Vec<String> {
+        if self.federation_entity.contacts.is_empty() {
+            vec![format!("verifier@{}", self.entity_id.host())]
+        } else {
+            self.federation_entity.contacts.clone()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = "entity_id = \"https://verifier.example.it\"\ndata_dir = \"/tmp/v\"\n";
+
+    #[test]
+    fn toml_then_env_overrides() {
+        let c = Config::from_toml(
+            &format!("{BASE}session_ttl = 120\nprofile = \"it-wallet-1.3\"\nredirect_uris = [\"https://rp.example.it/back\"]\n"),
+            [("TESSERA_VERIFIER_SESSION_TTL".to_owned(), "240".to_owned()), ("HOME".to_owned(), "/root".to_owned())],
+        )
+        .unwrap();
+        assert_eq!(c.session_ttl, 240);
+        assert_eq!(c.profile, Profile::ItWallet13);
+        assert_eq!(c.redirect_uris, vec!["https://rp.example.it/back".to_owned()]);
+        assert_eq!(c.erasure(), "https://verifier.example.it/erasure");
+        assert_eq!(c.client_name(), "Tessera verifier");
+    }
+
+    #[test]
+    fn rules_are_enforced() {
+        let e = |extra: &str| Config::from_toml(&format!("{BASE}{extra}"), []).unwrap_err();
+        assert!(matches!(e("session_ttl = 5\n"), ConfigError::Invalid(m) if m.contains("session_ttl")));
+        assert!(matches!(e("redirect_uris = [\"app://x#y\"]\n"), ConfigError::Invalid(m) if m.contains("redirect URI")));
+        assert!(matches!(e("production = true\n"), ConfigError::Invalid(m) if m.contains("trust anchor")));
+        assert!(matches!(e("profile = \"1.0\"\n"), ConfigError::Invalid(m) if m.contains("profile")));
+        assert!(matches!(e("colour = 1\n"), ConfigError::Parse(_)));
+        assert!(matches!(Config::from_toml(BASE, [("TESSERA_VERIFIER_COLOUR".to_owned(), "1".to_owned())]), Err(ConfigError::Parse(_))));
+    }
+
+    #[test]
+    fn trust_anchor_files_are_read() {
+        use wallet_core::jose::{Signer as _, SoftwareSigner};
+        let dir = tempfile::tempdir().unwrap();
+        let jwks = wallet_core::jose::JwkSet { keys: vec![SoftwareSigner::generate().unwrap().public_jwk()] };
+        std::fs::write(dir.path().join("ta.jwks"), serde_json::to_string(&jwks).unwrap()).unwrap();
+        let toml = format!("{BASE}[[trust_anchors]]\nid = \"https://ta.example.it\"\njwks = \"{}\"\n", dir.path().join("ta.jwks").display());
+        let c = Config::from_toml(&toml, []).unwrap();
+        assert_eq!(c.trust_anchors.len(), 1);
+        assert_eq!(c.authority_hints, vec![EntityId::new("https://ta.example.it").unwrap()]);
+        assert!(parse_invocation("https://wallet.example.it/authorize").is_ok());
+        assert!(parse_invocation("http://wallet.example.it").is_err());
+    }
+}

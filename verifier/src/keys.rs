@@ -1,0 +1,229 @@
+//! The verifier's keys and the material a wallet needs to trust its request objects.
+//!
+//! * The Federation Entity Key: the trust-anchor building block's key in the data directory
+//!   (`federation-keys.json`); it signs the Entity Configuration and, as the key of the CA
+//!   certificate the trust anchor issued us at onboarding, our protocol certificates.
+//! * The request object key (`<data_dir>/request-object-key.jwk`, 0600): signs request
+//!   objects; published in `openid_credential_verifier.jwks`, where the wallet finds it by
+//!   `kid` (IT-Wallet 1.4 §5.1 "Wallet checks", wallet-core's `ParsedRequestObject::verify`).
+//! * The response encryption key (`<data_dir>/response-encryption-key.jwk`, 0600): P-256
+//!   `use: enc`, `alg: ECDH-ES`, published both in the Entity Configuration and in every
+//!   request object's `client_metadata` (versions note §5.2: 1.3 wallets encrypt to the EC
+//!   key, 1.4 wallets to `client_metadata`; one key serves both). A static key rather than
+//!   one per request: the response is then decrypted by `kid` before the session is known
+//!   (its `state` is inside the JWE).
+//!
+//! The request object header carries `kid`, `x5c` = [protocol certificate for the request
+//! object key, the CA chain our superior pinned] (no root: IT-Wallet 1.4 §1.3) and
+//! `trust_chain` (our chain to a trust anchor). The chain comes from resolving our own
+//! configuration over bounded outbound HTTP, cached until it nears its expiry; before the
+//! trust anchor has onboarded us, request objects cannot be signed (503).
+//!
+//! The same mechanism is in the wallet provider (`wallet_provider::keys`): it belongs in a
+//! shared crate (see the report of the verifier's first session).
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use wallet_core::federation::{ChainCollector, EntityId, TrustAnchorConfig, ValidatedChain};
+use wallet_core::jose::{DecryptionKey, JwkSet, PrivateJwk, Signer as _, SoftwareSigner};
+use wallet_core::oid4vp::request_object::SigningHeader;
+use wallet_core::time::UnixTime;
+
+use crate::error::VerifierError;
+
+/// A protocol certificate lives 24 h at most (IT-Wallet 1.4 §1.2: longer needs a CRL),
+/// less the minute it is backdated.
+pub const PROTOCOL_CERT_TTL: i64 = 86_400 - 60;
+/// Chain material nearer than this to its expiry is refreshed.
+const REFRESH_MARGIN: i64 = 300;
+
+#[derive(Debug, Clone)]
+struct Resolved {
+    ca_chain: Vec<String>,
+    trust_chain: Vec<String>,
+    valid_until: i64,
+}
+
+#[derive(Debug, Clone)]
+struct ProtocolCert {
+    b64: String,
+    not_after: i64,
+}
+
+/// Keys and cached header material.
+pub struct Keys {
+    entity_id: EntityId,
+    federation: SoftwareSigner,
+    request_object: SoftwareSigner,
+    encryption: DecryptionKey,
+    anchors: Vec<TrustAnchorConfig>,
+    /// How long a request object signed now must stay covered by its certificate.
+    cover: i64,
+    resolved: Mutex<Option<Resolved>>,
+    cert: Mutex<Option<ProtocolCert>>,
+}
+
+impl std::fmt::Debug for Keys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Keys").field("request_object_kid", &self.request_object.kid()).finish_non_exhaustive()
+    }
+}
+
+fn load_or_create<T>(path: &Path, parse: impl Fn(PrivateJwk) -> Result<T, String>, create: impl Fn() -> Result<(T, String), String>) -> Result<T, String> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => {
+            let jwk = PrivateJwk::from_json(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+            parse(jwk).map_err(|e| format!("{}: {e}", path.display()))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let (key, json) = create()?;
+            wallet_core::store::write_private(path, json.as_bytes()).map_err(|e| format!("{}: {e}", path.display()))?;
+            Ok(key)
+        }
+        Err(e) => Err(format!("{}: {e}", path.display())),
+    }
+}
+
+/// Whether a base64 DER certificate is self-issued (subject = issuer: a root). One that
+/// does not parse is kept (the wallet will say why).
+fn self_issued(b64_der: &str) -> bool {
+    use base64::Engine as _;
+    use x509_parser::prelude::FromDer as _;
+    let Ok(der) = base64::engine::general_purpose::STANDARD.decode(b64_der.trim()) else { return false };
+    x509_parser::certificate::X509Certificate::from_der(&der).is_ok_and(|(_, c)| c.subject().as_raw() == c.issuer().as_raw())
+}
+
+impl Keys {
+    /// Loads (creating on first start) the keys under `config.data_dir`.
+    pub fn open(config: &crate::Config) -> Result<Self, String> {
+        let dir = &config.data_dir;
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let request_object = load_or_create(
+            &dir.join("request-object-key.jwk"),
+            |j| SoftwareSigner::from_private_jwk(j).map_err(|e| e.to_string()),
+            || {
+                let k = SoftwareSigner::generate().map_err(|e| e.to_string())?;
+                let json = k.private_jwk().to_json();
+                Ok((k, json))
+            },
+        )?;
+        let encryption = load_or_create(
+            &dir.join("response-encryption-key.jwk"),
+            |j| DecryptionKey::from_private_jwk(j).map_err(|e| e.to_string()),
+            || {
+                let k = DecryptionKey::generate().map_err(|e| e.to_string())?;
+                let json = k.private_jwk().to_json();
+                Ok((k, json))
+            },
+        )?;
+        Ok(Self {
+            entity_id: config.entity_id.clone(),
+            federation: trust_anchor::keys::load_or_create(dir)?,
+            request_object,
+            encryption,
+            anchors: config.trust_anchors.clone(),
+            cover: config.session_ttl.clamp(0, PROTOCOL_CERT_TTL),
+            resolved: Mutex::new(None),
+            cert: Mutex::new(None),
+        })
+    }
+
+    /// The request object signing key.
+    pub fn request_object(&self) -> &SoftwareSigner {
+        &self.request_object
+    }
+
+    /// The response decryption key.
+    pub fn encryption(&self) -> &DecryptionKey {
+        &self.encryption
+    }
+
+    /// `openid_credential_verifier.jwks`: the request object key (`use: sig`) and the
+    /// response encryption key (`use: enc`).
+    pub fn verifier_jwks(&self) -> JwkSet {
+        let mut sig = self.request_object.public_jwk();
+        sig.key_use = Some("sig".into());
+        JwkSet { keys: vec![sig, self.encryption.public_jwk().clone()] }
+    }
+
+    /// Drops the cached chain and certificate (after a key rollover or re-onboarding).
+    pub fn invalidate(&self) {
+        *self.resolved.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+        *self.cert.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+    }
+
+    /// The request object header material at `now`.
+    pub async fn signing_header(&self, http: &service_kit::OutboundHttp, now: UnixTime) -> Result<SigningHeader, VerifierError> {
+        let cached = self.resolved.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone().filter(|r| r.valid_until > now.secs());
+        let resolved = match cached {
+            Some(r) => r,
+            None => {
+                let chain = self.resolve_own_chain(http, now).await?;
+                let r = self.resolved_from(&chain, now)?;
+                *self.resolved.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(r.clone());
+                r
+            }
+        };
+        let cert = self.protocol_cert(now)?;
+        Ok(SigningHeader {
+            x5c: Some(std::iter::once(cert.b64).chain(resolved.ca_chain).collect()),
+            trust_chain: Some(resolved.trust_chain),
+            kid: self.request_object.kid(),
+        })
+    }
+
+    fn protocol_cert(&self, now: UnixTime) -> Result<ProtocolCert, VerifierError> {
+        let mut slot = self.cert.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let needed = now.secs().saturating_add(self.cover);
+        if let Some(c) = slot.as_ref().filter(|c| c.not_after >= needed) {
+            return Ok(c.clone());
+        }
+        let not_after = now.secs().checked_add(PROTOCOL_CERT_TTL).ok_or_else(|| VerifierError::internal("time out of range"))?;
+        let der = trust_anchor::ca::protocol_certificate(
+            &self.entity_id,
+            &self.federation,
+            &self.request_object.public_jwk(),
+            &self.entity_id.host(),
+            now.secs(),
+            PROTOCOL_CERT_TTL,
+        )
+        .map_err(VerifierError::internal)?;
+        let c = ProtocolCert { b64: trust_anchor::ca::x5c_entry(&der), not_after };
+        *slot = Some(c.clone());
+        Ok(c)
+    }
+
+    fn resolved_from(&self, chain: &ValidatedChain, now: UnixTime) -> Result<Resolved, VerifierError> {
+        let unavailable = |m: &str| VerifierError::Unavailable(format!("request objects cannot be signed yet: {m}"));
+        let superior = chain.statements.get(1).ok_or_else(|| unavailable("no superior statement in our trust chain"))?;
+        let fed_kid = self.federation.kid();
+        let pinned = superior
+            .claims
+            .jwks
+            .keys
+            .iter()
+            .find(|k| k.kid == fed_kid)
+            .ok_or_else(|| unavailable("our superior does not pin our current federation key"))?;
+        let pinned_x5c = pinned.x5c.clone().filter(|x| !x.is_empty()).ok_or_else(|| unavailable("our superior issued no CA certificate for our key (x5c)"))?;
+        // The superior pins [our CA, intermediates' CAs, the root]; a request object's `x5c`
+        // leaves the root out (IT-Wallet 1.4 §1.3; wallet-core refuses it, RootInChain).
+        let ca_chain = pinned_x5c.into_iter().filter(|c| !self_issued(c)).collect();
+        Ok(Resolved {
+            ca_chain,
+            trust_chain: chain.jwts(),
+            valid_until: chain.exp.secs().saturating_sub(REFRESH_MARGIN).max(now.secs().saturating_add(60)),
+        })
+    }
+
+    async fn resolve_own_chain(&self, http: &service_kit::OutboundHttp, now: UnixTime) -> Result<ValidatedChain, VerifierError> {
+        if self.anchors.is_empty() {
+            return Err(VerifierError::Unavailable("no trust anchor configured: request objects cannot carry a trust chain".into()));
+        }
+        let fetcher = http.for_request();
+        ChainCollector::new_async(&fetcher, &self.anchors)
+            .resolve_async(&self.entity_id, now)
+            .await
+            .map_err(|e| VerifierError::Unavailable(format!("cannot resolve our trust chain: {e}")))
+    }
+}

@@ -1,0 +1,75 @@
+//! `tessera-verifier --config FILE`: the verifier as a service, configured by a TOML file
+//! with `TESSERA_VERIFIER_*` environment overrides (see `verifier/README.md`). Logs go to
+//! stderr (`TESSERA_LOG` = error, warn, info (default), debug, trace); SIGINT and SIGTERM
+//! stop it gracefully.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use tracing_subscriber::filter::LevelFilter;
+
+const USAGE: &str = "usage: tessera-verifier --config FILE";
+
+fn main() -> ExitCode {
+    let mut args = std::env::args().skip(1);
+    let path = match (args.next().as_deref(), args.next(), args.next()) {
+        (Some("--config"), Some(p), None) => PathBuf::from(p),
+        (Some("--help" | "-h"), None, None) => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        _ => {
+            eprintln!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let level = match std::env::var("TESSERA_LOG").unwrap_or_default().to_ascii_lowercase().as_str() {
+        "error" => LevelFilter::ERROR,
+        "warn" => LevelFilter::WARN,
+        "debug" => LevelFilter::DEBUG,
+        "trace" => LevelFilter::TRACE,
+        _ => LevelFilter::INFO,
+    };
+    tracing_subscriber::fmt().with_max_level(level).with_ansi(false).with_writer(std::io::stderr).init();
+    match run(&path) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("tessera-verifier: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(path: &Path) -> Result<(), String> {
+    let config = verifier::Config::load(path).map_err(|e| e.to_string())?;
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
+    rt.block_on(async move {
+        let listen = config.listen;
+        let id = config.entity_id.clone();
+        let state = verifier::Verifier::open(config).map_err(|e| e.to_string())?;
+        let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| format!("{listen}: {e}"))?;
+        tracing::info!(entity_id = %id, %listen, "verifier serving");
+        verifier::serve_listener(state, listener, shutdown()).await.map_err(|e| e.to_string())
+    })
+}
+
+async fn shutdown() {
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -1,0 +1,276 @@
+//! The verifier's state: configuration, database, keys, the federation entity it runs as,
+//! outbound HTTP, the issuer chain and status caches, limiters, the clock.
+
+use std::sync::Arc;
+
+use serde_json::{Map, Value, json};
+use service_kit::RateLimiter;
+use wallet_core::federation::ChainCache;
+use wallet_core::oid4vp::VerifierMetadata;
+use wallet_core::oid4vp::metadata::VERIFIER_ENTITY_TYPE;
+use wallet_core::oid4vp::verify::StatusCache;
+use wallet_core::time::{Clock, SystemClock, UnixTime};
+use wallet_core::x509::TrustAnchors;
+
+use crate::config::Config;
+use crate::keys::Keys;
+use crate::store::Store;
+use crate::trust::StatusHttp;
+
+/// Why the verifier could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OpenError {
+    /// The configuration breaks a rule.
+    #[error("configuration: {0}")]
+    Config(#[from] crate::config::ConfigError),
+    /// Keys or the data directory.
+    #[error("keys: {0}")]
+    Keys(String),
+    /// The database.
+    #[error("database: {0}")]
+    Store(#[from] crate::store::StoreError),
+    /// The federation entity or outbound HTTP.
+    #[error("federation entity: {0}")]
+    Federation(String),
+}
+
+/// The rate limiters.
+#[derive(Debug, Clone)]
+pub struct Limiters {
+    /// `request_uri`, `response_uri`.
+    pub wallet: Arc<RateLimiter>,
+    /// The integrator API.
+    pub integrator: Arc<RateLimiter>,
+}
+
+/// Everything a handler needs; cheap to clone.
+#[derive(Clone)]
+pub struct Verifier {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Verifier").field("entity_id", &self.inner.config.entity_id).finish_non_exhaustive()
+    }
+}
+
+struct Inner {
+    config: Config,
+    store: Store,
+    keys: Keys,
+    federation: trust_anchor::AppState,
+    http: service_kit::OutboundHttp,
+    status_http: StatusHttp,
+    chains: ChainCache,
+    statuses: StatusCache,
+    x509: Option<TrustAnchors>,
+    clock: Arc<dyn Clock>,
+    limiters: Limiters,
+    metrics: crate::metrics::Metrics,
+}
+
+/// Builds a [`Verifier`] with non-default seams.
+pub struct Builder {
+    config: Config,
+    clock: Arc<dyn Clock>,
+    x509: Option<TrustAnchors>,
+}
+
+impl Builder {
+    /// The clock (tests pin time).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The federation CA roots, instead of `x509_roots` in the configuration.
+    pub fn x509_roots(mut self, roots: TrustAnchors) -> Self {
+        self.x509 = Some(roots);
+        self
+    }
+
+    /// Opens the database, loads (or creates) the keys and the federation entity.
+    pub fn open(self) -> Result<Verifier, OpenError> {
+        let config = self.config;
+        config.validate()?;
+        std::fs::create_dir_all(&config.data_dir).map_err(|e| OpenError::Keys(format!("{}: {e}", config.data_dir.display())))?;
+        let keys = Keys::open(&config).map_err(OpenError::Keys)?;
+        let store = Store::open(&config.data_dir.join("verifier.sqlite"))?;
+        let x509 = match self.x509 {
+            Some(x) => Some(x),
+            None if config.x509_roots_pem.trim().is_empty() => None,
+            None => Some(TrustAnchors::from_pem(&config.x509_roots_pem).map_err(|e| OpenError::Config(crate::config::ConfigError::Invalid(format!("x509_roots: {e}"))))?),
+        };
+        let mut metadata = Map::new();
+        metadata.insert(VERIFIER_ENTITY_TYPE.into(), verifier_metadata_value(&config, &keys));
+        metadata.insert("federation_entity".into(), federation_entity_metadata(&config));
+        let mut fed = trust_anchor::Config::trust_anchor(config.entity_id.clone(), config.data_dir.clone(), config.admin_token.clone());
+        fed.authority = false;
+        fed.authority_hints = config.authority_hints.clone();
+        fed.organization_name = config.organization_name.clone();
+        fed.metadata = metadata;
+        fed.trust_anchors = config.trust_anchors.clone();
+        fed.outbound = config.outbound;
+        let federation = trust_anchor::AppState::open(fed).map_err(OpenError::Federation)?;
+        let http = service_kit::OutboundHttp::new(config.outbound).map_err(|e| OpenError::Federation(format!("outbound HTTP: {e}")))?;
+        let status_http = StatusHttp::new(config.outbound).map_err(OpenError::Federation)?;
+        let l = |name: &'static str, limit| {
+            Arc::new(RateLimiter::new(name, limit).with_max_clients(config.rate_limits.max_clients).with_trusted_proxies(config.rate_limits.trusted_proxies.clone()))
+        };
+        let limiters = Limiters { wallet: l("wallet", config.rate_limits.wallet), integrator: l("integrator", config.rate_limits.integrator) };
+        Ok(Verifier {
+            inner: Arc::new(Inner {
+                config,
+                store,
+                keys,
+                federation,
+                http,
+                status_http,
+                chains: ChainCache::new(),
+                statuses: StatusCache::new(),
+                x509,
+                clock: self.clock,
+                limiters,
+                metrics: crate::metrics::Metrics::default(),
+            }),
+        })
+    }
+}
+
+/// `federation_entity` (IT-Wallet 1.4 §1.1: `organization_name` (added by the federation
+/// building block, with `federation_resolve_endpoint`), `homepage_uri`, `policy_uri`,
+/// `logo_uri`, `contacts`; `tos_uri` optional).
+pub fn federation_entity_metadata(config: &Config) -> Value {
+    let mut m = json!({
+        "homepage_uri": config.homepage_uri(),
+        "policy_uri": config.policy_uri(),
+        "logo_uri": config.logo(),
+        "contacts": config.contacts(),
+    });
+    if !config.federation_entity.tos_uri.is_empty()
+        && let Value::Object(o) = &mut m
+    {
+        o.insert("tos_uri".into(), Value::from(config.federation_entity.tos_uri.clone()));
+    }
+    m
+}
+
+/// `vp_formats_supported`: `dc+sd-jwt` with ES256 (what we verify); in the 1.4 profile
+/// `mso_mdoc` too (versions note §5.6), though mdoc presentations are refused as not yet
+/// verified by wallet-core.
+fn vp_formats(config: &Config) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("dc+sd-jwt".into(), json!({"sd-jwt_alg_values": ["ES256"], "kb-jwt_alg_values": ["ES256"]}));
+    if config.profile.offers_mdoc() {
+        m.insert("mso_mdoc".into(), json!({"issuerauth_alg_values": [-9], "deviceauth_alg_values": [-9]}));
+    }
+    m
+}
+
+/// The `openid_credential_verifier` metadata (IT-Wallet 1.4 §5.1, `relying-party-metadata.rst`).
+pub fn verifier_metadata(config: &Config, keys: &Keys) -> VerifierMetadata {
+    VerifierMetadata {
+        client_id: Some(config.entity_id.as_str().to_owned()),
+        client_name: Some(config.client_name()),
+        logo_uri: Some(config.logo()),
+        application_type: Some("web".into()),
+        request_uris: vec![config.endpoint(crate::routes::REQUEST_URI_PATH)],
+        response_uris: vec![config.endpoint(crate::routes::RESPONSE_URI_PATH)],
+        redirect_uris: config.redirect_uris.clone(),
+        jwks: Some(keys.verifier_jwks()),
+        encrypted_response_enc_values_supported: Some(vec!["A256GCM".into(), "A128GCM".into()]),
+        vp_formats_supported: Some(vp_formats(config)),
+        erasure_endpoint: Some(config.erasure()),
+        contacts: Some(config.contacts()),
+        extra: Map::new(),
+    }
+}
+
+fn verifier_metadata_value(config: &Config, keys: &Keys) -> Value {
+    serde_json::to_value(verifier_metadata(config, keys)).unwrap_or(Value::Null)
+}
+
+impl Verifier {
+    /// A builder over `config` (system clock, roots from the configuration).
+    pub fn builder(config: Config) -> Builder {
+        Builder { config, clock: Arc::new(SystemClock), x509: None }
+    }
+
+    /// Opens the verifier with the system clock.
+    pub fn open(config: Config) -> Result<Self, OpenError> {
+        Self::builder(config).open()
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// The database.
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    /// The keys.
+    pub fn keys(&self) -> &Keys {
+        &self.inner.keys
+    }
+
+    /// The federation entity (Entity Configuration, admin API).
+    pub fn federation(&self) -> &trust_anchor::AppState {
+        &self.inner.federation
+    }
+
+    /// Outbound HTTP.
+    pub fn http(&self) -> &service_kit::OutboundHttp {
+        &self.inner.http
+    }
+
+    /// Status list fetches.
+    pub fn status_http(&self) -> &StatusHttp {
+        &self.inner.status_http
+    }
+
+    /// Issuer chains resolved so far.
+    pub fn chains(&self) -> &ChainCache {
+        &self.inner.chains
+    }
+
+    /// Status lists fetched so far.
+    pub fn statuses(&self) -> &StatusCache {
+        &self.inner.statuses
+    }
+
+    /// The federation CA roots.
+    pub fn x509_roots(&self) -> Option<&TrustAnchors> {
+        self.inner.x509.as_ref()
+    }
+
+    /// The rate limiters.
+    pub fn limiters(&self) -> &Limiters {
+        &self.inner.limiters
+    }
+
+    /// The counters.
+    pub fn metrics(&self) -> &crate::metrics::Metrics {
+        &self.inner.metrics
+    }
+
+    /// Now.
+    pub fn now(&self) -> UnixTime {
+        self.inner.clock.now()
+    }
+
+    /// Our `openid_credential_verifier` metadata.
+    pub fn metadata(&self) -> VerifierMetadata {
+        verifier_metadata(&self.inner.config, &self.inner.keys)
+    }
+}
+
+impl service_kit::AdminAuth for Verifier {
+    fn admin_token(&self) -> &str {
+        &self.inner.config.admin_token
+    }
+}

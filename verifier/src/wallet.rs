@@ -1,0 +1,206 @@
+//! The wallet-facing endpoints (IT-Wallet 1.4 §5.1, OpenID4VP 1.0 §5.10, §8): every
+//! protocol check is wallet-core's; here the session's secrets are looked up and consumed.
+//!
+//! * `request_uri` (`GET`, or `POST` with `wallet_metadata` and `wallet_nonce`): the signed
+//!   request object, `application/oauth-authz-req+jwt`, built with wallet-core's
+//!   `RequestObjectBuilder` (`client_id` `openid_federation:<entity>`, `response_uri`, the
+//!   session's `nonce`, `state` and DCQL query, `client_metadata` with the encryption key, the
+//!   wallet's `wallet_nonce` echoed) and signed with `kid`, `x5c` and `trust_chain`.
+//!   **Single use** (our choice, documented): the first fetch, GET or POST, consumes the
+//!   handle; a second is refused 400 `invalid_request`. OpenID4VP leaves re-fetching open;
+//!   refusing it means a QR code photographed by someone else after the citizen's wallet
+//!   scanned it yields nothing (the session's `nonce` and `state` are never handed out twice),
+//!   and a wallet that lost the object asks the integrator for a new QR (RPR-15/16).
+//! * `response_uri` (`POST`, `direct_post.jwt`): the JWE is decrypted by `kid` to read its
+//!   `state` (the one `response_uri` serves every session; `response_uris` match exactly),
+//!   which finds the session and is consumed there (once: a replay is refused); then
+//!   wallet-core's `verify_response` runs with the session's nonce, state and DCQL query, and
+//!   the verdict is recorded for the integrator. Same-device, a verified or declined response
+//!   is answered `{"redirect_uri": "<page>?response_code=<256-bit random>"}`, the code bound to
+//!   the session and good once; a refusal is answered with its error (400/403
+//!   `invalid_request`), its reason also recorded for the integrator.
+
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use wallet_core::jose::ContentEncryption;
+use wallet_core::oid4vp::dcql::DcqlQuery;
+use wallet_core::oid4vp::request_url::REQUEST_OBJECT_MEDIA_TYPE;
+use wallet_core::oid4vp::verify::{IssuerTrustPath, StatusOutcome, StatusFetcher};
+use wallet_core::oid4vp::{
+    ClientId, PostedResponse, PresentationContext, RequestObjectBuilder, RequestUriPost, ResponseExpectation, ResponseUriAnswer, Verdict,
+    VerifierMetadata, decrypt_response, verify_response,
+};
+
+use crate::Verifier;
+use crate::error::VerifierError;
+use crate::metrics::Event;
+use crate::store::{Flow, Session, SessionStatus};
+
+/// The `enc` values accepted (IT-Wallet 1.4 §5.1 / HAIP: A256GCM preferred, A128GCM).
+pub const ALLOWED_ENC: [ContentEncryption; 2] = [ContentEncryption::A256Gcm, ContentEncryption::A128Gcm];
+
+/// `?id=` of the `request_uri`.
+#[derive(Debug, Deserialize)]
+pub struct RequestId {
+    id: String,
+}
+
+pub(crate) async fn request_uri_get(State(st): State<Verifier>, Query(q): Query<RequestId>) -> Result<Response, VerifierError> {
+    serve_request_object(&st, &q.id, None).await
+}
+
+pub(crate) async fn request_uri_post(State(st): State<Verifier>, Query(q): Query<RequestId>, body: Bytes) -> Result<Response, VerifierError> {
+    let post = RequestUriPost::parse_form(&body).map_err(|e| VerifierError::RequestUri(format!("request_uri POST body: {e}")))?;
+    serve_request_object(&st, &q.id, Some(post)).await
+}
+
+async fn serve_request_object(st: &Verifier, id: &str, post: Option<RequestUriPost>) -> Result<Response, VerifierError> {
+    let now = st.now();
+    let session = st.store().by_request_id(id)?.ok_or_else(|| VerifierError::RequestUri("request_uri unknown".into()))?;
+    let query = DcqlQuery::parse(&session.dcql).map_err(VerifierError::internal)?;
+    let c = st.config();
+    let mut b = RequestObjectBuilder::new(
+        ClientId::federation(&c.entity_id),
+        c.endpoint(crate::routes::RESPONSE_URI_PATH),
+        session.nonce.clone(),
+        query,
+        now,
+    );
+    b.state = Some(session.state.clone());
+    b.lifetime = session.expires_at.saturating_sub(now.secs()).max(1);
+    b.wallet_nonce = post.as_ref().and_then(|p| p.wallet_nonce.as_ref()).map(|n| n.as_str().to_owned());
+    let md = st.metadata();
+    b.client_metadata = Some(VerifierMetadata {
+        jwks: Some(wallet_core::jose::JwkSet { keys: vec![st.keys().encryption().public_jwk().clone()] }),
+        encrypted_response_enc_values_supported: md.encrypted_response_enc_values_supported,
+        vp_formats_supported: md.vp_formats_supported,
+        ..Default::default()
+    });
+    // Sign first: a verifier not onboarded yet answers 503 without burning the handle.
+    let header = st.keys().signing_header(st.http(), now).await?;
+    let jwt = b.sign(st.keys().request_object(), &header).map_err(VerifierError::internal)?;
+    if !st.store().take_request(id, now.secs())? {
+        let why = if session.status_at(now.secs()) == SessionStatus::Expired { "the session expired" } else { "request_uri already used" };
+        return Err(VerifierError::RequestUri(why.into()));
+    }
+    st.metrics().count(Event::RequestServed);
+    Ok(([(header::CONTENT_TYPE, REQUEST_OBJECT_MEDIA_TYPE), (header::CACHE_CONTROL, "no-store")], jwt).into_response())
+}
+
+fn trust_json(t: &IssuerTrustPath) -> Value {
+    match t {
+        IssuerTrustPath::TrustChain { trust_anchor, entities, from_header, organization_name } => json!({
+            "kind": "trust_chain", "trust_anchor": trust_anchor, "entities": entities,
+            "from_header": from_header, "organization_name": organization_name,
+        }),
+        IssuerTrustPath::X5c { san_uris, san_dns } => json!({"kind": "x5c", "san_uris": san_uris, "san_dns": san_dns}),
+    }
+}
+
+fn status_json(s: &StatusOutcome) -> Value {
+    match s {
+        StatusOutcome::Valid(v) => json!({"checked": true, "value": format!("{v:?}").to_lowercase()}),
+        StatusOutcome::SuspendedAccepted => json!({"checked": true, "value": "suspended", "accepted_by_policy": true}),
+        StatusOutcome::NoStatus => json!({"checked": false, "reason": "the credential has no status"}),
+        StatusOutcome::NotChecked => json!({"checked": false, "reason": "status checking is disabled"}),
+    }
+}
+
+/// The verdict as the integrator gets it, and the session status it leads to.
+fn verdict_json(v: &Verdict) -> (SessionStatus, Value) {
+    match v {
+        Verdict::Verified(r) => {
+            let mut creds = Map::new();
+            for (id, list) in &r.credentials {
+                let items: Vec<Value> = list
+                    .iter()
+                    .map(|p| {
+                        let mut claims = p.claims.clone();
+                        claims.remove("cnf");
+                        json!({
+                            "vct": p.vct, "issuer": p.issuer, "issuer_trust": trust_json(&p.issuer_trust),
+                            "claims": claims, "status": status_json(&p.status),
+                            "issued_at": p.issued_at, "expires_at": p.expires_at,
+                        })
+                    })
+                    .collect();
+                creds.insert(id.clone(), Value::Array(items));
+            }
+            (SessionStatus::Verified, json!({"status": "verified", "credentials": creds}))
+        }
+        Verdict::Refused { credential, reason } => {
+            (SessionStatus::Refused, json!({"status": "refused", "credential": credential, "reason": reason.to_string()}))
+        }
+        Verdict::Declined(e) => (
+            SessionStatus::Declined,
+            json!({"status": "declined", "error": e.error.as_str(), "error_description": e.error_description}),
+        ),
+    }
+}
+
+pub(crate) async fn response_uri(State(st): State<Verifier>, body: Bytes) -> Result<Response, VerifierError> {
+    let now = st.now();
+    let posted = PostedResponse::parse_form(&body).map_err(|e| VerifierError::Response(e.to_string()))?;
+    let keys = [st.keys().encryption().clone()];
+    // The session is named by `state`, inside the JWE (see the module documentation).
+    let state = match &posted {
+        PostedResponse::Error(e) => e.state.clone(),
+        PostedResponse::Encrypted(jwe) => decrypt_response(jwe, &keys, &ALLOWED_ENC).map_err(|e| VerifierError::Response(e.to_string()))?.state,
+    }
+    .ok_or_else(|| VerifierError::Response("state missing: the verifier's requests always carry one".into()))?;
+    let session: Session = st.store().by_state(&state)?.ok_or_else(|| VerifierError::Response("state unknown".into()))?;
+    if !st.store().take_state(&state, now.secs())? {
+        let why = match session.status_at(now.secs()) {
+            SessionStatus::Expired => "the session expired",
+            SessionStatus::Created => "no request object was fetched for this state",
+            _ => "state already used: a response for this session was already received",
+        };
+        return Err(VerifierError::Response(why.into()));
+    }
+    let query = DcqlQuery::parse(&session.dcql).map_err(VerifierError::internal)?;
+    let c = st.config();
+    let client_id = ClientId::federation(&c.entity_id);
+    let chains = crate::trust::IssuerChains { cache: st.chains(), http: st.http(), anchors: &c.trust_anchors };
+    let fetcher: &dyn StatusFetcher = st.status_http();
+    let ctx = PresentationContext {
+        federation_anchors: &c.trust_anchors,
+        x509_anchors: st.x509_roots(),
+        issuer_chains: Some(&chains),
+        status: c.check_status.then_some((st.statuses(), fetcher)),
+        accept_suspended: c.accept_suspended,
+        ..PresentationContext::new(&client_id, &session.nonce, now)
+    };
+    let expect = ResponseExpectation { query: &query, state: Some(&session.state), decryption_keys: &keys, allowed_enc: &ALLOWED_ENC };
+    let verdict = verify_response(&posted, &expect, &ctx).await;
+    let (status, result) = verdict_json(&verdict);
+    let code = match (&verdict, session.flow) {
+        (Verdict::Verified(_) | Verdict::Declined(_), Flow::SameDevice) => Some(crate::routes::random()?),
+        _ => None,
+    };
+    let purge_at = now.secs().saturating_add(c.result_ttl);
+    st.store().record(&session.id, status, &result.to_string(), code.as_deref().map(crate::routes::hash).as_deref(), purge_at)?;
+    match verdict {
+        Verdict::Refused { credential, reason } => {
+            st.metrics().count(Event::Refused);
+            tracing::info!(target: "verifier", session = %session.id, %reason, "response refused");
+            Err(VerifierError::Refused { credential, reason })
+        }
+        other => {
+            st.metrics().count(if matches!(other, Verdict::Verified(_)) { Event::Verified } else { Event::Declined });
+            let redirect_uri = match (code, session.redirect_uri) {
+                (Some(code), Some(page)) => {
+                    let mut u = url::Url::parse(&page).map_err(VerifierError::internal)?;
+                    u.query_pairs_mut().append_pair("response_code", &code);
+                    Some(u.to_string())
+                }
+                _ => None,
+            };
+            let answer = ResponseUriAnswer { redirect_uri };
+            Ok(([(header::CONTENT_TYPE, "application/json"), (header::CACHE_CONTROL, "no-store")], answer.to_json()).into_response())
+        }
+    }
+}

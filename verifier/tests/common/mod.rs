@@ -1,0 +1,248 @@
+//! A federation on loopback for the verifier's tests: a trust anchor, a PID issuer (a
+//! federation leaf with `openid_credential_issuer` metadata), an issuer nobody onboarded, and
+//! the verifier, all over real HTTP; the wallet is played here with wallet-core's wallet side.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing, dead_code, unreachable_pub)]
+
+use serde_json::{Map, Value, json};
+use verifier::{Config, Verifier};
+use wallet_core::federation::{EntityId, TrustAnchorConfig};
+use wallet_core::jose::jwk::JwkSet;
+use wallet_core::jose::{Signer as _, SoftwareSigner};
+use wallet_core::oid4vp::request_object::{ParsedRequestObject, VerifiedRequest, VerifyContext};
+use wallet_core::oid4vp::response::{AuthorizationResponse, ErrorResponse, VpToken, response_form};
+use wallet_core::oid4vp::{AuthorizationRequestUrl, Profile, RequestRef, RequestUriMethod, RequestUriPost, WalletMetadata, WalletNonce};
+use wallet_core::sd_jwt::{ClaimPath, KeyBindingInput, SdJwt};
+use wallet_core::time::UnixTime;
+use wallet_core::vc::{SdJwtVcBuilder, Vct};
+use wallet_core::x509::TrustAnchors;
+
+pub const TOKEN: &str = "test-admin-token";
+pub const BACK: &str = "https://integrator.example.it/back";
+
+async fn bind() -> (tokio::net::TcpListener, EntityId) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let id = EntityId::new(format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port())).unwrap();
+    (listener, id)
+}
+
+/// A federation leaf issuing PIDs: its key is in its `openid_credential_issuer.jwks`.
+pub struct Issuer {
+    pub id: EntityId,
+    pub key: SoftwareSigner,
+}
+
+impl Issuer {
+    pub fn pid(&self, holder: &SoftwareSigner) -> SdJwt {
+        let attrs = json!({
+            "given_name": "Mario", "family_name": "Rossi", "birthdate": "1980-01-10",
+            "place_of_birth": {"locality": "Roma", "country": "IT"}, "nationalities": ["IT"],
+            "tax_id_code": "TINIT-RSSMRA80A10H501Z"
+        });
+        let now = UnixTime::now();
+        SdJwtVcBuilder::new(self.id.as_str(), Vct::new(Vct::PID).unwrap(), attrs.as_object().cloned().unwrap())
+            .validity(now.plus(-60), now.plus(86_400))
+            .holder_key(&holder.public_jwk())
+            .kid(self.key.kid().unwrap())
+            .sign(&self.key)
+            .unwrap()
+    }
+}
+
+async fn start_issuer(dir: &std::path::Path, name: &str, anchor: &EntityId) -> Issuer {
+    let (listener, id) = bind().await;
+    let key = SoftwareSigner::generate().unwrap();
+    let mut config = trust_anchor::Config::trust_anchor(id.clone(), dir.join(name), TOKEN);
+    config.authority = false;
+    config.authority_hints = vec![anchor.clone()];
+    config.organization_name = format!("PID provider {name}");
+    let md = json!({
+        "openid_credential_issuer": {
+            "credential_issuer": id, "jwks": {"keys": [key.public_jwk()]},
+            "credential_configurations_supported": {"dc_sd_jwt_PersonIdentificationData": {"format": "dc+sd-jwt", "vct": Vct::PID}}
+        },
+        "federation_entity": {"homepage_uri": id, "policy_uri": id, "logo_uri": format!("{id}/logo.svg"), "contacts": ["pid@pec.example.it"]}
+    });
+    config.metadata = md.as_object().cloned().unwrap();
+    let state = trust_anchor::AppState::open(config).unwrap();
+    tokio::spawn(async move { axum::serve(listener, trust_anchor::router(state)).await.unwrap() });
+    Issuer { id, key }
+}
+
+pub struct Fed {
+    pub dir: tempfile::TempDir,
+    pub anchor: TrustAnchorConfig,
+    pub root_der: Vec<u8>,
+    pub issuer: Issuer,
+    /// An issuer with a configuration but never onboarded: no chain to the anchor.
+    pub rogue: Issuer,
+    pub verifier_id: EntityId,
+    pub verifier: Verifier,
+    pub http: reqwest::Client,
+}
+
+async fn onboard(http: &reqwest::Client, anchor: &EntityId, sub: &EntityId, entity_type: &str) {
+    let r = http
+        .post(format!("{anchor}/admin/subordinates"))
+        .bearer_auth(TOKEN)
+        .json(&json!({"entity_id": sub, "entity_types": [entity_type]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+}
+
+impl Fed {
+    pub async fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        let (listener, anchor_id) = bind().await;
+        let ta = trust_anchor::AppState::open(trust_anchor::Config::trust_anchor(anchor_id.clone(), dir.path().join("ta"), TOKEN)).unwrap();
+        let (jwks, root_der): (JwkSet, Vec<u8>) = (ta.jwks(), ta.root_ca().unwrap().to_vec());
+        tokio::spawn(async move { axum::serve(listener, trust_anchor::router(ta)).await.unwrap() });
+        let anchor = TrustAnchorConfig { id: anchor_id.clone(), jwks };
+
+        let issuer = start_issuer(dir.path(), "pid", &anchor_id).await;
+        onboard(&http, &anchor_id, &issuer.id, "openid_credential_issuer").await;
+        let rogue = start_issuer(dir.path(), "rogue", &anchor_id).await;
+
+        let (listener, verifier_id) = bind().await;
+        let mut config = Config::new(verifier_id.clone(), dir.path().join("verifier"));
+        config.admin_token = TOKEN.into();
+        config.trust_anchors = vec![anchor.clone()];
+        config.authority_hints = vec![anchor_id.clone()];
+        config.redirect_uris = vec![BACK.into()];
+        config.organization_name = "Comune di Prova".into();
+        let verifier = Verifier::builder(config).x509_roots(TrustAnchors::from_der(vec![root_der.clone()]).unwrap()).open().unwrap();
+        let v = verifier.clone();
+        tokio::spawn(async move { verifier::serve_listener(v, listener, std::future::pending()).await.unwrap() });
+        onboard(&http, &anchor_id, &verifier_id, "openid_credential_verifier").await;
+        Self { dir, anchor, root_der, issuer, rogue, verifier_id, verifier, http }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.verifier_id)
+    }
+
+    /// Status and JSON body (Null when empty).
+    pub async fn json(r: reqwest::RequestBuilder) -> (u16, Value) {
+        let r = r.send().await.unwrap();
+        let status = r.status().as_u16();
+        let text = r.text().await.unwrap();
+        (status, if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) })
+    }
+
+    /// Creates a session; the body of the 201.
+    pub async fn session(&self, body: Value) -> Value {
+        let (s, v) = Self::json(self.http.post(self.url("/sessions")).bearer_auth(TOKEN).json(&body)).await;
+        assert_eq!(s, 201, "{v}");
+        v
+    }
+
+    pub async fn state(&self, id: &str) -> Value {
+        let (s, v) = Self::json(self.http.get(self.url(&format!("/sessions/{id}"))).bearer_auth(TOKEN)).await;
+        assert_eq!(s, 200, "{v}");
+        v
+    }
+
+    pub async fn result(&self, id: &str, response_code: Option<&str>) -> (u16, Value) {
+        let body = match response_code {
+            Some(c) => json!({"response_code": c}),
+            None => json!({}),
+        };
+        Self::json(self.http.post(self.url(&format!("/sessions/{id}/result"))).bearer_auth(TOKEN).json(&body)).await
+    }
+}
+
+/// The citizen's wallet: a holder key; requests fetched and verified with wallet-core.
+pub struct Wallet {
+    pub holder: SoftwareSigner,
+}
+
+/// What the wallet got from the verifier.
+pub struct Fetched {
+    pub request: VerifiedRequest,
+    pub request_uri: String,
+}
+
+impl Wallet {
+    pub fn new() -> Self {
+        Self { holder: SoftwareSigner::generate().unwrap() }
+    }
+
+    /// Fetches the request object of `wallet_url` (GET or POST as the URL says): status and
+    /// body.
+    pub async fn fetch_raw(&self, fed: &Fed, wallet_url: &str) -> (u16, String, Option<WalletNonce>) {
+        let url = AuthorizationRequestUrl::parse(wallet_url).unwrap();
+        let RequestRef::Uri { uri, method, .. } = &url.request else { panic!("by reference") };
+        let (resp, nonce) = match method {
+            RequestUriMethod::Get => (fed.http.get(uri).header("accept", "application/oauth-authz-req+jwt").send().await.unwrap(), None),
+            RequestUriMethod::Post => {
+                let nonce = WalletNonce::generate().unwrap();
+                let post = RequestUriPost { wallet_metadata: Some(WalletMetadata::tessera(Profile::ItWallet14)), wallet_nonce: Some(nonce.clone()) };
+                let r = fed
+                    .http
+                    .post(uri)
+                    .header("content-type", "application/x-www-form-urlencoded")
+                    .header("accept", "application/oauth-authz-req+jwt")
+                    .body(post.to_form())
+                    .send()
+                    .await
+                    .unwrap();
+                (r, Some(nonce))
+            }
+        };
+        let status = resp.status().as_u16();
+        if status == 200 {
+            assert_eq!(resp.headers()["content-type"], "application/oauth-authz-req+jwt");
+        }
+        (status, resp.text().await.unwrap(), nonce)
+    }
+
+    /// Fetches and verifies the request object with every wallet check of wallet-core.
+    pub async fn fetch(&self, fed: &Fed, wallet_url: &str) -> Fetched {
+        let url = AuthorizationRequestUrl::parse(wallet_url).unwrap();
+        let RequestRef::Uri { uri, .. } = &url.request else { panic!("by reference") };
+        let (status, body, nonce) = self.fetch_raw(fed, wallet_url).await;
+        assert_eq!(status, 200, "{body}");
+        // wallet-core matches request_uri against the registered request_uris exactly; ours
+        // carry the session handle in the query (see the README): the registered URI is
+        // compared, the query left out, until wallet-core matches without the query.
+        let registered = uri.split('?').next().unwrap().to_owned();
+        let anchors = [fed.anchor.clone()];
+        let roots = TrustAnchors::from_der(vec![fed.root_der.clone()]).unwrap();
+        let ctx = VerifyContext {
+            request_uri: Some(&registered),
+            wallet_nonce: nonce.as_ref(),
+            federation_anchors: &anchors,
+            x509_anchors: Some(&roots),
+            ..VerifyContext::new(&url.client_id, Profile::ItWallet14, UnixTime::now())
+        };
+        let request = ParsedRequestObject::parse(&body).unwrap().verify(&ctx).unwrap();
+        Fetched { request, request_uri: uri.clone() }
+    }
+
+    /// A presentation of `sd` disclosing `claims`, bound to `aud` and `nonce`.
+    pub fn present(&self, sd: &SdJwt, claims: &[&str], aud: &str, nonce: &str) -> String {
+        let paths: Vec<ClaimPath> = claims.iter().map(|c| ClaimPath::key(c)).collect();
+        sd.present(Some(&paths), &KeyBindingInput { aud: aud.into(), nonce: nonce.into(), iat: UnixTime::now() }, &self.holder).unwrap()
+    }
+
+    /// The encrypted response form for `req` carrying `vp_token`.
+    pub fn response_form(&self, req: &VerifiedRequest, vp_token: Vec<(&str, String)>, state: Option<String>) -> String {
+        let map = vp_token.into_iter().map(|(k, v)| (k.to_owned(), vec![v])).collect();
+        let resp = AuthorizationResponse { vp_token: VpToken(map), state };
+        response_form(&resp.encrypt(&req.encryption_key, req.enc, &req.nonce).unwrap())
+    }
+
+    pub fn decline_form(state: &str) -> String {
+        ErrorResponse::access_denied(Some(state.to_owned())).to_form()
+    }
+}
+
+pub async fn post_response(fed: &Fed, response_uri: &str, form: String) -> (u16, Value) {
+    Fed::json(fed.http.post(response_uri).header("content-type", "application/x-www-form-urlencoded").body(form)).await
+}
+
+pub fn claims_of(v: &Value) -> Map<String, Value> {
+    v.as_object().cloned().unwrap_or_default()
+}

@@ -1,0 +1,290 @@
+//! Presentations over real HTTP on loopback: a trust anchor, a PID issuer, the verifier; the
+//! wallet played with wallet-core's wallet side. The happy paths, then one broken thing per
+//! test, asserting the answer and the verdict the integrator gets.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+mod common;
+
+use common::{BACK, Fed, TOKEN, Wallet, post_response};
+use serde_json::{Value, json};
+use wallet_core::federation::ChainCollector;
+use wallet_core::oid4vp::metadata::{VERIFIER_ENTITY_TYPE, VerifierMetadata};
+use wallet_core::time::UnixTime;
+
+const AGE: [&str; 1] = ["birthdate"];
+
+fn pid_session(flow: &str) -> Value {
+    json!({"preset": "age_over_18", "flow": flow})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entity_configuration_is_a_leaf_with_verifier_metadata() {
+    let fed = Fed::new().await;
+    let fetcher = fed.verifier.http().for_request();
+    let anchors = [fed.anchor.clone()];
+    let chain = ChainCollector::new_async(&fetcher, &anchors).resolve_async(&fed.verifier_id, UnixTime::now()).await.unwrap();
+    let md = VerifierMetadata::from_map(chain.metadata_of(VERIFIER_ENTITY_TYPE).unwrap()).unwrap();
+    assert_eq!(md.request_uris, vec![fed.url("/request-uri")]);
+    assert_eq!(md.response_uris, vec![fed.url("/response-uri")]);
+    assert_eq!(md.redirect_uris, vec![BACK.to_owned()]);
+    assert_eq!(md.erasure_endpoint.as_deref(), Some(fed.url("/erasure").as_str()));
+    assert_eq!(md.client_name.as_deref(), Some("Comune di Prova"));
+    assert!(md.logo_uri.as_ref().unwrap().ends_with("/logo.svg"));
+    assert!(md.vp_formats_supported.as_ref().unwrap().contains_key("dc+sd-jwt"));
+    let enc: Vec<_> = md.encryption_keys().collect();
+    assert_eq!(enc.len(), 1);
+    assert_eq!(enc[0].alg.as_deref(), Some("ECDH-ES"));
+    assert_eq!(md.response_enc(), Some(wallet_core::jose::ContentEncryption::A256Gcm));
+    let fe = chain.metadata_of("federation_entity").unwrap();
+    for k in ["organization_name", "homepage_uri", "policy_uri", "logo_uri", "contacts"] {
+        assert!(fe.contains_key(k), "federation_entity.{k}");
+    }
+    let (s, _) = Fed::json(fed.http.get(fed.url("/erasure?callback_url=https://w.example.it/done"))).await;
+    assert_eq!(s, 204);
+    let (s, v) = Fed::json(fed.http.get(fed.url("/health"))).await;
+    assert_eq!((s, v["status"].as_str()), (200, Some("ok")));
+    let (s, v) = Fed::json(fed.http.get(fed.url("/openapi.json"))).await;
+    assert_eq!(s, 200);
+    assert!(v["paths"]["/response-uri"]["post"].is_object());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cross_device_happy_path_and_result_once() {
+    let fed = Fed::new().await;
+    let s = fed.session(pid_session("cross_device")).await;
+    let id = s["session_id"].as_str().unwrap();
+    let wallet_url = s["wallet_url"].as_str().unwrap();
+    assert!(wallet_url.starts_with("openid4vp://?client_id=openid_federation%3A"), "{wallet_url}");
+    assert!(wallet_url.contains("request_uri_method=post"));
+    assert_eq!(fed.state(id).await["status"], "created");
+
+    // The QR codes.
+    let r = fed.http.get(s["qr_png"].as_str().unwrap()).bearer_auth(TOKEN).send().await.unwrap();
+    assert_eq!((r.status().as_u16(), r.headers()["content-type"].to_str().unwrap()), (200, "image/png"));
+    assert_eq!(&r.bytes().await.unwrap()[..4], b"\x89PNG");
+    let r = fed.http.get(s["qr_svg"].as_str().unwrap()).bearer_auth(TOKEN).send().await.unwrap();
+    assert_eq!(r.headers()["content-type"], "image/svg+xml");
+
+    let wallet = Wallet::new();
+    let f = wallet.fetch(&fed, wallet_url).await;
+    assert_eq!(fed.state(id).await["status"], "request_fetched");
+    assert_eq!(f.request.response_uri, fed.url("/response-uri"));
+    let (s409, v) = fed.result(id, None).await;
+    assert_eq!((s409, v["error"].as_str()), (409, Some("invalid_request")), "no verdict yet");
+
+    let p = wallet.present(&fed.issuer.pid(&wallet.holder), &AGE, f.request.client_id.as_str(), &f.request.nonce);
+    let form = wallet.response_form(&f.request, vec![("pid", p)], f.request.state.clone());
+    let (status, body) = post_response(&fed, &f.request.response_uri, form).await;
+    assert_eq!((status, body), (200, json!({})), "cross-device: no redirect");
+    assert_eq!(fed.state(id).await["status"], "verified");
+
+    let (s, v) = fed.result(id, None).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["status"], "verified");
+    let pid = &v["credentials"]["pid"][0];
+    assert_eq!(pid["claims"]["birthdate"], "1980-01-10");
+    assert!(pid["claims"].get("given_name").is_none(), "only what was asked");
+    assert_eq!(pid["issuer"], fed.issuer.id.as_str());
+    assert_eq!(pid["issuer_trust"]["kind"], "trust_chain");
+    let (s, v) = fed.result(id, None).await;
+    assert_eq!((s, v["error"].as_str()), (404, Some("not_found")), "fetched once, then gone");
+    assert_eq!(fed.state(id).await["result_fetched"], true);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn same_device_happy_path_with_single_use_response_code() {
+    let fed = Fed::new().await;
+    let s = fed.session(json!({"preset": "pid", "flow": "same_device", "request_uri_method": "get"})).await;
+    let id = s["session_id"].as_str().unwrap();
+    let wallet = Wallet::new();
+    let f = wallet.fetch(&fed, s["wallet_url"].as_str().unwrap()).await;
+    let claims = ["given_name", "family_name", "birthdate", "place_of_birth", "nationalities", "tax_id_code"];
+    let p = wallet.present(&fed.issuer.pid(&wallet.holder), &claims, f.request.client_id.as_str(), &f.request.nonce);
+    let (status, body) = post_response(&fed, &f.request.response_uri, wallet.response_form(&f.request, vec![("pid", p)], f.request.state.clone())).await;
+    assert_eq!(status, 200, "{body}");
+    let redirect = url::Url::parse(body["redirect_uri"].as_str().unwrap()).unwrap();
+    assert!(redirect.as_str().starts_with(BACK));
+    let code = redirect.query_pairs().find(|(k, _)| k == "response_code").unwrap().1.into_owned();
+    assert!(code.len() >= 22, "at least 128 bits");
+
+    // Without the code, or with another, the integrator gets nothing.
+    let (s, v) = fed.result(id, None).await;
+    assert_eq!((s, v["error"].as_str()), (403, Some("invalid_request")));
+    let (s, _) = fed.result(id, Some("made-up-code")).await;
+    assert_eq!(s, 403);
+    let (s, v) = fed.result(id, Some(&code)).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["credentials"]["pid"][0]["claims"]["tax_id_code"], "TINIT-RSSMRA80A10H501Z");
+    // A replayed response_code.
+    let (s, v) = fed.result(id, Some(&code)).await;
+    assert_eq!((s, v["error"].as_str()), (404, Some("not_found")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn declined_same_device_gets_a_redirect_and_a_declined_verdict() {
+    let fed = Fed::new().await;
+    let s = fed.session(pid_session("same_device")).await;
+    let id = s["session_id"].as_str().unwrap();
+    let f = Wallet::new().fetch(&fed, s["wallet_url"].as_str().unwrap()).await;
+    let (status, body) = post_response(&fed, &f.request.response_uri, Wallet::decline_form(f.request.state.as_deref().unwrap())).await;
+    assert_eq!(status, 200, "{body}");
+    let code = url::Url::parse(body["redirect_uri"].as_str().unwrap()).unwrap().query_pairs().find(|(k, _)| k == "response_code").unwrap().1.into_owned();
+    assert_eq!(fed.state(id).await["status"], "declined");
+    let (_, v) = fed.result(id, Some(&code)).await;
+    assert_eq!((v["status"].as_str(), v["error"].as_str()), (Some("declined"), Some("access_denied")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_uri_is_single_use() {
+    let fed = Fed::new().await;
+    let s = fed.session(pid_session("cross_device")).await;
+    let wallet = Wallet::new();
+    wallet.fetch(&fed, s["wallet_url"].as_str().unwrap()).await;
+    let (status, body, _) = wallet.fetch_raw(&fed, s["wallet_url"].as_str().unwrap()).await;
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!((status, v["error"].as_str(), v["error_description"].as_str()), (400, Some("invalid_request"), Some("request_uri already used")));
+    let (status, body) = Fed::json(fed.http.get(fed.url("/request-uri?id=nope"))).await;
+    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_request")));
+}
+
+/// Sets up a session whose request the wallet fetched.
+async fn fetched(fed: &Fed, wallet: &Wallet) -> (String, common::Fetched) {
+    let s = fed.session(pid_session("cross_device")).await;
+    let f = wallet.fetch(fed, s["wallet_url"].as_str().unwrap()).await;
+    (s["session_id"].as_str().unwrap().to_owned(), f)
+}
+
+/// Posts `form`, expects `status` with `invalid_request`, and (when `refused`) that the
+/// integrator gets a refused verdict whose reason contains `why`.
+async fn refused(fed: &Fed, id: &str, f: &common::Fetched, form: String, status: u16, why: &str) {
+    let (s, body) = post_response(fed, &f.request.response_uri, form).await;
+    assert_eq!((s, body["error"].as_str()), (status, Some("invalid_request")), "{body}");
+    assert!(body["error_description"].as_str().unwrap().contains(why), "{body}");
+    assert_eq!(fed.state(id).await["status"], "refused");
+    let (_, v) = fed.result(id, None).await;
+    assert_eq!(v["status"], "refused");
+    assert!(v["reason"].as_str().unwrap().contains(why), "{v}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replayed_response_is_refused_and_the_verdict_stands() {
+    let fed = Fed::new().await;
+    let wallet = Wallet::new();
+    let (id, f) = fetched(&fed, &wallet).await;
+    let p = wallet.present(&fed.issuer.pid(&wallet.holder), &AGE, f.request.client_id.as_str(), &f.request.nonce);
+    let form = wallet.response_form(&f.request, vec![("pid", p)], f.request.state.clone());
+    assert_eq!(post_response(&fed, &f.request.response_uri, form.clone()).await.0, 200);
+    let (s, body) = post_response(&fed, &f.request.response_uri, form).await;
+    assert_eq!((s, body["error"].as_str()), (400, Some("invalid_request")));
+    assert!(body["error_description"].as_str().unwrap().contains("state already used"), "{body}");
+    assert_eq!(fed.state(&id).await["status"], "verified");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn response_for_another_session_is_refused() {
+    let fed = Fed::new().await;
+    let wallet = Wallet::new();
+    let (id_a, a) = fetched(&fed, &wallet).await;
+    let (_, b) = fetched(&fed, &wallet).await;
+    // Session A's state, but the key binding made for session B's request (its nonce).
+    let p = wallet.present(&fed.issuer.pid(&wallet.holder), &AGE, b.request.client_id.as_str(), &b.request.nonce);
+    let form = wallet.response_form(&a.request, vec![("pid", p)], a.request.state.clone());
+    refused(&fed, &id_a, &a, form, 403, "NonceMismatch").await;
+    // An unknown state names no session at all.
+    let p = wallet.present(&fed.issuer.pid(&wallet.holder), &AGE, a.request.client_id.as_str(), &a.request.nonce);
+    let (s, body) = post_response(&fed, &a.request.response_uri, wallet.response_form(&a.request, vec![("pid", p)], Some("another".into()))).await;
+    assert_eq!((s, body["error_description"].as_str()), (400, Some("state unknown")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jwe_for_another_key_is_refused_and_the_session_waits() {
+    let fed = Fed::new().await;
+    let wallet = Wallet::new();
+    let (id, f) = fetched(&fed, &wallet).await;
+    let mut other = f.request.clone();
+    other.encryption_key = wallet_core::jose::DecryptionKey::generate().unwrap().public_jwk().clone();
+    let p = wallet.present(&fed.issuer.pid(&wallet.holder), &AGE, f.request.client_id.as_str(), &f.request.nonce);
+    let (s, body) = post_response(&fed, &f.request.response_uri, wallet.response_form(&other, vec![("pid", p)], f.request.state.clone())).await;
+    assert_eq!((s, body["error"].as_str()), (400, Some("invalid_request")));
+    assert!(body["error_description"].as_str().unwrap().contains("names no key of this verifier"), "{body}");
+    assert_eq!(fed.state(&id).await["status"], "request_fetched", "an undecryptable response names no session");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kb_jwt_for_another_audience_is_refused() {
+    let fed = Fed::new().await;
+    let wallet = Wallet::new();
+    let (id, f) = fetched(&fed, &wallet).await;
+    let p = wallet.present(&fed.issuer.pid(&wallet.holder), &AGE, "openid_federation:https://other-rp.example.it", &f.request.nonce);
+    let form = wallet.response_form(&f.request, vec![("pid", p)], f.request.state.clone());
+    refused(&fed, &id, &f, form, 403, "AudMismatch").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kb_jwt_with_another_nonce_is_refused() {
+    let fed = Fed::new().await;
+    let wallet = Wallet::new();
+    let (id, f) = fetched(&fed, &wallet).await;
+    let p = wallet.present(&fed.issuer.pid(&wallet.holder), &AGE, f.request.client_id.as_str(), "a-nonce-of-our-own-making-that-is-long-enough");
+    let form = wallet.response_form(&f.request, vec![("pid", p)], f.request.state.clone());
+    refused(&fed, &id, &f, form, 403, "NonceMismatch").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vp_token_answering_less_than_the_query_is_refused() {
+    let fed = Fed::new().await;
+    let wallet = Wallet::new();
+    let s = fed.session(json!({"preset": "pid", "flow": "cross_device"})).await;
+    let id = s["session_id"].as_str().unwrap().to_owned();
+    let f = wallet.fetch(&fed, s["wallet_url"].as_str().unwrap()).await;
+    // Only the names, not the birth date and the rest asked.
+    let p = wallet.present(&fed.issuer.pid(&wallet.holder), &["given_name", "family_name"], f.request.client_id.as_str(), &f.request.nonce);
+    let form = wallet.response_form(&f.request, vec![("pid", p)], f.request.state.clone());
+    let (st, body) = post_response(&fed, &f.request.response_uri, form).await;
+    assert_eq!((st, body["error"].as_str()), (400, Some("invalid_request")), "{body}");
+    assert_eq!(fed.state(&id).await["status"], "refused");
+    let (_, v) = fed.result(&id, None).await;
+    assert_eq!((v["status"].as_str(), v["credential"].as_str()), (Some("refused"), Some("pid")), "{v}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vp_token_answering_more_than_the_query_is_refused() {
+    let fed = Fed::new().await;
+    let wallet = Wallet::new();
+    let (id, f) = fetched(&fed, &wallet).await;
+    let p = wallet.present(&fed.issuer.pid(&wallet.holder), &["birthdate", "tax_id_code"], f.request.client_id.as_str(), &f.request.nonce);
+    let form = wallet.response_form(&f.request, vec![("pid", p)], f.request.state.clone());
+    let (st, _) = post_response(&fed, &f.request.response_uri, form).await;
+    assert_eq!(st, 400);
+    assert_eq!(fed.state(&id).await["status"], "refused");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credential_from_an_untrusted_issuer_is_refused() {
+    let fed = Fed::new().await;
+    let wallet = Wallet::new();
+    let (id, f) = fetched(&fed, &wallet).await;
+    let p = wallet.present(&fed.rogue.pid(&wallet.holder), &AGE, f.request.client_id.as_str(), &f.request.nonce);
+    let form = wallet.response_form(&f.request, vec![("pid", p)], f.request.state.clone());
+    refused(&fed, &id, &f, form, 403, "untrusted issuer").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_session_and_bad_integrator_input() {
+    let fed = Fed::new().await;
+    let (s, v) = Fed::json(fed.http.get(fed.url("/sessions/nope")).bearer_auth(TOKEN)).await;
+    assert_eq!((s, v["error"].as_str()), (404, Some("not_found")));
+    let (s, v) = fed.result("nope", None).await;
+    assert_eq!((s, v["error"].as_str()), (404, Some("not_found")));
+    let (s, v) = Fed::json(fed.http.get(fed.url("/sessions/nope"))).await;
+    assert_eq!((s, v["error"].as_str()), (401, Some("invalid_token")));
+    let (s, v) = Fed::json(fed.http.post(fed.url("/sessions")).bearer_auth(TOKEN).json(&json!({"preset": "everything", "flow": "cross_device"}))).await;
+    assert_eq!((s, v["error"].as_str()), (400, Some("invalid_request")));
+    let (s, _) = Fed::json(fed.http.post(fed.url("/sessions")).bearer_auth(TOKEN).json(&json!({"dcql_query": {"credentials": []}, "flow": "cross_device"}))).await;
+    assert_eq!(s, 400);
+    let raw = json!({"dcql_query": {"credentials": [{"id": "x", "format": "dc+sd-jwt", "meta": {"vct_values": ["urn:eudi:pid:it:1"]}, "claims": [{"path": ["family_name"]}]}]}, "flow": "cross_device"});
+    let s = fed.session(raw).await;
+    assert_eq!(fed.state(s["session_id"].as_str().unwrap()).await["status"], "created");
+    let (s, v) = Fed::json(fed.http.post(fed.url("/response-uri")).header("content-type", "application/x-www-form-urlencoded").body("vp_token=x")).await;
+    assert_eq!((s, v["error"].as_str()), (400, Some("invalid_request")));
+}
