@@ -83,6 +83,8 @@ struct Rp {
     ro_key: SoftwareSigner,
     enc_key: DecryptionKey,
     anchor: Mutex<Option<TrustAnchorConfig>>,
+    /// Sign request objects with this key instead (under the registered key's kid).
+    impostor: Mutex<Option<SoftwareSigner>>,
     /// Requests for the request object.
     fetches: Mutex<u32>,
     /// What it concluded from each response: ("verified", claims of `pid`) or ("declined", error).
@@ -97,16 +99,21 @@ fn query() -> DcqlQuery {
 
 async fn request_object(State(rp): State<Arc<Rp>>, body: axum::body::Bytes) -> impl axum::response::IntoResponse {
     *rp.fetches.lock().unwrap() += 1;
-    let post = RequestUriPost::parse_form(&body).unwrap();
+    // GET (request_uri_method absent) has no body, POST has wallet_metadata and wallet_nonce.
+    let post = RequestUriPost::parse_form(&body).ok();
     let mut b = RequestObjectBuilder::new(rp.client_id.clone(), rp.response_uri.clone(), NONCE, query(), UnixTime::now());
     b.state = Some(STATE.into());
-    b.wallet_nonce = post.wallet_nonce.map(|n| n.as_str().to_owned());
+    b.wallet_nonce = post.and_then(|p| p.wallet_nonce).map(|n| n.as_str().to_owned());
     b.client_metadata = Some(VerifierMetadata {
         jwks: Some(JwkSet { keys: vec![rp.enc_key.public_jwk().clone()] }),
         encrypted_response_enc_values_supported: Some(vec!["A256GCM".into()]),
         ..Default::default()
     });
-    let jwt = b.sign(&rp.ro_key, &SigningHeader { x5c: None, trust_chain: None, kid: rp.ro_key.kid() }).unwrap();
+    let header = SigningHeader { x5c: None, trust_chain: None, kid: rp.ro_key.kid() };
+    let jwt = match rp.impostor.lock().unwrap().as_ref() {
+        Some(other) => b.sign(other, &header).unwrap(),
+        None => b.sign(&rp.ro_key, &header).unwrap(),
+    };
     ([("Content-Type", "application/oauth-authz-req+jwt")], jwt)
 }
 
@@ -141,6 +148,7 @@ async fn start_rp(dir: &Path, name: &str, ta: &Node, member: bool) -> (Node, Arc
         ro_key: SoftwareSigner::generate().unwrap(),
         enc_key: DecryptionKey::generate().unwrap(),
         anchor: Mutex::new(Some(TrustAnchorConfig { id: ta.id.clone(), jwks: ta.jwks.clone() })),
+        impostor: Mutex::new(None),
         fetches: Mutex::new(0),
         verdicts: Mutex::new(Vec::new()),
     });
@@ -191,8 +199,23 @@ fn stdout_json(o: &Output) -> Value {
     serde_json::from_slice(&o.stdout).unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn import_list_present_decline_refuse_and_log() {
+/// The federation (anchor, issuer, RP member, RP stranger), the wallet's holder key and a PID
+/// issued to it (not yet imported).
+struct World {
+    dir: tempfile::TempDir,
+    ta: Node,
+    ta_url: String,
+    ci: Node,
+    rp_node: Node,
+    rp: Arc<Rp>,
+    stranger_node: Node,
+    stranger: Arc<Rp>,
+    data_s: String,
+    pid_file: std::path::PathBuf,
+    now: i64,
+}
+
+async fn world() -> World {
     let dir = tempfile::tempdir().unwrap();
     let ta = start(dir.path(), "ta", |_, _| {}, None).await;
     let ta_url = ta.id.to_string();
@@ -246,33 +269,45 @@ async fn import_list_present_decline_refuse_and_log() {
     let pid_file = dir.path().join("pid.sdjwt");
     std::fs::write(&pid_file, &pid).unwrap();
 
+    World { dir, ta, ta_url, ci, rp_node, rp, stranger_node, stranger, data_s, pid_file, now }
+}
+
+fn url(rp: &Rp, node: &Node, method: RequestUriMethod) -> String {
+    AuthorizationRequestUrl::by_reference(WalletInvocation::Openid4vp, rp.client_id.clone(), format!("{}/request", node.id), method).to_url()
+}
+
+async fn import(w: &World) -> Value {
+    let o = tessera(args(&["wallet", "import", &w.pid_file.display().to_string(), "--ta", &w.ta_url, "--data-dir", &w.data_s, "--json"])).await;
+    stdout_json(&o)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn import_list_present_decline_refuse_and_log() {
+    let w = world().await;
+    let World { dir, ta, ta_url, ci, rp_node, rp, stranger_node, stranger, data_s, pid_file, now } = &w;
     // A credential bound to another key is refused.
     let other = dir.path().join("other");
     let o = tessera(args(&["wallet", "holder-key", "--data-dir", &other.display().to_string()])).await;
     assert!(o.status.success());
-    let o = tessera(args(&["wallet", "import", &pid_file.display().to_string(), "--ta", &ta_url, "--data-dir", &other.display().to_string()])).await;
+    let o = tessera(args(&["wallet", "import", &pid_file.display().to_string(), "--ta", ta_url, "--data-dir", &other.display().to_string()])).await;
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("bound to another key"));
 
     // Import and list.
-    let o = tessera(args(&["wallet", "import", &pid_file.display().to_string(), "--ta", &ta_url, "--data-dir", &data_s, "--json"])).await;
-    let imported = stdout_json(&o);
+    let imported = import(&w).await;
     assert_eq!(imported["vct"], PID_VCT);
     assert_eq!(imported["issuer_name"], "Istituto Poligrafico");
-    let o = tessera(args(&["wallet", "list", "--data-dir", &data_s, "--json"])).await;
+    let o = tessera(args(&["wallet", "list", "--data-dir", data_s, "--json"])).await;
     let list = stdout_json(&o);
     assert_eq!(list.as_array().unwrap().len(), 1);
     assert_eq!(list[0]["id"], imported["id"]);
     assert_eq!(list[0]["issuer"], ci.id.as_str());
-    assert_eq!(list[0]["expires_at"], now + 86_400);
-    let o = tessera(args(&["wallet", "list", "--data-dir", &data_s])).await;
+    assert_eq!(list[0]["expires_at"], *now + 86_400);
+    let o = tessera(args(&["wallet", "list", "--data-dir", data_s])).await;
     assert!(String::from_utf8_lossy(&o.stdout).contains("Istituto Poligrafico"));
 
     // Present with consent: the RP verifies, and sees only what it asked for.
-    let url = |rp: &Rp, node: &Node| {
-        AuthorizationRequestUrl::by_reference(WalletInvocation::Openid4vp, rp.client_id.clone(), format!("{}/request", node.id), RequestUriMethod::Post).to_url()
-    };
-    let o = tessera(args(&["wallet", "present", &url(&rp, &rp_node), "--ta", &ta_url, "--data-dir", &data_s, "--yes", "--json"])).await;
+    let o = tessera(args(&["wallet", "present", &url(rp, rp_node, RequestUriMethod::Post), "--ta", ta_url, "--data-dir", data_s, "--yes", "--json"])).await;
     let shown = stdout_json(&o);
     assert_eq!(shown["rp"]["name"], "Comune di Roma");
     assert_eq!(shown["rp"]["entity_id"], rp_node.id.as_str());
@@ -292,14 +327,14 @@ async fn import_list_present_decline_refuse_and_log() {
     }
 
     // Decline: the RP gets access_denied.
-    let o = tessera(args(&["wallet", "present", &url(&rp, &rp_node), "--ta", &ta_url, "--data-dir", &data_s, "--decline"])).await;
+    let o = tessera(args(&["wallet", "present", &url(rp, rp_node, RequestUriMethod::Post), "--ta", ta_url, "--data-dir", data_s, "--decline"])).await;
     assert!(o.status.success());
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(out.contains("Comune di Roma") && out.contains("given_name") && out.contains("Declined"), "{out}");
     assert_eq!(rp.verdicts.lock().unwrap()[1], ("declined".to_owned(), json!("access_denied")));
 
     // An RP outside the federation: refused, nothing fetched, nothing sent.
-    let o = tessera(args(&["wallet", "present", &url(&stranger, &stranger_node), "--ta", &ta_url, "--data-dir", &data_s, "--yes"])).await;
+    let o = tessera(args(&["wallet", "present", &url(stranger, stranger_node, RequestUriMethod::Post), "--ta", ta_url, "--data-dir", data_s, "--yes"])).await;
     assert!(!o.status.success());
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("not trusted") && err.contains(stranger_node.id.as_str()), "{err}");
@@ -307,7 +342,7 @@ async fn import_list_present_decline_refuse_and_log() {
     assert!(stranger.verdicts.lock().unwrap().is_empty());
 
     // The log: the import, the presentation (with its claims), the decline.
-    let o = tessera(args(&["wallet", "log", "--data-dir", &data_s, "--json"])).await;
+    let o = tessera(args(&["wallet", "log", "--data-dir", data_s, "--json"])).await;
     let log = stdout_json(&o);
     let log = log.as_array().unwrap();
     assert_eq!(log.len(), 3);
@@ -317,6 +352,45 @@ async fn import_list_present_decline_refuse_and_log() {
     assert_eq!(log[1]["claims"], json!(["pid:given_name", "pid:family_name"]));
     assert_eq!(log[2]["kind"], "presentation");
     assert_eq!(log[2]["claims"], json!([]));
-    let o = tessera(args(&["wallet", "log", "--data-dir", &data_s])).await;
+    let o = tessera(args(&["wallet", "log", "--data-dir", data_s])).await;
     assert!(String::from_utf8_lossy(&o.stdout).contains("declined a presentation to"));
+}
+
+/// Without --yes the wallet asks on the terminal (here: `y` on stdin; the request fetched by
+/// GET); a request object signed by a key other than the RP's registered one is refused and
+/// nothing is sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn asks_for_consent_and_refuses_a_request_signed_by_another_key() {
+    let w = world().await;
+    import(&w).await;
+    let u = url(&w.rp, &w.rp_node, RequestUriMethod::Get);
+    let a = args(&["wallet", "present", &u, "--ta", &w.ta_url, "--data-dir", &w.data_s]);
+    let o = tokio::task::spawn_blocking(move || {
+        use std::io::Write as _;
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tessera"))
+            .args(a)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(b"y\n").unwrap();
+        child.wait_with_output().unwrap()
+    })
+    .await
+    .unwrap();
+    let (out, err) = (String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    println!("{out}{err}");
+    assert!(o.status.success());
+    assert!(err.contains("[y/N]"), "{err}");
+    assert!(out.contains("Presented pid:given_name, pid:family_name"), "{out}");
+    assert!(out.contains("/done?response_code=code-1"), "{out}");
+    assert_eq!(w.rp.verdicts.lock().unwrap()[0].0, "verified");
+
+    *w.rp.impostor.lock().unwrap() = Some(SoftwareSigner::generate().unwrap());
+    let o = tessera(args(&["wallet", "present", &url(&w.rp, &w.rp_node, RequestUriMethod::Post), "--ta", &w.ta_url, "--data-dir", &w.data_s, "--yes"])).await;
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("refused") && err.contains("signature invalid") && err.contains("nothing was sent"), "{err}");
+    assert_eq!(w.rp.verdicts.lock().unwrap().len(), 1, "nothing sent");
 }
