@@ -20,11 +20,12 @@ use trust_anchor::fetch::HttpFetcher;
 use wallet_core::attestation::key_attestation::SoftwareAttester;
 use wallet_core::federation::chain::validate;
 use wallet_core::federation::resolver::CREDENTIAL_ISSUER;
-use wallet_core::federation::{ChainCollector, EntityId, TrustAnchorConfig, ValidatedChain};
+use wallet_core::federation::entity::ENTITY_STATEMENT_MEDIA_TYPE;
+use wallet_core::federation::{ChainCollector, EntityId, EntityStatement, Fetcher as _, ParsedStatement, TrustAnchorConfig, ValidatedChain};
 use wallet_core::jose::jwk::JwkSet;
 use wallet_core::jose::{CompactJws, Jwk};
 use wallet_core::keystore::{KeyStore, KeyStoreSigner, KeyTag, SoftwareKeyStore};
-use wallet_core::oid4vp::consent::{RpTrustInputs, TrustMarkInputs, TrustWarning};
+use wallet_core::oid4vp::consent::{RpTrustInputs, TrustMarkCheck, TrustMarkInputs, TrustWarning};
 use wallet_core::oid4vp::dcql::matcher::Missing;
 use wallet_core::oid4vp::request_object::RpTrust;
 use wallet_core::oid4vp::{ConsentRequest, PresentationFlow, Profile, ResponseUriAnswer, evaluate_rp};
@@ -316,6 +317,16 @@ fn describe(c: &ConsentRequest) -> (String, serde_json::Map<String, Value>) {
     if let Some(p) = &rp.purpose {
         out.push_str(&format!("\n  purpose  {p}"));
     }
+    let mut marks = Vec::new();
+    for m in &rp.trust_marks {
+        let check = match &m.check {
+            TrustMarkCheck::Valid { issuer, exp } => format!("valid, issued by {issuer}{}", exp.map_or_else(String::new, |e| format!(", until {}", utc(e)))),
+            TrustMarkCheck::Invalid(why) => format!("INVALID: {why}"),
+            TrustMarkCheck::NotChecked => "not checked (no keys for its issuer)".to_owned(),
+        };
+        out.push_str(&format!("\n  trust mark {}: {check}", m.trust_mark_type));
+        marks.push(json!({"type": m.trust_mark_type, "check": check}));
+    }
     for w in &rp.warnings {
         out.push_str(&format!("\n  warning  {}", warning_text(w)));
     }
@@ -343,10 +354,19 @@ fn describe(c: &ConsentRequest) -> (String, serde_json::Map<String, Value>) {
     }
     let mut doc = serde_json::Map::new();
     doc.insert("rp".into(), json!({"client_id": rp.client_id, "entity_id": rp.entity_id, "name": rp.name, "organization_name": rp.organization_name,
-               "purpose": rp.purpose, "trust": trust, "warnings": rp.warnings.iter().map(warning_text).collect::<Vec<_>>()}));
+               "purpose": rp.purpose, "trust": trust, "trust_marks": marks, "warnings": rp.warnings.iter().map(warning_text).collect::<Vec<_>>()}));
     doc.insert("queries".into(), Value::Array(queries));
     doc.insert("satisfiable".into(), json!(c.satisfiable));
     (out, doc)
+}
+
+/// The anchor's current Entity Configuration, verified with its trusted keys (`None` when it
+/// cannot be had: trust marks are then listed as not checked).
+fn anchor_statement(fetcher: &HttpFetcher, anchor: Option<&TrustAnchorConfig>) -> Option<EntityStatement> {
+    let anchor = anchor?;
+    let ec = ParsedStatement::parse(&fetcher.get(&anchor.id.configuration_url(), ENTITY_STATEMENT_MEDIA_TYPE).ok()?).ok()?;
+    ec.verify_with(&anchor.jwks).ok()?;
+    Some(ec.claims)
 }
 
 fn ask(question: &str) -> Result<bool, CliError> {
@@ -384,7 +404,12 @@ pub(crate) fn present(a: &PresentArgs) -> Result<(), CliError> {
     let anchors = [anchor];
     let trust = RpTrustInputs { rp_chain: Some(&chain), federation_anchors: &anchors, x509_anchors: None };
     let request = flow.on_request_object(fetched.as_ref(), &trust, now).map_err(|e| usage(format!("refused: {e} (nothing was sent)")))?;
-    let rp = evaluate_rp(&request, Some(&chain), &TrustMarkInputs::default(), now);
+    // Trust marks are checked against the anchor's `trust_mark_issuers`, for marks the
+    // anchor issued itself (other issuers' keys are not resolved yet).
+    let anchor_ec = anchor_statement(&fetcher, anchors.first());
+    let issuer_keys: Vec<(String, JwkSet)> = anchors.iter().map(|a| (a.id.as_str().to_owned(), a.jwks.clone())).collect();
+    let marks = TrustMarkInputs { anchor_configuration: anchor_ec.as_ref(), issuer_keys: &issuer_keys };
+    let rp = evaluate_rp(&request, Some(&chain), &marks, now);
     let store = open_store(&a.store)?;
     let consent = ConsentRequest::from_store(request, rp, &store).map_err(usage)?;
     let (text, mut doc) = describe(&consent);

@@ -172,6 +172,7 @@ async fn start_rp(dir: &Path, name: &str, ta: &Node, member: bool) -> (Node, Arc
     let mut config = Config::trust_anchor(id.clone(), dir.join(name), TOKEN);
     config.organization_name = format!("Comune di {name}");
     leaf(&ta.id, metadata)(&mut config);
+    config.trust_anchors = vec![TrustAnchorConfig { id: ta.id.clone(), jwks: ta.jwks.clone() }];
     let state = AppState::open(config).unwrap();
     let jwks = state.jwks();
     let app = router(state).merge(routes).into_make_service_with_connect_info::<SocketAddr>();
@@ -217,7 +218,8 @@ struct World {
 
 async fn world() -> World {
     let dir = tempfile::tempdir().unwrap();
-    let ta = start(dir.path(), "ta", |_, _| {}, None).await;
+    // The anchor lists itself as the issuer of its `verifier` trust mark.
+    let ta = start(dir.path(), "ta", |id, c| c.trust_mark_issuers = [(format!("{id}/trust_marks/verifier"), vec![id.to_string()])].into(), None).await;
     let ta_url = ta.id.to_string();
     let issuer_key = SoftwareSigner::generate().unwrap();
     let issuer_pub = issuer_key.public_jwk();
@@ -239,10 +241,22 @@ async fn world() -> World {
     onboard(&ta, &ci.id, "openid_credential_issuer").await;
     let (rp_node, rp) = start_rp(dir.path(), "Roma", &ta, true).await;
     let (stranger_node, stranger) = start_rp(dir.path(), "Altrove", &ta, false).await;
+    // The anchor issues the RP a trust mark, which the RP publishes in its configuration.
+    let http = reqwest::Client::new();
+    let r = http
+        .post(format!("{}/admin/trust-marks", ta.id))
+        .bearer_auth(TOKEN)
+        .json(&json!({"sub": rp_node.id, "trust_mark_type": "verifier", "claims": {"organization_type": "public", "logo_uri": format!("{}/logo.svg", rp_node.id)}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    let mark: Value = r.json().await.unwrap();
+    let r = http.post(format!("{}/admin/own-trust-marks", rp_node.id)).bearer_auth(TOKEN).json(&json!({"trust_mark": mark["trust_mark"]})).send().await.unwrap();
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
 
     // The issuer's trust chain for the credential's header: its configuration and the
     // anchor's statement about it.
-    let http = reqwest::Client::new();
     let ec = http.get(format!("{}/.well-known/openid-federation", ci.id)).send().await.unwrap().text().await.unwrap();
     let ss = http.get(format!("{}/fetch?sub={}", ta.id, ci.id)).send().await.unwrap().text().await.unwrap();
     let _ = &ci.jwks;
@@ -313,6 +327,9 @@ async fn import_list_present_decline_refuse_and_log() {
     assert_eq!(shown["rp"]["entity_id"], rp_node.id.as_str());
     assert_eq!(shown["rp"]["purpose"], "Accesso ai servizi comunali");
     assert!(shown["rp"]["trust"].as_str().unwrap().contains(ta.id.as_str()));
+    assert_eq!(shown["rp"]["trust_marks"][0]["type"], format!("{}/trust_marks/verifier", ta.id));
+    assert!(shown["rp"]["trust_marks"][0]["check"].as_str().unwrap().starts_with("valid, issued by"), "{shown}");
+    assert_eq!(shown["rp"]["warnings"], json!([]));
     let disclosed: Vec<&str> = shown["queries"][0]["candidates"][0]["disclosed"].as_array().unwrap().iter().map(|d| d["path"].as_str().unwrap()).collect();
     assert_eq!(disclosed, ["given_name", "family_name"]);
     assert_eq!(shown["outcome"], "presented");
