@@ -214,6 +214,8 @@ struct World {
     data_s: String,
     pid_file: std::path::PathBuf,
     now: i64,
+    /// The same PID without a `trust_chain` header (the wallet resolves the issuer over HTTP).
+    pid_no_chain_file: std::path::PathBuf,
 }
 
 async fn world() -> World {
@@ -274,6 +276,13 @@ async fn world() -> World {
         "given_name": "Mario", "family_name": "Rossi", "birthdate": "1980-01-10", "tax_id_code": "RSSMRA80A10H501Z",
     });
     let mut header = JwsHeader::new(JwsAlg::Es256).with_typ("dc+sd-jwt").with_kid(issuer_key.kid());
+    let pid_no_chain = SdJwtBuilder::new(claims.as_object().cloned().unwrap())
+        .all_top_level_disclosable(&["iss", "vct", "iat", "exp", "cnf"])
+        .sign(&header, &issuer_key)
+        .unwrap()
+        .serialize();
+    let pid_no_chain_file = dir.path().join("pid-no-chain.sdjwt");
+    std::fs::write(&pid_no_chain_file, &pid_no_chain).unwrap();
     header.trust_chain = Some(vec![ec, ss]);
     let pid = SdJwtBuilder::new(claims.as_object().cloned().unwrap())
         .all_top_level_disclosable(&["iss", "vct", "iat", "exp", "cnf"])
@@ -283,7 +292,19 @@ async fn world() -> World {
     let pid_file = dir.path().join("pid.sdjwt");
     std::fs::write(&pid_file, &pid).unwrap();
 
-    World { dir, ta, ta_url, ci, rp_node, rp, stranger_node, stranger, data_s, pid_file, now }
+    World { dir, ta, ta_url, ci, rp_node, rp, stranger_node, stranger, data_s, pid_file, now, pid_no_chain_file }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &to.join(e.file_name()));
+        } else {
+            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
+    }
 }
 
 fn url(rp: &Rp, node: &Node, method: RequestUriMethod) -> String {
@@ -298,7 +319,7 @@ async fn import(w: &World) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn import_list_present_decline_refuse_and_log() {
     let w = world().await;
-    let World { dir, ta, ta_url, ci, rp_node, rp, stranger_node, stranger, data_s, pid_file, now } = &w;
+    let World { dir, ta, ta_url, ci, rp_node, rp, stranger_node, stranger, data_s, pid_file, now, .. } = &w;
     // A credential bound to another key is refused.
     let other = dir.path().join("other");
     let o = tessera(args(&["wallet", "holder-key", "--data-dir", &other.display().to_string()])).await;
@@ -379,6 +400,13 @@ async fn import_list_present_decline_refuse_and_log() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn asks_for_consent_and_refuses_a_request_signed_by_another_key() {
     let w = world().await;
+    // Without a trust_chain header the issuer's chain is resolved over HTTP to the anchor.
+    // (Into a copy of the wallet: this test's RP resolves no issuer chains itself.)
+    let copy = w.dir.path().join("wallet-copy");
+    copy_dir(Path::new(&w.data_s), &copy);
+    let o = tessera(args(&["wallet", "import", &w.pid_no_chain_file.display().to_string(), "--ta", &w.ta_url, "--data-dir", &copy.display().to_string()])).await;
+    assert!(o.status.success());
+    assert!(String::from_utf8_lossy(&o.stdout).contains("Istituto Poligrafico"));
     import(&w).await;
     let u = url(&w.rp, &w.rp_node, RequestUriMethod::Get);
     let a = args(&["wallet", "present", &u, "--ta", &w.ta_url, "--data-dir", &w.data_s]);
