@@ -11,10 +11,10 @@
 //!   refusing it means a QR code photographed by someone else after the citizen's wallet
 //!   scanned it yields nothing (the session's `nonce` and `state` are never handed out twice),
 //!   and a wallet that lost the object asks the integrator for a new QR (RPR-15/16).
-//! * `response_uri` (`POST`, `direct_post.jwt`): the JWE is decrypted by `kid` to read its
-//!   `state` (the one `response_uri` serves every session; `response_uris` match exactly),
-//!   which finds the session and is consumed there (once: a replay is refused); then
-//!   wallet-core's `verify_response` runs with the session's nonce, state and DCQL query, and
+//! * `response_uri` (`POST`, `direct_post.jwt`): the JWE is decrypted by `kid` (once) to read
+//!   its `state` (the one `response_uri` serves every session), which finds the session and is
+//!   consumed there (once: a replay is refused); then wallet-core's `verify_decrypted` runs on
+//!   the decrypted response with the session's nonce, state and DCQL query, and
 //!   the verdict is recorded for the integrator. Same-device, a verified or declined response
 //!   is answered `{"redirect_uri": "<page>?response_code=<256-bit random>"}`, the code bound to
 //!   the session and good once; a refusal is answered with its error (400/403
@@ -29,10 +29,10 @@ use serde_json::{Map, Value, json};
 use wallet_core::jose::ContentEncryption;
 use wallet_core::oid4vp::dcql::DcqlQuery;
 use wallet_core::oid4vp::request_url::REQUEST_OBJECT_MEDIA_TYPE;
-use wallet_core::oid4vp::verify::{IssuerTrustPath, StatusOutcome, StatusFetcher};
+use wallet_core::oid4vp::verify::StatusFetcher;
 use wallet_core::oid4vp::{
     ClientId, PostedResponse, PresentationContext, RequestObjectBuilder, RequestUriPost, ResponseExpectation, ResponseUriAnswer, Verdict,
-    VerifierMetadata, decrypt_response, verify_response,
+    VerifierMetadata, decrypt_response, verify_decrypted, verify_response,
 };
 
 use crate::Verifier;
@@ -91,25 +91,6 @@ async fn serve_request_object(st: &Verifier, id: &str, post: Option<RequestUriPo
     Ok(([(header::CONTENT_TYPE, REQUEST_OBJECT_MEDIA_TYPE), (header::CACHE_CONTROL, "no-store")], jwt).into_response())
 }
 
-fn trust_json(t: &IssuerTrustPath) -> Value {
-    match t {
-        IssuerTrustPath::TrustChain { trust_anchor, entities, from_header, organization_name } => json!({
-            "kind": "trust_chain", "trust_anchor": trust_anchor, "entities": entities,
-            "from_header": from_header, "organization_name": organization_name,
-        }),
-        IssuerTrustPath::X5c { san_uris, san_dns } => json!({"kind": "x5c", "san_uris": san_uris, "san_dns": san_dns}),
-    }
-}
-
-fn status_json(s: &StatusOutcome) -> Value {
-    match s {
-        StatusOutcome::Valid(v) => json!({"checked": true, "value": format!("{v:?}").to_lowercase()}),
-        StatusOutcome::SuspendedAccepted => json!({"checked": true, "value": "suspended", "accepted_by_policy": true}),
-        StatusOutcome::NoStatus => json!({"checked": false, "reason": "the credential has no status"}),
-        StatusOutcome::NotChecked => json!({"checked": false, "reason": "status checking is disabled"}),
-    }
-}
-
 /// The verdict as the integrator gets it, and the session status it leads to.
 fn verdict_json(v: &Verdict) -> (SessionStatus, Value) {
     match v {
@@ -122,8 +103,8 @@ fn verdict_json(v: &Verdict) -> (SessionStatus, Value) {
                         let mut claims = p.claims.clone();
                         claims.remove("cnf");
                         json!({
-                            "vct": p.vct, "issuer": p.issuer, "issuer_trust": trust_json(&p.issuer_trust),
-                            "claims": claims, "status": status_json(&p.status),
+                            "vct": p.vct, "issuer": p.issuer, "issuer_trust": p.issuer_trust,
+                            "claims": claims, "status": p.status,
                             "issued_at": p.issued_at, "expires_at": p.expires_at,
                         })
                     })
@@ -146,12 +127,16 @@ pub(crate) async fn response_uri(State(st): State<Verifier>, body: Bytes) -> Res
     let now = st.now();
     let posted = PostedResponse::parse_form(&body).map_err(|e| VerifierError::Response(e.to_string()))?;
     let keys = [st.keys().encryption().clone()];
-    // The session is named by `state`, inside the JWE (see the module documentation).
-    let state = match &posted {
-        PostedResponse::Error(e) => e.state.clone(),
-        PostedResponse::Encrypted(jwe) => decrypt_response(jwe, &keys, &ALLOWED_ENC).map_err(|e| VerifierError::Response(e.to_string()))?.state,
-    }
-    .ok_or_else(|| VerifierError::Response("state missing: the verifier's requests always carry one".into()))?;
+    // The session is named by `state`, inside the JWE (see the module documentation): the
+    // response is decrypted here, once, and verified below as it is.
+    let (state, decrypted) = match &posted {
+        PostedResponse::Error(e) => (e.state.clone(), None),
+        PostedResponse::Encrypted(jwe) => {
+            let r = decrypt_response(jwe, &keys, &ALLOWED_ENC).map_err(|e| VerifierError::Response(e.to_string()))?;
+            (r.state.clone(), Some(r))
+        }
+    };
+    let state = state.ok_or_else(|| VerifierError::Response("state missing: the verifier's requests always carry one".into()))?;
     let session: Session = st.store().by_state(&state)?.ok_or_else(|| VerifierError::Response("state unknown".into()))?;
     if !st.store().take_state(&state, now.secs())? {
         let why = match session.status_at(now.secs()) {
@@ -175,7 +160,11 @@ pub(crate) async fn response_uri(State(st): State<Verifier>, body: Bytes) -> Res
         ..PresentationContext::new(&client_id, &session.nonce, now)
     };
     let expect = ResponseExpectation { query: &query, state: Some(&session.state), decryption_keys: &keys, allowed_enc: &ALLOWED_ENC };
-    let verdict = verify_response(&posted, &expect, &ctx).await;
+    let verdict = match &decrypted {
+        Some(response) => verify_decrypted(response, &expect.session(), &ctx).await,
+        // A wallet error response: nothing to decrypt.
+        None => verify_response(&posted, &expect, &ctx).await,
+    };
     let (status, result) = verdict_json(&verdict);
     let code = match (&verdict, session.flow) {
         (Verdict::Verified(_) | Verdict::Declined(_), Flow::SameDevice) => Some(crate::routes::random()?),

@@ -86,6 +86,8 @@ async fn cross_device_happy_path_and_result_once() {
     assert!(pid["claims"].get("given_name").is_none(), "only what was asked");
     assert_eq!(pid["issuer"], fed.issuer.id.as_str());
     assert_eq!(pid["issuer_trust"]["kind"], "trust_chain");
+    assert_eq!(pid["issuer_trust"]["trust_anchor"], fed.anchor.id.as_str());
+    assert_eq!(pid["status"], json!({"outcome": "no_status", "checked": false}));
     let (s, v) = fed.result(id, None).await;
     assert_eq!((s, v["error"].as_str()), (404, Some("not_found")), "fetched once, then gone");
     assert_eq!(fed.state(id).await["result_fetched"], true);
@@ -189,7 +191,7 @@ async fn response_for_another_session_is_refused() {
     // Session A's state, but the key binding made for session B's request (its nonce).
     let p = wallet.present(&fed.issuer.pid(&wallet.holder), &AGE, b.request.client_id.as_str(), &b.request.nonce);
     let form = wallet.response_form(&a.request, vec![("pid", p)], a.request.state.clone());
-    refused(&fed, &id_a, &a, form, 403, "NonceMismatch").await;
+    refused(&fed, &id_a, &a, form, 403, "key binding: the KB-JWT nonce is not this session's").await;
     // An unknown state names no session at all.
     let p = wallet.present(&fed.issuer.pid(&wallet.holder), &AGE, a.request.client_id.as_str(), &a.request.nonce);
     let (s, body) = post_response(&fed, &a.request.response_uri, wallet.response_form(&a.request, vec![("pid", p)], Some("another".into()))).await;
@@ -217,7 +219,7 @@ async fn kb_jwt_for_another_audience_is_refused() {
     let (id, f) = fetched(&fed, &wallet).await;
     let p = wallet.present(&fed.issuer.pid(&wallet.holder), &AGE, "openid_federation:https://other-rp.example.it", &f.request.nonce);
     let form = wallet.response_form(&f.request, vec![("pid", p)], f.request.state.clone());
-    refused(&fed, &id, &f, form, 403, "AudMismatch").await;
+    refused(&fed, &id, &f, form, 403, "key binding: the KB-JWT aud is not this verifier's client_id").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -227,7 +229,7 @@ async fn kb_jwt_with_another_nonce_is_refused() {
     let (id, f) = fetched(&fed, &wallet).await;
     let p = wallet.present(&fed.issuer.pid(&wallet.holder), &AGE, f.request.client_id.as_str(), "a-nonce-of-our-own-making-that-is-long-enough");
     let form = wallet.response_form(&f.request, vec![("pid", p)], f.request.state.clone());
-    refused(&fed, &id, &f, form, 403, "NonceMismatch").await;
+    refused(&fed, &id, &f, form, 403, "key binding: the KB-JWT nonce is not this session's").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -204,14 +204,12 @@ impl Wallet {
         let RequestRef::Uri { uri, .. } = &url.request else { panic!("by reference") };
         let (status, body, nonce) = self.fetch_raw(fed, wallet_url).await;
         assert_eq!(status, 200, "{body}");
-        // wallet-core matches request_uri against the registered request_uris exactly; ours
-        // carry the session handle in the query (see the README): the registered URI is
-        // compared, the query left out, until wallet-core matches without the query.
-        let registered = uri.split('?').next().unwrap().to_owned();
+        // The per-session request_uri (`/request-uri?id=<handle>`) as fetched: wallet-core
+        // matches it against the registered `/request-uri` with the query added.
         let anchors = [fed.anchor.clone()];
         let roots = TrustAnchors::from_der(vec![fed.root_der.clone()]).unwrap();
         let ctx = VerifyContext {
-            request_uri: Some(&registered),
+            request_uri: Some(uri.as_str()),
             wallet_nonce: nonce.as_ref(),
             federation_anchors: &anchors,
             x509_anchors: Some(&roots),

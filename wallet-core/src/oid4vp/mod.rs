@@ -10,7 +10,12 @@
 //! 2. `POST response_uri`: [`response::PostedResponse::parse_form`] →
 //!    [`verify::verify_response`] (decrypt by `kid`, `state`, every presentation with
 //!    [`verify::verify_presentation`], the query satisfied and nothing more) →
-//!    [`verify::Verdict`]; answer with [`response::ResponseUriAnswer`].
+//!    [`verify::Verdict`]; answer with [`response::ResponseUriAnswer`]. A verifier that must
+//!    read `state` to find its session decrypts once ([`response::decrypt_response`]) and
+//!    calls [`verify::verify_decrypted`] with a [`verify::SessionExpectation`] (what
+//!    `verify_response` does after decrypting). The verdict's parts display and serialize
+//!    without Debug text: [`verify::Refusal`] (`Display`), [`verify::IssuerTrustPath`] and
+//!    [`verify::StatusOutcome`] (`Serialize`, `as_str`).
 //!
 //! Wallet side (CLI, mobile bindings):
 //! 1. [`consent::PresentationFlow::start`] (the scanned URL) →
@@ -49,7 +54,10 @@ pub use profile::Profile;
 pub use request_object::{ParsedRequestObject, RequestObjectBuilder, RequestObjectError, SigningHeader, VerifiedRequest, VerifyContext};
 pub use request_url::{AuthorizationRequestUrl, RequestRef, RequestUriMethod, RequestUriPost, RequestUrlError, WalletInvocation, WalletMetadata, WalletNonce};
 pub use response::{AuthorizationResponse, ErrorResponse, PostedResponse, ResponseError, ResponseUriAnswer, VpToken, WalletErrorCode, decrypt_response};
-pub use verify::{PresentationContext, Refusal, ResponseExpectation, Verdict, VerifiedPresentation, VerifiedResponse, verify_presentation, verify_response};
+pub use verify::{
+    PresentationContext, Refusal, ResponseExpectation, SessionExpectation, Verdict, VerifiedPresentation, VerifiedResponse, verify_decrypted, verify_presentation,
+    verify_response,
+};
 
 #[cfg(test)]
 pub(crate) mod testing;

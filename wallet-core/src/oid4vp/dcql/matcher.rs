@@ -230,7 +230,7 @@ pub enum MatchError {
     #[error("presentation for `{0}` is not of the format or type asked for")]
     WrongType(String),
     /// A presentation lacks requested claims (or their values differ).
-    #[error("presentation for `{id}` lacks claims {claims:?}")]
+    #[error("presentation for `{id}` lacks claims {}", claims.join(", "))]
     MissingClaims {
         /// The Credential Query.
         id: String,

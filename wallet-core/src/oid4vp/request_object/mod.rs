@@ -19,7 +19,9 @@
 //! * `dcql_query` is REQUIRED in both profiles (1.3 already used DCQL; Presentation Exchange
 //!   was 0.8): `presentation_definition` and `scope`-only requests are refused.
 //! * `request_uri`, `response_uri`, `redirect_uri` are registered when the RP's metadata lists
-//!   them exactly or without their query (a per-session query on a published URI).
+//!   them exactly or without their query (a per-session query on a published URI): one rule,
+//!   [`uri_registered`], comparing parsed URLs (same scheme, host, port and path; no
+//!   fragment).
 //! * Replay of a request object (same `nonce`/`state`) is not the wallet's concern; nonce
 //!   replay on responses is checked by the verifier service against its store.
 
@@ -27,7 +29,7 @@ mod error;
 mod verify;
 
 pub use error::RequestObjectError;
-pub use verify::{RpTrust, VerifiedRequest, VerifyContext};
+pub use verify::{RpTrust, VerifiedRequest, VerifyContext, uri_registered};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};

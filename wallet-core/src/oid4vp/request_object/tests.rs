@@ -348,6 +348,61 @@ fn per_session_query_on_a_registered_uri_is_accepted() {
 }
 
 #[test]
+fn per_session_request_uri_is_accepted_and_another_endpoint_refused() {
+    let fx = Fixture::new();
+    let jwt = fx.builder().sign(&fx.rp_ro, &fx.header()).unwrap();
+    let chain = fx.rp_chain();
+    let cid = fx.client_id();
+    let verify = |uri: &str| {
+        let ctx = VerifyContext { rp_chain: Some(&chain), request_uri: Some(uri), ..VerifyContext::new(&cid, Profile::ItWallet14, NOW) };
+        ParsedRequestObject::parse(&jwt).unwrap().verify(&ctx)
+    };
+    // `<entity>/request/1` registered: the per-session handle in the query is accepted, as
+    // is the registered URI itself and an explicit default port.
+    for ok in [REQUEST_URI.to_owned(), format!("{REQUEST_URI}?id=h4ndle"), format!("{REQUEST_URI}?id=a&x=b"), "https://rp.example.it:443/request/1?id=h".to_owned()] {
+        verify(&ok).unwrap_or_else(|e| panic!("{ok}: {e}"));
+    }
+    for bad in [
+        "https://rp.example.it/request/2?id=h",
+        "https://rp.example.it/request/1/x?id=h",
+        "https://rp.example.it/request?id=h",
+        "https://evil.example.it/request/1?id=h",
+        "https://rp.example.it.evil.it/request/1?id=h",
+        "https://rp.example.it:8443/request/1?id=h",
+        "http://rp.example.it/request/1?id=h",
+        "https://user@rp.example.it/request/1?id=h",
+        "https://rp.example.it/request/1?id=h#frag",
+        "https://rp.example.it/request/1#frag",
+        "not a url",
+    ] {
+        assert_eq!(verify(bad).unwrap_err(), RequestObjectError::RequestUriNotRegistered(bad.into()), "{bad}");
+    }
+}
+
+#[test]
+fn one_rule_for_request_response_and_redirect_uris() {
+    let list = vec!["https://rp.example.it/cb".to_owned(), "https://rp.example.it/fixed?a=1".to_owned()];
+    assert!(uri_registered(&list, "https://rp.example.it/cb"));
+    assert!(uri_registered(&list, "https://rp.example.it/cb?session=1"));
+    assert!(uri_registered(&list, "https://rp.example.it/fixed?a=1"));
+    // A registered URI with a query matches only itself.
+    assert!(!uri_registered(&list, "https://rp.example.it/fixed?a=2"));
+    assert!(!uri_registered(&list, "https://rp.example.it/fixed"));
+    assert!(!uri_registered(&list, "https://rp.example.it/cb#x"));
+    assert!(!uri_registered(&list, "https://rp.example.it:444/cb"));
+    assert!(!uri_registered(&["https://rp.example.it/cb#x".to_owned()], "https://rp.example.it/cb#x"));
+    // The response and redirect URIs go by it too (step 6).
+    let fx = Fixture::new();
+    verify_fed(&fx, &sign_edit(&fx, |c| c.response_uri = Some(format!("{RESPONSE_URI}?s=1")))).unwrap();
+    verify_fed(&fx, &sign_edit(&fx, |c| c.redirect_uri = Some("https://rp.example.it/cb?s=1".into()))).unwrap();
+    assert!(matches!(err(&fx, |c| c.redirect_uri = Some("https://rp.example.it/cb#s".into())), RequestObjectError::RedirectUriNotRegistered(_)));
+    for bad in [format!("{RESPONSE_URI}#s"), RESPONSE_URI.replace("https:", "http:"), RESPONSE_URI.replace("rp.example.it", "rp.example.it:8443")] {
+        let b = bad.clone();
+        assert_eq!(err(&fx, move |c| c.response_uri = Some(b)), RequestObjectError::ResponseUriNotRegistered(bad));
+    }
+}
+
+#[test]
 fn alg_none_and_hmac_request_objects_are_refused() {
     let fx = Fixture::new();
     let payload = crate::jose::b64::encode(serde_json::to_vec(&fx.builder().claims().unwrap()).unwrap());

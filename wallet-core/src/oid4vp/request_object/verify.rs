@@ -164,13 +164,26 @@ fn x5c_chain(header: &JwsHeader, anchors: &TrustAnchors, now: UnixTime) -> Resul
     Ok((ders, chain))
 }
 
-/// Whether `uri` is registered: listed exactly, or listed without its query (RPs publish
-/// one `request_uri`/`response_uri` and add a per-session query, as pyeudiw does; the
-/// mix-up defence is about where the request comes from and the response goes, which the
-/// scheme, host and path decide).
-fn registered(list: &[String], uri: &str) -> bool {
-    let base = crate::wallet::query::without_query(uri);
-    list.iter().any(|r| r == uri || (r.as_str() == base && !r.contains('?')))
+/// Whether `uri` is registered in `list`: listed exactly, or listed without a query that
+/// `uri` adds (RPs publish one `request_uri`/`response_uri`/`redirect_uri` and add a
+/// per-session query, as pyeudiw does). Compared as parsed URLs: the same scheme, host, port
+/// (default ports normalised), user info and path; neither may carry a fragment. The one rule
+/// for `request_uri`, `response_uri` and `redirect_uri` (the mix-up defence is about where the
+/// request comes from and the response goes, which scheme, host, port and path decide).
+pub fn uri_registered(list: &[String], uri: &str) -> bool {
+    let Ok(u) = url::Url::parse(uri) else { return false };
+    if u.fragment().is_some() || u.cannot_be_a_base() {
+        return false;
+    }
+    let mut base = u.clone();
+    base.set_query(None);
+    list.iter().any(|r| {
+        let Ok(r) = url::Url::parse(r) else { return false };
+        if r.fragment().is_some() {
+            return false;
+        }
+        r == u || (r.query().is_none() && r == base)
+    })
 }
 
 fn time_error(e: TimeError) -> RequestObjectError {
@@ -199,7 +212,7 @@ impl ParsedRequestObject {
     /// 4. `iat` and `exp` present and valid at `now` (checked time);
     /// 5. `response_type` `vp_token`, `response_mode` `direct_post.jwt`;
     /// 6. `response_uri` present, among the RP's `response_uris` (federation; exactly, or
-    ///    without a per-session query) and named by the
+    ///    with a per-session query added: [`uri_registered`]) and named by the
     ///    `x5c` leaf's SAN when an `x5c` was verified; `redirect_uri` among `redirect_uris`; the
     ///    fetched `request_uri` among `request_uris` (federation);
     /// 7. `nonce` of 32 to 512 characters; `state` at most 512;
@@ -309,18 +322,18 @@ impl ParsedRequestObject {
         // 6. Registered URIs (mix-up defence) and the certificate's binding.
         let response_uri = c.response_uri.clone().ok_or(RequestObjectError::MissingClaim("response_uri"))?;
         let federation = matches!(trust, RpTrust::Federation { .. });
-        if federation && !registered(&metadata.response_uris, &response_uri) {
+        if federation && !uri_registered(&metadata.response_uris, &response_uri) {
             return Err(RequestObjectError::ResponseUriNotRegistered(response_uri));
         }
         if let Some(r) = &c.redirect_uri
             && federation
-            && !registered(&metadata.redirect_uris, r)
+            && !uri_registered(&metadata.redirect_uris, r)
         {
             return Err(RequestObjectError::RedirectUriNotRegistered(r.clone()));
         }
         if let Some(r) = ctx.request_uri
             && federation
-            && !registered(&metadata.request_uris, r)
+            && !uri_registered(&metadata.request_uris, r)
         {
             return Err(RequestObjectError::RequestUriNotRegistered(r.to_owned()));
         }

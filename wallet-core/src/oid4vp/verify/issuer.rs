@@ -37,8 +37,11 @@ impl IssuerChainResolver for ChainCollector<'_> {
     }
 }
 
-/// How the issuer was trusted (shown in the verifier page's audit panel).
-#[derive(Debug, Clone, PartialEq)]
+/// How the issuer was trusted (shown in the verifier page's audit panel). Serialized with a
+/// `kind` tag, snake_case: `{"kind": "trust_chain", "trust_anchor", "entities", "from_header",
+/// "organization_name"}` or `{"kind": "x5c", "san_uris", "san_dns"}`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum IssuerTrustPath {
     /// A federation trust chain.
     TrustChain {
@@ -58,6 +61,26 @@ pub enum IssuerTrustPath {
         /// The leaf's SAN DNS names.
         san_dns: Vec<String>,
     },
+}
+
+impl IssuerTrustPath {
+    /// The `kind`: `trust_chain` or `x5c`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::TrustChain { .. } => "trust_chain",
+            Self::X5c { .. } => "x5c",
+        }
+    }
+}
+
+impl std::fmt::Display for IssuerTrustPath {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::TrustChain { trust_anchor, from_header: true, .. } => write!(f, "federation trust chain (from the credential) to {trust_anchor}"),
+            Self::TrustChain { trust_anchor, from_header: false, .. } => write!(f, "federation trust chain (resolved) to {trust_anchor}"),
+            Self::X5c { .. } => f.write_str("x5c certificate chained to the federation CA"),
+        }
+    }
 }
 
 /// An issuer whose key is trusted.

@@ -33,6 +33,7 @@ pub use status::{StatusCache, StatusFetcher, StatusFuture, StatusHttpResponse, S
 
 use std::collections::BTreeMap;
 
+use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::client_id::ClientId;
@@ -45,25 +46,49 @@ use crate::status::{CredentialStatus, StatusValue};
 use crate::time::UnixTime;
 use crate::x509::TrustAnchors;
 
-/// What was wrong with a key binding JWT.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What was wrong with a key binding JWT (its `Display` is the sentence the verifier shows).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum KeyBindingFailure {
     /// No KB-JWT.
+    #[error("the presentation has no KB-JWT")]
     Missing,
     /// `typ` is not `kb+jwt`.
+    #[error("the KB-JWT typ is not kb+jwt")]
     WrongTyp,
     /// No `cnf.jwk` in the credential.
+    #[error("the credential has no cnf key to bind to")]
     NoHolderKey,
     /// Not signed by the `cnf` key.
+    #[error("the KB-JWT is not signed by the credential's cnf key")]
     BadSignature,
     /// `aud` is not this verifier's `client_id`.
+    #[error("the KB-JWT aud is not this verifier's client_id")]
     AudMismatch,
     /// `nonce` is not the request's.
+    #[error("the KB-JWT nonce is not this session's")]
     NonceMismatch,
     /// `iat` outside the window (ATT-013: 120 s).
+    #[error("the KB-JWT iat is outside the accepted window")]
     IatOutOfWindow,
     /// `sd_hash` does not match the presentation.
+    #[error("the KB-JWT sd_hash does not match the presentation")]
     SdHashMismatch,
+}
+
+impl KeyBindingFailure {
+    /// A stable snake_case code (`nonce_mismatch`, ...), for logs and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Missing => "missing",
+            Self::WrongTyp => "wrong_typ",
+            Self::NoHolderKey => "no_holder_key",
+            Self::BadSignature => "bad_signature",
+            Self::AudMismatch => "aud_mismatch",
+            Self::NonceMismatch => "nonce_mismatch",
+            Self::IatOutOfWindow => "iat_out_of_window",
+            Self::SdHashMismatch => "sd_hash_mismatch",
+        }
+    }
 }
 
 /// Why a presentation or a response was refused: one variant per rule, shown on the
@@ -101,7 +126,7 @@ pub enum Refusal {
         nbf: i64,
     },
     /// The key binding failed.
-    #[error("key binding: {0:?}")]
+    #[error("key binding: {0}")]
     KeyBinding(KeyBindingFailure),
     /// Another SD-JWT rule (digests, disclosures, always-visible claims...).
     #[error("invalid credential: {0}")]
@@ -213,7 +238,10 @@ impl<'a> PresentationContext<'a> {
     }
 }
 
-/// The status a verified credential was found in.
+/// The status a verified credential was found in. Serialized as
+/// `{"outcome": "valid" | "suspended_accepted" | "no_status" | "not_checked", "checked": bool,
+/// "value"?: "VALID" | "UPDATE" | "ATTRIBUTE_UPDATE" | "SUSPENDED" | "APPLICATION_SPECIFIC"}`
+/// (`value` is [`StatusValue::name`], present when the status was checked).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StatusOutcome {
     /// `VALID` (or `UPDATE`/`ATTRIBUTE_UPDATE`: still valid, re-issuance advised).
@@ -224,6 +252,54 @@ pub enum StatusOutcome {
     NoStatus,
     /// No status fetcher configured.
     NotChecked,
+}
+
+impl StatusOutcome {
+    /// `valid`, `suspended_accepted`, `no_status` or `not_checked`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Valid(_) => "valid",
+            Self::SuspendedAccepted => "suspended_accepted",
+            Self::NoStatus => "no_status",
+            Self::NotChecked => "not_checked",
+        }
+    }
+
+    /// Whether the status list was consulted.
+    pub fn checked(&self) -> bool {
+        matches!(self, Self::Valid(_) | Self::SuspendedAccepted)
+    }
+
+    /// The value found in the status list, when it was consulted.
+    pub fn value(&self) -> Option<StatusValue> {
+        match self {
+            Self::Valid(v) => Some(*v),
+            Self::SuspendedAccepted => Some(StatusValue::Suspended),
+            Self::NoStatus | Self::NotChecked => None,
+        }
+    }
+}
+
+impl std::fmt::Display for StatusOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.value() {
+            Some(v) => write!(f, "{} ({})", self.as_str(), v.name()),
+            None => f.write_str(self.as_str()),
+        }
+    }
+}
+
+impl Serialize for StatusOutcome {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Repr {
+            outcome: &'static str,
+            checked: bool,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            value: Option<&'static str>,
+        }
+        Repr { outcome: self.as_str(), checked: self.checked(), value: self.value().map(StatusValue::name) }.serialize(serializer)
+    }
 }
 
 /// A presentation that passed every check.
@@ -389,10 +465,25 @@ fn refused(credential: Option<String>, reason: Refusal) -> Verdict {
     Verdict::Refused { credential, reason }
 }
 
-/// Verifies a posted `direct_post.jwt` response: decryption by `kid`, `state`, each
-/// presentation with [`verify_presentation`] under its Credential Query, then the query's
-/// satisfaction (every query, or every required credential set). A wallet error response
-/// for this `state` is [`Verdict::Declined`].
+/// What a session expects of a response already decrypted: [`ResponseExpectation`] without
+/// the keys (a verifier that decrypted the response to find its session by `state`).
+#[derive(Debug, Clone, Copy)]
+pub struct SessionExpectation<'a> {
+    /// The DCQL query sent.
+    pub query: &'a DcqlQuery,
+    /// The `state` sent.
+    pub state: Option<&'a str>,
+}
+
+impl<'a> ResponseExpectation<'a> {
+    /// The part that does not decrypt: the query and the `state`.
+    pub fn session(&self) -> SessionExpectation<'a> {
+        SessionExpectation { query: self.query, state: self.state }
+    }
+}
+
+/// Verifies a posted `direct_post.jwt` response: decryption by `kid`, then
+/// [`verify_decrypted`]. A wallet error response for this `state` is [`Verdict::Declined`].
 pub async fn verify_response(posted: &PostedResponse, expect: &ResponseExpectation<'_>, ctx: &PresentationContext<'_>) -> Verdict {
     let jwe = match posted {
         PostedResponse::Error(e) => {
@@ -405,10 +496,17 @@ pub async fn verify_response(posted: &PostedResponse, expect: &ResponseExpectati
         }
         PostedResponse::Encrypted(j) => j,
     };
-    let response: AuthorizationResponse = match decrypt_response(jwe, expect.decryption_keys, expect.allowed_enc) {
-        Ok(r) => r,
-        Err(e) => return refused(None, Refusal::Response(e)),
-    };
+    match decrypt_response(jwe, expect.decryption_keys, expect.allowed_enc) {
+        Ok(response) => verify_decrypted(&response, &expect.session(), ctx).await,
+        Err(e) => refused(None, Refusal::Response(e)),
+    }
+}
+
+/// Verifies a response already decrypted with [`decrypt_response`] (the verifier read its
+/// `state` to find the session): `state`, each presentation with [`verify_presentation`]
+/// under its Credential Query, then the query's satisfaction (every query, or every required
+/// credential set). [`verify_response`] is decryption followed by this.
+pub async fn verify_decrypted(response: &AuthorizationResponse, expect: &SessionExpectation<'_>, ctx: &PresentationContext<'_>) -> Verdict {
     if let Err(e) = response.check_state(expect.state) {
         return refused(None, Refusal::Response(e));
     }
@@ -432,7 +530,7 @@ pub async fn verify_response(posted: &PostedResponse, expect: &ResponseExpectati
     if let Err(e) = satisfied_by(expect.query, &|id| credentials.contains_key(id)) {
         return refused(None, Refusal::DoesNotMatchQuery(e));
     }
-    Verdict::Verified(VerifiedResponse { credentials, state: response.state })
+    Verdict::Verified(VerifiedResponse { credentials, state: response.state.clone() })
 }
 
 #[cfg(test)]

@@ -361,3 +361,95 @@ fn status_cache_honours_ttl() {
     let e = block_on(StatusCache::new().lookup(&r, &forged, &keys, NOW)).unwrap_err();
     assert!(matches!(e, StatusLookupError::Status(crate::status::StatusError::KeyResolution(_))), "{e:?}");
 }
+
+/// The same verdict through `verify_response` and through `decrypt_response` then
+/// `verify_decrypted`, for a verified response and for each refusal after decryption.
+#[test]
+fn verify_response_is_decrypt_then_verify_decrypted() {
+    fn summary(v: &Verdict) -> String {
+        match v {
+            Verdict::Verified(r) => {
+                let creds: Vec<String> = r.credentials.iter().map(|(id, l)| format!("{id}:{:?}", l.iter().map(|p| &p.claims).collect::<Vec<_>>())).collect();
+                format!("verified {:?} {creds:?}", r.state)
+            }
+            Verdict::Refused { credential, reason } => format!("refused {credential:?} {reason:?}"),
+            Verdict::Declined(e) => format!("declined {e:?}"),
+        }
+    }
+    let fx = Fixture::new();
+    let cid = fx.client_id();
+    let anchors = [fx.anchor()];
+    let ctx = PresentationContext { federation_anchors: &anchors, ..PresentationContext::new(&cid, NONCE, NOW) };
+    let q = Fixture::pid_query();
+    let keys = [fx.rp_enc.clone()];
+    let enc = [ContentEncryption::A256Gcm];
+    let expect = ResponseExpectation { query: &q, state: Some(STATE), decryption_keys: &keys, allowed_enc: &enc };
+    let other_nonce = present(&fx, &fx.pid(), &paths(), RP, "another-nonce-another-nonce-another-nonce", NOW);
+    let cases = [
+        (VpToken([("pid".to_owned(), vec![good(&fx)])].into()), Some(STATE)),
+        (VpToken([("pid".to_owned(), vec![good(&fx)])].into()), Some("other-state")),
+        (VpToken([("pid".to_owned(), vec![good(&fx)])].into()), None),
+        (VpToken([("pid".to_owned(), vec![other_nonce])].into()), Some(STATE)),
+        (VpToken([("pid".to_owned(), vec![good(&fx), good(&fx)])].into()), Some(STATE)),
+        (VpToken([("pid".to_owned(), vec![good(&fx)]), ("mdl".to_owned(), vec![good(&fx)])].into()), Some(STATE)),
+        (VpToken::default(), Some(STATE)),
+    ];
+    let mut kinds = Vec::new();
+    for (vp, state) in cases {
+        let resp = AuthorizationResponse { vp_token: vp, state: state.map(str::to_owned) };
+        let jwe = resp.encrypt(fx.rp_enc.public_jwk(), ContentEncryption::A256Gcm, NONCE).unwrap();
+        let whole = block_on(verify_response(&PostedResponse::Encrypted(jwe.clone()), &expect, &ctx));
+        let decrypted = decrypt_response(&jwe, &keys, &enc).unwrap();
+        let split = block_on(verify_decrypted(&decrypted, &expect.session(), &ctx));
+        assert_eq!(summary(&whole), summary(&split));
+        kinds.push(matches!(whole, Verdict::Verified(_)));
+    }
+    assert_eq!(kinds, [true, false, false, false, false, false, false]);
+}
+
+#[test]
+fn verdict_parts_display_and_serialize_without_debug_text() {
+    let r = Refusal::KeyBinding(KeyBindingFailure::NonceMismatch);
+    assert_eq!(r.to_string(), "key binding: the KB-JWT nonce is not this session's");
+    assert_eq!(Refusal::KeyBinding(KeyBindingFailure::AudMismatch).to_string(), "key binding: the KB-JWT aud is not this verifier's client_id");
+    assert_eq!(KeyBindingFailure::IatOutOfWindow.as_str(), "iat_out_of_window");
+    let missing = Refusal::DoesNotMatchQuery(MatchError::MissingClaims { id: "pid".into(), claims: vec!["birthdate".into(), "place_of_birth.locality".into()] });
+    assert_eq!(missing.to_string(), "presentation for `pid` lacks claims birthdate, place_of_birth.locality");
+    for f in [
+        KeyBindingFailure::Missing,
+        KeyBindingFailure::WrongTyp,
+        KeyBindingFailure::NoHolderKey,
+        KeyBindingFailure::BadSignature,
+        KeyBindingFailure::AudMismatch,
+        KeyBindingFailure::NonceMismatch,
+        KeyBindingFailure::IatOutOfWindow,
+        KeyBindingFailure::SdHashMismatch,
+    ] {
+        let shown = Refusal::KeyBinding(f).to_string();
+        assert!(!shown.contains(&format!("{f:?}")), "{shown}");
+    }
+
+    let chain = IssuerTrustPath::TrustChain {
+        trust_anchor: EntityId::new(TA).unwrap(),
+        entities: vec![ISSUER.into(), TA.into()],
+        from_header: true,
+        organization_name: Some("PID Provider".into()),
+    };
+    assert_eq!(chain.as_str(), "trust_chain");
+    assert_eq!(
+        serde_json::to_value(&chain).unwrap(),
+        serde_json::json!({"kind": "trust_chain", "trust_anchor": TA, "entities": [ISSUER, TA], "from_header": true, "organization_name": "PID Provider"})
+    );
+    assert_eq!(chain.to_string(), format!("federation trust chain (from the credential) to {TA}"));
+    let x5c = IssuerTrustPath::X5c { san_uris: vec![ISSUER.into()], san_dns: vec![] };
+    assert_eq!(serde_json::to_value(&x5c).unwrap(), serde_json::json!({"kind": "x5c", "san_uris": [ISSUER], "san_dns": []}));
+
+    let json = |s: StatusOutcome| serde_json::to_value(s).unwrap();
+    assert_eq!(json(StatusOutcome::Valid(StatusValue::Valid)), serde_json::json!({"outcome": "valid", "checked": true, "value": "VALID"}));
+    assert_eq!(json(StatusOutcome::Valid(StatusValue::AttributeUpdate)), serde_json::json!({"outcome": "valid", "checked": true, "value": "ATTRIBUTE_UPDATE"}));
+    assert_eq!(json(StatusOutcome::SuspendedAccepted), serde_json::json!({"outcome": "suspended_accepted", "checked": true, "value": "SUSPENDED"}));
+    assert_eq!(json(StatusOutcome::NoStatus), serde_json::json!({"outcome": "no_status", "checked": false}));
+    assert_eq!(json(StatusOutcome::NotChecked), serde_json::json!({"outcome": "not_checked", "checked": false}));
+    assert_eq!(StatusOutcome::Valid(StatusValue::Update).to_string(), "valid (UPDATE)");
+    assert_eq!(StatusOutcome::NotChecked.to_string(), "not_checked");
+}
