@@ -511,6 +511,67 @@ fun activation(exe: String) {
     }
 }
 
+/** OpenID4VP: the library's TestVerifier served on loopback by the JDK's HTTP server; the
+ *  wallet opens its request (POST with wallet_nonce), shows the consent model, presents with
+ *  the JVM key store signing the KB-JWT (verified at the verifier), and declines. */
+fun presentation() {
+    val issuer = TestIssuer("https://ta.issuers.example", "https://pid.example.it")
+    val server = com.sun.net.httpserver.HttpServer.create(java.net.InetSocketAddress("127.0.0.1", 0), 0)
+    val rp = "http://127.0.0.1:${server.address.port}"
+    val verifier = TestVerifier("https://ta.verifiers.example", rp, listOf(issuer.trustAnchor()))
+    fun reply(ex: com.sun.net.httpserver.HttpExchange, a: TestAnswer) {
+        val body = a.body.toByteArray()
+        ex.responseHeaders.add("Content-Type", a.contentType)
+        ex.sendResponseHeaders(a.status.toInt(), body.size.toLong())
+        ex.responseBody.use { it.write(body) }
+    }
+    server.createContext("/request") { ex -> reply(ex, verifier.requestObject(ex.requestBody.readBytes())) }
+    server.createContext("/response") { ex -> reply(ex, verifier.receiveResponse(ex.requestBody.readBytes())) }
+    val pool = java.util.concurrent.Executors.newFixedThreadPool(2)
+    server.executor = pool
+    server.start()
+    val dir = Files.createTempDirectory("tessera-kotlin-vp").toFile()
+    try {
+        val keys = JvmKeyStore()
+        val http = JvmHttpClient()
+        val wallet = Wallet.open(WalletConfig(dir.path, listOf(issuer.trustAnchor(), verifier.trustAnchor()), null, "en", emptyList(), null), keys, http)
+        val holder = wallet.createCredentialKey()
+        val cred = runBlocking { wallet.importCredential(issuer.issuePid(holder.publicKey, true), holder.tag) }
+
+        val session = runBlocking { wallet.startPresentation(verifier.requestUrl("post")) }
+        check(http.urls.contains("$rp/request"), "the request object is fetched through the app's HttpClient")
+        val consent = session.consent()
+        val party = consent.relyingParty
+        check(party.name == "Comune di Roma" && party.logoUri == "$rp/logo.svg" && party.entityId == rp, "the relying party's name, logo and entity id")
+        check((party.trust as? RelyingPartyTrust.Federation)?.trustAnchor == "https://ta.verifiers.example", "trusted through its federation trust anchor")
+        check(party.purpose == "Accesso ai servizi comunali" && party.warnings == listOf(ConsentWarning.NO_VALID_TRUST_MARK), "purpose and warnings")
+        val candidate = consent.requests.single().candidates.single()
+        check(candidate.credentialId == cred.id, "the PID is the candidate")
+        check(texts(candidate.claims) == mapOf("given_name" to "Mario", "family_name" to "Rossi", "place_of_birth.locality" to "Roma"), "exactly the claims it would disclose")
+        check(candidate.claims.first().label == "First name", "labelled in the wallet's locale")
+        val outcome = runBlocking { session.present(listOf(ConsentSelection("pid", cred.id))) }
+        check(outcome.redirectUri?.startsWith("$rp/done?response_code=") == true, "the same-device redirect comes back")
+        val verdict = verifier.verdict()
+        check(verdict?.outcome == "verified" && verdict.audience == party.clientId, "the verifier verified the presentation: ${verdict?.detail}")
+        assertThrows<WalletException.PresentationClosed>("a presentation is answered once") { runBlocking { session.decline() } }
+
+        val declined = runBlocking { wallet.startPresentation(verifier.requestUrl("get")) }
+        runBlocking { declined.decline() }
+        check(verifier.verdict()?.let { it.outcome == "declined" && it.detail == "access_denied" } == true, "decline arrives as access_denied")
+        val wrong = runBlocking { wallet.startPresentation(verifier.requestUrl("get")) }
+        val e = assertThrows<WalletException.InvalidChoice>("a choice that does not fit the request") {
+            runBlocking { wrong.present(listOf(ConsentSelection("mdl", cred.id))) }
+        }
+        check(e.code() == "invalid_choice", "its code")
+        val log = wallet.transactions().filter { it.kind == TransactionKind.PRESENTATION }
+        check(log.size == 2 && log[0].counterparty == rp && log[1].claims.isEmpty(), "the presentation and the decline are logged")
+    } finally {
+        server.stop(0)
+        pool.shutdownNow() // its threads would keep the JVM alive
+        dir.deleteRecursively()
+    }
+}
+
 fun main(args: Array<String>) {
     checkChecksums(File(args[0]))
     check(tesseraVersion().isNotEmpty(), "the library loads (contract version and checksums checked at load)")
@@ -584,6 +645,8 @@ fun main(args: Array<String>) {
     } finally {
         dir.deleteRecursively()
     }
+
+    presentation()
 
     val federation = System.getenv("TESSERA_LOOPBACK_FEDERATION")
         ?: throw AssertionError("FAILED: TESSERA_LOOPBACK_FEDERATION is not set (run mobile-bindings/tests/run.sh)")
