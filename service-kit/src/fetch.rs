@@ -71,11 +71,41 @@ pub enum FetchError {
     /// The network said no.
     #[error("{0}")]
     Network(String),
+    /// A configured bound is outside its range (the field and the range).
+    #[error("outbound.{0} must be in {1}")]
+    InvalidLimit(&'static str, &'static str),
+}
+
+/// The longest any configured timeout may be (10 minutes).
+const MAX_MS: u64 = 600_000;
+/// The most fetches in flight that may be configured.
+const MAX_IN_FLIGHT: usize = 100_000;
+/// The largest response body bound that may be configured (64 MiB).
+const MAX_BODY: usize = 64 * 1024 * 1024;
+
+impl FetchLimits {
+    /// Checks every bound is within its range: the first one outside, by name.
+    pub fn validate(&self) -> Result<(), FetchError> {
+        for (name, v) in [("connect_ms", self.connect_ms), ("fetch_ms", self.fetch_ms), ("request_ms", self.request_ms)] {
+            if !(1..=MAX_MS).contains(&v) {
+                return Err(FetchError::InvalidLimit(name, "1..=600000"));
+            }
+        }
+        if !(1..=MAX_IN_FLIGHT).contains(&self.max_in_flight) {
+            return Err(FetchError::InvalidLimit("max_in_flight", "1..=100000"));
+        }
+        if !(1..=MAX_BODY).contains(&self.max_body) {
+            return Err(FetchError::InvalidLimit("max_body", "1..=67108864"));
+        }
+        Ok(())
+    }
 }
 
 impl OutboundHttp {
     /// A client with `limits`.
+    /// Refuses limits outside their ranges ([`FetchLimits::validate`]).
     pub fn new(limits: FetchLimits) -> Result<Self, FetchError> {
+        limits.validate()?;
         let client = reqwest::Client::builder()
             .connect_timeout(Duration::from_millis(limits.connect_ms))
             .timeout(Duration::from_millis(limits.fetch_ms))
@@ -98,7 +128,11 @@ impl OutboundHttp {
     /// A fetcher for one incoming request: every fetch through it ends by the request's
     /// deadline, `request_ms` from now.
     pub fn for_request(&self) -> RequestFetcher<'_> {
-        RequestFetcher { http: self, deadline: Instant::now() + Duration::from_millis(self.limits.request_ms) }
+        let now = Instant::now();
+        // `request_ms` is at most ten minutes (checked in `new`), so this cannot overflow;
+        // were it to, the deadline is now and every fetch times out rather than panicking.
+        let deadline = now.checked_add(Duration::from_millis(self.limits.request_ms)).unwrap_or(now);
+        RequestFetcher { http: self, deadline }
     }
 
     /// GETs `url` (`Accept: accept`) by `deadline`: the body of a 200 response.
@@ -191,6 +225,30 @@ mod tests {
             }
         });
         (url, h)
+    }
+
+    #[test]
+    fn limits_outside_their_ranges_are_refused_by_name() {
+        let d = FetchLimits::default();
+        let cases = [
+            (FetchLimits { connect_ms: 0, ..d }, "connect_ms"),
+            (FetchLimits { fetch_ms: 600_001, ..d }, "fetch_ms"),
+            (FetchLimits { request_ms: u64::MAX, ..d }, "request_ms"),
+            (FetchLimits { request_ms: 0, ..d }, "request_ms"),
+            (FetchLimits { max_in_flight: 0, ..d }, "max_in_flight"),
+            (FetchLimits { max_in_flight: 100_001, ..d }, "max_in_flight"),
+            (FetchLimits { max_body: 0, ..d }, "max_body"),
+            (FetchLimits { max_body: 64 * 1024 * 1024 + 1, ..d }, "max_body"),
+        ];
+        for (limits, field) in cases {
+            match OutboundHttp::new(limits) {
+                Err(FetchError::InvalidLimit(f, _)) => assert_eq!(f, field),
+                other => panic!("{field}: {other:?}"),
+            }
+        }
+        let top = FetchLimits { connect_ms: 600_000, fetch_ms: 600_000, request_ms: 600_000, max_in_flight: 100_000, max_body: 64 * 1024 * 1024 };
+        let http = OutboundHttp::new(top).unwrap();
+        assert!(http.for_request().deadline > Instant::now());
     }
 
     #[tokio::test]
