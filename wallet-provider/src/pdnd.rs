@@ -193,13 +193,19 @@ impl FromRequestParts<WalletProvider> for PdndCaller {
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .ok_or(VoucherError::Missing)?;
-        let now = st.now().secs();
-        let v = verify(c, token, now)?;
-        if !st.store().use_jti(&v.jti, v.exp, now)? {
-            return Err(VoucherError::Replayed.into());
-        }
-        Ok(Self(v))
+        consume(c, st.store(), token, st.now().secs()).map(Self)
     }
+}
+
+/// Verifies a voucher and consumes its `jti`. The `jti` is kept until `exp + SKEW`, the end
+/// of the window in which [`verify`] still accepts the voucher, so it cannot be replayed
+/// in the skew after `exp`.
+pub(crate) fn consume(c: &PdndConfig, store: &crate::store::Store, token: &str, now: i64) -> Result<VerifiedVoucher, ProviderError> {
+    let v = verify(c, token, now)?;
+    if !store.use_jti(&v.jti, v.exp.saturating_add(SKEW), now)? {
+        return Err(VoucherError::Replayed.into());
+    }
+    Ok(v)
 }
 
 /// What the PID Provider notifies.
@@ -301,6 +307,19 @@ mod tests {
         let k = SoftwareSigner::generate().unwrap();
         let v = verify(&config(&k), &voucher(&k, claims()), NOW).unwrap();
         assert_eq!((v.client_id.as_str(), v.purpose_id.as_deref(), v.jti.as_str()), ("pid-provider", Some("purpose-1"), "j1"));
+    }
+
+    #[test]
+    fn a_voucher_in_the_skew_after_exp_is_not_replayable() {
+        let k = SoftwareSigner::generate().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::store::Store::open(&dir.path().join("db.sqlite")).unwrap();
+        let exp = NOW + 300;
+        let token = voucher(&k, claims());
+        let late = exp + 30;
+        assert!(consume(&config(&k), &store, &token, late).is_ok(), "accepted once within the skew");
+        assert_eq!(consume(&config(&k), &store, &token, late).unwrap_err(), ProviderError::Voucher(VoucherError::Replayed));
+        assert_eq!(consume(&config(&k), &store, &token, late + 29).unwrap_err(), ProviderError::Voucher(VoucherError::Replayed));
     }
 
     #[test]

@@ -349,12 +349,14 @@ impl Store {
         Ok(rows.into_iter().map(|(id, _)| id).collect())
     }
 
-    /// Records a voucher's `jti` until `exp`: true the first time, false when it was used
-    /// before (a replay; OpenID ALL-008: `jti`s kept until `exp`). Expired ones are dropped.
-    pub fn use_jti(&self, jti: &str, exp: i64, now: i64) -> Result<bool, StoreError> {
+    /// Records a voucher's `jti` until `keep_until` (the caller passes `exp` plus the clock
+    /// skew it tolerates, so the `jti` outlives every instant the voucher is accepted at):
+    /// true the first time, false when it was used before (a replay; OpenID ALL-008).
+    /// Rows whose `keep_until` has passed are dropped.
+    pub fn use_jti(&self, jti: &str, keep_until: i64, now: i64) -> Result<bool, StoreError> {
         let c = self.conn();
         c.execute("DELETE FROM voucher_jtis WHERE exp <= ?1", params![now])?;
-        let n = c.execute("INSERT OR IGNORE INTO voucher_jtis (jti, exp) VALUES (?1, ?2)", params![jti, exp])?;
+        let n = c.execute("INSERT OR IGNORE INTO voucher_jtis (jti, exp) VALUES (?1, ?2)", params![jti, keep_until])?;
         Ok(n == 1)
     }
 
