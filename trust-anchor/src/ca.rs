@@ -384,7 +384,7 @@ pub fn protocol_certificate(
     p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
     p.use_authority_key_identifier_extension = true;
     p.not_before = time(now - 60)?;
-    p.not_after = time(now + ttl)?;
+    p.not_after = time(now.checked_add(ttl).ok_or(CaError::Time)?)?;
     let mut ca = CertificateParams::new(Vec::<String>::new())?;
     ca.distinguished_name = name(entity.as_str());
     ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
@@ -413,7 +413,7 @@ pub fn protocol_certificate_under(
     p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
     p.use_authority_key_identifier_extension = true;
     p.not_before = time(now - 60)?;
-    p.not_after = time(now + ttl)?;
+    p.not_after = time(now.checked_add(ttl).ok_or(CaError::Time)?)?;
     Ok(p.signed_by(&PublicPoint(point), &ca.issuer()?)?.der().to_vec())
 }
 

@@ -169,6 +169,9 @@ pub const ENV_OVERRIDES: [(&str, &str); 8] = [
     ("TESSERA_DATABASE_URL", "database_url"),
 ];
 
+/// The longest `statement_ttl` accepted: one year.
+pub const MAX_STATEMENT_TTL: i64 = 365 * 86_400;
+
 fn invalid(field: &str, detail: impl std::fmt::Display) -> ConfigError {
     ConfigError::Invalid { field: field.to_owned(), detail: detail.to_string() }
 }
@@ -253,8 +256,8 @@ impl Config {
         }
         c.metadata = f.metadata;
         if let Some(t) = f.statement_ttl {
-            if t <= 0 {
-                return Err(invalid("statement_ttl", "must be positive"));
+            if !(1..=MAX_STATEMENT_TTL).contains(&t) {
+                return Err(invalid("statement_ttl", format!("must be between 1 and {MAX_STATEMENT_TTL} seconds (one year)")));
             }
             c.statement_ttl = t;
         }
@@ -278,9 +281,7 @@ impl Config {
             serde_json::from_value::<wallet_core::federation::entity::Constraints>(Value::Object(k.clone())).map_err(|e| invalid("constraints", e))?;
         }
         c.constraints = f.constraints;
-        if f.outbound.fetch_ms == 0 || f.outbound.request_ms == 0 || f.outbound.max_in_flight == 0 {
-            return Err(invalid("outbound", "fetch_ms, request_ms and max_in_flight must be positive"));
-        }
+        f.outbound.validate().map_err(|e| invalid("outbound", e))?;
         c.outbound = f.outbound;
         Ok(ServiceConfig { config: c, listen })
     }
@@ -354,6 +355,11 @@ jwks_file = "ta.jwks"
         // Only a trust anchor publishes constraints in its configuration.
         assert_eq!(field(load(&FILE.replace("statement_ttl = 3600", "statement_ttl = 3600\nconstraints = { max_path_length = 1 }"), &[])), "constraints");
         assert_eq!(field(load(&FILE.replace("statement_ttl = 3600", "statement_ttl = 3600\n[outbound]\nmax_in_flight = 0"), &[])), "outbound");
+        assert_eq!(field(load(&FILE.replace("statement_ttl = 3600", "statement_ttl = 3600\n[outbound]\nrequest_ms = 18446744073709551615"), &[])), "outbound");
+        for ttl in ["0", "-1", "31536001", "9223372036854775807"] {
+            assert_eq!(field(load(FILE, &[("TESSERA_STATEMENT_TTL", ttl)])), "statement_ttl", "{ttl}");
+        }
+        assert_eq!(load(FILE, &[("TESSERA_STATEMENT_TTL", "31536000")]).unwrap().config.statement_ttl, 31_536_000);
     }
 
     #[test]

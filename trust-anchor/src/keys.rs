@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use wallet_core::jose::jwk::JwkSet;
 use wallet_core::jose::{Jwk, PrivateJwk, Signer as _, SoftwareSigner};
+use wallet_core::time::UnixTime;
 
 #[derive(Serialize, Deserialize)]
 struct Stored {
@@ -111,9 +112,10 @@ impl KeyRing {
     /// Phase 2: the next key signs from now on; the old one is retired with `exp` set to when
     /// the last statement it signed expires.
     pub fn activate(&mut self, now: i64, statement_ttl: i64) -> Result<Jwk, String> {
+        let exp = UnixTime(now).checked_add(statement_ttl).map_err(|e| format!("statement_ttl: {e}"))?.secs();
         let next = self.next.take().ok_or_else(|| "no prepared key: call prepare first".to_owned())?;
         let old = std::mem::replace(&mut self.current, next);
-        self.retired.push(RetiredKey { jwk: old.public_jwk(), exp: now + statement_ttl, retired_at: now });
+        self.retired.push(RetiredKey { jwk: old.public_jwk(), exp, retired_at: now });
         self.save()?;
         Ok(self.current.public_jwk())
     }

@@ -13,9 +13,11 @@
 //!
 //! The chain above this entity comes from its configured `authority_hints` (the async
 //! collector, this entity's own configuration answered locally). The whole chain is
-//! validated against the requested anchor before it is signed, and the signed answer is
-//! kept until the chain's `exp` (keyed by `sub`, anchors and `entity_type` filter); a
-//! subordinate's entries are dropped when it is removed, re-keyed or onboarded again.
+//! validated against the requested anchor before it is signed, and the validated chain is
+//! kept until its `exp`, keyed by `sub` and anchors only (the `entity_type` filter is applied,
+//! and the answer signed, when answering; the unfiltered answer is kept with it). Past
+//! [`MAX_ENTRIES`], expired entries go first, then the least recently used. A subordinate's
+//! entries are dropped when it is removed, re-keyed or onboarded again.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -38,47 +40,83 @@ use crate::routes::{AppState, RESOLVE_MEDIA_TYPE, entity_id, fetch_configuration
 pub const MAX_DEPTH: usize = 2;
 /// How many intermediates one intermediate's list may contribute to the search.
 const MAX_CHILDREN: usize = 8;
-/// Cached answers kept at most; past it, expired ones go, then everything.
+/// Cached chains kept at most; past it, expired ones go, then the least recently used.
 const MAX_ENTRIES: usize = 10_000;
+/// `entity_type` parameters accepted in one request.
+pub const MAX_ENTITY_TYPES: usize = 16;
+/// The longest `entity_type` value accepted.
+pub const MAX_ENTITY_TYPE_LEN: usize = 64;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct Key {
     sub: String,
     anchors: String,
-    types: String,
 }
 
 #[derive(Debug, Clone)]
 struct Entry {
-    jwt: String,
-    exp: i64,
+    chain: ValidatedChain,
+    /// The signed answer without an `entity_type` filter, once one was asked for.
+    plain: Option<String>,
     /// The registered subordinate the chain goes through (itself, or the intermediate above).
     via: Option<String>,
+    /// When it was last used (a tick of [`Cache::tick`]).
+    used: u64,
 }
 
-/// Signed resolve answers until their chain's `exp`, and this entity's own chains.
+/// Validated resolve chains until their `exp`, and this entity's own chains.
 #[derive(Debug, Default)]
 pub struct Cache {
     answers: Mutex<HashMap<Key, Entry>>,
     own: Mutex<HashMap<String, (ValidatedChain, Option<String>)>>,
     hits: std::sync::atomic::AtomicU64,
+    tick: std::sync::atomic::AtomicU64,
 }
 
 impl Cache {
-    fn answer(&self, k: &Key, now: UnixTime) -> Option<String> {
-        let m = self.answers.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        m.get(k).filter(|e| e.exp > now.secs()).map(|e| e.jwt.clone())
+    fn next_tick(&self) -> u64 {
+        self.tick.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     }
 
-    fn put(&self, k: Key, e: Entry, now: UnixTime) {
+    /// The chain for `k` (and its unfiltered signed answer), if cached and not expired.
+    fn chain(&self, k: &Key, now: UnixTime) -> Option<(ValidatedChain, Option<String>)> {
+        let tick = self.next_tick();
         let mut m = self.answers.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if m.len() >= MAX_ENTRIES {
-            m.retain(|_, e| e.exp > now.secs());
-            if m.len() >= MAX_ENTRIES {
-                m.clear();
+        let e = m.get_mut(k).filter(|e| e.chain.exp > now)?;
+        e.used = tick;
+        Some((e.chain.clone(), e.plain.clone()))
+    }
+
+    fn put(&self, k: Key, chain: ValidatedChain, via: Option<String>, now: UnixTime) {
+        let used = self.next_tick();
+        let mut m = self.answers.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !m.contains_key(&k) && m.len() >= MAX_ENTRIES {
+            m.retain(|_, e| e.chain.exp > now);
+            if m.len() >= MAX_ENTRIES
+                && let Some(lru) = m.iter().min_by_key(|(_, e)| e.used).map(|(k, _)| k.clone())
+            {
+                m.remove(&lru);
             }
         }
-        m.insert(k, e);
+        m.insert(k, Entry { chain, plain: None, via, used });
+    }
+
+    /// Keeps the unfiltered signed answer with the chain it was made from.
+    fn put_plain(&self, k: &Key, jwt: String) {
+        let mut m = self.answers.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(e) = m.get_mut(k) {
+            e.plain = Some(jwt);
+        }
+    }
+
+    /// Chains cached now (expired ones included until evicted).
+    pub fn len(&self) -> usize {
+        self.answers.lock().unwrap_or_else(std::sync::PoisonError::into_inner).len()
+    }
+
+    /// Whether no chain is cached.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 
     /// Drops every answer about `id` or through it.
@@ -125,7 +163,15 @@ pub(crate) async fn resolve(State(st): State<AppState>, Query(q): Query<Vec<(Str
         match k.as_str() {
             "sub" => sub = Some(v),
             "trust_anchor" | "anchor" => asked.push(v),
-            "entity_type" => types.push(v),
+            "entity_type" => {
+                if types.len() >= MAX_ENTITY_TYPES {
+                    return Err(ApiError::invalid_request(format!("entity_type: at most {MAX_ENTITY_TYPES} parameters")));
+                }
+                if v.len() > MAX_ENTITY_TYPE_LEN {
+                    return Err(ApiError::invalid_request(format!("entity_type: at most {MAX_ENTITY_TYPE_LEN} characters")));
+                }
+                types.push(v);
+            }
             _ => {}
         }
     }
@@ -139,24 +185,26 @@ pub(crate) async fn resolve(State(st): State<AppState>, Query(q): Query<Vec<(Str
     }
     types.sort();
     types.dedup();
-    let key = Key {
-        sub: sub.to_string(),
-        anchors: anchors.iter().map(|a| a.id.as_str()).collect::<Vec<_>>().join(" "),
-        types: types.join(" "),
-    };
+    let key = Key { sub: sub.to_string(), anchors: anchors.iter().map(|a| a.id.as_str()).collect::<Vec<_>>().join(" ") };
     let now = UnixTime::now();
     let cache = &st.inner().cache;
-    if let Some(jwt) = cache.answer(&key, now) {
+    let chain = if let Some((chain, plain)) = cache.chain(&key, now) {
         cache.hits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        return Ok(jwt_response(RESOLVE_MEDIA_TYPE, jwt));
-    }
-    let fetcher = st.http().for_request();
-    let (below, via) = locate(&st, &fetcher, &sub, now).await?;
-    let (own, anchor_ec) = own_chain(&st, &fetcher, &anchors, &key.anchors, now).await?;
-    let anchor = anchors.iter().find(|a| a.id == own.trust_anchor).ok_or_else(|| ApiError::server("own chain to an anchor not asked"))?;
-    let jwts: Vec<String> = if below.is_empty() { own.jwts() } else { below.into_iter().chain(own.jwts().into_iter().skip(1)).collect() };
-    // The anchor's configuration's `constraints` apply too (SPID/CIE, IT-Wallet; digest §C).
-    let chain = chain::validate_with_anchor_configuration(&jwts, anchor, anchor_ec.as_deref(), now)?;
+        if let (true, Some(jwt)) = (types.is_empty(), plain) {
+            return Ok(jwt_response(RESOLVE_MEDIA_TYPE, jwt));
+        }
+        chain
+    } else {
+        let fetcher = st.http().for_request();
+        let (below, via) = locate(&st, &fetcher, &sub, now).await?;
+        let (own, anchor_ec) = own_chain(&st, &fetcher, &anchors, &key.anchors, now).await?;
+        let anchor = anchors.iter().find(|a| a.id == own.trust_anchor).ok_or_else(|| ApiError::server("own chain to an anchor not asked"))?;
+        let jwts: Vec<String> = if below.is_empty() { own.jwts() } else { below.into_iter().chain(own.jwts().into_iter().skip(1)).collect() };
+        // The anchor's configuration's `constraints` apply too (SPID/CIE, IT-Wallet; digest §C).
+        let chain = chain::validate_with_anchor_configuration(&jwts, anchor, anchor_ec.as_deref(), now)?;
+        cache.put(key.clone(), chain.clone(), via, now);
+        chain
+    };
     let mut metadata = chain.metadata.clone();
     if !types.is_empty() {
         metadata.retain(|t, _| types.contains(t));
@@ -167,7 +215,9 @@ pub(crate) async fn resolve(State(st): State<AppState>, Query(q): Query<Vec<(Str
     });
     let header = JwsHeader::new(JwsAlg::Es256).with_typ("resolve-response+jwt");
     let jwt = st.inner().sign_json(&header, &claims)?;
-    cache.put(key, Entry { jwt: jwt.clone(), exp: chain.exp.secs(), via }, now);
+    if types.is_empty() {
+        cache.put_plain(&key, jwt.clone());
+    }
     Ok(jwt_response(RESOLVE_MEDIA_TYPE, jwt))
 }
 

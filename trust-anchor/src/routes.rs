@@ -140,6 +140,11 @@ impl AppState {
         self.inner.cache.hits()
     }
 
+    /// `/resolve` chains cached now (one per `sub` and anchors asked).
+    pub fn resolve_cache_len(&self) -> usize {
+        self.inner.cache.len()
+    }
+
     /// Trust anchor only: the federation's root CA certificate (DER).
     pub fn root_ca(&self) -> Option<&[u8]> {
         self.inner.root_ca.as_deref()

@@ -264,6 +264,37 @@ fn metric(text: &str, line_start: &str) -> u64 {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entity_type_values_do_not_grow_the_resolve_cache() {
+    let fed = Fed::new().await;
+    fed.onboard_all().await;
+    let (status, first) = fed.resolve(&fed.ta, fed.leaf.id.as_str()).await;
+    assert_eq!(status, 200, "{first}");
+    let base = format!("{}/resolve?sub={}&trust_anchor={}", fed.ta.id, fed.leaf.id, fed.ta.id);
+    for i in 0..1_000 {
+        let (status, body) = fed.get(format!("{base}&entity_type=t{i}")).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    assert_eq!(fed.ta.state.resolve_cache_len(), 1, "one chain per sub and anchors");
+    assert_eq!(fed.ta.state.resolve_cache_hits(), 1_000);
+    // The filter is applied when answering.
+    let (status, body) = fed.get(format!("{base}&entity_type=federation_entity")).await;
+    assert_eq!(status, 200);
+    let md = claims_of(&body)["metadata"].as_object().cloned().unwrap();
+    assert_eq!(md.keys().collect::<Vec<_>>(), ["federation_entity"]);
+    // The genuine entry survived: the same unfiltered answer, from the cache.
+    assert_eq!(fed.resolve(&fed.ta, fed.leaf.id.as_str()).await, (200, first));
+    assert_eq!(fed.ta.state.resolve_cache_hits(), 1_002);
+    // Too many, or too long, entity_type parameters are refused by name.
+    let many: String = (0..17).map(|i| format!("&entity_type=t{i}")).collect();
+    let (status, body) = fed.get(format!("{base}{many}")).await;
+    assert_eq!((status, error_of(&body).0.as_str()), (400, "invalid_request"));
+    assert!(error_of(&body).1.contains("entity_type"), "{body}");
+    let (status, body) = fed.get(format!("{base}&entity_type={}", "x".repeat(65))).await;
+    assert_eq!((status, error_of(&body).0.as_str()), (400, "invalid_request"));
+    assert!(error_of(&body).1.contains("entity_type"), "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_resolve_is_answered_from_the_cache_without_fetching() {
     let fed = Fed::new().await;
     fed.onboard_all().await;
