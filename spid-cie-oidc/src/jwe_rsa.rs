@@ -171,13 +171,13 @@ pub fn encrypt(plaintext: &[u8], recipient: &Jwk, alg: KeyAlg, enc: Enc, cty: Op
     }
     let header_b64 = b64::encode(Value::Object(header).to_string());
 
-    let cek = random_bytes::<64>();
+    let cek = random_bytes::<64>().map_err(|_| JweError::EncryptionFailed)?;
     let cek = cek.get(..enc.key_len()).unwrap_or_default();
     let mut encrypted_key = vec![0u8; oaep.ciphertext_size()];
     let ek = oaep.encrypt(alg.oaep(), cek, &mut encrypted_key, None).map_err(|_| JweError::EncryptionFailed)?.to_vec();
 
     let (mac_key, enc_key) = cek.split_at(enc.key_len() / 2);
-    let iv = random_bytes::<16>();
+    let iv = random_bytes::<16>().map_err(|_| JweError::EncryptionFailed)?;
     let key = PaddedBlockEncryptingKey::cbc_pkcs7(enc.cipher_key(enc_key).map_err(|()| JweError::EncryptionFailed)?)
         .map_err(|_| JweError::EncryptionFailed)?;
     let mut ct = plaintext.to_vec();

@@ -36,6 +36,9 @@ pub enum KeyError {
     /// The crypto library failed (key generation).
     #[error("RSA key generation failed")]
     Generate,
+    /// The system random generator failed: nothing random is made up in its place.
+    #[error("the system random generator failed")]
+    Random,
 }
 
 /// RSA key size (SPID/CIE OIDC §B.4: ≥ 2048 bits).
@@ -215,24 +218,22 @@ impl CoreKeys {
 
 pub(crate) use wallet_core::store::write_private;
 
-/// `n` random bytes from the system generator.
-pub(crate) fn random_bytes<const N: usize>() -> [u8; N] {
+/// `n` random bytes from the system generator; [`KeyError::Random`] (fail closed) when it fails.
+pub(crate) fn random_bytes<const N: usize>() -> Result<[u8; N], KeyError> {
     let mut b = [0u8; N];
-    // aws-lc's generator fails only when the OS has no entropy source at all; the zero
-    // fallback is never reached in practice and the caller's values would then collide, not leak.
-    let _ = aws_lc_rs::rand::fill(&mut b);
-    b
+    aws_lc_rs::rand::fill(&mut b).map_err(|_| KeyError::Random)?;
+    Ok(b)
 }
 
 /// A random identifier of `2 * N` lowercase hex characters: alphanumeric, as SPID/CIE OIDC
 /// §B.2 wants for `state` and `nonce` (≥ 32 alphanumeric characters).
-pub(crate) fn random_alnum<const N: usize>() -> String {
-    random_bytes::<N>().iter().map(|b| format!("{b:02x}")).collect()
+pub(crate) fn random_alnum<const N: usize>() -> Result<String, KeyError> {
+    Ok(random_bytes::<N>()?.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 /// A random UUID v4 (`jti`, authorization codes; SPID/CIE OIDC §B.3 wants uuid4 `jti`s).
-pub(crate) fn uuid4() -> String {
-    let mut b = random_bytes::<16>();
+pub(crate) fn uuid4() -> Result<String, KeyError> {
+    let mut b = random_bytes::<16>()?;
     if let Some(x) = b.get_mut(6) {
         *x = (*x & 0x0f) | 0x40;
     }
@@ -241,7 +242,7 @@ pub(crate) fn uuid4() -> String {
     }
     let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
     let part = |r: std::ops::Range<usize>| h.get(r).unwrap_or_default().to_owned();
-    format!("{}-{}-{}-{}-{}", part(0..8), part(8..12), part(12..16), part(16..20), part(20..32))
+    Ok(format!("{}-{}-{}-{}-{}", part(0..8), part(8..12), part(12..16), part(16..20), part(20..32)))
 }
 
 #[cfg(test)]
@@ -272,10 +273,10 @@ mod tests {
 
     #[test]
     fn uuid_and_alnum_shapes() {
-        let u = uuid4();
+        let u = uuid4().unwrap();
         assert_eq!(u.len(), 36);
         assert_eq!(u.as_bytes()[14], b'4');
-        let s = random_alnum::<24>();
+        let s = random_alnum::<24>().unwrap();
         assert_eq!(s.len(), 48);
         assert!(s.chars().all(|c| c.is_ascii_alphanumeric()));
     }

@@ -153,7 +153,7 @@ async fn authorize(st: &OpState, q: HashMap<String, String>) -> Result<Response,
     let to = ErrorRedirect { redirect_uri: redirect_uri.to_owned(), state: str_of(&claims, "state").map(str::to_owned), iss: st.issuer().to_owned() };
     let session = check_request(st, &client_id, &q, &claims).map_err(|e| OAuthError::from(e).redirected(to.clone()))?;
     let now = UnixTime::now().secs();
-    let id = random_alnum::<24>();
+    let id = random_alnum::<24>().map_err(OAuthError::server)?;
     let requested = session.acr_values.clone();
     if !st.inner.store.sessions.insert_new(id.clone(), session, now.saturating_add(st.inner.config.code_ttl), now) {
         return Err(OAuthError::new(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", "too many pending logins").redirected(to));
@@ -331,7 +331,10 @@ pub async fn login(State(st): State<OpState>, Form(f): Form<LoginForm>) -> Respo
     if session.acr_values.iter().min().is_some_and(|min| acr < *min) {
         return OAuthError::new(StatusCode::BAD_REQUEST, "access_denied", "authenticated below the requested level").redirected(to).into_response();
     }
-    let code = uuid4();
+    let code = match uuid4() {
+        Ok(c) => c,
+        Err(e) => return OAuthError::server(e).redirected(to).into_response(),
+    };
     let mut url = match url::Url::parse(&session.redirect_uri) {
         Ok(u) => u,
         Err(e) => return OAuthError::server(e).into_response(),

@@ -189,7 +189,7 @@ impl OpState {
                 a
             }
             _ => {
-                let s = random_bytes::<32>();
+                let s = random_bytes::<32>()?;
                 write_private(&salt_path, &s).map_err(|e| OpError::Io(format!("{}: {e}", salt_path.display())))?;
                 s
             }

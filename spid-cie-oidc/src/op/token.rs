@@ -122,7 +122,7 @@ impl OpState {
     /// Issues an access token (RFC 9068 `at+jwt`) under `grant_id`.
     fn access_token(&self, grant_id: &str, g: &Grant, parent: Option<String>, now: i64) -> Result<String, OAuthError> {
         let c = &self.inner.config;
-        let jti = uuid4();
+        let jti = uuid4().map_err(OAuthError::server)?;
         let claims = json!({
             "iss": self.issuer(), "sub": g.sub, "aud": [self.endpoint("userinfo"), g.client_id.to_string()],
             "client_id": g.client_id, "scope": g.scope.join(" "), "iat": now, "exp": now.saturating_add(c.access_token_ttl), "jti": jti,
@@ -137,7 +137,7 @@ impl OpState {
 
     fn refresh_token(&self, grant_id: &str, g: &Grant, now: i64) -> Result<(String, String), OAuthError> {
         let c = &self.inner.config;
-        let jti = uuid4();
+        let jti = uuid4().map_err(OAuthError::server)?;
         let claims = json!({
             "iss": self.issuer(), "sub": g.sub, "client_id": g.client_id, "aud": self.endpoint("token"),
             "iat": now, "exp": now.saturating_add(c.refresh_token_ttl), "jti": jti,
@@ -154,7 +154,7 @@ impl OpState {
         let mut claims = json!({
             "iss": self.issuer(), "sub": g.sub, "aud": g.client_id, "acr": acr,
             "at_hash": at_hash(rp.id_token_alg, access_token),
-            "iat": now, "nbf": now, "exp": now.saturating_add(self.inner.config.id_token_ttl), "jti": uuid4(),
+            "iat": now, "nbf": now, "exp": now.saturating_add(self.inner.config.id_token_ttl), "jti": uuid4().map_err(OAuthError::server)?,
         });
         if let Value::Object(m) = &mut claims {
             if let Some(n) = nonce {
@@ -224,7 +224,7 @@ async fn token_inner(st: &OpState, f: HashMap<String, String>) -> Result<Respons
             if !wallet_core::subtle_eq(computed.as_str().as_bytes(), cg.session.code_challenge.as_bytes()) {
                 return Err(OAuthError::invalid_grant("code_verifier does not match code_challenge"));
             }
-            let grant_id = uuid4();
+            let grant_id = uuid4().map_err(OAuthError::server)?;
             let grant = Grant {
                 client_id: rp.client_id.clone(),
                 sub: st.pairwise_sub(&rp.client_id, &cg.fiscal_number),

@@ -75,7 +75,7 @@ async fn userinfo(st: &OpState, headers: &HeaderMap) -> Result<Response, OAuthEr
     claims.insert("aud".into(), Value::from(grant.client_id.to_string()));
     claims.insert("iat".into(), Value::from(now));
     claims.insert("exp".into(), Value::from(now.saturating_add(600)));
-    claims.insert("jti".into(), Value::from(uuid4()));
+    claims.insert("jti".into(), Value::from(uuid4().map_err(OAuthError::server)?));
     let mut asked: Vec<String> = grant.claims.get("userinfo").and_then(Value::as_object).map(|m| m.keys().cloned().collect()).unwrap_or_default();
     // CIE scopes stand for attribute sets (§B.2).
     if st.inner.config.profile == Profile::Cie {

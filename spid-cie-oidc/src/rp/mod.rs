@@ -367,7 +367,7 @@ impl RelyingParty {
             return Err(RpError::Config(format!("app_data longer than {} bytes", pending::MAX_APP_DATA)));
         }
         // `offline_access` needs `consent` in `prompt` (§B.2): both `Prompt` values carry it.
-        let nonce = random_alnum::<24>();
+        let nonce = random_alnum::<24>()?;
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let scope = if req.offline_access { "openid offline_access" } else { "openid" };
         let now = UnixTime::now();
@@ -395,7 +395,7 @@ impl RelyingParty {
             "code_challenge": challenge.as_str(), "code_challenge_method": "S256",
             "prompt": req.prompt.as_str(), "acr_values": Acr::join(&req.acr_values),
             "claims": req.claims.to_json(),
-            "iat": now, "exp": exp.secs(), "jti": uuid4(),
+            "iat": now, "exp": exp.secs(), "jti": uuid4()?,
         });
         let mut claims = claims;
         if let Value::Object(m) = &mut claims {
@@ -550,7 +550,7 @@ impl RelyingParty {
         let now = UnixTime::now();
         let exp = crate::time::after(now, REQUEST_OBJECT_TTL).map_err(|e| RpError::Sign(format!("client assertion exp: {e}")))?;
         let id = self.client_id().as_str();
-        let claims = json!({"iss": id, "sub": id, "aud": [endpoint], "iat": now.secs(), "exp": exp.secs(), "jti": uuid4()});
+        let claims = json!({"iss": id, "sub": id, "aud": [endpoint], "iat": now.secs(), "exp": exp.secs(), "jti": uuid4()?});
         let assertion = jwt::sign(&claims, None, &self.inner.keys.sig.signer(JwsAlg::Rs256)).map_err(|e| RpError::Sign(e.to_string()))?;
         Ok(vec![("client_id", id.to_owned()), ("client_assertion_type", CLIENT_ASSERTION_TYPE.to_owned()), ("client_assertion", assertion)])
     }

@@ -132,7 +132,7 @@ impl StateKey {
         match std::fs::read(&path) {
             Ok(b) => Self::from_bytes(&b),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let b = random_bytes::<32>();
+                let b = random_bytes::<32>()?;
                 write_private(&path, &b).map_err(io)?;
                 Self::from_bytes(&b)
             }
@@ -159,7 +159,7 @@ impl StateKey {
             d: p.app_data.clone(),
         };
         let mut body = serde_json::to_vec(&wire).map_err(|e| KeyError::Invalid(e.to_string()))?;
-        let nonce_bytes = random_bytes::<NONCE_LEN>();
+        let nonce_bytes = random_bytes::<NONCE_LEN>()?;
         self.key
             .seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce_bytes), Aad::from(Self::aad(client_id)), &mut body)
             .map_err(|_| KeyError::Invalid("state sealing failed".into()))?;
