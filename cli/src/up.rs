@@ -136,6 +136,12 @@ pub(crate) fn run(a: &UpArgs) -> Result<(), CliError> {
         wp.trust_anchor_jwks = Some(anchor.jwks.clone());
         wp.allowed_redirect_uris = vec![WALLET_REDIRECT_URI.into()];
         wp.op_entity_id = Some(op_id.clone());
+        // On loopback every wallet, test and demo is one client address: the per-client
+        // limits are raised so that a developer's burst of logins is not taken for a flood.
+        let rl = &mut wp.rate_limits;
+        for (limit, per_minute, burst) in [(&mut rl.login, 600, 120), (&mut rl.session, 600, 120), (&mut rl.nonce, 1200, 240), (&mut rl.registration, 600, 120), (&mut rl.attestation, 600, 120)] {
+            *limit = service_kit::RateLimit::new(per_minute, burst);
+        }
         let wp_state = wallet_provider::WalletProvider::open(wp).map_err(|e| usage(format!("wallet provider: {e}")))?;
         spawn(port(4)?, wallet_provider::router(wp_state), bind(port(4)?).await?);
 
