@@ -144,6 +144,8 @@ pub struct Config {
     pub rate_limits: RateLimits,
     /// Bounds on outbound fetches (issuer chains, status lists, our own chain).
     pub outbound: service_kit::FetchLimits,
+    /// The in-person page (`[web]`).
+    pub web: crate::web::WebConfig,
 }
 
 #[derive(Debug, Deserialize)]
@@ -180,6 +182,7 @@ struct File {
     check_status: Option<bool>,
     rate_limits: Option<RateLimits>,
     outbound: Option<service_kit::FetchLimits>,
+    web: Option<crate::web::WebConfig>,
 }
 
 fn entity(name: &str, v: &str) -> Result<EntityId, ConfigError> {
@@ -226,6 +229,7 @@ impl Config {
             check_status: true,
             rate_limits: RateLimits::default(),
             outbound: service_kit::FetchLimits::default(),
+            web: crate::web::WebConfig::default(),
         }
     }
 
@@ -318,6 +322,9 @@ impl Config {
         }
         if let Some(v) = f.outbound {
             c.outbound = v;
+        }
+        if let Some(v) = f.web {
+            c.web = v;
         }
         c.validate()?;
         Ok(c)

@@ -41,10 +41,12 @@ pub mod metrics;
 pub mod presets;
 pub mod qr;
 pub mod routes;
+pub mod sessions;
 pub mod state;
 pub mod store;
 pub mod trust;
 pub mod wallet;
+pub mod web;
 
 pub use config::Config;
 pub use error::VerifierError;

@@ -16,8 +16,8 @@ use wallet_core::oid4vp::{AuthorizationRequestUrl, ClientId, RequestUriMethod};
 
 use crate::Verifier;
 use crate::error::VerifierError;
-use crate::metrics::Event;
-use crate::store::{Flow, NewSession, SessionStatus, TakeRefused};
+use crate::sessions::{Method, SessionRequest};
+use crate::store::{Flow, SessionStatus, TakeRefused};
 
 /// `POST`: create a session (integrator, admin token).
 pub const SESSIONS_PATH: &str = "/sessions";
@@ -80,6 +80,7 @@ pub fn router(state: Verifier) -> Router {
         .route(HEALTH_PATH, health(&state).route())
         .route(METRICS_PATH, get(metrics))
         .route(OPENAPI_PATH, get(openapi))
+        .merge(crate::web::router())
         .layer(axum::middleware::from_fn(timeout))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY));
     json_errors(ours, ErrorProfile::OAUTH).with_state(state).fallback_service(federation)
@@ -152,46 +153,15 @@ async fn create_session(_: AdminToken, State(st): State<Verifier>, service_kit::
         (None, Some(q)) => DcqlQuery::from_value(q).map_err(|e| VerifierError::BadRequest(format!("dcql_query: {e}")))?,
         _ => return Err(VerifierError::BadRequest("give exactly one of preset and dcql_query".into())),
     };
-    let method = match req.request_uri_method.as_deref() {
-        None | Some("post") => "post",
-        Some("get") => "get",
-        Some(other) => return Err(VerifierError::BadRequest(format!("request_uri_method `{other}` is not get or post"))),
-    };
+    let method = req.request_uri_method.as_deref().map(Method::parse).transpose()?.unwrap_or_default();
+    let s = st.start_session(SessionRequest { query, flow: req.flow, redirect_uri: req.redirect_uri, method, owner: None })?;
     let c = st.config();
-    let redirect_uri = match (req.flow, req.redirect_uri) {
-        (Flow::CrossDevice, None) => None,
-        (Flow::CrossDevice, Some(_)) => return Err(VerifierError::BadRequest("redirect_uri is for the same-device flow".into())),
-        (Flow::SameDevice, Some(r)) if c.redirect_uris.contains(&r) => Some(r),
-        (Flow::SameDevice, Some(r)) => return Err(VerifierError::BadRequest(format!("redirect_uri {r} is not one of the configured redirect_uris"))),
-        (Flow::SameDevice, None) => Some(
-            c.redirect_uris.first().cloned().ok_or_else(|| VerifierError::BadRequest("the same-device flow needs redirect_uris in the configuration".into()))?,
-        ),
-    };
-    let now = st.now().secs();
-    let _ = st.store().purge(now);
-    let (id, request_id, state, nonce) = (random()?, random()?, random()?, random()?);
-    let expires_at = now.saturating_add(c.session_ttl);
-    let dcql = query.to_value().to_string();
-    st.store().create(&NewSession {
-        id: &id,
-        request_id: &request_id,
-        state: &state,
-        nonce: &nonce,
-        flow: req.flow,
-        dcql: &dcql,
-        redirect_uri: redirect_uri.as_deref(),
-        request_uri_method: method,
-        now,
-        expires_at,
-        purge_at: expires_at.saturating_add(c.result_ttl),
-    })?;
-    st.metrics().count(Event::SessionCreated);
     let body = json!({
-        "session_id": id,
-        "wallet_url": wallet_url(&st, &request_id, method),
-        "expires_at": expires_at,
-        "qr_svg": c.endpoint(&QR_SVG_PATH.replace("{id}", &id)),
-        "qr_png": c.endpoint(&QR_PNG_PATH.replace("{id}", &id)),
+        "session_id": s.id,
+        "wallet_url": s.wallet_url,
+        "expires_at": s.expires_at,
+        "qr_svg": c.endpoint(&QR_SVG_PATH.replace("{id}", &s.id)),
+        "qr_png": c.endpoint(&QR_PNG_PATH.replace("{id}", &s.id)),
     });
     Ok((StatusCode::CREATED, [(header::CACHE_CONTROL, "no-store")], Json(body)).into_response())
 }

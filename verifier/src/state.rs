@@ -69,6 +69,7 @@ struct Inner {
     clock: Arc<dyn Clock>,
     limiters: Limiters,
     metrics: crate::metrics::Metrics,
+    changes: tokio::sync::watch::Sender<u64>,
 }
 
 /// Builds a [`Verifier`] with non-default seams.
@@ -134,6 +135,7 @@ impl Builder {
                 clock: self.clock,
                 limiters,
                 metrics: crate::metrics::Metrics::default(),
+                changes: tokio::sync::watch::Sender::new(0),
             }),
         })
     }
@@ -256,6 +258,16 @@ impl Verifier {
     /// The counters.
     pub fn metrics(&self) -> &crate::metrics::Metrics {
         &self.inner.metrics
+    }
+
+    /// Ticks whenever a session changes in this process ([`Verifier::watch`] wakes on it).
+    pub fn changes(&self) -> &tokio::sync::watch::Sender<u64> {
+        &self.inner.changes
+    }
+
+    /// Tells watchers that a session changed.
+    pub fn changed(&self) {
+        self.inner.changes.send_modify(|n| *n = n.wrapping_add(1));
     }
 
     /// Now.

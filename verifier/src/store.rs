@@ -145,6 +145,9 @@ pub struct Session {
     pub result: Option<String>,
     /// Whether the integrator took the result.
     pub result_taken: bool,
+    /// Who started it, when it is not the integrator API: the in-person page's operator
+    /// (each operator sees only their own checks).
+    pub owner: Option<String>,
 }
 
 impl Session {
@@ -180,6 +183,8 @@ pub struct NewSession<'a> {
     pub expires_at: i64,
     /// Deletion time.
     pub purge_at: i64,
+    /// The in-person page's operator who started it (`None`: the integrator API).
+    pub owner: Option<&'a str>,
 }
 
 /// Why the integrator could not take a result.
@@ -206,7 +211,7 @@ impl std::fmt::Debug for Store {
     }
 }
 
-const COLS: &str = "id, request_id, state, nonce, flow, dcql, redirect_uri, request_uri_method, status, created_at, expires_at, result, result_taken";
+const COLS: &str = "id, request_id, state, nonce, flow, dcql, redirect_uri, request_uri_method, status, created_at, expires_at, result, result_taken, owner";
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(Session, String, String)> {
     let flow: String = r.get(4)?;
@@ -226,6 +231,7 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(Session, String, String)> {
             expires_at: r.get(10)?,
             result: r.get(11)?,
             result_taken: r.get::<_, i64>(12)? != 0,
+            owner: r.get(13)?,
         },
         flow,
         status,
@@ -262,10 +268,17 @@ impl Store {
                 purge_at INTEGER NOT NULL,
                 response_code_hash TEXT,
                 result TEXT,
-                result_taken INTEGER NOT NULL DEFAULT 0
+                result_taken INTEGER NOT NULL DEFAULT 0,
+                owner TEXT
             );
             CREATE INDEX IF NOT EXISTS sessions_purge ON sessions(purge_at);",
         )?;
+        // A database from before the in-person page has no `owner` column.
+        let has_owner: bool = conn.query_row("SELECT COUNT(*) FROM pragma_table_info('sessions') WHERE name = 'owner'", [], |r| r.get::<_, i64>(0))? == 1;
+        if !has_owner {
+            conn.execute_batch("ALTER TABLE sessions ADD COLUMN owner TEXT")?;
+        }
+        conn.execute_batch("CREATE INDEX IF NOT EXISTS sessions_owner ON sessions(owner, created_at)")?;
         Ok(Self { conn: Mutex::new(conn) })
     }
 
@@ -282,9 +295,9 @@ impl Store {
     /// Stores a new session.
     pub fn create(&self, s: &NewSession<'_>) -> Result<(), StoreError> {
         self.conn().execute(
-            "INSERT INTO sessions (id, request_id, state, nonce, flow, dcql, redirect_uri, request_uri_method, status, created_at, expires_at, purge_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'created', ?9, ?10, ?11)",
-            params![s.id, s.request_id, s.state, s.nonce, s.flow.as_str(), s.dcql, s.redirect_uri, s.request_uri_method, s.now, s.expires_at, s.purge_at],
+            "INSERT INTO sessions (id, request_id, state, nonce, flow, dcql, redirect_uri, request_uri_method, status, created_at, expires_at, purge_at, owner)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'created', ?9, ?10, ?11, ?12)",
+            params![s.id, s.request_id, s.state, s.nonce, s.flow.as_str(), s.dcql, s.redirect_uri, s.request_uri_method, s.now, s.expires_at, s.purge_at, s.owner],
         )?;
         Ok(())
     }
@@ -298,6 +311,14 @@ impl Store {
     fn by(&self, column: &str, value: &str) -> Result<Option<Session>, StoreError> {
         let r = self.conn().query_row(&format!("SELECT {COLS} FROM sessions WHERE {column} = ?1"), params![value], row).optional()?;
         r.map(finish).transpose()
+    }
+
+    /// The sessions an operator started, newest first, at most `limit`.
+    pub fn by_owner(&self, owner: &str, limit: u32) -> Result<Vec<Session>, StoreError> {
+        let c = self.conn();
+        let mut stmt = c.prepare(&format!("SELECT {COLS} FROM sessions WHERE owner = ?1 ORDER BY created_at DESC, id LIMIT ?2"))?;
+        let rows = stmt.query_map(params![owner, limit], row)?.collect::<Result<Vec<_>, _>>()?;
+        rows.into_iter().map(finish).collect()
     }
 
     /// One session by its `request_uri` handle.
@@ -401,6 +422,7 @@ mod tests {
             now: 0,
             expires_at: 100,
             purge_at: 200,
+            owner: None,
         }
     }
 

@@ -87,6 +87,7 @@ async fn serve_request_object(st: &Verifier, id: &str, post: Option<RequestUriPo
         let why = if session.status_at(now.secs()) == SessionStatus::Expired { "the session expired" } else { "request_uri already used" };
         return Err(VerifierError::RequestUri(why.into()));
     }
+    st.changed();
     st.metrics().count(Event::RequestServed);
     Ok(([(header::CONTENT_TYPE, REQUEST_OBJECT_MEDIA_TYPE), (header::CACHE_CONTROL, "no-store")], jwt).into_response())
 }
@@ -146,6 +147,7 @@ pub(crate) async fn response_uri(State(st): State<Verifier>, body: Bytes) -> Res
         };
         return Err(VerifierError::Response(why.into()));
     }
+    st.changed();
     let query = DcqlQuery::parse(&session.dcql).map_err(VerifierError::internal)?;
     let c = st.config();
     let client_id = ClientId::federation(&c.entity_id);
@@ -172,6 +174,7 @@ pub(crate) async fn response_uri(State(st): State<Verifier>, body: Bytes) -> Res
     };
     let purge_at = now.secs().saturating_add(c.result_ttl);
     st.store().record(&session.id, status, &result.to_string(), code.as_deref().map(crate::routes::hash).as_deref(), purge_at)?;
+    st.changed();
     match verdict {
         Verdict::Refused { credential, reason } => {
             st.metrics().count(Event::Refused);
