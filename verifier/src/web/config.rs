@@ -31,3 +31,38 @@ pub struct WebConfig {
     /// The operators (none: the page refuses every login).
     pub operators: Vec<Operator>,
 }
+
+/// Why a password could not be hashed.
+#[derive(Debug, thiserror::Error)]
+#[error("password hashing: {0}")]
+pub struct HashError(String);
+
+/// The argon2id PHC string of `password` (random salt, the crate's recommended parameters):
+/// what an admin puts in `password_hash` (`tessera verifier hash-password`).
+pub fn hash_password(password: &str) -> Result<String, HashError> {
+    use argon2::password_hash::PasswordHasher as _;
+    let h = argon2::Argon2::default().hash_password(password.as_bytes()).map_err(|e| HashError(e.to_string()))?;
+    Ok(h.to_string())
+}
+
+/// Whether `password` matches the PHC string `hash` (argon2 compares in constant time).
+/// A hash that does not parse never matches.
+pub fn verify_password(password: &str, hash: &str) -> bool {
+    use argon2::password_hash::PasswordVerifier as _;
+    let Ok(parsed) = argon2::password_hash::phc::PasswordHash::new(hash) else { return false };
+    argon2::Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_hash_verifies_its_password_only() {
+        let h = hash_password("correct horse").unwrap();
+        assert!(h.starts_with("$argon2id$"));
+        assert!(verify_password("correct horse", &h));
+        assert!(!verify_password("correct horsE", &h));
+        assert!(!verify_password("correct horse", "not a hash"));
+    }
+}

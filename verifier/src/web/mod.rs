@@ -3,7 +3,7 @@
 
 pub mod config;
 
-pub use config::{Operator, WebConfig};
+pub use config::{HashError, Operator, WebConfig, hash_password, verify_password};
 
 use axum::Router;
 
