@@ -286,3 +286,68 @@ async fn item8_files_under_the_data_dirs_are_private() {
     let open: Vec<_> = files.iter().filter(|f| std::fs::metadata(f).unwrap().permissions().mode() & 0o077 != 0).collect();
     assert!(open.is_empty(), "readable by others: {open:?}");
 }
+
+/// Issue 10 follow-up: /token, /introspection and /revocation learn the client from an
+/// unverified client assertion; a client that never registered at the authorization endpoint
+/// is refused `invalid_client` with no outbound request to what its `iss` names (no fetch
+/// amplification through the provider).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unregistered_client_at_token_endpoints_is_refused_without_fetching() {
+    let fed = Fed::new(Profile::Spid).await;
+    let rp = fed.rp("rp", true, true).await;
+    // A listener that counts connections: the `iss` the hostile caller names.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let named = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+    let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = hits.clone();
+    tokio::spawn(async move {
+        while let Ok((_s, _)) = listener.accept().await {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    });
+    for ep in ["token", "introspection", "revocation"] {
+        let ep = format!("{}/{ep}", fed.op);
+        // Signed with a real RP's key but naming the stranger: the signature cannot be
+        // checked before a registration, which is refused first.
+        let a = assertion(&rp, &ep, |c| {
+            c.insert("iss".into(), json!(named));
+            c.insert("sub".into(), json!(named));
+        });
+        let form = [
+            ("grant_type", "authorization_code".to_owned()),
+            ("token", "x".to_owned()),
+            ("client_id", named.clone()),
+            ("client_assertion_type", CLIENT_ASSERTION_TYPE.to_owned()),
+            ("client_assertion", a),
+        ];
+        let r = fed.http.post(&ep).form(&form).send().await.unwrap();
+        assert_eq!(r.status(), 401, "{ep}");
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(v["error"], "invalid_client", "{ep}");
+        assert!(v["error_description"].as_str().unwrap().contains("is not registered here"), "{ep}: {v}");
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 0, "the provider fetched what the caller named");
+    // The registered RP still gets its token.
+    let token_ep = format!("{}/token", fed.op);
+    let c = code(&fed, &rp, "https://www.spid.gov.it/SpidL2").await;
+    let r = fed.http.post(&token_ep).form(&token_form(&rp, &c, assertion(&rp, &token_ep, |_| {}))).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+}
+
+/// The token endpoints have their own per-client limit, apart from the login routes'.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_endpoints_are_rate_limited_per_client() {
+    let fed = Fed::with(Profile::Spid, |c| c.token_rate_limit = RateLimit::new(1, 2)).await;
+    let op = fed.op.to_string();
+    for path in ["/token", "/introspection"] {
+        assert_eq!(fed.http.post(format!("{op}{path}")).form(&[("grant_type", "x")]).send().await.unwrap().status(), 401, "{path}");
+    }
+    for path in ["/token", "/revocation", "/userinfo"] {
+        let r = fed.http.post(format!("{op}{path}")).form(&[("grant_type", "x")]).send().await.unwrap();
+        assert_eq!(r.status(), 429, "{path}");
+        assert_eq!(error_of(&r.text().await.unwrap()), "too_many_requests");
+    }
+    // The login routes are not behind this limit.
+    assert_eq!(fed.http.get(format!("{op}/authorization")).send().await.unwrap().status(), 400);
+}

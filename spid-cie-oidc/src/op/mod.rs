@@ -96,6 +96,9 @@ pub struct OpConfig {
     /// Requests per client to `/authorization` and `/login` together (default 120 a minute,
     /// bursts of 60).
     pub login_rate_limit: RateLimit,
+    /// Requests per client to `/token`, `/userinfo`, `/introspection` and `/revocation`
+    /// together (default 600 a minute, bursts of 120).
+    pub token_rate_limit: RateLimit,
     /// Load balancers whose `X-Forwarded-For` names the client for the rate limit.
     pub trusted_proxies: Vec<std::net::IpAddr>,
     /// Bounds on outbound fetches (RP registration by trust chain): timeout per fetch,
@@ -122,6 +125,7 @@ impl OpConfig {
             refresh_token_ttl: 30 * 86_400,
             code_ttl: 600,
             login_rate_limit: RateLimit::new(120, 60),
+            token_rate_limit: RateLimit::new(600, 120),
             trusted_proxies: Vec::new(),
             outbound: FetchLimits::default(),
         }
@@ -163,6 +167,7 @@ pub(crate) struct Inner {
     pub(crate) store: store::Store,
     pub(crate) federation: trust_anchor::AppState,
     pub(crate) login_limiter: Arc<RateLimiter>,
+    pub(crate) token_limiter: Arc<RateLimiter>,
     salt: [u8; 32],
 }
 
@@ -209,6 +214,7 @@ impl OpState {
         let http = OutboundHttp::new(config.outbound).map_err(|e| OpError::Config(format!("outbound HTTP: {e}")))?;
         let discovery = Discovery::new(config.trust_anchors.clone(), 2, http);
         let login_limiter = Arc::new(RateLimiter::new("op-login", config.login_rate_limit).with_trusted_proxies(config.trusted_proxies.clone()));
+        let token_limiter = Arc::new(RateLimiter::new("op-token", config.token_rate_limit).with_trusted_proxies(config.trusted_proxies.clone()));
         Ok(Self {
             inner: Arc::new(Inner {
                 config,
@@ -218,6 +224,7 @@ impl OpState {
                 store: store::Store::default(),
                 federation,
                 login_limiter,
+                token_limiter,
                 salt,
             }),
         })
@@ -326,7 +333,8 @@ fn provider_metadata(c: &OpConfig, keys: &CoreKeys) -> Value {
 
 /// The provider's router: the federation entity's routes (Entity Configuration, admin API)
 /// merged with the OIDC endpoints; every error in the JSON form, `/authorization` and
-/// `/login` rate limited per client, anti-framing headers on every response. Serve it with
+/// `/login` rate limited per client (and, apart, `/token`, `/userinfo`, `/introspection`,
+/// `/revocation`), anti-framing headers on every response. Serve it with
 /// [`serve`] (or `service_kit::serve::serve`) so the rate limit sees client addresses;
 /// without them every client shares one bucket.
 pub fn router(state: OpState) -> Router {
@@ -334,11 +342,13 @@ pub fn router(state: OpState) -> Router {
         .route("/authorization", get(authorize::authorization_get).post(authorize::authorization_post))
         .route("/login", post(authorize::login));
     let login = service_kit::rate_limit::limit(login, state.inner.login_limiter.clone());
-    let oidc = login
+    let tokens = Router::new()
         .route("/token", post(token::token))
         .route("/userinfo", get(userinfo::userinfo_get).post(userinfo::userinfo_post))
         .route("/introspection", post(token::introspection))
-        .route("/revocation", post(token::revocation))
+        .route("/revocation", post(token::revocation));
+    let oidc = login
+        .merge(service_kit::rate_limit::limit(tokens, state.inner.token_limiter.clone()))
         .layer(axum::extract::DefaultBodyLimit::max(64 * 1024))
         .with_state(state.clone());
     let all = trust_anchor::router(state.inner.federation.clone()).merge(oidc);

@@ -68,6 +68,10 @@ pub enum RegistrationError {
     /// The metadata after policy is not what the profile requires (`unauthorized_client`).
     #[error("openid_relying_party metadata not compliant: {0}")]
     Metadata(String),
+    /// A client that never came through the authorization endpoint calls an endpoint that
+    /// authenticates it (`invalid_client`): nothing is fetched for it.
+    #[error("client {0} is not registered here: a relying party registers with its first authorization request")]
+    NotRegistered(String),
 }
 
 impl RegistrationError {
@@ -75,7 +79,7 @@ impl RegistrationError {
     pub fn oauth_code(&self) -> &'static str {
         match self {
             Self::Unreachable(_) => "temporarily_unavailable",
-            Self::BadConfiguration(_) | Self::TrustChain(_) => "invalid_client",
+            Self::BadConfiguration(_) | Self::TrustChain(_) | Self::NotRegistered(_) => "invalid_client",
             Self::NoTrustMark(_) | Self::Metadata(_) => "unauthorized_client",
         }
     }
@@ -118,6 +122,22 @@ impl OpState {
             m.insert(client_id.clone(), rp.clone());
         }
         Ok(rp)
+    }
+
+    /// The registration of a client that registered through the authorization endpoint: a
+    /// live one from the cache, an expired one renewed by trust chain. A client never seen
+    /// here is refused without any outbound request: the token, introspection and revocation
+    /// endpoints learn the client from a client assertion before its signature can be
+    /// checked, and must not make the provider fetch whatever a caller names (SPID/CIE OIDC
+    /// §B.1: automatic registration happens at the authorization endpoint).
+    pub async fn known_rp(&self, client_id: &EntityId) -> Result<RegisteredRp, RegistrationError> {
+        let now = UnixTime::now().secs();
+        let cached = self.inner.registrations.rps.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(client_id).cloned();
+        match cached {
+            Some(rp) if rp.exp > now => Ok(rp),
+            Some(_) => self.registered_rp(client_id).await,
+            None => Err(RegistrationError::NotRegistered(client_id.to_string())),
+        }
     }
 
     /// Forgets a registration (and its cached chain).

@@ -82,7 +82,8 @@ impl From<ClientAuthError> for OAuthError {
 }
 
 impl OpState {
-    /// Authenticates the caller of `endpoint` (`private_key_jwt`): the RP's registration, the
+    /// Authenticates the caller of `endpoint` (`private_key_jwt`): the RP's registration (only
+    /// one made at the authorization endpoint: [`OpState::known_rp`]), the
     /// signature with its resolved keys, `iss` = `sub` = `client_id`, `aud` ∈ {endpoint,
     /// issuer, authorization endpoint} (django accepts these), times, single-use `jti`.
     pub async fn authenticate_client(&self, form: &HashMap<String, String>, endpoint: &str) -> Result<RegisteredRp, ClientAuthError> {
@@ -96,7 +97,7 @@ impl OpState {
             return Err(ClientAuthError::IssSub);
         }
         let client_id = EntityId::new(iss).map_err(|e| ClientAuthError::Malformed(e.to_string()))?;
-        let rp = self.registered_rp(&client_id).await.map_err(|e| ClientAuthError::Untrusted(e.to_string()))?;
+        let rp = self.known_rp(&client_id).await.map_err(|e| ClientAuthError::Untrusted(e.to_string()))?;
         let (_, c) = jwt::verify(assertion, &rp.jwks, &jwt::ALLOWED_ALGS).map_err(ClientAuthError::Signature)?;
         let ok_aud = [endpoint.to_owned(), self.issuer().to_owned(), self.endpoint("authorization")];
         if !jwt::audiences(&c).iter().any(|a| ok_aud.contains(a)) {

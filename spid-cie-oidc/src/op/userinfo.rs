@@ -66,7 +66,7 @@ async fn userinfo(st: &OpState, headers: &HeaderMap) -> Result<Response, OAuthEr
         .ok_or_else(|| bad_token("a bearer access token is required"))?;
     let (_, _, grant) = st.live_token(token.trim(), TokenKind::Access).ok_or_else(|| bad_token("unknown, revoked or expired access token"))?;
     // The RP's current registration (cached) gives the encryption key and algorithms.
-    let rp = st.registered_rp(&grant.client_id).await.map_err(|e| bad_token(&format!("the client is no longer trusted: {e}")))?;
+    let rp = st.known_rp(&grant.client_id).await.map_err(|e| bad_token(&format!("the client is no longer trusted: {e}")))?;
     let person = st.identity(&grant.fiscal_number).ok_or_else(|| OAuthError::server("identity vanished"))?;
     let now = UnixTime::now().secs();
     let mut claims = Map::new();
