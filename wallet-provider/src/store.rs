@@ -188,7 +188,13 @@ impl Store {
             CREATE TABLE IF NOT EXISTS login_codes (code_hash TEXT PRIMARY KEY, fiscal_number TEXT NOT NULL, exp INTEGER NOT NULL);
             CREATE TABLE IF NOT EXISTS sessions (token_hash TEXT PRIMARY KEY, fiscal_number TEXT NOT NULL, exp INTEGER NOT NULL);
             CREATE TABLE IF NOT EXISTS status_entries (idx INTEGER PRIMARY KEY, value INTEGER NOT NULL);
-            CREATE TABLE IF NOT EXISTS voucher_jtis (jti TEXT PRIMARY KEY, exp INTEGER NOT NULL);",
+            CREATE TABLE IF NOT EXISTS voucher_jtis (jti TEXT PRIMARY KEY, exp INTEGER NOT NULL);
+            -- Expired rows are swept by `exp` on every insert: indexed, so a sweep costs what it
+            -- removes, not the table's size.
+            CREATE INDEX IF NOT EXISTS nonces_exp ON nonces(exp);
+            CREATE INDEX IF NOT EXISTS login_codes_exp ON login_codes(exp);
+            CREATE INDEX IF NOT EXISTS sessions_exp ON sessions(exp);
+            CREATE INDEX IF NOT EXISTS voucher_jtis_exp ON voucher_jtis(exp);",
         )?;
         Ok(Self { conn: Mutex::new(conn) })
     }
@@ -384,6 +390,21 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let s = Store::open(&dir.path().join("db.sqlite")).unwrap();
         (dir, s)
+    }
+
+    /// Issue 10 follow-up: the sweeps of expired single-use values search an index on `exp`
+    /// instead of scanning the table on every insert.
+    #[test]
+    fn expiry_sweeps_use_an_index() {
+        let (_d, s) = store();
+        for table in ["nonces", "login_codes", "sessions", "voucher_jtis"] {
+            let plan: Vec<String> = {
+                let c = s.conn();
+                let mut st = c.prepare(&format!("EXPLAIN QUERY PLAN DELETE FROM {table} WHERE exp <= 1")).unwrap();
+                st.query_map([], |r| r.get::<_, String>(3)).unwrap().collect::<Result<_, _>>().unwrap()
+            };
+            assert!(plan.iter().any(|p| p.contains(&format!("USING INDEX {table}_exp")) || p.contains(&format!("USING COVERING INDEX {table}_exp"))), "{table}: {plan:?}");
+        }
     }
 
     #[test]
