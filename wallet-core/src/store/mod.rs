@@ -12,6 +12,9 @@
 //!   (tested by killing a writer process).
 //! * **Append-only log.** [`CredentialStore::log`] records what was shown to whom and when;
 //!   triggers refuse UPDATE and DELETE on it, and its entries are encrypted like credentials.
+//!   A presentation is logged before its response is sent (a crash after sending still leaves
+//!   a record); what became of it is added once, afterwards, with
+//!   [`CredentialStore::record_outcome`] (append-only too: the entry itself never changes).
 
 mod crypto;
 mod keys;
@@ -55,6 +58,15 @@ CREATE TABLE IF NOT EXISTS transactions (
 CREATE TRIGGER IF NOT EXISTS transactions_append_only_update BEFORE UPDATE ON transactions
     BEGIN SELECT RAISE(ABORT, 'the transaction log is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS transactions_append_only_delete BEFORE DELETE ON transactions
+    BEGIN SELECT RAISE(ABORT, 'the transaction log is append-only'); END;
+CREATE TABLE IF NOT EXISTS transaction_outcomes (
+    seq INTEGER PRIMARY KEY REFERENCES transactions(seq),
+    at INTEGER NOT NULL,
+    sealed BLOB NOT NULL
+);
+CREATE TRIGGER IF NOT EXISTS transaction_outcomes_append_only_update BEFORE UPDATE ON transaction_outcomes
+    BEGIN SELECT RAISE(ABORT, 'the transaction log is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS transaction_outcomes_append_only_delete BEFORE DELETE ON transaction_outcomes
     BEGIN SELECT RAISE(ABORT, 'the transaction log is append-only'); END;
 ";
 
@@ -232,6 +244,26 @@ pub struct Transaction {
     pub entry: NewTransaction,
 }
 
+/// What became of a logged exchange once it was sent (recorded once, after the entry).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum TransactionOutcome {
+    /// The counterparty accepted it.
+    Accepted,
+    /// The counterparty answered with an error (OAuth `error`, `error_description`).
+    Refused {
+        /// The `error` code.
+        error: String,
+        /// The `error_description`.
+        description: Option<String>,
+    },
+    /// It could not be delivered, or the answer could not be read.
+    Failed {
+        /// Why.
+        reason: String,
+    },
+}
+
 #[derive(Serialize, Deserialize)]
 struct SealedTransaction {
     credential_ids: Vec<CredentialId>,
@@ -257,6 +289,13 @@ fn credential_aad(id: &str, format: &str, vct: &str, issuer: &str) -> Vec<u8> {
         aad.extend_from_slice(&(part.len() as u64).to_be_bytes());
         aad.extend_from_slice(part.as_bytes());
     }
+    aad
+}
+
+fn outcome_aad(seq: i64, at: i64) -> Vec<u8> {
+    let mut aad = b"tessera/log-outcome/v1".to_vec();
+    aad.extend_from_slice(&seq.to_be_bytes());
+    aad.extend_from_slice(&at.to_be_bytes());
     aad
 }
 
@@ -430,6 +469,30 @@ impl CredentialStore {
                 seq,
                 entry: NewTransaction { at: UnixTime(at), kind, counterparty, credential_ids: s.credential_ids, claims: s.claims },
             });
+        }
+        Ok(out)
+    }
+
+    /// Records what became of log entry `seq` (once: a second outcome, or one for an entry
+    /// that does not exist, is refused by the database).
+    pub fn record_outcome(&self, seq: i64, at: UnixTime, outcome: &TransactionOutcome) -> Result<(), StoreError> {
+        let plain = serde_json::to_vec(outcome).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let sealed = self.key.seal(&plain, &outcome_aad(seq, at.secs()))?;
+        self.conn().execute("INSERT INTO transaction_outcomes (seq, at, sealed) VALUES (?1, ?2, ?3)", params![seq, at.secs(), sealed])?;
+        Ok(())
+    }
+
+    /// The recorded outcomes by log sequence number, with when each was recorded.
+    pub fn outcomes(&self) -> Result<std::collections::BTreeMap<i64, (UnixTime, TransactionOutcome)>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare("SELECT seq, at, sealed FROM transaction_outcomes ORDER BY seq")?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, Vec<u8>>(2)?)))?;
+        let mut out = std::collections::BTreeMap::new();
+        for row in rows {
+            let (seq, at, sealed) = row?;
+            let plain = self.key.open(&sealed, &outcome_aad(seq, at)).map_err(|_| StoreError::Tampered(format!("log outcome {seq}")))?;
+            let o: TransactionOutcome = serde_json::from_slice(&plain).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            out.insert(seq, (UnixTime(at), o));
         }
         Ok(out)
     }

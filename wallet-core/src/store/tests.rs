@@ -136,6 +136,22 @@ fn transaction_log_is_append_only_and_encrypted() {
 }
 
 #[test]
+fn an_outcome_is_recorded_once_after_its_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(&dir);
+    let entry = NewTransaction { at: NOW, kind: TransactionKind::Presentation, counterparty: "https://rp.example.it".into(), credential_ids: vec![], claims: vec![] };
+    let seq = s.log(&entry).unwrap();
+    let refused = TransactionOutcome::Refused { error: "invalid_request".into(), description: Some("credential revoked".into()) };
+    s.record_outcome(seq, NOW.plus(1), &refused).unwrap();
+    assert!(s.record_outcome(seq, NOW.plus(2), &TransactionOutcome::Accepted).is_err(), "once only");
+    assert!(s.record_outcome(seq + 1, NOW, &TransactionOutcome::Accepted).is_err(), "no such entry");
+    assert_eq!(s.outcomes().unwrap().get(&seq), Some(&(NOW.plus(1), refused)));
+    let conn = s.conn();
+    let upd = conn.execute("UPDATE transaction_outcomes SET at = 0", []).unwrap_err();
+    assert!(upd.to_string().contains("append-only"), "{upd}");
+}
+
+#[test]
 fn file_key_provider_creates_a_private_key_once() {
     let dir = tempfile::tempdir().unwrap();
     let p = FileKeyProvider::new(dir.path().join("store.key"));
