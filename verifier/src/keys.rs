@@ -153,24 +153,46 @@ impl Keys {
         *self.cert.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = None;
     }
 
-    /// The request object header material at `now`.
-    pub async fn signing_header(&self, http: &service_kit::OutboundHttp, now: UnixTime) -> Result<SigningHeader, VerifierError> {
+    async fn resolved(&self, http: &service_kit::OutboundHttp, now: UnixTime) -> Result<Resolved, VerifierError> {
         let cached = self.resolved.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone().filter(|r| r.valid_until > now.secs());
-        let resolved = match cached {
-            Some(r) => r,
+        match cached {
+            Some(r) => Ok(r),
             None => {
                 let chain = self.resolve_own_chain(http, now).await?;
                 let r = self.resolved_from(&chain, now)?;
                 *self.resolved.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(r.clone());
-                r
+                Ok(r)
             }
-        };
+        }
+    }
+
+    /// The request object header material at `now` for an `openid_federation` client id:
+    /// `kid`, `x5c` (a protocol certificate for the request object key, then our CA chain
+    /// without the root) and `trust_chain`.
+    pub async fn signing_header(&self, http: &service_kit::OutboundHttp, now: UnixTime) -> Result<SigningHeader, VerifierError> {
+        let resolved = self.resolved(http, now).await?;
         let cert = self.protocol_cert(now)?;
         Ok(SigningHeader {
             x5c: Some(std::iter::once(cert.b64).chain(resolved.ca_chain).collect()),
             trust_chain: Some(resolved.trust_chain),
             kid: self.request_object.kid(),
         })
+    }
+
+    /// The header for an `x509_hash` client id (OpenID4VP 1.0 §5.9.3): `kid` and `x5c` =
+    /// [`leaf_b64`, our CA chain without the root]; no `trust_chain` (the wallet's trust is
+    /// the certificate chain). `leaf_b64` is the session's leaf ([`Keys::protocol_leaf`] at
+    /// its creation), which its `client_id` hashes.
+    pub async fn x509_hash_header(&self, http: &service_kit::OutboundHttp, now: UnixTime, leaf_b64: &str) -> Result<SigningHeader, VerifierError> {
+        let resolved = self.resolved(http, now).await?;
+        Ok(SigningHeader { x5c: Some(std::iter::once(leaf_b64.to_owned()).chain(resolved.ca_chain).collect()), trust_chain: None, kid: self.request_object.kid() })
+    }
+
+    /// The current protocol certificate for the request object key (base64 DER, as in
+    /// `x5c`), valid at least a session's lifetime from `now`: an `x509_hash` session is
+    /// bound to it at creation.
+    pub fn protocol_leaf(&self, now: UnixTime) -> Result<String, VerifierError> {
+        Ok(self.protocol_cert(now)?.b64)
     }
 
     fn protocol_cert(&self, now: UnixTime) -> Result<ProtocolCert, VerifierError> {

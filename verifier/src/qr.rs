@@ -14,10 +14,17 @@ const QUIET: usize = 4;
 /// Why a QR code could not be made.
 #[derive(Debug, thiserror::Error)]
 #[error("QR code: {0}")]
-pub struct QrError(String);
+pub struct QrError(String, bool);
+
+impl QrError {
+    /// Whether the data does not fit the largest code at level Q.
+    pub fn too_long(&self) -> bool {
+        self.1
+    }
+}
 
 fn code(data: &str) -> Result<QrCode, QrError> {
-    QrCode::with_error_correction_level(data.as_bytes(), EcLevel::Q).map_err(|e| QrError(e.to_string()))
+    QrCode::with_error_correction_level(data.as_bytes(), EcLevel::Q).map_err(|e| QrError(e.to_string(), e == qrcode::types::QrError::DataTooLong))
 }
 
 /// The SVG document.
@@ -26,7 +33,7 @@ pub fn svg(data: &str) -> Result<String, QrError> {
 }
 
 fn chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) -> Result<(), QrError> {
-    let len = u32::try_from(data.len()).map_err(|_| QrError("PNG chunk too large".into()))?;
+    let len = u32::try_from(data.len()).map_err(|_| QrError("PNG chunk too large".into(), false))?;
     out.extend_from_slice(&len.to_be_bytes());
     let mut crc = crc32fast::Hasher::new();
     crc.update(kind);
@@ -56,9 +63,9 @@ pub fn png(data: &str) -> Result<Vec<u8>, QrError> {
         }
     }
     let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
-    z.write_all(&raw).map_err(|e| QrError(e.to_string()))?;
-    let idat = z.finish().map_err(|e| QrError(e.to_string()))?;
-    let side32 = u32::try_from(side).map_err(|_| QrError("image too large".into()))?;
+    z.write_all(&raw).map_err(|e| QrError(e.to_string(), false))?;
+    let idat = z.finish().map_err(|e| QrError(e.to_string(), false))?;
+    let side32 = u32::try_from(side).map_err(|_| QrError("image too large".into(), false))?;
     let mut ihdr = Vec::with_capacity(13);
     ihdr.extend_from_slice(&side32.to_be_bytes());
     ihdr.extend_from_slice(&side32.to_be_bytes());

@@ -12,12 +12,11 @@ use service_kit::error::{ErrorProfile, json_errors};
 use service_kit::rate_limit::limit;
 use service_kit::{AdminToken, Health};
 use wallet_core::oid4vp::dcql::DcqlQuery;
-use wallet_core::oid4vp::{AuthorizationRequestUrl, ClientId, RequestUriMethod};
 
 use crate::Verifier;
 use crate::error::VerifierError;
-use crate::sessions::{Method, SessionRequest};
-use crate::store::{Flow, SessionStatus, TakeRefused};
+use crate::sessions::{Method, SessionOptions, SessionRequest};
+use crate::store::{ClientIdPrefix, Flow, RequestMode, SessionStatus, TakeRefused};
 
 /// `POST`: create a session (integrator, admin token).
 pub const SESSIONS_PATH: &str = "/sessions";
@@ -136,14 +135,12 @@ pub struct CreateSession {
     /// `get` or `post` (default, IT-Wallet's example).
     #[serde(default)]
     pub request_uri_method: Option<String>,
-}
-
-/// The wallet URL of a session.
-pub(crate) fn wallet_url(st: &Verifier, request_id: &str, method: &str) -> String {
-    let c = st.config();
-    let request_uri = format!("{}?id={request_id}", c.endpoint(REQUEST_URI_PATH));
-    let method = if method == "get" { RequestUriMethod::Get } else { RequestUriMethod::Post };
-    AuthorizationRequestUrl::by_reference(c.wallet_invocation.clone(), ClientId::federation(&c.entity_id), request_uri, method).to_url()
+    /// `openid_federation` (default) or `x509_hash` (OpenID4VP 1.0 §5.9.3).
+    #[serde(default)]
+    pub client_id_prefix: Option<String>,
+    /// `reference` (default: `request_uri`) or `value` (`request` in the wallet URL).
+    #[serde(default)]
+    pub request_mode: Option<String>,
 }
 
 async fn create_session(_: AdminToken, State(st): State<Verifier>, service_kit::Json(req): service_kit::Json<CreateSession>) -> Result<Response, VerifierError> {
@@ -154,10 +151,23 @@ async fn create_session(_: AdminToken, State(st): State<Verifier>, service_kit::
         _ => return Err(VerifierError::BadRequest("give exactly one of preset and dcql_query".into())),
     };
     let method = req.request_uri_method.as_deref().map(Method::parse).transpose()?.unwrap_or_default();
-    let s = st.start_session(SessionRequest { query, flow: req.flow, redirect_uri: req.redirect_uri, method, owner: None })?;
+    let client_id_prefix = match req.client_id_prefix.as_deref() {
+        None => ClientIdPrefix::default(),
+        Some(p) => ClientIdPrefix::parse(p).ok_or_else(|| VerifierError::BadRequest(format!("client_id_prefix `{p}` is not openid_federation or x509_hash")))?,
+    };
+    let request_mode = match req.request_mode.as_deref() {
+        None => RequestMode::default(),
+        Some(m) => RequestMode::parse(m).ok_or_else(|| VerifierError::BadRequest(format!("request_mode `{m}` is not reference or value")))?,
+    };
+    if request_mode == RequestMode::Value && req.request_uri_method.is_some() {
+        return Err(VerifierError::BadRequest("request_uri_method is for request_mode reference".into()));
+    }
+    let opts = SessionOptions { client_id_prefix, request_mode };
+    let s = st.start_session_with(SessionRequest { query, flow: req.flow, redirect_uri: req.redirect_uri, method, owner: None }, opts).await?;
     let c = st.config();
     let body = json!({
         "session_id": s.id,
+        "client_id": s.client_id,
         "wallet_url": s.wallet_url,
         "expires_at": s.expires_at,
         "qr_svg": c.endpoint(&QR_SVG_PATH.replace("{id}", &s.id)),
@@ -224,16 +234,26 @@ async fn take_result(_: AdminToken, State(st): State<Verifier>, Path(id): Path<S
 
 async fn qr_url(st: &Verifier, id: &str) -> Result<String, VerifierError> {
     let s = st.store().get(id)?.ok_or_else(unknown)?;
-    Ok(wallet_url(st, &s.request_id, &s.request_uri_method))
+    st.wallet_url(&s)
+}
+
+/// A wallet URL too long for a QR code (a large request by value) is the integrator's to
+/// change (by reference), not our fault.
+fn qr_error(e: crate::qr::QrError) -> VerifierError {
+    if e.too_long() {
+        VerifierError::BadRequest("the wallet URL is too long for a QR code: use request_mode reference, or hand the wallet_url over as a link".into())
+    } else {
+        VerifierError::internal(e)
+    }
 }
 
 async fn qr_svg(_: AdminToken, State(st): State<Verifier>, Path(id): Path<String>) -> Result<Response, VerifierError> {
-    let svg = crate::qr::svg(&qr_url(&st, &id).await?).map_err(VerifierError::internal)?;
+    let svg = crate::qr::svg(&qr_url(&st, &id).await?).map_err(qr_error)?;
     Ok(([(header::CONTENT_TYPE, "image/svg+xml"), (header::CACHE_CONTROL, "no-store")], svg).into_response())
 }
 
 async fn qr_png(_: AdminToken, State(st): State<Verifier>, Path(id): Path<String>) -> Result<Response, VerifierError> {
-    let png = crate::qr::png(&qr_url(&st, &id).await?).map_err(VerifierError::internal)?;
+    let png = crate::qr::png(&qr_url(&st, &id).await?).map_err(qr_error)?;
     Ok(([(header::CONTENT_TYPE, "image/png"), (header::CACHE_CONTROL, "no-store")], png).into_response())
 }
 

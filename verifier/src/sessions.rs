@@ -4,10 +4,12 @@
 use std::time::Duration;
 
 use wallet_core::oid4vp::dcql::DcqlQuery;
+use wallet_core::oid4vp::{AuthorizationRequestUrl, ClientId, RequestUriMethod};
 
 use crate::Verifier;
 use crate::error::VerifierError;
 use crate::metrics::Event;
+pub use crate::store::{ClientIdPrefix, RequestMode};
 use crate::store::{Flow, NewSession, Session, SessionStatus};
 
 /// How a wallet fetches the request object (`request_uri_method`, OpenID4VP 1.0 §5.10).
@@ -54,6 +56,16 @@ pub struct SessionRequest {
     pub owner: Option<String>,
 }
 
+/// How a session's request is issued, besides what it asks (the integrator API's
+/// `client_id_prefix` and `request_mode`; the in-person page takes the defaults).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SessionOptions {
+    /// `openid_federation` (default) or `x509_hash`.
+    pub client_id_prefix: ClientIdPrefix,
+    /// By reference (default) or by value.
+    pub request_mode: RequestMode,
+}
+
 /// A session just started.
 #[derive(Debug, Clone)]
 pub struct StartedSession {
@@ -63,12 +75,32 @@ pub struct StartedSession {
     pub wallet_url: String,
     /// When the wallet's time is up.
     pub expires_at: i64,
+    /// The `client_id` its request object is issued under.
+    pub client_id: String,
 }
 
 impl Verifier {
-    /// Starts a session: the redirect URI checked against the configuration, fresh 256-bit
+    /// Starts a session with the default [`SessionOptions`] (`openid_federation`, by
+    /// reference): the redirect URI checked against the configuration, fresh 256-bit
     /// handles, `state` and `nonce`, stored before anything is shown to a wallet.
     pub fn start_session(&self, req: SessionRequest) -> Result<StartedSession, VerifierError> {
+        let (session, purge_at) = self.new_session(req, SessionOptions::default())?;
+        self.store_session(&session, purge_at)
+    }
+
+    /// Starts a session with `opts`: as [`Verifier::start_session`]; an `x509_hash` session
+    /// is bound to the current protocol certificate of the request object key (its
+    /// `client_id` hashes it), and a by-value session's request object is signed now (503
+    /// before we are onboarded), the wallet URL carrying it.
+    pub async fn start_session_with(&self, req: SessionRequest, opts: SessionOptions) -> Result<StartedSession, VerifierError> {
+        let (mut session, purge_at) = self.new_session(req, opts)?;
+        if opts.request_mode == RequestMode::Value {
+            session.request_object = Some(crate::wallet::sign_request_object(self, &session, None).await?);
+        }
+        self.store_session(&session, purge_at)
+    }
+
+    fn new_session(&self, req: SessionRequest, opts: SessionOptions) -> Result<(Session, i64), VerifierError> {
         let c = self.config();
         let redirect_uri = match (req.flow, req.redirect_uri) {
             (Flow::CrossDevice, None) => None,
@@ -84,29 +116,90 @@ impl Verifier {
                     .ok_or_else(|| VerifierError::BadRequest("the same-device flow needs redirect_uris in the configuration".into()))?,
             ),
         };
-        let now = self.now().secs();
-        let _ = self.store().purge(now);
+        let now = self.now();
         let r = crate::routes::random;
-        let (id, request_id, state, nonce) = (r()?, r()?, r()?, r()?);
-        let expires_at = now.saturating_add(c.session_ttl);
-        let dcql = req.query.to_value().to_string();
-        self.store().create(&NewSession {
-            id: &id,
-            request_id: &request_id,
-            state: &state,
-            nonce: &nonce,
+        let expires_at = now.secs().saturating_add(c.session_ttl);
+        let x5c_leaf = match opts.client_id_prefix {
+            ClientIdPrefix::OpenidFederation => None,
+            ClientIdPrefix::X509Hash => Some(self.keys().protocol_leaf(now)?),
+        };
+        let session = Session {
+            id: r()?,
+            request_id: r()?,
+            state: r()?,
+            nonce: r()?,
             flow: req.flow,
-            dcql: &dcql,
-            redirect_uri: redirect_uri.as_deref(),
-            request_uri_method: req.method.as_str(),
-            now,
+            dcql: req.query.to_value().to_string(),
+            redirect_uri,
+            request_uri_method: req.method.as_str().to_owned(),
+            status: SessionStatus::Created,
+            created_at: now.secs(),
             expires_at,
-            purge_at: expires_at.saturating_add(c.result_ttl),
-            owner: req.owner.as_deref(),
+            result: None,
+            result_taken: false,
+            owner: req.owner,
+            client_id_prefix: opts.client_id_prefix,
+            request_mode: opts.request_mode,
+            x5c_leaf,
+            request_object: None,
+        };
+        Ok((session, expires_at.saturating_add(c.result_ttl)))
+    }
+
+    fn store_session(&self, s: &Session, purge_at: i64) -> Result<StartedSession, VerifierError> {
+        let _ = self.store().purge(s.created_at);
+        self.store().create(&NewSession {
+            id: &s.id,
+            request_id: &s.request_id,
+            state: &s.state,
+            nonce: &s.nonce,
+            flow: s.flow,
+            dcql: &s.dcql,
+            redirect_uri: s.redirect_uri.as_deref(),
+            request_uri_method: &s.request_uri_method,
+            now: s.created_at,
+            expires_at: s.expires_at,
+            purge_at,
+            owner: s.owner.as_deref(),
+            client_id_prefix: s.client_id_prefix,
+            request_mode: s.request_mode,
+            x5c_leaf: s.x5c_leaf.as_deref(),
+            request_object: s.request_object.as_deref(),
         })?;
         self.metrics().count(Event::SessionCreated);
-        let wallet_url = crate::routes::wallet_url(self, &request_id, req.method.as_str());
-        Ok(StartedSession { id, wallet_url, expires_at })
+        Ok(StartedSession { id: s.id.clone(), wallet_url: self.wallet_url(s)?, expires_at: s.expires_at, client_id: self.client_id(s)?.as_str().to_owned() })
+    }
+
+    /// The `client_id` a session's request object is issued under: `openid_federation:<entity
+    /// id>`, or `x509_hash:` of its stored `x5c` leaf.
+    pub fn client_id(&self, s: &Session) -> Result<ClientId, VerifierError> {
+        match (s.client_id_prefix, &s.x5c_leaf) {
+            (ClientIdPrefix::OpenidFederation, _) => Ok(ClientId::federation(&self.config().entity_id)),
+            (ClientIdPrefix::X509Hash, Some(leaf)) => {
+                use base64::Engine as _;
+                let der = base64::engine::general_purpose::STANDARD.decode(leaf).map_err(VerifierError::internal)?;
+                Ok(ClientId::x509_hash_of(&der))
+            }
+            (ClientIdPrefix::X509Hash, None) => Err(VerifierError::internal(format!("x509_hash session {} without its leaf certificate", s.id))),
+        }
+    }
+
+    /// What the wallet opens for session `s` (the QR code's content): by reference,
+    /// `client_id`, `request_uri` (`<entity>/request-uri?id=<handle>`) and
+    /// `request_uri_method`; by value, `client_id` and `request`.
+    pub fn wallet_url(&self, s: &Session) -> Result<String, VerifierError> {
+        let c = self.config();
+        let client_id = self.client_id(s)?;
+        let url = match (s.request_mode, &s.request_object) {
+            (RequestMode::Value, Some(jwt)) => AuthorizationRequestUrl::by_value(c.wallet_invocation.clone(), client_id, jwt.clone()),
+            (RequestMode::Value, None) => return Err(VerifierError::internal(format!("by-value session {} without its request object", s.id))),
+            (RequestMode::Reference, _) => {
+                let request_uri = format!("{}?id={}", c.endpoint(crate::routes::REQUEST_URI_PATH), s.request_id);
+                let method = if s.request_uri_method == "get" { RequestUriMethod::Get } else { RequestUriMethod::Post };
+                AuthorizationRequestUrl::by_reference(c.wallet_invocation.clone(), client_id, request_uri, method)
+            }
+        };
+        Ok(url.to_url())
     }
 
     /// Waits until session `id` is in a status other than `seen` (as seen at the time:

@@ -116,6 +116,68 @@ impl Flow {
     }
 }
 
+/// Which `client_id` a session's request object is issued under (OpenID4VP 1.0 §5.9,
+/// IT-Wallet 1.4 §1.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientIdPrefix {
+    /// `openid_federation:<entity_id>`: the wallet trusts us through our trust chain.
+    #[default]
+    OpenidFederation,
+    /// `x509_hash:<b64url SHA-256 of the x5c leaf>` (§5.9.3): the wallet trusts us through
+    /// the `x5c` chain to the federation CA; the leaf is kept with the session.
+    X509Hash,
+}
+
+impl ClientIdPrefix {
+    /// The stored (and API) name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::OpenidFederation => "openid_federation",
+            Self::X509Hash => "x509_hash",
+        }
+    }
+
+    /// Parses the stored (and API) name.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "openid_federation" => Some(Self::OpenidFederation),
+            "x509_hash" => Some(Self::X509Hash),
+            _ => None,
+        }
+    }
+}
+
+/// How the wallet gets the request object (OpenID4VP 1.0 §5, RFC 9101 §5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RequestMode {
+    /// By reference: the wallet URL carries `request_uri`, fetched once (the default).
+    #[default]
+    Reference,
+    /// By value: the wallet URL carries the signed request object itself (`request`).
+    Value,
+}
+
+impl RequestMode {
+    /// The stored (and API) name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Reference => "reference",
+            Self::Value => "value",
+        }
+    }
+
+    /// Parses the stored (and API) name.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "reference" => Some(Self::Reference),
+            "value" => Some(Self::Value),
+            _ => None,
+        }
+    }
+}
+
 /// A session as stored.
 #[derive(Debug, Clone)]
 pub struct Session {
@@ -148,6 +210,15 @@ pub struct Session {
     /// Who started it, when it is not the integrator API: the in-person page's operator
     /// (each operator sees only their own checks).
     pub owner: Option<String>,
+    /// The `client_id` prefix its request object is issued under.
+    pub client_id_prefix: ClientIdPrefix,
+    /// By reference or by value.
+    pub request_mode: RequestMode,
+    /// `x509_hash` sessions: the `x5c` leaf (base64 DER) the `client_id` hashes, fixed at
+    /// creation so that every replica serves the same one.
+    pub x5c_leaf: Option<String>,
+    /// By-value sessions: the signed request object the wallet URL carries.
+    pub request_object: Option<String>,
 }
 
 impl Session {
@@ -185,6 +256,14 @@ pub struct NewSession<'a> {
     pub purge_at: i64,
     /// The in-person page's operator who started it (`None`: the integrator API).
     pub owner: Option<&'a str>,
+    /// The `client_id` prefix.
+    pub client_id_prefix: ClientIdPrefix,
+    /// By reference or by value.
+    pub request_mode: RequestMode,
+    /// `x509_hash`: the `x5c` leaf (base64 DER).
+    pub x5c_leaf: Option<&'a str>,
+    /// By value: the signed request object.
+    pub request_object: Option<&'a str>,
 }
 
 /// Why the integrator could not take a result.
@@ -211,13 +290,21 @@ impl std::fmt::Debug for Store {
     }
 }
 
-const COLS: &str = "id, request_id, state, nonce, flow, dcql, redirect_uri, request_uri_method, status, created_at, expires_at, result, result_taken, owner";
+const COLS: &str = "id, request_id, state, nonce, flow, dcql, redirect_uri, request_uri_method, status, created_at, expires_at, result, result_taken, owner, \
+                    client_id_prefix, request_mode, x5c_leaf, request_object";
 
-fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(Session, String, String)> {
-    let flow: String = r.get(4)?;
-    let status: String = r.get(8)?;
-    Ok((
-        Session {
+/// The text columns parsed after reading: flow, status, client id prefix, request mode.
+struct Raw {
+    session: Session,
+    flow: String,
+    status: String,
+    prefix: String,
+    mode: String,
+}
+
+fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Raw> {
+    Ok(Raw {
+        session: Session {
             id: r.get(0)?,
             request_id: r.get(1)?,
             state: r.get(2)?,
@@ -232,17 +319,36 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(Session, String, String)> {
             result: r.get(11)?,
             result_taken: r.get::<_, i64>(12)? != 0,
             owner: r.get(13)?,
+            client_id_prefix: ClientIdPrefix::OpenidFederation,
+            request_mode: RequestMode::Reference,
+            x5c_leaf: r.get(16)?,
+            request_object: r.get(17)?,
         },
-        flow,
-        status,
-    ))
+        flow: r.get(4)?,
+        status: r.get(8)?,
+        prefix: r.get(14)?,
+        mode: r.get(15)?,
+    })
 }
 
-fn finish((mut s, flow, status): (Session, String, String)) -> Result<Session, StoreError> {
-    s.flow = Flow::parse(&flow)?;
-    s.status = SessionStatus::parse(&status)?;
+fn finish(raw: Raw) -> Result<Session, StoreError> {
+    let mut s = raw.session;
+    s.flow = Flow::parse(&raw.flow)?;
+    s.status = SessionStatus::parse(&raw.status)?;
+    s.client_id_prefix = ClientIdPrefix::parse(&raw.prefix).ok_or_else(|| StoreError::Corrupt(format!("client_id_prefix {}", raw.prefix)))?;
+    s.request_mode = RequestMode::parse(&raw.mode).ok_or_else(|| StoreError::Corrupt(format!("request_mode {}", raw.mode)))?;
     Ok(s)
 }
+
+/// Columns added after the first release, with their definitions: added to an older file
+/// on open.
+const ADDED_COLUMNS: [(&str, &str); 5] = [
+    ("owner", "TEXT"),
+    ("client_id_prefix", "TEXT NOT NULL DEFAULT 'openid_federation'"),
+    ("request_mode", "TEXT NOT NULL DEFAULT 'reference'"),
+    ("x5c_leaf", "TEXT"),
+    ("request_object", "TEXT"),
+];
 
 impl Store {
     /// Opens (creating, mode 0600) the database file.
@@ -268,15 +374,15 @@ impl Store {
                 purge_at INTEGER NOT NULL,
                 response_code_hash TEXT,
                 result TEXT,
-                result_taken INTEGER NOT NULL DEFAULT 0,
-                owner TEXT
+                result_taken INTEGER NOT NULL DEFAULT 0
             );
             CREATE INDEX IF NOT EXISTS sessions_purge ON sessions(purge_at);",
         )?;
-        // A database from before the in-person page has no `owner` column.
-        let has_owner: bool = conn.query_row("SELECT COUNT(*) FROM pragma_table_info('sessions') WHERE name = 'owner'", [], |r| r.get::<_, i64>(0))? == 1;
-        if !has_owner {
-            conn.execute_batch("ALTER TABLE sessions ADD COLUMN owner TEXT")?;
+        for (name, def) in ADDED_COLUMNS {
+            let has: bool = conn.query_row("SELECT COUNT(*) FROM pragma_table_info('sessions') WHERE name = ?1", params![name], |r| r.get::<_, i64>(0))? == 1;
+            if !has {
+                conn.execute_batch(&format!("ALTER TABLE sessions ADD COLUMN {name} {def}"))?;
+            }
         }
         conn.execute_batch("CREATE INDEX IF NOT EXISTS sessions_owner ON sessions(owner, created_at)")?;
         Ok(Self { conn: Mutex::new(conn) })
@@ -295,9 +401,27 @@ impl Store {
     /// Stores a new session.
     pub fn create(&self, s: &NewSession<'_>) -> Result<(), StoreError> {
         self.conn().execute(
-            "INSERT INTO sessions (id, request_id, state, nonce, flow, dcql, redirect_uri, request_uri_method, status, created_at, expires_at, purge_at, owner)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'created', ?9, ?10, ?11, ?12)",
-            params![s.id, s.request_id, s.state, s.nonce, s.flow.as_str(), s.dcql, s.redirect_uri, s.request_uri_method, s.now, s.expires_at, s.purge_at, s.owner],
+            "INSERT INTO sessions (id, request_id, state, nonce, flow, dcql, redirect_uri, request_uri_method, status, created_at, expires_at, purge_at, owner,
+                                   client_id_prefix, request_mode, x5c_leaf, request_object)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'created', ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+            params![
+                s.id,
+                s.request_id,
+                s.state,
+                s.nonce,
+                s.flow.as_str(),
+                s.dcql,
+                s.redirect_uri,
+                s.request_uri_method,
+                s.now,
+                s.expires_at,
+                s.purge_at,
+                s.owner,
+                s.client_id_prefix.as_str(),
+                s.request_mode.as_str(),
+                s.x5c_leaf,
+                s.request_object
+            ],
         )?;
         Ok(())
     }
@@ -331,21 +455,25 @@ impl Store {
         self.by("state", state)
     }
 
-    /// Consumes the `request_uri` handle: `created` → `request_fetched`, if unexpired. True
-    /// when this call did it (a second fetch, or one after expiry, gets false).
+    /// Consumes the `request_uri` handle of a by-reference session: `created` →
+    /// `request_fetched`, if unexpired. True when this call did it (a second fetch, one after
+    /// expiry, or one for a by-value session gets false).
     pub fn take_request(&self, request_id: &str, now: i64) -> Result<bool, StoreError> {
         let n = self.conn().execute(
-            "UPDATE sessions SET status = 'request_fetched' WHERE request_id = ?1 AND status = 'created' AND expires_at > ?2",
+            "UPDATE sessions SET status = 'request_fetched'
+             WHERE request_id = ?1 AND status = 'created' AND request_mode = 'reference' AND expires_at > ?2",
             params![request_id, now],
         )?;
         Ok(n == 1)
     }
 
-    /// Consumes `state` (and the nonce with it): `request_fetched` → `response_received`, if
-    /// unexpired. True when this call did it.
+    /// Consumes `state` (and the nonce with it): `request_fetched` (or, by value, where no
+    /// fetch happens, `created`) → `response_received`, if unexpired. True when this call did
+    /// it.
     pub fn take_state(&self, state: &str, now: i64) -> Result<bool, StoreError> {
         let n = self.conn().execute(
-            "UPDATE sessions SET status = 'response_received' WHERE state = ?1 AND status = 'request_fetched' AND expires_at > ?2",
+            "UPDATE sessions SET status = 'response_received'
+             WHERE state = ?1 AND (status = 'request_fetched' OR (status = 'created' AND request_mode = 'value')) AND expires_at > ?2",
             params![state, now],
         )?;
         Ok(n == 1)
@@ -423,6 +551,10 @@ mod tests {
             expires_at: 100,
             purge_at: 200,
             owner: None,
+            client_id_prefix: ClientIdPrefix::OpenidFederation,
+            request_mode: RequestMode::Reference,
+            x5c_leaf: None,
+            request_object: None,
         }
     }
 

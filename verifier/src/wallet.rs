@@ -31,14 +31,14 @@ use wallet_core::oid4vp::dcql::DcqlQuery;
 use wallet_core::oid4vp::request_url::REQUEST_OBJECT_MEDIA_TYPE;
 use wallet_core::oid4vp::verify::StatusFetcher;
 use wallet_core::oid4vp::{
-    ClientId, PostedResponse, PresentationContext, RequestObjectBuilder, RequestUriPost, ResponseExpectation, ResponseUriAnswer, Verdict,
+    PostedResponse, PresentationContext, RequestObjectBuilder, RequestUriPost, ResponseExpectation, ResponseUriAnswer, Verdict,
     VerifierMetadata, decrypt_response, verify_decrypted, verify_response,
 };
 
 use crate::Verifier;
 use crate::error::VerifierError;
 use crate::metrics::Event;
-use crate::store::{Flow, Session, SessionStatus};
+use crate::store::{ClientIdPrefix, Flow, RequestMode, Session, SessionStatus};
 
 /// The `enc` values accepted (IT-Wallet 1.4 §5.1 / HAIP: A256GCM preferred, A128GCM).
 pub const ALLOWED_ENC: [ContentEncryption; 2] = [ContentEncryption::A256Gcm, ContentEncryption::A128Gcm];
@@ -58,21 +58,20 @@ pub(crate) async fn request_uri_post(State(st): State<Verifier>, Query(q): Query
     serve_request_object(&st, &q.id, Some(post)).await
 }
 
-async fn serve_request_object(st: &Verifier, id: &str, post: Option<RequestUriPost>) -> Result<Response, VerifierError> {
+/// Builds and signs the request object of `session` (OpenID4VP 1.0 §5, IT-Wallet 1.4 §5.1):
+/// its `client_id`, `response_uri`, `nonce`, `state`, DCQL query, `client_metadata` with the
+/// encryption key, `wallet_nonce` echoed, `exp` at the session's expiry; the header for its
+/// `client_id` prefix ([`crate::keys::Keys::signing_header`] or
+/// [`crate::keys::Keys::x509_hash_header`] with the session's leaf).
+pub(crate) async fn sign_request_object(st: &Verifier, session: &Session, wallet_nonce: Option<String>) -> Result<String, VerifierError> {
     let now = st.now();
-    let session = st.store().by_request_id(id)?.ok_or_else(|| VerifierError::RequestUri("request_uri unknown".into()))?;
     let query = DcqlQuery::parse(&session.dcql).map_err(VerifierError::internal)?;
     let c = st.config();
-    let mut b = RequestObjectBuilder::new(
-        ClientId::federation(&c.entity_id),
-        c.endpoint(crate::routes::RESPONSE_URI_PATH),
-        session.nonce.clone(),
-        query,
-        now,
-    );
+    let client_id = st.client_id(session)?;
+    let mut b = RequestObjectBuilder::new(client_id, c.endpoint(crate::routes::RESPONSE_URI_PATH), session.nonce.clone(), query, now);
     b.state = Some(session.state.clone());
     b.lifetime = session.expires_at.saturating_sub(now.secs()).max(1);
-    b.wallet_nonce = post.as_ref().and_then(|p| p.wallet_nonce.as_ref()).map(|n| n.as_str().to_owned());
+    b.wallet_nonce = wallet_nonce;
     let md = st.metadata();
     b.client_metadata = Some(VerifierMetadata {
         jwks: Some(wallet_core::jose::JwkSet { keys: vec![st.keys().encryption().public_jwk().clone()] }),
@@ -80,9 +79,23 @@ async fn serve_request_object(st: &Verifier, id: &str, post: Option<RequestUriPo
         vp_formats_supported: md.vp_formats_supported,
         ..Default::default()
     });
+    let header = match (session.client_id_prefix, &session.x5c_leaf) {
+        (ClientIdPrefix::X509Hash, Some(leaf)) => st.keys().x509_hash_header(st.http(), now, leaf).await?,
+        _ => st.keys().signing_header(st.http(), now).await?,
+    };
+    b.sign(st.keys().request_object(), &header).map_err(VerifierError::internal)
+}
+
+async fn serve_request_object(st: &Verifier, id: &str, post: Option<RequestUriPost>) -> Result<Response, VerifierError> {
+    let now = st.now();
+    let session = st.store().by_request_id(id)?.ok_or_else(|| VerifierError::RequestUri("request_uri unknown".into()))?;
+    if session.request_mode == RequestMode::Value {
+        // Its request object went by value: the handle was never given out.
+        return Err(VerifierError::RequestUri("request_uri unknown".into()));
+    }
+    let wallet_nonce = post.as_ref().and_then(|p| p.wallet_nonce.as_ref()).map(|n| n.as_str().to_owned());
     // Sign first: a verifier not onboarded yet answers 503 without burning the handle.
-    let header = st.keys().signing_header(st.http(), now).await?;
-    let jwt = b.sign(st.keys().request_object(), &header).map_err(VerifierError::internal)?;
+    let jwt = sign_request_object(st, &session, wallet_nonce).await?;
     if !st.store().take_request(id, now.secs())? {
         let why = if session.status_at(now.secs()) == SessionStatus::Expired { "the session expired" } else { "request_uri already used" };
         return Err(VerifierError::RequestUri(why.into()));
@@ -142,7 +155,7 @@ pub(crate) async fn response_uri(State(st): State<Verifier>, body: Bytes) -> Res
     if !st.store().take_state(&state, now.secs())? {
         let why = match session.status_at(now.secs()) {
             SessionStatus::Expired => "the session expired",
-            SessionStatus::Created => "no request object was fetched for this state",
+            SessionStatus::Created if session.request_mode == RequestMode::Reference => "no request object was fetched for this state",
             _ => "state already used: a response for this session was already received",
         };
         return Err(VerifierError::Response(why.into()));
@@ -150,7 +163,9 @@ pub(crate) async fn response_uri(State(st): State<Verifier>, body: Bytes) -> Res
     st.changed();
     let query = DcqlQuery::parse(&session.dcql).map_err(VerifierError::internal)?;
     let c = st.config();
-    let client_id = ClientId::federation(&c.entity_id);
+    // The session's own client id: a KB-JWT `aud` naming another (our federation id for an
+    // x509_hash session, say) is refused by wallet-core.
+    let client_id = st.client_id(&session)?;
     let chains = crate::trust::IssuerChains { cache: st.chains(), http: st.http(), anchors: &c.trust_anchors };
     let fetcher: &dyn StatusFetcher = st.status_http();
     let ctx = PresentationContext {

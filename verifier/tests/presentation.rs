@@ -290,3 +290,123 @@ async fn unknown_session_and_bad_integrator_input() {
     let (s, v) = Fed::json(fed.http.post(fed.url("/response-uri")).header("content-type", "application/x-www-form-urlencoded").body("vp_token=x")).await;
     assert_eq!((s, v["error"].as_str()), (400, Some("invalid_request")));
 }
+
+/// The leaf of a request object's `x5c` (DER).
+fn x5c_leaf(f: &common::Fetched) -> Vec<u8> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.decode(&f.header.x5c.as_ref().unwrap()[0]).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn x509_hash_session_by_reference() {
+    use wallet_core::oid4vp::request_object::RpTrust;
+    let fed = Fed::new().await;
+    let s = fed.session(json!({"preset": "age_over_18", "flow": "cross_device", "client_id_prefix": "x509_hash"})).await;
+    let id = s["session_id"].as_str().unwrap();
+    let client_id = s["client_id"].as_str().unwrap();
+    assert!(client_id.starts_with("x509_hash:"), "{client_id}");
+    let wallet_url = s["wallet_url"].as_str().unwrap();
+    assert!(wallet_url.starts_with("openid4vp://?client_id=x509_hash%3A"), "{wallet_url}");
+    assert!(wallet_url.contains("request_uri="), "{wallet_url}");
+
+    // The wallet verifies the request object with the federation CA root: the x5c leaf
+    // hashes to the client id, chains to the root, signs the object; no trust chain needed.
+    let wallet = Wallet::new();
+    let f = wallet.fetch(&fed, wallet_url).await;
+    assert!(matches!(f.request.trust, RpTrust::X509 { .. }), "{:?}", f.request.trust);
+    assert_eq!(f.request.client_id.as_str(), client_id);
+    assert_eq!(wallet_core::oid4vp::ClientId::x509_hash_of(&x5c_leaf(&f)).as_str(), client_id);
+    assert!(f.header.trust_chain.is_none());
+    assert_eq!(fed.state(id).await["status"], "request_fetched");
+
+    let p = wallet.present(&fed.issuer.pid(&wallet.holder), &AGE, client_id, &f.request.nonce);
+    let (status, body) = post_response(&fed, &f.request.response_uri, wallet.response_form(&f.request, vec![("pid", p)], f.request.state.clone())).await;
+    assert_eq!((status, body), (200, json!({})));
+    let (_, v) = fed.result(id, None).await;
+    assert_eq!(v["status"], "verified", "{v}");
+    assert_eq!(v["credentials"]["pid"][0]["claims"]["birthdate"], "1980-01-10");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn x509_hash_session_by_value() {
+    let fed = Fed::new().await;
+    let s = fed.session(json!({"preset": "age_over_18", "flow": "same_device", "client_id_prefix": "x509_hash", "request_mode": "value"})).await;
+    let id = s["session_id"].as_str().unwrap();
+    let wallet_url = s["wallet_url"].as_str().unwrap();
+    let parsed = wallet_core::oid4vp::AuthorizationRequestUrl::parse(wallet_url).unwrap();
+    assert!(matches!(parsed.request, wallet_core::oid4vp::RequestRef::Value(_)), "{wallet_url}");
+    assert!(!wallet_url.contains("request_uri"), "{wallet_url}");
+
+    let wallet = Wallet::new();
+    let f = wallet.fetch(&fed, wallet_url).await;
+    assert_eq!(f.request.client_id.as_str(), s["client_id"].as_str().unwrap());
+    // Nothing was fetched: the session waits as created until the response.
+    assert_eq!(fed.state(id).await["status"], "created");
+    // A signed request object with its x5c chain is kilobytes: more than a QR code holds
+    // (a same-device link, not a QR); the integrator is told so.
+    assert!(wallet_url.len() > 2_000, "{}", wallet_url.len());
+    let (st, v) = Fed::json(fed.http.get(s["qr_svg"].as_str().unwrap()).bearer_auth(TOKEN)).await;
+    assert_eq!(st, 400, "{v}");
+    assert!(v["error_description"].as_str().unwrap().contains("too long for a QR code"), "{v}");
+
+    let p = wallet.present(&fed.issuer.pid(&wallet.holder), &AGE, f.request.client_id.as_str(), &f.request.nonce);
+    let form = wallet.response_form(&f.request, vec![("pid", p)], f.request.state.clone());
+    let (status, body) = post_response(&fed, &f.request.response_uri, form.clone()).await;
+    assert_eq!(status, 200, "{body}");
+    let code = url::Url::parse(body["redirect_uri"].as_str().unwrap()).unwrap().query_pairs().find(|(k, _)| k == "response_code").unwrap().1.into_owned();
+    // A replay of the response (state and nonce used).
+    let (s2, body) = post_response(&fed, &f.request.response_uri, form).await;
+    assert_eq!(s2, 400, "{body}");
+    assert!(body["error_description"].as_str().unwrap().contains("state already used"), "{body}");
+    let (_, v) = fed.result(id, Some(&code)).await;
+    assert_eq!(v["status"], "verified", "{v}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn federation_session_by_value() {
+    let fed = Fed::new().await;
+    let s = fed.session(json!({"preset": "age_over_18", "flow": "cross_device", "request_mode": "value"})).await;
+    let id = s["session_id"].as_str().unwrap();
+    assert!(s["client_id"].as_str().unwrap().starts_with("openid_federation:"));
+    let wallet = Wallet::new();
+    let f = wallet.fetch(&fed, s["wallet_url"].as_str().unwrap()).await;
+    assert!(f.header.trust_chain.is_some());
+    let p = wallet.present(&fed.issuer.pid(&wallet.holder), &AGE, f.request.client_id.as_str(), &f.request.nonce);
+    let (status, body) = post_response(&fed, &f.request.response_uri, wallet.response_form(&f.request, vec![("pid", p)], f.request.state.clone())).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(fed.state(id).await["status"], "verified");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kb_jwt_for_the_federation_client_id_is_refused_in_an_x509_hash_session() {
+    let fed = Fed::new().await;
+    let wallet = Wallet::new();
+    let s = fed.session(json!({"preset": "age_over_18", "flow": "cross_device", "client_id_prefix": "x509_hash"})).await;
+    let id = s["session_id"].as_str().unwrap().to_owned();
+    let f = wallet.fetch(&fed, s["wallet_url"].as_str().unwrap()).await;
+    // Our own entity, but the session's client id is x509_hash:…: another audience.
+    for aud in [format!("openid_federation:{}", fed.verifier_id), fed.verifier_id.to_string()] {
+        let p = wallet.present(&fed.issuer.pid(&wallet.holder), &AGE, &aud, &f.request.nonce);
+        let form = wallet.response_form(&f.request, vec![("pid", p)], f.request.state.clone());
+        if aud.starts_with("openid_federation:") {
+            refused(&fed, &id, &f, form, 403, "key binding: the KB-JWT aud is not this verifier's client_id").await;
+        } else {
+            // The state is used by now: a second response is refused before verification.
+            assert_eq!(post_response(&fed, &f.request.response_uri, form).await.0, 400);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn session_options_are_checked() {
+    let fed = Fed::new().await;
+    for (body, why) in [
+        (json!({"preset": "pid", "flow": "cross_device", "client_id_prefix": "redirect_uri"}), "client_id_prefix"),
+        (json!({"preset": "pid", "flow": "cross_device", "request_mode": "inline"}), "request_mode"),
+        (json!({"preset": "pid", "flow": "cross_device", "request_mode": "value", "request_uri_method": "get"}), "request_uri_method"),
+    ] {
+        let (s, v) = Fed::json(fed.http.post(fed.url("/sessions")).bearer_auth(TOKEN).json(&body)).await;
+        assert_eq!((s, v["error"].as_str()), (400, Some("invalid_request")), "{body}");
+        assert!(v["error_description"].as_str().unwrap().contains(why), "{v}");
+    }
+}

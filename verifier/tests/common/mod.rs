@@ -161,7 +161,9 @@ pub struct Wallet {
 /// What the wallet got from the verifier.
 pub struct Fetched {
     pub request: VerifiedRequest,
+    /// Empty for a request by value.
     pub request_uri: String,
+    pub header: wallet_core::jose::JwsHeader,
 }
 
 impl Wallet {
@@ -198,25 +200,33 @@ impl Wallet {
         (status, resp.text().await.unwrap(), nonce)
     }
 
-    /// Fetches and verifies the request object with every wallet check of wallet-core.
+    /// Fetches (by reference) or takes (by value) the request object of `wallet_url` and
+    /// verifies it with every wallet check of wallet-core, the federation CA root as the
+    /// X.509 anchor (`x5c`, `x509_hash`).
     pub async fn fetch(&self, fed: &Fed, wallet_url: &str) -> Fetched {
         let url = AuthorizationRequestUrl::parse(wallet_url).unwrap();
-        let RequestRef::Uri { uri, .. } = &url.request else { panic!("by reference") };
-        let (status, body, nonce) = self.fetch_raw(fed, wallet_url).await;
-        assert_eq!(status, 200, "{body}");
+        let (body, nonce, request_uri) = match &url.request {
+            RequestRef::Uri { uri, .. } => {
+                let (status, body, nonce) = self.fetch_raw(fed, wallet_url).await;
+                assert_eq!(status, 200, "{body}");
+                (body, nonce, Some(uri.clone()))
+            }
+            RequestRef::Value(jwt) => (jwt.clone(), None, None),
+        };
         // The per-session request_uri (`/request-uri?id=<handle>`) as fetched: wallet-core
         // matches it against the registered `/request-uri` with the query added.
         let anchors = [fed.anchor.clone()];
         let roots = TrustAnchors::from_der(vec![fed.root_der.clone()]).unwrap();
         let ctx = VerifyContext {
-            request_uri: Some(uri.as_str()),
+            request_uri: request_uri.as_deref(),
             wallet_nonce: nonce.as_ref(),
             federation_anchors: &anchors,
             x509_anchors: Some(&roots),
             ..VerifyContext::new(&url.client_id, Profile::ItWallet14, UnixTime::now())
         };
-        let request = ParsedRequestObject::parse(&body).unwrap().verify(&ctx).unwrap();
-        Fetched { request, request_uri: uri.clone() }
+        let parsed = ParsedRequestObject::parse(&body).unwrap();
+        let request = parsed.verify(&ctx).unwrap();
+        Fetched { request, request_uri: request_uri.unwrap_or_default(), header: parsed.header().clone() }
     }
 
     /// A presentation of `sd` disclosing `claims`, bound to `aud` and `nonce`.
