@@ -257,7 +257,7 @@ pub fn router(state: AppState) -> Router {
 /// [`router`] without the error layer and fallback, for services that add their own.
 pub fn routes(state: AppState) -> Router {
     let http = state.http().clone();
-    let health = service_kit::Health::new().probe("outbound_http", move || {
+    let health = service_kit::Health::new().warning("outbound_http", move || {
         let l = http.limits();
         (http.in_flight() >= l.max_in_flight).then(|| format!("all {} outbound fetch slots busy (slow upstreams)", l.max_in_flight))
     });

@@ -86,21 +86,22 @@ pub fn router(state: WalletProvider) -> Router {
     json_errors(ours, ErrorProfile::IT_WALLET_PROVIDER).with_state(state).fallback_service(federation)
 }
 
-/// The probes of `/health`: the database answers; outbound fetches are not saturated; no
-/// limiter refused more than `health_refusal_threshold` requests since the previous look.
+/// The probes of `/health`: the database answers (503 if not); warnings (200, reported):
+/// outbound fetches saturated, a limiter refusing more than `health_refusal_threshold`
+/// requests in the last minute or two.
 /// (No store of the provider is bounded: logins in progress live in the browser.)
 fn health(st: &WalletProvider) -> Health {
     let db = st.clone();
     let out = st.clone();
     let mut h = Health::new()
         .probe("database", move || db.store().ping().err().map(|e| format!("the database does not answer: {e}")))
-        .probe("outbound", move || {
+        .warning("outbound", move || {
             let (n, max) = out.keys().outbound_in_flight();
             (n >= max).then(|| format!("all {max} outbound fetch slots are taken"))
         });
     let threshold = st.config().rate_limits.health_refusal_threshold;
     for limiter in st.limiters().all() {
-        h = h.probe(limiter.name(), service_kit::health::limiter_probe(limiter.clone(), threshold));
+        h = h.warning(limiter.name(), service_kit::health::limiter_probe(limiter.clone(), threshold));
     }
     h
 }

@@ -1,6 +1,6 @@
 //! Issue 10 item 4 over loopback HTTP: anonymous citizen logins that are never finished cost
 //! the provider nothing (no store fills), rate limits per client refuse a flooding client
-//! with 429 and `Retry-After` while others go on, `/health` says degraded during the flood,
+//! with 429 and `Retry-After` while others go on, `/health` says degraded during the flood (a 200 warning),
 //! and afterwards a citizen activates and revokes as usual.
 //!
 //! Clients are told apart by `X-Forwarded-For` from a trusted proxy (127.0.0.1 in the test
@@ -89,15 +89,16 @@ async fn ten_thousand_anonymous_logins_then_a_citizen_activates_and_revokes() {
     let r = fed.http.get(url.as_str()).header("x-forwarded-for", "192.0.2.8").send().await.unwrap();
     assert_eq!(r.status(), 302, "another client is not affected");
 
-    // The flood shows in /health.
-    let r = fed.http.get(fed.url("/health")).send().await.unwrap();
-    assert_eq!(r.status(), 503);
-    let body: Value = r.json().await.unwrap();
-    assert_eq!(body["status"], json!("degraded"));
-    assert!(body["checks"]["login"].as_str().unwrap().contains("refused"), "{body}");
-    // Once the flood stops, /health recovers.
-    let r = fed.http.get(fed.url("/health")).send().await.unwrap();
-    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    // The flood shows in /health, as a warning: 200, so that a load balancer keeps the
+    // replica (a flood must not take every replica out of rotation), and a second look (a
+    // monitor polling) sees the same, not a count reset by the first.
+    for _ in 0..2 {
+        let r = fed.http.get(fed.url("/health")).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["status"], json!("degraded"));
+        assert!(body["checks"]["login"].as_str().unwrap().contains("refused"), "{body}");
+    }
 
     // A citizen (another client: the proxy itself, no X-Forwarded-For) activates, then loses
     // the phone and revokes: neither meets a 503.
