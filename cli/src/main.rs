@@ -7,6 +7,7 @@ mod keys;
 mod present;
 mod sd_jwt_cmd;
 mod up;
+mod verifier_cmd;
 mod wallet_cmd;
 
 use std::process::ExitCode;
@@ -41,6 +42,10 @@ enum Command {
     /// presentations.
     #[command(subcommand)]
     Wallet(wallet_cmd::WalletCommand),
+    /// The OpenID4VP verifier service (integrator API, in-person page) and its operator
+    /// password hashes.
+    #[command(subcommand)]
+    Verifier(verifier_cmd::VerifierCommand),
 }
 
 /// A failure to report: the message says what was wrong.
@@ -70,6 +75,7 @@ fn main() -> ExitCode {
         Command::Up(a) => up::run(&a),
         Command::Federation(c) => federation_cmd::run(c),
         Command::Wallet(c) => wallet_cmd::run(c),
+        Command::Verifier(c) => verifier_cmd::run(c),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

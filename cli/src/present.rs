@@ -30,7 +30,8 @@ use wallet_core::oid4vp::dcql::matcher::Missing;
 use wallet_core::oid4vp::request_object::RpTrust;
 use wallet_core::oid4vp::{ConsentRequest, PresentationFlow, Profile, ResponseUriAnswer, evaluate_rp};
 use wallet_core::sd_jwt::{SdJwt, StaticKeyResolver, Verifier};
-use wallet_core::store::{CredentialStore, FileKeyProvider, NewCredential, NewTransaction, TransactionKind};
+use wallet_core::oid4vp::consent::ConsentChoice;
+use wallet_core::store::{CredentialId, CredentialStore, FileKeyProvider, NewCredential, NewTransaction, TransactionKind, TransactionOutcome};
 use wallet_core::time::UnixTime;
 use wallet_core::vc;
 use wallet_core::wallet::{HttpClient as _, HttpResponse};
@@ -75,12 +76,33 @@ pub(crate) struct PresentArgs {
     trust: TrustArgs,
     /// The request URL (the content of the QR code: `openid4vp://?client_id=...&request_uri=...`).
     url: String,
-    /// Consent without asking (each query answered by its first candidate).
+    /// Consent without asking (each query answered by its first candidate, or as --choose
+    /// says).
     #[arg(long, conflicts_with = "decline")]
     yes: bool,
     /// Decline: the relying party receives `access_denied`.
     #[arg(long)]
     decline: bool,
+    /// Answer Credential Query QUERY_ID with stored credential CREDENTIAL_ID (as `wallet list`
+    /// shows it) when several could; repeatable (repeat a query allowing `multiple` to send
+    /// several). Queries not named get their first candidate (with --yes) or are asked about.
+    #[arg(long = "choose", value_name = "QUERY_ID=CREDENTIAL_ID", value_parser = choice_arg)]
+    choose: Vec<(String, String)>,
+    /// The IT-Wallet version this wallet speaks (`it-wallet-1.4` or `it-wallet-1.3`: which
+    /// response-encryption key it prefers).
+    #[arg(long, default_value = "it-wallet-1.4", value_parser = profile_arg)]
+    profile: Profile,
+}
+
+fn choice_arg(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((q, c)) if !q.is_empty() && !c.is_empty() => Ok((q.to_owned(), c.to_owned())),
+        _ => Err(format!("`{s}` is not QUERY_ID=CREDENTIAL_ID")),
+    }
+}
+
+fn profile_arg(s: &str) -> Result<Profile, String> {
+    Profile::parse(s).ok_or_else(|| format!("`{s}` is not it-wallet-1.4 or it-wallet-1.3"))
 }
 
 fn io_err(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> CliError + '_ {
@@ -248,6 +270,8 @@ pub(crate) fn list(a: &StoreArgs) -> Result<(), CliError> {
 pub(crate) fn log(a: &StoreArgs) -> Result<(), CliError> {
     let store = open_store(a)?;
     let log = store.transactions().map_err(usage)?;
+    let outcomes = store.outcomes().map_err(usage)?;
+    let outcome_json = |seq: i64| outcomes.get(&seq).map(|(at, o)| json!({"at": at.secs(), "result": o}));
     let kind = |k: TransactionKind| match k {
         TransactionKind::Issuance => "issuance",
         TransactionKind::Presentation => "presentation",
@@ -256,7 +280,10 @@ pub(crate) fn log(a: &StoreArgs) -> Result<(), CliError> {
     if a.json {
         let docs: Vec<Value> = log
             .iter()
-            .map(|t| json!({"seq": t.seq, "at": t.entry.at.secs(), "kind": kind(t.entry.kind), "counterparty": t.entry.counterparty, "credential_ids": t.entry.credential_ids, "claims": t.entry.claims}))
+            .map(|t| {
+                json!({"seq": t.seq, "at": t.entry.at.secs(), "kind": kind(t.entry.kind), "counterparty": t.entry.counterparty,
+                       "credential_ids": t.entry.credential_ids, "claims": t.entry.claims, "outcome": outcome_json(t.seq)})
+            })
             .collect();
         print_json(&Value::Array(docs));
         return Ok(());
@@ -269,7 +296,14 @@ pub(crate) fn log(a: &StoreArgs) -> Result<(), CliError> {
             TransactionKind::Issuance => format!("imported {} from", t.entry.credential_ids.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(", ")),
             TransactionKind::Deletion => "deleted a credential of".to_owned(),
         };
-        out.push_str(&format!("\n  #{} {} {what} {}", t.seq, utc(t.entry.at.secs()), t.entry.counterparty));
+        let result = match outcomes.get(&t.seq) {
+            Some((_, TransactionOutcome::Accepted)) => ": accepted".to_owned(),
+            Some((_, TransactionOutcome::Refused { error, description })) => format!(": refused ({error}{})", description.as_deref().map(|d| format!(": {d}")).unwrap_or_default()),
+            Some((_, TransactionOutcome::Failed { reason })) => format!(": not delivered ({reason})"),
+            None if t.entry.kind == TransactionKind::Presentation => ": no answer recorded".to_owned(),
+            None => String::new(),
+        };
+        out.push_str(&format!("\n  #{} {} {what} {}{result}", t.seq, utc(t.entry.at.secs()), t.entry.counterparty));
     }
     if log.is_empty() {
         out.push_str(" empty");
@@ -378,10 +412,71 @@ fn ask(question: &str) -> Result<bool, CliError> {
     Ok(matches!(line.trim().to_ascii_lowercase().as_str(), "y" | "yes"))
 }
 
+/// The credentials to present: per query, those named by `--choose`, else (when `ask`) the
+/// citizen's pick among several candidates, else the first candidate (wallet-core's
+/// `default_choice`).
+fn choose(consent: &ConsentRequest, chosen: &[(String, String)], ask: bool) -> Result<ConsentChoice, CliError> {
+    for (q, _) in chosen {
+        if !consent.queries.iter().any(|c| &c.query_id == q) {
+            let ids: Vec<&str> = consent.queries.iter().map(|c| c.query_id.as_str()).collect();
+            return Err(usage(format!("--choose {q}=...: the request has no query `{q}` (it has: {})", ids.join(", "))));
+        }
+    }
+    let default = consent.default_choice();
+    let mut out = Vec::new();
+    for q in &consent.queries {
+        let named: Vec<&str> = chosen.iter().filter(|(id, _)| id == &q.query_id).map(|(_, c)| c.as_str()).collect();
+        if !named.is_empty() {
+            for c in named {
+                let cand = q
+                    .candidates
+                    .iter()
+                    .find(|cand| cand.credential_id.as_str() == c)
+                    .ok_or_else(|| usage(format!("--choose {}={c}: not a candidate for this query (candidates: {})", q.query_id, candidate_ids(q))))?;
+                out.push((q.query_id.clone(), cand.credential_id.clone()));
+            }
+        } else if ask && q.candidates.len() > 1 {
+            let id = pick(q)?;
+            out.push((q.query_id.clone(), id));
+        } else if let Some((_, id)) = default.0.iter().find(|(id, _)| id == &q.query_id) {
+            out.push((q.query_id.clone(), id.clone()));
+        }
+    }
+    Ok(ConsentChoice(out))
+}
+
+fn candidate_ids(q: &wallet_core::oid4vp::consent::QueryConsent) -> String {
+    q.candidates.iter().map(|c| c.credential_id.as_str()).collect::<Vec<_>>().join(", ")
+}
+
+/// Asks on the terminal which candidate answers query `q` (Enter: the first).
+fn pick(q: &wallet_core::oid4vp::consent::QueryConsent) -> Result<CredentialId, CliError> {
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "Several credentials can answer query `{}`:", q.query_id);
+    for (i, c) in q.candidates.iter().enumerate() {
+        let _ = writeln!(err, "  {}) {} ({} from {})", i + 1, c.credential_id, c.vct, c.issuer);
+    }
+    loop {
+        let _ = write!(err, "Which one? [1-{}, Enter: 1] ", q.candidates.len());
+        let _ = err.flush();
+        let mut line = String::new();
+        let n = std::io::stdin().lock().read_line(&mut line).map_err(|source| CliError::Io { path: "<stdin>".into(), source })?;
+        if n == 0 {
+            return Err(usage(format!("no choice for query `{}` on stdin (use --choose {}=CREDENTIAL_ID)", q.query_id, q.query_id)));
+        }
+        let answer = line.trim();
+        let index = if answer.is_empty() { Some(0) } else { answer.parse::<usize>().ok().and_then(|i| i.checked_sub(1)) };
+        if let Some(c) = index.and_then(|i| q.candidates.get(i)) {
+            return Ok(c.credential_id.clone());
+        }
+        let _ = writeln!(err, "`{answer}` is not one of the numbers shown.");
+    }
+}
+
 /// `tessera wallet present URL`.
 pub(crate) fn present(a: &PresentArgs) -> Result<(), CliError> {
     let now = UnixTime::now();
-    let flow = PresentationFlow::start(&a.url, Profile::ItWallet14).map_err(usage)?;
+    let flow = PresentationFlow::start(&a.url, a.profile).map_err(usage)?;
     let client_id = flow.client_id().as_str().to_owned();
     let entity = flow
         .client_id()
@@ -416,25 +511,50 @@ pub(crate) fn present(a: &PresentArgs) -> Result<(), CliError> {
     if !a.store.json {
         crate::print_out(&text);
     }
-    let share = if a.decline {
-        false
+    let (share, choice) = if a.decline {
+        (false, ConsentChoice::default())
     } else if !consent.satisfiable {
         return Err(usage("cannot answer: the stored credentials do not satisfy the request (see `missing`); nothing was sent (`--decline` to tell the relying party)"));
-    } else if a.yes {
-        true
     } else {
-        ask("Share these claims?")?
+        let choice = choose(&consent, &a.choose, !a.yes)?;
+        let share = a.yes || ask("Share these claims?")?;
+        (share, choice)
     };
+    // The log entry is written before the response is sent (a crash after sending still
+    // leaves a record); what the relying party answered is added to it below.
     let prepared = if share {
         let keys = open_keys(&a.store)?;
         let holder = KeyStoreSigner::new(keys, holder_tag()?).map_err(|e| usage(format!("holder key: {e}")))?;
-        consent.present(&consent.default_choice(), &holder, now, Some(&store)).map_err(usage)?
+        consent.present(&choice, &holder, now, Some(&store)).map_err(usage)?
     } else {
         consent.decline(now, Some(&store)).map_err(usage)?
     };
     let response_uri = prepared.request.url.clone();
-    let resp = browser.send(prepared.request).map_err(|e| usage(format!("{response_uri}: {e}")))?;
-    let answer = ResponseUriAnswer::parse(resp.status, &resp.body).map_err(|e| usage(format!("{response_uri}: HTTP {}: {e}: {}", resp.status, body_text(&resp))))?;
+    let log_outcome = |o: TransactionOutcome| {
+        if let Some(seq) = prepared.log_seq
+            && let Err(e) = store.record_outcome(seq, UnixTime::now(), &o)
+        {
+            eprintln!("tessera: the transaction log entry #{seq} could not be completed: {e}");
+        }
+    };
+    let resp = match browser.send(prepared.request) {
+        Ok(r) => r,
+        Err(e) => {
+            log_outcome(TransactionOutcome::Failed { reason: e.to_string() });
+            return Err(usage(format!("{response_uri}: {e}")));
+        }
+    };
+    let answer = match ResponseUriAnswer::parse(resp.status, &resp.body) {
+        Ok(a) => a,
+        Err(e) => {
+            log_outcome(TransactionOutcome::Failed { reason: format!("HTTP {}: {e}", resp.status) });
+            return Err(usage(format!("{response_uri}: HTTP {}: {e}: {}", resp.status, body_text(&resp))));
+        }
+    };
+    log_outcome(match &answer {
+        Ok(_) => TransactionOutcome::Accepted,
+        Err(e) => TransactionOutcome::Refused { error: e.error.as_str().to_owned(), description: e.error_description.clone() },
+    });
     let disclosed: Vec<String> = prepared.disclosed.iter().flat_map(|(q, ps)| ps.iter().map(move |p| format!("{q}:{p}"))).collect();
     let (outcome, redirect) = match &answer {
         Ok(ans) => (if share { "presented" } else { "declined" }, ans.redirect_uri.clone()),

@@ -1,0 +1,86 @@
+//! `tessera verifier serve | hash-password`: the OpenID4VP verifier service (the `verifier`
+//! library: integrator API, the wallet's `request_uri`/`response_uri`, the in-person page)
+//! and the operator password hashes its `[web]` section takes.
+
+use std::path::PathBuf;
+
+use crate::CliError;
+use crate::federation_cmd::{runtime, usage};
+
+#[derive(clap::Subcommand)]
+pub(crate) enum VerifierCommand {
+    /// Run the verifier from a TOML configuration (`TESSERA_VERIFIER_*` environment
+    /// overrides); Ctrl-C or SIGTERM stops it gracefully.
+    Serve {
+        /// The configuration file (see `verifier::config`).
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Read a password from stdin (its first line) and print its argon2id hash, for a
+    /// `password_hash` of `[[web.operators]]`.
+    HashPassword,
+}
+
+pub(crate) fn run(c: VerifierCommand) -> Result<(), CliError> {
+    match c {
+        VerifierCommand::Serve { config } => serve(&config),
+        VerifierCommand::HashPassword => hash_password(),
+    }
+}
+
+/// Waits for Ctrl-C, or SIGTERM on Unix.
+pub(crate) async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+fn serve(path: &std::path::Path) -> Result<(), CliError> {
+    let config = verifier::Config::load(path).map_err(|e| usage(format!("{}: {e}", path.display())))?;
+    // The service's own logs (TESSERA_LOG = error, warn, info (default), debug, trace).
+    let level = match std::env::var("TESSERA_LOG").unwrap_or_default().to_ascii_lowercase().as_str() {
+        "error" => tracing_subscriber::filter::LevelFilter::ERROR,
+        "warn" => tracing_subscriber::filter::LevelFilter::WARN,
+        "debug" => tracing_subscriber::filter::LevelFilter::DEBUG,
+        "trace" => tracing_subscriber::filter::LevelFilter::TRACE,
+        _ => tracing_subscriber::filter::LevelFilter::INFO,
+    };
+    let _ = tracing_subscriber::fmt().with_max_level(level).with_ansi(false).with_writer(std::io::stderr).try_init();
+    runtime()?.block_on(async move {
+        let listen = config.listen;
+        let id = config.entity_id.clone();
+        let state = verifier::Verifier::open(config).map_err(|e| usage(format!("verifier: {e}")))?;
+        let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| usage(format!("{listen}: {e}")))?;
+        crate::print_out(&format!("verifier {id} serving on {listen}: {}", id.configuration_url()));
+        verifier::serve_listener(state, listener, shutdown_signal()).await.map_err(usage)?;
+        crate::print_out("verifier stopped");
+        Ok(())
+    })
+}
+
+fn hash_password() -> Result<(), CliError> {
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line).map_err(|source| CliError::Io { path: "<stdin>".into(), source })?;
+    let password = line.trim_end_matches(['\r', '\n']);
+    if password.is_empty() {
+        return Err(usage("no password on stdin (its first line is hashed)"));
+    }
+    let hash = verifier::web::hash_password(password).map_err(usage)?;
+    crate::print_out(&hash);
+    Ok(())
+}

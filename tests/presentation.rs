@@ -1,0 +1,193 @@
+//! The citizen's presentations end to end (issue 11, "What it must show"): the command-line
+//! wallet (the built `tessera` binary) answers our verifier's requests, cross-device and
+//! same-device, with both IT-Wallet profiles; the integrator reads the verdict with its admin
+//! token, and it names the rule: revoked, suspended (accepted when the verifier's policy
+//! says so), an issuer not allowed to issue the `vct`, an issuer outside the federation, the
+//! citizen declining. See `common` for the world.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)] // test code
+
+mod common;
+
+use common::{World, mdl_attributes, pid_attributes, response_code};
+use serde_json::json;
+use wallet_core::oid4vp::Profile;
+use wallet_core::status::StatusValue;
+use wallet_core::vc::Vct;
+
+/// Cross-device (the QR's URL) with the PID preset and same-device with the driving-licence
+/// preset, against a verifier of each profile, answered by a wallet of the same profile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn cross_device_and_same_device_with_both_profiles() {
+    let w = World::new().await;
+    let (_pid, _) = w.import(&w.issuer, Vct::PID, pid_attributes(), &w.anchor).await;
+    let (_mdl, _) = w.import(&w.issuer, Vct::MDL, mdl_attributes("AB1234567"), &w.anchor).await;
+    for profile in [Profile::ItWallet14, Profile::ItWallet13] {
+        let v = w.verifier(profile.as_str(), profile, false).await;
+
+        // Cross-device: the wallet opens the QR code's URL.
+        let s = w.session(&v, "pid", "cross_device").await;
+        let o = w.present(&s, &["--yes", "--profile", profile.as_str()]).await;
+        let shown = common::stdout_json(&o);
+        assert_eq!(shown["outcome"], "presented", "{profile:?}");
+        assert_eq!(shown["rp"]["entity_id"], v.id.as_str());
+        assert!(shown["redirect_uri"].is_null(), "no redirect cross-device: {shown}");
+        let (st, verdict) = w.result(&v, &s, None).await;
+        assert_eq!(st, 200);
+        assert_eq!(verdict["status"], "verified", "{profile:?}: {verdict}");
+        let pid = &verdict["credentials"]["pid"][0];
+        assert_eq!(pid["vct"], Vct::PID);
+        assert_eq!(pid["issuer"], w.issuer.id.as_str());
+        assert_eq!(pid["claims"]["given_name"], "Mario");
+        assert_eq!(pid["claims"]["tax_id_code"], "TINIT-RSSMRA80A10H501Z");
+        assert_eq!(pid["status"]["outcome"], "valid", "the status list was consulted: {pid}");
+        assert_eq!(pid["issuer_trust"]["kind"], "trust_chain");
+        // The verdict is fetched once.
+        let (st, _) = w.result(&v, &s, None).await;
+        assert_eq!(st, 404);
+
+        // Same-device: the wallet prints the redirect with the response_code; the integrator
+        // fetches the verdict with it (and not without it).
+        let s = w.session(&v, "driving_licence", "same_device").await;
+        let o = w.present(&s, &["--yes", "--profile", profile.as_str()]).await;
+        let shown = common::stdout_json(&o);
+        assert_eq!(shown["outcome"], "presented");
+        let redirect = shown["redirect_uri"].as_str().unwrap();
+        assert!(redirect.starts_with(common::BACK), "{redirect}");
+        let code = response_code(redirect);
+        let (st, _) = w.result(&v, &s, Some("not-the-code")).await;
+        assert_ne!(st, 200, "a wrong response_code gets nothing");
+        let (st, verdict) = w.result(&v, &s, Some(&code)).await;
+        assert_eq!(st, 200);
+        assert_eq!(verdict["status"], "verified", "{profile:?}: {verdict}");
+        let mdl = &verdict["credentials"]["mdl"][0];
+        assert_eq!(mdl["vct"], Vct::MDL);
+        assert_eq!(mdl["claims"]["document_number"], "AB1234567");
+        assert_eq!(mdl["claims"]["driving_privileges"][0]["vehicle_category_code"], "B");
+        assert!(mdl["claims"].get("issue_date").is_none(), "only what the preset asks: {mdl}");
+
+        // The text form tells the citizen where to continue.
+        let s = w.session(&v, "driving_licence", "same_device").await;
+        let url = s["wallet_url"].as_str().unwrap();
+        let o = common::tessera(common::args(&["wallet", "present", url, "--ta", w.anchor.id.as_str(), "--data-dir", &w.wallet, "--yes", "--profile", profile.as_str()])).await;
+        assert!(o.status.success());
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert!(out.contains("Continue in the browser: https://servizi.example.it/wallet/return?response_code="), "{out}");
+    }
+}
+
+/// A licence revoked, then suspended, in the issuer's status list: refused, with the rule
+/// named; suspended is accepted by a verifier whose policy says so; valid again, accepted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn revoked_and_suspended_credentials_are_refused() {
+    let w = World::new().await;
+    let (mdl, idx) = w.import(&w.issuer, Vct::MDL, mdl_attributes("AB1234567"), &w.anchor).await;
+    let strict = w.verifier("strict", Profile::ItWallet14, false).await;
+    let lenient = w.verifier("lenient", Profile::ItWallet14, true).await;
+
+    w.issuer.set_status(idx, StatusValue::Invalid);
+    let s = w.session(&strict, "driving_licence", "cross_device").await;
+    let o = w.present(&s, &["--yes"]).await;
+    assert!(!o.status.success(), "the verifier refused");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("invalid_request") && err.contains("credential revoked"), "{err}");
+    let (_, verdict) = w.result(&strict, &s, None).await;
+    assert_eq!(verdict["status"], "refused");
+    assert_eq!(verdict["reason"], "credential revoked");
+    assert_eq!(verdict["credential"], "mdl");
+    // The wallet logged the presentation before sending it, and what the verifier answered.
+    let o = common::tessera(common::args(&["wallet", "log", "--data-dir", &w.wallet, "--json"])).await;
+    let log = common::stdout_json(&o);
+    let last = log.as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["kind"], "presentation");
+    assert_eq!(last["credential_ids"], json!([mdl]));
+    assert_eq!(last["outcome"]["result"], json!({"outcome": "refused", "error": "invalid_request", "description": "mdl: credential revoked"}));
+
+    w.issuer.set_status(idx, StatusValue::Suspended);
+    let s = w.session(&strict, "driving_licence", "cross_device").await;
+    assert!(!w.present(&s, &["--yes"]).await.status.success());
+    let (_, verdict) = w.result(&strict, &s, None).await;
+    assert_eq!((verdict["status"].as_str(), verdict["reason"].as_str()), (Some("refused"), Some("credential suspended")));
+
+    let s = w.session(&lenient, "driving_licence", "cross_device").await;
+    assert!(w.present(&s, &["--yes"]).await.status.success());
+    let (_, verdict) = w.result(&lenient, &s, None).await;
+    assert_eq!(verdict["status"], "verified", "{verdict}");
+    assert_eq!(verdict["credentials"]["mdl"][0]["status"]["outcome"], "suspended_accepted");
+
+    w.issuer.set_status(idx, StatusValue::Valid);
+    let s = w.session(&strict, "driving_licence", "cross_device").await;
+    assert!(w.present(&s, &["--yes"]).await.status.success());
+    let (_, verdict) = w.result(&strict, &s, None).await;
+    assert_eq!(verdict["status"], "verified", "{verdict}");
+}
+
+/// An issuer of the federation that may issue the PID only presents a driving licence; an
+/// issuer of another federation presents a PID: both refused, the rule named. The wallet
+/// holds several licences: the citizen picks one with `--choose`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn untrusted_issuers_are_refused() {
+    let w = World::new().await;
+    let (good, _) = w.import(&w.issuer, Vct::MDL, mdl_attributes("AB1234567"), &w.anchor).await;
+    let (wrong_vct, _) = w.import(&w.pid_only, Vct::MDL, mdl_attributes("ZZ0000000"), &w.anchor).await;
+    let v = w.verifier("v", Profile::ItWallet14, false).await;
+
+    let s = w.session(&v, "driving_licence", "cross_device").await;
+    let o = w.present(&s, &["--yes", "--choose", &format!("mdl={wrong_vct}")]).await;
+    assert!(!o.status.success());
+    let (_, verdict) = w.result(&v, &s, None).await;
+    assert_eq!(verdict["status"], "refused");
+    assert_eq!(verdict["reason"], format!("issuer {} is not allowed to issue {}", w.pid_only.id, Vct::MDL));
+
+    // The same query answered with the other licence: verified.
+    let s = w.session(&v, "driving_licence", "cross_device").await;
+    let o = w.present(&s, &["--yes", "--choose", &format!("mdl={good}")]).await;
+    let shown = common::stdout_json(&o);
+    assert_eq!(shown["queries"][0]["candidates"].as_array().unwrap().len(), 2, "two licences could answer");
+    let (_, verdict) = w.result(&v, &s, None).await;
+    assert_eq!(verdict["status"], "verified", "{verdict}");
+    assert_eq!(verdict["credentials"]["mdl"][0]["claims"]["document_number"], "AB1234567");
+    // A choice that is no candidate is refused before anything is sent.
+    let s = w.session(&v, "driving_licence", "cross_device").await;
+    let o = w.present(&s, &["--yes", "--choose", "mdl=00000000000000000000000000000000"]).await;
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("not a candidate"));
+
+    // Another federation's issuer: the wallet trusts it (imported under that anchor), our
+    // verifier does not.
+    let (_outsider_pid, _) = w.import(&w.outsider, Vct::PID, pid_attributes(), &w.other_anchor).await;
+    let s = w.session(&v, "pid", "cross_device").await;
+    let o = w.present(&s, &["--yes"]).await;
+    assert!(!o.status.success());
+    let (_, verdict) = w.result(&v, &s, None).await;
+    assert_eq!(verdict["status"], "refused");
+    assert!(verdict["reason"].as_str().unwrap().starts_with("untrusted issuer: "), "{verdict}");
+}
+
+/// The citizen declines: the verifier gets `access_denied`, the integrator a `declined`
+/// verdict (same-device too, with its response_code); the wallet logs it and the answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_citizen_declines() {
+    let w = World::new().await;
+    w.import(&w.issuer, Vct::PID, pid_attributes(), &w.anchor).await;
+    for profile in [Profile::ItWallet14, Profile::ItWallet13] {
+        let v = w.verifier(profile.as_str(), profile, false).await;
+        let s = w.session(&v, "age_over_18", "cross_device").await;
+        let o = w.present(&s, &["--decline", "--profile", profile.as_str()]).await;
+        assert_eq!(common::stdout_json(&o)["outcome"], "declined");
+        let (_, verdict) = w.result(&v, &s, None).await;
+        assert_eq!(verdict["status"], "declined", "{verdict}");
+        assert_eq!(verdict["error"], "access_denied");
+
+        let s = w.session(&v, "age_over_18", "same_device").await;
+        let o = w.present(&s, &["--decline", "--profile", profile.as_str()]).await;
+        let shown = common::stdout_json(&o);
+        let code = response_code(shown["redirect_uri"].as_str().unwrap());
+        let (_, verdict) = w.result(&v, &s, Some(&code)).await;
+        assert_eq!(verdict["status"], "declined", "{verdict}");
+    }
+    let o = common::tessera(common::args(&["wallet", "log", "--data-dir", &w.wallet, "--json"])).await;
+    let log = common::stdout_json(&o);
+    let last = log.as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["claims"], json!([]));
+    assert_eq!(last["outcome"]["result"]["outcome"], "accepted");
+}
