@@ -2,6 +2,9 @@
 //!
 //! ```toml
 //! [web]
+//! test_federation = true        # a "TEST DATA" banner on every page (`tessera up` sets it)
+//! idle_timeout = 900            # seconds an operator stays logged in without a request
+//! login_rate_limit = { per_minute = 10, burst = 5 }   # login attempts per client address
 //! [[web.operators]]
 //! username = "agente.rossi"
 //! display_name = "Agente Rossi"
@@ -25,11 +28,30 @@ pub struct Operator {
 }
 
 /// `[web]`.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct WebConfig {
     /// The operators (none: the page refuses every login).
     pub operators: Vec<Operator>,
+    /// Whether the federation this verifier trusts is a test one: every page then carries a
+    /// "DATI DI TEST / TEST DATA" banner. The admin says so (`tessera up` does): a trust
+    /// anchor's configuration does not tell whether it is a test one.
+    pub test_federation: bool,
+    /// Seconds an operator session lasts without a request (default 900).
+    pub idle_timeout: u64,
+    /// Login attempts per client address (default 10 a minute, 5 at once).
+    pub login_rate_limit: service_kit::rate_limit::RateLimit,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        Self {
+            operators: Vec::new(),
+            test_federation: false,
+            idle_timeout: 900,
+            login_rate_limit: service_kit::rate_limit::RateLimit::new(10, 5),
+        }
+    }
 }
 
 /// Why a password could not be hashed.

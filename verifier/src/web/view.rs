@@ -1,0 +1,292 @@
+//! What a session's stored verdict means on the page: one of five distinct looks, the
+//! refusal reason in plain words, the portrait validated as an image, the age answer
+//! computed from the birth date, dates in UTC.
+
+use base64::Engine as _;
+use serde_json::Value;
+
+use super::i18n::Msg;
+use crate::store::{Session, SessionStatus};
+
+/// How a verdict looks: colour, icon and words (never colour alone).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Look {
+    /// Green, ✔.
+    Verified,
+    /// Red, ✖: refused (or verified but the answer to the question is no).
+    Refused,
+    /// Grey, ✋: the citizen declined.
+    Declined,
+    /// Grey, ⌛: the session expired without an answer.
+    Expired,
+    /// Amber, ?: cannot determine (e.g. the status list is unreachable).
+    Unknown,
+}
+
+impl Look {
+    /// The CSS class (and the `data-verdict` attribute tests read).
+    pub fn class(self) -> &'static str {
+        match self {
+            Self::Verified => "verified",
+            Self::Refused => "refused",
+            Self::Declined => "declined",
+            Self::Expired => "expired",
+            Self::Unknown => "unknown",
+        }
+    }
+
+    /// The icon (decorative: the words say it too).
+    pub fn icon(self) -> &'static str {
+        match self {
+            Self::Verified => "\u{2714}",
+            Self::Refused => "\u{2716}",
+            Self::Declined => "\u{270B}",
+            Self::Expired => "\u{231B}",
+            Self::Unknown => "?",
+        }
+    }
+}
+
+/// The verdict of a finished session, as shown.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// The look.
+    pub look: Look,
+    /// The big words.
+    pub title: Msg,
+    /// The sentence under them.
+    pub text: Msg,
+    /// The stored verdict (`None` for an expired session).
+    pub result: Option<Value>,
+}
+
+/// The refusal reasons of wallet-core (`Refusal`'s `Display`, as the verdict JSON carries it
+/// in `reason`) in plain words. Unreachable status lists and status values we do not
+/// understand are "cannot determine", not "refused".
+pub fn refusal(reason: &str) -> (Look, Msg) {
+    let r = reason.trim();
+    let m = |p: &str| r.starts_with(p);
+    if m("credential revoked") {
+        (Look::Refused, Msg::ReasonRevoked)
+    } else if m("credential suspended") {
+        (Look::Refused, Msg::ReasonSuspended)
+    } else if m("credential expired") {
+        (Look::Refused, Msg::ReasonExpired)
+    } else if m("credential not valid before") {
+        (Look::Refused, Msg::ReasonNotYetValid)
+    } else if m("untrusted issuer") {
+        (Look::Refused, Msg::ReasonUntrusted)
+    } else if m("issuer ") && r.contains(" is not allowed to issue ") {
+        (Look::Refused, Msg::ReasonNotAllowed)
+    } else if m("issuer signature invalid") {
+        (Look::Refused, Msg::ReasonSignature)
+    } else if m("key binding") {
+        (Look::Refused, Msg::ReasonKeyBinding)
+    } else if m("malformed presentation") || m("invalid credential") {
+        (Look::Refused, Msg::ReasonInvalid)
+    } else if m("status unavailable") || (m("credential status") && r.ends_with("not understood")) {
+        (Look::Unknown, Msg::ReasonStatusUnavailable)
+    } else if m("format ") && r.ends_with("is not verified yet") {
+        (Look::Unknown, Msg::ReasonUnsupported)
+    } else if r.is_empty() {
+        (Look::Refused, Msg::ReasonOther)
+    } else {
+        // DoesNotMatchQuery and Response errors: the answer is not what was asked.
+        (Look::Refused, Msg::ReasonMismatch)
+    }
+}
+
+/// The outcome of a session at `now`; `None` while it is pending.
+pub fn outcome(s: &Session, now: i64, preset: Option<&str>) -> Option<Outcome> {
+    let result: Option<Value> = s.result.as_deref().and_then(|r| serde_json::from_str(r).ok());
+    let o = |look, title, text, result| Some(Outcome { look, title, text, result });
+    match s.status_at(now) {
+        SessionStatus::Created | SessionStatus::RequestFetched | SessionStatus::ResponseReceived => None,
+        SessionStatus::Expired => o(Look::Expired, Msg::ExpiredTitle, Msg::ExpiredText, None),
+        SessionStatus::Declined => o(Look::Declined, Msg::DeclinedTitle, Msg::DeclinedText, result),
+        SessionStatus::Refused => {
+            let reason = result.as_ref().and_then(|v| v.get("reason")).and_then(Value::as_str).unwrap_or_default();
+            let (look, text) = refusal(reason);
+            let title = if look == Look::Unknown { Msg::UnknownTitle } else { Msg::RefusedTitle };
+            o(look, title, text, result)
+        }
+        SessionStatus::Verified if preset == Some("age_over_18") => {
+            let birth = result.as_ref().and_then(|v| first_claim(v, "birthdate")).and_then(|b| b.as_str().map(str::to_owned));
+            match birth.as_deref().and_then(|b| age_at_least(b, now, 18)) {
+                Some(true) => o(Look::Verified, Msg::AgeYesTitle, Msg::AgeYesText, result),
+                Some(false) => o(Look::Refused, Msg::AgeNoTitle, Msg::AgeNoText, result),
+                None => o(Look::Unknown, Msg::UnknownTitle, Msg::AgeUnknownText, result),
+            }
+        }
+        SessionStatus::Verified => o(Look::Verified, Msg::VerifiedTitle, Msg::VerifiedText, result),
+    }
+}
+
+/// The presentations of a verified result: `(query id, presentation)`.
+pub fn presentations(result: &Value) -> Vec<(&str, &Value)> {
+    let Some(creds) = result.get("credentials").and_then(Value::as_object) else { return Vec::new() };
+    creds.iter().flat_map(|(id, list)| list.as_array().into_iter().flatten().map(move |p| (id.as_str(), p))).collect()
+}
+
+/// The first presentation's claim `name`.
+pub fn first_claim<'a>(result: &'a Value, name: &str) -> Option<&'a Value> {
+    presentations(result).into_iter().find_map(|(_, p)| p.get("claims").and_then(|c| c.get(name)))
+}
+
+/// The longest portrait accepted, decoded (a passport photo is ~20-60 KiB).
+pub const MAX_PORTRAIT: usize = 512 * 1024;
+
+/// A `data:` URL for a portrait claim, only when it decodes to a JPEG or PNG (base64 as is,
+/// or a `data:image/jpeg|png;base64,` URL): re-encoded here, so nothing of the claim's text
+/// reaches the page but the image's bytes.
+pub fn portrait_data_url(v: &Value) -> Option<String> {
+    let s = v.as_str()?.trim();
+    let b64 = match s.strip_prefix("data:") {
+        Some(rest) => {
+            let (head, data) = rest.split_once(',')?;
+            if !matches!(head, "image/jpeg;base64" | "image/png;base64") {
+                return None;
+            }
+            data
+        }
+        None => s,
+    };
+    if b64.len() > MAX_PORTRAIT.saturating_mul(4) / 3 + 4 {
+        return None;
+    }
+    let engines = [&base64::engine::general_purpose::STANDARD, &base64::engine::general_purpose::URL_SAFE_NO_PAD, &base64::engine::general_purpose::URL_SAFE];
+    let bytes = engines.iter().find_map(|e| e.decode(b64).ok())?;
+    let mime = if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        "image/jpeg"
+    } else if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+        "image/png"
+    } else {
+        return None;
+    };
+    Some(format!("data:{mime};base64,{}", base64::engine::general_purpose::STANDARD.encode(&bytes)))
+}
+
+/// Days since 1970-01-01 → (year, month, day) (proleptic Gregorian).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, u32::try_from(m).unwrap_or(1), u32::try_from(d).unwrap_or(1))
+}
+
+/// The UTC date of `secs`.
+pub fn date_of(secs: i64) -> (i64, u32, u32) {
+    civil_from_days(secs.div_euclid(86_400))
+}
+
+/// `YYYY-MM-DD HH:MM:SS UTC`.
+pub fn fmt_time(secs: i64) -> String {
+    let (y, m, d) = date_of(secs);
+    let t = secs.rem_euclid(86_400);
+    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC", t / 3_600, t % 3_600 / 60, t % 60)
+}
+
+/// Parses `YYYY-MM-DD`.
+pub fn parse_date(s: &str) -> Option<(i64, u32, u32)> {
+    let mut it = s.trim().splitn(3, '-');
+    let y: i64 = it.next()?.parse().ok()?;
+    let m: u32 = it.next()?.parse().ok()?;
+    let d: u32 = it.next()?.get(..2)?.parse().ok()?;
+    ((1..=12).contains(&m) && (1..=31).contains(&d) && (1000..=9999).contains(&y)).then_some((y, m, d))
+}
+
+/// Whether someone born on `birth` (`YYYY-MM-DD`) is at least `years` old on the UTC date of
+/// `now` (born on 29 February: of age on 1 March in common years). `None`: not a date.
+pub fn age_at_least(birth: &str, now: i64, years: i64) -> Option<bool> {
+    let (y, m, d) = parse_date(birth)?;
+    let today = date_of(now);
+    Some(today >= (y.checked_add(years)?, m, d))
+}
+
+/// The preset whose query the session asked (`None`: a raw DCQL query).
+pub fn preset_of(dcql: &str) -> Option<&'static str> {
+    let asked: Value = serde_json::from_str(dcql).ok()?;
+    crate::presets::NAMES.into_iter().find(|n| crate::presets::preset(n).is_some_and(|q| q.to_value() == asked))
+}
+
+/// HTML-escapes text for element content and quoted attribute values.
+pub fn esc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusal_reasons_in_plain_words() {
+        assert_eq!(refusal("credential revoked"), (Look::Refused, Msg::ReasonRevoked));
+        assert_eq!(refusal("credential suspended"), (Look::Refused, Msg::ReasonSuspended));
+        assert_eq!(refusal("credential expired at 12"), (Look::Refused, Msg::ReasonExpired));
+        assert_eq!(refusal("untrusted issuer: no chain"), (Look::Refused, Msg::ReasonUntrusted));
+        assert_eq!(refusal("issuer https://x is not allowed to issue urn:eudi:mDL:it:1"), (Look::Refused, Msg::ReasonNotAllowed));
+        assert_eq!(refusal("issuer signature invalid"), (Look::Refused, Msg::ReasonSignature));
+        assert_eq!(refusal("key binding: the KB-JWT nonce is not this session's"), (Look::Refused, Msg::ReasonKeyBinding));
+        assert_eq!(refusal("status unavailable: fetch failed"), (Look::Unknown, Msg::ReasonStatusUnavailable));
+        assert_eq!(refusal("credential status 0x05 not understood"), (Look::Unknown, Msg::ReasonStatusUnavailable));
+        assert_eq!(refusal("the vp_token discloses claims not asked"), (Look::Refused, Msg::ReasonMismatch));
+    }
+
+    #[test]
+    fn portraits_are_images_only() {
+        let jpeg = base64::engine::general_purpose::STANDARD.encode([0xFF, 0xD8, 0xFF, 0xE0, 1, 2, 3]);
+        assert_eq!(portrait_data_url(&Value::from(jpeg.clone())).unwrap(), format!("data:image/jpeg;base64,{jpeg}"));
+        assert!(portrait_data_url(&Value::from(format!("data:image/jpeg;base64,{jpeg}"))).is_some());
+        assert!(portrait_data_url(&Value::from(format!("data:image/svg+xml;base64,{jpeg}"))).is_none());
+        assert!(portrait_data_url(&Value::from("PHNjcmlwdD4=")).is_none(), "<script> is no image");
+        assert!(portrait_data_url(&Value::from("\"><script>")).is_none());
+        assert!(portrait_data_url(&Value::from(3)).is_none());
+    }
+
+    #[test]
+    fn dates_and_age() {
+        assert_eq!(fmt_time(0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(fmt_time(1_798_761_600), "2027-01-01 00:00:00 UTC");
+        assert_eq!(date_of(951_782_400), (2000, 2, 29));
+        let day = |y, m, d| {
+            // Noon UTC of a date, found by search from the epoch (tests only).
+            let mut s = 0i64;
+            while date_of(s) < (y, m, d) {
+                s += 86_400;
+            }
+            s + 43_200
+        };
+        assert_eq!(age_at_least("2008-12-03", day(2026, 12, 3), 18), Some(true));
+        assert_eq!(age_at_least("2008-12-04", day(2026, 12, 3), 18), Some(false));
+        assert_eq!(age_at_least("2008-02-29", day(2026, 2, 28), 18), Some(false));
+        assert_eq!(age_at_least("2008-02-29", day(2026, 3, 1), 18), Some(true));
+        assert_eq!(age_at_least("not a date", 0, 18), None);
+        assert_eq!(age_at_least("2008-13-01", 0, 18), None);
+    }
+
+    #[test]
+    fn presets_are_recognised() {
+        for n in crate::presets::NAMES {
+            assert_eq!(preset_of(&crate::presets::preset(n).unwrap().to_value().to_string()), Some(n));
+        }
+        assert_eq!(preset_of("{}"), None);
+        assert_eq!(esc("<a href=\"x\">'&"), "&lt;a href=&quot;x&quot;&gt;&#39;&amp;");
+    }
+}
