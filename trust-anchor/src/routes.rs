@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::http::header;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
@@ -321,7 +321,8 @@ async fn fetch(State(st): State<AppState>, Query(q): Query<SubQuery>) -> Result<
 }
 
 /// Draft 48 §8.2: subordinate ids, filtered by `entity_type` (repeatable), `intermediate`,
-/// `trust_marked` and `trust_mark_type`; booleans are `true` or `false`, nothing else.
+/// `trust_marked` and `trust_mark_type`; booleans are `true` or `false`, nothing else; any
+/// other parameter is 400 `unsupported_parameter`.
 ///
 /// IT-Wallet 1.4 §1.1 publishes a wallet provider's metadata as `wallet_solution` but lists
 /// wallet providers with `entity_type=wallet_provider`: both names select the same
@@ -338,7 +339,11 @@ async fn list(State(st): State<AppState>, Query(q): Query<Vec<(String, String)>>
             "intermediate" => intermediate = Some(parse_bool("intermediate", &v)?),
             "trust_marked" => trust_marked = parse_bool("trust_marked", &v)?,
             "trust_mark_type" => trust_mark_type = Some(v),
-            _ => {}
+            // Draft 48 §8.2.1: a parameter the endpoint does not support is an error, not
+            // ignored (a filter silently dropped would answer a wider list than asked).
+            other => {
+                return Err(ApiError::new(StatusCode::BAD_REQUEST, "unsupported_parameter", format!("the list endpoint does not support the parameter `{other}`")));
+            }
         }
     }
     let marked: Option<Vec<String>> = if trust_marked || trust_mark_type.is_some() {

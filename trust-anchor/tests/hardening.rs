@@ -432,6 +432,7 @@ async fn every_route_answers_bad_input_in_the_json_error_form() {
         ("GET", "/admin/keys/prepare".into(), None, "", true, 405),
         ("GET", "/list?intermediate=maybe".into(), None, "", false, 400),
         ("GET", "/list?trust_marked=1".into(), None, "", false, 400),
+        ("GET", "/list?colour=blue".into(), None, "", false, 400),
         ("GET", "/fetch".into(), None, "", false, 400),
         ("GET", "/fetch?sub=not%20a%20url".into(), None, "", false, 400),
         ("GET", "/fetch?sub=https://nobody.example.it".into(), None, "", false, 404),
@@ -469,6 +470,11 @@ async fn every_route_answers_bad_input_in_the_json_error_form() {
         let (code, description) = error_of(&text);
         assert!(!code.is_empty() && !description.is_empty(), "{method} {path}: {text}");
     }
+    // Draft 48 §8.2.1: an unsupported /list parameter is named, with its code.
+    let (status, body) = fed.get(format!("{ta}/list?colour=blue")).await;
+    assert_eq!(status, 400);
+    assert_eq!(error_of(&body).0, "unsupported_parameter");
+    assert!(error_of(&body).1.contains("`colour`"), "{body}");
     // /health is JSON too.
     let (status, body) = fed.get(format!("{ta}/health")).await;
     assert_eq!((status, serde_json::from_str::<Value>(&body).unwrap()), (200, json!({"status": "ok"})));
