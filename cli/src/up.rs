@@ -8,12 +8,18 @@
 //! | base+2 | sample credential issuer (Motorizzazione Civile) | intermediate |
 //! | base+3 | test SPID/CIE OpenID Provider (login page with the test identities) | trust anchor |
 //! | base+4 | wallet provider (also a SPID/CIE relying party) | trust anchor |
+//! | base+5 | verifier (OpenID4VP relying party, integrator API, in-person page `/check`) | trust anchor |
 //!
 //! The trust anchor issues the wallet provider its trust marks (`openid_relying_party/public`,
 //! which the OpenID Provider requires of relying parties, SPID/CIE OIDC §B.1; and
 //! `federation-entity/wallet-provider`), and the intermediate its own
 //! (`federation-entity/intermediate`); each holder verifies its marks through the federation
-//! and publishes them in its configuration (ALL-003). Every service has its own admin token
+//! and publishes them in its configuration (ALL-003). The verifier gets
+//! `federation-entity/relying-party` (IT-Wallet 1.4 §1.1, trust mark types); its same-device
+//! flow returns the browser to its own home page (`redirect_uris` = `<verifier>/`, where a
+//! real integrator puts its page), and its in-person page has one test operator, `operatore`,
+//! whose password is made on first start, kept in `verifier/operator-password` and printed.
+//! Every service has its own admin token
 //! under its own directory, and is served with client addresses for its rate limits.
 //! Restarting on the same data directory keeps every key and registry.
 
@@ -36,13 +42,21 @@ const TRUST_MARKS: [&str; 2] = ["openid_relying_party/public", "federation-entit
 /// The trust mark the anchor issues to its intermediate, which publishes it (ALL-003).
 const INTERMEDIATE_MARK: &str = "federation-entity/intermediate";
 
+/// The verifier's trust mark (IT-Wallet 1.4 §1.1: `<purpose>/<entity_type>`).
+const VERIFIER_MARK: &str = "federation-entity/relying-party";
+
+/// The in-person page's test operator.
+pub(crate) const OPERATOR: &str = "operatore";
+/// Where the operator's password is kept, under the verifier's directory.
+const OPERATOR_PASSWORD_FILE: &str = "operator-password";
+
 #[derive(clap::Args)]
 pub(crate) struct UpArgs {
     /// Where keys, registries and the admin token are kept.
     #[arg(long, default_value = "tessera-data")]
     data_dir: PathBuf,
-    /// First port: the trust anchor; the intermediate, the sample issuer, the OpenID Provider
-    /// and the wallet provider take the next four.
+    /// First port: the trust anchor; the intermediate, the sample issuer, the OpenID Provider,
+    /// the wallet provider and the verifier take the next five.
     #[arg(long, default_value_t = 7600)]
     port: u16,
 }
@@ -76,29 +90,47 @@ async fn admin_post(http: &reqwest::Client, token: &str, url: String, body: Valu
 }
 
 /// The data directory of each service, under `--data-dir`.
-const DIRS: [&str; 5] = ["trust-anchor", "intermediate", "sample-leaf", "openid-provider", "wallet-provider"];
+const DIRS: [&str; 6] = ["trust-anchor", "intermediate", "sample-leaf", "openid-provider", "wallet-provider", "verifier"];
+
+/// The test operator's password: made on first start (16 random bytes, base64url), then kept.
+fn operator_password(dir: &std::path::Path) -> Result<String, CliError> {
+    let path = dir.join(OPERATOR_PASSWORD_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(p) if !p.trim().is_empty() => return Ok(p.trim().to_owned()),
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(source) => return Err(CliError::Io { path: path.display().to_string(), source }),
+    }
+    let mut b = [0u8; 16];
+    getrandom::fill(&mut b).map_err(|e| usage(format!("no randomness: {e}")))?;
+    let password = wallet_core::jose::b64::encode(b);
+    std::fs::create_dir_all(dir).map_err(|source| CliError::Io { path: dir.display().to_string(), source })?;
+    wallet_core::store::write_private(&path, password.as_bytes()).map_err(|source| CliError::Io { path: path.display().to_string(), source })?;
+    Ok(password)
+}
 
 pub(crate) fn run(a: &UpArgs) -> Result<(), CliError> {
     // Each service has its own admin token, under its own directory: one leaked token gives
     // no power over the other services.
     let tokens = DIRS.map(|d| admin_token(&a.data_dir.join(d)));
-    let [ta_token, int_token, leaf_token, op_token, wp_token] = tokens;
-    let (ta_token, int_token, leaf_token, op_token, wp_token) = (ta_token?, int_token?, leaf_token?, op_token?, wp_token?);
-    let port = |i: u16| a.port.checked_add(i).ok_or_else(|| usage("--port too high: five consecutive ports are needed"));
+    let [ta_token, int_token, leaf_token, op_token, wp_token, v_token] = tokens;
+    let (ta_token, int_token, leaf_token, op_token, wp_token, v_token) = (ta_token?, int_token?, leaf_token?, op_token?, wp_token?, v_token?);
+    let port = |i: u16| a.port.checked_add(i).ok_or_else(|| usage("--port too high: six consecutive ports are needed"));
     runtime()?.block_on(async move {
         let (ta_id, int_id, leaf_id, op_id, wp_id) = (entity(port(0)?)?, entity(port(1)?)?, entity(port(2)?)?, entity(port(3)?)?, entity(port(4)?)?);
+        let v_id = entity(port(5)?)?;
 
         // The trust anchor: its keys exist before it starts, so every entity can pin them.
         let ta_dir = a.data_dir.join(DIRS[0]);
         let listing: serde_json::Map<String, Value> =
-            (0..5u16).zip(DIRS).map(|(i, d)| Ok((format!("http://127.0.0.1:{}", port(i)?), Value::from(d)))).collect::<Result<_, CliError>>()?;
+            (0..6u16).zip(DIRS).map(|(i, d)| Ok((format!("http://127.0.0.1:{}", port(i)?), Value::from(d)))).collect::<Result<_, CliError>>()?;
         let listing_path = a.data_dir.join(crate::federation_cmd::SERVICES_FILE);
         std::fs::write(&listing_path, Value::Object(listing).to_string()).map_err(|e| usage(format!("{}: {e}", listing_path.display())))?;
         std::fs::create_dir_all(&ta_dir).map_err(|e| usage(format!("{}: {e}", ta_dir.display())))?;
         let jwks = trust_anchor::keys::KeyRing::load_or_create(&ta_dir).map_err(usage)?.published();
         let anchor = TrustAnchorConfig { id: ta_id.clone(), jwks };
         let mut ta = Config::trust_anchor(ta_id.clone(), ta_dir, ta_token.clone());
-        for t in TRUST_MARKS.into_iter().chain([INTERMEDIATE_MARK]) {
+        for t in TRUST_MARKS.into_iter().chain([INTERMEDIATE_MARK, VERIFIER_MARK]) {
             ta.trust_mark_issuers.insert(format!("{ta_id}/trust_marks/{t}"), vec![ta_id.to_string()]);
         }
         ta.trust_anchors = vec![anchor.clone()];
@@ -145,6 +177,25 @@ pub(crate) fn run(a: &UpArgs) -> Result<(), CliError> {
         let wp_state = wallet_provider::WalletProvider::open(wp).map_err(|e| usage(format!("wallet provider: {e}")))?;
         spawn(port(4)?, wallet_provider::router(wp_state), bind(port(4)?).await?);
 
+        // The verifier: a relying party under the anchor, with its in-person page's operator.
+        let v_dir = a.data_dir.join(DIRS[5]);
+        let password = operator_password(&v_dir)?;
+        let mut vc = verifier::Config::new(v_id.clone(), v_dir);
+        vc.admin_token = v_token.clone();
+        vc.trust_anchors = vec![anchor.clone()];
+        vc.authority_hints = vec![ta_id.clone()];
+        vc.organization_name = "Comune di Esempio (test verifier)".into();
+        vc.redirect_uris = vec![format!("{v_id}/")];
+        let hash = verifier::web::hash_password(&password).map_err(usage)?;
+        vc.web.operators = vec![verifier::web::Operator { username: OPERATOR.into(), display_name: "Operatore di prova".into(), password_hash: hash }];
+        let v_state = verifier::Verifier::open(vc).map_err(|e| usage(format!("verifier: {e}")))?;
+        let v_listener = bind(port(5)?).await?;
+        tokio::spawn(async move {
+            if let Err(e) = verifier::serve_listener(v_state, v_listener, std::future::pending()).await {
+                eprintln!("tessera up: the verifier stopped: {e}");
+            }
+        });
+
         // Onboarding: each authority fetches its subordinate's configuration and pins its keys.
         let http = reqwest::Client::new();
         // `organization_type` (and `logo_uri`, taken from each configuration) go into the
@@ -154,12 +205,14 @@ pub(crate) fn run(a: &UpArgs) -> Result<(), CliError> {
             (&int_id, &int_token, &leaf_id, json!(["openid_credential_issuer"]), Value::Null, "public"),
             (&ta_id, &ta_token, &op_id, json!(["openid_provider"]), Value::Null, "public"),
             (&ta_id, &ta_token, &wp_id, json!(["wallet_solution", "openid_relying_party"]), Value::Null, "private"),
+            (&ta_id, &ta_token, &v_id, json!(["openid_credential_verifier"]), Value::Null, "public"),
         ] {
             let body = json!({"entity_id": sub, "entity_types": types, "metadata_policy": policy, "trust_mark_claims": {"organization_type": org}});
             admin_post(&http, token, format!("{authority}/admin/subordinates"), body).await?;
         }
         // Each mark is published by its holder, which checks it through the federation first.
-        for (t, sub, sub_token) in TRUST_MARKS.map(|t| (t, &wp_id, &wp_token)).into_iter().chain([(INTERMEDIATE_MARK, &int_id, &int_token)]) {
+        let others = [(INTERMEDIATE_MARK, &int_id, &int_token), (VERIFIER_MARK, &v_id, &v_token)];
+        for (t, sub, sub_token) in TRUST_MARKS.map(|t| (t, &wp_id, &wp_token)).into_iter().chain(others) {
             let issued = admin_post(&http, &ta_token, format!("{ta_id}/admin/trust-marks"), json!({"sub": sub, "trust_mark_type": t})).await?;
             admin_post(&http, sub_token, format!("{sub}/admin/own-trust-marks"), json!({"trust_mark": issued.get("trust_mark")})).await?;
         }
@@ -170,6 +223,8 @@ pub(crate) fn run(a: &UpArgs) -> Result<(), CliError> {
         println!("  sample issuer     {leaf_id}/.well-known/openid-federation");
         println!("  OpenID Provider   {op_id}/.well-known/openid-federation (SPID/CIE test provider)");
         println!("  wallet provider   {wp_id}/.well-known/openid-federation");
+        println!("  verifier          {v_id}/.well-known/openid-federation (integrator API: POST {v_id}/sessions)");
+        println!("  in-person page    {v_id}{} (operator `{OPERATOR}`, password `{password}`)", verifier::web::BASE_PATH);
         println!("Operator logins (each service's own admin token, for `tessera federation ... --data-dir {}`):", a.data_dir.display());
         for d in DIRS {
             println!("  {d:<17} {}", a.data_dir.join(d).join("admin-token").display());
@@ -182,6 +237,11 @@ pub(crate) fn run(a: &UpArgs) -> Result<(), CliError> {
         println!("  tessera federation resolve {leaf_id} --ta {ta_id}");
         println!("  tessera wallet activate --provider {wp_id} --ta {ta_id}");
         println!("  tessera demo");
+        println!(
+            "  curl -s -H \"Authorization: Bearer $(cat {})\" -H 'Content-Type: application/json' -d '{{\"preset\":\"pid\",\"flow\":\"cross_device\"}}' {v_id}/sessions",
+            a.data_dir.join(DIRS[5]).join("admin-token").display()
+        );
+        println!("  tessera wallet present '<wallet_url>' --ta {ta_id}");
         println!("Ctrl-C stops it.");
         tokio::signal::ctrl_c().await.map_err(usage)?;
         println!("stopping");

@@ -14,7 +14,7 @@ impl Drop for Up {
     }
 }
 
-/// `tessera up` on five ports from `base`, its data under `data`.
+/// `tessera up` on six ports from `base`, its data under `data`.
 fn up(base: u16, data: &std::path::Path) -> Up {
     Up(Command::new(env!("CARGO_BIN_EXE_tessera"))
         .args(["up", "--port", &base.to_string(), "--data-dir", data.to_str().unwrap()])
@@ -24,9 +24,9 @@ fn up(base: u16, data: &std::path::Path) -> Up {
         .unwrap())
 }
 
-/// Five consecutive free-looking ports, apart per test and per process.
+/// Six consecutive free-looking ports, apart per test and per process.
 fn ports(test: u16) -> u16 {
-    20_000 + test * 3_000 + (std::process::id() % 500) as u16 * 5
+    20_000 + test * 3_000 + (std::process::id() % 500) as u16 * 6
 }
 
 #[test]
@@ -102,6 +102,45 @@ fn up_then_resolve_and_list() {
 
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("resolution failed"), "{}", String::from_utf8_lossy(&o.stderr));
+
+    // The verifier: its configuration resolves through the trust anchor, with its
+    // openid_credential_verifier metadata and the trust mark the anchor issued it.
+    let verifier = format!("http://127.0.0.1:{}", base + 5);
+    let o = Command::new(env!("CARGO_BIN_EXE_tessera")).args(["federation", "resolve", &verifier, "--ta", &ta, "--json"]).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["trust_anchor"], ta);
+    let md = &v["metadata"]["openid_credential_verifier"];
+    assert_eq!(md["response_uris"][0], format!("{verifier}/response-uri"), "{md}");
+    assert_eq!(md["redirect_uris"][0], format!("{verifier}/"), "{md}");
+    // (`tessera up` issues the marks last: wait for it.)
+    let start = Instant::now();
+    loop {
+        let v_ec = reqwest::blocking::get(format!("{verifier}/.well-known/openid-federation")).unwrap().text().unwrap();
+        let ec: serde_json::Value = wallet_core::jose::CompactJws::parse(&v_ec).unwrap().payload_json().unwrap();
+        let marks = ec["trust_marks"].as_array().cloned().unwrap_or_default();
+        if marks.iter().any(|m| m["trust_mark_type"] == format!("{ta}/trust_marks/federation-entity/relying-party")) {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "the verifier publishes no relying-party trust mark: {ec}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // A session, with the verifier's own admin token (and not with the anchor's).
+    let http = reqwest::blocking::Client::new();
+    let body = serde_json::json!({"preset": "pid", "flow": "same_device"});
+    let r = http.post(format!("{verifier}/sessions")).bearer_auth(token("verifier").trim()).json(&body).send().unwrap();
+    assert_eq!(r.status(), 201);
+    let s: serde_json::Value = r.json().unwrap();
+    assert!(s["wallet_url"].as_str().unwrap().starts_with("openid4vp://"), "{s}");
+    let r = http.post(format!("{verifier}/sessions")).bearer_auth(token("trust-anchor").trim()).json(&body).send().unwrap();
+    assert_eq!(r.status(), 401);
+    // The request object is signed: the verifier was onboarded and holds its chain.
+    let request_uri = reqwest::Url::parse(s["wallet_url"].as_str().unwrap()).unwrap().query_pairs().find(|(k, _)| k == "request_uri").unwrap().1.into_owned();
+    let r = http.get(&request_uri).send().unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().unwrap());
+    // The in-person page's operator password was made and kept.
+    let password = std::fs::read_to_string(data.join("verifier").join("operator-password")).unwrap();
+    assert!(password.trim().len() >= 20);
 }
 
 #[test]
