@@ -42,6 +42,10 @@ pub const MAX_DEPTH: usize = 2;
 const MAX_CHILDREN: usize = 8;
 /// Cached chains kept at most; past it, expired ones go, then the least recently used.
 const MAX_ENTRIES: usize = 10_000;
+/// How long a subject found nowhere in the subtree is answered 404 without searching again.
+pub const MISS_TTL: i64 = 10;
+/// Misses remembered at most (past it, the expired go, then all).
+const MAX_MISSES: usize = 10_000;
 /// `entity_type` parameters accepted in one request.
 pub const MAX_ENTITY_TYPES: usize = 16;
 /// The longest `entity_type` value accepted.
@@ -69,6 +73,9 @@ struct Entry {
 pub struct Cache {
     answers: Mutex<HashMap<Key, Entry>>,
     own: Mutex<HashMap<String, (ValidatedChain, Option<String>)>>,
+    /// Subjects searched for below the registered intermediates and not found, until when:
+    /// a caller repeating a name costs one search per [`MISS_TTL`], not one per request.
+    misses: Mutex<HashMap<String, i64>>,
     hits: std::sync::atomic::AtomicU64,
     tick: std::sync::atomic::AtomicU64,
 }
@@ -109,6 +116,21 @@ impl Cache {
         }
     }
 
+    fn missed(&self, sub: &EntityId, now: UnixTime) -> bool {
+        self.misses.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(sub.as_str()).is_some_and(|until| *until > now.secs())
+    }
+
+    fn put_miss(&self, sub: &EntityId, now: UnixTime) {
+        let mut m = self.misses.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if m.len() >= MAX_MISSES {
+            m.retain(|_, until| *until > now.secs());
+            if m.len() >= MAX_MISSES {
+                m.clear();
+            }
+        }
+        m.insert(sub.to_string(), now.secs().saturating_add(MISS_TTL));
+    }
+
     /// Chains cached now (expired ones included until evicted).
     pub fn len(&self) -> usize {
         self.answers.lock().unwrap_or_else(std::sync::PoisonError::into_inner).len()
@@ -119,16 +141,19 @@ impl Cache {
         self.len() == 0
     }
 
-    /// Drops every answer about `id` or through it.
+    /// Drops every answer about `id` or through it (and every remembered miss: `id` may be
+    /// a new intermediate with entities below it).
     pub fn invalidate(&self, id: &EntityId) {
         let mut m = self.answers.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         m.retain(|k, e| k.sub != id.as_str() && e.via.as_deref() != Some(id.as_str()));
+        self.misses.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clear();
     }
 
     /// Drops everything (this entity's keys changed).
     pub fn clear(&self) {
         self.answers.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clear();
         self.own.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clear();
+        self.misses.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clear();
     }
 
     /// Answers served from the cache so far.
@@ -258,12 +283,20 @@ async fn locate(st: &AppState, fetcher: &dyn AsyncFetcher, sub: &EntityId, now: 
         return Ok((vec![ec.jwt, st.subordinate_statement(&s, now)?], Some(sub.to_string())));
     }
     let intermediates: Vec<Subordinate> = registry.list().await.map_err(ApiError::server)?.into_iter().filter(|s| s.intermediate).collect();
+    if intermediates.is_empty() {
+        return Err(outside());
+    }
+    let cache = &st.inner().cache;
+    if cache.missed(sub, now) {
+        return Err(outside());
+    }
     for top in intermediates {
         if let Some(mut below) = search(fetcher, &top, sub).await {
             below.push(st.subordinate_statement(&top, now)?);
             return Ok((below, Some(top.entity_id.to_string())));
         }
     }
+    cache.put_miss(sub, now);
     Err(outside())
 }
 

@@ -733,3 +733,24 @@ async fn an_anchor_publishing_max_path_length_resolves_within_it() {
         }
     }
 }
+
+/// Issue 10 follow-up: a subject found nowhere below the registered intermediates is
+/// remembered for `MISS_TTL`: a caller repeating it costs the intermediates one search, not
+/// one per request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_repeated_miss_below_the_intermediates_is_searched_once() {
+    let fed = Fed::new().await;
+    fed.onboard_all().await;
+    let fetches = || async {
+        let (_, text) = fed.get(format!("{}/metrics", fed.int.id)).await;
+        metric(&text, "tessera_http_requests_total{route=\"/fetch\",status=\"404\"}")
+    };
+    let before = fetches().await;
+    for _ in 0..20 {
+        let (status, body) = fed.resolve(&fed.ta, "https://nobody.example.it").await;
+        assert_eq!((status, error_of(&body).0.as_str()), (404, "not_found"), "{body}");
+    }
+    assert_eq!(fetches().await - before, 1, "one search of the intermediate for twenty requests");
+    // What is registered still resolves.
+    assert_eq!(fed.resolve(&fed.ta, fed.leaf.id.as_str()).await.0, 200);
+}
