@@ -329,3 +329,96 @@ async fn our_wallet_refuses_the_peer_default_request_without_iss() {
     assert!(matches!(e, ConsentError::RequestObject(RequestObjectError::MissingClaim("iss"))), "{e}");
     peer.next("fetched");
 }
+
+// ---------------------------------------------------------------- 2. the peer as wallet
+
+/// The peer wallet's run: its exit code and its stdout documents by `event`.
+struct WalletRun {
+    code: Option<i32>,
+    docs: Vec<Value>,
+}
+
+impl WalletRun {
+    fn event(&self, e: &str) -> &Value {
+        self.docs.iter().find(|d| d["event"] == e).unwrap_or_else(|| panic!("no `{e}` in {:?}", self.docs))
+    }
+}
+
+/// Runs the peer wallet on `wallet_url` with a PID of `fed`'s issuer; `tamper` breaks its
+/// KB-JWT on purpose (`kb_aud`, `kb_nonce`).
+async fn run_peer_wallet(dir: &Path, fed: &common::Fed, wallet_url: &str, tamper: Option<&str>) -> WalletRun {
+    let holder = SoftwareSigner::generate().unwrap();
+    let config = json!({
+        "wallet_url": wallet_url,
+        "x509_roots": [x5c_entry(&fed.root_der)],
+        "credential": fed.issuer.pid(&holder).serialize(),
+        "holder_key": private_jwk(&holder),
+        "tamper": tamper,
+    });
+    let path = write_json(fed.dir.path(), "peer-wallet.json", &config);
+    let script = dir.join("openid4vp_wallet.mjs");
+    let out = tokio::task::spawn_blocking(move || Command::new("node").arg(script).arg(path).stderr(Stdio::inherit()).output().unwrap()).await.unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    println!("openid4vp_wallet.mjs: exit {:?}\n{stdout}", out.status.code());
+    let docs = stdout.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}"))).collect();
+    WalletRun { code: out.status.code(), docs }
+}
+
+/// An `x509_hash` session of our verifier (`age_over_18`: the PID's birthdate), cross-device,
+/// the request object fetched with `method`: its id, client id and wallet URL.
+async fn x509_session(fed: &common::Fed, method: &str) -> (String, String, String) {
+    let s = fed.session(json!({"preset": "age_over_18", "flow": "cross_device", "client_id_prefix": "x509_hash", "request_uri_method": method})).await;
+    let client_id = s["client_id"].as_str().unwrap().to_owned();
+    assert!(client_id.starts_with("x509_hash:"), "{s}");
+    (s["session_id"].as_str().unwrap().to_owned(), client_id, s["wallet_url"].as_str().unwrap().to_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_peer_wallet_answers_our_verifier() {
+    let Some(dir) = peer() else { return };
+    let fed = common::Fed::new().await;
+    for method in ["get", "post"] {
+        let (id, client_id, wallet_url) = x509_session(&fed, method).await;
+        let run = run_peer_wallet(&dir, &fed, &wallet_url, None).await;
+        // The peer resolved our request: fetched by reference, signature verified with the x5c
+        // leaf (chained to the federation CA in its callback), x509_hash = the leaf's hash.
+        let r = run.event("resolved");
+        assert_eq!(r["client"]["prefix"], "x509_hash", "{r}");
+        assert_eq!(r["client"]["effective"], client_id.as_str());
+        assert_eq!((r["send_by"].as_str(), r["signer"].as_str()), (Some("reference"), Some("x5c")));
+        assert_eq!(r["response_mode"], "direct_post.jwt");
+        assert_eq!(r["disclosed"], json!(["birthdate"]));
+        let sub = run.event("submitted");
+        assert_eq!((run.code, sub["status"].as_u64()), (Some(0), Some(200)), "{sub}");
+        assert_eq!(sub["body"], json!({}), "cross-device: no redirect");
+
+        assert_eq!(fed.state(&id).await["status"], "verified", "request_uri_method {method}");
+        let (s, v) = fed.result(&id, None).await;
+        assert_eq!(s, 200, "{v}");
+        assert_eq!(v["status"], "verified");
+        let pid = &v["credentials"]["pid"][0];
+        assert_eq!(pid["claims"]["birthdate"], "1980-01-10");
+        assert!(pid["claims"].get("given_name").is_none(), "only what was asked: {pid}");
+        assert_eq!(pid["issuer_trust"]["kind"], "trust_chain");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn our_verifier_refuses_the_peer_wallet_kb_jwt_for_another_audience_or_nonce() {
+    let Some(dir) = peer() else { return };
+    let fed = common::Fed::new().await;
+    for (tamper, why) in [
+        ("kb_aud", "key binding: the KB-JWT aud is not this verifier's client_id"),
+        ("kb_nonce", "key binding: the KB-JWT nonce is not this session's"),
+    ] {
+        let (id, _, wallet_url) = x509_session(&fed, "get").await;
+        let run = run_peer_wallet(&dir, &fed, &wallet_url, Some(tamper)).await;
+        let sub = run.event("submitted");
+        assert_eq!((run.code, sub["status"].as_u64()), (Some(1), Some(403)), "{sub}");
+        assert_eq!(sub["body"]["error"], "invalid_request", "{sub}");
+        assert_eq!(fed.state(&id).await["status"], "refused");
+        let (_, v) = fed.result(&id, None).await;
+        assert_eq!(v["status"], "refused");
+        assert!(v["reason"].as_str().unwrap().contains(why), "{tamper}: {v}");
+    }
+}
