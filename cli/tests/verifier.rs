@@ -1,0 +1,89 @@
+//! `tessera verifier hash-password` and `tessera verifier serve --config FILE`: the hash an
+//! operator account takes, and the verifier run from a TOML file (health, its Entity
+//! Configuration, the integrator API behind its admin token), stopped by SIGTERM.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)] // test code
+
+use std::io::Write as _;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn hash(password: &str) -> std::process::Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .args(["verifier", "hash-password"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(password.as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn hash_password_reads_stdin() {
+    let o = hash("correct horse battery staple\n");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let h = String::from_utf8(o.stdout).unwrap();
+    assert!(h.trim().starts_with("$argon2id$"), "{h}");
+    assert!(verifier::web::verify_password("correct horse battery staple", h.trim()));
+    let o = hash("");
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no password"));
+}
+
+#[test]
+fn serve_from_a_config_file_then_stop_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let base = format!("http://127.0.0.1:{port}");
+    let h = String::from_utf8(hash("pw\n").stdout).unwrap();
+    let config = format!(
+        "entity_id = \"{base}\"\ndata_dir = \"{}\"\nlisten = \"127.0.0.1:{port}\"\nadmin_token = \"t0ken\"\n\
+         organization_name = \"Comune di Prova\"\nprofile = \"it-wallet-1.3\"\n\
+         [[web.operators]]\nusername = \"agente\"\npassword_hash = \"{}\"\n",
+        dir.path().join("data").display(),
+        h.trim()
+    );
+    let path = dir.path().join("verifier.toml");
+    std::fs::write(&path, config).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .args(["verifier", "serve", "--config", path.to_str().unwrap()])
+        .env("TESSERA_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let http = reqwest::blocking::Client::new();
+    let start = Instant::now();
+    while !http.get(format!("{base}/health")).send().is_ok_and(|r| r.status() == 200) {
+        assert!(start.elapsed() < Duration::from_secs(30), "the verifier did not come up");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let ec = http.get(format!("{base}/.well-known/openid-federation")).send().unwrap().text().unwrap();
+    let claims: serde_json::Value = wallet_core::jose::CompactJws::parse(&ec).unwrap().payload_json().unwrap();
+    assert_eq!(claims["sub"], base);
+    assert_eq!(claims["metadata"]["openid_credential_verifier"]["response_uris"][0], format!("{base}/response-uri"));
+    // The integrator API answers the admin token only (no anchor configured: a session can
+    // still be created; its request object would wait for onboarding).
+    let body = serde_json::json!({"preset": "age_over_18", "flow": "cross_device"});
+    assert_eq!(http.post(format!("{base}/sessions")).json(&body).send().unwrap().status(), 401);
+    assert_eq!(http.post(format!("{base}/sessions")).bearer_auth("t0ken").json(&body).send().unwrap().status(), 201);
+    // SIGTERM: a graceful stop.
+    let kill = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(kill.success());
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "the verifier did not stop");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(status.success(), "{status:?}");
+    let mut out = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut out).unwrap();
+    assert!(out.contains("serving on") && out.contains("verifier stopped"), "{out}");
+}
