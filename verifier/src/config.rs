@@ -11,6 +11,8 @@
 //! profile = "it-wallet-1.4"                 # or "it-wallet-1.3"
 //! x509_roots = ["/etc/tessera/federation-root.pem"]
 //! redirect_uris = ["https://servizi.example.it/wallet/return"]
+//! database_url = "postgres://verifier:secret@db.internal/tessera"  # else SQLite in data_dir
+//! keys_dir = "/etc/tessera/verifier-keys"   # replicas: the same keys (default data_dir)
 //! session_ttl = 300                          # seconds a session waits for the wallet
 //! result_ttl = 600                           # seconds a verdict waits for the integrator
 //!
@@ -101,6 +103,13 @@ pub struct Config {
     pub entity_id: EntityId,
     /// Keys and the database live here.
     pub data_dir: PathBuf,
+    /// Where the keys live, when not in `data_dir` (`federation-keys.json`,
+    /// `request-object-key.jwk`, `response-encryption-key.jwk`): replicas of one verifier
+    /// share them, e.g. one directory mounted in every replica.
+    pub keys_dir: Option<PathBuf>,
+    /// PostgreSQL instead of the SQLite file (`postgres://user:password@host/db`): replicas
+    /// share sessions through it (and the federation entity's registry).
+    pub database_url: Option<String>,
     /// Where the service binds.
     pub listen: SocketAddr,
     /// Production: trust anchors with pinned keys and an https entity id are required.
@@ -160,6 +169,8 @@ struct AnchorFile {
 struct File {
     entity_id: Option<String>,
     data_dir: Option<PathBuf>,
+    keys_dir: Option<PathBuf>,
+    database_url: Option<String>,
     listen: Option<String>,
     production: Option<bool>,
     #[serde(default)]
@@ -209,6 +220,8 @@ impl Config {
         Self {
             entity_id,
             data_dir,
+            keys_dir: None,
+            database_url: None,
             listen: SocketAddr::from(([0, 0, 0, 0], 7620)),
             production: false,
             trust_anchors: Vec::new(),
@@ -240,7 +253,7 @@ impl Config {
     }
 
     /// From TOML text and environment variables (`TESSERA_VERIFIER_ENTITY_ID`, `_DATA_DIR`,
-    /// `_LISTEN`, `_ADMIN_TOKEN`, `_PROFILE`, `_SESSION_TTL`, `_RESULT_TTL`, `_PRODUCTION`,
+    /// `_KEYS_DIR`, `_DATABASE_URL`, `_LISTEN`, `_ADMIN_TOKEN`, `_PROFILE`, `_SESSION_TTL`, `_RESULT_TTL`, `_PRODUCTION`,
     /// `_REDIRECT_URIS` comma-separated); other `TESSERA_VERIFIER_*` names are refused.
     pub fn from_toml(text: &str, env: impl IntoIterator<Item = (String, String)>) -> Result<Self, ConfigError> {
         let mut f: File = toml::from_str(text).map_err(|e| ConfigError::Parse(e.to_string()))?;
@@ -250,6 +263,8 @@ impl Config {
             match name {
                 "ENTITY_ID" => f.entity_id = Some(v),
                 "DATA_DIR" => f.data_dir = Some(v.into()),
+                "KEYS_DIR" => f.keys_dir = Some(v.into()),
+                "DATABASE_URL" => f.database_url = Some(v),
                 "LISTEN" => f.listen = Some(v),
                 "ADMIN_TOKEN" => f.admin_token = Some(v),
                 "PROFILE" => f.profile = Some(v),
@@ -263,6 +278,8 @@ impl Config {
         let id = entity("entity_id", f.entity_id.as_deref().ok_or_else(|| ConfigError::Invalid("entity_id is required".into()))?)?;
         let data_dir = f.data_dir.ok_or_else(|| ConfigError::Invalid("data_dir is required".into()))?;
         let mut c = Self::new(id, data_dir);
+        c.keys_dir = f.keys_dir;
+        c.database_url = f.database_url.filter(|u| !u.trim().is_empty());
         if let Some(l) = f.listen {
             c.listen = l.parse().map_err(|e| ConfigError::Invalid(format!("listen: {e}")))?;
         }
@@ -330,6 +347,11 @@ impl Config {
         Ok(c)
     }
 
+    /// Where the keys are: `keys_dir`, or `data_dir`.
+    pub fn keys_dir(&self) -> &Path {
+        self.keys_dir.as_deref().unwrap_or(&self.data_dir)
+    }
+
     /// The rules: lifetimes in range, redirect URIs absolute http(s) without fragment, roots
     /// that parse; in production at least one trust anchor and an https entity id.
     pub fn validate(&self) -> Result<(), ConfigError> {
@@ -345,6 +367,11 @@ impl Config {
             if !ok {
                 return bad(format!("redirect URI {uri} must be an absolute http(s) URL without fragment"));
             }
+        }
+        if let Some(u) = &self.database_url
+            && !(u.starts_with("postgres://") || u.starts_with("postgresql://"))
+        {
+            return bad("database_url must be a PostgreSQL URL (postgres://user:password@host/db)".into());
         }
         if !self.x509_roots_pem.trim().is_empty() {
             wallet_core::x509::TrustAnchors::from_pem(&self.x509_roots_pem).map_err(|e| ConfigError::Invalid(format!("x509_roots: {e}")))?;

@@ -1,17 +1,24 @@
 //! The verifier's keys and the material a wallet needs to trust its request objects.
 //!
 //! * The Federation Entity Key: the trust-anchor building block's key in the data directory
-//!   (`federation-keys.json`); it signs the Entity Configuration and, as the key of the CA
+//!   (`federation-keys.json`, in `keys_dir`); it signs the Entity Configuration and, as the key of the CA
 //!   certificate the trust anchor issued us at onboarding, our protocol certificates.
-//! * The request object key (`<data_dir>/request-object-key.jwk`, 0600): signs request
+//! * The request object key (`<keys_dir>/request-object-key.jwk`, 0600): signs request
 //!   objects; published in `openid_credential_verifier.jwks`, where the wallet finds it by
 //!   `kid` (IT-Wallet 1.4 §5.1 "Wallet checks", wallet-core's `ParsedRequestObject::verify`).
-//! * The response encryption key (`<data_dir>/response-encryption-key.jwk`, 0600): P-256
+//! * The response encryption key (`<keys_dir>/response-encryption-key.jwk`, 0600): P-256
 //!   `use: enc`, `alg: ECDH-ES`, published both in the Entity Configuration and in every
 //!   request object's `client_metadata` (versions note §5.2: 1.3 wallets encrypt to the EC
 //!   key, 1.4 wallets to `client_metadata`; one key serves both). A static key rather than
 //!   one per request: the response is then decrypted by `kid` before the session is known
 //!   (its `state` is inside the JWE).
+//!
+//! `keys_dir` defaults to `data_dir`. Replicas of one verifier (sharing a PostgreSQL
+//! database) must share all three keys: a response encrypted to the key one replica
+//! published is decrypted by whichever receives it, and a request object's `kid` is looked
+//! up in the one Entity Configuration. Give every replica the same `keys_dir` (one
+//! directory mounted in each, created by the first replica to start, or the three files
+//! copied in before the first start).
 //!
 //! The request object header carries `kid`, `x5c` = [protocol certificate for the request
 //! object key, the CA chain our superior pinned] (no root: IT-Wallet 1.4 §1.3) and
@@ -95,9 +102,10 @@ fn self_issued(b64_der: &str) -> bool {
 }
 
 impl Keys {
-    /// Loads (creating on first start) the keys under `config.data_dir`.
+    /// Loads (creating on first start) the keys under `config.keys_dir()` (`keys_dir`, or
+    /// `data_dir`).
     pub fn open(config: &crate::Config) -> Result<Self, String> {
-        let dir = &config.data_dir;
+        let dir = config.keys_dir();
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         let request_object = load_or_create(
             &dir.join("request-object-key.jwk"),

@@ -17,7 +17,7 @@
 //!   issuer trust, the issuer's right to the `vct`, SD-JWT VC and KB-JWT (`aud`, `nonce`,
 //!   `iat`, `sd_hash`), the DCQL query answered and nothing more, the status list). Here:
 //!   an unknown, used or expired `request_uri` handle, `state` or `response_code` (each
-//!   single use, in SQLite: [`store`]), and malformed input on any route (service-kit's JSON
+//!   single use, in SQLite or, for replicas, PostgreSQL: [`store`]), and malformed input on any route (service-kit's JSON
 //!   error layer and extractors).
 //! * Seams: the clock ([`wallet_core::time::Clock`]), the federation CA roots
 //!   ([`state::Builder::x509_roots`]), outbound HTTP ([`service_kit::OutboundHttp`], and

@@ -98,7 +98,12 @@ impl Builder {
         config.validate()?;
         std::fs::create_dir_all(&config.data_dir).map_err(|e| OpenError::Keys(format!("{}: {e}", config.data_dir.display())))?;
         let keys = Keys::open(&config).map_err(OpenError::Keys)?;
-        let store = Store::open(&config.data_dir.join("verifier.sqlite"))?;
+        let store = match &config.database_url {
+            Some(url) => Store::postgres(url)?,
+            None => Store::open(&config.data_dir.join("verifier.sqlite"))?,
+        };
+        // PostgreSQL: connect now, so that a wrong URL or an unreachable server fails at start.
+        store.ping()?;
         let x509 = match self.x509 {
             Some(x) => Some(x),
             None if config.x509_roots_pem.trim().is_empty() => None,
@@ -107,7 +112,10 @@ impl Builder {
         let mut metadata = Map::new();
         metadata.insert(VERIFIER_ENTITY_TYPE.into(), verifier_metadata_value(&config, &keys));
         metadata.insert("federation_entity".into(), federation_entity_metadata(&config));
-        let mut fed = trust_anchor::Config::trust_anchor(config.entity_id.clone(), config.data_dir.clone(), config.admin_token.clone());
+        // The building block keeps its key ring where our keys are (replicas share them), and
+        // its registry (our own trust marks) in the shared database when there is one.
+        let mut fed = trust_anchor::Config::trust_anchor(config.entity_id.clone(), config.keys_dir().to_path_buf(), config.admin_token.clone());
+        fed.database_url = config.database_url.clone();
         fed.authority = false;
         fed.authority_hints = config.authority_hints.clone();
         fed.organization_name = config.organization_name.clone();

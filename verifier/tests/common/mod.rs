@@ -3,6 +3,8 @@
 //! the verifier, all over real HTTP; the wallet is played here with wallet-core's wallet side.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing, dead_code, unreachable_pub)]
 
+pub mod pg;
+
 use serde_json::{Map, Value, json};
 use verifier::{Config, Verifier};
 use wallet_core::federation::{EntityId, TrustAnchorConfig};
@@ -78,6 +80,8 @@ pub struct Fed {
     pub verifier_id: EntityId,
     pub verifier: Verifier,
     pub http: reqwest::Client,
+    /// The verifier's configuration (replicas start from it).
+    pub config: Config,
 }
 
 async fn onboard(http: &reqwest::Client, anchor: &EntityId, sub: &EntityId, entity_type: &str) {
@@ -93,6 +97,11 @@ async fn onboard(http: &reqwest::Client, anchor: &EntityId, sub: &EntityId, enti
 
 impl Fed {
     pub async fn new() -> Self {
+        Self::with(|_| {}).await
+    }
+
+    /// The federation, the verifier's configuration edited by `edit` before it opens.
+    pub async fn with(edit: impl FnOnce(&mut Config)) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
         let (listener, anchor_id) = bind().await;
@@ -112,11 +121,25 @@ impl Fed {
         config.authority_hints = vec![anchor_id.clone()];
         config.redirect_uris = vec![BACK.into()];
         config.organization_name = "Comune di Prova".into();
-        let verifier = Verifier::builder(config).x509_roots(TrustAnchors::from_der(vec![root_der.clone()]).unwrap()).open().unwrap();
+        edit(&mut config);
+        let verifier = Verifier::builder(config.clone()).x509_roots(TrustAnchors::from_der(vec![root_der.clone()]).unwrap()).open().unwrap();
         let v = verifier.clone();
         tokio::spawn(async move { verifier::serve_listener(v, listener, std::future::pending()).await.unwrap() });
         onboard(&http, &anchor_id, &verifier_id, "openid_credential_verifier").await;
-        Self { dir, anchor, root_der, issuer, rogue, verifier_id, verifier, http }
+        Self { dir, anchor, root_der, issuer, rogue, verifier_id, verifier, http, config }
+    }
+
+    /// Another replica of the verifier (the same configuration, entity id and keys, its own
+    /// data directory `name`) served on a port of its own: its base URL and server task.
+    pub async fn replica(&self, name: &str) -> (Verifier, String, tokio::task::JoinHandle<()>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let mut config = self.config.clone();
+        config.data_dir = self.dir.path().join(name);
+        let v = Verifier::builder(config).x509_roots(TrustAnchors::from_der(vec![self.root_der.clone()]).unwrap()).open().unwrap();
+        let served = v.clone();
+        let task = tokio::spawn(async move { verifier::serve_listener(served, listener, std::future::pending()).await.unwrap() });
+        (v, base, task)
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -174,8 +197,18 @@ impl Wallet {
     /// Fetches the request object of `wallet_url` (GET or POST as the URL says): status and
     /// body.
     pub async fn fetch_raw(&self, fed: &Fed, wallet_url: &str) -> (u16, String, Option<WalletNonce>) {
+        self.fetch_raw_via(fed, wallet_url, None).await
+    }
+
+    /// As [`Wallet::fetch_raw`], the request sent to `via` (another replica's base URL, as a
+    /// load balancer would) instead of the verifier's entity id.
+    pub async fn fetch_raw_via(&self, fed: &Fed, wallet_url: &str, via: Option<&str>) -> (u16, String, Option<WalletNonce>) {
         let url = AuthorizationRequestUrl::parse(wallet_url).unwrap();
         let RequestRef::Uri { uri, method, .. } = &url.request else { panic!("by reference") };
+        let uri = &match via {
+            Some(base) => uri.replacen(fed.verifier_id.as_str().trim_end_matches('/'), base, 1),
+            None => uri.clone(),
+        };
         let (resp, nonce) = match method {
             RequestUriMethod::Get => (fed.http.get(uri).header("accept", "application/oauth-authz-req+jwt").send().await.unwrap(), None),
             RequestUriMethod::Post => {
@@ -204,10 +237,15 @@ impl Wallet {
     /// verifies it with every wallet check of wallet-core, the federation CA root as the
     /// X.509 anchor (`x5c`, `x509_hash`).
     pub async fn fetch(&self, fed: &Fed, wallet_url: &str) -> Fetched {
+        self.fetch_via(fed, wallet_url, None).await
+    }
+
+    /// As [`Wallet::fetch`], through `via` (see [`Wallet::fetch_raw_via`]).
+    pub async fn fetch_via(&self, fed: &Fed, wallet_url: &str, via: Option<&str>) -> Fetched {
         let url = AuthorizationRequestUrl::parse(wallet_url).unwrap();
         let (body, nonce, request_uri) = match &url.request {
             RequestRef::Uri { uri, .. } => {
-                let (status, body, nonce) = self.fetch_raw(fed, wallet_url).await;
+                let (status, body, nonce) = self.fetch_raw_via(fed, wallet_url, via).await;
                 assert_eq!(status, 200, "{body}");
                 (body, nonce, Some(uri.clone()))
             }

@@ -1,12 +1,17 @@
-//! The verifier's database: one SQLite file (`<data_dir>/verifier.sqlite`, WAL,
-//! `synchronous=FULL`, created 0600 through `service_kit::files::private_database`: it holds
-//! verdicts with personal data until the integrator fetches them).
+//! The verifier's database: one type over two backends, as the trust anchor's registry.
 //!
-//! One table, `sessions`: a presentation session with its secrets (the `request_uri`
+//! * SQLite by default: one file (`<data_dir>/verifier.sqlite`, WAL, `synchronous=FULL`,
+//!   created 0600 through `service_kit::files::private_database`: it holds verdicts with
+//!   personal data until the integrator fetches them). One process.
+//! * PostgreSQL when the configuration gives `database_url`: replicas behind a load balancer
+//!   share it (table `verifier_sessions`), so a session created on one replica is answered on
+//!   another and watched from a third ([`postgres`]).
+//!
+//! One table of sessions: a presentation session with its secrets (the `request_uri`
 //! handle, `state`, `nonce`, the hash of the same-device `response_code`) and, once the wallet
 //! answered, the verdict for the integrator. Every single-use value is consumed by one guarded
-//! `UPDATE` (or one `IMMEDIATE` transaction), so two replicas, or a restart in between,
-//! cannot both accept it:
+//! `UPDATE` (SQLite: or one `IMMEDIATE` transaction), so two replicas, or a restart in
+//! between, cannot both accept it:
 //!
 //! * the `request_uri` handle: `created` → `request_fetched`, once;
 //! * `state` (and with it the session's `nonce`): `request_fetched` → `response_received`,
@@ -15,19 +20,31 @@
 //!
 //! A row is deleted at `purge_at`: the session's expiry plus `result_ttl`, or the verdict's
 //! time plus `result_ttl`.
+//!
+//! The API is synchronous, as SQLite's calls are (short, local); PostgreSQL calls run on the
+//! store's own runtime thread and are waited for (see [`postgres`]).
+
+mod postgres;
+mod sqlite;
 
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard, PoisonError};
-
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 /// A database failure (answered 500 `server_error`, the detail logged).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StoreError {
     /// SQLite said no.
-    #[error("database: {0}")]
+    #[error("database (SQLite): {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// PostgreSQL said no (connection or query).
+    #[error("database (PostgreSQL): {0}")]
+    Postgres(#[from] tokio_postgres::Error),
+    /// The PostgreSQL URL does not parse.
+    #[error("database_url: {0}")]
+    BadUrl(String),
+    /// The database did not answer in time.
+    #[error("the database did not answer within {0} seconds")]
+    Timeout(u64),
     /// A stored value does not parse.
     #[error("corrupt row: {0}")]
     Corrupt(String),
@@ -70,7 +87,7 @@ impl SessionStatus {
         }
     }
 
-    fn parse(s: &str) -> Result<Self, StoreError> {
+    pub(crate) fn parse(s: &str) -> Result<Self, StoreError> {
         Ok(match s {
             "created" => Self::Created,
             "request_fetched" => Self::RequestFetched,
@@ -101,13 +118,14 @@ pub enum Flow {
 }
 
 impl Flow {
-    fn as_str(self) -> &'static str {
+    /// The stored (and API) name.
+    pub fn as_str(self) -> &'static str {
         match self {
             Self::SameDevice => "same_device",
             Self::CrossDevice => "cross_device",
         }
     }
-    fn parse(s: &str) -> Result<Self, StoreError> {
+    pub(crate) fn parse(s: &str) -> Result<Self, StoreError> {
         match s {
             "same_device" => Ok(Self::SameDevice),
             "cross_device" => Ok(Self::CrossDevice),
@@ -279,21 +297,7 @@ pub enum TakeRefused {
     BadResponseCode,
 }
 
-/// The database.
-pub struct Store {
-    conn: Mutex<Connection>,
-}
-
-impl std::fmt::Debug for Store {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Store(..)")
-    }
-}
-
-const COLS: &str = "id, request_id, state, nonce, flow, dcql, redirect_uri, request_uri_method, status, created_at, expires_at, result, result_taken, owner, \
-                    client_id_prefix, request_mode, x5c_leaf, request_object";
-
-/// The text columns parsed after reading: flow, status, client id prefix, request mode.
+/// A row as read, its text columns still to parse ([`Raw::finish`]).
 struct Raw {
     session: Session,
     flow: String,
@@ -302,228 +306,161 @@ struct Raw {
     mode: String,
 }
 
-fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Raw> {
-    Ok(Raw {
-        session: Session {
-            id: r.get(0)?,
-            request_id: r.get(1)?,
-            state: r.get(2)?,
-            nonce: r.get(3)?,
-            flow: Flow::CrossDevice,
-            dcql: r.get(5)?,
-            redirect_uri: r.get(6)?,
-            request_uri_method: r.get(7)?,
-            status: SessionStatus::Created,
-            created_at: r.get(9)?,
-            expires_at: r.get(10)?,
-            result: r.get(11)?,
-            result_taken: r.get::<_, i64>(12)? != 0,
-            owner: r.get(13)?,
-            client_id_prefix: ClientIdPrefix::OpenidFederation,
-            request_mode: RequestMode::Reference,
-            x5c_leaf: r.get(16)?,
-            request_object: r.get(17)?,
-        },
-        flow: r.get(4)?,
-        status: r.get(8)?,
-        prefix: r.get(14)?,
-        mode: r.get(15)?,
-    })
+impl Raw {
+    fn finish(self) -> Result<Session, StoreError> {
+        let mut s = self.session;
+        s.flow = Flow::parse(&self.flow)?;
+        s.status = SessionStatus::parse(&self.status)?;
+        s.client_id_prefix = ClientIdPrefix::parse(&self.prefix).ok_or_else(|| StoreError::Corrupt(format!("client_id_prefix {}", self.prefix)))?;
+        s.request_mode = RequestMode::parse(&self.mode).ok_or_else(|| StoreError::Corrupt(format!("request_mode {}", self.mode)))?;
+        Ok(s)
+    }
 }
 
-fn finish(raw: Raw) -> Result<Session, StoreError> {
-    let mut s = raw.session;
-    s.flow = Flow::parse(&raw.flow)?;
-    s.status = SessionStatus::parse(&raw.status)?;
-    s.client_id_prefix = ClientIdPrefix::parse(&raw.prefix).ok_or_else(|| StoreError::Corrupt(format!("client_id_prefix {}", raw.prefix)))?;
-    s.request_mode = RequestMode::parse(&raw.mode).ok_or_else(|| StoreError::Corrupt(format!("request_mode {}", raw.mode)))?;
-    Ok(s)
+/// The session columns, in the order both backends read them.
+const COLS: &str = "id, request_id, state, nonce, flow, dcql, redirect_uri, request_uri_method, status, created_at, expires_at, result, result_taken, owner, \
+                    client_id_prefix, request_mode, x5c_leaf, request_object";
+
+/// What the integrator's take of a result found, before it is taken.
+struct TakeCheck {
+    flow: String,
+    taken: bool,
+    has_result: bool,
+    code_hash: Option<String>,
 }
 
-/// Columns added after the first release, with their definitions: added to an older file
-/// on open.
-const ADDED_COLUMNS: [(&str, &str); 5] = [
-    ("owner", "TEXT"),
-    ("client_id_prefix", "TEXT NOT NULL DEFAULT 'openid_federation'"),
-    ("request_mode", "TEXT NOT NULL DEFAULT 'reference'"),
-    ("x5c_leaf", "TEXT"),
-    ("request_object", "TEXT"),
-];
-
-impl Store {
-    /// Opens (creating, mode 0600) the database file.
-    pub fn open(path: &Path) -> Result<Self, StoreError> {
-        service_kit::files::private_database(path).map_err(|e| StoreError::Io(format!("{}: {e}", path.display())))?;
-        let conn = Connection::open(path)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "FULL")?;
-        conn.execute_batch(
-            "CREATE TABLE IF NOT EXISTS sessions (
-                id TEXT PRIMARY KEY,
-                request_id TEXT NOT NULL UNIQUE,
-                state TEXT NOT NULL UNIQUE,
-                nonce TEXT NOT NULL UNIQUE,
-                flow TEXT NOT NULL,
-                dcql TEXT NOT NULL,
-                redirect_uri TEXT,
-                request_uri_method TEXT NOT NULL,
-                status TEXT NOT NULL,
-                created_at INTEGER NOT NULL,
-                expires_at INTEGER NOT NULL,
-                purge_at INTEGER NOT NULL,
-                response_code_hash TEXT,
-                result TEXT,
-                result_taken INTEGER NOT NULL DEFAULT 0
-            );
-            CREATE INDEX IF NOT EXISTS sessions_purge ON sessions(purge_at);",
-        )?;
-        for (name, def) in ADDED_COLUMNS {
-            let has: bool = conn.query_row("SELECT COUNT(*) FROM pragma_table_info('sessions') WHERE name = ?1", params![name], |r| r.get::<_, i64>(0))? == 1;
-            if !has {
-                conn.execute_batch(&format!("ALTER TABLE sessions ADD COLUMN {name} {def}"))?;
+impl TakeCheck {
+    /// The one rule of both backends: unknown, taken, pending; a same-device session's
+    /// result only with the hash of its `response_code` (compared in constant time; a
+    /// refusal got no redirect, so no code exists and none is asked).
+    fn check(&self, response_code_hash: Option<&str>) -> Result<(), TakeRefused> {
+        if self.taken {
+            return Err(TakeRefused::Taken);
+        }
+        if !self.has_result {
+            return Err(TakeRefused::Pending);
+        }
+        if self.flow == Flow::SameDevice.as_str() {
+            let ok = match (self.code_hash.as_deref(), response_code_hash) {
+                (Some(stored), Some(given)) => wallet_core::subtle_eq(stored.as_bytes(), given.as_bytes()),
+                (None, _) => true,
+                _ => false,
+            };
+            if !ok {
+                return Err(TakeRefused::BadResponseCode);
             }
         }
-        conn.execute_batch("CREATE INDEX IF NOT EXISTS sessions_owner ON sessions(owner, created_at)")?;
-        Ok(Self { conn: Mutex::new(conn) })
-    }
-
-    fn conn(&self) -> MutexGuard<'_, Connection> {
-        self.conn.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Whether the database answers (for `/health`).
-    pub fn ping(&self) -> Result<(), StoreError> {
-        self.conn().query_row("SELECT 1", [], |_| Ok(()))?;
         Ok(())
+    }
+}
+
+enum Backend {
+    Sqlite(sqlite::Sqlite),
+    Postgres(postgres::Postgres),
+}
+
+/// The database.
+pub struct Store {
+    backend: Backend,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("backend", &self.backend_name()).finish()
+    }
+}
+
+macro_rules! dispatch {
+    ($self:ident, $method:ident ( $($arg:expr),* )) => {
+        match &$self.backend {
+            Backend::Sqlite(db) => db.$method($($arg),*),
+            Backend::Postgres(db) => db.$method($($arg),*),
+        }
+    };
+}
+
+impl Store {
+    /// Opens (creating, mode 0600) the SQLite file.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        Ok(Self { backend: Backend::Sqlite(sqlite::Sqlite::open(path)?) })
+    }
+
+    /// The PostgreSQL database at `url` (`postgres://user:password@host:port/db`; a schema
+    /// of its own through `?options=-csearch_path%3D<schema>`). The URL is checked now; the
+    /// connection is made (and the table created) at first use ([`Store::ping`] to connect
+    /// at start), and made again after the server closed it.
+    pub fn postgres(url: &str) -> Result<Self, StoreError> {
+        Ok(Self { backend: Backend::Postgres(postgres::Postgres::new(url)?) })
+    }
+
+    /// `sqlite` or `postgresql`.
+    pub fn backend_name(&self) -> &'static str {
+        match &self.backend {
+            Backend::Sqlite(_) => "sqlite",
+            Backend::Postgres(_) => "postgresql",
+        }
+    }
+
+    /// Whether the database answers (for `/health`; PostgreSQL: connects if need be).
+    pub fn ping(&self) -> Result<(), StoreError> {
+        dispatch!(self, ping())
     }
 
     /// Stores a new session.
     pub fn create(&self, s: &NewSession<'_>) -> Result<(), StoreError> {
-        self.conn().execute(
-            "INSERT INTO sessions (id, request_id, state, nonce, flow, dcql, redirect_uri, request_uri_method, status, created_at, expires_at, purge_at, owner,
-                                   client_id_prefix, request_mode, x5c_leaf, request_object)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'created', ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
-            params![
-                s.id,
-                s.request_id,
-                s.state,
-                s.nonce,
-                s.flow.as_str(),
-                s.dcql,
-                s.redirect_uri,
-                s.request_uri_method,
-                s.now,
-                s.expires_at,
-                s.purge_at,
-                s.owner,
-                s.client_id_prefix.as_str(),
-                s.request_mode.as_str(),
-                s.x5c_leaf,
-                s.request_object
-            ],
-        )?;
-        Ok(())
+        dispatch!(self, create(s))
     }
 
     /// One session by its integrator handle.
     pub fn get(&self, id: &str) -> Result<Option<Session>, StoreError> {
-        let r = self.conn().query_row(&format!("SELECT {COLS} FROM sessions WHERE id = ?1"), params![id], row).optional()?;
-        r.map(finish).transpose()
-    }
-
-    fn by(&self, column: &str, value: &str) -> Result<Option<Session>, StoreError> {
-        let r = self.conn().query_row(&format!("SELECT {COLS} FROM sessions WHERE {column} = ?1"), params![value], row).optional()?;
-        r.map(finish).transpose()
+        dispatch!(self, by("id", id))
     }
 
     /// The sessions an operator started, newest first, at most `limit`.
     pub fn by_owner(&self, owner: &str, limit: u32) -> Result<Vec<Session>, StoreError> {
-        let c = self.conn();
-        let mut stmt = c.prepare(&format!("SELECT {COLS} FROM sessions WHERE owner = ?1 ORDER BY created_at DESC, id LIMIT ?2"))?;
-        let rows = stmt.query_map(params![owner, limit], row)?.collect::<Result<Vec<_>, _>>()?;
-        rows.into_iter().map(finish).collect()
+        dispatch!(self, by_owner(owner, limit))
     }
 
     /// One session by its `request_uri` handle.
     pub fn by_request_id(&self, request_id: &str) -> Result<Option<Session>, StoreError> {
-        self.by("request_id", request_id)
+        dispatch!(self, by("request_id", request_id))
     }
 
     /// One session by its `state`.
     pub fn by_state(&self, state: &str) -> Result<Option<Session>, StoreError> {
-        self.by("state", state)
+        dispatch!(self, by("state", state))
     }
 
     /// Consumes the `request_uri` handle of a by-reference session: `created` →
     /// `request_fetched`, if unexpired. True when this call did it (a second fetch, one after
     /// expiry, or one for a by-value session gets false).
     pub fn take_request(&self, request_id: &str, now: i64) -> Result<bool, StoreError> {
-        let n = self.conn().execute(
-            "UPDATE sessions SET status = 'request_fetched'
-             WHERE request_id = ?1 AND status = 'created' AND request_mode = 'reference' AND expires_at > ?2",
-            params![request_id, now],
-        )?;
-        Ok(n == 1)
+        dispatch!(self, take_request(request_id, now))
     }
 
     /// Consumes `state` (and the nonce with it): `request_fetched` (or, by value, where no
     /// fetch happens, `created`) → `response_received`, if unexpired. True when this call did
     /// it.
     pub fn take_state(&self, state: &str, now: i64) -> Result<bool, StoreError> {
-        let n = self.conn().execute(
-            "UPDATE sessions SET status = 'response_received'
-             WHERE state = ?1 AND (status = 'request_fetched' OR (status = 'created' AND request_mode = 'value')) AND expires_at > ?2",
-            params![state, now],
-        )?;
-        Ok(n == 1)
+        dispatch!(self, take_state(state, now))
     }
 
     /// Records the verdict of a session in `response_received`, with the hash of its
-    /// same-device `response_code`, kept until `purge_at`.
-    pub fn record(&self, id: &str, status: SessionStatus, result: &str, response_code_hash: Option<&str>, purge_at: i64) -> Result<(), StoreError> {
-        self.conn().execute(
-            "UPDATE sessions SET status = ?2, result = ?3, response_code_hash = ?4, purge_at = ?5 WHERE id = ?1 AND status = 'response_received'",
-            params![id, status.as_str(), result, response_code_hash, purge_at],
-        )?;
-        Ok(())
+    /// same-device `response_code`, kept until `purge_at`. True when this call did it.
+    pub fn record(&self, id: &str, status: SessionStatus, result: &str, response_code_hash: Option<&str>, purge_at: i64) -> Result<bool, StoreError> {
+        dispatch!(self, record(id, status, result, response_code_hash, purge_at))
     }
 
     /// Takes the result once: for a same-device session only with the hash of its
-    /// `response_code`. The result and the code are erased in the same transaction.
+    /// `response_code`. The result and the code are erased by the same guarded statement
+    /// (SQLite: transaction) that reads them.
     pub fn take_result(&self, id: &str, response_code_hash: Option<&str>) -> Result<Result<(SessionStatus, String), TakeRefused>, StoreError> {
-        let mut c = self.conn();
-        let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        type Row = (String, String, Option<String>, Option<String>, i64);
-        let r: Option<Row> = tx
-            .query_row("SELECT flow, status, result, response_code_hash, result_taken FROM sessions WHERE id = ?1", params![id], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
-            })
-            .optional()?;
-        let Some((flow, status, result, code_hash, taken)) = r else { return Ok(Err(TakeRefused::Unknown)) };
-        let status = SessionStatus::parse(&status)?;
-        if taken != 0 {
-            return Ok(Err(TakeRefused::Taken));
-        }
-        let Some(result) = result else { return Ok(Err(TakeRefused::Pending)) };
-        if Flow::parse(&flow)? == Flow::SameDevice {
-            let ok = match (code_hash.as_deref(), response_code_hash) {
-                (Some(stored), Some(given)) => wallet_core::subtle_eq(stored.as_bytes(), given.as_bytes()),
-                (None, _) => true, // a refusal: no redirect was given, so no code exists
-                _ => false,
-            };
-            if !ok {
-                return Ok(Err(TakeRefused::BadResponseCode));
-            }
-        }
-        tx.execute("UPDATE sessions SET result = NULL, response_code_hash = NULL, result_taken = 1 WHERE id = ?1", params![id])?;
-        tx.commit()?;
-        Ok(Ok((status, result)))
+        dispatch!(self, take_result(id, response_code_hash))
     }
 
     /// Deletes the rows due at `now`; returns how many.
     pub fn purge(&self, now: i64) -> Result<usize, StoreError> {
-        Ok(self.conn().execute("DELETE FROM sessions WHERE purge_at <= ?1", params![now])?)
+        dispatch!(self, purge(now))
     }
 }
 

@@ -1,0 +1,284 @@
+//! The PostgreSQL backend (tokio-postgres, no TLS: run it on a private network or loopback),
+//! for replicas that share their sessions.
+//!
+//! The store's API is synchronous (as SQLite's): each call is run as a task on the store's
+//! own single-thread runtime (a thread started with the store, stopped when it is dropped),
+//! which holds the connection, and the caller waits for its answer, at most
+//! [`CALL_TIMEOUT`]. Calls from many requests are pipelined over the one connection. It is
+//! made at first use (the table created under an advisory lock, so replicas starting
+//! together do not race) and made again after the server closed it.
+//!
+//! Every single-use value is consumed by one guarded `UPDATE`, so that of two replicas
+//! racing for it, one gets it: the `request_uri` handle (`status = 'created'`), `state` and
+//! its nonce (`status = 'request_fetched'`), the verdict (`status = 'response_received'`),
+//! and the result with the `response_code` (`NOT result_taken`, the row locked `FOR UPDATE`
+//! while it is read and erased, the old values returned).
+
+use std::future::Future;
+use std::str::FromStr as _;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_postgres::{Client, NoTls};
+
+use super::{COLS, ClientIdPrefix, Flow, NewSession, Raw, RequestMode, Session, SessionStatus, StoreError, TakeCheck, TakeRefused};
+
+/// The longest a caller waits for one database call.
+pub(super) const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// An arbitrary key for `pg_advisory_xact_lock` while the table is created.
+const SCHEMA_LOCK: i64 = 0x7e55_5e55;
+
+const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS verifier_sessions (
+        id TEXT PRIMARY KEY,
+        request_id TEXT NOT NULL UNIQUE,
+        state TEXT NOT NULL UNIQUE,
+        nonce TEXT NOT NULL UNIQUE,
+        flow TEXT NOT NULL,
+        dcql TEXT NOT NULL,
+        redirect_uri TEXT,
+        request_uri_method TEXT NOT NULL,
+        status TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        expires_at BIGINT NOT NULL,
+        purge_at BIGINT NOT NULL,
+        response_code_hash TEXT,
+        result TEXT,
+        result_taken BOOLEAN NOT NULL DEFAULT FALSE,
+        owner TEXT,
+        client_id_prefix TEXT NOT NULL DEFAULT 'openid_federation',
+        request_mode TEXT NOT NULL DEFAULT 'reference',
+        x5c_leaf TEXT,
+        request_object TEXT
+    );
+    CREATE INDEX IF NOT EXISTS verifier_sessions_purge ON verifier_sessions(purge_at);
+    CREATE INDEX IF NOT EXISTS verifier_sessions_owner ON verifier_sessions(owner, created_at);";
+
+fn row(r: &tokio_postgres::Row) -> Result<Session, StoreError> {
+    Raw {
+        session: Session {
+            id: r.try_get(0)?,
+            request_id: r.try_get(1)?,
+            state: r.try_get(2)?,
+            nonce: r.try_get(3)?,
+            flow: Flow::CrossDevice,
+            dcql: r.try_get(5)?,
+            redirect_uri: r.try_get(6)?,
+            request_uri_method: r.try_get(7)?,
+            status: SessionStatus::Created,
+            created_at: r.try_get(9)?,
+            expires_at: r.try_get(10)?,
+            result: r.try_get(11)?,
+            result_taken: r.try_get(12)?,
+            owner: r.try_get(13)?,
+            client_id_prefix: ClientIdPrefix::OpenidFederation,
+            request_mode: RequestMode::Reference,
+            x5c_leaf: r.try_get(16)?,
+            request_object: r.try_get(17)?,
+        },
+        flow: r.try_get(4)?,
+        status: r.try_get(8)?,
+        prefix: r.try_get(14)?,
+        mode: r.try_get(15)?,
+    }
+    .finish()
+}
+
+/// The connection, shared by the store's tasks.
+struct Connection {
+    config: tokio_postgres::Config,
+    client: tokio::sync::Mutex<Option<Arc<Client>>>,
+}
+
+impl Connection {
+    /// The live client, connecting (and creating the table) when there is none.
+    async fn client(&self) -> Result<Arc<Client>, StoreError> {
+        let mut slot = self.client.lock().await;
+        if let Some(c) = slot.as_ref().filter(|c| !c.is_closed()) {
+            return Ok(Arc::clone(c));
+        }
+        let (client, connection) = self.config.connect(NoTls).await?;
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::warn!(target: "verifier", error = %e, "store: PostgreSQL connection closed");
+            }
+        });
+        client.batch_execute(&format!("BEGIN; SELECT pg_advisory_xact_lock({SCHEMA_LOCK}); {SCHEMA} COMMIT;")).await?;
+        let client = Arc::new(client);
+        *slot = Some(Arc::clone(&client));
+        Ok(client)
+    }
+}
+
+pub(super) struct Postgres {
+    conn: Arc<Connection>,
+    runtime: tokio::runtime::Handle,
+    /// Dropped with the store: the runtime thread then ends.
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+impl Postgres {
+    pub(super) fn new(url: &str) -> Result<Self, StoreError> {
+        let mut config = tokio_postgres::Config::from_str(url).map_err(|e| StoreError::BadUrl(e.to_string()))?;
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(Duration::from_secs(5));
+        }
+        config.application_name("tessera-verifier");
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| StoreError::Io(format!("store runtime: {e}")))?;
+        let runtime = rt.handle().clone();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        std::thread::Builder::new()
+            .name("verifier-store".into())
+            .spawn(move || {
+                rt.block_on(async {
+                    let _ = stopped.await;
+                });
+            })
+            .map_err(|e| StoreError::Io(format!("store thread: {e}")))?;
+        Ok(Self { conn: Arc::new(Connection { config, client: tokio::sync::Mutex::new(None) }), runtime, _stop: stop })
+    }
+
+    /// Runs `f` with the client on the store's runtime and waits for its answer.
+    fn run<T, F, Fut>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(Arc<Client>) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<T, StoreError>> + Send + 'static,
+    {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        let conn = Arc::clone(&self.conn);
+        self.runtime.spawn(async move {
+            let r = match conn.client().await {
+                Ok(c) => f(c).await,
+                Err(e) => Err(e),
+            };
+            let _ = tx.send(r);
+        });
+        rx.recv_timeout(CALL_TIMEOUT).map_err(|_| StoreError::Timeout(CALL_TIMEOUT.as_secs()))?
+    }
+
+    pub(super) fn ping(&self) -> Result<(), StoreError> {
+        self.run(|c| async move {
+            c.simple_query("SELECT 1").await?;
+            Ok(())
+        })
+    }
+
+    pub(super) fn create(&self, s: &NewSession<'_>) -> Result<(), StoreError> {
+        let (id, request_id, state, nonce, flow, dcql) =
+            (s.id.to_owned(), s.request_id.to_owned(), s.state.to_owned(), s.nonce.to_owned(), s.flow.as_str(), s.dcql.to_owned());
+        let (redirect_uri, method, owner) = (s.redirect_uri.map(str::to_owned), s.request_uri_method.to_owned(), s.owner.map(str::to_owned));
+        let (now, expires_at, purge_at) = (s.now, s.expires_at, s.purge_at);
+        let (prefix, mode, leaf, object) = (s.client_id_prefix.as_str(), s.request_mode.as_str(), s.x5c_leaf.map(str::to_owned), s.request_object.map(str::to_owned));
+        self.run(move |c| async move {
+            c.execute(
+                "INSERT INTO verifier_sessions (id, request_id, state, nonce, flow, dcql, redirect_uri, request_uri_method, status, created_at, expires_at,
+                                                purge_at, owner, client_id_prefix, request_mode, x5c_leaf, request_object)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'created', $9, $10, $11, $12, $13, $14, $15, $16)",
+                &[&id, &request_id, &state, &nonce, &flow, &dcql, &redirect_uri, &method, &now, &expires_at, &purge_at, &owner, &prefix, &mode, &leaf, &object],
+            )
+            .await?;
+            Ok(())
+        })
+    }
+
+    pub(super) fn by(&self, column: &'static str, value: &str) -> Result<Option<Session>, StoreError> {
+        let value = value.to_owned();
+        self.run(move |c| async move {
+            let q = format!("SELECT {COLS} FROM verifier_sessions WHERE {column} = $1");
+            c.query_opt(&q, &[&value]).await?.as_ref().map(row).transpose()
+        })
+    }
+
+    pub(super) fn by_owner(&self, owner: &str, limit: u32) -> Result<Vec<Session>, StoreError> {
+        let owner = owner.to_owned();
+        let limit = i64::from(limit);
+        self.run(move |c| async move {
+            let q = format!("SELECT {COLS} FROM verifier_sessions WHERE owner = $1 ORDER BY created_at DESC, id LIMIT $2");
+            c.query(&q, &[&owner, &limit]).await?.iter().map(row).collect()
+        })
+    }
+
+    pub(super) fn take_request(&self, request_id: &str, now: i64) -> Result<bool, StoreError> {
+        let request_id = request_id.to_owned();
+        self.run(move |c| async move {
+            let n = c
+                .execute(
+                    "UPDATE verifier_sessions SET status = 'request_fetched'
+                     WHERE request_id = $1 AND status = 'created' AND request_mode = 'reference' AND expires_at > $2",
+                    &[&request_id, &now],
+                )
+                .await?;
+            Ok(n == 1)
+        })
+    }
+
+    pub(super) fn take_state(&self, state: &str, now: i64) -> Result<bool, StoreError> {
+        let state = state.to_owned();
+        self.run(move |c| async move {
+            let n = c
+                .execute(
+                    "UPDATE verifier_sessions SET status = 'response_received'
+                     WHERE state = $1 AND (status = 'request_fetched' OR (status = 'created' AND request_mode = 'value')) AND expires_at > $2",
+                    &[&state, &now],
+                )
+                .await?;
+            Ok(n == 1)
+        })
+    }
+
+    pub(super) fn record(&self, id: &str, status: SessionStatus, result: &str, response_code_hash: Option<&str>, purge_at: i64) -> Result<bool, StoreError> {
+        let (id, status, result, code) = (id.to_owned(), status.as_str(), result.to_owned(), response_code_hash.map(str::to_owned));
+        self.run(move |c| async move {
+            let n = c
+                .execute(
+                    "UPDATE verifier_sessions SET status = $2, result = $3, response_code_hash = $4, purge_at = $5 WHERE id = $1 AND status = 'response_received'",
+                    &[&id, &status, &result, &code, &purge_at],
+                )
+                .await?;
+            Ok(n == 1)
+        })
+    }
+
+    pub(super) fn take_result(&self, id: &str, response_code_hash: Option<&str>) -> Result<Result<(SessionStatus, String), TakeRefused>, StoreError> {
+        let id = id.to_owned();
+        let given = response_code_hash.map(str::to_owned);
+        self.run(move |c| async move {
+            let Some(r) = c
+                .query_opt("SELECT flow, result IS NOT NULL, response_code_hash, result_taken FROM verifier_sessions WHERE id = $1", &[&id])
+                .await?
+            else {
+                return Ok(Err(TakeRefused::Unknown));
+            };
+            let check = TakeCheck { flow: r.try_get(0)?, has_result: r.try_get(1)?, code_hash: r.try_get(2)?, taken: r.try_get(3)? };
+            if let Err(refused) = check.check(given.as_deref()) {
+                return Ok(Err(refused));
+            }
+            // Taken only if nothing changed since the check: not taken meanwhile (by another
+            // replica), the same code. The old values are returned, the row erased.
+            let taken = c
+                .query_opt(
+                    "WITH old AS (
+                         SELECT id, status, result FROM verifier_sessions
+                         WHERE id = $1 AND NOT result_taken AND result IS NOT NULL AND response_code_hash IS NOT DISTINCT FROM $2
+                         FOR UPDATE
+                     )
+                     UPDATE verifier_sessions s SET result = NULL, response_code_hash = NULL, result_taken = TRUE
+                     FROM old WHERE s.id = old.id AND NOT s.result_taken
+                     RETURNING old.status, old.result",
+                    &[&id, &check.code_hash],
+                )
+                .await?;
+            let Some(t) = taken else { return Ok(Err(TakeRefused::Taken)) };
+            let status: String = t.try_get(0)?;
+            Ok(Ok((SessionStatus::parse(&status)?, t.try_get(1)?)))
+        })
+    }
+
+    pub(super) fn purge(&self, now: i64) -> Result<usize, StoreError> {
+        self.run(move |c| async move {
+            let n = c.execute("DELETE FROM verifier_sessions WHERE purge_at <= $1", &[&now]).await?;
+            Ok(usize::try_from(n).unwrap_or(usize::MAX))
+        })
+    }
+}

@@ -1,0 +1,189 @@
+//! The SQLite backend: `<data_dir>/verifier.sqlite`, WAL, `synchronous=FULL`, one
+//! connection behind a mutex (calls are short and local).
+
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+
+use super::{COLS, ClientIdPrefix, Flow, NewSession, Raw, RequestMode, Session, SessionStatus, StoreError, TakeCheck, TakeRefused};
+
+/// Columns added after the first release, with their definitions: added to an older file
+/// on open.
+const ADDED_COLUMNS: [(&str, &str); 5] = [
+    ("owner", "TEXT"),
+    ("client_id_prefix", "TEXT NOT NULL DEFAULT 'openid_federation'"),
+    ("request_mode", "TEXT NOT NULL DEFAULT 'reference'"),
+    ("x5c_leaf", "TEXT"),
+    ("request_object", "TEXT"),
+];
+
+fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Raw> {
+    Ok(Raw {
+        session: Session {
+            id: r.get(0)?,
+            request_id: r.get(1)?,
+            state: r.get(2)?,
+            nonce: r.get(3)?,
+            flow: Flow::CrossDevice,
+            dcql: r.get(5)?,
+            redirect_uri: r.get(6)?,
+            request_uri_method: r.get(7)?,
+            status: SessionStatus::Created,
+            created_at: r.get(9)?,
+            expires_at: r.get(10)?,
+            result: r.get(11)?,
+            result_taken: r.get::<_, i64>(12)? != 0,
+            owner: r.get(13)?,
+            client_id_prefix: ClientIdPrefix::OpenidFederation,
+            request_mode: RequestMode::Reference,
+            x5c_leaf: r.get(16)?,
+            request_object: r.get(17)?,
+        },
+        flow: r.get(4)?,
+        status: r.get(8)?,
+        prefix: r.get(14)?,
+        mode: r.get(15)?,
+    })
+}
+
+pub(super) struct Sqlite {
+    conn: Mutex<Connection>,
+}
+
+impl Sqlite {
+    pub(super) fn open(path: &Path) -> Result<Self, StoreError> {
+        service_kit::files::private_database(path).map_err(|e| StoreError::Io(format!("{}: {e}", path.display())))?;
+        let conn = Connection::open(path)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.execute_batch(
+            "CREATE TABLE IF NOT EXISTS sessions (
+                id TEXT PRIMARY KEY,
+                request_id TEXT NOT NULL UNIQUE,
+                state TEXT NOT NULL UNIQUE,
+                nonce TEXT NOT NULL UNIQUE,
+                flow TEXT NOT NULL,
+                dcql TEXT NOT NULL,
+                redirect_uri TEXT,
+                request_uri_method TEXT NOT NULL,
+                status TEXT NOT NULL,
+                created_at INTEGER NOT NULL,
+                expires_at INTEGER NOT NULL,
+                purge_at INTEGER NOT NULL,
+                response_code_hash TEXT,
+                result TEXT,
+                result_taken INTEGER NOT NULL DEFAULT 0
+            );
+            CREATE INDEX IF NOT EXISTS sessions_purge ON sessions(purge_at);",
+        )?;
+        for (name, def) in ADDED_COLUMNS {
+            let has: bool = conn.query_row("SELECT COUNT(*) FROM pragma_table_info('sessions') WHERE name = ?1", params![name], |r| r.get::<_, i64>(0))? == 1;
+            if !has {
+                conn.execute_batch(&format!("ALTER TABLE sessions ADD COLUMN {name} {def}"))?;
+            }
+        }
+        conn.execute_batch("CREATE INDEX IF NOT EXISTS sessions_owner ON sessions(owner, created_at)")?;
+        Ok(Self { conn: Mutex::new(conn) })
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(super) fn ping(&self) -> Result<(), StoreError> {
+        self.conn().query_row("SELECT 1", [], |_| Ok(()))?;
+        Ok(())
+    }
+
+    pub(super) fn create(&self, s: &NewSession<'_>) -> Result<(), StoreError> {
+        self.conn().execute(
+            "INSERT INTO sessions (id, request_id, state, nonce, flow, dcql, redirect_uri, request_uri_method, status, created_at, expires_at, purge_at, owner,
+                                   client_id_prefix, request_mode, x5c_leaf, request_object)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'created', ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+            params![
+                s.id,
+                s.request_id,
+                s.state,
+                s.nonce,
+                s.flow.as_str(),
+                s.dcql,
+                s.redirect_uri,
+                s.request_uri_method,
+                s.now,
+                s.expires_at,
+                s.purge_at,
+                s.owner,
+                s.client_id_prefix.as_str(),
+                s.request_mode.as_str(),
+                s.x5c_leaf,
+                s.request_object
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// One session by a unique column (`id`, `request_id`, `state`: ours, never input).
+    pub(super) fn by(&self, column: &'static str, value: &str) -> Result<Option<Session>, StoreError> {
+        let r = self.conn().query_row(&format!("SELECT {COLS} FROM sessions WHERE {column} = ?1"), params![value], row).optional()?;
+        r.map(Raw::finish).transpose()
+    }
+
+    pub(super) fn by_owner(&self, owner: &str, limit: u32) -> Result<Vec<Session>, StoreError> {
+        let c = self.conn();
+        let mut stmt = c.prepare(&format!("SELECT {COLS} FROM sessions WHERE owner = ?1 ORDER BY created_at DESC, id LIMIT ?2"))?;
+        let rows = stmt.query_map(params![owner, limit], row)?.collect::<Result<Vec<_>, _>>()?;
+        rows.into_iter().map(Raw::finish).collect()
+    }
+
+    pub(super) fn take_request(&self, request_id: &str, now: i64) -> Result<bool, StoreError> {
+        let n = self.conn().execute(
+            "UPDATE sessions SET status = 'request_fetched'
+             WHERE request_id = ?1 AND status = 'created' AND request_mode = 'reference' AND expires_at > ?2",
+            params![request_id, now],
+        )?;
+        Ok(n == 1)
+    }
+
+    pub(super) fn take_state(&self, state: &str, now: i64) -> Result<bool, StoreError> {
+        let n = self.conn().execute(
+            "UPDATE sessions SET status = 'response_received'
+             WHERE state = ?1 AND (status = 'request_fetched' OR (status = 'created' AND request_mode = 'value')) AND expires_at > ?2",
+            params![state, now],
+        )?;
+        Ok(n == 1)
+    }
+
+    pub(super) fn record(&self, id: &str, status: SessionStatus, result: &str, response_code_hash: Option<&str>, purge_at: i64) -> Result<bool, StoreError> {
+        let n = self.conn().execute(
+            "UPDATE sessions SET status = ?2, result = ?3, response_code_hash = ?4, purge_at = ?5 WHERE id = ?1 AND status = 'response_received'",
+            params![id, status.as_str(), result, response_code_hash, purge_at],
+        )?;
+        Ok(n == 1)
+    }
+
+    pub(super) fn take_result(&self, id: &str, response_code_hash: Option<&str>) -> Result<Result<(SessionStatus, String), TakeRefused>, StoreError> {
+        let mut c = self.conn();
+        let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        type Row = (String, String, Option<String>, Option<String>, i64);
+        let r: Option<Row> = tx
+            .query_row("SELECT flow, status, result, response_code_hash, result_taken FROM sessions WHERE id = ?1", params![id], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })
+            .optional()?;
+        let Some((flow, status, result, code_hash, taken)) = r else { return Ok(Err(TakeRefused::Unknown)) };
+        let check = TakeCheck { flow, taken: taken != 0, has_result: result.is_some(), code_hash };
+        if let Err(refused) = check.check(response_code_hash) {
+            return Ok(Err(refused));
+        }
+        let (Some(result), status) = (result, SessionStatus::parse(&status)?) else { return Ok(Err(TakeRefused::Pending)) };
+        tx.execute("UPDATE sessions SET result = NULL, response_code_hash = NULL, result_taken = 1 WHERE id = ?1", params![id])?;
+        tx.commit()?;
+        Ok(Ok((status, result)))
+    }
+
+    pub(super) fn purge(&self, now: i64) -> Result<usize, StoreError> {
+        Ok(self.conn().execute("DELETE FROM sessions WHERE purge_at <= ?1", params![now])?)
+    }
+}

@@ -1,0 +1,201 @@
+//! Replicas of one verifier on one PostgreSQL database, over real HTTP on loopback: the same
+//! entity, the same keys (one `keys_dir`), data directories of their own. A session moves
+//! between them as a load balancer would send its requests; every single-use value is refused
+//! on the other replica once used; a restart loses nothing; a watcher sees the other
+//! replica's changes. Runs when `TESSERA_TEST_POSTGRES_URL` is set (`scripts/postgres.sh`);
+//! `TESSERA_POSTGRES=required` makes its absence a failure.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::pg::{Schema, postgres_url};
+use common::{Fed, TOKEN, Wallet};
+use wallet_core::jose::Signer as _;
+use serde_json::{Value, json};
+use verifier::store::{ClientIdPrefix, Flow, NewSession, RequestMode, SessionStatus, Store, TakeRefused};
+
+const AGE: [&str; 1] = ["birthdate"];
+
+async fn replicated(schema: &Schema, keys: &std::path::Path) -> Fed {
+    let (url, keys) = (schema.url.clone(), keys.to_path_buf());
+    Fed::with(move |c| {
+        c.database_url = Some(url);
+        c.keys_dir = Some(keys);
+    })
+    .await
+}
+
+async fn post_form(fed: &Fed, url: &str, form: String) -> (u16, Value) {
+    Fed::json(fed.http.post(url).header("content-type", "application/x-www-form-urlencoded").body(form)).await
+}
+
+async fn result_at(fed: &Fed, base: &str, id: &str, code: Option<&str>) -> (u16, Value) {
+    let body = code.map_or(json!({}), |c| json!({"response_code": c}));
+    Fed::json(fed.http.post(format!("{base}/sessions/{id}/result")).bearer_auth(TOKEN).json(&body)).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_share_sessions_and_each_single_use_value() {
+    let Some(base) = postgres_url("replicas_share_sessions_and_each_single_use_value") else { return };
+    let schema = Schema::new(&base).await;
+    let keys = tempfile::tempdir().unwrap();
+    let fed = replicated(&schema, keys.path()).await;
+    let a = fed.verifier_id.as_str().trim_end_matches('/').to_owned();
+    assert_eq!(fed.verifier.store().backend_name(), "postgresql");
+    let (b_state, b, b_task) = fed.replica("b").await;
+    assert_eq!(b_state.keys().request_object().kid(), fed.verifier.keys().request_object().kid(), "one request object key");
+
+    // Created on A; seen on B.
+    let s = fed.session(json!({"preset": "age_over_18", "flow": "cross_device"})).await;
+    let id = s["session_id"].as_str().unwrap();
+    let (st, v) = Fed::json(fed.http.get(format!("{b}/sessions/{id}")).bearer_auth(TOKEN)).await;
+    assert_eq!((st, v["status"].as_str()), (200, Some("created")));
+
+    // The request object fetched from B (and verified by the wallet against the entity's
+    // registered URIs); the handle is then spent on A too.
+    let wallet = Wallet::new();
+    let f = wallet.fetch_via(&fed, s["wallet_url"].as_str().unwrap(), Some(&b)).await;
+    assert_eq!(fed.state(id).await["status"], "request_fetched");
+    let (st, body, _) = wallet.fetch_raw(&fed, s["wallet_url"].as_str().unwrap()).await;
+    assert_eq!(st, 400, "{body}");
+    assert!(body.contains("request_uri already used"), "{body}");
+
+    // The response posted to A; its replay on B is refused.
+    let p = wallet.present(&fed.issuer.pid(&wallet.holder), &AGE, f.request.client_id.as_str(), &f.request.nonce);
+    let form = wallet.response_form(&f.request, vec![("pid", p)], f.request.state.clone());
+    let (st, v) = post_form(&fed, &format!("{a}/response-uri"), form.clone()).await;
+    assert_eq!(st, 200, "{v}");
+    let (st, v) = post_form(&fed, &format!("{b}/response-uri"), form).await;
+    assert_eq!(st, 400, "{v}");
+    assert!(v["error_description"].as_str().unwrap().contains("state already used"), "{v}");
+
+    // B restarts: nothing is lost.
+    b_task.abort();
+    let _ = b_task.await;
+    drop(b_state);
+    let (_b2_state, b2, _b2_task) = fed.replica("b").await;
+    let (st, v) = Fed::json(fed.http.get(format!("{b2}/sessions/{id}")).bearer_auth(TOKEN)).await;
+    assert_eq!((st, v["status"].as_str(), v["result_available"].as_bool()), (200, Some("verified"), Some(true)));
+
+    // The result taken from B, once: A has nothing left to give.
+    let (st, v) = result_at(&fed, &b2, id, None).await;
+    assert_eq!((st, v["status"].as_str()), (200, Some("verified")), "{v}");
+    assert_eq!(v["credentials"]["pid"][0]["claims"]["birthdate"], "1980-01-10");
+    let (st, v) = result_at(&fed, &a, id, None).await;
+    assert_eq!((st, v["error"].as_str()), (404, Some("not_found")), "{v}");
+
+    // Same device, the other way round: created on B, fetched from A, answered on B, the
+    // response_code redeemed on A and refused on B.
+    let (st, s) = Fed::json(fed.http.post(format!("{b2}/sessions")).bearer_auth(TOKEN).json(&json!({"preset": "age_over_18", "flow": "same_device"}))).await;
+    assert_eq!(st, 201, "{s}");
+    let id = s["session_id"].as_str().unwrap();
+    let f = wallet.fetch(&fed, s["wallet_url"].as_str().unwrap()).await;
+    let p = wallet.present(&fed.issuer.pid(&wallet.holder), &AGE, f.request.client_id.as_str(), &f.request.nonce);
+    let (st, v) = post_form(&fed, &format!("{b2}/response-uri"), wallet.response_form(&f.request, vec![("pid", p)], f.request.state.clone())).await;
+    assert_eq!(st, 200, "{v}");
+    let code = url::Url::parse(v["redirect_uri"].as_str().unwrap()).unwrap().query_pairs().find(|(k, _)| k == "response_code").unwrap().1.into_owned();
+    let (st, v) = result_at(&fed, &a, id, Some(&code)).await;
+    assert_eq!((st, v["status"].as_str()), (200, Some("verified")), "{v}");
+    let (st, v) = result_at(&fed, &b2, id, Some(&code)).await;
+    assert_eq!((st, v["error"].as_str()), (404, Some("not_found")), "a replayed response_code: {v}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watcher_sees_the_other_replicas_changes() {
+    let Some(base) = postgres_url("a_watcher_sees_the_other_replicas_changes") else { return };
+    let schema = Schema::new(&base).await;
+    let keys = tempfile::tempdir().unwrap();
+    let fed = replicated(&schema, keys.path()).await;
+    let (b_state, _b, _b_task) = fed.replica("b").await;
+    let s = fed.session(json!({"preset": "age_over_18", "flow": "cross_device"})).await;
+    let id = s["session_id"].as_str().unwrap().to_owned();
+    let watcher = {
+        let (b_state, id) = (b_state.clone(), id.clone());
+        tokio::spawn(async move {
+            let t = Instant::now();
+            let s = b_state.watch(&id, SessionStatus::Created, Duration::from_secs(10)).await.unwrap().unwrap();
+            (s.status, t.elapsed())
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // A serves the request object: B's watcher hears of it through the database.
+    Wallet::new().fetch(&fed, s["wallet_url"].as_str().unwrap()).await;
+    let (status, waited) = watcher.await.unwrap();
+    assert_eq!(status, SessionStatus::RequestFetched);
+    assert!(waited < Duration::from_secs(3), "{waited:?}");
+}
+
+fn new_session(id: &str) -> NewSession<'_> {
+    NewSession {
+        id,
+        request_id: id,
+        state: id,
+        nonce: id,
+        flow: Flow::SameDevice,
+        dcql: "{}",
+        redirect_uri: None,
+        request_uri_method: "post",
+        now: 0,
+        expires_at: i64::MAX / 2,
+        purge_at: i64::MAX / 2,
+        owner: Some("op"),
+        client_id_prefix: ClientIdPrefix::X509Hash,
+        request_mode: RequestMode::Reference,
+        x5c_leaf: Some("bGVhZg=="),
+        request_object: None,
+    }
+}
+
+/// Runs `f` on eight threads at once, alternating two stores: how many got `true`.
+fn race(stores: &[std::sync::Arc<Store>; 2], f: impl Fn(&Store) -> bool + Send + Sync + 'static) -> usize {
+    let f = std::sync::Arc::new(f);
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(8));
+    let handles: Vec<_> = (0..8)
+        .map(|i| {
+            let (store, f, barrier) = (stores[i % 2].clone(), f.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                f(&store)
+            })
+        })
+        .collect();
+    handles.into_iter().map(|h| h.join().unwrap()).filter(|won| *won).count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn single_use_values_race_across_two_stores() {
+    let Some(base) = postgres_url("single_use_values_race_across_two_stores") else { return };
+    let schema = Schema::new(&base).await;
+    let stores = [std::sync::Arc::new(Store::postgres(&schema.url).unwrap()), std::sync::Arc::new(Store::postgres(&schema.url).unwrap())];
+    stores[0].ping().unwrap();
+    stores[0].create(&new_session("s1")).unwrap();
+    let s = stores[1].get("s1").unwrap().unwrap();
+    assert_eq!((s.client_id_prefix, s.request_mode, s.x5c_leaf.as_deref(), s.owner.as_deref()), (ClientIdPrefix::X509Hash, RequestMode::Reference, Some("bGVhZg=="), Some("op")));
+    assert_eq!(stores[1].by_owner("op", 10).unwrap().len(), 1);
+
+    assert_eq!(race(&stores, |s| s.take_request("s1", 1).unwrap()), 1, "the request_uri handle, once");
+    assert_eq!(race(&stores, |s| s.take_state("s1", 1).unwrap()), 1, "state and nonce, once");
+    assert_eq!(race(&stores, |s| s.record("s1", SessionStatus::Verified, "{\"status\":\"verified\"}", Some("h"), i64::MAX / 2).unwrap()), 1, "one verdict");
+    assert_eq!(stores[0].take_result("s1", Some("wrong")).unwrap(), Err(TakeRefused::BadResponseCode));
+    assert_eq!(race(&stores, |s| s.take_result("s1", Some("h")).unwrap().is_ok()), 1, "the result and its response_code, once");
+    assert_eq!(stores[1].take_result("s1", Some("h")).unwrap(), Err(TakeRefused::Taken));
+    assert_eq!(stores[1].take_result("nope", None).unwrap(), Err(TakeRefused::Unknown));
+    let s = stores[0].get("s1").unwrap().unwrap();
+    assert!(s.result.is_none() && s.result_taken);
+    assert_eq!(stores[1].purge(i64::MAX).unwrap(), 1);
+    assert!(stores[0].get("s1").unwrap().is_none());
+}
+
+#[test]
+fn a_bad_database_url_is_refused_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = verifier::Config::new(wallet_core::federation::EntityId::new("http://127.0.0.1:9").unwrap(), dir.path().to_path_buf());
+    config.database_url = Some("mysql://x".into());
+    assert!(verifier::Verifier::open(config.clone()).unwrap_err().to_string().contains("database_url"));
+    // A server that is not there: refused at start, not at the first wallet.
+    config.database_url = Some("postgres://u:p@127.0.0.1:9/db?connect_timeout=2".into());
+    let e = verifier::Verifier::open(config).unwrap_err().to_string();
+    assert!(e.contains("PostgreSQL"), "{e}");
+}
