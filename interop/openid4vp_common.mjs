@@ -67,7 +67,7 @@ export function verifyX5c(x5c, rootsB64) {
  * The callbacks. `signingKey`: the private JWK that signs (the verifier's request objects);
  * `decryptionKeys`: private JWKs (with kid) the verifier decrypts responses with;
  * `x509Roots`: base64 DER roots the wallet trusts for x5c; `federation`: an optional
- * async (signer, jwt) => publicJwk for `openid_federation` client ids.
+ * async (signer, {header, payload, compact}) => publicJwk for `openid_federation` client ids.
  */
 export function callbacks({ signingKey, decryptionKeys = [], x509Roots = [], federation } = {}) {
   return {
@@ -81,7 +81,7 @@ export function callbacks({ signingKey, decryptionKeys = [], x509Roots = [], fed
       const jwt = await new CompactSign(new TextEncoder().encode(JSON.stringify(payload))).setProtectedHeader(header).sign(key);
       return { jwt, signerJwk: publicOf(signingKey) };
     },
-    async verifyJwt(signer, { header, compact }) {
+    async verifyJwt(signer, { header, payload, compact }) {
       let publicJwk;
       if (signer.method === 'x5c') {
         const leaf = verifyX5c(signer.x5c, x509Roots);
@@ -89,7 +89,7 @@ export function callbacks({ signingKey, decryptionKeys = [], x509Roots = [], fed
       } else if (signer.method === 'jwk') {
         publicJwk = signer.publicJwk;
       } else if (signer.method === 'federation' && federation) {
-        publicJwk = await federation(signer, { header, compact });
+        publicJwk = await federation(signer, { header, payload, compact });
       } else {
         throw new Error(`signer method ${signer.method} not supported by these callbacks`);
       }

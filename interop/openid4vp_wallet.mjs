@@ -8,7 +8,9 @@
 //          CA roots the request object's x5c must chain to), "credential": an issued SD-JWT VC
 //          (JWT~disclosures~), "holder_key": private P-256 JWK (its cnf key),
 //          "tamper": null | "kb_aud" | "kb_nonce" (make the KB-JWT for another audience or
-//          nonce, on purpose)}
+//          nonce, on purpose), "trust_anchor": entity id (openid_federation client ids),
+//          "federation_fallback": null | "x5c" (when @openid-federation/core refuses the RP's
+//          chain, trust the request object's x5c instead: a workaround, reported)}
 // A request_uri with request_uri_method=post is POSTed by the library as it does it: an empty
 // form (it sends neither wallet_metadata nor wallet_nonce unless given wallet metadata).
 //
@@ -21,19 +23,55 @@
 // is one): this script answers the first Credential Query with the one credential it holds.
 // Stdout, one JSON document per line:
 //   {"event":"resolved","client":{"prefix","identifier","effective"},"version","send_by","signer","response_mode","response_uri","query_id","disclosed"}
+//   {"event":"federation_fallback","reason"}    when the x5c workaround was taken
 //   {"event":"submitted","status","body"}
+//   {"event":"error","error","error_response"}  on any failure (exit 1)
 // Exit 0 when the verifier answered 2xx, 1 otherwise (the reason on stderr), 2 on usage.
+import { createPublicKey, verify } from 'node:crypto';
+import { resolveTrustChains } from '@openid-federation/core';
 import { Openid4vpClient } from '@openid4vc/openid4vp';
 import { SDJwtVcInstance } from '@sd-jwt/sd-jwt-vc';
 import { ES256, digest } from '@sd-jwt/crypto-nodejs';
-import { callbacks, emit, now, random, readJson } from './openid4vp_common.mjs';
+import { callbacks, emit, now, random, readJson, verifyX5c } from './openid4vp_common.mjs';
 
 if (process.argv.length !== 3) {
   process.stderr.write('usage: openid4vp_wallet.mjs CONFIG.json\n');
   process.exit(2);
 }
 const cfg = readJson(process.argv[2]);
-const cb = callbacks({ x509Roots: cfg.x509_roots ?? [] });
+
+// openid_federation client ids: the library makes a `federation` signer (kid, and a
+// trust_chain read from the request object's payload, where IT-Wallet puts it in the header)
+// and leaves trust entirely to the callback. Ours resolves the RP's chain to
+// cfg.trust_anchor with @openid-federation/core and takes the key by kid from the resolved
+// openid_credential_verifier metadata, which the response then needs (clientMetadata).
+let federationMetadata;
+async function federation(signer, { header, payload }) {
+  if (!cfg.trust_anchor) throw new Error('no trust_anchor configured for openid_federation');
+  const entityId = payload.client_id.replace(/^openid_federation:/, '');
+  const verifyJwtCallback = async ({ header: h, jwk, data, signature }) => {
+    if (h.alg !== 'ES256') throw new Error(`unsupported alg ${h.alg}`);
+    return verify('sha256', data, { key: createPublicKey({ key: jwk, format: 'jwk' }), dsaEncoding: 'ieee-p1363' }, signature);
+  };
+  let md;
+  try {
+    const chains = await resolveTrustChains({ entityId, trustAnchorEntityIds: [cfg.trust_anchor], verifyJwtCallback });
+    md = chains[0]?.resolvedLeafMetadata?.openid_credential_verifier;
+    if (!md) throw new Error(`no chain with openid_credential_verifier metadata from ${entityId} to ${cfg.trust_anchor}`);
+  } catch (e) {
+    if (cfg.federation_fallback !== 'x5c' || !header.x5c) throw e;
+    // Workaround (cfg.federation_fallback = "x5c"): trust the request object's x5c (chained
+    // to the federation CA) instead, and take the metadata from its client_metadata.
+    emit({ event: 'federation_fallback', reason: describe(e) });
+    federationMetadata = payload.client_metadata;
+    return verifyX5c(header.x5c, cfg.x509_roots ?? []).publicKey.export({ format: 'jwk' });
+  }
+  const key = md.jwks?.keys?.find((k) => k.kid === signer.kid);
+  if (!key) throw new Error(`kid ${signer.kid} not in the RP's openid_credential_verifier jwks`);
+  federationMetadata = md;
+  return key;
+}
+const cb = callbacks({ x509Roots: cfg.x509_roots ?? [], federation });
 const client = new Openid4vpClient({ callbacks: cb });
 
 async function main() {
@@ -64,6 +102,7 @@ async function main() {
 
   const response = await client.createOpenid4vpAuthorizationResponse({
     authorizationRequestPayload: request,
+    clientMetadata: resolved.client.prefix === 'openid_federation' ? federationMetadata : undefined,
     authorizationResponsePayload: { vp_token: { [query.id]: [presentation] } },
     jarm: {
       encryption: { nonce: random(16) },
@@ -90,11 +129,21 @@ async function main() {
   return submitted.response.ok;
 }
 
+// An error and its causes (the libraries wrap: Oauth2Error <- OpenIdFederationError <- ZodError).
+function describe(e) {
+  const parts = [];
+  for (let c = e, depth = 0; c && depth < 6; c = c.cause, depth++) {
+    if (Array.isArray(c.issues)) parts.push(JSON.stringify(c.issues.map((i) => ({ path: i.path.join('.'), message: i.message }))));
+    else parts.push(`${c.message ?? c}`);
+  }
+  return parts.join(' <- ');
+}
+
 main().then(
   (ok) => process.exit(ok ? 0 : 1),
   (e) => {
     process.stderr.write(`openid4vp_wallet: ${e?.stack ?? e}${e?.errorResponse ? ` ${JSON.stringify(e.errorResponse)}` : ''}\n`);
-    emit({ event: 'error', error: e?.message ?? String(e), error_response: e?.errorResponse });
+    emit({ event: 'error', error: describe(e), error_response: e?.errorResponse });
     process.exit(1);
   },
 );

@@ -12,8 +12,12 @@
 //! 2. The peer as wallet (`openid4vp_wallet.mjs`) answering our verifier service: it resolves
 //!    our request (request object fetched and its signature verified through its callbacks),
 //!    presents a credential issued here with a KB-JWT made by `@sd-jwt/sd-jwt-vc`, encrypts
-//!    to our key and posts `direct_post.jwt`; our verdict is `verified`, and a KB-JWT for
-//!    another audience is refused naming the rule.
+//!    to our key and posts `direct_post.jwt`; our verdict is `verified` (request by reference
+//!    with GET and POST, and by value), a KB-JWT for another audience or nonce is refused
+//!    naming the rule, and the peer refuses our request when its callback trusts another CA.
+//!    With our `openid_federation:` client id the peer's federation resolver
+//!    (`@openid-federation/core`, called from its callback) refuses our Entity Configuration;
+//!    the test shows that, then the exchange through an `x5c` workaround.
 //!
 //! Without `node` or the packages the tests print "skipped: run interop/setup.sh" and pass,
 //! unless `TESSERA_INTEROP=required`. What the peer could not do: interop/README.md.
@@ -344,17 +348,21 @@ impl WalletRun {
     }
 }
 
-/// Runs the peer wallet on `wallet_url` with a PID of `fed`'s issuer; `tamper` breaks its
-/// KB-JWT on purpose (`kb_aud`, `kb_nonce`).
-async fn run_peer_wallet(dir: &Path, fed: &common::Fed, wallet_url: &str, tamper: Option<&str>) -> WalletRun {
+/// Runs the peer wallet on `wallet_url` with a PID of `fed`'s issuer, trusting `fed`'s CA root
+/// and anchor; `extra` overrides members of its configuration (`tamper`: `kb_aud` or
+/// `kb_nonce` breaks its KB-JWT on purpose; `x509_roots`; `federation_fallback`).
+async fn run_peer_wallet(dir: &Path, fed: &common::Fed, wallet_url: &str, extra: Value) -> WalletRun {
     let holder = SoftwareSigner::generate().unwrap();
-    let config = json!({
+    let mut config = json!({
         "wallet_url": wallet_url,
         "x509_roots": [x5c_entry(&fed.root_der)],
         "credential": fed.issuer.pid(&holder).serialize(),
         "holder_key": private_jwk(&holder),
-        "tamper": tamper,
+        "trust_anchor": fed.anchor.id,
     });
+    for (k, v) in extra.as_object().cloned().unwrap_or_default() {
+        config[k] = v;
+    }
     let path = write_json(fed.dir.path(), "peer-wallet.json", &config);
     let script = dir.join("openid4vp_wallet.mjs");
     let out = tokio::task::spawn_blocking(move || Command::new("node").arg(script).arg(path).stderr(Stdio::inherit()).output().unwrap()).await.unwrap();
@@ -365,9 +373,11 @@ async fn run_peer_wallet(dir: &Path, fed: &common::Fed, wallet_url: &str, tamper
 }
 
 /// An `x509_hash` session of our verifier (`age_over_18`: the PID's birthdate), cross-device,
-/// the request object fetched with `method`: its id, client id and wallet URL.
-async fn x509_session(fed: &common::Fed, method: &str) -> (String, String, String) {
-    let s = fed.session(json!({"preset": "age_over_18", "flow": "cross_device", "client_id_prefix": "x509_hash", "request_uri_method": method})).await;
+/// with `how` (`request_uri_method`, or `request_mode` `value`): its id, client id and wallet URL.
+async fn x509_session(fed: &common::Fed, how: (&str, &str)) -> (String, String, String) {
+    let mut body = json!({"preset": "age_over_18", "flow": "cross_device", "client_id_prefix": "x509_hash"});
+    body[how.0] = json!(how.1);
+    let s = fed.session(body).await;
     let client_id = s["client_id"].as_str().unwrap().to_owned();
     assert!(client_id.starts_with("x509_hash:"), "{s}");
     (s["session_id"].as_str().unwrap().to_owned(), client_id, s["wallet_url"].as_str().unwrap().to_owned())
@@ -377,22 +387,23 @@ async fn x509_session(fed: &common::Fed, method: &str) -> (String, String, Strin
 async fn the_peer_wallet_answers_our_verifier() {
     let Some(dir) = peer() else { return };
     let fed = common::Fed::new().await;
-    for method in ["get", "post"] {
-        let (id, client_id, wallet_url) = x509_session(&fed, method).await;
-        let run = run_peer_wallet(&dir, &fed, &wallet_url, None).await;
-        // The peer resolved our request: fetched by reference, signature verified with the x5c
-        // leaf (chained to the federation CA in its callback), x509_hash = the leaf's hash.
+    // By reference (GET; POST, where the library sends an empty form), and by value.
+    for (how, send_by) in [(("request_uri_method", "get"), "reference"), (("request_uri_method", "post"), "reference"), (("request_mode", "value"), "value")] {
+        let (id, client_id, wallet_url) = x509_session(&fed, how).await;
+        let run = run_peer_wallet(&dir, &fed, &wallet_url, json!({})).await;
+        // The peer resolved our request: signature verified with the x5c leaf (chained to the
+        // federation CA in its callback), x509_hash = the leaf's hash.
         let r = run.event("resolved");
         assert_eq!(r["client"]["prefix"], "x509_hash", "{r}");
         assert_eq!(r["client"]["effective"], client_id.as_str());
-        assert_eq!((r["send_by"].as_str(), r["signer"].as_str()), (Some("reference"), Some("x5c")));
+        assert_eq!((r["send_by"].as_str(), r["signer"].as_str()), (Some(send_by), Some("x5c")));
         assert_eq!(r["response_mode"], "direct_post.jwt");
         assert_eq!(r["disclosed"], json!(["birthdate"]));
         let sub = run.event("submitted");
         assert_eq!((run.code, sub["status"].as_u64()), (Some(0), Some(200)), "{sub}");
         assert_eq!(sub["body"], json!({}), "cross-device: no redirect");
 
-        assert_eq!(fed.state(&id).await["status"], "verified", "request_uri_method {method}");
+        assert_eq!(fed.state(&id).await["status"], "verified", "{how:?}");
         let (s, v) = fed.result(&id, None).await;
         assert_eq!(s, 200, "{v}");
         assert_eq!(v["status"], "verified");
@@ -411,8 +422,8 @@ async fn our_verifier_refuses_the_peer_wallet_kb_jwt_for_another_audience_or_non
         ("kb_aud", "key binding: the KB-JWT aud is not this verifier's client_id"),
         ("kb_nonce", "key binding: the KB-JWT nonce is not this session's"),
     ] {
-        let (id, _, wallet_url) = x509_session(&fed, "get").await;
-        let run = run_peer_wallet(&dir, &fed, &wallet_url, Some(tamper)).await;
+        let (id, _, wallet_url) = x509_session(&fed, ("request_uri_method", "get")).await;
+        let run = run_peer_wallet(&dir, &fed, &wallet_url, json!({"tamper": tamper})).await;
         let sub = run.event("submitted");
         assert_eq!((run.code, sub["status"].as_u64()), (Some(1), Some(403)), "{sub}");
         assert_eq!(sub["body"]["error"], "invalid_request", "{sub}");
@@ -421,4 +432,51 @@ async fn our_verifier_refuses_the_peer_wallet_kb_jwt_for_another_audience_or_non
         assert_eq!(v["status"], "refused");
         assert!(v["reason"].as_str().unwrap().contains(why), "{tamper}: {v}");
     }
+}
+
+/// The peer wallet trusting another CA: its verifyJwt callback refuses our x5c, and the
+/// library stops before answering (the session sees no response).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_peer_wallet_refuses_our_request_under_a_ca_it_does_not_trust() {
+    let Some(dir) = peer() else { return };
+    let fed = common::Fed::new().await;
+    let (id, _, wallet_url) = x509_session(&fed, ("request_uri_method", "get")).await;
+    let other = Pki::new("other-ca");
+    let run = run_peer_wallet(&dir, &fed, &wallet_url, json!({"x509_roots": [x5c_entry(&other.root_der)]})).await;
+    assert_eq!(run.code, Some(1));
+    let e = run.event("error");
+    assert!(e["error"].as_str().unwrap().contains("verification of jwt"), "{e}");
+    assert!(run.docs.iter().all(|d| d["event"] != "submitted"));
+    assert_eq!(fed.state(&id).await["status"], "request_fetched");
+}
+
+/// Our default session: an `openid_federation:` client id, the request object's header with
+/// `kid`, `x5c` and `trust_chain`. The library leaves trust to its verifyJwt callback; ours
+/// resolves our chain with @openid-federation/core, which refuses our Entity Configuration
+/// (it requires `client_registration_types`, an OpenID Connect RP parameter, in
+/// `openid_credential_verifier`). With the workaround (trust the `x5c` under the federation CA,
+/// metadata from `client_metadata`) the rest of the exchange goes through and is verified.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_peer_wallet_and_a_federation_client_id() {
+    let Some(dir) = peer() else { return };
+    let fed = common::Fed::new().await;
+    let session = || fed.session(json!({"preset": "age_over_18", "flow": "cross_device", "request_uri_method": "get"}));
+
+    let s = session().await;
+    let run = run_peer_wallet(&dir, &fed, s["wallet_url"].as_str().unwrap(), json!({})).await;
+    assert_eq!(run.code, Some(1));
+    let e = run.event("error")["error"].as_str().unwrap().to_owned();
+    assert!(e.contains("metadata.openid_credential_verifier.client_registration_types"), "{e}");
+    assert_eq!(fed.state(s["session_id"].as_str().unwrap()).await["status"], "request_fetched", "nothing sent");
+
+    let s = session().await;
+    let id = s["session_id"].as_str().unwrap();
+    let run = run_peer_wallet(&dir, &fed, s["wallet_url"].as_str().unwrap(), json!({"federation_fallback": "x5c"})).await;
+    assert!(run.event("federation_fallback")["reason"].as_str().unwrap().contains("client_registration_types"));
+    let r = run.event("resolved");
+    assert_eq!((r["client"]["prefix"].as_str(), r["signer"].as_str()), (Some("openid_federation"), Some("federation")), "{r}");
+    assert_eq!(r["client"]["effective"], format!("openid_federation:{}", fed.verifier_id));
+    let sub = run.event("submitted");
+    assert_eq!((run.code, sub["status"].as_u64()), (Some(0), Some(200)), "{sub}");
+    assert_eq!(fed.state(id).await["status"], "verified");
 }
