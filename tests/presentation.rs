@@ -146,6 +146,19 @@ async fn untrusted_issuers_are_refused() {
     let (_, verdict) = w.result(&v, &s, None).await;
     assert_eq!(verdict["status"], "verified", "{verdict}");
     assert_eq!(verdict["credentials"]["mdl"][0]["claims"]["document_number"], "AB1234567");
+    // At the terminal the citizen is asked which licence (here: the one its issuer may not
+    // issue), then for consent.
+    let s = w.session(&v, "driving_licence", "cross_device").await;
+    let url = s["wallet_url"].as_str().unwrap();
+    // (Candidates are listed in the store's order, as `wallet list` shows it.)
+    let list = common::stdout_json(&common::tessera(common::args(&["wallet", "list", "--data-dir", &w.wallet, "--json"])).await);
+    let n = list.as_array().unwrap().iter().position(|c| c["id"] == wrong_vct.as_str()).unwrap() + 1;
+    let o = common::tessera_with_stdin(common::args(&["wallet", "present", url, "--ta", w.anchor.id.as_str(), "--data-dir", &w.wallet]), format!("{n}\ny\n")).await;
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("Several credentials can answer query `mdl`") && err.contains("Which one? [1-2"), "{err}");
+    assert!(err.contains("[y/N]") && err.contains("is not allowed to issue"), "{err}");
+    let (_, verdict) = w.result(&v, &s, None).await;
+    assert_eq!(verdict["reason"], format!("issuer {} is not allowed to issue {}", w.pid_only.id, Vct::MDL));
     // A choice that is no candidate is refused before anything is sent.
     let s = w.session(&v, "driving_licence", "cross_device").await;
     let o = w.present(&s, &["--yes", "--choose", "mdl=00000000000000000000000000000000"]).await;

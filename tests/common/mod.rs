@@ -72,6 +72,23 @@ pub async fn tessera(args: Vec<String>) -> Output {
     o
 }
 
+/// Runs `tessera args` with `input` on its stdin (the citizen at the terminal).
+pub async fn tessera_with_stdin(args: Vec<String>, input: String) -> Output {
+    let label = format!("{} <<< {input:?}", args.join(" "));
+    let bin = tessera_bin();
+    let o = tokio::task::spawn_blocking(move || {
+        use std::io::Write as _;
+        use std::process::Stdio;
+        let mut child = std::process::Command::new(bin).args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        child.wait_with_output().unwrap()
+    })
+    .await
+    .unwrap();
+    println!("$ tessera {label}\n[exit {:?}]\n{}{}", o.status.code(), String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    o
+}
+
 pub fn args(list: &[&str]) -> Vec<String> {
     list.iter().map(|s| (*s).to_owned()).collect()
 }
