@@ -22,6 +22,10 @@ use crate::store::{ClientIdPrefix, Flow, RequestMode, SessionStatus, TakeRefused
 pub const SESSIONS_PATH: &str = "/sessions";
 /// `GET`: a session's state (integrator).
 pub const SESSION_PATH: &str = "/sessions/{id}";
+/// `GET`: a session's state as Server-Sent Events (integrator).
+pub const EVENTS_PATH: &str = "/sessions/{id}/events";
+/// Seconds between the keep-alive comments of an event stream.
+pub const SSE_KEEP_ALIVE: std::time::Duration = std::time::Duration::from_secs(15);
 /// `POST`: the verdict, once (integrator; same-device: with the `response_code`).
 pub const RESULT_PATH: &str = "/sessions/{id}/result";
 /// `GET`: the wallet URL as an SVG QR code (integrator).
@@ -66,6 +70,7 @@ pub fn router(state: Verifier) -> Router {
     let integrator = Router::new()
         .route(SESSIONS_PATH, post(create_session))
         .route(SESSION_PATH, get(session_state))
+        .route(EVENTS_PATH, get(session_events))
         .route(RESULT_PATH, post(take_result))
         .route(QR_SVG_PATH, get(qr_svg))
         .route(QR_PNG_PATH, get(qr_png));
@@ -180,22 +185,45 @@ fn unknown() -> VerifierError {
     VerifierError::NotFound("no such session (unknown, or purged)".into())
 }
 
-/// `GET /sessions/{id}`: 200 with the state, whatever it is; 404 only for an unknown or
-/// purged session.
-async fn session_state(_: AdminToken, State(st): State<Verifier>, Path(id): Path<String>) -> Result<Response, VerifierError> {
-    let s = st.store().get(&id)?.ok_or_else(unknown)?;
-    let now = st.now().secs();
-    let status = s.status_at(now);
-    let body = json!({
+/// The state of a session as the integrator sees it at `now` (`GET /sessions/{id}`, and each
+/// event of `/sessions/{id}/events`).
+fn state_json(s: &crate::store::Session, now: i64) -> Value {
+    json!({
         "session_id": s.id,
-        "status": status,
+        "status": s.status_at(now),
         "flow": s.flow,
         "created_at": s.created_at,
         "expires_at": s.expires_at,
         "result_available": s.result.is_some(),
         "result_fetched": s.result_taken,
+    })
+}
+
+/// `GET /sessions/{id}`: 200 with the state, whatever it is; 404 only for an unknown or
+/// purged session.
+async fn session_state(_: AdminToken, State(st): State<Verifier>, Path(id): Path<String>) -> Result<Response, VerifierError> {
+    let s = st.store().get(&id)?.ok_or_else(unknown)?;
+    Ok(([(header::CACHE_CONTROL, "no-store")], Json(state_json(&s, st.now().secs()))).into_response())
+}
+
+/// `GET /sessions/{id}/events`: `text/event-stream`, an event `status` (data: the state as
+/// `GET /sessions/{id}` gives it) now and at each status change seen
+/// ([`Verifier::status_changes`]), ending after a final status or soon after expiry;
+/// keep-alive comments every [`SSE_KEEP_ALIVE`]. 404 for an unknown session.
+async fn session_events(_: AdminToken, State(st): State<Verifier>, Path(id): Path<String>) -> Result<Response, VerifierError> {
+    use axum::response::sse::{Event, KeepAlive, Sse};
+    use futures_util::StreamExt as _;
+    st.store().get(&id)?.ok_or_else(unknown)?;
+    let clock = st.clone();
+    let events = st.status_changes(&id).map(move |r| {
+        let data = match r {
+            Ok(s) => state_json(&s, clock.now().secs()),
+            Err(e) => json!({"error": e.oauth_code(), "error_description": "the session state could not be read"}),
+        };
+        Ok::<_, std::convert::Infallible>(Event::default().event("status").data(data.to_string()))
     });
-    Ok(([(header::CACHE_CONTROL, "no-store")], Json(body)).into_response())
+    let sse = Sse::new(events).keep_alive(KeepAlive::new().interval(SSE_KEEP_ALIVE).text("keep-alive"));
+    Ok(([(header::CACHE_CONTROL, "no-store")], sse).into_response())
 }
 
 /// `POST /sessions/{id}/result`.

@@ -229,3 +229,67 @@ impl Verifier {
 
 /// How often a watcher looks at the database for changes made by another replica.
 pub const WATCH_POLL: Duration = Duration::from_millis(500);
+
+/// How long past its expiry a stream of a session still pending waits before it ends (the
+/// expiry itself is seen within [`WATCH_POLL`]).
+const STREAM_GRACE: i64 = 5;
+
+/// Where a [`Verifier::status_changes`] stream is.
+enum Next {
+    First,
+    After(SessionStatus),
+    Done,
+}
+
+impl Verifier {
+    /// The session `id` now, then each time its status is seen to change ([`Verifier::watch`]:
+    /// at once for changes made here, within [`WATCH_POLL`] for another replica's), until a
+    /// final status (`verified`, `refused`, `declined`, `expired`), which is the last item.
+    /// A status that lasts less than the time it takes to look (`response_received` while a
+    /// response is verified) may be skipped. Empty for an unknown session; ends if the
+    /// session is purged meanwhile, or a few seconds after its expiry.
+    pub fn status_changes(&self, id: &str) -> impl futures_util::Stream<Item = Result<Session, VerifierError>> + Send + 'static {
+        let (st, id) = (self.clone(), id.to_owned());
+        futures_util::stream::unfold(Next::First, move |next| {
+            let (st, id) = (st.clone(), id.clone());
+            async move {
+                let prev = match next {
+                    Next::Done => return None,
+                    Next::First => match st.store().get(&id) {
+                        Ok(Some(s)) => {
+                            let status = s.status_at(st.now().secs());
+                            let next = if status.is_pending() { Next::After(status) } else { Next::Done };
+                            return Some((Ok(s), next));
+                        }
+                        Ok(None) => return None,
+                        Err(e) => return Some((Err(e.into()), Next::Done)),
+                    },
+                    Next::After(prev) => prev,
+                };
+                loop {
+                    let now = st.now().secs();
+                    let s = match st.store().get(&id) {
+                        Ok(Some(s)) => s,
+                        Ok(None) => return None,
+                        Err(e) => return Some((Err(e.into()), Next::Done)),
+                    };
+                    if now > s.expires_at.saturating_add(STREAM_GRACE) && s.status_at(now) == prev {
+                        return None;
+                    }
+                    let left = s.expires_at.saturating_add(STREAM_GRACE).saturating_sub(now).clamp(1, 60);
+                    match st.watch(&id, prev, Duration::from_secs(left.unsigned_abs())).await {
+                        Ok(Some(s)) => {
+                            let status = s.status_at(st.now().secs());
+                            if status != prev {
+                                let next = if status.is_pending() { Next::After(status) } else { Next::Done };
+                                return Some((Ok(s), next));
+                            }
+                        }
+                        Ok(None) => return None,
+                        Err(e) => return Some((Err(e), Next::Done)),
+                    }
+                }
+            }
+        })
+    }
+}

@@ -132,11 +132,16 @@ impl Fed {
     /// Another replica of the verifier (the same configuration, entity id and keys, its own
     /// data directory `name`) served on a port of its own: its base URL and server task.
     pub async fn replica(&self, name: &str) -> (Verifier, String, tokio::task::JoinHandle<()>) {
+        self.replica_with(name, std::sync::Arc::new(wallet_core::time::SystemClock)).await
+    }
+
+    /// As [`Fed::replica`], with `clock`.
+    pub async fn replica_with(&self, name: &str, clock: std::sync::Arc<dyn wallet_core::time::Clock>) -> (Verifier, String, tokio::task::JoinHandle<()>) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let mut config = self.config.clone();
         config.data_dir = self.dir.path().join(name);
-        let v = Verifier::builder(config).x509_roots(TrustAnchors::from_der(vec![self.root_der.clone()]).unwrap()).open().unwrap();
+        let v = Verifier::builder(config).clock(clock).x509_roots(TrustAnchors::from_der(vec![self.root_der.clone()]).unwrap()).open().unwrap();
         let served = v.clone();
         let task = tokio::spawn(async move { verifier::serve_listener(served, listener, std::future::pending()).await.unwrap() });
         (v, base, task)
@@ -287,6 +292,70 @@ impl Wallet {
 
 pub async fn post_response(fed: &Fed, response_uri: &str, form: String) -> (u16, Value) {
     Fed::json(fed.http.post(response_uri).header("content-type", "application/x-www-form-urlencoded").body(form)).await
+}
+
+/// A clock running with the system's, shifted by a number of seconds a test moves.
+#[derive(Default)]
+pub struct ShiftedClock(pub std::sync::atomic::AtomicI64);
+
+impl ShiftedClock {
+    pub fn advance(&self, secs: i64) {
+        self.0.fetch_add(secs, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl wallet_core::time::Clock for ShiftedClock {
+    fn now(&self) -> UnixTime {
+        UnixTime::now().plus(self.0.load(std::sync::atomic::Ordering::SeqCst))
+    }
+}
+
+/// A `text/event-stream` response read event by event.
+pub struct EventStream {
+    resp: reqwest::Response,
+    buf: String,
+    /// Comment lines seen (keep-alives).
+    pub comments: usize,
+}
+
+impl EventStream {
+    pub fn new(resp: reqwest::Response) -> Self {
+        assert_eq!(resp.status(), 200);
+        assert_eq!(resp.headers()["content-type"], "text/event-stream");
+        Self { resp, buf: String::new(), comments: 0 }
+    }
+
+    /// The next event's name and data (JSON); `None` when the server ended the stream. Fails
+    /// the test after `within`.
+    pub async fn next(&mut self, within: std::time::Duration) -> Option<(String, Value)> {
+        tokio::time::timeout(within, async {
+            loop {
+                if let Some(end) = self.buf.find("\n\n") {
+                    let block: String = self.buf.drain(..end + 2).collect();
+                    let (mut event, mut data) = (String::from("message"), String::new());
+                    for line in block.lines() {
+                        if line.starts_with(':') {
+                            self.comments += 1;
+                        } else if let Some(v) = line.strip_prefix("event:") {
+                            event = v.trim().to_owned();
+                        } else if let Some(v) = line.strip_prefix("data:") {
+                            data.push_str(v.trim_start());
+                        }
+                    }
+                    if data.is_empty() {
+                        continue;
+                    }
+                    return Some((event, serde_json::from_str(&data).unwrap()));
+                }
+                match self.resp.chunk().await.unwrap() {
+                    Some(c) => self.buf.push_str(std::str::from_utf8(&c).unwrap()),
+                    None => return None,
+                }
+            }
+        })
+        .await
+        .expect("an event in time")
+    }
 }
 
 pub fn claims_of(v: &Value) -> Map<String, Value> {

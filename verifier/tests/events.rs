@@ -1,0 +1,95 @@
+//! Session state for integrators over real HTTP on loopback: Server-Sent Events
+//! (`GET /sessions/{id}/events`) and polling (`GET /sessions/{id}`, 200 whatever the state).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::{EventStream, Fed, ShiftedClock, TOKEN, Wallet, post_response};
+use serde_json::json;
+
+const AGE: [&str; 1] = ["birthdate"];
+const SOON: Duration = Duration::from_secs(5);
+
+async fn events(fed: &Fed, base: &str, id: &str) -> EventStream {
+    let r = fed.http.get(format!("{base}/sessions/{id}/events")).bearer_auth(TOKEN).send().await.unwrap();
+    EventStream::new(r)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_follow_a_session_to_its_verdict_then_end() {
+    let fed = Fed::new().await;
+    let base = fed.verifier_id.as_str().trim_end_matches('/').to_owned();
+    let s = fed.session(json!({"preset": "age_over_18", "flow": "cross_device"})).await;
+    let id = s["session_id"].as_str().unwrap();
+    let mut es = events(&fed, &base, id).await;
+    let (name, v) = es.next(SOON).await.unwrap();
+    assert_eq!((name.as_str(), v["status"].as_str(), v["session_id"].as_str()), ("status", Some("created"), Some(id)));
+
+    let wallet = Wallet::new();
+    let f = wallet.fetch(&fed, s["wallet_url"].as_str().unwrap()).await;
+    let (_, v) = es.next(SOON).await.unwrap();
+    assert_eq!(v["status"], "request_fetched");
+
+    let p = wallet.present(&fed.issuer.pid(&wallet.holder), &AGE, f.request.client_id.as_str(), &f.request.nonce);
+    let (st, _) = post_response(&fed, &f.request.response_uri, wallet.response_form(&f.request, vec![("pid", p)], f.request.state.clone())).await;
+    assert_eq!(st, 200);
+    // `response_received` lasts as long as the verification: seen or not, then the verdict.
+    let (_, mut v) = es.next(SOON).await.unwrap();
+    if v["status"] == "response_received" {
+        v = es.next(SOON).await.unwrap().1;
+    }
+    assert_eq!((v["status"].as_str(), v["result_available"].as_bool()), (Some("verified"), Some(true)));
+    assert!(es.next(SOON).await.is_none(), "the stream ends after a final status");
+
+    // A finished session: its final status, then the end.
+    let mut es = events(&fed, &base, id).await;
+    assert_eq!(es.next(SOON).await.unwrap().1["status"], "verified");
+    assert!(es.next(SOON).await.is_none());
+
+    // Unknown session, no token.
+    let (st, v) = Fed::json(fed.http.get(format!("{base}/sessions/nope/events")).bearer_auth(TOKEN)).await;
+    assert_eq!((st, v["error"].as_str()), (404, Some("not_found")));
+    let (st, _) = Fed::json(fed.http.get(format!("{base}/sessions/{id}/events"))).await;
+    assert_eq!(st, 401);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_declined_session_ends_the_stream_with_declined() {
+    let fed = Fed::new().await;
+    let base = fed.verifier_id.as_str().trim_end_matches('/').to_owned();
+    let s = fed.session(json!({"preset": "age_over_18", "flow": "cross_device", "request_uri_method": "get"})).await;
+    let id = s["session_id"].as_str().unwrap();
+    let f = Wallet::new().fetch(&fed, s["wallet_url"].as_str().unwrap()).await;
+    let mut es = events(&fed, &base, id).await;
+    assert_eq!(es.next(SOON).await.unwrap().1["status"], "request_fetched");
+    post_response(&fed, &f.request.response_uri, Wallet::decline_form(f.request.state.as_deref().unwrap())).await;
+    assert_eq!(es.next(SOON).await.unwrap().1["status"], "declined");
+    assert!(es.next(SOON).await.is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expiry_ends_the_stream_and_polling_stays_200() {
+    let fed = Fed::new().await;
+    let clock = Arc::new(ShiftedClock::default());
+    let (_v, base, _task) = fed.replica_with("clocked", clock.clone()).await;
+    let (st, s) = Fed::json(fed.http.post(format!("{base}/sessions")).bearer_auth(TOKEN).json(&json!({"preset": "pid", "flow": "cross_device"}))).await;
+    assert_eq!(st, 201, "{s}");
+    let id = s["session_id"].as_str().unwrap();
+    let poll = || async { Fed::json(fed.http.get(format!("{base}/sessions/{id}")).bearer_auth(TOKEN)).await };
+
+    let (st, v) = poll().await;
+    assert_eq!((st, v["status"].as_str()), (200, Some("created")), "pending: 200 with the state");
+    let mut es = events(&fed, &base, id).await;
+    assert_eq!(es.next(SOON).await.unwrap().1["status"], "created");
+
+    clock.advance(fed.config.session_ttl + 1);
+    assert_eq!(es.next(SOON).await.unwrap().1["status"], "expired", "seen within the watch poll");
+    assert!(es.next(SOON).await.is_none());
+    let (st, v) = poll().await;
+    assert_eq!((st, v["status"].as_str(), v["result_available"].as_bool()), (200, Some("expired"), Some(false)));
+    let (st, v) = Fed::json(fed.http.post(format!("{base}/sessions/{id}/result")).bearer_auth(TOKEN).json(&json!({}))).await;
+    assert_eq!((st, v["status"].as_str()), (200, Some("expired")));
+}
