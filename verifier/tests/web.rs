@@ -350,7 +350,7 @@ async fn declined_refused_and_expired_checks() {
     assert_eq!(b.state(&id).await["status"], "declined");
     let page = b.get(&format!("/check/s/{id}")).await;
     assert_eq!(verdict(&page), "declined");
-    assert!(page.body.contains("RIFIUTATO DAL CITTADINO") && page.body.contains("access_denied"));
+    assert!(page.body.contains("NEGATO DAL CITTADINO") && page.body.contains("access_denied"));
 
     // A credential of an issuer the federation does not know.
     let (id, req, _) = fetched_mdl_check(&fed, &mut b, &wallet).await;

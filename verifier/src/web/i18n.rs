@@ -98,8 +98,8 @@ messages! {
     NoScript => "Aggiorna la pagina per vedere lo stato.", "Reload the page to see the state.";
     VerifiedTitle => "VERIFICATO", "VERIFIED";
     VerifiedText => "La credenziale è autentica, valida e presentata dal suo titolare.", "The credential is genuine, valid and presented by its holder.";
-    RefusedTitle => "RIFIUTATO", "REFUSED";
-    DeclinedTitle => "RIFIUTATO DAL CITTADINO", "DECLINED BY THE CITIZEN";
+    RefusedTitle => "NON VALIDO", "REFUSED";
+    DeclinedTitle => "NEGATO DAL CITTADINO", "DECLINED BY THE CITIZEN";
     DeclinedText => "Il cittadino non ha condiviso i dati richiesti.", "The citizen did not share the requested data.";
     ExpiredTitle => "SESSIONE SCADUTA", "SESSION EXPIRED";
     ExpiredText => "Nessuna risposta prima della scadenza del codice. Crea un nuovo codice QR.", "No answer before the code expired. Create a new QR code.";
@@ -154,8 +154,8 @@ messages! {
     StatusFetched => "richiesta scaricata", "request fetched";
     StatusReceived => "risposta ricevuta", "response received";
     StatusVerified => "verificato", "verified";
-    StatusRefused => "rifiutato", "refused";
-    StatusDeclined => "rifiutato dal cittadino", "declined";
+    StatusRefused => "non valido", "refused";
+    StatusDeclined => "negato dal cittadino", "declined";
     StatusExpired => "scaduto", "expired";
     Yes => "sì", "yes";
     No => "no", "no";

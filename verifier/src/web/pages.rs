@@ -161,7 +161,7 @@ fn layout(st: &Verifier, lang: Lang, main: &str, op: Option<&OpSession>) -> Stri
         h,
         "<!doctype html><html lang=\"{code}\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{title}</title><link rel=\"stylesheet\" href=\"{STYLE_PATH}\">\
+         <title>{title}</title><link rel=\"icon\" href=\"data:,\"><link rel=\"stylesheet\" href=\"{STYLE_PATH}\">\
          <script src=\"{SCRIPT_PATH}\" defer></script></head><body>",
         code = lang.code(),
     );
