@@ -26,7 +26,8 @@
 // against the DCQL query (that is the separate `dcql` package) nor verify them: each
 // presentation is verified here with @sd-jwt/sd-jwt-vc (issuer signature, disclosures,
 // KB-JWT signature by cnf.jwk, nonce, sd_hash), and this script adds the KB-JWT `aud` (that
-// library does not compare it), `vct` among vct_values and the asked claims being there.
+// library does not compare it), `vct` among vct_values, the asked claims being there, and no
+// vp_token entry for a query that was not asked.
 import { createServer } from 'node:http';
 import { generateKeyPairSync } from 'node:crypto';
 import { Openid4vpVerifier, calculateX509HashClientIdPrefixValue, parseOpenid4vpAuthorizationResponse } from '@openid4vc/openid4vp';
@@ -77,6 +78,9 @@ async function onResponse(form) {
   });
   if (parsed.type !== 'dcql') throw new Error(`expected a DCQL response, got ${parsed.type}`);
   const presentations = {};
+  const asked = dcqlQuery.credentials.map((q) => q.id);
+  const extra = Object.keys(parsed.dcql.presentations).filter((id) => !asked.includes(id));
+  if (extra.length) throw new Error(`vp_token answers Credential Queries not asked: ${extra.join(', ')}`);
   for (const q of dcqlQuery.credentials) {
     const ps = parsed.dcql.presentations[q.id];
     if (!ps) throw new Error(`no presentation for Credential Query ${q.id}`);
