@@ -411,6 +411,27 @@ mod tests {
     }
 
     #[test]
+    fn private_key_in_jwk_header_is_refused() {
+        // RFC 9449 §4.3 step 7: the header key must not carry private members.
+        let k = key();
+        let header = format!(r#"{{"alg":"ES256","typ":"dpop+jwt","jwk":{}}}"#, k.private_jwk().to_json());
+        let claims = serde_json::to_string(&DpopClaims { jti: "j".into(), htm: "POST".into(), htu: TOKEN.into(), iat: NOW.secs(), ath: None, nonce: None }).unwrap();
+        let input = format!("{}.{}", b64::encode(header), b64::encode(claims));
+        let proof = format!("{input}.{}", b64::encode(k.sign(input.as_bytes()).unwrap()));
+        let err = verify_dpop(&proof, &DpopExpectation::new("POST", TOKEN, NOW)).unwrap_err();
+        assert!(matches!(err, DpopError::Malformed(JoseError::BadJson { .. } | JoseError::InvalidKey(_))), "{err:?}");
+        assert_eq!(err.code(), ErrorCode::InvalidDpopProof);
+    }
+
+    #[test]
+    fn alg_outside_the_accepted_set_is_refused() {
+        let p = dpop_proof(&key(), "POST", TOKEN, None, None, NOW).unwrap();
+        let mut e = DpopExpectation::new("POST", TOKEN, NOW);
+        e.algs = &[JwsAlg::Es384];
+        assert_eq!(verify_dpop(&p, &e).unwrap_err(), DpopError::AlgNotAllowed(JwsAlg::Es256));
+    }
+
+    #[test]
     fn htu_normalisation() {
         assert_eq!(normalize_htu("HTTPS://A.example:443/p/../t?q#f").as_deref(), Some("https://a.example/t"));
         assert_eq!(normalize_htu("not a url"), None);

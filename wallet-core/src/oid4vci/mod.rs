@@ -4,7 +4,37 @@
 //! requests these values describe, and keeps the state that needs a database (used `jti`s,
 //! issued codes and nonces).
 //!
-//! Modules, in the order of a flow:
+//! Wallet side (CLI, mobile bindings), IT-Wallet §3.3:
+//! 1. [`OfferUrl::parse`] (scanned) → [`CredentialOffer::validate`] →
+//!    [`CredentialOffer::check_against`] the [`CredentialIssuerMetadata`] (itself
+//!    [`CredentialIssuerMetadata::validate`]d, or [`CredentialIssuerMetadata::verify_signed`])
+//!    and the [`AuthorizationServerMetadata::validate`]d server.
+//! 2. [`ParRequestBuilder::build`] (request object signed by the WAA key) +
+//!    [`client_attestation_headers`] → [`ParResponse::parse`] → [`AuthorizeRequest::to_url`]
+//!    (browser) → [`AuthorizationResponse::parse`] + [`AuthorizationResponse::check`].
+//! 3. [`TokenRequest`] + [`dpop_proof`] + client attestation headers →
+//!    [`TokenResponse::parse`].
+//! 4. `/nonce` ([`NonceResponse`]) → [`key_proof`] per key (WUA in `key_attestation`) →
+//!    [`CredentialRequest::by_identifier`] + [`dpop_proof`] with the access token →
+//!    [`CredentialResponse::parse`] → (deferred: [`DeferredCredentialRequest`]) →
+//!    [`NotificationRequest`].
+//!
+//! Issuer side (the `issuer` service):
+//! * PAR: [`verify_client_attestation`] → [`ParRequest::parse_form`] → [`verify_par`] →
+//!   [`VerifiedPar::check_against`] → [`ParResponse::issue`] (store `request_uri`, single use,
+//!   bound to the client; remember the request object's and PoP's `jti`).
+//! * Token: [`verify_client_attestation`] → [`TokenRequest::parse_form`] → the stored
+//!   [`CodeChallenge::verify`] (or [`token::check_tx_code`], or [`verify_token`] of the
+//!   refresh token + [`VerifiedToken::check_dpop`]) → [`verify_dpop`] → [`TokenClaims::sign`]
+//!   with `cnf.jkt` = [`VerifiedDpop::jkt`] (remember the DPoP `jti`).
+//! * Credential: [`verify_token`] → [`verify_dpop`] with the access token →
+//!   [`VerifiedToken::check_dpop`] → [`VerifiedToken::require_first_issuance_allowed`] →
+//!   [`CredentialRequest::parse_json`] → [`CredentialRequest::authorize`] → [`verify_proofs`]
+//!   (then the status of each WUA) → issue → [`CredentialResponse`].
+//!
+//! Every check returns an error enum whose `code()` gives the [`ErrorCode`] to answer with.
+//!
+//! Modules:
 //! * [`offer`]: credential offers (`openid-credential-offer://`, `haip-vci://`), by value
 //!   and by reference.
 //! * [`metadata`]: credential issuer and authorization server metadata, checked.
@@ -42,6 +72,7 @@ pub(crate) mod testing;
 mod tests;
 
 pub use access_token::{JktCnf, TokenClaims, TokenError, TokenExpectation, TokenKind, VerifiedToken, verify_token};
+pub use crate::attestation::{ClientAttestationContext, ClientAttestationHeaders, client_attestation_headers};
 pub use credential::{
     AuthorizedRequest, CredentialRequest, CredentialRequestError, CredentialResponse, DeferredCredentialRequest, IssuedCredential, NonceResponse,
     NotificationError, NotificationEvent, NotificationRequest,
