@@ -65,8 +65,7 @@ pub enum MetadataError {
         /// The member.
         member: &'static str,
     },
-    /// A key-bound configuration without a `jwt` proof type, or with no proof algorithms, or
-    /// without `key_attestations_required` (IT-Wallet: proofs carry the WUA).
+    /// A key-bound configuration without a `jwt` proof type, or with no proof algorithms.
     #[error("credential configuration `{id}`: proof types: {detail}")]
     BadProofTypes {
         /// The configuration id.
@@ -282,10 +281,15 @@ impl CredentialIssuerMetadata {
     /// it: `credential_issuer` is `expected_issuer`; endpoints `https`; a `nonce_endpoint`
     /// (IT-Wallet §3.3 steps 12–13); at least one configuration; each `dc+sd-jwt` one with
     /// `vct` and `scope` (`mso_mdoc`: `doctype`); each key-bound one with a `jwt` proof type
-    /// listing algorithms and `key_attestations_required` (the WUA, §3.3 step 14); a
+    /// listing algorithms; a
     /// `batch_size` of 2 or more; encryption parameters listed. The 1.3 and 1.4 profiles
     /// require the same members (versions note §1: no spec-text change); `profile` is kept
     /// for what a later profile may add.
+    ///
+    /// `key_attestations_required` is not required: the spec's own Entity Configuration
+    /// example (`ec-eaa.json`) omits it, and 1.4 lets an issuer of non-device-bound
+    /// credentials need no WUA. Our issuer always publishes it
+    /// ([`CredentialConfiguration::sd_jwt_vc`]) and the wallet always sends the WUA.
     pub fn validate(&self, expected_issuer: &str, _profile: Profile) -> Result<(), MetadataError> {
         if self.credential_issuer != expected_issuer {
             return Err(MetadataError::IssuerMismatch { expected: expected_issuer.to_owned(), found: self.credential_issuer.clone() });
@@ -328,9 +332,6 @@ impl CredentialIssuerMetadata {
                 let jwt = c.jwt_proof().ok_or_else(|| bad("no jwt proof type"))?;
                 if jwt.proof_signing_alg_values_supported.is_empty() {
                     return Err(bad("no proof_signing_alg_values_supported"));
-                }
-                if jwt.key_attestations_required.is_none() {
-                    return Err(bad("no key_attestations_required"));
                 }
             }
         }
@@ -484,6 +485,51 @@ mod tests {
     }
 
     #[test]
+    fn entity_configuration_shaped_metadata_parses_and_validates() {
+        // The shape of IT-Wallet's `openid_credential_issuer` example: extra members
+        // (`logo_uri`, `schema_uri#integrity`, `credential_metadata`) are kept, and a `jwt`
+        // proof type without `key_attestations_required` is accepted.
+        let json = br#"{
+            "credential_issuer": "https://mdl.example.it",
+            "logo_uri": "https://mdl.example.it/logo.svg",
+            "credential_endpoint": "https://mdl.example.it/credential",
+            "nonce_endpoint": "https://mdl.example.it/nonce-endpoint",
+            "deferred_credential_endpoint": "https://mdl.example.it/deferred-credential",
+            "notification_endpoint": "https://mdl.example.it/notification",
+            "display": [{"name": "Motorizzazione", "locale": "it-IT"}],
+            "credential_configurations_supported": {
+                "dc_sd_jwt_mDL": {
+                    "format": "dc+sd-jwt",
+                    "scope": "mDL",
+                    "cryptographic_binding_methods_supported": ["jwk"],
+                    "credential_signing_alg_values_supported": ["ES256", "ES384"],
+                    "proof_types_supported": {"jwt": {"proof_signing_alg_values_supported": ["ES256"]}},
+                    "vct": "urn:eudi:mDL:it:1",
+                    "schema_uri#integrity": "sha256-00",
+                    "credential_metadata": {"display": [{"name": "Patente di guida", "locale": "it-IT"}], "claims": [{"path": ["given_name"]}]}
+                },
+                "mso_mdoc_mDL": {
+                    "format": "mso_mdoc",
+                    "scope": "mDL",
+                    "doctype": "org.iso.18013.5.1.mDL",
+                    "cryptographic_binding_methods_supported": ["cose_key"],
+                    "credential_signing_alg_values_supported": [-9, -7],
+                    "proof_types_supported": {"jwt": {"proof_signing_alg_values_supported": ["ES256"], "key_attestations_required": {"key_storage": ["iso_18045_moderate"]}}}
+                }
+            }
+        }"#;
+        let md = CredentialIssuerMetadata::parse_json(json).unwrap();
+        md.validate("https://mdl.example.it", Profile::ItWallet13).unwrap();
+        assert!(md.extra.contains_key("logo_uri"));
+        let mdoc = md.configuration("mso_mdoc_mDL").unwrap();
+        assert_eq!(mdoc.credential_signing_alg_values_supported, vec![AlgId::Cose(-9), AlgId::Cose(-7)]);
+        assert_eq!(mdoc.jwt_proof().and_then(|j| j.key_attestations_required.as_ref()).map(|k| k.key_storage.len()), Some(1));
+        assert!(md.configuration("dc_sd_jwt_mDL").unwrap().extra.contains_key("credential_metadata"));
+        let back = CredentialIssuerMetadata::parse_json(&serde_json::to_vec(&md).unwrap()).unwrap();
+        assert_eq!(back, md);
+    }
+
+    #[test]
     fn metadata_for_another_issuer_is_refused() {
         let err = testing::metadata().validate("https://other.example.it", Profile::ItWallet14).unwrap_err();
         assert!(matches!(err, MetadataError::IssuerMismatch { .. }));
@@ -518,7 +564,11 @@ mod tests {
         if let Some(jwt) = md.credential_configurations_supported.get_mut(PID_CONFIG).and_then(|c| c.proof_types_supported.get_mut("jwt")) {
             jwt.key_attestations_required = None;
         }
-        assert_eq!(md.validate(ISSUER, p), Err(MetadataError::BadProofTypes { id: PID_CONFIG.into(), detail: "no key_attestations_required" }));
+        md.validate(ISSUER, p).unwrap();
+        if let Some(c) = md.credential_configurations_supported.get_mut(PID_CONFIG) {
+            c.proof_types_supported.clear();
+        }
+        assert_eq!(md.validate(ISSUER, p), Err(MetadataError::BadProofTypes { id: PID_CONFIG.into(), detail: "no jwt proof type" }));
         let mut md = testing::metadata();
         md.credential_response_encryption =
             Some(CredentialResponseEncryption { alg_values_supported: vec![], enc_values_supported: vec!["A256GCM".into()], zip_values_supported: vec![], encryption_required: false });
