@@ -150,3 +150,56 @@ fn issuance_flow_both_sides() {
     let err = at2.require_first_issuance_allowed().unwrap_err();
     assert_eq!(err.code(TokenKind::Access), ErrorCode::CredentialRequestDenied);
 }
+
+#[test]
+fn pre_authorized_flow_with_tx_code_and_deferred_issuance() {
+    let wallet = Wallet::new(1);
+    let trust = wallet.trust();
+    let md = metadata();
+
+    // 1.4 only: an offer with a pre-authorized code and a transaction code sent by SMS.
+    let tx = offer::TxCode { input_mode: Some(offer::TxInputMode::Numeric), length: Some(6), description: None };
+    assert!(CredentialOffer::new(ISSUER, vec![PID_CONFIG.into()]).with_pre_authorized_code("pac-1", Some(tx.clone())).emit(Profile::ItWallet13).is_err());
+    let offer = CredentialOffer::new(ISSUER, vec![PID_CONFIG.into()]).with_pre_authorized_code("pac-1", Some(tx)).emit(Profile::ItWallet14).unwrap();
+    let url = OfferUrl { scheme: OfferScheme::OpenIdCredentialOffer, offer: OfferRef::Value(offer) }.to_url().unwrap();
+    let OfferRef::Value(offer) = OfferUrl::parse(&url).unwrap().offer else { panic!("by value") };
+    offer.check_against(&md).unwrap();
+    let grant = offer.grants.pre_authorized_code.unwrap();
+
+    // Token: the code and the tx_code, with DPoP.
+    let dpop_key = SoftwareSigner::generate().unwrap();
+    let req = TokenRequest::PreAuthorizedCode { pre_authorized_code: grant.pre_authorized_code, tx_code: Some("493536".into()) };
+    let TokenRequest::PreAuthorizedCode { tx_code, .. } = TokenRequest::parse_form(&req.to_form()).unwrap() else { panic!("grant") };
+    token::check_tx_code(Some("493536"), tx_code.as_deref()).unwrap();
+    assert_eq!(token::check_tx_code(Some("493536"), Some("000000")).unwrap_err().code(), ErrorCode::InvalidGrant);
+    let proof = verify_dpop(&dpop_proof(&dpop_key, "POST", &endpoint("/token"), None, None, NOW).unwrap(), &DpopExpectation::new("POST", &endpoint("/token"), NOW)).unwrap();
+
+    // Credential: anonymous access (no client id), so proofs carry no `iss`.
+    let nonce = NonceResponse::issue().unwrap();
+    let p = key_proof(&wallet.cred_keys[0], Some(&wallet.wua), None, ISSUER, Some(&nonce.c_nonce), NOW).unwrap();
+    let c_nonce = nonce.c_nonce.clone();
+    let nonce_valid = move |n: &str| n == c_nonce;
+    let e = ProofExpectation {
+        issuer: ISSUER,
+        client_id: None,
+        nonce_valid: &nonce_valid,
+        now: NOW,
+        max_age: 300,
+        skew: 60,
+        batch_size: md.batch_size(),
+        algs: &[],
+        key_attestations_required: None,
+        wallet_providers: &trust,
+    };
+    let verified = verify_proofs(&[p], &e).unwrap();
+    assert_eq!(verified.keys[0].thumbprint(), wallet.cred_keys[0].public_jwk().thumbprint());
+    assert_eq!(proof.jkt(), &dpop_key.public_jwk().thumbprint());
+
+    // The registry's record is not ready: 202, then the deferred endpoint.
+    let pending = CredentialResponse::Deferred { transaction_id: "tx-1".into(), interval: 5 };
+    let CredentialResponse::Deferred { transaction_id, .. } = CredentialResponse::parse(pending.to_json().unwrap().as_bytes()).unwrap() else { panic!("deferred") };
+    let d = DeferredCredentialRequest::parse_json(&serde_json::to_vec(&DeferredCredentialRequest { transaction_id }).unwrap()).unwrap();
+    assert_eq!(d.transaction_id, "tx-1");
+    let done = CredentialResponse::Immediate { credentials: vec![IssuedCredential { credential: "vc".into() }], notification_id: Some("n".into()) };
+    assert_eq!(CredentialResponse::parse(done.to_json().unwrap().as_bytes()).unwrap(), done);
+}
