@@ -15,7 +15,7 @@ use super::dpop::VerifiedDpop;
 use super::error::ErrorCode;
 use super::token::AuthorizationDetail;
 use crate::attestation::Audience;
-use crate::jose::{CompactJws, JoseError, Jwk, JwsHeader, Signer, jws};
+use crate::jose::{CompactJws, JoseError, Jwk, JwkThumbprint, JwsHeader, Signer, jws};
 use crate::time::{Skew, TimeError, TimeWindow, UnixTime, check_window};
 
 /// `typ` of an access token (RFC 9068 §2.1).
@@ -144,6 +144,44 @@ pub struct TokenClaims {
 }
 
 impl TokenClaims {
+    /// Claims for a token issued by `issuer` (also the audience: the credential issuer) at
+    /// `iat` for `ttl` seconds to `client_id`, bound to the DPoP key `jkt`, with a random
+    /// `jti`; no scope or details yet.
+    pub fn new(issuer: &str, sub: impl Into<String>, client_id: impl Into<String>, jkt: &JwkThumbprint, iat: UnixTime, ttl: i64) -> Result<Self, TokenError> {
+        let exp = iat.checked_add(ttl).map_err(TokenError::Time)?;
+        Ok(Self {
+            iss: issuer.to_owned(),
+            sub: sub.into(),
+            aud: Audience::One(issuer.to_owned()),
+            client_id: client_id.into(),
+            iat: iat.secs(),
+            nbf: None,
+            exp: exp.secs(),
+            jti: super::random_jti().map_err(|e| TokenError::Build(e.to_string()))?,
+            cnf: JktCnf { jkt: jkt.to_string() },
+            scope: None,
+            authorization_details: Vec::new(),
+            refreshed: false,
+        })
+    }
+
+    /// The refresh token that goes with these access-token claims (IT-Wallet §3.3: the same
+    /// claims, `nbf` ≈ the access token's `exp`, a new `jti`), valid `ttl` seconds from `iat`.
+    pub fn refresh_token(&self, ttl: i64) -> Result<Self, TokenError> {
+        let iat = UnixTime::from_claim("iat", self.iat).map_err(TokenError::Time)?;
+        let exp = iat.checked_add(ttl).map_err(TokenError::Time)?;
+        let jti = super::random_jti().map_err(|e| TokenError::Build(e.to_string()))?;
+        Ok(Self { nbf: Some(self.exp), exp: exp.secs(), jti, refreshed: false, ..self.clone() })
+    }
+
+    /// The access-token claims issued on a refresh at `now` for `ttl` seconds: the same grant,
+    /// marked `refreshed` (limited to deferred, notification and re-issuance).
+    pub fn refreshed_access(&self, now: UnixTime, ttl: i64) -> Result<Self, TokenError> {
+        let exp = now.checked_add(ttl).map_err(TokenError::Time)?;
+        let jti = super::random_jti().map_err(|e| TokenError::Build(e.to_string()))?;
+        Ok(Self { iat: now.secs(), nbf: None, exp: exp.secs(), jti, refreshed: true, ..self.clone() })
+    }
+
     /// Signs these claims as `kind` with the authorization server's key (`kid` from it).
     pub fn sign(&self, kind: TokenKind, key: &dyn Signer) -> Result<String, TokenError> {
         let header = JwsHeader::new(key.alg()).with_typ(kind.typ()).with_kid(key.kid());
@@ -280,6 +318,22 @@ mod tests {
         assert_eq!(err, TokenError::DpopKeyMismatch);
         assert_eq!(err.code(TokenKind::Access), ErrorCode::InvalidDpopProof);
         assert_eq!(err.code(TokenKind::Refresh), ErrorCode::InvalidGrant);
+    }
+
+    #[test]
+    fn new_refresh_and_refreshed_claims() {
+        let wallet = SoftwareSigner::generate().unwrap();
+        let jkt = wallet.public_jwk().thumbprint();
+        let at = TokenClaims::new(AS, "sub-1", "client-1", &jkt, NOW, 300).unwrap();
+        assert_eq!((at.exp, at.cnf.jkt.as_str(), at.refreshed), (NOW.plus(300).secs(), jkt.as_str(), false));
+        let rt = at.refresh_token(86_400).unwrap();
+        assert_eq!((rt.nbf, rt.exp), (Some(at.exp), NOW.plus(86_400).secs()));
+        assert_ne!(rt.jti, at.jti);
+        let later = NOW.plus(400);
+        let at2 = rt.refreshed_access(later, 300).unwrap();
+        assert!(at2.refreshed);
+        assert_eq!((at2.iat, at2.nbf, at2.cnf.jkt.as_str()), (later.secs(), None, jkt.as_str()));
+        assert!(matches!(TokenClaims::new(AS, "s", "c", &jkt, UnixTime::MAX_VALID, 10), Err(TokenError::Time(_))));
     }
 
     #[test]

@@ -24,9 +24,11 @@
 //!   [`VerifiedPar::check_against`] → [`ParResponse::issue`] (store `request_uri`, single use,
 //!   bound to the client; remember the request object's and PoP's `jti`).
 //! * Token: [`verify_client_attestation`] → [`TokenRequest::parse_form`] → the stored
-//!   [`CodeChallenge::verify`] (or [`token::check_tx_code`], or [`verify_token`] of the
-//!   refresh token + [`VerifiedToken::check_dpop`]) → [`verify_dpop`] → [`TokenClaims::sign`]
-//!   with `cnf.jkt` = [`VerifiedDpop::jkt`] (remember the DPoP `jti`).
+//!   [`CodeBinding::verify`] (client, `redirect_uri`, PKCE; or [`token::check_tx_code`], or
+//!   [`verify_token`] of the refresh token + [`VerifiedToken::check_dpop`]) →
+//!   [`verify_dpop`] → [`TokenClaims::new`] with `cnf.jkt` = [`VerifiedDpop::jkt`]
+//!   ([`TokenClaims::refresh_token`], [`TokenClaims::refreshed_access`]) →
+//!   [`TokenClaims::sign`] (remember the DPoP `jti`).
 //! * Credential: [`verify_token`] → [`verify_dpop`] with the access token →
 //!   [`VerifiedToken::check_dpop`] → [`VerifiedToken::require_first_issuance_allowed`] →
 //!   [`CredentialRequest::parse_json`] → [`CredentialRequest::authorize`] → [`verify_proofs`]
@@ -89,7 +91,7 @@ pub use pkce::{CodeChallenge, CodeVerifier, PkceError};
 pub use crate::oid4vp::Profile;
 pub use profile::IssuanceProfile;
 pub use proof::{ProofError, ProofExpectation, VerifiedProofs, key_proof, verify_proofs};
-pub use token::{AuthorizationDetail, TokenRequest, TokenRequestError, TokenResponse, TokenResponseError};
+pub use token::{AuthorizationDetail, CodeBinding, TokenRequest, TokenRequestError, TokenResponse, TokenResponseError};
 
 use crate::jose::{Jwk, JwsAlg, SignError, Signer};
 

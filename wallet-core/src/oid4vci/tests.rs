@@ -59,8 +59,8 @@ fn issuance_flow_both_sides() {
     let headers = client_attestation_headers(&wallet.waa, &wallet.waa_key, ISSUER, None, NOW).unwrap();
     let client = verify_client_attestation(Some(&headers.attestation), Some(&headers.pop), &ctx).unwrap();
     let TokenRequest::AuthorizationCode { code_verifier, redirect_uri, .. } = TokenRequest::parse_form(&token_req.to_form()).unwrap() else { panic!("grant") };
-    assert_eq!(redirect_uri.as_deref(), Some(verified.claims().redirect_uri.as_str()));
-    verified.code_challenge().verify(&code_verifier).unwrap();
+    let binding = CodeBinding { client_id: verified.claims().client_id.clone(), redirect_uri: verified.claims().redirect_uri.clone(), code_challenge: verified.code_challenge().clone() };
+    binding.verify(client.client_id(), redirect_uri.as_deref(), &code_verifier).unwrap();
     let proof = verify_dpop(&dpop, &DpopExpectation::new("POST", &endpoint("/token"), NOW)).unwrap();
     let granted = vec![AuthorizationDetail { credential_identifiers: vec!["pid-1".into()], ..AuthorizationDetail::for_configuration(PID_CONFIG) }];
     let claims = TokenClaims {

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::{ErrorCode, MessageError};
 use super::form::{Form, encode};
-use super::pkce::{CodeVerifier, PkceError};
+use super::pkce::{CodeChallenge, CodeVerifier, PkceError};
 
 /// `grant_type` of the authorization code grant.
 pub const GRANT_AUTHORIZATION_CODE: &str = "authorization_code";
@@ -41,6 +41,15 @@ pub enum TokenRequestError {
     /// The `tx_code` is not the one sent to the user (OpenID4VCI §6.3).
     #[error("tx_code does not match")]
     TxCodeMismatch,
+    /// The authorization code was issued to another client (RFC 6749 §4.1.3).
+    #[error("code issued to another client")]
+    CodeClientMismatch,
+    /// `redirect_uri` differs from the authorization request's (RFC 6749 §4.1.3).
+    #[error("redirect_uri differs from the authorization request's")]
+    RedirectUriMismatch,
+    /// The PKCE verifier does not match the challenge (RFC 7636 §4.6).
+    #[error("PKCE verifier does not match")]
+    PkceMismatch,
 }
 
 impl TokenRequestError {
@@ -49,7 +58,7 @@ impl TokenRequestError {
     pub fn code(&self) -> ErrorCode {
         match self {
             Self::UnsupportedGrantType(_) => ErrorCode::UnsupportedGrantType,
-            Self::TxCodeMismatch => ErrorCode::InvalidGrant,
+            Self::TxCodeMismatch | Self::CodeClientMismatch | Self::RedirectUriMismatch | Self::PkceMismatch => ErrorCode::InvalidGrant,
             _ => ErrorCode::InvalidRequest,
         }
     }
@@ -136,6 +145,34 @@ pub fn check_tx_code(expected: Option<&str>, got: Option<&str>) -> Result<(), To
         (Some(_), None) => Err(TokenRequestError::TxCodeMissing),
         (Some(e), Some(g)) if crate::subtle_eq(e.as_bytes(), g.as_bytes()) => Ok(()),
         (Some(_), Some(_)) => Err(TokenRequestError::TxCodeMismatch),
+    }
+}
+
+/// What the issuer stored with an authorization code (from the verified PAR), to check the
+/// token request against (RFC 6749 §4.1.3; IT-Wallet §3.3 steps 8–11: "the code belongs to
+/// this client … `redirect_uri` matches … PKCE"). Single use and expiry are the store's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CodeBinding {
+    /// The client the code was issued to.
+    pub client_id: String,
+    /// The authorization request's `redirect_uri`.
+    pub redirect_uri: String,
+    /// The PKCE challenge.
+    pub code_challenge: CodeChallenge,
+}
+
+impl CodeBinding {
+    /// Checks the authenticated `client_id`, the request's `redirect_uri` (when sent; it is
+    /// REQUIRED when the authorization request had one, so a missing one is a mismatch) and
+    /// the PKCE `verifier`.
+    pub fn verify(&self, client_id: &str, redirect_uri: Option<&str>, verifier: &CodeVerifier) -> Result<(), TokenRequestError> {
+        if client_id != self.client_id {
+            return Err(TokenRequestError::CodeClientMismatch);
+        }
+        if redirect_uri != Some(self.redirect_uri.as_str()) {
+            return Err(TokenRequestError::RedirectUriMismatch);
+        }
+        self.code_challenge.verify(verifier).map_err(|_| TokenRequestError::PkceMismatch)
     }
 }
 
@@ -262,6 +299,19 @@ mod tests {
         assert_eq!(err, TokenRequestError::Message(MessageError::DuplicateParameter("code".into())));
         let err = TokenRequest::parse_form("grant_type=authorization_code&code=c&code_verifier=short").unwrap_err();
         assert_eq!(err, TokenRequestError::Pkce(PkceError::BadVerifier));
+    }
+
+    #[test]
+    fn code_binding_checks_client_redirect_and_pkce() {
+        let v = CodeVerifier::generate().unwrap();
+        let b = CodeBinding { client_id: "c1".into(), redirect_uri: "https://w.example/cb".into(), code_challenge: v.challenge() };
+        b.verify("c1", Some("https://w.example/cb"), &v).unwrap();
+        assert_eq!(b.verify("c2", Some("https://w.example/cb"), &v), Err(TokenRequestError::CodeClientMismatch));
+        assert_eq!(b.verify("c1", Some("https://evil.example/cb"), &v), Err(TokenRequestError::RedirectUriMismatch));
+        assert_eq!(b.verify("c1", None, &v), Err(TokenRequestError::RedirectUriMismatch));
+        let err = b.verify("c1", Some("https://w.example/cb"), &CodeVerifier::generate().unwrap()).unwrap_err();
+        assert_eq!(err, TokenRequestError::PkceMismatch);
+        assert_eq!(err.code(), ErrorCode::InvalidGrant);
     }
 
     #[test]
