@@ -50,6 +50,7 @@
 //! * [`credential`]: `/nonce`, credential request and response (immediate or deferred),
 //!   deferred request, notification.
 //! * [`proof`]: key proofs (`openid4vci-proof+jwt`) with the WUA in `key_attestation`.
+//! * [`requests`]: the wallet's HTTP requests as values (headers per §3.3), metadata URLs.
 //! * [`profile`]: what 1.3 and 1.4 emit ([`IssuanceProfile`] on [`Profile`]; both accept
 //!   the same input).
 //! * [`error`]: the OAuth / OpenID4VCI [`ErrorCode`]s every check maps to, and the
@@ -66,6 +67,7 @@ pub mod par;
 pub mod pkce;
 pub mod profile;
 pub mod proof;
+pub mod requests;
 pub mod token;
 
 #[cfg(test)]
