@@ -445,8 +445,9 @@ impl AuthorizeRequest {
     }
 }
 
-/// The authorization response on the `redirect_uri` (IT-Wallet §3.3 steps 6–7).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The authorization response on the `redirect_uri` (IT-Wallet §3.3 steps 6–7). `Debug`
+/// hides the code.
+#[derive(Clone, PartialEq, Eq)]
 pub struct AuthorizationResponse {
     /// `code`.
     pub code: String,
@@ -454,6 +455,12 @@ pub struct AuthorizationResponse {
     pub state: String,
     /// `iss` (RFC 9207).
     pub iss: Option<String>,
+}
+
+impl std::fmt::Debug for AuthorizationResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthorizationResponse").field("iss", &self.iss).finish_non_exhaustive()
+    }
 }
 
 impl AuthorizationResponse {

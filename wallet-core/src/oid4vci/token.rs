@@ -64,8 +64,8 @@ impl TokenRequestError {
     }
 }
 
-/// A token request.
-#[derive(Debug, Clone)]
+/// A token request. `Debug` hides the codes and tokens.
+#[derive(Clone)]
 pub enum TokenRequest {
     /// `authorization_code` with PKCE (IT-Wallet §3.3 step 8).
     AuthorizationCode {
@@ -90,6 +90,18 @@ pub enum TokenRequest {
         /// A subset of the original scope.
         scope: Option<String>,
     },
+}
+
+impl std::fmt::Debug for TokenRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::AuthorizationCode { redirect_uri, .. } => {
+                f.debug_struct("AuthorizationCode").field("redirect_uri", redirect_uri).finish_non_exhaustive()
+            }
+            Self::PreAuthorizedCode { tx_code, .. } => f.debug_struct("PreAuthorizedCode").field("tx_code", &tx_code.is_some()).finish_non_exhaustive(),
+            Self::RefreshToken { scope, .. } => f.debug_struct("RefreshToken").field("scope", scope).finish_non_exhaustive(),
+        }
+    }
 }
 
 impl TokenRequest {
@@ -204,8 +216,9 @@ impl AuthorizationDetail {
     }
 }
 
-/// A successful token response (RFC 6749 §5.1; IT-Wallet §3.3 step 11).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A successful token response (RFC 6749 §5.1; IT-Wallet §3.3 step 11). `Debug` hides the
+/// tokens.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TokenResponse {
     /// The `at+jwt`.
     pub access_token: String,
@@ -234,6 +247,17 @@ pub enum TokenResponseError {
     /// RAR was used and the response has no `authorization_details` (IT-Wallet §3.3).
     #[error("authorization_details missing from the token response")]
     MissingAuthorizationDetails,
+}
+
+impl std::fmt::Debug for TokenResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenResponse")
+            .field("token_type", &self.token_type)
+            .field("expires_in", &self.expires_in)
+            .field("refresh_token", &self.refresh_token.is_some())
+            .field("authorization_details", &self.authorization_details)
+            .finish_non_exhaustive()
+    }
 }
 
 impl TokenResponse {
@@ -312,6 +336,16 @@ mod tests {
         let err = b.verify("c1", Some("https://w.example/cb"), &CodeVerifier::generate().unwrap()).unwrap_err();
         assert_eq!(err, TokenRequestError::PkceMismatch);
         assert_eq!(err.code(), ErrorCode::InvalidGrant);
+    }
+
+    #[test]
+    fn debug_hides_codes_and_tokens() {
+        let r = TokenRequest::PreAuthorizedCode { pre_authorized_code: "secret-code".into(), tx_code: Some("123456".into()) };
+        let d = format!("{r:?}");
+        assert!(!d.contains("secret-code") && !d.contains("123456"), "{d}");
+        let t = TokenResponse { refresh_token: Some("secret-rt".into()), ..TokenResponse::dpop("secret-at".into(), 1) };
+        let d = format!("{t:?}");
+        assert!(!d.contains("secret-rt") && !d.contains("secret-at"), "{d}");
     }
 
     #[test]
