@@ -92,6 +92,10 @@ impl TokenError {
     /// For an access token: `invalid_token` (RFC 6750 §3.1), `invalid_dpop_proof` for a key
     /// mismatch (RFC 9449 §7.1); for a refresh token at the token endpoint: `invalid_grant`
     /// (IT-Wallet §3.3 "an invalid RT gets invalid_grant").
+    ///
+    /// \[AMBIG\] IT-Wallet §3.3 forbids a refresh-derived access token for a first issuance
+    /// without naming the error: we answer `credential_request_denied` (OpenID4VCI §8.3.1.2:
+    /// the request is well formed and the token valid, the issuance is refused).
     pub fn code(&self, kind: TokenKind) -> ErrorCode {
         match (self, kind) {
             (Self::Build(_), _) => ErrorCode::ServerError,
