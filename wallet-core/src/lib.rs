@@ -5,7 +5,10 @@
 //! X.509 `x5c` chains ([`x509`]), the wallet's encrypted credential store ([`store`]), wallet
 //! attestations and key attestation ([`attestation`]: registration, WAA, WUA, client
 //! attestation PoP), OpenID4VP presentations for both the verifier and the wallet
-//! ([`oid4vp`]: request URLs and objects, DCQL, responses, verification, consent), the
+//! ([`oid4vp`]: request URLs and objects, DCQL, responses, verification, consent),
+//! OpenID4VCI issuance for both the issuer and the wallet ([`oid4vci`]: offers, metadata, PAR,
+//! DPoP, PKCE, tokens, key proofs with the WUA, credential, deferred and notification
+//! messages), the
 //! phone's key store seam ([`keystore`]) and the flows a phone app drives ([`wallet`]:
 //! activation).
 //!
@@ -29,6 +32,7 @@ pub mod attestation;
 pub mod federation;
 pub mod jose;
 pub mod keystore;
+pub mod oid4vci;
 pub mod oid4vp;
 pub mod sd_jwt;
 pub mod status;
