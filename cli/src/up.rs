@@ -187,6 +187,8 @@ pub(crate) fn run(a: &UpArgs) -> Result<(), CliError> {
         vc.organization_name = "Comune di Esempio (test verifier)".into();
         vc.redirect_uris = vec![format!("{v_id}/")];
         let hash = verifier::web::hash_password(&password).map_err(usage)?;
+        // A test federation: the in-person page says so on every page.
+        vc.web.test_federation = true;
         vc.web.operators = vec![verifier::web::Operator { username: OPERATOR.into(), display_name: "Operatore di prova".into(), password_hash: hash }];
         let v_state = verifier::Verifier::open(vc).map_err(|e| usage(format!("verifier: {e}")))?;
         let v_listener = bind(port(5)?).await?;
