@@ -179,3 +179,37 @@ pub fn check_login(st: &Verifier, dummy: &std::sync::OnceLock<String>, username:
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sessions_end_when_idle_and_at_logout() {
+        let s = Sessions::default();
+        let minute = Duration::from_secs(60);
+        let (token, op) = s.create(Some("agente".into()), "Agente".into(), minute).unwrap();
+        assert_eq!(token.len(), 43, "256 bits");
+        assert_ne!(op.csrf, token);
+        assert_eq!(s.get(&token, minute).unwrap().username.as_deref(), Some("agente"));
+        assert!(s.get("another", minute).is_none());
+        std::thread::sleep(Duration::from_millis(5));
+        assert!(s.get(&token, Duration::from_millis(1)).is_none(), "idle too long");
+        assert!(s.get(&token, minute).is_none(), "and gone for good");
+        let (token, _) = s.create(None, String::new(), minute).unwrap();
+        s.remove(&token);
+        assert!(s.get(&token, minute).is_none());
+    }
+
+    #[test]
+    fn cookies_and_csrf() {
+        let mut h = HeaderMap::new();
+        h.insert(header::COOKIE, "a=1; tessera-operator=tok; tessera-lang=en".parse().unwrap());
+        assert_eq!(cookie(&h, "tessera-operator"), Some("tok"));
+        assert_eq!(cookie(&h, "tessera-lang"), Some("en"));
+        assert_eq!(cookie(&h, "missing"), None);
+        let s = OpSession { username: None, display_name: String::new(), csrf: "abc".into(), created: Instant::now(), last_seen: Instant::now() };
+        assert!(csrf_ok(&s, "abc"));
+        assert!(!csrf_ok(&s, "abd") && !csrf_ok(&s, ""));
+    }
+}

@@ -8,6 +8,16 @@ use serde_json::Value;
 use super::i18n::Msg;
 use crate::store::{Session, SessionStatus};
 
+macro_rules! svg {
+    ($body:literal) => {
+        concat!(
+            r#"<svg viewBox="0 0 24 24" width="48" height="48" fill="none" stroke="currentColor" stroke-width="2.8" stroke-linecap="round" stroke-linejoin="round" focusable="false" aria-hidden="true">"#,
+            $body,
+            "</svg>"
+        )
+    };
+}
+
 /// How a verdict looks: colour, icon and words (never colour alone).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Look {
@@ -35,14 +45,15 @@ impl Look {
         }
     }
 
-    /// The icon (decorative: the words say it too).
+    /// The icon, an inline SVG drawn in the text colour (decorative: the words say it too;
+    /// no emoji, which a tablet's fonts may lack).
     pub fn icon(self) -> &'static str {
         match self {
-            Self::Verified => "\u{2714}",
-            Self::Refused => "\u{2716}",
-            Self::Declined => "\u{270B}",
-            Self::Expired => "\u{231B}",
-            Self::Unknown => "?",
+            Self::Verified => svg!(r#"<path d="M5 12.5l4.5 4.5L19 7.5"/>"#),
+            Self::Refused => svg!(r#"<path d="M6.5 6.5l11 11M17.5 6.5l-11 11"/>"#),
+            Self::Declined => svg!(r#"<circle cx="12" cy="12" r="8"/><path d="M6.5 6.5l11 11"/>"#),
+            Self::Expired => svg!(r#"<circle cx="12" cy="12" r="8"/><path d="M12 7.5V12l3.5 2.2"/>"#),
+            Self::Unknown => svg!(r#"<path d="M9.2 9.2a2.9 2.9 0 1 1 4.3 2.5c-.9.5-1.5 1.1-1.5 2.3"/><path d="M12 17.6v.2"/>"#),
         }
     }
 }
