@@ -157,6 +157,27 @@ impl OutboundHttp {
     }
 }
 
+impl OutboundHttp {
+    /// POSTs `body` (`Content-Type: content_type`, and `headers`) to `url` by `deadline`,
+    /// under the same bounds as [`OutboundHttp::get`] (URL rule, in-flight bound, timeouts,
+    /// no redirects): the status of a 2xx answer (its body is not read), else
+    /// [`FetchError::Status`]. For notifications (a verifier's webhook).
+    pub async fn post(&self, url: &str, content_type: &str, headers: &[(&str, &str)], body: Vec<u8>, deadline: Instant) -> Result<u16, FetchError> {
+        check_url(url)?;
+        let _permit = self.permits.try_acquire().map_err(|_| FetchError::Saturated(self.limits.max_in_flight))?;
+        let work = async {
+            let mut req = self.client.post(url).header("content-type", content_type).body(body);
+            for (k, v) in headers {
+                req = req.header(*k, *v);
+            }
+            let resp = req.send().await.map_err(net)?;
+            let status = resp.status();
+            if status.is_success() { Ok(status.as_u16()) } else { Err(FetchError::Status(status.as_u16())) }
+        };
+        tokio::time::timeout_at(deadline, work).await.map_err(|_| FetchError::Timeout)?
+    }
+}
+
 fn net(e: reqwest::Error) -> FetchError {
     if e.is_timeout() { FetchError::Timeout } else { FetchError::Network(e.to_string()) }
 }
@@ -288,6 +309,42 @@ mod tests {
         let t = std::time::Instant::now();
         assert_eq!(http.get(&url, "*/*", d).await.unwrap_err(), FetchError::Saturated(2));
         assert!(t.elapsed() < Duration::from_millis(100));
+    }
+
+    #[tokio::test]
+    async fn post_sends_the_body_and_headers_and_reports_the_status() {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", l.local_addr().unwrap());
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = l.accept().await {
+                let tx = tx.clone();
+                tokio::spawn(async move {
+                    let mut buf = vec![0u8; 4096];
+                    let mut n = 0;
+                    // Headers, then the 7-byte body.
+                    while !String::from_utf8_lossy(&buf[..n]).ends_with("{\"a\": 1}") {
+                        let m = s.read(&mut buf[n..]).await.unwrap_or(0);
+                        if m == 0 {
+                            break;
+                        }
+                        n += m;
+                    }
+                    let req = String::from_utf8_lossy(&buf[..n]).to_string();
+                    let status = if req.starts_with("POST /ok") { "204 No Content" } else { "500 Internal Server Error" };
+                    let _ = tx.send(req);
+                    let _ = s.write_all(format!("HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n").as_bytes()).await;
+                });
+            }
+        });
+        let http = OutboundHttp::new(FetchLimits::default()).unwrap();
+        let d = Instant::now() + Duration::from_secs(5);
+        let body = b"{\"a\": 1}".to_vec();
+        assert_eq!(http.post(&format!("{base}/ok"), "application/json", &[("x-sig", "abc")], body.clone(), d).await, Ok(204));
+        let req = rx.recv().await.unwrap().to_ascii_lowercase();
+        assert!(req.contains("content-type: application/json") && req.contains("x-sig: abc"), "{req}");
+        assert_eq!(http.post(&format!("{base}/fail"), "application/json", &[], body.clone(), d).await, Err(FetchError::Status(500)));
+        assert!(matches!(http.post("http://10.0.0.1/", "application/json", &[], body, d).await, Err(FetchError::RefusedUrl(_))));
     }
 
     #[tokio::test]

@@ -13,6 +13,8 @@
 //! redirect_uris = ["https://servizi.example.it/wallet/return"]
 //! database_url = "postgres://verifier:secret@db.internal/tessera"  # else SQLite in data_dir
 //! keys_dir = "/etc/tessera/verifier-keys"   # replicas: the same keys (default data_dir)
+//! webhook_url = "https://servizi.example.it/wallet/done"   # optional completion notices
+//! webhook_secret = "..."                    # their HMAC-SHA256 key (≥ 32 characters)
 //! session_ttl = 300                          # seconds a session waits for the wallet
 //! result_ttl = 600                           # seconds a verdict waits for the integrator
 //!
@@ -155,6 +157,12 @@ pub struct Config {
     pub outbound: service_kit::FetchLimits,
     /// The in-person page (`[web]`).
     pub web: crate::web::WebConfig,
+    /// Where completion notices go (`https`, or `http` on loopback): `{session_id, status}`
+    /// when an integrator's session gets its verdict ([`crate::webhook`]).
+    pub webhook_url: Option<String>,
+    /// The HMAC-SHA256 key of the notices' signature (required with `webhook_url`, at least
+    /// 32 characters).
+    pub webhook_secret: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -194,6 +202,8 @@ struct File {
     rate_limits: Option<RateLimits>,
     outbound: Option<service_kit::FetchLimits>,
     web: Option<crate::web::WebConfig>,
+    webhook_url: Option<String>,
+    webhook_secret: Option<String>,
 }
 
 fn entity(name: &str, v: &str) -> Result<EntityId, ConfigError> {
@@ -243,6 +253,8 @@ impl Config {
             rate_limits: RateLimits::default(),
             outbound: service_kit::FetchLimits::default(),
             web: crate::web::WebConfig::default(),
+            webhook_url: None,
+            webhook_secret: String::new(),
         }
     }
 
@@ -253,7 +265,7 @@ impl Config {
     }
 
     /// From TOML text and environment variables (`TESSERA_VERIFIER_ENTITY_ID`, `_DATA_DIR`,
-    /// `_KEYS_DIR`, `_DATABASE_URL`, `_LISTEN`, `_ADMIN_TOKEN`, `_PROFILE`, `_SESSION_TTL`, `_RESULT_TTL`, `_PRODUCTION`,
+    /// `_KEYS_DIR`, `_DATABASE_URL`, `_WEBHOOK_URL`, `_WEBHOOK_SECRET`, `_LISTEN`, `_ADMIN_TOKEN`, `_PROFILE`, `_SESSION_TTL`, `_RESULT_TTL`, `_PRODUCTION`,
     /// `_REDIRECT_URIS` comma-separated); other `TESSERA_VERIFIER_*` names are refused.
     pub fn from_toml(text: &str, env: impl IntoIterator<Item = (String, String)>) -> Result<Self, ConfigError> {
         let mut f: File = toml::from_str(text).map_err(|e| ConfigError::Parse(e.to_string()))?;
@@ -265,6 +277,8 @@ impl Config {
                 "DATA_DIR" => f.data_dir = Some(v.into()),
                 "KEYS_DIR" => f.keys_dir = Some(v.into()),
                 "DATABASE_URL" => f.database_url = Some(v),
+                "WEBHOOK_URL" => f.webhook_url = Some(v),
+                "WEBHOOK_SECRET" => f.webhook_secret = Some(v),
                 "LISTEN" => f.listen = Some(v),
                 "ADMIN_TOKEN" => f.admin_token = Some(v),
                 "PROFILE" => f.profile = Some(v),
@@ -280,6 +294,8 @@ impl Config {
         let mut c = Self::new(id, data_dir);
         c.keys_dir = f.keys_dir;
         c.database_url = f.database_url.filter(|u| !u.trim().is_empty());
+        c.webhook_url = f.webhook_url.filter(|u| !u.trim().is_empty());
+        c.webhook_secret = f.webhook_secret.unwrap_or_default();
         if let Some(l) = f.listen {
             c.listen = l.parse().map_err(|e| ConfigError::Invalid(format!("listen: {e}")))?;
         }
@@ -373,6 +389,23 @@ impl Config {
         {
             return bad("database_url must be a PostgreSQL URL (postgres://user:password@host/db)".into());
         }
+        if let Some(u) = &self.webhook_url {
+            let ok = url::Url::parse(u).is_ok_and(|p| {
+                let loopback = match p.host() {
+                    Some(url::Host::Domain(d)) => d == "localhost",
+                    Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+                    Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+                    None => false,
+                };
+                p.host().is_some() && (p.scheme() == "https" || (p.scheme() == "http" && loopback)) && p.fragment().is_none()
+            });
+            if !ok {
+                return bad(format!("webhook_url {u} must be an https URL (http only on loopback) without fragment"));
+            }
+            if self.webhook_secret.chars().count() < 32 {
+                return bad("webhook_url needs webhook_secret, at least 32 characters (the notices' HMAC key)".into());
+            }
+        }
         if !self.x509_roots_pem.trim().is_empty() {
             wallet_core::x509::TrustAnchors::from_pem(&self.x509_roots_pem).map_err(|e| ConfigError::Invalid(format!("x509_roots: {e}")))?;
         }
@@ -458,6 +491,9 @@ mod tests {
         assert!(matches!(e("redirect_uris = [\"app://x#y\"]\n"), ConfigError::Invalid(m) if m.contains("redirect URI")));
         assert!(matches!(e("production = true\n"), ConfigError::Invalid(m) if m.contains("trust anchor")));
         assert!(matches!(e("profile = \"1.0\"\n"), ConfigError::Invalid(m) if m.contains("profile")));
+        assert!(matches!(e("webhook_url = \"http://example.it/hook\"\nwebhook_secret = \"0123456789abcdef0123456789abcdef\"\n"), ConfigError::Invalid(m) if m.contains("webhook_url")));
+        assert!(matches!(e("webhook_url = \"https://example.it/hook\"\nwebhook_secret = \"short\"\n"), ConfigError::Invalid(m) if m.contains("webhook_secret")));
+        assert!(matches!(e("database_url = \"mysql://db/x\"\n"), ConfigError::Invalid(m) if m.contains("database_url")));
         assert!(matches!(e("colour = 1\n"), ConfigError::Parse(_)));
         assert!(matches!(Config::from_toml(BASE, [("TESSERA_VERIFIER_COLOUR".to_owned(), "1".to_owned())]), Err(ConfigError::Parse(_))));
     }

@@ -47,6 +47,7 @@ pub mod store;
 pub mod trust;
 pub mod wallet;
 pub mod web;
+pub mod webhook;
 
 pub use config::Config;
 pub use error::VerifierError;

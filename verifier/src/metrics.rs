@@ -16,20 +16,26 @@ pub enum Event {
     Refused,
     /// The wallet declined.
     Declined,
+    /// A webhook notice was delivered.
+    WebhookDelivered,
+    /// A webhook notice was given up.
+    WebhookFailed,
 }
 
 /// The counters.
 #[derive(Debug, Default)]
 pub struct Metrics {
-    counters: [AtomicU64; 5],
+    counters: [AtomicU64; 7],
 }
 
-const NAMES: [(&str, &str); 5] = [
+const NAMES: [(&str, &str); 7] = [
     ("verifier_sessions_created_total", "Presentation sessions created."),
     ("verifier_request_objects_served_total", "Signed request objects served."),
     ("verifier_responses_verified_total", "Responses that passed every check."),
     ("verifier_responses_refused_total", "Responses refused."),
     ("verifier_responses_declined_total", "Wallet error responses (the citizen declined)."),
+    ("verifier_webhooks_delivered_total", "Completion notices the integrator's webhook accepted."),
+    ("verifier_webhooks_failed_total", "Completion notices given up after their retries."),
 ];
 
 impl Metrics {

@@ -188,8 +188,12 @@ pub(crate) async fn response_uri(State(st): State<Verifier>, body: Bytes) -> Res
         _ => None,
     };
     let purge_at = now.secs().saturating_add(c.result_ttl);
-    st.store().record(&session.id, status, &result.to_string(), code.as_deref().map(crate::routes::hash).as_deref(), purge_at)?;
+    let recorded = st.store().record(&session.id, status, &result.to_string(), code.as_deref().map(crate::routes::hash).as_deref(), purge_at)?;
     st.changed();
+    if recorded && session.owner.is_none() {
+        // In the background: the wallet's answer does not wait for the integrator.
+        crate::webhook::notify(&st, &session.id, status);
+    }
     match verdict {
         Verdict::Refused { credential, reason } => {
             st.metrics().count(Event::Refused);
