@@ -11,9 +11,10 @@
 //! * the citizen's wallet: the built `tessera` binary (`wallet holder-key`, `import`,
 //!   `present`), run as a process against its own data directory.
 //!
-//! The binary: `cargo build -p tessera-cli --bin tessera` is run once per test process
-//! (a no-op when it is up to date) into the target directory this test runs from, so the
-//! tests always drive the binary of the sources under test; `TESSERA_BIN` overrides it.
+//! The binary: the one in the target directory this test runs from, when it is newer than
+//! its sources; else `cargo build -p tessera-cli --bin tessera` is run first (once per test
+//! process). So the tests drive the binary of the sources under test; `TESSERA_BIN`
+//! overrides it.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing, dead_code, unreachable_pub)] // test code
 
 use std::net::SocketAddr;
@@ -36,7 +37,22 @@ pub const TOKEN: &str = "e2e-admin-token";
 /// the `response_code` off the URL the wallet prints).
 pub const BACK: &str = "https://servizi.example.it/wallet/return";
 
-/// The `tessera` binary of the sources under test (see the module documentation).
+/// The crates the `tessera` binary is built from (their `src` and `Cargo.toml`).
+const BINARY_SOURCES: [&str; 7] = ["cli", "wallet-core", "service-kit", "trust-anchor", "spid-cie-oidc", "wallet-provider", "verifier"];
+
+/// The newest modification time under `path`.
+fn newest(path: &Path) -> Option<std::time::SystemTime> {
+    let meta = std::fs::metadata(path).ok()?;
+    if !meta.is_dir() {
+        return meta.modified().ok();
+    }
+    std::fs::read_dir(path).ok()?.filter_map(Result::ok).filter_map(|e| newest(&e.path())).max()
+}
+
+/// The `tessera` binary of the sources under test (see the module documentation): the one
+/// in the target directory this test runs from when it is newer than every source it is
+/// built from (a workspace test run has just built it: it is not rebuilt, with other
+/// features, under the other tests running it), else `cargo build -p tessera-cli` first.
 pub fn tessera_bin() -> PathBuf {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
@@ -46,8 +62,20 @@ pub fn tessera_bin() -> PathBuf {
         // target/<profile>/deps/<this test> -> target/<profile>
         let exe = std::env::current_exe().unwrap();
         let profile_dir = exe.parent().and_then(Path::parent).unwrap().to_path_buf();
+        let bin = profile_dir.join(format!("tessera{}", std::env::consts::EXE_SUFFIX));
+        let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        let sources = BINARY_SOURCES
+            .iter()
+            .flat_map(|c| [workspace.join(c).join("src"), workspace.join(c).join("Cargo.toml")])
+            .chain([workspace.join("Cargo.lock")])
+            .filter_map(|p| newest(&p))
+            .max();
+        let built = std::fs::metadata(&bin).and_then(|m| m.modified()).ok();
+        if built.is_some() && built >= sources {
+            return bin;
+        }
         let mut cmd = std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-        cmd.args(["build", "--quiet", "-p", "tessera-cli", "--bin", "tessera"]).current_dir(env!("CARGO_MANIFEST_DIR"));
+        cmd.args(["build", "--quiet", "-p", "tessera-cli", "--bin", "tessera"]).current_dir(workspace);
         if profile_dir.file_name().is_some_and(|n| n == "release") {
             cmd.arg("--release");
         }
@@ -56,7 +84,6 @@ pub fn tessera_bin() -> PathBuf {
         }
         let status = cmd.status().unwrap();
         assert!(status.success(), "cargo build -p tessera-cli failed");
-        let bin = profile_dir.join(format!("tessera{}", std::env::consts::EXE_SUFFIX));
         assert!(bin.exists(), "{} was not built", bin.display());
         bin
     })
