@@ -2,7 +2,8 @@
 //! `playwright-core`: `verifier/tests/browser/drive.mjs`), against a federation and the
 //! verifier on loopback: an operator logs in, picks "Controllo patente", and this test, as the
 //! citizen's wallet (wallet-core), answers the URL read from the page's QR code; the page
-//! shows the verdict. Then declined, refused (an issuer outside the federation) and expired.
+//! shows the verdict. Then declined, refused (an issuer outside the federation), cannot
+//! determine (a status list nobody serves) and expired.
 //!
 //! Install the browser with `scripts/browser.sh`. Without it the test prints why it skips
 //! and passes, unless `TESSERA_BROWSER=required` (CI). Screenshots of every state go to a
@@ -122,6 +123,15 @@ async fn in_person_page_in_chromium() {
                     let (s, body) = wallet.answer(&fed, &req, Answer::Present("mdl", fed.rogue.mdl(&wallet.holder), MDL_CLAIMS.to_vec())).await;
                     assert_eq!(s, 403, "{body}");
                 }
+                ("unknown", Some(req)) => {
+                    // A status list nobody serves: the verdict cannot be determined.
+                    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+                    let uri = format!("http://127.0.0.1:{}/status/1", closed.local_addr().unwrap().port());
+                    drop(closed);
+                    let sd = fed.issuer.mdl_with_status(&wallet.holder, &uri);
+                    let (s, body) = wallet.answer(&fed, &req, Answer::Present("mdl", sd, MDL_CLAIMS.to_vec())).await;
+                    assert_eq!(s, 400, "{body}");
+                }
                 ("expired", None) => fed.expire_sessions(),
                 (other, _) => panic!("unexpected scenario {other}"),
             }
@@ -135,8 +145,8 @@ async fn in_person_page_in_chromium() {
     }
     let status = child.0.wait().unwrap();
     assert!(status.success() && done, "the driver failed ({status}); its errors are above");
-    assert_eq!(verdicts, ["verified", "declined", "refused", "expired"]);
-    for shot in ["login", "presets", "qr", "scanned", "verified", "verified-en", "declined", "refused", "expired", "presets-narrow"] {
+    assert_eq!(verdicts, ["verified", "declined", "refused", "unknown", "expired"]);
+    for shot in ["login", "presets", "qr", "scanned", "verified", "verified-en", "declined", "refused", "unknown", "expired", "presets-narrow"] {
         let p = shots.join(format!("{shot}.png"));
         let bytes = std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
         assert_eq!(&bytes[..4], b"\x89PNG", "{shot}");

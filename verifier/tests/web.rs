@@ -392,6 +392,27 @@ async fn declined_refused_and_expired_checks() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_status_list_cannot_determine() {
+    let fed = WebFed::new().await;
+    let mut b = Browser::new(&fed);
+    b.login_as(0).await;
+    let wallet = Wallet::new();
+    let (id, req, _) = fetched_mdl_check(&fed, &mut b, &wallet).await;
+    // A status list nobody serves: a closed port on loopback.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let uri = format!("http://127.0.0.1:{}/status/1", closed.local_addr().unwrap().port());
+    drop(closed);
+    let sd = fed.issuer.mdl_with_status(&wallet.holder, &uri);
+    let (s, body) = wallet.answer(&fed, &req, Answer::Present("mdl", sd, MDL_CLAIMS.to_vec())).await;
+    assert_eq!(s, 400, "{body}");
+    assert_eq!(b.state(&id).await["status"], "refused");
+    let page = b.get(&format!("/check/s/{id}")).await;
+    assert_eq!(verdict(&page), "unknown", "amber, not red: the credential may well be valid");
+    assert!(page.body.contains("IMPOSSIBILE DETERMINARE") && page.body.contains("elenco di stato non raggiungibile"), "{}", page.body);
+    assert!(page.body.contains("status unavailable"), "the technical reason in the audit panel");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn age_check_shows_only_the_answer() {
     let fed = WebFed::new().await;
     let mut b = Browser::new(&fed);

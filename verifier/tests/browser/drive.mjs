@@ -51,9 +51,10 @@ try {
     verified: ['verified', 'VERIFICATO'],
     declined: ['declined', 'NEGATO DAL CITTADINO'],
     refused: ['refused', 'Emittente non riconosciuto dalla federazione.'],
+    unknown: ['unknown', 'IMPOSSIBILE DETERMINARE'],
     expired: ['expired', 'SESSIONE SCADUTA'],
   };
-  for (const name of ['verified', 'declined', 'refused', 'expired']) {
+  for (const name of ['verified', 'declined', 'refused', 'unknown', 'expired']) {
     await page.goto(`${base}/check`);
     await Promise.all([page.waitForURL(/\/check\/s\//), page.click('button[data-preset="driving_licence"]')]);
     const qr = page.locator('figure.qr');
@@ -92,7 +93,7 @@ try {
       await page.screenshot({ path: `${shots}/verified-en.png`, fullPage: true });
       await page.goto(`${base}/check?lang=it`);
     } else {
-      if (name === 'refused') { await page.click('details.audit summary'); }
+      if (name === 'refused' || name === 'unknown') { await page.click('details.audit summary'); }
       await page.screenshot({ path: `${shots}/${name}.png`, fullPage: true });
     }
     log(`${name}: ${text.replace(/\s+/g, ' ').trim()}`);

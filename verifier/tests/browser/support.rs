@@ -57,14 +57,21 @@ pub struct Issuer {
 }
 
 impl Issuer {
-    fn sign(&self, vct: &str, attrs: Value, holder: &SoftwareSigner) -> SdJwt {
+    fn builder(&self, vct: &str, attrs: Value, holder: &SoftwareSigner) -> SdJwtVcBuilder {
         let now = UnixTime::now();
         SdJwtVcBuilder::new(self.id.as_str(), Vct::new(vct).unwrap(), attrs.as_object().cloned().unwrap())
             .validity(now.plus(-60), now.plus(86_400))
             .holder_key(&holder.public_jwk())
             .kid(self.key.kid().unwrap())
-            .sign(&self.key)
-            .unwrap()
+    }
+
+    fn sign(&self, vct: &str, attrs: Value, holder: &SoftwareSigner) -> SdJwt {
+        self.builder(vct, attrs, holder).sign(&self.key).unwrap()
+    }
+
+    /// A driving licence whose status is in the list at `status_uri`, index 3.
+    pub fn mdl_with_status(&self, holder: &SoftwareSigner, status_uri: &str) -> SdJwt {
+        self.builder(Vct::MDL, mdl_attrs(), holder).status(3, status_uri).sign(&self.key).unwrap()
     }
 
     pub fn pid(&self, holder: &SoftwareSigner, birthdate: &str) -> SdJwt {
@@ -77,7 +84,12 @@ impl Issuer {
     }
 
     pub fn mdl(&self, holder: &SoftwareSigner) -> SdJwt {
-        let attrs = json!({
+        self.sign(Vct::MDL, mdl_attrs(), holder)
+    }
+}
+
+fn mdl_attrs() -> Value {
+    json!({
             "given_name": "Maria", "family_name": "Bianchi", "birth_date": "1985-04-21",
             "issue_date": "2020-06-01", "expiry_date": "2030-06-01", "document_number": "U1A23B456C",
             "portrait": portrait_b64(),
@@ -85,9 +97,7 @@ impl Issuer {
                 {"vehicle_category_code": "AM", "issue_date": "2003-05-02", "expiry_date": "2030-06-01"},
                 {"vehicle_category_code": "B", "issue_date": "2004-07-15", "expiry_date": "2030-06-01"}
             ]
-        });
-        self.sign(Vct::MDL, attrs, holder)
-    }
+    })
 }
 
 /// A small greyscale PNG portrait (a head and shoulders), base64 as the mDL's `portrait`.
