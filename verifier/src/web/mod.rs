@@ -43,6 +43,9 @@ pub const SCRIPT_PATH: &str = "/check/assets/check.js";
 /// The page's style sheet.
 pub const STYLE_PATH: &str = "/check/assets/check.css";
 
+/// The largest form accepted (a login is a few hundred bytes).
+pub const MAX_FORM: usize = 8 * 1024;
+
 /// The Content-Security-Policy of every response of the page.
 pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; \
                        form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
@@ -84,6 +87,7 @@ pub fn router() -> Router<Verifier> {
         .route("/check/s/{id}/renew", post(pages::renew))
         .route(SCRIPT_PATH, get(pages::script))
         .route(STYLE_PATH, get(pages::style))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_FORM))
         .layer(axum::middleware::map_response(security_headers))
         .layer(Extension(state))
 }
