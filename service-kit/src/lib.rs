@@ -13,7 +13,8 @@
 //! * [`fetch`]: outbound HTTP that never blocks a thread, with a timeout per fetch, a
 //!   deadline per request and a bound on concurrent fetches;
 //! * [`health`]: `/health` that says when a service is degraded;
-//! * [`serve`]: serving a router with the peer address that rate limits need.
+//! * [`serve`]: serving a router with the peer address that rate limits need, over TCP or
+//!   HTTPS (`serve_tls`: rustls with the aws-lc-rs provider, `[tls]` PEM files).
 
 pub mod admin;
 pub mod assets;

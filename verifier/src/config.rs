@@ -18,6 +18,10 @@
 //! session_ttl = 300                          # seconds a session waits for the wallet
 //! result_ttl = 600                           # seconds a verdict waits for the integrator
 //!
+//! [tls]                                     # HTTPS (else plain HTTP behind a TLS proxy)
+//! certificate = "/etc/tessera/verifier.pem" # chain, leaf first
+//! private_key = "/etc/tessera/verifier.key"
+//!
 //! [[trust_anchors]]
 //! id = "https://trust-anchor.example.it"
 //! jwks = "/etc/tessera/ta.jwks"
@@ -163,6 +167,8 @@ pub struct Config {
     /// The HMAC-SHA256 key of the notices' signature (required with `webhook_url`, at least
     /// 32 characters).
     pub webhook_secret: String,
+    /// HTTPS (`[tls] certificate`, `private_key`: PEM files): served with rustls when given.
+    pub tls: Option<service_kit::serve::TlsFiles>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -204,6 +210,7 @@ struct File {
     web: Option<crate::web::WebConfig>,
     webhook_url: Option<String>,
     webhook_secret: Option<String>,
+    tls: Option<service_kit::serve::TlsFiles>,
 }
 
 fn entity(name: &str, v: &str) -> Result<EntityId, ConfigError> {
@@ -255,6 +262,7 @@ impl Config {
             web: crate::web::WebConfig::default(),
             webhook_url: None,
             webhook_secret: String::new(),
+            tls: None,
         }
     }
 
@@ -296,6 +304,7 @@ impl Config {
         c.database_url = f.database_url.filter(|u| !u.trim().is_empty());
         c.webhook_url = f.webhook_url.filter(|u| !u.trim().is_empty());
         c.webhook_secret = f.webhook_secret.unwrap_or_default();
+        c.tls = f.tls;
         if let Some(l) = f.listen {
             c.listen = l.parse().map_err(|e| ConfigError::Invalid(format!("listen: {e}")))?;
         }

@@ -58,7 +58,8 @@ pub use state::{Builder, OpenError, Verifier};
 pub const PURGE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Serves on a bound listener until `shutdown` completes, with the peer address the rate
-/// limits count clients by, and purges due sessions every [`PURGE_INTERVAL`].
+/// limits count clients by, over HTTPS when the configuration has `[tls]`
+/// ([`service_kit::serve::serve_tls`]), and purges due sessions every [`PURGE_INTERVAL`].
 pub async fn serve_listener(
     state: Verifier,
     listener: tokio::net::TcpListener,
@@ -74,7 +75,10 @@ pub async fn serve_listener(
             }
         }
     });
-    let r = service_kit::serve::serve(listener, router(state), shutdown).await;
+    let r = match state.tls().cloned() {
+        Some(tls) => service_kit::serve::serve_tls(listener, router(state), tls, shutdown).await,
+        None => service_kit::serve::serve(listener, router(state), shutdown).await,
+    };
     task.abort();
     r
 }

@@ -48,7 +48,7 @@ fn run(path: &Path) -> Result<(), String> {
         let id = config.entity_id.clone();
         let state = verifier::Verifier::open(config).map_err(|e| e.to_string())?;
         let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| format!("{listen}: {e}"))?;
-        tracing::info!(entity_id = %id, %listen, "verifier serving");
+        tracing::info!(entity_id = %id, %listen, https = state.tls().is_some(), database = state.store().backend_name(), "verifier serving");
         verifier::serve_listener(state, listener, shutdown()).await.map_err(|e| e.to_string())
     })
 }

@@ -33,6 +33,9 @@ pub enum OpenError {
     /// The federation entity or outbound HTTP.
     #[error("federation entity: {0}")]
     Federation(String),
+    /// The TLS certificate or key.
+    #[error("{0}")]
+    Tls(#[from] service_kit::serve::TlsError),
 }
 
 /// The rate limiters.
@@ -70,6 +73,7 @@ struct Inner {
     limiters: Limiters,
     metrics: crate::metrics::Metrics,
     changes: tokio::sync::watch::Sender<u64>,
+    tls: Option<Arc<service_kit::serve::ServerConfig>>,
 }
 
 /// Builds a [`Verifier`] with non-default seams.
@@ -97,6 +101,7 @@ impl Builder {
         let config = self.config;
         config.validate()?;
         std::fs::create_dir_all(&config.data_dir).map_err(|e| OpenError::Keys(format!("{}: {e}", config.data_dir.display())))?;
+        let tls = config.tls.as_ref().map(service_kit::serve::load_tls).transpose()?;
         let keys = Keys::open(&config).map_err(OpenError::Keys)?;
         let store = match &config.database_url {
             Some(url) => Store::postgres(url)?,
@@ -144,6 +149,7 @@ impl Builder {
                 limiters,
                 metrics: crate::metrics::Metrics::default(),
                 changes: tokio::sync::watch::Sender::new(0),
+                tls,
             }),
         })
     }
@@ -276,6 +282,11 @@ impl Verifier {
     /// Tells watchers that a session changed.
     pub fn changed(&self) {
         self.inner.changes.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// The TLS server configuration (`[tls]`), loaded at open.
+    pub fn tls(&self) -> Option<&Arc<service_kit::serve::ServerConfig>> {
+        self.inner.tls.as_ref()
     }
 
     /// Now.
