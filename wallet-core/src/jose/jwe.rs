@@ -177,11 +177,10 @@ fn random<const N: usize>() -> Result<[u8; N], JoseError> {
 pub fn encrypt(plaintext: &[u8], recipient: &Jwk, enc: ContentEncryption, opts: &EncryptOptions) -> Result<String, JoseError> {
     let their = p256_public(recipient)?;
     let ephemeral = DecryptionKey::generate()?;
-    let secret = p256::SecretKey::from_slice(ephemeral.private.d()).map_err(|e| JoseError::InvalidKey(e.to_string()))?;
-    let shared = p256::ecdh::diffie_hellman(secret.to_nonzero_scalar(), their.as_affine());
+    let shared = super::backend::ecdh_p256(ephemeral.private.d(), &their)?;
     let apu = opts.apu.clone().unwrap_or_default();
     let apv = opts.apv.clone().unwrap_or_default();
-    let cek = concat_kdf(shared.raw_secret_bytes().as_slice(), enc, &apu, &apv);
+    let cek = concat_kdf(&shared, enc, &apu, &apv);
 
     let mut epk = Jwk::new(ephemeral.private.public.params.clone());
     epk.extra.clear();
@@ -258,9 +257,8 @@ pub fn decrypt(compact: &str, key: &DecryptionKey) -> Result<Decrypted, JoseErro
         return Err(JoseError::MalformedCompact("the GCM tag must be 128 bits"));
     }
     ct.extend_from_slice(&tag);
-    let secret = p256::SecretKey::from_slice(key.private.d()).map_err(|e| JoseError::InvalidKey(e.to_string()))?;
-    let shared = p256::ecdh::diffie_hellman(secret.to_nonzero_scalar(), their.as_affine());
-    let cek = concat_kdf(shared.raw_secret_bytes().as_slice(), enc, &apu, &apv);
+    let shared = super::backend::ecdh_p256(key.private.d(), &their)?;
+    let cek = concat_kdf(&shared, enc, &apu, &apv);
     let plaintext = aead_decrypt(enc, &cek, &iv, &ct, h.as_bytes())?;
     Ok(Decrypted { header, plaintext })
 }
@@ -285,6 +283,15 @@ mod tests {
         let b = p256_public(&bob.public).unwrap();
         let z = p256::ecdh::diffie_hellman(a.to_nonzero_scalar(), b.as_affine());
         let cek = concat_kdf(z.raw_secret_bytes().as_slice(), ContentEncryption::A128Gcm, b"Alice", b"Bob");
+        assert_eq!(b64::encode(&*cek), "VqqN6vgjbSBcIijNcacQGg");
+    }
+
+    /// The backend's agreement (aws-lc with the `aws-lc` feature) derives the same key.
+    #[test]
+    fn backend_agreement_matches_rfc7518_appendix_c() {
+        let (alice, bob) = alice_bob();
+        let z = super::super::backend::ecdh_p256(alice.d(), &p256_public(&bob.public).unwrap()).unwrap();
+        let cek = concat_kdf(&z, ContentEncryption::A128Gcm, b"Alice", b"Bob");
         assert_eq!(b64::encode(&*cek), "VqqN6vgjbSBcIijNcacQGg");
     }
 
