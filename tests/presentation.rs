@@ -204,3 +204,28 @@ async fn the_citizen_declines() {
     assert_eq!(last["claims"], json!([]));
     assert_eq!(last["outcome"]["result"]["outcome"], "accepted");
 }
+
+/// The verifier as an operator runs it, `tessera verifier serve --config FILE` (profile 1.3
+/// here), answered cross-device and same-device.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_verifier_run_as_tessera_verifier_serve() {
+    let w = World::new().await;
+    w.import(&w.issuer, Vct::PID, pid_attributes(), &w.anchor).await;
+    let v = w.verifier_process("served", Profile::ItWallet13).await;
+    let s = w.session(&v, "age_over_18", "cross_device").await;
+    let o = w.present(&s, &["--yes", "--profile", "it-wallet-1.3"]).await;
+    assert_eq!(common::stdout_json(&o)["outcome"], "presented");
+    let (_, verdict) = w.result(&v, &s, None).await;
+    assert_eq!(verdict["status"], "verified", "{verdict}");
+    let claims = &verdict["credentials"]["pid"][0]["claims"];
+    assert_eq!(claims["birthdate"], "1980-01-10");
+    for other in ["given_name", "family_name", "tax_id_code", "place_of_birth"] {
+        assert!(claims.get(other).is_none(), "only the birth date is disclosed: {claims}");
+    }
+
+    let s = w.session(&v, "pid", "same_device").await;
+    let o = w.present(&s, &["--yes", "--profile", "it-wallet-1.3"]).await;
+    let code = response_code(common::stdout_json(&o)["redirect_uri"].as_str().unwrap());
+    let (_, verdict) = w.result(&v, &s, Some(&code)).await;
+    assert_eq!(verdict["status"], "verified", "{verdict}");
+}

@@ -7,7 +7,8 @@
 //!   parties fetch it at every check) whose entries the test sets;
 //! * an issuer in the federation allowed to issue the PID only;
 //! * a second federation (its own anchor) with an issuer of its own: outside ours;
-//! * our verifier (the `verifier` library, served in-process), onboarded under the anchor;
+//! * our verifier (the `verifier` library, served in-process, or the `tessera verifier serve`
+//!   process from a TOML file), onboarded under the anchor;
 //! * the citizen's wallet: the built `tessera` binary (`wallet holder-key`, `import`,
 //!   `present`), run as a process against its own data directory.
 //!
@@ -275,10 +276,19 @@ pub fn mdl_attributes(document_number: &str) -> Value {
     })
 }
 
-/// Our verifier, served in-process from the library.
+/// Our verifier: served in-process from the library, or run as `tessera verifier serve`.
 pub struct VerifierNode {
     pub id: EntityId,
-    pub verifier: verifier::Verifier,
+    process: Option<std::process::Child>,
+}
+
+impl Drop for VerifierNode {
+    fn drop(&mut self) {
+        if let Some(c) = &mut self.process {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
 }
 
 /// Everything but the verifiers.
@@ -345,10 +355,45 @@ impl World {
         c.profile = profile;
         c.accept_suspended = accept_suspended;
         let v = verifier::Verifier::open(c).unwrap();
-        let served = v.clone();
-        tokio::spawn(async move { verifier::serve_listener(served, listener, std::future::pending()).await.unwrap() });
+        tokio::spawn(async move { verifier::serve_listener(v, listener, std::future::pending()).await.unwrap() });
         onboard(&self.http, &self.anchor.id, &id, "openid_credential_verifier").await;
-        VerifierNode { id, verifier: v }
+        VerifierNode { id, process: None }
+    }
+
+    /// Runs `tessera verifier serve --config FILE` with `profile` (the anchor's keys pinned
+    /// from a file), waits for its `/health`, onboards it under the anchor.
+    pub async fn verifier_process(&self, name: &str, profile: Profile) -> VerifierNode {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let id = EntityId::new(format!("http://127.0.0.1:{port}")).unwrap();
+        let dir = self.dir.path().join(format!("verifier-{name}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let jwks = dir.join("ta.jwks");
+        std::fs::write(&jwks, serde_json::to_string(&self.anchor.config.jwks).unwrap()).unwrap();
+        let toml = format!(
+            "entity_id = \"{id}\"\ndata_dir = \"{data}\"\nlisten = \"127.0.0.1:{port}\"\nadmin_token = \"{TOKEN}\"\n\
+             organization_name = \"Comune di Prova ({name})\"\nprofile = \"{profile}\"\nredirect_uris = [\"{BACK}\"]\n\
+             [[trust_anchors]]\nid = \"{ta}\"\njwks = \"{jwks}\"\n",
+            data = dir.join("data").display(),
+            profile = profile.as_str(),
+            ta = self.anchor.id,
+            jwks = jwks.display(),
+        );
+        let config = dir.join("verifier.toml");
+        std::fs::write(&config, toml).unwrap();
+        let child = std::process::Command::new(tessera_bin())
+            .args(["verifier", "serve", "--config", config.to_str().unwrap()])
+            .env("TESSERA_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let node = VerifierNode { id, process: Some(child) };
+        let start = std::time::Instant::now();
+        while !self.http.get(format!("{}/health", node.id)).send().await.is_ok_and(|r| r.status() == 200) {
+            assert!(start.elapsed() < std::time::Duration::from_secs(30), "tessera verifier serve did not come up");
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        onboard(&self.http, &self.anchor.id, &node.id, "openid_credential_verifier").await;
+        node
     }
 
     /// `POST /sessions` at `v`; the 201 body.
