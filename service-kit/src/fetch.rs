@@ -6,7 +6,12 @@
 //! loopback (the same rule as entity identifiers, IT-Wallet 1.4 §1.1 requiring https).
 //!
 //! [`OutboundHttp::for_request`] gives wallet-core's [`AsyncFetcher`] with the request's
-//! deadline, for trust chain collection.
+//! deadline, for trust chain collection; [`OutboundHttp::get_typed`] answers the body with its
+//! `Content-Type` (status lists, whose media type is checked); [`OutboundHttp::post`] sends
+//! notifications.
+//!
+//! HTTPS trusts the system's roots, plus the CA certificates the operator configures
+//! ([`OutboundCa`], `[outbound] ca_certificates`: a private federation's own CA).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,6 +41,48 @@ impl Default for FetchLimits {
     fn default() -> Self {
         Self { connect_ms: 2_000, fetch_ms: 3_000, request_ms: 8_000, max_in_flight: 64, max_body: 256 * 1024 }
     }
+}
+
+/// CA certificates trusted for outbound HTTPS besides the system's roots: `[outbound]
+/// ca_certificates = ["/etc/tessera/federation-tls-ca.pem"]` in a service's TOML (read beside
+/// [`FetchLimits`], whose table it shares, and loaded with [`OutboundCa::from_files`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OutboundCa {
+    /// PEM text of the certificates (one file or several, concatenated).
+    pub pem: String,
+}
+
+impl OutboundCa {
+    /// Reads the PEM files.
+    pub fn from_files(paths: &[std::path::PathBuf]) -> Result<Self, FetchError> {
+        let mut pem = String::new();
+        for p in paths {
+            let text = std::fs::read_to_string(p).map_err(|e| FetchError::InvalidCa(format!("{}: {e}", p.display())))?;
+            pem.push_str(&text);
+            pem.push('\n');
+        }
+        Ok(Self { pem })
+    }
+
+    fn certificates(&self) -> Result<Vec<reqwest::Certificate>, FetchError> {
+        if self.pem.trim().is_empty() {
+            return Ok(Vec::new());
+        }
+        let certs = reqwest::Certificate::from_pem_bundle(self.pem.as_bytes()).map_err(|e| FetchError::InvalidCa(e.to_string()))?;
+        if certs.is_empty() {
+            return Err(FetchError::InvalidCa("no CERTIFICATE in the PEM text".into()));
+        }
+        Ok(certs)
+    }
+}
+
+/// A response body with its media type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Typed {
+    /// `Content-Type`, as sent.
+    pub content_type: Option<String>,
+    /// The body.
+    pub body: Vec<u8>,
 }
 
 /// A bounded outbound HTTP client; cheap to clone (one connection pool, one bound).
@@ -74,6 +121,9 @@ pub enum FetchError {
     /// A configured bound is outside its range (the field and the range).
     #[error("outbound.{0} must be in {1}")]
     InvalidLimit(&'static str, &'static str),
+    /// A configured CA certificate cannot be read or used.
+    #[error("outbound.ca_certificates: {0}")]
+    InvalidCa(String),
 }
 
 /// The longest any configured timeout may be (10 minutes).
@@ -102,14 +152,20 @@ impl FetchLimits {
 }
 
 impl OutboundHttp {
-    /// A client with `limits`.
+    /// A client with `limits`, trusting the system's roots.
     /// Refuses limits outside their ranges ([`FetchLimits::validate`]).
     pub fn new(limits: FetchLimits) -> Result<Self, FetchError> {
+        Self::with_ca(limits, &OutboundCa::default())
+    }
+
+    /// A client with `limits`, trusting the system's roots and `ca`'s certificates.
+    pub fn with_ca(limits: FetchLimits, ca: &OutboundCa) -> Result<Self, FetchError> {
         limits.validate()?;
         let client = reqwest::Client::builder()
             .connect_timeout(Duration::from_millis(limits.connect_ms))
             .timeout(Duration::from_millis(limits.fetch_ms))
             .redirect(reqwest::redirect::Policy::none())
+            .tls_certs_merge(ca.certificates()?)
             .build()
             .map_err(|e| FetchError::Network(e.to_string()))?;
         Ok(Self { client, permits: Arc::new(Semaphore::new(limits.max_in_flight.max(1))), limits })
@@ -137,6 +193,14 @@ impl OutboundHttp {
 
     /// GETs `url` (`Accept: accept`) by `deadline`: the body of a 200 response.
     pub async fn get(&self, url: &str, accept: &str, deadline: Instant) -> Result<String, FetchError> {
+        let r = self.get_typed(url, accept, deadline).await?;
+        String::from_utf8(r.body).map_err(|_| FetchError::NotUtf8)
+    }
+
+    /// GETs `url` (`Accept: accept`) by `deadline`: the body of a 200 response, any bytes,
+    /// with its `Content-Type` for the caller to check (a Token Status List must be
+    /// `application/statuslist+jwt`).
+    pub async fn get_typed(&self, url: &str, accept: &str, deadline: Instant) -> Result<Typed, FetchError> {
         check_url(url)?;
         let _permit = self.permits.try_acquire().map_err(|_| FetchError::Saturated(self.limits.max_in_flight))?;
         let work = async {
@@ -144,6 +208,7 @@ impl OutboundHttp {
             if resp.status() != reqwest::StatusCode::OK {
                 return Err(FetchError::Status(resp.status().as_u16()));
             }
+            let content_type = resp.headers().get(reqwest::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
             let mut body = Vec::new();
             while let Some(chunk) = resp.chunk().await.map_err(net)? {
                 body.extend_from_slice(&chunk);
@@ -151,7 +216,7 @@ impl OutboundHttp {
                     return Err(FetchError::TooLarge(self.limits.max_body));
                 }
             }
-            String::from_utf8(body).map_err(|_| FetchError::NotUtf8)
+            Ok(Typed { content_type, body })
         };
         tokio::time::timeout_at(deadline, work).await.map_err(|_| FetchError::Timeout)?
     }
@@ -345,6 +410,48 @@ mod tests {
         assert!(req.contains("content-type: application/json") && req.contains("x-sig: abc"), "{req}");
         assert_eq!(http.post(&format!("{base}/fail"), "application/json", &[], body.clone(), d).await, Err(FetchError::Status(500)));
         assert!(matches!(http.post("http://10.0.0.1/", "application/json", &[], body, d).await, Err(FetchError::RefusedUrl(_))));
+    }
+
+    /// A CA, and a server certificate for `localhost` it issued: PEM texts (CA, leaf, key).
+    fn private_ca() -> (String, String, String) {
+        let ca_key = rcgen::KeyPair::generate().unwrap();
+        let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        ca.distinguished_name.push(rcgen::DnType::CommonName, "Private federation TLS CA");
+        let ca_cert = ca.self_signed(&ca_key).unwrap();
+        let issuer = rcgen::Issuer::new(ca, ca_key);
+        let key = rcgen::KeyPair::generate().unwrap();
+        let leaf = rcgen::CertificateParams::new(vec!["localhost".to_owned()]).unwrap().signed_by(&key, &issuer).unwrap();
+        (ca_cert.pem(), leaf.pem(), key.serialize_pem())
+    }
+
+    #[tokio::test]
+    async fn https_trusts_the_configured_ca_and_content_types_are_returned() {
+        let (ca, leaf, key) = private_ca();
+        let tls = crate::serve::tls_config(leaf.as_bytes(), key.as_bytes()).unwrap();
+        let router = axum::Router::new().route(
+            "/status",
+            axum::routing::get(|| async { ([(axum::http::header::CONTENT_TYPE, "application/statuslist+jwt")], vec![0xffu8, 0x00, 0x41]) }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("https://localhost:{}/status", listener.local_addr().unwrap().port());
+        tokio::spawn(crate::serve::serve_tls(listener, router, tls, std::future::pending()));
+        let d = Instant::now() + Duration::from_secs(5);
+
+        let system_only = OutboundHttp::new(FetchLimits::default()).unwrap();
+        assert!(matches!(system_only.get_typed(&url, "*/*", d).await, Err(FetchError::Network(_))), "the private CA is not a system root");
+
+        let dir = std::env::temp_dir().join(format!("service-kit-ca-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("ca.pem"), &ca).unwrap();
+        let http = OutboundHttp::with_ca(FetchLimits::default(), &OutboundCa::from_files(&[dir.join("ca.pem")]).unwrap()).unwrap();
+        let r = http.get_typed(&url, "application/statuslist+jwt", d).await.unwrap();
+        assert_eq!(r, Typed { content_type: Some("application/statuslist+jwt".into()), body: vec![0xff, 0x00, 0x41] });
+        assert_eq!(http.get(&url, "*/*", d).await.unwrap_err(), FetchError::NotUtf8, "bytes, not text");
+        let _ = std::fs::remove_dir_all(&dir);
+
+        assert!(matches!(OutboundCa::from_files(&["/nonexistent/ca.pem".into()]), Err(FetchError::InvalidCa(_))));
+        assert!(matches!(OutboundHttp::with_ca(FetchLimits::default(), &OutboundCa { pem: "not PEM".into() }), Err(FetchError::InvalidCa(_))));
     }
 
     #[tokio::test]

@@ -29,6 +29,6 @@ pub mod serve;
 pub use admin::{AdminAuth, AdminToken};
 pub use error::ApiError;
 pub use extract::{Form, Json, Query};
-pub use fetch::{FetchLimits, OutboundHttp};
+pub use fetch::{FetchLimits, OutboundCa, OutboundHttp};
 pub use health::Health;
 pub use rate_limit::{RateLimit, RateLimiter};

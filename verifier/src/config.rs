@@ -18,6 +18,9 @@
 //! session_ttl = 300                          # seconds a session waits for the wallet
 //! result_ttl = 600                           # seconds a verdict waits for the integrator
 //!
+//! [outbound]                                # bounds of outbound fetches, and
+//! ca_certificates = ["/etc/tessera/tls-ca.pem"]   # CAs trusted besides the system's roots
+//!
 //! [tls]                                     # HTTPS (else plain HTTP behind a TLS proxy)
 //! certificate = "/etc/tessera/verifier.pem" # chain, leaf first
 //! private_key = "/etc/tessera/verifier.key"
@@ -157,8 +160,11 @@ pub struct Config {
     pub check_status: bool,
     /// Rate limits.
     pub rate_limits: RateLimits,
-    /// Bounds on outbound fetches (issuer chains, status lists, our own chain).
+    /// Bounds on outbound fetches (issuer chains, status lists, our own chain, webhooks).
     pub outbound: service_kit::FetchLimits,
+    /// CA certificates trusted for outbound HTTPS besides the system's roots (`[outbound]
+    /// ca_certificates`, PEM files read at load: a private federation's own TLS CA).
+    pub outbound_ca: service_kit::OutboundCa,
     /// The in-person page (`[web]`).
     pub web: crate::web::WebConfig,
     /// Where completion notices go (`https`, or `http` on loopback): `{session_id, status}`
@@ -206,7 +212,8 @@ struct File {
     accept_suspended: Option<bool>,
     check_status: Option<bool>,
     rate_limits: Option<RateLimits>,
-    outbound: Option<service_kit::FetchLimits>,
+    /// `[outbound]`: service-kit's `FetchLimits` and `ca_certificates`.
+    outbound: Option<toml::Table>,
     web: Option<crate::web::WebConfig>,
     webhook_url: Option<String>,
     webhook_secret: Option<String>,
@@ -259,6 +266,7 @@ impl Config {
             check_status: true,
             rate_limits: RateLimits::default(),
             outbound: service_kit::FetchLimits::default(),
+            outbound_ca: service_kit::OutboundCa::default(),
             web: crate::web::WebConfig::default(),
             webhook_url: None,
             webhook_secret: String::new(),
@@ -362,8 +370,13 @@ impl Config {
         if let Some(v) = f.rate_limits {
             c.rate_limits = v;
         }
-        if let Some(v) = f.outbound {
-            c.outbound = v;
+        if let Some(mut t) = f.outbound {
+            let cas: Vec<PathBuf> = match t.remove("ca_certificates") {
+                None => Vec::new(),
+                Some(v) => v.try_into().map_err(|e| ConfigError::Parse(format!("outbound.ca_certificates: {e}")))?,
+            };
+            c.outbound = toml::Value::Table(t).try_into().map_err(|e| ConfigError::Parse(format!("outbound: {e}")))?;
+            c.outbound_ca = service_kit::OutboundCa::from_files(&cas).map_err(|e| ConfigError::Invalid(e.to_string()))?;
         }
         if let Some(v) = f.web {
             c.web = v;
@@ -505,6 +518,22 @@ mod tests {
         assert!(matches!(e("database_url = \"mysql://db/x\"\n"), ConfigError::Invalid(m) if m.contains("database_url")));
         assert!(matches!(e("colour = 1\n"), ConfigError::Parse(_)));
         assert!(matches!(Config::from_toml(BASE, [("TESSERA_VERIFIER_COLOUR".to_owned(), "1".to_owned())]), Err(ConfigError::Parse(_))));
+    }
+
+    #[test]
+    fn outbound_bounds_and_ca_certificates() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = rcgen::KeyPair::generate().unwrap();
+        let ca = rcgen::CertificateParams::new(vec!["ca.example.it".to_owned()]).unwrap().self_signed(&key).unwrap();
+        std::fs::write(dir.path().join("ca.pem"), ca.pem()).unwrap();
+        let ca_path = dir.path().join("ca.pem");
+        let c = Config::from_toml(&format!("{BASE}[outbound]\nfetch_ms = 1500\nca_certificates = [\"{}\"]\n", ca_path.display()), []).unwrap();
+        assert_eq!(c.outbound.fetch_ms, 1500);
+        assert_eq!(c.outbound.connect_ms, service_kit::FetchLimits::default().connect_ms);
+        assert!(c.outbound_ca.pem.contains("BEGIN CERTIFICATE"));
+        let e = |extra: &str| Config::from_toml(&format!("{BASE}{extra}"), []).unwrap_err();
+        assert!(matches!(e("[outbound]\nfetch_msec = 1\n"), ConfigError::Parse(m) if m.contains("outbound")));
+        assert!(matches!(e("[outbound]\nca_certificates = [\"/nonexistent.pem\"]\n"), ConfigError::Invalid(m) if m.contains("ca_certificates")));
     }
 
     #[test]

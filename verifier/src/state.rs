@@ -15,7 +15,6 @@ use wallet_core::x509::TrustAnchors;
 use crate::config::Config;
 use crate::keys::Keys;
 use crate::store::Store;
-use crate::trust::StatusHttp;
 
 /// Why the verifier could not start.
 #[derive(Debug, thiserror::Error)]
@@ -65,7 +64,6 @@ struct Inner {
     keys: Keys,
     federation: trust_anchor::AppState,
     http: service_kit::OutboundHttp,
-    status_http: StatusHttp,
     chains: ChainCache,
     statuses: StatusCache,
     x509: Option<TrustAnchors>,
@@ -128,8 +126,7 @@ impl Builder {
         fed.trust_anchors = config.trust_anchors.clone();
         fed.outbound = config.outbound;
         let federation = trust_anchor::AppState::open(fed).map_err(OpenError::Federation)?;
-        let http = service_kit::OutboundHttp::new(config.outbound).map_err(|e| OpenError::Federation(format!("outbound HTTP: {e}")))?;
-        let status_http = StatusHttp::new(config.outbound).map_err(OpenError::Federation)?;
+        let http = service_kit::OutboundHttp::with_ca(config.outbound, &config.outbound_ca).map_err(|e| OpenError::Federation(format!("outbound HTTP: {e}")))?;
         let l = |name: &'static str, limit| {
             Arc::new(RateLimiter::new(name, limit).with_max_clients(config.rate_limits.max_clients).with_trusted_proxies(config.rate_limits.trusted_proxies.clone()))
         };
@@ -141,7 +138,6 @@ impl Builder {
                 keys,
                 federation,
                 http,
-                status_http,
                 chains: ChainCache::new(),
                 statuses: StatusCache::new(),
                 x509,
@@ -239,14 +235,10 @@ impl Verifier {
         &self.inner.federation
     }
 
-    /// Outbound HTTP.
+    /// Outbound HTTP: bounded, trusting the system's roots and `[outbound] ca_certificates`
+    /// (issuer chains, status lists, our own chain, webhooks).
     pub fn http(&self) -> &service_kit::OutboundHttp {
         &self.inner.http
-    }
-
-    /// Status list fetches.
-    pub fn status_http(&self) -> &StatusHttp {
-        &self.inner.status_http
     }
 
     /// Issuer chains resolved so far.

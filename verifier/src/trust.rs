@@ -4,16 +4,18 @@
 //!   carries no `trust_chain` header) with wallet-core's `ChainCollector` over service-kit's
 //!   bounded [`service_kit::OutboundHttp`], cached until the chain expires
 //!   (`wallet_core::federation::ChainCache`);
-//! * [`StatusHttp`]: Token Status List fetches. It needs the response's `Content-Type`
-//!   (wallet-core checks `application/statuslist+jwt`), which `OutboundHttp::get` does not
-//!   return: until service-kit offers it, this is a small client of its own with the same
-//!   bounds (timeouts, no redirects, body bound, https or http to loopback only).
+//! * [`StatusLists`]: Token Status List fetches through the same bounded client
+//!   (`OutboundHttp::get_typed`), the response's `Content-Type` passed on for wallet-core to
+//!   check (`application/statuslist+jwt`).
 
 use std::time::Duration;
 
 use wallet_core::federation::{ChainCache, ChainCollector, EntityId, TrustAnchorConfig};
 use wallet_core::oid4vp::verify::{ChainFuture, IssuerChainResolver, StatusFetcher, StatusFuture, StatusHttpResponse};
 use wallet_core::time::UnixTime;
+
+/// The media type of a Token Status List in JWT form (draft-ietf-oauth-status-list §5.1).
+pub const STATUS_LIST_MEDIA_TYPE: &str = "application/statuslist+jwt";
 
 /// Issuer chains, resolved and cached.
 pub struct IssuerChains<'a> {
@@ -38,55 +40,30 @@ impl IssuerChainResolver for IssuerChains<'_> {
     }
 }
 
-/// Status list fetches (see the module documentation).
-#[derive(Debug, Clone)]
-pub struct StatusHttp {
-    client: reqwest::Client,
-    max_body: usize,
+/// Token Status List fetches for one incoming request, over the verifier's
+/// [`service_kit::OutboundHttp`] (its bounds, its roots) by the request's deadline:
+/// `Accept: application/statuslist+jwt`, the response's `Content-Type` handed to wallet-core,
+/// which checks it.
+pub struct StatusLists<'a> {
+    /// Outbound HTTP.
+    pub http: &'a service_kit::OutboundHttp,
+    /// The incoming request's deadline.
+    pub deadline: tokio::time::Instant,
 }
 
-impl StatusHttp {
-    /// A client with `limits`' connect and fetch timeouts and body bound.
-    pub fn new(limits: service_kit::FetchLimits) -> Result<Self, String> {
-        let client = reqwest::Client::builder()
-            .connect_timeout(Duration::from_millis(limits.connect_ms))
-            .timeout(Duration::from_millis(limits.fetch_ms))
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| e.to_string())?;
-        Ok(Self { client, max_body: limits.max_body })
-    }
-
-    async fn get(&self, uri: &str) -> Result<StatusHttpResponse, String> {
-        let u = url::Url::parse(uri).map_err(|_| format!("refused status list URL {uri}"))?;
-        let allowed = match (u.scheme(), u.host()) {
-            ("https", Some(_)) => true,
-            ("http", Some(url::Host::Domain("localhost"))) => true,
-            ("http", Some(url::Host::Ipv4(ip))) => ip.is_loopback(),
-            ("http", Some(url::Host::Ipv6(ip))) => ip.is_loopback(),
-            _ => false,
-        };
-        if !allowed || !u.username().is_empty() || u.password().is_some() {
-            return Err(format!("refused status list URL {uri}: only https, or http to loopback"));
-        }
-        let mut resp = self.client.get(u).header("accept", "application/statuslist+jwt").send().await.map_err(|e| e.to_string())?;
-        if resp.status() != reqwest::StatusCode::OK {
-            return Err(format!("HTTP {}", resp.status().as_u16()));
-        }
-        let content_type = resp.headers().get(reqwest::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
-        let mut body = Vec::new();
-        while let Some(chunk) = resp.chunk().await.map_err(|e| e.to_string())? {
-            body.extend_from_slice(&chunk);
-            if body.len() > self.max_body {
-                return Err(format!("status list larger than {} bytes", self.max_body));
-            }
-        }
-        Ok(StatusHttpResponse { content_type, body })
+impl<'a> StatusLists<'a> {
+    /// Fetches by `request_ms` (the configured bound per incoming request) from now.
+    pub fn for_request(http: &'a service_kit::OutboundHttp) -> Self {
+        let now = tokio::time::Instant::now();
+        Self { http, deadline: now.checked_add(Duration::from_millis(http.limits().request_ms)).unwrap_or(now) }
     }
 }
 
-impl StatusFetcher for StatusHttp {
+impl StatusFetcher for StatusLists<'_> {
     fn fetch<'a>(&'a self, uri: &'a str) -> StatusFuture<'a> {
-        Box::pin(self.get(uri))
+        Box::pin(async move {
+            let r = self.http.get_typed(uri, STATUS_LIST_MEDIA_TYPE, self.deadline).await.map_err(|e| e.to_string())?;
+            Ok(StatusHttpResponse { content_type: r.content_type, body: r.body })
+        })
     }
 }
