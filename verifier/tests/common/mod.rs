@@ -35,18 +35,25 @@ pub struct Issuer {
 
 impl Issuer {
     pub fn pid(&self, holder: &SoftwareSigner) -> SdJwt {
+        self.pid_with_status(holder, None)
+    }
+
+    /// A PID whose `status.status_list` points at `(idx, uri)` when given.
+    pub fn pid_with_status(&self, holder: &SoftwareSigner, status: Option<(u64, &str)>) -> SdJwt {
         let attrs = json!({
             "given_name": "Mario", "family_name": "Rossi", "birthdate": "1980-01-10",
             "place_of_birth": {"locality": "Roma", "country": "IT"}, "nationalities": ["IT"],
             "tax_id_code": "TINIT-RSSMRA80A10H501Z"
         });
         let now = UnixTime::now();
-        SdJwtVcBuilder::new(self.id.as_str(), Vct::new(Vct::PID).unwrap(), attrs.as_object().cloned().unwrap())
+        let b = SdJwtVcBuilder::new(self.id.as_str(), Vct::new(Vct::PID).unwrap(), attrs.as_object().cloned().unwrap())
             .validity(now.plus(-60), now.plus(86_400))
-            .holder_key(&holder.public_jwk())
-            .kid(self.key.kid().unwrap())
-            .sign(&self.key)
-            .unwrap()
+            .holder_key(&holder.public_jwk());
+        let b = match status {
+            Some((idx, uri)) => b.status(idx, uri),
+            None => b,
+        };
+        b.kid(self.key.kid().unwrap()).sign(&self.key).unwrap()
     }
 }
 
