@@ -8,8 +8,13 @@
 //!   `redirect_uris`, `vp_formats_supported`, `client_name`, `logo_uri`, `erasure_endpoint`
 //!   ([`state::verifier_metadata`]).
 //! * The integrator API (admin token): create a session from a preset ([`presets`]) or a raw
-//!   DCQL query, same-device or cross-device; the wallet URL and its QR code (SVG, PNG, level
-//!   Q); the state by polling; the verdict fetched once ([`routes`]).
+//!   DCQL query, same-device or cross-device, its request under an `openid_federation` or an
+//!   `x509_hash` client id, by reference or by value ([`sessions`]); the wallet URL and its QR
+//!   code (SVG, PNG, level Q); the state by polling or as Server-Sent Events; the verdict
+//!   fetched once ([`routes`]); an optional signed completion webhook ([`webhook`]).
+//! * Deployment: SQLite by default, PostgreSQL (`database_url`) for replicas sharing their
+//!   sessions and keys (`keys_dir`) ([`store`]); HTTPS with rustls when `[tls]` is given;
+//!   outbound HTTPS trusting the system's roots plus `[outbound] ca_certificates`.
 //! * The wallet's endpoints ([`wallet`]): `request_uri` (GET and POST) serving the signed
 //!   request object, `response_uri` taking the `direct_post.jwt` response.
 //! * What it refuses: every protocol check is wallet-core's ([`wallet_core::oid4vp`]: request

@@ -44,7 +44,7 @@ fn chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) -> Result<(), QrError> 
     Ok(())
 }
 
-/// The PNG image: black modules on white, [`SCALE`] pixels each, with a quiet zone.
+/// The PNG image: black modules on white, 8 pixels each, with a quiet zone.
 pub fn png(data: &str) -> Result<Vec<u8>, QrError> {
     let qr = code(data)?;
     let width = qr.width();

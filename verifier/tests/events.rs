@@ -49,6 +49,10 @@ async fn events_follow_a_session_to_its_verdict_then_end() {
     assert_eq!(es.next(SOON).await.unwrap().1["status"], "verified");
     assert!(es.next(SOON).await.is_none());
 
+    // Documented.
+    let (_, api) = Fed::json(fed.http.get(format!("{base}/openapi.json"))).await;
+    assert!(api["paths"]["/sessions/{id}/events"]["get"].is_object());
+    assert!(api["webhooks"]["sessionCompleted"]["post"].is_object());
     // Unknown session, no token.
     let (st, v) = Fed::json(fed.http.get(format!("{base}/sessions/nope/events")).bearer_auth(TOKEN)).await;
     assert_eq!((st, v["error"].as_str()), (404, Some("not_found")));

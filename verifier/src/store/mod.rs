@@ -5,7 +5,7 @@
 //!   personal data until the integrator fetches them). One process.
 //! * PostgreSQL when the configuration gives `database_url`: replicas behind a load balancer
 //!   share it (table `verifier_sessions`), so a session created on one replica is answered on
-//!   another and watched from a third ([`postgres`]).
+//!   another and watched from a third (the `postgres` module).
 //!
 //! One table of sessions: a presentation session with its secrets (the `request_uri`
 //! handle, `state`, `nonce`, the hash of the same-device `response_code`) and, once the wallet
@@ -22,7 +22,7 @@
 //! time plus `result_ttl`.
 //!
 //! The API is synchronous, as SQLite's calls are (short, local); PostgreSQL calls run on the
-//! store's own runtime thread and are waited for (see [`postgres`]).
+//! store's own runtime thread and are waited for (see the `postgres` module).
 
 mod postgres;
 mod sqlite;
