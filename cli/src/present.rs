@@ -276,6 +276,7 @@ pub(crate) fn log(a: &StoreArgs) -> Result<(), CliError> {
         TransactionKind::Issuance => "issuance",
         TransactionKind::Presentation => "presentation",
         TransactionKind::Deletion => "deletion",
+        TransactionKind::Declined => "declined",
     };
     if a.json {
         let docs: Vec<Value> = log
@@ -291,7 +292,7 @@ pub(crate) fn log(a: &StoreArgs) -> Result<(), CliError> {
     let mut out = String::from("Transaction log:");
     for t in &log {
         let what = match t.entry.kind {
-            TransactionKind::Presentation if t.entry.credential_ids.is_empty() => "declined a presentation to".to_owned(),
+            TransactionKind::Declined => "declined a presentation to".to_owned(),
             TransactionKind::Presentation => format!("presented {} to", t.entry.claims.join(", ")),
             TransactionKind::Issuance => format!("imported {} from", t.entry.credential_ids.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(", ")),
             TransactionKind::Deletion => "deleted a credential of".to_owned(),
@@ -300,7 +301,7 @@ pub(crate) fn log(a: &StoreArgs) -> Result<(), CliError> {
             Some((_, TransactionOutcome::Accepted)) => ": accepted".to_owned(),
             Some((_, TransactionOutcome::Refused { error, description })) => format!(": refused ({error}{})", description.as_deref().map(|d| format!(": {d}")).unwrap_or_default()),
             Some((_, TransactionOutcome::Failed { reason })) => format!(": not delivered ({reason})"),
-            None if t.entry.kind == TransactionKind::Presentation => ": no answer recorded".to_owned(),
+            None if matches!(t.entry.kind, TransactionKind::Presentation | TransactionKind::Declined) => ": no answer recorded".to_owned(),
             None => String::new(),
         };
         out.push_str(&format!("\n  #{} {} {what} {}{result}", t.seq, utc(t.entry.at.secs()), t.entry.counterparty));

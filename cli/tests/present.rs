@@ -388,7 +388,7 @@ async fn import_list_present_decline_refuse_and_log() {
     assert_eq!(log[1]["kind"], "presentation");
     assert_eq!(log[1]["counterparty"], rp_node.id.as_str());
     assert_eq!(log[1]["claims"], json!(["pid:given_name", "pid:family_name"]));
-    assert_eq!(log[2]["kind"], "presentation");
+    assert_eq!(log[2]["kind"], "declined");
     assert_eq!(log[2]["claims"], json!([]));
     let o = tessera(args(&["wallet", "log", "--data-dir", data_s])).await;
     assert!(String::from_utf8_lossy(&o.stdout).contains("declined a presentation to"));

@@ -629,6 +629,7 @@ mod tests {
         assert_eq!(session.clone().decline().await.unwrap_err().code(), "presentation_closed");
         let last = s.wallet.transactions().unwrap().pop().unwrap();
         assert!(last.claims.is_empty() && last.credential_ids.is_empty());
+        assert_eq!(last.kind, TransactionKind::Declined);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -248,6 +248,8 @@ pub enum TransactionKind {
     Presentation,
     /// A credential was deleted.
     Deletion,
+    /// The citizen declined a relying party's request (nothing disclosed).
+    Declined,
 }
 
 /// An entry of the wallet's transaction log.
@@ -277,6 +279,7 @@ impl From<CoreTransaction> for Transaction {
                 CoreKind::Issuance => TransactionKind::Issuance,
                 CoreKind::Presentation => TransactionKind::Presentation,
                 CoreKind::Deletion => TransactionKind::Deletion,
+                CoreKind::Declined => TransactionKind::Declined,
             },
             counterparty: e.counterparty,
             credential_ids: e.credential_ids.iter().map(|i| i.as_str().to_owned()).collect(),

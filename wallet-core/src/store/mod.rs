@@ -199,6 +199,9 @@ pub enum TransactionKind {
     Presentation,
     /// A credential was deleted.
     Deletion,
+    /// The citizen declined a relying party's request: nothing was disclosed, the refusal
+    /// (`access_denied`) was sent.
+    Declined,
 }
 
 impl TransactionKind {
@@ -207,6 +210,7 @@ impl TransactionKind {
             Self::Issuance => "issuance",
             Self::Presentation => "presentation",
             Self::Deletion => "deletion",
+            Self::Declined => "declined",
         }
     }
 
@@ -215,6 +219,7 @@ impl TransactionKind {
             "issuance" => Some(Self::Issuance),
             "presentation" => Some(Self::Presentation),
             "deletion" => Some(Self::Deletion),
+            "declined" => Some(Self::Declined),
             _ => None,
         }
     }

@@ -6,9 +6,7 @@
 //! Both give the `POST response_uri` to send and append an entry to the wallet's
 //! transaction log ([`crate::store::CredentialStore::log`]).
 //!
-//! The log has no "declined" kind yet (adding one needs mobile-bindings to map it): a decline
-//! is recorded as a [`TransactionKind::Presentation`] to the RP that disclosed nothing (no
-//! credential, no claim).
+//! A decline is logged as [`TransactionKind::Declined`] to the RP (no credential, no claim).
 //!
 //! Profiles: the KB-JWT `aud` is the full `client_id` and `vp_token` values are arrays in
 //! both (versions note §5); the response key was chosen per profile when the request was
@@ -285,13 +283,13 @@ impl ConsentRequest {
     }
 
     /// Declines: `access_denied` with the request's `state`, logged in `store` when given
-    /// (as a presentation that disclosed nothing).
+    /// ([`TransactionKind::Declined`]).
     pub fn decline(&self, now: UnixTime, store: Option<&CredentialStore>) -> Result<PreparedResponse, ConsentError> {
         let form = ErrorResponse::access_denied(self.request.state.clone()).to_form();
         let log_seq = match store {
             Some(s) => Some(s.log(&NewTransaction {
                 at: now,
-                kind: TransactionKind::Presentation,
+                kind: TransactionKind::Declined,
                 counterparty: self.counterparty(),
                 credential_ids: Vec::new(),
                 claims: Vec::new(),

@@ -119,6 +119,7 @@ fn decline_sends_access_denied_and_is_logged() {
     assert_eq!(posted, PostedResponse::Error(crate::oid4vp::ErrorResponse::access_denied(Some(STATE.into()))));
     let log = s.transactions().unwrap();
     assert_eq!((log[0].entry.credential_ids.len(), log[0].entry.claims.len()), (0, 0));
+    assert_eq!(log[0].entry.kind, TransactionKind::Declined);
 }
 
 #[test]
