@@ -5,7 +5,7 @@
 //! | preset | credential query id | `vct` | claims |
 //! |---|---|---|---|
 //! | `age_over_18` | `pid` | PID (and its transitional `vct`) | `birthdate` (the Italian PID has no `age_over_18` claim; the verdict computes it) |
-//! | `driving_licence` | `mdl` | `urn:eudi:mDL:it:1` | `portrait`, `given_name`, `family_name`, `birth_date`, `document_number`, `expiry_date`, `driving_privileges` |
+//! | `driving_licence` | `mdl` | `urn:eudi:mDL:it:1` | `portrait`, `given_name`, `family_name`, `document_number`, `expiry_date`, `driving_privileges` (the status comes with the credential) |
 //! | `pid` | `pid` | PID | `given_name`, `family_name`, `birthdate`, `place_of_birth`, `nationalities`, `tax_id_code` |
 //! | `health_card` | `ehic` | `urn:eudi:ehic:1` | `personal_administrative_number`, `document_number`, `given_name`, `family_name`, `birth_date`, `ending_date` |
 
@@ -28,7 +28,7 @@ pub fn preset(name: &str) -> Option<DcqlQuery> {
         "driving_licence" => query(
             "mdl",
             &[Vct::MDL],
-            &["portrait", "given_name", "family_name", "birth_date", "document_number", "expiry_date", "driving_privileges"],
+            &["portrait", "given_name", "family_name", "document_number", "expiry_date", "driving_privileges"],
         ),
         "pid" => query("pid", &pid, &["given_name", "family_name", "birthdate", "place_of_birth", "nationalities", "tax_id_code"]),
         "health_card" => query(

@@ -84,10 +84,12 @@ pub fn router(state: Verifier) -> Router {
         .route(HEALTH_PATH, health(&state).route())
         .route(METRICS_PATH, get(metrics))
         .route(OPENAPI_PATH, get(openapi))
-        .merge(crate::web::router())
         .layer(axum::middleware::from_fn(timeout))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY));
-    json_errors(ours, ErrorProfile::OAUTH).with_state(state).fallback_service(federation)
+    // The in-person page answers browsers: its refusals are HTML pages, so it stays outside
+    // the JSON error layer (it sets its own body limit).
+    let page = crate::web::router().layer(axum::middleware::from_fn(timeout));
+    json_errors(ours, ErrorProfile::OAUTH).merge(page).with_state(state).fallback_service(federation)
 }
 
 fn health(st: &Verifier) -> Health {
@@ -95,7 +97,7 @@ fn health(st: &Verifier) -> Health {
     let out = st.clone();
     Health::new()
         .probe("database", move || db.store().ping().err().map(|e| format!("the database does not answer: {e}")))
-        .probe("outbound", move || {
+        .warning("outbound", move || {
             let (n, max) = (out.http().in_flight(), out.http().limits().max_in_flight.max(1));
             (n >= max).then(|| format!("all {max} outbound fetch slots are taken"))
         })

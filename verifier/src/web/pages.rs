@@ -105,10 +105,21 @@ fn see_other(to: &str, cookies: Vec<String>) -> Response {
     r
 }
 
-/// A refusal: plain text in the page's language (the verifier's error layer turns it into
-/// its JSON form while the page is mounted inside it).
+/// A refusal: a short page in the page's language, with the way back to the checks (the
+/// page is mounted outside the verifier's JSON error layer: its users are browsers).
 fn refuse(status: StatusCode, lang: Lang, m: Msg) -> Response {
-    (status, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], lang.t(m)).into_response()
+    let page = format!(
+        "<!doctype html><html lang=\"{code}\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{title}</title><link rel=\"icon\" href=\"data:,\"><link rel=\"stylesheet\" href=\"{STYLE_PATH}\"></head>\
+         <body><main><p class=\"error\" role=\"alert\" data-status=\"{status}\">{msg}</p><p><a href=\"{BASE_PATH}\">{back}</a></p></main></body></html>",
+        code = lang.code(),
+        title = esc(lang.t(Msg::Title)),
+        status = status.as_u16(),
+        msg = esc(lang.t(m)),
+        back = esc(lang.t(Msg::Back)),
+    );
+    (status, [(header::CONTENT_TYPE, "text/html; charset=utf-8"), (header::CACHE_CONTROL, "no-store")], page).into_response()
 }
 
 /// Why a request of the page is not served.

@@ -319,4 +319,4 @@ impl Wallet {
 }
 
 /// The driving licence check's claims (the preset's query).
-pub const MDL_CLAIMS: [&str; 7] = ["portrait", "given_name", "family_name", "birth_date", "document_number", "expiry_date", "driving_privileges"];
+pub const MDL_CLAIMS: [&str; 6] = ["portrait", "given_name", "family_name", "document_number", "expiry_date", "driving_privileges"];
