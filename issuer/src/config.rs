@@ -8,7 +8,7 @@
 //! admin_token = "..."                 # the admin API's bearer token
 //! organization_name = "Motorizzazione Civile"
 //! profile = "it-wallet-1.4"           # or "it-wallet-1.3"
-//! registry = "/var/lib/registry/licences.sqlite"   # default <data_dir>/registry.sqlite
+//! registry = "/var/lib/registry/licences.sqlite"   # default <data_dir>/authentic-source.sqlite
 //! batch_size = 10
 //! status_bits = 2                     # 1, 2, 4 or 8
 //!
@@ -218,7 +218,7 @@ impl Config {
     pub fn new(entity_id: EntityId, data_dir: PathBuf, presets: &[Preset]) -> Self {
         Self {
             entity_id,
-            registry: data_dir.join("registry.sqlite"),
+            registry: data_dir.join("authentic-source.sqlite"),
             data_dir,
             listen: SocketAddr::from(([0, 0, 0, 0], 7630)),
             trust_anchors: Vec::new(),
@@ -393,7 +393,7 @@ mod tests {
         let c = Config::from_toml(BASE, [("TESSERA_ISSUER_BATCH_SIZE".to_owned(), "4".to_owned())]).unwrap();
         assert_eq!(c.batch_size, 4);
         assert_eq!(c.credentials[0].id, "dc_sd_jwt_PersonIdentificationData");
-        assert_eq!(c.registry, PathBuf::from("/tmp/i/registry.sqlite"));
+        assert_eq!(c.registry, PathBuf::from("/tmp/i/authentic-source.sqlite"));
         assert!(matches!(Config::from_toml(BASE, [("TESSERA_ISSUER_X".to_owned(), "1".to_owned())]), Err(ConfigError::Parse(_))));
         let bad_table = "entity_id = \"https://i.example.it\"\ndata_dir = \"/tmp/i\"\n[[credentials]]\npreset = \"mdl\"\n[credentials.source]\ntable = \"x; drop\"\nkey = \"k\"\n[credentials.source.claims]\na = \"b\"\n";
         assert!(matches!(Config::from_toml(bad_table, []), Err(ConfigError::Invalid(m)) if m.contains("identifier")));
