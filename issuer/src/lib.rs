@@ -23,6 +23,7 @@
 
 #![warn(missing_docs)]
 
+pub mod authorization;
 pub mod config;
 pub mod error;
 pub mod keys;

@@ -24,6 +24,10 @@ use crate::presets::Preset;
 use crate::registry::Record;
 use crate::store::{Offer, Target};
 
+/// `POST`: pushed authorization requests.
+pub const PAR_PATH: &str = "/par";
+/// `GET`: the authorization endpoint.
+pub const AUTHORIZE_PATH: &str = "/authorize";
 /// `POST`: the token endpoint.
 pub const TOKEN_PATH: &str = "/token";
 /// `POST`: the nonce endpoint.
@@ -69,6 +73,8 @@ pub fn router(state: Issuer) -> Router {
     let federation = json_errors(trust_anchor::router(state.federation().clone()), ErrorProfile::OAUTH);
     let l = state.limiters().clone();
     let wallet = Router::new()
+        .route(PAR_PATH, post(crate::authorization::par))
+        .route(AUTHORIZE_PATH, get(crate::authorization::authorize))
         .route(TOKEN_PATH, post(crate::protocol::token))
         .route(NONCE_PATH, post(crate::protocol::nonce))
         .route(CREDENTIAL_PATH, post(crate::protocol::credential))

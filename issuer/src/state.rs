@@ -128,17 +128,18 @@ pub fn issuer_metadata(config: &Config, keys: &Keys) -> CredentialIssuerMetadata
 }
 
 /// `oauth_authorization_server` metadata (RFC 8414, IT-Wallet 1.4 §3.1). Only the
-/// pre-authorized code grant is served so far: `authorization_endpoint` is where
-/// `/authorize` will be, and no PAR endpoint is advertised yet.
+/// pre-authorized code grant is served so far; PAR and `/authorize` take requests but the
+/// citizen's authentication is not integrated yet ([`crate::authorization`]).
 pub fn authorization_server_metadata(config: &Config) -> AuthorizationServerMetadata {
     let mut extra = Map::new();
     extra.insert("pre-authorized_grant_anonymous_access_supported".into(), Value::Bool(true));
     extra.insert("response_types_supported".into(), json!(["code"]));
+    extra.insert("require_pushed_authorization_requests".into(), Value::Bool(true));
     AuthorizationServerMetadata {
         issuer: config.entity_id.as_str().to_owned(),
-        authorization_endpoint: config.endpoint("/authorize"),
+        authorization_endpoint: config.endpoint(routes::AUTHORIZE_PATH),
         token_endpoint: config.endpoint(routes::TOKEN_PATH),
-        pushed_authorization_request_endpoint: None,
+        pushed_authorization_request_endpoint: Some(config.endpoint(routes::PAR_PATH)),
         code_challenge_methods_supported: vec!["S256".into()],
         dpop_signing_alg_values_supported: vec!["ES256".into()],
         token_endpoint_auth_methods_supported: vec![ATTEST_JWT_CLIENT_AUTH.into()],

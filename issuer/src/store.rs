@@ -128,6 +128,8 @@ CREATE TABLE IF NOT EXISTS issued (id TEXT PRIMARY KEY, grant_id TEXT NOT NULL, 
     expires_at INTEGER NOT NULL, notified TEXT);
 CREATE INDEX IF NOT EXISTS issued_citizen ON issued(citizen);
 CREATE INDEX IF NOT EXISTS issued_notification ON issued(notification_id);
+CREATE TABLE IF NOT EXISTS pushed (request_uri_hash TEXT PRIMARY KEY, client_id TEXT NOT NULL, request TEXT NOT NULL,
+    expires_at INTEGER NOT NULL, used INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS deferred (transaction_id TEXT PRIMARY KEY, grant_id TEXT NOT NULL, configuration_id TEXT NOT NULL,
     keys TEXT NOT NULL, expires_at INTEGER NOT NULL, used INTEGER NOT NULL DEFAULT 0);
 ";
@@ -312,6 +314,28 @@ impl Store {
         Ok(self.conn().execute("UPDATE deferred SET used = 1 WHERE transaction_id = ?1 AND used = 0", [transaction_id])? == 1)
     }
 
+    /// Stores a pushed authorization request under the hash of its `request_uri`, bound to
+    /// the client (`request`: the verified request, JSON).
+    pub fn insert_pushed(&self, request_uri_hash: &str, client_id: &str, request: &str, expires_at: i64) -> Result<(), StoreError> {
+        self.conn().execute(
+            "INSERT INTO pushed (request_uri_hash, client_id, request, expires_at) VALUES (?1, ?2, ?3, ?4)",
+            params![request_uri_hash, client_id, request, expires_at],
+        )?;
+        Ok(())
+    }
+
+    /// Consumes a pushed request (single use, this client's, unexpired): its JSON, or `None`.
+    pub fn take_pushed(&self, request_uri_hash: &str, client_id: &str, now: i64) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .conn()
+            .query_row(
+                "UPDATE pushed SET used = 1 WHERE request_uri_hash = ?1 AND client_id = ?2 AND used = 0 AND expires_at > ?3 RETURNING request",
+                params![request_uri_hash, client_id, now],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
     /// Deletes expired single-use values.
     pub fn purge(&self, now: i64) -> Result<(), StoreError> {
         let conn = self.conn();
@@ -320,6 +344,7 @@ impl Store {
         conn.execute("DELETE FROM jtis WHERE expires_at <= ?1", [now])?;
         conn.execute("DELETE FROM grants WHERE expires_at <= ?1", [now])?;
         conn.execute("DELETE FROM deferred WHERE expires_at <= ?1", [now])?;
+        conn.execute("DELETE FROM pushed WHERE expires_at <= ?1", [now])?;
         Ok(())
     }
 }
@@ -348,6 +373,10 @@ mod tests {
         assert!(!s.nonce_usable("n", 10).unwrap());
         assert!(s.remember_jti("dpop:x", 50).unwrap());
         assert!(!s.remember_jti("dpop:x", 50).unwrap());
+        s.insert_pushed("ru", "client", "{}", 50).unwrap();
+        assert!(s.take_pushed("ru", "other", 10).unwrap().is_none(), "bound to the client");
+        assert_eq!(s.take_pushed("ru", "client", 10).unwrap().as_deref(), Some("{}"));
+        assert!(s.take_pushed("ru", "client", 10).unwrap().is_none(), "single use");
         assert_eq!(s.allocate_status_idx().unwrap(), 0);
         assert_eq!(s.allocate_status_idx().unwrap(), 1);
     }

@@ -7,7 +7,7 @@
 use issuer::presets::Preset;
 use issuer::{Config, Issuer};
 use serde_json::{Value, json};
-use wallet_core::attestation::{GeneralInfo, KeyStorageInfo, ProviderSigning, StorageType, WUA_MIN_LIFETIME, WuaBuilder, WuaWalletInfo};
+use wallet_core::attestation::{GeneralInfo, KeyStorageInfo, ProviderSigning, StorageType, WUA_MIN_LIFETIME, WaaBuilder, WuaBuilder, WuaWalletInfo};
 use wallet_core::federation::{ChainCollector, EntityId, TrustAnchorConfig};
 use wallet_core::jose::{Jwk, Signer as _, SoftwareSigner};
 use wallet_core::oid4vci::{
@@ -128,14 +128,17 @@ impl Fed {
         (v["offer_url"].as_str().unwrap().to_owned(), v["tx_code"].as_str().unwrap().to_owned())
     }
 
+    /// A WAA from the wallet provider for `key`, issued at `iat`, valid `lifetime` seconds.
+    pub fn waa(&self, key: &SoftwareSigner, iat: UnixTime, lifetime: i64) -> String {
+        WaaBuilder::new(self.wp_id.as_str(), &key.public_jwk(), &info(), iat)
+            .lifetime(lifetime)
+            .sign(&ProviderSigning::new(&self.wp_key).with_trust_chain(self.wp_chain.clone()))
+            .unwrap()
+    }
+
     /// A WUA from the wallet provider attesting `keys`, with its trust chain.
     pub fn wua(&self, keys: &[&SoftwareSigner]) -> String {
-        let info = GeneralInfo {
-            wallet_provider_name: "Tessera".into(),
-            wallet_solution_id: "tessera-wallet".into(),
-            wallet_solution_version: "0.1.0".into(),
-            wallet_solution_certification_information: String::new(),
-        };
+        let info = info();
         let storage = KeyStorageInfo { storage_type: StorageType::LocalNative, keys_exportable: false, storage_certification_information: String::new() };
         let status = StatusReference { idx: 7, uri: format!("{}/status-list", self.wp_id) };
         WuaBuilder::new(self.wp_id.as_str(), keys.iter().map(|k| k.public_jwk()).collect(), status, WuaWalletInfo { general_info: info, key_storage_info: storage }, UnixTime::now(), WUA_MIN_LIFETIME)
@@ -148,6 +151,15 @@ impl Fed {
         let (s, v) = Self::json(self.http.get(self.url("/.well-known/openid-credential-issuer"))).await;
         assert_eq!(s, 200);
         serde_json::from_value(v["jwks"]["keys"][0].clone()).unwrap()
+    }
+}
+
+fn info() -> GeneralInfo {
+    GeneralInfo {
+        wallet_provider_name: "Tessera".into(),
+        wallet_solution_id: "tessera-wallet".into(),
+        wallet_solution_version: "0.1.0".into(),
+        wallet_solution_certification_information: String::new(),
     }
 }
 
