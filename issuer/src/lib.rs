@@ -18,8 +18,7 @@
 //!   List; the admin API revokes, suspends or reinstates by credential or by citizen.
 //!
 //! Not yet: PAR with the wallet attestation, `/authorize` and the authorization-code grant
-//! (with SPID/CIE or the PID over OpenID4VP), refresh tokens, the WUA status check,
-//! PostgreSQL. See `issuer/README.md`.
+//! (with SPID/CIE or the PID over OpenID4VP), refresh tokens, PostgreSQL. See `issuer/README.md`.
 
 #![warn(missing_docs)]
 
@@ -35,6 +34,7 @@ pub mod routes;
 pub mod samples;
 pub mod state;
 pub mod store;
+pub mod wua_status;
 
 pub use config::Config;
 pub use error::IssuerError;

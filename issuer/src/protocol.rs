@@ -16,6 +16,8 @@ use wallet_core::oid4vci::{
     NotificationRequest, ProofExpectation, TokenClaims, TokenExpectation, TokenKind, TokenRequest, TokenResponse, VerifiedDpop, VerifiedToken, dpop,
     token::check_tx_code, verify_dpop, verify_proofs, verify_token,
 };
+use wallet_core::oid4vp::verify::StatusLookupError;
+use wallet_core::status::StatusValue;
 use wallet_core::vc::{SdJwtVcBuilder, Vct};
 
 use crate::Issuer;
@@ -182,18 +184,62 @@ fn respond(r: &CredentialResponse) -> Result<Response, IssuerError> {
 /// token and DPoP ([`authorize`]), a first issuance allowed, the request parsed and
 /// authorized against the token, the proofs verified by wallet-core (`c_nonce` ours and
 /// unused, each WUA signed by a wallet provider whose chain reaches a trust anchor, each key
-/// among its `attested_keys`, distinct keys, at most `batch_size`), the nonces consumed,
-/// then the registry: ready → one credential per key; not ready → 202 with a
+/// among its `attested_keys`, distinct keys, at most `batch_size`), each WUA not revoked
+/// in its provider's status list ([`crate::wua_status`]), the nonces consumed, then the
+/// registry: ready → one credential per key; not ready → 202 with a
 /// `transaction_id`.
 pub async fn credential(State(st): State<Issuer>, headers: HeaderMap, body: axum::body::Bytes) -> Result<Response, IssuerError> {
-    let r = credential_inner(&st, &headers, &body);
+    let r = credential_inner(&st, &headers, &body).await;
     if r.is_err() {
         st.metrics().count(Event::Refused);
     }
     respond(&r?)
 }
 
-fn credential_inner(st: &Issuer, headers: &HeaderMap, body: &[u8]) -> Result<CredentialResponse, IssuerError> {
+/// What the synchronous checks of a credential request established.
+struct Checked {
+    token: VerifiedToken,
+    grant: Grant,
+    configuration_id: String,
+    keys: Vec<Jwk>,
+    wuas: Vec<wallet_core::status::StatusReference>,
+    nonces: Vec<String>,
+}
+
+async fn credential_inner(st: &Issuer, headers: &HeaderMap, body: &[u8]) -> Result<CredentialResponse, IssuerError> {
+    let now = st.now();
+    let c = check_request(st, headers, body)?;
+    // IT-Wallet §8: the WUA is not revoked (its provider's Token Status List).
+    for reference in &c.wuas {
+        match st.wua_statuses().lookup(reference, st.wua_status_http(), st.wallet_providers(), now).await {
+            Ok(StatusValue::Valid) => {}
+            Ok(v) => return Err(IssuerError::oauth(ErrorCode::InvalidProof, format!("the key attestation (WUA) is {}", v.name()))),
+            Err(StatusLookupError::Fetch(e)) => return Err(IssuerError::oauth(ErrorCode::TemporarilyUnavailable, format!("the WUA status list cannot be fetched: {e}"))),
+            Err(e) => return Err(IssuerError::oauth(ErrorCode::InvalidProof, format!("the WUA status cannot be established: {e}"))),
+        }
+    }
+    for n in &c.nonces {
+        if !st.store().consume_nonce(n, now.secs())? {
+            return Err(IssuerError::oauth(ErrorCode::InvalidNonce, "c_nonce already used"));
+        }
+    }
+    let grant_id = c.token.claims().sub.clone();
+    let source = &st.config().credential(&c.configuration_id).ok_or_else(|| IssuerError::internal("configuration vanished"))?.source;
+    match st.registry().lookup(source, &c.grant.citizen)? {
+        Record::Ready(claims) => issue(st, &grant_id, &c.grant, &c.configuration_id, claims, &c.keys),
+        Record::NotReady => {
+            let transaction_id = random()?;
+            let keys = serde_json::to_string(&c.keys).map_err(IssuerError::internal)?;
+            let d = Deferred { grant_id, configuration_id: c.configuration_id.clone(), keys };
+            st.store().insert_deferred(&transaction_id, &d, now.secs().saturating_add(DEFERRED_TTL))?;
+            st.metrics().count(Event::Deferred);
+            Ok(CredentialResponse::Deferred { transaction_id, interval: st.config().deferred_interval })
+        }
+        Record::Unknown => Err(IssuerError::oauth(ErrorCode::CredentialRequestDenied, "the registry has no record for this citizen")),
+    }
+}
+
+fn check_request(st: &Issuer, headers: &HeaderMap, body: &[u8]) -> Result<Checked, IssuerError> {
     let now = st.now();
     let (token, grant) = authorize(st, headers, routes::CREDENTIAL_PATH)?;
     token.require_first_issuance_allowed().map_err(|e| IssuerError::oauth(e.code(TokenKind::Access), e))?;
@@ -241,28 +287,14 @@ fn credential_inner(st: &Issuer, headers: &HeaderMap, body: &[u8]) -> Result<Cre
         return Err(e.into());
     }
     let verified = verified.map_err(|e| IssuerError::oauth(e.code(), e))?;
-    for n in seen.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner) {
-        if !st.store().consume_nonce(&n, now.secs())? {
-            return Err(IssuerError::oauth(ErrorCode::InvalidNonce, "c_nonce already used"));
-        }
-    }
-    // TODO(issue 12): the WUAs' own status (their provider's Token Status List) is not
-    // fetched yet: a revoked wallet instance is not refused here.
-
-    let grant_id = token.claims().sub.clone();
-    let source = &st.config().credential(&authorized.configuration_id).ok_or_else(|| IssuerError::internal("configuration vanished"))?.source;
-    match st.registry().lookup(source, &grant.citizen)? {
-        Record::Ready(claims) => issue(st, &grant_id, &grant, &authorized.configuration_id, claims, &verified.keys),
-        Record::NotReady => {
-            let transaction_id = random()?;
-            let keys = serde_json::to_string(&verified.keys).map_err(IssuerError::internal)?;
-            let d = Deferred { grant_id, configuration_id: authorized.configuration_id.clone(), keys };
-            st.store().insert_deferred(&transaction_id, &d, now.secs().saturating_add(DEFERRED_TTL))?;
-            st.metrics().count(Event::Deferred);
-            Ok(CredentialResponse::Deferred { transaction_id, interval: st.config().deferred_interval })
-        }
-        Record::Unknown => Err(IssuerError::oauth(ErrorCode::CredentialRequestDenied, "the registry has no record for this citizen")),
-    }
+    Ok(Checked {
+        token,
+        grant,
+        configuration_id: authorized.configuration_id,
+        wuas: verified.key_attestations.iter().map(|w| w.status().clone()).collect(),
+        keys: verified.keys,
+        nonces: seen.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner),
+    })
 }
 
 /// `POST /deferred_credential` (OpenID4VCI §9): the same access token and DPoP; a

@@ -91,6 +91,8 @@ struct Inner {
     metadata: CredentialIssuerMetadata,
     as_metadata: AuthorizationServerMetadata,
     wallet_providers: WalletProviders,
+    wua_status_http: crate::wua_status::StatusHttp,
+    wua_statuses: wallet_core::oid4vp::verify::StatusCache,
     clock: Arc<dyn Clock>,
     limiters: Limiters,
     metrics: crate::metrics::Metrics,
@@ -195,8 +197,11 @@ impl Builder {
         let l = |name: &'static str, limit| Arc::new(RateLimiter::new(name, limit).with_max_clients(config.rate_limits.max_clients));
         let limiters = Limiters { wallet: l("wallet", config.rate_limits.wallet), admin: l("admin", config.rate_limits.admin) };
         let wallet_providers = WalletProviders(config.trust_anchors.iter().map(|a| TrustChainResolver::new(a.clone(), WALLET_SOLUTION)).collect());
+        let wua_status_http = crate::wua_status::StatusHttp::new().map_err(OpenError::Federation)?;
         Ok(Issuer {
             inner: Arc::new(Inner {
+                wua_status_http,
+                wua_statuses: wallet_core::oid4vp::verify::StatusCache::new(),
                 registry: Registry::new(&config.registry),
                 config,
                 store,
@@ -262,6 +267,16 @@ impl Issuer {
     /// The trusted wallet providers.
     pub fn wallet_providers(&self) -> &WalletProviders {
         &self.inner.wallet_providers
+    }
+
+    /// Fetches of wallet providers' status lists.
+    pub fn wua_status_http(&self) -> &crate::wua_status::StatusHttp {
+        &self.inner.wua_status_http
+    }
+
+    /// Wallet providers' status lists fetched so far.
+    pub fn wua_statuses(&self) -> &wallet_core::oid4vp::verify::StatusCache {
+        &self.inner.wua_statuses
     }
 
     /// The rate limiters.

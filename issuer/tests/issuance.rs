@@ -168,8 +168,8 @@ async fn token_endpoint_refusals() {
 }
 
 /// Credential endpoint refusals: DPoP for another URL or key, a replayed DPoP `jti`, a
-/// stale or foreign `c_nonce`, a proof key the WUA does not attest, a configuration the
-/// token did not grant.
+/// stale or foreign `c_nonce`, a proof key the WUA does not attest, a WUA revoked in its
+/// provider's status list, a configuration the token did not grant.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn credential_endpoint_refusals() {
     let fed = Fed::new().await;
@@ -206,6 +206,11 @@ async fn credential_endpoint_refusals() {
     let not_attested = Wallet::request(MDL, wallet.proofs(&fed, &[&wallet.keys[1]], &wua, &nonce));
     let (s, v) = wallet.protected(&fed, "/credential", &at, &not_attested, None).await;
     assert_eq!((s, err(&v)), (400, "invalid_proof".into()), "proof key not in the WUA: {v}");
+
+    let nonce = wallet.nonce(&fed).await;
+    let revoked = fed.wua_at(&[k0], 9);
+    let (s, v) = wallet.protected(&fed, "/credential", &at, &Wallet::request(MDL, wallet.proofs(&fed, &[k0], &revoked, &nonce)), None).await;
+    assert_eq!((s, err(&v)), (400, "invalid_proof".into()), "a revoked WUA: {v}");
 
     let nonce = wallet.nonce(&fed).await;
     let not_granted = Wallet::request(PID, wallet.proofs(&fed, &[k0], &wua, &nonce));

@@ -14,7 +14,9 @@ use wallet_core::oid4vci::{
     CredentialIssuerMetadata, CredentialOffer, CredentialRequest, CredentialResponse, NonceResponse, OfferRef, OfferUrl, TokenRequest, TokenResponse, dpop_proof,
     key_proof,
 };
-use wallet_core::status::StatusReference;
+use std::sync::{Arc, OnceLock};
+use wallet_core::jose::{JwsAlg, JwsHeader};
+use wallet_core::status::{Bits, StatusList, StatusListToken, StatusReference, StatusValue};
 use wallet_core::time::UnixTime;
 
 pub const TOKEN: &str = "test-admin-token";
@@ -78,7 +80,16 @@ impl Fed {
         .cloned()
         .unwrap();
         let wp_state = trust_anchor::AppState::open(wp).unwrap();
-        tokio::spawn(async move { axum::serve(listener, trust_anchor::router(wp_state)).await.unwrap() });
+        // Its status list: the WUAs' index 7 valid, 9 revoked.
+        let chain_slot: Arc<OnceLock<Vec<String>>> = Arc::new(OnceLock::new());
+        let list = WpStatus { key: Arc::new(SoftwareSigner::from_private_jwk(wp_key.private_jwk().clone()).unwrap()), id: wp_id.clone(), chain: chain_slot.clone() };
+        let wp_router = axum::Router::new()
+            .route("/status-list", axum::routing::get(move || {
+                let list = list.clone();
+                async move { list.serve() }
+            }))
+            .fallback_service(trust_anchor::router(wp_state));
+        tokio::spawn(async move { axum::serve(listener, wp_router).await.unwrap() });
         onboard(&http, &anchor_id, &wp_id, "wallet_solution").await;
         let anchors = [anchor.clone()];
         let id = wp_id.clone();
@@ -90,6 +101,7 @@ impl Fed {
         .unwrap()
         .unwrap()
         .jwts();
+        chain_slot.set(wp_chain.clone()).unwrap();
 
         // The issuer, serving the three presets over the sample registries.
         let (listener, issuer_id) = bind().await;
@@ -138,9 +150,14 @@ impl Fed {
 
     /// A WUA from the wallet provider attesting `keys`, with its trust chain.
     pub fn wua(&self, keys: &[&SoftwareSigner]) -> String {
+        self.wua_at(keys, 7)
+    }
+
+    /// A WUA at status index `idx` (9 is revoked).
+    pub fn wua_at(&self, keys: &[&SoftwareSigner], idx: u64) -> String {
         let info = info();
         let storage = KeyStorageInfo { storage_type: StorageType::LocalNative, keys_exportable: false, storage_certification_information: String::new() };
-        let status = StatusReference { idx: 7, uri: format!("{}/status-list", self.wp_id) };
+        let status = StatusReference { idx, uri: format!("{}/status-list", self.wp_id) };
         WuaBuilder::new(self.wp_id.as_str(), keys.iter().map(|k| k.public_jwk()).collect(), status, WuaWalletInfo { general_info: info, key_storage_info: storage }, UnixTime::now(), WUA_MIN_LIFETIME)
             .sign(&ProviderSigning::new(&self.wp_key).with_trust_chain(self.wp_chain.clone()))
             .unwrap()
@@ -151,6 +168,29 @@ impl Fed {
         let (s, v) = Self::json(self.http.get(self.url("/.well-known/openid-credential-issuer"))).await;
         assert_eq!(s, 200);
         serde_json::from_value(v["jwks"]["keys"][0].clone()).unwrap()
+    }
+}
+
+/// The wallet provider's Token Status List, signed with its attestation key and trust chain.
+#[derive(Clone)]
+struct WpStatus {
+    key: Arc<SoftwareSigner>,
+    id: EntityId,
+    chain: Arc<OnceLock<Vec<String>>>,
+}
+
+impl WpStatus {
+    fn serve(&self) -> axum::response::Response {
+        use axum::response::IntoResponse as _;
+        let mut list = StatusList::new(Bits::One, 16);
+        list.set(9, StatusValue::Invalid).unwrap();
+        let now = UnixTime::now();
+        let token = StatusListToken { list, uri: format!("{}/status-list", self.id), iss: Some(self.id.as_str().to_owned()), iat: now, exp: Some(now.plus(3_600)), ttl: Some(60) };
+        let mut h = JwsHeader::new(JwsAlg::Es256);
+        h.kid = self.key.kid();
+        h.trust_chain = self.chain.get().cloned();
+        let jwt = token.sign(&h, &*self.key).unwrap();
+        ([("content-type", wallet_core::status::MEDIA_TYPE)], jwt).into_response()
     }
 }
 
