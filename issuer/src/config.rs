@@ -147,6 +147,8 @@ pub struct Config {
     pub tx_code_attempts: u32,
     /// Seconds an access token lives.
     pub access_token_ttl: i64,
+    /// Seconds a refresh token lives (0: none issued).
+    pub refresh_token_ttl: i64,
     /// Seconds a `c_nonce` lives.
     pub nonce_ttl: i64,
     /// Seconds an issued credential is valid (`exp`).
@@ -187,6 +189,7 @@ struct File {
     offer_ttl: Option<i64>,
     tx_code_attempts: Option<u32>,
     access_token_ttl: Option<i64>,
+    refresh_token_ttl: Option<i64>,
     nonce_ttl: Option<i64>,
     credential_ttl: Option<i64>,
     status_bits: Option<u64>,
@@ -231,6 +234,7 @@ impl Config {
             offer_ttl: 600,
             tx_code_attempts: 3,
             access_token_ttl: 300,
+            refresh_token_ttl: 7 * 86_400,
             nonce_ttl: 300,
             credential_ttl: 365 * 86_400,
             status_bits: Bits::Two,
@@ -301,6 +305,9 @@ impl Config {
         if let Some(v) = f.batch_size {
             c.batch_size = v;
         }
+        if let Some(v) = f.refresh_token_ttl {
+            c.refresh_token_ttl = v;
+        }
         if let Some(v) = f.tx_code_attempts {
             c.tx_code_attempts = v;
         }
@@ -364,6 +371,9 @@ impl Config {
             if !(30..=max).contains(&v) {
                 return bad(format!("{name} must be in 30..={max} seconds, got {v}"));
             }
+        }
+        if !(0..=30 * 86_400).contains(&self.refresh_token_ttl) {
+            return bad(format!("refresh_token_ttl must be in 0..=2592000 seconds, got {}", self.refresh_token_ttl));
         }
         if self.tx_code_attempts == 0 {
             return bad("tx_code_attempts must be at least 1".into());

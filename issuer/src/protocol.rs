@@ -66,8 +66,10 @@ pub async fn token(State(st): State<Issuer>, headers: HeaderMap, body: axum::bod
     let now = st.now();
     let body = std::str::from_utf8(&body).map_err(|_| refused(IssuerError::bad_request("the body is not UTF-8")))?;
     let req = TokenRequest::parse_form(body).map_err(|e| refused(IssuerError::oauth(e.code(), e)))?;
-    let TokenRequest::PreAuthorizedCode { pre_authorized_code, tx_code } = req else {
-        return Err(refused(IssuerError::oauth(ErrorCode::UnsupportedGrantType, "only the pre-authorized code grant is served (authorization_code: not yet)")));
+    let (pre_authorized_code, tx_code) = match req {
+        TokenRequest::PreAuthorizedCode { pre_authorized_code, tx_code } => (pre_authorized_code, tx_code),
+        TokenRequest::RefreshToken { refresh_token, .. } => return refresh(&st, &headers, &refresh_token).map_err(refused),
+        _ => return Err(refused(IssuerError::oauth(ErrorCode::UnsupportedGrantType, "the authorization_code grant is not served yet"))),
     };
     let proof = header_str(&headers, dpop::DPOP_HEADER).ok_or_else(|| refused(IssuerError::oauth(ErrorCode::InvalidDpopProof, "DPoP header missing")))?;
     let token_url = st.config().endpoint(routes::TOKEN_PATH);
@@ -86,13 +88,56 @@ pub async fn token(State(st): State<Issuer>, headers: HeaderMap, body: axum::bod
 
     let ttl = st.config().access_token_ttl;
     let grant_id = random()?;
-    st.store().insert_grant(&grant_id, &Grant { citizen: offer.citizen, configurations: offer.configurations.clone() }, now.secs().saturating_add(DEFERRED_TTL))?;
+    st.store().insert_grant(&grant_id, &Grant { citizen: offer.citizen, configurations: offer.configurations.clone() }, now.secs().saturating_add(DEFERRED_TTL.max(st.config().refresh_token_ttl)))?;
     let details: Vec<AuthorizationDetail> = offer.configurations.iter().map(AuthorizationDetail::for_configuration).collect();
     let mut claims = TokenClaims::new(st.config().entity_id.as_str(), grant_id, "", proof.jkt(), now, ttl).map_err(IssuerError::internal)?;
     claims.authorization_details = details.clone();
     let at = claims.sign(TokenKind::Access, st.keys().token()).map_err(IssuerError::internal)?;
     let mut response = TokenResponse::dpop(at, u64::try_from(ttl).unwrap_or(0));
     response.authorization_details = details;
+    let rt_ttl = st.config().refresh_token_ttl;
+    if rt_ttl > 0 {
+        response.refresh_token = Some(claims.refresh_token(rt_ttl).and_then(|c| c.sign(TokenKind::Refresh, st.keys().token())).map_err(IssuerError::internal)?);
+    }
+    st.metrics().count(Event::TokenIssued);
+    Ok(no_store(StatusCode::OK, serde_json::to_string(&response).map_err(IssuerError::internal)?))
+}
+
+/// The refresh grant (IT-Wallet 1.4 §3.3 "Refresh"): the DPoP proof for `/token`, unused,
+/// by the key the refresh token is bound to; the `rt+jwt` verified (ours, unexpired, `nbf`
+/// reached); a wallet-attested client presents its attestation again; the grant still
+/// there. The new access token is marked `refreshed`: deferred, notification and
+/// re-issuance only, never a first issuance (wallet-core's
+/// `require_first_issuance_allowed`).
+fn refresh(st: &Issuer, headers: &HeaderMap, refresh_token: &str) -> Result<Response, IssuerError> {
+    let now = st.now();
+    let proof = header_str(headers, dpop::DPOP_HEADER).ok_or_else(|| IssuerError::oauth(ErrorCode::InvalidDpopProof, "DPoP header missing"))?;
+    let token_url = st.config().endpoint(routes::TOKEN_PATH);
+    let proof = verify_dpop(proof, &DpopExpectation::new("POST", &token_url, now)).map_err(|e| IssuerError::oauth(e.code(), e))?;
+    let key = st.keys().token().public_jwk();
+    let issuer = st.config().entity_id.as_str();
+    let rt = verify_token(refresh_token, &TokenExpectation { kind: TokenKind::Refresh, key: &key, issuer, audience: issuer, now, skew: SKEW })
+        .map_err(|e| IssuerError::oauth(e.code(TokenKind::Refresh), e))?;
+    rt.check_dpop(&proof).map_err(|e| IssuerError::oauth(e.code(TokenKind::Refresh), e))?;
+    remember_dpop(st, &proof, false)?;
+    if !rt.claims().client_id.is_empty() {
+        let ctx = wallet_core::oid4vci::ClientAttestationContext::new(issuer, st.wallet_providers(), now);
+        let client = wallet_core::oid4vci::verify_client_attestation(
+            header_str(headers, wallet_core::attestation::CLIENT_ATTESTATION_HEADER),
+            header_str(headers, wallet_core::attestation::CLIENT_ATTESTATION_POP_HEADER),
+            &ctx,
+        )
+        .map_err(|e| IssuerError::oauth(e.code(), e))?;
+        rt.check_client(client.client_id()).map_err(|e| IssuerError::oauth(e.code(TokenKind::Refresh), e))?;
+    }
+    if st.store().grant(&rt.claims().sub)?.is_none() {
+        return Err(IssuerError::oauth(ErrorCode::InvalidGrant, "the grant behind this refresh token is gone"));
+    }
+    let ttl = st.config().access_token_ttl;
+    let claims = rt.claims().refreshed_access(now, ttl).map_err(IssuerError::internal)?;
+    let at = claims.sign(TokenKind::Access, st.keys().token()).map_err(IssuerError::internal)?;
+    let mut response = TokenResponse::dpop(at, u64::try_from(ttl).unwrap_or(0));
+    response.authorization_details = claims.authorization_details.clone();
     st.metrics().count(Event::TokenIssued);
     Ok(no_store(StatusCode::OK, serde_json::to_string(&response).map_err(IssuerError::internal)?))
 }

@@ -264,3 +264,39 @@ async fn metadata_and_service_basics() {
     let (s, v) = Fed::json(fed.http.post(fed.url("/admin/offers")).bearer_auth(TOKEN).json(&json!({"citizen": "NOBODY"}))).await;
     assert_eq!((s, v["error"].as_str()), (404, Some("not_found")));
 }
+
+/// The refresh grant: bound to the DPoP key; the refreshed access token serves the deferred
+/// endpoint but not a first issuance (`credential_request_denied`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refresh_token_is_dpop_bound_and_never_starts_a_first_issuance() {
+    // The refresh token's `nbf` is the access token's `exp` (§3.3): a 30 s access token is
+    // within the 60 s skew, so the refresh can be tried at once.
+    let fed = Fed::with(|c| c.access_token_ttl = 30).await;
+    let wallet = Wallet::new(1);
+    let (url, tx) = fed.offer(LUIGIA, &[MDL]).await;
+    let (_, code) = Wallet::read_offer(&fed, &url).await;
+    let tokens = wallet.tokens(&fed, &code, &tx).await;
+    let rt = tokens.refresh_token.clone().expect("a refresh token");
+    let k0 = &wallet.keys[0];
+    let wua = fed.wua(&[k0]);
+    let nonce = wallet.nonce(&fed).await;
+    let (s, v) = wallet.protected(&fed, "/credential", &tokens.access_token, &Wallet::request(MDL, wallet.proofs(&fed, &[k0], &wua, &nonce)), None).await;
+    assert_eq!(s, 202, "{v}");
+    let transaction_id = v["transaction_id"].clone();
+
+    let thief = wallet_core::jose::SoftwareSigner::generate().unwrap();
+    let (s, v) = wallet.refresh(&fed, &rt, &thief).await;
+    assert_eq!((s, v["error"].as_str()), (400, Some("invalid_grant")), "another DPoP key: {v}");
+    let (s, v) = wallet.refresh(&fed, &rt, &wallet.dpop).await;
+    assert_eq!(s, 200, "{v}");
+    let at2 = v["access_token"].as_str().unwrap().to_owned();
+
+    let nonce = wallet.nonce(&fed).await;
+    let (s, v) = wallet.protected(&fed, "/credential", &at2, &Wallet::request(MDL, wallet.proofs(&fed, &[k0], &wua, &nonce)), None).await;
+    assert_eq!((s, v["error"].as_str()), (400, Some("credential_request_denied")), "a refreshed token for a first issuance: {v}");
+
+    let conn = rusqlite::Connection::open(&fed.config.registry).unwrap();
+    conn.execute("UPDATE licences SET ready = 1 WHERE tax_id_code = ?1", [LUIGIA]).unwrap();
+    let (s, v) = wallet.protected(&fed, "/deferred_credential", &at2, &json!({"transaction_id": transaction_id}), None).await;
+    assert_eq!(s, 200, "the refreshed token serves the deferred endpoint: {v}");
+}

@@ -56,6 +56,11 @@ pub struct Fed {
 
 impl Fed {
     pub async fn new() -> Self {
+        Self::with(|_| {}).await
+    }
+
+    /// The federation, the issuer's configuration edited by `edit` before it opens.
+    pub async fn with(edit: impl FnOnce(&mut Config)) -> Self {
         let _ = tracing_subscriber::fmt().with_test_writer().with_max_level(tracing_subscriber::filter::LevelFilter::WARN).try_init();
         let dir = tempfile::tempdir().unwrap();
         let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
@@ -111,6 +116,7 @@ impl Fed {
         config.authority_hints = vec![anchor_id.clone()];
         config.organization_name = "Motorizzazione Civile (test)".into();
         config.batch_size = 3;
+        edit(&mut config);
         for p in Preset::ALL {
             issuer::samples::load(&config.registry, p).unwrap();
         }
@@ -241,10 +247,21 @@ impl Wallet {
 
     /// The token endpoint, expecting success: the access token.
     pub async fn token(&self, fed: &Fed, code: &str, tx_code: &str) -> String {
+        self.tokens(fed, code, tx_code).await.access_token
+    }
+
+    /// The token endpoint, expecting success.
+    pub async fn tokens(&self, fed: &Fed, code: &str, tx_code: &str) -> TokenResponse {
         let (s, v) = self.token_with(fed, code, Some(tx_code), Some(self.dpop_for(fed, "/token", None))).await;
         assert_eq!(s, 200, "{v}");
-        let t = TokenResponse::parse(v.to_string().as_bytes(), false).unwrap();
-        t.access_token
+        TokenResponse::parse(v.to_string().as_bytes(), false).unwrap()
+    }
+
+    /// `POST /token` with the refresh grant and a DPoP proof by `key`.
+    pub async fn refresh(&self, fed: &Fed, refresh_token: &str, key: &SoftwareSigner) -> (u16, Value) {
+        let form = TokenRequest::RefreshToken { refresh_token: refresh_token.into(), scope: None }.to_form();
+        let d = dpop_proof(key, "POST", &fed.url("/token"), None, None, UnixTime::now()).unwrap();
+        Fed::json(fed.http.post(fed.url("/token")).header("content-type", "application/x-www-form-urlencoded").header("DPoP", d).body(form)).await
     }
 
     pub async fn nonce(&self, fed: &Fed) -> String {
