@@ -192,7 +192,7 @@ fn issue(st: &Issuer, grant_id: &str, grant: &Grant, configuration_id: &str, cla
     fixed.extend(metadata);
     let mut credentials = Vec::with_capacity(keys.len());
     for key in keys {
-        let idx = st.store().allocate_status_idx()?;
+        let idx = st.store().allocate_status_idx(routes::STATUS_LIST_STEP)?;
         let mut b = SdJwtVcBuilder::new(st.config().entity_id.as_str(), vct.clone(), attributes.clone())
             .validity(now, exp)
             .holder_key(key)

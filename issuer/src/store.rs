@@ -121,8 +121,7 @@ CREATE TABLE IF NOT EXISTS offers (code_hash TEXT PRIMARY KEY, tx_code TEXT, cit
 CREATE TABLE IF NOT EXISTS grants (id TEXT PRIMARY KEY, citizen TEXT NOT NULL, configurations TEXT NOT NULL, expires_at INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS nonces (nonce TEXT PRIMARY KEY, expires_at INTEGER NOT NULL, used INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS jtis (jti TEXT PRIMARY KEY, expires_at INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
-INSERT OR IGNORE INTO counters VALUES ('status_idx', 0);
+CREATE TABLE IF NOT EXISTS status_slots (idx INTEGER PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS issued (id TEXT PRIMARY KEY, grant_id TEXT NOT NULL, citizen TEXT NOT NULL, configuration_id TEXT NOT NULL,
     status_idx INTEGER NOT NULL UNIQUE, status INTEGER NOT NULL DEFAULT 0, notification_id TEXT NOT NULL, issued_at INTEGER NOT NULL,
     expires_at INTEGER NOT NULL, notified TEXT);
@@ -224,10 +223,26 @@ impl Store {
         Ok(self.conn().execute("INSERT OR IGNORE INTO jtis VALUES (?1, ?2)", params![jti, expires_at])? == 1)
     }
 
-    /// The next status list index.
-    pub fn allocate_status_idx(&self) -> Result<u64, StoreError> {
-        let v: i64 = self.conn().query_row("UPDATE counters SET value = value + 1 WHERE name = 'status_idx' RETURNING value - 1", [], |r| r.get(0))?;
-        u64::try_from(v).map_err(|e| StoreError::Corrupt(e.to_string()))
+    /// A fresh status list index, random among the unused ones of a space kept at least
+    /// twice as large as the indices in use and a multiple of `step` (IT-Wallet §6 / the
+    /// status list draft's privacy advice: neighbouring credentials do not get neighbouring
+    /// indices, and the list's length tells the number issued only to within a step).
+    pub fn allocate_status_idx(&self, step: u64) -> Result<u64, StoreError> {
+        let conn = self.conn();
+        let used: i64 = conn.query_row("SELECT COUNT(*) FROM status_slots", [], |r| r.get(0))?;
+        let used = u64::try_from(used).unwrap_or(0);
+        let step = step.max(1);
+        let space = used.saturating_add(1).saturating_mul(2).div_ceil(step).max(1).saturating_mul(step);
+        for _ in 0..64 {
+            let mut b = [0u8; 8];
+            getrandom::fill(&mut b).map_err(|e| StoreError::Io(e.to_string()))?;
+            let idx = u64::from_be_bytes(b) % space;
+            let sql_idx = i64::try_from(idx).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            if conn.execute("INSERT OR IGNORE INTO status_slots VALUES (?1)", [sql_idx])? == 1 {
+                return Ok(idx);
+            }
+        }
+        Err(StoreError::Corrupt("no free status index found in 64 draws".into()))
     }
 
     /// Records an issued credential.
@@ -273,12 +288,12 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// Every non-zero status entry, and the number of indices allocated.
+    /// Every non-zero status entry, and one past the highest index allocated.
     pub fn status_entries(&self) -> Result<(Vec<(u64, u8)>, u64), StoreError> {
         let conn = self.conn();
         let mut stmt = conn.prepare("SELECT status_idx, status FROM issued WHERE status != 0")?;
         let entries = stmt.query_map([], |r| Ok((u64::try_from(r.get::<_, i64>(0)?).unwrap_or(u64::MAX), r.get::<_, u8>(1)?)))?.collect::<Result<Vec<_>, _>>()?;
-        let allocated: i64 = conn.query_row("SELECT value FROM counters WHERE name = 'status_idx'", [], |r| r.get(0))?;
+        let allocated: i64 = conn.query_row("SELECT COALESCE(MAX(idx) + 1, 0) FROM status_slots", [], |r| r.get(0))?;
         Ok((entries, u64::try_from(allocated).unwrap_or(0)))
     }
 
@@ -377,7 +392,12 @@ mod tests {
         assert!(s.take_pushed("ru", "other", 10).unwrap().is_none(), "bound to the client");
         assert_eq!(s.take_pushed("ru", "client", 10).unwrap().as_deref(), Some("{}"));
         assert!(s.take_pushed("ru", "client", 10).unwrap().is_none(), "single use");
-        assert_eq!(s.allocate_status_idx().unwrap(), 0);
-        assert_eq!(s.allocate_status_idx().unwrap(), 1);
+        let mut seen = std::collections::BTreeSet::new();
+        for _ in 0..40 {
+            let idx = s.allocate_status_idx(16).unwrap();
+            assert!(idx < 128, "the space grows with use, by steps");
+            assert!(seen.insert(idx), "each index once");
+        }
+        assert_eq!(s.status_entries().unwrap().1, seen.iter().max().unwrap() + 1);
     }
 }

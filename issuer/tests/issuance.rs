@@ -300,3 +300,35 @@ async fn refresh_token_is_dpop_bound_and_never_starts_a_first_issuance() {
     let (s, v) = wallet.protected(&fed, "/deferred_credential", &at2, &json!({"transaction_id": transaction_id}), None).await;
     assert_eq!(s, 200, "the refreshed token serves the deferred endpoint: {v}");
 }
+
+/// The health card and the PID from the sample registries: `vct`, claims mapped from the
+/// registry columns (renamed, JSON), the issuer's metadata claims.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_card_and_pid_from_the_sample_registries() {
+    let fed = Fed::new().await;
+    let resolver = StaticKeyResolver::for_issuer(fed.issuer_key().await, fed.issuer_id.as_str());
+    for (configuration, vct) in [("dc_sd_jwt_EuropeanHealthInsuranceCard", "urn:eudi:ehic:1"), (PID, "urn:eudi:pid:it:1")] {
+        let wallet = Wallet::new(1);
+        let (url, tx) = fed.offer("BNCGPP90C15L219K", &[configuration]).await;
+        let (_, code) = Wallet::read_offer(&fed, &url).await;
+        let at = wallet.token(&fed, &code, &tx).await;
+        let nonce = wallet.nonce(&fed).await;
+        let wua = fed.wua(&[&wallet.keys[0]]);
+        let (s, v) = wallet.protected(&fed, "/credential", &at, &Wallet::request(configuration, wallet.proofs(&fed, &[&wallet.keys[0]], &wua, &nonce)), None).await;
+        assert_eq!(s, 200, "{v}");
+        let CredentialResponse::Immediate { credentials, .. } = Wallet::parse_credentials(&v) else { panic!("immediate") };
+        let vc = wallet_core::vc::verify(&Verifier::new(&resolver), &credentials[0].credential, UnixTime::now()).unwrap();
+        assert_eq!(vc.vct.as_str(), vct);
+        assert_eq!(vc.sd_jwt.claims["issuing_country"], "IT");
+        let attrs = vc.attributes();
+        assert_eq!(attrs["family_name"], "Bianchi");
+        if vct == "urn:eudi:ehic:1" {
+            assert_eq!(attrs["personal_administrative_number"], "BNCGPP90C15L219K");
+            assert_eq!(attrs["authentic_source"]["id"], "IT:MEF");
+        } else {
+            assert_eq!(attrs["tax_id_code"], "TINIT-BNCGPP90C15L219K");
+            assert_eq!(attrs["place_of_birth"]["locality"], "Torino");
+            assert_eq!(attrs["nationalities"][0], "IT");
+        }
+    }
+}
