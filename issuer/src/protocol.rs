@@ -86,11 +86,12 @@ pub async fn token(State(st): State<Issuer>, headers: HeaderMap, body: axum::bod
         return Err(refused(IssuerError::oauth(ErrorCode::InvalidGrant, "pre-authorized code already used")));
     }
 
+    let client_id = attested_client(&st, &headers).map_err(refused)?.unwrap_or_default();
     let ttl = st.config().access_token_ttl;
     let grant_id = random()?;
     st.store().insert_grant(&grant_id, &Grant { citizen: offer.citizen, configurations: offer.configurations.clone() }, now.secs().saturating_add(DEFERRED_TTL.max(st.config().refresh_token_ttl)))?;
     let details: Vec<AuthorizationDetail> = offer.configurations.iter().map(AuthorizationDetail::for_configuration).collect();
-    let mut claims = TokenClaims::new(st.config().entity_id.as_str(), grant_id, "", proof.jkt(), now, ttl).map_err(IssuerError::internal)?;
+    let mut claims = TokenClaims::new(st.config().entity_id.as_str(), grant_id, client_id, proof.jkt(), now, ttl).map_err(IssuerError::internal)?;
     claims.authorization_details = details.clone();
     let at = claims.sign(TokenKind::Access, st.keys().token()).map_err(IssuerError::internal)?;
     let mut response = TokenResponse::dpop(at, u64::try_from(ttl).unwrap_or(0));
@@ -140,6 +141,26 @@ fn refresh(st: &Issuer, headers: &HeaderMap, refresh_token: &str) -> Result<Resp
     response.authorization_details = claims.authorization_details.clone();
     st.metrics().count(Event::TokenIssued);
     Ok(no_store(StatusCode::OK, serde_json::to_string(&response).map_err(IssuerError::internal)?))
+}
+
+/// The wallet instance, when the token request carries its attestation (`OAuth-Client-
+/// Attestation` and its PoP, verified by wallet-core; the PoP `jti` single use): the token
+/// is then bound to that client id and the key proofs must name it (`iss`). Without the
+/// headers the pre-authorized grant is anonymous (`pre-authorized_grant_anonymous_access_supported`).
+fn attested_client(st: &Issuer, headers: &HeaderMap) -> Result<Option<String>, IssuerError> {
+    let attestation = header_str(headers, wallet_core::attestation::CLIENT_ATTESTATION_HEADER);
+    let pop = header_str(headers, wallet_core::attestation::CLIENT_ATTESTATION_POP_HEADER);
+    if attestation.is_none() && pop.is_none() {
+        return Ok(None);
+    }
+    let now = st.now();
+    let ctx = wallet_core::oid4vci::ClientAttestationContext::new(st.config().entity_id.as_str(), st.wallet_providers(), now);
+    let client = wallet_core::oid4vci::verify_client_attestation(attestation, pop, &ctx).map_err(|e| IssuerError::oauth(e.code(), e))?;
+    let until = now.secs().saturating_add(ctx.max_pop_age + 2 * ctx.skew);
+    if !st.store().remember_jti(&format!("pop:{}:{}", client.client_id(), client.jti), until)? {
+        return Err(IssuerError::oauth(ErrorCode::InvalidClient, "client attestation PoP jti already used"));
+    }
+    Ok(Some(client.client_id().to_owned()))
 }
 
 /// `POST /nonce` (OpenID4VCI §7): a fresh `c_nonce`, stored until used or `nonce_ttl`.

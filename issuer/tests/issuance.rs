@@ -332,3 +332,36 @@ async fn health_card_and_pid_from_the_sample_registries() {
         }
     }
 }
+
+/// A token request with the wallet attestation binds the token to the wallet instance: its
+/// key proofs must then name it (`iss`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_attested_token_request_binds_the_proofs_to_the_wallet_instance() {
+    use wallet_core::jose::Signer as _;
+    let fed = Fed::new().await;
+    let wallet = Wallet::new(1);
+    let waa_key = wallet_core::jose::SoftwareSigner::generate().unwrap();
+    let waa = fed.waa(&waa_key, UnixTime::now(), 3_600);
+    let client_id = waa_key.public_jwk().thumbprint().to_string();
+    let (url, tx) = fed.offer(MARIO, &[MDL]).await;
+    let (_, code) = Wallet::read_offer(&fed, &url).await;
+    let form = wallet_core::oid4vci::TokenRequest::PreAuthorizedCode { pre_authorized_code: code, tx_code: Some(tx) }.to_form();
+    let h = wallet_core::oid4vci::client_attestation_headers(&waa, &waa_key, fed.issuer_id.as_str(), None, UnixTime::now()).unwrap();
+    let mut r = fed.http.post(fed.url("/token")).header("content-type", "application/x-www-form-urlencoded").header("DPoP", wallet.dpop_for(&fed, "/token", None)).body(form);
+    for (k, v) in h.pairs() {
+        r = r.header(k, v);
+    }
+    let (s, v) = Fed::json(r).await;
+    assert_eq!(s, 200, "{v}");
+    let at = v["access_token"].as_str().unwrap().to_owned();
+    let k0 = &wallet.keys[0];
+    let wua = fed.wua(&[k0]);
+
+    let nonce = wallet.nonce(&fed).await;
+    let (s, v) = wallet.protected(&fed, "/credential", &at, &Wallet::request(MDL, wallet.proofs(&fed, &[k0], &wua, &nonce)), None).await;
+    assert_eq!((s, v["error"].as_str()), (400, Some("invalid_proof")), "a proof without the client's iss: {v}");
+    let nonce = wallet.nonce(&fed).await;
+    let proof = wallet_core::oid4vci::key_proof(k0, Some(&wua), Some(&client_id), fed.issuer_id.as_str(), Some(&nonce), UnixTime::now()).unwrap();
+    let (s, v) = wallet.protected(&fed, "/credential", &at, &Wallet::request(MDL, vec![proof]), None).await;
+    assert_eq!(s, 200, "{v}");
+}
