@@ -17,8 +17,12 @@
 //! * Status ([`routes::STATUS_LIST_PATH`]): every credential its own index in a Token Status
 //!   List; the admin API revokes, suspends or reinstates by credential or by citizen.
 //!
-//! Not yet: PAR with the wallet attestation, `/authorize` and the authorization-code grant
-//! (with SPID/CIE or the PID over OpenID4VP), refresh tokens, PostgreSQL. See `issuer/README.md`.
+//! * PAR with the wallet attestation and `/authorize` up to the citizen's authentication
+//!   ([`authorization`]); refresh tokens; the WUA's own status ([`wua_status`]).
+//!
+//! Not yet: the citizen's authentication at `/authorize` (SPID/CIE, or the PID over
+//! OpenID4VP) and so the authorization-code grant, re-issuance, trust marks and `x5c`,
+//! PostgreSQL, TLS. See `issuer/README.md`.
 
 #![warn(missing_docs)]
 

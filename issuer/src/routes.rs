@@ -20,7 +20,6 @@ use wallet_core::status::{StatusList, StatusListToken, StatusValue};
 use crate::Issuer;
 use crate::error::IssuerError;
 use crate::metrics::Event;
-use crate::presets::Preset;
 use crate::registry::Record;
 use crate::store::{Offer, Target};
 
@@ -144,17 +143,16 @@ pub struct CreateOffer {
 
 /// `POST /admin/offers` (issuer-initiated, IT-Wallet 1.4 §3.2): an offer by value with a
 /// `pre-authorized_code` (and a 6-digit `tx_code`) for a citizen the registry knows, for the
-/// desk to show as a QR code. 201 `{offer_url, tx_code, expires_at}`.
+/// desk to show as a QR code; the registry must have a record of the citizen for each
+/// configuration offered (else 404). 201 `{offer_url, tx_code, expires_at}`.
 async fn create_offer(_: AdminToken, State(st): State<Issuer>, service_kit::Json(req): service_kit::Json<CreateOffer>) -> Result<Response, IssuerError> {
     let c = st.config();
     let ids = if req.credential_configuration_ids.is_empty() { c.credentials.iter().map(|c| c.id.clone()).collect() } else { req.credential_configuration_ids };
-    let mut known = false;
     for id in &ids {
         let cc = c.credential(id).ok_or_else(|| IssuerError::bad_request(format!("unknown credential_configuration_id `{id}`")))?;
-        known |= st.registry().lookup(&cc.source, &req.citizen)? != Record::Unknown;
-    }
-    if !known {
-        return Err(IssuerError::NotFound("the registry has no record for this citizen".into()));
+        if st.registry().lookup(&cc.source, &req.citizen)? == Record::Unknown {
+            return Err(IssuerError::NotFound(format!("the registry has no `{id}` record for this citizen")));
+        }
     }
     let code = random()?;
     let tx = if req.tx_code.unwrap_or(true) { Some(tx_code()?) } else { None };
@@ -269,8 +267,7 @@ async fn as_metadata(State(st): State<Issuer>) -> Response {
 }
 
 fn type_metadata(st: &Issuer, vct: &str) -> Result<Response, IssuerError> {
-    let preset = st.config().credentials.iter().map(|c| c.preset).chain(Preset::ALL).find(|p| p.vct() == vct && st.config().credentials.iter().any(|c| c.preset == *p));
-    let p = preset.ok_or_else(|| IssuerError::NotFound(format!("no type metadata for `{vct}`")))?;
+    let p = st.config().credentials.iter().map(|c| c.preset).find(|p| p.vct() == vct).ok_or_else(|| IssuerError::NotFound(format!("no type metadata for `{vct}`")))?;
     Ok(Json(p.type_metadata()).into_response())
 }
 
