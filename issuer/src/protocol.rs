@@ -192,8 +192,16 @@ fn authorize(st: &Issuer, headers: &HeaderMap, path: &str) -> Result<(VerifiedTo
 }
 
 /// Signs one SD-JWT VC per key with the registry's claims: `cnf` = the key, a status list
-/// index of its own, our `kid`; records each. The response body and its status.
-fn issue(st: &Issuer, grant_id: &str, grant: &Grant, configuration_id: &str, claims: serde_json::Map<String, Value>, keys: &[Jwk]) -> Result<CredentialResponse, IssuerError> {
+/// index of its own, our `kid` and, once onboarded, our `trust_chain`; records each.
+fn issue(
+    st: &Issuer,
+    grant_id: &str,
+    grant: &Grant,
+    configuration_id: &str,
+    claims: serde_json::Map<String, Value>,
+    keys: &[Jwk],
+    trust_chain: Option<&[String]>,
+) -> Result<CredentialResponse, IssuerError> {
     let config = st.config().credential(configuration_id).ok_or_else(|| IssuerError::internal(format!("configuration {configuration_id} vanished")))?;
     let now = st.now();
     let exp = now.plus(st.config().credential_ttl);
@@ -222,7 +230,11 @@ fn issue(st: &Issuer, grant_id: &str, grant: &Grant, configuration_id: &str, cla
         for (k, v) in &fixed {
             b = b.metadata(k, v.clone());
         }
-        let vc = b.sign(signer).map_err(IssuerError::internal)?;
+        let vc = match trust_chain {
+            Some(chain) => b.sign_with_trust_chain(chain.to_vec(), signer),
+            None => b.sign(signer),
+        }
+        .map_err(IssuerError::internal)?;
         st.store().insert_issued(&Issued {
             id: random()?,
             grant_id: grant_id.to_owned(),
@@ -292,7 +304,10 @@ async fn credential_inner(st: &Issuer, headers: &HeaderMap, body: &[u8]) -> Resu
     let grant_id = c.token.claims().sub.clone();
     let source = &st.config().credential(&c.configuration_id).ok_or_else(|| IssuerError::internal("configuration vanished"))?.source;
     match st.registry().lookup(source, &c.grant.citizen)? {
-        Record::Ready(claims) => issue(st, &grant_id, &c.grant, &c.configuration_id, claims, &c.keys),
+        Record::Ready(claims) => {
+            let chain = st.own_trust_chain().await;
+            issue(st, &grant_id, &c.grant, &c.configuration_id, claims, &c.keys, chain.as_deref())
+        }
         Record::NotReady => {
             let transaction_id = random()?;
             let keys = serde_json::to_string(&c.keys).map_err(IssuerError::internal)?;
@@ -382,7 +397,8 @@ pub async fn deferred(State(st): State<Issuer>, headers: HeaderMap, body: axum::
                 return Err(bad());
             }
             let keys: Vec<Jwk> = serde_json::from_str(&d.keys).map_err(IssuerError::internal)?;
-            issue(&st, &grant_id, &grant, &d.configuration_id, claims, &keys)?
+            let chain = st.own_trust_chain().await;
+            issue(&st, &grant_id, &grant, &d.configuration_id, claims, &keys, chain.as_deref())?
         }
     };
     respond(&response)

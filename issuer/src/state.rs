@@ -61,6 +61,19 @@ impl IssuerKeyResolver for WalletProviders {
     }
 }
 
+/// Our own trust chain, cached: the statements until shortly before the chain expires, or
+/// nothing for [`CHAIN_RETRY`] seconds after a failed resolution.
+#[derive(Debug, Default)]
+struct OwnChain {
+    jwts: Option<Vec<String>>,
+    until: i64,
+}
+
+/// Seconds before a failed resolution of our own chain is tried again.
+pub const CHAIN_RETRY: i64 = 30;
+/// Our chain is resolved again this long before it expires.
+const CHAIN_REFRESH_MARGIN: i64 = 300;
+
 /// The rate limiters.
 #[derive(Debug, Clone)]
 pub struct Limiters {
@@ -92,6 +105,8 @@ struct Inner {
     as_metadata: AuthorizationServerMetadata,
     wallet_providers: WalletProviders,
     wua_status_http: crate::wua_status::StatusHttp,
+    http: service_kit::OutboundHttp,
+    own_chain: std::sync::Mutex<OwnChain>,
     wua_statuses: wallet_core::oid4vp::verify::StatusCache,
     clock: Arc<dyn Clock>,
     limiters: Limiters,
@@ -198,9 +213,12 @@ impl Builder {
         let limiters = Limiters { wallet: l("wallet", config.rate_limits.wallet), admin: l("admin", config.rate_limits.admin) };
         let wallet_providers = WalletProviders(config.trust_anchors.iter().map(|a| TrustChainResolver::new(a.clone(), WALLET_SOLUTION)).collect());
         let wua_status_http = crate::wua_status::StatusHttp::new().map_err(OpenError::Federation)?;
+        let http = service_kit::OutboundHttp::new(service_kit::FetchLimits::default()).map_err(|e| OpenError::Federation(format!("outbound HTTP: {e}")))?;
         Ok(Issuer {
             inner: Arc::new(Inner {
                 wua_status_http,
+                http,
+                own_chain: std::sync::Mutex::new(OwnChain::default()),
                 wua_statuses: wallet_core::oid4vp::verify::StatusCache::new(),
                 registry: Registry::new(&config.registry),
                 config,
@@ -287,6 +305,38 @@ impl Issuer {
     /// The counters.
     pub fn metrics(&self) -> &crate::metrics::Metrics {
         &self.inner.metrics
+    }
+
+    /// Our trust chain to a configured trust anchor (leaf first), for the `trust_chain` header
+    /// of the credentials we sign (IT-Wallet 1.4 §4.1); resolved over outbound HTTP with
+    /// wallet-core's `ChainCollector` and cached. `None` before a trust anchor onboarded us
+    /// (or with none configured): the credentials then carry `kid` only, and wallets find the
+    /// key in our metadata through our chain.
+    pub async fn own_trust_chain(&self) -> Option<Vec<String>> {
+        let now = self.now().secs();
+        {
+            let slot = self.inner.own_chain.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if slot.until > now {
+                return slot.jwts.clone();
+            }
+        }
+        if self.inner.config.trust_anchors.is_empty() {
+            return None;
+        }
+        let fetcher = self.inner.http.for_request();
+        let resolved = wallet_core::federation::ChainCollector::new_async(&fetcher, &self.inner.config.trust_anchors)
+            .resolve_async(&self.inner.config.entity_id, self.now())
+            .await;
+        let (jwts, until) = match resolved {
+            Ok(chain) => (Some(chain.jwts()), chain.exp.secs().saturating_sub(CHAIN_REFRESH_MARGIN).max(now.saturating_add(60))),
+            Err(e) => {
+                tracing::warn!(target: "issuer", "our trust chain cannot be resolved (credentials carry kid only): {e}");
+                (None, now.saturating_add(CHAIN_RETRY))
+            }
+        };
+        let mut slot = self.inner.own_chain.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        *slot = OwnChain { jwts: jwts.clone(), until };
+        jwts
     }
 
     /// Now.

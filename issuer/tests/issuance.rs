@@ -46,6 +46,9 @@ async fn pre_authorized_flow_end_to_end_with_a_batch_of_two() {
         let cnf: wallet_core::jose::Jwk = serde_json::from_value(vc.sd_jwt.claims["cnf"]["jwk"].clone()).unwrap();
         assert_eq!(cnf.thumbprint(), wallet_core::jose::Signer::public_jwk(k).thumbprint());
         indices.push(vc.status.unwrap().idx);
+        // The credential carries the issuer's trust chain: it verifies through the federation too.
+        let federation = wallet_core::federation::TrustChainResolver::new(fed.anchor.clone(), "openid_credential_issuer");
+        wallet_core::vc::verify(&Verifier::new(&federation), &c.credential, UnixTime::now()).unwrap();
     }
     assert_ne!(indices[0], indices[1]);
 
