@@ -1,0 +1,413 @@
+//! What an operator configures: a TOML file, then `TESSERA_ISSUER_*` environment overrides,
+//! then [`Config::validate`]. Tests build it with [`Config::new`].
+//!
+//! ```toml
+//! entity_id = "https://motorizzazione.example.it"
+//! data_dir = "/var/lib/tessera/issuer"
+//! listen = "0.0.0.0:7630"
+//! admin_token = "..."                 # the admin API's bearer token
+//! organization_name = "Motorizzazione Civile"
+//! profile = "it-wallet-1.4"           # or "it-wallet-1.3"
+//! registry = "/var/lib/registry/licences.sqlite"   # default <data_dir>/authentic-source.sqlite
+//! batch_size = 10
+//! status_bits = 2                     # 1, 2, 4 or 8
+//!
+//! [[trust_anchors]]
+//! id = "https://trust-anchor.example.it"
+//! jwks = "/etc/tessera/ta.jwks"
+//!
+//! [[credentials]]
+//! preset = "mdl"                      # pid | mdl | health-card
+//! # id = "dc_sd_jwt_mDL"              # the credential_configuration_id (preset default)
+//! [credentials.source]                # default: the preset's sample table
+//! table = "licences"
+//! key = "tax_id_code"
+//! ready = "ready"                     # optional: 0 = not ready (deferred issuance)
+//! json = ["driving_privileges"]       # columns holding JSON text
+//! [credentials.source.claims]
+//! family_name = "surname"
+//! ```
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use service_kit::RateLimit;
+use wallet_core::federation::{EntityId, TrustAnchorConfig};
+use wallet_core::oid4vci::Profile;
+use wallet_core::status::Bits;
+
+use crate::presets::Preset;
+
+/// A configuration that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// A file cannot be read.
+    #[error("{path}: {detail}")]
+    Io {
+        /// The file.
+        path: String,
+        /// Why.
+        detail: String,
+    },
+    /// The file or an override does not parse.
+    #[error("{0}")]
+    Parse(String),
+    /// A value breaks a rule.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Where a credential's claims come from: one table of the registry's database
+/// (`[credentials.source]`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Source {
+    /// The table.
+    pub table: String,
+    /// The column the citizen is looked up by (the offer's `citizen`).
+    pub key: String,
+    /// A column that is 0 while the record is not ready (deferred issuance).
+    #[serde(default)]
+    pub ready: Option<String>,
+    /// Claim name → column.
+    pub claims: BTreeMap<String, String>,
+    /// Columns whose text is JSON (objects, arrays) rather than a string.
+    #[serde(default)]
+    pub json: Vec<String>,
+}
+
+/// One credential configuration served (`[[credentials]]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CredentialConfig {
+    /// `credential_configuration_id`.
+    pub id: String,
+    /// What it is (`vct`, scope, display).
+    pub preset: Preset,
+    /// Its registry table.
+    pub source: Source,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CredentialFile {
+    preset: String,
+    id: Option<String>,
+    source: Option<Source>,
+}
+
+/// Rate limits per client (`[rate_limits]`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RateLimits {
+    /// The wallet-facing endpoints.
+    pub wallet: RateLimit,
+    /// The admin API.
+    pub admin: RateLimit,
+    /// Clients remembered per limiter.
+    pub max_clients: usize,
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        Self { wallet: RateLimit::new(600, 100), admin: RateLimit::new(6_000, 500), max_clients: service_kit::rate_limit::DEFAULT_MAX_CLIENTS }
+    }
+}
+
+/// The configuration of one issuer.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The entity identifier: `credential_issuer` and the authorization server's `issuer`.
+    pub entity_id: EntityId,
+    /// Keys and the database live here.
+    pub data_dir: PathBuf,
+    /// The registry's SQLite database (the authentic source).
+    pub registry: PathBuf,
+    /// Where the service binds.
+    pub listen: SocketAddr,
+    /// Trust anchors: wallet providers' chains (WUA `trust_chain`) end at one of them.
+    pub trust_anchors: Vec<TrustAnchorConfig>,
+    /// Our superiors in the federation (default: the trust anchors).
+    pub authority_hints: Vec<EntityId>,
+    /// Bearer token of the admin API and the federation entity's admin API.
+    pub admin_token: String,
+    /// `federation_entity.organization_name`, the issuer's display name.
+    pub organization_name: String,
+    /// What we emit (`it-wallet-1.4` by default).
+    pub profile: Profile,
+    /// The credentials served.
+    pub credentials: Vec<CredentialConfig>,
+    /// `batch_credential_issuance.batch_size`.
+    pub batch_size: u32,
+    /// Seconds an offer's pre-authorized code is valid.
+    pub offer_ttl: i64,
+    /// Wrong `tx_code`s tolerated before the offer is burnt.
+    pub tx_code_attempts: u32,
+    /// Seconds an access token lives.
+    pub access_token_ttl: i64,
+    /// Seconds a refresh token lives (0: none issued).
+    pub refresh_token_ttl: i64,
+    /// Seconds a `c_nonce` lives.
+    pub nonce_ttl: i64,
+    /// Seconds an issued credential is valid (`exp`).
+    pub credential_ttl: i64,
+    /// Bits per status list entry.
+    pub status_bits: Bits,
+    /// Seconds a status list token is valid, and its `ttl`.
+    pub status_list_ttl: i64,
+    /// Seconds the wallet waits between deferred polls.
+    pub deferred_interval: u64,
+    /// Rate limits.
+    pub rate_limits: RateLimits,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AnchorFile {
+    id: String,
+    jwks: PathBuf,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    entity_id: Option<String>,
+    data_dir: Option<PathBuf>,
+    registry: Option<PathBuf>,
+    listen: Option<String>,
+    #[serde(default)]
+    trust_anchors: Vec<AnchorFile>,
+    authority_hints: Option<Vec<String>>,
+    admin_token: Option<String>,
+    organization_name: Option<String>,
+    profile: Option<String>,
+    #[serde(default)]
+    credentials: Vec<CredentialFile>,
+    batch_size: Option<u32>,
+    offer_ttl: Option<i64>,
+    tx_code_attempts: Option<u32>,
+    access_token_ttl: Option<i64>,
+    refresh_token_ttl: Option<i64>,
+    nonce_ttl: Option<i64>,
+    credential_ttl: Option<i64>,
+    status_bits: Option<u64>,
+    status_list_ttl: Option<i64>,
+    deferred_interval: Option<u64>,
+    rate_limits: Option<RateLimits>,
+}
+
+fn entity(name: &str, v: &str) -> Result<EntityId, ConfigError> {
+    EntityId::new(v).map_err(|e| ConfigError::Invalid(format!("{name}: {e}")))
+}
+
+fn read(path: &Path) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path).map_err(|e| ConfigError::Io { path: path.display().to_string(), detail: e.to_string() })
+}
+
+/// Claims the issuer sets itself, which a registry mapping may not name.
+pub const RESERVED_CLAIMS: [&str; 9] = ["iss", "exp", "vct", "vct#integrity", "sub", "iat", "nbf", "status", "cnf"];
+
+/// An SQL identifier we may splice into a statement: ASCII letters, digits, `_`, not
+/// starting with a digit.
+pub fn is_identifier(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_') && chars.all(|c| c.is_ascii_alphanumeric() || c == '_') && s.len() <= 64
+}
+
+impl Config {
+    /// A development configuration serving `presets` with their sample tables.
+    pub fn new(entity_id: EntityId, data_dir: PathBuf, presets: &[Preset]) -> Self {
+        Self {
+            entity_id,
+            registry: data_dir.join("authentic-source.sqlite"),
+            data_dir,
+            listen: SocketAddr::from(([0, 0, 0, 0], 7630)),
+            trust_anchors: Vec::new(),
+            authority_hints: Vec::new(),
+            admin_token: String::new(),
+            organization_name: "Tessera issuer".into(),
+            profile: Profile::default(),
+            credentials: presets.iter().map(|p| CredentialConfig { id: p.configuration_id().into(), preset: *p, source: p.sample_source() }).collect(),
+            batch_size: 10,
+            offer_ttl: 600,
+            tx_code_attempts: 3,
+            access_token_ttl: 300,
+            refresh_token_ttl: 7 * 86_400,
+            nonce_ttl: 300,
+            credential_ttl: 365 * 86_400,
+            status_bits: Bits::Two,
+            status_list_ttl: 3_600,
+            deferred_interval: 5,
+            rate_limits: RateLimits::default(),
+        }
+    }
+
+    /// Reads `path`, then the environment's `TESSERA_ISSUER_*` overrides.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        Self::from_toml(&read(path)?, std::env::vars())
+    }
+
+    /// From TOML text and environment variables (`TESSERA_ISSUER_ENTITY_ID`, `_DATA_DIR`,
+    /// `_REGISTRY`, `_LISTEN`, `_ADMIN_TOKEN`, `_PROFILE`, `_BATCH_SIZE`, `_ORGANIZATION_NAME`);
+    /// other `TESSERA_ISSUER_*` names are refused.
+    pub fn from_toml(text: &str, env: impl IntoIterator<Item = (String, String)>) -> Result<Self, ConfigError> {
+        let mut f: File = toml::from_str(text).map_err(|e| ConfigError::Parse(e.to_string()))?;
+        for (k, v) in env {
+            let Some(name) = k.strip_prefix("TESSERA_ISSUER_") else { continue };
+            match name {
+                "ENTITY_ID" => f.entity_id = Some(v),
+                "DATA_DIR" => f.data_dir = Some(v.into()),
+                "REGISTRY" => f.registry = Some(v.into()),
+                "LISTEN" => f.listen = Some(v),
+                "ADMIN_TOKEN" => f.admin_token = Some(v),
+                "PROFILE" => f.profile = Some(v),
+                "ORGANIZATION_NAME" => f.organization_name = Some(v),
+                "BATCH_SIZE" => f.batch_size = Some(v.parse().map_err(|e| ConfigError::Parse(format!("{k}: {e}")))?),
+                _ => return Err(ConfigError::Parse(format!("unknown override {k}"))),
+            }
+        }
+        let id = entity("entity_id", f.entity_id.as_deref().ok_or_else(|| ConfigError::Invalid("entity_id is required".into()))?)?;
+        let data_dir = f.data_dir.ok_or_else(|| ConfigError::Invalid("data_dir is required".into()))?;
+        let mut c = Self::new(id, data_dir, &[]);
+        if let Some(r) = f.registry {
+            c.registry = r;
+        }
+        if let Some(l) = f.listen {
+            c.listen = l.parse().map_err(|e| ConfigError::Invalid(format!("listen: {e}")))?;
+        }
+        for a in f.trust_anchors {
+            let jwks = serde_json::from_str(&read(&a.jwks)?).map_err(|e| ConfigError::Parse(format!("{}: {e}", a.jwks.display())))?;
+            c.trust_anchors.push(TrustAnchorConfig { id: entity("trust_anchors.id", &a.id)?, jwks });
+        }
+        c.authority_hints = match f.authority_hints {
+            Some(h) => h.iter().map(|h| entity("authority_hints", h)).collect::<Result<_, _>>()?,
+            None => c.trust_anchors.iter().map(|a| a.id.clone()).collect(),
+        };
+        if let Some(v) = f.admin_token {
+            c.admin_token = v;
+        }
+        if let Some(v) = f.organization_name {
+            c.organization_name = v;
+        }
+        if let Some(p) = f.profile {
+            c.profile = Profile::parse(&p).ok_or_else(|| ConfigError::Invalid(format!("profile: `{p}` is not it-wallet-1.3 or it-wallet-1.4")))?;
+        }
+        for cf in f.credentials {
+            let preset = Preset::parse(&cf.preset).ok_or_else(|| ConfigError::Invalid(format!("credentials.preset: `{}` is not pid, mdl or health-card", cf.preset)))?;
+            c.credentials.push(CredentialConfig {
+                id: cf.id.unwrap_or_else(|| preset.configuration_id().into()),
+                preset,
+                source: cf.source.unwrap_or_else(|| preset.sample_source()),
+            });
+        }
+        if let Some(v) = f.batch_size {
+            c.batch_size = v;
+        }
+        if let Some(v) = f.refresh_token_ttl {
+            c.refresh_token_ttl = v;
+        }
+        if let Some(v) = f.tx_code_attempts {
+            c.tx_code_attempts = v;
+        }
+        for (slot, v) in [
+            (&mut c.offer_ttl, f.offer_ttl),
+            (&mut c.access_token_ttl, f.access_token_ttl),
+            (&mut c.nonce_ttl, f.nonce_ttl),
+            (&mut c.credential_ttl, f.credential_ttl),
+            (&mut c.status_list_ttl, f.status_list_ttl),
+        ] {
+            if let Some(v) = v {
+                *slot = v;
+            }
+        }
+        if let Some(b) = f.status_bits {
+            c.status_bits = Bits::from_u64(b).map_err(|e| ConfigError::Invalid(format!("status_bits: {e}")))?;
+        }
+        if let Some(v) = f.deferred_interval {
+            c.deferred_interval = v;
+        }
+        if let Some(v) = f.rate_limits {
+            c.rate_limits = v;
+        }
+        c.validate()?;
+        Ok(c)
+    }
+
+    /// The rules: at least one credential, distinct ids, SQL identifiers in the sources,
+    /// lifetimes in range, `batch_size` 1..=100, status bits that hold SUSPENDED when asked.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |m: String| Err(ConfigError::Invalid(m));
+        if self.credentials.is_empty() {
+            return bad("configure at least one [[credentials]]".into());
+        }
+        let mut ids = std::collections::BTreeSet::new();
+        for c in &self.credentials {
+            if !ids.insert(c.id.as_str()) {
+                return bad(format!("credential configuration id `{}` given twice", c.id));
+            }
+            let s = &c.source;
+            let names = std::iter::once(&s.table).chain(std::iter::once(&s.key)).chain(s.ready.iter()).chain(s.claims.values()).chain(s.json.iter());
+            if let Some(r) = s.claims.keys().find(|k| RESERVED_CLAIMS.contains(&k.as_str())) {
+                return bad(format!("credentials `{}`: claim `{r}` is set by the issuer, not the registry", c.id));
+            }
+            for n in names {
+                if !is_identifier(n) {
+                    return bad(format!("credentials `{}`: `{n}` is not a plain SQL identifier", c.id));
+                }
+            }
+        }
+        if !(1..=100).contains(&self.batch_size) {
+            return bad(format!("batch_size must be in 1..=100, got {}", self.batch_size));
+        }
+        for (name, v, max) in [
+            ("offer_ttl", self.offer_ttl, 86_400),
+            ("access_token_ttl", self.access_token_ttl, 3_600),
+            ("nonce_ttl", self.nonce_ttl, 3_600),
+            ("credential_ttl", self.credential_ttl, 20 * 365 * 86_400),
+            ("status_list_ttl", self.status_list_ttl, 86_400),
+        ] {
+            if !(30..=max).contains(&v) {
+                return bad(format!("{name} must be in 30..={max} seconds, got {v}"));
+            }
+        }
+        if !(0..=30 * 86_400).contains(&self.refresh_token_ttl) {
+            return bad(format!("refresh_token_ttl must be in 0..=2592000 seconds, got {}", self.refresh_token_ttl));
+        }
+        if self.tx_code_attempts == 0 {
+            return bad("tx_code_attempts must be at least 1".into());
+        }
+        Ok(())
+    }
+
+    /// A URL under the entity id.
+    pub fn endpoint(&self, path: &str) -> String {
+        format!("{}{path}", self.entity_id.as_str().trim_end_matches('/'))
+    }
+
+    /// The configuration `id`.
+    pub fn credential(&self, id: &str) -> Option<&CredentialConfig> {
+        self.credentials.iter().find(|c| c.id == id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = "entity_id = \"https://issuer.example.it\"\ndata_dir = \"/tmp/i\"\n[[credentials]]\npreset = \"pid\"\n";
+
+    #[test]
+    fn toml_env_and_rules() {
+        let c = Config::from_toml(BASE, [("TESSERA_ISSUER_BATCH_SIZE".to_owned(), "4".to_owned())]).unwrap();
+        assert_eq!(c.batch_size, 4);
+        assert_eq!(c.credentials[0].id, "dc_sd_jwt_PersonIdentificationData");
+        assert_eq!(c.registry, PathBuf::from("/tmp/i/authentic-source.sqlite"));
+        assert!(matches!(Config::from_toml(BASE, [("TESSERA_ISSUER_X".to_owned(), "1".to_owned())]), Err(ConfigError::Parse(_))));
+        let bad_table = "entity_id = \"https://i.example.it\"\ndata_dir = \"/tmp/i\"\n[[credentials]]\npreset = \"mdl\"\n[credentials.source]\ntable = \"x; drop\"\nkey = \"k\"\n[credentials.source.claims]\na = \"b\"\n";
+        assert!(matches!(Config::from_toml(bad_table, []), Err(ConfigError::Invalid(m)) if m.contains("identifier")));
+        let none = "entity_id = \"https://i.example.it\"\ndata_dir = \"/tmp/i\"\n";
+        assert!(matches!(Config::from_toml(none, []), Err(ConfigError::Invalid(m)) if m.contains("credentials")));
+    }
+}

@@ -1,0 +1,67 @@
+//! The IT-Wallet credential issuer (OpenID4VCI 1.0 as IT-Wallet 1.4 §3 profiles it): a
+//! registry (the PID provider, the Motorizzazione, the health-card registry) puts
+//! credentials into citizens' wallets.
+//!
+//! * A federation leaf: its Entity Configuration (the trust-anchor building block) carries
+//!   `federation_entity`, `oauth_authorization_server` and `openid_credential_issuer`
+//!   ([`state::issuer_metadata`]: the configured credentials, `jwks`); the metadata is also
+//!   at `/.well-known/openid-credential-issuer` (JSON, or signed with `Accept:
+//!   application/jwt`), type metadata per `vct` at both paths of the versions note.
+//! * The registry connector ([`registry`]): one table of the registry's SQLite database
+//!   mapped to the claims by configuration; sample data sets ([`samples`]).
+//! * The protocol ([`protocol`]): issuer-initiated offers with a pre-authorized code and a
+//!   `tx_code` (admin API), `/token` with DPoP, `/nonce`, `/credential` with key-attested
+//!   proofs (batch), deferred issuance, `/notification`. Every check is wallet-core's
+//!   [`wallet_core::oid4vci`]; single-use values are consumed by guarded statements
+//!   ([`store`]).
+//! * Status ([`routes::STATUS_LIST_PATH`]): every credential its own index in a Token Status
+//!   List; the admin API revokes, suspends or reinstates by credential or by citizen.
+//!
+//! * PAR with the wallet attestation and `/authorize` up to the citizen's authentication
+//!   ([`authorization`]); refresh tokens; the WUA's own status ([`wua_status`]).
+//!
+//! Not yet: the citizen's authentication at `/authorize` (SPID/CIE, or the PID over
+//! OpenID4VP) and so the authorization-code grant, re-issuance, trust marks and `x5c`,
+//! PostgreSQL, TLS. See `issuer/README.md`.
+
+#![warn(missing_docs)]
+
+pub mod authorization;
+pub mod config;
+pub mod error;
+pub mod keys;
+pub mod metrics;
+pub mod presets;
+pub mod protocol;
+pub mod registry;
+pub mod routes;
+pub mod samples;
+pub mod state;
+pub mod store;
+pub mod wua_status;
+
+pub use config::Config;
+pub use error::IssuerError;
+pub use routes::router;
+pub use state::{Builder, Issuer, OpenError};
+
+/// How often expired single-use values are purged while serving.
+pub const PURGE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Serves on a bound listener until `shutdown` completes, purging expired values every
+/// [`PURGE_INTERVAL`].
+pub async fn serve_listener(state: Issuer, listener: tokio::net::TcpListener, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    let purger = state.clone();
+    let task = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(PURGE_INTERVAL);
+        loop {
+            tick.tick().await;
+            if let Err(e) = purger.store().purge(purger.now().secs()) {
+                tracing::warn!(target: "issuer", "purge failed: {e}");
+            }
+        }
+    });
+    let r = service_kit::serve::serve(listener, router(state), shutdown).await;
+    task.abort();
+    r
+}

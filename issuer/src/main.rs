@@ -1,0 +1,84 @@
+//! `tessera-issuer --config FILE`: the issuer as a service (TOML with `TESSERA_ISSUER_*`
+//! overrides, see `issuer/README.md`); `tessera-issuer load-sample pid|mdl|health-card
+//! --config FILE`: fills the registry with sample citizens. Logs go to stderr (`TESSERA_LOG`
+//! = error, warn, info (default), debug, trace); SIGINT and SIGTERM stop it gracefully.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use issuer::presets::Preset;
+use tracing_subscriber::filter::LevelFilter;
+
+const USAGE: &str = "usage: tessera-issuer --config FILE\n       tessera-issuer load-sample pid|mdl|health-card --config FILE";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let level = match std::env::var("TESSERA_LOG").unwrap_or_default().to_ascii_lowercase().as_str() {
+        "error" => LevelFilter::ERROR,
+        "warn" => LevelFilter::WARN,
+        "debug" => LevelFilter::DEBUG,
+        "trace" => LevelFilter::TRACE,
+        _ => LevelFilter::INFO,
+    };
+    tracing_subscriber::fmt().with_max_level(level).with_ansi(false).with_writer(std::io::stderr).init();
+    let r = match args.as_slice() {
+        ["--config", p] => serve(Path::new(p)),
+        ["load-sample", kind, "--config", p] => load_sample(kind, Path::new(p)),
+        ["--help" | "-h"] => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        _ => {
+            eprintln!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match r {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("tessera-issuer: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn load_sample(kind: &str, config: &Path) -> Result<(), String> {
+    let preset = Preset::parse(kind).ok_or_else(|| format!("`{kind}` is not pid, mdl or health-card"))?;
+    let config = issuer::Config::load(config).map_err(|e| e.to_string())?;
+    let path: PathBuf = config.registry.clone();
+    let n = issuer::samples::load(&path, preset).map_err(|e| e.to_string())?;
+    println!("{n} {} records in {} (citizens: {})", preset.name(), path.display(), issuer::samples::CITIZENS.join(", "));
+    Ok(())
+}
+
+fn serve(path: &Path) -> Result<(), String> {
+    let config = issuer::Config::load(path).map_err(|e| e.to_string())?;
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
+    rt.block_on(async move {
+        let listen = config.listen;
+        let id = config.entity_id.clone();
+        let state = issuer::Issuer::open(config).map_err(|e| e.to_string())?;
+        let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| format!("{listen}: {e}"))?;
+        tracing::info!(entity_id = %id, %listen, "issuer serving");
+        issuer::serve_listener(state, listener, shutdown()).await.map_err(|e| e.to_string())
+    })
+}
+
+async fn shutdown() {
+    #[cfg(unix)]
+    {
+        let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) else {
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

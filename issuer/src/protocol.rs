@@ -1,0 +1,418 @@
+//! The wallet's endpoints (OpenID4VCI 1.0 as IT-Wallet 1.4 §3.3 profiles it): `/token`
+//! (pre-authorized code with `tx_code`, DPoP-bound `at+jwt`), `/nonce`, `/credential`
+//! (DPoP + access token, key-attested `proofs.jwt`, batch), `/deferred_credential`,
+//! `/notification`. Every check is wallet-core's ([`wallet_core::oid4vci`]): this module
+//! wires them to the database (single-use codes, nonces, `jti`s) and the registry.
+
+use std::sync::Mutex;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::Value;
+use wallet_core::jose::{Jwk, JwsAlg, Signer as _};
+use wallet_core::oid4vci::{
+    AuthorizationDetail, CredentialRequest, CredentialResponse, DeferredCredentialRequest, DpopExpectation, ErrorCode, IssuedCredential, NonceResponse,
+    NotificationRequest, ProofExpectation, TokenClaims, TokenExpectation, TokenKind, TokenRequest, TokenResponse, VerifiedDpop, VerifiedToken, dpop,
+    token::check_tx_code, verify_dpop, verify_proofs, verify_token,
+};
+use wallet_core::oid4vp::verify::StatusLookupError;
+use wallet_core::status::StatusValue;
+use wallet_core::vc::{SdJwtVcBuilder, Vct};
+
+use crate::Issuer;
+use crate::error::IssuerError;
+use crate::metrics::Event;
+use crate::registry::Record;
+use crate::routes::{self, hash, random};
+use crate::store::{Deferred, Grant, Issued};
+
+/// Clock skew tolerated on `iat`/`exp`.
+pub const SKEW: i64 = 60;
+/// Seconds a deferred issuance waits for the registry before it is dropped.
+pub const DEFERRED_TTL: i64 = 7 * 86_400;
+
+fn no_store(status: StatusCode, body: String) -> Response {
+    (status, [(header::CONTENT_TYPE, "application/json"), (header::CACHE_CONTROL, "no-store")], body).into_response()
+}
+
+fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// Remembers a DPoP proof's `jti` per key until it could no longer be accepted (RFC 9449
+/// §11.1): a second use is refused.
+fn remember_dpop(st: &Issuer, proof: &VerifiedDpop, resource: bool) -> Result<(), IssuerError> {
+    let key = format!("dpop:{}:{}", proof.jkt(), proof.jti());
+    let until = proof.iat().secs().saturating_add(dpop::DEFAULT_MAX_AGE + 2 * SKEW);
+    if st.store().remember_jti(&key, until)? {
+        Ok(())
+    } else if resource {
+        Err(IssuerError::resource(ErrorCode::InvalidDpopProof, "DPoP proof jti already used"))
+    } else {
+        Err(IssuerError::oauth(ErrorCode::InvalidDpopProof, "DPoP proof jti already used"))
+    }
+}
+
+/// `POST /token`: the pre-authorized code grant (OpenID4VCI §6.1, IT-Wallet 1.4 §3.3):
+/// DPoP proof for this URL and method, the offer's code (single use, expiring) and its
+/// `tx_code` (a few attempts), then an `at+jwt` bound to the DPoP key (`cnf.jkt`) whose
+/// `authorization_details` name the offered configurations.
+pub async fn token(State(st): State<Issuer>, headers: HeaderMap, body: axum::body::Bytes) -> Result<Response, IssuerError> {
+    let refused = |e: IssuerError| {
+        st.metrics().count(Event::Refused);
+        e
+    };
+    let now = st.now();
+    let body = std::str::from_utf8(&body).map_err(|_| refused(IssuerError::bad_request("the body is not UTF-8")))?;
+    let req = TokenRequest::parse_form(body).map_err(|e| refused(IssuerError::oauth(e.code(), e)))?;
+    let (pre_authorized_code, tx_code) = match req {
+        TokenRequest::PreAuthorizedCode { pre_authorized_code, tx_code } => (pre_authorized_code, tx_code),
+        TokenRequest::RefreshToken { refresh_token, .. } => return refresh(&st, &headers, &refresh_token).map_err(refused),
+        _ => return Err(refused(IssuerError::oauth(ErrorCode::UnsupportedGrantType, "the authorization_code grant is not served yet"))),
+    };
+    let proof = header_str(&headers, dpop::DPOP_HEADER).ok_or_else(|| refused(IssuerError::oauth(ErrorCode::InvalidDpopProof, "DPoP header missing")))?;
+    let token_url = st.config().endpoint(routes::TOKEN_PATH);
+    let proof = verify_dpop(proof, &DpopExpectation::new("POST", &token_url, now)).map_err(|e| refused(IssuerError::oauth(e.code(), e)))?;
+    remember_dpop(&st, &proof, false).map_err(refused)?;
+
+    let code_hash = hash(&pre_authorized_code);
+    let offer = st
+        .store()
+        .attempt_offer(&code_hash, now.secs(), st.config().tx_code_attempts)?
+        .ok_or_else(|| refused(IssuerError::oauth(ErrorCode::InvalidGrant, "pre-authorized code unknown, used or expired")))?;
+    check_tx_code(offer.tx_code.as_deref(), tx_code.as_deref()).map_err(|e| refused(IssuerError::oauth(e.code(), e)))?;
+    if !st.store().consume_offer(&code_hash)? {
+        return Err(refused(IssuerError::oauth(ErrorCode::InvalidGrant, "pre-authorized code already used")));
+    }
+
+    let client_id = attested_client(&st, &headers).map_err(refused)?.unwrap_or_default();
+    let ttl = st.config().access_token_ttl;
+    let grant_id = random()?;
+    st.store().insert_grant(&grant_id, &Grant { citizen: offer.citizen, configurations: offer.configurations.clone() }, now.secs().saturating_add(DEFERRED_TTL.max(st.config().refresh_token_ttl)))?;
+    let details: Vec<AuthorizationDetail> = offer.configurations.iter().map(AuthorizationDetail::for_configuration).collect();
+    let mut claims = TokenClaims::new(st.config().entity_id.as_str(), grant_id, client_id, proof.jkt(), now, ttl).map_err(IssuerError::internal)?;
+    claims.authorization_details = details.clone();
+    let at = claims.sign(TokenKind::Access, st.keys().token()).map_err(IssuerError::internal)?;
+    let mut response = TokenResponse::dpop(at, u64::try_from(ttl).unwrap_or(0));
+    response.authorization_details = details;
+    let rt_ttl = st.config().refresh_token_ttl;
+    if rt_ttl > 0 {
+        response.refresh_token = Some(claims.refresh_token(rt_ttl).and_then(|c| c.sign(TokenKind::Refresh, st.keys().token())).map_err(IssuerError::internal)?);
+    }
+    st.metrics().count(Event::TokenIssued);
+    Ok(no_store(StatusCode::OK, serde_json::to_string(&response).map_err(IssuerError::internal)?))
+}
+
+/// The refresh grant (IT-Wallet 1.4 §3.3 "Refresh"): the DPoP proof for `/token`, unused,
+/// by the key the refresh token is bound to; the `rt+jwt` verified (ours, unexpired, `nbf`
+/// reached); a wallet-attested client presents its attestation again; the grant still
+/// there. The new access token is marked `refreshed`: deferred, notification and
+/// re-issuance only, never a first issuance (wallet-core's
+/// `require_first_issuance_allowed`).
+fn refresh(st: &Issuer, headers: &HeaderMap, refresh_token: &str) -> Result<Response, IssuerError> {
+    let now = st.now();
+    let proof = header_str(headers, dpop::DPOP_HEADER).ok_or_else(|| IssuerError::oauth(ErrorCode::InvalidDpopProof, "DPoP header missing"))?;
+    let token_url = st.config().endpoint(routes::TOKEN_PATH);
+    let proof = verify_dpop(proof, &DpopExpectation::new("POST", &token_url, now)).map_err(|e| IssuerError::oauth(e.code(), e))?;
+    let key = st.keys().token().public_jwk();
+    let issuer = st.config().entity_id.as_str();
+    let rt = verify_token(refresh_token, &TokenExpectation { kind: TokenKind::Refresh, key: &key, issuer, audience: issuer, now, skew: SKEW })
+        .map_err(|e| IssuerError::oauth(e.code(TokenKind::Refresh), e))?;
+    rt.check_dpop(&proof).map_err(|e| IssuerError::oauth(e.code(TokenKind::Refresh), e))?;
+    remember_dpop(st, &proof, false)?;
+    if !rt.claims().client_id.is_empty() {
+        let ctx = wallet_core::oid4vci::ClientAttestationContext::new(issuer, st.wallet_providers(), now);
+        let client = wallet_core::oid4vci::verify_client_attestation(
+            header_str(headers, wallet_core::attestation::CLIENT_ATTESTATION_HEADER),
+            header_str(headers, wallet_core::attestation::CLIENT_ATTESTATION_POP_HEADER),
+            &ctx,
+        )
+        .map_err(|e| IssuerError::oauth(e.code(), e))?;
+        rt.check_client(client.client_id()).map_err(|e| IssuerError::oauth(e.code(TokenKind::Refresh), e))?;
+    }
+    if st.store().grant(&rt.claims().sub)?.is_none() {
+        return Err(IssuerError::oauth(ErrorCode::InvalidGrant, "the grant behind this refresh token is gone"));
+    }
+    let ttl = st.config().access_token_ttl;
+    let claims = rt.claims().refreshed_access(now, ttl).map_err(IssuerError::internal)?;
+    let at = claims.sign(TokenKind::Access, st.keys().token()).map_err(IssuerError::internal)?;
+    let mut response = TokenResponse::dpop(at, u64::try_from(ttl).unwrap_or(0));
+    response.authorization_details = claims.authorization_details.clone();
+    st.metrics().count(Event::TokenIssued);
+    Ok(no_store(StatusCode::OK, serde_json::to_string(&response).map_err(IssuerError::internal)?))
+}
+
+/// The wallet instance, when the token request carries its attestation (`OAuth-Client-
+/// Attestation` and its PoP, verified by wallet-core; the PoP `jti` single use): the token
+/// is then bound to that client id and the key proofs must name it (`iss`). Without the
+/// headers the pre-authorized grant is anonymous (`pre-authorized_grant_anonymous_access_supported`).
+fn attested_client(st: &Issuer, headers: &HeaderMap) -> Result<Option<String>, IssuerError> {
+    let attestation = header_str(headers, wallet_core::attestation::CLIENT_ATTESTATION_HEADER);
+    let pop = header_str(headers, wallet_core::attestation::CLIENT_ATTESTATION_POP_HEADER);
+    if attestation.is_none() && pop.is_none() {
+        return Ok(None);
+    }
+    let now = st.now();
+    let ctx = wallet_core::oid4vci::ClientAttestationContext::new(st.config().entity_id.as_str(), st.wallet_providers(), now);
+    let client = wallet_core::oid4vci::verify_client_attestation(attestation, pop, &ctx).map_err(|e| IssuerError::oauth(e.code(), e))?;
+    let until = now.secs().saturating_add(ctx.max_pop_age + 2 * ctx.skew);
+    if !st.store().remember_jti(&format!("pop:{}:{}", client.client_id(), client.jti), until)? {
+        return Err(IssuerError::oauth(ErrorCode::InvalidClient, "client attestation PoP jti already used"));
+    }
+    Ok(Some(client.client_id().to_owned()))
+}
+
+/// `POST /nonce` (OpenID4VCI §7): a fresh `c_nonce`, stored until used or `nonce_ttl`.
+pub async fn nonce(State(st): State<Issuer>) -> Result<Response, IssuerError> {
+    let n = NonceResponse::issue().map_err(IssuerError::internal)?;
+    st.store().insert_nonce(&n.c_nonce, st.now().secs().saturating_add(st.config().nonce_ttl))?;
+    Ok(no_store(StatusCode::OK, serde_json::to_string(&n).map_err(IssuerError::internal)?))
+}
+
+/// The access token and its DPoP proof at a protected endpoint (RFC 9449 §7): the
+/// `at+jwt` verified, the proof for this URL, method and token, bound to the token's key,
+/// its `jti` unused; and the grant it stands for.
+fn authorize(st: &Issuer, headers: &HeaderMap, path: &str) -> Result<(VerifiedToken, Grant), IssuerError> {
+    let now = st.now();
+    let at = header_str(headers, header::AUTHORIZATION.as_str())
+        .and_then(|v| v.strip_prefix("DPoP "))
+        .ok_or_else(|| IssuerError::resource(ErrorCode::InvalidToken, "Authorization: DPoP <access token> missing"))?;
+    let key = st.keys().token().public_jwk();
+    let issuer = st.config().entity_id.as_str();
+    let token = verify_token(at, &TokenExpectation { kind: TokenKind::Access, key: &key, issuer, audience: issuer, now, skew: SKEW })
+        .map_err(|e| IssuerError::resource(e.code(TokenKind::Access), e))?;
+    let proof = header_str(headers, dpop::DPOP_HEADER).ok_or_else(|| IssuerError::resource(ErrorCode::InvalidDpopProof, "DPoP header missing"))?;
+    let url = st.config().endpoint(path);
+    let proof = verify_dpop(proof, &DpopExpectation::new("POST", &url, now).with_access_token(at)).map_err(|e| IssuerError::resource(e.code(), e))?;
+    token.check_dpop(&proof).map_err(|e| IssuerError::resource(e.code(TokenKind::Access), e))?;
+    remember_dpop(st, &proof, true)?;
+    let grant = st.store().grant(&token.claims().sub)?.ok_or_else(|| IssuerError::resource(ErrorCode::InvalidToken, "the grant behind this token is gone"))?;
+    Ok((token, grant))
+}
+
+/// Signs one SD-JWT VC per key with the registry's claims: `cnf` = the key, a status list
+/// index of its own, our `kid` and, once onboarded, our `trust_chain`; records each.
+fn issue(
+    st: &Issuer,
+    grant_id: &str,
+    grant: &Grant,
+    configuration_id: &str,
+    claims: serde_json::Map<String, Value>,
+    keys: &[Jwk],
+    trust_chain: Option<&[String]>,
+) -> Result<CredentialResponse, IssuerError> {
+    let config = st.config().credential(configuration_id).ok_or_else(|| IssuerError::internal(format!("configuration {configuration_id} vanished")))?;
+    let now = st.now();
+    let exp = now.plus(st.config().credential_ttl);
+    let status_uri = st.config().endpoint(routes::STATUS_LIST_PATH);
+    let vct = Vct::new(config.preset.vct()).map_err(IssuerError::internal)?;
+    let signer = st.keys().credential();
+    let kid = signer.kid().unwrap_or_default();
+    let notification_id = random()?;
+    // Registry columns mapped to SD-JWT VC metadata claims (`issuing_authority`,
+    // `issuing_country`...: IT-Wallet §4.1) are set as such, always visible; the rest are
+    // the user attributes, all selectively disclosable.
+    let (metadata, attributes): (serde_json::Map<String, Value>, serde_json::Map<String, Value>) =
+        claims.into_iter().partition(|(k, _)| wallet_core::vc::METADATA_CLAIMS.contains(&k.as_str()));
+    let mut fixed = serde_json::Map::new();
+    fixed.insert("issuing_authority".into(), Value::from(st.config().organization_name.clone()));
+    fixed.insert("issuing_country".into(), Value::from("IT"));
+    fixed.extend(metadata);
+    let mut credentials = Vec::with_capacity(keys.len());
+    for key in keys {
+        let idx = st.store().allocate_status_idx(routes::STATUS_LIST_STEP)?;
+        let mut b = SdJwtVcBuilder::new(st.config().entity_id.as_str(), vct.clone(), attributes.clone())
+            .validity(now, exp)
+            .holder_key(key)
+            .status(idx, status_uri.clone())
+            .kid(kid.clone());
+        for (k, v) in &fixed {
+            b = b.metadata(k, v.clone());
+        }
+        let vc = match trust_chain {
+            Some(chain) => b.sign_with_trust_chain(chain.to_vec(), signer),
+            None => b.sign(signer),
+        }
+        .map_err(IssuerError::internal)?;
+        st.store().insert_issued(&Issued {
+            id: random()?,
+            grant_id: grant_id.to_owned(),
+            citizen: grant.citizen.clone(),
+            configuration_id: configuration_id.to_owned(),
+            status_idx: idx,
+            status: 0,
+            notification_id: notification_id.clone(),
+            issued_at: now.secs(),
+            expires_at: exp.secs(),
+            notified: None,
+        })?;
+        credentials.push(IssuedCredential { credential: vc.serialize() });
+    }
+    st.metrics().add(Event::CredentialIssued, u64::try_from(credentials.len()).unwrap_or(0));
+    Ok(CredentialResponse::Immediate { credentials, notification_id: Some(notification_id) })
+}
+
+fn respond(r: &CredentialResponse) -> Result<Response, IssuerError> {
+    let status = StatusCode::from_u16(r.http_status()).unwrap_or(StatusCode::OK);
+    Ok(no_store(status, r.to_json().map_err(IssuerError::internal)?))
+}
+
+/// `POST /credential` (OpenID4VCI §8, IT-Wallet 1.4 §3.3 steps 14–19, §8): the access
+/// token and DPoP ([`authorize`]), a first issuance allowed, the request parsed and
+/// authorized against the token, the proofs verified by wallet-core (`c_nonce` ours and
+/// unused, each WUA signed by a wallet provider whose chain reaches a trust anchor, each key
+/// among its `attested_keys`, distinct keys, at most `batch_size`), each WUA not revoked
+/// in its provider's status list ([`crate::wua_status`]), the nonces consumed, then the
+/// registry: ready → one credential per key; not ready → 202 with a
+/// `transaction_id`.
+pub async fn credential(State(st): State<Issuer>, headers: HeaderMap, body: axum::body::Bytes) -> Result<Response, IssuerError> {
+    let r = credential_inner(&st, &headers, &body).await;
+    if r.is_err() {
+        st.metrics().count(Event::Refused);
+    }
+    respond(&r?)
+}
+
+/// What the synchronous checks of a credential request established.
+struct Checked {
+    token: VerifiedToken,
+    grant: Grant,
+    configuration_id: String,
+    keys: Vec<Jwk>,
+    wuas: Vec<wallet_core::status::StatusReference>,
+    nonces: Vec<String>,
+}
+
+async fn credential_inner(st: &Issuer, headers: &HeaderMap, body: &[u8]) -> Result<CredentialResponse, IssuerError> {
+    let now = st.now();
+    let c = check_request(st, headers, body)?;
+    // IT-Wallet §8: the WUA is not revoked (its provider's Token Status List).
+    for reference in &c.wuas {
+        match st.wua_statuses().lookup(reference, st.wua_status_http(), st.wallet_providers(), now).await {
+            Ok(StatusValue::Valid) => {}
+            Ok(v) => return Err(IssuerError::oauth(ErrorCode::InvalidProof, format!("the key attestation (WUA) is {}", v.name()))),
+            Err(StatusLookupError::Fetch(e)) => return Err(IssuerError::oauth(ErrorCode::TemporarilyUnavailable, format!("the WUA status list cannot be fetched: {e}"))),
+            Err(e) => return Err(IssuerError::oauth(ErrorCode::InvalidProof, format!("the WUA status cannot be established: {e}"))),
+        }
+    }
+    for n in &c.nonces {
+        if !st.store().consume_nonce(n, now.secs())? {
+            return Err(IssuerError::oauth(ErrorCode::InvalidNonce, "c_nonce already used"));
+        }
+    }
+    let grant_id = c.token.claims().sub.clone();
+    let source = &st.config().credential(&c.configuration_id).ok_or_else(|| IssuerError::internal("configuration vanished"))?.source;
+    match st.registry().lookup(source, &c.grant.citizen)? {
+        Record::Ready(claims) => {
+            let chain = st.own_trust_chain().await;
+            issue(st, &grant_id, &c.grant, &c.configuration_id, claims, &c.keys, chain.as_deref())
+        }
+        Record::NotReady => {
+            let transaction_id = random()?;
+            let keys = serde_json::to_string(&c.keys).map_err(IssuerError::internal)?;
+            let d = Deferred { grant_id, configuration_id: c.configuration_id.clone(), keys };
+            st.store().insert_deferred(&transaction_id, &d, now.secs().saturating_add(DEFERRED_TTL))?;
+            st.metrics().count(Event::Deferred);
+            Ok(CredentialResponse::Deferred { transaction_id, interval: st.config().deferred_interval })
+        }
+        Record::Unknown => Err(IssuerError::oauth(ErrorCode::CredentialRequestDenied, "the registry has no record for this citizen")),
+    }
+}
+
+fn check_request(st: &Issuer, headers: &HeaderMap, body: &[u8]) -> Result<Checked, IssuerError> {
+    let now = st.now();
+    let (token, grant) = authorize(st, headers, routes::CREDENTIAL_PATH)?;
+    token.require_first_issuance_allowed().map_err(|e| IssuerError::oauth(e.code(TokenKind::Access), e))?;
+    let req = CredentialRequest::parse_json(body).map_err(|e| IssuerError::oauth(e.code(), e))?;
+    let authorized = req.authorize(&token, st.metadata()).map_err(|e| IssuerError::oauth(e.code(), e))?;
+    if !grant.configurations.contains(&authorized.configuration_id) {
+        return Err(IssuerError::oauth(ErrorCode::CredentialRequestDenied, "configuration not granted"));
+    }
+    let configuration = st.metadata().configuration(&authorized.configuration_id).ok_or_else(|| IssuerError::oauth(ErrorCode::UnknownCredentialConfiguration, "unknown configuration"))?;
+
+    let seen: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    let store_failed = Mutex::new(None);
+    let nonce_valid = |n: &str| match st.store().nonce_usable(n, now.secs()) {
+        Ok(ok) => {
+            if ok {
+                let mut s = seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                if !s.iter().any(|x| x == n) {
+                    s.push(n.to_owned());
+                }
+            }
+            ok
+        }
+        Err(e) => {
+            *store_failed.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(e);
+            false
+        }
+    };
+    let client_id = Some(token.claims().client_id.as_str()).filter(|c| !c.is_empty());
+    let verified = verify_proofs(
+        req.jwt_proofs(),
+        &ProofExpectation {
+            issuer: st.config().entity_id.as_str(),
+            client_id,
+            nonce_valid: &nonce_valid,
+            now,
+            max_age: wallet_core::oid4vci::proof::DEFAULT_MAX_AGE,
+            skew: SKEW,
+            batch_size: st.metadata().batch_size(),
+            algs: &[JwsAlg::Es256],
+            key_attestations_required: configuration.jwt_proof().and_then(|j| j.key_attestations_required.as_ref()),
+            wallet_providers: st.wallet_providers(),
+        },
+    );
+    if let Some(e) = store_failed.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner) {
+        return Err(e.into());
+    }
+    let verified = verified.map_err(|e| IssuerError::oauth(e.code(), e))?;
+    Ok(Checked {
+        token,
+        grant,
+        configuration_id: authorized.configuration_id,
+        wuas: verified.key_attestations.iter().map(|w| w.status().clone()).collect(),
+        keys: verified.keys,
+        nonces: seen.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner),
+    })
+}
+
+/// `POST /deferred_credential` (OpenID4VCI §9): the same access token and DPoP; a
+/// `transaction_id` of this grant, unused; the registry still not ready → 202 again, ready →
+/// the credentials for the keys proven at the credential endpoint (single use).
+pub async fn deferred(State(st): State<Issuer>, headers: HeaderMap, body: axum::body::Bytes) -> Result<Response, IssuerError> {
+    let (token, grant) = authorize(&st, &headers, routes::DEFERRED_PATH)?;
+    let req = DeferredCredentialRequest::parse_json(&body).map_err(|e| IssuerError::oauth(e.code(), e))?;
+    let grant_id = token.claims().sub.clone();
+    let now = st.now();
+    let bad = || IssuerError::oauth(ErrorCode::InvalidTransactionId, "transaction_id unknown, used or of another grant");
+    let d = st.store().deferred(&req.transaction_id, now.secs())?.filter(|d| d.grant_id == grant_id).ok_or_else(bad)?;
+    let source = &st.config().credential(&d.configuration_id).ok_or_else(|| IssuerError::internal("configuration vanished"))?.source;
+    let response = match st.registry().lookup(source, &grant.citizen)? {
+        Record::NotReady => CredentialResponse::Deferred { transaction_id: req.transaction_id, interval: st.config().deferred_interval },
+        Record::Unknown => return Err(IssuerError::oauth(ErrorCode::CredentialRequestDenied, "the registry no longer has a record for this citizen")),
+        Record::Ready(claims) => {
+            if !st.store().consume_deferred(&req.transaction_id)? {
+                return Err(bad());
+            }
+            let keys: Vec<Jwk> = serde_json::from_str(&d.keys).map_err(IssuerError::internal)?;
+            let chain = st.own_trust_chain().await;
+            issue(&st, &grant_id, &grant, &d.configuration_id, claims, &keys, chain.as_deref())?
+        }
+    };
+    respond(&response)
+}
+
+/// `POST /notification` (OpenID4VCI §11): the wallet says what it did with the
+/// credentials of a `notification_id` of this grant; 204.
+pub async fn notification(State(st): State<Issuer>, headers: HeaderMap, body: axum::body::Bytes) -> Result<Response, IssuerError> {
+    let (token, _) = authorize(&st, &headers, routes::NOTIFICATION_PATH)?;
+    let req = NotificationRequest::parse_json(&body).map_err(|e| IssuerError::oauth(e.code(), e))?;
+    let event = serde_json::to_value(req.event).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+    if !st.store().notify(&req.notification_id, &token.claims().sub, &event)? {
+        return Err(IssuerError::oauth(ErrorCode::InvalidNotificationId, "notification_id unknown or of another grant"));
+    }
+    tracing::info!(target: "issuer", event = %event, "wallet notification");
+    Ok(StatusCode::NO_CONTENT.into_response())
+}

@@ -1,0 +1,94 @@
+//! The registry connector: the authentic source is one table of the registry's own SQLite
+//! database, read-only, mapped to the credential's claims by configuration
+//! ([`crate::config::Source`]). Column values become claims: text as a string (or parsed,
+//! for the columns listed in `json`), numbers as numbers, blobs (the portrait) as base64url,
+//! NULL as an absent claim.
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::types::ValueRef;
+use rusqlite::{OpenFlags, OptionalExtension};
+use serde_json::{Map, Value};
+
+use crate::config::Source;
+
+/// The registry cannot be read.
+#[derive(Debug, thiserror::Error)]
+#[error("registry: {0}")]
+pub struct RegistryError(pub String);
+
+impl From<rusqlite::Error> for RegistryError {
+    fn from(e: rusqlite::Error) -> Self {
+        Self(e.to_string())
+    }
+}
+
+/// What the registry says about a citizen.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Record {
+    /// The claims, ready to issue.
+    Ready(Map<String, Value>),
+    /// The record exists and is not ready (deferred issuance).
+    NotReady,
+    /// No such citizen.
+    Unknown,
+}
+
+/// The registry's database.
+#[derive(Debug, Clone)]
+pub struct Registry {
+    path: PathBuf,
+}
+
+impl Registry {
+    /// The database at `path` (opened read-only at each lookup).
+    pub fn new(path: &Path) -> Self {
+        Self { path: path.to_owned() }
+    }
+
+    /// Looks `citizen` up in `source`.
+    pub fn lookup(&self, source: &Source, citizen: &str) -> Result<Record, RegistryError> {
+        let conn = rusqlite::Connection::open_with_flags(&self.path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+            .map_err(|e| RegistryError(format!("{}: {e}", self.path.display())))?;
+        // Identifiers were checked by `Config::validate` (plain SQL identifiers), and are quoted.
+        let mut columns: Vec<&str> = source.claims.values().map(String::as_str).collect();
+        if let Some(r) = &source.ready {
+            columns.push(r);
+        }
+        let list = columns.iter().map(|c| format!("\"{c}\"")).collect::<Vec<_>>().join(", ");
+        let sql = format!("SELECT {list} FROM \"{}\" WHERE \"{}\" = ?1", source.table, source.key);
+        let mut stmt = conn.prepare(&sql)?;
+        let row = stmt
+            .query_row([citizen], |r| {
+                let mut claims = Map::new();
+                for (i, (claim, column)) in source.claims.iter().enumerate() {
+                    let v = match r.get_ref(i)? {
+                        ValueRef::Null => continue,
+                        ValueRef::Integer(n) => Value::from(n),
+                        ValueRef::Real(f) => Value::from(f),
+                        ValueRef::Text(t) => {
+                            let s = String::from_utf8_lossy(t).into_owned();
+                            if source.json.iter().any(|j| j == column) {
+                                serde_json::from_str(&s).map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e)))?
+                            } else {
+                                Value::String(s)
+                            }
+                        }
+                        ValueRef::Blob(b) => Value::String(wallet_core::jose::b64::encode(b)),
+                    };
+                    claims.insert(claim.clone(), v);
+                }
+                let ready = match source.ready {
+                    Some(_) => r.get::<_, Option<i64>>(source.claims.len())?.unwrap_or(0) != 0,
+                    None => true,
+                };
+                Ok((claims, ready))
+            })
+            .optional()?;
+        Ok(match row {
+            None => Record::Unknown,
+            Some((_, false)) => Record::NotReady,
+            Some((claims, true)) => Record::Ready(claims),
+        })
+    }
+}

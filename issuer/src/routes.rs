@@ -1,0 +1,293 @@
+//! The HTTP API: the wallet's endpoints ([`crate::protocol`]), metadata, the status list,
+//! the admin API (offers, status changes), service basics, and the federation entity's
+//! routes (trust-anchor building block) behind them.
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::json;
+use service_kit::error::{ErrorProfile, json_errors};
+use service_kit::rate_limit::limit;
+use service_kit::{AdminToken, Health};
+use wallet_core::jose::{JwsAlg, JwsHeader, Signer as _};
+use wallet_core::oid4vci::offer::{TxCode, TxInputMode};
+use wallet_core::oid4vci::{CredentialOffer, OfferRef, OfferScheme, OfferUrl};
+use wallet_core::status::{StatusList, StatusListToken, StatusValue};
+
+use crate::Issuer;
+use crate::error::IssuerError;
+use crate::metrics::Event;
+use crate::registry::Record;
+use crate::store::{Offer, Target};
+
+/// `POST`: pushed authorization requests.
+pub const PAR_PATH: &str = "/par";
+/// `GET`: the authorization endpoint.
+pub const AUTHORIZE_PATH: &str = "/authorize";
+/// `POST`: the token endpoint.
+pub const TOKEN_PATH: &str = "/token";
+/// `POST`: the nonce endpoint.
+pub const NONCE_PATH: &str = "/nonce";
+/// `POST`: the credential endpoint.
+pub const CREDENTIAL_PATH: &str = "/credential";
+/// `POST`: the deferred credential endpoint.
+pub const DEFERRED_PATH: &str = "/deferred_credential";
+/// `POST`: the notification endpoint.
+pub const NOTIFICATION_PATH: &str = "/notification";
+/// `GET`: the Token Status List (`application/statuslist+jwt`).
+pub const STATUS_LIST_PATH: &str = "/status-list";
+/// `GET`: credential issuer metadata (JSON, or a signed JWT with `Accept: application/jwt`).
+pub const ISSUER_METADATA_PATH: &str = "/.well-known/openid-credential-issuer";
+/// `GET`: authorization server metadata.
+pub const AS_METADATA_PATH: &str = "/.well-known/oauth-authorization-server";
+/// `GET`: type metadata by `vct` in the path (IT-Wallet 1.4.0).
+pub const VCT_PATH: &str = "/.well-known/vct/{vct}";
+/// `GET ?vct=`: type metadata (1.4.x-post; versions note §1).
+pub const TYPE_METADATA_PATH: &str = "/.well-known/type-metadata";
+/// `POST`: create an offer (admin).
+pub const ADMIN_OFFERS_PATH: &str = "/admin/offers";
+/// `POST`: revoke, suspend or reinstate (admin).
+pub const ADMIN_STATUS_PATH: &str = "/admin/status";
+/// `GET`: what was issued to a citizen (admin).
+pub const ADMIN_CITIZEN_PATH: &str = "/admin/citizens/{citizen}/credentials";
+/// Prometheus counters.
+pub const METRICS_PATH: &str = "/metrics";
+/// The OpenAPI document.
+pub const OPENAPI_PATH: &str = "/openapi.json";
+/// Liveness and readiness.
+pub const HEALTH_PATH: &str = "/health";
+
+/// Request bodies larger than this are refused.
+pub const MAX_BODY: usize = 1 << 20;
+/// The status list's minimum length and growth step (its length reveals the number of
+/// credentials only to within a step).
+pub const STATUS_LIST_STEP: u64 = 16_384;
+
+/// The issuer's router, the federation entity's behind it (Entity Configuration,
+/// `/resolve`, its admin API).
+pub fn router(state: Issuer) -> Router {
+    let federation = json_errors(trust_anchor::router(state.federation().clone()), ErrorProfile::OAUTH);
+    let l = state.limiters().clone();
+    let wallet = Router::new()
+        .route(PAR_PATH, post(crate::authorization::par))
+        .route(AUTHORIZE_PATH, get(crate::authorization::authorize))
+        .route(TOKEN_PATH, post(crate::protocol::token))
+        .route(NONCE_PATH, post(crate::protocol::nonce))
+        .route(CREDENTIAL_PATH, post(crate::protocol::credential))
+        .route(DEFERRED_PATH, post(crate::protocol::deferred))
+        .route(NOTIFICATION_PATH, post(crate::protocol::notification));
+    let admin = Router::new().route(ADMIN_OFFERS_PATH, post(create_offer)).route(ADMIN_STATUS_PATH, post(change_status)).route(ADMIN_CITIZEN_PATH, get(issued_to));
+    let ours = Router::new()
+        .merge(limit(wallet, l.wallet.clone()))
+        .merge(limit(admin, l.admin.clone()))
+        .route(ISSUER_METADATA_PATH, get(issuer_metadata))
+        .route(AS_METADATA_PATH, get(as_metadata))
+        .route(VCT_PATH, get(vct_by_path))
+        .route(TYPE_METADATA_PATH, get(vct_by_query))
+        .route(STATUS_LIST_PATH, get(status_list))
+        .route(service_kit::assets::LOGO_PATH, get(service_kit::assets::logo))
+        .route(HEALTH_PATH, health(&state).route())
+        .route(METRICS_PATH, get(metrics))
+        .route(OPENAPI_PATH, get(openapi))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY));
+    json_errors(ours, ErrorProfile::OAUTH).with_state(state).fallback_service(federation)
+}
+
+fn health(st: &Issuer) -> Health {
+    let db = st.clone();
+    Health::new().probe("database", move || db.store().ping().err().map(|e| format!("the database does not answer: {e}")))
+}
+
+/// 32 random bytes, base64url.
+pub(crate) fn random() -> Result<String, IssuerError> {
+    let mut b = [0u8; 32];
+    getrandom::fill(&mut b).map_err(IssuerError::internal)?;
+    Ok(wallet_core::jose::b64::encode(b))
+}
+
+/// SHA-256 of a secret, base64url (how pre-authorized codes are stored).
+pub(crate) fn hash(secret: &str) -> String {
+    use sha2::Digest as _;
+    wallet_core::jose::b64::encode(sha2::Sha256::digest(secret.as_bytes()))
+}
+
+/// A 6-digit transaction code (uniform: rejection sampling).
+fn tx_code() -> Result<String, IssuerError> {
+    loop {
+        let mut b = [0u8; 4];
+        getrandom::fill(&mut b).map_err(IssuerError::internal)?;
+        let n = u32::from_be_bytes(b);
+        // 4_294_000_000 is the largest multiple of 10^6 below 2^32.
+        if n < 4_294_000_000 {
+            return Ok(format!("{:06}", n % 1_000_000));
+        }
+    }
+}
+
+/// `POST /admin/offers`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateOffer {
+    /// The citizen's registry key (e.g. the tax code).
+    pub citizen: String,
+    /// The configurations offered (default: all).
+    #[serde(default)]
+    pub credential_configuration_ids: Vec<String>,
+    /// Send a `tx_code` (default true; the citizen gets it out of band).
+    #[serde(default)]
+    pub tx_code: Option<bool>,
+}
+
+/// `POST /admin/offers` (issuer-initiated, IT-Wallet 1.4 §3.2): an offer by value with a
+/// `pre-authorized_code` (and a 6-digit `tx_code`) for a citizen the registry knows, for the
+/// desk to show as a QR code; the registry must have a record of the citizen for each
+/// configuration offered (else 404). 201 `{offer_url, tx_code, expires_at}`.
+async fn create_offer(_: AdminToken, State(st): State<Issuer>, service_kit::Json(req): service_kit::Json<CreateOffer>) -> Result<Response, IssuerError> {
+    let c = st.config();
+    let ids = if req.credential_configuration_ids.is_empty() { c.credentials.iter().map(|c| c.id.clone()).collect() } else { req.credential_configuration_ids };
+    for id in &ids {
+        let cc = c.credential(id).ok_or_else(|| IssuerError::bad_request(format!("unknown credential_configuration_id `{id}`")))?;
+        if st.registry().lookup(&cc.source, &req.citizen)? == Record::Unknown {
+            return Err(IssuerError::NotFound(format!("the registry has no `{id}` record for this citizen")));
+        }
+    }
+    let code = random()?;
+    let tx = if req.tx_code.unwrap_or(true) { Some(tx_code()?) } else { None };
+    let tx_meta = tx.as_ref().map(|_| TxCode { input_mode: Some(TxInputMode::Numeric), length: Some(6), description: Some("Il codice ricevuto allo sportello".into()) });
+    let offer = CredentialOffer::new(c.entity_id.as_str(), ids.clone())
+        .with_pre_authorized_code(code.clone(), tx_meta)
+        .emit(c.profile)
+        .map_err(|e| IssuerError::bad_request(format!("the {} profile cannot emit this offer: {e}", c.profile.as_str())))?;
+    let url = OfferUrl { scheme: OfferScheme::OpenIdCredentialOffer, offer: OfferRef::Value(offer) }.to_url().map_err(IssuerError::internal)?;
+    let expires_at = st.now().secs().saturating_add(c.offer_ttl);
+    st.store().insert_offer(&hash(&code), &Offer { tx_code: tx.clone(), citizen: req.citizen, configurations: ids }, expires_at)?;
+    st.metrics().count(Event::OfferCreated);
+    let body = json!({"offer_url": url, "tx_code": tx, "expires_at": expires_at});
+    Ok((StatusCode::CREATED, [(header::CACHE_CONTROL, "no-store")], Json(body)).into_response())
+}
+
+/// `POST /admin/status`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeStatus {
+    /// `revoke`, `suspend` or `reinstate`.
+    pub action: String,
+    /// One credential (its `id` from the citizen's list), or
+    #[serde(default)]
+    pub credential_id: Option<String>,
+    /// every credential of a citizen.
+    #[serde(default)]
+    pub citizen: Option<String>,
+}
+
+/// `POST /admin/status`: sets the status list entries (IT-Wallet 1.4 §6: INVALID for a
+/// revocation, SUSPENDED, or back to VALID) of one credential or of all a citizen's. 200
+/// `{changed}`; 404 when nothing matched.
+async fn change_status(_: AdminToken, State(st): State<Issuer>, service_kit::Json(req): service_kit::Json<ChangeStatus>) -> Result<Response, IssuerError> {
+    let value = match req.action.as_str() {
+        "revoke" => StatusValue::Invalid,
+        "suspend" => StatusValue::Suspended,
+        "reinstate" => StatusValue::Valid,
+        other => return Err(IssuerError::bad_request(format!("action `{other}` is not revoke, suspend or reinstate"))),
+    };
+    if !value.fits(st.config().status_bits) {
+        return Err(IssuerError::bad_request("status_bits = 1 cannot hold SUSPENDED"));
+    }
+    let target = match (req.credential_id.as_deref(), req.citizen.as_deref()) {
+        (Some(id), None) => Target::Credential(id),
+        (None, Some(c)) => Target::Citizen(c),
+        _ => return Err(IssuerError::bad_request("give exactly one of credential_id and citizen")),
+    };
+    let n = st.store().set_status(target, value.to_u8())?;
+    if n == 0 {
+        return Err(IssuerError::NotFound("no such credential".into()));
+    }
+    st.metrics().add(Event::StatusChanged, u64::try_from(n).unwrap_or(0));
+    tracing::info!(target: "issuer", action = %req.action, changed = n, "status changed");
+    Ok(([(header::CACHE_CONTROL, "no-store")], Json(json!({"changed": n, "status": value.name()}))).into_response())
+}
+
+/// `GET /admin/citizens/{citizen}/credentials`: what was issued to whom (id,
+/// configuration, status index and value, dates, the wallet's notification).
+async fn issued_to(_: AdminToken, State(st): State<Issuer>, Path(citizen): Path<String>) -> Result<Response, IssuerError> {
+    let list = st.store().issued_to(&citizen)?;
+    Ok(([(header::CACHE_CONTROL, "no-store")], Json(json!({"credentials": list}))).into_response())
+}
+
+/// The current status list, from the database.
+pub fn current_list(st: &Issuer) -> Result<StatusList, IssuerError> {
+    let (entries, allocated) = st.store().status_entries()?;
+    let size = allocated.div_ceil(STATUS_LIST_STEP).max(1).saturating_mul(STATUS_LIST_STEP);
+    let mut list = StatusList::new(st.config().status_bits, size);
+    for (idx, v) in entries {
+        list.set(idx, StatusValue::from_u8(v)).map_err(IssuerError::internal)?;
+    }
+    Ok(list)
+}
+
+/// `GET /status-list`: the Token Status List (draft-ietf-oauth-status-list, IT-Wallet 1.4
+/// §6), signed per request with the credential key (`kid`), `sub` = this URL, `exp` and
+/// `ttl` = `status_list_ttl`.
+async fn status_list(State(st): State<Issuer>) -> Result<Response, IssuerError> {
+    let now = st.now();
+    let ttl = st.config().status_list_ttl;
+    let token = StatusListToken {
+        list: current_list(&st)?,
+        uri: st.config().endpoint(STATUS_LIST_PATH),
+        iss: Some(st.config().entity_id.as_str().to_owned()),
+        iat: now,
+        exp: Some(now.plus(ttl)),
+        ttl: Some(u64::try_from(ttl).unwrap_or(0)),
+    };
+    let mut h = JwsHeader::new(JwsAlg::Es256);
+    h.kid = st.keys().credential().kid();
+    let jwt = token.sign(&h, st.keys().credential()).map_err(IssuerError::internal)?;
+    Ok(([(header::CONTENT_TYPE, wallet_core::status::MEDIA_TYPE), (header::CACHE_CONTROL, "no-cache")], jwt).into_response())
+}
+
+fn wants_jwt(headers: &HeaderMap) -> bool {
+    headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.split(',').any(|p| p.split(';').next().unwrap_or_default().trim() == "application/jwt"))
+}
+
+/// `GET /.well-known/openid-credential-issuer`: JSON, or with `Accept: application/jwt`
+/// the same signed (`signed_metadata`, OpenID4VCI §12.2.3) with the credential key.
+async fn issuer_metadata(State(st): State<Issuer>, headers: HeaderMap) -> Result<Response, IssuerError> {
+    if wants_jwt(&headers) {
+        let jwt = st.metadata().sign(st.keys().credential(), None, st.now(), 86_400).map_err(IssuerError::internal)?;
+        return Ok(([(header::CONTENT_TYPE, "application/jwt")], jwt).into_response());
+    }
+    Ok(Json(st.metadata().clone()).into_response())
+}
+
+async fn as_metadata(State(st): State<Issuer>) -> Response {
+    Json(st.as_metadata().clone()).into_response()
+}
+
+fn type_metadata(st: &Issuer, vct: &str) -> Result<Response, IssuerError> {
+    let p = st.config().credentials.iter().map(|c| c.preset).find(|p| p.vct() == vct).ok_or_else(|| IssuerError::NotFound(format!("no type metadata for `{vct}`")))?;
+    Ok(Json(p.type_metadata()).into_response())
+}
+
+async fn vct_by_path(State(st): State<Issuer>, Path(vct): Path<String>) -> Result<Response, IssuerError> {
+    type_metadata(&st, &vct)
+}
+
+#[derive(Debug, Deserialize)]
+struct VctQuery {
+    vct: String,
+}
+
+async fn vct_by_query(State(st): State<Issuer>, Query(q): Query<VctQuery>) -> Result<Response, IssuerError> {
+    type_metadata(&st, &q.vct)
+}
+
+async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], include_str!("openapi.json")).into_response()
+}
+
+async fn metrics(State(st): State<Issuer>) -> Response {
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], st.metrics().render()).into_response()
+}

@@ -1,0 +1,352 @@
+//! The issuer's state: configuration, database, registry, keys, the federation entity it
+//! runs as, its metadata, the trusted wallet providers, limiters, counters, the clock.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde_json::{Map, Value, json};
+use service_kit::RateLimiter;
+use wallet_core::federation::TrustChainResolver;
+use wallet_core::jose::{Jwk, JwsHeader};
+use wallet_core::oid4vci::metadata::{ATTEST_JWT_CLIENT_AUTH, BatchCredentialIssuance};
+use wallet_core::oid4vci::token::GRANT_PRE_AUTHORIZED_CODE;
+use wallet_core::oid4vci::{AuthorizationServerMetadata, CredentialConfiguration, CredentialIssuerMetadata};
+use wallet_core::sd_jwt::{IssuerKeyResolver, KeyResolutionError};
+use wallet_core::time::{Clock, SystemClock, UnixTime};
+
+use crate::config::Config;
+use crate::keys::Keys;
+use crate::registry::Registry;
+use crate::routes;
+use crate::store::Store;
+
+/// The federation entity type of a wallet provider's metadata, whose `jwks` signs WAAs and
+/// WUAs (IT-Wallet 1.4 §2.4).
+pub const WALLET_SOLUTION: &str = "wallet_solution";
+
+/// Why the issuer could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OpenError {
+    /// The configuration breaks a rule.
+    #[error("configuration: {0}")]
+    Config(#[from] crate::config::ConfigError),
+    /// Keys or the data directory.
+    #[error("keys: {0}")]
+    Keys(String),
+    /// The database.
+    #[error("database: {0}")]
+    Store(#[from] crate::store::StoreError),
+    /// The federation entity.
+    #[error("federation entity: {0}")]
+    Federation(String),
+}
+
+/// Wallet providers' keys from the `trust_chain` header of their WAAs and WUAs, validated
+/// to any configured trust anchor (wallet-core's [`TrustChainResolver`], one per anchor).
+#[derive(Debug, Clone)]
+pub struct WalletProviders(Vec<TrustChainResolver>);
+
+impl IssuerKeyResolver for WalletProviders {
+    fn resolve(&self, iss: &str, header: &JwsHeader, now: UnixTime) -> Result<Cow<'_, Jwk>, KeyResolutionError> {
+        let mut last = KeyResolutionError::UnknownIssuer { iss: iss.to_owned() };
+        for r in &self.0 {
+            match r.resolve(iss, header, now) {
+                Ok(k) => return Ok(k),
+                Err(e) => last = e,
+            }
+        }
+        Err(last)
+    }
+}
+
+/// Our own trust chain, cached: the statements until shortly before the chain expires, or
+/// nothing for [`CHAIN_RETRY`] seconds after a failed resolution.
+#[derive(Debug, Default)]
+struct OwnChain {
+    jwts: Option<Vec<String>>,
+    until: i64,
+}
+
+/// Seconds before a failed resolution of our own chain is tried again.
+pub const CHAIN_RETRY: i64 = 30;
+/// Our chain is resolved again this long before it expires.
+const CHAIN_REFRESH_MARGIN: i64 = 300;
+
+/// The rate limiters.
+#[derive(Debug, Clone)]
+pub struct Limiters {
+    /// The wallet-facing endpoints.
+    pub wallet: Arc<RateLimiter>,
+    /// The admin API.
+    pub admin: Arc<RateLimiter>,
+}
+
+/// Everything a handler needs; cheap to clone.
+#[derive(Clone)]
+pub struct Issuer {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Issuer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Issuer").field("entity_id", &self.inner.config.entity_id).finish_non_exhaustive()
+    }
+}
+
+struct Inner {
+    config: Config,
+    store: Store,
+    registry: Registry,
+    keys: Keys,
+    federation: trust_anchor::AppState,
+    metadata: CredentialIssuerMetadata,
+    as_metadata: AuthorizationServerMetadata,
+    wallet_providers: WalletProviders,
+    wua_status_http: crate::wua_status::StatusHttp,
+    http: service_kit::OutboundHttp,
+    own_chain: std::sync::Mutex<OwnChain>,
+    wua_statuses: wallet_core::oid4vp::verify::StatusCache,
+    clock: Arc<dyn Clock>,
+    limiters: Limiters,
+    metrics: crate::metrics::Metrics,
+}
+
+/// `openid_credential_issuer` metadata (OpenID4VCI §12.2.4, IT-Wallet 1.4 §3.1): endpoints,
+/// `batch_credential_issuance`, one SD-JWT VC configuration per configured credential
+/// (ES256 proofs with a key attestation), `display`, and `jwks` (the credential key).
+pub fn issuer_metadata(config: &Config, keys: &Keys) -> CredentialIssuerMetadata {
+    let configurations: BTreeMap<String, CredentialConfiguration> = config
+        .credentials
+        .iter()
+        .map(|c| {
+            let mut cc = CredentialConfiguration::sd_jwt_vc(c.preset.vct(), c.preset.scope());
+            cc.extra.insert("display".into(), json!([{"name": c.preset.display_name(), "locale": "it-IT"}]));
+            (c.id.clone(), cc)
+        })
+        .collect();
+    let mut extra = Map::new();
+    extra.insert("display".into(), json!([{"name": config.organization_name, "locale": "it-IT"}]));
+    extra.insert("jwks".into(), serde_json::to_value(keys.issuer_jwks()).unwrap_or(Value::Null));
+    extra.insert("status_list_endpoint".into(), Value::from(config.endpoint(routes::STATUS_LIST_PATH)));
+    CredentialIssuerMetadata {
+        credential_issuer: config.entity_id.as_str().to_owned(),
+        authorization_servers: vec![config.entity_id.as_str().to_owned()],
+        credential_endpoint: config.endpoint(routes::CREDENTIAL_PATH),
+        nonce_endpoint: Some(config.endpoint(routes::NONCE_PATH)),
+        deferred_credential_endpoint: Some(config.endpoint(routes::DEFERRED_PATH)),
+        notification_endpoint: Some(config.endpoint(routes::NOTIFICATION_PATH)),
+        credential_response_encryption: None,
+        batch_credential_issuance: Some(BatchCredentialIssuance { batch_size: config.batch_size }),
+        credential_configurations_supported: configurations,
+        extra,
+    }
+}
+
+/// `oauth_authorization_server` metadata (RFC 8414, IT-Wallet 1.4 §3.1). Only the
+/// pre-authorized code grant is served so far; PAR and `/authorize` take requests but the
+/// citizen's authentication is not integrated yet ([`crate::authorization`]).
+pub fn authorization_server_metadata(config: &Config) -> AuthorizationServerMetadata {
+    let mut extra = Map::new();
+    extra.insert("pre-authorized_grant_anonymous_access_supported".into(), Value::Bool(true));
+    extra.insert("response_types_supported".into(), json!(["code"]));
+    extra.insert("require_pushed_authorization_requests".into(), Value::Bool(true));
+    AuthorizationServerMetadata {
+        issuer: config.entity_id.as_str().to_owned(),
+        authorization_endpoint: config.endpoint(routes::AUTHORIZE_PATH),
+        token_endpoint: config.endpoint(routes::TOKEN_PATH),
+        pushed_authorization_request_endpoint: Some(config.endpoint(routes::PAR_PATH)),
+        code_challenge_methods_supported: vec!["S256".into()],
+        dpop_signing_alg_values_supported: vec!["ES256".into()],
+        token_endpoint_auth_methods_supported: vec![ATTEST_JWT_CLIENT_AUTH.into()],
+        grant_types_supported: vec![GRANT_PRE_AUTHORIZED_CODE.into()],
+        request_object_signing_alg_values_supported: vec!["ES256".into()],
+        extra,
+    }
+}
+
+/// `federation_entity` (IT-Wallet 1.4 §1.1).
+fn federation_entity_metadata(config: &Config) -> Value {
+    json!({
+        "homepage_uri": config.endpoint("/"),
+        "policy_uri": config.endpoint("/"),
+        "logo_uri": config.endpoint(service_kit::assets::LOGO_PATH),
+        "contacts": [format!("issuer@{}", config.entity_id.host())],
+    })
+}
+
+/// Builds an [`Issuer`] with non-default seams.
+pub struct Builder {
+    config: Config,
+    clock: Arc<dyn Clock>,
+}
+
+impl Builder {
+    /// The clock (tests pin time).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Opens the database, loads (or creates) the keys and the federation entity.
+    pub fn open(self) -> Result<Issuer, OpenError> {
+        let config = self.config;
+        config.validate()?;
+        std::fs::create_dir_all(&config.data_dir).map_err(|e| OpenError::Keys(format!("{}: {e}", config.data_dir.display())))?;
+        let keys = Keys::open(&config.data_dir).map_err(OpenError::Keys)?;
+        let store = Store::open(&config.data_dir.join("issuer.sqlite"))?;
+        let metadata = issuer_metadata(&config, &keys);
+        let as_metadata = authorization_server_metadata(&config);
+        let mut md = Map::new();
+        md.insert("openid_credential_issuer".into(), serde_json::to_value(&metadata).map_err(|e| OpenError::Federation(e.to_string()))?);
+        md.insert("oauth_authorization_server".into(), serde_json::to_value(&as_metadata).map_err(|e| OpenError::Federation(e.to_string()))?);
+        md.insert("federation_entity".into(), federation_entity_metadata(&config));
+        let mut fed = trust_anchor::Config::trust_anchor(config.entity_id.clone(), config.data_dir.clone(), config.admin_token.clone());
+        fed.authority = false;
+        fed.authority_hints = config.authority_hints.clone();
+        fed.organization_name = config.organization_name.clone();
+        fed.metadata = md;
+        fed.trust_anchors = config.trust_anchors.clone();
+        let federation = trust_anchor::AppState::open(fed).map_err(OpenError::Federation)?;
+        let l = |name: &'static str, limit| Arc::new(RateLimiter::new(name, limit).with_max_clients(config.rate_limits.max_clients));
+        let limiters = Limiters { wallet: l("wallet", config.rate_limits.wallet), admin: l("admin", config.rate_limits.admin) };
+        let wallet_providers = WalletProviders(config.trust_anchors.iter().map(|a| TrustChainResolver::new(a.clone(), WALLET_SOLUTION)).collect());
+        let wua_status_http = crate::wua_status::StatusHttp::new().map_err(OpenError::Federation)?;
+        let http = service_kit::OutboundHttp::new(service_kit::FetchLimits::default()).map_err(|e| OpenError::Federation(format!("outbound HTTP: {e}")))?;
+        Ok(Issuer {
+            inner: Arc::new(Inner {
+                wua_status_http,
+                http,
+                own_chain: std::sync::Mutex::new(OwnChain::default()),
+                wua_statuses: wallet_core::oid4vp::verify::StatusCache::new(),
+                registry: Registry::new(&config.registry),
+                config,
+                store,
+                keys,
+                federation,
+                metadata,
+                as_metadata,
+                wallet_providers,
+                clock: self.clock,
+                limiters,
+                metrics: crate::metrics::Metrics::default(),
+            }),
+        })
+    }
+}
+
+impl Issuer {
+    /// A builder over `config` (system clock).
+    pub fn builder(config: Config) -> Builder {
+        Builder { config, clock: Arc::new(SystemClock) }
+    }
+
+    /// Opens the issuer with the system clock.
+    pub fn open(config: Config) -> Result<Self, OpenError> {
+        Self::builder(config).open()
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// The database.
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    /// The registry (authentic source).
+    pub fn registry(&self) -> &Registry {
+        &self.inner.registry
+    }
+
+    /// The keys.
+    pub fn keys(&self) -> &Keys {
+        &self.inner.keys
+    }
+
+    /// The federation entity.
+    pub fn federation(&self) -> &trust_anchor::AppState {
+        &self.inner.federation
+    }
+
+    /// Our credential issuer metadata.
+    pub fn metadata(&self) -> &CredentialIssuerMetadata {
+        &self.inner.metadata
+    }
+
+    /// Our authorization server metadata.
+    pub fn as_metadata(&self) -> &AuthorizationServerMetadata {
+        &self.inner.as_metadata
+    }
+
+    /// The trusted wallet providers.
+    pub fn wallet_providers(&self) -> &WalletProviders {
+        &self.inner.wallet_providers
+    }
+
+    /// Fetches of wallet providers' status lists.
+    pub fn wua_status_http(&self) -> &crate::wua_status::StatusHttp {
+        &self.inner.wua_status_http
+    }
+
+    /// Wallet providers' status lists fetched so far.
+    pub fn wua_statuses(&self) -> &wallet_core::oid4vp::verify::StatusCache {
+        &self.inner.wua_statuses
+    }
+
+    /// The rate limiters.
+    pub fn limiters(&self) -> &Limiters {
+        &self.inner.limiters
+    }
+
+    /// The counters.
+    pub fn metrics(&self) -> &crate::metrics::Metrics {
+        &self.inner.metrics
+    }
+
+    /// Our trust chain to a configured trust anchor (leaf first), for the `trust_chain` header
+    /// of the credentials we sign (IT-Wallet 1.4 §4.1); resolved over outbound HTTP with
+    /// wallet-core's `ChainCollector` and cached. `None` before a trust anchor onboarded us
+    /// (or with none configured): the credentials then carry `kid` only, and wallets find the
+    /// key in our metadata through our chain.
+    pub async fn own_trust_chain(&self) -> Option<Vec<String>> {
+        let now = self.now().secs();
+        {
+            let slot = self.inner.own_chain.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if slot.until > now {
+                return slot.jwts.clone();
+            }
+        }
+        if self.inner.config.trust_anchors.is_empty() {
+            return None;
+        }
+        let fetcher = self.inner.http.for_request();
+        let resolved = wallet_core::federation::ChainCollector::new_async(&fetcher, &self.inner.config.trust_anchors)
+            .resolve_async(&self.inner.config.entity_id, self.now())
+            .await;
+        let (jwts, until) = match resolved {
+            Ok(chain) => (Some(chain.jwts()), chain.exp.secs().saturating_sub(CHAIN_REFRESH_MARGIN).max(now.saturating_add(60))),
+            Err(e) => {
+                tracing::warn!(target: "issuer", "our trust chain cannot be resolved (credentials carry kid only): {e}");
+                (None, now.saturating_add(CHAIN_RETRY))
+            }
+        };
+        let mut slot = self.inner.own_chain.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        *slot = OwnChain { jwts: jwts.clone(), until };
+        jwts
+    }
+
+    /// Now.
+    pub fn now(&self) -> UnixTime {
+        self.inner.clock.now()
+    }
+}
+
+impl service_kit::AdminAuth for Issuer {
+    fn admin_token(&self) -> &str {
+        &self.inner.config.admin_token
+    }
+}

@@ -1,0 +1,403 @@
+//! The issuer's database: `<data_dir>/issuer.sqlite` (0600, WAL, `synchronous=FULL`), one
+//! connection behind a mutex. Every single-use value (pre-authorized codes, `c_nonce`s,
+//! DPoP `jti`s, deferred `transaction_id`s) is consumed by one guarded statement, so that of
+//! two concurrent uses exactly one wins.
+//!
+//! What it keeps about citizens is what issuance and status need (IT-Wallet §6): the
+//! registry key (`citizen`) of each offer, grant and issued credential, with the
+//! configuration, the status index and the status. Claims are never stored: they are read
+//! from the registry when the credential is signed. Secrets (pre-authorized codes) are kept
+//! as SHA-256 hashes.
+
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+/// The database failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// SQLite.
+    #[error("sqlite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// The file.
+    #[error("{0}")]
+    Io(String),
+    /// A stored value does not parse.
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+}
+
+/// An offer, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Offer {
+    /// The `tx_code` sent to the citizen out of band.
+    pub tx_code: Option<String>,
+    /// The registry key.
+    pub citizen: String,
+    /// The configurations offered.
+    pub configurations: Vec<String>,
+}
+
+/// A grant: what an access token's `sub` stands for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grant {
+    /// The registry key.
+    pub citizen: String,
+    /// The configurations granted.
+    pub configurations: Vec<String>,
+}
+
+/// One issued credential.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Issued {
+    /// Our id for it (admin API).
+    pub id: String,
+    /// The grant it was issued under.
+    #[serde(skip)]
+    pub grant_id: String,
+    /// The registry key.
+    pub citizen: String,
+    /// `credential_configuration_id`.
+    pub configuration_id: String,
+    /// Its index in the status list.
+    pub status_idx: u64,
+    /// Its status value (0 valid, 1 invalid, 2 suspended).
+    pub status: u8,
+    /// The response's `notification_id`.
+    #[serde(skip)]
+    pub notification_id: String,
+    /// When.
+    pub issued_at: i64,
+    /// `exp`.
+    pub expires_at: i64,
+    /// The wallet's last notification event, if any.
+    pub notified: Option<String>,
+}
+
+/// A deferred issuance waiting for the registry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deferred {
+    /// The grant.
+    pub grant_id: String,
+    /// The configuration.
+    pub configuration_id: String,
+    /// The proven keys (JWK JSON array).
+    pub keys: String,
+}
+
+/// Which credentials a status change applies to.
+#[derive(Debug, Clone, Copy)]
+pub enum Target<'a> {
+    /// One credential by id.
+    Credential(&'a str),
+    /// Every credential of a citizen.
+    Citizen(&'a str),
+}
+
+/// The store.
+pub struct Store {
+    conn: Mutex<Connection>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").finish_non_exhaustive()
+    }
+}
+
+fn list(s: &str) -> Result<Vec<String>, StoreError> {
+    serde_json::from_str(s).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn json(v: &[String]) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "[]".into())
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS offers (code_hash TEXT PRIMARY KEY, tx_code TEXT, citizen TEXT NOT NULL, configurations TEXT NOT NULL,
+    expires_at INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, used INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS grants (id TEXT PRIMARY KEY, citizen TEXT NOT NULL, configurations TEXT NOT NULL, expires_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS nonces (nonce TEXT PRIMARY KEY, expires_at INTEGER NOT NULL, used INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS jtis (jti TEXT PRIMARY KEY, expires_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS status_slots (idx INTEGER PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS issued (id TEXT PRIMARY KEY, grant_id TEXT NOT NULL, citizen TEXT NOT NULL, configuration_id TEXT NOT NULL,
+    status_idx INTEGER NOT NULL UNIQUE, status INTEGER NOT NULL DEFAULT 0, notification_id TEXT NOT NULL, issued_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL, notified TEXT);
+CREATE INDEX IF NOT EXISTS issued_citizen ON issued(citizen);
+CREATE INDEX IF NOT EXISTS issued_notification ON issued(notification_id);
+CREATE TABLE IF NOT EXISTS pushed (request_uri_hash TEXT PRIMARY KEY, client_id TEXT NOT NULL, request TEXT NOT NULL,
+    expires_at INTEGER NOT NULL, used INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS deferred (transaction_id TEXT PRIMARY KEY, grant_id TEXT NOT NULL, configuration_id TEXT NOT NULL,
+    keys TEXT NOT NULL, expires_at INTEGER NOT NULL, used INTEGER NOT NULL DEFAULT 0);
+";
+
+impl Store {
+    /// Opens (creating, 0600) the database at `path`.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        service_kit::files::private_database(path).map_err(|e| StoreError::Io(format!("{}: {e}", path.display())))?;
+        let conn = Connection::open(path)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.execute_batch(SCHEMA)?;
+        Ok(Self { conn: Mutex::new(conn) })
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Whether the database answers.
+    pub fn ping(&self) -> Result<(), StoreError> {
+        self.conn().query_row("SELECT 1", [], |_| Ok(()))?;
+        Ok(())
+    }
+
+    /// Stores an offer under the hash of its pre-authorized code.
+    pub fn insert_offer(&self, code_hash: &str, offer: &Offer, expires_at: i64) -> Result<(), StoreError> {
+        self.conn().execute(
+            "INSERT INTO offers (code_hash, tx_code, citizen, configurations, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![code_hash, offer.tx_code, offer.citizen, json(&offer.configurations), expires_at],
+        )?;
+        Ok(())
+    }
+
+    /// Counts one attempt at an unused, unexpired offer with attempts left, and returns it;
+    /// `None` when there is no such offer (unknown, used, expired or burnt).
+    pub fn attempt_offer(&self, code_hash: &str, now: i64, max_attempts: u32) -> Result<Option<Offer>, StoreError> {
+        let row = self
+            .conn()
+            .query_row(
+                "UPDATE offers SET attempts = attempts + 1 WHERE code_hash = ?1 AND used = 0 AND expires_at > ?2 AND attempts < ?3
+                 RETURNING tx_code, citizen, configurations",
+                params![code_hash, now, max_attempts],
+                |r| Ok((r.get::<_, Option<String>>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)),
+            )
+            .optional()?;
+        row.map(|(tx_code, citizen, c)| Ok(Offer { tx_code, citizen, configurations: list(&c)? })).transpose()
+    }
+
+    /// Consumes an offer (single use): whether this call did.
+    pub fn consume_offer(&self, code_hash: &str) -> Result<bool, StoreError> {
+        Ok(self.conn().execute("UPDATE offers SET used = 1 WHERE code_hash = ?1 AND used = 0", [code_hash])? == 1)
+    }
+
+    /// Records a grant.
+    pub fn insert_grant(&self, id: &str, grant: &Grant, expires_at: i64) -> Result<(), StoreError> {
+        self.conn().execute(
+            "INSERT INTO grants VALUES (?1, ?2, ?3, ?4)",
+            params![id, grant.citizen, json(&grant.configurations), expires_at],
+        )?;
+        Ok(())
+    }
+
+    /// A grant by id.
+    pub fn grant(&self, id: &str) -> Result<Option<Grant>, StoreError> {
+        let row = self
+            .conn()
+            .query_row("SELECT citizen, configurations FROM grants WHERE id = ?1", [id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+            .optional()?;
+        row.map(|(citizen, c)| Ok(Grant { citizen, configurations: list(&c)? })).transpose()
+    }
+
+    /// Records a fresh `c_nonce`.
+    pub fn insert_nonce(&self, nonce: &str, expires_at: i64) -> Result<(), StoreError> {
+        self.conn().execute("INSERT INTO nonces (nonce, expires_at) VALUES (?1, ?2)", params![nonce, expires_at])?;
+        Ok(())
+    }
+
+    /// Whether `nonce` is one of ours, unused and unexpired.
+    pub fn nonce_usable(&self, nonce: &str, now: i64) -> Result<bool, StoreError> {
+        Ok(self.conn().query_row("SELECT COUNT(*) FROM nonces WHERE nonce = ?1 AND used = 0 AND expires_at > ?2", params![nonce, now], |r| r.get::<_, i64>(0))? == 1)
+    }
+
+    /// Consumes `nonce` (single use): whether this call did.
+    pub fn consume_nonce(&self, nonce: &str, now: i64) -> Result<bool, StoreError> {
+        Ok(self.conn().execute("UPDATE nonces SET used = 1 WHERE nonce = ?1 AND used = 0 AND expires_at > ?2", params![nonce, now])? == 1)
+    }
+
+    /// Remembers a `jti` (namespaced by the caller) until `expires_at`: whether it was new.
+    pub fn remember_jti(&self, jti: &str, expires_at: i64) -> Result<bool, StoreError> {
+        Ok(self.conn().execute("INSERT OR IGNORE INTO jtis VALUES (?1, ?2)", params![jti, expires_at])? == 1)
+    }
+
+    /// A fresh status list index, random among the unused ones of a space kept at least
+    /// twice as large as the indices in use and a multiple of `step` (IT-Wallet §6 / the
+    /// status list draft's privacy advice: neighbouring credentials do not get neighbouring
+    /// indices, and the list's length tells the number issued only to within a step).
+    pub fn allocate_status_idx(&self, step: u64) -> Result<u64, StoreError> {
+        let conn = self.conn();
+        let used: i64 = conn.query_row("SELECT COUNT(*) FROM status_slots", [], |r| r.get(0))?;
+        let used = u64::try_from(used).unwrap_or(0);
+        let step = step.max(1);
+        let space = used.saturating_add(1).saturating_mul(2).div_ceil(step).max(1).saturating_mul(step);
+        for _ in 0..64 {
+            let mut b = [0u8; 8];
+            getrandom::fill(&mut b).map_err(|e| StoreError::Io(e.to_string()))?;
+            let idx = u64::from_be_bytes(b) % space;
+            let sql_idx = i64::try_from(idx).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            if conn.execute("INSERT OR IGNORE INTO status_slots VALUES (?1)", [sql_idx])? == 1 {
+                return Ok(idx);
+            }
+        }
+        Err(StoreError::Corrupt("no free status index found in 64 draws".into()))
+    }
+
+    /// Records an issued credential.
+    pub fn insert_issued(&self, i: &Issued) -> Result<(), StoreError> {
+        self.conn().execute(
+            "INSERT INTO issued (id, grant_id, citizen, configuration_id, status_idx, status, notification_id, issued_at, expires_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            params![i.id, i.grant_id, i.citizen, i.configuration_id, i64::try_from(i.status_idx).map_err(|e| StoreError::Corrupt(e.to_string()))?, i.status, i.notification_id, i.issued_at, i.expires_at],
+        )?;
+        Ok(())
+    }
+
+    /// Sets the status of `target`'s credentials: how many changed.
+    pub fn set_status(&self, target: Target<'_>, value: u8) -> Result<usize, StoreError> {
+        let n = match target {
+            Target::Credential(id) => self.conn().execute("UPDATE issued SET status = ?2 WHERE id = ?1", params![id, value])?,
+            Target::Citizen(c) => self.conn().execute("UPDATE issued SET status = ?2 WHERE citizen = ?1", params![c, value])?,
+        };
+        Ok(n)
+    }
+
+    /// Credentials of a citizen (admin API).
+    pub fn issued_to(&self, citizen: &str) -> Result<Vec<Issued>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT id, grant_id, citizen, configuration_id, status_idx, status, notification_id, issued_at, expires_at, notified
+             FROM issued WHERE citizen = ?1 ORDER BY issued_at, status_idx",
+        )?;
+        let rows = stmt.query_map([citizen], |r| {
+            Ok(Issued {
+                id: r.get(0)?,
+                grant_id: r.get(1)?,
+                citizen: r.get(2)?,
+                configuration_id: r.get(3)?,
+                status_idx: u64::try_from(r.get::<_, i64>(4)?).unwrap_or(u64::MAX),
+                status: r.get(5)?,
+                notification_id: r.get(6)?,
+                issued_at: r.get(7)?,
+                expires_at: r.get(8)?,
+                notified: r.get(9)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Every non-zero status entry, and one past the highest index allocated.
+    pub fn status_entries(&self) -> Result<(Vec<(u64, u8)>, u64), StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare("SELECT status_idx, status FROM issued WHERE status != 0")?;
+        let entries = stmt.query_map([], |r| Ok((u64::try_from(r.get::<_, i64>(0)?).unwrap_or(u64::MAX), r.get::<_, u8>(1)?)))?.collect::<Result<Vec<_>, _>>()?;
+        let allocated: i64 = conn.query_row("SELECT COALESCE(MAX(idx) + 1, 0) FROM status_slots", [], |r| r.get(0))?;
+        Ok((entries, u64::try_from(allocated).unwrap_or(0)))
+    }
+
+    /// Records the wallet's notification for a grant's `notification_id`: whether it named
+    /// credentials of this grant.
+    pub fn notify(&self, notification_id: &str, grant_id: &str, event: &str) -> Result<bool, StoreError> {
+        Ok(self.conn().execute("UPDATE issued SET notified = ?3 WHERE notification_id = ?1 AND grant_id = ?2", params![notification_id, grant_id, event])? > 0)
+    }
+
+    /// Records a deferred issuance.
+    pub fn insert_deferred(&self, transaction_id: &str, d: &Deferred, expires_at: i64) -> Result<(), StoreError> {
+        self.conn().execute(
+            "INSERT INTO deferred (transaction_id, grant_id, configuration_id, keys, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![transaction_id, d.grant_id, d.configuration_id, d.keys, expires_at],
+        )?;
+        Ok(())
+    }
+
+    /// A pending deferred issuance.
+    pub fn deferred(&self, transaction_id: &str, now: i64) -> Result<Option<Deferred>, StoreError> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT grant_id, configuration_id, keys FROM deferred WHERE transaction_id = ?1 AND used = 0 AND expires_at > ?2",
+                params![transaction_id, now],
+                |r| Ok(Deferred { grant_id: r.get(0)?, configuration_id: r.get(1)?, keys: r.get(2)? }),
+            )
+            .optional()?)
+    }
+
+    /// Consumes a deferred issuance (single use): whether this call did.
+    pub fn consume_deferred(&self, transaction_id: &str) -> Result<bool, StoreError> {
+        Ok(self.conn().execute("UPDATE deferred SET used = 1 WHERE transaction_id = ?1 AND used = 0", [transaction_id])? == 1)
+    }
+
+    /// Stores a pushed authorization request under the hash of its `request_uri`, bound to
+    /// the client (`request`: the verified request, JSON).
+    pub fn insert_pushed(&self, request_uri_hash: &str, client_id: &str, request: &str, expires_at: i64) -> Result<(), StoreError> {
+        self.conn().execute(
+            "INSERT INTO pushed (request_uri_hash, client_id, request, expires_at) VALUES (?1, ?2, ?3, ?4)",
+            params![request_uri_hash, client_id, request, expires_at],
+        )?;
+        Ok(())
+    }
+
+    /// Consumes a pushed request (single use, this client's, unexpired): its JSON, or `None`.
+    pub fn take_pushed(&self, request_uri_hash: &str, client_id: &str, now: i64) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .conn()
+            .query_row(
+                "UPDATE pushed SET used = 1 WHERE request_uri_hash = ?1 AND client_id = ?2 AND used = 0 AND expires_at > ?3 RETURNING request",
+                params![request_uri_hash, client_id, now],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// Deletes expired single-use values.
+    pub fn purge(&self, now: i64) -> Result<(), StoreError> {
+        let conn = self.conn();
+        conn.execute("DELETE FROM offers WHERE expires_at <= ?1", [now])?;
+        conn.execute("DELETE FROM nonces WHERE expires_at <= ?1", [now])?;
+        conn.execute("DELETE FROM jtis WHERE expires_at <= ?1", [now])?;
+        conn.execute("DELETE FROM grants WHERE expires_at <= ?1", [now])?;
+        conn.execute("DELETE FROM deferred WHERE expires_at <= ?1", [now])?;
+        conn.execute("DELETE FROM pushed WHERE expires_at <= ?1", [now])?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn single_use_values() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(&dir.path().join("db")).unwrap();
+        let offer = Offer { tx_code: Some("123456".into()), citizen: "CF".into(), configurations: vec!["pid".into()] };
+        s.insert_offer("h", &offer, 100).unwrap();
+        assert_eq!(s.attempt_offer("h", 10, 2).unwrap(), Some(offer.clone()));
+        assert!(s.attempt_offer("h", 10, 2).unwrap().is_some());
+        assert!(s.attempt_offer("h", 10, 2).unwrap().is_none(), "attempts exhausted");
+        s.insert_offer("h2", &offer, 100).unwrap();
+        assert!(s.attempt_offer("h2", 100, 2).unwrap().is_none(), "expired");
+        assert!(s.consume_offer("h2").unwrap());
+        assert!(!s.consume_offer("h2").unwrap());
+        s.insert_nonce("n", 50).unwrap();
+        assert!(s.nonce_usable("n", 10).unwrap());
+        assert!(s.consume_nonce("n", 10).unwrap());
+        assert!(!s.consume_nonce("n", 10).unwrap());
+        assert!(!s.nonce_usable("n", 10).unwrap());
+        assert!(s.remember_jti("dpop:x", 50).unwrap());
+        assert!(!s.remember_jti("dpop:x", 50).unwrap());
+        s.insert_pushed("ru", "client", "{}", 50).unwrap();
+        assert!(s.take_pushed("ru", "other", 10).unwrap().is_none(), "bound to the client");
+        assert_eq!(s.take_pushed("ru", "client", 10).unwrap().as_deref(), Some("{}"));
+        assert!(s.take_pushed("ru", "client", 10).unwrap().is_none(), "single use");
+        let mut seen = std::collections::BTreeSet::new();
+        for _ in 0..40 {
+            let idx = s.allocate_status_idx(16).unwrap();
+            assert!(idx < 128, "the space grows with use, by steps");
+            assert!(seen.insert(idx), "each index once");
+        }
+        assert_eq!(s.status_entries().unwrap().1, seen.iter().max().unwrap() + 1);
+    }
+}

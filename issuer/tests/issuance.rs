@@ -1,0 +1,370 @@
+//! The issuer over loopback HTTP, the wallet played with wallet-core's oid4vci wallet side:
+//! the pre-authorized flow end to end with a batch, deferred issuance, revocation seen in
+//! the status list, and one negative test per check, each asserting the spec's error code.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+mod common;
+
+use common::{Fed, LUIGIA, MARIO, MDL, PID, TOKEN, Wallet};
+use serde_json::{Value, json};
+use wallet_core::oid4vci::{CredentialResponse, dpop_proof};
+use wallet_core::sd_jwt::{StaticKeyResolver, Verifier};
+use wallet_core::status::{DEFAULT_MAX_DECOMPRESSED, StatusListToken, StatusValue};
+use wallet_core::time::UnixTime;
+
+/// Offer → token → nonce → a batch of two credentials → notification; each credential
+/// verifies against the issuer key from the metadata, is bound to its proof key and has a
+/// status index of its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pre_authorized_flow_end_to_end_with_a_batch_of_two() {
+    let fed = Fed::new().await;
+    let wallet = Wallet::new(2);
+    let (url, tx) = fed.offer(MARIO, &[MDL]).await;
+    assert!(url.starts_with("openid-credential-offer://"));
+    let (offer, code) = Wallet::read_offer(&fed, &url).await;
+    assert_eq!(offer.credential_configuration_ids, vec![MDL.to_owned()]);
+    let at = wallet.token(&fed, &code, &tx).await;
+    let nonce = wallet.nonce(&fed).await;
+    let keys: Vec<_> = wallet.keys.iter().collect();
+    let wua = fed.wua(&keys);
+    let (s, v) = wallet.protected(&fed, "/credential", &at, &Wallet::request(MDL, wallet.proofs(&fed, &keys, &wua, &nonce)), None).await;
+    assert_eq!(s, 200, "{v}");
+    let CredentialResponse::Immediate { credentials, notification_id } = Wallet::parse_credentials(&v) else { panic!("immediate") };
+    assert_eq!(credentials.len(), 2);
+
+    let issuer_key = fed.issuer_key().await;
+    let resolver = StaticKeyResolver::for_issuer(issuer_key, fed.issuer_id.as_str());
+    let mut indices = Vec::new();
+    for (c, k) in credentials.iter().zip(&wallet.keys) {
+        let vc = wallet_core::vc::verify(&Verifier::new(&resolver), &c.credential, UnixTime::now()).unwrap();
+        assert_eq!(vc.vct.as_str(), "urn:eudi:mDL:it:1");
+        assert_eq!(vc.iss, fed.issuer_id.as_str());
+        let attrs = vc.attributes();
+        assert_eq!(attrs["family_name"], "Rossi");
+        assert_eq!(attrs["driving_privileges"][1]["vehicle_category_code"], "B");
+        assert!(attrs["portrait"].as_str().unwrap().starts_with("_9j_"), "a base64url JPEG");
+        let cnf: wallet_core::jose::Jwk = serde_json::from_value(vc.sd_jwt.claims["cnf"]["jwk"].clone()).unwrap();
+        assert_eq!(cnf.thumbprint(), wallet_core::jose::Signer::public_jwk(k).thumbprint());
+        indices.push(vc.status.unwrap().idx);
+        // The credential carries the issuer's trust chain: it verifies through the federation too.
+        let federation = wallet_core::federation::TrustChainResolver::new(fed.anchor.clone(), "openid_credential_issuer");
+        wallet_core::vc::verify(&Verifier::new(&federation), &c.credential, UnixTime::now()).unwrap();
+    }
+    assert_ne!(indices[0], indices[1]);
+
+    let (s, v) = wallet.protected(&fed, "/notification", &at, &json!({"notification_id": notification_id.unwrap(), "event": "credential_accepted"}), None).await;
+    assert_eq!(s, 204, "{v}");
+    let (s, v) = Fed::json(fed.http.get(fed.url(&format!("/admin/citizens/{MARIO}/credentials"))).bearer_auth(TOKEN)).await;
+    assert_eq!(s, 200);
+    assert_eq!(v["credentials"].as_array().unwrap().len(), 2);
+    assert_eq!(v["credentials"][0]["notified"], "credential_accepted");
+}
+
+/// A licence the registry has not finished: 202 with a `transaction_id`, 202 again while
+/// not ready, then the credential once it is; the `transaction_id` is single use.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deferred_issuance_until_the_registry_is_ready() {
+    let fed = Fed::new().await;
+    let wallet = Wallet::new(1);
+    let (url, tx) = fed.offer(LUIGIA, &[MDL]).await;
+    let (_, code) = Wallet::read_offer(&fed, &url).await;
+    let at = wallet.token(&fed, &code, &tx).await;
+    let nonce = wallet.nonce(&fed).await;
+    let wua = fed.wua(&[&wallet.keys[0]]);
+    let (s, v) = wallet.protected(&fed, "/credential", &at, &Wallet::request(MDL, wallet.proofs(&fed, &[&wallet.keys[0]], &wua, &nonce)), None).await;
+    assert_eq!(s, 202, "{v}");
+    let CredentialResponse::Deferred { transaction_id, .. } = Wallet::parse_credentials(&v) else { panic!("deferred") };
+    let body = json!({"transaction_id": transaction_id});
+    let (s, _) = wallet.protected(&fed, "/deferred_credential", &at, &body, None).await;
+    assert_eq!(s, 202);
+
+    let conn = rusqlite::Connection::open(&fed.config.registry).unwrap();
+    conn.execute("UPDATE licences SET ready = 1 WHERE tax_id_code = ?1", [LUIGIA]).unwrap();
+    let (s, v) = wallet.protected(&fed, "/deferred_credential", &at, &body, None).await;
+    assert_eq!(s, 200, "{v}");
+    let CredentialResponse::Immediate { credentials, .. } = Wallet::parse_credentials(&v) else { panic!("immediate") };
+    assert_eq!(credentials.len(), 1);
+    let (s, v) = wallet.protected(&fed, "/deferred_credential", &at, &body, None).await;
+    assert_eq!((s, v["error"].as_str()), (400, Some("invalid_transaction_id")));
+}
+
+async fn status_of(fed: &Fed, idx: u64) -> StatusValue {
+    let r = fed.http.get(fed.url("/status-list")).header("accept", "application/statuslist+jwt").send().await.unwrap();
+    let ct = r.headers().get("content-type").map(|v| v.to_str().unwrap().to_owned());
+    let body = r.bytes().await.unwrap();
+    let reference = wallet_core::status::StatusReference { idx, uri: fed.url("/status-list") };
+    let resolver = StaticKeyResolver::for_issuer(fed.issuer_key().await, fed.issuer_id.as_str());
+    StatusListToken::verify_response(ct.as_deref(), &body, &reference, &resolver, UnixTime::now(), 60, DEFAULT_MAX_DECOMPRESSED).unwrap().lookup(idx).unwrap()
+}
+
+/// Revoke one credential, suspend and reinstate by citizen: the signed status list says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revoke_suspend_reinstate_show_in_the_status_list() {
+    let fed = Fed::new().await;
+    let wallet = Wallet::new(2);
+    let (url, tx) = fed.offer(MARIO, &[]).await;
+    let (_, code) = Wallet::read_offer(&fed, &url).await;
+    let at = wallet.token(&fed, &code, &tx).await;
+    let keys: Vec<_> = wallet.keys.iter().collect();
+    let wua = fed.wua(&keys);
+    let nonce = wallet.nonce(&fed).await;
+    let (s, v) = wallet.protected(&fed, "/credential", &at, &Wallet::request(PID, wallet.proofs(&fed, &keys, &wua, &nonce)), None).await;
+    assert_eq!(s, 200, "{v}");
+    let (_, list) = Fed::json(fed.http.get(fed.url(&format!("/admin/citizens/{MARIO}/credentials"))).bearer_auth(TOKEN)).await;
+    let creds = list["credentials"].as_array().unwrap().clone();
+    let idx = |c: &Value| c["status_idx"].as_u64().unwrap();
+    assert_eq!(status_of(&fed, idx(&creds[0])).await, StatusValue::Valid);
+
+    let admin = |body: Value| fed.http.post(fed.url("/admin/status")).bearer_auth(TOKEN).json(&body);
+    let (s, v) = Fed::json(admin(json!({"action": "revoke", "credential_id": creds[0]["id"]}))).await;
+    assert_eq!((s, v["changed"].as_u64()), (200, Some(1)), "{v}");
+    assert_eq!(status_of(&fed, idx(&creds[0])).await, StatusValue::Invalid);
+    assert_eq!(status_of(&fed, idx(&creds[1])).await, StatusValue::Valid);
+
+    let (s, _) = Fed::json(admin(json!({"action": "suspend", "citizen": MARIO}))).await;
+    assert_eq!(s, 200);
+    assert_eq!(status_of(&fed, idx(&creds[1])).await, StatusValue::Suspended);
+    let (s, _) = Fed::json(admin(json!({"action": "reinstate", "citizen": MARIO}))).await;
+    assert_eq!(s, 200);
+    assert_eq!(status_of(&fed, idx(&creds[0])).await, StatusValue::Valid);
+    let (s, v) = Fed::json(admin(json!({"action": "revoke", "credential_id": "nope"}))).await;
+    assert_eq!((s, v["error"].as_str()), (404, Some("not_found")));
+    let (s, _) = Fed::json(fed.http.post(fed.url("/admin/status")).json(&json!({"action": "revoke", "citizen": MARIO}))).await;
+    assert_eq!(s, 401, "the admin API needs the token");
+}
+
+/// Token endpoint refusals: a wrong `tx_code`, a replayed pre-authorized code, a DPoP proof
+/// for another URL or method, a replayed DPoP `jti`, no DPoP.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_endpoint_refusals() {
+    let fed = Fed::new().await;
+    let wallet = Wallet::new(1);
+    let (url, tx) = fed.offer(MARIO, &[MDL]).await;
+    let (_, code) = Wallet::read_offer(&fed, &url).await;
+    let err = |v: &Value| v["error"].as_str().unwrap().to_owned();
+
+    let wrong = if tx == "000000" { "111111" } else { "000000" };
+    let (s, v) = wallet.token_with(&fed, &code, Some(wrong), Some(wallet.dpop_for(&fed, "/token", None))).await;
+    assert_eq!((s, err(&v)), (400, "invalid_grant".into()), "wrong tx_code");
+    let (s, v) = wallet.token_with(&fed, &code, None, Some(wallet.dpop_for(&fed, "/token", None))).await;
+    assert_eq!((s, err(&v)), (400, "invalid_request".into()), "missing tx_code (wallet-core: TxCodeMissing)");
+
+    let other_url = dpop_proof(&wallet.dpop, "POST", &fed.url("/credential"), None, None, UnixTime::now()).unwrap();
+    let (s, v) = wallet.token_with(&fed, &code, Some(&tx), Some(other_url)).await;
+    assert_eq!((s, err(&v)), (400, "invalid_dpop_proof".into()), "DPoP for another URL");
+    let other_method = dpop_proof(&wallet.dpop, "GET", &fed.url("/token"), None, None, UnixTime::now()).unwrap();
+    let (s, v) = wallet.token_with(&fed, &code, Some(&tx), Some(other_method)).await;
+    assert_eq!((s, err(&v)), (400, "invalid_dpop_proof".into()), "DPoP for another method");
+    let (s, v) = wallet.token_with(&fed, &code, Some(&tx), None).await;
+    assert_eq!((s, err(&v)), (400, "invalid_dpop_proof".into()), "no DPoP");
+
+    // The third attempt, right: a token (wrong attempts above count, within the limit).
+    let proof = wallet.dpop_for(&fed, "/token", None);
+    let (s, v) = wallet.token_with(&fed, &code, Some(&tx), Some(proof.clone())).await;
+    assert_eq!(s, 200, "{v}");
+    let (url2, tx2) = fed.offer(MARIO, &[MDL]).await;
+    let (_, code2) = Wallet::read_offer(&fed, &url2).await;
+    let (s, v) = wallet.token_with(&fed, &code2, Some(&tx2), Some(proof)).await;
+    assert_eq!((s, err(&v)), (400, "invalid_dpop_proof".into()), "replayed DPoP jti");
+    let (s, v) = wallet.token_with(&fed, &code, Some(&tx), Some(wallet.dpop_for(&fed, "/token", None))).await;
+    assert_eq!((s, err(&v)), (400, "invalid_grant".into()), "replayed pre-authorized code");
+}
+
+/// Credential endpoint refusals: DPoP for another URL or key, a replayed DPoP `jti`, a
+/// stale or foreign `c_nonce`, a proof key the WUA does not attest, a WUA revoked in its
+/// provider's status list, a configuration the token did not grant.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credential_endpoint_refusals() {
+    let fed = Fed::new().await;
+    let wallet = Wallet::new(2);
+    let (url, tx) = fed.offer(MARIO, &[MDL]).await;
+    let (_, code) = Wallet::read_offer(&fed, &url).await;
+    let at = wallet.token(&fed, &code, &tx).await;
+    let k0 = &wallet.keys[0];
+    let wua = fed.wua(&[k0]);
+    let err = |v: &Value| v["error"].as_str().unwrap().to_owned();
+
+    let nonce = wallet.nonce(&fed).await;
+    let body = Wallet::request(MDL, wallet.proofs(&fed, &[k0], &wua, &nonce));
+    let other_url = dpop_proof(&wallet.dpop, "POST", &fed.url("/nonce"), Some(&at), None, UnixTime::now()).unwrap();
+    let (s, v) = wallet.protected(&fed, "/credential", &at, &body, Some(other_url)).await;
+    assert_eq!((s, err(&v)), (401, "invalid_dpop_proof".into()), "DPoP for another URL: {v}");
+    let thief = wallet_core::jose::SoftwareSigner::generate().unwrap();
+    let other_key = dpop_proof(&thief, "POST", &fed.url("/credential"), Some(&at), None, UnixTime::now()).unwrap();
+    let (s, v) = wallet.protected(&fed, "/credential", &at, &body, Some(other_key)).await;
+    assert_eq!((s, err(&v)), (401, "invalid_dpop_proof".into()), "DPoP by another key: {v}");
+
+    let proof = wallet.dpop_for(&fed, "/credential", Some(&at));
+    let (s, v) = wallet.protected(&fed, "/credential", &at, &body, Some(proof.clone())).await;
+    assert_eq!(s, 200, "{v}");
+    let (s, v) = wallet.protected(&fed, "/credential", &at, &body, Some(proof)).await;
+    assert_eq!((s, err(&v)), (401, "invalid_dpop_proof".into()), "replayed DPoP jti");
+    let (s, v) = wallet.protected(&fed, "/credential", &at, &body, None).await;
+    assert_eq!((s, err(&v)), (400, "invalid_nonce".into()), "stale c_nonce: {v}");
+    let foreign = Wallet::request(MDL, wallet.proofs(&fed, &[k0], &wua, "a-nonce-we-never-issued"));
+    let (s, v) = wallet.protected(&fed, "/credential", &at, &foreign, None).await;
+    assert_eq!((s, err(&v)), (400, "invalid_nonce".into()), "foreign c_nonce: {v}");
+
+    let nonce = wallet.nonce(&fed).await;
+    let not_attested = Wallet::request(MDL, wallet.proofs(&fed, &[&wallet.keys[1]], &wua, &nonce));
+    let (s, v) = wallet.protected(&fed, "/credential", &at, &not_attested, None).await;
+    assert_eq!((s, err(&v)), (400, "invalid_proof".into()), "proof key not in the WUA: {v}");
+
+    let nonce = wallet.nonce(&fed).await;
+    let revoked = fed.wua_at(&[k0], 9);
+    let (s, v) = wallet.protected(&fed, "/credential", &at, &Wallet::request(MDL, wallet.proofs(&fed, &[k0], &revoked, &nonce)), None).await;
+    assert_eq!((s, err(&v)), (400, "invalid_proof".into()), "a revoked WUA: {v}");
+
+    let nonce = wallet.nonce(&fed).await;
+    let not_granted = Wallet::request(PID, wallet.proofs(&fed, &[k0], &wua, &nonce));
+    let (s, v) = wallet.protected(&fed, "/credential", &at, &not_granted, None).await;
+    assert_eq!((s, err(&v)), (400, "credential_request_denied".into()), "configuration not granted: {v}");
+
+    let (s, v) = Fed::json(fed.http.post(fed.url("/credential")).json(&body)).await;
+    assert_eq!((s, err(&v)), (401, "invalid_token".into()), "no access token");
+}
+
+/// Metadata: the Entity Configuration carries the three entity types, the issuer metadata
+/// is served as JSON and signed, type metadata at both paths; health, metrics, OpenAPI.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metadata_and_service_basics() {
+    let fed = Fed::new().await;
+    let anchors = [fed.anchor.clone()];
+    let id = fed.issuer_id.clone();
+    let chain = tokio::task::spawn_blocking(move || {
+        let fetcher = trust_anchor::fetch::HttpFetcher::new().unwrap();
+        wallet_core::federation::ChainCollector::new(&fetcher, &anchors).resolve(&id, UnixTime::now())
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    let ci = chain.metadata_of("openid_credential_issuer").unwrap();
+    assert!(ci["credential_configurations_supported"]["dc_sd_jwt_mDL"]["vct"] == "urn:eudi:mDL:it:1");
+    assert!(chain.metadata_of("oauth_authorization_server").is_some());
+    assert!(chain.metadata_of("federation_entity").is_some());
+
+    let r = fed.http.get(fed.url("/.well-known/openid-credential-issuer")).header("accept", "application/jwt").send().await.unwrap();
+    assert_eq!(r.headers()["content-type"], "application/jwt");
+    let jwt = r.text().await.unwrap();
+    let resolver = StaticKeyResolver::for_issuer(fed.issuer_key().await, fed.issuer_id.as_str());
+    let md = wallet_core::oid4vci::CredentialIssuerMetadata::verify_signed(&jwt, &resolver, UnixTime::now(), 60).unwrap();
+    assert_eq!(md.credential_issuer, fed.issuer_id.as_str());
+    assert_eq!(md.batch_size(), 3);
+
+    let (s, v) = Fed::json(fed.http.get(fed.url("/.well-known/vct/urn:eudi:pid:it:1"))).await;
+    assert_eq!((s, v["vct"].as_str()), (200, Some("urn:eudi:pid:it:1")));
+    let (s, v) = Fed::json(fed.http.get(fed.url("/.well-known/type-metadata")).query(&[("vct", "urn:eudi:ehic:1")])).await;
+    assert_eq!((s, v["vct"].as_str()), (200, Some("urn:eudi:ehic:1")));
+    let (s, _) = Fed::json(fed.http.get(fed.url("/.well-known/vct/urn:other"))).await;
+    assert_eq!(s, 404);
+
+    let (s, _) = Fed::json(fed.http.get(fed.url("/health"))).await;
+    assert_eq!(s, 200);
+    let metrics = fed.http.get(fed.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("issuer_credentials_issued_total 0"));
+    let (s, v) = Fed::json(fed.http.get(fed.url("/openapi.json"))).await;
+    assert_eq!((s, v["openapi"].as_str()), (200, Some("3.1.0")));
+    let (s, v) = Fed::json(fed.http.post(fed.url("/admin/offers")).bearer_auth(TOKEN).json(&json!({"citizen": "NOBODY"}))).await;
+    assert_eq!((s, v["error"].as_str()), (404, Some("not_found")));
+}
+
+/// The refresh grant: bound to the DPoP key; the refreshed access token serves the deferred
+/// endpoint but not a first issuance (`credential_request_denied`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refresh_token_is_dpop_bound_and_never_starts_a_first_issuance() {
+    // The refresh token's `nbf` is the access token's `exp` (§3.3): a 30 s access token is
+    // within the 60 s skew, so the refresh can be tried at once.
+    let fed = Fed::with(|c| c.access_token_ttl = 30).await;
+    let wallet = Wallet::new(1);
+    let (url, tx) = fed.offer(LUIGIA, &[MDL]).await;
+    let (_, code) = Wallet::read_offer(&fed, &url).await;
+    let tokens = wallet.tokens(&fed, &code, &tx).await;
+    let rt = tokens.refresh_token.clone().expect("a refresh token");
+    let k0 = &wallet.keys[0];
+    let wua = fed.wua(&[k0]);
+    let nonce = wallet.nonce(&fed).await;
+    let (s, v) = wallet.protected(&fed, "/credential", &tokens.access_token, &Wallet::request(MDL, wallet.proofs(&fed, &[k0], &wua, &nonce)), None).await;
+    assert_eq!(s, 202, "{v}");
+    let transaction_id = v["transaction_id"].clone();
+
+    let thief = wallet_core::jose::SoftwareSigner::generate().unwrap();
+    let (s, v) = wallet.refresh(&fed, &rt, &thief).await;
+    assert_eq!((s, v["error"].as_str()), (400, Some("invalid_grant")), "another DPoP key: {v}");
+    let (s, v) = wallet.refresh(&fed, &rt, &wallet.dpop).await;
+    assert_eq!(s, 200, "{v}");
+    let at2 = v["access_token"].as_str().unwrap().to_owned();
+
+    let nonce = wallet.nonce(&fed).await;
+    let (s, v) = wallet.protected(&fed, "/credential", &at2, &Wallet::request(MDL, wallet.proofs(&fed, &[k0], &wua, &nonce)), None).await;
+    assert_eq!((s, v["error"].as_str()), (400, Some("credential_request_denied")), "a refreshed token for a first issuance: {v}");
+
+    let conn = rusqlite::Connection::open(&fed.config.registry).unwrap();
+    conn.execute("UPDATE licences SET ready = 1 WHERE tax_id_code = ?1", [LUIGIA]).unwrap();
+    let (s, v) = wallet.protected(&fed, "/deferred_credential", &at2, &json!({"transaction_id": transaction_id}), None).await;
+    assert_eq!(s, 200, "the refreshed token serves the deferred endpoint: {v}");
+}
+
+/// The health card and the PID from the sample registries: `vct`, claims mapped from the
+/// registry columns (renamed, JSON), the issuer's metadata claims.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_card_and_pid_from_the_sample_registries() {
+    let fed = Fed::new().await;
+    let resolver = StaticKeyResolver::for_issuer(fed.issuer_key().await, fed.issuer_id.as_str());
+    for (configuration, vct) in [("dc_sd_jwt_EuropeanHealthInsuranceCard", "urn:eudi:ehic:1"), (PID, "urn:eudi:pid:it:1")] {
+        let wallet = Wallet::new(1);
+        let (url, tx) = fed.offer("BNCGPP90C15L219K", &[configuration]).await;
+        let (_, code) = Wallet::read_offer(&fed, &url).await;
+        let at = wallet.token(&fed, &code, &tx).await;
+        let nonce = wallet.nonce(&fed).await;
+        let wua = fed.wua(&[&wallet.keys[0]]);
+        let (s, v) = wallet.protected(&fed, "/credential", &at, &Wallet::request(configuration, wallet.proofs(&fed, &[&wallet.keys[0]], &wua, &nonce)), None).await;
+        assert_eq!(s, 200, "{v}");
+        let CredentialResponse::Immediate { credentials, .. } = Wallet::parse_credentials(&v) else { panic!("immediate") };
+        let vc = wallet_core::vc::verify(&Verifier::new(&resolver), &credentials[0].credential, UnixTime::now()).unwrap();
+        assert_eq!(vc.vct.as_str(), vct);
+        assert_eq!(vc.sd_jwt.claims["issuing_country"], "IT");
+        let attrs = vc.attributes();
+        assert_eq!(attrs["family_name"], "Bianchi");
+        if vct == "urn:eudi:ehic:1" {
+            assert_eq!(attrs["personal_administrative_number"], "BNCGPP90C15L219K");
+            assert_eq!(attrs["authentic_source"]["id"], "IT:MEF");
+        } else {
+            assert_eq!(attrs["tax_id_code"], "TINIT-BNCGPP90C15L219K");
+            assert_eq!(attrs["place_of_birth"]["locality"], "Torino");
+            assert_eq!(attrs["nationalities"][0], "IT");
+        }
+    }
+}
+
+/// A token request with the wallet attestation binds the token to the wallet instance: its
+/// key proofs must then name it (`iss`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_attested_token_request_binds_the_proofs_to_the_wallet_instance() {
+    use wallet_core::jose::Signer as _;
+    let fed = Fed::new().await;
+    let wallet = Wallet::new(1);
+    let waa_key = wallet_core::jose::SoftwareSigner::generate().unwrap();
+    let waa = fed.waa(&waa_key, UnixTime::now(), 3_600);
+    let client_id = waa_key.public_jwk().thumbprint().to_string();
+    let (url, tx) = fed.offer(MARIO, &[MDL]).await;
+    let (_, code) = Wallet::read_offer(&fed, &url).await;
+    let form = wallet_core::oid4vci::TokenRequest::PreAuthorizedCode { pre_authorized_code: code, tx_code: Some(tx) }.to_form();
+    let h = wallet_core::oid4vci::client_attestation_headers(&waa, &waa_key, fed.issuer_id.as_str(), None, UnixTime::now()).unwrap();
+    let mut r = fed.http.post(fed.url("/token")).header("content-type", "application/x-www-form-urlencoded").header("DPoP", wallet.dpop_for(&fed, "/token", None)).body(form);
+    for (k, v) in h.pairs() {
+        r = r.header(k, v);
+    }
+    let (s, v) = Fed::json(r).await;
+    assert_eq!(s, 200, "{v}");
+    let at = v["access_token"].as_str().unwrap().to_owned();
+    let k0 = &wallet.keys[0];
+    let wua = fed.wua(&[k0]);
+
+    let nonce = wallet.nonce(&fed).await;
+    let (s, v) = wallet.protected(&fed, "/credential", &at, &Wallet::request(MDL, wallet.proofs(&fed, &[k0], &wua, &nonce)), None).await;
+    assert_eq!((s, v["error"].as_str()), (400, Some("invalid_proof")), "a proof without the client's iss: {v}");
+    let nonce = wallet.nonce(&fed).await;
+    let proof = wallet_core::oid4vci::key_proof(k0, Some(&wua), Some(&client_id), fed.issuer_id.as_str(), Some(&nonce), UnixTime::now()).unwrap();
+    let (s, v) = wallet.protected(&fed, "/credential", &at, &Wallet::request(MDL, vec![proof]), None).await;
+    assert_eq!(s, 200, "{v}");
+}

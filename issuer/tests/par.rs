@@ -1,0 +1,94 @@
+//! PAR with the wallet attestation over loopback HTTP, and `/authorize` up to where the
+//! citizen's authentication will plug in: each refusal with the spec's error code.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+mod common;
+
+use common::{Fed, MDL};
+use serde_json::Value;
+use wallet_core::jose::{Signer as _, SoftwareSigner};
+use wallet_core::oid4vci::{AuthorizeRequest, ParRequest, ParRequestBuilder, ParResponse, client_attestation_headers};
+use wallet_core::time::UnixTime;
+
+const REDIRECT: &str = "https://wallet.example.it/cb";
+
+struct Client {
+    key: SoftwareSigner,
+    waa: String,
+}
+
+impl Client {
+    fn new(fed: &Fed) -> Self {
+        let key = SoftwareSigner::generate().unwrap();
+        let waa = fed.waa(&key, UnixTime::now(), 3_600);
+        Self { key, waa }
+    }
+
+    fn par_body(&self, fed: &Fed, signer: &SoftwareSigner) -> ParRequest {
+        let b = ParRequestBuilder { audience: fed.issuer_id.as_str(), redirect_uri: REDIRECT, scope: None, configuration_ids: &[MDL], issuer_state: None };
+        let (mut req, _) = b.build(signer, UnixTime::now()).unwrap();
+        req.client_id = self.key.public_jwk().thumbprint().to_string();
+        req
+    }
+
+    async fn par(&self, fed: &Fed, req: &ParRequest, waa: Option<&str>, audience: &str) -> (u16, Value) {
+        let mut r = fed.http.post(fed.url("/par")).header("content-type", "application/x-www-form-urlencoded").body(req.to_form());
+        if let Some(waa) = waa {
+            let h = client_attestation_headers(waa, &self.key, audience, None, UnixTime::now()).unwrap();
+            for (k, v) in h.pairs() {
+                r = r.header(k, v);
+            }
+        }
+        Fed::json(r).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn par_then_authorize_consumes_the_request_uri_once() {
+    let fed = Fed::new().await;
+    let c = Client::new(&fed);
+    let req = c.par_body(&fed, &c.key);
+    let (s, v) = c.par(&fed, &req, Some(&c.waa), fed.issuer_id.as_str()).await;
+    assert_eq!(s, 201, "{v}");
+    let pushed = ParResponse::parse(v.to_string().as_bytes()).unwrap();
+
+    let url = AuthorizeRequest { client_id: req.client_id.clone(), request_uri: pushed.request_uri.clone() }.to_url(&fed.url("/authorize"));
+    let r = fed.http.get(&url).send().await.unwrap();
+    assert_eq!(r.status(), 303);
+    let location = r.headers()["location"].to_str().unwrap().to_owned();
+    assert!(location.starts_with(&format!("{REDIRECT}?error=temporarily_unavailable")), "{location}");
+    assert!(location.contains("&state="));
+
+    let (s, v) = Fed::json(fed.http.get(&url)).await;
+    assert_eq!((s, v["error"].as_str()), (400, Some("invalid_request")), "a reused request_uri");
+    let other = AuthorizeRequest { client_id: "someone-else".into(), request_uri: pushed.request_uri }.to_url(&fed.url("/authorize"));
+    let (s, v) = Fed::json(fed.http.get(&other)).await;
+    assert_eq!((s, v["error"].as_str()), (400, Some("invalid_request")), "another client's request_uri");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn par_refusals() {
+    let fed = Fed::new().await;
+    let c = Client::new(&fed);
+    let req = c.par_body(&fed, &c.key);
+    let issuer = fed.issuer_id.as_str();
+
+    let (s, v) = c.par(&fed, &req, None, issuer).await;
+    assert_eq!((s, v["error"].as_str()), (401, Some("invalid_client")), "no attestation: {v}");
+
+    let expired = fed.waa(&c.key, UnixTime::now().plus(-7_200), 3_600);
+    let (s, v) = c.par(&fed, &req, Some(&expired), issuer).await;
+    assert_eq!((s, v["error"].as_str()), (400, Some("use_fresh_attestation")), "expired WAA: {v}");
+
+    let (s, v) = c.par(&fed, &req, Some(&c.waa), "https://another-issuer.example.it").await;
+    assert_eq!((s, v["error"].as_str()), (401, Some("invalid_client")), "PoP for another audience: {v}");
+
+    let stranger = SoftwareSigner::generate().unwrap();
+    let (s, v) = c.par(&fed, &c.par_body(&fed, &stranger), Some(&c.waa), issuer).await;
+    assert_eq!((s, v["error"].as_str()), (400, Some("invalid_request")), "request object not signed by the attested key: {v}");
+
+    let (s, v) = c.par(&fed, &req, Some(&c.waa), issuer).await;
+    assert_eq!(s, 201, "{v}");
+    let (s, v) = c.par(&fed, &req, Some(&c.waa), issuer).await;
+    assert_eq!((s, v["error"].as_str()), (400, Some("invalid_request")), "replayed request object: {v}");
+}
