@@ -18,7 +18,7 @@
 //!   List; the admin API revokes, suspends or reinstates by credential or by citizen.
 //!
 //! * PAR with the wallet attestation and `/authorize` up to the citizen's authentication
-//!   ([`authorization`]); refresh tokens; the WUA's own status ([`wua_status`]).
+//!   ([`authorization`]); refresh tokens; the WUA's own status (its provider's Token Status List, fetched through service-kit's bounded client).
 //!
 //! Not yet: the citizen's authentication at `/authorize` (SPID/CIE, or the PID over
 //! OpenID4VP) and so the authorization-code grant, re-issuance, trust marks and `x5c`,
@@ -38,7 +38,6 @@ pub mod routes;
 pub mod samples;
 pub mod state;
 pub mod store;
-pub mod wua_status;
 
 pub use config::Config;
 pub use error::IssuerError;

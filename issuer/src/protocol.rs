@@ -263,7 +263,7 @@ fn respond(r: &CredentialResponse) -> Result<Response, IssuerError> {
 /// authorized against the token, the proofs verified by wallet-core (`c_nonce` ours and
 /// unused, each WUA signed by a wallet provider whose chain reaches a trust anchor, each key
 /// among its `attested_keys`, distinct keys, at most `batch_size`), each WUA not revoked
-/// in its provider's status list ([`crate::wua_status`]), the nonces consumed, then the
+/// in its provider's status list (service-kit's status fetcher), the nonces consumed, then the
 /// registry: ready → one credential per key; not ready → 202 with a
 /// `transaction_id`.
 pub async fn credential(State(st): State<Issuer>, headers: HeaderMap, body: axum::body::Bytes) -> Result<Response, IssuerError> {
@@ -289,7 +289,7 @@ async fn credential_inner(st: &Issuer, headers: &HeaderMap, body: &[u8]) -> Resu
     let c = check_request(st, headers, body)?;
     // IT-Wallet §8: the WUA is not revoked (its provider's Token Status List).
     for reference in &c.wuas {
-        match st.wua_statuses().lookup(reference, st.wua_status_http(), st.wallet_providers(), now).await {
+        match st.wua_statuses().lookup(reference, &st.http().for_request(), st.wallet_providers(), now).await {
             Ok(StatusValue::Valid) => {}
             Ok(v) => return Err(IssuerError::oauth(ErrorCode::InvalidProof, format!("the key attestation (WUA) is {}", v.name()))),
             Err(StatusLookupError::Fetch(e)) => return Err(IssuerError::oauth(ErrorCode::TemporarilyUnavailable, format!("the WUA status list cannot be fetched: {e}"))),

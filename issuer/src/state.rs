@@ -104,7 +104,6 @@ struct Inner {
     metadata: CredentialIssuerMetadata,
     as_metadata: AuthorizationServerMetadata,
     wallet_providers: WalletProviders,
-    wua_status_http: crate::wua_status::StatusHttp,
     http: service_kit::OutboundHttp,
     own_chain: std::sync::Mutex<OwnChain>,
     wua_statuses: wallet_core::oid4vp::verify::StatusCache,
@@ -212,11 +211,9 @@ impl Builder {
         let l = |name: &'static str, limit| Arc::new(RateLimiter::new(name, limit).with_max_clients(config.rate_limits.max_clients));
         let limiters = Limiters { wallet: l("wallet", config.rate_limits.wallet), admin: l("admin", config.rate_limits.admin) };
         let wallet_providers = WalletProviders(config.trust_anchors.iter().map(|a| TrustChainResolver::new(a.clone(), WALLET_SOLUTION)).collect());
-        let wua_status_http = crate::wua_status::StatusHttp::new().map_err(OpenError::Federation)?;
         let http = service_kit::OutboundHttp::new(service_kit::FetchLimits::default()).map_err(|e| OpenError::Federation(format!("outbound HTTP: {e}")))?;
         Ok(Issuer {
             inner: Arc::new(Inner {
-                wua_status_http,
                 http,
                 own_chain: std::sync::Mutex::new(OwnChain::default()),
                 wua_statuses: wallet_core::oid4vp::verify::StatusCache::new(),
@@ -287,9 +284,9 @@ impl Issuer {
         &self.inner.wallet_providers
     }
 
-    /// Fetches of wallet providers' status lists.
-    pub fn wua_status_http(&self) -> &crate::wua_status::StatusHttp {
-        &self.inner.wua_status_http
+    /// Outbound HTTP (bounded; also wallet-core's `StatusFetcher` through `for_request`).
+    pub fn http(&self) -> &service_kit::OutboundHttp {
+        &self.inner.http
     }
 
     /// Wallet providers' status lists fetched so far.

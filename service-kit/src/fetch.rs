@@ -20,6 +20,7 @@ use serde::Deserialize;
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 use wallet_core::federation::{AsyncFetcher, FederationError, FetchFuture};
+use wallet_core::oid4vp::verify::{StatusFetcher, StatusFuture, StatusHttpResponse};
 
 /// The bounds, as configured (`[outbound]` in a service's TOML).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -281,6 +282,20 @@ impl AsyncFetcher for RequestFetcher<'_> {
     fn get<'a>(&'a self, url: &'a str, accept: &'a str) -> FetchFuture<'a> {
         Box::pin(async move {
             self.http.get(url, accept, self.deadline).await.map_err(|e| FederationError::Fetch { url: url.to_owned(), reason: e.to_string() })
+        })
+    }
+}
+
+/// Token Status List fetches (wallet-core's [`StatusFetcher`]) for one incoming request:
+/// `Accept: application/statuslist+jwt`, under the same bounds, by the request's deadline;
+/// the response's `Content-Type` goes to wallet-core, which checks it (Token Status List
+/// §8.1). One implementation for every service that checks a status (the verifier, the
+/// issuer for WUAs).
+impl StatusFetcher for RequestFetcher<'_> {
+    fn fetch<'a>(&'a self, uri: &'a str) -> StatusFuture<'a> {
+        Box::pin(async move {
+            let r = self.http.get_typed(uri, wallet_core::status::MEDIA_TYPE, self.deadline).await.map_err(|e| e.to_string())?;
+            Ok(StatusHttpResponse { content_type: r.content_type, body: r.body })
         })
     }
 }

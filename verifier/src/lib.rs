@@ -26,7 +26,7 @@
 //!   error layer and extractors).
 //! * Seams: the clock ([`wallet_core::time::Clock`]), the federation CA roots
 //!   ([`state::Builder::x509_roots`]), outbound HTTP ([`service_kit::OutboundHttp`], and
-//!   through it [`trust::StatusLists`] for status lists).
+//!   through it for status lists).
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {

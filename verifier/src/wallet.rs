@@ -167,7 +167,7 @@ pub(crate) async fn response_uri(State(st): State<Verifier>, body: Bytes) -> Res
     // x509_hash session, say) is refused by wallet-core.
     let client_id = st.client_id(&session)?;
     let chains = crate::trust::IssuerChains { cache: st.chains(), http: st.http(), anchors: &c.trust_anchors };
-    let status_lists = crate::trust::StatusLists::for_request(st.http());
+    let status_lists = st.http().for_request();
     let fetcher: &dyn StatusFetcher = &status_lists;
     let ctx = PresentationContext {
         federation_anchors: &c.trust_anchors,
