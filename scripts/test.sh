@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# The test command: peers for interop, PostgreSQL, clippy, every test (both crypto backends),
-# then the mobile bindings from Python and Kotlin.
+# The test command: peers for interop, a headless browser, PostgreSQL, clippy, every test
+# (both crypto backends), the short benchmark runs, then the mobile bindings from Python and
+# Kotlin.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ./interop/setup.sh
 export TESSERA_INTEROP=required
+./scripts/browser.sh
+export TESSERA_BROWSER=required
 eval "$(./scripts/postgres.sh)"
 export TESSERA_POSTGRES=required
 
@@ -14,6 +17,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 echo "== tests (server backend: aws-lc-rs)"
 cargo nextest run --workspace --locked --no-fail-fast
+
+echo "== benchmark smoke run (dev profile, 2 s per level: any error fails; figures: README, Benchmarks)"
+cargo bench -p verifier --bench presentations --locked --profile dev -- --quick
 
 echo "== tests (phone backend: pure Rust)"
 cargo nextest run -p wallet-core --no-default-features --locked --no-fail-fast
