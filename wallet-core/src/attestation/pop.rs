@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use super::error::AttestationError;
 use super::waa::{VerifiedWaa, verify_waa};
 use super::{check_times, claims, parse_typed};
-use crate::jose::{Jwk, JwsAlg, JwsHeader, SignError, Signer, jws};
+use crate::jose::{JwsHeader, Signer, jws};
 use crate::sd_jwt::IssuerKeyResolver;
 use crate::time::{TimeWindow, UnixTime};
 
@@ -93,24 +93,6 @@ impl ClientAttestationHeaders {
     }
 }
 
-/// A signer without `kid`, so that [`jws::sign`] leaves the header kid-less.
-struct NoKid<'a>(&'a dyn Signer);
-
-impl Signer for NoKid<'_> {
-    fn alg(&self) -> JwsAlg {
-        self.0.alg()
-    }
-    fn public_jwk(&self) -> Jwk {
-        self.0.public_jwk()
-    }
-    fn kid(&self) -> Option<String> {
-        None
-    }
-    fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, SignError> {
-        self.0.sign(msg)
-    }
-}
-
 /// Wallet side: the headers for `audience` (the issuer id): the WAA `waa` as is, and a fresh
 /// PoP signed by `waa_key` (the WAA's `cnf` key), carrying `challenge` when the server gave
 /// one.
@@ -132,7 +114,7 @@ pub fn client_attestation_headers(
         nonce: None,
     };
     let header = JwsHeader::new(waa_key.alg()).with_typ(POP_TYP);
-    let pop = jws::sign_json(&header, &claims, &NoKid(waa_key))?;
+    let pop = jws::sign_json(&header, &claims, &crate::jose::WithoutKid(waa_key))?;
     Ok(ClientAttestationHeaders { attestation: waa.to_owned(), pop })
 }
 

@@ -22,4 +22,4 @@ pub use error::JoseError;
 pub use jwe::{ContentEncryption, DecryptionKey};
 pub use jwk::{EcCurve, Jwk, JwkParams, JwkSet, JwkThumbprint, PrivateJwk};
 pub use jws::{CompactJws, JwsHeader};
-pub use signer::{SignError, Signer, SoftwareSigner};
+pub use signer::{SignError, Signer, SoftwareSigner, WithoutKid};

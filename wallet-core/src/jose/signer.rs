@@ -30,6 +30,34 @@ pub trait Signer: Send + Sync {
     fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, SignError>;
 }
 
+/// A signer whose `kid` is hidden, so that [`super::jws::sign`] leaves the header kid-less:
+/// for JWTs whose key travels otherwise (a KB-JWT's key is the credential's `cnf.jwk`;
+/// DPoP, key proofs and attestation PoPs carry `jwk` or are bound by `cnf`: OpenID4VCI
+/// §F.1 "kid MUST NOT be present if jwk is").
+#[derive(Clone, Copy)]
+pub struct WithoutKid<'a>(pub &'a dyn Signer);
+
+impl std::fmt::Debug for WithoutKid<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WithoutKid(..)")
+    }
+}
+
+impl Signer for WithoutKid<'_> {
+    fn alg(&self) -> JwsAlg {
+        self.0.alg()
+    }
+    fn public_jwk(&self) -> Jwk {
+        self.0.public_jwk()
+    }
+    fn kid(&self) -> Option<String> {
+        None
+    }
+    fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, SignError> {
+        self.0.sign(msg)
+    }
+}
+
 impl<S: Signer + ?Sized> Signer for &S {
     fn alg(&self) -> JwsAlg {
         (**self).alg()

@@ -95,30 +95,12 @@ pub use profile::IssuanceProfile;
 pub use proof::{ProofError, ProofExpectation, VerifiedProofs, key_proof, verify_proofs};
 pub use token::{AuthorizationDetail, CodeBinding, TokenRequest, TokenRequestError, TokenResponse, TokenResponseError};
 
-use crate::jose::{Jwk, JwsAlg, SignError, Signer};
+use crate::jose::Signer;
 
-/// A signer whose `kid` is hidden, so that [`crate::jose::jws::sign`] leaves the header
-/// kid-less (DPoP and key proofs carry `jwk` instead: OpenID4VCI §F.1 "kid MUST NOT be
-/// present if jwk is").
-struct NoKid<'a>(&'a dyn Signer);
-
-impl Signer for NoKid<'_> {
-    fn alg(&self) -> JwsAlg {
-        self.0.alg()
-    }
-    fn public_jwk(&self) -> Jwk {
-        self.0.public_jwk()
-    }
-    fn kid(&self) -> Option<String> {
-        None
-    }
-    fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, SignError> {
-        self.0.sign(msg)
-    }
-}
-
-fn no_kid(key: &dyn Signer) -> NoKid<'_> {
-    NoKid(key)
+/// `key` with its `kid` hidden: DPoP and key proofs carry `jwk` instead (OpenID4VCI §F.1
+/// "kid MUST NOT be present if jwk is").
+fn no_kid(key: &dyn Signer) -> crate::jose::WithoutKid<'_> {
+    crate::jose::WithoutKid(key)
 }
 
 /// A fresh `jti` (256 random bits, base64url).

@@ -51,20 +51,5 @@ pub(crate) fn sign(presented_without_kb: &str, input: &KeyBindingInput, holder: 
 }
 
 fn sign_without_kid(header: &JwsHeader, claims: &KeyBindingClaims, holder: &dyn Signer) -> Result<String, SdJwtError> {
-    struct NoKid<'a>(&'a dyn Signer);
-    impl Signer for NoKid<'_> {
-        fn alg(&self) -> crate::jose::JwsAlg {
-            self.0.alg()
-        }
-        fn public_jwk(&self) -> crate::jose::Jwk {
-            self.0.public_jwk()
-        }
-        fn kid(&self) -> Option<String> {
-            None
-        }
-        fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, crate::jose::SignError> {
-            self.0.sign(msg)
-        }
-    }
-    jws::sign_json(header, claims, &NoKid(holder)).map_err(|e| SdJwtError::Sign(e.to_string()))
+    jws::sign_json(header, claims, &crate::jose::WithoutKid(holder)).map_err(|e| SdJwtError::Sign(e.to_string()))
 }

@@ -396,22 +396,7 @@ fn wrong_typ_and_missing_kid_are_refused() {
     let fed = Fed::new();
     let jwt = jws::sign_json(&JwsHeader::new(JwsAlg::Es256).with_typ("JWT"), &fed.leaf_ec(), &fed.leaf.key).unwrap();
     assert_eq!(ParsedStatement::parse(&jwt).unwrap_err(), FederationError::WrongTyp(Some("JWT".into())));
-    struct NoKid<'a>(&'a SoftwareSigner);
-    impl Signer for NoKid<'_> {
-        fn alg(&self) -> JwsAlg {
-            self.0.alg()
-        }
-        fn public_jwk(&self) -> crate::jose::Jwk {
-            self.0.public_jwk()
-        }
-        fn kid(&self) -> Option<String> {
-            None
-        }
-        fn sign(&self, m: &[u8]) -> Result<Vec<u8>, crate::jose::SignError> {
-            self.0.sign(m)
-        }
-    }
-    let jwt = jws::sign_json(&JwsHeader::new(JwsAlg::Es256).with_typ("entity-statement+jwt"), &fed.leaf_ec(), &NoKid(&fed.leaf.key)).unwrap();
+    let jwt = jws::sign_json(&JwsHeader::new(JwsAlg::Es256).with_typ("entity-statement+jwt"), &fed.leaf_ec(), &crate::jose::WithoutKid(&fed.leaf.key)).unwrap();
     assert_eq!(ParsedStatement::parse(&jwt).unwrap_err(), FederationError::MissingKid);
 }
 
