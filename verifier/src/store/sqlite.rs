@@ -98,35 +98,35 @@ impl Sqlite {
     }
 
     pub(super) fn create(&self, s: &NewSession<'_>) -> Result<(), StoreError> {
-        self.conn().execute(
+        self.conn().prepare_cached(
             "INSERT INTO sessions (id, request_id, state, nonce, flow, dcql, redirect_uri, request_uri_method, status, created_at, expires_at, purge_at, owner,
                                    client_id_prefix, request_mode, x5c_leaf, request_object)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'created', ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
-            params![
-                s.id,
-                s.request_id,
-                s.state,
-                s.nonce,
-                s.flow.as_str(),
-                s.dcql,
-                s.redirect_uri,
-                s.request_uri_method,
-                s.now,
-                s.expires_at,
-                s.purge_at,
-                s.owner,
-                s.client_id_prefix.as_str(),
-                s.request_mode.as_str(),
-                s.x5c_leaf,
-                s.request_object
-            ],
-        )?;
+        )?
+        .execute(params![
+            s.id,
+            s.request_id,
+            s.state,
+            s.nonce,
+            s.flow.as_str(),
+            s.dcql,
+            s.redirect_uri,
+            s.request_uri_method,
+            s.now,
+            s.expires_at,
+            s.purge_at,
+            s.owner,
+            s.client_id_prefix.as_str(),
+            s.request_mode.as_str(),
+            s.x5c_leaf,
+            s.request_object
+        ])?;
         Ok(())
     }
 
     /// One session by a unique column (`id`, `request_id`, `state`: ours, never input).
     pub(super) fn by(&self, column: &'static str, value: &str) -> Result<Option<Session>, StoreError> {
-        let r = self.conn().query_row(&format!("SELECT {COLS} FROM sessions WHERE {column} = ?1"), params![value], row).optional()?;
+        let r = self.conn().prepare_cached(&format!("SELECT {COLS} FROM sessions WHERE {column} = ?1"))?.query_row(params![value], row).optional()?;
         r.map(Raw::finish).transpose()
     }
 
@@ -138,28 +138,28 @@ impl Sqlite {
     }
 
     pub(super) fn take_request(&self, request_id: &str, now: i64) -> Result<bool, StoreError> {
-        let n = self.conn().execute(
+        let n = self.conn().prepare_cached(
             "UPDATE sessions SET status = 'request_fetched'
              WHERE request_id = ?1 AND status = 'created' AND request_mode = 'reference' AND expires_at > ?2",
-            params![request_id, now],
-        )?;
+        )?
+        .execute(params![request_id, now])?;
         Ok(n == 1)
     }
 
     pub(super) fn take_state(&self, state: &str, now: i64) -> Result<bool, StoreError> {
-        let n = self.conn().execute(
+        let n = self.conn().prepare_cached(
             "UPDATE sessions SET status = 'response_received'
              WHERE state = ?1 AND (status = 'request_fetched' OR (status = 'created' AND request_mode = 'value')) AND expires_at > ?2",
-            params![state, now],
-        )?;
+        )?
+        .execute(params![state, now])?;
         Ok(n == 1)
     }
 
     pub(super) fn record(&self, id: &str, status: SessionStatus, result: &str, response_code_hash: Option<&str>, purge_at: i64) -> Result<bool, StoreError> {
-        let n = self.conn().execute(
+        let n = self.conn().prepare_cached(
             "UPDATE sessions SET status = ?2, result = ?3, response_code_hash = ?4, purge_at = ?5 WHERE id = ?1 AND status = 'response_received'",
-            params![id, status.as_str(), result, response_code_hash, purge_at],
-        )?;
+        )?
+        .execute(params![id, status.as_str(), result, response_code_hash, purge_at])?;
         Ok(n == 1)
     }
 
@@ -184,6 +184,6 @@ impl Sqlite {
     }
 
     pub(super) fn purge(&self, now: i64) -> Result<usize, StoreError> {
-        Ok(self.conn().execute("DELETE FROM sessions WHERE purge_at <= ?1", params![now])?)
+        Ok(self.conn().prepare_cached("DELETE FROM sessions WHERE purge_at <= ?1")?.execute(params![now])?)
     }
 }
