@@ -149,7 +149,7 @@ class PresentationTest(unittest.TestCase):
         verdict = self.verifier.verdict()
         self.assertEqual((verdict.outcome, verdict.detail), ("declined", "access_denied"))
         log = self.wallet.transactions()[-1]
-        self.assertEqual((log.kind, log.credential_ids, log.claims), (TransactionKind.PRESENTATION, [], []))
+        self.assertEqual((log.kind, log.credential_ids, log.claims), (TransactionKind.DECLINED, [], []))
         with self.assertRaises(WalletError.PresentationClosed):
             asyncio.run(session.decline())
 
