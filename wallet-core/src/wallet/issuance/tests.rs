@@ -1,0 +1,1 @@
+//! Tests of the issuance flow's pure steps.
