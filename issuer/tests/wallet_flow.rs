@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 use common::{Fed, LUIGIA, MARIO, MDL, TOKEN};
 use wallet_core::attestation::key_attestation::SoftwareAttester;
 use wallet_core::attestation::{GeneralInfo, KeyStorageInfo, ProviderSigning, StorageType, WUA_MIN_LIFETIME, WuaBuilder, WuaWalletInfo};
+use wallet_core::jose::{Signer as _, SoftwareSigner};
 use wallet_core::keystore::{KeyStore, KeyStoreSigner, KeyTag, SoftwareKeyStore};
 use wallet_core::oid4vci::ErrorCode;
 use wallet_core::status::StatusReference;
@@ -38,14 +39,15 @@ impl Client {
     }
 
     fn saw(&self, suffix: &str) -> bool {
-        self.seen.lock().unwrap().iter().any(|u| u.ends_with(suffix))
+        self.seen.lock().unwrap().iter().any(|u| u.ends_with(suffix) || u.trim_end_matches(" (attested)").ends_with(suffix))
     }
 }
 
 impl HttpClient for Client {
     fn send(&self, request: HttpRequest) -> Result<HttpResponse, HttpError> {
         let url = request.url.clone();
-        self.seen.lock().unwrap().push(url.clone());
+        let attested = if request.header_value("OAuth-Client-Attestation").is_some() { " (attested)" } else { "" };
+        self.seen.lock().unwrap().push(format!("{url}{attested}"));
         let method = match request.method {
             HttpMethod::Get => reqwest::Method::GET,
             HttpMethod::Post => reqwest::Method::POST,
@@ -75,11 +77,12 @@ impl HttpClient for Client {
 }
 
 /// The wallet's attested keys: `n` keys in a software key store, a WUA from the federation's
-/// wallet provider attesting them all (with its trust chain); no client attestation.
+/// wallet provider attesting them all (with its trust chain); and a WAA when asked.
 struct Keys {
     store: Arc<dyn KeyStore>,
     tags: Vec<KeyTag>,
     wua: String,
+    waa: Option<(SoftwareSigner, String)>,
 }
 
 impl Keys {
@@ -98,7 +101,7 @@ impl Keys {
         let wua = WuaBuilder::new(fed.wp_id.as_str(), jwks, status, WuaWalletInfo { general_info: info, key_storage_info: storage }, UnixTime::now(), WUA_MIN_LIFETIME)
             .sign(&ProviderSigning::new(&fed.wp_key).with_trust_chain(fed.wp_chain.clone()))
             .unwrap();
-        Self { store, tags, wua }
+        Self { store, tags, wua, waa: None }
     }
 }
 
@@ -108,8 +111,10 @@ impl IssuanceKeys for Keys {
         Ok(AttestedKeys { wua: self.wua.clone(), keys })
     }
 
-    fn client_attestation(&self, _audience: &str) -> Result<Option<ClientAuth>, WalletError> {
-        Ok(None)
+    fn client_attestation(&self, audience: &str) -> Result<Option<ClientAuth>, WalletError> {
+        let Some((key, waa)) = &self.waa else { return Ok(None) };
+        let headers = wallet_core::oid4vci::client_attestation_headers(waa, key, audience, None, UnixTime::now())?;
+        Ok(Some(ClientAuth { headers, client_id: key.public_jwk().thumbprint().to_string() }))
     }
 }
 
@@ -123,10 +128,14 @@ struct Phone {
 
 impl Phone {
     fn new(fed: &Fed, n: usize, client: Client) -> Self {
+        Self::with_keys(Keys::new(fed, n), fed, client)
+    }
+
+    fn with_keys(keys: Keys, fed: &Fed, client: Client) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(CredentialStore::open(dir.path().join("wallet.db"), &StaticKeyProvider(DataKey::generate().unwrap())).unwrap());
         let client = Arc::new(client);
-        let keys = Arc::new(Keys::new(fed, n));
+        let keys = Arc::new(keys);
         let flow = WalletIssuance::new(client.clone(), keys.clone(), store.clone(), vec![fed.anchor.clone()]);
         Self { client, store, flow, keys, _dir: dir }
     }
@@ -290,4 +299,26 @@ async fn the_issuer_key_of_the_chain_is_the_metadata_key() {
     .await;
     let keys = wallet_core::wallet::issuance::chain_issuer_keys(&chain).unwrap();
     assert!(keys.keys.iter().any(|k| k.thumbprint() == key.thumbprint()));
+}
+
+/// A wallet with a WAA: the token request carries the client attestation (the issuer lists
+/// `attest_jwt_client_auth`), and the key proofs name the client, as the issuer then demands.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_attested_wallet_authenticates_and_its_proofs_name_the_client() {
+    let fed = Fed::new().await;
+    let (url, tx) = fed.offer(MARIO, &[MDL]).await;
+    let mut keys = Keys::new(&fed, 1);
+    let waa_key = SoftwareSigner::generate().unwrap();
+    let waa = fed.waa(&waa_key, UnixTime::now(), 3_600);
+    keys.waa = Some((waa_key, waa));
+    let phone = Arc::new(Phone::with_keys(keys, &fed, Client::new(None)));
+    let p = phone.clone();
+    let outcome = blocking(move || {
+        let session = p.flow.start_from_offer(&url).unwrap();
+        p.flow.accept(&session, Some(&tx)).unwrap()
+    })
+    .await;
+    let IssuanceOutcome::Issued(ids) = outcome else { panic!("issued") };
+    assert_eq!(ids.len(), 1);
+    assert!(phone.client.saw("/token (attested)"), "{:?}", phone.client.seen.lock().unwrap());
 }

@@ -8,7 +8,8 @@
 //!    (who issues what, trusted or not and why, whether a `tx_code` is needed) and the
 //!    [`IssuanceSession`] to continue with.
 //! 2. [`WalletIssuance::accept`]: token request with DPoP (and the client attestation when the
-//!    wallet has one), `/nonce`, key proofs by the attested keys with the WUA as
+//!    server lists `attest_jwt_client_auth` and the wallet has one; the proofs then name the
+//!    client in `iss`), `/nonce`, key proofs by the attested keys with the WUA as
 //!    `key_attestation`, `/credential`; every credential verified ([`verify_credential`])
 //!    before anything is stored; stored encrypted, an Issuance transaction logged, and
 //!    `/notification` `credential_accepted` (or `credential_failure` with the reason).
@@ -38,7 +39,7 @@ use crate::jose::jwk::JwkSet;
 use crate::jose::{Jwk, JwsHeader, Signer, SoftwareSigner};
 use crate::keystore::KeyStoreSigner;
 use crate::oid4vci::dpop::DPOP_NONCE_HEADER;
-use crate::oid4vci::metadata::{FORMAT_SD_JWT_VC, MAX_METADATA_LEN};
+use crate::oid4vci::metadata::{ATTEST_JWT_CLIENT_AUTH, FORMAT_SD_JWT_VC, MAX_METADATA_LEN};
 use crate::oid4vci::offer::{MAX_OFFER_LEN, TxCode, TxInputMode};
 use crate::oid4vci::requests::{
     AUTHORIZATION_SERVER_WELL_KNOWN, credential_request, deferred_request, metadata_request, nonce_request, notification_request, offer_request,
@@ -352,6 +353,7 @@ pub struct IssuanceSession {
     offer: CredentialOffer,
     metadata: CredentialIssuerMetadata,
     token_endpoint: String,
+    attested_client: bool,
     chain: Option<ValidatedChain>,
 }
 
@@ -708,22 +710,27 @@ impl WalletIssuance {
             Err(e) => Err(e),
         };
         let consent = consent_for(&offer, &metadata, chain.as_ref().map_err(String::as_str));
-        let token_endpoint = match &chain {
+        let (token_endpoint, attested_client) = match &chain {
             Ok(c) => self.token_endpoint(&metadata, c)?,
-            Err(_) => String::new(),
+            Err(_) => (String::new(), false),
         };
-        Ok(IssuanceSession { consent, offer, metadata, token_endpoint, chain: chain.ok() })
+        Ok(IssuanceSession { consent, offer, metadata, token_endpoint, attested_client, chain: chain.ok() })
     }
 
-    /// The token endpoint: from the authorization server's federation metadata, else its
+    /// The token endpoint and whether the server takes the wallet attestation there
+    /// (`attest_jwt_client_auth` among `token_endpoint_auth_methods_supported`): from the
+    /// authorization server's federation metadata, else its
     /// `/.well-known/oauth-authorization-server`.
-    fn token_endpoint(&self, metadata: &CredentialIssuerMetadata, chain: &ValidatedChain) -> Result<String, IssuanceError> {
+    fn token_endpoint(&self, metadata: &CredentialIssuerMetadata, chain: &ValidatedChain) -> Result<(String, bool), IssuanceError> {
+        let attests = |methods: &[String]| methods.iter().any(|m| m == ATTEST_JWT_CLIENT_AUTH);
         let server = metadata.authorization_server().to_owned();
         if server == metadata.credential_issuer
             && let Some(m) = chain.metadata_of(AUTHORIZATION_SERVER_TYPE)
             && let Some(t) = m.get("token_endpoint").and_then(Value::as_str)
         {
-            return Ok(t.to_owned());
+            let methods: Vec<String> =
+                m.get("token_endpoint_auth_methods_supported").and_then(|v| serde_json::from_value(v.clone()).ok()).unwrap_or_default();
+            return Ok((t.to_owned(), attests(&methods)));
         }
         let url = well_known_url(&server, AUTHORIZATION_SERVER_WELL_KNOWN)
             .ok_or_else(|| IssuanceError::BadResponse { step: IssuanceStep::Metadata, detail: "the authorization server is not a URL".into() })?;
@@ -731,11 +738,15 @@ impl WalletIssuance {
         let as_md: AuthorizationServerMetadata =
             serde_json::from_slice(&body).map_err(|e| IssuanceError::BadResponse { step: IssuanceStep::Metadata, detail: e.to_string() })?;
         as_md.validate(&server)?;
-        Ok(as_md.token_endpoint)
+        let wants = attests(&as_md.token_endpoint_auth_methods_supported);
+        Ok((as_md.token_endpoint, wants))
     }
 
     /// Step 2: the user consented (and typed `tx_code` when asked). Token, nonce, proofs,
-    /// credential; verified, stored and notified, or deferred.
+    /// credential; verified, stored and notified, or deferred. An untrusted issuer is refused
+    /// here, before any request. Issues the offer's first configuration (the issuer service
+    /// offers one per offer); a batch of as many distinct attested keys as the issuer's
+    /// `batch_size`, [`Self::with_max_batch`] and [`IssuanceKeys::attested_keys`] allow.
     pub fn accept(&self, session: &IssuanceSession, tx_code: Option<&str>) -> Result<IssuanceOutcome, IssuanceError> {
         let issuer = session.consent.issuer.clone();
         let chain = match (&session.consent.trust, &session.chain) {
@@ -753,7 +764,7 @@ impl WalletIssuance {
 
         // Token (DPoP, ephemeral key; client attestation when the wallet has one).
         let dpop = SoftwareSigner::generate().map_err(|e| IssuanceError::BadResponse { step: IssuanceStep::Token, detail: e.to_string() })?;
-        let auth = self.keys.client_attestation(&issuer)?;
+        let auth = if session.attested_client { self.keys.client_attestation(&issuer)? } else { None };
         let mut dpop_nonce = None;
         let mut tokens = None;
         for _ in 0..2 {
