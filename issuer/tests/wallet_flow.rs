@@ -196,11 +196,11 @@ async fn offer_consent_accept_stores_a_verified_batch_of_two() {
     assert_eq!(notified(&fed, MARIO).await, vec![Some("credential_accepted".to_owned()); 2]);
 }
 
-/// The registry's licence is not ready: deferred; a poll while pending stays deferred; once
-/// ready, the poll brings the verified credential into the store.
+/// The registry's licence is not ready: deferred; a poll (and a wait of one interval) while
+/// pending stays deferred; once ready, the wait brings the verified credential into the store.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deferred_issuance_is_polled_until_ready() {
-    let fed = Fed::new().await;
+    let fed = Fed::with(|c| c.deferred_interval = 1).await;
     let (url, tx) = fed.offer(LUIGIA, &[MDL]).await;
     let phone = Arc::new(Phone::new(&fed, 1, Client::new(None)));
     let p = phone.clone();
@@ -216,11 +216,17 @@ async fn deferred_issuance_is_polled_until_ready() {
     let IssuanceOutcome::Deferred(deferred) = outcome else { panic!("still pending") };
     assert!(phone.store.list().unwrap().is_empty());
 
-    let conn = rusqlite::Connection::open(&fed.config.registry).unwrap();
-    conn.execute("UPDATE licences SET ready = 1 WHERE tax_id_code = ?1", [LUIGIA]).unwrap();
+    assert_eq!(deferred.interval, 1);
     let p = phone.clone();
-    let outcome = blocking(move || p.flow.poll_deferred(deferred).unwrap()).await;
-    let IssuanceOutcome::Issued(ids) = outcome else { panic!("issued") };
+    let outcome = blocking(move || p.flow.wait_deferred(deferred, 1).unwrap()).await;
+    let IssuanceOutcome::Deferred(deferred) = outcome else { panic!("still pending after one wait") };
+
+    // The registry finishes the licence while the wallet waits out the interval.
+    let conn = rusqlite::Connection::open(&fed.config.registry).unwrap();
+    let p = phone.clone();
+    let waiting = tokio::task::spawn_blocking(move || p.flow.wait_deferred(deferred, 10).unwrap());
+    conn.execute("UPDATE licences SET ready = 1 WHERE tax_id_code = ?1", [LUIGIA]).unwrap();
+    let IssuanceOutcome::Issued(ids) = waiting.await.unwrap() else { panic!("issued") };
     assert_eq!(ids.len(), 1);
     assert_eq!(phone.store.get(&ids[0]).unwrap().summary.vct, "urn:eudi:mDL:it:1");
 }

@@ -216,9 +216,6 @@ pub enum IssuanceError {
     /// The credential store.
     #[error("store: {0}")]
     Store(String),
-    /// The deferred credential was still not ready after the polls allowed.
-    #[error("deferred credential: still pending after {0} polls")]
-    StillPending(u32),
 }
 
 impl IssuanceError {
@@ -957,17 +954,18 @@ impl WalletIssuance {
         }
     }
 
-    /// Polls until issued, sleeping the issuer's `interval` (at least 1 s) between polls, at
-    /// most `max_polls` times.
-    pub fn wait_deferred(&self, mut deferred: Box<DeferredIssuance>, max_polls: u32) -> Result<Vec<CredentialId>, IssuanceError> {
+    /// Polls until issued, sleeping the issuer's `interval` (at least 1 s, at most an hour)
+    /// before each poll, at most `max_polls` times (and [`MAX_DEFERRED_POLLS`]); still
+    /// pending after that: `Ok(Deferred)`, to resume later.
+    pub fn wait_deferred(&self, mut deferred: Box<DeferredIssuance>, max_polls: u32) -> Result<IssuanceOutcome, IssuanceError> {
         for _ in 0..max_polls.min(MAX_DEFERRED_POLLS) {
             std::thread::sleep(std::time::Duration::from_secs(deferred.interval.clamp(1, 3_600)));
             match self.poll_deferred(deferred)? {
-                IssuanceOutcome::Issued(ids) => return Ok(ids),
+                IssuanceOutcome::Issued(ids) => return Ok(IssuanceOutcome::Issued(ids)),
                 IssuanceOutcome::Deferred(d) => deferred = d,
             }
         }
-        Err(IssuanceError::StillPending(max_polls.min(MAX_DEFERRED_POLLS)))
+        Ok(IssuanceOutcome::Deferred(deferred))
     }
 
     /// The configuration id the deferred issuance is for.
