@@ -777,7 +777,6 @@ impl WalletIssuance {
             if r.status != 200 {
                 return Err(issuer_error(IssuanceStep::Token, &r));
             }
-            dpop_nonce = r.header(DPOP_NONCE_HEADER).map(str::to_owned);
             tokens = Some(TokenResponse::parse(&r.body, false).map_err(|e| IssuanceError::BadResponse { step: IssuanceStep::Token, detail: e.to_string() })?);
             break;
         }
@@ -786,7 +785,19 @@ impl WalletIssuance {
         // Keys: as many distinct attested keys as the batch size allows.
         let batch = usize::try_from(session.metadata.batch_size()).unwrap_or(1).clamp(1, self.max_batch);
         let attested = self.keys.attested_keys(batch)?;
-        let signers: Vec<&KeyStoreSigner> = attested.keys.iter().take(batch).collect();
+        // Distinct keys only (OpenID4VCI §8.2: one credential per key).
+        let mut seen = Vec::new();
+        let signers: Vec<&KeyStoreSigner> = attested
+            .keys
+            .iter()
+            .filter(|k| {
+                let tp = k.public_jwk().thumbprint();
+                let fresh = !seen.contains(&tp);
+                seen.push(tp);
+                fresh
+            })
+            .take(batch)
+            .collect();
         if signers.is_empty() {
             return Err(IssuanceError::Wallet(WalletError::NoAttestations));
         }
@@ -822,7 +833,8 @@ impl WalletIssuance {
             issuer_keys,
             access_token: tokens.access_token,
             dpop,
-            dpop_nonce,
+            // The resource server's nonces are its own (RFC 9449 §9): it asks when it wants one.
+            dpop_nonce: None,
             keys: signers.iter().map(|k| (k.public_jwk(), k.tag().as_str().to_owned())).collect(),
             display: json!({
                 "issuer_name": session.consent.issuer_name,
