@@ -14,6 +14,11 @@
 //!    `OAuth-Client-Attestation-PoP` for issuers.
 //! 5. [`WalletActivation::list_instances`], [`WalletActivation::revoke_instance`] (a lost phone).
 //!
+//! 6. [`WalletIssuance`] (IT-Wallet 1.4 §3.3, §8; [`issuance`]): an offer → the issuer's
+//!    metadata and trust chain → an [`IssuanceConsent`] → `accept` (pre-authorized code:
+//!    token with DPoP, nonce, proofs with the WUA, credential, deferred polling) → each
+//!    credential verified before it is stored encrypted → notification.
+//!
 //! The protocol steps are also available as pure request builders and response parsers
 //! ([`login`], [`activation`]); HTTP goes through the [`HttpClient`] seam, with a blocking
 //! reqwest client (`http::ReqwestHttpClient`) behind the `http` cargo feature (off by
@@ -23,6 +28,7 @@ pub mod activation;
 mod error;
 pub mod http;
 pub mod instance;
+pub mod issuance;
 pub mod login;
 pub mod query;
 
@@ -30,6 +36,7 @@ pub use activation::{Attestations, WalletActivation};
 pub use error::WalletError;
 pub use http::{HttpClient, HttpError, HttpMethod, HttpRequest, HttpResponse};
 pub use instance::{InstanceRecord, InstanceStore};
+pub use issuance::{IssuanceConsent, IssuanceError, IssuanceKeys, IssuanceOutcome, IssuanceSession, WalletIssuance};
 pub use login::{CitizenSession, LoginCode, PendingLogin};
 
 #[cfg(test)]

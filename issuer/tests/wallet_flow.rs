@@ -1,0 +1,330 @@
+//! The wallet's issuance flow (`wallet_core::wallet::issuance`) against the real issuer
+//! service on loopback, through a blocking reqwest [`HttpClient`]: offer → consent → accept
+//! with the tx_code → verified credentials stored (a batch of two) → notification; deferred
+//! issuance; and the refusals: an issuer outside the federation (no token request sent), a
+//! wrong tx_code (the issuer's `invalid_grant`), a credential of another `vct` (not stored,
+//! `credential_failure` notified).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+
+use common::{Fed, LUIGIA, MARIO, MDL, TOKEN};
+use wallet_core::attestation::key_attestation::SoftwareAttester;
+use wallet_core::attestation::{GeneralInfo, KeyStorageInfo, ProviderSigning, StorageType, WUA_MIN_LIFETIME, WuaBuilder, WuaWalletInfo};
+use wallet_core::jose::{Signer as _, SoftwareSigner};
+use wallet_core::keystore::{KeyStore, KeyStoreSigner, KeyTag, SoftwareKeyStore};
+use wallet_core::oid4vci::ErrorCode;
+use wallet_core::status::StatusReference;
+use wallet_core::store::{CredentialStore, DataKey, StaticKeyProvider, TransactionKind};
+use wallet_core::time::UnixTime;
+use wallet_core::wallet::issuance::{AttestedKeys, ClientAuth, CredentialRule, IssuanceKeys, IssuerTrust};
+use wallet_core::wallet::{HttpClient, HttpError, HttpMethod, HttpRequest, HttpResponse, IssuanceError, IssuanceOutcome, WalletError, WalletIssuance};
+
+/// The wallet's [`HttpClient`]: reqwest (no redirects) driven from the flow's blocking
+/// thread on the test's runtime; it records the URLs it was asked for, and can
+/// rewrite the issuer's metadata on the way in (a configuration's `vct`).
+struct Client {
+    http: reqwest::Client,
+    rt: tokio::runtime::Handle,
+    seen: Mutex<Vec<String>>,
+    vct_override: Option<(String, String)>,
+}
+
+impl Client {
+    fn new(vct_override: Option<(&str, &str)>) -> Self {
+        let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        Self { http, rt: tokio::runtime::Handle::current(), seen: Mutex::new(Vec::new()), vct_override: vct_override.map(|(a, b)| (a.to_owned(), b.to_owned())) }
+    }
+
+    fn saw(&self, suffix: &str) -> bool {
+        self.seen.lock().unwrap().iter().any(|u| u.ends_with(suffix) || u.trim_end_matches(" (attested)").ends_with(suffix))
+    }
+}
+
+impl HttpClient for Client {
+    fn send(&self, request: HttpRequest) -> Result<HttpResponse, HttpError> {
+        let url = request.url.clone();
+        let attested = if request.header_value("OAuth-Client-Attestation").is_some() { " (attested)" } else { "" };
+        self.seen.lock().unwrap().push(format!("{url}{attested}"));
+        let method = match request.method {
+            HttpMethod::Get => reqwest::Method::GET,
+            HttpMethod::Post => reqwest::Method::POST,
+            HttpMethod::Patch => reqwest::Method::PATCH,
+        };
+        let mut b = self.http.request(method, &request.url);
+        for (n, v) in &request.headers {
+            b = b.header(n.as_str(), v.as_str());
+        }
+        let (status, headers, mut body) = self.rt.block_on(async move {
+            let r = b.body(request.body).send().await.map_err(|e| HttpError(e.to_string()))?;
+            let status = r.status().as_u16();
+            let headers: Vec<(String, String)> =
+                r.headers().iter().map(|(n, v)| (n.as_str().to_owned(), v.to_str().unwrap_or_default().to_owned())).collect();
+            let body = r.bytes().await.map_err(|e| HttpError(e.to_string()))?.to_vec();
+            Ok::<_, HttpError>((status, headers, body))
+        })?;
+        if let Some((config, vct)) = &self.vct_override
+            && url.ends_with("/.well-known/openid-credential-issuer")
+        {
+            let mut v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            v["credential_configurations_supported"][config]["vct"] = serde_json::Value::String(vct.clone());
+            body = serde_json::to_vec(&v).unwrap();
+        }
+        Ok(HttpResponse { status, headers, body })
+    }
+}
+
+/// The wallet's attested keys: `n` keys in a software key store, a WUA from the federation's
+/// wallet provider attesting them all (with its trust chain); and a WAA when asked.
+struct Keys {
+    store: Arc<dyn KeyStore>,
+    tags: Vec<KeyTag>,
+    wua: String,
+    waa: Option<(SoftwareSigner, String)>,
+}
+
+impl Keys {
+    fn new(fed: &Fed, n: usize) -> Self {
+        let store: Arc<dyn KeyStore> = Arc::new(SoftwareKeyStore::in_memory(SoftwareAttester::development().unwrap()).unwrap());
+        let tags: Vec<KeyTag> = (0..n).map(|_| KeyTag::generate().unwrap()).collect();
+        let jwks = tags.iter().map(|t| store.generate_key(t).unwrap()).collect();
+        let info = GeneralInfo {
+            wallet_provider_name: "Tessera".into(),
+            wallet_solution_id: "tessera-wallet".into(),
+            wallet_solution_version: "0.1.0".into(),
+            wallet_solution_certification_information: String::new(),
+        };
+        let storage = KeyStorageInfo { storage_type: StorageType::LocalNative, keys_exportable: false, storage_certification_information: String::new() };
+        let status = StatusReference { idx: 7, uri: format!("{}/status-list", fed.wp_id) };
+        let wua = WuaBuilder::new(fed.wp_id.as_str(), jwks, status, WuaWalletInfo { general_info: info, key_storage_info: storage }, UnixTime::now(), WUA_MIN_LIFETIME)
+            .sign(&ProviderSigning::new(&fed.wp_key).with_trust_chain(fed.wp_chain.clone()))
+            .unwrap();
+        Self { store, tags, wua, waa: None }
+    }
+}
+
+impl IssuanceKeys for Keys {
+    fn attested_keys(&self, max: usize) -> Result<AttestedKeys, WalletError> {
+        let keys = self.tags.iter().take(max).map(|t| KeyStoreSigner::new(self.store.clone(), t.clone())).collect::<Result<_, _>>()?;
+        Ok(AttestedKeys { wua: self.wua.clone(), keys })
+    }
+
+    fn client_attestation(&self, audience: &str) -> Result<Option<ClientAuth>, WalletError> {
+        let Some((key, waa)) = &self.waa else { return Ok(None) };
+        let headers = wallet_core::oid4vci::client_attestation_headers(waa, key, audience, None, UnixTime::now())?;
+        Ok(Some(ClientAuth { headers, client_id: key.public_jwk().thumbprint().to_string() }))
+    }
+}
+
+struct Phone {
+    client: Arc<Client>,
+    store: Arc<CredentialStore>,
+    flow: WalletIssuance,
+    keys: Arc<Keys>,
+    _dir: tempfile::TempDir,
+}
+
+impl Phone {
+    fn new(fed: &Fed, n: usize, client: Client) -> Self {
+        Self::with_keys(Keys::new(fed, n), fed, client)
+    }
+
+    fn with_keys(keys: Keys, fed: &Fed, client: Client) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(CredentialStore::open(dir.path().join("wallet.db"), &StaticKeyProvider(DataKey::generate().unwrap())).unwrap());
+        let client = Arc::new(client);
+        let keys = Arc::new(keys);
+        let flow = WalletIssuance::new(client.clone(), keys.clone(), store.clone(), vec![fed.anchor.clone()]);
+        Self { client, store, flow, keys, _dir: dir }
+    }
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    tokio::task::spawn_blocking(f).await.unwrap()
+}
+
+async fn notified(fed: &Fed, citizen: &str) -> Vec<Option<String>> {
+    let (s, v) = Fed::json(fed.http.get(fed.url(&format!("/admin/citizens/{citizen}/credentials"))).bearer_auth(TOKEN)).await;
+    assert_eq!(s, 200, "{v}");
+    v["credentials"].as_array().unwrap().iter().map(|c| c["notified"].as_str().map(str::to_owned)).collect()
+}
+
+/// Offer → consent (issuer, trust, tx_code) → accept → a batch of two verified credentials,
+/// each bound to its own attested key, stored encrypted and logged → `credential_accepted`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offer_consent_accept_stores_a_verified_batch_of_two() {
+    let fed = Fed::new().await;
+    let (url, tx) = fed.offer(MARIO, &[MDL]).await;
+    let phone = Arc::new(Phone::new(&fed, 2, Client::new(None)));
+    let issuer = fed.issuer_id.to_string();
+    let p = phone.clone();
+    let (consent, outcome) = blocking(move || {
+        let session = p.flow.start_from_offer(&url).unwrap();
+        let consent = session.consent.clone();
+        (consent, p.flow.accept(&session, Some(&tx)))
+    })
+    .await;
+    assert_eq!(consent.issuer, issuer);
+    assert!(matches!(&consent.trust, IssuerTrust::Trusted { trust_anchor, .. } if *trust_anchor == fed.anchor.id.to_string()), "{consent:?}");
+    assert_eq!(consent.credentials.len(), 1);
+    assert_eq!(consent.credentials[0].configuration_id, MDL);
+    assert_eq!(consent.credentials[0].vct.as_deref(), Some("urn:eudi:mDL:it:1"));
+    assert!(consent.tx_code.is_some(), "the pre-authorized offer asks for a tx_code");
+    assert!(consent.issuer_name.is_some(), "{consent:?}");
+
+    let IssuanceOutcome::Issued(ids) = outcome.unwrap() else { panic!("immediate") };
+    assert_eq!(ids.len(), 2);
+    let mut holder_keys = Vec::new();
+    for id in &ids {
+        let c = phone.store.get(id).unwrap();
+        assert_eq!(c.summary.vct, "urn:eudi:mDL:it:1");
+        assert_eq!(c.summary.issuer, issuer);
+        holder_keys.push(c.metadata["holder_key_tag"].as_str().unwrap().to_owned());
+    }
+    holder_keys.sort();
+    let mut tags: Vec<String> = phone.keys.tags.iter().map(|t| t.as_str().to_owned()).collect();
+    tags.sort();
+    assert_eq!(holder_keys, tags, "one credential per attested key");
+    let log = phone.store.transactions().unwrap();
+    assert_eq!(log.len(), 1);
+    assert_eq!(log[0].entry.kind, TransactionKind::Issuance);
+    assert_eq!(log[0].entry.counterparty, issuer);
+    assert_eq!(log[0].entry.credential_ids, ids);
+    assert!(phone.client.saw("/notification"));
+    assert_eq!(notified(&fed, MARIO).await, vec![Some("credential_accepted".to_owned()); 2]);
+}
+
+/// The registry's licence is not ready: deferred; a poll (and a wait of one interval) while
+/// pending stays deferred; once ready, the wait brings the verified credential into the store.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deferred_issuance_is_polled_until_ready() {
+    let fed = Fed::with(|c| c.deferred_interval = 1).await;
+    let (url, tx) = fed.offer(LUIGIA, &[MDL]).await;
+    let phone = Arc::new(Phone::new(&fed, 1, Client::new(None)));
+    let p = phone.clone();
+    let outcome = blocking(move || {
+        let session = p.flow.start_from_offer(&url).unwrap();
+        p.flow.accept(&session, Some(&tx)).unwrap()
+    })
+    .await;
+    let IssuanceOutcome::Deferred(deferred) = outcome else { panic!("deferred") };
+    assert_eq!(WalletIssuance::deferred_configuration(&deferred), MDL);
+    let p = phone.clone();
+    let outcome = blocking(move || p.flow.poll_deferred(deferred).unwrap()).await;
+    let IssuanceOutcome::Deferred(deferred) = outcome else { panic!("still pending") };
+    assert!(phone.store.list().unwrap().is_empty());
+
+    assert_eq!(deferred.interval, 1);
+    let p = phone.clone();
+    let outcome = blocking(move || p.flow.wait_deferred(deferred, 1).unwrap()).await;
+    let IssuanceOutcome::Deferred(deferred) = outcome else { panic!("still pending after one wait") };
+
+    // The registry finishes the licence while the wallet waits out the interval.
+    let conn = rusqlite::Connection::open(&fed.config.registry).unwrap();
+    let p = phone.clone();
+    let waiting = tokio::task::spawn_blocking(move || p.flow.wait_deferred(deferred, 10).unwrap());
+    conn.execute("UPDATE licences SET ready = 1 WHERE tax_id_code = ?1", [LUIGIA]).unwrap();
+    let IssuanceOutcome::Issued(ids) = waiting.await.unwrap() else { panic!("issued") };
+    assert_eq!(ids.len(), 1);
+    assert_eq!(phone.store.get(&ids[0]).unwrap().summary.vct, "urn:eudi:mDL:it:1");
+}
+
+/// An issuer whose federation the wallet does not trust: the consent says why, and accept
+/// refuses before any token request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_issuer_outside_the_federation_is_refused_before_the_token_request() {
+    let ours = Fed::new().await;
+    let foreign = Fed::new().await;
+    let (url, tx) = foreign.offer(MARIO, &[MDL]).await;
+    // The wallet trusts `ours` only; its keys are from `ours`' wallet provider.
+    let phone = Arc::new(Phone::new(&ours, 1, Client::new(None)));
+    let p = phone.clone();
+    let (consent, err) = blocking(move || {
+        let session = p.flow.start_from_offer(&url).unwrap();
+        (session.consent.clone(), p.flow.accept(&session, Some(&tx)).unwrap_err())
+    })
+    .await;
+    assert!(matches!(consent.trust, IssuerTrust::Untrusted { .. }), "{consent:?}");
+    assert!(!consent.is_trusted());
+    assert!(matches!(err, IssuanceError::Untrusted { .. }), "{err}");
+    assert!(!phone.client.saw("/token"), "no token request to an untrusted issuer");
+    assert!(phone.store.list().unwrap().is_empty());
+}
+
+/// A wrong tx_code: the issuer's `invalid_grant`, surfaced with the step.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_tx_code_is_the_issuers_invalid_grant() {
+    let fed = Fed::new().await;
+    let (url, tx) = fed.offer(MARIO, &[MDL]).await;
+    let wrong: String = tx.chars().map(|c| if c == '0' { '1' } else { '0' }).collect();
+    let phone = Arc::new(Phone::new(&fed, 1, Client::new(None)));
+    let p = phone.clone();
+    let err = blocking(move || {
+        let session = p.flow.start_from_offer(&url).unwrap();
+        p.flow.accept(&session, Some(&wrong)).unwrap_err()
+    })
+    .await;
+    assert_eq!(err.issuer_code(), Some(ErrorCode::InvalidGrant), "{err}");
+    assert!(matches!(err, IssuanceError::Issuer { step: wallet_core::wallet::issuance::IssuanceStep::Token, status: 400, .. }), "{err}");
+    assert!(phone.store.list().unwrap().is_empty());
+}
+
+/// The metadata says one `vct`, the issuer signs another: refused before storing, nothing
+/// stored, and the issuer told `credential_failure`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_credential_of_another_vct_is_refused_and_not_stored() {
+    let fed = Fed::new().await;
+    let (url, tx) = fed.offer(MARIO, &[MDL]).await;
+    let phone = Arc::new(Phone::new(&fed, 1, Client::new(Some((MDL, "urn:eudi:mDL:it:999")))));
+    let p = phone.clone();
+    let err = blocking(move || {
+        let session = p.flow.start_from_offer(&url).unwrap();
+        p.flow.accept(&session, Some(&tx)).unwrap_err()
+    })
+    .await;
+    assert!(matches!(&err, IssuanceError::Credential { index: 0, rule: CredentialRule::Vct { got, .. } } if got == "urn:eudi:mDL:it:1"), "{err}");
+    assert!(phone.store.list().unwrap().is_empty());
+    assert!(phone.store.transactions().unwrap().is_empty());
+    assert_eq!(notified(&fed, MARIO).await, vec![Some("credential_failure".to_owned())]);
+}
+
+/// The wallet checks credentials with the keys of the issuer's federation metadata: they
+/// include the key the issuer signs with.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_issuer_key_of_the_chain_is_the_metadata_key() {
+    let fed = Fed::new().await;
+    let key = fed.issuer_key().await;
+    let anchors = [fed.anchor.clone()];
+    let id = fed.issuer_id.clone();
+    let chain = blocking(move || {
+        let fetcher = trust_anchor::fetch::HttpFetcher::new().unwrap();
+        wallet_core::federation::ChainCollector::new(&fetcher, &anchors).resolve(&id, UnixTime::now()).unwrap()
+    })
+    .await;
+    let keys = wallet_core::wallet::issuance::chain_issuer_keys(&chain).unwrap();
+    assert!(keys.keys.iter().any(|k| k.thumbprint() == key.thumbprint()));
+}
+
+/// A wallet with a WAA: the token request carries the client attestation (the issuer lists
+/// `attest_jwt_client_auth`), and the key proofs name the client, as the issuer then demands.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_attested_wallet_authenticates_and_its_proofs_name_the_client() {
+    let fed = Fed::new().await;
+    let (url, tx) = fed.offer(MARIO, &[MDL]).await;
+    let mut keys = Keys::new(&fed, 1);
+    let waa_key = SoftwareSigner::generate().unwrap();
+    let waa = fed.waa(&waa_key, UnixTime::now(), 3_600);
+    keys.waa = Some((waa_key, waa));
+    let phone = Arc::new(Phone::with_keys(keys, &fed, Client::new(None)));
+    let p = phone.clone();
+    let outcome = blocking(move || {
+        let session = p.flow.start_from_offer(&url).unwrap();
+        p.flow.accept(&session, Some(&tx)).unwrap()
+    })
+    .await;
+    let IssuanceOutcome::Issued(ids) = outcome else { panic!("issued") };
+    assert_eq!(ids.len(), 1);
+    assert!(phone.client.saw("/token (attested)"), "{:?}", phone.client.seen.lock().unwrap());
+}

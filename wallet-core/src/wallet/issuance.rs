@@ -1,0 +1,1001 @@
+//! The wallet's issuance flow (IT-Wallet 1.4 §3.3, §8; OpenID4VCI 1.0), pre-authorized code
+//! grant, driven by the phone:
+//!
+//! 1. [`WalletIssuance::start_from_offer`]: the offer (by value, or fetched by reference), the
+//!    issuer's metadata (`/.well-known/openid-credential-issuer`) and its federation trust chain
+//!    to a configured trust anchor; the issuer must be in the federation and its federation
+//!    metadata must declare every offered configuration. The result is an [`IssuanceConsent`]
+//!    (who issues what, trusted or not and why, whether a `tx_code` is needed) and the
+//!    [`IssuanceSession`] to continue with.
+//! 2. [`WalletIssuance::accept`]: token request with DPoP (and the client attestation when the
+//!    server lists `attest_jwt_client_auth` and the wallet has one; the proofs then name the
+//!    client in `iss`), `/nonce`, key proofs by the attested keys with the WUA as
+//!    `key_attestation`, `/credential`; every credential verified ([`verify_credential`])
+//!    before anything is stored; stored encrypted, an Issuance transaction logged, and
+//!    `/notification` `credential_accepted` (or `credential_failure` with the reason).
+//! 3. Deferred: [`IssuanceOutcome::Deferred`] → [`WalletIssuance::poll_deferred`] (one poll)
+//!    or [`WalletIssuance::wait_deferred`] (sleeps `interval` between polls).
+//!
+//! The DPoP key is an ephemeral software key, one per issuer session
+//! ([`crate::jose::SoftwareSigner::generate`]): it binds this session's access token only,
+//! is not attested, and is dropped with the session, so a hardware key (and its clean-up)
+//! buys nothing here. (Refresh tokens, not used yet, would need it kept.)
+//!
+//! The pure steps ([`consent_for`], [`token_request_for`], [`verify_credential`],
+//! [`on_credential_response`], [`issuer_error`]) are functions over values; the driver sends
+//! them through the [`HttpClient`] seam.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use serde_json::{Map, Value, json};
+
+use super::WalletError;
+use super::activation::WalletActivation;
+use super::http::{HttpClient, HttpError, HttpRequest, HttpResponse};
+use crate::attestation::ClientAttestationHeaders;
+use crate::federation::{ChainCollector, EntityId, FederationError, Fetcher, TrustAnchorConfig, ValidatedChain};
+use crate::jose::jwk::JwkSet;
+use crate::jose::{Jwk, JwsHeader, Signer, SoftwareSigner};
+use crate::keystore::KeyStoreSigner;
+use crate::oid4vci::dpop::DPOP_NONCE_HEADER;
+use crate::oid4vci::metadata::{ATTEST_JWT_CLIENT_AUTH, FORMAT_SD_JWT_VC, MAX_METADATA_LEN};
+use crate::oid4vci::offer::{MAX_OFFER_LEN, TxCode, TxInputMode};
+use crate::oid4vci::requests::{
+    AUTHORIZATION_SERVER_WELL_KNOWN, credential_request, deferred_request, metadata_request, nonce_request, notification_request, offer_request,
+    token_request, well_known_url,
+};
+use crate::oid4vci::{
+    AuthorizationServerMetadata, CredentialIssuerMetadata, CredentialOffer, CredentialRequest, CredentialResponse, DeferredCredentialRequest,
+    ErrorCode, ErrorResponse, MetadataError, NonceResponse, NotificationEvent, NotificationRequest, OfferError, OfferRef, OfferUrl, Profile,
+    TokenRequest, TokenResponse, dpop_proof, key_proof,
+};
+use crate::sd_jwt::{IssuerKeyResolver, KeyResolutionError, Verifier};
+use crate::store::{CredentialId, CredentialStore, NewCredential, NewTransaction, StoreError, TransactionKind};
+use crate::time::{Clock, SystemClock, UnixTime};
+
+/// The federation metadata type of a credential issuer.
+pub const CREDENTIAL_ISSUER_TYPE: &str = "openid_credential_issuer";
+/// The federation metadata type of an authorization server.
+pub const AUTHORIZATION_SERVER_TYPE: &str = "oauth_authorization_server";
+/// The largest credential response read.
+const MAX_CREDENTIAL_RESPONSE: usize = crate::oid4vci::credential::MAX_RESPONSE_LEN;
+/// At most this many deferred polls in [`WalletIssuance::wait_deferred`].
+pub const MAX_DEFERRED_POLLS: u32 = 60;
+
+/// A step of the issuance flow, for errors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IssuanceStep {
+    /// Reading the offer (`credential_offer_uri` fetch included).
+    Offer,
+    /// The issuer's metadata.
+    Metadata,
+    /// The issuer's trust chain.
+    Federation,
+    /// `/token`.
+    Token,
+    /// `/nonce`.
+    Nonce,
+    /// Building key proofs.
+    Proof,
+    /// `/credential`.
+    Credential,
+    /// `/deferred_credential`.
+    Deferred,
+    /// Checking what came back.
+    Verification,
+    /// Storing.
+    Store,
+    /// `/notification`.
+    Notification,
+}
+
+impl std::fmt::Display for IssuanceStep {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let s = match self {
+            Self::Offer => "offer",
+            Self::Metadata => "metadata",
+            Self::Federation => "federation",
+            Self::Token => "token",
+            Self::Nonce => "nonce",
+            Self::Proof => "proof",
+            Self::Credential => "credential",
+            Self::Deferred => "deferred credential",
+            Self::Verification => "verification",
+            Self::Store => "store",
+            Self::Notification => "notification",
+        };
+        f.write_str(s)
+    }
+}
+
+/// Which check a returned credential failed (IT-Wallet 1.4 §8, wallet side).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CredentialRule {
+    /// Not an SD-JWT VC we can verify, or its issuer signature (key from the issuer's
+    /// federation metadata) does not verify.
+    #[error("signature or SD-JWT VC form: {0}")]
+    Signature(String),
+    /// `iss` is not the issuer we asked.
+    #[error("iss `{got}` is not the issuer `{expected}`")]
+    Issuer {
+        /// Expected.
+        expected: String,
+        /// Got.
+        got: String,
+    },
+    /// `vct` is not the offered configuration's.
+    #[error("vct `{got}` is not the offered `{expected}`")]
+    Vct {
+        /// Expected.
+        expected: String,
+        /// Got.
+        got: String,
+    },
+    /// `cnf.jwk` is missing or not one of our proof keys (or bound twice).
+    #[error("cnf.jwk is not one of the proof keys")]
+    Cnf,
+    /// `exp` is in the past (or missing).
+    #[error("expired or without exp")]
+    Expired,
+    /// `status.status_list` missing or its `uri` not `https`.
+    #[error("status list reference: {0}")]
+    Status(String),
+    /// A format other than `dc+sd-jwt`.
+    #[error("unsupported format `{0}`")]
+    Format(String),
+}
+
+/// Why an issuance step failed. Free of codes and tokens.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum IssuanceError {
+    /// No response.
+    #[error("{step}: {source}")]
+    Http {
+        /// The step.
+        step: IssuanceStep,
+        /// Why.
+        source: HttpError,
+    },
+    /// The issuer answered with an error (its OAuth `error` code, when it gave one).
+    #[error("{step}: the issuer answered HTTP {status}{}", error.as_ref().map(|e| format!(" {e}")).unwrap_or_default())]
+    Issuer {
+        /// The step.
+        step: IssuanceStep,
+        /// The HTTP status.
+        status: u16,
+        /// `error`.
+        error: Option<String>,
+        /// `error_description`.
+        description: Option<String>,
+    },
+    /// A response that does not parse or breaks the protocol.
+    #[error("{step}: bad response: {detail}")]
+    BadResponse {
+        /// The step.
+        step: IssuanceStep,
+        /// What is wrong.
+        detail: String,
+    },
+    /// The offer is malformed or does not match the metadata.
+    #[error("offer: {0}")]
+    Offer(#[from] OfferError),
+    /// The metadata is malformed or inconsistent.
+    #[error("metadata: {0}")]
+    Metadata(#[from] MetadataError),
+    /// The issuer is not in the federation (IT-Wallet 1.4 §1, §8): no token request is sent.
+    #[error("federation: the issuer {issuer} is not trusted: {reason}")]
+    Untrusted {
+        /// The issuer.
+        issuer: String,
+        /// Why.
+        reason: String,
+    },
+    /// The issuer's federation metadata does not declare an offered configuration.
+    #[error("federation: the issuer does not declare `{0}` in its federation metadata")]
+    NotDeclared(String),
+    /// Only the pre-authorized code grant is supported so far.
+    #[error("offer: no pre-authorized code grant (the authorization code flow is not supported yet)")]
+    UnsupportedGrant,
+    /// The offer asks for a `tx_code` and none (or a malformed one) was given.
+    #[error("token: tx_code {0}")]
+    TxCode(&'static str),
+    /// A returned credential failed a check: nothing of the batch was stored.
+    #[error("verification: credential {index}: {rule}")]
+    Credential {
+        /// Its position in the response.
+        index: usize,
+        /// The rule.
+        rule: CredentialRule,
+    },
+    /// The wallet's keys or attestations.
+    #[error("wallet: {0}")]
+    Wallet(#[from] WalletError),
+    /// The credential store.
+    #[error("store: {0}")]
+    Store(String),
+}
+
+impl IssuanceError {
+    /// The issuer's OAuth error code, when the issuer answered with one.
+    pub fn issuer_code(&self) -> Option<ErrorCode> {
+        match self {
+            Self::Issuer { error: Some(e), .. } => ErrorCode::parse(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<StoreError> for IssuanceError {
+    fn from(e: StoreError) -> Self {
+        Self::Store(e.to_string())
+    }
+}
+
+/// The wallet's keys for issuance: the WUA and the keys it attests (proofs), and the client
+/// attestation for the token request. Implemented by [`WalletActivation`] (one credential
+/// key); a wallet with more attested keys returns them for batches.
+pub trait IssuanceKeys: Send + Sync {
+    /// The current WUA and the signers of at most `max` (≥ 1) distinct keys it attests.
+    fn attested_keys(&self, max: usize) -> Result<AttestedKeys, WalletError>;
+
+    /// The `OAuth-Client-Attestation` headers for `audience` and the client id they name,
+    /// or `None` to request anonymously (pre-authorized code).
+    fn client_attestation(&self, audience: &str) -> Result<Option<ClientAuth>, WalletError>;
+}
+
+/// The WUA and keys it attests.
+pub struct AttestedKeys {
+    /// The WUA (sent as `key_attestation`).
+    pub wua: String,
+    /// Its keys, in the secure key store.
+    pub keys: Vec<KeyStoreSigner>,
+}
+
+impl std::fmt::Debug for AttestedKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AttestedKeys").field("keys", &self.keys.len()).finish_non_exhaustive()
+    }
+}
+
+/// Client authentication with the wallet attestation.
+#[derive(Debug, Clone)]
+pub struct ClientAuth {
+    /// The two headers.
+    pub headers: ClientAttestationHeaders,
+    /// The client id (the WAA's `sub`), named by the key proofs' `iss`.
+    pub client_id: String,
+}
+
+impl IssuanceKeys for WalletActivation {
+    fn attested_keys(&self, _max: usize) -> Result<AttestedKeys, WalletError> {
+        let wua = self.wallet_unit_attestation()?;
+        Ok(AttestedKeys { wua, keys: vec![self.credential_key_signer()?] })
+    }
+
+    fn client_attestation(&self, audience: &str) -> Result<Option<ClientAuth>, WalletError> {
+        let headers = self.client_attestation_headers(audience, None)?;
+        let client_id = waa_sub(&headers.attestation)
+            .ok_or_else(|| WalletError::State("the wallet attestation has no sub".into()))?;
+        Ok(Some(ClientAuth { headers, client_id }))
+    }
+}
+
+/// The `sub` of our own (already verified) WAA.
+fn waa_sub(waa: &str) -> Option<String> {
+    let jws = crate::jose::jws::CompactJws::parse(waa).ok()?;
+    let claims: Map<String, Value> = jws.payload_json().ok()?;
+    claims.get("sub").and_then(Value::as_str).map(str::to_owned)
+}
+
+/// Whether the issuer is trusted, and why (not).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IssuerTrust {
+    /// Its trust chain reaches a configured trust anchor.
+    Trusted {
+        /// The trust anchor.
+        trust_anchor: String,
+        /// The trust mark types its Entity Configuration declares (shown; not verified here).
+        trust_marks: Vec<String>,
+    },
+    /// Not trusted: the flow will not continue.
+    Untrusted {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// One offered credential, as the consent screen shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OfferedCredential {
+    /// The configuration id.
+    pub configuration_id: String,
+    /// Its `vct` (SD-JWT VC).
+    pub vct: Option<String>,
+    /// Its display name (first `display[].name`).
+    pub name: Option<String>,
+}
+
+/// What the user consents to (IT-Wallet 1.4 §3.3 step 1): who issues what.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuanceConsent {
+    /// The issuer's entity id.
+    pub issuer: String,
+    /// Its display name (metadata `display`, else the federation's `organization_name`).
+    pub issuer_name: Option<String>,
+    /// Its logo URI.
+    pub logo_uri: Option<String>,
+    /// Trusted or not, and why.
+    pub trust: IssuerTrust,
+    /// What is offered.
+    pub credentials: Vec<OfferedCredential>,
+    /// The `tx_code` to ask the user for, when needed.
+    pub tx_code: Option<TxCode>,
+}
+
+impl IssuanceConsent {
+    /// Whether the flow may continue.
+    pub fn is_trusted(&self) -> bool {
+        matches!(self.trust, IssuerTrust::Trusted { .. })
+    }
+}
+
+/// A started issuance: the checked offer and metadata. `Debug` hides the code.
+#[derive(Clone)]
+pub struct IssuanceSession {
+    /// What the user is shown.
+    pub consent: IssuanceConsent,
+    offer: CredentialOffer,
+    metadata: CredentialIssuerMetadata,
+    token_endpoint: String,
+    attested_client: bool,
+    chain: Option<ValidatedChain>,
+}
+
+impl std::fmt::Debug for IssuanceSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IssuanceSession").field("consent", &self.consent).finish_non_exhaustive()
+    }
+}
+
+/// What [`WalletIssuance::accept`] ended with.
+#[derive(Debug)]
+pub enum IssuanceOutcome {
+    /// Verified and stored.
+    Issued(Vec<CredentialId>),
+    /// The issuer will issue later: poll it.
+    Deferred(Box<DeferredIssuance>),
+}
+
+/// A deferred issuance to poll. `Debug` hides the tokens.
+pub struct DeferredIssuance {
+    ctx: IssuedContext,
+    transaction_id: String,
+    /// Seconds to wait between polls (the issuer's `interval`).
+    pub interval: u64,
+}
+
+impl std::fmt::Debug for DeferredIssuance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeferredIssuance").field("issuer", &self.ctx.issuer).field("interval", &self.interval).finish_non_exhaustive()
+    }
+}
+
+/// What the credential and deferred steps need after the token.
+struct IssuedContext {
+    issuer: String,
+    configuration_id: String,
+    vct: Option<String>,
+    metadata: CredentialIssuerMetadata,
+    issuer_keys: JwkSet,
+    access_token: String,
+    dpop: SoftwareSigner,
+    dpop_nonce: Option<String>,
+    keys: Vec<(Jwk, String)>,
+    display: Value,
+}
+
+/// The `tx_code` the user typed, checked against the offer's `length` and `input_mode`.
+pub fn check_tx_code(spec: Option<&TxCode>, given: Option<&str>) -> Result<Option<String>, IssuanceError> {
+    match (spec, given) {
+        (None, _) => Ok(None),
+        (Some(_), None) => Err(IssuanceError::TxCode("required by the offer")),
+        (Some(t), Some(code)) => {
+            if let Some(len) = t.length
+                && usize::try_from(len).ok() != Some(code.chars().count())
+            {
+                return Err(IssuanceError::TxCode("of the wrong length"));
+            }
+            if t.input_mode.unwrap_or(TxInputMode::Numeric) == TxInputMode::Numeric && !code.chars().all(|c| c.is_ascii_digit()) {
+                return Err(IssuanceError::TxCode("not numeric"));
+            }
+            Ok(Some(code.to_owned()))
+        }
+    }
+}
+
+/// The pre-authorized code token request for `offer` (OpenID4VCI §6.1).
+pub fn token_request_for(offer: &CredentialOffer, tx_code: Option<&str>) -> Result<TokenRequest, IssuanceError> {
+    let grant = offer.grants.pre_authorized_code.as_ref().ok_or(IssuanceError::UnsupportedGrant)?;
+    let tx_code = check_tx_code(grant.tx_code.as_ref(), tx_code)?;
+    Ok(TokenRequest::PreAuthorizedCode { pre_authorized_code: grant.pre_authorized_code.clone(), tx_code })
+}
+
+fn first_display(v: Option<&Value>, field: &str) -> Option<String> {
+    let display = v?.as_array()?;
+    let pick = display.iter().find(|d| d.get("locale").and_then(Value::as_str).is_some_and(|l| l.starts_with("it"))).or_else(|| display.first())?;
+    match field {
+        "logo" => pick.get("logo").and_then(|l| l.get("uri")).and_then(Value::as_str).map(str::to_owned),
+        f => pick.get(f).and_then(Value::as_str).map(str::to_owned),
+    }
+}
+
+/// The consent model from the checked offer, metadata and trust (pure).
+pub fn consent_for(offer: &CredentialOffer, metadata: &CredentialIssuerMetadata, chain: Result<&ValidatedChain, &str>) -> IssuanceConsent {
+    let federation = chain.ok().and_then(|c| c.metadata_of("federation_entity"));
+    let issuer_name = first_display(metadata.extra.get("display"), "name")
+        .or_else(|| federation.and_then(|f| f.get("organization_name")).and_then(Value::as_str).map(str::to_owned));
+    let logo_uri = first_display(metadata.extra.get("display"), "logo")
+        .or_else(|| federation.and_then(|f| f.get("logo_uri")).and_then(Value::as_str).map(str::to_owned));
+    let trust = match chain {
+        Ok(c) => IssuerTrust::Trusted {
+            trust_anchor: c.trust_anchor.to_string(),
+            trust_marks: c.subject.claims.trust_marks.iter().flatten().map(|m| m.trust_mark_type.clone()).collect(),
+        },
+        Err(reason) => IssuerTrust::Untrusted { reason: reason.to_owned() },
+    };
+    let credentials = offer
+        .credential_configuration_ids
+        .iter()
+        .map(|id| {
+            let c = metadata.configuration(id);
+            OfferedCredential {
+                configuration_id: id.clone(),
+                vct: c.and_then(|c| c.vct.clone()),
+                name: c.and_then(|c| c.extra.get("credential_metadata").and_then(|m| m.get("display")).or_else(|| c.extra.get("display")))
+                    .and_then(|d| first_display(Some(d), "name")),
+            }
+        })
+        .collect();
+    IssuanceConsent {
+        issuer: offer.credential_issuer.clone(),
+        issuer_name,
+        logo_uri,
+        trust,
+        credentials,
+        tx_code: offer.grants.pre_authorized_code.as_ref().and_then(|g| g.tx_code.clone()),
+    }
+}
+
+/// The issuer's federation metadata must declare every offered configuration (§8).
+pub fn check_declared(chain: &ValidatedChain, offer: &CredentialOffer) -> Result<(), IssuanceError> {
+    let declared = chain.metadata_of(CREDENTIAL_ISSUER_TYPE).and_then(|m| m.get("credential_configurations_supported")).and_then(Value::as_object);
+    for id in &offer.credential_configuration_ids {
+        if !declared.is_some_and(|d| d.contains_key(id)) {
+            return Err(IssuanceError::NotDeclared(id.clone()));
+        }
+    }
+    Ok(())
+}
+
+/// The credential issuer keys of the federation metadata (`openid_credential_issuer.jwks`).
+pub fn chain_issuer_keys(chain: &ValidatedChain) -> Option<JwkSet> {
+    chain.metadata_of(CREDENTIAL_ISSUER_TYPE).and_then(|m| m.get("jwks")).and_then(|j| serde_json::from_value(j.clone()).ok())
+}
+
+/// Resolves the issuer's keys from its federation metadata: by `kid`, or the only key.
+struct FederationKeys<'a> {
+    issuer: &'a str,
+    keys: &'a JwkSet,
+}
+
+impl IssuerKeyResolver for FederationKeys<'_> {
+    fn resolve(&self, iss: &str, header: &JwsHeader, _now: UnixTime) -> Result<Cow<'_, Jwk>, KeyResolutionError> {
+        if iss != self.issuer {
+            return Err(KeyResolutionError::UnknownIssuer { iss: iss.to_owned() });
+        }
+        let key = match header.kid.as_deref() {
+            Some(kid) => self.keys.by_kid(kid),
+            None => match self.keys.keys.as_slice() {
+                [only] => Some(only),
+                _ => None,
+            },
+        };
+        key.map(Cow::Borrowed).ok_or_else(|| KeyResolutionError::UnknownIssuer { iss: iss.to_owned() })
+    }
+}
+
+/// A verified credential, ready to store.
+#[derive(Debug, Clone)]
+pub struct CheckedCredential {
+    /// The SD-JWT VC as issued.
+    pub credential: String,
+    /// `vct`.
+    pub vct: String,
+    /// `iat`.
+    pub issued_at: Option<UnixTime>,
+    /// `exp`.
+    pub expires_at: UnixTime,
+    /// Which of the proof keys it is bound to (index into `proof_keys`).
+    pub key_index: usize,
+}
+
+/// Verifies one returned SD-JWT VC before it is stored (IT-Wallet 1.4 §8, §4.1): the issuer
+/// signature with a key of the issuer's federation metadata, `iss` = `issuer`, `vct` =
+/// `expected_vct`, `cnf.jwk` = one of `proof_keys` (not in `used`), not expired, and a
+/// well-formed status list reference.
+pub fn verify_credential(
+    credential: &str,
+    issuer: &str,
+    issuer_keys: &JwkSet,
+    expected_vct: Option<&str>,
+    proof_keys: &[Jwk],
+    used: &[usize],
+    now: UnixTime,
+) -> Result<CheckedCredential, CredentialRule> {
+    let resolver = FederationKeys { issuer, keys: issuer_keys };
+    let vc = crate::vc::verify(&Verifier::new(&resolver), credential, now).map_err(|e| CredentialRule::Signature(e.to_string()))?;
+    if vc.iss != issuer {
+        return Err(CredentialRule::Issuer { expected: issuer.to_owned(), got: vc.iss });
+    }
+    if let Some(expected) = expected_vct
+        && vc.vct.as_str() != expected
+    {
+        return Err(CredentialRule::Vct { expected: expected.to_owned(), got: vc.vct.as_str().to_owned() });
+    }
+    let claims = &vc.sd_jwt.claims;
+    let cnf: Jwk = claims.get("cnf").and_then(|c| c.get("jwk")).and_then(|j| serde_json::from_value(j.clone()).ok()).ok_or(CredentialRule::Cnf)?;
+    let tp = cnf.thumbprint();
+    let key_index = proof_keys.iter().position(|k| k.thumbprint() == tp).filter(|i| !used.contains(i)).ok_or(CredentialRule::Cnf)?;
+    let exp = claims.get("exp").and_then(Value::as_i64).ok_or(CredentialRule::Expired)?;
+    if exp <= now.secs() {
+        return Err(CredentialRule::Expired);
+    }
+    let status = vc.status.as_ref().ok_or_else(|| CredentialRule::Status("missing".into()))?;
+    if !https_or_loopback(&status.uri) {
+        return Err(CredentialRule::Status(format!("uri `{}` is not https", status.uri)));
+    }
+    Ok(CheckedCredential {
+        credential: credential.to_owned(),
+        vct: vc.vct.as_str().to_owned(),
+        issued_at: claims.get("iat").and_then(Value::as_i64).map(UnixTime),
+        expires_at: UnixTime(exp),
+        key_index,
+    })
+}
+
+fn https_or_loopback(u: &str) -> bool {
+    let Ok(url) = url::Url::parse(u) else { return false };
+    match url.scheme() {
+        "https" => url.host().is_some(),
+        "http" => matches!(url.host_str(), Some("127.0.0.1" | "localhost" | "[::1]")),
+        _ => false,
+    }
+}
+
+/// An error answer as [`IssuanceError::Issuer`] (its OAuth `error` when the body has one).
+pub fn issuer_error(step: IssuanceStep, r: &HttpResponse) -> IssuanceError {
+    let body: Option<ErrorResponse> = serde_json::from_slice(&r.body).ok();
+    IssuanceError::Issuer {
+        step,
+        status: r.status,
+        error: body.as_ref().map(|b| b.error.clone()),
+        description: body.and_then(|b| b.error_description),
+    }
+}
+
+/// The credential (or deferred) response: 200 credentials, 202 deferred (pure).
+pub fn on_credential_response(step: IssuanceStep, r: &HttpResponse) -> Result<CredentialResponse, IssuanceError> {
+    if r.status != 200 && r.status != 202 {
+        return Err(issuer_error(step, r));
+    }
+    if r.body.len() > MAX_CREDENTIAL_RESPONSE {
+        return Err(IssuanceError::BadResponse { step, detail: "response too large".into() });
+    }
+    let parsed = CredentialResponse::parse(&r.body).map_err(|e| IssuanceError::BadResponse { step, detail: e.to_string() })?;
+    match (&parsed, r.status) {
+        (CredentialResponse::Immediate { .. }, 200) | (CredentialResponse::Deferred { .. }, 202) => Ok(parsed),
+        _ => Err(IssuanceError::BadResponse { step, detail: format!("HTTP {} with the other kind of body", r.status) }),
+    }
+}
+
+/// [`Fetcher`] over the [`HttpClient`] seam (the federation's GETs).
+struct SeamFetcher<'a>(&'a dyn HttpClient);
+
+impl Fetcher for SeamFetcher<'_> {
+    fn get(&self, url: &str, accept: &str) -> Result<String, FederationError> {
+        let r = self.0.send(HttpRequest::get(url).header("Accept", accept)).map_err(|e| FederationError::Fetch { url: url.to_owned(), reason: e.0 })?;
+        if r.status != 200 {
+            return Err(FederationError::Fetch { url: url.to_owned(), reason: format!("HTTP {}", r.status) });
+        }
+        String::from_utf8(r.body).map_err(|_| FederationError::Fetch { url: url.to_owned(), reason: "not UTF-8".into() })
+    }
+}
+
+/// The issuance flow: the HTTP seam, the wallet's attested keys, the credential store and
+/// the trust anchors.
+pub struct WalletIssuance {
+    http: Arc<dyn HttpClient>,
+    keys: Arc<dyn IssuanceKeys>,
+    store: Arc<CredentialStore>,
+    anchors: Vec<TrustAnchorConfig>,
+    profile: Profile,
+    clock: Arc<dyn Clock>,
+    max_batch: usize,
+}
+
+impl std::fmt::Debug for WalletIssuance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WalletIssuance").field("anchors", &self.anchors.len()).field("max_batch", &self.max_batch).finish_non_exhaustive()
+    }
+}
+
+fn send(http: &dyn HttpClient, step: IssuanceStep, r: HttpRequest) -> Result<HttpResponse, IssuanceError> {
+    http.send(r).map_err(|source| IssuanceError::Http { step, source })
+}
+
+impl WalletIssuance {
+    /// A flow trusting `anchors`, with the IT-Wallet 1.4 profile.
+    pub fn new(http: Arc<dyn HttpClient>, keys: Arc<dyn IssuanceKeys>, store: Arc<CredentialStore>, anchors: Vec<TrustAnchorConfig>) -> Self {
+        Self { http, keys, store, anchors, profile: Profile::ItWallet14, clock: Arc::new(SystemClock), max_batch: usize::MAX }
+    }
+
+    /// Another profile.
+    pub fn with_profile(mut self, profile: Profile) -> Self {
+        self.profile = profile;
+        self
+    }
+
+    /// Another clock (tests).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Asks for at most `n` credentials per issuance (the issuer's `batch_size` also bounds it).
+    pub fn with_max_batch(mut self, n: usize) -> Self {
+        self.max_batch = n.max(1);
+        self
+    }
+
+    fn now(&self) -> UnixTime {
+        self.clock.now()
+    }
+
+    fn get_json(&self, step: IssuanceStep, r: HttpRequest, max: usize) -> Result<Vec<u8>, IssuanceError> {
+        let resp = send(self.http.as_ref(), step, r)?;
+        if resp.status != 200 {
+            return Err(issuer_error(step, &resp));
+        }
+        if resp.body.len() > max {
+            return Err(IssuanceError::BadResponse { step, detail: "response too large".into() });
+        }
+        Ok(resp.body)
+    }
+
+    /// Step 1: the offer, the issuer's metadata and trust chain → consent and session. An
+    /// issuer outside the federation gives a consent marked untrusted (with the reason);
+    /// [`Self::accept`] then refuses it.
+    pub fn start_from_offer(&self, offer_url: &str) -> Result<IssuanceSession, IssuanceError> {
+        let offer = match OfferUrl::parse(offer_url)?.offer {
+            OfferRef::Value(o) => o,
+            OfferRef::Uri(uri) => {
+                if !https_or_loopback(&uri) {
+                    return Err(IssuanceError::BadResponse { step: IssuanceStep::Offer, detail: "credential_offer_uri is not https".into() });
+                }
+                CredentialOffer::parse_json(&self.get_json(IssuanceStep::Offer, offer_request(&uri), MAX_OFFER_LEN)?)?
+            }
+        };
+        offer.validate(self.profile)?;
+        let issuer = offer.credential_issuer.clone();
+        let req = metadata_request(&issuer, false)
+            .ok_or_else(|| IssuanceError::BadResponse { step: IssuanceStep::Metadata, detail: "the issuer id is not a URL".into() })?;
+        let metadata = CredentialIssuerMetadata::parse_json(&self.get_json(IssuanceStep::Metadata, req, MAX_METADATA_LEN)?)?;
+        metadata.validate(&issuer, self.profile)?;
+        offer.check_against(&metadata)?;
+
+        let chain = EntityId::new(issuer.clone())
+            .map_err(|e| e.to_string())
+            .and_then(|id| ChainCollector::new(&SeamFetcher(self.http.as_ref()), &self.anchors).resolve(&id, self.now()).map_err(|e| e.to_string()));
+        let chain = match chain {
+            Ok(c) => match check_declared(&c, &offer) {
+                Ok(()) => Ok(c),
+                Err(e) => Err(e.to_string()),
+            },
+            Err(e) => Err(e),
+        };
+        let consent = consent_for(&offer, &metadata, chain.as_ref().map_err(String::as_str));
+        let (token_endpoint, attested_client) = match &chain {
+            Ok(c) => self.token_endpoint(&metadata, c)?,
+            Err(_) => (String::new(), false),
+        };
+        Ok(IssuanceSession { consent, offer, metadata, token_endpoint, attested_client, chain: chain.ok() })
+    }
+
+    /// The token endpoint and whether the server takes the wallet attestation there
+    /// (`attest_jwt_client_auth` among `token_endpoint_auth_methods_supported`): from the
+    /// authorization server's federation metadata, else its
+    /// `/.well-known/oauth-authorization-server`.
+    fn token_endpoint(&self, metadata: &CredentialIssuerMetadata, chain: &ValidatedChain) -> Result<(String, bool), IssuanceError> {
+        let attests = |methods: &[String]| methods.iter().any(|m| m == ATTEST_JWT_CLIENT_AUTH);
+        let server = metadata.authorization_server().to_owned();
+        if server == metadata.credential_issuer
+            && let Some(m) = chain.metadata_of(AUTHORIZATION_SERVER_TYPE)
+            && let Some(t) = m.get("token_endpoint").and_then(Value::as_str)
+        {
+            let methods: Vec<String> =
+                m.get("token_endpoint_auth_methods_supported").and_then(|v| serde_json::from_value(v.clone()).ok()).unwrap_or_default();
+            return Ok((t.to_owned(), attests(&methods)));
+        }
+        let url = well_known_url(&server, AUTHORIZATION_SERVER_WELL_KNOWN)
+            .ok_or_else(|| IssuanceError::BadResponse { step: IssuanceStep::Metadata, detail: "the authorization server is not a URL".into() })?;
+        let body = self.get_json(IssuanceStep::Metadata, HttpRequest::get(url).header("Accept", "application/json"), MAX_METADATA_LEN)?;
+        let as_md: AuthorizationServerMetadata =
+            serde_json::from_slice(&body).map_err(|e| IssuanceError::BadResponse { step: IssuanceStep::Metadata, detail: e.to_string() })?;
+        as_md.validate(&server)?;
+        let wants = attests(&as_md.token_endpoint_auth_methods_supported);
+        Ok((as_md.token_endpoint, wants))
+    }
+
+    /// Step 2: the user consented (and typed `tx_code` when asked). Token, nonce, proofs,
+    /// credential; verified, stored and notified, or deferred. An untrusted issuer is refused
+    /// here, before any request. Issues the offer's first configuration (the issuer service
+    /// offers one per offer); a batch of as many distinct attested keys as the issuer's
+    /// `batch_size`, [`Self::with_max_batch`] and [`IssuanceKeys::attested_keys`] allow.
+    pub fn accept(&self, session: &IssuanceSession, tx_code: Option<&str>) -> Result<IssuanceOutcome, IssuanceError> {
+        let issuer = session.consent.issuer.clone();
+        let chain = match (&session.consent.trust, &session.chain) {
+            (IssuerTrust::Trusted { .. }, Some(c)) => c,
+            (IssuerTrust::Untrusted { reason }, _) => return Err(IssuanceError::Untrusted { issuer, reason: reason.clone() }),
+            _ => return Err(IssuanceError::Untrusted { issuer, reason: "no trust chain".into() }),
+        };
+        let issuer_keys = chain_issuer_keys(chain).ok_or_else(|| IssuanceError::Untrusted { issuer: issuer.clone(), reason: "no jwks in its federation metadata".into() })?;
+        let configuration_id = session.offer.credential_configuration_ids.first().cloned().ok_or(IssuanceError::Offer(OfferError::BadConfigurationIds))?;
+        let configuration = session.metadata.configuration(&configuration_id).ok_or_else(|| IssuanceError::NotDeclared(configuration_id.clone()))?;
+        if configuration.format != FORMAT_SD_JWT_VC {
+            return Err(IssuanceError::Credential { index: 0, rule: CredentialRule::Format(configuration.format.clone()) });
+        }
+        let token_req = token_request_for(&session.offer, tx_code)?;
+
+        // Token (DPoP, ephemeral key; client attestation when the wallet has one).
+        let dpop = SoftwareSigner::generate().map_err(|e| IssuanceError::BadResponse { step: IssuanceStep::Token, detail: e.to_string() })?;
+        let auth = if session.attested_client { self.keys.client_attestation(&issuer)? } else { None };
+        let mut dpop_nonce = None;
+        let mut tokens = None;
+        for _ in 0..2 {
+            let proof = dpop_proof(&dpop, "POST", &session.token_endpoint, None, dpop_nonce.as_deref(), self.now())
+                .map_err(|e| IssuanceError::BadResponse { step: IssuanceStep::Token, detail: e.to_string() })?;
+            let r = send(self.http.as_ref(), IssuanceStep::Token, token_request(&session.token_endpoint, &token_req, &proof, auth.as_ref().map(|a| &a.headers)))?;
+            if let Some(n) = use_dpop_nonce(&r)
+                && dpop_nonce.is_none()
+            {
+                dpop_nonce = Some(n);
+                continue;
+            }
+            if r.status != 200 {
+                return Err(issuer_error(IssuanceStep::Token, &r));
+            }
+            tokens = Some(TokenResponse::parse(&r.body, false).map_err(|e| IssuanceError::BadResponse { step: IssuanceStep::Token, detail: e.to_string() })?);
+            break;
+        }
+        let tokens = tokens.ok_or_else(|| IssuanceError::BadResponse { step: IssuanceStep::Token, detail: "DPoP nonce asked twice".into() })?;
+
+        // Keys: as many distinct attested keys as the batch size allows.
+        let batch = usize::try_from(session.metadata.batch_size()).unwrap_or(1).clamp(1, self.max_batch);
+        let attested = self.keys.attested_keys(batch)?;
+        // Distinct keys only (OpenID4VCI §8.2: one credential per key).
+        let mut seen = Vec::new();
+        let signers: Vec<&KeyStoreSigner> = attested
+            .keys
+            .iter()
+            .filter(|k| {
+                let tp = k.public_jwk().thumbprint();
+                let fresh = !seen.contains(&tp);
+                seen.push(tp);
+                fresh
+            })
+            .take(batch)
+            .collect();
+        if signers.is_empty() {
+            return Err(IssuanceError::Wallet(WalletError::NoAttestations));
+        }
+
+        // Nonce and proofs.
+        let c_nonce = match &session.metadata.nonce_endpoint {
+            Some(endpoint) => {
+                let r = send(self.http.as_ref(), IssuanceStep::Nonce, nonce_request(endpoint))?;
+                if r.status != 200 {
+                    return Err(issuer_error(IssuanceStep::Nonce, &r));
+                }
+                let n: NonceResponse = serde_json::from_slice(&r.body).map_err(|e| IssuanceError::BadResponse { step: IssuanceStep::Nonce, detail: e.to_string() })?;
+                Some(n.c_nonce)
+            }
+            None => None,
+        };
+        let client_id = auth.as_ref().map(|a| a.client_id.as_str());
+        let proofs = signers
+            .iter()
+            .map(|k| key_proof(*k, Some(&attested.wua), client_id, &issuer, c_nonce.as_deref(), self.now()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| IssuanceError::BadResponse { step: IssuanceStep::Proof, detail: e.to_string() })?;
+        let identifier = tokens.credential_identifiers(&configuration_id).next().map(str::to_owned);
+        let request = match identifier {
+            Some(id) => CredentialRequest::by_identifier(id, proofs),
+            None => CredentialRequest::by_configuration(configuration_id.clone(), proofs),
+        };
+        let mut ctx = IssuedContext {
+            issuer: issuer.clone(),
+            configuration_id: configuration_id.clone(),
+            vct: configuration.vct.clone(),
+            metadata: session.metadata.clone(),
+            issuer_keys,
+            access_token: tokens.access_token,
+            dpop,
+            // The resource server's nonces are its own (RFC 9449 §9): it asks when it wants one.
+            dpop_nonce: None,
+            keys: signers.iter().map(|k| (k.public_jwk(), k.tag().as_str().to_owned())).collect(),
+            display: json!({
+                "issuer_name": session.consent.issuer_name,
+                "logo_uri": session.consent.logo_uri,
+                "credential_configuration_id": configuration_id,
+                "name": session.consent.credentials.first().and_then(|c| c.name.clone()),
+            }),
+        };
+        let endpoint = session.metadata.credential_endpoint.clone();
+        let r = self.protected(&mut ctx, IssuanceStep::Credential, &endpoint, |at, proof| credential_request(&endpoint, &request, at, proof))?;
+        match on_credential_response(IssuanceStep::Credential, &r)? {
+            CredentialResponse::Immediate { credentials, notification_id } => {
+                let list: Vec<String> = credentials.into_iter().map(|c| c.credential).collect();
+                self.finish(&mut ctx, &list, notification_id).map(IssuanceOutcome::Issued)
+            }
+            CredentialResponse::Deferred { transaction_id, interval } => Ok(IssuanceOutcome::Deferred(Box::new(DeferredIssuance { ctx, transaction_id, interval }))),
+        }
+    }
+
+    /// A DPoP-protected POST, retried once when the issuer asks for a DPoP nonce.
+    fn protected(
+        &self,
+        ctx: &mut IssuedContext,
+        step: IssuanceStep,
+        endpoint: &str,
+        build: impl Fn(&str, &str) -> HttpRequest,
+    ) -> Result<HttpResponse, IssuanceError> {
+        let mut retried = false;
+        loop {
+            let proof = dpop_proof(&ctx.dpop, "POST", endpoint, Some(&ctx.access_token), ctx.dpop_nonce.as_deref(), self.now())
+                .map_err(|e| IssuanceError::BadResponse { step, detail: e.to_string() })?;
+            let r = send(self.http.as_ref(), step, build(&ctx.access_token, &proof))?;
+            if let Some(n) = r.header(DPOP_NONCE_HEADER) {
+                ctx.dpop_nonce = Some(n.to_owned());
+            }
+            if !retried && use_dpop_nonce(&r).is_some() {
+                retried = true;
+                continue;
+            }
+            return Ok(r);
+        }
+    }
+
+    /// Verifies every credential, then stores them all, logs, and notifies; on a failed
+    /// check stores none and notifies `credential_failure` with the reason.
+    fn finish(&self, ctx: &mut IssuedContext, credentials: &[String], notification_id: Option<String>) -> Result<Vec<CredentialId>, IssuanceError> {
+        let now = self.now();
+        let proof_keys: Vec<Jwk> = ctx.keys.iter().map(|(k, _)| k.clone()).collect();
+        let mut checked = Vec::with_capacity(credentials.len());
+        let mut used = Vec::new();
+        let mut failure = None;
+        if credentials.is_empty() || credentials.len() > proof_keys.len() {
+            failure = Some(IssuanceError::BadResponse { step: IssuanceStep::Credential, detail: format!("{} credentials for {} proofs", credentials.len(), proof_keys.len()) });
+        }
+        for (index, c) in credentials.iter().enumerate() {
+            if failure.is_some() {
+                break;
+            }
+            match verify_credential(c, &ctx.issuer, &ctx.issuer_keys, ctx.vct.as_deref(), &proof_keys, &used, now) {
+                Ok(v) => {
+                    used.push(v.key_index);
+                    checked.push(v);
+                }
+                Err(rule) => failure = Some(IssuanceError::Credential { index, rule }),
+            }
+        }
+        if let Some(e) = failure {
+            if let Some(id) = notification_id {
+                // Best effort: the refusal is the error the caller sees.
+                let _ = self.notify(ctx, &id, NotificationEvent::CredentialFailure, Some(e.to_string()));
+            }
+            return Err(e);
+        }
+        let mut ids = Vec::with_capacity(checked.len());
+        for c in &checked {
+            let mut metadata = ctx.display.clone();
+            if let (Some(m), Some((_, tag))) = (metadata.as_object_mut(), ctx.keys.get(c.key_index)) {
+                m.insert("holder_key_tag".into(), Value::String(tag.clone()));
+            }
+            let new = NewCredential {
+                format: FORMAT_SD_JWT_VC.into(),
+                vct: c.vct.clone(),
+                issuer: ctx.issuer.clone(),
+                issued_at: c.issued_at,
+                expires_at: Some(c.expires_at),
+                credential: c.credential.clone(),
+                metadata,
+            };
+            ids.push(self.store.put(&new, now)?);
+        }
+        self.store.log(&NewTransaction { at: now, kind: TransactionKind::Issuance, counterparty: ctx.issuer.clone(), credential_ids: ids.clone(), claims: Vec::new() })?;
+        if let Some(id) = notification_id {
+            self.notify(ctx, &id, NotificationEvent::CredentialAccepted, None)?;
+        }
+        Ok(ids)
+    }
+
+    fn notify(&self, ctx: &mut IssuedContext, notification_id: &str, event: NotificationEvent, description: Option<String>) -> Result<(), IssuanceError> {
+        let Some(endpoint) = ctx.metadata.notification_endpoint.clone() else { return Ok(()) };
+        let n = NotificationRequest { notification_id: notification_id.to_owned(), event, event_description: description };
+        let r = self.protected(ctx, IssuanceStep::Notification, &endpoint, |at, proof| notification_request(&endpoint, &n, at, proof))?;
+        if (200..300).contains(&r.status) { Ok(()) } else { Err(issuer_error(IssuanceStep::Notification, &r)) }
+    }
+
+    /// One poll of the deferred endpoint: `Ok(Issued)` once the credentials came (verified,
+    /// stored, notified), `Ok(Deferred)` while still pending.
+    pub fn poll_deferred(&self, mut deferred: Box<DeferredIssuance>) -> Result<IssuanceOutcome, IssuanceError> {
+        let step = IssuanceStep::Deferred;
+        let endpoint = deferred
+            .ctx
+            .metadata
+            .deferred_credential_endpoint
+            .clone()
+            .ok_or_else(|| IssuanceError::BadResponse { step, detail: "a deferred response without a deferred_credential_endpoint".into() })?;
+        let req = DeferredCredentialRequest { transaction_id: deferred.transaction_id.clone() };
+        let r = self.protected(&mut deferred.ctx, step, &endpoint, |at, proof| deferred_request(&endpoint, &req, at, proof))?;
+        if r.status == 400 && serde_json::from_slice::<ErrorResponse>(&r.body).is_ok_and(|e| e.error == "issuance_pending") {
+            return Ok(IssuanceOutcome::Deferred(deferred));
+        }
+        match on_credential_response(step, &r)? {
+            CredentialResponse::Immediate { credentials, notification_id } => {
+                let list: Vec<String> = credentials.into_iter().map(|c| c.credential).collect();
+                self.finish(&mut deferred.ctx, &list, notification_id).map(IssuanceOutcome::Issued)
+            }
+            CredentialResponse::Deferred { interval, .. } => {
+                deferred.interval = interval;
+                Ok(IssuanceOutcome::Deferred(deferred))
+            }
+        }
+    }
+
+    /// Polls until issued, sleeping the issuer's `interval` (at least 1 s, at most an hour)
+    /// before each poll, at most `max_polls` times (and [`MAX_DEFERRED_POLLS`]); still
+    /// pending after that: `Ok(Deferred)`, to resume later.
+    pub fn wait_deferred(&self, mut deferred: Box<DeferredIssuance>, max_polls: u32) -> Result<IssuanceOutcome, IssuanceError> {
+        for _ in 0..max_polls.min(MAX_DEFERRED_POLLS) {
+            std::thread::sleep(std::time::Duration::from_secs(deferred.interval.clamp(1, 3_600)));
+            match self.poll_deferred(deferred)? {
+                IssuanceOutcome::Issued(ids) => return Ok(IssuanceOutcome::Issued(ids)),
+                IssuanceOutcome::Deferred(d) => deferred = d,
+            }
+        }
+        Ok(IssuanceOutcome::Deferred(deferred))
+    }
+
+    /// The configuration id the deferred issuance is for.
+    pub fn deferred_configuration(deferred: &DeferredIssuance) -> &str {
+        &deferred.ctx.configuration_id
+    }
+}
+
+/// The `DPoP-Nonce` of a `use_dpop_nonce` error answer (RFC 9449 §8, §9).
+fn use_dpop_nonce(r: &HttpResponse) -> Option<String> {
+    if r.status != 400 && r.status != 401 {
+        return None;
+    }
+    let nonce = r.header(DPOP_NONCE_HEADER)?;
+    let body_says = serde_json::from_slice::<ErrorResponse>(&r.body).is_ok_and(|e| e.error == "use_dpop_nonce");
+    let header_says = r.header("WWW-Authenticate").is_some_and(|h| h.contains("use_dpop_nonce"));
+    (body_says || header_says).then(|| nonce.to_owned())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,140 @@
+//! The issuance flow's pure steps: tx_code, token request, consent, response handling and
+//! the checks on a returned credential. The whole flow runs against the real issuer service
+//! in `issuer/tests/wallet_flow.rs`.
+
+use serde_json::{Map, json};
+
+use super::*;
+use crate::oid4vci::offer::TxCode;
+use crate::oid4vci::testing::{ISSUER, PID_CONFIG, PID_VCT, metadata};
+use crate::vc::{SdJwtVcBuilder, Vct};
+
+const NOW: UnixTime = UnixTime(1_800_000_000);
+
+fn tx(length: Option<u32>, mode: Option<TxInputMode>) -> TxCode {
+    TxCode { input_mode: mode, length, description: Some("the code we sent you".into()) }
+}
+
+#[test]
+fn tx_code_is_checked_against_the_offer() {
+    assert_eq!(check_tx_code(None, Some("123")).unwrap(), None, "not asked: not sent");
+    assert!(matches!(check_tx_code(Some(&tx(Some(6), None)), None), Err(IssuanceError::TxCode(_))));
+    assert!(matches!(check_tx_code(Some(&tx(Some(6), None)), Some("12345")), Err(IssuanceError::TxCode(_))));
+    assert!(matches!(check_tx_code(Some(&tx(Some(6), None)), Some("12345a")), Err(IssuanceError::TxCode(_))));
+    assert_eq!(check_tx_code(Some(&tx(Some(6), None)), Some("493536")).unwrap().as_deref(), Some("493536"));
+    assert_eq!(check_tx_code(Some(&tx(None, Some(TxInputMode::Text))), Some("ab-12")).unwrap().as_deref(), Some("ab-12"));
+}
+
+#[test]
+fn token_request_needs_the_pre_authorized_grant() {
+    let auth_code = CredentialOffer::new(ISSUER, vec![PID_CONFIG.into()]).with_authorization_code("pid", None);
+    assert!(matches!(token_request_for(&auth_code, None), Err(IssuanceError::UnsupportedGrant)));
+    let offer = CredentialOffer::new(ISSUER, vec![PID_CONFIG.into()]).with_pre_authorized_code("pac-1", Some(tx(Some(6), None)));
+    let TokenRequest::PreAuthorizedCode { pre_authorized_code, tx_code } = token_request_for(&offer, Some("000111")).unwrap() else { panic!("grant") };
+    assert_eq!((pre_authorized_code.as_str(), tx_code.as_deref()), ("pac-1", Some("000111")));
+}
+
+#[test]
+fn consent_says_who_issues_what_and_why_it_is_not_trusted() {
+    let offer = CredentialOffer::new(ISSUER, vec![PID_CONFIG.into()]).with_pre_authorized_code("pac-1", Some(tx(Some(6), None)));
+    let c = consent_for(&offer, &metadata(), Err("no trust chain to a configured trust anchor"));
+    assert_eq!(c.issuer, ISSUER);
+    assert_eq!(c.issuer_name.as_deref(), Some("PID Provider"));
+    assert_eq!(c.trust, IssuerTrust::Untrusted { reason: "no trust chain to a configured trust anchor".into() });
+    assert!(!c.is_trusted());
+    assert_eq!(c.credentials, vec![OfferedCredential { configuration_id: PID_CONFIG.into(), vct: Some(PID_VCT.into()), name: None }]);
+    assert_eq!(c.tx_code.and_then(|t| t.length), Some(6));
+}
+
+fn response(status: u16, body: serde_json::Value) -> HttpResponse {
+    HttpResponse { status, headers: vec![("Content-Type".into(), "application/json".into())], body: serde_json::to_vec(&body).unwrap() }
+}
+
+#[test]
+fn credential_responses_and_issuer_errors() {
+    let r = on_credential_response(IssuanceStep::Credential, &response(200, json!({"credentials": [{"credential": "a"}], "notification_id": "n"}))).unwrap();
+    assert!(matches!(r, CredentialResponse::Immediate { credentials, .. } if credentials.len() == 1));
+    let r = on_credential_response(IssuanceStep::Credential, &response(202, json!({"transaction_id": "t", "interval": 5}))).unwrap();
+    assert_eq!(r, CredentialResponse::Deferred { transaction_id: "t".into(), interval: 5 });
+    let e = on_credential_response(IssuanceStep::Credential, &response(200, json!({"transaction_id": "t", "interval": 5}))).unwrap_err();
+    assert!(matches!(e, IssuanceError::BadResponse { step: IssuanceStep::Credential, .. }), "{e}");
+    let e = on_credential_response(IssuanceStep::Credential, &response(400, json!({"error": "invalid_proof", "error_description": "stale nonce"}))).unwrap_err();
+    assert_eq!(e.issuer_code(), Some(ErrorCode::InvalidProof));
+    assert_eq!(e.to_string(), "credential: the issuer answered HTTP 400 invalid_proof");
+    let e = issuer_error(IssuanceStep::Token, &HttpResponse { status: 500, headers: Vec::new(), body: b"oops".to_vec() });
+    assert_eq!(e, IssuanceError::Issuer { step: IssuanceStep::Token, status: 500, error: None, description: None });
+}
+
+#[test]
+fn dpop_nonce_challenges_are_recognised() {
+    let mut r = response(400, json!({"error": "use_dpop_nonce"}));
+    assert_eq!(use_dpop_nonce(&r), None, "no nonce header");
+    r.headers.push(("DPoP-Nonce".into(), "n-1".into()));
+    assert_eq!(use_dpop_nonce(&r).as_deref(), Some("n-1"));
+    let other = HttpResponse { headers: r.headers.clone(), ..response(400, json!({"error": "invalid_grant"})) };
+    assert_eq!(use_dpop_nonce(&other), None);
+    let www = HttpResponse { status: 401, headers: vec![("DPoP-Nonce".into(), "n-2".into()), ("WWW-Authenticate".into(), "DPoP error=\"use_dpop_nonce\"".into())], body: Vec::new() };
+    assert_eq!(use_dpop_nonce(&www).as_deref(), Some("n-2"));
+}
+
+struct Issued {
+    issuer_key: SoftwareSigner,
+    holder: Vec<SoftwareSigner>,
+}
+
+impl Issued {
+    fn new() -> Self {
+        Self { issuer_key: SoftwareSigner::generate().unwrap(), holder: vec![SoftwareSigner::generate().unwrap(), SoftwareSigner::generate().unwrap()] }
+    }
+
+    fn jwks(&self) -> JwkSet {
+        let k = self.issuer_key.public_jwk();
+        let kid = k.thumbprint().to_string();
+        JwkSet { keys: vec![k.with_kid(kid)] }
+    }
+
+    fn holder_keys(&self) -> Vec<Jwk> {
+        self.holder.iter().map(Signer::public_jwk).collect()
+    }
+
+    fn builder(&self, iss: &str, vct: &str, holder: usize) -> SdJwtVcBuilder {
+        let mut attrs = Map::new();
+        attrs.insert("given_name".into(), json!("Mario"));
+        SdJwtVcBuilder::new(iss, Vct::new(vct).unwrap(), attrs)
+            .validity(NOW.plus(-60), NOW.plus(86_400))
+            .holder_key(&self.holder[holder].public_jwk())
+            .kid(self.issuer_key.public_jwk().thumbprint().to_string())
+    }
+
+    fn sign(&self, b: SdJwtVcBuilder) -> String {
+        b.sign(&self.issuer_key).unwrap().serialize()
+    }
+}
+
+#[test]
+fn a_returned_credential_is_checked_before_it_is_stored() {
+    let t = Issued::new();
+    let jwks = t.jwks();
+    let keys = t.holder_keys();
+    let good = t.sign(t.builder(ISSUER, PID_VCT, 1).status(3, format!("{ISSUER}/status-list")));
+    let v = verify_credential(&good, ISSUER, &jwks, Some(PID_VCT), &keys, &[], NOW).unwrap();
+    assert_eq!((v.vct.as_str(), v.key_index, v.expires_at), (PID_VCT, 1, NOW.plus(86_400)));
+    assert_eq!(verify_credential(&good, ISSUER, &jwks, Some(PID_VCT), &keys, &[1], NOW).unwrap_err(), CredentialRule::Cnf, "key bound twice");
+
+    let vct = verify_credential(&good, ISSUER, &jwks, Some("urn:eudi:mDL:it:1"), &keys, &[], NOW).unwrap_err();
+    assert!(matches!(vct, CredentialRule::Vct { ref got, .. } if got == PID_VCT), "{vct}");
+
+    let other_key = JwkSet { keys: vec![SoftwareSigner::generate().unwrap().public_jwk().with_kid(jwks.keys[0].kid.clone().unwrap())] };
+    assert!(matches!(verify_credential(&good, ISSUER, &other_key, Some(PID_VCT), &keys, &[], NOW), Err(CredentialRule::Signature(_))), "not the federation's key");
+    assert!(matches!(verify_credential(&good, "https://other.example.it", &jwks, Some(PID_VCT), &keys, &[], NOW), Err(CredentialRule::Signature(_))));
+
+    let not_ours = vec![SoftwareSigner::generate().unwrap().public_jwk()];
+    assert_eq!(verify_credential(&good, ISSUER, &jwks, Some(PID_VCT), &not_ours, &[], NOW).unwrap_err(), CredentialRule::Cnf);
+
+    assert!(verify_credential(&good, ISSUER, &jwks, Some(PID_VCT), &keys, &[], NOW.plus(86_400 + 120)).is_err(), "expired");
+
+    let no_status = t.sign(t.builder(ISSUER, PID_VCT, 0));
+    assert!(matches!(verify_credential(&no_status, ISSUER, &jwks, Some(PID_VCT), &keys, &[], NOW), Err(CredentialRule::Status(_))));
+    let plain_http = t.sign(t.builder(ISSUER, PID_VCT, 0).status(3, "http://status.example.it/list"));
+    assert!(matches!(verify_credential(&plain_http, ISSUER, &jwks, Some(PID_VCT), &keys, &[], NOW), Err(CredentialRule::Status(_))));
+}
