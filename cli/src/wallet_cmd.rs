@@ -468,17 +468,7 @@ fn activate(a: &WalletArgs) -> Result<(), CliError> {
 /// `2026-12-03 07:28:21 UTC` from seconds since the epoch (proleptic Gregorian calendar;
 /// H. Hinnant's days-to-civil algorithm).
 pub(crate) fn utc(secs: i64) -> String {
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC", rem / 3600, rem % 3600 / 60, rem % 60)
+    wallet_core::time::UnixTime(secs).utc_string()
 }
 
 fn status(a: &WalletArgs) -> Result<(), CliError> {

@@ -37,6 +37,28 @@ impl UnixTime {
         Self(self.0.saturating_add(secs))
     }
 
+    /// The UTC calendar date (year, month 1-12, day 1-31), proleptic Gregorian (H. Hinnant's
+    /// days-to-civil algorithm): for showing times and comparing dates of birth.
+    pub fn utc_date(self) -> (i64, u32, u32) {
+        let z = self.0.div_euclid(86_400) + 719_468;
+        let era = z.div_euclid(146_097);
+        let doe = z.rem_euclid(146_097);
+        let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let d = doy - (153 * mp + 2) / 5 + 1;
+        let m = if mp < 10 { mp + 3 } else { mp - 9 };
+        let y = yoe + era * 400 + i64::from(m <= 2);
+        (y, u32::try_from(m).unwrap_or(1), u32::try_from(d).unwrap_or(1))
+    }
+
+    /// `YYYY-MM-DD HH:MM:SS UTC`.
+    pub fn utc_string(self) -> String {
+        let (y, m, d) = self.utc_date();
+        let t = self.0.rem_euclid(86_400);
+        format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC", t / 3_600, t % 3_600 / 60, t % 60)
+    }
+
     /// The earliest NumericDate accepted in a claim: the epoch.
     pub const MIN_VALID: UnixTime = UnixTime(0);
     /// The latest NumericDate accepted in a claim: 9999-12-31T23:59:59Z.

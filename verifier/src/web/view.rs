@@ -177,30 +177,14 @@ pub fn portrait_data_url(v: &Value) -> Option<String> {
     Some(format!("data:{mime};base64,{}", base64::engine::general_purpose::STANDARD.encode(&bytes)))
 }
 
-/// Days since 1970-01-01 → (year, month, day) (proleptic Gregorian).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, u32::try_from(m).unwrap_or(1), u32::try_from(d).unwrap_or(1))
-}
-
-/// The UTC date of `secs`.
+/// The UTC date of `secs` (wallet-core's calendar).
 pub fn date_of(secs: i64) -> (i64, u32, u32) {
-    civil_from_days(secs.div_euclid(86_400))
+    wallet_core::time::UnixTime(secs).utc_date()
 }
 
 /// `YYYY-MM-DD HH:MM:SS UTC`.
 pub fn fmt_time(secs: i64) -> String {
-    let (y, m, d) = date_of(secs);
-    let t = secs.rem_euclid(86_400);
-    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC", t / 3_600, t % 3_600 / 60, t % 60)
+    wallet_core::time::UnixTime(secs).utc_string()
 }
 
 /// Parses `YYYY-MM-DD`.

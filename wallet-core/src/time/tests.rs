@@ -114,3 +114,12 @@ fn expired_not_yet_valid_and_future_iat_use_the_skew() {
     assert_eq!(check_window(window(None, Some(NOW.0 + 61), None), NOW, SKEW, None), Err(TimeError::NotYetValid { nbf: NOW.0 + 61, now: NOW.0, skew: 60 }));
     assert_eq!(check_window(window(Some(NOW.0 + 61), None, None), NOW, SKEW, None), Err(TimeError::IssuedInFuture { iat: NOW.0 + 61, now: NOW.0, skew: 60 }));
 }
+
+#[test]
+fn utc_calendar_dates() {
+    assert_eq!(UnixTime(0).utc_string(), "1970-01-01 00:00:00 UTC");
+    assert_eq!(UnixTime(951_782_400).utc_date(), (2000, 2, 29));
+    assert_eq!(UnixTime(1_796_282_901).utc_string(), "2026-12-03 07:28:21 UTC");
+    assert_eq!(UnixTime(-1).utc_string(), "1969-12-31 23:59:59 UTC");
+    assert_eq!(UnixTime::MAX_VALID.utc_string(), "9999-12-31 23:59:59 UTC");
+}
