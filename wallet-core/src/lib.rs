@@ -42,6 +42,17 @@ pub mod vc;
 pub mod wallet;
 pub mod x509;
 
+/// Whether `u` is an `https` URL with a host, or `http` on loopback (a federation on one
+/// machine, tests): the rule for every endpoint a wallet or a server is told to call.
+pub(crate) fn is_https_or_loopback(u: &str) -> bool {
+    let Ok(url) = url::Url::parse(u) else { return false };
+    match url.scheme() {
+        "https" => url.host().is_some(),
+        "http" => matches!(url.host_str(), Some("127.0.0.1" | "localhost" | "[::1]")),
+        _ => false,
+    }
+}
+
 /// Constant-time equality of secrets (tokens, nonces): no early exit on the first difference.
 pub fn subtle_eq(a: &[u8], b: &[u8]) -> bool {
     use subtle::ConstantTimeEq as _;

@@ -95,6 +95,7 @@ pub use profile::IssuanceProfile;
 pub use proof::{ProofError, ProofExpectation, VerifiedProofs, key_proof, verify_proofs};
 pub use token::{AuthorizationDetail, CodeBinding, TokenRequest, TokenRequestError, TokenResponse, TokenResponseError};
 
+use crate::is_https_or_loopback;
 use crate::jose::Signer;
 
 /// `key` with its `kid` hidden: DPoP and key proofs carry `jwk` instead (OpenID4VCI §F.1
@@ -106,14 +107,4 @@ fn no_kid(key: &dyn Signer) -> crate::jose::WithoutKid<'_> {
 /// A fresh `jti` (256 random bits, base64url).
 fn random_jti() -> Result<String, getrandom::Error> {
     form::random_token()
-}
-
-/// An `https` URL, or `http` on loopback (a federation on one machine, tests).
-fn is_https_or_loopback(u: &str) -> bool {
-    let Ok(url) = url::Url::parse(u) else { return false };
-    match url.scheme() {
-        "https" => url.host().is_some(),
-        "http" => matches!(url.host_str(), Some("127.0.0.1" | "localhost" | "[::1]")),
-        _ => false,
-    }
 }

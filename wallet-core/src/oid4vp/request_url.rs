@@ -177,14 +177,6 @@ pub struct AuthorizationRequestUrl {
     pub request: RequestRef,
 }
 
-fn is_https_or_loopback(u: &str) -> bool {
-    let Ok(url) = url::Url::parse(u) else { return false };
-    match url.scheme() {
-        "https" => url.host().is_some(),
-        "http" => matches!(url.host_str(), Some("127.0.0.1" | "localhost" | "[::1]")),
-        _ => false,
-    }
-}
 
 impl AuthorizationRequestUrl {
     /// A request by reference (the HAIP form, recommended by IT-Wallet).
@@ -251,7 +243,7 @@ impl AuthorizationRequestUrl {
             (Some(r), None, None) if r.is_empty() => return Err(RequestUrlError::EmptyRequest),
             (Some(r), None, None) => RequestRef::Value(r),
             (None, Some(uri), m) => {
-                if !is_https_or_loopback(&uri) {
+                if !crate::is_https_or_loopback(&uri) {
                     return Err(RequestUrlError::RequestUriNotHttps);
                 }
                 let explicit_method = m.is_some();

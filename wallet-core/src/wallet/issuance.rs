@@ -554,7 +554,7 @@ pub fn verify_credential(
         return Err(CredentialRule::Expired);
     }
     let status = vc.status.as_ref().ok_or_else(|| CredentialRule::Status("missing".into()))?;
-    if !https_or_loopback(&status.uri) {
+    if !crate::is_https_or_loopback(&status.uri) {
         return Err(CredentialRule::Status(format!("uri `{}` is not https", status.uri)));
     }
     Ok(CheckedCredential {
@@ -564,15 +564,6 @@ pub fn verify_credential(
         expires_at: UnixTime(exp),
         key_index,
     })
-}
-
-fn https_or_loopback(u: &str) -> bool {
-    let Ok(url) = url::Url::parse(u) else { return false };
-    match url.scheme() {
-        "https" => url.host().is_some(),
-        "http" => matches!(url.host_str(), Some("127.0.0.1" | "localhost" | "[::1]")),
-        _ => false,
-    }
 }
 
 /// An error answer as [`IssuanceError::Issuer`] (its OAuth `error` when the body has one).
@@ -682,7 +673,7 @@ impl WalletIssuance {
         let offer = match OfferUrl::parse(offer_url)?.offer {
             OfferRef::Value(o) => o,
             OfferRef::Uri(uri) => {
-                if !https_or_loopback(&uri) {
+                if !crate::is_https_or_loopback(&uri) {
                     return Err(IssuanceError::BadResponse { step: IssuanceStep::Offer, detail: "credential_offer_uri is not https".into() });
                 }
                 CredentialOffer::parse_json(&self.get_json(IssuanceStep::Offer, offer_request(&uri), MAX_OFFER_LEN)?)?
