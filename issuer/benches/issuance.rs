@@ -1,0 +1,715 @@
+//! Credentials issued per second over HTTP (issue 12, "A benchmark"): a trust anchor, a
+//! wallet provider (its WUAs carry its `trust_chain`; its Token Status List says they are
+//! valid) and the issuer on loopback. Before the measured window every simulated wallet
+//! gets its own DPoP key, its credential key(s), a WUA attesting them, and an access token
+//! (an offer from the admin API for the sample citizen's PID, `POST /token` with the
+//! pre-authorized code, the `tx_code` and a DPoP proof). Then each wallet, back to back:
+//!
+//! 1. `POST /nonce` → a `c_nonce`;
+//! 2. `POST /credential` with `Authorization: DPoP <token>`, a fresh DPoP proof (`ath`) and
+//!    one fresh key proof per key, each carrying the WUA and the `c_nonce`.
+//!
+//! The server does, per request, every check of a real issuance: the access token's
+//! signature, the DPoP proof (signature, `htu`/`htm`/`ath`, its `jti` remembered), each key
+//! proof's signature and nonce, the WUA's signature and its provider's trust chain to the
+//! anchor, the WUA's status (the provider's list, cached for its `ttl`), the nonce consumed,
+//! the registry read, then per key a status index, an SD-JWT VC signed and a row written
+//! (SQLite, `synchronous=FULL`). A 200 answer with one credential per key is a success;
+//! after each run the issuer's own counters must agree (as many credentials issued as the
+//! wallets received, no refusal). Anything else is an error.
+//!
+//! It runs at 50 and 200 concurrent wallets asking one credential each time (closed loop),
+//! then a batch row: wallets asking for 10 credentials at once (10 keys, 10 proofs, one
+//! WUA), 50 concurrent by default. 10 s per row after a 1.5 s warm-up (`--quick`: 2 s after
+//! 0.5 s). It prints credentials/s, p50/p99 of a whole issuance (nonce + credential) and of
+//! each request, errors, and the server's CPU per credential against the crypto baseline.
+//!
+//! How server CPU is measured: the issuer runs in this process on a tokio runtime of its own
+//! (2 workers, the machine's cores) whose threads are all named [`SERVER_THREAD`] (workers
+//! and blocking pool alike, kept alive for the whole run); their on-CPU time is read from
+//! `/proc/self/task/<tid>/schedstat` (nanoseconds; `stat`'s 10 ms ticks as a fallback) at
+//! the start and end of the measured window. The trust anchor and the wallet provider run
+//! on another runtime and the wallets on a third: their CPU (the wallets sign two or more
+//! JWTs per request) is not the issuer's, and the wallets' is printed apart.
+//!
+//! The crypto baseline, measured single-threaded in the same run on the artifacts of a real
+//! request (the first one), per request: ES256 verifies of the access token (the issuer's
+//! token key), the DPoP proof, each key proof (its `jwk`), the WUA (the provider's key) and
+//! each statement of the WUA's `trust_chain` (the keys the chain pins and the anchor's), and
+//! one ES256 signature per credential (the issuer's credential key over a real credential's
+//! signing input); divided by the credentials of a request. The ratio is server CPU per
+//! credential / that baseline: what HTTP, JSON, SD-JWT assembly and the database add.
+//!
+//! Targets (issue 12, this 2-core machine): ratio ≤ 1.5, 0 errors, p99 ≤ 50 ms at 200
+//! concurrent. Full runs exit 1 when a target is missed; `--quick` (for CI: `cargo bench -p
+//! issuer --bench issuance --locked --profile dev -- --quick`) exits 1 only on errors, since
+//! timing on a shared machine is noise.
+//!
+//! Options: `--quick`, `--secs S`, `--warmup S`, `--levels 50,200`, `--batch N` (credentials
+//! per request of the batch row, 0 to skip it; default 10), `--batch-level W` (its wallets,
+//! default 50).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)] // bench code
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use issuer::presets::Preset;
+use issuer::{Config, Issuer};
+use serde_json::{Value, json};
+use wallet_core::attestation::{GeneralInfo, KeyStorageInfo, ProviderSigning, StorageType, WUA_MIN_LIFETIME, WuaBuilder, WuaWalletInfo};
+use wallet_core::federation::{ChainCollector, EntityId, TrustAnchorConfig};
+use wallet_core::jose::jwk::JwkSet;
+use wallet_core::jose::{CompactJws, Jwk, JwsAlg, JwsHeader, Signer as _, SoftwareSigner};
+use wallet_core::oid4vci::{CredentialRequest, CredentialResponse, NonceResponse, OfferRef, OfferUrl, TokenRequest, TokenResponse, dpop_proof, key_proof};
+use wallet_core::sd_jwt::{StaticKeyResolver, Verifier};
+use wallet_core::status::{Bits, StatusList, StatusListToken, StatusReference};
+use wallet_core::time::UnixTime;
+
+/// The name of every thread of the issuer's runtime (at most 15 bytes: `comm`).
+const SERVER_THREAD: &str = "issuer-srv";
+const WALLET_THREAD: &str = "bench-wallet";
+const FED_THREAD: &str = "bench-fed";
+const TOKEN: &str = "bench-admin-token";
+/// The sample registry's citizen whose PID the wallets ask for.
+const CITIZEN: &str = "RSSMRA80A10H501Z";
+const CONFIGURATION: &str = "dc_sd_jwt_PersonIdentificationData";
+/// The WUAs' index in their provider's status list (valid).
+const WUA_IDX: u64 = 7;
+
+// ---------------------------------------------------------------------------------------
+// Options
+
+struct Opts {
+    quick: bool,
+    secs: f64,
+    warmup: f64,
+    levels: Vec<usize>,
+    batch: usize,
+    batch_level: usize,
+}
+
+fn opts() -> Opts {
+    let mut o = Opts { quick: false, secs: 10.0, warmup: 1.5, levels: vec![50, 200], batch: 10, batch_level: 50 };
+    let mut secs = None;
+    let mut warmup = None;
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--quick" => o.quick = true,
+            "--secs" => secs = args.next().and_then(|v| v.parse().ok()),
+            "--warmup" => warmup = args.next().and_then(|v| v.parse().ok()),
+            "--levels" => o.levels = args.next().map(|v| v.split(',').filter_map(|n| n.trim().parse().ok()).collect()).unwrap_or_default(),
+            "--batch" => o.batch = args.next().and_then(|v| v.parse().ok()).unwrap_or(10),
+            "--batch-level" => o.batch_level = args.next().and_then(|v| v.parse().ok()).unwrap_or(50).max(1),
+            "--bench" => {} // cargo bench passes it
+            other => {
+                eprintln!("unknown option {other}; options: --quick --secs S --warmup S --levels 50,200 --batch N --batch-level W");
+                std::process::exit(2);
+            }
+        }
+    }
+    if o.quick {
+        (o.secs, o.warmup) = (2.0, 0.5);
+    }
+    o.secs = secs.unwrap_or(o.secs);
+    o.warmup = warmup.unwrap_or(o.warmup);
+    o.levels.retain(|&l| l > 0);
+    if o.levels.is_empty() {
+        o.levels = vec![50, 200];
+    }
+    o
+}
+
+// ---------------------------------------------------------------------------------------
+// CPU time of threads, from /proc
+
+fn schedstat_ns(path: &std::path::Path) -> Option<u64> {
+    if let Ok(s) = std::fs::read_to_string(path.join("schedstat"))
+        && let Some(ns) = s.split_whitespace().next().and_then(|n| n.parse::<u64>().ok())
+        && ns > 0
+    {
+        return Some(ns);
+    }
+    // utime + stime, clock ticks of 10 ms.
+    let stat = std::fs::read_to_string(path.join("stat")).ok()?;
+    let f: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+    Some(ticks * 10_000_000)
+}
+
+/// On-CPU time of this process's threads whose name is `name`.
+fn threads_cpu(name: &str) -> Duration {
+    let mut ns = 0;
+    for e in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
+        let p = e.path();
+        if std::fs::read_to_string(p.join("comm")).is_ok_and(|c| c.trim_end() == name) {
+            ns += schedstat_ns(&p).unwrap_or(0);
+        }
+    }
+    Duration::from_nanos(ns)
+}
+
+/// Busy time of the whole machine (every CPU, every process) from `/proc/stat`, and of this
+/// process: what the rest of the machine did during a run shows how noisy it was.
+fn machine_and_process_cpu() -> (Duration, Duration) {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let busy_ticks: u64 = stat
+        .lines()
+        .next()
+        .map(|l| l.split_whitespace().skip(1).enumerate().filter(|(i, _)| ![3, 4].contains(i)).filter_map(|(_, v)| v.parse::<u64>().ok()).take(6).sum())
+        .unwrap_or(0);
+    let own: u64 = std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| s.rsplit_once(')').map(|(_, r)| r.split_whitespace().skip(11).take(2).filter_map(|v| v.parse::<u64>().ok()).sum()))
+        .unwrap_or(0);
+    (Duration::from_millis(busy_ticks * 10), Duration::from_millis(own * 10))
+}
+
+/// On-CPU time of the calling thread (`sched_yield` first brings the count up to date).
+fn this_thread_cpu() -> Duration {
+    std::thread::yield_now();
+    Duration::from_nanos(schedstat_ns(std::path::Path::new("/proc/thread-self")).unwrap_or(0))
+}
+
+// ---------------------------------------------------------------------------------------
+// The federation and the issuer
+
+fn runtime(name: &str, workers: usize) -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .thread_name(name)
+        .thread_keep_alive(Duration::from_secs(24 * 3600))
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+async fn bind() -> (tokio::net::TcpListener, EntityId) {
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let id = EntityId::new(format!("http://127.0.0.1:{}", l.local_addr().unwrap().port())).unwrap();
+    (l, id)
+}
+
+async fn onboard(http: &reqwest::Client, anchor: &EntityId, sub: &EntityId, entity_type: &str) {
+    let r = http.post(format!("{anchor}/admin/subordinates")).bearer_auth(TOKEN).json(&json!({"entity_id": sub, "entity_types": [entity_type]})).send().await.unwrap();
+    assert_eq!(r.status(), 201, "onboarding {sub}");
+}
+
+/// The wallet provider's Token Status List (every WUA valid), signed with its key and chain.
+async fn wp_status(key: Arc<SoftwareSigner>, id: EntityId, chain: Arc<OnceLock<Vec<String>>>) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    let now = UnixTime::now();
+    let token = StatusListToken { list: StatusList::new(Bits::One, 16), uri: format!("{id}/status-list"), iss: Some(id.as_str().to_owned()), iat: now, exp: Some(now.plus(3_600)), ttl: Some(60) };
+    let mut h = JwsHeader::new(JwsAlg::Es256);
+    h.kid = key.kid();
+    h.trust_chain = chain.get().cloned();
+    ([("content-type", wallet_core::status::MEDIA_TYPE)], token.sign(&h, &*key).unwrap()).into_response()
+}
+
+struct Setup {
+    _dir: tempfile::TempDir,
+    anchor: TrustAnchorConfig,
+    wp_id: EntityId,
+    wp_key: SoftwareSigner,
+    wp_chain: Vec<String>,
+    issuer: Issuer,
+    issuer_id: EntityId,
+}
+
+/// Trust anchor and wallet provider on `fed`, the issuer on `srv`, both onboarded.
+fn setup(fed: &tokio::runtime::Runtime, srv: &tokio::runtime::Runtime) -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    let http = reqwest::Client::new();
+    let chain_slot: Arc<OnceLock<Vec<String>>> = Arc::new(OnceLock::new());
+    let (anchor, wp_id, wp_key) = fed.block_on(async {
+        let (l, anchor_id) = bind().await;
+        let ta = trust_anchor::AppState::open(trust_anchor::Config::trust_anchor(anchor_id.clone(), dir.path().join("ta"), TOKEN)).unwrap();
+        let jwks: JwkSet = ta.jwks();
+        tokio::spawn(async move { axum::serve(l, trust_anchor::router(ta)).await.unwrap() });
+
+        // The wallet provider: a leaf whose `wallet_solution.jwks` holds its attestation key.
+        let (l, wp_id) = bind().await;
+        let wp_key = SoftwareSigner::generate().unwrap();
+        let mut c = trust_anchor::Config::trust_anchor(wp_id.clone(), dir.path().join("wp"), TOKEN);
+        c.authority = false;
+        c.authority_hints = vec![anchor_id.clone()];
+        c.organization_name = "Wallet provider".into();
+        c.metadata = json!({
+            "wallet_solution": {"jwks": {"keys": [wp_key.public_jwk()]}, "logo_uri": format!("{wp_id}/logo.svg")},
+            "federation_entity": {"homepage_uri": wp_id, "policy_uri": wp_id, "logo_uri": format!("{wp_id}/logo.svg"), "contacts": ["wp@pec.example.it"]}
+        })
+        .as_object()
+        .cloned()
+        .unwrap();
+        let st = trust_anchor::AppState::open(c).unwrap();
+        let (key, id, slot) = (Arc::new(SoftwareSigner::from_private_jwk(wp_key.private_jwk().clone()).unwrap()), wp_id.clone(), chain_slot.clone());
+        let router = axum::Router::new()
+            .route("/status-list", axum::routing::get(move || wp_status(key.clone(), id.clone(), slot.clone())))
+            .fallback_service(trust_anchor::router(st));
+        tokio::spawn(async move { axum::serve(l, router).await.unwrap() });
+        onboard(&http, &anchor_id, &wp_id, "wallet_solution").await;
+        (TrustAnchorConfig { id: anchor_id, jwks }, wp_id, wp_key)
+    });
+    // The provider's chain, for its WUAs' `trust_chain` header (a blocking fetcher: on this
+    // thread, outside the runtimes).
+    let fetcher = trust_anchor::fetch::HttpFetcher::new().unwrap();
+    let wp_chain = ChainCollector::new(&fetcher, std::slice::from_ref(&anchor)).resolve(&wp_id, UnixTime::now()).unwrap().jwts();
+    chain_slot.set(wp_chain.clone()).unwrap();
+
+    let (issuer, issuer_id) = srv.block_on(async {
+        let (l, id) = bind().await;
+        let mut config = Config::new(id.clone(), dir.path().join("issuer"), &Preset::ALL);
+        config.admin_token = TOKEN.into();
+        config.trust_anchors = vec![anchor.clone()];
+        config.authority_hints = vec![anchor.id.clone()];
+        config.organization_name = "Istituto Poligrafico (bench)".into();
+        config.batch_size = 10;
+        // Tokens outlive the whole run (they are taken before the first window).
+        config.access_token_ttl = 3_600;
+        // Every simulated wallet comes from 127.0.0.1: one client for the per-address
+        // limits, which would refuse all but a trickle. The limiter still runs.
+        let unlimited = service_kit::RateLimit::new(u32::MAX, u32::MAX);
+        config.rate_limits.wallet = unlimited;
+        config.rate_limits.admin = unlimited;
+        for p in Preset::ALL {
+            issuer::samples::load(&config.registry, p).unwrap();
+        }
+        let issuer = Issuer::open(config).unwrap();
+        let serving = issuer.clone();
+        tokio::spawn(async move { issuer::serve_listener(serving, l, std::future::pending()).await.unwrap() });
+        (issuer, id)
+    });
+    fed.block_on(onboard(&http, &anchor.id, &issuer_id, "openid_credential_issuer"));
+    Setup { _dir: dir, anchor, wp_id, wp_key, wp_chain, issuer, issuer_id }
+}
+
+fn wua(s: &Setup, keys: &[SoftwareSigner]) -> String {
+    let info = GeneralInfo {
+        wallet_provider_name: "Tessera".into(),
+        wallet_solution_id: "tessera-wallet".into(),
+        wallet_solution_version: "0.1.0".into(),
+        wallet_solution_certification_information: String::new(),
+    };
+    let storage = KeyStorageInfo { storage_type: StorageType::LocalNative, keys_exportable: false, storage_certification_information: String::new() };
+    let status = StatusReference { idx: WUA_IDX, uri: format!("{}/status-list", s.wp_id) };
+    WuaBuilder::new(s.wp_id.as_str(), keys.iter().map(|k| k.public_jwk()).collect(), status, WuaWalletInfo { general_info: info, key_storage_info: storage }, UnixTime::now(), WUA_MIN_LIFETIME)
+        .sign(&ProviderSigning::new(&s.wp_key).with_trust_chain(s.wp_chain.clone()))
+        .unwrap()
+}
+
+// ---------------------------------------------------------------------------------------
+// A wallet
+
+/// What every wallet shares.
+struct Ctx {
+    http: reqwest::Client,
+    issuer: String,
+    nonce_url: String,
+    credential_url: String,
+}
+
+/// A wallet, ready before the measured window: DPoP key, credential keys, their WUA, an
+/// access token bound to the DPoP key.
+struct Wallet {
+    dpop: SoftwareSigner,
+    keys: Vec<SoftwareSigner>,
+    wua: String,
+    access_token: String,
+}
+
+async fn status_body(r: reqwest::RequestBuilder, what: &str) -> Result<(u16, String), String> {
+    let r = r.send().await.map_err(|e| format!("{what}: {e}"))?;
+    let status = r.status().as_u16();
+    let body = r.text().await.map_err(|e| format!("{what} body: {e}"))?;
+    Ok((status, body))
+}
+
+/// An offer (admin API), its pre-authorized code, and `POST /token` with a DPoP proof.
+async fn wallet(s: &Setup, c: &Ctx, n_keys: usize) -> Result<Wallet, String> {
+    let dpop = SoftwareSigner::generate().map_err(|e| e.to_string())?;
+    let keys: Vec<SoftwareSigner> = (0..n_keys).map(|_| SoftwareSigner::generate().unwrap()).collect();
+    let wua = wua(s, &keys);
+    let (st, body) = status_body(
+        c.http.post(format!("{}/admin/offers", c.issuer)).bearer_auth(TOKEN).json(&json!({"citizen": CITIZEN, "credential_configuration_ids": [CONFIGURATION]})),
+        "POST /admin/offers",
+    )
+    .await?;
+    if st != 201 {
+        return Err(format!("POST /admin/offers: {st} {body}"));
+    }
+    let v: Value = serde_json::from_str(&body).map_err(|e| e.to_string())?;
+    let (url, tx) = (v["offer_url"].as_str().ok_or("no offer_url")?, v["tx_code"].as_str().ok_or("no tx_code")?);
+    let OfferRef::Value(offer) = OfferUrl::parse(url).map_err(|e| e.to_string())?.offer else { return Err("offer by reference".into()) };
+    let code = offer.grants.pre_authorized_code.ok_or("no pre-authorized code")?.pre_authorized_code;
+    let token_url = format!("{}/token", c.issuer);
+    let proof = dpop_proof(&dpop, "POST", &token_url, None, None, UnixTime::now()).map_err(|e| e.to_string())?;
+    let form = TokenRequest::PreAuthorizedCode { pre_authorized_code: code, tx_code: Some(tx.to_owned()) }.to_form();
+    let (st, body) = status_body(c.http.post(&token_url).header("content-type", "application/x-www-form-urlencoded").header("DPoP", proof).body(form), "POST /token").await?;
+    if st != 200 {
+        return Err(format!("POST /token: {st} {body}"));
+    }
+    let t = TokenResponse::parse(body.as_bytes(), false).map_err(|e| format!("token response: {e}"))?;
+    Ok(Wallet { dpop, keys, wua, access_token: t.access_token })
+}
+
+/// One issuance's timings.
+#[derive(Clone, Copy)]
+struct Sample {
+    end: Instant,
+    total: Duration,
+    nonce: Duration,
+    credential: Duration,
+}
+
+/// What one issuance sent and received (the crypto baseline's inputs come from the first).
+struct Artifacts {
+    dpop: String,
+    proofs: Vec<String>,
+    credentials: Vec<String>,
+}
+
+async fn issue_once(c: &Ctx, w: &Wallet) -> Result<(Sample, Artifacts), String> {
+    let start = Instant::now();
+    let (st, body) = status_body(c.http.post(&c.nonce_url), "POST /nonce").await?;
+    if st != 200 {
+        return Err(format!("POST /nonce: {st} {body}"));
+    }
+    let nonce = serde_json::from_str::<NonceResponse>(&body).map_err(|e| format!("nonce response: {e}"))?.c_nonce;
+    let t_nonce = start.elapsed();
+
+    // The wallet's work (its CPU, not the server's): a key proof per key, the DPoP proof.
+    let now = UnixTime::now();
+    let proofs = w.keys.iter().map(|k| key_proof(k, Some(&w.wua), None, &c.issuer, Some(&nonce), now)).collect::<Result<Vec<_>, _>>().map_err(|e| format!("key proof: {e}"))?;
+    let dpop = dpop_proof(&w.dpop, "POST", &c.credential_url, Some(&w.access_token), None, now).map_err(|e| format!("DPoP proof: {e}"))?;
+    let body = serde_json::to_vec(&CredentialRequest::by_configuration(CONFIGURATION, proofs.clone())).map_err(|e| e.to_string())?;
+    let t1 = Instant::now();
+    let (st, answer) = status_body(
+        c.http
+            .post(&c.credential_url)
+            .header("authorization", format!("DPoP {}", w.access_token))
+            .header("DPoP", dpop.clone())
+            .header("content-type", "application/json")
+            .body(body),
+        "POST /credential",
+    )
+    .await?;
+    let end = Instant::now();
+    if st != 200 {
+        return Err(format!("POST /credential: {st} {answer}"));
+    }
+    let CredentialResponse::Immediate { credentials, .. } = CredentialResponse::parse(answer.as_bytes()).map_err(|e| format!("credential response: {e}"))? else {
+        return Err("credential response: deferred".into());
+    };
+    if credentials.len() != w.keys.len() {
+        return Err(format!("credential response: {} credentials for {} proofs", credentials.len(), w.keys.len()));
+    }
+    let sample = Sample { end, total: end - start, nonce: t_nonce, credential: end - t1 };
+    Ok((sample, Artifacts { dpop, proofs, credentials: credentials.into_iter().map(|c| c.credential).collect() }))
+}
+
+/// What one wallet did in a run.
+#[derive(Default)]
+struct Tally {
+    samples: Vec<Sample>,
+    errors: u64,
+    first_errors: Vec<String>,
+}
+
+async fn wallet_loop(c: Arc<Ctx>, w: Arc<Wallet>, stop: Arc<AtomicBool>) -> Tally {
+    let mut t = Tally::default();
+    while !stop.load(Ordering::Relaxed) {
+        match issue_once(&c, &w).await {
+            Ok((s, _)) => t.samples.push(s),
+            Err(e) => {
+                t.errors += 1;
+                if t.first_errors.len() < 3 {
+                    t.first_errors.push(e);
+                }
+            }
+        }
+    }
+    t
+}
+
+// ---------------------------------------------------------------------------------------
+// The crypto baseline
+
+/// Per-operation CPU time of `op`: the median of `chunks` chunks of `n` calls, each chunk
+/// timed by this thread's on-CPU time (a neighbour's load does not count).
+fn per_op(chunks: usize, n: u32, mut op: impl FnMut()) -> Duration {
+    for _ in 0..n {
+        op();
+    }
+    let mut times: Vec<Duration> = (0..chunks)
+        .map(|_| {
+            let t0 = this_thread_cpu();
+            for _ in 0..n {
+                op();
+            }
+            (this_thread_cpu() - t0) / n
+        })
+        .collect();
+    times.sort();
+    times[times.len() / 2]
+}
+
+/// The crypto of one request, per operation.
+struct Crypto {
+    verify_token: Duration,
+    verify_dpop: Duration,
+    verify_proof: Duration,
+    verify_wua: Duration,
+    /// One per statement of the WUA's trust chain.
+    verify_chain: Vec<Duration>,
+    sign: Duration,
+}
+
+impl Crypto {
+    /// Per credential, for a request of `n` credentials (n proofs, one WUA).
+    fn per_credential(&self, n: usize) -> Duration {
+        let n32 = u32::try_from(n.max(1)).unwrap();
+        let per_request = self.verify_token + self.verify_dpop + self.verify_wua + self.verify_chain.iter().sum::<Duration>() + (self.verify_proof + self.sign) * n32;
+        per_request / n32
+    }
+}
+
+/// The key that signed a federation statement: by `kid`, among the anchor's keys and the
+/// keys the chain's statements carry.
+fn chain_key(jws: &CompactJws<'_>, chain: &[CompactJws<'_>], anchor: &TrustAnchorConfig) -> Jwk {
+    let kid = jws.header().kid.clone().unwrap();
+    if let Some(k) = anchor.jwks.by_kid(&kid) {
+        return k.clone();
+    }
+    chain
+        .iter()
+        .filter_map(|s| s.payload_json::<Value>().ok())
+        .filter_map(|v| serde_json::from_value::<JwkSet>(v["jwks"].clone()).ok())
+        .find_map(|set| set.by_kid(&kid).cloned())
+        .unwrap()
+}
+
+fn crypto_baseline(s: &Setup, w: &Wallet, a: &Artifacts, quick: bool) -> Crypto {
+    use std::hint::black_box;
+    let (chunks, n) = if quick { (9, 50) } else { (31, 100) };
+    let verify = |jws: &CompactJws<'_>, key: &Jwk| per_op(chunks, n, || key.verify(JwsAlg::Es256, black_box(jws.signing_input()), jws.signature()).unwrap());
+    let at = CompactJws::parse(&w.access_token).unwrap();
+    let verify_token = verify(&at, &s.issuer.keys().token().public_jwk());
+    let dpop = CompactJws::parse(&a.dpop).unwrap();
+    let verify_dpop = verify(&dpop, &w.dpop.public_jwk());
+    let proof = CompactJws::parse(&a.proofs[0]).unwrap();
+    let verify_proof = verify(&proof, &w.keys[0].public_jwk());
+    let wua = CompactJws::parse(&w.wua).unwrap();
+    let verify_wua = verify(&wua, &s.wp_key.public_jwk());
+    let chain: Vec<CompactJws<'_>> = wua.header().trust_chain.as_ref().unwrap().iter().map(|j| CompactJws::parse(j).unwrap()).collect();
+    let verify_chain = chain.iter().map(|st| verify(st, &chain_key(st, &chain, &s.anchor))).collect();
+    let issuer_jwt = CompactJws::parse(a.credentials[0].split('~').next().unwrap()).unwrap();
+    let signer = s.issuer.keys().credential();
+    let sign = per_op(chunks, n, || {
+        black_box(signer.sign(black_box(issuer_jwt.signing_input())).unwrap());
+    });
+    Crypto { verify_token, verify_dpop, verify_proof, verify_wua, verify_chain, sign }
+}
+
+// ---------------------------------------------------------------------------------------
+// A run
+
+struct RunResult {
+    label: String,
+    per_request: usize,
+    level: usize,
+    rate: f64,
+    completed: usize,
+    errors: u64,
+    first_errors: Vec<String>,
+    total: (Duration, Duration),
+    nonce: (Duration, Duration),
+    credential: (Duration, Duration),
+    server_cpu: Duration,
+    wallet_cpu: Duration,
+    server_util: f64,
+    process_util: f64,
+    others_util: f64,
+}
+
+fn p50_p99(mut v: Vec<Duration>) -> (Duration, Duration) {
+    if v.is_empty() {
+        return (Duration::ZERO, Duration::ZERO);
+    }
+    v.sort();
+    let at = |q: f64| v[((v.len() as f64 * q).ceil() as usize).saturating_sub(1).min(v.len() - 1)];
+    (at(0.50), at(0.99))
+}
+
+fn counter(i: &Issuer, name: &str) -> u64 {
+    i.metrics().render().lines().find_map(|l| l.strip_prefix(name).and_then(|r| r.trim().parse().ok())).unwrap_or(0)
+}
+
+const ISSUED: &str = "issuer_credentials_issued_total ";
+const REFUSED: &str = "issuer_requests_refused_total ";
+
+fn run(rt: &tokio::runtime::Runtime, s: &Setup, ctx: &Arc<Ctx>, wallets: &[Arc<Wallet>], label: String, o: &Opts) -> RunResult {
+    let per_request = wallets.first().map_or(1, |w| w.keys.len());
+    let (issued0, refused0) = (counter(&s.issuer, ISSUED), counter(&s.issuer, REFUSED));
+    let stop = Arc::new(AtomicBool::new(false));
+    let tasks: Vec<_> = wallets.iter().map(|w| rt.spawn(wallet_loop(ctx.clone(), w.clone(), stop.clone()))).collect();
+    std::thread::sleep(Duration::from_secs_f64(o.warmup));
+    let (t1, srv1, wal1, (m1, p1)) = (Instant::now(), threads_cpu(SERVER_THREAD), threads_cpu(WALLET_THREAD), machine_and_process_cpu());
+    std::thread::sleep(Duration::from_secs_f64(o.secs));
+    let (t2, srv2, wal2, (m2, p2)) = (Instant::now(), threads_cpu(SERVER_THREAD), threads_cpu(WALLET_THREAD), machine_and_process_cpu());
+    stop.store(true, Ordering::Relaxed);
+    let tallies: Vec<Tally> = rt.block_on(async {
+        let mut out = Vec::with_capacity(tasks.len());
+        for t in tasks {
+            out.push(t.await.unwrap());
+        }
+        out
+    });
+
+    let all: Vec<Sample> = tallies.iter().flat_map(|t| t.samples.iter().copied()).collect();
+    let received = all.len() as u64 * per_request as u64;
+    let window: Vec<Sample> = all.into_iter().filter(|x| x.end >= t1 && x.end < t2).collect();
+    let mut errors: u64 = tallies.iter().map(|t| t.errors).sum();
+    let mut first_errors: Vec<String> = tallies.iter().flat_map(|t| t.first_errors.iter().cloned()).take(5).collect();
+    let (issued, refused) = (counter(&s.issuer, ISSUED) - issued0, counter(&s.issuer, REFUSED) - refused0);
+    if issued != received || refused != 0 {
+        errors += 1;
+        first_errors.push(format!("the issuer counted {issued} credentials issued and {refused} requests refused; the wallets received {received}"));
+    }
+    let elapsed = (t2 - t1).as_secs_f64();
+    let creds = u32::try_from((window.len() * per_request).max(1)).unwrap();
+    RunResult {
+        label,
+        per_request,
+        level: wallets.len(),
+        rate: (window.len() * per_request) as f64 / elapsed,
+        completed: window.len(),
+        errors,
+        first_errors,
+        total: p50_p99(window.iter().map(|x| x.total).collect()),
+        nonce: p50_p99(window.iter().map(|x| x.nonce).collect()),
+        credential: p50_p99(window.iter().map(|x| x.credential).collect()),
+        server_cpu: (srv2 - srv1) / creds,
+        wallet_cpu: (wal2 - wal1) / creds,
+        server_util: (srv2 - srv1).as_secs_f64() / elapsed,
+        process_util: (p2 - p1).as_secs_f64() / elapsed,
+        others_util: (m2.saturating_sub(m1).as_secs_f64() - (p2 - p1).as_secs_f64()).max(0.0) / elapsed,
+    }
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1e3)
+}
+
+fn us(d: Duration) -> String {
+    format!("{:.0} µs", d.as_secs_f64() * 1e6)
+}
+
+fn main() -> std::process::ExitCode {
+    let o = opts();
+    // The issuer logs the detail of a 500: warnings and errors show.
+    tracing_subscriber::fmt().with_max_level(tracing_subscriber::filter::LevelFilter::WARN).with_ansi(false).with_writer(std::io::stderr).init();
+    let fed_rt = runtime(FED_THREAD, 1);
+    let srv_rt = runtime(SERVER_THREAD, 2);
+    let wallet_rt = runtime(WALLET_THREAD, 2);
+    let s = setup(&fed_rt, &srv_rt);
+    let max = o.levels.iter().copied().max().unwrap_or(1).max(if o.batch > 0 { o.batch_level } else { 0 });
+    let ctx = Arc::new(Ctx {
+        http: reqwest::Client::builder().pool_max_idle_per_host(4 * max).redirect(reqwest::redirect::Policy::none()).build().unwrap(),
+        issuer: s.issuer_id.as_str().to_owned(),
+        nonce_url: format!("{}/nonce", s.issuer_id),
+        credential_url: format!("{}/credential", s.issuer_id),
+    });
+
+    // Every wallet's offer and token, before any measured window.
+    let single_n = o.levels.iter().copied().max().unwrap_or(1);
+    let (single, batch): (Vec<Arc<Wallet>>, Vec<Arc<Wallet>>) = wallet_rt.block_on(async {
+        let mut single = Vec::with_capacity(single_n);
+        for _ in 0..single_n {
+            single.push(Arc::new(wallet(&s, &ctx, 1).await.unwrap_or_else(|e| panic!("wallet setup: {e}"))));
+        }
+        let mut batch = Vec::new();
+        if o.batch > 0 {
+            for _ in 0..o.batch_level {
+                batch.push(Arc::new(wallet(&s, &ctx, o.batch).await.unwrap_or_else(|e| panic!("wallet setup: {e}"))));
+            }
+        }
+        (single, batch)
+    });
+
+    // One issuance end to end (the issuer resolves its own chain and fetches the WUA status
+    // list here, once); its credential verified as a wallet would, through the federation;
+    // the baseline takes its inputs from it.
+    let (_, artifacts) = wallet_rt.block_on(issue_once(&ctx, &single[0])).unwrap_or_else(|e| panic!("first issuance: {e}"));
+    let issuer_key: Jwk = s.issuer.keys().credential().public_jwk();
+    let resolver = StaticKeyResolver::for_issuer(issuer_key, s.issuer_id.as_str());
+    let vc = wallet_core::vc::verify(&Verifier::new(&resolver), &artifacts.credentials[0], UnixTime::now()).unwrap_or_else(|e| panic!("the first credential does not verify: {e}"));
+    assert_eq!(vc.vct.as_str(), Preset::Pid.vct());
+    let crypto = crypto_baseline(&s, &single[0], &artifacts, o.quick);
+    if let Some(w) = batch.first() {
+        wallet_rt.block_on(issue_once(&ctx, w)).unwrap_or_else(|e| panic!("first batch issuance: {e}"));
+    }
+
+    println!("Tessera issuer: credentials over loopback HTTP ({} cores; server runtime 2 workers; wallets in the same process)", std::thread::available_parallelism().map_or(0, |n| n.get()));
+    println!(
+        "  crypto baseline per request (single thread): ES256 verify {} (access token) + {} (DPoP) + {} per key proof + {} (WUA) + {} ({} trust chain statements); ES256 sign {} per credential",
+        us(crypto.verify_token),
+        us(crypto.verify_dpop),
+        us(crypto.verify_proof),
+        us(crypto.verify_wua),
+        us(crypto.verify_chain.iter().sum()),
+        crypto.verify_chain.len(),
+        us(crypto.sign),
+    );
+    println!(
+        "  = {} per credential for one credential a request{}",
+        us(crypto.per_credential(1)),
+        if o.batch > 0 { format!(", {} per credential for a batch of {}", us(crypto.per_credential(o.batch)), o.batch) } else { String::new() }
+    );
+    println!("  credential {} bytes (SD-JWT VC, PID); {} s per row after {} s warm-up", artifacts.credentials[0].len(), o.secs, o.warmup);
+
+    let mut results = Vec::new();
+    let mut rows: Vec<(String, Vec<Arc<Wallet>>)> = o.levels.iter().map(|&l| (format!("{l} concurrent wallets, 1 credential a request"), single[..l].to_vec())).collect();
+    if o.batch > 0 {
+        rows.push((format!("{} concurrent wallets, a batch of {} a request", o.batch_level, o.batch), batch.clone()));
+    }
+    for (label, wallets) in rows {
+        let r = run(&wallet_rt, &s, &ctx, &wallets, label, &o);
+        let base = crypto.per_credential(r.per_request);
+        println!("\n  {}: {:.0} credentials/s ({} requests completed in the window), errors {}", r.label, r.rate, r.completed, r.errors);
+        for e in &r.first_errors {
+            println!("    error: {e}");
+        }
+        println!("    whole issuance       p50 {:>9}  p99 {:>9}", ms(r.total.0), ms(r.total.1));
+        println!("    POST /nonce          p50 {:>9}  p99 {:>9}", ms(r.nonce.0), ms(r.nonce.1));
+        println!("    POST /credential     p50 {:>9}  p99 {:>9}", ms(r.credential.0), ms(r.credential.1));
+        println!(
+            "    server CPU {} per credential = {:.2} x crypto {} (server threads busy {:.2} cores); wallets' CPU {} per credential",
+            us(r.server_cpu),
+            r.server_cpu.as_secs_f64() / base.as_secs_f64(),
+            us(base),
+            r.server_util,
+            us(r.wallet_cpu)
+        );
+        println!("    this process used {:.2} cores, other processes on the machine {:.2}", r.process_util, r.others_util);
+        results.push(r);
+    }
+
+    let errors: u64 = results.iter().map(|r| r.errors).sum();
+    let worst_ratio = results.iter().map(|r| r.server_cpu.as_secs_f64() / crypto.per_credential(r.per_request).as_secs_f64()).fold(0.0, f64::max);
+    let p99_200 = results.iter().find(|r| r.level == 200 && r.per_request == 1).map(|r| r.total.1);
+    let ratio_ok = worst_ratio <= 1.5;
+    let p99_ok = p99_200.is_none_or(|p| p <= Duration::from_millis(50));
+    let verdict = |ok: bool| if ok { "PASS" } else { "FAIL" };
+    println!("\n  targets:");
+    println!("    server CPU / crypto <= 1.5 in every row:   {} (worst {worst_ratio:.2})", verdict(ratio_ok));
+    println!("    0 errors:                                  {} ({errors})", verdict(errors == 0));
+    match p99_200 {
+        Some(p) => println!("    p99 of an issuance <= 50 ms at 200:        {} ({})", verdict(p99_ok), ms(p)),
+        None => println!("    p99 of an issuance <= 50 ms at 200:        not run"),
+    }
+    drop(wallet_rt);
+    drop(s); // the temporary directory goes with it
+    let targets_met = ratio_ok && p99_ok;
+    if errors > 0 || !(o.quick || targets_met) { std::process::ExitCode::FAILURE } else { std::process::ExitCode::SUCCESS }
+}
