@@ -9,6 +9,8 @@
 #                  openid-federation-ts), from the same package-lock.json
 #   node_modules/  npm `@openid4vc/openid4vp` 0.4.6 (OpenID4VP verifier and wallet, oid4vc-ts; brings
 #                  zod 4) + `jose` 6.2.19 (its JOSE callbacks), from the same package-lock.json
+#   node_modules/  npm `@openid4vc/openid4vci` 0.4.6 (OpenID4VCI wallet, oid4vc-ts; same
+#                  `@openid4vc/oauth2` and `@openid4vc/utils`), from the same package-lock.json
 # The two federation peers need separate venvs: spid-cie-oidc pins pydantic<2, pyeudiw
 # pydantic>=2.10.
 # Idempotent: does nothing when the right versions are already there, reinstalls when they
@@ -23,6 +25,7 @@ SPID_PY='1.6.'        # PyPI spid-cie-oidc version prefix
 PYEUDIW_PY='2.2.'     # PyPI pyeudiw version prefix
 OIDFED_NPM='0.2.1'    # @openid-federation/core exact version
 OID4VP_NPM='0.4.6'    # @openid4vc/openid4vp exact version
+OID4VCI_NPM='0.4.6'   # @openid4vc/openid4vci exact version
 JOSE_NPM='6.2.19'     # jose exact version (openid4vp_common.mjs callbacks)
 
 die() { echo "interop/setup.sh: $*" >&2; exit 1; }
@@ -78,16 +81,17 @@ py_version() { venv_version .venv sd-jwt sd_jwt; }
 ensure_venv .venv-spid spid-cie-oidc "spid_cie_oidc, django, cryptojwt, aiohttp" "$SPID_PY"
 ensure_venv .venv-pyeudiw pyeudiw pyeudiw.federation.trust_chain_builder "$PYEUDIW_PY"
 
-# --- Node peers (ts_sdjwt.mjs; fed_openid_federation.mjs; openid4vp_*.mjs)
+# --- Node peers (ts_sdjwt.mjs; fed_openid_federation.mjs; openid4vp_*.mjs; openid4vci_wallet.mjs)
 npm_version() { node -p "require('./node_modules/$1/package.json').version" 2>/dev/null || true; }
 npm_ok() {
   [ "$(npm_version @sd-jwt/sd-jwt-vc)" = "$SD_JWT_NPM" ] && [ "$(npm_version @sd-jwt/crypto-nodejs)" = "$SD_JWT_NPM" ] &&
     [ "$(npm_version @openid-federation/core)" = "$OIDFED_NPM" ] &&
-    [ "$(npm_version @openid4vc/openid4vp)" = "$OID4VP_NPM" ] && [ "$(npm_version jose)" = "$JOSE_NPM" ]
+    [ "$(npm_version @openid4vc/openid4vp)" = "$OID4VP_NPM" ] && [ "$(npm_version @openid4vc/openid4vci)" = "$OID4VCI_NPM" ] &&
+    [ "$(npm_version jose)" = "$JOSE_NPM" ]
 }
 if ! npm_ok || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   quietly npm ci --no-audit --no-fund --loglevel=error
-  npm_ok || die "@sd-jwt/* $SD_JWT_NPM, @openid-federation/core $OIDFED_NPM, @openid4vc/openid4vp $OID4VP_NPM or jose $JOSE_NPM did not install"
+  npm_ok || die "@sd-jwt/* $SD_JWT_NPM, @openid-federation/core $OIDFED_NPM, @openid4vc/openid4vp $OID4VP_NPM, @openid4vc/openid4vci $OID4VCI_NPM or jose $JOSE_NPM did not install"
 fi
 
-echo "interop peers: sd-jwt $(py_version) (.venv), @sd-jwt/sd-jwt-vc $(npm_version @sd-jwt/sd-jwt-vc) + @sd-jwt/crypto-nodejs $(npm_version @sd-jwt/crypto-nodejs) + @openid-federation/core $(npm_version @openid-federation/core) + @openid4vc/openid4vp $(npm_version @openid4vc/openid4vp) + jose $(npm_version jose) (node_modules), spid-cie-oidc $(venv_version .venv-spid spid-cie-oidc spid_cie_oidc) (.venv-spid), pyeudiw $(venv_version .venv-pyeudiw pyeudiw pyeudiw) (.venv-pyeudiw)"
+echo "interop peers: sd-jwt $(py_version) (.venv), @sd-jwt/sd-jwt-vc $(npm_version @sd-jwt/sd-jwt-vc) + @sd-jwt/crypto-nodejs $(npm_version @sd-jwt/crypto-nodejs) + @openid-federation/core $(npm_version @openid-federation/core) + @openid4vc/openid4vp $(npm_version @openid4vc/openid4vp) + @openid4vc/openid4vci $(npm_version @openid4vc/openid4vci) + jose $(npm_version jose) (node_modules), spid-cie-oidc $(venv_version .venv-spid spid-cie-oidc spid_cie_oidc) (.venv-spid), pyeudiw $(venv_version .venv-pyeudiw pyeudiw pyeudiw) (.venv-pyeudiw)"

@@ -11,6 +11,7 @@
 //! registry = "/var/lib/registry/licences.sqlite"   # default <data_dir>/authentic-source.sqlite
 //! batch_size = 10
 //! status_bits = 2                     # 1, 2, 4 or 8
+//! wallet_attestation = "required"     # or "optional": see below
 //!
 //! [[trust_anchors]]
 //! id = "https://trust-anchor.example.it"
@@ -27,6 +28,14 @@
 //! [credentials.source.claims]
 //! family_name = "surname"
 //! ```
+//!
+//! `wallet_attestation` ([`WalletAttestation`]): `required` (the default, IT-Wallet 1.4
+//! §3.3) makes every key proof carry a WUA (`key_attestation`) from a wallet provider of the
+//! federation, and the metadata say so (`key_attestations_required`). `optional` is for
+//! interop with wallets outside the IT-Wallet federation: a plain `openid4vci-proof+jwt`
+//! with its `jwk` is accepted (a WUA, when sent, is still verified), and the metadata do not
+//! demand one. The proof's own checks (`typ`, `alg`, signature, `aud`, `nonce`, `iat`) and
+//! DPoP stay.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -98,6 +107,40 @@ struct CredentialFile {
     source: Option<Source>,
 }
 
+/// Whether key proofs must carry a wallet's key attestation (the WUA), `wallet_attestation`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum WalletAttestation {
+    /// IT-Wallet 1.4 §3.3: each proof carries a WUA from a trusted wallet provider, and
+    /// the metadata publish `key_attestations_required`.
+    #[default]
+    Required,
+    /// Interop with wallets that have no IT-Wallet attestation: proofs without
+    /// `key_attestation` are accepted and the metadata omit `key_attestations_required`.
+    /// Not for an IT-Wallet deployment.
+    Optional,
+}
+
+impl WalletAttestation {
+    /// `required` or `optional`.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "required" => Some(Self::Required),
+            "optional" => Some(Self::Optional),
+            _ => None,
+        }
+    }
+
+    /// The `key_attestations_required` to publish and to check proofs against: the
+    /// configuration's own when required, none when optional.
+    pub fn key_attestations_required<T>(self, configured: Option<T>) -> Option<T> {
+        match self {
+            Self::Required => configured,
+            Self::Optional => None,
+        }
+    }
+}
+
 /// Rate limits per client (`[rate_limits]`).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -161,6 +204,8 @@ pub struct Config {
     pub deferred_interval: u64,
     /// Rate limits.
     pub rate_limits: RateLimits,
+    /// Whether key proofs must carry a WUA.
+    pub wallet_attestation: WalletAttestation,
 }
 
 #[derive(Debug, Deserialize)]
@@ -196,6 +241,7 @@ struct File {
     status_list_ttl: Option<i64>,
     deferred_interval: Option<u64>,
     rate_limits: Option<RateLimits>,
+    wallet_attestation: Option<String>,
 }
 
 fn entity(name: &str, v: &str) -> Result<EntityId, ConfigError> {
@@ -241,6 +287,7 @@ impl Config {
             status_list_ttl: 3_600,
             deferred_interval: 5,
             rate_limits: RateLimits::default(),
+            wallet_attestation: WalletAttestation::default(),
         }
     }
 
@@ -250,7 +297,8 @@ impl Config {
     }
 
     /// From TOML text and environment variables (`TESSERA_ISSUER_ENTITY_ID`, `_DATA_DIR`,
-    /// `_REGISTRY`, `_LISTEN`, `_ADMIN_TOKEN`, `_PROFILE`, `_BATCH_SIZE`, `_ORGANIZATION_NAME`);
+    /// `_REGISTRY`, `_LISTEN`, `_ADMIN_TOKEN`, `_PROFILE`, `_BATCH_SIZE`, `_ORGANIZATION_NAME`,
+    /// `_WALLET_ATTESTATION`);
     /// other `TESSERA_ISSUER_*` names are refused.
     pub fn from_toml(text: &str, env: impl IntoIterator<Item = (String, String)>) -> Result<Self, ConfigError> {
         let mut f: File = toml::from_str(text).map_err(|e| ConfigError::Parse(e.to_string()))?;
@@ -264,6 +312,7 @@ impl Config {
                 "ADMIN_TOKEN" => f.admin_token = Some(v),
                 "PROFILE" => f.profile = Some(v),
                 "ORGANIZATION_NAME" => f.organization_name = Some(v),
+                "WALLET_ATTESTATION" => f.wallet_attestation = Some(v),
                 "BATCH_SIZE" => f.batch_size = Some(v.parse().map_err(|e| ConfigError::Parse(format!("{k}: {e}")))?),
                 _ => return Err(ConfigError::Parse(format!("unknown override {k}"))),
             }
@@ -330,6 +379,9 @@ impl Config {
         }
         if let Some(v) = f.rate_limits {
             c.rate_limits = v;
+        }
+        if let Some(v) = f.wallet_attestation {
+            c.wallet_attestation = WalletAttestation::parse(&v).ok_or_else(|| ConfigError::Invalid(format!("wallet_attestation: `{v}` is not required or optional")))?;
         }
         c.validate()?;
         Ok(c)
@@ -407,6 +459,12 @@ mod tests {
         assert!(matches!(Config::from_toml(BASE, [("TESSERA_ISSUER_X".to_owned(), "1".to_owned())]), Err(ConfigError::Parse(_))));
         let bad_table = "entity_id = \"https://i.example.it\"\ndata_dir = \"/tmp/i\"\n[[credentials]]\npreset = \"mdl\"\n[credentials.source]\ntable = \"x; drop\"\nkey = \"k\"\n[credentials.source.claims]\na = \"b\"\n";
         assert!(matches!(Config::from_toml(bad_table, []), Err(ConfigError::Invalid(m)) if m.contains("identifier")));
+        assert_eq!(c.wallet_attestation, WalletAttestation::Required);
+        let optional = Config::from_toml(&format!("wallet_attestation = \"optional\"\n{BASE}"), []).unwrap();
+        assert_eq!(optional.wallet_attestation, WalletAttestation::Optional);
+        let env = Config::from_toml(BASE, [("TESSERA_ISSUER_WALLET_ATTESTATION".to_owned(), "optional".to_owned())]).unwrap();
+        assert_eq!(env.wallet_attestation, WalletAttestation::Optional);
+        assert!(matches!(Config::from_toml(&format!("wallet_attestation = \"none\"\n{BASE}"), []), Err(ConfigError::Invalid(m)) if m.contains("wallet_attestation")));
         let none = "entity_id = \"https://i.example.it\"\ndata_dir = \"/tmp/i\"\n";
         assert!(matches!(Config::from_toml(none, []), Err(ConfigError::Invalid(m)) if m.contains("credentials")));
     }

@@ -360,7 +360,10 @@ fn check_request(st: &Issuer, headers: &HeaderMap, body: &[u8]) -> Result<Checke
             skew: SKEW,
             batch_size: st.metadata().batch_size(),
             algs: &[JwsAlg::Es256],
-            key_attestations_required: configuration.jwt_proof().and_then(|j| j.key_attestations_required.as_ref()),
+            // IT-Wallet 1.4 §3.3 requires the WUA, hence the default `wallet_attestation =
+            // "required"`; `optional` lets wallets outside the IT-Wallet federation (no WUA)
+            // interoperate: no `key_attestation` demanded, one sent still verified.
+            key_attestations_required: st.config().wallet_attestation.key_attestations_required(configuration.jwt_proof().and_then(|j| j.key_attestations_required.as_ref())),
             wallet_providers: st.wallet_providers(),
         },
     );

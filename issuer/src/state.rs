@@ -114,13 +114,18 @@ struct Inner {
 
 /// `openid_credential_issuer` metadata (OpenID4VCI §12.2.4, IT-Wallet 1.4 §3.1): endpoints,
 /// `batch_credential_issuance`, one SD-JWT VC configuration per configured credential
-/// (ES256 proofs with a key attestation), `display`, and `jwks` (the credential key).
+/// (ES256 proofs with a key attestation, unless `wallet_attestation` is optional), `display`,
+/// and `jwks` (the credential key).
 pub fn issuer_metadata(config: &Config, keys: &Keys) -> CredentialIssuerMetadata {
     let configurations: BTreeMap<String, CredentialConfiguration> = config
         .credentials
         .iter()
         .map(|c| {
             let mut cc = CredentialConfiguration::sd_jwt_vc(c.preset.vct(), c.preset.scope());
+            // `wallet_attestation = "optional"`: the WUA is not demanded (config.rs).
+            for p in cc.proof_types_supported.values_mut() {
+                p.key_attestations_required = config.wallet_attestation.key_attestations_required(p.key_attestations_required.take());
+            }
             cc.extra.insert("display".into(), json!([{"name": c.preset.display_name(), "locale": "it-IT"}]));
             (c.id.clone(), cc)
         })
