@@ -210,7 +210,7 @@ pub(crate) const SERVICES_FILE: &str = "services.json";
 /// The data directory of the service at `authority`: under the data directory of `tessera up`
 /// (which lists its services in [`SERVICES_FILE`], each with its own admin token), or
 /// `data_dir` itself (the data directory of one `federation serve`).
-fn service_dir(data_dir: &Path, authority: &str) -> Result<PathBuf, CliError> {
+pub(crate) fn service_dir(data_dir: &Path, authority: &str) -> Result<PathBuf, CliError> {
     let listing = data_dir.join(SERVICES_FILE);
     let text = match std::fs::read_to_string(&listing) {
         Ok(t) => t,

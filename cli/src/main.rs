@@ -3,6 +3,8 @@
 mod demo;
 mod federation_cmd;
 mod inspect;
+mod issue;
+mod issuer_cmd;
 mod keys;
 mod present;
 mod sd_jwt_cmd;
@@ -33,7 +35,8 @@ enum Command {
     Inspect,
     /// Run the citizen's story on the credential core: issue, store, present, verify, revoke.
     Demo(demo::DemoArgs),
-    /// Start the federation on loopback: trust anchor, intermediate, a sample issuer (SQLite, keys under --data-dir).
+    /// Start the federation on loopback: trust anchor, intermediate, OpenID Provider, wallet
+    /// provider, verifier and three credential issuers (SQLite, keys under --data-dir).
     Up(up::UpArgs),
     /// Resolve trust chains; onboard, list and remove subordinates.
     #[command(subcommand)]
@@ -46,6 +49,10 @@ enum Command {
     /// password hashes.
     #[command(subcommand)]
     Verifier(verifier_cmd::VerifierCommand),
+    /// The OpenID4VCI credential issuer service (a registry's: PID, driving licence, health
+    /// card), its sample registries, and its admin API (offers, revocation, suspension).
+    #[command(subcommand)]
+    Issuer(issuer_cmd::IssuerCommand),
 }
 
 /// A failure to report: the message says what was wrong.
@@ -76,6 +83,7 @@ fn main() -> ExitCode {
         Command::Federation(c) => federation_cmd::run(c),
         Command::Wallet(c) => wallet_cmd::run(c),
         Command::Verifier(c) => verifier_cmd::run(c),
+        Command::Issuer(c) => issuer_cmd::run(c),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

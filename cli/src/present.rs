@@ -30,7 +30,7 @@ use wallet_core::oid4vp::dcql::matcher::Missing;
 use wallet_core::oid4vp::request_object::RpTrust;
 use wallet_core::oid4vp::{ConsentRequest, PresentationFlow, Profile, ResponseUriAnswer, evaluate_rp};
 use wallet_core::sd_jwt::{SdJwt, StaticKeyResolver, Verifier};
-use wallet_core::oid4vp::consent::ConsentChoice;
+use wallet_core::oid4vp::consent::{ConsentChoice, HolderKeys};
 use wallet_core::store::{CredentialId, CredentialStore, FileKeyProvider, NewCredential, NewTransaction, TransactionKind, TransactionOutcome};
 use wallet_core::time::UnixTime;
 use wallet_core::vc;
@@ -39,8 +39,12 @@ use wallet_core::wallet::{HttpClient as _, HttpResponse};
 use crate::CliError;
 use crate::wallet_cmd::{Browser, anchor_config, usage, utc};
 
-/// The tag of the key credentials are issued to.
+/// The tag of the key imported credentials are issued to (`wallet holder-key`).
 const HOLDER_TAG: &str = "credential-holder";
+/// The stored metadata naming the tag of the key a credential is bound to: what
+/// wallet-core's issuance flow records (`wallet_core::wallet::issuance`), and what `import`
+/// records too, so that `present` signs each KB-JWT with that credential's own key.
+pub(crate) const HOLDER_KEY_TAG: &str = "holder_key_tag";
 /// The encrypted credential store in the data directory.
 const STORE_FILE: &str = "credentials.sqlite";
 
@@ -49,10 +53,10 @@ const STORE_FILE: &str = "credentials.sqlite";
 pub(crate) struct StoreArgs {
     /// Where the wallet keeps its keys and state.
     #[arg(long, default_value = "tessera-wallet")]
-    data_dir: PathBuf,
+    pub(crate) data_dir: PathBuf,
     /// Print one JSON document.
     #[arg(long)]
-    json: bool,
+    pub(crate) json: bool,
 }
 
 /// The federation the wallet trusts.
@@ -61,10 +65,10 @@ pub(crate) struct TrustArgs {
     /// The trust anchor (its current configuration is fetched and trusted unless --ta-jwks
     /// pins its keys).
     #[arg(long)]
-    ta: String,
+    pub(crate) ta: String,
     /// Pin the trust anchor's keys from this JWK Set file.
     #[arg(long)]
-    ta_jwks: Option<PathBuf>,
+    pub(crate) ta_jwks: Option<PathBuf>,
 }
 
 /// `tessera wallet present` options.
@@ -109,7 +113,7 @@ fn io_err(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> CliError + '
     move |source| CliError::Io { path: path.display().to_string(), source }
 }
 
-fn open_store(a: &StoreArgs) -> Result<CredentialStore, CliError> {
+pub(crate) fn open_store(a: &StoreArgs) -> Result<CredentialStore, CliError> {
     std::fs::create_dir_all(&a.data_dir).map_err(io_err(&a.data_dir))?;
     let keys_file = FileKeyProvider::new(a.data_dir.join("wallet.key"));
     CredentialStore::open(a.data_dir.join(STORE_FILE), &keys_file).map_err(usage)
@@ -131,7 +135,7 @@ fn holder_public(keys: &dyn KeyStore) -> Option<Jwk> {
     keys.public_key(&holder_tag().ok()?).ok()
 }
 
-fn print_json(v: &Value) {
+pub(crate) fn print_json(v: &Value) {
     crate::print_out(&serde_json::to_string_pretty(v).unwrap_or_default());
 }
 
@@ -214,7 +218,7 @@ pub(crate) fn import(store_args: &StoreArgs, trust: &TrustArgs, file: &str) -> R
         issued_at: int("iat"),
         expires_at: int("exp"),
         credential: sd.serialize(),
-        metadata: json!({"key_tag": HOLDER_TAG, "issuer_name": issuer_name, "status": verified.status.as_ref().map(|s| json!({"uri": s.uri, "idx": s.idx}))}),
+        metadata: json!({HOLDER_KEY_TAG: HOLDER_TAG, "issuer_name": issuer_name, "status": verified.status.as_ref().map(|s| json!({"uri": s.uri, "idx": s.idx}))}),
     };
     let store = open_store(store_args)?;
     let id = store.put(&new, now).map_err(usage)?;
@@ -235,7 +239,9 @@ pub(crate) fn list(a: &StoreArgs) -> Result<(), CliError> {
     let store = open_store(a)?;
     let mut docs = Vec::new();
     for s in store.list().map_err(usage)? {
-        let meta = store.get(&s.id).map(|c| c.metadata).unwrap_or_default();
+        let stored = store.get(&s.id).ok();
+        let meta = stored.as_ref().map(|c| c.metadata.clone()).unwrap_or_default();
+        let status = meta.get("status").filter(|v| !v.is_null()).cloned().or_else(|| stored.as_ref().and_then(|c| crate::issue::status_reference(&c.credential)));
         docs.push(json!({
             "id": s.id,
             "vct": s.vct,
@@ -244,7 +250,7 @@ pub(crate) fn list(a: &StoreArgs) -> Result<(), CliError> {
             "issuer_name": meta.get("issuer_name"),
             "issued_at": s.issued_at.map(|t| t.secs()),
             "expires_at": s.expires_at.map(|t| t.secs()),
-            "status": meta.get("status"),
+            "status": status,
         }));
     }
     if a.json {
@@ -404,7 +410,7 @@ fn anchor_statement(fetcher: &HttpFetcher, anchor: Option<&TrustAnchorConfig>) -
     Some(ec.claims)
 }
 
-fn ask(question: &str) -> Result<bool, CliError> {
+pub(crate) fn ask(question: &str) -> Result<bool, CliError> {
     let mut err = std::io::stderr().lock();
     let _ = write!(err, "{question} [y/N] ");
     let _ = err.flush();
@@ -474,6 +480,36 @@ fn pick(q: &wallet_core::oid4vp::consent::QueryConsent) -> Result<CredentialId, 
     }
 }
 
+/// The key of each chosen credential: the one its stored metadata names ([`HOLDER_KEY_TAG`]:
+/// the attested key it was issued to, or the holder key of an import); a credential stored
+/// before the tag was recorded is the holder key's.
+struct StoredHolderKeys(Vec<(CredentialId, KeyStoreSigner)>);
+
+impl StoredHolderKeys {
+    fn for_choice(choice: &ConsentChoice, store: &CredentialStore, keys: Arc<dyn KeyStore>) -> Result<Self, CliError> {
+        let mut out: Vec<(CredentialId, KeyStoreSigner)> = Vec::new();
+        for (_, id) in &choice.0 {
+            if out.iter().any(|(c, _)| c == id) {
+                continue;
+            }
+            let metadata = store.get(id).map_err(usage)?.metadata;
+            let tag = match metadata.get(HOLDER_KEY_TAG).and_then(Value::as_str) {
+                Some(t) => KeyTag::new(t).map_err(|e| usage(format!("credential {id}: its key tag: {e}")))?,
+                None => holder_tag()?,
+            };
+            let signer = KeyStoreSigner::new(keys.clone(), tag).map_err(|e| usage(format!("credential {id}: its key: {e}")))?;
+            out.push((id.clone(), signer));
+        }
+        Ok(Self(out))
+    }
+}
+
+impl HolderKeys for StoredHolderKeys {
+    fn holder_key(&self, credential: &CredentialId) -> Option<&dyn wallet_core::jose::Signer> {
+        self.0.iter().find(|(c, _)| c == credential).map(|(_, s)| s as &dyn wallet_core::jose::Signer)
+    }
+}
+
 /// `tessera wallet present URL`.
 pub(crate) fn present(a: &PresentArgs) -> Result<(), CliError> {
     let now = UnixTime::now();
@@ -524,8 +560,7 @@ pub(crate) fn present(a: &PresentArgs) -> Result<(), CliError> {
     // The log entry is written before the response is sent (a crash after sending still
     // leaves a record); what the relying party answered is added to it below.
     let prepared = if share {
-        let keys = open_keys(&a.store)?;
-        let holder = KeyStoreSigner::new(keys, holder_tag()?).map_err(|e| usage(format!("holder key: {e}")))?;
+        let holder = StoredHolderKeys::for_choice(&choice, &store, open_keys(&a.store)?)?;
         consent.present(&choice, &holder, now, Some(&store)).map_err(usage)?
     } else {
         consent.decline(now, Some(&store)).map_err(usage)?

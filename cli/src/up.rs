@@ -5,10 +5,17 @@
 //! |---|---|---|
 //! | base | trust anchor (also the X.509 root CA, trust mark issuer) | — |
 //! | base+1 | intermediate | trust anchor |
-//! | base+2 | sample credential issuer (Motorizzazione Civile) | intermediate |
+//! | base+2 | credential issuer: Motorizzazione Civile (driving licence, `mdl`) | intermediate |
 //! | base+3 | test SPID/CIE OpenID Provider (login page with the test identities) | trust anchor |
 //! | base+4 | wallet provider (also a SPID/CIE relying party) | trust anchor |
 //! | base+5 | verifier (OpenID4VP relying party, integrator API, in-person page `/check`) | trust anchor |
+//! | base+6 | credential issuer: PID provider (`pid`) | trust anchor |
+//! | base+7 | credential issuer: health-card registry (`health-card`) | intermediate |
+//!
+//! The three issuers are the `issuer` service, each with its sample registry (loaded on first
+//! start; `issuer::samples`) and its admin API (offers, status changes: `tessera issuer ...`);
+//! each trusts the trust anchor, so the wallet provider's WUAs (their `trust_chain`) are
+//! accepted in key proofs.
 //!
 //! The trust anchor issues the wallet provider its trust marks (`openid_relying_party/public`,
 //! which the OpenID Provider requires of relying parties, SPID/CIE OIDC §B.1; and
@@ -55,8 +62,9 @@ pub(crate) struct UpArgs {
     /// Where keys, registries and the admin token are kept.
     #[arg(long, default_value = "tessera-data")]
     data_dir: PathBuf,
-    /// First port: the trust anchor; the intermediate, the sample issuer, the OpenID Provider,
-    /// the wallet provider and the verifier take the next five.
+    /// First port: the trust anchor; the intermediate, the driving-licence issuer, the OpenID
+    /// Provider, the wallet provider, the verifier, the PID provider and the health-card
+    /// issuer take the next seven.
     #[arg(long, default_value_t = 7600)]
     port: u16,
 }
@@ -90,7 +98,40 @@ async fn admin_post(http: &reqwest::Client, token: &str, url: String, body: Valu
 }
 
 /// The data directory of each service, under `--data-dir`.
-const DIRS: [&str; 6] = ["trust-anchor", "intermediate", "sample-leaf", "openid-provider", "wallet-provider", "verifier"];
+const DIRS: [&str; 8] = ["trust-anchor", "intermediate", "motorizzazione", "openid-provider", "wallet-provider", "verifier", "pid-provider", "health-cards"];
+
+/// A credential issuer of the federation: its sample registry loaded on first start (a
+/// restart keeps the registry's changes), trusting `anchor` (so the wallet provider's WUAs).
+async fn start_issuer(
+    id: &EntityId,
+    dir: std::path::PathBuf,
+    preset: issuer::presets::Preset,
+    name: &str,
+    superior: &EntityId,
+    anchor: &TrustAnchorConfig,
+    token: &str,
+) -> Result<(), CliError> {
+    let mut c = issuer::Config::new(id.clone(), dir, &[preset]);
+    c.admin_token = token.to_owned();
+    c.organization_name = name.to_owned();
+    c.trust_anchors = vec![anchor.clone()];
+    c.authority_hints = vec![superior.clone()];
+    // A test federation: a revocation or suspension reaches verifiers within 30 s (the
+    // shortest time a consumer may cache the status list), not an hour.
+    c.status_list_ttl = 30;
+    if !c.registry.exists() {
+        issuer::samples::load(&c.registry, preset).map_err(|e| usage(format!("{}: {e}", c.registry.display())))?;
+    }
+    let port = id.as_str().rsplit(':').next().and_then(|p| p.parse::<u16>().ok()).ok_or_else(|| usage(format!("{id}: no port")))?;
+    let state = issuer::Issuer::open(c).map_err(|e| usage(format!("issuer {id}: {e}")))?;
+    let listener = bind(port).await?;
+    tokio::spawn(async move {
+        if let Err(e) = issuer::serve_listener(state, listener, std::future::pending()).await {
+            eprintln!("tessera up: the issuer on port {port} stopped: {e}");
+        }
+    });
+    Ok(())
+}
 
 /// The test operator's password: made on first start (16 random bytes, base64url), then kept.
 fn operator_password(dir: &std::path::Path) -> Result<String, CliError> {
@@ -113,17 +154,18 @@ pub(crate) fn run(a: &UpArgs) -> Result<(), CliError> {
     // Each service has its own admin token, under its own directory: one leaked token gives
     // no power over the other services.
     let tokens = DIRS.map(|d| admin_token(&a.data_dir.join(d)));
-    let [ta_token, int_token, leaf_token, op_token, wp_token, v_token] = tokens;
-    let (ta_token, int_token, leaf_token, op_token, wp_token, v_token) = (ta_token?, int_token?, leaf_token?, op_token?, wp_token?, v_token?);
-    let port = |i: u16| a.port.checked_add(i).ok_or_else(|| usage("--port too high: six consecutive ports are needed"));
+    let [ta_token, int_token, mdl_token, op_token, wp_token, v_token, pid_token, hc_token] = tokens;
+    let (ta_token, int_token, mdl_token, op_token, wp_token, v_token) = (ta_token?, int_token?, mdl_token?, op_token?, wp_token?, v_token?);
+    let (pid_token, hc_token) = (pid_token?, hc_token?);
+    let port = |i: u16| a.port.checked_add(i).ok_or_else(|| usage("--port too high: eight consecutive ports are needed"));
     runtime()?.block_on(async move {
         let (ta_id, int_id, leaf_id, op_id, wp_id) = (entity(port(0)?)?, entity(port(1)?)?, entity(port(2)?)?, entity(port(3)?)?, entity(port(4)?)?);
-        let v_id = entity(port(5)?)?;
+        let (v_id, pid_id, hc_id) = (entity(port(5)?)?, entity(port(6)?)?, entity(port(7)?)?);
 
         // The trust anchor: its keys exist before it starts, so every entity can pin them.
         let ta_dir = a.data_dir.join(DIRS[0]);
         let listing: serde_json::Map<String, Value> =
-            (0..6u16).zip(DIRS).map(|(i, d)| Ok((format!("http://127.0.0.1:{}", port(i)?), Value::from(d)))).collect::<Result<_, CliError>>()?;
+            (0..8u16).zip(DIRS).map(|(i, d)| Ok((format!("http://127.0.0.1:{}", port(i)?), Value::from(d)))).collect::<Result<_, CliError>>()?;
         let listing_path = a.data_dir.join(crate::federation_cmd::SERVICES_FILE);
         std::fs::write(&listing_path, Value::Object(listing).to_string()).map_err(|e| usage(format!("{}: {e}", listing_path.display())))?;
         std::fs::create_dir_all(&ta_dir).map_err(|e| usage(format!("{}: {e}", ta_dir.display())))?;
@@ -140,18 +182,18 @@ pub(crate) fn run(a: &UpArgs) -> Result<(), CliError> {
         int.organization_name = "Tessera Intermediate".into();
         int.authority_hints = vec![ta_id.clone()];
         int.trust_anchors = vec![anchor.clone()];
-        let mut leaf = Config::trust_anchor(leaf_id.clone(), a.data_dir.join(DIRS[2]), leaf_token.clone());
-        leaf.organization_name = "Motorizzazione Civile (sample issuer)".into();
-        leaf.authority = false;
-        leaf.authority_hints = vec![int_id.clone()];
-        leaf.metadata = json!({"openid_credential_issuer": {"credential_issuer": leaf_id, "display": [{"name": "Motorizzazione Civile", "locale": "it-IT"}]}})
-            .as_object()
-            .cloned()
-            .unwrap_or_default();
         spawn(port(0)?, router(ta_state), bind(port(0)?).await?);
-        for (config, i) in [(int, 1), (leaf, 2)] {
-            let state = AppState::open(config).map_err(usage)?;
-            spawn(port(i)?, router(state), bind(port(i)?).await?);
+        spawn(port(1)?, router(AppState::open(int).map_err(usage)?), bind(port(1)?).await?);
+
+        // The credential issuers, each with its sample registry and its own admin token.
+        // The PID provider is directly under the anchor, the other two under the intermediate.
+        use issuer::presets::Preset;
+        for (id, dir, preset, name, superior, token) in [
+            (&leaf_id, DIRS[2], Preset::Mdl, "Motorizzazione Civile (test issuer)", &int_id, &mdl_token),
+            (&pid_id, DIRS[6], Preset::Pid, "PID Provider (test issuer)", &ta_id, &pid_token),
+            (&hc_id, DIRS[7], Preset::HealthCard, "Registro Tessere Sanitarie (test issuer)", &int_id, &hc_token),
+        ] {
+            start_issuer(id, a.data_dir.join(dir), preset, name, superior, &anchor, token).await?;
         }
 
         // The test SPID/CIE OpenID Provider, directly under the anchor (SPID/CIE OIDC §B.1).
@@ -205,6 +247,8 @@ pub(crate) fn run(a: &UpArgs) -> Result<(), CliError> {
         for (authority, token, sub, types, policy, org) in [
             (&ta_id, &ta_token, &int_id, json!(["federation_entity"]), json!({"openid_credential_issuer": {"display": {"essential": true}}}), "public"),
             (&int_id, &int_token, &leaf_id, json!(["openid_credential_issuer"]), Value::Null, "public"),
+            (&ta_id, &ta_token, &pid_id, json!(["openid_credential_issuer"]), Value::Null, "public"),
+            (&int_id, &int_token, &hc_id, json!(["openid_credential_issuer"]), Value::Null, "public"),
             (&ta_id, &ta_token, &op_id, json!(["openid_provider"]), Value::Null, "public"),
             (&ta_id, &ta_token, &wp_id, json!(["wallet_solution", "openid_relying_party"]), Value::Null, "private"),
             (&ta_id, &ta_token, &v_id, json!(["openid_credential_verifier"]), Value::Null, "public"),
@@ -222,15 +266,23 @@ pub(crate) fn run(a: &UpArgs) -> Result<(), CliError> {
         println!("Tessera is up (data in {}):", a.data_dir.display());
         println!("  trust anchor      {ta_id}/.well-known/openid-federation");
         println!("  intermediate      {int_id}/.well-known/openid-federation");
-        println!("  sample issuer     {leaf_id}/.well-known/openid-federation");
+        println!("  driving licences  {leaf_id}/.well-known/openid-credential-issuer (Motorizzazione Civile, under the intermediate)");
         println!("  OpenID Provider   {op_id}/.well-known/openid-federation (SPID/CIE test provider)");
         println!("  wallet provider   {wp_id}/.well-known/openid-federation");
         println!("  verifier          {v_id}/.well-known/openid-federation (integrator API: POST {v_id}/sessions)");
         println!("  in-person page    {v_id}{} (operator `{OPERATOR}`, password `{password}`)", verifier::web::BASE_PATH);
+        println!("  PID provider      {pid_id}/.well-known/openid-credential-issuer (under the trust anchor)");
+        println!("  health cards      {hc_id}/.well-known/openid-credential-issuer (under the intermediate)");
         println!("Operator logins (each service's own admin token, for `tessera federation ... --data-dir {}`):", a.data_dir.display());
         for d in DIRS {
             println!("  {d:<17} {}", a.data_dir.join(d).join("admin-token").display());
         }
+        println!(
+            "Sample citizens in the issuers' registries: {} ({}'s driving licence is not ready: its issuance is deferred until `ready` is set to 1 in {})",
+            issuer::samples::CITIZENS.join(", "),
+            issuer::samples::CITIZENS[1],
+            a.data_dir.join(DIRS[2]).join("authentic-source.sqlite").display()
+        );
         println!("Test identities at the OpenID Provider's login page:");
         for i in &identities {
             println!("  {:<26} {} {}", i.fiscal_number, i.given_name, i.family_name);
@@ -244,6 +296,11 @@ pub(crate) fn run(a: &UpArgs) -> Result<(), CliError> {
             a.data_dir.join(DIRS[5]).join("admin-token").display()
         );
         println!("  tessera wallet present '<wallet_url>' --ta {ta_id}");
+        println!(
+            "  tessera issuer offer --url {leaf_id} --citizen {} --data-dir {} | tessera wallet issue - --yes --ta {ta_id}",
+            issuer::samples::CITIZENS[0],
+            a.data_dir.display()
+        );
         println!("Ctrl-C stops it.");
         tokio::signal::ctrl_c().await.map_err(usage)?;
         println!("stopping");

@@ -50,9 +50,9 @@ pub(crate) async fn shutdown_signal() {
     }
 }
 
-fn serve(path: &std::path::Path) -> Result<(), CliError> {
-    let config = verifier::Config::load(path).map_err(|e| usage(format!("{}: {e}", path.display())))?;
-    // The service's own logs (TESSERA_LOG = error, warn, info (default), debug, trace).
+/// A served service's own logs on stderr (TESSERA_LOG = error, warn, info (default), debug,
+/// trace).
+pub(crate) fn init_logs() {
     let level = match std::env::var("TESSERA_LOG").unwrap_or_default().to_ascii_lowercase().as_str() {
         "error" => tracing_subscriber::filter::LevelFilter::ERROR,
         "warn" => tracing_subscriber::filter::LevelFilter::WARN,
@@ -61,6 +61,11 @@ fn serve(path: &std::path::Path) -> Result<(), CliError> {
         _ => tracing_subscriber::filter::LevelFilter::INFO,
     };
     let _ = tracing_subscriber::fmt().with_max_level(level).with_ansi(false).with_writer(std::io::stderr).try_init();
+}
+
+fn serve(path: &std::path::Path) -> Result<(), CliError> {
+    let config = verifier::Config::load(path).map_err(|e| usage(format!("{}: {e}", path.display())))?;
+    init_logs();
     runtime()?.block_on(async move {
         let listen = config.listen;
         let id = config.entity_id.clone();

@@ -78,6 +78,17 @@ pub(crate) enum WalletCommand {
     /// Answer a presentation request (the content of a QR code): shows who asks and what,
     /// asks for consent (or --yes / --decline), sends, prints the outcome.
     Present(crate::present::PresentArgs),
+    /// Take a credential offer (the content of the issuer's QR code): shows who issues what,
+    /// asks for consent (or --yes) and the transaction code, then obtains the credential with
+    /// this activated wallet's attested key, verifies it and stores it.
+    Issue(crate::issue::IssueArgs),
+    /// Show one stored credential: its claims, issuer, dates and status reference.
+    Show {
+        #[command(flatten)]
+        store: crate::present::StoreArgs,
+        /// The credential id (as `list` shows it).
+        id: String,
+    },
 }
 
 #[derive(clap::Args)]
@@ -121,6 +132,8 @@ pub(crate) fn run(c: WalletCommand) -> Result<(), CliError> {
         WalletCommand::List(a) => crate::present::list(&a),
         WalletCommand::Log(a) => crate::present::log(&a),
         WalletCommand::Present(a) => crate::present::present(&a),
+        WalletCommand::Issue(a) => crate::issue::issue(&a),
+        WalletCommand::Show { store, id } => crate::issue::show(&store, &id),
     }
 }
 
@@ -414,6 +427,21 @@ fn open(a: &WalletArgs) -> Result<Cli, CliError> {
     let resolver = Arc::new(trust(&a.ta, a.ta_jwks.as_deref())?);
     let wallet = WalletActivation::new(a.provider.clone(), keys, browser.clone(), state, resolver);
     Ok(Cli { wallet, browser })
+}
+
+/// The activated wallet in `data_dir`, talking to the provider it was activated at (its
+/// attestations are renewed there when they have expired), and the browser it talks through.
+pub(crate) fn open_activated(data_dir: &Path, ta: &str, ta_jwks: Option<&Path>) -> Result<(WalletActivation, Arc<Browser>), CliError> {
+    let keys_file = FileKeyProvider::new(data_dir.join("wallet.key"));
+    let state = InstanceStore::open(data_dir, &keys_file).map_err(usage)?;
+    let Some(record) = state.load().map_err(usage)? else {
+        return Err(usage(format!("no wallet instance in {} (run `tessera wallet activate` first)", data_dir.display())));
+    };
+    let attester = SoftwareAttester::development().map_err(usage)?;
+    let keys = Arc::new(SoftwareKeyStore::open(data_dir.join("keys"), &keys_file, attester).map_err(usage)?);
+    let browser = Arc::new(Browser::new()?);
+    let resolver = Arc::new(trust(ta, ta_jwks)?);
+    Ok((WalletActivation::new(record.provider, keys, browser.clone(), state, resolver), browser))
 }
 
 /// The SPID/CIE login, driven as a browser would.

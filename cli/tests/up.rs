@@ -14,7 +14,7 @@ impl Drop for Up {
     }
 }
 
-/// `tessera up` on six ports from `base`, its data under `data`.
+/// `tessera up` on eight ports from `base`, its data under `data`.
 fn up(base: u16, data: &std::path::Path) -> Up {
     Up(Command::new(env!("CARGO_BIN_EXE_tessera"))
         .args(["up", "--port", &base.to_string(), "--data-dir", data.to_str().unwrap()])
@@ -24,9 +24,9 @@ fn up(base: u16, data: &std::path::Path) -> Up {
         .unwrap())
 }
 
-/// Six consecutive free-looking ports, apart per test and per process.
+/// Eight consecutive free-looking ports, apart per test and per process.
 fn ports(test: u16) -> u16 {
-    20_000 + test * 3_000 + (std::process::id() % 500) as u16 * 6
+    20_000 + test * 3_000 + (std::process::id() % 350) as u16 * 8
 }
 
 #[test]

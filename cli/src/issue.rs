@@ -1,0 +1,270 @@
+//! `tessera wallet issue | show`: the activated wallet takes a credential offer (IT-Wallet
+//! 1.4 §3.2–§3.3, OpenID4VCI 1.0 pre-authorized code flow) through wallet-core's
+//! [`WalletIssuance`], and shows what it stored.
+//!
+//! The flow is wallet-core's: the offer, the issuer's metadata and federation trust chain
+//! (an issuer outside the federation is refused before anything is sent), the consent shown
+//! here, the token with DPoP and the transaction code, the key proof by the key the wallet
+//! provider's WUA attests, the credential verified and stored encrypted with the tag of the
+//! key it is bound to (which `wallet present` signs the KB-JWT with), the notification.
+//! Deferred issuance is waited for here, a line per poll: wallet-core's pending issuance
+//! lives in memory only, so it cannot be resumed by a later command.
+
+use std::io::{BufRead as _, Write as _};
+use std::sync::Arc;
+
+use serde_json::{Map, Value, json};
+use wallet_core::oid4vci::offer::TxCode;
+use wallet_core::sd_jwt::SdJwt;
+use wallet_core::store::{CredentialId, StoredCredential};
+use wallet_core::wallet::issuance::{IssuerTrust, check_tx_code};
+use wallet_core::wallet::{HttpClient, IssuanceConsent, IssuanceError, IssuanceOutcome, WalletIssuance};
+
+use crate::CliError;
+use crate::present::{HOLDER_KEY_TAG, StoreArgs, TrustArgs, ask, open_store, print_json};
+use crate::wallet_cmd::{anchor_config, open_activated, usage, utc};
+
+/// Claims of the issuer JWT that are about the credential, not its holder (shown apart).
+const ENVELOPE: [&str; 11] = ["iss", "sub", "vct", "iat", "exp", "nbf", "cnf", "status", "_sd", "_sd_alg", "vct#integrity"];
+
+/// `tessera wallet issue` options.
+#[derive(clap::Args)]
+pub(crate) struct IssueArgs {
+    #[command(flatten)]
+    store: StoreArgs,
+    #[command(flatten)]
+    trust: TrustArgs,
+    /// The credential offer (the content of the issuer's QR code:
+    /// `openid-credential-offer://?credential_offer=...`), or `-` to read it from stdin (the
+    /// output of `tessera issuer offer`: the offer URL, and a `tx_code:` line).
+    offer: String,
+    /// The transaction code the issuer gave separately (asked for on the terminal when the
+    /// offer needs one and it is not given).
+    #[arg(long)]
+    tx_code: Option<String>,
+    /// Consent without asking.
+    #[arg(long)]
+    yes: bool,
+    /// How long to wait for a deferred credential, in seconds (a line per poll).
+    #[arg(long, default_value_t = 600)]
+    max_wait: u64,
+}
+
+/// The offer and the transaction code read from stdin: `tessera issuer offer`'s JSON
+/// (`offer_url`, `tx_code`) or its text (a line with the URL, a `tx_code: CODE` line).
+fn offer_from_stdin() -> Result<(String, Option<String>), CliError> {
+    let text = crate::read_stdin()?;
+    if let Ok(v) = serde_json::from_str::<Value>(&text)
+        && let Some(url) = v.get("offer_url").and_then(Value::as_str)
+    {
+        return Ok((url.to_owned(), v.get("tx_code").and_then(Value::as_str).map(str::to_owned)));
+    }
+    let mut url = None;
+    let mut tx = None;
+    for line in text.lines().map(str::trim) {
+        if let Some(code) = line.strip_prefix("tx_code:") {
+            tx = Some(code.trim().to_owned());
+        } else if url.is_none() && line.contains("://") {
+            url = Some(line.to_owned());
+        }
+    }
+    let url = url.ok_or_else(|| usage("no credential offer URL on stdin"))?;
+    Ok((url, tx))
+}
+
+fn trust_text(t: &IssuerTrust) -> String {
+    match t {
+        IssuerTrust::Trusted { trust_anchor, trust_marks } if trust_marks.is_empty() => format!("trusted: federation trust chain to {trust_anchor}"),
+        IssuerTrust::Trusted { trust_anchor, trust_marks } => {
+            format!("trusted: federation trust chain to {trust_anchor} (declared trust marks: {})", trust_marks.join(", "))
+        }
+        IssuerTrust::Untrusted { reason } => format!("NOT TRUSTED: {reason}"),
+    }
+}
+
+fn tx_code_text(t: &TxCode) -> String {
+    let mut s = String::from("needed");
+    if let Some(n) = t.length {
+        s.push_str(&format!(", {n} characters"));
+    }
+    if let Some(d) = &t.description {
+        s.push_str(&format!(" ({d})"));
+    }
+    s
+}
+
+/// The consent, as text and as JSON.
+fn describe(c: &IssuanceConsent) -> (String, Value) {
+    let who = c.issuer_name.as_deref().unwrap_or("A credential issuer");
+    let mut out = format!("{who} offers credentials.\n  issuer   {}\n  trust    {}", c.issuer, trust_text(&c.trust));
+    for o in &c.credentials {
+        let name = o.name.as_deref().unwrap_or(&o.configuration_id);
+        out.push_str(&format!("\n  offers   {name} ({}, configuration {})", o.vct.as_deref().unwrap_or("no vct"), o.configuration_id));
+    }
+    if let Some(t) = &c.tx_code {
+        out.push_str(&format!("\n  tx_code  {}", tx_code_text(t)));
+    }
+    let trust = match &c.trust {
+        IssuerTrust::Trusted { trust_anchor, trust_marks } => json!({"trusted": true, "trust_anchor": trust_anchor, "trust_marks": trust_marks}),
+        IssuerTrust::Untrusted { reason } => json!({"trusted": false, "reason": reason}),
+    };
+    let doc = json!({
+        "issuer": c.issuer, "issuer_name": c.issuer_name, "logo_uri": c.logo_uri, "trust": trust,
+        "credentials": c.credentials.iter().map(|o| json!({"configuration_id": o.configuration_id, "vct": o.vct, "name": o.name})).collect::<Vec<_>>(),
+        "tx_code_required": c.tx_code.is_some(),
+    });
+    (out, doc)
+}
+
+/// An issuance failure, with the issuer's `error_description` when it gave one.
+fn issuance_error(e: IssuanceError) -> CliError {
+    match &e {
+        IssuanceError::Issuer { description: Some(d), .. } => usage(format!("{e}: {d}")),
+        _ => usage(e),
+    }
+}
+
+/// Asks for the transaction code on the terminal (stderr), checked against the offer's
+/// `length` and `input_mode` before anything is sent.
+fn prompt_tx_code(spec: &TxCode) -> Result<String, CliError> {
+    let mut err = std::io::stderr().lock();
+    let _ = write!(err, "Transaction code{}: ", spec.description.as_deref().map(|d| format!(" ({d})")).unwrap_or_default());
+    let _ = err.flush();
+    let mut line = String::new();
+    let n = std::io::stdin().lock().read_line(&mut line).map_err(|source| CliError::Io { path: "<stdin>".into(), source })?;
+    if n == 0 {
+        return Err(usage("the offer needs a transaction code: none on stdin (use --tx-code)"));
+    }
+    Ok(line.trim().to_owned())
+}
+
+/// `tessera wallet issue OFFER`.
+pub(crate) fn issue(a: &IssueArgs) -> Result<(), CliError> {
+    let (offer, piped_tx) = if a.offer == "-" { offer_from_stdin()? } else { (a.offer.clone(), None) };
+    let (wallet, browser) = open_activated(&a.store.data_dir, &a.trust.ta, a.trust.ta_jwks.as_deref())?;
+    let anchor = anchor_config(&a.trust.ta, a.trust.ta_jwks.as_deref())?;
+    let store = Arc::new(open_store(&a.store)?);
+    let http: Arc<dyn HttpClient> = browser;
+    let flow = WalletIssuance::new(http, Arc::new(wallet), store.clone(), vec![anchor]);
+    let session = flow.start_from_offer(&offer).map_err(issuance_error)?;
+    let consent = &session.consent;
+    let (text, mut doc) = describe(consent);
+    // With --json the consent goes with the outcome, in one document, at the end.
+    if !a.store.json {
+        crate::print_out(&text);
+    }
+    if let IssuerTrust::Untrusted { reason } = &consent.trust {
+        return Err(usage(format!("refused: the issuer {} is not trusted: {reason} (nothing was sent)", consent.issuer)));
+    }
+    let tx_code = match (&consent.tx_code, a.tx_code.clone().or(piped_tx)) {
+        (None, _) => None,
+        (Some(_), Some(code)) => Some(code),
+        (Some(spec), None) if a.yes && a.offer == "-" => return Err(usage(format!("the offer needs a transaction code ({}): pass --tx-code", tx_code_text(spec)))),
+        (Some(spec), None) => Some(prompt_tx_code(spec)?),
+    };
+    check_tx_code(consent.tx_code.as_ref(), tx_code.as_deref()).map_err(issuance_error)?;
+    if !a.yes && !ask("Add these credentials to the wallet?")? {
+        return Err(usage("declined: nothing was requested from the issuer"));
+    }
+    let mut outcome = flow.accept(&session, tx_code.as_deref()).map_err(issuance_error)?;
+    let started = std::time::Instant::now();
+    let ids = loop {
+        match outcome {
+            IssuanceOutcome::Issued(ids) => break ids,
+            IssuanceOutcome::Deferred(d) => {
+                let waited = started.elapsed().as_secs();
+                if waited >= a.max_wait {
+                    return Err(usage(format!(
+                        "the issuer has not issued {} after {waited} s; a pending issuance cannot be resumed by a later command: ask the issuer for a new offer",
+                        WalletIssuance::deferred_configuration(&d)
+                    )));
+                }
+                let wait = d.interval.clamp(1, 3_600);
+                eprintln!("The issuer is preparing {} (deferred): asking again in {wait} s ...", WalletIssuance::deferred_configuration(&d));
+                std::thread::sleep(std::time::Duration::from_secs(wait));
+                outcome = flow.poll_deferred(d).map_err(issuance_error)?;
+            }
+        }
+    };
+    let mut stored = Vec::new();
+    for id in &ids {
+        let c = store.get(id).map_err(usage)?;
+        stored.push(summary_json(&c));
+    }
+    if a.store.json {
+        if let Some(m) = doc.as_object_mut() {
+            m.insert("stored".into(), Value::Array(stored));
+        }
+        print_json(&doc);
+    } else {
+        let list: Vec<String> = ids.iter().map(ToString::to_string).collect();
+        crate::print_out(&format!("Stored {} credential{} from {}: {} (`tessera wallet show ID`).", ids.len(), if ids.len() == 1 { "" } else { "s" }, consent.issuer, list.join(", ")));
+    }
+    Ok(())
+}
+
+/// The credential's status reference (`status.status_list`), from its payload.
+pub(crate) fn status_reference(credential: &str) -> Option<Value> {
+    let payload = SdJwt::parse(credential).ok()?.unverified_payload().ok()?;
+    payload.get("status").and_then(|s| s.get("status_list")).cloned()
+}
+
+fn summary_json(c: &StoredCredential) -> Value {
+    let s = &c.summary;
+    json!({
+        "id": s.id, "vct": s.vct, "issuer": s.issuer, "issuer_name": c.metadata.get("issuer_name"), "name": c.metadata.get("name"),
+        "issued_at": s.issued_at.map(|t| t.secs()), "expires_at": s.expires_at.map(|t| t.secs()), "stored_at": s.stored_at.secs(),
+        "status": status_reference(&c.credential), "holder_key_tag": c.metadata.get(HOLDER_KEY_TAG),
+    })
+}
+
+/// A claim value on one line, long values (a portrait) cut.
+fn short(v: &Value) -> String {
+    let s = match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    if s.chars().count() > 72 { format!("{}... ({} characters)", s.chars().take(60).collect::<String>(), s.chars().count()) } else { s }
+}
+
+/// `tessera wallet show ID`.
+pub(crate) fn show(a: &StoreArgs, id: &str) -> Result<(), CliError> {
+    let store = open_store(a)?;
+    let id = CredentialId::parse(id).ok_or_else(|| usage(format!("`{id}` is not a credential id (`tessera wallet list` shows them)")))?;
+    let c = store.get(&id).map_err(|e| usage(format!("credential {id}: {e}")))?;
+    let sd = SdJwt::parse(&c.credential)?;
+    let view = sd.claim_paths()?;
+    let claims: Map<String, Value> = view.claims.into_iter().filter(|(k, _)| !ENVELOPE.contains(&k.as_str())).collect();
+    let mut doc = summary_json(&c);
+    if a.json {
+        if let Some(m) = doc.as_object_mut() {
+            m.insert("claims".into(), Value::Object(claims));
+        }
+        print_json(&doc);
+        return Ok(());
+    }
+    let s = &c.summary;
+    let issuer = c.metadata.get("issuer_name").and_then(Value::as_str).map_or_else(|| s.issuer.clone(), |n| format!("{n} ({})", s.issuer));
+    let mut out = format!("Credential {}\n  type     {}", s.id, s.vct);
+    if let Some(n) = c.metadata.get("name").and_then(Value::as_str) {
+        out.push_str(&format!(" ({n})"));
+    }
+    out.push_str(&format!("\n  issuer   {issuer}"));
+    out.push_str(&format!("\n  issued   {}", s.issued_at.map_or_else(|| "-".to_owned(), |t| utc(t.secs()))));
+    out.push_str(&format!("\n  expires  {}", s.expires_at.map_or_else(|| "never".to_owned(), |t| utc(t.secs()))));
+    out.push_str(&format!("\n  stored   {}", utc(s.stored_at.secs())));
+    let status = doc.get("status").and_then(Value::as_object).map_or_else(
+        || "no status reference".to_owned(),
+        |st| format!("status list {} #{}", st.get("uri").and_then(Value::as_str).unwrap_or("?"), st.get("idx").unwrap_or(&Value::Null)),
+    );
+    out.push_str(&format!("\n  status   {status}"));
+    if let Some(t) = c.metadata.get(HOLDER_KEY_TAG).and_then(Value::as_str) {
+        out.push_str(&format!("\n  key      {t}"));
+    }
+    out.push_str("\n  claims:");
+    for (k, v) in &claims {
+        out.push_str(&format!("\n    {k} = {}", short(v)));
+    }
+    crate::print_out(&out);
+    Ok(())
+}

@@ -1,0 +1,211 @@
+//! `tessera issuer serve | load-sample | offer | revoke | suspend | reinstate`: the credential
+//! issuer service (the `issuer` library, what `tessera-issuer` runs), its sample registries,
+//! and the desk's side of its admin API: an offer for a citizen (IT-Wallet 1.4 §3.2, the
+//! pre-authorized code and its `tx_code`), and status changes (§6: revocation, suspension,
+//! reinstatement in the issuer's Token Status List).
+
+use std::path::{Path, PathBuf};
+
+use issuer::presets::Preset;
+use serde_json::{Value, json};
+
+use crate::CliError;
+use crate::federation_cmd::{runtime, service_dir, usage};
+
+#[derive(clap::Subcommand)]
+pub(crate) enum IssuerCommand {
+    /// Run the issuer from a TOML configuration (`TESSERA_ISSUER_*` environment overrides,
+    /// see issuer/README.md); Ctrl-C or SIGTERM stops it gracefully.
+    Serve {
+        /// The configuration file.
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Fill the configured registry with the sample citizens' records of one kind.
+    LoadSample {
+        /// `pid`, `mdl` or `health-card`.
+        #[arg(value_parser = preset_arg)]
+        kind: Preset,
+        /// The issuer's configuration file (its `registry`).
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Make a credential offer for a citizen (POST /admin/offers): prints the offer URL (for
+    /// the QR code) and the transaction code (to give the citizen separately).
+    Offer {
+        #[command(flatten)]
+        admin: AdminArgs,
+        /// The citizen's registry key (the tax code).
+        #[arg(long)]
+        citizen: String,
+        /// The credential configuration to offer (repeatable; default: all the issuer serves).
+        #[arg(long = "configuration", value_name = "ID")]
+        configurations: Vec<String>,
+        /// Offer without a transaction code.
+        #[arg(long)]
+        no_tx_code: bool,
+    },
+    /// Revoke credentials (status INVALID, for good).
+    Revoke(StatusArgs),
+    /// Suspend credentials (status SUSPENDED, until reinstated).
+    Suspend(StatusArgs),
+    /// Reinstate suspended credentials (status VALID).
+    Reinstate(StatusArgs),
+}
+
+fn preset_arg(s: &str) -> Result<Preset, String> {
+    Preset::parse(s).ok_or_else(|| format!("`{s}` is not pid, mdl or health-card"))
+}
+
+/// Where the issuer is and how its admin API is opened.
+#[derive(clap::Args)]
+pub(crate) struct AdminArgs {
+    /// The issuer (its base URL = entity id).
+    #[arg(long)]
+    url: String,
+    /// A file holding the admin token.
+    #[arg(long, conflicts_with = "token")]
+    token_file: Option<PathBuf>,
+    /// The admin token itself.
+    #[arg(long)]
+    token: Option<String>,
+    /// Without --token-file or --token: the data directory of `tessera up`, where each
+    /// service's admin token is kept.
+    #[arg(long, default_value = "tessera-data")]
+    data_dir: PathBuf,
+    /// Print the issuer's JSON answer.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Which credentials a status change is about.
+#[derive(clap::Args)]
+#[group(required = true, multiple = false, args = ["credential", "citizen"])]
+pub(crate) struct StatusArgs {
+    #[command(flatten)]
+    admin: AdminArgs,
+    /// One credential: its id at the issuer (`GET /admin/citizens/{citizen}/credentials`).
+    #[arg(long)]
+    credential: Option<String>,
+    /// Every credential issued to this citizen.
+    #[arg(long)]
+    citizen: Option<String>,
+}
+
+pub(crate) fn run(c: IssuerCommand) -> Result<(), CliError> {
+    match c {
+        IssuerCommand::Serve { config } => serve(&config),
+        IssuerCommand::LoadSample { kind, config } => load_sample(kind, &config),
+        IssuerCommand::Offer { admin, citizen, configurations, no_tx_code } => offer(&admin, &citizen, &configurations, no_tx_code),
+        IssuerCommand::Revoke(a) => change_status(&a, "revoke"),
+        IssuerCommand::Suspend(a) => change_status(&a, "suspend"),
+        IssuerCommand::Reinstate(a) => change_status(&a, "reinstate"),
+    }
+}
+
+fn serve(path: &Path) -> Result<(), CliError> {
+    let config = issuer::Config::load(path).map_err(|e| usage(format!("{}: {e}", path.display())))?;
+    crate::verifier_cmd::init_logs();
+    runtime()?.block_on(async move {
+        let listen = config.listen;
+        let id = config.entity_id.clone();
+        let state = issuer::Issuer::open(config).map_err(|e| usage(format!("issuer: {e}")))?;
+        let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| usage(format!("{listen}: {e}")))?;
+        crate::print_out(&format!("issuer {id} serving on {listen}: {}", id.configuration_url()));
+        issuer::serve_listener(state, listener, crate::verifier_cmd::shutdown_signal()).await.map_err(usage)?;
+        crate::print_out("issuer stopped");
+        Ok(())
+    })
+}
+
+fn load_sample(preset: Preset, path: &Path) -> Result<(), CliError> {
+    let config = issuer::Config::load(path).map_err(|e| usage(format!("{}: {e}", path.display())))?;
+    let n = issuer::samples::load(&config.registry, preset).map_err(|e| usage(format!("{}: {e}", config.registry.display())))?;
+    crate::print_out(&format!("{n} {} records in {} (citizens: {})", preset.name(), config.registry.display(), issuer::samples::CITIZENS.join(", ")));
+    Ok(())
+}
+
+/// The admin token: --token, --token-file, or the issuer's directory under `tessera up`'s.
+fn token(a: &AdminArgs) -> Result<String, CliError> {
+    if let Some(t) = &a.token {
+        return Ok(t.trim().to_owned());
+    }
+    let path = match &a.token_file {
+        Some(p) => p.clone(),
+        None => service_dir(&a.data_dir, &a.url)
+            .map_err(|e| usage(format!("no admin token for {}: {e}; pass --token-file", a.url)))?
+            .join("admin-token"),
+    };
+    let t = std::fs::read_to_string(&path).map_err(|e| usage(format!("the admin token {}: {e} (pass --token-file)", path.display())))?;
+    let t = t.trim();
+    if t.is_empty() {
+        return Err(usage(format!("the admin token file {} is empty", path.display())));
+    }
+    Ok(t.to_owned())
+}
+
+/// POSTs `body` to the issuer's admin `path`; its JSON answer, or an error that says what
+/// was wrong (unreachable, the token refused, nothing found, a refused request).
+fn admin_post(a: &AdminArgs, path: &str, body: &Value) -> Result<Value, CliError> {
+    let token = token(a)?;
+    let base = a.url.trim_end_matches('/');
+    let url = format!("{base}{path}");
+    let http = reqwest::blocking::Client::builder().timeout(std::time::Duration::from_secs(30)).build().map_err(usage)?;
+    let r = http.post(&url).bearer_auth(token).json(body).send().map_err(|e| usage(format!("cannot reach the issuer at {base}: {e}")))?;
+    let status = r.status();
+    let text = r.text().unwrap_or_default();
+    let answer: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+    let described = || answer.get("error_description").or(answer.get("error")).and_then(Value::as_str).map_or_else(|| text.chars().take(300).collect(), str::to_owned);
+    match status.as_u16() {
+        200..=299 => Ok(answer),
+        401 | 403 => Err(usage(format!("the issuer at {base} refused the admin token (HTTP {}): a wrong token? (--token-file)", status.as_u16()))),
+        404 => Err(usage(format!("not found at {base}: {}", described()))),
+        s => Err(usage(format!("{url}: HTTP {s}: {}", described()))),
+    }
+}
+
+fn offer(a: &AdminArgs, citizen: &str, configurations: &[String], no_tx_code: bool) -> Result<(), CliError> {
+    let mut body = json!({"citizen": citizen, "tx_code": !no_tx_code});
+    if !configurations.is_empty()
+        && let Some(m) = body.as_object_mut()
+    {
+        m.insert("credential_configuration_ids".into(), json!(configurations));
+    }
+    let answer = admin_post(a, issuer::routes::ADMIN_OFFERS_PATH, &body)?;
+    if a.json {
+        crate::present::print_json(&answer);
+        return Ok(());
+    }
+    let url = answer.get("offer_url").and_then(Value::as_str).ok_or_else(|| usage(format!("the issuer's answer has no offer_url: {answer}")))?;
+    // Stdout: the offer URL (the QR code's content), then the transaction code, for
+    // `| tessera wallet issue -`; the notes for the operator on stderr.
+    crate::print_out(url);
+    if let Some(tx) = answer.get("tx_code").and_then(Value::as_str) {
+        crate::print_out(&format!("tx_code: {tx}"));
+    }
+    let until = answer.get("expires_at").and_then(Value::as_i64).map_or_else(String::new, |e| format!(", valid until {}", crate::wallet_cmd::utc(e)));
+    eprintln!("Offer for {citizen} at {}{until}: show the URL as a QR code; give the citizen the tx_code separately.", a.url.trim_end_matches('/'));
+    Ok(())
+}
+
+fn change_status(a: &StatusArgs, action: &str) -> Result<(), CliError> {
+    let body = match (&a.credential, &a.citizen) {
+        (Some(id), None) => json!({"action": action, "credential_id": id}),
+        (None, Some(c)) => json!({"action": action, "citizen": c}),
+        _ => return Err(usage("give exactly one of --credential and --citizen")),
+    };
+    let answer = admin_post(&a.admin, issuer::routes::ADMIN_STATUS_PATH, &body)?;
+    if a.admin.json {
+        crate::present::print_json(&answer);
+        return Ok(());
+    }
+    let n = answer.get("changed").and_then(Value::as_u64).unwrap_or(0);
+    let status = answer.get("status").and_then(Value::as_str).unwrap_or("?");
+    let whose = match (&a.credential, &a.citizen) {
+        (Some(id), _) => format!("credential {id}"),
+        (_, Some(c)) => format!("{n} credential{} of {c}", if n == 1 { "" } else { "s" }),
+        _ => String::new(),
+    };
+    crate::print_out(&format!("{whose}: now {status} in the status list of {}.", a.admin.url.trim_end_matches('/')));
+    Ok(())
+}
