@@ -7,8 +7,12 @@
 //
 // CONFIG: {"offer_url": what the QR code holds (openid-credential-offer://?credential_offer=...),
 //          "tx_code": the code the citizen received out of band,
-//          "signed_metadata": false | true (ask for the metadata as a signed JWT, the library's
-//            choice when it has a verifyJwt callback; false: JSON only),
+//          "signed_metadata_key": null | the issuer's public JWK (given: the library gets a
+//            verifyJwt callback, and then accepts the metadata as a signed JWT; it sends no
+//            Accept header, so our fetch callback adds `Accept: application/jwt` to the
+//            metadata request; the callback trusts this key only, as if the wallet had it
+//            from the issuer's federation Entity Configuration, which the library cannot
+//            resolve; null: JSON),
 //          "ignore_key_attestations_required": false | true (drop key_attestations_required
 //            from the library's copy of the metadata, so that it sends a proof without a
 //            key attestation where it would otherwise refuse to make one: the issuer's refusal
@@ -23,13 +27,13 @@
 // `ath`); then the notification credential_accepted. The library has no JOSE of its own: the
 // callbacks sign with `jose` (openid4vp_common.mjs's helpers).
 // Stdout, one JSON document per line:
-//   {"event":"metadata","credential_issuer","draft","configurations","key_attestations_required","token_endpoint","dpop_algs"}
+//   {"event":"metadata","signed","credential_issuer","draft","configurations","key_attestations_required","token_endpoint","dpop_algs"}
 //   {"event":"token","token_type","dpop_bound","authorization_details"}
 //   {"event":"credential","configuration_id","credential","holder_jwk","notification_id"}
 //   {"event":"notified","status"}
 //   {"event":"error","stage","error","error_response"}   on any failure (exit 1)
 // Exit 0 when a credential came back, 1 otherwise (the reason on stderr), 2 on usage.
-import { CompactSign, exportJWK, generateKeyPair, importJWK } from 'jose';
+import { CompactSign, compactVerify, exportJWK, generateKeyPair, importJWK } from 'jose';
 import { clientAuthenticationAnonymous } from '@openid4vc/oauth2';
 import { Openid4vciClient } from '@openid4vc/openid4vci';
 import { emit, hash, publicOf, readJson } from './openid4vp_common.mjs';
@@ -53,12 +57,20 @@ const holderKey = await freshKey();
 const keys = [dpopKey.jwk, holderKey.jwk];
 
 // The callbacks the wallet side needs. signJwt signs with whichever of our keys the signer
-// names; verifyJwt only when signed metadata is asked for (the library then sends
-// Accept: application/jwt first), trusting the key the header carries.
+// names; verifyJwt only with signed_metadata_key (the library then sends Accept:
+// application/jwt first): our header carries only a `kid`, which the library hands over as a
+// `custom` signer.
 const callbacks = {
   hash,
   generateRandom: (n) => new Uint8Array(randomBytes(n)),
-  fetch: (...a) => fetch(...a),
+  fetch: (url, init = {}) => {
+    if (cfg.signed_metadata_key && String(url).includes('/.well-known/openid-credential-issuer')) {
+      const headers = new Headers(init.headers);
+      headers.set('Accept', 'application/jwt');
+      return fetch(url, { ...init, headers });
+    }
+    return fetch(url, init);
+  },
   clientAuthentication: clientAuthenticationAnonymous(),
   async signJwt(signer, { header, payload }) {
     const key = keys.find((k) => signer.method === 'jwk' && k.x === signer.publicJwk.x && k.y === signer.publicJwk.y);
@@ -66,10 +78,19 @@ const callbacks = {
     const jwt = await new CompactSign(new TextEncoder().encode(JSON.stringify(payload))).setProtectedHeader(header).sign(await importJWK(key, header.alg));
     return { jwt, signerJwk: publicOf(key) };
   },
-  ...(cfg.signed_metadata
+  ...(cfg.signed_metadata_key
     ? {
-        async verifyJwt(signer) {
-          throw new Error(`signed metadata: signer method ${signer.method} has no trust configured in this wallet`);
+        async verifyJwt(signer, { header, compact }) {
+          const key = cfg.signed_metadata_key;
+          if (signer.method !== 'custom' || (key.kid && signer.kid !== key.kid)) {
+            throw new Error(`signed metadata: signer ${signer.method} (kid ${signer.kid}) is not the configured issuer key`);
+          }
+          try {
+            await compactVerify(compact, await importJWK(key, header.alg));
+            return { verified: true, signerJwk: key };
+          } catch {
+            return { verified: false, signerJwk: key };
+          }
         },
       }
     : {}),
@@ -94,6 +115,7 @@ async function main() {
   const as = issuerMetadata.authorizationServers[0];
   emit({
     event: 'metadata',
+    signed: Boolean(issuerMetadata.signedCredentialIssuer),
     credential_issuer: issuerMetadata.credentialIssuer.credential_issuer,
     draft: issuerMetadata.originalDraftVersion,
     configurations: Object.keys(issuerMetadata.credentialIssuer.credential_configurations_supported),

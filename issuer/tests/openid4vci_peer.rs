@@ -10,7 +10,7 @@
 //! credential it printed verifies with the issuer's key, has the offered `vct` and is bound
 //! (`cnf`) to the peer's key. With the default `required`, the peer refuses by itself to
 //! make a proof without a key attestation; made to send one anyway, it is refused with
-//! `invalid_proof`.
+//! `invalid_proof`. With a `verifyJwt` callback the peer reads our signed metadata.
 //!
 //! The setting's own tests (no peer): a plain proof accepted under `optional` and refused
 //! under `required`; a WUA sent under `optional` still verified (a revoked one refused).
@@ -159,6 +159,32 @@ async fn peer_wallet_gets_a_credential_without_wallet_attestation() {
     let (s, v) = Fed::json(fed.http.get(fed.url(&format!("/admin/citizens/{MARIO}/credentials"))).bearer_auth(TOKEN)).await;
     assert_eq!(s, 200);
     assert_eq!(v["credentials"][0]["notified"], "credential_accepted");
+}
+
+/// Signed metadata (OpenID4VCI §12.2.3): given a `verifyJwt` callback the peer accepts
+/// `application/jwt` (it sends no `Accept` header: the script's fetch callback adds one) and
+/// verifies our `openidvci-issuer-metadata+jwt` through the callback (which trusts the issuer
+/// key handed to it: the peer cannot resolve our federation), then completes the flow from it;
+/// with another key the verification fails and the peer stops.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn peer_wallet_verifies_signed_metadata() {
+    let Some(interop) = peer() else { return };
+    let fed = open_issuer().await;
+    let (offer_url, tx_code) = fed.offer(MARIO, &[MDL]).await;
+    let key = fed.issuer_key().await;
+    let run = run_peer(&interop, fed.dir.path(), &json!({"offer_url": offer_url, "tx_code": tx_code, "signed_metadata_key": key}));
+    assert_eq!(run.code, Some(0), "{:#?}", run.lines);
+    assert_eq!(run.event("metadata")["signed"], true);
+    let resolver = StaticKeyResolver::for_issuer(key, fed.issuer_id.as_str());
+    wallet_core::vc::verify(&Verifier::new(&resolver), run.event("credential")["credential"].as_str().unwrap(), UnixTime::now()).unwrap();
+
+    let (offer_url, tx_code) = fed.offer(MARIO, &[MDL]).await;
+    let other = wallet_core::jose::SoftwareSigner::generate().unwrap();
+    let mut other = wallet_core::jose::Signer::public_jwk(&other);
+    other.kid = fed.issuer_key().await.kid;
+    let run = run_peer(&interop, fed.dir.path(), &json!({"offer_url": offer_url, "tx_code": tx_code, "signed_metadata_key": other}));
+    assert_eq!(run.code, Some(1));
+    assert_eq!(run.event("error")["stage"], "metadata");
 }
 
 /// The default `wallet_attestation = "required"`: the metadata demand a WUA, so the peer
