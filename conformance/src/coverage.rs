@@ -1,0 +1,157 @@
+//! The coverage table (issue 13, "What it must show"): for each plan, every matrix row it
+//! answers for is implemented (and whether a fault proves it able to fail), not applicable
+//! (with why), or not yet.
+
+use std::fmt::Write as _;
+
+use crate::faults;
+use crate::matrix::Matrix;
+use crate::plan::Plan;
+use crate::plans;
+
+/// Why a row cannot be tested on a deployment from outside.
+struct NotApplicable {
+    ids: &'static [&'static str],
+    why: &'static str,
+}
+
+/// Rows of the plans that no test against a deployment can check.
+static NOT_APPLICABLE: &[NotApplicable] = &[
+    NotApplicable { ids: &["FA_013"], why: "key rotation is an operator action during the run; the tool cannot make the authority rotate" },
+    NotApplicable { ids: &["FA_019"], why: "replay detection is a rule of the entity that receives statements; an authority's statements are fetched, never presented to it" },
+];
+
+/// A row's status.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Status {
+    /// A test exists; `proven` when a fault of [`faults::FAULTS`] makes it fail.
+    Implemented {
+        /// Proven able to fail.
+        proven: bool,
+    },
+    /// Cannot be tested on a deployment from outside.
+    NotApplicable {
+        /// Why.
+        why: &'static str,
+    },
+    /// Not implemented yet.
+    NotYet,
+}
+
+/// One plan's coverage.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PlanCoverage {
+    /// The plan.
+    pub plan: Plan,
+    /// Each row: id and status.
+    pub rows: Vec<(String, Status)>,
+}
+
+impl PlanCoverage {
+    /// (implemented, proven, not applicable, not yet, total).
+    pub fn counts(&self) -> (usize, usize, usize, usize, usize) {
+        let mut c = (0, 0, 0, 0, self.rows.len());
+        for (_, s) in &self.rows {
+            match s {
+                Status::Implemented { proven } => {
+                    c.0 += 1;
+                    c.1 += usize::from(*proven);
+                }
+                Status::NotApplicable { .. } => c.2 += 1,
+                Status::NotYet => c.3 += 1,
+            }
+        }
+        c
+    }
+}
+
+/// The status of row `id` in `plan`.
+pub fn status(plan: Plan, id: &str) -> Status {
+    if plans::cases(plan).iter().any(|c| c.id == id) {
+        return Status::Implemented { proven: faults::proving(id).any(|f| f.plan == plan) };
+    }
+    match NOT_APPLICABLE.iter().find(|n| n.ids.contains(&id)) {
+        Some(n) => Status::NotApplicable { why: n.why },
+        None => Status::NotYet,
+    }
+}
+
+/// Every plan's coverage, from the matrix.
+pub fn coverage() -> Vec<PlanCoverage> {
+    Plan::ALL
+        .into_iter()
+        .map(|plan| PlanCoverage {
+            plan,
+            rows: Matrix::embedded().rows().iter().filter(|r| plan.covers(r)).map(|r| (r.id.to_string(), status(plan, r.id.as_str()))).collect(),
+        })
+        .collect()
+}
+
+/// The summary as a Markdown table (what the README keeps).
+pub fn summary_table(cov: &[PlanCoverage]) -> String {
+    let mut out = String::from("| plan | matrix rows | implemented | proven able to fail | not applicable | not yet |\n|---|---|---|---|---|---|\n");
+    let mut tot = (0, 0, 0, 0, 0);
+    for p in cov {
+        let (i, pr, na, ny, t) = p.counts();
+        let _ = writeln!(out, "| {} | {} | {i} | {pr} | {na} | {ny} |", p.plan, p.plan.matrices().join(", ") + &format!(" ({t})"));
+        tot = (tot.0 + i, tot.1 + pr, tot.2 + na, tot.3 + ny, tot.4 + t);
+    }
+    let _ = writeln!(out, "| all | {} | {} | {} | {} | {} |", tot.4, tot.0, tot.1, tot.2, tot.3);
+    out
+}
+
+/// Every row with its status, for `--detail`.
+pub fn detail(cov: &[PlanCoverage]) -> String {
+    let mut out = String::new();
+    for p in cov {
+        let _ = writeln!(out, "{}:", p.plan);
+        for (id, s) in &p.rows {
+            let what = match s {
+                Status::Implemented { proven: true } => "implemented, proven able to fail".to_owned(),
+                Status::Implemented { proven: false } => "implemented".to_owned(),
+                Status::NotApplicable { why } => format!("not applicable: {why}"),
+                Status::NotYet => "not yet".to_owned(),
+            };
+            let _ = writeln!(out, "  {id:<10} {what}");
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+    use super::*;
+
+    #[test]
+    fn every_plan_row_has_a_status_and_the_sums_add_up() {
+        let cov = coverage();
+        let rows: usize = cov.iter().map(|p| p.rows.len()).sum();
+        assert_eq!(rows, 732 - 67, "every row but the proximity ones");
+        for p in &cov {
+            let (i, pr, na, ny, t) = p.counts();
+            assert_eq!(i + na + ny, t);
+            assert!(pr <= i);
+        }
+        let fed = cov.iter().find(|p| p.plan == Plan::Federation).unwrap();
+        assert!(fed.counts().0 >= 20);
+        assert!(summary_table(&cov).contains("| federation |"));
+    }
+
+    #[test]
+    fn not_applicable_rows_have_no_test_and_faults_name_real_tests() {
+        for n in NOT_APPLICABLE {
+            for id in n.ids {
+                assert!(Matrix::embedded().get(id).is_some(), "{id}");
+                assert!(Plan::ALL.iter().all(|p| plans::cases(*p).iter().all(|c| c.id != *id)), "{id} is both tested and not applicable");
+            }
+        }
+        for f in faults::FAULTS {
+            assert!(!f.breaks.is_empty(), "{}", f.name);
+            for id in f.breaks {
+                assert!(plans::cases(f.plan).iter().any(|c| c.id == *id), "fault {} breaks {id}, which has no test", f.name);
+            }
+        }
+    }
+}

@@ -1,0 +1,240 @@
+//! A federation on loopback for the conformance tool's own tests: our trust anchor behind a
+//! mutating proxy (its entity id is the proxy's URL, so every statement it signs names the
+//! proxy), a leaf under it with a metadata policy and a trust mark the anchor issued. The
+//! proxy forwards everything to the anchor and, when a fault of `conformance::faults` is
+//! switched on, alters the answers, re-signing with the anchor's own key what it changes.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing, dead_code, unreachable_pub)]
+
+use std::sync::{Arc, Mutex};
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::{Map, Value, json};
+use trust_anchor::{AppState, Config, router};
+use wallet_core::federation::{EntityId, TrustAnchorConfig};
+use wallet_core::jose::{Signer, SoftwareSigner};
+
+pub const TOKEN: &str = "conformance-admin-token";
+
+pub struct Federation {
+    _dir: tempfile::TempDir,
+    /// The anchor's entity id (the proxy).
+    pub anchor: EntityId,
+    pub leaf: EntityId,
+    pub fault: Arc<Mutex<Option<&'static str>>>,
+}
+
+#[derive(Clone)]
+struct Proxy {
+    upstream: String,
+    entity: String,
+    leaf: String,
+    signer: Arc<trust_anchor::keys::KeyRing>,
+    fault: Arc<Mutex<Option<&'static str>>>,
+    http: reqwest::Client,
+}
+
+async fn serve(listener: tokio::net::TcpListener, app: axum::Router) {
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+}
+
+async fn bind() -> (tokio::net::TcpListener, EntityId) {
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let id = EntityId::new(format!("http://127.0.0.1:{}", l.local_addr().unwrap().port())).unwrap();
+    (l, id)
+}
+
+impl Federation {
+    pub async fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let (proxy_listener, anchor) = bind().await;
+        let (ta_listener, upstream) = bind().await;
+        let ta_dir = dir.path().join("ta");
+        let mut ta = Config::trust_anchor(anchor.clone(), ta_dir.clone(), TOKEN);
+        ta.trust_mark_issuers.insert(format!("{anchor}/trust_marks/member"), vec![anchor.to_string()]);
+        std::fs::create_dir_all(&ta_dir).unwrap();
+        let own = trust_anchor::keys::KeyRing::load_or_create(&ta_dir).unwrap().published();
+        ta.trust_anchors = vec![TrustAnchorConfig { id: anchor.clone(), jwks: own }];
+        let state = AppState::open(ta).unwrap();
+        let jwks = state.jwks();
+        serve(ta_listener, router(state)).await;
+        let signer = Arc::new(trust_anchor::keys::KeyRing::load_or_create(&ta_dir).unwrap());
+
+        let (leaf_listener, leaf) = bind().await;
+        let mut lc = Config::trust_anchor(leaf.clone(), dir.path().join("leaf"), TOKEN);
+        lc.authority = false;
+        lc.authority_hints = vec![anchor.clone()];
+        lc.trust_anchors = vec![TrustAnchorConfig { id: anchor.clone(), jwks }];
+        lc.organization_name = "Conformance leaf".into();
+        lc.metadata = json!({"openid_credential_verifier": {"client_name": "Leaf", "response_types_supported": ["vp_token"], "grant_types": ["authorization_code", "refresh_token"]}})
+            .as_object()
+            .cloned()
+            .unwrap();
+        serve(leaf_listener, router(AppState::open(lc).unwrap())).await;
+
+        let fault = Arc::new(Mutex::new(None));
+        let proxy = Proxy {
+            upstream: upstream.to_string(),
+            entity: anchor.to_string(),
+            leaf: leaf.to_string(),
+            signer,
+            fault: fault.clone(),
+            http: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap(),
+        };
+        serve(proxy_listener, axum::Router::new().fallback(forward).with_state(proxy)).await;
+
+        // Onboarding with a metadata policy, then a trust mark the leaf publishes.
+        let http = reqwest::Client::new();
+        let body = json!({"entity_id": leaf, "entity_types": ["openid_credential_verifier"],
+                          "metadata_policy": {"openid_credential_verifier": {"grant_types": {"subset_of": ["authorization_code"]}}},
+                          "trust_mark_claims": {"organization_type": "public"}});
+        let r = http.post(format!("{anchor}/admin/subordinates")).bearer_auth(TOKEN).json(&body).send().await.unwrap();
+        assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+        let r = http.post(format!("{anchor}/admin/trust-marks")).bearer_auth(TOKEN).json(&json!({"sub": leaf, "trust_mark_type": "member"})).send().await.unwrap();
+        assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+        let issued: Value = r.json().await.unwrap();
+        let r = http.post(format!("{leaf}/admin/own-trust-marks")).bearer_auth(TOKEN).json(&json!({"trust_mark": issued["trust_mark"]})).send().await.unwrap();
+        assert_eq!(r.status(), 204, "{}", r.text().await.unwrap());
+        Self { _dir: dir, anchor, leaf, fault }
+    }
+
+    pub fn set_fault(&self, f: Option<&'static str>) {
+        *self.fault.lock().unwrap() = f;
+    }
+}
+
+fn b64json(v: &Value) -> String {
+    URL_SAFE_NO_PAD.encode(serde_json::to_vec(v).unwrap())
+}
+
+fn decode(jwt: &str) -> (Map<String, Value>, Map<String, Value>) {
+    let mut p = jwt.split('.');
+    let mut d = || serde_json::from_slice::<Value>(&URL_SAFE_NO_PAD.decode(p.next().unwrap()).unwrap()).unwrap().as_object().unwrap().clone();
+    let h = d();
+    let b = d();
+    (h, b)
+}
+
+impl Proxy {
+    /// Re-signs `jwt` after `edit` changed its header and payload, with the anchor's key.
+    fn resign(&self, jwt: &str, edit: impl FnOnce(&mut Map<String, Value>, &mut Map<String, Value>)) -> String {
+        let (mut h, mut p) = decode(jwt.trim());
+        edit(&mut h, &mut p);
+        let input = format!("{}.{}", b64json(&Value::Object(h)), b64json(&Value::Object(p)));
+        let sig = self.signer.current().sign(input.as_bytes()).unwrap();
+        format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig))
+    }
+}
+
+fn now() -> i64 {
+    wallet_core::time::UnixTime::now().secs()
+}
+
+async fn forward(State(px): State<Proxy>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+    let path = uri.path().to_owned();
+    let query = uri.query().unwrap_or_default().to_owned();
+    let fault = *px.fault.lock().unwrap();
+    let url = format!("{}{}", px.upstream, uri.path_and_query().map(|p| p.as_str()).unwrap_or("/"));
+    let mut req = px.http.request(method.clone(), &url).body(body.to_vec());
+    for (n, v) in &headers {
+        if n != header::HOST {
+            req = req.header(n, v);
+        }
+    }
+    let r = req.send().await.unwrap();
+    let mut status = StatusCode::from_u16(r.status().as_u16()).unwrap();
+    let mut out_headers = HeaderMap::new();
+    for (n, v) in r.headers() {
+        if n != header::CONTENT_LENGTH && n != header::TRANSFER_ENCODING {
+            out_headers.insert(n.clone(), v.clone());
+        }
+    }
+    let mut text = String::from_utf8_lossy(&r.bytes().await.unwrap()).into_owned();
+    let set_ct = |h: &mut HeaderMap, ct: &'static str| {
+        h.insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
+    };
+    let self_fetch = query.contains(&format!("sub={}", url_enc(&px.entity)));
+    let unknown_fetch = path == "/fetch" && status == StatusCode::NOT_FOUND;
+    match (fault, path.as_str()) {
+        (Some("ec-media-type"), "/.well-known/openid-federation") => set_ct(&mut out_headers, "application/jwt"),
+        (Some("ec-signature"), "/.well-known/openid-federation") => {
+            let (head, _) = text.trim().rsplit_once('.').unwrap();
+            text = format!("{head}.{}", URL_SAFE_NO_PAD.encode([7u8; 64]));
+        }
+        (Some("ec-alg-none"), "/.well-known/openid-federation") => {
+            let (_, payload) = text.trim().split_once('.').unwrap();
+            let payload = payload.split('.').next().unwrap();
+            text = format!("{}.{payload}.", b64json(&json!({"alg": "none", "typ": "entity-statement+jwt"})));
+        }
+        (Some("hist-signature"), "/historical_keys") => {
+            let (head, _) = text.trim().rsplit_once('.').unwrap();
+            text = format!("{head}.{}", URL_SAFE_NO_PAD.encode([7u8; 64]));
+        }
+        (Some("ec-typ"), "/.well-known/openid-federation") => text = px.resign(&text, |h, _| drop(h.insert("typ".into(), "JWT".into()))),
+        (Some("ec-sub"), "/.well-known/openid-federation") => text = px.resign(&text, |_, p| drop(p.insert("sub".into(), "https://someone-else.example".into()))),
+        (Some("ec-expired"), "/.well-known/openid-federation") => text = px.resign(&text, |_, p| {
+            p.insert("iat".into(), (now() - 7200).into());
+            p.insert("exp".into(), (now() - 3600).into());
+        }),
+        (Some("ec-exp-before-iat"), "/.well-known/openid-federation") => text = px.resign(&text, |_, p| {
+            p.insert("iat".into(), (now() + 60).into());
+            p.insert("exp".into(), (now() + 30).into());
+        }),
+        (Some("ec-no-list-endpoint"), "/.well-known/openid-federation") => text = px.resign(&text, |_, p| {
+            if let Some(fe) = p.get_mut("metadata").and_then(|m| m.get_mut("federation_entity")).and_then(Value::as_object_mut) {
+                fe.remove("federation_list_endpoint");
+            }
+        }),
+        (Some("ec-duplicate-kid"), "/.well-known/openid-federation") => text = px.resign(&text, |_, p| {
+            if let Some(keys) = p.get_mut("jwks").and_then(|j| j.get_mut("keys")).and_then(Value::as_array_mut) {
+                let first = keys[0].clone();
+                keys.push(first);
+            }
+        }),
+        (Some("ss-sub"), "/fetch") if !self_fetch && status == StatusCode::OK => text = px.resign(&text, |_, p| drop(p.insert("sub".into(), "https://someone-else.example".into()))),
+        (Some("ss-typ"), "/fetch") if status == StatusCode::OK => text = px.resign(&text, |h, _| drop(h.insert("typ".into(), "JWT".into()))),
+        (Some("ss-kid"), "/fetch") if status == StatusCode::OK => text = px.resign(&text, |h, _| drop(h.insert("kid".into(), "not-a-known-kid".into()))),
+        (Some("ss-foreign-keys"), "/fetch") if status == StatusCode::OK => {
+            let foreign = SoftwareSigner::generate().unwrap().public_jwk();
+            text = px.resign(&text, |_, p| drop(p.insert("jwks".into(), json!({"keys": [serde_json::from_str::<Value>(&foreign.to_json()).unwrap()]}))));
+        }
+        (Some("fetch-media-type"), "/fetch") if status == StatusCode::OK => set_ct(&mut out_headers, "application/jwt"),
+        (Some("fetch-self-ok"), "/fetch") if self_fetch => {
+            status = StatusCode::OK;
+            set_ct(&mut out_headers, "application/entity-statement+jwt");
+            text = px.resign(&format!("{}.{}.x", b64json(&json!({"alg": "ES256", "typ": "entity-statement+jwt"})), b64json(&json!({}))), |h, p| {
+                h.insert("kid".into(), px.signer.current().kid().unwrap().into());
+                p.extend([("iss".into(), px.entity.clone().into()), ("sub".into(), px.entity.clone().into()), ("iat".into(), now().into()), ("exp".into(), (now() + 600).into())]);
+            });
+        }
+        (Some("fetch-unknown-ok"), "/fetch") if unknown_fetch => status = StatusCode::BAD_REQUEST,
+        (Some("list-not-array"), "/list") => text = json!({"subordinates": serde_json::from_str::<Value>(&text).unwrap()}).to_string(),
+        (Some("tm-status-always-active"), "/trust_mark_status") => {
+            status = StatusCode::OK;
+            set_ct(&mut out_headers, "application/json");
+            text = json!({"active": true}).to_string();
+        }
+        (Some("hist-reason"), "/historical_keys") => text = px.resign(&text, |_, p| {
+            let exp = now() + 3600;
+            let entry = json!({"kid": "retired-1", "exp": exp, "revoked": {"revoked_at": now() - 10, "reason": "lost-it"}});
+            match p.get_mut("keys").and_then(Value::as_array_mut) {
+                Some(keys) => keys.push(entry),
+                None => drop(p.insert("keys".into(), json!([entry]))),
+            }
+        }),
+        (Some("resolve-metadata"), "/resolve") if status == StatusCode::OK => {
+            text = px.resign(&text, |_, p| drop(p.insert("metadata".into(), json!({"openid_credential_verifier": {"client_name": "Altered"}}))));
+        }
+        _ => {}
+    }
+    let _ = &px.leaf;
+    (status, out_headers, text).into_response()
+}
+
+fn url_enc(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
