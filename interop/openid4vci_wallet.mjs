@@ -13,6 +13,13 @@
 //            metadata request; the callback trusts this key only, as if the wallet had it
 //            from the issuer's federation Entity Configuration, which the library cannot
 //            resolve; null: JSON),
+//          "holder_key": null | a private P-256 JWK to bind the credential to (default: a fresh
+//            one), "key_attestation": null | a WUA attesting it, from a wallet provider of the
+//            federation (then sent in the proof's key_attestation header),
+//          "key_attestation_workaround": false | true (build the proof JWT in this script, the
+//            same header and claims the library would, signed by the same callback: the
+//            library refuses a key attestation whose header has both `trust_chain` and `kid`,
+//            which IT-Wallet's WUA has; a workaround, reported),
 //          "ignore_key_attestations_required": false | true (drop key_attestations_required
 //            from the library's copy of the metadata, so that it sends a proof without a
 //            key attestation where it would otherwise refuse to make one: the issuer's refusal
@@ -22,13 +29,14 @@
 // the authorization server metadata (/.well-known/...); the token request with the
 // pre-authorized code and tx_code, DPoP-bound (a fresh P-256 DPoP key; no client
 // authentication: anonymous access); a c_nonce from the nonce endpoint; a proof JWT
-// (openid4vci-proof+jwt, its own fresh P-256 key in `jwk`, no key_attestation, no iss);
+// (openid4vci-proof+jwt, its own P-256 key in `jwk`, key_attestation only when given, no iss);
 // the credential request (credential_configuration_id, proofs.jwt, DPoP with the token's
 // `ath`); then the notification credential_accepted. The library has no JOSE of its own: the
 // callbacks sign with `jose` (openid4vp_common.mjs's helpers).
 // Stdout, one JSON document per line:
 //   {"event":"metadata","signed","credential_issuer","draft","configurations","key_attestations_required","token_endpoint","dpop_algs"}
 //   {"event":"token","token_type","dpop_bound","authorization_details"}
+//   {"event":"key_attestation_workaround"}        when the proof was built by the script
 //   {"event":"credential","configuration_id","credential","holder_jwk","notification_id"}
 //   {"event":"notified","status"}
 //   {"event":"error","stage","error","error_response"}   on any failure (exit 1)
@@ -53,7 +61,9 @@ async function freshKey() {
 }
 
 const dpopKey = await freshKey();
-const holderKey = await freshKey();
+const holderKey = cfg.holder_key
+  ? { jwk: cfg.holder_key, signer: { method: 'jwk', alg: 'ES256', publicJwk: publicOf(cfg.holder_key) } }
+  : await freshKey();
 const keys = [dpopKey.jwk, holderKey.jwk];
 
 // The callbacks the wallet side needs. signJwt signs with whichever of our keys the signer
@@ -141,13 +151,22 @@ async function main() {
   const { c_nonce: nonce } = await client.requestNonce({ issuerMetadata });
 
   stage = 'proof';
-  const { jwt: proof } = await client.createCredentialRequestJwtProof({
-    issuerMetadata,
-    credentialConfigurationId: configurationId,
-    signer: holderKey.signer,
-    nonce,
-    issuedAt: new Date(),
-  });
+  let proof;
+  if (cfg.key_attestation && cfg.key_attestation_workaround) {
+    const header = { alg: 'ES256', typ: 'openid4vci-proof+jwt', jwk: holderKey.signer.publicJwk, key_attestation: cfg.key_attestation };
+    const payload = { aud: issuerMetadata.credentialIssuer.credential_issuer, iat: Math.floor(Date.now() / 1000), nonce };
+    ({ jwt: proof } = await callbacks.signJwt(holderKey.signer, { header, payload }));
+    emit({ event: 'key_attestation_workaround' });
+  } else {
+    ({ jwt: proof } = await client.createCredentialRequestJwtProof({
+      issuerMetadata,
+      credentialConfigurationId: configurationId,
+      signer: holderKey.signer,
+      nonce,
+      issuedAt: new Date(),
+      keyAttestationJwt: cfg.key_attestation ?? undefined,
+    }));
+  }
 
   stage = 'credential';
   const dpop = { signer: dpopKey.signer, nonce: token.dpop?.nonce };

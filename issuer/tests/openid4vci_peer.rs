@@ -10,7 +10,9 @@
 //! credential it printed verifies with the issuer's key, has the offered `vct` and is bound
 //! (`cnf`) to the peer's key. With the default `required`, the peer refuses by itself to
 //! make a proof without a key attestation; made to send one anyway, it is refused with
-//! `invalid_proof`. With a `verifyJwt` callback the peer reads our signed metadata.
+//! `invalid_proof`; handed a WUA from the federation's wallet provider for its key, it refuses
+//! to send it (a bug in its schema), and gets the credential when the script builds the proof
+//! around it. With a `verifyJwt` callback the peer reads our signed metadata.
 //!
 //! The setting's own tests (no peer): a plain proof accepted under `optional` and refused
 //! under `required`; a WUA sent under `optional` still verified (a revoked one refused).
@@ -213,6 +215,39 @@ async fn peer_wallet_without_wua_is_refused_when_wallet_attestation_is_required(
     let (s, v) = Fed::json(fed.http.get(fed.url(&format!("/admin/citizens/{MARIO}/credentials"))).bearer_auth(TOKEN)).await;
     assert_eq!(s, 200);
     assert!(v["credentials"].as_array().unwrap().is_empty(), "nothing issued: {v}");
+}
+
+/// `required`, and the peer holding a WUA for its key from the federation's wallet provider
+/// (handed to it, as a wallet provider would): the library refuses to put it in a proof (its
+/// key attestation header schema rejects `trust_chain` together with `kid`, which IT-Wallet's
+/// WUA has: the rule is written backwards). With the proof built by the script instead (same
+/// header and claims, the same signing callback), the rest of the peer's flow gets the
+/// credential, bound to that key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn peer_wallet_with_a_wua_when_wallet_attestation_is_required() {
+    let Some(interop) = peer() else { return };
+    let fed = Fed::new().await;
+    let holder = wallet_core::jose::SoftwareSigner::generate().unwrap();
+    let wua = fed.wua(&[&holder]);
+    let private: Value = serde_json::from_str(&holder.private_jwk().to_json()).unwrap();
+
+    let (offer_url, tx_code) = fed.offer(MARIO, &[PID]).await;
+    let run = run_peer(&interop, fed.dir.path(), &json!({"offer_url": offer_url, "tx_code": tx_code, "holder_key": private, "key_attestation": wua}));
+    assert_eq!(run.code, Some(1));
+    let err = run.event("error");
+    assert_eq!(err["stage"], "proof", "{err}");
+    assert!(err["error"].as_str().unwrap().contains("When 'trust_chain' is provided, 'kid' is required"), "{err}");
+
+    let (offer_url, tx_code) = fed.offer(MARIO, &[PID]).await;
+    let config = json!({"offer_url": offer_url, "tx_code": tx_code, "holder_key": private, "key_attestation": wua, "key_attestation_workaround": true});
+    let run = run_peer(&interop, fed.dir.path(), &config);
+    assert_eq!(run.code, Some(0), "{:#?}", run.lines);
+    run.event("key_attestation_workaround");
+    let resolver = StaticKeyResolver::for_issuer(fed.issuer_key().await, fed.issuer_id.as_str());
+    let vc = wallet_core::vc::verify(&Verifier::new(&resolver), run.event("credential")["credential"].as_str().unwrap(), UnixTime::now()).unwrap();
+    assert_eq!(vc.vct.as_str(), "urn:eudi:pid:it:1");
+    let cnf: Jwk = serde_json::from_value(vc.sd_jwt.claims["cnf"]["jwk"].clone()).unwrap();
+    assert_eq!(cnf.thumbprint(), wallet_core::jose::Signer::public_jwk(&holder).thumbprint());
 }
 
 // ---------------------------------------------------------------- the setting, without the peer
