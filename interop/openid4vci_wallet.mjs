@@ -16,6 +16,10 @@
 //          "holder_key": null | a private P-256 JWK to bind the credential to (default: a fresh
 //            one), "key_attestation": null | a WUA attesting it, from a wallet provider of the
 //            federation (then sent in the proof's key_attestation header),
+//          "client_attestation": null | a WAA (oauth-client-attestation+jwt) from the wallet
+//            provider, "client_key": its cnf key (private JWK): then the token request carries
+//            OAuth-Client-Attestation and its PoP (the library's attest_jwt_client_auth), and
+//            the proof's `iss` is the WAA's `sub` (the client id),
 //          "key_attestation_workaround": false | true (build the proof JWT in this script, the
 //            same header and claims the library would, signed by the same callback: the
 //            library refuses a key attestation whose header has both `trust_chain` and `kid`,
@@ -28,21 +32,21 @@
 // Steps, each with the library: resolve the offer (by value); resolve the issuer metadata and
 // the authorization server metadata (/.well-known/...); the token request with the
 // pre-authorized code and tx_code, DPoP-bound (a fresh P-256 DPoP key; no client
-// authentication: anonymous access); a c_nonce from the nonce endpoint; a proof JWT
+// authentication: anonymous access, unless a WAA is given); a c_nonce from the nonce endpoint; a proof JWT
 // (openid4vci-proof+jwt, its own P-256 key in `jwk`, key_attestation only when given, no iss);
 // the credential request (credential_configuration_id, proofs.jwt, DPoP with the token's
 // `ath`); then the notification credential_accepted. The library has no JOSE of its own: the
 // callbacks sign with `jose` (openid4vp_common.mjs's helpers).
 // Stdout, one JSON document per line:
 //   {"event":"metadata","signed","credential_issuer","draft","configurations","key_attestations_required","token_endpoint","dpop_algs"}
-//   {"event":"token","token_type","dpop_bound","authorization_details"}
+//   {"event":"token","client_id","token_type","dpop_bound","authorization_details"}
 //   {"event":"key_attestation_workaround"}        when the proof was built by the script
 //   {"event":"credential","configuration_id","credential","holder_jwk","notification_id"}
 //   {"event":"notified","status"}
 //   {"event":"error","stage","error","error_response"}   on any failure (exit 1)
 // Exit 0 when a credential came back, 1 otherwise (the reason on stderr), 2 on usage.
 import { CompactSign, compactVerify, exportJWK, generateKeyPair, importJWK } from 'jose';
-import { clientAuthenticationAnonymous } from '@openid4vc/oauth2';
+import { clientAuthenticationAnonymous, clientAuthenticationClientAttestationJwt, decodeJwt } from '@openid4vc/oauth2';
 import { Openid4vciClient } from '@openid4vc/openid4vci';
 import { emit, hash, publicOf, readJson } from './openid4vp_common.mjs';
 import { randomBytes } from 'node:crypto';
@@ -64,7 +68,9 @@ const dpopKey = await freshKey();
 const holderKey = cfg.holder_key
   ? { jwk: cfg.holder_key, signer: { method: 'jwk', alg: 'ES256', publicJwk: publicOf(cfg.holder_key) } }
   : await freshKey();
-const keys = [dpopKey.jwk, holderKey.jwk];
+const keys = [dpopKey.jwk, holderKey.jwk, ...(cfg.client_key ? [cfg.client_key] : [])];
+// The client id: the WAA's `sub` when the wallet is attested, none (anonymous) otherwise.
+const clientId = cfg.client_attestation ? decodeJwt({ jwt: cfg.client_attestation }).payload.sub : undefined;
 
 // The callbacks the wallet side needs. signJwt signs with whichever of our keys the signer
 // names; verifyJwt only with signed_metadata_key (the library then sends Accept:
@@ -81,7 +87,9 @@ const callbacks = {
     }
     return fetch(url, init);
   },
-  clientAuthentication: clientAuthenticationAnonymous(),
+  clientAuthentication: cfg.client_attestation
+    ? (o) => clientAuthenticationClientAttestationJwt({ clientAttestationJwt: cfg.client_attestation, callbacks })(o)
+    : clientAuthenticationAnonymous(),
   async signJwt(signer, { header, payload }) {
     const key = keys.find((k) => signer.method === 'jwk' && k.x === signer.publicJwk.x && k.y === signer.publicJwk.y);
     if (!key) throw new Error(`no private key for signer ${signer.method}`);
@@ -145,7 +153,7 @@ async function main() {
     dpop: { signer: dpopKey.signer },
   });
   const tr = token.accessTokenResponse;
-  emit({ event: 'token', token_type: tr.token_type, dpop_bound: tr.token_type === 'DPoP', authorization_details: tr.authorization_details ?? null });
+  emit({ event: 'token', client_id: clientId ?? null, token_type: tr.token_type, dpop_bound: tr.token_type === 'DPoP', authorization_details: tr.authorization_details ?? null });
 
   stage = 'nonce';
   const { c_nonce: nonce } = await client.requestNonce({ issuerMetadata });
@@ -154,7 +162,7 @@ async function main() {
   let proof;
   if (cfg.key_attestation && cfg.key_attestation_workaround) {
     const header = { alg: 'ES256', typ: 'openid4vci-proof+jwt', jwk: holderKey.signer.publicJwk, key_attestation: cfg.key_attestation };
-    const payload = { aud: issuerMetadata.credentialIssuer.credential_issuer, iat: Math.floor(Date.now() / 1000), nonce };
+    const payload = { ...(clientId ? { iss: clientId } : {}), aud: issuerMetadata.credentialIssuer.credential_issuer, iat: Math.floor(Date.now() / 1000), nonce };
     ({ jwt: proof } = await callbacks.signJwt(holderKey.signer, { header, payload }));
     emit({ event: 'key_attestation_workaround' });
   } else {
@@ -165,6 +173,7 @@ async function main() {
       nonce,
       issuedAt: new Date(),
       keyAttestationJwt: cfg.key_attestation ?? undefined,
+      clientId,
     }));
   }
 

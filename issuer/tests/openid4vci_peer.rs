@@ -222,7 +222,7 @@ async fn peer_wallet_without_wua_is_refused_when_wallet_attestation_is_required(
 /// key attestation header schema rejects `trust_chain` together with `kid`, which IT-Wallet's
 /// WUA has: the rule is written backwards). With the proof built by the script instead (same
 /// header and claims, the same signing callback), the rest of the peer's flow gets the
-/// credential, bound to that key.
+/// credential, bound to that key; and so it does as an attested wallet instance (WAA).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn peer_wallet_with_a_wua_when_wallet_attestation_is_required() {
     let Some(interop) = peer() else { return };
@@ -248,6 +248,22 @@ async fn peer_wallet_with_a_wua_when_wallet_attestation_is_required() {
     assert_eq!(vc.vct.as_str(), "urn:eudi:pid:it:1");
     let cnf: Jwk = serde_json::from_value(vc.sd_jwt.claims["cnf"]["jwk"].clone()).unwrap();
     assert_eq!(cnf.thumbprint(), wallet_core::jose::Signer::public_jwk(&holder).thumbprint());
+
+    // And as an attested wallet instance: the WAA and its PoP at /token by the library's
+    // attest_jwt_client_auth, the token bound to the WAA's `sub`, the proof naming it (`iss`).
+    let client_key = wallet_core::jose::SoftwareSigner::generate().unwrap();
+    let waa = fed.waa(&client_key, UnixTime::now(), 3_600);
+    let client_private: Value = serde_json::from_str(&client_key.private_jwk().to_json()).unwrap();
+    let (offer_url, tx_code) = fed.offer(MARIO, &[PID]).await;
+    let mut config = config;
+    config["offer_url"] = json!(offer_url);
+    config["tx_code"] = json!(tx_code);
+    config["client_attestation"] = json!(waa);
+    config["client_key"] = client_private;
+    let run = run_peer(&interop, fed.dir.path(), &config);
+    assert_eq!(run.code, Some(0), "{:#?}", run.lines);
+    assert_eq!(run.event("token")["client_id"], wallet_core::jose::Signer::public_jwk(&client_key).thumbprint().to_string());
+    wallet_core::vc::verify(&Verifier::new(&resolver), run.event("credential")["credential"].as_str().unwrap(), UnixTime::now()).unwrap();
 }
 
 // ---------------------------------------------------------------- the setting, without the peer
