@@ -219,8 +219,8 @@ async fn peer_wallet_without_wua_is_refused_when_wallet_attestation_is_required(
 
 /// `required`, and the peer holding a WUA for its key from the federation's wallet provider
 /// (handed to it, as a wallet provider would): the library refuses to put it in a proof (its
-/// key attestation header schema rejects `trust_chain` together with `kid`, which IT-Wallet's
-/// WUA has: the rule is written backwards). With the proof built by the script instead (same
+/// key attestation header schema rejects `trust_chain` together with `kid`, which an IT-Wallet
+/// WUA with a `trust_chain` has: the rule is written backwards). With the proof built by the script instead (same
 /// header and claims, the same signing callback), the rest of the peer's flow gets the
 /// credential, bound to that key; and so it does as an attested wallet instance (WAA).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
