@@ -1,7 +1,11 @@
-//! A federation on loopback for the foreign test suites' activation tests: a trust anchor,
-//! the spid-cie-oidc test OpenID Provider and the wallet provider (development mode), each
-//! over real HTTP, onboarded and trust-marked as `tessera up` would. Prints one JSON line
-//! (`trust_anchor` with its keys, `wallet_provider`, `op`, `redirect_uri`) and serves until
+//! A federation on loopback for the foreign test suites' activation and issuance tests: a
+//! trust anchor, the spid-cie-oidc test OpenID Provider, the wallet provider (development
+//! mode) and the credential issuer (the `issuer` crate, the `mdl` preset over its sample
+//! registry), each over real HTTP, onboarded and trust-marked as `tessera up` would; and a
+//! second issuer that no trust anchor onboarded (outside the federation). Prints one JSON
+//! line (`trust_anchor` with its keys, `wallet_provider`, `op`, `redirect_uri`, `issuer`,
+//! `untrusted_issuer`, `issuer_admin_token`, `issuer_registry`: the suites create offers with
+//! `POST {issuer}/admin/offers` and may mark a record ready in the registry) and serves until
 //! its stdin closes. A test tool (an example, to use the services as dev-dependencies), so
 //! the panic/unwrap/indexing lints are relaxed here as clippy.toml relaxes them in tests.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing, missing_docs)]
@@ -69,11 +73,39 @@ async fn main() {
     mark(&http, &ta, &wp, "federation-entity/wallet-provider").await;
     mark(&http, &ta, &wp, "openid_relying_party/public").await;
 
+    // The driving-licence issuer (sample registry: Mario Rossi ready, Luigia Verdi deferred),
+    // onboarded as `openid_credential_issuer`; it trusts WUAs whose chain reaches the anchor.
+    let (l, iss) = listener().await;
+    let mut c = issuer::Config::new(iss.clone(), dir.path().join("issuer"), &[issuer::presets::Preset::Mdl]);
+    c.admin_token = TOKEN.into();
+    c.trust_anchors = vec![TrustAnchorConfig { id: ta.clone(), jwks: jwks.clone() }];
+    c.authority_hints = vec![ta.clone()];
+    c.organization_name = "Motorizzazione Civile (loopback)".into();
+    c.deferred_interval = 1;
+    issuer::samples::load(&c.registry, issuer::presets::Preset::Mdl).unwrap();
+    let registry = c.registry.clone();
+    let state = issuer::Issuer::open(c).unwrap();
+    tokio::spawn(async move { issuer::serve_listener(state, l, std::future::pending()).await.unwrap() });
+    post(&http, format!("{ta}/admin/subordinates"), json!({"entity_id": iss, "entity_types": ["openid_credential_issuer"]}), 201).await;
+
+    // The same service, never onboarded: its trust chain reaches no anchor.
+    let (l, outsider) = listener().await;
+    let mut c = issuer::Config::new(outsider.clone(), dir.path().join("outsider"), &[issuer::presets::Preset::Mdl]);
+    c.admin_token = TOKEN.into();
+    c.trust_anchors = vec![TrustAnchorConfig { id: ta.clone(), jwks: jwks.clone() }];
+    issuer::samples::load(&c.registry, issuer::presets::Preset::Mdl).unwrap();
+    let state = issuer::Issuer::open(c).unwrap();
+    tokio::spawn(async move { issuer::serve_listener(state, l, std::future::pending()).await.unwrap() });
+
     let out = json!({
         "trust_anchor": {"entity_id": ta, "jwks": jwks},
         "wallet_provider": wp,
         "op": op,
         "redirect_uri": APP_REDIRECT,
+        "issuer": iss,
+        "untrusted_issuer": outsider,
+        "issuer_admin_token": TOKEN,
+        "issuer_registry": registry,
     });
     println!("{out}");
     // Serve until the test closes our stdin.

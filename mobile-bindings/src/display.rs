@@ -34,6 +34,11 @@ impl Names {
         )
     }
 
+    /// One name in no particular language (or none).
+    pub(crate) fn single(name: Option<String>) -> Self {
+        Self(name.map(|n| (None, n)).into_iter().collect())
+    }
+
     /// The name for `locale` (its language part matching), else the first.
     pub(crate) fn pick(&self, locale: Option<&str>) -> Option<&str> {
         let lang = |l: &str| l.split(['-', '_']).next().unwrap_or_default().to_ascii_lowercase();

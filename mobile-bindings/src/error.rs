@@ -10,6 +10,7 @@ use wallet_core::sd_jwt::SdJwtError;
 use wallet_core::store::StoreError;
 use wallet_core::vc::VcError;
 
+use crate::issuance::IssuanceStage;
 use crate::keystore::KeyStoreError;
 
 /// Why a wallet operation failed.
@@ -154,6 +155,43 @@ pub enum WalletError {
     /// The presentation was already answered (presented or declined).
     #[error("this presentation was already answered")]
     PresentationClosed,
+    /// The credential offer is malformed, does not match the issuer's metadata, or needs
+    /// what the wallet does not do yet (the authorization code flow).
+    #[error("the credential offer is not valid: {reason}")]
+    InvalidOffer {
+        /// The check that failed.
+        reason: String,
+    },
+    /// The transaction code typed does not fit the offer (missing, wrong length, not
+    /// numeric): nothing was sent, ask again.
+    #[error("the transaction code is {reason}")]
+    InvalidTxCode {
+        /// Why.
+        reason: String,
+    },
+    /// The credential issuer answered with an error at `stage` (its OAuth / OpenID4VCI
+    /// `error`, e.g. `invalid_grant` for a wrong transaction code).
+    #[error("the issuer refused ({stage}, HTTP {status})")]
+    IssuerRefused {
+        /// The step of the issuance.
+        stage: IssuanceStage,
+        /// The HTTP status.
+        status: u16,
+        /// The issuer's `error`, when given.
+        error: Option<String>,
+    },
+    /// The credential issuer's answer at `stage` breaks the protocol.
+    #[error("the issuer's answer is not valid ({stage}): {reason}")]
+    IssuerProtocol {
+        /// The step of the issuance.
+        stage: IssuanceStage,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The issuance was already accepted, or the deferred issuance already finished (or
+    /// lost after a failed poll: start again from a new offer).
+    #[error("this issuance is over")]
+    IssuanceClosed,
     /// A bug in the wallet; please report it.
     #[error("internal error: {reason}")]
     Internal {
@@ -190,6 +228,11 @@ impl WalletError {
             Self::InvalidChoice { .. } => "invalid_choice",
             Self::VerifierRefused { .. } => "verifier_refused",
             Self::PresentationClosed => "presentation_closed",
+            Self::InvalidOffer { .. } => "invalid_offer",
+            Self::InvalidTxCode { .. } => "invalid_tx_code",
+            Self::IssuerRefused { .. } => "issuer_refused",
+            Self::IssuerProtocol { .. } => "issuer_protocol",
+            Self::IssuanceClosed => "issuance_closed",
             Self::Internal { .. } => "internal",
         }
         .to_owned()

@@ -7,7 +7,9 @@
 //! a KB-JWT signed in the app's secure hardware; the transaction log; and activation at
 //! the wallet provider (SPID/CIE login, hardware key registration, WAA and WUA); OpenID4VP
 //! presentations (the request opened into a consent model, the citizen's choice presented,
-//! or declined: [`PresentationSession`]).
+//! or declined: [`PresentationSession`]); OpenID4VCI issuance from a credential offer
+//! (pre-authorized code: consent, transaction code, verified and stored, or deferred:
+//! [`IssuanceSession`]).
 //!
 //! What it refuses: credentials from issuers that no configured trust anchor (or pinned
 //! key) vouches for, credentials bound to another key, presentations as imports, signatures
@@ -33,6 +35,7 @@ pub mod activation;
 mod display;
 pub mod error;
 pub mod http;
+pub mod issuance;
 pub mod keystore;
 pub mod presentation;
 pub mod records;
@@ -43,6 +46,10 @@ pub mod wallet;
 pub use activation::{ActivationInfo, CitizenInfo, ClientAttestation, InstanceStatus, WalletInstance};
 pub use error::WalletError;
 pub use http::{HttpClient, HttpError, HttpHeader, HttpRequest, HttpResponse};
+pub use issuance::{
+    DeferredIssuance, IssuanceConsent, IssuanceNextStep, IssuanceOutcome, IssuanceSession, IssuanceStage, IssuerTrust, OfferedCredential, TxCodeInputMode,
+    TxCodeRequest,
+};
 pub use keystore::{KeyStore, KeyStoreError, der_signature_to_raw, jwk_from_public_point, software_key_store};
 pub use presentation::{
     CandidateCredential, ConsentRecord, ConsentSelection, ConsentWarning, CredentialRequest, MissingReason, PresentationOutcome, PresentationSession,

@@ -24,7 +24,7 @@ use wallet_core::wallet::{CitizenSession, InstanceStore, PendingLogin, WalletAct
 use crate::activation::{ActivationInfo, CitizenInfo, ClientAttestation, CoreHttp, ProviderTrust, WalletInstance};
 use crate::keystore::CoreKeyStore;
 
-use crate::display::{self, IssuerDisplay};
+use crate::display::{self, IssuerDisplay, Names};
 use crate::error::WalletError;
 use crate::http::{HttpClient, HttpFetcher};
 use crate::keystore::{ForeignSigner, KeyStore, jwk_from_point};
@@ -41,21 +41,35 @@ pub struct PinnedIssuer {
 
 /// What the wallet keeps sealed beside each credential.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct StoredMeta {
+pub(crate) struct StoredMeta {
     key_tag: String,
     display: IssuerDisplay,
+    /// The key is not the credential's own (issued credentials are bound to the key the WUA
+    /// attests, shared with later issuances): deleting the credential keeps it.
+    #[serde(default)]
+    shared_key: bool,
+}
+
+/// What wallet-core's issuance flow keeps beside a credential it stored
+/// (`wallet_core::wallet::issuance`), until [`Wallet::adopt_issued`] rewrites it as
+/// [`StoredMeta`].
+#[derive(Debug, Deserialize)]
+struct IssuedMeta {
+    holder_key_tag: String,
+    issuer_name: Option<String>,
+    logo_uri: Option<String>,
 }
 
 /// A citizen's wallet: open one per data directory.
 #[derive(uniffi::Object)]
 pub struct Wallet {
-    pub(crate) store: CredentialStore,
+    pub(crate) store: Arc<CredentialStore>,
     pub(crate) keys: Arc<dyn KeyStore>,
     pub(crate) http: Option<Arc<dyn HttpClient>>,
     pub(crate) anchors: Vec<TrustAnchorConfig>,
     pinned: Vec<(String, Jwk)>,
     pub(crate) locale: Option<String>,
-    activation: Option<WalletActivation>,
+    pub(crate) activation: Option<Arc<WalletActivation>>,
     pending_login: Mutex<Option<PendingLogin>>,
     session: Mutex<Option<CitizenSession>>,
 }
@@ -162,7 +176,7 @@ impl Wallet {
         }
         let vct = verified.vct.as_str().to_owned();
         let display = chain.as_ref().map(|c| IssuerDisplay::from_chain(c, &vct)).unwrap_or_default();
-        let meta = StoredMeta { key_tag: key_tag.to_owned(), display };
+        let meta = StoredMeta { key_tag: key_tag.to_owned(), display, shared_key: false };
         let int = |k: &str| verified.sd_jwt.claims.get(k).and_then(serde_json::Value::as_i64).map(UnixTime);
         let new = NewCredential {
             format: vc::TYP.to_owned(),
@@ -207,8 +221,41 @@ impl Wallet {
     }
 
     fn meta(stored: &StoredCredential) -> Result<StoredMeta, WalletError> {
-        serde_json::from_value(stored.metadata.clone())
-            .map_err(|e| WalletError::Storage { reason: format!("credential {}: metadata: {e}", stored.summary.id) })
+        if let Ok(m) = serde_json::from_value::<StoredMeta>(stored.metadata.clone()) {
+            return Ok(m);
+        }
+        let issued: IssuedMeta = serde_json::from_value(stored.metadata.clone())
+            .map_err(|e| WalletError::Storage { reason: format!("credential {}: metadata: {e}", stored.summary.id) })?;
+        let display = IssuerDisplay { names: Names::single(issued.issuer_name), logo_uri: issued.logo_uri, ..IssuerDisplay::default() };
+        Ok(StoredMeta { key_tag: issued.holder_key_tag, display, shared_key: true })
+    }
+
+    /// Credentials wallet-core's issuance flow just stored: their display data (issuer name
+    /// and logo in every language, claim labels, trust anchor) read from the issuer's trust
+    /// chain as for an import, and kept as [`StoredMeta`]. Best effort: a credential whose
+    /// chain cannot be read keeps what the flow stored (see [`Self::meta`]).
+    pub(crate) fn adopt_issued(&self, ids: &[CredentialId]) -> Result<Vec<Credential>, WalletError> {
+        let now = UnixTime::now();
+        for id in ids {
+            let stored = self.store.get(id)?;
+            let Ok(sd) = SdJwt::parse(&stored.credential) else { continue };
+            let Ok((_, _, Some(chain))) = self.issuer_trust(&sd, now) else { continue };
+            let mut meta = Self::meta(&stored)?;
+            meta.display = IssuerDisplay::from_chain(&chain, &stored.summary.vct);
+            let Ok(metadata) = serde_json::to_value(&meta) else { continue };
+            let s = &stored.summary;
+            let new = NewCredential {
+                format: s.format.clone(),
+                vct: s.vct.clone(),
+                issuer: s.issuer.clone(),
+                issued_at: s.issued_at,
+                expires_at: s.expires_at,
+                credential: stored.credential.clone(),
+                metadata,
+            };
+            self.store.replace(id, &new, s.stored_at)?;
+        }
+        ids.iter().map(|id| self.record(&self.store.get(id)?)).collect()
     }
 
     fn record(&self, stored: &StoredCredential) -> Result<Credential, WalletError> {
@@ -259,15 +306,15 @@ impl Wallet {
             }
             None => Box::new(FileKeyProvider::new(dir.join("store.key"))),
         };
-        let store = CredentialStore::open(dir.join("wallet.db"), provider.as_ref())?;
+        let store = Arc::new(CredentialStore::open(dir.join("wallet.db"), provider.as_ref())?);
         let activation = match (&config.wallet_provider, &http_client) {
-            (Some(wp), Some(http)) => Some(WalletActivation::new(
+            (Some(wp), Some(http)) => Some(Arc::new(WalletActivation::new(
                 wp.clone(),
                 Arc::new(CoreKeyStore(key_store.clone())),
                 Arc::new(CoreHttp(http.clone())),
                 InstanceStore::open(&dir, provider.as_ref())?,
                 Arc::new(ProviderTrust::new(&config.trust_anchors.iter().map(TrustAnchorConfig::try_from).collect::<Result<Vec<_>, _>>()?)),
-            )),
+            ))),
             _ => None,
         };
         let anchors = config.trust_anchors.iter().map(TrustAnchorConfig::try_from).collect::<Result<Vec<_>, _>>()?;
@@ -309,7 +356,8 @@ impl Wallet {
     }
 
     /// Deletes a credential and its key (a key store failure on the key is ignored: the
-    /// credential is gone, an orphan key harms nobody). Logged.
+    /// credential is gone, an orphan key harms nobody); an issued credential's key is the one
+    /// the WUA attests, shared with the other issued credentials, and is kept. Logged.
     pub fn delete_credential(&self, id: String) -> Result<(), WalletError> {
         let cid = parse_id(&id)?;
         let stored = self.store.get(&cid)?;
@@ -322,7 +370,9 @@ impl Wallet {
             credential_ids: vec![cid],
             claims: Vec::new(),
         })?;
-        let _ignored = self.keys.delete_key(meta.key_tag);
+        if !meta.shared_key {
+            let _ignored = self.keys.delete_key(meta.key_tag);
+        }
         Ok(())
     }
 
@@ -372,7 +422,7 @@ impl Wallet {
 
 impl Wallet {
     fn activation_flow(&self) -> Result<&WalletActivation, WalletError> {
-        self.activation.as_ref().ok_or_else(|| WalletError::NotConfigured {
+        self.activation.as_deref().ok_or_else(|| WalletError::NotConfigured {
             what: "activation needs `wallet_provider` in the configuration and an HTTP client".into(),
         })
     }

@@ -404,10 +404,26 @@ class Federation(exe: String) : AutoCloseable {
     val walletProvider = info["wallet_provider"] as String
     val op = info["op"] as String
     val redirectUri = info["redirect_uri"] as String
+    val issuer = info["issuer"] as String
+    val untrustedIssuer = info["untrusted_issuer"] as String
+    private val adminToken = info["issuer_admin_token"] as String
     val anchor = obj(info["trust_anchor"]).let { ta ->
         TrustAnchor(ta["entity_id"] as String, list(obj(ta["jwks"])["keys"]).map { obj(it) }.map { k ->
             JwkRecord(k["kty"] as String, k["crv"] as String?, k["x"] as String?, k["y"] as String?, k["n"] as String?, k["e"] as String?, k["kid"] as String?)
         })
+    }
+
+    /** An offer from `issuerUrl`'s admin API for `citizen`: (offer URL, tx_code). */
+    fun offer(citizen: String, issuerUrl: String = issuer): Pair<String, String> {
+        val r = JHttpClient.newHttpClient().send(
+            JHttpRequest.newBuilder(URI("$issuerUrl/admin/offers"))
+                .header("Authorization", "Bearer $adminToken").header("Content-Type", "application/json")
+                .POST(JHttpRequest.BodyPublishers.ofString("""{"citizen":"$citizen"}""")).build(),
+            JHttpResponse.BodyHandlers.ofString(),
+        )
+        check(r.statusCode() == 201, "the issuer made an offer (${r.statusCode()})")
+        val body = obj(Json.parse(r.body()))
+        return body["offer_url"] as String to body["tx_code"] as String
     }
 
     override fun close() {
@@ -505,6 +521,74 @@ fun activation(exe: String) {
                 runBlocking { other.finishActivation(refusedBack) }
             }
             check(refused.code() == "provider_protocol" && other.activation()?.walletAppAttestation == null, "no attestation kept from it")
+        } finally {
+            root.deleteRecursively()
+        }
+    }
+}
+
+/**
+ * OpenID4VCI from an offer of the loopback federation's issuer (driving licence, pre-authorized
+ * code): a wallet activated with the JVM key store, the consent, a wrong tx_code refused by the
+ * issuer, accepted with the right one; the credential bound to the JVM key the WUA attests,
+ * listed, presented (issuer signature and KB-JWT verified with java.security); an issuer outside
+ * the federation shown untrusted and refused.
+ */
+fun issuance(exe: String) {
+    val root = Files.createTempDirectory("tessera-kotlin-issuance").toFile()
+    Federation(exe).use { fed ->
+        try {
+            val keys = JvmKeyStore()
+            val http = JvmHttpClient()
+            val wallet = Wallet.open(WalletConfig(root.path, listOf(fed.anchor), null, "it", emptyList(), fed.walletProvider), keys, http)
+            val info = runBlocking { wallet.finishActivation(browse(fed, wallet.startActivation(fed.redirectUri))) }
+
+            val (url, code) = fed.offer("RSSMRA80A10H501Z")
+            val session = runBlocking { wallet.startIssuance(url) }
+            val c = session.consent()
+            check(c.issuerId == fed.issuer && c.issuerName == "Motorizzazione Civile (loopback)", "consent: the issuer and its name")
+            check((c.trust as? IssuerTrust.Trusted)?.trustAnchor == fed.anchor.entityId, "consent: trusted, under our trust anchor")
+            check(c.credentials.map { Triple(it.configurationId, it.vct, it.name) } == listOf(Triple("dc_sd_jwt_mDL", "urn:eudi:mDL:it:1", "Patente di guida")), "consent: the offered driving licence")
+            check(c.txCode?.let { it.inputMode == TxCodeInputMode.NUMERIC && it.length == 6u } == true, "consent: a 6-digit transaction code is needed")
+            check((session.nextStep() as? IssuanceNextStep.Accept)?.txCode == c.txCode, "next step: accept with the code")
+
+            val wrongCode = code.map { '0' + ((it - '0' + 1) % 10) }.joinToString("")
+            val refused = assertThrows<WalletException.IssuerRefused>("a wrong tx_code is refused by the issuer") {
+                runBlocking { session.accept(wrongCode) }
+            }
+            check(refused.code() == "issuer_refused" && refused.stage == IssuanceStage.TOKEN && refused.error == "invalid_grant", "at the token endpoint, invalid_grant")
+            assertThrows<WalletException.InvalidTxCode>("a code of the wrong length is refused before sending") {
+                runBlocking { session.accept("12") }
+            }
+
+            val out = runBlocking { session.accept(code) }
+            val cred = (out as? IssuanceOutcome.Issued)?.credentials?.singleOrNull() ?: throw AssertionError("FAILED: not issued: $out")
+            check(cred.vct == "urn:eudi:mDL:it:1" && cred.issuer.entityId == fed.issuer && cred.issuer.trustAnchor == fed.anchor.entityId, "issued: the driving licence, its issuer and trust anchor")
+            check(texts(cred.claims).let { it["given_name"] == "Mario" && it["document_number"] == "RM5012345A" }, "issued: its claims")
+            val attested = list(jwtPart(info.walletUnitAttestation!!, 1)["attested_keys"]).map { obj(it) }.map { keys.tagOf(it["x"] as String, it["y"] as String) }
+            check(cred.keyTag in attested, "bound to the JVM key the WUA attests")
+            check(wallet.credentials().map { it.id } == listOf(cred.id), "listed")
+            check(session.nextStep() == IssuanceNextStep.Done, "next step: done")
+            assertThrows<WalletException.IssuanceClosed>("a second accept") { runBlocking { session.accept(code) } }
+
+            val nonce = "kotlin-issued"
+            val p = wallet.present(cred.id, listOf(path(key("given_name")), path(key("document_number"))), "https://rp.example.it", nonce)
+            check(texts(p.disclosed) == mapOf("given_name" to "Mario", "document_number" to "RM5012345A"), "presented: the chosen claims")
+            val jwt = p.sdJwt.substringBefore('~').split('.')
+            val kid = jwtPart(p.sdJwt.substringBefore('~'), 0)["kid"]
+            val metadata = obj(Json.parse(String(java.net.URL("${fed.issuer}/.well-known/openid-credential-issuer").readBytes())))
+            val ik = list(obj(metadata["jwks"])["keys"]).map { obj(it) }.first { it["kid"] == kid }
+            check(verifyEs256(ecPublicKey(b64uDecode(ik["x"] as String), b64uDecode(ik["y"] as String)), "${jwt[0]}.${jwt[1]}", b64uDecode(jwt[2])), "the issuer's signature verifies with java.security")
+            val kb = p.sdJwt.substringAfterLast('~').split('.')
+            check(jwtPart(p.sdJwt.substringAfterLast('~'), 1)["nonce"] == nonce, "the KB-JWT carries the nonce")
+            check(verifyEs256(keys.keys.getValue(cred.keyTag).public, "${kb[0]}.${kb[1]}", b64uDecode(kb[2])), "the KB-JWT verifies with the JVM key")
+            check(wallet.transactions().any { it.kind == TransactionKind.ISSUANCE && it.counterparty == fed.issuer && it.credentialIds == listOf(cred.id) }, "the issuance is logged")
+
+            val (outsideUrl, outsideCode) = fed.offer("RSSMRA80A10H501Z", fed.untrustedIssuer)
+            val outside = runBlocking { wallet.startIssuance(outsideUrl) }
+            check(outside.consent().trust is IssuerTrust.Untrusted && outside.nextStep() is IssuanceNextStep.Refused, "an issuer outside the federation: shown untrusted")
+            val untrusted = assertThrows<WalletException.UntrustedIssuer>("and refused at accept") { runBlocking { outside.accept(outsideCode) } }
+            check(untrusted.code() == "untrusted_issuer" && untrusted.issuer == fed.untrustedIssuer, "its error names the issuer")
         } finally {
             root.deleteRecursively()
         }
@@ -652,5 +736,6 @@ fun main(args: Array<String>) {
     val federation = System.getenv("TESSERA_LOOPBACK_FEDERATION")
         ?: throw AssertionError("FAILED: TESSERA_LOOPBACK_FEDERATION is not set (run mobile-bindings/tests/run.sh)")
     activation(federation)
+    issuance(federation)
     println("kotlin: $checks checks passed")
 }

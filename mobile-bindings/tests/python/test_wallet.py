@@ -139,6 +139,10 @@ class PyHttpClient(tessera.HttpClient):
     def __init__(self):
         self.urls = []
 
+    @staticmethod
+    def headers(h):
+        return [tessera.HttpHeader(name=k, value=v) for k, v in h.items()] if h else []
+
     def send(self, request):
         self.urls.append(request.url)
         req = urllib.request.Request(request.url, method=request.method,
@@ -146,9 +150,9 @@ class PyHttpClient(tessera.HttpClient):
                                      data=bytes(request.body) if request.body else None)
         try:
             with urllib.request.urlopen(req, timeout=5) as resp:
-                return tessera.HttpResponse(status=resp.status, headers=[], body=resp.read())
+                return tessera.HttpResponse(status=resp.status, headers=self.headers(resp.headers), body=resp.read())
         except urllib.error.HTTPError as e:
-            return tessera.HttpResponse(status=e.code, headers=[], body=e.read())
+            return tessera.HttpResponse(status=e.code, headers=self.headers(e.headers), body=e.read())
         except OSError as e:
             raise tessera.HttpError.Failed(str(e))
 
