@@ -9,16 +9,41 @@ use crate::matrix::Matrix;
 use crate::plan::Plan;
 use crate::plans;
 
-/// Why a row cannot be tested on a deployment from outside.
+/// Rows that no test against a deployment can check, and why: whole sections of the
+/// matrix, or single rows.
 struct NotApplicable {
+    sections: &'static [&'static str],
     ids: &'static [&'static str],
     why: &'static str,
 }
 
-/// Rows of the plans that no test against a deployment can check.
+/// The wallet provider's rows that test the wallet app rather than its server.
+const WALLET_APP: &str = "tests the wallet app's own behaviour on the phone (its UI, keys, storage, the requests it builds), not a server: a wallet test, not this plan's";
+
 static NOT_APPLICABLE: &[NotApplicable] = &[
-    NotApplicable { ids: &["FA_013"], why: "key rotation is an operator action during the run; the tool cannot make the authority rotate" },
-    NotApplicable { ids: &["FA_019"], why: "replay detection is a rule of the entity that receives statements; an authority's statements are fetched, never presented to it" },
+    NotApplicable { sections: &[], ids: &["FA_013"], why: "key rotation is an operator action during the run; the tool cannot make the authority rotate" },
+    NotApplicable { sections: &[], ids: &["FA_019"], why: "replay detection is a rule of the entity that receives statements; an authority's statements are fetched, never presented to it" },
+    NotApplicable {
+        sections: &[
+            "Test Cases for Issuance Phase",
+            "Test Cases for Presentation Phase",
+            "Test Cases for Digital Credential\u{2019}s Backup and Restore",
+            "Test Cases for User Attribute Deletion on Relying Party Side",
+        ],
+        ids: &[
+            "WP_013", "WP_014", "WP_015", "WP_016", "WP_017", "WP_018", "WP_021", "WP_022", "WP_024", "WP_025", "WP_026", "WP_027", "WP_132", "WP_132a", "WP_133",
+            "WP_133a", "WP_133b", "WP_134", "WP_134a", "WP_139", "WP_140", "WP_140a", "WP_140b", "WP_140c", "WP_140d", "WP_140e", "WP_140f", "WP_141", "WP_142", "WP_149",
+        ],
+        why: WALLET_APP,
+    },
+    NotApplicable {
+        sections: &[],
+        ids: &["WP_005", "WP_006", "WP_007", "WP_007a", "WP_032", "WP_032a", "WP_032b", "WP_034", "WP_034a", "WP_034b"],
+        why: "needs a citizen at the provider's portal or app with a second factor, and a human reading the alerts",
+    },
+    NotApplicable { sections: &[], ids: &["WP_009"], why: "an administrative process (legal authorities), with no protocol to test" },
+    NotApplicable { sections: &[], ids: &["WP_011", "WP_040"], why: "needs a real device and its integrity service (Play Integrity, App Attest)" },
+    NotApplicable { sections: &[], ids: &["WP_012"], why: "the backend's internal architecture is not observable from outside" },
 ];
 
 /// A row's status.
@@ -71,7 +96,8 @@ pub fn status(plan: Plan, id: &str) -> Status {
     if plans::cases(plan).iter().any(|c| c.id == id) {
         return Status::Implemented { proven: faults::proving(id).any(|f| f.plan == plan) };
     }
-    match NOT_APPLICABLE.iter().find(|n| n.ids.contains(&id)) {
+    let section = Matrix::embedded().get(id).map(|r| r.section.as_str()).unwrap_or_default();
+    match NOT_APPLICABLE.iter().find(|n| n.ids.contains(&id) || n.sections.contains(&section)) {
         Some(n) => Status::NotApplicable { why: n.why },
         None => Status::NotYet,
     }
@@ -141,7 +167,11 @@ mod tests {
 
     #[test]
     fn not_applicable_rows_have_no_test_and_faults_name_real_tests() {
+        let sections: std::collections::BTreeSet<&str> = Matrix::embedded().rows().iter().map(|r| r.section.as_str()).collect();
         for n in NOT_APPLICABLE {
+            for s in n.sections {
+                assert!(sections.contains(s), "no section `{s}`");
+            }
             for id in n.ids {
                 assert!(Matrix::embedded().get(id).is_some(), "{id}");
                 assert!(Plan::ALL.iter().all(|p| plans::cases(*p).iter().all(|c| c.id != *id)), "{id} is both tested and not applicable");

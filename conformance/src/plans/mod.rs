@@ -1,7 +1,9 @@
 //! The test cases of each plan.
 
+pub mod entity;
 pub mod federation;
 pub mod jwt;
+pub mod wallet_provider;
 
 use crate::case::Case;
 use crate::plan::Plan;
@@ -10,7 +12,8 @@ use crate::plan::Plan;
 pub fn cases(plan: Plan) -> &'static [Case] {
     match plan {
         Plan::Federation => federation::CASES,
-        Plan::Rp | Plan::Issuer | Plan::WalletProvider => &[],
+        Plan::WalletProvider => wallet_provider::CASES,
+        Plan::Rp | Plan::Issuer => &[],
     }
 }
 

@@ -25,6 +25,8 @@ pub struct Federation {
     /// The anchor's entity id (the proxy).
     pub anchor: EntityId,
     pub leaf: EntityId,
+    /// Our wallet provider, onboarded under the anchor.
+    pub wallet_provider: EntityId,
     pub fault: Arc<Mutex<Option<&'static str>>>,
 }
 
@@ -68,6 +70,7 @@ impl Federation {
         let mut lc = Config::trust_anchor(leaf.clone(), dir.path().join("leaf"), TOKEN);
         lc.authority = false;
         lc.authority_hints = vec![anchor.clone()];
+        let lc_anchor_jwks = jwks.clone();
         lc.trust_anchors = vec![TrustAnchorConfig { id: anchor.clone(), jwks }];
         lc.organization_name = "Conformance leaf".into();
         lc.metadata = json!({"openid_credential_verifier": {"client_name": "Leaf", "response_types_supported": ["vp_token"], "grant_types": ["authorization_code", "refresh_token"]}})
@@ -99,7 +102,16 @@ impl Federation {
         let issued: Value = r.json().await.unwrap();
         let r = http.post(format!("{leaf}/admin/own-trust-marks")).bearer_auth(TOKEN).json(&json!({"trust_mark": issued["trust_mark"]})).send().await.unwrap();
         assert_eq!(r.status(), 204, "{}", r.text().await.unwrap());
-        Self { _dir: dir, anchor, leaf, fault }
+
+        let (wp_listener, wallet_provider) = bind().await;
+        let mut wp = wallet_provider::Config::new(wallet_provider.clone(), anchor.clone(), dir.path().join("wp"));
+        wp.trust_anchor_jwks = Some(lc_anchor_jwks);
+        let provider = wallet_provider::WalletProvider::open(wp).unwrap();
+        tokio::spawn(async move { wallet_provider::serve_listener(provider, wp_listener, std::future::pending()).await.unwrap() });
+        let body = json!({"entity_id": wallet_provider, "entity_types": ["wallet_solution"], "trust_mark_claims": {"organization_type": "private"}});
+        let r = http.post(format!("{anchor}/admin/subordinates")).bearer_auth(TOKEN).json(&body).send().await.unwrap();
+        assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+        Self { _dir: dir, anchor, leaf, wallet_provider, fault }
     }
 
     pub fn set_fault(&self, f: Option<&'static str>) {

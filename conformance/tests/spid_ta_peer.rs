@@ -1,0 +1,124 @@
+//! The federation plan against a trust anchor we did not write: PyPI `spid-cie-oidc` 1.6
+//! (Django), started on loopback by `interop/spid_ta_peer.py` with one leaf it onboarded and
+//! a trust mark it issued to that leaf (issue 13, "What it must show").
+//!
+//! The test asserts that the run completed with one result per test and that the outcome is
+//! exactly the one established (`EXPECTED` below, each failure with its reason, written up in
+//! `docs/conformance/spid-cie-oidc-ta.md`): a change on either side shows here.
+//!
+//! With `TESSERA_CONFORMANCE_REPORTS=1` the reports (JSON, JUnit, HTML) are written to
+//! `docs/conformance/spid-cie-oidc-ta/`, else to a temporary directory.
+//!
+//! Without `interop/.venv-spid` the test prints `skipped: run interop/setup.sh` and passes,
+//! unless `TESSERA_INTEROP=required`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)] // test code
+
+use std::collections::BTreeMap;
+use std::io::BufRead as _;
+use std::path::PathBuf;
+
+use conformance::client::{Http, TIMEOUT};
+use conformance::runner::{run, select};
+use conformance::{Plan, Target, Verdict};
+use wallet_core::federation::EntityId;
+
+/// What the peer is expected not to pass: the test id, whether it fails (`true`) or is
+/// skipped, a part of the reason the tool gives, and whose the failure is.
+const EXPECTED: &[(&str, bool, &str, &str)] = &[];
+
+fn venv_python() -> Option<PathBuf> {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../interop/.venv-spid/bin/python");
+    if p.exists() {
+        return Some(p);
+    }
+    assert_ne!(std::env::var("TESSERA_INTEROP").as_deref(), Ok("required"), "interop/.venv-spid is missing and TESSERA_INTEROP=required");
+    eprintln!("skipped: run interop/setup.sh");
+    None
+}
+
+/// The peer process, killed (by its handle) when dropped.
+struct Peer(std::process::Child);
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_spid_cie_oidc_trust_anchor_gives_the_established_outcome() {
+    let Some(python) = venv_python() else { return };
+    let data = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../interop/spid_ta_peer.py");
+    let mut child = std::process::Command::new(python)
+        .arg(script)
+        .args(["--port", &port.to_string()])
+        .arg("--data-dir")
+        .arg(data.path())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let _peer = Peer(child);
+    let line = tokio::time::timeout(
+        std::time::Duration::from_secs(120),
+        tokio::task::spawn_blocking(move || std::io::BufReader::new(stdout).lines().next()),
+    )
+    .await
+    .expect("the peer did not start within 120 s")
+    .unwrap();
+    let ready: serde_json::Value = serde_json::from_str(&line.expect("the peer exited before its ready line").unwrap()).unwrap();
+    assert_eq!(ready["ready"], true, "{ready}");
+    let anchor = EntityId::new(ready["entity_id"].as_str().unwrap()).unwrap();
+    let leaf = ready["subordinate"].as_str().unwrap().to_owned();
+
+    // The subordinate is found through the peer's /list, as against any authority.
+    let target = Target::new(anchor.clone());
+    let report = tokio::task::spawn_blocking(move || {
+        let cases = select(Plan::Federation, None).unwrap();
+        let report = run(Plan::Federation, &cases, &target, &Http::new(TIMEOUT).unwrap(), |_| {});
+        assert_eq!(report.results.len(), cases.len(), "a result per test");
+        report
+    })
+    .await
+    .unwrap();
+
+    let dir = if std::env::var("TESSERA_CONFORMANCE_REPORTS").as_deref() == Ok("1") {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/conformance/spid-cie-oidc-ta")
+    } else {
+        data.path().join("report")
+    };
+    let files = report.write_to(&dir).unwrap();
+    eprintln!("reports: {}", files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>().join(", "));
+    let html = std::fs::read_to_string(&files[2]).unwrap();
+    assert!(html.contains(anchor.as_str()));
+
+    // The leaf the peer onboarded is the one the tests used.
+    let fa008 = report.results.iter().find(|r| r.id == "FA_008").unwrap();
+    assert!(fa008.evidence.exchanges.iter().any(|e| e.url.contains("/fetch?sub=") && e.url.contains(&leaf.replace(':', "%3A").replace('/', "%2F"))), "{:?}", fa008.evidence.exchanges);
+
+    for r in report.results.iter().filter(|r| r.verdict != Verdict::Passed) {
+        eprintln!("{}: {:?}", r.id, r.verdict);
+    }
+    let mut wrong = Vec::new();
+    let outcome: BTreeMap<&str, &Verdict> = report.results.iter().map(|r| (r.id.as_str(), &r.verdict)).collect();
+    for (id, verdict) in &outcome {
+        let expected = EXPECTED.iter().find(|e| e.0 == *id);
+        let ok = match (verdict, expected) {
+            (Verdict::Passed, None) => true,
+            (Verdict::Failed(why), Some((_, true, part, _))) | (Verdict::Skipped(why), Some((_, false, part, _))) => why.contains(part),
+            _ => false,
+        };
+        if !ok {
+            wrong.push(format!("{id}: {verdict:?}, expected {}", expected.map_or("passed".to_owned(), |e| format!("{} with `{}`", if e.1 { "failed" } else { "skipped" }, e.2))));
+        }
+    }
+    for e in EXPECTED {
+        if !outcome.contains_key(e.0) {
+            wrong.push(format!("{}: expected but not run", e.0));
+        }
+    }
+    assert!(wrong.is_empty(), "the outcome changed:\n{}", wrong.join("\n"));
+}
