@@ -1,0 +1,293 @@
+//! `tessera up` with its three issuers, then the desk and the citizen from the command line
+//! over loopback: `tessera issuer offer` → `tessera wallet issue` (the activated wallet, the
+//! tx_code) → `wallet list | show` → `wallet present` to the verifier → `issuer suspend` →
+//! the verifier refuses it; deferred issuance; and the bad inputs (a wrong tx_code, a wrong
+//! admin token, an unknown credential, an unreachable issuer) named, with a non-zero exit.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)] // test code
+
+use std::io::BufRead as _;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+const MARIO: &str = "RSSMRA80A10H501Z";
+const LUIGIA: &str = "VRDLGU85M41F205X";
+
+struct Up(std::process::Child);
+
+impl Drop for Up {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Eight consecutive free-looking ports, apart per test and per process, below the
+/// ephemeral range (cli/tests/up.rs takes 20000–28800).
+fn ports(test: u16) -> u16 {
+    10_000 + test * 3_000 + (std::process::id() % 350) as u16 * 8
+}
+
+/// `tessera up`, its output kept in `data/../up.log` (shown when the federation does not
+/// come up).
+fn up(base: u16, data: &Path) -> Up {
+    let log = std::fs::File::create(data.with_file_name("up.log")).unwrap();
+    Up(Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .args(["up", "--port", &base.to_string(), "--data-dir", data.to_str().unwrap()])
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap())
+}
+
+fn tessera(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tessera")).args(args).output().unwrap()
+}
+
+fn ok(o: &Output) -> String {
+    assert!(o.status.success(), "exit {:?}: {}{}", o.status.code(), String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// A failure with a message on stderr containing `needle`.
+fn fails(o: &Output, needle: &str) {
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "should fail: {}{err}", String::from_utf8_lossy(&o.stdout));
+    assert!(err.contains(needle), "`{needle}` not in: {err}");
+}
+
+fn url(port: u16) -> String {
+    format!("http://127.0.0.1:{port}")
+}
+
+/// Waits until `tessera up` has onboarded the three issuers (they resolve to the anchor).
+fn wait_for_issuers(ta: &str, issuers: &[&str], data: &Path) {
+    let start = Instant::now();
+    for i in issuers {
+        loop {
+            let o = tessera(&["federation", "resolve", i, "--ta", ta, "--json"]);
+            if o.status.success() {
+                break;
+            }
+            if start.elapsed() > Duration::from_secs(60) {
+                let log = std::fs::read_to_string(data.with_file_name("up.log")).unwrap_or_default();
+                panic!("{i} did not come up: {}\ntessera up: {log}", String::from_utf8_lossy(&o.stderr));
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+/// `tessera issuer offer` for `citizen`: the offer URL and the tx_code.
+fn offer(issuer: &str, citizen: &str, data: &Path) -> (String, String) {
+    let out = ok(&tessera(&["issuer", "offer", "--url", issuer, "--citizen", citizen, "--data-dir", data.to_str().unwrap()]));
+    let mut lines = out.lines();
+    let url = lines.next().unwrap().to_owned();
+    let tx = lines.next().unwrap().strip_prefix("tx_code: ").unwrap().to_owned();
+    assert!(url.starts_with("openid-credential-offer://"), "{url}");
+    (url, tx)
+}
+
+/// A verifier session for `preset`: its id and the wallet URL.
+fn session(verifier: &str, token: &str, preset: &str) -> (String, String) {
+    let r = reqwest::blocking::Client::new()
+        .post(format!("{verifier}/sessions"))
+        .bearer_auth(token)
+        .json(&serde_json::json!({"preset": preset, "flow": "cross_device"}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let s: Value = r.json().unwrap();
+    (s["session_id"].as_str().unwrap().to_owned(), s["wallet_url"].as_str().unwrap().to_owned())
+}
+
+fn session_status(verifier: &str, token: &str, id: &str) -> String {
+    let s: Value = reqwest::blocking::Client::new().get(format!("{verifier}/sessions/{id}")).bearer_auth(token).send().unwrap().json().unwrap();
+    s["status"].as_str().unwrap().to_owned()
+}
+
+/// The three issuers are served by `tessera up`: each resolves through the anchor as an
+/// `openid_credential_issuer` with its credential configuration and keys, serves its
+/// OpenID4VCI metadata; the admin API's bad inputs are named.
+#[test]
+fn up_serves_three_issuers_and_names_bad_admin_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = ports(0);
+    let data = dir.path().join("data");
+    let _up = up(base, &data);
+    let (ta, int, mdl, pid, hc) = (url(base), url(base + 1), url(base + 2), url(base + 6), url(base + 7));
+    wait_for_issuers(&ta, &[&mdl, &pid, &hc], &data);
+    for (issuer, configuration, vct, chain) in [
+        (&mdl, "dc_sd_jwt_mDL", "urn:eudi:mDL:it:1", 3),
+        (&pid, "dc_sd_jwt_PersonIdentificationData", "urn:eudi:pid:it:1", 2),
+        (&hc, "dc_sd_jwt_EuropeanHealthInsuranceCard", "urn:eudi:ehic:1", 3),
+    ] {
+        let v: Value = serde_json::from_str(&ok(&tessera(&["federation", "resolve", issuer, "--ta", &ta, "--json"]))).unwrap();
+        assert_eq!(v["trust_chain"].as_array().unwrap().len(), chain, "{issuer}: {v}");
+        let md = &v["metadata"]["openid_credential_issuer"];
+        assert_eq!(md["credential_issuer"], issuer.as_str());
+        assert_eq!(md["credential_configurations_supported"][configuration]["vct"], vct, "{md}");
+        assert!(md["jwks"]["keys"].as_array().is_some_and(|k| !k.is_empty()), "{md}");
+        let served: Value = reqwest::blocking::get(format!("{issuer}/.well-known/openid-credential-issuer")).unwrap().json().unwrap();
+        assert_eq!(served["credential_issuer"], issuer.as_str());
+        assert!(served["credential_configurations_supported"][configuration].is_object(), "{served}");
+    }
+    // The PID provider is under the anchor, the other two under the intermediate.
+    let v: Value = serde_json::from_str(&ok(&tessera(&["federation", "resolve", &hc, "--ta", &ta, "--json"]))).unwrap();
+    assert!(v.to_string().contains(&int));
+
+    // Each issuer has its own admin token: the Motorizzazione's opens nothing at the PID provider.
+    let mdl_token = data.join("motorizzazione").join("admin-token");
+    let o = tessera(&["issuer", "offer", "--url", &pid, "--citizen", MARIO, "--token-file", mdl_token.to_str().unwrap()]);
+    fails(&o, "refused the admin token");
+    let o = tessera(&["issuer", "offer", "--url", &mdl, "--citizen", MARIO, "--token", "not-the-token"]);
+    fails(&o, "refused the admin token");
+    // A citizen the registry does not know; a credential the issuer never issued.
+    let o = tessera(&["issuer", "offer", "--url", &mdl, "--citizen", "XXXXXX00X00X000X", "--data-dir", data.to_str().unwrap()]);
+    fails(&o, "no `dc_sd_jwt_mDL` record");
+    let o = tessera(&["issuer", "revoke", "--url", &mdl, "--credential", "no-such-credential", "--data-dir", data.to_str().unwrap()]);
+    fails(&o, "no such credential");
+    let o = tessera(&["issuer", "suspend", "--url", &mdl, "--data-dir", data.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "--credential or --citizen is required: {}", String::from_utf8_lossy(&o.stderr));
+    // An issuer that is not there.
+    let o = tessera(&["issuer", "offer", "--url", "http://127.0.0.1:9", "--citizen", MARIO, "--token", "t"]);
+    fails(&o, "cannot reach the issuer at http://127.0.0.1:9");
+    // A JSON answer with --json.
+    let out = ok(&tessera(&["issuer", "offer", "--url", &hc, "--citizen", MARIO, "--data-dir", data.to_str().unwrap(), "--json"]));
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert!(v["offer_url"].as_str().unwrap().starts_with("openid-credential-offer://"));
+    assert_eq!(v["tx_code"].as_str().unwrap().len(), 6);
+}
+
+/// The citizen's story with the real issuers: activate → offer → issue with the tx_code
+/// (after a wrong one) → list and show → present to the verifier (verified) → the issuer
+/// suspends the citizen's credentials → the verifier refuses the next presentation; a
+/// deferred licence waited for; the PID and the health card from their issuers.
+#[test]
+fn activate_issue_show_present_then_suspended_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = ports(1);
+    let data = dir.path().join("data");
+    let _up = up(base, &data);
+    let (ta, mdl, wp, verifier, pid, hc) = (url(base), url(base + 2), url(base + 4), url(base + 5), url(base + 6), url(base + 7));
+    let wallet_dir = dir.path().join("wallet");
+    let w = wallet_dir.to_str().unwrap();
+    let d = data.to_str().unwrap();
+
+    // Before activation: the wallet has no attested key to be issued to.
+    wait_for_issuers(&ta, &[&mdl, &pid, &hc], &data);
+    let (url_1, tx_1) = offer(&mdl, MARIO, &data);
+    fails(&tessera(&["wallet", "issue", &url_1, "--tx-code", &tx_1, "--yes", "--ta", &ta, "--data-dir", w]), "tessera wallet activate");
+
+    let start = Instant::now();
+    loop {
+        let o = tessera(&["wallet", "activate", "--provider", &wp, "--ta", &ta, "--data-dir", w]);
+        if o.status.success() {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(60), "activation failed: {}", String::from_utf8_lossy(&o.stderr));
+        std::thread::sleep(Duration::from_millis(300));
+    }
+
+    // A wrong tx_code: the issuer's invalid_grant, nothing stored.
+    let wrong = if tx_1 == "000000" { "111111" } else { "000000" };
+    fails(&tessera(&["wallet", "issue", &url_1, "--tx-code", wrong, "--yes", "--ta", &ta, "--data-dir", w]), "invalid_grant");
+    // A malformed one is refused before anything is sent.
+    fails(&tessera(&["wallet", "issue", &url_1, "--tx-code", "12", "--yes", "--ta", &ta, "--data-dir", w]), "tx_code of the wrong length");
+    assert!(ok(&tessera(&["wallet", "list", "--data-dir", w])).contains("No credentials"));
+
+    // The right one: the consent is shown, the credential verified and stored.
+    let out = ok(&tessera(&["wallet", "issue", &url_1, "--tx-code", &tx_1, "--yes", "--ta", &ta, "--data-dir", w]));
+    assert!(out.contains("Motorizzazione Civile (test issuer) offers credentials."), "{out}");
+    assert!(out.contains(&format!("trusted: federation trust chain to {ta}")), "{out}");
+    assert!(out.contains("Patente di guida (urn:eudi:mDL:it:1"), "{out}");
+    assert!(out.contains("Stored 1 credential"), "{out}");
+    let list: Value = serde_json::from_str(&ok(&tessera(&["wallet", "list", "--data-dir", w, "--json"]))).unwrap();
+    let list = list.as_array().unwrap();
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0]["vct"], "urn:eudi:mDL:it:1");
+    assert_eq!(list[0]["issuer"], mdl.as_str());
+    assert_eq!(list[0]["status"]["uri"], format!("{mdl}/status-list"));
+    let id = list[0]["id"].as_str().unwrap().to_owned();
+    let shown = ok(&tessera(&["wallet", "show", &id, "--data-dir", w]));
+    for needle in ["family_name = Rossi", "document_number = RM5012345A", &format!("status list {mdl}/status-list #"), "issuer   Motorizzazione Civile"] {
+        assert!(shown.contains(needle), "`{needle}` not in {shown}");
+    }
+    let shown: Value = serde_json::from_str(&ok(&tessera(&["wallet", "show", &id, "--data-dir", w, "--json"]))).unwrap();
+    assert_eq!(shown["claims"]["given_name"], "Mario");
+    // The tag of the key it is bound to (the one the WUA attests), which `present` signs with.
+    assert!(shown["holder_key_tag"].is_string(), "{shown}");
+    fails(&tessera(&["wallet", "show", "0123456789abcdef0123456789abcdef", "--data-dir", w]), "credential 0123456789abcdef0123456789abcdef");
+    // The pre-authorized code is single use.
+    fails(&tessera(&["wallet", "issue", &url_1, "--tx-code", &tx_1, "--yes", "--ta", &ta, "--data-dir", w]), "invalid_grant");
+
+    // Presented to the verifier: verified (the KB-JWT signed with the credential's own key).
+    let v_token = std::fs::read_to_string(data.join("verifier").join("admin-token")).unwrap();
+    let v_token = v_token.trim();
+    let (sid, wallet_url) = session(&verifier, v_token, "driving_licence");
+    let out = ok(&tessera(&["wallet", "present", &wallet_url, "--yes", "--ta", &ta, "--data-dir", w]));
+    assert!(out.contains("Presented mdl:portrait"), "{out}");
+    assert_eq!(session_status(&verifier, v_token, &sid), "verified");
+
+    // The Motorizzazione suspends Mario's credentials; once the verifier's copy of the status
+    // list is stale (30 s in `tessera up`), it refuses the licence.
+    let out = ok(&tessera(&["issuer", "suspend", "--url", &mdl, "--citizen", MARIO, "--data-dir", d]));
+    assert!(out.contains(&format!("1 credential of {MARIO}: now SUSPENDED")), "{out}");
+    let start = Instant::now();
+    loop {
+        let (sid, wallet_url) = session(&verifier, v_token, "driving_licence");
+        let o = tessera(&["wallet", "present", &wallet_url, "--yes", "--ta", &ta, "--data-dir", w]);
+        if !o.status.success() {
+            fails(&o, "credential suspended");
+            assert_eq!(session_status(&verifier, v_token, &sid), "refused");
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(45), "the verifier still accepts a suspended licence");
+        std::thread::sleep(Duration::from_secs(3));
+    }
+    let log = ok(&tessera(&["wallet", "log", "--data-dir", w]));
+    assert!(log.contains(&format!("imported {id} from {mdl}")), "{log}");
+
+    // Luigia's licence is not ready: the issuance is deferred and waited for, a line per poll.
+    let (url_2, tx_2) = offer(&mdl, LUIGIA, &data);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .args(["wallet", "issue", &url_2, "--tx-code", &tx_2, "--yes", "--ta", &ta, "--data-dir", w])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    err.read_line(&mut line).unwrap();
+    assert!(line.contains("(deferred): asking again in"), "{line}");
+    let registry = rusqlite::Connection::open(data.join("motorizzazione").join("authentic-source.sqlite")).unwrap();
+    registry.execute("UPDATE licences SET ready = 1 WHERE tax_id_code = ?1", [LUIGIA]).unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut err, &mut rest).unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success(), "{line}{rest}");
+    assert!(String::from_utf8_lossy(&o.stdout).contains("Stored 1 credential"), "{}", String::from_utf8_lossy(&o.stdout));
+
+    // The PID provider and the health-card registry issue to the same wallet, through a pipe.
+    for (issuer, vct) in [(&pid, "urn:eudi:pid:it:1"), (&hc, "urn:eudi:ehic:1")] {
+        let offered = ok(&tessera(&["issuer", "offer", "--url", issuer, "--citizen", MARIO, "--data-dir", d]));
+        let mut child = Command::new(env!("CARGO_BIN_EXE_tessera"))
+            .args(["wallet", "issue", "-", "--yes", "--ta", &ta, "--data-dir", w])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::io::Write::write_all(&mut child.stdin.take().unwrap(), offered.as_bytes()).unwrap();
+        let o = child.wait_with_output().unwrap();
+        assert!(ok(&o).contains(vct), "{}", String::from_utf8_lossy(&o.stdout));
+    }
+    let list: Value = serde_json::from_str(&ok(&tessera(&["wallet", "list", "--data-dir", w, "--json"]))).unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 4, "{list}");
+    // The PID presented to the verifier.
+    let (sid, wallet_url) = session(&verifier, v_token, "pid");
+    ok(&tessera(&["wallet", "present", &wallet_url, "--yes", "--ta", &ta, "--data-dir", w]));
+    assert_eq!(session_status(&verifier, v_token, &sid), "verified");
+}
