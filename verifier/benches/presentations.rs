@@ -14,6 +14,10 @@
 //!    after each run the verifier's own counters must agree: as many `verified` as counted
 //!    here, no `refused`. Anything else is an error.
 //!
+//! Before the runs, one wallet makes presentations one at a time and the server's CPU of
+//! each step (`POST /sessions`, `request_uri`, `response_uri`) is read between the steps:
+//! where the server's CPU goes, against the crypto each step must do.
+//!
 //! It runs at 50 and 200 concurrent wallets (closed loop: each wallet starts its next
 //! presentation when the last one ends), 10 s each after a 1.5 s warm-up (`--quick`: 2 s
 //! after 0.5 s), and prints presentations/s, p50/p99 of a whole presentation and of each
@@ -308,8 +312,26 @@ async fn timed<T>(f: impl std::future::Future<Output = T>) -> (T, Duration) {
     (r, t.elapsed())
 }
 
-async fn present_once(c: &Ctx, w: &Wallet) -> Result<(Sample, Artifacts), String> {
+/// The server's CPU in each step of one presentation ([`breakdown`]): read between the steps,
+/// when the server has answered and is idle.
+#[derive(Default, Clone, Copy)]
+struct StepCpu {
+    session: Duration,
+    request: Duration,
+    response: Duration,
+}
+
+async fn present_once(c: &Ctx, w: &Wallet, mut cpu: Option<&mut StepCpu>) -> Result<(Sample, Artifacts), String> {
     let start = Instant::now();
+    let mut mark = cpu.is_some().then(|| threads_cpu(SERVER_THREAD));
+    // The server's CPU since the last mark, added to `slot` (only in a breakdown).
+    let mut lap = |slot: fn(&mut StepCpu) -> &mut Duration, cpu: &mut Option<&mut StepCpu>| {
+        if let (Some(c), Some(m)) = (cpu.as_deref_mut(), mark.as_mut()) {
+            let now = threads_cpu(SERVER_THREAD);
+            *slot(c) += now - *m;
+            *m = now;
+        }
+    };
     let e = |what: &str| {
         let what = what.to_owned();
         move |err: reqwest::Error| format!("{what}: {err}")
@@ -333,6 +355,7 @@ async fn present_once(c: &Ctx, w: &Wallet) -> Result<(Sample, Artifacts), String
         serde_json::from_str::<Value>(&body).map_err(|err| format!("POST /sessions body: {err}"))
     })
     .await;
+    lap(|c| &mut c.session, &mut cpu);
     let v = v?;
     let wallet_url = v["wallet_url"].as_str().ok_or("no wallet_url")?;
 
@@ -359,6 +382,7 @@ async fn present_once(c: &Ctx, w: &Wallet) -> Result<(Sample, Artifacts), String
         Ok(body)
     })
     .await;
+    lap(|c| &mut c.request, &mut cpu);
     let jwt = jwt?;
 
     // The wallet's checks of the request object (its CPU, not the server's).
@@ -393,6 +417,7 @@ async fn present_once(c: &Ctx, w: &Wallet) -> Result<(Sample, Artifacts), String
         Ok::<_, String>((status, body))
     })
     .await;
+    lap(|c| &mut c.response, &mut cpu);
     let (status, body) = answer?;
     // Cross-device, verified: 200 with no redirect. A refusal is 400/403 with its reason.
     if status != 200 || body.trim() != "{}" {
@@ -413,7 +438,7 @@ struct Tally {
 async fn wallet_loop(c: Arc<Ctx>, w: Arc<Wallet>, stop: Arc<AtomicBool>, pace: Option<Duration>) -> Tally {
     let mut t = Tally::default();
     while !stop.load(Ordering::Relaxed) {
-        match present_once(&c, &w).await {
+        match present_once(&c, &w, None).await {
             Ok((s, _)) => t.samples.push(s),
             Err(e) => {
                 t.errors += 1;
@@ -488,6 +513,21 @@ fn crypto_baseline(s: &Setup, holder: &wallet_core::jose::Jwk, a: &Artifacts, qu
         holder.verify(JwsAlg::Es256, black_box(kb_jwt.signing_input()), kb_jwt.signature()).unwrap();
     });
     Crypto { sign, decrypt, verify_issuer, verify_kb }
+}
+
+// ---------------------------------------------------------------------------------------
+// Where the server's CPU goes
+
+/// The server's CPU per step, averaged over `n` presentations made one at a time by one
+/// wallet (no concurrency: each step's CPU is the server's alone, read when it is idle).
+fn breakdown(rt: &tokio::runtime::Runtime, ctx: &Ctx, w: &Wallet, n: u32) -> StepCpu {
+    let mut total = StepCpu::default();
+    rt.block_on(async {
+        for _ in 0..n {
+            present_once(ctx, w, Some(&mut total)).await.unwrap_or_else(|e| panic!("breakdown: {e}"));
+        }
+    });
+    StepCpu { session: total.session / n, request: total.request / n, response: total.response / n }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -599,8 +639,9 @@ fn main() -> std::process::ExitCode {
 
     // One presentation end to end (the verifier resolves its own chain and the issuer's
     // here, once, and the baseline takes its inputs from it).
-    let (_, artifacts) = wallet_rt.block_on(present_once(&ctx, &wallets[0])).unwrap_or_else(|e| panic!("first presentation: {e}"));
+    let (_, artifacts) = wallet_rt.block_on(present_once(&ctx, &wallets[0], None)).unwrap_or_else(|e| panic!("first presentation: {e}"));
     let crypto = crypto_baseline(&s, &wallets[0].holder.public_jwk(), &artifacts, o.quick);
+    let steps = breakdown(&wallet_rt, &ctx, &wallets[0], if o.quick { 50 } else { 300 });
 
     println!("Tessera verifier: presentations over loopback HTTP ({} cores; server runtime 2 workers; wallets in the same process)", std::thread::available_parallelism().map_or(0, |n| n.get()));
     println!(
@@ -618,6 +659,16 @@ fn main() -> std::process::ExitCode {
         o.secs,
         o.warmup,
         o.paced.map(|p| format!(", each wallet pausing {} ms between presentations", p.as_millis())).unwrap_or_default()
+    );
+    println!(
+        "  server CPU per step, one presentation at a time: POST /sessions {}, POST request_uri {} (crypto {}), POST response_uri {} (crypto {}); total {} = {:.2} x crypto",
+        us(steps.session),
+        us(steps.request),
+        us(crypto.sign),
+        us(steps.response),
+        us(crypto.decrypt + crypto.verify_issuer + crypto.verify_kb),
+        us(steps.session + steps.request + steps.response),
+        (steps.session + steps.request + steps.response).as_secs_f64() / crypto.total().as_secs_f64()
     );
     let mut results = Vec::new();
     for &level in &o.levels {
