@@ -1,5 +1,6 @@
-//! The SQLite backend: `<data_dir>/verifier.sqlite`, WAL, `synchronous=FULL`, one
-//! connection behind a mutex (calls are short and local).
+//! The SQLite backend: `<data_dir>/verifier.sqlite`, WAL, `synchronous=NORMAL` (what a
+//! power loss may undo: the `store` module), one connection behind a mutex (calls are short
+//! and local).
 
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -57,7 +58,7 @@ impl Sqlite {
         let conn = Connection::open(path)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.execute_batch(
             "CREATE TABLE IF NOT EXISTS sessions (
                 id TEXT PRIMARY KEY,
