@@ -47,7 +47,9 @@
 //!
 //! Options: `--quick`, `--secs S`, `--warmup S`, `--levels 50,200`, `--batch N` (credentials
 //! per request of the batch row, 0 to skip it; default 10), `--batch-level W` (its wallets,
-//! default 50).
+//! default 50), `--paced-ms MS` (a wallet waits MS between issuances: latency below
+//! saturation), `--data-dir DIR` (where the databases live, default the system's temporary
+//! directory; a tmpfs such as `/dev/shm` shows what the disk's `fsync`s cost).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)] // bench code
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -87,10 +89,12 @@ struct Opts {
     levels: Vec<usize>,
     batch: usize,
     batch_level: usize,
+    paced: Option<Duration>,
+    data_dir: Option<std::path::PathBuf>,
 }
 
 fn opts() -> Opts {
-    let mut o = Opts { quick: false, secs: 10.0, warmup: 1.5, levels: vec![50, 200], batch: 10, batch_level: 50 };
+    let mut o = Opts { quick: false, secs: 10.0, warmup: 1.5, levels: vec![50, 200], batch: 10, batch_level: 50, paced: None, data_dir: None };
     let mut secs = None;
     let mut warmup = None;
     let mut args = std::env::args().skip(1);
@@ -102,9 +106,11 @@ fn opts() -> Opts {
             "--levels" => o.levels = args.next().map(|v| v.split(',').filter_map(|n| n.trim().parse().ok()).collect()).unwrap_or_default(),
             "--batch" => o.batch = args.next().and_then(|v| v.parse().ok()).unwrap_or(10),
             "--batch-level" => o.batch_level = args.next().and_then(|v| v.parse().ok()).unwrap_or(50).max(1),
+            "--paced-ms" => o.paced = args.next().and_then(|v| v.parse().ok()).map(Duration::from_millis),
+            "--data-dir" => o.data_dir = args.next().map(Into::into),
             "--bench" => {} // cargo bench passes it
             other => {
-                eprintln!("unknown option {other}; options: --quick --secs S --warmup S --levels 50,200 --batch N --batch-level W");
+                eprintln!("unknown option {other}; options: --quick --secs S --warmup S --levels 50,200 --batch N --batch-level W --paced-ms MS --data-dir DIR");
                 std::process::exit(2);
             }
         }
@@ -208,7 +214,7 @@ async fn wp_status(key: Arc<SoftwareSigner>, id: EntityId, chain: Arc<OnceLock<V
 }
 
 struct Setup {
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
     anchor: TrustAnchorConfig,
     wp_id: EntityId,
     wp_key: SoftwareSigner,
@@ -218,8 +224,11 @@ struct Setup {
 }
 
 /// Trust anchor and wallet provider on `fed`, the issuer on `srv`, both onboarded.
-fn setup(fed: &tokio::runtime::Runtime, srv: &tokio::runtime::Runtime) -> Setup {
-    let dir = tempfile::tempdir().unwrap();
+fn setup(fed: &tokio::runtime::Runtime, srv: &tokio::runtime::Runtime, data_dir: Option<&std::path::Path>) -> Setup {
+    let dir = match data_dir {
+        Some(d) => tempfile::tempdir_in(d).unwrap(),
+        None => tempfile::tempdir().unwrap(),
+    };
     let http = reqwest::Client::new();
     let chain_slot: Arc<OnceLock<Vec<String>>> = Arc::new(OnceLock::new());
     let (anchor, wp_id, wp_key) = fed.block_on(async {
@@ -281,7 +290,7 @@ fn setup(fed: &tokio::runtime::Runtime, srv: &tokio::runtime::Runtime) -> Setup 
         (issuer, id)
     });
     fed.block_on(onboard(&http, &anchor.id, &issuer_id, "openid_credential_issuer"));
-    Setup { _dir: dir, anchor, wp_id, wp_key, wp_chain, issuer, issuer_id }
+    Setup { dir, anchor, wp_id, wp_key, wp_chain, issuer, issuer_id }
 }
 
 fn wua(s: &Setup, keys: &[SoftwareSigner]) -> String {
@@ -416,7 +425,7 @@ struct Tally {
     first_errors: Vec<String>,
 }
 
-async fn wallet_loop(c: Arc<Ctx>, w: Arc<Wallet>, stop: Arc<AtomicBool>) -> Tally {
+async fn wallet_loop(c: Arc<Ctx>, w: Arc<Wallet>, stop: Arc<AtomicBool>, pace: Option<Duration>) -> Tally {
     let mut t = Tally::default();
     while !stop.load(Ordering::Relaxed) {
         match issue_once(&c, &w).await {
@@ -427,6 +436,9 @@ async fn wallet_loop(c: Arc<Ctx>, w: Arc<Wallet>, stop: Arc<AtomicBool>) -> Tall
                     t.first_errors.push(e);
                 }
             }
+        }
+        if let Some(p) = pace {
+            tokio::time::sleep(p).await;
         }
     }
     t
@@ -552,7 +564,7 @@ fn run(rt: &tokio::runtime::Runtime, s: &Setup, ctx: &Arc<Ctx>, wallets: &[Arc<W
     let per_request = wallets.first().map_or(1, |w| w.keys.len());
     let (issued0, refused0) = (counter(&s.issuer, ISSUED), counter(&s.issuer, REFUSED));
     let stop = Arc::new(AtomicBool::new(false));
-    let tasks: Vec<_> = wallets.iter().map(|w| rt.spawn(wallet_loop(ctx.clone(), w.clone(), stop.clone()))).collect();
+    let tasks: Vec<_> = wallets.iter().map(|w| rt.spawn(wallet_loop(ctx.clone(), w.clone(), stop.clone(), o.paced))).collect();
     std::thread::sleep(Duration::from_secs_f64(o.warmup));
     let (t1, srv1, wal1, (m1, p1)) = (Instant::now(), threads_cpu(SERVER_THREAD), threads_cpu(WALLET_THREAD), machine_and_process_cpu());
     std::thread::sleep(Duration::from_secs_f64(o.secs));
@@ -612,7 +624,7 @@ fn main() -> std::process::ExitCode {
     let fed_rt = runtime(FED_THREAD, 1);
     let srv_rt = runtime(SERVER_THREAD, 2);
     let wallet_rt = runtime(WALLET_THREAD, 2);
-    let s = setup(&fed_rt, &srv_rt);
+    let s = setup(&fed_rt, &srv_rt, o.data_dir.as_deref());
     let max = o.levels.iter().copied().max().unwrap_or(1).max(if o.batch > 0 { o.batch_level } else { 0 });
     let ctx = Arc::new(Ctx {
         http: reqwest::Client::builder().pool_max_idle_per_host(4 * max).redirect(reqwest::redirect::Policy::none()).build().unwrap(),
@@ -666,7 +678,14 @@ fn main() -> std::process::ExitCode {
         us(crypto.per_credential(1)),
         if o.batch > 0 { format!(", {} per credential for a batch of {}", us(crypto.per_credential(o.batch)), o.batch) } else { String::new() }
     );
-    println!("  credential {} bytes (SD-JWT VC, PID); {} s per row after {} s warm-up", artifacts.credentials[0].len(), o.secs, o.warmup);
+    println!(
+        "  credential {} bytes (SD-JWT VC, PID); {} s per row after {} s warm-up; databases in {}{}",
+        artifacts.credentials[0].len(),
+        o.secs,
+        o.warmup,
+        s.dir.path().display(),
+        o.paced.map(|p| format!("; each wallet pausing {} ms between issuances", p.as_millis())).unwrap_or_default()
+    );
 
     let mut results = Vec::new();
     let mut rows: Vec<(String, Vec<Arc<Wallet>>)> = o.levels.iter().map(|&l| (format!("{l} concurrent wallets, 1 credential a request"), single[..l].to_vec())).collect();
