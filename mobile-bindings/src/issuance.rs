@@ -312,6 +312,10 @@ impl IssuanceSession {
         if *accepted {
             return Err(WalletError::IssuanceClosed);
         }
+        // Checked before the token request spends the pre-authorized code.
+        if self.wallet.activation()?.and_then(|a| a.wallet_unit_attestation).is_none() {
+            return Err(WalletError::NotActivated);
+        }
         let out = self.flow.accept(&self.session, tx_code)?;
         // The issuer has answered: the pre-authorized code is spent.
         *accepted = true;
@@ -406,5 +410,35 @@ impl DeferredIssuance {
         tokio::task::spawn_blocking(move || self.poll_blocking())
             .await
             .map_err(|e| WalletError::Internal { reason: format!("task: {e}") })?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use wallet_core::oid4vci::offer::OfferError;
+    use wallet_core::wallet::HttpError;
+    use wallet_core::wallet::issuance::CredentialRule;
+
+    use super::*;
+
+    #[test]
+    fn issuance_errors_map_to_typed_wallet_errors() {
+        let refused = IssuanceError::Issuer { step: IssuanceStep::Token, status: 400, error: Some("invalid_grant".into()), description: Some("x".into()) };
+        assert_eq!(
+            WalletError::from(refused),
+            WalletError::IssuerRefused { stage: IssuanceStage::Token, status: 400, error: Some("invalid_grant".into()) }
+        );
+        assert_eq!(WalletError::from(IssuanceError::TxCode("not numeric")).code(), "invalid_tx_code");
+        assert_eq!(WalletError::from(IssuanceError::UnsupportedGrant).code(), "invalid_offer");
+        assert_eq!(WalletError::from(IssuanceError::Offer(OfferError::BadConfigurationIds)).code(), "invalid_offer");
+        let untrusted = WalletError::from(IssuanceError::Untrusted { issuer: "https://i.example".into(), reason: "no chain".into() });
+        assert_eq!(untrusted, WalletError::UntrustedIssuer { issuer: "https://i.example".into(), reason: "no chain".into() });
+        let bad = WalletError::from(IssuanceError::BadResponse { step: IssuanceStep::Nonce, detail: "not JSON".into() });
+        assert_eq!(bad, WalletError::IssuerProtocol { stage: IssuanceStage::Nonce, reason: "not JSON".into() });
+        let rule = WalletError::from(IssuanceError::Credential { index: 1, rule: CredentialRule::Cnf });
+        assert!(matches!(&rule, WalletError::InvalidCredential { rule } if rule.starts_with("credential 1: cnf")), "{rule}");
+        let net = WalletError::from(IssuanceError::Http { step: IssuanceStep::Credential, source: HttpError("refused".into()) });
+        assert!(matches!(&net, WalletError::Network { reason } if reason == "credential: HTTP request failed: refused"), "{net}");
+        assert_eq!(WalletError::from(IssuanceError::Wallet(wallet_core::wallet::WalletError::NoAttestations)), WalletError::NotActivated);
     }
 }

@@ -4,7 +4,8 @@
 #   1. the Python suite (python3 -m unittest, standard library only),
 #   2. the Kotlin/JVM program (kotlinc from the npm package kotlin-compiler, JNA from Debian),
 #   3. a check that the Swift bindings exist (no Swift toolchain here).
-# 1 and 2 each activate a wallet against examples/loopback_federation (built here).
+# 1 and 2 each activate a wallet against examples/loopback_federation (built here) and take
+# credentials from its issuer.
 # Usage: mobile-bindings/tests/run.sh [--skip-kotlin]
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -37,6 +38,7 @@ for f in tessera.swift tesseraFFI.h tesseraFFI.modulemap; do
     test -s "$out/swift/$f" || { echo "missing $out/swift/$f" >&2; exit 1; }
 done
 grep -q "func importCredential" "$out/swift/tessera.swift"
+grep -q "func startIssuance" "$out/swift/tessera.swift"
 
 if [ "$skip_kotlin" = 1 ]; then
     echo "== mobile-bindings: Kotlin skipped (--skip-kotlin)"

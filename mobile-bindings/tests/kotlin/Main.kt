@@ -4,7 +4,8 @@
 // A plain program (no test framework on this machine): each check throws on failure and
 // the process exits non-zero. Args: the generated tessera.kt (for the checksum check).
 // Environment: TESSERA_LOOPBACK_FEDERATION, the built examples/loopback_federation (trust
-// anchor, test OpenID Provider and wallet provider on loopback) for the activation checks.
+// anchor, test OpenID Provider, wallet provider and credential issuer on loopback) for the
+// activation and issuance checks.
 
 import com.sun.jna.NativeLibrary
 import java.io.File

@@ -214,11 +214,24 @@ class IssuanceTest(unittest.TestCase):
         with self.assertRaises(WalletError.InvalidOffer) as e:
             run(self.wallet.start_issuance("openid-credential-offer://?nothing=here"))
         self.assertEqual(e.exception.code(), "invalid_offer")
-        url, _ = self.offer(MARIO)
+        url, code = self.offer(MARIO)
         with tempfile.TemporaryDirectory() as d:
             bare = Wallet.open(WalletConfig(data_dir=d, trust_anchors=[self.anchor]), PyKeyStore(), PyHttpClient())
             with self.assertRaises(WalletError.NotConfigured):
                 run(bare.start_issuance(url))
+            # Configured but not activated: the consent is shown, accept refuses before /token.
+            http = PyHttpClient()
+            config = WalletConfig(data_dir=d + "/inactive", trust_anchors=[self.anchor], wallet_provider=self.fed["wallet_provider"])
+            inactive = Wallet.open(config, PyKeyStore(), http)
+            session = run(inactive.start_issuance(url))
+            self.assertTrue(session.consent().trust.is_TRUSTED())
+            with self.assertRaises(WalletError.NotActivated):
+                run(session.accept(code))
+            self.assertFalse(any(u.endswith("/token") for u in http.urls), http.urls)
+        # The code was not spent: this wallet can still use it.
+        out = run(run_accept(self.wallet, url, code))
+        self.assertTrue(out.is_ISSUED())
+        self.wallet.delete_credential(out.credentials[0].id)
 
 
 async def run_accept(wallet, url, code):
