@@ -53,8 +53,11 @@ pub(crate) struct IssueArgs {
 /// The offer and the transaction code read from stdin: `tessera issuer offer`'s JSON
 /// (`offer_url`, `tx_code`) or its text (a line with the URL, a `tx_code: CODE` line).
 fn offer_from_stdin() -> Result<(String, Option<String>), CliError> {
-    let text = crate::read_stdin()?;
-    if let Ok(v) = serde_json::from_str::<Value>(&text)
+    parse_offer_input(&crate::read_stdin()?)
+}
+
+fn parse_offer_input(text: &str) -> Result<(String, Option<String>), CliError> {
+    if let Ok(v) = serde_json::from_str::<Value>(text)
         && let Some(url) = v.get("offer_url").and_then(Value::as_str)
     {
         return Ok((url.to_owned(), v.get("tx_code").and_then(Value::as_str).map(str::to_owned)));
@@ -267,4 +270,27 @@ pub(crate) fn show(a: &StoreArgs, id: &str) -> Result<(), CliError> {
     }
     crate::print_out(&out);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_offer_command_output() {
+        let text = "openid-credential-offer://?credential_offer=%7B%7D\ntx_code: 123456\n";
+        assert_eq!(parse_offer_input(text).unwrap(), ("openid-credential-offer://?credential_offer=%7B%7D".to_owned(), Some("123456".to_owned())));
+        let json = r#"{"offer_url":"openid-credential-offer://?x","tx_code":"654321","expires_at":1}"#;
+        assert_eq!(parse_offer_input(json).unwrap(), ("openid-credential-offer://?x".to_owned(), Some("654321".to_owned())));
+        assert_eq!(parse_offer_input("openid-credential-offer://?y").unwrap(), ("openid-credential-offer://?y".to_owned(), None));
+        assert!(matches!(parse_offer_input("nothing here"), Err(CliError::Usage(m)) if m.contains("no credential offer URL")));
+    }
+
+    #[test]
+    fn long_values_are_cut() {
+        assert_eq!(short(&json!("Mario")), "Mario");
+        assert_eq!(short(&json!(["IT"])), r#"["IT"]"#);
+        let long = "x".repeat(100);
+        assert_eq!(short(&json!(long)), format!("{}... (100 characters)", "x".repeat(60)));
+    }
 }

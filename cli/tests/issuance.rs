@@ -90,6 +90,13 @@ fn offer(issuer: &str, citizen: &str, data: &Path) -> (String, String) {
     (url, tx)
 }
 
+/// `tessera ARGS` with `input` on stdin.
+fn with_stdin(args: &[&str], input: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tessera")).args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), input.as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
+}
+
 /// A verifier session for `preset`: its id and the wallet URL.
 fn session(verifier: &str, token: &str, preset: &str) -> (String, String) {
     let r = reqwest::blocking::Client::new()
@@ -270,20 +277,18 @@ fn activate_issue_show_present_then_suspended_is_refused() {
     assert!(o.status.success(), "{line}{rest}");
     assert!(String::from_utf8_lossy(&o.stdout).contains("Stored 1 credential"), "{}", String::from_utf8_lossy(&o.stdout));
 
-    // The PID provider and the health-card registry issue to the same wallet, through a pipe.
-    for (issuer, vct) in [(&pid, "urn:eudi:pid:it:1"), (&hc, "urn:eudi:ehic:1")] {
-        let offered = ok(&tessera(&["issuer", "offer", "--url", issuer, "--citizen", MARIO, "--data-dir", d]));
-        let mut child = Command::new(env!("CARGO_BIN_EXE_tessera"))
-            .args(["wallet", "issue", "-", "--yes", "--ta", &ta, "--data-dir", w])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        std::io::Write::write_all(&mut child.stdin.take().unwrap(), offered.as_bytes()).unwrap();
-        let o = child.wait_with_output().unwrap();
-        assert!(ok(&o).contains(vct), "{}", String::from_utf8_lossy(&o.stdout));
-    }
+    // The PID provider issues to the same wallet through a pipe (`issuer offer | wallet issue -`).
+    let offered = ok(&tessera(&["issuer", "offer", "--url", &pid, "--citizen", MARIO, "--data-dir", d]));
+    let o = with_stdin(&["wallet", "issue", "-", "--yes", "--ta", &ta, "--data-dir", w], &offered);
+    assert!(ok(&o).contains("urn:eudi:pid:it:1"), "{}", String::from_utf8_lossy(&o.stdout));
+    // The health card: the tx_code and the consent asked on the terminal; first declined
+    // (nothing requested), then accepted.
+    let (url_3, tx_3) = offer(&hc, MARIO, &data);
+    let o = with_stdin(&["wallet", "issue", &url_3, "--ta", &ta, "--data-dir", w], &format!("{tx_3}\nn\n"));
+    fails(&o, "declined: nothing was requested");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("Transaction code (Il codice ricevuto allo sportello): "), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = with_stdin(&["wallet", "issue", &url_3, "--ta", &ta, "--data-dir", w], &format!("{tx_3}\ny\n"));
+    assert!(ok(&o).contains("urn:eudi:ehic:1"), "{}", String::from_utf8_lossy(&o.stdout));
     let list: Value = serde_json::from_str(&ok(&tessera(&["wallet", "list", "--data-dir", w, "--json"]))).unwrap();
     assert_eq!(list.as_array().unwrap().len(), 4, "{list}");
     // The PID presented to the verifier.
