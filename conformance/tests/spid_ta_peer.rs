@@ -24,7 +24,25 @@ use wallet_core::federation::EntityId;
 
 /// What the peer is expected not to pass: the test id, whether it fails (`true`) or is
 /// skipped, a part of the reason the tool gives, and whose the failure is.
-const EXPECTED: &[(&str, bool, &str, &str)] = &[];
+const EXPECTED: &[(&str, bool, &str, &str)] = &[
+    // Its trust mark status endpoint decodes the mark without verifying the signature and
+    // looks it up by `sub` and type: a mark it never signed is reported active.
+    ("FA_011", true, "a mark it did not issue (its own mark with the signature replaced) is reported active", "peer"),
+    // Its historical keys view signs with create_jws' default alg RS256 whatever the key:
+    // with the EC keys IT-Wallet needs it raises, 500 (text/html).
+    ("FA_012", true, "historical keys answered 500", "peer"),
+    ("FA_018", true, "historical keys: Content-Type `text/html`", "peer"),
+    ("ALL-004", true, "historical keys answered 500", "peer"),
+    // fetch without `sub` returns its own Entity Configuration (drafts before `sub` became
+    // REQUIRED); draft 48 §8.1.1: `sub` REQUIRED, so 400 invalid_request.
+    ("FA_016", true, "fetch without sub answered 200, expected 400", "peer"),
+    // fetch?sub=<itself> is 404 invalid_subject; draft 48 §8.1.1: invalid_request.
+    ("FA_017", true, "fetch of the authority itself answered 404, expected 400 invalid_request", "peer"),
+    // Our side: wallet-core's TrustMarkRef takes `trust_mark_id` and `id` as serde aliases
+    // of `trust_mark_type`, so an entry carrying two of them (the peer sends all three) is a
+    // "duplicate field" and the whole chain is refused.
+    ("FA_020", true, "duplicate field `trust_mark_type`", "ours (wallet-core)"),
+];
 
 fn venv_python() -> Option<PathBuf> {
     let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../interop/.venv-spid/bin/python");
@@ -112,7 +130,7 @@ async fn the_spid_cie_oidc_trust_anchor_gives_the_established_outcome() {
             _ => false,
         };
         if !ok {
-            wrong.push(format!("{id}: {verdict:?}, expected {}", expected.map_or("passed".to_owned(), |e| format!("{} with `{}`", if e.1 { "failed" } else { "skipped" }, e.2))));
+            wrong.push(format!("{id}: {verdict:?}, expected {}", expected.map_or("passed".to_owned(), |e| format!("{} with `{}` ({}'s)", if e.1 { "failed" } else { "skipped" }, e.2, e.3))));
         }
     }
     for e in EXPECTED {
