@@ -2,6 +2,7 @@
 
 pub mod entity;
 pub mod federation;
+pub mod issuer;
 pub mod jwt;
 pub mod wallet_provider;
 
@@ -13,7 +14,8 @@ pub fn cases(plan: Plan) -> &'static [Case] {
     match plan {
         Plan::Federation => federation::CASES,
         Plan::WalletProvider => wallet_provider::CASES,
-        Plan::Rp | Plan::Issuer => &[],
+        Plan::Issuer => issuer::CASES,
+        Plan::Rp => &[],
     }
 }
 

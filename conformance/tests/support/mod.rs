@@ -27,6 +27,8 @@ pub struct Federation {
     pub leaf: EntityId,
     /// Our wallet provider, onboarded under the anchor.
     pub wallet_provider: EntityId,
+    /// Our issuer (the three presets, sample registries), onboarded with a trust mark.
+    pub issuer: EntityId,
     pub fault: Arc<Mutex<Option<&'static str>>>,
 }
 
@@ -71,6 +73,7 @@ impl Federation {
         lc.authority = false;
         lc.authority_hints = vec![anchor.clone()];
         let lc_anchor_jwks = jwks.clone();
+        let ic_anchor_jwks = jwks.clone();
         lc.trust_anchors = vec![TrustAnchorConfig { id: anchor.clone(), jwks }];
         lc.organization_name = "Conformance leaf".into();
         lc.metadata = json!({"openid_credential_verifier": {"client_name": "Leaf", "response_types_supported": ["vp_token"], "grant_types": ["authorization_code", "refresh_token"]}})
@@ -111,7 +114,27 @@ impl Federation {
         let body = json!({"entity_id": wallet_provider, "entity_types": ["wallet_solution"], "trust_mark_claims": {"organization_type": "private"}});
         let r = http.post(format!("{anchor}/admin/subordinates")).bearer_auth(TOKEN).json(&body).send().await.unwrap();
         assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
-        Self { _dir: dir, anchor, leaf, wallet_provider, fault }
+
+        let (issuer_listener, issuer) = bind().await;
+        let mut ic = issuer::Config::new(issuer.clone(), dir.path().join("issuer"), &issuer::presets::Preset::ALL);
+        ic.admin_token = TOKEN.into();
+        ic.trust_anchors = vec![TrustAnchorConfig { id: anchor.clone(), jwks: ic_anchor_jwks }];
+        ic.authority_hints = vec![anchor.clone()];
+        ic.organization_name = "Motorizzazione Civile (conformance)".into();
+        for p in issuer::presets::Preset::ALL {
+            issuer::samples::load(&ic.registry, p).unwrap();
+        }
+        let served = issuer::Issuer::open(ic).unwrap();
+        tokio::spawn(async move { issuer::serve_listener(served, issuer_listener, std::future::pending()).await.unwrap() });
+        let body = json!({"entity_id": issuer, "entity_types": ["openid_credential_issuer"], "trust_mark_claims": {"organization_type": "public"}});
+        let r = http.post(format!("{anchor}/admin/subordinates")).bearer_auth(TOKEN).json(&body).send().await.unwrap();
+        assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+        let r = http.post(format!("{anchor}/admin/trust-marks")).bearer_auth(TOKEN).json(&json!({"sub": issuer, "trust_mark_type": "member"})).send().await.unwrap();
+        assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+        let issued: Value = r.json().await.unwrap();
+        let r = http.post(format!("{issuer}/admin/own-trust-marks")).bearer_auth(TOKEN).json(&json!({"trust_mark": issued["trust_mark"]})).send().await.unwrap();
+        assert_eq!(r.status(), 204, "{}", r.text().await.unwrap());
+        Self { _dir: dir, anchor, leaf, wallet_provider, issuer, fault }
     }
 
     pub fn set_fault(&self, f: Option<&'static str>) {

@@ -1,0 +1,164 @@
+//! The issuer plan: a credential issuer tested from outside as a wallet sees it (the `CI` rows;
+//! IT-Wallet 1.4 `credential-issuer-*.rst`, digest §3).
+//!
+//! What runs today: the publication rows (`CI_001`–`CI_009`): the Entity Configuration, its
+//! keys in the superior's Subordinate Statement, its trust marks, its metadata types, and the
+//! issuer metadata at `/.well-known/openid-credential-issuer`. The protocol rows (PAR,
+//! authorization, token, credential…) need the tool to act as an activated wallet: not yet.
+
+use serde_json::Value;
+use wallet_core::jose::Jwk;
+
+use super::entity::{self, keys};
+use super::jwt::Jwt;
+use crate::case::{Case, Ctx, Step, ensure, fail, skip};
+use crate::plan::Plan;
+
+/// The metadata types every credential issuer publishes (IT-Wallet 1.4 §3, CI_008).
+const ISSUER_TYPES: [&str; 3] = ["federation_entity", "oauth_authorization_server", "openid_credential_issuer"];
+
+macro_rules! case {
+    ($id:literal, $run:ident, $sends:literal, $expects:literal) => {
+        Case { id: $id, plan: Plan::Issuer, sends: $sends, expects: $expects, run: $run }
+    };
+}
+
+/// The plan's cases, in matrix order.
+pub static CASES: &[Case] = &[
+    case!("CI_001", ci_001, "GET /.well-known/openid-federation", "200 with the issuer's Entity Configuration about itself"),
+    case!("CI_002", ci_002, "GET /.well-known/openid-federation", "Content-Type application/entity-statement+jwt"),
+    case!("CI_003", ci_003, "GET the Entity Configuration", "signed with a key of its own jwks, allowed alg, typ entity-statement+jwt"),
+    case!("CI_004", ci_004, "GET the Entity Configuration and the superior's fetch?sub=<issuer>", "the signing key is in both"),
+    case!("CI_005", ci_005, "GET the Entity Configuration", "one or more trust marks about the issuer, unexpired"),
+    case!("CI_006", ci_006, "GET the Entity Configuration", "iss, sub, iat, exp, jwks and metadata present and well formed"),
+    case!("CI_007", ci_007, "GET /.well-known/openid-federation and /.well-known/openid-credential-issuer", "both served; the metadata names the issuer"),
+    case!("CI_008", ci_008, "GET the Entity Configuration", "metadata with federation_entity, oauth_authorization_server and openid_credential_issuer"),
+    case!("CI_009", ci_009, "GET the Entity Configuration (when the issuer authenticates citizens with their PID)", "openid_credential_verifier metadata as well"),
+];
+
+fn configuration(ctx: &mut Ctx<'_>) -> Step<Jwt> {
+    entity::configuration(ctx).map(|(_, ec)| ec)
+}
+
+fn ci_001(ctx: &mut Ctx<'_>) -> Step<()> {
+    let ec = configuration(ctx)?;
+    entity::self_issued(ctx, &ec)
+}
+
+fn ci_002(ctx: &mut Ctx<'_>) -> Step<()> {
+    let (r, _) = entity::configuration(ctx)?;
+    entity::media_type(ctx, &r)
+}
+
+fn ci_003(ctx: &mut Ctx<'_>) -> Step<()> {
+    let ec = configuration(ctx)?;
+    entity::allowed_alg(&ec)?;
+    entity::explicit_typ(&ec)?;
+    entity::self_signed(&ec)
+}
+
+fn ci_004(ctx: &mut Ctx<'_>) -> Step<()> {
+    let ec = configuration(ctx)?;
+    let Some(kid) = ec.header_str("kid").map(str::to_owned) else { return fail("the Entity Configuration has no kid") };
+    let Some(signing) = keys(&ec).into_iter().find(|k| k.get("kid").and_then(Value::as_str) == Some(kid.as_str())) else {
+        return fail(format!("the signing key `{kid}` is not in the Entity Configuration's jwks"));
+    };
+    let tp = |k: &Value| Jwk::from_value(k).ok().map(|j| j.thumbprint().as_str().to_owned());
+    let signing_tp = tp(&signing);
+    let Some(superior) = ec.payload.get("authority_hints").and_then(Value::as_array).and_then(|h| h.first()).and_then(Value::as_str).map(str::to_owned) else {
+        return fail("no authority_hints: no superior to ask");
+    };
+    let r = ctx.get(&format!("{}/.well-known/openid-federation", superior.trim_end_matches('/')), &[])?;
+    ensure(r.status == 200, || format!("the superior {superior} answered {}", r.status))?;
+    let sup = Jwt::decode("the superior's Entity Configuration", &r.text())?;
+    let Some(fetch) = sup.payload.get("metadata").and_then(|m| m.get("federation_entity")).and_then(|f| f.get("federation_fetch_endpoint")).and_then(Value::as_str) else {
+        return fail(format!("the superior {superior} publishes no federation_fetch_endpoint"));
+    };
+    let me = ctx.target.entity_id.to_string();
+    let url = format!("{fetch}{}sub={}", if fetch.contains('?') { '&' } else { '?' }, url::form_urlencoded::byte_serialize(me.as_bytes()).collect::<String>());
+    let r = ctx.get(&url, &[])?;
+    ensure(r.status == 200, || format!("the superior's fetch of the issuer answered {}", r.status))?;
+    let ss = Jwt::decode("the Subordinate Statement", &r.text())?;
+    ctx.record_jwt("Subordinate Statement about the issuer", &ss.raw);
+    ss.verify_with("the Subordinate Statement", &keys(&sup))?;
+    let in_ss = keys(&ss).iter().any(|k| tp(k).is_some() && tp(k) == signing_tp);
+    ensure(in_ss, || format!("the superior's Subordinate Statement does not carry the issuer's signing key `{kid}`"))
+}
+
+fn ci_005(ctx: &mut Ctx<'_>) -> Step<()> {
+    let ec = configuration(ctx)?;
+    let marks = ec.payload.get("trust_marks").and_then(Value::as_array).cloned().unwrap_or_default();
+    ensure(!marks.is_empty(), || "the Entity Configuration carries no trust_marks".into())?;
+    let me = ctx.target.entity_id.to_string();
+    let now = wallet_core::time::UnixTime::now().secs();
+    for m in &marks {
+        let Some(t) = m.get("trust_mark").and_then(Value::as_str) else { return fail("a trust_marks entry has no trust_mark") };
+        let jwt = Jwt::decode("a trust mark", t)?;
+        ctx.record_jwt("trust mark", t);
+        ensure(jwt.claim_str("sub") == Some(me.as_str()), || format!("a trust mark is about {:?}, not the issuer", jwt.claim_str("sub")))?;
+        let ty = m.get("trust_mark_type").and_then(Value::as_str);
+        ensure(ty.is_some() && ty == jwt.claim_str("trust_mark_type"), || format!("trust_mark_type {ty:?} does not match the mark's"))?;
+        ensure(jwt.claim_i64("exp").is_none_or(|e| e > now), || "a trust mark is expired".into())?;
+    }
+    Ok(())
+}
+
+fn ci_006(ctx: &mut Ctx<'_>) -> Step<()> {
+    let ec = configuration(ctx)?;
+    for claim in ["iss", "sub", "iat", "exp", "jwks", "metadata"] {
+        ensure(ec.payload.contains_key(claim), || format!("no `{claim}`"))?;
+    }
+    entity::self_issued(ctx, &ec)?;
+    entity::valid_now("the Entity Configuration", &ec)?;
+    entity::public_jwks("jwks", ec.payload.get("jwks"))?;
+    ensure(ec.payload.get("metadata").is_some_and(Value::is_object), || "metadata is not an object".into())
+}
+
+fn ci_007(ctx: &mut Ctx<'_>) -> Step<()> {
+    let _ = configuration(ctx)?;
+    let url = ctx.target.url("/.well-known/openid-credential-issuer");
+    let r = ctx.get(&url, &[("accept", "application/json")])?;
+    ensure(r.status == 200, || format!("GET {url} answered {}", r.status))?;
+    let v = match r.json() {
+        Ok(v) => v,
+        Err(e) => return fail(format!("the issuer metadata is not JSON: {e}")),
+    };
+    let me = ctx.target.entity_id.to_string();
+    ensure(v.get("credential_issuer").and_then(Value::as_str) == Some(me.as_str()), || format!("credential_issuer {:?} is not {me}", v.get("credential_issuer")))
+}
+
+fn ci_008(ctx: &mut Ctx<'_>) -> Step<()> {
+    let ec = configuration(ctx)?;
+    for t in ISSUER_TYPES {
+        entity::metadata_of(&ec, t)?;
+    }
+    let ci = entity::metadata_of(&ec, "openid_credential_issuer")?;
+    for field in ["credential_issuer", "credential_endpoint", "nonce_endpoint"] {
+        ensure(ci.get(field).and_then(Value::as_str).is_some(), || format!("openid_credential_issuer has no {field}"))?;
+    }
+    ensure(ci.get("credential_configurations_supported").and_then(Value::as_object).is_some_and(|c| !c.is_empty()), || {
+        "openid_credential_issuer has no credential_configurations_supported".into()
+    })?;
+    let asm = entity::metadata_of(&ec, "oauth_authorization_server")?;
+    for field in ["issuer", "token_endpoint"] {
+        ensure(asm.get(field).and_then(Value::as_str).is_some(), || format!("oauth_authorization_server has no {field}"))?;
+    }
+    Ok(())
+}
+
+fn ci_009(ctx: &mut Ctx<'_>) -> Step<()> {
+    let ec = configuration(ctx)?;
+    let asm = entity::metadata_of(&ec, "oauth_authorization_server")?;
+    let codes = asm.get("grant_types_supported").and_then(Value::as_array).is_some_and(|g| g.iter().any(|x| x == "authorization_code"));
+    let verifier = ec.payload.get("metadata").and_then(|m| m.get("openid_credential_verifier"));
+    match (codes, verifier) {
+        (_, Some(v)) => {
+            ensure(v.is_object(), || "openid_credential_verifier is not an object".into())?;
+            let v = v.as_object().map(|m| m.keys().cloned().collect::<Vec<_>>()).unwrap_or_default();
+            ctx.note(format!("openid_credential_verifier: {}", v.join(", ")));
+            Ok(())
+        }
+        (false, None) => skip("the issuer does not authenticate citizens at /authorize (no authorization_code grant)"),
+        (true, None) => skip("the issuer authenticates citizens otherwise than with their PID (no openid_credential_verifier)"),
+    }
+}
