@@ -407,6 +407,7 @@ class Federation(exe: String) : AutoCloseable {
     val redirectUri = info["redirect_uri"] as String
     val issuer = info["issuer"] as String
     val untrustedIssuer = info["untrusted_issuer"] as String
+    val issuerRegistry = info["issuer_registry"] as String
     private val adminToken = info["issuer_admin_token"] as String
     val anchor = obj(info["trust_anchor"]).let { ta ->
         TrustAnchor(ta["entity_id"] as String, list(obj(ta["jwks"])["keys"]).map { obj(it) }.map { k ->
@@ -569,6 +570,7 @@ fun issuance(exe: String) {
             val attested = list(jwtPart(info.walletUnitAttestation!!, 1)["attested_keys"]).map { obj(it) }.map { keys.tagOf(it["x"] as String, it["y"] as String) }
             check(cred.keyTag in attested, "bound to the JVM key the WUA attests")
             check(wallet.credentials().map { it.id } == listOf(cred.id), "listed")
+            check(cred.claims.first { dotted(it.path) == "given_name" }.label.isNotEmpty(), "labelled")
             check(session.nextStep() == IssuanceNextStep.Done, "next step: done")
             assertThrows<WalletException.IssuanceClosed>("a second accept") { runBlocking { session.accept(code) } }
 
@@ -584,6 +586,19 @@ fun issuance(exe: String) {
             check(jwtPart(p.sdJwt.substringAfterLast('~'), 1)["nonce"] == nonce, "the KB-JWT carries the nonce")
             check(verifyEs256(keys.keys.getValue(cred.keyTag).public, "${kb[0]}.${kb[1]}", b64uDecode(kb[2])), "the KB-JWT verifies with the JVM key")
             check(wallet.transactions().any { it.kind == TransactionKind.ISSUANCE && it.counterparty == fed.issuer && it.credentialIds == listOf(cred.id) }, "the issuance is logged")
+
+            // Luigia Verdi's licence is not ready: deferred, polled, then ready in the registry.
+            val (lUrl, lCode) = fed.offer("VRDLGU85M41F205X")
+            val deferred = (runBlocking { wallet.startIssuance(lUrl).accept(lCode) } as? IssuanceOutcome.Deferred)?.deferred
+                ?: throw AssertionError("FAILED: not deferred")
+            check(deferred.configurationId() == "dc_sd_jwt_mDL" && deferred.intervalSecs() >= 1uL && deferred.isPending(), "deferred: the handle")
+            check(runBlocking { deferred.poll() } is IssuanceOutcome.Deferred, "deferred: still pending")
+            val sqlite = ProcessBuilder("sqlite3", fed.issuerRegistry, "UPDATE licences SET ready = 1 WHERE tax_id_code = 'VRDLGU85M41F205X'")
+                .redirectErrorStream(true).start()
+            check(sqlite.waitFor(10, TimeUnit.SECONDS) && sqlite.exitValue() == 0, "the registry marks the licence ready (sqlite3)")
+            val later = (runBlocking { deferred.poll() } as? IssuanceOutcome.Issued)?.credentials?.singleOrNull()
+            check(later != null && texts(later.claims)["given_name"] == "Luigia" && !deferred.isPending(), "deferred: issued once ready")
+            assertThrows<WalletException.IssuanceClosed>("deferred: polled after it was issued") { runBlocking { deferred.poll() } }
 
             val (outsideUrl, outsideCode) = fed.offer("RSSMRA80A10H501Z", fed.untrustedIssuer)
             val outside = runBlocking { wallet.startIssuance(outsideUrl) }

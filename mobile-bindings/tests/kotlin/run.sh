@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Compiles and runs the Kotlin/JVM test program against bindings generated in $1
 # (mobile-bindings/out/test). Fetches kotlinc 2.4.20 from npm into mobile-bindings/.kotlin/
-# and installs libjna-java when missing (CI runs as root). The activation checks start
+# and installs libjna-java and sqlite3 when missing (CI runs as root). The activation checks start
 # $TESSERA_LOOPBACK_FEDERATION (default: the debug build of examples/loopback_federation).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -20,6 +20,10 @@ jna=/usr/share/java/jna.jar
 if [ ! -f "$jna" ]; then
     echo "== installing libjna-java"
     if [ "$(id -u)" = 0 ]; then apt-get install -y libjna-java >/dev/null; else sudo apt-get install -y libjna-java >/dev/null; fi
+fi
+if ! command -v sqlite3 >/dev/null; then
+    echo "== installing sqlite3 (the issuance check marks a registry record ready)"
+    if [ "$(id -u)" = 0 ]; then apt-get install -y sqlite3 >/dev/null; else sudo apt-get install -y sqlite3 >/dev/null; fi
 fi
 coroutines="$kdir/package/lib/kotlinx-coroutines-core-jvm.jar"
 build="$here/../../out/test/kotlin-build"
