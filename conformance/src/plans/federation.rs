@@ -7,8 +7,9 @@
 //! * `FA_011` (trust mark status): the matrix says `GET ?id&sub`; OpenID Federation draft 48
 //!   (what SPID/CIE and IT-Wallet 1.4 follow) says `POST trust_mark=<JWT>`. The test sends
 //!   the draft-48 form, accepts the signed `trust-mark-status-response+jwt` and the legacy
-//!   JSON `{"active": true}`. For a mark the authority did not issue (its own mark with the
-//!   signature replaced) it accepts a 4xx (`not_found`, §8.4) or a status response that does
+//!   JSON `{"active": true}`. For a mark the authority did not issue (the matrix's unknown
+//!   subject: its own mark about another `sub`; then its own mark with the signature
+//!   replaced) it accepts a 4xx (`not_found`, §8.4) or a status response that does
 //!   not say `active` (`invalid`, among the statuses draft 48 defines, fits such a mark).
 //! * `FA_012` (historical keys): the endpoint is optional; without
 //!   `federation_historical_keys_endpoint` in the metadata the test is skipped, not failed.
@@ -19,6 +20,8 @@
 
 use std::sync::Mutex;
 
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value};
 use wallet_core::federation::{ChainCollector, EntityId, FederationError, Fetcher, TrustAnchorConfig};
 use wallet_core::jose::Jwk;
@@ -58,7 +61,7 @@ pub static CASES: &[Case] = &[
     case!("FA_008", fa_008, "GET fetch?sub=<subordinate>", "a signed Subordinate Statement: iss the authority, sub the subordinate, valid times"),
     case!("FA_009", fa_009, "GET fetch?sub=<subordinate> and the subordinate's configuration", "the statement's jwks are the subordinate's keys; metadata/metadata_policy objects"),
     case!("FA_010", fa_010, "GET list", "200 application/json, an array of entity identifiers"),
-    case!("FA_011", fa_011, "POST trust_mark_status trust_mark=<a mark it issued>, then an unknown mark", "active for the issued mark, signed; 4xx or not active for one it did not issue"),
+    case!("FA_011", fa_011, "POST trust_mark_status trust_mark=<a mark it issued>, then an unknown mark", "active for the issued mark, signed; 4xx or not active for an unknown subject and for a forged signature"),
     case!("FA_012", fa_012, "GET the historical keys endpoint", "a signed jwk-set+jwt: iss, iat, keys with kid and exp, revocation reasons from the spec"),
     case!("FA_014", fa_014, "GET every statement the authority serves", "alg is never none, HMAC or outside the IT-Wallet list"),
     case!("FA_015", fa_015, "GET the Entity Configuration and a Subordinate Statement", "each header kid names a key of the authority's current jwks"),
@@ -354,26 +357,40 @@ fn fa_011(ctx: &mut Ctx<'_>) -> Step<()> {
     };
     let mark = issued_mark(ctx, &ec)?;
     ctx.record_jwt("the trust mark asked about", &mark);
-    let form = |m: &str| url::form_urlencoded::Serializer::new(String::new()).append_pair("trust_mark", m).finish();
-    let ct = [("content-type", "application/x-www-form-urlencoded")];
-    let r = ctx.send("POST", &status, &ct, Some(form(&mark).as_bytes()))?;
+    let form = url::form_urlencoded::Serializer::new(String::new()).append_pair("trust_mark", &mark).finish();
+    let r = ctx.send("POST", &status, &[("content-type", "application/x-www-form-urlencoded")], Some(form.as_bytes()))?;
     ensure(r.status == 200, || format!("status of an issued mark answered {}: {}", r.status, r.text()))?;
     let reported = status_reported(ctx, &r, &ec)?;
     ensure(reported == "active", || format!("the mark the authority issued is reported `{reported}`, not active"))?;
+    // The matrix's case: a mark for a subject it never marked (the issued mark's payload with
+    // another `sub`, so its signature no longer fits either).
+    let mut payload = Jwt::decode("the trust mark", &mark)?.payload;
+    payload.insert("sub".to_owned(), Value::String("https://unknown.conformance.invalid".to_owned()));
+    let unknown_sub = match (mark.split_once('.'), mark.rsplit_once('.'), serde_json::to_vec(&payload)) {
+        (Some((head, _)), Some((_, sig)), Ok(p)) => format!("{head}.{}.{sig}", URL_SAFE_NO_PAD.encode(p)),
+        _ => return fail("the trust mark is not a JWS"),
+    };
+    not_active(ctx, &status, &unknown_sub, "a mark about a subject it never marked", &ec)?;
     // A well-formed mark nobody issued (the issued one with its signature replaced).
     let forged = match mark.rsplit_once('.') {
         Some((head, _)) => format!("{head}.AAAA"),
         None => return fail("the trust mark is not a JWS"),
     };
-    let r = ctx.send("POST", &status, &ct, Some(form(&forged).as_bytes()))?;
+    not_active(ctx, &status, &forged, "a mark it did not issue (its own mark with the signature replaced)", &ec)
+}
+
+/// `mark`, which the authority did not issue, sent to its status endpoint: a 4xx
+/// (`not_found`, draft 48 §8.4) or a 200 whose status is not `active` (§8.4.2 defines
+/// `invalid`, `expired`, `revoked` besides it).
+fn not_active(ctx: &mut Ctx<'_>, status: &str, mark: &str, what: &str, ec: &Jwt) -> Step<()> {
+    let body = url::form_urlencoded::Serializer::new(String::new()).append_pair("trust_mark", mark).finish();
+    let r = ctx.send("POST", status, &[("content-type", "application/x-www-form-urlencoded")], Some(body.as_bytes()))?;
     if (400..500).contains(&r.status) {
         return Ok(());
     }
-    ensure(r.status == 200, || format!("status of a mark it did not issue answered {}, expected 4xx or a status other than active", r.status))?;
-    // OpenID Federation draft 48 §8.4.2: `invalid` (among `active`, `expired`, `revoked`) is
-    // a status a 200 response may give; only `active` is wrong for a mark it did not sign.
-    let reported = status_reported(ctx, &r, &ec)?;
-    ensure(reported != "active", || "a mark it did not issue (its own mark with the signature replaced) is reported active".into())
+    ensure(r.status == 200, || format!("status of {what} answered {}, expected 4xx or a status other than active", r.status))?;
+    let reported = status_reported(ctx, &r, ec)?;
+    ensure(reported != "active", || format!("{what} is reported active"))
 }
 
 /// The status a 200 trust mark status response gives: a signed
