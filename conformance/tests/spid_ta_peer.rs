@@ -2,12 +2,16 @@
 //! (Django), started on loopback by `interop/spid_ta_peer.py` with one leaf it onboarded and
 //! a trust mark it issued to that leaf (issue 13, "What it must show").
 //!
-//! The test asserts that the run completed with one result per test and that the outcome is
-//! exactly the one established (`EXPECTED` below, each failure with its reason, written up in
-//! `docs/conformance/spid-cie-oidc-ta.md`): a change on either side shows here.
+//! Two runs: the peer as an IT-Wallet deployment configures it (EC P-256 keys, ES256: the
+//! package's `PRIVATE_KEY_TYPE = "EC"`), and as the package comes (RSA, RS256, SPID/CIE).
+//! Each asserts that the run completed with one result per test and that the outcome is
+//! exactly the one established (`EXPECTED_EC`, `EXPECTED_RSA` below, each failure with its
+//! reason, written up in `docs/conformance/spid-cie-oidc-ta.md`): a change on either side
+//! shows here.
 //!
 //! With `TESSERA_CONFORMANCE_REPORTS=1` the reports (JSON, JUnit, HTML) are written to
-//! `docs/conformance/spid-cie-oidc-ta/`, else to a temporary directory.
+//! `docs/conformance/spid-cie-oidc-ta/` (EC) and `docs/conformance/spid-cie-oidc-ta/rsa/`,
+//! else to a temporary directory.
 //!
 //! Without `interop/.venv-spid` the test prints `skipped: run interop/setup.sh` and passes,
 //! unless `TESSERA_INTEROP=required`.
@@ -24,7 +28,10 @@ use wallet_core::federation::EntityId;
 
 /// What the peer is expected not to pass: the test id, whether it fails (`true`) or is
 /// skipped, a part of the reason the tool gives, and whose the failure is.
-const EXPECTED: &[(&str, bool, &str, &str)] = &[
+type Expected = &'static [(&'static str, bool, &'static str, &'static str)];
+
+/// With EC keys (IT-Wallet).
+const EXPECTED_EC: Expected = &[
     // Its trust mark status endpoint decodes the mark without verifying the signature and
     // looks it up by `sub` and type: a mark it never signed is reported active.
     ("FA_011", true, "a mark it did not issue (its own mark with the signature replaced) is reported active", "peer"),
@@ -41,6 +48,24 @@ const EXPECTED: &[(&str, bool, &str, &str)] = &[
     // Our side: wallet-core's TrustMarkRef takes `trust_mark_id` and `id` as serde aliases
     // of `trust_mark_type`, so an entry carrying two of them (the peer sends all three) is a
     // "duplicate field" and the whole chain is refused.
+    ("FA_020", true, "duplicate field `trust_mark_type`", "ours (wallet-core)"),
+];
+
+/// With the package's default RSA keys: the same, except that the historical keys now
+/// answer, and every statement is RS256, outside IT-Wallet's list.
+const EXPECTED_RSA: Expected = &[
+    ("FA_003", true, "alg `RS256` is not one of", "configuration"),
+    ("FA_008", true, "the Subordinate Statement: alg `RS256` is not one of", "configuration"),
+    ("FA_014", true, "signed with `RS256`, not an allowed algorithm", "configuration"),
+    ("ATT-004", true, "`RS256` is not an approved algorithm", "configuration"),
+    ("ALL-007", true, "`RS256` is not allowed", "configuration"),
+    ("FA_011", true, "a mark it did not issue (its own mark with the signature replaced) is reported active", "peer"),
+    // A revoked historical key carries `revoked` but no `exp` (draft 48 §8.7: `exp` REQUIRED).
+    ("FA_012", true, "has no exp", "peer"),
+    ("FA_016", true, "fetch without sub answered 200, expected 400", "peer"),
+    ("FA_017", true, "fetch of the authority itself answered 404, expected 400 invalid_request", "peer"),
+    // fetch without `sub` answers its configuration, not a JSON error (FA_016's cause).
+    ("FA_018", true, "an error: Content-Type `application/entity-statement+jwt`, expected `application/json`", "peer"),
     ("FA_020", true, "duplicate field `trust_mark_type`", "ours (wallet-core)"),
 ];
 
@@ -65,14 +90,25 @@ impl Drop for Peer {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_spid_cie_oidc_trust_anchor_gives_the_established_outcome() {
+async fn the_spid_cie_oidc_trust_anchor_with_ec_keys_gives_the_established_outcome() {
+    outcome("ec", EXPECTED_EC, "").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_spid_cie_oidc_trust_anchor_as_it_comes_gives_the_established_outcome() {
+    outcome("rsa", EXPECTED_RSA, "rsa").await;
+}
+
+/// Starts the peer with `key_type`, runs the plan, writes the reports (under `subdir` of the
+/// docs directory when asked) and compares the outcome with `expected`.
+async fn outcome(key_type: &str, expected: Expected, subdir: &str) {
     let Some(python) = venv_python() else { return };
     let data = tempfile::tempdir().unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../interop/spid_ta_peer.py");
     let mut child = std::process::Command::new(python)
         .arg(script)
-        .args(["--port", &port.to_string()])
+        .args(["--port", &port.to_string(), "--key-type", key_type])
         .arg("--data-dir")
         .arg(data.path())
         .stdout(std::process::Stdio::piped())
@@ -104,7 +140,7 @@ async fn the_spid_cie_oidc_trust_anchor_gives_the_established_outcome() {
     .unwrap();
 
     let dir = if std::env::var("TESSERA_CONFORMANCE_REPORTS").as_deref() == Ok("1") {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/conformance/spid-cie-oidc-ta")
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/conformance/spid-cie-oidc-ta").join(subdir)
     } else {
         data.path().join("report")
     };
@@ -118,12 +154,12 @@ async fn the_spid_cie_oidc_trust_anchor_gives_the_established_outcome() {
     assert!(fa008.evidence.exchanges.iter().any(|e| e.url.contains("/fetch?sub=") && e.url.contains(&leaf.replace(':', "%3A").replace('/', "%2F"))), "{:?}", fa008.evidence.exchanges);
 
     for r in report.results.iter().filter(|r| r.verdict != Verdict::Passed) {
-        eprintln!("{}: {:?}", r.id, r.verdict);
+        eprintln!("{key_type} {}: {:?}", r.id, r.verdict);
     }
     let mut wrong = Vec::new();
     let outcome: BTreeMap<&str, &Verdict> = report.results.iter().map(|r| (r.id.as_str(), &r.verdict)).collect();
     for (id, verdict) in &outcome {
-        let expected = EXPECTED.iter().find(|e| e.0 == *id);
+        let expected = expected.iter().find(|e| e.0 == *id);
         let ok = match (verdict, expected) {
             (Verdict::Passed, None) => true,
             (Verdict::Failed(why), Some((_, true, part, _))) | (Verdict::Skipped(why), Some((_, false, part, _))) => why.contains(part),
@@ -133,10 +169,10 @@ async fn the_spid_cie_oidc_trust_anchor_gives_the_established_outcome() {
             wrong.push(format!("{id}: {verdict:?}, expected {}", expected.map_or("passed".to_owned(), |e| format!("{} with `{}` ({}'s)", if e.1 { "failed" } else { "skipped" }, e.2, e.3))));
         }
     }
-    for e in EXPECTED {
+    for e in expected {
         if !outcome.contains_key(e.0) {
             wrong.push(format!("{}: expected but not run", e.0));
         }
     }
-    assert!(wrong.is_empty(), "the outcome changed:\n{}", wrong.join("\n"));
+    assert!(wrong.is_empty(), "the outcome with {key_type} keys changed:\n{}", wrong.join("\n"));
 }
