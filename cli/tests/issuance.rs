@@ -296,3 +296,68 @@ fn activate_issue_show_present_then_suspended_is_refused() {
     ok(&tessera(&["wallet", "present", &wallet_url, "--yes", "--ta", &ta, "--data-dir", w]));
     assert_eq!(session_status(&verifier, v_token, &sid), "verified");
 }
+
+/// `tessera issuer load-sample` and `tessera issuer serve --config FILE` (what
+/// `tessera-issuer` runs): the registry filled, the metadata served, an offer through the
+/// admin API with --token-file, a revocation by citizen when nothing was issued (named), a
+/// graceful stop on SIGTERM.
+#[test]
+fn issuer_serve_from_a_config_file_load_sample_offer_then_stop() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let base = url(port);
+    let config = format!(
+        "entity_id = \"{base}\"\ndata_dir = \"{}\"\nlisten = \"127.0.0.1:{port}\"\nadmin_token = \"t0ken-t0ken\"\n\
+         organization_name = \"Registro di prova\"\n[[credentials]]\npreset = \"health-card\"\n",
+        dir.path().join("data").display()
+    );
+    let path = dir.path().join("issuer.toml");
+    std::fs::write(&path, config).unwrap();
+    let p = path.to_str().unwrap();
+    let out = ok(&tessera(&["issuer", "load-sample", "health-card", "--config", p]));
+    assert!(out.starts_with("3 health-card records in "), "{out}");
+    let o = tessera(&["issuer", "load-sample", "passport", "--config", p]);
+    assert_eq!(o.status.code(), Some(2), "a usage error");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("`passport` is not pid, mdl or health-card"));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .args(["issuer", "serve", "--config", p])
+        .env("TESSERA_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let http = reqwest::blocking::Client::new();
+    let start = Instant::now();
+    while !http.get(format!("{base}/health")).send().is_ok_and(|r| r.status() == 200) {
+        assert!(start.elapsed() < Duration::from_secs(30), "the issuer did not come up");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let md: Value = http.get(format!("{base}/.well-known/openid-credential-issuer")).send().unwrap().json().unwrap();
+    assert_eq!(md["credential_issuer"], base.as_str());
+    assert!(md["credential_configurations_supported"]["dc_sd_jwt_EuropeanHealthInsuranceCard"].is_object(), "{md}");
+    let token_file = dir.path().join("token");
+    std::fs::write(&token_file, "t0ken-t0ken\n").unwrap();
+    let tf = token_file.to_str().unwrap();
+    let out = ok(&tessera(&["issuer", "offer", "--url", &base, "--citizen", MARIO, "--token-file", tf, "--no-tx-code"]));
+    assert!(out.starts_with("openid-credential-offer://") && !out.contains("tx_code"), "{out}");
+    fails(&tessera(&["issuer", "offer", "--url", &base, "--citizen", MARIO, "--configuration", "dc_sd_jwt_mDL", "--token-file", tf]), "unknown credential_configuration_id");
+    fails(&tessera(&["issuer", "revoke", "--url", &base, "--citizen", MARIO, "--token-file", tf]), "no such credential");
+    fails(&tessera(&["issuer", "offer", "--url", &base, "--citizen", MARIO, "--token-file", dir.path().join("missing").to_str().unwrap()]), "pass --token-file");
+    let kill = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(kill.success());
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "the issuer did not stop");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(status.success(), "{status:?}");
+    let mut out = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut out).unwrap();
+    assert!(out.contains("serving on") && out.contains("issuer stopped"), "{out}");
+}
