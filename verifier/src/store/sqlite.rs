@@ -1,6 +1,6 @@
 //! The SQLite backend: `<data_dir>/verifier.sqlite`, WAL, `synchronous=NORMAL` (what a
-//! power loss may undo: the `store` module), one connection behind a mutex (calls are short
-//! and local).
+//! power loss may undo: the `store` module), `locking_mode=EXCLUSIVE` (one process), one
+//! connection behind a mutex (calls are short and local).
 
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -57,6 +57,11 @@ impl Sqlite {
         service_kit::files::private_database(path).map_err(|e| StoreError::Io(format!("{}: {e}", path.display())))?;
         let conn = Connection::open(path)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        // One process (see the `store` module): the file is locked once, at its first read,
+        // for as long as it is open, and no lock is taken and released at every transaction.
+        // Set before the first access in WAL mode, the WAL index is in memory (no `-shm`).
+        // A second process on the same file waits the busy timeout, then fails to open.
+        conn.pragma_update(None, "locking_mode", "EXCLUSIVE")?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.execute_batch(
