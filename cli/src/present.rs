@@ -300,7 +300,7 @@ pub(crate) fn log(a: &StoreArgs) -> Result<(), CliError> {
         let what = match t.entry.kind {
             TransactionKind::Declined => "declined a presentation to".to_owned(),
             TransactionKind::Presentation => format!("presented {} to", t.entry.claims.join(", ")),
-            TransactionKind::Issuance => format!("imported {} from", t.entry.credential_ids.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(", ")),
+            TransactionKind::Issuance => format!("stored {} issued by", t.entry.credential_ids.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(", ")),
             TransactionKind::Deletion => "deleted a credential of".to_owned(),
         };
         let result = match outcomes.get(&t.seq) {

@@ -198,6 +198,18 @@ fn activate_issue_show_present_then_suspended_is_refused() {
         std::thread::sleep(Duration::from_millis(300));
     }
 
+    // An issuer outside the federation: shown as not trusted, and refused before the token
+    // request (its offer's code is still unused: its log shows no issuance).
+    let stranger_dir = dir.path().join("stranger");
+    std::fs::create_dir_all(&stranger_dir).unwrap();
+    let (_stranger, stranger) = serve_issuer(&stranger_dir, "mdl");
+    let out = ok(&tessera(&["issuer", "offer", "--url", &stranger, "--citizen", MARIO, "--token", "t0ken-t0ken"]));
+    let (stranger_url, stranger_tx) = out.split_once("\ntx_code: ").unwrap();
+    let o = tessera(&["wallet", "issue", stranger_url, "--tx-code", stranger_tx.trim(), "--yes", "--ta", &ta, "--data-dir", w]);
+    fails(&o, &format!("refused: the issuer {stranger} is not trusted"));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("NOT TRUSTED"), "{}", String::from_utf8_lossy(&o.stdout));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("(nothing was sent)"));
+
     // A wrong tx_code: the issuer's invalid_grant, nothing stored.
     let wrong = if tx_1 == "000000" { "111111" } else { "000000" };
     fails(&tessera(&["wallet", "issue", &url_1, "--tx-code", wrong, "--yes", "--ta", &ta, "--data-dir", w]), "invalid_grant");
@@ -255,7 +267,7 @@ fn activate_issue_show_present_then_suspended_is_refused() {
         std::thread::sleep(Duration::from_secs(3));
     }
     let log = ok(&tessera(&["wallet", "log", "--data-dir", w]));
-    assert!(log.contains(&format!("imported {id} from {mdl}")), "{log}");
+    assert!(log.contains(&format!("stored {id} issued by {mdl}")), "{log}");
 
     // Luigia's licence is not ready: the issuance is deferred and waited for, a line per poll.
     let (url_2, tx_2) = offer(&mdl, LUIGIA, &data);
@@ -297,13 +309,10 @@ fn activate_issue_show_present_then_suspended_is_refused() {
     assert_eq!(session_status(&verifier, v_token, &sid), "verified");
 }
 
-/// `tessera issuer load-sample` and `tessera issuer serve --config FILE` (what
-/// `tessera-issuer` runs): the registry filled, the metadata served, an offer through the
-/// admin API with --token-file, a revocation by citizen when nothing was issued (named), a
-/// graceful stop on SIGTERM.
-#[test]
-fn issuer_serve_from_a_config_file_load_sample_offer_then_stop() {
-    let dir = tempfile::tempdir().unwrap();
+/// `tessera issuer serve` on a free port from a configuration in `dir` (admin token
+/// `t0ken-t0ken`, one preset, its sample registry loaded, no trust anchor: outside any
+/// federation); ready when this returns.
+fn serve_issuer(dir: &Path, preset: &str) -> (Up, String) {
     let port = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
@@ -311,18 +320,15 @@ fn issuer_serve_from_a_config_file_load_sample_offer_then_stop() {
     let base = url(port);
     let config = format!(
         "entity_id = \"{base}\"\ndata_dir = \"{}\"\nlisten = \"127.0.0.1:{port}\"\nadmin_token = \"t0ken-t0ken\"\n\
-         organization_name = \"Registro di prova\"\n[[credentials]]\npreset = \"health-card\"\n",
-        dir.path().join("data").display()
+         organization_name = \"Registro di prova\"\n[[credentials]]\npreset = \"{preset}\"\n",
+        dir.join("data").display()
     );
-    let path = dir.path().join("issuer.toml");
+    let path = dir.join("issuer.toml");
     std::fs::write(&path, config).unwrap();
     let p = path.to_str().unwrap();
-    let out = ok(&tessera(&["issuer", "load-sample", "health-card", "--config", p]));
-    assert!(out.starts_with("3 health-card records in "), "{out}");
-    let o = tessera(&["issuer", "load-sample", "passport", "--config", p]);
-    assert_eq!(o.status.code(), Some(2), "a usage error");
-    assert!(String::from_utf8_lossy(&o.stderr).contains("`passport` is not pid, mdl or health-card"));
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tessera"))
+    let out = ok(&tessera(&["issuer", "load-sample", preset, "--config", p]));
+    assert!(out.starts_with(&format!("3 {preset} records in ")), "{out}");
+    let child = Command::new(env!("CARGO_BIN_EXE_tessera"))
         .args(["issuer", "serve", "--config", p])
         .env("TESSERA_LOG", "warn")
         .stdout(Stdio::piped())
@@ -335,6 +341,23 @@ fn issuer_serve_from_a_config_file_load_sample_offer_then_stop() {
         assert!(start.elapsed() < Duration::from_secs(30), "the issuer did not come up");
         std::thread::sleep(Duration::from_millis(100));
     }
+    (Up(child), base)
+}
+
+/// `tessera issuer load-sample` and `tessera issuer serve --config FILE` (what
+/// `tessera-issuer` runs): the registry filled, the metadata served, an offer through the
+/// admin API with --token-file, a revocation by citizen when nothing was issued (named), a
+/// graceful stop on SIGTERM.
+#[test]
+fn issuer_serve_from_a_config_file_load_sample_offer_then_stop() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut up, base) = serve_issuer(dir.path(), "health-card");
+    let p = dir.path().join("issuer.toml");
+    let p = p.to_str().unwrap();
+    let o = tessera(&["issuer", "load-sample", "passport", "--config", p]);
+    assert_eq!(o.status.code(), Some(2), "a usage error");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("`passport` is not pid, mdl or health-card"));
+    let http = reqwest::blocking::Client::new();
     let md: Value = http.get(format!("{base}/.well-known/openid-credential-issuer")).send().unwrap().json().unwrap();
     assert_eq!(md["credential_issuer"], base.as_str());
     assert!(md["credential_configurations_supported"]["dc_sd_jwt_EuropeanHealthInsuranceCard"].is_object(), "{md}");
@@ -346,6 +369,7 @@ fn issuer_serve_from_a_config_file_load_sample_offer_then_stop() {
     fails(&tessera(&["issuer", "offer", "--url", &base, "--citizen", MARIO, "--configuration", "dc_sd_jwt_mDL", "--token-file", tf]), "unknown credential_configuration_id");
     fails(&tessera(&["issuer", "revoke", "--url", &base, "--citizen", MARIO, "--token-file", tf]), "no such credential");
     fails(&tessera(&["issuer", "offer", "--url", &base, "--citizen", MARIO, "--token-file", dir.path().join("missing").to_str().unwrap()]), "pass --token-file");
+    let child = &mut up.0;
     let kill = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     assert!(kill.success());
     let start = Instant::now();
