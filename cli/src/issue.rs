@@ -127,8 +127,7 @@ fn issuance_error(e: IssuanceError) -> CliError {
     }
 }
 
-/// Asks for the transaction code on the terminal (stderr), checked against the offer's
-/// `length` and `input_mode` before anything is sent.
+/// Asks for the transaction code on the terminal (stderr).
 fn prompt_tx_code(spec: &TxCode) -> Result<String, CliError> {
     let mut err = std::io::stderr().lock();
     let _ = write!(err, "Transaction code{}: ", spec.description.as_deref().map(|d| format!(" ({d})")).unwrap_or_default());
@@ -144,8 +143,8 @@ fn prompt_tx_code(spec: &TxCode) -> Result<String, CliError> {
 /// `tessera wallet issue OFFER`.
 pub(crate) fn issue(a: &IssueArgs) -> Result<(), CliError> {
     let (offer, piped_tx) = if a.offer == "-" { offer_from_stdin()? } else { (a.offer.clone(), None) };
-    let (wallet, browser) = open_activated(&a.store.data_dir, &a.trust.ta, a.trust.ta_jwks.as_deref())?;
     let anchor = anchor_config(&a.trust.ta, a.trust.ta_jwks.as_deref())?;
+    let (wallet, browser) = open_activated(&a.store.data_dir, anchor.clone())?;
     let store = Arc::new(open_store(&a.store)?);
     let http: Arc<dyn HttpClient> = browser;
     let flow = WalletIssuance::new(http, Arc::new(wallet), store.clone(), vec![anchor]);
@@ -159,16 +158,17 @@ pub(crate) fn issue(a: &IssueArgs) -> Result<(), CliError> {
     if let IssuerTrust::Untrusted { reason } = &consent.trust {
         return Err(usage(format!("refused: the issuer {} is not trusted: {reason} (nothing was sent)", consent.issuer)));
     }
-    let tx_code = match (&consent.tx_code, a.tx_code.clone().or(piped_tx)) {
-        (None, _) => None,
-        (Some(_), Some(code)) => Some(code),
-        (Some(spec), None) if a.yes && a.offer == "-" => return Err(usage(format!("the offer needs a transaction code ({}): pass --tx-code", tx_code_text(spec)))),
-        (Some(spec), None) => Some(prompt_tx_code(spec)?),
-    };
-    check_tx_code(consent.tx_code.as_ref(), tx_code.as_deref()).map_err(issuance_error)?;
+    // The consent first, then the transaction code (IT-Wallet 1.4 §3.3), checked against the
+    // offer's length and input mode before anything is sent.
     if !a.yes && !ask("Add these credentials to the wallet?")? {
         return Err(usage("declined: nothing was requested from the issuer"));
     }
+    let tx_code = match (&consent.tx_code, a.tx_code.clone().or(piped_tx)) {
+        (None, _) => None,
+        (Some(_), Some(code)) => Some(code),
+        (Some(spec), None) => Some(prompt_tx_code(spec)?),
+    };
+    check_tx_code(consent.tx_code.as_ref(), tx_code.as_deref()).map_err(issuance_error)?;
     let mut outcome = flow.accept(&session, tx_code.as_deref()).map_err(issuance_error)?;
     let started = std::time::Instant::now();
     let ids = loop {

@@ -431,7 +431,7 @@ fn open(a: &WalletArgs) -> Result<Cli, CliError> {
 
 /// The activated wallet in `data_dir`, talking to the provider it was activated at (its
 /// attestations are renewed there when they have expired), and the browser it talks through.
-pub(crate) fn open_activated(data_dir: &Path, ta: &str, ta_jwks: Option<&Path>) -> Result<(WalletActivation, Arc<Browser>), CliError> {
+pub(crate) fn open_activated(data_dir: &Path, anchor: TrustAnchorConfig) -> Result<(WalletActivation, Arc<Browser>), CliError> {
     let keys_file = FileKeyProvider::new(data_dir.join("wallet.key"));
     let state = InstanceStore::open(data_dir, &keys_file).map_err(usage)?;
     let Some(record) = state.load().map_err(usage)? else {
@@ -440,7 +440,7 @@ pub(crate) fn open_activated(data_dir: &Path, ta: &str, ta_jwks: Option<&Path>) 
     let attester = SoftwareAttester::development().map_err(usage)?;
     let keys = Arc::new(SoftwareKeyStore::open(data_dir.join("keys"), &keys_file, attester).map_err(usage)?);
     let browser = Arc::new(Browser::new()?);
-    let resolver = Arc::new(trust(ta, ta_jwks)?);
+    let resolver = Arc::new(TrustChainResolver::new(anchor, WALLET_SOLUTION));
     Ok((WalletActivation::new(record.provider, keys, browser.clone(), state, resolver), browser))
 }
 

@@ -293,13 +293,13 @@ fn activate_issue_show_present_then_suspended_is_refused() {
     let offered = ok(&tessera(&["issuer", "offer", "--url", &pid, "--citizen", MARIO, "--data-dir", d]));
     let o = with_stdin(&["wallet", "issue", "-", "--yes", "--ta", &ta, "--data-dir", w], &offered);
     assert!(ok(&o).contains("urn:eudi:pid:it:1"), "{}", String::from_utf8_lossy(&o.stdout));
-    // The health card: the tx_code and the consent asked on the terminal; first declined
+    // The health card: the consent and the tx_code asked on the terminal; first declined
     // (nothing requested), then accepted.
     let (url_3, tx_3) = offer(&hc, MARIO, &data);
-    let o = with_stdin(&["wallet", "issue", &url_3, "--ta", &ta, "--data-dir", w], &format!("{tx_3}\nn\n"));
+    let o = with_stdin(&["wallet", "issue", &url_3, "--ta", &ta, "--data-dir", w], "n\n");
     fails(&o, "declined: nothing was requested");
+    let o = with_stdin(&["wallet", "issue", &url_3, "--ta", &ta, "--data-dir", w], &format!("y\n{tx_3}\n"));
     assert!(String::from_utf8_lossy(&o.stderr).contains("Transaction code (Il codice ricevuto allo sportello): "), "{}", String::from_utf8_lossy(&o.stderr));
-    let o = with_stdin(&["wallet", "issue", &url_3, "--ta", &ta, "--data-dir", w], &format!("{tx_3}\ny\n"));
     assert!(ok(&o).contains("urn:eudi:ehic:1"), "{}", String::from_utf8_lossy(&o.stdout));
     let list: Value = serde_json::from_str(&ok(&tessera(&["wallet", "list", "--data-dir", w, "--json"]))).unwrap();
     assert_eq!(list.as_array().unwrap().len(), 4, "{list}");
