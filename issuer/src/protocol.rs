@@ -220,6 +220,7 @@ fn issue(
     fixed.insert("issuing_country".into(), Value::from("IT"));
     fixed.extend(metadata);
     let mut credentials = Vec::with_capacity(keys.len());
+    let mut rows = Vec::with_capacity(keys.len());
     for key in keys {
         let idx = st.store().allocate_status_idx(routes::STATUS_LIST_STEP)?;
         let mut b = SdJwtVcBuilder::new(st.config().entity_id.as_str(), vct.clone(), attributes.clone())
@@ -235,7 +236,7 @@ fn issue(
             None => b.sign(signer),
         }
         .map_err(IssuerError::internal)?;
-        st.store().insert_issued(&Issued {
+        rows.push(Issued {
             id: random()?,
             grant_id: grant_id.to_owned(),
             citizen: grant.citizen.clone(),
@@ -246,9 +247,11 @@ fn issue(
             issued_at: now.secs(),
             expires_at: exp.secs(),
             notified: None,
-        })?;
+        });
         credentials.push(IssuedCredential { credential: vc.serialize() });
     }
+    // One transaction for the whole response: recorded before it leaves, all or none.
+    st.store().insert_issued(&rows)?;
     st.metrics().add(Event::CredentialIssued, u64::try_from(credentials.len()).unwrap_or(0));
     Ok(CredentialResponse::Immediate { credentials, notification_id: Some(notification_id) })
 }
