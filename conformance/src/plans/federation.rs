@@ -329,8 +329,12 @@ fn fa_010(ctx: &mut Ctx<'_>) -> Step<()> {
     Ok(())
 }
 
-/// A trust mark issued by the authority: from its own configuration's `trust_marks` or its
-/// subordinate's.
+/// How many listed subordinates FA_011 looks through for a mark the authority issued.
+const MARK_SEARCH: usize = 20;
+
+/// A trust mark issued by the authority: from its own configuration's `trust_marks`, or from
+/// a subordinate's: `--subordinate`, else each of the first [`MARK_SEARCH`] `/list` gives (the
+/// order of `/list` is the authority's, and not every subordinate holds a mark).
 fn issued_mark(ctx: &mut Ctx<'_>, ec: &Jwt) -> Step<String> {
     let me = ctx.target.entity_id.to_string();
     let from = |c: &Jwt| -> Option<String> {
@@ -342,12 +346,29 @@ fn issued_mark(ctx: &mut Ctx<'_>, ec: &Jwt) -> Step<String> {
     if let Some(m) = from(ec) {
         return Ok(m);
     }
-    let sub = subordinate(ctx, ec)?;
-    let (_, sub_ec) = configuration_of(ctx, &sub)?;
-    match from(&sub_ec) {
-        Some(m) => Ok(m),
-        None => skip(format!("no trust mark issued by {me} found in its configuration or in {sub}'s")),
+    let candidates = match &ctx.target.subordinate {
+        Some(s) => vec![s.to_string()],
+        None => {
+            let list = required_endpoint(ec, "federation_list_endpoint")?;
+            let r = ctx.get(&list, &[])?;
+            ensure(r.status == 200, || format!("GET {list} answered {}", r.status))?;
+            let ids = r.json().ok().and_then(|v| v.as_array().cloned()).unwrap_or_default();
+            ids.iter().filter_map(Value::as_str).take(MARK_SEARCH).map(str::to_owned).collect()
+        }
+    };
+    for sub in &candidates {
+        // A subordinate whose configuration cannot be read holds no mark for this test.
+        let url = format!("{}/.well-known/openid-federation", sub.trim_end_matches('/'));
+        let r = ctx.get(&url, &[])?;
+        let text = r.text();
+        ctx.record_jwt(format!("Entity Configuration of {sub}"), &text);
+        let Ok(sub_ec) = Jwt::decode("the Entity Configuration", &text) else { continue };
+        if let Some(m) = from(&sub_ec) {
+            ctx.note(format!("the trust mark asked about is {sub}'s"));
+            return Ok(m);
+        }
     }
+    skip(format!("no trust mark issued by {me} found in its configuration or in those of {}", candidates.join(", ")))
 }
 
 fn fa_011(ctx: &mut Ctx<'_>) -> Step<()> {
