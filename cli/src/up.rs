@@ -32,6 +32,7 @@
 
 use std::path::PathBuf;
 
+use issuer::presets::Preset;
 use serde_json::{Value, json};
 use trust_anchor::{AppState, Config, router};
 use wallet_core::federation::{EntityId, TrustAnchorConfig};
@@ -100,29 +101,16 @@ async fn admin_post(http: &reqwest::Client, token: &str, url: String, body: Valu
 /// The data directory of each service, under `--data-dir`.
 const DIRS: [&str; 8] = ["trust-anchor", "intermediate", "motorizzazione", "openid-provider", "wallet-provider", "verifier", "pid-provider", "health-cards"];
 
-/// A credential issuer of the federation: its sample registry loaded on first start (a
-/// restart keeps the registry's changes), trusting `anchor` (so the wallet provider's WUAs).
-async fn start_issuer(
-    id: &EntityId,
-    dir: std::path::PathBuf,
-    preset: issuer::presets::Preset,
-    name: &str,
-    superior: &EntityId,
-    anchor: &TrustAnchorConfig,
-    token: &str,
-) -> Result<(), CliError> {
-    let mut c = issuer::Config::new(id.clone(), dir, &[preset]);
-    c.admin_token = token.to_owned();
-    c.organization_name = name.to_owned();
-    c.trust_anchors = vec![anchor.clone()];
-    c.authority_hints = vec![superior.clone()];
+/// A credential issuer of the federation (`c`, serving `preset`) on `port`: its sample
+/// registry loaded on first start (a restart keeps the registry's changes).
+async fn start_issuer(mut c: issuer::Config, port: u16, preset: Preset) -> Result<(), CliError> {
     // A test federation: a revocation or suspension reaches verifiers within 30 s (the
     // shortest time a consumer may cache the status list), not an hour.
     c.status_list_ttl = 30;
     if !c.registry.exists() {
         issuer::samples::load(&c.registry, preset).map_err(|e| usage(format!("{}: {e}", c.registry.display())))?;
     }
-    let port = id.as_str().rsplit(':').next().and_then(|p| p.parse::<u16>().ok()).ok_or_else(|| usage(format!("{id}: no port")))?;
+    let id = c.entity_id.clone();
     let state = issuer::Issuer::open(c).map_err(|e| usage(format!("issuer {id}: {e}")))?;
     let listener = bind(port).await?;
     tokio::spawn(async move {
@@ -187,13 +175,18 @@ pub(crate) fn run(a: &UpArgs) -> Result<(), CliError> {
 
         // The credential issuers, each with its sample registry and its own admin token.
         // The PID provider is directly under the anchor, the other two under the intermediate.
-        use issuer::presets::Preset;
-        for (id, dir, preset, name, superior, token) in [
-            (&leaf_id, DIRS[2], Preset::Mdl, "Motorizzazione Civile (test issuer)", &int_id, &mdl_token),
-            (&pid_id, DIRS[6], Preset::Pid, "PID Provider (test issuer)", &ta_id, &pid_token),
-            (&hc_id, DIRS[7], Preset::HealthCard, "Registro Tessere Sanitarie (test issuer)", &int_id, &hc_token),
+        for (id, i, dir, preset, name, superior, token) in [
+            (&leaf_id, 2, DIRS[2], Preset::Mdl, "Motorizzazione Civile (test issuer)", &int_id, &mdl_token),
+            (&pid_id, 6, DIRS[6], Preset::Pid, "PID Provider (test issuer)", &ta_id, &pid_token),
+            (&hc_id, 7, DIRS[7], Preset::HealthCard, "Registro Tessere Sanitarie (test issuer)", &int_id, &hc_token),
         ] {
-            start_issuer(id, a.data_dir.join(dir), preset, name, superior, &anchor, token).await?;
+            // Each trusts the anchor: the wallet provider's WUAs carry their chain to it.
+            let mut c = issuer::Config::new(id.clone(), a.data_dir.join(dir), &[preset]);
+            c.admin_token = token.clone();
+            c.organization_name = name.into();
+            c.trust_anchors = vec![anchor.clone()];
+            c.authority_hints = vec![superior.clone()];
+            start_issuer(c, port(i)?, preset).await?;
         }
 
         // The test SPID/CIE OpenID Provider, directly under the anchor (SPID/CIE OIDC §B.1).
