@@ -10,6 +10,9 @@
 //! resolved to the anchor (an RP outside the federation is refused before anything is sent),
 //! the request object fetched (GET or POST per `request_uri_method`) and verified, the RP
 //! evaluated, the consent shown, then the response (or `access_denied`) posted; both logged.
+//! Each KB-JWT is signed by the key the credential's stored metadata names
+//! ([`HOLDER_KEY_TAG`]): the attested key of an issued credential (`wallet issue`), the
+//! holder key of an imported one.
 
 use std::io::{BufRead as _, Write as _};
 use std::path::PathBuf;
