@@ -170,12 +170,45 @@ pub struct NamingConstraints {
 
 /// An element of an Entity Configuration's `trust_marks`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "TrustMarkRefWire")]
 pub struct TrustMarkRef {
-    /// The trust mark type (`id` before draft 42, `trust_mark_id` in 42: both accepted).
-    #[serde(alias = "trust_mark_id", alias = "id")]
+    /// The trust mark type (see [`trust_mark_type_of`] for the names accepted on input).
     pub trust_mark_type: String,
     /// The trust mark JWT.
     pub trust_mark: String,
+}
+
+/// [`TrustMarkRef`] as it comes over the wire, with every name of the type.
+#[derive(Deserialize)]
+struct TrustMarkRefWire {
+    #[serde(default)]
+    trust_mark_type: Option<String>,
+    #[serde(default)]
+    trust_mark_id: Option<String>,
+    #[serde(default)]
+    id: Option<String>,
+    trust_mark: String,
+}
+
+impl TryFrom<TrustMarkRefWire> for TrustMarkRef {
+    type Error = String;
+    fn try_from(w: TrustMarkRefWire) -> Result<Self, String> {
+        Ok(Self { trust_mark_type: trust_mark_type_of(w.trust_mark_type, w.trust_mark_id, w.id)?, trust_mark: w.trust_mark })
+    }
+}
+
+/// The trust mark type from its three names: `trust_mark_type` (draft 48), `trust_mark_id`
+/// (draft 42), `id` (before, and the SPID/CIE docs). SPID/CIE deployments (PyPI
+/// `spid-cie-oidc`) send all three at once: the first present is used, and names that
+/// disagree are refused (federation digest §C: accept all three).
+pub(crate) fn trust_mark_type_of(trust_mark_type: Option<String>, trust_mark_id: Option<String>, id: Option<String>) -> Result<String, String> {
+    let names = [trust_mark_type, trust_mark_id, id];
+    let mut present = names.iter().flatten();
+    let Some(first) = present.next() else { return Err("missing field `trust_mark_type`".into()) };
+    if present.any(|other| other != first) {
+        return Err("trust_mark_type, trust_mark_id and id name different types".into());
+    }
+    Ok(first.clone())
 }
 
 /// `trust_mark_owners[type]` in a trust anchor's configuration.
@@ -274,9 +307,10 @@ impl EntityStatement {
             if self.trust_anchor_hints.is_some() {
                 return misplaced("trust_anchor_hints");
             }
-            if self.trust_marks.is_some() {
-                return misplaced("trust_marks");
-            }
+            // `trust_marks` in a Subordinate Statement: draft 48 places them in Entity
+            // Configurations only; the SPID/CIE docs (and PyPI `spid-cie-oidc`) also put them in
+            // Subordinate Statements. They are ignored there: the subject's own configuration is
+            // where a mark is read and validated (federation digest §C).
         }
         if self.authority_hints.as_ref().is_some_and(Vec::is_empty) {
             return empty("authority_hints");

@@ -20,13 +20,14 @@ pub const STATUS_RESPONSE_TYP: &str = "trust-mark-status-response+jwt";
 
 /// The claims of a trust mark (and, with `sub` the delegated issuer, of a delegation).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "TrustMarkClaimsWire")]
 pub struct TrustMarkClaims {
     /// The issuer (for a delegation: the owner).
     pub iss: EntityId,
     /// The entity the mark is about (for a delegation: the issuer).
     pub sub: EntityId,
-    /// The mark's type; `trust_mark_id` (draft 42) and `id` (before) are accepted on input.
-    #[serde(alias = "trust_mark_id", alias = "id")]
+    /// The mark's type; `trust_mark_id` (draft 42) and `id` (before) are accepted on input,
+    /// alone or together ([`super::entity::trust_mark_type_of`]).
     pub trust_mark_type: String,
     /// Issued at.
     pub iat: i64,
@@ -39,6 +40,34 @@ pub struct TrustMarkClaims {
     /// Other claims (`logo_uri`, `ref`, framework-specific ones).
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+/// [`TrustMarkClaims`] as they come over the wire, with every name of the type.
+#[derive(Deserialize)]
+struct TrustMarkClaimsWire {
+    iss: EntityId,
+    sub: EntityId,
+    #[serde(default)]
+    trust_mark_type: Option<String>,
+    #[serde(default)]
+    trust_mark_id: Option<String>,
+    #[serde(default)]
+    id: Option<String>,
+    iat: i64,
+    #[serde(default)]
+    exp: Option<i64>,
+    #[serde(default)]
+    delegation: Option<String>,
+    #[serde(flatten)]
+    extra: Map<String, Value>,
+}
+
+impl TryFrom<TrustMarkClaimsWire> for TrustMarkClaims {
+    type Error = String;
+    fn try_from(w: TrustMarkClaimsWire) -> Result<Self, String> {
+        let trust_mark_type = super::entity::trust_mark_type_of(w.trust_mark_type, w.trust_mark_id, w.id)?;
+        Ok(Self { iss: w.iss, sub: w.sub, trust_mark_type, iat: w.iat, exp: w.exp, delegation: w.delegation, extra: w.extra })
+    }
 }
 
 /// The longest trust mark validity [`TrustMarkClaims::expiring`] callers should allow

@@ -142,3 +142,37 @@ fn configuration_url_drops_the_trailing_slash() {
     assert_eq!(EntityId::new("https://a.it/").unwrap().configuration_url(), "https://a.it/.well-known/openid-federation");
     assert_eq!(EntityId::new("https://a.it/x").unwrap().configuration_url(), "https://a.it/x/.well-known/openid-federation");
 }
+
+/// Federation digest §C: `trust_mark_type`, `trust_mark_id` and `id` are accepted alone or
+/// together (PyPI `spid-cie-oidc` sends all three), never naming different types.
+#[test]
+fn trust_mark_type_names_alone_together_and_disagreeing() {
+    let parse = |v: serde_json::Value| serde_json::from_value::<TrustMarkRef>(v);
+    for name in ["trust_mark_type", "trust_mark_id", "id"] {
+        let r = parse(serde_json::json!({name: "https://ta.it/tm", "trust_mark": "a.b.c"})).unwrap();
+        assert_eq!(r.trust_mark_type, "https://ta.it/tm");
+    }
+    let all = parse(serde_json::json!({"trust_mark_type": "x", "trust_mark_id": "x", "id": "x", "trust_mark": "a.b.c"})).unwrap();
+    assert_eq!(all.trust_mark_type, "x");
+    let e = parse(serde_json::json!({"trust_mark_type": "x", "id": "y", "trust_mark": "a.b.c"})).unwrap_err();
+    assert!(e.to_string().contains("different types"), "{e}");
+    let e = parse(serde_json::json!({"trust_mark": "a.b.c"})).unwrap_err();
+    assert!(e.to_string().contains("trust_mark_type"), "{e}");
+    let out = serde_json::to_value(&all).unwrap();
+    assert_eq!(out, serde_json::json!({"trust_mark_type": "x", "trust_mark": "a.b.c"}), "emitted under the draft-48 name only");
+}
+
+/// Federation digest §C: SPID/CIE Subordinate Statements may carry `trust_marks`; they are
+/// ignored there (the subject's configuration is where marks are read), not refused.
+#[test]
+fn trust_marks_in_a_subordinate_statement_are_not_refused() {
+    let ss: EntityStatement = serde_json::from_value(serde_json::json!({
+        "iss": "https://ta.example.it", "sub": "https://rp.example.it", "iat": 1, "exp": 2,
+        "jwks": {"keys": [{"kty": "EC", "crv": "P-256", "kid": "k",
+                 "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU", "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}]},
+        "trust_marks": [{"id": "https://ta.example.it/tm", "trust_mark": "a.b.c"}]
+    }))
+    .unwrap();
+    assert!(!ss.is_configuration());
+    ss.check_claims().unwrap();
+}
