@@ -28,7 +28,7 @@ fn tx_code_is_checked_against_the_offer() {
 #[test]
 fn token_request_needs_the_pre_authorized_grant() {
     let auth_code = CredentialOffer::new(ISSUER, vec![PID_CONFIG.into()]).with_authorization_code("pid", None);
-    assert!(matches!(token_request_for(&auth_code, None), Err(IssuanceError::UnsupportedGrant)));
+    assert!(matches!(token_request_for(&auth_code, None), Err(IssuanceError::UnsupportedGrant(_))));
     let offer = CredentialOffer::new(ISSUER, vec![PID_CONFIG.into()]).with_pre_authorized_code("pac-1", Some(tx(Some(6), None)));
     let TokenRequest::PreAuthorizedCode { pre_authorized_code, tx_code } = token_request_for(&offer, Some("000111")).unwrap() else { panic!("grant") };
     assert_eq!((pre_authorized_code.as_str(), tx_code.as_deref()), ("pac-1", Some("000111")));
