@@ -27,6 +27,12 @@ use crate::store::{Offer, Target};
 pub const PAR_PATH: &str = "/par";
 /// `GET`: the authorization endpoint.
 pub const AUTHORIZE_PATH: &str = "/authorize";
+/// `GET`: where the SPID/CIE OpenID Provider sends the citizen back (`method = "spid-cie"`).
+pub const AUTHORIZE_CALLBACK_PATH: &str = "/authorize/callback";
+/// `GET ?id=`: the OpenID4VP request object asking for the PID (`method = "pid"`).
+pub const VP_REQUEST_PATH: &str = "/authorize/vp-request";
+/// `POST`: the OpenID4VP `response_uri` (`direct_post.jwt`, `method = "pid"`).
+pub const VP_RESPONSE_PATH: &str = "/authorize/vp-response";
 /// `POST`: the token endpoint.
 pub const TOKEN_PATH: &str = "/token";
 /// `POST`: the nonce endpoint.
@@ -74,6 +80,9 @@ pub fn router(state: Issuer) -> Router {
     let wallet = Router::new()
         .route(PAR_PATH, post(crate::authorization::par))
         .route(AUTHORIZE_PATH, get(crate::authorization::authorize))
+        .route(AUTHORIZE_CALLBACK_PATH, get(crate::spid_cie::callback))
+        .route(VP_REQUEST_PATH, get(crate::pid_presentation::request_object))
+        .route(VP_RESPONSE_PATH, post(crate::pid_presentation::response))
         .route(TOKEN_PATH, post(crate::protocol::token))
         .route(NONCE_PATH, post(crate::protocol::nonce))
         .route(CREDENTIAL_PATH, post(crate::protocol::credential))

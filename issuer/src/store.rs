@@ -1,6 +1,7 @@
 //! The issuer's database: `<data_dir>/issuer.sqlite` (0600, WAL, `synchronous=FULL`), one
 //! connection behind a mutex. Every single-use value (pre-authorized codes, `c_nonce`s,
-//! DPoP `jti`s, deferred `transaction_id`s) is consumed by one guarded statement, so that of
+//! DPoP `jti`s, deferred `transaction_id`s, `request_uri`s, logins in progress, authorization
+//! codes) is consumed by one guarded statement, so that of
 //! two concurrent uses exactly one wins.
 //!
 //! What it keeps about citizens is what issuance and status need (IT-Wallet §6): the
@@ -129,6 +130,9 @@ CREATE INDEX IF NOT EXISTS issued_citizen ON issued(citizen);
 CREATE INDEX IF NOT EXISTS issued_notification ON issued(notification_id);
 CREATE TABLE IF NOT EXISTS pushed (request_uri_hash TEXT PRIMARY KEY, client_id TEXT NOT NULL, request TEXT NOT NULL,
     expires_at INTEGER NOT NULL, used INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS logins (id_hash TEXT PRIMARY KEY, request TEXT NOT NULL, expires_at INTEGER NOT NULL,
+    fetched INTEGER NOT NULL DEFAULT 0, used INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS codes (code_hash TEXT PRIMARY KEY, code TEXT NOT NULL, expires_at INTEGER NOT NULL, used INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS deferred (transaction_id TEXT PRIMARY KEY, grant_id TEXT NOT NULL, configuration_id TEXT NOT NULL,
     keys TEXT NOT NULL, expires_at INTEGER NOT NULL, used INTEGER NOT NULL DEFAULT 0);
 ";
@@ -351,6 +355,47 @@ impl Store {
             .optional()?)
     }
 
+    /// Stores a citizen authentication in progress (after `/authorize`: the pushed request,
+    /// and for the PID over OpenID4VP its nonce) under the hash of its handle.
+    pub fn insert_login(&self, id_hash: &str, request: &str, expires_at: i64) -> Result<(), StoreError> {
+        self.conn().execute("INSERT INTO logins (id_hash, request, expires_at) VALUES (?1, ?2, ?3)", params![id_hash, request, expires_at])?;
+        Ok(())
+    }
+
+    /// Marks a login's request object fetched (once, unexpired, unfinished): its JSON, or `None`.
+    pub fn fetch_login(&self, id_hash: &str, now: i64) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .conn()
+            .query_row(
+                "UPDATE logins SET fetched = 1 WHERE id_hash = ?1 AND fetched = 0 AND used = 0 AND expires_at > ?2 RETURNING request",
+                params![id_hash, now],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// Finishes a login (single use, unexpired): its JSON, or `None`.
+    pub fn take_login(&self, id_hash: &str, now: i64) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .conn()
+            .query_row("UPDATE logins SET used = 1 WHERE id_hash = ?1 AND used = 0 AND expires_at > ?2 RETURNING request", params![id_hash, now], |r| r.get(0))
+            .optional()?)
+    }
+
+    /// Stores an authorization code (`code`: what it binds, JSON) under its hash.
+    pub fn insert_code(&self, code_hash: &str, code: &str, expires_at: i64) -> Result<(), StoreError> {
+        self.conn().execute("INSERT INTO codes (code_hash, code, expires_at) VALUES (?1, ?2, ?3)", params![code_hash, code, expires_at])?;
+        Ok(())
+    }
+
+    /// Consumes an authorization code (single use, unexpired): its JSON, or `None`.
+    pub fn take_code(&self, code_hash: &str, now: i64) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .conn()
+            .query_row("UPDATE codes SET used = 1 WHERE code_hash = ?1 AND used = 0 AND expires_at > ?2 RETURNING code", params![code_hash, now], |r| r.get(0))
+            .optional()?)
+    }
+
     /// Deletes expired single-use values.
     pub fn purge(&self, now: i64) -> Result<(), StoreError> {
         let conn = self.conn();
@@ -360,6 +405,8 @@ impl Store {
         conn.execute("DELETE FROM grants WHERE expires_at <= ?1", [now])?;
         conn.execute("DELETE FROM deferred WHERE expires_at <= ?1", [now])?;
         conn.execute("DELETE FROM pushed WHERE expires_at <= ?1", [now])?;
+        conn.execute("DELETE FROM logins WHERE expires_at <= ?1", [now])?;
+        conn.execute("DELETE FROM codes WHERE expires_at <= ?1", [now])?;
         Ok(())
     }
 }
@@ -392,6 +439,16 @@ mod tests {
         assert!(s.take_pushed("ru", "other", 10).unwrap().is_none(), "bound to the client");
         assert_eq!(s.take_pushed("ru", "client", 10).unwrap().as_deref(), Some("{}"));
         assert!(s.take_pushed("ru", "client", 10).unwrap().is_none(), "single use");
+        s.insert_login("l", "{}", 50).unwrap();
+        assert!(s.fetch_login("l", 10).unwrap().is_some());
+        assert!(s.fetch_login("l", 10).unwrap().is_none(), "the request object once");
+        assert!(s.take_login("l", 60).unwrap().is_none(), "expired");
+        assert!(s.take_login("l", 10).unwrap().is_some());
+        assert!(s.take_login("l", 10).unwrap().is_none(), "single use");
+        s.insert_code("c", "{}", 50).unwrap();
+        assert!(s.take_code("c", 50).unwrap().is_none(), "expired");
+        assert!(s.take_code("c", 10).unwrap().is_some());
+        assert!(s.take_code("c", 10).unwrap().is_none(), "single use");
         let mut seen = std::collections::BTreeSet::new();
         for _ in 0..40 {
             let idx = s.allocate_status_idx(16).unwrap();
