@@ -439,9 +439,17 @@ impl Fed {
         let r = self.http.get(authorize_url).send().await.unwrap();
         assert_eq!(r.status(), 302, "{}", r.text().await.unwrap());
         let to_op = r.headers()["location"].to_str().unwrap().to_owned();
+        self.browse_at_op(&to_op, cf, acr).await
+    }
+
+    /// Plays the browser from the OP's authorization URL (the `Location` of the issuer's
+    /// `/authorize`, as a wallet hands it to the phone's browser): the login page, the form
+    /// submitted as `cf` at `acr`, the OP's 302 to our callback, and the callback's 302: its
+    /// `Location` (the wallet's `redirect_uri` with the code or the error).
+    pub async fn browse_at_op(&self, to_op: &str, cf: &str, acr: &str) -> String {
         let op = self.op.as_ref().unwrap();
         assert!(to_op.starts_with(op.as_str()), "{to_op}");
-        let r = self.http.get(&to_op).send().await.unwrap();
+        let r = self.http.get(to_op).send().await.unwrap();
         let status = r.status();
         let page = r.text().await.unwrap();
         assert_eq!(status, 200, "{page}");
