@@ -21,12 +21,13 @@ use wallet_core::jose::SoftwareSigner;
 use wallet_core::keystore::{KeyStore, KeyStoreSigner, KeyTag, SoftwareKeyStore};
 use wallet_core::oid4vci::{ErrorCode, ParError};
 use wallet_core::status::StatusReference;
-use wallet_core::store::{CredentialStore, DataKey, NewCredential, StaticKeyProvider, TransactionKind};
+use wallet_core::store::{CredentialStore, DataKey, NewCredential, StaticKeyProvider, TransactionKind, TransactionOutcome};
+use wallet_core::wallet::presentation::PresentationStep;
 use wallet_core::time::UnixTime;
 use wallet_core::wallet::issuance::{AttestedKeys, ClientAuth, IssuanceKeys, IssuerTrust, WalletAttestationKey};
 use wallet_core::wallet::{
     AuthorizationStep, BrowserAuthorization, BrowserError, BrowserStep, HttpClient, HttpError, HttpMethod, HttpRequest, HttpResponse, IssuanceError,
-    IssuanceOutcome, PresentationAuthorization, WalletError, WalletIssuance,
+    IssuanceOutcome, PresentationAuthorization, StoredHolderKeys, WalletError, WalletIssuance,
 };
 
 /// The wallet's redirect_uri.
@@ -192,6 +193,7 @@ impl IssuanceKeys for Keys {
 struct Phone {
     client: Arc<Client>,
     store: Arc<CredentialStore>,
+    keys: Arc<Keys>,
     flow: WalletIssuance,
     _dir: tempfile::TempDir,
 }
@@ -206,8 +208,9 @@ impl Phone {
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(CredentialStore::open(dir.path().join("wallet.db"), &StaticKeyProvider(DataKey::generate().unwrap())).unwrap());
         let client = Arc::new(Client::new());
-        let flow = WalletIssuance::new(client.clone(), Arc::new(Keys::new(keys_from)), store.clone(), vec![anchor_of.anchor.clone()]).with_redirect_uri(REDIRECT);
-        Self { client, store, flow, _dir: dir }
+        let keys = Arc::new(Keys::new(keys_from));
+        let flow = WalletIssuance::new(client.clone(), keys.clone(), store.clone(), vec![anchor_of.anchor.clone()]).with_redirect_uri(REDIRECT);
+        Self { client, store, keys, flow, _dir: dir }
     }
 
     fn browser(&self, cf: &str) -> OpBrowser {
@@ -275,15 +278,27 @@ async fn the_pid_is_issued_after_the_spid_cie_login_in_the_browser() {
     assert_eq!(log[0].entry.kind, TransactionKind::Issuance);
 }
 
-/// A PID (from the federation's PID issuer) in the wallet; the Motorizzazione's
-/// `/authorize` asks for it over OpenID4VP: the wallet shows who asks and what, presents it,
-/// and the code comes back in the `response_uri`'s `redirect_uri`: the mDL is issued.
+/// The wallet gets a PID from the federation's PID issuer (pre-authorized offer, its own
+/// flow: the PID bound to its attested key); the Motorizzazione's `/authorize` asks for it
+/// over OpenID4VP: the wallet shows who asks and what, presents it (KB-JWT by the key the
+/// PID's metadata names), and the code comes back in the `response_uri`'s `redirect_uri`:
+/// the mDL is issued.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_mdl_is_issued_after_presenting_the_pid() {
     let fed = Fed::pid_over_vp().await;
     let phone = Arc::new(Phone::new(&fed));
-    let holder = SoftwareSigner::generate().unwrap();
-    let pid_id = store_pid(&fed, &phone, &holder, MARIO).await;
+    let pid_issuer = fed.pid_issuer.as_ref().unwrap().id.as_str().trim_end_matches('/').to_owned();
+    let (s, v) = Fed::json(fed.http.post(format!("{pid_issuer}/admin/offers")).bearer_auth(common::TOKEN).json(&serde_json::json!({"citizen": MARIO, "tx_code": false}))).await;
+    assert_eq!(s, 201, "{v}");
+    let offer_url = v["offer_url"].as_str().unwrap().to_owned();
+    let p = phone.clone();
+    let pid_id = blocking(move || {
+        let session = p.flow.start_from_offer(&offer_url).unwrap();
+        let IssuanceOutcome::Issued(ids) = p.flow.accept(&session, None).unwrap() else { panic!("immediate") };
+        ids[0].clone()
+    })
+    .await;
+    assert_eq!(phone.store.get(&pid_id).unwrap().summary.vct, PID_VCT);
     let p = phone.clone();
     let issuer = fed.issuer_id.to_string();
     let outcome = blocking(move || {
@@ -296,6 +311,7 @@ async fn the_mdl_is_issued_after_presenting_the_pid() {
         assert_eq!(q.candidates[0].credential_id, pid_id);
         assert!(q.candidates[0].disclosed.iter().any(|d| d.path.to_string().contains("tax_id_code")), "{:?}", q.candidates[0].disclosed);
         let choice = consent.default_choice();
+        let holder = StoredHolderKeys::for_choice(&p.store, p.keys.store.clone(), &choice).unwrap();
         p.flow.present_pid(&step, &choice, &holder)
     })
     .await;
@@ -303,17 +319,19 @@ async fn the_mdl_is_issued_after_presenting_the_pid() {
     let mdl = phone.store.get(&ids[0]).unwrap();
     assert_eq!(mdl.summary.vct, MDL_VCT);
     let kinds: Vec<TransactionKind> = phone.store.transactions().unwrap().iter().map(|t| t.entry.kind).collect();
-    assert_eq!(kinds, vec![TransactionKind::Presentation, TransactionKind::Issuance]);
+    assert_eq!(kinds, vec![TransactionKind::Issuance, TransactionKind::Presentation, TransactionKind::Issuance]);
     assert!(phone.client.saw("/authorize/vp-response"));
 }
 
-/// Stores a PID of `citizen` from the federation's PID issuer, bound to `holder`.
-async fn store_pid(fed: &Fed, phone: &Phone, holder: &SoftwareSigner, citizen: &str) -> wallet_core::store::CredentialId {
-    let pid = fed.issue_pid(holder, citizen, false).await;
+/// Stores a PID of `citizen` from the federation's PID issuer (or, `rogue`, from one outside
+/// the federation), bound to `holder`.
+async fn store_pid(fed: &Fed, phone: &Phone, holder: &SoftwareSigner, citizen: &str, rogue: bool) -> wallet_core::store::CredentialId {
+    let pid = fed.issue_pid(holder, citizen, rogue).await;
+    let from = if rogue { fed.rogue_pid_issuer.as_ref() } else { fed.pid_issuer.as_ref() };
     let new = NewCredential {
         format: "dc+sd-jwt".into(),
         vct: PID_VCT.into(),
-        issuer: fed.pid_issuer.as_ref().unwrap().id.to_string(),
+        issuer: from.unwrap().id.to_string(),
         issued_at: Some(UnixTime::now()),
         expires_at: Some(UnixTime::now().plus(86_400)),
         credential: pid,
@@ -404,7 +422,7 @@ async fn declining_the_pid_presentation_issues_nothing() {
     let fed = Fed::pid_over_vp().await;
     let phone = Arc::new(Phone::new(&fed));
     let holder = SoftwareSigner::generate().unwrap();
-    store_pid(&fed, &phone, &holder, MARIO).await;
+    store_pid(&fed, &phone, &holder, MARIO, false).await;
     let p = phone.clone();
     let issuer = fed.issuer_id.to_string();
     blocking(move || {
@@ -418,3 +436,31 @@ async fn declining_the_pid_presentation_issues_nothing() {
     assert_eq!(phone.store.list().unwrap().len(), 1, "only the PID");
 }
 
+
+/// A PID from an issuer outside the federation: the issuer refuses the presentation with its
+/// OpenID4VP error, which the wallet surfaces (and records on the log entry); nothing issued.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_presentation_the_issuer_refuses_is_surfaced_with_its_error() {
+    let fed = Fed::pid_over_vp().await;
+    let phone = Arc::new(Phone::new(&fed));
+    let holder = SoftwareSigner::generate().unwrap();
+    store_pid(&fed, &phone, &holder, MARIO, true).await;
+    let p = phone.clone();
+    let issuer = fed.issuer_id.to_string();
+    let err = blocking(move || {
+        let step = p.presentation_step(&issuer, MDL);
+        let choice = step.consent().default_choice();
+        p.flow.present_pid(&step, &choice, &holder).unwrap_err()
+    })
+    .await;
+    assert!(
+        matches!(&err, IssuanceError::Presentation { step: PresentationStep::ResponseUri, error: Some(e), untrusted: false, .. } if e == "invalid_request"),
+        "{err}"
+    );
+    assert!(!phone.client.saw("/token"));
+    let log = phone.store.transactions().unwrap();
+    assert_eq!(log.iter().map(|t| t.entry.kind).collect::<Vec<_>>(), vec![TransactionKind::Presentation]);
+    let outcomes = phone.store.outcomes().unwrap();
+    assert!(matches!(&outcomes[&log[0].seq].1, TransactionOutcome::Refused { error, .. } if error == "invalid_request"), "{outcomes:?}");
+    assert_eq!(phone.store.list().unwrap().len(), 1, "only the PID");
+}
