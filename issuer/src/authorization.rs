@@ -21,6 +21,10 @@
 //!   hashed, single use) goes to the wallet's `redirect_uri` with `state` and `iss`. Errors
 //!   after the citizen step are redirected with `error`, `error_description`, `state`, `iss`.
 //! * `/token` redeems the code ([`crate::protocol::token`]).
+//! * Issuer-initiated (`POST /admin/offers` with `"grant": "authorization_code"`): the offer
+//!   carries `issuer_state` and `scope`; a PAR naming the `issuer_state` consumes it (single
+//!   use, `offer_ttl`; unknown: `invalid_request`) and may ask only for what it offered; an
+//!   offer made for a citizen is redeemed only by that citizen's login (else `access_denied`).
 
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -52,6 +56,20 @@ pub struct Pushed {
     pub configurations: Vec<String>,
     /// From an issuer-initiated offer.
     pub issuer_state: Option<String>,
+    /// The citizen an issuer-initiated offer named: the login must identify them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offered_citizen: Option<String>,
+}
+
+/// An issuer-initiated offer with the `authorization_code` grant, as stored under its
+/// `issuer_state` until a PAR names it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OfferedAuthorization {
+    /// The configurations offered.
+    pub configurations: Vec<String>,
+    /// The citizen the desk made it for, if it named one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub citizen: Option<String>,
 }
 
 /// A citizen authentication in progress, between `/authorize` and the citizen's return
@@ -119,12 +137,26 @@ fn par_inner(st: &Issuer, headers: &HeaderMap, body: &[u8]) -> Result<ParRespons
     }
     let configurations = verified.check_against(st.metadata()).map_err(|e| IssuerError::oauth(e.code(), e))?;
     let c = verified.claims();
+    // An `issuer_state` is one of our offers (single use, unexpired), and the request asks
+    // only for what it offered (OpenID4VCI §4.1.1, §5.1.3).
+    let offered = match &c.issuer_state {
+        None => None,
+        Some(s) => {
+            let json = st.store().take_issuer_state(&hash(s), now.secs())?.ok_or_else(|| IssuerError::bad_request("issuer_state unknown, used or expired"))?;
+            let offer: OfferedAuthorization = serde_json::from_str(&json).map_err(IssuerError::internal)?;
+            if let Some(extra) = configurations.iter().find(|id| !offer.configurations.contains(id)) {
+                return Err(IssuerError::oauth(ErrorCode::InvalidRequest, format!("`{extra}` was not in the offer of this issuer_state")));
+            }
+            Some(offer)
+        }
+    };
     let pushed = Pushed {
         redirect_uri: c.redirect_uri.clone(),
         state: c.state.clone(),
         code_challenge: c.code_challenge.clone(),
         configurations,
         issuer_state: c.issuer_state.clone(),
+        offered_citizen: offered.and_then(|o| o.citizen),
     };
     let response = ParResponse::issue().map_err(IssuerError::internal)?;
     let expires_at = now.secs().saturating_add(i64::try_from(response.expires_in).unwrap_or(60));
@@ -191,6 +223,10 @@ pub(crate) fn finish(st: &Issuer, login: &Login, citizen: Result<String, (ErrorC
             return Ok(error_redirect(st, p, code, &description));
         }
     };
+    if p.offered_citizen.as_ref().is_some_and(|o| *o != citizen) {
+        st.metrics().count(Event::Refused);
+        return Ok(error_redirect(st, p, ErrorCode::AccessDenied, "the offer was made for another citizen"));
+    }
     for id in &p.configurations {
         let source = &st.config().credential(id).ok_or_else(|| IssuerError::internal(format!("configuration {id} vanished")))?.source;
         if st.registry().lookup(source, &citizen)? == Record::Unknown {

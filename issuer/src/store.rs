@@ -132,6 +132,7 @@ CREATE TABLE IF NOT EXISTS pushed (request_uri_hash TEXT PRIMARY KEY, client_id 
     expires_at INTEGER NOT NULL, used INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS logins (id_hash TEXT PRIMARY KEY, request TEXT NOT NULL, expires_at INTEGER NOT NULL,
     fetched INTEGER NOT NULL DEFAULT 0, used INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS issuer_states (state_hash TEXT PRIMARY KEY, offer TEXT NOT NULL, expires_at INTEGER NOT NULL, used INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS codes (code_hash TEXT PRIMARY KEY, code TEXT NOT NULL, expires_at INTEGER NOT NULL, used INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS deferred (transaction_id TEXT PRIMARY KEY, grant_id TEXT NOT NULL, configuration_id TEXT NOT NULL,
     keys TEXT NOT NULL, expires_at INTEGER NOT NULL, used INTEGER NOT NULL DEFAULT 0);
@@ -382,6 +383,25 @@ impl Store {
             .optional()?)
     }
 
+    /// Stores an issuer-initiated offer with the `authorization_code` grant (`offer`: what it
+    /// offers, JSON) under the hash of its `issuer_state`.
+    pub fn insert_issuer_state(&self, state_hash: &str, offer: &str, expires_at: i64) -> Result<(), StoreError> {
+        self.conn().execute("INSERT INTO issuer_states (state_hash, offer, expires_at) VALUES (?1, ?2, ?3)", params![state_hash, offer, expires_at])?;
+        Ok(())
+    }
+
+    /// Consumes an `issuer_state` (single use, unexpired): its offer's JSON, or `None`.
+    pub fn take_issuer_state(&self, state_hash: &str, now: i64) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .conn()
+            .query_row(
+                "UPDATE issuer_states SET used = 1 WHERE state_hash = ?1 AND used = 0 AND expires_at > ?2 RETURNING offer",
+                params![state_hash, now],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
     /// Stores an authorization code (`code`: what it binds, JSON) under its hash.
     pub fn insert_code(&self, code_hash: &str, code: &str, expires_at: i64) -> Result<(), StoreError> {
         self.conn().execute("INSERT INTO codes (code_hash, code, expires_at) VALUES (?1, ?2, ?3)", params![code_hash, code, expires_at])?;
@@ -407,6 +427,7 @@ impl Store {
         conn.execute("DELETE FROM pushed WHERE expires_at <= ?1", [now])?;
         conn.execute("DELETE FROM logins WHERE expires_at <= ?1", [now])?;
         conn.execute("DELETE FROM codes WHERE expires_at <= ?1", [now])?;
+        conn.execute("DELETE FROM issuer_states WHERE expires_at <= ?1", [now])?;
         Ok(())
     }
 }
@@ -445,6 +466,9 @@ mod tests {
         assert!(s.take_login("l", 60).unwrap().is_none(), "expired");
         assert!(s.take_login("l", 10).unwrap().is_some());
         assert!(s.take_login("l", 10).unwrap().is_none(), "single use");
+        s.insert_issuer_state("is", "{}", 50).unwrap();
+        assert!(s.take_issuer_state("is", 10).unwrap().is_some());
+        assert!(s.take_issuer_state("is", 10).unwrap().is_none(), "single use");
         s.insert_code("c", "{}", 50).unwrap();
         assert!(s.take_code("c", 50).unwrap().is_none(), "expired");
         assert!(s.take_code("c", 10).unwrap().is_some());

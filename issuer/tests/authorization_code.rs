@@ -10,7 +10,7 @@ mod common;
 use common::{AuthzWallet, Fed, Setup, L2, L3, LUIGIA, MARIO, MDL, PID, REDIRECT, STRANGER};
 use serde_json::Value;
 use wallet_core::jose::{Signer as _, SoftwareSigner};
-use wallet_core::oid4vci::{CodeVerifier, PendingAuthorization, TokenRequest, dpop_proof};
+use wallet_core::oid4vci::{CodeVerifier, OfferRef, OfferUrl, PendingAuthorization, TokenRequest, dpop_proof};
 use wallet_core::oid4vp::request_object::VerifiedRequest;
 use wallet_core::sd_jwt::{StaticKeyResolver, Verifier};
 use wallet_core::time::UnixTime;
@@ -202,4 +202,53 @@ async fn pid_over_openid4vp_refusals() {
     assert_eq!(param(back, "error").as_deref(), Some("access_denied"), "{back}");
     assert_eq!(param(back, "state").as_deref(), Some(pending.state.as_str()));
     assert_eq!(param(back, "iss").as_deref(), Some(fed.issuer_id.as_str()));
+}
+
+/// An issuer-initiated offer with the `authorization_code` grant (OpenID4VCI §4.1.1): its
+/// `issuer_state` and `scope` in the PAR; single use; made for a citizen, redeemed only by
+/// that citizen's login.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issuer_initiated_authorization_code_offer() {
+    let fed = Fed::spid_cie().await;
+    let w = AuthzWallet::new(&fed);
+    let offer = |citizen: Option<&'static str>| {
+        let fed = &fed;
+        async move {
+            let (s, v) = Fed::json(fed.http.post(fed.url("/admin/offers")).bearer_auth(common::TOKEN).json(&serde_json::json!({"citizen": citizen, "grant": "authorization_code"}))).await;
+            assert_eq!(s, 201, "{v}");
+            assert!(v["tx_code"].is_null());
+            let OfferRef::Value(offer) = OfferUrl::parse(v["offer_url"].as_str().unwrap()).unwrap().offer else { panic!("by value") };
+            let grant = offer.grants.authorization_code.clone().unwrap();
+            assert!(offer.grants.pre_authorized_code.is_none());
+            (grant.issuer_state.unwrap(), grant.scope.unwrap())
+        }
+    };
+
+    let (state, scope) = offer(Some(MARIO)).await;
+    assert_eq!(scope, "PersonIdentificationData");
+    let (url, pending) = w.par_with(&fed, &[], Some(&scope), Some(&state)).await.unwrap();
+    let (s, v) = w.par_with(&fed, &[], Some(&scope), Some(&state)).await.unwrap_err();
+    assert_eq!((s, v["error"].as_str()), (400, Some("invalid_request")), "an issuer_state used twice: {v}");
+    let back = fed.browse(&url, MARIO, L3).await;
+    let code = AuthzWallet::code(&fed, &back, &pending);
+    let tokens = w.token(&fed, &code, &pending).await;
+    let credential = w.credential(&fed, &tokens, PID).await;
+    assert_eq!(verified_claims(&fed, &credential, &w.holder).await["given_name"], "Mario");
+
+    let (state, scope) = offer(Some(MARIO)).await;
+    let (url, _) = w.par_with(&fed, &[], Some(&scope), Some(&state)).await.unwrap();
+    let back = fed.browse(&url, LUIGIA, L3).await;
+    assert_eq!(param(&back, "error").as_deref(), Some("access_denied"), "another citizen's offer: {back}");
+
+    let (s, v) = w.par_with(&fed, &[PID], None, Some("never-issued")).await.unwrap_err();
+    assert_eq!((s, v["error"].as_str()), (400, Some("invalid_request")), "an unknown issuer_state: {v}");
+
+    // An offer naming nobody: whoever logs in (and is in the registry) gets their PID.
+    let (state, scope) = offer(None).await;
+    let (url, pending) = w.par_with(&fed, &[], Some(&scope), Some(&state)).await.unwrap();
+    let back = fed.browse(&url, LUIGIA, L3).await;
+    let code = AuthzWallet::code(&fed, &back, &pending);
+    let tokens = w.token(&fed, &code, &pending).await;
+    let credential = w.credential(&fed, &tokens, PID).await;
+    assert_eq!(verified_claims(&fed, &credential, &w.holder).await["given_name"], "Luigia");
 }

@@ -526,14 +526,22 @@ impl AuthzWallet {
 
     /// PAR for `configurations`: the `/authorize` URL and what the wallet keeps.
     pub async fn par(&self, fed: &Fed, configurations: &[&str]) -> (String, PendingAuthorization) {
-        let b = ParRequestBuilder { audience: fed.issuer_id.as_str(), redirect_uri: REDIRECT, scope: None, configuration_ids: configurations, issuer_state: None };
+        self.par_with(fed, configurations, None, None).await.unwrap()
+    }
+
+    /// PAR with a `scope` and an offer's `issuer_state`: the `/authorize` URL and what the
+    /// wallet keeps, or the refusal's status and body.
+    pub async fn par_with(&self, fed: &Fed, configurations: &[&str], scope: Option<&str>, issuer_state: Option<&str>) -> Result<(String, PendingAuthorization), (u16, Value)> {
+        let b = ParRequestBuilder { audience: fed.issuer_id.as_str(), redirect_uri: REDIRECT, scope, configuration_ids: configurations, issuer_state };
         let (req, pending) = b.build(&self.key, UnixTime::now()).unwrap();
         let r = fed.http.post(fed.url("/par")).header("content-type", "application/x-www-form-urlencoded").body(req.to_form());
         let (s, v) = Fed::json(self.attest(fed, r)).await;
-        assert_eq!(s, 201, "{v}");
+        if s != 201 {
+            return Err((s, v));
+        }
         let pushed = ParResponse::parse(v.to_string().as_bytes()).unwrap();
         let url = AuthorizeRequest { client_id: req.client_id, request_uri: pushed.request_uri }.to_url(&fed.url("/authorize"));
-        (url, pending)
+        Ok((url, pending))
     }
 
     /// The authorization response on the `redirect_uri`, checked (`state`, `iss`): the code.
