@@ -7,7 +7,7 @@
 //!    otherwise); `POST` the PAR with the WAA and its PoP, the request object signed by the
 //!    WAA key (`client_id` its thumbprint, PKCE `S256`, a fresh `state`, `redirect_uri`,
 //!    `authorization_details` per configuration, `scope`, `issuer_state`); then one
-//!    `GET /authorize?client_id&request_uri` through the [`HttpClient`] (which does not follow
+//!    `GET /authorize?client_id&request_uri` through the [`crate::wallet::HttpClient`] (which does not follow
 //!    redirects), whose `Location` says how the citizen is authenticated
 //!    ([`on_authorize_response`]):
 //!    * an OpenID4VP request (`haip-vp://`, `openid4vp://`: a (Q)EAA provider asking for the
