@@ -464,3 +464,38 @@ async fn a_presentation_the_issuer_refuses_is_surfaced_with_its_error() {
     assert!(matches!(&outcomes[&log[0].seq].1, TransactionOutcome::Refused { error, .. } if error == "invalid_request"), "{outcomes:?}");
     assert_eq!(phone.store.list().unwrap().len(), 1, "only the PID");
 }
+
+/// An issuer-initiated offer with the `authorization_code` grant (`issuer_state`, `scope`),
+/// for Mario: the wallet sends the `issuer_state` back in its PAR; Mario's login gets the
+/// PID; the same kind of offer redeemed by Luigia's login is refused with `access_denied`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_authorization_code_offer_is_redeemed_by_its_citizen_only() {
+    let fed = Fed::spid_cie().await;
+    let offer = |citizen: &'static str| {
+        let req = fed.http.post(fed.url("/admin/offers")).bearer_auth(common::TOKEN).json(&serde_json::json!({"grant": "authorization_code", "citizen": citizen}));
+        async move {
+            let (s, v) = Fed::json(req).await;
+            assert_eq!(s, 201, "{v}");
+            v["offer_url"].as_str().unwrap().to_owned()
+        }
+    };
+    let (for_mario, also_for_mario) = (offer(MARIO).await, offer(MARIO).await);
+    let phone = Arc::new(Phone::new(&fed));
+    let p = phone.clone();
+    let (consent, outcome, someone_else) = blocking(move || {
+        let session = p.flow.start_from_offer(&for_mario).unwrap();
+        let consent = session.consent.clone();
+        let AuthorizationStep::Browser(step) = p.flow.authorize(&session).unwrap() else { panic!("browser step") };
+        let outcome = p.flow.complete_in_browser(&step, &p.browser(MARIO));
+        let session = p.flow.start_from_offer(&also_for_mario).unwrap();
+        let AuthorizationStep::Browser(step) = p.flow.authorize(&session).unwrap() else { panic!("browser step") };
+        (consent, outcome, p.flow.complete_in_browser(&step, &p.browser(common::LUIGIA)))
+    })
+    .await;
+    assert!(consent.is_trusted(), "{consent:?}");
+    assert_eq!(consent.tx_code, None);
+    let IssuanceOutcome::Issued(ids) = outcome.unwrap() else { panic!("immediate") };
+    assert_eq!(phone.store.get(&ids[0]).unwrap().summary.vct, PID_VCT);
+    let err = someone_else.unwrap_err();
+    assert_eq!(err.issuer_code(), Some(ErrorCode::AccessDenied), "{err}");
+}
