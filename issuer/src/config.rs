@@ -11,6 +11,8 @@
 //! registry = "/var/lib/registry/licences.sqlite"   # default <data_dir>/authentic-source.sqlite
 //! batch_size = 10
 //! status_bits = 2                     # 1, 2, 4 or 8
+//! login_ttl = 600                     # seconds to authenticate after /authorize
+//! code_ttl = 60                       # an authorization code's life (at most 60 s)
 //!
 //! [[trust_anchors]]
 //! id = "https://trust-anchor.example.it"
@@ -29,18 +31,18 @@
 //!
 //! # How the citizen is authenticated at /authorize (IT-Wallet 1.4 §3.3 step 5); without
 //! # this table only issuer-initiated offers with a pre-authorized code are served.
+//! # The Motorizzazione, the health-card registry: the PID presented over OpenID4VP, its
+//! # issuer trusted through one of the [[trust_anchors]].
 //! [authentication]
-//! method = "spid-cie"                     # the PID provider: a SPID/CIE relying party
-//! providers = ["https://cie-op.example.it"]   # OpenID Provider entity ids (the first is used)
-//! acr = "https://www.spid.gov.it/SpidL3"  # the lowest level accepted (default CIE L3)
-//! # The citizen is the UserInfo `fiscal_number` (`TINIT-` removed), looked up in each
-//! # credential's `source.key` column.
+//! method = "pid"
+//! vct = "urn:eudi:pid:it:1"               # the PID type asked for (default)
+//! claim = "tax_id_code"                   # the PID claim matched against `source.key` (default)
 //!
-//! # or, for the Motorizzazione and the health-card registry: the PID over OpenID4VP
-//! # method = "pid"
-//! # vct = "urn:eudi:pid:it:1"             # the PID type asked for (default)
-//! # claim = "tax_id_code"                 # the PID claim matched against `source.key` (default)
-//! # The PID's issuer must be trusted through one of the [[trust_anchors]].
+//! # The PID provider: a SPID/CIE relying party; the citizen is the UserInfo `fiscal_number`
+//! # (`TINIT-` removed), looked up in each credential's `source.key` column.
+//! # method = "spid-cie"
+//! # providers = ["https://cie-op.example.it"]   # OpenID Provider entity ids (the first is used)
+//! # acr = "https://www.spid.gov.it/SpidL3"      # the lowest level accepted (default: CIE L3)
 //! ```
 
 use std::collections::BTreeMap;

@@ -217,3 +217,21 @@ pub async fn response(State(st): State<Issuer>, body: Bytes) -> Result<Response,
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_query_asks_for_the_pid_with_the_registry_key() {
+        let q = pid_query(&PidAuthentication::default());
+        q.validate().unwrap();
+        let v = q.to_value();
+        assert_eq!(v["credentials"][0]["id"], PID_QUERY_ID);
+        assert_eq!(v["credentials"][0]["meta"]["vct_values"][0], wallet_core::vc::Vct::PID);
+        let claims: Vec<&str> = v["credentials"][0]["claims"].as_array().unwrap().iter().map(|c| c["path"][0].as_str().unwrap()).collect();
+        assert_eq!(claims, ["tax_id_code", "given_name", "family_name", "birthdate"]);
+        let by_name = pid_query(&PidAuthentication { claim: "given_name".into(), ..PidAuthentication::default() });
+        assert_eq!(by_name.to_value()["credentials"][0]["claims"].as_array().unwrap().len(), 3, "no claim asked twice");
+    }
+}
