@@ -252,3 +252,59 @@ async fn issuer_initiated_authorization_code_offer() {
     let credential = w.credential(&fed, &tokens, PID).await;
     assert_eq!(verified_claims(&fed, &credential, &w.holder).await["given_name"], "Luigia");
 }
+
+/// Nothing of a login lives in one replica's memory: a login started at one replica is
+/// finished at another (the SPID/CIE callback and the code redeemed there; the OpenID4VP
+/// response).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_login_started_at_one_replica_finishes_at_another() {
+    let fed = Fed::spid_cie().await;
+    let other = fed.replica().await;
+    let w = AuthzWallet::new(&fed);
+    let (url, pending) = w.par(&fed, &[PID]).await;
+    let r = fed.http.get(&url).send().await.unwrap();
+    assert_eq!(r.status(), 302);
+    let to_op = r.headers()["location"].to_str().unwrap().to_owned();
+    // The OP's page, then its redirect to our callback, which the balancer sends to the other replica.
+    let op = fed.op.clone().unwrap();
+    let page = fed.http.get(&to_op).send().await.unwrap().text().await.unwrap();
+    let session = page.split("name=\"session\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+    let fiscal = format!("TINIT-{MARIO}");
+    let r = fed.http.post(format!("{op}/login")).form(&[("session", session.as_str()), ("fiscal_number", fiscal.as_str()), ("acr", L3)]).send().await.unwrap();
+    assert_eq!(r.status(), 302);
+    let callback = fed.via(r.headers()["location"].to_str().unwrap(), &other);
+    let r = fed.http.get(&callback).send().await.unwrap();
+    assert_eq!(r.status(), 302, "{}", r.text().await.unwrap());
+    let back = r.headers()["location"].to_str().unwrap().to_owned();
+    let code = AuthzWallet::code(&fed, &back, &pending);
+    let form = TokenRequest::AuthorizationCode { code, code_verifier: pending.code_verifier.clone(), redirect_uri: Some(REDIRECT.into()) }.to_form();
+    let d = dpop_proof(&w.dpop, "POST", &fed.url("/token"), None, None, UnixTime::now()).unwrap();
+    let r = w.attest(&fed, fed.http.post(format!("{other}/token")).header("content-type", "application/x-www-form-urlencoded").header("DPoP", d).body(form));
+    let (s, v) = Fed::json(r).await;
+    assert_eq!(s, 200, "{v}");
+
+    let fed = Fed::pid_over_vp().await;
+    let other = fed.replica().await;
+    let w = AuthzWallet::new(&fed);
+    let pid = fed.issue_pid(&w.holder, MARIO, false).await;
+    let (url, pending) = w.par(&fed, &[MDL]).await;
+    let r = fed.http.get(&url).send().await.unwrap();
+    let vp_url = r.headers()["location"].to_str().unwrap().to_owned();
+    let mut req = AuthzWallet::vp_request(&fed, &vp_url).await.unwrap();
+    req.response_uri = fed.via(&req.response_uri, &other);
+    let (s, v) = w.present(&fed, &req, &pid, None).await;
+    assert_eq!(s, 200, "{v}");
+    let code = AuthzWallet::code(&fed, v["redirect_uri"].as_str().unwrap(), &pending);
+    assert!(!code.is_empty());
+}
+
+/// An authorization code lives `code_ttl` seconds (§3.3: at most 60).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_code_is_invalid_grant() {
+    let fed = Fed::build(Setup::SpidCie, |c| c.code_ttl = 1).await;
+    let w = AuthzWallet::new(&fed);
+    let (code, pending) = login(&fed, &w, MARIO).await;
+    tokio::time::sleep(std::time::Duration::from_millis(2_100)).await;
+    let (s, v) = w.token_with(&fed, &code, &pending.code_verifier, Some(REDIRECT), None, true).await;
+    assert_eq!((s, v["error"].as_str()), (400, Some("invalid_grant")), "an expired code: {v}");
+}

@@ -432,6 +432,21 @@ pub const L3: &str = "https://www.spid.gov.it/SpidL3";
 pub const L2: &str = "https://www.spid.gov.it/SpidL2";
 
 impl Fed {
+    /// A second replica of the issuer (the same configuration, database and keys) on another
+    /// port: its base URL, to send requests to as a load balancer would.
+    pub async fn replica(&self) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+        let replica = Issuer::open(self.config.clone()).unwrap();
+        tokio::spawn(async move { issuer::serve_listener(replica, listener, std::future::pending()).await.unwrap() });
+        base
+    }
+
+    /// `url` (under the entity id) sent to `base` instead.
+    pub fn via(&self, url: &str, base: &str) -> String {
+        url.replacen(self.issuer_id.as_str().trim_end_matches('/'), base, 1)
+    }
+
     /// Plays the browser from the issuer's `/authorize` URL: 302 to the OP, its login page,
     /// the form submitted with `fiscal_number` (`TINIT-` added) at `acr`, the OP's 302 to
     /// our callback, and the callback's 302: its `Location` (the wallet's `redirect_uri`).
