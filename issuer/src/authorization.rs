@@ -15,7 +15,7 @@
 //!   `error=temporarily_unavailable`. What the flow needs until the citizen comes back (the
 //!   pushed request, the OpenID4VP nonce) is a [`Login`] row of the database, single use and
 //!   expiring (`login_ttl`), so that any replica can finish it.
-//! * Once the citizen is identified ([`finish`]): the registry must know them for every
+//! * Once the citizen is identified (`finish`): the registry must know them for every
 //!   configuration asked (else `access_denied`); an authorization code ([`Code`]: this
 //!   client's, its `redirect_uri`, its PKCE challenge, the citizen; `code_ttl` ≤ 60 s, stored
 //!   hashed, single use) goes to the wallet's `redirect_uri` with `state` and `iss`. Errors

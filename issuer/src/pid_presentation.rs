@@ -5,7 +5,7 @@
 //! ([`crate::state::verifier_metadata`]). Every check is wallet-core's; here they are wired to
 //! the login stored at `/authorize`.
 //!
-//! 1. `/authorize` ([`start`]): the login stored with a fresh `nonce`; 302 to
+//! 1. `/authorize` (`start`): the login stored with a fresh `nonce`; 302 to
 //!    `haip-vp://?client_id=openid_federation:<us>&request_uri=<us>/authorize/vp-request?id=<handle>&request_uri_method=get`.
 //! 2. `GET /authorize/vp-request?id=` ([`request_object`]): once per login, the request object
 //!    (wallet-core's `RequestObjectBuilder`): `response_mode=direct_post.jwt`, `response_uri`
@@ -19,7 +19,7 @@
 //!    `verify_decrypted` with our client id and the login's nonce, the PID issuer trusted
 //!    through the configured trust anchors (its `trust_chain` header or its resolved chain),
 //!    its status checked in its Token Status List. Verified: the citizen is the PID's
-//!    registry key claim (`TINIT-` removed), and [`crate::authorization::finish`] makes the wallet's redirect,
+//!    registry key claim (`TINIT-` removed), and `authorization::finish` makes the wallet's redirect,
 //!    answered `200 {"redirect_uri": …}`; refused: the OpenID4VP error JSON (400/403
 //!    `invalid_request`); the wallet's own error (the citizen declined): a redirect with
 //!    `access_denied`.

@@ -57,8 +57,8 @@ fn remember_dpop(st: &Issuer, proof: &VerifiedDpop, resource: bool) -> Result<()
     }
 }
 
-/// `POST /token`: the authorization code grant ([`authorization_code`]), the refresh grant
-/// ([`refresh`]) and the pre-authorized code grant (OpenID4VCI §6.1, IT-Wallet 1.4 §3.3):
+/// `POST /token`: the authorization code grant (`authorization_code`), the refresh grant
+/// (`refresh`) and the pre-authorized code grant (OpenID4VCI §6.1, IT-Wallet 1.4 §3.3):
 /// DPoP proof for this URL and method, the offer's code (single use, expiring) and its
 /// `tx_code` (a few attempts), then an `at+jwt` bound to the DPoP key (`cnf.jkt`) whose
 /// `authorization_details` name the offered configurations.
@@ -303,7 +303,7 @@ fn respond(r: &CredentialResponse) -> Result<Response, IssuerError> {
 }
 
 /// `POST /credential` (OpenID4VCI §8, IT-Wallet 1.4 §3.3 steps 14–19, §8): the access
-/// token and DPoP ([`authorize`]), a first issuance allowed, the request parsed and
+/// token and DPoP (`authorize`), a first issuance allowed, the request parsed and
 /// authorized against the token, the proofs verified by wallet-core (`c_nonce` ours and
 /// unused, each WUA signed by a wallet provider whose chain reaches a trust anchor, each key
 /// among its `attested_keys`, distinct keys, at most `batch_size`), each WUA not revoked

@@ -3,7 +3,7 @@
 //! (its `openid_relying_party` metadata in our Entity Configuration; the OpenID Provider
 //! trusted through its chain to a configured trust anchor).
 //!
-//! 1. `/authorize` ([`start`]): the login is stored ([`crate::authorization::Login`]) and its
+//! 1. `/authorize` (`start`): the login is stored ([`crate::authorization::Login`]) and its
 //!    handle travels as the relying party's `app_data`, sealed in the OIDC `state`; the
 //!    browser goes to the OpenID Provider with `acr_values` = the configured level (CIE
 //!    level 3, `https://www.spid.gov.it/SpidL3`, by default) and the UserInfo claims
@@ -11,7 +11,7 @@
 //! 2. `GET /authorize/callback?code&state&iss` ([`callback`]): the `state` opened (ours,
 //!    unexpired), the login taken (single use), the OIDC login finished by the relying party
 //!    (token, ID Token with `acr` at least the level asked, UserInfo); the citizen is the
-//!    `fiscal_number` without its `TINIT-` prefix. Then [`crate::authorization::finish`]: a
+//!    `fiscal_number` without its `TINIT-` prefix. Then `authorization::finish`: a
 //!    302 to the wallet with the code, or with `access_denied` (the login failed or was at a
 //!    lower level, no fiscal number, a citizen the registry does not know).
 
