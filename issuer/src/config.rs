@@ -12,6 +12,8 @@
 //! batch_size = 10
 //! status_bits = 2                     # 1, 2, 4 or 8
 //! wallet_attestation = "required"     # or "optional": see below
+//! login_ttl = 600                     # seconds to authenticate after /authorize
+//! code_ttl = 60                       # an authorization code's life (at most 60 s)
 //!
 //! [[trust_anchors]]
 //! id = "https://trust-anchor.example.it"
@@ -27,6 +29,21 @@
 //! json = ["driving_privileges"]       # columns holding JSON text
 //! [credentials.source.claims]
 //! family_name = "surname"
+//!
+//! # How the citizen is authenticated at /authorize (IT-Wallet 1.4 §3.3 step 5); without
+//! # this table only issuer-initiated offers with a pre-authorized code are served.
+//! # The Motorizzazione, the health-card registry: the PID presented over OpenID4VP, its
+//! # issuer trusted through one of the [[trust_anchors]].
+//! [authentication]
+//! method = "pid"
+//! vct = "urn:eudi:pid:it:1"               # the PID type asked for (default)
+//! claim = "tax_id_code"                   # the PID claim matched against `source.key` (default)
+//!
+//! # The PID provider: a SPID/CIE relying party; the citizen is the UserInfo `fiscal_number`
+//! # (`TINIT-` removed), looked up in each credential's `source.key` column.
+//! # method = "spid-cie"
+//! # providers = ["https://cie-op.example.it"]   # OpenID Provider entity ids (the first is used)
+//! # acr = "https://www.spid.gov.it/SpidL3"      # the lowest level accepted (default: CIE L3)
 //! ```
 //!
 //! `wallet_attestation` ([`WalletAttestation`]): `required` (the default, IT-Wallet 1.4
@@ -141,6 +158,80 @@ impl WalletAttestation {
     }
 }
 
+/// How citizens are authenticated at `/authorize` (`[authentication]`, IT-Wallet 1.4 §3.3
+/// step 5).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Authentication {
+    /// None: `/authorize` answers `temporarily_unavailable` (pre-authorized offers only).
+    #[default]
+    None,
+    /// SPID/CIE OpenID Connect: the issuer is a `spid-cie-oidc` relying party.
+    SpidCie(SpidCieAuthentication),
+    /// The PID over OpenID4VP: the issuer is an OpenID4VP relying party.
+    Pid(PidAuthentication),
+}
+
+/// `method = "spid-cie"`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpidCieAuthentication {
+    /// The OpenID Providers (entity ids, trusted through the trust anchors); the first is used.
+    pub providers: Vec<EntityId>,
+    /// The lowest level accepted (default `SpidL3`, CIE level 3).
+    pub acr: spid_cie_oidc::Acr,
+}
+
+/// `method = "pid"`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PidAuthentication {
+    /// The PID `vct` asked for.
+    pub vct: String,
+    /// The PID claim whose value is the registry key (`source.key`).
+    pub claim: String,
+}
+
+impl Default for PidAuthentication {
+    fn default() -> Self {
+        Self { vct: wallet_core::vc::Vct::PID.into(), claim: "tax_id_code".into() }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AuthenticationFile {
+    method: String,
+    #[serde(default)]
+    providers: Vec<String>,
+    acr: Option<String>,
+    vct: Option<String>,
+    claim: Option<String>,
+}
+
+impl AuthenticationFile {
+    fn into_config(self) -> Result<Authentication, ConfigError> {
+        let only = |allowed: &str, fields: &[(&str, bool)]| match fields.iter().find(|(_, set)| *set) {
+            Some((name, _)) => Err(ConfigError::Invalid(format!("authentication.{name} is not a setting of method = \"{allowed}\""))),
+            None => Ok(()),
+        };
+        match self.method.as_str() {
+            "spid-cie" => {
+                only("spid-cie", &[("vct", self.vct.is_some()), ("claim", self.claim.is_some())])?;
+                let providers = self.providers.iter().map(|p| entity("authentication.providers", p)).collect::<Result<Vec<_>, _>>()?;
+                let acr = match self.acr {
+                    Some(a) => a.parse().map_err(|_| ConfigError::Invalid(format!("authentication.acr: `{a}` is not a SPID/CIE level")))?,
+                    None => spid_cie_oidc::Acr::SpidL3,
+                };
+                Ok(Authentication::SpidCie(SpidCieAuthentication { providers, acr }))
+            }
+            "pid" => {
+                only("pid", &[("providers", !self.providers.is_empty()), ("acr", self.acr.is_some())])?;
+                let d = PidAuthentication::default();
+                Ok(Authentication::Pid(PidAuthentication { vct: self.vct.unwrap_or(d.vct), claim: self.claim.unwrap_or(d.claim) }))
+            }
+            other => Err(ConfigError::Invalid(format!("authentication.method: `{other}` is not spid-cie or pid"))),
+        }
+    }
+}
+
 /// Rate limits per client (`[rate_limits]`).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -206,6 +297,13 @@ pub struct Config {
     pub rate_limits: RateLimits,
     /// Whether key proofs must carry a WUA.
     pub wallet_attestation: WalletAttestation,
+    /// How citizens are authenticated at `/authorize`.
+    pub authentication: Authentication,
+    /// Seconds a citizen has to authenticate after `/authorize` (SPID/CIE login or PID
+    /// presentation).
+    pub login_ttl: i64,
+    /// Seconds an authorization code lives (IT-Wallet 1.4 §3.3: at most 60).
+    pub code_ttl: i64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -242,6 +340,9 @@ struct File {
     deferred_interval: Option<u64>,
     rate_limits: Option<RateLimits>,
     wallet_attestation: Option<String>,
+    authentication: Option<AuthenticationFile>,
+    login_ttl: Option<i64>,
+    code_ttl: Option<i64>,
 }
 
 fn entity(name: &str, v: &str) -> Result<EntityId, ConfigError> {
@@ -288,6 +389,9 @@ impl Config {
             deferred_interval: 5,
             rate_limits: RateLimits::default(),
             wallet_attestation: WalletAttestation::default(),
+            authentication: Authentication::None,
+            login_ttl: 600,
+            code_ttl: 60,
         }
     }
 
@@ -383,6 +487,15 @@ impl Config {
         if let Some(v) = f.wallet_attestation {
             c.wallet_attestation = WalletAttestation::parse(&v).ok_or_else(|| ConfigError::Invalid(format!("wallet_attestation: `{v}` is not required or optional")))?;
         }
+        if let Some(a) = f.authentication {
+            c.authentication = a.into_config()?;
+        }
+        if let Some(v) = f.login_ttl {
+            c.login_ttl = v;
+        }
+        if let Some(v) = f.code_ttl {
+            c.code_ttl = v;
+        }
         c.validate()?;
         Ok(c)
     }
@@ -430,6 +543,20 @@ impl Config {
         if self.tx_code_attempts == 0 {
             return bad("tx_code_attempts must be at least 1".into());
         }
+        if !(60..=3_600).contains(&self.login_ttl) {
+            return bad(format!("login_ttl must be in 60..=3600 seconds, got {}", self.login_ttl));
+        }
+        if !(1..=60).contains(&self.code_ttl) {
+            return bad(format!("code_ttl must be in 1..=60 seconds (IT-Wallet 1.4 §3.3), got {}", self.code_ttl));
+        }
+        match &self.authentication {
+            Authentication::SpidCie(a) if a.providers.is_empty() => return bad("authentication.providers: name at least one OpenID Provider".into()),
+            Authentication::SpidCie(_) | Authentication::Pid(_) if self.trust_anchors.is_empty() => {
+                return bad("[authentication] needs a [[trust_anchors]] entry (the OpenID Provider or the PID issuer is trusted through it)".into());
+            }
+            Authentication::Pid(p) if p.vct.is_empty() || p.claim.is_empty() => return bad("authentication.vct and authentication.claim must not be empty".into()),
+            _ => {}
+        }
         Ok(())
     }
 
@@ -465,6 +592,21 @@ mod tests {
         let env = Config::from_toml(BASE, [("TESSERA_ISSUER_WALLET_ATTESTATION".to_owned(), "optional".to_owned())]).unwrap();
         assert_eq!(env.wallet_attestation, WalletAttestation::Optional);
         assert!(matches!(Config::from_toml(&format!("wallet_attestation = \"none\"\n{BASE}"), []), Err(ConfigError::Invalid(m)) if m.contains("wallet_attestation")));
+        assert_eq!(c.authentication, Authentication::None);
+        let spid = format!("{BASE}[authentication]\nmethod = \"spid-cie\"\nproviders = [\"https://op.example.it\"]\n");
+        assert!(matches!(Config::from_toml(&spid, []), Err(ConfigError::Invalid(m)) if m.contains("trust_anchors")));
+        let mut c = Config::from_toml(BASE, []).unwrap();
+        c.trust_anchors = vec![TrustAnchorConfig { id: EntityId::new("https://ta.example.it").unwrap(), jwks: wallet_core::jose::JwkSet { keys: vec![] } }];
+        let a: AuthenticationFile = toml::from_str("method = \"spid-cie\"\nproviders = [\"https://op.example.it\"]").unwrap();
+        c.authentication = a.into_config().unwrap();
+        assert!(matches!(&c.authentication, Authentication::SpidCie(s) if s.acr == spid_cie_oidc::Acr::SpidL3));
+        c.validate().unwrap();
+        let a: AuthenticationFile = toml::from_str("method = \"pid\"").unwrap();
+        assert_eq!(a.into_config().unwrap(), Authentication::Pid(PidAuthentication::default()));
+        let a: AuthenticationFile = toml::from_str("method = \"pid\"\nacr = \"https://www.spid.gov.it/SpidL2\"").unwrap();
+        assert!(a.into_config().is_err(), "acr is a spid-cie setting");
+        let a: AuthenticationFile = toml::from_str("method = \"saml\"").unwrap();
+        assert!(a.into_config().is_err());
         let none = "entity_id = \"https://i.example.it\"\ndata_dir = \"/tmp/i\"\n";
         assert!(matches!(Config::from_toml(none, []), Err(ConfigError::Invalid(m)) if m.contains("credentials")));
     }

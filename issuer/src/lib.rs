@@ -17,12 +17,13 @@
 //! * Status ([`routes::STATUS_LIST_PATH`]): every credential its own index in a Token Status
 //!   List; the admin API revokes, suspends or reinstates by credential or by citizen.
 //!
-//! * PAR with the wallet attestation and `/authorize` up to the citizen's authentication
-//!   ([`authorization`]); refresh tokens; the WUA's own status (its provider's Token Status List, fetched through service-kit's bounded client).
+//! * The authorization-code flow ([`authorization`]): PAR with the wallet attestation,
+//!   `/authorize` authenticating the citizen as configured (SPID/CIE through the
+//!   `spid-cie-oidc` relying party, [`spid_cie`]; or the PID over OpenID4VP, [`pid_presentation`]),
+//!   the code at `/token` with PKCE, DPoP and the attestation; refresh tokens; the WUA's own
+//!   status (its provider's Token Status List, fetched through service-kit's bounded client).
 //!
-//! Not yet: the citizen's authentication at `/authorize` (SPID/CIE, or the PID over
-//! OpenID4VP) and so the authorization-code grant, re-issuance, trust marks and `x5c`,
-//! PostgreSQL, TLS. See `issuer/README.md`.
+//! Not yet: re-issuance, trust marks and `x5c`, PostgreSQL, TLS. See `issuer/README.md`.
 
 #![warn(missing_docs)]
 
@@ -31,11 +32,13 @@ pub mod config;
 pub mod error;
 pub mod keys;
 pub mod metrics;
+pub mod pid_presentation;
 pub mod presets;
 pub mod protocol;
 pub mod registry;
 pub mod routes;
 pub mod samples;
+pub mod spid_cie;
 pub mod state;
 pub mod store;
 

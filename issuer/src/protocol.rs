@@ -14,13 +14,16 @@ use wallet_core::jose::{Jwk, JwsAlg, Signer as _};
 use wallet_core::oid4vci::{
     AuthorizationDetail, CredentialRequest, CredentialResponse, DeferredCredentialRequest, DpopExpectation, ErrorCode, IssuedCredential, NonceResponse,
     NotificationRequest, ProofExpectation, TokenClaims, TokenExpectation, TokenKind, TokenRequest, TokenResponse, VerifiedDpop, VerifiedToken, dpop,
-    token::check_tx_code, verify_dpop, verify_proofs, verify_token,
+    pkce::{CodeChallenge, CodeVerifier},
+    token::{CodeBinding, check_tx_code},
+    verify_dpop, verify_proofs, verify_token,
 };
 use wallet_core::oid4vp::verify::StatusLookupError;
 use wallet_core::status::StatusValue;
 use wallet_core::vc::{SdJwtVcBuilder, Vct};
 
 use crate::Issuer;
+use crate::authorization::Code;
 use crate::error::IssuerError;
 use crate::metrics::Event;
 use crate::registry::Record;
@@ -54,7 +57,8 @@ fn remember_dpop(st: &Issuer, proof: &VerifiedDpop, resource: bool) -> Result<()
     }
 }
 
-/// `POST /token`: the pre-authorized code grant (OpenID4VCI §6.1, IT-Wallet 1.4 §3.3):
+/// `POST /token`: the authorization code grant (`authorization_code`), the refresh grant
+/// (`refresh`) and the pre-authorized code grant (OpenID4VCI §6.1, IT-Wallet 1.4 §3.3):
 /// DPoP proof for this URL and method, the offer's code (single use, expiring) and its
 /// `tx_code` (a few attempts), then an `at+jwt` bound to the DPoP key (`cnf.jkt`) whose
 /// `authorization_details` name the offered configurations.
@@ -69,7 +73,9 @@ pub async fn token(State(st): State<Issuer>, headers: HeaderMap, body: axum::bod
     let (pre_authorized_code, tx_code) = match req {
         TokenRequest::PreAuthorizedCode { pre_authorized_code, tx_code } => (pre_authorized_code, tx_code),
         TokenRequest::RefreshToken { refresh_token, .. } => return refresh(&st, &headers, &refresh_token).map_err(refused),
-        _ => return Err(refused(IssuerError::oauth(ErrorCode::UnsupportedGrantType, "the authorization_code grant is not served yet"))),
+        TokenRequest::AuthorizationCode { code, code_verifier, redirect_uri } => {
+            return authorization_code(&st, &headers, &code, &code_verifier, redirect_uri.as_deref()).map_err(refused);
+        }
     };
     let proof = header_str(&headers, dpop::DPOP_HEADER).ok_or_else(|| refused(IssuerError::oauth(ErrorCode::InvalidDpopProof, "DPoP header missing")))?;
     let token_url = st.config().endpoint(routes::TOKEN_PATH);
@@ -87,10 +93,48 @@ pub async fn token(State(st): State<Issuer>, headers: HeaderMap, body: axum::bod
     }
 
     let client_id = attested_client(&st, &headers).map_err(refused)?.unwrap_or_default();
+    let details: Vec<AuthorizationDetail> = offer.configurations.iter().map(AuthorizationDetail::for_configuration).collect();
+    grant_tokens(&st, Grant { citizen: offer.citizen, configurations: offer.configurations }, details, client_id, &proof)
+}
+
+/// The `authorization_code` grant (RFC 6749 §4.1.3, RFC 7636, IT-Wallet 1.4 §3.3 steps
+/// 8–11): the DPoP proof for this URL and method, unused; the wallet attestation and its PoP
+/// (REQUIRED here), the PoP `jti` unused; the code consumed (single use, unexpired), then
+/// wallet-core's `CodeBinding`: issued to this client, the same `redirect_uri`, the PKCE
+/// verifier matching. The response's `authorization_details` carry the
+/// `credential_identifiers` the wallet then names at the credential endpoint.
+fn authorization_code(st: &Issuer, headers: &HeaderMap, code: &str, verifier: &CodeVerifier, redirect_uri: Option<&str>) -> Result<Response, IssuerError> {
+    let now = st.now();
+    let proof = header_str(headers, dpop::DPOP_HEADER).ok_or_else(|| IssuerError::oauth(ErrorCode::InvalidDpopProof, "DPoP header missing"))?;
+    let token_url = st.config().endpoint(routes::TOKEN_PATH);
+    let proof = verify_dpop(proof, &DpopExpectation::new("POST", &token_url, now)).map_err(|e| IssuerError::oauth(e.code(), e))?;
+    remember_dpop(st, &proof, false)?;
+    let client_id = attested_client(st, headers)?.ok_or_else(|| IssuerError::oauth(ErrorCode::InvalidClient, "the authorization_code grant needs the wallet attestation (OAuth-Client-Attestation and its PoP)"))?;
+    let json = st.store().take_code(&hash(code), now.secs())?.ok_or_else(|| IssuerError::oauth(ErrorCode::InvalidGrant, "authorization code unknown, used or expired"))?;
+    let bound: Code = serde_json::from_str(&json).map_err(IssuerError::internal)?;
+    let code_challenge = CodeChallenge::parse(&bound.code_challenge, Some(wallet_core::oid4vci::pkce::S256)).map_err(IssuerError::internal)?;
+    CodeBinding { client_id: bound.client_id, redirect_uri: bound.redirect_uri, code_challenge }.verify(&client_id, redirect_uri, verifier).map_err(|e| IssuerError::oauth(e.code(), e))?;
+    let details: Vec<AuthorizationDetail> = bound
+        .configurations
+        .iter()
+        .map(|id| AuthorizationDetail { credential_identifiers: vec![credential_identifier(id)], ..AuthorizationDetail::for_configuration(id) })
+        .collect();
+    grant_tokens(st, Grant { citizen: bound.citizen, configurations: bound.configurations }, details, client_id, &proof)
+}
+
+/// The `credential_identifier` granted for a configuration (OpenID4VCI §6.2): one per
+/// configuration, its dataset being the citizen's registry record.
+pub fn credential_identifier(configuration_id: &str) -> String {
+    format!("{configuration_id}.registry")
+}
+
+/// Records the grant and answers the token response: a DPoP-bound `at+jwt` (`cnf.jkt`)
+/// with `authorization_details`, and an `rt+jwt` when refresh tokens are on.
+fn grant_tokens(st: &Issuer, grant: Grant, details: Vec<AuthorizationDetail>, client_id: String, proof: &VerifiedDpop) -> Result<Response, IssuerError> {
+    let now = st.now();
     let ttl = st.config().access_token_ttl;
     let grant_id = random()?;
-    st.store().insert_grant(&grant_id, &Grant { citizen: offer.citizen, configurations: offer.configurations.clone() }, now.secs().saturating_add(DEFERRED_TTL.max(st.config().refresh_token_ttl)))?;
-    let details: Vec<AuthorizationDetail> = offer.configurations.iter().map(AuthorizationDetail::for_configuration).collect();
+    st.store().insert_grant(&grant_id, &grant, now.secs().saturating_add(DEFERRED_TTL.max(st.config().refresh_token_ttl)))?;
     let mut claims = TokenClaims::new(st.config().entity_id.as_str(), grant_id, client_id, proof.jkt(), now, ttl).map_err(IssuerError::internal)?;
     claims.authorization_details = details.clone();
     let at = claims.sign(TokenKind::Access, st.keys().token()).map_err(IssuerError::internal)?;
@@ -262,7 +306,7 @@ fn respond(r: &CredentialResponse) -> Result<Response, IssuerError> {
 }
 
 /// `POST /credential` (OpenID4VCI §8, IT-Wallet 1.4 §3.3 steps 14–19, §8): the access
-/// token and DPoP ([`authorize`]), a first issuance allowed, the request parsed and
+/// token and DPoP (`authorize`), a first issuance allowed, the request parsed and
 /// authorized against the token, the proofs verified by wallet-core (`c_nonce` ours and
 /// unused, each WUA signed by a wallet provider whose chain reaches a trust anchor, each key
 /// among its `attested_keys`, distinct keys, at most `batch_size`), each WUA not revoked

@@ -27,6 +27,12 @@ use crate::store::{Offer, Target};
 pub const PAR_PATH: &str = "/par";
 /// `GET`: the authorization endpoint.
 pub const AUTHORIZE_PATH: &str = "/authorize";
+/// `GET`: where the SPID/CIE OpenID Provider sends the citizen back (`method = "spid-cie"`).
+pub const AUTHORIZE_CALLBACK_PATH: &str = "/authorize/callback";
+/// `GET ?id=`: the OpenID4VP request object asking for the PID (`method = "pid"`).
+pub const VP_REQUEST_PATH: &str = "/authorize/vp-request";
+/// `POST`: the OpenID4VP `response_uri` (`direct_post.jwt`, `method = "pid"`).
+pub const VP_RESPONSE_PATH: &str = "/authorize/vp-response";
 /// `POST`: the token endpoint.
 pub const TOKEN_PATH: &str = "/token";
 /// `POST`: the nonce endpoint.
@@ -74,6 +80,9 @@ pub fn router(state: Issuer) -> Router {
     let wallet = Router::new()
         .route(PAR_PATH, post(crate::authorization::par))
         .route(AUTHORIZE_PATH, get(crate::authorization::authorize))
+        .route(AUTHORIZE_CALLBACK_PATH, get(crate::spid_cie::callback))
+        .route(VP_REQUEST_PATH, get(crate::pid_presentation::request_object))
+        .route(VP_RESPONSE_PATH, post(crate::pid_presentation::response))
         .route(TOKEN_PATH, post(crate::protocol::token))
         .route(NONCE_PATH, post(crate::protocol::nonce))
         .route(CREDENTIAL_PATH, post(crate::protocol::credential))
@@ -131,8 +140,14 @@ fn tx_code() -> Result<String, IssuerError> {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreateOffer {
-    /// The citizen's registry key (e.g. the tax code).
-    pub citizen: String,
+    /// The citizen's registry key (e.g. the tax code): required for a pre-authorized offer;
+    /// for an `authorization_code` one, the login must then identify this citizen.
+    #[serde(default)]
+    pub citizen: Option<String>,
+    /// `pre-authorized_code` (default) or `authorization_code` (the citizen authenticates at
+    /// `/authorize` as `[authentication]` says).
+    #[serde(default)]
+    pub grant: Option<String>,
     /// The configurations offered (default: all).
     #[serde(default)]
     pub credential_configuration_ids: Vec<String>,
@@ -141,19 +156,29 @@ pub struct CreateOffer {
     pub tx_code: Option<bool>,
 }
 
-/// `POST /admin/offers` (issuer-initiated, IT-Wallet 1.4 §3.2): an offer by value with a
-/// `pre-authorized_code` (and a 6-digit `tx_code`) for a citizen the registry knows, for the
-/// desk to show as a QR code; the registry must have a record of the citizen for each
-/// configuration offered (else 404). 201 `{offer_url, tx_code, expires_at}`.
+/// `POST /admin/offers` (issuer-initiated, IT-Wallet 1.4 §3.2): an offer by value for the
+/// desk to show as a QR code. With a `pre-authorized_code` (and a 6-digit `tx_code`) for a
+/// citizen the registry knows (a record for each configuration offered, else 404): 201
+/// `{offer_url, tx_code, expires_at}`. With `"grant": "authorization_code"` (when
+/// `[authentication]` is configured): `issuer_state` and `scope`, stored single use for
+/// `offer_ttl`, optionally for a named citizen: 201 `{offer_url, expires_at}`.
 async fn create_offer(_: AdminToken, State(st): State<Issuer>, service_kit::Json(req): service_kit::Json<CreateOffer>) -> Result<Response, IssuerError> {
     let c = st.config();
     let ids = if req.credential_configuration_ids.is_empty() { c.credentials.iter().map(|c| c.id.clone()).collect() } else { req.credential_configuration_ids };
     for id in &ids {
         let cc = c.credential(id).ok_or_else(|| IssuerError::bad_request(format!("unknown credential_configuration_id `{id}`")))?;
-        if st.registry().lookup(&cc.source, &req.citizen)? == Record::Unknown {
+        if let Some(citizen) = &req.citizen
+            && st.registry().lookup(&cc.source, citizen)? == Record::Unknown
+        {
             return Err(IssuerError::NotFound(format!("the registry has no `{id}` record for this citizen")));
         }
     }
+    match req.grant.as_deref() {
+        None | Some("pre-authorized_code") => {}
+        Some("authorization_code") => return authorization_code_offer(&st, ids, req.citizen),
+        Some(other) => return Err(IssuerError::bad_request(format!("grant `{other}` is not pre-authorized_code or authorization_code"))),
+    }
+    let citizen = req.citizen.ok_or_else(|| IssuerError::bad_request("a pre-authorized offer names the citizen"))?;
     let code = random()?;
     let tx = if req.tx_code.unwrap_or(true) { Some(tx_code()?) } else { None };
     let tx_meta = tx.as_ref().map(|_| TxCode { input_mode: Some(TxInputMode::Numeric), length: Some(6), description: Some("Il codice ricevuto allo sportello".into()) });
@@ -163,9 +188,31 @@ async fn create_offer(_: AdminToken, State(st): State<Issuer>, service_kit::Json
         .map_err(|e| IssuerError::bad_request(format!("the {} profile cannot emit this offer: {e}", c.profile.as_str())))?;
     let url = OfferUrl { scheme: OfferScheme::OpenIdCredentialOffer, offer: OfferRef::Value(offer) }.to_url().map_err(IssuerError::internal)?;
     let expires_at = st.now().secs().saturating_add(c.offer_ttl);
-    st.store().insert_offer(&hash(&code), &Offer { tx_code: tx.clone(), citizen: req.citizen, configurations: ids }, expires_at)?;
+    st.store().insert_offer(&hash(&code), &Offer { tx_code: tx.clone(), citizen, configurations: ids }, expires_at)?;
     st.metrics().count(Event::OfferCreated);
     let body = json!({"offer_url": url, "tx_code": tx, "expires_at": expires_at});
+    Ok((StatusCode::CREATED, [(header::CACHE_CONTROL, "no-store")], Json(body)).into_response())
+}
+
+/// An offer with the `authorization_code` grant (OpenID4VCI §4.1.1): `issuer_state` (256
+/// random bits, stored hashed, single use) and `scope` (the configurations' scopes).
+fn authorization_code_offer(st: &Issuer, ids: Vec<String>, citizen: Option<String>) -> Result<Response, IssuerError> {
+    let c = st.config();
+    if c.authentication == crate::config::Authentication::None {
+        return Err(IssuerError::bad_request("authorization_code offers need [authentication]: citizens cannot authenticate at /authorize here"));
+    }
+    let scope = ids.iter().filter_map(|id| c.credential(id).map(|cc| cc.preset.scope())).collect::<Vec<_>>().join(" ");
+    let issuer_state = random()?;
+    let offer = CredentialOffer::new(c.entity_id.as_str(), ids.clone())
+        .with_authorization_code(scope, Some(issuer_state.clone()))
+        .emit(c.profile)
+        .map_err(|e| IssuerError::bad_request(format!("the {} profile cannot emit this offer: {e}", c.profile.as_str())))?;
+    let url = OfferUrl { scheme: OfferScheme::OpenIdCredentialOffer, offer: OfferRef::Value(offer) }.to_url().map_err(IssuerError::internal)?;
+    let expires_at = st.now().secs().saturating_add(c.offer_ttl);
+    let stored = serde_json::to_string(&crate::authorization::OfferedAuthorization { configurations: ids, citizen }).map_err(IssuerError::internal)?;
+    st.store().insert_issuer_state(&hash(&issuer_state), &stored, expires_at)?;
+    st.metrics().count(Event::OfferCreated);
+    let body = json!({"offer_url": url, "expires_at": expires_at});
     Ok((StatusCode::CREATED, [(header::CACHE_CONTROL, "no-store")], Json(body)).into_response())
 }
 

@@ -10,12 +10,12 @@ use service_kit::RateLimiter;
 use wallet_core::federation::TrustChainResolver;
 use wallet_core::jose::{Jwk, JwsHeader};
 use wallet_core::oid4vci::metadata::{ATTEST_JWT_CLIENT_AUTH, BatchCredentialIssuance};
-use wallet_core::oid4vci::token::GRANT_PRE_AUTHORIZED_CODE;
+use wallet_core::oid4vci::token::{GRANT_AUTHORIZATION_CODE, GRANT_PRE_AUTHORIZED_CODE, GRANT_REFRESH_TOKEN};
 use wallet_core::oid4vci::{AuthorizationServerMetadata, CredentialConfiguration, CredentialIssuerMetadata};
 use wallet_core::sd_jwt::{IssuerKeyResolver, KeyResolutionError};
 use wallet_core::time::{Clock, SystemClock, UnixTime};
 
-use crate::config::Config;
+use crate::config::{Authentication, Config};
 use crate::keys::Keys;
 use crate::registry::Registry;
 use crate::routes;
@@ -107,6 +107,9 @@ struct Inner {
     http: service_kit::OutboundHttp,
     own_chain: std::sync::Mutex<OwnChain>,
     wua_statuses: wallet_core::oid4vp::verify::StatusCache,
+    pid_statuses: wallet_core::oid4vp::verify::StatusCache,
+    issuer_chains: wallet_core::federation::ChainCache,
+    relying_party: Option<spid_cie_oidc::RelyingParty>,
     clock: Arc<dyn Clock>,
     limiters: Limiters,
     metrics: crate::metrics::Metrics,
@@ -148,11 +151,19 @@ pub fn issuer_metadata(config: &Config, keys: &Keys) -> CredentialIssuerMetadata
     }
 }
 
-/// `oauth_authorization_server` metadata (RFC 8414, IT-Wallet 1.4 §3.1). Only the
-/// pre-authorized code grant is served so far; PAR and `/authorize` take requests but the
-/// citizen's authentication is not integrated yet ([`crate::authorization`]).
+/// `oauth_authorization_server` metadata (RFC 8414, IT-Wallet 1.4 §3.1): the
+/// `authorization_code` grant is listed when citizens can authenticate at `/authorize`
+/// (`[authentication]`), `authorization_response_iss_parameter_supported` (RFC 9207).
 pub fn authorization_server_metadata(config: &Config) -> AuthorizationServerMetadata {
+    let mut grant_types = vec![GRANT_PRE_AUTHORIZED_CODE.to_owned()];
+    if config.authentication != Authentication::None {
+        grant_types.push(GRANT_AUTHORIZATION_CODE.into());
+    }
+    if config.refresh_token_ttl > 0 {
+        grant_types.push(GRANT_REFRESH_TOKEN.into());
+    }
     let mut extra = Map::new();
+    extra.insert("authorization_response_iss_parameter_supported".into(), Value::Bool(true));
     extra.insert("pre-authorized_grant_anonymous_access_supported".into(), Value::Bool(true));
     extra.insert("response_types_supported".into(), json!(["code"]));
     extra.insert("require_pushed_authorization_requests".into(), Value::Bool(true));
@@ -164,10 +175,48 @@ pub fn authorization_server_metadata(config: &Config) -> AuthorizationServerMeta
         code_challenge_methods_supported: vec!["S256".into()],
         dpop_signing_alg_values_supported: vec!["ES256".into()],
         token_endpoint_auth_methods_supported: vec![ATTEST_JWT_CLIENT_AUTH.into()],
-        grant_types_supported: vec![GRANT_PRE_AUTHORIZED_CODE.into()],
+        grant_types_supported: grant_types,
         request_object_signing_alg_values_supported: vec!["ES256".into()],
         extra,
     }
+}
+
+/// `openid_credential_verifier` metadata (IT-Wallet 1.4 §5.1) of the issuer as the relying
+/// party the PID is presented to (`method = "pid"`): the request object and response
+/// encryption keys, `request_uris` and `response_uris`, `dc+sd-jwt` with ES256.
+pub fn verifier_metadata(config: &Config, keys: &Keys) -> wallet_core::oid4vp::VerifierMetadata {
+    let mut formats = Map::new();
+    formats.insert("dc+sd-jwt".into(), json!({"sd-jwt_alg_values": ["ES256"], "kb-jwt_alg_values": ["ES256"]}));
+    wallet_core::oid4vp::VerifierMetadata {
+        client_id: Some(config.entity_id.as_str().to_owned()),
+        client_name: Some(config.organization_name.clone()),
+        logo_uri: Some(config.endpoint(service_kit::assets::LOGO_PATH)),
+        application_type: Some("web".into()),
+        request_uris: vec![config.endpoint(routes::VP_REQUEST_PATH)],
+        response_uris: vec![config.endpoint(routes::VP_RESPONSE_PATH)],
+        redirect_uris: Vec::new(),
+        jwks: Some(keys.verifier_jwks()),
+        encrypted_response_enc_values_supported: Some(vec!["A256GCM".into(), "A128GCM".into()]),
+        vp_formats_supported: Some(formats),
+        erasure_endpoint: None,
+        contacts: Some(vec![format!("issuer@{}", config.entity_id.host())]),
+        extra: Map::new(),
+    }
+}
+
+/// The SPID/CIE relying party (`method = "spid-cie"`): `client_id` = our entity id, the
+/// callback [`routes::AUTHORIZE_CALLBACK_PATH`], keys under `<data_dir>/rp`, the configured
+/// trust anchors; UserInfo encrypted with RSA-OAEP-256 (IT-Wallet 1.4 forbids RSA-OAEP).
+fn relying_party(config: &Config) -> Result<Option<spid_cie_oidc::RelyingParty>, OpenError> {
+    if !matches!(config.authentication, Authentication::SpidCie(_)) {
+        return Ok(None);
+    }
+    let mut rc = spid_cie_oidc::RpConfig::new(config.entity_id.clone(), config.endpoint(routes::AUTHORIZE_CALLBACK_PATH), config.data_dir.join("rp"), config.trust_anchors.clone());
+    rc.userinfo_alg = spid_cie_oidc::jwe_rsa::KeyAlg::RsaOaep256;
+    rc.client_name = config.organization_name.clone();
+    rc.contacts = vec![format!("issuer@{}", config.entity_id.host())];
+    rc.login_ttl = config.login_ttl;
+    spid_cie_oidc::RelyingParty::open(rc).map(Some).map_err(|e| OpenError::Federation(format!("relying party: {e}")))
 }
 
 /// `federation_entity` (IT-Wallet 1.4 §1.1).
@@ -206,6 +255,13 @@ impl Builder {
         md.insert("openid_credential_issuer".into(), serde_json::to_value(&metadata).map_err(|e| OpenError::Federation(e.to_string()))?);
         md.insert("oauth_authorization_server".into(), serde_json::to_value(&as_metadata).map_err(|e| OpenError::Federation(e.to_string()))?);
         md.insert("federation_entity".into(), federation_entity_metadata(&config));
+        let relying_party = relying_party(&config)?;
+        if let Some(rp) = &relying_party {
+            md.insert("openid_relying_party".into(), rp.metadata());
+        }
+        if matches!(config.authentication, Authentication::Pid(_)) {
+            md.insert("openid_credential_verifier".into(), serde_json::to_value(verifier_metadata(&config, &keys)).map_err(|e| OpenError::Federation(e.to_string()))?);
+        }
         let mut fed = trust_anchor::Config::trust_anchor(config.entity_id.clone(), config.data_dir.clone(), config.admin_token.clone());
         fed.authority = false;
         fed.authority_hints = config.authority_hints.clone();
@@ -222,6 +278,9 @@ impl Builder {
                 http,
                 own_chain: std::sync::Mutex::new(OwnChain::default()),
                 wua_statuses: wallet_core::oid4vp::verify::StatusCache::new(),
+                pid_statuses: wallet_core::oid4vp::verify::StatusCache::new(),
+                issuer_chains: wallet_core::federation::ChainCache::new(),
+                relying_party,
                 registry: Registry::new(&config.registry),
                 config,
                 store,
@@ -297,6 +356,21 @@ impl Issuer {
     /// Wallet providers' status lists fetched so far.
     pub fn wua_statuses(&self) -> &wallet_core::oid4vp::verify::StatusCache {
         &self.inner.wua_statuses
+    }
+
+    /// PID issuers' status lists fetched so far (`method = "pid"`).
+    pub fn pid_statuses(&self) -> &wallet_core::oid4vp::verify::StatusCache {
+        &self.inner.pid_statuses
+    }
+
+    /// PID issuers' trust chains resolved so far (`method = "pid"`).
+    pub fn issuer_chains(&self) -> &wallet_core::federation::ChainCache {
+        &self.inner.issuer_chains
+    }
+
+    /// The SPID/CIE relying party (`method = "spid-cie"`).
+    pub fn relying_party(&self) -> Option<&spid_cie_oidc::RelyingParty> {
+        self.inner.relying_party.as_ref()
     }
 
     /// The rate limiters.

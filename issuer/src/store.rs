@@ -1,6 +1,7 @@
 //! The issuer's database: `<data_dir>/issuer.sqlite` (0600, WAL, `synchronous=FULL`), one
 //! connection behind a mutex. Every single-use value (pre-authorized codes, `c_nonce`s,
-//! DPoP `jti`s, deferred `transaction_id`s) is consumed by one guarded statement, so that of
+//! DPoP `jti`s, deferred `transaction_id`s, `request_uri`s, logins in progress, authorization
+//! codes) is consumed by one guarded statement, so that of
 //! two concurrent uses exactly one wins.
 //!
 //! Durability: a commit is synced (`fsync` of the WAL) before anything of value leaves —
@@ -141,6 +142,10 @@ CREATE INDEX IF NOT EXISTS issued_citizen ON issued(citizen);
 CREATE INDEX IF NOT EXISTS issued_notification ON issued(notification_id);
 CREATE TABLE IF NOT EXISTS pushed (request_uri_hash TEXT PRIMARY KEY, client_id TEXT NOT NULL, request TEXT NOT NULL,
     expires_at INTEGER NOT NULL, used INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS logins (id_hash TEXT PRIMARY KEY, request TEXT NOT NULL, expires_at INTEGER NOT NULL,
+    fetched INTEGER NOT NULL DEFAULT 0, used INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS issuer_states (state_hash TEXT PRIMARY KEY, offer TEXT NOT NULL, expires_at INTEGER NOT NULL, used INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS codes (code_hash TEXT PRIMARY KEY, code TEXT NOT NULL, expires_at INTEGER NOT NULL, used INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS deferred (transaction_id TEXT PRIMARY KEY, grant_id TEXT NOT NULL, configuration_id TEXT NOT NULL,
     keys TEXT NOT NULL, expires_at INTEGER NOT NULL, used INTEGER NOT NULL DEFAULT 0);
 ";
@@ -385,6 +390,66 @@ impl Store {
             .optional()?)
     }
 
+    /// Stores a citizen authentication in progress (after `/authorize`: the pushed request,
+    /// and for the PID over OpenID4VP its nonce) under the hash of its handle.
+    pub fn insert_login(&self, id_hash: &str, request: &str, expires_at: i64) -> Result<(), StoreError> {
+        self.conn().execute("INSERT INTO logins (id_hash, request, expires_at) VALUES (?1, ?2, ?3)", params![id_hash, request, expires_at])?;
+        Ok(())
+    }
+
+    /// Marks a login's request object fetched (once, unexpired, unfinished): its JSON, or `None`.
+    pub fn fetch_login(&self, id_hash: &str, now: i64) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .conn()
+            .query_row(
+                "UPDATE logins SET fetched = 1 WHERE id_hash = ?1 AND fetched = 0 AND used = 0 AND expires_at > ?2 RETURNING request",
+                params![id_hash, now],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// Finishes a login (single use, unexpired): its JSON, or `None`.
+    pub fn take_login(&self, id_hash: &str, now: i64) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .conn()
+            .query_row("UPDATE logins SET used = 1 WHERE id_hash = ?1 AND used = 0 AND expires_at > ?2 RETURNING request", params![id_hash, now], |r| r.get(0))
+            .optional()?)
+    }
+
+    /// Stores an issuer-initiated offer with the `authorization_code` grant (`offer`: what it
+    /// offers, JSON) under the hash of its `issuer_state`.
+    pub fn insert_issuer_state(&self, state_hash: &str, offer: &str, expires_at: i64) -> Result<(), StoreError> {
+        self.conn().execute("INSERT INTO issuer_states (state_hash, offer, expires_at) VALUES (?1, ?2, ?3)", params![state_hash, offer, expires_at])?;
+        Ok(())
+    }
+
+    /// Consumes an `issuer_state` (single use, unexpired): its offer's JSON, or `None`.
+    pub fn take_issuer_state(&self, state_hash: &str, now: i64) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .conn()
+            .query_row(
+                "UPDATE issuer_states SET used = 1 WHERE state_hash = ?1 AND used = 0 AND expires_at > ?2 RETURNING offer",
+                params![state_hash, now],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// Stores an authorization code (`code`: what it binds, JSON) under its hash.
+    pub fn insert_code(&self, code_hash: &str, code: &str, expires_at: i64) -> Result<(), StoreError> {
+        self.conn().execute("INSERT INTO codes (code_hash, code, expires_at) VALUES (?1, ?2, ?3)", params![code_hash, code, expires_at])?;
+        Ok(())
+    }
+
+    /// Consumes an authorization code (single use, unexpired): its JSON, or `None`.
+    pub fn take_code(&self, code_hash: &str, now: i64) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .conn()
+            .query_row("UPDATE codes SET used = 1 WHERE code_hash = ?1 AND used = 0 AND expires_at > ?2 RETURNING code", params![code_hash, now], |r| r.get(0))
+            .optional()?)
+    }
+
     /// Deletes expired single-use values.
     pub fn purge(&self, now: i64) -> Result<(), StoreError> {
         let conn = self.conn();
@@ -394,6 +459,9 @@ impl Store {
         conn.execute("DELETE FROM grants WHERE expires_at <= ?1", [now])?;
         conn.execute("DELETE FROM deferred WHERE expires_at <= ?1", [now])?;
         conn.execute("DELETE FROM pushed WHERE expires_at <= ?1", [now])?;
+        conn.execute("DELETE FROM logins WHERE expires_at <= ?1", [now])?;
+        conn.execute("DELETE FROM codes WHERE expires_at <= ?1", [now])?;
+        conn.execute("DELETE FROM issuer_states WHERE expires_at <= ?1", [now])?;
         Ok(())
     }
 }
@@ -426,6 +494,19 @@ mod tests {
         assert!(s.take_pushed("ru", "other", 10).unwrap().is_none(), "bound to the client");
         assert_eq!(s.take_pushed("ru", "client", 10).unwrap().as_deref(), Some("{}"));
         assert!(s.take_pushed("ru", "client", 10).unwrap().is_none(), "single use");
+        s.insert_login("l", "{}", 50).unwrap();
+        assert!(s.fetch_login("l", 10).unwrap().is_some());
+        assert!(s.fetch_login("l", 10).unwrap().is_none(), "the request object once");
+        assert!(s.take_login("l", 60).unwrap().is_none(), "expired");
+        assert!(s.take_login("l", 10).unwrap().is_some());
+        assert!(s.take_login("l", 10).unwrap().is_none(), "single use");
+        s.insert_issuer_state("is", "{}", 50).unwrap();
+        assert!(s.take_issuer_state("is", 10).unwrap().is_some());
+        assert!(s.take_issuer_state("is", 10).unwrap().is_none(), "single use");
+        s.insert_code("c", "{}", 50).unwrap();
+        assert!(s.take_code("c", 50).unwrap().is_none(), "expired");
+        assert!(s.take_code("c", 10).unwrap().is_some());
+        assert!(s.take_code("c", 10).unwrap().is_none(), "single use");
         let mut seen = std::collections::BTreeSet::new();
         for _ in 0..40 {
             let idx = s.allocate_status_idx(16).unwrap();

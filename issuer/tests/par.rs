@@ -54,7 +54,7 @@ async fn par_then_authorize_consumes_the_request_uri_once() {
 
     let url = AuthorizeRequest { client_id: req.client_id.clone(), request_uri: pushed.request_uri.clone() }.to_url(&fed.url("/authorize"));
     let r = fed.http.get(&url).send().await.unwrap();
-    assert_eq!(r.status(), 303);
+    assert_eq!(r.status(), 302);
     let location = r.headers()["location"].to_str().unwrap().to_owned();
     assert!(location.starts_with(&format!("{REDIRECT}?error=temporarily_unavailable")), "{location}");
     assert!(location.contains("&state="));

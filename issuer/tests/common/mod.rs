@@ -2,8 +2,15 @@
 //! federation leaf with `wallet_solution` metadata whose key signs WUAs carrying its
 //! `trust_chain`), and the issuer with the sample registries, all over real HTTP. The
 //! wallet is played with wallet-core's oid4vci wallet-side functions.
+//!
+//! For the authorization-code flow: [`Fed::spid_cie`] adds the `spid-cie-oidc` test OpenID
+//! Provider (the issuer a PID provider authenticating citizens by SPID/CIE, trust-marked as a
+//! relying party); [`Fed::pid_over_vp`] adds a PID issuer (pre-authorized offers) and an
+//! issuer outside the federation, the issuer authenticating citizens by the PID over
+//! OpenID4VP. [`AuthzWallet`] plays the wallet's side of PAR, `/authorize` and `/token`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing, dead_code, unreachable_pub)]
 
+use issuer::config::{Authentication, PidAuthentication, SpidCieAuthentication};
 use issuer::presets::Preset;
 use issuer::{Config, Issuer};
 use serde_json::{Value, json};
@@ -42,8 +49,32 @@ async fn onboard(http: &reqwest::Client, anchor: &EntityId, sub: &EntityId, enti
     assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
 }
 
+/// What [`Fed::build`] starts besides the anchor, the wallet provider and the issuer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Setup {
+    /// Nothing else; the issuer without `[authentication]`.
+    #[default]
+    Plain,
+    /// The test OpenID Provider; the issuer (PID preset) with `method = "spid-cie"`.
+    SpidCie,
+    /// A PID issuer and an unfederated one; the issuer (mDL, health card) with `method = "pid"`.
+    PidOverVp,
+}
+
+/// Another issuer of the test federation (or outside it), serving the PID by pre-authorized offers.
+pub struct PidIssuer {
+    pub id: EntityId,
+    pub issuer: Issuer,
+}
+
 pub struct Fed {
     pub dir: tempfile::TempDir,
+    /// The test OpenID Provider ([`Setup::SpidCie`]).
+    pub op: Option<EntityId>,
+    /// The PID issuer ([`Setup::PidOverVp`]).
+    pub pid_issuer: Option<PidIssuer>,
+    /// A PID issuer no trust anchor onboarded ([`Setup::PidOverVp`]).
+    pub rogue_pid_issuer: Option<PidIssuer>,
     pub anchor: TrustAnchorConfig,
     pub wp_id: EntityId,
     pub wp_key: SoftwareSigner,
@@ -61,11 +92,28 @@ impl Fed {
 
     /// The federation, the issuer's configuration edited by `edit` before it opens.
     pub async fn with(edit: impl FnOnce(&mut Config)) -> Self {
+        Self::build(Setup::Plain, edit).await
+    }
+
+    /// The PID provider authenticating citizens by SPID/CIE at the test OpenID Provider.
+    pub async fn spid_cie() -> Self {
+        Self::build(Setup::SpidCie, |_| {}).await
+    }
+
+    /// The Motorizzazione (mDL, health card) authenticating citizens by the PID over OpenID4VP.
+    pub async fn pid_over_vp() -> Self {
+        Self::build(Setup::PidOverVp, |_| {}).await
+    }
+
+    /// The federation for `setup`, the issuer's configuration edited by `edit` before it opens.
+    pub async fn build(setup: Setup, edit: impl FnOnce(&mut Config)) -> Self {
         let _ = tracing_subscriber::fmt().with_test_writer().with_max_level(tracing_subscriber::filter::LevelFilter::WARN).try_init();
         let dir = tempfile::tempdir().unwrap();
         let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
         let (listener, anchor_id) = bind().await;
-        let ta = trust_anchor::AppState::open(trust_anchor::Config::trust_anchor(anchor_id.clone(), dir.path().join("ta"), TOKEN)).unwrap();
+        let mut ta_config = trust_anchor::Config::trust_anchor(anchor_id.clone(), dir.path().join("ta"), TOKEN);
+        ta_config.trust_mark_issuers.insert(rp_mark(&anchor_id), vec![anchor_id.to_string()]);
+        let ta = trust_anchor::AppState::open(ta_config).unwrap();
         let jwks = ta.jwks();
         tokio::spawn(async move { axum::serve(listener, trust_anchor::router(ta)).await.unwrap() });
         let anchor = TrustAnchorConfig { id: anchor_id.clone(), jwks };
@@ -108,14 +156,36 @@ impl Fed {
         .jwts();
         chain_slot.set(wp_chain.clone()).unwrap();
 
-        // The issuer, serving the three presets over the sample registries.
+        let (op, pid_issuer, rogue_pid_issuer) = match setup {
+            Setup::Plain => (None, None, None),
+            Setup::SpidCie => (Some(start_op(dir.path(), &anchor, &http).await), None, None),
+            Setup::PidOverVp => {
+                let pid = start_pid_issuer(dir.path(), "pid-issuer", &anchor).await;
+                onboard(&http, &anchor_id, &pid.id, "openid_credential_issuer").await;
+                let rogue = start_pid_issuer(dir.path(), "rogue-issuer", &anchor).await;
+                (None, Some(pid), Some(rogue))
+            }
+        };
+
+        // The issuer, serving the three presets over the sample registries (the PID provider
+        // serves the PID only, the Motorizzazione the mDL and the health card).
         let (listener, issuer_id) = bind().await;
-        let mut config = Config::new(issuer_id.clone(), dir.path().join("issuer"), &Preset::ALL);
+        let presets: &[Preset] = match setup {
+            Setup::Plain => &Preset::ALL,
+            Setup::SpidCie => &[Preset::Pid],
+            Setup::PidOverVp => &[Preset::Mdl, Preset::HealthCard],
+        };
+        let mut config = Config::new(issuer_id.clone(), dir.path().join("issuer"), presets);
         config.admin_token = TOKEN.into();
         config.trust_anchors = vec![anchor.clone()];
         config.authority_hints = vec![anchor_id.clone()];
         config.organization_name = "Motorizzazione Civile (test)".into();
         config.batch_size = 3;
+        config.authentication = match setup {
+            Setup::Plain => Authentication::None,
+            Setup::SpidCie => Authentication::SpidCie(SpidCieAuthentication { providers: vec![op.clone().unwrap()], acr: spid_cie_oidc::Acr::SpidL3 }),
+            Setup::PidOverVp => Authentication::Pid(PidAuthentication::default()),
+        };
         edit(&mut config);
         for p in Preset::ALL {
             issuer::samples::load(&config.registry, p).unwrap();
@@ -124,7 +194,10 @@ impl Fed {
         let served = issuer.clone();
         tokio::spawn(async move { issuer::serve_listener(served, listener, std::future::pending()).await.unwrap() });
         onboard(&http, &anchor_id, &issuer_id, "openid_credential_issuer").await;
-        Self { dir, anchor, wp_id, wp_key, wp_chain, issuer_id, issuer, config, http }
+        if setup == Setup::SpidCie {
+            mark(&http, &anchor_id, &issuer_id, "openid_relying_party/public").await;
+        }
+        Self { dir, op, pid_issuer, rogue_pid_issuer, anchor, wp_id, wp_key, wp_chain, issuer_id, issuer, config, http }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -290,3 +363,276 @@ impl Wallet {
         CredentialResponse::parse(v.to_string().as_bytes()).unwrap()
     }
 }
+
+/// The trust mark type the test OpenID Provider requires of relying parties.
+pub fn rp_mark(anchor: &EntityId) -> String {
+    format!("{anchor}/trust_marks/openid_relying_party/public")
+}
+
+/// Issues `sub` a trust mark of `mark_type` (short name under the anchor) and has it publish it.
+pub async fn mark(http: &reqwest::Client, anchor: &EntityId, sub: &EntityId, mark_type: &str) {
+    let r = http.post(format!("{anchor}/admin/trust-marks")).bearer_auth(TOKEN).json(&json!({"sub": sub, "trust_mark_type": mark_type, "claims": {"organization_type": "public"}})).send().await.unwrap();
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    let m: Value = r.json().await.unwrap();
+    let r = http.post(format!("{sub}/admin/own-trust-marks")).bearer_auth(TOKEN).json(&json!({"trust_mark": m["trust_mark"]})).send().await.unwrap();
+    assert_eq!(r.status(), 204, "{}", r.text().await.unwrap());
+}
+
+/// An OP identity for a registry citizen (`TINIT-<cf>`).
+fn identity(cf: &str, given: &str, family: &str) -> spid_cie_oidc::op::identities::TestIdentity {
+    spid_cie_oidc::op::identities::TestIdentity {
+        fiscal_number: format!("TINIT-{cf}"),
+        given_name: given.into(),
+        family_name: family.into(),
+        birthdate: "1980-01-10".into(),
+        place_of_birth: spid_cie_oidc::PlaceOfBirth { region: Some("RM".into()), locality: Some("H501".into()) },
+        email: format!("{}@example.it", given.to_lowercase()),
+        gender: None,
+    }
+}
+
+/// A fiscal number the OP knows and the registry does not (Giulia Bianchi, built in).
+pub const STRANGER: &str = "BNCGLI85M41F205Z";
+
+/// Starts the spid-cie-oidc test OpenID Provider under `anchor` (CIE profile; the registry's
+/// citizens among its identities, with the built-in ones) and onboards it.
+pub async fn start_op(dir: &std::path::Path, anchor: &TrustAnchorConfig, http: &reqwest::Client) -> EntityId {
+    use spid_cie_oidc::op::{self, OpConfig, OpState};
+    let (listener, id) = bind().await;
+    let mut c = OpConfig::new(id.clone(), dir.join("op"), vec![anchor.clone()], vec![anchor.id.clone()]);
+    c.admin_token = TOKEN.into();
+    c.required_trust_marks = vec![rp_mark(&anchor.id)];
+    c.profile = spid_cie_oidc::op::Profile::Cie;
+    let mut ids = vec![identity(MARIO, "Mario", "Rossi"), identity(LUIGIA, "Luigia", "Verdi")];
+    ids.extend(spid_cie_oidc::op::identities::default_identities());
+    c.identities = ids;
+    let state = OpState::open(c).unwrap();
+    tokio::spawn(async move { axum::serve(listener, op::router(state)).await.unwrap() });
+    onboard(http, &anchor.id, &id, "openid_provider").await;
+    id
+}
+
+/// Starts an issuer serving the PID (sample registry) by pre-authorized offers; not onboarded.
+pub async fn start_pid_issuer(dir: &std::path::Path, name: &str, anchor: &TrustAnchorConfig) -> PidIssuer {
+    let (listener, id) = bind().await;
+    let mut config = Config::new(id.clone(), dir.join(name), &[Preset::Pid]);
+    config.admin_token = TOKEN.into();
+    config.trust_anchors = vec![anchor.clone()];
+    config.authority_hints = vec![anchor.id.clone()];
+    config.organization_name = format!("{name} (test)");
+    issuer::samples::load(&config.registry, Preset::Pid).unwrap();
+    let issuer = Issuer::open(config).unwrap();
+    let served = issuer.clone();
+    tokio::spawn(async move { issuer::serve_listener(served, listener, std::future::pending()).await.unwrap() });
+    PidIssuer { id, issuer }
+}
+
+/// The acr of CIE level 3 and of SPID level 2.
+pub const L3: &str = "https://www.spid.gov.it/SpidL3";
+pub const L2: &str = "https://www.spid.gov.it/SpidL2";
+
+impl Fed {
+    /// A second replica of the issuer (the same configuration, database and keys) on another
+    /// port: its base URL, to send requests to as a load balancer would.
+    pub async fn replica(&self) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+        let replica = Issuer::open(self.config.clone()).unwrap();
+        tokio::spawn(async move { issuer::serve_listener(replica, listener, std::future::pending()).await.unwrap() });
+        base
+    }
+
+    /// `url` (under the entity id) sent to `base` instead.
+    pub fn via(&self, url: &str, base: &str) -> String {
+        url.replacen(self.issuer_id.as_str().trim_end_matches('/'), base, 1)
+    }
+
+    /// Plays the browser from the issuer's `/authorize` URL: 302 to the OP, its login page,
+    /// the form submitted with `fiscal_number` (`TINIT-` added) at `acr`, the OP's 302 to
+    /// our callback, and the callback's 302: its `Location` (the wallet's `redirect_uri`).
+    pub async fn browse(&self, authorize_url: &str, cf: &str, acr: &str) -> String {
+        let r = self.http.get(authorize_url).send().await.unwrap();
+        assert_eq!(r.status(), 302, "{}", r.text().await.unwrap());
+        let to_op = r.headers()["location"].to_str().unwrap().to_owned();
+        self.browse_at_op(&to_op, cf, acr).await
+    }
+
+    /// Plays the browser from the OP's authorization URL (the `Location` of the issuer's
+    /// `/authorize`, as a wallet hands it to the phone's browser): the login page, the form
+    /// submitted as `cf` at `acr`, the OP's 302 to our callback, and the callback's 302: its
+    /// `Location` (the wallet's `redirect_uri` with the code or the error).
+    pub async fn browse_at_op(&self, to_op: &str, cf: &str, acr: &str) -> String {
+        let op = self.op.as_ref().unwrap();
+        assert!(to_op.starts_with(op.as_str()), "{to_op}");
+        let r = self.http.get(to_op).send().await.unwrap();
+        let status = r.status();
+        let page = r.text().await.unwrap();
+        assert_eq!(status, 200, "{page}");
+        let session = page.split("name=\"session\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+        let fiscal = format!("TINIT-{cf}");
+        let r = self.http.post(format!("{op}/login")).form(&[("session", session.as_str()), ("fiscal_number", fiscal.as_str()), ("acr", acr)]).send().await.unwrap();
+        assert_eq!(r.status(), 302, "{}", r.text().await.unwrap());
+        let to_us = r.headers()["location"].to_str().unwrap().to_owned();
+        assert!(to_us.starts_with(&self.url("/authorize/callback")), "{to_us}");
+        let r = self.http.get(&to_us).send().await.unwrap();
+        assert_eq!(r.status(), 302, "{}", r.text().await.unwrap());
+        r.headers()["location"].to_str().unwrap().to_owned()
+    }
+
+    /// A PID for `holder` about `citizen` from the PID issuer (or, `rogue`, the one outside
+    /// the federation), by the pre-authorized path: offer, token with DPoP, nonce, credential.
+    pub async fn issue_pid(&self, holder: &SoftwareSigner, citizen: &str, rogue: bool) -> String {
+        let pid = if rogue { self.rogue_pid_issuer.as_ref() } else { self.pid_issuer.as_ref() }.unwrap();
+        let base = pid.id.as_str().trim_end_matches('/').to_owned();
+        let (s, v) = Self::json(self.http.post(format!("{base}/admin/offers")).bearer_auth(TOKEN).json(&json!({"citizen": citizen, "tx_code": false}))).await;
+        assert_eq!(s, 201, "{v}");
+        let OfferRef::Value(offer) = OfferUrl::parse(v["offer_url"].as_str().unwrap()).unwrap().offer else { panic!("by value") };
+        let code = offer.grants.pre_authorized_code.clone().unwrap().pre_authorized_code;
+        let dpop_key = SoftwareSigner::generate().unwrap();
+        let form = TokenRequest::PreAuthorizedCode { pre_authorized_code: code, tx_code: None }.to_form();
+        let d = dpop_proof(&dpop_key, "POST", &format!("{base}/token"), None, None, UnixTime::now()).unwrap();
+        let (s, v) = Self::json(self.http.post(format!("{base}/token")).header("content-type", "application/x-www-form-urlencoded").header("DPoP", d).body(form)).await;
+        assert_eq!(s, 200, "{v}");
+        let at = v["access_token"].as_str().unwrap().to_owned();
+        let (s, v) = Self::json(self.http.post(format!("{base}/nonce"))).await;
+        assert_eq!(s, 200, "{v}");
+        let nonce = v["c_nonce"].as_str().unwrap().to_owned();
+        let wua = self.wua(&[holder]);
+        let proof = key_proof(holder, Some(&wua), None, pid.id.as_str(), Some(&nonce), UnixTime::now()).unwrap();
+        let body = serde_json::to_value(CredentialRequest::by_configuration(PID, vec![proof])).unwrap();
+        let d = dpop_proof(&dpop_key, "POST", &format!("{base}/credential"), Some(&at), None, UnixTime::now()).unwrap();
+        let (s, v) = Self::json(self.http.post(format!("{base}/credential")).header("authorization", format!("DPoP {at}")).header("DPoP", d).json(&body)).await;
+        assert_eq!(s, 200, "{v}");
+        v["credentials"][0]["credential"].as_str().unwrap().to_owned()
+    }
+}
+
+/// The wallet's side of the authorization-code flow: its WAA key (the `client_id` is its
+/// thumbprint), its WAA, its DPoP key and credential keys.
+pub struct AuthzWallet {
+    pub key: SoftwareSigner,
+    pub waa: String,
+    pub dpop: SoftwareSigner,
+    pub holder: SoftwareSigner,
+}
+
+/// The wallet's `redirect_uri` in these tests.
+pub const REDIRECT: &str = "https://wallet.example.it/cb";
+
+impl AuthzWallet {
+    pub fn new(fed: &Fed) -> Self {
+        let key = SoftwareSigner::generate().unwrap();
+        let waa = fed.waa(&key, UnixTime::now(), 3_600);
+        Self { key, waa, dpop: SoftwareSigner::generate().unwrap(), holder: SoftwareSigner::generate().unwrap() }
+    }
+
+    pub fn client_id(&self) -> String {
+        self.key.public_jwk().thumbprint().to_string()
+    }
+
+    /// The attestation headers for the issuer.
+    pub fn attest(&self, fed: &Fed, mut r: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        let h = client_attestation_headers(&self.waa, &self.key, fed.issuer_id.as_str(), None, UnixTime::now()).unwrap();
+        for (k, v) in h.pairs() {
+            r = r.header(k, v);
+        }
+        r
+    }
+
+    /// PAR for `configurations`: the `/authorize` URL and what the wallet keeps.
+    pub async fn par(&self, fed: &Fed, configurations: &[&str]) -> (String, PendingAuthorization) {
+        self.par_with(fed, configurations, None, None).await.unwrap()
+    }
+
+    /// PAR with a `scope` and an offer's `issuer_state`: the `/authorize` URL and what the
+    /// wallet keeps, or the refusal's status and body.
+    pub async fn par_with(&self, fed: &Fed, configurations: &[&str], scope: Option<&str>, issuer_state: Option<&str>) -> Result<(String, PendingAuthorization), (u16, Value)> {
+        let b = ParRequestBuilder { audience: fed.issuer_id.as_str(), redirect_uri: REDIRECT, scope, configuration_ids: configurations, issuer_state };
+        let (req, pending) = b.build(&self.key, UnixTime::now()).unwrap();
+        let r = fed.http.post(fed.url("/par")).header("content-type", "application/x-www-form-urlencoded").body(req.to_form());
+        let (s, v) = Fed::json(self.attest(fed, r)).await;
+        if s != 201 {
+            return Err((s, v));
+        }
+        let pushed = ParResponse::parse(v.to_string().as_bytes()).unwrap();
+        let url = AuthorizeRequest { client_id: req.client_id, request_uri: pushed.request_uri }.to_url(&fed.url("/authorize"));
+        Ok((url, pending))
+    }
+
+    /// The authorization response on the `redirect_uri`, checked (`state`, `iss`): the code.
+    pub fn code(fed: &Fed, redirect: &str, pending: &PendingAuthorization) -> String {
+        assert!(redirect.starts_with(REDIRECT), "{redirect}");
+        let r = AuthorizationResponse::parse(redirect).unwrap();
+        r.check(pending, fed.issuer_id.as_str()).unwrap();
+        r.code
+    }
+
+    /// `POST /token` with the authorization code grant: `dpop` (default: a proof by our DPoP
+    /// key for the token endpoint), the attestation headers unless `attested` is false.
+    pub async fn token_with(&self, fed: &Fed, code: &str, verifier: &CodeVerifier, redirect_uri: Option<&str>, dpop: Option<String>, attested: bool) -> (u16, Value) {
+        let form = TokenRequest::AuthorizationCode { code: code.into(), code_verifier: verifier.clone(), redirect_uri: redirect_uri.map(str::to_owned) }.to_form();
+        let d = dpop.unwrap_or_else(|| dpop_proof(&self.dpop, "POST", &fed.url("/token"), None, None, UnixTime::now()).unwrap());
+        let r = fed.http.post(fed.url("/token")).header("content-type", "application/x-www-form-urlencoded").header("DPoP", d).body(form);
+        let r = if attested { self.attest(fed, r) } else { r };
+        Fed::json(r).await
+    }
+
+    /// The token endpoint, expecting success.
+    pub async fn token(&self, fed: &Fed, code: &str, pending: &PendingAuthorization) -> TokenResponse {
+        let (s, v) = self.token_with(fed, code, &pending.code_verifier, Some(&pending.redirect_uri), None, true).await;
+        assert_eq!(s, 200, "{v}");
+        TokenResponse::parse(v.to_string().as_bytes(), true).unwrap()
+    }
+
+    /// Nonce and `/credential` by the `credential_identifier` granted for `configuration`,
+    /// one proof by the holder key with its WUA; the credential.
+    pub async fn credential(&self, fed: &Fed, tokens: &TokenResponse, configuration: &str) -> String {
+        let id = tokens.credential_identifiers(configuration).next().unwrap().to_owned();
+        let (s, v) = Fed::json(fed.http.post(fed.url("/nonce"))).await;
+        assert_eq!(s, 200, "{v}");
+        let nonce = v["c_nonce"].as_str().unwrap().to_owned();
+        let wua = fed.wua(&[&self.holder]);
+        let proof = key_proof(&self.holder, Some(&wua), Some(&self.client_id()), fed.issuer_id.as_str(), Some(&nonce), UnixTime::now()).unwrap();
+        let body = serde_json::to_value(CredentialRequest::by_identifier(id, vec![proof])).unwrap();
+        let at = &tokens.access_token;
+        let d = dpop_proof(&self.dpop, "POST", &fed.url("/credential"), Some(at), None, UnixTime::now()).unwrap();
+        let (s, v) = Fed::json(fed.http.post(fed.url("/credential")).header("authorization", format!("DPoP {at}")).header("DPoP", d).json(&body)).await;
+        assert_eq!(s, 200, "{v}");
+        v["credentials"][0]["credential"].as_str().unwrap().to_owned()
+    }
+
+    /// Follows the issuer's OpenID4VP request (`haip-vp://…`): fetches the request object,
+    /// verifies it with wallet-core (the issuer's chain from its `trust_chain` header, to the
+    /// anchor), and returns it with the request object's fetch status.
+    pub async fn vp_request(fed: &Fed, vp_url: &str) -> Result<VerifiedRequest, (u16, String)> {
+        let url = AuthorizationRequestUrl::parse(vp_url).unwrap();
+        let RequestRef::Uri { uri, .. } = &url.request else { panic!("by reference") };
+        let r = fed.http.get(uri).send().await.unwrap();
+        let status = r.status().as_u16();
+        let body = r.text().await.unwrap();
+        if status != 200 {
+            return Err((status, body));
+        }
+        let anchors = [fed.anchor.clone()];
+        let ctx = VerifyContext { request_uri: Some(uri), federation_anchors: &anchors, ..VerifyContext::new(&url.client_id, Profile::ItWallet14, UnixTime::now()) };
+        Ok(ParsedRequestObject::parse(&body).unwrap().verify(&ctx).unwrap())
+    }
+
+    /// Presents `pid` (disclosing what the query asks) for `req`, the KB-JWT with `nonce`
+    /// (default: the request's), and posts the encrypted response: status and body.
+    pub async fn present(&self, fed: &Fed, req: &VerifiedRequest, pid: &str, nonce: Option<&str>) -> (u16, Value) {
+        let sd = SdJwt::parse(pid).unwrap();
+        let paths: Vec<ClaimPath> = ["tax_id_code", "given_name", "family_name", "birthdate"].iter().map(|c| ClaimPath::key(c)).collect();
+        let kb = KeyBindingInput { aud: req.client_id.as_str().into(), nonce: nonce.unwrap_or(&req.nonce).into(), iat: UnixTime::now() };
+        let vp = sd.present(Some(&paths), &kb, &self.holder).unwrap();
+        let resp = VpAuthorizationResponse { vp_token: VpToken([("pid".to_owned(), vec![vp])].into_iter().collect()), state: req.state.clone() };
+        let form = response_form(&resp.encrypt(&req.encryption_key, req.enc, &req.nonce).unwrap());
+        Fed::json(fed.http.post(&req.response_uri).header("content-type", "application/x-www-form-urlencoded").body(form)).await
+    }
+}
+
+use wallet_core::oid4vci::{AuthorizationResponse, AuthorizeRequest, CodeVerifier, ParRequestBuilder, ParResponse, PendingAuthorization, client_attestation_headers};
+use wallet_core::oid4vp::request_object::{ParsedRequestObject, VerifiedRequest, VerifyContext};
+use wallet_core::oid4vp::response::{AuthorizationResponse as VpAuthorizationResponse, VpToken, response_form};
+use wallet_core::oid4vp::{AuthorizationRequestUrl, Profile, RequestRef};
+use wallet_core::sd_jwt::{ClaimPath, KeyBindingInput, SdJwt};

@@ -103,6 +103,9 @@ pub enum ParError {
     /// A scope or configuration the issuer does not offer.
     #[error("scope or configuration `{0}` unknown")]
     UnknownScope(String),
+    /// The redirect does not go to the `redirect_uri` of the request (scheme, host, path).
+    #[error("the redirect does not go to the redirect_uri of the request")]
+    RedirectMismatch,
     /// The authorization response's `state` is not ours (IT-Wallet §3.3 step 7: MUST check).
     #[error("authorization response state mismatch")]
     StateMismatch,
@@ -482,6 +485,36 @@ impl AuthorizationResponse {
         Ok(Self { code: f.require("code")?.to_owned(), state: f.require("state")?.to_owned(), iss: f.opt("iss") })
     }
 
+    /// Wallet side, the whole of IT-Wallet §3.3 steps 6–7 and §8 ("a mismatched state/iss")
+    /// on the URL the redirect came back with: it goes to `pending.redirect_uri` (same
+    /// scheme, host and path); `state` is ours (constant time) and `iss` is
+    /// `authorization_server` (RFC 9207 §2.4) — on an error redirect too, where a missing
+    /// `state` or `iss` is tolerated (an issuer may not know them) but a different one is
+    /// not, so that nobody else's error can be injected; then an `error` is
+    /// [`ParError::AuthorizationError`], and a success needs `code`, `state` and `iss`.
+    pub fn from_redirect(redirect: &str, pending: &PendingAuthorization, authorization_server: &str) -> Result<Self, ParError> {
+        let base = |u: &str| u.split(['?', '#']).next().unwrap_or_default().to_owned();
+        if base(redirect) != base(&pending.redirect_uri) {
+            return Err(ParError::RedirectMismatch);
+        }
+        let query = redirect.split('#').next().unwrap_or_default().split_once('?').map(|(_, q)| q).unwrap_or_default();
+        let f = Form::parse(query, "authorization response")?;
+        let state = f.get("state");
+        if state.is_some_and(|s| !crate::subtle_eq(s.as_bytes(), pending.state.as_bytes())) {
+            return Err(ParError::StateMismatch);
+        }
+        let iss = f.get("iss");
+        if iss.is_some_and(|i| i != authorization_server) {
+            return Err(ParError::IssuerMismatch);
+        }
+        if let Some(error) = f.get("error") {
+            return Err(ParError::AuthorizationError { error: error.to_owned(), description: f.opt("error_description") });
+        }
+        let resp = Self { code: f.require("code")?.to_owned(), state: state.unwrap_or_default().to_owned(), iss: iss.map(str::to_owned) };
+        resp.check(pending, authorization_server)?;
+        Ok(resp)
+    }
+
     /// Wallet side (IT-Wallet §3.3 step 7, §8 "a mismatched state/iss"): `state` is ours
     /// (constant time) and `iss` the authorization server.
     pub fn check(&self, pending: &PendingAuthorization, authorization_server: &str) -> Result<(), ParError> {
@@ -648,5 +681,32 @@ mod tests {
         assert_eq!(no_iss.check(&pending, ISSUER), Err(ParError::IssuerMismatch));
         let err = AuthorizationResponse::parse(&format!("{REDIRECT}?error=access_denied&state=s")).unwrap_err();
         assert_eq!(err, ParError::AuthorizationError { error: "access_denied".into(), description: None });
+    }
+
+    #[test]
+    fn the_redirect_is_checked_whole() {
+        let w = Wallet::new(1);
+        let (_, pending) = builder().build(&w.waa_key, NOW).unwrap();
+        let ok = AuthorizationResponse { code: "code-1".into(), state: pending.state.clone(), iss: Some(ISSUER.into()) };
+        let url = ok.to_redirect(REDIRECT);
+        assert_eq!(AuthorizationResponse::from_redirect(&url, &pending, ISSUER).unwrap(), ok);
+        let from = |u: &str| AuthorizationResponse::from_redirect(u, &pending, ISSUER).unwrap_err();
+        // Another place than our redirect_uri.
+        assert_eq!(from(&ok.to_redirect("https://evil.example/cb")), ParError::RedirectMismatch);
+        // A tampered state, a tampered or missing iss (RFC 9207).
+        assert_eq!(from(&AuthorizationResponse { state: "x".repeat(48), ..ok.clone() }.to_redirect(REDIRECT)), ParError::StateMismatch);
+        assert_eq!(from(&AuthorizationResponse { iss: Some("https://evil.example".into()), ..ok.clone() }.to_redirect(REDIRECT)), ParError::IssuerMismatch);
+        assert_eq!(from(&AuthorizationResponse { iss: None, ..ok.clone() }.to_redirect(REDIRECT)), ParError::IssuerMismatch);
+        assert!(matches!(from(&format!("{REDIRECT}?state={}&iss={}", pending.state, encode_one(ISSUER))), ParError::Message(_)), "no code");
+        // Error redirects: named with their code, checked for state and iss when they carry them.
+        let err = from(&format!("{REDIRECT}?error=access_denied&error_description=not%20in%20the%20registry&state={}&iss={}", pending.state, encode_one(ISSUER)));
+        assert_eq!(err, ParError::AuthorizationError { error: "access_denied".into(), description: Some("not in the registry".into()) });
+        assert_eq!(from(&format!("{REDIRECT}?error=server_error")), ParError::AuthorizationError { error: "server_error".into(), description: None });
+        assert_eq!(from(&format!("{REDIRECT}?error=access_denied&state={}", "y".repeat(48))), ParError::StateMismatch, "someone else's error");
+        assert_eq!(from(&format!("{REDIRECT}?error=access_denied&iss=https%3A%2F%2Fevil.example")), ParError::IssuerMismatch);
+    }
+
+    fn encode_one(s: &str) -> String {
+        encode([("x", Some(s))]).trim_start_matches("x=").to_owned()
     }
 }

@@ -314,6 +314,15 @@ impl WalletActivation {
         Ok(client_attestation_headers(&waa, &signer, audience, challenge, self.now())?)
     }
 
+    /// The current WAA and the signer of its key (renewed first when it expires within the
+    /// renewal margin), from one snapshot of the state: the authorization code flow signs
+    /// its PAR request object with this key and makes every PoP of the flow from the pair,
+    /// so that the PAR and the token request name the same client (IT-Wallet 1.4 §3.3).
+    pub fn wallet_attestation_key(&self) -> Result<(String, KeyStoreSigner), WalletError> {
+        let (waa, tag) = self.current_waa()?;
+        Ok((waa, KeyStoreSigner::new(self.keys.clone(), tag)?))
+    }
+
     /// The signer of the credential key the WUA attests (for OpenID4VCI proofs).
     pub fn credential_key_signer(&self) -> Result<KeyStoreSigner, WalletError> {
         let record = self.record()?;

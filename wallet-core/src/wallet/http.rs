@@ -113,6 +113,21 @@ impl<C: HttpClient + ?Sized> HttpClient for std::sync::Arc<C> {
     }
 }
 
+/// [`crate::federation::Fetcher`] over the [`HttpClient`] seam (the federation's GETs: trust
+/// chains of issuers and relying parties).
+pub(crate) struct SeamFetcher<'a>(pub(crate) &'a dyn HttpClient);
+
+impl crate::federation::Fetcher for SeamFetcher<'_> {
+    fn get(&self, url: &str, accept: &str) -> Result<String, crate::federation::FederationError> {
+        use crate::federation::FederationError;
+        let r = self.0.send(HttpRequest::get(url).header("Accept", accept)).map_err(|e| FederationError::Fetch { url: url.to_owned(), reason: e.0 })?;
+        if r.status != 200 {
+            return Err(FederationError::Fetch { url: url.to_owned(), reason: format!("HTTP {}", r.status) });
+        }
+        String::from_utf8(r.body).map_err(|_| FederationError::Fetch { url: url.to_owned(), reason: "not UTF-8".into() })
+    }
+}
+
 #[cfg(feature = "http")]
 pub use reqwest_client::ReqwestHttpClient;
 

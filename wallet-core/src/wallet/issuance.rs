@@ -1,5 +1,8 @@
-//! The wallet's issuance flow (IT-Wallet 1.4 §3.3, §8; OpenID4VCI 1.0), pre-authorized code
-//! grant, driven by the phone:
+//! The wallet's issuance flow (IT-Wallet 1.4 §3.3, §8; OpenID4VCI 1.0), driven by the phone,
+//! with the pre-authorized code grant (below) or the authorization code grant
+//! ([`authorization`]: [`WalletIssuance::start_from_issuer`] or an offer with an
+//! `authorization_code` grant → [`WalletIssuance::authorize`] → a browser step or the PID
+//! presentation → token, then the same credential steps). Pre-authorized code:
 //!
 //! 1. [`WalletIssuance::start_from_offer`]: the offer (by value, or fetched by reference), the
 //!    issuer's metadata (`/.well-known/openid-credential-issuer`) and its federation trust chain
@@ -32,22 +35,23 @@ use serde_json::{Map, Value, json};
 
 use super::WalletError;
 use super::activation::WalletActivation;
-use super::http::{HttpClient, HttpError, HttpRequest, HttpResponse};
+use super::presentation::{PresentationError, PresentationStep};
+use super::http::{HttpClient, HttpError, HttpRequest, HttpResponse, SeamFetcher};
 use crate::attestation::ClientAttestationHeaders;
-use crate::federation::{ChainCollector, EntityId, FederationError, Fetcher, TrustAnchorConfig, ValidatedChain};
+use crate::federation::{ChainCollector, EntityId, TrustAnchorConfig, ValidatedChain};
 use crate::jose::jwk::JwkSet;
 use crate::jose::{Jwk, JwsHeader, Signer, SoftwareSigner};
 use crate::keystore::KeyStoreSigner;
 use crate::oid4vci::dpop::DPOP_NONCE_HEADER;
 use crate::oid4vci::metadata::{ATTEST_JWT_CLIENT_AUTH, FORMAT_SD_JWT_VC, MAX_METADATA_LEN};
-use crate::oid4vci::offer::{MAX_OFFER_LEN, TxCode, TxInputMode};
+use crate::oid4vci::offer::{AuthorizationCodeGrant, MAX_OFFER_LEN, TxCode, TxInputMode};
 use crate::oid4vci::requests::{
     AUTHORIZATION_SERVER_WELL_KNOWN, credential_request, deferred_request, metadata_request, nonce_request, notification_request, offer_request,
     token_request, well_known_url,
 };
 use crate::oid4vci::{
     AuthorizationServerMetadata, CredentialIssuerMetadata, CredentialOffer, CredentialRequest, CredentialResponse, DeferredCredentialRequest,
-    ErrorCode, ErrorResponse, MetadataError, NonceResponse, NotificationEvent, NotificationRequest, OfferError, OfferRef, OfferUrl, Profile,
+    ErrorCode, ErrorResponse, MetadataError, NonceResponse, NotificationEvent, NotificationRequest, OfferError, OfferRef, OfferUrl, ParError, Profile,
     TokenRequest, TokenResponse, dpop_proof, key_proof,
 };
 use crate::sd_jwt::{IssuerKeyResolver, KeyResolutionError, Verifier};
@@ -68,6 +72,12 @@ pub const MAX_DEFERRED_POLLS: u32 = 60;
 pub enum IssuanceStep {
     /// Reading the offer (`credential_offer_uri` fetch included).
     Offer,
+    /// The pushed authorization request.
+    Par,
+    /// `/authorize`, the citizen's authentication and the redirect back.
+    Authorization,
+    /// The PID presentation an issuer asks for at `/authorize`.
+    Presentation,
     /// The issuer's metadata.
     Metadata,
     /// The issuer's trust chain.
@@ -94,6 +104,9 @@ impl std::fmt::Display for IssuanceStep {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let s = match self {
             Self::Offer => "offer",
+            Self::Par => "par",
+            Self::Authorization => "authorization",
+            Self::Presentation => "presentation",
             Self::Metadata => "metadata",
             Self::Federation => "federation",
             Self::Token => "token",
@@ -196,9 +209,48 @@ pub enum IssuanceError {
     /// The issuer's federation metadata does not declare an offered configuration.
     #[error("federation: the issuer does not declare `{0}` in its federation metadata")]
     NotDeclared(String),
-    /// Only the pre-authorized code grant is supported so far.
-    #[error("offer: no pre-authorized code grant (the authorization code flow is not supported yet)")]
-    UnsupportedGrant,
+    /// The session's grant is not the one of the call: [`WalletIssuance::accept`] needs a
+    /// pre-authorized code, [`WalletIssuance::authorize`] an authorization code grant.
+    #[error("offer: the offer has no {0} grant")]
+    UnsupportedGrant(&'static str),
+    /// The authorization code flow needs the wallet's `redirect_uri`
+    /// ([`WalletIssuance::with_redirect_uri`]).
+    #[error("par: no redirect_uri configured")]
+    NoRedirectUri,
+    /// The authorization response broke a rule (IT-Wallet 1.4 §3.3 steps 6–7, §8): not our
+    /// `redirect_uri`, a `state` or `iss` (RFC 9207) that is not ours, no `code`; or the PAR
+    /// could not be built.
+    #[error("{step}: {rule}")]
+    Authorization {
+        /// The step.
+        step: IssuanceStep,
+        /// The rule.
+        rule: ParError,
+    },
+    /// The issuer redirected back with an error (`error`, `error_description`).
+    #[error("authorization: the issuer refused: {error}{}", description.as_ref().map(|d| format!(" ({d})")).unwrap_or_default())]
+    AuthorizationDenied {
+        /// `error`.
+        error: String,
+        /// `error_description`.
+        description: Option<String>,
+    },
+    /// The PID presentation the issuer asked for failed ([`PresentationError`] as text; the
+    /// relying party's OpenID4VP `error` when it refused the presentation).
+    #[error("presentation ({step}): {detail}")]
+    Presentation {
+        /// The presentation step.
+        step: PresentationStep,
+        /// The relying party was not trusted (nothing was sent to it).
+        untrusted: bool,
+        /// The relying party's `error`, when it refused.
+        error: Option<String>,
+        /// What happened.
+        detail: String,
+    },
+    /// The browser step failed or was abandoned.
+    #[error("authorization: browser: {0}")]
+    Browser(String),
     /// The offer asks for a `tx_code` and none (or a malformed one) was given.
     #[error("token: tx_code {0}")]
     TxCode(&'static str),
@@ -219,11 +271,25 @@ pub enum IssuanceError {
 }
 
 impl IssuanceError {
-    /// The issuer's OAuth error code, when the issuer answered with one.
+    /// The issuer's OAuth error code, when the issuer answered with one (an error answer or
+    /// an error redirect).
     pub fn issuer_code(&self) -> Option<ErrorCode> {
         match self {
-            Self::Issuer { error: Some(e), .. } => ErrorCode::parse(e),
+            Self::Issuer { error: Some(e), .. } | Self::AuthorizationDenied { error: e, .. } => ErrorCode::parse(e),
             _ => None,
+        }
+    }
+}
+
+impl From<PresentationError> for IssuanceError {
+    fn from(e: PresentationError) -> Self {
+        let detail = e.to_string();
+        match e {
+            PresentationError::Http { step, .. } | PresentationError::Consent { step, .. } => Self::Presentation { step, untrusted: false, error: None, detail },
+            PresentationError::UntrustedRelyingParty { .. } => Self::Presentation { step: PresentationStep::Federation, untrusted: true, error: None, detail },
+            PresentationError::Refused { error, .. } => Self::Presentation { step: PresentationStep::ResponseUri, untrusted: false, error: Some(error), detail },
+            PresentationError::BadAnswer { .. } => Self::Presentation { step: PresentationStep::ResponseUri, untrusted: false, error: None, detail },
+            PresentationError::Store(s) => Self::Store(s),
         }
     }
 }
@@ -244,6 +310,41 @@ pub trait IssuanceKeys: Send + Sync {
     /// The `OAuth-Client-Attestation` headers for `audience` and the client id they name,
     /// or `None` to request anonymously (pre-authorized code).
     fn client_attestation(&self, audience: &str) -> Result<Option<ClientAuth>, WalletError>;
+
+    /// The current WAA and its key, for the authorization code flow: the key signs the PAR
+    /// request object and every PoP of the flow (IT-Wallet 1.4 §3.3). `None` (the default):
+    /// the wallet cannot run that flow.
+    fn wallet_attestation_key(&self) -> Result<Option<WalletAttestationKey>, WalletError> {
+        Ok(None)
+    }
+}
+
+/// The WAA and the key it binds (`cnf.jwk`).
+#[derive(Clone)]
+pub struct WalletAttestationKey {
+    /// The WAA JWT.
+    pub waa: String,
+    /// Its key.
+    pub key: Arc<dyn Signer>,
+}
+
+impl std::fmt::Debug for WalletAttestationKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WalletAttestationKey").field("client_id", &self.client_id()).finish_non_exhaustive()
+    }
+}
+
+impl WalletAttestationKey {
+    /// The client id: the key's JWK thumbprint (IT-Wallet 1.4 §3.3).
+    pub fn client_id(&self) -> String {
+        self.key.public_jwk().thumbprint().to_string()
+    }
+
+    /// Fresh `OAuth-Client-Attestation` headers (a new PoP) for `audience`.
+    pub fn client_auth(&self, audience: &str, now: UnixTime) -> Result<ClientAuth, WalletError> {
+        let headers = crate::attestation::client_attestation_headers(&self.waa, self.key.as_ref(), audience, None, now)?;
+        Ok(ClientAuth { headers, client_id: self.client_id() })
+    }
 }
 
 /// The WUA and keys it attests.
@@ -280,6 +381,11 @@ impl IssuanceKeys for WalletActivation {
         let client_id = waa_sub(&headers.attestation)
             .ok_or_else(|| WalletError::State("the wallet attestation has no sub".into()))?;
         Ok(Some(ClientAuth { headers, client_id }))
+    }
+
+    fn wallet_attestation_key(&self) -> Result<Option<WalletAttestationKey>, WalletError> {
+        let (waa, key) = WalletActivation::wallet_attestation_key(self)?;
+        Ok(Some(WalletAttestationKey { waa, key: Arc::new(key) }))
     }
 }
 
@@ -349,9 +455,21 @@ pub struct IssuanceSession {
     pub consent: IssuanceConsent,
     offer: CredentialOffer,
     metadata: CredentialIssuerMetadata,
-    token_endpoint: String,
-    attested_client: bool,
+    server: ServerEndpoints,
     chain: Option<ValidatedChain>,
+}
+
+/// The authorization server's endpoints (from its federation metadata, else its
+/// `/.well-known/oauth-authorization-server`).
+#[derive(Debug, Clone, Default)]
+struct ServerEndpoints {
+    /// Its id (the `iss` of the authorization response, the PAR request object's `aud`).
+    issuer: String,
+    token: String,
+    par: Option<String>,
+    authorization: Option<String>,
+    /// Whether it takes the wallet attestation at the token endpoint.
+    attested_client: bool,
 }
 
 impl std::fmt::Debug for IssuanceSession {
@@ -418,7 +536,7 @@ pub fn check_tx_code(spec: Option<&TxCode>, given: Option<&str>) -> Result<Optio
 
 /// The pre-authorized code token request for `offer` (OpenID4VCI §6.1).
 pub fn token_request_for(offer: &CredentialOffer, tx_code: Option<&str>) -> Result<TokenRequest, IssuanceError> {
-    let grant = offer.grants.pre_authorized_code.as_ref().ok_or(IssuanceError::UnsupportedGrant)?;
+    let grant = offer.grants.pre_authorized_code.as_ref().ok_or(IssuanceError::UnsupportedGrant("pre-authorized code"))?;
     let tx_code = check_tx_code(grant.tx_code.as_ref(), tx_code)?;
     Ok(TokenRequest::PreAuthorizedCode { pre_authorized_code: grant.pre_authorized_code.clone(), tx_code })
 }
@@ -592,19 +710,6 @@ pub fn on_credential_response(step: IssuanceStep, r: &HttpResponse) -> Result<Cr
     }
 }
 
-/// [`Fetcher`] over the [`HttpClient`] seam (the federation's GETs).
-struct SeamFetcher<'a>(&'a dyn HttpClient);
-
-impl Fetcher for SeamFetcher<'_> {
-    fn get(&self, url: &str, accept: &str) -> Result<String, FederationError> {
-        let r = self.0.send(HttpRequest::get(url).header("Accept", accept)).map_err(|e| FederationError::Fetch { url: url.to_owned(), reason: e.0 })?;
-        if r.status != 200 {
-            return Err(FederationError::Fetch { url: url.to_owned(), reason: format!("HTTP {}", r.status) });
-        }
-        String::from_utf8(r.body).map_err(|_| FederationError::Fetch { url: url.to_owned(), reason: "not UTF-8".into() })
-    }
-}
-
 /// The issuance flow: the HTTP seam, the wallet's attested keys, the credential store and
 /// the trust anchors.
 pub struct WalletIssuance {
@@ -615,6 +720,7 @@ pub struct WalletIssuance {
     profile: Profile,
     clock: Arc<dyn Clock>,
     max_batch: usize,
+    redirect_uri: Option<String>,
 }
 
 impl std::fmt::Debug for WalletIssuance {
@@ -630,7 +736,15 @@ fn send(http: &dyn HttpClient, step: IssuanceStep, r: HttpRequest) -> Result<Htt
 impl WalletIssuance {
     /// A flow trusting `anchors`, with the IT-Wallet 1.4 profile.
     pub fn new(http: Arc<dyn HttpClient>, keys: Arc<dyn IssuanceKeys>, store: Arc<CredentialStore>, anchors: Vec<TrustAnchorConfig>) -> Self {
-        Self { http, keys, store, anchors, profile: Profile::ItWallet14, clock: Arc::new(SystemClock), max_batch: usize::MAX }
+        Self { http, keys, store, anchors, profile: Profile::ItWallet14, clock: Arc::new(SystemClock), max_batch: usize::MAX, redirect_uri: None }
+    }
+
+    /// The wallet's `redirect_uri` for the authorization code flow (a universal or app link,
+    /// IT-Wallet 1.4 §3.3). An `https` one lets the PID presentation's answer carry it
+    /// (OpenID4VP's `redirect_uri` is an http(s) URL).
+    pub fn with_redirect_uri(mut self, redirect_uri: impl Into<String>) -> Self {
+        self.redirect_uri = Some(redirect_uri.into());
+        self
     }
 
     /// Another profile.
@@ -668,7 +782,7 @@ impl WalletIssuance {
 
     /// Step 1: the offer, the issuer's metadata and trust chain → consent and session. An
     /// issuer outside the federation gives a consent marked untrusted (with the reason);
-    /// [`Self::accept`] then refuses it.
+    /// [`Self::accept`] and [`Self::authorize`] then refuse it.
     pub fn start_from_offer(&self, offer_url: &str) -> Result<IssuanceSession, IssuanceError> {
         let offer = match OfferUrl::parse(offer_url)?.offer {
             OfferRef::Value(o) => o,
@@ -680,13 +794,39 @@ impl WalletIssuance {
             }
         };
         offer.validate(self.profile)?;
-        let issuer = offer.credential_issuer.clone();
-        let req = metadata_request(&issuer, false)
+        let metadata = self.issuer_metadata(&offer.credential_issuer)?;
+        self.open(offer, metadata)
+    }
+
+    /// Step 1 of a wallet-initiated issuance (IT-Wallet 1.4 §3.1): the issuer `issuer` (its
+    /// entity id) and the configurations wanted → consent and session, as from an offer with
+    /// an `authorization_code` grant whose `scope` is the configurations' scopes. Continue
+    /// with [`Self::authorize`].
+    pub fn start_from_issuer(&self, issuer: &str, configuration_ids: &[&str]) -> Result<IssuanceSession, IssuanceError> {
+        if !crate::is_https_or_loopback(issuer) {
+            return Err(IssuanceError::Offer(OfferError::NotHttps(issuer.to_owned())));
+        }
+        let metadata = self.issuer_metadata(issuer)?;
+        let scopes: Vec<&str> = configuration_ids.iter().filter_map(|id| metadata.configuration(id).and_then(|c| c.scope.as_deref())).collect();
+        let mut offer = CredentialOffer::new(issuer, configuration_ids.iter().map(|s| (*s).to_owned()).collect());
+        offer.grants.authorization_code = Some(AuthorizationCodeGrant { scope: (!scopes.is_empty()).then(|| scopes.join(" ")), ..AuthorizationCodeGrant::default() });
+        offer.validate(self.profile)?;
+        self.open(offer, metadata)
+    }
+
+    /// The issuer's metadata (`/.well-known/openid-credential-issuer`), checked.
+    fn issuer_metadata(&self, issuer: &str) -> Result<CredentialIssuerMetadata, IssuanceError> {
+        let req = metadata_request(issuer, false)
             .ok_or_else(|| IssuanceError::BadResponse { step: IssuanceStep::Metadata, detail: "the issuer id is not a URL".into() })?;
         let metadata = CredentialIssuerMetadata::parse_json(&self.get_json(IssuanceStep::Metadata, req, MAX_METADATA_LEN)?)?;
-        metadata.validate(&issuer, self.profile)?;
-        offer.check_against(&metadata)?;
+        metadata.validate(issuer, self.profile)?;
+        Ok(metadata)
+    }
 
+    /// The offer against the metadata, the issuer's trust chain → consent and session.
+    fn open(&self, offer: CredentialOffer, metadata: CredentialIssuerMetadata) -> Result<IssuanceSession, IssuanceError> {
+        offer.check_against(&metadata)?;
+        let issuer = offer.credential_issuer.clone();
         let chain = EntityId::new(issuer.clone())
             .map_err(|e| e.to_string())
             .and_then(|id| ChainCollector::new(&SeamFetcher(self.http.as_ref()), &self.anchors).resolve(&id, self.now()).map_err(|e| e.to_string()));
@@ -698,27 +838,40 @@ impl WalletIssuance {
             Err(e) => Err(e),
         };
         let consent = consent_for(&offer, &metadata, chain.as_ref().map_err(String::as_str));
-        let (token_endpoint, attested_client) = match &chain {
-            Ok(c) => self.token_endpoint(&metadata, c)?,
-            Err(_) => (String::new(), false),
+        let server = match &chain {
+            Ok(c) => self.server_endpoints(&offer, &metadata, c)?,
+            Err(_) => ServerEndpoints::default(),
         };
-        Ok(IssuanceSession { consent, offer, metadata, token_endpoint, attested_client, chain: chain.ok() })
+        Ok(IssuanceSession { consent, offer, metadata, server, chain: chain.ok() })
     }
 
-    /// The token endpoint and whether the server takes the wallet attestation there
-    /// (`attest_jwt_client_auth` among `token_endpoint_auth_methods_supported`): from the
-    /// authorization server's federation metadata, else its
-    /// `/.well-known/oauth-authorization-server`.
-    fn token_endpoint(&self, metadata: &CredentialIssuerMetadata, chain: &ValidatedChain) -> Result<(String, bool), IssuanceError> {
+    /// The authorization server's endpoints, and whether it takes the wallet attestation at
+    /// the token endpoint (`attest_jwt_client_auth` among
+    /// `token_endpoint_auth_methods_supported`): from the authorization server's federation
+    /// metadata when the issuer is its own server, else its
+    /// `/.well-known/oauth-authorization-server` (checked, RFC 8414 §3.3).
+    fn server_endpoints(&self, offer: &CredentialOffer, metadata: &CredentialIssuerMetadata, chain: &ValidatedChain) -> Result<ServerEndpoints, IssuanceError> {
         let attests = |methods: &[String]| methods.iter().any(|m| m == ATTEST_JWT_CLIENT_AUTH);
-        let server = metadata.authorization_server().to_owned();
+        let server = offer
+            .grants
+            .authorization_code
+            .as_ref()
+            .and_then(|g| g.authorization_server.clone())
+            .unwrap_or_else(|| metadata.authorization_server().to_owned());
         if server == metadata.credential_issuer
             && let Some(m) = chain.metadata_of(AUTHORIZATION_SERVER_TYPE)
             && let Some(t) = m.get("token_endpoint").and_then(Value::as_str)
         {
             let methods: Vec<String> =
                 m.get("token_endpoint_auth_methods_supported").and_then(|v| serde_json::from_value(v.clone()).ok()).unwrap_or_default();
-            return Ok((t.to_owned(), attests(&methods)));
+            let text = |k: &str| m.get(k).and_then(Value::as_str).map(str::to_owned);
+            return Ok(ServerEndpoints {
+                issuer: text("issuer").unwrap_or_else(|| server.clone()),
+                token: t.to_owned(),
+                par: text("pushed_authorization_request_endpoint"),
+                authorization: text("authorization_endpoint"),
+                attested_client: attests(&methods),
+            });
         }
         let url = well_known_url(&server, AUTHORIZATION_SERVER_WELL_KNOWN)
             .ok_or_else(|| IssuanceError::BadResponse { step: IssuanceStep::Metadata, detail: "the authorization server is not a URL".into() })?;
@@ -726,8 +879,14 @@ impl WalletIssuance {
         let as_md: AuthorizationServerMetadata =
             serde_json::from_slice(&body).map_err(|e| IssuanceError::BadResponse { step: IssuanceStep::Metadata, detail: e.to_string() })?;
         as_md.validate(&server)?;
-        let wants = attests(&as_md.token_endpoint_auth_methods_supported);
-        Ok((as_md.token_endpoint, wants))
+        let attested_client = attests(&as_md.token_endpoint_auth_methods_supported);
+        Ok(ServerEndpoints {
+            issuer: as_md.issuer,
+            token: as_md.token_endpoint,
+            par: as_md.pushed_authorization_request_endpoint,
+            authorization: Some(as_md.authorization_endpoint),
+            attested_client,
+        })
     }
 
     /// Step 2: the user consented (and typed `tx_code` when asked). Token, nonce, proofs,
@@ -736,29 +895,58 @@ impl WalletIssuance {
     /// offers one per offer); a batch of as many distinct attested keys as the issuer's
     /// `batch_size`, [`Self::with_max_batch`] and [`IssuanceKeys::attested_keys`] allow.
     pub fn accept(&self, session: &IssuanceSession, tx_code: Option<&str>) -> Result<IssuanceOutcome, IssuanceError> {
+        self.checked(session)?;
+        let token_req = token_request_for(&session.offer, tx_code)?;
+        let issuer = session.consent.issuer.clone();
+        let attested = session.server.attested_client;
+        self.redeem(session, &token_req, false, &|| if attested { self.keys.client_attestation(&issuer) } else { Ok(None) })
+    }
+
+    /// The session's trust chain and first configuration, refused before any request when the
+    /// issuer is not trusted (IT-Wallet 1.4 §1, §8) or the configuration is not an SD-JWT VC.
+    fn checked<'s>(&self, session: &'s IssuanceSession) -> Result<(&'s ValidatedChain, String), IssuanceError> {
         let issuer = session.consent.issuer.clone();
         let chain = match (&session.consent.trust, &session.chain) {
             (IssuerTrust::Trusted { .. }, Some(c)) => c,
             (IssuerTrust::Untrusted { reason }, _) => return Err(IssuanceError::Untrusted { issuer, reason: reason.clone() }),
             _ => return Err(IssuanceError::Untrusted { issuer, reason: "no trust chain".into() }),
         };
-        let issuer_keys = chain_issuer_keys(chain).ok_or_else(|| IssuanceError::Untrusted { issuer: issuer.clone(), reason: "no jwks in its federation metadata".into() })?;
         let configuration_id = session.offer.credential_configuration_ids.first().cloned().ok_or(IssuanceError::Offer(OfferError::BadConfigurationIds))?;
         let configuration = session.metadata.configuration(&configuration_id).ok_or_else(|| IssuanceError::NotDeclared(configuration_id.clone()))?;
         if configuration.format != FORMAT_SD_JWT_VC {
             return Err(IssuanceError::Credential { index: 0, rule: CredentialRule::Format(configuration.format.clone()) });
         }
-        let token_req = token_request_for(&session.offer, tx_code)?;
+        Ok((chain, configuration_id))
+    }
+
+    /// From the token request on (both grants): token with DPoP (and the client attestation
+    /// `auth` gives, fresh for each attempt), keys, nonce, proofs, credential; verified,
+    /// stored and notified, or deferred. `used_rar`: the token response must carry
+    /// `authorization_details`.
+    fn redeem(
+        &self,
+        session: &IssuanceSession,
+        token_req: &TokenRequest,
+        used_rar: bool,
+        auth: &dyn Fn() -> Result<Option<ClientAuth>, WalletError>,
+    ) -> Result<IssuanceOutcome, IssuanceError> {
+        let (chain, configuration_id) = self.checked(session)?;
+        let issuer = session.consent.issuer.clone();
+        let issuer_keys = chain_issuer_keys(chain).ok_or_else(|| IssuanceError::Untrusted { issuer: issuer.clone(), reason: "no jwks in its federation metadata".into() })?;
+        let configuration = session.metadata.configuration(&configuration_id).ok_or_else(|| IssuanceError::NotDeclared(configuration_id.clone()))?;
+        let token_endpoint = session.server.token.clone();
 
         // Token (DPoP, ephemeral key; client attestation when the wallet has one).
         let dpop = SoftwareSigner::generate().map_err(|e| IssuanceError::BadResponse { step: IssuanceStep::Token, detail: e.to_string() })?;
-        let auth = if session.attested_client { self.keys.client_attestation(&issuer)? } else { None };
         let mut dpop_nonce = None;
         let mut tokens = None;
+        let mut client_id = None;
         for _ in 0..2 {
-            let proof = dpop_proof(&dpop, "POST", &session.token_endpoint, None, dpop_nonce.as_deref(), self.now())
+            let proof = dpop_proof(&dpop, "POST", &token_endpoint, None, dpop_nonce.as_deref(), self.now())
                 .map_err(|e| IssuanceError::BadResponse { step: IssuanceStep::Token, detail: e.to_string() })?;
-            let r = send(self.http.as_ref(), IssuanceStep::Token, token_request(&session.token_endpoint, &token_req, &proof, auth.as_ref().map(|a| &a.headers)))?;
+            let a = auth()?;
+            client_id = a.as_ref().map(|a| a.client_id.clone());
+            let r = send(self.http.as_ref(), IssuanceStep::Token, token_request(&token_endpoint, token_req, &proof, a.as_ref().map(|a| &a.headers)))?;
             if let Some(n) = use_dpop_nonce(&r)
                 && dpop_nonce.is_none()
             {
@@ -768,7 +956,7 @@ impl WalletIssuance {
             if r.status != 200 {
                 return Err(issuer_error(IssuanceStep::Token, &r));
             }
-            tokens = Some(TokenResponse::parse(&r.body, false).map_err(|e| IssuanceError::BadResponse { step: IssuanceStep::Token, detail: e.to_string() })?);
+            tokens = Some(TokenResponse::parse(&r.body, used_rar).map_err(|e| IssuanceError::BadResponse { step: IssuanceStep::Token, detail: e.to_string() })?);
             break;
         }
         let tokens = tokens.ok_or_else(|| IssuanceError::BadResponse { step: IssuanceStep::Token, detail: "DPoP nonce asked twice".into() })?;
@@ -805,7 +993,7 @@ impl WalletIssuance {
             }
             None => None,
         };
-        let client_id = auth.as_ref().map(|a| a.client_id.as_str());
+        let client_id = client_id.as_deref();
         let proofs = signers
             .iter()
             .map(|k| key_proof(*k, Some(&attested.wua), client_id, &issuer, c_nonce.as_deref(), self.now()))
@@ -987,6 +1175,9 @@ fn use_dpop_nonce(r: &HttpResponse) -> Option<String> {
     let header_says = r.header("WWW-Authenticate").is_some_and(|h| h.contains("use_dpop_nonce"));
     (body_says || header_says).then(|| nonce.to_owned())
 }
+
+pub mod authorization;
+pub use authorization::{AuthorizationStep, BrowserAuthorization, BrowserError, BrowserStep, PresentationAuthorization};
 
 #[cfg(test)]
 mod tests;

@@ -14,10 +14,15 @@
 //!    `OAuth-Client-Attestation-PoP` for issuers.
 //! 5. [`WalletActivation::list_instances`], [`WalletActivation::revoke_instance`] (a lost phone).
 //!
-//! 6. [`WalletIssuance`] (IT-Wallet 1.4 §3.3, §8; [`issuance`]): an offer → the issuer's
-//!    metadata and trust chain → an [`IssuanceConsent`] → `accept` (pre-authorized code:
-//!    token with DPoP, nonce, proofs with the WUA, credential, deferred polling) → each
-//!    credential verified before it is stored encrypted → notification.
+//! 6. [`WalletIssuance`] (IT-Wallet 1.4 §3.3, §8; [`issuance`]): an offer (or, wallet-initiated,
+//!    an issuer and the configurations wanted) → the issuer's metadata and trust chain → an
+//!    [`IssuanceConsent`] → `accept` (pre-authorized code) or `authorize` (authorization code:
+//!    PAR, `/authorize`, the citizen's login in the browser ([`BrowserStep`]) or a PID
+//!    presentation) → token with DPoP, nonce, proofs with the WUA, credential, deferred
+//!    polling → each credential verified before it is stored encrypted → notification.
+//! 7. [`WalletPresentation`] (IT-Wallet 1.4 §5.1; [`presentation`]): a request URL → the RP's
+//!    trust chain, the verified request object, the RP evaluated → a consent → present or
+//!    decline → what the `response_uri` answered (its `redirect_uri`), logged.
 //!
 //! The protocol steps are also available as pure request builders and response parsers
 //! ([`login`], [`activation`]); HTTP goes through the [`HttpClient`] seam, with a blocking
@@ -30,14 +35,19 @@ pub mod http;
 pub mod instance;
 pub mod issuance;
 pub mod login;
+pub mod presentation;
 pub mod query;
 
 pub use activation::{Attestations, WalletActivation};
 pub use error::WalletError;
 pub use http::{HttpClient, HttpError, HttpMethod, HttpRequest, HttpResponse};
 pub use instance::{InstanceRecord, InstanceStore};
-pub use issuance::{IssuanceConsent, IssuanceError, IssuanceKeys, IssuanceOutcome, IssuanceSession, WalletIssuance};
+pub use issuance::{
+    AuthorizationStep, BrowserAuthorization, BrowserError, BrowserStep, IssuanceConsent, IssuanceError, IssuanceKeys, IssuanceOutcome, IssuanceSession,
+    PresentationAuthorization, WalletIssuance,
+};
 pub use login::{CitizenSession, LoginCode, PendingLogin};
+pub use presentation::{PresentationError, PresentationOutcome, PresentationSession, StoredHolderKeys, WalletPresentation};
 
 #[cfg(test)]
 mod tests;

@@ -28,7 +28,7 @@ fn tx_code_is_checked_against_the_offer() {
 #[test]
 fn token_request_needs_the_pre_authorized_grant() {
     let auth_code = CredentialOffer::new(ISSUER, vec![PID_CONFIG.into()]).with_authorization_code("pid", None);
-    assert!(matches!(token_request_for(&auth_code, None), Err(IssuanceError::UnsupportedGrant)));
+    assert!(matches!(token_request_for(&auth_code, None), Err(IssuanceError::UnsupportedGrant(_))));
     let offer = CredentialOffer::new(ISSUER, vec![PID_CONFIG.into()]).with_pre_authorized_code("pac-1", Some(tx(Some(6), None)));
     let TokenRequest::PreAuthorizedCode { pre_authorized_code, tx_code } = token_request_for(&offer, Some("000111")).unwrap() else { panic!("grant") };
     assert_eq!((pre_authorized_code.as_str(), tx_code.as_deref()), ("pac-1", Some("000111")));
@@ -137,4 +137,22 @@ fn a_returned_credential_is_checked_before_it_is_stored() {
     assert!(matches!(verify_credential(&no_status, ISSUER, &jwks, Some(PID_VCT), &keys, &[], NOW), Err(CredentialRule::Status(_))));
     let plain_http = t.sign(t.builder(ISSUER, PID_VCT, 0).status(3, "http://status.example.it/list"));
     assert!(matches!(verify_credential(&plain_http, ISSUER, &jwks, Some(PID_VCT), &keys, &[], NOW), Err(CredentialRule::Status(_))));
+}
+
+/// The authorization code flow's client: the WAA key's thumbprint (IT-Wallet 1.4 §3.3), with
+/// a fresh PoP for each request that the issuer's check accepts.
+#[test]
+fn the_wallet_attestation_key_names_the_client_by_its_thumbprint() {
+    let w = crate::oid4vci::testing::Wallet::new(1);
+    let key = WalletAttestationKey { waa: w.waa.clone(), key: Arc::new(SoftwareSigner::from_private_jwk(w.waa_key.private_jwk().clone()).unwrap()) };
+    assert_eq!(key.client_id(), w.client_id());
+    let trust = w.trust();
+    let ctx = crate::oid4vci::ClientAttestationContext::new(ISSUER, &trust, NOW);
+    let a = key.client_auth(ISSUER, NOW).unwrap();
+    assert_eq!(a.client_id, w.client_id());
+    let verified = crate::oid4vci::verify_client_attestation(Some(&a.headers.attestation), Some(&a.headers.pop), &ctx).unwrap();
+    assert_eq!(verified.client_id(), w.client_id());
+    let b = key.client_auth(ISSUER, NOW).unwrap();
+    assert_ne!(a.headers.pop, b.headers.pop, "a new PoP each time");
+    assert!(!format!("{key:?}").contains(&w.waa), "Debug hides the WAA");
 }

@@ -1,0 +1,389 @@
+//! The wallet's remote presentation (IT-Wallet 1.4 §5.1, §8; OpenID4VP 1.0 with HAIP), one
+//! driver over the [`HttpClient`] seam for every front end:
+//!
+//! 1. [`WalletPresentation::start`] with the scanned or opened URL (`openid4vp://`,
+//!    `haip-vp://`, the wallet's https endpoint): the relying party's trust chain collected
+//!    to a configured anchor (an RP outside the federation is refused before its request
+//!    object is fetched; a request by value may instead carry its chain in the
+//!    `trust_chain` header), the request object fetched (`GET`, or `POST` with
+//!    `wallet_metadata` and `wallet_nonce`) and verified (WP_085/086), the RP evaluated with
+//!    its trust marks checked against the anchor's configuration (WP_087), and the
+//!    [`ConsentRequest`] built from the store → a [`PresentationSession`] to show.
+//! 2. [`WalletPresentation::present`] with the citizen's [`ConsentChoice`] (KB-JWT by the
+//!    [`HolderKeys`], response encrypted to the RP, `POST response_uri`), or
+//!    [`WalletPresentation::decline`] (`access_denied`). Both are logged before they are sent,
+//!    and what the `response_uri` answered is recorded on the log entry; the result carries
+//!    the `redirect_uri` it returned (OpenID4VP 1.0 §8.2, same-device flow).
+//!
+//! [`StoredHolderKeys`] finds each chosen credential's key in the [`KeyStore`] by the tag
+//! kept in its metadata (`holder_key_tag`, as issuance stores it, or `key_tag`).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use super::http::{HttpClient, HttpError, HttpRequest, HttpResponse, SeamFetcher};
+use crate::federation::chain::validate;
+use crate::federation::entity::ENTITY_STATEMENT_MEDIA_TYPE;
+use crate::federation::{ChainCollector, EntityStatement, Fetcher as _, ParsedStatement, TrustAnchorConfig, ValidatedChain};
+use crate::jose::{JwkSet, Signer};
+use crate::keystore::{KeyStore, KeyStoreSigner, KeyTag};
+use crate::oid4vp::consent::{HolderKeys, RpTrustInputs, TrustMarkInputs};
+use crate::oid4vp::{ConsentChoice, ConsentError, ConsentRequest, ParsedRequestObject, PresentationFlow, Profile, RequestRef, ResponseUriAnswer, evaluate_rp};
+use crate::sd_jwt::ClaimPath;
+use crate::store::{CredentialId, CredentialStore, StoreError, TransactionOutcome};
+use crate::time::{Clock, SystemClock, UnixTime};
+use crate::x509::TrustAnchors;
+
+/// A step of the presentation, for errors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PresentationStep {
+    /// The URL.
+    Request,
+    /// The relying party's trust chain.
+    Federation,
+    /// Fetching and verifying the request object.
+    RequestObject,
+    /// Building the consent model from the store.
+    Consent,
+    /// Building the response (KB-JWT, encryption) or the decline.
+    Response,
+    /// `POST response_uri` and its answer.
+    ResponseUri,
+}
+
+impl std::fmt::Display for PresentationStep {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Request => "request URL",
+            Self::Federation => "relying party trust",
+            Self::RequestObject => "request object",
+            Self::Consent => "consent",
+            Self::Response => "response",
+            Self::ResponseUri => "response_uri",
+        })
+    }
+}
+
+/// Why a presentation step failed. Free of credentials and tokens.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PresentationError {
+    /// No response.
+    #[error("{step}: {source}")]
+    Http {
+        /// The step.
+        step: PresentationStep,
+        /// Why.
+        source: HttpError,
+    },
+    /// The relying party is not trusted (IT-Wallet 1.4 §8 "Wallet rejects", WP_086/087):
+    /// nothing was sent to it.
+    #[error("relying party trust: {client_id} is not trusted: {reason}")]
+    UntrustedRelyingParty {
+        /// Its `client_id`.
+        client_id: String,
+        /// Why.
+        reason: String,
+    },
+    /// A rule of the request, the request object, the consent or the choice
+    /// ([`ConsentError`] names it).
+    #[error("{step}: {source}")]
+    Consent {
+        /// The step.
+        step: PresentationStep,
+        /// The rule.
+        source: ConsentError,
+    },
+    /// The `response_uri` refused the response (its OpenID4VP error).
+    #[error("response_uri: the relying party answered HTTP {status} {error}")]
+    Refused {
+        /// The HTTP status.
+        status: u16,
+        /// `error`.
+        error: String,
+        /// `error_description`.
+        description: Option<String>,
+    },
+    /// The `response_uri`'s answer does not parse.
+    #[error("response_uri: HTTP {status}: bad answer: {detail}")]
+    BadAnswer {
+        /// The HTTP status.
+        status: u16,
+        /// What is wrong.
+        detail: String,
+    },
+    /// The store (reading credentials, the log).
+    #[error("store: {0}")]
+    Store(String),
+}
+
+impl From<StoreError> for PresentationError {
+    fn from(e: StoreError) -> Self {
+        Self::Store(e.to_string())
+    }
+}
+
+/// An opened presentation request: what the citizen is shown, and what answering needs.
+#[derive(Debug)]
+pub struct PresentationSession {
+    /// Who asks, trusted how, for what, and which stored credentials can answer.
+    pub consent: ConsentRequest,
+    /// The relying party's validated trust chain (`None` for an `x509_hash` client).
+    pub rp_chain: Option<ValidatedChain>,
+}
+
+impl PresentationSession {
+    /// The relying party's entity id (federation clients), else its `client_id`.
+    pub fn relying_party(&self) -> &str {
+        self.consent.rp.entity_id.as_deref().unwrap_or(&self.consent.rp.client_id)
+    }
+}
+
+/// What the `response_uri` answered to a presentation or a decline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PresentationOutcome {
+    /// Where to continue (same-device flow): the `redirect_uri` of the answer.
+    pub redirect_uri: Option<String>,
+    /// The claims disclosed, per Credential Query (empty for a decline).
+    pub disclosed: BTreeMap<String, Vec<String>>,
+    /// The transaction log entry made.
+    pub log_seq: Option<i64>,
+}
+
+/// The remote presentation flow: the HTTP seam, the credential store and the trust anchors.
+pub struct WalletPresentation {
+    http: Arc<dyn HttpClient>,
+    store: Arc<CredentialStore>,
+    anchors: Vec<TrustAnchorConfig>,
+    x509_anchors: Option<TrustAnchors>,
+    profile: Profile,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for WalletPresentation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WalletPresentation").field("anchors", &self.anchors.len()).field("profile", &self.profile).finish_non_exhaustive()
+    }
+}
+
+fn send(http: &dyn HttpClient, step: PresentationStep, r: HttpRequest) -> Result<HttpResponse, PresentationError> {
+    http.send(r).map_err(|source| PresentationError::Http { step, source })
+}
+
+impl WalletPresentation {
+    /// A flow trusting the federation `anchors`, with the IT-Wallet 1.4 profile; `x509_hash`
+    /// clients are refused until [`Self::with_x509_anchors`] gives the CA roots.
+    pub fn new(http: Arc<dyn HttpClient>, store: Arc<CredentialStore>, anchors: Vec<TrustAnchorConfig>) -> Self {
+        Self { http, store, anchors, x509_anchors: None, profile: Profile::default(), clock: Arc::new(SystemClock) }
+    }
+
+    /// Another profile (which response key the wallet prefers, its `wallet_metadata`).
+    pub fn with_profile(mut self, profile: Profile) -> Self {
+        self.profile = profile;
+        self
+    }
+
+    /// Another clock (tests).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The federation CA roots for `x509_hash` clients.
+    pub fn with_x509_anchors(mut self, anchors: TrustAnchors) -> Self {
+        self.x509_anchors = Some(anchors);
+        self
+    }
+
+    fn now(&self) -> UnixTime {
+        self.clock.now()
+    }
+
+    /// Step 1: opens `url` → the consent to show (see the module documentation).
+    pub fn start(&self, url: &str) -> Result<PresentationSession, PresentationError> {
+        let now = self.now();
+        let flow = PresentationFlow::start(url, self.profile).map_err(|source| PresentationError::Consent { step: PresentationStep::Request, source })?;
+        let client_id = flow.client_id().as_str().to_owned();
+        let by_value = match &flow.url().request {
+            RequestRef::Value(jwt) => Some(jwt.clone()),
+            RequestRef::Uri { .. } => None,
+        };
+        let rp_chain = match flow.client_id().entity_id().cloned() {
+            Some(entity) => Some(self.rp_chain(&entity, by_value.as_deref(), now).map_err(|reason| PresentationError::UntrustedRelyingParty { client_id: client_id.clone(), reason })?),
+            None => None,
+        };
+        let fetched = match flow.request_object_request() {
+            Some(r) => Some(send(self.http.as_ref(), PresentationStep::RequestObject, r)?),
+            None => None,
+        };
+        let trust = RpTrustInputs { rp_chain: rp_chain.as_ref(), federation_anchors: &self.anchors, x509_anchors: self.x509_anchors.as_ref() };
+        let request = flow.on_request_object(fetched.as_ref(), &trust, now).map_err(|source| match source {
+            ConsentError::RequestObject(e) if is_trust_rule(&e) => PresentationError::UntrustedRelyingParty { client_id: client_id.clone(), reason: e.to_string() },
+            source => PresentationError::Consent { step: PresentationStep::RequestObject, source },
+        })?;
+        let anchor_ec = self.anchor_configuration(rp_chain.as_ref());
+        let issuer_keys: Vec<(String, JwkSet)> = self.anchors.iter().map(|a| (a.id.as_str().to_owned(), a.jwks.clone())).collect();
+        let marks = TrustMarkInputs { anchor_configuration: anchor_ec.as_ref(), issuer_keys: &issuer_keys };
+        let rp = evaluate_rp(&request, rp_chain.as_ref(), &marks, now);
+        let consent = ConsentRequest::from_store(request, rp, &self.store).map_err(|source| PresentationError::Consent { step: PresentationStep::Consent, source })?;
+        Ok(PresentationSession { consent, rp_chain })
+    }
+
+    /// The RP's chain: collected over the seam to a configured anchor; for a request by value
+    /// whose chain cannot be collected, its `trust_chain` header validated to one.
+    fn rp_chain(&self, entity: &crate::federation::EntityId, by_value: Option<&str>, now: UnixTime) -> Result<ValidatedChain, String> {
+        let collected = ChainCollector::new(&SeamFetcher(self.http.as_ref()), &self.anchors).resolve(entity, now).map_err(|e| e.to_string());
+        let Err(reason) = collected else { return collected };
+        let header = by_value.and_then(|jwt| ParsedRequestObject::parse(jwt).ok()).and_then(|p| p.header().trust_chain.clone());
+        let Some(chain) = header else { return Err(reason) };
+        let mut last = reason;
+        for anchor in &self.anchors {
+            match validate(&chain, anchor, now) {
+                Ok(v) if v.subject.claims.sub == *entity => return Ok(v),
+                Ok(_) => last = "its trust_chain header is about another entity".into(),
+                Err(e) => last = format!("its trust_chain header: {e}"),
+            }
+        }
+        Err(last)
+    }
+
+    /// The anchor of `chain`'s current Entity Configuration, verified with its configured keys
+    /// (`None` when it cannot be had: trust marks are then listed as not checked).
+    fn anchor_configuration(&self, chain: Option<&ValidatedChain>) -> Option<EntityStatement> {
+        let anchor = self.anchors.iter().find(|a| chain.is_some_and(|c| c.trust_anchor == a.id))?;
+        let jwt = SeamFetcher(self.http.as_ref()).get(&anchor.id.configuration_url(), ENTITY_STATEMENT_MEDIA_TYPE).ok()?;
+        let ec = ParsedStatement::parse(&jwt).ok()?;
+        ec.verify_with(&anchor.jwks).ok()?;
+        Some(ec.claims)
+    }
+
+    /// Step 2: presents what the citizen chose (only those claims; KB-JWT by `holder`),
+    /// posts it to the `response_uri`, records the answer on the log entry.
+    pub fn present(&self, session: &PresentationSession, choice: &ConsentChoice, holder: &dyn HolderKeys) -> Result<PresentationOutcome, PresentationError> {
+        let prepared = session
+            .consent
+            .present(choice, holder, self.now(), Some(&self.store))
+            .map_err(|source| PresentationError::Consent { step: PresentationStep::Response, source })?;
+        self.deliver(prepared)
+    }
+
+    /// Step 2, declined: `access_denied` to the `response_uri` (logged as declined).
+    pub fn decline(&self, session: &PresentationSession) -> Result<PresentationOutcome, PresentationError> {
+        let prepared =
+            session.consent.decline(self.now(), Some(&self.store)).map_err(|source| PresentationError::Consent { step: PresentationStep::Response, source })?;
+        self.deliver(prepared)
+    }
+
+    fn deliver(&self, prepared: crate::oid4vp::PreparedResponse) -> Result<PresentationOutcome, PresentationError> {
+        let record = |o: TransactionOutcome| {
+            if let Some(seq) = prepared.log_seq {
+                // The answer is what the caller gets; a log write failing must not hide it.
+                let _ = self.store.record_outcome(seq, self.now(), &o);
+            }
+        };
+        let resp = match send(self.http.as_ref(), PresentationStep::ResponseUri, prepared.request) {
+            Ok(r) => r,
+            Err(e) => {
+                record(TransactionOutcome::Failed { reason: e.to_string() });
+                return Err(e);
+            }
+        };
+        let answer = match ResponseUriAnswer::parse(resp.status, &resp.body) {
+            Ok(a) => a,
+            Err(e) => {
+                record(TransactionOutcome::Failed { reason: format!("HTTP {}: {e}", resp.status) });
+                return Err(PresentationError::BadAnswer { status: resp.status, detail: e.to_string() });
+            }
+        };
+        match answer {
+            Ok(a) => {
+                record(TransactionOutcome::Accepted);
+                Ok(PresentationOutcome { redirect_uri: a.redirect_uri, disclosed: disclosed_text(&prepared.disclosed), log_seq: prepared.log_seq })
+            }
+            Err(e) => {
+                record(TransactionOutcome::Refused { error: e.error.clone(), description: e.error_description.clone() });
+                Err(PresentationError::Refused { status: resp.status, error: e.error, description: e.error_description })
+            }
+        }
+    }
+}
+
+fn disclosed_text(d: &BTreeMap<String, Vec<ClaimPath>>) -> BTreeMap<String, Vec<String>> {
+    d.iter().map(|(q, ps)| (q.clone(), ps.iter().map(ToString::to_string).collect())).collect()
+}
+
+/// Whether a request object refusal is about trust (the RP is not who or what it claims).
+fn is_trust_rule(e: &crate::oid4vp::RequestObjectError) -> bool {
+    use crate::oid4vp::RequestObjectError as E;
+    matches!(
+        e,
+        E::MissingTrustChain
+            | E::EntityMismatch { .. }
+            | E::UntrustedChain(_)
+            | E::NoVerifierMetadata
+            | E::UnknownKid(_)
+            | E::RootInChain
+            | E::Certificate(_)
+            | E::BadSignature
+            | E::NoX509Anchors
+            | E::X509HashMismatch
+            | E::X5cKeyMismatch
+    )
+}
+
+/// The holder keys of the chosen credentials, in a [`KeyStore`], found by the tag in each
+/// credential's metadata (`holder_key_tag`, else `key_tag`).
+pub struct StoredHolderKeys(BTreeMap<CredentialId, KeyStoreSigner>);
+
+impl std::fmt::Debug for StoredHolderKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoredHolderKeys").field("credentials", &self.0.len()).finish()
+    }
+}
+
+impl StoredHolderKeys {
+    /// The keys of the credentials `choice` names (those without a known tag are left out:
+    /// presenting them fails with [`ConsentError::NoHolderKey`]).
+    pub fn for_choice(store: &CredentialStore, keys: Arc<dyn KeyStore>, choice: &ConsentChoice) -> Result<Self, StoreError> {
+        let mut out = BTreeMap::new();
+        for (_, id) in &choice.0 {
+            if out.contains_key(id) {
+                continue;
+            }
+            let c = store.get(id)?;
+            let tag = ["holder_key_tag", "key_tag"].iter().find_map(|k| c.metadata.get(*k).and_then(Value::as_str)).and_then(|t| KeyTag::new(t).ok());
+            if let Some(signer) = tag.and_then(|t| KeyStoreSigner::new(keys.clone(), t).ok()) {
+                out.insert(id.clone(), signer);
+            }
+        }
+        Ok(Self(out))
+    }
+}
+
+impl HolderKeys for StoredHolderKeys {
+    fn holder_key(&self, credential: &CredentialId) -> Option<&dyn Signer> {
+        self.0.get(credential).map(|s| s as &dyn Signer)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trust_refusals_are_told_apart_from_malformed_requests() {
+        use crate::oid4vp::RequestObjectError as E;
+        assert!(is_trust_rule(&E::BadSignature));
+        assert!(is_trust_rule(&E::MissingTrustChain));
+        assert!(!is_trust_rule(&E::MissingClaim("nonce")));
+    }
+
+    #[test]
+    fn steps_name_themselves() {
+        let e = PresentationError::Refused { status: 400, error: "invalid_request".into(), description: None };
+        assert_eq!(e.to_string(), "response_uri: the relying party answered HTTP 400 invalid_request");
+        assert_eq!(PresentationStep::RequestObject.to_string(), "request object");
+    }
+}
