@@ -30,7 +30,7 @@
 //! shared crate (see the report of the verifier's first session).
 
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use wallet_core::federation::{ChainCollector, EntityId, TrustAnchorConfig, ValidatedChain};
 use wallet_core::jose::{DecryptionKey, JwkSet, PrivateJwk, Signer as _, SoftwareSigner};
@@ -58,6 +58,15 @@ struct ProtocolCert {
     not_after: i64,
 }
 
+/// The `openid_federation` header as last built, and until when it may be reused: while the
+/// chain it carries is fresh and its certificate still covers a session from then.
+#[derive(Debug, Clone)]
+struct CachedHeader {
+    header: Arc<SigningHeader>,
+    /// The last second it may be reused at.
+    until: i64,
+}
+
 /// Keys and cached header material.
 pub struct Keys {
     entity_id: EntityId,
@@ -69,6 +78,7 @@ pub struct Keys {
     cover: i64,
     resolved: Mutex<Option<Resolved>>,
     cert: Mutex<Option<ProtocolCert>>,
+    header: Mutex<Option<CachedHeader>>,
 }
 
 impl std::fmt::Debug for Keys {
@@ -134,6 +144,7 @@ impl Keys {
             cover: config.session_ttl.clamp(0, PROTOCOL_CERT_TTL),
             resolved: Mutex::new(None),
             cert: Mutex::new(None),
+            header: Mutex::new(None),
         })
     }
 
@@ -159,6 +170,7 @@ impl Keys {
     pub fn invalidate(&self) {
         *self.resolved.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = None;
         *self.cert.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+        *self.header.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = None;
     }
 
     async fn resolved(&self, http: &service_kit::OutboundHttp, now: UnixTime) -> Result<Resolved, VerifierError> {
@@ -176,15 +188,26 @@ impl Keys {
 
     /// The request object header material at `now` for an `openid_federation` client id:
     /// `kid`, `x5c` (a protocol certificate for the request object key, then our CA chain
-    /// without the root) and `trust_chain`.
-    pub async fn signing_header(&self, http: &service_kit::OutboundHttp, now: UnixTime) -> Result<SigningHeader, VerifierError> {
+    /// without the root) and `trust_chain`. Built once and shared while both the chain and
+    /// the certificate would be reused as they are (the same header, without copying its
+    /// 8 KB for every request object).
+    pub async fn signing_header(&self, http: &service_kit::OutboundHttp, now: UnixTime) -> Result<Arc<SigningHeader>, VerifierError> {
+        let cached = self.header.lock().unwrap_or_else(std::sync::PoisonError::into_inner).as_ref().filter(|h| now.secs() <= h.until).map(|h| h.header.clone());
+        if let Some(h) = cached {
+            return Ok(h);
+        }
         let resolved = self.resolved(http, now).await?;
         let cert = self.protocol_cert(now)?;
-        Ok(SigningHeader {
+        // `resolved` is reused while `valid_until > now`, the certificate while
+        // `not_after >= now + cover` (see `resolved` and `protocol_cert`).
+        let until = resolved.valid_until.saturating_sub(1).min(cert.not_after.saturating_sub(self.cover));
+        let header = Arc::new(SigningHeader {
             x5c: Some(std::iter::once(cert.b64).chain(resolved.ca_chain).collect()),
             trust_chain: Some(resolved.trust_chain),
             kid: self.request_object.kid(),
-        })
+        });
+        *self.header.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(CachedHeader { header: header.clone(), until });
+        Ok(header)
     }
 
     /// The header for an `x509_hash` client id (OpenID4VP 1.0 §5.9.3): `kid` and `x5c` =

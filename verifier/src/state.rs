@@ -72,6 +72,7 @@ struct Inner {
     metrics: crate::metrics::Metrics,
     changes: tokio::sync::watch::Sender<u64>,
     tls: Option<Arc<service_kit::serve::ServerConfig>>,
+    request_client_metadata: VerifierMetadata,
 }
 
 /// Builds a [`Verifier`] with non-default seams.
@@ -131,6 +132,7 @@ impl Builder {
             Arc::new(RateLimiter::new(name, limit).with_max_clients(config.rate_limits.max_clients).with_trusted_proxies(config.rate_limits.trusted_proxies.clone()))
         };
         let limiters = Limiters { wallet: l("wallet", config.rate_limits.wallet), integrator: l("integrator", config.rate_limits.integrator) };
+        let request_client_metadata = request_client_metadata(&config, &keys);
         Ok(Verifier {
             inner: Arc::new(Inner {
                 config,
@@ -146,6 +148,7 @@ impl Builder {
                 metrics: crate::metrics::Metrics::default(),
                 changes: tokio::sync::watch::Sender::new(0),
                 tls,
+                request_client_metadata,
             }),
         })
     }
@@ -197,6 +200,18 @@ pub fn verifier_metadata(config: &Config, keys: &Keys) -> VerifierMetadata {
         erasure_endpoint: Some(config.erasure()),
         contacts: Some(config.contacts()),
         extra: Map::new(),
+    }
+}
+
+/// The `client_metadata` of every request object (OpenID4VP 1.0 §5.1, IT-Wallet 1.4 §5.1):
+/// the response encryption key, the `enc` values and `vp_formats_supported`.
+fn request_client_metadata(config: &Config, keys: &Keys) -> VerifierMetadata {
+    let md = verifier_metadata(config, keys);
+    VerifierMetadata {
+        jwks: Some(wallet_core::jose::JwkSet { keys: vec![keys.encryption().public_jwk().clone()] }),
+        encrypted_response_enc_values_supported: md.encrypted_response_enc_values_supported,
+        vp_formats_supported: md.vp_formats_supported,
+        ..Default::default()
     }
 }
 
@@ -289,6 +304,11 @@ impl Verifier {
     /// Our `openid_credential_verifier` metadata.
     pub fn metadata(&self) -> VerifierMetadata {
         verifier_metadata(&self.inner.config, &self.inner.keys)
+    }
+
+    /// The `client_metadata` every request object carries, built at open.
+    pub fn request_client_metadata(&self) -> &VerifierMetadata {
+        &self.inner.request_client_metadata
     }
 }
 

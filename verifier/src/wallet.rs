@@ -32,7 +32,7 @@ use wallet_core::oid4vp::request_url::REQUEST_OBJECT_MEDIA_TYPE;
 use wallet_core::oid4vp::verify::StatusFetcher;
 use wallet_core::oid4vp::{
     PostedResponse, PresentationContext, RequestObjectBuilder, RequestUriPost, ResponseExpectation, ResponseUriAnswer, Verdict,
-    VerifierMetadata, decrypt_response, verify_decrypted, verify_response,
+    decrypt_response, verify_decrypted, verify_response,
 };
 
 use crate::Verifier;
@@ -72,15 +72,9 @@ pub(crate) async fn sign_request_object(st: &Verifier, session: &Session, wallet
     b.state = Some(session.state.clone());
     b.lifetime = session.expires_at.saturating_sub(now.secs()).max(1);
     b.wallet_nonce = wallet_nonce;
-    let md = st.metadata();
-    b.client_metadata = Some(VerifierMetadata {
-        jwks: Some(wallet_core::jose::JwkSet { keys: vec![st.keys().encryption().public_jwk().clone()] }),
-        encrypted_response_enc_values_supported: md.encrypted_response_enc_values_supported,
-        vp_formats_supported: md.vp_formats_supported,
-        ..Default::default()
-    });
+    b.client_metadata = Some(st.request_client_metadata().clone());
     let header = match (session.client_id_prefix, &session.x5c_leaf) {
-        (ClientIdPrefix::X509Hash, Some(leaf)) => st.keys().x509_hash_header(st.http(), now, leaf).await?,
+        (ClientIdPrefix::X509Hash, Some(leaf)) => std::sync::Arc::new(st.keys().x509_hash_header(st.http(), now, leaf).await?),
         _ => st.keys().signing_header(st.http(), now).await?,
     };
     b.sign(st.keys().request_object(), &header).map_err(VerifierError::internal)
@@ -140,13 +134,13 @@ fn verdict_json(v: &Verdict) -> (SessionStatus, Value) {
 pub(crate) async fn response_uri(State(st): State<Verifier>, body: Bytes) -> Result<Response, VerifierError> {
     let now = st.now();
     let posted = PostedResponse::parse_form(&body).map_err(|e| VerifierError::Response(e.to_string()))?;
-    let keys = [st.keys().encryption().clone()];
+    let keys = std::slice::from_ref(st.keys().encryption());
     // The session is named by `state`, inside the JWE (see the module documentation): the
     // response is decrypted here, once, and verified below as it is.
     let (state, decrypted) = match &posted {
         PostedResponse::Error(e) => (e.state.clone(), None),
         PostedResponse::Encrypted(jwe) => {
-            let r = decrypt_response(jwe, &keys, &ALLOWED_ENC).map_err(|e| VerifierError::Response(e.to_string()))?;
+            let r = decrypt_response(jwe, keys, &ALLOWED_ENC).map_err(|e| VerifierError::Response(e.to_string()))?;
             (r.state.clone(), Some(r))
         }
     };
@@ -177,7 +171,7 @@ pub(crate) async fn response_uri(State(st): State<Verifier>, body: Bytes) -> Res
         accept_suspended: c.accept_suspended,
         ..PresentationContext::new(&client_id, &session.nonce, now)
     };
-    let expect = ResponseExpectation { query: &query, state: Some(&session.state), decryption_keys: &keys, allowed_enc: &ALLOWED_ENC };
+    let expect = ResponseExpectation { query: &query, state: Some(&session.state), decryption_keys: keys, allowed_enc: &ALLOWED_ENC };
     let verdict = match &decrypted {
         Some(response) => verify_decrypted(response, &expect.session(), &ctx).await,
         // A wallet error response: nothing to decrypt.
