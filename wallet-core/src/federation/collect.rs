@@ -256,13 +256,31 @@ fn urlencode(s: &str) -> String {
         .collect()
 }
 
-type Slot = Arc<Mutex<Option<ValidatedChain>>>;
+/// One subject's cache entry. The chain is read and replaced under a lock held only for
+/// that (an `Arc` clone), never across a resolution, so a reader always sees the cached
+/// chain; synchronous resolutions of the subject take `resolving` one at a time.
+#[derive(Default)]
+struct Slot {
+    chain: Mutex<Option<Arc<ValidatedChain>>>,
+    resolving: Mutex<()>,
+}
+
+impl Slot {
+    /// The cached chain if still valid at `now`.
+    fn fresh(&self, now: UnixTime) -> Option<Arc<ValidatedChain>> {
+        self.chain.lock().unwrap_or_else(PoisonError::into_inner).as_ref().filter(|c| c.exp > now).cloned()
+    }
+
+    fn store(&self, chain: Arc<ValidatedChain>) {
+        *self.chain.lock().unwrap_or_else(PoisonError::into_inner) = Some(chain);
+    }
+}
 
 /// Validated chains by subject, kept until their `exp`. Concurrent synchronous resolutions
 /// of one subject wait for the first instead of fetching again; failures are not cached.
 #[derive(Default)]
 pub struct ChainCache {
-    slots: Mutex<HashMap<EntityId, Slot>>,
+    slots: Mutex<HashMap<EntityId, Arc<Slot>>>,
 }
 
 impl ChainCache {
@@ -271,7 +289,7 @@ impl ChainCache {
         Self::default()
     }
 
-    fn slot(&self, subject: &EntityId) -> Slot {
+    fn slot(&self, subject: &EntityId) -> Arc<Slot> {
         let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
         slots.entry(subject.clone()).or_default().clone()
     }
@@ -284,13 +302,27 @@ impl ChainCache {
         now: UnixTime,
         resolve: impl FnOnce() -> Result<ValidatedChain, FederationError>,
     ) -> Result<ValidatedChain, FederationError> {
+        Ok(Arc::unwrap_or_clone(self.get_or_resolve_shared(subject, now, resolve)?))
+    }
+
+    /// [`Self::get_or_resolve`], the chain shared with the cache rather than copied.
+    pub fn get_or_resolve_shared(
+        &self,
+        subject: &EntityId,
+        now: UnixTime,
+        resolve: impl FnOnce() -> Result<ValidatedChain, FederationError>,
+    ) -> Result<Arc<ValidatedChain>, FederationError> {
         let slot = self.slot(subject);
-        let mut guard = slot.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(c) = guard.as_ref().filter(|c| c.exp > now) {
-            return Ok(c.clone());
+        if let Some(c) = slot.fresh(now) {
+            return Ok(c);
         }
-        let fresh = resolve()?;
-        *guard = Some(fresh.clone());
+        let _one_at_a_time = slot.resolving.lock().unwrap_or_else(PoisonError::into_inner);
+        // Resolved by the caller we waited for?
+        if let Some(c) = slot.fresh(now) {
+            return Ok(c);
+        }
+        let fresh = Arc::new(resolve()?);
+        slot.store(fresh.clone());
         Ok(fresh)
     }
 
@@ -299,35 +331,31 @@ impl ChainCache {
     /// [`ChainCollector::resolve_async`]), cached if it succeeds.
     ///
     /// No lock is held across the await, so concurrent misses on one subject may each
-    /// resolve (the last success is kept); a slot busy with a synchronous
-    /// [`Self::get_or_resolve`] counts as a miss and is left to it rather than waited for.
+    /// resolve (the last success is kept). A hit never waits on a resolution in progress,
+    /// synchronous or not, and never counts as a miss.
     pub async fn get_or_resolve_async(
         &self,
         subject: &EntityId,
         now: UnixTime,
         resolve: impl Future<Output = Result<ValidatedChain, FederationError>>,
     ) -> Result<ValidatedChain, FederationError> {
+        Ok(Arc::unwrap_or_clone(self.get_or_resolve_shared_async(subject, now, resolve).await?))
+    }
+
+    /// [`Self::get_or_resolve_async`], the chain shared with the cache rather than copied.
+    pub async fn get_or_resolve_shared_async(
+        &self,
+        subject: &EntityId,
+        now: UnixTime,
+        resolve: impl Future<Output = Result<ValidatedChain, FederationError>>,
+    ) -> Result<Arc<ValidatedChain>, FederationError> {
         let slot = self.slot(subject);
-        if let Some(c) = Self::try_read(&slot, now) {
+        if let Some(c) = slot.fresh(now) {
             return Ok(c);
         }
-        let fresh = resolve.await?;
-        if let Some(mut guard) = Self::try_lock(&slot) {
-            *guard = Some(fresh.clone());
-        }
+        let fresh = Arc::new(resolve.await?);
+        slot.store(fresh.clone());
         Ok(fresh)
-    }
-
-    fn try_lock(slot: &Slot) -> Option<std::sync::MutexGuard<'_, Option<ValidatedChain>>> {
-        match slot.try_lock() {
-            Ok(g) => Some(g),
-            Err(std::sync::TryLockError::Poisoned(p)) => Some(p.into_inner()),
-            Err(std::sync::TryLockError::WouldBlock) => None,
-        }
-    }
-
-    fn try_read(slot: &Slot, now: UnixTime) -> Option<ValidatedChain> {
-        Self::try_lock(slot)?.as_ref().filter(|c| c.exp > now).cloned()
     }
 
     /// Forgets a subject (key rotation announced, revocation).

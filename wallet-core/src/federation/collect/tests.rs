@@ -368,6 +368,37 @@ fn async_cache_hits_and_honours_exp() {
 }
 
 #[test]
+fn a_cached_chain_is_served_while_a_resolution_of_the_subject_is_under_way() {
+    let (ta, leaf) = (Entity::new("https://ta.example.it"), Entity::new("https://rp.example.it"));
+    let mut net = Net::default();
+    net.publish(&ta, &[]);
+    net.publish(&leaf, &[&ta]);
+    net.subordinate(&ta, &leaf);
+    let anchors = [anchor(&ta)];
+    let cache = ChainCache::new();
+    let first = cache.get_or_resolve_shared(&leaf.id, NOW, || ChainCollector::new(&net, &anchors).resolve(&leaf.id, NOW)).unwrap();
+    let (started, release) = (std::sync::Barrier::new(2), std::sync::Barrier::new(2));
+    std::thread::scope(|s| {
+        // A synchronous caller past `exp` resolves anew, holding the subject's resolution...
+        s.spawn(|| {
+            let later = NOW.plus(601);
+            let r = cache.get_or_resolve(&leaf.id, later, || {
+                started.wait();
+                release.wait();
+                ChainCollector::new(&net, &anchors).resolve(&leaf.id, later)
+            });
+            assert!(matches!(r, Err(FederationError::OutsideValidity { .. })));
+        });
+        // ...while callers at NOW are served the cached chain, not sent to resolve.
+        started.wait();
+        let hit = block_on(cache.get_or_resolve_shared_async(&leaf.id, NOW, async { unreachable!("a hit, not a miss") })).unwrap();
+        assert!(Arc::ptr_eq(&hit, &first), "the cached chain itself, shared");
+        assert_eq!(cache.get_or_resolve(&leaf.id, NOW, || unreachable!()).unwrap().jwts(), first.jwts());
+        release.wait();
+    });
+}
+
+#[test]
 fn fetch_url_percent_encodes_sub_and_keeps_existing_query() {
     let sub = EntityId::new("https://leaf.example/x").unwrap();
     assert_eq!(super::fetch_url("https://ta.example/fetch", &sub), "https://ta.example/fetch?sub=https%3A%2F%2Fleaf.example%2Fx");
