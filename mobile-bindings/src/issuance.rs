@@ -30,6 +30,12 @@ use crate::wallet::Wallet;
 pub enum IssuanceStage {
     /// Reading the offer (the `credential_offer_uri` fetch included).
     Offer,
+    /// The pushed authorization request (authorization code flow).
+    Par,
+    /// The authorization endpoint and the redirect back (authorization code flow).
+    Authorization,
+    /// The PID presentation an issuer asks for at its authorization endpoint.
+    Presentation,
     /// The issuer's metadata.
     Metadata,
     /// The issuer's trust chain.
@@ -56,6 +62,9 @@ impl From<IssuanceStep> for IssuanceStage {
     fn from(s: IssuanceStep) -> Self {
         match s {
             IssuanceStep::Offer => Self::Offer,
+            IssuanceStep::Par => Self::Par,
+            IssuanceStep::Authorization => Self::Authorization,
+            IssuanceStep::Presentation => Self::Presentation,
             IssuanceStep::Metadata => Self::Metadata,
             IssuanceStep::Federation => Self::Federation,
             IssuanceStep::Token => Self::Token,
@@ -74,6 +83,9 @@ impl std::fmt::Display for IssuanceStage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let s = match self {
             Self::Offer => "offer",
+            Self::Par => "par",
+            Self::Authorization => "authorization",
+            Self::Presentation => "presentation",
             Self::Metadata => "metadata",
             Self::Federation => "federation",
             Self::Token => "token",
@@ -97,7 +109,7 @@ impl From<IssuanceError> for WalletError {
             IssuanceError::BadResponse { step, detail } => Self::IssuerProtocol { stage: step.into(), reason: detail },
             IssuanceError::Metadata(m) => Self::IssuerProtocol { stage: IssuanceStage::Metadata, reason: m.to_string() },
             IssuanceError::Untrusted { issuer, reason } => Self::UntrustedIssuer { issuer, reason },
-            e @ (IssuanceError::Offer(_) | IssuanceError::NotDeclared(_) | IssuanceError::UnsupportedGrant) => {
+            e @ (IssuanceError::Offer(_) | IssuanceError::NotDeclared(_) | IssuanceError::UnsupportedGrant(_)) => {
                 Self::InvalidOffer { reason: e.to_string() }
             }
             IssuanceError::TxCode(reason) => Self::InvalidTxCode { reason: reason.to_owned() },
@@ -429,7 +441,7 @@ mod tests {
             WalletError::IssuerRefused { stage: IssuanceStage::Token, status: 400, error: Some("invalid_grant".into()) }
         );
         assert_eq!(WalletError::from(IssuanceError::TxCode("not numeric")).code(), "invalid_tx_code");
-        assert_eq!(WalletError::from(IssuanceError::UnsupportedGrant).code(), "invalid_offer");
+        assert_eq!(WalletError::from(IssuanceError::UnsupportedGrant("pre-authorized code")).code(), "invalid_offer");
         assert_eq!(WalletError::from(IssuanceError::Offer(OfferError::BadConfigurationIds)).code(), "invalid_offer");
         let untrusted = WalletError::from(IssuanceError::Untrusted { issuer: "https://i.example".into(), reason: "no chain".into() });
         assert_eq!(untrusted, WalletError::UntrustedIssuer { issuer: "https://i.example".into(), reason: "no chain".into() });
