@@ -17,12 +17,17 @@ use serde_json::{Map, Value, json};
 use wallet_core::oid4vci::offer::TxCode;
 use wallet_core::sd_jwt::SdJwt;
 use wallet_core::store::{CredentialId, StoredCredential};
-use wallet_core::wallet::issuance::{IssuerTrust, check_tx_code};
-use wallet_core::wallet::{HttpClient, IssuanceConsent, IssuanceError, IssuanceOutcome, WalletIssuance};
+use issuer::presets::Preset;
+use wallet_core::wallet::issuance::{AuthorizationStep, BrowserError, BrowserStep, IssuerTrust, check_tx_code};
+use wallet_core::wallet::{HttpClient, IssuanceConsent, IssuanceError, IssuanceOutcome, StoredHolderKeys, WalletIssuance};
 
 use crate::CliError;
 use crate::present::{HOLDER_KEY_TAG, StoreArgs, TrustArgs, ask, open_store, print_json};
-use crate::wallet_cmd::{anchor_config, open_activated, usage, utc};
+use crate::wallet_cmd::{Browser, anchor_config, browse_to, open_activated, usage, utc};
+
+/// The wallet's `redirect_uri` for issuance: an https universal link, as the phone app
+/// registers (the PID-presentation path hands the code back through an https URL only).
+pub(crate) const ISSUANCE_REDIRECT_URI: &str = "https://wallet.tessera.example/issuance/callback";
 
 /// Claims of the issuer JWT that are about the credential, not its holder (shown apart).
 const ENVELOPE: [&str; 11] = ["iss", "sub", "vct", "iat", "exp", "nbf", "cnf", "status", "_sd", "_sd_alg", "vct#integrity"];
@@ -34,10 +39,20 @@ pub(crate) struct IssueArgs {
     store: StoreArgs,
     #[command(flatten)]
     trust: TrustArgs,
-    /// The credential offer (the content of the issuer's QR code:
-    /// `openid-credential-offer://?credential_offer=...`), or `-` to read it from stdin (the
-    /// output of `tessera issuer offer`: the offer URL, and a `tx_code:` line).
+    /// `pid`, `mdl` or `health-card` to ask an issuer yourself (the authorization code flow:
+    /// SPID/CIE login at the PID provider, the PID presented to the other registries); or a
+    /// credential offer (the content of the issuer's QR code:
+    /// `openid-credential-offer://?credential_offer=...`); or `-` to read an offer from stdin
+    /// (the output of `tessera issuer offer`: the offer URL, and a `tx_code:` line).
     offer: String,
+    /// With `pid|mdl|health-card`: the issuer (default: where `tessera up` runs it, from
+    /// the trust anchor's port: +6, +2, +7).
+    #[arg(long)]
+    issuer: Option<String>,
+    /// With `pid`: the identity to log in as at the OpenID Provider's page (default: the one
+    /// it preselects).
+    #[arg(long)]
+    fiscal_number: Option<String>,
     /// The transaction code the issuer gave separately (asked for on the terminal when the
     /// offer needs one and it is not given).
     #[arg(long)]
@@ -140,8 +155,89 @@ fn prompt_tx_code(spec: &TxCode) -> Result<String, CliError> {
     Ok(line.trim().to_owned())
 }
 
+/// The phone's browser, played by the command line: it follows the issuer's redirect to the
+/// OpenID Provider, fills its login page, and comes back at the wallet's `redirect_uri`.
+struct CliBrowser {
+    browser: Arc<Browser>,
+    fiscal_number: Option<String>,
+}
+
+impl BrowserStep for CliBrowser {
+    fn open(&self, url: &str, redirect_uri: &str) -> Result<String, BrowserError> {
+        let back = |u: &str| u.split(['?', '#']).next() == Some(redirect_uri);
+        browse_to(&self.browser, url, redirect_uri, back, self.fiscal_number.as_deref(), None).map_err(|e| BrowserError(e.to_string()))
+    }
+}
+
+/// `pid`, `mdl`, `health-card`: the preset and its port offset in `tessera up`.
+fn wallet_initiated(kind: &str) -> Option<(Preset, u16)> {
+    match kind {
+        "pid" => Some((Preset::Pid, 6)),
+        "mdl" => Some((Preset::Mdl, 2)),
+        "health-card" => Some((Preset::HealthCard, 7)),
+        _ => None,
+    }
+}
+
+/// Where `tessera up` runs the issuer `offset` ports above the trust anchor `ta`.
+fn issuer_next_to(ta: &str, offset: u16) -> Result<String, CliError> {
+    let url = url::Url::parse(ta).map_err(|e| usage(format!("--ta {ta}: {e}")))?;
+    let port = url.port_or_known_default().and_then(|p| p.checked_add(offset)).ok_or_else(|| usage(format!("--ta {ta}: no port to count from: give --issuer")))?;
+    Ok(format!("{}://{}:{port}", url.scheme(), url.host_str().unwrap_or("127.0.0.1")))
+}
+
+/// `tessera wallet issue pid|mdl|health-card`: the wallet-initiated authorization code flow.
+fn issue_from_issuer(a: &IssueArgs, preset: Preset, offset: u16) -> Result<(), CliError> {
+    let issuer_url = match &a.issuer {
+        Some(u) => u.trim_end_matches('/').to_owned(),
+        None => issuer_next_to(&a.trust.ta, offset)?,
+    };
+    let anchor = anchor_config(&a.trust.ta, a.trust.ta_jwks.as_deref())?;
+    let (wallet, browser) = open_activated(&a.store.data_dir, anchor.clone())?;
+    let store = Arc::new(open_store(&a.store)?);
+    let http: Arc<dyn HttpClient> = browser.clone();
+    let flow = WalletIssuance::new(http, Arc::new(wallet), store.clone(), vec![anchor]).with_redirect_uri(ISSUANCE_REDIRECT_URI);
+    let session = flow.start_from_issuer(&issuer_url, &[preset.configuration_id()]).map_err(issuance_error)?;
+    let consent = &session.consent;
+    let (text, mut doc) = describe(consent);
+    if !a.store.json {
+        crate::print_out(&text);
+    }
+    if let IssuerTrust::Untrusted { reason } = &consent.trust {
+        return Err(usage(format!("refused: the issuer {} is not trusted: {reason} (nothing was sent)", consent.issuer)));
+    }
+    if !a.yes && !ask("Ask this issuer for these credentials?")? {
+        return Err(usage("declined: nothing was requested from the issuer"));
+    }
+    let outcome = match flow.authorize(&session).map_err(issuance_error)? {
+        AuthorizationStep::Done(o) => o,
+        AuthorizationStep::Browser(b) => {
+            eprintln!("Logging in at {} ...", b.url().split('?').next().unwrap_or_default());
+            flow.complete_in_browser(&b, &CliBrowser { browser, fiscal_number: a.fiscal_number.clone() }).map_err(issuance_error)?
+        }
+        AuthorizationStep::Presentation(p) => {
+            let (what, _) = crate::present::describe(p.consent());
+            if !a.store.json {
+                crate::print_out(&format!("To identify you, the issuer asks for your PID:\n{what}"));
+            }
+            let choice = p.consent().default_choice();
+            if !a.yes && !ask("Present these claims to the issuer?")? {
+                flow.decline_pid(&p).map_err(issuance_error)?;
+                return Err(usage("declined: the PID was not presented and nothing was issued"));
+            }
+            let keys = crate::present::open_keys(&a.store)?;
+            let holder = StoredHolderKeys::for_choice(&store, keys, &choice).map_err(usage)?;
+            flow.present_pid(&p, &choice, &holder).map_err(issuance_error)?
+        }
+    };
+    finish(a, &flow, &store, outcome, &consent.issuer, &mut doc)
+}
+
 /// `tessera wallet issue OFFER`.
 pub(crate) fn issue(a: &IssueArgs) -> Result<(), CliError> {
+    if let Some((preset, offset)) = wallet_initiated(&a.offer) {
+        return issue_from_issuer(a, preset, offset);
+    }
     let (offer, piped_tx) = if a.offer == "-" { offer_from_stdin()? } else { (a.offer.clone(), None) };
     let anchor = anchor_config(&a.trust.ta, a.trust.ta_jwks.as_deref())?;
     let (wallet, browser) = open_activated(&a.store.data_dir, anchor.clone())?;
@@ -169,7 +265,12 @@ pub(crate) fn issue(a: &IssueArgs) -> Result<(), CliError> {
         (Some(spec), None) => Some(prompt_tx_code(spec)?),
     };
     check_tx_code(consent.tx_code.as_ref(), tx_code.as_deref()).map_err(issuance_error)?;
-    let mut outcome = flow.accept(&session, tx_code.as_deref()).map_err(issuance_error)?;
+    let outcome = flow.accept(&session, tx_code.as_deref()).map_err(issuance_error)?;
+    finish(a, &flow, &store, outcome, &consent.issuer, &mut doc)
+}
+
+/// Waits out a deferred issuance, then prints what was stored.
+fn finish(a: &IssueArgs, flow: &WalletIssuance, store: &wallet_core::store::CredentialStore, mut outcome: IssuanceOutcome, issuer: &str, doc: &mut Value) -> Result<(), CliError> {
     let started = std::time::Instant::now();
     let ids = loop {
         match outcome {
@@ -198,10 +299,10 @@ pub(crate) fn issue(a: &IssueArgs) -> Result<(), CliError> {
         if let Some(m) = doc.as_object_mut() {
             m.insert("stored".into(), Value::Array(stored));
         }
-        print_json(&doc);
+        print_json(doc);
     } else {
         let list: Vec<String> = ids.iter().map(ToString::to_string).collect();
-        crate::print_out(&format!("Stored {} credential{} from {}: {} (`tessera wallet show ID`).", ids.len(), if ids.len() == 1 { "" } else { "s" }, consent.issuer, list.join(", ")));
+        crate::print_out(&format!("Stored {} credential{} from {issuer}: {} (`tessera wallet show ID`).", ids.len(), if ids.len() == 1 { "" } else { "s" }, list.join(", ")));
     }
     Ok(())
 }

@@ -1,5 +1,6 @@
 //! `tessera`: the command-line tool over wallet-core and the Tessera services.
 
+mod conformance_cmd;
 mod demo;
 mod federation_cmd;
 mod inspect;
@@ -49,6 +50,10 @@ enum Command {
     /// password hashes.
     #[command(subcommand)]
     Verifier(verifier_cmd::VerifierCommand),
+    /// The IT-Wallet conformance tool: test plans against a deployment, coverage of the test
+    /// matrix.
+    #[command(subcommand)]
+    Conformance(conformance_cmd::ConformanceCommand),
     /// The OpenID4VCI credential issuer service (a registry's: PID, driving licence, health
     /// card), its sample registries, and its admin API (offers, revocation, suspension).
     #[command(subcommand)]
@@ -83,6 +88,7 @@ fn main() -> ExitCode {
         Command::Federation(c) => federation_cmd::run(c),
         Command::Wallet(c) => wallet_cmd::run(c),
         Command::Verifier(c) => verifier_cmd::run(c),
+        Command::Conformance(c) => conformance_cmd::run(c),
         Command::Issuer(c) => issuer_cmd::run(c),
     };
     match result {

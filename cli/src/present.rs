@@ -122,7 +122,7 @@ pub(crate) fn open_store(a: &StoreArgs) -> Result<CredentialStore, CliError> {
     CredentialStore::open(a.data_dir.join(STORE_FILE), &keys_file).map_err(usage)
 }
 
-fn open_keys(a: &StoreArgs) -> Result<Arc<dyn KeyStore>, CliError> {
+pub(crate) fn open_keys(a: &StoreArgs) -> Result<Arc<dyn KeyStore>, CliError> {
     std::fs::create_dir_all(&a.data_dir).map_err(io_err(&a.data_dir))?;
     let keys_file = FileKeyProvider::new(a.data_dir.join("wallet.key"));
     let attester = SoftwareAttester::development().map_err(usage)?;
@@ -342,7 +342,7 @@ fn missing_text(m: &Missing) -> String {
 }
 
 /// What the citizen is shown, as text and as JSON.
-fn describe(c: &ConsentRequest) -> (String, serde_json::Map<String, Value>) {
+pub(crate) fn describe(c: &ConsentRequest) -> (String, serde_json::Map<String, Value>) {
     let rp = &c.rp;
     let trust = match &rp.trust {
         RpTrust::Federation { entity_id, trust_anchor, chain_exp } => {

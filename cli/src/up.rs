@@ -52,6 +52,10 @@ const INTERMEDIATE_MARK: &str = "federation-entity/intermediate";
 
 /// The verifier's trust mark (IT-Wallet 1.4 §1.1: `<purpose>/<entity_type>`).
 const VERIFIER_MARK: &str = "federation-entity/relying-party";
+/// The credential issuers' mark (IT-Wallet 1.4 §1.1: an issuer's configuration carries one
+/// or more trust marks; CI_005): the anchor issues it to the PID provider, the intermediate
+/// to the registries under it.
+const ISSUER_MARK: &str = "openid_credential_issuer/public";
 
 /// The in-person page's test operator.
 pub(crate) const OPERATOR: &str = "operatore";
@@ -122,6 +126,24 @@ async fn start_issuer(mut c: issuer::Config, port: u16, preset: Preset) -> Resul
 }
 
 /// The test operator's password: made on first start (16 random bytes, base64url), then kept.
+/// The registries' sample citizens as test identities of the OpenID Provider
+/// (`issuer::samples::CITIZENS`, the same names and dates as the residents table).
+fn sample_identities() -> Vec<spid_cie_oidc::op::identities::TestIdentity> {
+    let [mario, luigia, giuseppe] = issuer::samples::CITIZENS;
+    [(mario, "Mario", "Rossi", "1980-01-10", "RM", "H501"), (luigia, "Luigia", "Verdi", "1985-08-01", "MI", "F205"), (giuseppe, "Giuseppe", "Bianchi", "1990-03-15", "TO", "L219")]
+        .into_iter()
+        .map(|(cf, given, family, birthdate, region, locality)| spid_cie_oidc::op::identities::TestIdentity {
+            fiscal_number: format!("TINIT-{cf}"),
+            given_name: given.into(),
+            family_name: family.into(),
+            birthdate: birthdate.into(),
+            place_of_birth: spid_cie_oidc::PlaceOfBirth { region: Some(region.into()), locality: Some(locality.into()) },
+            email: format!("{}.{}@example.it", given.to_lowercase(), family.to_lowercase()),
+            gender: None,
+        })
+        .collect()
+}
+
 fn operator_password(dir: &std::path::Path) -> Result<String, CliError> {
     let path = dir.join(OPERATOR_PASSWORD_FILE);
     match std::fs::read_to_string(&path) {
@@ -160,9 +182,10 @@ pub(crate) fn run(a: &UpArgs) -> Result<(), CliError> {
         let jwks = trust_anchor::keys::KeyRing::load_or_create(&ta_dir).map_err(usage)?.published();
         let anchor = TrustAnchorConfig { id: ta_id.clone(), jwks };
         let mut ta = Config::trust_anchor(ta_id.clone(), ta_dir, ta_token.clone());
-        for t in TRUST_MARKS.into_iter().chain([INTERMEDIATE_MARK, VERIFIER_MARK]) {
+        for t in TRUST_MARKS.into_iter().chain([INTERMEDIATE_MARK, VERIFIER_MARK, ISSUER_MARK]) {
             ta.trust_mark_issuers.insert(format!("{ta_id}/trust_marks/{t}"), vec![ta_id.to_string()]);
         }
+        ta.trust_mark_issuers.insert(format!("{int_id}/trust_marks/{ISSUER_MARK}"), vec![int_id.to_string()]);
         ta.trust_anchors = vec![anchor.clone()];
         let ta_state = AppState::open(ta).map_err(usage)?;
 
@@ -186,6 +209,13 @@ pub(crate) fn run(a: &UpArgs) -> Result<(), CliError> {
             c.organization_name = name.into();
             c.trust_anchors = vec![anchor.clone()];
             c.authority_hints = vec![superior.clone()];
+            // How each identifies the citizen at /authorize (IT-Wallet 1.4 §3.3): the PID
+            // provider with CIE level 3 at the test OpenID Provider, the other two by asking
+            // the wallet for the PID over OpenID4VP.
+            c.authentication = match preset {
+                Preset::Pid => issuer::config::Authentication::SpidCie(issuer::config::SpidCieAuthentication { providers: vec![op_id.clone()], acr: spid_cie_oidc::Acr::SpidL3 }),
+                Preset::Mdl | Preset::HealthCard => issuer::config::Authentication::Pid(issuer::config::PidAuthentication::default()),
+            };
             start_issuer(c, port(i)?, preset).await?;
         }
 
@@ -193,6 +223,11 @@ pub(crate) fn run(a: &UpArgs) -> Result<(), CliError> {
         let mut op = spid_cie_oidc::op::OpConfig::new(op_id.clone(), a.data_dir.join(DIRS[3]), vec![anchor.clone()], vec![ta_id.clone()]);
         op.admin_token = op_token.clone();
         op.required_trust_marks = vec![format!("{ta_id}/trust_marks/{}", TRUST_MARKS[0])];
+        // The registries' sample citizens first (the login page preselects the first), so that
+        // the citizen who activates the wallet is the one the PID provider knows.
+        let mut people = sample_identities();
+        people.append(&mut op.identities);
+        op.identities = people;
         let op_state = spid_cie_oidc::op::OpState::open(op).map_err(|e| usage(format!("OpenID Provider: {e}")))?;
         let identities = op_state.config().identities.clone();
         spawn(port(3)?, spid_cie_oidc::op::router(op_state), bind(port(3)?).await?);
@@ -250,9 +285,16 @@ pub(crate) fn run(a: &UpArgs) -> Result<(), CliError> {
             admin_post(&http, token, format!("{authority}/admin/subordinates"), body).await?;
         }
         // Each mark is published by its holder, which checks it through the federation first.
-        let others = [(INTERMEDIATE_MARK, &int_id, &int_token), (VERIFIER_MARK, &v_id, &v_token)];
+        // The PID provider is a SPID/CIE relying party: the OP requires the RP mark. (The two
+        // registries that ask for the PID are under the intermediate, which issues no marks:
+        // the wallet trusts them through their chain.)
+        let others = [(INTERMEDIATE_MARK, &int_id, &int_token), (VERIFIER_MARK, &v_id, &v_token), (TRUST_MARKS[0], &pid_id, &pid_token), (ISSUER_MARK, &pid_id, &pid_token)];
         for (t, sub, sub_token) in TRUST_MARKS.map(|t| (t, &wp_id, &wp_token)).into_iter().chain(others) {
             let issued = admin_post(&http, &ta_token, format!("{ta_id}/admin/trust-marks"), json!({"sub": sub, "trust_mark_type": t})).await?;
+            admin_post(&http, sub_token, format!("{sub}/admin/own-trust-marks"), json!({"trust_mark": issued.get("trust_mark")})).await?;
+        }
+        for (sub, sub_token) in [(&leaf_id, &mdl_token), (&hc_id, &hc_token)] {
+            let issued = admin_post(&http, &int_token, format!("{int_id}/admin/trust-marks"), json!({"sub": sub, "trust_mark_type": ISSUER_MARK})).await?;
             admin_post(&http, sub_token, format!("{sub}/admin/own-trust-marks"), json!({"trust_mark": issued.get("trust_mark")})).await?;
         }
 

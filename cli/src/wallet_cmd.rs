@@ -353,10 +353,24 @@ fn form_body(fields: &[(String, String)]) -> Vec<u8> {
 /// Drives the login from the provider's citizen-login URL to the redirect back to the app;
 /// returns that redirect URL.
 fn browse_login(browser: &Browser, pending: &PendingLogin, fiscal_number: Option<&str>, acr: Option<&str>) -> Result<String, CliError> {
-    let mut url = pending.url();
+    browse_to(browser, &pending.url(), pending.redirect_uri(), |u| pending.is_redirect(u), fiscal_number, acr)
+}
+
+/// Plays the phone's browser from `start`: follows redirects, submits the OpenID Provider's
+/// login page once (as `fiscal_number` at `acr`, or what the page preselects), and stops at
+/// the first URL `is_back` accepts (the wallet's redirect, query included).
+pub(crate) fn browse_to(
+    browser: &Browser,
+    start: &str,
+    back_to: &str,
+    is_back: impl Fn(&str) -> bool,
+    fiscal_number: Option<&str>,
+    acr: Option<&str>,
+) -> Result<String, CliError> {
+    let mut url = start.to_owned();
     let mut submitted = false;
     for _ in 0..MAX_HOPS {
-        if pending.is_redirect(&url) {
+        if is_back(&url) {
             return Ok(url);
         }
         let resp = browser.send(HttpRequest::get(url.clone()).header("Accept", "text/html")).map_err(usage)?;
@@ -384,7 +398,7 @@ fn browse_login(browser: &Browser, pending: &PendingLogin, fiscal_number: Option
             }
         }
     }
-    Err(usage(format!("login did not come back to {} within {MAX_HOPS} redirects", pending.redirect_uri())))
+    Err(usage(format!("login did not come back to {back_to} within {MAX_HOPS} redirects")))
 }
 
 fn trust(ta: &str, ta_jwks: Option<&Path>) -> Result<TrustChainResolver, CliError> {

@@ -385,3 +385,68 @@ fn issuer_serve_from_a_config_file_load_sample_offer_then_stop() {
     std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut out).unwrap();
     assert!(out.contains("serving on") && out.contains("issuer stopped"), "{out}");
 }
+
+/// The citizen's story with the authorization code flow, as `tessera up` runs it: the wallet
+/// activated as a registry citizen, the PID by logging in with CIE level 3 at the test
+/// OpenID Provider, then the driving licence and the health card by presenting that PID to
+/// the Motorizzazione and the health-card registry; the licence presented at the verifier;
+/// every issuer passes the conformance tool's issuer plan, the anchor its federation plan.
+/// Refused: a licence before the wallet holds a PID, and a PID for a citizen the PID
+/// provider's registry does not know.
+#[test]
+fn wallet_initiated_pid_licence_health_card_then_conformance() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = ports(2);
+    let data = dir.path().join("data");
+    let _up = up(base, &data);
+    let (ta, mdl, wp, verifier, pid, hc) = (url(base), url(base + 2), url(base + 4), url(base + 5), url(base + 6), url(base + 7));
+    let w_dir = dir.path().join("wallet");
+    let w = w_dir.to_str().unwrap();
+    wait_for_issuers(&ta, &[&mdl, &pid, &hc], &data);
+    let fiscal = format!("TINIT-{MARIO}");
+    let start = Instant::now();
+    loop {
+        let o = tessera(&["wallet", "activate", "--provider", &wp, "--ta", &ta, "--data-dir", w, "--fiscal-number", &fiscal]);
+        if o.status.success() {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(60), "activation failed: {}", String::from_utf8_lossy(&o.stderr));
+        std::thread::sleep(Duration::from_millis(300));
+    }
+
+    // No PID yet: the Motorizzazione's PID request cannot be answered.
+    let o = tessera(&["wallet", "issue", "mdl", "--yes", "--ta", &ta, "--data-dir", w]);
+    assert!(!o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
+    // A citizen the OP knows and the registry does not: access_denied, nothing stored.
+    fails(&tessera(&["wallet", "issue", "pid", "--yes", "--ta", &ta, "--data-dir", w, "--fiscal-number", "TINIT-RSSMRA80A01H501U"]), "access_denied");
+
+    let out = ok(&tessera(&["wallet", "issue", "pid", "--yes", "--ta", &ta, "--data-dir", w, "--fiscal-number", &fiscal]));
+    assert!(out.contains(&format!("Stored 1 credential from {pid}")), "{out}");
+    let out = ok(&tessera(&["wallet", "issue", "mdl", "--yes", "--ta", &ta, "--data-dir", w]));
+    assert!(out.contains("the issuer asks for your PID") && out.contains(&format!("Stored 1 credential from {mdl}")), "{out}");
+    let out = ok(&tessera(&["wallet", "issue", "health-card", "--yes", "--ta", &ta, "--data-dir", w, "--issuer", &hc]));
+    assert!(out.contains(&format!("Stored 1 credential from {hc}")), "{out}");
+    let list: Value = serde_json::from_str(&ok(&tessera(&["wallet", "list", "--json", "--data-dir", w]))).unwrap();
+    let mut vcts: Vec<&str> = list.as_array().unwrap().iter().map(|c| c["vct"].as_str().unwrap()).collect();
+    vcts.sort_unstable();
+    assert_eq!(vcts, ["urn:eudi:ehic:1", "urn:eudi:mDL:it:1", "urn:eudi:pid:it:1"]);
+
+    // The licence, presented at the verifier.
+    let v_token = std::fs::read_to_string(data.join("verifier").join("admin-token")).unwrap();
+    let (sid, wallet_url) = session(&verifier, v_token.trim(), "driving_licence");
+    ok(&tessera(&["wallet", "present", &wallet_url, "--yes", "--ta", &ta, "--data-dir", w]));
+    assert_eq!(session_status(&verifier, v_token.trim(), &sid), "verified");
+
+    // The conformance tool against what `tessera up` runs.
+    for issuer in [&pid, &mdl, &hc] {
+        let out = ok(&tessera(&["conformance", "run", "--plan", "issuer", "--target", issuer]));
+        assert!(out.contains(", 0 failed"), "{out}");
+    }
+    let report = dir.path().join("report");
+    let out = ok(&tessera(&["conformance", "run", "--plan", "federation", "--target", &ta, "--report-dir", report.to_str().unwrap()]));
+    assert!(out.contains("25 passed, 0 failed"), "{out}");
+    assert!(report.join("report.html").exists() && report.join("junit.xml").exists());
+    fails(&tessera(&["conformance", "run", "--plan", "wallet", "--target", &ta]), "unknown plan `wallet`");
+    let cov = ok(&tessera(&["conformance", "coverage"]));
+    assert!(cov.contains("| federation |"), "{cov}");
+}

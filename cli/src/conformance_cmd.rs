@@ -1,0 +1,139 @@
+//! `tessera conformance run | coverage`: the IT-Wallet test plans (the `conformance` crate)
+//! against a deployment at a URL, with live progress, JSON/JUnit/HTML reports, and the
+//! coverage table of the test matrix.
+
+use std::io::{IsTerminal as _, Write as _};
+use std::path::PathBuf;
+
+use conformance::client::{Http, TIMEOUT};
+use conformance::coverage;
+use conformance::runner::{Progress, run as run_plan, select};
+use conformance::{Plan, Target, Verdict};
+use wallet_core::federation::EntityId;
+use wallet_core::oid4vp::Profile;
+
+use crate::CliError;
+use crate::federation_cmd::usage;
+
+#[derive(clap::Subcommand)]
+pub(crate) enum ConformanceCommand {
+    /// Run a test plan against a deployment; exits non-zero when a test fails.
+    Run(RunArgs),
+    /// The coverage of the IT-Wallet test matrix per plan: implemented, proven able to fail,
+    /// not applicable (with why), not yet.
+    Coverage {
+        /// Every row with its status.
+        #[arg(long)]
+        detail: bool,
+        /// As JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(clap::Args)]
+pub(crate) struct RunArgs {
+    /// rp, issuer, federation or wallet-provider.
+    #[arg(long)]
+    plan: String,
+    /// The deployment's entity id (its `/.well-known/openid-federation` is under it).
+    #[arg(long)]
+    target: String,
+    /// it-wallet-1.4 (default) or it-wallet-1.3: what the target is expected to emit.
+    #[arg(long, default_value = "it-wallet-1.4")]
+    profile: String,
+    /// Only these matrix ids (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    only: Option<Vec<String>>,
+    /// Where to write report.json, junit.xml and report.html.
+    #[arg(long)]
+    report_dir: Option<PathBuf>,
+    /// Federation plan: the subordinate to fetch (default: the first `/list` gives).
+    #[arg(long)]
+    subordinate: Option<String>,
+    /// Seconds per HTTP request.
+    #[arg(long, default_value_t = TIMEOUT.as_secs())]
+    timeout: u64,
+}
+
+pub(crate) fn run(c: ConformanceCommand) -> Result<(), CliError> {
+    match c {
+        ConformanceCommand::Run(a) => run_cmd(&a),
+        ConformanceCommand::Coverage { detail, json } => {
+            let cov = coverage::coverage();
+            if json {
+                crate::print_out(&serde_json::to_string_pretty(&cov).map_err(usage)?);
+            } else {
+                crate::print_out(coverage::summary_table(&cov).trim_end());
+                if detail {
+                    crate::print_out(coverage::detail(&cov).trim_end());
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+fn run_cmd(a: &RunArgs) -> Result<(), CliError> {
+    let plan: Plan = a.plan.parse().map_err(usage)?;
+    let profile = Profile::parse(&a.profile).ok_or_else(|| usage(format!("unknown profile `{}` (it-wallet-1.3, it-wallet-1.4)", a.profile)))?;
+    let mut target = Target::new(EntityId::new(a.target.trim_end_matches('/')).map_err(|e| usage(format!("--target: {e}")))?);
+    target.profile = profile;
+    if let Some(s) = &a.subordinate {
+        target.subordinate = Some(EntityId::new(s.as_str()).map_err(|e| usage(format!("--subordinate: {e}")))?);
+    }
+    let cases = select(plan, a.only.as_deref()).map_err(usage)?;
+    if cases.is_empty() {
+        return Err(usage(format!("the {plan} plan has no test yet (see `tessera conformance coverage`)")));
+    }
+    let http = Http::new(std::time::Duration::from_secs(a.timeout.max(1))).map_err(usage)?;
+    let tty = std::io::stderr().is_terminal();
+    let mut counts = conformance::report::Counts::default();
+    let mut total = 0;
+    let report = run_plan(plan, &cases, &target, &http, |p| match p {
+        Progress::Started { total: t } => {
+            total = t;
+            eprintln!("{plan} plan against {} ({} tests, {})", target.entity_id, t, target.profile.as_str());
+        }
+        Progress::Running { id, index } if tty => {
+            eprint!("\r\x1b[2K{} {id}", bar(index, total, counts));
+            let _ = std::io::stderr().flush();
+        }
+        Progress::Running { .. } => {}
+        Progress::Finished(r) => {
+            counts.add(&r.verdict);
+            let line = match &r.verdict {
+                Verdict::Passed => None,
+                Verdict::Failed(why) => Some(format!("FAIL {} {}: {why} ({})", r.id, r.title, r.spec_ref)),
+                Verdict::Skipped(why) => Some(format!("skip {} {}: {why}", r.id, r.title)),
+            };
+            if tty {
+                eprint!("\r\x1b[2K");
+            }
+            if let Some(l) = line {
+                eprintln!("{l}");
+            } else if !tty {
+                eprintln!("pass {} {}", r.id, r.title);
+            }
+        }
+    });
+    if tty {
+        eprintln!("\r\x1b[2K{}", bar(total, total, counts));
+    }
+    let c = report.counts();
+    crate::print_out(&format!("{plan} plan: {} passed, {} failed, {} skipped of {}", c.passed, c.failed, c.skipped, report.results.len()));
+    if let Some(dir) = &a.report_dir {
+        let files = report.write_to(dir).map_err(usage)?;
+        for f in files {
+            crate::print_out(&format!("  {}", f.display()));
+        }
+    }
+    if report.passed() { Ok(()) } else { Err(usage(format!("{} test(s) failed", c.failed))) }
+}
+
+/// `[#####-----] 12/25 ✓10 ✗1 ~1`.
+fn bar(done: usize, total: usize, c: conformance::report::Counts) -> String {
+    const WIDTH: usize = 24;
+    let filled = (done * WIDTH).checked_div(total).unwrap_or(WIDTH);
+    format!("[{}{}] {done}/{total} passed {} failed {} skipped {}", "#".repeat(filled), "-".repeat(WIDTH - filled.min(WIDTH)), c.passed, c.failed, c.skipped)
+}
