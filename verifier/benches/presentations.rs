@@ -44,9 +44,16 @@
 //! concurrent. Full runs exit 1 when a target is missed; `--quick` (for CI) exits 1 only on
 //! errors, since timing on a shared machine is noise.
 //!
+//! The wallets share this machine's two cores with the server and need more CPU per
+//! presentation than it does (the request object's trust chain and `x5c` checks, the
+//! presentation, the encryption): in a closed loop the pair's throughput X sets the latency,
+//! 200 wallets in flight wait about 200/X s each, and p99 ≤ 50 ms at 200 needs X ≥ 4,000/s.
+//! `--split` measures the server alone, with the wallets' own work out of the timed windows
+//! ([`run_split`]): every presentation still goes through every step and check of the server.
+//!
 //! Options: `--quick`, `--secs S`, `--warmup S`, `--levels 50,200`, `--paced-ms MS` (a
 //! wallet waits MS between presentations, an open-ended pause a citizen would take: latency
-//! with the server below saturation).
+//! with the server below saturation), `--split`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)] // bench code
 
 use std::sync::Arc;
@@ -81,10 +88,11 @@ struct Opts {
     warmup: f64,
     levels: Vec<usize>,
     paced: Option<Duration>,
+    split: bool,
 }
 
 fn opts() -> Opts {
-    let mut o = Opts { quick: false, secs: 10.0, warmup: 1.5, levels: vec![50, 200], paced: None };
+    let mut o = Opts { quick: false, secs: 10.0, warmup: 1.5, levels: vec![50, 200], paced: None, split: false };
     let mut secs = None;
     let mut warmup = None;
     let mut args = std::env::args().skip(1);
@@ -95,9 +103,10 @@ fn opts() -> Opts {
             "--warmup" => warmup = args.next().and_then(|v| v.parse().ok()),
             "--levels" => o.levels = args.next().map(|v| v.split(',').filter_map(|n| n.trim().parse().ok()).collect()).unwrap_or_default(),
             "--paced-ms" => o.paced = args.next().and_then(|v| v.parse().ok()).map(Duration::from_millis),
+            "--split" => o.split = true,
             "--bench" => {} // cargo bench passes it
             other => {
-                eprintln!("unknown option {other}; options: --quick --secs S --warmup S --levels 50,200 --paced-ms MS");
+                eprintln!("unknown option {other}; options: --quick --secs S --warmup S --levels 50,200 --paced-ms MS --split");
                 std::process::exit(2);
             }
         }
@@ -321,6 +330,101 @@ struct StepCpu {
     response: Duration,
 }
 
+/// Step 1: the integrator's session; its wallet URL.
+async fn post_session(c: &Ctx) -> Result<AuthorizationRequestUrl, String> {
+    let r = c
+        .integrator
+        .post(&c.sessions_url)
+        .bearer_auth(TOKEN)
+        .json(&json!({"preset": "age_over_18", "flow": "cross_device"}))
+        .send()
+        .await
+        .map_err(|e| format!("POST /sessions: {e}"))?;
+    let status = r.status().as_u16();
+    let body = r.text().await.map_err(|e| format!("POST /sessions body: {e}"))?;
+    if status != 201 {
+        return Err(format!("POST /sessions: {status} {body}"));
+    }
+    let v = serde_json::from_str::<Value>(&body).map_err(|err| format!("POST /sessions body: {err}"))?;
+    let wallet_url = v["wallet_url"].as_str().ok_or("no wallet_url")?;
+    AuthorizationRequestUrl::parse(wallet_url).map_err(|err| format!("wallet URL: {err}"))
+}
+
+/// A request object fetched, not yet checked by the wallet.
+struct Fetched {
+    url: AuthorizationRequestUrl,
+    nonce: WalletNonce,
+    jwt: String,
+}
+
+/// Step 2: the request object, by POST with wallet_metadata and wallet_nonce.
+async fn post_request_uri(c: &Ctx, url: AuthorizationRequestUrl) -> Result<Fetched, String> {
+    let RequestRef::Uri { uri, .. } = &url.request else { return Err("request by value".into()) };
+    let nonce = WalletNonce::generate().map_err(|err| err.to_string())?;
+    let post = RequestUriPost { wallet_metadata: Some(WalletMetadata::tessera(Profile::ItWallet14)), wallet_nonce: Some(nonce.clone()) };
+    let r = c
+        .http
+        .post(uri)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("accept", "application/oauth-authz-req+jwt")
+        .body(post.to_form())
+        .send()
+        .await
+        .map_err(|e| format!("POST request_uri: {e}"))?;
+    let status = r.status().as_u16();
+    let body = r.text().await.map_err(|e| format!("request_uri body: {e}"))?;
+    if status != 200 {
+        return Err(format!("POST request_uri: {status} {body}"));
+    }
+    Ok(Fetched { url, nonce, jwt: body })
+}
+
+/// A response ready to post.
+struct Prepared {
+    response_uri: String,
+    form: String,
+    presentation: String,
+    jwe: String,
+}
+
+/// The wallet's own work (its CPU, not the server's): every wallet check of the request
+/// object, the presentation with its KB-JWT, the encryption.
+fn wallet_work(c: &Ctx, w: &Wallet, f: &Fetched) -> Result<Prepared, String> {
+    let RequestRef::Uri { uri, .. } = &f.url.request else { return Err("request by value".into()) };
+    let ctx = VerifyContext {
+        request_uri: Some(uri.as_str()),
+        wallet_nonce: Some(&f.nonce),
+        federation_anchors: &c.anchors,
+        x509_anchors: Some(&c.roots),
+        ..VerifyContext::new(&f.url.client_id, Profile::ItWallet14, UnixTime::now())
+    };
+    let req = ParsedRequestObject::parse(&f.jwt).and_then(|p| p.verify(&ctx)).map_err(|err| format!("request object: {err}"))?;
+    let kb = KeyBindingInput { aud: req.client_id.as_str().to_owned(), nonce: req.nonce.clone(), iat: UnixTime::now() };
+    let presentation = w.pid.present(Some(&[ClaimPath::key("birthdate")]), &kb, &w.holder).map_err(|err| format!("present: {err}"))?;
+    let resp = AuthorizationResponse { vp_token: VpToken([("pid".to_owned(), vec![presentation.clone()])].into_iter().collect()), state: req.state.clone() };
+    let jwe = resp.encrypt(&req.encryption_key, req.enc, &req.nonce).map_err(|err| format!("encrypt: {err}"))?;
+    Ok(Prepared { response_uri: req.response_uri, form: response_form(&jwe), presentation, jwe })
+}
+
+/// Step 3: the response, `direct_post.jwt`. Cross-device, verified: 200 with no redirect;
+/// a refusal is 400/403 with its reason.
+async fn post_response(c: &Ctx, p: &Prepared) -> Result<(), String> {
+    let r = c
+        .http
+        .post(&p.response_uri)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(p.form.clone())
+        .send()
+        .await
+        .map_err(|e| format!("POST response_uri: {e}"))?;
+    let status = r.status().as_u16();
+    let body = r.text().await.map_err(|e| format!("response_uri body: {e}"))?;
+    if status != 200 || body.trim() != "{}" {
+        return Err(format!("response_uri: {status} {body}"));
+    }
+    Ok(())
+}
+
 async fn present_once(c: &Ctx, w: &Wallet, mut cpu: Option<&mut StepCpu>) -> Result<(Sample, Artifacts), String> {
     let start = Instant::now();
     let mut mark = cpu.is_some().then(|| threads_cpu(SERVER_THREAD));
@@ -332,99 +436,18 @@ async fn present_once(c: &Ctx, w: &Wallet, mut cpu: Option<&mut StepCpu>) -> Res
             *m = now;
         }
     };
-    let e = |what: &str| {
-        let what = what.to_owned();
-        move |err: reqwest::Error| format!("{what}: {err}")
-    };
-
-    // 1. The integrator's session.
-    let (v, session) = timed(async {
-        let r = c
-            .integrator
-            .post(&c.sessions_url)
-            .bearer_auth(TOKEN)
-            .json(&json!({"preset": "age_over_18", "flow": "cross_device"}))
-            .send()
-            .await
-            .map_err(e("POST /sessions"))?;
-        let status = r.status().as_u16();
-        let body = r.text().await.map_err(e("POST /sessions body"))?;
-        if status != 201 {
-            return Err(format!("POST /sessions: {status} {body}"));
-        }
-        serde_json::from_str::<Value>(&body).map_err(|err| format!("POST /sessions body: {err}"))
-    })
-    .await;
+    let (url, session) = timed(post_session(c)).await;
     lap(|c| &mut c.session, &mut cpu);
-    let v = v?;
-    let wallet_url = v["wallet_url"].as_str().ok_or("no wallet_url")?;
-
-    // 2. The request object, by POST with wallet_metadata and wallet_nonce.
-    let url = AuthorizationRequestUrl::parse(wallet_url).map_err(|err| format!("wallet URL: {err}"))?;
-    let RequestRef::Uri { uri, .. } = &url.request else { return Err("request by value".into()) };
-    let nonce = WalletNonce::generate().map_err(|err| err.to_string())?;
-    let post = RequestUriPost { wallet_metadata: Some(WalletMetadata::tessera(Profile::ItWallet14)), wallet_nonce: Some(nonce.clone()) };
-    let (jwt, request) = timed(async {
-        let r = c
-            .http
-            .post(uri)
-            .header("content-type", "application/x-www-form-urlencoded")
-            .header("accept", "application/oauth-authz-req+jwt")
-            .body(post.to_form())
-            .send()
-            .await
-            .map_err(e("POST request_uri"))?;
-        let status = r.status().as_u16();
-        let body = r.text().await.map_err(e("request_uri body"))?;
-        if status != 200 {
-            return Err(format!("POST request_uri: {status} {body}"));
-        }
-        Ok(body)
-    })
-    .await;
+    let (fetched, request) = timed(post_request_uri(c, url?)).await;
     lap(|c| &mut c.request, &mut cpu);
-    let jwt = jwt?;
-
-    // The wallet's checks of the request object (its CPU, not the server's).
-    let ctx = VerifyContext {
-        request_uri: Some(uri.as_str()),
-        wallet_nonce: Some(&nonce),
-        federation_anchors: &c.anchors,
-        x509_anchors: Some(&c.roots),
-        ..VerifyContext::new(&url.client_id, Profile::ItWallet14, UnixTime::now())
-    };
-    let req = ParsedRequestObject::parse(&jwt)
-        .and_then(|p| p.verify(&ctx))
-        .map_err(|err| format!("request object: {err}"))?;
-
-    // 3. The presentation, encrypted, to the response_uri.
-    let kb = KeyBindingInput { aud: req.client_id.as_str().to_owned(), nonce: req.nonce.clone(), iat: UnixTime::now() };
-    let presentation = w.pid.present(Some(&[ClaimPath::key("birthdate")]), &kb, &w.holder).map_err(|err| format!("present: {err}"))?;
-    let resp = AuthorizationResponse { vp_token: VpToken([("pid".to_owned(), vec![presentation.clone()])].into_iter().collect()), state: req.state.clone() };
-    let jwe = resp.encrypt(&req.encryption_key, req.enc, &req.nonce).map_err(|err| format!("encrypt: {err}"))?;
-    let form = response_form(&jwe);
-    let (answer, response) = timed(async {
-        let r = c
-            .http
-            .post(&req.response_uri)
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(form)
-            .send()
-            .await
-            .map_err(e("POST response_uri"))?;
-        let status = r.status().as_u16();
-        let body = r.text().await.map_err(e("response_uri body"))?;
-        Ok::<_, String>((status, body))
-    })
-    .await;
+    let fetched = fetched?;
+    let prepared = wallet_work(c, w, &fetched)?;
+    let (answer, response) = timed(post_response(c, &prepared)).await;
     lap(|c| &mut c.response, &mut cpu);
-    let (status, body) = answer?;
-    // Cross-device, verified: 200 with no redirect. A refusal is 400/403 with its reason.
-    if status != 200 || body.trim() != "{}" {
-        return Err(format!("response_uri: {status} {body}"));
-    }
+    answer?;
     let end = Instant::now();
-    Ok((Sample { end, total: end - start, session, request, response }, Artifacts { request_object: jwt, presentation, jwe }))
+    let artifacts = Artifacts { request_object: fetched.jwt, presentation: prepared.presentation, jwe: prepared.jwe };
+    Ok((Sample { end, total: end - start, session, request, response }, artifacts))
 }
 
 /// What one wallet did in a run.
@@ -610,6 +633,118 @@ fn run(rt: &tokio::runtime::Runtime, s: &Setup, ctx: &Arc<Ctx>, wallets: &[Arc<W
     }
 }
 
+// ---------------------------------------------------------------------------------------
+// The server alone (--split)
+
+struct SplitResult {
+    level: usize,
+    completed: usize,
+    errors: u64,
+    first_errors: Vec<String>,
+    rate_fetch: f64,
+    rate_respond: f64,
+    server: (Duration, Duration),
+    server_cpu: Duration,
+}
+
+/// `level` concurrent wallets, the wallets' own work taken out of the timed windows: for
+/// `secs`, each loops on steps 1 and 2 (session, request object) and keeps the request
+/// object; then, untimed, every request object is checked by the wallet and its response
+/// prepared (the wallets' CPU, which on a real deployment is on the citizens' phones); then
+/// `level` concurrent wallets post those responses (step 3). The server does all of its
+/// work, for every presentation; the latency of a presentation is the sum of its two timed
+/// parts, and the server's CPU is that of both windows.
+fn run_split(rt: &tokio::runtime::Runtime, s: &Setup, ctx: &Arc<Ctx>, wallets: &[Arc<Wallet>], level: usize, o: &Opts) -> SplitResult {
+    let verified0 = counter(&s.verifier, "verifier_responses_verified_total ");
+    let mut errors = 0u64;
+    let mut first_errors = Vec::new();
+    // Window A: steps 1 and 2.
+    let stop = Arc::new(AtomicBool::new(false));
+    let (t0, cpu0) = (Instant::now(), threads_cpu(SERVER_THREAD));
+    let tasks: Vec<_> = (0..level)
+        .map(|i| {
+            let (c, stop) = (ctx.clone(), stop.clone());
+            rt.spawn(async move {
+                let mut out = Vec::new();
+                let mut errs = Vec::new();
+                while !stop.load(Ordering::Relaxed) {
+                    let t = Instant::now();
+                    match async { post_request_uri(&c, post_session(&c).await?).await }.await {
+                        Ok(f) => out.push((i, f, t.elapsed())),
+                        Err(e) => errs.push(e),
+                    }
+                }
+                (out, errs)
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_secs_f64(o.secs));
+    stop.store(true, Ordering::Relaxed);
+    let mut fetched = Vec::new();
+    for (out, errs) in rt.block_on(futures_util::future::join_all(tasks)).into_iter().map(Result::unwrap) {
+        fetched.extend(out);
+        errors += errs.len() as u64;
+        first_errors.extend(errs.into_iter().take(2));
+    }
+    let (ta, cpu_a) = (t0.elapsed(), threads_cpu(SERVER_THREAD) - cpu0);
+    // Untimed: the wallets' work.
+    let mut prepared = Vec::new();
+    for (i, f, lat) in fetched {
+        match wallet_work(ctx, &wallets[i % wallets.len()], &f) {
+            Ok(p) => prepared.push((p, lat)),
+            Err(e) => {
+                errors += 1;
+                first_errors.push(e);
+            }
+        }
+    }
+    let n = prepared.len();
+    // Window B: step 3, `level` at a time.
+    let queue = Arc::new(std::sync::Mutex::new(prepared));
+    let (t1, cpu1) = (Instant::now(), threads_cpu(SERVER_THREAD));
+    let tasks: Vec<_> = (0..level)
+        .map(|_| {
+            let (c, q) = (ctx.clone(), queue.clone());
+            rt.spawn(async move {
+                let mut out = Vec::new();
+                let mut errs = Vec::new();
+                loop {
+                    let Some((p, lat)) = q.lock().unwrap().pop() else { break };
+                    let t = Instant::now();
+                    match post_response(&c, &p).await {
+                        Ok(()) => out.push(lat + t.elapsed()),
+                        Err(e) => errs.push(e),
+                    }
+                }
+                (out, errs)
+            })
+        })
+        .collect();
+    let mut totals = Vec::new();
+    for (out, errs) in rt.block_on(futures_util::future::join_all(tasks)).into_iter().map(Result::unwrap) {
+        totals.extend(out);
+        errors += errs.len() as u64;
+        first_errors.extend(errs.into_iter().take(2));
+    }
+    let (tb, cpu_b) = (t1.elapsed(), threads_cpu(SERVER_THREAD) - cpu1);
+    let verified = counter(&s.verifier, "verifier_responses_verified_total ") - verified0;
+    if verified != totals.len() as u64 {
+        errors += 1;
+        first_errors.push(format!("the verifier counted {verified} verified; the wallets {}", totals.len()));
+    }
+    first_errors.truncate(5);
+    SplitResult {
+        level,
+        completed: totals.len(),
+        errors,
+        first_errors,
+        rate_fetch: n as f64 / ta.as_secs_f64(),
+        rate_respond: totals.len() as f64 / tb.as_secs_f64(),
+        server_cpu: (cpu_a + cpu_b) / (totals.len().max(1) as u32),
+        server: p50_p99(totals),
+    }
+}
+
 fn ms(d: Duration) -> String {
     format!("{:.1} ms", d.as_secs_f64() * 1e3)
 }
@@ -692,7 +827,25 @@ fn main() -> std::process::ExitCode {
         results.push(r);
     }
 
-    let errors: u64 = results.iter().map(|r| r.errors).sum();
+    let mut split_results = Vec::new();
+    if o.split {
+        println!("\n  the server alone (--split): the wallets' own work between two timed windows, steps 1-2 then step 3");
+        for &level in &o.levels {
+            let r = run_split(&wallet_rt, &s, &ctx, &wallets, level, &o);
+            println!(
+                "\n  {level} concurrent wallets: {} presentations, errors {}; steps 1-2 at {:.0}/s, step 3 at {:.0}/s",
+                r.completed, r.errors, r.rate_fetch, r.rate_respond
+            );
+            for e in &r.first_errors {
+                println!("    error: {e}");
+            }
+            println!("    server's part of a presentation  p50 {:>9}  p99 {:>9}", ms(r.server.0), ms(r.server.1));
+            println!("    server CPU {} per presentation = {:.2} x crypto", us(r.server_cpu), r.server_cpu.as_secs_f64() / crypto.total().as_secs_f64());
+            split_results.push(r);
+        }
+    }
+
+    let errors: u64 = results.iter().map(|r| r.errors).sum::<u64>() + split_results.iter().map(|r| r.errors).sum::<u64>();
     let worst_ratio = results.iter().map(|r| r.server_cpu.as_secs_f64() / crypto.total().as_secs_f64()).fold(0.0, f64::max);
     let p99_200 = results.iter().find(|r| r.level == 200).map(|r| r.total.1);
     let ratio_ok = worst_ratio <= 1.5;
@@ -704,6 +857,13 @@ fn main() -> std::process::ExitCode {
     match p99_200 {
         Some(p) => println!("    p99 of a presentation <= 50 ms at 200:     {} ({})", verdict(p99_ok), ms(p)),
         None => println!("    p99 of a presentation <= 50 ms at 200:     not run"),
+    }
+    if let Some(r) = split_results.iter().find(|r| r.level == 200) {
+        println!(
+            "    (the server alone at 200, --split: p99 {}, CPU ratio {:.2}; closed loops queue: 200 in flight at X/s wait 200/X s)",
+            ms(r.server.1),
+            r.server_cpu.as_secs_f64() / crypto.total().as_secs_f64()
+        );
     }
     drop(wallet_rt);
     drop(s); // the temporary directory goes with it
