@@ -45,10 +45,6 @@ const EXPECTED_EC: Expected = &[
     ("FA_016", true, "fetch without sub answered 200, expected 400", "peer"),
     // fetch?sub=<itself> is 404 invalid_subject; draft 48 §8.1.1: invalid_request.
     ("FA_017", true, "fetch of the authority itself answered 404, expected 400 invalid_request", "peer"),
-    // Our side: wallet-core's TrustMarkRef takes `trust_mark_id` and `id` as serde aliases
-    // of `trust_mark_type`, so an entry carrying two of them (the peer sends all three) is a
-    // "duplicate field" and the whole chain is refused.
-    ("FA_020", true, "duplicate field `trust_mark_type`", "ours (wallet-core)"),
 ];
 
 /// With the package's default RSA keys: the same, except that the historical keys now
@@ -66,7 +62,6 @@ const EXPECTED_RSA: Expected = &[
     ("FA_017", true, "fetch of the authority itself answered 404, expected 400 invalid_request", "peer"),
     // fetch without `sub` answers its configuration, not a JSON error (FA_016's cause).
     ("FA_018", true, "an error: Content-Type `application/entity-statement+jwt`, expected `application/json`", "peer"),
-    ("FA_020", true, "duplicate field `trust_mark_type`", "ours (wallet-core)"),
 ];
 
 fn venv_python() -> Option<PathBuf> {

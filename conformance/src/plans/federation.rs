@@ -636,9 +636,26 @@ fn fa_020(ctx: &mut Ctx<'_>) -> Step<()> {
         let resp = Jwt::decode("the resolve response", &r.text())?;
         ctx.record_jwt("resolve response", &resp.raw);
         let theirs = resp.payload.get("metadata").cloned().unwrap_or(Value::Null);
-        ensure(theirs == Value::Object(chain.metadata.clone()), || "the resolve endpoint's metadata differs from the policy applied to the chain".into())?;
+        // Arrays compare as sets: a `subset_of`/`superset_of` result has no defined order
+        // (draft 48 §6.1.3.1), and PyPI spid-cie-oidc reorders them.
+        ensure(unordered(theirs) == unordered(Value::Object(chain.metadata.clone())), || "the resolve endpoint's metadata differs from the policy applied to the chain".into())?;
     }
     Ok(())
+}
+
+/// `v` with every array of scalars sorted, for comparisons where order carries no meaning.
+fn unordered(v: Value) -> Value {
+    match v {
+        Value::Array(items) => {
+            let mut items: Vec<Value> = items.into_iter().map(unordered).collect();
+            if items.iter().all(|i| !i.is_array() && !i.is_object()) {
+                items.sort_by_key(ToString::to_string);
+            }
+            Value::Array(items)
+        }
+        Value::Object(m) => Value::Object(m.into_iter().map(|(k, v)| (k, unordered(v))).collect()),
+        other => other,
+    }
 }
 
 fn att_003(ctx: &mut Ctx<'_>) -> Step<()> {
