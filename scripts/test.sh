@@ -20,6 +20,7 @@ cargo nextest run --workspace --locked --no-fail-fast
 
 echo "== benchmark smoke run (dev profile, 2 s per level: any error fails; figures: README, Benchmarks)"
 cargo bench -p verifier --bench presentations --locked --profile dev -- --quick
+cargo bench -p issuer --bench issuance --locked --profile dev -- --quick
 
 echo "== tests (phone backend: pure Rust)"
 cargo nextest run -p wallet-core --no-default-features --locked --no-fail-fast
