@@ -28,18 +28,13 @@ use wallet_core::jose::Jwk;
 use wallet_core::jose::jwk::JwkSet;
 use wallet_core::time::UnixTime;
 
+use super::entity::{STATEMENT_MEDIA, STATEMENT_TYP, valid_now as check_times};
 use super::jwt::{ALLOWED_ALGS, Jwt};
 use crate::case::{Case, Ctx, Step, ensure, fail, skip};
 use crate::client::{Http, Response};
 use crate::evidence::Exchange;
 use crate::plan::Plan;
 
-/// `typ` of entity statements.
-const STATEMENT_TYP: &str = "entity-statement+jwt";
-/// Their media type.
-const STATEMENT_MEDIA: &str = "application/entity-statement+jwt";
-/// Clock skew tolerated (IT-Wallet: at most 120 s; FA_007).
-const SKEW: i64 = 120;
 /// Values of a historical key's `revoked.reason` (OID-FED §8.7).
 const REVOCATION_REASONS: [&str; 3] = ["unspecified", "compromised", "superseded"];
 
@@ -163,16 +158,6 @@ fn fetch(ctx: &mut Ctx<'_>, ec: &Jwt, sub: &str) -> Step<(Response, Jwt)> {
     ctx.record_jwt(format!("Subordinate Statement about {sub}"), &text);
     let jwt = Jwt::decode("the Subordinate Statement", &text)?;
     Ok((r, jwt))
-}
-
-fn check_times(what: &str, jwt: &Jwt) -> Step<()> {
-    let (Some(iat), Some(exp)) = (jwt.claim_i64("iat"), jwt.claim_i64("exp")) else {
-        return fail(format!("{what}: iat and exp must be integers (NumericDate)"));
-    };
-    let now = now();
-    ensure(exp > iat, || format!("{what}: exp {exp} is not after iat {iat}"))?;
-    ensure(now < exp + SKEW, || format!("{what}: expired (exp {exp}, now {now})"))?;
-    ensure(iat <= now + SKEW, || format!("{what}: iat {iat} is more than {SKEW} s in the future (now {now})"))
 }
 
 fn media(ctx: &mut Ctx<'_>, what: &str, r: &Response, expected: &str) -> Step<()> {
