@@ -307,6 +307,41 @@ fn finish(a: &IssueArgs, flow: &WalletIssuance, store: &wallet_core::store::Cred
     Ok(())
 }
 
+/// `tessera wallet refresh`: every stored credential's status, from its issuer's list.
+pub(crate) fn refresh(store_args: &StoreArgs, trust: &TrustArgs) -> Result<(), CliError> {
+    use wallet_core::wallet::{StatusCheck, WalletStatusRefresh};
+    let anchor = anchor_config(&trust.ta, trust.ta_jwks.as_deref())?;
+    let store = Arc::new(open_store(store_args)?);
+    let http: Arc<dyn HttpClient> = Arc::new(Browser::new()?);
+    let report = WalletStatusRefresh::new(http, store, vec![anchor]).refresh().map_err(usage)?;
+    let word = |c: &StatusCheck| match c {
+        StatusCheck::Value(v) => v.name().to_owned(),
+        StatusCheck::NoStatus => "no status list".to_owned(),
+        StatusCheck::Unknown(why) => format!("unknown ({why})"),
+    };
+    if store_args.json {
+        let docs: Vec<Value> = report
+            .iter()
+            .map(|r| json!({"id": r.id, "vct": r.vct, "issuer": r.issuer, "status": word(&r.check), "changed": r.changed}))
+            .collect();
+        print_json(&Value::Array(docs));
+        return Ok(());
+    }
+    let mut out = String::from("Status of the stored credentials:");
+    for r in &report {
+        let flag = match &r.check {
+            StatusCheck::Value(v) if v.name() != "VALID" => "  <- not usable",
+            _ => "",
+        };
+        out.push_str(&format!("\n  {}  {}  from {}: {}{}{flag}", r.id, r.vct, r.issuer, word(&r.check), if r.changed { " (changed)" } else { "" }));
+    }
+    if report.is_empty() {
+        out.push_str(" no credentials");
+    }
+    crate::print_out(&out);
+    Ok(())
+}
+
 /// The credential's status reference (`status.status_list`), from its payload.
 pub(crate) fn status_reference(credential: &str) -> Option<Value> {
     let payload = SdJwt::parse(credential).ok()?.unverified_payload().ok()?;

@@ -254,6 +254,8 @@ pub(crate) fn list(a: &StoreArgs) -> Result<(), CliError> {
             "issued_at": s.issued_at.map(|t| t.secs()),
             "expires_at": s.expires_at.map(|t| t.secs()),
             "status": status,
+            "status_value": meta.get(wallet_core::wallet::status::STATUS_VALUE_KEY),
+            "status_checked_at": meta.get(wallet_core::wallet::status::STATUS_CHECKED_AT_KEY),
         }));
     }
     if a.json {
@@ -269,7 +271,8 @@ pub(crate) fn list(a: &StoreArgs) -> Result<(), CliError> {
         let issuer = d["issuer_name"].as_str().map_or_else(|| d["issuer"].as_str().unwrap_or("?").to_owned(), |n| format!("{n} ({})", d["issuer"].as_str().unwrap_or("?")));
         let exp = d["expires_at"].as_i64().map_or_else(|| "no expiry".to_owned(), |e| format!("until {}", utc(e)));
         let status = d["status"].as_object().map_or_else(String::new, |s| format!(", status list {} #{}", s.get("uri").and_then(Value::as_str).unwrap_or("?"), s.get("idx").unwrap_or(&Value::Null)));
-        out.push_str(&format!("\n  {}  {}  from {issuer}, {exp}{status}", d["id"].as_str().unwrap_or("?"), d["vct"].as_str().unwrap_or("?")));
+        let checked = d["status_value"].as_str().map_or_else(String::new, |v| format!(", {v} at the last `tessera wallet refresh`"));
+        out.push_str(&format!("\n  {}  {}  from {issuer}, {exp}{status}{checked}", d["id"].as_str().unwrap_or("?"), d["vct"].as_str().unwrap_or("?")));
     }
     crate::print_out(&out);
     Ok(())

@@ -89,6 +89,15 @@ pub(crate) enum WalletCommand {
         /// The credential id (as `list` shows it).
         id: String,
     },
+    /// Check every stored credential against its issuer's status list (verified through the
+    /// issuer's trust chain) and keep what was found: revoked or suspended credentials are
+    /// flagged before they are presented.
+    Refresh {
+        #[command(flatten)]
+        store: crate::present::StoreArgs,
+        #[command(flatten)]
+        trust: crate::present::TrustArgs,
+    },
 }
 
 #[derive(clap::Args)]
@@ -133,6 +142,7 @@ pub(crate) fn run(c: WalletCommand) -> Result<(), CliError> {
         WalletCommand::Log(a) => crate::present::log(&a),
         WalletCommand::Present(a) => crate::present::present(&a),
         WalletCommand::Issue(a) => crate::issue::issue(&a),
+        WalletCommand::Refresh { store, trust } => crate::issue::refresh(&store, &trust),
         WalletCommand::Show { store, id } => crate::issue::show(&store, &id),
     }
 }

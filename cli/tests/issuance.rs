@@ -437,6 +437,16 @@ fn wallet_initiated_pid_licence_health_card_then_conformance() {
     ok(&tessera(&["wallet", "present", &wallet_url, "--yes", "--ta", &ta, "--data-dir", w]));
     assert_eq!(session_status(&verifier, v_token.trim(), &sid), "verified");
 
+    // The licence suspended by the Motorizzazione: the wallet's refresh flags it.
+    let out = ok(&tessera(&["wallet", "refresh", "--ta", &ta, "--data-dir", w]));
+    assert_eq!(out.matches(": VALID").count(), 3, "{out}");
+    ok(&tessera(&["issuer", "suspend", "--url", &mdl, "--citizen", MARIO, "--data-dir", data.to_str().unwrap()]));
+    let out = ok(&tessera(&["wallet", "refresh", "--ta", &ta, "--data-dir", w]));
+    assert!(out.contains("urn:eudi:mDL:it:1") && out.contains("SUSPENDED (changed)  <- not usable"), "{out}");
+    let list: Value = serde_json::from_str(&ok(&tessera(&["wallet", "list", "--json", "--data-dir", w]))).unwrap();
+    let mdl_entry = list.as_array().unwrap().iter().find(|c| c["vct"] == "urn:eudi:mDL:it:1").unwrap();
+    assert_eq!(mdl_entry["status_value"], "SUSPENDED");
+
     // The conformance tool against what `tessera up` runs.
     for issuer in [&pid, &mdl, &hc] {
         let out = ok(&tessera(&["conformance", "run", "--plan", "issuer", "--target", issuer]));

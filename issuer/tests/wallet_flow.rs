@@ -328,3 +328,50 @@ async fn an_attested_wallet_authenticates_and_its_proofs_name_the_client() {
     assert_eq!(ids.len(), 1);
     assert!(phone.client.saw("/token (attested)"), "{:?}", phone.client.seen.lock().unwrap());
 }
+
+/// The wallet's status refresh (issue 12): after issuance the credential reads VALID; the
+/// registry revokes it (admin API) and the next refresh shows it INVALID, marked changed and
+/// kept in its metadata; suspended, then reinstated, it follows. A list the wallet cannot
+/// verify (the issuer's trust chain fails) leaves the stored value as it was, with why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_credential_shows_as_revoked_after_a_refresh() {
+    use wallet_core::wallet::status::{STATUS_VALUE_KEY, StatusCheck};
+    use wallet_core::wallet::WalletStatusRefresh;
+    let fed = Fed::new().await;
+    let (url, tx) = fed.offer(MARIO, &[MDL]).await;
+    let phone = Arc::new(Phone::new(&fed, 1, Client::new(None)));
+    let p = phone.clone();
+    let ids = blocking(move || {
+        let session = p.flow.start_from_offer(&url).unwrap();
+        match p.flow.accept(&session, Some(&tx)).unwrap() {
+            IssuanceOutcome::Issued(ids) => ids,
+            IssuanceOutcome::Deferred(_) => panic!("immediate"),
+        }
+    })
+    .await;
+    let refresh = Arc::new(WalletStatusRefresh::new(phone.client.clone(), phone.store.clone(), vec![fed.anchor.clone()]));
+    let run = |r: Arc<WalletStatusRefresh>| blocking(move || r.refresh().unwrap());
+    let first = run(refresh.clone()).await;
+    assert_eq!(first.len(), 1);
+    assert_eq!((&first[0].id, &first[0].check, first[0].changed), (&ids[0], &StatusCheck::Value(wallet_core::status::StatusValue::Valid), true));
+
+    let admin = |action: &str| fed.http.post(fed.url("/admin/status")).bearer_auth(TOKEN).json(&serde_json::json!({"action": action, "citizen": MARIO}));
+    for (action, expected) in [("suspend", "SUSPENDED"), ("reinstate", "VALID"), ("revoke", "INVALID")] {
+        let (s, v) = Fed::json(admin(action)).await;
+        assert_eq!(s, 200, "{v}");
+        let report = run(refresh.clone()).await;
+        let StatusCheck::Value(v) = &report[0].check else { panic!("{action}: {:?}", report[0].check) };
+        assert_eq!(v.name(), expected, "after {action}");
+        assert!(report[0].changed, "{action}");
+        assert_eq!(phone.store.get(&ids[0]).unwrap().metadata[STATUS_VALUE_KEY], expected);
+    }
+    let again = run(refresh.clone()).await;
+    assert!(!again[0].changed, "the same value twice is no change");
+
+    // Trusting another anchor: the issuer's chain fails, nothing is overwritten.
+    let other = wallet_core::federation::TrustAnchorConfig { id: wallet_core::federation::EntityId::new("https://other-anchor.example.it").unwrap(), jwks: fed.anchor.jwks.clone() };
+    let stranger = Arc::new(WalletStatusRefresh::new(phone.client.clone(), phone.store.clone(), vec![other]));
+    let report = run(stranger).await;
+    assert!(matches!(&report[0].check, StatusCheck::Unknown(why) if why.contains("not trusted")), "{:?}", report[0].check);
+    assert_eq!(phone.store.get(&ids[0]).unwrap().metadata[STATUS_VALUE_KEY], "INVALID");
+}

@@ -604,9 +604,9 @@ pub fn chain_issuer_keys(chain: &ValidatedChain) -> Option<JwkSet> {
 }
 
 /// Resolves the issuer's keys from its federation metadata: by `kid`, or the only key.
-struct FederationKeys<'a> {
-    issuer: &'a str,
-    keys: &'a JwkSet,
+pub(crate) struct FederationKeys<'a> {
+    pub(crate) issuer: &'a str,
+    pub(crate) keys: &'a JwkSet,
 }
 
 impl IssuerKeyResolver for FederationKeys<'_> {

@@ -37,9 +37,11 @@ pub mod issuance;
 pub mod login;
 pub mod presentation;
 pub mod query;
+pub mod status;
 
 pub use activation::{Attestations, WalletActivation};
 pub use error::WalletError;
+pub use status::{StatusCheck, StatusReport, WalletStatusRefresh};
 pub use http::{HttpClient, HttpError, HttpMethod, HttpRequest, HttpResponse};
 pub use instance::{InstanceRecord, InstanceStore};
 pub use issuance::{

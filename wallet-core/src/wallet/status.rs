@@ -1,0 +1,169 @@
+//! The wallet's status refresh (IT-Wallet 1.4 §6, Token Status List draft §8; issue 12 item 3):
+//! for every stored credential that carries `status.status_list`, fetch its issuer's status
+//! list through the [`HttpClient`] seam, verify it with the issuer's key from its federation
+//! trust chain, read the credential's entry, and keep what was found in the credential's
+//! metadata (`status_value`, `status_checked_at`), so that the app shows a revoked or
+//! suspended credential as such before it is presented.
+//!
+//! One list is fetched once per refresh however many credentials point into it; one issuer's
+//! chain is resolved once. A credential whose status cannot be established keeps its last
+//! known value and is reported with why ([`StatusCheck::Unknown`]): nothing is overwritten
+//! with a guess.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use super::WalletError;
+use super::http::{HttpClient, HttpRequest, SeamFetcher};
+use crate::federation::{ChainCollector, EntityId, TrustAnchorConfig};
+use crate::jose::jwk::JwkSet;
+use crate::jose::CompactJws;
+use crate::sd_jwt::SdJwt;
+use crate::status::{CredentialStatus, DEFAULT_MAX_DECOMPRESSED, MEDIA_TYPE, StatusListToken, StatusReference, StatusValue, VerifiedStatusList};
+use crate::store::{CredentialId, CredentialStore, NewCredential};
+use crate::time::{Clock, SystemClock, UnixTime};
+
+/// The metadata key holding the last status read (`VALID`, `INVALID`, `SUSPENDED`, …).
+pub const STATUS_VALUE_KEY: &str = "status_value";
+/// The metadata key holding when it was read (Unix seconds).
+pub const STATUS_CHECKED_AT_KEY: &str = "status_checked_at";
+/// Clock skew tolerated on the status list token.
+const SKEW: i64 = 120;
+
+/// What a refresh found for one credential.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StatusCheck {
+    /// The issuer's list says this (`VALID`, `INVALID` = revoked, `SUSPENDED`, `UPDATE`, …).
+    Value(StatusValue),
+    /// The credential has no status reference: nothing to check.
+    NoStatus,
+    /// Not established now (list unreachable, not verifiable, issuer not trusted): why.
+    Unknown(String),
+}
+
+/// One credential's line of a refresh.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusReport {
+    /// The credential.
+    pub id: CredentialId,
+    /// Its type.
+    pub vct: String,
+    /// Its issuer.
+    pub issuer: String,
+    /// What was found.
+    pub check: StatusCheck,
+    /// Whether the value differs from the one stored before.
+    pub changed: bool,
+}
+
+/// The refresh, over the phone's HTTP client and the wallet's store.
+pub struct WalletStatusRefresh {
+    http: Arc<dyn HttpClient>,
+    store: Arc<CredentialStore>,
+    anchors: Vec<TrustAnchorConfig>,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for WalletStatusRefresh {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WalletStatusRefresh").field("anchors", &self.anchors.len()).finish_non_exhaustive()
+    }
+}
+
+fn store_error(e: crate::store::StoreError) -> WalletError {
+    WalletError::State(format!("credential store: {e}"))
+}
+
+/// The status reference of a stored SD-JWT VC, read from its issuer JWT (already verified
+/// when it was stored).
+pub fn status_reference(credential: &str) -> Option<StatusReference> {
+    let sd = SdJwt::parse(credential).ok()?;
+    let jws = CompactJws::parse(sd.issuer_jwt()).ok()?;
+    let payload: serde_json::Map<String, Value> = jws.payload_json().ok()?;
+    let status: CredentialStatus = serde_json::from_value(payload.get("status")?.clone()).ok()?;
+    Some(status.status_list)
+}
+
+impl WalletStatusRefresh {
+    /// A refresh trusting `anchors`, on the system clock.
+    pub fn new(http: Arc<dyn HttpClient>, store: Arc<CredentialStore>, anchors: Vec<TrustAnchorConfig>) -> Self {
+        Self { http, store, anchors, clock: Arc::new(SystemClock) }
+    }
+
+    /// Another clock (tests).
+    #[must_use]
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The issuer's keys from its trust chain.
+    fn issuer_keys(&self, issuer: &str, now: UnixTime) -> Result<JwkSet, String> {
+        let id = EntityId::new(issuer).map_err(|e| e.to_string())?;
+        let chain = ChainCollector::new(&SeamFetcher(self.http.as_ref()), &self.anchors).resolve(&id, now).map_err(|e| format!("the issuer is not trusted: {e}"))?;
+        super::issuance::chain_issuer_keys(&chain).ok_or_else(|| "the issuer's federation metadata has no openid_credential_issuer.jwks".to_owned())
+    }
+
+    /// `GET uri` with `Accept: application/statuslist+jwt`, verified for `reference`.
+    fn fetch_list(&self, issuer: &str, keys: &JwkSet, reference: &StatusReference, now: UnixTime) -> Result<VerifiedStatusList, String> {
+        let r = self.http.send(HttpRequest::get(reference.uri.clone()).header("Accept", MEDIA_TYPE)).map_err(|e| e.to_string())?;
+        if r.status != 200 {
+            return Err(format!("{} answered HTTP {}", reference.uri, r.status));
+        }
+        let resolver = super::issuance::FederationKeys { issuer, keys };
+        StatusListToken::verify_response(r.header("content-type"), &r.body, reference, &resolver, now, SKEW, DEFAULT_MAX_DECOMPRESSED).map_err(|e| e.to_string())
+    }
+
+    /// Checks every stored credential; stores what changed; one line per credential.
+    pub fn refresh(&self) -> Result<Vec<StatusReport>, WalletError> {
+        let now = self.clock.now();
+        let mut keys: BTreeMap<String, Result<JwkSet, String>> = BTreeMap::new();
+        let mut lists: BTreeMap<String, Result<VerifiedStatusList, String>> = BTreeMap::new();
+        let mut out = Vec::new();
+        for summary in self.store.list().map_err(store_error)? {
+            let stored = self.store.get(&summary.id).map_err(store_error)?;
+            let before = stored.metadata.get(STATUS_VALUE_KEY).and_then(Value::as_str).map(str::to_owned);
+            let check = match status_reference(&stored.credential) {
+                None => StatusCheck::NoStatus,
+                Some(reference) => {
+                    let issuer_keys = keys.entry(summary.issuer.clone()).or_insert_with(|| self.issuer_keys(&summary.issuer, now));
+                    match issuer_keys {
+                        Err(why) => StatusCheck::Unknown(why.clone()),
+                        Ok(k) => {
+                            let list = lists.entry(reference.uri.clone()).or_insert_with(|| self.fetch_list(&summary.issuer, k, &reference, now));
+                            match list.as_ref().map(|l| l.lookup(reference.idx)) {
+                                Ok(Ok(v)) => StatusCheck::Value(v),
+                                Ok(Err(e)) => StatusCheck::Unknown(e.to_string()),
+                                Err(why) => StatusCheck::Unknown(why.clone()),
+                            }
+                        }
+                    }
+                }
+            };
+            let mut changed = false;
+            if let StatusCheck::Value(v) = &check {
+                changed = before.as_deref() != Some(v.name());
+                let mut metadata = stored.metadata.clone();
+                if let Some(m) = metadata.as_object_mut() {
+                    m.insert(STATUS_VALUE_KEY.into(), Value::from(v.name()));
+                    m.insert(STATUS_CHECKED_AT_KEY.into(), Value::from(now.secs()));
+                }
+                let s = &stored.summary;
+                let replacement = NewCredential {
+                    format: s.format.clone(),
+                    vct: s.vct.clone(),
+                    issuer: s.issuer.clone(),
+                    issued_at: s.issued_at,
+                    expires_at: s.expires_at,
+                    credential: stored.credential.clone(),
+                    metadata,
+                };
+                self.store.replace(&summary.id, &replacement, now).map_err(store_error)?;
+            }
+            out.push(StatusReport { id: summary.id, vct: summary.vct, issuer: summary.issuer, check, changed });
+        }
+        Ok(out)
+    }
+}
