@@ -164,7 +164,8 @@ struct CliBrowser {
 
 impl BrowserStep for CliBrowser {
     fn open(&self, url: &str, redirect_uri: &str) -> Result<String, BrowserError> {
-        let back = |u: &str| u.split(['?', '#']).next() == Some(redirect_uri);
+        use wallet_core::wallet::query::without_query;
+        let back = |u: &str| without_query(u) == without_query(redirect_uri);
         browse_to(&self.browser, url, redirect_uri, back, self.fiscal_number.as_deref(), None).map_err(|e| BrowserError(e.to_string()))
     }
 }
@@ -344,8 +345,7 @@ pub(crate) fn refresh(store_args: &StoreArgs, trust: &TrustArgs) -> Result<(), C
 
 /// The credential's status reference (`status.status_list`), from its payload.
 pub(crate) fn status_reference(credential: &str) -> Option<Value> {
-    let payload = SdJwt::parse(credential).ok()?.unverified_payload().ok()?;
-    payload.get("status").and_then(|s| s.get("status_list")).cloned()
+    wallet_core::wallet::status::status_reference(credential).and_then(|r| serde_json::to_value(r).ok())
 }
 
 fn summary_json(c: &StoredCredential) -> Value {

@@ -127,56 +127,8 @@ fn opts() -> Opts {
     o
 }
 
-// ---------------------------------------------------------------------------------------
-// CPU time of threads, from /proc
-
-fn schedstat_ns(path: &std::path::Path) -> Option<u64> {
-    if let Ok(s) = std::fs::read_to_string(path.join("schedstat"))
-        && let Some(ns) = s.split_whitespace().next().and_then(|n| n.parse::<u64>().ok())
-        && ns > 0
-    {
-        return Some(ns);
-    }
-    // utime + stime, clock ticks of 10 ms.
-    let stat = std::fs::read_to_string(path.join("stat")).ok()?;
-    let f: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-    let ticks = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
-    Some(ticks * 10_000_000)
-}
-
-/// On-CPU time of this process's threads whose name is `name`.
-fn threads_cpu(name: &str) -> Duration {
-    let mut ns = 0;
-    for e in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
-        let p = e.path();
-        if std::fs::read_to_string(p.join("comm")).is_ok_and(|c| c.trim_end() == name) {
-            ns += schedstat_ns(&p).unwrap_or(0);
-        }
-    }
-    Duration::from_nanos(ns)
-}
-
-/// Busy time of the whole machine (every CPU, every process) from `/proc/stat`, and of this
-/// process: what the rest of the machine did during a run shows how noisy it was.
-fn machine_and_process_cpu() -> (Duration, Duration) {
-    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
-    let busy_ticks: u64 = stat
-        .lines()
-        .next()
-        .map(|l| l.split_whitespace().skip(1).enumerate().filter(|(i, _)| ![3, 4].contains(i)).filter_map(|(_, v)| v.parse::<u64>().ok()).take(6).sum())
-        .unwrap_or(0);
-    let own: u64 = std::fs::read_to_string("/proc/self/stat")
-        .ok()
-        .and_then(|s| s.rsplit_once(')').map(|(_, r)| r.split_whitespace().skip(11).take(2).filter_map(|v| v.parse::<u64>().ok()).sum()))
-        .unwrap_or(0);
-    (Duration::from_millis(busy_ticks * 10), Duration::from_millis(own * 10))
-}
-
-/// On-CPU time of the calling thread (`sched_yield` first brings the count up to date).
-fn this_thread_cpu() -> Duration {
-    std::thread::yield_now();
-    Duration::from_nanos(schedstat_ns(std::path::Path::new("/proc/thread-self")).unwrap_or(0))
-}
+// CPU time of threads, from /proc: `service_kit::cpu`.
+use service_kit::cpu::{machine_and_process_cpu, this_thread_cpu, threads_cpu};
 
 // ---------------------------------------------------------------------------------------
 // The federation and the issuer

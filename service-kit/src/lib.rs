@@ -19,6 +19,7 @@
 pub mod admin;
 pub mod assets;
 pub mod error;
+pub mod cpu;
 pub mod extract;
 pub mod files;
 pub mod fetch;

@@ -19,7 +19,6 @@ use super::WalletError;
 use super::http::{HttpClient, HttpRequest, SeamFetcher};
 use crate::federation::{ChainCollector, EntityId, TrustAnchorConfig};
 use crate::jose::jwk::JwkSet;
-use crate::jose::CompactJws;
 use crate::sd_jwt::SdJwt;
 use crate::status::{CredentialStatus, DEFAULT_MAX_DECOMPRESSED, MEDIA_TYPE, StatusListToken, StatusReference, StatusValue, VerifiedStatusList};
 use crate::store::{CredentialId, CredentialStore, NewCredential};
@@ -79,9 +78,7 @@ fn store_error(e: crate::store::StoreError) -> WalletError {
 /// The status reference of a stored SD-JWT VC, read from its issuer JWT (already verified
 /// when it was stored).
 pub fn status_reference(credential: &str) -> Option<StatusReference> {
-    let sd = SdJwt::parse(credential).ok()?;
-    let jws = CompactJws::parse(sd.issuer_jwt()).ok()?;
-    let payload: serde_json::Map<String, Value> = jws.payload_json().ok()?;
+    let payload = SdJwt::parse(credential).ok()?.unverified_payload().ok()?;
     let status: CredentialStatus = serde_json::from_value(payload.get("status")?.clone()).ok()?;
     Some(status.status_list)
 }
