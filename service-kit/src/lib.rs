@@ -14,7 +14,10 @@
 //!   deadline per request and a bound on concurrent fetches;
 //! * [`health`]: `/health` that says when a service is degraded;
 //! * [`serve`]: serving a router with the peer address that rate limits need, over TCP or
-//!   HTTPS (`serve_tls`: rustls with the aws-lc-rs provider, `[tls]` PEM files).
+//!   HTTPS (`serve_tls`: rustls with the aws-lc-rs provider, `[tls]` PEM files);
+//! * [`pg`]: a PostgreSQL database behind a synchronous API (its own runtime thread, one
+//!   shared reconnecting connection, the schema created under an advisory lock, a timeout per
+//!   call), for stores whose replicas share their state.
 
 pub mod admin;
 pub mod assets;
@@ -24,6 +27,7 @@ pub mod extract;
 pub mod files;
 pub mod fetch;
 pub mod health;
+pub mod pg;
 pub mod rate_limit;
 pub mod serve;
 

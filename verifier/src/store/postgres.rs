@@ -1,12 +1,12 @@
 //! The PostgreSQL backend (tokio-postgres, no TLS: run it on a private network or loopback),
 //! for replicas that share their sessions.
 //!
-//! The store's API is synchronous (as SQLite's): each call is run as a task on the store's
-//! own single-thread runtime (a thread started with the store, stopped when it is dropped),
-//! which holds the connection, and the caller waits for its answer, at most
-//! [`CALL_TIMEOUT`]. Calls from many requests are pipelined over the one connection. It is
-//! made at first use (the table created under an advisory lock, so replicas starting
-//! together do not race) and made again after the server closed it.
+//! The store's API is synchronous (as SQLite's): `service_kit::pg` runs each call as a task
+//! on the store's own single-thread runtime, which holds the connection, and the caller waits
+//! for its answer (at most `service_kit::pg::CALL_TIMEOUT`). Calls from many requests are
+//! pipelined over the one connection. It is made at first use (the table created under an
+//! advisory lock, so replicas starting together do not race) and made again after the server
+//! closed it.
 //!
 //! Every single-use value is consumed by one guarded `UPDATE`, so that of two replicas
 //! racing for it, one gets it: the `request_uri` handle (`status = 'created'`), `state` and
@@ -15,19 +15,11 @@
 //! while it is read and erased, the old values returned).
 
 use std::future::Future;
-use std::str::FromStr as _;
 use std::sync::Arc;
-use std::time::Duration;
 
-use tokio_postgres::{Client, NoTls};
+use service_kit::pg::{Client, Pg, PgError};
 
 use super::{COLS, ClientIdPrefix, Flow, NewSession, Raw, RequestMode, Session, SessionStatus, StoreError, TakeCheck, TakeRefused};
-
-/// The longest a caller waits for one database call.
-pub(super) const CALL_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// An arbitrary key for `pg_advisory_xact_lock` while the table is created.
-const SCHEMA_LOCK: i64 = 0x7e55_5e55;
 
 const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS verifier_sessions (
         id TEXT PRIMARY KEY,
@@ -84,58 +76,26 @@ fn row(r: &tokio_postgres::Row) -> Result<Session, StoreError> {
     .finish()
 }
 
-/// The connection, shared by the store's tasks.
-struct Connection {
-    config: tokio_postgres::Config,
-    client: tokio::sync::Mutex<Option<Arc<Client>>>,
-}
-
-impl Connection {
-    /// The live client, connecting (and creating the table) when there is none.
-    async fn client(&self) -> Result<Arc<Client>, StoreError> {
-        let mut slot = self.client.lock().await;
-        if let Some(c) = slot.as_ref().filter(|c| !c.is_closed()) {
-            return Ok(Arc::clone(c));
+impl From<PgError> for StoreError {
+    fn from(e: PgError) -> Self {
+        match e {
+            PgError::BadUrl(m) => Self::BadUrl(m),
+            PgError::Postgres(e) => Self::Postgres(e),
+            PgError::Timeout(s) => Self::Timeout(s),
+            other => Self::Io(other.to_string()),
         }
-        let (client, connection) = self.config.connect(NoTls).await?;
-        tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::warn!(target: "verifier", error = %e, "store: PostgreSQL connection closed");
-            }
-        });
-        client.batch_execute(&format!("BEGIN; SELECT pg_advisory_xact_lock({SCHEMA_LOCK}); {SCHEMA} COMMIT;")).await?;
-        let client = Arc::new(client);
-        *slot = Some(Arc::clone(&client));
-        Ok(client)
     }
 }
 
+/// The database (`service_kit::pg`: its own runtime thread, one shared connection, the table
+/// created at first use).
 pub(super) struct Postgres {
-    conn: Arc<Connection>,
-    runtime: tokio::runtime::Handle,
-    /// Dropped with the store: the runtime thread then ends.
-    _stop: tokio::sync::oneshot::Sender<()>,
+    db: Pg,
 }
 
 impl Postgres {
     pub(super) fn new(url: &str) -> Result<Self, StoreError> {
-        let mut config = tokio_postgres::Config::from_str(url).map_err(|e| StoreError::BadUrl(e.to_string()))?;
-        if config.get_connect_timeout().is_none() {
-            config.connect_timeout(Duration::from_secs(5));
-        }
-        config.application_name("tessera-verifier");
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| StoreError::Io(format!("store runtime: {e}")))?;
-        let runtime = rt.handle().clone();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        std::thread::Builder::new()
-            .name("verifier-store".into())
-            .spawn(move || {
-                rt.block_on(async {
-                    let _ = stopped.await;
-                });
-            })
-            .map_err(|e| StoreError::Io(format!("store thread: {e}")))?;
-        Ok(Self { conn: Arc::new(Connection { config, client: tokio::sync::Mutex::new(None) }), runtime, _stop: stop })
+        Ok(Self { db: Pg::new(url, "tessera-verifier", SCHEMA)? })
     }
 
     /// Runs `f` with the client on the store's runtime and waits for its answer.
@@ -145,23 +105,11 @@ impl Postgres {
         F: FnOnce(Arc<Client>) -> Fut + Send + 'static,
         Fut: Future<Output = Result<T, StoreError>> + Send + 'static,
     {
-        let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        let conn = Arc::clone(&self.conn);
-        self.runtime.spawn(async move {
-            let r = match conn.client().await {
-                Ok(c) => f(c).await,
-                Err(e) => Err(e),
-            };
-            let _ = tx.send(r);
-        });
-        rx.recv_timeout(CALL_TIMEOUT).map_err(|_| StoreError::Timeout(CALL_TIMEOUT.as_secs()))?
+        self.db.run(f)
     }
 
     pub(super) fn ping(&self) -> Result<(), StoreError> {
-        self.run(|c| async move {
-            c.simple_query("SELECT 1").await?;
-            Ok(())
-        })
+        Ok(self.db.ping()?)
     }
 
     pub(super) fn create(&self, s: &NewSession<'_>) -> Result<(), StoreError> {

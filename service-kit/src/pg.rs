@@ -1,0 +1,187 @@
+//! A PostgreSQL database behind a synchronous API, for the services whose replicas share their
+//! state (tokio-postgres, no TLS: run the database on a private network or on loopback).
+//!
+//! A service's store keeps SQLite's synchronous calls (short, local) and adds PostgreSQL
+//! through [`Pg`]:
+//!
+//! * the store has its own single-thread runtime, on a thread started with [`Pg::new`] and
+//!   stopped when the [`Pg`] is dropped; it holds the connection;
+//! * each call ([`Pg::run`]) is a task on that runtime; the caller waits for its answer, at
+//!   most [`CALL_TIMEOUT`]. Calls from many requests are pipelined over the one connection;
+//! * the connection is made at first use, with the service's schema (`CREATE TABLE IF NOT
+//!   EXISTS ...`) run under a transaction-scoped advisory lock, so that replicas starting
+//!   together do not race; it is made again after the server closed it.
+//!
+//! The connection is shared by every call, so a call must not open a transaction of several
+//! statements (`BEGIN` ... `COMMIT`: another call's statements would run inside it). Consume a
+//! single-use value with one guarded statement (`UPDATE ... WHERE used = FALSE`, `DELETE ...
+//! RETURNING`, a CTE): of two replicas racing for it, one gets it.
+//!
+//! ```no_run
+//! use service_kit::pg::{Pg, PgError};
+//!
+//! let db = Pg::new("postgres://u:p@127.0.0.1/db", "tessera-example", "CREATE TABLE IF NOT EXISTS t (k TEXT PRIMARY KEY)")?;
+//! let fresh: bool = db.run(|c| async move {
+//!     Ok::<_, PgError>(c.execute("INSERT INTO t (k) VALUES ($1) ON CONFLICT DO NOTHING", &[&"once"]).await? == 1)
+//! })?;
+//! # Ok::<(), PgError>(())
+//! ```
+
+use std::future::Future;
+use std::str::FromStr as _;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use tokio_postgres::{Client, Row};
+use tokio_postgres::NoTls;
+
+/// The longest a caller waits for one database call.
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long connecting may take when the URL does not say (`connect_timeout`).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// An arbitrary key for `pg_advisory_xact_lock` while a schema is created (shared by every
+/// service: their schemas are then created one at a time, which costs nothing).
+const SCHEMA_LOCK: i64 = 0x7e55_5e55;
+
+/// Why a PostgreSQL call failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PgError {
+    /// The URL does not parse.
+    #[error("database_url: {0}")]
+    BadUrl(String),
+    /// PostgreSQL said no (connection, schema or query).
+    #[error("database (PostgreSQL): {0}")]
+    Postgres(#[from] tokio_postgres::Error),
+    /// The database did not answer within [`CALL_TIMEOUT`].
+    #[error("the database did not answer within {0} seconds")]
+    Timeout(u64),
+    /// The store's runtime or thread could not be started.
+    #[error("database runtime: {0}")]
+    Runtime(String),
+}
+
+/// The connection, shared by the store's tasks.
+struct Connection {
+    config: tokio_postgres::Config,
+    schema: &'static str,
+    name: String,
+    client: tokio::sync::Mutex<Option<Arc<Client>>>,
+}
+
+impl Connection {
+    /// The live client, connecting (and creating the schema) when there is none.
+    async fn client(&self) -> Result<Arc<Client>, PgError> {
+        let mut slot = self.client.lock().await;
+        if let Some(c) = slot.as_ref().filter(|c| !c.is_closed()) {
+            return Ok(Arc::clone(c));
+        }
+        let (client, connection) = self.config.connect(NoTls).await?;
+        let name = self.name.clone();
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::warn!(application = %name, error = %e, "PostgreSQL connection closed");
+            }
+        });
+        client.batch_execute(&format!("BEGIN; SELECT pg_advisory_xact_lock({SCHEMA_LOCK}); {} COMMIT;", self.schema)).await?;
+        let client = Arc::new(client);
+        *slot = Some(Arc::clone(&client));
+        Ok(client)
+    }
+}
+
+/// One PostgreSQL database: its own runtime thread and one shared, reconnecting connection.
+pub struct Pg {
+    conn: Arc<Connection>,
+    runtime: tokio::runtime::Handle,
+    /// Dropped with the store: the runtime thread then ends.
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+impl std::fmt::Debug for Pg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pg").field("application", &self.conn.name).finish_non_exhaustive()
+    }
+}
+
+impl Pg {
+    /// The database at `url` (`postgres://user:password@host:port/db`; a schema of its own
+    /// through `?options=-csearch_path%3D<schema>`), seen by the server as `application`
+    /// (`application_name`). `schema` is the SQL run at each connection, under an advisory
+    /// lock (idempotent statements: `CREATE TABLE IF NOT EXISTS ...`; no `BEGIN`/`COMMIT`).
+    /// The URL is checked now and the runtime thread started; the connection is made at first
+    /// use (call [`Pg::ping`] to connect at start).
+    pub fn new(url: &str, application: &str, schema: &'static str) -> Result<Self, PgError> {
+        let mut config = tokio_postgres::Config::from_str(url).map_err(|e| PgError::BadUrl(e.to_string()))?;
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(CONNECT_TIMEOUT);
+        }
+        config.application_name(application);
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| PgError::Runtime(e.to_string()))?;
+        let runtime = rt.handle().clone();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        std::thread::Builder::new()
+            .name(format!("{application}-db"))
+            .spawn(move || {
+                rt.block_on(async {
+                    let _ = stopped.await;
+                });
+            })
+            .map_err(|e| PgError::Runtime(e.to_string()))?;
+        let conn = Connection { config, schema, name: application.to_owned(), client: tokio::sync::Mutex::new(None) };
+        Ok(Self { conn: Arc::new(conn), runtime, _stop: stop })
+    }
+
+    /// Runs `f` with the client on the store's runtime and waits for its answer, at most
+    /// [`CALL_TIMEOUT`] (connecting first if need be). `E` is the caller's error type, which
+    /// takes a [`PgError`] (and so `tokio_postgres::Error` through `?` on a `PgError`-typed
+    /// result, or its own `From`).
+    ///
+    /// Blocks the calling thread: call it from synchronous code or a blocking section, as
+    /// one calls SQLite.
+    pub fn run<T, E, F, Fut>(&self, f: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<PgError> + Send + 'static,
+        F: FnOnce(Arc<Client>) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<T, E>> + Send + 'static,
+    {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        let conn = Arc::clone(&self.conn);
+        self.runtime.spawn(async move {
+            let r = match conn.client().await {
+                Ok(c) => f(c).await,
+                Err(e) => Err(E::from(e)),
+            };
+            let _ = tx.send(r);
+        });
+        rx.recv_timeout(CALL_TIMEOUT).map_err(|_| E::from(PgError::Timeout(CALL_TIMEOUT.as_secs())))?
+    }
+
+    /// Whether the database answers (connecting if need be): for `/health` and at start.
+    pub fn ping(&self) -> Result<(), PgError> {
+        self.run(|c| async move {
+            c.simple_query("SELECT 1").await?;
+            Ok(())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bad_url_is_refused_at_once() {
+        assert!(matches!(Pg::new("postgres://h:notaport/db", "t", ""), Err(PgError::BadUrl(_))));
+    }
+
+    #[test]
+    fn an_unreachable_database_is_an_error_not_a_hang() {
+        // Port 1 on loopback: refused at once.
+        let db = Pg::new("postgres://u:p@127.0.0.1:1/db?connect_timeout=2", "t", "").unwrap();
+        assert!(matches!(db.ping(), Err(PgError::Postgres(_) | PgError::Timeout(_))));
+    }
+}
