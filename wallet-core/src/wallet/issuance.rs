@@ -478,6 +478,15 @@ impl std::fmt::Debug for IssuanceSession {
     }
 }
 
+impl IssuanceSession {
+    /// The checked offer (for a wallet-initiated issuance, the one made from the issuer and
+    /// configurations): its grants say whether [`WalletIssuance::accept`] (pre-authorized
+    /// code) or [`WalletIssuance::authorize`] (authorization code) continues it.
+    pub fn offer(&self) -> &CredentialOffer {
+        &self.offer
+    }
+}
+
 /// What [`WalletIssuance::accept`] ended with.
 #[derive(Debug)]
 pub enum IssuanceOutcome {
