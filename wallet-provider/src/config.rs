@@ -13,6 +13,8 @@
 //! allowed_redirect_uris = ["https://wallet.example.it/activate", "it.example.wallet://activate"]
 //! android_roots = ["/etc/tessera/google-attestation-roots.pem"]
 //! waa_ttl = 3600
+//! database_url = "postgres://wp:secret@db.internal/tessera?options=-csearch_path%3Dwallet_provider"  # else SQLite in data_dir
+//! keys_dir = "/etc/tessera/wallet-provider-keys"  # replicas: the same keys (default data_dir)
 //! ```
 
 use std::net::{IpAddr, SocketAddr};
@@ -169,8 +171,17 @@ pub const DEFAULT_PDND_MAX_LIFETIME: i64 = 3_600;
 pub struct Config {
     /// The provider's entity identifier (its public base URL; also the WAA/WUA `iss`).
     pub entity_id: EntityId,
-    /// Keys, certificates and the database live here.
+    /// Keys, certificates and the database live here (the keys in `keys_dir` when given).
     pub data_dir: PathBuf,
+    /// Where the keys live (the attestation key, the federation entity's keys, the SPID/CIE
+    /// relying party's keys and its login-sealing key under `rp/`); `None`: `data_dir`.
+    /// Replicas share one (see [`crate::keys`]).
+    pub keys_dir: Option<PathBuf>,
+    /// PostgreSQL instead of the SQLite file (`postgres://user:password@host/db`, a schema
+    /// of its own through `?options=-csearch_path%3D<schema>`): replicas behind a load
+    /// balancer share it ([`crate::store`]), with the federation entity's registry (our own
+    /// trust marks).
+    pub database_url: Option<String>,
     /// Where `serve_addr` binds when used by an operator (`tessera up` picks its own).
     pub listen: SocketAddr,
     /// Production: software key attestations are refused and the trust anchor's keys must be
@@ -237,6 +248,8 @@ pub struct Config {
 struct FileConfig {
     entity_id: Option<String>,
     data_dir: Option<PathBuf>,
+    keys_dir: Option<PathBuf>,
+    database_url: Option<String>,
     listen: Option<String>,
     production: Option<bool>,
     trust_anchor: Option<String>,
@@ -285,6 +298,8 @@ impl Config {
             authority_hints: vec![trust_anchor.clone()],
             entity_id,
             data_dir,
+            keys_dir: None,
+            database_url: None,
             listen: SocketAddr::from(([127, 0, 0, 1], 7610)),
             production: false,
             trust_anchor,
@@ -335,6 +350,8 @@ impl Config {
             match name {
                 "ENTITY_ID" => f.entity_id = Some(v),
                 "DATA_DIR" => f.data_dir = Some(v.into()),
+                "KEYS_DIR" => f.keys_dir = Some(v.into()),
+                "DATABASE_URL" => f.database_url = Some(v),
                 "LISTEN" => f.listen = Some(v),
                 "PRODUCTION" => f.production = Some(matches!(v.as_str(), "1" | "true" | "yes")),
                 "TRUST_ANCHOR" => f.trust_anchor = Some(v),
@@ -356,6 +373,8 @@ impl Config {
         let trust_anchor = entity("trust_anchor", f.trust_anchor.as_deref().ok_or(ConfigError::Invalid("trust_anchor is required".into()))?)?;
         let data_dir = f.data_dir.ok_or(ConfigError::Invalid("data_dir is required".into()))?;
         let mut c = Self::new(entity_id, trust_anchor, data_dir);
+        c.keys_dir = f.keys_dir;
+        c.database_url = f.database_url.filter(|u| !u.trim().is_empty());
         if let Some(l) = f.listen {
             c.listen = l.parse().map_err(|e| ConfigError::Invalid(format!("listen: {e}")))?;
         }
@@ -476,6 +495,11 @@ impl Config {
                 return bad("pdnd.max_lifetime must be in 1..=86400 seconds".into());
             }
         }
+        if let Some(u) = &self.database_url
+            && !(u.starts_with("postgres://") || u.starts_with("postgresql://"))
+        {
+            return bad("database_url must be a PostgreSQL URL (postgres://user:password@host/db)".into());
+        }
         for uri in &self.allowed_redirect_uris {
             if !uri.contains("://") || uri.contains('#') {
                 return bad(format!("allowed redirect URI {uri} must be absolute and have no fragment"));
@@ -498,6 +522,11 @@ impl Config {
     /// §3.1.2.3 style).
     pub fn redirect_uri_allowed(&self, uri: &str) -> bool {
         self.allowed_redirect_uris.iter().any(|a| a == uri)
+    }
+
+    /// Where the keys are: `keys_dir`, or `data_dir`.
+    pub fn keys_dir(&self) -> &Path {
+        self.keys_dir.as_deref().unwrap_or(&self.data_dir)
     }
 
     /// A URL under the entity id.
@@ -541,6 +570,20 @@ mod tests {
         assert!(c.redirect_uri_allowed("app://cb"));
         assert!(!c.redirect_uri_allowed("app://cb/other"));
         assert_eq!(c.authority_hints, vec![EntityId::new("https://ta.example.it".to_owned()).unwrap()]);
+    }
+
+    #[test]
+    fn database_url_and_keys_dir_from_toml_and_env() {
+        let c = Config::from_toml(BASE, []).unwrap();
+        assert_eq!((c.database_url.as_deref(), c.keys_dir()), (None, Path::new("/tmp/x")));
+        let c = Config::from_toml(&format!("{BASE}database_url = \"postgres://u:p@db/t\"\nkeys_dir = \"/k\"\n"), []).unwrap();
+        assert_eq!((c.database_url.as_deref(), c.keys_dir()), (Some("postgres://u:p@db/t"), Path::new("/k")));
+        let env = [("TESSERA_WP_DATABASE_URL".to_owned(), "postgresql://u:p@db2/t".to_owned()), ("TESSERA_WP_KEYS_DIR".to_owned(), "/k2".to_owned())];
+        let c = Config::from_toml(BASE, env).unwrap();
+        assert_eq!((c.database_url.as_deref(), c.keys_dir()), (Some("postgresql://u:p@db2/t"), Path::new("/k2")));
+        let e = Config::from_toml(&format!("{BASE}database_url = \"mysql://db/x\"\n"), []).unwrap_err();
+        assert!(matches!(e, ConfigError::Invalid(m) if m.contains("database_url")));
+        assert_eq!(Config::from_toml(&format!("{BASE}database_url = \" \"\n"), []).unwrap().database_url, None, "empty: SQLite");
     }
 
     #[test]

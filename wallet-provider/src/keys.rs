@@ -1,9 +1,9 @@
 //! The provider's keys and the material that lets a verifier trust what they sign.
 //!
-//! * The Federation Entity Key: the trust-anchor building block's key in the same data
-//!   directory (`federation-keys.json`); it signs the Entity Configuration and, as the key of
-//!   our CA certificate, our protocol certificates.
-//! * The attestation key (`<data_dir>/attestation-key.jwk`, mode 0600, written atomically):
+//! * The Federation Entity Key: the trust-anchor building block's key in `keys_dir`
+//!   (`federation-keys.json`); it signs the Entity Configuration and, as the key of our CA
+//!   certificate, our protocol certificates.
+//! * The attestation key (`<keys_dir>/attestation-key.jwk`, mode 0600, written atomically):
 //!   signs WAAs, WUAs and the Status List Token. It is published in `wallet_solution.jwks`
 //!   (IT-Wallet 1.4 §2.4: the keys "used for signing the Wallet Attestations").
 //!
@@ -15,6 +15,13 @@
 //! 1.4 §1.2); `trust_chain` = our chain to the trust anchor (OpenID Federation §4.3). So a
 //! verifier can validate either way: `x5c` to the federation root, or `trust_chain` to the
 //! trust anchor's keys and then `kid` in the resolved `wallet_solution.jwks`.
+//!
+//! `keys_dir` defaults to `data_dir`. Replicas of one provider (sharing a PostgreSQL
+//! database) must share the keys: a WUA signed by one replica is checked against the one
+//! `wallet_solution.jwks`, and a login sealed into the OIDC `state` by one replica's relying
+//! party (`<keys_dir>/rp`) is opened by whichever receives the callback. Give every replica
+//! the same `keys_dir` (one directory mounted in each, created by the first replica to
+//! start, or the files copied in before the first start).
 //!
 //! The chain and the CA certificate come from resolving our own chain (async, bounded
 //! outbound HTTP), cached until it expires. Before the trust anchor has onboarded us,
@@ -105,8 +112,8 @@ fn write_private(path: &Path, text: &str) -> Result<(), String> {
     wallet_core::store::write_private(path, text.as_bytes()).map_err(|e| format!("{}: {e}", path.display()))
 }
 
-fn load_or_create_attestation_key(data_dir: &Path) -> Result<SoftwareSigner, String> {
-    let path = data_dir.join("attestation-key.jwk");
+fn load_or_create_attestation_key(keys_dir: &Path) -> Result<SoftwareSigner, String> {
+    let path = keys_dir.join("attestation-key.jwk");
     match std::fs::read_to_string(&path) {
         Ok(text) => {
             let jwk = PrivateJwk::from_json(&text).map_err(|e| format!("{}: {e}", path.display()))?;
@@ -122,13 +129,15 @@ fn load_or_create_attestation_key(data_dir: &Path) -> Result<SoftwareSigner, Str
 }
 
 impl Keys {
-    /// Loads (creating on first start) the keys under `data_dir`.
+    /// Loads (creating on first start) the keys under `config.keys_dir()` (`keys_dir`, or
+    /// `data_dir`).
     pub fn open(config: &crate::Config) -> Result<Self, String> {
-        std::fs::create_dir_all(&config.data_dir).map_err(|e| format!("{}: {e}", config.data_dir.display()))?;
+        let dir = config.keys_dir();
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         Ok(Self {
             entity_id: config.entity_id.clone(),
-            federation: trust_anchor::keys::load_or_create(&config.data_dir)?,
-            attestation: load_or_create_attestation_key(&config.data_dir)?,
+            federation: trust_anchor::keys::load_or_create(dir)?,
+            attestation: load_or_create_attestation_key(dir)?,
             trust_anchor: config.trust_anchor.clone(),
             trust_anchor_jwks: config.trust_anchor_jwks.clone(),
             cover: config.waa_ttl.max(config.status_list_ttl).clamp(0, PROTOCOL_CERT_TTL),

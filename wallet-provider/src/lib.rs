@@ -16,9 +16,11 @@
 //! * Seams: the clock ([`wallet_core::time::Clock`]), the key attestation verifier
 //!   (wallet-core's `KeyAttestationVerifier`: software format in development, Android Key
 //!   Attestation with configured roots), the SPID/CIE relying party (`spid-cie-oidc`).
-//! * State lives in one SQLite file ([`store`], mode 0600), so replicas share nonces,
-//!   sessions and the status list; keys live under the data directory ([`keys`]). Logins in
-//!   progress are stored nowhere: they travel sealed in the OIDC `state` ([`citizen`]).
+//! * State lives in one SQLite file (mode 0600), or in PostgreSQL (`database_url`) shared by
+//!   replicas behind a load balancer ([`store`]): nonces, login codes, sessions, instances
+//!   and the status list, each single-use value consumed once across replicas; keys live
+//!   under `keys_dir`, which replicas share ([`keys`]). Logins in progress are stored
+//!   nowhere: they travel sealed in the OIDC `state` ([`citizen`]).
 //! * It is a federation leaf: its Entity Configuration (`wallet_solution` metadata) and
 //!   admin API are the trust-anchor crate's building block ([`trust_anchor::router`]).
 //!

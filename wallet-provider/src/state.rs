@@ -143,7 +143,7 @@ impl Builder {
 
     /// The SPID/CIE relying party (default: opened from the configuration when
     /// `op_entity_id` is set: `client_id` = our entity id, redirect URI
-    /// `<entity id>/citizen/callback`, keys under `<data_dir>/rp`, the pinned trust anchor).
+    /// `<entity id>/citizen/callback`, keys under `<keys_dir>/rp`, the pinned trust anchor).
     /// Its `openid_relying_party` metadata goes into our Entity Configuration.
     pub fn relying_party(mut self, rp: RelyingParty) -> Self {
         self.relying_party = Some(rp);
@@ -156,12 +156,17 @@ impl Builder {
         config.validate()?;
         std::fs::create_dir_all(&config.data_dir).map_err(|e| OpenError::Keys(format!("{}: {e}", config.data_dir.display())))?;
         let keys = Keys::open(&config).map_err(OpenError::Keys)?;
-        let store = Store::open(&config.data_dir.join("wallet-provider.sqlite"))?;
+        let store = match &config.database_url {
+            Some(url) => Store::postgres(url)?,
+            None => Store::open(&config.data_dir.join("wallet-provider.sqlite"))?,
+        };
+        // PostgreSQL: connect now, so that a wrong URL or an unreachable server fails at start.
+        store.ping()?;
         let relying_party = match (self.relying_party, &config.op_entity_id, &config.trust_anchor_jwks) {
             (Some(rp), _, _) => Some(rp),
             (None, Some(_), Some(jwks)) => {
                 let anchors = vec![wallet_core::federation::TrustAnchorConfig { id: config.trust_anchor.clone(), jwks: jwks.clone() }];
-                let mut rc = RpConfig::new(config.entity_id.clone(), config.endpoint(crate::citizen::CITIZEN_CALLBACK), config.data_dir.join("rp"), anchors);
+                let mut rc = RpConfig::new(config.entity_id.clone(), config.endpoint(crate::citizen::CITIZEN_CALLBACK), config.keys_dir().join("rp"), anchors);
                 // IT-Wallet 1.4 forbids RSA-OAEP (ALL-007); RSA-OAEP-256 is a MUST there and
                 // SPID/CIE OPs support it.
                 rc.userinfo_alg = spid_cie_oidc::jwe_rsa::KeyAlg::RsaOaep256;
@@ -185,7 +190,10 @@ impl Builder {
                 forbidden.join(", ")
             ))));
         }
-        let mut fed = trust_anchor::Config::trust_anchor(config.entity_id.clone(), config.data_dir.clone(), config.admin_token.clone());
+        // The building block keeps its key ring where our keys are (replicas share them), and
+        // its registry (our own trust marks) in the shared database when there is one.
+        let mut fed = trust_anchor::Config::trust_anchor(config.entity_id.clone(), config.keys_dir().to_path_buf(), config.admin_token.clone());
+        fed.database_url = config.database_url.clone();
         fed.authority = false;
         fed.authority_hints = config.authority_hints.clone();
         fed.organization_name = config.organization_name.clone();
