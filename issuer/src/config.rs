@@ -14,6 +14,12 @@
 //! wallet_attestation = "required"     # or "optional": see below
 //! login_ttl = 600                     # seconds to authenticate after /authorize
 //! code_ttl = 60                       # an authorization code's life (at most 60 s)
+//! database_url = "postgres://issuer:secret@db.internal/tessera"  # else SQLite in data_dir
+//! keys_dir = "/etc/tessera/issuer-keys"   # replicas: the same keys (default data_dir)
+//!
+//! [tls]                               # HTTPS (else plain HTTP behind a TLS proxy)
+//! certificate = "/etc/tessera/issuer.crt.pem"   # the chain, leaf first
+//! private_key = "/etc/tessera/issuer.key.pem"
 //!
 //! [[trust_anchors]]
 //! id = "https://trust-anchor.example.it"
@@ -53,6 +59,11 @@
 //! with its `jwk` is accepted (a WUA, when sent, is still verified), and the metadata do not
 //! demand one. The proof's own checks (`typ`, `alg`, signature, `aud`, `nonce`, `iat`) and
 //! DPoP stay.
+//!
+//! Replicas (`database_url`): every replica of one issuer names the same PostgreSQL database
+//! (or schema) and the same `keys_dir` (the credential, token and federation keys: a token
+//! signed by one replica is verified by another, and the one Entity Configuration publishes
+//! one key); each keeps its own `data_dir`. See [`crate::store`].
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -304,6 +315,13 @@ pub struct Config {
     pub login_ttl: i64,
     /// Seconds an authorization code lives (IT-Wallet 1.4 §3.3: at most 60).
     pub code_ttl: i64,
+    /// The shared PostgreSQL database of replicas (`database_url`); `None`: SQLite in
+    /// `data_dir`.
+    pub database_url: Option<String>,
+    /// Where the keys are, when not in `data_dir` (`keys_dir`: replicas share it).
+    pub keys_dir: Option<PathBuf>,
+    /// HTTPS (`[tls] certificate`, `private_key`: PEM files): served with rustls when given.
+    pub tls: Option<service_kit::serve::TlsFiles>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -343,6 +361,9 @@ struct File {
     authentication: Option<AuthenticationFile>,
     login_ttl: Option<i64>,
     code_ttl: Option<i64>,
+    database_url: Option<String>,
+    keys_dir: Option<PathBuf>,
+    tls: Option<service_kit::serve::TlsFiles>,
 }
 
 fn entity(name: &str, v: &str) -> Result<EntityId, ConfigError> {
@@ -392,6 +413,9 @@ impl Config {
             authentication: Authentication::None,
             login_ttl: 600,
             code_ttl: 60,
+            database_url: None,
+            keys_dir: None,
+            tls: None,
         }
     }
 
@@ -402,7 +426,7 @@ impl Config {
 
     /// From TOML text and environment variables (`TESSERA_ISSUER_ENTITY_ID`, `_DATA_DIR`,
     /// `_REGISTRY`, `_LISTEN`, `_ADMIN_TOKEN`, `_PROFILE`, `_BATCH_SIZE`, `_ORGANIZATION_NAME`,
-    /// `_WALLET_ATTESTATION`);
+    /// `_WALLET_ATTESTATION`, `_DATABASE_URL`, `_KEYS_DIR`);
     /// other `TESSERA_ISSUER_*` names are refused.
     pub fn from_toml(text: &str, env: impl IntoIterator<Item = (String, String)>) -> Result<Self, ConfigError> {
         let mut f: File = toml::from_str(text).map_err(|e| ConfigError::Parse(e.to_string()))?;
@@ -417,6 +441,8 @@ impl Config {
                 "PROFILE" => f.profile = Some(v),
                 "ORGANIZATION_NAME" => f.organization_name = Some(v),
                 "WALLET_ATTESTATION" => f.wallet_attestation = Some(v),
+                "DATABASE_URL" => f.database_url = Some(v),
+                "KEYS_DIR" => f.keys_dir = Some(v.into()),
                 "BATCH_SIZE" => f.batch_size = Some(v.parse().map_err(|e| ConfigError::Parse(format!("{k}: {e}")))?),
                 _ => return Err(ConfigError::Parse(format!("unknown override {k}"))),
             }
@@ -496,6 +522,9 @@ impl Config {
         if let Some(v) = f.code_ttl {
             c.code_ttl = v;
         }
+        c.database_url = f.database_url.filter(|u| !u.trim().is_empty());
+        c.keys_dir = f.keys_dir;
+        c.tls = f.tls;
         c.validate()?;
         Ok(c)
     }
@@ -557,7 +586,17 @@ impl Config {
             Authentication::Pid(p) if p.vct.is_empty() || p.claim.is_empty() => return bad("authentication.vct and authentication.claim must not be empty".into()),
             _ => {}
         }
+        if let Some(u) = &self.database_url
+            && !(u.starts_with("postgres://") || u.starts_with("postgresql://"))
+        {
+            return bad("database_url must be a PostgreSQL URL (postgres://user:password@host/db)".into());
+        }
         Ok(())
+    }
+
+    /// Where the keys are: `keys_dir`, or `data_dir`.
+    pub fn keys_dir(&self) -> &Path {
+        self.keys_dir.as_deref().unwrap_or(&self.data_dir)
     }
 
     /// A URL under the entity id.
@@ -607,6 +646,14 @@ mod tests {
         assert!(a.into_config().is_err(), "acr is a spid-cie setting");
         let a: AuthenticationFile = toml::from_str("method = \"saml\"").unwrap();
         assert!(a.into_config().is_err());
+        assert_eq!((c.database_url.as_deref(), c.keys_dir(), c.tls.as_ref()), (None, Path::new("/tmp/i"), None), "SQLite, keys in data_dir, HTTP");
+        let pg = format!("database_url = \"postgres://u:p@db/x\"\nkeys_dir = \"/k\"\n[tls]\ncertificate = \"/c.pem\"\nprivate_key = \"/k.pem\"\n{BASE}");
+        let pg = Config::from_toml(&pg, []).unwrap();
+        assert_eq!((pg.database_url.as_deref(), pg.keys_dir()), (Some("postgres://u:p@db/x"), Path::new("/k")));
+        assert_eq!(pg.tls.unwrap().certificate, PathBuf::from("/c.pem"));
+        let env = Config::from_toml(BASE, [("TESSERA_ISSUER_DATABASE_URL".to_owned(), "postgresql://db/y".to_owned()), ("TESSERA_ISSUER_KEYS_DIR".to_owned(), "/kk".to_owned())]).unwrap();
+        assert_eq!((env.database_url.as_deref(), env.keys_dir()), (Some("postgresql://db/y"), Path::new("/kk")));
+        assert!(matches!(Config::from_toml(&format!("database_url = \"mysql://db/x\"\n{BASE}"), []), Err(ConfigError::Invalid(m)) if m.contains("database_url")));
         let none = "entity_id = \"https://i.example.it\"\ndata_dir = \"/tmp/i\"\n";
         assert!(matches!(Config::from_toml(none, []), Err(ConfigError::Invalid(m)) if m.contains("credentials")));
     }

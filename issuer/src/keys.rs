@@ -1,4 +1,8 @@
-//! The issuer's keys, in `data_dir` (0600, created on first start):
+//! The issuer's keys, in `keys_dir` (default `data_dir`; 0600, created on first start).
+//! Replicas of one issuer share them (one directory mounted in each, or the files copied in
+//! before the first start): an access token signed by one replica is verified by another,
+//! and every replica signs credentials and the status list with the key the one Entity
+//! Configuration publishes.
 //!
 //! * `credential-key.jwk`: signs credentials, the Token Status List and the signed
 //!   metadata; published in `openid_credential_issuer.jwks` (IT-Wallet 1.4 §3.1, §4.1),

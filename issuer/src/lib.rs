@@ -23,7 +23,10 @@
 //!   the code at `/token` with PKCE, DPoP and the attestation; refresh tokens; the WUA's own
 //!   status (its provider's Token Status List, fetched through service-kit's bounded client).
 //!
-//! Not yet: re-issuance, trust marks and `x5c`, PostgreSQL, TLS. See `issuer/README.md`.
+//! * Deployment: SQLite by default, PostgreSQL (`database_url`) for replicas sharing their
+//!   state and keys (`keys_dir`) ([`store`]); HTTPS with rustls when `[tls]` is given.
+//!
+//! Not yet: re-issuance, trust marks and `x5c`. See `issuer/README.md`.
 
 #![warn(missing_docs)]
 
@@ -50,7 +53,8 @@ pub use state::{Builder, Issuer, OpenError};
 /// How often expired single-use values are purged while serving.
 pub const PURGE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
 
-/// Serves on a bound listener until `shutdown` completes, purging expired values every
+/// Serves on a bound listener until `shutdown` completes, over HTTPS when the configuration
+/// has `[tls]` ([`service_kit::serve::serve_tls`]), purging expired values every
 /// [`PURGE_INTERVAL`].
 pub async fn serve_listener(state: Issuer, listener: tokio::net::TcpListener, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
     let purger = state.clone();
@@ -63,7 +67,10 @@ pub async fn serve_listener(state: Issuer, listener: tokio::net::TcpListener, sh
             }
         }
     });
-    let r = service_kit::serve::serve(listener, router(state), shutdown).await;
+    let r = match state.tls().cloned() {
+        Some(tls) => service_kit::serve::serve_tls(listener, router(state), tls, shutdown).await,
+        None => service_kit::serve::serve(listener, router(state), shutdown).await,
+    };
     task.abort();
     r
 }

@@ -60,7 +60,7 @@ fn serve(path: &Path) -> Result<(), String> {
         let id = config.entity_id.clone();
         let state = issuer::Issuer::open(config).map_err(|e| e.to_string())?;
         let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| format!("{listen}: {e}"))?;
-        tracing::info!(entity_id = %id, %listen, "issuer serving");
+        tracing::info!(entity_id = %id, %listen, https = state.tls().is_some(), database = state.store().backend_name(), "issuer serving");
         issuer::serve_listener(state, listener, shutdown()).await.map_err(|e| e.to_string())
     })
 }

@@ -41,6 +41,9 @@ pub enum OpenError {
     /// The federation entity.
     #[error("federation entity: {0}")]
     Federation(String),
+    /// `[tls]`: the certificate or key cannot be used.
+    #[error("{0}")]
+    Tls(#[from] service_kit::serve::TlsError),
 }
 
 /// Wallet providers' keys from the `trust_chain` header of their WAAs and WUAs, validated
@@ -113,6 +116,7 @@ struct Inner {
     clock: Arc<dyn Clock>,
     limiters: Limiters,
     metrics: crate::metrics::Metrics,
+    tls: Option<Arc<service_kit::serve::ServerConfig>>,
 }
 
 /// `openid_credential_issuer` metadata (OpenID4VCI §12.2.4, IT-Wallet 1.4 §3.1): endpoints,
@@ -205,13 +209,13 @@ pub fn verifier_metadata(config: &Config, keys: &Keys) -> wallet_core::oid4vp::V
 }
 
 /// The SPID/CIE relying party (`method = "spid-cie"`): `client_id` = our entity id, the
-/// callback [`routes::AUTHORIZE_CALLBACK_PATH`], keys under `<data_dir>/rp`, the configured
+/// callback [`routes::AUTHORIZE_CALLBACK_PATH`], keys under `<keys_dir>/rp`, the configured
 /// trust anchors; UserInfo encrypted with RSA-OAEP-256 (IT-Wallet 1.4 forbids RSA-OAEP).
 fn relying_party(config: &Config) -> Result<Option<spid_cie_oidc::RelyingParty>, OpenError> {
     if !matches!(config.authentication, Authentication::SpidCie(_)) {
         return Ok(None);
     }
-    let mut rc = spid_cie_oidc::RpConfig::new(config.entity_id.clone(), config.endpoint(routes::AUTHORIZE_CALLBACK_PATH), config.data_dir.join("rp"), config.trust_anchors.clone());
+    let mut rc = spid_cie_oidc::RpConfig::new(config.entity_id.clone(), config.endpoint(routes::AUTHORIZE_CALLBACK_PATH), config.keys_dir().join("rp"), config.trust_anchors.clone());
     rc.userinfo_alg = spid_cie_oidc::jwe_rsa::KeyAlg::RsaOaep256;
     rc.client_name = config.organization_name.clone();
     rc.contacts = vec![format!("issuer@{}", config.entity_id.host())];
@@ -242,13 +246,22 @@ impl Builder {
         self
     }
 
-    /// Opens the database, loads (or creates) the keys and the federation entity.
+    /// Opens the database (PostgreSQL: connects now, so that a wrong URL or an unreachable
+    /// server fails at start), loads (or creates) the keys and the federation entity, and
+    /// the TLS certificate when `[tls]` is given.
     pub fn open(self) -> Result<Issuer, OpenError> {
         let config = self.config;
         config.validate()?;
-        std::fs::create_dir_all(&config.data_dir).map_err(|e| OpenError::Keys(format!("{}: {e}", config.data_dir.display())))?;
-        let keys = Keys::open(&config.data_dir).map_err(OpenError::Keys)?;
-        let store = Store::open(&config.data_dir.join("issuer.sqlite"))?;
+        for dir in [&config.data_dir, config.keys_dir()] {
+            std::fs::create_dir_all(dir).map_err(|e| OpenError::Keys(format!("{}: {e}", dir.display())))?;
+        }
+        let tls = config.tls.as_ref().map(service_kit::serve::load_tls).transpose()?;
+        let keys = Keys::open(config.keys_dir()).map_err(OpenError::Keys)?;
+        let store = match &config.database_url {
+            Some(url) => Store::postgres(url)?,
+            None => Store::open(&config.data_dir.join("issuer.sqlite"))?,
+        };
+        store.ping()?;
         let metadata = issuer_metadata(&config, &keys);
         let as_metadata = authorization_server_metadata(&config);
         let mut md = Map::new();
@@ -262,7 +275,10 @@ impl Builder {
         if matches!(config.authentication, Authentication::Pid(_)) {
             md.insert("openid_credential_verifier".into(), serde_json::to_value(verifier_metadata(&config, &keys)).map_err(|e| OpenError::Federation(e.to_string()))?);
         }
-        let mut fed = trust_anchor::Config::trust_anchor(config.entity_id.clone(), config.data_dir.clone(), config.admin_token.clone());
+        // The building block keeps its key ring where our keys are (replicas share them), and
+        // its registry (our own trust marks) in the shared database when there is one.
+        let mut fed = trust_anchor::Config::trust_anchor(config.entity_id.clone(), config.keys_dir().to_path_buf(), config.admin_token.clone());
+        fed.database_url = config.database_url.clone();
         fed.authority = false;
         fed.authority_hints = config.authority_hints.clone();
         fed.organization_name = config.organization_name.clone();
@@ -292,6 +308,7 @@ impl Builder {
                 clock: self.clock,
                 limiters,
                 metrics: crate::metrics::Metrics::default(),
+                tls,
             }),
         })
     }
@@ -376,6 +393,11 @@ impl Issuer {
     /// The rate limiters.
     pub fn limiters(&self) -> &Limiters {
         &self.inner.limiters
+    }
+
+    /// The TLS server configuration (`[tls]`), loaded at open.
+    pub fn tls(&self) -> Option<&Arc<service_kit::serve::ServerConfig>> {
+        self.inner.tls.as_ref()
     }
 
     /// The counters.

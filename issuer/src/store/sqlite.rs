@@ -1,8 +1,6 @@
-//! The issuer's database: `<data_dir>/issuer.sqlite` (0600, WAL, `synchronous=FULL`), one
-//! connection behind a mutex. Every single-use value (pre-authorized codes, `c_nonce`s,
-//! DPoP `jti`s, deferred `transaction_id`s, `request_uri`s, logins in progress, authorization
-//! codes) is consumed by one guarded statement, so that of
-//! two concurrent uses exactly one wins.
+//! The SQLite backend: `<data_dir>/issuer.sqlite` (0600, WAL, `synchronous=FULL`), one
+//! connection behind a mutex. Every single-use value is consumed by one guarded statement,
+//! so that of two concurrent uses exactly one wins.
 //!
 //! Durability: a commit is synced (`fsync` of the WAL) before anything of value leaves —
 //! a token, a credential, a status change. The bookkeeping of the hot path (a new `c_nonce`,
@@ -15,117 +13,17 @@
 //! before the next synced commit (of any request) can forget that `jti`. A credential
 //! request costs one `fsync` instead of five (counted with strace under the issuance
 //! benchmark), a batch one instead of twenty-three.
-//!
-//! What it keeps about citizens is what issuance and status need (IT-Wallet §6): the
-//! registry key (`citizen`) of each offer, grant and issued credential, with the
-//! configuration, the status index and the status. Claims are never stored: they are read
-//! from the registry when the credential is signed. Secrets (pre-authorized codes) are kept
-//! as SHA-256 hashes.
 
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-/// The database failed.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum StoreError {
-    /// SQLite.
-    #[error("sqlite: {0}")]
-    Sqlite(#[from] rusqlite::Error),
-    /// The file.
-    #[error("{0}")]
-    Io(String),
-    /// A stored value does not parse.
-    #[error("corrupt row: {0}")]
-    Corrupt(String),
-}
+use super::{Deferred, Grant, Issued, Offer, STATUS_DRAWS, StoreError, Target, draw, json, list, status_space};
 
-/// An offer, as stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Offer {
-    /// The `tx_code` sent to the citizen out of band.
-    pub tx_code: Option<String>,
-    /// The registry key.
-    pub citizen: String,
-    /// The configurations offered.
-    pub configurations: Vec<String>,
-}
-
-/// A grant: what an access token's `sub` stands for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Grant {
-    /// The registry key.
-    pub citizen: String,
-    /// The configurations granted.
-    pub configurations: Vec<String>,
-}
-
-/// One issued credential.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Issued {
-    /// Our id for it (admin API).
-    pub id: String,
-    /// The grant it was issued under.
-    #[serde(skip)]
-    pub grant_id: String,
-    /// The registry key.
-    pub citizen: String,
-    /// `credential_configuration_id`.
-    pub configuration_id: String,
-    /// Its index in the status list.
-    pub status_idx: u64,
-    /// Its status value (0 valid, 1 invalid, 2 suspended).
-    pub status: u8,
-    /// The response's `notification_id`.
-    #[serde(skip)]
-    pub notification_id: String,
-    /// When.
-    pub issued_at: i64,
-    /// `exp`.
-    pub expires_at: i64,
-    /// The wallet's last notification event, if any.
-    pub notified: Option<String>,
-}
-
-/// A deferred issuance waiting for the registry.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Deferred {
-    /// The grant.
-    pub grant_id: String,
-    /// The configuration.
-    pub configuration_id: String,
-    /// The proven keys (JWK JSON array).
-    pub keys: String,
-}
-
-/// Which credentials a status change applies to.
-#[derive(Debug, Clone, Copy)]
-pub enum Target<'a> {
-    /// One credential by id.
-    Credential(&'a str),
-    /// Every credential of a citizen.
-    Citizen(&'a str),
-}
-
-/// The store.
-pub struct Store {
+/// The SQLite database.
+pub(super) struct Sqlite {
     conn: Mutex<Connection>,
-}
-
-impl std::fmt::Debug for Store {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").finish_non_exhaustive()
-    }
-}
-
-fn list(s: &str) -> Result<Vec<String>, StoreError> {
-    serde_json::from_str(s).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
-fn json(v: &[String]) -> String {
-    serde_json::to_string(v).unwrap_or_else(|_| "[]".into())
 }
 
 const SCHEMA: &str = "
@@ -150,9 +48,9 @@ CREATE TABLE IF NOT EXISTS deferred (transaction_id TEXT PRIMARY KEY, grant_id T
     keys TEXT NOT NULL, expires_at INTEGER NOT NULL, used INTEGER NOT NULL DEFAULT 0);
 ";
 
-impl Store {
+impl Sqlite {
     /// Opens (creating, 0600) the database at `path`.
-    pub fn open(path: &Path) -> Result<Self, StoreError> {
+    pub(super) fn open(path: &Path) -> Result<Self, StoreError> {
         service_kit::files::private_database(path).map_err(|e| StoreError::Io(format!("{}: {e}", path.display())))?;
         let conn = Connection::open(path)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
@@ -177,13 +75,13 @@ impl Store {
     }
 
     /// Whether the database answers.
-    pub fn ping(&self) -> Result<(), StoreError> {
+    pub(super) fn ping(&self) -> Result<(), StoreError> {
         self.conn().query_row("SELECT 1", [], |_| Ok(()))?;
         Ok(())
     }
 
     /// Stores an offer under the hash of its pre-authorized code.
-    pub fn insert_offer(&self, code_hash: &str, offer: &Offer, expires_at: i64) -> Result<(), StoreError> {
+    pub(super) fn insert_offer(&self, code_hash: &str, offer: &Offer, expires_at: i64) -> Result<(), StoreError> {
         self.conn().execute(
             "INSERT INTO offers (code_hash, tx_code, citizen, configurations, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![code_hash, offer.tx_code, offer.citizen, json(&offer.configurations), expires_at],
@@ -193,7 +91,7 @@ impl Store {
 
     /// Counts one attempt at an unused, unexpired offer with attempts left, and returns it;
     /// `None` when there is no such offer (unknown, used, expired or burnt).
-    pub fn attempt_offer(&self, code_hash: &str, now: i64, max_attempts: u32) -> Result<Option<Offer>, StoreError> {
+    pub(super) fn attempt_offer(&self, code_hash: &str, now: i64, max_attempts: u32) -> Result<Option<Offer>, StoreError> {
         let row = self
             .conn()
             .query_row(
@@ -207,12 +105,12 @@ impl Store {
     }
 
     /// Consumes an offer (single use): whether this call did.
-    pub fn consume_offer(&self, code_hash: &str) -> Result<bool, StoreError> {
+    pub(super) fn consume_offer(&self, code_hash: &str) -> Result<bool, StoreError> {
         Ok(self.conn().execute("UPDATE offers SET used = 1 WHERE code_hash = ?1 AND used = 0", [code_hash])? == 1)
     }
 
     /// Records a grant.
-    pub fn insert_grant(&self, id: &str, grant: &Grant, expires_at: i64) -> Result<(), StoreError> {
+    pub(super) fn insert_grant(&self, id: &str, grant: &Grant, expires_at: i64) -> Result<(), StoreError> {
         self.conn().execute(
             "INSERT INTO grants VALUES (?1, ?2, ?3, ?4)",
             params![id, grant.citizen, json(&grant.configurations), expires_at],
@@ -221,7 +119,7 @@ impl Store {
     }
 
     /// A grant by id.
-    pub fn grant(&self, id: &str) -> Result<Option<Grant>, StoreError> {
+    pub(super) fn grant(&self, id: &str) -> Result<Option<Grant>, StoreError> {
         let row = self
             .conn()
             .query_row("SELECT citizen, configurations FROM grants WHERE id = ?1", [id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
@@ -230,23 +128,23 @@ impl Store {
     }
 
     /// Records a fresh `c_nonce`.
-    pub fn insert_nonce(&self, nonce: &str, expires_at: i64) -> Result<(), StoreError> {
+    pub(super) fn insert_nonce(&self, nonce: &str, expires_at: i64) -> Result<(), StoreError> {
         self.relaxed(|c| Ok(c.execute("INSERT INTO nonces (nonce, expires_at) VALUES (?1, ?2)", params![nonce, expires_at])?))?;
         Ok(())
     }
 
     /// Whether `nonce` is one of ours, unused and unexpired.
-    pub fn nonce_usable(&self, nonce: &str, now: i64) -> Result<bool, StoreError> {
+    pub(super) fn nonce_usable(&self, nonce: &str, now: i64) -> Result<bool, StoreError> {
         Ok(self.conn().query_row("SELECT COUNT(*) FROM nonces WHERE nonce = ?1 AND used = 0 AND expires_at > ?2", params![nonce, now], |r| r.get::<_, i64>(0))? == 1)
     }
 
     /// Consumes `nonce` (single use): whether this call did.
-    pub fn consume_nonce(&self, nonce: &str, now: i64) -> Result<bool, StoreError> {
+    pub(super) fn consume_nonce(&self, nonce: &str, now: i64) -> Result<bool, StoreError> {
         self.relaxed(|c| Ok(c.execute("UPDATE nonces SET used = 1 WHERE nonce = ?1 AND used = 0 AND expires_at > ?2", params![nonce, now])? == 1))
     }
 
     /// Remembers a `jti` (namespaced by the caller) until `expires_at`: whether it was new.
-    pub fn remember_jti(&self, jti: &str, expires_at: i64) -> Result<bool, StoreError> {
+    pub(super) fn remember_jti(&self, jti: &str, expires_at: i64) -> Result<bool, StoreError> {
         self.relaxed(|c| Ok(c.execute("INSERT OR IGNORE INTO jtis VALUES (?1, ?2)", params![jti, expires_at])? == 1))
     }
 
@@ -254,30 +152,26 @@ impl Store {
     /// twice as large as the indices in use and a multiple of `step` (IT-Wallet §6 / the
     /// status list draft's privacy advice: neighbouring credentials do not get neighbouring
     /// indices, and the list's length tells the number issued only to within a step).
-    pub fn allocate_status_idx(&self, step: u64) -> Result<u64, StoreError> {
+    pub(super) fn allocate_status_idx(&self, step: u64) -> Result<u64, StoreError> {
         self.relaxed(|conn| Self::allocate(conn, step))
     }
 
     fn allocate(conn: &Connection, step: u64) -> Result<u64, StoreError> {
         let used: i64 = conn.query_row("SELECT COUNT(*) FROM status_slots", [], |r| r.get(0))?;
-        let used = u64::try_from(used).unwrap_or(0);
-        let step = step.max(1);
-        let space = used.saturating_add(1).saturating_mul(2).div_ceil(step).max(1).saturating_mul(step);
-        for _ in 0..64 {
-            let mut b = [0u8; 8];
-            getrandom::fill(&mut b).map_err(|e| StoreError::Io(e.to_string()))?;
-            let idx = u64::from_be_bytes(b) % space;
+        let space = status_space(u64::try_from(used).unwrap_or(0), step);
+        for _ in 0..STATUS_DRAWS {
+            let idx = draw(space)?;
             let sql_idx = i64::try_from(idx).map_err(|e| StoreError::Corrupt(e.to_string()))?;
             if conn.execute("INSERT OR IGNORE INTO status_slots VALUES (?1)", [sql_idx])? == 1 {
                 return Ok(idx);
             }
         }
-        Err(StoreError::Corrupt("no free status index found in 64 draws".into()))
+        Err(StoreError::Corrupt(format!("no free status index found in {STATUS_DRAWS} draws")))
     }
 
     /// Records the credentials of one response, all or none: one transaction, one synced
     /// commit (a batch of ten costs one `fsync`, not ten).
-    pub fn insert_issued(&self, rows: &[Issued]) -> Result<(), StoreError> {
+    pub(super) fn insert_issued(&self, rows: &[Issued]) -> Result<(), StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         {
@@ -295,7 +189,7 @@ impl Store {
     }
 
     /// Sets the status of `target`'s credentials: how many changed.
-    pub fn set_status(&self, target: Target<'_>, value: u8) -> Result<usize, StoreError> {
+    pub(super) fn set_status(&self, target: Target<'_>, value: u8) -> Result<usize, StoreError> {
         let n = match target {
             Target::Credential(id) => self.conn().execute("UPDATE issued SET status = ?2 WHERE id = ?1", params![id, value])?,
             Target::Citizen(c) => self.conn().execute("UPDATE issued SET status = ?2 WHERE citizen = ?1", params![c, value])?,
@@ -304,7 +198,7 @@ impl Store {
     }
 
     /// Credentials of a citizen (admin API).
-    pub fn issued_to(&self, citizen: &str) -> Result<Vec<Issued>, StoreError> {
+    pub(super) fn issued_to(&self, citizen: &str) -> Result<Vec<Issued>, StoreError> {
         let conn = self.conn();
         let mut stmt = conn.prepare(
             "SELECT id, grant_id, citizen, configuration_id, status_idx, status, notification_id, issued_at, expires_at, notified
@@ -328,7 +222,7 @@ impl Store {
     }
 
     /// Every non-zero status entry, and one past the highest index allocated.
-    pub fn status_entries(&self) -> Result<(Vec<(u64, u8)>, u64), StoreError> {
+    pub(super) fn status_entries(&self) -> Result<(Vec<(u64, u8)>, u64), StoreError> {
         let conn = self.conn();
         let mut stmt = conn.prepare("SELECT status_idx, status FROM issued WHERE status != 0")?;
         let entries = stmt.query_map([], |r| Ok((u64::try_from(r.get::<_, i64>(0)?).unwrap_or(u64::MAX), r.get::<_, u8>(1)?)))?.collect::<Result<Vec<_>, _>>()?;
@@ -338,12 +232,12 @@ impl Store {
 
     /// Records the wallet's notification for a grant's `notification_id`: whether it named
     /// credentials of this grant.
-    pub fn notify(&self, notification_id: &str, grant_id: &str, event: &str) -> Result<bool, StoreError> {
+    pub(super) fn notify(&self, notification_id: &str, grant_id: &str, event: &str) -> Result<bool, StoreError> {
         Ok(self.conn().execute("UPDATE issued SET notified = ?3 WHERE notification_id = ?1 AND grant_id = ?2", params![notification_id, grant_id, event])? > 0)
     }
 
     /// Records a deferred issuance.
-    pub fn insert_deferred(&self, transaction_id: &str, d: &Deferred, expires_at: i64) -> Result<(), StoreError> {
+    pub(super) fn insert_deferred(&self, transaction_id: &str, d: &Deferred, expires_at: i64) -> Result<(), StoreError> {
         self.conn().execute(
             "INSERT INTO deferred (transaction_id, grant_id, configuration_id, keys, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![transaction_id, d.grant_id, d.configuration_id, d.keys, expires_at],
@@ -352,7 +246,7 @@ impl Store {
     }
 
     /// A pending deferred issuance.
-    pub fn deferred(&self, transaction_id: &str, now: i64) -> Result<Option<Deferred>, StoreError> {
+    pub(super) fn deferred(&self, transaction_id: &str, now: i64) -> Result<Option<Deferred>, StoreError> {
         Ok(self
             .conn()
             .query_row(
@@ -364,13 +258,13 @@ impl Store {
     }
 
     /// Consumes a deferred issuance (single use): whether this call did.
-    pub fn consume_deferred(&self, transaction_id: &str) -> Result<bool, StoreError> {
+    pub(super) fn consume_deferred(&self, transaction_id: &str) -> Result<bool, StoreError> {
         Ok(self.conn().execute("UPDATE deferred SET used = 1 WHERE transaction_id = ?1 AND used = 0", [transaction_id])? == 1)
     }
 
     /// Stores a pushed authorization request under the hash of its `request_uri`, bound to
     /// the client (`request`: the verified request, JSON).
-    pub fn insert_pushed(&self, request_uri_hash: &str, client_id: &str, request: &str, expires_at: i64) -> Result<(), StoreError> {
+    pub(super) fn insert_pushed(&self, request_uri_hash: &str, client_id: &str, request: &str, expires_at: i64) -> Result<(), StoreError> {
         self.conn().execute(
             "INSERT INTO pushed (request_uri_hash, client_id, request, expires_at) VALUES (?1, ?2, ?3, ?4)",
             params![request_uri_hash, client_id, request, expires_at],
@@ -379,7 +273,7 @@ impl Store {
     }
 
     /// Consumes a pushed request (single use, this client's, unexpired): its JSON, or `None`.
-    pub fn take_pushed(&self, request_uri_hash: &str, client_id: &str, now: i64) -> Result<Option<String>, StoreError> {
+    pub(super) fn take_pushed(&self, request_uri_hash: &str, client_id: &str, now: i64) -> Result<Option<String>, StoreError> {
         Ok(self
             .conn()
             .query_row(
@@ -392,13 +286,13 @@ impl Store {
 
     /// Stores a citizen authentication in progress (after `/authorize`: the pushed request,
     /// and for the PID over OpenID4VP its nonce) under the hash of its handle.
-    pub fn insert_login(&self, id_hash: &str, request: &str, expires_at: i64) -> Result<(), StoreError> {
+    pub(super) fn insert_login(&self, id_hash: &str, request: &str, expires_at: i64) -> Result<(), StoreError> {
         self.conn().execute("INSERT INTO logins (id_hash, request, expires_at) VALUES (?1, ?2, ?3)", params![id_hash, request, expires_at])?;
         Ok(())
     }
 
     /// Marks a login's request object fetched (once, unexpired, unfinished): its JSON, or `None`.
-    pub fn fetch_login(&self, id_hash: &str, now: i64) -> Result<Option<String>, StoreError> {
+    pub(super) fn fetch_login(&self, id_hash: &str, now: i64) -> Result<Option<String>, StoreError> {
         Ok(self
             .conn()
             .query_row(
@@ -410,7 +304,7 @@ impl Store {
     }
 
     /// Finishes a login (single use, unexpired): its JSON, or `None`.
-    pub fn take_login(&self, id_hash: &str, now: i64) -> Result<Option<String>, StoreError> {
+    pub(super) fn take_login(&self, id_hash: &str, now: i64) -> Result<Option<String>, StoreError> {
         Ok(self
             .conn()
             .query_row("UPDATE logins SET used = 1 WHERE id_hash = ?1 AND used = 0 AND expires_at > ?2 RETURNING request", params![id_hash, now], |r| r.get(0))
@@ -419,13 +313,13 @@ impl Store {
 
     /// Stores an issuer-initiated offer with the `authorization_code` grant (`offer`: what it
     /// offers, JSON) under the hash of its `issuer_state`.
-    pub fn insert_issuer_state(&self, state_hash: &str, offer: &str, expires_at: i64) -> Result<(), StoreError> {
+    pub(super) fn insert_issuer_state(&self, state_hash: &str, offer: &str, expires_at: i64) -> Result<(), StoreError> {
         self.conn().execute("INSERT INTO issuer_states (state_hash, offer, expires_at) VALUES (?1, ?2, ?3)", params![state_hash, offer, expires_at])?;
         Ok(())
     }
 
     /// Consumes an `issuer_state` (single use, unexpired): its offer's JSON, or `None`.
-    pub fn take_issuer_state(&self, state_hash: &str, now: i64) -> Result<Option<String>, StoreError> {
+    pub(super) fn take_issuer_state(&self, state_hash: &str, now: i64) -> Result<Option<String>, StoreError> {
         Ok(self
             .conn()
             .query_row(
@@ -437,13 +331,13 @@ impl Store {
     }
 
     /// Stores an authorization code (`code`: what it binds, JSON) under its hash.
-    pub fn insert_code(&self, code_hash: &str, code: &str, expires_at: i64) -> Result<(), StoreError> {
+    pub(super) fn insert_code(&self, code_hash: &str, code: &str, expires_at: i64) -> Result<(), StoreError> {
         self.conn().execute("INSERT INTO codes (code_hash, code, expires_at) VALUES (?1, ?2, ?3)", params![code_hash, code, expires_at])?;
         Ok(())
     }
 
     /// Consumes an authorization code (single use, unexpired): its JSON, or `None`.
-    pub fn take_code(&self, code_hash: &str, now: i64) -> Result<Option<String>, StoreError> {
+    pub(super) fn take_code(&self, code_hash: &str, now: i64) -> Result<Option<String>, StoreError> {
         Ok(self
             .conn()
             .query_row("UPDATE codes SET used = 1 WHERE code_hash = ?1 AND used = 0 AND expires_at > ?2 RETURNING code", params![code_hash, now], |r| r.get(0))
@@ -451,7 +345,7 @@ impl Store {
     }
 
     /// Deletes expired single-use values.
-    pub fn purge(&self, now: i64) -> Result<(), StoreError> {
+    pub(super) fn purge(&self, now: i64) -> Result<(), StoreError> {
         let conn = self.conn();
         conn.execute("DELETE FROM offers WHERE expires_at <= ?1", [now])?;
         conn.execute("DELETE FROM nonces WHERE expires_at <= ?1", [now])?;
@@ -473,55 +367,16 @@ mod tests {
     #[test]
     fn single_use_values() {
         let dir = tempfile::tempdir().unwrap();
-        let s = Store::open(&dir.path().join("db")).unwrap();
-        let offer = Offer { tx_code: Some("123456".into()), citizen: "CF".into(), configurations: vec!["pid".into()] };
-        s.insert_offer("h", &offer, 100).unwrap();
-        assert_eq!(s.attempt_offer("h", 10, 2).unwrap(), Some(offer.clone()));
-        assert!(s.attempt_offer("h", 10, 2).unwrap().is_some());
-        assert!(s.attempt_offer("h", 10, 2).unwrap().is_none(), "attempts exhausted");
-        s.insert_offer("h2", &offer, 100).unwrap();
-        assert!(s.attempt_offer("h2", 100, 2).unwrap().is_none(), "expired");
-        assert!(s.consume_offer("h2").unwrap());
-        assert!(!s.consume_offer("h2").unwrap());
-        s.insert_nonce("n", 50).unwrap();
-        assert!(s.nonce_usable("n", 10).unwrap());
-        assert!(s.consume_nonce("n", 10).unwrap());
-        assert!(!s.consume_nonce("n", 10).unwrap());
-        assert!(!s.nonce_usable("n", 10).unwrap());
-        assert!(s.remember_jti("dpop:x", 50).unwrap());
-        assert!(!s.remember_jti("dpop:x", 50).unwrap());
-        s.insert_pushed("ru", "client", "{}", 50).unwrap();
-        assert!(s.take_pushed("ru", "other", 10).unwrap().is_none(), "bound to the client");
-        assert_eq!(s.take_pushed("ru", "client", 10).unwrap().as_deref(), Some("{}"));
-        assert!(s.take_pushed("ru", "client", 10).unwrap().is_none(), "single use");
-        s.insert_login("l", "{}", 50).unwrap();
-        assert!(s.fetch_login("l", 10).unwrap().is_some());
-        assert!(s.fetch_login("l", 10).unwrap().is_none(), "the request object once");
-        assert!(s.take_login("l", 60).unwrap().is_none(), "expired");
-        assert!(s.take_login("l", 10).unwrap().is_some());
-        assert!(s.take_login("l", 10).unwrap().is_none(), "single use");
-        s.insert_issuer_state("is", "{}", 50).unwrap();
-        assert!(s.take_issuer_state("is", 10).unwrap().is_some());
-        assert!(s.take_issuer_state("is", 10).unwrap().is_none(), "single use");
-        s.insert_code("c", "{}", 50).unwrap();
-        assert!(s.take_code("c", 50).unwrap().is_none(), "expired");
-        assert!(s.take_code("c", 10).unwrap().is_some());
-        assert!(s.take_code("c", 10).unwrap().is_none(), "single use");
-        let mut seen = std::collections::BTreeSet::new();
-        for _ in 0..40 {
-            let idx = s.allocate_status_idx(16).unwrap();
-            assert!(idx < 128, "the space grows with use, by steps");
-            assert!(seen.insert(idx), "each index once");
-        }
-        assert_eq!(s.status_entries().unwrap().1, seen.iter().max().unwrap() + 1);
+        let s = crate::store::Store::open(&dir.path().join("db")).unwrap();
+        crate::store::contract::single_use_values(&s);
     }
 
     /// The hot path's bookkeeping commits relaxed and leaves the connection synced again.
     #[test]
     fn relaxed_writes_restore_full_sync() {
         let dir = tempfile::tempdir().unwrap();
-        let s = Store::open(&dir.path().join("db")).unwrap();
-        let sync = |s: &Store| s.conn().query_row("PRAGMA synchronous", [], |r| r.get::<_, i64>(0)).unwrap();
+        let s = Sqlite::open(&dir.path().join("db")).unwrap();
+        let sync = |s: &Sqlite| s.conn().query_row("PRAGMA synchronous", [], |r| r.get::<_, i64>(0)).unwrap();
         assert_eq!(sync(&s), 2, "FULL");
         s.insert_nonce("n", 50).unwrap();
         assert!(s.remember_jti("j", 50).unwrap());

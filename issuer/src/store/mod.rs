@@ -1,0 +1,447 @@
+//! The issuer's database: one type over two backends, as the verifier's.
+//!
+//! * SQLite by default: one file (`<data_dir>/issuer.sqlite`, 0600, WAL), one connection
+//!   behind a mutex, one process (the `sqlite` module says what each commit costs and what a
+//!   power loss can lose).
+//! * PostgreSQL when the configuration gives `database_url`: replicas behind a load balancer
+//!   share it (tables `issuer_*`), so an offer created on one replica is redeemed at another,
+//!   a `c_nonce` from one is spent at another, and every replica publishes the same status
+//!   list (the `postgres` module). Replicas also share `keys_dir` (the credential and token
+//!   keys: a token signed by one is verified by another).
+//!
+//! What is single use, and how it stays so: every such value is consumed by one guarded
+//! statement (`UPDATE ... WHERE used = 0/FALSE ...`, `INSERT` on a primary key), which the
+//! database runs atomically, so of two requests racing for it, on one replica or two, after a
+//! restart or not, exactly one wins:
+//!
+//! * a pre-authorized code: each attempt counted by an `UPDATE` that only passes while
+//!   attempts are left (a wrong `tx_code` burns one), then the code consumed once;
+//! * a `c_nonce`: consumed once, unexpired; a DPoP or attestation `jti`: remembered by an
+//!   `INSERT` of its primary key (the second insert, anywhere, finds it);
+//! * a pushed `request_uri` (bound to its client), a login in progress (its request object
+//!   fetched once, finished once), an `issuer_state`, an authorization code, a deferred
+//!   `transaction_id`: each taken once, unexpired, by an `UPDATE ... RETURNING`;
+//! * a status list index: a random free slot claimed by an `INSERT` on its primary key, so
+//!   two replicas never hand out the same index; the credentials of one response are
+//!   recorded all or none (one transaction in SQLite, one `INSERT ... SELECT FROM UNNEST`
+//!   in PostgreSQL).
+//!
+//! Refresh tokens are not stored: they are signed, bound to the DPoP key, and refer to a
+//! grant (see `protocol`). Notifications record the wallet's event on its credentials.
+//!
+//! What it keeps about citizens is what issuance and status need (IT-Wallet §6): the
+//! registry key (`citizen`) of each offer, grant and issued credential, with the
+//! configuration, the status index and the status. Claims are never stored: they are read
+//! from the registry when the credential is signed. Secrets (pre-authorized codes, handles)
+//! are kept as SHA-256 hashes.
+//!
+//! The API is synchronous, as SQLite's calls are (short, local); PostgreSQL calls run on the
+//! store's own runtime thread and are waited for (`service_kit::pg`).
+
+mod postgres;
+mod sqlite;
+
+use std::path::Path;
+
+/// The database failed (answered 500 `server_error`, the detail logged).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// SQLite.
+    #[error("sqlite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// PostgreSQL: the URL, the connection, a query, or no answer in time.
+    #[error("{0}")]
+    Postgres(#[from] service_kit::pg::PgError),
+    /// The file.
+    #[error("{0}")]
+    Io(String),
+    /// A stored value does not parse.
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+}
+
+impl From<tokio_postgres::Error> for StoreError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        Self::Postgres(e.into())
+    }
+}
+
+/// An offer, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Offer {
+    /// The `tx_code` sent to the citizen out of band.
+    pub tx_code: Option<String>,
+    /// The registry key.
+    pub citizen: String,
+    /// The configurations offered.
+    pub configurations: Vec<String>,
+}
+
+/// A grant: what an access token's `sub` stands for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grant {
+    /// The registry key.
+    pub citizen: String,
+    /// The configurations granted.
+    pub configurations: Vec<String>,
+}
+
+/// One issued credential.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Issued {
+    /// Our id for it (admin API).
+    pub id: String,
+    /// The grant it was issued under.
+    #[serde(skip)]
+    pub grant_id: String,
+    /// The registry key.
+    pub citizen: String,
+    /// `credential_configuration_id`.
+    pub configuration_id: String,
+    /// Its index in the status list.
+    pub status_idx: u64,
+    /// Its status value (0 valid, 1 invalid, 2 suspended).
+    pub status: u8,
+    /// The response's `notification_id`.
+    #[serde(skip)]
+    pub notification_id: String,
+    /// When.
+    pub issued_at: i64,
+    /// `exp`.
+    pub expires_at: i64,
+    /// The wallet's last notification event, if any.
+    pub notified: Option<String>,
+}
+
+/// A deferred issuance waiting for the registry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deferred {
+    /// The grant.
+    pub grant_id: String,
+    /// The configuration.
+    pub configuration_id: String,
+    /// The proven keys (JWK JSON array).
+    pub keys: String,
+}
+
+/// Which credentials a status change applies to.
+#[derive(Debug, Clone, Copy)]
+pub enum Target<'a> {
+    /// One credential by id.
+    Credential(&'a str),
+    /// Every credential of a citizen.
+    Citizen(&'a str),
+}
+
+fn list(s: &str) -> Result<Vec<String>, StoreError> {
+    serde_json::from_str(s).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn json(v: &[String]) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "[]".into())
+}
+
+/// The size of the space a fresh status index is drawn from: at least twice the indices in
+/// use, a multiple of `step` (both backends).
+fn status_space(used: u64, step: u64) -> u64 {
+    let step = step.max(1);
+    used.saturating_add(1).saturating_mul(2).div_ceil(step).max(1).saturating_mul(step)
+}
+
+/// A random index below `space`.
+fn draw(space: u64) -> Result<u64, StoreError> {
+    let mut b = [0u8; 8];
+    getrandom::fill(&mut b).map_err(|e| StoreError::Io(e.to_string()))?;
+    Ok(u64::from_be_bytes(b) % space.max(1))
+}
+
+/// Draws before a status index allocation gives up (the space is at least half free).
+const STATUS_DRAWS: usize = 64;
+
+enum Backend {
+    Sqlite(sqlite::Sqlite),
+    Postgres(postgres::Postgres),
+}
+
+/// The store.
+pub struct Store {
+    backend: Backend,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("backend", &self.backend_name()).finish()
+    }
+}
+
+macro_rules! dispatch {
+    ($self:ident, $method:ident ( $($arg:expr),* )) => {
+        match &$self.backend {
+            Backend::Sqlite(db) => db.$method($($arg),*),
+            Backend::Postgres(db) => db.$method($($arg),*),
+        }
+    };
+}
+
+impl Store {
+    /// Opens (creating, 0600) the SQLite database at `path`.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        Ok(Self { backend: Backend::Sqlite(sqlite::Sqlite::open(path)?) })
+    }
+
+    /// The PostgreSQL database at `url` (`postgres://user:password@host:port/db`; a schema
+    /// of its own through `?options=-csearch_path%3D<schema>`). The URL is checked now; the
+    /// connection is made (and the tables created) at first use ([`Store::ping`] to connect
+    /// at start), and made again after the server closed it.
+    pub fn postgres(url: &str) -> Result<Self, StoreError> {
+        Ok(Self { backend: Backend::Postgres(postgres::Postgres::new(url)?) })
+    }
+
+    /// `sqlite` or `postgresql`.
+    pub fn backend_name(&self) -> &'static str {
+        match &self.backend {
+            Backend::Sqlite(_) => "sqlite",
+            Backend::Postgres(_) => "postgresql",
+        }
+    }
+
+    /// Whether the database answers (PostgreSQL: connects if need be).
+    pub fn ping(&self) -> Result<(), StoreError> {
+        dispatch!(self, ping())
+    }
+
+    /// Stores an offer under the hash of its pre-authorized code.
+    pub fn insert_offer(&self, code_hash: &str, offer: &Offer, expires_at: i64) -> Result<(), StoreError> {
+        dispatch!(self, insert_offer(code_hash, offer, expires_at))
+    }
+
+    /// Counts one attempt at an unused, unexpired offer with attempts left, and returns it;
+    /// `None` when there is no such offer (unknown, used, expired or burnt).
+    pub fn attempt_offer(&self, code_hash: &str, now: i64, max_attempts: u32) -> Result<Option<Offer>, StoreError> {
+        dispatch!(self, attempt_offer(code_hash, now, max_attempts))
+    }
+
+    /// Consumes an offer (single use): whether this call did.
+    pub fn consume_offer(&self, code_hash: &str) -> Result<bool, StoreError> {
+        dispatch!(self, consume_offer(code_hash))
+    }
+
+    /// Records a grant.
+    pub fn insert_grant(&self, id: &str, grant: &Grant, expires_at: i64) -> Result<(), StoreError> {
+        dispatch!(self, insert_grant(id, grant, expires_at))
+    }
+
+    /// A grant by id.
+    pub fn grant(&self, id: &str) -> Result<Option<Grant>, StoreError> {
+        dispatch!(self, grant(id))
+    }
+
+    /// Records a fresh `c_nonce`.
+    pub fn insert_nonce(&self, nonce: &str, expires_at: i64) -> Result<(), StoreError> {
+        dispatch!(self, insert_nonce(nonce, expires_at))
+    }
+
+    /// Whether `nonce` is one of ours, unused and unexpired.
+    pub fn nonce_usable(&self, nonce: &str, now: i64) -> Result<bool, StoreError> {
+        dispatch!(self, nonce_usable(nonce, now))
+    }
+
+    /// Consumes `nonce` (single use): whether this call did.
+    pub fn consume_nonce(&self, nonce: &str, now: i64) -> Result<bool, StoreError> {
+        dispatch!(self, consume_nonce(nonce, now))
+    }
+
+    /// Remembers a `jti` (namespaced by the caller) until `expires_at`: whether it was new.
+    pub fn remember_jti(&self, jti: &str, expires_at: i64) -> Result<bool, StoreError> {
+        dispatch!(self, remember_jti(jti, expires_at))
+    }
+
+    /// A fresh status list index, random among the unused ones of a space kept at least
+    /// twice as large as the indices in use and a multiple of `step` (IT-Wallet §6 / the
+    /// status list draft's privacy advice: neighbouring credentials do not get neighbouring
+    /// indices, and the list's length tells the number issued only to within a step). The
+    /// slot is claimed by an `INSERT` on its primary key: unique across replicas.
+    pub fn allocate_status_idx(&self, step: u64) -> Result<u64, StoreError> {
+        dispatch!(self, allocate_status_idx(step))
+    }
+
+    /// Records the credentials of one response, all or none.
+    pub fn insert_issued(&self, rows: &[Issued]) -> Result<(), StoreError> {
+        dispatch!(self, insert_issued(rows))
+    }
+
+    /// Sets the status of `target`'s credentials: how many changed.
+    pub fn set_status(&self, target: Target<'_>, value: u8) -> Result<usize, StoreError> {
+        dispatch!(self, set_status(target, value))
+    }
+
+    /// Credentials of a citizen (admin API), oldest first.
+    pub fn issued_to(&self, citizen: &str) -> Result<Vec<Issued>, StoreError> {
+        dispatch!(self, issued_to(citizen))
+    }
+
+    /// Every non-zero status entry, and one past the highest index allocated: what the
+    /// published status list is made of (from the shared database: every replica publishes
+    /// the same list).
+    pub fn status_entries(&self) -> Result<(Vec<(u64, u8)>, u64), StoreError> {
+        dispatch!(self, status_entries())
+    }
+
+    /// Records the wallet's notification for a grant's `notification_id`: whether it named
+    /// credentials of this grant.
+    pub fn notify(&self, notification_id: &str, grant_id: &str, event: &str) -> Result<bool, StoreError> {
+        dispatch!(self, notify(notification_id, grant_id, event))
+    }
+
+    /// Records a deferred issuance.
+    pub fn insert_deferred(&self, transaction_id: &str, d: &Deferred, expires_at: i64) -> Result<(), StoreError> {
+        dispatch!(self, insert_deferred(transaction_id, d, expires_at))
+    }
+
+    /// A pending deferred issuance.
+    pub fn deferred(&self, transaction_id: &str, now: i64) -> Result<Option<Deferred>, StoreError> {
+        dispatch!(self, deferred(transaction_id, now))
+    }
+
+    /// Consumes a deferred issuance (single use): whether this call did.
+    pub fn consume_deferred(&self, transaction_id: &str) -> Result<bool, StoreError> {
+        dispatch!(self, consume_deferred(transaction_id))
+    }
+
+    /// Stores a pushed authorization request under the hash of its `request_uri`, bound to
+    /// the client (`request`: the verified request, JSON).
+    pub fn insert_pushed(&self, request_uri_hash: &str, client_id: &str, request: &str, expires_at: i64) -> Result<(), StoreError> {
+        dispatch!(self, insert_pushed(request_uri_hash, client_id, request, expires_at))
+    }
+
+    /// Consumes a pushed request (single use, this client's, unexpired): its JSON, or `None`.
+    pub fn take_pushed(&self, request_uri_hash: &str, client_id: &str, now: i64) -> Result<Option<String>, StoreError> {
+        dispatch!(self, take_pushed(request_uri_hash, client_id, now))
+    }
+
+    /// Stores a citizen authentication in progress (after `/authorize`: the pushed request,
+    /// and for the PID over OpenID4VP its nonce) under the hash of its handle.
+    pub fn insert_login(&self, id_hash: &str, request: &str, expires_at: i64) -> Result<(), StoreError> {
+        dispatch!(self, insert_login(id_hash, request, expires_at))
+    }
+
+    /// Marks a login's request object fetched (once, unexpired, unfinished): its JSON, or `None`.
+    pub fn fetch_login(&self, id_hash: &str, now: i64) -> Result<Option<String>, StoreError> {
+        dispatch!(self, fetch_login(id_hash, now))
+    }
+
+    /// Finishes a login (single use, unexpired): its JSON, or `None`.
+    pub fn take_login(&self, id_hash: &str, now: i64) -> Result<Option<String>, StoreError> {
+        dispatch!(self, take_login(id_hash, now))
+    }
+
+    /// Stores an issuer-initiated offer with the `authorization_code` grant (`offer`: what it
+    /// offers, JSON) under the hash of its `issuer_state`.
+    pub fn insert_issuer_state(&self, state_hash: &str, offer: &str, expires_at: i64) -> Result<(), StoreError> {
+        dispatch!(self, insert_issuer_state(state_hash, offer, expires_at))
+    }
+
+    /// Consumes an `issuer_state` (single use, unexpired): its offer's JSON, or `None`.
+    pub fn take_issuer_state(&self, state_hash: &str, now: i64) -> Result<Option<String>, StoreError> {
+        dispatch!(self, take_issuer_state(state_hash, now))
+    }
+
+    /// Stores an authorization code (`code`: what it binds, JSON) under its hash.
+    pub fn insert_code(&self, code_hash: &str, code: &str, expires_at: i64) -> Result<(), StoreError> {
+        dispatch!(self, insert_code(code_hash, code, expires_at))
+    }
+
+    /// Consumes an authorization code (single use, unexpired): its JSON, or `None`.
+    pub fn take_code(&self, code_hash: &str, now: i64) -> Result<Option<String>, StoreError> {
+        dispatch!(self, take_code(code_hash, now))
+    }
+
+    /// Deletes expired single-use values.
+    pub fn purge(&self, now: i64) -> Result<(), StoreError> {
+        dispatch!(self, purge(now))
+    }
+}
+
+/// The behaviour both backends share, run against each (PostgreSQL in `tests/replicas.rs`
+/// through [`Store::postgres`]; these functions are public to tests only).
+#[cfg(test)]
+pub(crate) mod contract {
+    use super::*;
+
+    /// Every single-use value once; attempts counted; the status space grows by steps.
+    pub(crate) fn single_use_values(s: &Store) {
+        let offer = Offer { tx_code: Some("123456".into()), citizen: "CF".into(), configurations: vec!["pid".into()] };
+        s.insert_offer("h", &offer, 100).unwrap();
+        assert_eq!(s.attempt_offer("h", 10, 2).unwrap(), Some(offer.clone()));
+        assert!(s.attempt_offer("h", 10, 2).unwrap().is_some());
+        assert!(s.attempt_offer("h", 10, 2).unwrap().is_none(), "attempts exhausted");
+        s.insert_offer("h2", &offer, 100).unwrap();
+        assert!(s.attempt_offer("h2", 100, 2).unwrap().is_none(), "expired");
+        assert!(s.consume_offer("h2").unwrap());
+        assert!(!s.consume_offer("h2").unwrap());
+        s.insert_nonce("n", 50).unwrap();
+        assert!(s.nonce_usable("n", 10).unwrap());
+        assert!(s.consume_nonce("n", 10).unwrap());
+        assert!(!s.consume_nonce("n", 10).unwrap());
+        assert!(!s.nonce_usable("n", 10).unwrap());
+        assert!(s.remember_jti("dpop:x", 50).unwrap());
+        assert!(!s.remember_jti("dpop:x", 50).unwrap());
+        s.insert_pushed("ru", "client", "{}", 50).unwrap();
+        assert!(s.take_pushed("ru", "other", 10).unwrap().is_none(), "bound to the client");
+        assert_eq!(s.take_pushed("ru", "client", 10).unwrap().as_deref(), Some("{}"));
+        assert!(s.take_pushed("ru", "client", 10).unwrap().is_none(), "single use");
+        s.insert_login("l", "{}", 50).unwrap();
+        assert!(s.fetch_login("l", 10).unwrap().is_some());
+        assert!(s.fetch_login("l", 10).unwrap().is_none(), "the request object once");
+        assert!(s.take_login("l", 60).unwrap().is_none(), "expired");
+        assert!(s.take_login("l", 10).unwrap().is_some());
+        assert!(s.take_login("l", 10).unwrap().is_none(), "single use");
+        s.insert_issuer_state("is", "{}", 50).unwrap();
+        assert!(s.take_issuer_state("is", 10).unwrap().is_some());
+        assert!(s.take_issuer_state("is", 10).unwrap().is_none(), "single use");
+        s.insert_code("c", "{}", 50).unwrap();
+        assert!(s.take_code("c", 50).unwrap().is_none(), "expired");
+        assert!(s.take_code("c", 10).unwrap().is_some());
+        assert!(s.take_code("c", 10).unwrap().is_none(), "single use");
+        let d = Deferred { grant_id: "g".into(), configuration_id: "pid".into(), keys: "[]".into() };
+        s.insert_deferred("t", &d, 50).unwrap();
+        assert_eq!(s.deferred("t", 10).unwrap(), Some(d));
+        assert!(s.consume_deferred("t").unwrap());
+        assert!(!s.consume_deferred("t").unwrap(), "single use");
+        assert!(s.deferred("t", 10).unwrap().is_none());
+        let mut seen = std::collections::BTreeSet::new();
+        for _ in 0..40 {
+            let idx = s.allocate_status_idx(16).unwrap();
+            assert!(idx < 128, "the space grows with use, by steps");
+            assert!(seen.insert(idx), "each index once");
+        }
+        assert_eq!(s.status_entries().unwrap().1, seen.iter().max().unwrap() + 1);
+        let issued = |id: &str, idx: u64| Issued {
+            id: id.into(),
+            grant_id: "g".into(),
+            citizen: "CF".into(),
+            configuration_id: "pid".into(),
+            status_idx: idx,
+            status: 0,
+            notification_id: "nid".into(),
+            issued_at: 1,
+            expires_at: 2,
+            notified: None,
+        };
+        let mut ids = seen.iter();
+        let (a, b) = (*ids.next().unwrap(), *ids.next().unwrap());
+        s.insert_issued(&[issued("x", a), issued("y", b)]).unwrap();
+        assert!(s.insert_issued(&[issued("z", 10_000), issued("x", 10_001)]).is_err(), "a duplicate id");
+        assert_eq!(s.issued_to("CF").unwrap().len(), 2, "all or none");
+        assert_eq!(s.set_status(Target::Credential("y"), 2).unwrap(), 1);
+        assert_eq!(s.status_entries().unwrap().0, vec![(b, 2)]);
+        assert!(s.notify("nid", "g", "credential_accepted").unwrap());
+        assert!(!s.notify("nid", "other", "credential_accepted").unwrap());
+        assert_eq!(s.set_status(Target::Citizen("CF"), 1).unwrap(), 2);
+        s.insert_grant("g", &Grant { citizen: "CF".into(), configurations: vec!["pid".into()] }, 500).unwrap();
+        assert_eq!(s.grant("g").unwrap().unwrap().configurations, vec!["pid".to_owned()]);
+        s.purge(1_000).unwrap();
+        assert!(s.grant("g").unwrap().is_none());
+    }
+}

@@ -1,0 +1,389 @@
+//! The PostgreSQL backend (`service_kit::pg`: tokio-postgres without TLS, so the database runs
+//! on a private network or loopback), for replicas that share their state: tables `issuer_*`
+//! (one issuer per database or schema: two issuers would share offers and status slots).
+//!
+//! The store's API is synchronous (as SQLite's): each call runs on the store's own runtime
+//! thread, which holds one connection shared by every call, and the caller waits for its
+//! answer. The connection being shared, no call opens a transaction of several statements:
+//! every single-use value is consumed by one guarded statement (an `UPDATE ... WHERE NOT
+//! used ... RETURNING`, an `INSERT ... ON CONFLICT DO NOTHING` on the primary key), so that
+//! of two replicas racing for it, exactly one gets it; the credentials of one response are
+//! recorded by one `INSERT ... SELECT FROM UNNEST(...)`, all or none.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use service_kit::pg::{Client, Pg, Row};
+
+use super::{Deferred, Grant, Issued, Offer, STATUS_DRAWS, StoreError, Target, draw, json, list, status_space};
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS issuer_offers (code_hash TEXT PRIMARY KEY, tx_code TEXT, citizen TEXT NOT NULL, configurations TEXT NOT NULL,
+    expires_at BIGINT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, used BOOLEAN NOT NULL DEFAULT FALSE);
+CREATE TABLE IF NOT EXISTS issuer_grants (id TEXT PRIMARY KEY, citizen TEXT NOT NULL, configurations TEXT NOT NULL, expires_at BIGINT NOT NULL);
+CREATE TABLE IF NOT EXISTS issuer_nonces (nonce TEXT PRIMARY KEY, expires_at BIGINT NOT NULL, used BOOLEAN NOT NULL DEFAULT FALSE);
+CREATE TABLE IF NOT EXISTS issuer_jtis (jti TEXT PRIMARY KEY, expires_at BIGINT NOT NULL);
+CREATE TABLE IF NOT EXISTS issuer_status_slots (idx BIGINT PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS issuer_issued (id TEXT PRIMARY KEY, grant_id TEXT NOT NULL, citizen TEXT NOT NULL, configuration_id TEXT NOT NULL,
+    status_idx BIGINT NOT NULL UNIQUE, status SMALLINT NOT NULL DEFAULT 0, notification_id TEXT NOT NULL, issued_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL, notified TEXT);
+CREATE INDEX IF NOT EXISTS issuer_issued_citizen ON issuer_issued(citizen);
+CREATE INDEX IF NOT EXISTS issuer_issued_notification ON issuer_issued(notification_id);
+CREATE TABLE IF NOT EXISTS issuer_pushed (request_uri_hash TEXT PRIMARY KEY, client_id TEXT NOT NULL, request TEXT NOT NULL,
+    expires_at BIGINT NOT NULL, used BOOLEAN NOT NULL DEFAULT FALSE);
+CREATE TABLE IF NOT EXISTS issuer_logins (id_hash TEXT PRIMARY KEY, request TEXT NOT NULL, expires_at BIGINT NOT NULL,
+    fetched BOOLEAN NOT NULL DEFAULT FALSE, used BOOLEAN NOT NULL DEFAULT FALSE);
+CREATE TABLE IF NOT EXISTS issuer_states (state_hash TEXT PRIMARY KEY, offer TEXT NOT NULL, expires_at BIGINT NOT NULL, used BOOLEAN NOT NULL DEFAULT FALSE);
+CREATE TABLE IF NOT EXISTS issuer_codes (code_hash TEXT PRIMARY KEY, code TEXT NOT NULL, expires_at BIGINT NOT NULL, used BOOLEAN NOT NULL DEFAULT FALSE);
+CREATE TABLE IF NOT EXISTS issuer_deferred (transaction_id TEXT PRIMARY KEY, grant_id TEXT NOT NULL, configuration_id TEXT NOT NULL,
+    keys TEXT NOT NULL, expires_at BIGINT NOT NULL, used BOOLEAN NOT NULL DEFAULT FALSE);
+";
+
+/// The tables purged of expired rows.
+const EXPIRING: [&str; 9] =
+    ["issuer_offers", "issuer_nonces", "issuer_jtis", "issuer_grants", "issuer_deferred", "issuer_pushed", "issuer_logins", "issuer_codes", "issuer_states"];
+
+fn idx_sql(idx: u64) -> Result<i64, StoreError> {
+    i64::try_from(idx).map_err(|e| StoreError::Corrupt(format!("status index: {e}")))
+}
+
+fn idx_of(v: i64) -> Result<u64, StoreError> {
+    u64::try_from(v).map_err(|e| StoreError::Corrupt(format!("status index: {e}")))
+}
+
+fn status_of(v: i16) -> Result<u8, StoreError> {
+    u8::try_from(v).map_err(|e| StoreError::Corrupt(format!("status: {e}")))
+}
+
+fn issued(r: &Row) -> Result<Issued, StoreError> {
+    Ok(Issued {
+        id: r.try_get(0)?,
+        grant_id: r.try_get(1)?,
+        citizen: r.try_get(2)?,
+        configuration_id: r.try_get(3)?,
+        status_idx: idx_of(r.try_get(4)?)?,
+        status: status_of(r.try_get(5)?)?,
+        notification_id: r.try_get(6)?,
+        issued_at: r.try_get(7)?,
+        expires_at: r.try_get(8)?,
+        notified: r.try_get(9)?,
+    })
+}
+
+/// The database.
+pub(super) struct Postgres {
+    db: Pg,
+}
+
+impl Postgres {
+    pub(super) fn new(url: &str) -> Result<Self, StoreError> {
+        Ok(Self { db: Pg::new(url, "tessera-issuer", SCHEMA)? })
+    }
+
+    /// Runs `f` with the client on the store's runtime and waits for its answer.
+    fn run<T, F, Fut>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(Arc<Client>) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<T, StoreError>> + Send + 'static,
+    {
+        self.db.run(f)
+    }
+
+    /// One statement; how many rows it changed.
+    fn execute(&self, sql: &'static str, args: Args) -> Result<u64, StoreError> {
+        self.run(move |c| async move { Ok(c.execute(sql, &args.refs()).await?) })
+    }
+
+    /// One statement returning at most one text column of one row.
+    fn text(&self, sql: &'static str, args: Args) -> Result<Option<String>, StoreError> {
+        self.run(move |c| async move { Ok(c.query_opt(sql, &args.refs()).await?.map(|r| r.try_get(0)).transpose()?) })
+    }
+
+    pub(super) fn ping(&self) -> Result<(), StoreError> {
+        Ok(self.db.ping()?)
+    }
+
+    pub(super) fn insert_offer(&self, code_hash: &str, offer: &Offer, expires_at: i64) -> Result<(), StoreError> {
+        let args = Args::new().s(code_hash).o(offer.tx_code.as_deref()).s(&offer.citizen).s(&json(&offer.configurations)).i(expires_at);
+        self.execute("INSERT INTO issuer_offers (code_hash, tx_code, citizen, configurations, expires_at) VALUES ($1, $2, $3, $4, $5)", args)?;
+        Ok(())
+    }
+
+    pub(super) fn attempt_offer(&self, code_hash: &str, now: i64, max_attempts: u32) -> Result<Option<Offer>, StoreError> {
+        let (code_hash, max) = (code_hash.to_owned(), i32::try_from(max_attempts).unwrap_or(i32::MAX));
+        let row = self.run(move |c| async move {
+            let r = c
+                .query_opt(
+                    "UPDATE issuer_offers SET attempts = attempts + 1 WHERE code_hash = $1 AND NOT used AND expires_at > $2 AND attempts < $3
+                     RETURNING tx_code, citizen, configurations",
+                    &[&code_hash, &now, &max],
+                )
+                .await?;
+            r.map(|r| Ok((r.try_get::<_, Option<String>>(0)?, r.try_get::<_, String>(1)?, r.try_get::<_, String>(2)?))).transpose()
+        })?;
+        row.map(|(tx_code, citizen, c)| Ok(Offer { tx_code, citizen, configurations: list(&c)? })).transpose()
+    }
+
+    pub(super) fn consume_offer(&self, code_hash: &str) -> Result<bool, StoreError> {
+        Ok(self.execute("UPDATE issuer_offers SET used = TRUE WHERE code_hash = $1 AND NOT used", Args::new().s(code_hash))? == 1)
+    }
+
+    pub(super) fn insert_grant(&self, id: &str, grant: &Grant, expires_at: i64) -> Result<(), StoreError> {
+        let args = Args::new().s(id).s(&grant.citizen).s(&json(&grant.configurations)).i(expires_at);
+        self.execute("INSERT INTO issuer_grants (id, citizen, configurations, expires_at) VALUES ($1, $2, $3, $4)", args)?;
+        Ok(())
+    }
+
+    pub(super) fn grant(&self, id: &str) -> Result<Option<Grant>, StoreError> {
+        let id = id.to_owned();
+        let row = self.run(move |c| async move {
+            let r = c.query_opt("SELECT citizen, configurations FROM issuer_grants WHERE id = $1", &[&id]).await?;
+            r.map(|r| Ok((r.try_get::<_, String>(0)?, r.try_get::<_, String>(1)?))).transpose()
+        })?;
+        row.map(|(citizen, c)| Ok(Grant { citizen, configurations: list(&c)? })).transpose()
+    }
+
+    pub(super) fn insert_nonce(&self, nonce: &str, expires_at: i64) -> Result<(), StoreError> {
+        self.execute("INSERT INTO issuer_nonces (nonce, expires_at) VALUES ($1, $2)", Args::new().s(nonce).i(expires_at))?;
+        Ok(())
+    }
+
+    pub(super) fn nonce_usable(&self, nonce: &str, now: i64) -> Result<bool, StoreError> {
+        let found = self.text("SELECT nonce FROM issuer_nonces WHERE nonce = $1 AND NOT used AND expires_at > $2", Args::new().s(nonce).i(now))?;
+        Ok(found.is_some())
+    }
+
+    pub(super) fn consume_nonce(&self, nonce: &str, now: i64) -> Result<bool, StoreError> {
+        Ok(self.execute("UPDATE issuer_nonces SET used = TRUE WHERE nonce = $1 AND NOT used AND expires_at > $2", Args::new().s(nonce).i(now))? == 1)
+    }
+
+    pub(super) fn remember_jti(&self, jti: &str, expires_at: i64) -> Result<bool, StoreError> {
+        Ok(self.execute("INSERT INTO issuer_jtis (jti, expires_at) VALUES ($1, $2) ON CONFLICT DO NOTHING", Args::new().s(jti).i(expires_at))? == 1)
+    }
+
+    pub(super) fn allocate_status_idx(&self, step: u64) -> Result<u64, StoreError> {
+        self.run(move |c| async move {
+            let used: i64 = c.query_one("SELECT COUNT(*) FROM issuer_status_slots", &[]).await?.try_get(0)?;
+            let space = status_space(u64::try_from(used).unwrap_or(0), step);
+            for _ in 0..STATUS_DRAWS {
+                let idx = draw(space)?;
+                // The primary key makes the claim: of two replicas drawing the same slot, one inserts it.
+                if c.execute("INSERT INTO issuer_status_slots (idx) VALUES ($1) ON CONFLICT DO NOTHING", &[&idx_sql(idx)?]).await? == 1 {
+                    return Ok(idx);
+                }
+            }
+            Err(StoreError::Corrupt(format!("no free status index found in {STATUS_DRAWS} draws")))
+        })
+    }
+
+    pub(super) fn insert_issued(&self, rows: &[Issued]) -> Result<(), StoreError> {
+        let mut t = Columns::default();
+        for i in rows {
+            t.text[0].push(i.id.clone());
+            t.text[1].push(i.grant_id.clone());
+            t.text[2].push(i.citizen.clone());
+            t.text[3].push(i.configuration_id.clone());
+            t.text[4].push(i.notification_id.clone());
+            t.idx.push(idx_sql(i.status_idx)?);
+            t.status.push(i16::from(i.status));
+            t.issued_at.push(i.issued_at);
+            t.expires_at.push(i.expires_at);
+        }
+        self.run(move |c| async move {
+            let [id, grant, citizen, configuration, notification] = &t.text;
+            c.execute(
+                "INSERT INTO issuer_issued (id, grant_id, citizen, configuration_id, notification_id, status_idx, status, issued_at, expires_at)
+                 SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::smallint[], $8::bigint[], $9::bigint[])",
+                &[id, grant, citizen, configuration, notification, &t.idx, &t.status, &t.issued_at, &t.expires_at],
+            )
+            .await?;
+            Ok(())
+        })
+    }
+
+    pub(super) fn set_status(&self, target: Target<'_>, value: u8) -> Result<usize, StoreError> {
+        let v = i16::from(value);
+        let n = match target {
+            Target::Credential(id) => self.execute("UPDATE issuer_issued SET status = $2 WHERE id = $1", Args::new().s(id).h(v))?,
+            Target::Citizen(c) => self.execute("UPDATE issuer_issued SET status = $2 WHERE citizen = $1", Args::new().s(c).h(v))?,
+        };
+        Ok(usize::try_from(n).unwrap_or(usize::MAX))
+    }
+
+    pub(super) fn issued_to(&self, citizen: &str) -> Result<Vec<Issued>, StoreError> {
+        let citizen = citizen.to_owned();
+        self.run(move |c| async move {
+            let rows = c
+                .query(
+                    "SELECT id, grant_id, citizen, configuration_id, status_idx, status, notification_id, issued_at, expires_at, notified
+                     FROM issuer_issued WHERE citizen = $1 ORDER BY issued_at, status_idx",
+                    &[&citizen],
+                )
+                .await?;
+            rows.iter().map(issued).collect()
+        })
+    }
+
+    pub(super) fn status_entries(&self) -> Result<(Vec<(u64, u8)>, u64), StoreError> {
+        self.run(|c| async move {
+            let rows = c.query("SELECT status_idx, status FROM issuer_issued WHERE status != 0", &[]).await?;
+            let entries = rows.iter().map(|r| Ok((idx_of(r.try_get(0)?)?, status_of(r.try_get(1)?)?))).collect::<Result<Vec<_>, StoreError>>()?;
+            let allocated: i64 = c.query_one("SELECT COALESCE(MAX(idx) + 1, 0) FROM issuer_status_slots", &[]).await?.try_get(0)?;
+            Ok((entries, idx_of(allocated)?))
+        })
+    }
+
+    pub(super) fn notify(&self, notification_id: &str, grant_id: &str, event: &str) -> Result<bool, StoreError> {
+        let args = Args::new().s(notification_id).s(grant_id).s(event);
+        Ok(self.execute("UPDATE issuer_issued SET notified = $3 WHERE notification_id = $1 AND grant_id = $2", args)? > 0)
+    }
+
+    pub(super) fn insert_deferred(&self, transaction_id: &str, d: &Deferred, expires_at: i64) -> Result<(), StoreError> {
+        let args = Args::new().s(transaction_id).s(&d.grant_id).s(&d.configuration_id).s(&d.keys).i(expires_at);
+        self.execute("INSERT INTO issuer_deferred (transaction_id, grant_id, configuration_id, keys, expires_at) VALUES ($1, $2, $3, $4, $5)", args)?;
+        Ok(())
+    }
+
+    pub(super) fn deferred(&self, transaction_id: &str, now: i64) -> Result<Option<Deferred>, StoreError> {
+        let id = transaction_id.to_owned();
+        self.run(move |c| async move {
+            let r = c
+                .query_opt("SELECT grant_id, configuration_id, keys FROM issuer_deferred WHERE transaction_id = $1 AND NOT used AND expires_at > $2", &[&id, &now])
+                .await?;
+            r.map(|r| Ok(Deferred { grant_id: r.try_get(0)?, configuration_id: r.try_get(1)?, keys: r.try_get(2)? })).transpose()
+        })
+    }
+
+    pub(super) fn consume_deferred(&self, transaction_id: &str) -> Result<bool, StoreError> {
+        Ok(self.execute("UPDATE issuer_deferred SET used = TRUE WHERE transaction_id = $1 AND NOT used", Args::new().s(transaction_id))? == 1)
+    }
+
+    pub(super) fn insert_pushed(&self, request_uri_hash: &str, client_id: &str, request: &str, expires_at: i64) -> Result<(), StoreError> {
+        let args = Args::new().s(request_uri_hash).s(client_id).s(request).i(expires_at);
+        self.execute("INSERT INTO issuer_pushed (request_uri_hash, client_id, request, expires_at) VALUES ($1, $2, $3, $4)", args)?;
+        Ok(())
+    }
+
+    pub(super) fn take_pushed(&self, request_uri_hash: &str, client_id: &str, now: i64) -> Result<Option<String>, StoreError> {
+        self.text(
+            "UPDATE issuer_pushed SET used = TRUE WHERE request_uri_hash = $1 AND client_id = $2 AND NOT used AND expires_at > $3 RETURNING request",
+            Args::new().s(request_uri_hash).s(client_id).i(now),
+        )
+    }
+
+    pub(super) fn insert_login(&self, id_hash: &str, request: &str, expires_at: i64) -> Result<(), StoreError> {
+        self.execute("INSERT INTO issuer_logins (id_hash, request, expires_at) VALUES ($1, $2, $3)", Args::new().s(id_hash).s(request).i(expires_at))?;
+        Ok(())
+    }
+
+    pub(super) fn fetch_login(&self, id_hash: &str, now: i64) -> Result<Option<String>, StoreError> {
+        self.text(
+            "UPDATE issuer_logins SET fetched = TRUE WHERE id_hash = $1 AND NOT fetched AND NOT used AND expires_at > $2 RETURNING request",
+            Args::new().s(id_hash).i(now),
+        )
+    }
+
+    pub(super) fn take_login(&self, id_hash: &str, now: i64) -> Result<Option<String>, StoreError> {
+        self.text("UPDATE issuer_logins SET used = TRUE WHERE id_hash = $1 AND NOT used AND expires_at > $2 RETURNING request", Args::new().s(id_hash).i(now))
+    }
+
+    pub(super) fn insert_issuer_state(&self, state_hash: &str, offer: &str, expires_at: i64) -> Result<(), StoreError> {
+        self.execute("INSERT INTO issuer_states (state_hash, offer, expires_at) VALUES ($1, $2, $3)", Args::new().s(state_hash).s(offer).i(expires_at))?;
+        Ok(())
+    }
+
+    pub(super) fn take_issuer_state(&self, state_hash: &str, now: i64) -> Result<Option<String>, StoreError> {
+        self.text("UPDATE issuer_states SET used = TRUE WHERE state_hash = $1 AND NOT used AND expires_at > $2 RETURNING offer", Args::new().s(state_hash).i(now))
+    }
+
+    pub(super) fn insert_code(&self, code_hash: &str, code: &str, expires_at: i64) -> Result<(), StoreError> {
+        self.execute("INSERT INTO issuer_codes (code_hash, code, expires_at) VALUES ($1, $2, $3)", Args::new().s(code_hash).s(code).i(expires_at))?;
+        Ok(())
+    }
+
+    pub(super) fn take_code(&self, code_hash: &str, now: i64) -> Result<Option<String>, StoreError> {
+        self.text("UPDATE issuer_codes SET used = TRUE WHERE code_hash = $1 AND NOT used AND expires_at > $2 RETURNING code", Args::new().s(code_hash).i(now))
+    }
+
+    pub(super) fn purge(&self, now: i64) -> Result<(), StoreError> {
+        self.run(move |c| async move {
+            for table in EXPIRING {
+                c.execute(&format!("DELETE FROM {table} WHERE expires_at <= $1"), &[&now]).await?;
+            }
+            Ok(())
+        })
+    }
+}
+
+/// The credentials of one response, column by column (`UNNEST`'s arrays).
+#[derive(Default)]
+struct Columns {
+    /// id, grant_id, citizen, configuration_id, notification_id.
+    text: [Vec<String>; 5],
+    idx: Vec<i64>,
+    status: Vec<i16>,
+    issued_at: Vec<i64>,
+    expires_at: Vec<i64>,
+}
+
+/// A statement's parameters, owned (a call runs on the store's thread).
+#[derive(Default)]
+struct Args(Vec<Box<dyn tokio_postgres::types::ToSql + Send + Sync>>);
+
+impl Args {
+    fn new() -> Self {
+        Self::default()
+    }
+    fn s(mut self, v: &str) -> Self {
+        self.0.push(Box::new(v.to_owned()));
+        self
+    }
+    fn o(mut self, v: Option<&str>) -> Self {
+        self.0.push(Box::new(v.map(str::to_owned)));
+        self
+    }
+    fn i(mut self, v: i64) -> Self {
+        self.0.push(Box::new(v));
+        self
+    }
+    fn h(mut self, v: i16) -> Self {
+        self.0.push(Box::new(v));
+        self
+    }
+    fn refs(&self) -> Vec<&(dyn tokio_postgres::types::ToSql + Sync)> {
+        self.0.iter().map(|b| b.as_ref() as &(dyn tokio_postgres::types::ToSql + Sync)).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The contract of both backends against PostgreSQL, in a schema of its own (skipped
+    /// without `TESSERA_TEST_POSTGRES_URL`, a failure when `TESSERA_POSTGRES=required`).
+    #[test]
+    fn single_use_values() {
+        let Some(base) = std::env::var("TESSERA_TEST_POSTGRES_URL").ok().filter(|u| !u.is_empty()) else {
+            assert!(std::env::var("TESSERA_POSTGRES").as_deref() != Ok("required"), "TESSERA_POSTGRES=required but TESSERA_TEST_POSTGRES_URL is not set");
+            eprintln!("skipped: TESSERA_TEST_POSTGRES_URL is not set (eval \"$(./scripts/postgres.sh)\")");
+            return;
+        };
+        let mut b = [0u8; 6];
+        getrandom::fill(&mut b).unwrap();
+        let schema = format!("i_{}", b.iter().map(|x| format!("{x:02x}")).collect::<String>());
+        let admin = |sql: String| {
+            let base = base.clone();
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            rt.block_on(async move {
+                let (client, conn) = tokio_postgres::connect(&base, tokio_postgres::NoTls).await.unwrap();
+                tokio::spawn(conn);
+                client.batch_execute(&sql).await.unwrap();
+            });
+        };
+        admin(format!("CREATE SCHEMA {schema}"));
+        let sep = if base.contains('?') { '&' } else { '?' };
+        let s = crate::store::Store::postgres(&format!("{base}{sep}options=-csearch_path%3D{schema}")).unwrap();
+        crate::store::contract::single_use_values(&s);
+        drop(s);
+        admin(format!("DROP SCHEMA {schema} CASCADE"));
+    }
+}
