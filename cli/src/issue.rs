@@ -65,6 +65,33 @@ pub(crate) struct IssueArgs {
     max_wait: u64,
 }
 
+impl IssueArgs {
+    /// `tessera wallet issue pid|mdl|health-card --yes` for the wallet in `data_dir`.
+    pub(crate) fn wallet_initiated(data_dir: std::path::PathBuf, ta: String, kind: &str, fiscal_number: Option<String>) -> Self {
+        Self {
+            store: StoreArgs { data_dir, json: false },
+            trust: TrustArgs { ta, ta_jwks: None },
+            offer: kind.to_owned(),
+            issuer: None,
+            fiscal_number,
+            tx_code: None,
+            yes: true,
+            max_wait: 600,
+        }
+    }
+}
+
+/// What an issuance stored.
+pub(crate) struct Issued {
+    /// The issuer's entity id, and its display name.
+    pub(crate) issuer: String,
+    pub(crate) issuer_name: Option<String>,
+    /// The stored credentials.
+    pub(crate) ids: Vec<CredentialId>,
+    /// The consent as JSON (for `--json`).
+    doc: Value,
+}
+
 /// The offer and the transaction code read from stdin: `tessera issuer offer`'s JSON
 /// (`offer_url`, `tx_code`) or its text (a line with the URL, a `tx_code: CODE` line).
 fn offer_from_stdin() -> Result<(String, Option<String>), CliError> {
@@ -188,7 +215,7 @@ fn issuer_next_to(ta: &str, offset: u16) -> Result<String, CliError> {
 }
 
 /// `tessera wallet issue pid|mdl|health-card`: the wallet-initiated authorization code flow.
-fn issue_from_issuer(a: &IssueArgs, preset: Preset, offset: u16) -> Result<(), CliError> {
+fn issue_from_issuer(a: &IssueArgs, preset: Preset, offset: u16, show: &dyn Fn(&str)) -> Result<Issued, CliError> {
     let issuer_url = match &a.issuer {
         Some(u) => u.trim_end_matches('/').to_owned(),
         None => issuer_next_to(&a.trust.ta, offset)?,
@@ -200,9 +227,9 @@ fn issue_from_issuer(a: &IssueArgs, preset: Preset, offset: u16) -> Result<(), C
     let flow = WalletIssuance::new(http, Arc::new(wallet), store.clone(), vec![anchor]).with_redirect_uri(ISSUANCE_REDIRECT_URI);
     let session = flow.start_from_issuer(&issuer_url, &[preset.configuration_id()]).map_err(issuance_error)?;
     let consent = &session.consent;
-    let (text, mut doc) = describe(consent);
+    let (text, doc) = describe(consent);
     if !a.store.json {
-        crate::print_out(&text);
+        show(&text);
     }
     if let IssuerTrust::Untrusted { reason } = &consent.trust {
         return Err(usage(format!("refused: the issuer {} is not trusted: {reason} (nothing was sent)", consent.issuer)));
@@ -219,7 +246,7 @@ fn issue_from_issuer(a: &IssueArgs, preset: Preset, offset: u16) -> Result<(), C
         AuthorizationStep::Presentation(p) => {
             let (what, _) = crate::present::describe(p.consent());
             if !a.store.json {
-                crate::print_out(&format!("To identify you, the issuer asks for your PID:\n{what}"));
+                show(&format!("To identify you, the issuer asks for your PID:\n{what}"));
             }
             let choice = p.consent().default_choice();
             if !a.yes && !ask("Present these claims to the issuer?")? {
@@ -231,13 +258,36 @@ fn issue_from_issuer(a: &IssueArgs, preset: Preset, offset: u16) -> Result<(), C
             flow.present_pid(&p, &choice, &holder).map_err(issuance_error)?
         }
     };
-    finish(a, &flow, &store, outcome, &consent.issuer, &mut doc)
+    let ids = finish(a, &flow, outcome)?;
+    Ok(Issued { issuer: consent.issuer.clone(), issuer_name: consent.issuer_name.clone(), ids, doc })
 }
 
-/// `tessera wallet issue OFFER`.
+/// `tessera wallet issue OFFER|pid|mdl|health-card`.
 pub(crate) fn issue(a: &IssueArgs) -> Result<(), CliError> {
+    let Issued { issuer, ids, mut doc, .. } = obtain(a, &|text| crate::print_out(text))?;
+    let store = open_store(&a.store)?;
+    let mut stored = Vec::new();
+    for id in &ids {
+        let c = store.get(id).map_err(usage)?;
+        stored.push(summary_json(&c));
+    }
+    if a.store.json {
+        if let Some(m) = doc.as_object_mut() {
+            m.insert("stored".into(), Value::Array(stored));
+        }
+        print_json(&doc);
+    } else {
+        let list: Vec<String> = ids.iter().map(ToString::to_string).collect();
+        crate::print_out(&format!("Stored {} credential{} from {issuer}: {} (`tessera wallet show ID`).", ids.len(), if ids.len() == 1 { "" } else { "s" }, list.join(", ")));
+    }
+    Ok(())
+}
+
+/// Obtains the credentials `a` names (an offer, or `pid|mdl|health-card` from their
+/// issuer), the consent `show`n as text unless `--json`; what was stored.
+pub(crate) fn obtain(a: &IssueArgs, show: &dyn Fn(&str)) -> Result<Issued, CliError> {
     if let Some((preset, offset)) = wallet_initiated(&a.offer) {
-        return issue_from_issuer(a, preset, offset);
+        return issue_from_issuer(a, preset, offset, show);
     }
     let (offer, piped_tx) = if a.offer == "-" { offer_from_stdin()? } else { (a.offer.clone(), None) };
     let anchor = anchor_config(&a.trust.ta, a.trust.ta_jwks.as_deref())?;
@@ -247,10 +297,10 @@ pub(crate) fn issue(a: &IssueArgs) -> Result<(), CliError> {
     let flow = WalletIssuance::new(http, Arc::new(wallet), store.clone(), vec![anchor]);
     let session = flow.start_from_offer(&offer).map_err(issuance_error)?;
     let consent = &session.consent;
-    let (text, mut doc) = describe(consent);
+    let (text, doc) = describe(consent);
     // With --json the consent goes with the outcome, in one document, at the end.
     if !a.store.json {
-        crate::print_out(&text);
+        show(&text);
     }
     if let IssuerTrust::Untrusted { reason } = &consent.trust {
         return Err(usage(format!("refused: the issuer {} is not trusted: {reason} (nothing was sent)", consent.issuer)));
@@ -267,11 +317,12 @@ pub(crate) fn issue(a: &IssueArgs) -> Result<(), CliError> {
     };
     check_tx_code(consent.tx_code.as_ref(), tx_code.as_deref()).map_err(issuance_error)?;
     let outcome = flow.accept(&session, tx_code.as_deref()).map_err(issuance_error)?;
-    finish(a, &flow, &store, outcome, &consent.issuer, &mut doc)
+    let ids = finish(a, &flow, outcome)?;
+    Ok(Issued { issuer: consent.issuer.clone(), issuer_name: consent.issuer_name.clone(), ids, doc })
 }
 
-/// Waits out a deferred issuance, then prints what was stored.
-fn finish(a: &IssueArgs, flow: &WalletIssuance, store: &wallet_core::store::CredentialStore, mut outcome: IssuanceOutcome, issuer: &str, doc: &mut Value) -> Result<(), CliError> {
+/// Waits out a deferred issuance; the stored credentials.
+fn finish(a: &IssueArgs, flow: &WalletIssuance, mut outcome: IssuanceOutcome) -> Result<Vec<CredentialId>, CliError> {
     let started = std::time::Instant::now();
     let ids = loop {
         match outcome {
@@ -291,35 +342,33 @@ fn finish(a: &IssueArgs, flow: &WalletIssuance, store: &wallet_core::store::Cred
             }
         }
     };
-    let mut stored = Vec::new();
-    for id in &ids {
-        let c = store.get(id).map_err(usage)?;
-        stored.push(summary_json(&c));
+    Ok(ids)
+}
+
+/// Every stored credential's status read from its issuer's list (wallet-core's
+/// [`WalletStatusRefresh`](wallet_core::wallet::WalletStatusRefresh)), and kept.
+pub(crate) fn refresh_report(store_args: &StoreArgs, trust: &TrustArgs) -> Result<Vec<wallet_core::wallet::status::StatusReport>, CliError> {
+    let anchor = anchor_config(&trust.ta, trust.ta_jwks.as_deref())?;
+    let store = Arc::new(open_store(store_args)?);
+    let http: Arc<dyn HttpClient> = Arc::new(Browser::new()?);
+    wallet_core::wallet::WalletStatusRefresh::new(http, store, vec![anchor]).refresh().map_err(usage)
+}
+
+/// A status check in words (`SUSPENDED`, `no status list`, `unknown (why)`).
+pub(crate) fn status_word(c: &wallet_core::wallet::StatusCheck) -> String {
+    use wallet_core::wallet::StatusCheck;
+    match c {
+        StatusCheck::Value(v) => v.name().to_owned(),
+        StatusCheck::NoStatus => "no status list".to_owned(),
+        StatusCheck::Unknown(why) => format!("unknown ({why})"),
     }
-    if a.store.json {
-        if let Some(m) = doc.as_object_mut() {
-            m.insert("stored".into(), Value::Array(stored));
-        }
-        print_json(doc);
-    } else {
-        let list: Vec<String> = ids.iter().map(ToString::to_string).collect();
-        crate::print_out(&format!("Stored {} credential{} from {issuer}: {} (`tessera wallet show ID`).", ids.len(), if ids.len() == 1 { "" } else { "s" }, list.join(", ")));
-    }
-    Ok(())
 }
 
 /// `tessera wallet refresh`: every stored credential's status, from its issuer's list.
 pub(crate) fn refresh(store_args: &StoreArgs, trust: &TrustArgs) -> Result<(), CliError> {
-    use wallet_core::wallet::{StatusCheck, WalletStatusRefresh};
-    let anchor = anchor_config(&trust.ta, trust.ta_jwks.as_deref())?;
-    let store = Arc::new(open_store(store_args)?);
-    let http: Arc<dyn HttpClient> = Arc::new(Browser::new()?);
-    let report = WalletStatusRefresh::new(http, store, vec![anchor]).refresh().map_err(usage)?;
-    let word = |c: &StatusCheck| match c {
-        StatusCheck::Value(v) => v.name().to_owned(),
-        StatusCheck::NoStatus => "no status list".to_owned(),
-        StatusCheck::Unknown(why) => format!("unknown ({why})"),
-    };
+    use wallet_core::wallet::StatusCheck;
+    let report = refresh_report(store_args, trust)?;
+    let word = status_word;
     if store_args.json {
         let docs: Vec<Value> = report
             .iter()

@@ -92,6 +92,20 @@ pub(crate) struct StatusArgs {
     citizen: Option<String>,
 }
 
+impl AdminArgs {
+    /// The issuer at `url`, its admin token found under `tessera up`'s `data_dir`.
+    pub(crate) fn under_up(url: String, data_dir: PathBuf) -> Self {
+        Self { url, token_file: None, token: None, data_dir, json: false }
+    }
+}
+
+impl StatusArgs {
+    /// One credential (its id at the issuer).
+    pub(crate) fn credential(admin: AdminArgs, id: String) -> Self {
+        Self { admin, credential: Some(id), citizen: None }
+    }
+}
+
 pub(crate) fn run(c: IssuerCommand) -> Result<(), CliError> {
     match c {
         IssuerCommand::Serve { config } => serve(&config),
@@ -188,19 +202,44 @@ fn offer(a: &AdminArgs, citizen: &str, configurations: &[String], no_tx_code: bo
     Ok(())
 }
 
-fn change_status(a: &StatusArgs, action: &str) -> Result<(), CliError> {
+/// What the issuer issued to `citizen` (`GET /admin/citizens/{citizen}/credentials`): its
+/// `credentials` array (id, configuration, status index and value, dates).
+pub(crate) fn issued_to(a: &AdminArgs, citizen: &str) -> Result<Vec<Value>, CliError> {
+    let token = token(a)?;
+    let base = a.url.trim_end_matches('/');
+    let url = format!("{base}{}", issuer::routes::ADMIN_CITIZEN_PATH.replace("{citizen}", &wallet_core::wallet::query::encode(citizen)));
+    let http = reqwest::blocking::Client::builder().timeout(std::time::Duration::from_secs(30)).build().map_err(usage)?;
+    let r = http.get(&url).bearer_auth(token).send().map_err(|e| usage(format!("cannot reach the issuer at {base}: {e}")))?;
+    let status = r.status().as_u16();
+    let answer: Value = r.json().unwrap_or(Value::Null);
+    if status != 200 {
+        return Err(usage(format!("{url}: HTTP {status}: {answer}")));
+    }
+    answer.get("credentials").and_then(Value::as_array).cloned().ok_or_else(|| usage(format!("{url}: no `credentials` in the answer: {answer}")))
+}
+
+/// A status change at the issuer's admin API (`action`: revoke, suspend, reinstate): how
+/// many credentials changed, and their status now.
+pub(crate) fn status_change(a: &StatusArgs, action: &str) -> Result<(u64, String), CliError> {
     let body = match (&a.credential, &a.citizen) {
         (Some(id), None) => json!({"action": action, "credential_id": id}),
         (None, Some(c)) => json!({"action": action, "citizen": c}),
         _ => return Err(usage("give exactly one of --credential and --citizen")),
     };
     let answer = admin_post(&a.admin, issuer::routes::ADMIN_STATUS_PATH, &body)?;
+    let n = answer.get("changed").and_then(Value::as_u64).unwrap_or(0);
+    let status = answer.get("status").and_then(Value::as_str).unwrap_or("?").to_owned();
     if a.admin.json {
         crate::present::print_json(&answer);
+    }
+    Ok((n, status))
+}
+
+fn change_status(a: &StatusArgs, action: &str) -> Result<(), CliError> {
+    let (n, status) = status_change(a, action)?;
+    if a.admin.json {
         return Ok(());
     }
-    let n = answer.get("changed").and_then(Value::as_u64).unwrap_or(0);
-    let status = answer.get("status").and_then(Value::as_str).unwrap_or("?");
     let whose = match (&a.credential, &a.citizen) {
         (Some(id), _) => format!("credential {id}"),
         (_, Some(c)) => format!("{n} credential{} of {c}", if n == 1 { "" } else { "s" }),

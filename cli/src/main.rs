@@ -34,7 +34,8 @@ enum Command {
     SdJwt(sd_jwt_cmd::SdJwtCommand),
     /// Decode a JWT, SD-JWT, KB-JWT or JWE read from stdin (nothing is verified).
     Inspect,
-    /// Run the citizen's story on the credential core: issue, store, present, verify, revoke.
+    /// Run the citizen's story against `tessera up` (started here if nothing answers):
+    /// activation, PID, licence, health card, in-person and online checks, a suspension.
     Demo(demo::DemoArgs),
     /// Start the federation on loopback: trust anchor, intermediate, OpenID Provider, wallet
     /// provider, verifier and three credential issuers (SQLite, keys under --data-dir).

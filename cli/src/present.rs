@@ -516,8 +516,80 @@ impl HolderKeys for StoredHolderKeys {
     }
 }
 
+/// What the relying party answered a presentation (or a decline).
+pub(crate) enum RpAnswer {
+    /// Accepted; same-device: where the browser is sent (with the `response_code`).
+    Accepted { redirect: Option<String> },
+    /// The relying party's error (`error`, `error_description`): e.g. a refused credential.
+    Refused { error: String, description: Option<String> },
+}
+
+/// A presentation made: to whom, what was disclosed (`query:path`), what the RP answered.
+pub(crate) struct Presented {
+    /// The relying party's entity id.
+    pub(crate) entity: String,
+    /// Whether the claims were shared (else declined).
+    pub(crate) shared: bool,
+    /// The claims disclosed, as `query:path`.
+    pub(crate) disclosed: Vec<String>,
+    pub(crate) answer: RpAnswer,
+    /// The consent shown, as JSON (for `--json`).
+    doc: serde_json::Map<String, Value>,
+    log_seq: Option<i64>,
+}
+
+impl PresentArgs {
+    /// Consent given (`--yes`): each query answered by its first candidate.
+    pub(crate) fn consenting(data_dir: PathBuf, ta: String, url: String) -> Self {
+        Self {
+            store: StoreArgs { data_dir, json: false },
+            trust: TrustArgs { ta, ta_jwks: None },
+            url,
+            yes: true,
+            decline: false,
+            choose: Vec::new(),
+            profile: Profile::ItWallet14,
+        }
+    }
+}
+
 /// `tessera wallet present URL`.
 pub(crate) fn present(a: &PresentArgs) -> Result<(), CliError> {
+    let p = answer(a, &|text| crate::print_out(text))?;
+    let Presented { entity, shared, disclosed, answer, mut doc, log_seq } = p;
+    let redirect = match answer {
+        RpAnswer::Accepted { redirect } => redirect,
+        RpAnswer::Refused { error, description } => {
+            let msg = format!("the relying party answered {error}: {}", description.as_deref().unwrap_or(""));
+            if a.store.json {
+                doc.insert("outcome".into(), json!("error"));
+                doc.insert("error".into(), json!(error));
+                doc.insert("error_description".into(), json!(description));
+                print_json(&Value::Object(doc));
+            }
+            return Err(usage(msg));
+        }
+    };
+    if a.store.json {
+        doc.insert("outcome".into(), json!(if shared { "presented" } else { "declined" }));
+        doc.insert("disclosed".into(), json!(disclosed));
+        doc.insert("redirect_uri".into(), json!(redirect));
+        doc.insert("log_seq".into(), json!(log_seq));
+        print_json(&Value::Object(doc));
+    } else {
+        let mut out = if shared { format!("Presented {} to {entity}.", disclosed.join(", ")) } else { format!("Declined: {entity} was told access_denied.") };
+        if let Some(r) = redirect {
+            out.push_str(&format!("\nContinue in the browser: {r}"));
+        }
+        crate::print_out(&out);
+    }
+    Ok(())
+}
+
+/// Answers the request at `a.url`: the relying party's trust, the consent (`show`n as text
+/// unless `--json`), the response sent and logged, the relying party's answer. An RP outside
+/// the federation, or a request that cannot be answered, is an error (nothing is sent).
+pub(crate) fn answer(a: &PresentArgs, show: &dyn Fn(&str)) -> Result<Presented, CliError> {
     let now = UnixTime::now();
     let flow = PresentationFlow::start(&a.url, a.profile).map_err(usage)?;
     let client_id = flow.client_id().as_str().to_owned();
@@ -550,9 +622,9 @@ pub(crate) fn present(a: &PresentArgs) -> Result<(), CliError> {
     let rp = evaluate_rp(&request, Some(&chain), &marks, now);
     let store = open_store(&a.store)?;
     let consent = ConsentRequest::from_store(request, rp, &store).map_err(usage)?;
-    let (text, mut doc) = describe(&consent);
+    let (text, doc) = describe(&consent);
     if !a.store.json {
-        crate::print_out(&text);
+        show(&text);
     }
     let (share, choice) = if a.decline {
         (false, ConsentChoice::default())
@@ -598,31 +670,9 @@ pub(crate) fn present(a: &PresentArgs) -> Result<(), CliError> {
         Err(e) => TransactionOutcome::Refused { error: e.error.as_str().to_owned(), description: e.error_description.clone() },
     });
     let disclosed: Vec<String> = prepared.disclosed.iter().flat_map(|(q, ps)| ps.iter().map(move |p| format!("{q}:{p}"))).collect();
-    let (outcome, redirect) = match &answer {
-        Ok(ans) => (if share { "presented" } else { "declined" }, ans.redirect_uri.clone()),
-        Err(e) => {
-            let msg = format!("the relying party answered {}: {}", e.error, e.error_description.as_deref().unwrap_or(""));
-            if a.store.json {
-                doc.insert("outcome".into(), json!("error"));
-                doc.insert("error".into(), json!(e.error));
-                doc.insert("error_description".into(), json!(e.error_description));
-                print_json(&Value::Object(doc));
-            }
-            return Err(usage(msg));
-        }
+    let answer = match answer {
+        Ok(ans) => RpAnswer::Accepted { redirect: ans.redirect_uri },
+        Err(e) => RpAnswer::Refused { error: e.error.as_str().to_owned(), description: e.error_description },
     };
-    if a.store.json {
-        doc.insert("outcome".into(), json!(outcome));
-        doc.insert("disclosed".into(), json!(disclosed));
-        doc.insert("redirect_uri".into(), json!(redirect));
-        doc.insert("log_seq".into(), json!(prepared.log_seq));
-        print_json(&Value::Object(doc));
-    } else {
-        let mut out = if share { format!("Presented {} to {entity}.", disclosed.join(", ")) } else { format!("Declined: {entity} was told access_denied.") };
-        if let Some(r) = redirect {
-            out.push_str(&format!("\nContinue in the browser: {r}"));
-        }
-        crate::print_out(&out);
-    }
-    Ok(())
+    Ok(Presented { entity: entity.to_string(), shared: share, disclosed, answer, doc, log_seq: prepared.log_seq })
 }

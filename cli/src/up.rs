@@ -60,7 +60,7 @@ const ISSUER_MARK: &str = "openid_credential_issuer/public";
 /// The in-person page's test operator.
 pub(crate) const OPERATOR: &str = "operatore";
 /// Where the operator's password is kept, under the verifier's directory.
-const OPERATOR_PASSWORD_FILE: &str = "operator-password";
+pub(crate) const OPERATOR_PASSWORD_FILE: &str = "operator-password";
 
 #[derive(clap::Args)]
 pub(crate) struct UpArgs {
@@ -103,7 +103,7 @@ async fn admin_post(http: &reqwest::Client, token: &str, url: String, body: Valu
 }
 
 /// The data directory of each service, under `--data-dir`.
-const DIRS: [&str; 8] = ["trust-anchor", "intermediate", "motorizzazione", "openid-provider", "wallet-provider", "verifier", "pid-provider", "health-cards"];
+pub(crate) const DIRS: [&str; 8] = ["trust-anchor", "intermediate", "motorizzazione", "openid-provider", "wallet-provider", "verifier", "pid-provider", "health-cards"];
 
 /// A credential issuer of the federation (`c`, serving `preset`) on `port`: its sample
 /// registry loaded on first start (a restart keeps the registry's changes).

@@ -129,6 +129,14 @@ pub(crate) struct WalletArgs {
     json: bool,
 }
 
+impl WalletArgs {
+    /// The wallet in `data_dir`, at `provider`, trusting the anchor `ta`; the login as
+    /// `fiscal_number` (default: the page's preselection) at the page's preselected level.
+    pub(crate) fn new(provider: String, ta: String, data_dir: PathBuf, fiscal_number: Option<String>) -> Self {
+        Self { provider, ta, ta_jwks: None, data_dir, fiscal_number, acr: None, redirect_uri: crate::up::WALLET_REDIRECT_URI.to_owned(), json: false }
+    }
+}
+
 pub(crate) fn run(c: WalletCommand) -> Result<(), CliError> {
     match c {
         WalletCommand::Activate(a) => activate(&a),
@@ -218,7 +226,7 @@ impl HttpClient for Browser {
 }
 
 /// `location` resolved against `current` (absolute, or absolute-path).
-fn resolve_location(current: &str, location: &str) -> String {
+pub(crate) fn resolve_location(current: &str, location: &str) -> String {
     if location.contains("://") || !location.starts_with('/') {
         return location.to_owned();
     }
@@ -230,7 +238,7 @@ fn resolve_location(current: &str, location: &str) -> String {
 }
 
 /// The attributes of one tag's text (`<input type="radio" name="x" value="y" checked>`).
-fn attributes(tag: &str) -> Vec<(String, String)> {
+pub(crate) fn attributes(tag: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
     let mut rest = tag.split_once(char::is_whitespace).map_or("", |(_, r)| r);
     while !rest.trim().is_empty() {
@@ -352,7 +360,7 @@ fn fill(form: &LoginForm, fiscal_number: Option<&str>, acr: Option<&str>) -> Res
     Ok(fields)
 }
 
-fn form_body(fields: &[(String, String)]) -> Vec<u8> {
+pub(crate) fn form_body(fields: &[(String, String)]) -> Vec<u8> {
     let pairs: Vec<String> = fields
         .iter()
         .map(|(k, v)| format!("{}={}", wallet_core::wallet::query::encode(k), wallet_core::wallet::query::encode(v)))
@@ -475,17 +483,42 @@ fn login(cli: &Cli, a: &WalletArgs) -> Result<CitizenSession, CliError> {
     cli.wallet.finish_login(&pending, &redirect).map_err(|e| usage(format!("login: {e}")))
 }
 
-fn activate(a: &WalletArgs) -> Result<(), CliError> {
+/// An activated wallet: who logged in, its instance, its attestations.
+pub(crate) struct Activated {
+    pub(crate) fiscal_number: String,
+    pub(crate) provider: String,
+    pub(crate) instance_id: String,
+    pub(crate) attestations: wallet_core::wallet::Attestations,
+}
+
+impl Activated {
+    /// The WUA's status list entry (`<uri> #<idx>`), when it has one.
+    pub(crate) fn wua_status(&self) -> Option<String> {
+        let claims = payload(self.attestations.wallet_unit_attestation.jwt());
+        let l = claims.pointer("/status/status_list")?;
+        Some(format!("{} #{}", l.get("uri").and_then(serde_json::Value::as_str).unwrap_or("?"), l.get("idx").unwrap_or(&serde_json::Value::Null)))
+    }
+}
+
+/// The SPID/CIE login driven as a browser would, then wallet-core's activation: the
+/// instance registered, its WAA and WUA obtained and verified.
+pub(crate) fn activate_wallet(a: &WalletArgs) -> Result<Activated, CliError> {
     let cli = open(a)?;
     let session = login(&cli, a)?;
-    let att = cli.wallet.activate(&session).map_err(|e| usage(format!("activation: {e}")))?;
+    let attestations = cli.wallet.activate(&session).map_err(|e| usage(format!("activation: {e}")))?;
     let record = cli.wallet.instance().map_err(usage)?.ok_or_else(|| usage("no instance after activation"))?;
+    Ok(Activated { fiscal_number: session.fiscal_number.clone(), provider: cli.wallet.provider().to_owned(), instance_id: record.hardware_key_tag.to_string(), attestations })
+}
+
+fn activate(a: &WalletArgs) -> Result<(), CliError> {
+    let act = activate_wallet(a)?;
+    let att = &act.attestations;
     let waa = att.wallet_app_attestation.jwt();
     let wua = att.wallet_unit_attestation.jwt();
     if a.json {
         let doc = json!({
-            "fiscal_number": session.fiscal_number,
-            "instance_id": record.hardware_key_tag.as_str(),
+            "fiscal_number": act.fiscal_number,
+            "instance_id": act.instance_id,
             "wallet_app_attestation": waa,
             "wallet_unit_attestation": wua,
             "wallet_app_attestation_claims": payload(waa),
@@ -493,11 +526,7 @@ fn activate(a: &WalletArgs) -> Result<(), CliError> {
         });
         crate::print_out(&serde_json::to_string_pretty(&doc).unwrap_or_default());
     } else {
-        let wua_claims = payload(wua);
-        let status = wua_claims
-            .pointer("/status/status_list")
-            .map(|l| format!("active (WUA status list {} #{})", l["uri"].as_str().unwrap_or("?"), l["idx"]))
-            .unwrap_or_else(|| "active".to_owned());
+        let status = act.wua_status().map_or_else(|| "active".to_owned(), |s| format!("active (WUA status list {s})"));
         crate::print_out(&format!(
             "Wallet activated for {} at {}.\n\
              \x20 instance                  {}\n\
@@ -506,9 +535,9 @@ fn activate(a: &WalletArgs) -> Result<(), CliError> {
              \x20 Wallet Unit Attestation   valid until {}\n\
              \x20 state                     {}\n\
              The attestations themselves: `tessera wallet activate --json` or `tessera wallet status --json`.",
-            session.fiscal_number,
-            cli.wallet.provider(),
-            record.hardware_key_tag,
+            act.fiscal_number,
+            act.provider,
+            act.instance_id,
             utc(att.wallet_app_attestation.expires_at().secs()),
             utc(att.wallet_unit_attestation.expires_at().secs()),
             a.data_dir.display(),
