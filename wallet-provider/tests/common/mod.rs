@@ -2,6 +2,8 @@
 //! the wallet provider, both over real HTTP, the provider onboarded and trust-marked.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing, dead_code, unreachable_pub)]
 
+pub mod pg;
+
 use std::path::Path;
 
 use serde_json::{Value, json};
@@ -179,6 +181,12 @@ impl Fed {
 
     /// The browser from the provider's login URL to the redirect back to the app.
     pub async fn browse(&self, login_url: &str, fiscal_number: &str) -> String {
+        self.browse_via(login_url, fiscal_number, None).await
+    }
+
+    /// As [`Fed::browse`]; the OP's redirect back to us is sent to `callback_base` instead
+    /// of the entity id, when given (as a load balancer would send it to another replica).
+    pub async fn browse_via(&self, login_url: &str, fiscal_number: &str, callback_base: Option<&str>) -> String {
         let r = self.http.get(login_url).send().await.unwrap();
         assert_eq!(r.status(), 302, "{}", r.text().await.unwrap());
         let to_op = r.headers()["location"].to_str().unwrap().to_owned();
@@ -199,6 +207,10 @@ impl Fed {
         assert_eq!(r.status(), 302, "{}", r.text().await.unwrap());
         let to_us = r.headers()["location"].to_str().unwrap().to_owned();
         assert!(to_us.starts_with(&self.url("/citizen/callback")), "{to_us}");
+        let to_us = match callback_base {
+            Some(base) => format!("{base}{}", to_us.strip_prefix(self.provider.id.as_str().trim_end_matches('/')).unwrap()),
+            None => to_us,
+        };
         let r = self.http.get(&to_us).send().await.unwrap();
         assert_eq!(r.status(), 302, "{}", r.text().await.unwrap());
         r.headers()["location"].to_str().unwrap().to_owned()
