@@ -188,8 +188,28 @@ pub enum WalletError {
         /// What is wrong.
         reason: String,
     },
-    /// The issuance was already accepted, or the deferred issuance already finished (or
-    /// lost after a failed poll: start again from a new offer).
+    /// The issuer refused to authorize the issuance: it sent the wallet back with an OAuth
+    /// `error` (`access_denied`: the login failed or the citizen is not in its registry),
+    /// or refused the PID presented to it (its OpenID4VP `error`), at `stage`.
+    #[error("the issuer did not authorize the issuance ({stage}): {error}")]
+    AuthorizationDenied {
+        /// [`IssuanceStage::Authorization`] or [`IssuanceStage::Presentation`].
+        stage: IssuanceStage,
+        /// The issuer's `error`.
+        error: String,
+    },
+    /// An issuance session was called out of order (`authorize` on a pre-authorized offer,
+    /// `present_pid` before the issuer asked for the PID, a call while another runs): the
+    /// session is unchanged; `next_step` says what it waits for.
+    #[error("{call} is out of order: the issuance waits for {waiting_for}")]
+    IssuanceOutOfOrder {
+        /// The call made.
+        call: String,
+        /// What the session waits for.
+        waiting_for: String,
+    },
+    /// The issuance was already accepted (or the PID presentation declined), or the deferred
+    /// issuance already finished (or lost after a failed poll: start again from a new offer).
     #[error("this issuance is over")]
     IssuanceClosed,
     /// A bug in the wallet; please report it.
@@ -232,6 +252,8 @@ impl WalletError {
             Self::InvalidTxCode { .. } => "invalid_tx_code",
             Self::IssuerRefused { .. } => "issuer_refused",
             Self::IssuerProtocol { .. } => "issuer_protocol",
+            Self::AuthorizationDenied { .. } => "authorization_denied",
+            Self::IssuanceOutOfOrder { .. } => "issuance_out_of_order",
             Self::IssuanceClosed => "issuance_closed",
             Self::Internal { .. } => "internal",
         }

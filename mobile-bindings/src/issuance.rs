@@ -1,27 +1,39 @@
-//! Issuance for the app (IT-Wallet 1.4 §3.3; OpenID4VCI 1.0 §4, §6-§9), over wallet-core's
-//! `wallet::issuance::WalletIssuance`: [`Wallet::start_issuance`] reads the offer (scanned or
-//! opened: `openid-credential-offer://`, `haip-vci://`, by value or by reference), the
-//! issuer's metadata and its federation trust chain, and returns an [`IssuanceSession`]
-//! whose [`IssuanceConsent`] the app shows; [`IssuanceSession::accept`] (with the transaction
-//! code when the offer asks one) gets the token (DPoP), proves possession of the key the
-//! WUA attests, verifies every credential before storing it, logs and notifies the issuer;
-//! the result is the stored [`Credential`]s, or a [`DeferredIssuance`] to poll.
+//! Issuance for the app (IT-Wallet 1.4 §3.1, §3.3; OpenID4VCI 1.0 §4-§9), over wallet-core's
+//! `wallet::issuance::WalletIssuance`. [`Wallet::start_issuance`] reads an offer (scanned or
+//! opened: `openid-credential-offer://`, `haip-vci://`, by value or by reference),
+//! [`Wallet::start_issuance_from_issuer`] asks an issuer itself (wallet-initiated); both fetch
+//! the issuer's metadata and federation trust chain and return an [`IssuanceSession`] whose
+//! [`IssuanceConsent`] the app shows. [`IssuanceSession::next_step`] then says what comes:
 //!
-//! What comes next in a session is an [`IssuanceNextStep`], so that the authorization code
-//! flow (a browser step for the PID, a PID presentation for the other issuers) can be added
-//! as new steps without changing what is here.
+//! * `Accept` (pre-authorized code): [`IssuanceSession::accept`] with the transaction code;
+//! * `Authorize` (authorization code): [`IssuanceSession::authorize`] with the app's
+//!   [`BrowserStep`]: PAR and `/authorize`, then the citizen's SPID/CIE login in the browser
+//!   (the PID provider), or `PresentPid` (the other issuers ask for the PID over OpenID4VP):
+//!   [`IssuanceSession::present_pid`] with the citizen's choice, or
+//!   [`IssuanceSession::decline_pid`];
+//! * `Refused` (an untrusted issuer: nothing is sent to it), `Done`.
+//!
+//! Either way the token (DPoP), a proof of the key the WUA attests, every credential verified
+//! before it is stored, logged, the issuer notified: the stored [`Credential`]s, or a
+//! [`DeferredIssuance`] to poll. A call out of order is refused
+//! ([`WalletError::IssuanceOutOfOrder`]) and changes nothing.
 //!
 //! A deferred issuance lives in memory (its access token and DPoP key are not persisted): if
-//! the app's process dies, the citizen asks the issuer for a new offer.
+//! the app's process dies, the citizen starts again.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use wallet_core::oid4vci::offer::TxInputMode;
-use wallet_core::wallet::issuance::{self as core, IssuanceError, IssuanceStep, IssuerTrust as CoreTrust};
+use wallet_core::wallet::HttpClient as CoreHttpClient;
+use wallet_core::wallet::issuance::{self as core, AuthorizationStep, IssuanceError, IssuanceStep, IssuerTrust as CoreTrust};
+use wallet_core::wallet::presentation::PresentationStep;
 use wallet_core::wallet::{IssuanceKeys, WalletIssuance};
 
 use crate::activation::CoreHttp;
+use crate::browser::{BrowserError, BrowserStep, ForeignBrowser};
 use crate::error::WalletError;
+use crate::presentation::{ConsentRecord, ConsentSelection, selections};
 use crate::records::Credential;
 use crate::wallet::Wallet;
 
@@ -116,6 +128,16 @@ impl From<IssuanceError> for WalletError {
             IssuanceError::Credential { index, rule } => Self::InvalidCredential { rule: format!("credential {index}: {rule}") },
             IssuanceError::Wallet(w) => w.into(),
             IssuanceError::Store(reason) => Self::Storage { reason },
+            IssuanceError::AuthorizationDenied { error, .. } => Self::AuthorizationDenied { stage: IssuanceStage::Authorization, error },
+            IssuanceError::Authorization { step, rule } => Self::IssuerProtocol { stage: step.into(), reason: rule.to_string() },
+            IssuanceError::NoRedirectUri => {
+                Self::NotConfigured { what: "the authorization code flow needs `issuance_redirect_uri` in the configuration".into() }
+            }
+            IssuanceError::Browser(reason) => Self::LoginFailed { reason },
+            IssuanceError::Presentation { error: Some(error), .. } => Self::AuthorizationDenied { stage: IssuanceStage::Presentation, error },
+            // Building the response from the citizen's choice: nothing was sent.
+            IssuanceError::Presentation { step: PresentationStep::Response, detail, .. } => Self::InvalidChoice { reason: detail },
+            IssuanceError::Presentation { detail, .. } => Self::IssuerProtocol { stage: IssuanceStage::Presentation, reason: detail },
             other => Self::Internal { reason: other.to_string() },
         }
     }
@@ -217,23 +239,58 @@ impl From<&core::IssuanceConsent> for IssuanceConsent {
     }
 }
 
-/// What the session waits for next. Apps should keep an `else` branch: the authorization
-/// code flow will add steps (a browser login, a PID presentation).
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
+/// What the session waits for next. Apps should keep an `else` branch: later protocol
+/// versions may add steps.
+// The consent record is large; uniffi passes these by value (no `Box` across the FFI).
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq, uniffi::Enum)]
 pub enum IssuanceNextStep {
-    /// Show the consent; on yes, [`IssuanceSession::accept`] with the transaction code when
-    /// `tx_code` is set.
+    /// A pre-authorized offer: show the consent; on yes, [`IssuanceSession::accept`] with the
+    /// transaction code when `tx_code` is set.
     Accept {
         /// The code to ask for, if any.
         tx_code: Option<TxCodeRequest>,
+    },
+    /// The authorization code flow (an offer with an `authorization_code` grant, or
+    /// [`Wallet::start_issuance_from_issuer`]): show the consent; on yes,
+    /// [`IssuanceSession::authorize`] with the app's [`BrowserStep`].
+    Authorize,
+    /// The issuer identifies the citizen by their PID (OpenID4VP, IT-Wallet 1.4 §3.1): show
+    /// `consent` (the issuer is the relying party), then [`IssuanceSession::present_pid`]
+    /// with the citizen's choice, or [`IssuanceSession::decline_pid`].
+    PresentPid {
+        /// What the issuer asks for and which stored credentials can answer.
+        consent: ConsentRecord,
+        /// For each request, its first candidate.
+        default_choice: Vec<ConsentSelection>,
     },
     /// The issuer is not trusted: show why; nothing will be sent to it.
     Refused {
         /// Why.
         reason: String,
     },
-    /// Accepted: nothing left in this session.
+    /// Over: issued (or deferred), or the PID presentation declined.
     Done,
+}
+
+/// How [`IssuanceSession::authorize`] ended.
+#[allow(clippy::large_enum_variant)] // as IssuanceNextStep
+#[derive(Debug, Clone, uniffi::Enum)]
+pub enum AuthorizationOutcome {
+    /// The citizen was authenticated (in the browser, or at once): the issuance went on to
+    /// its end.
+    Completed {
+        /// Issued or deferred.
+        outcome: IssuanceOutcome,
+    },
+    /// The issuer asks for the PID: the session's next step is
+    /// [`IssuanceNextStep::PresentPid`] with these.
+    PresentPid {
+        /// What the issuer asks for and which stored credentials can answer.
+        consent: ConsentRecord,
+        /// For each request, its first candidate.
+        default_choice: Vec<ConsentSelection>,
+    },
 }
 
 /// How an accepted issuance ended.
@@ -255,16 +312,38 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// wallet-core's HTTP seam over the app's client, counting the requests that got no
+/// response: wallet-core reports a failed PID presentation as text, this tells a network
+/// failure apart.
+struct ProbedHttp {
+    inner: CoreHttp,
+    failures: AtomicU64,
+}
+
+impl CoreHttpClient for ProbedHttp {
+    fn send(&self, r: wallet_core::wallet::HttpRequest) -> Result<wallet_core::wallet::HttpResponse, wallet_core::wallet::HttpError> {
+        self.inner.send(r).inspect_err(|_| {
+            self.failures.fetch_add(1, Ordering::Relaxed);
+        })
+    }
+}
+
 impl Wallet {
-    /// The issuance flow over this wallet's HTTP client, attested keys, store and anchors.
-    fn issuance_flow(&self) -> Result<Arc<WalletIssuance>, WalletError> {
+    /// The issuance flow over this wallet's HTTP client, attested keys, store, anchors and
+    /// `redirect_uri`.
+    fn issuance_flow(&self) -> Result<(Arc<WalletIssuance>, Arc<ProbedHttp>), WalletError> {
         let (Some(http), Some(activation)) = (&self.http, &self.activation) else {
             return Err(WalletError::NotConfigured {
                 what: "issuance needs `wallet_provider` in the configuration and an HTTP client".into(),
             });
         };
         let keys: Arc<dyn IssuanceKeys> = activation.clone();
-        Ok(Arc::new(WalletIssuance::new(Arc::new(CoreHttp(http.clone())), keys, self.store.clone(), self.anchors.clone())))
+        let probe = Arc::new(ProbedHttp { inner: CoreHttp(http.clone()), failures: AtomicU64::new(0) });
+        let mut flow = WalletIssuance::new(probe.clone(), keys, self.store.clone(), self.anchors.clone());
+        if let Some(uri) = &self.issuance_redirect_uri {
+            flow = flow.with_redirect_uri(uri.clone());
+        }
+        Ok((Arc::new(flow), probe))
     }
 
     fn outcome(self: &Arc<Self>, flow: &Arc<WalletIssuance>, out: core::IssuanceOutcome) -> Result<IssuanceOutcome, WalletError> {
@@ -281,35 +360,91 @@ impl Wallet {
             }),
         }
     }
+
+    async fn open_issuance(
+        self: Arc<Self>,
+        start: impl FnOnce(&WalletIssuance) -> Result<core::IssuanceSession, IssuanceError> + Send + 'static,
+    ) -> Result<Arc<IssuanceSession>, WalletError> {
+        let wallet = self.clone();
+        let (flow, probe, session) = self
+            .blocking(move |w| {
+                let (flow, probe) = w.issuance_flow()?;
+                let session = start(&flow)?;
+                Ok((flow, probe, session))
+            })
+            .await?;
+        let consent = IssuanceConsent::from(&session.consent);
+        let grants = &session.offer().grants;
+        let grant = if grants.pre_authorized_code.is_some() { Grant::PreAuthorized } else { Grant::AuthorizationCode };
+        Ok(Arc::new(IssuanceSession { wallet, flow, probe, session, consent, grant, state: Mutex::new(State::Open), running: Mutex::new(()) }))
+    }
 }
 
 #[uniffi::export(async_runtime = "tokio")]
 impl Wallet {
     /// Opens a credential offer (the scanned or opened URL): fetches it when by reference,
     /// the issuer's metadata and its trust chain (network). An issuer outside the federation
-    /// gives a session whose consent says so. Needs an activated wallet to accept.
+    /// gives a session whose consent says so. Needs an activated wallet to accept or
+    /// authorize; an offer with an `authorization_code` grant needs `issuance_redirect_uri`
+    /// in the configuration.
     pub async fn start_issuance(self: Arc<Self>, offer_url: String) -> Result<Arc<IssuanceSession>, WalletError> {
-        let wallet = self.clone();
-        let (flow, session) = self
-            .blocking(move |w| {
-                let flow = w.issuance_flow()?;
-                let session = flow.start_from_offer(&offer_url)?;
-                Ok((flow, session))
-            })
-            .await?;
-        let consent = IssuanceConsent::from(&session.consent);
-        Ok(Arc::new(IssuanceSession { wallet, flow, session, consent, accepted: Mutex::new(false) }))
+        self.open_issuance(move |flow| flow.start_from_offer(&offer_url)).await
+    }
+
+    /// A wallet-initiated issuance (IT-Wallet 1.4 §3.1, the authorization code flow): asks
+    /// the issuer `issuer_url` (its entity id, e.g. the PID provider) for the credential
+    /// configurations `configuration_ids` (ids of its metadata's
+    /// `credential_configurations_supported`, e.g. `dc_sd_jwt_PersonIdentificationData`).
+    /// Fetches its metadata and trust chain; the session's next step is
+    /// [`IssuanceNextStep::Authorize`], or `Refused` for an issuer outside the federation.
+    pub async fn start_issuance_from_issuer(self: Arc<Self>, issuer_url: String, configuration_ids: Vec<String>) -> Result<Arc<IssuanceSession>, WalletError> {
+        if configuration_ids.is_empty() {
+            return Err(WalletError::InvalidArgument { reason: "no credential configuration asked for".into() });
+        }
+        self.open_issuance(move |flow| {
+            let ids: Vec<&str> = configuration_ids.iter().map(String::as_str).collect();
+            flow.start_from_issuer(issuer_url.trim_end_matches('/'), &ids)
+        })
+        .await
     }
 }
 
-/// An opened credential offer: its consent, then one acceptance.
+/// Which grant continues the session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Grant {
+    /// [`IssuanceSession::accept`].
+    PreAuthorized,
+    /// [`IssuanceSession::authorize`].
+    AuthorizationCode,
+}
+
+/// Where a session is.
+enum State {
+    /// Opened: waiting for `accept` or `authorize` (by its grant).
+    Open,
+    /// The issuer asked for the PID.
+    Pid {
+        step: Arc<core::PresentationAuthorization>,
+        consent: Box<ConsentRecord>,
+        default_choice: Vec<ConsentSelection>,
+    },
+    /// Issued (or deferred), or the PID presentation declined.
+    Closed,
+}
+
+/// An opened issuance (an offer, or asked of an issuer): its consent, then the steps
+/// [`IssuanceSession::next_step`] names, in order.
 #[derive(uniffi::Object)]
 pub struct IssuanceSession {
     wallet: Arc<Wallet>,
     flow: Arc<WalletIssuance>,
+    probe: Arc<ProbedHttp>,
     session: core::IssuanceSession,
     consent: IssuanceConsent,
-    accepted: Mutex<bool>,
+    grant: Grant,
+    state: Mutex<State>,
+    /// Held through a call that talks to the issuer: a second call meanwhile is refused.
+    running: Mutex<()>,
 }
 
 impl std::fmt::Debug for IssuanceSession {
@@ -318,21 +453,139 @@ impl std::fmt::Debug for IssuanceSession {
     }
 }
 
+/// The name of what `step` waits for, for [`WalletError::IssuanceOutOfOrder`].
+fn waits_for(step: &IssuanceNextStep) -> &'static str {
+    match step {
+        IssuanceNextStep::Accept { .. } => "accept",
+        IssuanceNextStep::Authorize => "authorize",
+        IssuanceNextStep::PresentPid { .. } => "presentPid or declinePid",
+        IssuanceNextStep::Refused { .. } => "nothing (the issuer is not trusted)",
+        IssuanceNextStep::Done => "nothing (it is over)",
+    }
+}
+
 impl IssuanceSession {
-    fn accept_blocking(self: &Arc<Self>, tx_code: Option<&str>) -> Result<IssuanceOutcome, WalletError> {
-        let mut accepted = lock(&self.accepted);
-        if *accepted {
+    /// Runs `call` unless another call is running, the session is over, or the issuer is
+    /// untrusted (nothing is sent to it).
+    fn exclusive<T>(&self, name: &str, call: impl FnOnce() -> Result<T, WalletError>) -> Result<T, WalletError> {
+        let Ok(_running) = self.running.try_lock() else {
+            return Err(WalletError::IssuanceOutOfOrder { call: name.into(), waiting_for: "the call already running to finish".into() });
+        };
+        if matches!(*lock(&self.state), State::Closed) {
             return Err(WalletError::IssuanceClosed);
         }
-        // Checked before the token request spends the pre-authorized code.
-        if self.wallet.activation()?.and_then(|a| a.wallet_unit_attestation).is_none() {
-            return Err(WalletError::NotActivated);
+        if let IssuerTrust::Untrusted { reason } = &self.consent.trust {
+            return Err(WalletError::UntrustedIssuer { issuer: self.consent.issuer_id.clone(), reason: reason.clone() });
         }
-        let out = self.flow.accept(&self.session, tx_code)?;
-        // The issuer has answered: the pre-authorized code is spent.
-        *accepted = true;
-        self.wallet.outcome(&self.flow, out)
+        call()
     }
+
+    /// Refuses `name` unless the session waits for it.
+    fn expect(&self, name: &str, fits: impl Fn(&IssuanceNextStep) -> bool) -> Result<(), WalletError> {
+        let step = self.next_step();
+        if fits(&step) { Ok(()) } else { Err(WalletError::IssuanceOutOfOrder { call: name.into(), waiting_for: waits_for(&step).into() }) }
+    }
+
+    /// wallet-core's error, typed; a refused PID presentation names this issuer.
+    fn error(&self, e: IssuanceError, network_failures_before: u64) -> WalletError {
+        match e {
+            IssuanceError::Presentation { untrusted: true, detail, .. } => WalletError::UntrustedIssuer { issuer: self.consent.issuer_id.clone(), reason: detail },
+            IssuanceError::Presentation { error: None, detail, .. } if self.probe.failures.load(Ordering::Relaxed) > network_failures_before => {
+                WalletError::Network { reason: detail }
+            }
+            other => other.into(),
+        }
+    }
+
+    fn accept_blocking(self: &Arc<Self>, tx_code: Option<&str>) -> Result<IssuanceOutcome, WalletError> {
+        self.exclusive("accept", || {
+            self.expect("accept", |s| matches!(s, IssuanceNextStep::Accept { .. }))?;
+            // Checked before the token request spends the pre-authorized code.
+            if self.wallet.activation()?.and_then(|a| a.wallet_unit_attestation).is_none() {
+                return Err(WalletError::NotActivated);
+            }
+            let out = self.flow.accept(&self.session, tx_code)?;
+            // The issuer has answered: the pre-authorized code is spent.
+            *lock(&self.state) = State::Closed;
+            self.wallet.outcome(&self.flow, out)
+        })
+    }
+
+    fn authorize_blocking(self: &Arc<Self>, browser: Arc<dyn BrowserStep>) -> Result<AuthorizationOutcome, WalletError> {
+        self.exclusive("authorize", || {
+            self.expect("authorize", |s| matches!(s, IssuanceNextStep::Authorize))?;
+            let before = self.probe.failures.load(Ordering::Relaxed);
+            let out = match self.flow.authorize(&self.session).map_err(|e| self.error(e, before))? {
+                AuthorizationStep::Done(out) => out,
+                AuthorizationStep::Browser(b) => {
+                    let browser = ForeignBrowser::new(browser);
+                    self.flow.complete_in_browser(&b, &browser).map_err(|e| match browser.take_failure() {
+                        Some(BrowserError::Cancelled) => WalletError::UserCancelled,
+                        Some(f) => WalletError::LoginFailed { reason: f.to_string() },
+                        None => self.error(e, before),
+                    })?
+                }
+                AuthorizationStep::Presentation(p) => {
+                    let consent = self.wallet.consent_record(p.consent())?;
+                    let default_choice = selections(p.consent().default_choice());
+                    *lock(&self.state) = State::Pid { step: Arc::from(p), consent: Box::new(consent.clone()), default_choice: default_choice.clone() };
+                    return Ok(AuthorizationOutcome::PresentPid { consent, default_choice });
+                }
+            };
+            *lock(&self.state) = State::Closed;
+            Ok(AuthorizationOutcome::Completed { outcome: self.wallet.outcome(&self.flow, out)? })
+        })
+    }
+
+    fn pid_step(&self) -> Option<Arc<core::PresentationAuthorization>> {
+        match &*lock(&self.state) {
+            State::Pid { step, .. } => Some(step.clone()),
+            _ => None,
+        }
+    }
+
+    fn present_pid_blocking(self: &Arc<Self>, choice: &[ConsentSelection]) -> Result<IssuanceOutcome, WalletError> {
+        self.exclusive("presentPid", || {
+            self.expect("presentPid", |s| matches!(s, IssuanceNextStep::PresentPid { .. }))?;
+            let step = self.pid_step().ok_or(WalletError::IssuanceClosed)?;
+            let (choice, keys) = self.wallet.chosen(choice)?;
+            let before = self.probe.failures.load(Ordering::Relaxed);
+            match self.flow.present_pid(&step, &choice, &keys) {
+                Ok(out) => {
+                    *lock(&self.state) = State::Closed;
+                    self.wallet.outcome(&self.flow, out)
+                }
+                Err(e) => {
+                    let e = match keys.take_failure() {
+                        Some(k) => WalletError::from(k),
+                        None => self.error(e, before),
+                    };
+                    // Refused before anything was sent: the same request can be answered
+                    // again. Otherwise it is spent: authorize again (a new request).
+                    let unsent = matches!(e, WalletError::InvalidChoice { .. } | WalletError::UserCancelled | WalletError::KeyStoreFailed { .. } | WalletError::KeyNotFound { .. });
+                    if !unsent {
+                        *lock(&self.state) = State::Open;
+                    }
+                    Err(e)
+                }
+            }
+        })
+    }
+
+    fn decline_pid_blocking(&self) -> Result<(), WalletError> {
+        self.exclusive("declinePid", || {
+            self.expect("declinePid", |s| matches!(s, IssuanceNextStep::PresentPid { .. }))?;
+            let step = self.pid_step().ok_or(WalletError::IssuanceClosed)?;
+            let before = self.probe.failures.load(Ordering::Relaxed);
+            // Declined is declined, whether or not `access_denied` reached the issuer.
+            *lock(&self.state) = State::Closed;
+            self.flow.decline_pid(&step).map_err(|e| self.error(e, before))
+        })
+    }
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, WalletError> + Send + 'static) -> Result<T, WalletError> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| WalletError::Internal { reason: format!("task: {e}") })?
 }
 
 #[uniffi::export(async_runtime = "tokio")]
@@ -342,27 +595,58 @@ impl IssuanceSession {
         self.consent.clone()
     }
 
-    /// What to do next.
+    /// What to do next (while a call runs: what the session waited for when it started).
     pub fn next_step(&self) -> IssuanceNextStep {
-        if *lock(&self.accepted) {
-            return IssuanceNextStep::Done;
+        if let IssuerTrust::Untrusted { reason } = &self.consent.trust {
+            return IssuanceNextStep::Refused { reason: reason.clone() };
         }
-        match &self.consent.trust {
-            IssuerTrust::Trusted { .. } => IssuanceNextStep::Accept { tx_code: self.consent.tx_code.clone() },
-            IssuerTrust::Untrusted { reason } => IssuanceNextStep::Refused { reason: reason.clone() },
+        match &*lock(&self.state) {
+            State::Closed => IssuanceNextStep::Done,
+            State::Pid { consent, default_choice, .. } => IssuanceNextStep::PresentPid { consent: (**consent).clone(), default_choice: default_choice.clone() },
+            State::Open => match self.grant {
+                Grant::PreAuthorized => IssuanceNextStep::Accept { tx_code: self.consent.tx_code.clone() },
+                Grant::AuthorizationCode => IssuanceNextStep::Authorize,
+            },
         }
     }
 
-    /// The citizen consented (and typed `tx_code` when asked): token, nonce, key proofs by
-    /// the key the WUA attests (the key store signs; the user may be asked to authenticate),
-    /// credential; every credential verified before it is stored; logged; the issuer
-    /// notified. A failure (a wrong code: [`WalletError::IssuerRefused`] `invalid_grant` at
-    /// [`IssuanceStage::Token`]) leaves the session open to try again, as far as the issuer
-    /// allows; after success it is closed ([`WalletError::IssuanceClosed`]).
+    /// A pre-authorized offer: the citizen consented (and typed `tx_code` when asked): token,
+    /// nonce, key proofs by the key the WUA attests (the key store signs; the user may be
+    /// asked to authenticate), credential; every credential verified before it is stored;
+    /// logged; the issuer notified. A failure (a wrong code: [`WalletError::IssuerRefused`]
+    /// `invalid_grant` at [`IssuanceStage::Token`]) leaves the session open to try again, as
+    /// far as the issuer allows; after success it is closed ([`WalletError::IssuanceClosed`]).
     pub async fn accept(self: Arc<Self>, tx_code: Option<String>) -> Result<IssuanceOutcome, WalletError> {
-        tokio::task::spawn_blocking(move || self.accept_blocking(tx_code.as_deref()))
-            .await
-            .map_err(|e| WalletError::Internal { reason: format!("task: {e}") })?
+        blocking(move || self.accept_blocking(tx_code.as_deref())).await
+    }
+
+    /// The authorization code flow: the citizen consented. The pushed authorization request
+    /// (signed with the WAA's key, PKCE), then the issuer's authorization endpoint says how
+    /// the citizen is identified: a login in the browser (`browser.open` is called with the
+    /// identity provider's URL and the wallet's `redirect_uri`, and returns the redirect back;
+    /// then the token and the credential: [`AuthorizationOutcome::Completed`]), or the PID
+    /// ([`AuthorizationOutcome::PresentPid`]: answer with [`Self::present_pid`] or
+    /// [`Self::decline_pid`]). A failure (the browser closed: [`WalletError::UserCancelled`];
+    /// the issuer's error redirect: [`WalletError::AuthorizationDenied`]) leaves the session
+    /// open to authorize again, with a new request.
+    pub async fn authorize(self: Arc<Self>, browser: Arc<dyn BrowserStep>) -> Result<AuthorizationOutcome, WalletError> {
+        blocking(move || self.authorize_blocking(browser)).await
+    }
+
+    /// Presents the PID claims the citizen chose (per request, the candidate picked; KB-JWT
+    /// signed in the key store) to the issuer, whose answer carries the authorization code;
+    /// then the token and the credential. Logged (the presentation, then the issuance). A
+    /// choice that does not fit ([`WalletError::InvalidChoice`]) or a cancelled signature
+    /// leaves the step open; any other failure means the request is spent: the next step is
+    /// `Authorize` again.
+    pub async fn present_pid(self: Arc<Self>, choice: Vec<ConsentSelection>) -> Result<IssuanceOutcome, WalletError> {
+        blocking(move || self.present_pid_blocking(&choice)).await
+    }
+
+    /// The citizen declines to present the PID: `access_denied` to the issuer (logged as a
+    /// declined presentation). Nothing is issued; the session is over.
+    pub async fn decline_pid(self: Arc<Self>) -> Result<(), WalletError> {
+        blocking(move || self.decline_pid_blocking()).await
     }
 }
 
@@ -452,5 +736,28 @@ mod tests {
         let net = WalletError::from(IssuanceError::Http { step: IssuanceStep::Credential, source: HttpError("refused".into()) });
         assert!(matches!(&net, WalletError::Network { reason } if reason == "credential: HTTP request failed: refused"), "{net}");
         assert_eq!(WalletError::from(IssuanceError::Wallet(wallet_core::wallet::WalletError::NoAttestations)), WalletError::NotActivated);
+    }
+
+    #[test]
+    fn authorization_code_errors_name_their_stage() {
+        let denied = WalletError::from(IssuanceError::AuthorizationDenied { error: "access_denied".into(), description: Some("x".into()) });
+        assert_eq!(denied, WalletError::AuthorizationDenied { stage: IssuanceStage::Authorization, error: "access_denied".into() });
+        assert_eq!(denied.code(), "authorization_denied");
+        let presentation = |step, error: Option<&str>| IssuanceError::Presentation { step, untrusted: false, error: error.map(str::to_owned), detail: "d".into() };
+        assert_eq!(
+            WalletError::from(presentation(PresentationStep::ResponseUri, Some("invalid_request"))),
+            WalletError::AuthorizationDenied { stage: IssuanceStage::Presentation, error: "invalid_request".into() }
+        );
+        assert_eq!(WalletError::from(presentation(PresentationStep::Response, None)).code(), "invalid_choice");
+        assert_eq!(
+            WalletError::from(presentation(PresentationStep::RequestObject, None)),
+            WalletError::IssuerProtocol { stage: IssuanceStage::Presentation, reason: "d".into() }
+        );
+        let state = WalletError::from(IssuanceError::Authorization { step: IssuanceStep::Authorization, rule: wallet_core::oid4vci::ParError::StateMismatch });
+        assert!(matches!(state, WalletError::IssuerProtocol { stage: IssuanceStage::Authorization, .. }), "{state}");
+        assert_eq!(WalletError::from(IssuanceError::NoRedirectUri).code(), "not_configured");
+        assert_eq!(WalletError::from(IssuanceError::Browser("closed".into())), WalletError::LoginFailed { reason: "closed".into() });
+        let order = WalletError::IssuanceOutOfOrder { call: "presentPid".into(), waiting_for: waits_for(&IssuanceNextStep::Authorize).into() };
+        assert_eq!(order.to_string(), "presentPid is out of order: the issuance waits for authorize");
     }
 }

@@ -7,16 +7,18 @@
 //! a KB-JWT signed in the app's secure hardware; the transaction log; and activation at
 //! the wallet provider (SPID/CIE login, hardware key registration, WAA and WUA); OpenID4VP
 //! presentations (the request opened into a consent model, the citizen's choice presented,
-//! or declined: [`PresentationSession`]); OpenID4VCI issuance from a credential offer
-//! (pre-authorized code: consent, transaction code, verified and stored, or deferred:
-//! [`IssuanceSession`]).
+//! or declined: [`PresentationSession`]); OpenID4VCI issuance from a credential offer or
+//! asked of an issuer ([`IssuanceSession`]: pre-authorized code with its transaction code, or
+//! the authorization code flow with the app's [`BrowserStep`] for the SPID/CIE login or the
+//! PID presented to the issuer; verified and stored, or deferred).
 //!
 //! What it refuses: credentials from issuers that no configured trust anchor (or pinned
 //! key) vouches for, credentials bound to another key, presentations as imports, signatures
 //! from the key store that are not raw `r || s` or do not verify with its public key.
 //!
 //! Seams (implemented by the app, with software defaults for tests): [`KeyStore`] (secure
-//! hardware; [`software_key_store`]) and [`HttpClient`] (network steps; optional).
+//! hardware; [`software_key_store`]), [`HttpClient`] (network steps; optional) and
+//! [`BrowserStep`] (the citizen's login in the browser, during an issuance).
 //! Network steps are `async` (tokio), everything else is synchronous and may block on the
 //! key store's user authentication: call it off the UI thread.
 //!
@@ -32,6 +34,7 @@
 uniffi::setup_scaffolding!("tessera");
 
 pub mod activation;
+pub mod browser;
 mod display;
 pub mod error;
 pub mod http;
@@ -44,10 +47,11 @@ pub mod testing;
 pub mod wallet;
 
 pub use activation::{ActivationInfo, CitizenInfo, ClientAttestation, InstanceStatus, WalletInstance};
+pub use browser::{BrowserError, BrowserStep};
 pub use error::WalletError;
 pub use http::{HttpClient, HttpError, HttpHeader, HttpRequest, HttpResponse};
 pub use issuance::{
-    DeferredIssuance, IssuanceConsent, IssuanceNextStep, IssuanceOutcome, IssuanceSession, IssuanceStage, IssuerTrust, OfferedCredential, TxCodeInputMode,
+    AuthorizationOutcome, DeferredIssuance, IssuanceConsent, IssuanceNextStep, IssuanceOutcome, IssuanceSession, IssuanceStage, IssuerTrust, OfferedCredential, TxCodeInputMode,
     TxCodeRequest,
 };
 pub use keystore::{KeyStore, KeyStoreError, der_signature_to_raw, jwk_from_public_point, software_key_store};

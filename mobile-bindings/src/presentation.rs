@@ -232,8 +232,37 @@ fn consent_error(e: ConsentError, client_id: &str) -> WalletError {
     }
 }
 
+/// wallet-core's choice as the app's selections.
+pub(crate) fn selections(choice: ConsentChoice) -> Vec<ConsentSelection> {
+    choice.0.into_iter().map(|(query_id, id)| ConsentSelection { query_id, credential_id: id.as_str().to_owned() }).collect()
+}
+
 /// The chosen credentials' keys in the app's key store.
-struct ChosenKeys(BTreeMap<CredentialId, ForeignSigner>);
+pub(crate) struct ChosenKeys(BTreeMap<CredentialId, ForeignSigner>);
+
+impl ChosenKeys {
+    /// The key store's error, if a signature failed there (the user cancelled, ...).
+    pub(crate) fn take_failure(&self) -> Option<crate::keystore::KeyStoreError> {
+        self.0.values().find_map(ForeignSigner::take_failure)
+    }
+}
+
+impl Wallet {
+    /// The citizen's choice as wallet-core's, with the key of each chosen credential.
+    pub(crate) fn chosen(&self, choice: &[ConsentSelection]) -> Result<(ConsentChoice, ChosenKeys), WalletError> {
+        let mut pairs = Vec::new();
+        let mut keys = BTreeMap::new();
+        for s in choice {
+            let id = CredentialId::parse(&s.credential_id).ok_or_else(|| WalletError::InvalidChoice { reason: format!("no credential {}", s.credential_id) })?;
+            if !keys.contains_key(&id) {
+                let (tag, _, _) = self.presentation_view(&id)?;
+                keys.insert(id.clone(), ForeignSigner::new(self.keys.clone(), &tag)?);
+            }
+            pairs.push((s.query_id.clone(), id));
+        }
+        Ok((ConsentChoice(pairs), ChosenKeys(keys)))
+    }
+}
 
 impl HolderKeys for ChosenKeys {
     fn holder_key(&self, credential: &CredentialId) -> Option<&dyn Signer> {
@@ -334,7 +363,7 @@ impl Wallet {
         Ok((consent, record))
     }
 
-    fn consent_record(&self, consent: &ConsentRequest) -> Result<ConsentRecord, WalletError> {
+    pub(crate) fn consent_record(&self, consent: &ConsentRequest) -> Result<ConsentRecord, WalletError> {
         let mut requests = Vec::new();
         for q in &consent.queries {
             let mut candidates = Vec::new();
@@ -410,25 +439,12 @@ impl PresentationSession {
     }
 
     fn present_blocking(&self, choice: &[ConsentSelection]) -> Result<PresentationOutcome, WalletError> {
-        let mut pairs = Vec::new();
-        let mut keys = BTreeMap::new();
-        for s in choice {
-            let id = CredentialId::parse(&s.credential_id)
-                .ok_or_else(|| WalletError::InvalidChoice { reason: format!("no credential {}", s.credential_id) })?;
-            if !keys.contains_key(&id) {
-                let (tag, _, _) = self.wallet.presentation_view(&id)?;
-                keys.insert(id.clone(), ForeignSigner::new(self.wallet.keys.clone(), &tag)?);
-            }
-            pairs.push((s.query_id.clone(), id));
-        }
-        let keys = ChosenKeys(keys);
+        let (choice, keys) = self.wallet.chosen(choice)?;
         let client_id = self.record.relying_party.client_id.clone();
         self.answer_once(|s, now| {
-            s.consent.present(&ConsentChoice(pairs), &keys, now, Some(&s.wallet.store)).map_err(|e| {
-                match keys.0.values().find_map(ForeignSigner::take_failure) {
-                    Some(k) => WalletError::from(k),
-                    None => consent_error(e, &client_id),
-                }
+            s.consent.present(&choice, &keys, now, Some(&s.wallet.store)).map_err(|e| match keys.take_failure() {
+                Some(k) => WalletError::from(k),
+                None => consent_error(e, &client_id),
             })
         })
     }
@@ -444,12 +460,7 @@ impl PresentationSession {
 
     /// The choice that takes, for each request, its first candidate.
     pub fn default_choice(&self) -> Vec<ConsentSelection> {
-        self.consent
-            .default_choice()
-            .0
-            .into_iter()
-            .map(|(query_id, id)| ConsentSelection { query_id, credential_id: id.as_str().to_owned() })
-            .collect()
+        selections(self.consent.default_choice())
     }
 
     /// Presents what the citizen chose (per request, the candidate(s) picked; optional
@@ -543,6 +554,7 @@ mod tests {
             locale: Some("en".into()),
             pinned_issuers: Vec::new(),
             wallet_provider: None,
+            issuance_redirect_uri: None,
         };
         let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
         let client: Arc<dyn HttpClient> = Arc::new(Reqwest(tokio::runtime::Handle::current(), http));

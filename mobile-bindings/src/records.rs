@@ -90,6 +90,11 @@ pub struct WalletConfig {
     /// must chain to one of `trust_anchors` (`wallet_solution` metadata).
     #[uniffi(default = None)]
     pub wallet_provider: Option<String>,
+    /// The wallet's `redirect_uri` for the authorization code flow (IT-Wallet 1.4 §3.3): an
+    /// `https` app link / universal link the app handles (the issuer sends the code there,
+    /// after the browser login or the PID presentation). `None`: only pre-authorized offers.
+    #[uniffi(default = None)]
+    pub issuance_redirect_uri: Option<String>,
 }
 
 /// A key made for a credential: its tag in the key store and its public key.

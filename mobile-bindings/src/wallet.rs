@@ -70,6 +70,7 @@ pub struct Wallet {
     pinned: Vec<(String, Jwk)>,
     pub(crate) locale: Option<String>,
     pub(crate) activation: Option<Arc<WalletActivation>>,
+    pub(crate) issuance_redirect_uri: Option<String>,
     pending_login: Mutex<Option<PendingLogin>>,
     session: Mutex<Option<CitizenSession>>,
 }
@@ -331,6 +332,7 @@ impl Wallet {
             pinned,
             locale: config.locale,
             activation,
+            issuance_redirect_uri: config.issuance_redirect_uri,
             pending_login: Mutex::new(None),
             session: Mutex::new(None),
         }))
