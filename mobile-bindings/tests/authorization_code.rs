@@ -234,9 +234,22 @@ async fn pid_by_login_then_the_licence_by_presenting_it_a_decline_and_an_untrust
     let kinds: Vec<(TransactionKind, &str)> = log.iter().rev().take(2).map(|t| (t.kind, t.counterparty.as_str())).collect();
     assert_eq!(kinds, [(TransactionKind::Issuance, mdl_issuer.as_str()), (TransactionKind::Presentation, mdl_issuer.as_str())]);
 
-    // Declined: access_denied to the issuer, nothing issued, the session over.
+    // Declined, from the issuer's offer with an authorization_code grant: access_denied to
+    // the issuer, nothing issued, the session over.
     let before = s.wallet.credentials().unwrap().len();
-    let session = s.wallet.clone().start_issuance_from_issuer(mdl_issuer.clone(), vec![s.s("mdl_configuration")]).await.unwrap();
+    let offer: serde_json::Value = reqwest::Client::new()
+        .post(format!("{mdl_issuer}/admin/offers"))
+        .bearer_auth(s.s("issuer_admin_token"))
+        .json(&serde_json::json!({"citizen": "RSSMRA80A10H501Z", "grant": "authorization_code"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let session = s.wallet.clone().start_issuance(offer["offer_url"].as_str().unwrap().to_owned()).await.unwrap();
+    assert_eq!(session.consent().tx_code, None);
+    assert_eq!(session.next_step(), IssuanceNextStep::Authorize);
     assert!(matches!(session.clone().authorize(untouched.clone()).await.unwrap(), AuthorizationOutcome::PresentPid { .. }));
     session.clone().decline_pid().await.unwrap();
     assert_eq!(session.next_step(), IssuanceNextStep::Done);

@@ -134,10 +134,12 @@ class PyKeyStore(tessera.KeyStore):
 
 
 class PyHttpClient(tessera.HttpClient):
-    """The app's HTTP client, foreign side, on urllib."""
+    """The app's HTTP client, foreign side, on urllib; like the app's, it does not follow
+    redirects (the wallet reads them: the issuer's /authorize answers with one)."""
 
     def __init__(self):
         self.urls = []
+        self.opener = urllib.request.build_opener(_NoRedirect())
 
     @staticmethod
     def headers(h):
@@ -149,7 +151,7 @@ class PyHttpClient(tessera.HttpClient):
                                      headers={h.name: h.value for h in request.headers},
                                      data=bytes(request.body) if request.body else None)
         try:
-            with urllib.request.urlopen(req, timeout=5) as resp:
+            with self.opener.open(req, timeout=10) as resp:
                 return tessera.HttpResponse(status=resp.status, headers=self.headers(resp.headers), body=resp.read())
         except urllib.error.HTTPError as e:
             return tessera.HttpResponse(status=e.code, headers=self.headers(e.headers), body=e.read())
