@@ -53,7 +53,12 @@ pub(crate) async fn request_uri_get(State(st): State<Verifier>, Query(q): Query<
     serve_request_object(&st, &q.id, None).await
 }
 
-pub(crate) async fn request_uri_post(State(st): State<Verifier>, Query(q): Query<RequestId>, body: Bytes) -> Result<Response, VerifierError> {
+pub(crate) async fn request_uri_post(State(st): State<Verifier>, Query(q): Query<RequestId>, headers: axum::http::HeaderMap, body: Bytes) -> Result<Response, VerifierError> {
+    // OpenID4VP 1.0 §5.10.1: the POST body is application/x-www-form-urlencoded (RPR-49, RPR-87).
+    let form = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).and_then(|v| v.split(';').next()).map(str::trim);
+    if !form.is_some_and(|m| m.eq_ignore_ascii_case("application/x-www-form-urlencoded")) {
+        return Err(VerifierError::RequestUri("request_uri POST body must be application/x-www-form-urlencoded".into()));
+    }
     let post = RequestUriPost::parse_form(&body).map_err(|e| VerifierError::RequestUri(format!("request_uri POST body: {e}")))?;
     serve_request_object(&st, &q.id, Some(post)).await
 }
