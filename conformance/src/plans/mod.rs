@@ -4,6 +4,7 @@ pub mod entity;
 pub mod federation;
 pub mod issuer;
 pub mod jwt;
+pub mod rp;
 pub mod wallet_provider;
 
 use crate::case::Case;
@@ -15,7 +16,7 @@ pub fn cases(plan: Plan) -> &'static [Case] {
         Plan::Federation => federation::CASES,
         Plan::WalletProvider => wallet_provider::CASES,
         Plan::Issuer => issuer::CASES,
-        Plan::Rp => &[],
+        Plan::Rp => rp::CASES,
     }
 }
 

@@ -18,6 +18,8 @@ use trust_anchor::{AppState, Config, router};
 use wallet_core::federation::{EntityId, TrustAnchorConfig};
 use wallet_core::jose::{Signer, SoftwareSigner};
 
+pub mod rp;
+
 pub const TOKEN: &str = "conformance-admin-token";
 
 pub struct Federation {
@@ -30,6 +32,8 @@ pub struct Federation {
     /// Our issuer (the three presets, sample registries), onboarded with a trust mark.
     pub issuer: EntityId,
     pub fault: Arc<Mutex<Option<&'static str>>>,
+    /// The anchor's id and keys, as members pin them.
+    pub anchor_config: TrustAnchorConfig,
 }
 
 #[derive(Clone)]
@@ -74,6 +78,7 @@ impl Federation {
         lc.authority_hints = vec![anchor.clone()];
         let lc_anchor_jwks = jwks.clone();
         let ic_anchor_jwks = jwks.clone();
+        let anchor_config = TrustAnchorConfig { id: anchor.clone(), jwks: jwks.clone() };
         lc.trust_anchors = vec![TrustAnchorConfig { id: anchor.clone(), jwks }];
         lc.organization_name = "Conformance leaf".into();
         lc.metadata = json!({"openid_credential_verifier": {"client_name": "Leaf", "response_types_supported": ["vp_token"], "grant_types": ["authorization_code", "refresh_token"]}})
@@ -134,7 +139,7 @@ impl Federation {
         let issued: Value = r.json().await.unwrap();
         let r = http.post(format!("{issuer}/admin/own-trust-marks")).bearer_auth(TOKEN).json(&json!({"trust_mark": issued["trust_mark"]})).send().await.unwrap();
         assert_eq!(r.status(), 204, "{}", r.text().await.unwrap());
-        Self { _dir: dir, anchor, leaf, wallet_provider, issuer, fault }
+        Self { _dir: dir, anchor, leaf, wallet_provider, issuer, fault, anchor_config }
     }
 
     pub fn set_fault(&self, f: Option<&'static str>) {

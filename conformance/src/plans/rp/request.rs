@@ -1,0 +1,207 @@
+//! The request side: the wallet URL, the request object and how `request_uri` answers
+//! (OpenID4VP 1.0 §5, §5.10; IT-Wallet 1.4 §5.1, §8; `test-plans-remote-presentation.rst`).
+
+use serde_json::Value;
+use wallet_core::oid4vp::RequestUriMethod;
+use wallet_core::oid4vp::request_object::uri_registered;
+
+use super::super::jwt::ALLOWED_ALGS;
+use super::{Fetch, Flow, REQUEST_OBJECT_TYP, chain_metadata, create_session, fetch, fetch_raw, fetched, request_uri, verify_request};
+use crate::case::{Ctx, Step, ensure, fail, skip};
+
+/// The request object's media type.
+const MEDIA: &str = "application/oauth-authz-req+jwt";
+
+fn media(r: &crate::client::Response) -> Step<()> {
+    let m = r.media_type().unwrap_or_default();
+    ensure(m == MEDIA, || format!("request_uri answered Content-Type `{m}`, expected {MEDIA}"))
+}
+
+pub(crate) fn rpr_01(ctx: &mut Ctx<'_>) -> Step<()> {
+    let (s, f) = fetched(ctx, Flow::SameDevice)?;
+    let md = chain_metadata(ctx, &f)?;
+    let (uri, _, _) = request_uri(&s)?;
+    ensure(uri_registered(&md.request_uris, &uri), || format!("request_uri `{uri}` is not among the RP's request_uris {:?}", md.request_uris))?;
+    ensure(s.url.client_id.as_str() == f.jwt.claim_str("client_id").unwrap_or_default(), || "the wallet URL's client_id is not the request object's".into())
+}
+
+pub(crate) fn rpr_02(ctx: &mut Ctx<'_>) -> Step<()> {
+    let s = create_session(ctx, Flow::CrossDevice, None)?;
+    let Some(png) = s.qr_png.clone() else { return skip("the integrator API gives no QR code URL (qr_png)") };
+    let setup = super::setup(ctx)?;
+    let auth = format!("Bearer {}", setup.token);
+    let r = ctx.get(&png, &[("authorization", &auth)])?;
+    ensure(r.status == 200, || format!("the QR code answered {}", r.status))?;
+    let m = r.media_type().unwrap_or_default();
+    ensure(m == "image/png", || format!("the QR code is served as `{m}`, not image/png"))?;
+    ensure(r.body.starts_with(b"\x89PNG\r\n\x1a\n"), || "the QR code is not a PNG".into())
+}
+
+pub(crate) fn rpr_07(ctx: &mut Ctx<'_>) -> Step<()> {
+    let s = create_session(ctx, Flow::CrossDevice, Some("post"))?;
+    let (_, method, _) = request_uri(&s)?;
+    ensure(method == RequestUriMethod::Post, || "a session created for post has a wallet URL without request_uri_method=post".into())?;
+    let f = fetch(ctx, &s, Fetch::Post)?;
+    media(&f.response)?;
+    let sent = f.wallet_nonce.as_ref().map(|n| n.as_str().to_owned());
+    ensure(f.jwt.claim_str("wallet_nonce").map(str::to_owned) == sent, || format!("wallet_nonce {:?}, sent {sent:?}", f.jwt.claim_str("wallet_nonce")))
+}
+
+pub(crate) fn rpr_08(ctx: &mut Ctx<'_>) -> Step<()> {
+    let s = create_session(ctx, Flow::CrossDevice, Some("get"))?;
+    let f = fetch(ctx, &s, Fetch::Get)?;
+    media(&f.response)
+}
+
+pub(crate) fn rpr_09(ctx: &mut Ctx<'_>) -> Step<()> {
+    let s = create_session(ctx, Flow::SameDevice, Some("get"))?;
+    let (_, method, explicit) = request_uri(&s)?;
+    ctx.note(format!("request_uri_method {} in the URL: {explicit}", method.as_str()));
+    let f = fetch(ctx, &s, Fetch::Get)?;
+    media(&f.response)
+}
+
+pub(crate) fn rpr_10(ctx: &mut Ctx<'_>) -> Step<()> {
+    let (s, f) = fetched(ctx, Flow::CrossDevice)?;
+    let v = verify_request(ctx, &s, &f)?;
+    ctx.note(format!("verified: client_id {}, response_uri {}", v.client_id.as_str(), v.response_uri));
+    Ok(())
+}
+
+pub(crate) fn rpr_49(ctx: &mut Ctx<'_>) -> Step<()> {
+    let s = create_session(ctx, Flow::CrossDevice, Some("post"))?;
+    let (uri, _, _) = request_uri(&s)?;
+    let r = ctx.send("POST", &uri, &[("content-type", "application/json"), ("accept", MEDIA)], Some(br#"{"wallet_nonce":"conformance-json-body"}"#))?;
+    ensure((400..500).contains(&r.status), || format!("a JSON body answered {}, expected 415 or 400", r.status))?;
+    ensure(r.media_type().as_deref() != Some(MEDIA), || "a request object was served for a JSON body".into())
+}
+
+pub(crate) fn rpr_60(ctx: &mut Ctx<'_>) -> Step<()> {
+    let s = create_session(ctx, Flow::CrossDevice, Some("post"))?;
+    let (uri, _, _) = request_uri(&s)?;
+    for m in ["PUT", "DELETE"] {
+        let r = ctx.send(m, &uri, &[("accept", MEDIA)], None)?;
+        ensure((400..500).contains(&r.status), || format!("{m} request_uri answered {}, expected 405", r.status))?;
+        ensure(r.media_type().as_deref() != Some(MEDIA), || format!("{m} served a request object"))?;
+    }
+    // The handle still works for the right method.
+    fetch(ctx, &s, Fetch::Post).map(drop)
+}
+
+pub(crate) fn rpr_81(ctx: &mut Ctx<'_>) -> Step<()> {
+    let s = create_session(ctx, Flow::CrossDevice, Some("post"))?;
+    let f = fetch(ctx, &s, Fetch::Post)?;
+    let Some(sent) = f.wallet_nonce.as_ref().map(|n| n.as_str().to_owned()) else { return fail("no wallet_nonce sent") };
+    let got = f.jwt.claim_str("wallet_nonce");
+    ensure(got == Some(sent.as_str()), || format!("the request object's wallet_nonce is {got:?}, the wallet sent `{sent}`"))
+}
+
+pub(crate) fn rpr_83(ctx: &mut Ctx<'_>) -> Step<()> {
+    let (_, f) = fetched(ctx, Flow::SameDevice)?;
+    ensure(f.jwt.claim_str("response_uri").is_some(), || "no response_uri".into())?;
+    let md = chain_metadata(ctx, &f)?;
+    match f.jwt.claim_str("redirect_uri") {
+        Some(r) => ensure(uri_registered(&md.redirect_uris, r), || format!("redirect_uri `{r}` is not among {:?}", md.redirect_uris)),
+        None => {
+            ctx.note("no redirect_uri in the request object: the RP gives it in the response_uri's answer");
+            Ok(())
+        }
+    }
+}
+
+pub(crate) fn rpr_84(ctx: &mut Ctx<'_>) -> Step<()> {
+    for flow in [Flow::SameDevice, Flow::CrossDevice] {
+        fetched(ctx, flow)?;
+    }
+    Ok(())
+}
+
+pub(crate) fn rpr_85(ctx: &mut Ctx<'_>) -> Step<()> {
+    let (s, f) = fetched(ctx, Flow::CrossDevice)?;
+    let md = chain_metadata(ctx, &f)?;
+    let (uri, _, _) = request_uri(&s)?;
+    ensure(uri_registered(&md.request_uris, &uri), || format!("request_uri `{uri}` is not among the trust chain's request_uris {:?}", md.request_uris))
+}
+
+pub(crate) fn rpr_87(ctx: &mut Ctx<'_>) -> Step<()> {
+    let s = create_session(ctx, Flow::CrossDevice, Some("post"))?;
+    let (r, _, _) = fetch_raw(ctx, &s, Fetch::Post)?;
+    ensure(r.status == 200, || format!("a form POST answered {}", r.status))?;
+    media(&r)
+}
+
+pub(crate) fn rpr_88(ctx: &mut Ctx<'_>) -> Step<()> {
+    let (_, f) = fetched(ctx, Flow::CrossDevice)?;
+    let alg = f.jwt.header_str("alg").unwrap_or_default().to_owned();
+    ensure(ALLOWED_ALGS.contains(&alg.as_str()), || format!("alg `{alg}` (allowed: {})", ALLOWED_ALGS.join(", ")))?;
+    let chain_ok = chain_metadata(ctx, &f)?;
+    let keys: Vec<Value> = chain_ok.jwks.as_ref().map(|k| k.keys.iter().filter_map(|j| serde_json::to_value(j).ok()).collect()).unwrap_or_default();
+    f.jwt.verify_with("the request object", &keys)
+}
+
+pub(crate) fn rpr_89(ctx: &mut Ctx<'_>) -> Step<()> {
+    let (_, f) = fetched(ctx, Flow::CrossDevice)?;
+    let typ = f.jwt.header_str("typ");
+    ensure(typ == Some(REQUEST_OBJECT_TYP), || format!("typ {typ:?}, expected {REQUEST_OBJECT_TYP}"))
+}
+
+pub(crate) fn rpr_90(ctx: &mut Ctx<'_>) -> Step<()> {
+    let (_, f) = fetched(ctx, Flow::CrossDevice)?;
+    let m = f.jwt.claim_str("response_mode");
+    ensure(m == Some("direct_post.jwt"), || format!("response_mode {m:?}, expected direct_post.jwt"))
+}
+
+pub(crate) fn rpr_91(ctx: &mut Ctx<'_>) -> Step<()> {
+    let (_, f) = fetched(ctx, Flow::CrossDevice)?;
+    let t = f.jwt.claim_str("response_type");
+    ensure(t == Some("vp_token"), || format!("response_type {t:?}, expected vp_token"))
+}
+
+fn response_uri_registered(ctx: &mut Ctx<'_>) -> Step<()> {
+    let (_, f) = fetched(ctx, Flow::CrossDevice)?;
+    let Some(uri) = f.jwt.claim_str("response_uri").map(str::to_owned) else { return fail("no response_uri") };
+    let md = chain_metadata(ctx, &f)?;
+    ensure(uri_registered(&md.response_uris, &uri), || format!("response_uri `{uri}` is not among the trust chain's response_uris {:?}", md.response_uris))
+}
+
+pub(crate) fn rpr_92(ctx: &mut Ctx<'_>) -> Step<()> {
+    response_uri_registered(ctx)
+}
+
+pub(crate) fn rpr_93(ctx: &mut Ctx<'_>) -> Step<()> {
+    let (_, f) = fetched(ctx, Flow::CrossDevice)?;
+    let n = f.jwt.claim_str("nonce").unwrap_or_default();
+    ensure(n.chars().count() >= 32, || format!("nonce `{n}` has {} characters, fewer than 32", n.chars().count()))?;
+    let (_, g) = fetched(ctx, Flow::CrossDevice)?;
+    ensure(g.jwt.claim_str("nonce") != Some(n), || "two sessions got the same nonce".into())
+}
+
+pub(crate) fn rpr_94(ctx: &mut Ctx<'_>) -> Step<()> {
+    let (_, f) = fetched(ctx, Flow::CrossDevice)?;
+    let (Some(iat), Some(exp)) = (f.jwt.claim_i64("iat"), f.jwt.claim_i64("exp")) else { return fail("iat or exp missing or not an integer") };
+    let now = wallet_core::time::UnixTime::now().secs();
+    ensure(exp > iat, || format!("exp {exp} is not after iat {iat}"))?;
+    ensure(exp > now, || format!("exp {exp} has passed (now {now})"))?;
+    ensure(iat <= now + super::super::entity::SKEW, || format!("iat {iat} is in the future"))
+}
+
+pub(crate) fn rpr_95(ctx: &mut Ctx<'_>) -> Step<()> {
+    response_uri_registered(ctx)
+}
+
+pub(crate) fn rpr_96(ctx: &mut Ctx<'_>) -> Step<()> {
+    let (_, f) = fetched(ctx, Flow::CrossDevice)?;
+    let Some(cm) = f.jwt.payload.get("client_metadata").and_then(Value::as_object).cloned() else {
+        return skip("the request object has no client_metadata");
+    };
+    let md = chain_metadata(ctx, &f)?;
+    let cm = wallet_core::oid4vp::VerifierMetadata::from_map(&cm).or_else(|e| fail(format!("client_metadata: {e}")))?;
+    for k in cm.encryption_keys() {
+        let tp = k.thumbprint();
+        ensure(md.encryption_keys().any(|m| m.thumbprint() == tp), || format!("client_metadata's encryption key {:?} is not in the trust chain's metadata", k.kid))?;
+    }
+    if let (Some(a), Some(b)) = (&cm.encrypted_response_enc_values_supported, &md.encrypted_response_enc_values_supported) {
+        ensure(a.iter().all(|e| b.contains(e)), || format!("client_metadata's enc values {a:?} are not among the chain's {b:?}"))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,280 @@
+//! The response side: the honest answer the RP must accept, and hostile ones it must refuse,
+//! one rule broken at a time (OpenID4VP 1.0 §8, §7.3; IT-Wallet 1.4 §5.1, §8; SD-JWT RFC 9901
+//! §4.3 key binding; `test-plans-remote-presentation.rst`). A refusal is a 4xx at
+//! `response_uri` and a session the integrator does not see verified.
+
+use serde_json::{Value, json};
+use wallet_core::jose::Signer as _;
+use wallet_core::oid4vp::ErrorResponse;
+use wallet_core::sd_jwt::digest;
+
+use super::{ASKED, Answer, Flow, Issued, QUERY_ID, Session, credential, holder, honest, post_form, present, ready, refused, respond, response_body, response_code, selected, signed, status_of, verdict};
+use crate::case::{Ctx, Step, ensure, fail};
+use crate::client::Response;
+
+/// The honest answer to a session of `flow`: the session, what was answered, the HTTP answer.
+fn answered(ctx: &mut Ctx<'_>, flow: Flow) -> Step<(Session, Answer, Response, String)> {
+    let (s, a) = ready(ctx, flow)?;
+    let h = holder()?;
+    let p = honest(ctx, &h, &a)?;
+    let form = response_body(&a, vec![(QUERY_ID, p)], a.state.clone())?;
+    let r = post_form(ctx, &a.response_uri.clone(), &form)?;
+    Ok((s, a, r, form))
+}
+
+/// The honest answer was accepted: 200, and the integrator's verdict (cross-device) verified.
+fn accepted(ctx: &mut Ctx<'_>, s: &Session, r: &Response) -> Step<()> {
+    ensure(r.status == 200, || format!("the honest response was answered {} {}", r.status, r.text()))?;
+    let (code, v) = verdict(ctx, s, None)?;
+    ensure(code == 200 && v.get("status").and_then(Value::as_str) == Some("verified"), || format!("the integrator's verdict: {code} {v}"))
+}
+
+pub(crate) fn rpr_12(ctx: &mut Ctx<'_>) -> Step<()> {
+    let (s, a, r, form) = answered(ctx, Flow::CrossDevice)?;
+    accepted(ctx, &s, &r)?;
+    let again = post_form(ctx, &a.response_uri, &form)?;
+    ensure((400..500).contains(&again.status), || format!("the same response replayed was answered {}", again.status))
+}
+
+pub(crate) fn rpr_13(ctx: &mut Ctx<'_>) -> Step<()> {
+    let (s, a, r, _) = answered(ctx, Flow::CrossDevice)?;
+    ctx.note(format!("encrypted to kid {:?} with {:?}", a.key.kid, a.enc));
+    accepted(ctx, &s, &r)
+}
+
+pub(crate) fn rpr_17(ctx: &mut Ctx<'_>) -> Step<()> {
+    let (sa, a) = ready(ctx, Flow::CrossDevice)?;
+    let (_, b) = ready(ctx, Flow::CrossDevice)?;
+    let h = holder()?;
+    let sd = credential(ctx, &h, Issued::Valid)?;
+    let p = present(&sd, &h, &ASKED, &b.client_id, &b.nonce)?;
+    let r = respond(ctx, &a, vec![(QUERY_ID, p)])?;
+    refused(ctx, "a KB-JWT made for another session", &sa, &r)
+}
+
+pub(crate) fn rpr_19(ctx: &mut Ctx<'_>) -> Step<()> {
+    let (_, _, r, _) = answered(ctx, Flow::SameDevice)?;
+    ensure(r.status == 200, || format!("the honest same-device response was answered {}", r.status))?;
+    let (redirect, _) = response_code(&r)?;
+    ensure(redirect.starts_with("https://") || redirect.starts_with("http://127.0.0.1") || redirect.starts_with("http://localhost"), || format!("redirect_uri `{redirect}` is not https"))
+}
+
+pub(crate) fn rpr_28(ctx: &mut Ctx<'_>) -> Step<()> {
+    let mut codes = Vec::new();
+    for _ in 0..2 {
+        let (_, _, r, _) = answered(ctx, Flow::SameDevice)?;
+        ensure(r.status == 200, || format!("the honest same-device response was answered {}", r.status))?;
+        let (_, code) = response_code(&r)?;
+        // 128 bits: 22 base64url characters, 32 hex digits.
+        ensure(code.len() >= 22, || format!("response_code `{code}` is too short for 128 bits"))?;
+        codes.push(code);
+    }
+    ensure(codes.first() != codes.get(1), || "two sessions got the same response_code".into())
+}
+
+pub(crate) fn rpr_29(ctx: &mut Ctx<'_>) -> Step<()> {
+    let (s, _, r, _) = answered(ctx, Flow::SameDevice)?;
+    ensure(r.status == 200, || format!("the honest same-device response was answered {}", r.status))?;
+    for code in [None, Some("conformance-made-up-response-code")] {
+        let (status, v) = verdict(ctx, &s, code)?;
+        ensure((400..500).contains(&status), || format!("the verdict asked with response_code {code:?} was answered {status} {v}"))?;
+    }
+    Ok(())
+}
+
+pub(crate) fn rpr_30(ctx: &mut Ctx<'_>) -> Step<()> {
+    let s = super::create_session(ctx, Flow::CrossDevice, None)?;
+    let setup = super::setup(ctx)?;
+    let url = format!("{}/sessions/{}", setup.sessions.trim_end_matches('/'), s.id);
+    for auth in [None, Some("Bearer conformance-forged-token")] {
+        let headers: Vec<(&str, &str)> = auth.map(|a| ("authorization", a)).into_iter().collect();
+        let r = ctx.get(&url, &headers)?;
+        ensure(r.status == 401 || r.status == 403, || format!("the session state asked {} was answered {}", if auth.is_some() { "with a forged token" } else { "without a token" }, r.status))?;
+    }
+    Ok(())
+}
+
+pub(crate) fn rpr_31(ctx: &mut Ctx<'_>) -> Step<()> {
+    let setup = super::setup(ctx)?;
+    let url = format!("{}/sessions/conformance-no-such-session", setup.sessions.trim_end_matches('/'));
+    let auth = format!("Bearer {}", setup.token);
+    let r = ctx.get(&url, &[("authorization", &auth)])?;
+    ensure(r.status == 404, || format!("an unknown session id was answered {}, expected 404", r.status))?;
+    ensure(r.json().ok().and_then(|v| v.get("error").cloned()).is_some(), || "no error in the answer".into())
+}
+
+/// A response for `a` whose presentation is made by `make`, refused.
+fn hostile(ctx: &mut Ctx<'_>, what: &str, make: impl FnOnce(&Ctx<'_>, &Answer) -> Step<Vec<(&'static str, String)>>) -> Step<()> {
+    let (s, a) = ready(ctx, Flow::CrossDevice)?;
+    let vp = make(ctx, &a)?;
+    let r = respond(ctx, &a, vp)?;
+    refused(ctx, what, &s, &r)
+}
+
+pub(crate) fn rpr_38(ctx: &mut Ctx<'_>) -> Step<()> {
+    hostile(ctx, "a PID with a forged issuer signature", |ctx, a| {
+        let h = holder()?;
+        let sd = credential(ctx, &h, Issued::ForgedSignature)?;
+        Ok(vec![(QUERY_ID, present(&sd, &h, &ASKED, &a.client_id, &a.nonce)?)])
+    })
+}
+
+pub(crate) fn rpr_39(ctx: &mut Ctx<'_>) -> Step<()> {
+    hostile(ctx, "a KB-JWT with a nonce the RP never issued", |ctx, a| {
+        let h = holder()?;
+        let sd = credential(ctx, &h, Issued::Valid)?;
+        Ok(vec![(QUERY_ID, present(&sd, &h, &ASKED, &a.client_id, "conformance-nonce-the-rp-never-issued-0123456789")?)])
+    })
+}
+
+/// A malformed answer: `response` that is no JWE.
+fn malformed(ctx: &mut Ctx<'_>) -> Step<Response> {
+    let (_, a) = ready(ctx, Flow::CrossDevice)?;
+    post_form(ctx, &a.response_uri, "response=conformance.not-a-jwe")
+}
+
+pub(crate) fn rpr_40(ctx: &mut Ctx<'_>) -> Step<()> {
+    let r = malformed(ctx)?;
+    ensure(r.status == 400, || format!("a malformed response was answered {}, expected 400", r.status))
+}
+
+pub(crate) fn rpr_41(ctx: &mut Ctx<'_>) -> Step<()> {
+    let (_, a) = ready(ctx, Flow::CrossDevice)?;
+    let r = post_form(ctx, &a.response_uri, "")?;
+    ensure(r.status == 400, || format!("a response without response or error was answered {}, expected 400", r.status))
+}
+
+pub(crate) fn rpr_52(ctx: &mut Ctx<'_>) -> Step<()> {
+    let (s, a) = ready(ctx, Flow::CrossDevice)?;
+    let h = holder()?;
+    let p = honest(ctx, &h, &a)?;
+    let Ok(other) = wallet_core::jose::DecryptionKey::generate() else { return fail("no key") };
+    let mut key = other.public_jwk().clone();
+    key.kid.clone_from(&a.key.kid);
+    let wrong = Answer { key, ..a.clone() };
+    let form = response_body(&wrong, vec![(QUERY_ID, p)], a.state.clone())?;
+    let r = post_form(ctx, &a.response_uri, &form)?;
+    refused(ctx, "a JWE encrypted to another key under the RP's kid", &s, &r)
+}
+
+pub(crate) fn rpr_54(ctx: &mut Ctx<'_>) -> Step<()> {
+    hostile(ctx, "a PID from an issuer outside the federation", |ctx, a| {
+        let h = holder()?;
+        let sd = credential(ctx, &h, Issued::Untrusted)?;
+        Ok(vec![(QUERY_ID, present(&sd, &h, &ASKED, &a.client_id, &a.nonce)?)])
+    })
+}
+
+pub(crate) fn rpr_66(ctx: &mut Ctx<'_>) -> Step<()> {
+    hostile(ctx, "an expired PID", |ctx, a| {
+        let h = holder()?;
+        let sd = credential(ctx, &h, Issued::Expired)?;
+        Ok(vec![(QUERY_ID, present(&sd, &h, &ASKED, &a.client_id, &a.nonce)?)])
+    })
+}
+
+/// The error answer to a malformed response, as JSON.
+fn error_answer(ctx: &mut Ctx<'_>) -> Step<(Response, Value)> {
+    let r = malformed(ctx)?;
+    ensure((400..500).contains(&r.status), || format!("a malformed response was answered {}", r.status))?;
+    let v = r.json().unwrap_or(Value::Null);
+    Ok((r, v))
+}
+
+pub(crate) fn rpr_98(ctx: &mut Ctx<'_>) -> Step<()> {
+    let (r, _) = error_answer(ctx)?;
+    let m = r.media_type().unwrap_or_default();
+    ensure(m == "application/json", || format!("the error is served as `{m}`, not application/json"))
+}
+
+pub(crate) fn rpr_99(ctx: &mut Ctx<'_>) -> Step<()> {
+    let (_, v) = error_answer(ctx)?;
+    ensure(v.get("error").and_then(Value::as_str).is_some(), || format!("no error in {v}"))?;
+    ensure(v.get("error_description").and_then(Value::as_str).is_some(), || format!("no error_description in {v}"))
+}
+
+pub(crate) fn rpr_101(ctx: &mut Ctx<'_>) -> Step<()> {
+    let mut claims = ASKED.to_vec();
+    claims.push("tax_id_code");
+    for (what, extra_id) in [("an extra credential id", true), ("no credential for the query", false)] {
+        hostile(ctx, what, |ctx, a| {
+            let h = holder()?;
+            let sd = credential(ctx, &h, Issued::Valid)?;
+            let p = present(&sd, &h, &ASKED, &a.client_id, &a.nonce)?;
+            Ok(if extra_id { vec![(QUERY_ID, p.clone()), ("not_asked", p)] } else { vec![] })
+        })?;
+    }
+    hostile(ctx, "a claim the query did not ask", |ctx, a| {
+        let h = holder()?;
+        let sd = credential(ctx, &h, Issued::Valid)?;
+        Ok(vec![(QUERY_ID, present(&sd, &h, &claims, &a.client_id, &a.nonce)?)])
+    })
+}
+
+pub(crate) fn rpr_102(ctx: &mut Ctx<'_>) -> Step<()> {
+    hostile(ctx, "a presentation without KB-JWT", |ctx, _| {
+        let h = holder()?;
+        let sd = credential(ctx, &h, Issued::Valid)?;
+        Ok(vec![(QUERY_ID, selected(&sd, &ASKED)?)])
+    })
+}
+
+/// A presentation whose KB-JWT has `header` and `payload` edited by `edit`.
+fn hand_made_kb(ctx: &Ctx<'_>, a: &Answer, edit: impl FnOnce(&mut Value, &mut Value)) -> Step<Vec<(&'static str, String)>> {
+    let h = holder()?;
+    let sd = credential(ctx, &h, Issued::Valid)?;
+    let base = selected(&sd, &ASKED)?;
+    let mut header = json!({"alg": "ES256", "typ": "kb+jwt"});
+    let mut payload = json!({"iat": wallet_core::time::UnixTime::now().secs(), "aud": a.client_id, "nonce": a.nonce, "sd_hash": digest(&base)});
+    edit(&mut header, &mut payload);
+    let kb = signed(&h, &header, &payload)?;
+    let _ = h.alg();
+    Ok(vec![(QUERY_ID, format!("{base}{kb}"))])
+}
+
+pub(crate) fn rpr_104(ctx: &mut Ctx<'_>) -> Step<()> {
+    hostile(ctx, "a KB-JWT with typ JWT", |ctx, a| hand_made_kb(ctx, a, |h, _| h["typ"] = "JWT".into()))
+}
+
+pub(crate) fn rpr_105(ctx: &mut Ctx<'_>) -> Step<()> {
+    hostile(ctx, "a KB-JWT without sd_hash", |ctx, a| {
+        hand_made_kb(ctx, a, |_, p| {
+            if let Some(o) = p.as_object_mut() {
+                o.remove("sd_hash");
+            }
+        })
+    })
+}
+
+pub(crate) fn rpr_106(ctx: &mut Ctx<'_>) -> Step<()> {
+    hostile(ctx, "a KB-JWT for another audience", |ctx, a| {
+        let h = holder()?;
+        let sd = credential(ctx, &h, Issued::Valid)?;
+        Ok(vec![(QUERY_ID, present(&sd, &h, &ASKED, "https://another-rp.conformance.example", &a.nonce)?)])
+    })
+}
+
+pub(crate) fn rpr_108(ctx: &mut Ctx<'_>) -> Step<()> {
+    let (s, a) = ready(ctx, Flow::CrossDevice)?;
+    let form = ErrorResponse::access_denied(a.state.clone()).to_form();
+    let r = post_form(ctx, &a.response_uri, &form)?;
+    ensure(r.status == 200, || format!("an Authorization Error Response was answered {} {}", r.status, r.text()))?;
+    let st = status_of(ctx, &s)?;
+    ensure(st == "declined", || format!("the integrator sees the session `{st}`, expected declined"))
+}
+
+pub(crate) fn rpr_110(ctx: &mut Ctx<'_>) -> Step<()> {
+    let (_, _, r, _) = answered(ctx, Flow::CrossDevice)?;
+    ensure(r.status == 200, || format!("the honest response was answered {}", r.status))?;
+    let m = r.media_type().unwrap_or_default();
+    ensure(m == "application/json", || format!("the answer is `{m}`, not application/json"))?;
+    ensure(r.json().is_ok_and(|v| v.is_object()), || "the answer is not a JSON object".into())
+}
+
+pub(crate) fn rpr_112(ctx: &mut Ctx<'_>) -> Step<()> {
+    let (s, _, r, _) = answered(ctx, Flow::SameDevice)?;
+    ensure(r.status == 200, || format!("the honest same-device response was answered {}", r.status))?;
+    let (_, code) = response_code(&r)?;
+    let (status, v) = verdict(ctx, &s, Some(&code))?;
+    ensure(status == 200 && v.get("status").and_then(Value::as_str) == Some("verified"), || format!("the verdict with the response_code: {status} {v}"))
+}
