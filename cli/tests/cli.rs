@@ -126,14 +126,3 @@ fn bad_inputs_are_named() {
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("no claim at path nope"));
 }
-
-#[test]
-fn demo_runs_the_story_to_the_refused_presentation() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let out = ok(&tessera(&["demo", "--data-dir", data.to_str().unwrap()], "", dir.path()));
-    assert!(out.contains("status: VALID"), "{out}");
-    assert!(out.contains("status: SUSPENDED -> presentation refused"), "{out}");
-    assert!(out.contains("Presentation to https://police.tessera.localhost: given_name, family_name, birthdate"), "{out}");
-    assert!(data.join("wallet.db").exists());
-}
