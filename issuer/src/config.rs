@@ -647,7 +647,7 @@ mod tests {
         let a: AuthenticationFile = toml::from_str("method = \"saml\"").unwrap();
         assert!(a.into_config().is_err());
         assert_eq!((c.database_url.as_deref(), c.keys_dir(), c.tls.as_ref()), (None, Path::new("/tmp/i"), None), "SQLite, keys in data_dir, HTTP");
-        let pg = format!("database_url = \"postgres://u:p@db/x\"\nkeys_dir = \"/k\"\n[tls]\ncertificate = \"/c.pem\"\nprivate_key = \"/k.pem\"\n{BASE}");
+        let pg = format!("database_url = \"postgres://u:p@db/x\"\nkeys_dir = \"/k\"\n{BASE}[tls]\ncertificate = \"/c.pem\"\nprivate_key = \"/k.pem\"\n");
         let pg = Config::from_toml(&pg, []).unwrap();
         assert_eq!((pg.database_url.as_deref(), pg.keys_dir()), (Some("postgres://u:p@db/x"), Path::new("/k")));
         assert_eq!(pg.tls.unwrap().certificate, PathBuf::from("/c.pem"));
