@@ -5,7 +5,8 @@
 #   2. the Kotlin/JVM program (kotlinc from the npm package kotlin-compiler, JNA from Debian),
 #   3. a check that the Swift bindings exist (no Swift toolchain here).
 # 1 and 2 each activate a wallet against examples/loopback_federation (built here) and take
-# credentials from its issuer.
+# credentials from its issuers (pre-authorized offers; the authorization code flow: the PID
+# through the test OP's login page, the licence with the PID presented).
 # Usage: mobile-bindings/tests/run.sh [--skip-kotlin]
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -39,6 +40,8 @@ for f in tessera.swift tesseraFFI.h tesseraFFI.modulemap; do
 done
 grep -q "func importCredential" "$out/swift/tessera.swift"
 grep -q "func startIssuance" "$out/swift/tessera.swift"
+grep -q "func startIssuanceFromIssuer" "$out/swift/tessera.swift"
+grep -q "protocol BrowserStep" "$out/swift/tessera.swift"
 
 if [ "$skip_kotlin" = 1 ]; then
     echo "== mobile-bindings: Kotlin skipped (--skip-kotlin)"

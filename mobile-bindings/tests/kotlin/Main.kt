@@ -4,8 +4,9 @@
 // A plain program (no test framework on this machine): each check throws on failure and
 // the process exits non-zero. Args: the generated tessera.kt (for the checksum check).
 // Environment: TESSERA_LOOPBACK_FEDERATION, the built examples/loopback_federation (trust
-// anchor, test OpenID Provider, wallet provider and credential issuer on loopback) for the
-// activation and issuance checks.
+// anchor, test OpenID Provider, wallet provider and credential issuers on loopback) for the
+// activation and issuance checks (pre-authorized offers, and the authorization code flow with
+// a BrowserStep implemented here).
 
 import com.sun.jna.NativeLibrary
 import java.io.File
@@ -174,6 +175,7 @@ class JvmKeyStore : KeyStore {
     val attested: MutableList<String> = Collections.synchronizedList(mutableListOf())
     val deleted: MutableList<String> = Collections.synchronizedList(mutableListOf())
     @Volatile var cancelNext = false
+    val signed = java.util.concurrent.atomic.AtomicInteger()
 
     override fun generateKey(tag: String): ByteArray {
         val g = KeyPairGenerator.getInstance("EC")
@@ -193,6 +195,7 @@ class JvmKeyStore : KeyStore {
             cancelNext = false
             throw KeyStoreException.UserCancelled()
         }
+        signed.incrementAndGet()
         return signEs256(kp.private, message)
     }
 
@@ -408,6 +411,12 @@ class Federation(exe: String) : AutoCloseable {
     val issuer = info["issuer"] as String
     val untrustedIssuer = info["untrusted_issuer"] as String
     val issuerRegistry = info["issuer_registry"] as String
+    val pidIssuer = info["pid_issuer"] as String
+    val issuanceRedirectUri = info["issuance_redirect_uri"] as String
+    val pidFiscalNumber = info["pid_fiscal_number"] as String
+    val pidAcr = info["pid_acr"] as String
+    val pidConfiguration = info["pid_configuration"] as String
+    val mdlConfiguration = info["mdl_configuration"] as String
     private val adminToken = info["issuer_admin_token"] as String
     val anchor = obj(info["trust_anchor"]).let { ta ->
         TrustAnchor(ta["entity_id"] as String, list(obj(ta["jwks"])["keys"]).map { obj(it) }.map { k ->
@@ -426,6 +435,18 @@ class Federation(exe: String) : AutoCloseable {
         check(r.statusCode() == 201, "the issuer made an offer (${r.statusCode()})")
         val body = obj(Json.parse(r.body()))
         return body["offer_url"] as String to body["tx_code"] as String
+    }
+
+    /** An offer with the `authorization_code` grant from the Motorizzazione, for `citizen`. */
+    fun authorizationCodeOffer(citizen: String): String {
+        val r = JHttpClient.newHttpClient().send(
+            JHttpRequest.newBuilder(URI("$issuer/admin/offers"))
+                .header("Authorization", "Bearer $adminToken").header("Content-Type", "application/json")
+                .POST(JHttpRequest.BodyPublishers.ofString("""{"citizen":"$citizen","grant":"authorization_code"}""")).build(),
+            JHttpResponse.BodyHandlers.ofString(),
+        )
+        check(r.statusCode() == 201, "the issuer made an authorization_code offer (${r.statusCode()})")
+        return obj(Json.parse(r.body()))["offer_url"] as String
     }
 
     override fun close() {
@@ -673,6 +694,112 @@ fun presentation() {
     }
 }
 
+/**
+ * The phone's browser for the issuance login, as an app implements `BrowserStep` (here on
+ * java.net.http, redirects checked hop by hop): follows redirects, fills the OpenID Provider's
+ * login form with `fiscalNumber` at `acr`, and returns at the wallet's `redirect_uri`.
+ */
+class JvmBrowserStep(private val fiscalNumber: String, private val acr: String) : BrowserStep {
+    val opened: MutableList<String> = Collections.synchronizedList(mutableListOf())
+
+    override fun open(url: String, redirectUri: String): String {
+        opened += url
+        val browser = Browser()
+        var at = url
+        repeat(10) {
+            if (at.startsWith(redirectUri)) return at
+            val r = browser.get(at)
+            at = when {
+                r.statusCode() in 300..399 -> location(r)
+                r.statusCode() == 200 -> {
+                    val (action, fields) = loginForm(r.body(), r.uri())
+                    val chosen = fields.map { (k, v) -> k to when (k) { "fiscal_number" -> fiscalNumber; "acr" -> acr; else -> v } }
+                    val back = browser.postForm(action, chosen)
+                    if (back.statusCode() !in 300..399) throw BrowserException.Failed("login: HTTP ${back.statusCode()}")
+                    location(back)
+                }
+                else -> throw BrowserException.Failed("$at: HTTP ${r.statusCode()}")
+            }
+        }
+        throw BrowserException.Failed("too many redirects")
+    }
+}
+
+/**
+ * The authorization code flow (issue 12): the PID asked of the PID provider (the citizen's CIE
+ * level 3 login through this file's BrowserStep), then the driving licence asked of the
+ * Motorizzazione, which identifies the citizen by the PID presented to it; a declined PID
+ * presentation; an issuer outside the federation refused before anything is sent; calls out of
+ * order refused.
+ */
+fun authorizationCode(exe: String) {
+    val root = Files.createTempDirectory("tessera-kotlin-authorization").toFile()
+    Federation(exe).use { fed ->
+        try {
+            val keys = JvmKeyStore()
+            val http = JvmHttpClient()
+            val config = WalletConfig(root.path, listOf(fed.anchor), null, "it", emptyList(), fed.walletProvider, fed.issuanceRedirectUri)
+            val wallet = Wallet.open(config, keys, http)
+            runBlocking { wallet.finishActivation(browse(fed, wallet.startActivation(fed.redirectUri))) }
+
+            // The PID: wallet-initiated, the login in the browser.
+            val pidSession = runBlocking { wallet.startIssuanceFromIssuer(fed.pidIssuer, listOf(fed.pidConfiguration)) }
+            val pc = pidSession.consent()
+            check(pc.issuerId == fed.pidIssuer && pc.issuerName == "PID Provider (loopback)" && pc.trust is IssuerTrust.Trusted, "PID: the consent names the trusted PID provider")
+            check(pidSession.nextStep() == IssuanceNextStep.Authorize, "PID: next step authorize")
+            val early = assertThrows<WalletException.IssuanceOutOfOrder>("PID: accept is out of order") { runBlocking { pidSession.accept(null) } }
+            check(early.call == "accept" && early.waitingFor == "authorize" && early.code() == "issuance_out_of_order", "out of order: names the call and what the session waits for")
+            val citizen = JvmBrowserStep(fed.pidFiscalNumber, fed.pidAcr)
+            val pidOut = runBlocking { pidSession.authorize(citizen) }
+            val pid = ((pidOut as? AuthorizationOutcome.Completed)?.outcome as? IssuanceOutcome.Issued)?.credentials?.singleOrNull()
+                ?: throw AssertionError("FAILED: PID not issued: $pidOut")
+            check(citizen.opened.isNotEmpty() && citizen.opened.all { it.startsWith(fed.op + "/") }, "PID: the browser step opened the OpenID Provider")
+            check(pid.vct == "urn:eudi:pid:it:1" && texts(pid.claims)["given_name"] == "Mario" && pid.issuer.entityId == fed.pidIssuer, "PID: issued and stored")
+            check(pidSession.nextStep() == IssuanceNextStep.Done, "PID: done")
+            assertThrows<WalletException.IssuanceClosed>("PID: authorize again") { runBlocking { pidSession.authorize(citizen) } }
+
+            // The licence, from an authorization_code offer: the Motorizzazione asks for the PID.
+            val session = runBlocking { wallet.startIssuance(fed.authorizationCodeOffer("RSSMRA80A10H501Z")) }
+            check(session.nextStep() == IssuanceNextStep.Authorize && session.consent().txCode == null, "licence: an authorization_code offer is authorized")
+            val unused = JvmBrowserStep("", "")
+            val asked = runBlocking { session.authorize(unused) } as? AuthorizationOutcome.PresentPid
+                ?: throw AssertionError("FAILED: the licence issuer did not ask for the PID")
+            check(unused.opened.isEmpty(), "licence: no browser for a PID presentation")
+            check(asked.consent.relyingParty.entityId == fed.issuer && asked.consent.satisfiable, "licence: the consent names the issuer as relying party")
+            check(asked.consent.requests.single().candidates.map { it.credentialId } == listOf(pid.id), "licence: the stored PID can answer")
+            check(asked.defaultChoice == listOf(ConsentSelection(asked.consent.requests.single().queryId, pid.id)), "licence: the default choice is the PID")
+            check((session.nextStep() as? IssuanceNextStep.PresentPid)?.consent == asked.consent, "licence: next step present the PID")
+            assertThrows<WalletException.IssuanceOutOfOrder>("licence: authorize again while the PID is asked") { runBlocking { session.authorize(unused) } }
+            val signed = keys.signed.get()
+            val licence = (runBlocking { session.presentPid(asked.defaultChoice) } as? IssuanceOutcome.Issued)?.credentials?.singleOrNull()
+                ?: throw AssertionError("FAILED: licence not issued")
+            check(keys.signed.get() > signed, "licence: the KB-JWT and the key proof signed by the JVM key store")
+            check(licence.vct == "urn:eudi:mDL:it:1" && texts(licence.claims)["document_number"] == "RM5012345A", "licence: issued and stored")
+            val log = wallet.transactions().takeLast(2).map { it.kind to it.counterparty }
+            check(log == listOf(TransactionKind.PRESENTATION to fed.issuer, TransactionKind.ISSUANCE to fed.issuer), "licence: the presentation and the issuance logged")
+
+            // Declined: nothing issued, the session over.
+            val count = wallet.credentials().size
+            val declined = runBlocking { wallet.startIssuanceFromIssuer(fed.issuer, listOf(fed.mdlConfiguration)) }
+            check(runBlocking { declined.authorize(unused) } is AuthorizationOutcome.PresentPid, "decline: the PID asked")
+            runBlocking { declined.declinePid() }
+            check(declined.nextStep() == IssuanceNextStep.Done && wallet.credentials().size == count, "decline: nothing issued, done")
+            check(wallet.transactions().last().kind == TransactionKind.DECLINED, "decline: logged")
+            assertThrows<WalletException.IssuanceClosed>("decline: present after declining") { runBlocking { declined.presentPid(asked.defaultChoice) } }
+
+            // Outside the federation: refused, nothing sent beyond reading its metadata.
+            val outside = runBlocking { wallet.startIssuanceFromIssuer(fed.untrustedIssuer, listOf(fed.mdlConfiguration)) }
+            check(outside.nextStep() is IssuanceNextStep.Refused, "untrusted: refused")
+            val refused = assertThrows<WalletException.UntrustedIssuer>("untrusted: authorize") { runBlocking { outside.authorize(unused) } }
+            check(refused.issuer == fed.untrustedIssuer && unused.opened.isEmpty(), "untrusted: names the issuer, no browser")
+            val sent = http.urls.filter { it.startsWith(fed.untrustedIssuer) }
+            check(sent.isNotEmpty() && sent.all { "/.well-known/" in it }, "untrusted: only its metadata and configuration read ($sent)")
+        } finally {
+            root.deleteRecursively()
+        }
+    }
+}
+
 fun main(args: Array<String>) {
     checkChecksums(File(args[0]))
     check(tesseraVersion().isNotEmpty(), "the library loads (contract version and checksums checked at load)")
@@ -753,5 +880,6 @@ fun main(args: Array<String>) {
         ?: throw AssertionError("FAILED: TESSERA_LOOPBACK_FEDERATION is not set (run mobile-bindings/tests/run.sh)")
     activation(federation)
     issuance(federation)
+    authorizationCode(federation)
     println("kotlin: $checks checks passed")
 }
