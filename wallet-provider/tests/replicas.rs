@@ -302,3 +302,151 @@ fn a_bad_database_url_is_refused_at_start() {
     let e = WalletProvider::open(config).unwrap_err().to_string();
     assert!(e.contains("PostgreSQL"), "{e}");
 }
+
+/// HAProxy (`scripts/haproxy.sh`) in front of `backends` on `port`, stopped on drop (by
+/// its process id: its directory may be gone by then).
+struct Balancer {
+    pid: String,
+}
+
+const HAPROXY_SH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/haproxy.sh");
+
+impl Balancer {
+    /// `None` when HAProxy cannot be had here (not installed and not installable) and
+    /// PostgreSQL tests are not required.
+    fn start(dir: std::path::PathBuf, port: u16, backends: &[String]) -> Option<Self> {
+        let out = std::process::Command::new("bash").arg(HAPROXY_SH).arg(&dir).arg(format!("wp:{port}={}", backends.join(","))).output().unwrap();
+        if !out.status.success() {
+            let why = String::from_utf8_lossy(&out.stderr).into_owned();
+            assert!(std::env::var("TESSERA_POSTGRES").as_deref() != Ok("required"), "scripts/haproxy.sh failed: {why}");
+            eprintln!("skipped: scripts/haproxy.sh failed: {why}");
+            return None;
+        }
+        let pid = std::fs::read_to_string(dir.join("haproxy.pid")).unwrap().trim().to_owned();
+        Some(Self { pid })
+    }
+}
+
+impl Drop for Balancer {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("kill").arg(&self.pid).status();
+    }
+}
+
+fn counter(p: &WalletProvider, name: &str) -> u64 {
+    let text = p.metrics().render();
+    text.lines().find_map(|l| l.strip_prefix(name).and_then(|v| v.trim().parse().ok())).unwrap()
+}
+
+/// The deployment the issue asks for: both replicas behind a real load balancer (HAProxy,
+/// round-robin, so consecutive requests land on different replicas), the entity id being the
+/// balancer's address. The phone's own activation flow (wallet-core's `WalletActivation`,
+/// as the app drives it) and the citizen's browser go through the balancer only: login,
+/// registration, attestation, listing, revocation, the status list.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wallet_core_activates_through_a_load_balancer_over_two_replicas() {
+    use common::{Provider, mark, onboard, start_anchor, start_op};
+    use wallet_core::attestation::InstanceStatus;
+    use wallet_core::attestation::key_attestation::SoftwareAttester;
+    use wallet_core::keystore::SoftwareKeyStore;
+    use wallet_core::wallet::http::ReqwestHttpClient;
+    use wallet_core::wallet::{InstanceStore, WalletActivation};
+
+    let Some(base) = postgres_url("wallet_core_activates_through_a_load_balancer_over_two_replicas") else { return };
+    let schema = Schema::new(&base);
+    let dir = tempfile::tempdir().unwrap();
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let anchor = start_anchor(dir.path()).await;
+    let op = start_op(dir.path(), &anchor, &http).await;
+
+    // The balancer's port (free now), the replicas' listeners, one configuration.
+    let lb_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let id = wallet_core::federation::EntityId::new(format!("http://127.0.0.1:{lb_port}")).unwrap();
+    let mut config = Config::new(id.clone(), anchor.id.clone(), dir.path().join("wp-a"));
+    config.admin_token = common::TOKEN.into();
+    config.trust_anchor_jwks = Some(anchor.jwks.clone());
+    config.allowed_redirect_uris = vec![APP_REDIRECT.into()];
+    config.op_entity_id = Some(op.clone());
+    config.database_url = Some(schema.url.clone());
+    config.keys_dir = Some(dir.path().join("wp-keys"));
+    let mut replicas = Vec::new();
+    let mut backends = Vec::new();
+    for name in ["wp-a", "wp-b"] {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        backends.push(listener.local_addr().unwrap().to_string());
+        let mut c = config.clone();
+        c.data_dir = dir.path().join(name);
+        let state = WalletProvider::open(c).unwrap();
+        let served = state.clone();
+        tokio::spawn(async move { wallet_provider::serve_listener(served, listener, std::future::pending()).await.unwrap() });
+        replicas.push(state);
+    }
+    let Some(_balancer) = Balancer::start(dir.path().join("lb"), lb_port, &backends) else { return };
+    let health = format!("{id}/health");
+    let mut up = false;
+    for _ in 0..50 {
+        if http.get(&health).send().await.is_ok_and(|r| r.status() == 200) {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(up, "the balancer never answered");
+
+    // Onboarding and the trust marks, through the balancer too.
+    let provider = Provider { id: id.clone(), state: replicas[0].clone() };
+    onboard(&http, &anchor, &provider).await;
+    mark(&http, &anchor, &id, "openid_relying_party/public").await;
+    let fed = Fed { dir, anchor, provider, op: Some(op), http };
+
+    let resolver = Arc::new(fed.x5c_resolver());
+    let provider_id = id.to_string();
+    let wallet = tokio::task::spawn_blocking(move || {
+        let keys = Arc::new(SoftwareKeyStore::in_memory(SoftwareAttester::development().unwrap()).unwrap());
+        WalletActivation::new(provider_id, keys, Arc::new(ReqwestHttpClient::new().unwrap()), InstanceStore::in_memory().unwrap(), resolver)
+    })
+    .await
+    .unwrap();
+    let wallet = Arc::new(wallet);
+    let pending = wallet.start_login(APP_REDIRECT).unwrap();
+    let back = fed.browse(&pending.url(), MARIO).await;
+    let w = wallet.clone();
+    let (session, attestations, list) = tokio::task::spawn_blocking(move || {
+        let session = w.finish_login(&pending, &back).unwrap();
+        let attestations = w.activate(&session).unwrap();
+        let list = w.list_instances(&session).unwrap();
+        (session, attestations, list)
+    })
+    .await
+    .unwrap();
+    assert_eq!(session.fiscal_number, MARIO);
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0].status, InstanceStatus::Active);
+    let reference = attestations.wallet_unit_attestation.status().clone();
+    assert!(reference.uri.starts_with(id.as_str()), "{}", reference.uri);
+    let lb = id.as_str().trim_end_matches('/').to_owned();
+    assert_eq!(status_at(&fed, &lb, &reference).await, StatusValue::Valid);
+
+    let w = wallet.clone();
+    let instance = list[0].id.clone();
+    let after = tokio::task::spawn_blocking(move || {
+        w.revoke_instance(&session, &instance).unwrap();
+        w.list_instances(&session).unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(after[0].status, InstanceStatus::Revoked);
+    // Two fetches in a row: one from each replica, both revoked.
+    assert_eq!(status_at(&fed, &lb, &reference).await, StatusValue::Invalid);
+    assert_eq!(status_at(&fed, &lb, &reference).await, StatusValue::Invalid);
+
+    // Both replicas did part of the work.
+    for (i, r) in replicas.iter().enumerate() {
+        let served: u64 = ["wallet_provider_nonces_issued_total", "wallet_provider_registrations_total", "wallet_provider_attestations_issued_total", "wallet_provider_status_list_served_total"]
+            .iter()
+            .map(|n| counter(r, n))
+            .sum();
+        assert!(served > 0, "replica {i} served none of the wallet's requests");
+    }
+    assert_eq!(replicas.iter().map(|r| counter(r, "wallet_provider_status_list_served_total")).sum::<u64>(), 3);
+}
