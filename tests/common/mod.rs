@@ -360,6 +360,21 @@ impl World {
         VerifierNode { id, process: None }
     }
 
+    /// Starts a verifier outside our federation: onboarded under the other anchor only.
+    pub async fn outsider_verifier(&self, name: &str) -> VerifierNode {
+        let (listener, id) = bind().await;
+        let mut c = verifier::Config::new(id.clone(), self.dir.path().join(format!("verifier-{name}")));
+        c.admin_token = TOKEN.into();
+        c.trust_anchors = vec![self.other_anchor.config.clone()];
+        c.authority_hints = vec![self.other_anchor.id.clone()];
+        c.redirect_uris = vec![BACK.into()];
+        c.organization_name = format!("Negozio Esterno ({name})");
+        let v = verifier::Verifier::open(c).unwrap();
+        tokio::spawn(async move { verifier::serve_listener(v, listener, std::future::pending()).await.unwrap() });
+        onboard(&self.http, &self.other_anchor.id, &id, "openid_credential_verifier").await;
+        VerifierNode { id, process: None }
+    }
+
     /// Runs `tessera verifier serve --config FILE` with `profile` (the anchor's keys pinned
     /// from a file), waits for its `/health`, onboards it under the anchor.
     pub async fn verifier_process(&self, name: &str, profile: Profile) -> VerifierNode {
