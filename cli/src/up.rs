@@ -325,7 +325,7 @@ pub(crate) fn run(a: &UpArgs) -> Result<(), CliError> {
         println!("Try:");
         println!("  tessera federation resolve {leaf_id} --ta {ta_id}");
         println!("  tessera wallet activate --provider {wp_id} --ta {ta_id}");
-        println!("  tessera demo");
+        println!("  tessera demo --port {} --data-dir {}", a.port, a.data_dir.display());
         println!(
             "  curl -s -H \"Authorization: Bearer $(cat {})\" -H 'Content-Type: application/json' -d '{{\"preset\":\"pid\",\"flow\":\"cross_device\"}}' {v_id}/sessions",
             a.data_dir.join(DIRS[5]).join("admin-token").display()

@@ -39,7 +39,7 @@ pub const TOKEN: &str = "e2e-admin-token";
 pub const BACK: &str = "https://servizi.example.it/wallet/return";
 
 /// The crates the `tessera` binary is built from (their `src` and `Cargo.toml`).
-const BINARY_SOURCES: [&str; 7] = ["cli", "wallet-core", "service-kit", "trust-anchor", "spid-cie-oidc", "wallet-provider", "verifier"];
+const BINARY_SOURCES: [&str; 9] = ["cli", "wallet-core", "service-kit", "trust-anchor", "spid-cie-oidc", "wallet-provider", "verifier", "issuer", "conformance"];
 
 /// The newest modification time under `path`.
 fn newest(path: &Path) -> Option<std::time::SystemTime> {
