@@ -155,8 +155,8 @@ pub enum WalletError {
     /// The presentation was already answered (presented or declined).
     #[error("this presentation was already answered")]
     PresentationClosed,
-    /// The credential offer is malformed, does not match the issuer's metadata, or needs
-    /// what the wallet does not do yet (the authorization code flow).
+    /// The credential offer is malformed, does not match the issuer's metadata, or has no
+    /// grant the wallet can use.
     #[error("the credential offer is not valid: {reason}")]
     InvalidOffer {
         /// The check that failed.
