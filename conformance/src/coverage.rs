@@ -44,6 +44,28 @@ static NOT_APPLICABLE: &[NotApplicable] = &[
     NotApplicable { sections: &[], ids: &["WP_009"], why: "an administrative process (legal authorities), with no protocol to test" },
     NotApplicable { sections: &[], ids: &["WP_011", "WP_040"], why: "needs a real device and its integrity service (Play Integrity, App Attest)" },
     NotApplicable { sections: &[], ids: &["WP_012"], why: "the backend's internal architecture is not observable from outside" },
+    NotApplicable {
+        sections: &[],
+        ids: &["RPR-04", "RPR-06", "RPR-47", "RPR-48", "RPR-74", "RPR-75"],
+        why: "scanning a QR code with phones, apps and lighting: needs devices and a camera, not a protocol exchange",
+    },
+    NotApplicable { sections: &[], ids: &["RPR-05"], why: "readability of a physically damaged QR code needs a printed code and a camera (the error correction level itself is RPR-77)" },
+    NotApplicable {
+        sections: &[],
+        ids: &["RPR-11", "RPR-50", "RPR-51", "RPR-61", "RPR-62"],
+        why: "the citizen's consent choices and notifications happen in the wallet's UI, in front of a human",
+    },
+    NotApplicable {
+        sections: &[],
+        ids: &["RPR-16", "RPR-46", "RPR-59", "RPR-73"],
+        why: "what the RP's pages show a human (retry prompts, cancelling, resuming, timeout notices): needs a person at the RP's front end",
+    },
+    NotApplicable { sections: &[], ids: &["RPR-15"], why: "the RP's logs are internal; nothing observable from outside says what it logged" },
+    NotApplicable {
+        sections: &[],
+        ids: &["RPR-33", "RPR-45", "RPR-58", "RPR-71", "RPR-72"],
+        why: "needs the RP's own back end to fail (server errors, unavailable services, broken redirects): an operator action, not something a wallet can cause",
+    },
 ];
 
 /// A row's status.
@@ -162,6 +184,8 @@ mod tests {
         }
         let fed = cov.iter().find(|p| p.plan == Plan::Federation).unwrap();
         assert!(fed.counts().0 >= 20);
+        let rp = cov.iter().find(|p| p.plan == Plan::Rp).unwrap();
+        assert!(rp.counts().0 >= 50 && rp.counts().2 >= 20, "{:?}", rp.counts());
         assert!(summary_table(&cov).contains("| federation |"));
     }
 

@@ -1,6 +1,6 @@
 //! The faults that prove each check able to fail (issue 13 item 3): each names what it breaks
 //! in a target's responses and the exact set of tests that must then fail. The crate's
-//! `tests/faults.rs` puts a mutating proxy in front of our own services, injects every fault
+//! `tests/faults.rs` (and `tests/rp.rs` for the rp plan) puts a mutating proxy in front of our own services, injects every fault
 //! of this list one at a time, runs the plan through the proxy, and asserts that the failed
 //! tests are exactly `breaks` (the target is told its subordinate, so that a broken `/list` touches only the tests of `/list`). A test id listed here is "proven able to fail" in the coverage
 //! table; the proxy re-signs what it alters with the service's own key, so that a fault breaks
@@ -54,6 +54,69 @@ pub static FAULTS: &[Fault] = &[
         breaks: &["FA_002", "FA_003", "FA_014", "FA_015", "FA_020", "ATT-003", "ATT-004", "ALL-003", "ALL-007"],
     },
     Fault { name: "hist-signature", plan: Plan::Federation, does: "corrupts the historical keys' signature", breaks: &["FA_012", "ALL-004"] },
+    // The rp plan: our verifier behind the proxy of `tests/support/rp.rs`. Request objects
+    // and trust chains are re-signed with the verifier's own keys; "accepts" faults answer
+    // `200 {}` at `response_uri` in the verifier's place, as a verifier skipping that one
+    // check would.
+    Fault { name: "ro-typ", plan: Plan::Rp, does: "signs request objects with typ JWT", breaks: &["RPR-10", "RPR-89"] },
+    Fault { name: "ro-alg-none", plan: Plan::Rp, does: "serves request objects unsigned (alg none)", breaks: &["RPR-10", "RPR-88"] },
+    Fault { name: "ro-response-mode", plan: Plan::Rp, does: "signs request objects with response_mode direct_post", breaks: &["RPR-10", "RPR-90"] },
+    Fault { name: "ro-response-type", plan: Plan::Rp, does: "signs request objects with response_type `vp_token id_token`", breaks: &["RPR-10", "RPR-91"] },
+    Fault { name: "ro-expired", plan: Plan::Rp, does: "signs request objects that expired an hour ago", breaks: &["RPR-10", "RPR-94"] },
+    Fault { name: "ro-wallet-nonce", plan: Plan::Rp, does: "signs request objects with a wallet_nonce that is not the wallet's", breaks: &["RPR-07", "RPR-10", "RPR-81"] },
+    Fault { name: "ro-client-metadata-key", plan: Plan::Rp, does: "puts an encryption key the trust chain does not have in client_metadata", breaks: &["RPR-96"] },
+    // The honest answers carry the nonce the request object gave, which the verifier behind
+    // the proxy never issued: they are refused too.
+    Fault {
+        name: "ro-nonce-short",
+        plan: Plan::Rp,
+        does: "signs request objects with a 10-character nonce",
+        breaks: &["RPR-10", "RPR-12", "RPR-13", "RPR-19", "RPR-28", "RPR-29", "RPR-93", "RPR-110", "RPR-112", "RPR-113"],
+    },
+    Fault {
+        name: "ro-chain-response-uris",
+        plan: Plan::Rp,
+        does: "re-signs the trust_chain's Entity Configuration with response_uris elsewhere",
+        breaks: &["RPR-10", "RPR-92", "RPR-95"],
+    },
+    Fault {
+        name: "ro-chain-request-uris",
+        plan: Plan::Rp,
+        does: "re-signs the trust_chain's Entity Configuration with request_uris elsewhere",
+        breaks: &["RPR-01", "RPR-10", "RPR-85"],
+    },
+    Fault { name: "request-uri-media", plan: Plan::Rp, does: "serves request objects as application/jwt", breaks: &["RPR-07", "RPR-08", "RPR-09", "RPR-86", "RPR-87"] },
+    Fault { name: "request-uri-json-ok", plan: Plan::Rp, does: "answers a JSON POST to request_uri with a request object", breaks: &["RPR-49"] },
+    Fault { name: "request-uri-any-method", plan: Plan::Rp, does: "answers PUT, PATCH and DELETE of request_uri with a request object", breaks: &["RPR-60", "RPR-76"] },
+    Fault { name: "qr-not-png", plan: Plan::Rp, does: "serves the QR code PNG as image/svg+xml", breaks: &["RPR-02"] },
+    Fault {
+        name: "no-same-device",
+        plan: Plan::Rp,
+        does: "refuses same-device sessions",
+        breaks: &["RPR-01", "RPR-09", "RPR-19", "RPR-28", "RPR-29", "RPR-83", "RPR-84", "RPR-112", "RPR-113"],
+    },
+    Fault { name: "resp-replay", plan: Plan::Rp, does: "accepts a response posted a second time", breaks: &["RPR-12"] },
+    Fault { name: "kb-nonce", plan: Plan::Rp, does: "accepts a KB-JWT whose nonce is not the session's", breaks: &["RPR-17", "RPR-39", "RPR-107"] },
+    Fault { name: "kb-aud", plan: Plan::Rp, does: "accepts a KB-JWT whose aud is not the client_id", breaks: &["RPR-106"] },
+    Fault { name: "no-kb", plan: Plan::Rp, does: "accepts a presentation without KB-JWT", breaks: &["RPR-102"] },
+    Fault { name: "kb-typ", plan: Plan::Rp, does: "accepts a KB-JWT whose typ is not kb+jwt", breaks: &["RPR-104"] },
+    Fault { name: "kb-sd-hash", plan: Plan::Rp, does: "accepts a KB-JWT without sd_hash", breaks: &["RPR-105"] },
+    Fault { name: "vc-signature", plan: Plan::Rp, does: "accepts a credential whose issuer signature does not verify", breaks: &["RPR-38", "RPR-65"] },
+    Fault { name: "vc-untrusted", plan: Plan::Rp, does: "accepts a credential from an issuer outside the federation", breaks: &["RPR-54", "RPR-114"] },
+    Fault { name: "vc-expired", plan: Plan::Rp, does: "accepts an expired credential", breaks: &["RPR-66"] },
+    Fault { name: "vp-token-shape", plan: Plan::Rp, does: "accepts a vp_token answering more or less than the DCQL query", breaks: &["RPR-101"] },
+    Fault { name: "jwe-foreign-key", plan: Plan::Rp, does: "accepts a JWE it cannot decrypt", breaks: &["RPR-37", "RPR-52"] },
+    Fault { name: "resp-malformed-ok", plan: Plan::Rp, does: "answers 200 to a response that is not a JWE", breaks: &["RPR-40", "RPR-64", "RPR-67", "RPR-98", "RPR-99", "RPR-111"] },
+    Fault { name: "resp-empty-ok", plan: Plan::Rp, does: "answers 200 to a form with neither response nor error", breaks: &["RPR-41"] },
+    Fault { name: "error-media-type", plan: Plan::Rp, does: "serves response_uri's errors as text/plain", breaks: &["RPR-98", "RPR-111", "RPR-114"] },
+    Fault { name: "error-no-description", plan: Plan::Rp, does: "drops error_description from response_uri's errors", breaks: &["RPR-99"] },
+    Fault { name: "decline-ignored", plan: Plan::Rp, does: "answers 200 to an Authorization Error Response without recording it", breaks: &["RPR-14", "RPR-108", "RPR-109"] },
+    Fault { name: "redirect-same-code", plan: Plan::Rp, does: "gives every same-device redirect the same fixed response_code", breaks: &["RPR-28", "RPR-112"] },
+    Fault { name: "redirect-http", plan: Plan::Rp, does: "rewrites the same-device redirect_uri to http", breaks: &["RPR-19", "RPR-113"] },
+    Fault { name: "success-text", plan: Plan::Rp, does: "serves response_uri's success as text/plain", breaks: &["RPR-110"] },
+    Fault { name: "result-any-code", plan: Plan::Rp, does: "gives a verdict for a response_code it never issued", breaks: &["RPR-29"] },
+    Fault { name: "status-no-auth", plan: Plan::Rp, does: "answers the session state without the integrator's token", breaks: &["RPR-30"] },
+    Fault { name: "status-unknown-ok", plan: Plan::Rp, does: "answers 200 for an unknown session id", breaks: &["RPR-31"] },
 ];
 
 /// The faults that prove `id`.

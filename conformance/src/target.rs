@@ -64,3 +64,26 @@ impl std::fmt::Debug for TestIssuer {
         f.debug_struct("TestIssuer").field("id", &self.id).field("kid", &self.key.kid()).finish_non_exhaustive()
     }
 }
+
+/// The trust anchor at `id`, its keys taken from its own Entity Configuration (fetched now:
+/// trust on first use; pin the keys instead when they are known).
+pub fn anchor_from_configuration(http: &crate::client::Http, id: &EntityId) -> Result<TrustAnchorConfig, String> {
+    let url = format!("{}/.well-known/openid-federation", id.as_str().trim_end_matches('/'));
+    let (r, _) = http.send("GET", &url, &[], None);
+    let r = r.map_err(|e| e.to_string())?;
+    if r.status != 200 {
+        return Err(format!("GET {url} answered {}", r.status));
+    }
+    let jwt = crate::evidence::DecodedJwt::decode("anchor", &r.text()).ok_or_else(|| format!("{url} is not a JWT"))?;
+    let jwks = jwt.payload.get("jwks").cloned().ok_or_else(|| format!("{url} has no jwks"))?;
+    let jwks = serde_json::from_value(jwks).map_err(|e| format!("{url}: jwks: {e}"))?;
+    Ok(TrustAnchorConfig { id: id.clone(), jwks })
+}
+
+/// A [`TestIssuer`] from its entity id and a private JWK file (P-256).
+pub fn test_issuer(id: &str, private_jwk_file: &std::path::Path) -> Result<TestIssuer, String> {
+    let text = std::fs::read_to_string(private_jwk_file).map_err(|e| format!("{}: {e}", private_jwk_file.display()))?;
+    let jwk = wallet_core::jose::PrivateJwk::from_json(&text).map_err(|e| format!("{}: {e}", private_jwk_file.display()))?;
+    let key = SoftwareSigner::from_private_jwk(jwk).map_err(|e| format!("{}: {e}", private_jwk_file.display()))?;
+    Ok(TestIssuer { id: id.to_owned(), key: Arc::new(key) })
+}

@@ -302,7 +302,7 @@ async fn forward(State(px): State<Proxy>, method: Method, uri: Uri, mut headers:
         if f == "request-uri-json-ok" && request_ct.starts_with("application/json") {
             return ro_answer();
         }
-        if f == "request-uri-any-method" && (method == Method::PUT || method == Method::DELETE) {
+        if f == "request-uri-any-method" && (method == Method::PUT || method == Method::PATCH || method == Method::DELETE) {
             return ro_answer();
         }
     }

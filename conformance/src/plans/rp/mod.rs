@@ -147,7 +147,7 @@ pub fn create_session(ctx: &mut Ctx<'_>, flow: Flow, method: Option<&str>) -> St
     let auth = bearer(&s);
     let r = ctx.send("POST", &url, &[("content-type", "application/json"), ("authorization", &auth)], Some(body.to_string().as_bytes()))?;
     if r.status != 201 && r.status != 200 {
-        return skip(format!("the integrator API answered {} to a new session: {}", r.status, r.text()));
+        return fail(format!("the integrator API answered {} to a new {} session: {}", r.status, flow.as_str(), r.text()));
     }
     let v = r.json().unwrap_or(Value::Null);
     let (Some(id), Some(wallet_url)) = (v.get("session_id").and_then(Value::as_str), v.get("wallet_url").and_then(Value::as_str)) else {
@@ -242,17 +242,19 @@ pub fn chain_metadata(ctx: &Ctx<'_>, f: &Fetched) -> Step<VerifierMetadata> {
     VerifierMetadata::from_map(md).or_else(|e| fail(format!("openid_credential_verifier metadata: {e}")))
 }
 
-/// What the wallet needs to answer `f` (see [`Answer`]): the encryption key from
-/// `client_metadata`, or else from the RP's trust chain.
+/// What the wallet needs to answer `f` (see [`Answer`]): the encryption key from the RP's
+/// trust chain (its `trust_chain` header, when the tool knows the anchor), or else from
+/// `client_metadata`.
 pub fn answer_of(ctx: &Ctx<'_>, f: &Fetched) -> Step<Answer> {
     let p = &f.jwt.payload;
     let s = |k: &str| p.get(k).and_then(Value::as_str).map(str::to_owned);
     let (Some(client_id), Some(nonce), Some(response_uri)) = (s("client_id"), s("nonce"), s("response_uri")) else {
         return fail("the request object lacks client_id, nonce or response_uri");
     };
+    let chained = ctx.target.trust_anchor.is_some() && f.jwt.header.contains_key("trust_chain");
     let md = match p.get("client_metadata").and_then(Value::as_object) {
-        Some(m) => VerifierMetadata::from_map(m).or_else(|e| fail(format!("client_metadata: {e}")))?,
-        None => chain_metadata(ctx, f)?,
+        Some(m) if !chained => VerifierMetadata::from_map(m).or_else(|e| fail(format!("client_metadata: {e}")))?,
+        _ => chain_metadata(ctx, f)?,
     };
     let Some(key) = md.encryption_keys().next().cloned() else { return fail("the RP publishes no response encryption key") };
     Ok(Answer { client_id, nonce, state: s("state"), response_uri, key, enc: md.response_enc().unwrap_or(ContentEncryption::A256Gcm) })
@@ -424,12 +426,14 @@ pub static CASES: &[Case] = &[
     case!("RPR-10", request::rpr_10, "fetch the request object", "it passes every wallet check (trust chain, signature, claims, registered URIs)"),
     case!("RPR-12", response::rpr_12, "an honest encrypted response, then the same response again", "200 and a verified verdict; the replay refused"),
     case!("RPR-13", response::rpr_13, "a response encrypted to the RP's published key", "the RP decrypts it: verified"),
+    case!("RPR-14", response::rpr_14, "the wallet's error invalid_request_object with the session's state", "accepted; the integrator sees it declined"),
     case!("RPR-17", response::rpr_17, "session A's state with a KB-JWT made for session B", "refused"),
     case!("RPR-19", response::rpr_19, "an honest same-device response", "a redirect_uri the RP registered"),
     case!("RPR-28", response::rpr_28, "two honest same-device responses", "response codes of at least 128 bits, different"),
     case!("RPR-29", response::rpr_29, "a same-device verdict asked without and with a made-up response_code", "refused (4xx)"),
     case!("RPR-30", response::rpr_30, "GET the session state without the integrator's token", "401"),
     case!("RPR-31", response::rpr_31, "GET the state of a session id never issued", "404 with an error"),
+    case!("RPR-37", response::rpr_37, "a JWE the RP cannot decrypt (another key under its kid)", "refused"),
     case!("RPR-38", response::rpr_38, "a PID signed with a key that is not its issuer's", "refused"),
     case!("RPR-39", response::rpr_39, "a KB-JWT with a random nonce", "refused"),
     case!("RPR-40", response::rpr_40, "response=<not a JWE>", "400 with an error"),
@@ -438,11 +442,16 @@ pub static CASES: &[Case] = &[
     case!("RPR-52", response::rpr_52, "a JWE encrypted to a key that is not the RP's", "refused"),
     case!("RPR-54", response::rpr_54, "a PID from an issuer outside the federation", "refused"),
     case!("RPR-60", request::rpr_60, "PUT and DELETE request_uri", "an error (405/4xx), no request object"),
+    case!("RPR-64", response::rpr_64, "response=<not a JWE>", "400 with an error"),
+    case!("RPR-65", response::rpr_65, "a PID whose issuer JWT signature does not verify", "refused"),
     case!("RPR-66", response::rpr_66, "an expired PID", "refused"),
+    case!("RPR-67", response::rpr_67, "a response that does not parse", "400 with an error"),
+    case!("RPR-76", request::rpr_76, "PATCH request_uri", "an error (405/4xx), no request object"),
     case!("RPR-81", request::rpr_81, "POST request_uri with a wallet_nonce", "the request object's wallet_nonce is the one sent"),
     case!("RPR-83", request::rpr_83, "a same-device session's request object", "response_uri present; redirect_uri, if any, registered"),
     case!("RPR-84", request::rpr_84, "a same-device and a cross-device session", "both served"),
     case!("RPR-85", request::rpr_85, "fetch the request object", "the request_uri fetched is in the trust chain's request_uris"),
+    case!("RPR-86", request::rpr_86, "POST request_uri with wallet_metadata only (no user data)", "200 with a request object"),
     case!("RPR-87", request::rpr_87, "POST request_uri as application/x-www-form-urlencoded", "200 with the request object"),
     case!("RPR-88", request::rpr_88, "fetch the request object", "alg is an allowed asymmetric algorithm (not none, not HS*)"),
     case!("RPR-89", request::rpr_89, "fetch the request object", "typ oauth-authz-req+jwt"),
@@ -460,7 +469,12 @@ pub static CASES: &[Case] = &[
     case!("RPR-104", response::rpr_104, "a KB-JWT with typ JWT", "refused"),
     case!("RPR-105", response::rpr_105, "a KB-JWT without sd_hash", "refused"),
     case!("RPR-106", response::rpr_106, "a KB-JWT for another aud", "refused"),
+    case!("RPR-107", response::rpr_107, "a KB-JWT whose nonce is not the request object's", "refused"),
     case!("RPR-108", response::rpr_108, "an Authorization Error Response (access_denied) with the session's state", "accepted; the integrator sees it declined"),
+    case!("RPR-109", response::rpr_109, "an Authorization Error Response, application/x-www-form-urlencoded", "accepted; the integrator sees it declined"),
     case!("RPR-110", response::rpr_110, "an honest cross-device response", "200 application/json"),
+    case!("RPR-111", response::rpr_111, "errors provoked at request_uri and at response_uri", "both JSON with a registered OAuth error code"),
     case!("RPR-112", response::rpr_112, "an honest same-device response; the verdict with the response_code", "redirect_uri with a response_code the integrator's verdict accepts"),
+    case!("RPR-113", response::rpr_113, "an honest same-device response", "the redirect_uri is among the trust chain's redirect_uris"),
+    case!("RPR-114", response::rpr_114, "a PID from an issuer outside the federation", "refused with a JSON error"),
 ];

@@ -78,14 +78,24 @@ pub(crate) fn rpr_49(ctx: &mut Ctx<'_>) -> Step<()> {
 
 pub(crate) fn rpr_60(ctx: &mut Ctx<'_>) -> Step<()> {
     let s = create_session(ctx, Flow::CrossDevice, Some("post"))?;
-    let (uri, _, _) = request_uri(&s)?;
-    for m in ["PUT", "DELETE"] {
+    methods(ctx, &s, &["PUT", "DELETE"])
+}
+
+pub(crate) fn rpr_76(ctx: &mut Ctx<'_>) -> Step<()> {
+    let s = create_session(ctx, Flow::CrossDevice, Some("post"))?;
+    methods(ctx, &s, &["PATCH"])
+}
+
+/// `request_uri` refuses `methods` and still serves the request object afterwards.
+fn methods(ctx: &mut Ctx<'_>, s: &super::Session, methods: &[&str]) -> Step<()> {
+    let (uri, _, _) = request_uri(s)?;
+    for m in methods {
         let r = ctx.send(m, &uri, &[("accept", MEDIA)], None)?;
         ensure((400..500).contains(&r.status), || format!("{m} request_uri answered {}, expected 405", r.status))?;
         ensure(r.media_type().as_deref() != Some(MEDIA), || format!("{m} served a request object"))?;
     }
     // The handle still works for the right method.
-    fetch(ctx, &s, Fetch::Post).map(drop)
+    fetch(ctx, s, Fetch::Post).map(drop)
 }
 
 pub(crate) fn rpr_81(ctx: &mut Ctx<'_>) -> Step<()> {
@@ -204,4 +214,10 @@ pub(crate) fn rpr_96(ctx: &mut Ctx<'_>) -> Step<()> {
         ensure(a.iter().all(|e| b.contains(e)), || format!("client_metadata's enc values {a:?} are not among the chain's {b:?}"))?;
     }
     Ok(())
+}
+
+pub(crate) fn rpr_86(ctx: &mut Ctx<'_>) -> Step<()> {
+    // The POST carries the wallet's technical metadata only (no user data): the RP must serve
+    // a request object fitted to it.
+    rpr_87(ctx)
 }

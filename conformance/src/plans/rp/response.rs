@@ -278,3 +278,95 @@ pub(crate) fn rpr_112(ctx: &mut Ctx<'_>) -> Step<()> {
     let (status, v) = verdict(ctx, &s, Some(&code))?;
     ensure(status == 200 && v.get("status").and_then(Value::as_str) == Some("verified"), || format!("the verdict with the response_code: {status} {v}"))
 }
+
+pub(crate) fn rpr_14(ctx: &mut Ctx<'_>) -> Step<()> {
+    error_response(ctx, "invalid_request_object")
+}
+
+/// The wallet's Authorization Error Response `code` with the session's state, form-encoded:
+/// accepted, the integrator sees the session declined.
+fn error_response(ctx: &mut Ctx<'_>, code: &str) -> Step<()> {
+    let (s, a) = ready(ctx, Flow::CrossDevice)?;
+    let mut form = url::form_urlencoded::Serializer::new(String::new());
+    form.append_pair("error", code).append_pair("error_description", "conformance: the wallet refuses the request");
+    if let Some(st) = &a.state {
+        form.append_pair("state", st);
+    }
+    let r = post_form(ctx, &a.response_uri, &form.finish())?;
+    ensure(r.status == 200, || format!("an Authorization Error Response ({code}) was answered {} {}", r.status, r.text()))?;
+    let st = status_of(ctx, &s)?;
+    ensure(st == "declined", || format!("the integrator sees the session `{st}`, expected declined"))
+}
+
+pub(crate) fn rpr_37(ctx: &mut Ctx<'_>) -> Step<()> {
+    rpr_52(ctx)
+}
+
+pub(crate) fn rpr_64(ctx: &mut Ctx<'_>) -> Step<()> {
+    rpr_40(ctx)
+}
+
+pub(crate) fn rpr_65(ctx: &mut Ctx<'_>) -> Step<()> {
+    rpr_38(ctx)
+}
+
+pub(crate) fn rpr_67(ctx: &mut Ctx<'_>) -> Step<()> {
+    rpr_40(ctx)
+}
+
+pub(crate) fn rpr_107(ctx: &mut Ctx<'_>) -> Step<()> {
+    rpr_39(ctx)
+}
+
+pub(crate) fn rpr_109(ctx: &mut Ctx<'_>) -> Step<()> {
+    error_response(ctx, "access_denied")
+}
+
+/// The error codes an RP may answer with (RFC 6749 §5.2, OpenID4VP 1.0 §8.5, RFC 6750 §3.1).
+const ERROR_CODES: [&str; 8] = ["invalid_request", "invalid_client", "unauthorized_client", "access_denied", "invalid_request_object", "invalid_token", "server_error", "temporarily_unavailable"];
+
+pub(crate) fn rpr_111(ctx: &mut Ctx<'_>) -> Step<()> {
+    let (s, a) = ready(ctx, Flow::CrossDevice)?;
+    let (uri, _, _) = super::request_uri(&s)?;
+    let again = ctx.get(&uri, &[("accept", "application/oauth-authz-req+jwt")])?;
+    let bad = post_form(ctx, &a.response_uri, "response=conformance.not-a-jwe")?;
+    let mut errors = vec![("response_uri with a malformed response", &bad)];
+    if again.status == 200 {
+        ctx.note("the RP serves a request_uri twice: only response_uri's error is compared");
+    } else {
+        errors.push(("request_uri fetched twice", &again));
+    }
+    for (what, r) in errors {
+        ensure((400..500).contains(&r.status), || format!("{what}: answered {}", r.status))?;
+        let m = r.media_type().unwrap_or_default();
+        ensure(m == "application/json", || format!("{what}: Content-Type `{m}`"))?;
+        let code = r.json().ok().and_then(|v| v.get("error").and_then(Value::as_str).map(str::to_owned)).unwrap_or_default();
+        ensure(ERROR_CODES.contains(&code.as_str()), || format!("{what}: error `{code}` is not a registered OAuth error code"))?;
+    }
+    Ok(())
+}
+
+pub(crate) fn rpr_113(ctx: &mut Ctx<'_>) -> Step<()> {
+    let (s, f) = super::fetched(ctx, Flow::SameDevice)?;
+    let md = super::chain_metadata(ctx, &f)?;
+    let a = super::answer_of(ctx, &f)?;
+    let h = holder()?;
+    let p = honest(ctx, &h, &a)?;
+    let r = respond(ctx, &a, vec![(QUERY_ID, p)])?;
+    ensure(r.status == 200, || format!("the honest same-device response was answered {}", r.status))?;
+    let (redirect, _) = response_code(&r)?;
+    let base = redirect.split('?').next().unwrap_or_default();
+    let _ = &s;
+    ensure(md.redirect_uris.iter().any(|u| u == base), || format!("redirect_uri `{base}` is not among the trust chain's redirect_uris {:?}", md.redirect_uris))
+}
+
+pub(crate) fn rpr_114(ctx: &mut Ctx<'_>) -> Step<()> {
+    let (s, a) = ready(ctx, Flow::CrossDevice)?;
+    let h = holder()?;
+    let sd = credential(ctx, &h, Issued::Untrusted)?;
+    let r = respond(ctx, &a, vec![(QUERY_ID, present(&sd, &h, &ASKED, &a.client_id, &a.nonce)?)])?;
+    refused(ctx, "a PID from an issuer outside the federation", &s, &r)?;
+    let m = r.media_type().unwrap_or_default();
+    ensure(m == "application/json", || format!("the refusal is `{m}`, not application/json"))?;
+    ensure(r.json().ok().and_then(|v| v.get("error").and_then(Value::as_str).map(str::to_owned)).is_some(), || "the refusal has no error".into())
+}
