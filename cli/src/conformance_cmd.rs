@@ -18,7 +18,7 @@ use crate::federation_cmd::usage;
 #[derive(clap::Subcommand)]
 pub(crate) enum ConformanceCommand {
     /// Run a test plan against a deployment; exits non-zero when a test fails.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// The coverage of the IT-Wallet test matrix per plan: implemented, proven able to fail,
     /// not applicable (with why), not yet.
     Coverage {
@@ -51,6 +51,24 @@ pub(crate) struct RunArgs {
     /// Federation plan: the subordinate to fetch (default: the first `/list` gives).
     #[arg(long)]
     subordinate: Option<String>,
+    /// The federation's trust anchor (its keys read from its Entity Configuration): the rp
+    /// plan validates the RP's trust chain to it.
+    #[arg(long)]
+    trust_anchor: Option<String>,
+    /// rp plan: the base URL of the RP's integrator API (`POST {url}/sessions`; our verifier:
+    /// its entity id).
+    #[arg(long)]
+    rp_sessions: Option<String>,
+    /// rp plan: the integrator API's bearer token.
+    #[arg(long)]
+    rp_token: Option<String>,
+    /// rp plan: the entity id of a credential issuer the RP trusts (a member of the federation
+    /// whose `openid_credential_issuer.jwks` has the key of --rp-issuer-key).
+    #[arg(long)]
+    rp_issuer: Option<String>,
+    /// rp plan: that issuer's private signing key (a P-256 private JWK file).
+    #[arg(long)]
+    rp_issuer_key: Option<PathBuf>,
     /// Seconds per HTTP request.
     #[arg(long, default_value_t = TIMEOUT.as_secs())]
     timeout: u64,
@@ -82,11 +100,22 @@ fn run_cmd(a: &RunArgs) -> Result<(), CliError> {
     if let Some(s) = &a.subordinate {
         target.subordinate = Some(EntityId::new(s.as_str()).map_err(|e| usage(format!("--subordinate: {e}")))?);
     }
+    let http = Http::new(std::time::Duration::from_secs(a.timeout.max(1))).map_err(usage)?;
+    if let Some(ta) = &a.trust_anchor {
+        let id = EntityId::new(ta.trim_end_matches('/')).map_err(|e| usage(format!("--trust-anchor: {e}")))?;
+        target.trust_anchor = Some(conformance::target::anchor_from_configuration(&http, &id).map_err(usage)?);
+    }
+    if let (Some(sessions), Some(token), Some(issuer), Some(key)) = (&a.rp_sessions, &a.rp_token, &a.rp_issuer, &a.rp_issuer_key) {
+        let issuer = conformance::target::test_issuer(issuer, key).map_err(usage)?;
+        eprintln!("the RP must trust the issuer {} (a member of the federation of {})", issuer.id, a.trust_anchor.as_deref().unwrap_or("its trust anchor"));
+        target.rp = Some(conformance::target::RpSetup { sessions: sessions.clone(), token: token.clone(), issuer });
+    } else if plan == Plan::Rp {
+        return Err(usage("the rp plan needs --rp-sessions, --rp-token, --rp-issuer and --rp-issuer-key (and --trust-anchor)"));
+    }
     let cases = select(plan, a.only.as_deref()).map_err(usage)?;
     if cases.is_empty() {
         return Err(usage(format!("the {plan} plan has no test yet (see `tessera conformance coverage`)")));
     }
-    let http = Http::new(std::time::Duration::from_secs(a.timeout.max(1))).map_err(usage)?;
     let tty = std::io::stderr().is_terminal();
     let mut counts = conformance::report::Counts::default();
     let mut total = 0;
