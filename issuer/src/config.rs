@@ -9,6 +9,7 @@
 //! organization_name = "Motorizzazione Civile"
 //! profile = "it-wallet-1.4"           # or "it-wallet-1.3"
 //! registry = "/var/lib/registry/licences.sqlite"   # default <data_dir>/authentic-source.sqlite
+//! # registry_url = "postgres://issuer:secret@db.internal/registry"   # the registry in PostgreSQL instead
 //! batch_size = 10
 //! status_bits = 2                     # 1, 2, 4 or 8
 //! wallet_attestation = "required"     # or "optional": see below
@@ -318,6 +319,8 @@ pub struct Config {
     /// The shared PostgreSQL database of replicas (`database_url`); `None`: SQLite in
     /// `data_dir`.
     pub database_url: Option<String>,
+    /// The registry in PostgreSQL (`registry_url`), instead of the SQLite file `registry`.
+    pub registry_url: Option<String>,
     /// Where the keys are, when not in `data_dir` (`keys_dir`: replicas share it).
     pub keys_dir: Option<PathBuf>,
     /// HTTPS (`[tls] certificate`, `private_key`: PEM files): served with rustls when given.
@@ -362,6 +365,7 @@ struct File {
     login_ttl: Option<i64>,
     code_ttl: Option<i64>,
     database_url: Option<String>,
+    registry_url: Option<String>,
     keys_dir: Option<PathBuf>,
     tls: Option<service_kit::serve::TlsFiles>,
 }
@@ -414,6 +418,7 @@ impl Config {
             login_ttl: 600,
             code_ttl: 60,
             database_url: None,
+            registry_url: None,
             keys_dir: None,
             tls: None,
         }
@@ -426,7 +431,7 @@ impl Config {
 
     /// From TOML text and environment variables (`TESSERA_ISSUER_ENTITY_ID`, `_DATA_DIR`,
     /// `_REGISTRY`, `_LISTEN`, `_ADMIN_TOKEN`, `_PROFILE`, `_BATCH_SIZE`, `_ORGANIZATION_NAME`,
-    /// `_WALLET_ATTESTATION`, `_DATABASE_URL`, `_KEYS_DIR`);
+    /// `_WALLET_ATTESTATION`, `_DATABASE_URL`, `_KEYS_DIR`, `_REGISTRY_URL`);
     /// other `TESSERA_ISSUER_*` names are refused.
     pub fn from_toml(text: &str, env: impl IntoIterator<Item = (String, String)>) -> Result<Self, ConfigError> {
         let mut f: File = toml::from_str(text).map_err(|e| ConfigError::Parse(e.to_string()))?;
@@ -443,6 +448,7 @@ impl Config {
                 "WALLET_ATTESTATION" => f.wallet_attestation = Some(v),
                 "DATABASE_URL" => f.database_url = Some(v),
                 "KEYS_DIR" => f.keys_dir = Some(v.into()),
+                "REGISTRY_URL" => f.registry_url = Some(v),
                 "BATCH_SIZE" => f.batch_size = Some(v.parse().map_err(|e| ConfigError::Parse(format!("{k}: {e}")))?),
                 _ => return Err(ConfigError::Parse(format!("unknown override {k}"))),
             }
@@ -524,6 +530,7 @@ impl Config {
         }
         c.database_url = f.database_url.filter(|u| !u.trim().is_empty());
         c.keys_dir = f.keys_dir;
+        c.registry_url = f.registry_url.filter(|u| !u.trim().is_empty());
         c.tls = f.tls;
         c.validate()?;
         Ok(c)
@@ -586,10 +593,12 @@ impl Config {
             Authentication::Pid(p) if p.vct.is_empty() || p.claim.is_empty() => return bad("authentication.vct and authentication.claim must not be empty".into()),
             _ => {}
         }
-        if let Some(u) = &self.database_url
-            && !(u.starts_with("postgres://") || u.starts_with("postgresql://"))
-        {
-            return bad("database_url must be a PostgreSQL URL (postgres://user:password@host/db)".into());
+        for (name, url) in [("database_url", &self.database_url), ("registry_url", &self.registry_url)] {
+            if let Some(u) = url
+                && !(u.starts_with("postgres://") || u.starts_with("postgresql://"))
+            {
+                return bad(format!("{name} must be a PostgreSQL URL (postgres://user:password@host/db)"));
+            }
         }
         Ok(())
     }
@@ -654,6 +663,9 @@ mod tests {
         let env = Config::from_toml(BASE, [("TESSERA_ISSUER_DATABASE_URL".to_owned(), "postgresql://db/y".to_owned()), ("TESSERA_ISSUER_KEYS_DIR".to_owned(), "/kk".to_owned())]).unwrap();
         assert_eq!((env.database_url.as_deref(), env.keys_dir()), (Some("postgresql://db/y"), Path::new("/kk")));
         assert!(matches!(Config::from_toml(&format!("database_url = \"mysql://db/x\"\n{BASE}"), []), Err(ConfigError::Invalid(m)) if m.contains("database_url")));
+        assert!(matches!(Config::from_toml(&format!("registry_url = \"/x.sqlite\"\n{BASE}"), []), Err(ConfigError::Invalid(m)) if m.contains("registry_url")));
+        let reg = Config::from_toml(BASE, [("TESSERA_ISSUER_REGISTRY_URL".to_owned(), "postgres://db/r".to_owned())]).unwrap();
+        assert_eq!(reg.registry_url.as_deref(), Some("postgres://db/r"));
         let none = "entity_id = \"https://i.example.it\"\ndata_dir = \"/tmp/i\"\n";
         assert!(matches!(Config::from_toml(none, []), Err(ConfigError::Invalid(m)) if m.contains("credentials")));
     }

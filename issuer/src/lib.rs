@@ -7,8 +7,9 @@
 //!   ([`state::issuer_metadata`]: the configured credentials, `jwks`); the metadata is also
 //!   at `/.well-known/openid-credential-issuer` (JSON, or signed with `Accept:
 //!   application/jwt`), type metadata per `vct` at both paths of the versions note.
-//! * The registry connector ([`registry`]): one table of the registry's SQLite database
-//!   mapped to the claims by configuration; sample data sets ([`samples`]).
+//! * The registry connector ([`registry`]): one table of the registry's database (SQLite, or
+//!   PostgreSQL with `registry_url`) mapped to the claims by configuration; sample data sets
+//!   ([`samples`]).
 //! * The protocol ([`protocol`]): issuer-initiated offers with a pre-authorized code and a
 //!   `tx_code` (admin API), `/token` with DPoP, `/nonce`, `/credential` with key-attested
 //!   proofs (batch), deferred issuance, `/notification`. Every check is wallet-core's

@@ -21,7 +21,19 @@ pub fn load(path: &Path, preset: Preset) -> Result<usize, RegistryError> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|e| RegistryError(format!("{}: {e}", dir.display())))?;
     }
-    let conn = rusqlite::Connection::open(path)?;
+    fill(&rusqlite::Connection::open(path)?, preset)
+}
+
+/// Creates (or refills) `preset`'s sample table in the PostgreSQL registry at `url`
+/// (`registry_url`): made in SQLite in memory, then copied
+/// ([`crate::registry::copy_to_postgres`]); the number of rows.
+pub fn load_postgres(url: &str, preset: Preset) -> Result<usize, RegistryError> {
+    let conn = rusqlite::Connection::open_in_memory()?;
+    fill(&conn, preset)?;
+    crate::registry::copy_to_postgres(&conn, &preset.sample_source().table, url)
+}
+
+fn fill(conn: &rusqlite::Connection, preset: Preset) -> Result<usize, RegistryError> {
     let [mario, luigia, giuseppe] = CITIZENS;
     let n = match preset {
         Preset::Pid => {

@@ -289,6 +289,10 @@ impl Builder {
         let limiters = Limiters { wallet: l("wallet", config.rate_limits.wallet), admin: l("admin", config.rate_limits.admin) };
         let wallet_providers = WalletProviders(config.trust_anchors.iter().map(|a| TrustChainResolver::new(a.clone(), WALLET_SOLUTION)).collect());
         let http = service_kit::OutboundHttp::new(service_kit::FetchLimits::default()).map_err(|e| OpenError::Federation(format!("outbound HTTP: {e}")))?;
+        let registry = match &config.registry_url {
+            Some(url) => Registry::postgres(url).map_err(|e| OpenError::Config(crate::config::ConfigError::Invalid(format!("registry_url: {e}"))))?,
+            None => Registry::new(&config.registry),
+        };
         Ok(Issuer {
             inner: Arc::new(Inner {
                 http,
@@ -297,7 +301,7 @@ impl Builder {
                 pid_statuses: wallet_core::oid4vp::verify::StatusCache::new(),
                 issuer_chains: wallet_core::federation::ChainCache::new(),
                 relying_party,
-                registry: Registry::new(&config.registry),
+                registry,
                 config,
                 store,
                 keys,
