@@ -29,6 +29,15 @@
 //! Every service has its own admin token
 //! under its own directory, and is served with client addresses for its rate limits.
 //! Restarting on the same data directory keeps every key and registry.
+//!
+//! With `--database-url postgres://...` every service that has a store for it (the trust
+//! anchor, the intermediate, the wallet provider, the verifier and the three issuers) keeps
+//! its state in PostgreSQL instead of SQLite, each in a schema of its own of that database
+//! (`<prefix><service>`, created when missing: the federation tables of the services share
+//! names); keys, admin tokens, the issuers' registries and the OpenID Provider stay under
+//! `--data-dir`. A data directory goes with its schemas: start afresh with both.
+
+mod pg;
 
 use std::path::PathBuf;
 
@@ -72,6 +81,13 @@ pub(crate) struct UpArgs {
     /// issuer take the next seven.
     #[arg(long, default_value_t = 7600)]
     port: u16,
+    /// PostgreSQL for the services' stores (`postgres://user:password@host:port/db`), each in
+    /// a schema of its own (created when missing); else SQLite under --data-dir.
+    #[arg(long)]
+    database_url: Option<String>,
+    /// The prefix of the services' schema names with --database-url (letters, digits, `_`).
+    #[arg(long, default_value = "tessera_")]
+    schema_prefix: String,
 }
 
 fn entity(port: u16) -> Result<EntityId, CliError> {
@@ -161,6 +177,12 @@ fn operator_password(dir: &std::path::Path) -> Result<String, CliError> {
 }
 
 pub(crate) fn run(a: &UpArgs) -> Result<(), CliError> {
+    let db = match &a.database_url {
+        Some(url) => Some(pg::Schemas::create(url, &a.schema_prefix).map_err(usage)?),
+        None => None,
+    };
+    let db = db.as_ref();
+    let db_url = move |service: &str| db.map(|d| d.url(service));
     // Each service has its own admin token, under its own directory: one leaked token gives
     // no power over the other services.
     let tokens = DIRS.map(|d| admin_token(&a.data_dir.join(d)));
@@ -187,12 +209,14 @@ pub(crate) fn run(a: &UpArgs) -> Result<(), CliError> {
         }
         ta.trust_mark_issuers.insert(format!("{int_id}/trust_marks/{ISSUER_MARK}"), vec![int_id.to_string()]);
         ta.trust_anchors = vec![anchor.clone()];
+        ta.database_url = db_url("trust_anchor");
         let ta_state = AppState::open(ta).map_err(usage)?;
 
         let mut int = Config::trust_anchor(int_id.clone(), a.data_dir.join(DIRS[1]), int_token.clone());
         int.organization_name = "Tessera Intermediate".into();
         int.authority_hints = vec![ta_id.clone()];
         int.trust_anchors = vec![anchor.clone()];
+        int.database_url = db_url("intermediate");
         spawn(port(0)?, router(ta_state), bind(port(0)?).await?);
         spawn(port(1)?, router(AppState::open(int).map_err(usage)?), bind(port(1)?).await?);
 
@@ -209,6 +233,7 @@ pub(crate) fn run(a: &UpArgs) -> Result<(), CliError> {
             c.organization_name = name.into();
             c.trust_anchors = vec![anchor.clone()];
             c.authority_hints = vec![superior.clone()];
+            c.database_url = db_url(&dir.replace('-', "_"));
             // How each identifies the citizen at /authorize (IT-Wallet 1.4 §3.3): the PID
             // provider with CIE level 3 at the test OpenID Provider, the other two by asking
             // the wallet for the PID over OpenID4VP.
@@ -238,6 +263,7 @@ pub(crate) fn run(a: &UpArgs) -> Result<(), CliError> {
         wp.trust_anchor_jwks = Some(anchor.jwks.clone());
         wp.allowed_redirect_uris = vec![WALLET_REDIRECT_URI.into()];
         wp.op_entity_id = Some(op_id.clone());
+        wp.database_url = db_url("wallet_provider");
         // On loopback every wallet, test and demo is one client address: the per-client
         // limits are raised so that a developer's burst of logins is not taken for a flood.
         let rl = &mut wp.rate_limits;
@@ -256,6 +282,7 @@ pub(crate) fn run(a: &UpArgs) -> Result<(), CliError> {
         vc.authority_hints = vec![ta_id.clone()];
         vc.organization_name = "Comune di Esempio (test verifier)".into();
         vc.redirect_uris = vec![format!("{v_id}/")];
+        vc.database_url = db_url("verifier");
         let hash = verifier::web::hash_password(&password).map_err(usage)?;
         // A test federation: the in-person page says so on every page.
         vc.web.test_federation = true;
@@ -308,6 +335,9 @@ pub(crate) fn run(a: &UpArgs) -> Result<(), CliError> {
         println!("  in-person page    {v_id}{} (operator `{OPERATOR}`, password `{password}`)", verifier::web::BASE_PATH);
         println!("  PID provider      {pid_id}/.well-known/openid-credential-issuer (under the trust anchor)");
         println!("  health cards      {hc_id}/.well-known/openid-credential-issuer (under the intermediate)");
+        if let Some(d) = db {
+            println!("  stores            PostgreSQL {} (schemas {})", d.redacted(), pg::SERVICES.map(|s| format!("{}{s}", a.schema_prefix)).join(", "));
+        }
         println!("Operator logins (each service's own admin token, for `tessera federation ... --data-dir {}`):", a.data_dir.display());
         for d in DIRS {
             println!("  {d:<17} {}", a.data_dir.join(d).join("admin-token").display());
