@@ -1,8 +1,8 @@
-//! `tessera issuer serve | load-sample | offer | revoke | suspend | reinstate`: the credential
+//! `tessera issuer serve | load-sample | offer | revoke | suspend | reinstate | update`: the credential
 //! issuer service (the `issuer` library, what `tessera-issuer` runs), its sample registries,
 //! and the desk's side of its admin API: an offer for a citizen (IT-Wallet 1.4 §3.2, the
 //! pre-authorized code and its `tx_code`), and status changes (§6: revocation, suspension,
-//! reinstatement in the issuer's Token Status List).
+//! reinstatement, UPDATE/ATTRIBUTE_UPDATE for re-issuance, in the issuer's Token Status List).
 
 use std::path::{Path, PathBuf};
 
@@ -51,6 +51,9 @@ pub(crate) enum IssuerCommand {
     Suspend(StatusArgs),
     /// Reinstate suspended credentials (status VALID).
     Reinstate(StatusArgs),
+    /// The registry record changed: mark the credentials for re-issuance (ATTRIBUTE_UPDATE,
+    /// or UPDATE towards 1.3 wallets); the wallet's `refresh` then re-issues them.
+    Update(StatusArgs),
 }
 
 fn preset_arg(s: &str) -> Result<Preset, String> {
@@ -114,6 +117,7 @@ pub(crate) fn run(c: IssuerCommand) -> Result<(), CliError> {
         IssuerCommand::Revoke(a) => change_status(&a, "revoke"),
         IssuerCommand::Suspend(a) => change_status(&a, "suspend"),
         IssuerCommand::Reinstate(a) => change_status(&a, "reinstate"),
+        IssuerCommand::Update(a) => change_status(&a, "update"),
     }
 }
 
@@ -218,7 +222,7 @@ pub(crate) fn issued_to(a: &AdminArgs, citizen: &str) -> Result<Vec<Value>, CliE
     answer.get("credentials").and_then(Value::as_array).cloned().ok_or_else(|| usage(format!("{url}: no `credentials` in the answer: {answer}")))
 }
 
-/// A status change at the issuer's admin API (`action`: revoke, suspend, reinstate): how
+/// A status change at the issuer's admin API (`action`: revoke, suspend, reinstate, update): how
 /// many credentials changed, and their status now.
 pub(crate) fn status_change(a: &StatusArgs, action: &str) -> Result<(u64, String), CliError> {
     let body = match (&a.credential, &a.citizen) {

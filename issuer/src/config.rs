@@ -12,6 +12,7 @@
 //! # registry_url = "postgres://issuer:secret@db.internal/registry"   # the registry in PostgreSQL instead
 //! batch_size = 10
 //! status_bits = 2                     # 1, 2, 4 or 8
+//! attribute_update_status = 0x0B      # ATTRIBUTE_UPDATE's code (0x0B 1.3/1.4.0, 0x0F 1.4.x-post)
 //! wallet_attestation = "required"     # or "optional": see below
 //! login_ttl = 600                     # seconds to authenticate after /authorize
 //! code_ttl = 60                       # an authorization code's life (at most 60 s)
@@ -301,6 +302,10 @@ pub struct Config {
     pub credential_ttl: i64,
     /// Bits per status list entry.
     pub status_bits: Bits,
+    /// The value ATTRIBUTE_UPDATE is written as (IT-Wallet 1.4.0 and 1.3.3's table: 0x0B;
+    /// 1.4.x-post: 0x0F). Needs `status_bits` ≥ 4; below that, or in the 1.3 profile, an
+    /// update is written as UPDATE (0x03) (it-wallet-versions.md §5).
+    pub attribute_update_status: u8,
     /// Seconds a status list token is valid, and its `ttl`.
     pub status_list_ttl: i64,
     /// Seconds the wallet waits between deferred polls.
@@ -357,6 +362,7 @@ struct File {
     nonce_ttl: Option<i64>,
     credential_ttl: Option<i64>,
     status_bits: Option<u64>,
+    attribute_update_status: Option<u8>,
     status_list_ttl: Option<i64>,
     deferred_interval: Option<u64>,
     rate_limits: Option<RateLimits>,
@@ -410,6 +416,7 @@ impl Config {
             nonce_ttl: 300,
             credential_ttl: 365 * 86_400,
             status_bits: Bits::Two,
+            attribute_update_status: 0x0B,
             status_list_ttl: 3_600,
             deferred_interval: 5,
             rate_limits: RateLimits::default(),
@@ -509,6 +516,12 @@ impl Config {
         }
         if let Some(b) = f.status_bits {
             c.status_bits = Bits::from_u64(b).map_err(|e| ConfigError::Invalid(format!("status_bits: {e}")))?;
+        }
+        if let Some(v) = f.attribute_update_status {
+            if v < 0x03 {
+                return Err(ConfigError::Invalid(format!("attribute_update_status: {v:#04x} is VALID, INVALID or SUSPENDED")));
+            }
+            c.attribute_update_status = v;
         }
         if let Some(v) = f.deferred_interval {
             c.deferred_interval = v;
@@ -616,6 +629,20 @@ impl Config {
     /// The configuration `id`.
     pub fn credential(&self, id: &str) -> Option<&CredentialConfig> {
         self.credentials.iter().find(|c| c.id == id)
+    }
+
+    /// The status an `update` writes (IT-Wallet 1.4 §6, it-wallet-versions.md §5):
+    /// ATTRIBUTE_UPDATE as `attribute_update_status` when the list holds it and the profile
+    /// is 1.4; UPDATE (0x03) towards 1.3 wallets or in a 1- or 2-bit list.
+    pub fn update_status(&self) -> wallet_core::status::StatusValue {
+        use wallet_core::status::StatusValue;
+        let attribute = StatusValue::from_u8(self.attribute_update_status);
+        if self.profile == Profile::ItWallet14 && attribute.fits(self.status_bits) { attribute } else { StatusValue::Update }
+    }
+
+    /// Whether a status value asks for re-issuance: UPDATE or this issuer's ATTRIBUTE_UPDATE.
+    pub fn is_update(&self, value: u8) -> bool {
+        value == wallet_core::status::StatusValue::Update.to_u8() || value == self.attribute_update_status
     }
 }
 

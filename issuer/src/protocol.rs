@@ -306,8 +306,9 @@ fn respond(r: &CredentialResponse) -> Result<Response, IssuerError> {
 }
 
 /// `POST /credential` (OpenID4VCI §8, IT-Wallet 1.4 §3.3 steps 14–19, §8): the access
-/// token and DPoP (`authorize`), a first issuance allowed, the request parsed and
-/// authorized against the token, the proofs verified by wallet-core (`c_nonce` ours and
+/// token and DPoP (`authorize`), the request parsed and authorized against the token, a
+/// first issuance allowed or, with a `refreshed` token, a re-issuance of this grant's
+/// credentials marked UPDATE/ATTRIBUTE_UPDATE (the old ones then INVALID), the proofs verified by wallet-core (`c_nonce` ours and
 /// unused, each WUA signed by a wallet provider whose chain reaches a trust anchor, each key
 /// among its `attested_keys`, distinct keys, at most `batch_size`), each WUA not revoked
 /// in its provider's status list (service-kit's status fetcher), the nonces consumed, then the
@@ -329,6 +330,9 @@ struct Checked {
     keys: Vec<Jwk>,
     wuas: Vec<wallet_core::status::StatusReference>,
     nonces: Vec<String>,
+    /// A re-issuance (a `refreshed` token): the ids of the credentials it replaces, set
+    /// INVALID once the new ones are recorded.
+    replaces: Vec<String>,
 }
 
 async fn credential_inner(st: &Issuer, headers: &HeaderMap, body: &[u8]) -> Result<CredentialResponse, IssuerError> {
@@ -353,7 +357,20 @@ async fn credential_inner(st: &Issuer, headers: &HeaderMap, body: &[u8]) -> Resu
     match st.registry().lookup(source, &c.grant.citizen)? {
         Record::Ready(claims) => {
             let chain = st.own_trust_chain().await;
-            issue(st, &grant_id, &c.grant, &c.configuration_id, claims, &c.keys, chain.as_deref())
+            let response = issue(st, &grant_id, &c.grant, &c.configuration_id, claims, &c.keys, chain.as_deref())?;
+            // IT-Wallet 1.4 §3.3 re-issuance: the replaced credentials are revoked once their
+            // successors are recorded.
+            for id in &c.replaces {
+                st.store().set_status(crate::store::Target::Credential(id), StatusValue::Invalid.to_u8())?;
+            }
+            if !c.replaces.is_empty() {
+                st.metrics().add(Event::StatusChanged, u64::try_from(c.replaces.len()).unwrap_or(0));
+                tracing::info!(target: "issuer", replaced = c.replaces.len(), "credentials re-issued");
+            }
+            Ok(response)
+        }
+        Record::NotReady if !c.replaces.is_empty() => {
+            Err(IssuerError::oauth(ErrorCode::TemporarilyUnavailable, "the registry record is being updated: retry the re-issuance later"))
         }
         Record::NotReady => {
             let transaction_id = random()?;
@@ -370,12 +387,30 @@ async fn credential_inner(st: &Issuer, headers: &HeaderMap, body: &[u8]) -> Resu
 fn check_request(st: &Issuer, headers: &HeaderMap, body: &[u8]) -> Result<Checked, IssuerError> {
     let now = st.now();
     let (token, grant) = authorize(st, headers, routes::CREDENTIAL_PATH)?;
-    token.require_first_issuance_allowed().map_err(|e| IssuerError::oauth(e.code(TokenKind::Access), e))?;
     let req = CredentialRequest::parse_json(body).map_err(|e| IssuerError::oauth(e.code(), e))?;
     let authorized = req.authorize(&token, st.metadata()).map_err(|e| IssuerError::oauth(e.code(), e))?;
     if !grant.configurations.contains(&authorized.configuration_id) {
         return Err(IssuerError::oauth(ErrorCode::CredentialRequestDenied, "configuration not granted"));
     }
+    let replaces = match token.require_first_issuance_allowed() {
+        Ok(()) => Vec::new(),
+        // A refreshed token re-issues (IT-Wallet 1.4 §3.3 "Refresh"): only credentials of
+        // this grant and configuration the issuer marked UPDATE/ATTRIBUTE_UPDATE.
+        Err(e) => {
+            let grant_id = token.claims().sub.as_str();
+            let ids: Vec<String> = st
+                .store()
+                .issued_to(&grant.citizen)?
+                .into_iter()
+                .filter(|i| i.grant_id == grant_id && i.configuration_id == authorized.configuration_id && st.config().is_update(i.status))
+                .map(|i| i.id)
+                .collect();
+            if ids.is_empty() {
+                return Err(IssuerError::oauth(e.code(TokenKind::Access), e));
+            }
+            ids
+        }
+    };
     let configuration = st.metadata().configuration(&authorized.configuration_id).ok_or_else(|| IssuerError::oauth(ErrorCode::UnknownCredentialConfiguration, "unknown configuration"))?;
 
     let seen: Mutex<Vec<String>> = Mutex::new(Vec::new());
@@ -425,6 +460,7 @@ fn check_request(st: &Issuer, headers: &HeaderMap, body: &[u8]) -> Result<Checke
         wuas: verified.key_attestations.iter().map(|w| w.status().clone()).collect(),
         keys: verified.keys,
         nonces: seen.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner),
+        replaces,
     })
 }
 

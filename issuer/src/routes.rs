@@ -220,7 +220,7 @@ fn authorization_code_offer(st: &Issuer, ids: Vec<String>, citizen: Option<Strin
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ChangeStatus {
-    /// `revoke`, `suspend` or `reinstate`.
+    /// `revoke`, `suspend`, `reinstate` or `update` (the registry record changed).
     pub action: String,
     /// One credential (its `id` from the citizen's list), or
     #[serde(default)]
@@ -231,14 +231,17 @@ pub struct ChangeStatus {
 }
 
 /// `POST /admin/status`: sets the status list entries (IT-Wallet 1.4 §6: INVALID for a
-/// revocation, SUSPENDED, or back to VALID) of one credential or of all a citizen's. 200
-/// `{changed}`; 404 when nothing matched.
+/// revocation, SUSPENDED, back to VALID, or UPDATE/ATTRIBUTE_UPDATE after the registry
+/// record changed: [`crate::config::Config::update_status`]; the wallet then re-issues it
+/// with its refresh token) of one credential or of all a citizen's. 200 `{changed}`; 404
+/// when nothing matched.
 async fn change_status(_: AdminToken, State(st): State<Issuer>, service_kit::Json(req): service_kit::Json<ChangeStatus>) -> Result<Response, IssuerError> {
     let value = match req.action.as_str() {
         "revoke" => StatusValue::Invalid,
         "suspend" => StatusValue::Suspended,
         "reinstate" => StatusValue::Valid,
-        other => return Err(IssuerError::bad_request(format!("action `{other}` is not revoke, suspend or reinstate"))),
+        "update" => st.config().update_status(),
+        other => return Err(IssuerError::bad_request(format!("action `{other}` is not revoke, suspend, reinstate or update"))),
     };
     if !value.fits(st.config().status_bits) {
         return Err(IssuerError::bad_request("status_bits = 1 cannot hold SUSPENDED"));
@@ -254,7 +257,8 @@ async fn change_status(_: AdminToken, State(st): State<Issuer>, service_kit::Jso
     }
     st.metrics().add(Event::StatusChanged, u64::try_from(n).unwrap_or(0));
     tracing::info!(target: "issuer", action = %req.action, changed = n, "status changed");
-    Ok(([(header::CACHE_CONTROL, "no-store")], Json(json!({"changed": n, "status": value.name()}))).into_response())
+    let name = if req.action == "update" && value != StatusValue::Update { "ATTRIBUTE_UPDATE" } else { value.name() };
+    Ok(([(header::CACHE_CONTROL, "no-store")], Json(json!({"changed": n, "status": name}))).into_response())
 }
 
 /// `GET /admin/citizens/{citizen}/credentials`: what was issued to whom (id,

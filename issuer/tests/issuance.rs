@@ -368,3 +368,73 @@ async fn an_attested_token_request_binds_the_proofs_to_the_wallet_instance() {
     let (s, v) = wallet.protected(&fed, "/credential", &at, &Wallet::request(MDL, vec![proof]), None).await;
     assert_eq!(s, 200, "{v}");
 }
+
+/// Re-issuance after an update (IT-Wallet 1.4 §3.3 "Refresh", issue 12): the registry
+/// record changes, the admin `update` sets ATTRIBUTE_UPDATE (0x0B by default, a 4-bit
+/// list); the refresh grant's token re-issues from the current record with a fresh key
+/// proof, the old entry becomes INVALID, the new one VALID; the refresh proof's DPoP `jti`
+/// is single use, and nothing is left to re-issue afterwards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_updated_licence_is_reissued_with_the_refresh_token() {
+    let fed = Fed::with(|c| {
+        c.access_token_ttl = 30;
+        c.status_bits = wallet_core::status::Bits::Four;
+    })
+    .await;
+    let wallet = Wallet::new(2);
+    let (k0, k1) = (&wallet.keys[0], &wallet.keys[1]);
+    let (url, tx) = fed.offer(MARIO, &[MDL]).await;
+    let (_, code) = Wallet::read_offer(&fed, &url).await;
+    let tokens = wallet.tokens(&fed, &code, &tx).await;
+    let rt = tokens.refresh_token.clone().expect("a refresh token");
+    let nonce = wallet.nonce(&fed).await;
+    let (s, v) = wallet.protected(&fed, "/credential", &tokens.access_token, &Wallet::request(MDL, wallet.proofs(&fed, &[k0], &fed.wua(&[k0]), &nonce)), None).await;
+    assert_eq!(s, 200, "{v}");
+    let CredentialResponse::Immediate { credentials, .. } = Wallet::parse_credentials(&v) else { panic!("immediate") };
+    let resolver = StaticKeyResolver::for_issuer(fed.issuer_key().await, fed.issuer_id.as_str());
+    let old = wallet_core::vc::verify(&Verifier::new(&resolver), &credentials[0].credential, UnixTime::now()).unwrap();
+    assert_ne!(old.attributes()["expiry_date"], "2040-01-31");
+    let old_idx = old.status.unwrap().idx;
+
+    // Before any update a refreshed token serves nothing.
+    let (s, v) = wallet.refresh(&fed, &rt, &wallet.dpop).await;
+    assert_eq!(s, 200, "{v}");
+    let at = v["access_token"].as_str().unwrap().to_owned();
+    let nonce = wallet.nonce(&fed).await;
+    let (s, v) = wallet.protected(&fed, "/credential", &at, &Wallet::request(MDL, wallet.proofs(&fed, &[k1], &fed.wua(&[k1]), &nonce)), None).await;
+    assert_eq!((s, v["error"].as_str()), (400, Some("credential_request_denied")), "{v}");
+
+    let conn = rusqlite::Connection::open(&fed.config.registry).unwrap();
+    conn.execute("UPDATE licences SET expiry_date = '2040-01-31' WHERE tax_id_code = ?1", [MARIO]).unwrap();
+    let admin = |body: Value| fed.http.post(fed.url("/admin/status")).bearer_auth(TOKEN).json(&body);
+    let (s, v) = Fed::json(admin(json!({"action": "update", "citizen": MARIO}))).await;
+    assert_eq!((s, v["changed"].as_u64(), v["status"].as_str()), (200, Some(1), Some("ATTRIBUTE_UPDATE")), "{v}");
+    assert_eq!(status_of(&fed, old_idx).await, StatusValue::Other(0x0B));
+
+    // The refresh proof's `jti` is single use.
+    let form = wallet_core::oid4vci::TokenRequest::RefreshToken { refresh_token: rt.clone(), scope: None }.to_form();
+    let d = dpop_proof(&wallet.dpop, "POST", &fed.url("/token"), None, None, UnixTime::now()).unwrap();
+    let post = || fed.http.post(fed.url("/token")).header("content-type", "application/x-www-form-urlencoded").header("DPoP", d.clone()).body(form.clone());
+    let (s, v) = Fed::json(post()).await;
+    assert_eq!(s, 200, "{v}");
+    let at = v["access_token"].as_str().unwrap().to_owned();
+    let (s, v) = Fed::json(post()).await;
+    assert_eq!((s, v["error"].as_str()), (400, Some("invalid_dpop_proof")), "a replayed DPoP jti: {v}");
+
+    let nonce = wallet.nonce(&fed).await;
+    let (s, v) = wallet.protected(&fed, "/credential", &at, &Wallet::request(MDL, wallet.proofs(&fed, &[k1], &fed.wua(&[k1]), &nonce)), None).await;
+    assert_eq!(s, 200, "{v}");
+    let CredentialResponse::Immediate { credentials, .. } = Wallet::parse_credentials(&v) else { panic!("immediate") };
+    let new = wallet_core::vc::verify(&Verifier::new(&resolver), &credentials[0].credential, UnixTime::now()).unwrap();
+    assert_eq!(new.attributes()["expiry_date"], "2040-01-31", "the registry's current record");
+    let cnf: wallet_core::jose::Jwk = serde_json::from_value(new.sd_jwt.claims["cnf"]["jwk"].clone()).unwrap();
+    assert_eq!(cnf.thumbprint(), wallet_core::jose::Signer::public_jwk(k1).thumbprint(), "bound to the fresh key");
+    let new_idx = new.status.unwrap().idx;
+    assert_eq!(status_of(&fed, old_idx).await, StatusValue::Invalid);
+    assert_eq!(status_of(&fed, new_idx).await, StatusValue::Valid);
+
+    // Nothing is left to re-issue.
+    let nonce = wallet.nonce(&fed).await;
+    let (s, v) = wallet.protected(&fed, "/credential", &at, &Wallet::request(MDL, wallet.proofs(&fed, &[k1], &fed.wua(&[k1]), &nonce)), None).await;
+    assert_eq!((s, v["error"].as_str()), (400, Some("credential_request_denied")), "{v}");
+}
