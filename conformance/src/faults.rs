@@ -71,7 +71,7 @@ pub static FAULTS: &[Fault] = &[
         name: "ro-nonce-short",
         plan: Plan::Rp,
         does: "signs request objects with a 10-character nonce",
-        breaks: &["RPR-10", "RPR-12", "RPR-13", "RPR-19", "RPR-28", "RPR-29", "RPR-93", "RPR-110", "RPR-112", "RPR-113"],
+        breaks: &["RPR-10", "RPR-12", "RPR-13", "RPR-19", "RPR-28", "RPR-29", "RPR-34", "RPR-56", "RPR-93", "RPR-110", "RPR-112", "RPR-113"],
     },
     Fault {
         name: "ro-chain-response-uris",
@@ -93,7 +93,7 @@ pub static FAULTS: &[Fault] = &[
         name: "no-same-device",
         plan: Plan::Rp,
         does: "refuses same-device sessions",
-        breaks: &["RPR-01", "RPR-09", "RPR-19", "RPR-28", "RPR-29", "RPR-83", "RPR-84", "RPR-112", "RPR-113"],
+        breaks: &["RPR-01", "RPR-09", "RPR-19", "RPR-28", "RPR-29", "RPR-34", "RPR-83", "RPR-84", "RPR-112", "RPR-113"],
     },
     Fault { name: "resp-replay", plan: Plan::Rp, does: "accepts a response posted a second time", breaks: &["RPR-12"] },
     Fault { name: "kb-nonce", plan: Plan::Rp, does: "accepts a KB-JWT whose nonce is not the session's", breaks: &["RPR-17", "RPR-39", "RPR-107"] },
@@ -117,6 +117,23 @@ pub static FAULTS: &[Fault] = &[
     Fault { name: "result-any-code", plan: Plan::Rp, does: "gives a verdict for a response_code it never issued", breaks: &["RPR-29"] },
     Fault { name: "status-no-auth", plan: Plan::Rp, does: "answers the session state without the integrator's token", breaks: &["RPR-30"] },
     Fault { name: "status-unknown-ok", plan: Plan::Rp, does: "answers 200 for an unknown session id", breaks: &["RPR-31"] },
+    Fault { name: "kb-signature", plan: Plan::Rp, does: "accepts a KB-JWT that does not verify with the credential's cnf key", breaks: &["RPR-63", "RPR-103"] },
+    Fault { name: "vc-disclosure", plan: Plan::Rp, does: "accepts a disclosure whose digest the credential does not carry", breaks: &["RPR-53"] },
+    Fault { name: "result-no-auth", plan: Plan::Rp, does: "gives the verdict without the integrator's token", breaks: &["RPR-56"] },
+    Fault { name: "redirect-any", plan: Plan::Rp, does: "creates same-device sessions whatever their redirect_uri (drops it)", breaks: &["RPR-20", "RPR-57"] },
+    Fault { name: "slow-configuration", plan: Plan::Rp, does: "serves the Entity Configuration after 2.2 s", breaks: &["RPR-34"] },
+    Fault {
+        name: "ro-chain-vp-formats",
+        plan: Plan::Rp,
+        does: "re-signs the trust_chain's Entity Configuration with vp_formats_supported mso_mdoc only",
+        breaks: &["RPR-23"],
+    },
+    Fault {
+        name: "ro-chain-response-types",
+        plan: Plan::Rp,
+        does: "re-signs the trust_chain's Entity Configuration with response_types_supported [code]",
+        breaks: &["RPR-82"],
+    },
 ];
 
 /// The faults that prove `id`.

@@ -106,7 +106,7 @@ impl Rp {
             codes: Arc::default(),
             http: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap(),
         };
-        tokio::spawn(async move { axum::serve(proxy_listener, axum::Router::new().fallback(forward).with_state(proxy)).await.unwrap() });
+        tokio::spawn(async move { axum::serve(proxy_listener, axum::Router::new().fallback(forward).with_state(proxy).layer(axum::extract::DefaultBodyLimit::disable())).await.unwrap() });
         onboard(&http, &anchor, &verifier, "openid_credential_verifier").await;
         let setup = RpSetup {
             sessions: verifier.to_string(),
@@ -166,6 +166,7 @@ struct Presented {
     issuer_jwt: String,
     issuer_payload: Map<String, Value>,
     names: Vec<String>,
+    disclosures: Vec<String>,
     kb: Option<(Map<String, Value>, Map<String, Value>)>,
 }
 
@@ -180,7 +181,8 @@ fn presented(p: &str) -> Option<Presented> {
         .filter_map(|d| decode_part(d))
         .filter_map(|v| v.get(1).and_then(Value::as_str).map(str::to_owned))
         .collect();
-    Some(Presented { issuer_jwt, issuer_payload, names, kb })
+    let disclosures = parts[1..parts.len().saturating_sub(1)].iter().map(|d| (*d).to_owned()).collect();
+    Some(Presented { issuer_jwt, issuer_payload, names, disclosures, kb })
 }
 
 impl Proxy {
@@ -216,6 +218,18 @@ impl Proxy {
             "kb-sd-hash" => p.kb.as_ref().is_some_and(|(_, b)| !b.contains_key("sd_hash")),
             "kb-nonce" => p.kb.is_some() && expected.as_ref().is_some_and(|(n, _)| kb_str("nonce").as_ref() != Some(n)),
             "kb-aud" => p.kb.is_some() && expected.as_ref().is_some_and(|(_, c)| kb_str("aud").as_ref() != Some(c)),
+            "kb-signature" => {
+                let cnf = p.issuer_payload.get("cnf").and_then(|c| c.get("jwk")).and_then(|j| Jwk::from_value(j).ok());
+                let kb = pid_kb(&resp);
+                match (cnf, kb) {
+                    (Some(k), Some(kb)) => CompactJws::parse(&kb).is_ok_and(|j| j.verify(&k).is_err()),
+                    _ => false,
+                }
+            }
+            "vc-disclosure" => {
+                let sd: Vec<&str> = p.issuer_payload.get("_sd").and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+                p.disclosures.iter().any(|d| !sd.contains(&wallet_core::sd_jwt::digest(d).as_str()))
+            }
             "vc-untrusted" => p.issuer_payload.get("iss").and_then(Value::as_str) != Some(self.issuer.as_str()),
             "vc-expired" => p.issuer_payload.get("exp").and_then(Value::as_i64).is_some_and(|e| e < now()),
             "vc-signature" => {
@@ -229,11 +243,11 @@ impl Proxy {
     /// A request object altered by fault `f`, or `None`.
     fn alter_request_object(&self, f: &str, jwt: &str) -> Option<String> {
         let ro = |edit: &dyn Fn(&mut Claims, &mut Claims)| resign(jwt, &self.ro_key, |h, p| edit(h, p));
-        let chain_edit = |field: &'static str| {
+        let chain_edit = |field: &'static str, value: Value| {
             let (h, _) = decode(jwt);
             let mut tc: Vec<String> = h["trust_chain"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_owned()).collect();
             tc[0] = resign(&tc[0], &self.fed_key, |_, p| {
-                p["metadata"]["openid_credential_verifier"][field] = json!(["https://elsewhere.conformance.example/x"]);
+                p["metadata"]["openid_credential_verifier"][field] = value;
             });
             resign(jwt, &self.ro_key, |h, _| drop(h.insert("trust_chain".into(), json!(tc))))
         };
@@ -265,11 +279,18 @@ impl Proxy {
                 })
             }
             "ro-nonce-short" => ro(&|_, p| drop(p.insert("nonce".into(), "0123456789".into()))),
-            "ro-chain-response-uris" => chain_edit("response_uris"),
-            "ro-chain-request-uris" => chain_edit("request_uris"),
+            "ro-chain-response-uris" => chain_edit("response_uris", json!(["https://elsewhere.conformance.example/x"])),
+            "ro-chain-request-uris" => chain_edit("request_uris", json!(["https://elsewhere.conformance.example/x"])),
+            "ro-chain-vp-formats" => chain_edit("vp_formats_supported", json!({"mso_mdoc": {"alg": ["ES256"]}})),
+            "ro-chain-response-types" => chain_edit("response_types_supported", json!(["code"])),
             _ => return None,
         })
     }
+}
+
+/// The KB-JWT of the `pid` presentation.
+fn pid_kb(resp: &wallet_core::oid4vp::AuthorizationResponse) -> Option<String> {
+    resp.vp_token.0.get("pid")?.first()?.rsplit('~').next().filter(|k| !k.is_empty()).map(str::to_owned)
 }
 
 fn form_of(body: &[u8]) -> HashMap<String, String> {
@@ -306,7 +327,21 @@ async fn forward(State(px): State<Proxy>, method: Method, uri: Uri, mut headers:
             return ro_answer();
         }
     }
+    if f == "slow-configuration" && path == "/.well-known/openid-federation" {
+        tokio::time::sleep(std::time::Duration::from_millis(2200)).await;
+    }
+    let mut body = body;
+    if f == "redirect-any" && path == "/sessions" && method == Method::POST {
+        let mut v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        if let Some(o) = v.as_object_mut() {
+            o.remove("redirect_uri");
+        }
+        body = Bytes::from(v.to_string());
+    }
     if path.starts_with("/sessions/") {
+        if f == "result-no-auth" && path.ends_with("/result") && headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) != Some(&format!("Bearer {VERIFIER_TOKEN}")) {
+            headers.insert(header::AUTHORIZATION, HeaderValue::from_str(&format!("Bearer {VERIFIER_TOKEN}")).unwrap());
+        }
         if f == "status-no-auth" && method == Method::GET && headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) != Some(&format!("Bearer {VERIFIER_TOKEN}")) {
             headers.insert(header::AUTHORIZATION, HeaderValue::from_str(&format!("Bearer {VERIFIER_TOKEN}")).unwrap());
         }
@@ -321,7 +356,7 @@ async fn forward(State(px): State<Proxy>, method: Method, uri: Uri, mut headers:
     let url = format!("{}{}", px.upstream, uri.path_and_query().map(|p| p.as_str()).unwrap_or("/"));
     let mut req = px.http.request(method.clone(), &url).body(body.to_vec());
     for (n, v) in &headers {
-        if n != header::HOST {
+        if n != header::HOST && n != header::CONTENT_LENGTH {
             req = req.header(n, v);
         }
     }

@@ -221,3 +221,55 @@ pub(crate) fn rpr_86(ctx: &mut Ctx<'_>) -> Step<()> {
     // a request object fitted to it.
     rpr_87(ctx)
 }
+
+pub(crate) fn rpr_20(ctx: &mut Ctx<'_>) -> Step<()> {
+    invalid_redirect(ctx)
+}
+
+pub(crate) fn rpr_57(ctx: &mut Ctx<'_>) -> Step<()> {
+    invalid_redirect(ctx)
+}
+
+/// A same-device session asked with a `redirect_uri` the RP never registered: refused by
+/// the integrator API, or, if created, its request object carries no such redirect.
+fn invalid_redirect(ctx: &mut Ctx<'_>) -> Step<()> {
+    let setup = super::setup(ctx)?;
+    let evil = "https://attacker.conformance.example/steal";
+    let body = serde_json::json!({"dcql_query": super::dcql_query(), "flow": "same_device", "redirect_uri": evil});
+    let url = format!("{}/sessions", setup.sessions.trim_end_matches('/'));
+    let auth = format!("Bearer {}", setup.token);
+    let r = ctx.send("POST", &url, &[("content-type", "application/json"), ("authorization", &auth)], Some(body.to_string().as_bytes()))?;
+    ensure((400..500).contains(&r.status), || format!("a session with an unregistered redirect_uri was answered {} {}", r.status, r.text()))?;
+    let v = r.json().unwrap_or(Value::Null);
+    ensure(v.get("error").and_then(Value::as_str).is_some(), || format!("the refusal has no error: {v}"))
+}
+
+pub(crate) fn rpr_23(ctx: &mut Ctx<'_>) -> Step<()> {
+    let (_, f) = fetched(ctx, Flow::CrossDevice)?;
+    let md = chain_metadata(ctx, &f)?;
+    let formats: Vec<String> = md.vp_formats_supported.as_ref().map(|m| m.keys().cloned().collect()).unwrap_or_default();
+    ctx.note(format!("vp_formats_supported: {}", formats.join(", ")));
+    ensure(formats.iter().any(|f| f == "dc+sd-jwt"), || format!("vp_formats_supported {formats:?} lacks dc+sd-jwt"))?;
+    // Every format the query asks is one the metadata supports.
+    let asked: Vec<String> = f
+        .jwt
+        .payload
+        .get("dcql_query")
+        .and_then(|q| q.get("credentials"))
+        .and_then(Value::as_array)
+        .map(|cs| cs.iter().filter_map(|c| c.get("format").and_then(Value::as_str).map(str::to_owned)).collect())
+        .unwrap_or_default();
+    ensure(asked.iter().all(|a| formats.contains(a)), || format!("the query asks formats {asked:?}, the metadata supports {formats:?}"))
+}
+
+pub(crate) fn rpr_82(ctx: &mut Ctx<'_>) -> Step<()> {
+    let (_, f) = fetched(ctx, Flow::CrossDevice)?;
+    let md = chain_metadata(ctx, &f)?;
+    match md.extra.get("response_types_supported") {
+        None => {
+            ctx.note("no response_types_supported in the RP's metadata (optional)");
+            Ok(())
+        }
+        Some(v) => ensure(v.as_array().is_some_and(|a| !a.is_empty() && a.iter().all(|t| t == "vp_token")), || format!("response_types_supported is {v}, expected [\"vp_token\"]")),
+    }
+}

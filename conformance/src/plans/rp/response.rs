@@ -370,3 +370,75 @@ pub(crate) fn rpr_114(ctx: &mut Ctx<'_>) -> Step<()> {
     ensure(m == "application/json", || format!("the refusal is `{m}`, not application/json"))?;
     ensure(r.json().ok().and_then(|v| v.get("error").and_then(Value::as_str).map(str::to_owned)).is_some(), || "the refusal has no error".into())
 }
+
+pub(crate) fn rpr_53(ctx: &mut Ctx<'_>) -> Step<()> {
+    hostile(ctx, "a disclosure altered after issuance", |ctx, a| {
+        let h = holder()?;
+        let sd = credential(ctx, &h, Issued::Valid)?;
+        let base = selected(&sd, &ASKED)?;
+        // Replace the given_name disclosure with one of the same name and another value.
+        let forged = wallet_core::sd_jwt::Disclosure::property("given_name", "Mallory".into()).or_else(|e| fail(format!("disclosure: {e}")))?;
+        let mut parts: Vec<String> = base.split('~').map(str::to_owned).collect();
+        let mut replaced = false;
+        for p in parts.iter_mut().skip(1) {
+            if sd.disclosures().iter().any(|d| d.encoded() == p.as_str() && d.name() == Some("given_name")) {
+                *p = forged.encoded().to_owned();
+                replaced = true;
+            }
+        }
+        ensure(replaced, || "the PID has no given_name disclosure to alter".into())?;
+        let tampered = parts.join("~");
+        let payload = json!({"iat": wallet_core::time::UnixTime::now().secs(), "aud": a.client_id, "nonce": a.nonce, "sd_hash": digest(&tampered)});
+        let kb = signed(&h, &json!({"alg": "ES256", "typ": "kb+jwt"}), &payload)?;
+        Ok(vec![(QUERY_ID, format!("{tampered}{kb}"))])
+    })
+}
+
+pub(crate) fn rpr_56(ctx: &mut Ctx<'_>) -> Step<()> {
+    let (s, _, r, _) = answered(ctx, Flow::CrossDevice)?;
+    ensure(r.status == 200, || format!("the honest response was answered {}", r.status))?;
+    let setup = super::setup(ctx)?;
+    let url = format!("{}/sessions/{}/result", setup.sessions.trim_end_matches('/'), s.id);
+    for auth in [None, Some("Bearer conformance-forged-token")] {
+        let mut headers = vec![("content-type", "application/json")];
+        headers.extend(auth.map(|a| ("authorization", a)));
+        let r = ctx.send("POST", &url, &headers, Some(b"{}"))?;
+        ensure(r.status == 401 || r.status == 403, || format!("the verdict asked {} was answered {}", if auth.is_some() { "with a forged token" } else { "without a token" }, r.status))?;
+    }
+    // Still there for the integrator.
+    let (code, v) = verdict(ctx, &s, None)?;
+    ensure(code == 200, || format!("the integrator's own request then got {code} {v}"))
+}
+
+/// A presentation whose KB-JWT is signed by a key other than the credential's `cnf`.
+pub(crate) fn rpr_63(ctx: &mut Ctx<'_>) -> Step<()> {
+    hostile(ctx, "a KB-JWT signed by a key that is not the credential's", |ctx, a| {
+        let h = holder()?;
+        let other = holder()?;
+        let sd = credential(ctx, &h, Issued::Valid)?;
+        Ok(vec![(QUERY_ID, present(&sd, &other, &ASKED, &a.client_id, &a.nonce)?)])
+    })
+}
+
+pub(crate) fn rpr_103(ctx: &mut Ctx<'_>) -> Step<()> {
+    rpr_63(ctx)
+}
+
+pub(crate) fn rpr_34(ctx: &mut Ctx<'_>) -> Step<()> {
+    const LIMIT_MS: u64 = 2000;
+    let ec = ctx.target.url("/.well-known/openid-federation");
+    ctx.get(&ec, &[])?;
+    let (_, _, r, _) = answered(ctx, Flow::SameDevice)?;
+    ensure(r.status == 200, || format!("the honest response was answered {}", r.status))?;
+    let setup = super::setup(ctx)?;
+    let integrator = setup.sessions.trim_end_matches('/').to_owned();
+    // The wallet-facing exchanges (not the integrator API's).
+    let slow: Vec<String> = ctx
+        .evidence
+        .exchanges
+        .iter()
+        .filter(|e| !e.url.starts_with(&format!("{integrator}/sessions")) && e.elapsed_ms > LIMIT_MS)
+        .map(|e| format!("{} {} took {} ms", e.method, e.url, e.elapsed_ms))
+        .collect();
+    ensure(slow.is_empty(), || slow.join("; "))
+}
