@@ -53,6 +53,9 @@ CFG="$DIR/haproxy.cfg"
 global
     log stdout format raw local0 info
     maxconn 4096
+    # Wallet attestations with their trust chain ride in headers (OAuth-Client-Attestation):
+    # larger than the default 16 kB buffer, which HAProxy would refuse as a bad request.
+    tune.bufsize 131072
 
 defaults
     mode http

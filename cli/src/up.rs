@@ -38,6 +38,7 @@
 //! `--data-dir`. A data directory goes with its schemas: start afresh with both.
 
 mod pg;
+mod replica;
 
 use std::path::PathBuf;
 
@@ -88,13 +89,22 @@ pub(crate) struct UpArgs {
     /// The prefix of the services' schema names with --database-url (letters, digits, `_`).
     #[arg(long, default_value = "tessera_")]
     schema_prefix: String,
+    /// With --database-url: run the issuers, the verifier and the wallet provider as this many
+    /// replica processes each, behind HAProxy at the service's port (scripts/haproxy.sh); the
+    /// replicas take the ports from base+8, two by two.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=2))]
+    replicas: u16,
+    /// Internal: serve one replica (`<service index>:<replica>`), started by `tessera up
+    /// --replicas`; it ends when its standard input closes (its parent is gone).
+    #[arg(long, hide = true)]
+    serve_replica: Option<String>,
 }
 
 fn entity(port: u16) -> Result<EntityId, CliError> {
     EntityId::new(format!("http://127.0.0.1:{port}")).map_err(usage)
 }
 
-async fn bind(port: u16) -> Result<tokio::net::TcpListener, CliError> {
+pub(crate) async fn bind(port: u16) -> Result<tokio::net::TcpListener, CliError> {
     tokio::net::TcpListener::bind(("127.0.0.1", port)).await.map_err(|e| usage(format!("port {port}: {e}")))
 }
 
@@ -118,12 +128,103 @@ async fn admin_post(http: &reqwest::Client, token: &str, url: String, body: Valu
     Ok(serde_json::from_str(&text).unwrap_or(Value::Null))
 }
 
+/// What every service's configuration is made from: the federation's entities (each at
+/// `http://127.0.0.1:<base + index>`) and the anchor's keys.
+pub(crate) struct Fed {
+    pub(crate) ta: EntityId,
+    pub(crate) int: EntityId,
+    pub(crate) op: EntityId,
+    pub(crate) anchor: TrustAnchorConfig,
+    pub(crate) base: u16,
+}
+
+impl Fed {
+    /// The entity at `base + index` (a balancer's address, with replicas).
+    pub(crate) fn id(&self, index: u16) -> Result<EntityId, CliError> {
+        entity(self.base.checked_add(index).ok_or_else(|| usage("--port too high"))?)
+    }
+}
+
+/// The port offset and the directory (`DIRS` entry) of the issuer serving `preset`.
+pub(crate) fn issuer_at(preset: Preset) -> (u16, &'static str) {
+    match preset {
+        Preset::Mdl => (2, DIRS[2]),
+        Preset::Pid => (6, DIRS[6]),
+        Preset::HealthCard => (7, DIRS[7]),
+    }
+}
+
+/// The schema name (after the prefix) of the issuer serving `preset`.
+fn issuer_schema(preset: Preset) -> String {
+    issuer_at(preset).1.replace('-', "_")
+}
+
+/// The configuration of the issuer serving `preset`, its data under `data_dir`.
+pub(crate) fn issuer_config(data_dir: &std::path::Path, fed: &Fed, preset: Preset, token: String, database_url: Option<String>) -> Result<issuer::Config, CliError> {
+    let (index, dir) = issuer_at(preset);
+    let (name, superior) = match preset {
+        Preset::Mdl => ("Motorizzazione Civile (test issuer)", &fed.int),
+        Preset::Pid => ("PID Provider (test issuer)", &fed.ta),
+        Preset::HealthCard => ("Registro Tessere Sanitarie (test issuer)", &fed.int),
+    };
+    // Each trusts the anchor: the wallet provider's WUAs carry their chain to it.
+    let mut c = issuer::Config::new(fed.id(index)?, data_dir.join(dir), &[preset]);
+    c.admin_token = token;
+    c.organization_name = name.into();
+    c.trust_anchors = vec![fed.anchor.clone()];
+    c.authority_hints = vec![superior.clone()];
+    c.database_url = database_url;
+    // How each identifies the citizen at /authorize (IT-Wallet 1.4 §3.3): the PID provider
+    // with CIE level 3 at the test OpenID Provider, the other two by asking the wallet for
+    // the PID over OpenID4VP.
+    c.authentication = match preset {
+        Preset::Pid => issuer::config::Authentication::SpidCie(issuer::config::SpidCieAuthentication { providers: vec![fed.op.clone()], acr: spid_cie_oidc::Acr::SpidL3 }),
+        Preset::Mdl | Preset::HealthCard => issuer::config::Authentication::Pid(issuer::config::PidAuthentication::default()),
+    };
+    Ok(c)
+}
+
+/// The wallet provider's configuration: a SPID/CIE relying party of the test provider.
+pub(crate) fn wp_config(data_dir: &std::path::Path, fed: &Fed, token: String, database_url: Option<String>) -> Result<wallet_provider::Config, CliError> {
+    let mut wp = wallet_provider::Config::new(fed.id(4)?, fed.ta.clone(), data_dir.join(DIRS[4]));
+    wp.admin_token = token;
+    wp.trust_anchor_jwks = Some(fed.anchor.jwks.clone());
+    wp.allowed_redirect_uris = vec![WALLET_REDIRECT_URI.into()];
+    wp.op_entity_id = Some(fed.op.clone());
+    wp.database_url = database_url;
+    // On loopback every wallet, test and demo is one client address: the per-client limits
+    // are raised so that a developer's burst of logins is not taken for a flood.
+    let rl = &mut wp.rate_limits;
+    for (limit, per_minute, burst) in [(&mut rl.login, 600, 120), (&mut rl.session, 600, 120), (&mut rl.nonce, 1200, 240), (&mut rl.registration, 600, 120), (&mut rl.attestation, 600, 120)] {
+        *limit = service_kit::RateLimit::new(per_minute, burst);
+    }
+    Ok(wp)
+}
+
+/// The verifier's configuration: a relying party under the anchor, with its in-person page's
+/// operator (`password`).
+pub(crate) fn verifier_config(data_dir: &std::path::Path, fed: &Fed, token: String, database_url: Option<String>, password: &str) -> Result<verifier::Config, CliError> {
+    let v_id = fed.id(5)?;
+    let mut vc = verifier::Config::new(v_id.clone(), data_dir.join(DIRS[5]));
+    vc.admin_token = token;
+    vc.trust_anchors = vec![fed.anchor.clone()];
+    vc.authority_hints = vec![fed.ta.clone()];
+    vc.organization_name = "Comune di Esempio (test verifier)".into();
+    vc.redirect_uris = vec![format!("{v_id}/")];
+    vc.database_url = database_url;
+    let hash = verifier::web::hash_password(password).map_err(usage)?;
+    // A test federation: the in-person page says so on every page.
+    vc.web.test_federation = true;
+    vc.web.operators = vec![verifier::web::Operator { username: OPERATOR.into(), display_name: "Operatore di prova".into(), password_hash: hash }];
+    Ok(vc)
+}
+
 /// The data directory of each service, under `--data-dir`.
 pub(crate) const DIRS: [&str; 8] = ["trust-anchor", "intermediate", "motorizzazione", "openid-provider", "wallet-provider", "verifier", "pid-provider", "health-cards"];
 
 /// A credential issuer of the federation (`c`, serving `preset`) on `port`: its sample
 /// registry loaded on first start (a restart keeps the registry's changes).
-async fn start_issuer(mut c: issuer::Config, port: u16, preset: Preset) -> Result<(), CliError> {
+pub(crate) async fn start_issuer(mut c: issuer::Config, port: u16, preset: Preset) -> Result<(), CliError> {
     // A test federation: a revocation or suspension reaches verifiers within 30 s (the
     // shortest time a consumer may cache the status list), not an hour.
     c.status_list_ttl = 30;
@@ -160,7 +261,7 @@ fn sample_identities() -> Vec<spid_cie_oidc::op::identities::TestIdentity> {
         .collect()
 }
 
-fn operator_password(dir: &std::path::Path) -> Result<String, CliError> {
+pub(crate) fn operator_password(dir: &std::path::Path) -> Result<String, CliError> {
     let path = dir.join(OPERATOR_PASSWORD_FILE);
     match std::fs::read_to_string(&path) {
         Ok(p) if !p.trim().is_empty() => return Ok(p.trim().to_owned()),
@@ -177,6 +278,12 @@ fn operator_password(dir: &std::path::Path) -> Result<String, CliError> {
 }
 
 pub(crate) fn run(a: &UpArgs) -> Result<(), CliError> {
+    if let Some(which) = &a.serve_replica {
+        return replica::serve(a, which);
+    }
+    if a.replicas > 1 && a.database_url.is_none() {
+        return Err(usage("--replicas needs --database-url: the replicas of a service share its PostgreSQL schema"));
+    }
     let db = match &a.database_url {
         Some(url) => Some(pg::Schemas::create(url, &a.schema_prefix).map_err(usage)?),
         None => None,
@@ -203,6 +310,8 @@ pub(crate) fn run(a: &UpArgs) -> Result<(), CliError> {
         std::fs::create_dir_all(&ta_dir).map_err(|e| usage(format!("{}: {e}", ta_dir.display())))?;
         let jwks = trust_anchor::keys::KeyRing::load_or_create(&ta_dir).map_err(usage)?.published();
         let anchor = TrustAnchorConfig { id: ta_id.clone(), jwks };
+        let fed = Fed { ta: ta_id.clone(), int: int_id.clone(), op: op_id.clone(), anchor: anchor.clone(), base: a.port };
+        let mut replicas: Option<replica::Replicas> = None;
         let mut ta = Config::trust_anchor(ta_id.clone(), ta_dir, ta_token.clone());
         for t in TRUST_MARKS.into_iter().chain([INTERMEDIATE_MARK, VERIFIER_MARK, ISSUER_MARK]) {
             ta.trust_mark_issuers.insert(format!("{ta_id}/trust_marks/{t}"), vec![ta_id.to_string()]);
@@ -222,26 +331,11 @@ pub(crate) fn run(a: &UpArgs) -> Result<(), CliError> {
 
         // The credential issuers, each with its sample registry and its own admin token.
         // The PID provider is directly under the anchor, the other two under the intermediate.
-        for (id, i, dir, preset, name, superior, token) in [
-            (&leaf_id, 2, DIRS[2], Preset::Mdl, "Motorizzazione Civile (test issuer)", &int_id, &mdl_token),
-            (&pid_id, 6, DIRS[6], Preset::Pid, "PID Provider (test issuer)", &ta_id, &pid_token),
-            (&hc_id, 7, DIRS[7], Preset::HealthCard, "Registro Tessere Sanitarie (test issuer)", &int_id, &hc_token),
-        ] {
-            // Each trusts the anchor: the wallet provider's WUAs carry their chain to it.
-            let mut c = issuer::Config::new(id.clone(), a.data_dir.join(dir), &[preset]);
-            c.admin_token = token.clone();
-            c.organization_name = name.into();
-            c.trust_anchors = vec![anchor.clone()];
-            c.authority_hints = vec![superior.clone()];
-            c.database_url = db_url(&dir.replace('-', "_"));
-            // How each identifies the citizen at /authorize (IT-Wallet 1.4 §3.3): the PID
-            // provider with CIE level 3 at the test OpenID Provider, the other two by asking
-            // the wallet for the PID over OpenID4VP.
-            c.authentication = match preset {
-                Preset::Pid => issuer::config::Authentication::SpidCie(issuer::config::SpidCieAuthentication { providers: vec![op_id.clone()], acr: spid_cie_oidc::Acr::SpidL3 }),
-                Preset::Mdl | Preset::HealthCard => issuer::config::Authentication::Pid(issuer::config::PidAuthentication::default()),
-            };
-            start_issuer(c, port(i)?, preset).await?;
+        if a.replicas < 2 {
+            for (i, preset, token) in [(2u16, Preset::Mdl, &mdl_token), (6, Preset::Pid, &pid_token), (7, Preset::HealthCard, &hc_token)] {
+                let c = issuer_config(&a.data_dir, &fed, preset, token.clone(), db_url(&issuer_schema(preset)))?;
+                start_issuer(c, port(i)?, preset).await?;
+            }
         }
 
         // The test SPID/CIE OpenID Provider, directly under the anchor (SPID/CIE OIDC §B.1).
@@ -258,42 +352,34 @@ pub(crate) fn run(a: &UpArgs) -> Result<(), CliError> {
         spawn(port(3)?, spid_cie_oidc::op::router(op_state), bind(port(3)?).await?);
 
         // The wallet provider: a SPID/CIE relying party of that provider.
-        let mut wp = wallet_provider::Config::new(wp_id.clone(), ta_id.clone(), a.data_dir.join(DIRS[4]));
-        wp.admin_token = wp_token.clone();
-        wp.trust_anchor_jwks = Some(anchor.jwks.clone());
-        wp.allowed_redirect_uris = vec![WALLET_REDIRECT_URI.into()];
-        wp.op_entity_id = Some(op_id.clone());
-        wp.database_url = db_url("wallet_provider");
-        // On loopback every wallet, test and demo is one client address: the per-client
-        // limits are raised so that a developer's burst of logins is not taken for a flood.
-        let rl = &mut wp.rate_limits;
-        for (limit, per_minute, burst) in [(&mut rl.login, 600, 120), (&mut rl.session, 600, 120), (&mut rl.nonce, 1200, 240), (&mut rl.registration, 600, 120), (&mut rl.attestation, 600, 120)] {
-            *limit = service_kit::RateLimit::new(per_minute, burst);
+        if a.replicas < 2 {
+            let wp = wp_config(&a.data_dir, &fed, wp_token.clone(), db_url("wallet_provider"))?;
+            let wp_state = wallet_provider::WalletProvider::open(wp).map_err(|e| usage(format!("wallet provider: {e}")))?;
+            spawn(port(4)?, wallet_provider::router(wp_state), bind(port(4)?).await?);
         }
-        let wp_state = wallet_provider::WalletProvider::open(wp).map_err(|e| usage(format!("wallet provider: {e}")))?;
-        spawn(port(4)?, wallet_provider::router(wp_state), bind(port(4)?).await?);
 
         // The verifier: a relying party under the anchor, with its in-person page's operator.
-        let v_dir = a.data_dir.join(DIRS[5]);
-        let password = operator_password(&v_dir)?;
-        let mut vc = verifier::Config::new(v_id.clone(), v_dir);
-        vc.admin_token = v_token.clone();
-        vc.trust_anchors = vec![anchor.clone()];
-        vc.authority_hints = vec![ta_id.clone()];
-        vc.organization_name = "Comune di Esempio (test verifier)".into();
-        vc.redirect_uris = vec![format!("{v_id}/")];
-        vc.database_url = db_url("verifier");
-        let hash = verifier::web::hash_password(&password).map_err(usage)?;
-        // A test federation: the in-person page says so on every page.
-        vc.web.test_federation = true;
-        vc.web.operators = vec![verifier::web::Operator { username: OPERATOR.into(), display_name: "Operatore di prova".into(), password_hash: hash }];
-        let v_state = verifier::Verifier::open(vc).map_err(|e| usage(format!("verifier: {e}")))?;
-        let v_listener = bind(port(5)?).await?;
-        tokio::spawn(async move {
-            if let Err(e) = verifier::serve_listener(v_state, v_listener, std::future::pending()).await {
-                eprintln!("tessera up: the verifier stopped: {e}");
+        let password = operator_password(&a.data_dir.join(DIRS[5]))?;
+        if a.replicas < 2 {
+            let vc = verifier_config(&a.data_dir, &fed, v_token.clone(), db_url("verifier"), &password)?;
+            let v_state = verifier::Verifier::open(vc).map_err(|e| usage(format!("verifier: {e}")))?;
+            let v_listener = bind(port(5)?).await?;
+            tokio::spawn(async move {
+                if let Err(e) = verifier::serve_listener(v_state, v_listener, std::future::pending()).await {
+                    eprintln!("tessera up: the verifier stopped: {e}");
+                }
+            });
+        } else {
+            // The replicas, then the balancers at the services' ports.
+            for preset in [Preset::Mdl, Preset::Pid, Preset::HealthCard] {
+                let dir = a.data_dir.join(issuer_at(preset).1);
+                let registry = dir.join("authentic-source.sqlite");
+                if !registry.exists() {
+                    issuer::samples::load(&registry, preset).map_err(|e| usage(format!("{}: {e}", registry.display())))?;
+                }
             }
-        });
+            replicas = Some(replica::start(a).await?);
+        }
 
         // Onboarding: each authority fetches its subordinate's configuration and pins its keys.
         let http = reqwest::Client::new();
@@ -366,9 +452,15 @@ pub(crate) fn run(a: &UpArgs) -> Result<(), CliError> {
             issuer::samples::CITIZENS[0],
             a.data_dir.display()
         );
+        if let Some(r) = &replicas {
+            r.print();
+        }
         println!("Ctrl-C stops it.");
-        tokio::signal::ctrl_c().await.map_err(usage)?;
+        let stopped = match replicas {
+            Some(r) => r.supervise().await,
+            None => tokio::signal::ctrl_c().await.map_err(usage),
+        };
         println!("stopping");
-        Ok(())
+        stopped
     })
 }
