@@ -375,3 +375,69 @@ async fn a_revoked_credential_shows_as_revoked_after_a_refresh() {
     assert!(matches!(&report[0].check, StatusCheck::Unknown(why) if why.contains("not trusted")), "{:?}", report[0].check);
     assert_eq!(phone.store.get(&ids[0]).unwrap().metadata[STATUS_VALUE_KEY], "INVALID");
 }
+
+/// Re-issuance after an update (issue 12 items 2 and 3): the wallet keeps the refresh token
+/// and its DPoP key sealed beside the credentials; the registry record changes and the desk
+/// marks the licence `update` (ATTRIBUTE_UPDATE, 0x0B in a 4-bit list); the status refresh
+/// sees it, re-issues the batch (refresh grant, nonce, key proofs, `/credential`, verified),
+/// stores the new credentials with the new value, removes the old ones only then, and logs
+/// it; the issuer has set the old entries INVALID, and the next refresh reads VALID.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_updated_licence_is_reissued_by_the_status_refresh() {
+    use wallet_core::wallet::WalletStatusRefresh;
+    use wallet_core::wallet::issuance::IssuanceKeys;
+    use wallet_core::wallet::status::{Reissued, StatusCheck};
+    let fed = Fed::with(|c| {
+        c.access_token_ttl = 30;
+        c.status_bits = wallet_core::status::Bits::Four;
+    })
+    .await;
+    let (url, tx) = fed.offer(MARIO, &[MDL]).await;
+    let phone = Arc::new(Phone::new(&fed, 2, Client::new(None)));
+    let p = phone.clone();
+    let old = blocking(move || {
+        let session = p.flow.start_from_offer(&url).unwrap();
+        match p.flow.accept(&session, Some(&tx)).unwrap() {
+            IssuanceOutcome::Issued(ids) => ids,
+            IssuanceOutcome::Deferred(_) => panic!("immediate"),
+        }
+    })
+    .await;
+    assert_eq!(old.len(), 2);
+    let keys: Arc<dyn IssuanceKeys> = phone.keys.clone();
+    let issuance = Arc::new(WalletIssuance::new(phone.client.clone(), keys, phone.store.clone(), vec![fed.anchor.clone()]));
+    let refresh = Arc::new(WalletStatusRefresh::new(phone.client.clone(), phone.store.clone(), vec![fed.anchor.clone()]).with_reissuance(issuance));
+    let run = |r: Arc<WalletStatusRefresh>| blocking(move || r.refresh().unwrap());
+    let first = run(refresh.clone()).await;
+    assert!(first.iter().all(|r| r.reissued.is_none()), "nothing to re-issue while VALID: {first:?}");
+
+    let conn = rusqlite::Connection::open(&fed.config.registry).unwrap();
+    conn.execute("UPDATE licences SET expiry_date = '2040-01-31' WHERE tax_id_code = ?1", [MARIO]).unwrap();
+    let (s, v) = Fed::json(fed.http.post(fed.url("/admin/status")).bearer_auth(TOKEN).json(&serde_json::json!({"action": "update", "citizen": MARIO}))).await;
+    assert_eq!((s, v["status"].as_str()), (200, Some("ATTRIBUTE_UPDATE")), "{v}");
+
+    let report = run(refresh.clone()).await;
+    assert_eq!(report.len(), 2);
+    assert!(report.iter().all(|r| r.check == StatusCheck::Value(wallet_core::status::StatusValue::Other(0x0B))), "{report:?}");
+    let Some(Reissued::Done(new)) = &report[0].reissued else { panic!("{report:?}") };
+    assert_eq!(report[1].reissued, Some(Reissued::WithBatch));
+    assert_eq!(new.len(), 2);
+    for id in &old {
+        assert!(phone.store.get(id).is_err(), "the old credential is gone");
+    }
+    let resolver = wallet_core::sd_jwt::StaticKeyResolver::for_issuer(fed.issuer_key().await, fed.issuer_id.as_str());
+    for id in new {
+        let c = phone.store.get(id).unwrap();
+        let vc = wallet_core::vc::verify(&wallet_core::sd_jwt::Verifier::new(&resolver), &c.credential, UnixTime::now()).unwrap();
+        assert_eq!(vc.attributes()["expiry_date"], "2040-01-31", "the registry's current record");
+    }
+    let log = phone.store.transactions().unwrap();
+    assert_eq!(log.len(), 2);
+    assert_eq!((log[1].entry.kind, &log[1].entry.credential_ids), (TransactionKind::Issuance, new));
+    let (_, list) = Fed::json(fed.http.get(fed.url(&format!("/admin/citizens/{MARIO}/credentials"))).bearer_auth(TOKEN)).await;
+    let statuses: Vec<u64> = list["credentials"].as_array().unwrap().iter().map(|c| c["status"].as_u64().unwrap()).collect();
+    assert_eq!(statuses, vec![1, 1, 0, 0], "the old entries INVALID, the new ones VALID");
+
+    let after = run(refresh.clone()).await;
+    assert!(after.iter().all(|r| r.check == StatusCheck::Value(wallet_core::status::StatusValue::Valid) && r.reissued.is_none()), "{after:?}");
+}

@@ -68,6 +68,10 @@ CREATE TRIGGER IF NOT EXISTS transaction_outcomes_append_only_update BEFORE UPDA
     BEGIN SELECT RAISE(ABORT, 'the transaction log is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS transaction_outcomes_append_only_delete BEFORE DELETE ON transaction_outcomes
     BEGIN SELECT RAISE(ABORT, 'the transaction log is append-only'); END;
+CREATE TABLE IF NOT EXISTS refresh_grants (
+    credential_id TEXT PRIMARY KEY REFERENCES credentials(id) ON DELETE CASCADE,
+    sealed BLOB NOT NULL
+);
 ";
 
 /// A known plaintext sealed at creation: opening with another key fails up front.
@@ -287,6 +291,10 @@ impl std::fmt::Debug for CredentialStore {
     }
 }
 
+fn refresh_grant_aad(id: &str) -> Vec<u8> {
+    format!("tessera/refresh-grant/{id}").into_bytes()
+}
+
 fn credential_aad(id: &str, format: &str, vct: &str, issuer: &str) -> Vec<u8> {
     // Length-prefixed, so that no two different rows give the same bytes.
     let mut aad = b"tessera/credential/v1".to_vec();
@@ -442,6 +450,28 @@ impl CredentialStore {
             return Err(StoreError::NotFound(id.to_string()));
         }
         Ok(())
+    }
+
+    /// Keeps the secret that lets the wallet re-issue credential `id` (its refresh token and
+    /// DPoP key, IT-Wallet 1.4 §3.3 "Refresh"), sealed like credentials (AAD bound to the
+    /// id); replaces any earlier one. Deleted with the credential.
+    pub fn put_refresh_grant(&self, id: &CredentialId, grant: &serde_json::Value) -> Result<(), StoreError> {
+        let plain = zeroize::Zeroizing::new(serde_json::to_vec(grant).map_err(|e| StoreError::Corrupt(e.to_string()))?);
+        let sealed = self.key.seal(&plain, &refresh_grant_aad(id.as_str()))?;
+        self.conn().execute(
+            "INSERT INTO refresh_grants (credential_id, sealed) VALUES (?1, ?2) ON CONFLICT(credential_id) DO UPDATE SET sealed = excluded.sealed",
+            params![id.as_str(), sealed],
+        )?;
+        Ok(())
+    }
+
+    /// The re-issuance secret of credential `id`, if one was kept.
+    pub fn refresh_grant(&self, id: &CredentialId) -> Result<Option<serde_json::Value>, StoreError> {
+        let sealed: Option<Vec<u8>> =
+            self.conn().query_row("SELECT sealed FROM refresh_grants WHERE credential_id = ?1", params![id.as_str()], |r| r.get(0)).optional()?;
+        let Some(sealed) = sealed else { return Ok(None) };
+        let plain = zeroize::Zeroizing::new(self.key.open(&sealed, &refresh_grant_aad(id.as_str())).map_err(|_| StoreError::Tampered(format!("refresh grant of {id}")))?);
+        serde_json::from_slice(&plain).map(Some).map_err(|e| StoreError::Corrupt(e.to_string()))
     }
 
     /// Appends an entry to the transaction log.

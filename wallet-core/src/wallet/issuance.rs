@@ -522,6 +522,26 @@ struct IssuedContext {
     dpop_nonce: Option<String>,
     keys: Vec<(Jwk, String)>,
     display: Value,
+    /// What re-issues these credentials later (kept sealed with each), when the issuer gave
+    /// a refresh token.
+    refresh: Option<RefreshGrant>,
+    /// A re-issuance: the stored credentials the new ones replace, removed once these are
+    /// stored.
+    replaces: Vec<CredentialId>,
+}
+
+/// What the wallet keeps, sealed in the store beside each credential, to re-issue it
+/// (IT-Wallet 1.4 §3.3 "Refresh"): the refresh token, the DPoP key it is bound to, the
+/// token endpoint, the configuration, and whether the token endpoint wants the wallet
+/// attestation again.
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
+struct RefreshGrant {
+    token_endpoint: String,
+    refresh_token: String,
+    /// The DPoP private key (JWK JSON).
+    dpop_key: String,
+    configuration_id: String,
+    attested_client: bool,
 }
 
 /// The `tx_code` the user typed, checked against the offer's `length` and `input_mode`.
@@ -939,23 +959,40 @@ impl WalletIssuance {
         used_rar: bool,
         auth: &dyn Fn() -> Result<Option<ClientAuth>, WalletError>,
     ) -> Result<IssuanceOutcome, IssuanceError> {
-        let (chain, configuration_id) = self.checked(session)?;
-        let issuer = session.consent.issuer.clone();
-        let issuer_keys = chain_issuer_keys(chain).ok_or_else(|| IssuanceError::Untrusted { issuer: issuer.clone(), reason: "no jwks in its federation metadata".into() })?;
-        let configuration = session.metadata.configuration(&configuration_id).ok_or_else(|| IssuanceError::NotDeclared(configuration_id.clone()))?;
-        let token_endpoint = session.server.token.clone();
-
+        self.checked(session)?;
         // Token (DPoP, ephemeral key; client attestation when the wallet has one).
         let dpop = SoftwareSigner::generate().map_err(|e| IssuanceError::BadResponse { step: IssuanceStep::Token, detail: e.to_string() })?;
+        let (tokens, client_id) = self.token(&session.server.token, &dpop, token_req, used_rar, auth)?;
+        let (_, configuration_id) = self.checked(session)?;
+        let refresh = tokens.refresh_token.clone().map(|refresh_token| RefreshGrant {
+            token_endpoint: session.server.token.clone(),
+            refresh_token,
+            dpop_key: dpop.private_jwk().to_json(),
+            configuration_id,
+            attested_client: session.server.attested_client,
+        });
+        self.with_tokens(session, tokens, dpop, client_id, refresh, Vec::new())
+    }
+
+    /// The token request with a DPoP proof by `dpop` (retried once with the server's DPoP
+    /// nonce) and the client attestation `auth` gives: the token response and the client id.
+    fn token(
+        &self,
+        token_endpoint: &str,
+        dpop: &SoftwareSigner,
+        token_req: &TokenRequest,
+        used_rar: bool,
+        auth: &dyn Fn() -> Result<Option<ClientAuth>, WalletError>,
+    ) -> Result<(TokenResponse, Option<String>), IssuanceError> {
         let mut dpop_nonce = None;
         let mut tokens = None;
         let mut client_id = None;
         for _ in 0..2 {
-            let proof = dpop_proof(&dpop, "POST", &token_endpoint, None, dpop_nonce.as_deref(), self.now())
+            let proof = dpop_proof(dpop, "POST", token_endpoint, None, dpop_nonce.as_deref(), self.now())
                 .map_err(|e| IssuanceError::BadResponse { step: IssuanceStep::Token, detail: e.to_string() })?;
             let a = auth()?;
             client_id = a.as_ref().map(|a| a.client_id.clone());
-            let r = send(self.http.as_ref(), IssuanceStep::Token, token_request(&token_endpoint, token_req, &proof, a.as_ref().map(|a| &a.headers)))?;
+            let r = send(self.http.as_ref(), IssuanceStep::Token, token_request(token_endpoint, token_req, &proof, a.as_ref().map(|a| &a.headers)))?;
             if let Some(n) = use_dpop_nonce(&r)
                 && dpop_nonce.is_none()
             {
@@ -969,6 +1006,24 @@ impl WalletIssuance {
             break;
         }
         let tokens = tokens.ok_or_else(|| IssuanceError::BadResponse { step: IssuanceStep::Token, detail: "DPoP nonce asked twice".into() })?;
+        Ok((tokens, client_id))
+    }
+
+    /// From the token response on: keys, nonce, proofs, credential; verified, stored (with
+    /// `refresh`, replacing `replaces`) and notified, or deferred.
+    fn with_tokens(
+        &self,
+        session: &IssuanceSession,
+        tokens: TokenResponse,
+        dpop: SoftwareSigner,
+        client_id: Option<String>,
+        refresh: Option<RefreshGrant>,
+        replaces: Vec<CredentialId>,
+    ) -> Result<IssuanceOutcome, IssuanceError> {
+        let (chain, configuration_id) = self.checked(session)?;
+        let issuer = session.consent.issuer.clone();
+        let issuer_keys = chain_issuer_keys(chain).ok_or_else(|| IssuanceError::Untrusted { issuer: issuer.clone(), reason: "no jwks in its federation metadata".into() })?;
+        let configuration = session.metadata.configuration(&configuration_id).ok_or_else(|| IssuanceError::NotDeclared(configuration_id.clone()))?;
 
         // Keys: as many distinct attested keys as the batch size allows.
         let batch = usize::try_from(session.metadata.batch_size()).unwrap_or(1).clamp(1, self.max_batch);
@@ -1030,6 +1085,8 @@ impl WalletIssuance {
                 "credential_configuration_id": configuration_id,
                 "name": session.consent.credentials.first().and_then(|c| c.name.clone()),
             }),
+            refresh,
+            replaces,
         };
         let endpoint = session.metadata.credential_endpoint.clone();
         let r = self.protected(&mut ctx, IssuanceStep::Credential, &endpoint, |at, proof| credential_request(&endpoint, &request, at, proof))?;
@@ -1040,6 +1097,43 @@ impl WalletIssuance {
             }
             CredentialResponse::Deferred { transaction_id, interval } => Ok(IssuanceOutcome::Deferred(Box::new(DeferredIssuance { ctx, transaction_id, interval }))),
         }
+    }
+
+    /// Whether stored credential `id` can be re-issued: the wallet kept its refresh grant.
+    pub fn can_reissue(&self, id: &CredentialId) -> Result<bool, IssuanceError> {
+        Ok(self.store.refresh_grant(id)?.is_some())
+    }
+
+    /// Re-issues stored credential `id` after its issuer marked it UPDATE or ATTRIBUTE_UPDATE
+    /// (IT-Wallet 1.4 §3.3 "Refresh", §6): the issuer's metadata and trust chain again, the
+    /// refresh grant with the DPoP key the refresh token is bound to (and the wallet
+    /// attestation when the token endpoint wants it), a nonce, fresh key proofs,
+    /// `/credential`; the new credentials verified as a first issuance's, stored with the
+    /// refresh grant and logged; then `id` and the other stored credentials of the same
+    /// grant (a batch) removed. Refused before any request when no refresh grant was kept.
+    pub fn reissue(&self, id: &CredentialId) -> Result<IssuanceOutcome, IssuanceError> {
+        let no_grant = || IssuanceError::Wallet(WalletError::State(format!("no refresh token was kept for credential {id}")));
+        let sealed = self.store.refresh_grant(id)?.ok_or_else(no_grant)?;
+        let grant: RefreshGrant = serde_json::from_value(sealed).map_err(|_| no_grant())?;
+        let stored = self.store.get(id)?;
+        let session = self.start_from_issuer(&stored.summary.issuer, &[grant.configuration_id.as_str()])?;
+        self.checked(&session)?;
+        let bad = |detail: String| IssuanceError::BadResponse { step: IssuanceStep::Token, detail };
+        let dpop = crate::jose::PrivateJwk::from_json(&grant.dpop_key).and_then(SoftwareSigner::from_private_jwk).map_err(|e| bad(e.to_string()))?;
+        let token_req = TokenRequest::RefreshToken { refresh_token: grant.refresh_token.clone(), scope: None };
+        let issuer = session.consent.issuer.clone();
+        let attested = grant.attested_client;
+        let (tokens, client_id) = self.token(&grant.token_endpoint, &dpop, &token_req, false, &|| if attested { self.keys.client_attestation(&issuer) } else { Ok(None) })?;
+        // The batch issued with this grant: every stored credential sharing the refresh token.
+        let mut replaces = Vec::new();
+        for summary in self.store.list()? {
+            let same = self.store.refresh_grant(&summary.id)?.and_then(|v| serde_json::from_value::<RefreshGrant>(v).ok()).is_some_and(|g| g.refresh_token == grant.refresh_token);
+            if same {
+                replaces.push(summary.id);
+            }
+        }
+        let refresh = RefreshGrant { refresh_token: tokens.refresh_token.clone().unwrap_or_else(|| grant.refresh_token.clone()), ..grant };
+        self.with_tokens(&session, tokens, dpop, client_id, Some(refresh), replaces)
     }
 
     /// A DPoP-protected POST, retried once when the issuer asks for a DPoP nonce.
@@ -1113,7 +1207,20 @@ impl WalletIssuance {
             };
             ids.push(self.store.put(&new, now)?);
         }
+        if let Some(grant) = &ctx.refresh {
+            let sealed = serde_json::to_value(grant).map_err(|e| IssuanceError::BadResponse { step: IssuanceStep::Credential, detail: e.to_string() })?;
+            for id in &ids {
+                self.store.put_refresh_grant(id, &sealed)?;
+            }
+        }
         self.store.log(&NewTransaction { at: now, kind: TransactionKind::Issuance, counterparty: ctx.issuer.clone(), credential_ids: ids.clone(), claims: Vec::new() })?;
+        // A re-issuance: the replaced credentials go only now that their successors are stored.
+        for old in &ctx.replaces {
+            match self.store.delete(old) {
+                Ok(()) | Err(StoreError::NotFound(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
         if let Some(id) = notification_id {
             self.notify(ctx, &id, NotificationEvent::CredentialAccepted, None)?;
         }

@@ -55,6 +55,28 @@ pub struct StatusReport {
     pub check: StatusCheck,
     /// Whether the value differs from the one stored before.
     pub changed: bool,
+    /// UPDATE/ATTRIBUTE_UPDATE with re-issuance on ([`WalletStatusRefresh::with_reissuance`]):
+    /// what the re-issuance gave.
+    pub reissued: Option<Reissued>,
+}
+
+/// A re-issuance's outcome for one credential.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reissued {
+    /// Re-issued: the new credentials, stored; the old one removed.
+    Done(Vec<CredentialId>),
+    /// Removed as part of another credential's re-issuance (the same grant's batch).
+    WithBatch,
+    /// The issuer deferred it (the registry record not ready yet).
+    Deferred,
+    /// Not re-issued: why (the old credential is kept).
+    Failed(String),
+}
+
+/// Whether a status value asks the wallet to re-issue (IT-Wallet 1.4 §6): UPDATE (0x03),
+/// ATTRIBUTE_UPDATE (0x0B in 1.3.3's table and 1.4.0, 0x0F in 1.4.x after Feb 2026).
+pub fn asks_reissuance(v: StatusValue) -> bool {
+    matches!(v.to_u8(), 0x03 | 0x0B | 0x0F)
 }
 
 /// The refresh, over the phone's HTTP client and the wallet's store.
@@ -63,6 +85,7 @@ pub struct WalletStatusRefresh {
     store: Arc<CredentialStore>,
     anchors: Vec<TrustAnchorConfig>,
     clock: Arc<dyn Clock>,
+    reissuance: Option<Arc<super::issuance::WalletIssuance>>,
 }
 
 impl std::fmt::Debug for WalletStatusRefresh {
@@ -86,7 +109,15 @@ pub fn status_reference(credential: &str) -> Option<StatusReference> {
 impl WalletStatusRefresh {
     /// A refresh trusting `anchors`, on the system clock.
     pub fn new(http: Arc<dyn HttpClient>, store: Arc<CredentialStore>, anchors: Vec<TrustAnchorConfig>) -> Self {
-        Self { http, store, anchors, clock: Arc::new(SystemClock) }
+        Self { http, store, anchors, clock: Arc::new(SystemClock), reissuance: None }
+    }
+
+    /// Re-issues, through `issuance` (the same store), the credentials the issuer marked
+    /// UPDATE or ATTRIBUTE_UPDATE and whose refresh grant the wallet kept.
+    #[must_use]
+    pub fn with_reissuance(mut self, issuance: Arc<super::issuance::WalletIssuance>) -> Self {
+        self.reissuance = Some(issuance);
+        self
     }
 
     /// Another clock (tests).
@@ -159,7 +190,26 @@ impl WalletStatusRefresh {
                 };
                 self.store.replace(&summary.id, &replacement, now).map_err(store_error)?;
             }
-            out.push(StatusReport { id: summary.id, vct: summary.vct, issuer: summary.issuer, check, changed });
+            out.push(StatusReport { id: summary.id, vct: summary.vct, issuer: summary.issuer, check, changed, reissued: None });
+        }
+        if let Some(issuance) = &self.reissuance {
+            for report in &mut out {
+                let StatusCheck::Value(v) = report.check else { continue };
+                if !asks_reissuance(v) {
+                    continue;
+                }
+                // Gone already: removed with an earlier credential of its batch.
+                if matches!(self.store.get(&report.id), Err(crate::store::StoreError::NotFound(_))) {
+                    report.reissued = Some(Reissued::WithBatch);
+                    continue;
+                }
+                report.reissued = Some(match issuance.can_reissue(&report.id).and_then(|can| if can { issuance.reissue(&report.id).map(Some) } else { Ok(None) }) {
+                    Ok(Some(super::issuance::IssuanceOutcome::Issued(ids))) => Reissued::Done(ids),
+                    Ok(Some(super::issuance::IssuanceOutcome::Deferred(_))) => Reissued::Deferred,
+                    Ok(None) => Reissued::Failed("no refresh token was kept for it".into()),
+                    Err(e) => Reissued::Failed(e.to_string()),
+                });
+            }
         }
         Ok(out)
     }
