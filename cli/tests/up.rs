@@ -66,9 +66,19 @@ fn up_then_resolve_and_list() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("401"), "{}", String::from_utf8_lossy(&o.stderr));
     // The intermediate publishes the trust mark the anchor issued it (ALL-003), with the
     // claims the IT-Wallet trust mark table requires.
-    let int_ec = reqwest::blocking::get(format!("http://127.0.0.1:{}/.well-known/openid-federation", base + 1)).unwrap().text().unwrap();
-    let ec: serde_json::Value = wallet_core::jose::CompactJws::parse(&int_ec).unwrap().payload_json().unwrap();
-    let mark = ec["trust_marks"].as_array().unwrap().iter().find(|m| m["trust_mark_type"] == format!("{ta}/trust_marks/federation-entity/intermediate")).unwrap();
+    // `tessera up` issues the marks after the services answer: wait for it (at most 30 s).
+    let mark_type = format!("{ta}/trust_marks/federation-entity/intermediate");
+    let waiting = Instant::now();
+    let mark = loop {
+        let int_ec = reqwest::blocking::get(format!("http://127.0.0.1:{}/.well-known/openid-federation", base + 1)).unwrap().text().unwrap();
+        let ec: serde_json::Value = wallet_core::jose::CompactJws::parse(&int_ec).unwrap().payload_json().unwrap();
+        let found = ec["trust_marks"].as_array().and_then(|marks| marks.iter().find(|m| m["trust_mark_type"] == mark_type).cloned());
+        if let Some(m) = found {
+            break m;
+        }
+        assert!(waiting.elapsed() < Duration::from_secs(30), "the intermediate never published its trust mark: {ec}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
     let claims: serde_json::Value = wallet_core::jose::CompactJws::parse(mark["trust_mark"].as_str().unwrap()).unwrap().payload_json().unwrap();
     assert_eq!(claims["organization_type"], "public");
     assert!(claims["logo_uri"].as_str().is_some_and(|l| l.ends_with("/logo.svg")), "{claims}");
