@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The test command: peers for interop, a headless browser, PostgreSQL, clippy, every test
-# (both crypto backends), the short benchmark runs, then the mobile bindings from Python and
-# Kotlin.
+# (both crypto backends), the short benchmark runs, a fuzz smoke run, then the mobile bindings
+# from Python and Kotlin.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,6 +21,9 @@ cargo nextest run --workspace --locked --no-fail-fast
 echo "== benchmark smoke run (dev profile, 2 s per level: any error fails; figures: README, Benchmarks)"
 cargo bench -p verifier --bench presentations --locked --profile dev -- --quick
 cargo bench -p issuer --bench issuance --locked --profile dev -- --quick
+
+echo "== fuzz smoke (every target builds, runs its seeds + 2 s, no crash; the campaign: README, Fuzzing)"
+./scripts/fuzz.sh --smoke 2
 
 echo "== tests (phone backend: pure Rust)"
 cargo nextest run -p wallet-core --no-default-features --locked --no-fail-fast
