@@ -87,19 +87,32 @@ pub(crate) async fn sign_request_object(st: &Verifier, session: &Session, wallet
 
 async fn serve_request_object(st: &Verifier, id: &str, post: Option<RequestUriPost>) -> Result<Response, VerifierError> {
     let now = st.now();
-    let session = st.store().by_request_id(id)?.ok_or_else(|| VerifierError::RequestUri("request_uri unknown".into()))?;
-    if session.request_mode == RequestMode::Value {
-        // Its request object went by value: the handle was never given out.
-        return Err(VerifierError::RequestUri("request_uri unknown".into()));
-    }
-    let wallet_nonce = post.as_ref().and_then(|p| p.wallet_nonce.as_ref()).map(|n| n.as_str().to_owned());
-    // Sign first: a verifier not onboarded yet answers 503 without burning the handle.
-    let jwt = sign_request_object(st, &session, wallet_nonce).await?;
-    if !st.store().take_request(id, now.secs())? {
-        let why = if session.status_at(now.secs()) == SessionStatus::Expired { "the session expired" } else { "request_uri already used" };
+    // The handle is consumed first, by one guarded statement that returns the session; the
+    // row is read again only to say why it was refused.
+    let Some(session) = st.store().take_request(id, now.secs())? else {
+        let why = match st.store().by_request_id(id)? {
+            // A by-value session's request object went by value: the handle was never given out.
+            None => "request_uri unknown",
+            Some(s) if s.request_mode == RequestMode::Value => "request_uri unknown",
+            Some(s) if s.status_at(now.secs()) == SessionStatus::Expired => "the session expired",
+            Some(_) => "request_uri already used",
+        };
         return Err(VerifierError::RequestUri(why.into()));
-    }
+    };
     st.changed();
+    let wallet_nonce = post.as_ref().and_then(|p| p.wallet_nonce.as_ref()).map(|n| n.as_str().to_owned());
+    let jwt = match sign_request_object(st, &session, wallet_nonce).await {
+        Ok(jwt) => jwt,
+        Err(e) => {
+            // Not signed (503 before we are onboarded): nothing was handed out, so the handle
+            // is given back for the wallet's next try.
+            if let Err(back) = st.store().give_back_request(id) {
+                tracing::warn!(target: "verifier", error = %back, "request_uri handle not given back");
+            }
+            st.changed();
+            return Err(e);
+        }
+    };
     st.metrics().count(Event::RequestServed);
     Ok(([(header::CONTENT_TYPE, REQUEST_OBJECT_MEDIA_TYPE), (header::CACHE_CONTROL, "no-store")], jwt).into_response())
 }
@@ -150,15 +163,19 @@ pub(crate) async fn response_uri(State(st): State<Verifier>, body: Bytes) -> Res
         }
     };
     let state = state.ok_or_else(|| VerifierError::Response("state missing: the verifier's requests always carry one".into()))?;
-    let session: Session = st.store().by_state(&state)?.ok_or_else(|| VerifierError::Response("state unknown".into()))?;
-    if !st.store().take_state(&state, now.secs())? {
-        let why = match session.status_at(now.secs()) {
-            SessionStatus::Expired => "the session expired",
-            SessionStatus::Created if session.request_mode == RequestMode::Reference => "no request object was fetched for this state",
-            _ => "state already used: a response for this session was already received",
+    // `state` is consumed by one guarded statement that returns the session; the row is read
+    // again only to say why it was refused.
+    let Some(session) = st.store().take_state(&state, now.secs())? else {
+        let why = match st.store().by_state(&state)? {
+            None => "state unknown",
+            Some(s) => match s.status_at(now.secs()) {
+                SessionStatus::Expired => "the session expired",
+                SessionStatus::Created if s.request_mode == RequestMode::Reference => "no request object was fetched for this state",
+                _ => "state already used: a response for this session was already received",
+            },
         };
         return Err(VerifierError::Response(why.into()));
-    }
+    };
     st.changed();
     let query = DcqlQuery::parse(&session.dcql).map_err(VerifierError::internal)?;
     let c = st.config();

@@ -325,9 +325,18 @@ impl Raw {
     }
 }
 
-/// The session columns, in the order both backends read them.
-const COLS: &str = "id, request_id, state, nonce, flow, dcql, redirect_uri, request_uri_method, status, created_at, expires_at, result, result_taken, owner, \
-                    client_id_prefix, request_mode, x5c_leaf, request_object";
+/// The session columns, in the order both backends read them (a macro, for `concat!` into
+/// statements written once).
+macro_rules! cols {
+    () => {
+        "id, request_id, state, nonce, flow, dcql, redirect_uri, request_uri_method, status, created_at, expires_at, result, result_taken, owner, \
+         client_id_prefix, request_mode, x5c_leaf, request_object"
+    };
+}
+pub(crate) use cols;
+
+/// The session columns ([`cols!`]).
+const COLS: &str = cols!();
 
 /// What the integrator's take of a result found, before it is taken.
 struct TakeCheck {
@@ -440,16 +449,25 @@ impl Store {
     }
 
     /// Consumes the `request_uri` handle of a by-reference session: `created` →
-    /// `request_fetched`, if unexpired. True when this call did it (a second fetch, one after
-    /// expiry, or one for a by-value session gets false).
-    pub fn take_request(&self, request_id: &str, now: i64) -> Result<bool, StoreError> {
+    /// `request_fetched`, if unexpired, by one guarded `UPDATE … RETURNING`. The session as
+    /// it is then when this call did it; `None` for a second fetch, one after expiry, one for
+    /// a by-value session or an unknown handle (the caller reads the row to say which).
+    pub fn take_request(&self, request_id: &str, now: i64) -> Result<Option<Session>, StoreError> {
         dispatch!(self, take_request(request_id, now))
     }
 
+    /// Gives back a handle this process took with [`Store::take_request`] and whose request
+    /// object it could not sign (503 before onboarding): `request_fetched` → `created`. Safe
+    /// for single use: nothing was handed out in between.
+    pub fn give_back_request(&self, request_id: &str) -> Result<(), StoreError> {
+        dispatch!(self, give_back_request(request_id))
+    }
+
     /// Consumes `state` (and the nonce with it): `request_fetched` (or, by value, where no
-    /// fetch happens, `created`) → `response_received`, if unexpired. True when this call did
-    /// it.
-    pub fn take_state(&self, state: &str, now: i64) -> Result<bool, StoreError> {
+    /// fetch happens, `created`) → `response_received`, if unexpired, by one guarded
+    /// `UPDATE … RETURNING`. The session as it is then when this call did it; `None`
+    /// otherwise (the caller reads the row to say why).
+    pub fn take_state(&self, state: &str, now: i64) -> Result<Option<Session>, StoreError> {
         dispatch!(self, take_state(state, now))
     }
 
@@ -507,11 +525,14 @@ mod tests {
     fn each_single_use_value_is_taken_once() {
         let (_d, s) = store();
         s.create(&new("a", Flow::CrossDevice)).unwrap();
-        assert!(!s.take_state("a", 1).unwrap(), "no response before the request was fetched");
-        assert!(s.take_request("a", 1).unwrap());
-        assert!(!s.take_request("a", 2).unwrap());
-        assert!(s.take_state("a", 3).unwrap());
-        assert!(!s.take_state("a", 4).unwrap());
+        assert!(s.take_state("a", 1).unwrap().is_none(), "no response before the request was fetched");
+        let taken = s.take_request("a", 1).unwrap().unwrap();
+        assert_eq!((taken.id.as_str(), taken.status), ("a", SessionStatus::RequestFetched));
+        assert!(s.take_request("a", 2).unwrap().is_none());
+        assert!(s.take_request("zz", 2).unwrap().is_none(), "unknown");
+        let taken = s.take_state("a", 3).unwrap().unwrap();
+        assert_eq!((taken.nonce.as_str(), taken.status), ("a", SessionStatus::ResponseReceived));
+        assert!(s.take_state("a", 4).unwrap().is_none());
         assert_eq!(s.take_result("a", None).unwrap(), Err(TakeRefused::Pending));
         s.record("a", SessionStatus::Verified, "{}", None, 500).unwrap();
         assert_eq!(s.take_result("a", None).unwrap(), Ok((SessionStatus::Verified, "{}".to_owned())));
@@ -520,10 +541,23 @@ mod tests {
     }
 
     #[test]
+    fn a_handle_given_back_can_be_taken_again() {
+        let (_d, s) = store();
+        s.create(&new("d", Flow::CrossDevice)).unwrap();
+        assert!(s.take_request("d", 1).unwrap().is_some());
+        s.give_back_request("d").unwrap();
+        assert_eq!(s.get("d").unwrap().unwrap().status, SessionStatus::Created);
+        assert!(s.take_request("d", 1).unwrap().is_some());
+        assert!(s.take_state("d", 1).unwrap().is_some());
+        s.give_back_request("d").unwrap();
+        assert_eq!(s.get("d").unwrap().unwrap().status, SessionStatus::ResponseReceived, "only a fetched handle goes back");
+    }
+
+    #[test]
     fn expiry_and_purge() {
         let (_d, s) = store();
         s.create(&new("b", Flow::SameDevice)).unwrap();
-        assert!(!s.take_request("b", 100).unwrap(), "expired");
+        assert!(s.take_request("b", 100).unwrap().is_none(), "expired");
         assert_eq!(s.get("b").unwrap().unwrap().status_at(100), SessionStatus::Expired);
         assert_eq!(s.purge(199).unwrap(), 0);
         assert_eq!(s.purge(200).unwrap(), 1);
@@ -534,7 +568,7 @@ mod tests {
     fn same_device_result_needs_the_response_code() {
         let (_d, s) = store();
         s.create(&new("c", Flow::SameDevice)).unwrap();
-        assert!(s.take_request("c", 1).unwrap() && s.take_state("c", 1).unwrap());
+        assert!(s.take_request("c", 1).unwrap().is_some() && s.take_state("c", 1).unwrap().is_some());
         s.record("c", SessionStatus::Verified, "{}", Some("h1"), 500).unwrap();
         assert_eq!(s.take_result("c", None).unwrap(), Err(TakeRefused::BadResponseCode));
         assert_eq!(s.take_result("c", Some("h2")).unwrap(), Err(TakeRefused::BadResponseCode));

@@ -147,31 +147,51 @@ impl Postgres {
         })
     }
 
-    pub(super) fn take_request(&self, request_id: &str, now: i64) -> Result<bool, StoreError> {
+    pub(super) fn take_request(&self, request_id: &str, now: i64) -> Result<Option<Session>, StoreError> {
         let request_id = request_id.to_owned();
         self.run(move |c| async move {
-            let n = c
-                .execute(
+            c.query_opt(
+                concat!(
                     "UPDATE verifier_sessions SET status = 'request_fetched'
-                     WHERE request_id = $1 AND status = 'created' AND request_mode = 'reference' AND expires_at > $2",
-                    &[&request_id, &now],
-                )
-                .await?;
-            Ok(n == 1)
+                     WHERE request_id = $1 AND status = 'created' AND request_mode = 'reference' AND expires_at > $2 RETURNING ",
+                    super::cols!()
+                ),
+                &[&request_id, &now],
+            )
+            .await?
+            .as_ref()
+            .map(row)
+            .transpose()
         })
     }
 
-    pub(super) fn take_state(&self, state: &str, now: i64) -> Result<bool, StoreError> {
+    pub(super) fn give_back_request(&self, request_id: &str) -> Result<(), StoreError> {
+        let request_id = request_id.to_owned();
+        self.run(move |c| async move {
+            c.execute(
+                "UPDATE verifier_sessions SET status = 'created' WHERE request_id = $1 AND status = 'request_fetched' AND request_mode = 'reference'",
+                &[&request_id],
+            )
+            .await?;
+            Ok(())
+        })
+    }
+
+    pub(super) fn take_state(&self, state: &str, now: i64) -> Result<Option<Session>, StoreError> {
         let state = state.to_owned();
         self.run(move |c| async move {
-            let n = c
-                .execute(
+            c.query_opt(
+                concat!(
                     "UPDATE verifier_sessions SET status = 'response_received'
-                     WHERE state = $1 AND (status = 'request_fetched' OR (status = 'created' AND request_mode = 'value')) AND expires_at > $2",
-                    &[&state, &now],
-                )
-                .await?;
-            Ok(n == 1)
+                     WHERE state = $1 AND (status = 'request_fetched' OR (status = 'created' AND request_mode = 'value')) AND expires_at > $2 RETURNING ",
+                    super::cols!()
+                ),
+                &[&state, &now],
+            )
+            .await?
+            .as_ref()
+            .map(row)
+            .transpose()
         })
     }
 

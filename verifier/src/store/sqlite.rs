@@ -143,22 +143,37 @@ impl Sqlite {
         rows.into_iter().map(Raw::finish).collect()
     }
 
-    pub(super) fn take_request(&self, request_id: &str, now: i64) -> Result<bool, StoreError> {
-        let n = self.conn().prepare_cached(
-            "UPDATE sessions SET status = 'request_fetched'
-             WHERE request_id = ?1 AND status = 'created' AND request_mode = 'reference' AND expires_at > ?2",
-        )?
-        .execute(params![request_id, now])?;
-        Ok(n == 1)
+    pub(super) fn take_request(&self, request_id: &str, now: i64) -> Result<Option<Session>, StoreError> {
+        let r = self
+            .conn()
+            .prepare_cached(concat!(
+                "UPDATE sessions SET status = 'request_fetched'
+                 WHERE request_id = ?1 AND status = 'created' AND request_mode = 'reference' AND expires_at > ?2 RETURNING ",
+                super::cols!()
+            ))?
+            .query_row(params![request_id, now], row)
+            .optional()?;
+        r.map(Raw::finish).transpose()
     }
 
-    pub(super) fn take_state(&self, state: &str, now: i64) -> Result<bool, StoreError> {
-        let n = self.conn().prepare_cached(
-            "UPDATE sessions SET status = 'response_received'
-             WHERE state = ?1 AND (status = 'request_fetched' OR (status = 'created' AND request_mode = 'value')) AND expires_at > ?2",
-        )?
-        .execute(params![state, now])?;
-        Ok(n == 1)
+    pub(super) fn give_back_request(&self, request_id: &str) -> Result<(), StoreError> {
+        self.conn()
+            .prepare_cached("UPDATE sessions SET status = 'created' WHERE request_id = ?1 AND status = 'request_fetched' AND request_mode = 'reference'")?
+            .execute(params![request_id])?;
+        Ok(())
+    }
+
+    pub(super) fn take_state(&self, state: &str, now: i64) -> Result<Option<Session>, StoreError> {
+        let r = self
+            .conn()
+            .prepare_cached(concat!(
+                "UPDATE sessions SET status = 'response_received'
+                 WHERE state = ?1 AND (status = 'request_fetched' OR (status = 'created' AND request_mode = 'value')) AND expires_at > ?2 RETURNING ",
+                super::cols!()
+            ))?
+            .query_row(params![state, now], row)
+            .optional()?;
+        r.map(Raw::finish).transpose()
     }
 
     pub(super) fn record(&self, id: &str, status: SessionStatus, result: &str, response_code_hash: Option<&str>, purge_at: i64) -> Result<bool, StoreError> {
