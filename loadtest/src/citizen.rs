@@ -1,0 +1,155 @@
+//! One citizen: a wallet of its own (keys and store in its own directory), activated once,
+//! then credentials obtained by pre-authorized offers and presented to the verifier through
+//! its integrator API, until the deadline. The wallet's side is the `tessera wallet` commands
+//! (wallet-core's activation, issuance and presentation flows), one process per step.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::stats::Stats;
+
+/// The federation under test: `tessera up`'s ports and admin tokens.
+pub(crate) struct Target {
+    pub(crate) tessera: PathBuf,
+    pub(crate) ta: String,
+    pub(crate) wallet_provider: String,
+    pub(crate) issuer: String,
+    pub(crate) issuer_token: String,
+    pub(crate) verifier: String,
+    pub(crate) verifier_token: String,
+    pub(crate) http: reqwest::blocking::Client,
+    pub(crate) replays: bool,
+}
+
+/// Single-use things replayed on purpose, and how many of those replays were accepted.
+#[derive(Default)]
+pub(crate) struct Replays {
+    pub(crate) tried: AtomicU64,
+    pub(crate) accepted: AtomicU64,
+}
+
+/// A credential a wallet received: the citizen and its status list index.
+pub(crate) struct Received {
+    pub(crate) citizen: String,
+    pub(crate) idx: u64,
+}
+
+/// Runs `tessera ARGS`; its stdout, or the error it printed.
+fn tessera(t: &Target, args: &[&str]) -> Result<String, String> {
+    let o = Command::new(&t.tessera).args(args).output().map_err(|e| format!("{}: {e}", t.tessera.display()))?;
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    if o.status.success() {
+        Ok(out)
+    } else {
+        Err(format!("tessera {}: {}{}", args.first().copied().unwrap_or(""), String::from_utf8_lossy(&o.stderr).trim(), out.trim()))
+    }
+}
+
+/// A POST with a bearer token; the JSON answer of a 2xx, else the error.
+fn post(t: &Target, url: &str, token: &str, body: &Value) -> Result<(u16, Value), String> {
+    let r = t.http.post(url).bearer_auth(token).json(body).send().map_err(|e| format!("POST {url}: {e}"))?;
+    let status = r.status().as_u16();
+    let text = r.text().unwrap_or_default();
+    Ok((status, serde_json::from_str(&text).unwrap_or(Value::String(text))))
+}
+
+fn timed(stats: &Stats, step: &'static str, f: impl FnOnce() -> Result<(), String>) -> bool {
+    let start = Instant::now();
+    let outcome = f();
+    stats.record(step, start.elapsed(), &outcome);
+    outcome.is_ok()
+}
+
+/// The wallet activated for `fiscal_number` in `dir` (SPID login at the test OP, WAA, WUA).
+pub(crate) fn activate(t: &Target, stats: &Stats, dir: &Path, fiscal_number: &str) -> bool {
+    let d = dir.to_string_lossy();
+    timed(stats, "activate", || {
+        tessera(t, &["wallet", "activate", "--provider", &t.wallet_provider, "--ta", &t.ta, "--data-dir", &d, "--fiscal-number", &format!("TINIT-{fiscal_number}")]).map(drop)
+    })
+}
+
+/// One round: an offer at the issuer's admin API, the wallet's issuance, a verifier session,
+/// the wallet's answer, the result fetched with the `response_code`; replays when asked.
+pub(crate) fn round(t: &Target, stats: &Stats, replays: &Replays, dir: &Path, citizen: &str, received: &std::sync::Mutex<Vec<Received>>) {
+    let d = dir.to_string_lossy();
+    let mut offer_url = String::new();
+    if !timed(stats, "offer", || {
+        let (s, v) = post(t, &format!("{}/admin/offers", t.issuer), &t.issuer_token, &json!({"citizen": citizen, "tx_code": false}))?;
+        offer_url = v.get("offer_url").and_then(Value::as_str).ok_or_else(|| format!("offer: HTTP {s}: {v}"))?.to_owned();
+        Ok(())
+    }) {
+        return;
+    }
+    let issued = timed(stats, "issue", || {
+        let out = tessera(t, &["wallet", "issue", &offer_url, "--yes", "--json", "--data-dir", &d, "--ta", &t.ta])?;
+        let v: Value = serde_json::from_str(&out).map_err(|e| format!("issue: not JSON ({e}): {out}"))?;
+        let stored = v.get("stored").and_then(Value::as_array).cloned().unwrap_or_default();
+        if stored.is_empty() {
+            return Err(format!("issue: nothing stored: {v}"));
+        }
+        if let Ok(mut r) = received.lock() {
+            for c in stored {
+                if let Some(idx) = c.pointer("/status/idx").and_then(Value::as_u64) {
+                    r.push(Received { citizen: citizen.to_owned(), idx });
+                }
+            }
+        }
+        Ok(())
+    });
+    if t.replays && issued {
+        // The pre-authorized code again (and with it a new DPoP proof and c_nonce round).
+        replays.tried.fetch_add(1, Ordering::Relaxed);
+        if tessera(t, &["wallet", "issue", &offer_url, "--yes", "--json", "--data-dir", &d, "--ta", &t.ta]).is_ok() {
+            replays.accepted.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+    if !issued {
+        return;
+    }
+    let (mut sid, mut wallet_url, mut code) = (String::new(), String::new(), String::new());
+    if !timed(stats, "present", || {
+        let (s, v) = post(t, &format!("{}/sessions", t.verifier), &t.verifier_token, &json!({"preset": "driving_licence", "flow": "same_device"}))?;
+        let (Some(id), Some(url)) = (v.get("session_id").and_then(Value::as_str), v.get("wallet_url").and_then(Value::as_str)) else {
+            return Err(format!("session: HTTP {s}: {v}"));
+        };
+        (sid, wallet_url) = (id.to_owned(), url.to_owned());
+        let out = tessera(t, &["wallet", "present", &wallet_url, "--yes", "--json", "--data-dir", &d, "--ta", &t.ta])?;
+        let v: Value = serde_json::from_str(&out).map_err(|e| format!("present: not JSON ({e}): {out}"))?;
+        let redirect = v.get("redirect_uri").and_then(Value::as_str).ok_or_else(|| format!("present: no redirect: {v}"))?;
+        code = redirect
+            .split(['?', '&', '#'])
+            .find_map(|p| p.strip_prefix("response_code="))
+            .ok_or_else(|| format!("present: no response_code in {redirect}"))?
+            .to_owned();
+        Ok(())
+    }) {
+        return;
+    }
+    let result_url = format!("{}/sessions/{sid}/result", t.verifier);
+    let fetched = timed(stats, "result", || {
+        let (s, v) = post(t, &result_url, &t.verifier_token, &json!({"response_code": code}))?;
+        if s == 200 && v.get("status").and_then(Value::as_str) == Some("verified") { Ok(()) } else { Err(format!("result: HTTP {s}: {v}")) }
+    });
+    if t.replays && fetched {
+        // The request_uri (and its state) answered again, and the response_code used again.
+        replays.tried.fetch_add(2, Ordering::Relaxed);
+        if tessera(t, &["wallet", "present", &wallet_url, "--yes", "--json", "--data-dir", &d, "--ta", &t.ta]).is_ok() {
+            replays.accepted.fetch_add(1, Ordering::Relaxed);
+        }
+        if post(t, &result_url, &t.verifier_token, &json!({"response_code": code})).is_ok_and(|(s, _)| s == 200) {
+            replays.accepted.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Keeps running rounds until `deadline`.
+pub(crate) fn run(t: &Target, stats: &Stats, replays: &Replays, dir: &Path, citizen: &str, deadline: Instant, received: &std::sync::Mutex<Vec<Received>>) {
+    while Instant::now() < deadline {
+        round(t, stats, replays, dir, citizen, received);
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
