@@ -346,12 +346,30 @@ fn finish(a: &IssueArgs, flow: &WalletIssuance, mut outcome: IssuanceOutcome) ->
 }
 
 /// Every stored credential's status read from its issuer's list (wallet-core's
-/// [`WalletStatusRefresh`](wallet_core::wallet::WalletStatusRefresh)), and kept.
+/// [`WalletStatusRefresh`](wallet_core::wallet::WalletStatusRefresh)), and kept; an
+/// activated wallet re-issues the credentials marked UPDATE/ATTRIBUTE_UPDATE with the refresh
+/// token it kept (IT-Wallet 1.4 §3.3 "Refresh").
 pub(crate) fn refresh_report(store_args: &StoreArgs, trust: &TrustArgs) -> Result<Vec<wallet_core::wallet::status::StatusReport>, CliError> {
     let anchor = anchor_config(&trust.ta, trust.ta_jwks.as_deref())?;
     let store = Arc::new(open_store(store_args)?);
     let http: Arc<dyn HttpClient> = Arc::new(Browser::new()?);
-    wallet_core::wallet::WalletStatusRefresh::new(http, store, vec![anchor]).refresh().map_err(usage)
+    let mut refresh = wallet_core::wallet::WalletStatusRefresh::new(http, store.clone(), vec![anchor.clone()]);
+    if let Ok((wallet, browser)) = open_activated(&store_args.data_dir, anchor.clone()) {
+        let http: Arc<dyn HttpClient> = browser;
+        refresh = refresh.with_reissuance(Arc::new(WalletIssuance::new(http, Arc::new(wallet), store, vec![anchor])));
+    }
+    refresh.refresh().map_err(usage)
+}
+
+/// A re-issuance in words (`re-issued as …`, `re-issued with its batch`, why not).
+fn reissued_word(r: &wallet_core::wallet::status::Reissued) -> String {
+    use wallet_core::wallet::status::Reissued;
+    match r {
+        Reissued::Done(ids) => format!("re-issued as {}", ids.iter().map(CredentialId::as_str).collect::<Vec<_>>().join(", ")),
+        Reissued::WithBatch => "re-issued with its batch".to_owned(),
+        Reissued::Deferred => "re-issuance deferred by the issuer".to_owned(),
+        Reissued::Failed(why) => format!("not re-issued: {why}"),
+    }
 }
 
 /// A status check in words (`SUSPENDED`, `no status list`, `unknown (why)`).
@@ -372,16 +390,17 @@ pub(crate) fn refresh(store_args: &StoreArgs, trust: &TrustArgs) -> Result<(), C
     if store_args.json {
         let docs: Vec<Value> = report
             .iter()
-            .map(|r| json!({"id": r.id, "vct": r.vct, "issuer": r.issuer, "status": word(&r.check), "changed": r.changed}))
+            .map(|r| json!({"id": r.id, "vct": r.vct, "issuer": r.issuer, "status": word(&r.check), "changed": r.changed, "reissued": r.reissued.as_ref().map(reissued_word)}))
             .collect();
         print_json(&Value::Array(docs));
         return Ok(());
     }
     let mut out = String::from("Status of the stored credentials:");
     for r in &report {
-        let flag = match &r.check {
-            StatusCheck::Value(v) if v.name() != "VALID" => "  <- not usable",
-            _ => "",
+        let flag = match (&r.check, &r.reissued) {
+            (_, Some(re)) => format!("  <- {}", reissued_word(re)),
+            (StatusCheck::Value(v), None) if v.name() != "VALID" => "  <- not usable".to_owned(),
+            _ => String::new(),
         };
         out.push_str(&format!("\n  {}  {}  from {}: {}{}{flag}", r.id, r.vct, r.issuer, word(&r.check), if r.changed { " (changed)" } else { "" }));
     }
