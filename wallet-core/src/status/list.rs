@@ -72,6 +72,9 @@ impl TryFrom<u64> for Bits {
     }
 }
 
+/// `ATTRIBUTE_UPDATE` as IT-Wallet 1.3 and 1.4.0 encode it (0x0B; 1.4.x-post moved it to 0x0F).
+pub const ATTRIBUTE_UPDATE_1_4_0: u8 = 0x0B;
+
 /// A credential's status (draft-ietf-oauth-status-list §7.1, IT-Wallet 1.4 §6).
 ///
 /// Equality and hashing go by the numeric value, so `Other(0x02) == Suspended`; values read
@@ -132,14 +135,16 @@ impl StatusValue {
         }
     }
 
-    /// The name IT-Wallet uses.
+    /// The name IT-Wallet uses. 0x0B is also `ATTRIBUTE_UPDATE`: the code of IT-Wallet 1.3 and
+    /// 1.4.0 (versions note, "Status values"), which issuers of both profiles still emit by
+    /// default; 0x0F is the 1.4.x-post code.
     pub fn name(self) -> &'static str {
         match Self::from_u8(self.to_u8()) {
             Self::Valid => "VALID",
             Self::Invalid => "INVALID",
             Self::Suspended => "SUSPENDED",
             Self::Update => "UPDATE",
-            Self::AttributeUpdate => "ATTRIBUTE_UPDATE",
+            Self::AttributeUpdate | Self::Other(ATTRIBUTE_UPDATE_1_4_0) => "ATTRIBUTE_UPDATE",
             Self::Other(_) => "APPLICATION_SPECIFIC",
         }
     }
@@ -409,6 +414,8 @@ mod tests {
     fn status_values_compare_by_number() {
         assert_eq!(StatusValue::Other(0x02), StatusValue::Suspended);
         assert_eq!(StatusValue::Other(0x0F).name(), "ATTRIBUTE_UPDATE");
+        assert_eq!(StatusValue::from_u8(0x0B).name(), "ATTRIBUTE_UPDATE");
+        assert_eq!(StatusValue::from_u8(0x0C).name(), "APPLICATION_SPECIFIC");
         assert_ne!(StatusValue::Other(0x04), StatusValue::Update);
         for v in 0..=u8::MAX {
             assert_eq!(StatusValue::from_u8(v).to_u8(), v);

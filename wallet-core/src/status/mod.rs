@@ -17,7 +17,7 @@
 mod list;
 mod token;
 
-pub use list::{Bits, DEFAULT_MAX_DECOMPRESSED, StatusList, StatusValue, decode_lst};
+pub use list::{ATTRIBUTE_UPDATE_1_4_0, Bits, DEFAULT_MAX_DECOMPRESSED, StatusList, StatusValue, decode_lst};
 pub use token::{CachedStatusList, MEDIA_TYPE, StatusListToken, TYP, VerifiedStatusList};
 
 use crate::sd_jwt::KeyResolutionError;

@@ -76,7 +76,7 @@ pub enum Reissued {
 /// Whether a status value asks the wallet to re-issue (IT-Wallet 1.4 §6): UPDATE (0x03),
 /// ATTRIBUTE_UPDATE (0x0B in 1.3.3's table and 1.4.0, 0x0F in 1.4.x after Feb 2026).
 pub fn asks_reissuance(v: StatusValue) -> bool {
-    matches!(v.to_u8(), 0x03 | 0x0B | 0x0F)
+    matches!(v.to_u8(), 0x03 | crate::status::ATTRIBUTE_UPDATE_1_4_0 | 0x0F)
 }
 
 /// The refresh, over the phone's HTTP client and the wallet's store.
