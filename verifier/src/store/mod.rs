@@ -29,6 +29,12 @@
 //! A row is deleted at `purge_at`: the session's expiry plus `result_ttl`, or the verdict's
 //! time plus `result_ttl`.
 //!
+//! A second table holds the in-person page's operator sessions (`web::auth`), so that
+//! replicas share them and a restart keeps them: keyed by the SHA-256 of the cookie's token
+//! (never the token), with the operator, the end of its idle time (`idle_until`, moved on at
+//! every request) and of its lifetime (`ends_at`). A read refuses a row past either, and the
+//! purge deletes it.
+//!
 //! The API is synchronous, as SQLite's calls are (short, local); PostgreSQL calls run on the
 //! store's own runtime thread and are waited for (see the `postgres` module).
 
@@ -292,6 +298,15 @@ pub struct NewSession<'a> {
     pub request_object: Option<&'a str>,
 }
 
+/// An operator session of the in-person page, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OperatorSession {
+    /// The operator's username.
+    pub username: String,
+    /// The name shown.
+    pub display_name: String,
+}
+
 /// Why the integrator could not take a result.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TakeRefused {
@@ -484,9 +499,26 @@ impl Store {
         dispatch!(self, take_result(id, response_code_hash))
     }
 
-    /// Deletes the rows due at `now`; returns how many.
+    /// Deletes the rows due at `now` (sessions and operator sessions); returns how many.
     pub fn purge(&self, now: i64) -> Result<usize, StoreError> {
         dispatch!(self, purge(now))
+    }
+
+    /// Stores an operator session under `token_hash` (the SHA-256 of its cookie token),
+    /// live until `idle_until` unless used again, and never past `ends_at`.
+    pub fn operator_create(&self, token_hash: &str, op: &OperatorSession, idle_until: i64, ends_at: i64) -> Result<(), StoreError> {
+        dispatch!(self, operator_create(token_hash, op, idle_until, ends_at))
+    }
+
+    /// The live operator session of `token_hash` at `now` (neither idle nor past its
+    /// lifetime), its idle time moved on to `idle_until` by the same guarded `UPDATE`.
+    pub fn operator_touch(&self, token_hash: &str, now: i64, idle_until: i64) -> Result<Option<OperatorSession>, StoreError> {
+        dispatch!(self, operator_touch(token_hash, now, idle_until))
+    }
+
+    /// Ends an operator session (logout; a login replacing it).
+    pub fn operator_remove(&self, token_hash: &str) -> Result<(), StoreError> {
+        dispatch!(self, operator_remove(token_hash))
     }
 }
 
@@ -562,6 +594,25 @@ mod tests {
         assert_eq!(s.purge(199).unwrap(), 0);
         assert_eq!(s.purge(200).unwrap(), 1);
         assert!(s.get("b").unwrap().is_none());
+    }
+
+    #[test]
+    fn operator_sessions_idle_lifetime_logout_and_purge() {
+        let (_d, s) = store();
+        let op = OperatorSession { username: "agente".into(), display_name: "Agente".into() };
+        s.operator_create("h1", &op, 10, 100).unwrap();
+        assert_eq!(s.operator_touch("h1", 5, 20).unwrap(), Some(op.clone()));
+        assert_eq!(s.operator_touch("h1", 15, 25).unwrap(), Some(op.clone()), "the idle time moved on");
+        assert!(s.operator_touch("h1", 25, 35).unwrap().is_none(), "idle too long");
+        assert!(s.operator_touch("zz", 1, 35).unwrap().is_none(), "unknown");
+        s.operator_create("h2", &op, 10, 12).unwrap();
+        assert!(s.operator_touch("h2", 12, 20).unwrap().is_none(), "past its lifetime");
+        s.operator_create("h3", &op, 10, 100).unwrap();
+        s.operator_remove("h3").unwrap();
+        assert!(s.operator_touch("h3", 1, 20).unwrap().is_none(), "logged out");
+        s.operator_create("h4", &op, 50, 100).unwrap();
+        assert_eq!(s.purge(30).unwrap(), 2, "h1 and h2 purged");
+        assert!(s.operator_touch("h4", 30, 60).unwrap().is_some());
     }
 
     #[test]

@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use service_kit::pg::{Client, Pg, PgError};
 
-use super::{COLS, ClientIdPrefix, Flow, NewSession, Raw, RequestMode, Session, SessionStatus, StoreError, TakeCheck, TakeRefused};
+use super::{COLS, ClientIdPrefix, Flow, NewSession, OperatorSession, Raw, RequestMode, Session, SessionStatus, StoreError, TakeCheck, TakeRefused};
 
 const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS verifier_sessions (
         id TEXT PRIMARY KEY,
@@ -44,7 +44,15 @@ const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS verifier_sessions (
         request_object TEXT
     );
     CREATE INDEX IF NOT EXISTS verifier_sessions_purge ON verifier_sessions(purge_at);
-    CREATE INDEX IF NOT EXISTS verifier_sessions_owner ON verifier_sessions(owner, created_at);";
+    CREATE INDEX IF NOT EXISTS verifier_sessions_owner ON verifier_sessions(owner, created_at);
+    CREATE TABLE IF NOT EXISTS verifier_operator_sessions (
+        token_hash TEXT PRIMARY KEY,
+        username TEXT NOT NULL,
+        display_name TEXT NOT NULL,
+        idle_until BIGINT NOT NULL,
+        ends_at BIGINT NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS verifier_operator_sessions_idle ON verifier_operator_sessions(idle_until);";
 
 fn row(r: &tokio_postgres::Row) -> Result<Session, StoreError> {
     Raw {
@@ -246,7 +254,41 @@ impl Postgres {
     pub(super) fn purge(&self, now: i64) -> Result<usize, StoreError> {
         self.run(move |c| async move {
             let n = c.execute("DELETE FROM verifier_sessions WHERE purge_at <= $1", &[&now]).await?;
-            Ok(usize::try_from(n).unwrap_or(usize::MAX))
+            let m = c.execute("DELETE FROM verifier_operator_sessions WHERE idle_until <= $1 OR ends_at <= $1", &[&now]).await?;
+            Ok(usize::try_from(n.saturating_add(m)).unwrap_or(usize::MAX))
+        })
+    }
+
+    pub(super) fn operator_create(&self, token_hash: &str, op: &OperatorSession, idle_until: i64, ends_at: i64) -> Result<(), StoreError> {
+        let (h, u, d) = (token_hash.to_owned(), op.username.clone(), op.display_name.clone());
+        self.run(move |c| async move {
+            c.execute(
+                "INSERT INTO verifier_operator_sessions (token_hash, username, display_name, idle_until, ends_at) VALUES ($1, $2, $3, $4, $5)",
+                &[&h, &u, &d, &idle_until, &ends_at],
+            )
+            .await?;
+            Ok(())
+        })
+    }
+
+    pub(super) fn operator_touch(&self, token_hash: &str, now: i64, idle_until: i64) -> Result<Option<OperatorSession>, StoreError> {
+        let h = token_hash.to_owned();
+        self.run(move |c| async move {
+            let r = c
+                .query_opt(
+                    "UPDATE verifier_operator_sessions SET idle_until = $3 WHERE token_hash = $1 AND idle_until > $2 AND ends_at > $2 RETURNING username, display_name",
+                    &[&h, &now, &idle_until],
+                )
+                .await?;
+            r.map(|r| Ok(OperatorSession { username: r.try_get(0)?, display_name: r.try_get(1)? })).transpose()
+        })
+    }
+
+    pub(super) fn operator_remove(&self, token_hash: &str) -> Result<(), StoreError> {
+        let h = token_hash.to_owned();
+        self.run(move |c| async move {
+            c.execute("DELETE FROM verifier_operator_sessions WHERE token_hash = $1", &[&h]).await?;
+            Ok(())
         })
     }
 }

@@ -7,7 +7,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
-use super::{COLS, ClientIdPrefix, Flow, NewSession, Raw, RequestMode, Session, SessionStatus, StoreError, TakeCheck, TakeRefused};
+use super::{COLS, ClientIdPrefix, Flow, NewSession, OperatorSession, Raw, RequestMode, Session, SessionStatus, StoreError, TakeCheck, TakeRefused};
 
 /// Columns added after the first release, with their definitions: added to an older file
 /// on open.
@@ -90,7 +90,17 @@ impl Sqlite {
                 conn.execute_batch(&format!("ALTER TABLE sessions ADD COLUMN {name} {def}"))?;
             }
         }
-        conn.execute_batch("CREATE INDEX IF NOT EXISTS sessions_owner ON sessions(owner, created_at)")?;
+        conn.execute_batch(
+            "CREATE INDEX IF NOT EXISTS sessions_owner ON sessions(owner, created_at);
+             CREATE TABLE IF NOT EXISTS operator_sessions (
+                token_hash TEXT PRIMARY KEY,
+                username TEXT NOT NULL,
+                display_name TEXT NOT NULL,
+                idle_until INTEGER NOT NULL,
+                ends_at INTEGER NOT NULL
+             );
+             CREATE INDEX IF NOT EXISTS operator_sessions_idle ON operator_sessions(idle_until);",
+        )?;
         Ok(Self { conn: Mutex::new(conn) })
     }
 
@@ -205,6 +215,31 @@ impl Sqlite {
     }
 
     pub(super) fn purge(&self, now: i64) -> Result<usize, StoreError> {
-        Ok(self.conn().prepare_cached("DELETE FROM sessions WHERE purge_at <= ?1")?.execute(params![now])?)
+        let c = self.conn();
+        let n = c.prepare_cached("DELETE FROM sessions WHERE purge_at <= ?1")?.execute(params![now])?;
+        let m = c.prepare_cached("DELETE FROM operator_sessions WHERE idle_until <= ?1 OR ends_at <= ?1")?.execute(params![now])?;
+        Ok(n.saturating_add(m))
+    }
+
+    pub(super) fn operator_create(&self, token_hash: &str, op: &OperatorSession, idle_until: i64, ends_at: i64) -> Result<(), StoreError> {
+        self.conn()
+            .prepare_cached("INSERT INTO operator_sessions (token_hash, username, display_name, idle_until, ends_at) VALUES (?1, ?2, ?3, ?4, ?5)")?
+            .execute(params![token_hash, op.username, op.display_name, idle_until, ends_at])?;
+        Ok(())
+    }
+
+    pub(super) fn operator_touch(&self, token_hash: &str, now: i64, idle_until: i64) -> Result<Option<OperatorSession>, StoreError> {
+        Ok(self
+            .conn()
+            .prepare_cached(
+                "UPDATE operator_sessions SET idle_until = ?3 WHERE token_hash = ?1 AND idle_until > ?2 AND ends_at > ?2 RETURNING username, display_name",
+            )?
+            .query_row(params![token_hash, now, idle_until], |r| Ok(OperatorSession { username: r.get(0)?, display_name: r.get(1)? }))
+            .optional()?)
+    }
+
+    pub(super) fn operator_remove(&self, token_hash: &str) -> Result<(), StoreError> {
+        self.conn().prepare_cached("DELETE FROM operator_sessions WHERE token_hash = ?1")?.execute(params![token_hash])?;
+        Ok(())
     }
 }

@@ -1,31 +1,32 @@
 //! Operator sessions, cookies and CSRF.
 //!
-//! * Sessions live **in this process's memory**: a restart logs every operator out, and
-//!   behind several replicas an operator must stick to one (the checks themselves are in the
-//!   verifier's database and survive both). The cookie carries a 256-bit random token; the
-//!   map is keyed by its SHA-256. A session ends after `idle_timeout` seconds without a
-//!   request, after [`MAX_LIFETIME`] in any case, or at logout.
+//! * Sessions live **in the verifier's store** (the `store` module, table of operator
+//!   sessions): replicas on one PostgreSQL share them (a login on one replica, the next
+//!   request on another), and a restart keeps them. The cookie carries a 256-bit random
+//!   token; the row is keyed by its SHA-256, never the token. A session ends after
+//!   `idle_timeout` seconds without a request, after [`MAX_LIFETIME`] in any case (both
+//!   enforced by the query that reads it), or at logout; ended rows go with the store's
+//!   purge. Rows exist for logged-in operators only, and logins are rate limited.
 //! * The cookie: `HttpOnly`, `SameSite=Strict`, `Path=/`; on an `https` entity id also
 //!   `Secure` and the `__Host-` prefix. On an `http` entity id (loopback development and
 //!   tests) a browser refuses `Secure` cookies and `__Host-` names, so both are left out.
-//! * CSRF: every POST carries the session's token in a hidden field, compared in constant
-//!   time, and, when the browser sends them, `Origin` must be the verifier's own and
-//!   `Sec-Fetch-Site` `same-origin`. The login form too: a visitor gets an anonymous session
-//!   (no operator) holding its token; a successful login replaces it with a new session
-//!   (new cookie, new token: no fixation).
+//! * CSRF: every POST carries the session's CSRF value in a hidden field, compared in
+//!   constant time, and, when the browser sends them, `Origin` must be the verifier's own and
+//!   `Sec-Fetch-Site` `same-origin`. The value is derived from the cookie's token
+//!   ([`csrf_of`]): nothing to store, the same on every replica, worthless without the
+//!   cookie. The login form too: a visitor gets a cookie token that is stored nowhere (no
+//!   operator), and the form's value is derived from it; a successful login gives a new
+//!   token (new cookie, new CSRF value: no fixation).
 
-use std::collections::HashMap;
-use std::sync::{Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::http::{HeaderMap, header};
 
 use crate::Verifier;
+use crate::store::OperatorSession;
 
 /// The longest an operator session lasts, active or not.
 pub const MAX_LIFETIME: Duration = Duration::from_secs(12 * 3_600);
-/// The most sessions (anonymous ones included) held at once; past it the oldest goes.
-pub const MAX_SESSIONS: usize = 10_000;
 
 /// An operator's (or a visitor's) session.
 #[derive(Debug, Clone)]
@@ -34,64 +35,60 @@ pub struct OpSession {
     pub username: Option<String>,
     /// The name shown.
     pub display_name: String,
-    /// The CSRF token of the forms.
+    /// The CSRF value of the forms.
     pub csrf: String,
-    created: Instant,
-    last_seen: Instant,
-}
-
-/// The sessions of this process.
-#[derive(Debug, Default)]
-pub struct Sessions {
-    map: Mutex<HashMap<String, OpSession>>,
 }
 
 fn key(token: &str) -> String {
     crate::routes::hash(token)
 }
 
-impl Sessions {
-    /// The live session of `token`, its idle clock restarted; `None` when unknown or over.
-    pub fn get(&self, token: &str, idle: Duration) -> Option<OpSession> {
-        let now = Instant::now();
-        let mut map = self.map.lock().unwrap_or_else(PoisonError::into_inner);
-        let k = key(token);
-        let s = map.get_mut(&k)?;
-        if now.saturating_duration_since(s.last_seen) > idle || now.saturating_duration_since(s.created) > MAX_LIFETIME {
-            map.remove(&k);
-            return None;
-        }
-        s.last_seen = now;
-        Some(s.clone())
-    }
+/// The CSRF value of the cookie `token`: a hash of it under a label of its own (so neither
+/// the stored key nor the form gives the token).
+pub fn csrf_of(token: &str) -> String {
+    crate::routes::hash(&format!("tessera-operator-csrf:{token}"))
+}
 
-    /// A new session: its cookie token and the session.
-    pub fn create(&self, username: Option<String>, display_name: String, idle: Duration) -> Result<(String, OpSession), crate::VerifierError> {
-        let token = crate::routes::random()?;
-        let now = Instant::now();
-        let s = OpSession { username, display_name, csrf: crate::routes::random()?, created: now, last_seen: now };
-        let mut map = self.map.lock().unwrap_or_else(PoisonError::into_inner);
-        if map.len() >= MAX_SESSIONS {
-            map.retain(|_, s| now.saturating_duration_since(s.last_seen) <= idle && now.saturating_duration_since(s.created) <= MAX_LIFETIME);
-            // Still full: drop the oldest anonymous session, else the oldest.
-            if map.len() >= MAX_SESSIONS {
-                let victim = map
-                    .iter()
-                    .min_by_key(|(_, s)| (s.username.is_some(), s.last_seen))
-                    .map(|(k, _)| k.clone());
-                if let Some(v) = victim {
-                    map.remove(&v);
-                }
-            }
-        }
-        map.insert(key(&token), s.clone());
-        Ok((token, s))
-    }
+/// A visitor's session (not logged in) for the cookie `token`.
+pub fn visitor(token: &str) -> OpSession {
+    OpSession { username: None, display_name: String::new(), csrf: csrf_of(token) }
+}
 
-    /// Ends a session.
-    pub fn remove(&self, token: &str) {
-        self.map.lock().unwrap_or_else(PoisonError::into_inner).remove(&key(token));
-    }
+/// The session of the cookie `token`: the operator's when a live one is stored (its idle
+/// clock restarted), else a visitor's.
+pub fn get(st: &Verifier, token: &str, idle: Duration) -> Result<OpSession, crate::store::StoreError> {
+    let now = st.now().secs();
+    let idle_until = now.saturating_add(secs(idle));
+    Ok(match st.store().operator_touch(&key(token), now, idle_until)? {
+        Some(op) => OpSession { username: Some(op.username), display_name: op.display_name, csrf: csrf_of(token) },
+        None => visitor(token),
+    })
+}
+
+fn secs(d: Duration) -> i64 {
+    i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
+}
+
+/// A new cookie token, stored nowhere (a visitor).
+pub fn new_token() -> Result<String, crate::VerifierError> {
+    crate::routes::random()
+}
+
+/// A new operator session: its cookie token and the session.
+pub fn create(st: &Verifier, username: String, display_name: String, idle: Duration) -> Result<(String, OpSession), crate::VerifierError> {
+    let token = new_token()?;
+    let now = st.now().secs();
+    let op = OperatorSession { username, display_name };
+    st.store()
+        .operator_create(&key(&token), &op, now.saturating_add(secs(idle)), now.saturating_add(secs(MAX_LIFETIME)))
+        .map_err(crate::VerifierError::from)?;
+    let s = OpSession { username: Some(op.username), display_name: op.display_name, csrf: csrf_of(&token) };
+    Ok((token, s))
+}
+
+/// Ends the session of the cookie `token` (on every replica).
+pub fn remove(st: &Verifier, token: &str) -> Result<(), crate::store::StoreError> {
+    st.store().operator_remove(&key(token))
 }
 
 /// Whether the page is served over https (the entity id's scheme).
@@ -185,20 +182,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sessions_end_when_idle_and_at_logout() {
-        let s = Sessions::default();
-        let minute = Duration::from_secs(60);
-        let (token, op) = s.create(Some("agente".into()), "Agente".into(), minute).unwrap();
-        assert_eq!(token.len(), 43, "256 bits");
-        assert_ne!(op.csrf, token);
-        assert_eq!(s.get(&token, minute).unwrap().username.as_deref(), Some("agente"));
-        assert!(s.get("another", minute).is_none());
-        std::thread::sleep(Duration::from_millis(5));
-        assert!(s.get(&token, Duration::from_millis(1)).is_none(), "idle too long");
-        assert!(s.get(&token, minute).is_none(), "and gone for good");
-        let (token, _) = s.create(None, String::new(), minute).unwrap();
-        s.remove(&token);
-        assert!(s.get(&token, minute).is_none());
+    fn the_csrf_value_is_bound_to_the_token() {
+        assert_eq!(csrf_of("a"), csrf_of("a"));
+        assert_ne!(csrf_of("a"), csrf_of("b"));
+        assert_ne!(csrf_of("a"), key("a"), "not the stored key");
     }
 
     #[test]
@@ -208,7 +195,7 @@ mod tests {
         assert_eq!(cookie(&h, "tessera-operator"), Some("tok"));
         assert_eq!(cookie(&h, "tessera-lang"), Some("en"));
         assert_eq!(cookie(&h, "missing"), None);
-        let s = OpSession { username: None, display_name: String::new(), csrf: "abc".into(), created: Instant::now(), last_seen: Instant::now() };
+        let s = OpSession { username: None, display_name: String::new(), csrf: "abc".into() };
         assert!(csrf_ok(&s, "abc"));
         assert!(!csrf_ok(&s, "abd") && !csrf_ok(&s, ""));
     }

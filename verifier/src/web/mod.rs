@@ -6,7 +6,7 @@
 //! | path | what |
 //! |---|---|
 //! | `GET /check` | the login form, or the operator's presets and recent checks (`?lang=it|en`) |
-//! | `POST /check/login`, `POST /check/logout` | operator sessions ([`auth`]) |
+//! | `POST /check/login`, `POST /check/logout` | operator sessions, in the verifier's store: any replica answers ([`auth`]) |
 //! | `POST /check/start` | a cross-device session from a preset, owned by the operator → the check's page |
 //! | `GET /check/s/{id}` | the QR code, countdown and live state; then the verdict |
 //! | `GET /check/s/{id}/qr.svg` | the wallet URL as a QR code (level Q) |
@@ -50,11 +50,10 @@ pub const MAX_FORM: usize = 8 * 1024;
 pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; \
                        form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
-/// What the page holds in memory: operator sessions, the login limiter, a dummy hash.
+/// What the page holds in memory: the login limiter and a dummy hash (operator sessions are
+/// in the verifier's store, shared by replicas: [`auth`]).
 #[derive(Debug, Default)]
 pub struct WebState {
-    /// Operator sessions.
-    pub sessions: auth::Sessions,
     login: OnceLock<service_kit::RateLimiter>,
     dummy_hash: OnceLock<String>,
 }

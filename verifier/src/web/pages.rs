@@ -73,9 +73,16 @@ fn idle(st: &Verifier) -> Duration {
 }
 
 /// The session of the request's cookie: `(token, session)`.
-fn current(st: &Verifier, web: &WebState, headers: &HeaderMap) -> Option<(String, OpSession)> {
+fn current(st: &Verifier, _web: &WebState, headers: &HeaderMap) -> Option<(String, OpSession)> {
     let token = auth::cookie(headers, auth::cookie_name(st))?;
-    web.sessions.get(token, idle(st)).map(|s| (token.to_owned(), s))
+    match auth::get(st, token, idle(st)) {
+        Ok(s) => Some((token.to_owned(), s)),
+        Err(e) => {
+            // The store did not answer: treated as no session (the login form, or 403).
+            tracing::error!(target: "verifier", error = %e, "operator session lookup failed");
+            None
+        }
+    }
 }
 
 /// The logged-in operator: `(session, username)`.
@@ -275,10 +282,10 @@ pub(super) async fn home(State(st): State<Verifier>, Extension(web): Web, header
             },
             None => html(StatusCode::OK, login_page(&st, lang, &s, None), cookies),
         },
-        None => match web.sessions.create(None, String::new(), idle(&st)) {
-            Ok((token, s)) => {
+        None => match auth::new_token() {
+            Ok(token) => {
                 cookies.push(auth::session_cookie(&st, &token));
-                html(StatusCode::OK, login_page(&st, lang, &s, None), cookies)
+                html(StatusCode::OK, login_page(&st, lang, &auth::visitor(&token), None), cookies)
             }
             Err(e) => e.into_response(),
         },
@@ -307,8 +314,10 @@ pub(super) async fn login(State(st): State<Verifier>, Extension(web): Web, req: 
     let found = tokio::task::spawn_blocking(move || auth::check_login(&st2, &web2.dummy_hash, &u, &p)).await.ok().flatten();
     match found {
         Some(op) => {
-            web.sessions.remove(&token);
-            match web.sessions.create(Some(op.username.clone()), op.display_name.clone(), idle(&st)) {
+            if let Err(e) = auth::remove(&st, &token) {
+                return crate::VerifierError::from(e).into_response();
+            }
+            match auth::create(&st, op.username.clone(), op.display_name.clone(), idle(&st)) {
                 Ok((token, _)) => {
                     tracing::info!(target: "verifier", operator = %op.username, "operator logged in");
                     see_other(BASE_PATH, vec![auth::session_cookie(&st, &token)])
@@ -338,10 +347,10 @@ fn post_guard(st: &Verifier, web: &WebState, headers: &HeaderMap, csrf: &str) ->
 /// `POST /check/logout`.
 pub(super) async fn logout(State(st): State<Verifier>, Extension(web): Web, headers: HeaderMap, Form(f): Form<CsrfForm>) -> Response {
     match post_guard(&st, &web, &headers, &f.csrf) {
-        Ok((token, _, _)) => {
-            web.sessions.remove(&token);
-            see_other(BASE_PATH, vec![auth::clear_cookie(&st)])
-        }
+        Ok((token, _, _)) => match auth::remove(&st, &token) {
+            Ok(()) => see_other(BASE_PATH, vec![auth::clear_cookie(&st)]),
+            Err(e) => crate::VerifierError::from(e).into_response(),
+        },
         Err(r) => r.into_response(),
     }
 }
