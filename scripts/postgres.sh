@@ -3,6 +3,8 @@
 # cluster listening only on 127.0.0.1 with its files under /tmp, creates a role and a
 # database for the tests, and prints the line to eval:
 #   eval "$(./scripts/postgres.sh)"   # sets TESSERA_TEST_POSTGRES_URL
+#   ./scripts/postgres.sh restart     # restarts the running cluster (fast shutdown: the
+#                                     # connections are cut), for faults under load
 # Idempotent (a running cluster is reused) and quiet on success; details go to
 # $PGROOT/setup.log and $PGROOT/server.log.
 set -euo pipefail
@@ -61,6 +63,12 @@ if ! as_pg "$BIN/pg_ctl" -D "$DATA" status >/dev/null 2>&1; then
   as_pg "$BIN/pg_ctl" -D "$DATA" -l "$PGROOT/server.log" -w -t 30 \
     -o "-c listen_addresses=127.0.0.1 -c port=$PORT -c unix_socket_directories=$PGROOT -c max_connections=200 -c fsync=off" \
     start >>"$LOG" 2>&1 9>&- || fail "the cluster did not start (see $LOG and $PGROOT/server.log)"
+fi
+
+if [ "${1:-}" = restart ]; then
+  as_pg "$BIN/pg_ctl" -D "$DATA" -l "$PGROOT/server.log" -w -t 30 -m fast \
+    -o "-c listen_addresses=127.0.0.1 -c port=$PORT -c unix_socket_directories=$PGROOT -c max_connections=200 -c fsync=off" \
+    restart >>"$LOG" 2>&1 9>&- || fail "the cluster did not restart (see $LOG and $PGROOT/server.log)"
 fi
 
 psql_admin() { as_pg "$BIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$PGROOT" -p "$PORT" -U "$SUPER" -d postgres "$@"; }

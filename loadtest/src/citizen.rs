@@ -23,6 +23,8 @@ pub(crate) struct Target {
     pub(crate) verifier_token: String,
     pub(crate) http: reqwest::blocking::Client,
     pub(crate) replays: bool,
+    /// The verifier's preset asking for the issued credential.
+    pub(crate) preset: &'static str,
 }
 
 /// Single-use things replayed on purpose, and how many of those replays were accepted.
@@ -112,7 +114,7 @@ pub(crate) fn round(t: &Target, stats: &Stats, replays: &Replays, dir: &Path, ci
     }
     let (mut sid, mut wallet_url, mut code) = (String::new(), String::new(), String::new());
     if !timed(stats, "present", || {
-        let (s, v) = post(t, &format!("{}/sessions", t.verifier), &t.verifier_token, &json!({"preset": "driving_licence", "flow": "same_device"}))?;
+        let (s, v) = post(t, &format!("{}/sessions", t.verifier), &t.verifier_token, &json!({"preset": t.preset, "flow": "same_device"}))?;
         let (Some(id), Some(url)) = (v.get("session_id").and_then(Value::as_str), v.get("wallet_url").and_then(Value::as_str)) else {
             return Err(format!("session: HTTP {s}: {v}"));
         };

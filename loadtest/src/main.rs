@@ -22,6 +22,8 @@ use stats::Stats;
 /// The registries' sample citizens (the issuer's `samples::CITIZENS`); a pre-authorized offer
 /// for one of them can be asked for any number of times.
 const CITIZENS: [&str; 3] = ["RSSMRA80A10H501Z", "VRDLGU85M41F205X", "BNCGPP90C15L219K"];
+/// Those whose driving licence is ready (VRDLGU85M41F205X's issuance is deferred).
+const MDL_CITIZENS: [&str; 2] = ["RSSMRA80A10H501Z", "BNCGPP90C15L219K"];
 
 #[derive(Parser)]
 #[command(about = "Load test (and faults under load) for a running `tessera up`")]
@@ -88,9 +90,9 @@ fn main() -> ExitCode {
 /// The run; whether every invariant held.
 fn run(a: &Args) -> Result<bool, String> {
     let at = |i: u16| a.port.checked_add(i).map(|p| format!("http://127.0.0.1:{p}")).ok_or("the port is too high");
-    let (issuer_offset, issuer_dir) = match a.issuer.as_str() {
-        "motorizzazione" => (2, "motorizzazione"),
-        "pid" => (6, "pid-provider"),
+    let (issuer_offset, issuer_dir, citizens): (u16, &str, &[&str]) = match a.issuer.as_str() {
+        "motorizzazione" => (2, "motorizzazione", &MDL_CITIZENS),
+        "pid" => (6, "pid-provider", &CITIZENS),
         other => return Err(format!("--issuer {other}: motorizzazione or pid")),
     };
     if !a.kill_replica.is_empty() && a.up_log.is_none() {
@@ -107,10 +109,12 @@ fn run(a: &Args) -> Result<bool, String> {
         verifier_token: token(&a.data_dir, "verifier")?,
         http,
         replays: a.replays,
+        preset: if a.issuer == "pid" { "pid" } else { "driving_licence" },
     };
     let root = std::env::temp_dir().join(format!("tessera-loadtest-{}", std::process::id()));
     std::fs::create_dir_all(&root).map_err(|e| format!("{}: {e}", root.display()))?;
     let stats = Stats::default();
+    let activations = Stats::default();
     let replays = Replays::default();
     let received: Mutex<Vec<Received>> = Mutex::new(Vec::new());
     let haproxy_log = a.data_dir.join("haproxy").join("haproxy.log");
@@ -122,14 +126,16 @@ fn run(a: &Args) -> Result<bool, String> {
         let handles: Vec<_> = (0..a.citizens)
             .map(|i| {
                 let dir = root.join(format!("wallet-{i}"));
-                let cf = CITIZENS.get(i % CITIZENS.len()).copied().unwrap_or("RSSMRA80A10H501Z");
-                let (t, st) = (&target, &stats);
+                let cf = citizens.get(i % citizens.len()).copied().unwrap_or("RSSMRA80A10H501Z");
+                let (t, st) = (&target, &activations);
                 s.spawn(move || citizen::activate(t, st, &dir, cf).then_some((dir, cf)))
             })
             .collect();
         handles.into_iter().filter_map(|h| h.join().ok().flatten()).collect()
     });
-    println!("{} of {} wallets activated in {:.1} s", active.len(), a.citizens, start.elapsed().as_secs_f64());
+    let took = start.elapsed();
+    println!("{} of {} wallets activated in {:.1} s", active.len(), a.citizens, took.as_secs_f64());
+    print!("{}", activations.report(took));
 
     // The load, with the faults at --after seconds.
     let start = Instant::now();
@@ -165,14 +171,14 @@ fn run(a: &Args) -> Result<bool, String> {
 
     println!("\n{} citizens ({} active), {:.1} s of load:", a.citizens, active.len(), elapsed.as_secs_f64());
     print!("{}", stats.report(elapsed));
-    let errors = stats.errors();
+    let errors = stats.errors() + activations.errors();
     println!("errors: {errors}");
     let mut ok = true;
 
     // Every credential a wallet received is in the issuer's records.
     let received = received.into_inner().unwrap_or_default();
     let mut known: std::collections::BTreeMap<&str, std::collections::BTreeSet<u64>> = Default::default();
-    for cf in CITIZENS {
+    for &cf in citizens {
         let url = format!("{}/admin/citizens/{cf}/credentials", target.issuer);
         let v: Value = target.http.get(&url).bearer_auth(&target.issuer_token).send().and_then(|r| r.json()).map_err(|e| format!("GET {url}: {e}"))?;
         let idx = v.get("credentials").and_then(Value::as_array).into_iter().flatten().filter_map(|c| c.get("status_idx").and_then(Value::as_u64));
