@@ -199,3 +199,119 @@ fn a_bad_database_url_is_refused_at_start() {
     let e = verifier::Verifier::open(config).unwrap_err().to_string();
     assert!(e.contains("PostgreSQL"), "{e}");
 }
+
+/// The in-person page's operator: (username, password, display name).
+const OPERATOR: (&str, &str, &str) = ("agente.verdi", "verdi-password-3", "Agente Verdi");
+
+/// An Argon2id PHC string with small parameters (debug builds would spend seconds on the
+/// recommended ones; the verifier reads the parameters from the hash).
+fn cheap_hash(password: &str) -> String {
+    use argon2::password_hash::PasswordHasher as _;
+    let params = argon2::Params::new(1024, 1, 1, None).unwrap();
+    argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params).hash_password(password.as_bytes()).unwrap().to_string()
+}
+
+/// One operator's browser behind a load balancer: one cookie, the entity's origin on POSTs,
+/// each request sent to the replica the test names.
+struct Operator<'a> {
+    fed: &'a Fed,
+    origin: String,
+    cookie: Option<String>,
+}
+
+struct Page {
+    status: u16,
+    location: Option<String>,
+    body: String,
+}
+
+impl Page {
+    fn csrf(&self) -> String {
+        let at = self.body.find("name=\"csrf\" value=\"").unwrap_or_else(|| panic!("no form in {}", self.body)) + "name=\"csrf\" value=\"".len();
+        let end = self.body[at..].find('"').unwrap();
+        self.body[at..at + end].to_owned()
+    }
+}
+
+impl Operator<'_> {
+    async fn send(&mut self, r: reqwest::RequestBuilder) -> Page {
+        let r = match &self.cookie {
+            Some(c) => r.header("cookie", format!("tessera-operator={c}")),
+            None => r,
+        };
+        let r = r.send().await.unwrap();
+        for c in r.headers().get_all("set-cookie") {
+            let c = c.to_str().unwrap();
+            if let Some(v) = c.strip_prefix("tessera-operator=") {
+                let v = v.split(';').next().unwrap();
+                self.cookie = (!c.contains("Max-Age=0")).then(|| v.to_owned());
+            }
+        }
+        let status = r.status().as_u16();
+        let location = r.headers().get("location").map(|l| l.to_str().unwrap().to_owned());
+        Page { status, location, body: r.text().await.unwrap() }
+    }
+
+    async fn get(&mut self, base: &str, path: &str) -> Page {
+        let r = self.fed.http.get(format!("{base}{path}"));
+        self.send(r).await
+    }
+
+    async fn post(&mut self, base: &str, path: &str, form: &[(&str, &str)]) -> Page {
+        let r = self.fed.http.post(format!("{base}{path}")).header("origin", self.origin.clone()).form(form);
+        self.send(r).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operator_sessions_are_shared_by_the_replicas() {
+    let Some(base) = postgres_url("operator_sessions_are_shared_by_the_replicas") else { return };
+    let schema = Schema::new(&base).await;
+    let keys = tempfile::tempdir().unwrap();
+    let (url, keys_dir) = (schema.url.clone(), keys.path().to_path_buf());
+    let (user, password, display) = OPERATOR;
+    let fed = Fed::with(move |c| {
+        c.database_url = Some(url);
+        c.keys_dir = Some(keys_dir);
+        c.web.operators = vec![verifier::web::Operator { username: user.into(), display_name: display.into(), password_hash: cheap_hash(password) }];
+    })
+    .await;
+    let a = fed.verifier_id.as_str().trim_end_matches('/').to_owned();
+    let (_b_state, b, b_task) = fed.replica("b").await;
+    let origin = a.clone();
+    let mut op = Operator { fed: &fed, origin, cookie: None };
+
+    // The login form from A, posted to B.
+    let form = op.get(&a, "/check").await;
+    assert_eq!(form.status, 200);
+    assert!(form.body.contains("name=\"password\""));
+    let login = op.post(&b, "/check/login", &[("csrf", &form.csrf()), ("username", user), ("password", password)]).await;
+    assert_eq!((login.status, login.location.as_deref()), (303, Some("/check")), "{}", login.body);
+
+    // The operator's page and a check started, on either replica.
+    let mut csrf = String::new();
+    for base in [&a, &b] {
+        let home = op.get(base, "/check").await;
+        assert_eq!(home.status, 200);
+        assert!(home.body.contains(display) && !home.body.contains("name=\"password\""), "{}", home.body);
+        csrf = home.csrf();
+    }
+    let mut ids = Vec::new();
+    for base in [&a, &b] {
+        let started = op.post(base, "/check/start", &[("csrf", &csrf), ("preset", "age_over_18")]).await;
+        assert_eq!(started.status, 303, "{}", started.body);
+        ids.push(started.location.unwrap());
+    }
+    for (id, other) in ids.iter().zip([&b, &a]) {
+        assert_eq!(op.get(other, id).await.status, 200, "{id} on the other replica");
+    }
+
+    // Logout on B ends it on A.
+    let old = op.cookie.clone();
+    assert_eq!(op.post(&b, "/check/logout", &[("csrf", &csrf)]).await.status, 303);
+    assert!(op.cookie.is_none());
+    op.cookie = old;
+    assert!(op.get(&a, "/check").await.body.contains("name=\"password\""), "logged out on A too");
+    assert_eq!(op.post(&a, "/check/start", &[("csrf", &csrf), ("preset", "age_over_18")]).await.status, 403);
+    b_task.abort();
+}
