@@ -70,7 +70,14 @@ fn timed(stats: &Stats, step: &'static str, f: impl FnOnce() -> Result<(), Strin
 pub(crate) fn activate(t: &Target, stats: &Stats, dir: &Path, fiscal_number: &str) -> bool {
     let d = dir.to_string_lossy();
     timed(stats, "activate", || {
-        tessera(t, &["wallet", "activate", "--provider", &t.wallet_provider, "--ta", &t.ta, "--data-dir", &d, "--fiscal-number", &format!("TINIT-{fiscal_number}")]).map(drop)
+        // The OP's login is rate limited (HTTP 429): wait and try again, for up to 3 minutes.
+        let start = Instant::now();
+        loop {
+            match tessera(t, &["wallet", "activate", "--provider", &t.wallet_provider, "--ta", &t.ta, "--data-dir", &d, "--fiscal-number", &format!("TINIT-{fiscal_number}")]) {
+                Err(e) if e.contains("HTTP 429") && start.elapsed() < Duration::from_secs(180) => std::thread::sleep(Duration::from_secs(2)),
+                other => return other.map(drop),
+            }
+        }
     })
 }
 

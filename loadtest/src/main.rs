@@ -60,6 +60,12 @@ struct Args {
     /// Restart PostgreSQL mid-run with `SCRIPT restart` (scripts/postgres.sh).
     #[arg(long, value_name = "SCRIPT")]
     restart_postgres: Option<PathBuf>,
+    /// Wallets activated for real (SPID login, WAA, WUA), at most 4 at a time; the test
+    /// OP's login is rate limited per client (120 a minute), so beyond this pool each
+    /// citizen's wallet directory starts as a copy of an activated one (its own credential
+    /// store from then on, the instance and its attestations shared). Default: all.
+    #[arg(long)]
+    pool: Option<usize>,
     /// The `tessera` binary (default: next to this one, else on PATH).
     #[arg(long)]
     tessera: Option<PathBuf>,
@@ -74,6 +80,17 @@ fn tessera_binary(given: Option<PathBuf>) -> PathBuf {
     given.unwrap_or_else(|| {
         std::env::current_exe().ok().and_then(|e| e.parent().map(|d| d.join("tessera"))).filter(|p| p.exists()).unwrap_or_else(|| PathBuf::from("tessera"))
     })
+}
+
+/// A copy of the wallet directory `from` (files and subdirectories).
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() { copy_dir(&entry.path(), &target)? } else { std::fs::copy(entry.path(), target).map(drop)? }
+    }
+    Ok(())
 }
 
 fn main() -> ExitCode {
@@ -119,23 +136,48 @@ fn run(a: &Args) -> Result<bool, String> {
     let received: Mutex<Vec<Received>> = Mutex::new(Vec::new());
     let haproxy_log = a.data_dir.join("haproxy").join("haproxy.log");
 
-    // Activation: every citizen's wallet at once (SPID login at the test OP, WAA, WUA).
-    println!("activating {} wallets...", a.citizens);
+    // Activation: the pool's wallets, 4 at a time (SPID login at the test OP, WAA, WUA).
+    let pool = a.pool.unwrap_or(a.citizens).clamp(1, a.citizens.max(1));
+    println!("activating {pool} wallets for {} citizens...", a.citizens);
     let start = Instant::now();
-    let active: Vec<(PathBuf, &str)> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..a.citizens)
-            .map(|i| {
-                let dir = root.join(format!("wallet-{i}"));
-                let cf = citizens.get(i % citizens.len()).copied().unwrap_or("RSSMRA80A10H501Z");
-                let (t, st) = (&target, &activations);
-                s.spawn(move || citizen::activate(t, st, &dir, cf).then_some((dir, cf)))
-            })
-            .collect();
-        handles.into_iter().filter_map(|h| h.join().ok().flatten()).collect()
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let activated: Mutex<Vec<(usize, PathBuf)>> = Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for _ in 0..4.min(pool) {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    if i >= pool {
+                        break;
+                    }
+                    let dir = root.join(format!("wallet-{i}"));
+                    let cf = citizens.get(i % citizens.len()).copied().unwrap_or("RSSMRA80A10H501Z");
+                    if citizen::activate(&target, &activations, &dir, cf)
+                        && let Ok(mut v) = activated.lock()
+                    {
+                        v.push((i, dir));
+                    }
+                }
+            });
+        }
     });
+    let mut activated = activated.into_inner().unwrap_or_default();
+    activated.sort();
     let took = start.elapsed();
-    println!("{} of {} wallets activated in {:.1} s", active.len(), a.citizens, took.as_secs_f64());
+    println!("{} of {pool} wallets activated in {:.1} s", activated.len(), took.as_secs_f64());
     print!("{}", activations.report(took));
+    let mut active: Vec<(PathBuf, &str)> = Vec::new();
+    for i in 0..a.citizens {
+        let Some((j, from)) = activated.get(i % activated.len().max(1)) else { break };
+        let cf = citizens.get(j % citizens.len()).copied().unwrap_or("RSSMRA80A10H501Z");
+        if i < activated.len() {
+            active.push((from.clone(), cf));
+        } else {
+            let dir = root.join(format!("wallet-{i}"));
+            copy_dir(from, &dir).map_err(|e| format!("copying {} to {}: {e}", from.display(), dir.display()))?;
+            active.push((dir, cf));
+        }
+    }
 
     // The load, with the faults at --after seconds.
     let start = Instant::now();
