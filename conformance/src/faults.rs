@@ -1,6 +1,6 @@
 //! The faults that prove each check able to fail (issue 13 item 3): each names what it breaks
 //! in a target's responses and the exact set of tests that must then fail. The crate's
-//! `tests/faults.rs` (and `tests/rp.rs` for the rp plan) puts a mutating proxy in front of our own services, injects every fault
+//! `tests/faults.rs` (the federation, issuer and wallet-provider plans; `tests/rp.rs` for the rp plan) puts a mutating proxy in front of our own services, injects every fault
 //! of this list one at a time, runs the plan through the proxy, and asserts that the failed
 //! tests are exactly `breaks` (the target is told its subordinate, so that a broken `/list` touches only the tests of `/list`). A test id listed here is "proven able to fail" in the coverage
 //! table; the proxy re-signs what it alters with the service's own key, so that a fault breaks
@@ -134,6 +134,44 @@ pub static FAULTS: &[Fault] = &[
         does: "re-signs the trust_chain's Entity Configuration with response_types_supported [code]",
         breaks: &["RPR-82"],
     },
+    // The issuer and wallet-provider plans: our issuer and our wallet provider each behind the
+    // proxy of `tests/support/mod.rs` (their entity id is the proxy's URL); what it alters it
+    // re-signs with the service's own federation key.
+    Fault { name: "ci-ec-sub", plan: Plan::Issuer, does: "signs the Entity Configuration with another sub", breaks: &["CI_001", "CI_006"] },
+    Fault { name: "ci-ec-media-type", plan: Plan::Issuer, does: "serves the Entity Configuration as application/jwt", breaks: &["CI_002"] },
+    Fault { name: "ci-ec-typ", plan: Plan::Issuer, does: "signs the Entity Configuration with typ JWT", breaks: &["CI_003"] },
+    Fault {
+        name: "ci-ec-foreign-key",
+        plan: Plan::Issuer,
+        does: "signs the Entity Configuration with a fresh key of its own jwks, unknown to the superior",
+        breaks: &["CI_004"],
+    },
+    Fault { name: "ci-no-trust-marks", plan: Plan::Issuer, does: "drops trust_marks from the Entity Configuration", breaks: &["CI_005"] },
+    Fault { name: "ci-exp-before-iat", plan: Plan::Issuer, does: "signs the Entity Configuration with exp before iat", breaks: &["CI_006"] },
+    Fault { name: "ci-metadata-issuer", plan: Plan::Issuer, does: "names another credential_issuer at /.well-known/openid-credential-issuer", breaks: &["CI_007"] },
+    Fault { name: "ci-no-nonce-endpoint", plan: Plan::Issuer, does: "drops nonce_endpoint from openid_credential_issuer", breaks: &["CI_008"] },
+    Fault { name: "ci-verifier-not-object", plan: Plan::Issuer, does: "publishes openid_credential_verifier as a string", breaks: &["CI_009"] },
+    Fault { name: "wp-ec-media-type", plan: Plan::WalletProvider, does: "serves the Entity Configuration as application/jwt", breaks: &["WP_001"] },
+    Fault { name: "wp-ec-signature", plan: Plan::WalletProvider, does: "corrupts the Entity Configuration's signature", breaks: &["WP_002"] },
+    Fault { name: "wp-ec-alg-none", plan: Plan::WalletProvider, does: "serves the Entity Configuration unsigned (alg none)", breaks: &["WP_002", "WP_002a"] },
+    Fault { name: "wp-ec-kid", plan: Plan::WalletProvider, does: "signs the Entity Configuration under a kid that is not the key's thumbprint", breaks: &["WP_002b"] },
+    Fault { name: "wp-ec-typ", plan: Plan::WalletProvider, does: "signs the Entity Configuration with typ JWT", breaks: &["WP_002c"] },
+    Fault { name: "wp-ec-sub", plan: Plan::WalletProvider, does: "signs the Entity Configuration with another sub", breaks: &["WP_002d"] },
+    Fault { name: "wp-exp-before-iat", plan: Plan::WalletProvider, does: "signs the Entity Configuration with exp before iat", breaks: &["WP_002e"] },
+    Fault { name: "wp-no-authority-hints", plan: Plan::WalletProvider, does: "drops authority_hints", breaks: &["WP_002f"] },
+    Fault { name: "wp-duplicate-kid", plan: Plan::WalletProvider, does: "publishes the signing key twice under one kid", breaks: &["WP_002g"] },
+    Fault { name: "wp-wallet-metadata", plan: Plan::WalletProvider, does: "publishes wallet_solution.wallet_metadata as a string", breaks: &["WP_002h"] },
+    Fault { name: "wp-key-use", plan: Plan::WalletProvider, does: "marks the wallet_solution keys use `attest`", breaks: &["WP_003"] },
+    // WP_004a's check (a valid public JWKS) is part of WP_003's: no fault fails it alone.
+    Fault { name: "wp-private-key", plan: Plan::WalletProvider, does: "puts a private member `d` in the wallet_solution keys", breaks: &["WP_003", "WP_004a"] },
+    Fault { name: "wp-no-key-reference", plan: Plan::WalletProvider, does: "drops the wallet_solution jwks (no key reference)", breaks: &["WP_004"] },
+    Fault { name: "wp-jwks-uri-http", plan: Plan::WalletProvider, does: "references the wallet_solution keys by an http jwks_uri", breaks: &["WP_004b"] },
+    Fault { name: "wp-signed-jwks-uri-http", plan: Plan::WalletProvider, does: "references the wallet_solution keys by an http signed_jwks_uri", breaks: &["WP_004c"] },
+    // WP_041 repeats WP_035a's request with its checks and more: what fails WP_035a fails it.
+    Fault { name: "wp-instances-error-text", plan: Plan::WalletProvider, does: "serves /wallet-instances errors as text/plain", breaks: &["WP_035a", "WP_041"] },
+    Fault { name: "wp-forged-bearer-code", plan: Plan::WalletProvider, does: "answers a forged bearer at /wallet-instances with error invalid_token", breaks: &["WP_041"] },
+    Fault { name: "wp-revoke-code", plan: Plan::WalletProvider, does: "answers an unauthenticated revocation with error invalid_request", breaks: &["WP_043"] },
+    Fault { name: "wp-nonce-repeat", plan: Plan::WalletProvider, does: "answers /nonce with the same nonce every time", breaks: &["WP_131"] },
 ];
 
 /// The faults that prove `id`.

@@ -27,11 +27,16 @@ pub struct Federation {
     /// The anchor's entity id (the proxy).
     pub anchor: EntityId,
     pub leaf: EntityId,
-    /// Our wallet provider, onboarded under the anchor.
+    /// Our wallet provider, onboarded under the anchor, behind a proxy of its own (its entity id).
     pub wallet_provider: EntityId,
-    /// Our issuer (the three presets, sample registries), onboarded with a trust mark.
+    /// Our issuer (the three presets, sample registries), onboarded with a trust mark, behind
+    /// a proxy of its own (its entity id).
     pub issuer: EntityId,
     pub fault: Arc<Mutex<Option<&'static str>>>,
+    /// The fault of the wallet provider's proxy.
+    pub wallet_provider_fault: Arc<Mutex<Option<&'static str>>>,
+    /// The fault of the issuer's proxy.
+    pub issuer_fault: Arc<Mutex<Option<&'static str>>>,
     /// The anchor's id and keys, as members pin them.
     pub anchor_config: TrustAnchorConfig,
 }
@@ -48,6 +53,22 @@ struct Proxy {
 
 async fn serve(listener: tokio::net::TcpListener, app: axum::Router) {
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+}
+
+/// The same mutating proxy in front of another of our services, re-signing with the key ring
+/// in `keys_dir` (the service's federation keys); returns its fault switch.
+async fn proxy_for(listener: tokio::net::TcpListener, entity: &EntityId, upstream: &EntityId, keys_dir: &std::path::Path) -> Arc<Mutex<Option<&'static str>>> {
+    let fault = Arc::new(Mutex::new(None));
+    let proxy = Proxy {
+        upstream: upstream.to_string(),
+        entity: entity.to_string(),
+        leaf: String::new(),
+        signer: Arc::new(trust_anchor::keys::KeyRing::load_or_create(keys_dir).unwrap()),
+        fault: fault.clone(),
+        http: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap(),
+    };
+    serve(listener, axum::Router::new().fallback(forward).with_state(proxy)).await;
+    fault
 }
 
 async fn bind() -> (tokio::net::TcpListener, EntityId) {
@@ -111,16 +132,19 @@ impl Federation {
         let r = http.post(format!("{leaf}/admin/own-trust-marks")).bearer_auth(TOKEN).json(&json!({"trust_mark": issued["trust_mark"]})).send().await.unwrap();
         assert_eq!(r.status(), 204, "{}", r.text().await.unwrap());
 
-        let (wp_listener, wallet_provider) = bind().await;
+        let (wp_proxy_listener, wallet_provider) = bind().await;
+        let (wp_listener, wp_upstream) = bind().await;
         let mut wp = wallet_provider::Config::new(wallet_provider.clone(), anchor.clone(), dir.path().join("wp"));
         wp.trust_anchor_jwks = Some(lc_anchor_jwks);
         let provider = wallet_provider::WalletProvider::open(wp).unwrap();
         tokio::spawn(async move { wallet_provider::serve_listener(provider, wp_listener, std::future::pending()).await.unwrap() });
+        let wallet_provider_fault = proxy_for(wp_proxy_listener, &wallet_provider, &wp_upstream, &dir.path().join("wp")).await;
         let body = json!({"entity_id": wallet_provider, "entity_types": ["wallet_solution"], "trust_mark_claims": {"organization_type": "private"}});
         let r = http.post(format!("{anchor}/admin/subordinates")).bearer_auth(TOKEN).json(&body).send().await.unwrap();
         assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
 
-        let (issuer_listener, issuer) = bind().await;
+        let (issuer_proxy_listener, issuer) = bind().await;
+        let (issuer_listener, issuer_upstream) = bind().await;
         let mut ic = issuer::Config::new(issuer.clone(), dir.path().join("issuer"), &issuer::presets::Preset::ALL);
         ic.admin_token = TOKEN.into();
         ic.trust_anchors = vec![TrustAnchorConfig { id: anchor.clone(), jwks: ic_anchor_jwks }];
@@ -131,6 +155,7 @@ impl Federation {
         }
         let served = issuer::Issuer::open(ic).unwrap();
         tokio::spawn(async move { issuer::serve_listener(served, issuer_listener, std::future::pending()).await.unwrap() });
+        let issuer_fault = proxy_for(issuer_proxy_listener, &issuer, &issuer_upstream, &dir.path().join("issuer")).await;
         let body = json!({"entity_id": issuer, "entity_types": ["openid_credential_issuer"], "trust_mark_claims": {"organization_type": "public"}});
         let r = http.post(format!("{anchor}/admin/subordinates")).bearer_auth(TOKEN).json(&body).send().await.unwrap();
         assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
@@ -139,11 +164,21 @@ impl Federation {
         let issued: Value = r.json().await.unwrap();
         let r = http.post(format!("{issuer}/admin/own-trust-marks")).bearer_auth(TOKEN).json(&json!({"trust_mark": issued["trust_mark"]})).send().await.unwrap();
         assert_eq!(r.status(), 204, "{}", r.text().await.unwrap());
-        Self { _dir: dir, anchor, leaf, wallet_provider, issuer, fault, anchor_config }
+        Self { _dir: dir, anchor, leaf, wallet_provider, issuer, fault, wallet_provider_fault, issuer_fault, anchor_config }
     }
 
     pub fn set_fault(&self, f: Option<&'static str>) {
         *self.fault.lock().unwrap() = f;
+    }
+
+    /// Switches a fault on (or off) in front of the issuer.
+    pub fn set_issuer_fault(&self, f: Option<&'static str>) {
+        *self.issuer_fault.lock().unwrap() = f;
+    }
+
+    /// Switches a fault on (or off) in front of the wallet provider.
+    pub fn set_wallet_provider_fault(&self, f: Option<&'static str>) {
+        *self.wallet_provider_fault.lock().unwrap() = f;
     }
 }
 
@@ -168,6 +203,34 @@ impl Proxy {
         let sig = self.signer.current().sign(input.as_bytes()).unwrap();
         format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig))
     }
+
+    /// Re-signs `jwt` with a fresh key of its own, which becomes its only `jwks` key (kid its
+    /// thumbprint): self-signed still, but by a key no superior knows.
+    fn resign_foreign(&self, jwt: &str) -> String {
+        let key = SoftwareSigner::generate().unwrap();
+        let jwk = key.public_jwk();
+        let kid = jwk.thumbprint().as_str().to_owned();
+        let mut v: Value = serde_json::from_str(&jwk.to_json()).unwrap();
+        v["kid"] = kid.clone().into();
+        let (mut h, mut p) = decode(jwt.trim());
+        h.insert("kid".into(), kid.into());
+        p.insert("jwks".into(), json!({"keys": [v]}));
+        let input = format!("{}.{}", b64json(&Value::Object(h)), b64json(&Value::Object(p)));
+        let sig = key.sign(input.as_bytes()).unwrap();
+        format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig))
+    }
+}
+
+/// `metadata.<entity_type>` of a statement's payload, to edit.
+fn metadata_mut<'a>(p: &'a mut Map<String, Value>, entity_type: &str) -> &'a mut Map<String, Value> {
+    p.get_mut("metadata").and_then(|m| m.get_mut(entity_type)).and_then(Value::as_object_mut).unwrap()
+}
+
+/// Rewrites the `error` of a JSON error body.
+fn error_code(text: &str, code: &str) -> String {
+    let mut v: Value = serde_json::from_str(text).unwrap_or_else(|_| json!({}));
+    v["error"] = code.into();
+    v.to_string()
 }
 
 fn now() -> i64 {
@@ -269,6 +332,88 @@ async fn forward(State(px): State<Proxy>, method: Method, uri: Uri, headers: Hea
         (Some("resolve-metadata"), "/resolve") if status == StatusCode::OK => {
             text = px.resign(&text, |_, p| drop(p.insert("metadata".into(), json!({"openid_credential_verifier": {"client_name": "Altered"}}))));
         }
+        // The issuer (`conformance::faults`, plan issuer).
+        (Some("ci-ec-media-type"), "/.well-known/openid-federation") => set_ct(&mut out_headers, "application/jwt"),
+        (Some("ci-ec-typ"), "/.well-known/openid-federation") => text = px.resign(&text, |h, _| drop(h.insert("typ".into(), "JWT".into()))),
+        (Some("ci-ec-sub"), "/.well-known/openid-federation") => text = px.resign(&text, |_, p| drop(p.insert("sub".into(), "https://someone-else.example".into()))),
+        (Some("ci-ec-foreign-key"), "/.well-known/openid-federation") => text = px.resign_foreign(&text),
+        (Some("ci-no-trust-marks"), "/.well-known/openid-federation") => text = px.resign(&text, |_, p| drop(p.remove("trust_marks"))),
+        (Some("ci-exp-before-iat"), "/.well-known/openid-federation") => text = px.resign(&text, |_, p| {
+            p.insert("iat".into(), (now() + 60).into());
+            p.insert("exp".into(), (now() + 30).into());
+        }),
+        (Some("ci-metadata-issuer"), "/.well-known/openid-credential-issuer") => {
+            let mut v: Value = serde_json::from_str(&text).unwrap();
+            v["credential_issuer"] = "https://someone-else.example".into();
+            text = v.to_string();
+        }
+        (Some("ci-no-nonce-endpoint"), "/.well-known/openid-federation") => {
+            text = px.resign(&text, |_, p| drop(metadata_mut(p, "openid_credential_issuer").remove("nonce_endpoint")));
+        }
+        (Some("ci-verifier-not-object"), "/.well-known/openid-federation") => {
+            text = px.resign(&text, |_, p| drop(p.get_mut("metadata").and_then(Value::as_object_mut).unwrap().insert("openid_credential_verifier".into(), "verifier".into())));
+        }
+        // The wallet provider (plan wallet-provider).
+        (Some("wp-ec-media-type"), "/.well-known/openid-federation") => set_ct(&mut out_headers, "application/jwt"),
+        (Some("wp-ec-signature"), "/.well-known/openid-federation") => {
+            let (head, _) = text.trim().rsplit_once('.').unwrap();
+            text = format!("{head}.{}", URL_SAFE_NO_PAD.encode([7u8; 64]));
+        }
+        (Some("wp-ec-alg-none"), "/.well-known/openid-federation") => {
+            let (h, p) = decode(text.trim());
+            let mut h = h;
+            h.insert("alg".into(), "none".into());
+            text = format!("{}.{}.", b64json(&Value::Object(h)), b64json(&Value::Object(p)));
+        }
+        (Some("wp-ec-kid"), "/.well-known/openid-federation") => text = px.resign(&text, |h, p| {
+            let kid = h.get("kid").and_then(Value::as_str).unwrap().to_owned();
+            h.insert("kid".into(), "not-the-thumbprint".into());
+            for k in p.get_mut("jwks").and_then(|j| j.get_mut("keys")).and_then(Value::as_array_mut).unwrap() {
+                if k["kid"] == kid.as_str() {
+                    k["kid"] = "not-the-thumbprint".into();
+                }
+            }
+        }),
+        (Some("wp-ec-typ"), "/.well-known/openid-federation") => text = px.resign(&text, |h, _| drop(h.insert("typ".into(), "JWT".into()))),
+        (Some("wp-ec-sub"), "/.well-known/openid-federation") => text = px.resign(&text, |_, p| drop(p.insert("sub".into(), "https://someone-else.example".into()))),
+        (Some("wp-exp-before-iat"), "/.well-known/openid-federation") => text = px.resign(&text, |_, p| {
+            p.insert("iat".into(), (now() + 60).into());
+            p.insert("exp".into(), (now() + 30).into());
+        }),
+        (Some("wp-no-authority-hints"), "/.well-known/openid-federation") => text = px.resign(&text, |_, p| drop(p.remove("authority_hints"))),
+        (Some("wp-duplicate-kid"), "/.well-known/openid-federation") => text = px.resign(&text, |_, p| {
+            let keys = p.get_mut("jwks").and_then(|j| j.get_mut("keys")).and_then(Value::as_array_mut).unwrap();
+            let first = keys[0].clone();
+            keys.push(first);
+        }),
+        (Some("wp-wallet-metadata"), "/.well-known/openid-federation") => {
+            text = px.resign(&text, |_, p| drop(metadata_mut(p, "wallet_solution").insert("wallet_metadata".into(), "metadata".into())));
+        }
+        (Some("wp-key-use"), "/.well-known/openid-federation") => text = px.resign(&text, |_, p| {
+            for k in metadata_mut(p, "wallet_solution").get_mut("jwks").and_then(|j| j.get_mut("keys")).and_then(Value::as_array_mut).unwrap() {
+                k["use"] = "attest".into();
+            }
+        }),
+        (Some("wp-private-key"), "/.well-known/openid-federation") => text = px.resign(&text, |_, p| {
+            for k in metadata_mut(p, "wallet_solution").get_mut("jwks").and_then(|j| j.get_mut("keys")).and_then(Value::as_array_mut).unwrap() {
+                k["d"] = "c2VjcmV0".into();
+            }
+        }),
+        (Some("wp-no-key-reference"), "/.well-known/openid-federation") => text = px.resign(&text, |_, p| drop(metadata_mut(p, "wallet_solution").remove("jwks"))),
+        (Some("wp-jwks-uri-http"), "/.well-known/openid-federation") => text = px.resign(&text, |_, p| {
+            let ws = metadata_mut(p, "wallet_solution");
+            ws.remove("jwks");
+            ws.insert("jwks_uri".into(), format!("{}/jwks", px.entity).into());
+        }),
+        (Some("wp-signed-jwks-uri-http"), "/.well-known/openid-federation") => text = px.resign(&text, |_, p| {
+            let ws = metadata_mut(p, "wallet_solution");
+            ws.remove("jwks");
+            ws.insert("signed_jwks_uri".into(), format!("{}/signed_jwks", px.entity).into());
+        }),
+        (Some("wp-instances-error-text"), "/wallet-instances") if method == Method::GET && status.is_client_error() => set_ct(&mut out_headers, "text/plain"),
+        (Some("wp-forged-bearer-code"), "/wallet-instances") if method == Method::GET && headers.contains_key(header::AUTHORIZATION) => text = error_code(&text, "invalid_token"),
+        (Some("wp-revoke-code"), p) if method == Method::PATCH && p.starts_with("/wallet-instances/") => text = error_code(&text, "invalid_request"),
+        (Some("wp-nonce-repeat"), "/nonce") => text = json!({"nonce": "conformance-the-same-nonce-every-time"}).to_string(),
         _ => {}
     }
     let _ = &px.leaf;
