@@ -597,8 +597,8 @@ mod tests {
     }
 
     #[test]
-    fn operator_sessions_idle_lifetime_logout_and_purge() {
-        let (_d, s) = store();
+    fn operator_sessions_idle_lifetime_logout_purge_and_restart() {
+        let (d, s) = store();
         let op = OperatorSession { username: "agente".into(), display_name: "Agente".into() };
         s.operator_create("h1", &op, 10, 100).unwrap();
         assert_eq!(s.operator_touch("h1", 5, 20).unwrap(), Some(op.clone()));
@@ -613,6 +613,11 @@ mod tests {
         s.operator_create("h4", &op, 50, 100).unwrap();
         assert_eq!(s.purge(30).unwrap(), 2, "h1 and h2 purged");
         assert!(s.operator_touch("h4", 30, 60).unwrap().is_some());
+        // A restart keeps it.
+        let path = d.path().join("v.sqlite");
+        drop(s);
+        let s = Store::open(&path).unwrap();
+        assert_eq!(s.operator_touch("h4", 40, 70).unwrap(), Some(op));
     }
 
     #[test]
