@@ -644,6 +644,11 @@ impl Config {
     pub fn is_update(&self, value: u8) -> bool {
         value == wallet_core::status::StatusValue::Update.to_u8() || value == self.attribute_update_status
     }
+
+    /// The status values [`Config::is_update`] accepts: UPDATE and ATTRIBUTE_UPDATE.
+    pub fn update_statuses(&self) -> [u8; 2] {
+        [wallet_core::status::StatusValue::Update.to_u8(), self.attribute_update_status]
+    }
 }
 
 #[cfg(test)]

@@ -35,6 +35,10 @@ pub const SKEW: i64 = 60;
 /// Seconds a deferred issuance waits for the registry before it is dropped.
 pub const DEFERRED_TTL: i64 = 7 * 86_400;
 
+/// How long a re-issuance holds the credentials it replaces (seconds): a request that dies
+/// between the claim and the end gives them back when this lease ends.
+pub const REISSUE_CLAIM_SECS: i64 = 60;
+
 fn no_store(status: StatusCode, body: String) -> Response {
     (status, [(header::CONTENT_TYPE, "application/json"), (header::CACHE_CONTROL, "no-store")], body).into_response()
 }
@@ -330,8 +334,9 @@ struct Checked {
     keys: Vec<Jwk>,
     wuas: Vec<wallet_core::status::StatusReference>,
     nonces: Vec<String>,
-    /// A re-issuance (a `refreshed` token): the ids of the credentials it replaces, set
-    /// INVALID once the new ones are recorded.
+    /// A re-issuance (a `refreshed` token): the ids of the credentials marked for update
+    /// when the request was checked (claimed, then set INVALID, once its successors are
+    /// signed: `credential_inner`).
     replaces: Vec<String>,
 }
 
@@ -357,16 +362,32 @@ async fn credential_inner(st: &Issuer, headers: &HeaderMap, body: &[u8]) -> Resu
     match st.registry().lookup(source, &c.grant.citizen)? {
         Record::Ready(claims) => {
             let chain = st.own_trust_chain().await;
-            let response = issue(st, &grant_id, &c.grant, &c.configuration_id, claims, &c.keys, chain.as_deref())?;
-            // IT-Wallet 1.4 §3.3 re-issuance: the replaced credentials are revoked once their
-            // successors are recorded.
-            for id in &c.replaces {
-                st.store().set_status(crate::store::Target::Credential(id), StatusValue::Invalid.to_u8())?;
+            if c.replaces.is_empty() {
+                return issue(st, &grant_id, &c.grant, &c.configuration_id, claims, &c.keys, chain.as_deref());
             }
-            if !c.replaces.is_empty() {
-                st.metrics().add(Event::StatusChanged, u64::try_from(c.replaces.len()).unwrap_or(0));
-                tracing::info!(target: "issuer", replaced = c.replaces.len(), "credentials re-issued");
+            // IT-Wallet 1.4 §3.3 re-issuance, single use: the marked credentials are claimed by
+            // one guarded UPDATE (of two concurrent requests, on one replica or two, one gets
+            // them, the other is denied); a failure before the successors are recorded gives
+            // them back unchanged (still marked: the wallet asks again); recorded, they are
+            // INVALID. A process dying in between leaves them marked under a claim whose lease
+            // (REISSUE_CLAIM_SECS) ends: re-issuable again, no credential lost.
+            let claim = random()?;
+            let claimed = st.store().claim_reissue(&grant_id, &c.configuration_id, st.config().update_statuses(), &claim, now.secs(), REISSUE_CLAIM_SECS)?;
+            if claimed.is_empty() {
+                return Err(IssuerError::oauth(ErrorCode::CredentialRequestDenied, "the credentials marked for update are already being re-issued or were re-issued"));
             }
+            let response = match issue(st, &grant_id, &c.grant, &c.configuration_id, claims, &c.keys, chain.as_deref()) {
+                Ok(r) => r,
+                Err(e) => {
+                    if let Err(release) = st.store().release_reissue(&claim) {
+                        tracing::warn!(target: "issuer", error = %release, "re-issuance claim not released: its lease will end");
+                    }
+                    return Err(e);
+                }
+            };
+            let replaced = st.store().finish_reissue(&claim, StatusValue::Invalid.to_u8())?;
+            st.metrics().add(Event::StatusChanged, u64::try_from(replaced).unwrap_or(0));
+            tracing::info!(target: "issuer", replaced, "credentials re-issued");
             Ok(response)
         }
         Record::NotReady if !c.replaces.is_empty() => {

@@ -438,3 +438,49 @@ async fn an_updated_licence_is_reissued_with_the_refresh_token() {
     let (s, v) = wallet.protected(&fed, "/credential", &at, &Wallet::request(MDL, wallet.proofs(&fed, &[k1], &fed.wua(&[k1]), &nonce)), None).await;
     assert_eq!((s, v["error"].as_str()), (400, Some("credential_request_denied")), "{v}");
 }
+
+/// Re-issuance is single use (issue 12): two `/credential` requests at the same moment with
+/// refreshed tokens of one grant, after an update, each with its own nonce and key: the
+/// marked credential is claimed by one guarded UPDATE, so exactly one request is served and
+/// the other is denied; the old entry ends INVALID, one successor VALID.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_concurrent_reissuances_of_one_update_serve_exactly_one() {
+    let fed = Fed::with(|c| c.access_token_ttl = 30).await;
+    let wallet = Wallet::new(3);
+    let (url, tx) = fed.offer(MARIO, &[MDL]).await;
+    let (_, code) = Wallet::read_offer(&fed, &url).await;
+    let tokens = wallet.tokens(&fed, &code, &tx).await;
+    let rt = tokens.refresh_token.clone().expect("a refresh token");
+    let k0 = &wallet.keys[0];
+    let nonce = wallet.nonce(&fed).await;
+    let (s, v) = wallet.protected(&fed, "/credential", &tokens.access_token, &Wallet::request(MDL, wallet.proofs(&fed, &[k0], &fed.wua(&[k0]), &nonce)), None).await;
+    assert_eq!(s, 200, "{v}");
+    let CredentialResponse::Immediate { credentials, .. } = Wallet::parse_credentials(&v) else { panic!("immediate") };
+    let resolver = StaticKeyResolver::for_issuer(fed.issuer_key().await, fed.issuer_id.as_str());
+    let old_idx = wallet_core::vc::verify(&Verifier::new(&resolver), &credentials[0].credential, UnixTime::now()).unwrap().status.unwrap().idx;
+
+    let conn = rusqlite::Connection::open(&fed.config.registry).unwrap();
+    conn.execute("UPDATE licences SET expiry_date = '2041-02-28' WHERE tax_id_code = ?1", [MARIO]).unwrap();
+    let (s, v) = Fed::json(fed.http.post(fed.url("/admin/status")).bearer_auth(TOKEN).json(&json!({"action": "update", "citizen": MARIO}))).await;
+    assert_eq!((s, v["changed"].as_u64()), (200, Some(1)), "{v}");
+
+    let mut requests = Vec::new();
+    for k in [&wallet.keys[1], &wallet.keys[2]] {
+        let (s, v) = wallet.refresh(&fed, &rt, &wallet.dpop).await;
+        assert_eq!(s, 200, "{v}");
+        let at = v["access_token"].as_str().unwrap().to_owned();
+        let nonce = wallet.nonce(&fed).await;
+        requests.push((at, Wallet::request(MDL, wallet.proofs(&fed, &[k], &fed.wua(&[k]), &nonce))));
+    }
+    let [(at1, b1), (at2, b2)] = <[_; 2]>::try_from(requests).unwrap();
+    let (r1, r2) = tokio::join!(wallet.protected(&fed, "/credential", &at1, &b1, None), wallet.protected(&fed, "/credential", &at2, &b2, None));
+    let served: Vec<_> = [&r1, &r2].into_iter().filter(|(s, _)| *s == 200).collect();
+    assert_eq!(served.len(), 1, "exactly one re-issuance: {r1:?} {r2:?}");
+    let denied = if r1.0 == 200 { &r2 } else { &r1 };
+    assert_eq!((denied.0, denied.1["error"].as_str()), (400, Some("credential_request_denied")), "{denied:?}");
+    let CredentialResponse::Immediate { credentials, .. } = Wallet::parse_credentials(&served[0].1) else { panic!("immediate") };
+    let new = wallet_core::vc::verify(&Verifier::new(&resolver), &credentials[0].credential, UnixTime::now()).unwrap();
+    assert_eq!(new.attributes()["expiry_date"], "2041-02-28");
+    assert_eq!(status_of(&fed, old_idx).await, StatusValue::Invalid);
+    assert_eq!(status_of(&fed, new.status.unwrap().idx).await, StatusValue::Valid);
+}

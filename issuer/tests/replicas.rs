@@ -222,3 +222,56 @@ fn a_bad_database_url_is_refused_at_start() {
     config.database_url = Some("postgres://nobody:x@127.0.0.1:1/none?connect_timeout=2".into());
     assert!(Issuer::open(config).unwrap_err().to_string().contains("PostgreSQL"));
 }
+
+/// Re-issuance is single use across replicas (issue 12): after an update, one `/credential`
+/// request with a refreshed token at A and one at B at the same moment: the marked
+/// credential is claimed by one guarded `UPDATE ... RETURNING` on the shared database, so
+/// exactly one replica serves, the other answers `credential_request_denied`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_reissuances_on_two_replicas_serve_exactly_one() {
+    let Some(url) = postgres_url("concurrent_reissuances_on_two_replicas_serve_exactly_one") else { return };
+    let schema = Schema::new(&url).await;
+    let keys = tempfile::tempdir().unwrap();
+    let (db, kd) = (schema.url.clone(), keys.path().to_path_buf());
+    let fed = Fed::with(move |c| {
+        c.database_url = Some(db);
+        c.keys_dir = Some(kd);
+        c.access_token_ttl = 30;
+    })
+    .await;
+    let a = fed.issuer_id.as_str().trim_end_matches('/').to_owned();
+    let (b, _b_task) = start(replica_config(&fed, "b")).await;
+
+    let wallet = Wallet::new(1);
+    let (url, tx) = fed.offer(MARIO, &[MDL]).await;
+    let (_, code) = Wallet::read_offer(&fed, &url).await;
+    let (s, v) = token_at(&fed, &wallet, &a, &code, &tx).await;
+    assert_eq!(s, 200, "{v}");
+    let (at, rt) = (v["access_token"].as_str().unwrap().to_owned(), v["refresh_token"].as_str().expect("a refresh token").to_owned());
+    let (s, v) = credential_at(&fed, &wallet, &a, &at, &mdl_request(&fed, &wallet, &nonce_at(&fed, &a).await), None).await;
+    assert_eq!(s, 200, "{v}");
+
+    let registry = rusqlite::Connection::open(&fed.config.registry).unwrap();
+    registry.execute("UPDATE licences SET expiry_date = '2042-03-31' WHERE tax_id_code = ?1", [MARIO]).unwrap();
+    let (s, v) = Fed::json(fed.http.post(fed.url("/admin/status")).bearer_auth(TOKEN).json(&json!({"action": "update", "citizen": MARIO}))).await;
+    assert_eq!((s, v["changed"].as_u64()), (200, Some(1)), "{v}");
+
+    let mut requests = Vec::new();
+    for base in [&a, &b] {
+        let (s, v) = wallet.refresh(&fed, &rt, &wallet.dpop).await;
+        assert_eq!(s, 200, "{v}");
+        let at = v["access_token"].as_str().unwrap().to_owned();
+        let fresh = Wallet::new(1);
+        let body = mdl_request(&fed, &fresh, &nonce_at(&fed, base).await);
+        requests.push((base.clone(), at, body));
+    }
+    let [(b1, at1, body1), (b2, at2, body2)] = <[_; 2]>::try_from(requests).unwrap();
+    let (r1, r2) = tokio::join!(credential_at(&fed, &wallet, &b1, &at1, &body1, None), credential_at(&fed, &wallet, &b2, &at2, &body2, None));
+    let served = [&r1, &r2].into_iter().filter(|(s, _)| *s == 200).count();
+    assert_eq!(served, 1, "exactly one re-issuance: {r1:?} {r2:?}");
+    let denied = if r1.0 == 200 { &r2 } else { &r1 };
+    assert_eq!((denied.0, denied.1["error"].as_str()), (400, Some("credential_request_denied")), "{denied:?}");
+    let mut statuses: Vec<u64> = issued_at(&fed, &b).await.iter().map(|c| c["status"].as_u64().unwrap()).collect();
+    statuses.sort_unstable();
+    assert_eq!(statuses, vec![0, 1], "the old one INVALID, one successor");
+}

@@ -276,6 +276,30 @@ impl Store {
         dispatch!(self, set_status(target, value))
     }
 
+    /// Claims for one re-issuance (IT-Wallet 1.4 §3.3 "Refresh") the credentials of
+    /// `grant_id` and `configuration_id` whose status is one of `marked` (UPDATE /
+    /// ATTRIBUTE_UPDATE) and that no other request holds: one guarded `UPDATE ... RETURNING`
+    /// writes `claim` on them with a lease until `now + lease`, so of two concurrent requests
+    /// (on one process or two replicas) exactly one gets them; the other gets none. Their
+    /// status is unchanged: if the request then fails, [`Store::release_reissue`] gives them
+    /// back, and if its process dies, the lease ends and another request may claim them.
+    pub fn claim_reissue(&self, grant_id: &str, configuration_id: &str, marked: [u8; 2], claim: &str, now: i64, lease: i64) -> Result<Vec<String>, StoreError> {
+        dispatch!(self, claim_reissue(grant_id, configuration_id, marked, claim, now, lease))
+    }
+
+    /// Ends a re-issuance claim: its credentials take the status `value` (INVALID once their
+    /// successors are recorded) and the claim is cleared; how many changed (none when the
+    /// lease ended and another request claimed them).
+    pub fn finish_reissue(&self, claim: &str, value: u8) -> Result<usize, StoreError> {
+        dispatch!(self, finish_reissue(claim, value))
+    }
+
+    /// Gives back the credentials of a failed re-issuance: the claim cleared, the status
+    /// (still UPDATE / ATTRIBUTE_UPDATE) untouched, so the wallet may ask again.
+    pub fn release_reissue(&self, claim: &str) -> Result<usize, StoreError> {
+        dispatch!(self, release_reissue(claim))
+    }
+
     /// Credentials of a citizen (admin API), oldest first.
     pub fn issued_to(&self, citizen: &str) -> Result<Vec<Issued>, StoreError> {
         dispatch!(self, issued_to(citizen))
@@ -443,5 +467,37 @@ pub(crate) mod contract {
         assert_eq!(s.grant("g").unwrap().unwrap().configurations, vec!["pid".to_owned()]);
         s.purge(1_000).unwrap();
         assert!(s.grant("g").unwrap().is_none());
+    }
+
+    /// A re-issuance claim: marked rows of one grant and configuration, once; given back on
+    /// release; claimable again when the lease ends; INVALID when finished.
+    pub(crate) fn reissue_claims(s: &Store) {
+        let row = |id: &str, grant: &str, idx: u64, status: u8| Issued {
+            id: id.into(),
+            grant_id: grant.into(),
+            citizen: "RC".into(),
+            configuration_id: "mdl".into(),
+            status_idx: idx,
+            status,
+            notification_id: format!("n-{id}"),
+            issued_at: 1,
+            expires_at: 2,
+            notified: None,
+        };
+        let base = 2_000_000;
+        s.insert_issued(&[row("rc1", "rg", base, 0x0B), row("rc2", "rg", base + 1, 0x03), row("rc3", "rg", base + 2, 0), row("rc4", "other", base + 3, 0x0B)]).unwrap();
+        let marked = [0x03, 0x0B];
+        let mut a = s.claim_reissue("rg", "mdl", marked, "A", 100, 60).unwrap();
+        a.sort();
+        assert_eq!(a, vec!["rc1".to_owned(), "rc2".to_owned()], "the marked rows of this grant");
+        assert!(s.claim_reissue("rg", "mdl", marked, "B", 100, 60).unwrap().is_empty(), "held by A");
+        assert_eq!(s.release_reissue("A").unwrap(), 2);
+        assert_eq!(s.claim_reissue("rg", "mdl", marked, "B", 101, 60).unwrap().len(), 2, "given back");
+        assert_eq!(s.claim_reissue("rg", "mdl", marked, "C", 161, 60).unwrap().len(), 2, "B's lease ended");
+        assert_eq!(s.finish_reissue("B", 1).unwrap(), 0, "B no longer holds them");
+        assert_eq!(s.finish_reissue("C", 1).unwrap(), 2);
+        assert!(s.claim_reissue("rg", "mdl", marked, "D", 300, 60).unwrap().is_empty(), "re-issued");
+        let statuses: Vec<_> = s.issued_to("RC").unwrap().into_iter().map(|i| (i.id, i.status)).collect();
+        assert!(statuses.contains(&("rc1".into(), 1)) && statuses.contains(&("rc2".into(), 1)) && statuses.contains(&("rc4".into(), 0x0B)), "{statuses:?}");
     }
 }

@@ -27,6 +27,8 @@ CREATE TABLE IF NOT EXISTS issuer_status_slots (idx BIGINT PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS issuer_issued (id TEXT PRIMARY KEY, grant_id TEXT NOT NULL, citizen TEXT NOT NULL, configuration_id TEXT NOT NULL,
     status_idx BIGINT NOT NULL UNIQUE, status SMALLINT NOT NULL DEFAULT 0, notification_id TEXT NOT NULL, issued_at BIGINT NOT NULL,
     expires_at BIGINT NOT NULL, notified TEXT);
+ALTER TABLE issuer_issued ADD COLUMN IF NOT EXISTS claim TEXT;
+ALTER TABLE issuer_issued ADD COLUMN IF NOT EXISTS claim_until BIGINT;
 CREATE INDEX IF NOT EXISTS issuer_issued_citizen ON issuer_issued(citizen);
 CREATE INDEX IF NOT EXISTS issuer_issued_notification ON issuer_issued(notification_id);
 CREATE TABLE IF NOT EXISTS issuer_pushed (request_uri_hash TEXT PRIMARY KEY, client_id TEXT NOT NULL, request TEXT NOT NULL,
@@ -211,6 +213,33 @@ impl Postgres {
         Ok(usize::try_from(n).unwrap_or(usize::MAX))
     }
 
+    pub(super) fn claim_reissue(&self, grant_id: &str, configuration_id: &str, marked: [u8; 2], claim: &str, now: i64, lease: i64) -> Result<Vec<String>, StoreError> {
+        let (grant_id, configuration_id, claim) = (grant_id.to_owned(), configuration_id.to_owned(), claim.to_owned());
+        let [a, b] = marked.map(i16::from);
+        let until = now.saturating_add(lease);
+        self.run(move |c| async move {
+            let rows = c
+                .query(
+                    "UPDATE issuer_issued SET claim = $3, claim_until = $4
+                     WHERE grant_id = $1 AND configuration_id = $2 AND status IN ($5, $6) AND (claim IS NULL OR claim_until <= $7)
+                     RETURNING id",
+                    &[&grant_id, &configuration_id, &claim, &until, &a, &b, &now],
+                )
+                .await?;
+            rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
+        })
+    }
+
+    pub(super) fn finish_reissue(&self, claim: &str, value: u8) -> Result<usize, StoreError> {
+        let n = self.execute("UPDATE issuer_issued SET status = $2, claim = NULL, claim_until = NULL WHERE claim = $1", Args::new().s(claim).h(i16::from(value)))?;
+        Ok(usize::try_from(n).unwrap_or(usize::MAX))
+    }
+
+    pub(super) fn release_reissue(&self, claim: &str) -> Result<usize, StoreError> {
+        let n = self.execute("UPDATE issuer_issued SET claim = NULL, claim_until = NULL WHERE claim = $1", Args::new().s(claim))?;
+        Ok(usize::try_from(n).unwrap_or(usize::MAX))
+    }
+
     pub(super) fn issued_to(&self, citizen: &str) -> Result<Vec<Issued>, StoreError> {
         let citizen = citizen.to_owned();
         self.run(move |c| async move {
@@ -383,6 +412,7 @@ mod tests {
         let sep = if base.contains('?') { '&' } else { '?' };
         let s = crate::store::Store::postgres(&format!("{base}{sep}options=-csearch_path%3D{schema}")).unwrap();
         crate::store::contract::single_use_values(&s);
+        crate::store::contract::reissue_claims(&s);
         drop(s);
         admin(format!("DROP SCHEMA {schema} CASCADE"));
     }

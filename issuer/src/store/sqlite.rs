@@ -57,6 +57,11 @@ impl Sqlite {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.execute_batch(SCHEMA)?;
+        // The re-issuance claim (added after the first release: an older file gains it).
+        let has_claim: i64 = conn.query_row("SELECT COUNT(*) FROM pragma_table_info('issued') WHERE name = 'claim'", [], |r| r.get(0))?;
+        if has_claim == 0 {
+            conn.execute_batch("ALTER TABLE issued ADD COLUMN claim TEXT; ALTER TABLE issued ADD COLUMN claim_until INTEGER;")?;
+        }
         Ok(Self { conn: Mutex::new(conn) })
     }
 
@@ -195,6 +200,29 @@ impl Sqlite {
             Target::Citizen(c) => self.conn().execute("UPDATE issued SET status = ?2 WHERE citizen = ?1", params![c, value])?,
         };
         Ok(n)
+    }
+
+    /// See [`super::Store::claim_reissue`].
+    pub(super) fn claim_reissue(&self, grant_id: &str, configuration_id: &str, marked: [u8; 2], claim: &str, now: i64, lease: i64) -> Result<Vec<String>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "UPDATE issued SET claim = ?3, claim_until = ?4
+             WHERE grant_id = ?1 AND configuration_id = ?2 AND status IN (?5, ?6) AND (claim IS NULL OR claim_until <= ?7)
+             RETURNING id",
+        )?;
+        let [a, b] = marked;
+        let ids = stmt.query_map(params![grant_id, configuration_id, claim, now.saturating_add(lease), a, b, now], |r| r.get(0))?.collect::<Result<Vec<String>, _>>()?;
+        Ok(ids)
+    }
+
+    /// See [`super::Store::finish_reissue`].
+    pub(super) fn finish_reissue(&self, claim: &str, value: u8) -> Result<usize, StoreError> {
+        Ok(self.conn().execute("UPDATE issued SET status = ?2, claim = NULL, claim_until = NULL WHERE claim = ?1", params![claim, value])?)
+    }
+
+    /// See [`super::Store::release_reissue`].
+    pub(super) fn release_reissue(&self, claim: &str) -> Result<usize, StoreError> {
+        Ok(self.conn().execute("UPDATE issued SET claim = NULL, claim_until = NULL WHERE claim = ?1", params![claim])?)
     }
 
     /// Credentials of a citizen (admin API).
@@ -369,6 +397,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let s = crate::store::Store::open(&dir.path().join("db")).unwrap();
         crate::store::contract::single_use_values(&s);
+    }
+
+    #[test]
+    fn reissue_claims() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = crate::store::Store::open(&dir.path().join("db")).unwrap();
+        crate::store::contract::reissue_claims(&s);
     }
 
     /// The hot path's bookkeeping commits relaxed and leaves the connection synced again.
