@@ -22,6 +22,18 @@ use stats::Stats;
 /// The registries' sample citizens (the issuer's `samples::CITIZENS`); a pre-authorized offer
 /// for one of them can be asked for any number of times.
 const CITIZENS: [&str; 3] = ["RSSMRA80A10H501Z", "VRDLGU85M41F205X", "BNCGPP90C15L219K"];
+/// The test OP's identities, whose SPID logins activate the wallets (the wallet provider keeps
+/// at most 10 instances per citizen by default: 80 activated wallets at most).
+const IDENTITIES: [&str; 8] = [
+    "RSSMRA80A10H501Z",
+    "VRDLGU85M41F205X",
+    "BNCGPP90C15L219K",
+    "RSSMRA80A01H501U",
+    "BNCGLI85M41F205Z",
+    "VRDLCU90T10L219X",
+    "SPSNNA75E55F839K",
+    "FRRGPP60C12G273E",
+];
 /// Those whose driving licence is ready (VRDLGU85M41F205X's issuance is deferred).
 const MDL_CITIZENS: [&str; 2] = ["RSSMRA80A10H501Z", "BNCGPP90C15L219K"];
 
@@ -151,8 +163,8 @@ fn run(a: &Args) -> Result<bool, String> {
                         break;
                     }
                     let dir = root.join(format!("wallet-{i}"));
-                    let cf = citizens.get(i % citizens.len()).copied().unwrap_or("RSSMRA80A10H501Z");
-                    if citizen::activate(&target, &activations, &dir, cf)
+                    let login = IDENTITIES.get((i + 3) % IDENTITIES.len()).copied().unwrap_or("RSSMRA80A10H501Z");
+                    if citizen::activate(&target, &activations, &dir, login)
                         && let Ok(mut v) = activated.lock()
                     {
                         v.push((i, dir));
@@ -168,8 +180,10 @@ fn run(a: &Args) -> Result<bool, String> {
     print!("{}", activations.report(took));
     let mut active: Vec<(PathBuf, &str)> = Vec::new();
     for i in 0..a.citizens {
-        let Some((j, from)) = activated.get(i % activated.len().max(1)) else { break };
-        let cf = citizens.get(j % citizens.len()).copied().unwrap_or("RSSMRA80A10H501Z");
+        let Some((_, from)) = activated.get(i % activated.len().max(1)) else { break };
+        // The registry citizen the offers are for (any activated wallet may take a
+        // pre-authorized offer).
+        let cf = citizens.get(i % citizens.len()).copied().unwrap_or("RSSMRA80A10H501Z");
         if i < activated.len() {
             active.push((from.clone(), cf));
         } else {
@@ -215,7 +229,7 @@ fn run(a: &Args) -> Result<bool, String> {
     print!("{}", stats.report(elapsed));
     let errors = stats.errors() + activations.errors();
     println!("errors: {errors}");
-    let mut ok = true;
+    let mut ok = !active.is_empty();
 
     // Every credential a wallet received is in the issuer's records.
     let received = received.into_inner().unwrap_or_default();
