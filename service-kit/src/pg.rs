@@ -41,6 +41,14 @@ pub const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long connecting may take when the URL does not say (`connect_timeout`).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How long a call keeps trying to connect when the server refuses or closes connections (a
+/// PostgreSQL restart, a failover): the call waits rather than fails while the server comes
+/// back. Nothing has been sent then, so trying again is safe for single-use statements.
+const RECONNECT_WINDOW: Duration = Duration::from_secs(5);
+
+/// The pause between two connection attempts.
+const RECONNECT_PAUSE: Duration = Duration::from_millis(200);
+
 /// An arbitrary key for `pg_advisory_xact_lock` while a schema is created (shared by every
 /// service: their schemas are then created one at a time, which costs nothing).
 const SCHEMA_LOCK: i64 = 0x7e55_5e55;
@@ -78,7 +86,17 @@ impl Connection {
         if let Some(c) = slot.as_ref().filter(|c| !c.is_closed()) {
             return Ok(Arc::clone(c));
         }
-        let (client, connection) = self.config.connect(NoTls).await?;
+        let started = tokio::time::Instant::now();
+        let (client, connection) = loop {
+            match self.config.connect(NoTls).await {
+                Ok(pair) => break pair,
+                Err(e) if started.elapsed() + RECONNECT_PAUSE < RECONNECT_WINDOW => {
+                    tracing::debug!(application = %self.name, error = %e, "PostgreSQL: connecting again");
+                    tokio::time::sleep(RECONNECT_PAUSE).await;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        };
         let name = self.name.clone();
         tokio::spawn(async move {
             if let Err(e) = connection.await {
@@ -176,6 +194,38 @@ mod tests {
     #[test]
     fn a_bad_url_is_refused_at_once() {
         assert!(matches!(Pg::new("postgres://h:notaport/db", "t", ""), Err(PgError::BadUrl(_))));
+    }
+
+    /// A database that comes back within the reconnect window (here: a port that starts
+    /// forwarding to the test PostgreSQL a second after the first call) is waited for, not
+    /// failed: what a restart of PostgreSQL looks like to a service.
+    #[test]
+    fn a_database_coming_back_is_waited_for() {
+        let Some(real) = std::env::var("TESSERA_TEST_POSTGRES_URL").ok().filter(|u| !u.is_empty()) else {
+            assert_ne!(std::env::var("TESSERA_POSTGRES").as_deref(), Ok("required"), "TESSERA_TEST_POSTGRES_URL is not set");
+            eprintln!("skipped: TESSERA_TEST_POSTGRES_URL is not set");
+            return;
+        };
+        let config = tokio_postgres::Config::from_str(&real).unwrap();
+        let Some(tokio_postgres::config::Host::Tcp(host)) = config.get_hosts().first().cloned() else { panic!("a TCP host") };
+        let target = format!("{host}:{}", config.get_ports().first().copied().unwrap_or(5432));
+        // A free port, closed again: nothing listens there until the forwarder starts.
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let moved = real.replacen(&format!(":{}/", config.get_ports().first().copied().unwrap_or(5432)), &format!(":{port}/"), 1);
+        let moved = moved.replacen(&format!("@{host}:"), "@127.0.0.1:", 1);
+        assert_ne!(moved, real, "the URL names host:port/");
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_secs(1));
+            let listener = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+            for client in listener.incoming() {
+                let (Ok(client), Ok(server)) = (client, std::net::TcpStream::connect(&target)) else { continue };
+                let (mut c2, mut s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+                std::thread::spawn(move || std::io::copy(&mut c2, &mut { server }));
+                std::thread::spawn(move || std::io::copy(&mut s2, &mut { client }));
+            }
+        });
+        let db = Pg::new(&moved, "t", "").unwrap();
+        db.ping().unwrap();
     }
 
     #[test]
