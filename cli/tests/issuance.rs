@@ -307,6 +307,33 @@ fn activate_issue_show_present_then_suspended_is_refused() {
     let (sid, wallet_url) = session(&verifier, v_token, "pid");
     ok(&tessera(&["wallet", "present", &wallet_url, "--yes", "--ta", &ta, "--data-dir", w]));
     assert_eq!(session_status(&verifier, v_token, &sid), "verified");
+
+    // Re-issuance after an update (IT-Wallet 1.4 §3.3 "Refresh", issue 12), the attested
+    // path: the licence reinstated, its registry row changed, the Motorizzazione marks it
+    // `update`; the activated wallet's refresh re-issues it (refresh grant with the wallet
+    // attestation), and the new credential carries the registry's current value.
+    ok(&tessera(&["issuer", "reinstate", "--url", &mdl, "--citizen", MARIO, "--data-dir", d]));
+    registry.execute("UPDATE licences SET expiry_date = '2040-01-31' WHERE tax_id_code = ?1", [MARIO]).unwrap();
+    ok(&tessera(&["issuer", "update", "--url", &mdl, "--citizen", MARIO, "--data-dir", d]));
+    // The refresh token's `nbf` is the first access token's `exp` (300 s in `tessera up`,
+    // less the issuer's 60 s skew): until then the refresh grant answers `invalid_grant`
+    // and the wallet keeps the marked licence, re-trying at the next refresh.
+    let start = Instant::now();
+    let out = loop {
+        let out = ok(&tessera(&["wallet", "refresh", "--ta", &ta, "--data-dir", w]));
+        if out.contains("re-issued as ") {
+            break out;
+        }
+        assert!(out.contains("not re-issued: token: the issuer answered HTTP 400 invalid_grant"), "{out}");
+        assert!(start.elapsed() < Duration::from_secs(330), "never re-issued: {out}");
+        std::thread::sleep(Duration::from_secs(10));
+    };
+    let (_, after) = out.split_once("re-issued as ").unwrap_or_else(|| panic!("no re-issuance in {out}"));
+    let new_id: String = after.chars().take_while(char::is_ascii_alphanumeric).collect();
+    assert!(!new_id.is_empty() && new_id != id, "{out}");
+    let shown = ok(&tessera(&["wallet", "show", &new_id, "--data-dir", w]));
+    assert!(shown.contains("expiry_date = 2040-01-31") && shown.contains("family_name = Rossi"), "{shown}");
+    fails(&tessera(&["wallet", "show", &id, "--data-dir", w]), &format!("credential {id}"));
 }
 
 /// `tessera issuer serve` on a free port from a configuration in `dir` (admin token
