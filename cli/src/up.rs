@@ -228,6 +228,10 @@ pub(crate) async fn start_issuer(mut c: issuer::Config, port: u16, preset: Prese
     // A test federation: a revocation or suspension reaches verifiers within 30 s (the
     // shortest time a consumer may cache the status list), not an hour.
     c.status_list_ttl = 30;
+    // Access tokens of a minute: a refresh token is usable from the access token's expiry
+    // (IT-Wallet 1.4 §3.3), less the issuer's clock skew, so a re-issuance after an update
+    // (`tessera issuer update`, then `tessera wallet refresh`) can be tried at once here.
+    c.access_token_ttl = 60;
     if !c.registry.exists() {
         issuer::samples::load(&c.registry, preset).map_err(|e| usage(format!("{}: {e}", c.registry.display())))?;
     }
