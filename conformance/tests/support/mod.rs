@@ -136,6 +136,12 @@ impl Federation {
         let (wp_listener, wp_upstream) = bind().await;
         let mut wp = wallet_provider::Config::new(wallet_provider.clone(), anchor.clone(), dir.path().join("wp"));
         wp.trust_anchor_jwks = Some(lc_anchor_jwks);
+        // The fault runner runs the plan once per fault, within seconds, from one address:
+        // the provider's per-client limits (a citizen's phone) would answer 429 to WP_131's
+        // nonces. The limits are tested in the provider's own tests.
+        let open = service_kit::RateLimit::new(6_000, 1_000);
+        let r = &mut wp.rate_limits;
+        (r.login, r.session, r.nonce, r.registration, r.attestation) = (open, open, open, open, open);
         let provider = wallet_provider::WalletProvider::open(wp).unwrap();
         tokio::spawn(async move { wallet_provider::serve_listener(provider, wp_listener, std::future::pending()).await.unwrap() });
         let wallet_provider_fault = proxy_for(wp_proxy_listener, &wallet_provider, &wp_upstream, &dir.path().join("wp")).await;
