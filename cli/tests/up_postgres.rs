@@ -31,10 +31,10 @@ fn postgres() -> Option<String> {
     }
 }
 
-/// Eight consecutive ports below the ephemeral range, apart from the other cli tests'
-/// (demo.rs takes 29000–31940): 32000–32800.
+/// Eight consecutive ports below the ephemeral range (32768–60999), apart from the other
+/// tests' (replicas.rs 8000–8980, issuance.rs from 10000): 6000–6800.
 fn ports() -> u16 {
-    32_000 + (std::process::id() % 100) as u16 * 8
+    6_000 + (std::process::id() % 100) as u16 * 8
 }
 
 /// Every `*.sqlite` file under `dir`.
