@@ -10,6 +10,8 @@
 //! OpenID4VP. [`AuthzWallet`] plays the wallet's side of PAR, `/authorize` and `/token`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing, dead_code, unreachable_pub)]
 
+/// The schema helper the verifier's tests use (one copy for both crates).
+#[path = "../../../verifier/tests/common/pg.rs"]
 pub mod pg;
 
 use issuer::config::{Authentication, PidAuthentication, SpidCieAuthentication};
