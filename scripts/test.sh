@@ -4,6 +4,8 @@
 # from Python and Kotlin.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# What the build holds on disk after each big step (CI's disk is finite: see Cargo.toml's profiles).
+disk() { echo "== disk: target $(du -sh target 2>/dev/null | cut -f1), $(df -h . | awk 'NR==2{print $4}') free"; }
 
 ./interop/setup.sh
 export TESSERA_INTEROP=required
@@ -18,6 +20,7 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== tests (server backend: aws-lc-rs)"
 cargo nextest run --workspace --locked --no-fail-fast
 
+disk
 echo "== benchmark smoke run (dev profile, 2 s per level: any error fails; figures: README, Benchmarks)"
 cargo bench -p verifier --bench presentations --locked --profile dev -- --quick
 cargo bench -p issuer --bench issuance --locked --profile dev -- --quick
@@ -25,6 +28,7 @@ cargo bench -p issuer --bench issuance --locked --profile dev -- --quick
 echo "== fuzz smoke (every target builds, runs its seeds + 2 s, no crash; the campaign: README, Fuzzing)"
 ./scripts/fuzz.sh --smoke 2
 
+disk
 echo "== tests (phone backend: pure Rust)"
 cargo nextest run -p wallet-core --no-default-features --locked --no-fail-fast
 
