@@ -253,13 +253,21 @@ pub struct RateLimits {
     pub wallet: RateLimit,
     /// The admin API.
     pub admin: RateLimit,
+    /// Addresses of load balancers whose `X-Forwarded-For` is believed (behind one, every
+    /// wallet would otherwise count as the balancer).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     /// Clients remembered per limiter.
     pub max_clients: usize,
 }
 
 impl Default for RateLimits {
     fn default() -> Self {
-        Self { wallet: RateLimit::new(600, 100), admin: RateLimit::new(6_000, 500), max_clients: service_kit::rate_limit::DEFAULT_MAX_CLIENTS }
+        Self {
+            wallet: RateLimit::new(600, 100),
+            admin: RateLimit::new(6_000, 500),
+            trusted_proxies: Vec::new(),
+            max_clients: service_kit::rate_limit::DEFAULT_MAX_CLIENTS,
+        }
     }
 }
 

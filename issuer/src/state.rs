@@ -285,7 +285,9 @@ impl Builder {
         fed.metadata = md;
         fed.trust_anchors = config.trust_anchors.clone();
         let federation = trust_anchor::AppState::open(fed).map_err(OpenError::Federation)?;
-        let l = |name: &'static str, limit| Arc::new(RateLimiter::new(name, limit).with_max_clients(config.rate_limits.max_clients));
+        let l = |name: &'static str, limit| {
+            Arc::new(RateLimiter::new(name, limit).with_max_clients(config.rate_limits.max_clients).with_trusted_proxies(config.rate_limits.trusted_proxies.clone()))
+        };
         let limiters = Limiters { wallet: l("wallet", config.rate_limits.wallet), admin: l("admin", config.rate_limits.admin) };
         let wallet_providers = WalletProviders(config.trust_anchors.iter().map(|a| TrustChainResolver::new(a.clone(), WALLET_SOLUTION)).collect());
         let http = service_kit::OutboundHttp::new(service_kit::FetchLimits::default()).map_err(|e| OpenError::Federation(format!("outbound HTTP: {e}")))?;
