@@ -20,12 +20,14 @@ pub struct Target {
     pub subordinate: Option<EntityId>,
     /// For the rp plan: how the tool gets requests from the RP and credentials it trusts.
     pub rp: Option<RpSetup>,
+    /// For the issuer plan's protocol rows: how the tool gets offers and attests its keys.
+    pub issuer: Option<IssuerSetup>,
 }
 
 impl Target {
     /// A target at `entity_id`, profile 1.4, nothing else known.
     pub fn new(entity_id: EntityId) -> Self {
-        Self { entity_id, profile: Profile::default(), trust_anchor: None, subordinate: None, rp: None }
+        Self { entity_id, profile: Profile::default(), trust_anchor: None, subordinate: None, rp: None, issuer: None }
     }
 
     /// The URL of `path` under the entity id (`path` starts with `/`).
@@ -86,4 +88,49 @@ pub fn test_issuer(id: &str, private_jwk_file: &std::path::Path) -> Result<TestI
     let jwk = wallet_core::jose::PrivateJwk::from_json(&text).map_err(|e| format!("{}: {e}", private_jwk_file.display()))?;
     let key = SoftwareSigner::from_private_jwk(jwk).map_err(|e| format!("{}: {e}", private_jwk_file.display()))?;
     Ok(TestIssuer { id: id.to_owned(), key: Arc::new(key) })
+}
+
+/// What the issuer plan's protocol rows need (the tool plays an activated wallet): an admin
+/// API that creates pre-authorized offers for a citizen (our issuer's `POST {offers}/admin/offers`
+/// `{"citizen", "credential_configuration_ids"}` → `{offer_url, tx_code}`, with
+/// `Authorization: Bearer <token>`), the citizens to offer to, and a wallet provider of the
+/// federation whose attestation key the tool holds, to sign the WUAs (`key_attestation`) of its
+/// key proofs (IT-Wallet 1.4 §3.3).
+#[derive(Debug, Clone)]
+pub struct IssuerSetup {
+    /// The admin API's base URL (our issuer: its entity id).
+    pub offers: String,
+    /// Its bearer token.
+    pub token: String,
+    /// A citizen whose credentials are ready (immediate issuance).
+    pub citizen: String,
+    /// A citizen whose credential is not ready (deferred issuance, CI_081); `None`: skipped.
+    pub deferred_citizen: Option<String>,
+    /// The wallet provider whose key signs the WUAs.
+    pub wallet_provider: TestWalletProvider,
+}
+
+/// A wallet provider of the federation: its entity id (the issuer resolves its trust chain
+/// from the WUA's `trust_chain` header, which the tool collects to `--trust-anchor`) and the key
+/// its `wallet_solution.jwks` publishes.
+#[derive(Clone)]
+pub struct TestWalletProvider {
+    /// Its entity id (`iss` of the WUAs).
+    pub id: String,
+    /// Its attestation key.
+    pub key: Arc<SoftwareSigner>,
+    /// Its trust chain, collected once per run.
+    pub chain: Arc<std::sync::OnceLock<Vec<String>>>,
+}
+
+impl std::fmt::Debug for TestWalletProvider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestWalletProvider").field("id", &self.id).field("kid", &self.key.kid()).finish_non_exhaustive()
+    }
+}
+
+/// A [`TestWalletProvider`] from its entity id and a private JWK file (P-256).
+pub fn test_wallet_provider(id: &str, private_jwk_file: &std::path::Path) -> Result<TestWalletProvider, String> {
+    let issuer = test_issuer(id, private_jwk_file)?;
+    Ok(TestWalletProvider { id: issuer.id, key: issuer.key, chain: Arc::default() })
 }

@@ -67,7 +67,7 @@ async fn exactly_breaks(plan: Plan, target: &Target, set: impl Fn(Option<&'stati
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_issuer_fault_fails_exactly_the_tests_it_names() {
     let fed = support::Federation::start().await;
-    exactly_breaks(Plan::Issuer, &Target::new(fed.issuer.clone()), |f| fed.set_issuer_fault(f)).await;
+    exactly_breaks(Plan::Issuer, &fed.issuer_target(), |f| fed.set_issuer_fault(f)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -5,12 +5,12 @@ mod support;
 
 use conformance::client::{Http, TIMEOUT};
 use conformance::runner::{run, select};
-use conformance::{Plan, Target, Verdict};
+use conformance::{Plan, Verdict};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn our_issuer_passes_the_issuer_plan() {
     let fed = support::Federation::start().await;
-    let target = Target::new(fed.issuer.clone());
+    let target = fed.issuer_target();
     let report = tokio::task::spawn_blocking(move || {
         let cases = select(Plan::Issuer, None).unwrap();
         run(Plan::Issuer, &cases, &target, &Http::new(TIMEOUT).unwrap(), |_| {})

@@ -18,6 +18,7 @@ use trust_anchor::{AppState, Config, router};
 use wallet_core::federation::{EntityId, TrustAnchorConfig};
 use wallet_core::jose::{Signer, SoftwareSigner};
 
+pub mod issuer_faults;
 pub mod rp;
 
 pub const TOKEN: &str = "conformance-admin-token";
@@ -49,6 +50,8 @@ struct Proxy {
     signer: Arc<trust_anchor::keys::KeyRing>,
     fault: Arc<Mutex<Option<&'static str>>>,
     http: reqwest::Client,
+    /// In front of the issuer: its credential key and what the proxy saw pass.
+    issuer: Option<Arc<issuer_faults::IssuerProxy>>,
 }
 
 async fn serve(listener: tokio::net::TcpListener, app: axum::Router) {
@@ -66,6 +69,24 @@ async fn proxy_for(listener: tokio::net::TcpListener, entity: &EntityId, upstrea
         signer: Arc::new(trust_anchor::keys::KeyRing::load_or_create(keys_dir).unwrap()),
         fault: fault.clone(),
         http: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap(),
+        issuer: None,
+    };
+    serve(listener, axum::Router::new().fallback(forward).with_state(proxy)).await;
+    fault
+}
+
+/// [`proxy_for`] in front of our issuer, with its credential key (`credential-key.jwk` in
+/// `keys_dir`) to re-sign credentials and status lists.
+async fn issuer_proxy_for(listener: tokio::net::TcpListener, entity: &EntityId, upstream: &EntityId, keys_dir: &std::path::Path) -> Arc<Mutex<Option<&'static str>>> {
+    let fault = Arc::new(Mutex::new(None));
+    let proxy = Proxy {
+        upstream: upstream.to_string(),
+        entity: entity.to_string(),
+        leaf: String::new(),
+        signer: Arc::new(trust_anchor::keys::KeyRing::load_or_create(keys_dir).unwrap()),
+        fault: fault.clone(),
+        http: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap(),
+        issuer: Some(Arc::new(issuer_faults::IssuerProxy::new(&keys_dir.join("credential-key.jwk"), entity.as_str()))),
     };
     serve(listener, axum::Router::new().fallback(forward).with_state(proxy)).await;
     fault
@@ -116,6 +137,7 @@ impl Federation {
             signer,
             fault: fault.clone(),
             http: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap(),
+            issuer: None,
         };
         serve(proxy_listener, axum::Router::new().fallback(forward).with_state(proxy)).await;
 
@@ -156,12 +178,15 @@ impl Federation {
         ic.trust_anchors = vec![TrustAnchorConfig { id: anchor.clone(), jwks: ic_anchor_jwks }];
         ic.authority_hints = vec![anchor.clone()];
         ic.organization_name = "Motorizzazione Civile (conformance)".into();
+        // The fault runner runs the plan once per fault from one address (as for the provider).
+        ic.rate_limits.wallet = open;
+        ic.rate_limits.admin = open;
         for p in issuer::presets::Preset::ALL {
             issuer::samples::load(&ic.registry, p).unwrap();
         }
         let served = issuer::Issuer::open(ic).unwrap();
         tokio::spawn(async move { issuer::serve_listener(served, issuer_listener, std::future::pending()).await.unwrap() });
-        let issuer_fault = proxy_for(issuer_proxy_listener, &issuer, &issuer_upstream, &dir.path().join("issuer")).await;
+        let issuer_fault = issuer_proxy_for(issuer_proxy_listener, &issuer, &issuer_upstream, &dir.path().join("issuer")).await;
         let body = json!({"entity_id": issuer, "entity_types": ["openid_credential_issuer"], "trust_mark_claims": {"organization_type": "public"}});
         let r = http.post(format!("{anchor}/admin/subordinates")).bearer_auth(TOKEN).json(&body).send().await.unwrap();
         assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
@@ -171,6 +196,22 @@ impl Federation {
         let r = http.post(format!("{issuer}/admin/own-trust-marks")).bearer_auth(TOKEN).json(&json!({"trust_mark": issued["trust_mark"]})).send().await.unwrap();
         assert_eq!(r.status(), 204, "{}", r.text().await.unwrap());
         Self { _dir: dir, anchor, leaf, wallet_provider, issuer, fault, wallet_provider_fault, issuer_fault, anchor_config }
+    }
+
+    /// The issuer as the issuer plan's target: the admin API for offers (Mario Rossi ready,
+    /// Luigia Verdi's licence not), our wallet provider's attestation key for the WUAs.
+    pub fn issuer_target(&self) -> conformance::Target {
+        let mut t = conformance::Target::new(self.issuer.clone());
+        t.trust_anchor = Some(self.anchor_config.clone());
+        let wp = conformance::target::test_wallet_provider(self.wallet_provider.as_str(), &self._dir.path().join("wp").join("attestation-key.jwk")).unwrap();
+        t.issuer = Some(conformance::target::IssuerSetup {
+            offers: self.issuer.to_string(),
+            token: TOKEN.into(),
+            citizen: "RSSMRA80A10H501Z".into(),
+            deferred_citizen: Some("VRDLGU85M41F205X".into()),
+            wallet_provider: wp,
+        });
+        t
     }
 
     pub fn set_fault(&self, f: Option<&'static str>) {
@@ -256,6 +297,7 @@ async fn forward(State(px): State<Proxy>, method: Method, uri: Uri, headers: Hea
     }
     let r = req.send().await.unwrap();
     let mut status = StatusCode::from_u16(r.status().as_u16()).unwrap();
+    let issuer_px = px.issuer.clone();
     let mut out_headers = HeaderMap::new();
     for (n, v) in r.headers() {
         if n != header::CONTENT_LENGTH && n != header::TRANSFER_ENCODING {
@@ -421,6 +463,9 @@ async fn forward(State(px): State<Proxy>, method: Method, uri: Uri, headers: Hea
         (Some("wp-revoke-code"), p) if method == Method::PATCH && p.starts_with("/wallet-instances/") => text = error_code(&text, "invalid_request"),
         (Some("wp-nonce-repeat"), "/nonce") => text = json!({"nonce": "conformance-the-same-nonce-every-time"}).to_string(),
         _ => {}
+    }
+    if let Some(ip) = issuer_px {
+        ip.observe_and_alter(fault, &method, &path, &headers, &body, &mut status, &mut out_headers, &mut text);
     }
     let _ = &px.leaf;
     (status, out_headers, text).into_response()

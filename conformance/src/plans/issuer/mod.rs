@@ -1,10 +1,20 @@
 //! The issuer plan: a credential issuer tested from outside as a wallet sees it (the `CI` rows;
 //! IT-Wallet 1.4 `credential-issuer-*.rst`, digest §3).
 //!
-//! What runs today: the publication rows (`CI_001`–`CI_009`): the Entity Configuration, its
-//! keys in the superior's Subordinate Statement, its trust marks, its metadata types, and the
-//! issuer metadata at `/.well-known/openid-credential-issuer`. The protocol rows (PAR,
-//! authorization, token, credential…) need the tool to act as an activated wallet: not yet.
+//! * the publication rows (`CI_001`–`CI_009`, this module): the Entity Configuration, its
+//!   keys in the superior's Subordinate Statement, its trust marks, its metadata types, and the
+//!   issuer metadata at `/.well-known/openid-credential-issuer`;
+//! * the protocol rows ([`protocol`]): the tool as an activated wallet ([`wallet`]), honest
+//!   (offer, token, nonce, batch, deferred, notification) and hostile (one bad input each, the
+//!   spec's error code expected);
+//! * what is issued ([`credential`]): the SD-JWT VC, its binding and status, the status list.
+//!
+//! The protocol rows need the issuer's admin API for offers and a wallet provider's key
+//! ([`crate::target::IssuerSetup`]); without them they are skipped.
+
+pub mod credential;
+pub mod protocol;
+pub mod wallet;
 
 use serde_json::Value;
 use wallet_core::jose::Jwk;
@@ -18,7 +28,7 @@ use crate::plan::Plan;
 const ISSUER_TYPES: [&str; 3] = ["federation_entity", "oauth_authorization_server", "openid_credential_issuer"];
 
 macro_rules! case {
-    ($id:literal, $run:ident, $sends:literal, $expects:literal) => {
+    ($id:literal, $run:path, $sends:literal, $expects:literal) => {
         Case { id: $id, plan: Plan::Issuer, sends: $sends, expects: $expects, run: $run }
     };
 }
@@ -34,6 +44,54 @@ pub static CASES: &[Case] = &[
     case!("CI_007", ci_007, "GET /.well-known/openid-federation and /.well-known/openid-credential-issuer", "both served; the metadata names the issuer"),
     case!("CI_008", ci_008, "GET the Entity Configuration", "metadata with federation_entity, oauth_authorization_server and openid_credential_issuer"),
     case!("CI_009", ci_009, "GET the Entity Configuration (when the issuer authenticates citizens with their PID)", "openid_credential_verifier metadata as well"),
+    case!("CI_010", protocol::ci_010, "an offer from the admin API", "an offer URL with the credential_offer parameter alone"),
+    case!("CI_012", protocol::ci_012, "an offer from the admin API", "credential_issuer (the issuer), known credential_configuration_ids, grants"),
+    case!("CI_013", protocol::ci_013, "an offer from the admin API", "a pre-authorized code; tx_code's length and input_mode those of the code sent; authorization_server listed"),
+    case!("CI_061", protocol::ci_061, "the pre-authorized code redeemed a second time", "400 invalid_grant"),
+    case!("CI_063", protocol::ci_063, "a token request without a DPoP proof", "400 invalid_dpop_proof"),
+    case!("CI_064", protocol::ci_064, "an honest token request (pre-authorized code, tx_code, DPoP)", "200 JSON, no-store: access_token, token_type DPoP, expires_in"),
+    case!("CI_066", protocol::ci_066, "the access token with a DPoP proof by another key at the credential endpoint", "401"),
+    case!("CI_067", protocol::ci_067, "a token request with an unknown grant_type", "400 unsupported_grant_type"),
+    case!("CI_068", protocol::ci_068, "POST nonce_endpoint", "200 JSON, no-store, a c_nonce"),
+    case!("CI_069", protocol::ci_069, "POST nonce_endpoint three times", "three different c_nonces of 128 bits or more"),
+    case!("CI_071", protocol::ci_071, "a key proof without aud", "400 invalid_proof"),
+    case!("CI_072", protocol::ci_072, "a batch of two proofs of the same key", "400 invalid_proof"),
+    case!("CI_073", protocol::ci_073, "a key proof with typ JWT", "400 invalid_proof"),
+    case!("CI_074", protocol::ci_074, "an unsigned key proof (alg none)", "400 invalid_proof"),
+    case!("CI_075", protocol::ci_075, "a key proof signed by another key than its jwk", "400 invalid_proof"),
+    case!("CI_076", protocol::ci_076, "a key proof whose jwk carries the private key", "400 invalid_proof"),
+    case!("CI_077", protocol::ci_077, "a key proof with a nonce the issuer never gave", "400 invalid_nonce"),
+    case!("CI_078", protocol::ci_078, "a key proof issued an hour ago", "400 invalid_proof"),
+    case!("CI_081", protocol::ci_081, "a credential request for a credential not ready (--issuer-deferred-citizen), then the deferred endpoint", "202 transaction_id and interval; the deferred endpoint 202 (or 200)"),
+    case!("CI_082", protocol::ci_082, "a DPoP proof whose ath hashes another access token", "401"),
+    case!("CI_083", protocol::ci_083, "a key proof without the WUA (key_attestation) the configuration requires", "400 invalid_proof"),
+    case!("CI_084", credential::ci_084, "an honest credential request", "the credential's cnf.jwk is the proof's key"),
+    case!("CI_084a", credential::ci_084a, "an honest credential request", "the credential's vct is the configuration's"),
+    case!("CI_085", protocol::ci_085, "a credential request with an access token the issuer never issued", "401"),
+    case!("CI_086", protocol::ci_086, "a batch of two proofs", "two credentials and one notification_id"),
+    case!("CI_087", protocol::ci_087, "a notification with an unknown notification_id", "400 invalid_notification_id"),
+    case!("CI_088a", protocol::ci_088a, "the deferred endpoint without, then with the access token (unknown transaction_id)", "401, then 400 invalid_transaction_id"),
+    case!("CI_088b", protocol::ci_088b, "the notification endpoint without, then with the access token", "401, then 204"),
+    case!("CI_089c", protocol::ci_089c, "the credential endpoint without, then with the access token", "401, then 200 with the credential"),
+    case!("CI_120", credential::ci_120, "an honest credential request", "the SD-JWT verifies with a key of the metadata's jwks"),
+    case!("CI_122", credential::ci_122, "an honest credential request", "_sd_alg and a top-level _sd array of digests"),
+    case!("CI_123", credential::ci_123, "an honest credential request", "_sd_alg sha-256"),
+    case!("CI_125", credential::ci_125, "an honest credential request", "every disclosure a JSON array whose digest is in the payload"),
+    case!("CI_130", credential::ci_130, "an honest credential request", "base64url parts separated by single ~, ending with ~"),
+    case!("CI_131", credential::ci_131, "an honest credential request", "typ dc+sd-jwt, an allowed alg, kid, x5c or trust_chain"),
+    case!("CI_132", credential::ci_132, "an honest credential request", "iss (the issuer), iat, exp in the future, vct, cnf, status"),
+    case!("CI_133", credential::ci_133, "an honest credential request", "status.status_list with a non-negative integer idx and a URL uri"),
+    case!("CI_176", credential::ci_176, "an honest credential request, then GET its status list", "the credential's idx in the list, VALID"),
+    case!("CI_177", credential::ci_177, "GET the status list of an issued credential", "a JWT with typ statuslist+jwt signed with the issuer's key"),
+    case!("CI_178", credential::ci_178, "GET the status list of an issued credential", "bits 1, 2, 4 or 8"),
+    case!("CI_181", credential::ci_181, "GET the status list of an issued credential", "lst inflates (ZLIB/DEFLATE)"),
+    case!("CI_182", credential::ci_182, "GET the status list of an issued credential", "2xx"),
+    case!("CI_185", credential::ci_185, "GET the status list of an issued credential", "sub (the credential's uri), iat, exp, ttl, status_list"),
+    case!("CI_186", credential::ci_186, "GET the status list of an issued credential", "exp at most 24 h after iat"),
+    case!("CI_187", credential::ci_187, "GET the status list of an issued credential", "status_list {bits, lst}"),
+    case!("CI_189", credential::ci_189, "an honest credential request", "status.status_list present"),
+    case!("CI_190", credential::ci_190, "an honest credential request", "status_list's idx and uri"),
+    case!("CI_191", credential::ci_191, "GET the status list with Accept application/statuslist+jwt", "2xx, Content-Type application/statuslist+jwt"),
 ];
 
 fn configuration(ctx: &mut Ctx<'_>) -> Step<Jwt> {

@@ -1,0 +1,278 @@
+//! The issuer plan's rows on what it issues: the SD-JWT VC (IT-Wallet 1.4 §4 "Credential
+//! SD-JWT Parameters", SD-JWT §4, SD-JWT VC §3), its binding to the proof key and its
+//! `status`, and the Token Status List it points to (IT-Wallet 1.4 §6, Token Status List §4–§8).
+//! Each test obtains a credential as an honest wallet and reads its raw parts.
+
+use serde_json::{Map, Value};
+use wallet_core::jose::{Jwk, Signer as _, SoftwareSigner};
+use wallet_core::status::{Bits, DEFAULT_MAX_DECOMPRESSED, StatusValue, decode_lst};
+
+use crate::plans::jwt::Jwt;
+use super::wallet::Session;
+use crate::case::{Ctx, Step, ensure, fail};
+use crate::client::Response;
+
+/// An issued SD-JWT VC, split: the issuer-signed JWT and the disclosures.
+struct Issued {
+    raw: String,
+    jwt: Jwt,
+    disclosures: Vec<String>,
+    key: SoftwareSigner,
+    configuration: String,
+    metadata: Value,
+}
+
+/// One credential issued to an honest wallet.
+fn issued(ctx: &mut Ctx<'_>) -> Step<Issued> {
+    let s = Session::start(ctx)?;
+    let (mut keys, v) = s.issue(ctx, 1)?;
+    let Some(raw) = v.get("credentials").and_then(Value::as_array).and_then(|c| c.first()).and_then(|c| c.get("credential")).and_then(Value::as_str).map(str::to_owned) else {
+        return fail("the credential response has no credentials[0].credential");
+    };
+    let Some(key) = keys.pop() else { return fail("no key") };
+    let mut parts = raw.split('~');
+    let jwt = Jwt::decode("the credential's issuer-signed JWT", parts.next().unwrap_or_default())?;
+    ctx.record_jwt("the credential's issuer-signed JWT", &jwt.raw);
+    let disclosures = parts.filter(|d| !d.is_empty()).map(str::to_owned).collect();
+    Ok(Issued { raw, jwt, disclosures, key, configuration: s.configuration, metadata: s.ep.metadata })
+}
+
+/// The issuer's credential keys: the metadata's `jwks`.
+fn issuer_keys(metadata: &Value) -> Vec<Value> {
+    Jwt::keys_of(metadata.get("jwks"))
+}
+
+/// CI_084: the credential is bound to the proof's key (`cnf.jwk`).
+pub fn ci_084(ctx: &mut Ctx<'_>) -> Step<()> {
+    let c = issued(ctx)?;
+    let Some(cnf) = c.jwt.payload.get("cnf").and_then(|c| c.get("jwk")) else { return fail("no cnf.jwk") };
+    let bound = Jwk::from_value(cnf).ok().map(|j| j.thumbprint().as_str().to_owned());
+    ensure(bound.as_deref() == Some(c.key.public_jwk().thumbprint().as_str()), || "cnf.jwk is not the key of the proof".into())
+}
+
+/// CI_084a: the credential's `vct` is the requested configuration's.
+pub fn ci_084a(ctx: &mut Ctx<'_>) -> Step<()> {
+    let c = issued(ctx)?;
+    let expected = c.metadata.get("credential_configurations_supported").and_then(|m| m.get(&c.configuration)).and_then(|m| m.get("vct")).and_then(Value::as_str);
+    ensure(expected.is_some() && c.jwt.claim_str("vct") == expected, || format!("vct {:?}, the configuration {} has {expected:?}", c.jwt.claim_str("vct"), c.configuration))
+}
+
+/// CI_120: the SD-JWT is signed with the issuer's credential key.
+pub fn ci_120(ctx: &mut Ctx<'_>) -> Step<()> {
+    let c = issued(ctx)?;
+    c.jwt.verify_with("the credential", &issuer_keys(&c.metadata))
+}
+
+/// CI_122: the payload's structure: `_sd_alg`, and the selectively disclosable claims as
+/// digests in an `_sd` array.
+pub fn ci_122(ctx: &mut Ctx<'_>) -> Step<()> {
+    let c = issued(ctx)?;
+    ensure(c.jwt.payload.contains_key("_sd_alg"), || "no _sd_alg".into())?;
+    ensure(c.jwt.payload.get("_sd").and_then(Value::as_array).is_some_and(|a| a.iter().all(Value::is_string)), || "no top-level _sd array of digests".into())
+}
+
+/// CI_123: `_sd_alg` is `sha-256` (IT-Wallet 1.4 cryptographic algorithms).
+pub fn ci_123(ctx: &mut Ctx<'_>) -> Step<()> {
+    let c = issued(ctx)?;
+    ensure(c.jwt.claim_str("_sd_alg") == Some("sha-256"), || format!("_sd_alg {:?} is not sha-256", c.jwt.payload.get("_sd_alg")))
+}
+
+/// CI_125: every disclosure's digest is in the payload (an `_sd` array or an array element).
+pub fn ci_125(ctx: &mut Ctx<'_>) -> Step<()> {
+    let c = issued(ctx)?;
+    ensure(!c.disclosures.is_empty(), || "no disclosures".into())?;
+    let mut digests = Vec::new();
+    collect_digests(&Value::Object(c.jwt.payload.clone()), &mut digests);
+    for d in &c.disclosures {
+        let decoded = wallet_core::jose::b64::decode(d).ok().and_then(|b| serde_json::from_slice::<Value>(&b).ok());
+        ensure(decoded.as_ref().and_then(Value::as_array).is_some_and(|a| a.len() == 2 || a.len() == 3), || format!("disclosure {d} is not a JSON array of salt, (name,) value"))?;
+        let h = wallet_core::sd_jwt::digest(d);
+        ensure(digests.contains(&h), || format!("the digest of disclosure {d} is not in the payload"))?;
+    }
+    Ok(())
+}
+
+fn collect_digests(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::Object(m) => {
+            for (k, x) in m {
+                if k == "_sd" {
+                    out.extend(x.as_array().into_iter().flatten().filter_map(Value::as_str).map(str::to_owned));
+                } else if k == "..." {
+                    out.extend(x.as_str().map(str::to_owned));
+                } else {
+                    collect_digests(x, out);
+                }
+            }
+        }
+        Value::Array(a) => a.iter().for_each(|x| collect_digests(x, out)),
+        _ => {}
+    }
+}
+
+/// CI_130: the combined format for issuance: base64url parts separated by single `~`, ending
+/// with `~`.
+pub fn ci_130(ctx: &mut Ctx<'_>) -> Step<()> {
+    let c = issued(ctx)?;
+    ensure(c.raw.ends_with('~'), || "the SD-JWT does not end with ~".into())?;
+    let parts: Vec<&str> = c.raw.trim_end_matches('~').split('~').collect();
+    for p in parts.iter().skip(1) {
+        ensure(!p.is_empty() && p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'), || format!("`{p}` is not a base64url disclosure between single ~"))?;
+    }
+    Ok(())
+}
+
+/// CI_131: the JOSE header: `typ` dc+sd-jwt, an allowed `alg`, and a key reference (`kid`,
+/// `x5c` or `trust_chain`).
+pub fn ci_131(ctx: &mut Ctx<'_>) -> Step<()> {
+    let c = issued(ctx)?;
+    ensure(c.jwt.header_str("typ") == Some("dc+sd-jwt"), || format!("typ {:?} is not dc+sd-jwt", c.jwt.header_str("typ")))?;
+    ensure(c.jwt.header_str("alg").is_some_and(|a| crate::plans::jwt::ALLOWED_ALGS.contains(&a)), || format!("alg {:?}", c.jwt.header_str("alg")))?;
+    ensure(["kid", "x5c", "trust_chain"].iter().any(|k| c.jwt.header.contains_key(*k)), || "no kid, x5c or trust_chain in the header".into())
+}
+
+/// CI_132: the payload claims: `iss` (the issuer), `iat`, `exp` (future), `vct`, `cnf`,
+/// `status`.
+pub fn ci_132(ctx: &mut Ctx<'_>) -> Step<()> {
+    let c = issued(ctx)?;
+    let me = ctx.target.entity_id.to_string();
+    ensure(c.jwt.claim_str("iss") == Some(me.as_str()), || format!("iss {:?} is not {me}", c.jwt.claim_str("iss")))?;
+    for claim in ["iat", "exp", "vct", "cnf", "status"] {
+        ensure(c.jwt.payload.contains_key(claim), || format!("no `{claim}`"))?;
+    }
+    let now = wallet_core::time::UnixTime::now().secs();
+    ensure(c.jwt.claim_i64("exp").is_some_and(|e| e > now), || "exp is not in the future".into())?;
+    ensure(c.jwt.claim_i64("iat").is_some_and(|i| i <= now + 60), || "iat is not a time before now".into())
+}
+
+/// The credential's `status.status_list`.
+fn status_list_claim(c: &Issued) -> Option<&Map<String, Value>> {
+    c.jwt.payload.get("status").and_then(|s| s.get("status_list")).and_then(Value::as_object)
+}
+
+/// CI_189: the credential's `status` carries `status_list`.
+pub fn ci_189(ctx: &mut Ctx<'_>) -> Step<()> {
+    let c = issued(ctx)?;
+    ensure(status_list_claim(&c).is_some(), || "no status.status_list object".into())
+}
+
+/// `status_list` has `idx` (a non-negative integer) and `uri` (an http(s) URL).
+fn status_members(ctx: &mut Ctx<'_>) -> Step<()> {
+    let c = issued(ctx)?;
+    let Some(sl) = status_list_claim(&c) else { return fail("no status.status_list object") };
+    ensure(sl.get("idx").and_then(Value::as_u64).is_some(), || format!("idx {:?} is not a non-negative integer", sl.get("idx")))?;
+    ensure(sl.get("uri").and_then(Value::as_str).and_then(|u| url::Url::parse(u).ok()).is_some_and(|u| u.scheme() == "https" || u.scheme() == "http"), || format!("uri {:?} is not a URL", sl.get("uri")))
+}
+
+/// CI_133: `status_list` is an object with `idx` and `uri`.
+pub fn ci_133(ctx: &mut Ctx<'_>) -> Step<()> {
+    status_members(ctx)
+}
+
+/// CI_190: the `status_list` claim's parameters.
+pub fn ci_190(ctx: &mut Ctx<'_>) -> Step<()> {
+    status_members(ctx)
+}
+
+/// The Token Status List the credential points to: (credential, response).
+fn fetch_list(ctx: &mut Ctx<'_>) -> Step<(Issued, Option<u64>, String, Response)> {
+    let c = issued(ctx)?;
+    let Some(sl) = status_list_claim(&c) else { return fail("no status.status_list object") };
+    let idx = sl.get("idx").and_then(Value::as_u64);
+    let Some(uri) = sl.get("uri").and_then(Value::as_str).map(str::to_owned) else { return fail("status_list has no uri") };
+    let r = ctx.get(&uri, &[("accept", wallet_core::status::MEDIA_TYPE)])?;
+    Ok((c, idx, uri, r))
+}
+
+/// The list's token, decoded, after a 2xx.
+fn list_token(ctx: &mut Ctx<'_>) -> Step<(Issued, Option<u64>, String, Jwt)> {
+    let (c, idx, uri, r) = fetch_list(ctx)?;
+    ensure((200..300).contains(&r.status), || format!("the status list endpoint answered {}", r.status))?;
+    let jwt = Jwt::decode("the Status List Token", &r.text())?;
+    ctx.record_jwt("the Status List Token", &jwt.raw);
+    Ok((c, idx, uri, jwt))
+}
+
+/// CI_182: the status list endpoint of an issued credential answers.
+pub fn ci_182(ctx: &mut Ctx<'_>) -> Step<()> {
+    let (_, _, uri, r) = fetch_list(ctx)?;
+    ensure((200..300).contains(&r.status), || format!("GET {uri} answered {}", r.status))
+}
+
+/// CI_191: 2xx with `Content-Type: application/statuslist+jwt`.
+pub fn ci_191(ctx: &mut Ctx<'_>) -> Step<()> {
+    let (_, _, uri, r) = fetch_list(ctx)?;
+    ensure((200..300).contains(&r.status), || format!("GET {uri} answered {}", r.status))?;
+    ensure(r.media_type().as_deref() == Some(wallet_core::status::MEDIA_TYPE), || format!("Content-Type {:?} is not {}", r.media_type(), wallet_core::status::MEDIA_TYPE))
+}
+
+/// CI_177: a signed JWT, `typ` statuslist+jwt, signed with the issuer's key.
+pub fn ci_177(ctx: &mut Ctx<'_>) -> Step<()> {
+    let (c, _, _, jwt) = list_token(ctx)?;
+    ensure(jwt.header_str("typ") == Some(wallet_core::status::TYP), || format!("typ {:?} is not {}", jwt.header_str("typ"), wallet_core::status::TYP))?;
+    jwt.verify_with("the Status List Token", &issuer_keys(&c.metadata))
+}
+
+/// CI_185: `sub` (the credential's `uri`), `iat`, `exp`, `ttl`, `status_list`.
+pub fn ci_185(ctx: &mut Ctx<'_>) -> Step<()> {
+    let (_, _, uri, jwt) = list_token(ctx)?;
+    ensure(jwt.claim_str("sub") == Some(uri.as_str()), || format!("sub {:?} is not the credential's uri {uri}", jwt.claim_str("sub")))?;
+    for claim in ["iat", "exp", "ttl", "status_list"] {
+        ensure(jwt.payload.contains_key(claim), || format!("no `{claim}`"))?;
+    }
+    Ok(())
+}
+
+/// CI_186: short-lived: `exp` at most 24 hours after `iat`.
+pub fn ci_186(ctx: &mut Ctx<'_>) -> Step<()> {
+    let (_, _, _, jwt) = list_token(ctx)?;
+    let (Some(iat), Some(exp)) = (jwt.claim_i64("iat"), jwt.claim_i64("exp")) else { return fail("no iat or exp") };
+    ensure(exp > iat && exp - iat <= 86_400, || format!("exp - iat = {} s", exp - iat))
+}
+
+/// `status_list.bits` as [`Bits`].
+fn bits(jwt: &Jwt) -> Step<Bits> {
+    let b = jwt.payload.get("status_list").and_then(|s| s.get("bits")).and_then(Value::as_u64);
+    match b.map(Bits::from_u64) {
+        Some(Ok(b)) => Ok(b),
+        _ => fail(format!("status_list.bits {b:?} is not 1, 2, 4 or 8")),
+    }
+}
+
+/// CI_178: `bits` is 1, 2, 4 or 8.
+pub fn ci_178(ctx: &mut Ctx<'_>) -> Step<()> {
+    let (_, _, _, jwt) = list_token(ctx)?;
+    bits(&jwt).map(|_| ())
+}
+
+/// CI_187: `status_list` is `{bits, lst}`.
+pub fn ci_187(ctx: &mut Ctx<'_>) -> Step<()> {
+    let (_, _, _, jwt) = list_token(ctx)?;
+    bits(&jwt)?;
+    ensure(jwt.payload.get("status_list").and_then(|s| s.get("lst")).and_then(Value::as_str).is_some(), || "status_list.lst is not a string".into())
+}
+
+/// The list, inflated.
+fn list(jwt: &Jwt) -> Step<wallet_core::status::StatusList> {
+    let b = bits(jwt)?;
+    let lst = jwt.payload.get("status_list").and_then(|s| s.get("lst")).and_then(Value::as_str).unwrap_or_default();
+    decode_lst(lst, b, DEFAULT_MAX_DECOMPRESSED).or_else(|e| fail(format!("lst is not base64url ZLIB/DEFLATE data: {e}")))
+}
+
+/// CI_181: `lst` is the byte array compressed with DEFLATE in the ZLIB format.
+pub fn ci_181(ctx: &mut Ctx<'_>) -> Step<()> {
+    let (_, _, _, jwt) = list_token(ctx)?;
+    list(&jwt).map(|_| ())
+}
+
+/// CI_176: the credential's `idx` is a position of the list, VALID (0x00) as just issued.
+pub fn ci_176(ctx: &mut Ctx<'_>) -> Step<()> {
+    let (_, idx, _, jwt) = list_token(ctx)?;
+    let Some(idx) = idx else { return fail("the credential's status_list.idx is not a non-negative integer") };
+    let l = list(&jwt)?;
+    match l.get(idx) {
+        Ok(StatusValue::Valid) => Ok(()),
+        Ok(v) => fail(format!("the credential just issued is {} at index {idx}", v.name())),
+        Err(e) => fail(format!("index {idx} is not in the list: {e}")),
+    }
+}
