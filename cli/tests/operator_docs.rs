@@ -18,6 +18,9 @@
 //!   crates' own functions (`trust_anchor::keys::KeyRing`, `trust_anchor::ca::root_certificate`).
 //!   `[tls]` files are read when a service starts serving, not by the loaders: examples with
 //!   `[tls]` are loaded and validated, not opened.
+//!
+//! Every `tessera …` command the document shows (in inline code and in ```sh blocks) must
+//! exist, with every `--flag` it is shown with: the built `tessera` is asked for its `--help`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
@@ -273,4 +276,89 @@ fn the_block_reader_sees_tags_and_bodies() {
     let b = blocks();
     assert!(b.iter().any(|b| b.lang == "toml"), "no toml block found");
     assert!(b.iter().filter(|b| b.lang == "toml").all(|b| b.text.lines().next().is_some_and(|l| l.starts_with("# config:"))));
+}
+
+/// Commands with subcommands: `tessera <group> <subcommand>`.
+const GROUPS: [&str; 6] = ["issuer", "verifier", "federation", "wallet", "sd-jwt", "conformance"];
+
+/// `tessera …` invocations in `text`: the command path and the flags shown with it.
+fn invocations(text: &str, out: &mut Vec<(Vec<String>, Vec<String>, String)>) {
+    let mut rest = text;
+    while let Some(i) = rest.find("tessera ") {
+        // `tessera-issuer`, `tessera-federation` are other binaries; `/tessera` is a path.
+        let before = rest[..i].chars().last();
+        rest = &rest[i + "tessera ".len()..];
+        if before.is_some_and(|c| c.is_alphanumeric() || c == '/' || c == '-' || c == '_') {
+            continue;
+        }
+        let end = rest.find('|').unwrap_or(rest.len());
+        let cmd = &rest[..end];
+        let mut words = cmd.split_whitespace();
+        let mut path = Vec::new();
+        for w in words.by_ref() {
+            if !w.chars().next().is_some_and(|c| c.is_ascii_lowercase()) || !w.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
+                break;
+            }
+            path.push(w.to_owned());
+            if path.len() == 2 || !GROUPS.contains(&path[0].as_str()) {
+                break;
+            }
+        }
+        if path.is_empty() {
+            continue;
+        }
+        let flags = cmd
+            .split_whitespace()
+            .map(|w| w.trim_start_matches('[').trim_end_matches([']', ',', '.', ')']))
+            .filter(|w| w.starts_with("--"))
+            .map(|w| w.split('=').next().unwrap_or(w).to_owned())
+            .collect();
+        out.push((path, flags, format!("tessera {}", cmd.trim())));
+    }
+}
+
+#[test]
+fn every_command_shown_exists_with_its_flags() {
+    let mut found = Vec::new();
+    let mut in_sh = false;
+    let mut in_other = false;
+    for line in DOC.lines() {
+        let t = line.trim_start();
+        if let Some(lang) = t.strip_prefix("```") {
+            if in_sh || in_other {
+                (in_sh, in_other) = (false, false);
+            } else if lang.trim() == "sh" {
+                in_sh = true;
+            } else {
+                in_other = true;
+            }
+            continue;
+        }
+        if in_other {
+            continue;
+        }
+        if in_sh {
+            if !t.starts_with('#') {
+                invocations(t, &mut found);
+            }
+            continue;
+        }
+        // Inline code: the odd pieces between backticks.
+        for code in line.split('`').skip(1).step_by(2) {
+            invocations(code, &mut found);
+        }
+    }
+    assert!(found.len() > 10, "too few `tessera …` commands found: {}", found.len());
+    let mut checked = std::collections::BTreeSet::new();
+    for (path, flags, shown) in &found {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_tessera")).args(path).arg("--help").output().unwrap();
+        let help = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "docs/operators.md shows `{shown}`: `tessera {} --help` fails: {}", path.join(" "), String::from_utf8_lossy(&out.stderr));
+        for f in flags {
+            let listed = help.lines().any(|l| l.split([' ', ',', '=']).any(|w| w == f));
+            assert!(listed || f == "--help", "docs/operators.md shows `{shown}`: `tessera {}` has no {f}", path.join(" "));
+        }
+        checked.insert(path.join(" "));
+    }
+    eprintln!("commands checked: {}", checked.into_iter().collect::<Vec<_>>().join(", "));
 }
