@@ -16,7 +16,8 @@
 //!   [`wallet_core::oid4vci`]; single-use values are consumed by guarded statements
 //!   ([`store`]).
 //! * Status ([`routes::STATUS_LIST_PATH`]): every credential its own index in a Token Status
-//!   List; the admin API revokes, suspends or reinstates by credential or by citizen.
+//!   List, signed when it changes and served from memory otherwise ([`status_list`]); the
+//!   admin API revokes, suspends or reinstates by credential or by citizen.
 //!
 //! * The authorization-code flow ([`authorization`]): PAR with the wallet attestation,
 //!   `/authorize` authenticating the citizen as configured (SPID/CIE through the
@@ -44,6 +45,7 @@ pub mod routes;
 pub mod samples;
 pub mod spid_cie;
 pub mod state;
+pub mod status_list;
 pub mod store;
 
 pub use config::Config;

@@ -18,21 +18,24 @@ pub enum Event {
     Refused,
     /// A status changed.
     StatusChanged,
+    /// The status list was signed (it changed, or its token was half its lifetime old).
+    StatusListSigned,
 }
 
 /// The counters.
 #[derive(Debug, Default)]
 pub struct Metrics {
-    counters: [AtomicU64; 6],
+    counters: [AtomicU64; 7],
 }
 
-const NAMES: [(&str, &str); 6] = [
+const NAMES: [(&str, &str); 7] = [
     ("issuer_offers_created_total", "Credential offers created."),
     ("issuer_tokens_issued_total", "Access tokens issued."),
     ("issuer_credentials_issued_total", "Credentials issued."),
     ("issuer_issuance_deferred_total", "Issuances deferred (registry record not ready)."),
     ("issuer_requests_refused_total", "Wallet requests refused."),
     ("issuer_status_changes_total", "Credentials revoked, suspended or reinstated."),
+    ("issuer_status_list_signed_total", "Status List Tokens signed (the list changed, or its token was half its lifetime old)."),
 ];
 
 impl Metrics {

@@ -12,10 +12,9 @@ use serde_json::json;
 use service_kit::error::{ErrorProfile, json_errors};
 use service_kit::rate_limit::limit;
 use service_kit::{AdminToken, Health};
-use wallet_core::jose::{JwsAlg, JwsHeader, Signer as _};
 use wallet_core::oid4vci::offer::{TxCode, TxInputMode};
 use wallet_core::oid4vci::{CredentialOffer, OfferRef, OfferScheme, OfferUrl};
-use wallet_core::status::{StatusList, StatusListToken, StatusValue};
+use wallet_core::status::StatusValue;
 
 use crate::Issuer;
 use crate::error::IssuerError;
@@ -68,9 +67,7 @@ pub const HEALTH_PATH: &str = "/health";
 
 /// Request bodies larger than this are refused.
 pub const MAX_BODY: usize = 1 << 20;
-/// The status list's minimum length and growth step (its length reveals the number of
-/// credentials only to within a step).
-pub const STATUS_LIST_STEP: u64 = 16_384;
+pub use crate::status_list::{STATUS_LIST_STEP, current_list};
 
 /// The issuer's router, the federation entity's behind it (Entity Configuration,
 /// `/resolve`, its admin API).
@@ -268,35 +265,13 @@ async fn issued_to(_: AdminToken, State(st): State<Issuer>, Path(citizen): Path<
     Ok(([(header::CACHE_CONTROL, "no-store")], Json(json!({"credentials": list}))).into_response())
 }
 
-/// The current status list, from the database.
-pub fn current_list(st: &Issuer) -> Result<StatusList, IssuerError> {
-    let (entries, allocated) = st.store().status_entries()?;
-    let size = allocated.div_ceil(STATUS_LIST_STEP).max(1).saturating_mul(STATUS_LIST_STEP);
-    let mut list = StatusList::new(st.config().status_bits, size);
-    for (idx, v) in entries {
-        list.set(idx, StatusValue::from_u8(v)).map_err(IssuerError::internal)?;
-    }
-    Ok(list)
-}
-
 /// `GET /status-list`: the Token Status List (draft-ietf-oauth-status-list, IT-Wallet 1.4
-/// §6), signed per request with the credential key (`kid`), `sub` = this URL, `exp` and
-/// `ttl` = `status_list_ttl`.
+/// §6), signed with the credential key (`kid`), `sub` = this URL, `exp` and `ttl` =
+/// `status_list_ttl`; signed again only when the list changed or the token is half its
+/// lifetime old ([`crate::status_list`]).
 async fn status_list(State(st): State<Issuer>) -> Result<Response, IssuerError> {
-    let now = st.now();
-    let ttl = st.config().status_list_ttl;
-    let token = StatusListToken {
-        list: current_list(&st)?,
-        uri: st.config().endpoint(STATUS_LIST_PATH),
-        iss: Some(st.config().entity_id.as_str().to_owned()),
-        iat: now,
-        exp: Some(now.plus(ttl)),
-        ttl: Some(u64::try_from(ttl).unwrap_or(0)),
-    };
-    let mut h = JwsHeader::new(JwsAlg::Es256);
-    h.kid = st.keys().credential().kid();
-    let jwt = token.sign(&h, st.keys().credential()).map_err(IssuerError::internal)?;
-    Ok(([(header::CONTENT_TYPE, wallet_core::status::MEDIA_TYPE), (header::CACHE_CONTROL, "no-cache")], jwt).into_response())
+    let jwt = crate::status_list::token(&st).await?;
+    Ok(([(header::CONTENT_TYPE, wallet_core::status::MEDIA_TYPE), (header::CACHE_CONTROL, "no-cache")], jwt.to_string()).into_response())
 }
 
 fn wants_jwt(headers: &HeaderMap) -> bool {

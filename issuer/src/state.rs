@@ -48,15 +48,76 @@ pub enum OpenError {
 
 /// Wallet providers' keys from the `trust_chain` header of their WAAs and WUAs, validated
 /// to any configured trust anchor (wallet-core's [`TrustChainResolver`], one per anchor).
+///
+/// A chain once validated is remembered by its exact bytes (with the `iss` and `kid` it was
+/// resolved for) until the earliest `exp` of its statements: every WUA of a provider carries
+/// the same chain until the provider refreshes it, and validating it again would verify the
+/// same signatures over the same bytes (two ES256 verifies and their parsing per request,
+/// the largest cost after the request's own signatures in the issuance bench). What
+/// validation checks of time is monotonic (`iat` not in the future, then `now` before each
+/// `exp`), so the remembered result is the one validating again would give until that
+/// `exp`; past it the chain is validated again (and fails). Failures are not remembered.
 #[derive(Debug, Clone)]
-pub struct WalletProviders(Vec<TrustChainResolver>);
+pub struct WalletProviders {
+    resolvers: Vec<TrustChainResolver>,
+    validated: Arc<std::sync::Mutex<ValidatedChains>>,
+}
+
+/// Provider keys from validated chains, by [`WalletProviders::chain_key`], with the chain's
+/// earliest `exp`.
+type ValidatedChains = std::collections::HashMap<[u8; 32], (Jwk, i64)>;
+
+/// Distinct validated chains remembered at most (a few per provider: one per chain refresh);
+/// the memory is emptied when full.
+const MAX_VALIDATED_CHAINS: usize = 1_024;
+
+impl WalletProviders {
+    fn new(resolvers: Vec<TrustChainResolver>) -> Self {
+        Self { resolvers, validated: Arc::default() }
+    }
+
+    /// SHA-256 over `iss`, `kid` and the chain, each length-prefixed; `None` without a chain.
+    fn chain_key(iss: &str, header: &JwsHeader) -> Option<[u8; 32]> {
+        use sha2::Digest as _;
+        let chain = header.trust_chain.as_deref()?;
+        let mut h = sha2::Sha256::new();
+        for part in [iss, header.kid.as_deref().unwrap_or_default()].into_iter().chain(chain.iter().map(String::as_str)) {
+            h.update(u64::try_from(part.len()).unwrap_or(u64::MAX).to_be_bytes());
+            h.update(part.as_bytes());
+        }
+        Some(h.finalize().into())
+    }
+
+    /// The earliest `exp` of the chain's statements (already validated by the caller).
+    fn earliest_exp(header: &JwsHeader) -> Option<i64> {
+        header.trust_chain.as_deref()?.iter().map(|jwt| wallet_core::federation::entity::ParsedStatement::parse(jwt).ok().map(|s| s.claims.exp)).min().flatten()
+    }
+}
 
 impl IssuerKeyResolver for WalletProviders {
     fn resolve(&self, iss: &str, header: &JwsHeader, now: UnixTime) -> Result<Cow<'_, Jwk>, KeyResolutionError> {
+        let key = Self::chain_key(iss, header);
+        if let Some(k) = &key {
+            let validated = self.validated.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if let Some((jwk, exp)) = validated.get(k)
+                && now.secs() < *exp
+            {
+                return Ok(Cow::Owned(jwk.clone()));
+            }
+        }
         let mut last = KeyResolutionError::UnknownIssuer { iss: iss.to_owned() };
-        for r in &self.0 {
+        for r in &self.resolvers {
             match r.resolve(iss, header, now) {
-                Ok(k) => return Ok(k),
+                Ok(jwk) => {
+                    if let (Some(k), Some(exp)) = (key, Self::earliest_exp(header)) {
+                        let mut validated = self.validated.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                        if validated.len() >= MAX_VALIDATED_CHAINS {
+                            validated.clear();
+                        }
+                        validated.insert(k, (jwk.as_ref().clone(), exp));
+                    }
+                    return Ok(jwk);
+                }
                 Err(e) => last = e,
             }
         }
@@ -116,6 +177,7 @@ struct Inner {
     clock: Arc<dyn Clock>,
     limiters: Limiters,
     metrics: crate::metrics::Metrics,
+    signed_status_list: crate::status_list::SignedList,
     tls: Option<Arc<service_kit::serve::ServerConfig>>,
 }
 
@@ -289,7 +351,7 @@ impl Builder {
             Arc::new(RateLimiter::new(name, limit).with_max_clients(config.rate_limits.max_clients).with_trusted_proxies(config.rate_limits.trusted_proxies.clone()))
         };
         let limiters = Limiters { wallet: l("wallet", config.rate_limits.wallet), admin: l("admin", config.rate_limits.admin) };
-        let wallet_providers = WalletProviders(config.trust_anchors.iter().map(|a| TrustChainResolver::new(a.clone(), WALLET_SOLUTION)).collect());
+        let wallet_providers = WalletProviders::new(config.trust_anchors.iter().map(|a| TrustChainResolver::new(a.clone(), WALLET_SOLUTION)).collect());
         let http = service_kit::OutboundHttp::new(service_kit::FetchLimits::default()).map_err(|e| OpenError::Federation(format!("outbound HTTP: {e}")))?;
         let registry = match &config.registry_url {
             Some(url) => Registry::postgres(url).map_err(|e| OpenError::Config(crate::config::ConfigError::Invalid(format!("registry_url: {e}"))))?,
@@ -314,6 +376,7 @@ impl Builder {
                 clock: self.clock,
                 limiters,
                 metrics: crate::metrics::Metrics::default(),
+                signed_status_list: crate::status_list::SignedList::new(),
                 tls,
             }),
         })
@@ -409,6 +472,11 @@ impl Issuer {
     /// The counters.
     pub fn metrics(&self) -> &crate::metrics::Metrics {
         &self.inner.metrics
+    }
+
+    /// The Status List Token this process serves while it is current.
+    pub fn signed_status_list(&self) -> &crate::status_list::SignedList {
+        &self.inner.signed_status_list
     }
 
     /// Our trust chain to a configured trust anchor (leaf first), for the `trust_chain` header

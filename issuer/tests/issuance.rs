@@ -133,6 +133,58 @@ async fn revoke_suspend_reinstate_show_in_the_status_list() {
     assert_eq!(s, 401, "the admin API needs the token");
 }
 
+/// The status list token's payload and the issuer's count of signed lists (`/metrics`).
+async fn list_and_signings(fed: &Fed) -> (String, Value, u64) {
+    let t = fed.http.get(fed.url("/status-list")).send().await.unwrap().text().await.unwrap();
+    let payload = wallet_core::jose::CompactJws::parse(&t).unwrap().payload_json::<Value>().unwrap();
+    (t, payload, signings(fed).await)
+}
+
+async fn signings(fed: &Fed) -> u64 {
+    let m = fed.http.get(fed.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    m.lines().find_map(|l| l.strip_prefix("issuer_status_list_signed_total ")).unwrap().trim().parse().unwrap()
+}
+
+/// The status list is signed when it changed, not at every `GET` (issue 14): a second `GET`
+/// a second later serves the same token (same `iat`, nothing signed); after a revocation the
+/// next `GET` has it, and sixteen concurrent `GET`s are served one new token, signed once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_status_list_is_signed_again_only_when_it_changed() {
+    let fed = std::sync::Arc::new(Fed::new().await);
+    let wallet = Wallet::new(2);
+    let (url, tx) = fed.offer(MARIO, &[]).await;
+    let (_, code) = Wallet::read_offer(&fed, &url).await;
+    let at = wallet.token(&fed, &code, &tx).await;
+    let keys: Vec<_> = wallet.keys.iter().collect();
+    let nonce = wallet.nonce(&fed).await;
+    let (s, v) = wallet.protected(&fed, "/credential", &at, &Wallet::request(PID, wallet.proofs(&fed, &keys, &fed.wua(&keys), &nonce)), None).await;
+    assert_eq!(s, 200, "{v}");
+    let (_, list) = Fed::json(fed.http.get(fed.url(&format!("/admin/citizens/{MARIO}/credentials"))).bearer_auth(TOKEN)).await;
+    let creds = list["credentials"].as_array().unwrap().clone();
+
+    let (first, p1, n1) = list_and_signings(&fed).await;
+    assert!(n1 >= 1);
+    assert_eq!(p1["exp"].as_i64().unwrap() - p1["iat"].as_i64().unwrap(), p1["ttl"].as_i64().unwrap(), "exp = iat + ttl");
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    let (second, p2, n2) = list_and_signings(&fed).await;
+    assert_eq!((p2["iat"].clone(), n2), (p1["iat"].clone(), n1), "no change: the same token, not signed again");
+    assert_eq!(first, second);
+
+    let (s, v) = Fed::json(fed.http.post(fed.url("/admin/status")).bearer_auth(TOKEN).json(&json!({"action": "revoke", "credential_id": creds[0]["id"]}))).await;
+    assert_eq!(s, 200, "{v}");
+    let mut gets = tokio::task::JoinSet::new();
+    for _ in 0..16 {
+        let fed = std::sync::Arc::clone(&fed);
+        gets.spawn(async move { fed.http.get(fed.url("/status-list")).send().await.unwrap().text().await.unwrap() });
+    }
+    let tokens: std::collections::BTreeSet<String> = gets.join_all().await.into_iter().collect();
+    assert_eq!(tokens.len(), 1, "one token for the concurrent GETs");
+    assert_eq!(signings(&fed).await, n1 + 1, "signed once");
+    assert!(!tokens.contains(&first), "a new token after the revocation");
+    assert_eq!(status_of(&fed, creds[0]["status_idx"].as_u64().unwrap()).await, StatusValue::Invalid);
+    assert_eq!(status_of(&fed, creds[1]["status_idx"].as_u64().unwrap()).await, StatusValue::Valid);
+}
+
 /// Token endpoint refusals: a wrong `tx_code`, a replayed pre-authorized code, a DPoP proof
 /// for another URL or method, a replayed DPoP `jti`, no DPoP.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

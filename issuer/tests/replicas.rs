@@ -180,14 +180,30 @@ async fn replicas_share_offers_nonces_jtis_pushed_requests_status_and_survive_a_
     let indexes: BTreeSet<u64> = all.iter().map(|c| c["status_idx"].as_u64().unwrap()).collect();
     assert_eq!(indexes.len(), all.len(), "every credential its own index, across replicas");
 
-    // A revocation on A shows in B's status list (and A's: one list).
+    // A revocation on A shows in B's status list (and A's: one list), though B keeps its
+    // signed list between GETs: B reads the version A's change moved in the database.
     let victim = &all[0];
     let idx = victim["status_idx"].as_u64().unwrap();
     assert_eq!(status_at(&fed, &b, idx).await, StatusValue::Valid);
+    let iat_and_signings = |base: String| {
+        let fed = Arc::clone(&fed);
+        async move {
+            let t = fed.http.get(format!("{base}/status-list")).send().await.unwrap().text().await.unwrap();
+            let iat = wallet_core::jose::CompactJws::parse(&t).unwrap().payload_json::<Value>().unwrap()["iat"].as_i64().unwrap();
+            let m = fed.http.get(format!("{base}/metrics")).send().await.unwrap().text().await.unwrap();
+            let n: u64 = m.lines().find_map(|l| l.strip_prefix("issuer_status_list_signed_total ")).unwrap().trim().parse().unwrap();
+            (iat, n)
+        }
+    };
+    let before_b = iat_and_signings(b.clone()).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    assert_eq!(iat_and_signings(b.clone()).await, before_b, "no change: B serves the token it signed");
     let (s, v) = Fed::json(fed.http.post(fed.url("/admin/status")).bearer_auth(TOKEN).json(&json!({"action": "revoke", "credential_id": victim["id"]}))).await;
     assert_eq!((s, v["changed"].as_u64()), (200, Some(1)), "{v}");
     assert_eq!(status_at(&fed, &b, idx).await, StatusValue::Invalid);
     assert_eq!(status_at(&fed, &a, idx).await, StatusValue::Invalid);
+    let after_b = iat_and_signings(b.clone()).await;
+    assert!(after_b.0 > before_b.0 && after_b.1 == before_b.1 + 1, "B signed once after A's change: {before_b:?} {after_b:?}");
     let list = |base: String| {
         let fed = Arc::clone(&fed);
         async move {

@@ -125,6 +125,19 @@ pub struct Deferred {
     pub keys: String,
 }
 
+/// What the published status list is made of, read cheaply at every `GET` of it: a counter
+/// that every status change moves in its own transaction (a trigger on the issued
+/// credentials' `status`, so no writer can forget it), and one past the highest status index
+/// allocated (the list's length grows with it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StatusVersion {
+    /// Moved by every change of a credential's status (revocation, suspension, reinstatement,
+    /// re-issuance marking and its end), on any replica.
+    pub version: u64,
+    /// One past the highest status index allocated.
+    pub allocated: u64,
+}
+
 /// Which credentials a status change applies to.
 #[derive(Debug, Clone, Copy)]
 pub enum Target<'a> {
@@ -305,6 +318,12 @@ impl Store {
         dispatch!(self, issued_to(citizen))
     }
 
+    /// The status list's version and length (two index reads): whether a signed list is
+    /// still the current one ([`crate::status_list`]).
+    pub fn status_version(&self) -> Result<StatusVersion, StoreError> {
+        dispatch!(self, status_version())
+    }
+
     /// Every non-zero status entry, and one past the highest index allocated: what the
     /// published status list is made of (from the shared database: every replica publishes
     /// the same list).
@@ -455,14 +474,27 @@ pub(crate) mod contract {
         };
         let mut ids = seen.iter();
         let (a, b) = (*ids.next().unwrap(), *ids.next().unwrap());
+        let v0 = s.status_version().unwrap();
+        assert_eq!(v0.allocated, seen.iter().max().unwrap() + 1);
         s.insert_issued(&[issued("x", a), issued("y", b)]).unwrap();
         assert!(s.insert_issued(&[issued("z", 10_000), issued("x", 10_001)]).is_err(), "a duplicate id");
         assert_eq!(s.issued_to("CF").unwrap().len(), 2, "all or none");
+        assert_eq!(s.status_version().unwrap(), v0, "valid credentials do not change the list");
         assert_eq!(s.set_status(Target::Credential("y"), 2).unwrap(), 1);
         assert_eq!(s.status_entries().unwrap().0, vec![(b, 2)]);
+        let v1 = s.status_version().unwrap();
+        assert!(v1.version > v0.version, "a status change moves the version");
+        assert_eq!(s.set_status(Target::Credential("y"), 2).unwrap(), 1);
+        assert_eq!(s.status_version().unwrap(), v1, "the same status again changes nothing");
         assert!(s.notify("nid", "g", "credential_accepted").unwrap());
         assert!(!s.notify("nid", "other", "credential_accepted").unwrap());
         assert_eq!(s.set_status(Target::Citizen("CF"), 1).unwrap(), 2);
+        assert!(s.status_version().unwrap().version > v1.version);
+        let mut revoked = issued("w", 10_002);
+        revoked.status = 1;
+        let v2 = s.status_version().unwrap();
+        s.insert_issued(&[revoked]).unwrap();
+        assert!(s.status_version().unwrap().version > v2.version, "a credential recorded with a non-zero status moves it");
         s.insert_grant("g", &Grant { citizen: "CF".into(), configurations: vec!["pid".into()] }, 500).unwrap();
         assert_eq!(s.grant("g").unwrap().unwrap().configurations, vec!["pid".to_owned()]);
         s.purge(1_000).unwrap();
@@ -495,7 +527,9 @@ pub(crate) mod contract {
         assert_eq!(s.claim_reissue("rg", "mdl", marked, "B", 101, 60).unwrap().len(), 2, "given back");
         assert_eq!(s.claim_reissue("rg", "mdl", marked, "C", 161, 60).unwrap().len(), 2, "B's lease ended");
         assert_eq!(s.finish_reissue("B", 1).unwrap(), 0, "B no longer holds them");
+        let before = s.status_version().unwrap();
         assert_eq!(s.finish_reissue("C", 1).unwrap(), 2);
+        assert!(s.status_version().unwrap().version > before.version, "the end of a re-issuance moves the version");
         assert!(s.claim_reissue("rg", "mdl", marked, "D", 300, 60).unwrap().is_empty(), "re-issued");
         let statuses: Vec<_> = s.issued_to("RC").unwrap().into_iter().map(|i| (i.id, i.status)).collect();
         assert!(statuses.contains(&("rc1".into(), 1)) && statuses.contains(&("rc2".into(), 1)) && statuses.contains(&("rc4".into(), 0x0B)), "{statuses:?}");

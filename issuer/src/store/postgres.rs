@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use service_kit::pg::{Client, Pg, Row};
 
-use super::{Deferred, Grant, Issued, Offer, STATUS_DRAWS, StoreError, Target, draw, json, list, status_space};
+use super::{Deferred, Grant, Issued, Offer, STATUS_DRAWS, StatusVersion, StoreError, Target, draw, json, list, status_space};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS issuer_offers (code_hash TEXT PRIMARY KEY, tx_code TEXT, citizen TEXT NOT NULL, configurations TEXT NOT NULL,
@@ -39,6 +39,15 @@ CREATE TABLE IF NOT EXISTS issuer_states (state_hash TEXT PRIMARY KEY, offer TEX
 CREATE TABLE IF NOT EXISTS issuer_codes (code_hash TEXT PRIMARY KEY, code TEXT NOT NULL, expires_at BIGINT NOT NULL, used BOOLEAN NOT NULL DEFAULT FALSE);
 CREATE TABLE IF NOT EXISTS issuer_deferred (transaction_id TEXT PRIMARY KEY, grant_id TEXT NOT NULL, configuration_id TEXT NOT NULL,
     keys TEXT NOT NULL, expires_at BIGINT NOT NULL, used BOOLEAN NOT NULL DEFAULT FALSE);
+CREATE INDEX IF NOT EXISTS issuer_issued_nonzero ON issuer_issued(status_idx) INCLUDE (status) WHERE status != 0;
+CREATE TABLE IF NOT EXISTS issuer_status_version (id SMALLINT PRIMARY KEY CHECK (id = 1), version BIGINT NOT NULL);
+INSERT INTO issuer_status_version (id, version) VALUES (1, 0) ON CONFLICT DO NOTHING;
+CREATE OR REPLACE FUNCTION issuer_status_bump() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN UPDATE issuer_status_version SET version = version + 1 WHERE id = 1; RETURN NULL; END $$;
+CREATE OR REPLACE TRIGGER issuer_issued_status_changed AFTER UPDATE OF status ON issuer_issued
+    FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status) EXECUTE FUNCTION issuer_status_bump();
+CREATE OR REPLACE TRIGGER issuer_issued_status_inserted AFTER INSERT ON issuer_issued
+    FOR EACH ROW WHEN (NEW.status != 0) EXECUTE FUNCTION issuer_status_bump();
 ";
 
 /// The tables purged of expired rows.
@@ -251,6 +260,13 @@ impl Postgres {
                 )
                 .await?;
             rows.iter().map(issued).collect()
+        })
+    }
+
+    pub(super) fn status_version(&self) -> Result<StatusVersion, StoreError> {
+        self.run(|c| async move {
+            let r = c.query_one("SELECT version, (SELECT COALESCE(MAX(idx) + 1, 0) FROM issuer_status_slots) FROM issuer_status_version WHERE id = 1", &[]).await?;
+            Ok(StatusVersion { version: idx_of(r.try_get(0)?)?, allocated: idx_of(r.try_get(1)?)? })
         })
     }
 

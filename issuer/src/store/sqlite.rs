@@ -19,7 +19,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{Deferred, Grant, Issued, Offer, STATUS_DRAWS, StoreError, Target, draw, json, list, status_space};
+use super::{Deferred, Grant, Issued, Offer, STATUS_DRAWS, StatusVersion, StoreError, Target, draw, json, list, status_space};
 
 /// The SQLite database.
 pub(super) struct Sqlite {
@@ -46,6 +46,13 @@ CREATE TABLE IF NOT EXISTS issuer_states (state_hash TEXT PRIMARY KEY, offer TEX
 CREATE TABLE IF NOT EXISTS codes (code_hash TEXT PRIMARY KEY, code TEXT NOT NULL, expires_at INTEGER NOT NULL, used INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS deferred (transaction_id TEXT PRIMARY KEY, grant_id TEXT NOT NULL, configuration_id TEXT NOT NULL,
     keys TEXT NOT NULL, expires_at INTEGER NOT NULL, used INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX IF NOT EXISTS issued_nonzero ON issued(status_idx, status) WHERE status != 0;
+CREATE TABLE IF NOT EXISTS status_version (id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL);
+INSERT OR IGNORE INTO status_version (id, version) VALUES (1, 0);
+CREATE TRIGGER IF NOT EXISTS issued_status_changed AFTER UPDATE OF status ON issued WHEN OLD.status != NEW.status
+    BEGIN UPDATE status_version SET version = version + 1 WHERE id = 1; END;
+CREATE TRIGGER IF NOT EXISTS issued_status_inserted AFTER INSERT ON issued WHEN NEW.status != 0
+    BEGIN UPDATE status_version SET version = version + 1 WHERE id = 1; END;
 ";
 
 impl Sqlite {
@@ -57,6 +64,8 @@ impl Sqlite {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.execute_batch(SCHEMA)?;
+        // Every statement of the hot path stays prepared (the default keeps 16).
+        conn.set_prepared_statement_cache_capacity(64);
         // The re-issuance claim (added after the first release: an older file gains it).
         let has_claim: i64 = conn.query_row("SELECT COUNT(*) FROM pragma_table_info('issued') WHERE name = 'claim'", [], |r| r.get(0))?;
         if has_claim == 0 {
@@ -73,9 +82,9 @@ impl Sqlite {
     /// next FULL commit (WAL is one sequential file; its fsync covers every earlier commit).
     fn relaxed<T>(&self, f: impl FnOnce(&Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
         let conn = self.conn();
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.prepare_cached("PRAGMA synchronous = NORMAL")?.execute([])?;
         let r = f(&conn);
-        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.prepare_cached("PRAGMA synchronous = FULL")?.execute([])?;
         r
     }
 
@@ -127,30 +136,31 @@ impl Sqlite {
     pub(super) fn grant(&self, id: &str) -> Result<Option<Grant>, StoreError> {
         let row = self
             .conn()
-            .query_row("SELECT citizen, configurations FROM grants WHERE id = ?1", [id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+            .prepare_cached("SELECT citizen, configurations FROM grants WHERE id = ?1")?
+            .query_row([id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
             .optional()?;
         row.map(|(citizen, c)| Ok(Grant { citizen, configurations: list(&c)? })).transpose()
     }
 
     /// Records a fresh `c_nonce`.
     pub(super) fn insert_nonce(&self, nonce: &str, expires_at: i64) -> Result<(), StoreError> {
-        self.relaxed(|c| Ok(c.execute("INSERT INTO nonces (nonce, expires_at) VALUES (?1, ?2)", params![nonce, expires_at])?))?;
+        self.relaxed(|c| Ok(c.prepare_cached("INSERT INTO nonces (nonce, expires_at) VALUES (?1, ?2)")?.execute(params![nonce, expires_at])?))?;
         Ok(())
     }
 
     /// Whether `nonce` is one of ours, unused and unexpired.
     pub(super) fn nonce_usable(&self, nonce: &str, now: i64) -> Result<bool, StoreError> {
-        Ok(self.conn().query_row("SELECT COUNT(*) FROM nonces WHERE nonce = ?1 AND used = 0 AND expires_at > ?2", params![nonce, now], |r| r.get::<_, i64>(0))? == 1)
+        Ok(self.conn().prepare_cached("SELECT COUNT(*) FROM nonces WHERE nonce = ?1 AND used = 0 AND expires_at > ?2")?.query_row(params![nonce, now], |r| r.get::<_, i64>(0))? == 1)
     }
 
     /// Consumes `nonce` (single use): whether this call did.
     pub(super) fn consume_nonce(&self, nonce: &str, now: i64) -> Result<bool, StoreError> {
-        self.relaxed(|c| Ok(c.execute("UPDATE nonces SET used = 1 WHERE nonce = ?1 AND used = 0 AND expires_at > ?2", params![nonce, now])? == 1))
+        self.relaxed(|c| Ok(c.prepare_cached("UPDATE nonces SET used = 1 WHERE nonce = ?1 AND used = 0 AND expires_at > ?2")?.execute(params![nonce, now])? == 1))
     }
 
     /// Remembers a `jti` (namespaced by the caller) until `expires_at`: whether it was new.
     pub(super) fn remember_jti(&self, jti: &str, expires_at: i64) -> Result<bool, StoreError> {
-        self.relaxed(|c| Ok(c.execute("INSERT OR IGNORE INTO jtis VALUES (?1, ?2)", params![jti, expires_at])? == 1))
+        self.relaxed(|c| Ok(c.prepare_cached("INSERT OR IGNORE INTO jtis VALUES (?1, ?2)")?.execute(params![jti, expires_at])? == 1))
     }
 
     /// A fresh status list index, random among the unused ones of a space kept at least
@@ -167,7 +177,7 @@ impl Sqlite {
         for _ in 0..STATUS_DRAWS {
             let idx = draw(space)?;
             let sql_idx = i64::try_from(idx).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            if conn.execute("INSERT OR IGNORE INTO status_slots VALUES (?1)", [sql_idx])? == 1 {
+            if conn.prepare_cached("INSERT OR IGNORE INTO status_slots VALUES (?1)")?.execute([sql_idx])? == 1 {
                 return Ok(idx);
             }
         }
@@ -247,6 +257,12 @@ impl Sqlite {
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// See [`super::Store::status_version`]: the counter row and the primary key's maximum.
+    pub(super) fn status_version(&self) -> Result<StatusVersion, StoreError> {
+        let (version, allocated) = self.conn().prepare_cached("SELECT version, (SELECT COALESCE(MAX(idx) + 1, 0) FROM status_slots) FROM status_version WHERE id = 1")?.query_row([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))?;
+        Ok(StatusVersion { version: u64::try_from(version).unwrap_or(0), allocated: u64::try_from(allocated).unwrap_or(0) })
     }
 
     /// Every non-zero status entry, and one past the highest index allocated.

@@ -1,0 +1,143 @@
+//! The published Token Status List (draft-ietf-oauth-status-list §5, IT-Wallet 1.4 §6),
+//! signed when it changed and served from memory otherwise.
+//!
+//! Every `GET` reads the list's [`StatusVersion`] (the counter every status change moves in
+//! its own transaction, and the highest index allocated: two index reads). The token in
+//! memory is served while it was signed at that version or a later one, for a list at least
+//! that long, and is less than half its lifetime old (`exp` − `iat` = `status_list_ttl`, at
+//! most 24 h, IT-Wallet 1.4 §6; `ttl` the same). Otherwise the list is rebuilt from the
+//! database and signed again: once, by the first request; the requests that arrive meanwhile
+//! wait for it and are served the same token. Replicas on one PostgreSQL database each keep
+//! their own token and read the shared counter, so a change made through one replica is in
+//! the list the other serves at its next `GET`; their tokens differ only in `iat`/`exp`.
+
+use std::sync::Arc;
+
+use wallet_core::jose::{JwsAlg, JwsHeader, Signer as _};
+use wallet_core::status::{StatusList, StatusListToken, StatusValue};
+
+use crate::Issuer;
+use crate::error::IssuerError;
+use crate::metrics::Event;
+use crate::store::StatusVersion;
+
+/// The status list's minimum length and growth step (its length reveals the number of
+/// credentials only to within a step).
+pub const STATUS_LIST_STEP: u64 = 16_384;
+
+/// The list's length for `allocated` indices in use: a whole number of steps.
+pub fn list_len(allocated: u64) -> u64 {
+    allocated.div_ceil(STATUS_LIST_STEP).max(1).saturating_mul(STATUS_LIST_STEP)
+}
+
+/// A signed Status List Token and what it was made of.
+#[derive(Debug, Clone)]
+struct Signed {
+    version: u64,
+    len: u64,
+    iat: i64,
+    exp: i64,
+    jwt: Arc<str>,
+}
+
+impl Signed {
+    /// Whether this token may answer a `GET` at `now` when the database is at `current`.
+    fn serves(&self, current: StatusVersion, now: i64) -> bool {
+        let half_life = self.exp.saturating_sub(self.iat) / 2;
+        self.version >= current.version && self.len >= list_len(current.allocated) && now >= self.iat && now < self.iat.saturating_add(half_life)
+    }
+}
+
+/// The signed token of this process (one per replica).
+#[derive(Debug, Default)]
+pub struct SignedList {
+    slot: tokio::sync::Mutex<Option<Signed>>,
+}
+
+impl SignedList {
+    /// An empty cache: the first `GET` signs.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+/// The current status list, from the database.
+pub fn current_list(st: &Issuer) -> Result<StatusList, IssuerError> {
+    let (entries, allocated) = st.store().status_entries()?;
+    build(st, entries, list_len(allocated))
+}
+
+fn build(st: &Issuer, entries: Vec<(u64, u8)>, len: u64) -> Result<StatusList, IssuerError> {
+    let mut list = StatusList::new(st.config().status_bits, len);
+    for (idx, v) in entries {
+        list.set(idx, StatusValue::from_u8(v)).map_err(IssuerError::internal)?;
+    }
+    Ok(list)
+}
+
+/// Rebuilds and signs the list: the version read before the entries, so that the token is
+/// at least as new as the version it is kept under.
+fn sign(st: &Issuer) -> Result<Signed, IssuerError> {
+    let version = st.store().status_version()?;
+    let (entries, allocated) = st.store().status_entries()?;
+    let len = list_len(allocated.max(version.allocated));
+    let now = st.now();
+    let ttl = st.config().status_list_ttl;
+    let token = StatusListToken {
+        list: build(st, entries, len)?,
+        uri: st.config().endpoint(crate::routes::STATUS_LIST_PATH),
+        iss: Some(st.config().entity_id.as_str().to_owned()),
+        iat: now,
+        exp: Some(now.plus(ttl)),
+        ttl: Some(u64::try_from(ttl).unwrap_or(0)),
+    };
+    let mut h = JwsHeader::new(JwsAlg::Es256);
+    h.kid = st.keys().credential().kid();
+    let jwt = token.sign(&h, st.keys().credential()).map_err(IssuerError::internal)?;
+    st.metrics().count(Event::StatusListSigned);
+    Ok(Signed { version: version.version, len, iat: now.secs(), exp: now.plus(ttl).secs(), jwt: jwt.into() })
+}
+
+/// The Status List Token to serve now: the one in memory while it is current (see the
+/// module), else a new one, signed off the async workers (a national list takes seconds to
+/// compress).
+pub async fn token(st: &Issuer) -> Result<Arc<str>, IssuerError> {
+    let current = st.store().status_version()?;
+    let mut slot = st.signed_status_list().slot.lock().await;
+    if let Some(s) = slot.as_ref().filter(|s| s.serves(current, st.now().secs())) {
+        return Ok(Arc::clone(&s.jwt));
+    }
+    let signer = st.clone();
+    let signed = tokio::task::spawn_blocking(move || sign(&signer)).await.map_err(IssuerError::internal)??;
+    let jwt = Arc::clone(&signed.jwt);
+    *slot = Some(signed);
+    Ok(jwt)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn signed(version: u64, len: u64, iat: i64) -> Signed {
+        Signed { version, len, iat, exp: iat + 3_600, jwt: Arc::from("t") }
+    }
+
+    #[test]
+    fn served_while_current_and_young() {
+        let at = |version, allocated| StatusVersion { version, allocated };
+        let s = signed(5, STATUS_LIST_STEP, 1_000);
+        assert!(s.serves(at(5, 10), 1_000));
+        assert!(s.serves(at(4, 10), 2_799), "an older version read before another request signed");
+        assert!(!s.serves(at(6, 10), 1_000), "the list changed");
+        assert!(!s.serves(at(5, STATUS_LIST_STEP + 1), 1_000), "the list grew");
+        assert!(!s.serves(at(5, 10), 2_800), "half its lifetime gone");
+        assert!(!s.serves(at(5, 10), 999), "the clock went back");
+    }
+
+    #[test]
+    fn lengths_are_whole_steps() {
+        assert_eq!(list_len(0), STATUS_LIST_STEP);
+        assert_eq!(list_len(STATUS_LIST_STEP), STATUS_LIST_STEP);
+        assert_eq!(list_len(STATUS_LIST_STEP + 1), 2 * STATUS_LIST_STEP);
+    }
+}
