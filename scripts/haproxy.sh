@@ -62,6 +62,9 @@ defaults
     log global
     option httplog
     option dontlognull
+    # The replicas' per-client rate limits read the client from X-Forwarded-For, the last
+    # entry, which this appends (a client's own X-Forwarded-For entries come before it).
+    option forwardfor
     timeout connect 2s
     timeout client 60s
     timeout server 60s

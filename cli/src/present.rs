@@ -176,7 +176,7 @@ fn issuer_chain(header_chain: Option<&Vec<String>>, iss: &str, anchor: &TrustAnc
         return validate(chain, anchor, now).map_err(|e| usage(format!("issuer {iss} is not trusted: its trust_chain header: {e}")));
     }
     let id = EntityId::new(iss).map_err(|e| usage(format!("issuer {iss}: {e}")))?;
-    let fetcher = HttpFetcher::new().map_err(usage)?;
+    let fetcher = crate::wallet_cmd::fetcher()?;
     ChainCollector::new(&fetcher, std::slice::from_ref(anchor))
         .resolve(&id, now)
         .map_err(|e| usage(format!("issuer {iss} is not trusted by {}: {e}", anchor.id)))
@@ -599,7 +599,7 @@ pub(crate) fn answer(a: &PresentArgs, show: &dyn Fn(&str)) -> Result<Presented, 
         .cloned()
         .ok_or_else(|| usage(format!("refused: client_id `{client_id}` is not a federation entity (openid_federation:); only federation relying parties are supported")))?;
     let anchor = anchor_config(&a.trust.ta, a.trust.ta_jwks.as_deref())?;
-    let fetcher = HttpFetcher::new().map_err(usage)?;
+    let fetcher = crate::wallet_cmd::fetcher()?;
     let chain = ChainCollector::new(&fetcher, std::slice::from_ref(&anchor))
         .resolve(&entity, now)
         .map_err(|e| usage(format!("refused: relying party {entity} is not trusted by {}: {e} (nothing was sent)", anchor.id)))?;

@@ -169,9 +169,26 @@ fn host_of(url: &str) -> String {
     wallet_core::x509::uri_host(url).unwrap_or_default()
 }
 
+/// `TESSERA_SOURCE_ADDRESS`: the local address the wallet's connections leave from, like
+/// curl's `--interface` (a host with several addresses; `tessera-loadtest` gives each
+/// simulated citizen a loopback address of its own, so that per-client rate limits count
+/// citizens, not the machine).
+pub(crate) fn source_address() -> Result<Option<std::net::IpAddr>, CliError> {
+    match std::env::var("TESSERA_SOURCE_ADDRESS") {
+        Ok(v) if !v.trim().is_empty() => v.trim().parse().map(Some).map_err(|_| usage(format!("TESSERA_SOURCE_ADDRESS: not an IP address: {v:?}"))),
+        _ => Ok(None),
+    }
+}
+
+/// The wallet's federation fetcher, from [`source_address`].
+pub(crate) fn fetcher() -> Result<HttpFetcher, CliError> {
+    HttpFetcher::from_address(source_address()?).map_err(usage)
+}
+
 impl Browser {
     pub(crate) fn new() -> Result<Self, CliError> {
         let client = reqwest::blocking::Client::builder()
+            .local_address(source_address()?)
             .redirect(reqwest::redirect::Policy::none())
             .timeout(std::time::Duration::from_secs(30))
             .build()
@@ -430,7 +447,7 @@ pub(crate) fn anchor_config(ta: &str, ta_jwks: Option<&Path>) -> Result<TrustAnc
     let jwks = match ta_jwks {
         Some(p) => serde_json::from_str(&crate::read_file(&p.display().to_string())?).map_err(|e| usage(format!("{}: {e}", p.display())))?,
         None => {
-            let fetcher = HttpFetcher::new().map_err(usage)?;
+            let fetcher = fetcher()?;
             let ec = ParsedStatement::parse(&fetcher.get(&ta_id.configuration_url(), ENTITY_STATEMENT_MEDIA_TYPE).map_err(usage)?).map_err(usage)?;
             ec.verify_with(&ec.claims.jwks).map_err(usage)?;
             ec.claims.jwks

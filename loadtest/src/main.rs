@@ -164,7 +164,7 @@ fn run(a: &Args) -> Result<bool, String> {
                     }
                     let dir = root.join(format!("wallet-{i}"));
                     let login = IDENTITIES.get((i + 3) % IDENTITIES.len()).copied().unwrap_or("RSSMRA80A10H501Z");
-                    if citizen::activate(&target, &activations, &dir, login)
+                    if citizen::activate(&target, &activations, &dir, citizen::address(i), login)
                         && let Ok(mut v) = activated.lock()
                     {
                         v.push((i, dir));
@@ -178,18 +178,18 @@ fn run(a: &Args) -> Result<bool, String> {
     let took = start.elapsed();
     println!("{} of {pool} wallets activated in {:.1} s", activated.len(), took.as_secs_f64());
     print!("{}", activations.report(took));
-    let mut active: Vec<(PathBuf, &str)> = Vec::new();
+    let mut active: Vec<(PathBuf, std::net::IpAddr, &str)> = Vec::new();
     for i in 0..a.citizens {
         let Some((_, from)) = activated.get(i % activated.len().max(1)) else { break };
         // The registry citizen the offers are for (any activated wallet may take a
         // pre-authorized offer).
         let cf = citizens.get(i % citizens.len()).copied().unwrap_or("RSSMRA80A10H501Z");
         if i < activated.len() {
-            active.push((from.clone(), cf));
+            active.push((from.clone(), citizen::address(i), cf));
         } else {
             let dir = root.join(format!("wallet-{i}"));
             copy_dir(from, &dir).map_err(|e| format!("copying {} to {}: {e}", from.display(), dir.display()))?;
-            active.push((dir, cf));
+            active.push((dir, citizen::address(i), cf));
         }
     }
 
@@ -199,9 +199,9 @@ fn run(a: &Args) -> Result<bool, String> {
     let mut killed = Vec::new();
     let mut pg_restart: Option<Result<(), String>> = None;
     std::thread::scope(|s| {
-        for (dir, cf) in &active {
+        for (dir, from, cf) in &active {
             let (t, st, r, rec) = (&target, &stats, &replays, &received);
-            s.spawn(move || citizen::run(t, st, r, dir, cf, deadline, rec));
+            s.spawn(move || citizen::run(t, st, r, (dir, *from), cf, deadline, rec));
         }
         if !a.kill_replica.is_empty() || a.restart_postgres.is_some() {
             std::thread::sleep(Duration::from_secs(a.after));

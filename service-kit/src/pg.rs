@@ -71,17 +71,37 @@ pub enum PgError {
     Runtime(String),
 }
 
-/// The connection, shared by the store's tasks.
-struct Connection {
+/// One shared, reconnecting connection for async code (a service whose store is async, as
+/// the trust anchor's registry; [`Pg`] wraps one for synchronous stores): made at first use
+/// with the schema, made again after the server closed it, waiting up to the reconnect
+/// window for a restarting server.
+pub struct PgConnection {
     config: tokio_postgres::Config,
     schema: &'static str,
     name: String,
     client: tokio::sync::Mutex<Option<Arc<Client>>>,
 }
 
-impl Connection {
+impl std::fmt::Debug for PgConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgConnection").field("application", &self.name).finish_non_exhaustive()
+    }
+}
+
+impl PgConnection {
+    /// The database at `url`, seen by the server as `application`, with `schema` run at each
+    /// connection (as [`Pg::new`] says). Nothing is connected yet.
+    pub fn new(url: &str, application: &str, schema: &'static str) -> Result<Self, PgError> {
+        let mut config = tokio_postgres::Config::from_str(url).map_err(|e| PgError::BadUrl(e.to_string()))?;
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(CONNECT_TIMEOUT);
+        }
+        config.application_name(application);
+        Ok(Self { config, schema, name: application.to_owned(), client: tokio::sync::Mutex::new(None) })
+    }
+
     /// The live client, connecting (and creating the schema) when there is none.
-    async fn client(&self) -> Result<Arc<Client>, PgError> {
+    pub async fn client(&self) -> Result<Arc<Client>, PgError> {
         let mut slot = self.client.lock().await;
         if let Some(c) = slot.as_ref().filter(|c| !c.is_closed()) {
             return Ok(Arc::clone(c));
@@ -112,7 +132,7 @@ impl Connection {
 
 /// One PostgreSQL database: its own runtime thread and one shared, reconnecting connection.
 pub struct Pg {
-    conn: Arc<Connection>,
+    conn: Arc<PgConnection>,
     runtime: tokio::runtime::Handle,
     /// Dropped with the store: the runtime thread then ends.
     _stop: tokio::sync::oneshot::Sender<()>,
@@ -132,11 +152,7 @@ impl Pg {
     /// The URL is checked now and the runtime thread started; the connection is made at first
     /// use (call [`Pg::ping`] to connect at start).
     pub fn new(url: &str, application: &str, schema: &'static str) -> Result<Self, PgError> {
-        let mut config = tokio_postgres::Config::from_str(url).map_err(|e| PgError::BadUrl(e.to_string()))?;
-        if config.get_connect_timeout().is_none() {
-            config.connect_timeout(CONNECT_TIMEOUT);
-        }
-        config.application_name(application);
+        let conn = PgConnection::new(url, application, schema)?;
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| PgError::Runtime(e.to_string()))?;
         let runtime = rt.handle().clone();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -148,7 +164,6 @@ impl Pg {
                 });
             })
             .map_err(|e| PgError::Runtime(e.to_string()))?;
-        let conn = Connection { config, schema, name: application.to_owned(), client: tokio::sync::Mutex::new(None) };
         Ok(Self { conn: Arc::new(conn), runtime, _stop: stop })
     }
 

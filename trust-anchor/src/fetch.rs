@@ -21,9 +21,16 @@ pub struct HttpFetcher {
 impl HttpFetcher {
     /// A client with a 5 s timeout (connection to end of body) that does not follow redirects.
     pub fn new() -> Result<Self, FederationError> {
+        Self::from_address(None)
+    }
+
+    /// As [`HttpFetcher::new`], its connections leaving from `local` when given (a host with
+    /// several addresses; a load test giving each simulated client its own).
+    pub fn from_address(local: Option<std::net::IpAddr>) -> Result<Self, FederationError> {
         let fail = |reason: String| FederationError::Fetch { url: String::new(), reason };
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| fail(e.to_string()))?;
         let client = reqwest::Client::builder()
+            .local_address(local)
             .timeout(Duration::from_secs(5))
             .redirect(reqwest::redirect::Policy::none())
             .build()

@@ -176,9 +176,10 @@ async fn postgres_registry() {
 
 #[tokio::test]
 async fn postgres_url_errors_are_clear() {
-    assert!(matches!(Registry::postgres("postgres://u@host:notaport/db"), Err(trust_anchor::registry::RegistryError::BadUrl(_))));
-    // Nothing listens on port 1: connecting fails with a PostgreSQL error, not a panic.
+    assert!(matches!(Registry::postgres("postgres://u@host:notaport/db"), Err(trust_anchor::registry::RegistryError::Connection(service_kit::pg::PgError::BadUrl(_)))));
+    // Nothing listens on port 1: after the reconnect window (a restarting server is waited
+    // for), connecting fails with a PostgreSQL error, not a panic.
     let reg = Registry::postgres("postgres://u:p@127.0.0.1:1/db?connect_timeout=2").unwrap();
     let err = reg.ping().await.unwrap_err();
-    assert!(matches!(err, trust_anchor::registry::RegistryError::Postgres(_)), "{err:?}");
+    assert!(matches!(err, trust_anchor::registry::RegistryError::Connection(service_kit::pg::PgError::Postgres(_))), "{err:?}");
 }

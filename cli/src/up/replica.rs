@@ -20,6 +20,11 @@ use crate::federation_cmd::{admin_token, runtime, usage};
 /// The replicated services: their index (port offset, `DIRS`) and the balancer's name.
 const SERVICES: [(usize, &str); 5] = [(2, "motorizzazione"), (4, "wallet_provider"), (5, "verifier"), (6, "pid_provider"), (7, "health_cards")];
 
+/// Where the balancer's connections to the replicas come from: the replicas believe its
+/// `X-Forwarded-For` (`scripts/haproxy.sh`: `option forwardfor`), so their per-client rate
+/// limits count the wallets, not the balancer.
+const BALANCER: std::net::IpAddr = std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+
 /// The balancers' script, unless `TESSERA_HAPROXY_SCRIPT` names another.
 const HAPROXY_SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/haproxy.sh");
 
@@ -215,6 +220,7 @@ pub(crate) fn serve(a: &UpArgs, which: &str) -> Result<(), CliError> {
             4 => {
                 let mut c = wp_config(&a.data_dir, &fed, token, Some(db))?;
                 share(&mut c.data_dir, &mut c.keys_dir, &shared, &own);
+                c.rate_limits.trusted_proxies = vec![BALANCER];
                 let state = wallet_provider::WalletProvider::open(c).map_err(|e| usage(format!("wallet provider: {e}")))?;
                 service_kit::serve::serve(bind(port).await?, wallet_provider::router(state), std::future::pending()).await.map_err(usage)?;
             }
@@ -222,6 +228,7 @@ pub(crate) fn serve(a: &UpArgs, which: &str) -> Result<(), CliError> {
                 let password = operator_password(&shared)?;
                 let mut c = verifier_config(&a.data_dir, &fed, token, Some(db), &password)?;
                 share(&mut c.data_dir, &mut c.keys_dir, &shared, &own);
+                c.rate_limits.trusted_proxies = vec![BALANCER];
                 let state = verifier::Verifier::open(c).map_err(|e| usage(format!("verifier: {e}")))?;
                 verifier::serve_listener(state, bind(port).await?, std::future::pending()).await.map_err(usage)?;
             }
@@ -234,6 +241,7 @@ pub(crate) fn serve(a: &UpArgs, which: &str) -> Result<(), CliError> {
                 // The registry stays the service's one file (Config::new put it there).
                 let mut c = issuer_config(&a.data_dir, &fed, preset, token, Some(db))?;
                 share(&mut c.data_dir, &mut c.keys_dir, &shared, &own);
+                c.rate_limits.trusted_proxies = vec![BALANCER];
                 start_issuer(c, port, preset).await?;
                 std::future::pending::<()>().await;
             }

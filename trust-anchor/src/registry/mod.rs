@@ -91,9 +91,9 @@ pub enum RegistryError {
     /// PostgreSQL failed (connection or query).
     #[error("registry database (PostgreSQL): {0}")]
     Postgres(#[from] tokio_postgres::Error),
-    /// The PostgreSQL URL does not parse.
-    #[error("registry database URL: {0}")]
-    BadUrl(String),
+    /// The PostgreSQL URL does not parse, or the server could not be reached in time.
+    #[error("registry {0}")]
+    Connection(#[from] service_kit::pg::PgError),
     /// A stored row does not parse.
     #[error("registry row for {0} is corrupt")]
     Corrupt(String),
@@ -104,7 +104,7 @@ pub enum RegistryError {
 
 enum Backend {
     Sqlite(sqlite::Sqlite),
-    Postgres(postgres::Postgres),
+    Postgres(Box<postgres::Postgres>),
 }
 
 /// The registry.
@@ -140,7 +140,7 @@ impl Registry {
     /// tables created) at first use, and made again after the server closed it. Use
     /// [`Registry::ping`] to connect at start.
     pub fn postgres(url: &str) -> Result<Self, RegistryError> {
-        Ok(Self { backend: Backend::Postgres(postgres::Postgres::new(url)?) })
+        Ok(Self { backend: Backend::Postgres(Box::new(postgres::Postgres::new(url)?)) })
     }
 
     /// Connects now (PostgreSQL), so that a wrong URL or an unreachable server fails at start.

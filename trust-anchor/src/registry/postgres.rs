@@ -1,21 +1,18 @@
 //! The PostgreSQL backend (tokio-postgres, no TLS: run it on a private network or loopback).
 //!
-//! One client connection, pipelined; made at first use, made again when the server closed
-//! it. Tables are created under an advisory lock, so replicas starting together do not race.
+//! One client connection, pipelined ([`service_kit::pg::PgConnection`]): made at first use,
+//! made again when the server closed it, waiting a few seconds for a restarting server.
+//! Tables are created under an advisory lock, so replicas starting together do not race.
 //! Several entities may share one database if each gets its own schema, e.g.
 //! `postgres://u:p@host/db?options=-csearch_path%3Dintermediate` (the URL's `options`).
 
-use std::str::FromStr as _;
 use std::sync::Arc;
-use std::time::Duration;
 
-use tokio_postgres::{Client, NoTls};
+use service_kit::pg::PgConnection;
+use tokio_postgres::Client;
 use wallet_core::federation::EntityId;
 
 use super::{IssuedCertificate, IssuedTrustMark, RegistryError, Subordinate, SubordinateEvent, parse_subordinate, subordinate_columns};
-
-/// An arbitrary key for `pg_advisory_xact_lock` while the schema is created.
-const SCHEMA_LOCK: i64 = 0x7e55_e7a0;
 
 const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS trust_marks (
         seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -61,8 +58,7 @@ const SUBORDINATE_COLUMNS: &str = "entity_id, entity_types, jwks, metadata_polic
 const CERTIFICATE_COLUMNS: &str = "serial, entity_id, issued_at, not_after, revoked_at";
 
 pub(super) struct Postgres {
-    config: tokio_postgres::Config,
-    client: tokio::sync::Mutex<Option<Arc<Client>>>,
+    conn: PgConnection,
 }
 
 fn subordinate(r: &tokio_postgres::Row) -> Result<Subordinate, RegistryError> {
@@ -81,30 +77,12 @@ fn count(n: u64) -> usize {
 
 impl Postgres {
     pub(super) fn new(url: &str) -> Result<Self, RegistryError> {
-        let mut config = tokio_postgres::Config::from_str(url).map_err(|e| RegistryError::BadUrl(e.to_string()))?;
-        if config.get_connect_timeout().is_none() {
-            config.connect_timeout(Duration::from_secs(5));
-        }
-        config.application_name("tessera-trust-anchor");
-        Ok(Self { config, client: tokio::sync::Mutex::new(None) })
+        Ok(Self { conn: PgConnection::new(url, "tessera-trust-anchor", SCHEMA)? })
     }
 
     /// The live client, connecting (and creating the tables) when there is none.
     async fn client(&self) -> Result<Arc<Client>, RegistryError> {
-        let mut slot = self.client.lock().await;
-        if let Some(c) = slot.as_ref().filter(|c| !c.is_closed()) {
-            return Ok(Arc::clone(c));
-        }
-        let (client, connection) = self.config.connect(NoTls).await?;
-        tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::warn!(error = %e, "registry: PostgreSQL connection closed");
-            }
-        });
-        client.batch_execute(&format!("BEGIN; SELECT pg_advisory_xact_lock({SCHEMA_LOCK}); {SCHEMA} COMMIT;")).await?;
-        let client = Arc::new(client);
-        *slot = Some(Arc::clone(&client));
-        Ok(client)
+        Ok(self.conn.client().await?)
     }
 
     pub(super) async fn ping(&self) -> Result<(), RegistryError> {
