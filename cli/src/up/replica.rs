@@ -55,12 +55,18 @@ fn haproxy_script() -> String {
 }
 
 impl Replicas {
-    /// Starts replica `r` of service `j`, its output appended to `<service>/replica-<r>.log`.
+    /// Where replica `r` of service `j` writes: `<service>/replica-<r>.log`.
+    fn log_path(&self, j: usize, r: u16) -> PathBuf {
+        let index = SERVICES.get(j).map_or(0, |s| s.0);
+        self.data_dir.join(DIRS.get(index).copied().unwrap_or_default()).join(format!("replica-{r}.log"))
+    }
+
+    /// Starts replica `r` of service `j`, its output appended to its log.
     fn spawn(&self, j: usize, r: u16) -> Result<Running, CliError> {
-        let (index, _) = SERVICES.get(j).copied().ok_or_else(|| usage("no such service"))?;
-        let dir = self.data_dir.join(DIRS.get(index).copied().unwrap_or_default());
-        std::fs::create_dir_all(&dir).map_err(|source| CliError::Io { path: dir.display().to_string(), source })?;
-        let log_path = dir.join(format!("replica-{r}.log"));
+        let log_path = self.log_path(j, r);
+        if let Some(dir) = log_path.parent() {
+            std::fs::create_dir_all(dir).map_err(|source| CliError::Io { path: dir.display().to_string(), source })?;
+        }
         let io = |source| CliError::Io { path: log_path.display().to_string(), source };
         let log = std::fs::OpenOptions::new().create(true).append(true).open(&log_path).map_err(io)?;
         let err = log.try_clone().map_err(io)?;
@@ -144,6 +150,28 @@ async fn wait_ok(http: &reqwest::Client, url: &str, limit: Duration) -> Result<(
     }
 }
 
+/// Waits until the replica `x` answers `/health`, at most a minute; a replica that ends
+/// first (a port taken, a bad schema) is an error at once, with the end of its log.
+async fn wait_replica(http: &reqwest::Client, x: &mut Running, log: &Path) -> Result<(), CliError> {
+    let url = format!("http://127.0.0.1:{}/health", x.port);
+    let name = SERVICES.get(x.j).map(|s| s.1).unwrap_or_default();
+    let start = Instant::now();
+    loop {
+        if http.get(&url).send().await.is_ok_and(|r| r.status().is_success()) {
+            return Ok(());
+        }
+        if let Ok(Some(status)) = x.child.try_wait() {
+            let text = std::fs::read_to_string(log).unwrap_or_default();
+            let tail: Vec<&str> = text.lines().rev().take(5).collect::<Vec<_>>().into_iter().rev().collect();
+            return Err(usage(format!("{name} replica {} ended ({status}) before answering on port {}; {}:\n{}", x.r + 1, x.port, log.display(), tail.join("\n"))));
+        }
+        if start.elapsed() > Duration::from_secs(60) {
+            return Err(usage(format!("{name} replica {}: {url} did not answer within 60 s (its log: {})", x.r + 1, log.display())));
+        }
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+}
+
 /// Starts every replica (one after the other: the first of a service makes its keys), then
 /// the balancers, and waits until each balancer answers.
 pub(crate) async fn start(a: &UpArgs) -> Result<Replicas, CliError> {
@@ -166,10 +194,11 @@ pub(crate) async fn start(a: &UpArgs) -> Result<Replicas, CliError> {
     for (j, (index, name)) in SERVICES.into_iter().enumerate() {
         let mut ports = Vec::new();
         for r in 0..a.replicas {
-            let x = all.spawn(j, r)?;
+            let mut x = all.spawn(j, r)?;
             let port = x.port;
+            let waited = wait_replica(&http, &mut x, &all.log_path(j, r)).await;
             all.running.push(x);
-            wait_ok(&http, &format!("http://127.0.0.1:{port}/health"), Duration::from_secs(60)).await?;
+            waited?;
             ports.push(format!("127.0.0.1:{port}"));
         }
         let at = a.port.checked_add(u16::try_from(index).map_err(usage)?).ok_or_else(|| usage("--port too high"))?;
