@@ -34,7 +34,7 @@ use std::sync::{Arc, Mutex};
 
 use wallet_core::federation::{ChainCollector, EntityId, TrustAnchorConfig, ValidatedChain};
 use wallet_core::jose::{DecryptionKey, JwkSet, PrivateJwk, Signer as _, SoftwareSigner};
-use wallet_core::oid4vp::request_object::SigningHeader;
+use wallet_core::oid4vp::request_object::{EncodedHeader, SigningHeader};
 use wallet_core::time::UnixTime;
 
 use crate::error::VerifierError;
@@ -58,11 +58,12 @@ struct ProtocolCert {
     not_after: i64,
 }
 
-/// The `openid_federation` header as last built, and until when it may be reused: while the
-/// chain it carries is fresh and its certificate still covers a session from then.
+/// The `openid_federation` header as last built (serialised and encoded for the request
+/// object key), and until when it may be reused: while the chain it carries is fresh and its
+/// certificate still covers a session from then.
 #[derive(Debug, Clone)]
 struct CachedHeader {
-    header: Arc<SigningHeader>,
+    header: Arc<EncodedHeader>,
     /// The last second it may be reused at.
     until: i64,
 }
@@ -186,12 +187,12 @@ impl Keys {
         }
     }
 
-    /// The request object header material at `now` for an `openid_federation` client id:
-    /// `kid`, `x5c` (a protocol certificate for the request object key, then our CA chain
-    /// without the root) and `trust_chain`. Built once and shared while both the chain and
-    /// the certificate would be reused as they are (the same header, without copying its
-    /// 8 KB for every request object).
-    pub async fn signing_header(&self, http: &service_kit::OutboundHttp, now: UnixTime) -> Result<Arc<SigningHeader>, VerifierError> {
+    /// The request object header at `now` for an `openid_federation` client id: `kid`,
+    /// `x5c` (a protocol certificate for the request object key, then our CA chain without
+    /// the root) and `trust_chain`, serialised and encoded for the request object key. Built
+    /// once and shared while both the chain and the certificate would be reused as they are
+    /// (its 8 KB neither copied, serialised nor encoded again for every request object).
+    pub async fn signing_header(&self, http: &service_kit::OutboundHttp, now: UnixTime) -> Result<Arc<EncodedHeader>, VerifierError> {
         let cached = self.header.lock().unwrap_or_else(std::sync::PoisonError::into_inner).as_ref().filter(|h| now.secs() <= h.until).map(|h| h.header.clone());
         if let Some(h) = cached {
             return Ok(h);
@@ -201,11 +202,12 @@ impl Keys {
         // `resolved` is reused while `valid_until > now`, the certificate while
         // `not_after >= now + cover` (see `resolved` and `protocol_cert`).
         let until = resolved.valid_until.saturating_sub(1).min(cert.not_after.saturating_sub(self.cover));
-        let header = Arc::new(SigningHeader {
+        let header = SigningHeader {
             x5c: Some(std::iter::once(cert.b64).chain(resolved.ca_chain).collect()),
             trust_chain: Some(resolved.trust_chain),
             kid: self.request_object.kid(),
-        });
+        };
+        let header = Arc::new(EncodedHeader::new(&self.request_object, &header).map_err(VerifierError::internal)?);
         *self.header.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(CachedHeader { header: header.clone(), until });
         Ok(header)
     }
@@ -214,9 +216,10 @@ impl Keys {
     /// [`leaf_b64`, our CA chain without the root]; no `trust_chain` (the wallet's trust is
     /// the certificate chain). `leaf_b64` is the session's leaf ([`Keys::protocol_leaf`] at
     /// its creation), which its `client_id` hashes.
-    pub async fn x509_hash_header(&self, http: &service_kit::OutboundHttp, now: UnixTime, leaf_b64: &str) -> Result<SigningHeader, VerifierError> {
+    pub async fn x509_hash_header(&self, http: &service_kit::OutboundHttp, now: UnixTime, leaf_b64: &str) -> Result<EncodedHeader, VerifierError> {
         let resolved = self.resolved(http, now).await?;
-        Ok(SigningHeader { x5c: Some(std::iter::once(leaf_b64.to_owned()).chain(resolved.ca_chain).collect()), trust_chain: None, kid: self.request_object.kid() })
+        let header = SigningHeader { x5c: Some(std::iter::once(leaf_b64.to_owned()).chain(resolved.ca_chain).collect()), trust_chain: None, kid: self.request_object.kid() };
+        EncodedHeader::new(&self.request_object, &header).map_err(VerifierError::internal)
     }
 
     /// The current protocol certificate for the request object key (base64 DER, as in

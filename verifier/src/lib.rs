@@ -45,6 +45,7 @@ pub mod keys;
 pub mod metrics;
 pub mod presets;
 pub mod qr;
+pub mod queries;
 pub mod routes;
 pub mod sessions;
 pub mod state;

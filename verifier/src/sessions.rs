@@ -117,17 +117,17 @@ impl Verifier {
             ),
         };
         let now = self.now();
-        let r = crate::routes::random;
+        let [id, request_id, state, nonce] = crate::routes::randoms()?;
         let expires_at = now.secs().saturating_add(c.session_ttl);
         let x5c_leaf = match opts.client_id_prefix {
             ClientIdPrefix::OpenidFederation => None,
             ClientIdPrefix::X509Hash => Some(self.keys().protocol_leaf(now)?),
         };
         let session = Session {
-            id: r()?,
-            request_id: r()?,
-            state: r()?,
-            nonce: r()?,
+            id,
+            request_id,
+            state,
+            nonce,
             flow: req.flow,
             dcql: req.query.to_value().to_string(),
             redirect_uri,

@@ -73,6 +73,7 @@ struct Inner {
     changes: tokio::sync::watch::Sender<u64>,
     tls: Option<Arc<service_kit::serve::ServerConfig>>,
     request_client_metadata: VerifierMetadata,
+    queries: crate::queries::Queries,
 }
 
 /// Builds a [`Verifier`] with non-default seams.
@@ -149,6 +150,7 @@ impl Builder {
                 changes: tokio::sync::watch::Sender::new(0),
                 tls,
                 request_client_metadata,
+                queries: crate::queries::Queries::default(),
             }),
         })
     }
@@ -304,6 +306,11 @@ impl Verifier {
     /// Our `openid_credential_verifier` metadata.
     pub fn metadata(&self) -> VerifierMetadata {
         verifier_metadata(&self.inner.config, &self.inner.keys)
+    }
+
+    /// The sessions' DCQL queries, parsed once.
+    pub fn queries(&self) -> &crate::queries::Queries {
+        &self.inner.queries
     }
 
     /// The `client_metadata` every request object carries, built at open.

@@ -9,7 +9,7 @@
 //!   application/statuslist+jwt`, the `Content-Type` passed on for wallet-core to check).
 
 use wallet_core::federation::{ChainCache, ChainCollector, EntityId, TrustAnchorConfig};
-use wallet_core::oid4vp::verify::{ChainFuture, IssuerChainResolver};
+use wallet_core::oid4vp::verify::{ChainFuture, IssuerChainResolver, SharedChainFuture};
 use wallet_core::time::UnixTime;
 
 /// Issuer chains, resolved and cached.
@@ -24,9 +24,14 @@ pub struct IssuerChains<'a> {
 
 impl IssuerChainResolver for IssuerChains<'_> {
     fn resolve<'a>(&'a self, issuer: &'a EntityId, now: UnixTime) -> ChainFuture<'a> {
+        Box::pin(async move { self.resolve_shared(issuer, now).await.map(std::sync::Arc::unwrap_or_clone) })
+    }
+
+    /// The cache's own chain, not a copy of it.
+    fn resolve_shared<'a>(&'a self, issuer: &'a EntityId, now: UnixTime) -> SharedChainFuture<'a> {
         Box::pin(async move {
             self.cache
-                .get_or_resolve_async(issuer, now, async {
+                .get_or_resolve_shared_async(issuer, now, async {
                     let fetcher = self.http.for_request();
                     ChainCollector::new_async(&fetcher, self.anchors).resolve_async(issuer, now).await
                 })

@@ -70,10 +70,10 @@ pub(crate) async fn request_uri_post(State(st): State<Verifier>, Query(q): Query
 /// [`crate::keys::Keys::x509_hash_header`] with the session's leaf).
 pub(crate) async fn sign_request_object(st: &Verifier, session: &Session, wallet_nonce: Option<String>) -> Result<String, VerifierError> {
     let now = st.now();
-    let query = DcqlQuery::parse(&session.dcql).map_err(VerifierError::internal)?;
+    let query = st.queries().parse(&session.dcql).map_err(VerifierError::internal)?;
     let c = st.config();
     let client_id = st.client_id(session)?;
-    let mut b = RequestObjectBuilder::new(client_id, c.endpoint(crate::routes::RESPONSE_URI_PATH), session.nonce.clone(), query, now);
+    let mut b = RequestObjectBuilder::new(client_id, c.endpoint(crate::routes::RESPONSE_URI_PATH), session.nonce.clone(), DcqlQuery::clone(&query), now);
     b.state = Some(session.state.clone());
     b.lifetime = session.expires_at.saturating_sub(now.secs()).max(1);
     b.wallet_nonce = wallet_nonce;
@@ -82,7 +82,7 @@ pub(crate) async fn sign_request_object(st: &Verifier, session: &Session, wallet
         (ClientIdPrefix::X509Hash, Some(leaf)) => std::sync::Arc::new(st.keys().x509_hash_header(st.http(), now, leaf).await?),
         _ => st.keys().signing_header(st.http(), now).await?,
     };
-    b.sign(st.keys().request_object(), &header).map_err(VerifierError::internal)
+    b.sign_encoded(st.keys().request_object(), &header).map_err(VerifierError::internal)
 }
 
 async fn serve_request_object(st: &Verifier, id: &str, post: Option<RequestUriPost>) -> Result<Response, VerifierError> {
@@ -177,7 +177,7 @@ pub(crate) async fn response_uri(State(st): State<Verifier>, body: Bytes) -> Res
         return Err(VerifierError::Response(why.into()));
     };
     st.changed();
-    let query = DcqlQuery::parse(&session.dcql).map_err(VerifierError::internal)?;
+    let query = st.queries().parse(&session.dcql).map_err(VerifierError::internal)?;
     let c = st.config();
     // The session's own client id: a KB-JWT `aud` naming another (our federation id for an
     // x509_hash session, say) is refused by wallet-core.

@@ -213,6 +213,70 @@ impl RequestObjectBuilder {
     pub fn sign(&self, signer: &dyn Signer, header: &SigningHeader) -> Result<String, RequestObjectError> {
         sign_claims(&self.claims()?, signer, header)
     }
+
+    /// [`Self::sign`] with a header encoded once ([`EncodedHeader`]): the same JWS, without
+    /// serialising and encoding the header's kilobytes of `x5c` and `trust_chain` again.
+    /// `signer` must be the one the header was encoded for (its `alg` is checked).
+    pub fn sign_encoded(&self, signer: &dyn Signer, header: &EncodedHeader) -> Result<String, RequestObjectError> {
+        if signer.alg() != header.alg {
+            return Err(RequestObjectError::Sign(format!("the header was encoded for {}, the signer signs {}", header.alg.as_str(), signer.alg().as_str())));
+        }
+        let payload = serde_json::to_vec(&self.claims()?).map_err(|e| RequestObjectError::Sign(e.to_string()))?;
+        let mut out = String::with_capacity(header.b64.len() + payload.len() * 4 / 3 + 100);
+        out.push_str(&header.b64);
+        out.push('.');
+        crate::jose::b64::encode_into(&payload, &mut out);
+        let sig = signer.sign(out.as_bytes()).map_err(|e| RequestObjectError::Sign(e.to_string()))?;
+        out.push('.');
+        crate::jose::b64::encode_into(sig, &mut out);
+        Ok(out)
+    }
+}
+
+/// The protected header [`sign_claims`] puts on a request object.
+fn request_object_header(signer: &dyn Signer, header: &SigningHeader) -> JwsHeader {
+    let mut h = JwsHeader::new(JwsAlg::Es256).with_typ(REQUEST_OBJECT_TYP).with_kid(header.kid.clone().or_else(|| signer.kid()));
+    h.x5c = header.x5c.clone();
+    h.trust_chain = header.trust_chain.clone();
+    h
+}
+
+/// A request object's protected header for one signer, serialised and base64url-encoded
+/// once, exactly as [`RequestObjectBuilder::sign`] encodes it: a verifier signing every
+/// request object under the same `x5c` and `trust_chain` keeps one
+/// ([`RequestObjectBuilder::sign_encoded`]).
+#[derive(Debug, Clone)]
+pub struct EncodedHeader {
+    alg: JwsAlg,
+    b64: String,
+}
+
+/// Lends a signer's `alg` and `kid` to [`jws::sign`] and signs nothing: how
+/// [`EncodedHeader::new`] has the header encoded by the one JWS encoder.
+struct HeaderOnly<'a>(&'a dyn Signer);
+
+impl Signer for HeaderOnly<'_> {
+    fn alg(&self) -> JwsAlg {
+        self.0.alg()
+    }
+    fn public_jwk(&self) -> crate::jose::Jwk {
+        self.0.public_jwk()
+    }
+    fn kid(&self) -> Option<String> {
+        self.0.kid()
+    }
+    fn sign(&self, _msg: &[u8]) -> Result<Vec<u8>, crate::jose::SignError> {
+        Ok(Vec::new())
+    }
+}
+
+impl EncodedHeader {
+    /// Encodes the header `signer` signs request objects with under `header`.
+    pub fn new(signer: &dyn Signer, header: &SigningHeader) -> Result<Self, RequestObjectError> {
+        let unsigned = jws::sign(&request_object_header(signer, header), b"", &HeaderOnly(signer)).map_err(|e| RequestObjectError::Sign(e.to_string()))?;
+        let b64 = unsigned.split('.').next().unwrap_or_default().to_owned();
+        Ok(Self { alg: signer.alg(), b64 })
+    }
 }
 
 /// A fresh `nonce` or `state`: 32 random bytes, base64url (43 characters, above
@@ -225,10 +289,7 @@ pub fn generate_nonce() -> Result<String, getrandom::Error> {
 
 /// Signs arbitrary request object claims (the conformance tool's broken requests).
 pub fn sign_claims(claims: &RequestObjectClaims, signer: &dyn Signer, header: &SigningHeader) -> Result<String, RequestObjectError> {
-    let mut h = JwsHeader::new(JwsAlg::Es256).with_typ(REQUEST_OBJECT_TYP).with_kid(header.kid.clone().or_else(|| signer.kid()));
-    h.x5c = header.x5c.clone();
-    h.trust_chain = header.trust_chain.clone();
-    jws::sign_json(&h, claims, signer).map_err(|e| RequestObjectError::Sign(e.to_string()))
+    jws::sign_json(&request_object_header(signer, header), claims, signer).map_err(|e| RequestObjectError::Sign(e.to_string()))
 }
 
 /// A request object parsed for form only: a compact JWS whose payload is the claims object.

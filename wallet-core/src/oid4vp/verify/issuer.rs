@@ -8,6 +8,7 @@
 use std::borrow::Cow;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 
 use serde_json::Value;
 
@@ -23,12 +24,23 @@ use crate::x509::{TrustAnchors, uri_host};
 /// The future an [`IssuerChainResolver`] returns.
 pub type ChainFuture<'a> = Pin<Box<dyn Future<Output = Result<ValidatedChain, FederationError>> + Send + 'a>>;
 
+/// The future of [`IssuerChainResolver::resolve_shared`].
+pub type SharedChainFuture<'a> = Pin<Box<dyn Future<Output = Result<Arc<ValidatedChain>, FederationError>> + Send + 'a>>;
+
 /// Resolves an issuer's trust chain when the credential carries none (the verifier service
 /// implements it with [`ChainCollector::resolve_async`], usually behind a
 /// [`crate::federation::ChainCache`]).
 pub trait IssuerChainResolver: Send + Sync {
     /// The issuer's validated chain.
     fn resolve<'a>(&'a self, issuer: &'a EntityId, now: UnixTime) -> ChainFuture<'a>;
+
+    /// The same chain, shared: what presentations are verified with. A resolver behind a
+    /// cache overrides it to hand out the cache's own `Arc` (a chain's statements and
+    /// metadata run to kilobytes: no copy per presentation); the default wraps
+    /// [`Self::resolve`].
+    fn resolve_shared<'a>(&'a self, issuer: &'a EntityId, now: UnixTime) -> SharedChainFuture<'a> {
+        Box::pin(async move { self.resolve(issuer, now).await.map(Arc::new) })
+    }
 }
 
 impl IssuerChainResolver for ChainCollector<'_> {
@@ -120,7 +132,7 @@ pub(crate) async fn establish(iss: &str, header: &JwsHeader, ctx: &PresentationC
         for a in ctx.federation_anchors {
             match validate(tc, a, ctx.now) {
                 Ok(v) => {
-                    chain = Some((v, true));
+                    chain = Some((Arc::new(v), true));
                     break;
                 }
                 Err(e) => chain_error = Some(e.to_string()),
@@ -130,7 +142,7 @@ pub(crate) async fn establish(iss: &str, header: &JwsHeader, ctx: &PresentationC
             return Err(untrusted(format!("trust_chain header: {}", chain_error.unwrap_or_else(|| "no trust anchor configured".into()))));
         }
     } else if let (Some(resolver), Ok(entity)) = (ctx.issuer_chains, EntityId::new(iss)) {
-        match resolver.resolve(&entity, ctx.now).await {
+        match resolver.resolve_shared(&entity, ctx.now).await {
             Ok(v) => chain = Some((v, false)),
             Err(e) => chain_error = Some(e.to_string()),
         }
@@ -143,7 +155,7 @@ pub(crate) async fn establish(iss: &str, header: &JwsHeader, ctx: &PresentationC
         let md = chain.metadata_of(CREDENTIAL_ISSUER).ok_or_else(|| untrusted("no openid_credential_issuer metadata"))?;
         let jwks: JwkSet = md
             .get("jwks")
-            .and_then(|j| serde_json::from_value(j.clone()).ok())
+            .and_then(|j| <JwkSet as serde::Deserialize>::deserialize(j).ok())
             .ok_or_else(|| untrusted("openid_credential_issuer metadata has no jwks"))?;
         let kid = header.kid.as_deref().ok_or_else(|| untrusted("credential header has no kid"))?;
         let key = jwks.by_kid(kid).cloned().ok_or_else(|| untrusted(format!("kid {kid} is not a key of the issuer")))?;
