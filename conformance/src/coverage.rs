@@ -66,6 +66,42 @@ static NOT_APPLICABLE: &[NotApplicable] = &[
         ids: &["RPR-33", "RPR-45", "RPR-58", "RPR-71", "RPR-72"],
         why: "needs the RP's own back end to fail (server errors, unavailable services, broken redirects): an operator action, not something a wallet can cause",
     },
+    // The issuer plan (`CI`): what a wallet cannot drive or observe over the protocol.
+    NotApplicable {
+        sections: &[],
+        ids: &["CI_011"],
+        why: "how the offer reaches the citizen (a QR code, a button on the issuer's page) is the issuer's front end in front of a human; the offer URL itself is CI_010",
+    },
+    NotApplicable {
+        sections: &[],
+        ids: &["CI_046", "CI_051", "CI_052", "CI_053", "CI_057", "CI_110", "CI_111", "CI_116"],
+        why: "the citizen's login (SPID/CIE, its level), consent and contact details are given by a human at the identity provider's or the issuer's pages",
+    },
+    NotApplicable { sections: &[], ids: &["CI_080"], why: "generating a fresh key per credential is the wallet's own behaviour, not the issuer's" },
+    NotApplicable {
+        sections: &[],
+        ids: &["CI_097", "CI_160", "CI_160a", "CI_160b", "CI_188"],
+        why: "how the issuer stores refresh tokens and credentials internally is not observable from outside",
+    },
+    NotApplicable {
+        sections: &[],
+        ids: &[
+            "CI_153", "CI_154", "CI_155", "CI_155a", "CI_155b", "CI_155c", "CI_155d", "CI_155e", "CI_155f", "CI_155g", "CI_156", "CI_157", "CI_158", "CI_158a", "CI_158b",
+            "CI_161", "CI_161a", "CI_161b", "CI_163", "CI_164", "CI_168", "CI_169", "CI_170", "CI_172", "CI_173", "CI_174",
+        ],
+        why: "lifecycle events decided outside the protocol (an operator's revocation or suspension, the authentic source's change, a death, a court order, a breach, a citizen's request at the issuer's service): the tool cannot cause them; what a wallet sees of them is the status list (CI_175-CI_191)",
+    },
+    NotApplicable {
+        sections: &[],
+        ids: &["CI_162", "CI_162a", "CI_162b", "CI_162c"],
+        why: "the issuer's web portal for citizens, reached with a login at a level of assurance by a human",
+    },
+    NotApplicable {
+        sections: &[],
+        ids: &["CI_113", "CI_165", "CI_166", "CI_167", "CI_170a", "CI_171"],
+        why: "notifications to the citizen (e-mail, app messages, other channels) reach a human, not a protocol endpoint",
+    },
+    NotApplicable { sections: &[], ids: &["CI_193"], why: "the issuer's authorization and registration in the catalogue are administrative processes" },
 ];
 
 /// A row's status.

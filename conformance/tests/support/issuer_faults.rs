@@ -289,6 +289,12 @@ impl IssuerProxy {
                 v.as_object_mut().unwrap().remove("interval");
                 *text = v.to_string();
             }
+            ("ci-credential-media-type", "/credential") if *status == StatusCode::OK => drop(out.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"))),
+            ("ci-no-refresh-token", "/token") if *status == StatusCode::OK => {
+                let mut v: Value = serde_json::from_str(text).unwrap();
+                v.as_object_mut().unwrap().remove("refresh_token");
+                *text = v.to_string();
+            }
             // The credentials.
             (f, "/credential") if *status == StatusCode::OK && f.starts_with("ci-vc-") => {
                 let other = serde_json::from_str::<Value>(&SoftwareSigner::generate().unwrap().public_jwk().to_json()).unwrap();

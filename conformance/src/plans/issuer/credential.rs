@@ -276,3 +276,26 @@ pub fn ci_176(ctx: &mut Ctx<'_>) -> Step<()> {
         Err(e) => fail(format!("index {idx} is not in the list: {e}")),
     }
 }
+
+/// CI_079: the credential is registered for revocation: its `status_list` index is a position
+/// of the issuer's list, VALID.
+pub fn ci_079(ctx: &mut Ctx<'_>) -> Step<()> {
+    ci_176(ctx)
+}
+
+/// CI_175: the credential's status is verifiable as a Token Status List (wallet-core's
+/// verifier: media type, `typ`, the issuer's signature, `sub`, times, `bits`, `lst`, the index).
+pub fn ci_175(ctx: &mut Ctx<'_>) -> Step<()> {
+    let (c, idx, uri, r) = fetch_list(ctx)?;
+    let Some(idx) = idx else { return fail("the credential's status_list.idx is not a non-negative integer") };
+    let key = issuer_keys(&c.metadata).first().and_then(|k| Jwk::from_value(k).ok());
+    let Some(key) = key else { return fail("the issuer metadata has no jwks key") };
+    let iss = c.jwt.claim_str("iss").unwrap_or_default().to_owned();
+    let resolver = wallet_core::sd_jwt::StaticKeyResolver::for_issuer(key, iss);
+    let reference = wallet_core::status::StatusReference { idx, uri };
+    let verified = wallet_core::status::StatusListToken::verify_response(r.media_type().as_deref(), &r.body, &reference, &resolver, wallet_core::time::UnixTime::now(), 60, DEFAULT_MAX_DECOMPRESSED);
+    match verified {
+        Ok(v) => v.lookup(idx).map(|_| ()).or_else(|e| fail(format!("index {idx}: {e}"))),
+        Err(e) => fail(format!("the Status List Token does not verify: {e}")),
+    }
+}

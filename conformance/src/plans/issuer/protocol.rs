@@ -129,6 +129,27 @@ pub fn ci_064(ctx: &mut Ctx<'_>) -> Step<()> {
     ensure(v.get("expires_in").and_then(Value::as_u64).is_some_and(|e| e > 0), || "no positive expires_in".into())
 }
 
+/// CI_065: when the authorization server offers the `refresh_token` grant, the token
+/// response carries a refresh token (a JWT, IT-Wallet 1.4 §3.3 `rt+jwt`).
+pub fn ci_065(ctx: &mut Ctx<'_>) -> Step<()> {
+    let citizen = wallet::setup(ctx)?.citizen.clone();
+    let ep = wallet::endpoints(ctx)?;
+    let asm = ctx.get(&ctx.target.url("/.well-known/oauth-authorization-server"), &[("accept", "application/json")])?.json().unwrap_or(Value::Null);
+    let offered = asm.get("grant_types_supported").and_then(Value::as_array).is_some_and(|g| g.iter().any(|x| x == "refresh_token"));
+    if !offered {
+        return skip("the authorization server does not offer the refresh_token grant");
+    }
+    let o = wallet::offer(ctx, &citizen, &[])?;
+    let key = wallet::new_key()?;
+    let d = wallet::dpop(&key, &ep.token, None)?;
+    let r = wallet::token_request(ctx, &ep, &o.code()?, o.tx_code.as_deref(), Some(&d))?;
+    ensure(r.status == 200, || format!("the token endpoint answered {} {}", r.status, short(&r.text())))?;
+    let v = r.json().or_else(|e| fail(format!("not JSON: {e}")))?;
+    let Some(rt) = v.get("refresh_token").and_then(Value::as_str) else { return fail("refresh_token is in grant_types_supported but the token response has none") };
+    ctx.record_jwt("refresh token", rt);
+    crate::plans::jwt::Jwt::decode("the refresh token", rt).map(|_| ())
+}
+
 /// CI_066: the access token is bound to the DPoP key: presented with a proof by another key,
 /// refused (401).
 pub fn ci_066(ctx: &mut Ctx<'_>) -> Step<()> {
@@ -344,6 +365,19 @@ pub fn ci_087(ctx: &mut Ctx<'_>) -> Step<()> {
 }
 
 // --- Issuance ---
+
+/// CI_014: the credential response: 200 `application/json`, `credentials` an array of
+/// objects each with a `credential` (OpenID4VCI 1.0 §8.3).
+pub fn ci_014(ctx: &mut Ctx<'_>) -> Step<()> {
+    let s = Session::start(ctx)?;
+    let (_, body) = s.honest_request(ctx, 1)?;
+    let r = s.credential(ctx, &body)?;
+    ensure(r.status == 200, || format!("the credential endpoint answered {} {}", r.status, short(&r.text())))?;
+    ensure(r.media_type().as_deref() == Some("application/json"), || format!("Content-Type {:?} is not application/json", r.media_type()))?;
+    let v = r.json().or_else(|e| fail(format!("not JSON: {e}")))?;
+    let Some(cs) = v.get("credentials").and_then(Value::as_array) else { return fail("no credentials array") };
+    ensure(!cs.is_empty() && cs.iter().all(|c| c.get("credential").and_then(Value::as_str).is_some_and(|x| !x.is_empty())), || "credentials is not an array of objects with a credential".into())
+}
 
 /// CI_086: a batch of two proofs: two credentials, one `notification_id` for both.
 pub fn ci_086(ctx: &mut Ctx<'_>) -> Step<()> {
