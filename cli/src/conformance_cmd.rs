@@ -69,6 +69,26 @@ pub(crate) struct RunArgs {
     /// rp plan: that issuer's private signing key (a P-256 private JWK file).
     #[arg(long)]
     rp_issuer_key: Option<PathBuf>,
+    /// issuer plan: the base URL of the issuer's admin API for pre-authorized offers
+    /// (`POST {url}/admin/offers`; our issuer: its entity id).
+    #[arg(long)]
+    issuer_offers: Option<String>,
+    /// issuer plan: the admin API's bearer token.
+    #[arg(long)]
+    issuer_token: Option<String>,
+    /// issuer plan: a citizen whose credentials are ready (the offers' `citizen`).
+    #[arg(long)]
+    issuer_citizen: Option<String>,
+    /// issuer plan: a citizen whose credential is not ready (deferred issuance, CI_081).
+    #[arg(long)]
+    issuer_deferred_citizen: Option<String>,
+    /// issuer plan: the entity id of a wallet provider of the federation (its
+    /// `wallet_solution.jwks` has the key of --wallet-provider-key); the tool signs WUAs as it.
+    #[arg(long)]
+    wallet_provider: Option<String>,
+    /// issuer plan: that wallet provider's private attestation key (a P-256 private JWK file).
+    #[arg(long)]
+    wallet_provider_key: Option<PathBuf>,
     /// Seconds per HTTP request.
     #[arg(long, default_value_t = TIMEOUT.as_secs())]
     timeout: u64,
@@ -111,6 +131,13 @@ fn run_cmd(a: &RunArgs) -> Result<(), CliError> {
         target.rp = Some(conformance::target::RpSetup { sessions: sessions.clone(), token: token.clone(), issuer });
     } else if plan == Plan::Rp {
         return Err(usage("the rp plan needs --rp-sessions, --rp-token, --rp-issuer and --rp-issuer-key (and --trust-anchor)"));
+    }
+    if let (Some(offers), Some(token), Some(citizen), Some(wp), Some(key)) = (&a.issuer_offers, &a.issuer_token, &a.issuer_citizen, &a.wallet_provider, &a.wallet_provider_key) {
+        let wallet_provider = conformance::target::test_wallet_provider(wp, key).map_err(usage)?;
+        let (citizen, deferred_citizen) = (citizen.clone(), a.issuer_deferred_citizen.clone());
+        target.issuer = Some(conformance::target::IssuerSetup { offers: offers.clone(), token: token.clone(), citizen, deferred_citizen, wallet_provider });
+    } else if plan == Plan::Issuer {
+        eprintln!("without --issuer-offers, --issuer-token, --issuer-citizen, --wallet-provider and --wallet-provider-key (and --trust-anchor) the protocol rows are skipped");
     }
     let cases = select(plan, a.only.as_deref()).map_err(usage)?;
     if cases.is_empty() {
