@@ -205,6 +205,7 @@ pub static FAULTS: &[Fault] = &[
     Fault { name: "ci-deferred-no-interval", plan: Plan::Issuer, does: "drops interval from 202 credential responses", breaks: &["CI_081"] },
     Fault { name: "ci-credential-media-type", plan: Plan::Issuer, does: "serves credential responses as text/plain", breaks: &["CI_014"] },
     Fault { name: "ci-no-refresh-token", plan: Plan::Issuer, does: "drops refresh_token from token responses", breaks: &["CI_065"] },
+    Fault { name: "ci-metadata-format", plan: Plan::Issuer, does: "publishes every credential configuration in format vc+sd-jwt", breaks: &["CI_118", "CI_119"] },
     Fault { name: "ci-vc-cnf", plan: Plan::Issuer, does: "binds credentials to another key", breaks: &["CI_084"] },
     Fault { name: "ci-vc-vct", plan: Plan::Issuer, does: "issues credentials of another vct", breaks: &["CI_084a"] },
     Fault { name: "ci-vc-signature", plan: Plan::Issuer, does: "corrupts the credentials' signature", breaks: &["CI_120"] },
@@ -214,26 +215,26 @@ pub static FAULTS: &[Fault] = &[
     Fault { name: "ci-vc-typ", plan: Plan::Issuer, does: "signs credentials with typ vc+sd-jwt", breaks: &["CI_131"] },
     Fault { name: "ci-vc-no-exp", plan: Plan::Issuer, does: "drops exp from credentials", breaks: &["CI_132"] },
     // The status list rows all read the credential's status first.
-    Fault { name: "ci-vc-status-idx-string", plan: Plan::Issuer, does: "writes the credentials' status_list.idx as a string", breaks: &["CI_079", "CI_133", "CI_175", "CI_176", "CI_190"] },
+    Fault { name: "ci-vc-status-idx-string", plan: Plan::Issuer, does: "writes the credentials' status_list.idx as a string", breaks: &["CI_079", "CI_133", "CI_175", "CI_176", "CI_179", "CI_190"] },
     Fault {
         name: "ci-vc-no-status",
         plan: Plan::Issuer,
         does: "drops status from credentials",
-        breaks: &["CI_079", "CI_132", "CI_133", "CI_175", "CI_176", "CI_177", "CI_178", "CI_181", "CI_182", "CI_185", "CI_186", "CI_187", "CI_189", "CI_190", "CI_191"],
+        breaks: &["CI_079", "CI_132", "CI_133", "CI_175", "CI_176", "CI_177", "CI_178", "CI_179", "CI_181", "CI_182", "CI_185", "CI_186", "CI_187", "CI_189", "CI_190", "CI_191"],
     },
     Fault {
         name: "ci-sl-down",
         plan: Plan::Issuer,
         does: "answers the status list with 503",
-        breaks: &["CI_079", "CI_175", "CI_176", "CI_177", "CI_178", "CI_181", "CI_182", "CI_185", "CI_186", "CI_187", "CI_191"],
+        breaks: &["CI_079", "CI_175", "CI_176", "CI_177", "CI_178", "CI_179", "CI_181", "CI_182", "CI_185", "CI_186", "CI_187", "CI_191"],
     },
     Fault { name: "ci-sl-media-type", plan: Plan::Issuer, does: "serves the status list as application/jwt", breaks: &["CI_175", "CI_191"] },
     Fault { name: "ci-sl-typ", plan: Plan::Issuer, does: "signs the Status List Token with typ JWT", breaks: &["CI_175", "CI_177"] },
     Fault { name: "ci-sl-sub", plan: Plan::Issuer, does: "signs the Status List Token with another sub", breaks: &["CI_175", "CI_185"] },
     Fault { name: "ci-sl-long-lived", plan: Plan::Issuer, does: "signs the Status List Token valid for two days", breaks: &["CI_186"] },
     // A list with bits 3 cannot be read at all.
-    Fault { name: "ci-sl-bits", plan: Plan::Issuer, does: "signs the Status List Token with bits 3", breaks: &["CI_079", "CI_175", "CI_176", "CI_178", "CI_181", "CI_187"] },
-    Fault { name: "ci-sl-uncompressed", plan: Plan::Issuer, does: "puts the byte array in lst uncompressed", breaks: &["CI_079", "CI_175", "CI_176", "CI_181"] },
+    Fault { name: "ci-sl-bits", plan: Plan::Issuer, does: "signs the Status List Token with bits 3", breaks: &["CI_079", "CI_175", "CI_176", "CI_178", "CI_179", "CI_181", "CI_187"] },
+    Fault { name: "ci-sl-uncompressed", plan: Plan::Issuer, does: "puts the byte array in lst uncompressed", breaks: &["CI_079", "CI_175", "CI_176", "CI_179", "CI_181"] },
     Fault { name: "ci-sl-invalid", plan: Plan::Issuer, does: "marks every entry of the list INVALID", breaks: &["CI_079", "CI_176"] },
 ];
 

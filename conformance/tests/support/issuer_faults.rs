@@ -289,6 +289,13 @@ impl IssuerProxy {
                 v.as_object_mut().unwrap().remove("interval");
                 *text = v.to_string();
             }
+            ("ci-metadata-format", "/.well-known/openid-credential-issuer") if *status == StatusCode::OK => {
+                let mut v: Value = serde_json::from_str(text).unwrap();
+                for c in v["credential_configurations_supported"].as_object_mut().unwrap().values_mut() {
+                    c["format"] = "vc+sd-jwt".into();
+                }
+                *text = v.to_string();
+            }
             ("ci-credential-media-type", "/credential") if *status == StatusCode::OK => drop(out.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"))),
             ("ci-no-refresh-token", "/token") if *status == StatusCode::OK => {
                 let mut v: Value = serde_json::from_str(text).unwrap();

@@ -299,3 +299,44 @@ pub fn ci_175(ctx: &mut Ctx<'_>) -> Step<()> {
         Err(e) => fail(format!("the Status List Token does not verify: {e}")),
     }
 }
+
+/// CI_179: the byte array holds the credential's position (its length, `bits` per entry,
+/// covers `idx`).
+pub fn ci_179(ctx: &mut Ctx<'_>) -> Step<()> {
+    let (_, idx, _, jwt) = list_token(ctx)?;
+    let Some(idx) = idx else { return fail("the credential's status_list.idx is not a non-negative integer") };
+    let l = list(&jwt)?;
+    ensure(idx < l.len(), || format!("index {idx} is beyond the list's {} entries", l.len()))
+}
+
+/// The formats IT-Wallet 1.4 issues credentials in (§4: SD-JWT VC, mdoc).
+const FORMATS: [&str; 2] = ["dc+sd-jwt", "mso_mdoc"];
+
+/// Every configuration of the metadata (`pid`: the PID's, else the others) has a format of
+/// [`FORMATS`].
+fn formats(ctx: &mut Ctx<'_>, pid: bool) -> Step<()> {
+    let ep = super::wallet::endpoints(ctx)?;
+    let Some(configs) = ep.metadata.get("credential_configurations_supported").and_then(Value::as_object) else { return fail("no credential_configurations_supported") };
+    let is_pid = |c: &Value| c.get("vct").and_then(Value::as_str).is_some_and(|v| v.contains(":pid:")) || c.get("doctype").and_then(Value::as_str).is_some_and(|d| d.contains("pid"));
+    let mut seen = 0;
+    for (id, c) in configs.iter().filter(|(_, c)| is_pid(c) == pid) {
+        seen += 1;
+        let f = c.get("format").and_then(Value::as_str);
+        ensure(f.is_some_and(|f| FORMATS.contains(&f)), || format!("configuration {id} has format {f:?}, not dc+sd-jwt or mso_mdoc"))?;
+    }
+    if seen == 0 {
+        return crate::case::skip(if pid { "the issuer issues no PID" } else { "the issuer issues no (Q)EAA" });
+    }
+    Ok(())
+}
+
+/// CI_118: the (Q)EAAs are offered as `dc+sd-jwt` or `mso_mdoc`.
+pub fn ci_118(ctx: &mut Ctx<'_>) -> Step<()> {
+    formats(ctx, false)
+}
+
+/// CI_119: the PID (and (Q)EAAs) in the digital credential formats: the PID's configurations
+/// as `dc+sd-jwt` or `mso_mdoc`.
+pub fn ci_119(ctx: &mut Ctx<'_>) -> Step<()> {
+    formats(ctx, true)
+}
