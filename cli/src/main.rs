@@ -12,6 +12,7 @@ mod sd_jwt_cmd;
 mod up;
 mod verifier_cmd;
 mod wallet_cmd;
+mod wallet_provider_cmd;
 
 use std::process::ExitCode;
 
@@ -51,6 +52,10 @@ enum Command {
     /// password hashes.
     #[command(subcommand)]
     Verifier(verifier_cmd::VerifierCommand),
+    /// The wallet provider service (wallet instances, Wallet Attestations, Wallet Unit
+    /// Attestations, revocation) from a configuration file.
+    #[command(subcommand)]
+    WalletProvider(wallet_provider_cmd::WalletProviderCommand),
     /// The IT-Wallet conformance tool: test plans against a deployment, coverage of the test
     /// matrix.
     #[command(subcommand)]
@@ -89,6 +94,7 @@ fn main() -> ExitCode {
         Command::Federation(c) => federation_cmd::run(c),
         Command::Wallet(c) => wallet_cmd::run(c),
         Command::Verifier(c) => verifier_cmd::run(c),
+        Command::WalletProvider(c) => wallet_provider_cmd::run(c),
         Command::Conformance(c) => conformance_cmd::run(c),
         Command::Issuer(c) => issuer_cmd::run(c),
     };

@@ -279,7 +279,7 @@ fn the_block_reader_sees_tags_and_bodies() {
 }
 
 /// Commands with subcommands: `tessera <group> <subcommand>`.
-const GROUPS: [&str; 6] = ["issuer", "verifier", "federation", "wallet", "sd-jwt", "conformance"];
+const GROUPS: [&str; 7] = ["issuer", "verifier", "federation", "wallet", "wallet-provider", "sd-jwt", "conformance"];
 
 /// `tessera …` invocations in `text`: the command path and the flags shown with it.
 fn invocations(text: &str, out: &mut Vec<(Vec<String>, Vec<String>, String)>) {

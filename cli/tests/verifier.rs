@@ -1,6 +1,7 @@
 //! `tessera verifier hash-password` and `tessera verifier serve --config FILE`: the hash an
 //! operator account takes, and the verifier run from a TOML file (health, its Entity
-//! Configuration, the integrator API behind its admin token), stopped by SIGTERM.
+//! Configuration, the integrator API behind its admin token), stopped by SIGTERM; and
+//! `tessera wallet-provider serve --config FILE`, the other service run the same way.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)] // test code
 
 use std::io::Write as _;
@@ -86,4 +87,58 @@ fn serve_from_a_config_file_then_stop_on_sigterm() {
     let mut out = String::new();
     std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut out).unwrap();
     assert!(out.contains("serving on") && out.contains("verifier stopped"), "{out}");
+}
+
+#[test]
+fn wallet_provider_serves_from_a_config_file_then_stops_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let base = format!("http://127.0.0.1:{port}");
+    let path = dir.path().join("wallet-provider.toml");
+    let config = format!(
+        "entity_id = \"{base}\"\ntrust_anchor = \"http://127.0.0.1:9\"\ndata_dir = \"{}\"\nlisten = \"127.0.0.1:{port}\"\nadmin_token = \"t0ken-of-the-wp\"\n",
+        dir.path().join("data").display()
+    );
+    std::fs::write(&path, config).unwrap();
+    // A bad file is named with what is wrong, and nothing starts.
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "entity_id = \"not a url\"\n").unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_tessera")).args(["wallet-provider", "serve", "--config", bad.to_str().unwrap()]).output().unwrap();
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("bad.toml"), "{}", String::from_utf8_lossy(&o.stderr));
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .args(["wallet-provider", "serve", "--config", path.to_str().unwrap()])
+        .env("TESSERA_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let http = reqwest::blocking::Client::new();
+    let start = Instant::now();
+    while !http.get(format!("{base}/health")).send().is_ok_and(|r| r.status() == 200) {
+        assert!(start.elapsed() < Duration::from_secs(30), "the wallet provider did not come up");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let ec = http.get(format!("{base}/.well-known/openid-federation")).send().unwrap().text().unwrap();
+    let claims: serde_json::Value = wallet_core::jose::CompactJws::parse(&ec).unwrap().payload_json().unwrap();
+    assert_eq!(claims["sub"], base);
+    assert!(claims["metadata"]["wallet_solution"].is_object(), "{claims}");
+    let kill = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(kill.success());
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "the wallet provider did not stop");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(status.success(), "{status:?}");
+    let mut out = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut out).unwrap();
+    assert!(out.contains("serving on") && out.contains("wallet provider stopped"), "{out}");
 }
