@@ -70,6 +70,11 @@ defaults
     timeout server 60s
     # Server-sent events (the verifier's session state) stay open.
     timeout tunnel 1h
+    # A health check may wait behind the load (without this, a check's whole time is 'inter':
+    # under 200 concurrent citizens both replicas failed 1 s checks and were taken out).
+    # A dead replica refuses connections at once: out after 3 checks, and meanwhile
+    # 'retries' with 'redispatch' send its requests to the other one.
+    timeout check 5s
     # A replica killed mid-request: the request goes to the other one.
     retries 2
     option redispatch
@@ -81,7 +86,7 @@ EOF
     backends=${rest#*=}
     [ -n "$name" ] && [ -n "$port" ] && [ -n "$backends" ] && [ "$backends" != "$spec" ] || fail "bad service spec: $spec"
     printf '\nfrontend %s\n    bind 127.0.0.1:%s\n    default_backend %s_replicas\n' "$name" "$port" "$name"
-    printf '\nbackend %s_replicas\n    balance roundrobin\n    option httpchk GET /health\n    default-server inter 500ms fall 2 rise 2\n' "$name"
+    printf '\nbackend %s_replicas\n    balance roundrobin\n    option httpchk GET /health\n    default-server inter 1s fall 3 rise 2\n' "$name"
     i=0
     IFS=, read -r -a addrs <<<"$backends"
     for a in "${addrs[@]}"; do
