@@ -20,6 +20,36 @@ fn hash(password: &str) -> std::process::Output {
     child.wait_with_output().unwrap()
 }
 
+/// `tessera ARGS` started, once `{base}/health` answers.
+fn serve(args: &[&str], base: &str) -> std::process::Child {
+    let child = Command::new(env!("CARGO_BIN_EXE_tessera")).args(args).env("TESSERA_LOG", "warn").stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    let http = reqwest::blocking::Client::new();
+    let start = Instant::now();
+    while !http.get(format!("{base}/health")).send().is_ok_and(|r| r.status() == 200) {
+        assert!(start.elapsed() < Duration::from_secs(30), "`tessera {}` did not come up", args.join(" "));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    child
+}
+
+/// SIGTERM, then the exit (which must be a success) and what it printed.
+fn stop(mut child: std::process::Child) -> String {
+    let kill = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(kill.success());
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "the service did not stop");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(status.success(), "{status:?}");
+    let mut out = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut out).unwrap();
+    out
+}
+
 #[test]
 fn hash_password_reads_stdin() {
     let o = hash("correct horse battery staple\n");
@@ -50,19 +80,8 @@ fn serve_from_a_config_file_then_stop_on_sigterm() {
     );
     let path = dir.path().join("verifier.toml");
     std::fs::write(&path, config).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tessera"))
-        .args(["verifier", "serve", "--config", path.to_str().unwrap()])
-        .env("TESSERA_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let child = serve(&["verifier", "serve", "--config", path.to_str().unwrap()], &base);
     let http = reqwest::blocking::Client::new();
-    let start = Instant::now();
-    while !http.get(format!("{base}/health")).send().is_ok_and(|r| r.status() == 200) {
-        assert!(start.elapsed() < Duration::from_secs(30), "the verifier did not come up");
-        std::thread::sleep(Duration::from_millis(100));
-    }
     let ec = http.get(format!("{base}/.well-known/openid-federation")).send().unwrap().text().unwrap();
     let claims: serde_json::Value = wallet_core::jose::CompactJws::parse(&ec).unwrap().payload_json().unwrap();
     assert_eq!(claims["sub"], base);
@@ -73,19 +92,7 @@ fn serve_from_a_config_file_then_stop_on_sigterm() {
     assert_eq!(http.post(format!("{base}/sessions")).json(&body).send().unwrap().status(), 401);
     assert_eq!(http.post(format!("{base}/sessions")).bearer_auth("t0ken").json(&body).send().unwrap().status(), 201);
     // SIGTERM: a graceful stop.
-    let kill = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
-    assert!(kill.success());
-    let start = Instant::now();
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        assert!(start.elapsed() < Duration::from_secs(30), "the verifier did not stop");
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    assert!(status.success(), "{status:?}");
-    let mut out = String::new();
-    std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut out).unwrap();
+    let out = stop(child);
     assert!(out.contains("serving on") && out.contains("verifier stopped"), "{out}");
 }
 
@@ -110,35 +117,12 @@ fn wallet_provider_serves_from_a_config_file_then_stops_on_sigterm() {
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("bad.toml"), "{}", String::from_utf8_lossy(&o.stderr));
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tessera"))
-        .args(["wallet-provider", "serve", "--config", path.to_str().unwrap()])
-        .env("TESSERA_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let child = serve(&["wallet-provider", "serve", "--config", path.to_str().unwrap()], &base);
     let http = reqwest::blocking::Client::new();
-    let start = Instant::now();
-    while !http.get(format!("{base}/health")).send().is_ok_and(|r| r.status() == 200) {
-        assert!(start.elapsed() < Duration::from_secs(30), "the wallet provider did not come up");
-        std::thread::sleep(Duration::from_millis(100));
-    }
     let ec = http.get(format!("{base}/.well-known/openid-federation")).send().unwrap().text().unwrap();
     let claims: serde_json::Value = wallet_core::jose::CompactJws::parse(&ec).unwrap().payload_json().unwrap();
     assert_eq!(claims["sub"], base);
     assert!(claims["metadata"]["wallet_solution"].is_object(), "{claims}");
-    let kill = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
-    assert!(kill.success());
-    let start = Instant::now();
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        assert!(start.elapsed() < Duration::from_secs(30), "the wallet provider did not stop");
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    assert!(status.success(), "{status:?}");
-    let mut out = String::new();
-    std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut out).unwrap();
+    let out = stop(child);
     assert!(out.contains("serving on") && out.contains("wallet provider stopped"), "{out}");
 }

@@ -61,23 +61,23 @@ async fn serve(listener: tokio::net::TcpListener, app: axum::Router) {
 /// The same mutating proxy in front of another of our services, re-signing with the key ring
 /// in `keys_dir` (the service's federation keys); returns its fault switch.
 async fn proxy_for(listener: tokio::net::TcpListener, entity: &EntityId, upstream: &EntityId, keys_dir: &std::path::Path) -> Arc<Mutex<Option<&'static str>>> {
-    let fault = Arc::new(Mutex::new(None));
-    let proxy = Proxy {
-        upstream: upstream.to_string(),
-        entity: entity.to_string(),
-        leaf: String::new(),
-        signer: Arc::new(trust_anchor::keys::KeyRing::load_or_create(keys_dir).unwrap()),
-        fault: fault.clone(),
-        http: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap(),
-        issuer: None,
-    };
-    serve(listener, axum::Router::new().fallback(forward).with_state(proxy)).await;
-    fault
+    proxy_with(listener, entity, upstream, keys_dir, None).await
 }
 
 /// [`proxy_for`] in front of our issuer, with its credential key (`credential-key.jwk` in
 /// `keys_dir`) to re-sign credentials and status lists.
 async fn issuer_proxy_for(listener: tokio::net::TcpListener, entity: &EntityId, upstream: &EntityId, keys_dir: &std::path::Path) -> Arc<Mutex<Option<&'static str>>> {
+    let issuer = Arc::new(issuer_faults::IssuerProxy::new(&keys_dir.join("credential-key.jwk"), entity.as_str()));
+    proxy_with(listener, entity, upstream, keys_dir, Some(issuer)).await
+}
+
+async fn proxy_with(
+    listener: tokio::net::TcpListener,
+    entity: &EntityId,
+    upstream: &EntityId,
+    keys_dir: &std::path::Path,
+    issuer: Option<Arc<issuer_faults::IssuerProxy>>,
+) -> Arc<Mutex<Option<&'static str>>> {
     let fault = Arc::new(Mutex::new(None));
     let proxy = Proxy {
         upstream: upstream.to_string(),
@@ -86,7 +86,7 @@ async fn issuer_proxy_for(listener: tokio::net::TcpListener, entity: &EntityId, 
         signer: Arc::new(trust_anchor::keys::KeyRing::load_or_create(keys_dir).unwrap()),
         fault: fault.clone(),
         http: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap(),
-        issuer: Some(Arc::new(issuer_faults::IssuerProxy::new(&keys_dir.join("credential-key.jwk"), entity.as_str()))),
+        issuer,
     };
     serve(listener, axum::Router::new().fallback(forward).with_state(proxy)).await;
     fault
