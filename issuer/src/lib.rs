@@ -28,7 +28,7 @@
 //! * Deployment: SQLite by default, PostgreSQL (`database_url`) for replicas sharing their
 //!   state and keys (`keys_dir`) ([`store`]); HTTPS with rustls when `[tls]` is given.
 //!
-//! Not yet: re-issuance, trust marks and `x5c`. See `issuer/README.md`.
+//! Not yet: `x5c` from the federation CA. See `issuer/README.md`.
 
 #![warn(missing_docs)]
 
