@@ -75,9 +75,14 @@ defaults
     # A dead replica refuses connections at once: out after 3 checks, and meanwhile
     # 'retries' with 'redispatch' send its requests to the other one.
     timeout check 5s
-    # A replica killed mid-request: the request goes to the other one.
+    # A replica killed mid-request: the request goes to the other one, whether the
+    # connection failed or the request was sent and no answer came (L7 retries, the request
+    # kept in the buffer). Retrying a POST is safe here: every single-use value is consumed in
+    # the shared database, so a request the dead replica did commit is refused on retry, never
+    # accepted twice.
     retries 2
     option redispatch
+    retry-on conn-failure empty-response junk-response
 EOF
   for spec in "$@"; do
     name=${spec%%:*}

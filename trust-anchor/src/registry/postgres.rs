@@ -85,6 +85,19 @@ impl Postgres {
         Ok(self.conn.client().await?)
     }
 
+    /// A read: when the server closed the connection under it (a restart, a failover: the
+    /// Entity Configuration and fetch endpoints read here), asked once more on a new
+    /// connection. Reading twice changes nothing; writes are never asked twice.
+    async fn read(&self, sql: &str, params: &[&(dyn tokio_postgres::types::ToSql + Sync)]) -> Result<Vec<tokio_postgres::Row>, RegistryError> {
+        match self.client().await?.query(sql, params).await {
+            Err(e) if e.is_closed() || e.code() == Some(&tokio_postgres::error::SqlState::ADMIN_SHUTDOWN) => {
+                tracing::debug!(error = %e, "registry: PostgreSQL connection lost, reading again");
+                Ok(self.client().await?.query(sql, params).await?)
+            }
+            other => Ok(other?),
+        }
+    }
+
     pub(super) async fn ping(&self) -> Result<(), RegistryError> {
         self.client().await?.simple_query("SELECT 1").await?;
         Ok(())
@@ -118,7 +131,7 @@ impl Postgres {
     }
 
     pub(super) async fn events(&self, sub: &str) -> Result<Vec<SubordinateEvent>, RegistryError> {
-        let rows = self.client().await?.query("SELECT sub, iat, event, description FROM subordinate_events WHERE sub = $1 ORDER BY seq", &[&sub]).await?;
+        let rows = self.read("SELECT sub, iat, event, description FROM subordinate_events WHERE sub = $1 ORDER BY seq", &[&sub]).await?;
         rows.iter()
             .map(|r| Ok(SubordinateEvent { sub: r.try_get(0)?, iat: r.try_get(1)?, event: r.try_get(2)?, description: r.try_get(3)? }))
             .collect()
@@ -130,12 +143,12 @@ impl Postgres {
 
     pub(super) async fn get(&self, id: &EntityId) -> Result<Option<Subordinate>, RegistryError> {
         let q = format!("SELECT {SUBORDINATE_COLUMNS} FROM subordinates WHERE entity_id = $1");
-        self.client().await?.query_opt(&q, &[&id.as_str()]).await?.as_ref().map(subordinate).transpose()
+        self.read(&q, &[&id.as_str()]).await?.first().map(subordinate).transpose()
     }
 
     pub(super) async fn list(&self) -> Result<Vec<Subordinate>, RegistryError> {
         let q = format!("SELECT {SUBORDINATE_COLUMNS} FROM subordinates ORDER BY entity_id");
-        self.client().await?.query(&q, &[]).await?.iter().map(subordinate).collect()
+        self.read(&q, &[]).await?.iter().map(subordinate).collect()
     }
 
     pub(super) async fn add_trust_mark(&self, m: &IssuedTrustMark) -> Result<(), RegistryError> {
@@ -160,9 +173,7 @@ impl Postgres {
 
     pub(super) async fn trust_marks(&self, trust_mark_type: Option<&str>, sub: Option<&str>) -> Result<Vec<IssuedTrustMark>, RegistryError> {
         let rows = self
-            .client()
-            .await?
-            .query(
+            .read(
                 "SELECT trust_mark_type, sub, jwt, iat, exp, revoked FROM trust_marks
                  WHERE ($1::text IS NULL OR trust_mark_type = $1) AND ($2::text IS NULL OR sub = $2) ORDER BY seq DESC",
                 &[&trust_mark_type, &sub],
@@ -194,7 +205,7 @@ impl Postgres {
     }
 
     pub(super) async fn own_trust_marks(&self) -> Result<Vec<(String, String)>, RegistryError> {
-        let rows = self.client().await?.query("SELECT trust_mark_type, jwt FROM own_trust_marks ORDER BY trust_mark_type", &[]).await?;
+        let rows = self.read("SELECT trust_mark_type, jwt FROM own_trust_marks ORDER BY trust_mark_type", &[]).await?;
         rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
     }
 
@@ -220,11 +231,11 @@ impl Postgres {
 
     pub(super) async fn certificates(&self, entity_id: &str) -> Result<Vec<IssuedCertificate>, RegistryError> {
         let q = format!("SELECT {CERTIFICATE_COLUMNS} FROM certificates WHERE entity_id = $1 ORDER BY issued_at, serial");
-        self.client().await?.query(&q, &[&entity_id]).await?.iter().map(certificate).collect()
+        self.read(&q, &[&entity_id]).await?.iter().map(certificate).collect()
     }
 
     pub(super) async fn revoked_certificates(&self, now: i64) -> Result<Vec<IssuedCertificate>, RegistryError> {
         let q = format!("SELECT {CERTIFICATE_COLUMNS} FROM certificates WHERE revoked_at IS NOT NULL AND not_after > $1 ORDER BY serial");
-        self.client().await?.query(&q, &[&now]).await?.iter().map(certificate).collect()
+        self.read(&q, &[&now]).await?.iter().map(certificate).collect()
     }
 }
