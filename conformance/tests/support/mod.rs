@@ -161,7 +161,7 @@ impl Federation {
         // The fault runner runs the plan once per fault, within seconds, from one address:
         // the provider's per-client limits (a citizen's phone) would answer 429 to WP_131's
         // nonces. The limits are tested in the provider's own tests.
-        let open = service_kit::RateLimit::new(6_000, 1_000);
+        let open = service_kit::RateLimit::new(1_000_000, 100_000);
         let r = &mut wp.rate_limits;
         (r.login, r.session, r.nonce, r.registration, r.attestation) = (open, open, open, open, open);
         let provider = wallet_provider::WalletProvider::open(wp).unwrap();
