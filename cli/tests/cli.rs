@@ -126,3 +126,32 @@ fn bad_inputs_are_named() {
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("no claim at path nope"));
 }
+
+/// `TESSERA_SOURCE_ADDRESS`: the wallet's connections leave from it (the load test gives each
+/// simulated citizen its own); a value that is not an address is refused, named.
+#[test]
+fn wallet_connections_leave_from_the_source_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let at = format!("http://{}", listener.local_addr().unwrap());
+    let data = dir.path().join("w");
+    let run = |source: &str| {
+        Command::new(env!("CARGO_BIN_EXE_tessera"))
+            .args(["wallet", "activate", "--provider", &at, "--ta", &at, "--data-dir", data.to_str().unwrap()])
+            .env("TESSERA_SOURCE_ADDRESS", source)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let bad = run("not-an-ip").wait_with_output().unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("TESSERA_SOURCE_ADDRESS: not an IP address"), "{}", String::from_utf8_lossy(&bad.stderr));
+
+    let child = run("127.1.0.9");
+    let (conn, peer) = listener.accept().unwrap();
+    drop(conn);
+    assert_eq!(peer.ip(), "127.1.0.9".parse::<std::net::IpAddr>().unwrap());
+    let o = child.wait_with_output().unwrap();
+    assert!(!o.status.success(), "no trust anchor answered");
+}
