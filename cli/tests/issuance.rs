@@ -5,6 +5,9 @@
 //! admin token, an unknown credential, an unreachable issuer) named, with a non-zero exit.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)] // test code
 
+#[path = "support/served.rs"]
+mod served;
+
 use std::io::BufRead as _;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
@@ -355,19 +358,7 @@ fn serve_issuer(dir: &Path, preset: &str) -> (Up, String) {
     let p = path.to_str().unwrap();
     let out = ok(&tessera(&["issuer", "load-sample", preset, "--config", p]));
     assert!(out.starts_with(&format!("3 {preset} records in ")), "{out}");
-    let child = Command::new(env!("CARGO_BIN_EXE_tessera"))
-        .args(["issuer", "serve", "--config", p])
-        .env("TESSERA_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let http = reqwest::blocking::Client::new();
-    let start = Instant::now();
-    while !http.get(format!("{base}/health")).send().is_ok_and(|r| r.status() == 200) {
-        assert!(start.elapsed() < Duration::from_secs(30), "the issuer did not come up");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let child = served::serve(&["issuer", "serve", "--config", p], &base);
     (Up(child), base)
 }
 
@@ -396,20 +387,7 @@ fn issuer_serve_from_a_config_file_load_sample_offer_then_stop() {
     fails(&tessera(&["issuer", "offer", "--url", &base, "--citizen", MARIO, "--configuration", "dc_sd_jwt_mDL", "--token-file", tf]), "unknown credential_configuration_id");
     fails(&tessera(&["issuer", "revoke", "--url", &base, "--citizen", MARIO, "--token-file", tf]), "no such credential");
     fails(&tessera(&["issuer", "offer", "--url", &base, "--citizen", MARIO, "--token-file", dir.path().join("missing").to_str().unwrap()]), "pass --token-file");
-    let child = &mut up.0;
-    let kill = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
-    assert!(kill.success());
-    let start = Instant::now();
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        assert!(start.elapsed() < Duration::from_secs(30), "the issuer did not stop");
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    assert!(status.success(), "{status:?}");
-    let mut out = String::new();
-    std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut out).unwrap();
+    let out = served::stop(&mut up.0);
     assert!(out.contains("serving on") && out.contains("issuer stopped"), "{out}");
 }
 

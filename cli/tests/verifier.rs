@@ -4,9 +4,11 @@
 //! `tessera wallet-provider serve --config FILE`, the other service run the same way.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)] // test code
 
+#[path = "support/served.rs"]
+mod served;
+
 use std::io::Write as _;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 fn hash(password: &str) -> std::process::Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_tessera"))
@@ -18,36 +20,6 @@ fn hash(password: &str) -> std::process::Output {
         .unwrap();
     child.stdin.take().unwrap().write_all(password.as_bytes()).unwrap();
     child.wait_with_output().unwrap()
-}
-
-/// `tessera ARGS` started, once `{base}/health` answers.
-fn serve(args: &[&str], base: &str) -> std::process::Child {
-    let child = Command::new(env!("CARGO_BIN_EXE_tessera")).args(args).env("TESSERA_LOG", "warn").stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
-    let http = reqwest::blocking::Client::new();
-    let start = Instant::now();
-    while !http.get(format!("{base}/health")).send().is_ok_and(|r| r.status() == 200) {
-        assert!(start.elapsed() < Duration::from_secs(30), "`tessera {}` did not come up", args.join(" "));
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    child
-}
-
-/// SIGTERM, then the exit (which must be a success) and what it printed.
-fn stop(mut child: std::process::Child) -> String {
-    let kill = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
-    assert!(kill.success());
-    let start = Instant::now();
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        assert!(start.elapsed() < Duration::from_secs(30), "the service did not stop");
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    assert!(status.success(), "{status:?}");
-    let mut out = String::new();
-    std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut out).unwrap();
-    out
 }
 
 #[test]
@@ -80,7 +52,7 @@ fn serve_from_a_config_file_then_stop_on_sigterm() {
     );
     let path = dir.path().join("verifier.toml");
     std::fs::write(&path, config).unwrap();
-    let child = serve(&["verifier", "serve", "--config", path.to_str().unwrap()], &base);
+    let mut child = served::serve(&["verifier", "serve", "--config", path.to_str().unwrap()], &base);
     let http = reqwest::blocking::Client::new();
     let ec = http.get(format!("{base}/.well-known/openid-federation")).send().unwrap().text().unwrap();
     let claims: serde_json::Value = wallet_core::jose::CompactJws::parse(&ec).unwrap().payload_json().unwrap();
@@ -92,7 +64,7 @@ fn serve_from_a_config_file_then_stop_on_sigterm() {
     assert_eq!(http.post(format!("{base}/sessions")).json(&body).send().unwrap().status(), 401);
     assert_eq!(http.post(format!("{base}/sessions")).bearer_auth("t0ken").json(&body).send().unwrap().status(), 201);
     // SIGTERM: a graceful stop.
-    let out = stop(child);
+    let out = served::stop(&mut child);
     assert!(out.contains("serving on") && out.contains("verifier stopped"), "{out}");
 }
 
@@ -117,12 +89,12 @@ fn wallet_provider_serves_from_a_config_file_then_stops_on_sigterm() {
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("bad.toml"), "{}", String::from_utf8_lossy(&o.stderr));
 
-    let child = serve(&["wallet-provider", "serve", "--config", path.to_str().unwrap()], &base);
+    let mut child = served::serve(&["wallet-provider", "serve", "--config", path.to_str().unwrap()], &base);
     let http = reqwest::blocking::Client::new();
     let ec = http.get(format!("{base}/.well-known/openid-federation")).send().unwrap().text().unwrap();
     let claims: serde_json::Value = wallet_core::jose::CompactJws::parse(&ec).unwrap().payload_json().unwrap();
     assert_eq!(claims["sub"], base);
     assert!(claims["metadata"]["wallet_solution"].is_object(), "{claims}");
-    let out = stop(child);
+    let out = served::stop(&mut child);
     assert!(out.contains("serving on") && out.contains("wallet provider stopped"), "{out}");
 }
