@@ -138,8 +138,8 @@ fn serve(path: &Path) -> Result<(), CliError> {
 
 fn load_sample(preset: Preset, path: &Path) -> Result<(), CliError> {
     let config = issuer::Config::load(path).map_err(|e| usage(format!("{}: {e}", path.display())))?;
-    let n = issuer::samples::load(&config.registry, preset).map_err(|e| usage(format!("{}: {e}", config.registry.display())))?;
-    crate::print_out(&format!("{n} {} records in {} (citizens: {})", preset.name(), config.registry.display(), issuer::samples::CITIZENS.join(", ")));
+    let (n, place) = issuer::samples::load_configured(&config, preset).map_err(|e| usage(format!("{}: the registry: {e}", path.display())))?;
+    crate::print_out(&format!("{n} {} records in {place} (citizens: {})", preset.name(), issuer::samples::CITIZENS.join(", ")));
     Ok(())
 }
 

@@ -3,7 +3,7 @@
 //! --config FILE`: fills the registry with sample citizens. Logs go to stderr (`TESSERA_LOG`
 //! = error, warn, info (default), debug, trace); SIGINT and SIGTERM stop it gracefully.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
 use issuer::presets::Preset;
@@ -46,15 +46,8 @@ fn main() -> ExitCode {
 fn load_sample(kind: &str, config: &Path) -> Result<(), String> {
     let preset = Preset::parse(kind).ok_or_else(|| format!("`{kind}` is not pid, mdl or health-card"))?;
     let config = issuer::Config::load(config).map_err(|e| e.to_string())?;
-    let citizens = issuer::samples::CITIZENS.join(", ");
-    if let Some(url) = &config.registry_url {
-        let n = issuer::samples::load_postgres(url, preset).map_err(|e| e.to_string())?;
-        println!("{n} {} records in the PostgreSQL registry (citizens: {citizens})", preset.name());
-        return Ok(());
-    }
-    let path: PathBuf = config.registry.clone();
-    let n = issuer::samples::load(&path, preset).map_err(|e| e.to_string())?;
-    println!("{n} {} records in {} (citizens: {citizens})", preset.name(), path.display());
+    let (n, place) = issuer::samples::load_configured(&config, preset).map_err(|e| e.to_string())?;
+    println!("{n} {} records in {place} (citizens: {})", preset.name(), issuer::samples::CITIZENS.join(", "));
     Ok(())
 }
 

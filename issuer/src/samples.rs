@@ -7,6 +7,7 @@ use std::path::Path;
 
 use rusqlite::params;
 
+use crate::config::Config;
 use crate::presets::Preset;
 use crate::registry::RegistryError;
 
@@ -31,6 +32,16 @@ pub fn load_postgres(url: &str, preset: Preset) -> Result<usize, RegistryError> 
     let conn = rusqlite::Connection::open_in_memory()?;
     fill(&conn, preset)?;
     crate::registry::copy_to_postgres(&conn, &preset.sample_source().table, url)
+}
+
+/// Fills `preset`'s sample table in the registry `config` names: PostgreSQL when it sets
+/// `registry_url`, else the SQLite file `registry`. The number of rows and where they went
+/// (the file's path, or "the PostgreSQL registry": the URL may hold a password).
+pub fn load_configured(config: &Config, preset: Preset) -> Result<(usize, String), RegistryError> {
+    match &config.registry_url {
+        Some(url) => Ok((load_postgres(url, preset)?, "the PostgreSQL registry".to_owned())),
+        None => Ok((load(&config.registry, preset)?, config.registry.display().to_string())),
+    }
 }
 
 fn fill(conn: &rusqlite::Connection, preset: Preset) -> Result<usize, RegistryError> {

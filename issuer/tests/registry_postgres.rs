@@ -34,6 +34,13 @@ async fn credentials_issued_from_a_postgresql_registry() {
     for table in ["licences", "residents", "health_cards"] {
         rusqlite::Connection::open(&fed.config.registry).unwrap().execute(&format!("DELETE FROM {table}"), []).unwrap();
     }
+    // What both `load-sample` commands call: with `registry_url` set it fills PostgreSQL,
+    // never the SQLite file.
+    let config = fed.config.clone();
+    let (n, place) = tokio::task::spawn_blocking(move || issuer::samples::load_configured(&config, Preset::Mdl).unwrap()).await.unwrap();
+    assert_eq!((n, place.as_str()), (3, "the PostgreSQL registry"));
+    let sqlite_rows: i64 = rusqlite::Connection::open(&fed.config.registry).unwrap().query_row("SELECT count(*) FROM licences", [], |r| r.get(0)).unwrap();
+    assert_eq!(sqlite_rows, 0, "the SQLite registry is left alone");
     let resolver = StaticKeyResolver::for_issuer(fed.issuer_key().await, fed.issuer_id.as_str());
 
     let wallet = Wallet::new(1);
