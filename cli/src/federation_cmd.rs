@@ -88,6 +88,10 @@ pub(crate) enum FederationCommand {
         /// Its superior, which re-pins the keys (none for a trust anchor).
         #[arg(long)]
         superior: Option<String>,
+        /// The superior's admin token, when its operator is not the entity's (default:
+        /// --token, else the superior's own from the data directory).
+        #[arg(long, requires = "superior")]
+        superior_token: Option<String>,
         #[command(flatten)]
         admin: Admin,
     },
@@ -290,13 +294,14 @@ pub(crate) fn run(c: FederationCommand) -> Result<(), CliError> {
             }
             serve_state(AppState::open(config).map_err(usage)?, &listen, &id)
         }
-        FederationCommand::RotateKeys { entity, superior, admin } => {
-            let at = |authority: &str| Admin { authority: authority.to_owned(), token: admin.token.clone(), data_dir: admin.data_dir.clone() };
-            admin_call(&at(&entity), reqwest::Method::POST, "admin/keys/prepare", None)?;
+        FederationCommand::RotateKeys { entity, superior, superior_token, admin } => {
+            let at = |authority: &str, token: &Option<String>| Admin { authority: authority.to_owned(), token: token.clone(), data_dir: admin.data_dir.clone() };
+            admin_call(&at(&entity, &admin.token), reqwest::Method::POST, "admin/keys/prepare", None)?;
             if let Some(sup) = &superior {
-                admin_call(&at(sup), reqwest::Method::POST, "admin/subordinates/refresh-keys", Some(json!({"entity_id": entity})))?;
+                let token = superior_token.or_else(|| admin.token.clone());
+                admin_call(&at(sup, &token), reqwest::Method::POST, "admin/subordinates/refresh-keys", Some(json!({"entity_id": entity})))?;
             }
-            admin_call(&at(&entity), reqwest::Method::POST, "admin/keys/activate", None)
+            admin_call(&at(&entity, &admin.token), reqwest::Method::POST, "admin/keys/activate", None)
         }
         FederationCommand::IssueTrustMark { sub, trust_mark_type, ttl, claims, admin } => {
             let claims = (!claims.is_empty()).then(|| claims_object(claims));

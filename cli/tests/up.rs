@@ -100,6 +100,29 @@ fn up_then_resolve_and_list() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let o = Command::new(env!("CARGO_BIN_EXE_tessera")).args(["federation", "resolve", &leaf, "--ta", &ta, "--json"]).output().unwrap();
     assert!(o.status.success(), "after rotation: {}", String::from_utf8_lossy(&o.stderr));
+    // Two operators, each with its own token: the entity's --token, the superior's
+    // --superior-token; a wrong superior token is refused by the superior, named.
+    let token_of = |url: &str| {
+        let services: std::collections::BTreeMap<String, String> =
+            serde_json::from_str(&std::fs::read_to_string(data.join("services.json")).unwrap()).unwrap();
+        std::fs::read_to_string(data.join(&services[url]).join("admin-token")).unwrap().trim().to_owned()
+    };
+    let (int_token, ta_token) = (token_of(&int), token_of(&ta));
+    assert_ne!(int_token, ta_token);
+    let rotate = |superior_token: &str| {
+        Command::new(env!("CARGO_BIN_EXE_tessera"))
+            .args(["federation", "rotate-keys", "--entity", &int, "--superior", &ta, "--token", &int_token, "--superior-token", superior_token])
+            .output()
+            .unwrap()
+    };
+    let o = rotate("not-the-anchors-token");
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains(&format!("{ta}/admin/subordinates/refresh-keys")) && err.contains("401"), "{err}");
+    let o = rotate(&ta_token);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = Command::new(env!("CARGO_BIN_EXE_tessera")).args(["federation", "resolve", &leaf, "--ta", &ta, "--json"]).output().unwrap();
+    assert!(o.status.success(), "after a second rotation: {}", String::from_utf8_lossy(&o.stderr));
     // Pinned keys that are not the trust anchor's: refused, naming why.
     let k = Command::new(env!("CARGO_BIN_EXE_tessera")).args(["keygen", "--out", "stranger"]).current_dir(dir.path()).output().unwrap();
     assert!(k.status.success());
