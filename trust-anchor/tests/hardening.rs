@@ -368,12 +368,14 @@ async fn a_flood_of_hung_upstreams_leaves_other_routes_fast() {
         }));
     }
     tokio::time::sleep(Duration::from_millis(200)).await;
-    // While the flood runs, the routes that need no upstream answer at once.
+    // While the flood runs, the routes that need no upstream answer without waiting for one:
+    // well inside the 1 s upstream deadline (the bound is what a route stuck behind the
+    // hung upstreams could not meet, with room for a loaded 2-core machine).
     for path in ["/.well-known/openid-federation".to_owned(), format!("/fetch?sub={}", fed.int.id), "/list".to_owned()] {
         let t = Instant::now();
         let (status, body) = fed.get(format!("{}{path}", fed.ta.id)).await;
         assert_eq!(status, 200, "{path}: {body}");
-        assert!(t.elapsed() < Duration::from_millis(500), "{path} took {:?} during the flood", t.elapsed());
+        assert!(t.elapsed() < Duration::from_millis(900), "{path} took {:?} during the flood", t.elapsed());
     }
     for h in flood {
         let (status, body, took) = h.await.unwrap();
