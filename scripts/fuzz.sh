@@ -8,6 +8,10 @@
 #                                         (default 10,000,000): prints executions, exec/s, corpus
 #                                         size, coverage and crashes per target, and appends a
 #                                         line per target to fuzz/CAMPAIGN.md.
+#   scripts/fuzz.sh --record T..          append the CAMPAIGN.md line of targets whose campaign
+#                                         run was stopped by hand (SIGINT to the fuzzer, which
+#                                         prints its final stats): executions so far, "stopped";
+#                                         FUZZ_COMMIT=<the campaign's commit> for its column.
 #   scripts/fuzz.sh --list                the targets, in campaign order.
 #
 # Everything runs under `nice -n 19`. cargo-fuzz is installed when missing. The build stays
@@ -21,6 +25,7 @@
 # never written. Minimise a crash with
 #   fuzz/target/x86_64-unknown-linux-gnu/release/<target> -minimize_crash=1 -runs=100000 <file>
 set -euo pipefail
+SELF="$(cd "$(dirname "$0")" && pwd)/$(basename "$0")"
 cd "$(dirname "$0")/../fuzz"
 
 export RUSTC_BOOTSTRAP=1
@@ -108,44 +113,82 @@ smoke() {
   echo "fuzz smoke: ${#TARGETS[@]} targets built and ran their seeds + ${secs} s, no crash"
 }
 
+# CAMPAIGN.md's header, when the file is missing.
+campaign_md() {
+  [[ -f CAMPAIGN.md ]] || printf '%s\n\n%s\n%s\n' \
+    "# Fuzz campaign log (appended by scripts/fuzz.sh --campaign)" \
+    "| date (UTC) | commit | target | executions | seconds | exec/s | corpus (files) | coverage (edges) | features | crashes |" \
+    "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |" > CAMPAIGN.md
+}
+
+# record TARGET RC COMMIT [SECONDS]: reads the target's campaign log, prints its figures and
+# appends its line to CAMPAIGN.md. A run stopped by SIGINT (libFuzzer: "run interrupted")
+# is marked "stopped"; any other non-zero exit without a crashing input is reported as such.
+record() {
+  local t=$1 rc=$2 commit=$3 secs=${4:-} log runs eps cov ft corp crashes today
+  log="campaign/logs/$t.log"
+  [[ -f $log ]] || { echo "fuzz.sh: no campaign log $log" >&2; return 1; }
+  runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo 0)
+  eps=$(grep -o 'stat::average_exec_per_sec: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo 0)
+  [[ -n $secs ]] || secs=$(grep -o 'Done [0-9]* runs in [0-9]* second' "$log" | grep -o 'in [0-9]*' | grep -o '[0-9]*' || true)
+  # Stopped by hand: the log's lifetime (birth to last write), else executions / exec/s.
+  if [[ -z $secs ]]; then
+    local born modified
+    born=$(stat -c %W "$log"); modified=$(stat -c %Y "$log")
+    if [[ $born -gt 0 ]]; then secs=$((modified - born)); elif [[ $eps -gt 0 ]]; then secs=$((runs / eps)); else secs='?'; fi
+  fi
+  cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*' || echo '?')
+  ft=$(grep -o 'ft: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*' || echo '?')
+  corp=$(find "campaign/corpus/$t" -type f | wc -l)
+  crashes=$(find "campaign/artifacts/$t" -type f | wc -l)
+  if [[ $crashes -eq 0 ]] && grep -q 'libFuzzer: run interrupted' "$log"; then
+    crashes="0 (stopped)"
+  elif [[ $rc -ne 0 ]] && [[ $crashes -eq 0 ]]; then
+    crashes="exit $rc"
+  fi
+  today=$(date -u +%Y-%m-%d)
+  printf '%-22s executions %s  exec/s %s  corpus %s  coverage %s  crashes %s\n' "$t" "$runs" "$eps" "$corp" "$cov" "$crashes"
+  echo "| $today | $commit | $t | $runs | $secs | $eps | $corp | $cov | $ft | $crashes |" >> CAMPAIGN.md
+}
+
 campaign() {
   local n=${1:-10000000}
   shift || true
-  local targets=("$@") t rc log runs eps cov ft corp crashes secs commit today
+  local targets=("$@") t rc log commit start
   [[ ${#targets[@]} -gt 0 ]] || targets=("${TARGETS[@]}")
   check_targets
   ensure_cargo_fuzz
   build
   commit=$(git rev-parse --short HEAD)
-  [[ -f CAMPAIGN.md ]] || printf '%s\n\n%s\n%s\n' \
-    "# Fuzz campaign log (appended by scripts/fuzz.sh --campaign)" \
-    "| date (UTC) | commit | target | executions | seconds | exec/s | corpus (files) | coverage (edges) | features | crashes |" \
-    "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |" > CAMPAIGN.md
+  campaign_md
   for t in "${targets[@]}"; do
     mkdir -p "campaign/corpus/$t" "campaign/artifacts/$t" "campaign/logs"
     log="campaign/logs/$t.log"
     echo "== $t: until $n executions (log: fuzz/$log)"
     rc=0
+    start=$(date +%s)
     # shellcheck disable=SC2046
     "${NICE[@]}" "$BIN/$t" "campaign/corpus/$t" "seeds/$t" $(dict_args "$t") -runs="$n" -timeout=30 \
       -artifact_prefix="campaign/artifacts/$t/" -print_final_stats=1 -print_pcs=0 >"$log" 2>&1 || rc=$?
-    runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo 0)
-    eps=$(grep -o 'stat::average_exec_per_sec: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo 0)
-    secs=$(grep -o 'Done [0-9]* runs in [0-9]* second' "$log" | grep -o 'in [0-9]*' | grep -o '[0-9]*' || echo '?')
-    cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*' || echo '?')
-    ft=$(grep -o 'ft: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*' || echo '?')
-    corp=$(find "campaign/corpus/$t" -type f | wc -l)
-    crashes=$(find "campaign/artifacts/$t" -type f | wc -l)
-    [[ $rc -eq 0 ]] || [[ $crashes -gt 0 ]] || crashes="exit $rc"
-    today=$(date -u +%Y-%m-%d)
-    printf '%-22s executions %s  exec/s %s  corpus %s  coverage %s  crashes %s\n' "$t" "$runs" "$eps" "$corp" "$cov" "$crashes"
-    echo "| $today | $commit | $t | $runs | $secs | $eps | $corp | $cov | $ft | $crashes |" >> CAMPAIGN.md
+    record "$t" "$rc" "$commit" "$(( $(date +%s) - start ))"
+  done
+}
+
+# The lines of targets whose campaign run was stopped by hand; the commit column is
+# $FUZZ_COMMIT (the commit the campaign was built from), else HEAD.
+record_stopped() {
+  local t commit
+  commit=${FUZZ_COMMIT:-$(git rev-parse --short HEAD)}
+  campaign_md
+  for t in "$@"; do
+    record "$t" 0 "$commit"
   done
 }
 
 case "${1:-}" in
   --smoke) shift; smoke "$@" ;;
   --campaign) shift; campaign "$@" ;;
+  --record) shift; record_stopped "$@" ;;
   --list) printf '%s\n' "${TARGETS[@]}" ;;
-  *) sed -n '2,13p' "$0"; exit 2 ;;
+  *) sed -n '2,16p' "$SELF"; exit 2 ;;
 esac
