@@ -89,6 +89,19 @@ pub(crate) struct RunArgs {
     /// issuer plan: that wallet provider's private attestation key (a P-256 private JWK file).
     #[arg(long)]
     wallet_provider_key: Option<PathBuf>,
+    /// wallet-provider plan: a citizen's session token at the provider (what
+    /// `POST /citizen/session` answers after a SPID/CIE login); without it the wallet rows
+    /// (registration, attestation, retrieval, revocation) are skipped.
+    #[arg(long)]
+    wp_session: Option<String>,
+    /// wallet-provider plan: another citizen's session token (the rows on another citizen's
+    /// instance, WP_042 and WP_044).
+    #[arg(long)]
+    wp_other_session: Option<String>,
+    /// wallet-provider plan: the private key (a P-256 private JWK file) of the software key
+    /// attestation root the provider trusts; default: wallet-core's development root.
+    #[arg(long)]
+    wp_attestation_root: Option<PathBuf>,
     /// Seconds per HTTP request.
     #[arg(long, default_value_t = TIMEOUT.as_secs())]
     timeout: u64,
@@ -138,6 +151,18 @@ fn run_cmd(a: &RunArgs) -> Result<(), CliError> {
         target.issuer = Some(conformance::target::IssuerSetup { offers: offers.clone(), token: token.clone(), citizen, deferred_citizen, wallet_provider });
     } else if plan == Plan::Issuer {
         eprintln!("without --issuer-offers, --issuer-token, --issuer-citizen, --wallet-provider and --wallet-provider-key (and --trust-anchor) the protocol rows are skipped");
+    }
+    if let Some(session) = &a.wp_session {
+        let attestation_root = match &a.wp_attestation_root {
+            Some(f) => {
+                let text = std::fs::read_to_string(f).map_err(|e| usage(format!("{}: {e}", f.display())))?;
+                Some(wallet_core::jose::PrivateJwk::from_json(&text).map_err(|e| usage(format!("{}: {e}", f.display())))?)
+            }
+            None => None,
+        };
+        target.wallet = Some(conformance::target::WalletSetup { session: session.clone(), other_session: a.wp_other_session.clone(), attestation_root });
+    } else if plan == Plan::WalletProvider {
+        eprintln!("without --wp-session (and --wp-other-session) the wallet rows (registration, attestation, retrieval, revocation) are skipped");
     }
     let cases = select(plan, a.only.as_deref()).map_err(usage)?;
     if cases.is_empty() {

@@ -46,6 +46,21 @@ static NOT_APPLICABLE: &[NotApplicable] = &[
     NotApplicable { sections: &[], ids: &["WP_012"], why: "the backend's internal architecture is not observable from outside" },
     NotApplicable {
         sections: &[],
+        ids: &["WP_030", "WP_031"],
+        why: "the wallet instance's own checks of the attestation it receives (its signature, its issuer's membership of the federation): a wallet test; what the provider signs is WP_019-WP_020 and WP_029a",
+    },
+    NotApplicable {
+        sections: &[],
+        ids: &["WP_023"],
+        why: "how the wallet instance reads the provider's configuration through the federation API is the wallet's behaviour; the provider's side, its Entity Configuration, is WP_001-WP_004c",
+    },
+    NotApplicable {
+        sections: &[],
+        ids: &["WP_038", "WP_039"],
+        why: "needs the provider's back end to fail or be taken offline (an unhandled internal error, maintenance): an operator action, not something a wallet can cause",
+    },
+    NotApplicable {
+        sections: &[],
         ids: &["RPR-04", "RPR-06", "RPR-47", "RPR-48", "RPR-74", "RPR-75"],
         why: "scanning a QR code with phones, apps and lighting: needs devices and a camera, not a protocol exchange",
     },

@@ -163,15 +163,60 @@ pub static FAULTS: &[Fault] = &[
     Fault { name: "wp-wallet-metadata", plan: Plan::WalletProvider, does: "publishes wallet_solution.wallet_metadata as a string", breaks: &["WP_002h"] },
     Fault { name: "wp-key-use", plan: Plan::WalletProvider, does: "marks the wallet_solution keys use `attest`", breaks: &["WP_003"] },
     // WP_004a's check (a valid public JWKS) is part of WP_003's: no fault fails it alone.
-    Fault { name: "wp-private-key", plan: Plan::WalletProvider, does: "puts a private member `d` in the wallet_solution keys", breaks: &["WP_003", "WP_004a"] },
-    Fault { name: "wp-no-key-reference", plan: Plan::WalletProvider, does: "drops the wallet_solution jwks (no key reference)", breaks: &["WP_004"] },
-    Fault { name: "wp-jwks-uri-http", plan: Plan::WalletProvider, does: "references the wallet_solution keys by an http jwks_uri", breaks: &["WP_004b"] },
-    Fault { name: "wp-signed-jwks-uri-http", plan: Plan::WalletProvider, does: "references the wallet_solution keys by an http signed_jwks_uri", breaks: &["WP_004c"] },
+    Fault { name: "wp-private-key", plan: Plan::WalletProvider, does: "puts a private member `d` in the wallet_solution keys", breaks: &["WP_003", "WP_004a", "WP_020"] },
+    Fault { name: "wp-no-key-reference", plan: Plan::WalletProvider, does: "drops the wallet_solution jwks (no key reference)", breaks: &["WP_004", "WP_020"] },
+    Fault { name: "wp-jwks-uri-http", plan: Plan::WalletProvider, does: "references the wallet_solution keys by an http jwks_uri", breaks: &["WP_004b", "WP_020"] },
+    Fault { name: "wp-signed-jwks-uri-http", plan: Plan::WalletProvider, does: "references the wallet_solution keys by an http signed_jwks_uri", breaks: &["WP_004c", "WP_020"] },
+    // WP_020 verifies the WAA with the keys of wallet_solution.jwks: the four faults above
+    // that alter them fail it too.
     // WP_041 repeats WP_035a's request with its checks and more: what fails WP_035a fails it.
     Fault { name: "wp-instances-error-text", plan: Plan::WalletProvider, does: "serves /wallet-instances errors as text/plain", breaks: &["WP_035a", "WP_041"] },
     Fault { name: "wp-forged-bearer-code", plan: Plan::WalletProvider, does: "answers a forged bearer at /wallet-instances with error invalid_token", breaks: &["WP_041"] },
     Fault { name: "wp-revoke-code", plan: Plan::WalletProvider, does: "answers an unauthenticated revocation with error invalid_request", breaks: &["WP_043"] },
-    Fault { name: "wp-nonce-repeat", plan: Plan::WalletProvider, does: "answers /nonce with the same nonce every time", breaks: &["WP_131"] },
+    Fault { name: "wp-nonce-repeat", plan: Plan::WalletProvider, does: "gives the last nonce again while it is unused", breaks: &["WP_131"] },
+    // The wallet rows: our wallet provider behind the proxy of `tests/support/wp_faults.rs`.
+    // "-ok" faults answer in the provider's place as a provider skipping that one check would
+    // (a 2xx where a refusal is due), recognising the one bad input; "-code" faults keep the
+    // refusal with another status or error code; the others alter what the provider sent (the
+    // WAA re-signed with its own attestation key, the lists).
+    Fault { name: "wp-register-200", plan: Plan::WalletProvider, does: "answers a registration 200 {} instead of 204", breaks: &["WP_135"] },
+    Fault { name: "wp-register-nonce-ok", plan: Plan::WalletProvider, does: "registers with a nonce it never gave or already used", breaks: &["WP_135a", "WP_150"] },
+    Fault { name: "wp-register-nonce-code", plan: Plan::WalletProvider, does: "refuses a registration's bad nonce with error invalid_nonce", breaks: &["WP_150"] },
+    Fault { name: "wp-ka-root-ok", plan: Plan::WalletProvider, does: "registers a key attested by an untrusted root", breaks: &["WP_135b"] },
+    Fault { name: "wp-ka-signature-ok", plan: Plan::WalletProvider, does: "registers a key attestation with a broken signature", breaks: &["WP_151"] },
+    Fault { name: "wp-ka-binding-ok", plan: Plan::WalletProvider, does: "registers a key attestation bound to another tag", breaks: &["WP_136"] },
+    Fault { name: "wp-duplicate-tag-ok", plan: Plan::WalletProvider, does: "registers a hardware_key_tag a second time", breaks: &["WP_037"] },
+    Fault { name: "wp-bad-request-code", plan: Plan::WalletProvider, does: "answers malformed requests 400 invalid_request", breaks: &["WP_036"] },
+    Fault { name: "wp-instance-get-404", plan: Plan::WalletProvider, does: "answers 404 for the citizen's own active instance", breaks: &["WP_138"] },
+    Fault { name: "wp-attestation-media-type", plan: Plan::WalletProvider, does: "serves attestation responses as text/plain", breaks: &["WP_029"] },
+    Fault { name: "wp-waa-typ", plan: Plan::WalletProvider, does: "signs the WAA with typ JWT", breaks: &["WP_029a"] },
+    Fault { name: "wp-waa-pii", plan: Plan::WalletProvider, does: "puts the citizen's fiscal number in the WAA", breaks: &["WP_029b"] },
+    Fault { name: "wp-waa-no-sub", plan: Plan::WalletProvider, does: "drops sub from the WAA", breaks: &["WP_019", "WP_019b"] },
+    Fault { name: "wp-waa-cnf", plan: Plan::WalletProvider, does: "binds the WAA to another key", breaks: &["WP_019b"] },
+    Fault { name: "wp-waa-foreign-key", plan: Plan::WalletProvider, does: "signs the WAA with a key the provider does not publish", breaks: &["WP_020"] },
+    // WP_028 (a short validity) and WP_144 (at most 24 h) are one check.
+    Fault { name: "wp-waa-long-lived", plan: Plan::WalletProvider, does: "signs the WAA valid for two days", breaks: &["WP_028", "WP_144"] },
+    Fault { name: "wp-att-integrity-root-ok", plan: Plan::WalletProvider, does: "accepts an integrity_assertion from an untrusted root", breaks: &["WP_019a"] },
+    Fault { name: "wp-att-aud-ok", plan: Plan::WalletProvider, does: "accepts an attestation request for another provider", breaks: &["WP_143"] },
+    Fault { name: "wp-att-typ-ok", plan: Plan::WalletProvider, does: "accepts an attestation request with typ JWT", breaks: &["WP_143a"] },
+    Fault { name: "wp-att-signature-ok", plan: Plan::WalletProvider, does: "accepts an attestation request not signed by its cnf.jwk", breaks: &["WP_143b"] },
+    Fault { name: "wp-att-nonce-ok", plan: Plan::WalletProvider, does: "accepts an attestation request with a nonce it never gave", breaks: &["WP_143c"] },
+    Fault { name: "wp-att-unregistered-ok", plan: Plan::WalletProvider, does: "accepts an attestation request from an unregistered instance", breaks: &["WP_143d", "WP_152"] },
+    Fault { name: "wp-att-unregistered-code", plan: Plan::WalletProvider, does: "refuses an unregistered instance 403 invalid_request", breaks: &["WP_152"] },
+    Fault { name: "wp-att-hw-signature-ok", plan: Plan::WalletProvider, does: "accepts a forged hardware_signature", breaks: &["WP_143e", "WP_154"] },
+    Fault { name: "wp-att-hw-signature-code", plan: Plan::WalletProvider, does: "refuses a forged hardware_signature with integrity_check_error", breaks: &["WP_154"] },
+    Fault { name: "wp-att-integrity-ok", plan: Plan::WalletProvider, does: "accepts a tampered integrity_assertion", breaks: &["WP_143f", "WP_155"] },
+    Fault { name: "wp-att-integrity-code", plan: Plan::WalletProvider, does: "refuses a tampered integrity_assertion with integrity_check_error", breaks: &["WP_155"] },
+    Fault { name: "wp-att-iss-ok", plan: Plan::WalletProvider, does: "accepts an attestation request whose iss is another provider's", breaks: &["WP_143g"] },
+    Fault { name: "wp-att-revoked-ok", plan: Plan::WalletProvider, does: "issues attestations to a revoked instance", breaks: &["WP_010", "WP_153"] },
+    Fault { name: "wp-att-revoked-code", plan: Plan::WalletProvider, does: "refuses a revoked instance with error forbidden", breaks: &["WP_153"] },
+    Fault { name: "wp-list-media-type", plan: Plan::WalletProvider, does: "serves the citizen's instance list as text/plain", breaks: &["WP_145"] },
+    Fault { name: "wp-list-no-issued-at", plan: Plan::WalletProvider, does: "drops issued_at from the instance list", breaks: &["WP_146"] },
+    Fault { name: "wp-revoke-200", plan: Plan::WalletProvider, does: "answers a revocation 200 {} instead of 204", breaks: &["WP_033"] },
+    Fault { name: "wp-revoke-any-status-ok", plan: Plan::WalletProvider, does: "accepts a status update other than REVOKED", breaks: &["WP_147"] },
+    Fault { name: "wp-revoked-shown-active", plan: Plan::WalletProvider, does: "shows revoked instances as ACTIVE", breaks: &["WP_148"] },
+    Fault { name: "wp-other-get-ok", plan: Plan::WalletProvider, does: "shows another citizen's instance", breaks: &["WP_042"] },
+    Fault { name: "wp-other-revoke-ok", plan: Plan::WalletProvider, does: "answers 204 to revoking another citizen's instance", breaks: &["WP_044"] },
     // The issuer plan's protocol rows: our issuer behind the proxy of `tests/support/issuer.rs`.
     // "-ok" faults answer in the issuer's place as an issuer skipping that one check would (a
     // 200, or a 204, where a refusal is due), recognising the one bad input; the others alter

@@ -22,12 +22,15 @@ pub struct Target {
     pub rp: Option<RpSetup>,
     /// For the issuer plan's protocol rows: how the tool gets offers and attests its keys.
     pub issuer: Option<IssuerSetup>,
+    /// For the wallet-provider plan's wallet rows: the citizen sessions and key attestation
+    /// root the tool registers wallet instances with.
+    pub wallet: Option<WalletSetup>,
 }
 
 impl Target {
     /// A target at `entity_id`, profile 1.4, nothing else known.
     pub fn new(entity_id: EntityId) -> Self {
-        Self { entity_id, profile: Profile::default(), trust_anchor: None, subordinate: None, rp: None, issuer: None }
+        Self { entity_id, profile: Profile::default(), trust_anchor: None, subordinate: None, rp: None, issuer: None, wallet: None }
     }
 
     /// The URL of `path` under the entity id (`path` starts with `/`).
@@ -133,4 +136,37 @@ impl std::fmt::Debug for TestWalletProvider {
 pub fn test_wallet_provider(id: &str, private_jwk_file: &std::path::Path) -> Result<TestWalletProvider, String> {
     let issuer = test_issuer(id, private_jwk_file)?;
     Ok(TestWalletProvider { id: issuer.id, key: issuer.key, chain: Arc::default() })
+}
+
+/// What the wallet-provider plan's wallet rows need (the tool plays a wallet instance,
+/// IT-Wallet 1.4 §2.2-§2.4): a citizen's bearer session at the provider (what
+/// `POST /citizen/session` gives after a SPID/CIE login), optionally a second citizen's (the
+/// rows on another citizen's instance), and the root of the key attestations the provider
+/// trusts in its test deployment (wallet-core's software key attestation format).
+#[derive(Clone)]
+pub struct WalletSetup {
+    /// The citizen's session token.
+    pub session: String,
+    /// Another citizen's session token (`WP_042`, `WP_044`; `None`: skipped).
+    pub other_session: Option<String>,
+    /// The key attestation root's private key; `None`: wallet-core's published development
+    /// root.
+    pub attestation_root: Option<wallet_core::jose::PrivateJwk>,
+}
+
+impl std::fmt::Debug for WalletSetup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WalletSetup").field("other_session", &self.other_session.is_some()).finish_non_exhaustive()
+    }
+}
+
+impl WalletSetup {
+    /// The attester signing the tool's key attestations.
+    pub fn attester(&self) -> Result<wallet_core::attestation::key_attestation::SoftwareAttester, String> {
+        use wallet_core::attestation::key_attestation::SoftwareAttester;
+        match &self.attestation_root {
+            Some(k) => SoftwareSigner::from_private_jwk(k.clone()).map(SoftwareAttester::new).map_err(|e| e.to_string()),
+            None => SoftwareAttester::development().map_err(|e| e.to_string()),
+        }
+    }
 }

@@ -73,5 +73,5 @@ async fn every_issuer_fault_fails_exactly_the_tests_it_names() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_wallet_provider_fault_fails_exactly_the_tests_it_names() {
     let fed = support::Federation::start().await;
-    exactly_breaks(Plan::WalletProvider, &Target::new(fed.wallet_provider.clone()), |f| fed.set_wallet_provider_fault(f)).await;
+    exactly_breaks(Plan::WalletProvider, &fed.wallet_provider_target(), |f| fed.set_wallet_provider_fault(f)).await;
 }

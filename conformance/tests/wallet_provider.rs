@@ -5,12 +5,12 @@ mod support;
 
 use conformance::client::{Http, TIMEOUT};
 use conformance::runner::{run, select};
-use conformance::{Plan, Target, Verdict};
+use conformance::{Plan, Verdict};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn our_wallet_provider_passes_the_wallet_provider_plan() {
     let fed = support::Federation::start().await;
-    let target = Target::new(fed.wallet_provider.clone());
+    let target = fed.wallet_provider_target();
     let report = tokio::task::spawn_blocking(move || {
         let cases = select(Plan::WalletProvider, None).unwrap();
         run(Plan::WalletProvider, &cases, &target, &Http::new(TIMEOUT).unwrap(), |_| {})

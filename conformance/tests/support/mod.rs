@@ -20,6 +20,7 @@ use wallet_core::jose::{Signer, SoftwareSigner};
 
 pub mod issuer_faults;
 pub mod rp;
+pub mod wp_faults;
 
 pub const TOKEN: &str = "conformance-admin-token";
 
@@ -30,6 +31,8 @@ pub struct Federation {
     pub leaf: EntityId,
     /// Our wallet provider, onboarded under the anchor, behind a proxy of its own (its entity id).
     pub wallet_provider: EntityId,
+    /// Two citizens' sessions at the wallet provider (the wallet rows' setup).
+    pub wp_sessions: (String, String),
     /// Our issuer (the three presets, sample registries), onboarded with a trust mark, behind
     /// a proxy of its own (its entity id).
     pub issuer: EntityId,
@@ -52,6 +55,8 @@ struct Proxy {
     http: reqwest::Client,
     /// In front of the issuer: its credential key and what the proxy saw pass.
     issuer: Option<Arc<issuer_faults::IssuerProxy>>,
+    /// In front of the wallet provider: its attestation key and what the proxy saw pass.
+    wp: Option<Arc<wp_faults::WpProxy>>,
 }
 
 async fn serve(listener: tokio::net::TcpListener, app: axum::Router) {
@@ -61,14 +66,21 @@ async fn serve(listener: tokio::net::TcpListener, app: axum::Router) {
 /// The same mutating proxy in front of another of our services, re-signing with the key ring
 /// in `keys_dir` (the service's federation keys); returns its fault switch.
 async fn proxy_for(listener: tokio::net::TcpListener, entity: &EntityId, upstream: &EntityId, keys_dir: &std::path::Path) -> Arc<Mutex<Option<&'static str>>> {
-    proxy_with(listener, entity, upstream, keys_dir, None).await
+    proxy_with(listener, entity, upstream, keys_dir, None, None).await
+}
+
+/// [`proxy_for`] in front of our wallet provider, with its attestation key
+/// (`attestation-key.jwk` in `keys_dir`) to re-sign WAAs.
+async fn wp_proxy_for(listener: tokio::net::TcpListener, entity: &EntityId, upstream: &EntityId, keys_dir: &std::path::Path) -> Arc<Mutex<Option<&'static str>>> {
+    let wp = Arc::new(wp_faults::WpProxy::new(&keys_dir.join("attestation-key.jwk"), entity.as_str()));
+    proxy_with(listener, entity, upstream, keys_dir, None, Some(wp)).await
 }
 
 /// [`proxy_for`] in front of our issuer, with its credential key (`credential-key.jwk` in
 /// `keys_dir`) to re-sign credentials and status lists.
 async fn issuer_proxy_for(listener: tokio::net::TcpListener, entity: &EntityId, upstream: &EntityId, keys_dir: &std::path::Path) -> Arc<Mutex<Option<&'static str>>> {
     let issuer = Arc::new(issuer_faults::IssuerProxy::new(&keys_dir.join("credential-key.jwk"), entity.as_str()));
-    proxy_with(listener, entity, upstream, keys_dir, Some(issuer)).await
+    proxy_with(listener, entity, upstream, keys_dir, Some(issuer), None).await
 }
 
 async fn proxy_with(
@@ -77,6 +89,7 @@ async fn proxy_with(
     upstream: &EntityId,
     keys_dir: &std::path::Path,
     issuer: Option<Arc<issuer_faults::IssuerProxy>>,
+    wp: Option<Arc<wp_faults::WpProxy>>,
 ) -> Arc<Mutex<Option<&'static str>>> {
     let fault = Arc::new(Mutex::new(None));
     let proxy = Proxy {
@@ -87,6 +100,7 @@ async fn proxy_with(
         fault: fault.clone(),
         http: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap(),
         issuer,
+        wp,
     };
     serve(listener, axum::Router::new().fallback(forward).with_state(proxy)).await;
     fault
@@ -138,6 +152,7 @@ impl Federation {
             fault: fault.clone(),
             http: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap(),
             issuer: None,
+            wp: None,
         };
         serve(proxy_listener, axum::Router::new().fallback(forward).with_state(proxy)).await;
 
@@ -164,9 +179,13 @@ impl Federation {
         let open = service_kit::RateLimit::new(1_000_000, 100_000);
         let r = &mut wp.rate_limits;
         (r.login, r.session, r.nonce, r.registration, r.attestation) = (open, open, open, open, open);
+        // The wallet rows register (and revoke) dozens of instances per run.
+        wp.max_instances_per_citizen = 100_000;
         let provider = wallet_provider::WalletProvider::open(wp).unwrap();
+        // Two citizens logged in (the provider's own tests log in through SPID/CIE).
+        let wp_sessions = (provider.insecure_create_session("TINIT-RSSMRA80A01H501U").unwrap(), provider.insecure_create_session("TINIT-VRDLGU85M41F205X").unwrap());
         tokio::spawn(async move { wallet_provider::serve_listener(provider, wp_listener, std::future::pending()).await.unwrap() });
-        let wallet_provider_fault = proxy_for(wp_proxy_listener, &wallet_provider, &wp_upstream, &dir.path().join("wp")).await;
+        let wallet_provider_fault = wp_proxy_for(wp_proxy_listener, &wallet_provider, &wp_upstream, &dir.path().join("wp")).await;
         let body = json!({"entity_id": wallet_provider, "entity_types": ["wallet_solution"], "trust_mark_claims": {"organization_type": "private"}});
         let r = http.post(format!("{anchor}/admin/subordinates")).bearer_auth(TOKEN).json(&body).send().await.unwrap();
         assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
@@ -195,7 +214,7 @@ impl Federation {
         let issued: Value = r.json().await.unwrap();
         let r = http.post(format!("{issuer}/admin/own-trust-marks")).bearer_auth(TOKEN).json(&json!({"trust_mark": issued["trust_mark"]})).send().await.unwrap();
         assert_eq!(r.status(), 204, "{}", r.text().await.unwrap());
-        Self { _dir: dir, anchor, leaf, wallet_provider, issuer, fault, wallet_provider_fault, issuer_fault, anchor_config }
+        Self { _dir: dir, anchor, leaf, wallet_provider, wp_sessions, issuer, fault, wallet_provider_fault, issuer_fault, anchor_config }
     }
 
     /// The issuer as the issuer plan's target: the admin API for offers (Mario Rossi ready,
@@ -211,6 +230,14 @@ impl Federation {
             deferred_citizen: Some("VRDLGU85M41F205X".into()),
             wallet_provider: wp,
         });
+        t
+    }
+
+    /// The wallet provider as the wallet-provider plan's target: two citizens' sessions,
+    /// key attestations under wallet-core's development root (the provider's, in development).
+    pub fn wallet_provider_target(&self) -> conformance::Target {
+        let mut t = conformance::Target::new(self.wallet_provider.clone());
+        t.wallet = Some(conformance::target::WalletSetup { session: self.wp_sessions.0.clone(), other_session: Some(self.wp_sessions.1.clone()), attestation_root: None });
         t
     }
 
@@ -459,10 +486,12 @@ async fn forward(State(px): State<Proxy>, method: Method, uri: Uri, headers: Hea
             ws.insert("signed_jwks_uri".into(), format!("{}/signed_jwks", px.entity).into());
         }),
         (Some("wp-instances-error-text"), "/wallet-instances") if method == Method::GET && status.is_client_error() => set_ct(&mut out_headers, "text/plain"),
-        (Some("wp-forged-bearer-code"), "/wallet-instances") if method == Method::GET && headers.contains_key(header::AUTHORIZATION) => text = error_code(&text, "invalid_token"),
-        (Some("wp-revoke-code"), p) if method == Method::PATCH && p.starts_with("/wallet-instances/") => text = error_code(&text, "invalid_request"),
-        (Some("wp-nonce-repeat"), "/nonce") => text = json!({"nonce": "conformance-the-same-nonce-every-time"}).to_string(),
+        (Some("wp-forged-bearer-code"), "/wallet-instances") if method == Method::GET && headers.contains_key(header::AUTHORIZATION) && status.is_client_error() => text = error_code(&text, "invalid_token"),
+        (Some("wp-revoke-code"), p) if method == Method::PATCH && p.starts_with("/wallet-instances/") && status == StatusCode::UNAUTHORIZED => text = error_code(&text, "invalid_request"),
         _ => {}
+    }
+    if let Some(wp) = &px.wp {
+        wp.observe_and_alter(fault, &method, &path, &body, &mut status, &mut out_headers, &mut text);
     }
     if let Some(ip) = issuer_px {
         ip.observe_and_alter(fault, &method, &path, &headers, &body, &mut status, &mut out_headers, &mut text);
