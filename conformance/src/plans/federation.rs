@@ -64,6 +64,12 @@ pub static CASES: &[Case] = &[
     case!("FA_017", fa_017, "GET the configuration, fetch?sub=<subordinate>, fetch?sub=<the authority>", "iss/sub consistent; fetching the authority itself is invalid_request"),
     case!("FA_018", fa_018, "GET fetch, list, resolve, historical keys and an error", "each with the media type the spec gives it"),
     case!("FA_020", fa_020, "collect and validate the subordinate's trust chain", "the metadata policy applies without conflict; resolve (if published) agrees"),
+    case!("ATT-001", att_001, "GET /resolve for an entity outside the federation", "an error, never a resolved statement"),
+    case!("ATT-006", att_006, "GET the configuration and a Subordinate Statement", "every key of sufficient strength: EC P-256 or larger, RSA of at least 2048 bits"),
+    case!("ATT-007", att_007, "GET a Subordinate Statement and the subordinate's configuration", "the keys the authority vouches for are the subordinate's own"),
+    case!("ATT-011", att_011, "POST its own Entity Configuration to the trust mark status endpoint as a trust_mark", "not reported active: a JWT of another type is not a trust mark"),
+    case!("ATT-012", att_012, "POST a Subordinate Statement it signed to the trust mark status endpoint as a trust_mark", "not reported active: a statement is not substituted for a trust mark"),
+    case!("ATT-013", att_013, "GET the configuration and a Subordinate Statement", "iat within 120 s of now"),
     case!("ATT-003", att_003, "GET the Entity Configuration", "the header alg fits the signing key's type and curve"),
     case!("ATT-004", att_004, "GET the configuration and a Subordinate Statement", "only algorithms of the IT-Wallet list"),
     case!("ATT-010", att_010, "GET every statement the authority serves", "each has an explicit typ for its kind"),
@@ -734,4 +740,84 @@ fn all_007(ctx: &mut Ctx<'_>) -> Step<()> {
         }
     }
     Ok(())
+}
+
+// --- ATT rows: what the authority's statements and answers show (IT-Wallet 1.4
+// `test-plans-signature.rst`). ---
+
+fn att_001(ctx: &mut Ctx<'_>) -> Step<()> {
+    let (_, ec) = own(ctx)?;
+    let Some(resolve) = endpoint(&ec, "federation_resolve_endpoint") else { return skip("no federation_resolve_endpoint in the metadata") };
+    let anchor = anchor_id(ctx);
+    let r = ctx.get(&with_query(&resolve, &[("sub", "https://undiscoverable.conformance.invalid"), ("trust_anchor", &anchor)]), &[])?;
+    ensure((400..500).contains(&r.status), || format!("resolving an entity outside the federation answered {}: {}", r.status, brief(&r)))
+}
+
+/// The strength of a key: EC on P-256 or a larger curve, RSA of at least 2048 bits.
+fn weak_key(k: &Value) -> Option<String> {
+    let kid = k.get("kid").and_then(Value::as_str).unwrap_or("(no kid)");
+    match k.get("kty").and_then(Value::as_str) {
+        Some("EC") => {
+            let crv = k.get("crv").and_then(Value::as_str).unwrap_or_default();
+            (!["P-256", "P-384", "P-521"].contains(&crv)).then(|| format!("key {kid}: curve `{crv}`"))
+        }
+        Some("RSA") => {
+            let bits = k.get("n").and_then(Value::as_str).and_then(|n| URL_SAFE_NO_PAD.decode(n.trim_end_matches('=')).ok()).map_or(0, |n| {
+                let lead = n.iter().take_while(|b| **b == 0).count();
+                n.len().saturating_sub(lead) * 8
+            });
+            (bits < 2048).then(|| format!("key {kid}: RSA modulus of {bits} bits, at least 2048 needed"))
+        }
+        other => Some(format!("key {kid}: kty {other:?}")),
+    }
+}
+
+fn att_006(ctx: &mut Ctx<'_>) -> Step<()> {
+    let (_, ec) = own(ctx)?;
+    let mut all = keys(&ec);
+    let sub = subordinate(ctx, &ec)?;
+    let (_, ss) = fetch(ctx, &ec, &sub)?;
+    all.extend(keys(&ss));
+    match all.iter().find_map(weak_key) {
+        Some(p) => fail(format!("a weak key: {p}")),
+        None => Ok(()),
+    }
+}
+
+fn att_007(ctx: &mut Ctx<'_>) -> Step<()> {
+    let (_, ec) = own(ctx)?;
+    let sub = subordinate(ctx, &ec)?;
+    let (_, ss) = fetch(ctx, &ec, &sub)?;
+    let (_, theirs) = configuration_of(ctx, &sub)?;
+    let vouched = thumbprints(&keys(&ss));
+    let own_keys = thumbprints(&keys(&theirs));
+    ensure(!vouched.is_empty() && vouched.is_subset(&own_keys), || format!("the Subordinate Statement about {sub} vouches for keys that are not in its own configuration"))
+}
+
+fn att_011(ctx: &mut Ctx<'_>) -> Step<()> {
+    let (r, ec) = own(ctx)?;
+    let Some(status) = endpoint(&ec, "federation_trust_mark_status_endpoint") else { return skip("no federation_trust_mark_status_endpoint in the metadata") };
+    not_active(ctx, &status, r.text().trim(), "its own Entity Configuration sent as a trust mark", &ec)
+}
+
+fn att_012(ctx: &mut Ctx<'_>) -> Step<()> {
+    let (_, ec) = own(ctx)?;
+    let Some(status) = endpoint(&ec, "federation_trust_mark_status_endpoint") else { return skip("no federation_trust_mark_status_endpoint in the metadata") };
+    let sub = subordinate(ctx, &ec)?;
+    let (_, ss) = fetch(ctx, &ec, &sub)?;
+    not_active(ctx, &status, &ss.raw, "a Subordinate Statement sent as a trust mark", &ec)
+}
+
+/// `iat` within 120 s of now (IT-Wallet 1.4 `test-plans-signature.rst`, ATT-013).
+fn fresh_iat(what: &str, jwt: &Jwt) -> Step<()> {
+    let Some(iat) = jwt.claim_i64("iat") else { return fail(format!("{what} has no integer iat")) };
+    ensure((iat - now()).abs() <= 120, || format!("{what}: iat {iat} is {} s from now, more than 120", (iat - now()).abs()))
+}
+
+fn att_013(ctx: &mut Ctx<'_>) -> Step<()> {
+    let (_, ec) = own(ctx)?;
+    fresh_iat("the Entity Configuration", &ec)?;
+    let sub = subordinate(ctx, &ec)?;
+    let (_, ss) = fetch(ctx, &ec, &sub)?;
+    fresh_iat("the Subordinate Statement", &ss)
 }

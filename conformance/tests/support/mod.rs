@@ -404,6 +404,26 @@ async fn forward(State(px): State<Proxy>, method: Method, uri: Uri, headers: Hea
                 None => drop(p.insert("keys".into(), json!([entry]))),
             }
         }),
+        (Some("resolve-unknown-ok"), "/resolve") if status.is_client_error() => {
+            status = StatusCode::OK;
+            set_ct(&mut out_headers, "application/resolve-response+jwt");
+        }
+        (Some("ec-weak-key"), "/.well-known/openid-federation") => text = px.resign(&text, |_, p| {
+            let weak = json!({"kty": "RSA", "kid": "weak-1024", "use": "sig", "e": "AQAB", "n": URL_SAFE_NO_PAD.encode([0xC5u8; 128])});
+            p.get_mut("jwks").and_then(|j| j.get_mut("keys")).and_then(Value::as_array_mut).unwrap().push(weak);
+        }),
+        (Some("ec-old-iat"), "/.well-known/openid-federation") => text = px.resign(&text, |_, p| drop(p.insert("iat".into(), (now() - 600).into()))),
+        (Some(f @ ("tm-status-ec-active" | "tm-status-ss-active")), "/trust_mark_status") => {
+            let mark = url::form_urlencoded::parse(&body).find(|(k, _)| k == "trust_mark").map(|(_, v)| v.into_owned()).unwrap_or_default();
+            let (h, p) = if mark.split('.').count() == 3 { decode(&mark) } else { (Map::new(), Map::new()) };
+            let statement = h.get("typ").and_then(Value::as_str) == Some("entity-statement+jwt");
+            let self_issued = p.get("iss").is_some() && p.get("iss") == p.get("sub");
+            if statement && (self_issued == (f == "tm-status-ec-active")) {
+                status = StatusCode::OK;
+                set_ct(&mut out_headers, "application/json");
+                text = json!({"active": true}).to_string();
+            }
+        }
         (Some("resolve-metadata"), "/resolve") if status == StatusCode::OK => {
             text = px.resign(&text, |_, p| drop(p.insert("metadata".into(), json!({"openid_credential_verifier": {"client_name": "Altered"}}))));
         }
