@@ -22,7 +22,7 @@ const WALLET_APP: &str = "tests the wallet app's own behaviour on the phone (its
 
 static NOT_APPLICABLE: &[NotApplicable] = &[
     NotApplicable { sections: &[], ids: &["FA_013"], why: "key rotation is an operator action during the run; the tool cannot make the authority rotate" },
-    NotApplicable { sections: &[], ids: &["FA_019"], why: "replay detection is a rule of the entity that receives statements; an authority's statements are fetched, never presented to it" },
+    NotApplicable { sections: &[], ids: &["FA_019", "ALL-008"], why: "replay detection is a rule of the entity that receives statements; an authority's statements are fetched, never presented to it" },
     NotApplicable {
         sections: &[
             "Test Cases for Issuance Phase",

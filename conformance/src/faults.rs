@@ -28,7 +28,7 @@ pub static FAULTS: &[Fault] = &[
         name: "ec-signature",
         plan: Plan::Federation,
         does: "corrupts the Entity Configuration's signature",
-        breaks: &["FA_002", "FA_015", "FA_020", "ATT-003", "ALL-003"],
+        breaks: &["FA_002", "FA_015", "FA_020", "ATT-003", "ALL-003", "ATT-005"],
     },
     Fault { name: "ec-typ", plan: Plan::Federation, does: "signs the Entity Configuration with typ JWT", breaks: &["FA_003", "FA_020", "ATT-010"] },
     Fault { name: "ec-sub", plan: Plan::Federation, does: "signs the Entity Configuration with another sub", breaks: &["FA_004", "FA_017", "FA_020"] },
@@ -38,7 +38,7 @@ pub static FAULTS: &[Fault] = &[
     Fault { name: "ec-duplicate-kid", plan: Plan::Federation, does: "publishes the signing key twice under one kid", breaks: &["FA_006", "FA_020"] },
     Fault { name: "ss-sub", plan: Plan::Federation, does: "signs Subordinate Statements with another sub", breaks: &["FA_008", "FA_017", "FA_020"] },
     Fault { name: "ss-foreign-keys", plan: Plan::Federation, does: "puts a key that is not the subordinate's in its Subordinate Statement", breaks: &["FA_009", "FA_020", "ATT-007"] },
-    Fault { name: "ss-kid", plan: Plan::Federation, does: "signs Subordinate Statements under an unknown kid", breaks: &["FA_008", "FA_015", "FA_020"] },
+    Fault { name: "ss-kid", plan: Plan::Federation, does: "signs Subordinate Statements under an unknown kid", breaks: &["FA_008", "FA_015", "FA_020", "ATT-005"] },
     Fault { name: "list-not-array", plan: Plan::Federation, does: "answers list with a JSON object", breaks: &["FA_010"] },
     Fault { name: "tm-status-always-active", plan: Plan::Federation, does: "answers every trust mark status request 200 active", breaks: &["FA_011", "FA_016", "ATT-011", "ATT-012"] },
     Fault { name: "tm-status-ec-active", plan: Plan::Federation, does: "reports an Entity Configuration sent as a trust mark active", breaks: &["ATT-011"] },
@@ -56,9 +56,9 @@ pub static FAULTS: &[Fault] = &[
         name: "ec-alg-none",
         plan: Plan::Federation,
         does: "serves the Entity Configuration unsigned (alg none)",
-        breaks: &["FA_002", "FA_003", "FA_014", "FA_015", "FA_020", "ATT-003", "ATT-004", "ALL-003", "ALL-007"],
+        breaks: &["FA_002", "FA_003", "FA_014", "FA_015", "FA_020", "ATT-003", "ATT-004", "ALL-003", "ALL-007", "ATT-005"],
     },
-    Fault { name: "hist-signature", plan: Plan::Federation, does: "corrupts the historical keys' signature", breaks: &["FA_012", "ALL-004"] },
+    Fault { name: "hist-signature", plan: Plan::Federation, does: "corrupts the historical keys' signature", breaks: &["FA_012", "ALL-004", "ATT-005"] },
     // The rp plan: our verifier behind the proxy of `tests/support/rp.rs`. Request objects
     // and trust chains are re-signed with the verifier's own keys; "accepts" faults answer
     // `200 {}` at `response_uri` in the verifier's place, as a verifier skipping that one

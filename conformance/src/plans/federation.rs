@@ -65,6 +65,7 @@ pub static CASES: &[Case] = &[
     case!("FA_018", fa_018, "GET fetch, list, resolve, historical keys and an error", "each with the media type the spec gives it"),
     case!("FA_020", fa_020, "collect and validate the subordinate's trust chain", "the metadata policy applies without conflict; resolve (if published) agrees"),
     case!("ATT-001", att_001, "GET /resolve for an entity outside the federation", "an error, never a resolved statement"),
+    case!("ATT-005", att_005, "GET every statement the authority serves", "each signature verifies with the authority's current keys"),
     case!("ATT-006", att_006, "GET the configuration and a Subordinate Statement", "every key of sufficient strength: EC P-256 or larger, RSA of at least 2048 bits"),
     case!("ATT-007", att_007, "GET a Subordinate Statement and the subordinate's configuration", "the keys the authority vouches for are the subordinate's own"),
     case!("ATT-011", att_011, "POST its own Entity Configuration to the trust mark status endpoint as a trust_mark", "not reported active: a JWT of another type is not a trust mark"),
@@ -820,4 +821,13 @@ fn att_013(ctx: &mut Ctx<'_>) -> Step<()> {
     let sub = subordinate(ctx, &ec)?;
     let (_, ss) = fetch(ctx, &ec, &sub)?;
     fresh_iat("the Subordinate Statement", &ss)
+}
+
+fn att_005(ctx: &mut Ctx<'_>) -> Step<()> {
+    let (_, ec) = own(ctx)?;
+    let current = keys(&ec);
+    for (what, jwt) in served_statements(ctx)? {
+        jwt.verify_with(&what, &current)?;
+    }
+    Ok(())
 }
