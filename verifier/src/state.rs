@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 use service_kit::RateLimiter;
-use wallet_core::federation::ChainCache;
+use wallet_core::federation::{ChainCache, ChainMemo};
 use wallet_core::oid4vp::VerifierMetadata;
 use wallet_core::oid4vp::metadata::VERIFIER_ENTITY_TYPE;
 use wallet_core::oid4vp::verify::StatusCache;
@@ -65,6 +65,7 @@ struct Inner {
     federation: trust_anchor::AppState,
     http: service_kit::OutboundHttp,
     chains: ChainCache,
+    chain_memo: ChainMemo,
     statuses: StatusCache,
     x509: Option<TrustAnchors>,
     clock: Arc<dyn Clock>,
@@ -142,6 +143,7 @@ impl Builder {
                 federation,
                 http,
                 chains: ChainCache::new(),
+                chain_memo: ChainMemo::new(),
                 statuses: StatusCache::new(),
                 x509,
                 clock: self.clock,
@@ -261,6 +263,12 @@ impl Verifier {
     /// Issuer chains resolved so far.
     pub fn chains(&self) -> &ChainCache {
         &self.inner.chains
+    }
+
+    /// Credentials' `trust_chain` headers validated so far (each distinct chain once, until
+    /// its earliest `exp`).
+    pub fn chain_memo(&self) -> &ChainMemo {
+        &self.inner.chain_memo
     }
 
     /// Status lists fetched so far.

@@ -189,6 +189,7 @@ pub(crate) async fn response_uri(State(st): State<Verifier>, body: Bytes) -> Res
         federation_anchors: &c.trust_anchors,
         x509_anchors: st.x509_roots(),
         issuer_chains: Some(&chains),
+        chain_memo: Some(st.chain_memo()),
         status: c.check_status.then_some((st.statuses(), fetcher)),
         accept_suspended: c.accept_suspended,
         ..PresentationContext::new(&client_id, &session.nonce, now)

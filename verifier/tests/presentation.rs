@@ -9,6 +9,7 @@ use common::{BACK, Fed, TOKEN, Wallet, post_response};
 use serde_json::{Value, json};
 use wallet_core::federation::ChainCollector;
 use wallet_core::oid4vp::metadata::{VERIFIER_ENTITY_TYPE, VerifierMetadata};
+use wallet_core::jose::Signer as _;
 use wallet_core::time::UnixTime;
 
 const AGE: [&str; 1] = ["birthdate"];
@@ -269,6 +270,46 @@ async fn credential_from_an_untrusted_issuer_is_refused() {
     let p = wallet.present(&fed.rogue.pid(&wallet.holder), &AGE, f.request.client_id.as_str(), &f.request.nonce);
     let form = wallet.response_form(&f.request, vec![("pid", p)], f.request.state.clone());
     refused(&fed, &id, &f, form, 403, "untrusted issuer").await;
+}
+
+/// A PID carrying its issuer's chain in the `trust_chain` header (IT-Wallet 1.4 §4.1).
+fn pid_with_chain(fed: &Fed, wallet: &Wallet, chain: &[String]) -> wallet_core::sd_jwt::SdJwt {
+    let attrs = json!({"given_name": "Mario", "family_name": "Rossi", "birthdate": "1980-01-10"});
+    let now = UnixTime::now();
+    wallet_core::vc::SdJwtVcBuilder::new(fed.issuer.id.as_str(), wallet_core::vc::Vct::new(wallet_core::vc::Vct::PID).unwrap(), attrs.as_object().cloned().unwrap())
+        .validity(now.plus(-60), now.plus(86_400))
+        .holder_key(&wallet.holder.public_jwk())
+        .kid(fed.issuer.key.kid().unwrap())
+        .sign_with_trust_chain(chain.to_vec(), &fed.issuer.key)
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trust_chain_header_is_validated_once_per_chain() {
+    let fed = Fed::new().await;
+    let fetcher = fed.verifier.http().for_request();
+    let anchors = [fed.anchor.clone()];
+    let chain = ChainCollector::new_async(&fetcher, &anchors).resolve_async(&fed.issuer.id, UnixTime::now()).await.unwrap().jwts();
+    assert!(fed.verifier.chain_memo().is_empty());
+    let wallet = Wallet::new();
+    for _ in 0..2 {
+        let (id, f) = fetched(&fed, &wallet).await;
+        let p = wallet.present(&pid_with_chain(&fed, &wallet, &chain), &AGE, f.request.client_id.as_str(), &f.request.nonce);
+        let form = wallet.response_form(&f.request, vec![("pid", p)], f.request.state.clone());
+        let (status, body) = post_response(&fed, &f.request.response_uri, form).await;
+        assert_eq!((status, body), (200, json!({})));
+        let (_, v) = fed.result(&id, None).await;
+        assert_eq!(v["credentials"]["pid"][0]["issuer_trust"]["from_header"], true, "{v}");
+    }
+    assert_eq!(fed.verifier.chain_memo().len(), 1, "one chain, validated once");
+    // A header that is not a chain to our anchor is still refused (nothing remembered).
+    let (id, f) = fetched(&fed, &wallet).await;
+    let mut forged = chain.clone();
+    forged.reverse();
+    let p = wallet.present(&pid_with_chain(&fed, &wallet, &forged), &AGE, f.request.client_id.as_str(), &f.request.nonce);
+    let form = wallet.response_form(&f.request, vec![("pid", p)], f.request.state.clone());
+    refused(&fed, &id, &f, form, 403, "trust_chain header").await;
+    assert_eq!(fed.verifier.chain_memo().len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -8,12 +8,14 @@
 pub mod chain;
 pub mod collect;
 pub mod entity;
+pub mod memo;
 pub mod policy;
 pub mod resolver;
 pub mod trust_mark;
 
 pub use chain::{TrustAnchorConfig, ValidatedChain};
 pub use collect::{AsyncFetcher, ChainCache, ChainCollector, FetchFuture, Fetcher, fetch_url};
+pub use memo::ChainMemo;
 pub use entity::{Constraints, EntityId, EntityStatement, MAX_CLOCK_SKEW, NamingConstraints, ParsedStatement, TrustMarkRef};
 pub use policy::{MetadataPolicy, ParamPolicy, PolicyError};
 pub use resolver::TrustChainResolver;

@@ -4,8 +4,10 @@
 //! resolved `openid_credential_issuer` metadata `jwks`.
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
 use super::chain::{TrustAnchorConfig, validate};
+use super::memo::ChainMemo;
 use crate::jose::jwk::JwkSet;
 use crate::jose::{Jwk, JwsHeader};
 use crate::sd_jwt::{IssuerKeyResolver, KeyResolutionError};
@@ -19,12 +21,22 @@ pub const CREDENTIAL_ISSUER: &str = "openid_credential_issuer";
 pub struct TrustChainResolver {
     anchor: TrustAnchorConfig,
     entity_type: String,
+    memo: Option<Arc<ChainMemo>>,
 }
 
 impl TrustChainResolver {
     /// Keys of `entity_type` metadata (e.g. [`CREDENTIAL_ISSUER`]) under `anchor`.
     pub fn new(anchor: TrustAnchorConfig, entity_type: impl Into<String>) -> Self {
-        Self { anchor, entity_type: entity_type.into() }
+        Self { anchor, entity_type: entity_type.into(), memo: None }
+    }
+
+    /// Chains validated through `memo` ([`ChainMemo`]: each distinct `trust_chain` header
+    /// validated once until its earliest `exp`, not once per JWS); resolvers of several
+    /// anchors may share one memo.
+    #[must_use]
+    pub fn with_memo(mut self, memo: Arc<ChainMemo>) -> Self {
+        self.memo = Some(memo);
+        self
     }
 }
 
@@ -32,14 +44,18 @@ impl IssuerKeyResolver for TrustChainResolver {
     fn resolve(&self, iss: &str, header: &JwsHeader, now: UnixTime) -> Result<Cow<'_, Jwk>, KeyResolutionError> {
         let chain = header.trust_chain.as_deref().ok_or(KeyResolutionError::MissingHeader("trust_chain"))?;
         let kid = header.kid.as_deref().ok_or(KeyResolutionError::MissingHeader("kid"))?;
-        let v = validate(chain, &self.anchor, now).map_err(|e| KeyResolutionError::BadChain(e.to_string()))?;
+        let v = match &self.memo {
+            Some(memo) => memo.validate(chain, &self.anchor, now),
+            None => validate(chain, &self.anchor, now).map(Arc::new),
+        }
+        .map_err(|e| KeyResolutionError::BadChain(e.to_string()))?;
         if v.subject.claims.sub.as_str() != iss {
             return Err(KeyResolutionError::IssuerMismatch { iss: iss.to_owned(), reason: format!("the trust chain is about {}", v.subject.claims.sub) });
         }
         let jwks: JwkSet = v
             .metadata_of(&self.entity_type)
             .and_then(|m| m.get("jwks"))
-            .and_then(|j| serde_json::from_value(j.clone()).ok())
+            .and_then(|j| <JwkSet as serde::Deserialize>::deserialize(j).ok())
             .ok_or_else(|| KeyResolutionError::UnknownIssuer { iss: iss.to_owned() })?;
         jwks.by_kid(kid).cloned().map(Cow::Owned).ok_or_else(|| KeyResolutionError::UnknownIssuer { iss: iss.to_owned() })
     }

@@ -437,3 +437,60 @@ fn sd_jwt_vc_key_from_the_trust_chain_header() {
         SdJwtError::KeyResolution(KeyResolutionError::BadChain(_))
     ));
 }
+
+// ChainMemo (federation::memo): one validation per distinct chain and anchor, until `exp`.
+
+#[test]
+fn memo_validates_a_chain_once_until_its_earliest_exp() {
+    use crate::federation::ChainMemo;
+    use std::sync::Arc;
+    let fed = Fed::new();
+    let chain = fed.chain_with(|_, ss1, _| ss1.exp = NOW.secs() + 600);
+    let memo = ChainMemo::new();
+    let first = memo.validate(&chain, &fed.anchor(), NOW).unwrap();
+    assert_eq!(first.exp, NOW.plus(600));
+    let again = memo.validate(&chain, &fed.anchor(), NOW.plus(599)).unwrap();
+    assert!(Arc::ptr_eq(&first, &again), "the remembered validation");
+    assert_eq!(memo.len(), 1);
+    // At the earliest exp the chain is validated again, and refused.
+    assert!(matches!(memo.validate(&chain, &fed.anchor(), NOW.plus(600)).unwrap_err(), FederationError::OutsideValidity { index: 1, .. }));
+    // A clock set back before the validation validates again.
+    let back = memo.validate(&chain, &fed.anchor(), NOW.plus(-5)).unwrap();
+    assert!(!Arc::ptr_eq(&first, &back));
+}
+
+#[test]
+fn memo_is_per_anchor_and_remembers_no_failure() {
+    use crate::federation::ChainMemo;
+    let fed = Fed::new();
+    let chain = fed.chain();
+    let memo = ChainMemo::new();
+    memo.validate(&chain, &fed.anchor(), NOW).unwrap();
+    // The same anchor id with other keys: not the validation remembered.
+    let other_keys = TrustAnchorConfig { id: fed.ta.id.clone(), jwks: Entity::new("https://ta.example.it").jwks() };
+    assert!(memo.validate(&chain, &other_keys, NOW).is_err());
+    let stranger = Fed::new().anchor();
+    let err = memo.validate(&chain, &TrustAnchorConfig { id: EntityId::new("https://other-ta.example.it").unwrap(), ..stranger }, NOW).unwrap_err();
+    assert!(matches!(err, FederationError::WrongTrustAnchor { .. }), "{err:?}");
+    assert_eq!(memo.len(), 1, "failures are not remembered");
+    // A tampered chain (other bytes) is validated, and refused.
+    let mut tampered = chain.clone();
+    tampered[1] = fed.chain_with(|_, ss1, _| ss1.exp += 1)[1].clone().replace('.', ".x");
+    assert!(memo.validate(&tampered, &fed.anchor(), NOW).is_err());
+    // validate_any: the first anchor the chain validates to; the last error, or None.
+    assert!(memo.validate_any(&chain, &[other_keys.clone(), fed.anchor()], NOW).is_ok());
+    assert!(memo.validate_any(&chain, &[other_keys], NOW).unwrap_err().is_some());
+    assert!(memo.validate_any(&chain, &[], NOW).unwrap_err().is_none());
+}
+
+#[test]
+fn memo_is_bounded() {
+    use crate::federation::ChainMemo;
+    let fed = Fed::new();
+    let memo = ChainMemo::with_capacity(2);
+    for i in 0..5 {
+        memo.validate(&fed.chain_with(|_, ss1, _| ss1.exp += i), &fed.anchor(), NOW).unwrap();
+        assert!(memo.len() <= 2);
+    }
+    assert!(!memo.is_empty());
+}

@@ -129,13 +129,21 @@ pub(crate) async fn establish(iss: &str, header: &JwsHeader, ctx: &PresentationC
     let mut chain_error = None;
     let mut chain = None;
     if let Some(tc) = &header.trust_chain {
-        for a in ctx.federation_anchors {
-            match validate(tc, a, ctx.now) {
-                Ok(v) => {
-                    chain = Some((Arc::new(v), true));
-                    break;
+        match ctx.chain_memo {
+            Some(memo) => match memo.validate_any(tc, ctx.federation_anchors, ctx.now) {
+                Ok(v) => chain = Some((v, true)),
+                Err(e) => chain_error = e.map(|e| e.to_string()),
+            },
+            None => {
+                for a in ctx.federation_anchors {
+                    match validate(tc, a, ctx.now) {
+                        Ok(v) => {
+                            chain = Some((Arc::new(v), true));
+                            break;
+                        }
+                        Err(e) => chain_error = Some(e.to_string()),
+                    }
                 }
-                Err(e) => chain_error = Some(e.to_string()),
             }
         }
         if chain.is_none() {

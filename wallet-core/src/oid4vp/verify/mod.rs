@@ -204,6 +204,9 @@ pub struct PresentationContext<'a> {
     pub x509_anchors: Option<&'a TrustAnchors>,
     /// Resolves an issuer's chain when the credential has no `trust_chain` header.
     pub issuer_chains: Option<&'a dyn IssuerChainResolver>,
+    /// Remembers validated `trust_chain` headers ([`crate::federation::ChainMemo`]: each
+    /// distinct chain validated once until its earliest `exp`); `None` validates every one.
+    pub chain_memo: Option<&'a crate::federation::ChainMemo>,
     /// The status list cache and fetcher; `None` skips the status check.
     pub status: Option<(&'a StatusCache, &'a dyn StatusFetcher)>,
     /// Accept an issuer trusted by `x5c` alone for any `vct` (default `false`).
@@ -230,6 +233,7 @@ impl<'a> PresentationContext<'a> {
             federation_anchors: &[],
             x509_anchors: None,
             issuer_chains: None,
+            chain_memo: None,
             status: None,
             x5c_issuer_may_issue_any_vct: false,
             accept_suspended: false,
