@@ -106,6 +106,10 @@ fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
+/// The lifetime of our `request_uri`s: IT-Wallet 1.4 §3.3 "less than one minute" (test matrix
+/// CI_040); wallet-core's `REQUEST_URI_LIFETIME` (60 s) is one minute, not less.
+const REQUEST_URI_TTL: u64 = 50;
+
 /// `POST /par` (RFC 9126, IT-Wallet 1.4 §3.3 steps 1–3): 201 `{request_uri, expires_in}`.
 pub async fn par(State(st): State<Issuer>, headers: HeaderMap, body: axum::body::Bytes) -> Result<Response, IssuerError> {
     let r = par_inner(&st, &headers, &body);
@@ -158,7 +162,8 @@ fn par_inner(st: &Issuer, headers: &HeaderMap, body: &[u8]) -> Result<ParRespons
         issuer_state: c.issuer_state.clone(),
         offered_citizen: offered.and_then(|o| o.citizen),
     };
-    let response = ParResponse::issue().map_err(IssuerError::internal)?;
+    let mut response = ParResponse::issue().map_err(IssuerError::internal)?;
+    response.expires_in = REQUEST_URI_TTL;
     let expires_at = now.secs().saturating_add(i64::try_from(response.expires_in).unwrap_or(60));
     let json = serde_json::to_string(&pushed).map_err(IssuerError::internal)?;
     st.store().insert_pushed(&hash(&response.request_uri), &client_id, &json, expires_at)?;

@@ -51,6 +51,7 @@ async fn par_then_authorize_consumes_the_request_uri_once() {
     let (s, v) = c.par(&fed, &req, Some(&c.waa), fed.issuer_id.as_str()).await;
     assert_eq!(s, 201, "{v}");
     let pushed = ParResponse::parse(v.to_string().as_bytes()).unwrap();
+    assert!(pushed.expires_in < 60, "the request_uri lives less than a minute (IT-Wallet 1.4 §3.3): {}", pushed.expires_in);
 
     let url = AuthorizeRequest { client_id: req.client_id.clone(), request_uri: pushed.request_uri.clone() }.to_url(&fed.url("/authorize"));
     let r = fed.http.get(&url).send().await.unwrap();

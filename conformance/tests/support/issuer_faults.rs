@@ -31,6 +31,63 @@ struct Seen {
     codes: HashSet<String>,
     /// Access tokens issued, with their DPoP key's thumbprint.
     tokens: HashMap<String, String>,
+    /// Refresh tokens issued.
+    refresh_tokens: HashSet<String>,
+    /// Request object `jti`s pushed.
+    ro_jtis: HashSet<String>,
+    /// The first `request_uri` the PAR endpoint gave (`ci-par-same-request-uri`).
+    first_request_uri: Option<String>,
+    /// `request_uri`s the proxy made up (`ci-par-short-request-uri`).
+    made_up: usize,
+    /// Whether the issuer answered the last `/authorize` with a redirect.
+    last_authorize_redirected: bool,
+}
+
+/// What a PAR carried: the form, the request object's and the attestations' parts.
+struct Pushed {
+    form: HashMap<String, String>,
+    ro: (Map<String, Value>, Map<String, Value>),
+    ro_raw: String,
+    waa: (Map<String, Value>, Map<String, Value>),
+    pop_raw: String,
+}
+
+impl Pushed {
+    fn read(headers: &HeaderMap, body: &[u8]) -> Self {
+        let form = form(body);
+        let ro_raw = form.get("request").cloned().unwrap_or_default();
+        let h = |n: &str| headers.get(n).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+        Self { ro: parts(&ro_raw), ro_raw, waa: parts(&h("oauth-client-attestation")), pop_raw: h("oauth-client-attestation-pop"), form }
+    }
+
+    /// The WAA's `cnf.jwk`.
+    fn cnf(&self) -> Option<Jwk> {
+        self.waa.1.get("cnf").and_then(|c| c.get("jwk")).and_then(|j| Jwk::from_value(j).ok())
+    }
+
+    fn ro_str(&self, k: &str) -> Option<&str> {
+        self.ro.1.get(k).and_then(Value::as_str)
+    }
+
+    fn ro_i64(&self, k: &str) -> i64 {
+        self.ro.1.get(k).and_then(Value::as_i64).unwrap_or_default()
+    }
+
+    /// Whether `jws` verifies with the WAA's `cnf.jwk`.
+    fn verifies(&self, jws: &str) -> bool {
+        match (CompactJws::parse(jws), self.cnf()) {
+            (Ok(j), Some(k)) => j.verify(&k).is_ok(),
+            _ => false,
+        }
+    }
+
+    /// The payload of the WAA's first trust chain statement (the provider's Entity
+    /// Configuration), as text.
+    fn provider_configuration(&self) -> (usize, String) {
+        let chain = self.waa.0.get("trust_chain").and_then(Value::as_array).cloned().unwrap_or_default();
+        let first = chain.first().and_then(Value::as_str).map(|s| Value::Object(parts(s).1).to_string()).unwrap_or_default();
+        (chain.len(), first)
+    }
 }
 
 pub struct IssuerProxy {
@@ -174,7 +231,12 @@ impl IssuerProxy {
             && let Some(at) = v["access_token"].as_str()
         {
             seen.tokens.insert(at.to_owned(), jkt);
+            if let Some(rt) = v["refresh_token"].as_str() {
+                seen.refresh_tokens.insert(rt.to_owned());
+            }
         }
+        let refresh_form = (post && path == "/token").then(|| form(body)).filter(|f| f.get("grant_type").map(String::as_str) == Some("refresh_token"));
+        let unknown_refresh = refresh_form.as_ref().and_then(|f| f.get("refresh_token")).filter(|t| !seen.refresh_tokens.contains(*t)).cloned();
         if post
             && path == "/nonce"
             && *status == StatusCode::OK
@@ -189,7 +251,63 @@ impl IssuerProxy {
             }
             seen.last_nonce = Some(n);
         }
+        // PAR and /authorize.
+        let pushed = (post && path == "/par").then(|| Pushed::read(headers, body));
+        let ro_jti_reused = pushed.as_ref().and_then(|p| p.ro_str("jti")).is_some_and(|j| !seen.ro_jtis.insert(j.to_owned()));
+        if path == "/par"
+            && *status == StatusCode::CREATED
+            && seen.first_request_uri.is_none()
+        {
+            seen.first_request_uri = serde_json::from_str::<Value>(text).ok().and_then(|v| v["request_uri"].as_str().map(str::to_owned));
+        }
+        let after_redirect = seen.last_authorize_redirected;
+        if path == "/authorize" {
+            seen.last_authorize_redirected = status.is_redirection();
+        }
         let Some(fault) = fault else { return };
+        let fake_par = |status: &mut StatusCode, text: &mut String, out: &mut HeaderMap| {
+            *status = StatusCode::CREATED;
+            *text = json!({"request_uri": "urn:ietf:params:oauth:request_uri:conformance-accepted-by-the-proxy", "expires_in": 30}).to_string();
+            out.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        };
+        // Every hostile PAR but the one without attestation (CI_045) carries a WAA.
+        let par_is = |f: &dyn Fn(&Pushed) -> bool| pushed.as_ref().is_some_and(|p| !p.waa.1.is_empty() && f(p));
+        let ro_alg = |p: &Pushed| p.ro.0.get("alg").and_then(Value::as_str).map(str::to_owned);
+        let cnf_tp = |p: &Pushed| p.cnf().map(|k| k.thumbprint().as_str().to_owned());
+        let par_fault_hit = match fault {
+            "ci-ro-altered-ok" => par_is(&|p| ro_alg(p).as_deref() == Some("ES256") && p.ro.0.get("kid").and_then(Value::as_str) == cnf_tp(p).as_deref() && !p.verifies(&p.ro_raw)),
+            "ci-ro-alg-ok" => par_is(&|p| ro_alg(p).as_deref() == Some("ES384")),
+            "ci-ro-other-key-ok" => par_is(&|p| ro_alg(p).as_deref() != Some("none") && p.ro.0.get("kid").and_then(Value::as_str) != cnf_tp(p).as_deref()),
+            "ci-ro-alg-none-ok" => par_is(&|p| ro_alg(p).as_deref() == Some("none")),
+            "ci-ro-client-id-ok" => par_is(&|p| p.ro_str("client_id") != p.form.get("client_id").map(String::as_str)),
+            "ci-ro-iss-ok" => par_is(&|p| p.ro_str("client_id") == p.form.get("client_id").map(String::as_str) && p.ro_str("iss") != p.ro_str("client_id")),
+            "ci-ro-aud-ok" => par_is(&|p| match p.ro.1.get("aud") {
+                Some(Value::String(a)) => *a != self.entity,
+                Some(Value::Array(a)) => !a.iter().any(|x| x.as_str() == Some(self.entity.as_str())),
+                _ => true,
+            }),
+            "ci-par-request-uri-ok" => par_is(&|p| p.form.contains_key("request_uri")),
+            "ci-ro-no-code-challenge-ok" => par_is(&|p| !p.ro.1.contains_key("code_challenge")),
+            "ci-ro-expired-ok" => par_is(&|p| p.ro_i64("exp") < now() - 30),
+            "ci-ro-future-ok" => par_is(&|p| p.ro_i64("iat") > now() + 120),
+            "ci-ro-old-ok" => par_is(&|p| p.ro_i64("iat") < now() - 300 && p.ro_i64("exp") > now()),
+            "ci-ro-jti-reuse-ok" => ro_jti_reused,
+            "ci-pop-key-ok" => par_is(&|p| !p.verifies(&p.pop_raw)),
+            "ci-waa-typ-ok" => par_is(&|p| p.waa.0.get("typ").and_then(Value::as_str) != Some("oauth-client-attestation+jwt")),
+            "ci-waa-iss-ok" => par_is(&|p| {
+                let (_, ec) = p.provider_configuration();
+                let sub = serde_json::from_str::<Value>(&ec).ok().and_then(|v| v["sub"].as_str().map(str::to_owned));
+                p.waa.1.get("iss").and_then(Value::as_str) != sub.as_deref()
+            }),
+            "ci-waa-signature-ok" => par_is(&|p| p.waa.0.get("kid").and_then(Value::as_str).is_some_and(|kid| !p.provider_configuration().1.contains(kid))),
+            "ci-waa-expired-ok" => par_is(&|p| p.waa.1.get("exp").and_then(Value::as_i64).is_some_and(|e| e < now())),
+            "ci-waa-chain-ok" => par_is(&|p| p.provider_configuration().0 < 2),
+            _ => false,
+        };
+        if par_fault_hit {
+            fake_par(status, text, out);
+            return;
+        }
         let accept = |status: &mut StatusCode, text: &mut String, body: String| {
             *status = StatusCode::OK;
             *text = body;
@@ -212,7 +330,7 @@ impl IssuerProxy {
             }),
             // The token endpoint.
             ("ci-code-reuse-ok", "/token") if code_reused => accept(status, text, fake_token()),
-            ("ci-token-no-dpop-ok", "/token") if post && dpop_header.is_none() => accept(status, text, fake_token()),
+            ("ci-token-no-dpop-ok", "/token") if post && dpop_header.is_none() && refresh_form.is_none() => accept(status, text, fake_token()),
             ("ci-token-bearer", "/token") if *status == StatusCode::OK => {
                 let mut v: Value = serde_json::from_str(text).unwrap();
                 v["token_type"] = "Bearer".into();
@@ -221,6 +339,26 @@ impl IssuerProxy {
             ("ci-grant-type-code", "/token") if form(body).get("grant_type").is_some_and(|g| g.contains("conformance")) => {
                 let mut v: Value = serde_json::from_str(text).unwrap_or_else(|_| json!({}));
                 v["error"] = "invalid_request".into();
+                *text = v.to_string();
+            }
+            // Refresh.
+            ("ci-refresh-no-dpop-ok", "/token") if refresh_form.is_some() && dpop_header.is_none() => accept(status, text, fake_token()),
+            ("ci-refresh-htu-ok", "/token") if refresh_form.is_some() && dpop_p.get("htu").and_then(Value::as_str).is_some_and(|u| !u.ends_with("/token")) => accept(status, text, fake_token()),
+            ("ci-refresh-unknown-ok", "/token") if unknown_refresh.as_ref().is_some_and(|t| !t.contains('.')) => accept(status, text, fake_token()),
+            ("ci-refresh-tampered-ok", "/token") if unknown_refresh.as_ref().is_some_and(|t| t.contains('.')) => accept(status, text, fake_token()),
+            ("ci-rt-no-exp", "/token") if *status == StatusCode::OK => {
+                let mut v: Value = serde_json::from_str(text).unwrap();
+                if let Some(rt) = v["refresh_token"].as_str() {
+                    v["refresh_token"] = self.resign(rt, |_, p| drop(p.remove("exp"))).into();
+                }
+                *text = v.to_string();
+            }
+            ("ci-rt-other-jkt", "/token") if *status == StatusCode::OK => {
+                let mut v: Value = serde_json::from_str(text).unwrap();
+                if let Some(rt) = v["refresh_token"].as_str() {
+                    let other = SoftwareSigner::generate().unwrap().public_jwk().thumbprint().as_str().to_owned();
+                    v["refresh_token"] = self.resign(rt, |_, p| drop(p.insert("cnf".into(), json!({"jkt": other})))).into();
+                }
                 *text = v.to_string();
             }
             // The nonce endpoint.
@@ -249,6 +387,17 @@ impl IssuerProxy {
                 *status = StatusCode::NO_CONTENT;
                 text.clear();
             }
+            // One c_nonce for a batch (two keys).
+            ("ci-nonce-single-proof", "/credential") if {
+                let nonces: HashSet<_> = proof_parts.iter().filter_map(|(_, p)| p.get("nonce").and_then(Value::as_str)).collect();
+                let keys: HashSet<_> = proof_parts.iter().filter_map(|(h, _)| thumbprint(h.get("jwk"))).collect();
+                proof_parts.len() > 1 && nonces.len() == 1 && keys.len() == proof_parts.len()
+            } =>
+            {
+                *status = StatusCode::BAD_REQUEST;
+                *text = json!({"error": "invalid_nonce", "error_description": "one c_nonce per proof"}).to_string();
+                set_json(out);
+            }
             // Key proofs.
             ("ci-proof-no-aud-ok", "/credential") if any_proof(&|_, p, _| !p.contains_key("aud")) => accept(status, text, fake_credentials()),
             ("ci-proof-same-key-ok", "/credential") if {
@@ -275,6 +424,15 @@ impl IssuerProxy {
             ("ci-proof-private-key-ok", "/credential") if any_proof(&|h, _, _| h.get("jwk").is_some_and(|j| j.get("d").is_some())) => accept(status, text, fake_credentials()),
             ("ci-proof-nonce-ok", "/credential") if unknown_nonce => accept(status, text, fake_credentials()),
             ("ci-proof-stale-ok", "/credential") if any_proof(&|_, p, _| p.get("iat").and_then(Value::as_i64).is_some_and(|i| i < now() - 1_800)) => accept(status, text, fake_credentials()),
+            ("ci-proof-unattested-ok", "/credential")
+                if any_proof(&|h, _, _| {
+                    let Some(wua) = h.get("key_attestation").and_then(Value::as_str) else { return false };
+                    let attested: Vec<String> = parts(wua).1.get("attested_keys").and_then(Value::as_array).into_iter().flatten().filter_map(|k| thumbprint(Some(k))).collect();
+                    thumbprint(h.get("jwk")).is_some_and(|t| !attested.contains(&t))
+                }) =>
+            {
+                accept(status, text, fake_credentials())
+            }
             ("ci-proof-no-wua-ok", "/credential") if any_proof(&|h, _, _| !h.contains_key("key_attestation")) => accept(status, text, fake_credentials()),
             // Issuance.
             ("ci-batch-no-notification-id", "/credential") if *status == StatusCode::OK => {
@@ -303,6 +461,26 @@ impl IssuerProxy {
                 *text = v.to_string();
             }
             // The credentials.
+            ("ci-batch-same-status", "/credential") if *status == StatusCode::OK => {
+                let mut v: Value = serde_json::from_str(text).unwrap();
+                if let Some(cs) = v["credentials"].as_array_mut()
+                    && cs.len() > 1
+                {
+                    let first = cs[0]["credential"].as_str().unwrap().to_owned();
+                    let entry = parts(first.split('~').next().unwrap()).1["status"].clone();
+                    let second = cs[1]["credential"].as_str().unwrap().to_owned();
+                    cs[1]["credential"] = self.resign_sd_jwt(&second, |_, p| drop(p.insert("status".into(), entry))).into();
+                }
+                *text = v.to_string();
+            }
+            ("ci-pid-no-nationalities", "/credential") if *status == StatusCode::OK => Self::each_credential(text, |c| {
+                c.split('~')
+                    .filter(|d| !d.is_empty())
+                    .filter(|d| URL_SAFE_NO_PAD.decode(d).ok().and_then(|b| serde_json::from_slice::<Value>(&b).ok()).is_none_or(|d| d[1] != "nationalities"))
+                    .collect::<Vec<_>>()
+                    .join("~")
+                    + "~"
+            }),
             (f, "/credential") if *status == StatusCode::OK && f.starts_with("ci-vc-") => {
                 let other = serde_json::from_str::<Value>(&SoftwareSigner::generate().unwrap().public_jwk().to_json()).unwrap();
                 Self::each_credential(text, |c| match f {
@@ -323,8 +501,78 @@ impl IssuerProxy {
                         p["status"]["status_list"]["idx"] = idx.to_string().into();
                     }),
                     "ci-vc-no-status" => self.resign_sd_jwt(c, |_, p| drop(p.remove("status"))),
+                    "ci-vc-plain-and-disclosed" => {
+                        let (_, payload) = parts(c.split('~').next().unwrap());
+                        let top: Vec<&str> = payload["_sd"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+                        let (name, value) = c
+                            .split('~')
+                            .skip(1)
+                            .filter(|d| !d.is_empty() && top.contains(&wallet_core::sd_jwt::digest(d).as_str()))
+                            .filter_map(|d| serde_json::from_slice::<Value>(&URL_SAFE_NO_PAD.decode(d).unwrap()).ok())
+                            .find_map(|d| Some((d.get(1)?.as_str()?.to_owned(), d.get(2)?.clone())))
+                            .unwrap();
+                        self.resign_sd_jwt(c, |_, p| drop(p.insert(name, value)))
+                    }
                     _ => c.to_owned(),
                 });
+            }
+            // The PAR response and /authorize.
+            ("ci-par-status-200", "/par") if *status == StatusCode::CREATED => *status = StatusCode::OK,
+            ("ci-par-media-type", "/par") if *status == StatusCode::CREATED => drop(out.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"))),
+            ("ci-par-error-text", "/par") if status.is_client_error() => drop(out.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"))),
+            (f, "/par") if *status == StatusCode::CREATED && f.starts_with("ci-par-") => {
+                let mut v: Value = serde_json::from_str(text).unwrap();
+                let o = v.as_object_mut().unwrap();
+                match f {
+                    "ci-par-no-request-uri" => drop(o.remove("request_uri")),
+                    "ci-par-no-expires-in" => drop(o.remove("expires_in")),
+                    "ci-par-long-lived" => drop(o.insert("expires_in".into(), 600.into())),
+                    "ci-par-short-request-uri" => {
+                        seen.made_up += 1;
+                        o.insert("request_uri".into(), format!("urn:ietf:params:oauth:request_uri:c{}", seen.made_up).into());
+                    }
+                    "ci-par-long-request-uri" => {
+                        let u = format!("{}{}", o["request_uri"].as_str().unwrap(), "x".repeat(600));
+                        o.insert("request_uri".into(), u.into());
+                    }
+                    "ci-par-same-request-uri" => drop(o.insert("request_uri".into(), seen.first_request_uri.clone().into())),
+                    _ => {}
+                }
+                *text = v.to_string();
+            }
+            ("ci-authorize-reuse-ok", "/authorize") if *status == StatusCode::BAD_REQUEST && after_redirect => {
+                *status = StatusCode::FOUND;
+                out.insert(header::LOCATION, HeaderValue::from_static("https://wallet.conformance.invalid/callback?error=temporarily_unavailable"));
+                text.clear();
+            }
+            ("ci-authorize-no-request-uri-ok", "/authorize") if *status == StatusCode::BAD_REQUEST && text.contains("`request_uri` missing") => {
+                *status = StatusCode::FOUND;
+                out.insert(header::LOCATION, HeaderValue::from_static("https://wallet.conformance.invalid/callback?error=temporarily_unavailable"));
+                text.clear();
+            }
+            ("ci-authorize-error-no-state", "/authorize") if status.is_redirection() => {
+                let loc = out.get(header::LOCATION).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+                if let Some((base, query)) = loc.split_once('?') {
+                    let kept: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes()).into_owned().filter(|(k, _)| k != "state").collect();
+                    let q = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(kept).finish();
+                    out.insert(header::LOCATION, HeaderValue::from_str(&format!("{base}?{q}")).unwrap());
+                }
+            }
+            // Type metadata.
+            ("ci-type-metadata-down", p) if p.starts_with("/.well-known/vct/") => {
+                *status = StatusCode::NOT_FOUND;
+                *text = json!({"error": "not_found"}).to_string();
+                set_json(out);
+            }
+            ("ci-type-metadata-vct", p) if p.starts_with("/.well-known/vct/") && *status == StatusCode::OK => {
+                let mut v: Value = serde_json::from_str(text).unwrap();
+                v["vct"] = "urn:conformance:another-type".into();
+                *text = v.to_string();
+            }
+            ("ci-type-metadata-any-case", p) if p.starts_with("/.well-known/vct/") && *status == StatusCode::NOT_FOUND => {
+                *status = StatusCode::OK;
+                *text = json!({"vct": p.trim_start_matches("/.well-known/vct/")}).to_string();
+                set_json(out);
             }
             // The status list.
             ("ci-sl-down", "/status-list") => {

@@ -340,3 +340,156 @@ pub fn ci_118(ctx: &mut Ctx<'_>) -> Step<()> {
 pub fn ci_119(ctx: &mut Ctx<'_>) -> Step<()> {
     formats(ctx, true)
 }
+
+// --- Type metadata (SD-JWT VC §6) ---
+
+/// Where the type metadata of `vct` is retrieved: for an https `vct`, at its host with
+/// `/.well-known/vct` inserted before its path (SD-JWT VC §6.3.1); for another `vct` (a URN),
+/// at the issuer's `/.well-known/vct/<vct>`.
+fn type_metadata_url(ctx: &Ctx<'_>, vct: &str) -> String {
+    match url::Url::parse(vct) {
+        Ok(u) if u.scheme() == "https" => {
+            let origin = u.origin().ascii_serialization();
+            format!("{origin}/.well-known/vct{}", u.path().trim_end_matches('/'))
+        }
+        _ => ctx.target.url(&format!("/.well-known/vct/{vct}")),
+    }
+}
+
+/// The issued credential's `vct` and its type metadata document (200 JSON expected).
+fn type_metadata(ctx: &mut Ctx<'_>) -> Step<(String, Value)> {
+    let c = issued(ctx)?;
+    let Some(vct) = c.jwt.claim_str("vct").map(str::to_owned) else { return fail("the credential has no vct") };
+    let url = type_metadata_url(ctx, &vct);
+    let r = ctx.get(&url, &[("accept", "application/json")])?;
+    ensure(r.status == 200, || format!("GET {url} answered {}", r.status))?;
+    let v = r.json().or_else(|e| fail(format!("the type metadata is not JSON: {e}")))?;
+    Ok((vct, v))
+}
+
+/// CI_134: the credential's type metadata is served at its well-known location.
+pub fn ci_134(ctx: &mut Ctx<'_>) -> Step<()> {
+    let (_, v) = type_metadata(ctx)?;
+    ensure(v.is_object(), || "the type metadata is not a JSON object".into())
+}
+
+/// CI_134a: `vct`s are compared case-sensitively: the type metadata of the credential's `vct`
+/// with its case changed is not served.
+pub fn ci_134a(ctx: &mut Ctx<'_>) -> Step<()> {
+    let (vct, _) = type_metadata(ctx)?;
+    let changed: String = vct.chars().map(|c| if c.is_ascii_lowercase() { c.to_ascii_uppercase() } else { c.to_ascii_lowercase() }).collect();
+    if changed == vct {
+        return crate::case::skip(format!("vct `{vct}` has no letters to change the case of"));
+    }
+    let url = type_metadata_url(ctx, &changed);
+    let r = ctx.get(&url, &[("accept", "application/json")])?;
+    let served = r.status == 200 && r.json().ok().and_then(|v| v.get("vct").and_then(Value::as_str).map(str::to_owned)).is_some();
+    ensure(!served, || format!("type metadata served for `{changed}`, a vct differing from `{vct}` only in case"))
+}
+
+/// CI_135: the type metadata is a JSON object with the parameters of SD-JWT VC §6.2: `vct`
+/// (the credential's), and `name`, `description` strings, `display`, `claims` arrays, `extends`
+/// a string when present.
+pub fn ci_135(ctx: &mut Ctx<'_>) -> Step<()> {
+    let (vct, v) = type_metadata(ctx)?;
+    ensure(v.get("vct").and_then(Value::as_str) == Some(vct.as_str()), || format!("the type metadata's vct {:?} is not the credential's {vct}", v.get("vct")))?;
+    for k in ["name", "description", "extends"] {
+        ensure(v.get(k).is_none_or(Value::is_string), || format!("{k} is not a string"))?;
+    }
+    for k in ["display", "claims"] {
+        ensure(v.get(k).is_none_or(Value::is_array), || format!("{k} is not an array"))?;
+    }
+    let claims = v.get("claims").and_then(Value::as_array).cloned().unwrap_or_default();
+    ensure(claims.iter().all(|c| c.get("path").and_then(Value::as_array).is_some_and(|p| !p.is_empty())), || "a claims entry has no non-empty path".into())
+}
+
+/// CI_124: the claims not selectively disclosable are plain in the payload, the others only
+/// as digests: every `_sd` entry a base64url digest (43 characters for sha-256), and no
+/// disclosed claim also plain beside the `_sd` array that digests it.
+pub fn ci_124(ctx: &mut Ctx<'_>) -> Step<()> {
+    let c = issued(ctx)?;
+    let len = match c.jwt.claim_str("_sd_alg").unwrap_or("sha-256") {
+        "sha-384" => 64,
+        "sha-512" => 86,
+        _ => 43,
+    };
+    let mut digests = Vec::new();
+    collect_digests(&Value::Object(c.jwt.payload.clone()), &mut digests);
+    for d in &digests {
+        ensure(d.len() == len && d.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'), || format!("`{d}` in an _sd array is not a base64url digest"))?;
+    }
+    let top: Vec<String> = c.jwt.payload.get("_sd").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).map(str::to_owned).collect();
+    for d in &c.disclosures {
+        let decoded = wallet_core::jose::b64::decode(d).ok().and_then(|b| serde_json::from_slice::<Value>(&b).ok());
+        let name = decoded.as_ref().and_then(Value::as_array).filter(|a| a.len() == 3).and_then(|a| a.get(1)).and_then(Value::as_str).map(str::to_owned);
+        if let Some(name) = name
+            && top.contains(&wallet_core::sd_jwt::digest(d))
+        {
+            ensure(!c.jwt.payload.contains_key(&name), || format!("`{name}` is both selectively disclosable and plain in the payload"))?;
+        }
+    }
+    Ok(())
+}
+
+// --- The PID (IT-Wallet 1.4 `credential-data-model-pid.rst`) ---
+
+/// The PID's `vct`s (the current one and the transitional one).
+const PID_VCTS: [&str; 2] = ["urn:eudi:pid:it:1", "urn:it-wallet:pid:1"];
+
+/// CI_117: a PID (SD-JWT VC) carries the user attributes of the PID table, each selectively
+/// disclosable: `given_name`, `family_name`, `birthdate`, `place_of_birth` (an object with
+/// `country`, `region` or `locality`), `nationalities` (an array of alpha-2 codes), and
+/// `personal_administrative_number` or `tax_id_code`. (The PID's metadata claims are the
+/// general rows' CI_132.)
+pub fn ci_117(ctx: &mut Ctx<'_>) -> Step<()> {
+    let citizen = super::wallet::setup(ctx)?.citizen.clone();
+    let ep = super::wallet::endpoints(ctx)?;
+    let pid = ep.metadata.get("credential_configurations_supported").and_then(Value::as_object).and_then(|c| {
+        c.iter().find(|(_, v)| v.get("format").and_then(Value::as_str) == Some("dc+sd-jwt") && v.get("vct").and_then(Value::as_str).is_some_and(|t| PID_VCTS.contains(&t))).map(|(k, _)| k.clone())
+    });
+    let Some(pid) = pid else { return crate::case::skip("the issuer offers no PID in dc+sd-jwt") };
+    let s = Session::start_for(ctx, &citizen, &[pid.as_str()])?;
+    let (_, v) = s.issue(ctx, 1)?;
+    let Some(raw) = v.get("credentials").and_then(Value::as_array).and_then(|c| c.first()).and_then(|c| c.get("credential")).and_then(Value::as_str) else {
+        return fail("the credential response has no credentials[0].credential");
+    };
+    let mut parts = raw.split('~');
+    let jwt = Jwt::decode("the PID's issuer-signed JWT", parts.next().unwrap_or_default())?;
+    ctx.record_jwt("the PID's issuer-signed JWT", &jwt.raw);
+    let disclosed: Map<String, Value> = parts
+        .filter(|d| !d.is_empty())
+        .filter_map(|d| wallet_core::jose::b64::decode(d).ok().and_then(|b| serde_json::from_slice::<Value>(&b).ok()))
+        .filter_map(|d| Some((d.get(1)?.as_str()?.to_owned(), d.get(2)?.clone())))
+        .collect();
+    for name in ["given_name", "family_name", "birthdate"] {
+        ensure(disclosed.get(name).is_some_and(Value::is_string), || format!("no selectively disclosable `{name}` string"))?;
+    }
+    let place = disclosed.get("place_of_birth").and_then(Value::as_object);
+    ensure(place.is_some_and(|p| ["country", "region", "locality"].iter().any(|k| p.contains_key(*k))), || "no place_of_birth object with country, region or locality".into())?;
+    let nat = disclosed.get("nationalities").and_then(Value::as_array);
+    ensure(nat.is_some_and(|n| !n.is_empty() && n.iter().all(|c| c.as_str().is_some_and(|c| c.len() == 2 && c.bytes().all(|b| b.is_ascii_uppercase())))), || {
+        "no nationalities array of alpha-2 codes".into()
+    })?;
+    ensure(disclosed.contains_key("personal_administrative_number") || disclosed.contains_key("tax_id_code"), || "neither personal_administrative_number nor tax_id_code".into())?;
+    for name in ["given_name", "family_name", "birthdate", "place_of_birth", "nationalities", "tax_id_code", "personal_administrative_number"] {
+        ensure(!jwt.payload.contains_key(name), || format!("`{name}` is in plain in the payload, not selectively disclosable"))?;
+    }
+    Ok(())
+}
+
+/// CI_159: each credential of a batch has its own lifecycle: its own status list entry.
+pub fn ci_159(ctx: &mut Ctx<'_>) -> Step<()> {
+    let s = Session::start(ctx)?;
+    let (_, v) = s.issue(ctx, 2)?;
+    let entries: Vec<(Value, Value)> = v
+        .get("credentials")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c.get("credential").and_then(Value::as_str))
+        .filter_map(|c| Jwt::decode("a batch credential", c.split('~').next().unwrap_or_default()).ok())
+        .filter_map(|j| j.payload.get("status").and_then(|s| s.get("status_list")).map(|l| (l.get("idx").cloned().unwrap_or(Value::Null), l.get("uri").cloned().unwrap_or(Value::Null))))
+        .collect();
+    ensure(entries.len() == 2, || format!("{} of the batch's two credentials carry status.status_list", entries.len()))?;
+    ensure(entries.first() != entries.get(1), || format!("both credentials of the batch share the status entry {:?}", entries.first()))
+}

@@ -7,13 +7,17 @@
 //! * the protocol rows ([`protocol`]): the tool as an activated wallet ([`wallet`]), honest
 //!   (offer, token, nonce, batch, deferred, notification) and hostile (one bad input each, the
 //!   spec's error code expected);
+//! * PAR and `/authorize` ([`par`]): the tool as a wallet instance with a Wallet Attestation,
+//!   its request objects honest and hostile, the `request_uri`s it gets;
 //! * what is issued ([`credential`]): the SD-JWT VC, its binding and status, the status list.
 //!
 //! The protocol rows need the issuer's admin API for offers and a wallet provider's key
 //! ([`crate::target::IssuerSetup`]); without them they are skipped.
 
 pub mod credential;
+pub mod par;
 pub mod protocol;
+pub mod refresh;
 pub mod wallet;
 
 use serde_json::Value;
@@ -48,6 +52,38 @@ pub static CASES: &[Case] = &[
     case!("CI_012", protocol::ci_012, "an offer from the admin API", "credential_issuer (the issuer), known credential_configuration_ids, grants"),
     case!("CI_013", protocol::ci_013, "an offer from the admin API", "a pre-authorized code; tx_code's length and input_mode those of the code sent; authorization_server listed"),
     case!("CI_014", protocol::ci_014, "an honest credential request", "200 application/json, credentials an array of objects with a credential"),
+    case!("CI_015", par::ci_015, "a PAR whose request object was altered after signing", "400/401 with invalid_request, invalid_request_object or invalid_client"),
+    case!("CI_015a", par::ci_015a, "a PAR whose request object says alg ES384 but is signed ES256", "refused"),
+    case!("CI_018", par::ci_018, "a PAR whose request object is signed by another key than the WAA's cnf.jwk", "refused"),
+    case!("CI_019", par::ci_019, "a PAR with an unsigned request object (alg none)", "refused"),
+    case!("CI_020", par::ci_020, "a PAR whose request object's client_id is not the body's", "refused"),
+    case!("CI_021", par::ci_021, "a PAR whose request object's iss is not its client_id", "refused"),
+    case!("CI_022", par::ci_022, "a PAR whose request object's aud is another issuer", "refused"),
+    case!("CI_023", par::ci_023, "a PAR carrying request_uri", "refused"),
+    case!("CRFCI_024", par::crfci_024, "a PAR whose request object has no code_challenge", "refused"),
+    case!("CI_025", par::ci_025, "a PAR with an expired request object", "refused"),
+    case!("CI_026", par::ci_026, "a PAR with a request object issued 10 minutes in the future", "refused"),
+    case!("CI_026a", par::ci_026a, "a PAR with a request object issued more than 5 minutes ago, unexpired", "refused"),
+    case!("CI_027", par::ci_027, "the same request object (jti) pushed twice", "the second refused"),
+    case!("CI_028", par::ci_028, "a PAR whose client attestation PoP is signed by another key", "401 invalid_client (or use_fresh_attestation)"),
+    case!("CI_029", par::ci_029, "a PAR with a WAA of typ JWT (signed by its provider)", "401 invalid_client"),
+    case!("CI_030", par::ci_030, "a PAR with a WAA whose iss is outside the federation", "401 invalid_client"),
+    case!("CI_031", par::ci_031, "a PAR with a WAA not signed by its provider", "401 invalid_client"),
+    case!("CI_032", par::ci_032, "a PAR with an expired WAA", "401 invalid_client or use_fresh_attestation"),
+    case!("CI_035", par::ci_035, "a PAR with a WAA whose trust_chain does not reach the anchor", "401 invalid_client"),
+    case!("CI_033", protocol::ci_033, "a key proof whose key the WUA does not attest", "400 invalid_proof"),
+    case!("CI_038", par::ci_038, "three honest PARs", "three different request_uris"),
+    case!("CI_040", par::ci_040, "an honest PAR", "expires_in under 60 seconds"),
+    case!("CI_041", par::ci_041, "two honest PARs", "request_uris with 128 random bits or more, different"),
+    case!("CI_042", par::ci_042, "an honest PAR", "a request_uri of at most 512 ASCII characters"),
+    case!("CI_043", par::ci_043, "an honest PAR (WAA, PoP, request object signed by the WAA key)", "201"),
+    case!("CI_044", par::ci_044, "an honest PAR", "an application/json object"),
+    case!("CI_044a", par::ci_044a, "an honest PAR", "request_uri"),
+    case!("CI_044b", par::ci_044b, "an honest PAR", "expires_in, a positive integer"),
+    case!("CI_045", par::ci_045, "a PAR without client attestation", "400/401 application/json with a registered error code"),
+    case!("CI_047", par::ci_047, "an honest PAR, then /authorize with its request_uri twice", "the second time 400"),
+    case!("CI_050", par::ci_050, "/authorize without request_uri (response_type, redirect_uri in the query)", "400"),
+    case!("CI_059", par::ci_059, "an honest PAR, then /authorize (when it ends in an error at once)", "302 to the redirect_uri with error, the request's state and iss"),
     case!("CI_061", protocol::ci_061, "the pre-authorized code redeemed a second time", "400 invalid_grant"),
     case!("CI_063", protocol::ci_063, "a token request without a DPoP proof", "400 invalid_dpop_proof"),
     case!("CI_064", protocol::ci_064, "an honest token request (pre-authorized code, tx_code, DPoP)", "200 JSON, no-store: access_token, token_type DPoP, expires_in"),
@@ -56,6 +92,7 @@ pub static CASES: &[Case] = &[
     case!("CI_067", protocol::ci_067, "a token request with an unknown grant_type", "400 unsupported_grant_type"),
     case!("CI_068", protocol::ci_068, "POST nonce_endpoint", "200 JSON, no-store, a c_nonce"),
     case!("CI_069", protocol::ci_069, "POST nonce_endpoint three times", "three different c_nonces of 128 bits or more"),
+    case!("CI_070", protocol::ci_070, "a batch of two proofs (two keys) on one c_nonce", "200, two credentials"),
     case!("CI_071", protocol::ci_071, "a key proof without aud", "400 invalid_proof"),
     case!("CI_072", protocol::ci_072, "a batch of two proofs of the same key", "400 invalid_proof"),
     case!("CI_073", protocol::ci_073, "a key proof with typ JWT", "400 invalid_proof"),
@@ -76,16 +113,29 @@ pub static CASES: &[Case] = &[
     case!("CI_088a", protocol::ci_088a, "the deferred endpoint without, then with the access token (unknown transaction_id)", "401, then 400 invalid_transaction_id"),
     case!("CI_088b", protocol::ci_088b, "the notification endpoint without, then with the access token", "401, then 204"),
     case!("CI_089c", protocol::ci_089c, "the credential endpoint without, then with the access token", "401, then 200 with the credential"),
+    case!("CI_090", refresh::ci_090, "an honest token request with DPoP (refresh token given)", "the refresh token's cnf.jkt is the DPoP key's thumbprint"),
+    case!("CI_092", refresh::ci_092, "a refresh request whose DPoP proof is for another URL (htu)", "400 invalid_dpop_proof"),
+    case!("CI_096", refresh::ci_096, "a refresh request with a refresh token never issued", "400 invalid_grant"),
+    case!("CI_099", refresh::ci_099, "a refresh request with the refresh token altered (nbf dropped, signature kept)", "400 invalid_grant"),
+    case!("CI_101", refresh::ci_101, "an honest token request with DPoP (refresh token given)", "the access and refresh tokens bound to the same key"),
+    case!("CI_102", refresh::ci_102, "a refresh request without a DPoP proof", "400 invalid_dpop_proof"),
+    case!("CI_104", refresh::ci_104, "an honest token request (refresh token given)", "the refresh token expires (exp after iat, within a year)"),
+    case!("CI_117", credential::ci_117, "an offer of the PID configuration, then an honest credential request", "the PID table's user attributes, selectively disclosable"),
     case!("CI_118", credential::ci_118, "GET the issuer metadata", "the (Q)EAA configurations in format dc+sd-jwt or mso_mdoc"),
     case!("CI_119", credential::ci_119, "GET the issuer metadata", "the PID configurations in format dc+sd-jwt or mso_mdoc"),
     case!("CI_120", credential::ci_120, "an honest credential request", "the SD-JWT verifies with a key of the metadata's jwks"),
     case!("CI_122", credential::ci_122, "an honest credential request", "_sd_alg and a top-level _sd array of digests"),
     case!("CI_123", credential::ci_123, "an honest credential request", "_sd_alg sha-256"),
+    case!("CI_124", credential::ci_124, "an honest credential request", "_sd entries base64url digests; no disclosed claim also plain"),
     case!("CI_125", credential::ci_125, "an honest credential request", "every disclosure a JSON array whose digest is in the payload"),
     case!("CI_130", credential::ci_130, "an honest credential request", "base64url parts separated by single ~, ending with ~"),
     case!("CI_131", credential::ci_131, "an honest credential request", "typ dc+sd-jwt, an allowed alg, kid, x5c or trust_chain"),
     case!("CI_132", credential::ci_132, "an honest credential request", "iss (the issuer), iat, exp in the future, vct, cnf, status"),
     case!("CI_133", credential::ci_133, "an honest credential request", "status.status_list with a non-negative integer idx and a URL uri"),
+    case!("CI_134", credential::ci_134, "an honest credential request, then GET its vct's type metadata", "200 JSON object"),
+    case!("CI_134a", credential::ci_134a, "GET the type metadata of the credential's vct with its case changed", "not served"),
+    case!("CI_135", credential::ci_135, "GET the credential's type metadata", "vct (the credential's); name, description, display, claims, extends well typed"),
+    case!("CI_159", credential::ci_159, "a batch of two proofs", "each credential its own status list entry"),
     case!("CI_175", credential::ci_175, "an honest credential request, then GET its status list", "a Token Status List that verifies (wallet-core) and holds the credential's index"),
     case!("CI_176", credential::ci_176, "an honest credential request, then GET its status list", "the credential's idx in the list, VALID"),
     case!("CI_177", credential::ci_177, "GET the status list of an issued credential", "a JWT with typ statuslist+jwt signed with the issuer's key"),

@@ -420,3 +420,38 @@ pub fn short(text: &str) -> String {
     }
     t
 }
+
+/// CI_070: a `c_nonce` serves several proofs until a new one is asked for: a batch of two
+/// proofs (two keys) with one `c_nonce` is issued.
+pub fn ci_070(ctx: &mut Ctx<'_>) -> Step<()> {
+    let s = Session::start(ctx)?;
+    let (_, body) = s.honest_request(ctx, 2)?;
+    let nonces: std::collections::BTreeSet<String> = body
+        .get("proofs")
+        .and_then(|p| p.get("jwt"))
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .filter_map(|p| super::par::jws_parts(p).1.get("nonce").and_then(Value::as_str).map(str::to_owned))
+        .collect();
+    ensure(nonces.len() == 1, || "the proofs were not built on one c_nonce".into())?;
+    let r = s.credential(ctx, &body)?;
+    ensure(r.status == 200, || format!("two proofs on one c_nonce answered {} {}", r.status, short(&r.text())))?;
+    let n = r.json().ok().and_then(|v| v.get("credentials").and_then(Value::as_array).map(Vec::len)).unwrap_or(0);
+    ensure(n == 2, || format!("{n} credentials for two proofs on one c_nonce"))
+}
+
+/// CI_033: the issuer issues only to keys of the attested wallet instance: a proof by a key
+/// the WUA does not attest is `invalid_proof`.
+pub fn ci_033(ctx: &mut Ctx<'_>) -> Step<()> {
+    let s = Session::start(ctx)?;
+    let attested = wallet::new_key()?;
+    let key = wallet::new_key()?;
+    let w = wallet::wua(ctx, &[&attested])?;
+    let nonce = s.nonce(ctx)?;
+    let jwt = proof(&key, &w, &s.issuer(ctx), &nonce)?;
+    ctx.record_jwt("the key proof sent", &jwt);
+    let r = s.credential(ctx, &s.request(vec![jwt]))?;
+    expect_error(&r, 400, "invalid_proof")
+}

@@ -143,6 +143,8 @@ pub struct Session {
     pub configuration: String,
     /// The offer.
     pub offer: Offer,
+    /// The refresh token, when the token response carried one.
+    pub refresh_token: Option<String>,
 }
 
 impl Session {
@@ -164,7 +166,8 @@ impl Session {
         let v = r.json().or_else(|e| fail(format!("the token response is not JSON: {e}")))?;
         let Some(access_token) = v.get("access_token").and_then(Value::as_str).map(str::to_owned) else { return fail("the token response has no access_token") };
         ctx.record_jwt("access token", &access_token);
-        Ok(Self { ep, dpop_key, access_token, configuration, offer })
+        let refresh_token = v.get("refresh_token").and_then(Value::as_str).map(str::to_owned);
+        Ok(Self { ep, dpop_key, access_token, configuration, offer, refresh_token })
     }
 
     /// A fresh `c_nonce` from the nonce endpoint.
@@ -257,32 +260,41 @@ pub fn raw_jwt(header: &Map<String, Value>, payload: &Map<String, Value>, key: &
     Ok(format!("{input}.{}", b64::encode(sig)))
 }
 
-/// A WUA attesting `keys`, signed as the setup's wallet provider with its trust chain
-/// (collected to the target's trust anchor once per run).
-pub fn wua(ctx: &mut Ctx<'_>, keys: &[&SoftwareSigner]) -> Step<String> {
+/// The setup's wallet provider's trust chain, collected to the target's trust anchor once
+/// per run.
+pub fn provider_chain(ctx: &mut Ctx<'_>) -> Step<Vec<String>> {
     let s = setup(ctx)?;
     let wp = &s.wallet_provider;
-    let chain = match wp.chain.get() {
-        Some(c) => c.clone(),
-        None => {
-            let Some(anchor) = ctx.target.trust_anchor.clone() else { return skip("needs --trust-anchor (the wallet provider's trust chain)") };
-            let id = EntityId::new(wp.id.as_str()).or_else(|e| fail(format!("--wallet-provider: {e}")))?;
-            let anchors = [anchor];
-            let fetcher = HttpFetcher(ctx.http());
-            let chain = match ChainCollector::new(&fetcher, &anchors).resolve(&id, UnixTime::now()) {
-                Ok(c) => c.jwts(),
-                Err(e) => return fail(format!("the wallet provider {} has no trust chain to the anchor: {e}", wp.id)),
-            };
-            let _ = wp.chain.set(chain.clone());
-            chain
-        }
+    if let Some(c) = wp.chain.get() {
+        return Ok(c.clone());
+    }
+    let Some(anchor) = ctx.target.trust_anchor.clone() else { return skip("needs --trust-anchor (the wallet provider's trust chain)") };
+    let id = EntityId::new(wp.id.as_str()).or_else(|e| fail(format!("--wallet-provider: {e}")))?;
+    let anchors = [anchor];
+    let fetcher = HttpFetcher(ctx.http());
+    let chain = match ChainCollector::new(&fetcher, &anchors).resolve(&id, UnixTime::now()) {
+        Ok(c) => c.jwts(),
+        Err(e) => return fail(format!("the wallet provider {} has no trust chain to the anchor: {e}", wp.id)),
     };
-    let info = GeneralInfo {
+    let _ = wp.chain.set(chain.clone());
+    Ok(chain)
+}
+
+/// The wallet solution the tool's attestations describe.
+pub fn general_info() -> GeneralInfo {
+    GeneralInfo {
         wallet_provider_name: "Tessera conformance".into(),
         wallet_solution_id: "tessera-conformance".into(),
         wallet_solution_version: env!("CARGO_PKG_VERSION").into(),
         wallet_solution_certification_information: String::new(),
-    };
+    }
+}
+
+/// A WUA attesting `keys`, signed as the setup's wallet provider with its trust chain.
+pub fn wua(ctx: &mut Ctx<'_>, keys: &[&SoftwareSigner]) -> Step<String> {
+    let chain = provider_chain(ctx)?;
+    let wp = &setup(ctx)?.wallet_provider;
+    let info = general_info();
     let storage = KeyStorageInfo { storage_type: StorageType::LocalNative, keys_exportable: false, storage_certification_information: String::new() };
     // Index 0 of the provider's list: a valid instance's, or one never allocated (VALID).
     let status = StatusReference { idx: 0, uri: format!("{}/status-list", wp.id.trim_end_matches('/')) };
