@@ -94,6 +94,7 @@ pub static FAULTS: &[Fault] = &[
     Fault { name: "request-uri-json-ok", plan: Plan::Rp, does: "answers a JSON POST to request_uri with a request object", breaks: &["RPR-49"] },
     Fault { name: "request-uri-any-method", plan: Plan::Rp, does: "answers PUT, PATCH and DELETE of request_uri with a request object", breaks: &["RPR-60", "RPR-76"] },
     Fault { name: "qr-not-png", plan: Plan::Rp, does: "serves the QR code PNG as image/svg+xml", breaks: &["RPR-02"] },
+    Fault { name: "qr-level-m", plan: Plan::Rp, does: "declares error correction level M in the QR code's format information", breaks: &["RPR-77"] },
     Fault {
         name: "no-same-device",
         plan: Plan::Rp,

@@ -17,6 +17,7 @@
 //!   `request_uri`, the QR code);
 //! * [`response`]: what the RP does with answers (the honest one, and each hostile one).
 
+pub mod qr;
 pub mod request;
 pub mod response;
 
@@ -80,6 +81,8 @@ pub struct Session {
     pub url: AuthorizationRequestUrl,
     /// The QR code's PNG, when the API gives one.
     pub qr_png: Option<String>,
+    /// The QR code's SVG, when the API gives one.
+    pub qr_svg: Option<String>,
 }
 
 /// How to fetch the request object.
@@ -158,7 +161,9 @@ pub fn create_session(ctx: &mut Ctx<'_>, flow: Flow, method: Option<&str>) -> St
         Ok(u) => u,
         Err(e) => return fail(format!("the wallet URL `{wallet_url}` is not an OpenID4VP authorization request: {e}")),
     };
-    Ok(Session { id: id.to_owned(), wallet_url: wallet_url.to_owned(), url, qr_png: v.get("qr_png").and_then(Value::as_str).map(str::to_owned) })
+    Ok(Session { id: id.to_owned(), wallet_url: wallet_url.to_owned(), url, qr_png: v.get("qr_png").and_then(Value::as_str).map(str::to_owned),
+        qr_svg: v.get("qr_svg").and_then(Value::as_str).map(str::to_owned),
+    })
 }
 
 /// `request_uri` and its method from the URL; fails for a request by value.
@@ -454,6 +459,7 @@ pub static CASES: &[Case] = &[
     case!("RPR-66", response::rpr_66, "an expired PID", "refused"),
     case!("RPR-67", response::rpr_67, "a response that does not parse", "400 with an error"),
     case!("RPR-76", request::rpr_76, "PATCH request_uri", "an error (405/4xx), no request object"),
+    case!("RPR-77", request::rpr_77, "a cross-device session; GET its QR code's SVG", "the format information declares error correction level Q"),
     case!("RPR-81", request::rpr_81, "POST request_uri with a wallet_nonce", "the request object's wallet_nonce is the one sent"),
     case!("RPR-82", request::rpr_82, "the RP's metadata from its trust chain", "response_types_supported, when present, is [vp_token]"),
     case!("RPR-83", request::rpr_83, "a same-device session's request object", "response_uri present; redirect_uri, if any, registered"),

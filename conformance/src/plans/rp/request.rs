@@ -37,6 +37,21 @@ pub(crate) fn rpr_02(ctx: &mut Ctx<'_>) -> Step<()> {
     ensure(r.body.starts_with(b"\x89PNG\r\n\x1a\n"), || "the QR code is not a PNG".into())
 }
 
+/// RPR-77: the QR code's error correction level is Q, read from the format information of
+/// its SVG rendering (the PNG would need an image decoder).
+pub(crate) fn rpr_77(ctx: &mut Ctx<'_>) -> Step<()> {
+    let s = create_session(ctx, Flow::CrossDevice, None)?;
+    let Some(svg) = s.qr_svg.clone() else { return skip("the integrator API gives no QR code SVG (qr_svg)") };
+    let setup = super::setup(ctx)?;
+    let auth = format!("Bearer {}", setup.token);
+    let r = ctx.get(&svg, &[("authorization", &auth)])?;
+    ensure(r.status == 200, || format!("the QR code's SVG answered {}", r.status))?;
+    let grid = super::qr::Grid::from_svg(&r.text()).or_else(|e| fail(format!("the QR code's SVG: {e}")))?;
+    let (level, mask) = grid.format().or_else(|e| fail(format!("the QR code: {e}")))?;
+    ctx.note(format!("QR code of {} modules: error correction level {level:?}, mask {mask}", grid.size));
+    ensure(level == super::qr::EcLevel::Q, || format!("the QR code's error correction level is {level:?}, not Q"))
+}
+
 pub(crate) fn rpr_07(ctx: &mut Ctx<'_>) -> Step<()> {
     let s = create_session(ctx, Flow::CrossDevice, Some("post"))?;
     let (_, method, _) = request_uri(&s)?;
