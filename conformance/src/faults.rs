@@ -192,6 +192,7 @@ pub static FAULTS: &[Fault] = &[
     Fault { name: "wp-ka-signature-ok", plan: Plan::WalletProvider, does: "registers a key attestation with a broken signature", breaks: &["WP_151"] },
     Fault { name: "wp-ka-binding-ok", plan: Plan::WalletProvider, does: "registers a key attestation bound to another tag", breaks: &["WP_136"] },
     Fault { name: "wp-duplicate-tag-ok", plan: Plan::WalletProvider, does: "registers a hardware_key_tag a second time", breaks: &["WP_037"] },
+    Fault { name: "wp-unknown-instance-text", plan: Plan::WalletProvider, does: "serves the 404 of an unknown instance as text/plain", breaks: &["WP_035"] },
     Fault { name: "wp-bad-request-code", plan: Plan::WalletProvider, does: "answers malformed requests 400 invalid_request", breaks: &["WP_036"] },
     Fault { name: "wp-instance-get-404", plan: Plan::WalletProvider, does: "answers 404 for the citizen's own active instance", breaks: &["WP_138"] },
     Fault { name: "wp-attestation-media-type", plan: Plan::WalletProvider, does: "serves attestation responses as text/plain", breaks: &["WP_029"] },

@@ -62,6 +62,7 @@ pub static CASES: &[Case] = &[
     case!("WP_151", wp_151, "a registration whose key attestation's signature is broken", "403 invalid_request"),
     case!("WP_136", wp_136, "a registration whose key attestation's client_data_hash binds another hardware_key_tag", "refused (4xx)"),
     case!("WP_037", wp_037, "the same hardware_key_tag registered twice", "422 validation_error"),
+    case!("WP_035", wp_035, "GET /wallet-instances/{id} of an instance that does not exist, with the citizen's session", "404 (RFC 7231 §6.5.4) with a JSON error body {error, error_description}"),
     case!("WP_036", wp_036, "POST /wallet-attestation {} and a registration without key_attestation", "400 bad_request"),
     case!("WP_138", wp_138, "GET /wallet-instances/{hardware_key_tag} after registering", "200 {id: the tag, status ACTIVE}: the citizen's account holds the instance"),
     // Attestation issuance (§2.3).
@@ -641,4 +642,12 @@ fn wp_044(ctx: &mut Ctx<'_>) -> Step<()> {
         let e = instance::listed(ctx, inst)?;
         ensure(e.get("status").and_then(Value::as_str) == Some("ACTIVE"), || format!("another citizen's revocation changed the instance: {e}"))
     })
+}
+
+fn wp_035(ctx: &mut Ctx<'_>) -> Step<()> {
+    let session = instance::session(ctx)?;
+    let unknown = wallet_core::keystore::KeyTag::generate().map_err(|e| crate::case::Stop::Skip(e.to_string()))?;
+    let r = instance::get(ctx, &session, Some(unknown.as_str()))?;
+    ensure(r.status == 404, || format!("an instance that does not exist answered {}, expected 404 Not Found", r.status))?;
+    error_body("the error", &r).map(drop)
 }

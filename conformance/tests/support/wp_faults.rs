@@ -226,6 +226,7 @@ impl WpProxy {
                 _ => {}
             },
             (Method::GET, p) if p.starts_with("/wallet-instances/") => match fault {
+                Some("wp-unknown-instance-text") if *status == StatusCode::NOT_FOUND => drop(out.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"))),
                 Some("wp-instance-get-404") if ok && text.contains("\"ACTIVE\"") => set_error(status, text, StatusCode::NOT_FOUND, "not_found"),
                 Some("wp-revoked-shown-active") if ok => *text = text.replace("\"REVOKED\"", "\"ACTIVE\""),
                 Some("wp-other-get-ok") if *status == StatusCode::FORBIDDEN => {
