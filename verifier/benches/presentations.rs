@@ -73,6 +73,10 @@ use wallet_core::time::UnixTime;
 use wallet_core::vc::{SdJwtVcBuilder, Vct};
 use wallet_core::x509::TrustAnchors;
 
+/// The allocator of the service binary (`src/main.rs`): what is measured is what runs.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The name of every thread of the verifier's runtime (at most 15 bytes: `comm`).
 const SERVER_THREAD: &str = "verifier-srv";
 const WALLET_THREAD: &str = "bench-wallet";

@@ -8,6 +8,11 @@ use std::process::ExitCode;
 
 use tracing_subscriber::filter::LevelFilter;
 
+/// mimalloc rather than glibc malloc: fewer cycles per allocation on the request path
+/// (README "Throughput": the allocator was about a twentieth of the server's CPU).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const USAGE: &str = "usage: tessera-verifier --config FILE";
 
 fn main() -> ExitCode {
