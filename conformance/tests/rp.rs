@@ -62,3 +62,26 @@ async fn without_an_integrator_api_the_rp_tests_are_skipped() {
     let report = run_rp(&target).await;
     assert!(report.results.iter().all(|r| matches!(r.verdict, Verdict::Skipped(_))), "{}", not_passed(&report).join("\n"));
 }
+
+/// The QR reader of the rp plan (`plans/rp/qr.rs`) reads back what our verifier's QR
+/// renderer (the `qrcode` crate, level Q) draws, across versions 1 to 40, for the texts a
+/// wallet URL is made of (digits, upper-case runs, bytes).
+#[test]
+fn the_qr_reader_reads_back_the_verifiers_qr_codes() {
+    use conformance::plans::rp::qr::{EcLevel, Grid};
+    let mut lengths: Vec<usize> = (1..120).collect();
+    lengths.extend((120..1650).step_by(37));
+    for len in lengths {
+        let text: String = (0..len)
+            .map(|i| match (i / 17) % 3 {
+                0 => char::from(b"haip://?client_id=https%3A%2F%2Frp.example.it&request_uri=".get(i % 60).copied().unwrap_or(b'x')),
+                1 => char::from(b'0' + u8::try_from(i % 10).unwrap()),
+                _ => char::from(b'A' + u8::try_from(i % 26).unwrap()),
+            })
+            .collect();
+        let svg = verifier::qr::svg(&text).unwrap();
+        let grid = Grid::from_svg(&svg).unwrap();
+        assert_eq!(grid.format().unwrap().0, EcLevel::Q);
+        assert_eq!(grid.decode().unwrap(), text, "length {len}, {} modules", grid.size);
+    }
+}

@@ -420,6 +420,12 @@ async fn forward(State(px): State<Proxy>, method: Method, uri: Uri, mut headers:
             set_ct(&mut out, "text/plain");
         }
     }
+    if path.starts_with("/sessions/") && path.ends_with("/qr.svg") && f == "qr-other-url" && status == StatusCode::OK {
+        // A QR code for another request_uri than the session's.
+        let grid = conformance::plans::rp::qr::Grid::from_svg(&String::from_utf8_lossy(&bytes)).unwrap();
+        let url = grid.decode().unwrap().replace("request_uri=", "request_uri=https%3A%2F%2Fattacker.example%2Fr%3Fu%3D");
+        bytes = verifier::qr::svg(&url).unwrap().into_bytes();
+    }
     if path.starts_with("/sessions/") && path.ends_with("/qr.svg") && f == "qr-level-m" && status == StatusCode::OK {
         // The same modules, the format information saying level M (same mask).
         let mut grid = conformance::plans::rp::qr::Grid::from_svg(&String::from_utf8_lossy(&bytes)).unwrap();

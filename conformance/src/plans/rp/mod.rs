@@ -459,6 +459,7 @@ pub static CASES: &[Case] = &[
     case!("RPR-66", response::rpr_66, "an expired PID", "refused"),
     case!("RPR-67", response::rpr_67, "a response that does not parse", "400 with an error"),
     case!("RPR-76", request::rpr_76, "PATCH request_uri", "an error (405/4xx), no request object"),
+    case!("RPR-03", request::rpr_03, "a cross-device session; GET its QR code's SVG and decode it", "the session's wallet URL, its request_uri registered in the RP's metadata"),
     case!("RPR-77", request::rpr_77, "a cross-device session; GET its QR code's SVG", "the format information declares error correction level Q"),
     case!("RPR-81", request::rpr_81, "POST request_uri with a wallet_nonce", "the request object's wallet_nonce is the one sent"),
     case!("RPR-82", request::rpr_82, "the RP's metadata from its trust chain", "response_types_supported, when present, is [vp_token]"),

@@ -37,6 +37,28 @@ pub(crate) fn rpr_02(ctx: &mut Ctx<'_>) -> Step<()> {
     ensure(r.body.starts_with(b"\x89PNG\r\n\x1a\n"), || "the QR code is not a PNG".into())
 }
 
+/// RPR-03: the QR code encodes the session's wallet URL, whose `request_uri` is one the RP's
+/// metadata registers (read from the QR's SVG rendering).
+pub(crate) fn rpr_03(ctx: &mut Ctx<'_>) -> Step<()> {
+    let (s, f) = fetched(ctx, Flow::CrossDevice)?;
+    let Some(svg) = s.qr_svg.clone() else { return skip("the integrator API gives no QR code SVG (qr_svg)") };
+    let setup = super::setup(ctx)?;
+    let auth = format!("Bearer {}", setup.token);
+    let r = ctx.get(&svg, &[("authorization", &auth)])?;
+    ensure(r.status == 200, || format!("the QR code's SVG answered {}", r.status))?;
+    let grid = super::qr::Grid::from_svg(&r.text()).or_else(|e| fail(format!("the QR code's SVG: {e}")))?;
+    let text = grid.decode().or_else(|e| fail(format!("the QR code does not decode: {e}")))?;
+    ctx.note(format!("the QR code encodes {text}"));
+    ensure(text == s.wallet_url, || format!("the QR code encodes `{text}`, not the session's wallet URL `{}`", s.wallet_url))?;
+    let url = wallet_core::oid4vp::AuthorizationRequestUrl::parse(&text).or_else(|e| fail(format!("the QR code's URL is not an authorization request: {e}")))?;
+    let uri = match &url.request {
+        wallet_core::oid4vp::RequestRef::Uri { uri, .. } => uri.clone(),
+        wallet_core::oid4vp::RequestRef::Value(_) => return fail("the QR code carries the request object by value"),
+    };
+    let md = chain_metadata(ctx, &f)?;
+    ensure(uri_registered(&md.request_uris, &uri), || format!("the QR code's request_uri `{uri}` is not among the RP's request_uris {:?}", md.request_uris))
+}
+
 /// RPR-77: the QR code's error correction level is Q, read from the format information of
 /// its SVG rendering (the PNG would need an image decoder).
 pub(crate) fn rpr_77(ctx: &mut Ctx<'_>) -> Step<()> {
