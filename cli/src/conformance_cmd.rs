@@ -102,6 +102,23 @@ pub(crate) struct RunArgs {
     /// attestation root the provider trusts; default: wallet-core's development root.
     #[arg(long)]
     wp_attestation_root: Option<PathBuf>,
+    /// wallet-provider plan: the fiscal number of --wp-session's citizen (`TINIT-…`), for the
+    /// PDND "Notify User Death" row (WP_008).
+    #[arg(long)]
+    wp_citizen: Option<String>,
+    /// wallet-provider plan: the `iss` of the PDND vouchers the provider trusts (WP_008).
+    #[arg(long)]
+    wp_pdnd_issuer: Option<String>,
+    /// wallet-provider plan: that voucher issuer's signing key (a P-256 private JWK file whose
+    /// `kid` the provider knows).
+    #[arg(long)]
+    wp_pdnd_key: Option<PathBuf>,
+    /// wallet-provider plan: the PDND `client_id` the provider allows (a PID Provider's).
+    #[arg(long)]
+    wp_pdnd_client_id: Option<String>,
+    /// wallet-provider plan: the PDND `purposeId`, when the provider asks for one.
+    #[arg(long)]
+    wp_pdnd_purpose: Option<String>,
     /// Seconds per HTTP request.
     #[arg(long, default_value_t = TIMEOUT.as_secs())]
     timeout: u64,
@@ -160,7 +177,20 @@ fn run_cmd(a: &RunArgs) -> Result<(), CliError> {
             }
             None => None,
         };
-        target.wallet = Some(conformance::target::WalletSetup { session: session.clone(), other_session: a.wp_other_session.clone(), attestation_root });
+        let pdnd = match (&a.wp_pdnd_issuer, &a.wp_pdnd_key, &a.wp_pdnd_client_id) {
+            (Some(issuer), Some(key), Some(client_id)) => {
+                let key = conformance::target::test_issuer(issuer, key).map_err(usage)?.key;
+                Some(conformance::target::PdndClient { issuer: issuer.clone(), key, client_id: client_id.clone(), purpose_id: a.wp_pdnd_purpose.clone() })
+            }
+            _ => None,
+        };
+        target.wallet = Some(conformance::target::WalletSetup {
+            session: session.clone(),
+            other_session: a.wp_other_session.clone(),
+            attestation_root,
+            citizen: a.wp_citizen.clone(),
+            pdnd,
+        });
     } else if plan == Plan::WalletProvider {
         eprintln!("without --wp-session (and --wp-other-session) the wallet rows (registration, attestation, retrieval, revocation) are skipped");
     }

@@ -194,6 +194,7 @@ pub static FAULTS: &[Fault] = &[
     Fault { name: "wp-ka-binding-ok", plan: Plan::WalletProvider, does: "registers a key attestation bound to another tag", breaks: &["WP_136"] },
     Fault { name: "wp-duplicate-tag-ok", plan: Plan::WalletProvider, does: "registers a hardware_key_tag a second time", breaks: &["WP_037"] },
     Fault { name: "wp-unknown-instance-text", plan: Plan::WalletProvider, does: "serves the 404 of an unknown instance as text/plain", breaks: &["WP_035"] },
+    Fault { name: "wp-death-unsupported", plan: Plan::WalletProvider, does: "answers the PDND Notify User Death e-service 404", breaks: &["WP_008"] },
     Fault { name: "wp-bad-request-code", plan: Plan::WalletProvider, does: "answers malformed requests 400 invalid_request", breaks: &["WP_036"] },
     Fault { name: "wp-instance-get-404", plan: Plan::WalletProvider, does: "answers 404 for the citizen's own active instance", breaks: &["WP_138"] },
     Fault { name: "wp-attestation-media-type", plan: Plan::WalletProvider, does: "serves attestation responses as text/plain", breaks: &["WP_029"] },
@@ -222,7 +223,7 @@ pub static FAULTS: &[Fault] = &[
     Fault { name: "wp-list-no-issued-at", plan: Plan::WalletProvider, does: "drops issued_at from the instance list", breaks: &["WP_146"] },
     Fault { name: "wp-revoke-200", plan: Plan::WalletProvider, does: "answers a revocation 200 {} instead of 204", breaks: &["WP_033"] },
     Fault { name: "wp-revoke-any-status-ok", plan: Plan::WalletProvider, does: "accepts a status update other than REVOKED", breaks: &["WP_147"] },
-    Fault { name: "wp-revoked-shown-active", plan: Plan::WalletProvider, does: "shows revoked instances as ACTIVE", breaks: &["WP_148"] },
+    Fault { name: "wp-revoked-shown-active", plan: Plan::WalletProvider, does: "shows revoked instances as ACTIVE", breaks: &["WP_148", "WP_008"] },
     Fault { name: "wp-other-get-ok", plan: Plan::WalletProvider, does: "shows another citizen's instance", breaks: &["WP_042"] },
     Fault { name: "wp-other-revoke-ok", plan: Plan::WalletProvider, does: "answers 204 to revoking another citizen's instance", breaks: &["WP_044"] },
     // The issuer plan's protocol rows: our issuer behind the proxy of `tests/support/issuer.rs`.

@@ -152,6 +152,32 @@ pub struct WalletSetup {
     /// The key attestation root's private key; `None`: wallet-core's published development
     /// root.
     pub attestation_root: Option<wallet_core::jose::PrivateJwk>,
+    /// The fiscal number of the session's citizen (`TINIT-…`; `WP_008`).
+    pub citizen: Option<String>,
+    /// A PDND voucher issuer the provider trusts, for its "Notify User Death" e-service
+    /// (`WP_008`; `None`: skipped).
+    pub pdnd: Option<PdndClient>,
+}
+
+/// What the tool needs to call a wallet provider's PDND e-service as a PID Provider: the
+/// voucher issuer the provider trusts and its signing key (the tool signs the voucher, ES256,
+/// `typ` `at+jwt`), the PDND client and purpose the provider allows.
+#[derive(Clone)]
+pub struct PdndClient {
+    /// The voucher's `iss`.
+    pub issuer: String,
+    /// The voucher issuer's signing key (its `kid` is the one the provider knows).
+    pub key: Arc<SoftwareSigner>,
+    /// `client_id`.
+    pub client_id: String,
+    /// `purposeId`, when the provider asks for one.
+    pub purpose_id: Option<String>,
+}
+
+impl std::fmt::Debug for PdndClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PdndClient").field("issuer", &self.issuer).field("client_id", &self.client_id).finish_non_exhaustive()
+    }
 }
 
 impl std::fmt::Debug for WalletSetup {

@@ -86,6 +86,7 @@ pub static CASES: &[Case] = &[
     case!("WP_143f", wp_143f, "an attestation request whose integrity_assertion's signature is broken", "refused (4xx)"),
     case!("WP_155", wp_155, "an attestation request whose integrity_assertion's signature is broken", "403 invalid_request"),
     case!("WP_143g", wp_143g, "an attestation request whose iss is not under the provider's URL", "refused (4xx)"),
+    case!("WP_008", wp_008, "a registered instance; POST /e-service/notify-user-death {fiscal_number} with a PDND voucher, as a PID Provider", "200 {revoked >= 1}; the instance is REVOKED"),
     case!("WP_010", wp_010, "an attestation request for an instance the citizen revoked", "refused (4xx)"),
     case!("WP_153", wp_153, "an attestation request for an instance the citizen revoked", "403 invalid_request"),
     // Retrieval and revocation (§2.4).
@@ -650,4 +651,35 @@ fn wp_035(ctx: &mut Ctx<'_>) -> Step<()> {
     let r = instance::get(ctx, &session, Some(unknown.as_str()))?;
     ensure(r.status == 404, || format!("an instance that does not exist answered {}, expected 404 Not Found", r.status))?;
     error_body("the error", &r).map(drop)
+}
+
+/// The PDND e-service "Notify User Death" (IT-Wallet 1.4 §2.4, §2.5).
+const NOTIFY_USER_DEATH: &str = "/e-service/notify-user-death";
+
+fn wp_008(ctx: &mut Ctx<'_>) -> Step<()> {
+    use wallet_core::jose::{JwsAlg, JwsHeader, Signer as _};
+    let Some(setup) = ctx.target.wallet.clone() else { return skip("no citizen session for the provider was given (--wp-session)") };
+    let (Some(citizen), Some(pdnd)) = (setup.citizen.clone(), setup.pdnd.clone()) else {
+        return skip("no PDND voucher issuer (--wp-pdnd-issuer, --wp-pdnd-key, --wp-pdnd-client-id) or no citizen (--wp-citizen) was given");
+    };
+    instance::with_instance(ctx, |ctx, inst| {
+        let url = ctx.target.url(NOTIFY_USER_DEATH);
+        let now = wallet_core::time::UnixTime::now().secs();
+        let jti = random_nonce()?.as_str().to_owned();
+        let mut claims = json!({"iss": pdnd.issuer, "aud": url, "iat": now, "nbf": now, "exp": now + 120, "jti": jti, "client_id": pdnd.client_id});
+        if let (Some(p), Some(o)) = (&pdnd.purpose_id, claims.as_object_mut()) {
+            o.insert("purposeId".into(), p.clone().into());
+        }
+        let header = JwsHeader::new(JwsAlg::Es256).with_typ("at+jwt").with_kid(pdnd.key.kid());
+        let voucher = wallet_core::jose::jws::sign_json(&header, &claims, pdnd.key.as_ref()).map_err(|e| crate::case::Stop::Skip(format!("the voucher: {e}")))?;
+        ctx.record_jwt("PDND voucher", &voucher);
+        let auth = format!("Bearer {voucher}");
+        let body = json!({"fiscal_number": citizen, "reason": "conformance test: notify user death"}).to_string().into_bytes();
+        let r = ctx.send("POST", &url, &[("content-type", "application/json"), ("authorization", &auth)], Some(&body))?;
+        ensure(r.status == 200, || format!("the notification answered {}: {}", r.status, r.text()))?;
+        let revoked = r.json().ok().and_then(|v| v.get("revoked").and_then(Value::as_u64));
+        ensure(revoked.is_some_and(|n| n >= 1), || format!("the notification revoked {revoked:?} instances, expected at least the one just registered"))?;
+        let e = instance::listed(ctx, inst)?;
+        ensure(e.get("status").and_then(Value::as_str) == Some("REVOKED"), || format!("after the notification the instance is listed as {e}"))
+    })
 }

@@ -33,6 +33,8 @@ pub struct Federation {
     pub wallet_provider: EntityId,
     /// Two citizens' sessions at the wallet provider (the wallet rows' setup).
     pub wp_sessions: (String, String),
+    /// The PDND voucher issuer the wallet provider trusts.
+    pub wp_pdnd: conformance::target::PdndClient,
     /// Our issuer (the three presets, sample registries), onboarded with a trust mark, behind
     /// a proxy of its own (its entity id).
     pub issuer: EntityId,
@@ -181,6 +183,16 @@ impl Federation {
         (r.login, r.session, r.nonce, r.registration, r.attestation) = (open, open, open, open, open);
         // The wallet rows register (and revoke) dozens of instances per run.
         wp.max_instances_per_citizen = 100_000;
+        // A PDND voucher issuer whose key the tool holds (WP_008).
+        let pdnd_key = Arc::new(SoftwareSigner::generate().unwrap());
+        wp.pdnd = Some(wallet_provider::config::PdndConfig {
+            issuer: "https://pdnd.conformance.example".into(),
+            jwks: wallet_core::jose::jwk::JwkSet { keys: vec![pdnd_key.public_jwk()] },
+            audience: format!("{wallet_provider}/e-service/notify-user-death"),
+            client_ids: vec!["conformance-pid-provider".into()],
+            purpose_ids: Vec::new(),
+            max_lifetime: 600,
+        });
         let provider = wallet_provider::WalletProvider::open(wp).unwrap();
         // Two citizens logged in (the provider's own tests log in through SPID/CIE).
         let wp_sessions = (provider.insecure_create_session("TINIT-RSSMRA80A01H501U").unwrap(), provider.insecure_create_session("TINIT-VRDLGU85M41F205X").unwrap());
@@ -214,7 +226,8 @@ impl Federation {
         let issued: Value = r.json().await.unwrap();
         let r = http.post(format!("{issuer}/admin/own-trust-marks")).bearer_auth(TOKEN).json(&json!({"trust_mark": issued["trust_mark"]})).send().await.unwrap();
         assert_eq!(r.status(), 204, "{}", r.text().await.unwrap());
-        Self { _dir: dir, anchor, leaf, wallet_provider, wp_sessions, issuer, fault, wallet_provider_fault, issuer_fault, anchor_config }
+        let wp_pdnd = conformance::target::PdndClient { issuer: "https://pdnd.conformance.example".into(), key: pdnd_key, client_id: "conformance-pid-provider".into(), purpose_id: None };
+        Self { _dir: dir, anchor, leaf, wallet_provider, wp_sessions, wp_pdnd, issuer, fault, wallet_provider_fault, issuer_fault, anchor_config }
     }
 
     /// The issuer as the issuer plan's target: the admin API for offers (Mario Rossi ready,
@@ -237,7 +250,13 @@ impl Federation {
     /// key attestations under wallet-core's development root (the provider's, in development).
     pub fn wallet_provider_target(&self) -> conformance::Target {
         let mut t = conformance::Target::new(self.wallet_provider.clone());
-        t.wallet = Some(conformance::target::WalletSetup { session: self.wp_sessions.0.clone(), other_session: Some(self.wp_sessions.1.clone()), attestation_root: None });
+        t.wallet = Some(conformance::target::WalletSetup {
+            session: self.wp_sessions.0.clone(),
+            other_session: Some(self.wp_sessions.1.clone()),
+            attestation_root: None,
+            citizen: Some("TINIT-RSSMRA80A01H501U".into()),
+            pdnd: Some(self.wp_pdnd.clone()),
+        });
         t
     }
 

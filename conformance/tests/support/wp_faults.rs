@@ -213,6 +213,7 @@ impl WpProxy {
                     _ => {}
                 }
             }
+            (Method::POST, "/e-service/notify-user-death") if fault == Some("wp-death-unsupported") => set_error(status, text, StatusCode::NOT_FOUND, "not_found"),
             (Method::GET, "/wallet-instances") if ok => match fault {
                 Some("wp-list-media-type") => drop(out.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"))),
                 Some("wp-list-no-issued-at") => {
