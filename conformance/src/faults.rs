@@ -262,7 +262,7 @@ pub static FAULTS: &[Fault] = &[
     Fault { name: "ci-metadata-format", plan: Plan::Issuer, does: "publishes every credential configuration in format vc+sd-jwt", breaks: &["CI_118", "CI_119"] },
     Fault { name: "ci-vc-cnf", plan: Plan::Issuer, does: "binds credentials to another key", breaks: &["CI_084"] },
     // The type metadata rows look up the credential's vct.
-    Fault { name: "ci-vc-vct", plan: Plan::Issuer, does: "issues credentials of another vct", breaks: &["CI_084a", "CI_134", "CI_134a", "CI_135"] },
+    Fault { name: "ci-vc-vct", plan: Plan::Issuer, does: "issues credentials of another vct", breaks: &["CI_084a", "CI_121", "CI_134", "CI_134a", "CI_135"] },
     Fault { name: "ci-vc-signature", plan: Plan::Issuer, does: "corrupts the credentials' signature", breaks: &["CI_120"] },
     Fault { name: "ci-vc-no-sd-alg", plan: Plan::Issuer, does: "drops _sd_alg from credentials", breaks: &["CI_122", "CI_123"] },
     Fault { name: "ci-vc-foreign-disclosure", plan: Plan::Issuer, does: "appends a disclosure the credential does not digest", breaks: &["CI_125"] },
@@ -272,6 +272,8 @@ pub static FAULTS: &[Fault] = &[
     // PAR and /authorize (`plans/issuer/par.rs`): "-ok" faults answer a PAR carrying the one
     // bad input with 201 and a made-up request_uri, as an issuer skipping that check would.
     Fault { name: "ci-ro-altered-ok", plan: Plan::Issuer, does: "accepts a request object whose signature does not verify", breaks: &["CI_015"] },
+    Fault { name: "ci-ro-header-jwk-ok", plan: Plan::Issuer, does: "accepts a request object that verifies with the jwk it carries", breaks: &["CI_015b"] },
+    Fault { name: "ci-par-form-charset-refused", plan: Plan::Issuer, does: "refuses form-encoded PARs whose Content-Type carries a charset (415)", breaks: &["CI_016"] },
     Fault { name: "ci-ro-alg-ok", plan: Plan::Issuer, does: "accepts a request object whose alg is not the one it is signed with", breaks: &["CI_015a"] },
     Fault { name: "ci-ro-other-key-ok", plan: Plan::Issuer, does: "accepts a request object signed by another key than the WAA's cnf.jwk", breaks: &["CI_018"] },
     Fault { name: "ci-ro-alg-none-ok", plan: Plan::Issuer, does: "accepts an unsigned request object", breaks: &["CI_019"] },
@@ -293,25 +295,29 @@ pub static FAULTS: &[Fault] = &[
     Fault { name: "ci-par-status-200", plan: Plan::Issuer, does: "answers an accepted PAR with 200", breaks: &["CI_043"] },
     Fault { name: "ci-par-media-type", plan: Plan::Issuer, does: "serves PAR responses as text/plain", breaks: &["CI_044"] },
     // The tests that redeem the request_uri at /authorize read it too.
-    Fault { name: "ci-par-no-request-uri", plan: Plan::Issuer, does: "drops request_uri from PAR responses", breaks: &["CI_038", "CI_041", "CI_042", "CI_044a", "CI_047", "CI_059"] },
+    Fault { name: "ci-par-no-request-uri", plan: Plan::Issuer, does: "drops request_uri from PAR responses", breaks: &["CI_038", "CI_039", "CI_041", "CI_042", "CI_044a", "CI_047", "CI_059"] },
     Fault { name: "ci-par-no-expires-in", plan: Plan::Issuer, does: "drops expires_in from PAR responses", breaks: &["CI_040", "CI_044b"] },
     Fault { name: "ci-par-long-lived", plan: Plan::Issuer, does: "gives request_uris expires_in 600", breaks: &["CI_040"] },
     Fault { name: "ci-par-short-request-uri", plan: Plan::Issuer, does: "gives short made-up request_uris (a counter)", breaks: &["CI_041", "CI_047"] },
     Fault { name: "ci-par-long-request-uri", plan: Plan::Issuer, does: "pads request_uris past 512 characters", breaks: &["CI_042", "CI_047"] },
     Fault { name: "ci-par-same-request-uri", plan: Plan::Issuer, does: "gives every PAR the first request_uri it gave", breaks: &["CI_038", "CI_041", "CI_047"] },
     Fault { name: "ci-par-error-text", plan: Plan::Issuer, does: "serves PAR errors as text/plain", breaks: &["CI_045"] },
+    Fault { name: "ci-authorize-other-client-ok", plan: Plan::Issuer, does: "redirects a request_uri presented by another client_id", breaks: &["CI_039"] },
+    Fault { name: "ci-authorize-unknown-ok", plan: Plan::Issuer, does: "redirects a request_uri it never issued", breaks: &["CI_049"] },
     Fault { name: "ci-authorize-reuse-ok", plan: Plan::Issuer, does: "redirects a request_uri used before as if it were new", breaks: &["CI_047"] },
     Fault { name: "ci-authorize-no-request-uri-ok", plan: Plan::Issuer, does: "redirects an authorization request without request_uri", breaks: &["CI_050"] },
     Fault { name: "ci-authorize-error-no-state", plan: Plan::Issuer, does: "drops state from /authorize's redirects", breaks: &["CI_059"] },
     // Refresh (`plans/issuer/refresh.rs`). CI_101 compares the two tokens' keys: what binds the
     // refresh token to another key fails CI_090 with it.
+    Fault { name: "ci-as-http-endpoint", plan: Plan::Issuer, does: "publishes an http revocation_endpoint on a public host", breaks: &["CI_098"] },
     Fault { name: "ci-rt-other-jkt", plan: Plan::Issuer, does: "binds refresh tokens to another key (cnf.jkt)", breaks: &["CI_090", "CI_101"] },
     Fault { name: "ci-refresh-no-dpop-ok", plan: Plan::Issuer, does: "answers a refresh request without DPoP with an access token", breaks: &["CI_102"] },
     Fault { name: "ci-refresh-htu-ok", plan: Plan::Issuer, does: "answers a refresh request whose DPoP proof is for another URL with an access token", breaks: &["CI_092"] },
     Fault { name: "ci-refresh-unknown-ok", plan: Plan::Issuer, does: "answers a refresh token it never issued with an access token", breaks: &["CI_096"] },
     Fault { name: "ci-refresh-tampered-ok", plan: Plan::Issuer, does: "answers an altered refresh token with an access token", breaks: &["CI_099"] },
     // Type metadata: CI_134a and CI_135 read the credential's document first.
-    Fault { name: "ci-type-metadata-down", plan: Plan::Issuer, does: "answers 404 for type metadata", breaks: &["CI_134", "CI_134a", "CI_135"] },
+    Fault { name: "ci-type-metadata-down", plan: Plan::Issuer, does: "answers 404 for type metadata", breaks: &["CI_121", "CI_134", "CI_134a", "CI_135"] },
+    Fault { name: "ci-type-metadata-no-claims", plan: Plan::Issuer, does: "serves type metadata with an empty claims array", breaks: &["CI_121"] },
     Fault { name: "ci-type-metadata-vct", plan: Plan::Issuer, does: "serves type metadata naming another vct", breaks: &["CI_135"] },
     Fault { name: "ci-type-metadata-any-case", plan: Plan::Issuer, does: "serves type metadata for a vct it does not know (another case)", breaks: &["CI_134a"] },
     // The batches of CI_086 and CI_159 are built on one c_nonce too.

@@ -41,6 +41,8 @@ struct Seen {
     made_up: usize,
     /// Whether the issuer answered the last `/authorize` with a redirect.
     last_authorize_redirected: bool,
+    /// Whether a PAR was accepted since the last `/authorize`.
+    par_since_authorize: bool,
 }
 
 /// What a PAR carried: the form, the request object's and the attestations' parts.
@@ -260,10 +262,19 @@ impl IssuerProxy {
         {
             seen.first_request_uri = serde_json::from_str::<Value>(text).ok().and_then(|v| v["request_uri"].as_str().map(str::to_owned));
         }
+        // The proxy sees no query string: the /authorize faults tell the rows' requests apart by
+        // what came before them (CI_039: right after a PAR; CI_047: right after a redirect;
+        // CI_049: after neither; CI_050: the issuer's own description).
         let after_redirect = seen.last_authorize_redirected;
+        let after_par = seen.par_since_authorize;
         if path == "/authorize" {
             seen.last_authorize_redirected = status.is_redirection();
+            seen.par_since_authorize = false;
         }
+        if post && path == "/par" && *status == StatusCode::CREATED {
+            seen.par_since_authorize = true;
+        }
+        let missing_request_uri = path == "/authorize" && text.contains("`request_uri` missing");
         let Some(fault) = fault else { return };
         let fake_par = |status: &mut StatusCode, text: &mut String, out: &mut HeaderMap| {
             *status = StatusCode::CREATED;
@@ -275,7 +286,12 @@ impl IssuerProxy {
         let ro_alg = |p: &Pushed| p.ro.0.get("alg").and_then(Value::as_str).map(str::to_owned);
         let cnf_tp = |p: &Pushed| p.cnf().map(|k| k.thumbprint().as_str().to_owned());
         let par_fault_hit = match fault {
-            "ci-ro-altered-ok" => par_is(&|p| ro_alg(p).as_deref() == Some("ES256") && p.ro.0.get("kid").and_then(Value::as_str) == cnf_tp(p).as_deref() && !p.verifies(&p.ro_raw)),
+            "ci-ro-header-jwk-ok" => par_is(&|p| {
+                let own = p.ro.0.get("jwk").and_then(|j| Jwk::from_value(j).ok());
+                matches!((CompactJws::parse(&p.ro_raw), own), (Ok(j), Some(k)) if j.verify(&k).is_ok())
+            }),
+            "ci-par-form-charset-refused" => par_is(&|_| headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|c| c.contains(';'))),
+            "ci-ro-altered-ok" => par_is(&|p| !p.ro.0.contains_key("jwk") && ro_alg(p).as_deref() == Some("ES256") && p.ro.0.get("kid").and_then(Value::as_str) == cnf_tp(p).as_deref() && !p.verifies(&p.ro_raw)),
             "ci-ro-alg-ok" => par_is(&|p| ro_alg(p).as_deref() == Some("ES384")),
             "ci-ro-other-key-ok" => par_is(&|p| ro_alg(p).as_deref() != Some("none") && p.ro.0.get("kid").and_then(Value::as_str) != cnf_tp(p).as_deref()),
             "ci-ro-alg-none-ok" => par_is(&|p| ro_alg(p).as_deref() == Some("none")),
@@ -304,6 +320,12 @@ impl IssuerProxy {
             "ci-waa-chain-ok" => par_is(&|p| p.provider_configuration().0 < 2),
             _ => false,
         };
+        if par_fault_hit && fault == "ci-par-form-charset-refused" {
+            *status = StatusCode::UNSUPPORTED_MEDIA_TYPE;
+            *text = json!({"error": "invalid_request", "error_description": "Content-Type must be application/x-www-form-urlencoded"}).to_string();
+            out.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            return;
+        }
         if par_fault_hit {
             fake_par(status, text, out);
             return;
@@ -447,6 +469,11 @@ impl IssuerProxy {
                 v.as_object_mut().unwrap().remove("interval");
                 *text = v.to_string();
             }
+            ("ci-as-http-endpoint", "/.well-known/oauth-authorization-server") if *status == StatusCode::OK => {
+                let mut v: Value = serde_json::from_str(text).unwrap();
+                v["revocation_endpoint"] = "http://issuer.conformance.example/revoke".into();
+                *text = v.to_string();
+            }
             ("ci-metadata-format", "/.well-known/openid-credential-issuer") if *status == StatusCode::OK => {
                 let mut v: Value = serde_json::from_str(text).unwrap();
                 for c in v["credential_configurations_supported"].as_object_mut().unwrap().values_mut() {
@@ -540,12 +567,22 @@ impl IssuerProxy {
                 }
                 *text = v.to_string();
             }
-            ("ci-authorize-reuse-ok", "/authorize") if *status == StatusCode::BAD_REQUEST && after_redirect => {
+            ("ci-authorize-other-client-ok", "/authorize") if *status == StatusCode::BAD_REQUEST && after_par && !missing_request_uri => {
                 *status = StatusCode::FOUND;
                 out.insert(header::LOCATION, HeaderValue::from_static("https://wallet.conformance.invalid/callback?error=temporarily_unavailable"));
                 text.clear();
             }
-            ("ci-authorize-no-request-uri-ok", "/authorize") if *status == StatusCode::BAD_REQUEST && text.contains("`request_uri` missing") => {
+            ("ci-authorize-unknown-ok", "/authorize") if *status == StatusCode::BAD_REQUEST && !after_par && !after_redirect && !missing_request_uri => {
+                *status = StatusCode::FOUND;
+                out.insert(header::LOCATION, HeaderValue::from_static("https://wallet.conformance.invalid/callback?error=temporarily_unavailable"));
+                text.clear();
+            }
+            ("ci-authorize-reuse-ok", "/authorize") if *status == StatusCode::BAD_REQUEST && after_redirect && !after_par => {
+                *status = StatusCode::FOUND;
+                out.insert(header::LOCATION, HeaderValue::from_static("https://wallet.conformance.invalid/callback?error=temporarily_unavailable"));
+                text.clear();
+            }
+            ("ci-authorize-no-request-uri-ok", "/authorize") if *status == StatusCode::BAD_REQUEST && missing_request_uri => {
                 *status = StatusCode::FOUND;
                 out.insert(header::LOCATION, HeaderValue::from_static("https://wallet.conformance.invalid/callback?error=temporarily_unavailable"));
                 text.clear();
@@ -567,6 +604,11 @@ impl IssuerProxy {
             ("ci-type-metadata-vct", p) if p.starts_with("/.well-known/vct/") && *status == StatusCode::OK => {
                 let mut v: Value = serde_json::from_str(text).unwrap();
                 v["vct"] = "urn:conformance:another-type".into();
+                *text = v.to_string();
+            }
+            ("ci-type-metadata-no-claims", p) if p.starts_with("/.well-known/vct/") && *status == StatusCode::OK => {
+                let mut v: Value = serde_json::from_str(text).unwrap();
+                v["claims"] = json!([]);
                 *text = v.to_string();
             }
             ("ci-type-metadata-any-case", p) if p.starts_with("/.well-known/vct/") && *status == StatusCode::NOT_FOUND => {

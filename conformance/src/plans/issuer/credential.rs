@@ -493,3 +493,24 @@ pub fn ci_159(ctx: &mut Ctx<'_>) -> Step<()> {
     ensure(entries.len() == 2, || format!("{} of the batch's two credentials carry status.status_list", entries.len()))?;
     ensure(entries.first() != entries.get(1), || format!("both credentials of the batch share the status entry {:?}", entries.first()))
 }
+
+/// CI_121: the credential comes with complete type metadata (SD-JWT VC §6): every claim it
+/// discloses at the top level (digested in its `_sd`) is described by a `claims` entry of its `vct`'s document.
+pub fn ci_121(ctx: &mut Ctx<'_>) -> Step<()> {
+    let c = issued(ctx)?;
+    let Some(vct) = c.jwt.claim_str("vct").map(str::to_owned) else { return fail("the credential has no vct") };
+    let url = type_metadata_url(ctx, &vct);
+    let r = ctx.get(&url, &[("accept", "application/json")])?;
+    ensure(r.status == 200, || format!("GET {url} answered {}", r.status))?;
+    let v = r.json().or_else(|e| fail(format!("the type metadata is not JSON: {e}")))?;
+    let described: Vec<String> =
+        v.get("claims").and_then(Value::as_array).into_iter().flatten().filter_map(|c| c.get("path").and_then(Value::as_array).and_then(|p| p.first()).and_then(Value::as_str)).map(str::to_owned).collect();
+    let top: Vec<String> = c.jwt.payload.get("_sd").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).map(str::to_owned).collect();
+    for d in c.disclosures.iter().filter(|d| top.contains(&wallet_core::sd_jwt::digest(d))) {
+        let decoded = wallet_core::jose::b64::decode(d).ok().and_then(|b| serde_json::from_slice::<Value>(&b).ok());
+        if let Some(name) = decoded.as_ref().and_then(Value::as_array).filter(|a| a.len() == 3).and_then(|a| a.get(1)).and_then(Value::as_str) {
+            ensure(described.iter().any(|x| x == name), || format!("the disclosed claim `{name}` is not described in the type metadata of {vct}"))?;
+        }
+    }
+    Ok(())
+}

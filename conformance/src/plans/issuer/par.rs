@@ -190,6 +190,18 @@ pub fn ci_015(ctx: &mut Ctx<'_>) -> Step<()> {
     expect_refused(&r, &RO_ERRORS)
 }
 
+/// CI_015b: the request object's key is the WAA's `cnf.jwk`: one signed by another key that
+/// it carries itself (`jwk` header; `kid` naming the attested key) is refused.
+pub fn ci_015b(ctx: &mut Ctx<'_>) -> Step<()> {
+    let ep = endpoints(ctx)?;
+    let client = Client::new(ctx)?;
+    let other = new_key()?;
+    let jwk: Value = serde_json::from_str(&other.public_jwk().to_json()).unwrap_or(Value::Null);
+    let req = edited(ctx, &ep, &client, &other, |h, _| drop(h.insert("jwk".into(), jwk)))?;
+    let r = push_by(ctx, &ep, &client, &req)?;
+    expect_refused(&r, &RO_ERRORS)
+}
+
 /// CI_015a: `alg` ES384 on a request object signed with ES256: the signature is checked with
 /// the `alg` named, and fails.
 pub fn ci_015a(ctx: &mut Ctx<'_>) -> Step<()> {
@@ -218,6 +230,21 @@ pub fn ci_019(ctx: &mut Ctx<'_>) -> Step<()> {
     req.request = format!("{}.{}.", b64::encode(Value::Object(h).to_string()), b64::encode(Value::Object(p).to_string()));
     let r = push_by(ctx, &ep, &client, &req)?;
     expect_refused(&r, &RO_ERRORS)
+}
+
+/// CI_016: the PAR endpoint takes `application/x-www-form-urlencoded` bodies, the media type
+/// with its `charset` parameter included (RFC 9126 §2.1): an honest PAR so sent is accepted.
+pub fn ci_016(ctx: &mut Ctx<'_>) -> Step<()> {
+    let ep = endpoints(ctx)?;
+    let client = Client::new(ctx)?;
+    let (req, _) = honest(ctx, &ep, &client)?;
+    let audience = ctx.target.entity_id.to_string();
+    let h = client_attestation_headers(&client.waa, &client.key, &audience, None, UnixTime::now()).or_else(|e| fail(format!("building the client attestation PoP: {e}")))?;
+    let mut headers: Vec<(&str, &str)> = vec![("content-type", "application/x-www-form-urlencoded; charset=UTF-8")];
+    headers.extend(h.pairs());
+    let form = req.to_form();
+    let r = ctx.send("POST", &ep.par.clone(), &headers, Some(form.as_bytes()))?;
+    ensure(r.status / 100 == 2, || format!("a form-encoded PAR (charset=UTF-8) answered {} {}", r.status, short(&r.text())))
 }
 
 /// CI_020: the request object's `client_id` is not the PAR body's: refused.
@@ -410,6 +437,16 @@ pub fn ci_044b(ctx: &mut Ctx<'_>) -> Step<()> {
     expires_in(&r).map(|_| ())
 }
 
+/// CI_039: the `request_uri` is bound to the client that pushed it: presented at `/authorize`
+/// with another `client_id`, refused (400).
+pub fn ci_039(ctx: &mut Ctx<'_>) -> Step<()> {
+    let (ep, _, _, r) = honest_par(ctx)?;
+    let uri = request_uri(&r)?;
+    let other = Client::new(ctx)?;
+    let r = authorize(ctx, &ep, &other.id(), &uri)?;
+    ensure(r.status == 400, || format!("the request_uri presented by another client answered {} {}", r.status, short(&r.text())))
+}
+
 /// CI_040: the `request_uri` lives less than a minute (`expires_in` < 60).
 pub fn ci_040(ctx: &mut Ctx<'_>) -> Step<()> {
     let (_, _, _, r) = honest_par(ctx)?;
@@ -479,6 +516,19 @@ pub fn ci_047(ctx: &mut Ctx<'_>) -> Step<()> {
     ensure(first.status == 302 || first.status == 303 || first.status == 200, || format!("the first use of the request_uri answered {}", first.status))?;
     let again = authorize(ctx, &ep, &client.id(), &uri)?;
     ensure(again.status == 400, || format!("the request_uri used a second time answered {} {}", again.status, short(&again.text())))
+}
+
+/// CI_049: `/authorize` serves only requests pushed before: a `request_uri` the issuer never
+/// issued is refused (400), asked twice.
+pub fn ci_049(ctx: &mut Ctx<'_>) -> Step<()> {
+    let ep = endpoints(ctx)?;
+    let client = Client::new(ctx)?;
+    for attempt in ["first", "second"] {
+        let uri = format!("{URN}conformance-never-pushed-{}", new_key()?.public_jwk().thumbprint());
+        let r = authorize(ctx, &ep, &client.id(), &uri)?;
+        ensure(r.status == 400, || format!("a request_uri never issued ({attempt} attempt) answered {} {}", r.status, short(&r.text())))?;
+    }
+    Ok(())
 }
 
 /// CI_050: an authorization request without `request_uri` (PAR is the only way): refused.

@@ -455,3 +455,26 @@ pub fn ci_033(ctx: &mut Ctx<'_>) -> Step<()> {
     let r = s.credential(ctx, &s.request(vec![jwt]))?;
     expect_error(&r, 400, "invalid_proof")
 }
+
+/// CI_098: tokens travel over TLS only: every endpoint and URI the issuer and its
+/// authorization server publish (`*_endpoint`, `*_uri`, `credential_issuer`, `issuer`) is
+/// `https`. An `http` URL passes only on a loopback host (a test deployment on this machine,
+/// where nothing crosses a network).
+pub fn ci_098(ctx: &mut Ctx<'_>) -> Step<()> {
+    let ep = wallet::endpoints(ctx)?;
+    let asm = ctx.get(&ctx.target.url("/.well-known/oauth-authorization-server"), &[("accept", "application/json")])?.json().unwrap_or(Value::Null);
+    let mut checked = 0;
+    for (doc, v) in [("issuer metadata", &ep.metadata), ("authorization server metadata", &asm)] {
+        for (k, x) in v.as_object().into_iter().flatten() {
+            let Some(u) = x.as_str() else { continue };
+            if !(k.ends_with("_endpoint") || k.ends_with("_uri") || k == "credential_issuer" || k == "issuer") {
+                continue;
+            }
+            let Ok(url) = url::Url::parse(u) else { return fail(format!("{doc}: {k} `{u}` is not a URL")) };
+            let loopback = matches!(url.host(), Some(url::Host::Ipv4(a)) if a.is_loopback()) || matches!(url.host(), Some(url::Host::Ipv6(a)) if a.is_loopback()) || url.host_str() == Some("localhost");
+            ensure(url.scheme() == "https" || (url.scheme() == "http" && loopback), || format!("{doc}: {k} `{u}` is not https"))?;
+            checked += 1;
+        }
+    }
+    ensure(checked > 0, || "no endpoint published".into())
+}
