@@ -436,6 +436,35 @@ fn sd_jwt_vc_key_from_the_trust_chain_header() {
         Verifier::new(&wrong).verify(&sd.serialize(), NOW).unwrap_err(),
         SdJwtError::KeyResolution(KeyResolutionError::BadChain(_))
     ));
+    // The same with one memo shared by both resolvers (the issuer's WUA/WAA headers): the
+    // chain is validated once for the right anchor, and the memo never answers for the other.
+    let memo = std::sync::Arc::new(crate::federation::ChainMemo::new());
+    let remembered = resolver.clone().with_memo(memo.clone());
+    let wrong = wrong.with_memo(memo.clone());
+    for _ in 0..2 {
+        Verifier::new(&remembered).verify(&sd.serialize(), NOW).unwrap();
+        assert!(matches!(
+            Verifier::new(&wrong).verify(&sd.serialize(), NOW).unwrap_err(),
+            SdJwtError::KeyResolution(KeyResolutionError::BadChain(_))
+        ));
+    }
+    assert_eq!(memo.len(), 1);
+    // Another issuer's JWS with this chain: the memo's chain is about pid.example.it.
+    let other = SdJwtVcBuilder::new("https://other.example.it", Vct::new(Vct::PID).unwrap(), json!({"given_name": "Mario"}).as_object().cloned().unwrap())
+        .validity(NOW, NOW.plus(60))
+        .holder_key(&holder.public_jwk())
+        .kid(protocol_key.kid().unwrap())
+        .sign_with_trust_chain(sd_jwt_chain_of(&sd), &protocol_key)
+        .unwrap();
+    assert!(matches!(
+        Verifier::new(&remembered).verify(&other.serialize(), NOW).unwrap_err(),
+        SdJwtError::KeyResolution(KeyResolutionError::IssuerMismatch { .. })
+    ));
+}
+
+/// The `trust_chain` header of an SD-JWT's issuer JWT.
+fn sd_jwt_chain_of(sd: &crate::sd_jwt::SdJwt) -> Vec<String> {
+    crate::jose::CompactJws::parse(sd.issuer_jwt()).unwrap().header().trust_chain.clone().unwrap()
 }
 
 // ChainMemo (federation::memo): one validation per distinct chain and anchor, until `exp`.
