@@ -45,6 +45,7 @@ pub static FAULTS: &[Fault] = &[
     Fault { name: "tm-status-ss-active", plan: Plan::Federation, does: "reports a Subordinate Statement sent as a trust mark active", breaks: &["ATT-012"] },
     Fault { name: "resolve-unknown-ok", plan: Plan::Federation, does: "answers 200 to resolving an entity outside the federation", breaks: &["ATT-001"] },
     Fault { name: "ec-weak-key", plan: Plan::Federation, does: "publishes a 1024-bit RSA key in the Entity Configuration", breaks: &["FA_006", "ATT-006", "ALL-007"] },
+    Fault { name: "ss-source-endpoint-number", plan: Plan::Federation, does: "signs Subordinate Statements with source_endpoint a number", breaks: &["ATT-015", "FA_020"] },
     Fault { name: "ec-old-iat", plan: Plan::Federation, does: "signs the Entity Configuration with iat ten minutes ago", breaks: &["ATT-013"] },
     Fault { name: "hist-reason", plan: Plan::Federation, does: "signs historical keys with a revocation reason outside the spec's", breaks: &["FA_012"] },
     Fault { name: "fetch-self-ok", plan: Plan::Federation, does: "answers a fetch of the authority itself with 200", breaks: &["FA_017"] },

@@ -75,6 +75,7 @@ pub static CASES: &[Case] = &[
     case!("ATT-004", att_004, "GET the configuration and a Subordinate Statement", "only algorithms of the IT-Wallet list"),
     case!("ATT-010", att_010, "GET every statement the authority serves", "each has an explicit typ for its kind"),
     case!("ATT-014", att_014, "GET the configuration and a Subordinate Statement", "exp later than iat"),
+    case!("ATT-015", att_015, "GET the configuration and a Subordinate Statement", "each claim of the statement's data model of its JSON type (strings, integers, objects, arrays of the right members)"),
     case!("ALL-003", all_003, "GET /.well-known/openid-federation", "a signed self-description: metadata, jwks (and trust marks, if any, as JWTs)"),
     case!("ALL-004", all_004, "GET the historical keys endpoint", "published and signed (skipped when the authority publishes none)"),
     case!("ALL-007", all_007, "GET every statement and key the authority publishes", "only allowed algorithms and key types"),
@@ -830,4 +831,54 @@ fn att_005(ctx: &mut Ctx<'_>) -> Step<()> {
         jwt.verify_with(&what, &current)?;
     }
     Ok(())
+}
+
+/// The JSON type of each claim of an entity statement (OpenID Federation draft 48 §3):
+/// what is wrong, if anything.
+fn data_model_problem(what: &str, jwt: &Jwt) -> Option<String> {
+    let p = &jwt.payload;
+    let bad = |claim: &str, expected: &str| Some(format!("{what}: `{claim}` is not {expected}"));
+    for c in ["iss", "sub"] {
+        if !p.get(c).is_some_and(Value::is_string) {
+            return bad(c, "a string");
+        }
+    }
+    for c in ["iat", "exp"] {
+        if !p.get(c).is_some_and(Value::is_i64) {
+            return bad(c, "an integer");
+        }
+    }
+    if !p.get("jwks").and_then(|j| j.get("keys")).and_then(Value::as_array).is_some_and(|k| k.iter().all(Value::is_object)) {
+        return bad("jwks", "an object with an array of key objects");
+    }
+    for c in ["metadata", "metadata_policy"] {
+        if p.get(c).is_some_and(|m| !m.as_object().is_some_and(|o| o.values().all(Value::is_object))) {
+            return bad(c, "an object of objects");
+        }
+    }
+    if p.get("constraints").is_some_and(|c| !c.is_object()) {
+        return bad("constraints", "an object");
+    }
+    if p.get("authority_hints").is_some_and(|a| !a.as_array().is_some_and(|a| a.iter().all(Value::is_string))) {
+        return bad("authority_hints", "an array of strings");
+    }
+    if p.get("trust_marks").is_some_and(|t| !t.as_array().is_some_and(|t| t.iter().all(|m| m.get("trust_mark").is_some_and(Value::is_string)))) {
+        return bad("trust_marks", "an array of objects with a trust_mark string");
+    }
+    for c in ["source_endpoint", "trust_anchor"] {
+        if p.get(c).is_some_and(|v| !v.is_string()) {
+            return bad(c, "a string");
+        }
+    }
+    None
+}
+
+fn att_015(ctx: &mut Ctx<'_>) -> Step<()> {
+    let (_, ec) = own(ctx)?;
+    let sub = subordinate(ctx, &ec)?;
+    let (_, ss) = fetch(ctx, &ec, &sub)?;
+    match data_model_problem("the Entity Configuration", &ec).or_else(|| data_model_problem("the Subordinate Statement", &ss)) {
+        Some(p) => fail(p),
+        None => Ok(()),
+    }
 }

@@ -393,6 +393,7 @@ async fn forward(State(px): State<Proxy>, method: Method, uri: Uri, headers: Hea
             }
         }),
         (Some("ss-sub"), "/fetch") if !self_fetch && status == StatusCode::OK => text = px.resign(&text, |_, p| drop(p.insert("sub".into(), "https://someone-else.example".into()))),
+        (Some("ss-source-endpoint-number"), "/fetch") if status == StatusCode::OK => text = px.resign(&text, |_, p| drop(p.insert("source_endpoint".into(), 42.into()))),
         (Some("ss-typ"), "/fetch") if status == StatusCode::OK => text = px.resign(&text, |h, _| drop(h.insert("typ".into(), "JWT".into()))),
         (Some("ss-kid"), "/fetch") if status == StatusCode::OK => text = px.resign(&text, |h, _| drop(h.insert("kid".into(), "not-a-known-kid".into()))),
         (Some("ss-foreign-keys"), "/fetch") if status == StatusCode::OK => {
