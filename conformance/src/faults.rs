@@ -218,6 +218,7 @@ pub static FAULTS: &[Fault] = &[
     Fault { name: "wp-att-integrity-ok", plan: Plan::WalletProvider, does: "accepts a tampered integrity_assertion", breaks: &["WP_143f", "WP_155"] },
     Fault { name: "wp-att-integrity-code", plan: Plan::WalletProvider, does: "refuses a tampered integrity_assertion with integrity_check_error", breaks: &["WP_155"] },
     Fault { name: "wp-att-iss-ok", plan: Plan::WalletProvider, does: "accepts an attestation request whose iss is another provider's", breaks: &["WP_143g"] },
+    Fault { name: "wp-att-other-key-ok", plan: Plan::WalletProvider, does: "accepts an attestation request for a registered tag from another hardware key", breaks: &["WP_137"] },
     Fault { name: "wp-att-revoked-ok", plan: Plan::WalletProvider, does: "issues attestations to a revoked instance", breaks: &["WP_010", "WP_153"] },
     Fault { name: "wp-att-revoked-code", plan: Plan::WalletProvider, does: "refuses a revoked instance with error forbidden", breaks: &["WP_153"] },
     Fault { name: "wp-list-media-type", plan: Plan::WalletProvider, does: "serves the citizen's instance list as text/plain", breaks: &["WP_145"] },

@@ -64,6 +64,7 @@ pub static CASES: &[Case] = &[
     case!("WP_037", wp_037, "the same hardware_key_tag registered twice", "422 validation_error"),
     case!("WP_035", wp_035, "GET /wallet-instances/{id} of an instance that does not exist, with the citizen's session", "404 (RFC 7231 §6.5.4) with a JSON error body {error, error_description}"),
     case!("WP_036", wp_036, "POST /wallet-attestation {} and a registration without key_attestation", "400 bad_request"),
+    case!("WP_137", wp_137, "after registering, an attestation request for the same hardware_key_tag from another hardware key", "refused (4xx): the provider stored the registered hardware_key_pub with the tag"),
     case!("WP_138", wp_138, "GET /wallet-instances/{hardware_key_tag} after registering", "200 {id: the tag, status ACTIVE}: the citizen's account holds the instance"),
     // Attestation issuance (§2.3).
     case!("WP_029", wp_029, "POST /wallet-attestation {assertion: an attestations-request+jwt} for a registered instance", "200 application/json {wallet_attestations: {wallet_app_attestation, wallet_unit_attestation}}"),
@@ -681,5 +682,13 @@ fn wp_008(ctx: &mut Ctx<'_>) -> Step<()> {
         ensure(revoked.is_some_and(|n| n >= 1), || format!("the notification revoked {revoked:?} instances, expected at least the one just registered"))?;
         let e = instance::listed(ctx, inst)?;
         ensure(e.get("status").and_then(Value::as_str) == Some("REVOKED"), || format!("after the notification the instance is listed as {e}"))
+    })
+}
+
+fn wp_137(ctx: &mut Ctx<'_>) -> Step<()> {
+    instance::with_instance(ctx, |ctx, inst| {
+        let impostor = instance::same_tag_other_key(ctx, inst)?;
+        let (r, _) = instance::attest(ctx, &impostor, |_, _| {})?;
+        instance::refused("an attestation request for the registered tag from another hardware key", &r, None, None)
     })
 }

@@ -32,6 +32,8 @@ struct Seen {
     last_unsent: Option<String>,
     /// Instances revoked (their hardware key tags).
     revoked: HashSet<String>,
+    /// The hardware key (thumbprint) each registered tag was attested with.
+    registered: std::collections::HashMap<String, String>,
 }
 
 pub struct WpProxy {
@@ -64,6 +66,11 @@ fn forged(jwt: &str) -> bool {
 /// is not merely forged).
 fn untrusted_root(ka: &str) -> bool {
     !forged(ka) && matches!(SoftwareAttestationVerifier::development().unwrap().verify(ka, UnixTime::now()), Err(KeyAttestationError::UntrustedRoot))
+}
+
+/// The thumbprint of the key a software key attestation attests.
+fn attested_key(ka: &str) -> Option<String> {
+    parts(ka).1.get("attested_key").and_then(|k| Jwk::from_value(k).ok()).map(|k| k.thumbprint().as_str().to_owned())
 }
 
 fn set_error(status: &mut StatusCode, text: &mut String, code: StatusCode, error: &str) {
@@ -154,6 +161,11 @@ impl WpProxy {
                     && !untrusted_root(ka)
                     && serde_json::from_value::<RegistrationRequest>(json_body.clone())
                         .is_ok_and(|r| r.verify(&SoftwareAttestationVerifier::development().unwrap(), UnixTime::now()).is_err());
+                if ok
+                    && let (Some(tag), Some(key)) = (json_body.get("hardware_key_tag").and_then(Value::as_str), attested_key(ka))
+                {
+                    seen.registered.insert(tag.to_owned(), key);
+                }
                 match fault {
                     Some("wp-register-200") if *status == StatusCode::NO_CONTENT => ok_json(status, out, text, json!({})),
                     Some("wp-register-nonce-ok") if refused && bad_nonce => ok_empty(status, out, text, StatusCode::NO_CONTENT),
@@ -177,6 +189,7 @@ impl WpProxy {
                 let hw_forged = s("hardware_signature") == URL_SAFE_NO_PAD.encode(FORGED);
                 let ia = s("integrity_assertion");
                 let revoked = seen.revoked.contains(&s("hardware_key_tag"));
+                let other_key = seen.registered.get(&s("hardware_key_tag")).is_some_and(|k| attested_key(&ia).is_some_and(|a| &a != k));
                 // Only a request that is a JWS (a malformed body is WP_036's).
                 let refused = refused && assertion.split('.').count() == 3;
                 let accept = |status: &mut StatusCode, out: &mut HeaderMap, text: &mut String| ok_json(status, out, text, json!({"wallet_attestations": {"wallet_app_attestation": "conformance.accepted.x", "wallet_unit_attestation": "conformance.accepted.x"}}));
@@ -193,6 +206,7 @@ impl WpProxy {
                     Some("wp-att-integrity-code") if refused && forged(&ia) => set_error(status, text, StatusCode::FORBIDDEN, "integrity_check_error"),
                     Some("wp-att-integrity-root-ok") if refused && untrusted_root(&ia) => accept(status, out, text),
                     Some("wp-att-iss-ok") if refused && !s("iss").starts_with(&format!("{}/instance/", self.entity)) => accept(status, out, text),
+                    Some("wp-att-other-key-ok") if refused && other_key => accept(status, out, text),
                     Some("wp-att-revoked-ok") if refused && revoked => accept(status, out, text),
                     Some("wp-att-revoked-code") if refused && revoked => set_error(status, text, StatusCode::FORBIDDEN, "forbidden"),
                     Some("wp-attestation-media-type") if ok => drop(out.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"))),

@@ -101,6 +101,14 @@ pub(super) fn unregistered(ctx: &Ctx<'_>) -> Step<Instance> {
     Ok(Instance { keys, tag, session: setup.session.clone() })
 }
 
+/// Another device claiming `inst`'s tag: a key store with a different key under the same tag.
+pub(super) fn same_tag_other_key(ctx: &Ctx<'_>, inst: &Instance) -> Step<Instance> {
+    let setup = setup(ctx)?;
+    let keys = Arc::new(SoftwareKeyStore::in_memory(setup.attester().map_err(tool)?).map_err(tool)?);
+    keys.generate_key(&inst.tag).map_err(tool)?;
+    Ok(Instance { keys, tag: inst.tag.clone(), session: inst.session.clone() })
+}
+
 /// Registers a fresh instance honestly: the answer must be a success; returns it with the
 /// answer.
 pub(super) fn register_with(ctx: &mut Ctx<'_>) -> Step<(Instance, Response)> {
