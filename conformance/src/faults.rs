@@ -268,6 +268,7 @@ pub static FAULTS: &[Fault] = &[
     Fault { name: "ci-vc-signature", plan: Plan::Issuer, does: "corrupts the credentials' signature", breaks: &["CI_120"] },
     Fault { name: "ci-vc-no-sd-alg", plan: Plan::Issuer, does: "drops _sd_alg from credentials", breaks: &["CI_122", "CI_123"] },
     Fault { name: "ci-vc-foreign-disclosure", plan: Plan::Issuer, does: "appends a disclosure the credential does not digest", breaks: &["CI_125"] },
+    Fault { name: "ci-vc-duplicate-digest", plan: Plan::Issuer, does: "repeats a digest in the credentials' _sd", breaks: &["CI_126"] },
     Fault { name: "ci-vc-no-trailing-tilde", plan: Plan::Issuer, does: "drops the SD-JWT's final ~", breaks: &["CI_130"] },
     Fault { name: "ci-vc-typ", plan: Plan::Issuer, does: "signs credentials with typ vc+sd-jwt", breaks: &["CI_131"] },
     Fault { name: "ci-vc-no-exp", plan: Plan::Issuer, does: "drops exp from credentials", breaks: &["CI_132"] },

@@ -528,6 +528,11 @@ impl IssuerProxy {
                         p["status"]["status_list"]["idx"] = idx.to_string().into();
                     }),
                     "ci-vc-no-status" => self.resign_sd_jwt(c, |_, p| drop(p.remove("status"))),
+                    "ci-vc-duplicate-digest" => self.resign_sd_jwt(c, |_, p| {
+                        let sd = p["_sd"].as_array_mut().unwrap();
+                        let first = sd[0].clone();
+                        sd.push(first);
+                    }),
                     "ci-vc-plain-and-disclosed" => {
                         let (_, payload) = parts(c.split('~').next().unwrap());
                         let top: Vec<&str> = payload["_sd"].as_array().unwrap().iter().filter_map(Value::as_str).collect();

@@ -514,3 +514,23 @@ pub fn ci_121(ctx: &mut Ctx<'_>) -> Step<()> {
     }
     Ok(())
 }
+
+/// CI_126: nested selective disclosure: an `_sd` array may sit at any level, in the payload or
+/// inside a disclosed object; across all levels no digest appears twice (SD-JWT §4.2.4.1,
+/// §7.1). (That every disclosure is digested somewhere is CI_125.)
+pub fn ci_126(ctx: &mut Ctx<'_>) -> Step<()> {
+    let c = issued(ctx)?;
+    let mut digests = Vec::new();
+    collect_digests(&Value::Object(c.jwt.payload.clone()), &mut digests);
+    for d in &c.disclosures {
+        let decoded = wallet_core::jose::b64::decode(d).ok().and_then(|b| serde_json::from_slice::<Value>(&b).ok());
+        if let Some(value) = decoded.as_ref().and_then(Value::as_array).and_then(|a| a.last()) {
+            collect_digests(value, &mut digests);
+        }
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for d in &digests {
+        ensure(seen.insert(d.as_str()), || format!("the digest {d} appears twice in the credential"))?;
+    }
+    Ok(())
+}

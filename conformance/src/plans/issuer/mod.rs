@@ -134,6 +134,7 @@ pub static CASES: &[Case] = &[
     case!("CI_123", credential::ci_123, "an honest credential request", "_sd_alg sha-256"),
     case!("CI_124", credential::ci_124, "an honest credential request", "_sd entries base64url digests; no disclosed claim also plain"),
     case!("CI_125", credential::ci_125, "an honest credential request", "every disclosure a JSON array whose digest is in the payload"),
+    case!("CI_126", credential::ci_126, "an honest credential request", "no digest twice across the _sd arrays of every level"),
     case!("CI_130", credential::ci_130, "an honest credential request", "base64url parts separated by single ~, ending with ~"),
     case!("CI_131", credential::ci_131, "an honest credential request", "typ dc+sd-jwt, an allowed alg, kid, x5c or trust_chain"),
     case!("CI_132", credential::ci_132, "an honest credential request", "iss (the issuer), iat, exp in the future, vct, cnf, status"),
