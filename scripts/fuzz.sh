@@ -131,11 +131,9 @@ record() {
   runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo 0)
   eps=$(grep -o 'stat::average_exec_per_sec: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo 0)
   [[ -n $secs ]] || secs=$(grep -o 'Done [0-9]* runs in [0-9]* second' "$log" | grep -o 'in [0-9]*' | grep -o '[0-9]*' || true)
-  # Stopped by hand: the log's lifetime (birth to last write), else executions / exec/s.
+  # Stopped by hand: executions / exec/s (libFuzzer prints no elapsed time then).
   if [[ -z $secs ]]; then
-    local born modified
-    born=$(stat -c %W "$log"); modified=$(stat -c %Y "$log")
-    if [[ $born -gt 0 ]]; then secs=$((modified - born)); elif [[ $eps -gt 0 ]]; then secs=$((runs / eps)); else secs='?'; fi
+    if [[ $eps -gt 0 ]]; then secs=$((runs / eps)); else secs='?'; fi
   fi
   cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*' || echo '?')
   ft=$(grep -o 'ft: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*' || echo '?')
