@@ -337,21 +337,23 @@ pub static FAULTS: &[Fault] = &[
         name: "ci-vc-no-status",
         plan: Plan::Issuer,
         does: "drops status from credentials",
-        breaks: &["CI_079", "CI_132", "CI_133", "CI_159", "CI_175", "CI_176", "CI_177", "CI_178", "CI_179", "CI_181", "CI_182", "CI_185", "CI_186", "CI_187", "CI_189", "CI_190", "CI_191"],
+        breaks: &["CI_079", "CI_132", "CI_133", "CI_159", "CI_175", "CI_176", "CI_177", "CI_178", "CI_179", "CI_181", "CI_181a", "CI_182", "CI_183", "CI_185", "CI_186", "CI_187", "CI_189", "CI_190", "CI_191"],
     },
     Fault {
         name: "ci-sl-down",
         plan: Plan::Issuer,
         does: "answers the status list with 503",
-        breaks: &["CI_079", "CI_175", "CI_176", "CI_177", "CI_178", "CI_179", "CI_181", "CI_182", "CI_185", "CI_186", "CI_187", "CI_191"],
+        breaks: &["CI_079", "CI_175", "CI_176", "CI_177", "CI_178", "CI_179", "CI_181", "CI_181a", "CI_182", "CI_183", "CI_185", "CI_186", "CI_187", "CI_191"],
     },
     Fault { name: "ci-sl-media-type", plan: Plan::Issuer, does: "serves the status list as application/jwt", breaks: &["CI_175", "CI_191"] },
     Fault { name: "ci-sl-typ", plan: Plan::Issuer, does: "signs the Status List Token with typ JWT", breaks: &["CI_175", "CI_177"] },
     Fault { name: "ci-sl-sub", plan: Plan::Issuer, does: "signs the Status List Token with another sub", breaks: &["CI_175", "CI_185"] },
     Fault { name: "ci-sl-long-lived", plan: Plan::Issuer, does: "signs the Status List Token valid for two days", breaks: &["CI_186"] },
     // A list with bits 3 cannot be read at all.
-    Fault { name: "ci-sl-bits", plan: Plan::Issuer, does: "signs the Status List Token with bits 3", breaks: &["CI_079", "CI_175", "CI_176", "CI_178", "CI_179", "CI_181", "CI_187"] },
-    Fault { name: "ci-sl-uncompressed", plan: Plan::Issuer, does: "puts the byte array in lst uncompressed", breaks: &["CI_079", "CI_175", "CI_176", "CI_179", "CI_181"] },
+    Fault { name: "ci-sl-bits", plan: Plan::Issuer, does: "signs the Status List Token with bits 3", breaks: &["CI_079", "CI_175", "CI_176", "CI_178", "CI_179", "CI_181", "CI_183", "CI_187"] },
+    Fault { name: "ci-sl-uncompressed", plan: Plan::Issuer, does: "puts the byte array in lst uncompressed", breaks: &["CI_079", "CI_175", "CI_176", "CI_179", "CI_181", "CI_181a", "CI_183"] },
+    Fault { name: "ci-sl-stored", plan: Plan::Issuer, does: "compresses the list at level 0 (stored DEFLATE blocks, ZLIB FLEVEL 0)", breaks: &["CI_181a"] },
+    Fault { name: "ci-sl-undefined-status", plan: Plan::Issuer, does: "widens the list to bits 8 and gives an entry no credential holds the undefined status 0x42", breaks: &["CI_183"] },
     Fault { name: "ci-sl-invalid", plan: Plan::Issuer, does: "marks every entry of the list INVALID", breaks: &["CI_079", "CI_176"] },
 ];
 

@@ -43,6 +43,9 @@ struct Seen {
     last_authorize_redirected: bool,
     /// Whether a PAR was accepted since the last `/authorize`.
     par_since_authorize: bool,
+    /// The status list indices of the credentials issued (`ci-sl-undefined-status` leaves them
+    /// alone).
+    status_idxs: HashSet<u64>,
 }
 
 /// What a PAR carried: the form, the request object's and the attestations' parts.
@@ -135,6 +138,29 @@ fn dpop(headers: &HeaderMap) -> Option<String> {
 fn proofs(body: &[u8]) -> Vec<String> {
     let v: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
     v["proofs"]["jwt"].as_array().map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect()).unwrap_or_default()
+}
+
+/// `data` as a ZLIB stream of stored (uncompressed) DEFLATE blocks, what compression level 0
+/// writes: header `78 01` (FLEVEL 0), blocks of at most 65,535 bytes, the Adler-32 (RFC 1950,
+/// RFC 1951 §3.2.4).
+fn stored_zlib(data: &[u8]) -> Vec<u8> {
+    let mut out = vec![0x78, 0x01];
+    let chunks: Vec<&[u8]> = if data.is_empty() { vec![&[][..]] } else { data.chunks(65_535).collect() };
+    let last = chunks.len() - 1;
+    for (i, c) in chunks.iter().enumerate() {
+        out.push(u8::from(i == last));
+        let len = u16::try_from(c.len()).unwrap();
+        out.extend(len.to_le_bytes());
+        out.extend((!len).to_le_bytes());
+        out.extend_from_slice(c);
+    }
+    let (mut a, mut b) = (1u32, 0u32);
+    for &x in data {
+        a = (a + u32::from(x)) % 65_521;
+        b = (b + a) % 65_521;
+    }
+    out.extend(((b << 16) | a).to_be_bytes());
+    out
 }
 
 fn now() -> i64 {
@@ -235,6 +261,17 @@ impl IssuerProxy {
             seen.tokens.insert(at.to_owned(), jkt);
             if let Some(rt) = v["refresh_token"].as_str() {
                 seen.refresh_tokens.insert(rt.to_owned());
+            }
+        }
+        if post
+            && path == "/credential"
+            && *status == StatusCode::OK
+            && let Ok(v) = serde_json::from_str::<Value>(text)
+        {
+            for c in v["credentials"].as_array().into_iter().flatten().filter_map(|c| c["credential"].as_str()) {
+                if let Some(i) = parts(c.split('~').next().unwrap_or_default()).1["status"]["status_list"]["idx"].as_u64() {
+                    seen.status_idxs.insert(i);
+                }
             }
         }
         let refresh_form = (post && path == "/token").then(|| form(body)).filter(|f| f.get("grant_type").map(String::as_str) == Some("refresh_token"));
@@ -640,6 +677,27 @@ impl IssuerProxy {
                 let list = wallet_core::status::decode_lst(p["status_list"]["lst"].as_str().unwrap(), bits, wallet_core::status::DEFAULT_MAX_DECOMPRESSED).unwrap();
                 p["status_list"]["lst"] = URL_SAFE_NO_PAD.encode(list.as_bytes()).into();
             }),
+            ("ci-sl-stored", "/status-list") => *text = self.resign(text.trim(), |_, p| {
+                let bits = wallet_core::status::Bits::from_u64(p["status_list"]["bits"].as_u64().unwrap()).unwrap();
+                let list = wallet_core::status::decode_lst(p["status_list"]["lst"].as_str().unwrap(), bits, wallet_core::status::DEFAULT_MAX_DECOMPRESSED).unwrap();
+                p["status_list"]["lst"] = URL_SAFE_NO_PAD.encode(stored_zlib(list.as_bytes())).into();
+            }),
+            ("ci-sl-undefined-status", "/status-list") => {
+                let free = |n: u64| (0..n).find(|i| !seen.status_idxs.contains(i));
+                *text = self.resign(text.trim(), |_, p| {
+                    let bits = wallet_core::status::Bits::from_u64(p["status_list"]["bits"].as_u64().unwrap()).unwrap();
+                    let list = wallet_core::status::decode_lst(p["status_list"]["lst"].as_str().unwrap(), bits, wallet_core::status::DEFAULT_MAX_DECOMPRESSED).unwrap();
+                    let mut wide = wallet_core::status::StatusList::new(wallet_core::status::Bits::Eight, list.len());
+                    for i in 0..list.len() {
+                        wide.set(i, list.get(i).unwrap()).unwrap();
+                    }
+                    if let Some(i) = free(list.len()) {
+                        wide.set(i, wallet_core::status::StatusValue::Other(0x42)).unwrap();
+                    }
+                    p["status_list"]["bits"] = 8.into();
+                    p["status_list"]["lst"] = wide.to_lst().into();
+                });
+            }
             ("ci-sl-invalid", "/status-list") => *text = self.resign(text.trim(), |_, p| {
                 let bits = wallet_core::status::Bits::from_u64(p["status_list"]["bits"].as_u64().unwrap()).unwrap();
                 let list = wallet_core::status::decode_lst(p["status_list"]["lst"].as_str().unwrap(), bits, wallet_core::status::DEFAULT_MAX_DECOMPRESSED).unwrap();

@@ -265,6 +265,48 @@ pub fn ci_181(ctx: &mut Ctx<'_>) -> Step<()> {
     list(&jwt).map(|_| ())
 }
 
+/// The decoded bytes of `status_list.lst` (base64url), before inflating.
+fn lst_bytes(jwt: &Jwt) -> Step<Vec<u8>> {
+    let lst = jwt.payload.get("status_list").and_then(|s| s.get("lst")).and_then(Value::as_str).unwrap_or_default();
+    wallet_core::jose::b64::decode(lst).or_else(|_| fail("status_list.lst is not base64url"))
+}
+
+/// CI_181a: the byte array is compressed at the highest level available (Token Status List
+/// §4.1: "RECOMMENDED to use the highest compression level"). What a compressor used is what
+/// the ZLIB header says of it (RFC 1950 §2.2: `FLEVEL`, bits 6–7 of `FLG`, 3 = "maximum
+/// compression, slowest algorithm"); the header must be a valid ZLIB header (`CM` 8,
+/// `FCHECK`).
+pub fn ci_181a(ctx: &mut Ctx<'_>) -> Step<()> {
+    let (_, _, _, jwt) = list_token(ctx)?;
+    let raw = lst_bytes(&jwt)?;
+    let (Some(&cmf), Some(&flg)) = (raw.first(), raw.get(1)) else { return fail("lst is shorter than a ZLIB header") };
+    ensure(cmf & 0x0f == 8 && (u16::from(cmf) * 256 + u16::from(flg)) % 31 == 0, || format!("lst does not start with a ZLIB header (CMF {cmf:#04x}, FLG {flg:#04x})"))?;
+    let level = flg >> 6;
+    ctx.note(format!("ZLIB FLEVEL {level} (0 fastest, 1 fast, 2 default, 3 maximum)"));
+    ensure(level == 3, || format!("the ZLIB header says FLEVEL {level}: the list was not compressed at the maximum level (3)"))
+}
+
+/// The status values IT-Wallet 1.4 defines (§6 "Status values", it-wallet-versions.md §5):
+/// VALID, INVALID, SUSPENDED, UPDATE, and ATTRIBUTE_UPDATE at 0x0B (1.3, 1.4.0) or 0x0F
+/// (1.4.x since Feb 2026).
+const DEFINED_STATUSES: [u8; 6] = [0x00, 0x01, 0x02, 0x03, 0x0B, 0x0F];
+
+/// CI_183: every entry of the list holds a status value the specification defines
+/// ([`DEFINED_STATUSES`]). With `bits` 1 or 2 every value is one of them; the check bites
+/// with 4 or 8.
+pub fn ci_183(ctx: &mut Ctx<'_>) -> Step<()> {
+    let (_, _, _, jwt) = list_token(ctx)?;
+    let l = list(&jwt)?;
+    ctx.note(format!("{} entries of {} bits", l.len(), l.bits().get()));
+    for i in 0..l.len() {
+        let v = l.get(i).or_else(|e| fail(format!("index {i}: {e}")))?.to_u8();
+        if !DEFINED_STATUSES.contains(&v) {
+            return fail(format!("index {i} holds {v:#04x}, not a status value IT-Wallet defines (0x00, 0x01, 0x02, 0x03, 0x0B/0x0F)"));
+        }
+    }
+    Ok(())
+}
+
 /// CI_176: the credential's `idx` is a position of the list, VALID (0x00) as just issued.
 pub fn ci_176(ctx: &mut Ctx<'_>) -> Step<()> {
     let (_, idx, _, jwt) = list_token(ctx)?;
