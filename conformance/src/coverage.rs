@@ -24,6 +24,16 @@ static NOT_APPLICABLE: &[NotApplicable] = &[
     NotApplicable { sections: &[], ids: &["FA_013"], why: "key rotation is an operator action during the run; the tool cannot make the authority rotate" },
     NotApplicable { sections: &[], ids: &["FA_019", "ALL-008"], why: "replay detection is a rule of the entity that receives statements; an authority's statements are fetched, never presented to it" },
     NotApplicable {
+        sections: &[],
+        ids: &["ALL-005"],
+        why: "a federation authority holds and exchanges no data about the User: it serves public statements to anyone; where user data flows the rule is tested by the rp plan (RPR-54, RPR-114: a credential from outside the federation is refused) and the issuer plan (CI_029-CI_037: the wallet provider's trust before issuing)",
+    },
+    NotApplicable {
+        sections: &[],
+        ids: &["ALL-006"],
+        why: "no assertion bound to a key (cnf) is presented to a federation authority: its endpoints are anonymous; proof of possession is tested where it is used (issuer plan: WAA PoP CI_028, DPoP; rp plan: KB-JWT RPR-102-RPR-107)",
+    },
+    NotApplicable {
         sections: &[
             "Test Cases for Issuance Phase",
             "Test Cases for Presentation Phase",

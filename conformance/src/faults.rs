@@ -43,7 +43,12 @@ pub static FAULTS: &[Fault] = &[
     Fault { name: "tm-status-always-active", plan: Plan::Federation, does: "answers every trust mark status request 200 active", breaks: &["FA_011", "FA_016", "ATT-011", "ATT-012"] },
     Fault { name: "tm-status-ec-active", plan: Plan::Federation, does: "reports an Entity Configuration sent as a trust mark active", breaks: &["ATT-011"] },
     Fault { name: "tm-status-ss-active", plan: Plan::Federation, does: "reports a Subordinate Statement sent as a trust mark active", breaks: &["ATT-012"] },
-    Fault { name: "resolve-unknown-ok", plan: Plan::Federation, does: "answers 200 to resolving an entity outside the federation", breaks: &["ATT-001"] },
+    Fault {
+        name: "resolve-unknown-ok",
+        plan: Plan::Federation,
+        does: "answers resolve's 4xx errors with status 200 (an entity outside the federation, an anchor it does not trust)",
+        breaks: &["ATT-001", "ATT-002"],
+    },
     Fault { name: "ec-weak-key", plan: Plan::Federation, does: "publishes a 1024-bit RSA key in the Entity Configuration", breaks: &["FA_006", "ATT-006", "ALL-007"] },
     Fault { name: "ss-source-endpoint-number", plan: Plan::Federation, does: "signs Subordinate Statements with source_endpoint a number", breaks: &["ATT-015", "FA_020"] },
     Fault { name: "ec-old-iat", plan: Plan::Federation, does: "signs the Entity Configuration with iat ten minutes ago", breaks: &["ATT-013"] },
@@ -51,7 +56,7 @@ pub static FAULTS: &[Fault] = &[
     Fault { name: "fetch-self-ok", plan: Plan::Federation, does: "answers a fetch of the authority itself with 200", breaks: &["FA_017"] },
     Fault { name: "fetch-media-type", plan: Plan::Federation, does: "serves Subordinate Statements as application/jwt", breaks: &["FA_018"] },
     Fault { name: "fetch-unknown-ok", plan: Plan::Federation, does: "answers a fetch of an unknown subject with 400 instead of 404", breaks: &["FA_016"] },
-    Fault { name: "resolve-metadata", plan: Plan::Federation, does: "re-signs resolve responses with altered metadata", breaks: &["FA_020"] },
+    Fault { name: "resolve-metadata", plan: Plan::Federation, does: "re-signs resolve responses with other metadata (a verifier's client_name only), those about the authority itself too", breaks: &["FA_020", "ALL-002"] },
     Fault { name: "ss-typ", plan: Plan::Federation, does: "signs Subordinate Statements with typ JWT", breaks: &["FA_008", "FA_020", "ATT-010"] },
     Fault {
         name: "ec-alg-none",
@@ -59,6 +64,16 @@ pub static FAULTS: &[Fault] = &[
         does: "serves the Entity Configuration unsigned (alg none)",
         breaks: &["FA_002", "FA_003", "FA_014", "FA_015", "FA_020", "ATT-003", "ATT-004", "ALL-003", "ALL-007", "ATT-005"],
     },
+    Fault { name: "resolve-any-anchor", plan: Plan::Federation, does: "resolves every request up to this anchor, whatever trust_anchor asks", breaks: &["ATT-002"] },
+    Fault { name: "resolve-aud", plan: Plan::Federation, does: "re-signs resolve responses with an aud naming another party", breaks: &["ATT-008"] },
+    Fault { name: "resolve-forged-mark", plan: Plan::Federation, does: "re-signs resolve responses with a trust mark in the anchor's name signed by another key", breaks: &["ATT-009"] },
+    Fault {
+        name: "resolve-chain-old-key",
+        plan: Plan::Federation,
+        does: "re-signs resolve responses whose trust_chain's last statement (the anchor's) is signed by a key the anchor does not publish",
+        breaks: &["ALL-001", "ALL-002"],
+    },
+    Fault { name: "resolve-self-missing", plan: Plan::Federation, does: "answers resolve for the authority itself 404 not_found", breaks: &["ALL-002"] },
     Fault { name: "hist-signature", plan: Plan::Federation, does: "corrupts the historical keys' signature", breaks: &["FA_012", "ALL-004", "ATT-005"] },
     // The rp plan: our verifier behind the proxy of `tests/support/rp.rs`. Request objects
     // and trust chains are re-signed with the verifier's own keys; "accepts" faults answer
@@ -313,7 +328,7 @@ pub static FAULTS: &[Fault] = &[
     // Refresh (`plans/issuer/refresh.rs`). CI_101 compares the two tokens' keys: what binds the
     // refresh token to another key fails CI_090 with it.
     Fault { name: "ci-as-http-endpoint", plan: Plan::Issuer, does: "publishes an http revocation_endpoint on a public host", breaks: &["CI_098"] },
-    Fault { name: "ci-rt-other-jkt", plan: Plan::Issuer, does: "binds refresh tokens to another key (cnf.jkt)", breaks: &["CI_090", "CI_101"] },
+    Fault { name: "ci-rt-other-jkt", plan: Plan::Issuer, does: "binds refresh tokens to another key (cnf.jkt)", breaks: &["CI_090", "CI_100", "CI_101"] },
     Fault { name: "ci-refresh-no-dpop-ok", plan: Plan::Issuer, does: "answers a refresh request without DPoP with an access token", breaks: &["CI_102"] },
     Fault { name: "ci-refresh-htu-ok", plan: Plan::Issuer, does: "answers a refresh request whose DPoP proof is for another URL with an access token", breaks: &["CI_092"] },
     Fault { name: "ci-refresh-unknown-ok", plan: Plan::Issuer, does: "answers a refresh token it never issued with an access token", breaks: &["CI_096"] },
@@ -328,6 +343,10 @@ pub static FAULTS: &[Fault] = &[
     // CI_117 (the PID, the first configuration here) also wants its attributes disclosable only.
     Fault { name: "ci-vc-plain-and-disclosed", plan: Plan::Issuer, does: "puts a disclosed claim in the payload in plain as well", breaks: &["CI_117", "CI_124"] },
     Fault { name: "ci-proof-unattested-ok", plan: Plan::Issuer, does: "accepts a key proof whose key its WUA does not attest", breaks: &["CI_033"] },
+    Fault { name: "ci-refresh-other-key-ok", plan: Plan::Issuer, does: "answers a refresh whose DPoP key is not the one the refresh token is bound to", breaks: &["CI_093", "CI_100"] },
+    Fault { name: "ci-refresh-no-new-rt", plan: Plan::Issuer, does: "drops the new refresh_token from refresh responses", breaks: &["CI_094", "CI_095"] },
+    Fault { name: "ci-refresh-rt-other-jkt", plan: Plan::Issuer, does: "binds the refresh token of refresh responses to another key", breaks: &["CI_094"] },
+    Fault { name: "ci-refreshed-first-issuance-ok", plan: Plan::Issuer, does: "issues credentials to a refreshed access token in a grant that issued none", breaks: &["CI_108", "CI_114"] },
     Fault { name: "ci-rt-no-exp", plan: Plan::Issuer, does: "issues refresh tokens without exp", breaks: &["CI_104"] },
     Fault { name: "ci-batch-same-status", plan: Plan::Issuer, does: "gives the second credential of a batch the first one's status entry", breaks: &["CI_159"] },
     Fault { name: "ci-pid-no-nationalities", plan: Plan::Issuer, does: "drops the nationalities disclosure from credentials", breaks: &["CI_117"] },

@@ -45,6 +45,11 @@ const EXPECTED_EC: Expected = &[
     ("FA_016", true, "fetch without sub answered 200, expected 400", "peer"),
     // fetch?sub=<itself> is 404 invalid_subject; draft 48 §8.1.1: invalid_request.
     ("FA_017", true, "fetch of the authority itself answered 404, expected 400 invalid_request", "peer"),
+    // resolve?sub=<itself> is 404 not_found: its resolve answers only from the chains it
+    // cached for descendants. Draft 48 §8.3 does not say a resolver must answer for itself;
+    // ALL-002 (self evaluation of one's own chain) reads the self-resolve as its only outside
+    // sign: the tool's reading, not a rule the peer breaks.
+    ("ALL-002", true, "answered 404", "the tool's reading"),
 ];
 
 /// With the package's default RSA keys: the same, except that the historical keys now
@@ -62,6 +67,7 @@ const EXPECTED_RSA: Expected = &[
     ("FA_017", true, "fetch of the authority itself answered 404, expected 400 invalid_request", "peer"),
     // fetch without `sub` answers its configuration, not a JSON error (FA_016's cause).
     ("FA_018", true, "an error: Content-Type `application/entity-statement+jwt`, expected `application/json`", "peer"),
+    ("ALL-002", true, "answered 404", "the tool's reading"),
 ];
 
 fn venv_python() -> Option<PathBuf> {

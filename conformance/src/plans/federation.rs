@@ -17,6 +17,14 @@
 //!   the `alg` of every statement it serves (configuration, subordinate statement,
 //!   historical keys, resolve response).
 //! * The subordinate the tests fetch is `--subordinate`, or the first one `/list` returns.
+//! * The rows about what an entity does with what it receives (ATT-002, ATT-009, ALL-001,
+//!   ALL-002) are seen through the resolve endpoint (draft 48 §8.3), the one place where an
+//!   authority evaluates other entities' statements for a caller; without
+//!   `federation_resolve_endpoint` they are skipped. ATT-008 (`aud`): what an unauthenticated
+//!   caller is served carries no `aud` (§8.3.2: only for an authenticated caller).
+//! * `ALL-002` (self evaluation): the authority asked to resolve itself. Draft 48 does not say
+//!   a resolver must answer for itself; the tool reads the self-resolve as the only outside
+//!   sign of an entity checking its own chain (a reading, written down as such).
 
 use std::sync::Mutex;
 
@@ -78,6 +86,11 @@ pub static CASES: &[Case] = &[
     case!("ATT-015", att_015, "GET the configuration and a Subordinate Statement", "each claim of the statement's data model of its JSON type (strings, integers, objects, arrays of the right members)"),
     case!("ALL-003", all_003, "GET /.well-known/openid-federation", "a signed self-description: metadata, jwks (and trust marks, if any, as JWTs)"),
     case!("ALL-004", all_004, "GET the historical keys endpoint", "published and signed (skipped when the authority publishes none)"),
+    case!("ATT-002", att_002, "GET /resolve for its subordinate up to a trust anchor nobody trusts", "an error (404 invalid_trust_anchor), never a resolved statement"),
+    case!("ATT-008", att_008, "GET every statement the authority serves, unauthenticated", "none carries an aud: they are addressed to no one in particular"),
+    case!("ATT-009", att_009, "GET /resolve for its subordinate", "every trust mark passed on verifies: the subject's, unexpired, from an issuer the anchor trusts, signed by it"),
+    case!("ALL-001", all_001, "GET /resolve for its subordinate and the anchor's configuration", "the statements the anchor issued in the trust_chain verify with the anchor's keys as published now"),
+    case!("ALL-002", all_002, "GET /resolve for the authority itself", "a resolve response about it whose trust_chain validates to the anchor"),
     case!("ALL-007", all_007, "GET every statement and key the authority publishes", "only allowed algorithms and key types"),
 ];
 
@@ -881,4 +894,147 @@ fn att_015(ctx: &mut Ctx<'_>) -> Step<()> {
         Some(p) => fail(p),
         None => Ok(()),
     }
+}
+
+// --- The rows about what an authority does with what it receives: seen through its resolve
+// endpoint, where it evaluates other entities' statements for a caller (draft 48 §8.3). ---
+
+/// A trust anchor no federation knows, for ATT-002.
+const UNTRUSTED_ANCHOR: &str = "https://untrusted-anchor.conformance.invalid";
+
+/// `resolve?sub=…&trust_anchor=…`: the response and its decoded JWT (recorded), or why not.
+fn resolve_of(ctx: &mut Ctx<'_>, ec: &Jwt, sub: &str) -> Step<Jwt> {
+    let Some(resolve) = endpoint(ec, "federation_resolve_endpoint") else { return skip("no federation_resolve_endpoint in the metadata") };
+    let anchor = anchor_id(ctx);
+    let r = ctx.get(&with_query(&resolve, &[("sub", sub), ("trust_anchor", &anchor)]), &[])?;
+    ensure(r.status == 200, || format!("resolve of {sub} answered {}: {}", r.status, brief(&r)))?;
+    let jwt = Jwt::decode("the resolve response", &r.text())?;
+    ctx.record_jwt(format!("resolve response about {sub}"), &jwt.raw);
+    jwt.verify_with("the resolve response", &keys(ec))?;
+    Ok(jwt)
+}
+
+/// The compact JWTs of a resolve response's `trust_chain` (draft 48 §8.3.2: REQUIRED).
+fn trust_chain_of(resp: &Jwt) -> Step<Vec<String>> {
+    let Some(items) = resp.payload.get("trust_chain").and_then(Value::as_array) else { return fail("the resolve response has no trust_chain array") };
+    let jwts: Vec<String> = items.iter().filter_map(Value::as_str).map(str::to_owned).collect();
+    ensure(!jwts.is_empty() && jwts.len() == items.len(), || "the resolve response's trust_chain is not a non-empty array of JWTs".into())?;
+    Ok(jwts)
+}
+
+/// The anchor's key material as it is published now: its configuration fetched from its
+/// well-known URL, checked against the keys pinned with `--trust-anchor` when given.
+fn anchor_keys_now(ctx: &mut Ctx<'_>, ec: &Jwt) -> Step<Vec<Value>> {
+    let anchor = anchor_id(ctx);
+    let published = if anchor == ctx.target.entity_id.to_string() { keys(ec) } else { keys(&configuration_of(ctx, &anchor)?.1) };
+    if let Some(pinned) = &ctx.target.trust_anchor {
+        let pinned: Vec<Value> = pinned.jwks.keys.iter().filter_map(|k| serde_json::from_str(&k.to_json()).ok()).collect();
+        ensure(thumbprints(&pinned).is_subset(&thumbprints(&published)), || format!("a key pinned for the anchor {anchor} is no longer in its published configuration"))?;
+    }
+    Ok(published)
+}
+
+/// ATT-002 (IT-Wallet 1.4 `test-plans-signature.rst`): signed statements are evaluated with
+/// material trusted through a known Trust Anchor; untrusted material halts. The authority's
+/// resolve endpoint asked to resolve its own subordinate up to an anchor it cannot trust must
+/// answer an error (draft 48 §8.3: 404 `invalid_trust_anchor`), never a resolved statement.
+fn att_002(ctx: &mut Ctx<'_>) -> Step<()> {
+    let (_, ec) = own(ctx)?;
+    let Some(resolve) = endpoint(&ec, "federation_resolve_endpoint") else { return skip("no federation_resolve_endpoint in the metadata") };
+    let sub = subordinate(ctx, &ec)?;
+    let r = ctx.get(&with_query(&resolve, &[("sub", &sub), ("trust_anchor", UNTRUSTED_ANCHOR)]), &[])?;
+    ensure((400..500).contains(&r.status), || format!("resolving {sub} up to an anchor it cannot trust ({UNTRUSTED_ANCHOR}) answered {}: {}", r.status, brief(&r)))?;
+    let code = r.json().ok().and_then(|v| v.get("error").and_then(Value::as_str).map(str::to_owned));
+    ctx.note(format!("answered {} {code:?}", r.status));
+    Ok(())
+}
+
+/// ATT-008: a token's audience is its intended recipient. What the authority serves to an
+/// unauthenticated caller is addressed to nobody: draft 48 §8.3.2 gives a resolve response an
+/// `aud` only when the caller authenticated, and entity statements carry `aud` only as
+/// explicit registration responses (§3.1.2, §12.2). An `aud` there names a party the
+/// anonymous caller is not.
+fn att_008(ctx: &mut Ctx<'_>) -> Step<()> {
+    for (what, jwt) in served_statements(ctx)? {
+        if let Some(aud) = jwt.payload.get("aud") {
+            return fail(format!("{what}, served to an unauthenticated caller, carries aud {aud}"));
+        }
+    }
+    Ok(())
+}
+
+/// ATT-009: received claims are not trusted without validation. The trust marks a resolve
+/// response passes on (draft 48 §8.3.2: only verified, active marks from issuers the anchor
+/// trusts) each verify: about the resolved subject, unexpired, from the anchor or an issuer
+/// its `trust_mark_issuers` names for the type, signed with the issuer's keys.
+fn att_009(ctx: &mut Ctx<'_>) -> Step<()> {
+    let (_, ec) = own(ctx)?;
+    let sub = subordinate(ctx, &ec)?;
+    let resp = resolve_of(ctx, &ec, &sub)?;
+    let marks = resp.payload.get("trust_marks").and_then(Value::as_array).cloned().unwrap_or_default();
+    ctx.note(format!("{} trust marks passed on", marks.len()));
+    if marks.is_empty() {
+        return Ok(());
+    }
+    let anchor = anchor_id(ctx);
+    let anchor_ec = if anchor == ctx.target.entity_id.to_string() { ec.clone() } else { configuration_of(ctx, &anchor)?.1 };
+    for m in &marks {
+        let Some(raw) = m.get("trust_mark").and_then(Value::as_str) else { return fail("a trust_marks entry has no trust_mark JWT") };
+        let mark = Jwt::decode("a trust mark of the resolve response", raw)?;
+        ctx.record_jwt("trust mark passed on by resolve", raw);
+        let kind = mark.claim_str("trust_mark_type").or_else(|| mark.claim_str("id")).unwrap_or_default().to_owned();
+        let iss = mark.claim_str("iss").unwrap_or_default().to_owned();
+        ensure(mark.claim_str("sub") == Some(sub.as_str()), || format!("trust mark {kind}: sub {:?} is not the resolved {sub}", mark.claim_str("sub")))?;
+        ensure(mark.claim_i64("exp").is_none_or(|e| e > now()), || format!("trust mark {kind} expired"))?;
+        let listed = anchor_ec.payload.get("trust_mark_issuers").and_then(|t| t.get(&kind)).and_then(Value::as_array);
+        let trusted = iss == anchor || listed.is_none_or(|l| l.iter().any(|i| i.as_str() == Some(iss.as_str())));
+        ensure(trusted, || format!("trust mark {kind}: issuer {iss} is not one the anchor's trust_mark_issuers names"))?;
+        let issuer_keys = if iss == anchor { keys(&anchor_ec) } else if iss == ctx.target.entity_id.to_string() { keys(&ec) } else { keys(&configuration_of(ctx, &iss)?.1) };
+        mark.verify_with(&format!("trust mark {kind}"), &issuer_keys)?;
+    }
+    Ok(())
+}
+
+/// ALL-001: the anchors' key material is obtained from the infrastructure and kept current.
+/// The chain the authority hands out in a resolve response ends at the anchor with its
+/// current keys: each statement the anchor issued in it verifies with the keys the anchor
+/// publishes now, and the anchor's configuration, when included, carries exactly those keys.
+fn all_001(ctx: &mut Ctx<'_>) -> Step<()> {
+    let (_, ec) = own(ctx)?;
+    let sub = subordinate(ctx, &ec)?;
+    let resp = resolve_of(ctx, &ec, &sub)?;
+    let chain = trust_chain_of(&resp)?;
+    let published = anchor_keys_now(ctx, &ec)?;
+    let anchor = anchor_id(ctx);
+    let mut seen = 0;
+    for (i, raw) in chain.iter().enumerate() {
+        let s = Jwt::decode("a statement of the trust_chain", raw)?;
+        if s.claim_str("iss") != Some(anchor.as_str()) {
+            continue;
+        }
+        seen += 1;
+        s.verify_with(&format!("trust_chain[{i}] (issued by the anchor)"), &published)?;
+        if s.claim_str("sub") == Some(anchor.as_str()) {
+            ensure(thumbprints(&keys(&s)) == thumbprints(&published), || format!("trust_chain[{i}], the anchor's configuration, carries other keys than the anchor publishes now"))?;
+        }
+    }
+    ensure(seen > 0, || format!("no statement of the trust_chain is issued by the anchor {anchor}"))
+}
+
+/// ALL-002: entities check the trust chain about themselves. The authority resolves itself:
+/// `resolve?sub=<itself>` answers a resolve response about it whose trust_chain validates to
+/// the anchor (draft 48 §10.2) with its `federation_entity` metadata.
+fn all_002(ctx: &mut Ctx<'_>) -> Step<()> {
+    let (_, ec) = own(ctx)?;
+    let me = ctx.target.entity_id.to_string();
+    let resp = resolve_of(ctx, &ec, &me)?;
+    ensure(resp.claim_str("sub") == Some(me.as_str()), || format!("the resolve response is about {:?}, not the authority", resp.claim_str("sub")))?;
+    let chain = trust_chain_of(&resp)?;
+    let anchor = anchor_config(ctx, &ec)?;
+    let validated = match wallet_core::federation::chain::validate(&chain, &anchor, UnixTime::now()) {
+        Ok(c) => c,
+        Err(e) => return fail(format!("the trust chain the authority gives about itself does not validate: {e}")),
+    };
+    ensure(validated.subject.claims.sub.as_str() == me, || "the trust chain is about another entity".into())?;
+    ensure(resp.payload.get("metadata").and_then(|m| m.get("federation_entity")).is_some_and(Value::is_object), || "the resolved metadata has no federation_entity".into())
 }

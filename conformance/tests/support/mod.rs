@@ -209,6 +209,9 @@ impl Federation {
         ic.trust_anchors = vec![TrustAnchorConfig { id: anchor.clone(), jwks: ic_anchor_jwks }];
         ic.authority_hints = vec![anchor.clone()];
         ic.organization_name = "Motorizzazione Civile (conformance)".into();
+        // 30 s access tokens: the refresh token's `nbf` (the access token's `exp`) is within the
+        // issuer's 60 s clock skew, so the plan's honest refreshes are answered at once.
+        ic.access_token_ttl = 30;
         // The fault runner runs the plan once per fault from one address (as for the provider).
         ic.rate_limits.wallet = open;
         ic.rate_limits.admin = open;
@@ -334,7 +337,16 @@ async fn forward(State(px): State<Proxy>, method: Method, uri: Uri, headers: Hea
     let path = uri.path().to_owned();
     let query = uri.query().unwrap_or_default().to_owned();
     let fault = *px.fault.lock().unwrap();
-    let url = format!("{}{}", px.upstream, uri.path_and_query().map(|p| p.as_str()).unwrap_or("/"));
+    let mut url = format!("{}{}", px.upstream, uri.path_and_query().map(|p| p.as_str()).unwrap_or("/"));
+    if fault == Some("resolve-any-anchor") && path == "/resolve" {
+        // A resolver that ignores `trust_anchor`: every request is resolved up to this anchor.
+        let pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes()).into_owned().collect();
+        let mut q = url::form_urlencoded::Serializer::new(String::new());
+        for (k, v) in &pairs {
+            q.append_pair(k, if k == "trust_anchor" { px.entity.as_str() } else { v });
+        }
+        url = format!("{}/resolve?{}", px.upstream, q.finish());
+    }
     let mut req = px.http.request(method.clone(), &url).body(body.to_vec());
     for (n, v) in &headers {
         if n != header::HOST {
@@ -443,6 +455,31 @@ async fn forward(State(px): State<Proxy>, method: Method, uri: Uri, headers: Hea
                 set_ct(&mut out_headers, "application/json");
                 text = json!({"active": true}).to_string();
             }
+        }
+        (Some("resolve-aud"), "/resolve") if status == StatusCode::OK => text = px.resign(&text, |_, p| drop(p.insert("aud".into(), "https://someone-else.example".into()))),
+        (Some("resolve-forged-mark"), "/resolve") if status == StatusCode::OK => {
+            // A mark in the anchor's name about the subject, signed by a key the anchor never had.
+            let key = SoftwareSigner::generate().unwrap();
+            let kind = format!("{}/trust_marks/member", px.entity);
+            text = px.resign(&text, |_, p| {
+                let claims = json!({"iss": px.entity, "sub": p["sub"], "trust_mark_type": kind, "iat": now(), "exp": now() + 3600});
+                let input = format!("{}.{}", b64json(&json!({"alg": "ES256", "typ": "trust-mark+jwt", "kid": px.signer.current().kid().unwrap()})), b64json(&claims));
+                let mark = format!("{input}.{}", URL_SAFE_NO_PAD.encode(key.sign(input.as_bytes()).unwrap()));
+                p.insert("trust_marks".into(), json!([{"trust_mark_type": kind, "trust_mark": mark}]));
+            });
+        }
+        (Some("resolve-chain-old-key"), "/resolve") if status == StatusCode::OK => text = px.resign(&text, |_, p| {
+            // The anchor's last statement of the chain signed by a key it no longer publishes.
+            let chain = p.get_mut("trust_chain").and_then(Value::as_array_mut).unwrap();
+            let last = chain.last_mut().unwrap();
+            let (head, _) = last.as_str().unwrap().rsplit_once('.').unwrap();
+            let old = SoftwareSigner::generate().unwrap();
+            *last = format!("{head}.{}", URL_SAFE_NO_PAD.encode(old.sign(head.as_bytes()).unwrap())).into();
+        }),
+        (Some("resolve-self-missing"), "/resolve") if self_fetch => {
+            status = StatusCode::NOT_FOUND;
+            set_ct(&mut out_headers, "application/json");
+            text = json!({"error": "not_found", "error_description": "unknown subject"}).to_string();
         }
         (Some("resolve-metadata"), "/resolve") if status == StatusCode::OK => {
             text = px.resign(&text, |_, p| drop(p.insert("metadata".into(), json!({"openid_credential_verifier": {"client_name": "Altered"}}))));
