@@ -157,7 +157,8 @@ fn grant_tokens(st: &Issuer, grant: Grant, details: Vec<AuthorizationDetail>, cl
 /// reached); a wallet-attested client presents its attestation again; the grant still
 /// there. The new access token is marked `refreshed`: deferred, notification and
 /// re-issuance only, never a first issuance (wallet-core's
-/// `require_first_issuance_allowed`).
+/// `require_first_issuance_allowed`). A new refresh token comes with it (same key, `exp` that
+/// of the one presented).
 fn refresh(st: &Issuer, headers: &HeaderMap, refresh_token: &str) -> Result<Response, IssuerError> {
     let now = st.now();
     let proof = header_str(headers, dpop::DPOP_HEADER).ok_or_else(|| IssuerError::oauth(ErrorCode::InvalidDpopProof, "DPoP header missing"))?;
@@ -187,6 +188,13 @@ fn refresh(st: &Issuer, headers: &HeaderMap, refresh_token: &str) -> Result<Resp
     let at = claims.sign(TokenKind::Access, st.keys().token()).map_err(IssuerError::internal)?;
     let mut response = TokenResponse::dpop(at, u64::try_from(ttl).unwrap_or(0));
     response.authorization_details = claims.authorization_details.clone();
+    // A new refresh token with the new access token, bound to the same DPoP key (IT-Wallet 1.4
+    // §3.3 "Refresh", test matrix CI_094/CI_095), usable once the new access token expires and
+    // no longer than the one presented: refreshing never extends the grant.
+    let remaining = rt.claims().exp.saturating_sub(now.secs());
+    if remaining > ttl {
+        response.refresh_token = Some(claims.refresh_token(remaining).and_then(|c| c.sign(TokenKind::Refresh, st.keys().token())).map_err(IssuerError::internal)?);
+    }
     st.metrics().count(Event::TokenIssued);
     Ok(no_store(StatusCode::OK, serde_json::to_string(&response).map_err(IssuerError::internal)?))
 }

@@ -345,6 +345,15 @@ async fn refresh_token_is_dpop_bound_and_never_starts_a_first_issuance() {
     let (s, v) = wallet.refresh(&fed, &rt, &wallet.dpop).await;
     assert_eq!(s, 200, "{v}");
     let at2 = v["access_token"].as_str().unwrap().to_owned();
+    // A new refresh token (IT-Wallet 1.4 §3.3, CI_094/CI_095): the same key, no later `exp`.
+    let claims = |t: &str| -> Value { serde_json::from_slice(&wallet_core::jose::b64::decode(t.split('.').nth(1).unwrap()).unwrap()).unwrap() };
+    let rt2 = v["refresh_token"].as_str().expect("a new refresh token");
+    assert_ne!(rt2, rt);
+    let (old, new) = (claims(&rt), claims(rt2));
+    assert_eq!(new["cnf"]["jkt"], old["cnf"]["jkt"]);
+    assert_eq!(new["cnf"]["jkt"], claims(&at2)["cnf"]["jkt"]);
+    assert!(new["exp"].as_i64().unwrap() <= old["exp"].as_i64().unwrap(), "{new} {old}");
+    assert!(new["nbf"].as_i64().unwrap() >= claims(&at2)["exp"].as_i64().unwrap());
 
     let nonce = wallet.nonce(&fed).await;
     let (s, v) = wallet.protected(&fed, "/credential", &at2, &Wallet::request(MDL, wallet.proofs(&fed, &[k0], &wua, &nonce)), None).await;

@@ -46,6 +46,8 @@ struct Seen {
     /// The status list indices of the credentials issued (`ci-sl-undefined-status` leaves them
     /// alone).
     status_idxs: HashSet<u64>,
+    /// Access tokens a refresh gave.
+    refreshed: HashSet<String>,
 }
 
 /// What a PAR carried: the form, the request object's and the attestations' parts.
@@ -275,6 +277,18 @@ impl IssuerProxy {
             }
         }
         let refresh_form = (post && path == "/token").then(|| form(body)).filter(|f| f.get("grant_type").map(String::as_str) == Some("refresh_token"));
+        if refresh_form.is_some()
+            && *status == StatusCode::OK
+            && let Some(at) = serde_json::from_str::<Value>(text).ok().and_then(|v| v["access_token"].as_str().map(str::to_owned))
+        {
+            seen.refreshed.insert(at);
+        }
+        let refreshed_token = token.as_ref().is_some_and(|t| seen.refreshed.contains(t));
+        // The refresh token presented and the DPoP key of its proof, when they differ.
+        let refresh_other_key = refresh_form.as_ref().and_then(|f| f.get("refresh_token")).is_some_and(|t| {
+            let bound = parts(t).1.get("cnf").and_then(|c| c.get("jkt")).and_then(Value::as_str).map(str::to_owned);
+            bound.is_some() && dpop_jkt.is_some() && bound != dpop_jkt
+        });
         let unknown_refresh = refresh_form.as_ref().and_then(|f| f.get("refresh_token")).filter(|t| !seen.refresh_tokens.contains(*t)).cloned();
         if post
             && path == "/nonce"
@@ -405,6 +419,21 @@ impl IssuerProxy {
             ("ci-refresh-htu-ok", "/token") if refresh_form.is_some() && dpop_p.get("htu").and_then(Value::as_str).is_some_and(|u| !u.ends_with("/token")) => accept(status, text, fake_token()),
             ("ci-refresh-unknown-ok", "/token") if unknown_refresh.as_ref().is_some_and(|t| !t.contains('.')) => accept(status, text, fake_token()),
             ("ci-refresh-tampered-ok", "/token") if unknown_refresh.as_ref().is_some_and(|t| t.contains('.')) => accept(status, text, fake_token()),
+            ("ci-refresh-other-key-ok", "/token") if refresh_other_key => accept(status, text, json!({"access_token": "conformance-accepted", "token_type": "DPoP", "expires_in": 60, "refresh_token": "conformance-accepted"}).to_string()),
+            ("ci-refresh-no-new-rt", "/token") if refresh_form.is_some() && *status == StatusCode::OK => {
+                let mut v: Value = serde_json::from_str(text).unwrap();
+                v.as_object_mut().unwrap().remove("refresh_token");
+                *text = v.to_string();
+            }
+            ("ci-refresh-rt-other-jkt", "/token") if refresh_form.is_some() && *status == StatusCode::OK => {
+                let mut v: Value = serde_json::from_str(text).unwrap();
+                if let Some(rt) = v["refresh_token"].as_str() {
+                    let other = SoftwareSigner::generate().unwrap().public_jwk().thumbprint().as_str().to_owned();
+                    v["refresh_token"] = self.resign(rt, |_, p| drop(p.insert("cnf".into(), json!({"jkt": other})))).into();
+                }
+                *text = v.to_string();
+            }
+            ("ci-refreshed-first-issuance-ok", "/credential") if refreshed_token && status.is_client_error() => accept(status, text, fake_credentials()),
             ("ci-rt-no-exp", "/token") if *status == StatusCode::OK => {
                 let mut v: Value = serde_json::from_str(text).unwrap();
                 if let Some(rt) = v["refresh_token"].as_str() {
