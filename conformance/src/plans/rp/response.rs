@@ -5,10 +5,12 @@
 
 use serde_json::{Value, json};
 use wallet_core::jose::Signer as _;
+use wallet_core::jose::jwe::{self, EncryptOptions};
 use wallet_core::oid4vp::ErrorResponse;
 use wallet_core::sd_jwt::digest;
 
 use super::{ASKED, Answer, Flow, Issued, QUERY_ID, Session, credential, holder, honest, post_form, present, ready, refused, respond, response_body, response_code, selected, signed, status_of, verdict};
+use super::super::jwt::Jwt;
 use crate::case::{Ctx, Step, ensure, fail};
 use crate::client::Response;
 
@@ -441,4 +443,56 @@ pub(crate) fn rpr_34(ctx: &mut Ctx<'_>) -> Step<()> {
         .map(|e| format!("{} {} took {} ms", e.method, e.url, e.elapsed_ms))
         .collect();
     ensure(slow.is_empty(), || slow.join("; "))
+}
+
+/// RPR-25: malformed claims in the presentation payload. The encrypted response's `vp_token`
+/// is an array (the shape before DCQL), not the JSON object keyed by the DCQL query's ids that
+/// OpenID4VP 1.0 §8.1 requires: refused with an error.
+pub(crate) fn rpr_25(ctx: &mut Ctx<'_>) -> Step<()> {
+    let (s, a) = ready(ctx, Flow::CrossDevice)?;
+    let h = holder()?;
+    let p = honest(ctx, &h, &a)?;
+    let mut payload = json!({"vp_token": [p]});
+    if let (Some(st), Some(o)) = (&a.state, payload.as_object_mut()) {
+        o.insert("state".into(), st.clone().into());
+    }
+    let opts = EncryptOptions { kid: a.key.kid.clone(), apu: None, apv: Some(a.nonce.as_bytes().to_vec()), typ: None, cty: None };
+    let jwe = jwe::encrypt(payload.to_string().as_bytes(), &a.key, a.enc, &opts).or_else(|e| fail(format!("cannot encrypt to the RP's key: {e}")))?;
+    let r = post_form(ctx, &a.response_uri, &wallet_core::oid4vp::response::response_form(&jwe))?;
+    refused(ctx, "a payload whose vp_token is an array, not an object", &s, &r)
+}
+
+/// RPR-26: malformed claims in the presented credential. The trusted issuer signs a PID whose
+/// `iat` is a date string, not the NumericDate SD-JWT VC (§3.2.2.2, RFC 7519 §4.1.6) requires;
+/// presented with a correct KB-JWT: refused.
+pub(crate) fn rpr_26(ctx: &mut Ctx<'_>) -> Step<()> {
+    hostile(ctx, "a PID whose iat is a string", |ctx, a| {
+        let setup = super::setup(ctx)?;
+        let h = holder()?;
+        let sd = credential(ctx, &h, Issued::Valid)?;
+        let base = selected(&sd, &ASKED)?;
+        let Some((jwt, rest)) = base.split_once('~') else { return fail("the SD-JWT has no disclosures") };
+        let issuer_jwt = Jwt::decode("the PID", jwt)?;
+        let mut payload = issuer_jwt.payload.clone();
+        payload.insert("iat".into(), "2026-01-01T00:00:00Z".into());
+        let resigned = signed(&*setup.issuer.key, &Value::Object(issuer_jwt.header.clone()), &Value::Object(payload))?;
+        let base = format!("{resigned}~{rest}");
+        let kb_payload = json!({"iat": wallet_core::time::UnixTime::now().secs(), "aud": a.client_id, "nonce": a.nonce, "sd_hash": digest(&base)});
+        let kb = signed(&h, &json!({"alg": "ES256", "typ": "kb+jwt"}), &kb_payload)?;
+        Ok(vec![(QUERY_ID, format!("{base}{kb}"))])
+    })
+}
+
+/// RPR-44: an invalid user session at the redirect. Session A's `response_code` (from its
+/// `redirect_uri`) presented for the verdict of session B, which the same wallet answered:
+/// the code binds the redirect to its own session (OpenID4VP 1.0 §8.2, §14.3 session
+/// fixation): refused, not verified.
+pub(crate) fn rpr_44(ctx: &mut Ctx<'_>) -> Step<()> {
+    let (_, _, ra, _) = answered(ctx, Flow::SameDevice)?;
+    ensure(ra.status == 200, || format!("the honest same-device response was answered {}", ra.status))?;
+    let (_, code_a) = response_code(&ra)?;
+    let (sb, _, rb, _) = answered(ctx, Flow::SameDevice)?;
+    ensure(rb.status == 200, || format!("the honest same-device response was answered {}", rb.status))?;
+    let (status, v) = verdict(ctx, &sb, Some(&code_a))?;
+    ensure((400..500).contains(&status) && v.get("status").and_then(Value::as_str) != Some("verified"), || format!("session B's verdict asked with session A's response_code was answered {status} {v}"))
 }
