@@ -138,6 +138,7 @@ pub static FAULTS: &[Fault] = &[
         does: "answers a verdict asked with a response_code the verifier issued to another session as verified",
         breaks: &["RPR-44"],
     },
+    Fault { name: "vc-status-unreachable-ok", plan: Plan::Rp, does: "accepts a credential whose status list cannot be fetched", breaks: &["RPR-55"] },
     Fault { name: "resp-empty-ok", plan: Plan::Rp, does: "answers 200 to a form with neither response nor error", breaks: &["RPR-41"] },
     Fault { name: "error-media-type", plan: Plan::Rp, does: "serves response_uri's errors as text/plain", breaks: &["RPR-98", "RPR-111", "RPR-114"] },
     Fault { name: "error-no-description", plan: Plan::Rp, does: "drops error_description from response_uri's errors", breaks: &["RPR-99"] },
@@ -318,6 +319,7 @@ pub static FAULTS: &[Fault] = &[
     Fault { name: "ci-waa-signature-ok", plan: Plan::Issuer, does: "accepts a WAA signed by a key its provider does not publish", breaks: &["CI_031"] },
     Fault { name: "ci-waa-expired-ok", plan: Plan::Issuer, does: "accepts an expired WAA", breaks: &["CI_032"] },
     Fault { name: "ci-waa-chain-ok", plan: Plan::Issuer, does: "accepts a WAA whose trust_chain does not reach the anchor", breaks: &["CI_035"] },
+    Fault { name: "ci-waa-chain-required", plan: Plan::Issuer, does: "refuses a WAA without a trust_chain header (invalid_client) instead of collecting the provider's chain", breaks: &["CI_036", "CI_037"] },
     Fault { name: "ci-par-status-200", plan: Plan::Issuer, does: "answers an accepted PAR with 200", breaks: &["CI_043"] },
     Fault { name: "ci-par-media-type", plan: Plan::Issuer, does: "serves PAR responses as text/plain", breaks: &["CI_044"] },
     // The tests that redeem the request_uri at /authorize read it too.

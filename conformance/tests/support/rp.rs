@@ -236,6 +236,7 @@ impl Proxy {
                 p.disclosures.iter().any(|d| !sd.contains(&wallet_core::sd_jwt::digest(d).as_str()))
             }
             "vc-malformed-claims" => ["iat", "exp", "nbf"].iter().any(|c| p.issuer_payload.get(*c).is_some_and(|v| !v.is_i64())) || p.issuer_payload.get("vct").is_some_and(|v| !v.is_string()),
+            "vc-status-unreachable-ok" => p.issuer_payload.get("status").and_then(|s| s.get("status_list")).and_then(|l| l.get("uri")).and_then(Value::as_str) == Some(conformance::plans::rp::response::UNREACHABLE_STATUS_LIST),
             "vc-untrusted" => p.issuer_payload.get("iss").and_then(Value::as_str) != Some(self.issuer.as_str()),
             "vc-expired" => p.issuer_payload.get("exp").and_then(Value::as_i64).is_some_and(|e| e < now()),
             "vc-signature" => {

@@ -278,7 +278,7 @@ pub fn holder() -> Step<SoftwareSigner> {
 }
 
 /// The attributes of the test PID.
-fn pid_attributes() -> serde_json::Map<String, Value> {
+pub(crate) fn pid_attributes() -> serde_json::Map<String, Value> {
     let v = json!({"given_name": "Mario", "family_name": "Rossi", "birthdate": "1980-01-10",
                    "place_of_birth": {"locality": "Roma", "country": "IT"}, "nationalities": ["IT"],
                    "tax_id_code": "TINIT-RSSMRA80A10H501Z"});
@@ -453,6 +453,7 @@ pub static CASES: &[Case] = &[
     case!("RPR-52", response::rpr_52, "a JWE encrypted to a key that is not the RP's", "refused"),
     case!("RPR-53", response::rpr_53, "a disclosure replaced after issuance (same name, another value)", "refused"),
     case!("RPR-54", response::rpr_54, "a PID from an issuer outside the federation", "refused"),
+    case!("RPR-55", response::rpr_55, "a PID from the trusted issuer whose status list nobody serves", "an error response (4xx, JSON error), not verified"),
     case!("RPR-56", response::rpr_56, "the verdict asked without and with a forged integrator token", "401/403; the integrator still gets it"),
     case!("RPR-57", request::rpr_57, "a same-device session with an unregistered redirect_uri", "refused with an error"),
     case!("RPR-60", request::rpr_60, "PUT and DELETE request_uri", "an error (405/4xx), no request object"),

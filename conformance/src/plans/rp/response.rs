@@ -496,3 +496,32 @@ pub(crate) fn rpr_44(ctx: &mut Ctx<'_>) -> Step<()> {
     let (status, v) = verdict(ctx, &sb, Some(&code_a))?;
     ensure((400..500).contains(&status) && v.get("status").and_then(Value::as_str) != Some("verified"), || format!("session B's verdict asked with session A's response_code was answered {status} {v}"))
 }
+
+/// Where RPR-55's credential says its status list is: nobody serves it (port 9, discard).
+pub const UNREACHABLE_STATUS_LIST: &str = "http://127.0.0.1:9/conformance-status-list";
+
+/// RPR-55: a response the RP cannot finish processing. The trusted issuer's PID names a
+/// status list nobody serves (Token Status List §6.2; IT-Wallet 1.4 §8: the RP checks the
+/// status before it accepts): the RP cannot establish that the credential is valid, so it
+/// answers an Authorization Error Response (a 4xx with a JSON `error`), never a verified
+/// session.
+pub(crate) fn rpr_55(ctx: &mut Ctx<'_>) -> Step<()> {
+    let (s, a) = ready(ctx, Flow::CrossDevice)?;
+    let setup = super::setup(ctx)?;
+    let h = holder()?;
+    let now = wallet_core::time::UnixTime::now();
+    let Ok(vct) = wallet_core::vc::Vct::new(wallet_core::vc::Vct::PID) else { return fail("PID vct") };
+    let sd = wallet_core::vc::SdJwtVcBuilder::new(setup.issuer.id.clone(), vct, super::pid_attributes())
+        .validity(now.plus(-60), now.plus(86_400))
+        .holder_key(&h.public_jwk())
+        .kid(setup.issuer.key.kid().unwrap_or_default())
+        .status(0, UNREACHABLE_STATUS_LIST)
+        .sign(&*setup.issuer.key)
+        .or_else(|e| fail(format!("cannot issue the test PID: {e}")))?;
+    let p = present(&sd, &h, &ASKED, &a.client_id, &a.nonce)?;
+    let r = respond(ctx, &a, vec![(QUERY_ID, p)])?;
+    let code = r.json().ok().and_then(|v| v.get("error").and_then(Value::as_str).map(str::to_owned));
+    ctx.note(format!("answered {}: {}", r.status, r.text()));
+    refused(ctx, "a PID whose status list cannot be fetched", &s, &r)?;
+    ensure(code.is_some(), || format!("the refusal carries no JSON error: {}", r.text()))
+}
