@@ -85,6 +85,11 @@ static NOT_APPLICABLE: &[NotApplicable] = &[
         ids: &["RPR-16", "RPR-46", "RPR-59", "RPR-73"],
         why: "what the RP's pages show a human (retry prompts, cancelling, resuming, timeout notices): needs a person at the RP's front end",
     },
+    NotApplicable {
+        sections: &[],
+        ids: &["RPR-78", "RPR-79", "RPR-80", "RPR-97", "RPR-100"],
+        why: "the Wallet Attestation requested through DCQL and presented in vp_token is IT-Wallet 1.0's model: the normative remote flow of 1.3.x and 1.4.x has no such request, and 1.4.0 has the wallet present its Wallet Instance Attestation only to PID and attestation providers, never to relying parties (wallet-solution-requirements.rst): an RP of 1.3/1.4 does not ask for it (spec digests it-wallet.md §7, it-wallet-versions.md)",
+    },
     NotApplicable { sections: &[], ids: &["RPR-15"], why: "the RP's logs are internal; nothing observable from outside says what it logged" },
     NotApplicable {
         sections: &[],
