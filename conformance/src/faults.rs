@@ -138,6 +138,10 @@ pub static FAULTS: &[Fault] = &[
         does: "answers a verdict asked with a response_code the verifier issued to another session as verified",
         breaks: &["RPR-44"],
     },
+    Fault { name: "expired-request-served", plan: Plan::Rp, does: "serves a request object for a session past its lifetime", breaks: &["RPR-27"] },
+    Fault { name: "expired-response-ok", plan: Plan::Rp, does: "answers 200 to a response posted after its session expired", breaks: &["RPR-68"] },
+    Fault { name: "expired-verdict-ok", plan: Plan::Rp, does: "gives the integrator a verified verdict for an expired session", breaks: &["RPR-32"] },
+    Fault { name: "expired-status-pending", plan: Plan::Rp, does: "reports expired sessions as pending", breaks: &["RPR-42", "RPR-69"] },
     Fault { name: "vc-status-unreachable-ok", plan: Plan::Rp, does: "accepts a credential whose status list cannot be fetched", breaks: &["RPR-55"] },
     Fault { name: "resp-empty-ok", plan: Plan::Rp, does: "answers 200 to a form with neither response nor error", breaks: &["RPR-41"] },
     Fault { name: "error-media-type", plan: Plan::Rp, does: "serves response_uri's errors as text/plain", breaks: &["RPR-98", "RPR-111", "RPR-114"] },
@@ -295,7 +299,7 @@ pub static FAULTS: &[Fault] = &[
     Fault { name: "ci-vc-duplicate-digest", plan: Plan::Issuer, does: "repeats a digest in the credentials' _sd", breaks: &["CI_126"] },
     Fault { name: "ci-vc-no-trailing-tilde", plan: Plan::Issuer, does: "drops the SD-JWT's final ~", breaks: &["CI_130"] },
     Fault { name: "ci-vc-typ", plan: Plan::Issuer, does: "signs credentials with typ vc+sd-jwt", breaks: &["CI_131"] },
-    Fault { name: "ci-vc-no-exp", plan: Plan::Issuer, does: "drops exp from credentials", breaks: &["CI_132"] },
+    Fault { name: "ci-vc-no-exp", plan: Plan::Issuer, does: "drops exp from credentials", breaks: &["CI_105", "CI_112", "CI_115", "CI_132"] },
     // PAR and /authorize (`plans/issuer/par.rs`): "-ok" faults answer a PAR carrying the one
     // bad input with 201 and a made-up request_uri, as an issuer skipping that check would.
     Fault { name: "ci-ro-altered-ok", plan: Plan::Issuer, does: "accepts a request object whose signature does not verify", breaks: &["CI_015"] },
@@ -356,18 +360,19 @@ pub static FAULTS: &[Fault] = &[
     Fault { name: "ci-refresh-other-key-ok", plan: Plan::Issuer, does: "answers a refresh whose DPoP key is not the one the refresh token is bound to", breaks: &["CI_093", "CI_100"] },
     Fault { name: "ci-refresh-no-new-rt", plan: Plan::Issuer, does: "drops the new refresh_token from refresh responses", breaks: &["CI_094", "CI_095"] },
     Fault { name: "ci-refresh-rt-other-jkt", plan: Plan::Issuer, does: "binds the refresh token of refresh responses to another key", breaks: &["CI_094"] },
-    Fault { name: "ci-refreshed-first-issuance-ok", plan: Plan::Issuer, does: "issues credentials to a refreshed access token in a grant that issued none", breaks: &["CI_108", "CI_114"] },
+    Fault { name: "ci-refreshed-first-issuance-ok", plan: Plan::Issuer, does: "issues credentials to a refreshed access token with nothing to re-issue", breaks: &["CI_088", "CI_108", "CI_114"] },
+    Fault { name: "ci-refreshed-notification-401", plan: Plan::Issuer, does: "refuses a refreshed access token at the notification endpoint (401)", breaks: &["CI_088"] },
     Fault { name: "ci-reissue-new-exp", plan: Plan::Issuer, does: "gives re-issued credentials (a refreshed access token's) an exp a day later than the ones they replace", breaks: &["CI_105", "CI_112", "CI_115"] },
     Fault { name: "ci-rt-no-exp", plan: Plan::Issuer, does: "issues refresh tokens without exp", breaks: &["CI_104"] },
     Fault { name: "ci-batch-same-status", plan: Plan::Issuer, does: "gives the second credential of a batch the first one's status entry", breaks: &["CI_159"] },
     Fault { name: "ci-pid-no-nationalities", plan: Plan::Issuer, does: "drops the nationalities disclosure from credentials", breaks: &["CI_117"] },
     // The status list rows all read the credential's status first.
-    Fault { name: "ci-vc-status-idx-string", plan: Plan::Issuer, does: "writes the credentials' status_list.idx as a string", breaks: &["CI_079", "CI_133", "CI_175", "CI_176", "CI_179", "CI_190"] },
+    Fault { name: "ci-vc-status-idx-string", plan: Plan::Issuer, does: "writes the credentials' status_list.idx as a string", breaks: &["CI_079", "CI_105", "CI_112", "CI_115", "CI_133", "CI_175", "CI_176", "CI_179", "CI_190"] },
     Fault {
         name: "ci-vc-no-status",
         plan: Plan::Issuer,
         does: "drops status from credentials",
-        breaks: &["CI_079", "CI_132", "CI_133", "CI_159", "CI_175", "CI_176", "CI_177", "CI_178", "CI_179", "CI_181", "CI_181a", "CI_182", "CI_183", "CI_185", "CI_186", "CI_187", "CI_189", "CI_190", "CI_191"],
+        breaks: &["CI_079", "CI_105", "CI_112", "CI_115", "CI_132", "CI_133", "CI_159", "CI_175", "CI_176", "CI_177", "CI_178", "CI_179", "CI_181", "CI_181a", "CI_182", "CI_183", "CI_185", "CI_186", "CI_187", "CI_189", "CI_190", "CI_191"],
     },
     Fault {
         name: "ci-sl-down",

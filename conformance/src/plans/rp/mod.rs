@@ -17,6 +17,7 @@
 //!   `request_uri`, the QR code);
 //! * [`response`]: what the RP does with answers (the honest one, and each hostile one).
 
+pub mod expiry;
 pub mod qr;
 pub mod request;
 pub mod response;
@@ -438,10 +439,12 @@ pub static CASES: &[Case] = &[
     case!("RPR-23", request::rpr_23, "fetch the request object", "vp_formats_supported has dc+sd-jwt and every format the query asks"),
     case!("RPR-25", response::rpr_25, "an encrypted response whose vp_token is an array, not an object", "refused"),
     case!("RPR-26", response::rpr_26, "a PID from the trusted issuer whose iat is a string", "refused"),
+    case!("RPR-27", expiry::rpr_27, "fetch the request object of a session past its lifetime (waited out, at most 60 s)", "an error, no request object"),
     case!("RPR-28", response::rpr_28, "two honest same-device responses", "response codes of at least 128 bits, different"),
     case!("RPR-29", response::rpr_29, "a same-device verdict asked without and with a made-up response_code", "refused (4xx)"),
     case!("RPR-30", response::rpr_30, "GET the session state without the integrator's token", "401"),
     case!("RPR-31", response::rpr_31, "GET the state of a session id never issued", "404 with an error"),
+    case!("RPR-32", expiry::rpr_32, "the verdict of a session that expired", "an error or `expired`, never verified"),
     case!("RPR-34", response::rpr_34, "a same-device presentation, each wallet-facing exchange timed", "every answer within 2 s"),
     case!("RPR-37", response::rpr_37, "a JWE the RP cannot decrypt (another key under its kid)", "refused"),
     case!("RPR-38", response::rpr_38, "a PID signed with a key that is not its issuer's", "refused"),
@@ -449,6 +452,7 @@ pub static CASES: &[Case] = &[
     case!("RPR-40", response::rpr_40, "response=<not a JWE>", "400 with an error"),
     case!("RPR-41", response::rpr_41, "an empty form to response_uri", "400 with an error"),
     case!("RPR-44", response::rpr_44, "session B's verdict asked with session A's response_code", "refused (4xx), not verified"),
+    case!("RPR-42", expiry::rpr_42, "the state of a session that timed out after its request was fetched", "an error or `expired`"),
     case!("RPR-49", request::rpr_49, "POST request_uri with a JSON body", "an error (415 or 400), no request object"),
     case!("RPR-52", response::rpr_52, "a JWE encrypted to a key that is not the RP's", "refused"),
     case!("RPR-53", response::rpr_53, "a disclosure replaced after issuance (same name, another value)", "refused"),
@@ -462,6 +466,8 @@ pub static CASES: &[Case] = &[
     case!("RPR-65", response::rpr_65, "a PID whose issuer JWT signature does not verify", "refused"),
     case!("RPR-66", response::rpr_66, "an expired PID", "refused"),
     case!("RPR-67", response::rpr_67, "a response that does not parse", "400 with an error"),
+    case!("RPR-68", expiry::rpr_68, "an honest response after the session timed out", "refused, not verified"),
+    case!("RPR-69", expiry::rpr_69, "the state of a session that expired unfetched", "an error or `expired`"),
     case!("RPR-76", request::rpr_76, "PATCH request_uri", "an error (405/4xx), no request object"),
     case!("RPR-03", request::rpr_03, "a cross-device session; GET its QR code's SVG and decode it", "the session's wallet URL, its request_uri registered in the RP's metadata"),
     case!("RPR-77", request::rpr_77, "a cross-device session; GET its QR code's SVG", "the format information declares error correction level Q"),
