@@ -71,6 +71,7 @@ pub async fn token(State(st): State<Issuer>, headers: HeaderMap, body: axum::bod
         st.metrics().count(Event::Refused);
         e
     };
+    st.fetch_provider_chain(header_str(&headers, wallet_core::attestation::CLIENT_ATTESTATION_HEADER)).await;
     let now = st.now();
     let body = std::str::from_utf8(&body).map_err(|_| refused(IssuerError::bad_request("the body is not UTF-8")))?;
     let req = TokenRequest::parse_form(body).map_err(|e| refused(IssuerError::oauth(e.code(), e)))?;
@@ -248,7 +249,9 @@ fn authorize(st: &Issuer, headers: &HeaderMap, path: &str) -> Result<(VerifiedTo
 }
 
 /// Signs one SD-JWT VC per key with the registry's claims: `cnf` = the key, a status list
-/// index of its own, our `kid` and, once onboarded, our `trust_chain`; records each.
+/// index of its own, our `kid` and, once onboarded, our `trust_chain`; records each. `exp`:
+/// `credential_ttl` from now, or `expires` (a re-issuance: the replaced credentials' expiry).
+#[allow(clippy::too_many_arguments)]
 fn issue(
     st: &Issuer,
     grant_id: &str,
@@ -257,10 +260,14 @@ fn issue(
     claims: serde_json::Map<String, Value>,
     keys: &[Jwk],
     trust_chain: Option<&[String]>,
+    expires: Option<i64>,
 ) -> Result<CredentialResponse, IssuerError> {
     let config = st.config().credential(configuration_id).ok_or_else(|| IssuerError::internal(format!("configuration {configuration_id} vanished")))?;
     let now = st.now();
-    let exp = now.plus(st.config().credential_ttl);
+    let exp = match expires {
+        Some(e) => wallet_core::time::UnixTime::from_claim("exp", e).map_err(IssuerError::internal)?,
+        None => now.plus(st.config().credential_ttl),
+    };
     let status_uri = st.config().endpoint(routes::STATUS_LIST_PATH);
     let vct = Vct::new(config.preset.vct()).map_err(IssuerError::internal)?;
     let signer = st.keys().credential();
@@ -371,7 +378,7 @@ async fn credential_inner(st: &Issuer, headers: &HeaderMap, body: &[u8]) -> Resu
         Record::Ready(claims) => {
             let chain = st.own_trust_chain().await;
             if c.replaces.is_empty() {
-                return issue(st, &grant_id, &c.grant, &c.configuration_id, claims, &c.keys, chain.as_deref());
+                return issue(st, &grant_id, &c.grant, &c.configuration_id, claims, &c.keys, chain.as_deref(), None);
             }
             // IT-Wallet 1.4 §3.3 re-issuance, single use: the marked credentials are claimed by
             // one guarded UPDATE (of two concurrent requests, on one replica or two, one gets
@@ -384,7 +391,25 @@ async fn credential_inner(st: &Issuer, headers: &HeaderMap, body: &[u8]) -> Resu
             if claimed.is_empty() {
                 return Err(IssuerError::oauth(ErrorCode::CredentialRequestDenied, "the credentials marked for update are already being re-issued or were re-issued"));
             }
-            let response = match issue(st, &grant_id, &c.grant, &c.configuration_id, claims, &c.keys, chain.as_deref()) {
+            // The successors keep the expiry of what they replace (IT-Wallet 1.4 §3.3
+            // "Re-issuance": the same expiry; test matrix CI_105, CI_112, CI_115); an expired
+            // credential is not re-issued: the citizen goes through a new issuance (CI_106).
+            let exp = match st.store().issued_to(&c.grant.citizen) {
+                Ok(all) => all.iter().filter(|i| claimed.contains(&i.id)).map(|i| i.expires_at).min(),
+                Err(e) => {
+                    if let Err(release) = st.store().release_reissue(&claim) {
+                        tracing::warn!(target: "issuer", error = %release, "re-issuance claim not released: its lease will end");
+                    }
+                    return Err(e.into());
+                }
+            };
+            if exp.is_some_and(|e| e <= now.secs()) {
+                if let Err(release) = st.store().release_reissue(&claim) {
+                    tracing::warn!(target: "issuer", error = %release, "re-issuance claim not released: its lease will end");
+                }
+                return Err(IssuerError::oauth(ErrorCode::CredentialRequestDenied, "the credentials marked for update have expired: a new issuance is needed"));
+            }
+            let response = match issue(st, &grant_id, &c.grant, &c.configuration_id, claims, &c.keys, chain.as_deref(), exp) {
                 Ok(r) => r,
                 Err(e) => {
                     if let Err(release) = st.store().release_reissue(&claim) {
@@ -513,7 +538,7 @@ pub async fn deferred(State(st): State<Issuer>, headers: HeaderMap, body: axum::
             }
             let keys: Vec<Jwk> = serde_json::from_str(&d.keys).map_err(IssuerError::internal)?;
             let chain = st.own_trust_chain().await;
-            issue(&st, &grant_id, &grant, &d.configuration_id, claims, &keys, chain.as_deref())?
+            issue(&st, &grant_id, &grant, &d.configuration_id, claims, &keys, chain.as_deref(), None)?
         }
     };
     respond(&response)

@@ -57,11 +57,22 @@ pub enum OpenError {
 /// validation checks of time is monotonic (`iat` not in the future, then `now` before each
 /// `exp`), so the remembered result is the one validating again would give until that
 /// `exp`; past it the chain is validated again (and fails). Failures are not remembered.
+///
+/// A WAA without the header (IT-Wallet 1.4 §3.3 "Wallet Attestation": `trust_chain` is
+/// OPTIONAL) is resolved through the Federation API instead: [`Issuer::fetch_provider_chain`]
+/// collects the provider's chain (its Entity Configuration, its superiors' `fetch`: test
+/// matrix CI_036, CI_037) before the attestation is verified, and the chain, kept by `iss`
+/// until its earliest `exp`, is then validated here as if the header had carried it.
 #[derive(Debug, Clone)]
 pub struct WalletProviders {
     resolvers: Vec<TrustChainResolver>,
     validated: Arc<std::sync::Mutex<ValidatedChains>>,
+    fetched: Arc<std::sync::Mutex<FetchedChains>>,
 }
+
+/// Providers' chains collected through the Federation API, by `iss`: the statements (none
+/// after a failed collection) and until when they are used.
+type FetchedChains = std::collections::HashMap<String, (Option<Vec<String>>, i64)>;
 
 /// Provider keys from validated chains, by [`WalletProviders::chain_key`], with the chain's
 /// earliest `exp`.
@@ -73,7 +84,13 @@ const MAX_VALIDATED_CHAINS: usize = 1_024;
 
 impl WalletProviders {
     fn new(resolvers: Vec<TrustChainResolver>) -> Self {
-        Self { resolvers, validated: Arc::default() }
+        Self { resolvers, validated: Arc::default(), fetched: Arc::default() }
+    }
+
+    /// The chain collected for `iss`, while it is to be used (`None` after a failure too).
+    fn fetched_chain(&self, iss: &str, now: i64) -> Option<Option<Vec<String>>> {
+        let fetched = self.fetched.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        fetched.get(iss).filter(|(_, until)| now < *until).map(|(c, _)| c.clone())
     }
 
     /// SHA-256 over `iss`, `kid` and the chain, each length-prefixed; `None` without a chain.
@@ -96,6 +113,13 @@ impl WalletProviders {
 
 impl IssuerKeyResolver for WalletProviders {
     fn resolve(&self, iss: &str, header: &JwsHeader, now: UnixTime) -> Result<Cow<'_, Jwk>, KeyResolutionError> {
+        if header.trust_chain.is_none()
+            && let Some(Some(chain)) = self.fetched_chain(iss, now.secs())
+        {
+            let mut with_chain = header.clone();
+            with_chain.trust_chain = Some(chain);
+            return self.resolve(iss, &with_chain, now).map(|k| Cow::Owned(k.into_owned()));
+        }
         let key = Self::chain_key(iss, header);
         if let Some(k) = &key {
             let validated = self.validated.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -509,6 +533,45 @@ impl Issuer {
         let mut slot = self.inner.own_chain.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         *slot = OwnChain { jwts: jwts.clone(), until };
         jwts
+    }
+
+    /// For a client attestation (WAA) whose header carries no `trust_chain` (IT-Wallet 1.4
+    /// §3.3: OPTIONAL), the provider's trust chain collected through the Federation API (its
+    /// Entity Configuration at `iss`, its superiors' fetch endpoints) up to a configured
+    /// trust anchor and kept for [`WalletProviders`] until its earliest `exp` (a failure for
+    /// [`CHAIN_RETRY`] seconds). Nothing for an attestation with a chain, one that does not
+    /// parse, or an `iss` already collected: verifying the attestation then says what is wrong.
+    pub async fn fetch_provider_chain(&self, attestation: Option<&str>) {
+        let Some((header, payload)) = attestation.and_then(|a| {
+            let mut parts = a.split('.');
+            let decode = |p: Option<&str>| p.and_then(|p| wallet_core::jose::b64::decode(p).ok()).and_then(|b| serde_json::from_slice::<Value>(&b).ok());
+            Some((decode(parts.next())?, decode(parts.next())?))
+        }) else {
+            return;
+        };
+        if header.get("trust_chain").is_some() || self.inner.config.trust_anchors.is_empty() {
+            return;
+        }
+        let Some(iss) = payload.get("iss").and_then(Value::as_str) else { return };
+        let now = self.now().secs();
+        if self.inner.wallet_providers.fetched_chain(iss, now).is_some() {
+            return;
+        }
+        let Ok(subject) = wallet_core::federation::EntityId::new(iss) else { return };
+        let fetcher = self.inner.http.for_request();
+        let resolved = wallet_core::federation::ChainCollector::new_async(&fetcher, &self.inner.config.trust_anchors).resolve_async(&subject, self.now()).await;
+        let entry = match resolved {
+            Ok(chain) => (Some(chain.jwts()), chain.exp.secs()),
+            Err(e) => {
+                tracing::info!(target: "issuer", provider = %iss, "a WAA without trust_chain: the provider's chain cannot be collected: {e}");
+                (None, now.saturating_add(CHAIN_RETRY))
+            }
+        };
+        let mut fetched = self.inner.wallet_providers.fetched.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if fetched.len() >= MAX_VALIDATED_CHAINS {
+            fetched.clear();
+        }
+        fetched.insert(iss.to_owned(), entry);
     }
 
     /// Now.

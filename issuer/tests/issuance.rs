@@ -482,6 +482,9 @@ async fn an_updated_licence_is_reissued_with_the_refresh_token() {
     let (s, v) = Fed::json(post()).await;
     assert_eq!((s, v["error"].as_str()), (400, Some("invalid_dpop_proof")), "a replayed DPoP jti: {v}");
 
+    // A second later than the first issuance: a re-issuance with `credential_ttl` from now
+    // would have another exp.
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
     let nonce = wallet.nonce(&fed).await;
     let (s, v) = wallet.protected(&fed, "/credential", &at, &Wallet::request(MDL, wallet.proofs(&fed, &[k1], &fed.wua(&[k1]), &nonce)), None).await;
     assert_eq!(s, 200, "{v}");
@@ -490,6 +493,10 @@ async fn an_updated_licence_is_reissued_with_the_refresh_token() {
     assert_eq!(new.attributes()["expiry_date"], "2040-01-31", "the registry's current record");
     let cnf: wallet_core::jose::Jwk = serde_json::from_value(new.sd_jwt.claims["cnf"]["jwk"].clone()).unwrap();
     assert_eq!(cnf.thumbprint(), wallet_core::jose::Signer::public_jwk(k1).thumbprint(), "bound to the fresh key");
+    // The same expiry as the credential it replaces (IT-Wallet 1.4 §3.3 "Re-issuance"), a
+    // second or more later than the first issuance (the sleep above).
+    assert_eq!(new.sd_jwt.claims["exp"], old.sd_jwt.claims["exp"], "the replaced credential's exp");
+    assert!(new.sd_jwt.claims["iat"].as_i64().unwrap() > old.sd_jwt.claims["iat"].as_i64().unwrap());
     let new_idx = new.status.unwrap().idx;
     assert_eq!(status_of(&fed, old_idx).await, StatusValue::Invalid);
     assert_eq!(status_of(&fed, new_idx).await, StatusValue::Valid);

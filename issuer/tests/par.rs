@@ -67,6 +67,29 @@ async fn par_then_authorize_consumes_the_request_uri_once() {
     assert_eq!((s, v["error"].as_str()), (400, Some("invalid_request")), "another client's request_uri");
 }
 
+/// A WAA without `trust_chain` (IT-Wallet 1.4 §3.3: the header is OPTIONAL): the issuer
+/// collects the provider's chain through the Federation API (test matrix CI_036, CI_037) and
+/// accepts the PAR; one naming an entity outside the federation is `invalid_client`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waa_without_trust_chain_is_resolved_through_the_federation() {
+    let fed = Fed::new().await;
+    let key = SoftwareSigner::generate().unwrap();
+    let c = Client { waa: fed.waa_without_chain(fed.wp_id.as_str(), &key), key };
+    let req = c.par_body(&fed, &c.key);
+    let (s, v) = c.par(&fed, &req, Some(&c.waa), fed.issuer_id.as_str()).await;
+    assert_eq!(s, 201, "{v}");
+    // Again, from the chain kept.
+    let req = c.par_body(&fed, &c.key);
+    let (s, v) = c.par(&fed, &req, Some(&c.waa), fed.issuer_id.as_str()).await;
+    assert_eq!(s, 201, "{v}");
+
+    let key = SoftwareSigner::generate().unwrap();
+    let stranger = Client { waa: fed.waa_without_chain("https://127.0.0.1:9/not-in-the-federation", &key), key };
+    let req = stranger.par_body(&fed, &stranger.key);
+    let (s, v) = stranger.par(&fed, &req, Some(&stranger.waa), fed.issuer_id.as_str()).await;
+    assert_eq!((s, v["error"].as_str()), (401, Some("invalid_client")), "{v}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn par_refusals() {
     let fed = Fed::new().await;

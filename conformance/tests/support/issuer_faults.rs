@@ -369,8 +369,15 @@ impl IssuerProxy {
             "ci-waa-signature-ok" => par_is(&|p| p.waa.0.get("kid").and_then(Value::as_str).is_some_and(|kid| !p.provider_configuration().1.contains(kid))),
             "ci-waa-expired-ok" => par_is(&|p| p.waa.1.get("exp").and_then(Value::as_i64).is_some_and(|e| e < now())),
             "ci-waa-chain-ok" => par_is(&|p| p.provider_configuration().0 < 2),
+            "ci-waa-chain-required" => par_is(&|p| !p.waa.0.contains_key("trust_chain")),
             _ => false,
         };
+        if par_fault_hit && fault == "ci-waa-chain-required" {
+            *status = StatusCode::UNAUTHORIZED;
+            *text = json!({"error": "invalid_client", "error_description": "the client attestation has no trust_chain header"}).to_string();
+            out.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            return;
+        }
         if par_fault_hit && fault == "ci-par-form-charset-refused" {
             *status = StatusCode::UNSUPPORTED_MEDIA_TYPE;
             *text = json!({"error": "invalid_request", "error_description": "Content-Type must be application/x-www-form-urlencoded"}).to_string();
@@ -432,6 +439,17 @@ impl IssuerProxy {
                     v["refresh_token"] = self.resign(rt, |_, p| drop(p.insert("cnf".into(), json!({"jkt": other})))).into();
                 }
                 *text = v.to_string();
+            }
+            ("ci-reissue-new-exp", "/credential") if refreshed_token && *status == StatusCode::OK => Self::each_credential(text, |c| {
+                self.resign_sd_jwt(c, |_, p| {
+                    let exp = p["exp"].as_i64().unwrap();
+                    p.insert("exp".into(), (exp + 86_400).into());
+                })
+            }),
+            ("ci-refreshed-notification-401", "/notification") if refreshed_token => {
+                *status = StatusCode::UNAUTHORIZED;
+                *text = json!({"error": "invalid_token", "error_description": "a refreshed access token"}).to_string();
+                set_json(out);
             }
             ("ci-refreshed-first-issuance-ok", "/credential") if refreshed_token && status.is_client_error() => accept(status, text, fake_credentials()),
             ("ci-rt-no-exp", "/token") if *status == StatusCode::OK => {

@@ -231,6 +231,12 @@ impl Fed {
             .unwrap()
     }
 
+    /// A WAA for `key` signed with the wallet provider's key, naming `iss`, without a
+    /// `trust_chain` header (IT-Wallet 1.4 §3.3: OPTIONAL).
+    pub fn waa_without_chain(&self, iss: &str, key: &SoftwareSigner) -> String {
+        WaaBuilder::new(iss, &key.public_jwk(), &info(), UnixTime::now()).lifetime(3_600).sign(&ProviderSigning::new(&self.wp_key)).unwrap()
+    }
+
     /// A WUA from the wallet provider attesting `keys`, with its trust chain.
     pub fn wua(&self, keys: &[&SoftwareSigner]) -> String {
         self.wua_at(keys, 7)

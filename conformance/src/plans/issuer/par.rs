@@ -402,6 +402,20 @@ pub fn ci_035(ctx: &mut Ctx<'_>) -> Step<()> {
     expect_refused(&r, &CLIENT_ERRORS)
 }
 
+/// CI_036, CI_037: a WAA without the `trust_chain` header (IT-Wallet 1.4 §3.3 "Wallet
+/// Attestation": OPTIONAL), honest otherwise: the issuer establishes trust in the provider
+/// through the Federation API (the provider's Entity Configuration, its superiors' fetch
+/// endpoints, up to the trust anchor) and accepts the PAR (201).
+pub fn waa_without_chain(ctx: &mut Ctx<'_>) -> Step<()> {
+    let wp = setup(ctx)?.wallet_provider.clone();
+    let r = with_waa(ctx, |_, key| {
+        let jwk = key.public_jwk();
+        let info = general_info();
+        WaaBuilder::new(&wp.id, &jwk, &info, UnixTime::now()).lifetime(3_600).sign(&ProviderSigning::new(&*wp.key)).or_else(|e| fail(format!("signing the WAA: {e}")))
+    })?;
+    ensure(r.status == 201, || format!("a PAR whose WAA carries no trust_chain (the provider reachable through the federation) answered {} {}", r.status, super::protocol::short(&r.text())))
+}
+
 // --- The PAR response (RFC 9126 §2.2; IT-Wallet 1.4 §3.3) ---
 
 /// CI_043: an honest PAR: 201.

@@ -208,3 +208,79 @@ pub fn first_issuance_refused(ctx: &mut Ctx<'_>) -> Step<()> {
     ctx.note(format!("refused: {} {}", r.status, short(&r.text())));
     Ok(())
 }
+
+/// The issuer-signed JWT's payload of the first credential of a 200 credential response.
+fn first_credential(v: &Value) -> Step<serde_json::Map<String, Value>> {
+    let Some(c) = v.get("credentials").and_then(Value::as_array).and_then(|c| c.first()).and_then(|c| c.get("credential")).and_then(Value::as_str) else {
+        return fail("the credential response has no credentials[0].credential");
+    };
+    Ok(jws_parts(c.split('~').next().unwrap_or_default()).1)
+}
+
+/// CI_105, CI_112, CI_115: a re-issued credential keeps the expiry of the one it replaces
+/// (IT-Wallet 1.4 §3.3 "Re-issuance": the same expiry). The tool issues a credential, marks
+/// it for update through the issuer's admin API (`POST /admin/status`, action `update`, the
+/// credential's id from `GET /admin/citizens/{citizen}/credentials`: our issuer's API, the
+/// one that makes the offers), refreshes, and asks for the credential again with the
+/// refreshed token in a later second than the first issuance: the new `exp` is the old one.
+pub fn reissued_same_expiry(ctx: &mut Ctx<'_>) -> Step<()> {
+    let (s, rt) = session(ctx)?;
+    let (_, v) = s.issue(ctx, 1)?;
+    let old = first_credential(&v)?;
+    let (Some(old_exp), Some(old_iat)) = (old.get("exp").and_then(Value::as_i64), old.get("iat").and_then(Value::as_i64)) else { return fail("the credential has no exp or iat") };
+    let Some(idx) = old.get("status").and_then(|st| st.get("status_list")).and_then(|l| l.get("idx")).and_then(Value::as_u64) else { return fail("the credential has no status_list.idx") };
+    let setup = wallet::setup(ctx)?.clone();
+    let citizen = setup.citizen.clone();
+    let base = setup.offers.trim_end_matches('/').to_owned();
+    let auth = format!("Bearer {}", setup.token);
+    let url = format!("{base}/admin/citizens/{}/credentials", url::form_urlencoded::byte_serialize(citizen.as_bytes()).collect::<String>());
+    let r = ctx.get(&url, &[("authorization", &auth), ("accept", "application/json")])?;
+    ensure(r.status == 200, || format!("the admin API answered {} to GET {url}", r.status))?;
+    let list = r.json().or_else(|e| fail(format!("the admin API's answer is not JSON: {e}")))?;
+    let id = list.get("credentials").and_then(Value::as_array).into_iter().flatten().find(|c| c.get("status_idx").and_then(Value::as_u64) == Some(idx)).and_then(|c| c.get("id")).and_then(Value::as_str).map(str::to_owned);
+    let Some(id) = id else { return skip(format!("the admin API does not list the credential of status index {idx}: the tool cannot mark it for update")) };
+    let body = serde_json::json!({"action": "update", "credential_id": id}).to_string();
+    let r = ctx.send("POST", &format!("{base}/admin/status"), &[("authorization", &auth), ("content-type", "application/json")], Some(body.as_bytes()))?;
+    ensure(r.status == 200, || format!("the admin API answered {} {} to marking the credential for update", r.status, short(&r.text())))?;
+    // A later second than the first issuance: `credential_ttl` from now would be another exp.
+    while wallet_core::time::UnixTime::now().secs() <= old_iat {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let refreshed = honest_refresh(ctx, &s, &rt)?;
+    let Some(at) = refreshed.get("access_token").and_then(Value::as_str).map(str::to_owned) else { return fail("the refresh response has no access_token") };
+    let (_, body) = s.honest_request(ctx, 1)?;
+    let url = s.ep.credential.clone();
+    let r = s.protected(ctx, &url, &body, Some(&at), None)?;
+    ensure(r.status == 200, || format!("the re-issuance was answered {} {}", r.status, short(&r.text())))?;
+    let v = r.json().or_else(|e| fail(format!("the credential response is not JSON: {e}")))?;
+    let new = first_credential(&v)?;
+    let new_exp = new.get("exp").and_then(Value::as_i64);
+    ctx.note(format!("first issued iat {old_iat} exp {old_exp}; re-issued iat {:?} exp {new_exp:?}", new.get("iat").and_then(Value::as_i64)));
+    ensure(new_exp == Some(old_exp), || format!("the re-issued credential expires at {new_exp:?}, the one it replaces at {old_exp}"))
+}
+
+/// CI_088: an access token obtained by refresh serves the deferred, notification and
+/// credential (re-issuance) endpoints only (IT-Wallet 1.4 §3.3 "Refresh"): with it the
+/// deferred endpoint takes a request (an unknown `transaction_id` is
+/// `invalid_transaction_id`, not an authorization failure), the notification endpoint
+/// acknowledges the credential issued in the grant (204), and the credential endpoint, with
+/// nothing marked for re-issuance, issues nothing (4xx).
+pub fn ci_088(ctx: &mut Ctx<'_>) -> Step<()> {
+    let (s, rt) = session(ctx)?;
+    let (_, issued) = s.issue(ctx, 1)?;
+    let refreshed = honest_refresh(ctx, &s, &rt)?;
+    let Some(at) = refreshed.get("access_token").and_then(Value::as_str).map(str::to_owned) else { return fail("the refresh response has no access_token") };
+    if let Some(url) = s.ep.deferred.clone() {
+        let r = s.protected(ctx, &url, &serde_json::json!({"transaction_id": "conformance-unknown-transaction"}), Some(&at), None)?;
+        expect_error(&r, 400, "invalid_transaction_id")?;
+    }
+    if let Some(url) = s.ep.notification.clone() {
+        let Some(id) = issued.get("notification_id").and_then(Value::as_str).map(str::to_owned) else { return fail("the credential response has no notification_id") };
+        let r = s.protected(ctx, &url, &serde_json::json!({"notification_id": id, "event": "credential_accepted"}), Some(&at), None)?;
+        ensure(r.status == 204, || format!("a notification with the refreshed access token answered {} {}", r.status, short(&r.text())))?;
+    }
+    let (_, body) = s.honest_request(ctx, 1)?;
+    let url = s.ep.credential.clone();
+    let r = s.protected(ctx, &url, &body, Some(&at), None)?;
+    ensure(matches!(r.status, 400 | 401 | 403), || format!("a credential request with the refreshed access token, nothing marked for re-issuance, answered {} {}", r.status, short(&r.text())))
+}
