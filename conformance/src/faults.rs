@@ -142,6 +142,7 @@ pub static FAULTS: &[Fault] = &[
     Fault { name: "expired-response-ok", plan: Plan::Rp, does: "answers 200 to a response posted after its session expired", breaks: &["RPR-68"] },
     Fault { name: "expired-verdict-ok", plan: Plan::Rp, does: "gives the integrator a verified verdict for an expired session", breaks: &["RPR-32"] },
     Fault { name: "expired-status-pending", plan: Plan::Rp, does: "reports expired sessions as pending", breaks: &["RPR-42", "RPR-69"] },
+    Fault { name: "large-response-ok", plan: Plan::Rp, does: "answers 200 to a 3 MiB response", breaks: &["RPR-36"] },
     Fault { name: "vc-status-unreachable-ok", plan: Plan::Rp, does: "accepts a credential whose status list cannot be fetched", breaks: &["RPR-55"] },
     Fault { name: "resp-empty-ok", plan: Plan::Rp, does: "answers 200 to a form with neither response nor error", breaks: &["RPR-41"] },
     Fault { name: "error-media-type", plan: Plan::Rp, does: "serves response_uri's errors as text/plain", breaks: &["RPR-98", "RPR-111", "RPR-114"] },
@@ -367,28 +368,29 @@ pub static FAULTS: &[Fault] = &[
     Fault { name: "ci-batch-same-status", plan: Plan::Issuer, does: "gives the second credential of a batch the first one's status entry", breaks: &["CI_159"] },
     Fault { name: "ci-pid-no-nationalities", plan: Plan::Issuer, does: "drops the nationalities disclosure from credentials", breaks: &["CI_117"] },
     // The status list rows all read the credential's status first.
-    Fault { name: "ci-vc-status-idx-string", plan: Plan::Issuer, does: "writes the credentials' status_list.idx as a string", breaks: &["CI_079", "CI_105", "CI_112", "CI_115", "CI_133", "CI_175", "CI_176", "CI_179", "CI_190"] },
+    Fault { name: "ci-vc-status-idx-string", plan: Plan::Issuer, does: "writes the credentials' status_list.idx as a string", breaks: &["CI_079", "CI_105", "CI_112", "CI_115", "CI_133", "CI_175", "CI_176", "CI_179", "CI_180", "CI_190"] },
     Fault {
         name: "ci-vc-no-status",
         plan: Plan::Issuer,
         does: "drops status from credentials",
-        breaks: &["CI_079", "CI_105", "CI_112", "CI_115", "CI_132", "CI_133", "CI_159", "CI_175", "CI_176", "CI_177", "CI_178", "CI_179", "CI_181", "CI_181a", "CI_182", "CI_183", "CI_185", "CI_186", "CI_187", "CI_189", "CI_190", "CI_191"],
+        breaks: &["CI_079", "CI_105", "CI_112", "CI_115", "CI_132", "CI_133", "CI_159", "CI_175", "CI_176", "CI_177", "CI_178", "CI_179", "CI_180", "CI_181", "CI_181a", "CI_182", "CI_183", "CI_185", "CI_186", "CI_187", "CI_189", "CI_190", "CI_191"],
     },
     Fault {
         name: "ci-sl-down",
         plan: Plan::Issuer,
         does: "answers the status list with 503",
-        breaks: &["CI_079", "CI_175", "CI_176", "CI_177", "CI_178", "CI_179", "CI_181", "CI_181a", "CI_182", "CI_183", "CI_185", "CI_186", "CI_187", "CI_191"],
+        breaks: &["CI_079", "CI_175", "CI_176", "CI_177", "CI_178", "CI_179", "CI_180", "CI_181", "CI_181a", "CI_182", "CI_183", "CI_185", "CI_186", "CI_187", "CI_191"],
     },
     Fault { name: "ci-sl-media-type", plan: Plan::Issuer, does: "serves the status list as application/jwt", breaks: &["CI_175", "CI_191"] },
     Fault { name: "ci-sl-typ", plan: Plan::Issuer, does: "signs the Status List Token with typ JWT", breaks: &["CI_175", "CI_177"] },
     Fault { name: "ci-sl-sub", plan: Plan::Issuer, does: "signs the Status List Token with another sub", breaks: &["CI_175", "CI_185"] },
     Fault { name: "ci-sl-long-lived", plan: Plan::Issuer, does: "signs the Status List Token valid for two days", breaks: &["CI_186"] },
     // A list with bits 3 cannot be read at all.
-    Fault { name: "ci-sl-bits", plan: Plan::Issuer, does: "signs the Status List Token with bits 3", breaks: &["CI_079", "CI_175", "CI_176", "CI_178", "CI_179", "CI_181", "CI_183", "CI_187"] },
-    Fault { name: "ci-sl-uncompressed", plan: Plan::Issuer, does: "puts the byte array in lst uncompressed", breaks: &["CI_079", "CI_175", "CI_176", "CI_179", "CI_181", "CI_181a", "CI_183"] },
+    Fault { name: "ci-sl-bits", plan: Plan::Issuer, does: "signs the Status List Token with bits 3", breaks: &["CI_079", "CI_175", "CI_176", "CI_178", "CI_179", "CI_180", "CI_181", "CI_183", "CI_187"] },
+    Fault { name: "ci-sl-uncompressed", plan: Plan::Issuer, does: "puts the byte array in lst uncompressed", breaks: &["CI_079", "CI_175", "CI_176", "CI_179", "CI_180", "CI_181", "CI_181a", "CI_183"] },
     Fault { name: "ci-sl-stored", plan: Plan::Issuer, does: "compresses the list at level 0 (stored DEFLATE blocks, ZLIB FLEVEL 0)", breaks: &["CI_181a"] },
     Fault { name: "ci-sl-undefined-status", plan: Plan::Issuer, does: "widens the list to bits 8 and gives an entry no credential holds the undefined status 0x42", breaks: &["CI_183"] },
+    Fault { name: "ci-sl-all-valid", plan: Plan::Issuer, does: "serves the list with every entry VALID (revocations not written)", breaks: &["CI_180"] },
     Fault { name: "ci-sl-invalid", plan: Plan::Issuer, does: "marks every entry of the list INVALID", breaks: &["CI_079", "CI_176"] },
 ];
 

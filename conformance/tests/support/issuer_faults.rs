@@ -745,6 +745,11 @@ impl IssuerProxy {
                     p["status_list"]["lst"] = wide.to_lst().into();
                 });
             }
+            ("ci-sl-all-valid", "/status-list") => *text = self.resign(text.trim(), |_, p| {
+                let bits = wallet_core::status::Bits::from_u64(p["status_list"]["bits"].as_u64().unwrap()).unwrap();
+                let list = wallet_core::status::decode_lst(p["status_list"]["lst"].as_str().unwrap(), bits, wallet_core::status::DEFAULT_MAX_DECOMPRESSED).unwrap();
+                p["status_list"]["lst"] = wallet_core::status::StatusList::new(bits, list.len()).to_lst().into();
+            }),
             ("ci-sl-invalid", "/status-list") => *text = self.resign(text.trim(), |_, p| {
                 let bits = wallet_core::status::Bits::from_u64(p["status_list"]["bits"].as_u64().unwrap()).unwrap();
                 let list = wallet_core::status::decode_lst(p["status_list"]["lst"].as_str().unwrap(), bits, wallet_core::status::DEFAULT_MAX_DECOMPRESSED).unwrap();

@@ -286,6 +286,29 @@ pub fn ci_181a(ctx: &mut Ctx<'_>) -> Step<()> {
     ensure(level == 3, || format!("the ZLIB header says FLEVEL {level}: the list was not compressed at the maximum level (3)"))
 }
 
+/// CI_180: the issuer sets each credential's status in the byte array at its index (`bits`
+/// per entry, counted from the least significant bit: Token Status List §4.1). The tool
+/// issues a credential, revokes it through the issuer's admin API (our issuer's, the one that
+/// makes the offers: `revoke`), fetches the list again: the entry at the credential's `idx`,
+/// read LSB first (wallet-core's `StatusList`), is INVALID (0x01).
+pub fn ci_180(ctx: &mut Ctx<'_>) -> Step<()> {
+    let c = issued(ctx)?;
+    let Some(sl) = status_list_claim(&c) else { return fail("no status.status_list object") };
+    let Some(idx) = sl.get("idx").and_then(Value::as_u64) else { return fail("the credential's status_list.idx is not a non-negative integer") };
+    let Some(uri) = sl.get("uri").and_then(Value::as_str).map(str::to_owned) else { return fail("status_list has no uri") };
+    super::refresh::admin_status(ctx, idx, "revoke")?;
+    let r = ctx.get(&uri, &[("accept", wallet_core::status::MEDIA_TYPE)])?;
+    ensure((200..300).contains(&r.status), || format!("the status list endpoint answered {}", r.status))?;
+    let jwt = Jwt::decode("the Status List Token", &r.text())?;
+    ctx.record_jwt("the Status List Token after the revocation", &jwt.raw);
+    let l = list(&jwt)?;
+    match l.get(idx) {
+        Ok(StatusValue::Invalid) => Ok(()),
+        Ok(v) => fail(format!("the revoked credential's entry at index {idx} reads {} ({:#04x}), not INVALID", v.name(), v.to_u8())),
+        Err(e) => fail(format!("index {idx} is not in the list: {e}")),
+    }
+}
+
 /// The status values IT-Wallet 1.4 defines (§6 "Status values", it-wallet-versions.md §5):
 /// VALID, INVALID, SUSPENDED, UPDATE, and ATTRIBUTE_UPDATE at 0x0B (1.3, 1.4.0) or 0x0F
 /// (1.4.x since Feb 2026).

@@ -160,6 +160,7 @@ pub static CASES: &[Case] = &[
     case!("CI_177", credential::ci_177, "GET the status list of an issued credential", "a JWT with typ statuslist+jwt signed with the issuer's key"),
     case!("CI_178", credential::ci_178, "GET the status list of an issued credential", "bits 1, 2, 4 or 8"),
     case!("CI_179", credential::ci_179, "GET the status list of an issued credential", "the list covers the credential's index"),
+    case!("CI_180", credential::ci_180, "issue, revoke through the admin API, GET the status list", "the entry at the credential's idx (LSB first) INVALID"),
     case!("CI_181", credential::ci_181, "GET the status list of an issued credential", "lst inflates (ZLIB/DEFLATE)"),
     case!("CI_181a", credential::ci_181a, "GET the status list of an issued credential", "lst's ZLIB header says maximum compression (FLEVEL 3)"),
     case!("CI_182", credential::ci_182, "GET the status list of an issued credential", "2xx"),

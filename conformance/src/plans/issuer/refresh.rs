@@ -217,6 +217,26 @@ fn first_credential(v: &Value) -> Step<serde_json::Map<String, Value>> {
     Ok(jws_parts(c.split('~').next().unwrap_or_default()).1)
 }
 
+/// Changes the status of the setup citizen's credential of status index `idx` through the
+/// issuer's admin API (our issuer's, the one that makes the offers): its id from
+/// `GET /admin/citizens/{citizen}/credentials`, then `POST /admin/status`
+/// `{"action", "credential_id"}`. Skips when the API does not list the credential.
+pub fn admin_status(ctx: &mut Ctx<'_>, idx: u64, action: &str) -> Step<()> {
+    let setup = wallet::setup(ctx)?.clone();
+    let citizen = setup.citizen.clone();
+    let base = setup.offers.trim_end_matches('/').to_owned();
+    let auth = format!("Bearer {}", setup.token);
+    let url = format!("{base}/admin/citizens/{}/credentials", url::form_urlencoded::byte_serialize(citizen.as_bytes()).collect::<String>());
+    let r = ctx.get(&url, &[("authorization", &auth), ("accept", "application/json")])?;
+    ensure(r.status == 200, || format!("the admin API answered {} to GET {url}", r.status))?;
+    let list = r.json().or_else(|e| fail(format!("the admin API's answer is not JSON: {e}")))?;
+    let id = list.get("credentials").and_then(Value::as_array).into_iter().flatten().find(|c| c.get("status_idx").and_then(Value::as_u64) == Some(idx)).and_then(|c| c.get("id")).and_then(Value::as_str).map(str::to_owned);
+    let Some(id) = id else { return skip(format!("the admin API does not list the credential of status index {idx}: the tool cannot change its status")) };
+    let body = serde_json::json!({"action": action, "credential_id": id}).to_string();
+    let r = ctx.send("POST", &format!("{base}/admin/status"), &[("authorization", &auth), ("content-type", "application/json")], Some(body.as_bytes()))?;
+    ensure(r.status == 200, || format!("the admin API answered {} {} to `{action}` for the credential", r.status, short(&r.text())))
+}
+
 /// CI_105, CI_112, CI_115: a re-issued credential keeps the expiry of the one it replaces
 /// (IT-Wallet 1.4 §3.3 "Re-issuance": the same expiry). The tool issues a credential, marks
 /// it for update through the issuer's admin API (`POST /admin/status`, action `update`, the
@@ -229,19 +249,7 @@ pub fn reissued_same_expiry(ctx: &mut Ctx<'_>) -> Step<()> {
     let old = first_credential(&v)?;
     let (Some(old_exp), Some(old_iat)) = (old.get("exp").and_then(Value::as_i64), old.get("iat").and_then(Value::as_i64)) else { return fail("the credential has no exp or iat") };
     let Some(idx) = old.get("status").and_then(|st| st.get("status_list")).and_then(|l| l.get("idx")).and_then(Value::as_u64) else { return fail("the credential has no status_list.idx") };
-    let setup = wallet::setup(ctx)?.clone();
-    let citizen = setup.citizen.clone();
-    let base = setup.offers.trim_end_matches('/').to_owned();
-    let auth = format!("Bearer {}", setup.token);
-    let url = format!("{base}/admin/citizens/{}/credentials", url::form_urlencoded::byte_serialize(citizen.as_bytes()).collect::<String>());
-    let r = ctx.get(&url, &[("authorization", &auth), ("accept", "application/json")])?;
-    ensure(r.status == 200, || format!("the admin API answered {} to GET {url}", r.status))?;
-    let list = r.json().or_else(|e| fail(format!("the admin API's answer is not JSON: {e}")))?;
-    let id = list.get("credentials").and_then(Value::as_array).into_iter().flatten().find(|c| c.get("status_idx").and_then(Value::as_u64) == Some(idx)).and_then(|c| c.get("id")).and_then(Value::as_str).map(str::to_owned);
-    let Some(id) = id else { return skip(format!("the admin API does not list the credential of status index {idx}: the tool cannot mark it for update")) };
-    let body = serde_json::json!({"action": "update", "credential_id": id}).to_string();
-    let r = ctx.send("POST", &format!("{base}/admin/status"), &[("authorization", &auth), ("content-type", "application/json")], Some(body.as_bytes()))?;
-    ensure(r.status == 200, || format!("the admin API answered {} {} to marking the credential for update", r.status, short(&r.text())))?;
+    admin_status(ctx, idx, "update")?;
     // A later second than the first issuance: `credential_ttl` from now would be another exp.
     while wallet_core::time::UnixTime::now().secs() <= old_iat {
         std::thread::sleep(std::time::Duration::from_millis(50));
