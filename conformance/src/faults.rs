@@ -359,6 +359,7 @@ pub static FAULTS: &[Fault] = &[
     Fault { name: "ci-vc-plain-and-disclosed", plan: Plan::Issuer, does: "puts a disclosed claim in the payload in plain as well", breaks: &["CI_117", "CI_124"] },
     Fault { name: "ci-proof-unattested-ok", plan: Plan::Issuer, does: "accepts a key proof whose key its WUA does not attest", breaks: &["CI_033"] },
     Fault { name: "ci-refresh-other-key-ok", plan: Plan::Issuer, does: "answers a refresh whose DPoP key is not the one the refresh token is bound to", breaks: &["CI_093", "CI_100"] },
+    Fault { name: "ci-refresh-pop-ok", plan: Plan::Issuer, does: "answers a refresh whose client attestation PoP is not signed by the WAA's key", breaks: &["CI_091"] },
     Fault { name: "ci-refresh-no-new-rt", plan: Plan::Issuer, does: "drops the new refresh_token from refresh responses", breaks: &["CI_094", "CI_095"] },
     Fault { name: "ci-refresh-rt-other-jkt", plan: Plan::Issuer, does: "binds the refresh token of refresh responses to another key", breaks: &["CI_094"] },
     Fault { name: "ci-refreshed-first-issuance-ok", plan: Plan::Issuer, does: "issues credentials to a refreshed access token with nothing to re-issue", breaks: &["CI_088", "CI_108", "CI_114"] },

@@ -318,6 +318,9 @@ async fn forward(State(px): State<Proxy>, method: Method, uri: Uri, mut headers:
 
     // Faults that answer in the verifier's place.
     if path == "/response-uri" && method == Method::POST {
+        if f == "large-response-ok" && body.len() >= conformance::plans::rp::response::LARGE_RESPONSE {
+            return json_answer(StatusCode::OK, &json!({}));
+        }
         let form = form_of(&body);
         let text = String::from_utf8_lossy(&body).into_owned();
         if form.contains_key("error") && f == "decline-ignored" {

@@ -446,6 +446,7 @@ pub static CASES: &[Case] = &[
     case!("RPR-31", response::rpr_31, "GET the state of a session id never issued", "404 with an error"),
     case!("RPR-32", expiry::rpr_32, "the verdict of a session that expired", "an error or `expired`, never verified"),
     case!("RPR-34", response::rpr_34, "a same-device presentation, each wallet-facing exchange timed", "every answer within 2 s"),
+    case!("RPR-36", response::rpr_36, "a 3 MiB response (an honest one padded)", "refused (413 or 4xx, or the connection closed), not verified"),
     case!("RPR-37", response::rpr_37, "a JWE the RP cannot decrypt (another key under its kid)", "refused"),
     case!("RPR-38", response::rpr_38, "a PID signed with a key that is not its issuer's", "refused"),
     case!("RPR-39", response::rpr_39, "a KB-JWT with a random nonce", "refused"),

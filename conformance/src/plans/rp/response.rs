@@ -525,3 +525,36 @@ pub(crate) fn rpr_55(ctx: &mut Ctx<'_>) -> Step<()> {
     refused(ctx, "a PID whose status list cannot be fetched", &s, &r)?;
     ensure(code.is_some(), || format!("the refusal carries no JSON error: {}", r.text()))
 }
+
+/// The size of RPR-36's response body: 3 MiB, past any threshold a verifier sets for a
+/// wallet's answer (ours is 2 MiB, the largest JWE wallet-core reads).
+pub const LARGE_RESPONSE: usize = 3 * 1024 * 1024;
+
+/// RPR-36: a large response payload is evaluated within security thresholds. A 3 MiB form
+/// (an honest response padded with an unknown parameter, OAuth 2.0 §3.1: ignored) is
+/// refused, 413 or another 4xx, and the session is not verified; an RP that closes the
+/// connection before the whole body is sent refuses it too, provided it still answers
+/// afterwards (the session's state, through the integrator API).
+pub(crate) fn rpr_36(ctx: &mut Ctx<'_>) -> Step<()> {
+    let (s, a) = ready(ctx, Flow::CrossDevice)?;
+    let h = holder()?;
+    let p = honest(ctx, &h, &a)?;
+    let mut form = response_body(&a, vec![(QUERY_ID, p)], a.state.clone())?;
+    let pad = LARGE_RESPONSE.saturating_sub(form.len());
+    form.push_str("&conformance_padding=");
+    form.push_str(&"A".repeat(pad));
+    let (r, mut ex) = ctx.http().send("POST", &a.response_uri, &[("content-type", "application/x-www-form-urlencoded")], Some(form.as_bytes()));
+    ex.request_body = Some(format!("({} bytes: an honest response and conformance_padding)", form.len()));
+    ctx.evidence.exchanges.push(ex);
+    match r {
+        Ok(r) => {
+            ctx.note(format!("answered {}", r.status));
+            refused(ctx, "a 3 MiB response", &s, &r)
+        }
+        Err(e) => {
+            ctx.note(format!("the RP closed the connection before the body was sent: {}", e.detail));
+            let st = super::status_of(ctx, &s)?;
+            ensure(st != "verified", || "the integrator sees the session verified".into())
+        }
+    }
+}
