@@ -142,6 +142,7 @@ pub static FAULTS: &[Fault] = &[
     Fault { name: "expired-response-ok", plan: Plan::Rp, does: "answers 200 to a response posted after its session expired", breaks: &["RPR-68"] },
     Fault { name: "expired-verdict-ok", plan: Plan::Rp, does: "gives the integrator a verified verdict for an expired session", breaks: &["RPR-32"] },
     Fault { name: "expired-status-pending", plan: Plan::Rp, does: "reports expired sessions as pending", breaks: &["RPR-42", "RPR-69"] },
+    Fault { name: "retry-refused", plan: Plan::Rp, does: "refuses the retry of a response whose first POST broke off, as if that one had been acquired", breaks: &["RPR-24"] },
     Fault { name: "large-response-ok", plan: Plan::Rp, does: "answers 200 to a 3 MiB response", breaks: &["RPR-36"] },
     Fault { name: "vc-status-unreachable-ok", plan: Plan::Rp, does: "accepts a credential whose status list cannot be fetched", breaks: &["RPR-55"] },
     Fault { name: "resp-empty-ok", plan: Plan::Rp, does: "answers 200 to a form with neither response nor error", breaks: &["RPR-41"] },

@@ -427,6 +427,10 @@ impl IssuerProxy {
             ("ci-refresh-unknown-ok", "/token") if unknown_refresh.as_ref().is_some_and(|t| !t.contains('.')) => accept(status, text, fake_token()),
             ("ci-refresh-tampered-ok", "/token") if unknown_refresh.as_ref().is_some_and(|t| t.contains('.')) => accept(status, text, fake_token()),
             ("ci-refresh-other-key-ok", "/token") if refresh_other_key => accept(status, text, json!({"access_token": "conformance-accepted", "token_type": "DPoP", "expires_in": 60, "refresh_token": "conformance-accepted"}).to_string()),
+            ("ci-refresh-pop-ok", "/token") if refresh_form.is_some() && {
+                let p = Pushed::read(headers, b"");
+                !p.waa.1.is_empty() && !p.verifies(&p.pop_raw)
+            } => accept(status, text, fake_token()),
             ("ci-refresh-no-new-rt", "/token") if refresh_form.is_some() && *status == StatusCode::OK => {
                 let mut v: Value = serde_json::from_str(text).unwrap();
                 v.as_object_mut().unwrap().remove("refresh_token");

@@ -121,6 +121,7 @@ pub static CASES: &[Case] = &[
     case!("CI_088b", protocol::ci_088b, "the notification endpoint without, then with the access token", "401, then 204"),
     case!("CI_089c", protocol::ci_089c, "the credential endpoint without, then with the access token", "401, then 200 with the credential"),
     case!("CI_090", refresh::ci_090, "an honest token request with DPoP (refresh token given)", "the refresh token's cnf.jkt is the DPoP key's thumbprint"),
+    case!("CI_091", refresh::ci_091, "an attested token request, then refreshes with a PoP by another key and with the WAA's key", "invalid_client, then 200"),
     case!("CI_092", refresh::ci_092, "a refresh request whose DPoP proof is for another URL (htu)", "400 invalid_dpop_proof"),
     case!("CI_093", refresh::ci_093, "a refresh with another key's DPoP proof, then with the token's own key", "400 invalid_grant (or invalid_dpop_proof), then 200"),
     case!("CI_094", refresh::ci_094, "an honest refresh (when the issuer answers it at once)", "a new access token and a new refresh token, both bound to the DPoP key"),

@@ -292,3 +292,52 @@ pub fn ci_088(ctx: &mut Ctx<'_>) -> Step<()> {
     let r = s.protected(ctx, &url, &body, Some(&at), None)?;
     ensure(matches!(r.status, 400 | 401 | 403), || format!("a credential request with the refreshed access token, nothing marked for re-issuance, answered {} {}", r.status, short(&r.text())))
 }
+
+/// A `POST token_endpoint` of `form` with a DPoP proof by `dpop_key` and the client
+/// attestation `waa` with a PoP signed by `pop_key`.
+fn attested_token(ctx: &mut Ctx<'_>, url: &str, form: &str, dpop_key: &wallet_core::jose::SoftwareSigner, waa: &str, pop_key: &wallet_core::jose::SoftwareSigner) -> Step<Response> {
+    let audience = ctx.target.entity_id.to_string();
+    let d = wallet::dpop(dpop_key, url, None)?;
+    let h = wallet_core::oid4vci::client_attestation_headers(waa, pop_key, &audience, None, wallet_core::time::UnixTime::now())
+        .or_else(|e| fail(format!("building the client attestation PoP: {e}")))?;
+    ctx.record_jwt("OAuth-Client-Attestation-PoP", &h.pop);
+    let mut headers = vec![("content-type", "application/x-www-form-urlencoded"), ("dpop", d.as_str())];
+    headers.extend(h.pairs());
+    ctx.send("POST", url, &headers, Some(form.as_bytes()))
+}
+
+/// CI_091: a refresh by an attested wallet instance carries its client attestation again, and
+/// the issuer validates the PoP (OAuth Attestation-Based Client Authentication §5): the tool
+/// redeems an offer with its WAA and PoP, then refreshes with a PoP signed by another key
+/// (refused, `invalid_client`) and with an honest PoP (answered; refused before `nbf`, the row
+/// is skipped: the refusal cannot be told to be the PoP's).
+pub fn ci_091(ctx: &mut Ctx<'_>) -> Step<()> {
+    let ep = wallet::endpoints(ctx)?;
+    let citizen = wallet::setup(ctx)?.citizen.clone();
+    let offer = wallet::offer(ctx, &citizen, &[])?;
+    let client = super::par::Client::new(ctx)?;
+    let dpop_key = wallet::new_key()?;
+    let form = TokenRequest::PreAuthorizedCode { pre_authorized_code: offer.code()?, tx_code: offer.tx_code.clone() }.to_form();
+    let r = attested_token(ctx, &ep.token, &form, &dpop_key, &client.waa, &client.key)?;
+    ensure(r.status == 200, || format!("an attested token request answered {} {}", r.status, short(&r.text())))?;
+    let v = r.json().or_else(|e| fail(format!("the token response is not JSON: {e}")))?;
+    let Some(rt) = v.get("refresh_token").and_then(Value::as_str).map(str::to_owned) else { return skip("the token response carries no refresh_token") };
+    let form = TokenRequest::RefreshToken { refresh_token: rt.clone(), scope: None }.to_form();
+    let other = wallet::new_key()?;
+    let hostile = attested_token(ctx, &ep.token, &form, &dpop_key, &client.waa, &other)?;
+    ensure(hostile.status != 200, || format!("a refresh whose client attestation PoP is signed by another key was answered 200 {}", short(&hostile.text())))?;
+    // The honest refresh first decides whether the refusal can be the PoP's: refused as well
+    // before `nbf`, the row cannot be told.
+    let r = attested_token(ctx, &ep.token, &form, &dpop_key, &client.waa, &client.key)?;
+    if r.status != 200 {
+        let now = wallet_core::time::UnixTime::now().secs();
+        if let Some(nbf) = jws_parts(&rt).1.get("nbf").and_then(Value::as_i64).filter(|n| *n > now) {
+            return skip(format!("the issuer refused a refresh {} s before the refresh token's nbf ({} {}): the tool does not wait for it", nbf - now, r.status, short(&r.text())));
+        }
+        return fail(format!("the issuer refused an honest attested refresh: {} {}", r.status, short(&r.text())));
+    }
+    let code = hostile.json().ok().and_then(|v| v.get("error").and_then(Value::as_str).map(str::to_owned));
+    ensure(matches!(hostile.status, 400 | 401) && code.as_deref() == Some("invalid_client"), || {
+        format!("a refresh whose client attestation PoP is signed by another key answered {} {} (expected invalid_client)", hostile.status, short(&hostile.text()))
+    })
+}
