@@ -92,7 +92,7 @@ pub static FAULTS: &[Fault] = &[
         name: "ro-nonce-short",
         plan: Plan::Rp,
         does: "signs request objects with a 10-character nonce",
-        breaks: &["RPR-10", "RPR-12", "RPR-13", "RPR-19", "RPR-28", "RPR-29", "RPR-34", "RPR-44", "RPR-56", "RPR-93", "RPR-110", "RPR-112", "RPR-113"],
+        breaks: &["RPR-10", "RPR-12", "RPR-13", "RPR-19", "RPR-24", "RPR-28", "RPR-29", "RPR-34", "RPR-44", "RPR-56", "RPR-93", "RPR-110", "RPR-112", "RPR-113"],
     },
     Fault {
         name: "ro-chain-response-uris",

@@ -45,6 +45,8 @@ struct Proxy {
     sessions: Arc<Mutex<HashMap<String, (String, String)>>>,
     seen: Arc<Mutex<HashSet<String>>>,
     codes: Arc<Mutex<HashSet<String>>>,
+    /// Whether a POST to `response_uri` broke off since the last one.
+    broken: Arc<Mutex<bool>>,
     http: reqwest::Client,
 }
 
@@ -106,6 +108,7 @@ impl Rp {
             sessions: Arc::default(),
             seen: Arc::default(),
             codes: Arc::default(),
+            broken: Arc::default(),
             http: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap(),
         };
         tokio::spawn(async move { axum::serve(proxy_listener, axum::Router::new().fallback(forward).with_state(proxy).layer(axum::extract::DefaultBodyLimit::disable())).await.unwrap() });
@@ -310,10 +313,21 @@ fn json_answer(status: StatusCode, v: &Value) -> Response {
     (status, [(header::CONTENT_TYPE, "application/json")], v.to_string()).into_response()
 }
 
-async fn forward(State(px): State<Proxy>, method: Method, uri: Uri, mut headers: HeaderMap, body: Bytes) -> Response {
+async fn forward(State(px): State<Proxy>, method: Method, uri: Uri, mut headers: HeaderMap, body: axum::body::Body) -> Response {
     let path = uri.path().to_owned();
     let fault = *px.fault.lock().unwrap();
     let f = fault.unwrap_or_default();
+    let Ok(body) = axum::body::to_bytes(body, usize::MAX).await else {
+        // The wallet's request broke off: nothing acquired, nothing forwarded.
+        if path == "/response-uri" {
+            *px.broken.lock().unwrap() = true;
+        }
+        return json_answer(StatusCode::BAD_REQUEST, &json!({"error": "invalid_request", "error_description": "the request body broke off"}));
+    };
+    if path == "/response-uri" && method == Method::POST && std::mem::take(&mut *px.broken.lock().unwrap()) && f == "retry-refused" {
+        // A verifier that takes a broken-off attempt for the session's answer.
+        return json_answer(StatusCode::BAD_REQUEST, &json!({"error": "invalid_request", "error_description": "the session was already answered"}));
+    }
     let request_ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
 
     // Faults that answer in the verifier's place.

@@ -437,6 +437,7 @@ pub static CASES: &[Case] = &[
     case!("RPR-19", response::rpr_19, "an honest same-device response", "a redirect_uri the RP registered"),
     case!("RPR-20", request::rpr_20, "a same-device session with a redirect_uri the RP never registered", "refused by the integrator API with an error"),
     case!("RPR-23", request::rpr_23, "fetch the request object", "vp_formats_supported has dc+sd-jwt and every format the query asks"),
+    case!("RPR-24", response::rpr_24, "an honest response whose first POST breaks off halfway, then the retry", "the retry accepted: 200 and verified"),
     case!("RPR-25", response::rpr_25, "an encrypted response whose vp_token is an array, not an object", "refused"),
     case!("RPR-26", response::rpr_26, "a PID from the trusted issuer whose iat is a string", "refused"),
     case!("RPR-27", expiry::rpr_27, "fetch the request object of a session past its lifetime (waited out, at most 60 s)", "an error, no request object"),

@@ -558,3 +558,54 @@ pub(crate) fn rpr_36(ctx: &mut Ctx<'_>) -> Step<()> {
         }
     }
 }
+
+/// A request body that breaks off halfway: the wallet's connection lost mid-request.
+struct BrokenOff {
+    data: Vec<u8>,
+    pos: usize,
+}
+
+impl std::io::Read for BrokenOff {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let half = self.data.len() / 2;
+        if self.pos >= half {
+            // What was read goes out first: the break comes mid-body, not before the request.
+            std::thread::sleep(std::time::Duration::from_millis(500));
+            return Err(std::io::Error::new(std::io::ErrorKind::ConnectionAborted, "conformance: the wallet's connection breaks off"));
+        }
+        let n = buf.len().min(half - self.pos);
+        for (dst, src) in buf.iter_mut().zip(self.data.iter().skip(self.pos).take(n)) {
+            *dst = *src;
+        }
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+/// RPR-24: a response that timed out is retried. The wallet's first POST of an honest
+/// response breaks off halfway (the RP never acquires it); the retry of the same response
+/// must succeed: 200 and a verified verdict (OpenID4VP 1.0 §8.2: only a response the RP
+/// received is final).
+pub(crate) fn rpr_24(ctx: &mut Ctx<'_>) -> Step<()> {
+    let (s, a) = ready(ctx, Flow::CrossDevice)?;
+    let h = holder()?;
+    let p = honest(ctx, &h, &a)?;
+    let form = response_body(&a, vec![(QUERY_ID, p)], a.state.clone())?;
+    let len = u64::try_from(form.len()).unwrap_or(u64::MAX);
+    let client = match reqwest::blocking::Client::builder().timeout(std::time::Duration::from_secs(10)).build() {
+        Ok(c) => c,
+        Err(e) => return fail(format!("no HTTP client: {e}")),
+    };
+    let body = reqwest::blocking::Body::sized(BrokenOff { data: form.clone().into_bytes(), pos: 0 }, len);
+    let first = client.post(&a.response_uri).header("content-type", "application/x-www-form-urlencoded").body(body).send();
+    ctx.note(format!(
+        "the first POST broke off after {} of {len} bytes: {}",
+        form.len() / 2,
+        match first {
+            Ok(r) => format!("answered {}", r.status()),
+            Err(e) => format!("no answer ({e})"),
+        }
+    ));
+    let r = post_form(ctx, &a.response_uri, &form)?;
+    accepted(ctx, &s, &r)
+}
