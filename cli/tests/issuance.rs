@@ -459,7 +459,7 @@ fn wallet_initiated_pid_licence_health_card_then_conformance() {
     }
     let report = dir.path().join("report");
     let out = ok(&tessera(&["conformance", "run", "--plan", "federation", "--target", &ta, "--report-dir", report.to_str().unwrap()]));
-    assert!(out.contains("33 passed, 0 failed, 0 skipped of 33"), "{out}");
+    assert!(out.contains("38 passed, 0 failed, 0 skipped of 38"), "{out}");
     assert!(report.join("report.html").exists() && report.join("junit.xml").exists());
     fails(&tessera(&["conformance", "run", "--plan", "wallet", "--target", &ta]), "unknown plan `wallet`");
     let cov = ok(&tessera(&["conformance", "coverage"]));
