@@ -606,6 +606,10 @@ pub(crate) fn rpr_24(ctx: &mut Ctx<'_>) -> Step<()> {
             Err(e) => format!("no answer ({e})"),
         }
     ));
+    // A wallet backs off before it retries; the pause also lets the RP see the first
+    // connection close before the retry arrives (so that a fault taking the broken attempt
+    // for the answer shows, even on a loaded machine).
+    std::thread::sleep(std::time::Duration::from_millis(300));
     let r = post_form(ctx, &a.response_uri, &form)?;
     accepted(ctx, &s, &r)
 }
