@@ -326,7 +326,7 @@ pub static FAULTS: &[Fault] = &[
     Fault { name: "ci-waa-expired-ok", plan: Plan::Issuer, does: "accepts an expired WAA", breaks: &["CI_032"] },
     Fault { name: "ci-waa-chain-ok", plan: Plan::Issuer, does: "accepts a WAA whose trust_chain does not reach the anchor", breaks: &["CI_035"] },
     Fault { name: "ci-waa-chain-required", plan: Plan::Issuer, does: "refuses a WAA without a trust_chain header (invalid_client) instead of collecting the provider's chain", breaks: &["CI_036", "CI_037"] },
-    Fault { name: "ci-par-status-200", plan: Plan::Issuer, does: "answers an accepted PAR with 200", breaks: &["CI_043"] },
+    Fault { name: "ci-par-status-200", plan: Plan::Issuer, does: "answers an accepted PAR with 200", breaks: &["CI_036", "CI_037", "CI_043"] },
     Fault { name: "ci-par-media-type", plan: Plan::Issuer, does: "serves PAR responses as text/plain", breaks: &["CI_044"] },
     // The tests that redeem the request_uri at /authorize read it too.
     Fault { name: "ci-par-no-request-uri", plan: Plan::Issuer, does: "drops request_uri from PAR responses", breaks: &["CI_038", "CI_039", "CI_041", "CI_042", "CI_044a", "CI_047", "CI_059"] },
