@@ -106,10 +106,6 @@ fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
-/// The lifetime of our `request_uri`s: IT-Wallet 1.4 §3.3 "less than one minute" (test matrix
-/// CI_040); wallet-core's `REQUEST_URI_LIFETIME` (60 s) is one minute, not less.
-const REQUEST_URI_TTL: u64 = 50;
-
 /// `POST /par` (RFC 9126, IT-Wallet 1.4 §3.3 steps 1–3): 201 `{request_uri, expires_in}`.
 pub async fn par(State(st): State<Issuer>, headers: HeaderMap, body: axum::body::Bytes) -> Result<Response, IssuerError> {
     st.fetch_provider_chain(header_str(&headers, CLIENT_ATTESTATION_HEADER)).await;
@@ -163,8 +159,8 @@ fn par_inner(st: &Issuer, headers: &HeaderMap, body: &[u8]) -> Result<ParRespons
         issuer_state: c.issuer_state.clone(),
         offered_citizen: offered.and_then(|o| o.citizen),
     };
-    let mut response = ParResponse::issue().map_err(IssuerError::internal)?;
-    response.expires_in = REQUEST_URI_TTL;
+    // expires_in: wallet-core's REQUEST_URI_LIFETIME, under a minute (IT-Wallet 1.4 §3.3, CI_040).
+    let response = ParResponse::issue().map_err(IssuerError::internal)?;
     let expires_at = now.secs().saturating_add(i64::try_from(response.expires_in).unwrap_or(60));
     let json = serde_json::to_string(&pushed).map_err(IssuerError::internal)?;
     st.store().insert_pushed(&hash(&response.request_uri), &client_id, &json, expires_at)?;
