@@ -16,6 +16,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value, json};
 use wallet_core::jose::{CompactJws, Jwk, PrivateJwk, Signer as _, SoftwareSigner};
 
+use super::jws::{b64json, parts};
+
 /// A predicate on a proof's header, payload and compact form.
 type ProofTest<'a> = dyn Fn(&Map<String, Value>, &Map<String, Value>, &str) -> bool + 'a;
 
@@ -101,22 +103,6 @@ pub struct IssuerProxy {
     key: SoftwareSigner,
     entity: String,
     seen: Mutex<Seen>,
-}
-
-fn decode_part(p: &str) -> Map<String, Value> {
-    URL_SAFE_NO_PAD.decode(p).ok().and_then(|b| serde_json::from_slice::<Value>(&b).ok()).and_then(|v| v.as_object().cloned()).unwrap_or_default()
-}
-
-/// (header, payload) of a compact JWS, empty maps when not one.
-fn parts(jwt: &str) -> (Map<String, Value>, Map<String, Value>) {
-    let mut it = jwt.split('.');
-    let h = decode_part(it.next().unwrap_or_default());
-    let p = decode_part(it.next().unwrap_or_default());
-    (h, p)
-}
-
-fn b64json(v: &Map<String, Value>) -> String {
-    URL_SAFE_NO_PAD.encode(serde_json::to_vec(&Value::Object(v.clone())).unwrap())
 }
 
 fn thumbprint(jwk: Option<&Value>) -> Option<String> {

@@ -19,6 +19,7 @@ use wallet_core::federation::{EntityId, TrustAnchorConfig};
 use wallet_core::jose::{Signer, SoftwareSigner};
 
 pub mod issuer_faults;
+pub mod jws;
 pub mod rp;
 pub mod wp_faults;
 

@@ -19,6 +19,8 @@ use wallet_core::attestation::{ATTESTATION_REQUEST_TYP, KeyAttestationError, Reg
 use wallet_core::jose::{CompactJws, Jwk, PrivateJwk, Signer as _, SoftwareSigner};
 use wallet_core::time::UnixTime;
 
+use super::jws::{b64json, parts};
+
 /// The signature the tool's hostile messages carry (`FORGED_SIGNATURE` of the plan).
 const FORGED: [u8; 64] = [7; 64];
 
@@ -41,21 +43,6 @@ pub struct WpProxy {
     key: SoftwareSigner,
     entity: String,
     seen: Mutex<Seen>,
-}
-
-fn decode_part(p: &str) -> Map<String, Value> {
-    URL_SAFE_NO_PAD.decode(p).ok().and_then(|b| serde_json::from_slice::<Value>(&b).ok()).and_then(|v| v.as_object().cloned()).unwrap_or_default()
-}
-
-fn parts(jwt: &str) -> (Map<String, Value>, Map<String, Value>) {
-    let mut it = jwt.split('.');
-    let h = decode_part(it.next().unwrap_or_default());
-    let p = decode_part(it.next().unwrap_or_default());
-    (h, p)
-}
-
-fn b64json(v: &Map<String, Value>) -> String {
-    URL_SAFE_NO_PAD.encode(serde_json::to_vec(&Value::Object(v.clone())).unwrap())
 }
 
 fn forged(jwt: &str) -> bool {
