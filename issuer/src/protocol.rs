@@ -394,22 +394,14 @@ async fn credential_inner(st: &Issuer, headers: &HeaderMap, body: &[u8]) -> Resu
             // The successors keep the expiry of what they replace (IT-Wallet 1.4 §3.3
             // "Re-issuance": the same expiry; test matrix CI_105, CI_112, CI_115); an expired
             // credential is not re-issued: the citizen goes through a new issuance (CI_106).
-            let exp = match st.store().issued_to(&c.grant.citizen) {
-                Ok(all) => all.iter().filter(|i| claimed.contains(&i.id)).map(|i| i.expires_at).min(),
-                Err(e) => {
-                    if let Err(release) = st.store().release_reissue(&claim) {
-                        tracing::warn!(target: "issuer", error = %release, "re-issuance claim not released: its lease will end");
-                    }
-                    return Err(e.into());
+            let successors = (|| {
+                let exp = st.store().issued_to(&c.grant.citizen)?.iter().filter(|i| claimed.contains(&i.id)).map(|i| i.expires_at).min();
+                if exp.is_some_and(|e| e <= now.secs()) {
+                    return Err(IssuerError::oauth(ErrorCode::CredentialRequestDenied, "the credentials marked for update have expired: a new issuance is needed"));
                 }
-            };
-            if exp.is_some_and(|e| e <= now.secs()) {
-                if let Err(release) = st.store().release_reissue(&claim) {
-                    tracing::warn!(target: "issuer", error = %release, "re-issuance claim not released: its lease will end");
-                }
-                return Err(IssuerError::oauth(ErrorCode::CredentialRequestDenied, "the credentials marked for update have expired: a new issuance is needed"));
-            }
-            let response = match issue(st, &grant_id, &c.grant, &c.configuration_id, claims, &c.keys, chain.as_deref(), exp) {
+                issue(st, &grant_id, &c.grant, &c.configuration_id, claims, &c.keys, chain.as_deref(), exp)
+            })();
+            let response = match successors {
                 Ok(r) => r,
                 Err(e) => {
                     if let Err(release) = st.store().release_reissue(&claim) {

@@ -542,16 +542,11 @@ impl Issuer {
     /// [`CHAIN_RETRY`] seconds). Nothing for an attestation with a chain, one that does not
     /// parse, or an `iss` already collected: verifying the attestation then says what is wrong.
     pub async fn fetch_provider_chain(&self, attestation: Option<&str>) {
-        let Some((header, payload)) = attestation.and_then(|a| {
-            let mut parts = a.split('.');
-            let decode = |p: Option<&str>| p.and_then(|p| wallet_core::jose::b64::decode(p).ok()).and_then(|b| serde_json::from_slice::<Value>(&b).ok());
-            Some((decode(parts.next())?, decode(parts.next())?))
-        }) else {
-            return;
-        };
-        if header.get("trust_chain").is_some() || self.inner.config.trust_anchors.is_empty() {
+        let Some(jws) = attestation.and_then(|a| wallet_core::jose::CompactJws::parse(a).ok()) else { return };
+        if jws.header().trust_chain.is_some() || self.inner.config.trust_anchors.is_empty() {
             return;
         }
+        let Ok(payload) = jws.payload_json::<Value>() else { return };
         let Some(iss) = payload.get("iss").and_then(Value::as_str) else { return };
         let now = self.now().secs();
         if self.inner.wallet_providers.fetched_chain(iss, now).is_some() {

@@ -435,6 +435,43 @@ async fn an_attested_token_request_binds_the_proofs_to_the_wallet_instance() {
 /// list); the refresh grant's token re-issues from the current record with a fresh key
 /// proof, the old entry becomes INVALID, the new one VALID; the refresh proof's DPoP `jti`
 /// is single use, and nothing is left to re-issue afterwards.
+/// A credential marked for update that has expired meanwhile is not re-issued: the successor
+/// would keep its expiry (IT-Wallet 1.4 §3.3 "Re-issuance") and be born expired, so the
+/// wallet is told to go through a new issuance: `credential_request_denied` naming the expiry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_credential_marked_for_update_is_not_reissued() {
+    let fed = Fed::with(|c| {
+        c.access_token_ttl = 30;
+        c.status_bits = wallet_core::status::Bits::Four;
+    })
+    .await;
+    let wallet = Wallet::new(2);
+    let (k0, k1) = (&wallet.keys[0], &wallet.keys[1]);
+    let (url, tx) = fed.offer(MARIO, &[MDL]).await;
+    let (_, code) = Wallet::read_offer(&fed, &url).await;
+    let tokens = wallet.tokens(&fed, &code, &tx).await;
+    let rt = tokens.refresh_token.clone().expect("a refresh token");
+    let nonce = wallet.nonce(&fed).await;
+    let (s, v) = wallet.protected(&fed, "/credential", &tokens.access_token, &Wallet::request(MDL, wallet.proofs(&fed, &[k0], &fed.wua(&[k0]), &nonce)), None).await;
+    assert_eq!(s, 200, "{v}");
+
+    let conn = rusqlite::Connection::open(&fed.config.registry).unwrap();
+    conn.execute("UPDATE licences SET expiry_date = '2040-01-31' WHERE tax_id_code = ?1", [MARIO]).unwrap();
+    let (s, v) = Fed::json(fed.http.post(fed.url("/admin/status")).bearer_auth(TOKEN).json(&json!({"action": "update", "citizen": MARIO}))).await;
+    assert_eq!((s, v["changed"].as_u64()), (200, Some(1)), "{v}");
+    // The credential's expiry passes before the wallet asks for its successor.
+    let store = rusqlite::Connection::open(fed.config.data_dir.join("issuer.sqlite")).unwrap();
+    assert_eq!(store.execute("UPDATE issued SET expires_at = ?1", [UnixTime::now().secs() - 10]).unwrap(), 1);
+
+    let (s, v) = wallet.refresh(&fed, &rt, &wallet.dpop).await;
+    assert_eq!(s, 200, "{v}");
+    let at = v["access_token"].as_str().unwrap().to_owned();
+    let nonce = wallet.nonce(&fed).await;
+    let (s, v) = wallet.protected(&fed, "/credential", &at, &Wallet::request(MDL, wallet.proofs(&fed, &[k1], &fed.wua(&[k1]), &nonce)), None).await;
+    assert_eq!((s, v["error"].as_str()), (400, Some("credential_request_denied")), "{v}");
+    assert!(v["error_description"].as_str().unwrap_or_default().contains("have expired"), "{v}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_updated_licence_is_reissued_with_the_refresh_token() {
     let fed = Fed::with(|c| {
