@@ -226,12 +226,17 @@ fn hand_made_kb(ctx: &Ctx<'_>, a: &Answer, edit: impl FnOnce(&mut Value, &mut Va
     let h = holder()?;
     let sd = credential(ctx, &h, Issued::Valid)?;
     let base = selected(&sd, &ASKED)?;
+    Ok(vec![(QUERY_ID, with_kb(&h, a, &base, edit)?)])
+}
+
+/// `base` (an SD-JWT ending in `~`) with a KB-JWT by `h` for this answer (`aud`, `nonce`,
+/// `iat` now, `sd_hash` of `base`), its header and payload first edited by `edit`.
+fn with_kb(h: &wallet_core::jose::SoftwareSigner, a: &Answer, base: &str, edit: impl FnOnce(&mut Value, &mut Value)) -> Step<String> {
     let mut header = json!({"alg": "ES256", "typ": "kb+jwt"});
-    let mut payload = json!({"iat": wallet_core::time::UnixTime::now().secs(), "aud": a.client_id, "nonce": a.nonce, "sd_hash": digest(&base)});
+    let mut payload = json!({"iat": wallet_core::time::UnixTime::now().secs(), "aud": a.client_id, "nonce": a.nonce, "sd_hash": digest(base)});
     edit(&mut header, &mut payload);
-    let kb = signed(&h, &header, &payload)?;
-    let _ = h.alg();
-    Ok(vec![(QUERY_ID, format!("{base}{kb}"))])
+    let kb = signed(h, &header, &payload)?;
+    Ok(format!("{base}{kb}"))
 }
 
 pub(crate) fn rpr_104(ctx: &mut Ctx<'_>) -> Step<()> {
@@ -390,9 +395,7 @@ pub(crate) fn rpr_53(ctx: &mut Ctx<'_>) -> Step<()> {
         }
         ensure(replaced, || "the PID has no given_name disclosure to alter".into())?;
         let tampered = parts.join("~");
-        let payload = json!({"iat": wallet_core::time::UnixTime::now().secs(), "aud": a.client_id, "nonce": a.nonce, "sd_hash": digest(&tampered)});
-        let kb = signed(&h, &json!({"alg": "ES256", "typ": "kb+jwt"}), &payload)?;
-        Ok(vec![(QUERY_ID, format!("{tampered}{kb}"))])
+        Ok(vec![(QUERY_ID, with_kb(&h, a, &tampered, |_, _| {})?)])
     })
 }
 
@@ -476,10 +479,7 @@ pub(crate) fn rpr_26(ctx: &mut Ctx<'_>) -> Step<()> {
         let mut payload = issuer_jwt.payload.clone();
         payload.insert("iat".into(), "2026-01-01T00:00:00Z".into());
         let resigned = signed(&*setup.issuer.key, &Value::Object(issuer_jwt.header.clone()), &Value::Object(payload))?;
-        let base = format!("{resigned}~{rest}");
-        let kb_payload = json!({"iat": wallet_core::time::UnixTime::now().secs(), "aud": a.client_id, "nonce": a.nonce, "sd_hash": digest(&base)});
-        let kb = signed(&h, &json!({"alg": "ES256", "typ": "kb+jwt"}), &kb_payload)?;
-        Ok(vec![(QUERY_ID, format!("{base}{kb}"))])
+        Ok(vec![(QUERY_ID, with_kb(&h, a, &format!("{resigned}~{rest}"), |_, _| {})?)])
     })
 }
 
