@@ -252,7 +252,7 @@ fn authorize(st: &Issuer, headers: &HeaderMap, path: &str) -> Result<(VerifiedTo
 /// index of its own, our `kid` and, once onboarded, our `trust_chain`; records each. `exp`:
 /// `credential_ttl` from now, or `expires` (a re-issuance: the replaced credentials' expiry).
 #[allow(clippy::too_many_arguments)]
-fn issue(
+async fn issue(
     st: &Issuer,
     grant_id: &str,
     grant: &Grant,
@@ -314,7 +314,7 @@ fn issue(
         credentials.push(IssuedCredential { credential: vc.serialize() });
     }
     // One transaction for the whole response: recorded before it leaves, all or none.
-    st.store().insert_issued(&rows)?;
+    st.store().insert_issued(&rows).await?;
     st.metrics().add(Event::CredentialIssued, u64::try_from(credentials.len()).unwrap_or(0));
     Ok(CredentialResponse::Immediate { credentials, notification_id: Some(notification_id) })
 }
@@ -378,7 +378,7 @@ async fn credential_inner(st: &Issuer, headers: &HeaderMap, body: &[u8]) -> Resu
         Record::Ready(claims) => {
             let chain = st.own_trust_chain().await;
             if c.replaces.is_empty() {
-                return issue(st, &grant_id, &c.grant, &c.configuration_id, claims, &c.keys, chain.as_deref(), None);
+                return issue(st, &grant_id, &c.grant, &c.configuration_id, claims, &c.keys, chain.as_deref(), None).await;
             }
             // IT-Wallet 1.4 §3.3 re-issuance, single use: the marked credentials are claimed by
             // one guarded UPDATE (of two concurrent requests, on one replica or two, one gets
@@ -394,13 +394,14 @@ async fn credential_inner(st: &Issuer, headers: &HeaderMap, body: &[u8]) -> Resu
             // The successors keep the expiry of what they replace (IT-Wallet 1.4 §3.3
             // "Re-issuance": the same expiry; test matrix CI_105, CI_112, CI_115); an expired
             // credential is not re-issued: the citizen goes through a new issuance (CI_106).
-            let successors = (|| {
+            let successors = async {
                 let exp = st.store().issued_to(&c.grant.citizen)?.iter().filter(|i| claimed.contains(&i.id)).map(|i| i.expires_at).min();
                 if exp.is_some_and(|e| e <= now.secs()) {
                     return Err(IssuerError::oauth(ErrorCode::CredentialRequestDenied, "the credentials marked for update have expired: a new issuance is needed"));
                 }
-                issue(st, &grant_id, &c.grant, &c.configuration_id, claims, &c.keys, chain.as_deref(), exp)
-            })();
+                issue(st, &grant_id, &c.grant, &c.configuration_id, claims, &c.keys, chain.as_deref(), exp).await
+            }
+            .await;
             let response = match successors {
                 Ok(r) => r,
                 Err(e) => {
@@ -530,7 +531,7 @@ pub async fn deferred(State(st): State<Issuer>, headers: HeaderMap, body: axum::
             }
             let keys: Vec<Jwk> = serde_json::from_str(&d.keys).map_err(IssuerError::internal)?;
             let chain = st.own_trust_chain().await;
-            issue(&st, &grant_id, &grant, &d.configuration_id, claims, &keys, chain.as_deref(), None)?
+            issue(&st, &grant_id, &grant, &d.configuration_id, claims, &keys, chain.as_deref(), None).await?
         }
     };
     respond(&response)

@@ -279,9 +279,16 @@ impl Store {
         dispatch!(self, allocate_status_idx(step))
     }
 
-    /// Records the credentials of one response, all or none.
-    pub fn insert_issued(&self, rows: &[Issued]) -> Result<(), StoreError> {
-        dispatch!(self, insert_issued(rows))
+    /// Records the credentials of one response, all or none, and returns once the record is
+    /// durable (SQLite: group commit, see the `sqlite` module; PostgreSQL: its commit).
+    pub async fn insert_issued(&self, rows: &[Issued]) -> Result<(), StoreError> {
+        match &self.backend {
+            Backend::Sqlite(db) => {
+                let seq = db.commit_issued(rows)?;
+                db.sync_through(seq).await
+            }
+            Backend::Postgres(db) => db.insert_issued(rows),
+        }
     }
 
     /// Sets the status of `target`'s credentials: how many changed.
@@ -412,6 +419,11 @@ impl Store {
 pub(crate) mod contract {
     use super::*;
 
+    /// Runs one store future to its end (the store's async calls, in these sync tests).
+    pub(crate) fn block_on<F: std::future::Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(f)
+    }
+
     /// Every single-use value once; attempts counted; the status space grows by steps.
     pub(crate) fn single_use_values(s: &Store) {
         let offer = Offer { tx_code: Some("123456".into()), citizen: "CF".into(), configurations: vec!["pid".into()] };
@@ -476,8 +488,8 @@ pub(crate) mod contract {
         let (a, b) = (*ids.next().unwrap(), *ids.next().unwrap());
         let v0 = s.status_version().unwrap();
         assert_eq!(v0.allocated, seen.iter().max().unwrap() + 1);
-        s.insert_issued(&[issued("x", a), issued("y", b)]).unwrap();
-        assert!(s.insert_issued(&[issued("z", 10_000), issued("x", 10_001)]).is_err(), "a duplicate id");
+        block_on(s.insert_issued(&[issued("x", a), issued("y", b)])).unwrap();
+        assert!(block_on(s.insert_issued(&[issued("z", 10_000), issued("x", 10_001)])).is_err(), "a duplicate id");
         assert_eq!(s.issued_to("CF").unwrap().len(), 2, "all or none");
         assert_eq!(s.status_version().unwrap(), v0, "valid credentials do not change the list");
         assert_eq!(s.set_status(Target::Credential("y"), 2).unwrap(), 1);
@@ -493,7 +505,7 @@ pub(crate) mod contract {
         let mut revoked = issued("w", 10_002);
         revoked.status = 1;
         let v2 = s.status_version().unwrap();
-        s.insert_issued(&[revoked]).unwrap();
+        block_on(s.insert_issued(&[revoked])).unwrap();
         assert!(s.status_version().unwrap().version > v2.version, "a credential recorded with a non-zero status moves it");
         s.insert_grant("g", &Grant { citizen: "CF".into(), configurations: vec!["pid".into()] }, 500).unwrap();
         assert_eq!(s.grant("g").unwrap().unwrap().configurations, vec!["pid".to_owned()]);
@@ -517,7 +529,7 @@ pub(crate) mod contract {
             notified: None,
         };
         let base = 2_000_000;
-        s.insert_issued(&[row("rc1", "rg", base, 0x0B), row("rc2", "rg", base + 1, 0x03), row("rc3", "rg", base + 2, 0), row("rc4", "other", base + 3, 0x0B)]).unwrap();
+        block_on(s.insert_issued(&[row("rc1", "rg", base, 0x0B), row("rc2", "rg", base + 1, 0x03), row("rc3", "rg", base + 2, 0), row("rc4", "other", base + 3, 0x0B)])).unwrap();
         let marked = [0x03, 0x0B];
         let mut a = s.claim_reissue("rg", "mdl", marked, "A", 100, 60).unwrap();
         a.sort();
