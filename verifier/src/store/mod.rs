@@ -3,7 +3,7 @@
 //! * SQLite by default: one file (`<data_dir>/verifier.sqlite`, WAL, `synchronous=NORMAL`,
 //!   created 0600 through `service_kit::files::private_database`: it holds verdicts with
 //!   personal data until the integrator fetches them). One process. `NORMAL` in WAL mode: a
-//!   commit survives a crash of the process; the WAL is synced at checkpoints (every 10,000
+//!   commit survives a crash of the process; the WAL is synced at checkpoints (every 1,000
 //!   pages written, `sqlite::WAL_AUTOCHECKPOINT`), so a power
 //!   loss (or a crash of the machine) may lose the last commits, leaving the file as it was
 //!   at an earlier commit (never torn). What a lost commit costs: a session just created is
