@@ -56,9 +56,12 @@ pub use state::{Builder, Issuer, OpenError};
 /// How often expired single-use values are purged while serving.
 pub const PURGE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
 
+/// How often the SQLite WAL is checkpointed off the request path (`store::Store::checkpoint`).
+pub const CHECKPOINT_INTERVAL: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// Serves on a bound listener until `shutdown` completes, over HTTPS when the configuration
 /// has `[tls]` ([`service_kit::serve::serve_tls`]), purging expired values every
-/// [`PURGE_INTERVAL`].
+/// [`PURGE_INTERVAL`] and checkpointing the database every [`CHECKPOINT_INTERVAL`].
 pub async fn serve_listener(state: Issuer, listener: tokio::net::TcpListener, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
     let purger = state.clone();
     let task = tokio::spawn(async move {
@@ -70,10 +73,25 @@ pub async fn serve_listener(state: Issuer, listener: tokio::net::TcpListener, sh
             }
         }
     });
+    let checkpointer = state.clone();
+    let checkpoints = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(CHECKPOINT_INTERVAL);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let st = checkpointer.clone();
+            match tokio::task::spawn_blocking(move || st.store().checkpoint()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::warn!(target: "issuer", "checkpoint failed: {e}"),
+                Err(e) => tracing::warn!(target: "issuer", "checkpoint task failed: {e}"),
+            }
+        }
+    });
     let r = match state.tls().cloned() {
         Some(tls) => service_kit::serve::serve_tls(listener, router(state), tls, shutdown).await,
         None => service_kit::serve::serve(listener, router(state), shutdown).await,
     };
     task.abort();
+    checkpoints.abort();
     r
 }

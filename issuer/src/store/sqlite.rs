@@ -24,6 +24,15 @@
 //! SQLite's WAL recovery keeps every frame up to the last valid commit, and a checkpoint
 //! syncs the WAL before it copies it and the database after, so syncing the WAL file (from
 //! our own descriptor: `fsync` is per file) makes every earlier commit durable.
+//!
+//! Checkpoints off the request path ([`Sqlite::checkpoint`], every 100 ms while serving):
+//! SQLite's automatic checkpoint runs inside the commit that crosses its mark, holding the
+//! connection (and so every request) while it copies the WAL and syncs twice; under the
+//! issuance benchmark that was the p99. Here a second connection copies the WAL without
+//! holding the request path (PASSIVE), then copies the last few frames with it held so the
+//! WAL can restart; the request path's own checkpoint is only a backstop. Measured (200
+//! wallets each pausing 100 ms, 5 s runs): p99 57–72 ms with SQLite's checkpoints in the
+//! request path, 11–23 ms with these.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -33,9 +42,18 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{Deferred, Grant, Issued, Offer, STATUS_DRAWS, StatusVersion, StoreError, Target, draw, json, list, status_space};
 
+/// WAL pages past which the request path's connection checkpoints itself, in case
+/// [`Sqlite::checkpoint`] falls behind or is not called (a store used outside the service).
+const BACKSTOP_CHECKPOINT: i64 = 4_000;
+
+/// WAL frames past which [`Sqlite::checkpoint`] makes sure the WAL restarts.
+const RESTART_FRAMES: i64 = 1_000;
+
 /// The SQLite database.
 pub(super) struct Sqlite {
     conn: Mutex<Connection>,
+    /// A second connection, for the checkpoints ([`Sqlite::checkpoint`]).
+    checkpointer: Mutex<Connection>,
     /// The WAL file (`<path>-wal`), opened at the first group sync.
     wal_path: PathBuf,
     wal: OnceLock<Arc<std::fs::File>>,
@@ -86,6 +104,9 @@ impl Sqlite {
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
+        // Checkpoints run off the request path (`checkpoint`, on a connection of their own);
+        // the request path's connection checkpoints only past a backstop.
+        conn.pragma_update(None, "wal_autocheckpoint", BACKSTOP_CHECKPOINT)?;
         conn.execute_batch(SCHEMA)?;
         // Every statement of the hot path stays prepared (the default keeps 16).
         conn.set_prepared_statement_cache_capacity(64);
@@ -94,10 +115,14 @@ impl Sqlite {
         if has_claim == 0 {
             conn.execute_batch("ALTER TABLE issued ADD COLUMN claim TEXT; ALTER TABLE issued ADD COLUMN claim_until INTEGER;")?;
         }
+        let checkpointer = Connection::open(path)?;
+        checkpointer.busy_timeout(std::time::Duration::from_secs(5))?;
+        checkpointer.pragma_update(None, "synchronous", "FULL")?;
         let mut wal_path = path.as_os_str().to_owned();
         wal_path.push("-wal");
         Ok(Self {
             conn: Mutex::new(conn),
+            checkpointer: Mutex::new(checkpointer),
             wal_path: PathBuf::from(wal_path),
             wal: OnceLock::new(),
             committed: AtomicU64::new(0),
@@ -118,6 +143,28 @@ impl Sqlite {
         let r = f(&conn);
         conn.prepare_cached("PRAGMA synchronous = FULL")?.execute([])?;
         r
+    }
+
+    /// Copies the WAL into the database file, as far as it can without waiting (PASSIVE):
+    /// on its own connection, so the request path neither runs it nor waits for it (SQLite's
+    /// automatic checkpoint runs inside the commit that crosses its mark, holding the
+    /// connection, and with it every request, for the copy and two `fsync`s). The service
+    /// calls it every [`crate::CHECKPOINT_INTERVAL`]; the WAL restarts from its beginning
+    /// at a commit that finds it all copied (or at the backstop). Returns the frames in the
+    /// WAL and those copied.
+    pub(super) fn checkpoint(&self) -> Result<(i64, i64), StoreError> {
+        let c = self.checkpointer.lock().unwrap_or_else(PoisonError::into_inner);
+        let passive = || c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| Ok((r.get::<_, i64>(1)?, r.get::<_, i64>(2)?)));
+        let (log, copied) = passive()?;
+        if log < RESTART_FRAMES {
+            return Ok((log, copied));
+        }
+        // Under load, commits made during the copy keep the WAL from ever being found all
+        // copied, and it restarts only at the backstop, inside a request. So the few frames
+        // they wrote are copied with the request path's connection held: its next commit
+        // finds the WAL all copied and restarts it from its beginning.
+        let _no_commit = self.conn();
+        Ok(passive()?)
     }
 
     /// Whether the database answers.
@@ -540,6 +587,31 @@ mod tests {
         assert_eq!(s.wal_syncs.load(Ordering::Relaxed), syncs, "nothing left to sync");
         let sync = s.conn().query_row("PRAGMA synchronous", [], |r| r.get::<_, i64>(0)).unwrap();
         assert_eq!(sync, 2, "FULL again after the relaxed commits");
+    }
+
+    /// Checkpoints off the request path: the request path's connection checkpoints only at
+    /// the backstop; `checkpoint` copies the whole WAL, and past RESTART_FRAMES the next
+    /// commit starts the WAL again from its beginning (it does not grow while commits go on).
+    #[test]
+    fn checkpoints_copy_the_wal_and_let_it_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Sqlite::open(&dir.path().join("db")).unwrap();
+        let auto = s.conn().query_row("PRAGMA wal_autocheckpoint", [], |r| r.get::<_, i64>(0)).unwrap();
+        assert_eq!(auto, BACKSTOP_CHECKPOINT);
+        let frames = |s: &Sqlite| s.checkpointer.lock().unwrap().query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(1)).unwrap();
+        let n = u64::try_from(RESTART_FRAMES).unwrap() + 200;
+        for i in 0..n {
+            s.commit_issued(&[issued(format!("c{i}"), i)]).unwrap();
+        }
+        let (log, copied) = s.checkpoint().unwrap();
+        assert!(log >= RESTART_FRAMES, "{log} frames");
+        assert_eq!(copied, log, "all copied");
+        s.commit_issued(&[issued("after".into(), n)]).unwrap();
+        assert!(frames(&s) < 10, "the WAL restarted: {} frames", frames(&s));
+        assert_eq!(s.issued_to("CF").unwrap().len(), usize::try_from(n + 1).unwrap());
+        // Below RESTART_FRAMES one PASSIVE pass, which copies what is there.
+        let (log, copied) = s.checkpoint().unwrap();
+        assert_eq!((log, copied), (log, log));
     }
 
     /// The hot path's bookkeeping commits relaxed and leaves the connection synced again.
