@@ -14,7 +14,7 @@
 //! proof's signature and nonce, the WUA's signature and its provider's trust chain to the
 //! anchor, the WUA's status (the provider's list, cached for its `ttl`), the nonce consumed,
 //! the registry read, then per key a status index, an SD-JWT VC signed and a row written
-//! (SQLite, `synchronous=FULL`). A 200 answer with one credential per key is a success;
+//! (SQLite, on disk before the answer: group commit). A 200 answer with one credential per key is a success;
 //! after each run the issuer's own counters must agree (as many credentials issued as the
 //! wallets received, no refusal). Anything else is an error.
 //!
