@@ -71,6 +71,10 @@ use wallet_core::sd_jwt::{StaticKeyResolver, Verifier};
 use wallet_core::status::{Bits, StatusList, StatusListToken, StatusReference};
 use wallet_core::time::UnixTime;
 
+/// The allocator of the service binary (`src/main.rs`): what is measured is what runs.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The name of every thread of the issuer's runtime (at most 15 bytes: `comm`).
 const SERVER_THREAD: &str = "issuer-srv";
 const WALLET_THREAD: &str = "bench-wallet";
