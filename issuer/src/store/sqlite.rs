@@ -262,8 +262,7 @@ impl Sqlite {
     /// slot added or removed (in the same statement): a `COUNT(*)` here scanned every slot
     /// ever allocated, per credential (docs/scaling.md): about 10 µs at 100,000 slots, 1.1 ms
     /// at 1,000,000 (measured on this machine), against about 200 µs of CPU per credential
-    /// in a batch. A file from before
-    /// gets the table filled from one `COUNT(*)` at open.
+    /// in a batch. A file from before gets the table filled from one `COUNT(*)` at open.
     fn allocate(conn: &Connection, step: u64) -> Result<u64, StoreError> {
         let used: i64 = conn.prepare_cached("SELECT n FROM status_slot_count WHERE id = 1")?.query_row([], |r| r.get(0))?;
         let space = status_space(u64::try_from(used).unwrap_or(0), step);
