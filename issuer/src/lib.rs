@@ -73,8 +73,9 @@ pub async fn serve_listener(state: Issuer, listener: tokio::net::TcpListener, sh
             }
         }
     });
-    let checkpointer = state.clone();
-    let checkpoints = tokio::spawn(async move {
+    // SQLite only: PostgreSQL checkpoints on its own.
+    let checkpointer = (state.store().backend_name() == "sqlite").then(|| state.clone());
+    let checkpoints = checkpointer.map(|checkpointer| tokio::spawn(async move {
         let mut tick = tokio::time::interval(CHECKPOINT_INTERVAL);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -86,12 +87,14 @@ pub async fn serve_listener(state: Issuer, listener: tokio::net::TcpListener, sh
                 Err(e) => tracing::warn!(target: "issuer", "checkpoint task failed: {e}"),
             }
         }
-    });
+    }));
     let r = match state.tls().cloned() {
         Some(tls) => service_kit::serve::serve_tls(listener, router(state), tls, shutdown).await,
         None => service_kit::serve::serve(listener, router(state), shutdown).await,
     };
     task.abort();
-    checkpoints.abort();
+    if let Some(c) = checkpoints {
+        c.abort();
+    }
     r
 }

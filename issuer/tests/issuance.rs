@@ -430,35 +430,45 @@ async fn an_attested_token_request_binds_the_proofs_to_the_wallet_instance() {
     assert_eq!(s, 200, "{v}");
 }
 
-/// Re-issuance after an update (IT-Wallet 1.4 §3.3 "Refresh", issue 12): the registry
-/// record changes, the admin `update` sets ATTRIBUTE_UPDATE (0x0B by default, a 4-bit
-/// list); the refresh grant's token re-issues from the current record with a fresh key
-/// proof, the old entry becomes INVALID, the new one VALID; the refresh proof's DPoP `jti`
-/// is single use, and nothing is left to re-issue afterwards.
-/// A credential marked for update that has expired meanwhile is not re-issued: the successor
-/// would keep its expiry (IT-Wallet 1.4 §3.3 "Re-issuance") and be born expired, so the
-/// wallet is told to go through a new issuance: `credential_request_denied` naming the expiry.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_expired_credential_marked_for_update_is_not_reissued() {
+/// The re-issuance tests' start: a federation whose status list has 4 bits (room for
+/// ATTRIBUTE_UPDATE), a wallet with two keys and Mario's licence issued under the first
+/// (pre-authorized offer, 200); the refresh token of that grant and the `/credential` answer.
+async fn licence_with_refresh_token() -> (Fed, Wallet, String, Value) {
     let fed = Fed::with(|c| {
         c.access_token_ttl = 30;
         c.status_bits = wallet_core::status::Bits::Four;
     })
     .await;
     let wallet = Wallet::new(2);
-    let (k0, k1) = (&wallet.keys[0], &wallet.keys[1]);
     let (url, tx) = fed.offer(MARIO, &[MDL]).await;
     let (_, code) = Wallet::read_offer(&fed, &url).await;
     let tokens = wallet.tokens(&fed, &code, &tx).await;
     let rt = tokens.refresh_token.clone().expect("a refresh token");
     let nonce = wallet.nonce(&fed).await;
+    let k0 = &wallet.keys[0];
     let (s, v) = wallet.protected(&fed, "/credential", &tokens.access_token, &Wallet::request(MDL, wallet.proofs(&fed, &[k0], &fed.wua(&[k0]), &nonce)), None).await;
     assert_eq!(s, 200, "{v}");
+    (fed, wallet, rt, v)
+}
 
+/// The registry record of Mario's licence changes and the admin API marks it `update`: the
+/// admin's answer (200, one credential changed).
+async fn update_licence(fed: &Fed) -> Value {
     let conn = rusqlite::Connection::open(&fed.config.registry).unwrap();
     conn.execute("UPDATE licences SET expiry_date = '2040-01-31' WHERE tax_id_code = ?1", [MARIO]).unwrap();
     let (s, v) = Fed::json(fed.http.post(fed.url("/admin/status")).bearer_auth(TOKEN).json(&json!({"action": "update", "citizen": MARIO}))).await;
     assert_eq!((s, v["changed"].as_u64()), (200, Some(1)), "{v}");
+    v
+}
+
+/// A credential marked for update that has expired meanwhile is not re-issued: the successor
+/// would keep its expiry (IT-Wallet 1.4 §3.3 "Re-issuance") and be born expired, so the
+/// wallet is told to go through a new issuance: `credential_request_denied` naming the expiry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_credential_marked_for_update_is_not_reissued() {
+    let (fed, wallet, rt, _) = licence_with_refresh_token().await;
+    let k1 = &wallet.keys[1];
+    update_licence(&fed).await;
     // The credential's expiry passes before the wallet asks for its successor.
     let store = rusqlite::Connection::open(fed.config.data_dir.join("issuer.sqlite")).unwrap();
     assert_eq!(store.execute("UPDATE issued SET expires_at = ?1", [UnixTime::now().secs() - 10]).unwrap(), 1);
@@ -472,22 +482,15 @@ async fn an_expired_credential_marked_for_update_is_not_reissued() {
     assert!(v["error_description"].as_str().unwrap_or_default().contains("have expired"), "{v}");
 }
 
+/// Re-issuance after an update (IT-Wallet 1.4 §3.3 "Refresh", issue 12): the registry
+/// record changes, the admin `update` sets ATTRIBUTE_UPDATE (0x0B by default, a 4-bit
+/// list); the refresh grant's token re-issues from the current record with a fresh key
+/// proof, the old entry becomes INVALID, the new one VALID; the refresh proof's DPoP `jti`
+/// is single use, and nothing is left to re-issue afterwards.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_updated_licence_is_reissued_with_the_refresh_token() {
-    let fed = Fed::with(|c| {
-        c.access_token_ttl = 30;
-        c.status_bits = wallet_core::status::Bits::Four;
-    })
-    .await;
-    let wallet = Wallet::new(2);
-    let (k0, k1) = (&wallet.keys[0], &wallet.keys[1]);
-    let (url, tx) = fed.offer(MARIO, &[MDL]).await;
-    let (_, code) = Wallet::read_offer(&fed, &url).await;
-    let tokens = wallet.tokens(&fed, &code, &tx).await;
-    let rt = tokens.refresh_token.clone().expect("a refresh token");
-    let nonce = wallet.nonce(&fed).await;
-    let (s, v) = wallet.protected(&fed, "/credential", &tokens.access_token, &Wallet::request(MDL, wallet.proofs(&fed, &[k0], &fed.wua(&[k0]), &nonce)), None).await;
-    assert_eq!(s, 200, "{v}");
+    let (fed, wallet, rt, v) = licence_with_refresh_token().await;
+    let k1 = &wallet.keys[1];
     let CredentialResponse::Immediate { credentials, .. } = Wallet::parse_credentials(&v) else { panic!("immediate") };
     let resolver = StaticKeyResolver::for_issuer(fed.issuer_key().await, fed.issuer_id.as_str());
     let old = wallet_core::vc::verify(&Verifier::new(&resolver), &credentials[0].credential, UnixTime::now()).unwrap();
@@ -502,11 +505,8 @@ async fn an_updated_licence_is_reissued_with_the_refresh_token() {
     let (s, v) = wallet.protected(&fed, "/credential", &at, &Wallet::request(MDL, wallet.proofs(&fed, &[k1], &fed.wua(&[k1]), &nonce)), None).await;
     assert_eq!((s, v["error"].as_str()), (400, Some("credential_request_denied")), "{v}");
 
-    let conn = rusqlite::Connection::open(&fed.config.registry).unwrap();
-    conn.execute("UPDATE licences SET expiry_date = '2040-01-31' WHERE tax_id_code = ?1", [MARIO]).unwrap();
-    let admin = |body: Value| fed.http.post(fed.url("/admin/status")).bearer_auth(TOKEN).json(&body);
-    let (s, v) = Fed::json(admin(json!({"action": "update", "citizen": MARIO}))).await;
-    assert_eq!((s, v["changed"].as_u64(), v["status"].as_str()), (200, Some(1), Some("ATTRIBUTE_UPDATE")), "{v}");
+    let v = update_licence(&fed).await;
+    assert_eq!(v["status"].as_str(), Some("ATTRIBUTE_UPDATE"), "{v}");
     assert_eq!(status_of(&fed, old_idx).await, StatusValue::Other(0x0B));
 
     // The refresh proof's `jti` is single use.

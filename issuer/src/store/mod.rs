@@ -429,6 +429,22 @@ impl Store {
 pub(crate) mod contract {
     use super::*;
 
+    /// A valid credential record of citizen `CF`, grant `g`, configuration `pid`.
+    pub(crate) fn issued(id: &str, idx: u64) -> Issued {
+        Issued {
+            id: id.into(),
+            grant_id: "g".into(),
+            citizen: "CF".into(),
+            configuration_id: "pid".into(),
+            status_idx: idx,
+            status: 0,
+            notification_id: "nid".into(),
+            issued_at: 1,
+            expires_at: 2,
+            notified: None,
+        }
+    }
+
     /// Runs one store future to its end (the store's async calls, in these sync tests).
     pub(crate) fn block_on<F: std::future::Future>(f: F) -> F::Output {
         tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(f)
@@ -482,18 +498,6 @@ pub(crate) mod contract {
             assert!(seen.insert(idx), "each index once");
         }
         assert_eq!(s.status_entries().unwrap().1, seen.iter().max().unwrap() + 1);
-        let issued = |id: &str, idx: u64| Issued {
-            id: id.into(),
-            grant_id: "g".into(),
-            citizen: "CF".into(),
-            configuration_id: "pid".into(),
-            status_idx: idx,
-            status: 0,
-            notification_id: "nid".into(),
-            issued_at: 1,
-            expires_at: 2,
-            notified: None,
-        };
         let mut ids = seen.iter();
         let (a, b) = (*ids.next().unwrap(), *ids.next().unwrap());
         let v0 = s.status_version().unwrap();

@@ -534,6 +534,7 @@ impl Sqlite {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::contract::issued;
 
     #[test]
     fn single_use_values() {
@@ -547,21 +548,6 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let s = crate::store::Store::open(&dir.path().join("db")).unwrap();
         crate::store::contract::reissue_claims(&s);
-    }
-
-    fn issued(id: String, idx: u64) -> Issued {
-        Issued {
-            id,
-            grant_id: "g".into(),
-            citizen: "CF".into(),
-            configuration_id: "pid".into(),
-            status_idx: idx,
-            status: 0,
-            notification_id: "nid".into(),
-            issued_at: 1,
-            expires_at: 2,
-            notified: None,
-        }
     }
 
     /// Group commit: concurrent responses each return only once an `fsync` of the WAL that
@@ -579,7 +565,7 @@ mod tests {
                 .map(|i| {
                     let s = s.clone();
                     tokio::spawn(async move {
-                        let seq = s.commit_issued(&[issued(format!("c{i}"), i)]).unwrap();
+                        let seq = s.commit_issued(&[issued(&format!("c{i}"), i)]).unwrap();
                         s.sync_through(seq).await.unwrap();
                         assert!(*s.synced.lock().await >= seq, "returned before an fsync covered commit {seq}");
                     })
@@ -593,7 +579,7 @@ mod tests {
         let syncs = s.wal_syncs.load(Ordering::Relaxed);
         assert!((1..=n).contains(&syncs), "{syncs} fsyncs for {n} commits");
         assert_eq!(s.issued_to("CF").unwrap().len(), usize::try_from(n).unwrap());
-        assert!(s.commit_issued(&[issued("new".into(), 1_000), issued("c0".into(), 1_001)]).is_err(), "a duplicate id");
+        assert!(s.commit_issued(&[issued("new", 1_000), issued("c0", 1_001)]).is_err(), "a duplicate id");
         assert_eq!(s.committed.load(Ordering::Acquire), n, "a failed commit is not counted");
         assert_eq!(s.issued_to("CF").unwrap().len(), usize::try_from(n).unwrap(), "all or none");
         rt.block_on(s.sync_through(n)).unwrap();
@@ -614,12 +600,12 @@ mod tests {
         let frames = |s: &Sqlite| s.checkpointer.lock().unwrap().query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(1)).unwrap();
         let n = u64::try_from(RESTART_FRAMES).unwrap() + 200;
         for i in 0..n {
-            s.commit_issued(&[issued(format!("c{i}"), i)]).unwrap();
+            s.commit_issued(&[issued(&format!("c{i}"), i)]).unwrap();
         }
         let (log, copied) = s.checkpoint().unwrap();
         assert!(log >= RESTART_FRAMES, "{log} frames");
         assert_eq!(copied, log, "all copied");
-        s.commit_issued(&[issued("after".into(), n)]).unwrap();
+        s.commit_issued(&[issued("after", n)]).unwrap();
         assert!(frames(&s) < 10, "the WAL restarted: {} frames", frames(&s));
         assert_eq!(s.issued_to("CF").unwrap().len(), usize::try_from(n + 1).unwrap());
         // Below RESTART_FRAMES one PASSIVE pass, which copies what is there.
