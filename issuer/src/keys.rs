@@ -13,11 +13,14 @@
 //!   method = "pid"`): sign the OpenID4VP request objects and decrypt the `direct_post.jwt`
 //!   responses; both in `openid_credential_verifier.jwks` (IT-Wallet 1.4 §5.1, as the
 //!   verifier publishes them).
+//! * The `c_nonce` key (wallet-core's `NonceKey`): derived from the token key, so replicas
+//!   sharing it accept each other's nonces; not a file of its own.
 //! * The Federation Entity Key: the trust-anchor building block's (`federation-keys.json`).
 
 use std::path::Path;
 
 use wallet_core::jose::{DecryptionKey, JwkSet, PrivateJwk, Signer as _, SoftwareSigner};
+use wallet_core::oid4vci::NonceKey;
 
 fn load_or_create(path: &Path) -> Result<SoftwareSigner, String> {
     match std::fs::read_to_string(path) {
@@ -53,6 +56,7 @@ fn load_or_create_enc(path: &Path) -> Result<DecryptionKey, String> {
 pub struct Keys {
     credential: SoftwareSigner,
     token: SoftwareSigner,
+    nonce: NonceKey,
     request_object: SoftwareSigner,
     encryption: DecryptionKey,
 }
@@ -67,9 +71,11 @@ impl Keys {
     /// Loads (creating on first start) the keys in `dir`.
     pub fn open(dir: &Path) -> Result<Self, String> {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let token = load_or_create(&dir.join("token-key.jwk"))?;
         Ok(Self {
             credential: load_or_create(&dir.join("credential-key.jwk"))?,
-            token: load_or_create(&dir.join("token-key.jwk"))?,
+            nonce: NonceKey::derive(token.private_jwk().d(), "tessera-issuer c_nonce"),
+            token,
             request_object: load_or_create(&dir.join("request-object-key.jwk"))?,
             encryption: load_or_create_enc(&dir.join("response-encryption-key.jwk"))?,
         })
@@ -83,6 +89,11 @@ impl Keys {
     /// The access token key.
     pub fn token(&self) -> &SoftwareSigner {
         &self.token
+    }
+
+    /// The key of the `c_nonce`s (`/nonce`, checked in the key proofs).
+    pub fn nonce(&self) -> &NonceKey {
+        &self.nonce
     }
 
     /// The OpenID4VP request object key.

@@ -46,6 +46,7 @@ pub mod samples;
 pub mod spid_cie;
 pub mod state;
 pub mod status_list;
+pub mod status_pool;
 pub mod store;
 
 pub use config::Config;

@@ -28,7 +28,7 @@ use crate::error::IssuerError;
 use crate::metrics::Event;
 use crate::registry::Record;
 use crate::routes::{self, hash, random};
-use crate::store::{Deferred, Grant, Issued};
+use crate::store::{Deferred, Grant, Issued, Spend, Spent};
 
 /// Clock skew tolerated on `iat`/`exp`.
 pub const SKEW: i64 = 60;
@@ -47,17 +47,35 @@ fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
-/// Remembers a DPoP proof's `jti` per key until it could no longer be accepted (RFC 9449
-/// §11.1): a second use is refused.
+/// A DPoP proof's `jti`, per key, and until when it must be remembered: until the proof
+/// could no longer be accepted (RFC 9449 §11.1).
+fn dpop_jti(proof: &VerifiedDpop) -> (String, i64) {
+    (format!("dpop:{}:{}", proof.jkt(), proof.jti()), proof.iat().secs().saturating_add(dpop::DEFAULT_MAX_AGE + 2 * SKEW))
+}
+
+/// Remembers a DPoP proof's `jti` now (a second use is refused). The credential endpoint
+/// spends it with its records instead ([`Spend`]).
 fn remember_dpop(st: &Issuer, proof: &VerifiedDpop, resource: bool) -> Result<(), IssuerError> {
-    let key = format!("dpop:{}:{}", proof.jkt(), proof.jti());
-    let until = proof.iat().secs().saturating_add(dpop::DEFAULT_MAX_AGE + 2 * SKEW);
+    let (key, until) = dpop_jti(proof);
     if st.store().remember_jti(&key, until)? {
         Ok(())
     } else if resource {
-        Err(IssuerError::resource(ErrorCode::InvalidDpopProof, "DPoP proof jti already used"))
+        Err(jti_replayed())
     } else {
         Err(IssuerError::oauth(ErrorCode::InvalidDpopProof, "DPoP proof jti already used"))
+    }
+}
+
+fn jti_replayed() -> IssuerError {
+    IssuerError::resource(ErrorCode::InvalidDpopProof, "DPoP proof jti already used")
+}
+
+/// A request's records are in, or why its [`Spend`] refused it.
+fn recorded(spent: Spent) -> Result<(), IssuerError> {
+    match spent {
+        Spent::Recorded => Ok(()),
+        Spent::JtiReplayed => Err(jti_replayed()),
+        Spent::NonceReused => Err(IssuerError::oauth(ErrorCode::InvalidNonce, "c_nonce already used")),
     }
 }
 
@@ -220,17 +238,19 @@ fn attested_client(st: &Issuer, headers: &HeaderMap) -> Result<Option<String>, I
     Ok(Some(client.client_id().to_owned()))
 }
 
-/// `POST /nonce` (OpenID4VCI §7): a fresh `c_nonce`, stored until used or `nonce_ttl`.
+/// `POST /nonce` (OpenID4VCI §7): a fresh `c_nonce` valid for `nonce_ttl`, authenticated
+/// by the issuer's nonce key (wallet-core's `NonceKey`): nothing is stored until a key
+/// proof spends it, and the check of a proof's nonce reads nothing.
 pub async fn nonce(State(st): State<Issuer>) -> Result<Response, IssuerError> {
-    let n = NonceResponse::issue().map_err(IssuerError::internal)?;
-    st.store().insert_nonce(&n.c_nonce, st.now().secs().saturating_add(st.config().nonce_ttl))?;
+    let n: NonceResponse = st.keys().nonce().issue(st.now().plus(st.config().nonce_ttl)).map_err(IssuerError::internal)?;
     Ok(no_store(StatusCode::OK, serde_json::to_string(&n).map_err(IssuerError::internal)?))
 }
 
 /// The access token and its DPoP proof at a protected endpoint (RFC 9449 §7): the
-/// `at+jwt` verified, the proof for this URL, method and token, bound to the token's key,
-/// its `jti` unused; and the grant it stands for.
-fn authorize(st: &Issuer, headers: &HeaderMap, path: &str) -> Result<(VerifiedToken, Grant), IssuerError> {
+/// `at+jwt` verified, the proof for this URL, method and token, bound to the token's key;
+/// and the grant it stands for. The caller spends the proof's `jti` (`remember_dpop`, or
+/// with its records: [`Spend`]).
+fn authorize(st: &Issuer, headers: &HeaderMap, path: &str) -> Result<(VerifiedToken, Grant, VerifiedDpop), IssuerError> {
     let now = st.now();
     let at = header_str(headers, header::AUTHORIZATION.as_str())
         .and_then(|v| v.strip_prefix("DPoP "))
@@ -243,14 +263,14 @@ fn authorize(st: &Issuer, headers: &HeaderMap, path: &str) -> Result<(VerifiedTo
     let url = st.config().endpoint(path);
     let proof = verify_dpop(proof, &DpopExpectation::new("POST", &url, now).with_access_token(at)).map_err(|e| IssuerError::resource(e.code(), e))?;
     token.check_dpop(&proof).map_err(|e| IssuerError::resource(e.code(TokenKind::Access), e))?;
-    remember_dpop(st, &proof, true)?;
     let grant = st.store().grant(&token.claims().sub)?.ok_or_else(|| IssuerError::resource(ErrorCode::InvalidToken, "the grant behind this token is gone"))?;
-    Ok((token, grant))
+    Ok((token, grant, proof))
 }
 
 /// Signs one SD-JWT VC per key with the registry's claims: `cnf` = the key, a status list
-/// index of its own, our `kid` and, once onboarded, our `trust_chain`; records each. `exp`:
-/// `credential_ttl` from now, or `expires` (a re-issuance: the replaced credentials' expiry).
+/// index of its own, our `kid` and, once onboarded, our `trust_chain`; records each, with
+/// `spend` in the same commit. `exp`: `credential_ttl` from now, or `expires` (a
+/// re-issuance: the replaced credentials' expiry).
 #[allow(clippy::too_many_arguments)]
 async fn issue(
     st: &Issuer,
@@ -261,6 +281,7 @@ async fn issue(
     keys: &[Jwk],
     trust_chain: Option<&[String]>,
     expires: Option<i64>,
+    spend: &Spend,
 ) -> Result<CredentialResponse, IssuerError> {
     let config = st.config().credential(configuration_id).ok_or_else(|| IssuerError::internal(format!("configuration {configuration_id} vanished")))?;
     let now = st.now();
@@ -284,8 +305,7 @@ async fn issue(
     fixed.extend(metadata);
     let mut credentials = Vec::with_capacity(keys.len());
     let mut rows = Vec::with_capacity(keys.len());
-    for key in keys {
-        let idx = st.store().allocate_status_idx(routes::STATUS_LIST_STEP)?;
+    for (key, idx) in keys.iter().zip(st.status_indices(keys.len())?) {
         let mut b = SdJwtVcBuilder::new(st.config().entity_id.as_str(), vct.clone(), attributes.clone())
             .validity(now, exp)
             .holder_key(key)
@@ -313,8 +333,9 @@ async fn issue(
         });
         credentials.push(IssuedCredential { credential: vc.serialize() });
     }
-    // One transaction for the whole response: recorded before it leaves, all or none.
-    st.store().insert_issued(&rows).await?;
+    // One commit for the whole response and what the request spent: recorded before it
+    // leaves, all or none.
+    recorded(st.store().insert_issued(&rows, spend).await?)?;
     st.metrics().add(Event::CredentialIssued, u64::try_from(credentials.len()).unwrap_or(0));
     Ok(CredentialResponse::Immediate { credentials, notification_id: Some(notification_id) })
 }
@@ -348,7 +369,8 @@ struct Checked {
     configuration_id: String,
     keys: Vec<Jwk>,
     wuas: Vec<wallet_core::status::StatusReference>,
-    nonces: Vec<String>,
+    /// The DPoP proof's `jti` and the proofs' nonces, spent with the request's records.
+    spend: Spend,
     /// A re-issuance (a `refreshed` token): the ids of the credentials marked for update
     /// when the request was checked (claimed, then set INVALID, once its successors are
     /// signed: `credential_inner`).
@@ -367,18 +389,13 @@ async fn credential_inner(st: &Issuer, headers: &HeaderMap, body: &[u8]) -> Resu
             Err(e) => return Err(IssuerError::oauth(ErrorCode::InvalidProof, format!("the WUA status cannot be established: {e}"))),
         }
     }
-    for n in &c.nonces {
-        if !st.store().consume_nonce(n, now.secs())? {
-            return Err(IssuerError::oauth(ErrorCode::InvalidNonce, "c_nonce already used"));
-        }
-    }
     let grant_id = c.token.claims().sub.clone();
     let source = &st.config().credential(&c.configuration_id).ok_or_else(|| IssuerError::internal("configuration vanished"))?.source;
     match st.registry().lookup(source, &c.grant.citizen)? {
         Record::Ready(claims) => {
             let chain = st.own_trust_chain().await;
             if c.replaces.is_empty() {
-                return issue(st, &grant_id, &c.grant, &c.configuration_id, claims, &c.keys, chain.as_deref(), None).await;
+                return issue(st, &grant_id, &c.grant, &c.configuration_id, claims, &c.keys, chain.as_deref(), None, &c.spend).await;
             }
             // IT-Wallet 1.4 §3.3 re-issuance, single use: the marked credentials are claimed by
             // one guarded UPDATE (of two concurrent requests, on one replica or two, one gets
@@ -399,7 +416,7 @@ async fn credential_inner(st: &Issuer, headers: &HeaderMap, body: &[u8]) -> Resu
                 if exp.is_some_and(|e| e <= now.secs()) {
                     return Err(IssuerError::oauth(ErrorCode::CredentialRequestDenied, "the credentials marked for update have expired: a new issuance is needed"));
                 }
-                issue(st, &grant_id, &c.grant, &c.configuration_id, claims, &c.keys, chain.as_deref(), exp).await
+                issue(st, &grant_id, &c.grant, &c.configuration_id, claims, &c.keys, chain.as_deref(), exp, &c.spend).await
             }
             .await;
             let response = match successors {
@@ -423,7 +440,7 @@ async fn credential_inner(st: &Issuer, headers: &HeaderMap, body: &[u8]) -> Resu
             let transaction_id = random()?;
             let keys = serde_json::to_string(&c.keys).map_err(IssuerError::internal)?;
             let d = Deferred { grant_id, configuration_id: c.configuration_id.clone(), keys };
-            st.store().insert_deferred(&transaction_id, &d, now.secs().saturating_add(DEFERRED_TTL))?;
+            recorded(st.store().insert_deferred(&transaction_id, &d, now.secs().saturating_add(DEFERRED_TTL), &c.spend)?)?;
             st.metrics().count(Event::Deferred);
             Ok(CredentialResponse::Deferred { transaction_id, interval: st.config().deferred_interval })
         }
@@ -433,7 +450,7 @@ async fn credential_inner(st: &Issuer, headers: &HeaderMap, body: &[u8]) -> Resu
 
 fn check_request(st: &Issuer, headers: &HeaderMap, body: &[u8]) -> Result<Checked, IssuerError> {
     let now = st.now();
-    let (token, grant) = authorize(st, headers, routes::CREDENTIAL_PATH)?;
+    let (token, grant, dpop) = authorize(st, headers, routes::CREDENTIAL_PATH)?;
     let req = CredentialRequest::parse_json(body).map_err(|e| IssuerError::oauth(e.code(), e))?;
     let authorized = req.authorize(&token, st.metadata()).map_err(|e| IssuerError::oauth(e.code(), e))?;
     if !grant.configurations.contains(&authorized.configuration_id) {
@@ -460,22 +477,18 @@ fn check_request(st: &Issuer, headers: &HeaderMap, body: &[u8]) -> Result<Checke
     };
     let configuration = st.metadata().configuration(&authorized.configuration_id).ok_or_else(|| IssuerError::oauth(ErrorCode::UnknownCredentialConfiguration, "unknown configuration"))?;
 
-    let seen: Mutex<Vec<String>> = Mutex::new(Vec::new());
-    let store_failed = Mutex::new(None);
-    let nonce_valid = |n: &str| match st.store().nonce_usable(n, now.secs()) {
-        Ok(ok) => {
-            if ok {
-                let mut s = seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-                if !s.iter().any(|x| x == n) {
-                    s.push(n.to_owned());
-                }
+    // Ours and unexpired (read from the nonce itself); unused is settled when the request
+    // spends it with its records.
+    let seen: Mutex<Vec<(String, i64)>> = Mutex::new(Vec::new());
+    let nonce_valid = |n: &str| match st.keys().nonce().check(n, now) {
+        Ok(exp) => {
+            let mut s = seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if !s.iter().any(|(x, _)| x == n) {
+                s.push((n.to_owned(), exp.secs()));
             }
-            ok
+            true
         }
-        Err(e) => {
-            *store_failed.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(e);
-            false
-        }
+        Err(_) => false,
     };
     let client_id = Some(token.claims().client_id.as_str()).filter(|c| !c.is_empty());
     let verified = verify_proofs(
@@ -496,9 +509,6 @@ fn check_request(st: &Issuer, headers: &HeaderMap, body: &[u8]) -> Result<Checke
             wallet_providers: st.wallet_providers(),
         },
     );
-    if let Some(e) = store_failed.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner) {
-        return Err(e.into());
-    }
     let verified = verified.map_err(|e| IssuerError::oauth(e.code(), e))?;
     Ok(Checked {
         token,
@@ -506,7 +516,7 @@ fn check_request(st: &Issuer, headers: &HeaderMap, body: &[u8]) -> Result<Checke
         configuration_id: authorized.configuration_id,
         wuas: verified.key_attestations.iter().map(|w| w.status().clone()).collect(),
         keys: verified.keys,
-        nonces: seen.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner),
+        spend: Spend { jti: Some(dpop_jti(&dpop)), nonces: seen.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner) },
         replaces,
     })
 }
@@ -515,7 +525,8 @@ fn check_request(st: &Issuer, headers: &HeaderMap, body: &[u8]) -> Result<Checke
 /// `transaction_id` of this grant, unused; the registry still not ready → 202 again, ready →
 /// the credentials for the keys proven at the credential endpoint (single use).
 pub async fn deferred(State(st): State<Issuer>, headers: HeaderMap, body: axum::body::Bytes) -> Result<Response, IssuerError> {
-    let (token, grant) = authorize(&st, &headers, routes::DEFERRED_PATH)?;
+    let (token, grant, dpop) = authorize(&st, &headers, routes::DEFERRED_PATH)?;
+    remember_dpop(&st, &dpop, true)?;
     let req = DeferredCredentialRequest::parse_json(&body).map_err(|e| IssuerError::oauth(e.code(), e))?;
     let grant_id = token.claims().sub.clone();
     let now = st.now();
@@ -531,7 +542,7 @@ pub async fn deferred(State(st): State<Issuer>, headers: HeaderMap, body: axum::
             }
             let keys: Vec<Jwk> = serde_json::from_str(&d.keys).map_err(IssuerError::internal)?;
             let chain = st.own_trust_chain().await;
-            issue(&st, &grant_id, &grant, &d.configuration_id, claims, &keys, chain.as_deref(), None).await?
+            issue(&st, &grant_id, &grant, &d.configuration_id, claims, &keys, chain.as_deref(), None, &Spend::default()).await?
         }
     };
     respond(&response)
@@ -540,7 +551,8 @@ pub async fn deferred(State(st): State<Issuer>, headers: HeaderMap, body: axum::
 /// `POST /notification` (OpenID4VCI §11): the wallet says what it did with the
 /// credentials of a `notification_id` of this grant; 204.
 pub async fn notification(State(st): State<Issuer>, headers: HeaderMap, body: axum::body::Bytes) -> Result<Response, IssuerError> {
-    let (token, _) = authorize(&st, &headers, routes::NOTIFICATION_PATH)?;
+    let (token, _, dpop) = authorize(&st, &headers, routes::NOTIFICATION_PATH)?;
+    remember_dpop(&st, &dpop, true)?;
     let req = NotificationRequest::parse_json(&body).map_err(|e| IssuerError::oauth(e.code(), e))?;
     let event = serde_json::to_value(req.event).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
     if !st.store().notify(&req.notification_id, &token.claims().sub, &event)? {

@@ -202,6 +202,7 @@ struct Inner {
     limiters: Limiters,
     metrics: crate::metrics::Metrics,
     signed_status_list: crate::status_list::SignedList,
+    status_pool: crate::status_pool::StatusPool,
     tls: Option<Arc<service_kit::serve::ServerConfig>>,
 }
 
@@ -401,6 +402,7 @@ impl Builder {
                 limiters,
                 metrics: crate::metrics::Metrics::default(),
                 signed_status_list: crate::status_list::SignedList::new(),
+                status_pool: crate::status_pool::StatusPool::default(),
                 tls,
             }),
         })
@@ -501,6 +503,11 @@ impl Issuer {
     /// The Status List Token this process serves while it is current.
     pub fn signed_status_list(&self) -> &crate::status_list::SignedList {
         &self.inner.signed_status_list
+    }
+
+    /// `n` fresh status list indices, from those this process holds (`status_pool`).
+    pub fn status_indices(&self, n: usize) -> Result<Vec<u64>, crate::store::StoreError> {
+        self.inner.status_pool.take(&self.inner.store, crate::status_list::STATUS_LIST_STEP, n)
     }
 
     /// Our trust chain to a configured trust anchor (leaf first), for the `trust_chain` header

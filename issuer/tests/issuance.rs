@@ -223,7 +223,7 @@ async fn token_endpoint_refusals() {
 }
 
 /// Credential endpoint refusals: DPoP for another URL or key, a replayed DPoP `jti`, a
-/// stale or foreign `c_nonce`, a proof key the WUA does not attest, a WUA revoked in its
+/// used, foreign, altered or expired `c_nonce`, a proof key the WUA does not attest, a WUA revoked in its
 /// provider's status list, a configuration the token did not grant.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn credential_endpoint_refusals() {
@@ -246,16 +246,33 @@ async fn credential_endpoint_refusals() {
     let (s, v) = wallet.protected(&fed, "/credential", &at, &body, Some(other_key)).await;
     assert_eq!((s, err(&v)), (401, "invalid_dpop_proof".into()), "DPoP by another key: {v}");
 
+    let issued = || fed.issuer.store().issued_to(MARIO).unwrap().len();
     let proof = wallet.dpop_for(&fed, "/credential", Some(&at));
     let (s, v) = wallet.protected(&fed, "/credential", &at, &body, Some(proof.clone())).await;
     assert_eq!(s, 200, "{v}");
-    let (s, v) = wallet.protected(&fed, "/credential", &at, &body, Some(proof)).await;
-    assert_eq!((s, err(&v)), (401, "invalid_dpop_proof".into()), "replayed DPoP jti");
+    assert_eq!(issued(), 1);
+    // The same DPoP proof with a fresh nonce: refused, and nothing of it recorded (the `jti`
+    // is spent in the commit that would record the credential).
+    let fresh = Wallet::request(MDL, wallet.proofs(&fed, &[k0], &wua, &wallet.nonce(&fed).await));
+    let (s, v) = wallet.protected(&fed, "/credential", &at, &fresh, Some(proof)).await;
+    assert_eq!((s, err(&v)), (401, "invalid_dpop_proof".into()), "replayed DPoP jti: {v}");
+    assert_eq!(issued(), 1, "a refused request records no credential");
     let (s, v) = wallet.protected(&fed, "/credential", &at, &body, None).await;
-    assert_eq!((s, err(&v)), (400, "invalid_nonce".into()), "stale c_nonce: {v}");
+    assert_eq!((s, err(&v)), (400, "invalid_nonce".into()), "stale c_nonce (used): {v}");
     let foreign = Wallet::request(MDL, wallet.proofs(&fed, &[k0], &wua, "a-nonce-we-never-issued"));
     let (s, v) = wallet.protected(&fed, "/credential", &at, &foreign, None).await;
     assert_eq!((s, err(&v)), (400, "invalid_nonce".into()), "foreign c_nonce: {v}");
+    // Of our shape, from another issuer's key; ours altered; ours expired.
+    let theirs = wallet_core::oid4vci::NonceKey::generate().unwrap().issue(UnixTime::now().plus(60)).unwrap().c_nonce;
+    let mut altered = wallet.nonce(&fed).await.into_bytes();
+    altered[0] = if altered[0] == b'A' { b'B' } else { b'A' };
+    let expired = fed.issuer.keys().nonce().issue(UnixTime::now().plus(-1)).unwrap().c_nonce;
+    for (nonce, what) in [(theirs, "another issuer's"), (String::from_utf8(altered).unwrap(), "altered"), (expired, "expired")] {
+        let req = Wallet::request(MDL, wallet.proofs(&fed, &[k0], &wua, &nonce));
+        let (s, v) = wallet.protected(&fed, "/credential", &at, &req, None).await;
+        assert_eq!((s, err(&v)), (400, "invalid_nonce".into()), "{what} c_nonce: {v}");
+    }
+    assert_eq!(issued(), 1);
 
     let nonce = wallet.nonce(&fed).await;
     let not_attested = Wallet::request(MDL, wallet.proofs(&fed, &[&wallet.keys[1]], &wua, &nonce));

@@ -16,8 +16,10 @@
 //!
 //! * a pre-authorized code: each attempt counted by an `UPDATE` that only passes while
 //!   attempts are left (a wrong `tx_code` burns one), then the code consumed once;
-//! * a `c_nonce`: consumed once, unexpired; a DPoP or attestation `jti`: remembered by an
-//!   `INSERT` of its primary key (the second insert, anywhere, finds it);
+//! * a `c_nonce` (authenticated and expiring: wallet-core's `NonceKey`, nothing stored when
+//!   it is given out) and a DPoP or attestation `jti`: spent by an `INSERT` of its primary
+//!   key (the second insert, anywhere, finds it), at the credential endpoint in the same
+//!   commit as the credentials ([`Spend`]);
 //! * a pushed `request_uri` (bound to its client), a login in progress (its request object
 //!   fetched once, finished once), an `issuer_state`, an authorization code, a deferred
 //!   `transaction_id`: each taken once, unexpired, by an `UPDATE ... RETURNING`;
@@ -136,6 +138,33 @@ pub struct StatusVersion {
     pub version: u64,
     /// One past the highest status index allocated.
     pub allocated: u64,
+}
+
+/// What a credential request spends (RFC 9449 §11.1; OpenID4VCI §7, IT-Wallet 1.4 §8),
+/// recorded in the commit that records what the request leaves behind
+/// ([`Store::insert_issued`], [`Store::insert_deferred`]): its DPoP proof's `jti` and its
+/// key proofs' `c_nonce`s, each kept until it could no longer be accepted. One commit
+/// instead of one per value: the issuance benchmark's credential request went from five
+/// commits to one. A value spent already (by any request, on any replica) refuses the
+/// request and nothing of it is recorded; what it did spend stays spent.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Spend {
+    /// The DPoP proof's `jti`, namespaced (`dpop:<jkt>:<jti>`), and until when it is kept.
+    pub jti: Option<(String, i64)>,
+    /// The `c_nonce`s, each with its expiry.
+    pub nonces: Vec<(String, i64)>,
+}
+
+/// Whether a request's [`Spend`] went through.
+#[must_use]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Spent {
+    /// Nothing of it was spent before: the request's records are in.
+    Recorded,
+    /// The DPoP proof's `jti` was spent already: nothing recorded.
+    JtiReplayed,
+    /// A `c_nonce` was spent already: nothing recorded.
+    NonceReused,
 }
 
 /// Which credentials a status change applies to.
@@ -260,44 +289,34 @@ impl Store {
         dispatch!(self, grant(id))
     }
 
-    /// Records a fresh `c_nonce`.
-    pub fn insert_nonce(&self, nonce: &str, expires_at: i64) -> Result<(), StoreError> {
-        dispatch!(self, insert_nonce(nonce, expires_at))
-    }
-
-    /// Whether `nonce` is one of ours, unused and unexpired.
-    pub fn nonce_usable(&self, nonce: &str, now: i64) -> Result<bool, StoreError> {
-        dispatch!(self, nonce_usable(nonce, now))
-    }
-
-    /// Consumes `nonce` (single use): whether this call did.
-    pub fn consume_nonce(&self, nonce: &str, now: i64) -> Result<bool, StoreError> {
-        dispatch!(self, consume_nonce(nonce, now))
-    }
-
     /// Remembers a `jti` (namespaced by the caller) until `expires_at`: whether it was new.
     pub fn remember_jti(&self, jti: &str, expires_at: i64) -> Result<bool, StoreError> {
         dispatch!(self, remember_jti(jti, expires_at))
     }
 
-    /// A fresh status list index, random among the unused ones of a space kept at least
-    /// twice as large as the indices in use and a multiple of `step` (IT-Wallet §6 / the
-    /// status list draft's privacy advice: neighbouring credentials do not get neighbouring
-    /// indices, and the list's length tells the number issued only to within a step). The
-    /// slot is claimed by an `INSERT` on its primary key: unique across replicas.
-    pub fn allocate_status_idx(&self, step: u64) -> Result<u64, StoreError> {
-        dispatch!(self, allocate_status_idx(step))
+    /// `n` fresh status list indices, each random among the unused ones of a space kept at
+    /// least twice as large as the indices in use and a multiple of `step` (IT-Wallet §6 /
+    /// the status list draft's privacy advice: neighbouring credentials do not get
+    /// neighbouring indices, and the list's length tells the number issued only to within a
+    /// step). Each slot is claimed by an `INSERT` on its primary key: unique across replicas.
+    /// One commit for the `n` (the issuer keeps a few in hand: `crate::status_pool`).
+    pub fn allocate_status_indices(&self, step: u64, n: usize) -> Result<Vec<u64>, StoreError> {
+        dispatch!(self, allocate_status_indices(step, n))
     }
 
-    /// Records the credentials of one response, all or none, and returns once the record is
-    /// durable (SQLite: group commit, see the `sqlite` module; PostgreSQL: its commit).
-    pub async fn insert_issued(&self, rows: &[Issued]) -> Result<(), StoreError> {
+    /// Spends `spend` and, if all of it was unspent, records the credentials of one response,
+    /// all or none, in the same commit; returns once the record is durable (SQLite: group
+    /// commit, see the `sqlite` module; PostgreSQL: its commit).
+    pub async fn insert_issued(&self, rows: &[Issued], spend: &Spend) -> Result<Spent, StoreError> {
         match &self.backend {
             Backend::Sqlite(db) => {
-                let seq = db.commit_issued(rows)?;
-                db.sync_through(seq).await
+                let (seq, spent) = db.commit_issued(rows, spend)?;
+                if spent == Spent::Recorded {
+                    db.sync_through(seq).await?;
+                }
+                Ok(spent)
             }
-            Backend::Postgres(db) => db.insert_issued(rows),
+            Backend::Postgres(db) => db.insert_issued(rows, spend),
         }
     }
 
@@ -354,9 +373,10 @@ impl Store {
         dispatch!(self, notify(notification_id, grant_id, event))
     }
 
-    /// Records a deferred issuance.
-    pub fn insert_deferred(&self, transaction_id: &str, d: &Deferred, expires_at: i64) -> Result<(), StoreError> {
-        dispatch!(self, insert_deferred(transaction_id, d, expires_at))
+    /// Spends `spend` and, if all of it was unspent, records a deferred issuance in the same
+    /// commit.
+    pub fn insert_deferred(&self, transaction_id: &str, d: &Deferred, expires_at: i64, spend: &Spend) -> Result<Spent, StoreError> {
+        dispatch!(self, insert_deferred(transaction_id, d, expires_at, spend))
     }
 
     /// A pending deferred issuance.
@@ -461,11 +481,6 @@ pub(crate) mod contract {
         assert!(s.attempt_offer("h2", 100, 2).unwrap().is_none(), "expired");
         assert!(s.consume_offer("h2").unwrap());
         assert!(!s.consume_offer("h2").unwrap());
-        s.insert_nonce("n", 50).unwrap();
-        assert!(s.nonce_usable("n", 10).unwrap());
-        assert!(s.consume_nonce("n", 10).unwrap());
-        assert!(!s.consume_nonce("n", 10).unwrap());
-        assert!(!s.nonce_usable("n", 10).unwrap());
         assert!(s.remember_jti("dpop:x", 50).unwrap());
         assert!(!s.remember_jti("dpop:x", 50).unwrap());
         s.insert_pushed("ru", "client", "{}", 50).unwrap();
@@ -485,15 +500,23 @@ pub(crate) mod contract {
         assert!(s.take_code("c", 50).unwrap().is_none(), "expired");
         assert!(s.take_code("c", 10).unwrap().is_some());
         assert!(s.take_code("c", 10).unwrap().is_none(), "single use");
+        let spend = |jti: &str, nonces: &[&str]| Spend { jti: Some((jti.into(), 50)), nonces: nonces.iter().map(|n| ((*n).to_owned(), 50)).collect() };
         let d = Deferred { grant_id: "g".into(), configuration_id: "pid".into(), keys: "[]".into() };
-        s.insert_deferred("t", &d, 50).unwrap();
+        assert_eq!(s.insert_deferred("t", &d, 50, &spend("dj1", &["dn1"])).unwrap(), Spent::Recorded);
+        assert_eq!(s.insert_deferred("t2", &d, 50, &spend("dj2", &["dn1"])).unwrap(), Spent::NonceReused);
+        assert_eq!(s.insert_deferred("t2", &d, 50, &spend("dj1", &["dn2"])).unwrap(), Spent::JtiReplayed);
+        assert!(s.deferred("t2", 10).unwrap().is_none(), "a refused spend records nothing");
         assert_eq!(s.deferred("t", 10).unwrap(), Some(d));
         assert!(s.consume_deferred("t").unwrap());
         assert!(!s.consume_deferred("t").unwrap(), "single use");
         assert!(s.deferred("t", 10).unwrap().is_none());
         let mut seen = std::collections::BTreeSet::new();
-        for _ in 0..40 {
-            let idx = s.allocate_status_idx(16).unwrap();
+        let mut fresh = s.allocate_status_indices(16, 30).unwrap();
+        assert_eq!(fresh.len(), 30);
+        for _ in 0..10 {
+            fresh.extend(s.allocate_status_indices(16, 1).unwrap());
+        }
+        for idx in fresh {
             assert!(idx < 128, "the space grows with use, by steps");
             assert!(seen.insert(idx), "each index once");
         }
@@ -502,8 +525,14 @@ pub(crate) mod contract {
         let (a, b) = (*ids.next().unwrap(), *ids.next().unwrap());
         let v0 = s.status_version().unwrap();
         assert_eq!(v0.allocated, seen.iter().max().unwrap() + 1);
-        block_on(s.insert_issued(&[issued("x", a), issued("y", b)])).unwrap();
-        assert!(block_on(s.insert_issued(&[issued("z", 10_000), issued("x", 10_001)])).is_err(), "a duplicate id");
+        assert_eq!(block_on(s.insert_issued(&[issued("x", a), issued("y", b)], &spend("j1", &["n1", "n2"]))).unwrap(), Spent::Recorded);
+        assert!(block_on(s.insert_issued(&[issued("z", 10_000), issued("x", 10_001)], &Spend::default())).is_err(), "a duplicate id");
+        // A spent value refuses the request and records none of it; what it spent stays spent.
+        let z = [issued("z", 10_003)];
+        assert_eq!(block_on(s.insert_issued(&z, &spend("j1", &["n3"]))).unwrap(), Spent::JtiReplayed);
+        assert_eq!(block_on(s.insert_issued(&z, &spend("j2", &["n3"]))).unwrap(), Spent::NonceReused, "n3 was spent by the refused request");
+        assert_eq!(block_on(s.insert_issued(&z, &spend("j3", &["n4", "n1"]))).unwrap(), Spent::NonceReused);
+        assert_eq!(block_on(s.insert_issued(&z, &spend("dpop:x", &[]))).unwrap(), Spent::JtiReplayed, "one jti table for both ways in");
         assert_eq!(s.issued_to("CF").unwrap().len(), 2, "all or none");
         assert_eq!(s.status_version().unwrap(), v0, "valid credentials do not change the list");
         assert_eq!(s.set_status(Target::Credential("y"), 2).unwrap(), 1);
@@ -519,7 +548,7 @@ pub(crate) mod contract {
         let mut revoked = issued("w", 10_002);
         revoked.status = 1;
         let v2 = s.status_version().unwrap();
-        block_on(s.insert_issued(&[revoked])).unwrap();
+        assert_eq!(block_on(s.insert_issued(&[revoked], &Spend::default())).unwrap(), Spent::Recorded);
         assert!(s.status_version().unwrap().version > v2.version, "a credential recorded with a non-zero status moves it");
         s.insert_grant("g", &Grant { citizen: "CF".into(), configurations: vec!["pid".into()] }, 500).unwrap();
         assert_eq!(s.grant("g").unwrap().unwrap().configurations, vec!["pid".to_owned()]);
@@ -543,7 +572,8 @@ pub(crate) mod contract {
             notified: None,
         };
         let base = 2_000_000;
-        block_on(s.insert_issued(&[row("rc1", "rg", base, 0x0B), row("rc2", "rg", base + 1, 0x03), row("rc3", "rg", base + 2, 0), row("rc4", "other", base + 3, 0x0B)])).unwrap();
+        let rows = [row("rc1", "rg", base, 0x0B), row("rc2", "rg", base + 1, 0x03), row("rc3", "rg", base + 2, 0), row("rc4", "other", base + 3, 0x0B)];
+        assert_eq!(block_on(s.insert_issued(&rows, &Spend::default())).unwrap(), Spent::Recorded);
         let marked = [0x03, 0x0B];
         let mut a = s.claim_reissue("rg", "mdl", marked, "A", 100, 60).unwrap();
         a.sort();

@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use service_kit::pg::{Client, Pg, Row};
 
-use super::{Deferred, Grant, Issued, Offer, STATUS_DRAWS, StatusVersion, StoreError, Target, draw, json, list, status_space};
+use super::{Deferred, Grant, Issued, Offer, STATUS_DRAWS, Spend, Spent, StatusVersion, StoreError, Target, draw, json, list, status_space};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS issuer_offers (code_hash TEXT PRIMARY KEY, tx_code TEXT, citizen TEXT NOT NULL, configurations TEXT NOT NULL,
@@ -167,25 +167,11 @@ impl Postgres {
         row.map(|(citizen, c)| Ok(Grant { citizen, configurations: list(&c)? })).transpose()
     }
 
-    pub(super) fn insert_nonce(&self, nonce: &str, expires_at: i64) -> Result<(), StoreError> {
-        self.execute("INSERT INTO issuer_nonces (nonce, expires_at) VALUES ($1, $2)", Args::new().s(nonce).i(expires_at))?;
-        Ok(())
-    }
-
-    pub(super) fn nonce_usable(&self, nonce: &str, now: i64) -> Result<bool, StoreError> {
-        let found = self.text("SELECT nonce FROM issuer_nonces WHERE nonce = $1 AND NOT used AND expires_at > $2", Args::new().s(nonce).i(now))?;
-        Ok(found.is_some())
-    }
-
-    pub(super) fn consume_nonce(&self, nonce: &str, now: i64) -> Result<bool, StoreError> {
-        Ok(self.execute("UPDATE issuer_nonces SET used = TRUE WHERE nonce = $1 AND NOT used AND expires_at > $2", Args::new().s(nonce).i(now))? == 1)
-    }
-
     pub(super) fn remember_jti(&self, jti: &str, expires_at: i64) -> Result<bool, StoreError> {
         Ok(self.execute("INSERT INTO issuer_jtis (jti, expires_at) VALUES ($1, $2) ON CONFLICT DO NOTHING", Args::new().s(jti).i(expires_at))? == 1)
     }
 
-    pub(super) fn allocate_status_idx(&self, step: u64) -> Result<u64, StoreError> {
+    pub(super) fn allocate_status_indices(&self, step: u64, n: usize) -> Result<Vec<u64>, StoreError> {
         self.run(move |c| async move {
             // The slots in use, kept by a trigger in 16 counter rows (the slot's index modulo
             // 16: random, so concurrent allocations on replicas rarely wait on one row lock),
@@ -193,19 +179,27 @@ impl Postgres {
             // statement batch: one transaction). A `COUNT(*)` here scanned every slot ever
             // allocated, per credential (docs/scaling.md). The count only sizes the space.
             let used: i64 = c.query_one("SELECT COALESCE(SUM(n), 0)::BIGINT FROM issuer_status_slot_count", &[]).await?.try_get(0)?;
-            let space = status_space(u64::try_from(used).unwrap_or(0), step);
-            for _ in 0..STATUS_DRAWS {
-                let idx = draw(space)?;
-                // The primary key makes the claim: of two replicas drawing the same slot, one inserts it.
-                if c.execute("INSERT INTO issuer_status_slots (idx) VALUES ($1) ON CONFLICT DO NOTHING", &[&idx_sql(idx)?]).await? == 1 {
-                    return Ok(idx);
+            let mut out = Vec::with_capacity(n);
+            'slot: for _ in 0..n {
+                let space = status_space(u64::try_from(used).unwrap_or(0).saturating_add(out.len() as u64), step);
+                for _ in 0..STATUS_DRAWS {
+                    let idx = draw(space)?;
+                    // The primary key makes the claim: of two replicas drawing the same slot, one inserts it.
+                    if c.execute("INSERT INTO issuer_status_slots (idx) VALUES ($1) ON CONFLICT DO NOTHING", &[&idx_sql(idx)?]).await? == 1 {
+                        out.push(idx);
+                        continue 'slot;
+                    }
                 }
+                return Err(StoreError::Corrupt(format!("no free status index found in {STATUS_DRAWS} draws")));
             }
-            Err(StoreError::Corrupt(format!("no free status index found in {STATUS_DRAWS} draws")))
+            Ok(out)
         })
     }
 
-    pub(super) fn insert_issued(&self, rows: &[Issued]) -> Result<(), StoreError> {
+    /// One statement: the spends (`ON CONFLICT DO NOTHING` on their primary keys) and the
+    /// rows, inserted only when every spend was new (data-modifying CTEs run whatever the
+    /// outcome, so what was spent stays spent: `Spend`).
+    pub(super) fn insert_issued(&self, rows: &[Issued], spend: &Spend) -> Result<Spent, StoreError> {
         let mut t = Columns::default();
         for i in rows {
             t.text[0].push(i.id.clone());
@@ -218,15 +212,22 @@ impl Postgres {
             t.issued_at.push(i.issued_at);
             t.expires_at.push(i.expires_at);
         }
+        let s = SpendColumns::of(spend);
         self.run(move |c| async move {
             let [id, grant, citizen, configuration, notification] = &t.text;
-            c.execute(
-                "INSERT INTO issuer_issued (id, grant_id, citizen, configuration_id, notification_id, status_idx, status, issued_at, expires_at)
-                 SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::smallint[], $8::bigint[], $9::bigint[])",
-                &[id, grant, citizen, configuration, notification, &t.idx, &t.status, &t.issued_at, &t.expires_at],
-            )
-            .await?;
-            Ok(())
+            let r = c
+                .query_one(
+                    "WITH j AS (INSERT INTO issuer_jtis (jti, expires_at) SELECT * FROM UNNEST($10::text[], $11::bigint[]) ON CONFLICT DO NOTHING RETURNING 1),
+                          n AS (INSERT INTO issuer_nonces (nonce, expires_at, used) SELECT u.n, u.e, TRUE FROM UNNEST($12::text[], $13::bigint[]) AS u(n, e)
+                                ON CONFLICT DO NOTHING RETURNING 1),
+                          i AS (INSERT INTO issuer_issued (id, grant_id, citizen, configuration_id, notification_id, status_idx, status, issued_at, expires_at)
+                                SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::smallint[], $8::bigint[], $9::bigint[])
+                                WHERE (SELECT COUNT(*) FROM j) = cardinality($10::text[]) AND (SELECT COUNT(*) FROM n) = cardinality($12::text[]) RETURNING 1)
+                     SELECT (SELECT COUNT(*) FROM j), (SELECT COUNT(*) FROM n)",
+                    &[id, grant, citizen, configuration, notification, &t.idx, &t.status, &t.issued_at, &t.expires_at, &s.jti, &s.jti_until, &s.nonces, &s.nonce_until],
+                )
+                .await?;
+            s.outcome(r.try_get(0)?, r.try_get(1)?)
         })
     }
 
@@ -301,10 +302,25 @@ impl Postgres {
         Ok(self.execute("UPDATE issuer_issued SET notified = $3 WHERE notification_id = $1 AND grant_id = $2", args)? > 0)
     }
 
-    pub(super) fn insert_deferred(&self, transaction_id: &str, d: &Deferred, expires_at: i64) -> Result<(), StoreError> {
-        let args = Args::new().s(transaction_id).s(&d.grant_id).s(&d.configuration_id).s(&d.keys).i(expires_at);
-        self.execute("INSERT INTO issuer_deferred (transaction_id, grant_id, configuration_id, keys, expires_at) VALUES ($1, $2, $3, $4, $5)", args)?;
-        Ok(())
+    /// As [`Postgres::insert_issued`]: the spends and the record in one statement.
+    pub(super) fn insert_deferred(&self, transaction_id: &str, d: &Deferred, expires_at: i64, spend: &Spend) -> Result<Spent, StoreError> {
+        let (id, grant, configuration, keys) = (transaction_id.to_owned(), d.grant_id.clone(), d.configuration_id.clone(), d.keys.clone());
+        let s = SpendColumns::of(spend);
+        self.run(move |c| async move {
+            let r = c
+                .query_one(
+                    "WITH j AS (INSERT INTO issuer_jtis (jti, expires_at) SELECT * FROM UNNEST($6::text[], $7::bigint[]) ON CONFLICT DO NOTHING RETURNING 1),
+                          n AS (INSERT INTO issuer_nonces (nonce, expires_at, used) SELECT u.n, u.e, TRUE FROM UNNEST($8::text[], $9::bigint[]) AS u(n, e)
+                                ON CONFLICT DO NOTHING RETURNING 1),
+                          d AS (INSERT INTO issuer_deferred (transaction_id, grant_id, configuration_id, keys, expires_at)
+                                SELECT $1, $2, $3, $4, $5
+                                WHERE (SELECT COUNT(*) FROM j) = cardinality($6::text[]) AND (SELECT COUNT(*) FROM n) = cardinality($8::text[]) RETURNING 1)
+                     SELECT (SELECT COUNT(*) FROM j), (SELECT COUNT(*) FROM n), (SELECT COUNT(*) FROM d)",
+                    &[&id, &grant, &configuration, &keys, &expires_at, &s.jti, &s.jti_until, &s.nonces, &s.nonce_until],
+                )
+                .await?;
+            s.outcome(r.try_get(0)?, r.try_get(1)?)
+        })
     }
 
     pub(super) fn deferred(&self, transaction_id: &str, now: i64) -> Result<Option<Deferred>, StoreError> {
@@ -389,6 +405,34 @@ struct Columns {
     expires_at: Vec<i64>,
 }
 
+/// A [`Spend`] as statement parameters (arrays: zero or one `jti`, the nonces).
+struct SpendColumns {
+    jti: Vec<String>,
+    jti_until: Vec<i64>,
+    nonces: Vec<String>,
+    nonce_until: Vec<i64>,
+}
+
+impl SpendColumns {
+    fn of(spend: &Spend) -> Self {
+        let (jti, jti_until) = spend.jti.iter().cloned().unzip();
+        let (nonces, nonce_until) = spend.nonces.iter().cloned().unzip();
+        Self { jti, jti_until, nonces, nonce_until }
+    }
+
+    /// What the statement's counts of new `jti`s and nonces say.
+    fn outcome(&self, jtis: i64, nonces: i64) -> Result<Spent, StoreError> {
+        let all = |n: i64, of: usize| usize::try_from(n).is_ok_and(|n| n == of);
+        Ok(if !all(jtis, self.jti.len()) {
+            Spent::JtiReplayed
+        } else if !all(nonces, self.nonces.len()) {
+            Spent::NonceReused
+        } else {
+            Spent::Recorded
+        })
+    }
+}
+
 /// A statement's parameters, owned (a call runs on the store's thread).
 #[derive(Default)]
 struct Args(Vec<Box<dyn tokio_postgres::types::ToSql + Send + Sync>>);
@@ -465,7 +509,7 @@ mod tests {
         assert_eq!(kept, rows);
         admin(format!("DROP TRIGGER issuer_status_slot_counted ON {schema}.issuer_status_slots; DROP TABLE {schema}.issuer_status_slot_count"));
         let s = crate::store::Store::postgres(&format!("{base}{sep}options=-csearch_path%3D{schema}")).unwrap();
-        s.allocate_status_idx(16).unwrap();
+        s.allocate_status_indices(16, 1).unwrap();
         drop(s);
         assert_eq!(counts(), (rows + 1, rows + 1), "filled at open, then followed");
         admin(format!("DROP SCHEMA {schema} CASCADE"));

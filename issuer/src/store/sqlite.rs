@@ -3,16 +3,20 @@
 //! so that of two concurrent uses exactly one wins.
 //!
 //! Durability: a commit is synced (`fsync` of the WAL) before anything of value leaves —
-//! a token, a credential, a status change. The bookkeeping of the hot path (a new `c_nonce`,
-//! a nonce consumed, a DPoP `jti` remembered, a status index reserved) commits with
-//! `synchronous=NORMAL`: not synced on its own but by the next synced commit, since the WAL
-//! is one sequential file whose `fsync` covers every earlier commit. A power failure can
-//! then lose only such bookkeeping of requests that handed nothing out after it (a nonce
-//! never used, an index never in a credential, the `jti` of a refused request) — with one
-//! exception: the refresh grant writes nothing after its DPoP `jti`, so a power failure
-//! before the next synced commit (of any request) can forget that `jti`. A credential
-//! request costs one `fsync` instead of five (counted with strace under the issuance
-//! benchmark), a batch one instead of twenty-three.
+//! a token, a credential, a status change. The bookkeeping of the hot path (a DPoP `jti`
+//! remembered outside the credential endpoint, status indices reserved, what a refused
+//! credential request spent) commits with `synchronous=NORMAL`: not synced on its own but
+//! by the next synced commit, since the WAL is one sequential file whose `fsync` covers
+//! every earlier commit. A power failure can then lose only such bookkeeping of requests
+//! that handed nothing out after it (an index never in a credential, the `jti` of a refused
+//! request) — with one exception: the refresh grant writes nothing after its DPoP `jti`, so
+//! a power failure before the next synced commit (of any request) can forget that `jti`.
+//!
+//! A credential request is one commit: its DPoP `jti`, its `c_nonce`s (spent: `Spend`) and
+//! its credentials together ([`Sqlite::commit_issued`]); `/nonce` writes nothing (the nonce
+//! is authenticated, wallet-core's `NonceKey`) and status indices come from those the
+//! process holds (`crate::status_pool`). Five commits per credential request before
+//! (until 2026-12-04): a nonce stored, consumed, the `jti`, the index, the credential.
 //!
 //! Group commit for the credentials issued ([`Sqlite::commit_issued`] then
 //! [`Sqlite::sync_through`]): the transaction commits relaxed under the connection's mutex,
@@ -40,7 +44,7 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{Deferred, Grant, Issued, Offer, STATUS_DRAWS, StatusVersion, StoreError, Target, draw, json, list, status_space};
+use super::{Deferred, Grant, Issued, Offer, STATUS_DRAWS, Spend, Spent, StatusVersion, StoreError, Target, draw, json, list, status_space};
 
 /// WAL pages past which the request path's connection checkpoints itself, in case
 /// [`Sqlite::checkpoint`] falls behind or is not called (a store used outside the service).
@@ -229,33 +233,21 @@ impl Sqlite {
         row.map(|(citizen, c)| Ok(Grant { citizen, configurations: list(&c)? })).transpose()
     }
 
-    /// Records a fresh `c_nonce`.
-    pub(super) fn insert_nonce(&self, nonce: &str, expires_at: i64) -> Result<(), StoreError> {
-        self.relaxed(|c| Ok(c.prepare_cached("INSERT INTO nonces (nonce, expires_at) VALUES (?1, ?2)")?.execute(params![nonce, expires_at])?))?;
-        Ok(())
-    }
-
-    /// Whether `nonce` is one of ours, unused and unexpired.
-    pub(super) fn nonce_usable(&self, nonce: &str, now: i64) -> Result<bool, StoreError> {
-        Ok(self.conn().prepare_cached("SELECT COUNT(*) FROM nonces WHERE nonce = ?1 AND used = 0 AND expires_at > ?2")?.query_row(params![nonce, now], |r| r.get::<_, i64>(0))? == 1)
-    }
-
-    /// Consumes `nonce` (single use): whether this call did.
-    pub(super) fn consume_nonce(&self, nonce: &str, now: i64) -> Result<bool, StoreError> {
-        self.relaxed(|c| Ok(c.prepare_cached("UPDATE nonces SET used = 1 WHERE nonce = ?1 AND used = 0 AND expires_at > ?2")?.execute(params![nonce, now])? == 1))
-    }
-
     /// Remembers a `jti` (namespaced by the caller) until `expires_at`: whether it was new.
     pub(super) fn remember_jti(&self, jti: &str, expires_at: i64) -> Result<bool, StoreError> {
         self.relaxed(|c| Ok(c.prepare_cached("INSERT OR IGNORE INTO jtis VALUES (?1, ?2)")?.execute(params![jti, expires_at])? == 1))
     }
 
-    /// A fresh status list index, random among the unused ones of a space kept at least
-    /// twice as large as the indices in use and a multiple of `step` (IT-Wallet §6 / the
-    /// status list draft's privacy advice: neighbouring credentials do not get neighbouring
-    /// indices, and the list's length tells the number issued only to within a step).
-    pub(super) fn allocate_status_idx(&self, step: u64) -> Result<u64, StoreError> {
-        self.relaxed(|conn| Self::allocate(conn, step))
+    /// `n` fresh status list indices (see [`super::Store::allocate_status_indices`]), in one
+    /// relaxed commit: an index reserved and never put in a credential is only a slot the
+    /// list keeps valid.
+    pub(super) fn allocate_status_indices(&self, step: u64, n: usize) -> Result<Vec<u64>, StoreError> {
+        self.relaxed(|conn| {
+            let tx = conn.unchecked_transaction()?;
+            let out = (0..n).map(|_| Self::allocate(&tx, step)).collect::<Result<Vec<_>, _>>()?;
+            tx.commit()?;
+            Ok(out)
+        })
     }
 
     /// The slots in use are read from `status_slot_count`, which triggers move with every
@@ -276,15 +268,39 @@ impl Sqlite {
         Err(StoreError::Corrupt(format!("no free status index found in {STATUS_DRAWS} draws")))
     }
 
-    /// Records the credentials of one response, all or none: one transaction, committed
-    /// relaxed; the caller then waits for [`Sqlite::sync_through`] with the number returned
-    /// (group commit: the module documentation). A batch of ten is one commit.
-    pub(super) fn commit_issued(&self, rows: &[Issued]) -> Result<u64, StoreError> {
+    /// Spends `spend` and, if all of it was unspent, records the credentials of one response,
+    /// all or none: one transaction, committed relaxed; the caller then waits for
+    /// [`Sqlite::sync_through`] with the number returned (group commit: the module
+    /// documentation). A batch of ten is one commit.
+    pub(super) fn commit_issued(&self, rows: &[Issued], spend: &Spend) -> Result<(u64, Spent), StoreError> {
         self.relaxed(|conn| {
-            Self::insert_rows(conn, rows)?;
+            let tx = conn.unchecked_transaction()?;
+            let spent = Self::spend(&tx, spend)?;
+            if spent == Spent::Recorded {
+                Self::insert_rows(&tx, rows)?;
+            }
+            tx.commit()?;
             // Counted while the connection is still held: a commit counted is in the WAL.
-            Ok(self.committed.fetch_add(1, Ordering::AcqRel).saturating_add(1))
+            Ok((self.committed.fetch_add(1, Ordering::AcqRel).saturating_add(1), spent))
         })
+    }
+
+    /// Spends a request's `jti` and nonces (each an `INSERT` on a primary key, inside the
+    /// caller's transaction): whether all of it was unspent.
+    fn spend(conn: &Connection, spend: &Spend) -> Result<Spent, StoreError> {
+        let mut spent = Spent::Recorded;
+        if let Some((jti, until)) = &spend.jti
+            && conn.prepare_cached("INSERT OR IGNORE INTO jtis VALUES (?1, ?2)")?.execute(params![jti, until])? == 0
+        {
+            spent = Spent::JtiReplayed;
+        }
+        let mut stmt = conn.prepare_cached("INSERT OR IGNORE INTO nonces (nonce, expires_at, used) VALUES (?1, ?2, 1)")?;
+        for (nonce, expires_at) in &spend.nonces {
+            if stmt.execute(params![nonce, expires_at])? == 0 && spent == Spent::Recorded {
+                spent = Spent::NonceReused;
+            }
+        }
+        Ok(spent)
     }
 
     /// Returns once the commit numbered `seq` by [`Sqlite::commit_issued`] is on disk: at
@@ -314,19 +330,16 @@ impl Sqlite {
         Ok(())
     }
 
+    /// Inside the caller's transaction.
     fn insert_rows(conn: &Connection, rows: &[Issued]) -> Result<(), StoreError> {
-        let tx = conn.unchecked_transaction()?;
-        {
-            let mut stmt = tx.prepare_cached(
-                "INSERT INTO issued (id, grant_id, citizen, configuration_id, status_idx, status, notification_id, issued_at, expires_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            )?;
-            for i in rows {
-                let idx = i64::try_from(i.status_idx).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                stmt.execute(params![i.id, i.grant_id, i.citizen, i.configuration_id, idx, i.status, i.notification_id, i.issued_at, i.expires_at])?;
-            }
+        let mut stmt = conn.prepare_cached(
+            "INSERT INTO issued (id, grant_id, citizen, configuration_id, status_idx, status, notification_id, issued_at, expires_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        )?;
+        for i in rows {
+            let idx = i64::try_from(i.status_idx).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            stmt.execute(params![i.id, i.grant_id, i.citizen, i.configuration_id, idx, i.status, i.notification_id, i.issued_at, i.expires_at])?;
         }
-        tx.commit()?;
         Ok(())
     }
 
@@ -407,13 +420,20 @@ impl Sqlite {
         Ok(self.conn().execute("UPDATE issued SET notified = ?3 WHERE notification_id = ?1 AND grant_id = ?2", params![notification_id, grant_id, event])? > 0)
     }
 
-    /// Records a deferred issuance.
-    pub(super) fn insert_deferred(&self, transaction_id: &str, d: &Deferred, expires_at: i64) -> Result<(), StoreError> {
-        self.conn().execute(
-            "INSERT INTO deferred (transaction_id, grant_id, configuration_id, keys, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![transaction_id, d.grant_id, d.configuration_id, d.keys, expires_at],
-        )?;
-        Ok(())
+    /// Spends `spend` and, if all of it was unspent, records a deferred issuance (one
+    /// transaction, synced).
+    pub(super) fn insert_deferred(&self, transaction_id: &str, d: &Deferred, expires_at: i64, spend: &Spend) -> Result<Spent, StoreError> {
+        let conn = self.conn();
+        let tx = conn.unchecked_transaction()?;
+        let spent = Self::spend(&tx, spend)?;
+        if spent == Spent::Recorded {
+            tx.execute(
+                "INSERT INTO deferred (transaction_id, grant_id, configuration_id, keys, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![transaction_id, d.grant_id, d.configuration_id, d.keys, expires_at],
+            )?;
+        }
+        tx.commit()?;
+        Ok(spent)
     }
 
     /// A pending deferred issuance.
@@ -565,7 +585,8 @@ mod tests {
                 .map(|i| {
                     let s = s.clone();
                     tokio::spawn(async move {
-                        let seq = s.commit_issued(&[issued(&format!("c{i}"), i)]).unwrap();
+                        let (seq, spent) = s.commit_issued(&[issued(&format!("c{i}"), i)], &Spend::default()).unwrap();
+                        assert_eq!(spent, Spent::Recorded);
                         s.sync_through(seq).await.unwrap();
                         assert!(*s.synced.lock().await >= seq, "returned before an fsync covered commit {seq}");
                     })
@@ -579,7 +600,7 @@ mod tests {
         let syncs = s.wal_syncs.load(Ordering::Relaxed);
         assert!((1..=n).contains(&syncs), "{syncs} fsyncs for {n} commits");
         assert_eq!(s.issued_to("CF").unwrap().len(), usize::try_from(n).unwrap());
-        assert!(s.commit_issued(&[issued("new", 1_000), issued("c0", 1_001)]).is_err(), "a duplicate id");
+        assert!(s.commit_issued(&[issued("new", 1_000), issued("c0", 1_001)], &Spend::default()).is_err(), "a duplicate id");
         assert_eq!(s.committed.load(Ordering::Acquire), n, "a failed commit is not counted");
         assert_eq!(s.issued_to("CF").unwrap().len(), usize::try_from(n).unwrap(), "all or none");
         rt.block_on(s.sync_through(n)).unwrap();
@@ -600,12 +621,12 @@ mod tests {
         let frames = |s: &Sqlite| s.checkpointer.lock().unwrap().query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(1)).unwrap();
         let n = u64::try_from(RESTART_FRAMES).unwrap() + 200;
         for i in 0..n {
-            s.commit_issued(&[issued(&format!("c{i}"), i)]).unwrap();
+            let _ = s.commit_issued(&[issued(&format!("c{i}"), i)], &Spend::default()).unwrap();
         }
         let (log, copied) = s.checkpoint().unwrap();
         assert!(log >= RESTART_FRAMES, "{log} frames");
         assert_eq!(copied, log, "all copied");
-        s.commit_issued(&[issued("after", n)]).unwrap();
+        let _ = s.commit_issued(&[issued("after", n)], &Spend::default()).unwrap();
         assert!(frames(&s) < 10, "the WAL restarted: {} frames", frames(&s));
         assert_eq!(s.issued_to("CF").unwrap().len(), usize::try_from(n + 1).unwrap());
         // Below RESTART_FRAMES one PASSIVE pass, which copies what is there.
@@ -624,8 +645,9 @@ mod tests {
         {
             let s = Sqlite::open(&path).unwrap();
             assert_eq!(count(&s), 0);
-            for _ in 0..100 {
-                s.allocate_status_idx(16).unwrap();
+            s.allocate_status_indices(16, 60).unwrap();
+            for _ in 0..40 {
+                s.allocate_status_indices(16, 1).unwrap();
             }
             assert_eq!((count(&s), rows(&s)), (100, 100));
             let first: i64 = s.conn().query_row("SELECT MIN(idx) FROM status_slots", [], |r| r.get(0)).unwrap();
@@ -638,7 +660,7 @@ mod tests {
         }
         let s = Sqlite::open(&path).unwrap();
         assert_eq!((count(&s), rows(&s)), (99, 99), "filled at open");
-        s.allocate_status_idx(16).unwrap();
+        s.allocate_status_indices(16, 1).unwrap();
         assert_eq!((count(&s), rows(&s)), (100, 100), "and followed again");
     }
 
@@ -649,10 +671,10 @@ mod tests {
         let s = Sqlite::open(&dir.path().join("db")).unwrap();
         let sync = |s: &Sqlite| s.conn().query_row("PRAGMA synchronous", [], |r| r.get::<_, i64>(0)).unwrap();
         assert_eq!(sync(&s), 2, "FULL");
-        s.insert_nonce("n", 50).unwrap();
         assert!(s.remember_jti("j", 50).unwrap());
-        assert!(s.consume_nonce("n", 10).unwrap());
-        s.allocate_status_idx(16).unwrap();
+        s.allocate_status_indices(16, 3).unwrap();
+        let spend = Spend { jti: Some(("k".into(), 50)), nonces: vec![("n".into(), 50)] };
+        assert_eq!(s.commit_issued(&[issued("a", 1_000_000)], &spend).unwrap().1, Spent::Recorded);
         assert_eq!(sync(&s), 2, "FULL again after the relaxed writes");
     }
 }

@@ -49,6 +49,7 @@
 //! * [`access_token`]: the `at+jwt` / `rt+jwt` the authorization server issues and checks.
 //! * [`credential`]: `/nonce`, credential request and response (immediate or deferred),
 //!   deferred request, notification.
+//! * [`nonce`]: `c_nonce`s checked without a lookup (authenticated, expiring).
 //! * [`proof`]: key proofs (`openid4vci-proof+jwt`) with the WUA in `key_attestation`.
 //! * [`requests`]: the wallet's HTTP requests as values (headers per §3.3), metadata URLs.
 //! * [`profile`]: what 1.3 and 1.4 emit ([`IssuanceProfile`] on [`Profile`]; both accept
@@ -62,6 +63,7 @@ pub mod dpop;
 pub mod error;
 mod form;
 pub mod metadata;
+pub mod nonce;
 pub mod offer;
 pub mod par;
 pub mod pkce;
@@ -84,6 +86,7 @@ pub use credential::{
 pub use dpop::{DpopClaims, DpopError, DpopExpectation, VerifiedDpop, dpop_proof, verify_dpop};
 pub use error::{ErrorCode, ErrorResponse, MessageError};
 pub use metadata::{AuthorizationServerMetadata, CredentialConfiguration, CredentialIssuerMetadata, MetadataError};
+pub use nonce::{NonceError, NonceKey};
 pub use offer::{CredentialOffer, OfferError, OfferRef, OfferScheme, OfferUrl};
 pub use par::{
     AuthorizationResponse, AuthorizeRequest, ParError, ParExpectation, ParRequest, ParRequestBuilder, ParResponse, PendingAuthorization, VerifiedPar,
