@@ -202,8 +202,8 @@ fn draw(space: u64) -> Result<u64, StoreError> {
 const STATUS_DRAWS: usize = 64;
 
 enum Backend {
-    /// Boxed: its connections and group-commit state are larger than the other variant.
-    Sqlite(Box<sqlite::Sqlite>),
+    /// Shared with the group commit's leader (on the blocking pool).
+    Sqlite(std::sync::Arc<sqlite::Sqlite>),
     Postgres(postgres::Postgres),
 }
 
@@ -230,7 +230,7 @@ macro_rules! dispatch {
 impl Store {
     /// Opens (creating, 0600) the SQLite database at `path`.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        Ok(Self { backend: Backend::Sqlite(Box::new(sqlite::Sqlite::open(path)?)) })
+        Ok(Self { backend: Backend::Sqlite(std::sync::Arc::new(sqlite::Sqlite::open(path)?)) })
     }
 
     /// The PostgreSQL database at `url` (`postgres://user:password@host:port/db`; a schema
@@ -309,13 +309,7 @@ impl Store {
     /// commit, see the `sqlite` module; PostgreSQL: its commit).
     pub async fn insert_issued(&self, rows: &[Issued], spend: &Spend) -> Result<Spent, StoreError> {
         match &self.backend {
-            Backend::Sqlite(db) => {
-                let (seq, spent) = db.commit_issued(rows, spend)?;
-                if spent == Spent::Recorded {
-                    db.sync_through(seq).await?;
-                }
-                Ok(spent)
-            }
+            Backend::Sqlite(db) => db.record_issued(rows, spend).await,
             Backend::Postgres(db) => db.insert_issued(rows, spend),
         }
     }
