@@ -279,7 +279,7 @@ async fn issue(
     configuration_id: &str,
     claims: serde_json::Map<String, Value>,
     keys: &[Jwk],
-    trust_chain: Option<&[String]>,
+    header: &wallet_core::jose::jws::EncodedHeader,
     expires: Option<i64>,
     spend: &Spend,
 ) -> Result<CredentialResponse, IssuerError> {
@@ -292,7 +292,6 @@ async fn issue(
     let status_uri = st.config().endpoint(routes::STATUS_LIST_PATH);
     let vct = Vct::new(config.preset.vct()).map_err(IssuerError::internal)?;
     let signer = st.keys().credential();
-    let kid = signer.kid().unwrap_or_default();
     let notification_id = random()?;
     // Registry columns mapped to SD-JWT VC metadata claims (`issuing_authority`,
     // `issuing_country`...: IT-Wallet §4.1) are set as such, always visible; the rest are
@@ -309,16 +308,11 @@ async fn issue(
         let mut b = SdJwtVcBuilder::new(st.config().entity_id.as_str(), vct.clone(), attributes.clone())
             .validity(now, exp)
             .holder_key(key)
-            .status(idx, status_uri.clone())
-            .kid(kid.clone());
+            .status(idx, status_uri.clone());
         for (k, v) in &fixed {
             b = b.metadata(k, v.clone());
         }
-        let vc = match trust_chain {
-            Some(chain) => b.sign_with_trust_chain(chain.to_vec(), signer),
-            None => b.sign(signer),
-        }
-        .map_err(IssuerError::internal)?;
+        let vc = b.sign_encoded(header, signer).map_err(IssuerError::internal)?;
         rows.push(Issued {
             id: random()?,
             grant_id: grant_id.to_owned(),
@@ -393,9 +387,9 @@ async fn credential_inner(st: &Issuer, headers: &HeaderMap, body: &[u8]) -> Resu
     let source = &st.config().credential(&c.configuration_id).ok_or_else(|| IssuerError::internal("configuration vanished"))?.source;
     match st.registry().lookup(source, &c.grant.citizen)? {
         Record::Ready(claims) => {
-            let chain = st.own_trust_chain().await;
+            let header = st.credential_header().await;
             if c.replaces.is_empty() {
-                return issue(st, &grant_id, &c.grant, &c.configuration_id, claims, &c.keys, chain.as_deref(), None, &c.spend).await;
+                return issue(st, &grant_id, &c.grant, &c.configuration_id, claims, &c.keys, &header, None, &c.spend).await;
             }
             // IT-Wallet 1.4 §3.3 re-issuance, single use: the marked credentials are claimed by
             // one guarded UPDATE (of two concurrent requests, on one replica or two, one gets
@@ -416,7 +410,7 @@ async fn credential_inner(st: &Issuer, headers: &HeaderMap, body: &[u8]) -> Resu
                 if exp.is_some_and(|e| e <= now.secs()) {
                     return Err(IssuerError::oauth(ErrorCode::CredentialRequestDenied, "the credentials marked for update have expired: a new issuance is needed"));
                 }
-                issue(st, &grant_id, &c.grant, &c.configuration_id, claims, &c.keys, chain.as_deref(), exp, &c.spend).await
+                issue(st, &grant_id, &c.grant, &c.configuration_id, claims, &c.keys, &header, exp, &c.spend).await
             }
             .await;
             let response = match successors {
@@ -541,8 +535,8 @@ pub async fn deferred(State(st): State<Issuer>, headers: HeaderMap, body: axum::
                 return Err(bad());
             }
             let keys: Vec<Jwk> = serde_json::from_str(&d.keys).map_err(IssuerError::internal)?;
-            let chain = st.own_trust_chain().await;
-            issue(&st, &grant_id, &grant, &d.configuration_id, claims, &keys, chain.as_deref(), None, &Spend::default()).await?
+            let header = st.credential_header().await;
+            issue(&st, &grant_id, &grant, &d.configuration_id, claims, &keys, &header, None, &Spend::default()).await?
         }
     };
     respond(&response)

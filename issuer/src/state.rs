@@ -155,6 +155,8 @@ impl IssuerKeyResolver for WalletProviders {
 struct OwnChain {
     jwts: Option<Vec<String>>,
     until: i64,
+    /// The credentials' protected header with these `jwts`, once encoded.
+    header: Option<Arc<wallet_core::jose::jws::EncodedHeader>>,
 }
 
 /// Seconds before a failed resolution of our own chain is tried again.
@@ -538,8 +540,31 @@ impl Issuer {
             }
         };
         let mut slot = self.inner.own_chain.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        *slot = OwnChain { jwts: jwts.clone(), until };
+        *slot = OwnChain { jwts: jwts.clone(), until, header: None };
         jwts
+    }
+
+    /// The protected header of the credentials we sign (`typ`, our `kid` and, once
+    /// onboarded, our `trust_chain`: [`Self::own_trust_chain`]), encoded once per chain: the
+    /// chain's kilobytes were serialised and base64url-encoded again for every credential.
+    pub async fn credential_header(&self) -> Arc<wallet_core::jose::jws::EncodedHeader> {
+        let now = self.now().secs();
+        {
+            let slot = self.inner.own_chain.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if let (true, Some(h)) = (slot.until > now, &slot.header) {
+                return h.clone();
+            }
+        }
+        let jwts = self.own_trust_chain().await;
+        let signer = self.inner.keys.credential();
+        let header = Arc::new(wallet_core::vc::SdJwtVcBuilder::encode_header(wallet_core::jose::Signer::kid(signer), jwts.clone(), signer));
+        let mut slot = self.inner.own_chain.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Kept with the chain it was encoded with (not when none is cached: no anchor, or a
+        // failed resolution, whose retry is soon).
+        if slot.until > now && slot.jwts == jwts {
+            slot.header = Some(header.clone());
+        }
+        header
     }
 
     /// For a client attestation (WAA) whose header carries no `trust_chain` (IT-Wallet 1.4

@@ -292,19 +292,7 @@ impl<'a> CompactJws<'a> {
 /// Signs `payload` as a compact JWS. The header's `alg` is set to the signer's; its `kid`
 /// is set from the signer when the header has none.
 pub fn sign(header: &JwsHeader, payload: &[u8], signer: &dyn Signer) -> Result<String, JoseError> {
-    let mut header = header.clone();
-    header.alg = signer.alg();
-    if header.kid.is_none() {
-        header.kid = signer.kid();
-    }
-    let mut out = String::with_capacity(payload.len() * 4 / 3 + 200);
-    b64::encode_into(header.to_json(), &mut out);
-    out.push('.');
-    b64::encode_into(payload, &mut out);
-    let sig = signer.sign(out.as_bytes())?;
-    out.push('.');
-    b64::encode_into(sig, &mut out);
-    Ok(out)
+    sign_encoded(&EncodedHeader::new(header, signer), payload, signer)
 }
 
 /// Signs a JSON payload (serialized once, compactly).
@@ -315,6 +303,55 @@ pub fn sign_json<T: serde::Serialize + ?Sized>(
 ) -> Result<String, JoseError> {
     let bytes = serde_json::to_vec(payload).map_err(|e| JoseError::BadJson { part: "payload", detail: e.to_string() })?;
     sign(header, &bytes, signer)
+}
+
+/// A protected header as [`sign`] puts it on a JWS for one signer (`alg` from it, `kid`
+/// from it when the header has none), serialised and base64url-encoded once: a signer that
+/// puts the same header on many JWSs (a request object's `x5c` and `trust_chain`, an
+/// issuer's `trust_chain`: kilobytes) keeps one and signs with [`sign_encoded`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EncodedHeader {
+    alg: JwsAlg,
+    b64: String,
+}
+
+impl EncodedHeader {
+    /// Encodes `header` as [`sign`] would for `signer`.
+    pub fn new(header: &JwsHeader, signer: &dyn Signer) -> Self {
+        let mut header = header.clone();
+        header.alg = signer.alg();
+        if header.kid.is_none() {
+            header.kid = signer.kid();
+        }
+        Self { alg: header.alg, b64: b64::encode(header.to_json()) }
+    }
+
+    /// The `alg` it names.
+    pub fn alg(&self) -> JwsAlg {
+        self.alg
+    }
+}
+
+/// [`sign`] with a header encoded once: the same JWS. `signer` must sign with the `alg`
+/// the header was encoded for.
+pub fn sign_encoded(header: &EncodedHeader, payload: &[u8], signer: &dyn Signer) -> Result<String, JoseError> {
+    if signer.alg() != header.alg {
+        return Err(JoseError::Sign(format!("the header was encoded for {}, the signer signs {}", header.alg.as_str(), signer.alg().as_str())));
+    }
+    let mut out = String::with_capacity(header.b64.len() + payload.len() * 4 / 3 + 100);
+    out.push_str(&header.b64);
+    out.push('.');
+    b64::encode_into(payload, &mut out);
+    let sig = signer.sign(out.as_bytes())?;
+    out.push('.');
+    b64::encode_into(sig, &mut out);
+    Ok(out)
+}
+
+/// [`sign_json`] with a header encoded once.
+pub fn sign_json_encoded<T: serde::Serialize + ?Sized>(header: &EncodedHeader, payload: &T, signer: &dyn Signer) -> Result<String, JoseError> {
+    let bytes = serde_json::to_vec(payload).map_err(|e| JoseError::BadJson { part: "payload", detail: e.to_string() })?;
+    sign_encoded(header, &bytes, signer)
 }
 
 #[cfg(test)]

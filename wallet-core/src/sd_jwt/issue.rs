@@ -50,6 +50,23 @@ impl SdJwtBuilder {
 
     /// Replaces disclosable claims by digests, signs, and returns the issued SD-JWT (no KB).
     pub fn sign(self, header: &JwsHeader, signer: &dyn Signer) -> Result<SdJwt, SdJwtError> {
+        let (payload, disclosures) = self.conceal()?;
+        let jwt = jws::sign_json(header, &payload, signer).map_err(SdJwtError::jose("issuer JWT"))?;
+        Ok(SdJwt::from_parts(jwt, disclosures, None))
+    }
+
+    /// [`Self::sign`] under a header encoded once ([`jws::EncodedHeader`]): the same SD-JWT,
+    /// without serialising and encoding the header again (an issuer's `trust_chain` is
+    /// kilobytes).
+    pub fn sign_encoded(self, header: &jws::EncodedHeader, signer: &dyn Signer) -> Result<SdJwt, SdJwtError> {
+        let (payload, disclosures) = self.conceal()?;
+        let jwt = jws::sign_json_encoded(header, &payload, signer).map_err(SdJwtError::jose("issuer JWT"))?;
+        Ok(SdJwt::from_parts(jwt, disclosures, None))
+    }
+
+    /// The issuer-signed JWT's payload (digests in place of the disclosable claims, `_sd_alg`)
+    /// and the disclosures.
+    fn conceal(self) -> Result<(Map<String, Value>, Vec<Disclosure>), SdJwtError> {
         let mut disclosures = Vec::new();
         let mut used = BTreeSet::new();
         let mut payload = conceal_object(
@@ -64,8 +81,7 @@ impl SdJwtBuilder {
             return Err(SdJwtError::NoSuchClaim(missing.to_string()));
         }
         payload.insert("_sd_alg".into(), Value::String(SD_ALG.into()));
-        let jwt = jws::sign_json(header, &payload, signer).map_err(SdJwtError::jose("issuer JWT"))?;
-        Ok(SdJwt::from_parts(jwt, disclosures, None))
+        Ok((payload, disclosures))
     }
 }
 

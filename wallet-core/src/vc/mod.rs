@@ -15,7 +15,7 @@ pub use vct::{Vct, check_integrity};
 
 use serde_json::{Map, Value};
 
-use crate::jose::{Jwk, JwsAlg, JwsHeader, Signer};
+use crate::jose::{Jwk, JwsAlg, JwsHeader, Signer, jws};
 use crate::sd_jwt::{ClaimPath, SdJwt, SdJwtBuilder, SdJwtError, VerifiedSdJwt, Verifier};
 use crate::status::{CredentialStatus, StatusReference};
 use crate::time::UnixTime;
@@ -175,6 +175,31 @@ impl SdJwtVcBuilder {
 
     /// Signs the credential.
     pub fn sign(self, signer: &dyn Signer) -> Result<SdJwt, VcError> {
+        let header = self.header.clone();
+        Ok(self.concealed()?.sign(&header, signer)?)
+    }
+
+    /// The protected header of the credentials `signer` signs with `kid` and, once the issuer
+    /// is onboarded, its `trust_chain` (as [`Self::kid`] and [`Self::sign_with_trust_chain`]
+    /// set them), encoded once: an issuer keeps it while its chain lasts and signs each
+    /// credential with [`Self::sign_encoded`].
+    pub fn encode_header(kid: Option<String>, trust_chain: Option<Vec<String>>, signer: &dyn Signer) -> jws::EncodedHeader {
+        let mut header = JwsHeader::new(JwsAlg::Es256).with_typ(TYP);
+        header.kid = kid;
+        header.trust_chain = trust_chain;
+        jws::EncodedHeader::new(&header, signer)
+    }
+
+    /// Signs the credential under `header` ([`Self::encode_header`]), which takes the place
+    /// of the one [`Self::kid`] and [`Self::x5c`] would have set: the same SD-JWT VC as
+    /// [`Self::sign`] or [`Self::sign_with_trust_chain`] with those values.
+    pub fn sign_encoded(self, header: &jws::EncodedHeader, signer: &dyn Signer) -> Result<SdJwt, VcError> {
+        Ok(self.concealed()?.sign_encoded(header, signer)?)
+    }
+
+    /// The SD-JWT builder of the credential: metadata claims in the clear, the user
+    /// attributes (or the paths chosen) disclosable.
+    fn concealed(self) -> Result<SdJwtBuilder, VcError> {
         let mut claims = Map::new();
         claims.insert("iss".into(), Value::String(self.iss));
         claims.insert("vct".into(), Value::String(self.vct.as_str().to_owned()));
@@ -201,7 +226,7 @@ impl SdJwtVcBuilder {
         for p in paths {
             b = b.disclosable(p);
         }
-        Ok(b.sign(&self.header, signer)?)
+        Ok(b)
     }
 }
 
@@ -319,6 +344,26 @@ mod tests {
             personal_administrative_number: None,
             tax_id_code: Some("TINIT-RSSMRA80A10H501A".into()),
         }
+    }
+
+    /// A header encoded once signs the same credential as the builder's own header: the
+    /// same protected header bytes, the same claims, and it verifies.
+    #[test]
+    fn a_header_encoded_once_signs_the_same_credential() {
+        let issuer = SoftwareSigner::generate().unwrap();
+        let chain = vec!["eyJ0eXAiOiJlbnRpdHktc3RhdGVtZW50K2p3dCJ9.e30.c2ln".to_owned(), "eyJ0eXAiOiJlbnRpdHktc3RhdGVtZW50K2p3dCJ9.e30.YW5jaG9y".to_owned()];
+        let builder = || SdJwtVcBuilder::new("https://pid.example.it", pid::Pid::vct(), pid().to_attributes().unwrap()).validity(NOW, NOW.plus(86_400));
+        let direct = builder().kid("k1").sign_with_trust_chain(chain.clone(), &issuer).unwrap();
+        let header = SdJwtVcBuilder::encode_header(Some("k1".into()), Some(chain), &issuer);
+        let encoded = builder().sign_encoded(&header, &issuer).unwrap();
+        let (a, b) = (direct.serialize(), encoded.serialize());
+        assert_eq!(a.split('.').next(), b.split('.').next(), "the same protected header");
+        let resolver = StaticKeyResolver::for_issuer(issuer.public_jwk(), "https://pid.example.it");
+        let (va, vb) = (verify(&Verifier::new(&resolver), &a, NOW).unwrap(), verify(&Verifier::new(&resolver), &b, NOW).unwrap());
+        assert_eq!(va.sd_jwt.claims, vb.sd_jwt.claims, "the same credential (salts aside)");
+        // A header encoded for another algorithm's signer is refused, not mislabelled.
+        let rsa_like = crate::jose::jws::EncodedHeader::new(&JwsHeader::new(JwsAlg::Rs256), &issuer);
+        assert_eq!(rsa_like.alg(), JwsAlg::Es256, "the signer's alg is the header's");
     }
 
     #[test]

@@ -218,18 +218,7 @@ impl RequestObjectBuilder {
     /// serialising and encoding the header's kilobytes of `x5c` and `trust_chain` again.
     /// `signer` must be the one the header was encoded for (its `alg` is checked).
     pub fn sign_encoded(&self, signer: &dyn Signer, header: &EncodedHeader) -> Result<String, RequestObjectError> {
-        if signer.alg() != header.alg {
-            return Err(RequestObjectError::Sign(format!("the header was encoded for {}, the signer signs {}", header.alg.as_str(), signer.alg().as_str())));
-        }
-        let payload = serde_json::to_vec(&self.claims()?).map_err(|e| RequestObjectError::Sign(e.to_string()))?;
-        let mut out = String::with_capacity(header.b64.len() + payload.len() * 4 / 3 + 100);
-        out.push_str(&header.b64);
-        out.push('.');
-        crate::jose::b64::encode_into(&payload, &mut out);
-        let sig = signer.sign(out.as_bytes()).map_err(|e| RequestObjectError::Sign(e.to_string()))?;
-        out.push('.');
-        crate::jose::b64::encode_into(sig, &mut out);
-        Ok(out)
+        jws::sign_json_encoded(&header.0, &self.claims()?, signer).map_err(|e| RequestObjectError::Sign(e.to_string()))
     }
 }
 
@@ -246,36 +235,12 @@ fn request_object_header(signer: &dyn Signer, header: &SigningHeader) -> JwsHead
 /// request object under the same `x5c` and `trust_chain` keeps one
 /// ([`RequestObjectBuilder::sign_encoded`]).
 #[derive(Debug, Clone)]
-pub struct EncodedHeader {
-    alg: JwsAlg,
-    b64: String,
-}
-
-/// Lends a signer's `alg` and `kid` to [`jws::sign`] and signs nothing: how
-/// [`EncodedHeader::new`] has the header encoded by the one JWS encoder.
-struct HeaderOnly<'a>(&'a dyn Signer);
-
-impl Signer for HeaderOnly<'_> {
-    fn alg(&self) -> JwsAlg {
-        self.0.alg()
-    }
-    fn public_jwk(&self) -> crate::jose::Jwk {
-        self.0.public_jwk()
-    }
-    fn kid(&self) -> Option<String> {
-        self.0.kid()
-    }
-    fn sign(&self, _msg: &[u8]) -> Result<Vec<u8>, crate::jose::SignError> {
-        Ok(Vec::new())
-    }
-}
+pub struct EncodedHeader(jws::EncodedHeader);
 
 impl EncodedHeader {
     /// Encodes the header `signer` signs request objects with under `header`.
     pub fn new(signer: &dyn Signer, header: &SigningHeader) -> Result<Self, RequestObjectError> {
-        let unsigned = jws::sign(&request_object_header(signer, header), b"", &HeaderOnly(signer)).map_err(|e| RequestObjectError::Sign(e.to_string()))?;
-        let b64 = unsigned.split('.').next().unwrap_or_default().to_owned();
-        Ok(Self { alg: signer.alg(), b64 })
+        Ok(Self(jws::EncodedHeader::new(&request_object_header(signer, header), signer)))
     }
 }
 
