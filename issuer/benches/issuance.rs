@@ -12,9 +12,10 @@
 //! The server does, per request, every check of a real issuance: the access token's
 //! signature, the DPoP proof (signature, `htu`/`htm`/`ath`, its `jti` remembered), each key
 //! proof's signature and nonce, the WUA's signature and its provider's trust chain to the
-//! anchor, the WUA's status (the provider's list, cached for its `ttl`), the nonce consumed,
-//! the registry read, then per key a status index, an SD-JWT VC signed and a row written
-//! (SQLite, on disk before the answer: group commit). A 200 answer with one credential per key is a success;
+//! anchor, the WUA's status (the provider's list, cached for its `ttl`), the nonce's tag and
+//! expiry, the registry read, then per key a status index, an SD-JWT VC signed and a row
+//! written, with the DPoP `jti` and the nonce spent in the same commit (SQLite, on disk before
+//! the answer: group commit). A 200 answer with one credential per key is a success;
 //! after each run the issuer's own counters must agree (as many credentials issued as the
 //! wallets received, no refusal). Anything else is an error.
 //!

@@ -86,7 +86,8 @@ pub struct NonceResponse {
 }
 
 impl NonceResponse {
-    /// A fresh random `c_nonce` (256 bits). The issuer remembers it until it issues another.
+    /// A fresh random `c_nonce` (256 bits), for an issuer that stores the nonces it gives out;
+    /// ours checks them without storing them ([`super::NonceKey`]).
     pub fn issue() -> Result<Self, getrandom::Error> {
         Ok(Self { c_nonce: super::form::random_token()? })
     }
