@@ -19,9 +19,20 @@ use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio_rustls::server::TlsStream;
 
 /// Serves `router` on `listener` until `shutdown` completes, giving handlers and layers the
-/// peer address (`ConnectInfo<SocketAddr>`).
+/// peer address (`ConnectInfo<SocketAddr>`). Each connection's socket has `TCP_NODELAY`
+/// ([`no_delay`]).
 pub async fn serve(listener: TcpListener, router: Router, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>()).with_graceful_shutdown(shutdown).await
+    axum::serve(listener.tap_io(no_delay), router.into_make_service_with_connect_info::<SocketAddr>()).with_graceful_shutdown(shutdown).await
+}
+
+/// Turns Nagle's algorithm off on an accepted connection: a response is written whole at
+/// once, and Nagle would hold its last partial segment until the client acknowledges the
+/// ones before, which a client delaying its ACKs does for up to 40 ms (a credential or a
+/// request object with its `trust_chain` is several segments on a real network).
+fn no_delay(tcp: &mut TcpStream) {
+    if let Err(e) = tcp.set_nodelay(true) {
+        tracing::debug!(error = %e, "TCP_NODELAY not set");
+    }
 }
 
 /// `[tls]` in a service's TOML: a certificate chain (PEM, leaf first) and its private key
@@ -114,7 +125,7 @@ impl TlsListener {
         let handshakes = Arc::new(tokio::sync::Semaphore::new(MAX_TLS_HANDSHAKES));
         let task = tokio::spawn(async move {
             loop {
-                let (tcp, peer) = match listener.accept().await {
+                let (mut tcp, peer) = match listener.accept().await {
                     Ok(c) => c,
                     Err(e) => {
                         // Out of file descriptors and the like: wait rather than spin.
@@ -123,6 +134,7 @@ impl TlsListener {
                         continue;
                     }
                 };
+                no_delay(&mut tcp);
                 let Ok(permit) = Arc::clone(&handshakes).try_acquire_owned() else {
                     tracing::warn!(%peer, "TLS listener: {MAX_TLS_HANDSHAKES} handshakes in progress, connection closed");
                     continue;
@@ -198,6 +210,18 @@ mod tests {
         let key = rcgen::KeyPair::generate().unwrap();
         let cert = rcgen::CertificateParams::new(vec!["localhost".to_owned()]).unwrap().self_signed(&key).unwrap();
         (cert.pem(), key.serialize_pem())
+    }
+
+    /// Accepted connections have Nagle's algorithm off.
+    #[tokio::test]
+    async fn accepted_connections_have_no_delay() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let _client = TcpStream::connect(addr).await.unwrap();
+        let (mut tcp, _) = listener.accept().await.unwrap();
+        assert!(!tcp.nodelay().unwrap(), "off by default");
+        no_delay(&mut tcp);
+        assert!(tcp.nodelay().unwrap());
     }
 
     #[tokio::test]
