@@ -5,8 +5,8 @@
 //! the store, whose figures vary less from run to run.
 //!
 //! `cargo run --release -p issuer --example store_bench -- [DIR] [CONCURRENT] [RECORDS]`
-//! (defaults: a temporary directory, 50, 20000). CPU is the process's, from
-//! `/proc/self/stat` (10 ms ticks), checkpoints included (every 100 ms, as the service).
+//! (defaults: a temporary directory, 50, 20000). CPU is the process's
+//! (`service_kit::cpu`), checkpoints included (every 100 ms, as the service).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, missing_docs)]
 
 use std::sync::Arc;
@@ -18,9 +18,7 @@ use issuer::store::{Issued, Spend, Spent, Store};
 
 /// The process's CPU time so far, in seconds.
 fn cpu() -> f64 {
-    let s = std::fs::read_to_string("/proc/self/stat").unwrap();
-    let fields: Vec<&str> = s[s.rfind(')').unwrap() + 2..].split_whitespace().collect();
-    (fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap()) / 100.0
+    service_kit::cpu::machine_and_process_cpu().1.as_secs_f64()
 }
 
 fn random() -> String {

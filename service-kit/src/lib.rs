@@ -22,6 +22,7 @@
 pub mod admin;
 pub mod assets;
 pub mod error;
+pub mod bench;
 pub mod cpu;
 pub mod extract;
 pub mod files;

@@ -79,10 +79,6 @@ use wallet_core::x509::TrustAnchors;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// The pause of the extra row a full run adds at 200 wallets (without `--paced-ms`): the
-/// latency below saturation, where a closed loop of 200 only measures its own queue.
-const PACED_PAUSE: Duration = Duration::from_millis(100);
-
 /// The name of every thread of the verifier's runtime (at most 15 bytes: `comm`).
 const SERVER_THREAD: &str = "verifier-srv";
 const WALLET_THREAD: &str = "bench-wallet";
@@ -134,20 +130,11 @@ fn opts() -> Opts {
 }
 
 // CPU time of threads, from /proc: `service_kit::cpu`.
-use service_kit::cpu::{machine_and_process_cpu, this_thread_cpu, threads_cpu};
+use service_kit::bench::{PACED_PAUSE, ms, p50_p99, paced_line, per_op, runtime, us};
+use service_kit::cpu::{machine_and_process_cpu, threads_cpu};
 
 // ---------------------------------------------------------------------------------------
 // The federation and the verifier
-
-fn runtime(name: &str, workers: usize) -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(workers)
-        .thread_name(name)
-        .thread_keep_alive(Duration::from_secs(24 * 3600))
-        .enable_all()
-        .build()
-        .unwrap()
-}
 
 async fn bind() -> (tokio::net::TcpListener, EntityId) {
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -441,25 +428,6 @@ async fn wallet_loop(c: Arc<Ctx>, w: Arc<Wallet>, stop: Arc<AtomicBool>, pace: O
 // ---------------------------------------------------------------------------------------
 // The crypto baseline
 
-/// Per-operation CPU time of `op`: the median of `chunks` chunks of `n` calls, each chunk
-/// timed by this thread's on-CPU time (a neighbour's load does not count).
-fn per_op(chunks: usize, n: u32, mut op: impl FnMut()) -> Duration {
-    for _ in 0..n {
-        op();
-    }
-    let mut times: Vec<Duration> = (0..chunks)
-        .map(|_| {
-            let t0 = this_thread_cpu();
-            for _ in 0..n {
-                op();
-            }
-            (this_thread_cpu() - t0) / n
-        })
-        .collect();
-    times.sort();
-    times[times.len() / 2]
-}
-
 struct Crypto {
     sign: Duration,
     decrypt: Duration,
@@ -532,15 +500,6 @@ struct RunResult {
     server_util: f64,
     process_util: f64,
     others_util: f64,
-}
-
-fn p50_p99(mut v: Vec<Duration>) -> (Duration, Duration) {
-    if v.is_empty() {
-        return (Duration::ZERO, Duration::ZERO);
-    }
-    v.sort();
-    let at = |q: f64| v[((v.len() as f64 * q).ceil() as usize).saturating_sub(1).min(v.len() - 1)];
-    (at(0.50), at(0.99))
 }
 
 fn counter(v: &Verifier, name: &str) -> u64 {
@@ -706,21 +665,13 @@ fn run_split(rt: &tokio::runtime::Runtime, s: &Setup, ctx: &Arc<Ctx>, wallets: &
     }
 }
 
-fn ms(d: Duration) -> String {
-    format!("{:.1} ms", d.as_secs_f64() * 1e3)
-}
-
-fn us(d: Duration) -> String {
-    format!("{:.0} µs", d.as_secs_f64() * 1e6)
-}
-
 fn main() -> std::process::ExitCode {
     let o = opts();
     // The verifier logs the detail of a 500 (and refusals at info): warnings and errors show.
     tracing_subscriber::fmt().with_max_level(tracing_subscriber::filter::LevelFilter::WARN).with_ansi(false).with_writer(std::io::stderr).init();
-    let fed_rt = runtime(FED_THREAD, 1);
-    let srv_rt = runtime(SERVER_THREAD, 2);
-    let wallet_rt = runtime(WALLET_THREAD, 2);
+    let fed_rt = runtime(FED_THREAD, 1).unwrap();
+    let srv_rt = runtime(SERVER_THREAD, 2).unwrap();
+    let wallet_rt = runtime(WALLET_THREAD, 2).unwrap();
     let s = setup(&fed_rt, &srv_rt);
     let max = o.levels.iter().copied().max().unwrap_or(1);
     let wallets: Vec<Arc<Wallet>> = (0..max).map(|_| Arc::new(wallet(&s))).collect();
@@ -832,13 +783,7 @@ fn main() -> std::process::ExitCode {
         None => println!("    p99 of a presentation <= 50 ms at 200:     not run"),
     }
     if let Some((p, rate)) = paced_p99 {
-        let ok = p <= Duration::from_millis(50);
-        println!(
-            "    (below saturation, 200 wallets pausing {} ms: p99 {} at {rate:.0}/s, {} against 50 ms; the line above is the closed loop)",
-            PACED_PAUSE.as_millis(),
-            ms(p),
-            if ok { "within" } else { "over" }
-        );
+        println!("{}", paced_line(p, rate));
     }
     if let Some(r) = split_results.iter().find(|r| r.level == 200) {
         println!(
