@@ -27,7 +27,7 @@ use crate::authorization::Code;
 use crate::error::IssuerError;
 use crate::metrics::Event;
 use crate::registry::Record;
-use crate::routes::{self, hash, random};
+use crate::routes::{self, hash, ordered_id, random};
 use crate::store::{Deferred, Grant, Issued, Spend, Spent};
 
 /// Clock skew tolerated on `iat`/`exp`.
@@ -156,7 +156,7 @@ pub fn credential_identifier(configuration_id: &str) -> String {
 fn grant_tokens(st: &Issuer, grant: Grant, details: Vec<AuthorizationDetail>, client_id: String, proof: &VerifiedDpop) -> Result<Response, IssuerError> {
     let now = st.now();
     let ttl = st.config().access_token_ttl;
-    let grant_id = random()?;
+    let grant_id = ordered_id()?;
     st.store().insert_grant(&grant_id, &grant, now.secs().saturating_add(DEFERRED_TTL.max(st.config().refresh_token_ttl)))?;
     let mut claims = TokenClaims::new(st.config().entity_id.as_str(), grant_id, client_id, proof.jkt(), now, ttl).map_err(IssuerError::internal)?;
     claims.authorization_details = details.clone();
@@ -292,7 +292,7 @@ async fn issue(
     let status_uri = st.config().endpoint(routes::STATUS_LIST_PATH);
     let vct = Vct::new(config.preset.vct()).map_err(IssuerError::internal)?;
     let signer = st.keys().credential();
-    let notification_id = random()?;
+    let notification_id = ordered_id()?;
     // Registry columns mapped to SD-JWT VC metadata claims (`issuing_authority`,
     // `issuing_country`...: IT-Wallet §4.1) are set as such, always visible; the rest are
     // the user attributes, all selectively disclosable.
@@ -314,7 +314,7 @@ async fn issue(
         }
         let vc = b.sign_encoded(header, signer).map_err(IssuerError::internal)?;
         rows.push(Issued {
-            id: random()?,
+            id: ordered_id()?,
             grant_id: grant_id.to_owned(),
             citizen: grant.citizen.clone(),
             configuration_id: configuration_id.to_owned(),
@@ -431,7 +431,7 @@ async fn credential_inner(st: &Issuer, headers: &HeaderMap, body: &[u8]) -> Resu
             Err(IssuerError::oauth(ErrorCode::TemporarilyUnavailable, "the registry record is being updated: retry the re-issuance later"))
         }
         Record::NotReady => {
-            let transaction_id = random()?;
+            let transaction_id = ordered_id()?;
             let keys = serde_json::to_string(&c.keys).map_err(IssuerError::internal)?;
             let d = Deferred { grant_id, configuration_id: c.configuration_id.clone(), keys };
             recorded(st.store().insert_deferred(&transaction_id, &d, now.secs().saturating_add(DEFERRED_TTL), &c.spend)?)?;

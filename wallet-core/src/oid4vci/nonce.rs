@@ -2,9 +2,13 @@
 //! endpoint; IT-Wallet 1.4 §3.3 step 14 and §8: a key proof carries a `c_nonce` the issuer
 //! gave out, unexpired, used once).
 //!
-//! A nonce is `base64url(expiry ‖ random ‖ tag)`: the expiry (8 bytes, big-endian Unix
-//! seconds), 16 random bytes, and the first 16 bytes of HMAC-SHA-256, under the issuer's
-//! [`NonceKey`], of a domain label, the expiry and the random bytes. [`NonceKey::check`]
+//! A nonce is `base64url(expiry ‖ unique ‖ tag)`: the expiry (8 bytes, big-endian Unix
+//! seconds), 16 unique bytes (the issue time in nanoseconds, big-endian, then 8 random
+//! bytes), and the first 16 bytes of HMAC-SHA-256, under the issuer's [`NonceKey`], of a
+//! domain label, the expiry and the unique bytes. Unpredictable by its tag; unique by time
+//! and 64 random bits (replicas issue in the same nanosecond without colliding). Nonces
+//! given out together sort together, so the issuer's record of spent nonces grows at its
+//! end: one commit's nonces share a page instead of each touching a random one. [`NonceKey::check`]
 //! recomputes the tag (compared in constant time) and reads the expiry, so the nonce
 //! endpoint writes nothing and a proof's nonce is checked without a lookup. Single use
 //! stays the issuer's: it records a nonce when a proof spends it, until its expiry (after
@@ -25,7 +29,9 @@ type HmacSha256 = hmac::Hmac<sha2::Sha256>;
 /// Domain separation: a tag for a `c_nonce` is no tag for anything else.
 const LABEL: &[u8] = b"tessera oid4vci c_nonce v1";
 const EXPIRY: usize = 8;
+/// The unique part: [`STAMP`] bytes of issue time, the rest random.
 const RANDOM: usize = 16;
+const STAMP: usize = 8;
 const TAG: usize = 16;
 const LEN: usize = EXPIRY + RANDOM + TAG;
 /// Its base64url length, unpadded.
@@ -93,7 +99,10 @@ impl NonceKey {
         let (expiry, rest) = raw.split_at_mut(EXPIRY);
         expiry.copy_from_slice(&expires_at.secs().to_be_bytes());
         let (random, tag) = rest.split_at_mut(RANDOM);
-        getrandom::fill(random)?;
+        let (stamp, random_part) = random.split_at_mut(STAMP);
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+        stamp.copy_from_slice(&u64::try_from(nanos).unwrap_or(u64::MAX).to_be_bytes());
+        getrandom::fill(random_part)?;
         let mut e = [0u8; EXPIRY];
         e.copy_from_slice(expiry);
         let full = self.tag(&e, random);
@@ -149,6 +158,19 @@ mod tests {
         let a = k.issue(NOW).unwrap().c_nonce;
         let b = k.issue(NOW).unwrap().c_nonce;
         assert_ne!(a, b);
+    }
+
+    #[test]
+    fn nonces_given_out_together_sort_by_issue_time() {
+        let k = NonceKey::generate().unwrap();
+        let raws: Vec<Vec<u8>> = (0..64).map(|_| crate::jose::b64::decode(&k.issue(NOW.plus(60)).unwrap().c_nonce).unwrap()).collect();
+        for pair in raws.windows(2) {
+            // Same expiry, then the issue time: never earlier than the previous one's.
+            assert_eq!(pair[0][..EXPIRY], pair[1][..EXPIRY]);
+            assert!(pair[0][EXPIRY..EXPIRY + STAMP] <= pair[1][EXPIRY..EXPIRY + STAMP]);
+            // The random half still differs.
+            assert_ne!(pair[0][EXPIRY + STAMP..EXPIRY + RANDOM], pair[1][EXPIRY + STAMP..EXPIRY + RANDOM]);
+        }
     }
 
     #[test]
