@@ -115,16 +115,10 @@ pub(crate) fn random() -> Result<String, IssuerError> {
 }
 
 /// A key for a row this issuer adds at a high rate (issued credentials, their
-/// `notification_id`, grants, deferred transactions): the creation time in milliseconds as
-/// 12 hex digits, then 18 random bytes base64url (144 bits: unguessable still). Keys made
-/// together sort together, so the rows one commit adds share the last pages of each index
-/// instead of touching one random page each (the commit writes every page it touches to
-/// the WAL: half of a credential's database CPU was random pages, `examples/store_bench.rs`).
+/// `notification_id`, grants, deferred transactions): unguessable and time-ordered
+/// ([`service_kit::ids`]), so a commit's new rows share the last pages of each index.
 pub(crate) fn ordered_id() -> Result<String, IssuerError> {
-    let ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis());
-    let mut b = [0u8; 18];
-    getrandom::fill(&mut b).map_err(IssuerError::internal)?;
-    Ok(format!("{:012x}{}", ms & 0xffff_ffff_ffff, wallet_core::jose::b64::encode(b)))
+    service_kit::ids::ordered_one().map_err(IssuerError::internal)
 }
 
 /// SHA-256 of a secret, base64url (how pre-authorized codes are stored).
@@ -331,19 +325,3 @@ async fn metrics(State(st): State<Issuer>) -> Response {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], st.metrics().render()).into_response()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ordered_ids_sort_by_creation_and_stay_unguessable() {
-        let ids: Vec<String> = (0..64).map(|_| ordered_id().unwrap()).collect();
-        for pair in ids.windows(2) {
-            // The time prefix never goes back; the random rest differs.
-            assert!(pair[0][..12] <= pair[1][..12], "{pair:?}");
-            assert_ne!(pair[0][12..], pair[1][12..]);
-        }
-        assert!(ids.iter().all(|i| i.len() == 36 && i[..12].bytes().all(|b| b.is_ascii_hexdigit())));
-        assert_eq!(wallet_core::jose::b64::decode(&ids[0][12..]).unwrap().len(), 18);
-    }
-}

@@ -9,6 +9,8 @@
 //! * [`assets`]: a default logo for federation entities;
 //! * [`admin`]: the operator's bearer token, checked before the body is read;
 //! * [`files`]: databases created and kept 0600;
+//! * [`ids`]: random keys for rows added at a high rate, time-ordered so that a commit's new
+//!   rows share the last pages of each index;
 //! * [`rate_limit`]: token buckets per client, bounded in memory;
 //! * [`fetch`]: outbound HTTP that never blocks a thread, with a timeout per fetch, a
 //!   deadline per request and a bound on concurrent fetches;
@@ -26,6 +28,7 @@ pub mod bench;
 pub mod cpu;
 pub mod extract;
 pub mod files;
+pub mod ids;
 pub mod fetch;
 pub mod health;
 pub mod pg;

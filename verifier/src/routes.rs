@@ -112,15 +112,9 @@ async fn timeout(req: axum::extract::Request, next: axum::middleware::Next) -> R
 
 /// 32 random bytes, base64url (43 characters, 256 bits).
 pub(crate) fn random() -> Result<String, VerifierError> {
-    let [r] = randoms()?;
-    Ok(r)
-}
-
-/// `N` values of 32 random bytes each, base64url, from one call to the system's generator.
-pub(crate) fn randoms<const N: usize>() -> Result<[String; N], VerifierError> {
-    let mut b = [[0u8; 32]; N];
-    getrandom::fill(b.as_flattened_mut()).map_err(VerifierError::internal)?;
-    Ok(b.map(wallet_core::jose::b64::encode))
+    let mut b = [0u8; 32];
+    getrandom::fill(&mut b).map_err(VerifierError::internal)?;
+    Ok(wallet_core::jose::b64::encode(b))
 }
 
 /// SHA-256 of a secret, base64url (how `response_code`s are stored).

@@ -117,7 +117,9 @@ impl Verifier {
             ),
         };
         let now = self.now();
-        let [id, request_id, state, nonce] = crate::routes::randoms()?;
+        // Time-ordered (`service_kit::ids`): a session's four unique keys go to the last pages
+        // of their indexes, not to four random pages a commit.
+        let [id, request_id, state, nonce] = service_kit::ids::ordered().map_err(VerifierError::internal)?;
         let expires_at = now.secs().saturating_add(c.session_ttl);
         let x5c_leaf = match opts.client_id_prefix {
             ClientIdPrefix::OpenidFederation => None,
