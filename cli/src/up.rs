@@ -172,6 +172,9 @@ pub(crate) fn issuer_config(data_dir: &std::path::Path, fed: &Fed, preset: Prese
     c.admin_token = token;
     c.organization_name = name.into();
     c.trust_anchors = vec![fed.anchor.clone()];
+    // WAAs and WUAs only from a wallet provider holding the anchor's wallet-provider mark
+    // (IT-Wallet 1.4 §1.3): `up` issues it to ours below.
+    c.wallet_provider_trust_marks = vec![format!("{}/trust_marks/{}", fed.ta, TRUST_MARKS[1])];
     c.authority_hints = vec![superior.clone()];
     c.database_url = database_url;
     // How each identifies the citizen at /authorize (IT-Wallet 1.4 §3.3): the PID provider

@@ -12,7 +12,7 @@
 //! The server does, per request, every check of a real issuance: the access token's
 //! signature, the DPoP proof (signature, `htu`/`htm`/`ath`, its `jti` remembered), each key
 //! proof's signature and nonce, the WUA's signature and its provider's trust chain to the
-//! anchor, the WUA's status (the provider's list, cached for its `ttl`), the nonce's tag and
+//! anchor with the wallet-provider trust mark it must hold, the WUA's status (the provider's list, cached for its `ttl`), the nonce's tag and
 //! expiry, the registry read, then per key a status index, an SD-JWT VC signed and a row
 //! written, with the DPoP `jti` and the nonce spent in the same commit (SQLite, on disk before
 //! the answer: group commit). A 200 answer with one credential per key is a success;
@@ -38,11 +38,14 @@
 //! token key), the DPoP proof, each key proof (its `jwk`), the WUA (the provider's key) and
 //! each statement of the WUA's `trust_chain` (the keys the chain pins and the anchor's), and
 //! one ES256 signature per credential (the issuer's credential key over a real credential's
-//! signing input); divided by the credentials of a request. The ratio is server CPU per
-//! credential / that baseline: what HTTP, JSON, SD-JWT assembly and the database add. The
-//! issuer remembers a WUA's validated trust chain (by its bytes, until its earliest `exp`), so
-//! past the first request it no longer verifies the chain's statements: a second ratio is
-//! printed against the baseline without them (the target is set on the first).
+//! signing input); divided by the credentials of a request. The issuer remembers a WUA's
+//! validated trust chain (by its bytes, until its earliest `exp`: every WUA of one provider
+//! carries the same chain), so past the first request it no longer verifies the chain's
+//! statements, and the crypto it does per request is the baseline without them. The ratio,
+//! and its target, is server CPU per credential / that: what HTTP, JSON, SD-JWT assembly and
+//! the database add to the crypto the server really does. The ratio against the baseline
+//! with the chain's verifies (what a server without that cache would do) is printed beside
+//! it, for information only: a cache that skips crypto must not count as work done.
 //!
 //! Targets (issue 12, this 2-core machine): ratio ≤ 1.5, 0 errors, p99 ≤ 50 ms at 200
 //! concurrent. Full runs exit 1 when a target is missed; `--quick` (for CI: `cargo bench -p
@@ -153,6 +156,11 @@ async fn bind() -> (tokio::net::TcpListener, EntityId) {
     (l, id)
 }
 
+/// The wallet-provider trust mark type under `anchor` (as `tessera up` names it).
+fn wp_mark(anchor: &EntityId) -> String {
+    format!("{anchor}/trust_marks/federation-entity/wallet-provider")
+}
+
 async fn onboard(http: &reqwest::Client, anchor: &EntityId, sub: &EntityId, entity_type: &str) {
     let r = http.post(format!("{anchor}/admin/subordinates")).bearer_auth(TOKEN).json(&json!({"entity_id": sub, "entity_types": [entity_type]})).send().await.unwrap();
     assert_eq!(r.status(), 201, "onboarding {sub}");
@@ -189,7 +197,9 @@ fn setup(fed: &tokio::runtime::Runtime, srv: &tokio::runtime::Runtime, data_dir:
     let chain_slot: Arc<OnceLock<Vec<String>>> = Arc::new(OnceLock::new());
     let (anchor, wp_id, wp_key) = fed.block_on(async {
         let (l, anchor_id) = bind().await;
-        let ta = trust_anchor::AppState::open(trust_anchor::Config::trust_anchor(anchor_id.clone(), dir.path().join("ta"), TOKEN)).unwrap();
+        let mut ta_config = trust_anchor::Config::trust_anchor(anchor_id.clone(), dir.path().join("ta"), TOKEN);
+        ta_config.trust_mark_issuers.insert(wp_mark(&anchor_id), vec![anchor_id.to_string()]);
+        let ta = trust_anchor::AppState::open(ta_config).unwrap();
         let jwks: JwkSet = ta.jwks();
         tokio::spawn(async move { axum::serve(l, trust_anchor::router(ta)).await.unwrap() });
 
@@ -199,6 +209,7 @@ fn setup(fed: &tokio::runtime::Runtime, srv: &tokio::runtime::Runtime, data_dir:
         let mut c = trust_anchor::Config::trust_anchor(wp_id.clone(), dir.path().join("wp"), TOKEN);
         c.authority = false;
         c.authority_hints = vec![anchor_id.clone()];
+        c.trust_anchors = vec![TrustAnchorConfig { id: anchor_id.clone(), jwks: jwks.clone() }];
         c.organization_name = "Wallet provider".into();
         c.metadata = json!({
             "wallet_solution": {"jwks": {"keys": [wp_key.public_jwk()]}, "logo_uri": format!("{wp_id}/logo.svg")},
@@ -214,6 +225,14 @@ fn setup(fed: &tokio::runtime::Runtime, srv: &tokio::runtime::Runtime, data_dir:
             .fallback_service(trust_anchor::router(st));
         tokio::spawn(async move { axum::serve(l, router).await.unwrap() });
         onboard(&http, &anchor_id, &wp_id, "wallet_solution").await;
+        // The wallet-provider trust mark the issuer requires (as `tessera up` configures it):
+        // issued by the anchor, published in the provider's configuration, so its WUAs'
+        // chain carries it.
+        let r = http.post(format!("{anchor_id}/admin/trust-marks")).bearer_auth(TOKEN).json(&json!({"sub": wp_id, "trust_mark_type": wp_mark(&anchor_id), "claims": {"organization_type": "private"}})).send().await.unwrap();
+        assert_eq!(r.status(), 201, "issuing the wallet-provider mark: {}", r.text().await.unwrap_or_default());
+        let mark: Value = r.json().await.unwrap();
+        let r = http.post(format!("{wp_id}/admin/own-trust-marks")).bearer_auth(TOKEN).json(&json!({"trust_mark": mark["trust_mark"]})).send().await.unwrap();
+        assert_eq!(r.status(), 204, "publishing the wallet-provider mark");
         (TrustAnchorConfig { id: anchor_id, jwks }, wp_id, wp_key)
     });
     // The provider's chain, for its WUAs' `trust_chain` header (a blocking fetcher: on this
@@ -227,6 +246,7 @@ fn setup(fed: &tokio::runtime::Runtime, srv: &tokio::runtime::Runtime, data_dir:
         let mut config = Config::new(id.clone(), dir.path().join("issuer"), &Preset::ALL);
         config.admin_token = TOKEN.into();
         config.trust_anchors = vec![anchor.clone()];
+        config.wallet_provider_trust_marks = vec![wp_mark(&anchor.id)];
         config.authority_hints = vec![anchor.id.clone()];
         config.organization_name = "Istituto Poligrafico (bench)".into();
         config.batch_size = 10;
@@ -602,9 +622,9 @@ fn main() -> std::process::ExitCode {
         us(crypto.sign),
     );
     println!(
-        "  = {} per credential for one credential a request{}",
-        us(crypto.per_credential(1)),
-        if o.batch > 0 { format!(", {} per credential for a batch of {}", us(crypto.per_credential(o.batch)), o.batch) } else { String::new() }
+        "  the server does (the chain's verifies once per chain): {} per credential for one credential a request{}",
+        us(crypto.per_credential_without_chain(1)),
+        if o.batch > 0 { format!(", {} per credential for a batch of {}", us(crypto.per_credential_without_chain(o.batch)), o.batch) } else { String::new() }
     );
     println!(
         "  credential {} bytes (SD-JWT VC, PID); {} s per row after {} s warm-up; databases in {}{}",
@@ -631,7 +651,7 @@ fn main() -> std::process::ExitCode {
     }
     for (label, wallets, paced) in rows {
         let r = run(&wallet_rt, &s, &ctx, &wallets, label, &Opts { paced, ..o.clone() });
-        let base = crypto.per_credential(r.per_request);
+        let base = crypto.per_credential_without_chain(r.per_request);
         println!("\n  {}: {:.0} credentials/s ({} requests completed in the window), errors {}", r.label, r.rate, r.completed, r.errors);
         for e in &r.first_errors {
             println!("    error: {e}");
@@ -647,8 +667,8 @@ fn main() -> std::process::ExitCode {
             r.server_util,
             us(r.wallet_cpu)
         );
-        let own = crypto.per_credential_without_chain(r.per_request);
-        println!("    ({:.2} x the crypto without the WUA chain's verifies, {}: the issuer remembers a validated chain)", r.server_cpu.as_secs_f64() / own.as_secs_f64(), us(own));
+        let uncached = crypto.per_credential(r.per_request);
+        println!("    (for information: {:.2} x {}, the crypto with the WUA chain's verifies, which the issuer does once per chain)", r.server_cpu.as_secs_f64() / uncached.as_secs_f64(), us(uncached));
         println!("    this process used {:.2} cores, other processes on the machine {:.2}", r.process_util, r.others_util);
         results.push((r, paced));
     }
@@ -657,7 +677,7 @@ fn main() -> std::process::ExitCode {
     // The ratio and the closed-loop p99 are read from the rows as asked (`--paced-ms` paces
     // them all); the extra paced row only adds its own line.
     let asked = || results.iter().filter(|(_, p)| *p == o.paced).map(|(r, _)| r);
-    let worst_ratio = asked().map(|r| r.server_cpu.as_secs_f64() / crypto.per_credential(r.per_request).as_secs_f64()).fold(0.0, f64::max);
+    let worst_ratio = asked().map(|r| r.server_cpu.as_secs_f64() / crypto.per_credential_without_chain(r.per_request).as_secs_f64()).fold(0.0, f64::max);
     let p99_200 = asked().find(|r| r.level == 200 && r.per_request == 1).map(|r| r.total.1);
     let paced_p99 = results.iter().find(|(_, p)| paced_row && *p == Some(PACED_PAUSE)).map(|(r, _)| (r.total.1, r.rate));
     let ratio_ok = worst_ratio <= 1.5;

@@ -18,6 +18,8 @@
 //! code_ttl = 60                       # an authorization code's life (at most 60 s)
 //! database_url = "postgres://issuer:secret@db.internal/tessera"  # else SQLite in data_dir
 //! keys_dir = "/etc/tessera/issuer-keys"   # replicas: the same keys (default data_dir)
+//! # A wallet provider holds one of these trust marks, or its WAAs and WUAs are refused.
+//! wallet_provider_trust_marks = ["https://trust-anchor.example.it/trust_marks/federation-entity/wallet-provider"]
 //!
 //! [tls]                               # HTTPS (else plain HTTP behind a TLS proxy)
 //! certificate = "/etc/tessera/issuer.crt.pem"   # the chain, leaf first
@@ -284,6 +286,11 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Trust anchors: wallet providers' chains (WUA `trust_chain`) end at one of them.
     pub trust_anchors: Vec<TrustAnchorConfig>,
+    /// Trust mark types of which a wallet provider must hold one (in its Entity
+    /// Configuration, valid under its chain's anchor) for its WAAs and WUAs to be accepted
+    /// (IT-Wallet 1.4 §1.3). Empty: not checked (a warning at start when attestations are
+    /// required).
+    pub wallet_provider_trust_marks: Vec<String>,
     /// Our superiors in the federation (default: the trust anchors).
     pub authority_hints: Vec<EntityId>,
     /// Bearer token of the admin API and the federation entity's admin API.
@@ -356,6 +363,7 @@ struct File {
     listen: Option<String>,
     #[serde(default)]
     trust_anchors: Vec<AnchorFile>,
+    wallet_provider_trust_marks: Option<Vec<String>>,
     authority_hints: Option<Vec<String>>,
     admin_token: Option<String>,
     organization_name: Option<String>,
@@ -411,6 +419,7 @@ impl Config {
             data_dir,
             listen: SocketAddr::from(([0, 0, 0, 0], 7630)),
             trust_anchors: Vec::new(),
+            wallet_provider_trust_marks: Vec::new(),
             authority_hints: Vec::new(),
             admin_token: String::new(),
             organization_name: "Tessera issuer".into(),
@@ -480,6 +489,9 @@ impl Config {
         for a in f.trust_anchors {
             let jwks = serde_json::from_str(&read(&a.jwks)?).map_err(|e| ConfigError::Parse(format!("{}: {e}", a.jwks.display())))?;
             c.trust_anchors.push(TrustAnchorConfig { id: entity("trust_anchors.id", &a.id)?, jwks });
+        }
+        if let Some(v) = f.wallet_provider_trust_marks {
+            c.wallet_provider_trust_marks = v;
         }
         c.authority_hints = match f.authority_hints {
             Some(h) => h.iter().map(|h| entity("authority_hints", h)).collect::<Result<_, _>>()?,

@@ -64,6 +64,10 @@ pub const CHECKPOINT_INTERVAL: std::time::Duration = std::time::Duration::from_m
 /// has `[tls]` ([`service_kit::serve::serve_tls`]), purging expired values every
 /// [`PURGE_INTERVAL`] and checkpointing the database every [`CHECKPOINT_INTERVAL`].
 pub async fn serve_listener(state: Issuer, listener: tokio::net::TcpListener, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    let c = state.config();
+    if c.wallet_attestation == config::WalletAttestation::Required && !c.trust_anchors.is_empty() && c.wallet_provider_trust_marks.is_empty() {
+        tracing::warn!(target: "issuer", "wallet_provider_trust_marks is empty: any wallet provider under a trust anchor is accepted, holding the wallet-provider trust mark or not");
+    }
     let purger = state.clone();
     let task = tokio::spawn(async move {
         let mut tick = tokio::time::interval(PURGE_INTERVAL);

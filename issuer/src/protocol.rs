@@ -90,6 +90,7 @@ pub async fn token(State(st): State<Issuer>, headers: HeaderMap, body: axum::bod
         e
     };
     st.fetch_provider_chain(header_str(&headers, wallet_core::attestation::CLIENT_ATTESTATION_HEADER)).await;
+    st.fetch_anchor_configurations().await;
     let now = st.now();
     let body = std::str::from_utf8(&body).map_err(|_| refused(IssuerError::bad_request("the body is not UTF-8")))?;
     let req = TokenRequest::parse_form(body).map_err(|e| refused(IssuerError::oauth(e.code(), e)))?;
@@ -372,6 +373,7 @@ struct Checked {
 }
 
 async fn credential_inner(st: &Issuer, headers: &HeaderMap, body: &[u8]) -> Result<CredentialResponse, IssuerError> {
+    st.fetch_anchor_configurations().await;
     let now = st.now();
     let c = check_request(st, headers, body)?;
     // IT-Wallet §8: the WUA is not revoked (its provider's Token Status List).

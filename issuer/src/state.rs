@@ -63,12 +63,31 @@ pub enum OpenError {
 /// collects the provider's chain (its Entity Configuration, its superiors' `fetch`: test
 /// matrix CI_036, CI_037) before the attestation is verified, and the chain, kept by `iss`
 /// until its earliest `exp`, is then validated here as if the header had carried it.
+///
+/// A provider must also hold one of the trust marks `wallet_provider_trust_marks` names
+/// (IT-Wallet 1.4 §1.3, issue 12: "any wallet provider whose chain reaches a configured
+/// trust anchor and which holds the wallet-provider trust mark"), valid under that anchor's
+/// current `trust_mark_issuers` (wallet-core [`wallet_core::federation::trust_mark::held`]).
+/// The anchors' configurations are fetched ahead of the synchronous checks
+/// ([`Issuer::fetch_anchor_configurations`]); a chain is remembered only once its mark
+/// checked, and not past the mark's `exp`.
 #[derive(Debug, Clone)]
 pub struct WalletProviders {
     resolvers: Vec<TrustChainResolver>,
     validated: Arc<std::sync::Mutex<ValidatedChains>>,
     fetched: Arc<std::sync::Mutex<FetchedChains>>,
+    /// Trust mark types of which a provider holds one (none: not checked).
+    required_marks: Vec<String>,
+    anchor_configurations: Arc<std::sync::Mutex<AnchorConfigurations>>,
 }
+
+/// Trust anchors' Entity Configurations by anchor id (verified with its configured keys;
+/// `None` after a failed fetch) and until when they are used.
+type AnchorConfigurations = std::collections::HashMap<String, (Option<wallet_core::federation::entity::EntityStatement>, i64)>;
+
+/// How long an anchor's configuration is used at most before it is fetched again (its
+/// `trust_mark_issuers` may change before it expires).
+const ANCHOR_REFRESH: i64 = 600;
 
 /// Providers' chains collected through the Federation API, by `iss`: the statements (none
 /// after a failed collection) and until when they are used.
@@ -83,8 +102,29 @@ type ValidatedChains = std::collections::HashMap<[u8; 32], (Jwk, i64)>;
 const MAX_VALIDATED_CHAINS: usize = 1_024;
 
 impl WalletProviders {
-    fn new(resolvers: Vec<TrustChainResolver>) -> Self {
-        Self { resolvers, validated: Arc::default(), fetched: Arc::default() }
+    fn new(resolvers: Vec<TrustChainResolver>, required_marks: Vec<String>) -> Self {
+        Self { resolvers, validated: Arc::default(), fetched: Arc::default(), required_marks, anchor_configurations: Arc::default() }
+    }
+
+    /// The anchor's configuration while it is to be used (`Some(None)` after a failure).
+    fn anchor_configuration(&self, anchor: &str, now: i64) -> Option<Option<wallet_core::federation::entity::EntityStatement>> {
+        let held = self.anchor_configurations.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        held.get(anchor).filter(|(_, until)| now < *until).map(|(c, _)| c.clone())
+    }
+
+    /// Whether the chain's provider holds a required trust mark: until when it is valid
+    /// (`i64::MAX` without an `exp`, or when no mark is required).
+    fn check_marks(&self, iss: &str, r: &TrustChainResolver, chain: &wallet_core::federation::ValidatedChain, now: UnixTime) -> Result<i64, KeyResolutionError> {
+        if self.required_marks.is_empty() {
+            return Ok(i64::MAX);
+        }
+        let missing = |reason: String| KeyResolutionError::MissingTrustMark { iss: iss.to_owned(), reason };
+        let anchor = r.anchor();
+        let Some(Some(configuration)) = self.anchor_configuration(anchor.id.as_str(), now.secs()) else {
+            return Err(missing(format!("the trust anchor {}'s configuration could not be fetched to check them", anchor.id)));
+        };
+        let mark = wallet_core::federation::trust_mark::held(chain, &self.required_marks, anchor, &configuration, now).map_err(|e| missing(e.to_string()))?;
+        Ok(mark.exp.unwrap_or(i64::MAX))
     }
 
     /// The chain collected for `iss`, while it is to be used (`None` after a failure too).
@@ -131,16 +171,16 @@ impl IssuerKeyResolver for WalletProviders {
         }
         let mut last = KeyResolutionError::UnknownIssuer { iss: iss.to_owned() };
         for r in &self.resolvers {
-            match r.resolve(iss, header, now) {
-                Ok(jwk) => {
+            match r.resolve_with_chain(iss, header, now).and_then(|(chain, jwk)| Ok((self.check_marks(iss, r, &chain, now)?, jwk))) {
+                Ok((mark_exp, jwk)) => {
                     if let (Some(k), Some(exp)) = (key, Self::earliest_exp(header)) {
                         let mut validated = self.validated.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
                         if validated.len() >= MAX_VALIDATED_CHAINS {
                             validated.clear();
                         }
-                        validated.insert(k, (jwk.as_ref().clone(), exp));
+                        validated.insert(k, (jwk.clone(), exp.min(mark_exp)));
                     }
-                    return Ok(jwk);
+                    return Ok(Cow::Owned(jwk));
                 }
                 Err(e) => last = e,
             }
@@ -378,7 +418,8 @@ impl Builder {
             Arc::new(RateLimiter::new(name, limit).with_max_clients(config.rate_limits.max_clients).with_trusted_proxies(config.rate_limits.trusted_proxies.clone()))
         };
         let limiters = Limiters { wallet: l("wallet", config.rate_limits.wallet), admin: l("admin", config.rate_limits.admin) };
-        let wallet_providers = WalletProviders::new(config.trust_anchors.iter().map(|a| TrustChainResolver::new(a.clone(), WALLET_SOLUTION)).collect());
+        let wallet_providers =
+            WalletProviders::new(config.trust_anchors.iter().map(|a| TrustChainResolver::new(a.clone(), WALLET_SOLUTION)).collect(), config.wallet_provider_trust_marks.clone());
         let http = service_kit::OutboundHttp::new(service_kit::FetchLimits::default()).map_err(|e| OpenError::Federation(format!("outbound HTTP: {e}")))?;
         let registry = match &config.registry_url {
             Some(url) => Registry::postgres(url).map_err(|e| OpenError::Config(crate::config::ConfigError::Invalid(format!("registry_url: {e}"))))?,
@@ -599,6 +640,47 @@ impl Issuer {
             fetched.clear();
         }
         fetched.insert(iss.to_owned(), entry);
+    }
+
+    /// When wallet providers must hold a trust mark: each trust anchor's Entity
+    /// Configuration (its `trust_mark_issuers`), fetched and verified with the anchor's
+    /// configured keys, kept until its `exp` or [`ANCHOR_REFRESH`] seconds (a failure for
+    /// [`CHAIN_RETRY`] seconds). Before the synchronous checks of a request that carries a
+    /// wallet or key attestation; a map look-up when nothing is due.
+    pub async fn fetch_anchor_configurations(&self) {
+        let providers = &self.inner.wallet_providers;
+        if providers.required_marks.is_empty() {
+            return;
+        }
+        let now = self.now();
+        for anchor in &self.inner.config.trust_anchors {
+            if providers.anchor_configuration(anchor.id.as_str(), now.secs()).is_some() {
+                continue;
+            }
+            let fetcher = self.inner.http.for_request();
+            let fetched = wallet_core::federation::AsyncFetcher::get(&fetcher, &anchor.id.configuration_url(), wallet_core::federation::entity::ENTITY_STATEMENT_MEDIA_TYPE)
+                .await
+                .map_err(|e| e.to_string())
+                .and_then(|jwt| {
+                    let ec = wallet_core::federation::entity::ParsedStatement::parse(&jwt).map_err(|e| e.to_string())?;
+                    ec.verify_with(&anchor.jwks).map_err(|e| e.to_string())?;
+                    if ec.claims.iss != anchor.id || ec.claims.sub != anchor.id || now.secs() >= ec.claims.exp {
+                        return Err("not the anchor's own, unexpired configuration".to_owned());
+                    }
+                    Ok(ec.claims)
+                });
+            let entry = match fetched {
+                Ok(ec) => {
+                    let until = ec.exp.min(now.secs().saturating_add(ANCHOR_REFRESH));
+                    (Some(ec), until)
+                }
+                Err(e) => {
+                    tracing::warn!(target: "issuer", anchor = %anchor.id, "wallet providers' trust marks cannot be checked: the trust anchor's configuration: {e}");
+                    (None, now.secs().saturating_add(CHAIN_RETRY))
+                }
+            };
+            providers.anchor_configurations.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(anchor.id.as_str().to_owned(), entry);
+        }
     }
 
     /// Now.

@@ -293,6 +293,38 @@ async fn credential_endpoint_refusals() {
     assert_eq!((s, err(&v)), (401, "invalid_token".into()), "no access token");
 }
 
+/// IT-Wallet 1.4 §1.3 (issue 12): WUAs are accepted only from a wallet provider holding the
+/// wallet-provider trust mark when the issuer requires it: refused before the mark is
+/// published (`invalid_proof`, naming the mark), accepted after, with the chain that shows it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wua_from_a_provider_without_the_wallet_provider_trust_mark_is_refused() {
+    let mut fed = Fed::with(|c| c.wallet_provider_trust_marks = vec![common::wp_mark(&c.trust_anchors[0].id)]).await;
+    let wallet = Wallet::new(1);
+    let (url, tx) = fed.offer(MARIO, &[MDL]).await;
+    let (_, code) = Wallet::read_offer(&fed, &url).await;
+    let at = wallet.token(&fed, &code, &tx).await;
+    let k0 = &wallet.keys[0];
+
+    let unmarked = fed.wua(&[k0]);
+    let request = Wallet::request(MDL, wallet.proofs(&fed, &[k0], &unmarked, &wallet.nonce(&fed).await));
+    let (s, v) = wallet.protected(&fed, "/credential", &at, &request, None).await;
+    assert_eq!((s, v["error"].as_str()), (400, Some("invalid_proof")), "{v}");
+    let why = v["error_description"].as_str().unwrap();
+    assert!(why.contains("trust mark") && why.contains("federation-entity/wallet-provider"), "{why}");
+    assert!(fed.issuer.store().issued_to(MARIO).unwrap().is_empty());
+
+    common::mark(&fed.http, &fed.anchor.id, &fed.wp_id, common::WP_MARK).await;
+    fed.refresh_wp_chain().await;
+    let marked = fed.wua(&[k0]);
+    let request = Wallet::request(MDL, wallet.proofs(&fed, &[k0], &marked, &wallet.nonce(&fed).await));
+    let (s, v) = wallet.protected(&fed, "/credential", &at, &request, None).await;
+    assert_eq!(s, 200, "{v}");
+    // The chain without the mark is still refused (checked per chain, not per provider).
+    let request = Wallet::request(MDL, wallet.proofs(&fed, &[k0], &unmarked, &wallet.nonce(&fed).await));
+    let (s, v) = wallet.protected(&fed, "/credential", &at, &request, None).await;
+    assert_eq!((s, v["error"].as_str()), (400, Some("invalid_proof")), "{v}");
+}
+
 /// Metadata: the Entity Configuration carries the three entity types, the issuer metadata
 /// is served as JSON and signed, type metadata at both paths; health, metrics, OpenAPI.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -90,6 +90,31 @@ async fn a_waa_without_trust_chain_is_resolved_through_the_federation() {
     assert_eq!((s, v["error"].as_str()), (401, Some("invalid_client")), "{v}");
 }
 
+/// IT-Wallet 1.4 §1.3 (issue 12): a PAR's wallet attestation is accepted only from a
+/// provider holding the wallet-provider trust mark when the issuer requires it; refused
+/// `invalid_client` before the mark, accepted with the chain that shows it, whether the WAA
+/// carries the chain or the issuer collects it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waa_from_a_provider_without_the_wallet_provider_trust_mark_is_refused() {
+    let mut fed = Fed::with(|c| c.wallet_provider_trust_marks = vec![common::wp_mark(&c.trust_anchors[0].id)]).await;
+    let issuer = fed.issuer_id.as_str().to_owned();
+    let c = Client::new(&fed);
+    let (s, v) = c.par(&fed, &c.par_body(&fed, &c.key), Some(&c.waa), &issuer).await;
+    assert_eq!((s, v["error"].as_str()), (401, Some("invalid_client")), "{v}");
+    assert!(v["error_description"].as_str().unwrap().contains("trust mark"), "{v}");
+
+    common::mark(&fed.http, &fed.anchor.id, &fed.wp_id, common::WP_MARK).await;
+    fed.refresh_wp_chain().await;
+    let c = Client::new(&fed);
+    let (s, v) = c.par(&fed, &c.par_body(&fed, &c.key), Some(&c.waa), &issuer).await;
+    assert_eq!(s, 201, "{v}");
+    // Without `trust_chain`: the chain the issuer collects shows the mark.
+    let key = SoftwareSigner::generate().unwrap();
+    let collected = Client { waa: fed.waa_without_chain(fed.wp_id.as_str(), &key), key };
+    let (s, v) = collected.par(&fed, &collected.par_body(&fed, &collected.key), Some(&collected.waa), &issuer).await;
+    assert_eq!(s, 201, "{v}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn par_refusals() {
     let fed = Fed::new().await;

@@ -25,7 +25,7 @@ use wallet_core::oid4vci::{
     CredentialIssuerMetadata, CredentialOffer, CredentialRequest, CredentialResponse, NonceResponse, OfferRef, OfferUrl, TokenRequest, TokenResponse, dpop_proof,
     key_proof,
 };
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, RwLock};
 use wallet_core::jose::{JwsAlg, JwsHeader};
 use wallet_core::status::{Bits, StatusList, StatusListToken, StatusReference, StatusValue};
 use wallet_core::time::UnixTime;
@@ -83,6 +83,8 @@ pub struct Fed {
     pub wp_id: EntityId,
     pub wp_key: SoftwareSigner,
     pub wp_chain: Vec<String>,
+    /// The chain the provider's status list carries.
+    wp_chain_slot: Arc<RwLock<Vec<String>>>,
     pub issuer_id: EntityId,
     pub issuer: Issuer,
     pub config: Config,
@@ -117,6 +119,7 @@ impl Fed {
         let (listener, anchor_id) = bind().await;
         let mut ta_config = trust_anchor::Config::trust_anchor(anchor_id.clone(), dir.path().join("ta"), TOKEN);
         ta_config.trust_mark_issuers.insert(rp_mark(&anchor_id), vec![anchor_id.to_string()]);
+        ta_config.trust_mark_issuers.insert(wp_mark(&anchor_id), vec![anchor_id.to_string()]);
         let ta = trust_anchor::AppState::open(ta_config).unwrap();
         let jwks = ta.jwks();
         tokio::spawn(async move { axum::serve(listener, trust_anchor::router(ta)).await.unwrap() });
@@ -128,6 +131,8 @@ impl Fed {
         let mut wp = trust_anchor::Config::trust_anchor(wp_id.clone(), dir.path().join("wp"), TOKEN);
         wp.authority = false;
         wp.authority_hints = vec![anchor_id.clone()];
+        // To check the trust marks it publishes.
+        wp.trust_anchors = vec![anchor.clone()];
         wp.organization_name = "Wallet provider".into();
         wp.metadata = json!({
             "wallet_solution": {"jwks": {"keys": [wp_key.public_jwk()]}, "logo_uri": format!("{wp_id}/logo.svg")},
@@ -138,7 +143,7 @@ impl Fed {
         .unwrap();
         let wp_state = trust_anchor::AppState::open(wp).unwrap();
         // Its status list: the WUAs' index 7 valid, 9 revoked.
-        let chain_slot: Arc<OnceLock<Vec<String>>> = Arc::new(OnceLock::new());
+        let chain_slot: Arc<RwLock<Vec<String>>> = Arc::default();
         let list = WpStatus { key: Arc::new(SoftwareSigner::from_private_jwk(wp_key.private_jwk().clone()).unwrap()), id: wp_id.clone(), chain: chain_slot.clone() };
         let wp_router = axum::Router::new()
             .route("/status-list", axum::routing::get(move || {
@@ -158,7 +163,7 @@ impl Fed {
         .unwrap()
         .unwrap()
         .jwts();
-        chain_slot.set(wp_chain.clone()).unwrap();
+        *chain_slot.write().unwrap() = wp_chain.clone();
 
         let (op, pid_issuer, rogue_pid_issuer) = match setup {
             Setup::Plain => (None, None, None),
@@ -201,11 +206,26 @@ impl Fed {
         if setup == Setup::SpidCie {
             mark(&http, &anchor_id, &issuer_id, "openid_relying_party/public").await;
         }
-        Self { dir, op, pid_issuer, rogue_pid_issuer, anchor, wp_id, wp_key, wp_chain, issuer_id, issuer, config, http }
+        Self { dir, op, pid_issuer, rogue_pid_issuer, anchor, wp_id, wp_key, wp_chain, wp_chain_slot: chain_slot, issuer_id, issuer, config, http }
     }
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.issuer_id)
+    }
+
+    /// The wallet provider's chain collected again (after its configuration changed: a
+    /// trust mark published), for the attestations made from now on.
+    pub async fn refresh_wp_chain(&mut self) {
+        let (anchors, id) = ([self.anchor.clone()], self.wp_id.clone());
+        self.wp_chain = tokio::task::spawn_blocking(move || {
+            let fetcher = trust_anchor::fetch::HttpFetcher::new().unwrap();
+            ChainCollector::new(&fetcher, &anchors).resolve(&id, UnixTime::now())
+        })
+        .await
+        .unwrap()
+        .unwrap()
+        .jwts();
+        self.wp_chain_slot.write().unwrap().clone_from(&self.wp_chain);
     }
 
     /// Status and JSON body (Null when empty).
@@ -265,7 +285,7 @@ impl Fed {
 struct WpStatus {
     key: Arc<SoftwareSigner>,
     id: EntityId,
-    chain: Arc<OnceLock<Vec<String>>>,
+    chain: Arc<RwLock<Vec<String>>>,
 }
 
 impl WpStatus {
@@ -277,7 +297,7 @@ impl WpStatus {
         let token = StatusListToken { list, uri: format!("{}/status-list", self.id), iss: Some(self.id.as_str().to_owned()), iat: now, exp: Some(now.plus(3_600)), ttl: Some(60) };
         let mut h = JwsHeader::new(JwsAlg::Es256);
         h.kid = self.key.kid();
-        h.trust_chain = self.chain.get().cloned();
+        h.trust_chain = Some(self.chain.read().unwrap().clone()).filter(|c| !c.is_empty());
         let jwt = token.sign(&h, &*self.key).unwrap();
         ([("content-type", wallet_core::status::MEDIA_TYPE)], jwt).into_response()
     }
@@ -375,6 +395,14 @@ impl Wallet {
 }
 
 /// The trust mark type the test OpenID Provider requires of relying parties.
+/// The wallet-provider trust mark type under `anchor` (as `tessera up` names it).
+pub fn wp_mark(anchor: &EntityId) -> String {
+    format!("{anchor}/trust_marks/{WP_MARK}")
+}
+
+/// Its short name.
+pub const WP_MARK: &str = "federation-entity/wallet-provider";
+
 pub fn rp_mark(anchor: &EntityId) -> String {
     format!("{anchor}/trust_marks/openid_relying_party/public")
 }

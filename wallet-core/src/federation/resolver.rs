@@ -6,7 +6,7 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use super::chain::{TrustAnchorConfig, validate};
+use super::chain::{TrustAnchorConfig, ValidatedChain, validate};
 use super::memo::ChainMemo;
 use crate::jose::jwk::JwkSet;
 use crate::jose::{Jwk, JwsHeader};
@@ -40,8 +40,15 @@ impl TrustChainResolver {
     }
 }
 
-impl IssuerKeyResolver for TrustChainResolver {
-    fn resolve(&self, iss: &str, header: &JwsHeader, now: UnixTime) -> Result<Cow<'_, Jwk>, KeyResolutionError> {
+impl TrustChainResolver {
+    /// The trust anchor this resolver trusts.
+    pub fn anchor(&self) -> &TrustAnchorConfig {
+        &self.anchor
+    }
+
+    /// [`IssuerKeyResolver::resolve`], with the validated chain the key came from (for what
+    /// else the caller checks in it: trust marks, metadata).
+    pub fn resolve_with_chain(&self, iss: &str, header: &JwsHeader, now: UnixTime) -> Result<(Arc<ValidatedChain>, Jwk), KeyResolutionError> {
         let chain = header.trust_chain.as_deref().ok_or(KeyResolutionError::MissingHeader("trust_chain"))?;
         let kid = header.kid.as_deref().ok_or(KeyResolutionError::MissingHeader("kid"))?;
         let v = match &self.memo {
@@ -57,6 +64,13 @@ impl IssuerKeyResolver for TrustChainResolver {
             .and_then(|m| m.get("jwks"))
             .and_then(|j| <JwkSet as serde::Deserialize>::deserialize(j).ok())
             .ok_or_else(|| KeyResolutionError::UnknownIssuer { iss: iss.to_owned() })?;
-        jwks.by_kid(kid).cloned().map(Cow::Owned).ok_or_else(|| KeyResolutionError::UnknownIssuer { iss: iss.to_owned() })
+        let key = jwks.by_kid(kid).cloned().ok_or_else(|| KeyResolutionError::UnknownIssuer { iss: iss.to_owned() })?;
+        Ok((v, key))
+    }
+}
+
+impl IssuerKeyResolver for TrustChainResolver {
+    fn resolve(&self, iss: &str, header: &JwsHeader, now: UnixTime) -> Result<Cow<'_, Jwk>, KeyResolutionError> {
+        self.resolve_with_chain(iss, header, now).map(|(_, key)| Cow::Owned(key))
     }
 }

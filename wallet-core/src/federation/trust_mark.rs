@@ -169,6 +169,54 @@ pub fn verify(
     Ok(tm)
 }
 
+/// The first of the subject's trust marks (in its Entity Configuration, `chain.subject`) that
+/// is of one of `types` and valid ([`verify`]): the entity holds one of the marks a relying
+/// party requires of it (IT-Wallet 1.4 §1.3: an issuer accepts wallet attestations only from
+/// a wallet provider holding the wallet-provider mark). The mark issuer's keys: the anchor's
+/// configured keys when the anchor issued it, else the keys a superior in `chain` pinned for
+/// it (an intermediate issuing marks); a mark by any other issuer is not accepted here.
+/// `anchor_configuration` is the anchor's current Entity Configuration, verified by the
+/// caller with the anchor's keys (its `trust_mark_issuers` and `trust_mark_owners`). Static
+/// validation only: the issuer's status endpoint is not asked.
+pub fn held(
+    chain: &super::ValidatedChain,
+    types: &[String],
+    anchor: &super::TrustAnchorConfig,
+    anchor_configuration: &EntityStatement,
+    now: UnixTime,
+) -> Result<TrustMarkClaims, FederationError> {
+    let subject = &chain.subject.claims.sub;
+    let mut reasons = Vec::new();
+    for tm in chain.subject.claims.trust_marks.iter().flatten().filter(|t| types.contains(&t.trust_mark_type)) {
+        let iss = CompactJws::parse(&tm.trust_mark)
+            .ok()
+            .and_then(|j| j.payload_json::<Map<String, Value>>().ok())
+            .and_then(|m| m.get("iss").and_then(Value::as_str).map(str::to_owned));
+        let Some(iss) = iss else {
+            reasons.push(format!("{}: not a signed mark with an issuer", tm.trust_mark_type));
+            continue;
+        };
+        let keys = if iss == anchor.id.as_str() {
+            Some(&anchor.jwks)
+        } else {
+            chain.statements.iter().skip(1).find(|s| s.claims.sub.as_str() == iss).map(|s| &s.claims.jwks)
+        };
+        let Some(keys) = keys else {
+            reasons.push(format!("{}: issued by {iss}, neither the trust anchor nor a superior in the chain", tm.trust_mark_type));
+            continue;
+        };
+        match verify(&tm.trust_mark, subject, keys, anchor_configuration, now) {
+            Ok(c) if c.trust_mark_type == tm.trust_mark_type => return Ok(c),
+            Ok(c) => reasons.push(format!("{}: the mark says it is of type {}", tm.trust_mark_type, c.trust_mark_type)),
+            Err(e) => reasons.push(format!("{}: {e}", tm.trust_mark_type)),
+        }
+    }
+    if reasons.is_empty() {
+        reasons.push(format!("none of type {}", types.join(" or ")));
+    }
+    Err(tm_err(format!("{subject} holds no valid trust mark of the types required ({})", reasons.join("; "))))
+}
+
 /// Verifies an issuer's status response (`trust-mark-status-response+jwt`) and returns the
 /// status; anything but `active` should make the relying party refuse the mark.
 pub fn verify_status_response(jwt: &str, issuer_keys: &JwkSet, mark: &str) -> Result<TrustMarkStatus, FederationError> {
@@ -252,6 +300,62 @@ mod tests {
         fn verify(&self, jwt: &str) -> Result<TrustMarkClaims, FederationError> {
             verify(jwt, &id("https://pid.example.it"), &self.keys(), &self.anchor, NOW)
         }
+    }
+
+    /// A provider's chain (its configuration listing `marks`, the anchor's statement about
+    /// it, signed with the anchor key `fx.issuer`), validated.
+    fn provider_chain(fx: &Fx, marks: Vec<(String, String)>) -> (crate::federation::ValidatedChain, crate::federation::TrustAnchorConfig) {
+        let provider = SoftwareSigner::generate().unwrap();
+        let statement = |iss: &str, jwks: JwkSet| -> EntityStatement {
+            serde_json::from_value(json!({"iss": iss, "sub": "https://pid.example.it", "iat": NOW.secs() - 10, "exp": NOW.secs() + 3600, "jwks": jwks})).unwrap()
+        };
+        let own = JwkSet { keys: vec![provider.public_jwk()] };
+        let mut ec = statement("https://pid.example.it", own.clone());
+        ec.authority_hints = Some(vec![id("https://ta.example.it")]);
+        ec.trust_marks = Some(marks.into_iter().map(|(trust_mark_type, trust_mark)| crate::federation::entity::TrustMarkRef { trust_mark_type, trust_mark }).collect());
+        let chain = vec![ec.sign(&provider).unwrap(), statement("https://ta.example.it", own).sign(&fx.issuer).unwrap()];
+        let anchor = crate::federation::TrustAnchorConfig { id: id("https://ta.example.it"), jwks: fx.keys() };
+        (crate::federation::chain::validate(&chain, &anchor, NOW).unwrap(), anchor)
+    }
+
+    #[test]
+    fn a_required_mark_is_held_only_when_valid_and_of_a_required_type() {
+        let fx = Fx::new(false);
+        let types = [TYPE.to_owned()];
+        let held_with = |marks: Vec<(String, String)>| {
+            let (chain, anchor) = provider_chain(&fx, marks);
+            held(&chain, &types, &anchor, &fx.anchor, NOW).map(|c| c.trust_mark_type).map_err(|e| e.to_string())
+        };
+        assert_eq!(held_with(vec![(TYPE.into(), fx.mark(|_| {}))]), Ok(TYPE.to_owned()));
+        // A valid mark after an invalid one of the same type.
+        assert_eq!(held_with(vec![(TYPE.into(), fx.mark(|c| c.exp = Some(NOW.secs() - 1))), (TYPE.into(), fx.mark(|_| {}))]), Ok(TYPE.to_owned()));
+        let refused = |marks: Vec<(String, String)>, why: &str| {
+            let err = held_with(marks).unwrap_err();
+            assert!(err.contains("holds no valid trust mark") && err.contains(why), "{err}");
+        };
+        refused(vec![], "none of type");
+        // Of another type only.
+        let other = "https://ta.example.it/trust_marks/openid_relying_party/public";
+        refused(vec![(other.into(), fx.mark(|c| c.trust_mark_type = other.into()))], "none of type");
+        refused(vec![(TYPE.into(), fx.mark(|c| c.exp = Some(NOW.secs() - 1)))], "trust mark expired");
+        refused(vec![(TYPE.into(), fx.mark(|c| c.sub = id("https://other.example.it")))], "issued to https://other.example.it");
+        // Listed under the required type, but the mark says another.
+        refused(vec![(TYPE.into(), fx.mark(|c| c.trust_mark_type = other.into()))], "is not an issuer of");
+        // Issued by an entity that is neither the anchor nor in the chain.
+        refused(vec![(TYPE.into(), fx.mark(|c| c.iss = id("https://elsewhere.example.it")))], "neither the trust anchor nor a superior");
+        // Signed by another key than the anchor's.
+        let forged = TrustMarkClaims { ..fx.claims() }.sign(TRUST_MARK_TYP, &SoftwareSigner::generate().unwrap()).unwrap();
+        refused(vec![(TYPE.into(), forged)], TYPE);
+        refused(vec![(TYPE.into(), "not a jwt".into())], "not a signed mark");
+    }
+
+    #[test]
+    fn a_required_mark_needs_the_anchor_to_list_its_issuer() {
+        let mut fx = Fx::new(false);
+        fx.anchor.trust_mark_issuers = Some(BTreeMap::from([(TYPE.to_owned(), vec!["https://someone-else.example.it".to_owned()])]));
+        let (chain, anchor) = provider_chain(&fx, vec![(TYPE.into(), fx.mark(|_| {}))]);
+        let err = held(&chain, &[TYPE.to_owned()], &anchor, &fx.anchor, NOW).unwrap_err().to_string();
+        assert!(err.contains("is not an issuer of"), "{err}");
     }
 
     #[test]

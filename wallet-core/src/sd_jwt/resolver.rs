@@ -27,6 +27,15 @@ pub enum KeyResolutionError {
     /// The certificate chain in `x5c` does not verify to a trusted root.
     #[error("x5c chain rejected: {0}")]
     BadChain(String),
+    /// The issuer's chain is valid, but it holds none of the trust marks required of it
+    /// (IT-Wallet 1.4 §1.3: a wallet provider holds the wallet-provider trust mark).
+    #[error("`{iss}` holds no valid trust mark required here: {reason}")]
+    MissingTrustMark {
+        /// The `iss` claim.
+        iss: String,
+        /// Why (the marks it holds, and why each was not accepted).
+        reason: String,
+    },
     /// The key found does not belong to the issuer named in `iss`.
     #[error("key is not bound to issuer `{iss}`: {reason}")]
     IssuerMismatch {
