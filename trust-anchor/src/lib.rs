@@ -26,6 +26,7 @@ pub mod keys;
 pub mod metrics;
 pub mod openapi;
 pub mod pki;
+pub mod protocol;
 pub mod registry;
 pub mod resolve;
 pub mod routes;

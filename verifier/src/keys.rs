@@ -39,9 +39,8 @@ use wallet_core::time::UnixTime;
 
 use crate::error::VerifierError;
 
-/// A protocol certificate lives 24 h at most (IT-Wallet 1.4 §1.2: longer needs a CRL),
-/// less the minute it is backdated.
-pub const PROTOCOL_CERT_TTL: i64 = 86_400 - 60;
+pub use trust_anchor::protocol::PROTOCOL_CERT_TTL;
+use trust_anchor::protocol::{ProtocolCert, ProtocolCerts};
 /// Chain material nearer than this to its expiry is refreshed.
 const REFRESH_MARGIN: i64 = 300;
 
@@ -50,12 +49,6 @@ struct Resolved {
     ca_chain: Vec<String>,
     trust_chain: Vec<String>,
     valid_until: i64,
-}
-
-#[derive(Debug, Clone)]
-struct ProtocolCert {
-    b64: String,
-    not_after: i64,
 }
 
 /// The `openid_federation` header as last built (serialised and encoded for the request
@@ -75,10 +68,9 @@ pub struct Keys {
     request_object: SoftwareSigner,
     encryption: DecryptionKey,
     anchors: Vec<TrustAnchorConfig>,
-    /// How long a request object signed now must stay covered by its certificate.
-    cover: i64,
     resolved: Mutex<Option<Resolved>>,
-    cert: Mutex<Option<ProtocolCert>>,
+    /// The request object key's certificate, covering a session from when it is signed.
+    certs: ProtocolCerts,
     header: Mutex<Option<CachedHeader>>,
 }
 
@@ -101,15 +93,6 @@ fn load_or_create<T>(path: &Path, parse: impl Fn(PrivateJwk) -> Result<T, String
         }
         Err(e) => Err(format!("{}: {e}", path.display())),
     }
-}
-
-/// Whether a base64 DER certificate is self-issued (subject = issuer: a root). One that
-/// does not parse is kept (the wallet will say why).
-fn self_issued(b64_der: &str) -> bool {
-    use base64::Engine as _;
-    use x509_parser::prelude::FromDer as _;
-    let Ok(der) = base64::engine::general_purpose::STANDARD.decode(b64_der.trim()) else { return false };
-    x509_parser::certificate::X509Certificate::from_der(&der).is_ok_and(|(_, c)| c.subject().as_raw() == c.issuer().as_raw())
 }
 
 impl Keys {
@@ -142,9 +125,8 @@ impl Keys {
             request_object,
             encryption,
             anchors: config.trust_anchors.clone(),
-            cover: config.session_ttl.clamp(0, PROTOCOL_CERT_TTL),
             resolved: Mutex::new(None),
-            cert: Mutex::new(None),
+            certs: ProtocolCerts::new(config.entity_id.clone(), config.session_ttl),
             header: Mutex::new(None),
         })
     }
@@ -170,7 +152,7 @@ impl Keys {
     /// Drops the cached chain and certificate (after a key rollover or re-onboarding).
     pub fn invalidate(&self) {
         *self.resolved.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = None;
-        *self.cert.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+        self.certs.invalidate();
         *self.header.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = None;
     }
 
@@ -201,7 +183,7 @@ impl Keys {
         let cert = self.protocol_cert(now)?;
         // `resolved` is reused while `valid_until > now`, the certificate while
         // `not_after >= now + cover` (see `resolved` and `protocol_cert`).
-        let until = resolved.valid_until.saturating_sub(1).min(cert.not_after.saturating_sub(self.cover));
+        let until = resolved.valid_until.saturating_sub(1).min(cert.not_after.saturating_sub(self.certs.cover()));
         let header = SigningHeader {
             x5c: Some(std::iter::once(cert.b64).chain(resolved.ca_chain).collect()),
             trust_chain: Some(resolved.trust_chain),
@@ -230,41 +212,14 @@ impl Keys {
     }
 
     fn protocol_cert(&self, now: UnixTime) -> Result<ProtocolCert, VerifierError> {
-        let mut slot = self.cert.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let needed = now.secs().saturating_add(self.cover);
-        if let Some(c) = slot.as_ref().filter(|c| c.not_after >= needed) {
-            return Ok(c.clone());
-        }
-        let not_after = now.secs().checked_add(PROTOCOL_CERT_TTL).ok_or_else(|| VerifierError::internal("time out of range"))?;
-        let der = trust_anchor::ca::protocol_certificate(
-            &self.entity_id,
-            &self.federation,
-            &self.request_object.public_jwk(),
-            &self.entity_id.host(),
-            now.secs(),
-            PROTOCOL_CERT_TTL,
-        )
-        .map_err(VerifierError::internal)?;
-        let c = ProtocolCert { b64: trust_anchor::ca::x5c_entry(&der), not_after };
-        *slot = Some(c.clone());
-        Ok(c)
+        self.certs.get(&self.federation, &self.request_object.public_jwk(), now.secs()).map_err(VerifierError::internal)
     }
 
     fn resolved_from(&self, chain: &ValidatedChain, now: UnixTime) -> Result<Resolved, VerifierError> {
         let unavailable = |m: &str| VerifierError::Unavailable(format!("request objects cannot be signed yet: {m}"));
-        let superior = chain.statements.get(1).ok_or_else(|| unavailable("no superior statement in our trust chain"))?;
-        let fed_kid = self.federation.kid();
-        let pinned = superior
-            .claims
-            .jwks
-            .keys
-            .iter()
-            .find(|k| k.kid == fed_kid)
-            .ok_or_else(|| unavailable("our superior does not pin our current federation key"))?;
-        let pinned_x5c = pinned.x5c.clone().filter(|x| !x.is_empty()).ok_or_else(|| unavailable("our superior issued no CA certificate for our key (x5c)"))?;
         // The superior pins [our CA, intermediates' CAs, the root]; a request object's `x5c`
         // leaves the root out (IT-Wallet 1.4 §1.3; wallet-core refuses it, RootInChain).
-        let ca_chain = pinned_x5c.into_iter().filter(|c| !self_issued(c)).collect();
+        let ca_chain = trust_anchor::protocol::without_root(trust_anchor::protocol::pinned_ca_chain(chain, &self.federation).map_err(unavailable)?);
         Ok(Resolved {
             ca_chain,
             trust_chain: chain.jwts(),

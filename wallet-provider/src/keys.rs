@@ -52,10 +52,8 @@ use crate::error::ProviderError;
 /// Material older than this before its chain expires is refreshed.
 const REFRESH_MARGIN: i64 = 300;
 
-/// How long after `now` a protocol certificate is issued for: with the minute it is
-/// backdated (`notBefore = now - 60`), its validity period is exactly 24 h, the most
-/// IT-Wallet 1.4 §1.2 allows a certificate without a CRL (WP_020).
-pub const PROTOCOL_CERT_TTL: i64 = 86_400 - 60;
+pub use trust_anchor::protocol::PROTOCOL_CERT_TTL;
+use trust_anchor::protocol::{ProtocolCert, ProtocolCerts};
 
 /// The signing header material, valid until `valid_until`.
 #[derive(Debug, Clone)]
@@ -79,13 +77,6 @@ struct Resolved {
     valid_until: i64,
 }
 
-/// The protocol certificate in use: base64 DER and `notAfter`.
-#[derive(Debug, Clone)]
-struct ProtocolCert {
-    b64: String,
-    not_after: i64,
-}
-
 /// Keys and cached material.
 pub struct Keys {
     entity_id: EntityId,
@@ -93,13 +84,12 @@ pub struct Keys {
     attestation: SoftwareSigner,
     trust_anchor: EntityId,
     trust_anchor_jwks: Option<JwkSet>,
-    /// How long a signature made now must stay covered by the protocol certificate: the
-    /// longest of the WAA and the Status List Token (the WUA outlives any 24 h certificate;
-    /// see the module documentation).
-    cover: i64,
     http: service_kit::OutboundHttp,
     resolved: Mutex<Option<Resolved>>,
-    cert: Mutex<Option<ProtocolCert>>,
+    /// The attestation key's certificate, covering what is signed now: the longest of the
+    /// WAA and the Status List Token (the WUA outlives any 24 h certificate; see the module
+    /// documentation).
+    certs: ProtocolCerts,
 }
 
 impl std::fmt::Debug for Keys {
@@ -140,10 +130,9 @@ impl Keys {
             attestation: load_or_create_attestation_key(dir)?,
             trust_anchor: config.trust_anchor.clone(),
             trust_anchor_jwks: config.trust_anchor_jwks.clone(),
-            cover: config.waa_ttl.max(config.status_list_ttl).clamp(0, PROTOCOL_CERT_TTL),
             http: service_kit::OutboundHttp::new(config.outbound).map_err(|e| format!("outbound HTTP: {e}"))?,
             resolved: Mutex::new(None),
-            cert: Mutex::new(None),
+            certs: ProtocolCerts::new(config.entity_id.clone(), config.waa_ttl.max(config.status_list_ttl)),
         })
     }
 
@@ -173,7 +162,7 @@ impl Keys {
     /// Drops the cached material (after a key rollover or re-onboarding).
     pub fn invalidate(&self) {
         *self.resolved.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = None;
-        *self.cert.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+        self.certs.invalidate();
     }
 
     /// The signing material at `now`: the chain (cached until it nears its expiry) and a
@@ -200,46 +189,16 @@ impl Keys {
     }
 
     /// The protocol certificate for the attestation key: at most 24 h ([`PROTOCOL_CERT_TTL`]),
-    /// re-issued when it would end before `now + cover`.
+    /// re-issued when it would end before what is signed now stops needing it.
     fn protocol_cert(&self, now: UnixTime) -> Result<ProtocolCert, ProviderError> {
-        let mut slot = self.cert.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let needed = now.secs().saturating_add(self.cover);
-        if let Some(c) = slot.as_ref().filter(|c| c.not_after >= needed) {
-            return Ok(c.clone());
-        }
-        let not_after = now.secs().checked_add(PROTOCOL_CERT_TTL).ok_or_else(|| ProviderError::internal("time out of range"))?;
-        let der = trust_anchor::ca::protocol_certificate(
-            &self.entity_id,
-            &self.federation,
-            &self.attestation.public_jwk(),
-            &self.entity_id.host(),
-            now.secs(),
-            PROTOCOL_CERT_TTL,
-        )
-        .map_err(ProviderError::internal)?;
-        let c = ProtocolCert { b64: trust_anchor::ca::x5c_entry(&der), not_after };
-        *slot = Some(c.clone());
-        Ok(c)
+        self.certs.get(&self.federation, &self.attestation.public_jwk(), now.secs()).map_err(ProviderError::internal)
     }
 
     fn resolved_from(&self, chain: &wallet_core::federation::ValidatedChain, now: UnixTime) -> Result<Resolved, ProviderError> {
         let unavailable = |m: &str| ProviderError::Unavailable(format!("attestations cannot be signed yet: {m}"));
-        let superior = chain.statements.get(1).ok_or_else(|| unavailable("no superior statement in our trust chain"))?;
-        let fed_kid = self.federation.kid();
-        let pinned = superior
-            .claims
-            .jwks
-            .keys
-            .iter()
-            .find(|k| k.kid == fed_kid)
-            .ok_or_else(|| unavailable("our superior does not pin our current federation key"))?;
-        // The whole chain the superior pinned (our CA certificate, then under an intermediate
-        // the intermediate's), so that a verifier reaches the federation root.
-        let ca_chain = pinned
-            .x5c
-            .clone()
-            .filter(|x| !x.is_empty())
-            .ok_or_else(|| unavailable("our superior issued no CA certificate for our key (x5c)"))?;
+        // The CA chain our superior pinned (ours, then under an intermediate the
+        // intermediate's), without the root: a verifier reaches the federation root it trusts.
+        let ca_chain = trust_anchor::protocol::without_root(trust_anchor::protocol::pinned_ca_chain(chain, &self.federation).map_err(unavailable)?);
         Ok(Resolved {
             ca_chain,
             trust_chain: chain.jwts(),
