@@ -52,7 +52,7 @@
 //! # The PID provider: a SPID/CIE relying party; the citizen is the UserInfo `fiscal_number`
 //! # (`TINIT-` removed), looked up in each credential's `source.key` column.
 //! # method = "spid-cie"
-//! # providers = ["https://cie-op.example.it"]   # OpenID Provider entity ids (the first is used)
+//! # providers = ["https://cie-op.example.it"]   # OpenID Provider entity ids (several: the citizen chooses)
 //! # acr = "https://www.spid.gov.it/SpidL3"      # the lowest level accepted (default: CIE L3)
 //! ```
 //!
@@ -189,7 +189,8 @@ pub enum Authentication {
 /// `method = "spid-cie"`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SpidCieAuthentication {
-    /// The OpenID Providers (entity ids, trusted through the trust anchors); the first is used.
+    /// The OpenID Providers (entity ids, trusted through the trust anchors); with several,
+    /// the citizen chooses one on our page (`/authorize/provider`).
     pub providers: Vec<EntityId>,
     /// The lowest level accepted (default `SpidL3`, CIE level 3).
     pub acr: spid_cie_oidc::Acr,

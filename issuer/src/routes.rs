@@ -28,6 +28,8 @@ pub const PAR_PATH: &str = "/par";
 pub const AUTHORIZE_PATH: &str = "/authorize";
 /// `GET`: where the SPID/CIE OpenID Provider sends the citizen back (`method = "spid-cie"`).
 pub const AUTHORIZE_CALLBACK_PATH: &str = "/authorize/callback";
+/// The identity provider choice, with several SPID/CIE `providers` (`spid_cie::choose`).
+pub const AUTHORIZE_PROVIDER_PATH: &str = "/authorize/provider";
 /// `GET ?id=`: the OpenID4VP request object asking for the PID (`method = "pid"`).
 pub const VP_REQUEST_PATH: &str = "/authorize/vp-request";
 /// `POST`: the OpenID4VP `response_uri` (`direct_post.jwt`, `method = "pid"`).
@@ -78,6 +80,7 @@ pub fn router(state: Issuer) -> Router {
         .route(PAR_PATH, post(crate::authorization::par))
         .route(AUTHORIZE_PATH, get(crate::authorization::authorize))
         .route(AUTHORIZE_CALLBACK_PATH, get(crate::spid_cie::callback))
+        .route(AUTHORIZE_PROVIDER_PATH, get(crate::spid_cie::chosen))
         .route(VP_REQUEST_PATH, get(crate::pid_presentation::request_object))
         .route(VP_RESPONSE_PATH, post(crate::pid_presentation::response))
         .route(TOKEN_PATH, post(crate::protocol::token))

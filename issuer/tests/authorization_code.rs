@@ -73,6 +73,61 @@ async fn pid_provider_by_spid_cie_end_to_end() {
     assert_eq!((s, v["error"].as_str()), (400, Some("credential_request_denied")), "a refreshed token for a first issuance: {v}");
 }
 
+/// With several SPID/CIE providers configured, `/authorize` leads to the issuer's choice
+/// page (each provider by its federation name; one that cannot be resolved now marked); the
+/// citizen's choice starts the login there once; a provider not configured is refused; one
+/// that cannot be reached sends the wallet back with `temporarily_unavailable`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn several_identity_providers_are_offered_on_a_choice_page() {
+    const ELSEWHERE: &str = "https://127.0.0.1:9/unreachable-op";
+    let fed = Fed::build(Setup::SpidCie, |c| {
+        if let issuer::config::Authentication::SpidCie(a) = &mut c.authentication {
+            a.providers.push(wallet_core::federation::EntityId::new(ELSEWHERE).unwrap());
+        }
+    })
+    .await;
+    let w = AuthzWallet::new(&fed);
+    let (url, pending) = w.par(&fed, &[PID]).await;
+    let r = fed.http.get(&url).send().await.unwrap();
+    assert_eq!(r.status(), 302);
+    let to_choice = r.headers()["location"].to_str().unwrap().to_owned();
+    assert!(to_choice.starts_with(&fed.url("/authorize/provider?login=")), "{to_choice}");
+    let r = fed.http.get(&to_choice).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    let page = r.text().await.unwrap();
+    assert!(page.contains("Entra con SPID o CIE") && page.contains("Tessera test OpenID Provider"), "{page}");
+    assert!(page.contains("unavailable now") && page.contains(ELSEWHERE), "{page}");
+    let links: Vec<String> =
+        page.split("class=\"op\" href=\"").skip(1).map(|l| l.split('"').next().unwrap().replace("&amp;", "&")).map(|l| fed.url(&l)).collect();
+    assert_eq!(links.len(), 2, "{page}");
+    let op = fed.op.as_ref().unwrap();
+    let to_op = links.iter().find(|l| param(l, "provider").as_deref() == Some(op.as_str())).unwrap();
+
+    let back = fed.browse(to_op, MARIO, L3).await;
+    let code = AuthzWallet::code(&fed, &back, &pending);
+    assert!(!code.is_empty());
+    // The choice is made once per login.
+    let (s, v) = Fed::json(fed.http.get(to_op)).await;
+    assert_eq!(s, 400, "{v}");
+    assert!(v["error_description"].as_str().unwrap().contains("already sent"), "{v}");
+
+    // A provider that is not one of ours.
+    let (url, _) = w.par(&fed, &[PID]).await;
+    let to_choice = fed.http.get(&url).send().await.unwrap().headers()["location"].to_str().unwrap().to_owned();
+    let login = param(&to_choice, "login").unwrap();
+    let rogue = fed.url(&format!("/authorize/provider?login={login}&provider=https%3A%2F%2Fevil.example.it"));
+    let (s, v) = Fed::json(fed.http.get(&rogue)).await;
+    assert_eq!(s, 400, "{v}");
+    assert!(v["error_description"].as_str().unwrap().contains("not an identity provider of this issuer"), "{v}");
+    // The unreachable one: the wallet gets the error on its redirect_uri.
+    let unreachable = fed.url(&format!("/authorize/provider?login={login}&provider={}", url::form_urlencoded::byte_serialize(ELSEWHERE.as_bytes()).collect::<String>()));
+    let r = fed.http.get(&unreachable).send().await.unwrap();
+    assert_eq!(r.status(), 302);
+    let back = r.headers()["location"].to_str().unwrap().to_owned();
+    assert!(back.starts_with(REDIRECT) && param(&back, "error").as_deref() == Some("temporarily_unavailable"), "{back}");
+}
+
 /// PAR, the browser's login at CIE L3 as `who`, the code checked: the code.
 async fn login(fed: &Fed, w: &AuthzWallet, who: &str) -> (String, PendingAuthorization) {
     let (url, pending) = w.par(fed, &[PID]).await;

@@ -15,6 +15,7 @@
 //! * [`fetch`]: outbound HTTP that never blocks a thread, with a timeout per fetch, a
 //!   deadline per request and a bound on concurrent fetches;
 //! * [`health`]: `/health` that says when a service is degraded;
+//! * [`html`]: escaping for the pages services serve;
 //! * [`serve`]: serving a router with the peer address that rate limits need, over TCP or
 //!   HTTPS (`serve_tls`: rustls with the aws-lc-rs provider, `[tls]` PEM files);
 //! * [`pg`]: a PostgreSQL database behind a synchronous API (its own runtime thread, one
@@ -31,6 +32,7 @@ pub mod files;
 pub mod ids;
 pub mod fetch;
 pub mod health;
+pub mod html;
 pub mod pg;
 pub mod rate_limit;
 pub mod serve;

@@ -6,21 +6,7 @@
 use super::OpState;
 use crate::claims::Acr;
 
-/// Escapes text for HTML content and attribute values.
-fn esc(s: &str) -> String {
-    let mut o = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => o.push_str("&amp;"),
-            '<' => o.push_str("&lt;"),
-            '>' => o.push_str("&gt;"),
-            '"' => o.push_str("&quot;"),
-            '\'' => o.push_str("&#39;"),
-            c => o.push(c),
-        }
-    }
-    o
-}
+use service_kit::html::esc;
 
 /// The page for a validated request: identities, levels, the opaque session.
 pub fn login_page(st: &OpState, session: &str, requested: &[Acr]) -> String {

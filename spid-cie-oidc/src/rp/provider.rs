@@ -48,6 +48,8 @@ pub struct Provider {
     pub entity_id: EntityId,
     /// Its resolved metadata.
     pub metadata: ProviderMetadata,
+    /// Its `federation_entity.organization_name`, shown to citizens choosing a provider.
+    pub organization_name: Option<String>,
 }
 
 impl Provider {
@@ -63,6 +65,7 @@ impl Provider {
         if metadata.jwks.keys.is_empty() {
             return Err(RpError::ProviderMetadata("the provider publishes no jwks".into()));
         }
-        Ok(Self { entity_id: chain.subject.claims.sub.clone(), metadata })
+        let organization_name = chain.metadata_of("federation_entity").and_then(|m| m.get("organization_name")).and_then(Value::as_str).map(str::to_owned);
+        Ok(Self { entity_id: chain.subject.claims.sub.clone(), metadata, organization_name })
     }
 }

@@ -210,21 +210,7 @@ pub fn preset_of(dcql: &str) -> Option<&'static str> {
     crate::presets::NAMES.into_iter().find(|n| crate::presets::preset(n).is_some_and(|q| q.to_value() == asked))
 }
 
-/// HTML-escapes text for element content and quoted attribute values.
-pub fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+pub use service_kit::html::esc;
 
 #[cfg(test)]
 mod tests {
