@@ -482,9 +482,9 @@ fn check_request(st: &Issuer, headers: &HeaderMap, body: &[u8]) -> Result<Checke
             if !s.iter().any(|(x, _)| x == n) {
                 s.push((n.to_owned(), exp.secs()));
             }
-            true
+            Ok(())
         }
-        Err(_) => false,
+        Err(e) => Err(e.to_string()),
     };
     let client_id = Some(token.claims().client_id.as_str()).filter(|c| !c.is_empty());
     let verified = verify_proofs(

@@ -259,18 +259,26 @@ async fn credential_endpoint_refusals() {
     assert_eq!(issued(), 1, "a refused request records no credential");
     let (s, v) = wallet.protected(&fed, "/credential", &at, &body, None).await;
     assert_eq!((s, err(&v)), (400, "invalid_nonce".into()), "stale c_nonce (used): {v}");
+    assert_eq!(v["error_description"], "c_nonce already used");
     let foreign = Wallet::request(MDL, wallet.proofs(&fed, &[k0], &wua, "a-nonce-we-never-issued"));
     let (s, v) = wallet.protected(&fed, "/credential", &at, &foreign, None).await;
     assert_eq!((s, err(&v)), (400, "invalid_nonce".into()), "foreign c_nonce: {v}");
+    assert!(v["error_description"].as_str().unwrap().ends_with("c_nonce is not one this issuer gives out"), "{v}");
     // Of our shape, from another issuer's key; ours altered; ours expired.
     let theirs = wallet_core::oid4vci::NonceKey::generate().unwrap().issue(UnixTime::now().plus(60)).unwrap().c_nonce;
     let mut altered = wallet.nonce(&fed).await.into_bytes();
     altered[0] = if altered[0] == b'A' { b'B' } else { b'A' };
     let expired = fed.issuer.keys().nonce().issue(UnixTime::now().plus(-1)).unwrap().c_nonce;
-    for (nonce, what) in [(theirs, "another issuer's"), (String::from_utf8(altered).unwrap(), "altered"), (expired, "expired")] {
+    for (nonce, what, why) in [
+        (theirs, "another issuer's", "c_nonce was not issued by this issuer"),
+        (String::from_utf8(altered).unwrap(), "altered", "c_nonce was not issued by this issuer"),
+        (expired, "expired", "c_nonce expired at"),
+    ] {
         let req = Wallet::request(MDL, wallet.proofs(&fed, &[k0], &wua, &nonce));
         let (s, v) = wallet.protected(&fed, "/credential", &at, &req, None).await;
         assert_eq!((s, err(&v)), (400, "invalid_nonce".into()), "{what} c_nonce: {v}");
+        // The description says which.
+        assert!(v["error_description"].as_str().unwrap().contains(why), "{what}: {v}");
     }
     assert_eq!(issued(), 1);
 

@@ -114,10 +114,12 @@ pub enum ProofError {
         index: usize,
     },
     /// `nonce` is not a valid `c_nonce` of ours (stale or foreign).
-    #[error("proof {index} nonce is not a valid c_nonce")]
+    #[error("proof {index} nonce is not a valid c_nonce: {reason}")]
     NonceUnknown {
         /// The proof's index.
         index: usize,
+        /// Why (expired, not issued here, malformed, already used...), as the issuer's check says.
+        reason: String,
     },
     /// `iat` outside the accepted window.
     #[error("proof {index} iat {iat} outside [{min}, {max}]")]
@@ -211,8 +213,9 @@ pub struct ProofExpectation<'a> {
     /// The client id of the access token (`iss` must equal it); `None` for anonymous
     /// pre-authorized access.
     pub client_id: Option<&'a str>,
-    /// Whether a `c_nonce` is currently valid (issued by our nonce endpoint, not stale).
-    pub nonce_valid: &'a dyn Fn(&str) -> bool,
+    /// Whether a `c_nonce` is currently valid (issued by our nonce endpoint, not stale):
+    /// why not, when not (it names the reason in the `invalid_nonce` description).
+    pub nonce_valid: &'a dyn Fn(&str) -> Result<(), String>,
     /// Now.
     pub now: UnixTime,
     /// Oldest `iat` accepted, in seconds before now.
@@ -327,9 +330,7 @@ fn verify_one(index: usize, proof: &str, expect: &ProofExpectation<'_>) -> Resul
         return Err(ProofError::IssMismatch { index });
     }
     let nonce = c.nonce.as_deref().ok_or(ProofError::MissingNonce { index })?;
-    if !(expect.nonce_valid)(nonce) {
-        return Err(ProofError::NonceUnknown { index });
-    }
+    (expect.nonce_valid)(nonce).map_err(|reason| ProofError::NonceUnknown { index, reason })?;
     let min = expect.now.secs().saturating_sub(expect.max_age);
     let max = expect.now.secs().saturating_add(expect.skew);
     if c.iat < min || c.iat > max {
@@ -353,8 +354,8 @@ mod tests {
 
     const C_NONCE: &str = "c-nonce-1";
 
-    fn nonce_ok(n: &str) -> bool {
-        n == C_NONCE
+    fn nonce_ok(n: &str) -> Result<(), String> {
+        if n == C_NONCE { Ok(()) } else { Err("not issued here".into()) }
     }
 
     fn expect<'a>(client_id: &'a str, trust: &'a StaticKeyResolver, req: &'a KeyAttestationsRequired) -> ProofExpectation<'a> {
@@ -406,7 +407,8 @@ mod tests {
     fn stale_or_foreign_nonce_is_invalid_nonce() {
         let w = Wallet::new(1);
         let err = run(&w, &proofs(&w, "stale-nonce")).unwrap_err();
-        assert_eq!(err, ProofError::NonceUnknown { index: 0 });
+        assert_eq!(err, ProofError::NonceUnknown { index: 0, reason: "not issued here".into() });
+        assert_eq!(err.to_string(), "proof 0 nonce is not a valid c_nonce: not issued here");
         assert_eq!(err.code(), ErrorCode::InvalidNonce);
         let p = key_proof(&w.cred_keys[0], Some(&w.wua), Some(&w.client_id()), ISSUER, None, NOW).unwrap();
         let err = run(&w, &[p]).unwrap_err();

@@ -103,7 +103,7 @@ fn issuance_flow_both_sides() {
     let config = md.configuration(&authorized.configuration_id).unwrap();
     assert_eq!(config.format, FORMAT_SD_JWT_VC);
     let c_nonce = nonce.c_nonce.clone();
-    let nonce_valid = move |n: &str| crate::subtle_eq(n.as_bytes(), c_nonce.as_bytes());
+    let nonce_valid = move |n: &str| if crate::subtle_eq(n.as_bytes(), c_nonce.as_bytes()) { Ok(()) } else { Err("not issued here".to_owned()) };
     let verified_proofs = verify_proofs(
         req.jwt_proofs(),
         &ProofExpectation {
@@ -178,7 +178,7 @@ fn pre_authorized_flow_with_tx_code_and_deferred_issuance() {
     let nonce = NonceResponse::issue().unwrap();
     let p = key_proof(&wallet.cred_keys[0], Some(&wallet.wua), None, ISSUER, Some(&nonce.c_nonce), NOW).unwrap();
     let c_nonce = nonce.c_nonce.clone();
-    let nonce_valid = move |n: &str| n == c_nonce;
+    let nonce_valid = move |n: &str| if n == c_nonce { Ok(()) } else { Err("not issued here".to_owned()) };
     let e = ProofExpectation {
         issuer: ISSUER,
         client_id: None,
