@@ -153,16 +153,7 @@ impl Fed {
             .fallback_service(trust_anchor::router(wp_state));
         tokio::spawn(async move { axum::serve(listener, wp_router).await.unwrap() });
         onboard(&http, &anchor_id, &wp_id, "wallet_solution").await;
-        let anchors = [anchor.clone()];
-        let id = wp_id.clone();
-        let wp_chain = tokio::task::spawn_blocking(move || {
-            let fetcher = trust_anchor::fetch::HttpFetcher::new().unwrap();
-            ChainCollector::new(&fetcher, &anchors).resolve(&id, UnixTime::now())
-        })
-        .await
-        .unwrap()
-        .unwrap()
-        .jwts();
+        let wp_chain = collect_chain(&anchor, &wp_id).await;
         *chain_slot.write().unwrap() = wp_chain.clone();
 
         let (op, pid_issuer, rogue_pid_issuer) = match setup {
@@ -216,15 +207,7 @@ impl Fed {
     /// The wallet provider's chain collected again (after its configuration changed: a
     /// trust mark published), for the attestations made from now on.
     pub async fn refresh_wp_chain(&mut self) {
-        let (anchors, id) = ([self.anchor.clone()], self.wp_id.clone());
-        self.wp_chain = tokio::task::spawn_blocking(move || {
-            let fetcher = trust_anchor::fetch::HttpFetcher::new().unwrap();
-            ChainCollector::new(&fetcher, &anchors).resolve(&id, UnixTime::now())
-        })
-        .await
-        .unwrap()
-        .unwrap()
-        .jwts();
+        self.wp_chain = collect_chain(&self.anchor, &self.wp_id).await;
         self.wp_chain_slot.write().unwrap().clone_from(&self.wp_chain);
     }
 
@@ -395,6 +378,20 @@ impl Wallet {
 }
 
 /// The trust mark type the test OpenID Provider requires of relying parties.
+/// `id`'s trust chain to `anchor`, collected through the Federation API now (a blocking
+/// fetcher, off the runtime).
+async fn collect_chain(anchor: &TrustAnchorConfig, id: &EntityId) -> Vec<String> {
+    let (anchors, id) = ([anchor.clone()], id.clone());
+    tokio::task::spawn_blocking(move || {
+        let fetcher = trust_anchor::fetch::HttpFetcher::new().unwrap();
+        ChainCollector::new(&fetcher, &anchors).resolve(&id, UnixTime::now())
+    })
+    .await
+    .unwrap()
+    .unwrap()
+    .jwts()
+}
+
 /// The wallet-provider trust mark type under `anchor` (as `tessera up` names it).
 pub fn wp_mark(anchor: &EntityId) -> String {
     format!("{anchor}/trust_marks/{WP_MARK}")
