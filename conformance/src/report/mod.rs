@@ -125,23 +125,9 @@ impl Report {
     }
 }
 
-/// `&`, `<`, `>`, `"`, `'` escaped for XML and HTML text and attributes.
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            // XML 1.0 forbids most control characters even escaped.
-            c if c.is_control() && !matches!(c, '\n' | '\r' | '\t') => out.push('\u{FFFD}'),
-            c => out.push(c),
-        }
-    }
-    out
-}
+/// `&`, `<`, `>`, `"`, `'` escaped for XML and HTML text and attributes, the control
+/// characters XML forbids replaced (`service_kit::html::esc`, the one escape of every page).
+pub use service_kit::html::esc as escape;
 
 #[cfg(test)]
 pub(crate) mod tests {
