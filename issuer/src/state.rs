@@ -251,7 +251,8 @@ struct Inner {
 /// `openid_credential_issuer` metadata (OpenID4VCI §12.2.4, IT-Wallet 1.4 §3.1): endpoints,
 /// `batch_credential_issuance`, one SD-JWT VC configuration per configured credential
 /// (ES256 proofs with a key attestation, unless `wallet_attestation` is optional), `display`,
-/// and `jwks` (the credential key).
+/// `jwks` (the credential key) and `trust_frameworks_supported`. Each configuration carries
+/// what IT-Wallet's issuer metadata lists ([`it_wallet_configuration`]).
 pub fn issuer_metadata(config: &Config, keys: &Keys) -> CredentialIssuerMetadata {
     let configurations: BTreeMap<String, CredentialConfiguration> = config
         .credentials
@@ -263,6 +264,7 @@ pub fn issuer_metadata(config: &Config, keys: &Keys) -> CredentialIssuerMetadata
                 p.key_attestations_required = config.wallet_attestation.key_attestations_required(p.key_attestations_required.take());
             }
             cc.extra.insert("display".into(), json!([{"name": c.preset.display_name(), "locale": "it-IT"}]));
+            cc.extra.extend(it_wallet_configuration(config, c));
             (c.id.clone(), cc)
         })
         .collect();
@@ -270,6 +272,15 @@ pub fn issuer_metadata(config: &Config, keys: &Keys) -> CredentialIssuerMetadata
     extra.insert("display".into(), json!([{"name": config.organization_name, "locale": "it-IT"}]));
     extra.insert("jwks".into(), serde_json::to_value(keys.issuer_jwks()).unwrap_or(Value::Null));
     extra.insert("status_list_endpoint".into(), Value::from(config.endpoint(routes::STATUS_LIST_PATH)));
+    // The framework under which the citizen's identity was established for what we issue:
+    // CIE (the PID provider, SPID/CIE login) or the IT-Wallet itself (a PID presented, or an
+    // offer made at a registry's desk). IT-Wallet 1.4 §3.1 lists `it_cie`, `it_wallet`,
+    // `eudi_wallet`, `it_l2+document_proof`.
+    let framework = match config.authentication {
+        Authentication::SpidCie(_) => "it_cie",
+        _ => "it_wallet",
+    };
+    extra.insert("trust_frameworks_supported".into(), json!([framework]));
     CredentialIssuerMetadata {
         credential_issuer: config.entity_id.as_str().to_owned(),
         authorization_servers: vec![config.entity_id.as_str().to_owned()],
@@ -282,6 +293,32 @@ pub fn issuer_metadata(config: &Config, keys: &Keys) -> CredentialIssuerMetadata
         credential_configurations_supported: configurations,
         extra,
     }
+}
+
+/// The members IT-Wallet 1.4 §3.1 gives each `credential_configurations_supported` entry
+/// besides OpenID4VCI's: `schema_id` (`<scope>+dc+sd-jwt+<vct>`, as the spec's examples
+/// name them: `mDL+dc+sd-jwt+urn:eudi:mDL:it:1`), `authentic_sources` (the registry table the
+/// claims are read from, under this issuer's entity id: the authentic source is the
+/// registry's own database, which this deployment serves), and `credential_metadata` with the
+/// credential's `display` and each claim's `path`, `mandatory` (false: a registry column may
+/// be empty, and the claim is then left out), `sd` (`always`: every user attribute is
+/// selectively disclosable) and `display` carrying both `name` and `label` (the 1.3 and 1.4
+/// SDK schemas each read one and ignore the other: versions note §5, issuer 6).
+fn it_wallet_configuration(config: &Config, c: &crate::config::CredentialConfig) -> Map<String, Value> {
+    let claims: Vec<Value> = c
+        .preset
+        .claims()
+        .iter()
+        .map(|claim| {
+            let label = claim.replace('_', " ");
+            json!({"path": [claim], "mandatory": false, "sd": "always", "display": [{"name": label, "label": label, "locale": "it-IT"}]})
+        })
+        .collect();
+    let mut m = Map::new();
+    m.insert("schema_id".into(), Value::from(format!("{}+dc+sd-jwt+{}", c.preset.scope(), c.preset.vct())));
+    m.insert("authentic_sources".into(), json!([{"entity_id": config.entity_id.as_str(), "dataset_id": c.source.table}]));
+    m.insert("credential_metadata".into(), json!({"display": [{"name": c.preset.display_name(), "locale": "it-IT"}], "claims": claims}));
+    m
 }
 
 /// `oauth_authorization_server` metadata (RFC 8414, IT-Wallet 1.4 §3.1): the

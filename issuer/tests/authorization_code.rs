@@ -37,6 +37,9 @@ async fn pid_provider_by_spid_cie_end_to_end() {
     let (s, ec) = Fed::json(fed.http.get(fed.url("/.well-known/oauth-authorization-server"))).await;
     assert_eq!(s, 200);
     assert!(ec["grant_types_supported"].as_array().unwrap().iter().any(|g| g == "authorization_code"), "{ec}");
+    // The PID provider establishes identities with CIE (IT-Wallet 1.4 §3.1).
+    let (_, ci) = Fed::json(fed.http.get(fed.url("/.well-known/openid-credential-issuer"))).await;
+    assert_eq!(ci["trust_frameworks_supported"], serde_json::json!(["it_cie"]), "{ci}");
     let w = AuthzWallet::new(&fed);
     let (url, pending) = w.par(&fed, &[PID]).await;
     let back = fed.browse(&url, MARIO, L3).await;

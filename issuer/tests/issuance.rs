@@ -349,6 +349,16 @@ async fn metadata_and_service_basics() {
     .unwrap();
     let ci = chain.metadata_of("openid_credential_issuer").unwrap();
     assert!(ci["credential_configurations_supported"]["dc_sd_jwt_mDL"]["vct"] == "urn:eudi:mDL:it:1");
+    // What IT-Wallet 1.4 §3.1 adds to each configuration, through the federation too.
+    let mdl = &ci["credential_configurations_supported"]["dc_sd_jwt_mDL"];
+    assert_eq!(mdl["schema_id"], "mDL+dc+sd-jwt+urn:eudi:mDL:it:1", "{mdl}");
+    assert_eq!(mdl["authentic_sources"], json!([{"entity_id": fed.issuer_id.as_str(), "dataset_id": "licences"}]));
+    assert_eq!(mdl["credential_metadata"]["display"][0]["name"], "Patente di guida");
+    let claims = mdl["credential_metadata"]["claims"].as_array().unwrap();
+    let privileges = claims.iter().find(|c| c["path"] == json!(["driving_privileges"])).unwrap();
+    // Both names of a claim's label: 1.3 and 1.4 wallets each read one.
+    assert_eq!((&privileges["sd"], &privileges["display"][0]["name"], &privileges["display"][0]["label"]), (&json!("always"), &json!("driving privileges"), &json!("driving privileges")));
+    assert_eq!(ci["trust_frameworks_supported"], json!(["it_wallet"]));
     assert!(chain.metadata_of("oauth_authorization_server").is_some());
     assert!(chain.metadata_of("federation_entity").is_some());
 
