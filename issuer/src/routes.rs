@@ -46,6 +46,9 @@ pub const DEFERRED_PATH: &str = "/deferred_credential";
 pub const NOTIFICATION_PATH: &str = "/notification";
 /// `GET`: the Token Status List (`application/statuslist+jwt`).
 pub const STATUS_LIST_PATH: &str = "/status-list";
+/// Every Token Status List URI of this issuer (Token Status List §9.3, the metadata's
+/// `status_list_aggregation_endpoint`, IT-Wallet 1.4 §3.1): one list today.
+pub const STATUS_LIST_AGGREGATION_PATH: &str = "/status-list/aggregation";
 /// `GET`: credential issuer metadata (JSON, or a signed JWT with `Accept: application/jwt`).
 pub const ISSUER_METADATA_PATH: &str = "/.well-known/openid-credential-issuer";
 /// `GET`: authorization server metadata.
@@ -97,6 +100,7 @@ pub fn router(state: Issuer) -> Router {
         .route(VCT_PATH, get(vct_by_path))
         .route(TYPE_METADATA_PATH, get(vct_by_query))
         .route(STATUS_LIST_PATH, get(status_list))
+        .route(STATUS_LIST_AGGREGATION_PATH, get(status_list_aggregation))
         .route(service_kit::assets::LOGO_PATH, get(service_kit::assets::logo))
         .route(HEALTH_PATH, health(&state).route())
         .route(METRICS_PATH, get(metrics))
@@ -282,6 +286,13 @@ async fn issued_to(_: AdminToken, State(st): State<Issuer>, Path(citizen): Path<
 async fn status_list(State(st): State<Issuer>) -> Result<Response, IssuerError> {
     let jwt = crate::status_list::token(&st).await?;
     Ok(([(header::CONTENT_TYPE, wallet_core::status::MEDIA_TYPE), (header::CACHE_CONTROL, "no-cache")], jwt.to_string()).into_response())
+}
+
+/// `GET /status-list/aggregation`: `{"status_lists": [...]}` (Token Status List §9.3), so a
+/// relying party can fetch every list ahead of time.
+async fn status_list_aggregation(State(st): State<Issuer>) -> Response {
+    let body = serde_json::json!({"status_lists": [st.config().endpoint(STATUS_LIST_PATH)]});
+    ([(header::CACHE_CONTROL, "no-cache")], axum::Json(body)).into_response()
 }
 
 fn wants_jwt(headers: &HeaderMap) -> bool {

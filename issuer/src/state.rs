@@ -272,6 +272,7 @@ pub fn issuer_metadata(config: &Config, keys: &Keys) -> CredentialIssuerMetadata
     extra.insert("display".into(), json!([{"name": config.organization_name, "locale": "it-IT"}]));
     extra.insert("jwks".into(), serde_json::to_value(keys.issuer_jwks()).unwrap_or(Value::Null));
     extra.insert("status_list_endpoint".into(), Value::from(config.endpoint(routes::STATUS_LIST_PATH)));
+    extra.insert("status_list_aggregation_endpoint".into(), Value::from(config.endpoint(routes::STATUS_LIST_AGGREGATION_PATH)));
     // The framework under which the citizen's identity was established for what we issue:
     // CIE (the PID provider, SPID/CIE login) or the IT-Wallet itself (a PID presented, or an
     // offer made at a registry's desk). IT-Wallet 1.4 §3.1 lists `it_cie`, `it_wallet`,

@@ -359,6 +359,9 @@ async fn metadata_and_service_basics() {
     // Both names of a claim's label: 1.3 and 1.4 wallets each read one.
     assert_eq!((&privileges["sd"], &privileges["display"][0]["name"], &privileges["display"][0]["label"]), (&json!("always"), &json!("driving privileges"), &json!("driving privileges")));
     assert_eq!(ci["trust_frameworks_supported"], json!(["it_wallet"]));
+    // The aggregation lists the one status list.
+    let (s, agg) = Fed::json(fed.http.get(ci["status_list_aggregation_endpoint"].as_str().unwrap())).await;
+    assert_eq!((s, &agg["status_lists"]), (200, &json!([ci["status_list_endpoint"]])), "{agg}");
     assert!(chain.metadata_of("oauth_authorization_server").is_some());
     assert!(chain.metadata_of("federation_entity").is_some());
 
