@@ -66,6 +66,8 @@ impl Http {
         let client = reqwest::blocking::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(timeout)
+            // Below the servers' keep-alive (service_kit::fetch::POOL_IDLE says why).
+            .pool_idle_timeout(service_kit::fetch::POOL_IDLE)
             .user_agent(concat!("tessera-conformance/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| HttpError { method: String::new(), url: String::new(), detail: e.to_string() })?;

@@ -22,6 +22,11 @@ use tokio::time::Instant;
 use wallet_core::federation::{AsyncFetcher, FederationError, FetchFuture};
 use wallet_core::oid4vp::verify::{StatusFetcher, StatusFuture, StatusHttpResponse};
 
+/// How long an idle pooled connection is kept for reuse: less than the 30 s after which
+/// hyper servers (ours and many others) close an idle keep-alive connection, so a request is
+/// never sent on a connection the server is closing (reqwest keeps them 90 s by default).
+pub const POOL_IDLE: Duration = Duration::from_secs(20);
+
 /// The bounds, as configured (`[outbound]` in a service's TOML).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -166,6 +171,9 @@ impl OutboundHttp {
             .connect_timeout(Duration::from_millis(limits.connect_ms))
             .timeout(Duration::from_millis(limits.fetch_ms))
             .redirect(reqwest::redirect::Policy::none())
+            // Below the servers' keep-alive: hyper closes a connection idle 30 s, and a
+            // request sent on it just then fails (`IncompleteMessage`) with nothing wrong.
+            .pool_idle_timeout(crate::fetch::POOL_IDLE)
             .tls_certs_merge(ca.certificates()?)
             .build()
             .map_err(|e| FetchError::Network(e.to_string()))?;

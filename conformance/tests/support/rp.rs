@@ -109,7 +109,8 @@ impl Rp {
             seen: Arc::default(),
             codes: Arc::default(),
             broken: Arc::default(),
-            http: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap(),
+            // Idle connections dropped before the verifier closes them (service_kit::fetch::POOL_IDLE).
+            http: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).pool_idle_timeout(service_kit::fetch::POOL_IDLE).build().unwrap(),
         };
         tokio::spawn(async move { axum::serve(proxy_listener, axum::Router::new().fallback(forward).with_state(proxy).layer(axum::extract::DefaultBodyLimit::disable())).await.unwrap() });
         onboard(&http, &anchor, &verifier, "openid_credential_verifier").await;
