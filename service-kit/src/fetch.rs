@@ -22,9 +22,12 @@ use tokio::time::Instant;
 use wallet_core::federation::{AsyncFetcher, FederationError, FetchFuture};
 use wallet_core::oid4vp::verify::{StatusFetcher, StatusFuture, StatusHttpResponse};
 
-/// How long an idle pooled connection is kept for reuse: less than the 30 s after which
-/// hyper servers (ours and many others) close an idle keep-alive connection, so a request is
-/// never sent on a connection the server is closing (reqwest keeps them 90 s by default).
+/// How long an idle pooled connection is kept for reuse: less than the idle keep-alive limit
+/// of common servers (hyper with a timer closes one after 30 s of waiting for a request head;
+/// proxies and load balancers often sooner or at 60 s), so a request is not sent on a
+/// connection the server is closing just then, which fails with `IncompleteMessage` though
+/// nothing is wrong (reqwest keeps idle connections 90 s by default). Our own services
+/// (`axum::serve`, no timer) do not close idle connections.
 pub const POOL_IDLE: Duration = Duration::from_secs(20);
 
 /// The bounds, as configured (`[outbound]` in a service's TOML).
@@ -171,8 +174,7 @@ impl OutboundHttp {
             .connect_timeout(Duration::from_millis(limits.connect_ms))
             .timeout(Duration::from_millis(limits.fetch_ms))
             .redirect(reqwest::redirect::Policy::none())
-            // Below the servers' keep-alive: hyper closes a connection idle 30 s, and a
-            // request sent on it just then fails (`IncompleteMessage`) with nothing wrong.
+            // Below servers' idle keep-alive limits ([`POOL_IDLE`] says why).
             .pool_idle_timeout(crate::fetch::POOL_IDLE)
             .tls_certs_merge(ca.certificates()?)
             .build()
