@@ -699,14 +699,9 @@ impl Issuer {
             let fetched = wallet_core::federation::AsyncFetcher::get(&fetcher, &anchor.id.configuration_url(), wallet_core::federation::entity::ENTITY_STATEMENT_MEDIA_TYPE)
                 .await
                 .map_err(|e| e.to_string())
-                .and_then(|jwt| {
-                    let ec = wallet_core::federation::entity::ParsedStatement::parse(&jwt).map_err(|e| e.to_string())?;
-                    ec.verify_with(&anchor.jwks).map_err(|e| e.to_string())?;
-                    if ec.claims.iss != anchor.id || ec.claims.sub != anchor.id || now.secs() >= ec.claims.exp {
-                        return Err("not the anchor's own, unexpired configuration".to_owned());
-                    }
-                    Ok(ec.claims)
-                });
+                // wallet-core's chain validation of the anchor's lone configuration: about
+                // the anchor, signed with its configured keys, valid now.
+                .and_then(|jwt| wallet_core::federation::chain::validate(&[jwt], anchor, now).map(|v| v.subject.claims).map_err(|e| e.to_string()));
             let entry = match fetched {
                 Ok(ec) => {
                     let until = ec.exp.min(now.secs().saturating_add(ANCHOR_REFRESH));
