@@ -170,7 +170,7 @@ async fn onboard(http: &reqwest::Client, anchor: &EntityId, sub: &EntityId, enti
 async fn wp_status(key: Arc<SoftwareSigner>, id: EntityId, chain: Arc<OnceLock<Vec<String>>>) -> axum::response::Response {
     use axum::response::IntoResponse as _;
     let now = UnixTime::now();
-    let token = StatusListToken { list: StatusList::new(Bits::One, 16), uri: format!("{id}/status-list"), iss: Some(id.as_str().to_owned()), iat: now, exp: Some(now.plus(3_600)), ttl: Some(60) };
+    let token = StatusListToken { list: StatusList::new(Bits::One, 16), uri: format!("{id}/status-list"), iss: Some(id.as_str().to_owned()), iat: now, exp: Some(now.plus(3_600)), ttl: Some(60), aggregation_uri: None };
     let mut h = JwsHeader::new(JwsAlg::Es256);
     h.kid = key.kid();
     h.trust_chain = chain.get().cloned();

@@ -280,7 +280,7 @@ async fn issue(
     configuration_id: &str,
     claims: serde_json::Map<String, Value>,
     keys: &[Jwk],
-    header: &wallet_core::jose::jws::EncodedHeader,
+    header: &crate::state::CredentialHeader,
     expires: Option<i64>,
     spend: &Spend,
 ) -> Result<CredentialResponse, IssuerError> {
@@ -290,6 +290,10 @@ async fn issue(
         Some(e) => wallet_core::time::UnixTime::from_claim("exp", e).map_err(IssuerError::internal)?,
         None => now.plus(st.config().credential_ttl),
     };
+    // A credential ends no later than the certificate in its `x5c`: verifiers check the chain
+    // when they check the credential (IT-Wallet 1.4 §1.3). Only near our CA certificate's
+    // own end does this cut a credential short (`Issuer::signing_certificate`).
+    let exp = header.certificate_end.map_or(exp, |end| exp.min(end));
     let status_uri = st.config().endpoint(routes::STATUS_LIST_PATH);
     let vct = Vct::new(config.preset.vct()).map_err(IssuerError::internal)?;
     let signer = st.keys().credential();
@@ -313,7 +317,7 @@ async fn issue(
         for (k, v) in &fixed {
             b = b.metadata(k, v.clone());
         }
-        let vc = b.sign_encoded(header, signer).map_err(IssuerError::internal)?;
+        let vc = b.sign_encoded(&header.encoded, signer).map_err(IssuerError::internal)?;
         rows.push(Issued {
             id: ordered_id()?,
             grant_id: grant_id.to_owned(),

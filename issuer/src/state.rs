@@ -195,9 +195,35 @@ impl IssuerKeyResolver for WalletProviders {
 struct OwnChain {
     jwts: Option<Vec<String>>,
     until: i64,
-    /// The credentials' protected header with these `jwts`, once encoded.
-    header: Option<Arc<wallet_core::jose::jws::EncodedHeader>>,
+    /// The credentials' protected header with these `jwts`, once encoded, and until when it
+    /// is used as it is.
+    header: Option<(Arc<CredentialHeader>, i64)>,
 }
+
+/// The protected header of the credentials we sign, encoded once ([`Issuer::credential_header`]).
+#[derive(Debug)]
+pub struct CredentialHeader {
+    /// `typ`, `alg`, `kid`, `x5c` and `trust_chain`, encoded.
+    pub encoded: wallet_core::jose::jws::EncodedHeader,
+    /// The end of the certificate in its `x5c` (none without one): a credential signed under
+    /// it ends no later (IT-Wallet 1.4 §1.3: verifiers check the `x5c` chain when they check
+    /// the credential).
+    pub certificate_end: Option<wallet_core::time::UnixTime>,
+}
+
+/// Our credential key's signing certificate (IT-Wallet 1.4 §4.1: the SD-JWT VC and Status
+/// List Token `x5c`), issued under our CA certificate by the federation building block and
+/// on its CRL once revoked (§1.2). Kept while it outlasts a credential signed now
+/// (`credential_ttl`); asked for again at most every [`CHAIN_RETRY`] seconds.
+#[derive(Debug, Default)]
+struct SigningCert {
+    cert: Option<trust_anchor::pki::SigningCertificate>,
+    asked_at: Option<i64>,
+}
+
+/// A signing certificate is issued this much longer than a credential signed now lasts:
+/// it is renewed once in that time (a new serial on our CRL's registry), not per credential.
+pub const SIGNING_CERT_RENEWAL: i64 = 30 * 86_400;
 
 /// Seconds before a failed resolution of our own chain is tried again.
 pub const CHAIN_RETRY: i64 = 30;
@@ -236,6 +262,9 @@ struct Inner {
     wallet_providers: WalletProviders,
     http: service_kit::OutboundHttp,
     own_chain: std::sync::Mutex<OwnChain>,
+    signing_cert: std::sync::Mutex<SigningCert>,
+    /// One request at a time asks for a signing certificate; the others wait for its answer.
+    signing_cert_refresh: tokio::sync::Mutex<()>,
     wua_statuses: wallet_core::oid4vp::verify::StatusCache,
     pid_statuses: wallet_core::oid4vp::verify::StatusCache,
     issuer_chains: wallet_core::federation::ChainCache,
@@ -467,6 +496,8 @@ impl Builder {
             inner: Arc::new(Inner {
                 http,
                 own_chain: std::sync::Mutex::new(OwnChain::default()),
+                signing_cert: std::sync::Mutex::new(SigningCert::default()),
+                signing_cert_refresh: tokio::sync::Mutex::new(()),
                 wua_statuses: wallet_core::oid4vp::verify::StatusCache::new(),
                 pid_statuses: wallet_core::oid4vp::verify::StatusCache::new(),
                 issuer_chains: wallet_core::federation::ChainCache::new(),
@@ -623,27 +654,81 @@ impl Issuer {
         jwts
     }
 
-    /// The protected header of the credentials we sign (`typ`, our `kid` and, once
-    /// onboarded, our `trust_chain`: [`Self::own_trust_chain`]), encoded once per chain: the
-    /// chain's kilobytes were serialised and base64url-encoded again for every credential.
-    pub async fn credential_header(&self) -> Arc<wallet_core::jose::jws::EncodedHeader> {
+    /// The protected header of the credentials we sign: `typ`, our `kid`, once our superior
+    /// has pinned our key with a CA certificate the `x5c` of our signing certificate
+    /// ([`Self::signing_certificate`]), and once a trust anchor has onboarded us our
+    /// `trust_chain` ([`Self::own_trust_chain`]). Encoded once and reused while the chain is
+    /// current and the certificate outlasts a credential signed now (the chain's kilobytes were
+    /// serialised and base64url-encoded again for every credential).
+    pub async fn credential_header(&self) -> Arc<CredentialHeader> {
         let now = self.now().secs();
         {
             let slot = self.inner.own_chain.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            if let (true, Some(h)) = (slot.until > now, &slot.header) {
+            if let (true, Some((h, until))) = (slot.until > now, &slot.header)
+                && *until > now
+            {
                 return h.clone();
             }
         }
         let jwts = self.own_trust_chain().await;
+        let cert = self.signing_certificate().await;
         let signer = self.inner.keys.credential();
-        let header = Arc::new(wallet_core::vc::SdJwtVcBuilder::encode_header(wallet_core::jose::Signer::kid(signer), jwts.clone(), signer));
+        let covers = |c: &trust_anchor::pki::SigningCertificate| c.not_after >= now.saturating_add(self.inner.config.credential_ttl);
+        // Kept while the certificate covers a credential's life; without a certificate, or
+        // one cut short by our CA certificate's end, asked for again soon.
+        let until = match &cert {
+            Some(c) if covers(c) => c.not_after.saturating_sub(self.inner.config.credential_ttl),
+            _ => now.saturating_add(CHAIN_RETRY),
+        };
+        let header = Arc::new(CredentialHeader {
+            encoded: wallet_core::vc::SdJwtVcBuilder::encode_header(wallet_core::jose::Signer::kid(signer), cert.as_ref().map(|c| c.x5c.clone()), jwts.clone(), signer),
+            certificate_end: cert.as_ref().map(|c| wallet_core::time::UnixTime(c.not_after)),
+        });
         let mut slot = self.inner.own_chain.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         // Kept with the chain it was encoded with (not when none is cached: no anchor, or a
         // failed resolution, whose retry is soon).
         if slot.until > now && slot.jwts == jwts {
-            slot.header = Some(header.clone());
+            slot.header = Some((header.clone(), until));
         }
         header
+    }
+
+    /// Our credential key's signing certificate ([`SigningCert`]): the one held while it
+    /// outlasts a credential signed now, else a new one from our CA (valid
+    /// `credential_ttl` + [`SIGNING_CERT_RENEWAL`], cut to our CA certificate's end). `None`
+    /// without a superior (`authority_hints`), or before one pinned our key with a CA
+    /// certificate: the credentials then carry `kid` and `trust_chain` only.
+    pub async fn signing_certificate(&self) -> Option<trust_anchor::pki::SigningCertificate> {
+        if self.inner.config.authority_hints.is_empty() {
+            return None;
+        }
+        let held = |now: i64| {
+            let slot = self.inner.signing_cert.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let covers = slot.cert.as_ref().is_some_and(|c| c.not_after >= now.saturating_add(self.inner.config.credential_ttl));
+            let asked_lately = slot.asked_at.is_some_and(|t| now < t.saturating_add(CHAIN_RETRY));
+            (covers || asked_lately).then(|| slot.cert.clone().filter(|c| c.not_after > now))
+        };
+        if let Some(c) = held(self.now().secs()) {
+            return c;
+        }
+        let _one = self.inner.signing_cert_refresh.lock().await;
+        let now = self.now().secs();
+        if let Some(c) = held(now) {
+            return c;
+        }
+        let key = wallet_core::jose::Signer::public_jwk(self.inner.keys.credential());
+        let wanted = now.saturating_add(self.inner.config.credential_ttl).saturating_add(SIGNING_CERT_RENEWAL);
+        let issued = trust_anchor::pki::signing_certificate(&self.inner.federation, &key, now, wanted).await;
+        let mut slot = self.inner.signing_cert.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        slot.asked_at = Some(now);
+        match issued {
+            Ok(c) => {
+                tracing::info!(target: "issuer", serial = %c.serial, not_after = c.not_after, "signing certificate issued for the credential key");
+                slot.cert = Some(c);
+            }
+            Err(e) => tracing::warn!(target: "issuer", "no signing certificate for the credential key (credentials carry no x5c): {e}"),
+        }
+        slot.cert.clone().filter(|c| c.not_after > now)
     }
 
     /// For a client attestation (WAA) whose header carries no `trust_chain` (IT-Wallet 1.4

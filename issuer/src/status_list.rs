@@ -77,25 +77,31 @@ fn build(st: &Issuer, entries: Vec<(u64, u8)>, len: u64) -> Result<StatusList, I
 
 /// Rebuilds and signs the list: the version read before the entries, so that the token is
 /// at least as new as the version it is kept under.
-fn sign(st: &Issuer) -> Result<Signed, IssuerError> {
+/// Signs the list as it is now, with `kid` and, when we hold one, our signing
+/// certificate's `x5c` (the Token Status List header's `x5c` is REQUIRED: IT-Wallet 1.4
+/// §6); the token ends no later than that certificate.
+fn sign(st: &Issuer, cert: Option<trust_anchor::pki::SigningCertificate>) -> Result<Signed, IssuerError> {
     let version = st.store().status_version()?;
     let (entries, allocated) = st.store().status_entries()?;
     let len = list_len(allocated.max(version.allocated));
     let now = st.now();
     let ttl = st.config().status_list_ttl;
+    let exp = cert.as_ref().map_or(now.plus(ttl), |c| now.plus(ttl).min(wallet_core::time::UnixTime(c.not_after)));
     let token = StatusListToken {
         list: build(st, entries, len)?,
         uri: st.config().endpoint(crate::routes::STATUS_LIST_PATH),
         iss: Some(st.config().entity_id.as_str().to_owned()),
         iat: now,
-        exp: Some(now.plus(ttl)),
+        exp: Some(exp),
         ttl: Some(u64::try_from(ttl).unwrap_or(0)),
+        aggregation_uri: Some(st.config().endpoint(crate::routes::STATUS_LIST_AGGREGATION_PATH)),
     };
     let mut h = JwsHeader::new(JwsAlg::Es256);
     h.kid = st.keys().credential().kid();
+    h.x5c = cert.map(|c| c.x5c);
     let jwt = token.sign(&h, st.keys().credential()).map_err(IssuerError::internal)?;
     st.metrics().count(Event::StatusListSigned);
-    Ok(Signed { version: version.version, len, iat: now.secs(), exp: now.plus(ttl).secs(), jwt: jwt.into() })
+    Ok(Signed { version: version.version, len, iat: now.secs(), exp: exp.secs(), jwt: jwt.into() })
 }
 
 /// The Status List Token to serve now: the one in memory while it is current (see the
@@ -107,8 +113,9 @@ pub async fn token(st: &Issuer) -> Result<Arc<str>, IssuerError> {
     if let Some(s) = slot.as_ref().filter(|s| s.serves(current, st.now().secs())) {
         return Ok(Arc::clone(&s.jwt));
     }
+    let cert = st.signing_certificate().await;
     let signer = st.clone();
-    let signed = tokio::task::spawn_blocking(move || sign(&signer)).await.map_err(IssuerError::internal)??;
+    let signed = tokio::task::spawn_blocking(move || sign(&signer, cert)).await.map_err(IssuerError::internal)??;
     let jwt = Arc::clone(&signed.jwt);
     *slot = Some(signed);
     Ok(jwt)

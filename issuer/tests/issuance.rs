@@ -60,6 +60,121 @@ async fn pre_authorized_flow_end_to_end_with_a_batch_of_two() {
     assert_eq!(v["credentials"][0]["notified"], "credential_accepted");
 }
 
+/// IT-Wallet 1.4 §4.1 and §6: `x5c` is REQUIRED in the SD-JWT VC and Status List Token
+/// headers. The issuer's signing certificate is issued under its own CA certificate (the one
+/// the trust anchor pinned for it), certifies the credential key, validates to the federation
+/// root without carrying it, lives longer than the credential (so a verifier checking it a
+/// year on still can), names the issuer's CRL (§1.2: more than 24 h needs one), and goes on
+/// that CRL when the operator revokes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credentials_and_status_lists_carry_the_issuers_signing_certificate() {
+    use x509_parser::prelude::FromDer as _;
+    let fed = Fed::new().await;
+    let wallet = Wallet::new(1);
+    let (url, tx) = fed.offer(MARIO, &[PID]).await;
+    let (_, code) = Wallet::read_offer(&fed, &url).await;
+    let at = wallet.token(&fed, &code, &tx).await;
+    let nonce = wallet.nonce(&fed).await;
+    let wua = fed.wua(&[&wallet.keys[0]]);
+    let (s, v) = wallet.protected(&fed, "/credential", &at, &Wallet::request(PID, wallet.proofs(&fed, &[&wallet.keys[0]], &wua, &nonce)), None).await;
+    assert_eq!(s, 200, "{v}");
+    let CredentialResponse::Immediate { credentials, .. } = Wallet::parse_credentials(&v) else { panic!("immediate") };
+    let jwt = credentials[0].credential.split('~').next().unwrap();
+    let header = wallet_core::jose::CompactJws::parse(jwt).unwrap().header().clone();
+    let x5c = header.x5c.clone().expect("x5c in the credential header");
+    assert_eq!(x5c.len(), 2, "the signing certificate and the issuer's CA certificate, not the root");
+    assert!(header.trust_chain.is_some() && header.kid.is_some());
+
+    let root = fed.http.get(format!("{}/ca", fed.anchor.id)).send().await.unwrap().bytes().await.unwrap().to_vec();
+    let anchors = wallet_core::x509::TrustAnchors::from_der(vec![root]).unwrap();
+    let now = UnixTime::now();
+    let v = anchors.verify_chain(&x5c, now).unwrap();
+    assert_eq!(v.leaf_key.thumbprint(), fed.issuer_key().await.thumbprint(), "it certifies the credential key");
+    assert_eq!(v.san_uris, vec![fed.issuer_id.to_string()]);
+    let vc = wallet_core::vc::verify(&Verifier::new(&StaticKeyResolver::for_issuer(fed.issuer_key().await, fed.issuer_id.as_str())), &credentials[0].credential, now).unwrap();
+    let exp = vc.sd_jwt.claims["exp"].as_i64().unwrap();
+    assert!(exp > now.secs() + 300 * 86_400, "a credential of a year");
+    anchors.verify_chain(&x5c, UnixTime(exp - 1)).expect("the chain still validates when the credential ends");
+
+    let der = |b64: &str| base64::Engine::decode(&base64::engine::general_purpose::STANDARD, b64).unwrap();
+    let (leaf_der, ca_der) = (der(&x5c[0]), der(&x5c[1]));
+    let (_, leaf) = x509_parser::certificate::X509Certificate::from_der(&leaf_der).unwrap();
+    let points: Vec<String> = leaf
+        .extensions()
+        .iter()
+        .filter_map(|e| match e.parsed_extension() {
+            x509_parser::extensions::ParsedExtension::CRLDistributionPoints(p) => Some(p),
+            _ => None,
+        })
+        .flat_map(|p| p.points.iter())
+        .filter_map(|p| match &p.distribution_point {
+            Some(x509_parser::extensions::DistributionPointName::FullName(names)) => Some(names.iter().map(|n| format!("{n}")).collect::<Vec<_>>()),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    assert_eq!(points, vec![format!("URI({}/crl)", fed.issuer_id)]);
+    assert!(leaf.basic_constraints().unwrap().is_none_or(|bc| !bc.value.ca), "an end-entity certificate");
+    let serial = leaf.raw_serial_as_string().replace(':', "");
+
+    // The issuer's CRL, signed by its CA certificate's key: empty, then with the certificate.
+    let crl = || async {
+        let r = fed.http.get(fed.url("/crl")).send().await.unwrap();
+        assert_eq!((r.status().as_u16(), r.headers()["content-type"].to_str().unwrap().to_owned()), (200, "application/pkix-crl".to_owned()));
+        let body = r.bytes().await.unwrap().to_vec();
+        let (_, crl) = x509_parser::parse_x509_crl(&body).unwrap();
+        let (_, ca) = x509_parser::certificate::X509Certificate::from_der(&ca_der).unwrap();
+        crl.verify_signature(ca.public_key()).unwrap();
+        crl.iter_revoked_certificates().map(|c| c.raw_serial_as_string().replace(':', "")).collect::<Vec<_>>()
+    };
+    assert!(crl().await.is_empty());
+
+    // The Status List Token carries the same chain.
+    let list = fed.http.get(fed.url("/status-list")).send().await.unwrap().text().await.unwrap();
+    let list = wallet_core::jose::CompactJws::parse(&list).unwrap();
+    assert_eq!(list.header().x5c.as_ref(), Some(&x5c));
+    assert_eq!(list.payload_json::<Value>().unwrap()["status_list"]["aggregation_uri"], json!(fed.url("/status-list/aggregation")));
+
+    let revoke = |body: Value, token: Option<&str>| {
+        let r = fed.http.post(fed.url("/admin/signing-certificates/revoke")).json(&body);
+        Fed::json(match token {
+            Some(t) => r.bearer_auth(t),
+            None => r,
+        })
+    };
+    let kid = header.kid.unwrap();
+    assert_eq!(revoke(json!({"kid": kid}), None).await.0, 401, "the admin API needs the token");
+    let (s, v) = revoke(json!({"kid": ""}), Some(TOKEN)).await;
+    assert_eq!((s, v["error"].as_str()), (400, Some("invalid_request")), "{v}");
+    assert_eq!(revoke(json!({"kid": "another-key"}), Some(TOKEN)).await, (200, json!({"revoked": 0})));
+    let (s, v) = revoke(json!({"kid": kid}), Some(TOKEN)).await;
+    assert_eq!((s, v["revoked"].as_u64()), (200, Some(1)), "{v}");
+    assert_eq!(crl().await, vec![serial]);
+}
+
+/// A credential ends no later than the certificate in its `x5c` (a verifier checks both): a
+/// `credential_ttl` beyond the issuer's CA certificate is cut to the signing certificate's end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_credential_ends_no_later_than_its_signing_certificate() {
+    use x509_parser::prelude::FromDer as _;
+    let fed = Fed::with(|c| c.credential_ttl = 3 * 365 * 86_400).await;
+    let wallet = Wallet::new(1);
+    let (url, tx) = fed.offer(MARIO, &[PID]).await;
+    let (_, code) = Wallet::read_offer(&fed, &url).await;
+    let at = wallet.token(&fed, &code, &tx).await;
+    let nonce = wallet.nonce(&fed).await;
+    let wua = fed.wua(&[&wallet.keys[0]]);
+    let (s, v) = wallet.protected(&fed, "/credential", &at, &Wallet::request(PID, wallet.proofs(&fed, &[&wallet.keys[0]], &wua, &nonce)), None).await;
+    assert_eq!(s, 200, "{v}");
+    let CredentialResponse::Immediate { credentials, .. } = Wallet::parse_credentials(&v) else { panic!("immediate") };
+    let jws = wallet_core::jose::CompactJws::parse(credentials[0].credential.split('~').next().unwrap()).unwrap();
+    let leaf = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, &jws.header().x5c.as_ref().unwrap()[0]).unwrap();
+    let (_, leaf) = x509_parser::certificate::X509Certificate::from_der(&leaf).unwrap();
+    let not_after = leaf.validity().not_after.timestamp();
+    assert!(not_after < UnixTime::now().secs() + 3 * 365 * 86_400 - 86_400, "the certificate is cut to the CA's end");
+    assert_eq!(jws.payload_json::<Value>().unwrap()["exp"].as_i64(), Some(not_after));
+}
+
 /// A licence the registry has not finished: 202 with a `transaction_id`, 202 again while
 /// not ready, then the credential once it is; the `transaction_id` is single use.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

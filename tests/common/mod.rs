@@ -176,7 +176,7 @@ struct StatusState {
 async fn status_list(State(s): State<StatusState>) -> impl IntoResponse {
     let now = UnixTime::now();
     let list = s.list.lock().unwrap().clone();
-    let token = StatusListToken { list, uri: s.uri.clone(), iss: Some(s.iss.clone()), iat: now, exp: Some(now.plus(3_600)), ttl: Some(0) };
+    let token = StatusListToken { list, uri: s.uri.clone(), iss: Some(s.iss.clone()), iat: now, exp: Some(now.plus(3_600)), ttl: Some(0), aggregation_uri: None };
     let header = JwsHeader::new(JwsAlg::Es256).with_kid(s.key.kid());
     ([("content-type", MEDIA_TYPE)], token.sign(&header, s.key.as_ref()).unwrap())
 }

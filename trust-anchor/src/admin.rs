@@ -396,3 +396,22 @@ pub(crate) async fn activate_key(State(st): State<AppState>, _: AdminToken) -> R
     tracing::info!("admin: next federation key activated");
     Ok(axum::Json(json!({"current": jwk})))
 }
+
+/// `POST /admin/signing-certificates/revoke` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RevokeSigning {
+    /// The `kid` of the key whose signing certificates are withdrawn.
+    kid: String,
+}
+
+/// Puts every signing certificate issued here for the key `kid` on our CRL (a credential
+/// key compromised or withdrawn: what it signed no longer validates through `x5c`).
+pub(crate) async fn revoke_signing_certificates(State(st): State<AppState>, _: AdminToken, Json(req): Json<RevokeSigning>) -> Result<axum::Json<Value>, ApiError> {
+    if req.kid.is_empty() {
+        return Err(ApiError::invalid_request("kid is empty"));
+    }
+    let n = crate::pki::revoke_signing_certificates(&st, &req.kid, UnixTime::now().secs()).await.map_err(ApiError::server)?;
+    tracing::info!(kid = %req.kid, revoked = n, "admin: signing certificates revoked");
+    Ok(axum::Json(json!({"revoked": n})))
+}

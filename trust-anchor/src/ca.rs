@@ -25,8 +25,10 @@ use wallet_core::federation::EntityId;
 use wallet_core::jose::{Jwk, JwkParams, Signer as _, SoftwareSigner};
 use x509_parser::prelude::{FromDer as _, GeneralName, X509Certificate};
 
-/// Validity of issued CA certificates (IT-Wallet 1.4 §1.2: at most 2 years).
-pub const CA_VALIDITY_SECS: i64 = 365 * 86_400;
+/// Validity of issued CA certificates (IT-Wallet 1.4 §1.2: at most 2 years). The most the
+/// spec allows: the signing certificates a leaf issues under its CA certificate end with it
+/// at the latest, and an issuer's must outlast the credentials it signs (a year by default).
+pub const CA_VALIDITY_SECS: i64 = 2 * 365 * 86_400;
 /// Validity of the root (IT-Wallet 1.4 §1.2: at most 5 years).
 pub const ROOT_VALIDITY_SECS: i64 = 5 * 365 * 86_400;
 /// How long a CRL is valid (`nextUpdate - thisUpdate`).
@@ -417,6 +419,45 @@ pub fn protocol_certificate_under(
     Ok(p.signed_by(&PublicPoint(point), &ca.issuer()?)?.der().to_vec())
 }
 
+/// A signing certificate issued by a leaf under its own CA certificate: DER, serial and
+/// `notAfter`.
+pub type IssuedSigning = IssuedCa;
+
+/// A long-lived end-entity certificate for `key` (a credential issuer's signing key),
+/// issued by `subject` under its own CA certificate `ca` (whose key is `subject`'s Federation
+/// Entity Key): KeyUsage digitalSignature only, SAN URI = the entity id and DNS = its host
+/// (IT-Wallet 1.4 §1.2, §4.1: the SD-JWT VC `x5c`), a random serial, and — since it lives
+/// more than 24 h — a CRL Distribution Point at `ca`'s CRL (§1.2, WP_020). Valid from a
+/// minute before `now` to `not_after`, cut to the CA certificate's own end: a certificate
+/// outliving its issuer would not validate.
+pub fn issue_signing_certificate(ca: &IssuingCa<'_>, subject: &EntityId, key: &Jwk, now: i64, not_after: i64) -> Result<IssuedSigning, CaError> {
+    let point = match &key.params {
+        JwkParams::Ec { .. } => key.params.ec_point().ok_or_else(|| CaError::UnsupportedKey("this EC key".into()))?,
+        other => return Err(CaError::UnsupportedKey(other.describe())),
+    };
+    let host = subject.host();
+    if !permits_host(ca.cert_der, &host)? {
+        return Err(CaError::OutsideNameConstraints { host });
+    }
+    let ca_end = parse_cert(ca.cert_der)?.validity().not_after.timestamp();
+    let not_after = not_after.min(ca_end);
+    if not_after <= now {
+        return Err(CaError::Time);
+    }
+    let (serial, serial_hex) = random_serial()?;
+    let mut p = CertificateParams::new(Vec::<String>::new())?;
+    p.serial_number = Some(serial);
+    p.distinguished_name = name(&format!("{subject} signing key"));
+    p.subject_alt_names = vec![uri(subject)?, SanType::DnsName(host.as_str().try_into()?)];
+    p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    p.crl_distribution_points = vec![CrlDistributionPoint { uris: vec![ca.crl_url.clone()] }];
+    p.use_authority_key_identifier_extension = true;
+    p.not_before = time(now - 60)?;
+    p.not_after = time(not_after)?;
+    let der = p.signed_by(&PublicPoint(point), &ca.issuer()?)?.der().to_vec();
+    Ok(IssuedCa { der, serial: serial_hex, not_after })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -432,6 +473,37 @@ mod tests {
             ["DNSName(issuer.example.it)", "URI(issuer.example.it)", "DNSName(example.org)", "URI(example.org)", "URI(.example.org)"]
         );
         assert!(nc.excluded_subtrees.is_none());
+    }
+
+    /// A leaf's signing certificate: under its CA certificate, cut to that certificate's end,
+    /// validating to the root; not for another host, not ending before it starts.
+    #[test]
+    fn a_signing_certificate_is_cut_to_its_ca_and_validates_to_the_root() {
+        let now = 1_800_000_000;
+        let (ta, leaf) = (EntityId::new("https://ta.example.it").unwrap(), EntityId::new("https://issuer.example.it/x").unwrap());
+        let (ta_key, leaf_key, credential_key) = (SoftwareSigner::generate().unwrap(), SoftwareSigner::generate().unwrap(), SoftwareSigner::generate().unwrap());
+        let root = root_certificate(&ta, &ta_key, now).unwrap();
+        let root_ca = IssuingCa::new(&root, &ta_key, "https://ta.example.it/crl").unwrap();
+        let req = CaRequest { subject: &leaf, subject_key: &leaf_key.public_jwk(), path_len: 0, extra_domains: &[] };
+        let leaf_ca = issue_ca_certificate(&root_ca, &req, now).unwrap();
+        assert_eq!(leaf_ca.not_after, now + CA_VALIDITY_SECS);
+        let ca = IssuingCa::new(&leaf_ca.der, &leaf_key, "https://issuer.example.it/x/crl").unwrap();
+        let c = issue_signing_certificate(&ca, &leaf, &credential_key.public_jwk(), now, now + 10 * 365 * 86_400).unwrap();
+        assert_eq!(c.not_after, leaf_ca.not_after, "not beyond its CA certificate");
+        let cert = parse_cert(&c.der).unwrap();
+        assert!(cert.basic_constraints().unwrap().is_none(), "an end-entity certificate");
+        let ku = cert.key_usage().unwrap().unwrap().value;
+        assert!(ku.digital_signature() && !ku.key_cert_sign() && !ku.crl_sign());
+        let anchors = wallet_core::x509::TrustAnchors::from_der(vec![root]).unwrap();
+        let x5c = vec![x5c_entry(&c.der), x5c_entry(&leaf_ca.der)];
+        let v = anchors.verify_chain(&x5c, wallet_core::time::UnixTime(now + 300 * 86_400)).unwrap();
+        assert_eq!(v.leaf_key.thumbprint(), credential_key.public_jwk().thumbprint());
+        let short = issue_signing_certificate(&ca, &leaf, &credential_key.public_jwk(), now, now + 3_600).unwrap();
+        assert_eq!(short.not_after, now + 3_600);
+        assert_ne!(short.serial, c.serial);
+        let elsewhere = EntityId::new("https://evil.example.org").unwrap();
+        assert!(matches!(issue_signing_certificate(&ca, &elsewhere, &credential_key.public_jwk(), now, now + 3_600), Err(CaError::OutsideNameConstraints { .. })));
+        assert!(matches!(issue_signing_certificate(&ca, &leaf, &credential_key.public_jwk(), now, now), Err(CaError::Time)));
     }
 
     #[test]

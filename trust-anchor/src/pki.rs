@@ -83,12 +83,20 @@ fn b64(s: &str) -> Result<Vec<u8>, String> {
     base64::engine::general_purpose::STANDARD.decode(s.trim()).map_err(|_| "x5c entry is not base64".to_owned())
 }
 
+/// The CA issuing CA certificates here: an authority's ([`own_chain`]); a leaf issues none.
 async fn issuing_chain(st: &AppState, fetcher: &dyn AsyncFetcher) -> Result<Chain, String> {
+    if st.root_ca().is_none() && !st.config().authority {
+        return Err("a leaf issues no CA certificates".into());
+    }
+    own_chain(st, fetcher).await
+}
+
+/// Our CA: the root at the trust anchor; else the CA certificate our superior pinned for our
+/// current key (an intermediate's, or a leaf's, whose pathlen 0 lets it issue end-entity
+/// certificates only: [`signing_certificate`]).
+async fn own_chain(st: &AppState, fetcher: &dyn AsyncFetcher) -> Result<Chain, String> {
     if let Some(root) = st.root_ca() {
         return Ok(Chain { ca_der: root.to_vec(), tail: vec![ca::x5c_entry(root)] });
-    }
-    if !st.config().authority {
-        return Err("a leaf issues no CA certificates".into());
     }
     let chain = own_ca_chain(st, fetcher).await?;
     let first = chain.first().ok_or("empty CA chain")?;
@@ -194,12 +202,63 @@ pub(crate) async fn with_ca_certificates(
     Ok((jwks, note))
 }
 
-/// `GET /crl`: the CRL of the CA issuing here (the root at the trust anchor, an
-/// intermediate's own CA), listing the CA certificates of removed subordinates until they
-/// expire. DER, `application/pkix-crl` (IT-Wallet 1.4 §1.2; RFC 5280 §5).
+/// A signing certificate we issued for one of our protocol keys, and the `x5c` to carry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SigningCertificate {
+    /// `[the certificate, our CA certificate, the intermediates' CAs]`: base64 DER, without
+    /// the root (IT-Wallet 1.4 §1.3).
+    pub x5c: Vec<String>,
+    /// Its `notAfter`, Unix seconds.
+    pub not_after: i64,
+    /// Its serial, lowercase hex (on our CRL once revoked).
+    pub serial: String,
+}
+
+/// The name under which our signing certificates for the key `kid` are recorded (the
+/// registry's `entity_id` column): what [`revoke_signing_certificates`] revokes.
+fn signing_record(st: &AppState, kid: &str) -> String {
+    format!("{} signing key {kid}", st.config().entity_id)
+}
+
+/// Issues, under our own CA certificate, a signing certificate for `key` valid until
+/// `not_after` (cut to our CA certificate's end), records it for our CRL and returns it with
+/// the `x5c` to carry. For keys whose signatures must stay verifiable longer than a day —
+/// a credential issuer's (IT-Wallet 1.4 §4.1: `x5c` REQUIRED in the SD-JWT VC header; §1.2:
+/// more than 24 h needs a CRL, ours at `/crl`). Why not, when not: before a superior pinned
+/// our key with a CA certificate, for a non-P-256 key, or a host outside our constraints.
+pub async fn signing_certificate(st: &AppState, key: &Jwk, now: i64, not_after: i64) -> Result<SigningCertificate, String> {
+    let fetcher = st.http().for_request();
+    let chain = own_chain(st, &fetcher).await?;
+    let issued = {
+        let ring = st.inner().ring();
+        let ca = IssuingCa::new(&chain.ca_der, ring.current(), st.endpoint("crl")).map_err(|e| e.to_string())?;
+        ca::issue_signing_certificate(&ca, &st.config().entity_id, key, now, not_after).map_err(|e| e.to_string())?
+    };
+    let rec = IssuedCertificate {
+        serial: issued.serial.clone(),
+        entity_id: signing_record(st, key.kid.as_deref().unwrap_or_default()),
+        issued_at: now,
+        not_after: issued.not_after,
+        revoked_at: None,
+    };
+    st.registry().add_certificate(&rec).await.map_err(|e| e.to_string())?;
+    let x5c = std::iter::once(ca::x5c_entry(&issued.der)).chain(crate::protocol::without_root(chain.tail)).collect();
+    Ok(SigningCertificate { x5c, not_after: issued.not_after, serial: issued.serial })
+}
+
+/// Revokes, at `now`, every signing certificate we issued for the key `kid` (a compromised
+/// or withdrawn credential key): they go on our CRL. The count revoked.
+pub async fn revoke_signing_certificates(st: &AppState, kid: &str, now: i64) -> Result<usize, String> {
+    st.registry().revoke_certificates(&signing_record(st, kid), now).await.map_err(|e| e.to_string())
+}
+
+/// `GET /crl`: the CRL of our CA (the root at the trust anchor, an intermediate's or a
+/// leaf's own CA), listing the CA certificates of removed subordinates and the signing
+/// certificates revoked here, until they expire. DER, `application/pkix-crl` (IT-Wallet 1.4
+/// §1.2; RFC 5280 §5).
 pub(crate) async fn crl(State(st): State<AppState>) -> Result<Response, ApiError> {
     let fetcher = st.http().for_request();
-    let chain = issuing_chain(&st, &fetcher).await.map_err(|e| ApiError::not_found(format!("no CRL here: {e}")))?;
+    let chain = own_chain(&st, &fetcher).await.map_err(|e| ApiError::not_found(format!("no CRL here: {e}")))?;
     let now = UnixTime::now().secs();
     let revoked: Vec<Revoked> = st
         .registry()

@@ -287,6 +287,7 @@ pub fn routes(state: AppState) -> Router {
         .route("/admin/own-trust-marks", post(crate::admin::attach_own_trust_mark))
         .route("/admin/keys/prepare", post(crate::admin::prepare_key))
         .route("/admin/keys/activate", post(crate::admin::activate_key))
+        .route("/admin/signing-certificates/revoke", post(crate::admin::revoke_signing_certificates))
         .route("/historical_keys", get(historical_keys));
     r.layer(axum::middleware::from_fn_with_state(state.clone(), crate::metrics::track))
         .layer(axum::extract::DefaultBodyLimit::max(64 * 1024))

@@ -483,6 +483,8 @@ async fn removing_a_subordinate_puts_its_ca_certificate_on_the_crl() {
     let leaf_x5c = pinned_x5c(&fed, &fed.int, &fed.leaf).await;
     assert!(revoked(&crl_of(&fed.ta).await, &root).is_empty());
     assert!(revoked(&crl_of(&fed.int).await, &der(&int_x5c[0])).is_empty());
+    // A leaf's CRL (of the signing certificates it issues) is signed under its own CA certificate.
+    assert!(revoked(&crl_of(&fed.leaf).await, &der(&leaf_x5c[0])).is_empty());
     // The intermediate removes the leaf: the leaf's CA serial is on the intermediate's CRL.
     let r = fed.http.delete(format!("{}/admin/subordinates?entity_id={}", fed.int.id, fed.leaf.id)).bearer_auth(TOKEN).send().await.unwrap();
     assert_eq!(r.status(), 204);
@@ -492,9 +494,16 @@ async fn removing_a_subordinate_puts_its_ca_certificate_on_the_crl() {
     let r = fed.http.delete(format!("{}/admin/subordinates?entity_id={}", fed.ta.id, fed.int.id)).bearer_auth(TOKEN).send().await.unwrap();
     assert_eq!(r.status(), 204);
     assert_eq!(revoked(&crl_of(&fed.ta).await, &root), vec![serial(&int_x5c[0])]);
-    // A leaf publishes no CRL.
-    let (status, _) = fed.get(format!("{}/crl", fed.leaf.id)).await;
-    assert_eq!(status, 404);
+}
+
+/// A leaf whose superior has not pinned its key with a CA certificate has no CA to sign a
+/// CRL or a signing certificate with: 404, and `signing_certificate` says why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leaf_without_a_ca_certificate_publishes_no_crl() {
+    let fed = Fed::new().await;
+    let (status, body) = fed.get(format!("{}/crl", fed.leaf.id)).await;
+    assert_eq!(status, 404, "{body}");
+    assert!(body.contains("no CA certificate"), "{body}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -558,11 +567,11 @@ async fn metrics_and_openapi_are_served() {
     for p in [
         "/.well-known/openid-federation", "/fetch", "/list", "/resolve", "/trust_mark", "/trust_mark_status", "/trust_marked_list",
         "/historical_keys", "/subordinate_events", "/ca", "/crl", "/health", "/metrics", "/openapi.json", "/admin/subordinates", "/admin/subordinates/refresh-keys",
-        "/admin/trust-marks", "/admin/trust-marks/revoke", "/admin/own-trust-marks", "/admin/keys/prepare", "/admin/keys/activate",
+        "/admin/trust-marks", "/admin/trust-marks/revoke", "/admin/own-trust-marks", "/admin/keys/prepare", "/admin/keys/activate", "/admin/signing-certificates/revoke",
     ] {
         assert!(paths.contains_key(p), "{p} missing from the OpenAPI document");
     }
-    assert_eq!(paths.len(), 21, "every documented path is a route");
+    assert_eq!(paths.len(), 22, "every documented path is a route");
 }
 
 /// IT-Wallet 1.4 §1.1: a wallet provider publishes `wallet_solution` metadata and is listed

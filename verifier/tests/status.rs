@@ -45,7 +45,7 @@ async fn serve_list(fed: &Fed) -> (String, Arc<Served>) {
     list.set(2, StatusValue::Suspended).unwrap();
     let now = UnixTime::now();
     let uri = format!("{base}/list");
-    let token = StatusListToken { list, uri: uri.clone(), iss: Some(fed.issuer.id.to_string()), iat: now.plus(-10), exp: Some(now.plus(3600)), ttl: Some(600) };
+    let token = StatusListToken { list, uri: uri.clone(), iss: Some(fed.issuer.id.to_string()), iat: now.plus(-10), exp: Some(now.plus(3600)), ttl: Some(600), aggregation_uri: None };
     let jwt = token.sign(&JwsHeader::new(JwsAlg::Es256).with_kid(fed.issuer.key.kid()), &fed.issuer.key).unwrap();
     let served = Arc::new(Served { token: jwt, accepts: std::sync::Mutex::new(Vec::new()), fetches: AtomicUsize::new(0) });
     let app = axum::Router::new().route("/list", axum::routing::get(serve_token)).route("/wrong-type", axum::routing::get(wrong_type)).with_state(served.clone());

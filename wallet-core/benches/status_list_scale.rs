@@ -87,7 +87,7 @@ impl Fixture {
     }
 
     fn token(&self, list: StatusList) -> StatusListToken {
-        StatusListToken { list, uri: URI.into(), iss: None, iat: NOW, exp: Some(NOW.plus(86_400)), ttl: Some(3_600) }
+        StatusListToken { list, uri: URI.into(), iss: None, iat: NOW, exp: Some(NOW.plus(86_400)), ttl: Some(3_600), aggregation_uri: None }
     }
 }
 

@@ -38,7 +38,7 @@ pub fn current(store: &Store) -> Result<StatusList, ProviderError> {
 /// The Status List Token to sign: `sub` is the list's URI, `iss` the provider, `exp` and
 /// `ttl` from the configuration.
 pub fn token(list: StatusList, uri: String, iss: String, now: UnixTime, lifetime: i64, cache_ttl: u64) -> StatusListToken {
-    StatusListToken { list, uri, iss: Some(iss), iat: now, exp: Some(now.plus(lifetime)), ttl: Some(cache_ttl) }
+    StatusListToken { list, uri, iss: Some(iss), iat: now, exp: Some(now.plus(lifetime)), ttl: Some(cache_ttl), aggregation_uri: None }
 }
 
 #[cfg(test)]

@@ -277,7 +277,7 @@ impl WpStatus {
         let mut list = StatusList::new(Bits::One, 16);
         list.set(9, StatusValue::Invalid).unwrap();
         let now = UnixTime::now();
-        let token = StatusListToken { list, uri: format!("{}/status-list", self.id), iss: Some(self.id.as_str().to_owned()), iat: now, exp: Some(now.plus(3_600)), ttl: Some(60) };
+        let token = StatusListToken { list, uri: format!("{}/status-list", self.id), iss: Some(self.id.as_str().to_owned()), iat: now, exp: Some(now.plus(3_600)), ttl: Some(60), aggregation_uri: None };
         let mut h = JwsHeader::new(JwsAlg::Es256);
         h.kid = self.key.kid();
         h.trust_chain = Some(self.chain.read().unwrap().clone()).filter(|c| !c.is_empty());

@@ -61,6 +61,9 @@ pub struct StatusListToken {
     pub exp: Option<UnixTime>,
     /// `ttl`: seconds a relying party may cache the token before fetching it again.
     pub ttl: Option<u64>,
+    /// `status_list.aggregation_uri` (Token Status List §4.3, OPTIONAL): where the issuer
+    /// publishes the URIs of all its lists, for relying parties that prefetch them.
+    pub aggregation_uri: Option<String>,
 }
 
 /// A Status List Token that passed every check of [`StatusListToken::verify`].
@@ -156,7 +159,7 @@ impl StatusListToken {
             iat: self.iat.secs(),
             exp: self.exp.map(UnixTime::secs),
             ttl: self.ttl,
-            status_list: ListClaim { bits: u64::from(self.list.bits().get()), lst: self.list.to_lst(), aggregation_uri: None },
+            status_list: ListClaim { bits: u64::from(self.list.bits().get()), lst: self.list.to_lst(), aggregation_uri: self.aggregation_uri.clone() },
         };
         let mut header = header.clone();
         header.typ = Some(TYP.to_owned());
@@ -283,7 +286,7 @@ mod tests {
             let mut list = StatusList::new(Bits::Four, 1024);
             list.set(7, StatusValue::Suspended).unwrap();
             list.set(8, StatusValue::AttributeUpdate).unwrap();
-            let mut t = StatusListToken { list, uri: URI.into(), iss: None, iat: NOW, exp: Some(NOW.plus(86_400)), ttl: Some(3600) };
+            let mut t = StatusListToken { list, uri: URI.into(), iss: None, iat: NOW, exp: Some(NOW.plus(86_400)), ttl: Some(3600), aggregation_uri: None };
             edit(&mut t);
             let header = JwsHeader::new(JwsAlg::Es256).with_kid(Some("status-1".into()));
             t.sign(&header, &self.signer).unwrap()
@@ -488,6 +491,11 @@ mod tests {
             "status_list": {"bits": 1, "lst": "eNrbuRgAAhcBXQ", "aggregation_uri": "https://issuer.example.it/status"}});
         let v = fx.verify(&fx.raw(&claims), 0, NOW).unwrap();
         assert_eq!(v.aggregation_uri.as_deref(), Some("https://issuer.example.it/status"));
+        // What our issuer signs round-trips; without one, the member is left out.
+        let signed = fx.token(|t| t.aggregation_uri = Some("https://issuer.example.it/status-list/aggregation".into()));
+        assert_eq!(fx.verify(&signed, 0, NOW).unwrap().aggregation_uri.as_deref(), Some("https://issuer.example.it/status-list/aggregation"));
+        let plain = fx.token(|_| {});
+        assert!(!String::from_utf8(crate::jose::CompactJws::parse(&plain).unwrap().payload().to_vec()).unwrap().contains("aggregation_uri"));
     }
 
     #[test]

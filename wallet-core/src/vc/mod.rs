@@ -179,13 +179,15 @@ impl SdJwtVcBuilder {
         Ok(self.concealed()?.sign(&header, signer)?)
     }
 
-    /// The protected header of the credentials `signer` signs with `kid` and, once the issuer
-    /// is onboarded, its `trust_chain` (as [`Self::kid`] and [`Self::sign_with_trust_chain`]
-    /// set them), encoded once: an issuer keeps it while its chain lasts and signs each
-    /// credential with [`Self::sign_encoded`].
-    pub fn encode_header(kid: Option<String>, trust_chain: Option<Vec<String>>, signer: &dyn Signer) -> jws::EncodedHeader {
+    /// The protected header of the credentials `signer` signs with `kid`, its certificate
+    /// chain `x5c` and, once the issuer is onboarded, its `trust_chain` (as [`Self::kid`],
+    /// [`Self::x5c`] and [`Self::sign_with_trust_chain`] set them), encoded once: an issuer
+    /// keeps it while its chain and certificate last and signs each credential with
+    /// [`Self::sign_encoded`].
+    pub fn encode_header(kid: Option<String>, x5c: Option<Vec<String>>, trust_chain: Option<Vec<String>>, signer: &dyn Signer) -> jws::EncodedHeader {
         let mut header = JwsHeader::new(JwsAlg::Es256).with_typ(TYP);
         header.kid = kid;
+        header.x5c = x5c;
         header.trust_chain = trust_chain;
         jws::EncodedHeader::new(&header, signer)
     }
@@ -353,8 +355,9 @@ mod tests {
         let issuer = SoftwareSigner::generate().unwrap();
         let chain = vec!["eyJ0eXAiOiJlbnRpdHktc3RhdGVtZW50K2p3dCJ9.e30.c2ln".to_owned(), "eyJ0eXAiOiJlbnRpdHktc3RhdGVtZW50K2p3dCJ9.e30.YW5jaG9y".to_owned()];
         let builder = || SdJwtVcBuilder::new("https://pid.example.it", pid::Pid::vct(), pid().to_attributes().unwrap()).validity(NOW, NOW.plus(86_400));
-        let direct = builder().kid("k1").sign_with_trust_chain(chain.clone(), &issuer).unwrap();
-        let header = SdJwtVcBuilder::encode_header(Some("k1".into()), Some(chain), &issuer);
+        let x5c = vec!["TUlJQg==".to_owned(), "TUlJQw==".to_owned()];
+        let direct = builder().kid("k1").x5c(x5c.clone()).sign_with_trust_chain(chain.clone(), &issuer).unwrap();
+        let header = SdJwtVcBuilder::encode_header(Some("k1".into()), Some(x5c), Some(chain), &issuer);
         let encoded = builder().sign_encoded(&header, &issuer).unwrap();
         let (a, b) = (direct.serialize(), encoded.serialize());
         assert_eq!(a.split('.').next(), b.split('.').next(), "the same protected header");

@@ -38,7 +38,7 @@ impl Lists {
     pub(crate) fn with(fx: &Fixture, idx: u64, value: StatusValue) -> Self {
         let mut list = StatusList::new(Bits::from_u64(2).unwrap(), 16);
         list.set(idx, value).unwrap();
-        let token = StatusListToken { list, uri: STATUS_URI.into(), iss: Some(ISSUER.into()), iat: NOW.plus(-10), exp: Some(NOW.plus(3600)), ttl: Some(600) };
+        let token = StatusListToken { list, uri: STATUS_URI.into(), iss: Some(ISSUER.into()), iat: NOW.plus(-10), exp: Some(NOW.plus(3600)), ttl: Some(600), aggregation_uri: None };
         let jwt = token.sign(&JwsHeader::new(JwsAlg::Es256).with_kid(fx.issuer_key.kid()), &fx.issuer_key).unwrap();
         Self { tokens: HashMap::from([(STATUS_URI.to_owned(), jwt)]), fetches: AtomicUsize::new(0) }
     }
