@@ -99,8 +99,10 @@ const callbacks = {
   ...(cfg.signed_metadata_key
     ? {
         async verifyJwt(signer, { header, compact }) {
+          // The header names the key by `kid` and carries our `x5c` (the peer then reports
+          // the signer as `x5c`); either way the configured issuer key is what verifies it.
           const key = cfg.signed_metadata_key;
-          if (signer.method !== 'custom' || (key.kid && signer.kid !== key.kid)) {
+          if (!['custom', 'x5c'].includes(signer.method) || (key.kid && signer.kid && signer.kid !== key.kid)) {
             throw new Error(`signed metadata: signer ${signer.method} (kid ${signer.kid}) is not the configured issuer key`);
           }
           try {

@@ -299,11 +299,14 @@ fn wants_jwt(headers: &HeaderMap) -> bool {
     headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.split(',').any(|p| p.split(';').next().unwrap_or_default().trim() == "application/jwt"))
 }
 
-/// `GET /.well-known/openid-credential-issuer`: JSON, or with `Accept: application/jwt`
-/// the same signed (`signed_metadata`, OpenID4VCI §12.2.3) with the credential key.
+/// `GET /.well-known/openid-credential-issuer`: JSON, or in the 1.4 profile with `Accept:
+/// application/jwt` the same signed (`openidvci-issuer-metadata+jwt`, OpenID4VCI §12.2.3) with
+/// the credential key, `kid` and our signing certificate's `x5c` (versions note §5.6: the
+/// signed form is 1.4's; a 1.3 deployment answers JSON, which every wallet reads).
 async fn issuer_metadata(State(st): State<Issuer>, headers: HeaderMap) -> Result<Response, IssuerError> {
-    if wants_jwt(&headers) {
-        let jwt = st.metadata().sign(st.keys().credential(), None, st.now(), 86_400).map_err(IssuerError::internal)?;
+    if wants_jwt(&headers) && st.config().profile == wallet_core::oid4vci::Profile::ItWallet14 {
+        let x5c = st.signing_certificate().await.map(|c| c.x5c);
+        let jwt = st.metadata().sign(st.keys().credential(), x5c, st.now(), 86_400).map_err(IssuerError::internal)?;
         return Ok(([(header::CONTENT_TYPE, "application/jwt")], jwt).into_response());
     }
     Ok(Json(st.metadata().clone()).into_response())

@@ -483,6 +483,7 @@ async fn metadata_and_service_basics() {
     let r = fed.http.get(fed.url("/.well-known/openid-credential-issuer")).header("accept", "application/jwt").send().await.unwrap();
     assert_eq!(r.headers()["content-type"], "application/jwt");
     let jwt = r.text().await.unwrap();
+    assert_eq!(wallet_core::jose::CompactJws::parse(&jwt).unwrap().header().x5c.as_ref().map(Vec::len), Some(2), "signed with our signing certificate's x5c");
     let resolver = StaticKeyResolver::for_issuer(fed.issuer_key().await, fed.issuer_id.as_str());
     let md = wallet_core::oid4vci::CredentialIssuerMetadata::verify_signed(&jwt, &resolver, UnixTime::now(), 60).unwrap();
     assert_eq!(md.credential_issuer, fed.issuer_id.as_str());

@@ -14,7 +14,8 @@ mod common;
 
 use std::sync::{Arc, Mutex};
 
-use common::{Fed, L3, MARIO, MDL, PID, STRANGER};
+use common::{Fed, L3, MARIO, MDL, PID, STRANGER, Setup};
+use wallet_core::oid4vci::Profile;
 use wallet_core::attestation::key_attestation::SoftwareAttester;
 use wallet_core::attestation::{GeneralInfo, KeyStorageInfo, ProviderSigning, StorageType, WUA_MIN_LIFETIME, WuaBuilder, WuaWalletInfo};
 use wallet_core::jose::SoftwareSigner;
@@ -245,9 +246,19 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
 /// Wallet-initiated PID issuance: PAR, `/authorize` → the OP's login page, opened in the
 /// browser step; the citizen logs in at CIE level 3; the redirect back is checked, the code
 /// redeemed with PKCE and DPoP, the PID verified and stored.
+///
+/// In both profiles (issue 12): the 1.3 deployment emits what 1.3 wallets read (versions note
+/// §5) and the same flow gets the PID.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_pid_is_issued_after_the_spid_cie_login_in_the_browser() {
-    let fed = Fed::spid_cie().await;
+    for profile in [Profile::ItWallet14, Profile::ItWallet13] {
+        pid_after_spid_cie_login(profile).await;
+    }
+}
+
+async fn pid_after_spid_cie_login(profile: Profile) {
+    let fed = Fed::build(Setup::SpidCie, |c| c.profile = profile).await;
+    profile_emits(&fed, profile).await;
     let phone = Arc::new(Phone::new(&fed));
     let issuer = fed.issuer_id.to_string();
     let op = fed.op.clone().unwrap().to_string();
@@ -283,9 +294,35 @@ async fn the_pid_is_issued_after_the_spid_cie_login_in_the_browser() {
 /// over OpenID4VP: the wallet shows who asks and what, presents it (KB-JWT by the key the
 /// PID's metadata names), and the code comes back in the `response_uri`'s `redirect_uri`:
 /// the mDL is issued.
+///
+/// In both profiles (issue 12).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_mdl_is_issued_after_presenting_the_pid() {
-    let fed = Fed::pid_over_vp().await;
+    for profile in [Profile::ItWallet14, Profile::ItWallet13] {
+        mdl_after_presenting_the_pid(profile).await;
+    }
+}
+
+/// What a deployment emits differently by profile (versions note §5): the signed metadata
+/// (`Accept: application/jwt`) in 1.4 only, a 1.3 deployment answering JSON; a pre-authorized
+/// offer refused in 1.3; an `authorization_code` offer with `scope` in both.
+async fn profile_emits(fed: &Fed, profile: Profile) {
+    let r = fed.http.get(fed.url("/.well-known/openid-credential-issuer")).header("accept", "application/jwt").send().await.unwrap();
+    let ct = r.headers()["content-type"].to_str().unwrap().to_owned();
+    assert_eq!(ct, if profile == Profile::ItWallet14 { "application/jwt" } else { "application/json" }, "{profile:?}");
+    let offer = |body: serde_json::Value| Fed::json(fed.http.post(fed.url("/admin/offers")).bearer_auth(common::TOKEN).json(&body));
+    let (s, v) = offer(serde_json::json!({"citizen": MARIO})).await;
+    assert_eq!(s, if profile == Profile::ItWallet14 { 201 } else { 400 }, "pre-authorized in {profile:?}: {v}");
+    let (s, v) = offer(serde_json::json!({"grant": "authorization_code", "citizen": MARIO})).await;
+    assert_eq!(s, 201, "{v}");
+    let url = url::Url::parse(v["offer_url"].as_str().unwrap()).unwrap();
+    let offer: serde_json::Value = serde_json::from_str(&url.query_pairs().find(|(k, _)| k == "credential_offer").unwrap().1).unwrap();
+    assert!(offer["grants"]["authorization_code"]["scope"].is_string(), "{offer}");
+}
+
+async fn mdl_after_presenting_the_pid(profile: Profile) {
+    let fed = Fed::build(Setup::PidOverVp, |c| c.profile = profile).await;
+    profile_emits(&fed, profile).await;
     let phone = Arc::new(Phone::new(&fed));
     let pid_issuer = fed.pid_issuer.as_ref().unwrap().id.as_str().trim_end_matches('/').to_owned();
     let (s, v) = Fed::json(fed.http.post(format!("{pid_issuer}/admin/offers")).bearer_auth(common::TOKEN).json(&serde_json::json!({"citizen": MARIO, "tx_code": false}))).await;
