@@ -92,7 +92,7 @@ async fn revoked_and_suspended_credentials_are_refused() {
     assert!(err.contains("invalid_request") && err.contains("credential revoked"), "{err}");
     let (_, verdict) = w.result(&strict, &s, None).await;
     assert_eq!(verdict["status"], "refused");
-    assert_eq!(verdict["reason"], "credential revoked");
+    assert_eq!((&verdict["reason"], &verdict["reason_code"]), (&json!("credential revoked"), &json!("revoked")));
     assert_eq!(verdict["credential"], "mdl");
     // The wallet logged the presentation before sending it, and what the verifier answered.
     let o = common::tessera(common::args(&["wallet", "log", "--data-dir", &w.wallet, "--json"])).await;
@@ -107,6 +107,7 @@ async fn revoked_and_suspended_credentials_are_refused() {
     assert!(!w.present(&s, &["--yes"]).await.status.success());
     let (_, verdict) = w.result(&strict, &s, None).await;
     assert_eq!((verdict["status"].as_str(), verdict["reason"].as_str()), (Some("refused"), Some("credential suspended")));
+    assert_eq!(verdict["reason_code"], "suspended");
 
     let s = w.session(&lenient, "driving_licence", "cross_device").await;
     assert!(w.present(&s, &["--yes"]).await.status.success());
@@ -137,6 +138,7 @@ async fn untrusted_issuers_are_refused() {
     let (_, verdict) = w.result(&v, &s, None).await;
     assert_eq!(verdict["status"], "refused");
     assert_eq!(verdict["reason"], format!("issuer {} is not allowed to issue {}", w.pid_only.id, Vct::MDL));
+    assert_eq!(verdict["reason_code"], "issuer_not_allowed_for_type");
 
     // The same query answered with the other licence: verified.
     let s = w.session(&v, "driving_licence", "cross_device").await;
@@ -159,6 +161,7 @@ async fn untrusted_issuers_are_refused() {
     assert!(err.contains("[y/N]") && err.contains("is not allowed to issue"), "{err}");
     let (_, verdict) = w.result(&v, &s, None).await;
     assert_eq!(verdict["reason"], format!("issuer {} is not allowed to issue {}", w.pid_only.id, Vct::MDL));
+    assert_eq!(verdict["reason_code"], "issuer_not_allowed_for_type");
     // A choice that is no candidate is refused before anything is sent.
     let s = w.session(&v, "driving_licence", "cross_device").await;
     let o = w.present(&s, &["--yes", "--choose", "mdl=00000000000000000000000000000000"]).await;
@@ -174,6 +177,7 @@ async fn untrusted_issuers_are_refused() {
     let (_, verdict) = w.result(&v, &s, None).await;
     assert_eq!(verdict["status"], "refused");
     assert!(verdict["reason"].as_str().unwrap().starts_with("untrusted issuer: "), "{verdict}");
+    assert_eq!(verdict["reason_code"], "untrusted_issuer");
 }
 
 /// The citizen declines: the verifier gets `access_denied`, the integrator a `declined`

@@ -70,13 +70,7 @@ async fn pre_authorized_flow_end_to_end_with_a_batch_of_two() {
 async fn credentials_and_status_lists_carry_the_issuers_signing_certificate() {
     use x509_parser::prelude::FromDer as _;
     let fed = Fed::new().await;
-    let wallet = Wallet::new(1);
-    let (url, tx) = fed.offer(MARIO, &[PID]).await;
-    let (_, code) = Wallet::read_offer(&fed, &url).await;
-    let at = wallet.token(&fed, &code, &tx).await;
-    let nonce = wallet.nonce(&fed).await;
-    let wua = fed.wua(&[&wallet.keys[0]]);
-    let (s, v) = wallet.protected(&fed, "/credential", &at, &Wallet::request(PID, wallet.proofs(&fed, &[&wallet.keys[0]], &wua, &nonce)), None).await;
+    let (_, s, v) = Wallet::new(1).first_credential(&fed, MARIO, PID).await;
     assert_eq!(s, 200, "{v}");
     let CredentialResponse::Immediate { credentials, .. } = Wallet::parse_credentials(&v) else { panic!("immediate") };
     let jwt = credentials[0].credential.split('~').next().unwrap();
@@ -158,13 +152,7 @@ async fn credentials_and_status_lists_carry_the_issuers_signing_certificate() {
 async fn a_credential_ends_no_later_than_its_signing_certificate() {
     use x509_parser::prelude::FromDer as _;
     let fed = Fed::with(|c| c.credential_ttl = 3 * 365 * 86_400).await;
-    let wallet = Wallet::new(1);
-    let (url, tx) = fed.offer(MARIO, &[PID]).await;
-    let (_, code) = Wallet::read_offer(&fed, &url).await;
-    let at = wallet.token(&fed, &code, &tx).await;
-    let nonce = wallet.nonce(&fed).await;
-    let wua = fed.wua(&[&wallet.keys[0]]);
-    let (s, v) = wallet.protected(&fed, "/credential", &at, &Wallet::request(PID, wallet.proofs(&fed, &[&wallet.keys[0]], &wua, &nonce)), None).await;
+    let (_, s, v) = Wallet::new(1).first_credential(&fed, MARIO, PID).await;
     assert_eq!(s, 200, "{v}");
     let CredentialResponse::Immediate { credentials, .. } = Wallet::parse_credentials(&v) else { panic!("immediate") };
     let jws = wallet_core::jose::CompactJws::parse(credentials[0].credential.split('~').next().unwrap()).unwrap();
@@ -181,12 +169,7 @@ async fn a_credential_ends_no_later_than_its_signing_certificate() {
 async fn deferred_issuance_until_the_registry_is_ready() {
     let fed = Fed::new().await;
     let wallet = Wallet::new(1);
-    let (url, tx) = fed.offer(LUIGIA, &[MDL]).await;
-    let (_, code) = Wallet::read_offer(&fed, &url).await;
-    let at = wallet.token(&fed, &code, &tx).await;
-    let nonce = wallet.nonce(&fed).await;
-    let wua = fed.wua(&[&wallet.keys[0]]);
-    let (s, v) = wallet.protected(&fed, "/credential", &at, &Wallet::request(MDL, wallet.proofs(&fed, &[&wallet.keys[0]], &wua, &nonce)), None).await;
+    let (at, s, v) = wallet.first_credential(&fed, LUIGIA, MDL).await;
     assert_eq!(s, 202, "{v}");
     let CredentialResponse::Deferred { transaction_id, .. } = Wallet::parse_credentials(&v) else { panic!("deferred") };
     let body = json!({"transaction_id": transaction_id});
@@ -558,13 +541,7 @@ async fn health_card_and_pid_from_the_sample_registries() {
     let fed = Fed::new().await;
     let resolver = StaticKeyResolver::for_issuer(fed.issuer_key().await, fed.issuer_id.as_str());
     for (configuration, vct) in [("dc_sd_jwt_EuropeanHealthInsuranceCard", "urn:eudi:ehic:1"), (PID, "urn:eudi:pid:it:1")] {
-        let wallet = Wallet::new(1);
-        let (url, tx) = fed.offer("BNCGPP90C15L219K", &[configuration]).await;
-        let (_, code) = Wallet::read_offer(&fed, &url).await;
-        let at = wallet.token(&fed, &code, &tx).await;
-        let nonce = wallet.nonce(&fed).await;
-        let wua = fed.wua(&[&wallet.keys[0]]);
-        let (s, v) = wallet.protected(&fed, "/credential", &at, &Wallet::request(configuration, wallet.proofs(&fed, &[&wallet.keys[0]], &wua, &nonce)), None).await;
+        let (_, s, v) = Wallet::new(1).first_credential(&fed, "BNCGPP90C15L219K", configuration).await;
         assert_eq!(s, 200, "{v}");
         let CredentialResponse::Immediate { credentials, .. } = Wallet::parse_credentials(&v) else { panic!("immediate") };
         let vc = wallet_core::vc::verify(&Verifier::new(&resolver), &credentials[0].credential, UnixTime::now()).unwrap();

@@ -140,7 +140,7 @@ fn verdict_json(v: &Verdict) -> (SessionStatus, Value) {
             (SessionStatus::Verified, json!({"status": "verified", "credentials": creds}))
         }
         Verdict::Refused { credential, reason } => {
-            (SessionStatus::Refused, json!({"status": "refused", "credential": credential, "reason": reason.to_string()}))
+            (SessionStatus::Refused, json!({"status": "refused", "credential": credential, "reason": reason.to_string(), "reason_code": reason.code()}))
         }
         Verdict::Declined(e) => (
             SessionStatus::Declined,

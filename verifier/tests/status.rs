@@ -79,13 +79,16 @@ async fn status_lists_decide_and_are_fetched_once() {
     let (st, v) = present(&fed, 1, &uri).await;
     assert_eq!((st, v["status"].as_str()), (400, Some("refused")), "{v}");
     assert!(v["reason"].as_str().unwrap().contains("revoked"), "{v}");
+    assert_eq!(v["reason_code"], "revoked");
     let (_, v) = present(&fed, 2, &uri).await;
     assert_eq!(v["status"], "refused");
     assert!(v["reason"].as_str().unwrap().contains("suspended"), "{v}");
+    assert_eq!(v["reason_code"], "suspended");
     assert_eq!(served.fetches.load(Ordering::SeqCst), 1, "cached by its ttl");
 
     // The same list as application/jwt: not a status list.
     let (st, v) = present(&fed, 0, &format!("{base}/wrong-type")).await;
     assert_eq!(v["status"], "refused", "{st} {v}");
     assert!(v["reason"].as_str().unwrap().contains("status"), "{v}");
+    assert_eq!(v["reason_code"], "status_unavailable", "cannot determine, not refused for cause");
 }

@@ -356,6 +356,18 @@ impl Wallet {
         serde_json::from_value::<NonceResponse>(v).unwrap().c_nonce
     }
 
+    /// A pre-authorized offer of `configuration` to `citizen`, redeemed, then `/credential`
+    /// with one proof by the first key (and its WUA): the access token and the answer.
+    pub async fn first_credential(&self, fed: &Fed, citizen: &str, configuration: &str) -> (String, u16, Value) {
+        let (url, tx) = fed.offer(citizen, &[configuration]).await;
+        let (_, code) = Wallet::read_offer(fed, &url).await;
+        let at = self.token(fed, &code, &tx).await;
+        let nonce = self.nonce(fed).await;
+        let wua = fed.wua(&[&self.keys[0]]);
+        let (s, v) = self.protected(fed, "/credential", &at, &Wallet::request(configuration, self.proofs(fed, &[&self.keys[0]], &wua, &nonce)), None).await;
+        (at, s, v)
+    }
+
     /// Proofs for `keys`, each with `wua` and `nonce`.
     pub fn proofs(&self, fed: &Fed, keys: &[&SoftwareSigner], wua: &str, nonce: &str) -> Vec<String> {
         keys.iter().map(|k| key_proof(*k, Some(wua), None, fed.issuer_id.as_str(), Some(nonce), UnixTime::now()).unwrap()).collect()

@@ -4,6 +4,7 @@
 
 use base64::Engine as _;
 use serde_json::Value;
+use wallet_core::oid4vp::verify::Refusal;
 
 use super::i18n::Msg;
 use crate::store::{Session, SessionStatus};
@@ -71,40 +72,29 @@ pub struct Outcome {
     pub result: Option<Value>,
 }
 
-/// The refusal reasons of wallet-core (`Refusal`'s `Display`, as the verdict JSON carries it
-/// in `reason`) in plain words. Unreachable status lists and status values we do not
-/// understand are "cannot determine", not "refused".
-pub fn refusal(reason: &str) -> (Look, Msg) {
-    let r = reason.trim();
-    let m = |p: &str| r.starts_with(p);
-    if m("credential revoked") {
-        (Look::Refused, Msg::ReasonRevoked)
-    } else if m("credential suspended") {
-        (Look::Refused, Msg::ReasonSuspended)
-    } else if m("credential expired") {
-        (Look::Refused, Msg::ReasonExpired)
-    } else if m("credential not valid before") {
-        (Look::Refused, Msg::ReasonNotYetValid)
-    } else if m("untrusted issuer") {
-        (Look::Refused, Msg::ReasonUntrusted)
-    } else if m("issuer ") && r.contains(" is not allowed to issue ") {
-        (Look::Refused, Msg::ReasonNotAllowed)
-    } else if m("issuer signature invalid") {
-        (Look::Refused, Msg::ReasonSignature)
-    } else if m("key binding") {
-        (Look::Refused, Msg::ReasonKeyBinding)
-    } else if m("malformed presentation") || m("invalid credential") {
-        (Look::Refused, Msg::ReasonInvalid)
-    } else if m("status unavailable") || (m("credential status") && r.ends_with("not understood")) {
-        (Look::Unknown, Msg::ReasonStatusUnavailable)
-    } else if m("format ") && r.ends_with("is not verified yet") {
-        (Look::Unknown, Msg::ReasonUnsupported)
-    } else if r.is_empty() {
-        (Look::Refused, Msg::ReasonOther)
-    } else {
-        // DoesNotMatchQuery and Response errors: the answer is not what was asked.
-        (Look::Refused, Msg::ReasonMismatch)
-    }
+/// A refusal in plain words, from wallet-core's stable code (`Refusal::code`, which the
+/// verdict JSON carries in `reason_code`). Unreachable status lists, status values we do not
+/// understand and formats not verified yet are "cannot determine" (`Refusal::
+/// code_is_indeterminate`), not "refused". A verdict stored without a code (by a version
+/// before codes) reads as refused for a reason not shown.
+pub fn refusal(code: &str) -> (Look, Msg) {
+    let look = if Refusal::code_is_indeterminate(code) { Look::Unknown } else { Look::Refused };
+    let msg = match code {
+        "revoked" => Msg::ReasonRevoked,
+        "suspended" => Msg::ReasonSuspended,
+        "expired" => Msg::ReasonExpired,
+        "not_yet_valid" => Msg::ReasonNotYetValid,
+        "untrusted_issuer" => Msg::ReasonUntrusted,
+        "issuer_not_allowed_for_type" => Msg::ReasonNotAllowed,
+        "bad_issuer_signature" => Msg::ReasonSignature,
+        "key_binding_failed" => Msg::ReasonKeyBinding,
+        "malformed_presentation" | "invalid_credential" => Msg::ReasonInvalid,
+        "status_unavailable" | "status_not_understood" => Msg::ReasonStatusUnavailable,
+        "unsupported_format" => Msg::ReasonUnsupported,
+        "does_not_match_query" | "invalid_response" => Msg::ReasonMismatch,
+        _ => Msg::ReasonOther,
+    };
+    (look, msg)
 }
 
 /// The outcome of a session at `now`; `None` while it is pending.
@@ -116,8 +106,8 @@ pub fn outcome(s: &Session, now: i64, preset: Option<&str>) -> Option<Outcome> {
         SessionStatus::Expired => o(Look::Expired, Msg::ExpiredTitle, Msg::ExpiredText, None),
         SessionStatus::Declined => o(Look::Declined, Msg::DeclinedTitle, Msg::DeclinedText, result),
         SessionStatus::Refused => {
-            let reason = result.as_ref().and_then(|v| v.get("reason")).and_then(Value::as_str).unwrap_or_default();
-            let (look, text) = refusal(reason);
+            let code = result.as_ref().and_then(|v| v.get("reason_code")).and_then(Value::as_str).unwrap_or_default();
+            let (look, text) = refusal(code);
             let title = if look == Look::Unknown { Msg::UnknownTitle } else { Msg::RefusedTitle };
             o(look, title, text, result)
         }
@@ -216,18 +206,30 @@ pub use service_kit::html::esc;
 mod tests {
     use super::*;
 
+    /// Each of wallet-core's refusals in plain words: by its code, so a reworded `Display`
+    /// changes nothing here.
     #[test]
     fn refusal_reasons_in_plain_words() {
-        assert_eq!(refusal("credential revoked"), (Look::Refused, Msg::ReasonRevoked));
-        assert_eq!(refusal("credential suspended"), (Look::Refused, Msg::ReasonSuspended));
-        assert_eq!(refusal("credential expired at 12"), (Look::Refused, Msg::ReasonExpired));
-        assert_eq!(refusal("untrusted issuer: no chain"), (Look::Refused, Msg::ReasonUntrusted));
-        assert_eq!(refusal("issuer https://x is not allowed to issue urn:eudi:mDL:it:1"), (Look::Refused, Msg::ReasonNotAllowed));
-        assert_eq!(refusal("issuer signature invalid"), (Look::Refused, Msg::ReasonSignature));
-        assert_eq!(refusal("key binding: the KB-JWT nonce is not this session's"), (Look::Refused, Msg::ReasonKeyBinding));
-        assert_eq!(refusal("status unavailable: fetch failed"), (Look::Unknown, Msg::ReasonStatusUnavailable));
-        assert_eq!(refusal("credential status 0x05 not understood"), (Look::Unknown, Msg::ReasonStatusUnavailable));
-        assert_eq!(refusal("the vp_token discloses claims not asked"), (Look::Refused, Msg::ReasonMismatch));
+        use wallet_core::oid4vp::verify::KeyBindingFailure;
+        let cases = [
+            (Refusal::Revoked, Look::Refused, Msg::ReasonRevoked),
+            (Refusal::Suspended, Look::Refused, Msg::ReasonSuspended),
+            (Refusal::Expired { exp: 12 }, Look::Refused, Msg::ReasonExpired),
+            (Refusal::NotYetValid { nbf: 12 }, Look::Refused, Msg::ReasonNotYetValid),
+            (Refusal::UntrustedIssuer("no chain".into()), Look::Refused, Msg::ReasonUntrusted),
+            (Refusal::IssuerNotAllowedForVct { issuer: "https://x".into(), vct: "urn:eudi:mDL:it:1".into() }, Look::Refused, Msg::ReasonNotAllowed),
+            (Refusal::BadSignature, Look::Refused, Msg::ReasonSignature),
+            (Refusal::KeyBinding(KeyBindingFailure::NonceMismatch), Look::Refused, Msg::ReasonKeyBinding),
+            (Refusal::Malformed("x".into()), Look::Refused, Msg::ReasonInvalid),
+            (Refusal::StatusUnavailable("fetch failed".into()), Look::Unknown, Msg::ReasonStatusUnavailable),
+            (Refusal::UnknownStatus(5), Look::Unknown, Msg::ReasonStatusUnavailable),
+            (Refusal::UnsupportedFormat("mso_mdoc".into()), Look::Unknown, Msg::ReasonUnsupported),
+        ];
+        for (r, look, msg) in cases {
+            assert_eq!(refusal(r.code()), (look, msg), "{r}");
+        }
+        assert_eq!(refusal("does_not_match_query"), (Look::Refused, Msg::ReasonMismatch));
+        assert_eq!(refusal(""), (Look::Refused, Msg::ReasonOther), "a verdict stored without a code");
     }
 
     #[test]

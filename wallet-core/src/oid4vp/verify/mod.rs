@@ -169,6 +169,44 @@ impl Refusal {
         "invalid_request"
     }
 
+    /// A stable machine-readable code for the rule that refused, one per variant, for
+    /// integrators and pages to act on (the `Display` text is for people and may change):
+    /// `malformed_presentation`, `untrusted_issuer`, `issuer_not_allowed_for_type`,
+    /// `bad_issuer_signature`, `expired`, `not_yet_valid`, `key_binding_failed`,
+    /// `invalid_credential`, `revoked`, `suspended`, `status_not_understood`,
+    /// `status_unavailable`, `does_not_match_query`, `invalid_response`, `unsupported_format`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Malformed(_) => "malformed_presentation",
+            Self::UntrustedIssuer(_) => "untrusted_issuer",
+            Self::IssuerNotAllowedForVct { .. } => "issuer_not_allowed_for_type",
+            Self::BadSignature => "bad_issuer_signature",
+            Self::Expired { .. } => "expired",
+            Self::NotYetValid { .. } => "not_yet_valid",
+            Self::KeyBinding(_) => "key_binding_failed",
+            Self::InvalidCredential(_) => "invalid_credential",
+            Self::Revoked => "revoked",
+            Self::Suspended => "suspended",
+            Self::UnknownStatus(_) => "status_not_understood",
+            Self::StatusUnavailable(_) => "status_unavailable",
+            Self::DoesNotMatchQuery(_) => "does_not_match_query",
+            Self::Response(_) => "invalid_response",
+            Self::UnsupportedFormat(_) => "unsupported_format",
+        }
+    }
+
+    /// Whether the refusal says only that the credential could not be checked (its status
+    /// list unreachable or not understood, a format not verified yet): a verifier shows
+    /// "cannot determine", not "refused", and the citizen may be asked to try again.
+    pub fn is_indeterminate(&self) -> bool {
+        matches!(self, Self::StatusUnavailable(_) | Self::UnknownStatus(_) | Self::UnsupportedFormat(_))
+    }
+
+    /// [`Self::is_indeterminate`] for a stored [`Self::code`].
+    pub fn code_is_indeterminate(code: &str) -> bool {
+        matches!(code, "status_unavailable" | "status_not_understood" | "unsupported_format")
+    }
+
     fn from_sd_jwt(e: SdJwtError) -> Self {
         use KeyBindingFailure as K;
         match e {

@@ -453,3 +453,34 @@ fn verdict_parts_display_and_serialize_without_debug_text() {
     assert_eq!(StatusOutcome::Valid(StatusValue::Update).to_string(), "valid (UPDATE)");
     assert_eq!(StatusOutcome::NotChecked.to_string(), "not_checked");
 }
+
+/// Every refusal has its own stable code, and exactly the ones that say "could not check"
+/// are indeterminate, by value and by stored code alike.
+#[test]
+fn every_refusal_has_a_distinct_code_and_the_indeterminate_ones_are_named() {
+    let all = [
+        Refusal::Malformed("x".into()),
+        Refusal::UntrustedIssuer("x".into()),
+        Refusal::IssuerNotAllowedForVct { issuer: "i".into(), vct: "v".into() },
+        Refusal::BadSignature,
+        Refusal::Expired { exp: 1 },
+        Refusal::NotYetValid { nbf: 1 },
+        Refusal::KeyBinding(KeyBindingFailure::Missing),
+        Refusal::InvalidCredential(crate::sd_jwt::SdJwtError::Malformed("x")),
+        Refusal::Revoked,
+        Refusal::Suspended,
+        Refusal::UnknownStatus(0x0c),
+        Refusal::StatusUnavailable("x".into()),
+        Refusal::DoesNotMatchQuery(MatchError::UnknownCredentialId("x".into())),
+        Refusal::Response(crate::oid4vp::response::ResponseError::TooLarge),
+        Refusal::UnsupportedFormat("mso_mdoc".into()),
+    ];
+    let codes: std::collections::BTreeSet<&str> = all.iter().map(Refusal::code).collect();
+    assert_eq!(codes.len(), all.len(), "{codes:?}");
+    assert!(codes.iter().all(|c| c.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')));
+    let indeterminate: Vec<&str> = all.iter().filter(|r| r.is_indeterminate()).map(Refusal::code).collect();
+    assert_eq!(indeterminate, ["status_not_understood", "status_unavailable", "unsupported_format"]);
+    for r in &all {
+        assert_eq!(Refusal::code_is_indeterminate(r.code()), r.is_indeterminate(), "{}", r.code());
+    }
+}
