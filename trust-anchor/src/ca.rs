@@ -297,18 +297,8 @@ fn unhex(s: &str) -> Option<Vec<u8>> {
 
 /// Issues `req.subject`'s CA certificate under `ca` (IT-Wallet 1.4 §1.2).
 pub fn issue_ca_certificate(ca: &IssuingCa<'_>, req: &CaRequest<'_>, now: i64) -> Result<IssuedCa, CaError> {
-    let point = match &req.subject_key.params {
-        JwkParams::Ec { .. } => req.subject_key.params.ec_point().ok_or_else(|| CaError::UnsupportedKey("this EC key".into()))?,
-        other => return Err(CaError::UnsupportedKey(other.describe())),
-    };
-    let host = req.subject.host();
-    if !permits_host(ca.cert_der, &host)? {
-        return Err(CaError::OutsideNameConstraints { host });
-    }
-    let (serial, serial_hex) = random_serial()?;
-    let not_after = now + CA_VALIDITY_SECS;
+    let (point, host) = subject_within(ca, req.subject, req.subject_key)?;
     let mut p = CertificateParams::new(Vec::<String>::new())?;
-    p.serial_number = Some(serial);
     p.distinguished_name = name(req.subject.as_str());
     p.is_ca = IsCa::Ca(BasicConstraints::Constrained(req.path_len));
     // The certified key also signs the entity's statements; keyEncipherment, which §1.2
@@ -316,6 +306,28 @@ pub fn issue_ca_certificate(ca: &IssuingCa<'_>, req: &CaRequest<'_>, now: i64) -
     p.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
     p.subject_alt_names = vec![uri(req.subject)?];
     p.custom_extensions = vec![name_constraints(&host, req.extra_domains)?];
+    sign_under(ca, p, point, now, now + CA_VALIDITY_SECS)
+}
+
+/// The public point of `key` (P-256 only) and `subject`'s host, which `ca`'s name
+/// constraints must permit: a certificate issued anyway would not validate.
+fn subject_within(ca: &IssuingCa<'_>, subject: &EntityId, key: &Jwk) -> Result<(Vec<u8>, String), CaError> {
+    let point = match &key.params {
+        JwkParams::Ec { .. } => key.params.ec_point().ok_or_else(|| CaError::UnsupportedKey("this EC key".into()))?,
+        other => return Err(CaError::UnsupportedKey(other.describe())),
+    };
+    let host = subject.host();
+    if !permits_host(ca.cert_der, &host)? {
+        return Err(CaError::OutsideNameConstraints { host });
+    }
+    Ok((point, host))
+}
+
+/// Signs `p` for the key at `point` under `ca`: a random serial, `ca`'s CRL Distribution
+/// Point, AKI, valid from a minute before `now` to `not_after`.
+fn sign_under(ca: &IssuingCa<'_>, mut p: CertificateParams, point: Vec<u8>, now: i64, not_after: i64) -> Result<IssuedCa, CaError> {
+    let (serial, serial_hex) = random_serial()?;
+    p.serial_number = Some(serial);
     p.crl_distribution_points = vec![CrlDistributionPoint { uris: vec![ca.crl_url.clone()] }];
     p.use_authority_key_identifier_extension = true;
     p.not_before = time(now - 60)?;
@@ -431,31 +443,17 @@ pub type IssuedSigning = IssuedCa;
 /// minute before `now` to `not_after`, cut to the CA certificate's own end: a certificate
 /// outliving its issuer would not validate.
 pub fn issue_signing_certificate(ca: &IssuingCa<'_>, subject: &EntityId, key: &Jwk, now: i64, not_after: i64) -> Result<IssuedSigning, CaError> {
-    let point = match &key.params {
-        JwkParams::Ec { .. } => key.params.ec_point().ok_or_else(|| CaError::UnsupportedKey("this EC key".into()))?,
-        other => return Err(CaError::UnsupportedKey(other.describe())),
-    };
-    let host = subject.host();
-    if !permits_host(ca.cert_der, &host)? {
-        return Err(CaError::OutsideNameConstraints { host });
-    }
+    let (point, host) = subject_within(ca, subject, key)?;
     let ca_end = parse_cert(ca.cert_der)?.validity().not_after.timestamp();
     let not_after = not_after.min(ca_end);
     if not_after <= now {
         return Err(CaError::Time);
     }
-    let (serial, serial_hex) = random_serial()?;
     let mut p = CertificateParams::new(Vec::<String>::new())?;
-    p.serial_number = Some(serial);
     p.distinguished_name = name(&format!("{subject} signing key"));
     p.subject_alt_names = vec![uri(subject)?, SanType::DnsName(host.as_str().try_into()?)];
     p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-    p.crl_distribution_points = vec![CrlDistributionPoint { uris: vec![ca.crl_url.clone()] }];
-    p.use_authority_key_identifier_extension = true;
-    p.not_before = time(now - 60)?;
-    p.not_after = time(not_after)?;
-    let der = p.signed_by(&PublicPoint(point), &ca.issuer()?)?.der().to_vec();
-    Ok(IssuedCa { der, serial: serial_hex, not_after })
+    sign_under(ca, p, point, now, not_after)
 }
 
 #[cfg(test)]
