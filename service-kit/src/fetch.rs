@@ -21,6 +21,7 @@ use tokio::sync::Semaphore;
 use tokio::time::Instant;
 use wallet_core::federation::{AsyncFetcher, FederationError, FetchFuture};
 use wallet_core::oid4vp::verify::{StatusFetcher, StatusFuture, StatusHttpResponse};
+use wallet_core::x509::crl::{CrlFetcher, CrlFuture};
 
 /// How long an idle pooled connection is kept for reuse: less than the idle keep-alive limit
 /// of common servers (hyper with a timer closes one after 30 s of waiting for a request head;
@@ -307,6 +308,16 @@ impl StatusFetcher for RequestFetcher<'_> {
             let r = self.http.get_typed(uri, wallet_core::status::MEDIA_TYPE, self.deadline).await.map_err(|e| e.to_string())?;
             Ok(StatusHttpResponse { content_type: r.content_type, body: r.body })
         })
+    }
+}
+
+/// CRL fetches (wallet-core's [`CrlFetcher`]) for one incoming request: `Accept:
+/// application/pkix-crl`, under the same bounds, by the request's deadline. wallet-core
+/// decodes and verifies the DER, so the `Content-Type` is not insisted on (RFC 5280 §4.2.1.13
+/// names no media type for HTTP distribution points).
+impl CrlFetcher for RequestFetcher<'_> {
+    fn fetch_crl<'a>(&'a self, uri: &'a str) -> CrlFuture<'a> {
+        Box::pin(async move { self.http.get_typed(uri, "application/pkix-crl", self.deadline).await.map(|r| r.body).map_err(|e| e.to_string()) })
     }
 }
 

@@ -158,6 +158,12 @@ pub struct Config {
     pub accept_suspended: bool,
     /// Check the Token Status List of credentials that have one.
     pub check_status: bool,
+    /// Check the CRLs named by the issuer's `x5c` certificates (its long-lived signing
+    /// certificate, its CA certificate: IT-Wallet 1.4 §1.2).
+    pub check_crl: bool,
+    /// Seconds a verified CRL answers before it is fetched again (never past its
+    /// `nextUpdate`; the federation's CAs serve theirs with `max-age=300`).
+    pub crl_refresh: i64,
     /// Rate limits.
     pub rate_limits: RateLimits,
     /// Bounds on outbound fetches (issuer chains, status lists, our own chain, webhooks).
@@ -211,6 +217,8 @@ struct File {
     result_ttl: Option<i64>,
     accept_suspended: Option<bool>,
     check_status: Option<bool>,
+    check_crl: Option<bool>,
+    crl_refresh: Option<i64>,
     rate_limits: Option<RateLimits>,
     /// `[outbound]`: service-kit's `FetchLimits` and `ca_certificates`.
     outbound: Option<toml::Table>,
@@ -264,6 +272,8 @@ impl Config {
             result_ttl: 600,
             accept_suspended: false,
             check_status: true,
+            check_crl: true,
+            crl_refresh: wallet_core::x509::crl::DEFAULT_REFRESH_SECS,
             rate_limits: RateLimits::default(),
             outbound: service_kit::FetchLimits::default(),
             outbound_ca: service_kit::OutboundCa::default(),
@@ -366,6 +376,15 @@ impl Config {
         }
         if let Some(v) = f.check_status {
             c.check_status = v;
+        }
+        if let Some(v) = f.check_crl {
+            c.check_crl = v;
+        }
+        if let Some(v) = f.crl_refresh {
+            if v < 0 {
+                return Err(ConfigError::Invalid(format!("crl_refresh must be 0 or more seconds, got {v}")));
+            }
+            c.crl_refresh = v;
         }
         if let Some(v) = f.rate_limits {
             c.rate_limits = v;

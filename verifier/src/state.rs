@@ -11,6 +11,7 @@ use wallet_core::oid4vp::metadata::VERIFIER_ENTITY_TYPE;
 use wallet_core::oid4vp::verify::StatusCache;
 use wallet_core::time::{Clock, SystemClock, UnixTime};
 use wallet_core::x509::TrustAnchors;
+use wallet_core::x509::crl::CrlCache;
 
 use crate::config::Config;
 use crate::keys::Keys;
@@ -67,6 +68,7 @@ struct Inner {
     chains: ChainCache,
     chain_memo: ChainMemo,
     statuses: StatusCache,
+    crls: CrlCache,
     x509: Option<TrustAnchors>,
     clock: Arc<dyn Clock>,
     limiters: Limiters,
@@ -135,6 +137,7 @@ impl Builder {
         };
         let limiters = Limiters { wallet: l("wallet", config.rate_limits.wallet), integrator: l("integrator", config.rate_limits.integrator) };
         let request_client_metadata = request_client_metadata(&config, &keys);
+        let crls = CrlCache::new(config.crl_refresh);
         Ok(Verifier {
             inner: Arc::new(Inner {
                 config,
@@ -145,6 +148,7 @@ impl Builder {
                 chains: ChainCache::new(),
                 chain_memo: ChainMemo::new(),
                 statuses: StatusCache::new(),
+                crls,
                 x509,
                 clock: self.clock,
                 limiters,
@@ -274,6 +278,11 @@ impl Verifier {
     /// Status lists fetched so far.
     pub fn statuses(&self) -> &StatusCache {
         &self.inner.statuses
+    }
+
+    /// CRLs of issuers' certificates fetched so far.
+    pub fn crls(&self) -> &CrlCache {
+        &self.inner.crls
     }
 
     /// The federation CA roots.

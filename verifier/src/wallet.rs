@@ -30,6 +30,7 @@ use wallet_core::jose::ContentEncryption;
 use wallet_core::oid4vp::dcql::DcqlQuery;
 use wallet_core::oid4vp::request_url::REQUEST_OBJECT_MEDIA_TYPE;
 use wallet_core::oid4vp::verify::StatusFetcher;
+use wallet_core::x509::crl::CrlFetcher;
 use wallet_core::oid4vp::{
     PostedResponse, PresentationContext, RequestObjectBuilder, RequestUriPost, ResponseExpectation, ResponseUriAnswer, Verdict,
     decrypt_response, verify_decrypted, verify_response,
@@ -185,12 +186,14 @@ pub(crate) async fn response_uri(State(st): State<Verifier>, body: Bytes) -> Res
     let chains = crate::trust::IssuerChains { cache: st.chains(), http: st.http(), anchors: &c.trust_anchors };
     let status_lists = st.http().for_request();
     let fetcher: &dyn StatusFetcher = &status_lists;
+    let crl_fetcher: &dyn CrlFetcher = &status_lists;
     let ctx = PresentationContext {
         federation_anchors: &c.trust_anchors,
         x509_anchors: st.x509_roots(),
         issuer_chains: Some(&chains),
         chain_memo: Some(st.chain_memo()),
         status: c.check_status.then_some((st.statuses(), fetcher)),
+        crls: c.check_crl.then_some((st.crls(), crl_fetcher)),
         accept_suspended: c.accept_suspended,
         ..PresentationContext::new(&client_id, &session.nonce, now)
     };

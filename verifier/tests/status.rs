@@ -1,7 +1,8 @@
 //! Token Status Lists over real HTTP on loopback: the issuer's list served here, fetched by
 //! the verifier through its bounded outbound client with `Accept: application/statuslist+jwt`,
 //! its `Content-Type` checked by wallet-core: a valid credential is verified, a revoked or a
-//! suspended one refused, a list served as another media type refused.
+//! suspended one refused, a list served as another media type refused. The issuer's signing
+//! certificate checked against its CA's CRL the same way: revoked, refused.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 mod common;
@@ -55,10 +56,16 @@ async fn serve_list(fed: &Fed) -> (String, Arc<Served>) {
 
 /// Presents a PID whose status is at `(idx, uri)`: the wallet's answer and the verdict.
 async fn present(fed: &Fed, idx: u64, uri: &str) -> (u16, Value) {
+    present_pid(fed, Some((idx, uri)), None).await
+}
+
+/// Presents a PID with the status reference and `x5c` header given: the wallet's answer and
+/// the verdict.
+async fn present_pid(fed: &Fed, status: Option<(u64, &str)>, x5c: Option<Vec<String>>) -> (u16, Value) {
     let s = fed.session(json!({"preset": "age_over_18", "flow": "cross_device"})).await;
     let wallet = Wallet::new();
     let f = wallet.fetch(fed, s["wallet_url"].as_str().unwrap()).await;
-    let sd = fed.issuer.pid_with_status(&wallet.holder, Some((idx, uri)));
+    let sd = fed.issuer.pid_signed(&wallet.holder, status, x5c);
     let p = wallet.present(&sd, &AGE, f.request.client_id.as_str(), &f.request.nonce);
     let (st, _) = post_response(fed, &f.request.response_uri, wallet.response_form(&f.request, vec![("pid", p)], f.request.state.clone())).await;
     let (_, v) = fed.result(s["session_id"].as_str().unwrap(), None).await;
@@ -91,4 +98,46 @@ async fn status_lists_decide_and_are_fetched_once() {
     assert_eq!(v["status"], "refused", "{st} {v}");
     assert!(v["reason"].as_str().unwrap().contains("status"), "{v}");
     assert_eq!(v["reason_code"], "status_unavailable", "cannot determine, not refused for cause");
+}
+
+/// IT-Wallet 1.4 §1.2: a certificate valid more than 24 h needs a CRL. A PID signed under the
+/// issuer's long-lived signing certificate (issued by its federation CA, CRL at the issuer's
+/// `/crl`; the CA certificate's at the anchor's) is verified while the certificate is on no
+/// CRL; once the operator revokes it, refused with `issuer_certificate_revoked` (the verifier
+/// fetches both CRLs over HTTP and checks their signatures); with `check_crl = false` the
+/// CRL is not consulted (an unreachable CRL: wallet-core's `x509::crl` tests).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_credential_under_a_revoked_signing_certificate_is_refused() {
+    // Fetched again for every presentation, so the revocation shows at once.
+    let fed = Fed::with(|c| c.crl_refresh = 0).await;
+    let now = UnixTime::now().secs();
+    let cert = trust_anchor::pki::signing_certificate(&fed.issuer.state, &fed.issuer.key.public_jwk(), now, now + 365 * 86_400).await.unwrap();
+    let (st, v) = present_pid(&fed, None, Some(cert.x5c.clone())).await;
+    assert_eq!((st, v["status"].as_str()), (200, Some("verified")), "{v}");
+
+    let r = fed
+        .http
+        .post(format!("{}/admin/signing-certificates/revoke", fed.issuer.id))
+        .bearer_auth(common::TOKEN)
+        .json(&json!({"kid": fed.issuer.key.kid().unwrap()}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let (st, v) = present_pid(&fed, None, Some(cert.x5c.clone())).await;
+    assert_eq!((st, v["status"].as_str(), v["reason_code"].as_str()), (403, Some("refused"), Some("issuer_certificate_revoked")), "{v}");
+    assert!(v["reason"].as_str().unwrap().contains(&format!("serial {}", cert.serial)), "{v}");
+
+    // The same credential where the operator turned the CRL check off.
+    let lax = Fed::with(|c| c.check_crl = false).await;
+    let cert = trust_anchor::pki::signing_certificate(&lax.issuer.state, &lax.issuer.key.public_jwk(), now, now + 365 * 86_400).await.unwrap();
+    lax.http
+        .post(format!("{}/admin/signing-certificates/revoke", lax.issuer.id))
+        .bearer_auth(common::TOKEN)
+        .json(&json!({"kid": lax.issuer.key.kid().unwrap()}))
+        .send()
+        .await
+        .unwrap();
+    let (st, v) = present_pid(&lax, None, Some(cert.x5c.clone())).await;
+    assert_eq!((st, v["status"].as_str()), (200, Some("verified")), "{v}");
 }

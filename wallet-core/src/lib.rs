@@ -42,6 +42,7 @@ pub mod vc;
 pub mod wallet;
 pub mod x509;
 
+
 /// Whether `u` is an `https` URL with a host, or `http` on loopback (a federation on one
 /// machine, tests): the rule for every endpoint a wallet or a server is told to call.
 pub(crate) fn is_https_or_loopback(u: &str) -> bool {
@@ -57,4 +58,21 @@ pub(crate) fn is_https_or_loopback(u: &str) -> bool {
 pub fn subtle_eq(a: &[u8], b: &[u8]) -> bool {
     use subtle::ConstantTimeEq as _;
     a.len() == b.len() && bool::from(a.ct_eq(b))
+}
+
+#[cfg(test)]
+pub(crate) mod test_support {
+    use std::future::Future;
+    use std::task::{Context, Poll, Waker};
+
+    /// Polls a future that never waits (in-memory fetchers answer at once).
+    pub(crate) fn block_on<F: Future>(f: F) -> F::Output {
+        let mut f = std::pin::pin!(f);
+        let mut cx = Context::from_waker(Waker::noop());
+        loop {
+            if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+                return v;
+            }
+        }
+    }
 }

@@ -18,6 +18,8 @@ use crate::jose::{EcCurve, JoseError, Jwk, JwkParams, JwsAlg, JwsHeader};
 use crate::sd_jwt::{IssuerKeyResolver, KeyResolutionError};
 use crate::time::UnixTime;
 
+pub mod crl;
+
 /// At most this many certificates in a chain.
 pub const MAX_CHAIN_LEN: usize = 10;
 /// At most this many bytes per certificate.
@@ -135,6 +137,10 @@ pub struct VerifiedChain {
     pub san_uris: Vec<String>,
     /// SAN DNS names of the leaf.
     pub san_dns: Vec<String>,
+    /// The certificates of the chain that name a CRL, each with what checking it takes
+    /// ([`crl::CrlCache::check`]); empty when none does (short-lived protocol certificates
+    /// carry no CRL Distribution Point: IT-Wallet 1.4 §1.2).
+    pub revocation: Vec<crl::RevocationPoint>,
 }
 
 fn parse(der: &[u8], index: usize) -> Result<X509Certificate<'_>, X509Error> {
@@ -228,8 +234,18 @@ fn ecdsa_der_to_raw(der: &[u8], n: usize) -> Option<Vec<u8>> {
 }
 
 fn verify_signed_by(cert: &X509Certificate<'_>, issuer_key: &Jwk, index: usize) -> Result<(), X509Error> {
-    let oid = cert.signature_algorithm.algorithm.to_id_string();
-    let sig: &[u8] = cert.signature_value.data.as_ref();
+    verify_signature(cert.tbs_certificate.as_ref(), &cert.signature_algorithm, cert.signature_value.data.as_ref(), issuer_key, index)
+}
+
+/// An X.509 signature (of a certificate or a CRL: the same algorithms) over `tbs`.
+fn verify_signature(
+    tbs: &[u8],
+    algorithm: &x509_parser::x509::AlgorithmIdentifier<'_>,
+    sig: &[u8],
+    issuer_key: &Jwk,
+    index: usize,
+) -> Result<(), X509Error> {
+    let oid = algorithm.algorithm.to_id_string();
     let (alg, sig) = match oid.as_str() {
         "1.2.840.10045.4.3.2" => (JwsAlg::Es256, ecdsa_der_to_raw(sig, 32)),
         "1.2.840.10045.4.3.3" => (JwsAlg::Es384, ecdsa_der_to_raw(sig, 48)),
@@ -241,7 +257,7 @@ fn verify_signed_by(cert: &X509Certificate<'_>, issuer_key: &Jwk, index: usize) 
         _ => return Err(X509Error::UnsupportedAlgorithm { index, alg: oid }),
     };
     let sig = sig.ok_or(X509Error::BadSignature { index })?;
-    match issuer_key.verify(alg, cert.tbs_certificate.as_ref(), &sig) {
+    match issuer_key.verify(alg, tbs, &sig) {
         Ok(()) => Ok(()),
         Err(JoseError::KeyAlgMismatch { .. }) => Err(X509Error::UnsupportedAlgorithm { index, alg: oid }),
         Err(_) => Err(X509Error::BadSignature { index }),
@@ -417,6 +433,7 @@ impl TrustAnchors {
         let certs = ders.iter().enumerate().map(|(i, d)| parse(d, i)).collect::<Result<Vec<_>, _>>()?;
         let time = ASN1Time::from_timestamp(now.secs()).map_err(|e| X509Error::Malformed { index: 0, detail: e.to_string() })?;
         let (san_uris, san_dns) = certs.first().map(sans).unwrap_or_default();
+        let mut revocation = Vec::new();
 
         for (i, cert) in certs.iter().enumerate() {
             check_extensions(cert, i)?;
@@ -431,7 +448,9 @@ impl TrustAnchors {
                 if cert.issuer().as_raw() != issuer.subject().as_raw() {
                     return Err(X509Error::IssuerMismatch { index: i });
                 }
-                verify_signed_by(cert, &public_key(issuer, i + 1)?, i)?;
+                let issuer_key = public_key(issuer, i + 1)?;
+                verify_signed_by(cert, &issuer_key, i)?;
+                revocation.extend(crl::RevocationPoint::of(cert, i, issuer_key));
             }
         }
         // The top of the chain must be issued by one of the roots.
@@ -442,12 +461,13 @@ impl TrustAnchors {
             let Ok(rc) = parse(&root.der, root_index) else { continue };
             if &root.der == ders.last().unwrap_or(&Vec::new()) && certs.len() == 1 {
                 // The leaf is the root itself (a self-signed trust anchor key).
-                return Ok(VerifiedChain { leaf_key: public_key(&rc, 0)?, san_uris, san_dns });
+                return Ok(VerifiedChain { leaf_key: public_key(&rc, 0)?, san_uris, san_dns, revocation: Vec::new() });
             }
             if top.issuer().as_raw() != rc.subject().as_raw() {
                 continue;
             }
-            if verify_signed_by(top, &public_key(&rc, root_index)?, top_index).is_err() {
+            let root_key = public_key(&rc, root_index)?;
+            if verify_signed_by(top, &root_key, top_index).is_err() {
                 continue;
             }
             if !rc.validity().is_valid_at(time) {
@@ -455,8 +475,9 @@ impl TrustAnchors {
             }
             check_ca(&rc, root_index, certs.len().saturating_sub(1))?;
             check_name_constraints(&rc, root_index, &san_uris, &san_dns)?;
+            revocation.extend(crl::RevocationPoint::of(top, top_index, root_key));
             let leaf = certs.first().ok_or(X509Error::Empty)?;
-            return Ok(VerifiedChain { leaf_key: public_key(leaf, 0)?, san_uris, san_dns });
+            return Ok(VerifiedChain { leaf_key: public_key(leaf, 0)?, san_uris, san_dns, revocation });
         }
         Err(X509Error::UntrustedRoot)
     }

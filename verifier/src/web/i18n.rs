@@ -120,6 +120,8 @@ messages! {
     ReasonInvalid => "Credenziale non valida o malformata.", "Invalid or malformed credential.";
     ReasonMismatch => "La risposta non corrisponde ai dati richiesti.", "The response does not match what was asked.";
     ReasonStatusUnavailable => "Lo stato della credenziale non è verificabile ora (elenco di stato non raggiungibile).", "The credential's status cannot be checked now (status list unreachable).";
+    ReasonCertificateRevoked => "Il certificato di firma dell'emittente è stato revocato.", "The issuer's signing certificate has been revoked.";
+    ReasonCertificateUnknown => "Non è possibile verificare ora il certificato dell'emittente (lista di revoca non raggiungibile).", "The issuer's certificate cannot be checked now (revocation list unreachable).";
     ReasonUnsupported => "Formato di credenziale non ancora supportato.", "Credential format not supported yet.";
     ReasonOther => "La verifica non è riuscita.", "The check failed.";
     Portrait => "Foto", "Portrait";

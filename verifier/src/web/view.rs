@@ -91,6 +91,8 @@ pub fn refusal(code: &str) -> (Look, Msg) {
         "malformed_presentation" | "invalid_credential" => Msg::ReasonInvalid,
         "status_unavailable" | "status_not_understood" => Msg::ReasonStatusUnavailable,
         "unsupported_format" => Msg::ReasonUnsupported,
+        "issuer_certificate_revoked" => Msg::ReasonCertificateRevoked,
+        "issuer_certificate_status_unknown" => Msg::ReasonCertificateUnknown,
         "does_not_match_query" | "invalid_response" => Msg::ReasonMismatch,
         _ => Msg::ReasonOther,
     };
@@ -211,6 +213,7 @@ mod tests {
     #[test]
     fn refusal_reasons_in_plain_words() {
         use wallet_core::oid4vp::verify::KeyBindingFailure;
+        use wallet_core::x509::crl::CrlError;
         let cases = [
             (Refusal::Revoked, Look::Refused, Msg::ReasonRevoked),
             (Refusal::Suspended, Look::Refused, Msg::ReasonSuspended),
@@ -224,6 +227,8 @@ mod tests {
             (Refusal::StatusUnavailable("fetch failed".into()), Look::Unknown, Msg::ReasonStatusUnavailable),
             (Refusal::UnknownStatus(5), Look::Unknown, Msg::ReasonStatusUnavailable),
             (Refusal::UnsupportedFormat("mso_mdoc".into()), Look::Unknown, Msg::ReasonUnsupported),
+            (Refusal::CertificateRevoked(CrlError::Revoked { index: 0, serial: "01".into(), revoked_at: 1 }), Look::Refused, Msg::ReasonCertificateRevoked),
+            (Refusal::CertificateStatusUnknown(CrlError::Unavailable { uri: "u".into(), detail: "d".into() }), Look::Unknown, Msg::ReasonCertificateUnknown),
         ];
         for (r, look, msg) in cases {
             assert_eq!(refusal(r.code()), (look, msg), "{r}");

@@ -31,6 +31,8 @@ async fn bind() -> (tokio::net::TcpListener, EntityId) {
 pub struct Issuer {
     pub id: EntityId,
     pub key: SoftwareSigner,
+    /// Its federation entity (its CA certificate, once onboarded; its `/crl`).
+    pub state: trust_anchor::AppState,
 }
 
 impl Issuer {
@@ -40,6 +42,11 @@ impl Issuer {
 
     /// A PID whose `status.status_list` points at `(idx, uri)` when given.
     pub fn pid_with_status(&self, holder: &SoftwareSigner, status: Option<(u64, &str)>) -> SdJwt {
+        self.pid_signed(holder, status, None)
+    }
+
+    /// A PID as [`Self::pid_with_status`], with `x5c` in its header when given.
+    pub fn pid_signed(&self, holder: &SoftwareSigner, status: Option<(u64, &str)>, x5c: Option<Vec<String>>) -> SdJwt {
         let attrs = json!({
             "given_name": "Mario", "family_name": "Rossi", "birthdate": "1980-01-10",
             "place_of_birth": {"locality": "Roma", "country": "IT"}, "nationalities": ["IT"],
@@ -51,6 +58,10 @@ impl Issuer {
             .holder_key(&holder.public_jwk());
         let b = match status {
             Some((idx, uri)) => b.status(idx, uri),
+            None => b,
+        };
+        let b = match x5c {
+            Some(chain) => b.x5c(chain),
             None => b,
         };
         b.kid(self.key.kid().unwrap()).sign(&self.key).unwrap()
@@ -73,8 +84,9 @@ async fn start_issuer(dir: &std::path::Path, name: &str, anchor: &EntityId) -> I
     });
     config.metadata = md.as_object().cloned().unwrap();
     let state = trust_anchor::AppState::open(config).unwrap();
-    tokio::spawn(async move { axum::serve(listener, trust_anchor::router(state)).await.unwrap() });
-    Issuer { id, key }
+    let served = state.clone();
+    tokio::spawn(async move { axum::serve(listener, trust_anchor::router(served)).await.unwrap() });
+    Issuer { id, key, state }
 }
 
 pub struct Fed {

@@ -83,6 +83,40 @@ impl Pki {
         let point = key.public_jwk().params.ec_point().unwrap();
         p.signed_by(&OurKey(point), &Issuer::from_params(&self.root_params, &self.root_key)).unwrap().der().to_vec()
     }
+
+    /// A long-lived signing certificate: [`Self::leaf`] with `serial` and a CRL
+    /// Distribution Point at `crl_uri`.
+    pub(crate) fn signing_leaf(&self, key: &SoftwareSigner, uri: &str, serial: &[u8], crl_uri: &str) -> Vec<u8> {
+        let mut p = params("signing key");
+        let host = crate::x509::uri_host(uri).unwrap();
+        p.subject_alt_names = vec![SanType::URI(uri.try_into().unwrap()), SanType::DnsName(host.as_str().try_into().unwrap())];
+        p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        p.serial_number = Some(rcgen::SerialNumber::from_slice(serial));
+        p.crl_distribution_points = vec![rcgen::CrlDistributionPoint { uris: vec![crl_uri.to_owned()] }];
+        let point = key.public_jwk().params.ec_point().unwrap();
+        p.signed_by(&OurKey(point), &Issuer::from_params(&self.root_params, &self.root_key)).unwrap().der().to_vec()
+    }
+
+    /// The CA's CRL listing `revoked` serials, valid around [`NOW`].
+    pub(crate) fn crl(&self, revoked: &[&[u8]]) -> Vec<u8> {
+        let params = rcgen::CertificateRevocationListParams {
+            this_update: date_time_ymd(2027, 1, 10),
+            next_update: date_time_ymd(2027, 2, 1),
+            crl_number: rcgen::SerialNumber::from(1u64),
+            issuing_distribution_point: None,
+            revoked_certs: revoked
+                .iter()
+                .map(|s| rcgen::RevokedCertParams {
+                    serial_number: rcgen::SerialNumber::from_slice(s),
+                    revocation_time: date_time_ymd(2027, 1, 5),
+                    reason_code: None,
+                    invalidity_date: None,
+                })
+                .collect(),
+            key_identifier_method: rcgen::KeyIdMethod::Sha256,
+        };
+        params.signed_by(&Issuer::from_params(&self.root_params, &self.root_key)).unwrap().der().to_vec()
+    }
 }
 
 pub(crate) fn statement(iss: &str, sub: &str, jwks: JwkSet, metadata: Option<Value>, hints: Option<&str>) -> EntityStatement {

@@ -19,7 +19,7 @@ use crate::federation::{ChainCollector, EntityId, FederationError};
 use crate::jose::{Jwk, JwkSet, JwsHeader};
 use crate::sd_jwt::{IssuerKeyResolver, KeyResolutionError};
 use crate::time::UnixTime;
-use crate::x509::{TrustAnchors, uri_host};
+use crate::x509::{TrustAnchors, VerifiedChain, uri_host};
 
 /// The future an [`IssuerChainResolver`] returns.
 pub type ChainFuture<'a> = Pin<Box<dyn Future<Output = Result<ValidatedChain, FederationError>> + Send + 'a>>;
@@ -119,7 +119,7 @@ fn allowed_vcts(md: &serde_json::Map<String, Value>) -> Vec<String> {
         .unwrap_or_default()
 }
 
-fn x5c_names(chain: &crate::x509::VerifiedChain, iss: &str) -> bool {
+fn x5c_names(chain: &VerifiedChain, iss: &str) -> bool {
     let host = uri_host(iss);
     chain.san_uris.iter().any(|u| u == iss) || host.is_some_and(|h| chain.san_dns.contains(&h))
 }
@@ -172,6 +172,7 @@ pub(crate) async fn establish(iss: &str, header: &JwsHeader, ctx: &PresentationC
             if v.leaf_key.thumbprint() != key.thumbprint() {
                 return Err(untrusted("x5c leaf key is not the issuer's federation key"));
             }
+            check_revocation(&v, ctx).await?;
         }
         let organization_name = chain
             .metadata_of("federation_entity")
@@ -193,10 +194,20 @@ pub(crate) async fn establish(iss: &str, header: &JwsHeader, ctx: &PresentationC
             if !x5c_names(&v, iss) {
                 return Err(untrusted("the x5c leaf certificate does not name the issuer"));
             }
+            check_revocation(&v, ctx).await?;
             Ok(TrustedIssuer { key: v.leaf_key, path: IssuerTrustPath::X5c { san_uris: v.san_uris, san_dns: v.san_dns }, allowed_vcts: None, jwks: None })
         }
         _ => Err(untrusted(chain_error.unwrap_or_else(|| "neither a trust chain nor an x5c chain to a configured anchor".into()))),
     }
+}
+
+/// The CRLs of the issuer's certificates (IT-Wallet 1.4 §1.2), when the context checks them.
+async fn check_revocation(chain: &VerifiedChain, ctx: &PresentationContext<'_>) -> Result<(), Refusal> {
+    let Some((cache, fetcher)) = ctx.crls else { return Ok(()) };
+    if chain.revocation.is_empty() {
+        return Ok(());
+    }
+    cache.check(&chain.revocation, fetcher, ctx.now).await.map_err(|e| if e.is_revoked() { Refusal::CertificateRevoked(e) } else { Refusal::CertificateStatusUnknown(e) })
 }
 
 /// The key of a credential already trusted (for the SD-JWT verifier).

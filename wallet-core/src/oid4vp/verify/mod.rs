@@ -45,6 +45,7 @@ use crate::sd_jwt::{ClaimPath, KeyBindingClaims, Parts, SdJwtError, Verifier};
 use crate::status::{CredentialStatus, StatusValue};
 use crate::time::UnixTime;
 use crate::x509::TrustAnchors;
+use crate::x509::crl::{CrlCache, CrlError, CrlFetcher};
 
 /// What was wrong with a key binding JWT (its `Display` is the sentence the verifier shows).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -143,6 +144,14 @@ pub enum Refusal {
     /// The status could not be established (fetch, signature, bounds...).
     #[error("status unavailable: {0}")]
     StatusUnavailable(String),
+    /// A certificate of the issuer's `x5c` is on its CA's CRL (IT-Wallet 1.4 §1.2): the
+    /// signing key was withdrawn, or the issuer left the federation.
+    #[error("issuer certificate revoked: {0}")]
+    CertificateRevoked(CrlError),
+    /// Whether the issuer's `x5c` certificates are revoked could not be established (the
+    /// CRL unreachable, past its `nextUpdate`, or not usable).
+    #[error("issuer certificate status unknown: {0}")]
+    CertificateStatusUnknown(CrlError),
     /// The presentation does not answer the query, or the response does not satisfy it.
     #[error("{0}")]
     DoesNotMatchQuery(MatchError),
@@ -159,7 +168,7 @@ impl Refusal {
     /// nonce and trust failures, 400 otherwise.
     pub fn http_status(&self) -> u16 {
         match self {
-            Self::KeyBinding(_) | Self::UntrustedIssuer(_) | Self::IssuerNotAllowedForVct { .. } | Self::BadSignature => 403,
+            Self::KeyBinding(_) | Self::UntrustedIssuer(_) | Self::IssuerNotAllowedForVct { .. } | Self::BadSignature | Self::CertificateRevoked(_) => 403,
             _ => 400,
         }
     }
@@ -174,7 +183,8 @@ impl Refusal {
     /// `malformed_presentation`, `untrusted_issuer`, `issuer_not_allowed_for_type`,
     /// `bad_issuer_signature`, `expired`, `not_yet_valid`, `key_binding_failed`,
     /// `invalid_credential`, `revoked`, `suspended`, `status_not_understood`,
-    /// `status_unavailable`, `does_not_match_query`, `invalid_response`, `unsupported_format`.
+    /// `status_unavailable`, `issuer_certificate_revoked`, `issuer_certificate_status_unknown`,
+    /// `does_not_match_query`, `invalid_response`, `unsupported_format`.
     pub fn code(&self) -> &'static str {
         match self {
             Self::Malformed(_) => "malformed_presentation",
@@ -189,6 +199,8 @@ impl Refusal {
             Self::Suspended => "suspended",
             Self::UnknownStatus(_) => "status_not_understood",
             Self::StatusUnavailable(_) => "status_unavailable",
+            Self::CertificateRevoked(_) => "issuer_certificate_revoked",
+            Self::CertificateStatusUnknown(_) => "issuer_certificate_status_unknown",
             Self::DoesNotMatchQuery(_) => "does_not_match_query",
             Self::Response(_) => "invalid_response",
             Self::UnsupportedFormat(_) => "unsupported_format",
@@ -199,12 +211,12 @@ impl Refusal {
     /// list unreachable or not understood, a format not verified yet): a verifier shows
     /// "cannot determine", not "refused", and the citizen may be asked to try again.
     pub fn is_indeterminate(&self) -> bool {
-        matches!(self, Self::StatusUnavailable(_) | Self::UnknownStatus(_) | Self::UnsupportedFormat(_))
+        matches!(self, Self::StatusUnavailable(_) | Self::UnknownStatus(_) | Self::CertificateStatusUnknown(_) | Self::UnsupportedFormat(_))
     }
 
     /// [`Self::is_indeterminate`] for a stored [`Self::code`].
     pub fn code_is_indeterminate(code: &str) -> bool {
-        matches!(code, "status_unavailable" | "status_not_understood" | "unsupported_format")
+        matches!(code, "status_unavailable" | "status_not_understood" | "issuer_certificate_status_unknown" | "unsupported_format")
     }
 
     fn from_sd_jwt(e: SdJwtError) -> Self {
@@ -247,6 +259,9 @@ pub struct PresentationContext<'a> {
     pub chain_memo: Option<&'a crate::federation::ChainMemo>,
     /// The status list cache and fetcher; `None` skips the status check.
     pub status: Option<(&'a StatusCache, &'a dyn StatusFetcher)>,
+    /// The CRL cache and fetcher for the issuer's `x5c` certificates that name a CRL (its
+    /// long-lived signing certificate, its CA certificate); `None` skips the check.
+    pub crls: Option<(&'a CrlCache, &'a dyn CrlFetcher)>,
     /// Accept an issuer trusted by `x5c` alone for any `vct` (default `false`).
     pub x5c_issuer_may_issue_any_vct: bool,
     /// Accept suspended credentials (RP policy, e.g. an age check; default `false`).
@@ -273,6 +288,7 @@ impl<'a> PresentationContext<'a> {
             issuer_chains: None,
             chain_memo: None,
             status: None,
+            crls: None,
             x5c_issuer_may_issue_any_vct: false,
             accept_suspended: false,
             kb_max_age: 120,

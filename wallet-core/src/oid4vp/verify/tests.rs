@@ -3,11 +3,10 @@
 //! broken thing per test, asserting the exact refusal.
 
 use std::collections::HashMap;
-use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::task::{Context, Poll, Waker};
 
 use super::*;
+use crate::x509::crl::CrlFetcher;
 use crate::federation::chain::{ValidatedChain, validate};
 use crate::federation::{EntityId, FederationError};
 use crate::jose::{JwsAlg, JwsHeader, Signer, SoftwareSigner};
@@ -17,16 +16,7 @@ use crate::oid4vp::testing::*;
 use crate::sd_jwt::{ClaimPath, KeyBindingInput, SdJwt};
 use crate::status::{Bits, StatusList, StatusListToken};
 
-/// Polls a future that never waits (our fetchers answer at once).
-pub(crate) fn block_on<F: Future>(f: F) -> F::Output {
-    let mut f = std::pin::pin!(f);
-    let mut cx = Context::from_waker(Waker::noop());
-    loop {
-        if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
-            return v;
-        }
-    }
-}
+pub(crate) use crate::test_support::block_on;
 
 /// A status list server in memory, counting fetches.
 pub(crate) struct Lists {
@@ -214,6 +204,62 @@ fn x5c_only_issuer_and_resolved_chain() {
     let ctx = PresentationContext { issuer_chains: Some(&chains), ..ctx };
     let v = block_on(verify_presentation(&p, &q.credentials[0], &ctx)).unwrap();
     assert!(matches!(v.issuer_trust, IssuerTrustPath::TrustChain { from_header: false, .. }));
+}
+
+/// CRLs by URI (an unknown URI is unreachable).
+struct Crls(HashMap<String, Vec<u8>>);
+
+impl CrlFetcher for Crls {
+    fn fetch_crl<'a>(&'a self, uri: &'a str) -> crate::x509::crl::CrlFuture<'a> {
+        let r = self.0.get(uri).cloned().ok_or_else(|| format!("{uri}: connection refused"));
+        Box::pin(async move { r })
+    }
+}
+
+#[test]
+fn an_issuer_certificate_on_its_cas_crl_is_refused_and_an_unreachable_crl_is_indeterminate() {
+    const CRL: &str = "https://ta.example.it/crl";
+    let fx = Fixture::new();
+    let signing = fx.pki.signing_leaf(&fx.issuer_key, ISSUER, &[0x51, 0x6e], CRL);
+    let x509 = fx.pki.anchors();
+    let cid = fx.client_id();
+    let anchors = [fx.anchor()];
+    let q = Fixture::pid_query();
+    let revoked = Crls(HashMap::from([(CRL.to_owned(), fx.pki.crl(&[&[0x51, 0x6e]]))]));
+    let clean = Crls(HashMap::from([(CRL.to_owned(), fx.pki.crl(&[&[0x01]]))]));
+    let down = Crls(HashMap::new());
+    // Trusted by x5c alone, and by the trust chain with the x5c beside it: the CRL counts in both.
+    for chain in [false, true] {
+        let sd = fx.issue_pid(
+            |_| {},
+            |h| {
+                h.x5c = Some(vec![b64(&signing)]);
+                if !chain {
+                    h.trust_chain = None;
+                }
+            },
+            &fx.issuer_key,
+        );
+        let p = present(&fx, &sd, &paths(), RP, NONCE, NOW);
+        let verify = |crls: &Crls| {
+            let cache = CrlCache::default();
+            let ctx = PresentationContext {
+                federation_anchors: &anchors,
+                x509_anchors: Some(&x509),
+                x5c_issuer_may_issue_any_vct: true,
+                crls: Some((&cache, crls)),
+                ..PresentationContext::new(&cid, NONCE, NOW)
+            };
+            block_on(verify_presentation(&p, &q.credentials[0], &ctx))
+        };
+        assert!(verify(&clean).is_ok(), "chain {chain}");
+        let e = verify(&revoked).unwrap_err();
+        assert_eq!(e, Refusal::CertificateRevoked(CrlError::Revoked { index: 0, serial: "516e".into(), revoked_at: 1_799_107_200 }), "chain {chain}");
+        assert_eq!((e.code(), e.http_status(), e.is_indeterminate()), ("issuer_certificate_revoked", 403, false));
+        let e = verify(&down).unwrap_err();
+        assert!(matches!(&e, Refusal::CertificateStatusUnknown(CrlError::Unavailable { uri, .. }) if uri == CRL), "{e}");
+        assert!(e.is_indeterminate());
+    }
 }
 
 #[test]
@@ -471,6 +517,8 @@ fn every_refusal_has_a_distinct_code_and_the_indeterminate_ones_are_named() {
         Refusal::Suspended,
         Refusal::UnknownStatus(0x0c),
         Refusal::StatusUnavailable("x".into()),
+        Refusal::CertificateRevoked(CrlError::Revoked { index: 0, serial: "01".into(), revoked_at: 1 }),
+        Refusal::CertificateStatusUnknown(CrlError::Unavailable { uri: "u".into(), detail: "d".into() }),
         Refusal::DoesNotMatchQuery(MatchError::UnknownCredentialId("x".into())),
         Refusal::Response(crate::oid4vp::response::ResponseError::TooLarge),
         Refusal::UnsupportedFormat("mso_mdoc".into()),
@@ -479,7 +527,7 @@ fn every_refusal_has_a_distinct_code_and_the_indeterminate_ones_are_named() {
     assert_eq!(codes.len(), all.len(), "{codes:?}");
     assert!(codes.iter().all(|c| c.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')));
     let indeterminate: Vec<&str> = all.iter().filter(|r| r.is_indeterminate()).map(Refusal::code).collect();
-    assert_eq!(indeterminate, ["status_not_understood", "status_unavailable", "unsupported_format"]);
+    assert_eq!(indeterminate, ["status_not_understood", "status_unavailable", "issuer_certificate_status_unknown", "unsupported_format"]);
     for r in &all {
         assert_eq!(Refusal::code_is_indeterminate(r.code()), r.is_indeterminate(), "{}", r.code());
     }

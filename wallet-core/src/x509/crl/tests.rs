@@ -1,0 +1,283 @@
+//! A federation PKI generated with rcgen, laid out as IT-Wallet 1.4 §1.2 and our trust
+//! anchor do: root CA (CRL at the anchor's `/crl`) → issuer CA (pathlen 0, CRL DP at the
+//! anchor) → long-lived signing certificate (CRL DP at the issuer's `/crl`); CRLs signed by
+//! each CA; then one broken thing per test.
+
+use std::sync::Mutex;
+
+use base64::Engine as _;
+use rcgen::{
+    BasicConstraints, CertificateParams, CertificateRevocationListParams, CrlDistributionPoint, CrlIssuingDistributionPoint, CrlScope,
+    DistinguishedName, DnType, IsCa, Issuer, KeyIdMethod, KeyPair, KeyUsagePurpose, PKCS_ECDSA_P256_SHA256, RevocationReason,
+    RevokedCertParams, SanType, SerialNumber, date_time_ymd,
+};
+
+use super::*;
+use crate::x509::TrustAnchors;
+
+const NOW: UnixTime = UnixTime(1_800_000_000); // 2027-01-15
+const TA_CRL: &str = "https://ta.example.it/crl";
+const ISSUER_CRL: &str = "https://pid.example.it/crl";
+const CA_SERIAL: [u8; 3] = [0x0c, 0xa0, 0x01];
+const LEAF_SERIAL: [u8; 3] = [0x1e, 0xaf, 0x01];
+
+fn name(cn: &str) -> DistinguishedName {
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::CommonName, cn);
+    dn
+}
+
+fn params(cn: &str, serial: Option<&[u8]>, crl: Option<&str>) -> CertificateParams {
+    let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
+    p.distinguished_name = name(cn);
+    p.not_before = date_time_ymd(2025, 1, 1);
+    p.not_after = date_time_ymd(2030, 1, 1);
+    p.serial_number = serial.map(SerialNumber::from_slice);
+    p.crl_distribution_points = crl.map(|u| CrlDistributionPoint { uris: vec![u.to_owned()] }).into_iter().collect();
+    p
+}
+
+fn ca(mut p: CertificateParams, pathlen: u8) -> CertificateParams {
+    p.is_ca = IsCa::Ca(BasicConstraints::Constrained(pathlen));
+    p.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    p
+}
+
+struct Pki {
+    root_der: Vec<u8>,
+    root: (CertificateParams, KeyPair),
+    issuer: (CertificateParams, KeyPair),
+    x5c: Vec<String>,
+}
+
+impl Pki {
+    /// The chain; `leaf_crl` is the signing certificate's distribution point (`None`: a
+    /// short-lived protocol certificate, which names none).
+    fn new(leaf_crl: Option<&str>) -> Self {
+        let b64 = |d: &[u8]| base64::engine::general_purpose::STANDARD.encode(d);
+        let root_key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).unwrap();
+        let root_params = ca(params("Tessera Trust Anchor", None, None), 1);
+        let root_der = root_params.self_signed(&root_key).unwrap().der().to_vec();
+        let issuer_key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).unwrap();
+        let issuer_params = ca(params("PID Provider CA", Some(&CA_SERIAL), Some(TA_CRL)), 0);
+        let issuer_der = issuer_params.signed_by(&issuer_key, &Issuer::from_params(&root_params, &root_key)).unwrap().der().to_vec();
+        let leaf_key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).unwrap();
+        let mut leaf_params = params("PID Provider signing key", Some(&LEAF_SERIAL), leaf_crl);
+        leaf_params.subject_alt_names = vec![SanType::URI("https://pid.example.it".try_into().unwrap())];
+        leaf_params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        let leaf_der = leaf_params.signed_by(&leaf_key, &Issuer::from_params(&issuer_params, &issuer_key)).unwrap().der().to_vec();
+        Self { root_der, root: (root_params, root_key), issuer: (issuer_params, issuer_key), x5c: vec![b64(&leaf_der), b64(&issuer_der)] }
+    }
+
+    fn points(&self) -> Vec<RevocationPoint> {
+        TrustAnchors::from_der(vec![self.root_der.clone()]).unwrap().verify_chain(&self.x5c, NOW).unwrap().revocation
+    }
+}
+
+fn crl_params(revoked: &[&[u8]]) -> CertificateRevocationListParams {
+    CertificateRevocationListParams {
+        this_update: date_time_ymd(2027, 1, 10),
+        next_update: date_time_ymd(2027, 2, 1),
+        crl_number: SerialNumber::from(7u64),
+        issuing_distribution_point: None,
+        revoked_certs: revoked
+            .iter()
+            .map(|s| RevokedCertParams {
+                serial_number: SerialNumber::from_slice(s),
+                revocation_time: date_time_ymd(2027, 1, 5),
+                reason_code: Some(RevocationReason::KeyCompromise),
+                invalidity_date: None,
+            })
+            .collect(),
+        key_identifier_method: KeyIdMethod::Sha256,
+    }
+}
+
+fn signed((params, key): &(CertificateParams, KeyPair), crl: CertificateRevocationListParams) -> Vec<u8> {
+    crl.signed_by(&Issuer::from_params(params, key)).unwrap().der().to_vec()
+}
+
+/// CRLs by URI, counting fetches.
+#[derive(Default)]
+struct Crls {
+    served: Mutex<HashMap<String, Result<Vec<u8>, String>>>,
+    fetches: Mutex<usize>,
+}
+
+impl Crls {
+    fn serve(&self, uri: &str, r: Result<Vec<u8>, String>) {
+        self.served.lock().unwrap().insert(uri.to_owned(), r);
+    }
+    fn fetches(&self) -> usize {
+        *self.fetches.lock().unwrap()
+    }
+}
+
+impl CrlFetcher for Crls {
+    fn fetch_crl<'a>(&'a self, uri: &'a str) -> CrlFuture<'a> {
+        *self.fetches.lock().unwrap() += 1;
+        let r = self.served.lock().unwrap().get(uri).cloned().unwrap_or_else(|| Err("404".into()));
+        Box::pin(async move { r })
+    }
+}
+
+/// Both CAs publish a CRL revoking `ta` (at the anchor) and `issuer` (at the issuer).
+fn published(pki: &Pki, ta: &[&[u8]], issuer: &[&[u8]]) -> Crls {
+    let crls = Crls::default();
+    crls.serve(TA_CRL, Ok(signed(&pki.root, crl_params(ta))));
+    crls.serve(ISSUER_CRL, Ok(signed(&pki.issuer, crl_params(issuer))));
+    crls
+}
+
+fn check(cache: &CrlCache, pki: &Pki, crls: &Crls, now: UnixTime) -> Result<(), CrlError> {
+    crate::test_support::block_on(cache.check(&pki.points(), crls, now))
+}
+
+/// The issuer's CRL replaced by `served`: why the check refuses it.
+fn refused_crl(pki: &Pki, served: Vec<u8>) -> String {
+    let crls = published(pki, &[], &[]);
+    crls.serve(ISSUER_CRL, Ok(served));
+    match check(&CrlCache::default(), pki, &crls, NOW) {
+        Err(CrlError::Invalid { uri, detail }) if uri == ISSUER_CRL => detail,
+        other => panic!("expected the issuer's CRL refused, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_verified_chain_names_each_certificate_with_a_crl_and_its_issuer() {
+    let pki = Pki::new(Some(ISSUER_CRL));
+    let points = pki.points();
+    assert_eq!(points.len(), 2);
+    assert_eq!((points[0].index, points[0].serial_hex().as_str(), points[0].crl_uris.as_slice()), (0, "1eaf01", [ISSUER_CRL.to_owned()].as_slice()));
+    assert_eq!((points[1].index, points[1].serial_hex().as_str(), points[1].crl_uris.as_slice()), (1, "0ca001", [TA_CRL.to_owned()].as_slice()));
+    // Each is checked against the key of the certificate above it.
+    assert_ne!(points[0].issuer_key, points[1].issuer_key);
+}
+
+#[test]
+fn a_protocol_certificate_without_a_distribution_point_needs_no_crl() {
+    let pki = Pki::new(None);
+    let points = pki.points();
+    assert_eq!(points.iter().map(|p| p.index).collect::<Vec<_>>(), [1], "only the CA certificate names a CRL");
+}
+
+#[test]
+fn certificates_on_no_crl_pass() {
+    let pki = Pki::new(Some(ISSUER_CRL));
+    let crls = published(&pki, &[&[0x99]], &[&[0x98]]);
+    assert_eq!(check(&CrlCache::default(), &pki, &crls, NOW), Ok(()));
+}
+
+#[test]
+fn a_signing_certificate_on_its_cas_crl_is_revoked() {
+    let pki = Pki::new(Some(ISSUER_CRL));
+    let crls = published(&pki, &[], &[&LEAF_SERIAL]);
+    let e = check(&CrlCache::default(), &pki, &crls, NOW).unwrap_err();
+    assert!(e.is_revoked());
+    assert_eq!(e, CrlError::Revoked { index: 0, serial: "1eaf01".into(), revoked_at: 1_799_107_200 });
+}
+
+#[test]
+fn a_ca_certificate_revoked_by_the_anchor_revokes_the_chain() {
+    let pki = Pki::new(Some(ISSUER_CRL));
+    let crls = published(&pki, &[&CA_SERIAL], &[]);
+    assert!(matches!(check(&CrlCache::default(), &pki, &crls, NOW), Err(CrlError::Revoked { index: 1, .. })));
+}
+
+#[test]
+fn serials_compare_without_leading_zero_bytes() {
+    let pki = Pki::new(Some(ISSUER_CRL));
+    let crls = published(&pki, &[], &[&[0x00, 0x1e, 0xaf, 0x01]]);
+    assert!(matches!(check(&CrlCache::default(), &pki, &crls, NOW), Err(CrlError::Revoked { index: 0, .. })));
+}
+
+#[test]
+fn a_crl_signed_by_another_ca_is_refused() {
+    let pki = Pki::new(Some(ISSUER_CRL));
+    // The anchor's CRL served where the issuer's should be: another issuer name and key.
+    let detail = refused_crl(&pki, signed(&pki.root, crl_params(&[])));
+    assert!(detail.contains("not by the certificate's issuer"), "{detail}");
+}
+
+#[test]
+fn a_crl_under_the_right_name_with_another_key_is_refused() {
+    let pki = Pki::new(Some(ISSUER_CRL));
+    let impostor = (pki.issuer.0.clone(), KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).unwrap());
+    let detail = refused_crl(&pki, signed(&impostor, crl_params(&[])));
+    assert!(detail.contains("signature"), "{detail}");
+}
+
+#[test]
+fn a_crl_past_its_next_update_is_refused() {
+    let pki = Pki::new(Some(ISSUER_CRL));
+    let crls = published(&pki, &[], &[]);
+    let march = UnixTime(1_803_000_000); // 2027-02-19
+    let e = check(&CrlCache::default(), &pki, &crls, march).unwrap_err();
+    assert!(matches!(&e, CrlError::Invalid { detail, .. } if detail.contains("nextUpdate")), "{e}");
+    assert!(!e.is_revoked());
+}
+
+#[test]
+fn a_crl_from_the_future_is_refused() {
+    let pki = Pki::new(Some(ISSUER_CRL));
+    let mut future = crl_params(&[]);
+    future.this_update = date_time_ymd(2027, 1, 20);
+    let detail = refused_crl(&pki, signed(&pki.issuer, future));
+    assert!(detail.contains("thisUpdate"), "{detail}");
+}
+
+#[test]
+fn a_partial_crl_is_not_read_as_complete() {
+    let pki = Pki::new(Some(ISSUER_CRL));
+    let mut partial = crl_params(&[]);
+    partial.issuing_distribution_point = Some(CrlIssuingDistributionPoint {
+        distribution_point: CrlDistributionPoint { uris: vec![ISSUER_CRL.into()] },
+        scope: Some(CrlScope::CaCertsOnly),
+    });
+    let detail = refused_crl(&pki, signed(&pki.issuer, partial));
+    assert!(detail.contains("2.5.29.28"), "{detail}");
+}
+
+#[test]
+fn what_is_not_a_crl_is_refused() {
+    let pki = Pki::new(Some(ISSUER_CRL));
+    let detail = refused_crl(&pki, b"<html>not found</html>".to_vec());
+    assert!(detail.contains("not a DER CRL"), "{detail}");
+    let mut trailing = signed(&pki.issuer, crl_params(&[]));
+    trailing.push(0);
+    assert!(refused_crl(&pki, trailing).contains("trailing"));
+}
+
+#[test]
+fn an_unreachable_crl_leaves_the_status_unknown() {
+    let pki = Pki::new(Some(ISSUER_CRL));
+    let crls = published(&pki, &[], &[]);
+    crls.serve(ISSUER_CRL, Err("connection refused".into()));
+    let e = check(&CrlCache::default(), &pki, &crls, NOW).unwrap_err();
+    assert_eq!(e, CrlError::Unavailable { uri: ISSUER_CRL.into(), detail: "connection refused".into() });
+}
+
+#[test]
+fn a_crl_is_fetched_again_after_the_refresh_and_a_stale_fetch_falls_back_until_next_update() {
+    let pki = Pki::new(Some(ISSUER_CRL));
+    let crls = published(&pki, &[], &[]);
+    let cache = CrlCache::new(300);
+    assert_eq!(check(&cache, &pki, &crls, NOW), Ok(()));
+    assert_eq!((crls.fetches(), cache.len()), (2, 2));
+    assert_eq!(check(&cache, &pki, &crls, UnixTime(NOW.0 + 299)), Ok(()));
+    assert_eq!(crls.fetches(), 2, "both answered from the cache");
+
+    // Revoked after the first fetch: seen at the next refresh.
+    crls.serve(ISSUER_CRL, Ok(signed(&pki.issuer, crl_params(&[&LEAF_SERIAL]))));
+    assert!(matches!(check(&cache, &pki, &crls, UnixTime(NOW.0 + 301)), Err(CrlError::Revoked { index: 0, .. })));
+
+    // The distribution point down: the last CRL verified answers until its nextUpdate...
+    let cache = CrlCache::new(300);
+    let crls = published(&pki, &[], &[]);
+    assert_eq!(check(&cache, &pki, &crls, NOW), Ok(()));
+    crls.serve(ISSUER_CRL, Err("503".into()));
+    assert_eq!(check(&cache, &pki, &crls, UnixTime(NOW.0 + 3_600)), Ok(()));
+    // ...and not after it.
+    let e = check(&cache, &pki, &crls, UnixTime(1_801_500_000)).unwrap_err();
+    assert!(matches!(&e, CrlError::Unavailable { detail, .. } if detail == "503"), "{e}");
+}
