@@ -108,8 +108,7 @@ fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 
 /// `POST /par` (RFC 9126, IT-Wallet 1.4 §3.3 steps 1–3): 201 `{request_uri, expires_in}`.
 pub async fn par(State(st): State<Issuer>, headers: HeaderMap, body: axum::body::Bytes) -> Result<Response, IssuerError> {
-    st.fetch_provider_chain(header_str(&headers, CLIENT_ATTESTATION_HEADER)).await;
-    st.fetch_anchor_configurations().await;
+    st.prefetch_for_attestation(header_str(&headers, CLIENT_ATTESTATION_HEADER)).await;
     let r = par_inner(&st, &headers, &body);
     if r.is_err() {
         st.metrics().count(Event::Refused);

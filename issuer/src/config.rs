@@ -292,6 +292,10 @@ pub struct Config {
     /// (IT-Wallet 1.4 §1.3). Empty: not checked (a warning at start when attestations are
     /// required).
     pub wallet_provider_trust_marks: Vec<String>,
+    /// Seconds a wallet provider's trust mark status, as its issuer's
+    /// `federation_trust_mark_status_endpoint` reported it (OID-FED §8.4), is used before it
+    /// is asked again (0: before every request carrying an attestation).
+    pub trust_mark_status_refresh: i64,
     /// Our superiors in the federation (default: the trust anchors).
     pub authority_hints: Vec<EntityId>,
     /// Bearer token of the admin API and the federation entity's admin API.
@@ -365,6 +369,7 @@ struct File {
     #[serde(default)]
     trust_anchors: Vec<AnchorFile>,
     wallet_provider_trust_marks: Option<Vec<String>>,
+    trust_mark_status_refresh: Option<i64>,
     authority_hints: Option<Vec<String>>,
     admin_token: Option<String>,
     organization_name: Option<String>,
@@ -421,6 +426,7 @@ impl Config {
             listen: SocketAddr::from(([0, 0, 0, 0], 7630)),
             trust_anchors: Vec::new(),
             wallet_provider_trust_marks: Vec::new(),
+            trust_mark_status_refresh: 300,
             authority_hints: Vec::new(),
             admin_token: String::new(),
             organization_name: "Tessera issuer".into(),
@@ -493,6 +499,12 @@ impl Config {
         }
         if let Some(v) = f.wallet_provider_trust_marks {
             c.wallet_provider_trust_marks = v;
+        }
+        if let Some(v) = f.trust_mark_status_refresh {
+            if v < 0 {
+                return Err(ConfigError::Invalid(format!("trust_mark_status_refresh must be 0 or more seconds, got {v}")));
+            }
+            c.trust_mark_status_refresh = v;
         }
         c.authority_hints = match f.authority_hints {
             Some(h) => h.iter().map(|h| entity("authority_hints", h)).collect::<Result<_, _>>()?,

@@ -89,8 +89,7 @@ pub async fn token(State(st): State<Issuer>, headers: HeaderMap, body: axum::bod
         st.metrics().count(Event::Refused);
         e
     };
-    st.fetch_provider_chain(header_str(&headers, wallet_core::attestation::CLIENT_ATTESTATION_HEADER)).await;
-    st.fetch_anchor_configurations().await;
+    st.prefetch_for_attestation(header_str(&headers, wallet_core::attestation::CLIENT_ATTESTATION_HEADER)).await;
     let now = st.now();
     let body = std::str::from_utf8(&body).map_err(|_| refused(IssuerError::bad_request("the body is not UTF-8")))?;
     let req = TokenRequest::parse_form(body).map_err(|e| refused(IssuerError::oauth(e.code(), e)))?;

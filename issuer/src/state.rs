@@ -8,6 +8,7 @@ use std::sync::Arc;
 use serde_json::{Map, Value, json};
 use service_kit::RateLimiter;
 use wallet_core::federation::TrustChainResolver;
+use wallet_core::federation::trust_mark::TrustMarkStatus;
 use wallet_core::jose::{Jwk, JwsHeader};
 use wallet_core::oid4vci::metadata::{ATTEST_JWT_CLIENT_AUTH, BatchCredentialIssuance};
 use wallet_core::oid4vci::token::{GRANT_AUTHORIZATION_CODE, GRANT_PRE_AUTHORIZED_CODE, GRANT_REFRESH_TOKEN};
@@ -71,6 +72,15 @@ pub enum OpenError {
 /// The anchors' configurations are fetched ahead of the synchronous checks
 /// ([`Issuer::fetch_anchor_configurations`]); a chain is remembered only once its mark
 /// checked, and not past the mark's `exp`.
+///
+/// The mark is also validated dynamically (IT-Wallet 1.4 §1.1: "static plus dynamic"; OID-FED
+/// §8.4): [`Issuer::fetch_mark_statuses`] asks the anchor's
+/// `federation_trust_mark_status_endpoint` about it before the synchronous checks, once it
+/// validates statically (nothing unverified is sent), and the answer is used
+/// `trust_mark_status_refresh` seconds; `revoked`, `expired` or `invalid` refuses the
+/// provider. When the endpoint cannot be asked (none published, unreachable, an answer that
+/// does not verify) the static validation stands, and the log says so: a status endpoint
+/// down must not stop every wallet from getting credentials.
 #[derive(Debug, Clone)]
 pub struct WalletProviders {
     resolvers: Vec<TrustChainResolver>,
@@ -79,7 +89,17 @@ pub struct WalletProviders {
     /// Trust mark types of which a provider holds one (none: not checked).
     required_marks: Vec<String>,
     anchor_configurations: Arc<std::sync::Mutex<AnchorConfigurations>>,
+    mark_statuses: Arc<std::sync::Mutex<MarkStatuses>>,
+    /// How long a reported mark status is used (seconds).
+    mark_status_refresh: i64,
 }
+
+/// Trust mark statuses as their issuers reported them, by the mark's JWT (`None`: could not
+/// be asked), and until when they are used.
+type MarkStatuses = std::collections::HashMap<String, (Option<TrustMarkStatus>, i64)>;
+
+/// Mark statuses remembered at most; the memory is emptied when full.
+const MAX_MARK_STATUSES: usize = 1_024;
 
 /// Trust anchors' Entity Configurations by anchor id (verified with its configured keys;
 /// `None` after a failed fetch) and until when they are used.
@@ -102,8 +122,24 @@ type ValidatedChains = std::collections::HashMap<[u8; 32], (Jwk, i64)>;
 const MAX_VALIDATED_CHAINS: usize = 1_024;
 
 impl WalletProviders {
-    fn new(resolvers: Vec<TrustChainResolver>, required_marks: Vec<String>) -> Self {
-        Self { resolvers, validated: Arc::default(), fetched: Arc::default(), required_marks, anchor_configurations: Arc::default() }
+    fn new(resolvers: Vec<TrustChainResolver>, required_marks: Vec<String>, mark_status_refresh: i64) -> Self {
+        Self {
+            resolvers,
+            validated: Arc::default(),
+            fetched: Arc::default(),
+            required_marks,
+            anchor_configurations: Arc::default(),
+            mark_statuses: Arc::default(),
+            mark_status_refresh,
+        }
+    }
+
+    /// The reported status of `mark` while it is to be used, up to its `until` included (with
+    /// a refresh of 0 the answer just asked counts for this request; `Some(None)`: could not
+    /// be asked).
+    fn mark_status(&self, mark: &str, now: i64) -> Option<Option<TrustMarkStatus>> {
+        let held = self.mark_statuses.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        held.get(mark).filter(|(_, until)| now <= *until).map(|(s, _)| *s)
     }
 
     /// The anchor's configuration while it is to be used (`Some(None)` after a failure).
@@ -124,7 +160,15 @@ impl WalletProviders {
             return Err(missing(format!("the trust anchor {}'s configuration could not be fetched to check them", anchor.id)));
         };
         let mark = wallet_core::federation::trust_mark::held(chain, &self.required_marks, anchor, &configuration, now).map_err(|e| missing(e.to_string()))?;
-        Ok(mark.exp.unwrap_or(i64::MAX))
+        let jwt = chain.subject.claims.trust_marks.iter().flatten().find(|t| t.trust_mark_type == mark.trust_mark_type).map(|t| t.trust_mark.as_str());
+        let status_until = match jwt.and_then(|j| self.mark_status(j, now.secs())) {
+            // Remembered with the chain no longer than the status is used.
+            Some(Some(TrustMarkStatus::Active) | None) | None => now.secs().saturating_add(self.mark_status_refresh),
+            Some(Some(other)) => {
+                return Err(missing(format!("{}: its issuer {} reports it {} (trust mark status)", mark.trust_mark_type, mark.iss, other.as_str())));
+            }
+        };
+        Ok(mark.exp.unwrap_or(i64::MAX).min(status_until))
     }
 
     /// The chain collected for `iss`, while it is to be used (`None` after a failure too).
@@ -486,7 +530,11 @@ impl Builder {
         };
         let limiters = Limiters { wallet: l("wallet", config.rate_limits.wallet), admin: l("admin", config.rate_limits.admin) };
         let wallet_providers =
-            WalletProviders::new(config.trust_anchors.iter().map(|a| TrustChainResolver::new(a.clone(), WALLET_SOLUTION)).collect(), config.wallet_provider_trust_marks.clone());
+            WalletProviders::new(
+                config.trust_anchors.iter().map(|a| TrustChainResolver::new(a.clone(), WALLET_SOLUTION)).collect(),
+                config.wallet_provider_trust_marks.clone(),
+                config.trust_mark_status_refresh,
+            );
         let http = service_kit::OutboundHttp::new(service_kit::FetchLimits::default()).map_err(|e| OpenError::Federation(format!("outbound HTTP: {e}")))?;
         let registry = match &config.registry_url {
             Some(url) => Registry::postgres(url).map_err(|e| OpenError::Config(crate::config::ConfigError::Invalid(format!("registry_url: {e}"))))?,
@@ -763,6 +811,87 @@ impl Issuer {
             fetched.clear();
         }
         fetched.insert(iss.to_owned(), entry);
+    }
+
+    /// What the synchronous checks of a client attestation (WAA) need fetched first: the
+    /// provider's chain when the attestation carries none, the anchors' configurations, the
+    /// status of the provider's trust marks.
+    pub async fn prefetch_for_attestation(&self, attestation: Option<&str>) {
+        self.fetch_provider_chain(attestation).await;
+        self.fetch_anchor_configurations().await;
+        self.fetch_mark_statuses(attestation).await;
+    }
+
+    /// The status of the wallet provider's required trust marks (the attestation's chain, or
+    /// the one collected for its `iss`), asked of the trust anchor that issued them at its
+    /// `federation_trust_mark_status_endpoint` (OID-FED §8.4) once each validates statically
+    /// ([`WalletProviders`] says how the answer counts). After
+    /// [`Self::fetch_provider_chain`] and [`Self::fetch_anchor_configurations`]; a map
+    /// look-up when nothing is due.
+    pub async fn fetch_mark_statuses(&self, attestation: Option<&str>) {
+        use wallet_core::federation::trust_mark;
+        let providers = &self.inner.wallet_providers;
+        if providers.required_marks.is_empty() {
+            return;
+        }
+        let Some(jws) = attestation.and_then(|a| wallet_core::jose::CompactJws::parse(a).ok()) else { return };
+        let now = self.now();
+        let chain = match &jws.header().trust_chain {
+            Some(c) => Some(c.clone()),
+            None => jws
+                .payload_json::<Value>()
+                .ok()
+                .and_then(|p| p.get("iss").and_then(Value::as_str).and_then(|iss| providers.fetched_chain(iss, now.secs())).flatten()),
+        };
+        let Some(ec) = chain.as_deref().and_then(<[String]>::first).and_then(|j| wallet_core::federation::entity::ParsedStatement::parse(j).ok()) else { return };
+        let subject = &ec.claims.sub;
+        for tm in ec.claims.trust_marks.iter().flatten().filter(|t| providers.required_marks.contains(&t.trust_mark_type)) {
+            if providers.mark_status_refresh > 0 && providers.mark_status(&tm.trust_mark, now.secs()).is_some() {
+                continue;
+            }
+            for anchor in &self.inner.config.trust_anchors {
+                let Some(Some(configuration)) = providers.anchor_configuration(anchor.id.as_str(), now.secs()) else { continue };
+                if trust_mark::verify(&tm.trust_mark, subject, &anchor.jwks, &configuration, now).is_err() {
+                    continue;
+                }
+                let endpoint = configuration
+                    .metadata
+                    .as_ref()
+                    .and_then(|m| m.get("federation_entity"))
+                    .and_then(|f| f.get("federation_trust_mark_status_endpoint"))
+                    .and_then(Value::as_str);
+                let asked = match endpoint {
+                    None => Err(format!("{} publishes no federation_trust_mark_status_endpoint", anchor.id)),
+                    Some(endpoint) => self
+                        .inner
+                        .http
+                        .for_request()
+                        .post_form(endpoint, &[("trust_mark", tm.trust_mark.as_str())], trust_mark::STATUS_RESPONSE_MEDIA_TYPE)
+                        .await
+                        .map_err(|e| format!("{endpoint}: {e}"))
+                        .and_then(|r| String::from_utf8(r.body).map_err(|_| format!("{endpoint}: the answer is not UTF-8")))
+                        .and_then(|jwt| trust_mark::verify_status_response(&jwt, &anchor.jwks, &tm.trust_mark).map_err(|e| format!("{endpoint}: {e}"))),
+                };
+                let entry = match asked {
+                    Ok(status) => {
+                        if status != TrustMarkStatus::Active {
+                            tracing::info!(target: "issuer", provider = %subject, trust_mark_type = %tm.trust_mark_type, status = status.as_str(), "wallet provider's trust mark is not active");
+                        }
+                        (Some(status), now.secs().saturating_add(providers.mark_status_refresh))
+                    }
+                    Err(e) => {
+                        tracing::warn!(target: "issuer", provider = %subject, trust_mark_type = %tm.trust_mark_type, "trust mark status not asked (the static validation stands): {e}");
+                        (None, now.secs().saturating_add(CHAIN_RETRY))
+                    }
+                };
+                let mut held = providers.mark_statuses.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                if held.len() >= MAX_MARK_STATUSES {
+                    held.clear();
+                }
+                held.insert(tm.trust_mark.clone(), entry);
+                break;
+            }
+        }
     }
 
     /// When wallet providers must hold a trust mark: each trust anchor's Entity

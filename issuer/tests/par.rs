@@ -5,7 +5,7 @@
 mod common;
 
 use common::{Fed, MDL};
-use serde_json::Value;
+use serde_json::{Value, json};
 use wallet_core::jose::{Signer as _, SoftwareSigner};
 use wallet_core::oid4vci::{AuthorizeRequest, ParRequest, ParRequestBuilder, ParResponse, client_attestation_headers};
 use wallet_core::time::UnixTime;
@@ -113,6 +113,41 @@ async fn a_waa_from_a_provider_without_the_wallet_provider_trust_mark_is_refused
     let collected = Client { waa: fed.waa_without_chain(fed.wp_id.as_str(), &key), key };
     let (s, v) = collected.par(&fed, &collected.par_body(&fed, &collected.key), Some(&collected.waa), &issuer).await;
     assert_eq!(s, 201, "{v}");
+}
+
+/// IT-Wallet 1.4 §1.1 (trust marks: static plus dynamic validation), OID-FED §8.4: the
+/// issuer asks the anchor's `federation_trust_mark_status_endpoint` about the provider's mark;
+/// once the anchor revokes it, the provider's attestations are refused `invalid_client`
+/// though its Entity Configuration still carries the mark, signed and unexpired.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waa_from_a_provider_whose_trust_mark_was_revoked_is_refused() {
+    let mut fed = Fed::with(|c| {
+        c.wallet_provider_trust_marks = vec![common::wp_mark(&c.trust_anchors[0].id)];
+        // Asked before every request: the revocation shows at once.
+        c.trust_mark_status_refresh = 0;
+    })
+    .await;
+    let issuer = fed.issuer_id.as_str().to_owned();
+    common::mark(&fed.http, &fed.anchor.id, &fed.wp_id, common::WP_MARK).await;
+    fed.refresh_wp_chain().await;
+    let c = Client::new(&fed);
+    let (s, v) = c.par(&fed, &c.par_body(&fed, &c.key), Some(&c.waa), &issuer).await;
+    assert_eq!(s, 201, "{v}");
+
+    let r = fed
+        .http
+        .post(format!("{}/admin/trust-marks/revoke", fed.anchor.id))
+        .bearer_auth(common::TOKEN)
+        .json(&json!({"sub": fed.wp_id, "trust_mark_type": common::WP_MARK}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let c = Client::new(&fed);
+    let (s, v) = c.par(&fed, &c.par_body(&fed, &c.key), Some(&c.waa), &issuer).await;
+    assert_eq!((s, v["error"].as_str()), (401, Some("invalid_client")), "{v}");
+    let why = v["error_description"].as_str().unwrap();
+    assert!(why.contains("reports it revoked"), "{why}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -213,10 +213,24 @@ impl OutboundHttp {
     /// with its `Content-Type` for the caller to check (a Token Status List must be
     /// `application/statuslist+jwt`).
     pub async fn get_typed(&self, url: &str, accept: &str, deadline: Instant) -> Result<Typed, FetchError> {
+        self.exchange(self.client.get(url).header("accept", accept), url, deadline).await
+    }
+
+    /// POSTs `form` (`application/x-www-form-urlencoded`, `Accept: accept`) to `url` by
+    /// `deadline`, under the same bounds: the body of a 200 response with its `Content-Type`
+    /// (a trust mark status request, OID-FED §8.4).
+    pub async fn post_form(&self, url: &str, form: &[(&str, &str)], accept: &str, deadline: Instant) -> Result<Typed, FetchError> {
+        let body = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(form).finish();
+        let req = self.client.post(url).header("content-type", "application/x-www-form-urlencoded").header("accept", accept).body(body);
+        self.exchange(req, url, deadline).await
+    }
+
+    /// Sends `req` (to `url`) under the bounds: a 200's body, at most `max_body` bytes.
+    async fn exchange(&self, req: reqwest::RequestBuilder, url: &str, deadline: Instant) -> Result<Typed, FetchError> {
         check_url(url)?;
         let _permit = self.permits.try_acquire().map_err(|_| FetchError::Saturated(self.limits.max_in_flight))?;
         let work = async {
-            let mut resp = self.client.get(url).header("accept", accept).send().await.map_err(net)?;
+            let mut resp = req.send().await.map_err(net)?;
             if resp.status() != reqwest::StatusCode::OK {
                 return Err(FetchError::Status(resp.status().as_u16()));
             }
@@ -286,6 +300,11 @@ impl RequestFetcher<'_> {
     /// Time left before the deadline.
     pub fn remaining(&self) -> Duration {
         self.deadline.saturating_duration_since(Instant::now())
+    }
+
+    /// [`OutboundHttp::post_form`] by the request's deadline.
+    pub async fn post_form(&self, url: &str, form: &[(&str, &str)], accept: &str) -> Result<Typed, FetchError> {
+        self.http.post_form(url, form, accept, self.deadline).await
     }
 }
 

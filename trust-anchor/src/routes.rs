@@ -440,7 +440,7 @@ async fn trust_mark_status(State(st): State<AppState>, Form(f): Form<StatusForm>
     };
     let body = json!({"iss": st.config().entity_id, "iat": now, "trust_mark": jwt, "status": status});
     let header = JwsHeader::new(JwsAlg::Es256).with_typ(STATUS_RESPONSE_TYP);
-    Ok(jwt_response("application/trust-mark-status-response+jwt", st.inner.sign_json(&header, &body)?))
+    Ok(jwt_response(wallet_core::federation::trust_mark::STATUS_RESPONSE_MEDIA_TYPE, st.inner.sign_json(&header, &body)?))
 }
 
 /// Draft 48 §8.5: entities holding an active mark of a type.

@@ -104,6 +104,21 @@ pub enum TrustMarkStatus {
     Invalid,
 }
 
+impl TrustMarkStatus {
+    /// The status as the endpoint spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Expired => "expired",
+            Self::Revoked => "revoked",
+            Self::Invalid => "invalid",
+        }
+    }
+}
+
+/// The media type of a trust mark status response (OID-FED §8.4.2).
+pub const STATUS_RESPONSE_MEDIA_TYPE: &str = "application/trust-mark-status-response+jwt";
+
 fn tm_err(msg: impl Into<String>) -> FederationError {
     FederationError::TrustMark(msg.into())
 }
