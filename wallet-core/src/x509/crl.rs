@@ -265,15 +265,21 @@ impl CrlCache {
 
     /// Checks every certificate of `points` (a verified chain's
     /// [`super::VerifiedChain::revocation`]) against its issuer's CRL: `Ok` when none is
-    /// listed; the first revoked one, or the first whose status cannot be established.
+    /// listed; else the first revoked one (a revocation known beats a status unknown
+    /// elsewhere in the chain), else the first whose status cannot be established.
     pub async fn check(&self, points: &[RevocationPoint], fetcher: &dyn CrlFetcher, now: UnixTime) -> Result<(), CrlError> {
+        let mut unknown = None;
         for p in points {
-            let crl = self.crl_for(p, fetcher, now).await?;
-            if let Some(revoked_at) = crl.revoked_at(&p.serial) {
-                return Err(CrlError::Revoked { index: p.index, serial: p.serial_hex(), revoked_at });
+            match self.crl_for(p, fetcher, now).await {
+                Ok(crl) => {
+                    if let Some(revoked_at) = crl.revoked_at(&p.serial) {
+                        return Err(CrlError::Revoked { index: p.index, serial: p.serial_hex(), revoked_at });
+                    }
+                }
+                Err(e) => unknown = unknown.or(Some(e)),
             }
         }
-        Ok(())
+        unknown.map_or(Ok(()), Err)
     }
 
     /// The cached entry for `uri` when it was verified for this issuer; with whether it is

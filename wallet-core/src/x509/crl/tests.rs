@@ -185,6 +185,18 @@ fn a_ca_certificate_revoked_by_the_anchor_revokes_the_chain() {
 }
 
 #[test]
+fn a_revoked_ca_certificate_is_reported_though_the_leafs_crl_is_unreachable() {
+    let pki = Pki::new(Some(ISSUER_CRL));
+    let crls = published(&pki, &[&CA_SERIAL], &[]);
+    crls.serve(ISSUER_CRL, Err("connection refused".into()));
+    assert!(matches!(check(&CrlCache::default(), &pki, &crls, NOW), Err(CrlError::Revoked { index: 1, .. })));
+    // With nothing revoked, the unknown status is what is reported.
+    let crls = published(&pki, &[], &[]);
+    crls.serve(ISSUER_CRL, Err("connection refused".into()));
+    assert!(matches!(check(&CrlCache::default(), &pki, &crls, NOW), Err(CrlError::Unavailable { .. })));
+}
+
+#[test]
 fn serials_compare_without_leading_zero_bytes() {
     let pki = Pki::new(Some(ISSUER_CRL));
     let crls = published(&pki, &[], &[&[0x00, 0x1e, 0xaf, 0x01]]);
