@@ -100,6 +100,19 @@ async fn status_lists_decide_and_are_fetched_once() {
     assert_eq!(v["reason_code"], "status_unavailable", "cannot determine, not refused for cause");
 }
 
+/// The issuer's operator revokes the signing certificates of its credential key.
+async fn revoke_signing_certificates(fed: &Fed) {
+    let r = fed
+        .http
+        .post(format!("{}/admin/signing-certificates/revoke", fed.issuer.id))
+        .bearer_auth(common::TOKEN)
+        .json(&json!({"kid": fed.issuer.key.kid().unwrap()}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+}
+
 /// IT-Wallet 1.4 §1.2: a certificate valid more than 24 h needs a CRL. A PID signed under the
 /// issuer's long-lived signing certificate (issued by its federation CA, CRL at the issuer's
 /// `/crl`; the CA certificate's at the anchor's) is verified while the certificate is on no
@@ -115,15 +128,7 @@ async fn a_credential_under_a_revoked_signing_certificate_is_refused() {
     let (st, v) = present_pid(&fed, None, Some(cert.x5c.clone())).await;
     assert_eq!((st, v["status"].as_str()), (200, Some("verified")), "{v}");
 
-    let r = fed
-        .http
-        .post(format!("{}/admin/signing-certificates/revoke", fed.issuer.id))
-        .bearer_auth(common::TOKEN)
-        .json(&json!({"kid": fed.issuer.key.kid().unwrap()}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    revoke_signing_certificates(&fed).await;
     let (st, v) = present_pid(&fed, None, Some(cert.x5c.clone())).await;
     assert_eq!((st, v["status"].as_str(), v["reason_code"].as_str()), (403, Some("refused"), Some("issuer_certificate_revoked")), "{v}");
     assert!(v["reason"].as_str().unwrap().contains(&format!("serial {}", cert.serial)), "{v}");
@@ -131,13 +136,7 @@ async fn a_credential_under_a_revoked_signing_certificate_is_refused() {
     // The same credential where the operator turned the CRL check off.
     let lax = Fed::with(|c| c.check_crl = false).await;
     let cert = trust_anchor::pki::signing_certificate(&lax.issuer.state, &lax.issuer.key.public_jwk(), now, now + 365 * 86_400).await.unwrap();
-    lax.http
-        .post(format!("{}/admin/signing-certificates/revoke", lax.issuer.id))
-        .bearer_auth(common::TOKEN)
-        .json(&json!({"kid": lax.issuer.key.kid().unwrap()}))
-        .send()
-        .await
-        .unwrap();
+    revoke_signing_certificates(&lax).await;
     let (st, v) = present_pid(&lax, None, Some(cert.x5c.clone())).await;
     assert_eq!((st, v["status"].as_str()), (200, Some("verified")), "{v}");
 }
