@@ -392,7 +392,7 @@ async fn credential_inner(st: &Issuer, headers: &HeaderMap, body: &[u8]) -> Resu
     let source = &st.config().credential(&c.configuration_id).ok_or_else(|| IssuerError::internal("configuration vanished"))?.source;
     match st.registry().lookup(source, &c.grant.citizen)? {
         Record::Ready(claims) => {
-            let header = st.credential_header().await;
+            let header = st.credential_header().await?;
             if c.replaces.is_empty() {
                 return issue(st, &grant_id, &c.grant, &c.configuration_id, claims, &c.keys, &header, None, &c.spend).await;
             }
@@ -536,11 +536,12 @@ pub async fn deferred(State(st): State<Issuer>, headers: HeaderMap, body: axum::
         Record::NotReady => CredentialResponse::Deferred { transaction_id: req.transaction_id, interval: st.config().deferred_interval },
         Record::Unknown => return Err(IssuerError::oauth(ErrorCode::CredentialRequestDenied, "the registry no longer has a record for this citizen")),
         Record::Ready(claims) => {
+            // Before the transaction is consumed: a refusal leaves it to be asked again.
+            let header = st.credential_header().await?;
             if !st.store().consume_deferred(&req.transaction_id)? {
                 return Err(bad());
             }
             let keys: Vec<Jwk> = serde_json::from_str(&d.keys).map_err(IssuerError::internal)?;
-            let header = st.credential_header().await;
             issue(&st, &grant_id, &grant, &d.configuration_id, claims, &keys, &header, None, &Spend::default()).await?
         }
     };

@@ -265,6 +265,18 @@ struct SigningCert {
     asked_at: Option<i64>,
 }
 
+/// Whether our credential key was withdrawn (its signing certificates revoked through
+/// `POST /admin/signing-certificates/revoke`, on any replica), as last read from the
+/// federation registry.
+#[derive(Debug, Default)]
+struct KeyWithdrawal {
+    withdrawn: bool,
+    checked_at: Option<i64>,
+    /// [`trust_anchor::pki::signing_revocations`] when it was read: a revocation made on
+    /// this replica since is seen at the next request.
+    generation: u64,
+}
+
 /// A signing certificate is issued this much longer than a credential signed now lasts:
 /// it is renewed once in that time (a new serial on our CRL's registry), not per credential.
 pub const SIGNING_CERT_RENEWAL: i64 = 30 * 86_400;
@@ -309,6 +321,7 @@ struct Inner {
     signing_cert: std::sync::Mutex<SigningCert>,
     /// One request at a time asks for a signing certificate; the others wait for its answer.
     signing_cert_refresh: tokio::sync::Mutex<()>,
+    key_withdrawal: std::sync::Mutex<KeyWithdrawal>,
     wua_statuses: wallet_core::oid4vp::verify::StatusCache,
     pid_statuses: wallet_core::oid4vp::verify::StatusCache,
     issuer_chains: wallet_core::federation::ChainCache,
@@ -546,6 +559,7 @@ impl Builder {
                 own_chain: std::sync::Mutex::new(OwnChain::default()),
                 signing_cert: std::sync::Mutex::new(SigningCert::default()),
                 signing_cert_refresh: tokio::sync::Mutex::new(()),
+                key_withdrawal: std::sync::Mutex::new(KeyWithdrawal::default()),
                 wua_statuses: wallet_core::oid4vp::verify::StatusCache::new(),
                 pid_statuses: wallet_core::oid4vp::verify::StatusCache::new(),
                 issuer_chains: wallet_core::federation::ChainCache::new(),
@@ -708,7 +722,69 @@ impl Issuer {
     /// `trust_chain` ([`Self::own_trust_chain`]). Encoded once and reused while the chain is
     /// current and the certificate outlasts a credential signed now (the chain's kilobytes were
     /// serialised and base64url-encoded again for every credential).
-    pub async fn credential_header(&self) -> Arc<CredentialHeader> {
+    ///
+    /// Refused (`temporarily_unavailable`, 503) once our credential key has been withdrawn
+    /// ([`Self::credential_key_withdrawn`]): nothing is signed with it, and the request has
+    /// spent nothing (the caller asks before it commits).
+    pub async fn credential_header(&self) -> Result<Arc<CredentialHeader>, crate::error::IssuerError> {
+        if self.credential_key_withdrawn().await {
+            return Err(crate::error::IssuerError::oauth(
+                wallet_core::oid4vci::ErrorCode::TemporarilyUnavailable,
+                "the issuer's credential key has been withdrawn; it issues again once its operator has rotated the key",
+            ));
+        }
+        Ok(self.current_credential_header().await)
+    }
+
+    /// Whether our credential key was withdrawn: its signing certificates revoked here
+    /// (IT-Wallet 1.4 §1.2: what it signs would be refused by every verifier checking our
+    /// CRL, and a compromised key must sign nothing more). Read from the federation registry
+    /// at most every [`CHAIN_RETRY`] seconds, and at once after a revocation made on this
+    /// replica. Without a superior no certificate is ever issued, so none can be revoked. A
+    /// registry that cannot be read leaves the last answer standing (logged).
+    pub async fn credential_key_withdrawn(&self) -> bool {
+        if self.inner.config.authority_hints.is_empty() {
+            return false;
+        }
+        let generation = trust_anchor::pki::signing_revocations(&self.inner.federation);
+        let known = |now: i64| {
+            let w = self.inner.key_withdrawal.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let current = w.generation == generation && w.checked_at.is_some_and(|t| now < t.saturating_add(CHAIN_RETRY));
+            (w.withdrawn || current).then_some(w.withdrawn)
+        };
+        if let Some(w) = known(self.now().secs()) {
+            return w;
+        }
+        let _one = self.inner.signing_cert_refresh.lock().await;
+        let now = self.now().secs();
+        if let Some(w) = known(now) {
+            return w;
+        }
+        let kid = wallet_core::jose::Signer::kid(self.inner.keys.credential()).unwrap_or_default();
+        let read = trust_anchor::pki::signing_key_withdrawn(&self.inner.federation, &kid).await;
+        let withdrawn = {
+            let mut w = self.inner.key_withdrawal.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            w.checked_at = Some(now);
+            w.generation = generation;
+            match read {
+                Ok(true) if !w.withdrawn => {
+                    tracing::error!(target: "issuer", kid, "the credential key was withdrawn (its signing certificates are revoked): issuance stops until the key is rotated");
+                    w.withdrawn = true;
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(target: "issuer", "whether the credential key was withdrawn cannot be read (the last answer stands): {e}"),
+            }
+            w.withdrawn
+        };
+        if withdrawn {
+            // Nothing signed with it from here: the held certificate and header go too.
+            self.inner.signing_cert.lock().unwrap_or_else(std::sync::PoisonError::into_inner).cert = None;
+            self.inner.own_chain.lock().unwrap_or_else(std::sync::PoisonError::into_inner).header = None;
+        }
+        withdrawn
+    }
+
+    async fn current_credential_header(&self) -> Arc<CredentialHeader> {
         let now = self.now().secs();
         {
             let slot = self.inner.own_chain.lock().unwrap_or_else(std::sync::PoisonError::into_inner);

@@ -144,6 +144,17 @@ async fn credentials_and_status_lists_carry_the_issuers_signing_certificate() {
     let (s, v) = revoke(json!({"kid": kid}), Some(TOKEN)).await;
     assert_eq!((s, v["revoked"].as_u64()), (200, Some(1)), "{v}");
     assert_eq!(crl().await, vec![serial]);
+
+    // The key withdrawn signs nothing more: the next credential request is refused (503,
+    // before it spends anything) until the operator rotates the key, and it gets no new
+    // certificate.
+    let (_, s, v) = Wallet::new(1).first_credential(&fed, MARIO, PID).await;
+    assert_eq!((s, v["error"].as_str()), (503, Some("temporarily_unavailable")), "{v}");
+    assert!(v["error_description"].as_str().unwrap().contains("withdrawn"), "{v}");
+    let key = fed.issuer_key().await;
+    let now = UnixTime::now().secs();
+    let e = trust_anchor::pki::signing_certificate(fed.issuer.federation(), &key, now, now + 86_400).await.unwrap_err();
+    assert!(e.contains("withdrawn"), "no new certificate for the withdrawn key: {e}");
 }
 
 /// A credential ends no later than the certificate in its `x5c` (a verifier checks both): a

@@ -226,7 +226,14 @@ fn signing_record(st: &AppState, kid: &str) -> String {
 /// a credential issuer's (IT-Wallet 1.4 §4.1: `x5c` REQUIRED in the SD-JWT VC header; §1.2:
 /// more than 24 h needs a CRL, ours at `/crl`). Why not, when not: before a superior pinned
 /// our key with a CA certificate, for a non-P-256 key, or a host outside our constraints.
+///
+/// A key withdrawn here ([`revoke_signing_certificates`]) gets no new certificate: a
+/// compromised key must not come back into use by a renewal.
 pub async fn signing_certificate(st: &AppState, key: &Jwk, now: i64, not_after: i64) -> Result<SigningCertificate, String> {
+    let kid = key.kid.as_deref().unwrap_or_default();
+    if signing_key_withdrawn(st, kid).await? {
+        return Err(format!("the key {kid} was withdrawn (its signing certificates are revoked): it gets no new certificate"));
+    }
     let fetcher = st.http().for_request();
     let chain = own_chain(st, &fetcher).await?;
     let issued = {
@@ -248,8 +255,26 @@ pub async fn signing_certificate(st: &AppState, key: &Jwk, now: i64, not_after: 
 
 /// Revokes, at `now`, every signing certificate we issued for the key `kid` (a compromised
 /// or withdrawn credential key): they go on our CRL. The count revoked.
+/// Those who sign with the key learn of it at once on this replica
+/// ([`signing_revocations`]), and from the registry within their own re-check on others.
 pub async fn revoke_signing_certificates(st: &AppState, kid: &str, now: i64) -> Result<usize, String> {
-    st.registry().revoke_certificates(&signing_record(st, kid), now).await.map_err(|e| e.to_string())
+    let n = st.registry().revoke_certificates(&signing_record(st, kid), now).await.map_err(|e| e.to_string())?;
+    st.inner().signing_revocations.fetch_add(1, std::sync::atomic::Ordering::Release);
+    Ok(n)
+}
+
+/// Whether the key `kid` was withdrawn here: a signing certificate issued for it revoked,
+/// expired since or not (a registry read).
+pub async fn signing_key_withdrawn(st: &AppState, kid: &str) -> Result<bool, String> {
+    let certs = st.registry().certificates(&signing_record(st, kid)).await.map_err(|e| e.to_string())?;
+    Ok(certs.iter().any(|c| c.revoked_at.is_some()))
+}
+
+/// How many revocations of signing certificates this replica has made since it started: a
+/// service signing with a certificate it holds asks [`signing_key_withdrawn`] again when
+/// this moves (an atomic read per request instead of a registry read).
+pub fn signing_revocations(st: &AppState) -> u64 {
+    st.inner().signing_revocations.load(std::sync::atomic::Ordering::Acquire)
 }
 
 /// `GET /crl`: the CRL of our CA (the root at the trust anchor, an intermediate's or a

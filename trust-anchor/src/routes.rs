@@ -51,6 +51,8 @@ pub(crate) struct Inner {
     pub(crate) http: OutboundHttp,
     /// Resolved chains until they expire.
     pub(crate) cache: crate::resolve::Cache,
+    /// Revocations of signing certificates made here ([`crate::pki::signing_revocations`]).
+    pub(crate) signing_revocations: std::sync::atomic::AtomicU64,
 }
 
 impl Inner {
@@ -108,6 +110,7 @@ impl AppState {
             metrics: crate::metrics::Metrics::default(),
             http,
             cache: crate::resolve::Cache::default(),
+            signing_revocations: std::sync::atomic::AtomicU64::new(0),
         };
         Ok(Self { inner: Arc::new(inner) })
     }

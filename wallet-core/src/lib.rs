@@ -30,6 +30,7 @@
 
 pub mod attestation;
 pub mod federation;
+pub mod flight;
 pub mod jose;
 pub mod keystore;
 pub mod oid4vci;

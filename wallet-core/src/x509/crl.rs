@@ -29,6 +29,7 @@ use x509_parser::prelude::FromDer;
 use x509_parser::revocation_list::CertificateRevocationList;
 
 use super::verify_signature;
+use crate::flight::Flights;
 use crate::jose::Jwk;
 use crate::time::UnixTime;
 
@@ -237,6 +238,9 @@ struct Cached {
 #[derive(Debug)]
 pub struct CrlCache {
     crls: Mutex<HashMap<String, Cached>>,
+    /// Fetches under way: concurrent checks needing one CRL share its fetch (each verifies
+    /// the bytes against its own certificate's issuer).
+    fetches: Flights<Result<Arc<[u8]>, String>>,
     /// How long a CRL answers before it is fetched again (seconds).
     pub refresh_secs: i64,
 }
@@ -250,7 +254,7 @@ impl Default for CrlCache {
 impl CrlCache {
     /// An empty cache that fetches a CRL again after `refresh_secs`.
     pub fn new(refresh_secs: i64) -> Self {
-        Self { crls: Mutex::new(HashMap::new()), refresh_secs }
+        Self { crls: Mutex::new(HashMap::new()), fetches: Flights::new(), refresh_secs }
     }
 
     /// How many CRLs are held.
@@ -304,7 +308,8 @@ impl CrlCache {
         }
         let mut last_error = None;
         for uri in &p.crl_uris {
-            let der = match fetcher.fetch_crl(uri).await {
+            let fetched = self.fetches.run(uri, || async { fetcher.fetch_crl(uri).await.map(Arc::from) }).await;
+            let der = match fetched {
                 Ok(der) => der,
                 Err(detail) => {
                     last_error = Some(CrlError::Unavailable { uri: uri.clone(), detail });

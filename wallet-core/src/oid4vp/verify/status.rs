@@ -5,8 +5,9 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
+use crate::flight::Flights;
 use crate::sd_jwt::IssuerKeyResolver;
 use crate::status::{CachedStatusList, DEFAULT_MAX_DECOMPRESSED, StatusError, StatusListToken, StatusReference, StatusValue};
 use crate::time::UnixTime;
@@ -34,6 +35,9 @@ pub trait StatusFetcher: Send + Sync {
 #[derive(Debug, Default)]
 pub struct StatusCache {
     lists: Mutex<HashMap<String, CachedStatusList>>,
+    /// Fetches under way: presentations that meet one list expired in the cache share its
+    /// fetch (each verifies the token with its own credential's issuer keys).
+    fetches: Flights<Result<Arc<StatusHttpResponse>, String>>,
 }
 
 impl StatusCache {
@@ -73,7 +77,8 @@ impl StatusCache {
         if let Some(r) = self.fresh(&reference.uri, reference.idx, now) {
             return r.map_err(StatusLookupError::Status);
         }
-        let resp = fetcher.fetch(&reference.uri).await.map_err(StatusLookupError::Fetch)?;
+        let uri = reference.uri.as_str();
+        let resp = self.fetches.run(uri, || async { fetcher.fetch(uri).await.map(Arc::new) }).await.map_err(StatusLookupError::Fetch)?;
         let verified = StatusListToken::verify_response(resp.content_type.as_deref(), &resp.body, reference, resolver, now, 60, DEFAULT_MAX_DECOMPRESSED)
             .map_err(StatusLookupError::Status)?;
         let value = verified.lookup(reference.idx).map_err(StatusLookupError::Status)?;

@@ -408,6 +408,56 @@ fn status_cache_honours_ttl() {
     assert!(matches!(e, StatusLookupError::Status(crate::status::StatusError::KeyResolution(_))), "{e:?}");
 }
 
+/// Presentations meeting one list not yet cached share its fetch, and each verifies the
+/// token with its own issuer's keys: a caller trusting other keys is refused, though it
+/// waited on the same fetch.
+#[test]
+fn status_lookups_that_overlap_share_one_fetch_but_not_the_trust() {
+    use std::task::{Context, Poll, Waker};
+    struct Gated<'a>(&'a Lists, std::sync::Mutex<bool>);
+    impl StatusFetcher for Gated<'_> {
+        fn fetch<'a>(&'a self, uri: &'a str) -> StatusFuture<'a> {
+            Box::pin(async move {
+                std::future::poll_fn(|_| if *self.1.lock().unwrap() { Poll::Ready(()) } else { Poll::Pending }).await;
+                self.0.fetch(uri).await
+            })
+        }
+    }
+    let fx = Fixture::new();
+    let lists = valid_lists(&fx);
+    let gated = Gated(&lists, std::sync::Mutex::new(false));
+    let cache = StatusCache::new();
+    let jwks = crate::jose::JwkSet { keys: vec![fx.issuer_key.public_jwk()] };
+    let other_jwks = crate::jose::JwkSet { keys: vec![Fixture::new().issuer_key.public_jwk()] };
+    let keys = issuer::StatusSignerKeys { jwks: Some(&jwks), x509: None };
+    let other = issuer::StatusSignerKeys { jwks: Some(&other_jwks), x509: None };
+    let r = crate::status::StatusReference { idx: 3, uri: STATUS_URI.into() };
+    let mut lookups: Vec<_> = (0..6).map(|i| Box::pin(cache.lookup(&r, &gated, if i == 4 { &other } else { &keys }, NOW))).collect();
+    let mut cx = Context::from_waker(Waker::noop());
+    for l in &mut lookups {
+        assert!(l.as_mut().poll(&mut cx).is_pending());
+    }
+    *gated.1.lock().unwrap() = true;
+    let mut done: Vec<Option<Result<StatusValue, StatusLookupError>>> = vec![None; lookups.len()];
+    while done.iter().any(Option::is_none) {
+        for (l, d) in lookups.iter_mut().zip(&mut done) {
+            if d.is_none()
+                && let Poll::Ready(v) = l.as_mut().poll(&mut cx)
+            {
+                *d = Some(v);
+            }
+        }
+    }
+    assert_eq!(lists.fetches.load(Ordering::SeqCst), 1, "one fetch for six lookups");
+    for (i, d) in done.into_iter().flatten().enumerate() {
+        if i == 4 {
+            assert!(matches!(d, Err(StatusLookupError::Status(crate::status::StatusError::KeyResolution(_)))), "{d:?}");
+        } else {
+            assert_eq!(d, Ok(StatusValue::Valid));
+        }
+    }
+}
+
 /// The same verdict through `verify_response` and through `decrypt_response` then
 /// `verify_decrypted`, for a verified response and for each refusal after decryption.
 #[test]

@@ -293,3 +293,49 @@ fn a_crl_is_fetched_again_after_the_refresh_and_a_stale_fetch_falls_back_until_n
     let e = check(&cache, &pki, &crls, UnixTime(1_801_500_000)).unwrap_err();
     assert!(matches!(&e, CrlError::Unavailable { detail, .. } if detail == "503"), "{e}");
 }
+
+/// [`Crls`] whose answers wait until the gate opens (polled by hand: no runtime here).
+struct Gated<'a> {
+    crls: &'a Crls,
+    open: Mutex<bool>,
+}
+
+impl CrlFetcher for Gated<'_> {
+    fn fetch_crl<'a>(&'a self, uri: &'a str) -> CrlFuture<'a> {
+        Box::pin(async move {
+            std::future::poll_fn(|_| if *self.open.lock().unwrap() { std::task::Poll::Ready(()) } else { std::task::Poll::Pending }).await;
+            self.crls.fetch_crl(uri).await
+        })
+    }
+}
+
+#[test]
+fn concurrent_checks_meeting_a_cold_cache_share_one_fetch_per_crl() {
+    use std::task::{Context, Poll, Waker};
+    let pki = Pki::new(Some(ISSUER_CRL));
+    let crls = published(&pki, &[], &[&LEAF_SERIAL]);
+    let gated = Gated { crls: &crls, open: Mutex::new(false) };
+    let cache = CrlCache::default();
+    let points = pki.points();
+    let mut checks: Vec<_> = (0..8).map(|_| Box::pin(cache.check(&points, &gated, NOW))).collect();
+    let mut cx = Context::from_waker(Waker::noop());
+    for c in &mut checks {
+        assert!(c.as_mut().poll(&mut cx).is_pending());
+    }
+    *gated.open.lock().unwrap() = true;
+    // Polled until each is done (a follower wakes when its leader lands).
+    let mut done = vec![None; checks.len()];
+    while done.iter().any(Option::is_none) {
+        for (c, d) in checks.iter_mut().zip(&mut done) {
+            if d.is_none()
+                && let Poll::Ready(r) = c.as_mut().poll(&mut cx)
+            {
+                *d = Some(r);
+            }
+        }
+    }
+    for r in done.into_iter().flatten() {
+        assert!(matches!(r, Err(CrlError::Revoked { index: 0, .. })), "every check sees the revocation: {r:?}");
+    }
+    assert_eq!(crls.fetches(), 1, "the issuer's CRL once for eight checks (the revoked leaf ends each before the anchor's CRL)");
+}
