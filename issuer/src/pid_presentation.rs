@@ -12,8 +12,10 @@
 //!    = `/authorize/vp-response`, the `nonce`, `state` = the handle, a DCQL query for the PID
 //!    ([`pid_query`]: its `vct`, the registry key claim, `given_name`, `family_name`,
 //!    `birthdate`), `client_metadata` with the response encryption key; signed with the
-//!    request object key, header `kid` and our `trust_chain` (503 before a trust anchor has
-//!    onboarded us).
+//!    request object key, header `kid`, `x5c` (§5.1 REQUIRED: a protocol certificate of at
+//!    most 24 h for the request object key under our CA certificate, then our CA chain
+//!    without the root: `trust_anchor::pki::protocol_x5c`, as the verifier's) and our
+//!    `trust_chain` (503 before a trust anchor has onboarded us and pinned our CA).
 //! 3. `POST /authorize/vp-response` ([`response`]): the JWE decrypted (wallet-core's
 //!    `decrypt_response`), its `state` names the login, taken once; wallet-core's
 //!    `verify_decrypted` with our client id and the login's nonce, the PID issuer trusted
@@ -104,6 +106,10 @@ pub async fn request_object(State(st): State<Issuer>, Query(q): Query<RequestId>
         .own_trust_chain()
         .await
         .ok_or_else(|| IssuerError::oauth(ErrorCode::TemporarilyUnavailable, "request objects cannot be signed before a trust anchor has onboarded this issuer"))?;
+    let x5c = st
+        .request_object_x5c()
+        .await
+        .ok_or_else(|| IssuerError::oauth(ErrorCode::TemporarilyUnavailable, "request objects cannot be signed before our superior has issued our CA certificate (x5c)"))?;
     let json = st
         .store()
         .fetch_login(&hash(&q.id), now.secs())?
@@ -120,7 +126,7 @@ pub async fn request_object(State(st): State<Issuer>, Query(q): Query<RequestId>
         vp_formats_supported: md.vp_formats_supported,
         ..Default::default()
     });
-    let header = SigningHeader { x5c: None, trust_chain: Some(chain), kid: st.keys().request_object().kid() };
+    let header = SigningHeader { x5c: Some(x5c), trust_chain: Some(chain), kid: st.keys().request_object().kid() };
     let jwt = b.sign(st.keys().request_object(), &header).map_err(IssuerError::internal)?;
     Ok(([(header::CONTENT_TYPE, REQUEST_OBJECT_MEDIA_TYPE), (header::CACHE_CONTROL, "no-store")], jwt).into_response())
 }

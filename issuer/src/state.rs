@@ -326,6 +326,8 @@ struct Inner {
     pid_statuses: wallet_core::oid4vp::verify::StatusCache,
     issuer_chains: wallet_core::federation::ChainCache,
     relying_party: Option<spid_cie_oidc::RelyingParty>,
+    /// Protocol certificates for the request object key (the PID over OpenID4VP).
+    request_object_certs: trust_anchor::protocol::ProtocolCerts,
     clock: Arc<dyn Clock>,
     limiters: Limiters,
     metrics: crate::metrics::Metrics,
@@ -564,6 +566,7 @@ impl Builder {
                 pid_statuses: wallet_core::oid4vp::verify::StatusCache::new(),
                 issuer_chains: wallet_core::federation::ChainCache::new(),
                 relying_party,
+                request_object_certs: trust_anchor::protocol::ProtocolCerts::new(config.entity_id.clone(), config.login_ttl),
                 registry,
                 config,
                 store,
@@ -612,6 +615,21 @@ impl Issuer {
     /// The keys.
     pub fn keys(&self) -> &Keys {
         &self.inner.keys
+    }
+
+    /// The `x5c` of a request object signed now (IT-Wallet 1.4 §5.1: REQUIRED, no root): a
+    /// protocol certificate for the request object key, covering a login's lifetime, then
+    /// our CA chain. `None` before our superior pinned our key with a CA certificate (why is
+    /// logged).
+    pub async fn request_object_x5c(&self) -> Option<Vec<String>> {
+        let key = wallet_core::jose::Signer::public_jwk(self.inner.keys.request_object());
+        match trust_anchor::pki::protocol_x5c(&self.inner.federation, &self.inner.request_object_certs, &key, self.now().secs()).await {
+            Ok(x5c) => Some(x5c),
+            Err(e) => {
+                tracing::warn!(target: "issuer", "no x5c for the request object: {e}");
+                None
+            }
+        }
     }
 
     /// The federation entity.

@@ -31,6 +31,7 @@ use wallet_core::time::UnixTime;
 use crate::ca::{self, CaError, CaRequest, IssuingCa, Revoked};
 use crate::error::ApiError;
 use crate::registry::IssuedCertificate;
+use crate::protocol::ProtocolCerts;
 use crate::routes::AppState;
 
 /// The media type of a CRL (RFC 5280 §5, DER).
@@ -251,6 +252,20 @@ pub async fn signing_certificate(st: &AppState, key: &Jwk, now: i64, not_after: 
     st.registry().add_certificate(&rec).await.map_err(|e| e.to_string())?;
     let x5c = std::iter::once(ca::x5c_entry(&issued.der)).chain(crate::protocol::without_root(chain.tail)).collect();
     Ok(SigningCertificate { x5c, not_after: issued.not_after, serial: issued.serial })
+}
+
+/// The `x5c` for what the protocol key `key` signs now (a relying party's request object:
+/// IT-Wallet 1.4 §5.1, `x5c` REQUIRED, no root): a protocol certificate from `certs` (at most
+/// 24 h, so no CRL: §1.2) under our CA certificate, then our CA chain without the root. Why
+/// not, when not: before a superior pinned our key with a CA certificate.
+pub async fn protocol_x5c(st: &AppState, certs: &ProtocolCerts, key: &Jwk, now: i64) -> Result<Vec<String>, String> {
+    let fetcher = st.http().for_request();
+    let chain = own_chain(st, &fetcher).await?;
+    let cert = {
+        let ring = st.inner().ring();
+        certs.get(ring.current(), key, now).map_err(|e| e.to_string())?
+    };
+    Ok(std::iter::once(cert.b64).chain(crate::protocol::without_root(chain.tail)).collect())
 }
 
 /// Revokes, at `now`, every signing certificate we issued for the key `kid` (a compromised

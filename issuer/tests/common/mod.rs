@@ -661,8 +661,19 @@ impl AuthzWallet {
             return Err((status, body));
         }
         let anchors = [fed.anchor.clone()];
-        let ctx = VerifyContext { request_uri: Some(uri), federation_anchors: &anchors, ..VerifyContext::new(&url.client_id, Profile::ItWallet14, UnixTime::now()) };
-        Ok(ParsedRequestObject::parse(&body).unwrap().verify(&ctx).unwrap())
+        // IT-Wallet 1.4 §5.1: the `x5c` (REQUIRED) chains to the federation root, which it
+        // leaves out, and its leaf certifies the signing key.
+        let root = fed.http.get(format!("{}/ca", fed.anchor.id)).send().await.unwrap().bytes().await.unwrap().to_vec();
+        let x509 = wallet_core::x509::TrustAnchors::from_der(vec![root]).unwrap();
+        let parsed = ParsedRequestObject::parse(&body).unwrap();
+        assert!(parsed.header().x5c.as_ref().is_some_and(|x| x.len() == 2), "x5c = [protocol certificate, the issuer's CA]");
+        let ctx = VerifyContext {
+            request_uri: Some(uri),
+            federation_anchors: &anchors,
+            x509_anchors: Some(&x509),
+            ..VerifyContext::new(&url.client_id, Profile::ItWallet14, UnixTime::now())
+        };
+        Ok(parsed.verify(&ctx).unwrap())
     }
 
     /// Presents `pid` (disclosing what the query asks) for `req`, the KB-JWT with `nonce`
