@@ -367,6 +367,8 @@ struct Checked {
     configuration_id: String,
     keys: Vec<Jwk>,
     wuas: Vec<wallet_core::status::StatusReference>,
+    /// The WUAs whose provider's trust mark statuses are due ([`crate::state::WalletProviders::mark_statuses_due`]).
+    due_wuas: Vec<String>,
     /// The DPoP proof's `jti` and the proofs' nonces, spent with the request's records.
     spend: Spend,
     /// A re-issuance (a `refreshed` token): the ids of the credentials marked for update
@@ -378,7 +380,18 @@ struct Checked {
 async fn credential_inner(st: &Issuer, headers: &HeaderMap, body: &[u8]) -> Result<CredentialResponse, IssuerError> {
     st.fetch_anchor_configurations().await;
     let now = st.now();
-    let c = check_request(st, headers, body)?;
+    let mut c = check_request(st, headers, body)?;
+    // IT-Wallet 1.4 §1.1 (static plus dynamic), as at PAR and token: a WUA's provider whose
+    // trust mark statuses are due is asked about them, then the request is checked again
+    // with the answers (the checks have no side effect; once per provider per
+    // `trust_mark_status_refresh`).
+    if !c.due_wuas.is_empty() {
+        for wua in std::mem::take(&mut c.due_wuas) {
+            st.prefetch_for_attestation(Some(&wua)).await;
+        }
+        c = check_request(st, headers, body)?;
+        c.due_wuas.clear();
+    }
     // IT-Wallet §8: the WUA is not revoked (its provider's Token Status List).
     for reference in &c.wuas {
         match st.wua_statuses().lookup(reference, &st.http().for_request(), st.wallet_providers(), now).await {
@@ -514,6 +527,12 @@ fn check_request(st: &Issuer, headers: &HeaderMap, body: &[u8]) -> Result<Checke
         grant,
         configuration_id: authorized.configuration_id,
         wuas: verified.key_attestations.iter().map(|w| w.status().clone()).collect(),
+        due_wuas: verified
+            .key_attestations
+            .iter()
+            .filter(|w| st.wallet_providers().mark_statuses_due(&w.claims().iss, now.secs()))
+            .map(|w| w.jwt().to_owned())
+            .collect(),
         keys: verified.keys,
         spend: Spend { jti: Some(dpop_jti(&dpop)), nonces: seen.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner) },
         replaces,

@@ -90,6 +90,10 @@ pub struct WalletProviders {
     required_marks: Vec<String>,
     anchor_configurations: Arc<std::sync::Mutex<AnchorConfigurations>>,
     mark_statuses: Arc<std::sync::Mutex<MarkStatuses>>,
+    /// Providers whose required marks' statuses were asked, by entity id, and until when
+    /// those answers are used: what the credential endpoint reads to know whether a WUA's
+    /// provider is due to be asked (a map look-up per request, no parsing).
+    statuses_asked: Arc<std::sync::Mutex<std::collections::HashMap<String, i64>>>,
     /// How long a reported mark status is used (seconds).
     mark_status_refresh: i64,
 }
@@ -130,8 +134,20 @@ impl WalletProviders {
             required_marks,
             anchor_configurations: Arc::default(),
             mark_statuses: Arc::default(),
+            statuses_asked: Arc::default(),
             mark_status_refresh,
         }
+    }
+
+    /// Whether the statuses of `provider`'s required trust marks are to be asked (again)
+    /// before its attestation is trusted: marks are required, and they were not asked, or
+    /// the answers' time is up (always, with a refresh of 0).
+    pub fn mark_statuses_due(&self, provider: &str, now: i64) -> bool {
+        if self.required_marks.is_empty() {
+            return false;
+        }
+        let asked = self.statuses_asked.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        asked.get(provider).is_none_or(|until| now >= *until)
     }
 
     /// The reported status of `mark` while it is to be used, up to its `until` included (with
@@ -986,6 +1002,23 @@ impl Issuer {
                 break;
             }
         }
+        // Until when this provider's answers all hold (a mark that could not be asked: soon).
+        let until = {
+            let held = providers.mark_statuses.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            ec.claims
+                .trust_marks
+                .iter()
+                .flatten()
+                .filter(|t| providers.required_marks.contains(&t.trust_mark_type))
+                .map(|t| held.get(&t.trust_mark).map_or(now.secs().saturating_add(CHAIN_RETRY), |(_, until)| *until))
+                .min()
+                .unwrap_or(now.secs().saturating_add(CHAIN_RETRY))
+        };
+        let mut asked = providers.statuses_asked.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if asked.len() >= MAX_MARK_STATUSES {
+            asked.clear();
+        }
+        asked.insert(subject.as_str().to_owned(), until);
     }
 
     /// When wallet providers must hold a trust mark: each trust anchor's Entity

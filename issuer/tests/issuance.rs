@@ -763,3 +763,36 @@ async fn two_concurrent_reissuances_of_one_update_serve_exactly_one() {
     assert_eq!(status_of(&fed, old_idx).await, StatusValue::Invalid);
     assert_eq!(status_of(&fed, new.status.unwrap().idx).await, StatusValue::Valid);
 }
+
+/// IT-Wallet 1.4 §1.1 (trust marks: static plus dynamic), OID-FED §8.4, at the credential
+/// endpoint: the WUA's provider holds the required mark, signed and unexpired in its Entity
+/// Configuration; once the anchor revokes it, the issuer, asking the anchor's
+/// `federation_trust_mark_status_endpoint` about it, refuses the WUA (no wallet attestation
+/// was shown at the token endpoint here: the credential request is where it is asked).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wua_from_a_provider_whose_trust_mark_was_revoked_is_refused() {
+    let mut fed = Fed::with(|c| {
+        c.wallet_provider_trust_marks = vec![common::wp_mark(&c.trust_anchors[0].id)];
+        // Asked before every request: the revocation shows at once.
+        c.trust_mark_status_refresh = 0;
+    })
+    .await;
+    common::mark(&fed.http, &fed.anchor.id, &fed.wp_id, common::WP_MARK).await;
+    fed.refresh_wp_chain().await;
+    let (_, s, v) = Wallet::new(1).first_credential(&fed, MARIO, PID).await;
+    assert_eq!(s, 200, "{v}");
+
+    let r = fed
+        .http
+        .post(format!("{}/admin/trust-marks/revoke", fed.anchor.id))
+        .bearer_auth(TOKEN)
+        .json(&json!({"sub": fed.wp_id, "trust_mark_type": common::WP_MARK}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let (_, s, v) = Wallet::new(1).first_credential(&fed, MARIO, PID).await;
+    assert_eq!((s, v["error"].as_str()), (400, Some("invalid_proof")), "{v}");
+    let why = v["error_description"].as_str().unwrap();
+    assert!(why.contains("reports it revoked"), "{why}");
+}
