@@ -233,3 +233,51 @@ async fn a_verifier_run_as_tessera_verifier_serve() {
     let (_, verdict) = w.result(&v, &s, Some(&code)).await;
     assert_eq!(verdict["status"], "verified", "{verdict}");
 }
+
+/// IT-Wallet 1.4 §1.1 (trust marks: static plus dynamic validation), OID-FED §8.4, on the
+/// wallet's side: the verifier shows a relying-party trust mark the anchor issued; the wallet
+/// checks it statically and asks the anchor's `federation_trust_mark_status_endpoint` about
+/// it. Once the anchor revokes it, the citizen is shown it as invalid, with why, though the
+/// verifier's Entity Configuration still carries it, signed and unexpired.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_wallet_asks_the_status_of_the_relying_partys_trust_mark() {
+    let w = World::new().await;
+    let (_pid, _) = w.import(&w.issuer, Vct::PID, pid_attributes(), &w.anchor).await;
+    let v = w.verifier("marked", Profile::ItWallet14, false).await;
+    let mark_type = "openid_relying_party/public";
+    let r = w
+        .http
+        .post(format!("{}/admin/trust-marks", w.anchor.id))
+        .bearer_auth(common::TOKEN)
+        .json(&json!({"sub": v.id, "trust_mark_type": mark_type, "claims": {"organization_type": "public"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let m: serde_json::Value = r.json().await.unwrap();
+    let r = w.http.post(format!("{}/admin/own-trust-marks", v.id)).bearer_auth(common::TOKEN).json(&json!({"trust_mark": m["trust_mark"]})).send().await.unwrap();
+    assert_eq!(r.status(), 204);
+
+    let shown = |o: &std::process::Output| common::stdout_json(o)["rp"]["trust_marks"][0].clone();
+    let s = w.session(&v, "age_over_18", "cross_device").await;
+    let o = w.present(&s, &["--decline"]).await;
+    let mark = shown(&o);
+    assert!(mark["type"].as_str().unwrap().ends_with(mark_type), "{mark}");
+    assert!(mark["check"].as_str().unwrap().starts_with("valid"), "{mark}");
+
+    let r = w
+        .http
+        .post(format!("{}/admin/trust-marks/revoke", w.anchor.id))
+        .bearer_auth(common::TOKEN)
+        .json(&json!({"sub": v.id, "trust_mark_type": mark_type}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let s = w.session(&v, "age_over_18", "cross_device").await;
+    let o = w.present(&s, &["--decline"]).await;
+    let mark = shown(&o);
+    assert_eq!(mark["check"], format!("INVALID: its issuer {} reports it revoked (trust mark status)", w.anchor.id), "{mark}");
+    let warnings = common::stdout_json(&o)["rp"]["warnings"].to_string();
+    assert!(warnings.contains("trust mark"), "{warnings}");
+}

@@ -19,16 +19,14 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use serde_json::{Value, json};
-use trust_anchor::fetch::HttpFetcher;
 use wallet_core::attestation::key_attestation::SoftwareAttester;
 use wallet_core::federation::chain::validate;
 use wallet_core::federation::resolver::CREDENTIAL_ISSUER;
-use wallet_core::federation::entity::ENTITY_STATEMENT_MEDIA_TYPE;
-use wallet_core::federation::{ChainCollector, EntityId, EntityStatement, Fetcher as _, ParsedStatement, TrustAnchorConfig, ValidatedChain};
+use wallet_core::federation::{ChainCollector, EntityId, TrustAnchorConfig, ValidatedChain};
 use wallet_core::jose::jwk::JwkSet;
 use wallet_core::jose::{CompactJws, Jwk};
 use wallet_core::keystore::{KeyStore, KeyStoreSigner, KeyTag, SoftwareKeyStore};
-use wallet_core::oid4vp::consent::{RpTrustInputs, TrustMarkCheck, TrustMarkInputs, TrustWarning};
+use wallet_core::oid4vp::consent::{RpTrustInputs, TrustMarkCheck, TrustWarning};
 use wallet_core::oid4vp::dcql::matcher::Missing;
 use wallet_core::oid4vp::request_object::RpTrust;
 use wallet_core::oid4vp::{ConsentRequest, PresentationFlow, Profile, ResponseUriAnswer, evaluate_rp};
@@ -37,7 +35,7 @@ use wallet_core::oid4vp::consent::{ConsentChoice, HolderKeys};
 use wallet_core::store::{CredentialId, CredentialStore, FileKeyProvider, NewCredential, NewTransaction, TransactionKind, TransactionOutcome};
 use wallet_core::time::UnixTime;
 use wallet_core::vc;
-use wallet_core::wallet::{HttpClient as _, HttpResponse};
+use wallet_core::wallet::{HttpClient as _, HttpResponse, TrustMarkEvidence};
 
 use crate::CliError;
 use crate::wallet_cmd::{Browser, anchor_config, usage, utc};
@@ -407,15 +405,6 @@ pub(crate) fn describe(c: &ConsentRequest) -> (String, serde_json::Map<String, V
     (out, doc)
 }
 
-/// The anchor's current Entity Configuration, verified with its trusted keys (`None` when it
-/// cannot be had: trust marks are then listed as not checked).
-fn anchor_statement(fetcher: &HttpFetcher, anchor: Option<&TrustAnchorConfig>) -> Option<EntityStatement> {
-    let anchor = anchor?;
-    let ec = ParsedStatement::parse(&fetcher.get(&anchor.id.configuration_url(), ENTITY_STATEMENT_MEDIA_TYPE).ok()?).ok()?;
-    ec.verify_with(&anchor.jwks).ok()?;
-    Some(ec.claims)
-}
-
 pub(crate) fn ask(question: &str) -> Result<bool, CliError> {
     let mut err = std::io::stderr().lock();
     let _ = write!(err, "{question} [y/N] ");
@@ -615,11 +604,10 @@ pub(crate) fn answer(a: &PresentArgs, show: &dyn Fn(&str)) -> Result<Presented, 
     let trust = RpTrustInputs { rp_chain: Some(&chain), federation_anchors: &anchors, x509_anchors: None };
     let request = flow.on_request_object(fetched.as_ref(), &trust, now).map_err(|e| usage(format!("refused: {e} (nothing was sent)")))?;
     // Trust marks are checked against the anchor's `trust_mark_issuers`, for marks the
-    // anchor issued itself (other issuers' keys are not resolved yet).
-    let anchor_ec = anchor_statement(&fetcher, anchors.first());
-    let issuer_keys: Vec<(String, JwkSet)> = anchors.iter().map(|a| (a.id.as_str().to_owned(), a.jwks.clone())).collect();
-    let marks = TrustMarkInputs { anchor_configuration: anchor_ec.as_ref(), issuer_keys: &issuer_keys };
-    let rp = evaluate_rp(&request, Some(&chain), &marks, now);
+    // anchor issued itself (other issuers' keys are not resolved yet), statically and then
+    // by their status at the anchor (wallet-core's `TrustMarkEvidence`).
+    let marks = TrustMarkEvidence::gather(&browser, &anchors, Some(&chain), now);
+    let rp = evaluate_rp(&request, Some(&chain), &marks.inputs(), now);
     let store = open_store(&a.store)?;
     let consent = ConsentRequest::from_store(request, rp, &store).map_err(usage)?;
     let (text, doc) = describe(&consent);

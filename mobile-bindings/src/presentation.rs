@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use wallet_core::federation::chain::validate;
 use wallet_core::federation::{ChainCollector, EntityId, FederationError, ValidatedChain};
 use wallet_core::jose::Signer;
-use wallet_core::oid4vp::consent::{HolderKeys, RpTrustInputs, TrustMarkCheck, TrustMarkInputs, TrustWarning};
+use wallet_core::oid4vp::consent::{HolderKeys, RpTrustInputs, TrustMarkCheck, TrustWarning};
 use wallet_core::oid4vp::dcql::matcher::Missing;
 use wallet_core::oid4vp::request_object::{RequestObjectError, RpTrust};
 use wallet_core::oid4vp::{
@@ -344,7 +344,7 @@ impl Wallet {
         let flow = PresentationFlow::start(url, Profile::default()).map_err(|e| consent_error(e, ""))?;
         let client_id = flow.client_id().as_str().to_owned();
         let response = match flow.request_object_request() {
-            Some(req) => Some(CoreHttp(http).send(req).map_err(|e| WalletError::Network { reason: e.to_string() })?),
+            Some(req) => Some(CoreHttp(http.clone()).send(req).map_err(|e| WalletError::Network { reason: e.to_string() })?),
             None => None,
         };
         let jwt = match &flow.url().request {
@@ -357,7 +357,9 @@ impl Wallet {
         };
         let trust = RpTrustInputs { rp_chain: chain.as_ref(), federation_anchors: &self.anchors, x509_anchors: None };
         let request = flow.on_request_object(response.as_ref(), &trust, now).map_err(|e| consent_error(e, &client_id))?;
-        let rp = evaluate_rp(&request, chain.as_ref(), &TrustMarkInputs::default(), now);
+        // Trust marks, statically and by their status at the anchor (IT-Wallet 1.4 §1.1).
+        let marks = wallet_core::wallet::TrustMarkEvidence::gather(&CoreHttp(http), &self.anchors, chain.as_ref(), now);
+        let rp = evaluate_rp(&request, chain.as_ref(), &marks.inputs(), now);
         let consent = ConsentRequest::from_store(request, rp, &self.store).map_err(|e| consent_error(e, &client_id))?;
         let record = self.consent_record(&consent)?;
         Ok((consent, record))

@@ -146,6 +146,8 @@ async fn start_anchor(dir: &Path, name: &str) -> Anchor {
     let (listener, id) = bind().await;
     let mut c = trust_anchor::Config::trust_anchor(id.clone(), dir.join(name), TOKEN);
     c.organization_name = format!("Trust anchor {name}");
+    // The relying-party mark it issues, listed in its `trust_mark_issuers` (as `tessera up`).
+    c.trust_mark_issuers.insert(format!("{id}/trust_marks/openid_relying_party/public"), vec![id.to_string()]);
     let state = trust_anchor::AppState::open(c).unwrap();
     let config = TrustAnchorConfig { id: id.clone(), jwks: state.jwks() };
     serve(listener, trust_anchor::router(state));

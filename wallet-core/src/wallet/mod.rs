@@ -38,10 +38,12 @@ pub mod login;
 pub mod presentation;
 pub mod query;
 pub mod status;
+pub mod trust_marks;
 
 pub use activation::{Attestations, WalletActivation};
 pub use error::WalletError;
 pub use status::{StatusCheck, StatusReport, WalletStatusRefresh};
+pub use trust_marks::TrustMarkEvidence;
 pub use http::{HttpClient, HttpError, HttpMethod, HttpRequest, HttpResponse};
 pub use instance::{InstanceRecord, InstanceStore};
 pub use issuance::{

@@ -25,11 +25,11 @@ use serde_json::Value;
 
 use super::http::{HttpClient, HttpError, HttpRequest, HttpResponse, SeamFetcher};
 use crate::federation::chain::validate;
-use crate::federation::entity::ENTITY_STATEMENT_MEDIA_TYPE;
-use crate::federation::{ChainCollector, EntityStatement, Fetcher as _, ParsedStatement, TrustAnchorConfig, ValidatedChain};
-use crate::jose::{JwkSet, Signer};
+use crate::federation::{ChainCollector, TrustAnchorConfig, ValidatedChain};
+use crate::jose::Signer;
 use crate::keystore::{KeyStore, KeyStoreSigner, KeyTag};
-use crate::oid4vp::consent::{HolderKeys, RpTrustInputs, TrustMarkInputs};
+use crate::oid4vp::consent::{HolderKeys, RpTrustInputs};
+use crate::wallet::TrustMarkEvidence;
 use crate::oid4vp::{ConsentChoice, ConsentError, ConsentRequest, ParsedRequestObject, PresentationFlow, Profile, RequestRef, ResponseUriAnswer, evaluate_rp};
 use crate::sd_jwt::ClaimPath;
 use crate::store::{CredentialId, CredentialStore, StoreError, TransactionOutcome};
@@ -223,10 +223,8 @@ impl WalletPresentation {
             ConsentError::RequestObject(e) if is_trust_rule(&e) => PresentationError::UntrustedRelyingParty { client_id: client_id.clone(), reason: e.to_string() },
             source => PresentationError::Consent { step: PresentationStep::RequestObject, source },
         })?;
-        let anchor_ec = self.anchor_configuration(rp_chain.as_ref());
-        let issuer_keys: Vec<(String, JwkSet)> = self.anchors.iter().map(|a| (a.id.as_str().to_owned(), a.jwks.clone())).collect();
-        let marks = TrustMarkInputs { anchor_configuration: anchor_ec.as_ref(), issuer_keys: &issuer_keys };
-        let rp = evaluate_rp(&request, rp_chain.as_ref(), &marks, now);
+        let marks = TrustMarkEvidence::gather(self.http.as_ref(), &self.anchors, rp_chain.as_ref(), now);
+        let rp = evaluate_rp(&request, rp_chain.as_ref(), &marks.inputs(), now);
         let consent = ConsentRequest::from_store(request, rp, &self.store).map_err(|source| PresentationError::Consent { step: PresentationStep::Consent, source })?;
         Ok(PresentationSession { consent, rp_chain })
     }
@@ -247,16 +245,6 @@ impl WalletPresentation {
             }
         }
         Err(last)
-    }
-
-    /// The anchor of `chain`'s current Entity Configuration, verified with its configured keys
-    /// (`None` when it cannot be had: trust marks are then listed as not checked).
-    fn anchor_configuration(&self, chain: Option<&ValidatedChain>) -> Option<EntityStatement> {
-        let anchor = self.anchors.iter().find(|a| chain.is_some_and(|c| c.trust_anchor == a.id))?;
-        let jwt = SeamFetcher(self.http.as_ref()).get(&anchor.id.configuration_url(), ENTITY_STATEMENT_MEDIA_TYPE).ok()?;
-        let ec = ParsedStatement::parse(&jwt).ok()?;
-        ec.verify_with(&anchor.jwks).ok()?;
-        Some(ec.claims)
     }
 
     /// Step 2: presents what the citizen chose (only those claims; KB-JWT by `holder`),

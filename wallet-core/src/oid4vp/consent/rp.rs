@@ -5,7 +5,8 @@
 use serde_json::Value;
 
 use crate::federation::chain::ValidatedChain;
-use crate::federation::{EntityStatement, trust_mark};
+use crate::federation::trust_mark::{self, TrustMarkStatus};
+use crate::federation::EntityStatement;
 use crate::jose::JwkSet;
 use crate::oid4vp::request_object::{RpTrust, VerifiedRequest};
 use crate::time::UnixTime;
@@ -80,6 +81,10 @@ pub struct TrustMarkInputs<'a> {
     pub anchor_configuration: Option<&'a EntityStatement>,
     /// Trust mark issuers' Federation Entity Keys, by entity id (from their own chains).
     pub issuer_keys: &'a [(String, JwkSet)],
+    /// Statuses the marks' issuers reported, by the mark's JWT (IT-Wallet 1.4 §1.1: static
+    /// plus dynamic validation; OID-FED §8.4). A statically valid mark reported anything but
+    /// `active` is refused; one without a report keeps its static validation.
+    pub statuses: &'a [(String, TrustMarkStatus)],
 }
 
 const IDENTIFYING: [&str; 2] = ["tax_id_code", "personal_administrative_number"];
@@ -113,7 +118,12 @@ pub fn evaluate_rp(req: &VerifiedRequest, chain: Option<&ValidatedChain>, marks:
                     match issuer.and_then(|i| marks.issuer_keys.iter().find(|(id, _)| *id == i)) {
                         None => TrustMarkCheck::NotChecked,
                         Some((_, keys)) => match trust_mark::verify(&tm.trust_mark, subject, keys, anchor, now) {
-                            Ok(c) if c.trust_mark_type == tm.trust_mark_type => TrustMarkCheck::Valid { issuer: c.iss.to_string(), exp: c.exp },
+                            Ok(c) if c.trust_mark_type == tm.trust_mark_type => match marks.statuses.iter().find(|(m, _)| *m == tm.trust_mark) {
+                                Some((_, status)) if *status != TrustMarkStatus::Active => {
+                                    TrustMarkCheck::Invalid(format!("its issuer {} reports it {} (trust mark status)", c.iss, status.as_str()))
+                                }
+                                _ => TrustMarkCheck::Valid { issuer: c.iss.to_string(), exp: c.exp },
+                            },
                             Ok(_) => TrustMarkCheck::Invalid("the mark's type is not the one listed".into()),
                             Err(e) => TrustMarkCheck::Invalid(e.to_string()),
                         },

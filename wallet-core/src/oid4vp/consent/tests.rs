@@ -6,7 +6,7 @@
 use serde_json::json;
 
 use super::*;
-use crate::federation::trust_mark::{TRUST_MARK_TYP, TrustMarkClaims};
+use crate::federation::trust_mark::{TRUST_MARK_TYP, TrustMarkClaims, TrustMarkStatus};
 use crate::federation::{EntityId, TrustMarkRef};
 use crate::jose::{ContentEncryption, JwkSet, Signer};
 use crate::oid4vp::request_url::{RequestUriMethod, RequestUriPost, WalletInvocation};
@@ -165,15 +165,27 @@ fn trust_marks_are_checked_and_shown() {
     ta_ec.trust_mark_issuers = Some([(tm_type.to_owned(), vec![TA.to_owned()])].into());
     let keys = [(TA.to_owned(), JwkSet { keys: vec![fx.ta.public_jwk()] })];
     let req = open_request(&fx);
-    let rp = evaluate_rp(&req, Some(&chain), &TrustMarkInputs { anchor_configuration: Some(&ta_ec), issuer_keys: &keys }, NOW);
-    assert_eq!(rp.trust_marks, vec![TrustMarkView { trust_mark_type: tm_type.into(), check: TrustMarkCheck::Valid { issuer: TA.into(), exp: Some(NOW.secs() + 3600) } }]);
+    let inputs = TrustMarkInputs { anchor_configuration: Some(&ta_ec), issuer_keys: &keys, statuses: &[] };
+    let rp = evaluate_rp(&req, Some(&chain), &inputs, NOW);
+    let valid = TrustMarkCheck::Valid { issuer: TA.into(), exp: Some(NOW.secs() + 3600) };
+    assert_eq!(rp.trust_marks, vec![TrustMarkView { trust_mark_type: tm_type.into(), check: valid.clone() }]);
     assert!(rp.warnings.is_empty());
+    // Dynamic validation (IT-Wallet 1.4 §1.1, OID-FED §8.4): its issuer reports it active,
+    // then revoked: the mark is refused though it still verifies statically.
+    let jwt = chain.subject.claims.trust_marks.as_ref().unwrap()[0].trust_mark.clone();
+    let active = [(jwt.clone(), TrustMarkStatus::Active)];
+    let rp = evaluate_rp(&req, Some(&chain), &TrustMarkInputs { statuses: &active, ..inputs }, NOW);
+    assert_eq!(rp.trust_marks[0].check, valid);
+    let revoked = [(jwt, TrustMarkStatus::Revoked)];
+    let rp = evaluate_rp(&req, Some(&chain), &TrustMarkInputs { statuses: &revoked, ..inputs }, NOW);
+    assert_eq!(rp.trust_marks[0].check, TrustMarkCheck::Invalid(format!("its issuer {TA} reports it revoked (trust mark status)")));
+    assert_eq!(rp.warnings, vec![TrustWarning::NoValidTrustMark]);
     // Without the anchor's configuration, the mark is listed but not checked.
     let rp = evaluate_rp(&req, Some(&chain), &TrustMarkInputs::default(), NOW);
     assert_eq!(rp.trust_marks[0].check, TrustMarkCheck::NotChecked);
     assert_eq!(rp.warnings, vec![TrustWarning::NoValidTrustMark]);
     // Later than its exp: invalid.
-    let rp = evaluate_rp(&req, Some(&chain), &TrustMarkInputs { anchor_configuration: Some(&ta_ec), issuer_keys: &keys }, NOW.plus(7200));
+    let rp = evaluate_rp(&req, Some(&chain), &inputs, NOW.plus(7200));
     assert!(matches!(rp.trust_marks[0].check, TrustMarkCheck::Invalid(_)));
 }
 
