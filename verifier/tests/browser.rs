@@ -3,7 +3,8 @@
 //! verifier on loopback: an operator logs in, picks "Controllo patente", and this test, as the
 //! citizen's wallet (wallet-core), answers the URL read from the page's QR code; the page
 //! shows the verdict. Then declined, refused (an issuer outside the federation), cannot
-//! determine (a status list nobody serves) and expired.
+//! determine (a status list nobody serves) and expired; then an expert request (a raw DCQL
+//! query typed in: a broken one refused with why, a valid one run).
 //!
 //! Install the browser with `scripts/browser.sh`. Without it the test prints why it skips
 //! and passes, unless `TESSERA_BROWSER=required` (CI). Screenshots of every state go to a
@@ -146,7 +147,7 @@ async fn in_person_page_in_chromium() {
     let status = child.0.wait().unwrap();
     assert!(status.success() && done, "the driver failed ({status}); its errors are above");
     assert_eq!(verdicts, ["verified", "declined", "refused", "unknown", "expired"]);
-    for shot in ["login", "presets", "qr", "scanned", "verified", "verified-en", "declined", "refused", "unknown", "expired", "presets-narrow"] {
+    for shot in ["login", "presets", "qr", "scanned", "verified", "verified-en", "declined", "refused", "unknown", "expired", "expert-error", "presets-narrow"] {
         let p = shots.join(format!("{shot}.png"));
         let bytes = std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
         assert_eq!(&bytes[..4], b"\x89PNG", "{shot}");

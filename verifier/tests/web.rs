@@ -441,3 +441,47 @@ async fn logins_are_rate_limited() {
     }
     assert_eq!(b.login(OPERATORS[0].0, OPERATORS[0].1).await.status, 429, "even the right password waits");
 }
+
+/// The expert request (design/in-person.md item 5: presets, plus a raw query for experts): a
+/// DCQL query typed on the page. One that breaks a rule of OpenID4VP 1.0 §6 shows the home
+/// again (400) with why and the text as typed; a valid one runs as the presets do, and the
+/// verdict shows what it asked and nothing more.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expert_request_runs_a_raw_dcql_query() {
+    let fed = WebFed::new().await;
+    let mut b = Browser::new(&fed);
+    b.login_as(0).await;
+    let home = b.get("/check").await;
+    assert!(home.body.contains("Richiesta per esperti (DCQL)") && home.body.contains("name=\"dcql_query\""), "{}", home.body);
+    let csrf = home.csrf();
+
+    let bad = r#"{"credentials": [{"id": "mdl", "format": "dc+sd-jwt", "claims": [{"path": []}]}]}"#;
+    let r = b.post("/check/start", &[("csrf", &csrf), ("dcql_query", bad)]).await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(r.body.contains("Query DCQL non valida"), "{}", r.body);
+    assert!(r.body.contains("<details class=\"expert\" open>"), "opened again");
+    assert!(r.body.contains("&quot;path&quot;: []"), "the text as typed, escaped: {}", r.body);
+    for empty in ["", "not json"] {
+        let r = b.post("/check/start", &[("csrf", &csrf), ("dcql_query", empty)]).await;
+        assert_eq!(r.status, 400, "{empty:?}");
+    }
+    assert_eq!(b.post("/check/start", &[("dcql_query", bad)]).await.status, 403, "the CSRF token still guards it");
+
+    let query = r#"{"credentials": [{"id": "licence", "format": "dc+sd-jwt", "meta": {"vct_values": ["urn:eudi:mDL:it:1"]}, "claims": [{"path": ["document_number"]}]}]}"#;
+    let r = b.post("/check/start", &[("csrf", &csrf), ("dcql_query", query)]).await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let id = r.location().strip_prefix("/check/s/").unwrap().to_owned();
+    let page = b.get(&format!("/check/s/{id}")).await;
+    assert!(page.body.contains("Richiesta personalizzata"), "{}", page.body);
+    let wallet = Wallet::new();
+    let req = wallet.fetch(&fed, &page.attr_after("class=\"qr\"", "data-wallet-url")).await;
+    assert_eq!(req.dcql_query.credentials[0].id, "licence", "the query as typed reached the wallet");
+    let (s, body) = wallet.answer(&fed, &req, Answer::Present("licence", fed.issuer.mdl(&wallet.holder), vec!["document_number"])).await;
+    assert_eq!(s, 200, "{body}");
+    let page = b.get(&format!("/check/s/{id}")).await;
+    assert_eq!(verdict(&page), "verified");
+    assert!(page.body.contains("U1A23B456C"));
+    assert!(!page.body.contains("Bianchi"), "nothing the query did not ask");
+    let home = b.get("/check").await;
+    assert!(home.body.contains("Richiesta personalizzata"), "listed among the operator's checks");
+}

@@ -82,6 +82,10 @@ messages! {
     PresetEhic => "Tessera sanitaria", "Health card";
     PresetEhicHint => "Tessera europea di assicurazione malattia", "European health insurance card";
     PresetRaw => "Richiesta personalizzata", "Custom request";
+    ExpertQuery => "Richiesta per esperti (DCQL)", "Expert request (DCQL)";
+    ExpertQueryHint => "Una query DCQL (OpenID4VP 1.0 §6) in JSON: il portafoglio mostra al cittadino esattamente ciò che chiede.", "A DCQL query (OpenID4VP 1.0 §6) as JSON: the wallet shows the citizen exactly what it asks.";
+    StartExpert => "Avvia la verifica", "Start the check";
+    BadQuery => "Query DCQL non valida", "Invalid DCQL query";
     MyChecks => "Le mie verifiche", "My checks";
     NoChecks => "Nessuna verifica recente.", "No recent checks.";
     Open => "Apri", "Open";

@@ -57,7 +57,13 @@ pub(super) struct StartForm {
     csrf: String,
     #[serde(default)]
     preset: String,
+    /// The expert request: a raw DCQL query (JSON), when no preset is named.
+    #[serde(default)]
+    dcql_query: String,
 }
+
+/// The longest raw DCQL query the page takes (bytes): far more than any real query.
+const MAX_RAW_QUERY: usize = 16 * 1024;
 
 /// The language: `?lang=` (remembered: the second value is the cookie to set), else the
 /// cookie, else Italian.
@@ -227,7 +233,9 @@ fn login_page(st: &Verifier, lang: Lang, s: &OpSession, error: Option<Msg>) -> S
     layout(st, lang, &main, None)
 }
 
-fn home_page(st: &Verifier, lang: Lang, s: &OpSession, user: &str) -> Result<String, crate::VerifierError> {
+/// The page's home: the presets, the expert request (open, with `expert`'s error and the text
+/// as typed, after a refused query), the operator's recent checks.
+fn home_page(st: &Verifier, lang: Lang, s: &OpSession, user: &str, expert: Option<(&str, &str)>) -> Result<String, crate::VerifierError> {
     let presets = [
         ("age_over_18", Msg::PresetAge, Msg::PresetAgeHint),
         ("driving_licence", Msg::PresetMdl, Msg::PresetMdlHint),
@@ -246,7 +254,28 @@ fn home_page(st: &Verifier, lang: Lang, s: &OpSession, user: &str) -> Result<Str
             h = lang.t(hint),
         );
     }
-    let _ = write!(main, "</div><h2>{}</h2>", lang.t(Msg::MyChecks));
+    main.push_str("</div>");
+    // Presets per use case, plus a raw query for experts (design/in-person.md, item 5).
+    let (error, draft) = expert.unwrap_or_default();
+    let _ = write!(
+        main,
+        "<details class=\"expert\"{open}><summary>{title}</summary>\
+         <form method=\"post\" action=\"/check/start\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+         <p class=\"hint\">{hint}</p>{error}\
+         <label for=\"dcql_query\" class=\"sr-only\">DCQL</label>\
+         <textarea id=\"dcql_query\" name=\"dcql_query\" rows=\"10\" spellcheck=\"false\" maxlength=\"{max}\" placeholder=\"{example}\">{draft}</textarea>\
+         <button type=\"submit\" data-expert=\"start\">{start}</button></form></details>",
+        open = if expert.is_some() { " open" } else { "" },
+        title = lang.t(Msg::ExpertQuery),
+        csrf = esc(&s.csrf),
+        hint = lang.t(Msg::ExpertQueryHint),
+        error = if error.is_empty() { String::new() } else { format!("<p class=\"error\" role=\"alert\">{}: {}</p>", lang.t(Msg::BadQuery), esc(error)) },
+        max = MAX_RAW_QUERY,
+        example = esc(r#"{"credentials": [{"id": "pid", "format": "dc+sd-jwt", "meta": {"vct_values": ["urn:eudi:pid:it:1"]}, "claims": [{"path": ["birthdate"]}]}]}"#),
+        draft = esc(draft),
+        start = lang.t(Msg::StartExpert),
+    );
+    let _ = write!(main, "<h2>{}</h2>", lang.t(Msg::MyChecks));
     let now = st.now().secs();
     let mine = st.store().by_owner(user, RECENT)?;
     if mine.is_empty() {
@@ -276,7 +305,7 @@ pub(super) async fn home(State(st): State<Verifier>, Extension(web): Web, header
     let mut cookies: Vec<String> = set_lang.into_iter().collect();
     match current(&st, &web, &headers) {
         Some((_, s)) => match s.username.clone() {
-            Some(u) => match home_page(&st, lang, &s, &u) {
+            Some(u) => match home_page(&st, lang, &s, &u, None) {
                 Ok(page) => html(StatusCode::OK, page, cookies),
                 Err(e) => e.into_response(),
             },
@@ -365,13 +394,36 @@ fn start_for(st: &Verifier, user: &str, query: DcqlQuery) -> Response {
 
 /// `POST /check/start`.
 pub(super) async fn start(State(st): State<Verifier>, Extension(web): Web, headers: HeaderMap, Form(f): Form<StartForm>) -> Response {
-    let (_, _, user) = match post_guard(&st, &web, &headers, &f.csrf) {
+    let (_, s, user) = match post_guard(&st, &web, &headers, &f.csrf) {
         Ok(g) => g,
         Err(r) => return r.into_response(),
     };
-    match crate::presets::preset(&f.preset) {
-        Some(q) => start_for(&st, &user, q),
-        None => crate::VerifierError::BadRequest(format!("unknown preset `{}`", f.preset)).into_response(),
+    if !f.preset.is_empty() {
+        return match crate::presets::preset(&f.preset) {
+            Some(q) => start_for(&st, &user, q),
+            None => crate::VerifierError::BadRequest(format!("unknown preset `{}`", f.preset)).into_response(),
+        };
+    }
+    // The expert request: every rule of OpenID4VP 1.0 §6 is wallet-core's DCQL parser's; a
+    // refused query shows the home again with why and the text as typed (400).
+    let text = f.dcql_query.trim();
+    let parsed = if text.len() > MAX_RAW_QUERY {
+        Err(format!("longer than {MAX_RAW_QUERY} bytes"))
+    } else if text.is_empty() {
+        Err("empty".to_owned())
+    } else {
+        DcqlQuery::parse(text).map_err(|e| e.to_string())
+    };
+    match parsed {
+        Ok(q) => start_for(&st, &user, q),
+        Err(why) => {
+            let (lang, _) = lang_of(&st, &headers, None);
+            let draft: String = text.chars().take(MAX_RAW_QUERY).collect();
+            match home_page(&st, lang, &s, &user, Some((&why, &draft))) {
+                Ok(page) => html(StatusCode::BAD_REQUEST, page, Vec::new()),
+                Err(e) => e.into_response(),
+            }
+        }
     }
 }
 

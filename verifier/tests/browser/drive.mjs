@@ -98,6 +98,24 @@ try {
     }
     log(`${name}: ${text.replace(/\s+/g, ' ').trim()}`);
   }
+  // The expert request: a DCQL query typed in (design/in-person.md item 5). A broken one
+  // comes back with why, the text kept; a valid one shows its QR as a preset does.
+  await page.goto(`${base}/check`);
+  await page.click('details.expert summary');
+  await page.fill('#dcql_query', '{"credentials": []}');
+  await Promise.all([page.waitForLoadState('load'), page.click('button[data-expert="start"]')]);
+  await page.waitForSelector('details.expert[open] p.error');
+  if ((await page.inputValue('#dcql_query')) !== '{"credentials": []}') { throw new Error('the query typed was not kept'); }
+  await page.screenshot({ path: `${shots}/expert-error.png`, fullPage: true });
+  // The page came back 400 on purpose: Chromium logs that as a console error.
+  const expected400 = errors.findIndex((e) => e.includes('status of 400'));
+  if (expected400 >= 0) { errors.splice(expected400, 1); }
+  await page.fill('#dcql_query', JSON.stringify({ credentials: [{ id: 'pid', format: 'dc+sd-jwt', meta: { vct_values: ['urn:eudi:pid:it:1'] }, claims: [{ path: ['birthdate'] }] }] }));
+  await Promise.all([page.waitForURL(/\/check\/s\//), page.click('button[data-expert="start"]')]);
+  await page.locator('figure.qr').waitFor();
+  if (!(await page.locator('h1').first().innerText()).includes('Richiesta personalizzata')) { throw new Error('not the custom request'); }
+  log('expert: a raw DCQL query refused with why, then run');
+
   // A phone-sized screen still shows the verdict first.
   await page.setViewportSize({ width: 600, height: 900 });
   await page.goto(`${base}/check`);
