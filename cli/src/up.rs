@@ -136,6 +136,9 @@ pub(crate) struct Fed {
     pub(crate) op: EntityId,
     pub(crate) anchor: TrustAnchorConfig,
     pub(crate) base: u16,
+    /// The anchor's X.509 root as PEM (`ca-root.der` in its directory): the verifier and the
+    /// issuers asking for the PID verify credentials' `x5c` to it and check their CRLs.
+    pub(crate) x509_roots_pem: String,
 }
 
 impl Fed {
@@ -176,6 +179,7 @@ pub(crate) fn issuer_config(data_dir: &std::path::Path, fed: &Fed, preset: Prese
     // (IT-Wallet 1.4 §1.3): `up` issues it to ours below.
     c.wallet_provider_trust_marks = vec![format!("{}/trust_marks/{}", fed.ta, TRUST_MARKS[1])];
     c.authority_hints = vec![superior.clone()];
+    c.x509_roots_pem = fed.x509_roots_pem.clone();
     c.database_url = database_url;
     // How each identifies the citizen at /authorize (IT-Wallet 1.4 §3.3): the PID provider
     // with CIE level 3 at the test OpenID Provider, the other two by asking the wallet for
@@ -212,6 +216,7 @@ pub(crate) fn verifier_config(data_dir: &std::path::Path, fed: &Fed, token: Stri
     vc.admin_token = token;
     vc.trust_anchors = vec![fed.anchor.clone()];
     vc.authority_hints = vec![fed.ta.clone()];
+    vc.x509_roots_pem = fed.x509_roots_pem.clone();
     vc.organization_name = "Comune di Esempio (test verifier)".into();
     vc.redirect_uris = vec![format!("{v_id}/")];
     vc.database_url = database_url;
@@ -317,7 +322,7 @@ pub(crate) fn run(a: &UpArgs) -> Result<(), CliError> {
         std::fs::create_dir_all(&ta_dir).map_err(|e| usage(format!("{}: {e}", ta_dir.display())))?;
         let jwks = trust_anchor::keys::KeyRing::load_or_create(&ta_dir).map_err(usage)?.published();
         let anchor = TrustAnchorConfig { id: ta_id.clone(), jwks };
-        let fed = Fed { ta: ta_id.clone(), int: int_id.clone(), op: op_id.clone(), anchor: anchor.clone(), base: a.port };
+        let mut fed = Fed { ta: ta_id.clone(), int: int_id.clone(), op: op_id.clone(), anchor: anchor.clone(), base: a.port, x509_roots_pem: String::new() };
         let mut replicas: Option<replica::Replicas> = None;
         let mut ta = Config::trust_anchor(ta_id.clone(), ta_dir, ta_token.clone());
         for t in TRUST_MARKS.into_iter().chain([INTERMEDIATE_MARK, VERIFIER_MARK, ISSUER_MARK]) {
@@ -327,6 +332,7 @@ pub(crate) fn run(a: &UpArgs) -> Result<(), CliError> {
         ta.trust_anchors = vec![anchor.clone()];
         ta.database_url = db_url("trust_anchor");
         let ta_state = AppState::open(ta).map_err(usage)?;
+        fed.x509_roots_pem = ta_state.root_ca().map(wallet_core::x509::certificate_pem).unwrap_or_default();
 
         let mut int = Config::trust_anchor(int_id.clone(), a.data_dir.join(DIRS[1]), int_token.clone());
         int.organization_name = "Tessera Intermediate".into();

@@ -28,6 +28,11 @@
 //! [[trust_anchors]]
 //! id = "https://trust-anchor.example.it"
 //! jwks = "/etc/tessera/ta.jwks"
+//! # With [authentication] method = "pid": the federation CA roots a PID's `x5c` must chain
+//! # to, and whether the CRLs its certificates name are checked (IT-Wallet 1.4 §1.2).
+//! x509_roots = ["/etc/tessera/federation-root.pem"]
+//! check_crl = true
+//! crl_refresh = 300
 //!
 //! [[credentials]]
 //! preset = "mdl"                      # pid | mdl | health-card
@@ -296,6 +301,16 @@ pub struct Config {
     /// `federation_trust_mark_status_endpoint` reported it (OID-FED §8.4), is used before it
     /// is asked again (0: before every request carrying an attestation).
     pub trust_mark_status_refresh: i64,
+    /// PEM text of the federation CA roots: a PID presented to us (`[authentication] method
+    /// = "pid"`) has its `x5c` verified to one of them, and a PID issuer trusted by `x5c`
+    /// alone is accepted. Empty: the federation chain only.
+    pub x509_roots_pem: String,
+    /// Check the CRLs named by a presented PID's `x5c` certificates (its issuer's signing
+    /// certificate, its CA certificate: IT-Wallet 1.4 §1.2); with `x509_roots` only.
+    pub check_crl: bool,
+    /// Seconds a verified CRL answers before it is fetched again (never past its
+    /// `nextUpdate`).
+    pub crl_refresh: i64,
     /// Our superiors in the federation (default: the trust anchors).
     pub authority_hints: Vec<EntityId>,
     /// Bearer token of the admin API and the federation entity's admin API.
@@ -370,6 +385,10 @@ struct File {
     trust_anchors: Vec<AnchorFile>,
     wallet_provider_trust_marks: Option<Vec<String>>,
     trust_mark_status_refresh: Option<i64>,
+    #[serde(default)]
+    x509_roots: Vec<PathBuf>,
+    check_crl: Option<bool>,
+    crl_refresh: Option<i64>,
     authority_hints: Option<Vec<String>>,
     admin_token: Option<String>,
     organization_name: Option<String>,
@@ -427,6 +446,9 @@ impl Config {
             trust_anchors: Vec::new(),
             wallet_provider_trust_marks: Vec::new(),
             trust_mark_status_refresh: 300,
+            x509_roots_pem: String::new(),
+            check_crl: true,
+            crl_refresh: 300,
             authority_hints: Vec::new(),
             admin_token: String::new(),
             organization_name: "Tessera issuer".into(),
@@ -505,6 +527,19 @@ impl Config {
                 return Err(ConfigError::Invalid(format!("trust_mark_status_refresh must be 0 or more seconds, got {v}")));
             }
             c.trust_mark_status_refresh = v;
+        }
+        for p in &f.x509_roots {
+            c.x509_roots_pem.push_str(&read(p)?);
+            c.x509_roots_pem.push('\n');
+        }
+        if let Some(v) = f.check_crl {
+            c.check_crl = v;
+        }
+        if let Some(v) = f.crl_refresh {
+            if v < 0 {
+                return Err(ConfigError::Invalid(format!("crl_refresh must be 0 or more seconds, got {v}")));
+            }
+            c.crl_refresh = v;
         }
         c.authority_hints = match f.authority_hints {
             Some(h) => h.iter().map(|h| entity("authority_hints", h)).collect::<Result<_, _>>()?,
@@ -586,6 +621,11 @@ impl Config {
     /// lifetimes in range, `batch_size` 1..=100, status bits that hold SUSPENDED when asked.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let bad = |m: String| Err(ConfigError::Invalid(m));
+        if !self.x509_roots_pem.trim().is_empty()
+            && let Err(e) = wallet_core::x509::TrustAnchors::from_pem(&self.x509_roots_pem)
+        {
+            return bad(format!("x509_roots: {e}"));
+        }
         if self.credentials.is_empty() {
             return bad("configure at least one [[credentials]]".into());
         }

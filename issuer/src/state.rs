@@ -340,6 +340,10 @@ struct Inner {
     key_withdrawal: std::sync::Mutex<KeyWithdrawal>,
     wua_statuses: wallet_core::oid4vp::verify::StatusCache,
     pid_statuses: wallet_core::oid4vp::verify::StatusCache,
+    /// The federation CA roots (`x509_roots`) a presented PID's `x5c` chains to.
+    x509_roots: Option<wallet_core::x509::TrustAnchors>,
+    /// CRLs of presented PIDs' certificates.
+    crls: wallet_core::x509::crl::CrlCache,
     issuer_chains: wallet_core::federation::ChainCache,
     relying_party: Option<spid_cie_oidc::RelyingParty>,
     /// Protocol certificates for the request object key (the PID over OpenID4VP).
@@ -580,6 +584,11 @@ impl Builder {
                 key_withdrawal: std::sync::Mutex::new(KeyWithdrawal::default()),
                 wua_statuses: wallet_core::oid4vp::verify::StatusCache::new(),
                 pid_statuses: wallet_core::oid4vp::verify::StatusCache::new(),
+                x509_roots: (!config.x509_roots_pem.trim().is_empty())
+                    .then(|| wallet_core::x509::TrustAnchors::from_pem(&config.x509_roots_pem))
+                    .transpose()
+                    .map_err(|e| OpenError::Config(crate::config::ConfigError::Invalid(format!("x509_roots: {e}"))))?,
+                crls: wallet_core::x509::crl::CrlCache::new(config.crl_refresh),
                 issuer_chains: wallet_core::federation::ChainCache::new(),
                 relying_party,
                 request_object_certs: trust_anchor::protocol::ProtocolCerts::new(config.entity_id.clone(), config.login_ttl),
@@ -681,6 +690,16 @@ impl Issuer {
     /// PID issuers' status lists fetched so far (`method = "pid"`).
     pub fn pid_statuses(&self) -> &wallet_core::oid4vp::verify::StatusCache {
         &self.inner.pid_statuses
+    }
+
+    /// The federation CA roots a presented PID's `x5c` chains to (`x509_roots`).
+    pub fn x509_roots(&self) -> Option<&wallet_core::x509::TrustAnchors> {
+        self.inner.x509_roots.as_ref()
+    }
+
+    /// The CRLs of presented PIDs' certificates.
+    pub fn crls(&self) -> &wallet_core::x509::crl::CrlCache {
+        &self.inner.crls
     }
 
     /// PID issuers' trust chains resolved so far (`method = "pid"`).

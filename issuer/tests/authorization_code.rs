@@ -366,3 +366,42 @@ async fn an_expired_code_is_invalid_grant() {
     let (s, v) = w.token_with(&fed, &code, &pending.code_verifier, Some(REDIRECT), None, true).await;
     assert_eq!((s, v["error"].as_str()), (400, Some("invalid_grant")), "an expired code: {v}");
 }
+
+/// IT-Wallet 1.4 §1.2 at the Motorizzazione (a relying party for the PID): the PID's `x5c`
+/// is verified to the federation root (`x509_roots`) and the CRLs its certificates name are
+/// checked. Once the PID issuer's operator revokes its signing certificate, the PID is
+/// refused with the reason; a deployment with `check_crl = false` still accepts it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pid_whose_issuer_certificate_was_revoked_is_refused() {
+    for check_crl in [true, false] {
+        let fed = Fed::build(common::Setup::PidOverVp, |c| {
+            c.check_crl = check_crl;
+            // Fetched again at every presentation: the revocation shows at once.
+            c.crl_refresh = 0;
+        })
+        .await;
+        let w = AuthzWallet::new(&fed);
+        let pid = fed.issue_pid(&w.holder, MARIO, false).await;
+        let header = wallet_core::jose::CompactJws::parse(pid.split('~').next().unwrap()).unwrap().header().clone();
+        assert!(header.x5c.is_some(), "the PID carries its issuer's x5c");
+        let (req, _) = vp_request(&fed, &w).await;
+        let (s, v) = w.present(&fed, &req, &pid, None).await;
+        assert_eq!(s, 200, "before the revocation: {v}");
+
+        let pid_issuer = &fed.pid_issuer.as_ref().unwrap().id;
+        let (s, v) = Fed::json(
+            fed.http.post(format!("{pid_issuer}/admin/signing-certificates/revoke")).bearer_auth(common::TOKEN).json(&serde_json::json!({"kid": header.kid.unwrap()})),
+        )
+        .await;
+        assert_eq!((s, v["revoked"].as_u64()), (200, Some(1)), "{v}");
+        let (req, _) = vp_request(&fed, &w).await;
+        let (s, v) = w.present(&fed, &req, &pid, None).await;
+        if check_crl {
+            assert_eq!((s, v["error"].as_str()), (403, Some("invalid_request")), "{v}");
+            let why = v["error_description"].as_str().unwrap();
+            assert!(why.contains("revoked"), "{why}");
+        } else {
+            assert_eq!(s, 200, "check_crl = false: {v}");
+        }
+    }
+}

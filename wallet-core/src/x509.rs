@@ -385,6 +385,20 @@ fn check_ca(cert: &X509Certificate<'_>, index: usize, cas_below: usize) -> Resul
     Ok(())
 }
 
+/// A DER certificate as PEM (`CERTIFICATE`, 64 base64 characters a line): what
+/// [`TrustAnchors::from_pem`] reads and an operator's `x509_roots` files hold.
+pub fn certificate_pem(der: &[u8]) -> String {
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut pem = String::with_capacity(b64.len() + b64.len() / 64 + 60);
+    pem.push_str("-----BEGIN CERTIFICATE-----\n");
+    for line in b64.as_bytes().chunks(64) {
+        pem.push_str(std::str::from_utf8(line).unwrap_or_default());
+        pem.push('\n');
+    }
+    pem.push_str("-----END CERTIFICATE-----\n");
+    pem
+}
+
 impl TrustAnchors {
     /// Roots from DER certificates (each is checked to parse).
     pub fn from_der(ders: Vec<Vec<u8>>) -> Result<Self, X509Error> {

@@ -186,6 +186,8 @@ impl Fed {
             Setup::SpidCie => Authentication::SpidCie(SpidCieAuthentication { providers: vec![op.clone().unwrap()], acr: spid_cie_oidc::Acr::SpidL3 }),
             Setup::PidOverVp => Authentication::Pid(PidAuthentication::default()),
         };
+        // A presented PID's `x5c` is verified to the federation root, and its CRLs checked.
+        config.x509_roots_pem = root_pem(&http, &anchor_id).await;
         edit(&mut config);
         for p in Preset::ALL {
             issuer::samples::load(&config.registry, p).unwrap();
@@ -414,6 +416,13 @@ pub const WP_MARK: &str = "federation-entity/wallet-provider";
 
 pub fn rp_mark(anchor: &EntityId) -> String {
     format!("{anchor}/trust_marks/openid_relying_party/public")
+}
+
+/// The trust anchor's X.509 root (`GET /ca`, DER) as PEM: what an operator puts in
+/// `x509_roots`.
+pub async fn root_pem(http: &reqwest::Client, anchor: &EntityId) -> String {
+    let der = http.get(format!("{anchor}/ca")).send().await.unwrap().bytes().await.unwrap();
+    wallet_core::x509::certificate_pem(&der)
 }
 
 /// Issues `sub` a trust mark of `mark_type` (short name under the anchor) and has it publish it.

@@ -254,3 +254,19 @@ fn sd_jwt_vc_with_an_untrusted_x5c_chain_is_refused() {
         SdJwtError::KeyResolution(KeyResolutionError::BadChain(X509Error::UntrustedRoot.to_string()))
     );
 }
+
+#[test]
+fn a_root_written_as_pem_is_read_back_as_the_same_anchor() {
+    let pki = Pki::new();
+    let pem = certificate_pem(&pki.root_der);
+    assert!(pem.starts_with("-----BEGIN CERTIFICATE-----\n") && pem.ends_with("-----END CERTIFICATE-----\n"));
+    assert!(pem.lines().all(|l| l.len() <= 64), "64 characters a line");
+    let key = SoftwareSigner::generate().unwrap();
+    let leaf = pki.leaf(&key, "https://pid.example.it", "pid.example.it", |_| {});
+    TrustAnchors::from_pem(&pem).unwrap().verify_chain(&pki.chain(&leaf), NOW).unwrap();
+    // Two roots in one file.
+    let other = Pki::new();
+    let both = TrustAnchors::from_pem(&format!("{pem}{}", certificate_pem(&other.root_der))).unwrap();
+    let leaf = other.leaf(&key, "https://pid.example.it", "pid.example.it", |_| {});
+    both.verify_chain(&other.chain(&leaf), NOW).unwrap();
+}
