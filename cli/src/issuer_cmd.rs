@@ -1,4 +1,4 @@
-//! `tessera issuer serve | load-sample | offer | revoke | suspend | reinstate | update`: the credential
+//! `tessera issuer serve | load-sample | offer | revoke | suspend | reinstate | update | rotate-key`: the credential
 //! issuer service (the `issuer` library, what `tessera-issuer` runs), its sample registries,
 //! and the desk's side of its admin API: an offer for a citizen (IT-Wallet 1.4 §3.2, the
 //! pre-authorized code and its `tx_code`), and status changes (§6: revocation, suspension,
@@ -54,6 +54,18 @@ pub(crate) enum IssuerCommand {
     /// The registry record changed: mark the credentials for re-issuance (ATTRIBUTE_UPDATE,
     /// or UPDATE towards 1.3 wallets); the wallet's `refresh` then re-issues them.
     Update(StatusArgs),
+    /// Rotate the credential signing key in the configured `keys_dir`, with the issuer (every
+    /// replica) stopped: a new key signs from the next start; the old one stays published as
+    /// retired until the credentials it signed have ended, unless --withdraw.
+    RotateKey {
+        /// The issuer's configuration file (its `keys_dir`, `credential_ttl`).
+        #[arg(long)]
+        config: PathBuf,
+        /// The old key is compromised: do not publish it any more (what it signed no longer
+        /// verifies by it; revoke its signing certificates too).
+        #[arg(long)]
+        withdraw: bool,
+    },
 }
 
 fn preset_arg(s: &str) -> Result<Preset, String> {
@@ -118,6 +130,7 @@ pub(crate) fn run(c: IssuerCommand) -> Result<(), CliError> {
         IssuerCommand::Suspend(a) => change_status(&a, "suspend"),
         IssuerCommand::Reinstate(a) => change_status(&a, "reinstate"),
         IssuerCommand::Update(a) => change_status(&a, "update"),
+        IssuerCommand::RotateKey { config, withdraw } => rotate_key(&config, withdraw),
     }
 }
 
@@ -134,6 +147,24 @@ fn serve(path: &Path) -> Result<(), CliError> {
         crate::print_out("issuer stopped");
         Ok(())
     })
+}
+
+fn rotate_key(path: &Path, withdraw: bool) -> Result<(), CliError> {
+    let config = issuer::Config::load(path).map_err(|e| usage(format!("{}: {e}", path.display())))?;
+    let now = wallet_core::time::UnixTime::now().secs();
+    let r = issuer::keys::rotate_credential_key(config.keys_dir(), withdraw, now).map_err(|e| usage(format!("rotate-key: {e}")))?;
+    let old = if r.retired {
+        format!("still published as retired for {} days (what it signed stays valid)", config.credential_ttl / 86_400)
+    } else {
+        "withdrawn: no longer published (what it signed no longer verifies by it)".to_owned()
+    };
+    crate::print_out(&format!(
+        "credential key rotated in {}: new key {}; old key {} {old}. Start the issuer (every replica) to sign with the new key.",
+        config.keys_dir().display(),
+        r.new_kid,
+        r.old_kid
+    ));
+    Ok(())
 }
 
 fn load_sample(preset: Preset, path: &Path) -> Result<(), CliError> {

@@ -365,7 +365,7 @@ fn serve_issuer(dir: &Path, preset: &str) -> (Up, String) {
 /// `tessera issuer load-sample` and `tessera issuer serve --config FILE` (what
 /// `tessera-issuer` runs): the registry filled, the metadata served, an offer through the
 /// admin API with --token-file, a revocation by citizen when nothing was issued (named), a
-/// graceful stop on SIGTERM.
+/// graceful stop on SIGTERM; then `tessera issuer rotate-key` and a restart.
 #[test]
 fn issuer_serve_from_a_config_file_load_sample_offer_then_stop() {
     let dir = tempfile::tempdir().unwrap();
@@ -389,6 +389,18 @@ fn issuer_serve_from_a_config_file_load_sample_offer_then_stop() {
     fails(&tessera(&["issuer", "offer", "--url", &base, "--citizen", MARIO, "--token-file", dir.path().join("missing").to_str().unwrap()]), "pass --token-file");
     let out = served::stop(&mut up.0);
     assert!(out.contains("serving on") && out.contains("issuer stopped"), "{out}");
+
+    // `tessera issuer rotate-key`, the issuer stopped: at the next start the new key is
+    // published first and the old one after it (credentials it signed still verify by it).
+    let old_kid = md["jwks"]["keys"][0]["kid"].as_str().unwrap().to_owned();
+    let out = ok(&tessera(&["issuer", "rotate-key", "--config", p]));
+    assert!(out.starts_with("credential key rotated in ") && out.contains(&format!("old key {old_kid} still published as retired for 365 days")), "{out}");
+    let mut up = Up(served::serve(&["issuer", "serve", "--config", p], &base));
+    let md: Value = http.get(format!("{base}/.well-known/openid-credential-issuer")).send().unwrap().json().unwrap();
+    let kids: Vec<&str> = md["jwks"]["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap()).collect();
+    assert_eq!(kids.len(), 2, "{kids:?}");
+    assert!(kids[0] != old_kid && kids[1] == old_kid, "{kids:?}");
+    served::stop(&mut up.0);
 }
 
 /// The citizen's story with the authorization code flow, as `tessera up` runs it: the wallet

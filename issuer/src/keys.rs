@@ -7,6 +7,11 @@
 //! * `credential-key.jwk`: signs credentials, the Token Status List and the signed
 //!   metadata; published in `openid_credential_issuer.jwks` (IT-Wallet 1.4 §3.1, §4.1),
 //!   where wallets find it by `kid`.
+//! * `credential-keys-retired.json`: the public keys a rotation replaced
+//!   ([`rotate_credential_key`]), each with when; still published (after the current one)
+//!   until a credential it signed could still be valid (`credential_ttl` after it was
+//!   retired), so that rotating does not invalidate what was issued. A key withdrawn (its
+//!   signing certificates revoked: compromised) is not kept.
 //! * `token-key.jwk`: signs the access tokens (`at+jwt`) the authorization server issues
 //!   and the credential endpoint verifies (the same service; not published).
 //! * `request-object-key.jwk` and `response-encryption-key.jwk` (with `[authentication]
@@ -19,7 +24,7 @@
 
 use std::path::Path;
 
-use wallet_core::jose::{DecryptionKey, JwkSet, PrivateJwk, Signer as _, SoftwareSigner};
+use wallet_core::jose::{DecryptionKey, Jwk, JwkSet, PrivateJwk, Signer as _, SoftwareSigner};
 use wallet_core::oid4vci::NonceKey;
 
 fn load_or_create(path: &Path) -> Result<SoftwareSigner, String> {
@@ -52,9 +57,69 @@ fn load_or_create_enc(path: &Path) -> Result<DecryptionKey, String> {
     }
 }
 
+/// The file of the retired credential keys (public), in the keys directory.
+pub const RETIRED_CREDENTIAL_KEYS: &str = "credential-keys-retired.json";
+
+/// A credential key replaced by a rotation: its public key and when it stopped signing.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct RetiredKey {
+    /// The public key (`kid` included).
+    pub jwk: Jwk,
+    /// When it was retired (Unix seconds): the last credential it signed was issued before.
+    pub retired_at: i64,
+}
+
+fn load_retired(dir: &Path) -> Result<Vec<RetiredKey>, String> {
+    let path = dir.join(RETIRED_CREDENTIAL_KEYS);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(format!("{}: {e}", path.display())),
+    }
+}
+
+/// What a rotation did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rotated {
+    /// The replaced key's `kid`.
+    pub old_kid: String,
+    /// The new key's `kid`.
+    pub new_kid: String,
+    /// Whether the replaced key stays published (retired) or was withdrawn.
+    pub retired: bool,
+}
+
+/// Rotates the credential key in `dir`, with the issuer stopped (every replica reads its keys
+/// at start: stop them all, rotate once in the shared `keys_dir`, start them). A new key signs
+/// from the next start. The replaced key's public key stays published as retired, so that the
+/// credentials it signed still verify, unless `withdraw` (a compromised key, whose signing
+/// certificates were revoked: its credentials must no longer verify by it). `now` is when it
+/// is retired. The retired list is written before the new key: a crash between the two leaves
+/// the old key current and also listed, which is harmless.
+pub fn rotate_credential_key(dir: &Path, withdraw: bool, now: i64) -> Result<Rotated, String> {
+    let path = dir.join("credential-key.jwk");
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e} (no credential key to rotate)", path.display()))?;
+    let old = SoftwareSigner::from_private_jwk(PrivateJwk::from_json(&text).map_err(|e| format!("{}: {e}", path.display()))?)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let old_public = old.public_jwk();
+    let old_kid = old_public.kid.clone().unwrap_or_default();
+    let mut retired = load_retired(dir)?;
+    retired.retain(|r| r.jwk.kid.as_deref() != Some(old_kid.as_str()));
+    if !withdraw {
+        retired.push(RetiredKey { jwk: old_public, retired_at: now });
+    }
+    let json = serde_json::to_vec_pretty(&retired).map_err(|e| e.to_string())?;
+    let retired_path = dir.join(RETIRED_CREDENTIAL_KEYS);
+    wallet_core::store::write_private(&retired_path, &json).map_err(|e| format!("{}: {e}", retired_path.display()))?;
+    let new = SoftwareSigner::generate().map_err(|e| e.to_string())?;
+    wallet_core::store::write_private(&path, new.private_jwk().to_json().as_bytes()).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(Rotated { old_kid, new_kid: new.kid().unwrap_or_default(), retired: !withdraw })
+}
+
 /// The credential and token keys, and the OpenID4VP relying party's.
 pub struct Keys {
     credential: SoftwareSigner,
+    retired: Vec<RetiredKey>,
     token: SoftwareSigner,
     nonce: NonceKey,
     request_object: SoftwareSigner,
@@ -74,6 +139,7 @@ impl Keys {
         let token = load_or_create(&dir.join("token-key.jwk"))?;
         Ok(Self {
             credential: load_or_create(&dir.join("credential-key.jwk"))?,
+            retired: load_retired(dir)?,
             nonce: NonceKey::derive(token.private_jwk().d(), "tessera-issuer c_nonce"),
             token,
             request_object: load_or_create(&dir.join("request-object-key.jwk"))?,
@@ -114,10 +180,76 @@ impl Keys {
         JwkSet { keys: vec![sig, self.encryption.public_jwk().clone()] }
     }
 
-    /// `openid_credential_issuer.jwks`: the credential key, `use: sig`.
-    pub fn issuer_jwks(&self) -> JwkSet {
-        let mut k = self.credential.public_jwk();
-        k.key_use = Some("sig".into());
-        JwkSet { keys: vec![k] }
+    /// `openid_credential_issuer.jwks`: the credential key, then the retired ones a
+    /// credential could still be valid under at `now` (retired less than `credential_ttl`
+    /// ago), each `use: sig`.
+    pub fn issuer_jwks(&self, now: i64, credential_ttl: i64) -> JwkSet {
+        let current = std::iter::once(self.credential.public_jwk());
+        let retired = self.retired.iter().filter(|r| now < r.retired_at.saturating_add(credential_ttl)).map(|r| r.jwk.clone());
+        JwkSet {
+            keys: current
+                .chain(retired)
+                .map(|mut k| {
+                    k.key_use = Some("sig".into());
+                    k
+                })
+                .collect(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const YEAR: i64 = 365 * 86_400;
+
+    fn kids(set: &JwkSet) -> Vec<String> {
+        set.keys.iter().map(|k| k.kid.clone().unwrap()).collect()
+    }
+
+    /// A rotation keeps the replaced key published while what it signed may be valid, so a
+    /// credential signed before still verifies by its `kid`; a withdrawal drops it.
+    #[test]
+    fn a_rotation_keeps_the_old_key_published_until_its_credentials_end_and_a_withdrawal_does_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = 1_800_000_000;
+        let first = Keys::open(dir.path()).unwrap();
+        let k1 = first.credential().kid().unwrap();
+        let signed = first.credential().sign(b"a credential signed before").unwrap();
+        assert_eq!(kids(&first.issuer_jwks(now, YEAR)), vec![k1.clone()]);
+
+        let r = rotate_credential_key(dir.path(), false, now).unwrap();
+        assert_eq!((r.old_kid.as_str(), r.retired), (k1.as_str(), true));
+        let second = Keys::open(dir.path()).unwrap();
+        let k2 = second.credential().kid().unwrap();
+        assert_eq!(r.new_kid, k2);
+        assert_ne!(k1, k2);
+        let jwks = second.issuer_jwks(now + 10, YEAR);
+        assert_eq!(kids(&jwks), [k2.clone(), k1.clone()], "the new key first, the retired one after");
+        jwks.by_kid(&k1).unwrap().verify(wallet_core::jose::JwsAlg::Es256, b"a credential signed before", &signed).unwrap();
+        assert_eq!(kids(&second.issuer_jwks(now + YEAR, YEAR)), vec![k2.clone()], "no longer once its credentials have ended");
+        // The token key is not touched: access tokens and nonces stay valid across a rotation.
+        assert_eq!(first.token().kid(), second.token().kid());
+
+        // A withdrawn key is not kept; the earlier retired one stays.
+        let r = rotate_credential_key(dir.path(), true, now + 20).unwrap();
+        assert_eq!((r.old_kid.as_str(), r.retired), (k2.as_str(), false));
+        let third = Keys::open(dir.path()).unwrap();
+        let k3 = third.credential().kid().unwrap();
+        assert_eq!(kids(&third.issuer_jwks(now + 30, YEAR)), [k3, k1]);
+    }
+
+    #[test]
+    fn nothing_to_rotate_or_a_broken_list_is_an_error_naming_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = rotate_credential_key(dir.path(), false, 0).unwrap_err();
+        assert!(e.contains("credential-key.jwk") && e.contains("no credential key to rotate"), "{e}");
+        Keys::open(dir.path()).unwrap();
+        std::fs::write(dir.path().join(RETIRED_CREDENTIAL_KEYS), "not json").unwrap();
+        let e = Keys::open(dir.path()).err().unwrap();
+        assert!(e.contains(RETIRED_CREDENTIAL_KEYS), "{e}");
+        let e = rotate_credential_key(dir.path(), false, 0).unwrap_err();
+        assert!(e.contains(RETIRED_CREDENTIAL_KEYS), "{e}");
     }
 }

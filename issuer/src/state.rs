@@ -378,7 +378,8 @@ pub fn issuer_metadata(config: &Config, keys: &Keys) -> CredentialIssuerMetadata
         .collect();
     let mut extra = Map::new();
     extra.insert("display".into(), json!([{"name": config.organization_name, "locale": "it-IT"}]));
-    extra.insert("jwks".into(), serde_json::to_value(keys.issuer_jwks()).unwrap_or(Value::Null));
+    // The current key and the retired ones still covering a valid credential (keys.rs).
+    extra.insert("jwks".into(), serde_json::to_value(keys.issuer_jwks(UnixTime::now().secs(), config.credential_ttl)).unwrap_or(Value::Null));
     extra.insert("status_list_endpoint".into(), Value::from(config.endpoint(routes::STATUS_LIST_PATH)));
     extra.insert("status_list_aggregation_endpoint".into(), Value::from(config.endpoint(routes::STATUS_LIST_AGGREGATION_PATH)));
     // The framework under which the citizen's identity was established for what we issue:

@@ -106,7 +106,7 @@ async fn replicas_share_offers_nonces_jtis_pushed_requests_status_and_survive_a_
     let a = fed.issuer_id.as_str().trim_end_matches('/').to_owned();
     let (b, b_task) = start(replica_config(&fed, "b")).await;
     let (_, md_b) = Fed::json(fed.http.get(format!("{b}/.well-known/openid-credential-issuer"))).await;
-    assert_eq!(md_b["jwks"], serde_json::to_value(fed.issuer.keys().issuer_jwks()).unwrap(), "one credential key");
+    assert_eq!(md_b["jwks"], serde_json::to_value(fed.issuer.keys().issuer_jwks(wallet_core::time::UnixTime::now().secs(), fed.config.credential_ttl)).unwrap(), "one credential key");
 
     // An offer created through A's admin API is redeemed at B, once.
     let wallet = Wallet::new(1);
