@@ -97,7 +97,7 @@ impl Fixture {
         let anchor = wallet_core::federation::EntityId::new("https://ta.example.it").unwrap();
         let now = wallet_core::time::UnixTime::now().secs();
         let der = trust_anchor::ca::root_certificate(&anchor, ring.current(), now).unwrap();
-        let pem = pem_certificate(&der);
+        let pem = wallet_core::x509::certificate_pem(&der);
         std::fs::write(etc.join("federation-root.pem"), &pem).unwrap();
         std::fs::write(etc.join("tls-ca.pem"), &pem).unwrap();
         // Any root stands for Google's Android Key Attestation roots here.
@@ -119,18 +119,6 @@ impl Fixture {
         std::fs::write(&path, self.localise(text)).unwrap();
         path
     }
-}
-
-/// PEM of one DER certificate (64-column base64).
-fn pem_certificate(der: &[u8]) -> String {
-    let b64 = trust_anchor::ca::x5c_entry(der);
-    let mut pem = String::from("-----BEGIN CERTIFICATE-----\n");
-    for chunk in b64.as_bytes().chunks(64) {
-        pem.push_str(std::str::from_utf8(chunk).unwrap());
-        pem.push('\n');
-    }
-    pem.push_str("-----END CERTIFICATE-----\n");
-    pem
 }
 
 /// A runtime for the services that spawn tasks when opened.
