@@ -353,7 +353,9 @@ pub(crate) fn refresh_report(store_args: &StoreArgs, trust: &TrustArgs) -> Resul
     let anchor = anchor_config(&trust.ta, trust.ta_jwks.as_deref())?;
     let store = Arc::new(open_store(store_args)?);
     let http: Arc<dyn HttpClient> = Arc::new(Browser::new()?);
-    let mut refresh = wallet_core::wallet::WalletStatusRefresh::new(http, store.clone(), vec![anchor.clone()]);
+    // The anchor's X.509 root too (taken from it, checked against its keys): the credentials'
+    // `x5c` and the CRLs they name (IT-Wallet 1.4 §1.2).
+    let mut refresh = wallet_core::wallet::WalletStatusRefresh::new(http, store.clone(), vec![anchor.clone()]).with_anchor_roots();
     if let Ok((wallet, browser)) = open_activated(&store_args.data_dir, anchor.clone()) {
         let http: Arc<dyn HttpClient> = browser;
         refresh = refresh.with_reissuance(Arc::new(WalletIssuance::new(http, Arc::new(wallet), store, vec![anchor])));
@@ -379,6 +381,7 @@ pub(crate) fn status_word(c: &wallet_core::wallet::StatusCheck) -> String {
         StatusCheck::Value(v) => v.name().to_owned(),
         StatusCheck::NoStatus => "no status list".to_owned(),
         StatusCheck::Unknown(why) => format!("unknown ({why})"),
+        StatusCheck::IssuerCertificateRevoked(why) => format!("issuer certificate revoked ({why})"),
     }
 }
 
@@ -400,6 +403,7 @@ pub(crate) fn refresh(store_args: &StoreArgs, trust: &TrustArgs) -> Result<(), C
         let flag = match (&r.check, &r.reissued) {
             (_, Some(re)) => format!("  <- {}", reissued_word(re)),
             (StatusCheck::Value(v), None) if v.name() != "VALID" => "  <- not usable".to_owned(),
+            (StatusCheck::IssuerCertificateRevoked(_), None) => "  <- not usable: ask the issuer for a new one".to_owned(),
             _ => String::new(),
         };
         out.push_str(&format!("\n  {}  {}  from {}: {}{}{flag}", r.id, r.vct, r.issuer, word(&r.check), if r.changed { " (changed)" } else { "" }));

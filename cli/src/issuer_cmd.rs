@@ -62,7 +62,8 @@ pub(crate) enum IssuerCommand {
         #[arg(long)]
         config: PathBuf,
         /// The old key is compromised: do not publish it any more (what it signed no longer
-        /// verifies by it; revoke its signing certificates too).
+        /// verifies by it). This command revokes nothing: put its signing certificates on the
+        /// CRL first (`POST /admin/signing-certificates/revoke {"kid": ...}`).
         #[arg(long)]
         withdraw: bool,
     },

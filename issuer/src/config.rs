@@ -302,8 +302,9 @@ pub struct Config {
     /// is asked again (0: before every request carrying an attestation).
     pub trust_mark_status_refresh: i64,
     /// PEM text of the federation CA roots: a PID presented to us (`[authentication] method
-    /// = "pid"`) has its `x5c` verified to one of them, and a PID issuer trusted by `x5c`
-    /// alone is accepted. Empty: the federation chain only.
+    /// = "pid"`) has its `x5c` verified to one of them (an issuer trusted by `x5c` alone is
+    /// still refused: no federation metadata says it may issue the PID). Empty: the
+    /// federation chain only.
     pub x509_roots_pem: String,
     /// Check the CRLs named by a presented PID's `x5c` certificates (its issuer's signing
     /// certificate, its CA certificate: IT-Wallet 1.4 §1.2); with `x509_roots` only.

@@ -20,9 +20,9 @@
 //!    `decrypt_response`), its `state` names the login, taken once; wallet-core's
 //!    `verify_decrypted` with our client id and the login's nonce, the PID issuer trusted
 //!    through the configured trust anchors (its `trust_chain` header or its resolved chain),
-//!    or with `x509_roots` by its `x5c` to the federation CA (verified in both cases, with the
-//!    CRLs its certificates name unless `check_crl = false`), its status checked in its Token
-//!    Status List. Verified: the citizen is the PID's
+//!    its `x5c` verified to the federation CA with `x509_roots` (and the CRLs its
+//!    certificates name unless `check_crl = false`), its status checked in its Token Status
+//!    List. Verified: the citizen is the PID's
 //!    registry key claim (`TINIT-` removed), and `authorization::finish` makes the wallet's redirect,
 //!    answered `200 {"redirect_uri": …}`; refused: the OpenID4VP error JSON (400/403
 //!    `invalid_request`); the wallet's own error (the citizen declined): a redirect with
@@ -208,8 +208,10 @@ pub async fn response(State(st): State<Issuer>, body: Bytes) -> Result<Response,
         federation_anchors: &st.config().trust_anchors,
         issuer_chains: Some(&chains),
         status: Some((st.pid_statuses(), fetcher)),
-        // With `x509_roots`: the PID's `x5c` to the federation CA (an issuer trusted by its
-        // certificate alone too), and the CRLs its certificates name (IT-Wallet 1.4 §1.2).
+        // With `x509_roots`: the PID's `x5c` to the federation CA and the CRLs its
+        // certificates name (IT-Wallet 1.4 §1.2). An issuer trusted by its certificate alone
+        // is refused all the same (`x5c_issuer_may_issue_any_vct` stays false: no federation
+        // metadata says it may issue the PID).
         x509_anchors: st.x509_roots(),
         crls: st.config().check_crl.then_some((st.crls(), crl_fetcher)),
         ..PresentationContext::new(&client_id, &nonce, now)

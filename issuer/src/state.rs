@@ -153,9 +153,9 @@ impl WalletProviders {
     /// The reported status of `mark` while it is to be used, up to its `until` included (with
     /// a refresh of 0 the answer just asked counts for this request; `Some(None)`: could not
     /// be asked).
-    fn mark_status(&self, mark: &str, now: i64) -> Option<Option<TrustMarkStatus>> {
+    fn mark_status(&self, mark: &str, now: i64) -> Option<(Option<TrustMarkStatus>, i64)> {
         let held = self.mark_statuses.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        held.get(mark).filter(|(_, until)| now <= *until).map(|(s, _)| *s)
+        held.get(mark).filter(|(_, until)| now <= *until).copied()
     }
 
     /// The anchor's configuration while it is to be used (`Some(None)` after a failure).
@@ -178,11 +178,15 @@ impl WalletProviders {
         let mark = wallet_core::federation::trust_mark::held(chain, &self.required_marks, anchor, &configuration, now).map_err(|e| missing(e.to_string()))?;
         let jwt = chain.subject.claims.trust_marks.iter().flatten().find(|t| t.trust_mark_type == mark.trust_mark_type).map(|t| t.trust_mark.as_str());
         let status_until = match jwt.and_then(|j| self.mark_status(j, now.secs())) {
-            // Remembered with the chain no longer than the status is used.
-            Some(Some(TrustMarkStatus::Active) | None) | None => now.secs().saturating_add(self.mark_status_refresh),
-            Some(Some(other)) => {
+            // An answer held (active, or the endpoint could not be asked: the static check
+            // stands): the chain is remembered no longer than that answer is used.
+            Some((Some(TrustMarkStatus::Active) | None, until)) => until,
+            Some((Some(other), _)) => {
                 return Err(missing(format!("{}: its issuer {} reports it {} (trust mark status)", mark.trust_mark_type, mark.iss, other.as_str())));
             }
+            // Not asked yet: trusted on the static check for this request only, not
+            // remembered, so that the status, once asked, counts at the next check.
+            None => now.secs(),
         };
         Ok(mark.exp.unwrap_or(i64::MAX).min(status_until))
     }

@@ -796,3 +796,26 @@ async fn a_wua_from_a_provider_whose_trust_mark_was_revoked_is_refused() {
     let why = v["error_description"].as_str().unwrap();
     assert!(why.contains("reports it revoked"), "{why}");
 }
+
+/// The same with the default `trust_mark_status_refresh` (300 s): a mark revoked before the
+/// issuer ever asked about it is refused at the first credential request. The static check
+/// alone does not get the provider's chain remembered: the status asked then counts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wua_whose_providers_mark_was_revoked_before_it_was_ever_asked_is_refused() {
+    let mut fed = Fed::with(|c| c.wallet_provider_trust_marks = vec![common::wp_mark(&c.trust_anchors[0].id)]).await;
+    assert_eq!(fed.config.trust_mark_status_refresh, 300);
+    common::mark(&fed.http, &fed.anchor.id, &fed.wp_id, common::WP_MARK).await;
+    fed.refresh_wp_chain().await;
+    let r = fed
+        .http
+        .post(format!("{}/admin/trust-marks/revoke", fed.anchor.id))
+        .bearer_auth(TOKEN)
+        .json(&json!({"sub": fed.wp_id, "trust_mark_type": common::WP_MARK}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let (_, s, v) = Wallet::new(1).first_credential(&fed, MARIO, PID).await;
+    assert_eq!((s, v["error"].as_str()), (400, Some("invalid_proof")), "{v}");
+    assert!(v["error_description"].as_str().unwrap().contains("reports it revoked"), "{v}");
+}

@@ -443,3 +443,44 @@ async fn an_updated_licence_is_reissued_by_the_status_refresh() {
     let after = run(refresh.clone()).await;
     assert!(after.iter().all(|r| r.check == StatusCheck::Value(wallet_core::status::StatusValue::Valid) && r.reissued.is_none()), "{after:?}");
 }
+
+/// IT-Wallet 1.4 §1.2 on the wallet's side: with the anchor's root (taken from the anchor and
+/// checked against its keys), the refresh also checks the CRLs the credential's `x5c` names.
+/// The registry withdraws its credential key (its signing certificates revoked): the status
+/// list still says VALID, but the refresh reports the credential's issuer certificate
+/// revoked, and keeps it so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_credential_whose_issuer_certificate_was_revoked_shows_so_after_a_refresh() {
+    use wallet_core::wallet::WalletStatusRefresh;
+    use wallet_core::wallet::status::{ISSUER_CERTIFICATE_REVOKED, STATUS_VALUE_KEY, StatusCheck};
+    let fed = Fed::new().await;
+    let (url, tx) = fed.offer(MARIO, &[MDL]).await;
+    let phone = Arc::new(Phone::new(&fed, 1, Client::new(None)));
+    let p = phone.clone();
+    let ids = blocking(move || {
+        let session = p.flow.start_from_offer(&url).unwrap();
+        match p.flow.accept(&session, Some(&tx)).unwrap() {
+            IssuanceOutcome::Issued(ids) => ids,
+            IssuanceOutcome::Deferred(_) => panic!("immediate"),
+        }
+    })
+    .await;
+    let (client, store, anchor) = (phone.client.clone(), phone.store.clone(), fed.anchor.clone());
+    let refresh = Arc::new(blocking(move || WalletStatusRefresh::new(client, store, vec![anchor]).with_anchor_roots()).await);
+    let run = |r: Arc<WalletStatusRefresh>| blocking(move || r.refresh().unwrap());
+    let first = run(refresh.clone()).await;
+    assert_eq!(first[0].check, StatusCheck::Value(wallet_core::status::StatusValue::Valid), "the certificates are not revoked yet");
+
+    let credential = phone.store.get(&ids[0]).unwrap().credential;
+    let kid = wallet_core::jose::CompactJws::parse(credential.split('~').next().unwrap()).unwrap().header().kid.clone().unwrap();
+    let (s, v) = Fed::json(fed.http.post(fed.url("/admin/signing-certificates/revoke")).bearer_auth(TOKEN).json(&serde_json::json!({"kid": kid}))).await;
+    assert_eq!(s, 200, "{v}");
+    let report = run(refresh.clone()).await;
+    assert!(matches!(&report[0].check, StatusCheck::IssuerCertificateRevoked(why) if why.contains("revoked")), "{:?}", report[0].check);
+    assert!(report[0].changed);
+    assert_eq!(phone.store.get(&ids[0]).unwrap().metadata[STATUS_VALUE_KEY], ISSUER_CERTIFICATE_REVOKED);
+
+    // Without the roots the wallet reads only the status list.
+    let plain = Arc::new(WalletStatusRefresh::new(phone.client.clone(), phone.store.clone(), vec![fed.anchor.clone()]));
+    assert_eq!(run(plain).await[0].check, StatusCheck::Value(wallet_core::status::StatusValue::Valid));
+}

@@ -336,7 +336,7 @@ impl StatusFetcher for RequestFetcher<'_> {
 /// names no media type for HTTP distribution points).
 impl CrlFetcher for RequestFetcher<'_> {
     fn fetch_crl<'a>(&'a self, uri: &'a str) -> CrlFuture<'a> {
-        Box::pin(async move { self.http.get_typed(uri, "application/pkix-crl", self.deadline).await.map(|r| r.body).map_err(|e| e.to_string()) })
+        Box::pin(async move { self.http.get_typed(uri, wallet_core::x509::crl::CRL_MEDIA_TYPE, self.deadline).await.map(|r| r.body).map_err(|e| e.to_string()) })
     }
 }
 

@@ -473,6 +473,31 @@ mod tests {
         assert!(nc.excluded_subtrees.is_none());
     }
 
+    /// A wallet takes the federation root from the anchor (`GET /ca`) only when it is
+    /// self-issued with one of the anchor's keys (wallet-core `TrustAnchors::anchor_root`):
+    /// the root this module makes is; another key's root, or a subordinate's CA certificate
+    /// (issued by the root, not self-issued), is not.
+    #[test]
+    fn the_root_is_taken_from_the_anchor_only_with_the_anchors_key() {
+        use wallet_core::jose::JwkSet;
+        use wallet_core::x509::{TrustAnchors, X509Error};
+        let now = 1_800_000_000;
+        let ta = EntityId::new("https://ta.example.it").unwrap();
+        let (ta_key, other, sub_key) = (SoftwareSigner::generate().unwrap(), SoftwareSigner::generate().unwrap(), SoftwareSigner::generate().unwrap());
+        let root = root_certificate(&ta, &ta_key, now).unwrap();
+        let keys = JwkSet { keys: vec![other.public_jwk(), ta_key.public_jwk()] };
+        assert_eq!(TrustAnchors::anchor_root(root.clone(), &keys).unwrap().len(), 1);
+        let not_ours = JwkSet { keys: vec![other.public_jwk()] };
+        assert!(matches!(TrustAnchors::anchor_root(root.clone(), &not_ours), Err(X509Error::NotTheAnchorsRoot)));
+        let root_ca = IssuingCa::new(&root, &ta_key, "https://ta.example.it/crl").unwrap();
+        let sub = EntityId::new("https://issuer.example.it").unwrap();
+        let req = CaRequest { subject: &sub, subject_key: &sub_key.public_jwk(), path_len: 0, extra_domains: &[] };
+        let sub_ca = issue_ca_certificate(&root_ca, &req, now).unwrap();
+        let sub_keys = JwkSet { keys: vec![sub_key.public_jwk()] };
+        assert!(matches!(TrustAnchors::anchor_root(sub_ca.der, &sub_keys), Err(X509Error::NotTheAnchorsRoot)));
+        assert!(matches!(TrustAnchors::anchor_root(b"not a certificate".to_vec(), &keys), Err(X509Error::Malformed { .. })));
+    }
+
     /// A leaf's signing certificate: under its CA certificate, cut to that certificate's end,
     /// validating to the root; not for another host, not ending before it starts.
     #[test]

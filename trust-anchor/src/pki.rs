@@ -34,8 +34,8 @@ use crate::registry::IssuedCertificate;
 use crate::protocol::ProtocolCerts;
 use crate::routes::AppState;
 
-/// The media type of a CRL (RFC 5280 §5, DER).
-pub const CRL_MEDIA_TYPE: &str = "application/pkix-crl";
+/// The media type of a CRL (RFC 5280 §5, DER): wallet-core's, which fetchers ask for.
+pub use wallet_core::x509::crl::CRL_MEDIA_TYPE;
 
 /// An intermediate's own CA certificate chains (`x5c`, its CA first, the root last), by the
 /// `kid` of the key each certifies, persisted in `<data_dir>/ca-chain.json`.
@@ -250,6 +250,11 @@ pub async fn signing_certificate(st: &AppState, key: &Jwk, now: i64, not_after: 
         revoked_at: None,
     };
     st.registry().add_certificate(&rec).await.map_err(|e| e.to_string())?;
+    // A withdrawal that came in while this one was made: it goes on the CRL with the others.
+    if signing_key_withdrawn(st, kid).await? {
+        st.registry().revoke_certificates(&rec.entity_id, now).await.map_err(|e| e.to_string())?;
+        return Err(format!("the key {kid} was withdrawn (its signing certificates are revoked): it gets no new certificate"));
+    }
     let x5c = std::iter::once(ca::x5c_entry(&issued.der)).chain(crate::protocol::without_root(chain.tail)).collect();
     Ok(SigningCertificate { x5c, not_after: issued.not_after, serial: issued.serial })
 }

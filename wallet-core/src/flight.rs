@@ -3,9 +3,10 @@
 //! A verifier under load meets a cold or expired cache entry (a Token Status List past its
 //! `ttl`, a CRL past its refresh) with many presentations in flight at once; without this each
 //! of them fetched the same list from the issuer. With [`Flights::run`] the first caller for a
-//! key fetches (the leader) and the others wait for its result. What is shared is the fetch
-//! only: each caller still verifies the bytes with its own trust (its issuer's keys), so a
-//! result fetched for one caller never answers another on a trust it did not establish.
+//! key fetches (the leader) and the others wait for its result. What a flight shares is the
+//! fetch only: each caller still verifies the bytes with its own trust (its issuer's keys).
+//! (What the caches keep afterwards is theirs to bind: `CrlCache` keeps a CRL with its
+//! issuer's name and key, `StatusCache` a list by its URI.)
 //!
 //! No runtime is assumed (wallet-core runs on the verifier's tokio and inside phone apps): the
 //! waiters are plain [`Waker`]s. A leader whose future is dropped before it finishes (a client

@@ -14,7 +14,7 @@ use x509_parser::extensions::{GeneralName, ParsedExtension};
 use x509_parser::prelude::FromDer;
 use x509_parser::time::ASN1Time;
 
-use crate::jose::{EcCurve, JoseError, Jwk, JwkParams, JwsAlg, JwsHeader};
+use crate::jose::{EcCurve, JoseError, Jwk, JwkParams, JwkSet, JwsAlg, JwsHeader};
 use crate::sd_jwt::{IssuerKeyResolver, KeyResolutionError};
 use crate::time::UnixTime;
 
@@ -110,6 +110,9 @@ pub enum X509Error {
     /// The chain does not end at a configured root.
     #[error("chain does not lead to a trusted root")]
     UntrustedRoot,
+    /// A root offered as a trust anchor's is not self-issued with one of its keys.
+    #[error("the root certificate is not self-issued with a key of the trust anchor")]
+    NotTheAnchorsRoot,
 }
 
 struct Root {
@@ -406,6 +409,42 @@ impl TrustAnchors {
             parse(d, i)?;
         }
         Ok(Self { roots: ders.into_iter().map(|der| Root { der }).collect() })
+    }
+
+    /// A trust anchor's root (DER), accepted only when it is self-issued and self-signed
+    /// with one of `anchor_keys`, the anchor's Federation Entity Keys (pinned, or from its
+    /// validated configuration): our federation's root CA certifies the anchor's own key
+    /// (trust-anchor `ca::root_certificate`, IT-Wallet 1.4 §1.2), so whoever trusts the
+    /// anchor's keys can take its root from it (`GET <anchor>/ca`) without another channel.
+    pub fn anchor_root(der: Vec<u8>, anchor_keys: &JwkSet) -> Result<Self, X509Error> {
+        {
+            let cert = parse(&der, 0)?;
+            if cert.subject().as_raw() != cert.issuer().as_raw() {
+                return Err(X509Error::NotTheAnchorsRoot);
+            }
+            let key = public_key(&cert, 0)?;
+            let tp = key.thumbprint();
+            if !anchor_keys.keys.iter().any(|k| k.thumbprint() == tp) {
+                return Err(X509Error::NotTheAnchorsRoot);
+            }
+            verify_signed_by(&cert, &key, 0)?;
+        }
+        Self::from_der(vec![der])
+    }
+
+    /// Adds `other`'s roots.
+    pub fn extend(&mut self, other: TrustAnchors) {
+        self.roots.extend(other.roots);
+    }
+
+    /// How many roots.
+    pub fn len(&self) -> usize {
+        self.roots.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.roots.is_empty()
     }
 
     /// Roots from PEM text (one or more `CERTIFICATE` blocks).

@@ -238,8 +238,11 @@ pub(crate) fn serve(a: &UpArgs, which: &str) -> Result<(), CliError> {
         op: entity(a.port.checked_add(3).ok_or_else(bad)?)?,
         anchor: wallet_core::federation::TrustAnchorConfig { id: ta, jwks },
         base: a.port,
-        // Written by the anchor at its first start, before any replica is started.
-        x509_roots_pem: std::fs::read(ta_dir.join("ca-root.der")).map(|der| wallet_core::x509::certificate_pem(&der)).unwrap_or_default(),
+        // Written by the anchor at its first start, before any replica is started: without
+        // it this replica would skip the `x5c` and CRL checks the others make.
+        x509_roots_pem: std::fs::read(ta_dir.join("ca-root.der"))
+            .map(|der| wallet_core::x509::certificate_pem(&der))
+            .map_err(|e| usage(format!("{}: {e} (the trust anchor's root)", ta_dir.join("ca-root.der").display())))?,
     };
     // The parent is gone (its end of our standard input closed): so are we.
     std::thread::spawn(|| {

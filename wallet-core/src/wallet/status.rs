@@ -9,6 +9,15 @@
 //! chain is resolved once. A credential whose status cannot be established keeps its last
 //! known value and is reported with why ([`StatusCheck::Unknown`]): nothing is overwritten
 //! with a guess.
+//!
+//! With the federation CA roots ([`WalletStatusRefresh::with_x509_anchors`]) the credential's
+//! `x5c` is checked too (IT-Wallet 1.4 §1.2): its chain to a root, then the CRLs its
+//! certificates name (the issuer's long-lived signing certificate at the issuer's `/crl`, its
+//! CA certificate at the superior's), each CRL fetched once per refresh. A certificate
+//! revoked (a withdrawn or compromised issuer key) reports the credential
+//! [`StatusCheck::IssuerCertificateRevoked`]: verifiers checking the CRL refuse it, whatever
+//! its status list says. A CRL that cannot be had adds nothing: the status list's answer
+//! stands (the wallet warns on what it knows, not on an outage).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -23,6 +32,43 @@ use crate::sd_jwt::SdJwt;
 use crate::status::{CredentialStatus, DEFAULT_MAX_DECOMPRESSED, MEDIA_TYPE, StatusListToken, StatusReference, StatusValue, VerifiedStatusList};
 use crate::store::{CredentialId, CredentialStore, NewCredential};
 use crate::time::{Clock, SystemClock, UnixTime};
+use crate::x509::TrustAnchors;
+use crate::x509::crl::{CrlCache, CrlFetcher, CrlFuture};
+
+/// CRLs fetched over the wallet's (blocking) HTTP seam.
+struct SeamCrls<'a>(&'a dyn HttpClient);
+
+impl CrlFetcher for SeamCrls<'_> {
+    fn fetch_crl<'a>(&'a self, uri: &'a str) -> CrlFuture<'a> {
+        let r = self.0.send(HttpRequest::get(uri).header("Accept", crate::x509::crl::CRL_MEDIA_TYPE));
+        Box::pin(std::future::ready(match r {
+            Ok(r) if r.status == 200 => Ok(r.body),
+            Ok(r) => Err(format!("HTTP {}", r.status)),
+            Err(e) => Err(e.to_string()),
+        }))
+    }
+}
+
+/// Runs `f` on this thread. The wallet's flows are blocking: the CRL fetcher above answers
+/// at once; a check waiting on another thread's fetch of the same CRL (single flight) parks
+/// this thread until it is woken.
+fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    struct Unpark(std::thread::Thread);
+    impl std::task::Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = std::task::Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut cx = std::task::Context::from_waker(&waker);
+    let mut f = std::pin::pin!(f);
+    loop {
+        if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+            return v;
+        }
+        std::thread::park();
+    }
+}
 
 /// The metadata key holding the last status read (`VALID`, `INVALID`, `SUSPENDED`, …).
 pub const STATUS_VALUE_KEY: &str = "status_value";
@@ -40,7 +86,13 @@ pub enum StatusCheck {
     NoStatus,
     /// Not established now (list unreachable, not verifiable, issuer not trusted): why.
     Unknown(String),
+    /// A certificate of the credential's `x5c` is on its CA's CRL (the issuer withdrew the
+    /// key that signed it): which, and when.
+    IssuerCertificateRevoked(String),
 }
+
+/// The value stored as [`STATUS_VALUE_KEY`] for [`StatusCheck::IssuerCertificateRevoked`].
+pub const ISSUER_CERTIFICATE_REVOKED: &str = "ISSUER_CERTIFICATE_REVOKED";
 
 /// One credential's line of a refresh.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,6 +138,7 @@ pub struct WalletStatusRefresh {
     anchors: Vec<TrustAnchorConfig>,
     clock: Arc<dyn Clock>,
     reissuance: Option<Arc<super::issuance::WalletIssuance>>,
+    x509_anchors: Option<TrustAnchors>,
 }
 
 impl std::fmt::Debug for WalletStatusRefresh {
@@ -109,7 +162,7 @@ pub fn status_reference(credential: &str) -> Option<StatusReference> {
 impl WalletStatusRefresh {
     /// A refresh trusting `anchors`, on the system clock.
     pub fn new(http: Arc<dyn HttpClient>, store: Arc<CredentialStore>, anchors: Vec<TrustAnchorConfig>) -> Self {
-        Self { http, store, anchors, clock: Arc::new(SystemClock), reissuance: None }
+        Self { http, store, anchors, clock: Arc::new(SystemClock), reissuance: None, x509_anchors: None }
     }
 
     /// Re-issues, through `issuance` (the same store), the credentials the issuer marked
@@ -125,6 +178,48 @@ impl WalletStatusRefresh {
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
         self
+    }
+
+    /// Checks each credential's `x5c` against these federation CA roots and the CRLs its
+    /// certificates name (see the module documentation).
+    #[must_use]
+    pub fn with_x509_anchors(mut self, anchors: TrustAnchors) -> Self {
+        self.x509_anchors = Some(anchors);
+        self
+    }
+
+    /// [`Self::with_x509_anchors`] with each anchor's own root, taken from it (`GET
+    /// <anchor>/ca`) and accepted only when it certifies one of the anchor's keys
+    /// ([`TrustAnchors::anchor_root`]); an anchor that serves none adds nothing.
+    #[must_use]
+    pub fn with_anchor_roots(self) -> Self {
+        let mut roots = TrustAnchors::default();
+        for a in &self.anchors {
+            let url = format!("{}/ca", a.id.as_str().trim_end_matches('/'));
+            if let Ok(r) = self.http.send(HttpRequest::get(url))
+                && r.status == 200
+                && let Ok(root) = TrustAnchors::anchor_root(r.body, &a.jwks)
+            {
+                roots.extend(root);
+            }
+        }
+        if roots.is_empty() { self } else { self.with_x509_anchors(roots) }
+    }
+
+    /// Whether a certificate of `credential`'s `x5c` is revoked: `Some(why)` when its CRL
+    /// says so; `None` without roots, without `x5c`, or when it cannot be told.
+    fn revoked_certificate(&self, credential: &str, crls: &CrlCache, now: UnixTime) -> Option<String> {
+        let anchors = self.x509_anchors.as_ref()?;
+        let jwt = credential.split('~').next()?;
+        let jws = crate::jose::CompactJws::parse(jwt).ok()?;
+        let chain = anchors.verify_chain(jws.header().x5c.as_deref()?, now).ok()?;
+        if chain.revocation.is_empty() {
+            return None;
+        }
+        match block_on(crls.check(&chain.revocation, &SeamCrls(self.http.as_ref()), now)) {
+            Err(e) if e.is_revoked() => Some(e.to_string()),
+            _ => None,
+        }
     }
 
     /// The issuer's keys from its trust chain.
@@ -149,6 +244,8 @@ impl WalletStatusRefresh {
         let now = self.clock.now();
         let mut keys: BTreeMap<String, Result<JwkSet, String>> = BTreeMap::new();
         let mut lists: BTreeMap<String, Result<VerifiedStatusList, String>> = BTreeMap::new();
+        // Each CRL fetched once in this refresh (and not kept beyond it).
+        let crls = CrlCache::new(i64::MAX);
         let mut out = Vec::new();
         for summary in self.store.list().map_err(store_error)? {
             let stored = self.store.get(&summary.id).map_err(store_error)?;
@@ -170,12 +267,21 @@ impl WalletStatusRefresh {
                     }
                 }
             };
+            let check = match self.revoked_certificate(&stored.credential, &crls, now) {
+                Some(why) => StatusCheck::IssuerCertificateRevoked(why),
+                None => check,
+            };
             let mut changed = false;
-            if let StatusCheck::Value(v) = &check {
-                changed = before.as_deref() != Some(v.name());
+            let known = match &check {
+                StatusCheck::Value(v) => Some(v.name()),
+                StatusCheck::IssuerCertificateRevoked(_) => Some(ISSUER_CERTIFICATE_REVOKED),
+                StatusCheck::NoStatus | StatusCheck::Unknown(_) => None,
+            };
+            if let Some(v) = known {
+                changed = before.as_deref() != Some(v);
                 let mut metadata = stored.metadata.clone();
                 if let Some(m) = metadata.as_object_mut() {
-                    m.insert(STATUS_VALUE_KEY.into(), Value::from(v.name()));
+                    m.insert(STATUS_VALUE_KEY.into(), Value::from(v));
                     m.insert(STATUS_CHECKED_AT_KEY.into(), Value::from(now.secs()));
                 }
                 let s = &stored.summary;

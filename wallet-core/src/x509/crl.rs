@@ -216,6 +216,10 @@ impl VerifiedCrl {
     }
 }
 
+/// The media type of a DER CRL (RFC 5280 §5, RFC 2585 §4.2): what a distribution point
+/// serves and a fetcher asks for.
+pub const CRL_MEDIA_TYPE: &str = "application/pkix-crl";
+
 /// The future a [`CrlFetcher`] returns: the CRL's DER bytes.
 pub type CrlFuture<'a> = Pin<Box<dyn Future<Output = Result<Vec<u8>, String>> + Send + 'a>>;
 
