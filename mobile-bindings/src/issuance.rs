@@ -315,7 +315,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// wallet-core's HTTP seam over the app's client, counting the requests that got no
 /// response: wallet-core reports a failed PID presentation as text, this tells a network
 /// failure apart.
-struct ProbedHttp {
+pub(crate) struct ProbedHttp {
     inner: CoreHttp,
     failures: AtomicU64,
 }
@@ -331,7 +331,7 @@ impl CoreHttpClient for ProbedHttp {
 impl Wallet {
     /// The issuance flow over this wallet's HTTP client, attested keys, store, anchors and
     /// `redirect_uri`.
-    fn issuance_flow(&self) -> Result<(Arc<WalletIssuance>, Arc<ProbedHttp>), WalletError> {
+    pub(crate) fn issuance_flow(&self) -> Result<(Arc<WalletIssuance>, Arc<ProbedHttp>), WalletError> {
         let (Some(http), Some(activation)) = (&self.http, &self.activation) else {
             return Err(WalletError::NotConfigured {
                 what: "issuance needs `wallet_provider` in the configuration and an HTTP client".into(),

@@ -42,6 +42,7 @@ pub mod issuance;
 pub mod keystore;
 pub mod presentation;
 pub mod records;
+pub mod status;
 #[cfg(any(test, feature = "test-support"))]
 pub mod testing;
 pub mod wallet;

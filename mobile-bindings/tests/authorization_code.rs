@@ -266,3 +266,34 @@ async fn pid_by_login_then_the_licence_by_presenting_it_a_decline_and_an_untrust
     let asked: Vec<String> = s.http.urls.lock().unwrap().iter().filter(|u| u.starts_with(&outsider)).cloned().collect();
     assert!(asked.iter().all(|u| u.contains("/.well-known/")), "only its metadata and configuration were read: {asked:?}");
 }
+
+/// The app's status refresh (`refresh_statuses`): the PID reads VALID; the PID provider
+/// revokes it and the next refresh says INVALID, changed; then the provider withdraws its
+/// credential key (its signing certificates on its CRL) and the refresh reports the issuer's
+/// certificate revoked (the anchor's root taken from the anchor, IT-Wallet 1.4 §1.2).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn statuses_are_refreshed_revocations_and_a_withdrawn_issuer_key_shown() {
+    use tessera_mobile::status::CredentialStatus;
+    let s = setup().await;
+    let pid_issuer = s.s("pid_issuer");
+    let session = s.wallet.clone().start_issuance_from_issuer(pid_issuer.clone(), vec![s.s("pid_configuration")]).await.unwrap();
+    let pid = issued(session.clone().authorize(s.browser(s.s("pid_fiscal_number"))).await.unwrap());
+
+    let report = s.wallet.clone().refresh_statuses().await.unwrap();
+    assert_eq!(report.len(), 1);
+    assert_eq!((report[0].credential_id.as_str(), &report[0].status, report[0].changed), (pid.id.as_str(), &CredentialStatus::Listed { value: "VALID".into() }, true));
+
+    let http = reqwest::Client::new();
+    let admin = |path: &str, body: serde_json::Value| http.post(format!("{pid_issuer}{path}")).bearer_auth(s.s("issuer_admin_token")).json(&body).send();
+    let r = admin("/admin/status", serde_json::json!({"action": "revoke", "citizen": s.s("pid_fiscal_number").trim_start_matches("TINIT-")})).await.unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let report = s.wallet.clone().refresh_statuses().await.unwrap();
+    assert_eq!((&report[0].status, report[0].changed), (&CredentialStatus::Listed { value: "INVALID".into() }, true));
+
+    let md: serde_json::Value = http.get(format!("{pid_issuer}/.well-known/openid-credential-issuer")).send().await.unwrap().json().await.unwrap();
+    let kid = md["jwks"]["keys"][0]["kid"].as_str().unwrap().to_owned();
+    let r = admin("/admin/signing-certificates/revoke", serde_json::json!({"kid": kid})).await.unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let report = s.wallet.clone().refresh_statuses().await.unwrap();
+    assert!(matches!(&report[0].status, CredentialStatus::IssuerCertificateRevoked { reason } if reason.contains("revoked")), "{:?}", report[0].status);
+}

@@ -152,6 +152,12 @@ class IssuanceTest(unittest.TestCase):
         self.assertEqual(self.keys.tag_of(cnf["x"], cnf["y"]), cred.key_tag)
         self.assertTrue(p256.verify(self.keys.public_key(cred.key_tag), kb_input, kb_sig))
 
+        # The status refresh: its entry in the issuer's list, kept.
+        [line] = [r for r in run(self.wallet.refresh_statuses()) if r.credential_id == cred.id]
+        self.assertTrue(line.status.is_LISTED(), line.status)
+        self.assertEqual(line.status.value, "VALID")
+        self.assertIsNone(line.reissued)
+
         # Deleting it keeps the key the WUA attests (later issuances use it).
         self.wallet.delete_credential(cred.id)
         self.assertIn(cred.key_tag, self.keys.keys)
