@@ -148,6 +148,8 @@ struct Setup {
     root_der: Vec<u8>,
     issuer_id: EntityId,
     issuer_key: SoftwareSigner,
+    /// The issuer's signing certificate chain, in the PID's header.
+    x5c: Vec<String>,
     verifier: Verifier,
     verifier_id: EntityId,
 }
@@ -155,7 +157,7 @@ struct Setup {
 /// Trust anchor and PID issuer on `fed`, the verifier on `srv`, both onboarded.
 fn setup(fed: &tokio::runtime::Runtime, srv: &tokio::runtime::Runtime) -> Setup {
     let dir = tempfile::tempdir().unwrap();
-    let (anchor, root_der, issuer_id, issuer_key) = fed.block_on(async {
+    let (anchor, root_der, issuer_id, issuer_key, issuer_state) = fed.block_on(async {
         let (l, anchor_id) = bind().await;
         let ta = trust_anchor::AppState::open(trust_anchor::Config::trust_anchor(anchor_id.clone(), dir.path().join("ta"), TOKEN)).unwrap();
         let (jwks, root_der): (JwkSet, Vec<u8>) = (ta.jwks(), ta.root_ca().unwrap().to_vec());
@@ -176,8 +178,9 @@ fn setup(fed: &tokio::runtime::Runtime, srv: &tokio::runtime::Runtime) -> Setup 
         });
         c.metadata = md.as_object().cloned().unwrap();
         let st = trust_anchor::AppState::open(c).unwrap();
+        let issuer_state = st.clone();
         tokio::spawn(async move { axum::serve(l, trust_anchor::router(st)).await.unwrap() });
-        (TrustAnchorConfig { id: anchor_id, jwks }, root_der, issuer_id, key)
+        (TrustAnchorConfig { id: anchor_id, jwks }, root_der, issuer_id, key, issuer_state)
     });
     let (verifier, verifier_id) = srv.block_on(async {
         let (l, id) = bind().await;
@@ -209,7 +212,13 @@ fn setup(fed: &tokio::runtime::Runtime, srv: &tokio::runtime::Runtime) -> Setup 
             assert_eq!(r.status(), 201, "onboarding {sub}");
         }
     });
-    Setup { _dir: dir, anchor, root_der, issuer_id, issuer_key, verifier, verifier_id }
+    // The PID carries its issuer's `x5c` as IT-Wallet 1.4 §4.1 requires: a long-lived signing
+    // certificate under the issuer's CA certificate (with a CRL at the issuer's `/crl`), so
+    // the verifier checks the chain (remembered by its bytes) and the CRLs (cached) as it
+    // does for real credentials.
+    let now = UnixTime::now().secs();
+    let x5c = fed.block_on(trust_anchor::pki::signing_certificate(&issuer_state, &issuer_key.public_jwk(), now, now + 30 * 86_400)).unwrap().x5c;
+    Setup { _dir: dir, anchor, root_der, issuer_id, issuer_key, x5c, verifier, verifier_id }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -232,6 +241,7 @@ fn wallet(s: &Setup) -> Wallet {
         .validity(now.plus(-60), now.plus(7 * 86_400))
         .holder_key(&holder.public_jwk())
         .kid(s.issuer_key.kid().unwrap())
+        .x5c(s.x5c.clone())
         .sign(&s.issuer_key)
         .unwrap();
     Wallet { holder, pid }

@@ -7,6 +7,8 @@
 //! Signatures are checked with our own JOSE backend (no `ring`, no OpenSSL).
 
 use std::borrow::Cow;
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
 
 use base64::Engine as _;
 use x509_parser::certificate::X509Certificate;
@@ -119,11 +121,24 @@ struct Root {
     der: Vec<u8>,
 }
 
-/// The configured roots (the trust anchor's CA certificate).
+/// The configured roots (the trust anchor's CA certificate), and the chains verified to them
+/// lately ([`TrustAnchors::verify_chain`] remembers them).
 #[derive(Default)]
 pub struct TrustAnchors {
     roots: Vec<Root>,
+    verified: Mutex<HashMap<[u8; 32], Remembered>>,
 }
+
+/// A chain verified to these roots, and the time span in which every certificate of it (and
+/// every root) is valid: verifying the same bytes at any time in it gives the same result.
+struct Remembered {
+    chain: VerifiedChain,
+    from: i64,
+    until: i64,
+}
+
+/// Distinct chains remembered at most (a few per issuer: one per certificate renewal).
+const REMEMBERED_CHAINS: usize = 1_024;
 
 impl std::fmt::Debug for TrustAnchors {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -408,7 +423,7 @@ impl TrustAnchors {
         for (i, d) in ders.iter().enumerate() {
             parse(d, i)?;
         }
-        Ok(Self { roots: ders.into_iter().map(|der| Root { der }).collect() })
+        Ok(Self { roots: ders.into_iter().map(|der| Root { der }).collect(), verified: Mutex::default() })
     }
 
     /// A trust anchor's root (DER), accepted only when it is self-issued and self-signed
@@ -435,6 +450,7 @@ impl TrustAnchors {
     /// Adds `other`'s roots.
     pub fn extend(&mut self, other: TrustAnchors) {
         self.roots.extend(other.roots);
+        self.verified.get_mut().unwrap_or_else(PoisonError::into_inner).clear();
     }
 
     /// How many roots.
@@ -462,7 +478,67 @@ impl TrustAnchors {
     }
 
     /// Verifies `x5c` (base64 DER, leaf first) at `now`.
+    ///
+    /// A chain that verified is remembered by its bytes until the first of its certificates
+    /// (or of the roots) expires: the signatures, names and constraints do not change, and
+    /// the validity periods are the only thing `now` is checked against, so the same bytes
+    /// inside that span verify the same. Every SD-JWT VC of an issuer carries the same `x5c`
+    /// (IT-Wallet 1.4 §4.1), so a verifier checks its signatures once per certificate, not
+    /// once per presentation (two ES256 verifies a credential). Failures are not remembered;
+    /// revocation is not part of this (the CRLs are checked at each use: [`crl::CrlCache`]).
     pub fn verify_chain(&self, x5c: &[String], now: UnixTime) -> Result<VerifiedChain, X509Error> {
+        let key = {
+            use sha2::Digest as _;
+            let mut h = sha2::Sha256::new();
+            for c in x5c {
+                h.update(u64::try_from(c.len()).unwrap_or(u64::MAX).to_be_bytes());
+                h.update(c.as_bytes());
+            }
+            <[u8; 32]>::from(h.finalize())
+        };
+        {
+            let verified = self.verified.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some(r) = verified.get(&key)
+                && r.from <= now.secs()
+                && now.secs() < r.until
+            {
+                return Ok(r.chain.clone());
+            }
+        }
+        let chain = self.verify_uncached(x5c, now)?;
+        if let Some((from, until)) = self.valid_span(x5c) {
+            let mut verified = self.verified.lock().unwrap_or_else(PoisonError::into_inner);
+            if verified.len() >= REMEMBERED_CHAINS {
+                verified.retain(|_, r| now.secs() < r.until);
+                if verified.len() >= REMEMBERED_CHAINS {
+                    verified.clear();
+                }
+            }
+            verified.insert(key, Remembered { chain: chain.clone(), from, until });
+        }
+        Ok(chain)
+    }
+
+    /// The span in which every certificate of `x5c` and every root is valid (latest
+    /// notBefore, earliest notAfter); `None` when one does not parse.
+    fn valid_span(&self, x5c: &[String]) -> Option<(i64, i64)> {
+        let mut span = (i64::MIN, i64::MAX);
+        let ders = x5c.iter().map(|s| base64::engine::general_purpose::STANDARD.decode(s.trim()).ok());
+        for der in ders.chain(self.roots.iter().map(|r| Some(r.der.clone()))) {
+            let der = der?;
+            let cert = parse(&der, 0).ok()?;
+            span.0 = span.0.max(cert.validity().not_before.timestamp());
+            span.1 = span.1.min(cert.validity().not_after.timestamp());
+        }
+        Some(span)
+    }
+
+    /// How many verified chains are remembered.
+    pub fn remembered(&self) -> usize {
+        self.verified.lock().unwrap_or_else(PoisonError::into_inner).len()
+    }
+
+    fn verify_uncached(&self, x5c: &[String], now: UnixTime) -> Result<VerifiedChain, X509Error> {
         if x5c.is_empty() {
             return Err(X509Error::Empty);
         }

@@ -270,3 +270,31 @@ fn a_root_written_as_pem_is_read_back_as_the_same_anchor() {
     let leaf = other.leaf(&key, "https://pid.example.it", "pid.example.it", |_| {});
     both.verify_chain(&other.chain(&leaf), NOW).unwrap();
 }
+
+/// A verified chain is remembered by its bytes while every certificate is valid: the same
+/// chain again gives the same result without its signatures checked again; before the latest
+/// notBefore or from the earliest notAfter it is verified afresh (and refused); other bytes
+/// (one certificate changed) are verified afresh; failures are not remembered.
+#[test]
+fn a_verified_chain_is_remembered_within_its_certificates_validity_only() {
+    let pki = Pki::new();
+    let anchors = pki.anchors();
+    let key = SoftwareSigner::generate().unwrap();
+    let leaf = pki.leaf(&key, "https://pid.example.it", "pid.example.it", |p| p.not_after = date_time_ymd(2028, 1, 1));
+    let chain = pki.chain(&leaf);
+    let first = anchors.verify_chain(&chain, NOW).unwrap();
+    assert_eq!(anchors.remembered(), 1);
+    assert_eq!(anchors.verify_chain(&chain, UnixTime(NOW.0 + 86_400)).unwrap(), first);
+    assert_eq!(anchors.remembered(), 1, "the same bytes: the one entry answered");
+    // Past the leaf's end (2028-01-01): verified afresh, and refused.
+    let after = UnixTime(1_830_297_601);
+    assert!(matches!(anchors.verify_chain(&chain, after), Err(X509Error::NotValidNow { index: 0, .. })));
+    // Before every certificate began (2025-01-01): not from memory either.
+    assert!(matches!(anchors.verify_chain(&chain, UnixTime(1_700_000_000)), Err(X509Error::NotValidNow { .. })));
+    // A tampered leaf is other bytes: verified, refused, not remembered.
+    let mut tampered = leaf.clone();
+    let last = tampered.len() - 1;
+    tampered[last] ^= 1;
+    assert!(anchors.verify_chain(&pki.chain(&tampered), NOW).is_err());
+    assert_eq!(anchors.remembered(), 1);
+}
