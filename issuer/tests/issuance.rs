@@ -782,15 +782,7 @@ async fn a_wua_from_a_provider_whose_trust_mark_was_revoked_is_refused() {
     let (_, s, v) = Wallet::new(1).first_credential(&fed, MARIO, PID).await;
     assert_eq!(s, 200, "{v}");
 
-    let r = fed
-        .http
-        .post(format!("{}/admin/trust-marks/revoke", fed.anchor.id))
-        .bearer_auth(TOKEN)
-        .json(&json!({"sub": fed.wp_id, "trust_mark_type": common::WP_MARK}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    revoke_wp_mark(&fed).await;
     let (_, s, v) = Wallet::new(1).first_credential(&fed, MARIO, PID).await;
     assert_eq!((s, v["error"].as_str()), (400, Some("invalid_proof")), "{v}");
     let why = v["error_description"].as_str().unwrap();
@@ -806,6 +798,15 @@ async fn a_wua_whose_providers_mark_was_revoked_before_it_was_ever_asked_is_refu
     assert_eq!(fed.config.trust_mark_status_refresh, 300);
     common::mark(&fed.http, &fed.anchor.id, &fed.wp_id, common::WP_MARK).await;
     fed.refresh_wp_chain().await;
+    revoke_wp_mark(&fed).await;
+    let (_, s, v) = Wallet::new(1).first_credential(&fed, MARIO, PID).await;
+    assert_eq!((s, v["error"].as_str()), (400, Some("invalid_proof")), "{v}");
+    assert!(v["error_description"].as_str().unwrap().contains("reports it revoked"), "{v}");
+}
+
+/// The anchor revokes the wallet provider's trust mark (its Entity Configuration still
+/// carries it, signed and unexpired).
+async fn revoke_wp_mark(fed: &Fed) {
     let r = fed
         .http
         .post(format!("{}/admin/trust-marks/revoke", fed.anchor.id))
@@ -815,7 +816,4 @@ async fn a_wua_whose_providers_mark_was_revoked_before_it_was_ever_asked_is_refu
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    let (_, s, v) = Wallet::new(1).first_credential(&fed, MARIO, PID).await;
-    assert_eq!((s, v["error"].as_str()), (400, Some("invalid_proof")), "{v}");
-    assert!(v["error_description"].as_str().unwrap().contains("reports it revoked"), "{v}");
 }

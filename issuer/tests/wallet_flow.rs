@@ -329,17 +329,11 @@ async fn an_attested_wallet_authenticates_and_its_proofs_name_the_client() {
     assert!(phone.client.saw("/token (attested)"), "{:?}", phone.client.seen.lock().unwrap());
 }
 
-/// The wallet's status refresh (issue 12): after issuance the credential reads VALID; the
-/// registry revokes it (admin API) and the next refresh shows it INVALID, marked changed and
-/// kept in its metadata; suspended, then reinstated, it follows. A list the wallet cannot
-/// verify (the issuer's trust chain fails) leaves the stored value as it was, with why.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_revoked_credential_shows_as_revoked_after_a_refresh() {
-    use wallet_core::wallet::status::{STATUS_VALUE_KEY, StatusCheck};
-    use wallet_core::wallet::WalletStatusRefresh;
-    let fed = Fed::new().await;
+/// Mario's driving licence from a pre-authorized offer, accepted by a phone with `keys`
+/// attested keys (a batch of that many): the phone and the stored ids.
+async fn licence_issued(fed: &Fed, keys: usize) -> (Arc<Phone>, Vec<wallet_core::store::CredentialId>) {
     let (url, tx) = fed.offer(MARIO, &[MDL]).await;
-    let phone = Arc::new(Phone::new(&fed, 1, Client::new(None)));
+    let phone = Arc::new(Phone::new(fed, keys, Client::new(None)));
     let p = phone.clone();
     let ids = blocking(move || {
         let session = p.flow.start_from_offer(&url).unwrap();
@@ -349,6 +343,19 @@ async fn a_revoked_credential_shows_as_revoked_after_a_refresh() {
         }
     })
     .await;
+    (phone, ids)
+}
+
+/// The wallet's status refresh (issue 12): after issuance the credential reads VALID; the
+/// registry revokes it (admin API) and the next refresh shows it INVALID, marked changed and
+/// kept in its metadata; suspended, then reinstated, it follows. A list the wallet cannot
+/// verify (the issuer's trust chain fails) leaves the stored value as it was, with why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_credential_shows_as_revoked_after_a_refresh() {
+    use wallet_core::wallet::status::{STATUS_VALUE_KEY, StatusCheck};
+    use wallet_core::wallet::WalletStatusRefresh;
+    let fed = Fed::new().await;
+    let (phone, ids) = licence_issued(&fed, 1).await;
     let refresh = Arc::new(WalletStatusRefresh::new(phone.client.clone(), phone.store.clone(), vec![fed.anchor.clone()]));
     let run = |r: Arc<WalletStatusRefresh>| blocking(move || r.refresh().unwrap());
     let first = run(refresh.clone()).await;
@@ -392,17 +399,7 @@ async fn an_updated_licence_is_reissued_by_the_status_refresh() {
         c.status_bits = wallet_core::status::Bits::Four;
     })
     .await;
-    let (url, tx) = fed.offer(MARIO, &[MDL]).await;
-    let phone = Arc::new(Phone::new(&fed, 2, Client::new(None)));
-    let p = phone.clone();
-    let old = blocking(move || {
-        let session = p.flow.start_from_offer(&url).unwrap();
-        match p.flow.accept(&session, Some(&tx)).unwrap() {
-            IssuanceOutcome::Issued(ids) => ids,
-            IssuanceOutcome::Deferred(_) => panic!("immediate"),
-        }
-    })
-    .await;
+    let (phone, old) = licence_issued(&fed, 2).await;
     assert_eq!(old.len(), 2);
     let keys: Arc<dyn IssuanceKeys> = phone.keys.clone();
     let issuance = Arc::new(WalletIssuance::new(phone.client.clone(), keys, phone.store.clone(), vec![fed.anchor.clone()]));
@@ -454,17 +451,7 @@ async fn a_credential_whose_issuer_certificate_was_revoked_shows_so_after_a_refr
     use wallet_core::wallet::WalletStatusRefresh;
     use wallet_core::wallet::status::{ISSUER_CERTIFICATE_REVOKED, STATUS_VALUE_KEY, StatusCheck};
     let fed = Fed::new().await;
-    let (url, tx) = fed.offer(MARIO, &[MDL]).await;
-    let phone = Arc::new(Phone::new(&fed, 1, Client::new(None)));
-    let p = phone.clone();
-    let ids = blocking(move || {
-        let session = p.flow.start_from_offer(&url).unwrap();
-        match p.flow.accept(&session, Some(&tx)).unwrap() {
-            IssuanceOutcome::Issued(ids) => ids,
-            IssuanceOutcome::Deferred(_) => panic!("immediate"),
-        }
-    })
-    .await;
+    let (phone, ids) = licence_issued(&fed, 1).await;
     let (client, store, anchor) = (phone.client.clone(), phone.store.clone(), fed.anchor.clone());
     let refresh = Arc::new(blocking(move || WalletStatusRefresh::new(client, store, vec![anchor]).with_anchor_roots()).await);
     let run = |r: Arc<WalletStatusRefresh>| blocking(move || r.refresh().unwrap());
