@@ -224,7 +224,9 @@ fn issue_from_issuer(a: &IssueArgs, preset: Preset, offset: u16, show: &dyn Fn(&
     let (wallet, browser) = open_activated(&a.store.data_dir, anchor.clone())?;
     let store = Arc::new(open_store(&a.store)?);
     let http: Arc<dyn HttpClient> = browser.clone();
-    let flow = WalletIssuance::new(http, Arc::new(wallet), store.clone(), vec![anchor]).with_redirect_uri(ISSUANCE_REDIRECT_URI);
+    // The anchor's X.509 root too: each credential's `x5c` and the CRLs it names are checked
+    // before it is stored (IT-Wallet 1.4 §1.2, §4.1).
+    let flow = WalletIssuance::new(http, Arc::new(wallet), store.clone(), vec![anchor]).with_redirect_uri(ISSUANCE_REDIRECT_URI).with_anchor_roots();
     let session = flow.start_from_issuer(&issuer_url, &[preset.configuration_id()]).map_err(issuance_error)?;
     let consent = &session.consent;
     let (text, doc) = describe(consent);
@@ -294,7 +296,7 @@ pub(crate) fn obtain(a: &IssueArgs, show: &dyn Fn(&str)) -> Result<Issued, CliEr
     let (wallet, browser) = open_activated(&a.store.data_dir, anchor.clone())?;
     let store = Arc::new(open_store(&a.store)?);
     let http: Arc<dyn HttpClient> = browser;
-    let flow = WalletIssuance::new(http, Arc::new(wallet), store.clone(), vec![anchor]);
+    let flow = WalletIssuance::new(http, Arc::new(wallet), store.clone(), vec![anchor]).with_anchor_roots();
     let session = flow.start_from_offer(&offer).map_err(issuance_error)?;
     let consent = &session.consent;
     let (text, doc) = describe(consent);
@@ -358,7 +360,7 @@ pub(crate) fn refresh_report(store_args: &StoreArgs, trust: &TrustArgs) -> Resul
     let mut refresh = wallet_core::wallet::WalletStatusRefresh::new(http, store.clone(), vec![anchor.clone()]).with_anchor_roots();
     if let Ok((wallet, browser)) = open_activated(&store_args.data_dir, anchor.clone()) {
         let http: Arc<dyn HttpClient> = browser;
-        refresh = refresh.with_reissuance(Arc::new(WalletIssuance::new(http, Arc::new(wallet), store, vec![anchor])));
+        refresh = refresh.with_reissuance(Arc::new(WalletIssuance::new(http, Arc::new(wallet), store, vec![anchor]).with_anchor_roots()));
     }
     refresh.refresh().map_err(usage)
 }

@@ -290,6 +290,40 @@ async fn a_credential_of_another_vct_is_refused_and_not_stored() {
     assert_eq!(notified(&fed, MARIO).await, vec![Some("credential_failure".to_owned())]);
 }
 
+/// IT-Wallet 1.4 §1.2, §4.1 at issuance: a wallet holding the anchor's root checks each
+/// credential's `x5c` and the CRLs it names before storing it. A first licence passes (the
+/// chain verified, the CRLs fetched). Then, after the wallet resolved the issuer's chain and
+/// before it asks for the credential, the federation removes the issuer, whose CA certificate
+/// goes on the anchor's CRL: the credential the issuer still signs is refused as revoked,
+/// nothing is stored, and the issuer is told `credential_failure`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_credential_whose_issuer_certificate_is_revoked_is_refused_at_issuance() {
+    let fed = Fed::new().await;
+    let phone = Arc::new(Phone::new(&fed, 1, Client::new(None)));
+    let keys: Arc<dyn IssuanceKeys> = phone.keys.clone();
+    let (client, store, anchor) = (phone.client.clone(), phone.store.clone(), fed.anchor.clone());
+    let flow = Arc::new(blocking(move || WalletIssuance::new(client, keys, store, vec![anchor]).with_anchor_roots()).await);
+
+    let (url, tx) = fed.offer(MARIO, &[MDL]).await;
+    let f = flow.clone();
+    let outcome = blocking(move || f.accept(&f.start_from_offer(&url).unwrap(), Some(&tx))).await;
+    assert!(matches!(outcome, Ok(IssuanceOutcome::Issued(ref ids)) if ids.len() == 1), "{outcome:?}");
+    assert!(phone.client.saw("/crl"), "the CRLs were read");
+
+    let (url, tx) = fed.offer(MARIO, &[MDL]).await;
+    let f = flow.clone();
+    let session = blocking(move || f.start_from_offer(&url).unwrap()).await;
+    let r = fed.http.delete(format!("{}/admin/subordinates?entity_id={}", fed.anchor.id, fed.issuer_id)).bearer_auth(TOKEN).send().await.unwrap();
+    assert_eq!(r.status(), 204, "{}", r.text().await.unwrap());
+    let f = flow.clone();
+    let err = blocking(move || f.accept(&session, Some(&tx)).unwrap_err()).await;
+    assert!(matches!(&err, IssuanceError::Credential { index: 0, rule: CredentialRule::CertificateRevoked(why) } if why.contains("revoked")), "{err}");
+    assert_eq!(phone.store.list().unwrap().len(), 1, "only the first licence");
+    let mut notified = notified(&fed, MARIO).await;
+    notified.sort();
+    assert_eq!(notified, vec![Some("credential_accepted".to_owned()), Some("credential_failure".to_owned())]);
+}
+
 /// The wallet checks credentials with the keys of the issuer's federation metadata: they
 /// include the key the issuer signs with.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

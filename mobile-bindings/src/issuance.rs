@@ -339,7 +339,9 @@ impl Wallet {
         };
         let keys: Arc<dyn IssuanceKeys> = activation.clone();
         let probe = Arc::new(ProbedHttp { inner: CoreHttp(http.clone()), failures: AtomicU64::new(0) });
-        let mut flow = WalletIssuance::new(probe.clone(), keys, self.store.clone(), self.anchors.clone());
+        // The anchors' X.509 roots (each taken from its anchor, checked against its keys): a
+        // credential's `x5c` and the CRLs it names are checked before it is stored.
+        let mut flow = WalletIssuance::new(probe.clone(), keys, self.store.clone(), self.anchors.clone()).with_anchor_roots();
         if let Some(uri) = &self.issuance_redirect_uri {
             flow = flow.with_redirect_uri(uri.clone());
         }

@@ -34,6 +34,7 @@ use std::sync::Arc;
 use serde_json::{Map, Value, json};
 
 use super::WalletError;
+use super::certificate::{CertificateCheck, SeamCrls, check_x5c};
 use super::activation::WalletActivation;
 use super::presentation::{PresentationError, PresentationStep};
 use super::http::{HttpClient, HttpError, HttpRequest, HttpResponse, SeamFetcher};
@@ -57,6 +58,8 @@ use crate::oid4vci::{
 use crate::sd_jwt::{IssuerKeyResolver, KeyResolutionError, Verifier};
 use crate::store::{CredentialId, CredentialStore, NewCredential, NewTransaction, StoreError, TransactionKind};
 use crate::time::{Clock, SystemClock, UnixTime};
+use crate::x509::TrustAnchors;
+use crate::x509::crl::CrlCache;
 
 /// The federation metadata type of a credential issuer.
 pub const CREDENTIAL_ISSUER_TYPE: &str = "openid_credential_issuer";
@@ -158,6 +161,14 @@ pub enum CredentialRule {
     /// A format other than `dc+sd-jwt`.
     #[error("unsupported format `{0}`")]
     Format(String),
+    /// Its `x5c` does not chain to a federation CA root, or its leaf is not the signing key
+    /// (IT-Wallet 1.4 §4.1): verifiers checking the chain would refuse it.
+    #[error("issuer certificate: {0}")]
+    Certificate(String),
+    /// A certificate of its `x5c` is revoked on its CA's CRL (IT-Wallet 1.4 §1.2): the
+    /// issuer's key was withdrawn.
+    #[error("issuer certificate revoked: {0}")]
+    CertificateRevoked(String),
 }
 
 /// Why an issuance step failed. Free of codes and tokens.
@@ -638,19 +649,25 @@ pub(crate) struct FederationKeys<'a> {
     pub(crate) keys: &'a JwkSet,
 }
 
-impl IssuerKeyResolver for FederationKeys<'_> {
-    fn resolve(&self, iss: &str, header: &JwsHeader, _now: UnixTime) -> Result<Cow<'_, Jwk>, KeyResolutionError> {
-        if iss != self.issuer {
-            return Err(KeyResolutionError::UnknownIssuer { iss: iss.to_owned() });
-        }
-        let key = match header.kid.as_deref() {
+impl FederationKeys<'_> {
+    /// The key a credential header names by `kid` (or the only key, without one).
+    fn key(&self, header: &JwsHeader) -> Option<&Jwk> {
+        match header.kid.as_deref() {
             Some(kid) => self.keys.by_kid(kid),
             None => match self.keys.keys.as_slice() {
                 [only] => Some(only),
                 _ => None,
             },
-        };
-        key.map(Cow::Borrowed).ok_or_else(|| KeyResolutionError::UnknownIssuer { iss: iss.to_owned() })
+        }
+    }
+}
+
+impl IssuerKeyResolver for FederationKeys<'_> {
+    fn resolve(&self, iss: &str, header: &JwsHeader, _now: UnixTime) -> Result<Cow<'_, Jwk>, KeyResolutionError> {
+        if iss != self.issuer {
+            return Err(KeyResolutionError::UnknownIssuer { iss: iss.to_owned() });
+        }
+        self.key(header).map(Cow::Borrowed).ok_or_else(|| KeyResolutionError::UnknownIssuer { iss: iss.to_owned() })
     }
 }
 
@@ -750,6 +767,7 @@ pub struct WalletIssuance {
     clock: Arc<dyn Clock>,
     max_batch: usize,
     redirect_uri: Option<String>,
+    x509_anchors: Option<TrustAnchors>,
 }
 
 impl std::fmt::Debug for WalletIssuance {
@@ -765,7 +783,7 @@ fn send(http: &dyn HttpClient, step: IssuanceStep, r: HttpRequest) -> Result<Htt
 impl WalletIssuance {
     /// A flow trusting `anchors`, with the IT-Wallet 1.4 profile.
     pub fn new(http: Arc<dyn HttpClient>, keys: Arc<dyn IssuanceKeys>, store: Arc<CredentialStore>, anchors: Vec<TrustAnchorConfig>) -> Self {
-        Self { http, keys, store, anchors, profile: Profile::ItWallet14, clock: Arc::new(SystemClock), max_batch: usize::MAX, redirect_uri: None }
+        Self { http, keys, store, anchors, profile: Profile::ItWallet14, clock: Arc::new(SystemClock), max_batch: usize::MAX, redirect_uri: None, x509_anchors: None }
     }
 
     /// The wallet's `redirect_uri` for the authorization code flow (a universal or app link,
@@ -786,6 +804,42 @@ impl WalletIssuance {
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
         self
+    }
+
+    /// Checks each credential's `x5c` against these federation CA roots and the CRLs its
+    /// certificates name before it is stored ([`super::certificate`]): one that does not chain,
+    /// whose leaf is not the signing key, or that is revoked is refused like a bad signature
+    /// ([`CredentialRule::Certificate`], [`CredentialRule::CertificateRevoked`]). A CRL that
+    /// cannot be had does not refuse it (the status refresh checks again); a credential
+    /// without `x5c` (IT-Wallet 1.3) passes.
+    #[must_use]
+    pub fn with_x509_anchors(mut self, anchors: TrustAnchors) -> Self {
+        self.x509_anchors = Some(anchors);
+        self
+    }
+
+    /// [`Self::with_x509_anchors`] with each trust anchor's own root, taken from it (`GET
+    /// <anchor>/ca`) and kept only when it certifies one of the anchor's keys; an anchor that
+    /// serves none adds nothing.
+    #[must_use]
+    pub fn with_anchor_roots(self) -> Self {
+        match super::certificate::anchor_roots(self.http.as_ref(), &self.anchors) {
+            Some(roots) => self.with_x509_anchors(roots),
+            None => self,
+        }
+    }
+
+    /// What `credential`'s `x5c` refuses it for, with roots configured.
+    fn certificate_rule(&self, credential: &str, issuer: &str, issuer_keys: &JwkSet, crls: &CrlCache, now: UnixTime) -> Option<CredentialRule> {
+        let anchors = self.x509_anchors.as_ref()?;
+        let jws = crate::jose::CompactJws::parse(credential.split('~').next()?).ok()?;
+        let header = jws.header();
+        let signer = FederationKeys { issuer, keys: issuer_keys };
+        match check_x5c(anchors, header.x5c.as_deref()?, signer.key(header), crls, &SeamCrls(self.http.as_ref()), now) {
+            CertificateCheck::Untrusted(why) => Some(CredentialRule::Certificate(why)),
+            CertificateCheck::Revoked(why) => Some(CredentialRule::CertificateRevoked(why)),
+            CertificateCheck::Good | CertificateCheck::Unknown(_) => None,
+        }
     }
 
     /// Asks for at most `n` credentials per issuance (the issuer's `batch_size` also bounds it).
@@ -1168,6 +1222,8 @@ impl WalletIssuance {
         let mut checked = Vec::with_capacity(credentials.len());
         let mut used = Vec::new();
         let mut failure = None;
+        // Each CRL fetched once for this response.
+        let crls = CrlCache::new(i64::MAX);
         if credentials.is_empty() || credentials.len() > proof_keys.len() {
             failure = Some(IssuanceError::BadResponse { step: IssuanceStep::Credential, detail: format!("{} credentials for {} proofs", credentials.len(), proof_keys.len()) });
         }
@@ -1176,6 +1232,7 @@ impl WalletIssuance {
                 break;
             }
             match verify_credential(c, &ctx.issuer, &ctx.issuer_keys, ctx.vct.as_deref(), &proof_keys, &used, now) {
+                Ok(_) if let Some(rule) = self.certificate_rule(c, &ctx.issuer, &ctx.issuer_keys, &crls, now) => failure = Some(IssuanceError::Credential { index, rule }),
                 Ok(v) => {
                     used.push(v.key_index);
                     checked.push(v);

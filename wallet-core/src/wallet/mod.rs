@@ -30,6 +30,7 @@
 //! default, so that the phone build does not carry it: the app passes its own client).
 
 pub mod activation;
+pub mod certificate;
 mod error;
 pub mod http;
 pub mod instance;

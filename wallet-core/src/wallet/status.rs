@@ -25,6 +25,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::WalletError;
+use super::certificate::{CertificateCheck, SeamCrls, check_x5c};
 use super::http::{HttpClient, HttpRequest, SeamFetcher};
 use crate::federation::{ChainCollector, EntityId, TrustAnchorConfig};
 use crate::jose::jwk::JwkSet;
@@ -33,42 +34,7 @@ use crate::status::{CredentialStatus, DEFAULT_MAX_DECOMPRESSED, MEDIA_TYPE, Stat
 use crate::store::{CredentialId, CredentialStore, NewCredential};
 use crate::time::{Clock, SystemClock, UnixTime};
 use crate::x509::TrustAnchors;
-use crate::x509::crl::{CrlCache, CrlFetcher, CrlFuture};
-
-/// CRLs fetched over the wallet's (blocking) HTTP seam.
-struct SeamCrls<'a>(&'a dyn HttpClient);
-
-impl CrlFetcher for SeamCrls<'_> {
-    fn fetch_crl<'a>(&'a self, uri: &'a str) -> CrlFuture<'a> {
-        let r = self.0.send(HttpRequest::get(uri).header("Accept", crate::x509::crl::CRL_MEDIA_TYPE));
-        Box::pin(std::future::ready(match r {
-            Ok(r) if r.status == 200 => Ok(r.body),
-            Ok(r) => Err(format!("HTTP {}", r.status)),
-            Err(e) => Err(e.to_string()),
-        }))
-    }
-}
-
-/// Runs `f` on this thread. The wallet's flows are blocking: the CRL fetcher above answers
-/// at once; a check waiting on another thread's fetch of the same CRL (single flight) parks
-/// this thread until it is woken.
-fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    struct Unpark(std::thread::Thread);
-    impl std::task::Wake for Unpark {
-        fn wake(self: Arc<Self>) {
-            self.0.unpark();
-        }
-    }
-    let waker = std::task::Waker::from(Arc::new(Unpark(std::thread::current())));
-    let mut cx = std::task::Context::from_waker(&waker);
-    let mut f = std::pin::pin!(f);
-    loop {
-        if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) {
-            return v;
-        }
-        std::thread::park();
-    }
-}
+use crate::x509::crl::CrlCache;
 
 /// The metadata key holding the last status read (`VALID`, `INVALID`, `SUSPENDED`, …).
 pub const STATUS_VALUE_KEY: &str = "status_value";
@@ -193,32 +159,21 @@ impl WalletStatusRefresh {
     /// ([`TrustAnchors::anchor_root`]); an anchor that serves none adds nothing.
     #[must_use]
     pub fn with_anchor_roots(self) -> Self {
-        let mut roots = TrustAnchors::default();
-        for a in &self.anchors {
-            let url = format!("{}/ca", a.id.as_str().trim_end_matches('/'));
-            if let Ok(r) = self.http.send(HttpRequest::get(url))
-                && r.status == 200
-                && let Ok(root) = TrustAnchors::anchor_root(r.body, &a.jwks)
-            {
-                roots.extend(root);
-            }
+        match super::certificate::anchor_roots(self.http.as_ref(), &self.anchors) {
+            Some(roots) => self.with_x509_anchors(roots),
+            None => self,
         }
-        if roots.is_empty() { self } else { self.with_x509_anchors(roots) }
     }
+
 
     /// Whether a certificate of `credential`'s `x5c` is revoked: `Some(why)` when its CRL
     /// says so; `None` without roots, without `x5c`, or when it cannot be told.
     fn revoked_certificate(&self, credential: &str, crls: &CrlCache, now: UnixTime) -> Option<String> {
         let anchors = self.x509_anchors.as_ref()?;
-        let jwt = credential.split('~').next()?;
-        let jws = crate::jose::CompactJws::parse(jwt).ok()?;
-        let chain = anchors.verify_chain(jws.header().x5c.as_deref()?, now).ok()?;
-        if chain.revocation.is_empty() {
-            return None;
-        }
-        match block_on(crls.check(&chain.revocation, &SeamCrls(self.http.as_ref()), now)) {
-            Err(e) if e.is_revoked() => Some(e.to_string()),
-            _ => None,
+        let jws = crate::jose::CompactJws::parse(credential.split('~').next()?).ok()?;
+        match check_x5c(anchors, jws.header().x5c.as_deref()?, None, crls, &SeamCrls(self.http.as_ref()), now) {
+            CertificateCheck::Revoked(why) => Some(why),
+            CertificateCheck::Good | CertificateCheck::Untrusted(_) | CertificateCheck::Unknown(_) => None,
         }
     }
 

@@ -353,4 +353,6 @@ impl CrlCache {
 }
 
 #[cfg(test)]
+pub(crate) mod testing;
+#[cfg(test)]
 mod tests;
