@@ -54,16 +54,22 @@ pub(crate) enum IssuerCommand {
     /// The registry record changed: mark the credentials for re-issuance (ATTRIBUTE_UPDATE,
     /// or UPDATE towards 1.3 wallets); the wallet's `refresh` then re-issues them.
     Update(StatusArgs),
-    /// Rotate the credential signing key in the configured `keys_dir`, with the issuer (every
-    /// replica) stopped: a new key signs from the next start; the old one stays published as
-    /// retired until the credentials it signed have ended, unless --withdraw.
+    /// Rotate the credential signing key: of a running issuer (`--url`, its admin API: the
+    /// new key signs at once, the other replicas sharing `keys_dir` take it up within 30 s),
+    /// or in the `keys_dir` of a stopped one (`--config`: a new key signs from the next
+    /// start). The old one stays published as retired until the credentials it signed have
+    /// ended, unless --withdraw.
     RotateKey {
-        /// The issuer's configuration file (its `keys_dir`, `credential_ttl`).
-        #[arg(long)]
-        config: PathBuf,
+        /// The issuer's configuration file (its `keys_dir`, `credential_ttl`): offline.
+        #[arg(long, conflicts_with = "url", required_unless_present = "url")]
+        config: Option<PathBuf>,
+        /// The running issuer.
+        #[command(flatten)]
+        admin: Option<AdminArgs>,
         /// The old key is compromised: do not publish it any more (what it signed no longer
-        /// verifies by it). This command revokes nothing: put its signing certificates on the
-        /// CRL first (`POST /admin/signing-certificates/revoke {"kid": ...}`).
+        /// verifies by it). Online, its signing certificates also go on the CRL; offline this
+        /// revokes nothing: put them on it first (`POST /admin/signing-certificates/revoke
+        /// {"kid": ...}`).
         #[arg(long)]
         withdraw: bool,
     },
@@ -131,7 +137,9 @@ pub(crate) fn run(c: IssuerCommand) -> Result<(), CliError> {
         IssuerCommand::Suspend(a) => change_status(&a, "suspend"),
         IssuerCommand::Reinstate(a) => change_status(&a, "reinstate"),
         IssuerCommand::Update(a) => change_status(&a, "update"),
-        IssuerCommand::RotateKey { config, withdraw } => rotate_key(&config, withdraw),
+        IssuerCommand::RotateKey { config: Some(config), withdraw, .. } => rotate_key(&config, withdraw),
+        IssuerCommand::RotateKey { admin: Some(admin), withdraw, .. } => rotate_key_online(&admin, withdraw),
+        IssuerCommand::RotateKey { .. } => Err(usage("rotate-key: give --url (a running issuer) or --config (a stopped one)")),
     }
 }
 
@@ -164,6 +172,27 @@ fn rotate_key(path: &Path, withdraw: bool) -> Result<(), CliError> {
         config.keys_dir().display(),
         r.new_kid,
         r.old_kid
+    ));
+    Ok(())
+}
+
+fn rotate_key_online(a: &AdminArgs, withdraw: bool) -> Result<(), CliError> {
+    let answer = admin_post(a, issuer::routes::ADMIN_ROTATE_KEY_PATH, &serde_json::json!({"withdraw": withdraw}))?;
+    if a.json {
+        crate::print_out(&answer.to_string());
+        return Ok(());
+    }
+    let field = |k: &str| answer.get(k).and_then(Value::as_str).unwrap_or("?").to_owned();
+    let old = if answer.get("retired").and_then(Value::as_bool) == Some(true) {
+        "still published as retired (what it signed stays valid)"
+    } else {
+        "withdrawn: its signing certificates revoked, no longer published"
+    };
+    crate::print_out(&format!(
+        "credential key of {} rotated: new key {} signs from now (other replicas within 30 s); old key {} {old}.",
+        a.url.trim_end_matches('/'),
+        field("new_kid"),
+        field("old_kid")
     ));
     Ok(())
 }

@@ -400,6 +400,15 @@ fn issuer_serve_from_a_config_file_load_sample_offer_then_stop() {
     let kids: Vec<&str> = md["jwks"]["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap()).collect();
     assert_eq!(kids.len(), 2, "{kids:?}");
     assert!(kids[0] != old_kid && kids[1] == old_kid, "{kids:?}");
+
+    // `tessera issuer rotate-key --url`, the issuer running: the new key is published at once.
+    let current = kids[0].to_owned();
+    let out = ok(&tessera(&["issuer", "rotate-key", "--url", &base, "--token-file", tf]));
+    assert!(out.contains(&format!("old key {current} still published as retired")) && out.contains("signs from now"), "{out}");
+    let md: Value = http.get(format!("{base}/.well-known/openid-credential-issuer")).send().unwrap().json().unwrap();
+    let kids: Vec<&str> = md["jwks"]["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap()).collect();
+    assert!(kids.len() == 3 && kids[0] != current && kids[1..].contains(&current.as_str()), "{kids:?}");
+    fails(&tessera(&["issuer", "rotate-key", "--url", &base, "--token", "wrong"]), "refused the admin token");
     served::stop(&mut up.0);
 }
 

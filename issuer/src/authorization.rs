@@ -136,7 +136,7 @@ fn par_inner(st: &Issuer, headers: &HeaderMap, body: &[u8]) -> Result<ParRespons
     if !st.store().remember_jti(&format!("ro:{client_id}:{}", verified.jti()), ro_until)? {
         return Err(IssuerError::oauth(ErrorCode::InvalidRequest, "request object jti already used"));
     }
-    let configurations = verified.check_against(st.metadata()).map_err(|e| IssuerError::oauth(e.code(), e))?;
+    let configurations = verified.check_against(&st.metadata()).map_err(|e| IssuerError::oauth(e.code(), e))?;
     let c = verified.claims();
     // An `issuer_state` is one of our offers (single use, unexpired), and the request asks
     // only for what it offered (OpenID4VCI §4.1.1, §5.1.3).

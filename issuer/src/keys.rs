@@ -8,7 +8,8 @@
 //!   metadata; published in `openid_credential_issuer.jwks` (IT-Wallet 1.4 §3.1, §4.1),
 //!   where wallets find it by `kid`.
 //! * `credential-keys-retired.json`: the public keys a rotation replaced
-//!   ([`rotate_credential_key`]), each with when; still published (after the current one)
+//!   ([`rotate_credential_key`], offline, or `POST /admin/credential-key/rotate` on a running
+//!   issuer: [`Keys::reload_credential`]), each with when; still published (after the current one)
 //!   until a credential it signed could still be valid (`credential_ttl` after it was
 //!   retired), so that rotating does not invalidate what was issued. A key withdrawn (its
 //!   signing certificates revoked: compromised) is not kept.
@@ -22,7 +23,8 @@
 //!   sharing it accept each other's nonces; not a file of its own.
 //! * The Federation Entity Key: the trust-anchor building block's (`federation-keys.json`).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, PoisonError, RwLock};
 
 use wallet_core::jose::{DecryptionKey, Jwk, JwkSet, PrivateJwk, Signer as _, SoftwareSigner};
 use wallet_core::oid4vci::NonceKey;
@@ -89,15 +91,15 @@ pub struct Rotated {
     pub retired: bool,
 }
 
-/// Rotates the credential key in `dir`, with the issuer stopped (every replica reads its keys
-/// at start: stop them all, rotate once in the shared `keys_dir`, start them). A new key signs
-/// from the next start. The replaced key's public key stays published as retired, so that the
+/// Rotates the credential key in `dir`: on a stopped issuer (a new key signs from the next
+/// start), or under a running one, which then takes it up ([`Keys::reload_credential`]: at
+/// once on the replica that rotated, within 30 s on the others sharing `keys_dir`). The replaced key's public key stays published as retired, so that the
 /// credentials it signed still verify, unless `withdraw` (a compromised key, whose signing
 /// certificates were revoked: its credentials must no longer verify by it). `now` is when it
 /// is retired. The retired list is written before the new key: a crash between the two leaves
 /// the old key current and also listed, which is harmless.
 pub fn rotate_credential_key(dir: &Path, withdraw: bool, now: i64) -> Result<Rotated, String> {
-    let path = dir.join("credential-key.jwk");
+    let path = dir.join(CREDENTIAL_KEY);
     let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e} (no credential key to rotate)", path.display()))?;
     let old = SoftwareSigner::from_private_jwk(PrivateJwk::from_json(&text).map_err(|e| format!("{}: {e}", path.display()))?)
         .map_err(|e| format!("{}: {e}", path.display()))?;
@@ -116,10 +118,25 @@ pub fn rotate_credential_key(dir: &Path, withdraw: bool, now: i64) -> Result<Rot
     Ok(Rotated { old_kid, new_kid: new.kid().unwrap_or_default(), retired: !withdraw })
 }
 
+/// The credential key in use and the retired ones, swapped whole by a rotation.
+struct CredentialKeys {
+    current: Arc<SoftwareSigner>,
+    retired: Vec<RetiredKey>,
+}
+
+impl CredentialKeys {
+    fn load(dir: &Path) -> Result<Self, String> {
+        Ok(Self { current: Arc::new(load_or_create(&dir.join(CREDENTIAL_KEY))?), retired: load_retired(dir)? })
+    }
+}
+
+/// The credential key's file, in the keys directory.
+pub const CREDENTIAL_KEY: &str = "credential-key.jwk";
+
 /// The credential and token keys, and the OpenID4VP relying party's.
 pub struct Keys {
-    credential: SoftwareSigner,
-    retired: Vec<RetiredKey>,
+    dir: PathBuf,
+    credential: RwLock<CredentialKeys>,
     token: SoftwareSigner,
     nonce: NonceKey,
     request_object: SoftwareSigner,
@@ -128,7 +145,7 @@ pub struct Keys {
 
 impl std::fmt::Debug for Keys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Keys").field("credential_kid", &self.credential.kid()).finish_non_exhaustive()
+        f.debug_struct("Keys").field("credential_kid", &self.credential().kid()).finish_non_exhaustive()
     }
 }
 
@@ -138,8 +155,8 @@ impl Keys {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         let token = load_or_create(&dir.join("token-key.jwk"))?;
         Ok(Self {
-            credential: load_or_create(&dir.join("credential-key.jwk"))?,
-            retired: load_retired(dir)?,
+            dir: dir.to_path_buf(),
+            credential: RwLock::new(CredentialKeys::load(dir)?),
             nonce: NonceKey::derive(token.private_jwk().d(), "tessera-issuer c_nonce"),
             token,
             request_object: load_or_create(&dir.join("request-object-key.jwk"))?,
@@ -147,9 +164,28 @@ impl Keys {
         })
     }
 
-    /// The credential signing key.
-    pub fn credential(&self) -> &SoftwareSigner {
-        &self.credential
+    /// The credential signing key (the one in use now: hold the `Arc` for one signature, so
+    /// that a header and its signature name the same key across a rotation).
+    pub fn credential(&self) -> Arc<SoftwareSigner> {
+        self.credential.read().unwrap_or_else(PoisonError::into_inner).current.clone()
+    }
+
+    /// Takes up the credential key in `keys_dir` when a rotation replaced it (here or on
+    /// another replica sharing the directory): the new key and the retired list. `Ok(Some(old
+    /// kid))` when it changed; `Ok(None)` when the file holds the key in use. A file that
+    /// cannot be read leaves the key in use (the error says which file).
+    pub fn reload_credential(&self) -> Result<Option<String>, String> {
+        let path = self.dir.join(CREDENTIAL_KEY);
+        let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let on_disk = SoftwareSigner::from_private_jwk(PrivateJwk::from_json(&text).map_err(|e| format!("{}: {e}", path.display()))?)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        let old = self.credential().kid();
+        if on_disk.kid() == old {
+            return Ok(None);
+        }
+        let retired = load_retired(&self.dir)?;
+        *self.credential.write().unwrap_or_else(PoisonError::into_inner) = CredentialKeys { current: Arc::new(on_disk), retired };
+        Ok(Some(old.unwrap_or_default()))
     }
 
     /// The access token key.
@@ -183,9 +219,18 @@ impl Keys {
     /// `openid_credential_issuer.jwks`: the credential key, then the retired ones a
     /// credential could still be valid under at `now` (retired less than `credential_ttl`
     /// ago), each `use: sig`.
+    /// A key listed twice (the retired list written before the new key, read in between) is
+    /// published once.
     pub fn issuer_jwks(&self, now: i64, credential_ttl: i64) -> JwkSet {
-        let current = std::iter::once(self.credential.public_jwk());
-        let retired = self.retired.iter().filter(|r| now < r.retired_at.saturating_add(credential_ttl)).map(|r| r.jwk.clone());
+        let keys = self.credential.read().unwrap_or_else(PoisonError::into_inner);
+        let current = keys.current.public_jwk();
+        let current_kid = current.kid.clone();
+        let retired = keys
+            .retired
+            .iter()
+            .filter(|r| now < r.retired_at.saturating_add(credential_ttl) && r.jwk.kid != current_kid)
+            .map(|r| r.jwk.clone());
+        let current = std::iter::once(current);
         JwkSet {
             keys: current
                 .chain(retired)

@@ -295,7 +295,8 @@ async fn issue(
     let exp = header.certificate_end.map_or(exp, |end| exp.min(end));
     let status_uri = st.config().endpoint(routes::STATUS_LIST_PATH);
     let vct = Vct::new(config.preset.vct()).map_err(IssuerError::internal)?;
-    let signer = st.keys().credential();
+    // The key the header names (a rotation may have replaced the one in use since).
+    let signer = &*header.signer;
     let notification_id = ordered_id()?;
     // Registry columns mapped to SD-JWT VC metadata claims (`issuing_authority`,
     // `issuing_country`...: IT-Wallet §4.1) are set as such, always visible; the rest are
@@ -464,7 +465,7 @@ fn check_request(st: &Issuer, headers: &HeaderMap, body: &[u8]) -> Result<Checke
     let now = st.now();
     let (token, grant, dpop) = authorize(st, headers, routes::CREDENTIAL_PATH)?;
     let req = CredentialRequest::parse_json(body).map_err(|e| IssuerError::oauth(e.code(), e))?;
-    let authorized = req.authorize(&token, st.metadata()).map_err(|e| IssuerError::oauth(e.code(), e))?;
+    let authorized = req.authorize(&token, &st.metadata()).map_err(|e| IssuerError::oauth(e.code(), e))?;
     if !grant.configurations.contains(&authorized.configuration_id) {
         return Err(IssuerError::oauth(ErrorCode::CredentialRequestDenied, "configuration not granted"));
     }
@@ -487,7 +488,8 @@ fn check_request(st: &Issuer, headers: &HeaderMap, body: &[u8]) -> Result<Checke
             ids
         }
     };
-    let configuration = st.metadata().configuration(&authorized.configuration_id).ok_or_else(|| IssuerError::oauth(ErrorCode::UnknownCredentialConfiguration, "unknown configuration"))?;
+    let metadata = st.metadata();
+    let configuration = metadata.configuration(&authorized.configuration_id).ok_or_else(|| IssuerError::oauth(ErrorCode::UnknownCredentialConfiguration, "unknown configuration"))?;
 
     // Ours and unexpired (read from the nonce itself); unused is settled when the request
     // spends it with its records.

@@ -63,6 +63,8 @@ pub const ADMIN_OFFERS_PATH: &str = "/admin/offers";
 pub const ADMIN_STATUS_PATH: &str = "/admin/status";
 /// `GET`: what was issued to a citizen (admin).
 pub const ADMIN_CITIZEN_PATH: &str = "/admin/citizens/{citizen}/credentials";
+/// `POST`: rotate the credential key while running (admin).
+pub const ADMIN_ROTATE_KEY_PATH: &str = "/admin/credential-key/rotate";
 /// Prometheus counters.
 pub const METRICS_PATH: &str = "/metrics";
 /// The OpenAPI document.
@@ -91,7 +93,7 @@ pub fn router(state: Issuer) -> Router {
         .route(CREDENTIAL_PATH, post(crate::protocol::credential))
         .route(DEFERRED_PATH, post(crate::protocol::deferred))
         .route(NOTIFICATION_PATH, post(crate::protocol::notification));
-    let admin = Router::new().route(ADMIN_OFFERS_PATH, post(create_offer)).route(ADMIN_STATUS_PATH, post(change_status)).route(ADMIN_CITIZEN_PATH, get(issued_to));
+    let admin = Router::new().route(ADMIN_OFFERS_PATH, post(create_offer)).route(ADMIN_STATUS_PATH, post(change_status)).route(ADMIN_CITIZEN_PATH, get(issued_to)).route(ADMIN_ROTATE_KEY_PATH, post(rotate_key));
     let ours = Router::new()
         .merge(limit(wallet, l.wallet.clone()))
         .merge(limit(admin, l.admin.clone()))
@@ -272,6 +274,24 @@ async fn change_status(_: AdminToken, State(st): State<Issuer>, service_kit::Jso
     Ok(([(header::CACHE_CONTROL, "no-store")], Json(json!({"changed": n, "status": name}))).into_response())
 }
 
+/// `POST /admin/credential-key/rotate`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RotateKey {
+    /// The key in use is compromised: its signing certificates are revoked and it is not
+    /// kept published.
+    #[serde(default)]
+    pub withdraw: bool,
+}
+
+/// `POST /admin/credential-key/rotate {"withdraw": false}`: a new credential key signs from
+/// now, on this replica at once and on the others sharing `keys_dir` within 30 s
+/// ([`Issuer::rotate_credential_key`]). 200 `{old_kid, new_kid, retired}`.
+async fn rotate_key(_: AdminToken, State(st): State<Issuer>, service_kit::Json(req): service_kit::Json<RotateKey>) -> Result<Response, IssuerError> {
+    let r = st.rotate_credential_key(req.withdraw).await?;
+    Ok(([(header::CACHE_CONTROL, "no-store")], Json(json!({"old_kid": r.old_kid, "new_kid": r.new_kid, "retired": r.retired}))).into_response())
+}
+
 /// `GET /admin/citizens/{citizen}/credentials`: what was issued to whom (id,
 /// configuration, status index and value, dates, the wallet's notification).
 async fn issued_to(_: AdminToken, State(st): State<Issuer>, Path(citizen): Path<String>) -> Result<Response, IssuerError> {
@@ -304,12 +324,13 @@ fn wants_jwt(headers: &HeaderMap) -> bool {
 /// the credential key, `kid` and our signing certificate's `x5c` (versions note §5.6: the
 /// signed form is 1.4's; a 1.3 deployment answers JSON, which every wallet reads).
 async fn issuer_metadata(State(st): State<Issuer>, headers: HeaderMap) -> Result<Response, IssuerError> {
+    st.take_up_rotated_key().await;
     if wants_jwt(&headers) && st.config().profile == wallet_core::oid4vci::Profile::ItWallet14 {
         let x5c = st.signing_certificate().await.map(|c| c.x5c);
-        let jwt = st.metadata().sign(st.keys().credential(), x5c, st.now(), 86_400).map_err(IssuerError::internal)?;
+        let jwt = st.metadata().sign(&*st.keys().credential(), x5c, st.now(), 86_400).map_err(IssuerError::internal)?;
         return Ok(([(header::CONTENT_TYPE, "application/jwt")], jwt).into_response());
     }
-    Ok(Json(st.metadata().clone()).into_response())
+    Ok(Json(wallet_core::oid4vci::CredentialIssuerMetadata::clone(&st.metadata())).into_response())
 }
 
 async fn as_metadata(State(st): State<Issuer>) -> Response {

@@ -273,6 +273,8 @@ pub struct CredentialHeader {
     /// it ends no later (IT-Wallet 1.4 §1.3: verifiers check the `x5c` chain when they check
     /// the credential).
     pub certificate_end: Option<wallet_core::time::UnixTime>,
+    /// The key it names by `kid` and its certificate certifies: the one to sign with.
+    pub signer: Arc<wallet_core::jose::SoftwareSigner>,
 }
 
 /// Our credential key's signing certificate (IT-Wallet 1.4 §4.1: the SD-JWT VC and Status
@@ -283,6 +285,14 @@ pub struct CredentialHeader {
 struct SigningCert {
     cert: Option<trust_anchor::pki::SigningCertificate>,
     asked_at: Option<i64>,
+}
+
+/// When this replica last looked for a rotated credential key in `keys_dir`
+/// ([`Issuer::take_up_rotated_key`]), and one rotation at a time.
+#[derive(Debug, Default)]
+struct KeyRotation {
+    checked_at: std::sync::atomic::AtomicI64,
+    one: tokio::sync::Mutex<()>,
 }
 
 /// Whether our credential key was withdrawn (its signing certificates revoked through
@@ -333,9 +343,11 @@ struct Inner {
     registry: Registry,
     keys: Keys,
     federation: trust_anchor::AppState,
-    metadata: CredentialIssuerMetadata,
+    /// Replaced whole when the credential key is rotated (its `jwks`).
+    metadata: std::sync::RwLock<Arc<CredentialIssuerMetadata>>,
     as_metadata: AuthorizationServerMetadata,
     wallet_providers: WalletProviders,
+    key_rotation: KeyRotation,
     http: service_kit::OutboundHttp,
     own_chain: std::sync::Mutex<OwnChain>,
     signing_cert: std::sync::Mutex<SigningCert>,
@@ -602,9 +614,10 @@ impl Builder {
                 store,
                 keys,
                 federation,
-                metadata,
+                metadata: std::sync::RwLock::new(Arc::new(metadata)),
                 as_metadata,
                 wallet_providers,
+                key_rotation: KeyRotation::default(),
                 clock: self.clock,
                 limiters,
                 metrics: crate::metrics::Metrics::default(),
@@ -667,9 +680,70 @@ impl Issuer {
         &self.inner.federation
     }
 
-    /// Our credential issuer metadata.
-    pub fn metadata(&self) -> &CredentialIssuerMetadata {
-        &self.inner.metadata
+    /// Our credential issuer metadata (its `jwks` the keys of now).
+    pub fn metadata(&self) -> Arc<CredentialIssuerMetadata> {
+        self.inner.metadata.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
+    /// Rotates the credential key while running (`POST /admin/credential-key/rotate`): with
+    /// `withdraw`, the key in use has its signing certificates revoked first (a compromised
+    /// key: what it signed is refused by verifiers checking our CRL) and is not kept;
+    /// otherwise it stays published, retired, for `credential_ttl`. Then a new key is written
+    /// to `keys_dir` ([`crate::keys::rotate_credential_key`]) and taken up at once
+    /// ([`Self::take_up_rotated_key`]); the other replicas sharing `keys_dir` take it up within
+    /// [`CHAIN_RETRY`] seconds. Issuance stopped by a withdrawal resumes with the new key.
+    pub async fn rotate_credential_key(&self, withdraw: bool) -> Result<crate::keys::Rotated, crate::error::IssuerError> {
+        let _one = self.inner.key_rotation.one.lock().await;
+        let now = self.now().secs();
+        let old = wallet_core::jose::Signer::kid(&*self.inner.keys.credential()).unwrap_or_default();
+        if withdraw && !self.inner.config.authority_hints.is_empty() {
+            let n = trust_anchor::pki::revoke_signing_certificates(&self.inner.federation, &old, now).await.map_err(crate::error::IssuerError::internal)?;
+            tracing::warn!(target: "issuer", kid = %old, revoked = n, "credential key withdrawn: its signing certificates are revoked");
+        }
+        let dir = self.inner.config.keys_dir().to_path_buf();
+        let rotated = tokio::task::spawn_blocking(move || crate::keys::rotate_credential_key(&dir, withdraw, now))
+            .await
+            .map_err(crate::error::IssuerError::internal)?
+            .map_err(crate::error::IssuerError::internal)?;
+        self.take_up(now).await.map_err(crate::error::IssuerError::internal)?;
+        Ok(rotated)
+    }
+
+    /// Takes up a credential key rotated in `keys_dir` by another replica (or offline): looked
+    /// for at most every [`CHAIN_RETRY`] seconds, by the requests that sign (credentials, the
+    /// status list, the signed metadata). A file that cannot be read keeps the key in use
+    /// (logged).
+    pub async fn take_up_rotated_key(&self) {
+        let now = self.now().secs();
+        let last = self.inner.key_rotation.checked_at.load(std::sync::atomic::Ordering::Relaxed);
+        if now < last.saturating_add(CHAIN_RETRY) {
+            return;
+        }
+        let Ok(_one) = self.inner.key_rotation.one.try_lock() else { return };
+        self.inner.key_rotation.checked_at.store(now, std::sync::atomic::Ordering::Relaxed);
+        if let Err(e) = self.take_up(now).await {
+            tracing::warn!(target: "issuer", "the credential key in keys_dir cannot be read (the key in use stays): {e}");
+        }
+    }
+
+    /// Reloads the credential key; when it changed, what depends on it follows: the metadata
+    /// and the Entity Configuration's `jwks`, the signing certificate (one for the new key is
+    /// asked for), the encoded credential header, the withdrawal state, the signed status list.
+    async fn take_up(&self, now: i64) -> Result<(), String> {
+        let keys = &self.inner.keys;
+        let Some(old) = keys.reload_credential()? else { return Ok(()) };
+        let metadata = issuer_metadata(&self.inner.config, keys);
+        let value = serde_json::to_value(&metadata).map_err(|e| e.to_string())?;
+        *self.inner.metadata.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(metadata);
+        self.inner.federation.set_metadata("openid_credential_issuer", value);
+        *self.inner.signing_cert.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = SigningCert::default();
+        self.inner.own_chain.lock().unwrap_or_else(std::sync::PoisonError::into_inner).header = None;
+        *self.inner.key_withdrawal.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = KeyWithdrawal::default();
+        self.inner.signed_status_list.forget().await;
+        self.inner.key_rotation.checked_at.store(now, std::sync::atomic::Ordering::Relaxed);
+        let new = wallet_core::jose::Signer::kid(&*keys.credential()).unwrap_or_default();
+        tracing::info!(target: "issuer", old_kid = %old, new_kid = %new, "credential key rotated: the new key signs from now");
+        Ok(())
     }
 
     /// Our authorization server metadata.
@@ -785,6 +859,7 @@ impl Issuer {
     /// ([`Self::credential_key_withdrawn`]): nothing is signed with it, and the request has
     /// spent nothing (the caller asks before it commits).
     pub async fn credential_header(&self) -> Result<Arc<CredentialHeader>, crate::error::IssuerError> {
+        self.take_up_rotated_key().await;
         if self.credential_key_withdrawn().await {
             return Err(crate::error::IssuerError::oauth(
                 wallet_core::oid4vci::ErrorCode::TemporarilyUnavailable,
@@ -818,7 +893,7 @@ impl Issuer {
         if let Some(w) = known(now) {
             return w;
         }
-        let kid = wallet_core::jose::Signer::kid(self.inner.keys.credential()).unwrap_or_default();
+        let kid = wallet_core::jose::Signer::kid(&*self.inner.keys.credential()).unwrap_or_default();
         let read = trust_anchor::pki::signing_key_withdrawn(&self.inner.federation, &kid).await;
         let withdrawn = {
             let mut w = self.inner.key_withdrawal.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -863,8 +938,9 @@ impl Issuer {
             _ => now.saturating_add(CHAIN_RETRY),
         };
         let header = Arc::new(CredentialHeader {
-            encoded: wallet_core::vc::SdJwtVcBuilder::encode_header(wallet_core::jose::Signer::kid(signer), cert.as_ref().map(|c| c.x5c.clone()), jwts.clone(), signer),
+            encoded: wallet_core::vc::SdJwtVcBuilder::encode_header(wallet_core::jose::Signer::kid(&*signer), cert.as_ref().map(|c| c.x5c.clone()), jwts.clone(), &*signer),
             certificate_end: cert.as_ref().map(|c| wallet_core::time::UnixTime(c.not_after)),
+            signer,
         });
         let mut slot = self.inner.own_chain.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         // Kept with the chain it was encoded with (not when none is cached: no anchor, or a
@@ -898,7 +974,7 @@ impl Issuer {
         if let Some(c) = held(now) {
             return c;
         }
-        let key = wallet_core::jose::Signer::public_jwk(self.inner.keys.credential());
+        let key = wallet_core::jose::Signer::public_jwk(&*self.inner.keys.credential());
         let wanted = now.saturating_add(self.inner.config.credential_ttl).saturating_add(SIGNING_CERT_RENEWAL);
         let issued = trust_anchor::pki::signing_certificate(&self.inner.federation, &key, now, wanted).await;
         let mut slot = self.inner.signing_cert.lock().unwrap_or_else(std::sync::PoisonError::into_inner);

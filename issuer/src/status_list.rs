@@ -59,6 +59,11 @@ impl SignedList {
     pub fn new() -> Self {
         Self::default()
     }
+
+    /// Drops the token kept: the next `GET` signs (with the key in use after a rotation).
+    pub async fn forget(&self) {
+        *self.slot.lock().await = None;
+    }
 }
 
 /// The current status list, from the database.
@@ -97,9 +102,10 @@ fn sign(st: &Issuer, cert: Option<trust_anchor::pki::SigningCertificate>) -> Res
         aggregation_uri: Some(st.config().endpoint(crate::routes::STATUS_LIST_AGGREGATION_PATH)),
     };
     let mut h = JwsHeader::new(JwsAlg::Es256);
-    h.kid = st.keys().credential().kid();
+    let signer = st.keys().credential();
+    h.kid = signer.kid();
     h.x5c = cert.map(|c| c.x5c);
-    let jwt = token.sign(&h, st.keys().credential()).map_err(IssuerError::internal)?;
+    let jwt = token.sign(&h, &*signer).map_err(IssuerError::internal)?;
     st.metrics().count(Event::StatusListSigned);
     Ok(Signed { version: version.version, len, iat: now.secs(), exp: exp.secs(), jwt: jwt.into() })
 }
@@ -108,6 +114,7 @@ fn sign(st: &Issuer, cert: Option<trust_anchor::pki::SigningCertificate>) -> Res
 /// module), else a new one, signed off the async workers (a national list takes seconds to
 /// compress).
 pub async fn token(st: &Issuer) -> Result<Arc<str>, IssuerError> {
+    st.take_up_rotated_key().await;
     let current = st.store().status_version()?;
     let mut slot = st.signed_status_list().slot.lock().await;
     if let Some(s) = slot.as_ref().filter(|s| s.serves(current, st.now().secs())) {

@@ -157,6 +157,86 @@ async fn credentials_and_status_lists_carry_the_issuers_signing_certificate() {
     assert!(e.contains("withdrawn"), "no new certificate for the withdrawn key: {e}");
 }
 
+/// The credential key rotated while the issuer runs (`POST /admin/credential-key/rotate`):
+/// a key rotated in `keys_dir` by another replica (or offline) is taken up by the next
+/// signing request; a routine rotation signs with a new key at once and keeps the old one
+/// published (metadata and Entity Configuration `jwks`), the status list follows; a
+/// withdrawal revokes the key's signing certificates (on the CRL) and drops it, and issuance
+/// goes on with the new key, no restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_credential_key_is_rotated_while_running() {
+    let fed = Fed::new().await;
+    let signed_by = |v: &Value| {
+        let CredentialResponse::Immediate { credentials, .. } = Wallet::parse_credentials(v) else { panic!("immediate: {v}") };
+        let jws = wallet_core::jose::CompactJws::parse(credentials[0].credential.split('~').next().unwrap()).unwrap();
+        (jws.header().kid.clone().unwrap(), jws.header().x5c.clone().unwrap())
+    };
+    let kids = |jwks: &Value| jwks["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap().to_owned()).collect::<Vec<_>>();
+    let published = || async {
+        let (_, md) = Fed::json(fed.http.get(fed.url("/.well-known/openid-credential-issuer"))).await;
+        let ec = fed.http.get(fed.url("/.well-known/openid-federation")).send().await.unwrap().text().await.unwrap();
+        let ec: Value = wallet_core::jose::CompactJws::parse(&ec).unwrap().payload_json().unwrap();
+        let from_ec = kids(&ec["metadata"]["openid_credential_issuer"]["jwks"]);
+        assert_eq!(kids(&md["jwks"]), from_ec, "the metadata and the Entity Configuration agree");
+        from_ec
+    };
+    let list_kid = || async {
+        let list = fed.http.get(fed.url("/status-list")).send().await.unwrap().text().await.unwrap();
+        wallet_core::jose::CompactJws::parse(&list).unwrap().header().kid.clone().unwrap()
+    };
+
+    // Rotated in keys_dir behind the running issuer's back (another replica, the offline command).
+    // (Nothing has signed since the start: no look at keys_dir yet, whose cadence is 30 s.)
+    let k0 = wallet_core::jose::Signer::kid(&*fed.issuer.keys().credential()).unwrap();
+    let offline = issuer::keys::rotate_credential_key(fed.config.keys_dir(), false, UnixTime::now().secs()).unwrap();
+    assert_eq!(offline.old_kid, k0);
+    let (_, s, v) = Wallet::new(1).first_credential(&fed, MARIO, PID).await;
+    assert_eq!(s, 200, "{v}");
+    let (k1, _) = signed_by(&v);
+    assert_eq!(k1, offline.new_kid, "taken up by the next credential request");
+    assert_eq!(published().await, [k1.clone(), k0.clone()]);
+
+    let rotate = |body: Value, token: Option<&str>| {
+        let r = fed.http.post(fed.url("/admin/credential-key/rotate")).json(&body);
+        Fed::json(match token {
+            Some(t) => r.bearer_auth(t),
+            None => r,
+        })
+    };
+    assert_eq!(rotate(json!({}), None).await.0, 401, "the admin API needs the token");
+    let (s, v) = rotate(json!({"withdraw": "yes"}), Some(TOKEN)).await;
+    assert_eq!(s, 400, "{v}");
+    assert_eq!(published().await[0], k1, "a refused request rotates nothing");
+
+    // A routine rotation: the new key signs at once, the old one stays published.
+    let (s, r) = rotate(json!({}), Some(TOKEN)).await;
+    assert_eq!((s, r["old_kid"].as_str(), r["retired"].as_bool()), (200, Some(k1.as_str()), Some(true)), "{r}");
+    let k2 = r["new_kid"].as_str().unwrap().to_owned();
+    let (_, s, v) = Wallet::new(1).first_credential(&fed, MARIO, PID).await;
+    assert_eq!(s, 200, "{v}");
+    let (signer, x5c) = signed_by(&v);
+    assert_eq!(signer, k2);
+    let leaf = wallet_core::x509::TrustAnchors::from_pem(&fed.config.x509_roots_pem).unwrap().verify_chain(&x5c, UnixTime::now()).unwrap().leaf_key;
+    let (_, md) = Fed::json(fed.http.get(fed.url("/.well-known/openid-credential-issuer"))).await;
+    let jwks: wallet_core::jose::JwkSet = serde_json::from_value(md["jwks"].clone()).unwrap();
+    assert_eq!(leaf.thumbprint(), jwks.by_kid(&k2).unwrap().thumbprint(), "a signing certificate for the new key");
+    assert_eq!(published().await, [k2.clone(), k0.clone(), k1.clone()], "the current key, then the retired ones as they were retired");
+    assert_eq!(list_kid().await, k2, "the status list is signed again with the new key");
+
+    // A withdrawal: the key's certificates revoked, the key dropped; issuance goes on.
+    let (s, r) = rotate(json!({"withdraw": true}), Some(TOKEN)).await;
+    assert_eq!((s, r["old_kid"].as_str(), r["retired"].as_bool()), (200, Some(k2.as_str()), Some(false)), "{r}");
+    let k3 = r["new_kid"].as_str().unwrap().to_owned();
+    assert_eq!(published().await, [k3.clone(), k0, k1]);
+    let crl = fed.http.get(fed.url("/crl")).send().await.unwrap().bytes().await.unwrap().to_vec();
+    let (_, crl) = x509_parser::parse_x509_crl(&crl).unwrap();
+    assert_eq!(crl.iter_revoked_certificates().count(), 1, "the withdrawn key's signing certificate");
+    let (_, s, v) = Wallet::new(1).first_credential(&fed, MARIO, PID).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(signed_by(&v).0, k3);
+    assert_eq!(list_kid().await, k3);
+}
+
 /// A credential ends no later than the certificate in its `x5c` (a verifier checks both): a
 /// `credential_ttl` beyond the issuer's CA certificate is cut to the signing certificate's end.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

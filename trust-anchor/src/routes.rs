@@ -53,6 +53,9 @@ pub(crate) struct Inner {
     pub(crate) cache: crate::resolve::Cache,
     /// Revocations of signing certificates made here ([`crate::pki::signing_revocations`]).
     pub(crate) signing_revocations: std::sync::atomic::AtomicU64,
+    /// The metadata the Entity Configuration publishes: the configuration's, with members a
+    /// service replaced while running ([`AppState::set_metadata`]).
+    pub(crate) metadata: std::sync::RwLock<Map<String, Value>>,
 }
 
 impl Inner {
@@ -101,6 +104,7 @@ impl AppState {
             None
         };
         let http = OutboundHttp::new(config.outbound).map_err(|e| format!("outbound HTTP client: {e}"))?;
+        let metadata = config.metadata.clone();
         let inner = Inner {
             config,
             keys: std::sync::RwLock::new(keys),
@@ -111,6 +115,7 @@ impl AppState {
             http,
             cache: crate::resolve::Cache::default(),
             signing_revocations: std::sync::atomic::AtomicU64::new(0),
+            metadata: std::sync::RwLock::new(metadata),
         };
         Ok(Self { inner: Arc::new(inner) })
     }
@@ -158,6 +163,13 @@ impl AppState {
         &self.inner.config
     }
 
+    /// Replaces one member of the Entity Configuration's `metadata` (an entity type's
+    /// metadata) from the next Entity Configuration served: an issuer whose credential key
+    /// was rotated while running publishes its new `jwks` so.
+    pub fn set_metadata(&self, entity_type: &str, value: Value) {
+        self.inner.metadata.write().unwrap_or_else(std::sync::PoisonError::into_inner).insert(entity_type.to_owned(), value);
+    }
+
     /// The published Federation Entity Keys (the signing key, and the next one once prepared).
     pub fn jwks(&self) -> JwkSet {
         self.inner.ring().published()
@@ -198,7 +210,8 @@ impl AppState {
         // What the operator configured under `federation_entity` (`homepage_uri`,
         // `policy_uri`, `logo_uri`, `contacts`: IT-Wallet 1.4 §1.1, SPID/CIE §B.1) is kept;
         // the endpoints this entity serves are written over it.
-        let mut fed = match c.metadata.get("federation_entity") {
+        let mut metadata = self.inner.metadata.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+        let mut fed = match metadata.get("federation_entity") {
             Some(Value::Object(m)) => m.clone(),
             _ => Map::new(),
         };
@@ -213,7 +226,6 @@ impl AppState {
                 fed.insert(k.into(), Value::from(self.endpoint(path)));
             }
         }
-        let mut metadata = c.metadata.clone();
         metadata.insert("federation_entity".into(), Value::Object(fed));
         ec.metadata = Some(metadata);
         if c.is_trust_anchor() {
