@@ -64,7 +64,7 @@ impl TrustMarkEvidence {
                     (&anchor.jwks, configuration)
                 } else {
                     // Only an issuer the anchor accredits for this type is worth a fetch.
-                    let accredited = configuration.trust_mark_issuers.as_ref().and_then(|m| m.get(&tm.trust_mark_type)).is_some_and(|l| l.iter().any(|i| *i == iss));
+                    let accredited = configuration.trust_mark_issuers.as_ref().and_then(|m| m.get(&tm.trust_mark_type)).is_some_and(|l| l.contains(&iss));
                     if !accredited {
                         continue;
                     }
