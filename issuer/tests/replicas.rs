@@ -291,3 +291,62 @@ async fn concurrent_reissuances_on_two_replicas_serve_exactly_one() {
     statuses.sort_unstable();
     assert_eq!(statuses, vec![0, 1], "the old one INVALID, one successor");
 }
+
+/// Real time, moved on by what a test adds.
+#[derive(Debug, Default)]
+struct Later(std::sync::atomic::AtomicI64);
+
+impl wallet_core::time::Clock for Later {
+    fn now(&self) -> UnixTime {
+        UnixTime(UnixTime::now().secs() + self.0.load(std::sync::atomic::Ordering::Relaxed))
+    }
+}
+
+/// The credential key rotated while running, across replicas sharing `keys_dir` and the
+/// database: rotated through A's admin API, A signs with the new key at once; B goes on
+/// with the old one (still published, retired: what it signs verifies) until it looks at
+/// `keys_dir` again, at most every 30 s (B's clock is moved on here), then signs with the new
+/// key and publishes it first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_rotated_on_one_replica_is_taken_up_by_the_other() {
+    let Some(url) = postgres_url("a_key_rotated_on_one_replica_is_taken_up_by_the_other") else { return };
+    let schema = Schema::new(&url).await;
+    let keys = tempfile::tempdir().unwrap();
+    let (db, kd) = (schema.url.clone(), keys.path().to_path_buf());
+    let fed = Fed::with(move |c| {
+        c.database_url = Some(db);
+        c.keys_dir = Some(kd);
+    })
+    .await;
+    let a = fed.issuer_id.as_str().trim_end_matches('/').to_owned();
+    let clock = Arc::new(Later::default());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let b = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+    let replica = Issuer::builder(replica_config(&fed, "b")).clock(clock.clone()).open().unwrap();
+    tokio::spawn(async move { issuer::serve_listener(replica, listener, std::future::pending()).await.unwrap() });
+
+    let signed_at = |base: String| {
+        let fed = &fed;
+        async move {
+            let wallet = Wallet::new(1);
+            let at = access_token(fed, &wallet, &base).await;
+            let (s, v) = credential_at(fed, &wallet, &base, &at, &mdl_request(fed, &wallet, &nonce_at(fed, &base).await), None).await;
+            assert_eq!(s, 200, "{v}");
+            let CredentialResponse::Immediate { credentials, .. } = Wallet::parse_credentials(&v) else { panic!("immediate: {v}") };
+            wallet_core::jose::CompactJws::parse(credentials[0].credential.split('~').next().unwrap()).unwrap().header().kid.clone().unwrap()
+        }
+    };
+    let k0 = signed_at(b.clone()).await;
+    let (s, r) = Fed::json(fed.http.post(format!("{a}/admin/credential-key/rotate")).bearer_auth(TOKEN).json(&json!({}))).await;
+    assert_eq!((s, r["old_kid"].as_str()), (200, Some(k0.as_str())), "{r}");
+    let k1 = r["new_kid"].as_str().unwrap().to_owned();
+    assert_eq!(signed_at(a.clone()).await, k1, "A at once");
+    assert_eq!(signed_at(b.clone()).await, k0, "B within its 30 s");
+    let (_, md) = Fed::json(fed.http.get(format!("{a}/.well-known/openid-credential-issuer"))).await;
+    assert_eq!(md["jwks"]["keys"][1]["kid"].as_str(), Some(k0.as_str()), "the old key stays published: B's credential verifies");
+
+    clock.0.store(31, std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(signed_at(b.clone()).await, k1, "B took the new key up");
+    let (_, md) = Fed::json(fed.http.get(format!("{b}/.well-known/openid-credential-issuer"))).await;
+    assert_eq!(md["jwks"]["keys"][0]["kid"].as_str(), Some(k1.as_str()));
+}
