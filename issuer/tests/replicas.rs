@@ -33,6 +33,21 @@ async fn start(config: Config) -> (String, tokio::task::JoinHandle<()>) {
     (base, task)
 }
 
+/// The federation with replica A on a schema of its own at `url` and a shared `keys_dir`
+/// (`edit` for the rest): keep the schema and the directory alive for the test.
+async fn on_postgres(url: &str, edit: impl FnOnce(&mut Config)) -> (Schema, tempfile::TempDir, Fed) {
+    let schema = Schema::new(url).await;
+    let keys = tempfile::tempdir().unwrap();
+    let (db, kd) = (schema.url.clone(), keys.path().to_path_buf());
+    let fed = Fed::with(move |c| {
+        c.database_url = Some(db);
+        c.keys_dir = Some(kd);
+        edit(c);
+    })
+    .await;
+    (schema, keys, fed)
+}
+
 /// Replica B's configuration: A's, with a data directory of its own.
 fn replica_config(fed: &Fed, name: &str) -> Config {
     let mut c = fed.config.clone();
@@ -94,14 +109,7 @@ async fn issued_at(fed: &Fed, base: &str) -> Vec<Value> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replicas_share_offers_nonces_jtis_pushed_requests_status_and_survive_a_restart() {
     let Some(url) = postgres_url("replicas_share_offers_nonces_jtis_pushed_requests_status_and_survive_a_restart") else { return };
-    let schema = Schema::new(&url).await;
-    let keys = tempfile::tempdir().unwrap();
-    let (db, kd) = (schema.url.clone(), keys.path().to_path_buf());
-    let fed = Fed::with(move |c| {
-        c.database_url = Some(db);
-        c.keys_dir = Some(kd);
-    })
-    .await;
+    let (_schema, _keys, fed) = on_postgres(&url, |_| {}).await;
     assert_eq!(fed.issuer.store().backend_name(), "postgresql");
     let a = fed.issuer_id.as_str().trim_end_matches('/').to_owned();
     let (b, b_task) = start(replica_config(&fed, "b")).await;
@@ -246,15 +254,7 @@ fn a_bad_database_url_is_refused_at_start() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_reissuances_on_two_replicas_serve_exactly_one() {
     let Some(url) = postgres_url("concurrent_reissuances_on_two_replicas_serve_exactly_one") else { return };
-    let schema = Schema::new(&url).await;
-    let keys = tempfile::tempdir().unwrap();
-    let (db, kd) = (schema.url.clone(), keys.path().to_path_buf());
-    let fed = Fed::with(move |c| {
-        c.database_url = Some(db);
-        c.keys_dir = Some(kd);
-        c.access_token_ttl = 30;
-    })
-    .await;
+    let (_schema, _keys, fed) = on_postgres(&url, |c| c.access_token_ttl = 30).await;
     let a = fed.issuer_id.as_str().trim_end_matches('/').to_owned();
     let (b, _b_task) = start(replica_config(&fed, "b")).await;
 
@@ -310,14 +310,7 @@ impl wallet_core::time::Clock for Later {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_key_rotated_on_one_replica_is_taken_up_by_the_other() {
     let Some(url) = postgres_url("a_key_rotated_on_one_replica_is_taken_up_by_the_other") else { return };
-    let schema = Schema::new(&url).await;
-    let keys = tempfile::tempdir().unwrap();
-    let (db, kd) = (schema.url.clone(), keys.path().to_path_buf());
-    let fed = Fed::with(move |c| {
-        c.database_url = Some(db);
-        c.keys_dir = Some(kd);
-    })
-    .await;
+    let (_schema, _keys, fed) = on_postgres(&url, |_| {}).await;
     let a = fed.issuer_id.as_str().trim_end_matches('/').to_owned();
     let clock = Arc::new(Later::default());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
