@@ -80,31 +80,15 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 use service_kit::RateLimit;
+use service_kit::config::{entity, read};
 use wallet_core::federation::{EntityId, TrustAnchorConfig};
 use wallet_core::oid4vci::Profile;
 use wallet_core::status::Bits;
 
 use crate::presets::Preset;
 
-/// A configuration that cannot be used.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum ConfigError {
-    /// A file cannot be read.
-    #[error("{path}: {detail}")]
-    Io {
-        /// The file.
-        path: String,
-        /// Why.
-        detail: String,
-    },
-    /// The file or an override does not parse.
-    #[error("{0}")]
-    Parse(String),
-    /// A value breaks a rule.
-    #[error("{0}")]
-    Invalid(String),
-}
+/// A configuration that cannot be used (the services share it).
+pub use service_kit::config::ConfigError;
 
 /// Where a credential's claims come from: one table of the registry's database
 /// (`[credentials.source]`).
@@ -368,12 +352,6 @@ pub struct Config {
     pub tls: Option<service_kit::serve::TlsFiles>,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct AnchorFile {
-    id: String,
-    jwks: PathBuf,
-}
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -383,7 +361,7 @@ struct File {
     registry: Option<PathBuf>,
     listen: Option<String>,
     #[serde(default)]
-    trust_anchors: Vec<AnchorFile>,
+    trust_anchors: Vec<service_kit::config::AnchorFile>,
     wallet_provider_trust_marks: Option<Vec<String>>,
     trust_mark_status_refresh: Option<i64>,
     #[serde(default)]
@@ -418,13 +396,7 @@ struct File {
     tls: Option<service_kit::serve::TlsFiles>,
 }
 
-fn entity(name: &str, v: &str) -> Result<EntityId, ConfigError> {
-    EntityId::new(v).map_err(|e| ConfigError::Invalid(format!("{name}: {e}")))
-}
 
-fn read(path: &Path) -> Result<String, ConfigError> {
-    std::fs::read_to_string(path).map_err(|e| ConfigError::Io { path: path.display().to_string(), detail: e.to_string() })
-}
 
 /// Claims the issuer sets itself, which a registry mapping may not name.
 pub const RESERVED_CLAIMS: [&str; 9] = ["iss", "exp", "vct", "vct#integrity", "sub", "iat", "nbf", "status", "cnf"];
@@ -516,10 +488,7 @@ impl Config {
         if let Some(l) = f.listen {
             c.listen = l.parse().map_err(|e| ConfigError::Invalid(format!("listen: {e}")))?;
         }
-        for a in f.trust_anchors {
-            let jwks = serde_json::from_str(&read(&a.jwks)?).map_err(|e| ConfigError::Parse(format!("{}: {e}", a.jwks.display())))?;
-            c.trust_anchors.push(TrustAnchorConfig { id: entity("trust_anchors.id", &a.id)?, jwks });
-        }
+        c.trust_anchors.extend(service_kit::config::trust_anchors(f.trust_anchors)?);
         if let Some(v) = f.wallet_provider_trust_marks {
             c.wallet_provider_trust_marks = v;
         }
@@ -529,10 +498,7 @@ impl Config {
             }
             c.trust_mark_status_refresh = v;
         }
-        for p in &f.x509_roots {
-            c.x509_roots_pem.push_str(&read(p)?);
-            c.x509_roots_pem.push('\n');
-        }
+        c.x509_roots_pem.push_str(&service_kit::config::pem_files(&f.x509_roots)?);
         if let Some(v) = f.check_crl {
             c.check_crl = v;
         }
@@ -622,11 +588,7 @@ impl Config {
     /// lifetimes in range, `batch_size` 1..=100, status bits that hold SUSPENDED when asked.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let bad = |m: String| Err(ConfigError::Invalid(m));
-        if !self.x509_roots_pem.trim().is_empty()
-            && let Err(e) = wallet_core::x509::TrustAnchors::from_pem(&self.x509_roots_pem)
-        {
-            return bad(format!("x509_roots: {e}"));
-        }
+        service_kit::config::check_pem_roots(&self.x509_roots_pem)?;
         if self.credentials.is_empty() {
             return bad("configure at least one [[credentials]]".into());
         }

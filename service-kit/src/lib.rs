@@ -26,6 +26,7 @@ pub mod admin;
 pub mod assets;
 pub mod error;
 pub mod bench;
+pub mod config;
 pub mod cpu;
 pub mod extract;
 pub mod files;

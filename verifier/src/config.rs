@@ -35,6 +35,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 use service_kit::RateLimit;
+use service_kit::config::{entity, read};
 use wallet_core::federation::{EntityId, TrustAnchorConfig};
 use wallet_core::oid4vp::{Profile, WalletInvocation};
 
@@ -43,25 +44,8 @@ pub const MAX_SESSION_TTL: i64 = 3_600;
 /// The longest a verdict is kept for the integrator.
 pub const MAX_RESULT_TTL: i64 = 86_400;
 
-/// A configuration that cannot be used.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum ConfigError {
-    /// A file cannot be read.
-    #[error("{path}: {detail}")]
-    Io {
-        /// The file.
-        path: String,
-        /// Why.
-        detail: String,
-    },
-    /// The file or an override does not parse.
-    #[error("{0}")]
-    Parse(String),
-    /// A value breaks a rule.
-    #[error("{0}")]
-    Invalid(String),
-}
+/// A configuration that cannot be used (the services share it).
+pub use service_kit::config::ConfigError;
 
 /// Rate limits per client (`[rate_limits]`).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -183,12 +167,6 @@ pub struct Config {
     pub tls: Option<service_kit::serve::TlsFiles>,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct AnchorFile {
-    id: String,
-    jwks: PathBuf,
-}
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -200,7 +178,7 @@ struct File {
     listen: Option<String>,
     production: Option<bool>,
     #[serde(default)]
-    trust_anchors: Vec<AnchorFile>,
+    trust_anchors: Vec<service_kit::config::AnchorFile>,
     authority_hints: Option<Vec<String>>,
     #[serde(default)]
     x509_roots: Vec<PathBuf>,
@@ -228,13 +206,7 @@ struct File {
     tls: Option<service_kit::serve::TlsFiles>,
 }
 
-fn entity(name: &str, v: &str) -> Result<EntityId, ConfigError> {
-    EntityId::new(v).map_err(|e| ConfigError::Invalid(format!("{name}: {e}")))
-}
 
-fn read(path: &Path) -> Result<String, ConfigError> {
-    std::fs::read_to_string(path).map_err(|e| ConfigError::Io { path: path.display().to_string(), detail: e.to_string() })
-}
 
 /// Parses `openid4vp`, `haip-vp` or an https URL.
 pub fn parse_invocation(s: &str) -> Result<WalletInvocation, ConfigError> {
@@ -327,18 +299,12 @@ impl Config {
             c.listen = l.parse().map_err(|e| ConfigError::Invalid(format!("listen: {e}")))?;
         }
         c.production = f.production.unwrap_or(false);
-        for a in f.trust_anchors {
-            let jwks = serde_json::from_str(&read(&a.jwks)?).map_err(|e| ConfigError::Parse(format!("{}: {e}", a.jwks.display())))?;
-            c.trust_anchors.push(TrustAnchorConfig { id: entity("trust_anchors.id", &a.id)?, jwks });
-        }
+        c.trust_anchors.extend(service_kit::config::trust_anchors(f.trust_anchors)?);
         c.authority_hints = match f.authority_hints {
             Some(h) => h.iter().map(|h| entity("authority_hints", h)).collect::<Result<_, _>>()?,
             None => c.trust_anchors.iter().map(|a| a.id.clone()).collect(),
         };
-        for p in &f.x509_roots {
-            c.x509_roots_pem.push_str(&read(p)?);
-            c.x509_roots_pem.push('\n');
-        }
+        c.x509_roots_pem.push_str(&service_kit::config::pem_files(&f.x509_roots)?);
         if let Some(v) = f.admin_token {
             c.admin_token = v;
         }
@@ -447,9 +413,7 @@ impl Config {
                 return bad("webhook_url needs webhook_secret, at least 32 characters (the notices' HMAC key)".into());
             }
         }
-        if !self.x509_roots_pem.trim().is_empty() {
-            wallet_core::x509::TrustAnchors::from_pem(&self.x509_roots_pem).map_err(|e| ConfigError::Invalid(format!("x509_roots: {e}")))?;
-        }
+        service_kit::config::check_pem_roots(&self.x509_roots_pem)?;
         if self.production {
             if self.trust_anchors.is_empty() {
                 return bad("production: configure at least one trust anchor with pinned keys".into());

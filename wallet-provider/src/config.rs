@@ -22,6 +22,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 use service_kit::RateLimit;
+use service_kit::config::{entity, read};
 use wallet_core::attestation::SecurityLevel;
 use wallet_core::federation::EntityId;
 use wallet_core::jose::jwk::JwkSet;
@@ -35,25 +36,8 @@ pub const DEFAULT_MAX_INSTANCES_PER_CITIZEN: u32 = 10;
 /// At least one month for a Wallet Unit Attestation (IT-Wallet 1.4 §2.3 "Validity").
 pub const MIN_WUA_TTL: i64 = 30 * 86_400;
 
-/// A configuration that cannot be used.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum ConfigError {
-    /// The file cannot be read.
-    #[error("{path}: {detail}")]
-    Io {
-        /// The file.
-        path: String,
-        /// Why.
-        detail: String,
-    },
-    /// The file or an override does not parse.
-    #[error("{0}")]
-    Parse(String),
-    /// A value breaks a rule.
-    #[error("{0}")]
-    Invalid(String),
-}
+/// A configuration that cannot be used (the services share it).
+pub use service_kit::config::ConfigError;
 
 /// General information the WAA and WUA carry (`eudi_wallet_info.general_info`, IT-Wallet
 /// 1.4 §2.3).
@@ -281,9 +265,6 @@ struct FileConfig {
     pdnd: Option<PdndFile>,
 }
 
-fn entity(field: &str, v: &str) -> Result<EntityId, ConfigError> {
-    EntityId::new(v.to_owned()).map_err(|e| ConfigError::Invalid(format!("{field}: {e}")))
-}
 
 fn list(v: &str) -> Vec<String> {
     v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect()
@@ -336,7 +317,7 @@ impl Config {
     /// Reads a TOML file, applies `TESSERA_WP_*` overrides from the process environment and
     /// validates.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Io { path: path.display().to_string(), detail: e.to_string() })?;
+        let text = read(path)?;
         Self::from_toml(&text, std::env::vars())
     }
 
@@ -380,7 +361,7 @@ impl Config {
         }
         c.production = f.production.unwrap_or(false);
         if let Some(p) = f.trust_anchor_jwks {
-            let text = std::fs::read_to_string(&p).map_err(|e| ConfigError::Io { path: p.display().to_string(), detail: e.to_string() })?;
+            let text = read(&p)?;
             c.trust_anchor_jwks = Some(serde_json::from_str(&text).map_err(|e| ConfigError::Parse(format!("{}: {e}", p.display())))?);
         }
         if let Some(h) = f.authority_hints {
@@ -444,7 +425,7 @@ impl Config {
         }
         if let Some(p) = f.pdnd {
             let path = p.jwks.ok_or_else(|| ConfigError::Invalid("pdnd.jwks (the voucher issuer's JWK Set file) is required".into()))?;
-            let text = std::fs::read_to_string(&path).map_err(|e| ConfigError::Io { path: path.display().to_string(), detail: e.to_string() })?;
+            let text = read(&path)?;
             let jwks = serde_json::from_str(&text).map_err(|e| ConfigError::Parse(format!("{}: {e}", path.display())))?;
             c.pdnd = Some(PdndConfig {
                 issuer: p.issuer.ok_or_else(|| ConfigError::Invalid("pdnd.issuer is required".into()))?,
