@@ -28,7 +28,12 @@
 //! * Deployment: SQLite by default, PostgreSQL (`database_url`) for replicas sharing their
 //!   state and keys (`keys_dir`) ([`store`]); HTTPS with rustls when `[tls]` is given.
 //!
-//! Not yet: `x5c` from the federation CA. See `issuer/README.md`.
+//! * Keys ([`keys`]): the credential key signs credentials, the status list and the signed
+//!   metadata with `x5c` = a signing certificate from our CA certificate (IT-Wallet 1.4 §4.1,
+//!   §1.2; on our CRL once withdrawn); it rotates while running
+//!   ([`Issuer::rotate_credential_key`]), replicas taking a rotated key up from `keys_dir`.
+//!
+//! What is not done yet: `issuer/README.md`, "Not done yet".
 
 #![warn(missing_docs)]
 
