@@ -326,8 +326,9 @@ fn wants_jwt(headers: &HeaderMap) -> bool {
 async fn issuer_metadata(State(st): State<Issuer>, headers: HeaderMap) -> Result<Response, IssuerError> {
     st.take_up_rotated_key().await;
     if wants_jwt(&headers) && st.config().profile == wallet_core::oid4vci::Profile::ItWallet14 {
-        let x5c = st.signing_certificate().await.map(|c| c.x5c);
-        let jwt = st.metadata().sign(&*st.keys().credential(), x5c, st.now(), 86_400).map_err(IssuerError::internal)?;
+        let key = st.keys().credential();
+        let x5c = st.signing_certificate_for(&key).await.map(|c| c.x5c);
+        let jwt = st.metadata().sign(&*key, x5c, st.now(), 86_400).map_err(IssuerError::internal)?;
         return Ok(([(header::CONTENT_TYPE, "application/jwt")], jwt).into_response());
     }
     Ok(Json(wallet_core::oid4vci::CredentialIssuerMetadata::clone(&st.metadata())).into_response())

@@ -285,6 +285,10 @@ pub struct CredentialHeader {
 struct SigningCert {
     cert: Option<trust_anchor::pki::SigningCertificate>,
     asked_at: Option<i64>,
+    /// The `kid` of the key it certifies (and was asked for): nothing held for another key
+    /// is handed out, so a request that began before a rotation cannot leave the old key's
+    /// certificate behind for the new one.
+    kid: Option<String>,
 }
 
 /// When this replica last looked for a rotated credential key in `keys_dir`
@@ -300,6 +304,8 @@ struct KeyRotation {
 /// federation registry.
 #[derive(Debug, Default)]
 struct KeyWithdrawal {
+    /// The `kid` of the key this is about: another key (rotated in since) is read afresh.
+    kid: Option<String>,
     withdrawn: bool,
     checked_at: Option<i64>,
     /// [`trust_anchor::pki::signing_revocations`] when it was read: a revocation made on
@@ -880,8 +886,12 @@ impl Issuer {
             return false;
         }
         let generation = trust_anchor::pki::signing_revocations(&self.inner.federation);
+        let in_use = || wallet_core::jose::Signer::kid(&*self.inner.keys.credential());
         let known = |now: i64| {
             let w = self.inner.key_withdrawal.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if w.kid != in_use() {
+                return None;
+            }
             let current = w.generation == generation && w.checked_at.is_some_and(|t| now < t.saturating_add(CHAIN_RETRY));
             (w.withdrawn || current).then_some(w.withdrawn)
         };
@@ -893,10 +903,18 @@ impl Issuer {
         if let Some(w) = known(now) {
             return w;
         }
-        let kid = wallet_core::jose::Signer::kid(&*self.inner.keys.credential()).unwrap_or_default();
+        let asked = in_use();
+        let kid = asked.clone().unwrap_or_default();
         let read = trust_anchor::pki::signing_key_withdrawn(&self.inner.federation, &kid).await;
         let withdrawn = {
             let mut w = self.inner.key_withdrawal.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if in_use() != asked {
+                // Rotated while we read: the answer is about a key no longer signing.
+                return false;
+            }
+            if w.kid != asked {
+                *w = KeyWithdrawal { kid: asked, ..KeyWithdrawal::default() };
+            }
             w.checked_at = Some(now);
             w.generation = generation;
             match read {
@@ -923,13 +941,14 @@ impl Issuer {
             let slot = self.inner.own_chain.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             if let (true, Some((h, until))) = (slot.until > now, &slot.header)
                 && *until > now
+                && Arc::ptr_eq(&h.signer, &self.inner.keys.credential())
             {
                 return h.clone();
             }
         }
         let jwts = self.own_trust_chain().await;
-        let cert = self.signing_certificate().await;
         let signer = self.inner.keys.credential();
+        let cert = self.signing_certificate_for(&signer).await;
         let covers = |c: &trust_anchor::pki::SigningCertificate| c.not_after >= now.saturating_add(self.inner.config.credential_ttl);
         // Kept while the certificate covers a credential's life; without a certificate, or
         // one cut short by our CA certificate's end, asked for again soon.
@@ -944,8 +963,9 @@ impl Issuer {
         });
         let mut slot = self.inner.own_chain.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         // Kept with the chain it was encoded with (not when none is cached: no anchor, or a
-        // failed resolution, whose retry is soon).
-        if slot.until > now && slot.jwts == jwts {
+        // failed resolution, whose retry is soon), and only for the key in use (a rotation
+        // may have come since this began).
+        if slot.until > now && slot.jwts == jwts && Arc::ptr_eq(&header.signer, &self.inner.keys.credential()) {
             slot.header = Some((header.clone(), until));
         }
         header
@@ -957,11 +977,22 @@ impl Issuer {
     /// without a superior (`authority_hints`), or before one pinned our key with a CA
     /// certificate: the credentials then carry `kid` and `trust_chain` only.
     pub async fn signing_certificate(&self) -> Option<trust_anchor::pki::SigningCertificate> {
+        self.signing_certificate_for(&self.inner.keys.credential()).await
+    }
+
+    /// [`Self::signing_certificate`] for `signer` (the credential key one signature is made
+    /// with, taken once): `None` once a rotation has replaced it.
+    pub async fn signing_certificate_for(&self, signer: &wallet_core::jose::SoftwareSigner) -> Option<trust_anchor::pki::SigningCertificate> {
         if self.inner.config.authority_hints.is_empty() {
             return None;
         }
+        let kid = wallet_core::jose::Signer::kid(signer);
+        let current = || wallet_core::jose::Signer::kid(&*self.inner.keys.credential()) == kid;
         let held = |now: i64| {
             let slot = self.inner.signing_cert.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if slot.kid != kid {
+                return if current() { None } else { Some(None) };
+            }
             let covers = slot.cert.as_ref().is_some_and(|c| c.not_after >= now.saturating_add(self.inner.config.credential_ttl));
             let asked_lately = slot.asked_at.is_some_and(|t| now < t.saturating_add(CHAIN_RETRY));
             (covers || asked_lately).then(|| slot.cert.clone().filter(|c| c.not_after > now))
@@ -974,10 +1005,17 @@ impl Issuer {
         if let Some(c) = held(now) {
             return c;
         }
-        let key = wallet_core::jose::Signer::public_jwk(&*self.inner.keys.credential());
+        let key = wallet_core::jose::Signer::public_jwk(signer);
         let wanted = now.saturating_add(self.inner.config.credential_ttl).saturating_add(SIGNING_CERT_RENEWAL);
         let issued = trust_anchor::pki::signing_certificate(&self.inner.federation, &key, now, wanted).await;
         let mut slot = self.inner.signing_cert.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !current() {
+            // Rotated while we asked: kept for nobody (the new key asks for its own).
+            return issued.ok().filter(|c| c.not_after > now);
+        }
+        if slot.kid != kid {
+            *slot = SigningCert { kid: kid.clone(), ..SigningCert::default() };
+        }
         slot.asked_at = Some(now);
         match issued {
             Ok(c) => {

@@ -13,7 +13,7 @@
 
 use std::sync::Arc;
 
-use wallet_core::jose::{JwsAlg, JwsHeader, Signer as _};
+use wallet_core::jose::{JwsAlg, JwsHeader, Signer as _, SoftwareSigner};
 use wallet_core::status::{StatusList, StatusListToken, StatusValue};
 
 use crate::Issuer;
@@ -38,6 +38,8 @@ struct Signed {
     iat: i64,
     exp: i64,
     jwt: Arc<str>,
+    /// The key that signed it: served only while that key is in use.
+    kid: Option<String>,
 }
 
 impl Signed {
@@ -85,7 +87,7 @@ fn build(st: &Issuer, entries: Vec<(u64, u8)>, len: u64) -> Result<StatusList, I
 /// Signs the list as it is now, with `kid` and, when we hold one, our signing
 /// certificate's `x5c` (the Token Status List header's `x5c` is REQUIRED: IT-Wallet 1.4
 /// §6); the token ends no later than that certificate.
-fn sign(st: &Issuer, cert: Option<trust_anchor::pki::SigningCertificate>) -> Result<Signed, IssuerError> {
+fn sign(st: &Issuer, signer: &SoftwareSigner, cert: Option<trust_anchor::pki::SigningCertificate>) -> Result<Signed, IssuerError> {
     let version = st.store().status_version()?;
     let (entries, allocated) = st.store().status_entries()?;
     let len = list_len(allocated.max(version.allocated));
@@ -102,12 +104,11 @@ fn sign(st: &Issuer, cert: Option<trust_anchor::pki::SigningCertificate>) -> Res
         aggregation_uri: Some(st.config().endpoint(crate::routes::STATUS_LIST_AGGREGATION_PATH)),
     };
     let mut h = JwsHeader::new(JwsAlg::Es256);
-    let signer = st.keys().credential();
     h.kid = signer.kid();
     h.x5c = cert.map(|c| c.x5c);
-    let jwt = token.sign(&h, &*signer).map_err(IssuerError::internal)?;
+    let jwt = token.sign(&h, signer).map_err(IssuerError::internal)?;
     st.metrics().count(Event::StatusListSigned);
-    Ok(Signed { version: version.version, len, iat: now.secs(), exp: exp.secs(), jwt: jwt.into() })
+    Ok(Signed { version: version.version, len, iat: now.secs(), exp: exp.secs(), jwt: jwt.into(), kid: h.kid })
 }
 
 /// The Status List Token to serve now: the one in memory while it is current (see the
@@ -117,12 +118,14 @@ pub async fn token(st: &Issuer) -> Result<Arc<str>, IssuerError> {
     st.take_up_rotated_key().await;
     let current = st.store().status_version()?;
     let mut slot = st.signed_status_list().slot.lock().await;
-    if let Some(s) = slot.as_ref().filter(|s| s.serves(current, st.now().secs())) {
+    let key = st.keys().credential();
+    if let Some(s) = slot.as_ref().filter(|s| s.serves(current, st.now().secs()) && s.kid == key.kid()) {
         return Ok(Arc::clone(&s.jwt));
     }
-    let cert = st.signing_certificate().await;
-    let signer = st.clone();
-    let signed = tokio::task::spawn_blocking(move || sign(&signer, cert)).await.map_err(IssuerError::internal)??;
+    // One key for the signature and the certificate in its `x5c`, whatever rotates meanwhile.
+    let cert = st.signing_certificate_for(&key).await;
+    let issuer = st.clone();
+    let signed = tokio::task::spawn_blocking(move || sign(&issuer, &key, cert)).await.map_err(IssuerError::internal)??;
     let jwt = Arc::clone(&signed.jwt);
     *slot = Some(signed);
     Ok(jwt)
@@ -133,7 +136,7 @@ mod tests {
     use super::*;
 
     fn signed(version: u64, len: u64, iat: i64) -> Signed {
-        Signed { version, len, iat, exp: iat + 3_600, jwt: Arc::from("t") }
+        Signed { version, len, iat, exp: iat + 3_600, jwt: Arc::from("t"), kid: None }
     }
 
     #[test]
