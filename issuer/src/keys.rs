@@ -130,6 +130,10 @@ impl CredentialKeys {
     }
 }
 
+/// A retired key stays published this much longer than `credential_ttl` after its rotation:
+/// another replica may sign with it until it next looks at `keys_dir` (at most 30 s later).
+pub const RETIRED_MARGIN: i64 = 60;
+
 /// The credential key's file, in the keys directory.
 pub const CREDENTIAL_KEY: &str = "credential-key.jwk";
 
@@ -228,7 +232,7 @@ impl Keys {
         let retired = keys
             .retired
             .iter()
-            .filter(|r| now < r.retired_at.saturating_add(credential_ttl) && r.jwk.kid != current_kid)
+            .filter(|r| now < r.retired_at.saturating_add(credential_ttl).saturating_add(RETIRED_MARGIN) && r.jwk.kid != current_kid)
             .map(|r| r.jwk.clone());
         let current = std::iter::once(current);
         JwkSet {
@@ -273,7 +277,8 @@ mod tests {
         let jwks = second.issuer_jwks(now + 10, YEAR);
         assert_eq!(kids(&jwks), [k2.clone(), k1.clone()], "the new key first, the retired one after");
         jwks.by_kid(&k1).unwrap().verify(wallet_core::jose::JwsAlg::Es256, b"a credential signed before", &signed).unwrap();
-        assert_eq!(kids(&second.issuer_jwks(now + YEAR, YEAR)), vec![k2.clone()], "no longer once its credentials have ended");
+        assert_eq!(kids(&second.issuer_jwks(now + YEAR + RETIRED_MARGIN - 1, YEAR)).len(), 2, "while a replica may still have signed with it");
+        assert_eq!(kids(&second.issuer_jwks(now + YEAR + RETIRED_MARGIN, YEAR)), vec![k2.clone()], "no longer once its credentials have ended");
         // The token key is not touched: access tokens and nonces stay valid across a rotation.
         assert_eq!(first.token().kid(), second.token().kid());
 

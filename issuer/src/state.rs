@@ -743,7 +743,9 @@ impl Issuer {
         *self.inner.metadata.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(metadata);
         self.inner.federation.set_metadata("openid_credential_issuer", value);
         *self.inner.signing_cert.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = SigningCert::default();
-        self.inner.own_chain.lock().unwrap_or_else(std::sync::PoisonError::into_inner).header = None;
+        // Our chain too: its leaf, our Entity Configuration, lists the credential keys (a
+        // credential's `trust_chain` must name the key that signed it).
+        *self.inner.own_chain.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = OwnChain::default();
         *self.inner.key_withdrawal.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = KeyWithdrawal::default();
         self.inner.signed_status_list.forget().await;
         self.inner.key_rotation.checked_at.store(now, std::sync::atomic::Ordering::Relaxed);

@@ -169,7 +169,13 @@ async fn the_credential_key_is_rotated_while_running() {
     let signed_by = |v: &Value| {
         let CredentialResponse::Immediate { credentials, .. } = Wallet::parse_credentials(v) else { panic!("immediate: {v}") };
         let jws = wallet_core::jose::CompactJws::parse(credentials[0].credential.split('~').next().unwrap()).unwrap();
-        (jws.header().kid.clone().unwrap(), jws.header().x5c.clone().unwrap())
+        let kid = jws.header().kid.clone().unwrap();
+        // Its `trust_chain` (what verifiers check first) names the key in our configuration.
+        let leaf = wallet_core::jose::CompactJws::parse(&jws.header().trust_chain.as_ref().unwrap()[0]).unwrap();
+        let leaf: Value = leaf.payload_json().unwrap();
+        let listed = leaf["metadata"]["openid_credential_issuer"]["jwks"]["keys"].as_array().unwrap().iter().any(|k| k["kid"] == kid.as_str());
+        assert!(listed, "the credential's trust_chain lists its key {kid}");
+        (kid, jws.header().x5c.clone().unwrap())
     };
     let kids = |jwks: &Value| jwks["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap().to_owned()).collect::<Vec<_>>();
     let published = || async {

@@ -1231,8 +1231,9 @@ impl WalletIssuance {
             if failure.is_some() {
                 break;
             }
-            match verify_credential(c, &ctx.issuer, &ctx.issuer_keys, ctx.vct.as_deref(), &proof_keys, &used, now) {
-                Ok(_) if let Some(rule) = self.certificate_rule(c, &ctx.issuer, &ctx.issuer_keys, &crls, now) => failure = Some(IssuanceError::Credential { index, rule }),
+            let verified = verify_credential(c, &ctx.issuer, &ctx.issuer_keys, ctx.vct.as_deref(), &proof_keys, &used, now)
+                .and_then(|v| self.certificate_rule(c, &ctx.issuer, &ctx.issuer_keys, &crls, now).map_or(Ok(v), Err));
+            match verified {
                 Ok(v) => {
                     used.push(v.key_index);
                     checked.push(v);
