@@ -151,6 +151,22 @@ impl IssuerChainResolver for IssuerChains<'_> {
                 .await
         })
     }
+
+    /// Past the cache when a PID names a `kid` the cached chain does not list (its issuer may
+    /// have rotated its key), at most once a minute per issuer.
+    fn refresh_shared<'a>(&'a self, issuer: &'a EntityId, now: UnixTime) -> Option<wallet_core::oid4vp::verify::SharedChainFuture<'a>> {
+        Some(Box::pin(async move {
+            let fetcher = self.st.http().for_request();
+            let collector = ChainCollector::new_async(&fetcher, &self.st.config().trust_anchors);
+            let again = collector.resolve_async(issuer, now);
+            let interval = wallet_core::oid4vp::verify::CHAIN_REFRESH_INTERVAL;
+            self.st
+                .issuer_chains()
+                .refresh_shared_async(issuer, now, interval, again)
+                .await
+                .unwrap_or_else(|| Err(wallet_core::federation::FederationError::Fetch { url: issuer.to_string(), reason: "resolved again less than a minute ago".into() }))
+        }))
+    }
 }
 
 /// An OpenID4VP error answer (`{"error", "error_description"}`, not cached).

@@ -263,6 +263,8 @@ fn urlencode(s: &str) -> String {
 struct Slot {
     chain: Mutex<Option<Arc<ValidatedChain>>>,
     resolving: Mutex<()>,
+    /// When a refresh ([`ChainCache::refresh_shared_async`]) last resolved it (Unix seconds).
+    refreshed_at: std::sync::atomic::AtomicI64,
 }
 
 impl Slot {
@@ -356,6 +358,33 @@ impl ChainCache {
         let fresh = Arc::new(resolve.await?);
         slot.store(fresh.clone());
         Ok(fresh)
+    }
+
+    /// Resolves `subject` again with `resolve` and caches the result, past a cached chain
+    /// (one that, say, does not list a key the subject has rotated in since); at most once
+    /// every `min_interval` seconds per subject: `None` within it (the caller keeps what it
+    /// has), so that input naming an unknown key cannot make every request fetch.
+    pub async fn refresh_shared_async(
+        &self,
+        subject: &EntityId,
+        now: UnixTime,
+        min_interval: i64,
+        resolve: impl Future<Output = Result<ValidatedChain, FederationError>>,
+    ) -> Option<Result<Arc<ValidatedChain>, FederationError>> {
+        let slot = self.slot(subject);
+        let last = slot.refreshed_at.load(std::sync::atomic::Ordering::Relaxed);
+        if last != 0 && now.secs() < last.saturating_add(min_interval) {
+            return None;
+        }
+        if slot.refreshed_at.compare_exchange(last, now.secs(), std::sync::atomic::Ordering::Relaxed, std::sync::atomic::Ordering::Relaxed).is_err() {
+            return None;
+        }
+        let fresh = match resolve.await {
+            Ok(c) => Arc::new(c),
+            Err(e) => return Some(Err(e)),
+        };
+        slot.store(fresh.clone());
+        Some(Ok(fresh))
     }
 
     /// Forgets a subject (key rotation announced, revocation).

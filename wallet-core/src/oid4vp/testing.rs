@@ -222,11 +222,16 @@ impl Fixture {
 
     /// The issuer's chain, declaring `vcts` in `credential_configurations_supported`.
     pub(crate) fn issuer_chain_jwts(&self, vcts: &[&str]) -> Vec<String> {
+        self.issuer_chain_jwts_with_key(vcts, &self.issuer_key)
+    }
+
+    /// [`Self::issuer_chain_jwts`] with `key` as the issuer's credential key (a rotation).
+    pub(crate) fn issuer_chain_jwts_with_key(&self, vcts: &[&str], key: &SoftwareSigner) -> Vec<String> {
         let mut configs = Map::new();
         for (i, v) in vcts.iter().enumerate() {
             configs.insert(format!("config_{i}"), json!({"format": "dc+sd-jwt", "vct": v}));
         }
-        let md = json!({"openid_credential_issuer": {"credential_issuer": ISSUER, "jwks": {"keys": [self.issuer_key.public_jwk()]}, "credential_configurations_supported": configs}});
+        let md = json!({"openid_credential_issuer": {"credential_issuer": ISSUER, "jwks": {"keys": [key.public_jwk()]}, "credential_configurations_supported": configs}});
         let ec = statement(ISSUER, ISSUER, jwks(&[&self.issuer_fed]), Some(md), Some(TA));
         let ss = statement(TA, ISSUER, jwks(&[&self.issuer_fed]), None, None);
         vec![ec.sign(&self.issuer_fed).unwrap(), ss.sign(&self.ta).unwrap()]

@@ -367,6 +367,29 @@ fn async_cache_hits_and_honours_exp() {
     block_on(cache.get_or_resolve_async(&leaf.id, NOW, async { unreachable!() })).unwrap();
 }
 
+/// A refresh (a `kid` the cached chain does not list) resolves past the cache and replaces
+/// the cached chain, at most once per interval per subject.
+#[test]
+fn a_refresh_resolves_past_the_cache_at_most_once_per_interval() {
+    let (ta, leaf) = (Entity::new("https://ta.example.it"), Entity::new("https://rp.example.it"));
+    let mut net = Net::default();
+    net.publish(&ta, &[]);
+    net.publish(&leaf, &[&ta]);
+    net.subordinate(&ta, &leaf);
+    let anchors = [anchor(&ta)];
+    let collector = ChainCollector::new_async(&net, &anchors);
+    let cache = ChainCache::new();
+    block_on(cache.get_or_resolve_async(&leaf.id, NOW, collector.resolve_async(&leaf.id, NOW))).unwrap();
+    let hits = net.hits.load(Ordering::SeqCst);
+    let fresh = block_on(cache.refresh_shared_async(&leaf.id, NOW, 60, collector.resolve_async(&leaf.id, NOW)));
+    assert!(matches!(fresh, Some(Ok(_))));
+    assert!(net.hits.load(Ordering::SeqCst) > hits, "fetched again, past the cache");
+    assert!(block_on(cache.refresh_shared_async(&leaf.id, NOW.plus(59), 60, async { unreachable!("within the interval") })).is_none());
+    let hits = net.hits.load(Ordering::SeqCst);
+    assert!(matches!(block_on(cache.refresh_shared_async(&leaf.id, NOW.plus(60), 60, collector.resolve_async(&leaf.id, NOW))), Some(Ok(_))));
+    assert!(net.hits.load(Ordering::SeqCst) > hits);
+}
+
 #[test]
 fn a_cached_chain_is_served_while_a_resolution_of_the_subject_is_under_way() {
     let (ta, leaf) = (Entity::new("https://ta.example.it"), Entity::new("https://rp.example.it"));

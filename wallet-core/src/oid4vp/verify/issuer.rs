@@ -41,6 +41,24 @@ pub trait IssuerChainResolver: Send + Sync {
     fn resolve_shared<'a>(&'a self, issuer: &'a EntityId, now: UnixTime) -> SharedChainFuture<'a> {
         Box::pin(async move { self.resolve(issuer, now).await.map(Arc::new) })
     }
+
+    /// The chain resolved again, past a cache, when a credential names a `kid` the chain
+    /// handed out does not list: the issuer may have rotated its key since the chain was
+    /// cached. `None` (the default): nothing newer to be had (a resolver without a cache
+    /// resolves afresh every time). A cached resolver bounds how often it re-resolves one
+    /// issuer (a credential with a made-up `kid` must not make it fetch at every presentation).
+    fn refresh_shared<'a>(&'a self, _issuer: &'a EntityId, _now: UnixTime) -> Option<SharedChainFuture<'a>> {
+        None
+    }
+}
+
+/// The least time between two re-resolutions of one issuer's chain past a cache for a `kid`
+/// it does not list ([`IssuerChainResolver::refresh_shared`]), in seconds.
+pub const CHAIN_REFRESH_INTERVAL: i64 = 60;
+
+/// The issuer metadata's `jwks` in `chain` (`openid_credential_issuer`).
+fn chain_jwks(chain: &ValidatedChain) -> Option<JwkSet> {
+    chain.metadata_of(CREDENTIAL_ISSUER).and_then(|md| md.get("jwks")).and_then(|j| <JwkSet as serde::Deserialize>::deserialize(j).ok())
 }
 
 impl IssuerChainResolver for ChainCollector<'_> {
@@ -154,6 +172,15 @@ pub(crate) async fn establish(iss: &str, header: &JwsHeader, ctx: &PresentationC
             Ok(v) => chain = Some((v, false)),
             Err(e) => chain_error = Some(e.to_string()),
         }
+        // A `kid` the cached chain does not list: perhaps a key rotated in since (the
+        // resolver decides whether to resolve again).
+        if let (Some((cached, _)), Some(kid)) = (&chain, header.kid.as_deref())
+            && chain_jwks(cached).is_none_or(|j| j.by_kid(kid).is_none())
+            && let Some(again) = resolver.refresh_shared(&entity, ctx.now)
+            && let Ok(v) = again.await
+        {
+            chain = Some((v, false));
+        }
     }
 
     if let Some((chain, from_header)) = chain {
@@ -161,10 +188,7 @@ pub(crate) async fn establish(iss: &str, header: &JwsHeader, ctx: &PresentationC
             return Err(untrusted(format!("the trust chain is about {}, not {iss}", chain.subject.claims.sub)));
         }
         let md = chain.metadata_of(CREDENTIAL_ISSUER).ok_or_else(|| untrusted("no openid_credential_issuer metadata"))?;
-        let jwks: JwkSet = md
-            .get("jwks")
-            .and_then(|j| <JwkSet as serde::Deserialize>::deserialize(j).ok())
-            .ok_or_else(|| untrusted("openid_credential_issuer metadata has no jwks"))?;
+        let jwks = chain_jwks(&chain).ok_or_else(|| untrusted("openid_credential_issuer metadata has no jwks"))?;
         let kid = header.kid.as_deref().ok_or_else(|| untrusted("credential header has no kid"))?;
         let key = jwks.by_kid(kid).cloned().ok_or_else(|| untrusted(format!("kid {kid} is not a key of the issuer")))?;
         if let (Some(anchors), Some(x5c)) = (ctx.x509_anchors, &header.x5c) {

@@ -206,6 +206,74 @@ fn x5c_only_issuer_and_resolved_chain() {
     assert!(matches!(v.issuer_trust, IssuerTrustPath::TrustChain { from_header: false, .. }));
 }
 
+/// A resolver whose cached chain predates the issuer's key rotation; resolved again, the
+/// chain lists the new key. Counts the re-resolutions; `refresh` off is a resolver without a
+/// cache (nothing newer to be had).
+struct Rotating {
+    cached: ValidatedChain,
+    fresh: ValidatedChain,
+    refresh: bool,
+    refreshes: AtomicUsize,
+}
+
+impl IssuerChainResolver for Rotating {
+    fn resolve<'a>(&'a self, _issuer: &'a EntityId, _now: UnixTime) -> ChainFuture<'a> {
+        let c = self.cached.clone();
+        Box::pin(async move { Ok(c) })
+    }
+
+    fn refresh_shared<'a>(&'a self, _issuer: &'a EntityId, _now: UnixTime) -> Option<crate::oid4vp::verify::SharedChainFuture<'a>> {
+        if !self.refresh {
+            return None;
+        }
+        self.refreshes.fetch_add(1, Ordering::SeqCst);
+        let c = std::sync::Arc::new(self.fresh.clone());
+        Some(Box::pin(async move { Ok(c) }))
+    }
+}
+
+/// The issuer rotated its credential key after the verifier cached its chain: a credential
+/// signed with the new key names a `kid` the cached chain does not list, so the chain is
+/// resolved again (once) and the credential verifies; a credential with a known `kid` does
+/// not cause a re-resolution, and without anything newer to be had the unknown `kid` is
+/// refused as an untrusted issuer.
+#[test]
+fn a_kid_the_cached_chain_does_not_list_resolves_the_chain_again() {
+    let fx = Fixture::new();
+    let new_key = SoftwareSigner::generate().unwrap();
+    let chain_with = |key: &SoftwareSigner| validate(&fx.issuer_chain_jwts_with_key(&[PID_VCT], key), &fx.anchor(), NOW).unwrap();
+    let by = |key: &SoftwareSigner| {
+        let sd = fx.issue_pid(
+            |_| {},
+            |h| {
+                h.trust_chain = None;
+                h.x5c = None;
+                h.kid = key.kid();
+            },
+            key,
+        );
+        present(&fx, &sd, &paths(), &fx.client_id().to_string(), NONCE, NOW)
+    };
+    let cid = fx.client_id();
+    let anchors = [fx.anchor()];
+    let q = Fixture::pid_query();
+    let verify = |p: &str, r: &Rotating| {
+        let ctx = PresentationContext { federation_anchors: &anchors, issuer_chains: Some(r), ..PresentationContext::new(&cid, NONCE, NOW) };
+        block_on(verify_presentation(p, &q.credentials[0], &ctx))
+    };
+    let resolver = |refresh| Rotating { cached: chain_with(&fx.issuer_key), fresh: chain_with(&new_key), refresh, refreshes: AtomicUsize::new(0) };
+
+    let r = resolver(true);
+    verify(&by(&fx.issuer_key), &r).unwrap();
+    assert_eq!(r.refreshes.load(Ordering::SeqCst), 0, "a known kid: the cached chain serves");
+    let v = verify(&by(&new_key), &r).unwrap();
+    assert!(matches!(v.issuer_trust, IssuerTrustPath::TrustChain { from_header: false, .. }));
+    assert_eq!(r.refreshes.load(Ordering::SeqCst), 1);
+
+    let e = verify(&by(&new_key), &resolver(false)).unwrap_err();
+    assert!(matches!(&e, Refusal::UntrustedIssuer(m) if m.contains("is not a key of the issuer")), "{e:?}");
+}
+
 /// CRLs by URI (an unknown URI is unreachable).
 struct Crls(HashMap<String, Vec<u8>>);
 
