@@ -56,15 +56,16 @@ impl TrustMarkEvidence {
         let mut statuses = Vec::new();
         if let Some(configuration) = &anchor_configuration {
             let subject = &chain.subject.claims.sub;
-            // Other issuers' configurations, resolved once each (`None`: could not be had).
-            let mut others: Vec<(String, Option<EntityStatement>)> = Vec::new();
+            // Other issuers' chains, resolved once each (`None`: could not be had).
+            let mut others: Vec<(String, Option<ValidatedChain>)> = Vec::new();
             for tm in chain.subject.claims.trust_marks.iter().flatten() {
                 let Some(iss) = unverified_issuer(&tm.trust_mark) else { continue };
-                let (keys, issuer_configuration) = if iss == anchor.id.as_str() {
-                    (&anchor.jwks, configuration)
+                let (keys, endpoint) = if iss == anchor.id.as_str() {
+                    (&anchor.jwks, status_endpoint(configuration.metadata.as_ref().and_then(|m| m.get("federation_entity")).and_then(serde_json::Value::as_object)))
                 } else {
-                    // Only an issuer the anchor accredits for this type is worth a fetch.
-                    let accredited = configuration.trust_mark_issuers.as_ref().and_then(|m| m.get(&tm.trust_mark_type)).is_some_and(|l| l.contains(&iss));
+                    // Only an issuer the anchor accredits for this type is worth a fetch (an
+                    // empty list: any issuer, as `trust_mark::verify` reads it).
+                    let accredited = configuration.trust_mark_issuers.as_ref().and_then(|m| m.get(&tm.trust_mark_type)).is_some_and(|l| l.is_empty() || l.contains(&iss));
                     if !accredited {
                         continue;
                     }
@@ -74,15 +75,15 @@ impl TrustMarkEvidence {
                         }
                         let resolved = crate::federation::EntityId::new(&iss)
                             .ok()
-                            .and_then(|id| ChainCollector::new(&SeamFetcher(http), std::slice::from_ref(anchor)).resolve(&id, now).ok())
-                            .map(|c| c.subject.claims);
-                        if let Some(ec) = &resolved {
-                            issuer_keys.push((iss.clone(), ec.jwks.clone()));
+                            .and_then(|id| ChainCollector::new(&SeamFetcher(http), std::slice::from_ref(anchor)).resolve(&id, now).ok());
+                        if let Some(c) = &resolved {
+                            issuer_keys.push((iss.clone(), c.subject.claims.jwks.clone()));
                         }
                         others.push((iss.clone(), resolved));
                     }
                     match others.iter().find(|(id, _)| *id == iss) {
-                        Some((_, Some(ec))) => (&ec.jwks, ec),
+                        // Its metadata as its chain resolves it (superiors' policies applied).
+                        Some((_, Some(c))) => (&c.subject.claims.jwks, status_endpoint(c.metadata_of("federation_entity"))),
                         _ => continue,
                     }
                 };
@@ -90,7 +91,7 @@ impl TrustMarkEvidence {
                 if trust_mark::verify(&tm.trust_mark, subject, keys, configuration, now).is_err() {
                     continue;
                 }
-                if let Some(status) = ask_status(http, issuer_configuration, keys, &tm.trust_mark) {
+                if let Some(status) = endpoint.and_then(|e| ask_status(http, &e, keys, &tm.trust_mark)) {
                     statuses.push((tm.trust_mark.clone(), status));
                 }
             }
@@ -114,10 +115,14 @@ fn unverified_issuer(mark: &str) -> Option<String> {
     claims.get("iss")?.as_str().map(str::to_owned)
 }
 
+/// `federation_trust_mark_status_endpoint` of a `federation_entity` metadata.
+fn status_endpoint(federation_entity: Option<&serde_json::Map<String, serde_json::Value>>) -> Option<String> {
+    federation_entity?.get("federation_trust_mark_status_endpoint")?.as_str().map(str::to_owned)
+}
+
 /// `POST trust_mark=<mark>` to the issuer's `federation_trust_mark_status_endpoint` (OID-FED
 /// §8.4), the signed answer verified with its keys; `None` when it cannot be had.
-fn ask_status(http: &dyn HttpClient, issuer: &EntityStatement, issuer_keys: &JwkSet, mark: &str) -> Option<TrustMarkStatus> {
-    let endpoint = issuer.metadata.as_ref()?.get("federation_entity")?.get("federation_trust_mark_status_endpoint")?.as_str()?;
+fn ask_status(http: &dyn HttpClient, endpoint: &str, issuer_keys: &JwkSet, mark: &str) -> Option<TrustMarkStatus> {
     let request = HttpRequest {
         method: HttpMethod::Post,
         url: endpoint.to_owned(),
@@ -176,11 +181,10 @@ mod tests {
         serde_json::from_value::<EntityStatement>(v).unwrap().sign(signer).unwrap()
     }
 
-    /// The anchor (accrediting TMI for the RP mark type or not), TMI under it with a status
-    /// endpoint answering `status`, and the RP under the anchor holding TMI's mark.
-    fn federation(accredited: bool, status: &str) -> (Web, TrustAnchorConfig, ValidatedChain, String) {
+    /// The anchor (its `trust_mark_issuers` for the RP mark type: `issuers`), TMI under it
+    /// with a status endpoint answering `status`, and the RP under the anchor holding TMI's mark.
+    fn federation(issuers: Value, status: &str) -> (Web, TrustAnchorConfig, ValidatedChain, String) {
         let (ta, tmi, rp) = (SoftwareSigner::generate().unwrap(), SoftwareSigner::generate().unwrap(), SoftwareSigner::generate().unwrap());
-        let issuers = if accredited { json!({TYPE: [TA, TMI]}) } else { json!({TYPE: [TA]}) };
         let fed_entity = json!({"federation_fetch_endpoint": format!("{TA}/fetch"), "federation_trust_mark_status_endpoint": format!("{TA}/status")});
         let ta_ec = statement(TA, TA, keys(&ta), json!({"trust_mark_issuers": issuers, "metadata": {"federation_entity": fed_entity}}), &ta);
         let tmi_ec = statement(TMI, TMI, keys(&tmi), json!({"authority_hints": [TA], "metadata": {"federation_entity": {"federation_trust_mark_status_endpoint": format!("{TMI}/status")}}}), &tmi);
@@ -214,7 +218,7 @@ mod tests {
     /// chain): its keys come from its own chain to the anchor, and its status is asked of it.
     #[test]
     fn an_accredited_issuers_mark_is_verified_with_its_chain_keys_and_its_status_asked() {
-        let (web, anchor, chain, mark) = federation(true, "active");
+        let (web, anchor, chain, mark) = federation(json!({TYPE: [TA, TMI]}), "active");
         let e = TrustMarkEvidence::gather(&web, std::slice::from_ref(&anchor), Some(&chain), NOW);
         let (_, tmi_keys) = e.issuer_keys.iter().find(|(id, _)| id == TMI).unwrap();
         // What `evaluate_rp` then does: the mark verifies with them under the anchor's accreditation.
@@ -222,16 +226,21 @@ mod tests {
         assert_eq!(e.statuses, vec![(mark, TrustMarkStatus::Active)]);
         assert!(web.asked.lock().unwrap().contains(&format!("{TMI}/status")));
 
-        let (web, anchor, chain, mark) = federation(true, "revoked");
+        let (web, anchor, chain, mark) = federation(json!({TYPE: [TA, TMI]}), "revoked");
         let e = TrustMarkEvidence::gather(&web, std::slice::from_ref(&anchor), Some(&chain), NOW);
         assert_eq!(e.statuses, vec![(mark, TrustMarkStatus::Revoked)], "the dynamic check reports the revocation");
+
+        // An empty list accredits any issuer of the federation (as `trust_mark::verify` reads it).
+        let (web, anchor, chain, mark) = federation(json!({TYPE: []}), "active");
+        let e = TrustMarkEvidence::gather(&web, std::slice::from_ref(&anchor), Some(&chain), NOW);
+        assert_eq!(e.statuses, vec![(mark, TrustMarkStatus::Active)]);
     }
 
     /// An issuer the anchor does not accredit for the type is not fetched: its mark stays
     /// unverifiable (no keys), and nothing about it leaves the phone.
     #[test]
     fn a_mark_from_an_issuer_the_anchor_does_not_accredit_is_not_fetched() {
-        let (web, anchor, chain, _) = federation(false, "active");
+        let (web, anchor, chain, _) = federation(json!({TYPE: [TA]}), "active");
         let e = TrustMarkEvidence::gather(&web, std::slice::from_ref(&anchor), Some(&chain), NOW);
         assert!(e.issuer_keys.iter().all(|(id, _)| id != TMI));
         assert!(e.statuses.is_empty());
