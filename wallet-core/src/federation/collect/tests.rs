@@ -255,11 +255,7 @@ fn oversized_statement_is_refused() {
 
 #[test]
 fn cache_resolves_once_for_concurrent_callers_and_honours_exp() {
-    let (ta, leaf) = (Entity::new("https://ta.example.it"), Entity::new("https://rp.example.it"));
-    let mut net = Net::default();
-    net.publish(&ta, &[]);
-    net.publish(&leaf, &[&ta]);
-    net.subordinate(&ta, &leaf);
+    let (ta, leaf, net) = leaf_under_anchor();
     let anchors = [anchor(&ta)];
     let cache = ChainCache::new();
     let resolutions = AtomicUsize::new(0);
@@ -342,13 +338,19 @@ fn resolve_async_future_is_send() {
     send(&cache.get_or_resolve_async(&leaf.id, NOW, f));
 }
 
-#[test]
-fn async_cache_hits_and_honours_exp() {
+/// A trust anchor and a leaf right under it, published.
+fn leaf_under_anchor() -> (Entity, Entity, Net) {
     let (ta, leaf) = (Entity::new("https://ta.example.it"), Entity::new("https://rp.example.it"));
     let mut net = Net::default();
     net.publish(&ta, &[]);
     net.publish(&leaf, &[&ta]);
     net.subordinate(&ta, &leaf);
+    (ta, leaf, net)
+}
+
+#[test]
+fn async_cache_hits_and_honours_exp() {
+    let (ta, leaf, net) = leaf_under_anchor();
     let anchors = [anchor(&ta)];
     let collector = ChainCollector::new_async(&net, &anchors);
     let cache = ChainCache::new();
@@ -371,11 +373,7 @@ fn async_cache_hits_and_honours_exp() {
 /// the cached chain, at most once per interval per subject.
 #[test]
 fn a_refresh_resolves_past_the_cache_at_most_once_per_interval() {
-    let (ta, leaf) = (Entity::new("https://ta.example.it"), Entity::new("https://rp.example.it"));
-    let mut net = Net::default();
-    net.publish(&ta, &[]);
-    net.publish(&leaf, &[&ta]);
-    net.subordinate(&ta, &leaf);
+    let (ta, leaf, net) = leaf_under_anchor();
     let anchors = [anchor(&ta)];
     let collector = ChainCollector::new_async(&net, &anchors);
     let cache = ChainCache::new();
@@ -392,11 +390,7 @@ fn a_refresh_resolves_past_the_cache_at_most_once_per_interval() {
 
 #[test]
 fn a_cached_chain_is_served_while_a_resolution_of_the_subject_is_under_way() {
-    let (ta, leaf) = (Entity::new("https://ta.example.it"), Entity::new("https://rp.example.it"));
-    let mut net = Net::default();
-    net.publish(&ta, &[]);
-    net.publish(&leaf, &[&ta]);
-    net.subordinate(&ta, &leaf);
+    let (ta, leaf, net) = leaf_under_anchor();
     let anchors = [anchor(&ta)];
     let cache = ChainCache::new();
     let first = cache.get_or_resolve_shared(&leaf.id, NOW, || ChainCollector::new(&net, &anchors).resolve(&leaf.id, NOW)).unwrap();
