@@ -90,6 +90,12 @@ impl TrustMarkClaims {
     }
 }
 
+/// A mark's `iss`, read before it is verified (to know whose keys verify it).
+pub(crate) fn unverified_issuer(mark: &str) -> Option<String> {
+    let claims: Map<String, Value> = CompactJws::parse(mark).ok()?.payload_json().ok()?;
+    claims.get("iss")?.as_str().map(str::to_owned)
+}
+
 /// The status an issuer reports for a mark.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -203,11 +209,7 @@ pub fn held(
     let subject = &chain.subject.claims.sub;
     let mut reasons = Vec::new();
     for tm in chain.subject.claims.trust_marks.iter().flatten().filter(|t| types.contains(&t.trust_mark_type)) {
-        let iss = CompactJws::parse(&tm.trust_mark)
-            .ok()
-            .and_then(|j| j.payload_json::<Map<String, Value>>().ok())
-            .and_then(|m| m.get("iss").and_then(Value::as_str).map(str::to_owned));
-        let Some(iss) = iss else {
+        let Some(iss) = unverified_issuer(&tm.trust_mark) else {
             reasons.push(format!("{}: not a signed mark with an issuer", tm.trust_mark_type));
             continue;
         };

@@ -59,7 +59,7 @@ impl TrustMarkEvidence {
             // Other issuers' chains, resolved once each (`None`: could not be had).
             let mut others: Vec<(String, Option<ValidatedChain>)> = Vec::new();
             for tm in chain.subject.claims.trust_marks.iter().flatten() {
-                let Some(iss) = unverified_issuer(&tm.trust_mark) else { continue };
+                let Some(iss) = trust_mark::unverified_issuer(&tm.trust_mark) else { continue };
                 let (keys, endpoint) = if iss == anchor.id.as_str() {
                     (&anchor.jwks, status_endpoint(configuration.metadata.as_ref().and_then(|m| m.get("federation_entity")).and_then(serde_json::Value::as_object)))
                 } else {
@@ -108,12 +108,6 @@ impl TrustMarkEvidence {
 /// The most trust mark issuers other than the anchor whose chains one gathering resolves (an
 /// RP listing many marks does not make the wallet fetch without end).
 pub const MAX_MARK_ISSUERS: usize = 4;
-
-/// A mark's `iss`, read before it is verified (to know whose keys verify it).
-fn unverified_issuer(mark: &str) -> Option<String> {
-    let claims: serde_json::Map<String, serde_json::Value> = crate::jose::CompactJws::parse(mark).ok()?.payload_json().ok()?;
-    claims.get("iss")?.as_str().map(str::to_owned)
-}
 
 /// `federation_trust_mark_status_endpoint` of a `federation_entity` metadata.
 fn status_endpoint(federation_entity: Option<&serde_json::Map<String, serde_json::Value>>) -> Option<String> {

@@ -111,10 +111,7 @@ pub fn evaluate_rp(req: &VerifiedRequest, chain: Option<&ValidatedChain>, marks:
             let check = match marks.anchor_configuration {
                 None => TrustMarkCheck::NotChecked,
                 Some(anchor) => {
-                    let issuer = crate::jose::CompactJws::parse(&tm.trust_mark)
-                        .ok()
-                        .and_then(|j| j.payload_json::<serde_json::Map<String, Value>>().ok())
-                        .and_then(|m| m.get("iss").and_then(Value::as_str).map(str::to_owned));
+                    let issuer = trust_mark::unverified_issuer(&tm.trust_mark);
                     match issuer.and_then(|i| marks.issuer_keys.iter().find(|(id, _)| *id == i)) {
                         None => TrustMarkCheck::NotChecked,
                         Some((_, keys)) => match trust_mark::verify(&tm.trust_mark, subject, keys, anchor, now) {
