@@ -161,7 +161,7 @@ fn serve(path: &Path) -> Result<(), CliError> {
 fn rotate_key(path: &Path, withdraw: bool) -> Result<(), CliError> {
     let config = issuer::Config::load(path).map_err(|e| usage(format!("{}: {e}", path.display())))?;
     let now = wallet_core::time::UnixTime::now().secs();
-    let r = issuer::keys::rotate_credential_key(config.keys_dir(), withdraw, now).map_err(|e| usage(format!("rotate-key: {e}")))?;
+    let r = issuer::keys::rotate_credential_key(config.keys_dir(), withdraw, now, None).map_err(|e| usage(format!("rotate-key: {e}")))?;
     let old = if r.retired {
         format!("still published as retired for {} days (what it signed stays valid)", config.credential_ttl / 86_400)
     } else {

@@ -29,34 +29,30 @@ use std::sync::{Arc, PoisonError, RwLock};
 use wallet_core::jose::{DecryptionKey, Jwk, JwkSet, PrivateJwk, Signer as _, SoftwareSigner};
 use wallet_core::oid4vci::NonceKey;
 
-fn load_or_create(path: &Path) -> Result<SoftwareSigner, String> {
-    match std::fs::read_to_string(path) {
-        Ok(text) => {
-            let jwk = PrivateJwk::from_json(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-            SoftwareSigner::from_private_jwk(jwk).map_err(|e| format!("{}: {e}", path.display()))
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let k = SoftwareSigner::generate().map_err(|e| e.to_string())?;
-            wallet_core::store::write_private(path, k.private_jwk().to_json().as_bytes()).map_err(|e| format!("{}: {e}", path.display()))?;
-            Ok(k)
-        }
-        Err(e) => Err(format!("{}: {e}", path.display())),
-    }
+/// A private JWK file, created on first start ([`wallet_core::store::load_or_create_private`]:
+/// replicas starting together on an empty `keys_dir` all use the one key written).
+fn load_or_create<K>(path: &Path, from_jwk: fn(PrivateJwk) -> Result<K, String>, generate: fn() -> Result<String, String>) -> Result<K, String> {
+    let parse = |b: &[u8]| {
+        let text = std::str::from_utf8(b).map_err(|_| "not UTF-8".to_owned())?;
+        from_jwk(PrivateJwk::from_json(text).map_err(|e| e.to_string())?)
+    };
+    wallet_core::store::load_or_create_private(path, parse, || generate().map(String::into_bytes)).map_err(|e| e.to_string())
 }
 
-fn load_or_create_enc(path: &Path) -> Result<DecryptionKey, String> {
-    match std::fs::read_to_string(path) {
-        Ok(text) => {
-            let jwk = PrivateJwk::from_json(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-            DecryptionKey::from_private_jwk(jwk).map_err(|e| format!("{}: {e}", path.display()))
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let k = DecryptionKey::generate().map_err(|e| e.to_string())?;
-            wallet_core::store::write_private(path, k.private_jwk().to_json().as_bytes()).map_err(|e| format!("{}: {e}", path.display()))?;
-            Ok(k)
-        }
-        Err(e) => Err(format!("{}: {e}", path.display())),
-    }
+fn signer(jwk: PrivateJwk) -> Result<SoftwareSigner, String> {
+    SoftwareSigner::from_private_jwk(jwk).map_err(|e| e.to_string())
+}
+
+fn new_signer() -> Result<String, String> {
+    SoftwareSigner::generate().map(|k| k.private_jwk().to_json()).map_err(|e| e.to_string())
+}
+
+fn decryption_key(jwk: PrivateJwk) -> Result<DecryptionKey, String> {
+    DecryptionKey::from_private_jwk(jwk).map_err(|e| e.to_string())
+}
+
+fn new_decryption_key() -> Result<String, String> {
+    DecryptionKey::generate().map(|k| k.private_jwk().to_json()).map_err(|e| e.to_string())
 }
 
 /// The file of the retired credential keys (public), in the keys directory.
@@ -91,6 +87,28 @@ pub struct Rotated {
     pub retired: bool,
 }
 
+/// Why a rotation did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum RotationError {
+    /// The key the caller meant to rotate was replaced meanwhile; nothing changed.
+    #[error("the credential key {expected} was already rotated (the current one is {current}, by another replica or offline): nothing changed; ask again to rotate {current}")]
+    Superseded {
+        /// The `kid` the caller meant.
+        expected: String,
+        /// The `kid` current in `keys_dir`.
+        current: String,
+    },
+    /// A key file could not be read, parsed or written (named in the text).
+    #[error("{0}")]
+    Files(String),
+}
+
+impl From<String> for RotationError {
+    fn from(e: String) -> Self {
+        Self::Files(e)
+    }
+}
+
 /// Rotates the credential key in `dir`: on a stopped issuer (a new key signs from the next
 /// start), or under a running one, which then takes it up ([`Keys::reload_credential`]: at
 /// once on the replica that rotated, within 30 s on the others sharing `keys_dir`). The replaced key's public key stays published as retired, so that the
@@ -98,13 +116,24 @@ pub struct Rotated {
 /// certificates were revoked: its credentials must no longer verify by it). `now` is when it
 /// is retired. The retired list is written before the new key: a crash between the two leaves
 /// the old key current and also listed, which is harmless.
-pub fn rotate_credential_key(dir: &Path, withdraw: bool, now: i64) -> Result<Rotated, String> {
+///
+/// Rotations are serialised across processes by [`ROTATION_LOCK`] in `dir`, so two replicas
+/// rotating at once each retire the key the other made instead of losing one (a key that
+/// signed credentials and was then neither current nor published). `expected` is the `kid`
+/// the caller believes current (a running issuer: the key it signs with, whose certificates a
+/// withdrawal has revoked); when another rotation replaced it meanwhile, nothing is changed
+/// and the error says so.
+pub fn rotate_credential_key(dir: &Path, withdraw: bool, now: i64, expected: Option<&str>) -> Result<Rotated, RotationError> {
+    let _one = wallet_core::store::ExclusiveLock::acquire(&dir.join(ROTATION_LOCK)).map_err(|e| e.to_string())?;
     let path = dir.join(CREDENTIAL_KEY);
     let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e} (no credential key to rotate)", path.display()))?;
     let old = SoftwareSigner::from_private_jwk(PrivateJwk::from_json(&text).map_err(|e| format!("{}: {e}", path.display()))?)
         .map_err(|e| format!("{}: {e}", path.display()))?;
     let old_public = old.public_jwk();
     let old_kid = old_public.kid.clone().unwrap_or_default();
+    if let Some(expected) = expected.filter(|e| *e != old_kid) {
+        return Err(RotationError::Superseded { expected: expected.to_owned(), current: old_kid });
+    }
     let mut retired = load_retired(dir)?;
     retired.retain(|r| r.jwk.kid.as_deref() != Some(old_kid.as_str()));
     if !withdraw {
@@ -126,7 +155,7 @@ struct CredentialKeys {
 
 impl CredentialKeys {
     fn load(dir: &Path) -> Result<Self, String> {
-        Ok(Self { current: Arc::new(load_or_create(&dir.join(CREDENTIAL_KEY))?), retired: load_retired(dir)? })
+        Ok(Self { current: Arc::new(load_or_create(&dir.join(CREDENTIAL_KEY), signer, new_signer)?), retired: load_retired(dir)? })
     }
 }
 
@@ -136,6 +165,9 @@ pub const RETIRED_MARGIN: i64 = 60;
 
 /// The credential key's file, in the keys directory.
 pub const CREDENTIAL_KEY: &str = "credential-key.jwk";
+
+/// The lock file that serialises credential key rotations in `keys_dir` ([`rotate_credential_key`]).
+pub const ROTATION_LOCK: &str = "credential-key.lock";
 
 /// The credential and token keys, and the OpenID4VP relying party's.
 pub struct Keys {
@@ -157,14 +189,14 @@ impl Keys {
     /// Loads (creating on first start) the keys in `dir`.
     pub fn open(dir: &Path) -> Result<Self, String> {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-        let token = load_or_create(&dir.join("token-key.jwk"))?;
+        let token = load_or_create(&dir.join("token-key.jwk"), signer, new_signer)?;
         Ok(Self {
             dir: dir.to_path_buf(),
             credential: RwLock::new(CredentialKeys::load(dir)?),
             nonce: NonceKey::derive(token.private_jwk().d(), "tessera-issuer c_nonce"),
             token,
-            request_object: load_or_create(&dir.join("request-object-key.jwk"))?,
-            encryption: load_or_create_enc(&dir.join("response-encryption-key.jwk"))?,
+            request_object: load_or_create(&dir.join("request-object-key.jwk"), signer, new_signer)?,
+            encryption: load_or_create(&dir.join("response-encryption-key.jwk"), decryption_key, new_decryption_key)?,
         })
     }
 
@@ -268,7 +300,7 @@ mod tests {
         let signed = first.credential().sign(b"a credential signed before").unwrap();
         assert_eq!(kids(&first.issuer_jwks(now, YEAR)), vec![k1.clone()]);
 
-        let r = rotate_credential_key(dir.path(), false, now).unwrap();
+        let r = rotate_credential_key(dir.path(), false, now, None).unwrap();
         assert_eq!((r.old_kid.as_str(), r.retired), (k1.as_str(), true));
         let second = Keys::open(dir.path()).unwrap();
         let k2 = second.credential().kid().unwrap();
@@ -283,7 +315,7 @@ mod tests {
         assert_eq!(first.token().kid(), second.token().kid());
 
         // A withdrawn key is not kept; the earlier retired one stays.
-        let r = rotate_credential_key(dir.path(), true, now + 20).unwrap();
+        let r = rotate_credential_key(dir.path(), true, now + 20, None).unwrap();
         assert_eq!((r.old_kid.as_str(), r.retired), (k2.as_str(), false));
         let third = Keys::open(dir.path()).unwrap();
         let k3 = third.credential().kid().unwrap();
@@ -293,13 +325,62 @@ mod tests {
     #[test]
     fn nothing_to_rotate_or_a_broken_list_is_an_error_naming_the_file() {
         let dir = tempfile::tempdir().unwrap();
-        let e = rotate_credential_key(dir.path(), false, 0).unwrap_err();
+        let e = rotate_credential_key(dir.path(), false, 0, None).unwrap_err().to_string();
         assert!(e.contains("credential-key.jwk") && e.contains("no credential key to rotate"), "{e}");
         Keys::open(dir.path()).unwrap();
         std::fs::write(dir.path().join(RETIRED_CREDENTIAL_KEYS), "not json").unwrap();
         let e = Keys::open(dir.path()).err().unwrap();
         assert!(e.contains(RETIRED_CREDENTIAL_KEYS), "{e}");
-        let e = rotate_credential_key(dir.path(), false, 0).unwrap_err();
+        let e = rotate_credential_key(dir.path(), false, 0, None).unwrap_err().to_string();
         assert!(e.contains(RETIRED_CREDENTIAL_KEYS), "{e}");
+    }
+
+    /// Replicas sharing `keys_dir` that start together use one set of keys, and rotations
+    /// made at once lose no key: every key that was ever current is current or retired
+    /// after them (a lost one had signed credentials nobody could verify any more).
+    #[test]
+    fn replicas_starting_or_rotating_at_once_lose_no_key() {
+        let dir = std::sync::Arc::new(tempfile::tempdir().unwrap());
+        let n = 6;
+        let start = std::sync::Arc::new(std::sync::Barrier::new(n));
+        let opened: Vec<(String, Option<String>)> = (0..n)
+            .map(|_| {
+                let (dir, start) = (std::sync::Arc::clone(&dir), std::sync::Arc::clone(&start));
+                std::thread::spawn(move || {
+                    start.wait();
+                    let k = Keys::open(dir.path()).unwrap();
+                    (k.credential().kid().unwrap(), k.token().kid())
+                })
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .map(|h| h.join().unwrap())
+            .collect();
+        assert!(opened.windows(2).all(|w| w[0] == w[1]), "one credential key and one token key for all: {opened:?}");
+
+        let now = 1_800_000_000;
+        let rotations: Vec<Rotated> = (0..n)
+            .map(|_| {
+                let (dir, start) = (std::sync::Arc::clone(&dir), std::sync::Arc::clone(&start));
+                std::thread::spawn(move || {
+                    start.wait();
+                    rotate_credential_key(dir.path(), false, now, None).unwrap()
+                })
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .map(|h| h.join().unwrap())
+            .collect();
+        let published = kids(&Keys::open(dir.path()).unwrap().issuer_jwks(now, YEAR));
+        assert_eq!(published.len(), n + 1, "the first key and each rotation's: {published:?}");
+        for r in &rotations {
+            assert!(published.contains(&r.old_kid) && published.contains(&r.new_kid), "{r:?} in {published:?}");
+        }
+
+        // A running issuer names the key it rotates; one replaced meanwhile is not rotated again.
+        let stale = rotations[0].old_kid.clone();
+        let e = rotate_credential_key(dir.path(), true, now, Some(&stale)).unwrap_err();
+        assert!(matches!(e, RotationError::Superseded { .. }), "{e}");
+        assert_eq!(kids(&Keys::open(dir.path()).unwrap().issuer_jwks(now, YEAR)), published, "nothing changed");
     }
 }

@@ -701,16 +701,24 @@ impl Issuer {
     pub async fn rotate_credential_key(&self, withdraw: bool) -> Result<crate::keys::Rotated, crate::error::IssuerError> {
         let _one = self.inner.key_rotation.one.lock().await;
         let now = self.now().secs();
+        // A rotation another replica made is taken up first, so that the key withdrawn (its
+        // certificates revoked) is the one `keys_dir` holds; the file rotation refuses if it
+        // changed again meanwhile.
+        self.take_up(now).await.map_err(crate::error::IssuerError::internal)?;
         let old = wallet_core::jose::Signer::kid(&*self.inner.keys.credential()).unwrap_or_default();
         if withdraw && !self.inner.config.authority_hints.is_empty() {
             let n = trust_anchor::pki::revoke_signing_certificates(&self.inner.federation, &old, now).await.map_err(crate::error::IssuerError::internal)?;
             tracing::warn!(target: "issuer", kid = %old, revoked = n, "credential key withdrawn: its signing certificates are revoked");
         }
         let dir = self.inner.config.keys_dir().to_path_buf();
-        let rotated = tokio::task::spawn_blocking(move || crate::keys::rotate_credential_key(&dir, withdraw, now))
+        let expected = old.clone();
+        let rotated = tokio::task::spawn_blocking(move || crate::keys::rotate_credential_key(&dir, withdraw, now, Some(&expected)))
             .await
             .map_err(crate::error::IssuerError::internal)?
-            .map_err(crate::error::IssuerError::internal)?;
+            .map_err(|e| match e {
+                crate::keys::RotationError::Superseded { .. } => crate::error::IssuerError::oauth(wallet_core::oid4vci::ErrorCode::InvalidRequest, e),
+                crate::keys::RotationError::Files(_) => crate::error::IssuerError::internal(e),
+            })?;
         self.take_up(now).await.map_err(crate::error::IssuerError::internal)?;
         Ok(rotated)
     }

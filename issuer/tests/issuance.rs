@@ -194,7 +194,7 @@ async fn the_credential_key_is_rotated_while_running() {
     // Rotated in keys_dir behind the running issuer's back (another replica, the offline command).
     // (Nothing has signed since the start: no look at keys_dir yet, whose cadence is 30 s.)
     let k0 = wallet_core::jose::Signer::kid(&*fed.issuer.keys().credential()).unwrap();
-    let offline = issuer::keys::rotate_credential_key(fed.config.keys_dir(), false, UnixTime::now().secs()).unwrap();
+    let offline = issuer::keys::rotate_credential_key(fed.config.keys_dir(), false, UnixTime::now().secs(), None).unwrap();
     assert_eq!(offline.old_kid, k0);
     let (_, s, v) = Wallet::new(1).first_credential(&fed, MARIO, PID).await;
     assert_eq!(s, 200, "{v}");

@@ -185,24 +185,16 @@ impl CoreKeys {
 
     /// Loads `<dir>/<file>`, creating the keys on first start.
     pub fn load_or_create(dir: &Path, file: &str, bits: RsaBits) -> Result<Self, KeyError> {
-        let path = dir.join(file);
-        let io = |e: std::io::Error| KeyError::Io { path: path.display().to_string(), reason: e.to_string() };
-        std::fs::create_dir_all(dir).map_err(io)?;
-        match std::fs::read_to_string(&path) {
-            Ok(text) => {
-                let s: Stored = serde_json::from_str(&text).map_err(|e| KeyError::Invalid(e.to_string()))?;
-                let der = |v: &str| b64::decode(v).map_err(|_| KeyError::Invalid("key file is not base64url".into()));
-                Ok(Self { sig: RsaKey::from_pkcs8(&der(&s.sig)?)?, enc: RsaKey::from_pkcs8(&der(&s.enc)?)? })
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let keys = Self::generate(bits)?;
-                let text = serde_json::to_string(&Stored { sig: b64::encode(keys.sig.pkcs8()), enc: b64::encode(keys.enc.pkcs8()) })
-                    .map_err(|e| KeyError::Invalid(e.to_string()))?;
-                write_private(&path, text.as_bytes()).map_err(io)?;
-                Ok(keys)
-            }
-            Err(e) => Err(io(e)),
-        }
+        let parse = |b: &[u8]| {
+            let s: Stored = serde_json::from_slice(b).map_err(|e| KeyError::Invalid(format!("{}: {e}", dir.join(file).display())))?;
+            let der = |v: &str| b64::decode(v).map_err(|_| KeyError::Invalid("key file is not base64url".into()));
+            Ok(Self { sig: RsaKey::from_pkcs8(&der(&s.sig)?)?, enc: RsaKey::from_pkcs8(&der(&s.enc)?)? })
+        };
+        let create = || {
+            let keys = Self::generate(bits)?;
+            serde_json::to_vec(&Stored { sig: b64::encode(keys.sig.pkcs8()), enc: b64::encode(keys.enc.pkcs8()) }).map_err(|e| KeyError::Invalid(e.to_string()))
+        };
+        load_or_create_file(&dir.join(file), parse, create)
     }
 
     /// The public JWKS to publish: the signing key with `use: sig`, the encryption key with
@@ -216,7 +208,23 @@ impl CoreKeys {
     }
 }
 
-pub(crate) use wallet_core::store::write_private;
+/// Reads the private file at `path`, or creates it with what `create` makes, once: processes
+/// racing to create it all get the one written (wallet-core `store::create_private`).
+pub(crate) fn load_or_create_file<T>(path: &Path, parse: impl Fn(&[u8]) -> Result<T, KeyError>, create: impl FnOnce() -> Result<Vec<u8>, KeyError>) -> Result<T, KeyError> {
+    let io = |e: std::io::Error| KeyError::Io { path: path.display().to_string(), reason: e.to_string() };
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(io)?;
+    }
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            wallet_core::store::create_private(path, &create()?).map_err(io)?;
+            std::fs::read(path).map_err(io)?
+        }
+        Err(e) => return Err(io(e)),
+    };
+    parse(&bytes)
+}
 
 /// `n` random bytes from the system generator; [`KeyError::Random`] (fail closed) when it fails.
 pub(crate) fn random_bytes<const N: usize>() -> Result<[u8; N], KeyError> {

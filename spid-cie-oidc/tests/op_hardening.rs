@@ -351,3 +351,24 @@ async fn token_endpoints_are_rate_limited_per_client() {
     // The login routes are not behind this limit.
     assert_eq!(fed.http.get(format!("{op}/authorization")).send().await.unwrap().status(), 400);
 }
+
+/// The pairwise salt every `sub` derives from is created once and never replaced: an OP
+/// restarted on its data directory gives a citizen the same `sub`, and a salt file that is
+/// not 32 bytes stops the start, naming the file (before, it was silently replaced and every
+/// citizen got a new `sub` at each relying party).
+#[test]
+fn the_pairwise_salt_survives_restarts_and_a_damaged_one_stops_the_start() {
+    use spid_cie_oidc::op::{OpConfig, OpState};
+    use wallet_core::federation::EntityId;
+    let dir = tempfile::tempdir().unwrap();
+    let id = EntityId::new("https://op.example.it").unwrap();
+    let config = || OpConfig::new(id.clone(), dir.path().join("op"), Vec::new(), Vec::new());
+    let rp = EntityId::new("https://rp.example.it").unwrap();
+    let first = OpState::open(config()).unwrap().pairwise_sub(&rp, "TINIT-RSSMRA80A01H501U");
+    drop(OpState::open(config()).unwrap());
+    assert_eq!(OpState::open(config()).unwrap().pairwise_sub(&rp, "TINIT-RSSMRA80A01H501U"), first);
+    std::fs::write(dir.path().join("op/op-pairwise-salt"), b"short").unwrap();
+    let e = OpState::open(config()).err().expect("a damaged salt refuses the start").to_string();
+    assert!(e.contains("op-pairwise-salt") && e.contains("32 bytes"), "{e}");
+    assert_eq!(std::fs::read(dir.path().join("op/op-pairwise-salt")).unwrap(), b"short", "left as it was");
+}

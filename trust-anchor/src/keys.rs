@@ -52,32 +52,34 @@ impl KeyRing {
     pub fn load_or_create(data_dir: &Path) -> Result<Self, String> {
         std::fs::create_dir_all(data_dir).map_err(|e| format!("{}: {e}", data_dir.display()))?;
         let path = data_dir.join("federation-keys.json");
-        match std::fs::read_to_string(&path) {
-            Ok(text) => {
-                let s: Stored = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-                Ok(Self { current: signer(&s.current)?, next: s.next.as_deref().map(signer).transpose()?, retired: s.retired, path })
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let legacy = data_dir.join("federation-key.jwk");
-                let current = match std::fs::read_to_string(&legacy) {
-                    Ok(t) => signer(&t)?,
-                    Err(_) => SoftwareSigner::generate().map_err(|e| e.to_string())?,
-                };
-                let ring = Self { path, current, next: None, retired: Vec::new() };
-                ring.save()?;
-                Ok(ring)
-            }
-            Err(e) => Err(format!("{}: {e}", path.display())),
-        }
+        let parse = |b: &[u8]| {
+            let s: Stored = serde_json::from_slice(b).map_err(|e| e.to_string())?;
+            Ok((signer(&s.current)?, s.next.as_deref().map(signer).transpose()?, s.retired))
+        };
+        // Created once: replicas starting together on an empty directory all take the ring
+        // that was written, not each its own.
+        let create = || {
+            let current = match std::fs::read_to_string(data_dir.join("federation-key.jwk")) {
+                Ok(t) => signer(&t)?,
+                Err(_) => SoftwareSigner::generate().map_err(|e| e.to_string())?,
+            };
+            Self { path: path.clone(), current, next: None, retired: Vec::new() }.stored_json().map(String::into_bytes)
+        };
+        let (current, next, retired) = wallet_core::store::load_or_create_private(&path, parse, create).map_err(|e| e.to_string())?;
+        Ok(Self { path, current, next, retired })
     }
 
-    fn save(&self) -> Result<(), String> {
+    fn stored_json(&self) -> Result<String, String> {
         let stored = Stored {
             current: self.current.private_jwk().to_json(),
             next: self.next.as_ref().map(|n| n.private_jwk().to_json()),
             retired: self.retired.clone(),
         };
-        let text = serde_json::to_string(&stored).map_err(|e| e.to_string())?;
+        serde_json::to_string(&stored).map_err(|e| e.to_string())
+    }
+
+    fn save(&self) -> Result<(), String> {
+        let text = self.stored_json()?;
         wallet_core::store::write_private(&self.path, text.as_bytes()).map_err(|e| format!("{}: {e}", self.path.display()))
     }
 

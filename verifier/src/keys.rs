@@ -80,19 +80,14 @@ impl std::fmt::Debug for Keys {
     }
 }
 
-fn load_or_create<T>(path: &Path, parse: impl Fn(PrivateJwk) -> Result<T, String>, create: impl Fn() -> Result<(T, String), String>) -> Result<T, String> {
-    match std::fs::read_to_string(path) {
-        Ok(text) => {
-            let jwk = PrivateJwk::from_json(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-            parse(jwk).map_err(|e| format!("{}: {e}", path.display()))
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let (key, json) = create()?;
-            wallet_core::store::write_private(path, json.as_bytes()).map_err(|e| format!("{}: {e}", path.display()))?;
-            Ok(key)
-        }
-        Err(e) => Err(format!("{}: {e}", path.display())),
-    }
+/// A private JWK file, created on first start; replicas starting together on an empty
+/// `keys_dir` all use the one written ([`wallet_core::store::load_or_create_private`]).
+fn load_or_create<T>(path: &Path, parse: impl Fn(PrivateJwk) -> Result<T, String>, create: impl FnOnce() -> Result<String, String>) -> Result<T, String> {
+    let parse = |b: &[u8]| {
+        let text = std::str::from_utf8(b).map_err(|_| "not UTF-8".to_owned())?;
+        parse(PrivateJwk::from_json(text).map_err(|e| e.to_string())?)
+    };
+    wallet_core::store::load_or_create_private(path, parse, || create().map(String::into_bytes)).map_err(|e| e.to_string())
 }
 
 impl Keys {
@@ -104,20 +99,12 @@ impl Keys {
         let request_object = load_or_create(
             &dir.join("request-object-key.jwk"),
             |j| SoftwareSigner::from_private_jwk(j).map_err(|e| e.to_string()),
-            || {
-                let k = SoftwareSigner::generate().map_err(|e| e.to_string())?;
-                let json = k.private_jwk().to_json();
-                Ok((k, json))
-            },
+            || SoftwareSigner::generate().map(|k| k.private_jwk().to_json()).map_err(|e| e.to_string()),
         )?;
         let encryption = load_or_create(
             &dir.join("response-encryption-key.jwk"),
             |j| DecryptionKey::from_private_jwk(j).map_err(|e| e.to_string()),
-            || {
-                let k = DecryptionKey::generate().map_err(|e| e.to_string())?;
-                let json = k.private_jwk().to_json();
-                Ok((k, json))
-            },
+            || DecryptionKey::generate().map(|k| k.private_jwk().to_json()).map_err(|e| e.to_string()),
         )?;
         Ok(Self {
             entity_id: config.entity_id.clone(),

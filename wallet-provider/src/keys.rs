@@ -98,24 +98,15 @@ impl std::fmt::Debug for Keys {
     }
 }
 
-fn write_private(path: &Path, text: &str) -> Result<(), String> {
-    wallet_core::store::write_private(path, text.as_bytes()).map_err(|e| format!("{}: {e}", path.display()))
-}
-
+/// Created on first start; replicas starting together on an empty `keys_dir` all use the one
+/// written ([`wallet_core::store::load_or_create_private`]).
 fn load_or_create_attestation_key(keys_dir: &Path) -> Result<SoftwareSigner, String> {
-    let path = keys_dir.join("attestation-key.jwk");
-    match std::fs::read_to_string(&path) {
-        Ok(text) => {
-            let jwk = PrivateJwk::from_json(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-            SoftwareSigner::from_private_jwk(jwk).map_err(|e| format!("{}: {e}", path.display()))
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let key = SoftwareSigner::generate().map_err(|e| e.to_string())?;
-            write_private(&path, &key.private_jwk().to_json())?;
-            Ok(key)
-        }
-        Err(e) => Err(format!("{}: {e}", path.display())),
-    }
+    let parse = |b: &[u8]| {
+        let text = std::str::from_utf8(b).map_err(|_| "not UTF-8".to_owned())?;
+        SoftwareSigner::from_private_jwk(PrivateJwk::from_json(text).map_err(|e| e.to_string())?).map_err(|e| e.to_string())
+    };
+    let create = || SoftwareSigner::generate().map(|k| k.private_jwk().to_json().into_bytes()).map_err(|e| e.to_string());
+    wallet_core::store::load_or_create_private(&keys_dir.join("attestation-key.jwk"), parse, create).map_err(|e| e.to_string())
 }
 
 impl Keys {

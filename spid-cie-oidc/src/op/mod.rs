@@ -47,7 +47,7 @@ use wallet_core::jose::b64;
 
 use crate::claims::{Acr, Attribute};
 use crate::discovery::Discovery;
-use crate::keys::{CoreKeys, KeyError, RsaBits, random_bytes, write_private};
+use crate::keys::{CoreKeys, KeyError, RsaBits, load_or_create_file, random_bytes};
 pub use error::OAuthError;
 pub use identities::{TestIdentity, default_identities};
 pub use registration::{RegisteredRp, RegistrationError};
@@ -187,18 +187,14 @@ impl OpState {
         }
         let keys = CoreKeys::load_or_create(&config.data_dir, "op-core-keys.json", config.key_bits)?;
         let salt_path = config.data_dir.join("op-pairwise-salt");
-        let salt = match std::fs::read(&salt_path) {
-            Ok(s) if s.len() == 32 => {
-                let mut a = [0u8; 32];
-                a.copy_from_slice(&s);
-                a
-            }
-            _ => {
-                let s = random_bytes::<32>()?;
-                write_private(&salt_path, &s).map_err(|e| OpError::Io(format!("{}: {e}", salt_path.display())))?;
-                s
-            }
-        };
+        // Created once and never replaced: every pairwise `sub` derives from it, so a salt
+        // that cannot be read or is not 32 bytes stops the start instead of silently
+        // giving every citizen a new `sub`.
+        let salt: [u8; 32] = load_or_create_file(
+            &salt_path,
+            |b| <[u8; 32]>::try_from(b).map_err(|_| KeyError::Invalid(format!("{}: a pairwise salt is 32 bytes, this file has {}", salt_path.display(), b.len()))),
+            || random_bytes::<32>().map(|b| b.to_vec()),
+        )?;
         let metadata = provider_metadata(&config, &keys);
         let mut fed = trust_anchor::Config::trust_anchor(config.entity_id.clone(), config.data_dir.join("federation"), config.admin_token.clone());
         fed.authority = false;

@@ -30,7 +30,7 @@ use wallet_core::federation::EntityId;
 use wallet_core::time::UnixTime;
 
 use crate::claims::Acr;
-use crate::keys::{KeyError, random_bytes, write_private};
+use crate::keys::{KeyError, load_or_create_file, random_bytes};
 
 /// The longest `state` accepted at a callback, in characters (checked before decoding).
 pub const MAX_STATE_LEN: usize = 4096;
@@ -126,18 +126,7 @@ impl StateKey {
 
     /// Loads `<dir>/rp-state-key`, creating it (0600, atomically) on first start.
     pub(crate) fn load_or_create(dir: &Path) -> Result<Self, KeyError> {
-        let path = dir.join(STATE_KEY_FILE);
-        let io = |e: std::io::Error| KeyError::Io { path: path.display().to_string(), reason: e.to_string() };
-        std::fs::create_dir_all(dir).map_err(io)?;
-        match std::fs::read(&path) {
-            Ok(b) => Self::from_bytes(&b),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let b = random_bytes::<32>()?;
-                write_private(&path, &b).map_err(io)?;
-                Self::from_bytes(&b)
-            }
-            Err(e) => Err(io(e)),
-        }
+        load_or_create_file(&dir.join(STATE_KEY_FILE), Self::from_bytes, || random_bytes::<32>().map(|b| b.to_vec()))
     }
 
     fn aad(client_id: &EntityId) -> Vec<u8> {

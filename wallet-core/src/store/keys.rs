@@ -34,8 +34,8 @@ impl KeyProvider for StaticKeyProvider {
     }
 }
 
-/// A random key in a file beside the store, created on first use with mode 0600 (written to
-/// a temporary file and renamed, so a crash never leaves half a key). For the command-line
+/// A random key in a file beside the store, created on first use with mode 0600 (whole or
+/// not at all, once: [`super::load_or_create_private`]). For the command-line
 /// wallet and development; phones use their keystore.
 #[derive(Debug, Clone)]
 pub struct FileKeyProvider {
@@ -51,38 +51,11 @@ impl FileKeyProvider {
 
 impl KeyProvider for FileKeyProvider {
     fn data_key(&self) -> Result<DataKey, KeyError> {
-        let shown = self.path.display().to_string();
-        match std::fs::read(&self.path) {
-            Ok(bytes) => {
-                let arr: [u8; 32] = bytes.as_slice().try_into().map_err(|_| KeyError::BadKeyFile(shown))?;
-                Ok(DataKey::from_bytes(arr))
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let key = DataKey::generate()?;
-                write_private(&self.path, key.as_bytes()).map_err(|e| KeyError::Unavailable(format!("{shown}: {e}")))?;
-                Ok(key)
-            }
-            Err(e) => Err(KeyError::Unavailable(format!("{shown}: {e}"))),
-        }
+        let parse = |b: &[u8]| <[u8; 32]>::try_from(b).map(DataKey::from_bytes).map_err(|_| "not a 32-byte key".to_owned());
+        let create = || DataKey::generate().map(|k| k.as_bytes().to_vec()).map_err(|e| e.to_string());
+        super::load_or_create_private(&self.path, parse, create).map_err(|e| match e {
+            super::PrivateFileError::Invalid { path, .. } => KeyError::BadKeyFile(path),
+            e => KeyError::Unavailable(e.to_string()),
+        })
     }
-}
-
-/// Writes `bytes` to `path` readable by its owner only (0600 on Unix), atomically: into a
-/// temporary file beside it, synced, then renamed over it, so a crash leaves the old content or
-/// the new one, never half of either. Used for every secret the wallet keeps in a file (the
-/// store's key, software keys, the sealed instance state, and the services' key files).
-pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write as _;
-    let tmp = path.with_extension("tmp");
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt as _;
-        opts.mode(0o600);
-    }
-    let mut f = opts.open(&tmp)?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, path)
 }

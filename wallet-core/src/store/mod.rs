@@ -18,10 +18,11 @@
 
 mod crypto;
 mod keys;
+mod private_file;
 
 pub use crypto::DataKey;
 pub use keys::{FileKeyProvider, KeyError, KeyProvider, StaticKeyProvider};
-pub use keys::write_private;
+pub use private_file::{ExclusiveLock, PrivateFileError, create_private, load_or_create_private, write_private};
 
 use std::path::Path;
 use std::sync::Mutex;
