@@ -111,7 +111,7 @@ impl From<String> for RotationError {
 
 /// Rotates the credential key in `dir`: on a stopped issuer (a new key signs from the next
 /// start), or under a running one, which then takes it up ([`Keys::reload_credential`]: at
-/// once on the replica that rotated, within 30 s on the others sharing `keys_dir`). The replaced key's public key stays published as retired, so that the
+/// once on the replica that rotated, within [`KEY_FILE_LOOK`] seconds on the others sharing `keys_dir`). The replaced key's public key stays published as retired, so that the
 /// credentials it signed still verify, unless `withdraw` (a compromised key, whose signing
 /// certificates were revoked: its credentials must no longer verify by it). `now` is when it
 /// is retired. The retired list is written before the new key: a crash between the two leaves
@@ -159,8 +159,14 @@ impl CredentialKeys {
     }
 }
 
+/// How often (seconds) a running issuer looks whether `keys_dir` holds a new credential key
+/// (a `stat` of the file; read only when it changed), from the requests that sign: a key
+/// rotated or withdrawn on one replica stops signing on the others within this time.
+pub const KEY_FILE_LOOK: i64 = 1;
+
 /// A retired key stays published this much longer than `credential_ttl` after its rotation:
-/// another replica may sign with it until it next looks at `keys_dir` (at most 30 s later).
+/// another replica may sign with it until it next looks at `keys_dir` ([`KEY_FILE_LOOK`]; a
+/// wide margin for clocks and a replica under load).
 pub const RETIRED_MARGIN: i64 = 60;
 
 /// The credential key's file, in the keys directory.
@@ -169,10 +175,33 @@ pub const CREDENTIAL_KEY: &str = "credential-key.jwk";
 /// The lock file that serialises credential key rotations in `keys_dir` ([`rotate_credential_key`]).
 pub const ROTATION_LOCK: &str = "credential-key.lock";
 
+/// What tells one version of a file from the next without reading it: a rotation writes a
+/// new file and renames it over the old (a new inode on Unix), with its own modification time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct FileIdentity {
+    inode: u64,
+    modified: Option<std::time::SystemTime>,
+    len: u64,
+}
+
+impl FileIdentity {
+    fn of(path: &Path) -> Option<Self> {
+        let m = std::fs::metadata(path).ok()?;
+        #[cfg(unix)]
+        let inode = std::os::unix::fs::MetadataExt::ino(&m);
+        #[cfg(not(unix))]
+        let inode = 0;
+        Some(Self { inode, modified: m.modified().ok(), len: m.len() })
+    }
+}
+
 /// The credential and token keys, and the OpenID4VP relying party's.
 pub struct Keys {
     dir: PathBuf,
     credential: RwLock<CredentialKeys>,
+    /// The credential key file as last read ([`FileIdentity`]): a look at `keys_dir` is one
+    /// `stat` unless a rotation replaced the file.
+    credential_file: std::sync::Mutex<Option<FileIdentity>>,
     token: SoftwareSigner,
     nonce: NonceKey,
     request_object: SoftwareSigner,
@@ -190,9 +219,11 @@ impl Keys {
     pub fn open(dir: &Path) -> Result<Self, String> {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         let token = load_or_create(&dir.join("token-key.jwk"), signer, new_signer)?;
+        let credential = CredentialKeys::load(dir)?;
         Ok(Self {
             dir: dir.to_path_buf(),
-            credential: RwLock::new(CredentialKeys::load(dir)?),
+            credential_file: std::sync::Mutex::new(FileIdentity::of(&dir.join(CREDENTIAL_KEY))),
+            credential: RwLock::new(credential),
             nonce: NonceKey::derive(token.private_jwk().d(), "tessera-issuer c_nonce"),
             token,
             request_object: load_or_create(&dir.join("request-object-key.jwk"), signer, new_signer)?,
@@ -212,6 +243,7 @@ impl Keys {
     /// cannot be read leaves the key in use (the error says which file).
     pub fn reload_credential(&self) -> Result<Option<String>, String> {
         let path = self.dir.join(CREDENTIAL_KEY);
+        *self.credential_file.lock().unwrap_or_else(PoisonError::into_inner) = FileIdentity::of(&path);
         let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
         let on_disk = SoftwareSigner::from_private_jwk(PrivateJwk::from_json(&text).map_err(|e| format!("{}: {e}", path.display()))?)
             .map_err(|e| format!("{}: {e}", path.display()))?;
@@ -222,6 +254,14 @@ impl Keys {
         let retired = load_retired(&self.dir)?;
         *self.credential.write().unwrap_or_else(PoisonError::into_inner) = CredentialKeys { current: Arc::new(on_disk), retired };
         Ok(Some(old.unwrap_or_default()))
+    }
+
+    /// Whether the credential key file is no longer the one last read (a rotation renames a
+    /// new file over it), by its metadata only; a file that cannot be looked at counts as
+    /// changed, so that reading it says why.
+    pub fn credential_file_changed(&self) -> bool {
+        let now = FileIdentity::of(&self.dir.join(CREDENTIAL_KEY));
+        now.is_none() || *self.credential_file.lock().unwrap_or_else(PoisonError::into_inner) != now
     }
 
     /// The access token key.

@@ -285,7 +285,7 @@ pub struct RotateKey {
 }
 
 /// `POST /admin/credential-key/rotate {"withdraw": false}`: a new credential key signs from
-/// now, on this replica at once and on the others sharing `keys_dir` within 30 s
+/// now, on this replica at once and on the others sharing `keys_dir` within a second
 /// ([`Issuer::rotate_credential_key`]). 200 `{old_kid, new_kid, retired}`.
 async fn rotate_key(_: AdminToken, State(st): State<Issuer>, service_kit::Json(req): service_kit::Json<RotateKey>) -> Result<Response, IssuerError> {
     let r = st.rotate_credential_key(req.withdraw).await?;

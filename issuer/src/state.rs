@@ -319,6 +319,9 @@ pub const SIGNING_CERT_RENEWAL: i64 = 30 * 86_400;
 
 /// Seconds before a failed resolution of our own chain is tried again.
 pub const CHAIN_RETRY: i64 = 30;
+/// How often (seconds) a replica reads the federation registry for a withdrawal of the key it
+/// signs with made on another replica (one indexed read): issuance stops within this time.
+pub const WITHDRAWAL_LOOK: i64 = 1;
 /// Our chain is resolved again this long before it expires.
 const CHAIN_REFRESH_MARGIN: i64 = 300;
 
@@ -697,7 +700,7 @@ impl Issuer {
     /// otherwise it stays published, retired, for `credential_ttl`. Then a new key is written
     /// to `keys_dir` ([`crate::keys::rotate_credential_key`]) and taken up at once
     /// ([`Self::take_up_rotated_key`]); the other replicas sharing `keys_dir` take it up within
-    /// [`CHAIN_RETRY`] seconds. Issuance stopped by a withdrawal resumes with the new key.
+    /// [`crate::keys::KEY_FILE_LOOK`] seconds. Issuance stopped by a withdrawal resumes with the new key.
     pub async fn rotate_credential_key(&self, withdraw: bool) -> Result<crate::keys::Rotated, crate::error::IssuerError> {
         let _one = self.inner.key_rotation.one.lock().await;
         let now = self.now().secs();
@@ -724,17 +727,20 @@ impl Issuer {
     }
 
     /// Takes up a credential key rotated in `keys_dir` by another replica (or offline): looked
-    /// for at most every [`CHAIN_RETRY`] seconds, by the requests that sign (credentials, the
-    /// status list, the signed metadata). A file that cannot be read keeps the key in use
-    /// (logged).
+    /// for at most every [`crate::keys::KEY_FILE_LOOK`] seconds (a `stat`; the file is read
+    /// only when it changed), by the requests that sign (credentials, the status list, the
+    /// signed metadata). A file that cannot be read keeps the key in use (logged).
     pub async fn take_up_rotated_key(&self) {
         let now = self.now().secs();
         let last = self.inner.key_rotation.checked_at.load(std::sync::atomic::Ordering::Relaxed);
-        if now < last.saturating_add(CHAIN_RETRY) {
+        if now < last.saturating_add(crate::keys::KEY_FILE_LOOK) {
             return;
         }
         let Ok(_one) = self.inner.key_rotation.one.try_lock() else { return };
         self.inner.key_rotation.checked_at.store(now, std::sync::atomic::Ordering::Relaxed);
+        if !self.inner.keys.credential_file_changed() {
+            return;
+        }
         if let Err(e) = self.take_up(now).await {
             tracing::warn!(target: "issuer", "the credential key in keys_dir cannot be read (the key in use stays): {e}");
         }
@@ -888,7 +894,7 @@ impl Issuer {
     /// Whether our credential key was withdrawn: its signing certificates revoked here
     /// (IT-Wallet 1.4 §1.2: what it signs would be refused by every verifier checking our
     /// CRL, and a compromised key must sign nothing more). Read from the federation registry
-    /// at most every [`CHAIN_RETRY`] seconds, and at once after a revocation made on this
+    /// at most every [`WITHDRAWAL_LOOK`] seconds, and at once after a revocation made on this
     /// replica. Without a superior no certificate is ever issued, so none can be revoked. A
     /// registry that cannot be read leaves the last answer standing (logged).
     pub async fn credential_key_withdrawn(&self) -> bool {
@@ -902,7 +908,7 @@ impl Issuer {
             if w.kid != in_use() {
                 return None;
             }
-            let current = w.generation == generation && w.checked_at.is_some_and(|t| now < t.saturating_add(CHAIN_RETRY));
+            let current = w.generation == generation && w.checked_at.is_some_and(|t| now < t.saturating_add(WITHDRAWAL_LOOK));
             (w.withdrawn || current).then_some(w.withdrawn)
         };
         if let Some(w) = known(self.now().secs()) {

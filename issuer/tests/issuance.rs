@@ -192,7 +192,7 @@ async fn the_credential_key_is_rotated_while_running() {
     };
 
     // Rotated in keys_dir behind the running issuer's back (another replica, the offline command).
-    // (Nothing has signed since the start: no look at keys_dir yet, whose cadence is 30 s.)
+    // (Nothing has signed since the start: no look at keys_dir yet.)
     let k0 = wallet_core::jose::Signer::kid(&*fed.issuer.keys().credential()).unwrap();
     let offline = issuer::keys::rotate_credential_key(fed.config.keys_dir(), false, UnixTime::now().secs(), None).unwrap();
     assert_eq!(offline.old_kid, k0);
@@ -241,6 +241,20 @@ async fn the_credential_key_is_rotated_while_running() {
     assert_eq!(s, 200, "{v}");
     assert_eq!(signed_by(&v).0, k3);
     assert_eq!(list_kid().await, k3);
+
+    // Rotated behind its back again, now that it has looked at keys_dir lately: taken up
+    // within a second (another replica's rotation stops the old key that soon).
+    let behind = issuer::keys::rotate_credential_key(fed.config.keys_dir(), false, UnixTime::now().secs(), None).unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    let (_, s, v) = Wallet::new(1).first_credential(&fed, MARIO, PID).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(signed_by(&v).0, behind.new_kid, "taken up a second later");
+
+    // A rotation by this replica of a key another one replaced meanwhile: it takes the newer
+    // key up first and rotates that one.
+    let again = issuer::keys::rotate_credential_key(fed.config.keys_dir(), false, UnixTime::now().secs(), None).unwrap();
+    let (s, r) = rotate(json!({}), Some(TOKEN)).await;
+    assert_eq!((s, r["old_kid"].as_str()), (200, Some(again.new_kid.as_str())), "{r}");
 }
 
 /// A credential ends no later than the certificate in its `x5c` (a verifier checks both): a

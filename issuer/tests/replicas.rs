@@ -305,7 +305,7 @@ impl wallet_core::time::Clock for Later {
 /// The credential key rotated while running, across replicas sharing `keys_dir` and the
 /// database: rotated through A's admin API, A signs with the new key at once; B goes on
 /// with the old one (still published, retired: what it signs verifies) until it looks at
-/// `keys_dir` again, at most every 30 s (B's clock is moved on here), then signs with the new
+/// `keys_dir` again, at most once a second (B's clock is moved on here), then signs with the new
 /// key and publishes it first.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_key_rotated_on_one_replica_is_taken_up_by_the_other() {
@@ -334,11 +334,12 @@ async fn a_key_rotated_on_one_replica_is_taken_up_by_the_other() {
     assert_eq!((s, r["old_kid"].as_str()), (200, Some(k0.as_str())), "{r}");
     let k1 = r["new_kid"].as_str().unwrap().to_owned();
     assert_eq!(signed_at(a.clone()).await, k1, "A at once");
-    assert_eq!(signed_at(b.clone()).await, k0, "B within its 30 s");
+    let by_b = signed_at(b.clone()).await;
+    assert!(by_b == k0 || by_b == k1, "B: the old key until its next look at keys_dir (within a second), then the new one: {by_b}");
     let (_, md) = Fed::json(fed.http.get(format!("{a}/.well-known/openid-credential-issuer"))).await;
     assert_eq!(md["jwks"]["keys"][1]["kid"].as_str(), Some(k0.as_str()), "the old key stays published: B's credential verifies");
 
-    clock.0.store(31, std::sync::atomic::Ordering::Relaxed);
+    clock.0.store(2, std::sync::atomic::Ordering::Relaxed);
     assert_eq!(signed_at(b.clone()).await, k1, "B took the new key up");
     let (_, md) = Fed::json(fed.http.get(format!("{b}/.well-known/openid-credential-issuer"))).await;
     assert_eq!(md["jwks"]["keys"][0]["kid"].as_str(), Some(k1.as_str()));
