@@ -7,9 +7,10 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 use service_kit::RateLimiter;
-use wallet_core::federation::TrustChainResolver;
-use wallet_core::federation::trust_mark::TrustMarkStatus;
-use wallet_core::jose::{Jwk, JwsHeader};
+use wallet_core::federation::entity::EntityStatement;
+use wallet_core::federation::trust_mark::{MAX_MARK_ISSUERS, TrustMarkStatus};
+use wallet_core::federation::{TrustAnchorConfig, TrustChainResolver, ValidatedChain};
+use wallet_core::jose::{Jwk, JwkSet, JwsHeader};
 use wallet_core::oid4vci::metadata::{ATTEST_JWT_CLIENT_AUTH, BatchCredentialIssuance};
 use wallet_core::oid4vci::token::{GRANT_AUTHORIZATION_CODE, GRANT_PRE_AUTHORIZED_CODE, GRANT_REFRESH_TOKEN};
 use wallet_core::oid4vci::{AuthorizationServerMetadata, CredentialConfiguration, CredentialIssuerMetadata};
@@ -74,13 +75,17 @@ pub enum OpenError {
 /// checked, and not past the mark's `exp`.
 ///
 /// The mark is also validated dynamically (IT-Wallet 1.4 §1.1: "static plus dynamic"; OID-FED
-/// §8.4): [`Issuer::fetch_mark_statuses`] asks the anchor's
+/// §8.4): [`Issuer::fetch_mark_statuses`] asks its issuer's
 /// `federation_trust_mark_status_endpoint` about it before the synchronous checks, once it
-/// validates statically (nothing unverified is sent), and the answer is used
+/// validates statically with that issuer's keys (nothing unverified is sent): the anchor's,
+/// or, for a mark an intermediate (or another issuer the anchor lists in
+/// `trust_mark_issuers`) issued, those of the issuer's own trust chain to the anchor, whose
+/// resolved metadata names the endpoint. The answer is used
 /// `trust_mark_status_refresh` seconds; `revoked`, `expired` or `invalid` refuses the
 /// provider. When the endpoint cannot be asked (none published, unreachable, an answer that
-/// does not verify) the static validation stands, and the log says so: a status endpoint
-/// down must not stop every wallet from getting credentials.
+/// does not verify, an issuer whose chain cannot be resolved) the static validation stands,
+/// and the log says so: a status endpoint down must not stop every wallet from getting
+/// credentials.
 #[derive(Debug, Clone)]
 pub struct WalletProviders {
     resolvers: Vec<TrustChainResolver>,
@@ -104,6 +109,10 @@ type MarkStatuses = std::collections::HashMap<String, (Option<TrustMarkStatus>, 
 
 /// Mark statuses remembered at most; the memory is emptied when full.
 const MAX_MARK_STATUSES: usize = 1_024;
+
+/// Trust chains of mark issuers other than the anchor, resolved in one
+/// [`Issuer::fetch_mark_statuses`] call, by anchor and issuer (`None`: could not be resolved).
+type MarkIssuerChains = Vec<((String, String), Option<ValidatedChain>)>;
 
 /// Trust anchors' Entity Configurations by anchor id (verified with its configured keys;
 /// `None` after a failed fetch) and until when they are used.
@@ -156,6 +165,16 @@ impl WalletProviders {
     fn mark_status(&self, mark: &str, now: i64) -> Option<(Option<TrustMarkStatus>, i64)> {
         let held = self.mark_statuses.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         held.get(mark).filter(|(_, until)| now <= *until).copied()
+    }
+
+    /// Remembers the status reported for `mark` (`None`: could not be asked) and until when
+    /// it is used.
+    fn remember_mark_status(&self, mark: &str, entry: (Option<TrustMarkStatus>, i64)) {
+        let mut held = self.mark_statuses.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if held.len() >= MAX_MARK_STATUSES {
+            held.clear();
+        }
+        held.insert(mark.to_owned(), entry);
     }
 
     /// The anchor's configuration while it is to be used (`Some(None)` after a failure).
@@ -1087,11 +1106,14 @@ impl Issuer {
     }
 
     /// The status of the wallet provider's required trust marks (the attestation's chain, or
-    /// the one collected for its `iss`), asked of the trust anchor that issued them at its
-    /// `federation_trust_mark_status_endpoint` (OID-FED §8.4) once each validates statically
-    /// ([`WalletProviders`] says how the answer counts). After
-    /// [`Self::fetch_provider_chain`] and [`Self::fetch_anchor_configurations`]; a map
-    /// look-up when nothing is due.
+    /// the one collected for its `iss`), asked of each mark's issuer at its
+    /// `federation_trust_mark_status_endpoint` (OID-FED §8.4; IT-Wallet 1.4 §1.1: trust marks
+    /// are validated "static plus dynamic") once the mark validates statically with that
+    /// issuer's keys (nothing unverified is sent): the trust anchor, or an issuer the anchor
+    /// lists for the type in `trust_mark_issuers` (an intermediate of the provider's chain),
+    /// known by its own trust chain to the anchor (`Self::mark_issuer`). [`WalletProviders`]
+    /// says how the answer counts. After [`Self::fetch_provider_chain`] and
+    /// [`Self::fetch_anchor_configurations`]; a map look-up when nothing is due.
     pub async fn fetch_mark_statuses(&self, attestation: Option<&str>) {
         use wallet_core::federation::trust_mark;
         let providers = &self.inner.wallet_providers;
@@ -1109,50 +1131,36 @@ impl Issuer {
         };
         let Some(ec) = chain.as_deref().and_then(<[String]>::first).and_then(|j| wallet_core::federation::entity::ParsedStatement::parse(j).ok()) else { return };
         let subject = &ec.claims.sub;
+        let mut issuer_chains = MarkIssuerChains::new();
         for tm in ec.claims.trust_marks.iter().flatten().filter(|t| providers.required_marks.contains(&t.trust_mark_type)) {
             if providers.mark_status_refresh > 0 && providers.mark_status(&tm.trust_mark, now.secs()).is_some() {
                 continue;
             }
+            let Some(iss) = trust_mark::unverified_issuer(&tm.trust_mark) else { continue };
             for anchor in &self.inner.config.trust_anchors {
                 let Some(Some(configuration)) = providers.anchor_configuration(anchor.id.as_str(), now.secs()) else { continue };
-                if trust_mark::verify(&tm.trust_mark, subject, &anchor.jwks, &configuration, now).is_err() {
+                let Some((keys, endpoint)) = self.mark_issuer(&iss, &tm.trust_mark_type, anchor, &configuration, &mut issuer_chains, now).await else { continue };
+                // Only what validated statically is sent to a status endpoint.
+                if trust_mark::verify(&tm.trust_mark, subject, &keys, &configuration, now).is_err() {
                     continue;
                 }
-                let endpoint = configuration
-                    .metadata
-                    .as_ref()
-                    .and_then(|m| m.get("federation_entity"))
-                    .and_then(|f| f.get("federation_trust_mark_status_endpoint"))
-                    .and_then(Value::as_str);
                 let asked = match endpoint {
-                    None => Err(format!("{} publishes no federation_trust_mark_status_endpoint", anchor.id)),
-                    Some(endpoint) => self
-                        .inner
-                        .http
-                        .for_request()
-                        .post_form(endpoint, &[("trust_mark", tm.trust_mark.as_str())], trust_mark::STATUS_RESPONSE_MEDIA_TYPE)
-                        .await
-                        .map_err(|e| format!("{endpoint}: {e}"))
-                        .and_then(|r| String::from_utf8(r.body).map_err(|_| format!("{endpoint}: the answer is not UTF-8")))
-                        .and_then(|jwt| trust_mark::verify_status_response(&jwt, &anchor.jwks, &tm.trust_mark).map_err(|e| format!("{endpoint}: {e}"))),
+                    None => Err(format!("{iss} publishes no federation_trust_mark_status_endpoint")),
+                    Some(endpoint) => self.ask_mark_status(&endpoint, &keys, &tm.trust_mark).await,
                 };
                 let entry = match asked {
                     Ok(status) => {
                         if status != TrustMarkStatus::Active {
-                            tracing::info!(target: "issuer", provider = %subject, trust_mark_type = %tm.trust_mark_type, status = status.as_str(), "wallet provider's trust mark is not active");
+                            tracing::info!(target: "issuer", provider = %subject, trust_mark_type = %tm.trust_mark_type, mark_issuer = %iss, status = status.as_str(), "wallet provider's trust mark is not active");
                         }
                         (Some(status), now.secs().saturating_add(providers.mark_status_refresh))
                     }
                     Err(e) => {
-                        tracing::warn!(target: "issuer", provider = %subject, trust_mark_type = %tm.trust_mark_type, "trust mark status not asked (the static validation stands): {e}");
+                        tracing::warn!(target: "issuer", provider = %subject, trust_mark_type = %tm.trust_mark_type, mark_issuer = %iss, "trust mark status not asked (the static validation stands): {e}");
                         (None, now.secs().saturating_add(CHAIN_RETRY))
                     }
                 };
-                let mut held = providers.mark_statuses.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-                if held.len() >= MAX_MARK_STATUSES {
-                    held.clear();
-                }
-                held.insert(tm.trust_mark.clone(), entry);
+                providers.remember_mark_status(&tm.trust_mark, entry);
                 break;
             }
         }
@@ -1173,6 +1181,75 @@ impl Issuer {
             asked.clear();
         }
         asked.insert(subject.as_str().to_owned(), until);
+    }
+
+    /// Whose keys verify a wallet provider's mark issued by `iss` under `anchor` (whose
+    /// current configuration is `configuration`), and where its status is asked (OID-FED
+    /// §8.4): the anchor's configured keys and the endpoint its configuration publishes when
+    /// the anchor issued it; for an issuer the anchor lists in `trust_mark_issuers` for
+    /// `trust_mark_type` (OID-FED §7.3: an intermediate of the provider's chain, or another
+    /// accredited issuer), its Federation Entity Keys and its `federation_entity` metadata
+    /// (superiors' metadata policies applied) from its own trust chain to that anchor, as the
+    /// wallet does for a relying party's marks (wallet-core `TrustMarkEvidence::gather`).
+    /// Only an accredited issuer is resolved (a provider's configuration does not choose what
+    /// we fetch), once a call, and at most [`MAX_MARK_ISSUERS`] of them a call. `None`: the
+    /// mark cannot be verified under this anchor.
+    async fn mark_issuer(
+        &self,
+        iss: &str,
+        trust_mark_type: &str,
+        anchor: &TrustAnchorConfig,
+        configuration: &EntityStatement,
+        chains: &mut MarkIssuerChains,
+        now: UnixTime,
+    ) -> Option<(JwkSet, Option<String>)> {
+        use wallet_core::federation::trust_mark;
+        if iss == anchor.id.as_str() {
+            let federation_entity = configuration.metadata.as_ref().and_then(|m| m.get("federation_entity")).and_then(Value::as_object);
+            return Some((anchor.jwks.clone(), trust_mark::status_endpoint(federation_entity)));
+        }
+        if !trust_mark::accredited(configuration, trust_mark_type, iss) {
+            return None;
+        }
+        let key = (anchor.id.as_str().to_owned(), iss.to_owned());
+        if !chains.iter().any(|(k, _)| *k == key) {
+            if chains.len() >= MAX_MARK_ISSUERS {
+                tracing::info!(target: "issuer", mark_issuer = %iss, "trust mark issuer not resolved: {MAX_MARK_ISSUERS} already resolved for this provider (the static validation stands)");
+                return None;
+            }
+            let resolved = self.resolve_mark_issuer(iss, anchor, now).await;
+            chains.push((key.clone(), resolved));
+        }
+        let chain = chains.iter().find(|(k, _)| *k == key).and_then(|(_, c)| c.as_ref())?;
+        Some((chain.subject.claims.jwks.clone(), trust_mark::status_endpoint(chain.metadata_of("federation_entity"))))
+    }
+
+    /// The trust chain of the mark issuer `iss` to `anchor`, collected through the Federation
+    /// API as a provider's is ([`Self::fetch_provider_chain`]); `None`, logged, when it cannot
+    /// be had (the mark's static validation then stands).
+    async fn resolve_mark_issuer(&self, iss: &str, anchor: &TrustAnchorConfig, now: UnixTime) -> Option<ValidatedChain> {
+        let fetcher = self.inner.http.for_request();
+        let resolved = match wallet_core::federation::EntityId::new(iss) {
+            Ok(id) => wallet_core::federation::ChainCollector::new_async(&fetcher, std::slice::from_ref(anchor)).resolve_async(&id, now).await.map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        resolved
+            .map_err(|e| tracing::warn!(target: "issuer", mark_issuer = %iss, anchor = %anchor.id, "trust mark status not asked (the static validation stands): the issuer's trust chain cannot be resolved: {e}"))
+            .ok()
+    }
+
+    /// `POST trust_mark=<mark>` to the mark issuer's `federation_trust_mark_status_endpoint`
+    /// (OID-FED §8.4.1), the signed answer verified with the issuer's keys (§8.4.2).
+    async fn ask_mark_status(&self, endpoint: &str, issuer_keys: &JwkSet, mark: &str) -> Result<TrustMarkStatus, String> {
+        use wallet_core::federation::trust_mark;
+        self.inner
+            .http
+            .for_request()
+            .post_form(endpoint, &[("trust_mark", mark)], trust_mark::STATUS_RESPONSE_MEDIA_TYPE)
+            .await
+            .map_err(|e| format!("{endpoint}: {e}"))
+            .and_then(|r| String::from_utf8(r.body).map_err(|_| format!("{endpoint}: the answer is not UTF-8")))
+            .and_then(|jwt| trust_mark::verify_status_response(&jwt, issuer_keys, mark).map_err(|e| format!("{endpoint}: {e}")))
     }
 
     /// When wallet providers must hold a trust mark: each trust anchor's Entity

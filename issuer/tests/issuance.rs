@@ -882,11 +882,39 @@ async fn a_wua_from_a_provider_whose_trust_mark_was_revoked_is_refused() {
     let (_, s, v) = Wallet::new(1).first_credential(&fed, MARIO, PID).await;
     assert_eq!(s, 200, "{v}");
 
-    revoke_wp_mark(&fed).await;
+    revoke_wp_mark(&fed, &fed.anchor.id).await;
     let (_, s, v) = Wallet::new(1).first_credential(&fed, MARIO, PID).await;
     assert_eq!((s, v["error"].as_str()), (400, Some("invalid_proof")), "{v}");
     let why = v["error_description"].as_str().unwrap();
     assert!(why.contains("reports it revoked"), "{why}");
+}
+
+/// The same for a mark an intermediate issued (OID-FED §7.3, §8.4; IT-Wallet 1.4 §1.1): the
+/// provider sits under an intermediate which the anchor lists in `trust_mark_issuers` for the
+/// wallet-provider mark. The mark validates statically with the intermediate's keys; once the
+/// intermediate revokes it, the issuer, asking the `federation_trust_mark_status_endpoint`
+/// of the intermediate's metadata (its keys and metadata from its own trust chain to the
+/// anchor), refuses the WUA.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wua_from_a_provider_whose_intermediate_issued_mark_was_revoked_is_refused() {
+    let mut fed = Fed::under_intermediate(|c| {
+        c.wallet_provider_trust_marks = vec![common::wp_mark(&c.trust_anchors[0].id)];
+        // Asked before every request: the revocation shows at once.
+        c.trust_mark_status_refresh = 0;
+    })
+    .await;
+    let intermediate = fed.intermediate.clone().unwrap();
+    common::mark(&fed.http, &intermediate, &fed.wp_id, &common::wp_mark(&fed.anchor.id)).await;
+    fed.refresh_wp_chain().await;
+    assert_eq!(fed.wp_chain.len(), 3, "the provider, the intermediate about it, the anchor about the intermediate");
+    let (_, s, v) = Wallet::new(1).first_credential(&fed, MARIO, PID).await;
+    assert_eq!(s, 200, "{v}");
+
+    revoke_wp_mark(&fed, &intermediate).await;
+    let (_, s, v) = Wallet::new(1).first_credential(&fed, MARIO, PID).await;
+    assert_eq!((s, v["error"].as_str()), (400, Some("invalid_proof")), "{v}");
+    let why = v["error_description"].as_str().unwrap();
+    assert!(why.contains("reports it revoked") && why.contains(intermediate.as_str()), "{why}");
 }
 
 /// The same with the default `trust_mark_status_refresh` (300 s): a mark revoked before the
@@ -898,20 +926,20 @@ async fn a_wua_whose_providers_mark_was_revoked_before_it_was_ever_asked_is_refu
     assert_eq!(fed.config.trust_mark_status_refresh, 300);
     common::mark(&fed.http, &fed.anchor.id, &fed.wp_id, common::WP_MARK).await;
     fed.refresh_wp_chain().await;
-    revoke_wp_mark(&fed).await;
+    revoke_wp_mark(&fed, &fed.anchor.id).await;
     let (_, s, v) = Wallet::new(1).first_credential(&fed, MARIO, PID).await;
     assert_eq!((s, v["error"].as_str()), (400, Some("invalid_proof")), "{v}");
     assert!(v["error_description"].as_str().unwrap().contains("reports it revoked"), "{v}");
 }
 
-/// The anchor revokes the wallet provider's trust mark (its Entity Configuration still
-/// carries it, signed and unexpired).
-async fn revoke_wp_mark(fed: &Fed) {
+/// `issuer` (the anchor, or the intermediate that issued it) revokes the wallet provider's
+/// trust mark (its Entity Configuration still carries it, signed and unexpired).
+async fn revoke_wp_mark(fed: &Fed, issuer: &wallet_core::federation::EntityId) {
     let r = fed
         .http
-        .post(format!("{}/admin/trust-marks/revoke", fed.anchor.id))
+        .post(format!("{issuer}/admin/trust-marks/revoke"))
         .bearer_auth(TOKEN)
-        .json(&json!({"sub": fed.wp_id, "trust_mark_type": common::WP_MARK}))
+        .json(&json!({"sub": fed.wp_id, "trust_mark_type": common::wp_mark(&fed.anchor.id)}))
         .send()
         .await
         .unwrap();

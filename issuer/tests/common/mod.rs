@@ -80,6 +80,8 @@ pub struct Fed {
     /// A PID issuer no trust anchor onboarded ([`Setup::PidOverVp`]).
     pub rogue_pid_issuer: Option<PidIssuer>,
     pub anchor: TrustAnchorConfig,
+    /// The wallet provider's superior between it and the anchor ([`Fed::under_intermediate`]).
+    pub intermediate: Option<EntityId>,
     pub wp_id: EntityId,
     pub wp_key: SoftwareSigner,
     pub wp_chain: Vec<String>,
@@ -113,24 +115,46 @@ impl Fed {
 
     /// The federation for `setup`, the issuer's configuration edited by `edit` before it opens.
     pub async fn build(setup: Setup, edit: impl FnOnce(&mut Config)) -> Self {
+        Self::assemble(setup, false, edit).await
+    }
+
+    /// The federation with the wallet provider under an intermediate ([`Fed::intermediate`],
+    /// onboarded at the anchor, the provider onboarded at it), which the anchor lists in
+    /// `trust_mark_issuers` for the wallet-provider mark besides itself; the issuer's
+    /// configuration edited by `edit` before it opens.
+    pub async fn under_intermediate(edit: impl FnOnce(&mut Config)) -> Self {
+        Self::assemble(Setup::Plain, true, edit).await
+    }
+
+    /// The federation for `setup`, the wallet provider under an intermediate if
+    /// `intermediate`, the issuer's configuration edited by `edit` before it opens.
+    async fn assemble(setup: Setup, intermediate: bool, edit: impl FnOnce(&mut Config)) -> Self {
         let _ = tracing_subscriber::fmt().with_test_writer().with_max_level(tracing_subscriber::filter::LevelFilter::WARN).try_init();
         let dir = tempfile::tempdir().unwrap();
         let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
         let (listener, anchor_id) = bind().await;
+        // The intermediate's address first: the anchor lists it as a mark issuer from the start.
+        let int_listener = if intermediate { Some(bind().await) } else { None };
         let mut ta_config = trust_anchor::Config::trust_anchor(anchor_id.clone(), dir.path().join("ta"), TOKEN);
         ta_config.trust_mark_issuers.insert(rp_mark(&anchor_id), vec![anchor_id.to_string()]);
-        ta_config.trust_mark_issuers.insert(wp_mark(&anchor_id), vec![anchor_id.to_string()]);
+        let wp_mark_issuers = std::iter::once(&anchor_id).chain(int_listener.as_ref().map(|(_, id)| id)).map(EntityId::to_string).collect();
+        ta_config.trust_mark_issuers.insert(wp_mark(&anchor_id), wp_mark_issuers);
         let ta = trust_anchor::AppState::open(ta_config).unwrap();
         let jwks = ta.jwks();
         tokio::spawn(async move { axum::serve(listener, trust_anchor::router(ta)).await.unwrap() });
         let anchor = TrustAnchorConfig { id: anchor_id.clone(), jwks };
+        let intermediate = match int_listener {
+            Some((listener, id)) => Some(start_intermediate(listener, id, dir.path(), &anchor, &http).await),
+            None => None,
+        };
+        let wp_superior = intermediate.clone().unwrap_or_else(|| anchor_id.clone());
 
         // The wallet provider: a leaf whose `wallet_solution.jwks` holds its attestation key.
         let (listener, wp_id) = bind().await;
         let wp_key = SoftwareSigner::generate().unwrap();
         let mut wp = trust_anchor::Config::trust_anchor(wp_id.clone(), dir.path().join("wp"), TOKEN);
         wp.authority = false;
-        wp.authority_hints = vec![anchor_id.clone()];
+        wp.authority_hints = vec![wp_superior.clone()];
         // To check the trust marks it publishes.
         wp.trust_anchors = vec![anchor.clone()];
         wp.organization_name = "Wallet provider".into();
@@ -152,7 +176,7 @@ impl Fed {
             }))
             .fallback_service(trust_anchor::router(wp_state));
         tokio::spawn(async move { axum::serve(listener, wp_router).await.unwrap() });
-        onboard(&http, &anchor_id, &wp_id, "wallet_solution").await;
+        onboard(&http, &wp_superior, &wp_id, "wallet_solution").await;
         let wp_chain = collect_chain(&anchor, &wp_id).await;
         *chain_slot.write().unwrap() = wp_chain.clone();
 
@@ -199,7 +223,7 @@ impl Fed {
         if setup == Setup::SpidCie {
             mark(&http, &anchor_id, &issuer_id, "openid_relying_party/public").await;
         }
-        Self { dir, op, pid_issuer, rogue_pid_issuer, anchor, wp_id, wp_key, wp_chain, wp_chain_slot: chain_slot, issuer_id, issuer, config, http }
+        Self { dir, op, pid_issuer, rogue_pid_issuer, anchor, intermediate, wp_id, wp_key, wp_chain, wp_chain_slot: chain_slot, issuer_id, issuer, config, http }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -392,6 +416,19 @@ impl Wallet {
 }
 
 /// The trust mark type the test OpenID Provider requires of relying parties.
+/// An intermediate under `anchor`, served on `listener` and onboarded at the anchor: an
+/// authority, which onboards subordinates and issues trust marks (and answers their status).
+async fn start_intermediate(listener: tokio::net::TcpListener, id: EntityId, dir: &std::path::Path, anchor: &TrustAnchorConfig, http: &reqwest::Client) -> EntityId {
+    let mut c = trust_anchor::Config::trust_anchor(id.clone(), dir.join("int"), TOKEN);
+    c.authority_hints = vec![anchor.id.clone()];
+    c.trust_anchors = vec![anchor.clone()];
+    c.organization_name = "Intermediate".into();
+    let state = trust_anchor::AppState::open(c).unwrap();
+    tokio::spawn(async move { axum::serve(listener, trust_anchor::router(state)).await.unwrap() });
+    onboard(http, &anchor.id, &id, "federation_entity").await;
+    id
+}
+
 /// `id`'s trust chain to `anchor`, collected through the Federation API now (a blocking
 /// fetcher, off the runtime).
 async fn collect_chain(anchor: &TrustAnchorConfig, id: &EntityId) -> Vec<String> {
@@ -425,9 +462,10 @@ pub async fn root_pem(http: &reqwest::Client, anchor: &EntityId) -> String {
     wallet_core::x509::certificate_pem(&der)
 }
 
-/// Issues `sub` a trust mark of `mark_type` (short name under the anchor) and has it publish it.
-pub async fn mark(http: &reqwest::Client, anchor: &EntityId, sub: &EntityId, mark_type: &str) {
-    let r = http.post(format!("{anchor}/admin/trust-marks")).bearer_auth(TOKEN).json(&json!({"sub": sub, "trust_mark_type": mark_type, "claims": {"organization_type": "public"}})).send().await.unwrap();
+/// Has `issuer` (the anchor or an intermediate) issue `sub` a trust mark of `mark_type` (a
+/// short name under the issuer, or a full type) and `sub` publish it.
+pub async fn mark(http: &reqwest::Client, issuer: &EntityId, sub: &EntityId, mark_type: &str) {
+    let r = http.post(format!("{issuer}/admin/trust-marks")).bearer_auth(TOKEN).json(&json!({"sub": sub, "trust_mark_type": mark_type, "claims": {"organization_type": "public"}})).send().await.unwrap();
     assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
     let m: Value = r.json().await.unwrap();
     let r = http.post(format!("{sub}/admin/own-trust-marks")).bearer_auth(TOKEN).json(&json!({"trust_mark": m["trust_mark"]})).send().await.unwrap();

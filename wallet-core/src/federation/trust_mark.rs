@@ -90,10 +90,29 @@ impl TrustMarkClaims {
     }
 }
 
-/// A mark's `iss`, read before it is verified (to know whose keys verify it).
-pub(crate) fn unverified_issuer(mark: &str) -> Option<String> {
+/// A mark's `iss`, read before it is verified (to know whose keys verify it, and whose
+/// trust chain to resolve for them).
+pub fn unverified_issuer(mark: &str) -> Option<String> {
     let claims: Map<String, Value> = CompactJws::parse(mark).ok()?.payload_json().ok()?;
     claims.get("iss")?.as_str().map(str::to_owned)
+}
+
+/// Whether the trust anchor configuration `anchor` lists `issuer` in `trust_mark_issuers`
+/// for `trust_mark_type` (OID-FED §7.3; an empty list: any issuer of the federation). What
+/// [`verify`] requires, and what decides whether an issuer other than the anchor is worth
+/// resolving a trust chain for before its mark can be verified.
+pub fn accredited(anchor: &EntityStatement, trust_mark_type: &str, issuer: &str) -> bool {
+    anchor.trust_mark_issuers.as_ref().and_then(|m| m.get(trust_mark_type)).is_some_and(|l| l.is_empty() || l.iter().any(|i| i == issuer))
+}
+
+/// The most trust mark issuers other than the anchor whose trust chains one check resolves
+/// (an entity listing many marks does not make the checker fetch without end).
+pub const MAX_MARK_ISSUERS: usize = 4;
+
+/// `federation_trust_mark_status_endpoint` (OID-FED §8.4) of a `federation_entity` metadata:
+/// where a mark's issuer is asked its status (IT-Wallet 1.4 §1.1: "static plus dynamic").
+pub fn status_endpoint(federation_entity: Option<&Map<String, Value>>) -> Option<String> {
+    federation_entity?.get("federation_trust_mark_status_endpoint")?.as_str().map(str::to_owned)
 }
 
 /// The status an issuer reports for a mark.
@@ -172,10 +191,8 @@ pub fn verify(
     }
     check_times(tm.iat, tm.exp, now, "trust mark")?;
     // The anchor must list the issuer for this type (`[]` = any issuer).
-    let allowed = anchor.trust_mark_issuers.as_ref().and_then(|m| m.get(&tm.trust_mark_type));
-    match allowed {
-        Some(list) if list.is_empty() || list.iter().any(|i| i == tm.iss.as_str()) => {}
-        _ => return Err(tm_err(format!("{} is not an issuer of {} for the trust anchor", tm.iss, tm.trust_mark_type))),
+    if !accredited(anchor, &tm.trust_mark_type, tm.iss.as_str()) {
+        return Err(tm_err(format!("{} is not an issuer of {} for the trust anchor", tm.iss, tm.trust_mark_type)));
     }
     // A type with an owner needs the owner's delegation to this issuer.
     if let Some(owner) = anchor.trust_mark_owners.as_ref().and_then(|m| m.get(&tm.trust_mark_type)) {

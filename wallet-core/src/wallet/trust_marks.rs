@@ -16,7 +16,7 @@
 
 use crate::federation::chain::ValidatedChain;
 use crate::federation::entity::{ENTITY_STATEMENT_MEDIA_TYPE, ParsedStatement};
-use crate::federation::trust_mark::{self, STATUS_RESPONSE_MEDIA_TYPE, TrustMarkStatus};
+use crate::federation::trust_mark::{self, STATUS_RESPONSE_MEDIA_TYPE, TrustMarkStatus, status_endpoint};
 use crate::federation::{ChainCollector, EntityStatement, Fetcher as _, TrustAnchorConfig};
 use crate::jose::JwkSet;
 use crate::oid4vp::consent::TrustMarkInputs;
@@ -65,8 +65,7 @@ impl TrustMarkEvidence {
                 } else {
                     // Only an issuer the anchor accredits for this type is worth a fetch (an
                     // empty list: any issuer, as `trust_mark::verify` reads it).
-                    let accredited = configuration.trust_mark_issuers.as_ref().and_then(|m| m.get(&tm.trust_mark_type)).is_some_and(|l| l.is_empty() || l.contains(&iss));
-                    if !accredited {
+                    if !trust_mark::accredited(configuration, &tm.trust_mark_type, &iss) {
                         continue;
                     }
                     if !others.iter().any(|(id, _)| *id == iss) {
@@ -107,12 +106,7 @@ impl TrustMarkEvidence {
 
 /// The most trust mark issuers other than the anchor whose chains one gathering resolves (an
 /// RP listing many marks does not make the wallet fetch without end).
-pub const MAX_MARK_ISSUERS: usize = 4;
-
-/// `federation_trust_mark_status_endpoint` of a `federation_entity` metadata.
-fn status_endpoint(federation_entity: Option<&serde_json::Map<String, serde_json::Value>>) -> Option<String> {
-    federation_entity?.get("federation_trust_mark_status_endpoint")?.as_str().map(str::to_owned)
-}
+pub use crate::federation::trust_mark::MAX_MARK_ISSUERS;
 
 /// `POST trust_mark=<mark>` to the issuer's `federation_trust_mark_status_endpoint` (OID-FED
 /// §8.4), the signed answer verified with its keys; `None` when it cannot be had.
