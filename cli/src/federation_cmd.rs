@@ -153,10 +153,9 @@ pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
 }
 
 /// The admin token of the service that owns `data_dir`, created if there is none yet: for
-/// the commands that start a service (`up`, `federation serve`). The file is written 0600
-/// under a temporary name and published with a hard link, which fails when the file already
-/// exists: two processes starting at once agree on one token, and none reads a half-written
-/// file.
+/// the commands that start a service (`up`, `federation serve`). Created once, whole, 0600
+/// (wallet-core `store::create_private`): two processes starting at once agree on one token,
+/// and none reads a half-written file.
 pub(crate) fn admin_token(data_dir: &Path) -> Result<String, CliError> {
     if let Some(t) = existing_admin_token(data_dir)? {
         return Ok(t);
@@ -170,19 +169,10 @@ pub(crate) fn admin_token(data_dir: &Path) -> Result<String, CliError> {
     let mut b = [0u8; 24];
     getrandom_fill(&mut b)?;
     let token = wallet_core::jose::b64::encode(b);
-    let mut nonce = [0u8; 8];
-    getrandom_fill(&mut nonce)?;
-    let tmp = data_dir.join(format!("admin-token.{}.new", wallet_core::jose::b64::encode(nonce)));
-    wallet_core::store::write_private(&tmp, token.as_bytes()).map_err(io(&tmp))?;
-    let published = std::fs::hard_link(&tmp, &path);
-    let _ = std::fs::remove_file(&tmp);
-    match published {
-        Ok(()) => Ok(token),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            existing_admin_token(data_dir)?.ok_or_else(|| usage(format!("{} is empty", path.display())))
-        }
-        Err(source) => Err(CliError::Io { path: path.display().to_string(), source }),
+    if wallet_core::store::create_private(&path, token.as_bytes()).map_err(io(&path))? {
+        return Ok(token);
     }
+    existing_admin_token(data_dir)?.ok_or_else(|| usage(format!("{} is empty", path.display())))
 }
 
 /// The admin token a running service created in `data_dir`: for the client commands, which

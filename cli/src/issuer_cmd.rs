@@ -55,7 +55,7 @@ pub(crate) enum IssuerCommand {
     /// or UPDATE towards 1.3 wallets); the wallet's `refresh` then re-issues them.
     Update(StatusArgs),
     /// Rotate the credential signing key: of a running issuer (`--url`, its admin API: the
-    /// new key signs at once, the other replicas sharing `keys_dir` take it up within 30 s),
+    /// new key signs at once, the other replicas sharing `keys_dir` take it up within a second),
     /// or in the `keys_dir` of a stopped one (`--config`: a new key signs from the next
     /// start). The old one stays published as retired until the credentials it signed have
     /// ended, unless --withdraw.
@@ -189,7 +189,7 @@ fn rotate_key_online(a: &AdminArgs, withdraw: bool) -> Result<(), CliError> {
         "withdrawn: its signing certificates revoked, no longer published"
     };
     crate::print_out(&format!(
-        "credential key of {} rotated: new key {} signs from now (other replicas within 30 s); old key {} {old}.",
+        "credential key of {} rotated: new key {} signs from now (other replicas within a second); old key {} {old}.",
         a.url.trim_end_matches('/'),
         field("new_kid"),
         field("old_kid")

@@ -1,6 +1,5 @@
 //! `tessera keygen` and key-file loading.
 
-use std::io::Write as _;
 
 use wallet_core::jose::{Jwk, PrivateJwk, Signer as _, SoftwareSigner};
 
@@ -23,20 +22,18 @@ pub(crate) fn keygen(a: &KeygenArgs) -> Result<(), CliError> {
     Ok(())
 }
 
-/// Writes via a temporary file and a rename, so a reader never sees half a key.
+/// Writes via a temporary file of its own and a rename (wallet-core `store::write_private`),
+/// so a reader never sees half a key; `.jwk` files other than `.pub.jwk` are private (0600).
 fn write_atomic(path: &str, content: &str) -> Result<(), CliError> {
-    let tmp = format!("{path}.tmp");
     let io = |source| CliError::Io { path: path.to_owned(), source };
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
+    let text = format!("{content}\n");
+    wallet_core::store::write_private(std::path::Path::new(path), text.as_bytes()).map_err(io)?;
     #[cfg(unix)]
-    if path.ends_with(".jwk") && !path.ends_with(".pub.jwk") {
-        use std::os::unix::fs::OpenOptionsExt as _;
-        opts.mode(0o600);
+    if path.ends_with(".pub.jwk") {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o644)).map_err(io)?;
     }
-    let mut f = opts.open(&tmp).map_err(io)?;
-    f.write_all(content.as_bytes()).and_then(|()| f.write_all(b"\n")).and_then(|()| f.sync_all()).map_err(io)?;
-    std::fs::rename(&tmp, path).map_err(io)
+    Ok(())
 }
 
 fn write_private(path: &str, content: &str) -> Result<(), CliError> {

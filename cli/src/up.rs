@@ -273,20 +273,18 @@ fn sample_identities() -> Vec<spid_cie_oidc::op::identities::TestIdentity> {
         .collect()
 }
 
+/// The test operator's password, created once (replicas of the verifier started by `up` read
+/// the one the first wrote).
 pub(crate) fn operator_password(dir: &std::path::Path) -> Result<String, CliError> {
     let path = dir.join(OPERATOR_PASSWORD_FILE);
-    match std::fs::read_to_string(&path) {
-        Ok(p) if !p.trim().is_empty() => return Ok(p.trim().to_owned()),
-        Ok(_) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(source) => return Err(CliError::Io { path: path.display().to_string(), source }),
-    }
-    let mut b = [0u8; 16];
-    getrandom::fill(&mut b).map_err(|e| usage(format!("no randomness: {e}")))?;
-    let password = wallet_core::jose::b64::encode(b);
     std::fs::create_dir_all(dir).map_err(|source| CliError::Io { path: dir.display().to_string(), source })?;
-    wallet_core::store::write_private(&path, password.as_bytes()).map_err(|source| CliError::Io { path: path.display().to_string(), source })?;
-    Ok(password)
+    let parse = |b: &[u8]| std::str::from_utf8(b).ok().map(str::trim).filter(|p| !p.is_empty()).map(str::to_owned).ok_or_else(|| "empty or not UTF-8: delete it to have a new password made".to_owned());
+    let create = || {
+        let mut b = [0u8; 16];
+        getrandom::fill(&mut b).map_err(|e| format!("no randomness: {e}"))?;
+        Ok(wallet_core::jose::b64::encode(b).into_bytes())
+    };
+    wallet_core::store::load_or_create_private(&path, parse, create).map_err(|e| usage(e.to_string()))
 }
 
 pub(crate) fn run(a: &UpArgs) -> Result<(), CliError> {

@@ -30,8 +30,9 @@ pub enum KeyError {
         /// Why.
         reason: String,
     },
-    /// The stored key is not a valid RSA key.
-    #[error("invalid RSA key: {0}")]
+    /// Stored key material (an RSA key, the RP's state key, the OP's pairwise salt) is not
+    /// valid, or may not be made anew; the text names the file where there is one.
+    #[error("invalid key material: {0}")]
     Invalid(String),
     /// The crypto library failed (key generation).
     #[error("RSA key generation failed")]
@@ -186,7 +187,7 @@ impl CoreKeys {
     /// Loads `<dir>/<file>`, creating the keys on first start.
     pub fn load_or_create(dir: &Path, file: &str, bits: RsaBits) -> Result<Self, KeyError> {
         let parse = |b: &[u8]| {
-            let s: Stored = serde_json::from_slice(b).map_err(|e| KeyError::Invalid(format!("{}: {e}", dir.join(file).display())))?;
+            let s: Stored = serde_json::from_slice(b).map_err(|e| KeyError::Invalid(e.to_string()))?;
             let der = |v: &str| b64::decode(v).map_err(|_| KeyError::Invalid("key file is not base64url".into()));
             Ok(Self { sig: RsaKey::from_pkcs8(&der(&s.sig)?)?, enc: RsaKey::from_pkcs8(&der(&s.enc)?)? })
         };
@@ -223,7 +224,10 @@ pub(crate) fn load_or_create_file<T>(path: &Path, parse: impl Fn(&[u8]) -> Resul
         }
         Err(e) => return Err(io(e)),
     };
-    parse(&bytes)
+    parse(&bytes).map_err(|e| match e {
+        KeyError::Invalid(reason) => KeyError::Invalid(format!("{}: {reason}", path.display())),
+        e => e,
+    })
 }
 
 /// `n` random bytes from the system generator; [`KeyError::Random`] (fail closed) when it fails.

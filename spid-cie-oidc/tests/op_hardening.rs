@@ -354,8 +354,8 @@ async fn token_endpoints_are_rate_limited_per_client() {
 
 /// The pairwise salt every `sub` derives from is created once and never replaced: an OP
 /// restarted on its data directory gives a citizen the same `sub`, and a salt file that is
-/// not 32 bytes stops the start, naming the file (before, it was silently replaced and every
-/// citizen got a new `sub` at each relying party).
+/// not 32 bytes, or gone while the provider's keys remain, stops the start, naming the file
+/// (before, it was silently replaced and every citizen got a new `sub` at each relying party).
 #[test]
 fn the_pairwise_salt_survives_restarts_and_a_damaged_one_stops_the_start() {
     use spid_cie_oidc::op::{OpConfig, OpState};
@@ -371,4 +371,8 @@ fn the_pairwise_salt_survives_restarts_and_a_damaged_one_stops_the_start() {
     let e = OpState::open(config()).err().expect("a damaged salt refuses the start").to_string();
     assert!(e.contains("op-pairwise-salt") && e.contains("32 bytes"), "{e}");
     assert_eq!(std::fs::read(dir.path().join("op/op-pairwise-salt")).unwrap(), b"short", "left as it was");
+    std::fs::remove_file(dir.path().join("op/op-pairwise-salt")).unwrap();
+    let e = OpState::open(config()).err().expect("a salt gone while the keys remain refuses the start").to_string();
+    assert!(e.contains("op-pairwise-salt is missing"), "{e}");
+    assert!(!dir.path().join("op/op-pairwise-salt").exists(), "no new salt made");
 }

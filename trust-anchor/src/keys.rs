@@ -59,9 +59,14 @@ impl KeyRing {
         // Created once: replicas starting together on an empty directory all take the ring
         // that was written, not each its own.
         let create = || {
-            let current = match std::fs::read_to_string(data_dir.join("federation-key.jwk")) {
-                Ok(t) => signer(&t)?,
-                Err(_) => SoftwareSigner::generate().map_err(|e| e.to_string())?,
+            // An older single-key file is taken over; only its absence makes a new key (one
+            // that exists and cannot be read stops the start: a new key would break
+            // resolution at the superior that pinned the old one).
+            let legacy = data_dir.join("federation-key.jwk");
+            let current = match std::fs::read_to_string(&legacy) {
+                Ok(t) => signer(&t).map_err(|e| format!("{}: {e}", legacy.display()))?,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => SoftwareSigner::generate().map_err(|e| e.to_string())?,
+                Err(e) => return Err(format!("{}: {e}", legacy.display())),
             };
             Self { path: path.clone(), current, next: None, retired: Vec::new() }.stored_json().map(String::into_bytes)
         };

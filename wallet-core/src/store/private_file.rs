@@ -107,35 +107,38 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 
 /// Creates `path` holding `bytes` (0600) unless it exists: `Ok(true)` when this call created
 /// it, `Ok(false)` when a file was there (left untouched). The file appears whole or not at
-/// all. On a file system without hard links the file is created exclusively and then
-/// written, so a reader racing the creation may see it short for that moment.
+/// all: a complete temporary file is hard-linked to the name, which fails if the name exists.
+/// Where hard links are refused (file systems without them, Android's app storage), the same
+/// is done under an [`ExclusiveLock`] on `<path>.lock` (left in place): look, then rename.
 pub fn create_private(path: &Path, bytes: &[u8]) -> std::io::Result<bool> {
     let tmp = write_temporary(path, bytes)?;
     let linked = std::fs::hard_link(&tmp, path);
-    let _ = std::fs::remove_file(&tmp);
-    match linked {
-        Ok(()) => sync_parent(path).map(|()| true),
+    let created = match linked {
+        Ok(()) => Ok(true),
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
-        Err(e) if e.kind() == std::io::ErrorKind::Unsupported => {
-            let mut opts = OpenOptions::new();
-            opts.write(true).create_new(true);
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::OpenOptionsExt as _;
-                opts.mode(0o600);
-            }
-            match opts.open(path) {
-                Ok(mut f) => {
-                    f.write_all(bytes)?;
-                    f.sync_all()?;
-                    sync_parent(path).map(|()| true)
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
-                Err(e) => Err(e),
-            }
-        }
-        Err(e) => Err(e),
+        Err(_) => create_locked(path, &tmp),
+    };
+    let _ = std::fs::remove_file(&tmp);
+    if created? {
+        sync_parent(path)?;
+        return Ok(true);
     }
+    Ok(false)
+}
+
+/// [`create_private`] without hard links: under the lock, the name is looked at and the
+/// complete temporary file `tmp` renamed to it only if absent.
+fn create_locked(path: &Path, tmp: &Path) -> std::io::Result<bool> {
+    let mut name = path.file_name().map(std::ffi::OsStr::to_os_string).unwrap_or_default();
+    name.push(".lock");
+    let _held = ExclusiveLock::acquire(&path.with_file_name(name)).map_err(|e| match e {
+        PrivateFileError::Io { source, .. } => source,
+        e => std::io::Error::other(e.to_string()),
+    })?;
+    if std::fs::symlink_metadata(path).is_ok() {
+        return Ok(false);
+    }
+    std::fs::rename(tmp, path).map(|()| true)
 }
 
 /// Reads the private file at `path` and `parse`s it; when there is none, `create` makes its
@@ -160,16 +163,21 @@ pub fn load_or_create_private<T>(
     parse(&bytes).map_err(|reason| PrivateFileError::Invalid { path: shown(), reason })
 }
 
+/// How long [`ExclusiveLock::acquire`] waits for another holder.
+pub const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// An exclusive advisory lock on a file (created if absent, 0600), held until dropped:
 /// processes that take it around a read-modify-write of files beside it run one at a time.
-/// Advisory: only takers of the same lock are serialised.
+/// Advisory: only takers of the same lock are serialised, and across hosts only where the
+/// shared file system carries `flock` locks (local disks, NFSv4; not NFS mounted `nolock`).
 #[derive(Debug)]
 pub struct ExclusiveLock {
     _file: File,
 }
 
 impl ExclusiveLock {
-    /// Waits for and takes the lock on `path`.
+    /// Waits for and takes the lock on `path`, at most [`LOCK_WAIT`]: a holder that hangs (a
+    /// suspended command) makes this an error naming the file, not a wait without end.
     pub fn acquire(path: &Path) -> Result<Self, PrivateFileError> {
         let mut opts = OpenOptions::new();
         opts.read(true).write(true).create(true).truncate(false);
@@ -179,8 +187,17 @@ impl ExclusiveLock {
             opts.mode(0o600);
         }
         let file = opts.open(path).map_err(io_err(path))?;
-        file.lock().map_err(io_err(path))?;
-        Ok(Self { _file: file })
+        let deadline = std::time::Instant::now() + LOCK_WAIT;
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Ok(Self { _file: file }),
+                Err(std::fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => std::thread::sleep(std::time::Duration::from_millis(20)),
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    return Err(io_err(path)(std::io::Error::new(std::io::ErrorKind::TimedOut, format!("held by another process for over {} s", LOCK_WAIT.as_secs()))));
+                }
+                Err(std::fs::TryLockError::Error(e)) => return Err(io_err(path)(e)),
+            }
+        }
     }
 }
 
@@ -218,6 +235,29 @@ mod tests {
         assert!(!create_private(&p, b"two").unwrap());
         assert_eq!(std::fs::read(&p).unwrap(), b"one");
         assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 1, "the temporary file is removed");
+    }
+
+    #[test]
+    fn without_hard_links_a_file_is_created_under_the_lock_once() {
+        let d = dir();
+        let p = d.path().join("key");
+        let tmp = write_temporary(&p, b"one").unwrap();
+        assert!(create_locked(&p, &tmp).unwrap());
+        let tmp = write_temporary(&p, b"two").unwrap();
+        assert!(!create_locked(&p, &tmp).unwrap(), "an existing file is left alone");
+        let _ = std::fs::remove_file(&tmp);
+        assert_eq!(std::fs::read(&p).unwrap(), b"one");
+    }
+
+    #[test]
+    fn a_held_lock_keeps_other_takers_out_until_it_is_dropped() {
+        let d = dir();
+        let p = d.path().join("rotation.lock");
+        let held = ExclusiveLock::acquire(&p).unwrap();
+        let other = std::fs::OpenOptions::new().read(true).write(true).open(&p).unwrap();
+        assert!(matches!(other.try_lock(), Err(std::fs::TryLockError::WouldBlock)), "held");
+        drop(held);
+        other.try_lock().unwrap();
     }
 
     #[test]
