@@ -381,7 +381,23 @@ struct Checked {
 async fn credential_inner(st: &Issuer, headers: &HeaderMap, body: &[u8]) -> Result<CredentialResponse, IssuerError> {
     st.fetch_anchor_configurations().await;
     let now = st.now();
-    let mut c = check_request(st, headers, body)?;
+    let mut c = match check_request(st, headers, body) {
+        Ok(c) => c,
+        // A WUA's provider may hold its mark from an issuer outside its chain (OID-FED §7.3),
+        // whose keys the static check needs from that issuer's own chain: resolved now when
+        // not kept, then the request is checked again (only then: a refused request does
+        // not get checked twice for nothing).
+        Err(e) => {
+            let mut resolved = false;
+            for wua in unverified_wuas(body, usize::try_from(st.metadata().batch_size()).unwrap_or(1)) {
+                resolved |= st.fetch_mark_issuers(Some(&wua)).await;
+            }
+            if !resolved {
+                return Err(e);
+            }
+            check_request(st, headers, body)?
+        }
+    };
     // IT-Wallet 1.4 §1.1 (static plus dynamic), as at PAR and token: a WUA's provider whose
     // trust mark statuses are due is asked about them, then the request is checked again
     // with the answers (the checks have no side effect; once per provider per
@@ -459,6 +475,23 @@ async fn credential_inner(st: &Issuer, headers: &HeaderMap, body: &[u8]) -> Resu
         }
         Record::Unknown => Err(IssuerError::oauth(ErrorCode::CredentialRequestDenied, "the registry has no record for this citizen")),
     }
+}
+
+/// The distinct WUAs (`key_attestation`) the request's first `max` proofs carry (more are
+/// refused), unverified: what [`Issuer::fetch_mark_issuers`] reads to know which mark
+/// issuers' chains to resolve before [`check_request`] verifies them.
+fn unverified_wuas(body: &[u8], max: usize) -> Vec<String> {
+    let Ok(req) = CredentialRequest::parse_json(body) else { return Vec::new() };
+    let mut wuas: Vec<String> = Vec::new();
+    for proof in req.jwt_proofs().iter().take(max) {
+        let Ok(jws) = wallet_core::jose::CompactJws::parse(proof) else { continue };
+        if let Some(Value::String(wua)) = jws.header().extra.get(wallet_core::oid4vci::proof::KEY_ATTESTATION_HEADER)
+            && !wuas.contains(wua)
+        {
+            wuas.push(wua.clone());
+        }
+    }
+    wuas
 }
 
 fn check_request(st: &Issuer, headers: &HeaderMap, body: &[u8]) -> Result<Checked, IssuerError> {

@@ -86,6 +86,14 @@ pub enum OpenError {
 /// does not verify, an issuer whose chain cannot be resolved) the static validation stands,
 /// and the log says so: a status endpoint down must not stop every wallet from getting
 /// credentials.
+///
+/// A mark issuer need not be in the provider's chain (OID-FED §7.3: the anchor accrediting
+/// it in `trust_mark_issuers` is what counts). The static check then needs that issuer's
+/// keys, from its own trust chain to the anchor: [`Issuer::fetch_mark_issuers`] resolves it
+/// before the synchronous checks (only an issuer the anchor accredits for a required type),
+/// and it is kept here by anchor and issuer until its `exp` (a failure for [`CHAIN_RETRY`]
+/// seconds) for [`WalletProviders::check_marks`] and the status requests. A mark whose
+/// issuer's chain cannot be resolved is refused.
 #[derive(Debug, Clone)]
 pub struct WalletProviders {
     resolvers: Vec<TrustChainResolver>,
@@ -101,6 +109,7 @@ pub struct WalletProviders {
     statuses_asked: Arc<std::sync::Mutex<std::collections::HashMap<String, i64>>>,
     /// How long a reported mark status is used (seconds).
     mark_status_refresh: i64,
+    mark_issuers: Arc<std::sync::Mutex<MarkIssuerChains>>,
 }
 
 /// Trust mark statuses as their issuers reported them, by the mark's JWT (`None`: could not
@@ -110,9 +119,13 @@ type MarkStatuses = std::collections::HashMap<String, (Option<TrustMarkStatus>, 
 /// Mark statuses remembered at most; the memory is emptied when full.
 const MAX_MARK_STATUSES: usize = 1_024;
 
-/// Trust chains of mark issuers other than the anchor, resolved in one
-/// [`Issuer::fetch_mark_statuses`] call, by anchor and issuer (`None`: could not be resolved).
-type MarkIssuerChains = Vec<((String, String), Option<ValidatedChain>)>;
+/// Trust chains of accredited mark issuers other than the anchor, by anchor and issuer id:
+/// the validated chain (`None`: could not be resolved) and until when it is used (its `exp`;
+/// after a failure [`CHAIN_RETRY`] seconds).
+type MarkIssuerChains = std::collections::HashMap<(String, String), (Option<Arc<ValidatedChain>>, i64)>;
+
+/// Mark issuers' chains remembered at most; the memory is emptied when full.
+const MAX_MARK_ISSUER_CHAINS: usize = 1_024;
 
 /// Trust anchors' Entity Configurations by anchor id (verified with its configured keys;
 /// `None` after a failed fetch) and until when they are used.
@@ -145,7 +158,41 @@ impl WalletProviders {
             mark_statuses: Arc::default(),
             statuses_asked: Arc::default(),
             mark_status_refresh,
+            mark_issuers: Arc::default(),
         }
+    }
+
+    /// The kept chain of the mark issuer `iss` under `anchor` while it is to be used
+    /// (`Some((None, _))` after a failed resolution), and until when.
+    fn kept_mark_issuer(&self, anchor: &str, iss: &str, now: i64) -> Option<(Option<Arc<ValidatedChain>>, i64)> {
+        let kept = self.mark_issuers.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        kept.get(&(anchor.to_owned(), iss.to_owned())).filter(|(_, until)| now < *until).cloned()
+    }
+
+    /// Keeps the chain resolved for the mark issuer `iss` under `anchor` (`None`: failed).
+    fn keep_mark_issuer(&self, anchor: &str, iss: &str, entry: (Option<Arc<ValidatedChain>>, i64)) {
+        let mut kept = self.mark_issuers.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if kept.len() >= MAX_MARK_ISSUER_CHAINS {
+            kept.clear();
+        }
+        kept.insert((anchor.to_owned(), iss.to_owned()), entry);
+    }
+
+    /// For [`wallet_core::federation::trust_mark::held`]: the Federation Entity Keys of the
+    /// issuers of the subject's required marks whose chains to `anchor` are kept (OID-FED
+    /// §7.3), with the earliest `exp` of those chains (a mark verified with them is trusted
+    /// no longer).
+    fn mark_issuer_keys(&self, anchor: &str, chain: &ValidatedChain, now: i64) -> (Vec<(String, JwkSet)>, i64) {
+        let mut keys = Vec::new();
+        let mut until = i64::MAX;
+        let required = chain.subject.claims.trust_marks.iter().flatten().filter(|t| self.required_marks.contains(&t.trust_mark_type));
+        for iss in required.filter_map(|t| wallet_core::federation::trust_mark::unverified_issuer(&t.trust_mark)) {
+            if let Some((Some(c), exp)) = self.kept_mark_issuer(anchor, &iss, now) {
+                until = until.min(exp);
+                keys.push((iss, c.subject.claims.jwks.clone()));
+            }
+        }
+        (keys, until)
     }
 
     /// Whether the statuses of `provider`'s required trust marks are to be asked (again)
@@ -194,7 +241,8 @@ impl WalletProviders {
         let Some(Some(configuration)) = self.anchor_configuration(anchor.id.as_str(), now.secs()) else {
             return Err(missing(format!("the trust anchor {}'s configuration could not be fetched to check them", anchor.id)));
         };
-        let mark = wallet_core::federation::trust_mark::held(chain, &self.required_marks, anchor, &configuration, now).map_err(|e| missing(e.to_string()))?;
+        let (issuer_keys, issuers_until) = self.mark_issuer_keys(anchor.id.as_str(), chain, now.secs());
+        let mark = wallet_core::federation::trust_mark::held(chain, &self.required_marks, anchor, &configuration, &issuer_keys, now).map_err(|e| missing(e.to_string()))?;
         let jwt = chain.subject.claims.trust_marks.iter().flatten().find(|t| t.trust_mark_type == mark.trust_mark_type).map(|t| t.trust_mark.as_str());
         let status_until = match jwt.and_then(|j| self.mark_status(j, now.secs())) {
             // An answer held (active, or the endpoint could not be asked: the static check
@@ -207,7 +255,7 @@ impl WalletProviders {
             // remembered, so that the status, once asked, counts at the next check.
             None => now.secs(),
         };
-        Ok(mark.exp.unwrap_or(i64::MAX).min(status_until))
+        Ok(mark.exp.unwrap_or(i64::MAX).min(status_until).min(issuers_until))
     }
 
     /// The chain collected for `iss`, while it is to be used (`None` after a failure too).
@@ -1098,11 +1146,63 @@ impl Issuer {
 
     /// What the synchronous checks of a client attestation (WAA) need fetched first: the
     /// provider's chain when the attestation carries none, the anchors' configurations, the
-    /// status of the provider's trust marks.
+    /// chains of its marks' issuers outside its chain, the status of its trust marks.
     pub async fn prefetch_for_attestation(&self, attestation: Option<&str>) {
         self.fetch_provider_chain(attestation).await;
         self.fetch_anchor_configurations().await;
+        self.fetch_mark_issuers(attestation).await;
         self.fetch_mark_statuses(attestation).await;
+    }
+
+    /// The wallet provider's trust chain as an attestation (WAA or WUA) shows it, unverified:
+    /// its `trust_chain` header, or the chain collected for its `iss`
+    /// ([`Self::fetch_provider_chain`]). What the prefetches read to know what to fetch;
+    /// the synchronous checks verify it.
+    fn attested_chain(&self, attestation: Option<&str>, now: i64) -> Option<Vec<String>> {
+        let jws = wallet_core::jose::CompactJws::parse(attestation?).ok()?;
+        if let Some(chain) = &jws.header().trust_chain {
+            return Some(chain.clone());
+        }
+        let payload = jws.payload_json::<Value>().ok()?;
+        self.inner.wallet_providers.fetched_chain(payload.get("iss")?.as_str()?, now).flatten()
+    }
+
+    /// The chains of the issuers of a wallet provider's required trust marks (the
+    /// attestation's chain, as [`Self::fetch_mark_statuses`] reads it) that are neither a
+    /// trust anchor nor a superior in that chain (OID-FED §7.3: a Trust Mark Issuer need not
+    /// be in the subject's chain), for the static check
+    /// ([`WalletProviders::check_marks`]) to verify their marks with: resolved to each anchor
+    /// that accredits the issuer for the type, at most [`MAX_MARK_ISSUERS`] a provider, and
+    /// kept ([`Self::accredited_issuer_chain`]). After [`Self::fetch_anchor_configurations`];
+    /// map look-ups when they are kept. Whether a chain was resolved now.
+    pub async fn fetch_mark_issuers(&self, attestation: Option<&str>) -> bool {
+        use wallet_core::federation::trust_mark;
+        let providers = &self.inner.wallet_providers;
+        if providers.required_marks.is_empty() {
+            return false;
+        }
+        let now = self.now();
+        let Some(chain) = self.attested_chain(attestation, now.secs()) else { return false };
+        let Some(ec) = chain.first().and_then(|j| wallet_core::federation::entity::ParsedStatement::parse(j).ok()) else { return false };
+        let mut looked_up = Vec::new();
+        let mut resolved = false;
+        for tm in ec.claims.trust_marks.iter().flatten().filter(|t| providers.required_marks.contains(&t.trust_mark_type)) {
+            let Some(iss) = trust_mark::unverified_issuer(&tm.trust_mark) else { continue };
+            for anchor in &self.inner.config.trust_anchors {
+                let Some(Some(configuration)) = providers.anchor_configuration(anchor.id.as_str(), now.secs()) else { continue };
+                if iss == anchor.id.as_str() || providers.kept_mark_issuer(anchor.id.as_str(), &iss, now.secs()).is_some() || Self::superior_in(&chain, &iss) {
+                    continue;
+                }
+                resolved |= self.accredited_issuer_chain(&iss, &tm.trust_mark_type, anchor, &configuration, &mut looked_up, now).await.is_some();
+            }
+        }
+        resolved
+    }
+
+    /// Whether `iss` is a superior in the (unverified) `chain`: the subject of a statement
+    /// after the first, whose keys that chain pins for its marks.
+    fn superior_in(chain: &[String], iss: &str) -> bool {
+        chain.iter().skip(1).filter_map(|j| wallet_core::federation::entity::ParsedStatement::parse(j).ok()).any(|s| s.claims.sub.as_str() == iss)
     }
 
     /// The status of the wallet provider's required trust marks (the attestation's chain, or
@@ -1110,28 +1210,22 @@ impl Issuer {
     /// `federation_trust_mark_status_endpoint` (OID-FED §8.4; IT-Wallet 1.4 §1.1: trust marks
     /// are validated "static plus dynamic") once the mark validates statically with that
     /// issuer's keys (nothing unverified is sent): the trust anchor, or an issuer the anchor
-    /// lists for the type in `trust_mark_issuers` (an intermediate of the provider's chain),
-    /// known by its own trust chain to the anchor (`Self::mark_issuer`). [`WalletProviders`]
-    /// says how the answer counts. After [`Self::fetch_provider_chain`] and
-    /// [`Self::fetch_anchor_configurations`]; a map look-up when nothing is due.
+    /// lists for the type in `trust_mark_issuers` (an intermediate of the provider's chain, or
+    /// an issuer outside it), known by its own trust chain to the anchor, kept or resolved
+    /// (`Self::mark_issuer`). [`WalletProviders`] says how the answer counts. After
+    /// [`Self::fetch_provider_chain`], [`Self::fetch_anchor_configurations`] and
+    /// [`Self::fetch_mark_issuers`]; map look-ups when nothing is due.
     pub async fn fetch_mark_statuses(&self, attestation: Option<&str>) {
         use wallet_core::federation::trust_mark;
         let providers = &self.inner.wallet_providers;
         if providers.required_marks.is_empty() {
             return;
         }
-        let Some(jws) = attestation.and_then(|a| wallet_core::jose::CompactJws::parse(a).ok()) else { return };
         let now = self.now();
-        let chain = match &jws.header().trust_chain {
-            Some(c) => Some(c.clone()),
-            None => jws
-                .payload_json::<Value>()
-                .ok()
-                .and_then(|p| p.get("iss").and_then(Value::as_str).and_then(|iss| providers.fetched_chain(iss, now.secs())).flatten()),
-        };
+        let chain = self.attested_chain(attestation, now.secs());
         let Some(ec) = chain.as_deref().and_then(<[String]>::first).and_then(|j| wallet_core::federation::entity::ParsedStatement::parse(j).ok()) else { return };
         let subject = &ec.claims.sub;
-        let mut issuer_chains = MarkIssuerChains::new();
+        let mut looked_up = Vec::new();
         for tm in ec.claims.trust_marks.iter().flatten().filter(|t| providers.required_marks.contains(&t.trust_mark_type)) {
             if providers.mark_status_refresh > 0 && providers.mark_status(&tm.trust_mark, now.secs()).is_some() {
                 continue;
@@ -1139,7 +1233,7 @@ impl Issuer {
             let Some(iss) = trust_mark::unverified_issuer(&tm.trust_mark) else { continue };
             for anchor in &self.inner.config.trust_anchors {
                 let Some(Some(configuration)) = providers.anchor_configuration(anchor.id.as_str(), now.secs()) else { continue };
-                let Some((keys, endpoint)) = self.mark_issuer(&iss, &tm.trust_mark_type, anchor, &configuration, &mut issuer_chains, now).await else { continue };
+                let Some((keys, endpoint)) = self.mark_issuer(&iss, &tm.trust_mark_type, anchor, &configuration, &mut looked_up, now).await else { continue };
                 // Only what validated statically is sent to a status endpoint.
                 if trust_mark::verify(&tm.trust_mark, subject, &keys, &configuration, now).is_err() {
                     continue;
@@ -1190,17 +1284,16 @@ impl Issuer {
     /// `trust_mark_type` (OID-FED §7.3: an intermediate of the provider's chain, or another
     /// accredited issuer), its Federation Entity Keys and its `federation_entity` metadata
     /// (superiors' metadata policies applied) from its own trust chain to that anchor, as the
-    /// wallet does for a relying party's marks (wallet-core `TrustMarkEvidence::gather`).
-    /// Only an accredited issuer is resolved (a provider's configuration does not choose what
-    /// we fetch), once a call, and at most [`MAX_MARK_ISSUERS`] of them a call. `None`: the
-    /// mark cannot be verified under this anchor.
+    /// wallet does for a relying party's marks (wallet-core `TrustMarkEvidence::gather`),
+    /// kept or resolved ([`Self::accredited_issuer_chain`]). `None`: the mark cannot be
+    /// verified under this anchor.
     async fn mark_issuer(
         &self,
         iss: &str,
         trust_mark_type: &str,
         anchor: &TrustAnchorConfig,
         configuration: &EntityStatement,
-        chains: &mut MarkIssuerChains,
+        looked_up: &mut Vec<String>,
         now: UnixTime,
     ) -> Option<(JwkSet, Option<String>)> {
         use wallet_core::federation::trust_mark;
@@ -1208,25 +1301,52 @@ impl Issuer {
             let federation_entity = configuration.metadata.as_ref().and_then(|m| m.get("federation_entity")).and_then(Value::as_object);
             return Some((anchor.jwks.clone(), trust_mark::status_endpoint(federation_entity)));
         }
-        if !trust_mark::accredited(configuration, trust_mark_type, iss) {
+        let chain = self.accredited_issuer_chain(iss, trust_mark_type, anchor, configuration, looked_up, now).await?;
+        Some((chain.subject.claims.jwks.clone(), trust_mark::status_endpoint(chain.metadata_of("federation_entity"))))
+    }
+
+    /// The trust chain to `anchor` of `iss`, an issuer `anchor` accredits for
+    /// `trust_mark_type` (OID-FED §7.3; `configuration` its current Entity Configuration):
+    /// the one kept in [`WalletProviders`] while valid, else resolved now
+    /// ([`Self::resolve_mark_issuer`]) and kept until its `exp` (a failure for
+    /// [`CHAIN_RETRY`] seconds). Only an accredited issuer is resolved (a provider's
+    /// configuration does not choose what we fetch), and at most [`MAX_MARK_ISSUERS`]
+    /// distinct ones for one provider (`looked_up`, the anchors and issuers already looked
+    /// up for it). `None`: not accredited, over the bound, or not resolved.
+    async fn accredited_issuer_chain(
+        &self,
+        iss: &str,
+        trust_mark_type: &str,
+        anchor: &TrustAnchorConfig,
+        configuration: &EntityStatement,
+        looked_up: &mut Vec<String>,
+        now: UnixTime,
+    ) -> Option<Arc<ValidatedChain>> {
+        if !wallet_core::federation::trust_mark::accredited(configuration, trust_mark_type, iss) {
             return None;
         }
-        let key = (anchor.id.as_str().to_owned(), iss.to_owned());
-        if !chains.iter().any(|(k, _)| *k == key) {
-            if chains.len() >= MAX_MARK_ISSUERS {
-                tracing::info!(target: "issuer", mark_issuer = %iss, "trust mark issuer not resolved: {MAX_MARK_ISSUERS} already resolved for this provider (the static validation stands)");
+        let key = format!("{} {iss}", anchor.id);
+        if !looked_up.contains(&key) {
+            if looked_up.len() >= MAX_MARK_ISSUERS {
+                tracing::info!(target: "issuer", mark_issuer = %iss, "trust mark issuer not resolved: {MAX_MARK_ISSUERS} already looked up for this provider");
                 return None;
             }
-            let resolved = self.resolve_mark_issuer(iss, anchor, now).await;
-            chains.push((key.clone(), resolved));
+            looked_up.push(key);
         }
-        let chain = chains.iter().find(|(k, _)| *k == key).and_then(|(_, c)| c.as_ref())?;
-        Some((chain.subject.claims.jwks.clone(), trust_mark::status_endpoint(chain.metadata_of("federation_entity"))))
+        let providers = &self.inner.wallet_providers;
+        if let Some((chain, _)) = providers.kept_mark_issuer(anchor.id.as_str(), iss, now.secs()) {
+            return chain;
+        }
+        let chain = self.resolve_mark_issuer(iss, anchor, now).await.map(Arc::new);
+        let until = chain.as_ref().map_or(now.secs().saturating_add(CHAIN_RETRY), |c| c.exp.secs());
+        providers.keep_mark_issuer(anchor.id.as_str(), iss, (chain.clone(), until));
+        chain
     }
 
     /// The trust chain of the mark issuer `iss` to `anchor`, collected through the Federation
     /// API as a provider's is ([`Self::fetch_provider_chain`]); `None`, logged, when it cannot
-    /// be had (the mark's static validation then stands).
+    /// be had (a mark by an issuer outside the provider's chain is then refused; one by an
+    /// intermediate of it keeps its static validation, its status not asked).
     async fn resolve_mark_issuer(&self, iss: &str, anchor: &TrustAnchorConfig, now: UnixTime) -> Option<ValidatedChain> {
         let fetcher = self.inner.http.for_request();
         let resolved = match wallet_core::federation::EntityId::new(iss) {
@@ -1234,7 +1354,7 @@ impl Issuer {
             Err(e) => Err(e.to_string()),
         };
         resolved
-            .map_err(|e| tracing::warn!(target: "issuer", mark_issuer = %iss, anchor = %anchor.id, "trust mark status not asked (the static validation stands): the issuer's trust chain cannot be resolved: {e}"))
+            .map_err(|e| tracing::warn!(target: "issuer", mark_issuer = %iss, anchor = %anchor.id, "the trust mark issuer's trust chain cannot be resolved (its marks' status not asked): {e}"))
             .ok()
     }
 

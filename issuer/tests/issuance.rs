@@ -932,7 +932,7 @@ async fn a_wua_whose_providers_mark_was_revoked_before_it_was_ever_asked_is_refu
     assert!(v["error_description"].as_str().unwrap().contains("reports it revoked"), "{v}");
 }
 
-/// `issuer` (the anchor, or the intermediate that issued it) revokes the wallet provider's
+/// `issuer` (the anchor, or the intermediate or other issuer that issued it) revokes the wallet provider's
 /// trust mark (its Entity Configuration still carries it, signed and unexpired).
 async fn revoke_wp_mark(fed: &Fed, issuer: &wallet_core::federation::EntityId) {
     let r = fed
@@ -944,4 +944,37 @@ async fn revoke_wp_mark(fed: &Fed, issuer: &wallet_core::federation::EntityId) {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
+}
+
+/// OID-FED §7.3 (a Trust Mark Issuer need not be in the subject's chain), §8.4, IT-Wallet 1.4
+/// §1.1, §1.3: the provider sits directly under the anchor and holds the wallet-provider mark
+/// from another entity of the federation, which the anchor lists in `trust_mark_issuers` for
+/// that mark. The issuer resolves that issuer's trust chain to the anchor, verifies the mark
+/// with its Federation Entity Keys and accepts the WUA; once that issuer revokes the mark,
+/// the issuer, asking its `federation_trust_mark_status_endpoint`, refuses the WUA. (A mark
+/// by an issuer the anchor does not accredit: wallet-core `trust_mark` unit tests; the
+/// provider's building block does not even publish one.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wua_from_a_provider_whose_mark_an_accredited_issuer_issued_is_accepted_and_refused_once_revoked() {
+    let mut fed = Fed::with_mark_issuer(|c| {
+        c.wallet_provider_trust_marks = vec![common::wp_mark(&c.trust_anchors[0].id)];
+        // Asked before every request: the revocation shows at once.
+        c.trust_mark_status_refresh = 0;
+    })
+    .await;
+    let mark_issuer = fed.mark_issuer.clone().unwrap();
+    common::mark(&fed.http, &mark_issuer, &fed.wp_id, &common::wp_mark(&fed.anchor.id)).await;
+    fed.refresh_wp_chain().await;
+    assert_eq!(fed.wp_chain.len(), 2, "the provider and the anchor about it: the mark issuer is not in the chain");
+    let (_, s, v) = Wallet::new(1).first_credential(&fed, MARIO, PID).await;
+    assert_eq!(s, 200, "{v}");
+    // Its chain kept: a second request is served as well.
+    let (_, s, v) = Wallet::new(1).first_credential(&fed, MARIO, PID).await;
+    assert_eq!(s, 200, "{v}");
+
+    revoke_wp_mark(&fed, &mark_issuer).await;
+    let (_, s, v) = Wallet::new(1).first_credential(&fed, MARIO, PID).await;
+    assert_eq!((s, v["error"].as_str()), (400, Some("invalid_proof")), "{v}");
+    let why = v["error_description"].as_str().unwrap();
+    assert!(why.contains("reports it revoked") && why.contains(mark_issuer.as_str()), "{why}");
 }

@@ -65,6 +65,18 @@ pub enum Setup {
     PidOverVp,
 }
 
+/// Where [`Fed::assemble`] puts a wallet-provider mark issuer besides the anchor (an
+/// authority under the anchor, accredited in its `trust_mark_issuers`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum MarkIssuer {
+    /// None.
+    None,
+    /// Between the wallet provider and the anchor ([`Fed::intermediate`]).
+    Superior,
+    /// Outside the wallet provider's chain ([`Fed::mark_issuer`]).
+    Outside,
+}
+
 /// Another issuer of the test federation (or outside it), serving the PID by pre-authorized offers.
 pub struct PidIssuer {
     pub id: EntityId,
@@ -82,6 +94,9 @@ pub struct Fed {
     pub anchor: TrustAnchorConfig,
     /// The wallet provider's superior between it and the anchor ([`Fed::under_intermediate`]).
     pub intermediate: Option<EntityId>,
+    /// A trust mark issuer under the anchor, outside the wallet provider's chain
+    /// ([`Fed::with_mark_issuer`]).
+    pub mark_issuer: Option<EntityId>,
     pub wp_id: EntityId,
     pub wp_key: SoftwareSigner,
     pub wp_chain: Vec<String>,
@@ -115,7 +130,7 @@ impl Fed {
 
     /// The federation for `setup`, the issuer's configuration edited by `edit` before it opens.
     pub async fn build(setup: Setup, edit: impl FnOnce(&mut Config)) -> Self {
-        Self::assemble(setup, false, edit).await
+        Self::assemble(setup, MarkIssuer::None, edit).await
     }
 
     /// The federation with the wallet provider under an intermediate ([`Fed::intermediate`],
@@ -123,18 +138,28 @@ impl Fed {
     /// `trust_mark_issuers` for the wallet-provider mark besides itself; the issuer's
     /// configuration edited by `edit` before it opens.
     pub async fn under_intermediate(edit: impl FnOnce(&mut Config)) -> Self {
-        Self::assemble(Setup::Plain, true, edit).await
+        Self::assemble(Setup::Plain, MarkIssuer::Superior, edit).await
     }
 
-    /// The federation for `setup`, the wallet provider under an intermediate if
-    /// `intermediate`, the issuer's configuration edited by `edit` before it opens.
-    async fn assemble(setup: Setup, intermediate: bool, edit: impl FnOnce(&mut Config)) -> Self {
+    /// The federation with a trust mark issuer ([`Fed::mark_issuer`], an authority onboarded
+    /// at the anchor) outside the wallet provider's chain (the provider directly under the
+    /// anchor), which the anchor lists in `trust_mark_issuers` for the wallet-provider mark
+    /// besides itself (OID-FED §7.3); the issuer's configuration edited by `edit` before it
+    /// opens.
+    pub async fn with_mark_issuer(edit: impl FnOnce(&mut Config)) -> Self {
+        Self::assemble(Setup::Plain, MarkIssuer::Outside, edit).await
+    }
+
+    /// The federation for `setup`, with a second wallet-provider mark issuer where
+    /// `mark_issuer` says, the issuer's configuration edited by `edit` before it opens.
+    async fn assemble(setup: Setup, mark_issuer: MarkIssuer, edit: impl FnOnce(&mut Config)) -> Self {
         let _ = tracing_subscriber::fmt().with_test_writer().with_max_level(tracing_subscriber::filter::LevelFilter::WARN).try_init();
         let dir = tempfile::tempdir().unwrap();
         let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
         let (listener, anchor_id) = bind().await;
-        // The intermediate's address first: the anchor lists it as a mark issuer from the start.
-        let int_listener = if intermediate { Some(bind().await) } else { None };
+        // The intermediate's (or mark issuer's) address first: the anchor lists it as a mark
+        // issuer from the start.
+        let int_listener = if mark_issuer == MarkIssuer::None { None } else { Some(bind().await) };
         let mut ta_config = trust_anchor::Config::trust_anchor(anchor_id.clone(), dir.path().join("ta"), TOKEN);
         ta_config.trust_mark_issuers.insert(rp_mark(&anchor_id), vec![anchor_id.to_string()]);
         let wp_mark_issuers = std::iter::once(&anchor_id).chain(int_listener.as_ref().map(|(_, id)| id)).map(EntityId::to_string).collect();
@@ -143,10 +168,11 @@ impl Fed {
         let jwks = ta.jwks();
         tokio::spawn(async move { axum::serve(listener, trust_anchor::router(ta)).await.unwrap() });
         let anchor = TrustAnchorConfig { id: anchor_id.clone(), jwks };
-        let intermediate = match int_listener {
+        let second_issuer = match int_listener {
             Some((listener, id)) => Some(start_intermediate(listener, id, dir.path(), &anchor, &http).await),
             None => None,
         };
+        let (intermediate, mark_issuer) = if mark_issuer == MarkIssuer::Superior { (second_issuer, None) } else { (None, second_issuer) };
         let wp_superior = intermediate.clone().unwrap_or_else(|| anchor_id.clone());
 
         // The wallet provider: a leaf whose `wallet_solution.jwks` holds its attestation key.
@@ -154,7 +180,7 @@ impl Fed {
         let wp_key = SoftwareSigner::generate().unwrap();
         let mut wp = trust_anchor::Config::trust_anchor(wp_id.clone(), dir.path().join("wp"), TOKEN);
         wp.authority = false;
-        wp.authority_hints = vec![wp_superior.clone()];
+        wp.authority_hints = std::iter::once(wp_superior.clone()).chain(mark_issuer.clone()).collect();
         // To check the trust marks it publishes.
         wp.trust_anchors = vec![anchor.clone()];
         wp.organization_name = "Wallet provider".into();
@@ -177,6 +203,12 @@ impl Fed {
             .fallback_service(trust_anchor::router(wp_state));
         tokio::spawn(async move { axum::serve(listener, wp_router).await.unwrap() });
         onboard(&http, &wp_superior, &wp_id, "wallet_solution").await;
+        // The building block issues marks to its registered subordinates only: the mark
+        // issuer registers the provider too (which names it in `authority_hints` after the
+        // anchor); the provider's chain, the shortest first, goes straight to the anchor.
+        if let Some(mark_issuer) = &mark_issuer {
+            onboard(&http, mark_issuer, &wp_id, "wallet_solution").await;
+        }
         let wp_chain = collect_chain(&anchor, &wp_id).await;
         *chain_slot.write().unwrap() = wp_chain.clone();
 
@@ -223,7 +255,7 @@ impl Fed {
         if setup == Setup::SpidCie {
             mark(&http, &anchor_id, &issuer_id, "openid_relying_party/public").await;
         }
-        Self { dir, op, pid_issuer, rogue_pid_issuer, anchor, intermediate, wp_id, wp_key, wp_chain, wp_chain_slot: chain_slot, issuer_id, issuer, config, http }
+        Self { dir, op, pid_issuer, rogue_pid_issuer, anchor, intermediate, mark_issuer, wp_id, wp_key, wp_chain, wp_chain_slot: chain_slot, issuer_id, issuer, config, http }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -417,7 +449,8 @@ impl Wallet {
 
 /// The trust mark type the test OpenID Provider requires of relying parties.
 /// An intermediate under `anchor`, served on `listener` and onboarded at the anchor: an
-/// authority, which onboards subordinates and issues trust marks (and answers their status).
+/// authority, which onboards subordinates and issues trust marks (and answers their status);
+/// with no subordinate, a trust mark issuer outside its subjects' chains.
 async fn start_intermediate(listener: tokio::net::TcpListener, id: EntityId, dir: &std::path::Path, anchor: &TrustAnchorConfig, http: &reqwest::Client) -> EntityId {
     let mut c = trust_anchor::Config::trust_anchor(id.clone(), dir.join("int"), TOKEN);
     c.authority_hints = vec![anchor.id.clone()];

@@ -210,9 +210,13 @@ pub fn verify(
 /// The first of the subject's trust marks (in its Entity Configuration, `chain.subject`) that
 /// is of one of `types` and valid ([`verify`]): the entity holds one of the marks a relying
 /// party requires of it (IT-Wallet 1.4 §1.3: an issuer accepts wallet attestations only from
-/// a wallet provider holding the wallet-provider mark). The mark issuer's keys: the anchor's
-/// configured keys when the anchor issued it, else the keys a superior in `chain` pinned for
-/// it (an intermediate issuing marks); a mark by any other issuer is not accepted here.
+/// a wallet provider holding the wallet-provider mark). The mark issuer's keys
+/// ([`issuer_keys_for`]): the anchor's configured keys when the anchor issued it, else the
+/// keys a superior in `chain` pinned for it (an intermediate issuing marks), else those the
+/// caller resolved in `issuer_keys` (entity id, Federation Entity Keys from that issuer's own
+/// validated chain to the same anchor): OID-FED §7.3, a Trust Mark Issuer need not be in the
+/// subject's chain, the anchor's `trust_mark_issuers` accrediting it is what counts (and
+/// [`verify`] requires). A mark by an issuer with none of these keys is not accepted.
 /// `anchor_configuration` is the anchor's current Entity Configuration, verified by the
 /// caller with the anchor's keys (its `trust_mark_issuers` and `trust_mark_owners`). Static
 /// validation only: the issuer's status endpoint is not asked.
@@ -221,6 +225,7 @@ pub fn held(
     types: &[String],
     anchor: &super::TrustAnchorConfig,
     anchor_configuration: &EntityStatement,
+    issuer_keys: &[(String, JwkSet)],
     now: UnixTime,
 ) -> Result<TrustMarkClaims, FederationError> {
     let subject = &chain.subject.claims.sub;
@@ -230,13 +235,8 @@ pub fn held(
             reasons.push(format!("{}: not a signed mark with an issuer", tm.trust_mark_type));
             continue;
         };
-        let keys = if iss == anchor.id.as_str() {
-            Some(&anchor.jwks)
-        } else {
-            chain.statements.iter().skip(1).find(|s| s.claims.sub.as_str() == iss).map(|s| &s.claims.jwks)
-        };
-        let Some(keys) = keys else {
-            reasons.push(format!("{}: issued by {iss}, neither the trust anchor nor a superior in the chain", tm.trust_mark_type));
+        let Some(keys) = issuer_keys_for(&iss, chain, anchor, issuer_keys) else {
+            reasons.push(format!("{}: issued by {iss}, neither the trust anchor nor a superior in the chain nor an issuer whose trust chain was resolved", tm.trust_mark_type));
             continue;
         };
         match verify(&tm.trust_mark, subject, keys, anchor_configuration, now) {
@@ -249,6 +249,17 @@ pub fn held(
         reasons.push(format!("none of type {}", types.join(" or ")));
     }
     Err(tm_err(format!("{subject} holds no valid trust mark of the types required ({})", reasons.join("; "))))
+}
+
+/// The keys that verify a mark by `iss` for [`held`], in this order: the anchor's
+/// configured keys, those a superior in `chain` pinned for it, those the caller resolved
+/// from the issuer's own chain (`issuer_keys`).
+fn issuer_keys_for<'a>(iss: &str, chain: &'a super::ValidatedChain, anchor: &'a super::TrustAnchorConfig, issuer_keys: &'a [(String, JwkSet)]) -> Option<&'a JwkSet> {
+    if iss == anchor.id.as_str() {
+        return Some(&anchor.jwks);
+    }
+    let superior = chain.statements.iter().skip(1).find(|s| s.claims.sub.as_str() == iss).map(|s| &s.claims.jwks);
+    superior.or_else(|| issuer_keys.iter().find(|(id, _)| id == iss).map(|(_, k)| k))
 }
 
 /// Verifies an issuer's status response (`trust-mark-status-response+jwt`) and returns the
@@ -358,7 +369,7 @@ mod tests {
         let types = [TYPE.to_owned()];
         let held_with = |marks: Vec<(String, String)>| {
             let (chain, anchor) = provider_chain(&fx, marks);
-            held(&chain, &types, &anchor, &fx.anchor, NOW).map(|c| c.trust_mark_type).map_err(|e| e.to_string())
+            held(&chain, &types, &anchor, &fx.anchor, &[], NOW).map(|c| c.trust_mark_type).map_err(|e| e.to_string())
         };
         assert_eq!(held_with(vec![(TYPE.into(), fx.mark(|_| {}))]), Ok(TYPE.to_owned()));
         // A valid mark after an invalid one of the same type.
@@ -388,8 +399,34 @@ mod tests {
         let mut fx = Fx::new(false);
         fx.anchor.trust_mark_issuers = Some(BTreeMap::from([(TYPE.to_owned(), vec!["https://someone-else.example.it".to_owned()])]));
         let (chain, anchor) = provider_chain(&fx, vec![(TYPE.into(), fx.mark(|_| {}))]);
-        let err = held(&chain, &[TYPE.to_owned()], &anchor, &fx.anchor, NOW).unwrap_err().to_string();
+        let err = held(&chain, &[TYPE.to_owned()], &anchor, &fx.anchor, &[], NOW).unwrap_err().to_string();
         assert!(err.contains("is not an issuer of"), "{err}");
+    }
+
+    /// OID-FED §7.3: a Trust Mark Issuer the anchor accredits need not be in the subject's
+    /// chain; its keys come from its own chain, resolved by the caller.
+    #[test]
+    fn a_mark_from_an_accredited_issuer_outside_the_chain_is_held_with_its_keys() {
+        const TMI: &str = "https://tmi.example.it";
+        let mut fx = Fx::new(false);
+        let tmi = SoftwareSigner::generate().unwrap();
+        let tmi_keys = vec![(TMI.to_owned(), JwkSet { keys: vec![tmi.public_jwk()] })];
+        let mark = TrustMarkClaims { iss: id(TMI), ..fx.claims() }.sign(TRUST_MARK_TYP, &tmi).unwrap();
+        let (chain, anchor) = provider_chain(&fx, vec![(TYPE.into(), mark)]);
+        let types = [TYPE.to_owned()];
+        let held_under = |fx: &Fx, keys: &[(String, JwkSet)]| held(&chain, &types, &anchor, &fx.anchor, keys, NOW).map(|c| c.iss.as_str().to_owned()).map_err(|e| e.to_string());
+        // Not accredited: the anchor lists only itself.
+        let err = held_under(&fx, &tmi_keys).unwrap_err();
+        assert!(err.contains(&format!("{TMI} is not an issuer of {TYPE}")), "{err}");
+        fx.anchor.trust_mark_issuers = Some(BTreeMap::from([(TYPE.to_owned(), vec!["https://ta.example.it".to_owned(), TMI.to_owned()])]));
+        assert_eq!(held_under(&fx, &tmi_keys), Ok(TMI.to_owned()));
+        // Accredited, its keys not given.
+        let err = held_under(&fx, &[]).unwrap_err();
+        assert!(err.contains(&format!("issued by {TMI}, neither the trust anchor nor a superior in the chain")), "{err}");
+        // Keys given for it that did not sign the mark.
+        let other = vec![(TMI.to_owned(), fx.keys())];
+        let err = held_under(&fx, &other).unwrap_err();
+        assert!(err.contains(TYPE) && !err.contains("neither"), "{err}");
     }
 
     #[test]
