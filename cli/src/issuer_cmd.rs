@@ -72,6 +72,12 @@ pub(crate) enum IssuerCommand {
         /// {"kid": ...}`).
         #[arg(long)]
         withdraw: bool,
+        /// The key meant (its `kid`, as `/.well-known/openid-credential-issuer` lists it first):
+        /// if another key is current by now (rotated meanwhile, or by an earlier attempt of
+        /// this command), nothing is done. Give it with --withdraw, so that a repeated
+        /// withdrawal cannot withdraw the key that replaced the compromised one.
+        #[arg(long)]
+        kid: Option<String>,
     },
 }
 
@@ -137,8 +143,8 @@ pub(crate) fn run(c: IssuerCommand) -> Result<(), CliError> {
         IssuerCommand::Suspend(a) => change_status(&a, "suspend"),
         IssuerCommand::Reinstate(a) => change_status(&a, "reinstate"),
         IssuerCommand::Update(a) => change_status(&a, "update"),
-        IssuerCommand::RotateKey { config: Some(config), withdraw, .. } => rotate_key(&config, withdraw),
-        IssuerCommand::RotateKey { admin: Some(admin), withdraw, .. } => rotate_key_online(&admin, withdraw),
+        IssuerCommand::RotateKey { config: Some(config), withdraw, kid, .. } => rotate_key(&config, withdraw, kid.as_deref()),
+        IssuerCommand::RotateKey { admin: Some(admin), withdraw, kid, .. } => rotate_key_online(&admin, withdraw, kid.as_deref()),
         IssuerCommand::RotateKey { .. } => Err(usage("rotate-key: give --url (a running issuer) or --config (a stopped one)")),
     }
 }
@@ -158,10 +164,10 @@ fn serve(path: &Path) -> Result<(), CliError> {
     })
 }
 
-fn rotate_key(path: &Path, withdraw: bool) -> Result<(), CliError> {
+fn rotate_key(path: &Path, withdraw: bool, kid: Option<&str>) -> Result<(), CliError> {
     let config = issuer::Config::load(path).map_err(|e| usage(format!("{}: {e}", path.display())))?;
     let now = wallet_core::time::UnixTime::now().secs();
-    let r = issuer::keys::rotate_credential_key(config.keys_dir(), withdraw, now, None).map_err(|e| usage(format!("rotate-key: {e}")))?;
+    let r = issuer::keys::rotate_credential_key(config.keys_dir(), withdraw, now, kid).map_err(|e| usage(format!("rotate-key: {e}")))?;
     let old = if r.retired {
         format!("still published as retired for {} days (what it signed stays valid)", config.credential_ttl / 86_400)
     } else {
@@ -176,8 +182,12 @@ fn rotate_key(path: &Path, withdraw: bool) -> Result<(), CliError> {
     Ok(())
 }
 
-fn rotate_key_online(a: &AdminArgs, withdraw: bool) -> Result<(), CliError> {
-    let answer = admin_post(a, issuer::routes::ADMIN_ROTATE_KEY_PATH, &serde_json::json!({"withdraw": withdraw}))?;
+fn rotate_key_online(a: &AdminArgs, withdraw: bool, kid: Option<&str>) -> Result<(), CliError> {
+    let body = match kid {
+        Some(kid) => serde_json::json!({"withdraw": withdraw, "kid": kid}),
+        None => serde_json::json!({"withdraw": withdraw}),
+    };
+    let answer = admin_post(a, issuer::routes::ADMIN_ROTATE_KEY_PATH, &body)?;
     if a.json {
         crate::print_out(&answer.to_string());
         return Ok(());

@@ -91,7 +91,7 @@ pub struct Rotated {
 #[derive(Debug, thiserror::Error)]
 pub enum RotationError {
     /// The key the caller meant to rotate was replaced meanwhile; nothing changed.
-    #[error("the credential key {expected} was already rotated (the current one is {current}, by another replica or offline): nothing changed; ask again to rotate {current}")]
+    #[error("the credential key {expected} is no longer the current one ({current} is: rotated by another replica or offline): nothing changed")]
     Superseded {
         /// The `kid` the caller meant.
         expected: String,
@@ -124,7 +124,18 @@ impl From<String> for RotationError {
 /// withdrawal has revoked); when another rotation replaced it meanwhile, nothing is changed
 /// and the error says so.
 pub fn rotate_credential_key(dir: &Path, withdraw: bool, now: i64, expected: Option<&str>) -> Result<Rotated, RotationError> {
-    let _one = wallet_core::store::ExclusiveLock::acquire(&dir.join(ROTATION_LOCK)).map_err(|e| e.to_string())?;
+    let _one = rotation_lock(dir)?;
+    rotate_locked(dir, withdraw, now, expected)
+}
+
+/// Takes [`ROTATION_LOCK`] in `dir` (waiting at most wallet-core's `LOCK_WAIT`): held across a
+/// whole rotation, a withdrawal's revocation included.
+pub fn rotation_lock(dir: &Path) -> Result<wallet_core::store::ExclusiveLock, RotationError> {
+    wallet_core::store::ExclusiveLock::acquire(&dir.join(ROTATION_LOCK)).map_err(|e| RotationError::Files(e.to_string()))
+}
+
+/// [`rotate_credential_key`] with [`rotation_lock`] already held by the caller.
+pub(crate) fn rotate_locked(dir: &Path, withdraw: bool, now: i64, expected: Option<&str>) -> Result<Rotated, RotationError> {
     let path = dir.join(CREDENTIAL_KEY);
     let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e} (no credential key to rotate)", path.display()))?;
     let old = SoftwareSigner::from_private_jwk(PrivateJwk::from_json(&text).map_err(|e| format!("{}: {e}", path.display()))?)
@@ -219,10 +230,13 @@ impl Keys {
     pub fn open(dir: &Path) -> Result<Self, String> {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         let token = load_or_create(&dir.join("token-key.jwk"), signer, new_signer)?;
+        // The file's identity before it is read: a rotation landing in between shows as a
+        // change at the first look, never as the key read being the new file's.
+        let identity = FileIdentity::of(&dir.join(CREDENTIAL_KEY));
         let credential = CredentialKeys::load(dir)?;
         Ok(Self {
             dir: dir.to_path_buf(),
-            credential_file: std::sync::Mutex::new(FileIdentity::of(&dir.join(CREDENTIAL_KEY))),
+            credential_file: std::sync::Mutex::new(identity),
             credential: RwLock::new(credential),
             nonce: NonceKey::derive(token.private_jwk().d(), "tessera-issuer c_nonce"),
             token,
@@ -243,16 +257,20 @@ impl Keys {
     /// cannot be read leaves the key in use (the error says which file).
     pub fn reload_credential(&self) -> Result<Option<String>, String> {
         let path = self.dir.join(CREDENTIAL_KEY);
-        *self.credential_file.lock().unwrap_or_else(PoisonError::into_inner) = FileIdentity::of(&path);
+        // Looked at before it is read, and remembered only once all of it was read: a file
+        // that could not be read is read again at the next look, not taken as seen.
+        let identity = FileIdentity::of(&path);
         let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
         let on_disk = SoftwareSigner::from_private_jwk(PrivateJwk::from_json(&text).map_err(|e| format!("{}: {e}", path.display()))?)
             .map_err(|e| format!("{}: {e}", path.display()))?;
         let old = self.credential().kid();
         if on_disk.kid() == old {
+            *self.credential_file.lock().unwrap_or_else(PoisonError::into_inner) = identity;
             return Ok(None);
         }
         let retired = load_retired(&self.dir)?;
         *self.credential.write().unwrap_or_else(PoisonError::into_inner) = CredentialKeys { current: Arc::new(on_disk), retired };
+        *self.credential_file.lock().unwrap_or_else(PoisonError::into_inner) = identity;
         Ok(Some(old.unwrap_or_default()))
     }
 

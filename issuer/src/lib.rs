@@ -98,11 +98,24 @@ pub async fn serve_listener(state: Issuer, listener: tokio::net::TcpListener, sh
             }
         }
     }));
+    // A key rotated or withdrawn on another replica (or offline) is taken up within a second
+    // also by a replica nobody asks to sign: its Entity Configuration and metadata publish the
+    // keys `keys_dir` holds.
+    let looker = state.clone();
+    let key_look = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(keys::KEY_FILE_LOOK.unsigned_abs()));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            looker.take_up_rotated_key().await;
+        }
+    });
     let r = match state.tls().cloned() {
         Some(tls) => service_kit::serve::serve_tls(listener, router(state), tls, shutdown).await,
         None => service_kit::serve::serve(listener, router(state), shutdown).await,
     };
     task.abort();
+    key_look.abort();
     if let Some(c) = checkpoints {
         c.abort();
     }

@@ -282,13 +282,18 @@ pub struct RotateKey {
     /// kept published.
     #[serde(default)]
     pub withdraw: bool,
+    /// The key meant (its `kid`): when another one is current (already rotated, by another
+    /// replica or an earlier request), nothing is done (400). A retried withdrawal then
+    /// cannot withdraw the key that replaced the compromised one.
+    #[serde(default)]
+    pub kid: Option<String>,
 }
 
-/// `POST /admin/credential-key/rotate {"withdraw": false}`: a new credential key signs from
+/// `POST /admin/credential-key/rotate {"withdraw": false, "kid"?: KID}`: a new credential key signs from
 /// now, on this replica at once and on the others sharing `keys_dir` within a second
 /// ([`Issuer::rotate_credential_key`]). 200 `{old_kid, new_kid, retired}`.
 async fn rotate_key(_: AdminToken, State(st): State<Issuer>, service_kit::Json(req): service_kit::Json<RotateKey>) -> Result<Response, IssuerError> {
-    let r = st.rotate_credential_key(req.withdraw).await?;
+    let r = st.rotate_credential_key(req.withdraw, req.kid.as_deref()).await?;
     Ok(([(header::CACHE_CONTROL, "no-store")], Json(json!({"old_kid": r.old_kid, "new_kid": r.new_kid, "retired": r.retired}))).into_response())
 }
 

@@ -430,6 +430,9 @@ struct Inner {
     /// One request at a time asks for a signing certificate; the others wait for its answer.
     signing_cert_refresh: tokio::sync::Mutex<()>,
     key_withdrawal: std::sync::Mutex<KeyWithdrawal>,
+    /// One request at a time reads the registry for a withdrawal of our key (not the
+    /// certificate's lock, held across outbound requests).
+    withdrawal_refresh: tokio::sync::Mutex<()>,
     wua_statuses: wallet_core::oid4vp::verify::StatusCache,
     pid_statuses: wallet_core::oid4vp::verify::StatusCache,
     /// The federation CA roots (`x509_roots`) a presented PID's `x5c` chains to.
@@ -674,6 +677,7 @@ impl Builder {
                 own_chain: std::sync::Mutex::new(OwnChain::default()),
                 signing_cert: std::sync::Mutex::new(SigningCert::default()),
                 signing_cert_refresh: tokio::sync::Mutex::new(()),
+                withdrawal_refresh: tokio::sync::Mutex::new(()),
                 key_withdrawal: std::sync::Mutex::new(KeyWithdrawal::default()),
                 wua_statuses: wallet_core::oid4vp::verify::StatusCache::new(),
                 pid_statuses: wallet_core::oid4vp::verify::StatusCache::new(),
@@ -768,35 +772,46 @@ impl Issuer {
     /// to `keys_dir` ([`crate::keys::rotate_credential_key`]) and taken up at once
     /// ([`Self::take_up_rotated_key`]); the other replicas sharing `keys_dir` take it up within
     /// [`crate::keys::KEY_FILE_LOOK`] seconds. Issuance stopped by a withdrawal resumes with the new key.
-    pub async fn rotate_credential_key(&self, withdraw: bool) -> Result<crate::keys::Rotated, crate::error::IssuerError> {
+    pub async fn rotate_credential_key(&self, withdraw: bool, kid: Option<&str>) -> Result<crate::keys::Rotated, crate::error::IssuerError> {
+        use crate::error::IssuerError;
         let _one = self.inner.key_rotation.one.lock().await;
+        // The replicas' lock on `keys_dir` for the whole rotation, a withdrawal's revocation
+        // included: the key whose certificates are revoked is the key that is dropped, and no
+        // other replica's rotation falls in between.
+        let dir = self.inner.config.keys_dir().to_path_buf();
+        let lock_dir = dir.clone();
+        let _files = tokio::task::spawn_blocking(move || crate::keys::rotation_lock(&lock_dir)).await.map_err(IssuerError::internal)?.map_err(IssuerError::internal)?;
         let now = self.now().secs();
-        // A rotation another replica made is taken up first, so that the key withdrawn (its
-        // certificates revoked) is the one `keys_dir` holds; the file rotation refuses if it
-        // changed again meanwhile.
-        self.take_up(now).await.map_err(crate::error::IssuerError::internal)?;
+        // A rotation another replica made is taken up first: what is rotated (and, with
+        // `withdraw`, revoked) is the key `keys_dir` holds.
+        self.take_up(now).await.map_err(IssuerError::internal)?;
         let old = wallet_core::jose::Signer::kid(&*self.inner.keys.credential()).unwrap_or_default();
+        // The caller may name the key it means (a retried or repeated withdrawal must not
+        // withdraw the healthy key that replaced the compromised one).
+        if let Some(kid) = kid.filter(|k| *k != old) {
+            return Err(IssuerError::oauth(
+                wallet_core::oid4vci::ErrorCode::InvalidRequest,
+                crate::keys::RotationError::Superseded { expected: kid.to_owned(), current: old },
+            ));
+        }
         if withdraw && !self.inner.config.authority_hints.is_empty() {
-            let n = trust_anchor::pki::revoke_signing_certificates(&self.inner.federation, &old, now).await.map_err(crate::error::IssuerError::internal)?;
+            let n = trust_anchor::pki::revoke_signing_certificates(&self.inner.federation, &old, now).await.map_err(IssuerError::internal)?;
             tracing::warn!(target: "issuer", kid = %old, revoked = n, "credential key withdrawn: its signing certificates are revoked");
         }
-        let dir = self.inner.config.keys_dir().to_path_buf();
         let expected = old.clone();
-        let rotated = tokio::task::spawn_blocking(move || crate::keys::rotate_credential_key(&dir, withdraw, now, Some(&expected)))
+        let rotated = tokio::task::spawn_blocking(move || crate::keys::rotate_locked(&dir, withdraw, now, Some(&expected)))
             .await
-            .map_err(crate::error::IssuerError::internal)?
-            .map_err(|e| match e {
-                crate::keys::RotationError::Superseded { .. } => crate::error::IssuerError::oauth(wallet_core::oid4vci::ErrorCode::InvalidRequest, e),
-                crate::keys::RotationError::Files(_) => crate::error::IssuerError::internal(e),
-            })?;
-        self.take_up(now).await.map_err(crate::error::IssuerError::internal)?;
+            .map_err(IssuerError::internal)?
+            .map_err(IssuerError::internal)?;
+        self.take_up(now).await.map_err(IssuerError::internal)?;
         Ok(rotated)
     }
 
     /// Takes up a credential key rotated in `keys_dir` by another replica (or offline): looked
     /// for at most every [`crate::keys::KEY_FILE_LOOK`] seconds (a `stat`; the file is read
-    /// only when it changed), by the requests that sign (credentials, the status list, the
-    /// signed metadata). A file that cannot be read keeps the key in use (logged).
+    /// only when it changed), by a task of the server (`serve_listener`) and by the requests
+    /// that sign (credentials, the status list, the signed metadata). A file that cannot be
+    /// read keeps the key in use (logged), and is read again at the next look.
     pub async fn take_up_rotated_key(&self) {
         let now = self.now().secs();
         let last = self.inner.key_rotation.checked_at.load(std::sync::atomic::Ordering::Relaxed);
@@ -981,7 +996,21 @@ impl Issuer {
         if let Some(w) = known(self.now().secs()) {
             return w;
         }
-        let _one = self.inner.signing_cert_refresh.lock().await;
+        // One request reads the registry; the others meanwhile go on with the last answer about
+        // this key when there is one (a read once a second must not queue every request).
+        let _one = match self.inner.withdrawal_refresh.try_lock() {
+            Ok(one) => one,
+            Err(_) => {
+                let last = {
+                    let w = self.inner.key_withdrawal.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                    (w.kid == in_use() && w.checked_at.is_some()).then_some(w.withdrawn)
+                };
+                if let Some(w) = last {
+                    return w;
+                }
+                self.inner.withdrawal_refresh.lock().await
+            }
+        };
         let now = self.now().secs();
         if let Some(w) = known(now) {
             return w;

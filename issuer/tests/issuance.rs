@@ -192,14 +192,15 @@ async fn the_credential_key_is_rotated_while_running() {
     };
 
     // Rotated in keys_dir behind the running issuer's back (another replica, the offline command).
-    // (Nothing has signed since the start: no look at keys_dir yet.)
+    // (The issuer looks at keys_dir at most once a second: a second later it has the new key.)
     let k0 = wallet_core::jose::Signer::kid(&*fed.issuer.keys().credential()).unwrap();
     let offline = issuer::keys::rotate_credential_key(fed.config.keys_dir(), false, UnixTime::now().secs(), None).unwrap();
     assert_eq!(offline.old_kid, k0);
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
     let (_, s, v) = Wallet::new(1).first_credential(&fed, MARIO, PID).await;
     assert_eq!(s, 200, "{v}");
     let (k1, _) = signed_by(&v);
-    assert_eq!(k1, offline.new_kid, "taken up by the next credential request");
+    assert_eq!(k1, offline.new_kid, "taken up within a second");
     assert_eq!(published().await, [k1.clone(), k0.clone()]);
 
     let rotate = |body: Value, token: Option<&str>| {
@@ -255,6 +256,20 @@ async fn the_credential_key_is_rotated_while_running() {
     let again = issuer::keys::rotate_credential_key(fed.config.keys_dir(), false, UnixTime::now().secs(), None).unwrap();
     let (s, r) = rotate(json!({}), Some(TOKEN)).await;
     assert_eq!((s, r["old_kid"].as_str()), (200, Some(again.new_kid.as_str())), "{r}");
+    let current = r["new_kid"].as_str().unwrap().to_owned();
+
+    // A withdrawal names the key it means: repeated (a retry, a second operator), it finds
+    // that key gone and does nothing, rather than withdrawing the healthy key that replaced it.
+    let (s, r) = rotate(json!({"withdraw": true, "kid": current}), Some(TOKEN)).await;
+    assert_eq!((s, r["old_kid"].as_str(), r["retired"].as_bool()), (200, Some(current.as_str()), Some(false)), "{r}");
+    let healthy = r["new_kid"].as_str().unwrap().to_owned();
+    let (s, r) = rotate(json!({"withdraw": true, "kid": current}), Some(TOKEN)).await;
+    assert_eq!((s, r["error"].as_str()), (400, Some("invalid_request")), "{r}");
+    assert!(r["error_description"].as_str().unwrap().contains("no longer the current one"), "{r}");
+    assert_eq!(published().await[0], healthy, "the healthy key stays");
+    let (_, s, v) = Wallet::new(1).first_credential(&fed, MARIO, PID).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(signed_by(&v).0, healthy);
 }
 
 /// A credential ends no later than the certificate in its `x5c` (a verifier checks both): a

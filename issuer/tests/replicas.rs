@@ -303,10 +303,10 @@ impl wallet_core::time::Clock for Later {
 }
 
 /// The credential key rotated while running, across replicas sharing `keys_dir` and the
-/// database: rotated through A's admin API, A signs with the new key at once; B goes on
+/// database: rotated through A's admin API, A signs with the new key at once; B may go on
 /// with the old one (still published, retired: what it signs verifies) until it looks at
-/// `keys_dir` again, at most once a second (B's clock is moved on here), then signs with the new
-/// key and publishes it first.
+/// `keys_dir` again, at most a second later (B's clock is moved on here), then signs with the
+/// new key and publishes it first.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_key_rotated_on_one_replica_is_taken_up_by_the_other() {
     let Some(url) = postgres_url("a_key_rotated_on_one_replica_is_taken_up_by_the_other") else { return };
