@@ -28,6 +28,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 
 use wallet_core::jose::{DecryptionKey, Jwk, JwkSet, PrivateJwk, Signer as _, SoftwareSigner};
 use wallet_core::oid4vci::NonceKey;
+use wallet_core::store::FileVersion;
 
 /// A private JWK file, created on first start ([`wallet_core::store::load_or_create_private`]:
 /// replicas starting together on an empty `keys_dir` all use the one key written).
@@ -186,33 +187,13 @@ pub const CREDENTIAL_KEY: &str = "credential-key.jwk";
 /// The lock file that serialises credential key rotations in `keys_dir` ([`rotate_credential_key`]).
 pub const ROTATION_LOCK: &str = "credential-key.lock";
 
-/// What tells one version of a file from the next without reading it: a rotation writes a
-/// new file and renames it over the old (a new inode on Unix), with its own modification time.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct FileIdentity {
-    inode: u64,
-    modified: Option<std::time::SystemTime>,
-    len: u64,
-}
-
-impl FileIdentity {
-    fn of(path: &Path) -> Option<Self> {
-        let m = std::fs::metadata(path).ok()?;
-        #[cfg(unix)]
-        let inode = std::os::unix::fs::MetadataExt::ino(&m);
-        #[cfg(not(unix))]
-        let inode = 0;
-        Some(Self { inode, modified: m.modified().ok(), len: m.len() })
-    }
-}
-
 /// The credential and token keys, and the OpenID4VP relying party's.
 pub struct Keys {
     dir: PathBuf,
     credential: RwLock<CredentialKeys>,
-    /// The credential key file as last read ([`FileIdentity`]): a look at `keys_dir` is one
+    /// The credential key file as last read ([`FileVersion`]): a look at `keys_dir` is one
     /// `stat` unless a rotation replaced the file.
-    credential_file: std::sync::Mutex<Option<FileIdentity>>,
+    credential_file: std::sync::Mutex<Option<FileVersion>>,
     token: SoftwareSigner,
     nonce: NonceKey,
     request_object: SoftwareSigner,
@@ -232,7 +213,7 @@ impl Keys {
         let token = load_or_create(&dir.join("token-key.jwk"), signer, new_signer)?;
         // The file's identity before it is read: a rotation landing in between shows as a
         // change at the first look, never as the key read being the new file's.
-        let identity = FileIdentity::of(&dir.join(CREDENTIAL_KEY));
+        let identity = FileVersion::of(&dir.join(CREDENTIAL_KEY));
         let credential = CredentialKeys::load(dir)?;
         Ok(Self {
             dir: dir.to_path_buf(),
@@ -259,7 +240,7 @@ impl Keys {
         let path = self.dir.join(CREDENTIAL_KEY);
         // Looked at before it is read, and remembered only once all of it was read: a file
         // that could not be read is read again at the next look, not taken as seen.
-        let identity = FileIdentity::of(&path);
+        let identity = FileVersion::of(&path);
         let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
         let on_disk = SoftwareSigner::from_private_jwk(PrivateJwk::from_json(&text).map_err(|e| format!("{}: {e}", path.display()))?)
             .map_err(|e| format!("{}: {e}", path.display()))?;
@@ -278,7 +259,7 @@ impl Keys {
     /// new file over it), by its metadata only; a file that cannot be looked at counts as
     /// changed, so that reading it says why.
     pub fn credential_file_changed(&self) -> bool {
-        let now = FileIdentity::of(&self.dir.join(CREDENTIAL_KEY));
+        let now = FileVersion::of(&self.dir.join(CREDENTIAL_KEY));
         now.is_none() || *self.credential_file.lock().unwrap_or_else(PoisonError::into_inner) != now
     }
 

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use wallet_core::jose::jwk::JwkSet;
 use wallet_core::jose::{Jwk, PrivateJwk, Signer as _, SoftwareSigner};
+use wallet_core::store::FileVersion;
 use wallet_core::time::UnixTime;
 
 #[derive(Serialize, Deserialize)]
@@ -40,7 +41,14 @@ pub struct KeyRing {
     current: SoftwareSigner,
     next: Option<SoftwareSigner>,
     retired: Vec<RetiredKey>,
+    /// The file's version when it was read or written: replicas sharing the directory look
+    /// at it to take up a rollover another one made ([`KeyRing::replaced_on_disk`]).
+    version: Option<FileVersion>,
 }
+
+/// The lock file that serialises rollovers of the ring between processes sharing the
+/// directory (replicas of one entity).
+pub const RING_LOCK: &str = "federation-keys.lock";
 
 fn signer(json: &str) -> Result<SoftwareSigner, String> {
     SoftwareSigner::from_private_jwk(PrivateJwk::from_json(json).map_err(|e| e.to_string())?).map_err(|e| e.to_string())
@@ -68,10 +76,37 @@ impl KeyRing {
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => SoftwareSigner::generate().map_err(|e| e.to_string())?,
                 Err(e) => return Err(format!("{}: {e}", legacy.display())),
             };
-            Self { path: path.clone(), current, next: None, retired: Vec::new() }.stored_json().map(String::into_bytes)
+            Self { path: path.clone(), current, next: None, retired: Vec::new(), version: None }.stored_json().map(String::into_bytes)
         };
+        let version = FileVersion::of(&path);
         let (current, next, retired) = wallet_core::store::load_or_create_private(&path, parse, create).map_err(|e| e.to_string())?;
-        Ok(Self { path, current, next, retired })
+        // Looked at before it was read (a ring created just now: at the first look).
+        Ok(Self { path, current, next, retired, version })
+    }
+
+    /// Whether the file no longer holds the ring as this process last read or wrote it (a
+    /// rollover made by another replica sharing the directory): one `stat`.
+    pub fn replaced_on_disk(&self) -> bool {
+        let now = FileVersion::of(&self.path);
+        now.is_none() || now != self.version
+    }
+
+    /// The ring as the file holds it now.
+    pub fn reload(&self) -> Result<Self, String> {
+        let dir = self.path.parent().ok_or_else(|| format!("{}: no directory", self.path.display()))?;
+        Self::load_or_create(dir)
+    }
+
+    /// Runs a change of the ring under [`RING_LOCK`], on the ring as the file holds it (not
+    /// this process's copy, which another replica's rollover may have left behind), then
+    /// saves it: two replicas' changes never overwrite each other.
+    fn change<T>(&mut self, f: impl FnOnce(&mut Self) -> Result<T, String>) -> Result<T, String> {
+        let lock = self.path.with_file_name(RING_LOCK);
+        let _one = wallet_core::store::ExclusiveLock::acquire(&lock).map_err(|e| e.to_string())?;
+        *self = self.reload()?;
+        let out = f(self)?;
+        self.save()?;
+        Ok(out)
     }
 
     fn stored_json(&self) -> Result<String, String> {
@@ -83,9 +118,11 @@ impl KeyRing {
         serde_json::to_string(&stored).map_err(|e| e.to_string())
     }
 
-    fn save(&self) -> Result<(), String> {
+    fn save(&mut self) -> Result<(), String> {
         let text = self.stored_json()?;
-        wallet_core::store::write_private(&self.path, text.as_bytes()).map_err(|e| format!("{}: {e}", self.path.display()))
+        wallet_core::store::write_private(&self.path, text.as_bytes()).map_err(|e| format!("{}: {e}", self.path.display()))?;
+        self.version = FileVersion::of(&self.path);
+        Ok(())
     }
 
     /// The signing key.
@@ -107,24 +144,27 @@ impl KeyRing {
         &self.retired
     }
 
-    /// Phase 1: generate and publish the next key (idempotent while one is pending).
+    /// Phase 1: generate and publish the next key (idempotent while one is pending, on any
+    /// replica sharing the directory).
     pub fn prepare(&mut self) -> Result<Jwk, String> {
-        if self.next.is_none() {
-            self.next = Some(SoftwareSigner::generate().map_err(|e| e.to_string())?);
-            self.save()?;
-        }
-        self.next.as_ref().map(|n| n.public_jwk()).ok_or_else(|| "no next key".to_owned())
+        self.change(|ring| {
+            if ring.next.is_none() {
+                ring.next = Some(SoftwareSigner::generate().map_err(|e| e.to_string())?);
+            }
+            ring.next.as_ref().map(|n| n.public_jwk()).ok_or_else(|| "no next key".to_owned())
+        })
     }
 
     /// Phase 2: the next key signs from now on; the old one is retired with `exp` set to when
     /// the last statement it signed expires.
     pub fn activate(&mut self, now: i64, statement_ttl: i64) -> Result<Jwk, String> {
         let exp = UnixTime(now).checked_add(statement_ttl).map_err(|e| format!("statement_ttl: {e}"))?.secs();
-        let next = self.next.take().ok_or_else(|| "no prepared key: call prepare first".to_owned())?;
-        let old = std::mem::replace(&mut self.current, next);
-        self.retired.push(RetiredKey { jwk: old.public_jwk(), exp, retired_at: now });
-        self.save()?;
-        Ok(self.current.public_jwk())
+        self.change(|ring| {
+            let next = ring.next.take().ok_or_else(|| "no prepared key: call prepare first".to_owned())?;
+            let old = std::mem::replace(&mut ring.current, next);
+            ring.retired.push(RetiredKey { jwk: old.public_jwk(), exp, retired_at: now });
+            Ok(ring.current.public_jwk())
+        })
     }
 }
 

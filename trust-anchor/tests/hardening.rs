@@ -756,3 +756,41 @@ async fn a_repeated_miss_below_the_intermediates_is_searched_once() {
     // What is registered still resolves.
     assert_eq!(fed.resolve(&fed.ta, fed.leaf.id.as_str()).await.0, 200);
 }
+
+/// Two replicas of one entity sharing its directory (`federation-keys.json`), served apart:
+/// a rollover asked of either works on the ring the file holds, so the second `prepare`
+/// finds the first one's next key instead of writing its own over it, and the replica that
+/// did not activate signs with the new key within a second, without a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_sharing_the_key_ring_follow_each_others_rollover() {
+    let dir = tempfile::tempdir().unwrap();
+    let (la, id) = bind().await;
+    let a = serve_on(la, id.clone(), dir.path(), "entity", |_| {}).await;
+    let lb = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let b_url = format!("http://127.0.0.1:{}", lb.local_addr().unwrap().port());
+    let b = AppState::open(Config::trust_anchor(id.clone(), dir.path().join("entity"), TOKEN)).unwrap();
+    tokio::spawn(async move { service_kit::serve::serve(lb, router(b), std::future::pending()).await.unwrap() });
+    let http = reqwest::Client::new();
+    let admin = |base: String, what: &'static str| {
+        let http = http.clone();
+        async move {
+            let r = http.post(format!("{base}/admin/keys/{what}")).bearer_auth(TOKEN).send().await.unwrap();
+            assert_eq!(r.status(), 200, "{what} at {base}");
+            r.json::<Value>().await.unwrap()
+        }
+    };
+    let a_url = id.as_str().trim_end_matches('/').to_owned();
+    let old = a.jwks.keys[0].kid.clone().unwrap();
+    let next_a = admin(a_url.clone(), "prepare").await["next"]["kid"].as_str().unwrap().to_owned();
+    let next_b = admin(b_url.clone(), "prepare").await["next"]["kid"].as_str().unwrap().to_owned();
+    assert_eq!(next_a, next_b, "one next key for both replicas");
+    let current = admin(a_url.clone(), "activate").await["current"]["kid"].as_str().unwrap().to_owned();
+    assert_eq!(current, next_a);
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    let ec = http.get(format!("{b_url}/.well-known/openid-federation")).send().await.unwrap().text().await.unwrap();
+    assert_eq!(CompactJws::parse(&ec).unwrap().header().kid.as_deref(), Some(current.as_str()), "B signs with the key A activated");
+    let keys = claims_of(&ec)["jwks"]["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap().to_owned()).collect::<Vec<_>>();
+    assert_eq!(keys, vec![current.clone()], "and publishes it, the old one {old} retired");
+    let r = http.post(format!("{b_url}/admin/keys/activate")).bearer_auth(TOKEN).send().await.unwrap();
+    assert_eq!(r.status(), 400, "nothing prepared any more, on either replica");
+}

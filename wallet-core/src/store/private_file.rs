@@ -163,6 +163,29 @@ pub fn load_or_create_private<T>(
     parse(&bytes).map_err(|reason| PrivateFileError::Invalid { path: shown(), reason })
 }
 
+/// What tells one version of a file from the next without reading it: writers here put a new
+/// file in place by a rename (a new inode on Unix), with its own modification time and length.
+/// A process sharing a directory with others looks at this (one `stat`) to know whether a
+/// file it read was replaced, and reads it again only then.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileVersion {
+    inode: u64,
+    modified: Option<std::time::SystemTime>,
+    len: u64,
+}
+
+impl FileVersion {
+    /// The version of the file at `path` now; `None` when it cannot be looked at.
+    pub fn of(path: &Path) -> Option<Self> {
+        let m = std::fs::metadata(path).ok()?;
+        #[cfg(unix)]
+        let inode = std::os::unix::fs::MetadataExt::ino(&m);
+        #[cfg(not(unix))]
+        let inode = 0;
+        Some(Self { inode, modified: m.modified().ok(), len: m.len() })
+    }
+}
+
 /// How long [`ExclusiveLock::acquire`] waits for another holder.
 pub const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
