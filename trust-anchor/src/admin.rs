@@ -376,7 +376,7 @@ pub(crate) async fn verify_own_trust_mark(st: &AppState, jwt: &str, now: UnixTim
 
 /// Key rollover, phase 1: publish the next key (the current one keeps signing).
 pub(crate) async fn prepare_key(State(st): State<AppState>, _: AdminToken) -> Result<axum::Json<Value>, ApiError> {
-    let jwk = st.inner().keys.write().unwrap_or_else(std::sync::PoisonError::into_inner).prepare().map_err(ApiError::server)?;
+    let jwk = st.inner().keys.write().prepare().map_err(ApiError::server)?;
     st.inner().cache.clear();
     tracing::info!("admin: next federation key prepared");
     Ok(axum::Json(json!({"next": jwk})))
@@ -389,7 +389,6 @@ pub(crate) async fn activate_key(State(st): State<AppState>, _: AdminToken) -> R
         .inner()
         .keys
         .write()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
         .activate(now, st.config().statement_ttl)
         .map_err(ApiError::invalid_request)?;
     st.inner().cache.clear();

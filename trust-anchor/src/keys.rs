@@ -168,6 +168,68 @@ impl KeyRing {
     }
 }
 
+/// How often (seconds) a [`SharedRing`] looks whether its file was replaced by another process
+/// sharing the directory (a rollover made there): one `stat`, the file read only when changed.
+pub const RING_LOOK: i64 = 1;
+
+/// A key ring shared with the other processes that use its file (replicas of one entity):
+/// changed only under [`RING_LOCK`] on the ring the file holds ([`KeyRing::prepare`],
+/// [`KeyRing::activate`]), and taken up again when another process changed it
+/// ([`SharedRing::take_up`]), so that every replica signs with the key the file names current.
+pub struct SharedRing {
+    ring: std::sync::RwLock<KeyRing>,
+    looked_at: std::sync::atomic::AtomicI64,
+}
+
+impl SharedRing {
+    /// The ring of `data_dir`, created on first start.
+    pub fn open(data_dir: &Path) -> Result<Self, String> {
+        Ok(Self { ring: std::sync::RwLock::new(KeyRing::load_or_create(data_dir)?), looked_at: std::sync::atomic::AtomicI64::new(0) })
+    }
+
+    /// Takes up the ring from its file when another process replaced it, looking at most every
+    /// [`RING_LOOK`] seconds; `true` when the ring changed (what was made with the old key is
+    /// to be made again). A file that cannot be read leaves the ring in use (logged) and is
+    /// read again at the next look. Call it with no guard of this ring held.
+    pub fn take_up(&self) -> bool {
+        use std::sync::atomic::Ordering::Relaxed;
+        let now = UnixTime::now().secs();
+        let last = self.looked_at.load(Relaxed);
+        if now < last.saturating_add(RING_LOOK) || self.looked_at.compare_exchange(last, now, Relaxed, Relaxed).is_err() {
+            return false;
+        }
+        let reloaded = {
+            let ring = self.read();
+            if !ring.replaced_on_disk() {
+                return false;
+            }
+            ring.reload()
+        };
+        match reloaded {
+            Ok(ring) => {
+                let changed = ring.current.kid() != self.read().current.kid() || ring.next.as_ref().map(SoftwareSigner::kid) != self.read().next.as_ref().map(SoftwareSigner::kid);
+                tracing::info!(kid = ?ring.current.kid(), "federation key ring taken up from its file (changed by another replica)");
+                *self.write() = ring;
+                changed
+            }
+            Err(e) => {
+                tracing::warn!("the federation key ring file cannot be read (the keys in use stay): {e}");
+                false
+            }
+        }
+    }
+
+    /// The ring as held now (no look at the file).
+    pub fn read(&self) -> std::sync::RwLockReadGuard<'_, KeyRing> {
+        self.ring.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The ring, to change it ([`KeyRing::prepare`], [`KeyRing::activate`]).
+    pub fn write(&self) -> std::sync::RwLockWriteGuard<'_, KeyRing> {
+        self.ring.write().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
 /// The signing key of an entity's data directory (creating it on first start).
 pub fn load_or_create(data_dir: &Path) -> Result<SoftwareSigner, String> {
     let ring = KeyRing::load_or_create(data_dir)?;

@@ -40,9 +40,7 @@ pub struct AppState {
 
 pub(crate) struct Inner {
     pub(crate) config: Config,
-    pub(crate) keys: std::sync::RwLock<crate::keys::KeyRing>,
-    /// When the ring's file was last looked at ([`Inner::ring`]).
-    pub(crate) ring_looked_at: std::sync::atomic::AtomicI64,
+    pub(crate) keys: crate::keys::SharedRing,
     pub(crate) registry: Registry,
     /// Trust anchor only: the federation's X.509 root certificate (DER).
     pub(crate) root_ca: Option<Vec<u8>>,
@@ -60,40 +58,15 @@ pub(crate) struct Inner {
     pub(crate) metadata: std::sync::RwLock<Map<String, Value>>,
 }
 
-/// How often (seconds) an entity looks whether its key ring file was changed by a replica
-/// sharing its directory (a rollover made there): one `stat`, the file read only when changed.
-pub const RING_LOOK: i64 = 1;
-
 impl Inner {
-    /// The key ring, taken up again from the file when another replica rolled it over (looked
-    /// at most every [`RING_LOOK`] seconds): every replica signs with the key the ring's file
-    /// names current, without a restart.
+    /// The key ring, taken up again from its file when another replica rolled it over
+    /// ([`crate::keys::SharedRing::take_up`]): every replica signs with the key the ring's
+    /// file names current, without a restart.
     pub(crate) fn ring(&self) -> std::sync::RwLockReadGuard<'_, crate::keys::KeyRing> {
-        self.take_up_ring();
-        self.keys.read().unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    fn take_up_ring(&self) {
-        use std::sync::atomic::Ordering::Relaxed;
-        let now = UnixTime::now().secs();
-        let last = self.ring_looked_at.load(Relaxed);
-        if now < last.saturating_add(RING_LOOK) || self.ring_looked_at.compare_exchange(last, now, Relaxed, Relaxed).is_err() {
-            return;
+        if self.keys.take_up() {
+            self.cache.clear();
         }
-        let replaced = self.keys.read().unwrap_or_else(std::sync::PoisonError::into_inner).replaced_on_disk();
-        if !replaced {
-            return;
-        }
-        let reloaded = self.keys.read().unwrap_or_else(std::sync::PoisonError::into_inner).reload();
-        match reloaded {
-            Ok(ring) => {
-                let kid = ring.current().kid();
-                *self.keys.write().unwrap_or_else(std::sync::PoisonError::into_inner) = ring;
-                self.cache.clear();
-                tracing::info!(kid = ?kid, "federation key ring taken up from its file (a rollover by another replica)");
-            }
-            Err(e) => tracing::warn!("the federation key ring file cannot be read (the keys in use stay): {e}"),
-        }
+        self.keys.read()
     }
 
     /// Signs with the current key.
@@ -116,7 +89,7 @@ impl AppState {
     /// `config.database_url` is set (connected at first use; [`AppState::connect`] connects now).
     pub fn open(config: Config) -> Result<Self, String> {
         std::fs::create_dir_all(&config.data_dir).map_err(|e| format!("{}: {e}", config.data_dir.display()))?;
-        let keys = crate::keys::KeyRing::load_or_create(&config.data_dir)?;
+        let keys = crate::keys::SharedRing::open(&config.data_dir)?;
         let registry = match &config.database_url {
             Some(url) => Registry::postgres(url),
             None => Registry::open_sqlite(&config.data_dir.join("registry.sqlite")),
@@ -127,7 +100,7 @@ impl AppState {
             let path = config.data_dir.join("ca-root.der");
             // Made once: replicas starting together all serve the root that was written.
             let parse = |b: &[u8]| Ok(b.to_vec());
-            let create = || crate::ca::root_certificate(&config.entity_id, keys.current(), UnixTime::now().secs()).map_err(|e| e.to_string());
+            let create = || crate::ca::root_certificate(&config.entity_id, keys.read().current(), UnixTime::now().secs()).map_err(|e| e.to_string());
             Some(wallet_core::store::load_or_create_private(&path, parse, create).map_err(|e| e.to_string())?)
         } else {
             None
@@ -136,8 +109,7 @@ impl AppState {
         let metadata = config.metadata.clone();
         let inner = Inner {
             config,
-            keys: std::sync::RwLock::new(keys),
-            ring_looked_at: std::sync::atomic::AtomicI64::new(0),
+            keys,
             registry,
             root_ca,
             own_ca,

@@ -64,7 +64,9 @@ struct CachedHeader {
 /// Keys and cached header material.
 pub struct Keys {
     entity_id: EntityId,
-    federation: SoftwareSigner,
+    /// The Federation Entity Key ring (shared with the federation building block's file):
+    /// a rollover made on another replica is followed ([`Keys::follow_rollover`]).
+    federation: trust_anchor::keys::SharedRing,
     request_object: SoftwareSigner,
     encryption: DecryptionKey,
     anchors: Vec<TrustAnchorConfig>,
@@ -108,7 +110,7 @@ impl Keys {
         )?;
         Ok(Self {
             entity_id: config.entity_id.clone(),
-            federation: trust_anchor::keys::load_or_create(dir)?,
+            federation: trust_anchor::keys::SharedRing::open(dir)?,
             request_object,
             encryption,
             anchors: config.trust_anchors.clone(),
@@ -143,7 +145,18 @@ impl Keys {
         *self.header.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = None;
     }
 
+    /// Takes up a Federation Entity Key rollover made on another replica (or by this one's
+    /// federation admin API): what was made with the old key (the protocol certificate, our
+    /// chain's CA certificates, the encoded header) is dropped and made again.
+    fn follow_rollover(&self) {
+        if self.federation.take_up() {
+            tracing::info!("federation key rolled over: certificates and our chain are made again");
+            self.invalidate();
+        }
+    }
+
     async fn resolved(&self, http: &service_kit::OutboundHttp, now: UnixTime) -> Result<Resolved, VerifierError> {
+        self.follow_rollover();
         let cached = self.resolved.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone().filter(|r| r.valid_until > now.secs());
         match cached {
             Some(r) => Ok(r),
@@ -162,6 +175,7 @@ impl Keys {
     /// once and shared while both the chain and the certificate would be reused as they are
     /// (its 8 KB neither copied, serialised nor encoded again for every request object).
     pub async fn signing_header(&self, http: &service_kit::OutboundHttp, now: UnixTime) -> Result<Arc<EncodedHeader>, VerifierError> {
+        self.follow_rollover();
         let cached = self.header.lock().unwrap_or_else(std::sync::PoisonError::into_inner).as_ref().filter(|h| now.secs() <= h.until).map(|h| h.header.clone());
         if let Some(h) = cached {
             return Ok(h);
@@ -199,14 +213,15 @@ impl Keys {
     }
 
     fn protocol_cert(&self, now: UnixTime) -> Result<ProtocolCert, VerifierError> {
-        self.certs.get(&self.federation, &self.request_object.public_jwk(), now.secs()).map_err(VerifierError::internal)
+        self.follow_rollover();
+        self.certs.get(self.federation.read().current(), &self.request_object.public_jwk(), now.secs()).map_err(VerifierError::internal)
     }
 
     fn resolved_from(&self, chain: &ValidatedChain, now: UnixTime) -> Result<Resolved, VerifierError> {
         let unavailable = |m: &str| VerifierError::Unavailable(format!("request objects cannot be signed yet: {m}"));
         // The superior pins [our CA, intermediates' CAs, the root]; a request object's `x5c`
         // leaves the root out (IT-Wallet 1.4 §1.3; wallet-core refuses it, RootInChain).
-        let ca_chain = trust_anchor::protocol::without_root(trust_anchor::protocol::pinned_ca_chain(chain, &self.federation).map_err(unavailable)?);
+        let ca_chain = trust_anchor::protocol::without_root(trust_anchor::protocol::pinned_ca_chain(chain, self.federation.read().current()).map_err(unavailable)?);
         Ok(Resolved {
             ca_chain,
             trust_chain: chain.jwts(),
@@ -223,5 +238,30 @@ impl Keys {
             .resolve_async(&self.entity_id, now)
             .await
             .map_err(|e| VerifierError::Unavailable(format!("cannot resolve our trust chain: {e}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    /// A Federation Entity Key rollover made by another replica sharing `keys_dir` (its file
+    /// replaced) is followed without a restart: the protocol certificate is issued again, by
+    /// the new key.
+    #[test]
+    fn a_federation_key_rollover_made_by_another_replica_is_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = crate::Config::new(EntityId::new("https://verifier.example.it").unwrap(), dir.path().to_path_buf());
+        let keys = Keys::open(&config).unwrap();
+        let before = keys.protocol_leaf(UnixTime::now()).unwrap();
+        assert_eq!(keys.protocol_leaf(UnixTime::now()).unwrap(), before, "reused while nothing changed");
+        let mut other = trust_anchor::keys::KeyRing::load_or_create(config.keys_dir()).unwrap();
+        other.prepare().unwrap();
+        let new = other.activate(UnixTime::now().secs(), 3_600).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(1_100));
+        let after = keys.protocol_leaf(UnixTime::now()).unwrap();
+        assert_ne!(after, before, "a certificate issued again");
+        assert_eq!(keys.federation.read().current().kid(), new.kid, "by the key the other replica activated");
     }
 }

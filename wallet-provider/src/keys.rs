@@ -80,7 +80,9 @@ struct Resolved {
 /// Keys and cached material.
 pub struct Keys {
     entity_id: EntityId,
-    federation: SoftwareSigner,
+    /// The Federation Entity Key ring (shared with the federation building block's file):
+    /// a rollover made on another replica is followed ([`Keys::follow_rollover`]).
+    federation: trust_anchor::keys::SharedRing,
     attestation: SoftwareSigner,
     trust_anchor: EntityId,
     trust_anchor_jwks: Option<JwkSet>,
@@ -117,7 +119,7 @@ impl Keys {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         Ok(Self {
             entity_id: config.entity_id.clone(),
-            federation: trust_anchor::keys::load_or_create(dir)?,
+            federation: trust_anchor::keys::SharedRing::open(dir)?,
             attestation: load_or_create_attestation_key(dir)?,
             trust_anchor: config.trust_anchor.clone(),
             trust_anchor_jwks: config.trust_anchor_jwks.clone(),
@@ -156,10 +158,21 @@ impl Keys {
         self.certs.invalidate();
     }
 
+    /// Takes up a Federation Entity Key rollover made on another replica (or by this one's
+    /// federation admin API): what was made with the old key (the protocol certificate, our
+    /// chain's CA certificates, the encoded header) is dropped and made again.
+    fn follow_rollover(&self) {
+        if self.federation.take_up() {
+            tracing::info!("federation key rolled over: certificates and our chain are made again");
+            self.invalidate();
+        }
+    }
+
     /// The signing material at `now`: the chain (cached until it nears its expiry) and a
     /// protocol certificate that covers what is signed now (re-issued for the same key
     /// when the one in use would end first).
     pub async fn material(&self, now: UnixTime) -> Result<Material, ProviderError> {
+        self.follow_rollover();
         let cached = self.resolved.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone().filter(|r| r.valid_until > now.secs());
         let resolved = match cached {
             Some(r) => r,
@@ -182,14 +195,15 @@ impl Keys {
     /// The protocol certificate for the attestation key: at most 24 h ([`PROTOCOL_CERT_TTL`]),
     /// re-issued when it would end before what is signed now stops needing it.
     fn protocol_cert(&self, now: UnixTime) -> Result<ProtocolCert, ProviderError> {
-        self.certs.get(&self.federation, &self.attestation.public_jwk(), now.secs()).map_err(ProviderError::internal)
+        self.follow_rollover();
+        self.certs.get(self.federation.read().current(), &self.attestation.public_jwk(), now.secs()).map_err(ProviderError::internal)
     }
 
     fn resolved_from(&self, chain: &wallet_core::federation::ValidatedChain, now: UnixTime) -> Result<Resolved, ProviderError> {
         let unavailable = |m: &str| ProviderError::Unavailable(format!("attestations cannot be signed yet: {m}"));
         // The CA chain our superior pinned (ours, then under an intermediate the
         // intermediate's), without the root: a verifier reaches the federation root it trusts.
-        let ca_chain = trust_anchor::protocol::without_root(trust_anchor::protocol::pinned_ca_chain(chain, &self.federation).map_err(unavailable)?);
+        let ca_chain = trust_anchor::protocol::without_root(trust_anchor::protocol::pinned_ca_chain(chain, self.federation.read().current()).map_err(unavailable)?);
         Ok(Resolved {
             ca_chain,
             trust_chain: chain.jwts(),
