@@ -288,8 +288,12 @@ pub(crate) fn run(c: FederationCommand) -> Result<(), CliError> {
             let at = |authority: &str, token: &Option<String>| Admin { authority: authority.to_owned(), token: token.clone(), data_dir: admin.data_dir.clone() };
             admin_call(&at(&entity, &admin.token), reqwest::Method::POST, "admin/keys/prepare", None)?;
             if let Some(sup) = &superior {
+                // Replicas of the entity take the prepared key up within RING_LOOK seconds:
+                // the superior, which fetches the configuration from any of them, sees it then.
+                std::thread::sleep(std::time::Duration::from_secs(trust_anchor::keys::RING_LOOK.unsigned_abs() + 1));
                 let token = superior_token.or_else(|| admin.token.clone());
                 admin_call(&at(sup, &token), reqwest::Method::POST, "admin/subordinates/refresh-keys", Some(json!({"entity_id": entity})))?;
+                superior_pins_every_key(&entity, sup)?;
             }
             admin_call(&at(&entity, &admin.token), reqwest::Method::POST, "admin/keys/activate", None)
         }
@@ -305,6 +309,28 @@ pub(crate) fn run(c: FederationCommand) -> Result<(), CliError> {
             Some(json!({"sub": sub, "trust_mark_type": trust_mark_type})),
         ),
     }
+}
+
+/// Before a rollover is activated: the superior's subordinate statement about `entity` (its
+/// fetch endpoint) pins every key the entity's configuration publishes, the prepared one
+/// included; otherwise activating would make the entity sign with a key nobody pinned.
+fn superior_pins_every_key(entity: &str, superior: &str) -> Result<(), CliError> {
+    let client = reqwest::blocking::Client::new();
+    let get = |url: String| -> Result<Value, CliError> {
+        let text = client.get(&url).send().and_then(reqwest::blocking::Response::error_for_status).and_then(reqwest::blocking::Response::text).map_err(|e| usage(format!("{url}: {e}")))?;
+        wallet_core::jose::CompactJws::parse(text.trim()).and_then(|j| j.payload_json()).map_err(|e| usage(format!("{url}: {e}")))
+    };
+    let kids = |v: &Value| -> Vec<String> {
+        v.pointer("/jwks/keys").and_then(Value::as_array).into_iter().flatten().filter_map(|k| k.get("kid").and_then(Value::as_str).map(str::to_owned)).collect()
+    };
+    let published = kids(&get(format!("{}/.well-known/openid-federation", entity.trim_end_matches('/')))?);
+    let fetch = wallet_core::wallet::query::with_params(&format!("{}/fetch", superior.trim_end_matches('/')), &[("sub", entity)]);
+    let pinned = kids(&get(fetch)?);
+    let missing: Vec<&String> = published.iter().filter(|k| !pinned.contains(k)).collect();
+    if !missing.is_empty() {
+        return Err(usage(format!("{superior} does not pin {missing:?} of {entity} yet: not activated (the entity keeps signing with its current key); run the command again")));
+    }
+    Ok(())
 }
 
 fn admin_call(a: &Admin, method: reqwest::Method, path: &str, body: Option<Value>) -> Result<(), CliError> {

@@ -1,6 +1,5 @@
 //! `tessera keygen` and key-file loading.
 
-
 use wallet_core::jose::{Jwk, PrivateJwk, Signer as _, SoftwareSigner};
 
 use crate::{CliError, read_file};
@@ -17,27 +16,29 @@ pub(crate) fn keygen(a: &KeygenArgs) -> Result<(), CliError> {
     let private_path = format!("{}.jwk", a.out);
     let public_path = format!("{}.pub.jwk", a.out);
     write_private(&private_path, &signer.private_jwk().to_json())?;
-    write_atomic(&public_path, &signer.public_jwk().to_json())?;
+    write_atomic(&public_path, &signer.public_jwk().to_json(), true)?;
     println!("{private_path}\n{public_path}");
     Ok(())
 }
 
 /// Writes via a temporary file of its own and a rename (wallet-core `store::write_private`),
-/// so a reader never sees half a key; `.jwk` files other than `.pub.jwk` are private (0600).
-fn write_atomic(path: &str, content: &str) -> Result<(), CliError> {
+/// so a reader never sees half a key: readable by its owner only, or (`public`) by all.
+fn write_atomic(path: &str, content: &str, public: bool) -> Result<(), CliError> {
     let io = |source| CliError::Io { path: path.to_owned(), source };
     let text = format!("{content}\n");
     wallet_core::store::write_private(std::path::Path::new(path), text.as_bytes()).map_err(io)?;
     #[cfg(unix)]
-    if path.ends_with(".pub.jwk") {
+    if public {
         use std::os::unix::fs::PermissionsExt as _;
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o644)).map_err(io)?;
     }
+    #[cfg(not(unix))]
+    let _ = public;
     Ok(())
 }
 
 fn write_private(path: &str, content: &str) -> Result<(), CliError> {
-    write_atomic(path, content)
+    write_atomic(path, content, false)
 }
 
 /// Loads a private P-256 key file as a signer.

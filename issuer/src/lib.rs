@@ -107,7 +107,7 @@ pub async fn serve_listener(state: Issuer, listener: tokio::net::TcpListener, sh
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            looker.take_up_rotated_key().await;
+            looker.look_at_key_file().await;
         }
     });
     let r = match state.tls().cloned() {

@@ -773,6 +773,13 @@ impl Issuer {
     /// ([`Self::take_up_rotated_key`]); the other replicas sharing `keys_dir` take it up within
     /// [`crate::keys::KEY_FILE_LOOK`] seconds. Issuance stopped by a withdrawal resumes with the new key.
     pub async fn rotate_credential_key(&self, withdraw: bool, kid: Option<&str>) -> Result<crate::keys::Rotated, crate::error::IssuerError> {
+        // Run to its end on a task of its own: a request dropped half-way (the client gone)
+        // must not release the locks while the rotation goes on.
+        let (this, kid) = (self.clone(), kid.map(str::to_owned));
+        tokio::spawn(async move { this.rotate_whole(withdraw, kid.as_deref()).await }).await.map_err(crate::error::IssuerError::internal)?
+    }
+
+    async fn rotate_whole(&self, withdraw: bool, kid: Option<&str>) -> Result<crate::keys::Rotated, crate::error::IssuerError> {
         use crate::error::IssuerError;
         let _one = self.inner.key_rotation.one.lock().await;
         // The replicas' lock on `keys_dir` for the whole rotation, a withdrawal's revocation
@@ -818,6 +825,14 @@ impl Issuer {
         if now < last.saturating_add(crate::keys::KEY_FILE_LOOK) {
             return;
         }
+        self.look_at_key_file().await;
+    }
+
+    /// One look at `keys_dir` for a rotated credential key, now (the server's task every
+    /// [`crate::keys::KEY_FILE_LOOK`] seconds; the requests through
+    /// [`Self::take_up_rotated_key`]). Nothing while a rotation runs here.
+    pub async fn look_at_key_file(&self) {
+        let now = self.now().secs();
         let Ok(_one) = self.inner.key_rotation.one.try_lock() else { return };
         self.inner.key_rotation.checked_at.store(now, std::sync::atomic::Ordering::Relaxed);
         if !self.inner.keys.credential_file_changed() {
@@ -1003,7 +1018,8 @@ impl Issuer {
             Err(_) => {
                 let last = {
                     let w = self.inner.key_withdrawal.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-                    (w.kid == in_use() && w.checked_at.is_some()).then_some(w.withdrawn)
+                    // Not after a revocation made here since (its answer is awaited).
+                    (w.kid == in_use() && w.checked_at.is_some() && (w.withdrawn || w.generation == generation)).then_some(w.withdrawn)
                 };
                 if let Some(w) = last {
                     return w;

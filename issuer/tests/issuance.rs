@@ -247,6 +247,11 @@ async fn the_credential_key_is_rotated_while_running() {
     // within a second (another replica's rotation stops the old key that soon).
     let behind = issuer::keys::rotate_credential_key(fed.config.keys_dir(), false, UnixTime::now().secs(), None).unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    // Nothing asked it to sign meanwhile: its own look (a task of the server) took the key up,
+    // and its Entity Configuration (served by the federation building block) publishes it.
+    let ec = fed.http.get(fed.url("/.well-known/openid-federation")).send().await.unwrap().text().await.unwrap();
+    let ec: Value = wallet_core::jose::CompactJws::parse(&ec).unwrap().payload_json().unwrap();
+    assert_eq!(kids(&ec["metadata"]["openid_credential_issuer"]["jwks"])[0], behind.new_kid, "taken up by the server's own look");
     let (_, s, v) = Wallet::new(1).first_credential(&fed, MARIO, PID).await;
     assert_eq!(s, 200, "{v}");
     assert_eq!(signed_by(&v).0, behind.new_kid, "taken up a second later");

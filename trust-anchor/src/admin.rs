@@ -376,7 +376,8 @@ pub(crate) async fn verify_own_trust_mark(st: &AppState, jwt: &str, now: UnixTim
 
 /// Key rollover, phase 1: publish the next key (the current one keeps signing).
 pub(crate) async fn prepare_key(State(st): State<AppState>, _: AdminToken) -> Result<axum::Json<Value>, ApiError> {
-    let jwk = st.inner().keys.write().prepare().map_err(ApiError::server)?;
+    let ring = st.clone();
+    let jwk = tokio::task::spawn_blocking(move || ring.inner().keys.prepare()).await.map_err(ApiError::server)?.map_err(ApiError::server)?;
     st.inner().cache.clear();
     tracing::info!("admin: next federation key prepared");
     Ok(axum::Json(json!({"next": jwk})))
@@ -385,12 +386,11 @@ pub(crate) async fn prepare_key(State(st): State<AppState>, _: AdminToken) -> Re
 /// Key rollover, phase 2: the next key signs; the old one is retired to the historical keys.
 pub(crate) async fn activate_key(State(st): State<AppState>, _: AdminToken) -> Result<axum::Json<Value>, ApiError> {
     let now = UnixTime::now().secs();
-    let jwk = st
-        .inner()
-        .keys
-        .write()
-        .activate(now, st.config().statement_ttl)
-        .map_err(ApiError::invalid_request)?;
+    let (ring, ttl) = (st.clone(), st.config().statement_ttl);
+    let jwk = tokio::task::spawn_blocking(move || ring.inner().keys.activate(now, ttl)).await.map_err(ApiError::server)?.map_err(|e| match e {
+        crate::keys::RingError::NotPrepared => ApiError::invalid_request(e.to_string()),
+        crate::keys::RingError::Files(_) => ApiError::server(e),
+    })?;
     st.inner().cache.clear();
     tracing::info!("admin: next federation key activated");
     Ok(axum::Json(json!({"current": jwk})))

@@ -46,6 +46,37 @@ pub struct KeyRing {
     version: Option<FileVersion>,
 }
 
+/// Why a change of the ring did not happen (nothing was changed).
+#[derive(Debug, thiserror::Error)]
+pub enum RingError {
+    /// `activate` without a prepared next key.
+    #[error("no prepared key: call prepare first")]
+    NotPrepared,
+    /// The ring's file, its lock or the key generation failed (named in the text).
+    #[error("{0}")]
+    Files(String),
+}
+
+fn parse_stored(b: &[u8]) -> Result<(SoftwareSigner, Option<SoftwareSigner>, Vec<RetiredKey>), String> {
+    let s: Stored = serde_json::from_slice(b).map_err(|e| e.to_string())?;
+    Ok((signer(&s.current)?, s.next.as_deref().map(signer).transpose()?, s.retired))
+}
+
+fn prepare(ring: &mut KeyRing) -> Result<Jwk, RingError> {
+    if ring.next.is_none() {
+        ring.next = Some(SoftwareSigner::generate().map_err(|e| RingError::Files(e.to_string()))?);
+    }
+    ring.next.as_ref().map(|n| n.public_jwk()).ok_or(RingError::NotPrepared)
+}
+
+fn activate(ring: &mut KeyRing, now: i64, statement_ttl: i64) -> Result<Jwk, RingError> {
+    let exp = UnixTime(now).checked_add(statement_ttl).map_err(|e| RingError::Files(format!("statement_ttl: {e}")))?.secs();
+    let next = ring.next.take().ok_or(RingError::NotPrepared)?;
+    let old = std::mem::replace(&mut ring.current, next);
+    ring.retired.push(RetiredKey { jwk: old.public_jwk(), exp, retired_at: now });
+    Ok(ring.current.public_jwk())
+}
+
 /// The lock file that serialises rollovers of the ring between processes sharing the
 /// directory (replicas of one entity).
 pub const RING_LOCK: &str = "federation-keys.lock";
@@ -60,10 +91,7 @@ impl KeyRing {
     pub fn load_or_create(data_dir: &Path) -> Result<Self, String> {
         std::fs::create_dir_all(data_dir).map_err(|e| format!("{}: {e}", data_dir.display()))?;
         let path = data_dir.join("federation-keys.json");
-        let parse = |b: &[u8]| {
-            let s: Stored = serde_json::from_slice(b).map_err(|e| e.to_string())?;
-            Ok((signer(&s.current)?, s.next.as_deref().map(signer).transpose()?, s.retired))
-        };
+        let parse = parse_stored;
         // Created once: replicas starting together on an empty directory all take the ring
         // that was written, not each its own.
         let create = || {
@@ -91,22 +119,29 @@ impl KeyRing {
         now.is_none() || now != self.version
     }
 
-    /// The ring as the file holds it now.
+    /// The ring as the file holds it now. Never creates it: a file gone or damaged while the
+    /// entity runs is an error (the keys in use stay), not a reason for a new key.
     pub fn reload(&self) -> Result<Self, String> {
-        let dir = self.path.parent().ok_or_else(|| format!("{}: no directory", self.path.display()))?;
-        Self::load_or_create(dir)
+        Self::read_file(&self.path)
     }
 
-    /// Runs a change of the ring under [`RING_LOCK`], on the ring as the file holds it (not
-    /// this process's copy, which another replica's rollover may have left behind), then
-    /// saves it: two replicas' changes never overwrite each other.
-    fn change<T>(&mut self, f: impl FnOnce(&mut Self) -> Result<T, String>) -> Result<T, String> {
-        let lock = self.path.with_file_name(RING_LOCK);
-        let _one = wallet_core::store::ExclusiveLock::acquire(&lock).map_err(|e| e.to_string())?;
-        *self = self.reload()?;
-        let out = f(self)?;
-        self.save()?;
-        Ok(out)
+    fn read_file(path: &Path) -> Result<Self, String> {
+        let version = FileVersion::of(path);
+        let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let (current, next, retired) = parse_stored(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+        Ok(Self { path: path.to_path_buf(), current, next, retired, version })
+    }
+
+    /// Runs a change of the ring of the file at `path` under [`RING_LOCK`], on the ring as the
+    /// file holds it (not a process's copy, which another replica's rollover may have left
+    /// behind), and saves it: two replicas' changes never overwrite each other. The changed
+    /// ring is returned once saved; nothing is changed when `f` or the save fails.
+    fn change_file<T>(path: &Path, f: impl FnOnce(&mut Self) -> Result<T, RingError>) -> Result<(Self, T), RingError> {
+        let _one = wallet_core::store::ExclusiveLock::acquire(&path.with_file_name(RING_LOCK)).map_err(|e| RingError::Files(e.to_string()))?;
+        let mut ring = Self::read_file(path).map_err(RingError::Files)?;
+        let out = f(&mut ring)?;
+        ring.save().map_err(RingError::Files)?;
+        Ok((ring, out))
     }
 
     fn stored_json(&self) -> Result<String, String> {
@@ -146,25 +181,18 @@ impl KeyRing {
 
     /// Phase 1: generate and publish the next key (idempotent while one is pending, on any
     /// replica sharing the directory).
-    pub fn prepare(&mut self) -> Result<Jwk, String> {
-        self.change(|ring| {
-            if ring.next.is_none() {
-                ring.next = Some(SoftwareSigner::generate().map_err(|e| e.to_string())?);
-            }
-            ring.next.as_ref().map(|n| n.public_jwk()).ok_or_else(|| "no next key".to_owned())
-        })
+    pub fn prepare(&mut self) -> Result<Jwk, RingError> {
+        let (ring, next) = Self::change_file(&self.path, prepare)?;
+        *self = ring;
+        Ok(next)
     }
 
     /// Phase 2: the next key signs from now on; the old one is retired with `exp` set to when
     /// the last statement it signed expires.
-    pub fn activate(&mut self, now: i64, statement_ttl: i64) -> Result<Jwk, String> {
-        let exp = UnixTime(now).checked_add(statement_ttl).map_err(|e| format!("statement_ttl: {e}"))?.secs();
-        self.change(|ring| {
-            let next = ring.next.take().ok_or_else(|| "no prepared key: call prepare first".to_owned())?;
-            let old = std::mem::replace(&mut ring.current, next);
-            ring.retired.push(RetiredKey { jwk: old.public_jwk(), exp, retired_at: now });
-            Ok(ring.current.public_jwk())
-        })
+    pub fn activate(&mut self, now: i64, statement_ttl: i64) -> Result<Jwk, RingError> {
+        let (ring, current) = Self::change_file(&self.path, |r| activate(r, now, statement_ttl))?;
+        *self = ring;
+        Ok(current)
     }
 }
 
@@ -198,18 +226,25 @@ impl SharedRing {
         if now < last.saturating_add(RING_LOOK) || self.looked_at.compare_exchange(last, now, Relaxed, Relaxed).is_err() {
             return false;
         }
-        let reloaded = {
+        let (seen, reloaded) = {
             let ring = self.read();
             if !ring.replaced_on_disk() {
                 return false;
             }
-            ring.reload()
+            (ring.version.clone(), ring.reload())
         };
         match reloaded {
-            Ok(ring) => {
-                let changed = ring.current.kid() != self.read().current.kid() || ring.next.as_ref().map(SoftwareSigner::kid) != self.read().next.as_ref().map(SoftwareSigner::kid);
-                tracing::info!(kid = ?ring.current.kid(), "federation key ring taken up from its file (changed by another replica)");
-                *self.write() = ring;
+            Ok(fresh) => {
+                let mut ring = self.write();
+                // A change made here meanwhile (prepare, activate) is newer: kept.
+                if ring.version != seen {
+                    return false;
+                }
+                let changed = fresh.current.kid() != ring.current.kid() || fresh.next.as_ref().map(SoftwareSigner::kid) != ring.next.as_ref().map(SoftwareSigner::kid);
+                if changed {
+                    tracing::info!(kid = ?fresh.current.kid(), "federation key ring taken up from its file (changed by another replica)");
+                }
+                *ring = fresh;
                 changed
             }
             Err(e) => {
@@ -219,13 +254,29 @@ impl SharedRing {
         }
     }
 
+    /// Phase 1 of a rollover ([`KeyRing::prepare`]), on the ring the file holds, under its
+    /// lock; no guard of this ring is held while the lock is waited for.
+    pub fn prepare(&self) -> Result<Jwk, RingError> {
+        let path = self.read().path.clone();
+        let (ring, next) = KeyRing::change_file(&path, prepare)?;
+        *self.write() = ring;
+        Ok(next)
+    }
+
+    /// Phase 2 of a rollover ([`KeyRing::activate`]), as [`Self::prepare`].
+    pub fn activate(&self, now: i64, statement_ttl: i64) -> Result<Jwk, RingError> {
+        let path = self.read().path.clone();
+        let (ring, current) = KeyRing::change_file(&path, |r| activate(r, now, statement_ttl))?;
+        *self.write() = ring;
+        Ok(current)
+    }
+
     /// The ring as held now (no look at the file).
     pub fn read(&self) -> std::sync::RwLockReadGuard<'_, KeyRing> {
         self.ring.read().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// The ring, to change it ([`KeyRing::prepare`], [`KeyRing::activate`]).
-    pub fn write(&self) -> std::sync::RwLockWriteGuard<'_, KeyRing> {
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, KeyRing> {
         self.ring.write().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }

@@ -61,7 +61,8 @@ pub struct ProtocolCert {
 pub struct ProtocolCerts {
     entity: EntityId,
     cover: i64,
-    slot: Mutex<Option<ProtocolCert>>,
+    /// The certificate in use and the `kid` of the Federation Entity Key that issued it.
+    slot: Mutex<Option<(Option<String>, ProtocolCert)>>,
 }
 
 impl ProtocolCerts {
@@ -75,17 +76,20 @@ impl ProtocolCerts {
         self.cover
     }
 
-    /// The certificate for `protocol_key` at `now`, issued under our CA by `federation`.
+    /// The certificate for `protocol_key` at `now`, issued under our CA by `federation`: the
+    /// one in use while it covers and was issued by that key (after a rollover of the
+    /// Federation Entity Key a new one is issued, under the CA certificate of the new key).
     pub fn get(&self, federation: &SoftwareSigner, protocol_key: &Jwk, now: i64) -> Result<ProtocolCert, CaError> {
         let mut slot = self.slot.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let needed = now.saturating_add(self.cover);
-        if let Some(c) = slot.as_ref().filter(|c| c.not_after >= needed) {
+        let issuer = federation.kid();
+        if let Some((_, c)) = slot.as_ref().filter(|(by, c)| *by == issuer && c.not_after >= needed) {
             return Ok(c.clone());
         }
         let not_after = now.checked_add(PROTOCOL_CERT_TTL).ok_or(CaError::Time)?;
         let der = protocol_certificate(&self.entity, federation, protocol_key, &self.entity.host(), now, PROTOCOL_CERT_TTL)?;
         let c = ProtocolCert { b64: x5c_entry(&der), not_after };
-        *slot = Some(c.clone());
+        *slot = Some((issuer, c.clone()));
         Ok(c)
     }
 

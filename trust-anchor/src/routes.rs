@@ -242,7 +242,11 @@ impl AppState {
         if !own.is_empty() {
             ec.trust_marks = Some(own.into_iter().map(|(t, jwt)| TrustMarkRef { trust_mark_type: t, trust_mark: jwt }).collect());
         }
+        // One look at the ring for both: `jwks` (set above) and the key that signs, so that a
+        // rollover taken up meanwhile never makes a configuration signed by a key it does not
+        // publish.
         let ring = self.inner.ring();
+        ec.jwks = ring.published();
         ec.sign(ring.current()).map_err(ApiError::server)
     }
 }

@@ -784,6 +784,9 @@ async fn replicas_sharing_the_key_ring_follow_each_others_rollover() {
     let next_a = admin(a_url.clone(), "prepare").await["next"]["kid"].as_str().unwrap().to_owned();
     let next_b = admin(b_url.clone(), "prepare").await["next"]["kid"].as_str().unwrap().to_owned();
     assert_eq!(next_a, next_b, "one next key for both replicas");
+    // B serves (and looks at the file) before A activates: the look repeats, once a second.
+    let ec = http.get(format!("{b_url}/.well-known/openid-federation")).send().await.unwrap().text().await.unwrap();
+    assert_eq!(CompactJws::parse(&ec).unwrap().header().kid.as_deref(), Some(old.as_str()));
     let current = admin(a_url.clone(), "activate").await["current"]["kid"].as_str().unwrap().to_owned();
     assert_eq!(current, next_a);
     tokio::time::sleep(Duration::from_millis(1_100)).await;
@@ -793,4 +796,11 @@ async fn replicas_sharing_the_key_ring_follow_each_others_rollover() {
     assert_eq!(keys, vec![current.clone()], "and publishes it, the old one {old} retired");
     let r = http.post(format!("{b_url}/admin/keys/activate")).bearer_auth(TOKEN).send().await.unwrap();
     assert_eq!(r.status(), 400, "nothing prepared any more, on either replica");
+
+    // The ring's file gone while they run: the keys in use stay (no new key is made).
+    std::fs::rename(dir.path().join("entity/federation-keys.json"), dir.path().join("entity/moved.json")).unwrap();
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    let ec = http.get(format!("{b_url}/.well-known/openid-federation")).send().await.unwrap().text().await.unwrap();
+    assert_eq!(CompactJws::parse(&ec).unwrap().header().kid.as_deref(), Some(current.as_str()), "still the key in use");
+    assert!(!dir.path().join("entity/federation-keys.json").exists(), "no ring made anew");
 }

@@ -185,21 +185,23 @@ impl OpState {
         ] {
             wallet_core::time::Ttl::new(name, v, max).map_err(|e| OpError::Config(e.to_string()))?;
         }
-        let first_start = !config.data_dir.join("op-core-keys.json").exists();
-        let keys = CoreKeys::load_or_create(&config.data_dir, "op-core-keys.json", config.key_bits)?;
-        // Created once, with the provider's keys, and never replaced: every pairwise `sub`
+        // The salt is made before the keys, once, and never replaced: every pairwise `sub`
         // derives from it, so a salt that cannot be read, is not 32 bytes or is gone while the
-        // keys remain stops the start instead of silently giving every citizen a new `sub`.
+        // keys remain (it is always there before them) stops the start instead of silently
+        // giving every citizen a new `sub`.
+        let keys_exist = config.data_dir.join("op-core-keys.json").exists();
+        std::fs::create_dir_all(&config.data_dir).map_err(|e| OpError::Io(format!("{}: {e}", config.data_dir.display())))?;
         let salt: [u8; 32] = load_or_create_file(
             &config.data_dir.join("op-pairwise-salt"),
             |b| <[u8; 32]>::try_from(b).map_err(|_| KeyError::Invalid(format!("a pairwise salt is 32 bytes, this file has {}", b.len()))),
             || {
-                if !first_start {
+                if keys_exist {
                     return Err(KeyError::Invalid("op-pairwise-salt is missing while the provider's keys (op-core-keys.json) exist: every pairwise sub derives from it; restore it, or remove op-core-keys.json too to start as a new provider".into()));
                 }
                 random_bytes::<32>().map(|b| b.to_vec())
             },
         )?;
+        let keys = CoreKeys::load_or_create(&config.data_dir, "op-core-keys.json", config.key_bits)?;
         let metadata = provider_metadata(&config, &keys);
         let mut fed = trust_anchor::Config::trust_anchor(config.entity_id.clone(), config.data_dir.join("federation"), config.admin_token.clone());
         fed.authority = false;
