@@ -157,10 +157,11 @@ pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
 /// (wallet-core `store::create_private`): two processes starting at once agree on one token,
 /// and none reads a half-written file.
 pub(crate) fn admin_token(data_dir: &Path) -> Result<String, CliError> {
+    let path = data_dir.join("admin-token");
     if let Some(t) = existing_admin_token(data_dir)? {
+        service_kit::files::keep_secret(&path);
         return Ok(t);
     }
-    let path = data_dir.join("admin-token");
     let io = |p: &Path| {
         let p = p.display().to_string();
         move |source| CliError::Io { path: p, source }

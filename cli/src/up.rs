@@ -284,7 +284,9 @@ pub(crate) fn operator_password(dir: &std::path::Path) -> Result<String, CliErro
         getrandom::fill(&mut b).map_err(|e| format!("no randomness: {e}"))?;
         Ok(wallet_core::jose::b64::encode(b).into_bytes())
     };
-    wallet_core::store::load_or_create_private(&path, parse, create).map_err(|e| usage(e.to_string()))
+    let password = wallet_core::store::load_or_create_private(&path, parse, create).map_err(|e| usage(e.to_string()))?;
+    service_kit::files::keep_secret(&path);
+    Ok(password)
 }
 
 pub(crate) fn run(a: &UpArgs) -> Result<(), CliError> {

@@ -37,7 +37,9 @@ fn load_or_create<K>(path: &Path, from_jwk: fn(PrivateJwk) -> Result<K, String>,
         let text = std::str::from_utf8(b).map_err(|_| "not UTF-8".to_owned())?;
         from_jwk(PrivateJwk::from_json(text).map_err(|e| e.to_string())?)
     };
-    wallet_core::store::load_or_create_private(path, parse, || generate().map(String::into_bytes)).map_err(|e| e.to_string())
+    let key = wallet_core::store::load_or_create_private(path, parse, || generate().map(String::into_bytes)).map_err(|e| e.to_string())?;
+    service_kit::files::keep_secret(path);
+    Ok(key)
 }
 
 fn signer(jwk: PrivateJwk) -> Result<SoftwareSigner, String> {

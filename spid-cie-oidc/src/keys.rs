@@ -224,10 +224,12 @@ pub(crate) fn load_or_create_file<T>(path: &Path, parse: impl Fn(&[u8]) -> Resul
         }
         Err(e) => return Err(io(e)),
     };
-    parse(&bytes).map_err(|e| match e {
+    let parsed = parse(&bytes).map_err(|e| match e {
         KeyError::Invalid(reason) => KeyError::Invalid(format!("{}: {reason}", path.display())),
         e => e,
-    })
+    })?;
+    service_kit::files::keep_secret(path);
+    Ok(parsed)
 }
 
 /// `n` random bytes from the system generator; [`KeyError::Random`] (fail closed) when it fails.

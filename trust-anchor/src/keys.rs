@@ -108,6 +108,7 @@ impl KeyRing {
         };
         let version = FileVersion::of(&path);
         let (current, next, retired) = wallet_core::store::load_or_create_private(&path, parse, create).map_err(|e| e.to_string())?;
+        service_kit::files::keep_secret(&path);
         // Looked at before it was read (a ring created just now: at the first look).
         Ok(Self { path, current, next, retired, version })
     }

@@ -89,7 +89,9 @@ fn load_or_create<T>(path: &Path, parse: impl Fn(PrivateJwk) -> Result<T, String
         let text = std::str::from_utf8(b).map_err(|_| "not UTF-8".to_owned())?;
         parse(PrivateJwk::from_json(text).map_err(|e| e.to_string())?)
     };
-    wallet_core::store::load_or_create_private(path, parse, || create().map(String::into_bytes)).map_err(|e| e.to_string())
+    let key = wallet_core::store::load_or_create_private(path, parse, || create().map(String::into_bytes)).map_err(|e| e.to_string())?;
+    service_kit::files::keep_secret(path);
+    Ok(key)
 }
 
 impl Keys {
@@ -245,6 +247,27 @@ impl Keys {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
+
+    /// Keys an operator copied into `keys_dir` with a mode open to others (`cp` under umask
+    /// 022) are used, and set to 0600 at open (service-kit `files::keep_secret`).
+    #[cfg(unix)]
+    #[test]
+    fn keys_copied_in_open_to_others_are_made_private_at_open() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let config = crate::Config::new(EntityId::new("https://verifier.example.it").unwrap(), dir.path().to_path_buf());
+        let first = Keys::open(&config).unwrap().request_object().kid();
+        let mode = |name: &str| std::fs::metadata(dir.path().join(name)).unwrap().permissions().mode() & 0o777;
+        for name in ["request-object-key.jwk", "response-encryption-key.jwk", "federation-keys.json"] {
+            assert_eq!(mode(name), 0o600, "{name} created private");
+            std::fs::set_permissions(dir.path().join(name), std::fs::Permissions::from_mode(0o644)).unwrap();
+        }
+        let again = Keys::open(&config).unwrap();
+        assert_eq!(again.request_object().kid(), first, "the same keys, not new ones");
+        for name in ["request-object-key.jwk", "response-encryption-key.jwk", "federation-keys.json"] {
+            assert_eq!(mode(name), 0o600, "{name} made private again");
+        }
+    }
 
     /// A Federation Entity Key rollover made by another replica sharing `keys_dir` (its file
     /// replaced) is followed without a restart: the protocol certificate is issued again, by

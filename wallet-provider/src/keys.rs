@@ -108,7 +108,10 @@ fn load_or_create_attestation_key(keys_dir: &Path) -> Result<SoftwareSigner, Str
         SoftwareSigner::from_private_jwk(PrivateJwk::from_json(text).map_err(|e| e.to_string())?).map_err(|e| e.to_string())
     };
     let create = || SoftwareSigner::generate().map(|k| k.private_jwk().to_json().into_bytes()).map_err(|e| e.to_string());
-    wallet_core::store::load_or_create_private(&keys_dir.join("attestation-key.jwk"), parse, create).map_err(|e| e.to_string())
+    let path = keys_dir.join("attestation-key.jwk");
+    let key = wallet_core::store::load_or_create_private(&path, parse, create).map_err(|e| e.to_string())?;
+    service_kit::files::keep_secret(&path);
+    Ok(key)
 }
 
 impl Keys {

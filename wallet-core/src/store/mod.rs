@@ -22,7 +22,7 @@ mod private_file;
 
 pub use crypto::DataKey;
 pub use keys::{FileKeyProvider, KeyError, KeyProvider, StaticKeyProvider};
-pub use private_file::{ExclusiveLock, FileVersion, LOCK_WAIT, PrivateFileError, create_private, load_or_create_private, write_private};
+pub use private_file::{ExclusiveLock, FileVersion, LOCK_WAIT, PrivateFileError, STALE_TEMPORARY, create_private, load_or_create_private, write_private};
 
 use std::path::Path;
 use std::sync::Mutex;

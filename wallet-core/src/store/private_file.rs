@@ -5,7 +5,8 @@
 //! * [`write_private`] replaces a file atomically: a temporary file of its own (a random
 //!   name, so two writers never share one), synced, renamed over the target, the directory
 //!   synced. A crash leaves the old content or the new, never half of either (a stray
-//!   `*.tmp-*` file at worst).
+//!   `*.tmp-*` file at worst, private like the file; the next write of that file removes the
+//!   strays older than [`STALE_TEMPORARY`], which no live writer can still be using).
 //! * [`load_or_create_private`] reads a file, or creates it once: of replicas starting
 //!   together on an empty directory, exactly one key is written and every one of them uses
 //!   it. Creating is a hard link of a complete temporary file, which fails if the name
@@ -53,13 +54,55 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> PrivateFileError + '_ {
     move |source| PrivateFileError::Io { path: path.display().to_string(), source }
 }
 
+/// How old a `<file>.tmp-*` must be for a writer of `<file>` to remove it as left by a
+/// crash: a writer holds its temporary file for the milliseconds of one write, and an hour
+/// leaves room for clocks that disagree across the hosts sharing a directory.
+pub const STALE_TEMPORARY: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// The name prefix of `path`'s temporary files: `<file name>.tmp-`.
+fn temporary_prefix(path: &Path) -> std::ffi::OsString {
+    let mut name = path.file_name().map(std::ffi::OsStr::to_os_string).unwrap_or_default();
+    name.push(".tmp-");
+    name
+}
+
+/// Removes the temporary files of `path` older than [`STALE_TEMPORARY`] (each holds a copy
+/// of a secret, left by a writer that crashed before its rename). Best effort: a directory
+/// that cannot be listed, or a file another writer removed first, is not an error.
+fn remove_stale_temporaries(path: &Path) {
+    let prefix = temporary_prefix(path);
+    let Some(prefix) = prefix.to_str() else { return };
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let now = std::time::SystemTime::now();
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        if !name.to_str().is_some_and(|n| n.starts_with(prefix)) {
+            continue;
+        }
+        let old = entry
+            .metadata()
+            .ok()
+            .and_then(|m| m.modified().ok())
+            .and_then(|t| now.duration_since(t).ok())
+            .is_some_and(|age| age > STALE_TEMPORARY);
+        if old {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
 /// A temporary file beside `path`, of a name no other writer uses, holding `bytes`, synced;
-/// mode 0600 on Unix.
+/// mode 0600 on Unix. Stale ones a crashed writer left are removed first.
 fn write_temporary(path: &Path, bytes: &[u8]) -> std::io::Result<PathBuf> {
+    remove_stale_temporaries(path);
     let mut tag = [0u8; 8];
     getrandom::fill(&mut tag).map_err(|e| std::io::Error::other(format!("randomness: {e}")))?;
-    let mut name = path.file_name().map(std::ffi::OsStr::to_os_string).unwrap_or_default();
-    name.push(format!(".tmp-{}", crate::jose::b64::encode(tag)));
+    let mut name = temporary_prefix(path);
+    name.push(crate::jose::b64::encode(tag));
     let tmp = path.with_file_name(name);
     let mut opts = OpenOptions::new();
     opts.write(true).create_new(true);
@@ -95,7 +138,8 @@ fn sync_parent(path: &Path) -> std::io::Result<()> {
 
 /// Writes `bytes` to `path` readable by its owner only (0600 on Unix), atomically (module
 /// documentation). Used for every secret kept in a file: the store's key, software keys, the
-/// sealed instance state, the services' key files.
+/// sealed instance state, the services' key files. An error from syncing the directory comes
+/// after the rename: the new content is in place then, but may not survive a power loss.
 pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let tmp = write_temporary(path, bytes)?;
     if let Err(e) = std::fs::rename(&tmp, path) {
@@ -248,6 +292,27 @@ mod tests {
         }
         let names: Vec<_> = std::fs::read_dir(d.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(names, vec![std::ffi::OsString::from("key.jwk")]);
+    }
+
+    #[test]
+    fn a_write_removes_the_stale_temporary_files_a_crash_left_and_no_others() {
+        let d = dir();
+        let p = d.path().join("key.jwk");
+        let stale = d.path().join("key.jwk.tmp-crashed");
+        let fresh = d.path().join("key.jwk.tmp-writing");
+        let other = d.path().join("other.jwk.tmp-crashed");
+        for f in [&stale, &fresh, &other] {
+            std::fs::write(f, b"secret").unwrap();
+        }
+        let long_ago = std::time::SystemTime::now() - STALE_TEMPORARY - std::time::Duration::from_secs(60);
+        for f in [&stale, &other] {
+            std::fs::File::options().write(true).open(f).unwrap().set_modified(long_ago).unwrap();
+        }
+        write_private(&p, b"key").unwrap();
+        assert!(!stale.exists(), "left by a crash: removed");
+        assert!(fresh.exists(), "another writer's, in use: kept");
+        assert!(other.exists(), "another file's: not this writer's to remove");
+        assert_eq!(std::fs::read(&p).unwrap(), b"key");
     }
 
     #[test]
