@@ -72,6 +72,80 @@ pub fn paced_line(p99: Duration, rate: f64) -> String {
     )
 }
 
+/// The name of the threads of [`http_floor`]'s server.
+pub const FLOOR_THREAD: &str = "floor-srv";
+
+/// The server CPU that bare loopback HTTP/1.1 costs a flow, measured in the same run as the
+/// flow itself: a server on a runtime of its own (2 workers, threads [`FLOOR_THREAD`]) served
+/// as the services are ([`crate::serve::serve`]: `TCP_NODELAY`, the peer address), whose
+/// routes do nothing but take the request's body and answer a body of a given size;
+/// `concurrency` clients on `clients` (one `reqwest` client, connections kept alive, as the
+/// benchmarks' wallets) each make `exchanges` in turn, a `(request bytes, answer bytes)` POST
+/// each, for `secs` after a short warm-up. Returns the server's CPU per sequence: what any
+/// server speaking HTTP over loopback spends on a flow of those messages before it does any
+/// work of its own, the floor under a benchmark's ratio.
+pub fn http_floor(clients: &tokio::runtime::Runtime, exchanges: &[(usize, usize)], concurrency: usize, secs: f64) -> Result<std::time::Duration, String> {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    let server = runtime(FLOOR_THREAD, 2).map_err(|e| e.to_string())?;
+    let listener = server.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).map_err(|e| e.to_string())?;
+    let base = format!("http://{}", listener.local_addr().map_err(|e| e.to_string())?);
+    let mut router = axum::Router::new();
+    for (i, &(_, answer)) in exchanges.iter().enumerate() {
+        let body = axum::body::Bytes::from(vec![b'a'; answer]);
+        router = router.route(
+            &format!("/{i}"),
+            axum::routing::post(move |request: axum::body::Bytes| {
+                let body = body.clone();
+                async move {
+                    drop(request);
+                    body
+                }
+            }),
+        );
+    }
+    server.spawn(crate::serve::serve(listener, router, std::future::pending()));
+    let http = reqwest::Client::builder().pool_max_idle_per_host(4 * concurrency.max(1)).build().map_err(|e| e.to_string())?;
+    let requests: Arc<Vec<(String, axum::body::Bytes)>> =
+        Arc::new(exchanges.iter().enumerate().map(|(i, &(request, _))| (format!("{base}/{i}"), axum::body::Bytes::from(vec![b'a'; request]))).collect());
+    let (stop, done, failed) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let tasks: Vec<_> = (0..concurrency.max(1))
+        .map(|_| {
+            let (http, requests, stop, done, failed) = (http.clone(), requests.clone(), stop.clone(), done.clone(), failed.clone());
+            clients.spawn(async move {
+                while !stop.load(Ordering::Relaxed) {
+                    for (url, body) in requests.iter() {
+                        let ok = match http.post(url).body(body.clone()).send().await {
+                            Ok(r) => r.status().is_success() && r.bytes().await.is_ok(),
+                            Err(_) => false,
+                        };
+                        if !ok {
+                            failed.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                    done.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let (n0, cpu0) = (done.load(Ordering::Relaxed), crate::cpu::threads_cpu(FLOOR_THREAD));
+    std::thread::sleep(std::time::Duration::from_secs_f64(secs));
+    let (n1, cpu1) = (done.load(Ordering::Relaxed), crate::cpu::threads_cpu(FLOOR_THREAD));
+    stop.store(true, Ordering::Relaxed);
+    clients.block_on(async {
+        for t in tasks {
+            let _ = t.await;
+        }
+    });
+    server.shutdown_background();
+    if failed.load(Ordering::Relaxed) > 0 {
+        return Err(format!("{} bare exchanges failed", failed.load(Ordering::Relaxed)));
+    }
+    let n = u32::try_from(n1.saturating_sub(n0)).unwrap_or(u32::MAX).max(1);
+    Ok(cpu1.saturating_sub(cpu0) / n)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
