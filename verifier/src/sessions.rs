@@ -97,7 +97,8 @@ impl Verifier {
         if opts.request_mode == RequestMode::Value {
             session.request_object = Some(crate::wallet::sign_request_object(self, &session, None).await?);
         }
-        self.store_session(&session, purge_at)
+        self.store().create_grouped(&new_row(&session, purge_at)).await?;
+        self.started(&session)
     }
 
     fn new_session(&self, req: SessionRequest, opts: SessionOptions) -> Result<(Session, i64), VerifierError> {
@@ -149,26 +150,14 @@ impl Verifier {
     }
 
     fn store_session(&self, s: &Session, purge_at: i64) -> Result<StartedSession, VerifierError> {
-        // Due sessions are purged by the serve loop every `PURGE_INTERVAL`, not here: a
-        // purge per new session was a table scan on the hot path.
-        self.store().create(&NewSession {
-            id: &s.id,
-            request_id: &s.request_id,
-            state: &s.state,
-            nonce: &s.nonce,
-            flow: s.flow,
-            dcql: &s.dcql,
-            redirect_uri: s.redirect_uri.as_deref(),
-            request_uri_method: &s.request_uri_method,
-            now: s.created_at,
-            expires_at: s.expires_at,
-            purge_at,
-            owner: s.owner.as_deref(),
-            client_id_prefix: s.client_id_prefix,
-            request_mode: s.request_mode,
-            x5c_leaf: s.x5c_leaf.as_deref(),
-            request_object: s.request_object.as_deref(),
-        })?;
+        self.store().create(&new_row(s, purge_at))?;
+        self.started(s)
+    }
+
+    /// A session stored: counted, and what its starter gets. (Due sessions are purged by the
+    /// serve loop every `PURGE_INTERVAL`, not here: a purge per new session was a table scan
+    /// on the hot path.)
+    fn started(&self, s: &Session) -> Result<StartedSession, VerifierError> {
         self.metrics().count(Event::SessionCreated);
         Ok(StartedSession { id: s.id.clone(), wallet_url: self.wallet_url(s)?, expires_at: s.expires_at, client_id: self.client_id(s)?.as_str().to_owned() })
     }
@@ -294,5 +283,27 @@ impl Verifier {
                 }
             }
         })
+    }
+}
+
+/// The row that stores `s`, deleted at `purge_at`.
+fn new_row(s: &Session, purge_at: i64) -> NewSession<'_> {
+    NewSession {
+        id: &s.id,
+        request_id: &s.request_id,
+        state: &s.state,
+        nonce: &s.nonce,
+        flow: s.flow,
+        dcql: &s.dcql,
+        redirect_uri: s.redirect_uri.as_deref(),
+        request_uri_method: &s.request_uri_method,
+        now: s.created_at,
+        expires_at: s.expires_at,
+        purge_at,
+        owner: s.owner.as_deref(),
+        client_id_prefix: s.client_id_prefix,
+        request_mode: s.request_mode,
+        x5c_leaf: s.x5c_leaf.as_deref(),
+        request_object: s.request_object.as_deref(),
     }
 }

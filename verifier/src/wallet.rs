@@ -90,7 +90,7 @@ async fn serve_request_object(st: &Verifier, id: &str, post: Option<RequestUriPo
     let now = st.now();
     // The handle is consumed first, by one guarded statement that returns the session; the
     // row is read again only to say why it was refused.
-    let Some(session) = st.store().take_request(id, now.secs())? else {
+    let Some(session) = st.store().take_request_grouped(id, now.secs()).await? else {
         let why = match st.store().by_request_id(id)? {
             // A by-value session's request object went by value: the handle was never given out.
             None => "request_uri unknown",
@@ -166,7 +166,7 @@ pub(crate) async fn response_uri(State(st): State<Verifier>, body: Bytes) -> Res
     let state = state.ok_or_else(|| VerifierError::Response("state missing: the verifier's requests always carry one".into()))?;
     // `state` is consumed by one guarded statement that returns the session; the row is read
     // again only to say why it was refused.
-    let Some(session) = st.store().take_state(&state, now.secs())? else {
+    let Some(session) = st.store().take_state_grouped(&state, now.secs()).await? else {
         let why = match st.store().by_state(&state)? {
             None => "state unknown",
             Some(s) => match s.status_at(now.secs()) {
@@ -209,7 +209,7 @@ pub(crate) async fn response_uri(State(st): State<Verifier>, body: Bytes) -> Res
         _ => None,
     };
     let purge_at = now.secs().saturating_add(c.result_ttl);
-    let recorded = st.store().record(&session.id, status, &result.to_string(), code.as_deref().map(crate::routes::hash).as_deref(), purge_at)?;
+    let recorded = st.store().record_grouped(&session.id, status, &result.to_string(), code.as_deref().map(crate::routes::hash).as_deref(), purge_at).await?;
     st.changed();
     if recorded && session.owner.is_none() {
         // In the background: the wallet's answer does not wait for the integrator.

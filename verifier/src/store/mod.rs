@@ -37,7 +37,10 @@
 //! purge deletes it.
 //!
 //! The API is synchronous, as SQLite's calls are (short, local); PostgreSQL calls run on the
-//! store's own runtime thread and are waited for (see the `postgres` module).
+//! store's own runtime thread and are waited for (see the `postgres` module). The four writes
+//! of a presentation also come as `*_grouped` futures: with SQLite, the writes of concurrent
+//! presentations share a commit (group commit, the `sqlite` module), each answered once its
+//! commit is made; with PostgreSQL they are the synchronous calls.
 
 mod postgres;
 mod sqlite;
@@ -66,6 +69,9 @@ pub enum StoreError {
     /// The file could not be created or its mode set.
     #[error("{0}")]
     Io(String),
+    /// The commit of a batch of writes failed (SQLite: `sqlite` module): none of them holds.
+    #[error("database (SQLite) commit: {0}")]
+    Commit(String),
 }
 
 /// Where a session is.
@@ -464,6 +470,39 @@ impl Store {
         dispatch!(self, by("state", state))
     }
 
+    /// [`Store::create`] on the presentation's path: with SQLite in a group commit (the
+    /// `sqlite` module), answered once committed.
+    pub async fn create_grouped(&self, s: &NewSession<'_>) -> Result<(), StoreError> {
+        match &self.backend {
+            Backend::Sqlite(db) => db.create_grouped(s).await,
+            Backend::Postgres(db) => db.create(s),
+        }
+    }
+
+    /// [`Store::take_request`] on the presentation's path: with SQLite in a group commit.
+    pub async fn take_request_grouped(&self, request_id: &str, now: i64) -> Result<Option<Session>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(db) => db.take_request_grouped(request_id, now).await,
+            Backend::Postgres(db) => db.take_request(request_id, now),
+        }
+    }
+
+    /// [`Store::take_state`] on the presentation's path: with SQLite in a group commit.
+    pub async fn take_state_grouped(&self, state: &str, now: i64) -> Result<Option<Session>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(db) => db.take_state_grouped(state, now).await,
+            Backend::Postgres(db) => db.take_state(state, now),
+        }
+    }
+
+    /// [`Store::record`] on the presentation's path: with SQLite in a group commit.
+    pub async fn record_grouped(&self, id: &str, status: SessionStatus, result: &str, response_code_hash: Option<&str>, purge_at: i64) -> Result<bool, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(db) => db.record_grouped(id, status, result, response_code_hash, purge_at).await,
+            Backend::Postgres(db) => db.record(id, status, result, response_code_hash, purge_at),
+        }
+    }
+
     /// Consumes the `request_uri` handle of a by-reference session: `created` →
     /// `request_fetched`, if unexpired, by one guarded `UPDATE … RETURNING`. The session as
     /// it is then when this call did it; `None` for a second fetch, one after expiry, one for
@@ -631,5 +670,54 @@ mod tests {
         assert_eq!(s.take_result("c", Some("h2")).unwrap(), Err(TakeRefused::BadResponseCode));
         assert!(s.take_result("c", Some("h1")).unwrap().is_ok());
         assert_eq!(s.take_result("c", Some("h1")).unwrap(), Err(TakeRefused::Taken));
+    }
+
+    /// Many presentations at once through the group commit (the `sqlite` module): each writer
+    /// answered only once its batch is committed, so every row is on disk when the last one
+    /// is answered (a reopened file has them all), and single use holds inside a batch: of
+    /// concurrent takes of one handle or one `state`, one wins.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn grouped_writes_are_all_committed_and_single_use_holds_within_a_batch() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("v.sqlite");
+        let s = std::sync::Arc::new(Store::open(&path).unwrap());
+        let ids: Vec<String> = (0..64).map(|i| format!("s{i:03}")).collect();
+        let flows = ids.iter().cloned().map(|id| {
+            let s = s.clone();
+            tokio::spawn(async move {
+                s.create_grouped(&new(&id, Flow::CrossDevice)).await.unwrap();
+                let takes = futures_util::future::join_all((0..3).map(|_| s.take_request_grouped(&id, 1))).await;
+                assert_eq!(takes.into_iter().filter(|t| t.as_ref().unwrap().is_some()).count(), 1, "{id}: one request_uri fetch");
+                let takes = futures_util::future::join_all((0..3).map(|_| s.take_state_grouped(&id, 1))).await;
+                assert_eq!(takes.into_iter().filter(|t| t.as_ref().unwrap().is_some()).count(), 1, "{id}: one response");
+                assert!(s.record_grouped(&id, SessionStatus::Verified, "{}", None, 500).await.unwrap());
+                assert!(!s.record_grouped(&id, SessionStatus::Refused, "{}", None, 500).await.unwrap(), "{id}: one verdict");
+            })
+        });
+        for f in futures_util::future::join_all(flows).await {
+            f.unwrap();
+        }
+        // A write outside the group (the integrator's take) runs alone, after the batches.
+        assert!(s.take_result("s000", None).unwrap().is_ok());
+        drop(s);
+        let reopened = Store::open(&path).unwrap();
+        for id in &ids {
+            assert_eq!(reopened.get(id).unwrap().unwrap().status, SessionStatus::Verified, "{id} committed");
+        }
+        assert!(reopened.get("s000").unwrap().unwrap().result_taken);
+    }
+
+    /// Outside a tokio runtime a grouped write commits alone, at once.
+    #[test]
+    fn a_grouped_write_outside_a_runtime_commits_alone() {
+        let (_d, s) = store();
+        use std::future::Future as _;
+        let row = new("a", Flow::CrossDevice);
+        let mut write = std::pin::pin!(s.create_grouped(&row));
+        let std::task::Poll::Ready(done) = write.as_mut().poll(&mut std::task::Context::from_waker(std::task::Waker::noop())) else {
+            panic!("a grouped write outside a runtime waits for nobody");
+        };
+        done.unwrap();
+        assert!(s.take_request("a", 1).unwrap().is_some());
     }
 }
