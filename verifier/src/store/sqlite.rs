@@ -10,11 +10,11 @@
 //! touch (the last page of the table and of each index: the keys are time-ordered) are written
 //! to the WAL once a batch instead of once a writer. Nobody is answered before the commit that
 //! holds their write: single use holds across a crash of the process as before, and a failed
-//! commit fails every writer of its batch (all its statements undone together). Reads see the
-//! open transaction (the same connection): a status may be read before its commit, never one
-//! that a later commit could contradict but by a failure of the disk. The other writes (the
-//! integrator's take of a result, the purge, the page's operator sessions) commit any open
-//! batch first and run on their own, as before.
+//! commit fails every writer of its batch (all its statements undone together). Every other
+//! use of the connection commits the open batch first: the reads (a session's status for the
+//! integrator, its event stream, the page), so that nobody is shown a status a crash before
+//! the commit could undo, and the other writes (the integrator's take of a result, the purge,
+//! the page's operator sessions), which then run on their own, as before.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -92,10 +92,15 @@ impl Grouped {
             }
             let _ = batch.send(Some(r));
         }
+        if !self.conn.is_autocommit() {
+            // A transaction no batch owns (its rollback failed): undone before anyone else
+            // writes in it and believes it holds.
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
     }
 }
 
-/// A connection with no batch open: what the writes outside the group run on.
+/// The connection with no batch open: what every use outside the group runs on.
 struct Alone<'a>(MutexGuard<'a, Grouped>);
 
 impl std::ops::Deref for Alone<'_> {
@@ -172,16 +177,17 @@ impl Sqlite {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The connection for a write outside the group: the open batch committed first.
+    /// The connection for a use outside the group: the open batch committed first.
     fn conn(&self) -> Alone<'_> {
         let mut g = self.lock();
         g.commit();
         Alone(g)
     }
 
-    /// The connection for a read, in the open transaction if there is one.
+    /// The connection for a read: the open batch committed first, so that what is read (and
+    /// shown: a status, a verdict's availability) holds whatever happens next.
     fn read(&self) -> Alone<'_> {
-        Alone(self.lock())
+        self.conn()
     }
 
     /// Runs `statement` in the open batch (module documentation) and answers once the batch
@@ -193,10 +199,23 @@ impl Sqlite {
         };
         let (value, mut outcome) = {
             let mut g = self.lock();
-            let first = g.open.is_none();
-            if first {
+            if g.open.is_some() && g.conn.is_autocommit() {
+                // The batch's transaction is gone (SQLite undid it after an error): its
+                // writers are told, and this one starts a new batch.
+                if let Some(batch) = g.open.take() {
+                    let _ = batch.send(Some(Err("the transaction was rolled back by an error".into())));
+                }
+            }
+            if g.open.is_none() {
                 g.conn.execute_batch("BEGIN IMMEDIATE")?;
                 g.open = Some(watch::channel(None).0);
+                // Spawned before the statement runs: the batch has a committer whatever the
+                // statement does (it cannot take the lock before this writer lets it go).
+                let inner = Arc::clone(&self.inner);
+                runtime.spawn(async move {
+                    tokio::task::yield_now().await;
+                    inner.lock().unwrap_or_else(PoisonError::into_inner).commit();
+                });
             }
             let value = statement(&g.conn);
             if value.is_err() && g.conn.is_autocommit() {
@@ -205,13 +224,6 @@ impl Sqlite {
                 if let Some(batch) = g.open.take() {
                     let _ = batch.send(Some(Err("the transaction was rolled back by an error of another statement".into())));
                 }
-            }
-            if first && g.open.is_some() {
-                let inner = Arc::clone(&self.inner);
-                runtime.spawn(async move {
-                    tokio::task::yield_now().await;
-                    inner.lock().unwrap_or_else(PoisonError::into_inner).commit();
-                });
             }
             let outcome = g.open.as_ref().map(watch::Sender::subscribe);
             (value?, outcome)
@@ -396,6 +408,27 @@ fn record_in(c: &Connection, id: &str, status: SessionStatus, result: &str, resp
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    /// Whatever reads the store while a batch is open (a session's status, its events)
+    /// commits the batch first: nothing is shown that a crash before the commit could undo.
+    #[test]
+    fn a_read_commits_the_open_batch_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Sqlite::open(&dir.path().join("verifier.sqlite")).unwrap();
+        s.read().execute_batch("INSERT INTO operator_sessions VALUES ('t', 'u', 'U', 10, 10)").unwrap();
+        let (tx, rx) = watch::channel(None);
+        {
+            let mut g = s.lock();
+            g.conn.execute_batch("BEGIN IMMEDIATE; UPDATE operator_sessions SET idle_until = 20").unwrap();
+            g.open = Some(tx);
+        }
+        let seen: i64 = s.read().query_row("SELECT idle_until FROM operator_sessions", [], |r| r.get(0)).unwrap();
+        assert_eq!(seen, 20);
+        let g = s.lock();
+        assert!(g.open.is_none() && g.conn.is_autocommit(), "committed before the read");
+        drop(g);
+        assert_eq!(*rx.borrow(), Some(Ok(())), "the batch's writers are told");
+    }
 
     /// The file is opened as the module says: WAL, `NORMAL`, one process, and the
     /// checkpoint interval chosen (a reopened file gets it again: it is per connection).
