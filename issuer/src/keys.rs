@@ -30,16 +30,10 @@ use wallet_core::jose::{DecryptionKey, Jwk, JwkSet, PrivateJwk, Signer as _, Sof
 use wallet_core::oid4vci::NonceKey;
 use wallet_core::store::FileVersion;
 
-/// A private JWK file, created on first start ([`wallet_core::store::load_or_create_private`]:
+/// A private JWK file, created on first start (service-kit `files::load_or_create_jwk`:
 /// replicas starting together on an empty `keys_dir` all use the one key written).
 fn load_or_create<K>(path: &Path, from_jwk: fn(PrivateJwk) -> Result<K, String>, generate: fn() -> Result<String, String>) -> Result<K, String> {
-    let parse = |b: &[u8]| {
-        let text = std::str::from_utf8(b).map_err(|_| "not UTF-8".to_owned())?;
-        from_jwk(PrivateJwk::from_json(text).map_err(|e| e.to_string())?)
-    };
-    let key = wallet_core::store::load_or_create_private(path, parse, || generate().map(String::into_bytes)).map_err(|e| e.to_string())?;
-    service_kit::files::keep_secret(path);
-    Ok(key)
+    service_kit::files::load_or_create_jwk(path, from_jwk, generate)
 }
 
 fn signer(jwk: PrivateJwk) -> Result<SoftwareSigner, String> {

@@ -37,6 +37,24 @@ fn private_file(path: &Path, create: bool) -> std::io::Result<()> {
     std::fs::OpenOptions::new().append(true).create(create).open(path).map(|_| ())
 }
 
+/// A private JWK file (a service's key): read and parsed, or made by `create` (the JWK's
+/// JSON) on first start, once, whatever the number of replicas starting together on an
+/// empty `keys_dir` (wallet-core `store::load_or_create_private`), then kept private
+/// ([`keep_secret`]). Errors name the file.
+pub fn load_or_create_jwk<T>(
+    path: &Path,
+    parse: impl Fn(wallet_core::jose::PrivateJwk) -> Result<T, String>,
+    create: impl FnOnce() -> Result<String, String>,
+) -> Result<T, String> {
+    let parse = |b: &[u8]| {
+        let text = std::str::from_utf8(b).map_err(|_| "not UTF-8".to_owned())?;
+        parse(wallet_core::jose::PrivateJwk::from_json(text).map_err(|e| e.to_string())?)
+    };
+    let key = wallet_core::store::load_or_create_private(path, parse, || create().map(String::into_bytes)).map_err(|e| e.to_string())?;
+    keep_secret(path);
+    Ok(key)
+}
+
 /// What [`keep_secret`] found and did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SecretFileMode {

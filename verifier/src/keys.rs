@@ -85,13 +85,7 @@ impl std::fmt::Debug for Keys {
 /// A private JWK file, created on first start; replicas starting together on an empty
 /// `keys_dir` all use the one written ([`wallet_core::store::load_or_create_private`]).
 fn load_or_create<T>(path: &Path, parse: impl Fn(PrivateJwk) -> Result<T, String>, create: impl FnOnce() -> Result<String, String>) -> Result<T, String> {
-    let parse = |b: &[u8]| {
-        let text = std::str::from_utf8(b).map_err(|_| "not UTF-8".to_owned())?;
-        parse(PrivateJwk::from_json(text).map_err(|e| e.to_string())?)
-    };
-    let key = wallet_core::store::load_or_create_private(path, parse, || create().map(String::into_bytes)).map_err(|e| e.to_string())?;
-    service_kit::files::keep_secret(path);
-    Ok(key)
+    service_kit::files::load_or_create_jwk(path, parse, create)
 }
 
 impl Keys {

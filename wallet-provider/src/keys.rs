@@ -44,7 +44,7 @@ use std::sync::Mutex;
 use wallet_core::federation::entity::ENTITY_STATEMENT_MEDIA_TYPE;
 use wallet_core::federation::{AsyncFetcher, ChainCollector, EntityId, ParsedStatement, TrustAnchorConfig};
 use wallet_core::jose::jwk::JwkSet;
-use wallet_core::jose::{JwsAlg, JwsHeader, PrivateJwk, Signer as _, SoftwareSigner};
+use wallet_core::jose::{JwsAlg, JwsHeader, Signer as _, SoftwareSigner};
 use wallet_core::time::UnixTime;
 
 use crate::error::ProviderError;
@@ -101,17 +101,13 @@ impl std::fmt::Debug for Keys {
 }
 
 /// Created on first start; replicas starting together on an empty `keys_dir` all use the one
-/// written ([`wallet_core::store::load_or_create_private`]).
+/// written (service-kit `files::load_or_create_jwk`).
 fn load_or_create_attestation_key(keys_dir: &Path) -> Result<SoftwareSigner, String> {
-    let parse = |b: &[u8]| {
-        let text = std::str::from_utf8(b).map_err(|_| "not UTF-8".to_owned())?;
-        SoftwareSigner::from_private_jwk(PrivateJwk::from_json(text).map_err(|e| e.to_string())?).map_err(|e| e.to_string())
-    };
-    let create = || SoftwareSigner::generate().map(|k| k.private_jwk().to_json().into_bytes()).map_err(|e| e.to_string());
-    let path = keys_dir.join("attestation-key.jwk");
-    let key = wallet_core::store::load_or_create_private(&path, parse, create).map_err(|e| e.to_string())?;
-    service_kit::files::keep_secret(&path);
-    Ok(key)
+    service_kit::files::load_or_create_jwk(
+        &keys_dir.join("attestation-key.jwk"),
+        |jwk| SoftwareSigner::from_private_jwk(jwk).map_err(|e| e.to_string()),
+        || SoftwareSigner::generate().map(|k| k.private_jwk().to_json()).map_err(|e| e.to_string()),
+    )
 }
 
 impl Keys {
