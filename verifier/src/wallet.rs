@@ -118,36 +118,66 @@ async fn serve_request_object(st: &Verifier, id: &str, post: Option<RequestUriPo
     Ok(([(header::CONTENT_TYPE, REQUEST_OBJECT_MEDIA_TYPE), (header::CACHE_CONTROL, "no-store")], jwt).into_response())
 }
 
-/// The verdict as the integrator gets it, and the session status it leads to.
-fn verdict_json(v: &Verdict) -> (SessionStatus, Value) {
-    match v {
-        Verdict::Verified(r) => {
-            let mut creds = Map::new();
-            for (id, list) in &r.credentials {
-                let items: Vec<Value> = list
+/// The verdict as the integrator gets it (JSON text, as stored), and the session status it
+/// leads to. Serialized straight from the verdict: no intermediate `Value` tree.
+fn verdict_json(v: &Verdict) -> Result<(SessionStatus, String), VerifierError> {
+    use serde::Serialize;
+    use wallet_core::oid4vp::verify::{IssuerTrustPath, StatusOutcome};
+
+    /// A credential's claims without `cnf` (the holder key is the wallet's business).
+    struct WithoutCnf<'a>(&'a Map<String, Value>);
+    impl Serialize for WithoutCnf<'_> {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            s.collect_map(self.0.iter().filter(|(k, _)| k.as_str() != "cnf"))
+        }
+    }
+    #[derive(Serialize)]
+    struct Item<'a> {
+        vct: &'a str,
+        issuer: &'a str,
+        issuer_trust: &'a IssuerTrustPath,
+        claims: WithoutCnf<'a>,
+        status: &'a StatusOutcome,
+        issued_at: Option<i64>,
+        expires_at: Option<i64>,
+    }
+    struct Credentials<'a>(&'a std::collections::BTreeMap<String, Vec<wallet_core::oid4vp::verify::VerifiedPresentation>>);
+    impl Serialize for Credentials<'_> {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            s.collect_map(self.0.iter().map(|(id, list)| {
+                let items: Vec<Item<'_>> = list
                     .iter()
-                    .map(|p| {
-                        let mut claims = p.claims.clone();
-                        claims.remove("cnf");
-                        json!({
-                            "vct": p.vct, "issuer": p.issuer, "issuer_trust": p.issuer_trust,
-                            "claims": claims, "status": p.status,
-                            "issued_at": p.issued_at, "expires_at": p.expires_at,
-                        })
+                    .map(|p| Item {
+                        vct: &p.vct,
+                        issuer: &p.issuer,
+                        issuer_trust: &p.issuer_trust,
+                        claims: WithoutCnf(&p.claims),
+                        status: &p.status,
+                        issued_at: p.issued_at,
+                        expires_at: p.expires_at,
                     })
                     .collect();
-                creds.insert(id.clone(), Value::Array(items));
-            }
-            (SessionStatus::Verified, json!({"status": "verified", "credentials": creds}))
+                (id, items)
+            }))
         }
-        Verdict::Refused { credential, reason } => {
-            (SessionStatus::Refused, json!({"status": "refused", "credential": credential, "reason": reason.to_string(), "reason_code": reason.code()}))
-        }
+    }
+    #[derive(Serialize)]
+    struct Verified<'a> {
+        status: &'static str,
+        credentials: Credentials<'a>,
+    }
+    let (status, text) = match v {
+        Verdict::Verified(r) => (SessionStatus::Verified, serde_json::to_string(&Verified { status: "verified", credentials: Credentials(&r.credentials) })),
+        Verdict::Refused { credential, reason } => (
+            SessionStatus::Refused,
+            Ok(json!({"status": "refused", "credential": credential, "reason": reason.to_string(), "reason_code": reason.code()}).to_string()),
+        ),
         Verdict::Declined(e) => (
             SessionStatus::Declined,
-            json!({"status": "declined", "error": e.error.as_str(), "error_description": e.error_description}),
+            Ok(json!({"status": "declined", "error": e.error.as_str(), "error_description": e.error_description}).to_string()),
         ),
-    }
+    };
+    Ok((status, text.map_err(VerifierError::internal)?))
 }
 
 pub(crate) async fn response_uri(State(st): State<Verifier>, body: Bytes) -> Result<Response, VerifierError> {
@@ -203,13 +233,13 @@ pub(crate) async fn response_uri(State(st): State<Verifier>, body: Bytes) -> Res
         // A wallet error response: nothing to decrypt.
         None => verify_response(&posted, &expect, &ctx).await,
     };
-    let (status, result) = verdict_json(&verdict);
+    let (status, result) = verdict_json(&verdict)?;
     let code = match (&verdict, session.flow) {
         (Verdict::Verified(_) | Verdict::Declined(_), Flow::SameDevice) => Some(crate::routes::random()?),
         _ => None,
     };
     let purge_at = now.secs().saturating_add(c.result_ttl);
-    let recorded = st.store().record_grouped(&session.id, status, &result.to_string(), code.as_deref().map(crate::routes::hash).as_deref(), purge_at).await?;
+    let recorded = st.store().record_grouped(&session.id, status, &result, code.as_deref().map(crate::routes::hash).as_deref(), purge_at).await?;
     st.changed();
     if recorded && session.owner.is_none() {
         // In the background: the wallet's answer does not wait for the integrator.

@@ -80,6 +80,8 @@ pub struct Decrypted {
 #[derive(Clone)]
 pub struct DecryptionKey {
     private: PrivateJwk,
+    /// The backend's key, parsed once at construction.
+    agreement: std::sync::Arc<super::backend::EcdhP256>,
 }
 
 impl std::fmt::Debug for DecryptionKey {
@@ -96,7 +98,9 @@ impl DecryptionKey {
         public.key_use = Some("enc".into());
         public.alg = Some("ECDH-ES".into());
         let kid = public.thumbprint().to_string();
-        Self::from_private_jwk(PrivateJwk::new(public.with_kid(kid), d)?)
+        // `x`/`y` were derived from `d` just now: no need to check that they match.
+        let agreement = std::sync::Arc::new(super::backend::EcdhP256::new(&d)?);
+        Ok(Self { private: PrivateJwk::new(public.with_kid(kid), d)?, agreement })
     }
 
     /// From a private P-256 JWK (checked: `d` must match the public point).
@@ -108,7 +112,8 @@ impl DecryptionKey {
         {
             return Err(JoseError::InvalidKey("ECDH-ES key must be a P-256 key whose `d` matches `x`/`y`".into()));
         }
-        Ok(Self { private })
+        let agreement = std::sync::Arc::new(super::backend::EcdhP256::new(private.d())?);
+        Ok(Self { private, agreement })
     }
 
     /// The public key to publish (e.g. in a request object's `client_metadata.jwks`).
@@ -177,7 +182,7 @@ fn random<const N: usize>() -> Result<[u8; N], JoseError> {
 pub fn encrypt(plaintext: &[u8], recipient: &Jwk, enc: ContentEncryption, opts: &EncryptOptions) -> Result<String, JoseError> {
     let their = p256_public(recipient)?;
     let ephemeral = DecryptionKey::generate()?;
-    let shared = super::backend::ecdh_p256(ephemeral.private.d(), &their)?;
+    let shared = ephemeral.agreement.agree(&their)?;
     let apu = opts.apu.clone().unwrap_or_default();
     let apv = opts.apv.clone().unwrap_or_default();
     let cek = concat_kdf(&shared, enc, &apu, &apv);
@@ -257,7 +262,7 @@ pub fn decrypt(compact: &str, key: &DecryptionKey) -> Result<Decrypted, JoseErro
         return Err(JoseError::MalformedCompact("the GCM tag must be 128 bits"));
     }
     ct.extend_from_slice(&tag);
-    let shared = super::backend::ecdh_p256(key.private.d(), &their)?;
+    let shared = key.agreement.agree(&their)?;
     let cek = concat_kdf(&shared, enc, &apu, &apv);
     let plaintext = aead_decrypt(enc, &cek, &iv, &ct, h.as_bytes())?;
     Ok(Decrypted { header, plaintext })

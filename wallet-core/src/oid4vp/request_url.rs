@@ -372,7 +372,7 @@ impl RequestUriPost {
             return Err(RequestUrlError::BadPostBody("body too large"));
         }
         let text = std::str::from_utf8(body).map_err(|_| RequestUrlError::BadPostBody("not UTF-8"))?;
-        let params = query::params(&format!("?{text}")).ok_or(RequestUrlError::MalformedQuery)?;
+        let params = query::form(text).ok_or(RequestUrlError::MalformedQuery)?;
         let (mut meta, mut nonce) = (None, None);
         for (k, v) in params {
             let slot = match k.as_str() {

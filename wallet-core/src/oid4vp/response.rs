@@ -329,7 +329,7 @@ impl PostedResponse {
             return Err(ResponseError::TooLarge);
         }
         let text = std::str::from_utf8(body).map_err(|_| ResponseError::MalformedForm)?;
-        let params = query::params(&format!("?{text}")).ok_or(ResponseError::MalformedForm)?;
+        let params = query::form(text).ok_or(ResponseError::MalformedForm)?;
         let mut fields: BTreeMap<String, String> = BTreeMap::new();
         for (k, v) in params {
             if matches!(k.as_str(), "response" | "error" | "error_description" | "state" | "vp_token") && fields.contains_key(&k) {

@@ -3,12 +3,15 @@
 
 /// Percent-encodes `s` for a query component (unreserved characters kept, space as `%20`).
 pub fn encode(s: &str) -> String {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
             out.push(char::from(b));
         } else {
-            out.push_str(&format!("%{b:02X}"));
+            out.push('%');
+            out.push(char::from(HEX[usize::from(b >> 4)]));
+            out.push(char::from(HEX[usize::from(b & 0x0f)]));
         }
     }
     out
@@ -29,9 +32,12 @@ pub fn with_params(base: &str, params: &[(&str, &str)]) -> String {
 }
 
 fn decode(s: &str) -> Option<String> {
+    // Most values (base64url tokens, a JWE) have nothing to decode: one scan, one copy.
+    let Some(first) = s.bytes().position(|b| b == b'%' || b == b'+') else { return Some(s.to_owned()) };
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
+    out.extend_from_slice(bytes.get(..first)?);
+    let mut i = first;
     while let Some(&b) = bytes.get(i) {
         match b {
             b'+' => out.push(b' '),
@@ -51,8 +57,13 @@ fn decode(s: &str) -> Option<String> {
 pub fn params(url: &str) -> Option<Vec<(String, String)>> {
     let without_fragment = url.split('#').next().unwrap_or_default();
     let Some((_, query)) = without_fragment.split_once('?') else { return Some(Vec::new()) };
-    query
-        .split('&')
+    form(query)
+}
+
+/// The pairs of an `application/x-www-form-urlencoded` body, decoded; `None` if one does not
+/// decode.
+pub fn form(body: &str) -> Option<Vec<(String, String)>> {
+    body.split('&')
         .filter(|p| !p.is_empty())
         .map(|p| {
             let (k, v) = p.split_once('=').unwrap_or((p, ""));
@@ -79,6 +90,11 @@ mod tests {
         assert_eq!(params("x://cb?code=a+b%2B#frag").unwrap(), vec![("code".into(), "a b+".into())]);
         assert_eq!(params("x://cb?bad=%zz"), None);
         assert_eq!(params("x://cb?bad=%f"), None);
+        assert_eq!(params("x://cb?a=b%2"), None);
+        assert_eq!(params("x://cb?a=%C3%A9t%C3%A9+x"), Some(vec![("a".into(), "été x".into())]));
+        assert_eq!(params("x://cb?a=%FF"), None, "not UTF-8");
+        assert_eq!(form("response=eyJ.a-b_c&state=s%20t&&x").unwrap(), vec![("response".into(), "eyJ.a-b_c".into()), ("state".into(), "s t".into()), ("x".into(), "".into())]);
+        assert_eq!(encode("a b/é~"), "a%20b%2F%C3%A9~");
         assert_eq!(without_query("x://cb/p?a=1#f"), "x://cb/p");
         assert_eq!(with_params("x://a?b=1", &[("c", "2")]), "x://a?b=1&c=2");
     }
