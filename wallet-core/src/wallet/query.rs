@@ -3,18 +3,22 @@
 
 /// Percent-encodes `s` for a query component (unreserved characters kept, space as `%20`).
 pub fn encode(s: &str) -> String {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
             out.push(char::from(b));
         } else {
             out.push('%');
-            out.push(char::from(HEX[usize::from(b >> 4)]));
-            out.push(char::from(HEX[usize::from(b & 0x0f)]));
+            out.push(hex_digit(b >> 4));
+            out.push(hex_digit(b & 0x0f));
         }
     }
     out
+}
+
+/// The upper-case hex digit of a nibble.
+fn hex_digit(n: u8) -> char {
+    char::from(if n < 10 { b'0' + n } else { b'A' + (n & 0x0f) - 10 })
 }
 
 /// `base?k1=v1&k2=v2` (or `&` when `base` already has a query).
