@@ -11,7 +11,7 @@
 //! | [`VerifierError::Response`] | 400 | `invalid_request` | §5.1 response URI: malformed, undecryptable, unknown or used `state` |
 //! | [`VerifierError::Refused`] | 400 / 403 | `invalid_request` | §5.1 response URI: the verdict's refusal (403 for KB-JWT, nonce, trust) |
 //! | [`VerifierError::ResponseCode`] | 403 | `invalid_request` | §5.1 redirect URI errors: a `response_code` unknown, used or of another session |
-//! | [`VerifierError::Unavailable`] | 503 | `temporarily_unavailable` | not onboarded yet, a dependency down |
+//! | [`VerifierError::Unavailable`] | 503 + `Retry-After` | `temporarily_unavailable` | not onboarded yet, a dependency down, the database busy or a batch's commit failed |
 //! | [`VerifierError::Internal`] | 500 | `server_error` | the detail is logged, not shown |
 
 use axum::http::StatusCode;
@@ -89,9 +89,17 @@ impl VerifierError {
     }
 }
 
+/// A database failure that says nothing about the request: the database busy, a batch's
+/// commit failed (nothing of it holds), the database gone or out of time. 503 with
+/// `Retry-After` (the client may try again, nothing was done); anything else is a 500.
 impl From<crate::store::StoreError> for VerifierError {
     fn from(e: crate::store::StoreError) -> Self {
-        Self::internal(e)
+        if e.transient() {
+            tracing::warn!(target: "verifier", error = %e, "database unavailable");
+            Self::Unavailable(format!("the database is unavailable ({}); try again", e.kind()))
+        } else {
+            Self::internal(e)
+        }
     }
 }
 
@@ -130,6 +138,23 @@ mod tests {
         ];
         for (e, status, code) in cases {
             assert_eq!((e.status().as_u16(), e.oauth_code()), (status, code), "{e:?}");
+        }
+    }
+
+    #[test]
+    fn a_busy_database_or_a_failed_commit_is_503_with_retry_after_and_a_corrupt_row_500() {
+        use crate::store::StoreError;
+        let busy = StoreError::Sqlite(rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY), None));
+        for e in [StoreError::Commit("disk I/O error".into()), StoreError::Timeout(5), busy] {
+            let r = VerifierError::from(e).into_response();
+            assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+            assert_eq!(r.headers().get("retry-after").and_then(|v| v.to_str().ok()), Some("1"));
+        }
+        let constraint = StoreError::Sqlite(rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CONSTRAINT), None));
+        for e in [StoreError::Corrupt("status `x`".into()), constraint] {
+            let r = VerifierError::from(e).into_response();
+            assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
+            assert!(r.headers().get("retry-after").is_none());
         }
     }
 }

@@ -74,6 +74,38 @@ pub enum StoreError {
     Commit(String),
 }
 
+impl StoreError {
+    /// Whether the failure is the database's state, not the request's: SQLite busy or locked
+    /// past the busy timeout, a batch's commit failed, no answer in time, a PostgreSQL
+    /// connection lost or refused (SQLSTATE classes 08 connection, 53 resources, 57 operator
+    /// intervention, 40 serialization).
+    pub fn transient(&self) -> bool {
+        match self {
+            Self::Commit(_) | Self::Timeout(_) => true,
+            Self::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => {
+                matches!(e.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+            }
+            Self::Postgres(e) => {
+                e.is_closed()
+                    || e.code().is_some_and(|c| matches!(c.code().get(..2), Some("08" | "53" | "57" | "40")))
+                    || (e.as_db_error().is_none() && std::error::Error::source(e).is_some_and(|s| s.is::<std::io::Error>()))
+            }
+            Self::Sqlite(_) | Self::BadUrl(_) | Self::Corrupt(_) | Self::Io(_) => false,
+        }
+    }
+
+    /// A short name of the failure for a client (the detail is logged, not answered).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Commit(_) => "a commit failed",
+            Self::Timeout(_) => "no answer in time",
+            Self::Sqlite(_) => "SQLite busy",
+            Self::Postgres(_) => "PostgreSQL connection",
+            Self::BadUrl(_) | Self::Corrupt(_) | Self::Io(_) => "database error",
+        }
+    }
+}
+
 /// Where a session is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
