@@ -48,7 +48,8 @@ pub enum VerifierError {
     /// A wrong, used or foreign `response_code`.
     #[error("response_code unknown, already used or not of this session")]
     ResponseCode,
-    /// A dependency or our onboarding is missing.
+    /// A dependency or our onboarding is missing, or the database could not do the request
+    /// and did nothing (the client may try again).
     #[error("{0}")]
     Unavailable(String),
     /// Our fault; logged.
@@ -89,14 +90,20 @@ impl VerifierError {
     }
 }
 
-/// A database failure that says nothing about the request: the database busy, a batch's
-/// commit failed (nothing of it holds), the database gone or out of time. 503 with
-/// `Retry-After` (the client may try again, nothing was done); anything else is a 500.
+/// A database failure that left nothing done ([`crate::store::StoreError::transient`]: the
+/// database busy, a batch's commit rolled back, a connection refused) is 503 with
+/// `Retry-After`: the client may try again. Anything else is a 500.
 impl From<crate::store::StoreError> for VerifierError {
     fn from(e: crate::store::StoreError) -> Self {
         if e.transient() {
-            tracing::warn!(target: "verifier", error = %e, "database unavailable");
-            Self::Unavailable(format!("the database is unavailable ({}); try again", e.kind()))
+            if matches!(e, crate::store::StoreError::Commit(_)) {
+                // Nothing of the batch holds, but a commit that fails may mean a full disk
+                // or a broken file: an error for whoever watches the logs.
+                tracing::error!(target: "verifier", error = %e, "a batch's commit failed; its writes were rolled back");
+            } else {
+                tracing::warn!(target: "verifier", error = %e, "database unavailable");
+            }
+            Self::Unavailable("the database is unavailable; nothing was done, try again".into())
         } else {
             Self::internal(e)
         }
@@ -142,16 +149,16 @@ mod tests {
     }
 
     #[test]
-    fn a_busy_database_or_a_failed_commit_is_503_with_retry_after_and_a_corrupt_row_500() {
+    fn a_busy_database_or_a_failed_commit_is_503_with_retry_after_and_a_timeout_or_a_corrupt_row_500() {
         use crate::store::StoreError;
-        let busy = StoreError::Sqlite(rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY), None));
-        for e in [StoreError::Commit("disk I/O error".into()), StoreError::Timeout(5), busy] {
+        let sqlite = |code| StoreError::Sqlite(rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(code), None));
+        for e in [StoreError::Commit("disk I/O error".into()), sqlite(rusqlite::ffi::SQLITE_BUSY), sqlite(rusqlite::ffi::SQLITE_LOCKED)] {
             let r = VerifierError::from(e).into_response();
             assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
             assert_eq!(r.headers().get("retry-after").and_then(|v| v.to_str().ok()), Some("1"));
         }
-        let constraint = StoreError::Sqlite(rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CONSTRAINT), None));
-        for e in [StoreError::Corrupt("status `x`".into()), constraint] {
+        // A PostgreSQL timeout: the statement may have committed after all.
+        for e in [StoreError::Corrupt("status `x`".into()), StoreError::Timeout(5), sqlite(rusqlite::ffi::SQLITE_CONSTRAINT), sqlite(rusqlite::ffi::SQLITE_IOERR)] {
             let r = VerifierError::from(e).into_response();
             assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
             assert!(r.headers().get("retry-after").is_none());

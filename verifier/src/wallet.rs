@@ -118,19 +118,22 @@ async fn serve_request_object(st: &Verifier, id: &str, post: Option<RequestUriPo
     Ok(([(header::CONTENT_TYPE, REQUEST_OBJECT_MEDIA_TYPE), (header::CACHE_CONTROL, "no-store")], jwt).into_response())
 }
 
+/// A credential's claims without `cnf` (the holder's key is not the integrator's business),
+/// in the credential's order.
+struct WithoutCnf<'a>(&'a Map<String, Value>);
+
+impl serde::Serialize for WithoutCnf<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.0.iter().filter(|(k, _)| k.as_str() != "cnf"))
+    }
+}
+
 /// The verdict as the integrator gets it (JSON text, as stored), and the session status it
 /// leads to. Serialized straight from the verdict: no intermediate `Value` tree.
 fn verdict_json(v: &Verdict) -> Result<(SessionStatus, String), VerifierError> {
     use serde::Serialize;
     use wallet_core::oid4vp::verify::{IssuerTrustPath, StatusOutcome};
 
-    /// A credential's claims without `cnf` (the holder key is the wallet's business).
-    struct WithoutCnf<'a>(&'a Map<String, Value>);
-    impl Serialize for WithoutCnf<'_> {
-        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-            s.collect_map(self.0.iter().filter(|(k, _)| k.as_str() != "cnf"))
-        }
-    }
     #[derive(Serialize)]
     struct Item<'a> {
         vct: &'a str,
@@ -239,7 +242,13 @@ pub(crate) async fn response_uri(State(st): State<Verifier>, body: Bytes) -> Res
         _ => None,
     };
     let purge_at = now.secs().saturating_add(c.result_ttl);
-    let recorded = st.store().record_grouped(&session.id, status, &result, code.as_deref().map(crate::routes::hash).as_deref(), purge_at).await?;
+    // Not a 503 when this fails: the `state` was spent by an earlier commit, so the wallet's
+    // retry would be refused as a replay; the session stays `response_received` and expires.
+    let recorded = st
+        .store()
+        .record_grouped(&session.id, status, &result, code.as_deref().map(crate::routes::hash).as_deref(), purge_at)
+        .await
+        .map_err(VerifierError::internal)?;
     st.changed();
     if recorded && session.owner.is_none() {
         // In the background: the wallet's answer does not wait for the integrator.
@@ -264,5 +273,29 @@ pub(crate) async fn response_uri(State(st): State<Verifier>, body: Bytes) -> Res
             let answer = ResponseUriAnswer { redirect_uri };
             Ok(([(header::CONTENT_TYPE, "application/json"), (header::CACHE_CONTROL, "no-store")], answer.to_json()).into_response())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+    use super::*;
+    use wallet_core::oid4vp::verify::Refusal;
+
+    /// What the integrator gets of a verified credential's claims: all but `cnf`, in the
+    /// credential's order; and the other verdicts' shapes.
+    #[test]
+    fn the_stored_verdict_keeps_the_claims_but_cnf_in_their_order() {
+        let Value::Object(claims) = json!({"iss": "https://pid.example.it", "cnf": {"jwk": {"kty": "EC"}}, "age_over_18": true, "vct": "urn:eudi:pid:it:1"}) else { panic!() };
+        let text = serde_json::to_string(&WithoutCnf(&claims)).unwrap();
+        assert_eq!(text, r#"{"iss":"https://pid.example.it","age_over_18":true,"vct":"urn:eudi:pid:it:1"}"#);
+
+        let (status, text) = verdict_json(&Verdict::Refused { credential: Some("age".into()), reason: Refusal::Revoked }).unwrap();
+        let v: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!((status, v["status"].as_str(), v["reason_code"].as_str(), v["credential"].as_str()), (SessionStatus::Refused, Some("refused"), Some("revoked"), Some("age")));
+
+        let (status, text) = verdict_json(&Verdict::Declined(wallet_core::oid4vp::response::ErrorResponse::access_denied(None))).unwrap();
+        let v: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!((status, v["status"].as_str(), v["error"].as_str()), (SessionStatus::Declined, Some("declined"), Some("access_denied")));
     }
 }

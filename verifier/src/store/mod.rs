@@ -47,7 +47,8 @@ mod sqlite;
 
 use std::path::Path;
 
-/// A database failure (answered 500 `server_error`, the detail logged).
+/// A database failure: answered 503 `temporarily_unavailable` when it left nothing done
+/// ([`StoreError::transient`]), else 500 `server_error`; the detail logged, not answered.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StoreError {
@@ -75,33 +76,28 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    /// Whether the failure is the database's state, not the request's: SQLite busy or locked
-    /// past the busy timeout, a batch's commit failed, no answer in time, a PostgreSQL
-    /// connection lost or refused (SQLSTATE classes 08 connection, 53 resources, 57 operator
-    /// intervention, 40 serialization).
+    /// Whether the failure certainly left nothing done, so the client may try again (503
+    /// with `Retry-After`): SQLite busy or locked past the busy timeout (the statement did
+    /// not run); a batch's commit failed (SQLite rolled the batch back: none of its writes
+    /// holds); PostgreSQL refused the connection before any statement (SQLSTATE 08001, 08004,
+    /// 53300 too many connections, 57P03 cannot connect now, or the TCP connection refused)
+    /// or rolled the transaction back (40001 serialization failure, 40P01 deadlock). Not a
+    /// PostgreSQL timeout or a connection lost mid-statement: the statement may have committed
+    /// after all (a single-use value spent), and a retry would be refused as a replay.
     pub fn transient(&self) -> bool {
         match self {
-            Self::Commit(_) | Self::Timeout(_) => true,
+            Self::Commit(_) => true,
             Self::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => {
                 matches!(e.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
             }
             Self::Postgres(e) => {
-                e.is_closed()
-                    || e.code().is_some_and(|c| matches!(c.code().get(..2), Some("08" | "53" | "57" | "40")))
-                    || (e.as_db_error().is_none() && std::error::Error::source(e).is_some_and(|s| s.is::<std::io::Error>()))
+                e.code().is_some_and(|c| matches!(c.code(), "08001" | "08004" | "53300" | "57P03" | "40001" | "40P01"))
+                    || (e.as_db_error().is_none()
+                        && std::error::Error::source(e)
+                            .and_then(|s| s.downcast_ref::<std::io::Error>())
+                            .is_some_and(|io| io.kind() == std::io::ErrorKind::ConnectionRefused))
             }
-            Self::Sqlite(_) | Self::BadUrl(_) | Self::Corrupt(_) | Self::Io(_) => false,
-        }
-    }
-
-    /// A short name of the failure for a client (the detail is logged, not answered).
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Self::Commit(_) => "a commit failed",
-            Self::Timeout(_) => "no answer in time",
-            Self::Sqlite(_) => "SQLite busy",
-            Self::Postgres(_) => "PostgreSQL connection",
-            Self::BadUrl(_) | Self::Corrupt(_) | Self::Io(_) => "database error",
+            Self::Sqlite(_) | Self::BadUrl(_) | Self::Timeout(_) | Self::Corrupt(_) | Self::Io(_) => false,
         }
     }
 }

@@ -99,8 +99,9 @@ impl DecryptionKey {
         public.alg = Some("ECDH-ES".into());
         let kid = public.thumbprint().to_string();
         // `x`/`y` were derived from `d` just now: no need to check that they match.
-        let agreement = std::sync::Arc::new(super::backend::EcdhP256::new(&d)?);
-        Ok(Self { private: PrivateJwk::new(public.with_kid(kid), d)?, agreement })
+        let private = PrivateJwk::new(public.with_kid(kid), d)?;
+        let agreement = std::sync::Arc::new(super::backend::EcdhP256::new(private.d())?);
+        Ok(Self { private, agreement })
     }
 
     /// From a private P-256 JWK (checked: `d` must match the public point).
@@ -311,6 +312,21 @@ mod tests {
             assert_eq!(d.header["enc"], enc.as_str());
             assert_eq!(d.header["kid"].as_str(), key.public_jwk().kid.as_deref());
         }
+    }
+
+    /// A key loaded from its JWK (as a service loads its stored key) decrypts what was
+    /// encrypted to it; one whose `d` is another key's is refused at load.
+    #[test]
+    fn a_key_loaded_from_its_jwk_decrypts_and_a_mismatched_d_is_refused() {
+        let (alice, bob) = alice_bob();
+        let key = DecryptionKey::from_private_jwk(bob.clone()).unwrap();
+        let jwe = encrypt(b"to bob", &bob.public, ContentEncryption::A128Gcm, &EncryptOptions::default()).unwrap();
+        assert_eq!(decrypt(&jwe, &key).unwrap().plaintext, b"to bob");
+        assert_eq!(decrypt(&jwe, &key.clone()).unwrap().plaintext, b"to bob", "a clone shares the parsed key");
+        let other = DecryptionKey::from_private_jwk(alice.clone()).unwrap();
+        assert_eq!(decrypt(&jwe, &other).unwrap_err(), JoseError::DecryptionFailed);
+        let mixed = PrivateJwk::new(bob.public.clone(), alice.d().to_vec()).unwrap();
+        assert!(matches!(DecryptionKey::from_private_jwk(mixed), Err(JoseError::InvalidKey(_))));
     }
 
     fn tamper(jwe: &str, part: usize) -> String {

@@ -99,6 +99,9 @@ mod tests {
         assert_eq!(params("x://cb?a=%FF"), None, "not UTF-8");
         assert_eq!(form("response=eyJ.a-b_c&state=s%20t&&x").unwrap(), vec![("response".into(), "eyJ.a-b_c".into()), ("state".into(), "s t".into()), ("x".into(), "".into())]);
         assert_eq!(encode("a b/é~"), "a%20b%2F%C3%A9~");
+        // A body is not a URL: `#` is a character like another (WHATWG urlencoded parsing).
+        assert_eq!(form("a=b#c&d=e").unwrap(), vec![("a".into(), "b#c".into()), ("d".into(), "e".into())]);
+        assert_eq!(form("").unwrap(), Vec::<(String, String)>::new());
         assert_eq!(without_query("x://cb/p?a=1#f"), "x://cb/p");
         assert_eq!(with_params("x://a?b=1", &[("c", "2")]), "x://a?b=1&c=2");
     }

@@ -650,3 +650,25 @@ fn every_refusal_has_a_distinct_code_and_the_indeterminate_ones_are_named() {
         assert_eq!(Refusal::code_is_indeterminate(r.code()), r.is_indeterminate(), "{}", r.code());
     }
 }
+
+/// `iss` and the KB-JWT `aud` are read early (before the signatures) as strings only: a
+/// number, an array, `null` or a duplicate reads as absent, which refuses the presentation
+/// (`iss`) or expects the full `client_id` (`aud`, then refused by the KB-JWT check).
+#[test]
+fn iss_and_aud_read_early_are_strings_or_absent() {
+    let fx = Fixture::new();
+    let cid = fx.client_id();
+    let jwt = |payload: &str| format!("{}.{}.{}", crate::jose::b64::encode(r#"{"alg":"ES256","typ":"dc+sd-jwt"}"#), crate::jose::b64::encode(payload), crate::jose::b64::encode([7u8; 64]));
+    let with_kb = |kb: &str| format!("{}~{}", jwt(r#"{"iss":"https://issuer.example.it"}"#), jwt(kb));
+    assert_eq!(expected_aud(&with_kb(&format!(r#"{{"aud":"{RP}"}}"#)), &cid), RP, "the bare id, as presented");
+    assert_eq!(expected_aud(&with_kb(&format!(r#"{{"aud":"{cid}"}}"#)), &cid), cid.as_str());
+    for aud in [format!(r#"["{RP}"]"#), "7".into(), "null".into(), format!(r#""{RP}","aud":"{RP}""#)] {
+        assert_eq!(expected_aud(&with_kb(&format!(r#"{{"aud":{aud}}}"#)), &cid), cid.as_str(), "aud {aud}");
+    }
+    assert_eq!(expected_aud(&with_kb("{}"), &cid), cid.as_str());
+    let l = valid_lists(&fx);
+    for payload in [r#"{"vct":"x"}"#, r#"{"iss":7}"#, r#"{"iss":null}"#, r#"{"iss":["https://issuer.example.it"]}"#] {
+        let p = format!("{}~", jwt(payload));
+        assert_eq!(check(&fx, &p, &l).unwrap_err(), Refusal::Malformed("issuer JWT has no iss".into()), "{payload}");
+    }
+}
