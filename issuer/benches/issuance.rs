@@ -47,6 +47,18 @@
 //! with the chain's verifies (what a server without that cache would do) is printed beside
 //! it, for information only: a cache that skips crypto must not count as work done.
 //!
+//! The floor, measured in the same run for a request of one credential: what the design
+//! alone costs a server. A bare HTTP server answering the same two exchanges with bodies of
+//! the same sizes, 50 clients, routes that do nothing (`service_kit::bench::http_floor`; the
+//! access token and the DPoP proof, which `/credential` carries in headers, are not sent),
+//! plus the barest form of the four SQLite writes of a credential with the issuer's pragmas
+//! and durability ([`sqlite_floor`]: the `jti` and the `c_nonce` spent, a status index
+//! claimed, the credential's row; committed, and the WAL `fsync`ed before the answer, two
+//! credentials a commit as the issuer's group commit shares them at 50 wallets here). With
+//! the crypto, over the crypto: the lowest ratio a server of this design reads on this
+//! machine, printed under the baseline and beside the ratio's target. The batch row's
+//! ratio has no floor of its own.
+//!
 //! Targets (issue 12, this 2-core machine): ratio ≤ 1.5, 0 errors, p99 ≤ 50 ms at 200
 //! concurrent. Full runs exit 1 when a target is missed; `--quick` (for CI: `cargo bench -p
 //! issuer --bench issuance --locked --profile dev -- --quick`) exits 1 only on errors, since
@@ -352,6 +364,9 @@ struct Artifacts {
     dpop: String,
     proofs: Vec<String>,
     credentials: Vec<String>,
+    /// The bytes of each HTTP exchange (`/nonce`, `/credential`), request and answer bodies:
+    /// the floor's sizes.
+    exchanges: [(usize, usize); 2],
 }
 
 async fn issue_once(c: &Ctx, w: &Wallet) -> Result<(Sample, Artifacts), String> {
@@ -360,6 +375,7 @@ async fn issue_once(c: &Ctx, w: &Wallet) -> Result<(Sample, Artifacts), String> 
     if st != 200 {
         return Err(format!("POST /nonce: {st} {body}"));
     }
+    let nonce_answer = body.len();
     let nonce = serde_json::from_str::<NonceResponse>(&body).map_err(|e| format!("nonce response: {e}"))?.c_nonce;
     let t_nonce = start.elapsed();
 
@@ -368,6 +384,7 @@ async fn issue_once(c: &Ctx, w: &Wallet) -> Result<(Sample, Artifacts), String> 
     let proofs = w.keys.iter().map(|k| key_proof(k, Some(&w.wua), None, &c.issuer, Some(&nonce), now)).collect::<Result<Vec<_>, _>>().map_err(|e| format!("key proof: {e}"))?;
     let dpop = dpop_proof(&w.dpop, "POST", &c.credential_url, Some(&w.access_token), None, now).map_err(|e| format!("DPoP proof: {e}"))?;
     let body = serde_json::to_vec(&CredentialRequest::by_configuration(CONFIGURATION, proofs.clone())).map_err(|e| e.to_string())?;
+    let request_len = body.len();
     let t1 = Instant::now();
     let (st, answer) = status_body(
         c.http
@@ -390,7 +407,9 @@ async fn issue_once(c: &Ctx, w: &Wallet) -> Result<(Sample, Artifacts), String> 
         return Err(format!("credential response: {} credentials for {} proofs", credentials.len(), w.keys.len()));
     }
     let sample = Sample { end, total: end - start, nonce: t_nonce, credential: end - t1 };
-    Ok((sample, Artifacts { dpop, proofs, credentials: credentials.into_iter().map(|c| c.credential).collect() }))
+    // `POST /nonce` has no body.
+    let exchanges = [(0, nonce_answer), (request_len, answer.len())];
+    Ok((sample, Artifacts { dpop, proofs, credentials: credentials.into_iter().map(|c| c.credential).collect(), exchanges }))
 }
 
 /// What one wallet did in a run.
@@ -486,6 +505,136 @@ fn crypto_baseline(s: &Setup, w: &Wallet, a: &Artifacts, quick: bool) -> Crypto 
         black_box(signer.sign(black_box(issuer_jwt.signing_input())).unwrap());
     });
     Crypto { verify_token, verify_dpop, verify_proof, verify_wua, verify_chain, sign }
+}
+
+// ---------------------------------------------------------------------------------------
+// The floor: what an issuance's messages and writes cost a server that does nothing else
+
+/// Credentials per commit and `fsync` in the floor's SQLite writes ([`sqlite_floor`]): what
+/// the issuer's group commit shares at 50 wallets. Its leader commits and syncs the WAL once
+/// for the responses that queued while the last commit was under way; at 50 and 200
+/// wallets on this machine it made one `fsync` per 1.8 credentials (2026-12-05: the disk's
+/// flushes, `/sys/block/vda/stat`, against the credentials issued in 4 s windows; about
+/// 1.5 in another run). Two is the closer integer, and it errs low, as a floor should: one
+/// per credential (what a request alone gets) is printed beside it. The choice weighs:
+/// here an `fdatasync` costs its caller some 40–50 µs of CPU (the guest's block layer; its
+/// wait for the disk is no CPU and is not counted), more than the four writes themselves.
+const FLOOR_GROUP: usize = 2;
+
+/// Credentials between two checkpoints in [`sqlite_floor`]: the issuer checkpoints every
+/// 100 ms off the request path (`issuer::CHECKPOINT_INTERVAL`), some 200 credentials at its
+/// rate here.
+const FLOOR_CHECKPOINT_EVERY: usize = 200;
+
+/// The CPU of the SQLite writes of one credential request with one proof
+/// (`Sqlite::record_issued`, `Sqlite::allocate_status_indices` in `issuer/src/store/sqlite.rs`),
+/// in their barest form, on one thread, in a file in the issuer's directory:
+///
+/// * the four writes: the DPoP `jti` spent (`dpop:<jkt>:<jti>`, one of 50 wallets' key
+///   thumbprints, a random `jti`) and the `c_nonce` spent (54 characters, time-ordered as
+///   the issuer's are), each an `INSERT` on the primary key of a `WITHOUT ROWID` table as
+///   the issuer's; a status list index claimed (`INSERT OR IGNORE` of a random integer key
+///   in a space at least twice the indices in use, a multiple of 16,384), reserved 32 at a
+///   time in a commit of their own as the issuer's pool does (the count of slots kept in
+///   memory, not by a trigger); and the credential's row (its columns, its id and
+///   `notification_id` time-ordered) in one table keyed by its id: one B-tree, not the five
+///   of the issuer's `issued` table;
+/// * the issuer's durability: the `jti`, the nonce and the row in one transaction committed
+///   with `synchronous=NORMAL`, then an `fdatasync` of the WAL file from a descriptor of its
+///   own before anything is answered, as the issuer's group commit does (its connection is
+///   `synchronous=FULL` and switches to NORMAL around each such commit: the switches are
+///   left out), one commit and `fsync` per `group` credentials ([`FLOOR_GROUP`]); WAL, the
+///   issuer's `wal_autocheckpoint` (4,000 pages, a backstop) and a `PASSIVE` checkpoint
+///   every [`FLOOR_CHECKPOINT_EVERY`] credentials.
+///
+/// [`per_op`] reads this thread's on-CPU time (schedstat), not the wall clock: the
+/// `fsync`'s syscall and the kernel's work for it count, its wait for the disk does not,
+/// as on the server's threads.
+fn sqlite_floor(dir: &std::path::Path, quick: bool, group: usize) -> Duration {
+    let path = dir.join(format!("floor-{group}.sqlite"));
+    let c = rusqlite::Connection::open(&path).unwrap();
+    c.pragma_update(None, "journal_mode", "WAL").unwrap();
+    c.pragma_update(None, "synchronous", "NORMAL").unwrap();
+    c.pragma_update(None, "wal_autocheckpoint", 4_000).unwrap();
+    c.execute_batch(
+        "CREATE TABLE IF NOT EXISTS jtis (jti TEXT PRIMARY KEY, expires_at INTEGER NOT NULL) WITHOUT ROWID;
+         CREATE TABLE IF NOT EXISTS nonces (nonce TEXT PRIMARY KEY, expires_at INTEGER NOT NULL, used INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;
+         CREATE TABLE IF NOT EXISTS status_slots (idx INTEGER PRIMARY KEY);
+         CREATE TABLE IF NOT EXISTS issued (id TEXT PRIMARY KEY, grant_id TEXT NOT NULL, citizen TEXT NOT NULL, configuration_id TEXT NOT NULL,
+             status_idx INTEGER NOT NULL, status INTEGER NOT NULL, notification_id TEXT NOT NULL, issued_at INTEGER NOT NULL, expires_at INTEGER NOT NULL) WITHOUT ROWID;",
+    )
+    .unwrap();
+    let wal = std::fs::File::open(format!("{}-wal", path.display())).unwrap();
+    // Chunks of 800: whole reservations of 32, whole checkpoint intervals.
+    let (chunks, n) = if quick { (3, 800) } else { (15, 800) };
+    // The keys, made before: what is measured is SQLite's work (`ordered` ids as
+    // `service_kit::ids` makes them, about two credentials a millisecond).
+    let b64 = wallet_core::jose::b64::encode;
+    let random = |len: usize| {
+        let mut b = vec![0u8; len];
+        getrandom::fill(&mut b).unwrap();
+        b
+    };
+    let start_ms = u64::try_from(UnixTime::now().secs()).unwrap() * 1_000;
+    let wallets: Vec<(String, String)> = (0..50).map(|_| (b64(random(32)), service_kit::ids::ordered_one().unwrap())).collect();
+    let ops = (chunks + 1) * n as usize;
+    let keys: Vec<[String; 4]> = (0..ops)
+        .map(|i| {
+            let ms = start_ms + i as u64 / 2;
+            let ordered = || format!("{ms:012x}{}", b64(random(18)));
+            let mut nonce = ((ms / 1_000 + 300).to_be_bytes()).to_vec();
+            nonce.extend_from_slice(&(ms * 1_000_000 + i as u64 % 2).to_be_bytes());
+            nonce.extend(random(24));
+            [format!("dpop:{}:{}", wallets[i % 50].0, b64(random(32))), b64(nonce), ordered(), ordered()]
+        })
+        .collect();
+    let (mut i, mut used, mut draws) = (0usize, 0u64, 0x5EED_u64);
+    let mut slots: Vec<i64> = Vec::new();
+    per_op(chunks, n, || {
+        if i % group == 0 {
+            // The pool: 32 indices a commit, taken before the credentials' transaction.
+            while slots.len() < group {
+                c.prepare_cached("BEGIN").unwrap().execute([]).unwrap();
+                for _ in 0..32 {
+                    let space = (used + 1).saturating_mul(2).div_ceil(16_384) * 16_384;
+                    loop {
+                        // splitmix64
+                        draws = draws.wrapping_add(0x9E37_79B9_7F4A_7C15);
+                        let mut z = draws;
+                        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+                        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+                        let idx = i64::try_from((z ^ (z >> 31)) % space).unwrap();
+                        if c.prepare_cached("INSERT OR IGNORE INTO status_slots VALUES (?1)").unwrap().execute([idx]).unwrap() == 1 {
+                            slots.push(idx);
+                            used += 1;
+                            break;
+                        }
+                    }
+                }
+                c.prepare_cached("COMMIT").unwrap().execute([]).unwrap();
+            }
+            c.prepare_cached("BEGIN").unwrap().execute([]).unwrap();
+        }
+        let [jti, nonce, id, notification_id] = &keys[i];
+        let now = i64::try_from(start_ms / 1_000).unwrap();
+        c.prepare_cached("INSERT OR IGNORE INTO jtis VALUES (?1, ?2)").unwrap().execute(rusqlite::params![jti, now + 420]).unwrap();
+        c.prepare_cached("INSERT OR IGNORE INTO nonces (nonce, expires_at, used) VALUES (?1, ?2, 1)").unwrap().execute(rusqlite::params![nonce, now + 300]).unwrap();
+        c.prepare_cached(
+            "INSERT INTO issued (id, grant_id, citizen, configuration_id, status_idx, status, notification_id, issued_at, expires_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6, ?7, ?8)",
+        )
+        .unwrap()
+        .execute(rusqlite::params![id, wallets[i % 50].1, CITIZEN, CONFIGURATION, slots.pop().unwrap(), notification_id, now, now + 365 * 86_400])
+        .unwrap();
+        i += 1;
+        if i % group == 0 {
+            c.prepare_cached("COMMIT").unwrap().execute([]).unwrap();
+            wal.sync_data().unwrap();
+        }
+        if i % FLOOR_CHECKPOINT_EVERY == 0 {
+            c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())).unwrap();
+        }
+    })
 }
 
 // ---------------------------------------------------------------------------------------
@@ -609,6 +758,13 @@ fn main() -> std::process::ExitCode {
     if let Some(w) = batch.first() {
         wallet_rt.block_on(issue_once(&ctx, w)).unwrap_or_else(|e| panic!("first batch issuance: {e}"));
     }
+    // The floor (one credential a request), against the crypto the ratio's target reads.
+    let http_floor = service_kit::bench::http_floor(&wallet_rt, &artifacts.exchanges, 50, if o.quick { 1.0 } else { 3.0 }).unwrap_or_else(|e| panic!("floor: {e}"));
+    let db_floor = sqlite_floor(s.dir.path(), o.quick, FLOOR_GROUP);
+    let db_alone = sqlite_floor(s.dir.path(), o.quick, 1);
+    let single_crypto = crypto.per_credential_without_chain(1);
+    let floor = single_crypto + http_floor + db_floor;
+    let floor_ratio = floor.as_secs_f64() / single_crypto.as_secs_f64();
 
     println!("Tessera issuer: credentials over loopback HTTP ({} cores; server runtime 2 workers; wallets in the same process)", std::thread::available_parallelism().map_or(0, |n| n.get()));
     println!(
@@ -625,6 +781,14 @@ fn main() -> std::process::ExitCode {
         "  the server does (the chain's verifies once per chain): {} per credential for one credential a request{}",
         us(crypto.per_credential_without_chain(1)),
         if o.batch > 0 { format!(", {} per credential for a batch of {}", us(crypto.per_credential_without_chain(o.batch)), o.batch) } else { String::new() }
+    );
+    println!(
+        "  the floor, same run, one credential a request: a bare server answering the same two exchanges (same sizes, 50 clients, no work) {}, the four bare SQLite writes of a credential {} ({FLOOR_GROUP} credentials a commit and fsync, as the issuer's group commit at 50 wallets; {} with one each); with the crypto {} = {:.2} x crypto, the lowest ratio a server of this design reads here",
+        us(http_floor),
+        us(db_floor),
+        us(db_alone),
+        us(floor),
+        floor_ratio
     );
     println!(
         "  credential {} bytes (SD-JWT VC, PID); {} s per row after {} s warm-up; databases in {}{}",
@@ -684,7 +848,7 @@ fn main() -> std::process::ExitCode {
     let p99_ok = p99_200.is_none_or(|p| p <= Duration::from_millis(50));
     let verdict = |ok: bool| if ok { "PASS" } else { "FAIL" };
     println!("\n  targets:");
-    println!("    server CPU / crypto <= 1.5 in every row:   {} (worst {worst_ratio:.2})", verdict(ratio_ok));
+    println!("    server CPU / crypto <= 1.5 in every row:   {} (worst {worst_ratio:.2}; the floor of two bare exchanges and four bare writes, one credential a request: {floor_ratio:.2})", verdict(ratio_ok));
     println!("    0 errors:                                  {} ({errors})", verdict(errors == 0));
     match p99_200 {
         Some(p) => println!("    p99 of an issuance <= 50 ms at 200:        {} ({})", verdict(p99_ok), ms(p)),
