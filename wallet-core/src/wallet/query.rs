@@ -37,7 +37,7 @@ pub fn with_params(base: &str, params: &[(&str, &str)]) -> String {
 
 fn decode(s: &str) -> Option<String> {
     // Most values (base64url tokens, a JWE) have nothing to decode: one scan, one copy.
-    let Some(first) = s.bytes().position(|b| b == b'%' || b == b'+') else { return Some(s.to_owned()) };
+    let Some(first) = memchr::memchr2(b'%', b'+', s.as_bytes()) else { return Some(s.to_owned()) };
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     out.extend_from_slice(bytes.get(..first)?);
