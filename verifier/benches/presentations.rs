@@ -508,12 +508,12 @@ fn sqlite_floor(dir: &std::path::Path, quick: bool) -> Duration {
     let mut i = 0u64;
     let mut writes = 0usize;
     let mut write = |sql: &str, p: &[&dyn rusqlite::ToSql]| {
-        if writes % FLOOR_BATCH == 0 {
+        if writes.is_multiple_of(FLOOR_BATCH) {
             c.execute_batch("BEGIN IMMEDIATE").unwrap();
         }
         c.prepare_cached(sql).unwrap().execute(p).unwrap();
         writes += 1;
-        if writes % FLOOR_BATCH == 0 {
+        if writes.is_multiple_of(FLOOR_BATCH) {
             c.execute_batch("COMMIT").unwrap();
         }
     };
