@@ -230,6 +230,14 @@ impl WalletProviders {
         held.get(anchor).filter(|(_, until)| now < *until).map(|(c, _)| c.clone())
     }
 
+    /// Whether an answer about `anchor`'s configuration (it, or the failure to get it) is
+    /// held and due: what [`Issuer::fetch_anchor_configurations`] asks at every request,
+    /// without copying the configuration.
+    fn anchor_configuration_held(&self, anchor: &str, now: i64) -> bool {
+        let held = self.anchor_configurations.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        held.get(anchor).is_some_and(|(_, until)| now < *until)
+    }
+
     /// Whether the chain's provider holds a required trust mark: until when it is valid
     /// (`i64::MAX` without an `exp`, or when no mark is required).
     fn check_marks(&self, iss: &str, r: &TrustChainResolver, chain: &wallet_core::federation::ValidatedChain, now: UnixTime) -> Result<i64, KeyResolutionError> {
@@ -1429,7 +1437,7 @@ impl Issuer {
         }
         let now = self.now();
         for anchor in &self.inner.config.trust_anchors {
-            if providers.anchor_configuration(anchor.id.as_str(), now.secs()).is_some() {
+            if providers.anchor_configuration_held(anchor.id.as_str(), now.secs()) {
                 continue;
             }
             let fetcher = self.inner.http.for_request();

@@ -152,6 +152,9 @@ impl Sqlite {
         // Checkpoints run off the request path (`checkpoint`, on a connection of their own);
         // the request path's connection checkpoints only past a backstop.
         conn.pragma_update(None, "wal_autocheckpoint", BACKSTOP_CHECKPOINT)?;
+        // A batch's savepoints keep their statement journals in memory: by default SQLite
+        // spilled them to a temporary file past 64 KB (an open, writes and a close a batch).
+        conn.pragma_update(None, "temp_store", "MEMORY")?;
         conn.execute_batch(SCHEMA)?;
         // Every statement of the hot path stays prepared (the default keeps 16).
         conn.set_prepared_statement_cache_capacity(64);

@@ -239,6 +239,19 @@ pub enum CredentialResponse {
     },
 }
 
+/// The response as it is written: borrowed, so a 20 KB credential is not copied first.
+#[derive(Serialize)]
+struct ResponseWireRef<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    credentials: Option<&'a [IssuedCredential]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    notification_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    transaction_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    interval: Option<u64>,
+}
+
 #[derive(Serialize, Deserialize)]
 struct ResponseWire {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -264,13 +277,20 @@ impl CredentialResponse {
     pub fn to_json(&self) -> Result<String, MessageError> {
         let wire = match self {
             Self::Immediate { credentials, notification_id } => {
-                ResponseWire { credentials: Some(credentials.clone()), notification_id: notification_id.clone(), transaction_id: None, interval: None }
+                ResponseWireRef { credentials: Some(credentials), notification_id: notification_id.as_deref(), transaction_id: None, interval: None }
             }
             Self::Deferred { transaction_id, interval } => {
-                ResponseWire { credentials: None, notification_id: None, transaction_id: Some(transaction_id.clone()), interval: Some(*interval) }
+                ResponseWireRef { credentials: None, notification_id: None, transaction_id: Some(transaction_id), interval: Some(*interval) }
             }
         };
-        serde_json::to_string(&wire).map_err(|e| MessageError::BadJson { what: "credential response", detail: e.to_string() })
+        // Sized up front: the credentials are nearly all of it.
+        let size = match self {
+            Self::Immediate { credentials, .. } => credentials.iter().map(|c| c.credential.len() + 32).sum::<usize>() + 128,
+            Self::Deferred { .. } => 128,
+        };
+        let mut out = Vec::with_capacity(size);
+        serde_json::to_writer(&mut out, &wire).map_err(|e| MessageError::BadJson { what: "credential response", detail: e.to_string() })?;
+        String::from_utf8(out).map_err(|e| MessageError::BadJson { what: "credential response", detail: e.to_string() })
     }
 
     /// Wallet side: a non-empty `credentials` array, or a `transaction_id` (with `interval`,
