@@ -534,8 +534,8 @@ const FLOOR_CHECKPOINT_EVERY: usize = 200;
 ///   thumbprints, a random `jti`) and the `c_nonce` spent (54 characters, time-ordered as
 ///   the issuer's are), each an `INSERT` on the primary key of a `WITHOUT ROWID` table as
 ///   the issuer's; a status list index claimed (`INSERT OR IGNORE` of a random integer key
-///   in a space at least twice the indices in use, a multiple of 16,384), reserved 32 at a
-///   time in a commit of their own as the issuer's pool does (the count of slots kept in
+///   in a space at least twice the indices in use, a multiple of the list's step), reserved
+///   [`issuer::status_pool::BATCH`] at a time in a commit of their own as the issuer's pool does (the count of slots kept in
 ///   memory, not by a trigger); and the credential's row (its columns, its id and
 ///   `notification_id` time-ordered) in one table keyed by its id: one B-tree, not the five
 ///   of the issuer's `issued` table;
@@ -565,7 +565,7 @@ fn sqlite_floor(dir: &std::path::Path, quick: bool, group: usize) -> Duration {
     )
     .unwrap();
     let wal = std::fs::File::open(format!("{}-wal", path.display())).unwrap();
-    // Chunks of 800: whole reservations of 32, whole checkpoint intervals.
+    // Chunks of 800: whole checkpoint intervals.
     let (chunks, n) = if quick { (3, 800) } else { (15, 800) };
     // The keys, made before: what is measured is SQLite's work (`ordered` ids as
     // `service_kit::ids` makes them, about two credentials a millisecond).
@@ -592,11 +592,13 @@ fn sqlite_floor(dir: &std::path::Path, quick: bool, group: usize) -> Duration {
     let mut slots: Vec<i64> = Vec::new();
     per_op(chunks, n, || {
         if i % group == 0 {
-            // The pool: 32 indices a commit, taken before the credentials' transaction.
+            // The pool: the issuer's batch of indices a commit, taken before the credentials'
+            // transaction.
             while slots.len() < group {
                 c.prepare_cached("BEGIN").unwrap().execute([]).unwrap();
-                for _ in 0..32 {
-                    let space = (used + 1).saturating_mul(2).div_ceil(16_384) * 16_384;
+                for _ in 0..issuer::status_pool::BATCH {
+                    let step = issuer::status_list::STATUS_LIST_STEP;
+                    let space = (used + 1).saturating_mul(2).div_ceil(step) * step;
                     loop {
                         // splitmix64
                         draws = draws.wrapping_add(0x9E37_79B9_7F4A_7C15);

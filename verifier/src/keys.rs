@@ -83,7 +83,7 @@ impl std::fmt::Debug for Keys {
 }
 
 /// A private JWK file, created on first start; replicas starting together on an empty
-/// `keys_dir` all use the one written ([`wallet_core::store::load_or_create_private`]).
+/// `keys_dir` all use the one written (service-kit `files::load_or_create_jwk`).
 fn load_or_create<T>(path: &Path, parse: impl Fn(PrivateJwk) -> Result<T, String>, create: impl FnOnce() -> Result<String, String>) -> Result<T, String> {
     service_kit::files::load_or_create_jwk(path, parse, create)
 }

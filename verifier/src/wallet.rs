@@ -88,7 +88,7 @@ pub(crate) async fn sign_request_object(st: &Verifier, session: &Session, wallet
 
 async fn serve_request_object(st: &Verifier, id: &str, post: Option<RequestUriPost>) -> Result<Response, VerifierError> {
     let now = st.now();
-    // The handle is consumed first, by one guarded statement that returns the session; the
+    // The handle is consumed first, by one guarded update that gives the session back; the
     // row is read again only to say why it was refused.
     let Some(session) = st.store().take_request_grouped(id, now.secs()).await? else {
         let why = match st.store().by_request_id(id)? {
@@ -197,7 +197,7 @@ pub(crate) async fn response_uri(State(st): State<Verifier>, body: Bytes) -> Res
         }
     };
     let state = state.ok_or_else(|| VerifierError::Response("state missing: the verifier's requests always carry one".into()))?;
-    // `state` is consumed by one guarded statement that returns the session; the row is read
+    // `state` is consumed by one guarded update that gives the session back; the row is read
     // again only to say why it was refused.
     let Some(session) = st.store().take_state_grouped(&state, now.secs()).await? else {
         let why = match st.store().by_state(&state)? {

@@ -532,7 +532,8 @@ impl Store {
     }
 
     /// Consumes the `request_uri` handle of a by-reference session: `created` →
-    /// `request_fetched`, if unexpired, by one guarded `UPDATE … RETURNING`. The session as
+    /// `request_fetched`, if unexpired, by one guarded `UPDATE` (PostgreSQL: `… RETURNING`;
+    /// SQLite: the row then read back in the same transaction). The session as
     /// it is then when this call did it; `None` for a second fetch, one after expiry, one for
     /// a by-value session or an unknown handle (the caller reads the row to say which).
     pub fn take_request(&self, request_id: &str, now: i64) -> Result<Option<Session>, StoreError> {
@@ -548,7 +549,8 @@ impl Store {
 
     /// Consumes `state` (and the nonce with it): `request_fetched` (or, by value, where no
     /// fetch happens, `created`) → `response_received`, if unexpired, by one guarded
-    /// `UPDATE … RETURNING`. The session as it is then when this call did it; `None`
+    /// `UPDATE` (read back as [`Store::take_request`] says). The session as it is then when
+    /// this call did it; `None`
     /// otherwise (the caller reads the row to say why).
     pub fn take_state(&self, state: &str, now: i64) -> Result<Option<Session>, StoreError> {
         dispatch!(self, take_state(state, now))

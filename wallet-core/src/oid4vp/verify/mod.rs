@@ -393,9 +393,7 @@ pub struct VerifiedPresentation {
 /// A value that is not a string reads as absent.
 #[derive(serde::Deserialize)]
 struct EarlyClaims {
-    #[serde(default)]
     iss: Option<Value>,
-    #[serde(default)]
     aud: Option<Value>,
 }
 
