@@ -40,6 +40,7 @@
 pub mod authorization;
 pub mod config;
 pub mod error;
+mod grants;
 pub mod keys;
 pub mod metrics;
 pub mod pid_presentation;

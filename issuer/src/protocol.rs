@@ -199,7 +199,7 @@ fn refresh(st: &Issuer, headers: &HeaderMap, refresh_token: &str) -> Result<Resp
         .map_err(|e| IssuerError::oauth(e.code(), e))?;
         rt.check_client(client.client_id()).map_err(|e| IssuerError::oauth(e.code(TokenKind::Refresh), e))?;
     }
-    if st.store().grant(&rt.claims().sub)?.is_none() {
+    if st.grant(&rt.claims().sub)?.is_none() {
         return Err(IssuerError::oauth(ErrorCode::InvalidGrant, "the grant behind this refresh token is gone"));
     }
     let ttl = st.config().access_token_ttl;
@@ -263,7 +263,7 @@ fn authorize(st: &Issuer, headers: &HeaderMap, path: &str) -> Result<(VerifiedTo
     let url = st.config().endpoint(path);
     let proof = verify_dpop(proof, &DpopExpectation::new("POST", &url, now).with_access_token(at)).map_err(|e| IssuerError::resource(e.code(), e))?;
     token.check_dpop(&proof).map_err(|e| IssuerError::resource(e.code(TokenKind::Access), e))?;
-    let grant = st.store().grant(&token.claims().sub)?.ok_or_else(|| IssuerError::resource(ErrorCode::InvalidToken, "the grant behind this token is gone"))?;
+    let grant = st.grant(&token.claims().sub)?.ok_or_else(|| IssuerError::resource(ErrorCode::InvalidToken, "the grant behind this token is gone"))?;
     Ok((token, grant, proof))
 }
 

@@ -432,6 +432,8 @@ struct Inner {
     as_metadata: AuthorizationServerMetadata,
     wallet_providers: WalletProviders,
     key_rotation: KeyRotation,
+    /// The grants read, until shortly before their `expires_at` (insert-only rows: `grants`).
+    grants: crate::grants::Grants,
     http: service_kit::OutboundHttp,
     own_chain: std::sync::Mutex<OwnChain>,
     signing_cert: std::sync::Mutex<SigningCert>,
@@ -706,6 +708,7 @@ impl Builder {
                 as_metadata,
                 wallet_providers,
                 key_rotation: KeyRotation::default(),
+                grants: crate::grants::Grants::default(),
                 clock: self.clock,
                 limiters,
                 metrics: crate::metrics::Metrics::default(),
@@ -1464,6 +1467,19 @@ impl Issuer {
     /// Now.
     pub fn now(&self) -> UnixTime {
         self.inner.clock.now()
+    }
+
+    /// The grant `id` (an access or refresh token's `sub`): from memory when it was read
+    /// before and is not about to expire, else from the store, then kept (a grant never
+    /// changes until the purge deletes it: `grants`). `None`: no such grant (any more).
+    pub fn grant(&self, id: &str) -> Result<Option<crate::store::Grant>, crate::store::StoreError> {
+        let now = self.now().secs();
+        if let Some(grant) = self.inner.grants.get(id, now) {
+            return Ok(Some(grant));
+        }
+        let Some((grant, expires_at)) = self.inner.store.grant(id)? else { return Ok(None) };
+        self.inner.grants.keep(id, &grant, expires_at, now);
+        Ok(Some(grant))
     }
 }
 

@@ -284,8 +284,15 @@ impl Store {
         dispatch!(self, insert_grant(id, grant, expires_at))
     }
 
-    /// A grant by id.
-    pub fn grant(&self, id: &str) -> Result<Option<Grant>, StoreError> {
+    /// A grant by id, and its `expires_at` (when [`Self::purge`] may delete it).
+    ///
+    /// Grants are insert-only: [`Self::insert_grant`] writes one under a fresh unguessable id
+    /// when a token response is made, nothing updates it (a refresh reuses it unchanged,
+    /// re-issuance and status changes touch the issued credentials, not the grant), and the
+    /// only delete is [`Self::purge`]'s, of rows whose `expires_at` has passed. What this
+    /// returns for an id is therefore the same on every replica until then, which is what
+    /// lets the issuer keep it in memory (`state::Grants`).
+    pub fn grant(&self, id: &str) -> Result<Option<(Grant, i64)>, StoreError> {
         dispatch!(self, grant(id))
     }
 
@@ -545,7 +552,7 @@ pub(crate) mod contract {
         assert_eq!(block_on(s.insert_issued(&[revoked], &Spend::default())).unwrap(), Spent::Recorded);
         assert!(s.status_version().unwrap().version > v2.version, "a credential recorded with a non-zero status moves it");
         s.insert_grant("g", &Grant { citizen: "CF".into(), configurations: vec!["pid".into()] }, 500).unwrap();
-        assert_eq!(s.grant("g").unwrap().unwrap().configurations, vec!["pid".to_owned()]);
+        assert_eq!(s.grant("g").unwrap().unwrap(), (Grant { citizen: "CF".into(), configurations: vec!["pid".into()] }, 500));
         s.purge(1_000).unwrap();
         assert!(s.grant("g").unwrap().is_none());
     }

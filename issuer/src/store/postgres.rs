@@ -158,13 +158,13 @@ impl Postgres {
         Ok(())
     }
 
-    pub(super) fn grant(&self, id: &str) -> Result<Option<Grant>, StoreError> {
+    pub(super) fn grant(&self, id: &str) -> Result<Option<(Grant, i64)>, StoreError> {
         let id = id.to_owned();
         let row = self.run(move |c| async move {
-            let r = c.query_opt("SELECT citizen, configurations FROM issuer_grants WHERE id = $1", &[&id]).await?;
-            r.map(|r| Ok((r.try_get::<_, String>(0)?, r.try_get::<_, String>(1)?))).transpose()
+            let r = c.query_opt("SELECT citizen, configurations, expires_at FROM issuer_grants WHERE id = $1", &[&id]).await?;
+            r.map(|r| Ok((r.try_get::<_, String>(0)?, r.try_get::<_, String>(1)?, r.try_get::<_, i64>(2)?))).transpose()
         })?;
-        row.map(|(citizen, c)| Ok(Grant { citizen, configurations: list(&c)? })).transpose()
+        row.map(|(citizen, c, expires_at)| Ok((Grant { citizen, configurations: list(&c)? }, expires_at))).transpose()
     }
 
     pub(super) fn remember_jti(&self, jti: &str, expires_at: i64) -> Result<bool, StoreError> {

@@ -285,14 +285,14 @@ impl Sqlite {
         Ok(())
     }
 
-    /// A grant by id.
-    pub(super) fn grant(&self, id: &str) -> Result<Option<Grant>, StoreError> {
+    /// A grant by id, and its `expires_at`.
+    pub(super) fn grant(&self, id: &str) -> Result<Option<(Grant, i64)>, StoreError> {
         let row = self
             .conn()
-            .prepare_cached("SELECT citizen, configurations FROM grants WHERE id = ?1")?
-            .query_row([id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+            .prepare_cached("SELECT citizen, configurations, expires_at FROM grants WHERE id = ?1")?
+            .query_row([id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?)))
             .optional()?;
-        row.map(|(citizen, c)| Ok(Grant { citizen, configurations: list(&c)? })).transpose()
+        row.map(|(citizen, c, expires_at)| Ok((Grant { citizen, configurations: list(&c)? }, expires_at))).transpose()
     }
 
     /// Remembers a `jti` (namespaced by the caller) until `expires_at`: whether it was new.
