@@ -172,15 +172,27 @@ async fn create_session(_: AdminToken, State(st): State<Verifier>, service_kit::
     let opts = SessionOptions { client_id_prefix, request_mode };
     let s = st.start_session_with(SessionRequest { query, flow: req.flow, redirect_uri: req.redirect_uri, method, owner: None }, opts).await?;
     let c = st.config();
-    let body = json!({
-        "session_id": s.id,
-        "client_id": s.client_id,
-        "wallet_url": s.wallet_url,
-        "expires_at": s.expires_at,
-        "qr_svg": c.endpoint(&QR_SVG_PATH.replace("{id}", &s.id)),
-        "qr_png": c.endpoint(&QR_PNG_PATH.replace("{id}", &s.id)),
-    });
+    let body = Created {
+        session_id: &s.id,
+        client_id: &s.client_id,
+        wallet_url: &s.wallet_url,
+        expires_at: s.expires_at,
+        qr_svg: c.endpoint(&QR_SVG_PATH.replace("{id}", &s.id)),
+        qr_png: c.endpoint(&QR_PNG_PATH.replace("{id}", &s.id)),
+    };
     Ok((StatusCode::CREATED, [(header::CACHE_CONTROL, "no-store")], Json(body)).into_response())
+}
+
+/// The answer to `POST /sessions` (its 201 in openapi.json), written from the
+/// started session without a `Value` tree.
+#[derive(serde::Serialize)]
+struct Created<'a> {
+    session_id: &'a str,
+    client_id: &'a str,
+    wallet_url: &'a str,
+    expires_at: i64,
+    qr_svg: String,
+    qr_png: String,
 }
 
 fn unknown() -> VerifierError {

@@ -132,7 +132,7 @@ impl Verifier {
             state,
             nonce,
             flow: req.flow,
-            dcql: req.query.to_value().to_string(),
+            dcql: serde_json::to_string(&req.query).map_err(VerifierError::internal)?,
             redirect_uri,
             request_uri_method: req.method.as_str().to_owned(),
             status: SessionStatus::Created,

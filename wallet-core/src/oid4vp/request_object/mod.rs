@@ -177,11 +177,7 @@ impl RequestObjectBuilder {
 
     /// The claims this builder signs.
     pub fn claims(&self) -> Result<RequestObjectClaims, RequestObjectError> {
-        self.dcql_query.validate().map_err(RequestObjectError::Dcql)?;
-        if self.lifetime <= 0 || self.lifetime > MAX_LIFETIME {
-            return Err(RequestObjectError::Time(crate::time::TimeError::TooLong { name: "lifetime", secs: self.lifetime, max: MAX_LIFETIME }));
-        }
-        let exp = self.iat.checked_add(self.lifetime).map_err(RequestObjectError::Time)?;
+        let exp = self.checked_exp()?;
         let client_metadata = self
             .client_metadata
             .as_ref()
@@ -203,23 +199,83 @@ impl RequestObjectBuilder {
             wallet_nonce: self.wallet_nonce.clone(),
             transaction_data: None,
             iat: Some(self.iat.secs()),
-            exp: Some(exp.secs()),
+            exp: Some(exp),
             extra: Map::new(),
+        })
+    }
+
+    /// The builder's checks (a valid DCQL query, a lifetime within [`MAX_LIFETIME`]) and the
+    /// `exp` they give.
+    fn checked_exp(&self) -> Result<i64, RequestObjectError> {
+        self.dcql_query.validate().map_err(RequestObjectError::Dcql)?;
+        if self.lifetime <= 0 || self.lifetime > MAX_LIFETIME {
+            return Err(RequestObjectError::Time(crate::time::TimeError::TooLong { name: "lifetime", secs: self.lifetime, max: MAX_LIFETIME }));
+        }
+        Ok(self.iat.checked_add(self.lifetime).map_err(RequestObjectError::Time)?.secs())
+    }
+
+    /// [`Self::claims`] borrowed from the builder, for signing: the same JSON, member for
+    /// member and in the same order, written straight from the DCQL query and the metadata
+    /// (a verifier signs one per wallet; no `Value` tree of either is built and dropped).
+    fn claims_ref(&self) -> Result<ClaimsRef<'_>, RequestObjectError> {
+        let exp = self.checked_exp()?;
+        let client_id = self.client_id.as_str();
+        Ok(ClaimsRef {
+            iss: client_id,
+            aud: self.aud.as_deref(),
+            client_id,
+            response_type: &self.response_type,
+            response_mode: &self.response_mode,
+            response_uri: &self.response_uri,
+            redirect_uri: self.redirect_uri.as_deref(),
+            nonce: &self.nonce,
+            state: self.state.as_deref(),
+            dcql_query: &self.dcql_query,
+            client_metadata: self.client_metadata.as_ref(),
+            wallet_nonce: self.wallet_nonce.as_deref(),
+            iat: self.iat.secs(),
+            exp,
         })
     }
 
     /// Signs the request object: `typ` `oauth-authz-req+jwt`, `alg` and `kid` from the
     /// signer, `x5c` and `trust_chain` from `header`.
     pub fn sign(&self, signer: &dyn Signer, header: &SigningHeader) -> Result<String, RequestObjectError> {
-        sign_claims(&self.claims()?, signer, header)
+        jws::sign_json(&request_object_header(signer, header), &self.claims_ref()?, signer).map_err(|e| RequestObjectError::Sign(e.to_string()))
     }
 
     /// [`Self::sign`] with a header encoded once ([`EncodedHeader`]): the same JWS, without
     /// serialising and encoding the header's kilobytes of `x5c` and `trust_chain` again.
     /// `signer` must be the one the header was encoded for (its `alg` is checked).
     pub fn sign_encoded(&self, signer: &dyn Signer, header: &EncodedHeader) -> Result<String, RequestObjectError> {
-        jws::sign_json_encoded(&header.0, &self.claims()?, signer).map_err(|e| RequestObjectError::Sign(e.to_string()))
+        jws::sign_json_encoded(&header.0, &self.claims_ref()?, signer).map_err(|e| RequestObjectError::Sign(e.to_string()))
     }
+}
+
+/// [`RequestObjectClaims`] as a [`RequestObjectBuilder`] fills them, borrowed
+/// ([`RequestObjectBuilder::claims_ref`]): the members in the order of
+/// [`RequestObjectClaims`], absent ones skipped as there.
+#[derive(Serialize)]
+struct ClaimsRef<'a> {
+    iss: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    aud: Option<&'a str>,
+    client_id: &'a str,
+    response_type: &'a str,
+    response_mode: &'a str,
+    response_uri: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    redirect_uri: Option<&'a str>,
+    nonce: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    state: Option<&'a str>,
+    dcql_query: &'a DcqlQuery,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_metadata: Option<&'a VerifierMetadata>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    wallet_nonce: Option<&'a str>,
+    iat: i64,
+    exp: i64,
 }
 
 /// The protected header [`sign_claims`] puts on a request object.

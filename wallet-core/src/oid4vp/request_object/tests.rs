@@ -437,3 +437,38 @@ fn a_header_encoded_once_signs_the_same_request_object() {
     assert_eq!(signed_part(&once), signed_part(&each));
     assert!(verify_fed(&fx, &once).is_ok());
 }
+
+/// What the builder signs is [`RequestObjectBuilder::claims`], byte for byte, though it is
+/// written from the borrowed query and metadata: with every optional member, with none, and
+/// with a query using `claim_sets`, `values` and `credential_sets`.
+#[test]
+fn the_signed_payload_is_the_builders_claims_byte_for_byte() {
+    let fx = Fixture::new();
+    let full = {
+        let mut b = fx.builder();
+        b.redirect_uri = Some("https://rp.example.it/done".into());
+        b.wallet_nonce = Some("wallet-nonce-1".into());
+        b
+    };
+    let bare = {
+        let mut b = fx.builder();
+        (b.state, b.client_metadata, b.aud) = (None, None, None);
+        b
+    };
+    let sets = {
+        let mut b = fx.builder();
+        b.dcql_query = DcqlQuery::parse(
+            r#"{"credentials":[{"id":"a","format":"dc+sd-jwt","meta":{"vct_values":["urn:eudi:pid:it:1"]},"claims":[{"id":"x","path":["age_over_18"],"values":[true]},{"id":"y","path":["birth_date"]}],"claim_sets":[["x"],["y"]]},{"id":"b","format":"dc+sd-jwt","meta":{"vct_values":["urn:eudi:mdl:it:1"]},"multiple":true}],"credential_sets":[{"options":[["a"],["b"]],"required":false}]}"#,
+        )
+        .unwrap();
+        b
+    };
+    for (name, b) in [("full", full), ("bare", bare), ("sets", sets)] {
+        let signed = b.sign(&fx.rp_ro, &SigningHeader::default()).unwrap();
+        let payload = crate::jose::b64::decode(signed.split('.').nth(1).unwrap()).unwrap();
+        assert_eq!(String::from_utf8(payload).unwrap(), serde_json::to_string(&b.claims().unwrap()).unwrap(), "{name}");
+    }
+    let mut b = fx.builder();
+    b.lifetime = 0;
+    assert!(matches!(b.sign(&fx.rp_ro, &SigningHeader::default()), Err(RequestObjectError::Time(_))), "the builder's checks hold when signing");
+}
