@@ -422,7 +422,7 @@ pub async fn verify_presentation(presentation: &str, query: &CredentialQuery, ct
     }
     let parts = Parts::split(presentation).map_err(|e| Refusal::Malformed(e.to_string()))?;
     let jws = CompactJws::parse(parts.issuer_jwt).map_err(|e| Refusal::Malformed(e.to_string()))?;
-    let header = jws.header().clone();
+    let header = jws.header();
     let iss = jws
         .payload_json::<EarlyClaims>()
         .ok()
@@ -433,7 +433,7 @@ pub async fn verify_presentation(presentation: &str, query: &CredentialQuery, ct
         .ok_or_else(|| Refusal::Malformed("issuer JWT has no iss".into()))?;
 
     // 1. Issuer trust.
-    let trusted = issuer::establish(&iss, &header, ctx).await?;
+    let trusted = issuer::establish(&iss, header, ctx).await?;
 
     // 2. The SD-JWT VC and its key binding.
     let fixed = issuer::FixedKey(&trusted.key);
@@ -465,7 +465,7 @@ pub async fn verify_presentation(presentation: &str, query: &CredentialQuery, ct
         (None, _) => StatusOutcome::NoStatus,
         (Some(_), None) => StatusOutcome::NotChecked,
         (Some(s), Some((cache, fetcher))) => {
-            let st: CredentialStatus = serde_json::from_value(s.clone()).map_err(|e| Refusal::StatusUnavailable(format!("status claim: {e}")))?;
+            let st = <CredentialStatus as serde::Deserialize>::deserialize(s).map_err(|e| Refusal::StatusUnavailable(format!("status claim: {e}")))?;
             let keys = issuer::StatusSignerKeys { jwks: trusted.jwks.as_ref(), x509: ctx.x509_anchors };
             let value = cache.lookup(&st.status_list, fetcher, &keys, ctx.now).await.map_err(|e| Refusal::StatusUnavailable(e.to_string()))?;
             match value {
