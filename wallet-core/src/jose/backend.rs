@@ -153,6 +153,14 @@ mod fast {
             let sig: p256::ecdsa::Signature = self.0.try_sign(msg).map_err(|e| SignError(e.to_string()))?;
             Ok(sig.to_bytes().to_vec())
         }
+
+        /// [`Self::sign`] of the message whose SHA-256 is `digest`: the same signature
+        /// (RFC 6979's nonce is derived from the digest).
+        pub(crate) fn sign_digest(&self, digest: &[u8; 32]) -> Result<Vec<u8>, SignError> {
+            use p256::ecdsa::signature::hazmat::PrehashSigner as _;
+            let sig: p256::ecdsa::Signature = self.0.sign_prehash(digest).map_err(|e| SignError(e.to_string()))?;
+            Ok(sig.to_bytes().to_vec())
+        }
     }
 }
 
@@ -230,6 +238,16 @@ mod fast {
             let rng = aws_lc_rs::rand::SystemRandom::new();
             self.0
                 .sign(&rng, msg)
+                .map(|s| s.as_ref().to_vec())
+                .map_err(|_| SignError("aws-lc ECDSA signing failed".into()))
+        }
+
+        /// [`Self::sign`] of the message whose SHA-256 is `digest`.
+        pub(crate) fn sign_digest(&self, digest: &[u8; 32]) -> Result<Vec<u8>, SignError> {
+            let digest = aws_lc_rs::digest::Digest::import_less_safe(digest, &aws_lc_rs::digest::SHA256)
+                .map_err(|_| SignError("not a SHA-256 digest".into()))?;
+            self.0
+                .sign_digest(&digest)
                 .map(|s| s.as_ref().to_vec())
                 .map_err(|_| SignError("aws-lc ECDSA signing failed".into()))
         }

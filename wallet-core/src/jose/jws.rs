@@ -309,11 +309,34 @@ pub fn sign_json<T: serde::Serialize + ?Sized>(
 /// from it when the header has none), serialised and base64url-encoded once: a signer that
 /// puts the same header on many JWSs (a request object's `x5c` and `trust_chain`, an
 /// issuer's `trust_chain`: kilobytes) keeps one and signs with [`sign_encoded`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// For an ES256 signer that signs digests ([`Signer::signs_es256_digests`]) it also keeps
+/// the SHA-256 state after `BASE64URL(header) || '.'`, the start of every signing input
+/// under it (RFC 7515 §5.1): each signature then hashes only its payload, not the header's
+/// kilobytes again. The state is a function of the encoded header alone, made here with it.
+#[derive(Clone)]
 pub struct EncodedHeader {
     alg: JwsAlg,
     b64: String,
+    /// SHA-256 over `b64` and `.`, when the signer signs ES256 digests.
+    prefix_sha256: Option<sha2::Sha256>,
 }
+
+impl std::fmt::Debug for EncodedHeader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EncodedHeader").field("alg", &self.alg).field("b64", &self.b64).field("prefix_sha256", &self.prefix_sha256.is_some()).finish()
+    }
+}
+
+/// Equal when they encode the same header for the same `alg` (the hash state follows from
+/// the encoded header).
+impl PartialEq for EncodedHeader {
+    fn eq(&self, other: &Self) -> bool {
+        self.alg == other.alg && self.b64 == other.b64
+    }
+}
+
+impl Eq for EncodedHeader {}
 
 impl EncodedHeader {
     /// Encodes `header` as [`sign`] would for `signer`.
@@ -323,7 +346,15 @@ impl EncodedHeader {
         if header.kid.is_none() {
             header.kid = signer.kid();
         }
-        Self { alg: header.alg, b64: b64::encode(header.to_json()) }
+        let b64 = b64::encode(header.to_json());
+        let prefix_sha256 = (header.alg == JwsAlg::Es256 && signer.signs_es256_digests()).then(|| {
+            use sha2::Digest as _;
+            let mut h = sha2::Sha256::new();
+            h.update(b64.as_bytes());
+            h.update(b".");
+            h
+        });
+        Self { alg: header.alg, b64, prefix_sha256 }
     }
 
     /// The `alg` it names.
@@ -341,8 +372,19 @@ pub fn sign_encoded(header: &EncodedHeader, payload: &[u8], signer: &dyn Signer)
     let mut out = String::with_capacity(header.b64.len() + payload.len() * 4 / 3 + 100);
     out.push_str(&header.b64);
     out.push('.');
+    let payload_at = out.len();
     b64::encode_into(payload, &mut out);
-    let sig = signer.sign(out.as_bytes())?;
+    let sig = match &header.prefix_sha256 {
+        // The same signature as `sign` of the whole signing input: ES256 signs its SHA-256,
+        // here finished from the header's kept state with the payload's part.
+        Some(prefix) if signer.signs_es256_digests() => {
+            use sha2::Digest as _;
+            let mut h = prefix.clone();
+            h.update(out.as_bytes().get(payload_at..).unwrap_or_default());
+            signer.sign_es256_digest(&h.finalize().into())?
+        }
+        _ => signer.sign(out.as_bytes())?,
+    };
     out.push('.');
     b64::encode_into(sig, &mut out);
     Ok(out)
@@ -497,6 +539,139 @@ mod tests {
         // RS256 (RFC 7515 A.2) is verified over its signing input; the digest is not used.
         let a2 = vector("a2.jws");
         CompactJws::parse(&a2).unwrap().verify_with_sha256(&rsa, &[0u8; 32]).unwrap();
+    }
+
+    /// A signer over `inner` that counts what it is asked to sign; `digests`: whether it
+    /// says it signs ES256 digests.
+    struct Counting<'a> {
+        inner: &'a SoftwareSigner,
+        digests: bool,
+        messages: std::sync::atomic::AtomicUsize,
+        digests_signed: std::sync::atomic::AtomicUsize,
+    }
+
+    impl<'a> Counting<'a> {
+        fn new(inner: &'a SoftwareSigner, digests: bool) -> Self {
+            Self { inner, digests, messages: 0.into(), digests_signed: 0.into() }
+        }
+        fn counts(&self) -> (usize, usize) {
+            use std::sync::atomic::Ordering::Relaxed;
+            (self.messages.load(Relaxed), self.digests_signed.load(Relaxed))
+        }
+    }
+
+    impl Signer for Counting<'_> {
+        fn alg(&self) -> JwsAlg {
+            self.inner.alg()
+        }
+        fn public_jwk(&self) -> Jwk {
+            self.inner.public_jwk()
+        }
+        fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, crate::jose::SignError> {
+            self.messages.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.inner.sign(msg)
+        }
+        fn signs_es256_digests(&self) -> bool {
+            self.digests
+        }
+        fn sign_es256_digest(&self, digest: &[u8; 32]) -> Result<Vec<u8>, crate::jose::SignError> {
+            self.digests_signed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.inner.sign_es256_digest(digest)
+        }
+    }
+
+    /// A header of kilobytes, as an issuer's with its `trust_chain` (`tag` makes it distinct).
+    fn big_header(tag: &str) -> JwsHeader {
+        let mut h = JwsHeader::new(JwsAlg::Es256).with_typ("dc+sd-jwt");
+        h.trust_chain = Some(vec![format!("{tag}.{}", "a".repeat(3_000)), format!("{tag}.{}", "b".repeat(2_000))]);
+        h
+    }
+
+    #[test]
+    fn a_header_encoded_once_signs_each_payload_from_its_kept_hash_state() {
+        let key = SoftwareSigner::generate().unwrap();
+        let s = Counting::new(&key, true);
+        let header = EncodedHeader::new(&big_header("x"), &s);
+        for payload in [&br#"{"a":1}"#[..], br#"{"b":"two"}"#, &[b'c'; 70_000]] {
+            let jws = sign_encoded(&header, payload, &s).unwrap();
+            let parsed = CompactJws::parse(&jws).unwrap();
+            assert_eq!(parsed.payload(), payload);
+            assert_eq!(parsed.header().trust_chain, big_header("x").trust_chain);
+            parsed.verify(&key.public_jwk()).unwrap();
+        }
+        assert_eq!(s.counts(), (0, 3), "every signature from the kept state, none over the whole message");
+    }
+
+    /// Without the `aws-lc` feature ES256 is RFC 6979 (deterministic): the digest path gives
+    /// the very JWS that signing the whole signing input gives.
+    #[cfg(not(feature = "aws-lc"))]
+    #[test]
+    fn signing_from_the_kept_state_is_signing_the_message() {
+        let key = SoftwareSigner::generate().unwrap();
+        let (digests, messages) = (Counting::new(&key, true), Counting::new(&key, false));
+        let payload = br#"{"iss":"https://issuer.example.it"}"#;
+        let a = sign_encoded(&EncodedHeader::new(&big_header("x"), &digests), payload, &digests).unwrap();
+        let b = sign_encoded(&EncodedHeader::new(&big_header("x"), &messages), payload, &messages).unwrap();
+        assert_eq!(a, b);
+        assert_eq!((digests.counts(), messages.counts()), ((0, 1), (1, 0)));
+    }
+
+    #[test]
+    fn two_encoded_headers_keep_their_own_hash_state() {
+        let key = SoftwareSigner::generate().unwrap();
+        let s = Counting::new(&key, true);
+        let (x, y) = (EncodedHeader::new(&big_header("x"), &s), EncodedHeader::new(&big_header("y"), &s));
+        assert_ne!(x, y);
+        let payload = br#"{"a":1}"#;
+        let (jx, jy) = (sign_encoded(&x, payload, &s).unwrap(), sign_encoded(&y, payload, &s).unwrap());
+        for (jws, tag) in [(&jx, "x"), (&jy, "y")] {
+            let parsed = CompactJws::parse(jws).unwrap();
+            assert_eq!(parsed.header().trust_chain, big_header(tag).trust_chain);
+            parsed.verify(&key.public_jwk()).unwrap();
+        }
+        // y's header with x's signature: each signature covers its own header.
+        let (hy, sx) = (jy.split('.').next().unwrap(), jx.rsplit('.').next().unwrap());
+        let (_, payload_b64) = jx.split_once('.').unwrap();
+        let (payload_b64, _) = payload_b64.split_once('.').unwrap();
+        let spliced = format!("{hy}.{payload_b64}.{sx}");
+        assert_eq!(CompactJws::parse(&spliced).unwrap().verify(&key.public_jwk()), Err(JoseError::BadSignature));
+    }
+
+    #[test]
+    fn a_signer_without_digests_is_given_the_message() {
+        let key = SoftwareSigner::generate().unwrap();
+        let s = Counting::new(&key, false);
+        let header = EncodedHeader::new(&big_header("x"), &s);
+        let jws = sign_encoded(&header, br#"{"a":1}"#, &s).unwrap();
+        CompactJws::parse(&jws).unwrap().verify(&key.public_jwk()).unwrap();
+        assert_eq!(s.counts(), (1, 0));
+        // A header encoded for a key that signs digests, used with one that does not: the
+        // message too.
+        let digests = Counting::new(&key, true);
+        let jws = sign_encoded(&EncodedHeader::new(&big_header("x"), &digests), br#"{"a":1}"#, &s).unwrap();
+        CompactJws::parse(&jws).unwrap().verify(&key.public_jwk()).unwrap();
+        assert_eq!((s.counts(), digests.counts()), ((2, 0), (0, 0)));
+        // The trait's defaults: no digests, and one asked anyway is refused.
+        let defaults = WithDefaults(&key);
+        assert!(!defaults.signs_es256_digests());
+        assert_eq!(defaults.sign_es256_digest(&[0; 32]), Err(crate::jose::SignError("this key signs messages, not digests".into())));
+        let jws = sign(&big_header("x"), br#"{"a":1}"#, &defaults).unwrap();
+        CompactJws::parse(&jws).unwrap().verify(&key.public_jwk()).unwrap();
+    }
+
+    /// A signer implementing only what it must.
+    struct WithDefaults<'a>(&'a SoftwareSigner);
+
+    impl Signer for WithDefaults<'_> {
+        fn alg(&self) -> JwsAlg {
+            self.0.alg()
+        }
+        fn public_jwk(&self) -> Jwk {
+            self.0.public_jwk()
+        }
+        fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, crate::jose::SignError> {
+            self.0.sign(msg)
+        }
     }
 
     #[test]

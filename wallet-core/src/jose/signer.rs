@@ -28,6 +28,20 @@ pub trait Signer: Send + Sync {
     }
     /// Signs `msg`. JWS form: ES256 gives raw `r || s` (64 bytes), never DER.
     fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, SignError>;
+    /// Whether this key signs ES256 and [`Self::sign_es256_digest`] signs a message given by
+    /// its SHA-256. A key in secure hardware or a remote service that hashes what it signs
+    /// says no (the default), and is given the message.
+    fn signs_es256_digests(&self) -> bool {
+        false
+    }
+    /// Signs the message whose SHA-256 is `digest`: ES256 is ECDSA P-256 over the message's
+    /// SHA-256 (RFC 7518 §3.4), so this is [`Self::sign`] of that message, for a caller that
+    /// hashed most of it once for many signatures (a protected header of kilobytes on every
+    /// credential: [`super::jws::EncodedHeader`]). Only called when
+    /// [`Self::signs_es256_digests`]; the default refuses.
+    fn sign_es256_digest(&self, _digest: &[u8; 32]) -> Result<Vec<u8>, SignError> {
+        Err(SignError("this key signs messages, not digests".into()))
+    }
 }
 
 /// A signer whose `kid` is hidden, so that [`super::jws::sign`] leaves the header kid-less:
@@ -56,6 +70,12 @@ impl Signer for WithoutKid<'_> {
     fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, SignError> {
         self.0.sign(msg)
     }
+    fn signs_es256_digests(&self) -> bool {
+        self.0.signs_es256_digests()
+    }
+    fn sign_es256_digest(&self, digest: &[u8; 32]) -> Result<Vec<u8>, SignError> {
+        self.0.sign_es256_digest(digest)
+    }
 }
 
 impl<S: Signer + ?Sized> Signer for &S {
@@ -71,6 +91,12 @@ impl<S: Signer + ?Sized> Signer for &S {
     fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, SignError> {
         (**self).sign(msg)
     }
+    fn signs_es256_digests(&self) -> bool {
+        (**self).signs_es256_digests()
+    }
+    fn sign_es256_digest(&self, digest: &[u8; 32]) -> Result<Vec<u8>, SignError> {
+        (**self).sign_es256_digest(digest)
+    }
 }
 
 impl<S: Signer + ?Sized> Signer for std::sync::Arc<S> {
@@ -85,6 +111,12 @@ impl<S: Signer + ?Sized> Signer for std::sync::Arc<S> {
     }
     fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, SignError> {
         (**self).sign(msg)
+    }
+    fn signs_es256_digests(&self) -> bool {
+        (**self).signs_es256_digests()
+    }
+    fn sign_es256_digest(&self, digest: &[u8; 32]) -> Result<Vec<u8>, SignError> {
+        (**self).sign_es256_digest(digest)
     }
 }
 
@@ -147,6 +179,12 @@ impl Signer for SoftwareSigner {
     }
     fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, SignError> {
         self.key.sign(msg)
+    }
+    fn signs_es256_digests(&self) -> bool {
+        true
+    }
+    fn sign_es256_digest(&self, digest: &[u8; 32]) -> Result<Vec<u8>, SignError> {
+        self.key.sign_digest(digest)
     }
 }
 
