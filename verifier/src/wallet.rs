@@ -183,6 +183,11 @@ fn verdict_json(v: &Verdict) -> Result<(SessionStatus, String), VerifierError> {
     Ok((status, text.map_err(VerifierError::internal)?))
 }
 
+/// A response for a session that already had one (or has one being verified).
+fn replay() -> VerifierError {
+    VerifierError::Response("state already used: a response for this session was already received".into())
+}
+
 pub(crate) async fn response_uri(State(st): State<Verifier>, body: Bytes) -> Result<Response, VerifierError> {
     let now = st.now();
     let posted = PostedResponse::parse_form(&body).map_err(|e| VerifierError::Response(e.to_string()))?;
@@ -197,19 +202,19 @@ pub(crate) async fn response_uri(State(st): State<Verifier>, body: Bytes) -> Res
         }
     };
     let state = state.ok_or_else(|| VerifierError::Response("state missing: the verifier's requests always carry one".into()))?;
-    // `state` is consumed by one guarded update that gives the session back; the row is read
-    // again only to say why it was refused.
-    let Some(session) = st.store().take_state_grouped(&state, now.secs()).await? else {
-        let why = match st.store().by_state(&state)? {
-            None => "state unknown",
-            Some(s) => match s.status_at(now.secs()) {
-                SessionStatus::Expired => "the session expired",
-                SessionStatus::Created if s.request_mode == RequestMode::Reference => "no request object was fetched for this state",
-                _ => "state already used: a response for this session was already received",
-            },
-        };
-        return Err(VerifierError::Response(why.into()));
-    };
+    // The session is read by `state`; its `state` and nonce are spent below, by the guarded
+    // update that records the verdict (the `store` module). A response arrives in time or
+    // not when it arrives.
+    let session = st.store().by_state(&state)?.ok_or_else(|| VerifierError::Response("state unknown".into()))?;
+    match session.status_at(now.secs()) {
+        SessionStatus::RequestFetched => {}
+        SessionStatus::Created if session.request_mode == RequestMode::Value => {}
+        SessionStatus::Created => return Err(VerifierError::Response("no request object was fetched for this state".into())),
+        SessionStatus::Expired => return Err(VerifierError::Response("the session expired".into())),
+        _ => return Err(replay()),
+    }
+    // A second response for this session while this one is verified: refused at once.
+    let Some(_receiving) = st.store().receive(&session.id) else { return Err(replay()) };
     st.changed();
     let query = st.queries().parse(&session.dcql).map_err(VerifierError::internal)?;
     let c = st.config();
@@ -242,15 +247,16 @@ pub(crate) async fn response_uri(State(st): State<Verifier>, body: Bytes) -> Res
         _ => None,
     };
     let purge_at = now.secs().saturating_add(c.result_ttl);
-    // Not a 503 when this fails: the `state` was spent by an earlier commit, so the wallet's
-    // retry would be refused as a replay; the session stays `response_received` and expires.
-    let recorded = st
-        .store()
-        .record_grouped(&session.id, status, &result, code.as_deref().map(crate::routes::hash).as_deref(), purge_at)
-        .await
-        .map_err(VerifierError::internal)?;
+    // The verdict and the `state` spent in one guarded update. When it fails nothing is
+    // spent: a 503 (`StoreError::transient`) lets the wallet send the response again.
+    let recorded = st.store().record_grouped(&session.id, status, &result, code.as_deref().map(crate::routes::hash).as_deref(), purge_at).await?;
     st.changed();
-    if recorded && session.owner.is_none() {
+    if !recorded {
+        // Another response for this session was recorded first (on another replica, or
+        // before a restart): this one is the replay, whatever its verdict.
+        return Err(replay());
+    }
+    if session.owner.is_none() {
         // In the background: the wallet's answer does not wait for the integrator.
         crate::webhook::notify(&st, &session.id, status);
     }

@@ -23,8 +23,13 @@
 //! between, cannot both accept it:
 //!
 //! * the `request_uri` handle: `created` → `request_fetched`, once;
-//! * `state` (and with it the session's `nonce`): `request_fetched` → `response_received`,
-//!   once; the verdict follows;
+//! * `state` (and with it the session's `nonce`): `request_fetched` (by value: `created`) →
+//!   the verdict, once, by the guarded `UPDATE` that records it. The response is verified
+//!   before (the session read by its `state`), so one write does both; of two responses for
+//!   one `state` verified at once (a retry, a second replica), one verdict holds and the
+//!   other response is refused as a replay. While a response is verified, this process shows
+//!   the session `response_received` ([`Store::receive`]; another replica shows
+//!   `request_fetched`, then the verdict);
 //! * the `response_code` and the result: taken once by the integrator, then erased.
 //!
 //! A row is deleted at `purge_at`: the session's expiry plus `result_ttl`, or the verdict's
@@ -37,7 +42,7 @@
 //! purge deletes it.
 //!
 //! The API is synchronous, as SQLite's calls are (short, local); PostgreSQL calls run on the
-//! store's own runtime thread and are waited for (see the `postgres` module). The four writes
+//! store's own runtime thread and are waited for (see the `postgres` module). The three writes
 //! of a presentation also come as `*_grouped` futures: with SQLite, the writes of concurrent
 //! presentations share a commit (group commit, the `sqlite` module), each answered once its
 //! commit is made; with PostgreSQL they are the synchronous calls.
@@ -429,6 +434,24 @@ enum Backend {
 /// The database.
 pub struct Store {
     backend: Backend,
+    /// Sessions whose response this process is verifying ([`Store::receive`]).
+    receiving: std::sync::Mutex<std::collections::HashSet<String>>,
+}
+
+/// A response being verified for a session ([`Store::receive`]): the session shows
+/// `response_received` here until this is dropped (the verdict recorded, or the request
+/// ended otherwise: an error, the client gone).
+#[derive(Debug)]
+#[must_use = "the session shows response_received only while this is held"]
+pub struct Receiving<'a> {
+    store: &'a Store,
+    id: String,
+}
+
+impl Drop for Receiving<'_> {
+    fn drop(&mut self) {
+        self.store.receiving.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&self.id);
+    }
 }
 
 impl std::fmt::Debug for Store {
@@ -449,7 +472,7 @@ macro_rules! dispatch {
 impl Store {
     /// Opens (creating, mode 0600) the SQLite file.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        Ok(Self { backend: Backend::Sqlite(sqlite::Sqlite::open(path)?) })
+        Ok(Self::with(Backend::Sqlite(sqlite::Sqlite::open(path)?)))
     }
 
     /// The PostgreSQL database at `url` (`postgres://user:password@host:port/db`; a schema
@@ -457,7 +480,22 @@ impl Store {
     /// connection is made (and the table created) at first use ([`Store::ping`] to connect
     /// at start), and made again after the server closed it.
     pub fn postgres(url: &str) -> Result<Self, StoreError> {
-        Ok(Self { backend: Backend::Postgres(postgres::Postgres::new(url)?) })
+        Ok(Self::with(Backend::Postgres(postgres::Postgres::new(url)?)))
+    }
+
+    fn with(backend: Backend) -> Self {
+        Self { backend, receiving: std::sync::Mutex::default() }
+    }
+
+    /// A session as this process shows it: `response_received` while it verifies a response
+    /// for it ([`Store::receive`]).
+    fn shown(&self, mut s: Session) -> Session {
+        if matches!(s.status, SessionStatus::Created | SessionStatus::RequestFetched)
+            && self.receiving.lock().unwrap_or_else(std::sync::PoisonError::into_inner).contains(&s.id)
+        {
+            s.status = SessionStatus::ResponseReceived;
+        }
+        s
     }
 
     /// `sqlite` or `postgresql`.
@@ -480,12 +518,12 @@ impl Store {
 
     /// One session by its integrator handle.
     pub fn get(&self, id: &str) -> Result<Option<Session>, StoreError> {
-        dispatch!(self, by("id", id))
+        Ok(dispatch!(self, by("id", id))?.map(|s| self.shown(s)))
     }
 
     /// The sessions an operator started, newest first, at most `limit`.
     pub fn by_owner(&self, owner: &str, limit: u32) -> Result<Vec<Session>, StoreError> {
-        dispatch!(self, by_owner(owner, limit))
+        Ok(dispatch!(self, by_owner(owner, limit))?.into_iter().map(|s| self.shown(s)).collect())
     }
 
     /// One session by its `request_uri` handle.
@@ -493,9 +531,25 @@ impl Store {
         dispatch!(self, by("request_id", request_id))
     }
 
-    /// One session by its `state`.
+    /// One session by its `state`, on the presentation's path (the `response_uri`): with
+    /// SQLite read in the open batch of the group commit, without committing it first (what
+    /// it may see that is not committed yet: another response's verdict, whose writer is not
+    /// answered before its commit; were that commit to fail, this response was refused as a
+    /// replay and a retry finds the session as it was).
     pub fn by_state(&self, state: &str) -> Result<Option<Session>, StoreError> {
-        dispatch!(self, by("state", state))
+        Ok(match &self.backend {
+            Backend::Sqlite(db) => db.by_state_in_batch(state)?,
+            Backend::Postgres(db) => db.by("state", state)?,
+        }
+        .map(|s| self.shown(s)))
+    }
+
+    /// Marks session `id` as receiving a response in this process: `None` when it already
+    /// is (a second response for the same `state` while the first is verified, refused as a
+    /// replay without verifying it). The mark goes when the [`Receiving`] is dropped.
+    pub fn receive(&self, id: &str) -> Option<Receiving<'_>> {
+        let fresh = self.receiving.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(id.to_owned());
+        fresh.then(|| Receiving { store: self, id: id.to_owned() })
     }
 
     /// [`Store::create`] on the presentation's path: with SQLite in a group commit (the
@@ -512,14 +566,6 @@ impl Store {
         match &self.backend {
             Backend::Sqlite(db) => db.take_request_grouped(request_id, now).await,
             Backend::Postgres(db) => db.take_request(request_id, now),
-        }
-    }
-
-    /// [`Store::take_state`] on the presentation's path: with SQLite in a group commit.
-    pub async fn take_state_grouped(&self, state: &str, now: i64) -> Result<Option<Session>, StoreError> {
-        match &self.backend {
-            Backend::Sqlite(db) => db.take_state_grouped(state, now).await,
-            Backend::Postgres(db) => db.take_state(state, now),
         }
     }
 
@@ -547,17 +593,13 @@ impl Store {
         dispatch!(self, give_back_request(request_id))
     }
 
-    /// Consumes `state` (and the nonce with it): `request_fetched` (or, by value, where no
-    /// fetch happens, `created`) → `response_received`, if unexpired, by one guarded
-    /// `UPDATE` (read back as [`Store::take_request`] says). The session as it is then when
-    /// this call did it; `None`
-    /// otherwise (the caller reads the row to say why).
-    pub fn take_state(&self, state: &str, now: i64) -> Result<Option<Session>, StoreError> {
-        dispatch!(self, take_state(state, now))
-    }
-
-    /// Records the verdict of a session in `response_received`, with the hash of its
-    /// same-device `response_code`, kept until `purge_at`. True when this call did it.
+    /// Records the verdict of a session still awaiting its response (`request_fetched`, or,
+    /// by value, where no fetch happens, `created`), with the hash of its same-device
+    /// `response_code`, kept until `purge_at`: the guarded `UPDATE` that consumes its `state`
+    /// and nonce. True when this call did it; false when another response's verdict was
+    /// recorded first (this one is a replay), or the session is gone. Expiry is checked by
+    /// the caller when the response arrives (a response verified across the session's
+    /// expiry still counts).
     pub fn record(&self, id: &str, status: SessionStatus, result: &str, response_code_hash: Option<&str>, purge_at: i64) -> Result<bool, StoreError> {
         dispatch!(self, record(id, status, result, response_code_hash, purge_at))
     }
@@ -627,19 +669,38 @@ mod tests {
     fn each_single_use_value_is_taken_once() {
         let (_d, s) = store();
         s.create(&new("a", Flow::CrossDevice)).unwrap();
-        assert!(s.take_state("a", 1).unwrap().is_none(), "no response before the request was fetched");
+        assert!(!s.record("a", SessionStatus::Verified, "{}", None, 500).unwrap(), "no verdict before the request was fetched");
         let taken = s.take_request("a", 1).unwrap().unwrap();
         assert_eq!((taken.id.as_str(), taken.status), ("a", SessionStatus::RequestFetched));
         assert!(s.take_request("a", 2).unwrap().is_none());
         assert!(s.take_request("zz", 2).unwrap().is_none(), "unknown");
-        let taken = s.take_state("a", 3).unwrap().unwrap();
-        assert_eq!((taken.nonce.as_str(), taken.status), ("a", SessionStatus::ResponseReceived));
-        assert!(s.take_state("a", 4).unwrap().is_none());
+        let by_state = s.by_state("a").unwrap().unwrap();
+        assert_eq!((by_state.nonce.as_str(), by_state.status), ("a", SessionStatus::RequestFetched));
+        {
+            let _receiving = s.receive("a").unwrap();
+            assert!(s.receive("a").is_none(), "one response at a time");
+            assert_eq!(s.get("a").unwrap().unwrap().status, SessionStatus::ResponseReceived, "shown while it is verified");
+            assert_eq!(s.by_owner("op", 10).unwrap().len(), 0);
+        }
+        assert_eq!(s.get("a").unwrap().unwrap().status, SessionStatus::RequestFetched, "the mark goes with the response");
+        assert!(s.receive("a").is_some());
         assert_eq!(s.take_result("a", None).unwrap(), Err(TakeRefused::Pending));
-        s.record("a", SessionStatus::Verified, "{}", None, 500).unwrap();
+        assert!(s.record("a", SessionStatus::Verified, "{}", None, 500).unwrap());
+        assert!(!s.record("a", SessionStatus::Refused, "{}", None, 500).unwrap(), "state spent: one verdict");
+        assert_eq!(s.get("a").unwrap().unwrap().status, SessionStatus::Verified, "a verdict is not shown as received");
         assert_eq!(s.take_result("a", None).unwrap(), Ok((SessionStatus::Verified, "{}".to_owned())));
         assert_eq!(s.take_result("a", None).unwrap(), Err(TakeRefused::Taken));
         assert_eq!(s.take_result("zz", None).unwrap(), Err(TakeRefused::Unknown));
+    }
+
+    /// By value the wallet fetches nothing: the verdict is recorded from `created`.
+    #[test]
+    fn a_by_value_session_takes_its_verdict_from_created() {
+        let (_d, s) = store();
+        s.create(&NewSession { request_mode: RequestMode::Value, request_object: Some("eyJ"), ..new("v", Flow::CrossDevice) }).unwrap();
+        assert!(s.take_request("v", 1).unwrap().is_none(), "no handle to fetch");
+        assert!(s.record("v", SessionStatus::Declined, "{}", None, 500).unwrap());
+        assert!(!s.record("v", SessionStatus::Verified, "{}", None, 500).unwrap());
     }
 
     #[test]
@@ -650,9 +711,9 @@ mod tests {
         s.give_back_request("d").unwrap();
         assert_eq!(s.get("d").unwrap().unwrap().status, SessionStatus::Created);
         assert!(s.take_request("d", 1).unwrap().is_some());
-        assert!(s.take_state("d", 1).unwrap().is_some());
+        assert!(s.record("d", SessionStatus::Verified, "{}", None, 500).unwrap());
         s.give_back_request("d").unwrap();
-        assert_eq!(s.get("d").unwrap().unwrap().status, SessionStatus::ResponseReceived, "only a fetched handle goes back");
+        assert_eq!(s.get("d").unwrap().unwrap().status, SessionStatus::Verified, "only a fetched handle goes back");
     }
 
     #[test]
@@ -694,7 +755,7 @@ mod tests {
     fn same_device_result_needs_the_response_code() {
         let (_d, s) = store();
         s.create(&new("c", Flow::SameDevice)).unwrap();
-        assert!(s.take_request("c", 1).unwrap().is_some() && s.take_state("c", 1).unwrap().is_some());
+        assert!(s.take_request("c", 1).unwrap().is_some());
         s.record("c", SessionStatus::Verified, "{}", Some("h1"), 500).unwrap();
         assert_eq!(s.take_result("c", None).unwrap(), Err(TakeRefused::BadResponseCode));
         assert_eq!(s.take_result("c", Some("h2")).unwrap(), Err(TakeRefused::BadResponseCode));
@@ -705,7 +766,7 @@ mod tests {
     /// Many presentations at once through the group commit (the `sqlite` module): each writer
     /// answered only once its batch is committed, so every row is on disk when the last one
     /// is answered (a reopened file has them all), and single use holds inside a batch: of
-    /// concurrent takes of one handle or one `state`, one wins.
+    /// concurrent takes of one handle, or verdicts spending one `state`, one wins.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn grouped_writes_are_all_committed_and_single_use_holds_within_a_batch() {
         let d = tempfile::tempdir().unwrap();
@@ -718,10 +779,9 @@ mod tests {
                 s.create_grouped(&new(&id, Flow::CrossDevice)).await.unwrap();
                 let takes = futures_util::future::join_all((0..3).map(|_| s.take_request_grouped(&id, 1))).await;
                 assert_eq!(takes.into_iter().filter(|t| t.as_ref().unwrap().is_some()).count(), 1, "{id}: one request_uri fetch");
-                let takes = futures_util::future::join_all((0..3).map(|_| s.take_state_grouped(&id, 1))).await;
-                assert_eq!(takes.into_iter().filter(|t| t.as_ref().unwrap().is_some()).count(), 1, "{id}: one response");
-                assert!(s.record_grouped(&id, SessionStatus::Verified, "{}", None, 500).await.unwrap());
-                assert!(!s.record_grouped(&id, SessionStatus::Refused, "{}", None, 500).await.unwrap(), "{id}: one verdict");
+                let verdicts = futures_util::future::join_all((0..3).map(|_| s.record_grouped(&id, SessionStatus::Verified, "{}", None, 500))).await;
+                assert_eq!(verdicts.into_iter().filter(|r| *r.as_ref().unwrap()).count(), 1, "{id}: one verdict, its state spent once");
+                assert!(!s.record_grouped(&id, SessionStatus::Refused, "{}", None, 500).await.unwrap(), "{id}: no verdict after it");
             })
         });
         for f in futures_util::future::join_all(flows).await {

@@ -10,8 +10,8 @@
 //!
 //! Every single-use value is consumed by one guarded `UPDATE`, so that of two replicas
 //! racing for it, one gets it: the `request_uri` handle (`status = 'created'`), `state` and
-//! its nonce (`status = 'request_fetched'`), the verdict (`status = 'response_received'`),
-//! and the result with the `response_code` (`NOT result_taken`, the row locked `FOR UPDATE`
+//! its nonce with the verdict that spends them (`status = 'request_fetched'`, by value
+//! `'created'`), and the result with the `response_code` (`NOT result_taken`, the row locked `FOR UPDATE`
 //! while it is read and erased, the old values returned).
 
 use std::future::Future;
@@ -185,30 +185,13 @@ impl Postgres {
         })
     }
 
-    pub(super) fn take_state(&self, state: &str, now: i64) -> Result<Option<Session>, StoreError> {
-        let state = state.to_owned();
-        self.run(move |c| async move {
-            c.query_opt(
-                concat!(
-                    "UPDATE verifier_sessions SET status = 'response_received'
-                     WHERE state = $1 AND (status = 'request_fetched' OR (status = 'created' AND request_mode = 'value')) AND expires_at > $2 RETURNING ",
-                    super::cols!()
-                ),
-                &[&state, &now],
-            )
-            .await?
-            .as_ref()
-            .map(row)
-            .transpose()
-        })
-    }
-
     pub(super) fn record(&self, id: &str, status: SessionStatus, result: &str, response_code_hash: Option<&str>, purge_at: i64) -> Result<bool, StoreError> {
         let (id, status, result, code) = (id.to_owned(), status.as_str(), result.to_owned(), response_code_hash.map(str::to_owned));
         self.run(move |c| async move {
             let n = c
                 .execute(
-                    "UPDATE verifier_sessions SET status = $2, result = $3, response_code_hash = $4, purge_at = $5 WHERE id = $1 AND status = 'response_received'",
+                    "UPDATE verifier_sessions SET status = $2, result = $3, response_code_hash = $4, purge_at = $5
+                     WHERE id = $1 AND (status = 'request_fetched' OR (status = 'created' AND request_mode = 'value'))",
                     &[&id, &status, &result, &code, &purge_at],
                 )
                 .await?;

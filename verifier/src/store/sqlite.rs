@@ -2,7 +2,7 @@
 //! power loss may undo: the `store` module), `locking_mode=EXCLUSIVE` (one process), one
 //! connection behind a mutex (calls are short and local).
 //!
-//! Group commit for the presentation's four writes (the `*_grouped` methods): a writer runs
+//! Group commit for the presentation's three writes (the `*_grouped` methods): a writer runs
 //! its statement in the open transaction (begun by the first writer of a batch), leaves the
 //! connection to the others, and is answered once the batch is committed. The commit is made
 //! by a task the batch's first writer spawned, after the requests ready to run have had their
@@ -285,12 +285,12 @@ impl Sqlite {
         Ok(())
     }
 
-    pub(super) fn take_state(&self, state: &str, now: i64) -> Result<Option<Session>, StoreError> {
-        take_state_in(&self.conn(), state, now)
-    }
-
-    pub(super) async fn take_state_grouped(&self, state: &str, now: i64) -> Result<Option<Session>, StoreError> {
-        self.grouped(|c| take_state_in(c, state, now)).await
+    /// The session of `state` read in the open batch, if any, without committing it (the
+    /// store's `by_state` says why that is safe).
+    pub(super) fn by_state_in_batch(&self, state: &str) -> Result<Option<Session>, StoreError> {
+        let g = self.lock();
+        let r = g.conn.prepare_cached(concat!("SELECT ", super::cols!(), " FROM sessions WHERE state = ?1"))?.query_row(params![state], row).optional()?;
+        r.map(Raw::finish).transpose()
     }
 
     pub(super) fn record(&self, id: &str, status: SessionStatus, result: &str, response_code_hash: Option<&str>, purge_at: i64) -> Result<bool, StoreError> {
@@ -378,7 +378,7 @@ fn create_in(c: &Connection, s: &NewSession<'_>) -> Result<(), StoreError> {
     Ok(())
 }
 
-// The two consumptions are a guarded `UPDATE`, then the row read back by the same unique key
+// The `request_uri` handle is consumed by a guarded `UPDATE`, then the row read back by the same unique key
 // in the same transaction under the connection's lock (nothing can come between them): not
 // `UPDATE … RETURNING`, for which SQLite builds and drops a temporary B-tree each time
 // (with a narrower index on `owner`, about 12 µs of the 59 a presentation's four writes
@@ -397,23 +397,12 @@ fn take_request_in(c: &Connection, request_id: &str, now: i64) -> Result<Option<
     Raw::finish(r).map(Some)
 }
 
-fn take_state_in(c: &Connection, state: &str, now: i64) -> Result<Option<Session>, StoreError> {
-    let n = c
-        .prepare_cached(
-            "UPDATE sessions SET status = 'response_received'
-             WHERE state = ?1 AND (status = 'request_fetched' OR (status = 'created' AND request_mode = 'value')) AND expires_at > ?2",
-        )?
-        .execute(params![state, now])?;
-    if n == 0 {
-        return Ok(None);
-    }
-    let r = c.prepare_cached(concat!("SELECT ", super::cols!(), " FROM sessions WHERE state = ?1"))?.query_row(params![state], row)?;
-    Raw::finish(r).map(Some)
-}
-
 fn record_in(c: &Connection, id: &str, status: SessionStatus, result: &str, response_code_hash: Option<&str>, purge_at: i64) -> Result<bool, StoreError> {
     let n = c
-        .prepare_cached("UPDATE sessions SET status = ?2, result = ?3, response_code_hash = ?4, purge_at = ?5 WHERE id = ?1 AND status = 'response_received'")?
+        .prepare_cached(
+            "UPDATE sessions SET status = ?2, result = ?3, response_code_hash = ?4, purge_at = ?5
+             WHERE id = ?1 AND (status = 'request_fetched' OR (status = 'created' AND request_mode = 'value'))",
+        )?
         .execute(params![id, status.as_str(), result, response_code_hash, purge_at])?;
     Ok(n == 1)
 }
