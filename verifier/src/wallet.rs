@@ -183,6 +183,22 @@ fn verdict_json(v: &Verdict) -> Result<(SessionStatus, String), VerifierError> {
     Ok((status, text.map_err(VerifierError::internal)?))
 }
 
+/// A response being verified ([`crate::store::Receiving`]) that tells watchers when its mark
+/// goes, whatever ends the request: after a verdict, or after an error that recorded none
+/// (the session shows `request_fetched` again).
+struct Received<'a> {
+    mark: Option<crate::store::Receiving<'a>>,
+    st: &'a Verifier,
+}
+
+impl Drop for Received<'_> {
+    fn drop(&mut self) {
+        // The mark first, so that a woken watcher reads the session without it.
+        drop(self.mark.take());
+        self.st.changed();
+    }
+}
+
 /// A response for a session that already had one (or has one being verified).
 fn replay() -> VerifierError {
     VerifierError::Response("state already used: a response for this session was already received".into())
@@ -214,7 +230,8 @@ pub(crate) async fn response_uri(State(st): State<Verifier>, body: Bytes) -> Res
         _ => return Err(replay()),
     }
     // A second response for this session while this one is verified: refused at once.
-    let Some(_receiving) = st.store().receive(&session.id) else { return Err(replay()) };
+    let Some(mark) = st.store().receive(&session.id) else { return Err(replay()) };
+    let _receiving = Received { mark: Some(mark), st: &st };
     st.changed();
     let query = st.queries().parse(&session.dcql).map_err(VerifierError::internal)?;
     let c = st.config();
