@@ -231,8 +231,9 @@ impl WalletProviders {
     }
 
     /// Whether an answer about `anchor`'s configuration (it, or the failure to get it) is
-    /// held and due: what [`Issuer::fetch_anchor_configurations`] asks at every request,
-    /// without copying the configuration.
+    /// held and still fresh, as [`Self::anchor_configuration`] would give it: what
+    /// [`Issuer::fetch_anchor_configurations`] asks at every request, without copying the
+    /// configuration.
     fn anchor_configuration_held(&self, anchor: &str, now: i64) -> bool {
         let held = self.anchor_configurations.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         held.get(anchor).is_some_and(|(_, until)| now < *until)

@@ -291,7 +291,7 @@ impl Store {
     /// re-issuance and status changes touch the issued credentials, not the grant), and the
     /// only delete is [`Self::purge`]'s, of rows whose `expires_at` has passed. What this
     /// returns for an id is therefore the same on every replica until then, which is what
-    /// lets the issuer keep it in memory (`state::Grants`).
+    /// lets the issuer keep it in memory (`grants::Grants`).
     pub fn grant(&self, id: &str) -> Result<Option<(Grant, i64)>, StoreError> {
         dispatch!(self, grant(id))
     }

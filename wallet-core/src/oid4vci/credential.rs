@@ -252,15 +252,16 @@ struct ResponseWireRef<'a> {
     interval: Option<u64>,
 }
 
-#[derive(Serialize, Deserialize)]
+/// The response as it is read (wallet side); written as [`ResponseWireRef`].
+#[derive(Deserialize)]
 struct ResponseWire {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     credentials: Option<Vec<IssuedCredential>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     notification_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     transaction_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     interval: Option<u64>,
 }
 
