@@ -97,3 +97,30 @@ async fn expiry_ends_the_stream_and_polling_stays_200() {
     let (st, v) = Fed::json(fed.http.post(format!("{base}/sessions/{id}/result")).bearer_auth(TOKEN).json(&json!({}))).await;
     assert_eq!((st, v["status"].as_str()), (200, Some("expired")));
 }
+
+/// A response is checked against its session when it arrives (IT-Wallet 1.4 §5.1: `state`
+/// and nonce once, within the session's life): one for a session whose request object was
+/// never fetched, and one past the session's expiry, are refused naming why, and spend
+/// nothing (no verdict recorded: the session reads `created`, then `expired`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_response_before_the_request_object_or_after_expiry_is_refused() {
+    let fed = Fed::new().await;
+    let clock = Arc::new(ShiftedClock::default());
+    let (v, base, _task) = fed.replica_with("clocked", clock.clone()).await;
+    let (st, s) = Fed::json(fed.http.post(format!("{base}/sessions")).bearer_auth(TOKEN).json(&json!({"preset": "pid", "flow": "cross_device"}))).await;
+    assert_eq!(st, 201, "{s}");
+    let id = s["session_id"].as_str().unwrap();
+    // The state is in the request object only; the test reads it from the store.
+    let state = v.store().get(id).unwrap().unwrap().state;
+    let response_uri = format!("{base}/response-uri");
+    let poll = || async { Fed::json(fed.http.get(format!("{base}/sessions/{id}")).bearer_auth(TOKEN)).await.1["status"].clone() };
+
+    let (st, body) = post_response(&fed, &response_uri, Wallet::decline_form(&state)).await;
+    assert_eq!((st, body["error"].as_str(), body["error_description"].as_str()), (400, Some("invalid_request"), Some("no request object was fetched for this state")));
+    assert_eq!(poll().await, "created", "nothing spent");
+
+    clock.advance(fed.config.session_ttl + 1);
+    let (st, body) = post_response(&fed, &response_uri, Wallet::decline_form(&state)).await;
+    assert_eq!((st, body["error_description"].as_str()), (400, Some("the session expired")));
+    assert_eq!(poll().await, "expired");
+}
