@@ -300,6 +300,21 @@ fn wrong_aud_is_refused() {
     assert_eq!(v.verify(&p, NOW).unwrap_err(), SdJwtError::KbAudMismatch);
 }
 
+/// A verifier known by two names accepts either as `aud`, and no third.
+#[test]
+fn a_second_accepted_aud_is_accepted_and_no_other() {
+    let fx = Fx::new();
+    let p = fx.present(&["given_name"]);
+    let v = Verifier::new(&fx.resolver).expect_key_binding("openid_federation:https://rp.example.it", "n-0S6_WzA2Mj");
+    assert_eq!(v.verify(&p, NOW).unwrap_err(), SdJwtError::KbAudMismatch);
+    let v = v.also_accept_aud("https://rp.example.it");
+    assert_eq!(v.verify(&p, NOW).unwrap().key_binding.unwrap().aud, "https://rp.example.it");
+    let v = Verifier::new(&fx.resolver).expect_key_binding("https://rp.example.it", "n-0S6_WzA2Mj").also_accept_aud("https://other-rp.example.it");
+    assert!(v.verify(&p, NOW).is_ok());
+    let v = Verifier::new(&fx.resolver).expect_key_binding("https://a.example.it", "n-0S6_WzA2Mj").also_accept_aud("https://b.example.it");
+    assert_eq!(v.verify(&p, NOW).unwrap_err(), SdJwtError::KbAudMismatch);
+}
+
 #[test]
 fn wrong_nonce_is_refused() {
     let fx = Fx::new();

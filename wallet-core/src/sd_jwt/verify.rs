@@ -20,13 +20,22 @@ pub const ALWAYS_VISIBLE: [&str; 7] = ["iss", "nbf", "exp", "cnf", "vct", "vct#i
 pub struct KeyBindingExpectation<'a> {
     /// This verifier's identifier.
     pub aud: &'a str,
+    /// Another name of this verifier also accepted as `aud` ([`Verifier::also_accept_aud`]).
+    pub other_aud: Option<&'a str>,
     /// The nonce this verifier sent (compared in constant time).
     pub nonce: &'a str,
 }
 
+impl KeyBindingExpectation<'_> {
+    /// Whether `aud` names this verifier.
+    fn accepts_aud(&self, aud: &str) -> bool {
+        aud == self.aud || self.other_aud == Some(aud)
+    }
+}
+
 impl std::fmt::Debug for KeyBindingExpectation<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KeyBindingExpectation").field("aud", &self.aud).field("nonce", &"[redacted]").finish()
+        f.debug_struct("KeyBindingExpectation").field("aud", &self.aud).field("other_aud", &self.other_aud).field("nonce", &"[redacted]").finish()
     }
 }
 
@@ -139,7 +148,17 @@ impl<'a> Verifier<'a> {
 
     /// Requires a KB-JWT for this `aud` and `nonce`.
     pub fn expect_key_binding(mut self, aud: &'a str, nonce: &'a str) -> Self {
-        self.key_binding = Some(KeyBindingExpectation { aud, nonce });
+        self.key_binding = Some(KeyBindingExpectation { aud, other_aud: None, nonce });
+        self
+    }
+
+    /// Also accepts `aud` as the KB-JWT `aud` (after [`Self::expect_key_binding`]): a
+    /// verifier known by two names, as a federation `client_id` with and without its prefix
+    /// (IT-Wallet versions note §5.4: wallets disagree on which they send).
+    pub fn also_accept_aud(mut self, aud: &'a str) -> Self {
+        if let Some(kb) = &mut self.key_binding {
+            kb.other_aud = Some(aud);
+        }
         self
     }
 
@@ -147,8 +166,15 @@ impl<'a> Verifier<'a> {
     /// required, but one that is present is still checked (signature, `sd_hash`, `iat`).
     pub fn verify(&self, presentation: &str, now: UnixTime) -> Result<VerifiedSdJwt, SdJwtError> {
         let parts = Parts::split(presentation)?;
-        let mut disclosures = parse_disclosures(&parts)?;
         let jws = CompactJws::parse(parts.issuer_jwt).map_err(SdJwtError::jose("issuer JWT"))?;
+        self.verify_split(&parts, jws, now)
+    }
+
+    /// [`Self::verify`] of a presentation already split, its issuer JWT (`parts.issuer_jwt`)
+    /// already parsed: a caller that read the issuer JWT first (to establish trust in its
+    /// issuer) does not parse it again.
+    pub(crate) fn verify_split(&self, parts: &Parts<'_>, jws: CompactJws<'_>, now: UnixTime) -> Result<VerifiedSdJwt, SdJwtError> {
+        let mut disclosures = parse_disclosures(parts)?;
         let header = jws.header();
         if !self.accepted_typ.is_empty() && !self.accepted_typ.iter().any(|t| header.typ_is(t)) {
             return Err(SdJwtError::WrongTyp {
@@ -177,7 +203,7 @@ impl<'a> Verifier<'a> {
                 let payload: Map<String, Value> = jws.payload_json().map_err(SdJwtError::jose("issuer JWT"))?;
                 self.check_issuer_signature(&jws, &signed, payload.get("iss"), now)?;
                 check_sd_alg(payload.get("_sd_alg"))?;
-                process::process(payload, &mut parse_disclosures(&parts)?)?
+                process::process(payload, &mut parse_disclosures(parts)?)?
             }
         };
         if self.vc_rules {
@@ -258,7 +284,7 @@ impl<'a> Verifier<'a> {
             return Err(SdJwtError::KbSdHashMismatch);
         }
         if let Some(exp) = &self.key_binding {
-            if claims.aud != exp.aud {
+            if !exp.accepts_aud(&claims.aud) {
                 return Err(SdJwtError::KbAudMismatch);
             }
             if !bool::from(claims.nonce.as_bytes().ct_eq(exp.nonce.as_bytes())) {

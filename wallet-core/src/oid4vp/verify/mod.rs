@@ -388,31 +388,12 @@ pub struct VerifiedPresentation {
     pub expires_at: Option<i64>,
 }
 
-/// The claims read from a JWT before the full verification parses it: the other members are
-/// skipped, not built into a map (a `Map` of a whole payload was a few µs a presentation).
-/// A value that is not a string reads as absent.
+/// The issuer JWT's `iss`, read before the full verification parses the payload (to find
+/// the issuer's key): the other members are skipped, not built into a map (a `Map` of a
+/// whole payload was a few µs a presentation). A value that is not a string reads as absent.
 #[derive(serde::Deserialize)]
 struct EarlyClaims {
     iss: Option<Value>,
-    aud: Option<Value>,
-}
-
-/// The KB-JWT `aud` to expect: the one presented when it names this client (prefixed or
-/// bare, versions note §5.4), else the full `client_id` (and the check fails).
-fn expected_aud<'a>(presentation: &'a str, client_id: &'a ClientId) -> &'a str {
-    let aud = Parts::split(presentation)
-        .ok()
-        .and_then(|p| p.kb_jwt)
-        .and_then(|kb| CompactJws::parse(kb).ok())
-        .and_then(|j| j.payload_json::<EarlyClaims>().ok())
-        .and_then(|m| match m.aud {
-            Some(Value::String(a)) => Some(a),
-            _ => None,
-        });
-    match aud {
-        Some(a) if client_id.names(&a) && a == client_id.unprefixed() => client_id.unprefixed(),
-        _ => client_id.as_str(),
-    }
 }
 
 /// Verifies one SD-JWT VC presentation answering `query` (see the module docs for the order).
@@ -437,12 +418,13 @@ pub async fn verify_presentation(presentation: &str, query: &CredentialQuery, ct
 
     // 2. The SD-JWT VC and its key binding.
     let fixed = issuer::FixedKey(&trusted.key);
-    let aud = expected_aud(presentation, ctx.client_id);
-    let verified = Verifier::new(&fixed)
-        .with_kb_max_age(ctx.kb_max_age)
-        .expect_key_binding(aud, ctx.nonce)
-        .verify(presentation, ctx.now)
-        .map_err(Refusal::from_sd_jwt)?;
+    // The KB-JWT `aud`: the full `client_id`, or for federation the bare entity id (versions
+    // note §5.4, [`ClientId::names`]).
+    let mut verifier = Verifier::new(&fixed).with_kb_max_age(ctx.kb_max_age).expect_key_binding(ctx.client_id.as_str(), ctx.nonce);
+    if let Some(entity) = ctx.client_id.entity_id() {
+        verifier = verifier.also_accept_aud(entity.as_str());
+    }
+    let verified = verifier.verify_split(&parts, jws, ctx.now).map_err(Refusal::from_sd_jwt)?;
     let key_binding = verified.key_binding.clone().ok_or(Refusal::KeyBinding(KeyBindingFailure::Missing))?;
     let vct = verified.claim_str("vct").unwrap_or_default().to_owned();
 
