@@ -237,6 +237,10 @@ impl AuthenticationFile {
     }
 }
 
+/// The longest `commit_delay_ms`: a wait that every credential under load may add to its
+/// answer.
+const MAX_COMMIT_DELAY_MS: u64 = 100;
+
 /// Rate limits per client (`[rate_limits]`).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -330,6 +334,10 @@ pub struct Config {
     pub status_list_ttl: i64,
     /// Seconds the wallet waits between deferred polls.
     pub deferred_interval: u64,
+    /// Milliseconds SQLite's group commit waits, when its last commit served more than one
+    /// response, for more to share the next commit and its `fsync` (0: never; at most 100;
+    /// default 3; not used with PostgreSQL): the `store::sqlite` module has the trade-off.
+    pub commit_delay_ms: u64,
     /// Rate limits.
     pub rate_limits: RateLimits,
     /// Whether key proofs must carry a WUA.
@@ -385,6 +393,7 @@ struct File {
     attribute_update_status: Option<u8>,
     status_list_ttl: Option<i64>,
     deferred_interval: Option<u64>,
+    commit_delay_ms: Option<u64>,
     rate_limits: Option<RateLimits>,
     wallet_attestation: Option<String>,
     authentication: Option<AuthenticationFile>,
@@ -438,6 +447,7 @@ impl Config {
             attribute_update_status: 0x0B,
             status_list_ttl: 3_600,
             deferred_interval: 5,
+            commit_delay_ms: 3,
             rate_limits: RateLimits::default(),
             wallet_attestation: WalletAttestation::default(),
             authentication: Authentication::None,
@@ -560,6 +570,12 @@ impl Config {
         }
         if let Some(v) = f.deferred_interval {
             c.deferred_interval = v;
+        }
+        if let Some(v) = f.commit_delay_ms {
+            if v > MAX_COMMIT_DELAY_MS {
+                return Err(ConfigError::Invalid(format!("commit_delay_ms must be at most {MAX_COMMIT_DELAY_MS}, got {v}")));
+            }
+            c.commit_delay_ms = v;
         }
         if let Some(v) = f.rate_limits {
             c.rate_limits = v;
@@ -736,5 +752,17 @@ mod tests {
         assert_eq!(reg.registry_url.as_deref(), Some("postgres://db/r"));
         let none = "entity_id = \"https://i.example.it\"\ndata_dir = \"/tmp/i\"\n";
         assert!(matches!(Config::from_toml(none, []), Err(ConfigError::Invalid(m)) if m.contains("credentials")));
+    }
+
+    /// `commit_delay_ms`: 3 by default, 0 to 100, anything longer refused naming the key.
+    #[test]
+    fn commit_delay_is_bounded() {
+        assert_eq!(Config::from_toml(BASE, []).unwrap().commit_delay_ms, 3);
+        for v in [0, 1, 100] {
+            assert_eq!(Config::from_toml(&format!("commit_delay_ms = {v}\n{BASE}"), []).unwrap().commit_delay_ms, v);
+        }
+        let long = Config::from_toml(&format!("commit_delay_ms = 101\n{BASE}"), []);
+        assert!(matches!(long, Err(ConfigError::Invalid(m)) if m.contains("commit_delay_ms")));
+        assert!(matches!(Config::from_toml(&format!("commit_delay_ms = -1\n{BASE}"), []), Err(ConfigError::Parse(_))));
     }
 }

@@ -643,6 +643,7 @@ impl Builder {
             Some(url) => Store::postgres(url)?,
             None => Store::open(&config.data_dir.join("issuer.sqlite"))?,
         };
+        store.set_commit_delay(std::time::Duration::from_millis(config.commit_delay_ms));
         store.ping()?;
         let metadata = issuer_metadata(&config, &keys);
         let as_metadata = authorization_server_metadata(&config);

@@ -258,6 +258,15 @@ impl Store {
         }
     }
 
+    /// SQLite: how long a group commit waits for more responses when the last one served
+    /// several (`commit_delay_ms`; the `sqlite` module). PostgreSQL: nothing (each response
+    /// commits on its own connection).
+    pub fn set_commit_delay(&self, delay: std::time::Duration) {
+        if let Backend::Sqlite(s) = &self.backend {
+            s.set_commit_delay(delay);
+        }
+    }
+
     /// Whether the database answers (PostgreSQL: connects if need be).
     pub fn ping(&self) -> Result<(), StoreError> {
         dispatch!(self, ping())

@@ -36,6 +36,17 @@
 //! before cost about 105 µs of the server's 392 µs per credential (measured by skipping
 //! it).
 //!
+//! Commit delay (`commit_delay_ms` in the configuration, default 3): when the last commit
+//! served more than one response, others are likely on their way, and the leader waits that
+//! long before it takes the queue, so that more responses share a commit and its `fsync`
+//! (PostgreSQL's `commit_delay`, and MySQL's `binlog_group_commit_sync_delay`, do the same).
+//! A lone request, or the first after a quiet spell, is committed at once. The `fsync` costs
+//! its caller 40–50 µs of CPU here and SQLite's commit more, whatever the batch: measured with
+//! the issuance benchmark (2026-12-05, alternating runs of one binary, 4 s a row), the
+//! server's CPU per credential was 603–665 µs with no delay, 561–573 with 1 ms and 528–545
+//! with 3 ms (50 and 200 wallets), throughput 10–15 % higher, and the p99 of 200 wallets each
+//! pausing 100 ms 15–25 ms with or without it.
+//!
 //! Checkpoints off the request path ([`Sqlite::checkpoint`], every 100 ms while serving):
 //! SQLite's automatic checkpoint runs inside the commit that crosses its mark, holding the
 //! connection (and so every request) while it copies the WAL and syncs twice; under the
@@ -102,6 +113,8 @@ pub(super) struct Sqlite {
     batches: AtomicU64,
     /// Of those, how many have been synced.
     synced_batches: AtomicU64,
+    /// The commit delay, µs ([`Sqlite::set_commit_delay`]).
+    commit_delay_micros: AtomicU64,
 }
 
 const SCHEMA: &str = "
@@ -177,6 +190,7 @@ impl Sqlite {
             batch: Mutex::new(Batch::default()),
             batches: AtomicU64::new(0),
             synced_batches: AtomicU64::new(0),
+            commit_delay_micros: AtomicU64::new(0),
         })
     }
 
@@ -330,6 +344,12 @@ impl Sqlite {
         Err(StoreError::Corrupt(format!("no free status index found in {STATUS_DRAWS} draws")))
     }
 
+    /// How long the group commit's leader waits before a commit when the last one served
+    /// more than one response (the module documentation, "Commit delay"); zero: never.
+    pub(super) fn set_commit_delay(&self, delay: std::time::Duration) {
+        self.commit_delay_micros.store(u64::try_from(delay.as_micros()).unwrap_or(u64::MAX), Ordering::Relaxed);
+    }
+
     /// Spends `spend` and, if all of it was unspent, records the credentials of one response,
     /// all or none; returns once they are on disk (group commit: the module documentation).
     pub(super) async fn record_issued(self: &Arc<Self>, rows: &[Issued], spend: &Spend) -> Result<Spent, StoreError> {
@@ -356,7 +376,14 @@ impl Sqlite {
     /// Drains the queue, one group commit per round, until it finds it empty.
     fn lead(&self) {
         let _resign = Resign(&self.batch);
+        // The responses the last commit served: more than one, and others are likely on
+        // their way (the module documentation, "Commit delay").
+        let mut last = 0usize;
         loop {
+            let delay = self.commit_delay_micros.load(Ordering::Relaxed);
+            if delay > 0 && last > 1 {
+                std::thread::sleep(std::time::Duration::from_micros(delay));
+            }
             let batch = {
                 let mut b = self.batch.lock().unwrap_or_else(PoisonError::into_inner);
                 if b.queue.is_empty() {
@@ -365,6 +392,7 @@ impl Sqlite {
                 }
                 std::mem::take(&mut b.queue)
             };
+            last = batch.len();
             let number = self.batches.fetch_add(1, Ordering::AcqRel).saturating_add(1);
             match self.commit_batch(&batch) {
                 Ok(outcomes) => {
@@ -688,8 +716,15 @@ mod tests {
     /// spent value refuses its response alone.
     #[test]
     fn issued_credentials_are_synced_before_their_response_by_group_commit() {
+        for delay in [0, 5] {
+            synced_before_their_response(std::time::Duration::from_millis(delay));
+        }
+    }
+
+    fn synced_before_their_response(delay: std::time::Duration) {
         let dir = tempfile::tempdir().unwrap();
         let s = Arc::new(Sqlite::open(&dir.path().join("db")).unwrap());
+        s.set_commit_delay(delay);
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
         let n = 64u64;
         let spend = |i: u64| Spend { jti: Some((format!("j{i}"), 50)), nonces: vec![(format!("n{i}"), 50)] };

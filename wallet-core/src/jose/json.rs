@@ -172,11 +172,12 @@ pub(crate) fn from_slice_strict<T: DeserializeOwned>(
 const DUP_PREFIX: &str = "duplicate member `";
 
 /// Whether `s` is written in a JSON string as it is: no `"`, no `\`, no control character
-/// (RFC 8259 §7). Counted over every byte, not stopped at the first, so that the loop is
-/// vectorized: a 20 KB compact credential is checked in about a microsecond, where
-/// `serde_json` escapes it byte by byte in about ten.
+/// (RFC 8259 §7). Every byte is tested, with no early exit and no short-circuit (`|`, not
+/// `||`), so that the loop is vectorized: a 20 KB compact credential is checked in about a
+/// microsecond here, where `serde_json` escapes it byte by byte in about ten (and a
+/// `filter(..).count()` with `||` was not vectorized: eleven).
 pub(crate) fn needs_no_escape(s: &str) -> bool {
-    s.bytes().filter(|&b| b == b'"' || b == b'\\' || b < 0x20).count() == 0
+    !s.bytes().fold(false, |escaped, b| escaped | (b == b'"') | (b == b'\\') | (b < 0x20))
 }
 
 /// The error a visitor raises for a repeated member name (see [`classify`]).
