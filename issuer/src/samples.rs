@@ -22,7 +22,12 @@ pub fn load(path: &Path, preset: Preset) -> Result<usize, RegistryError> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|e| RegistryError(format!("{}: {e}", dir.display())))?;
     }
-    fill(&rusqlite::Connection::open(path)?, preset)
+    let conn = rusqlite::Connection::open(path)?;
+    // WAL (persistent in the file): the issuer's read-only lookups then start their read
+    // transactions from the shared WAL index in memory, not with a file lock, a stat of the
+    // rollback journal and a read of the header each (docs/operators.md, the registry).
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    fill(&conn, preset)
 }
 
 /// Creates (or refills) `preset`'s sample table in the PostgreSQL registry at `url`

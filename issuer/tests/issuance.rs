@@ -307,7 +307,10 @@ async fn deferred_issuance_until_the_registry_is_ready() {
     let (s, _) = wallet.protected(&fed, "/deferred_credential", &at, &body, None).await;
     assert_eq!(s, 202);
 
+    // The sample registry is in WAL mode (docs/operators.md): the issuer's read-only lookups
+    // see what its owner commits meanwhile.
     let conn = rusqlite::Connection::open(&fed.config.registry).unwrap();
+    assert_eq!(conn.query_row("PRAGMA journal_mode", [], |r| r.get::<_, String>(0)).unwrap(), "wal");
     conn.execute("UPDATE licences SET ready = 1 WHERE tax_id_code = ?1", [LUIGIA]).unwrap();
     let (s, v) = wallet.protected(&fed, "/deferred_credential", &at, &body, None).await;
     assert_eq!(s, 200, "{v}");
