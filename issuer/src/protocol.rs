@@ -554,6 +554,7 @@ fn check_request(st: &Issuer, headers: &HeaderMap, body: &[u8]) -> Result<Checke
             // interoperate: no `key_attestation` demanded, one sent still verified.
             key_attestations_required: st.config().wallet_attestation.key_attestations_required(configuration.jwt_proof().and_then(|j| j.key_attestations_required.as_ref())),
             wallet_providers: st.wallet_providers(),
+            header_memo: Some(st.wua_headers()),
         },
     );
     let verified = verified.map_err(|e| IssuerError::oauth(e.code(), e))?;

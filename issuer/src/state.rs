@@ -445,6 +445,8 @@ struct Inner {
     /// certificate's lock, held across outbound requests).
     withdrawal_refresh: tokio::sync::Mutex<()>,
     wua_statuses: wallet_core::oid4vp::verify::StatusCache,
+    /// WUAs' protected headers, parsed once per provider's header.
+    wua_headers: wallet_core::jose::HeaderMemo,
     pid_statuses: wallet_core::oid4vp::verify::StatusCache,
     /// The federation CA roots (`x509_roots`) a presented PID's `x5c` chains to.
     x509_roots: Option<wallet_core::x509::TrustAnchors>,
@@ -692,6 +694,7 @@ impl Builder {
                 withdrawal_refresh: tokio::sync::Mutex::new(()),
                 key_withdrawal: std::sync::Mutex::new(KeyWithdrawal::default()),
                 wua_statuses: wallet_core::oid4vp::verify::StatusCache::new(),
+                wua_headers: wallet_core::jose::HeaderMemo::new(),
                 pid_statuses: wallet_core::oid4vp::verify::StatusCache::new(),
                 x509_roots: (!config.x509_roots_pem.trim().is_empty())
                     .then(|| wallet_core::x509::TrustAnchors::from_pem(&config.x509_roots_pem))
@@ -896,6 +899,12 @@ impl Issuer {
     /// Wallet providers' status lists fetched so far.
     pub fn wua_statuses(&self) -> &wallet_core::oid4vp::verify::StatusCache {
         &self.inner.wua_statuses
+    }
+
+    /// The WUAs' protected headers parsed so far (the same for every WUA of a provider's
+    /// key: wallet-core `HeaderMemo`).
+    pub fn wua_headers(&self) -> &wallet_core::jose::HeaderMemo {
+        &self.inner.wua_headers
     }
 
     /// PID issuers' status lists fetched so far (`method = "pid"`).

@@ -67,6 +67,8 @@ struct Inner {
     http: service_kit::OutboundHttp,
     chains: ChainCache,
     chain_memo: ChainMemo,
+    /// Issuer JWTs' protected headers, parsed once per issuer's header.
+    header_memo: wallet_core::jose::HeaderMemo,
     statuses: StatusCache,
     crls: CrlCache,
     x509: Option<TrustAnchors>,
@@ -147,6 +149,7 @@ impl Builder {
                 http,
                 chains: ChainCache::new(),
                 chain_memo: ChainMemo::new(),
+                header_memo: wallet_core::jose::HeaderMemo::new(),
                 statuses: StatusCache::new(),
                 crls,
                 x509,
@@ -273,6 +276,12 @@ impl Verifier {
     /// its earliest `exp`).
     pub fn chain_memo(&self) -> &ChainMemo {
         &self.inner.chain_memo
+    }
+
+    /// Issuer JWTs' protected headers parsed so far (the same on every credential of an
+    /// issuer's key: wallet-core `HeaderMemo`).
+    pub fn header_memo(&self) -> &wallet_core::jose::HeaderMemo {
+        &self.inner.header_memo
     }
 
     /// Status lists fetched so far.

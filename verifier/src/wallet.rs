@@ -247,6 +247,7 @@ pub(crate) async fn response_uri(State(st): State<Verifier>, body: Bytes) -> Res
         x509_anchors: st.x509_roots(),
         issuer_chains: Some(&chains),
         chain_memo: Some(st.chain_memo()),
+        header_memo: Some(st.header_memo()),
         status: c.check_status.then_some((st.statuses(), fetcher)),
         crls: c.check_crl.then_some((st.crls(), crl_fetcher)),
         accept_suspended: c.accept_suspended,

@@ -69,7 +69,7 @@ pub use request::{
 pub use waa::{GeneralInfo, VerifiedWaa, WAA_DEFAULT_LIFETIME, WAA_MAX_LIFETIME, WAA_TYP, WaaBuilder, WaaClaims, WalletInfo, verify_waa};
 pub use wua::{
     AttackPotentialResistance, KeyStorageInfo, StorageType, VerifiedWua, WUA_MIN_LIFETIME, WUA_TYP, WuaBuilder, WuaClaims,
-    WuaWalletInfo, verify_wua,
+    WuaWalletInfo, verify_wua, verify_wua_with_memo,
 };
 
 use serde::{Deserialize, Serialize};
@@ -148,7 +148,16 @@ impl<'a> ProviderSigning<'a> {
 
 /// Parses a compact JWS and checks its `typ`.
 fn parse_typed<'a>(jwt: &'a str, typ: &'static str) -> Result<CompactJws<'a>, AttestationError> {
-    let parsed = CompactJws::parse(jwt).map_err(AttestationError::Jose)?;
+    parse_typed_with(jwt, typ, None)
+}
+
+/// [`parse_typed`], the header from `memo` when there is one ([`crate::jose::HeaderMemo`]).
+fn parse_typed_with<'a>(jwt: &'a str, typ: &'static str, memo: Option<&crate::jose::HeaderMemo>) -> Result<CompactJws<'a>, AttestationError> {
+    let parsed = match memo {
+        Some(m) => CompactJws::parse_with_memo(jwt, m),
+        None => CompactJws::parse(jwt),
+    }
+    .map_err(AttestationError::Jose)?;
     if !parsed.header().typ_is(typ) {
         return Err(AttestationError::WrongTyp { expected: typ, found: parsed.header().typ.clone() });
     }

@@ -335,3 +335,33 @@ fn uuid_v4_shape() {
     assert_eq!(u.as_bytes()[14], b'4');
     assert!(matches!(u.as_bytes()[19], b'8' | b'9' | b'a' | b'b'));
 }
+
+/// Every WUA of a provider carries the same protected header (its `kid` and `trust_chain`):
+/// through a [`crate::jose::HeaderMemo`] it is parsed once, and each WUA's own claims and
+/// signature are still checked (a WUA re-signed by another key under that header, refused).
+#[test]
+fn wuas_of_one_provider_share_one_parsed_header_and_each_is_verified() {
+    let wp_key = SoftwareSigner::generate().unwrap();
+    let signing = ProviderSigning::new(&wp_key).with_trust_chain(vec!["e".repeat(700), "f".repeat(700)]);
+    let trust = StaticKeyResolver::for_issuer(wp_key.public_jwk(), WP);
+    let memo = crate::jose::HeaderMemo::new();
+    let wua = |idx: u64| {
+        let key = SoftwareSigner::generate().unwrap().public_jwk();
+        let status = StatusReference { idx, uri: format!("{WP}/status-lists/1") };
+        (WuaBuilder::new(WP, vec![key.clone()], status, wua_info(), NOW, WUA_MIN_LIFETIME).sign(&signing).unwrap(), key)
+    };
+    let (first, k1) = wua(1);
+    let (second, k2) = wua(2);
+    let v1 = verify_wua_with_memo(&first, &trust, NOW, DEFAULT_SKEW, Some(&memo)).unwrap();
+    let v2 = verify_wua_with_memo(&second, &trust, NOW, DEFAULT_SKEW, Some(&memo)).unwrap();
+    assert_eq!(memo.len(), 1);
+    assert_eq!((v1.status().idx, v2.status().idx), (1, 2));
+    assert!(v1.attests(&k1) && !v1.attests(&k2) && v2.attests(&k2));
+    assert_eq!(v2.header(), verify_wua(&second, &trust, NOW, DEFAULT_SKEW).unwrap().header());
+
+    let other = SoftwareSigner::generate().unwrap();
+    let (head, _) = second.rsplit_once('.').unwrap();
+    let by_other = format!("{head}.{}", b64::encode(other.sign(head.as_bytes()).unwrap()));
+    assert!(matches!(verify_wua_with_memo(&by_other, &trust, NOW, DEFAULT_SKEW, Some(&memo)), Err(AttestationError::BadSignature)));
+    assert!(matches!(verify_wua_with_memo(&second, &trust, NOW.plus(WUA_MIN_LIFETIME + 3_600), DEFAULT_SKEW, Some(&memo)), Err(AttestationError::Expired { .. })));
+}

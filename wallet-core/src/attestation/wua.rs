@@ -13,8 +13,10 @@ use serde::{Deserialize, Serialize};
 
 use super::error::AttestationError;
 use super::waa::GeneralInfo;
-use super::{ProviderSigning, check_times, claims, parse_typed, verify_provider_signature};
-use crate::jose::{Jwk, JwsHeader, jws};
+use super::{ProviderSigning, check_times, claims, parse_typed_with, verify_provider_signature};
+use std::sync::Arc;
+
+use crate::jose::{HeaderMemo, Jwk, JwsHeader, jws};
 use crate::sd_jwt::IssuerKeyResolver;
 use crate::status::{CredentialStatus, StatusReference};
 use crate::time::{TimeWindow, UnixTime};
@@ -170,7 +172,8 @@ impl WuaBuilder {
 #[derive(Debug, Clone, PartialEq)]
 pub struct VerifiedWua {
     jwt: String,
-    header: JwsHeader,
+    /// Shared with the [`HeaderMemo`] it was parsed through, if any.
+    header: Arc<JwsHeader>,
     claims: WuaClaims,
 }
 
@@ -211,12 +214,20 @@ impl VerifiedWua {
 /// `exp`/`iat` with `skew`, non-empty `attested_keys`, and the enumerated values (by
 /// parsing).
 pub fn verify_wua(jwt: &str, resolver: &dyn IssuerKeyResolver, now: UnixTime, skew: i64) -> Result<VerifiedWua, AttestationError> {
-    let parsed = parse_typed(jwt, WUA_TYP)?;
+    verify_wua_with_memo(jwt, resolver, now, skew, None)
+}
+
+/// [`verify_wua`], the protected header from `memo` when it has parsed the same one: every
+/// WUA of a wallet provider carries the same header (its `kid`, `x5c` and `trust_chain`),
+/// so an issuer parses it once per provider and key, not once per WUA. The claims, the
+/// signature and the times are checked at each call.
+pub fn verify_wua_with_memo(jwt: &str, resolver: &dyn IssuerKeyResolver, now: UnixTime, skew: i64, memo: Option<&HeaderMemo>) -> Result<VerifiedWua, AttestationError> {
+    let parsed = parse_typed_with(jwt, WUA_TYP, memo)?;
     let c: WuaClaims = claims(&parsed, "WUA")?;
     verify_provider_signature(&parsed, &c.iss, resolver, now)?;
     check_times(TimeWindow { iat: Some(c.iat), nbf: None, exp: Some(c.exp) }, now, skew, None)?;
     if c.attested_keys.is_empty() {
         return Err(AttestationError::NoAttestedKeys);
     }
-    Ok(VerifiedWua { jwt: jwt.to_owned(), header: parsed.into_header(), claims: c })
+    Ok(VerifiedWua { jwt: jwt.to_owned(), header: parsed.into_shared_header(), claims: c })
 }

@@ -4,6 +4,9 @@ use serde::Deserializer as _;
 use serde::de::{MapAccess, Visitor};
 use serde_json::{Map, Value};
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
 use super::b64::Decoded;
 use super::{JoseError, Jwk, JwsAlg, Signer, b64, json};
 
@@ -210,16 +213,34 @@ pub fn media_type_eq(a: &str, b: &str) -> bool {
 #[derive(Debug, Clone)]
 pub struct CompactJws<'a> {
     raw: &'a str,
-    header: JwsHeader,
+    /// Shared with a [`HeaderMemo`] when parsed through one.
+    header: Arc<JwsHeader>,
     payload: Decoded<256>,
     signature: Decoded<132>,
     signing_input_len: usize,
+}
+
+/// A protected header from its base64url encoding.
+fn parse_encoded_header(encoded: &str) -> Result<JwsHeader, JoseError> {
+    // Small headers (a KB-JWT's, a DPoP proof's) are decoded inline.
+    let header = Decoded::<256>::decode(encoded).ok_or(JoseError::BadBase64("JWS header"))?;
+    JwsHeader::parse_json(&header)
 }
 
 impl<'a> CompactJws<'a> {
     /// Parses `header.payload.signature`: three non-empty base64url parts (the payload may be
     /// empty), a JSON-object header without duplicate members, an accepted `alg`.
     pub fn parse(raw: &'a str) -> Result<Self, JoseError> {
+        Self::parse_header_with(raw, |h| parse_encoded_header(h).map(Arc::new))
+    }
+
+    /// [`Self::parse`], the protected header taken from `memo` when it has parsed the same
+    /// encoding before (the same checks held then: they depend on the header's bytes only).
+    pub fn parse_with_memo(raw: &'a str, memo: &HeaderMemo) -> Result<Self, JoseError> {
+        Self::parse_header_with(raw, |h| memo.header(h))
+    }
+
+    fn parse_header_with(raw: &'a str, header: impl FnOnce(&str) -> Result<Arc<JwsHeader>, JoseError>) -> Result<Self, JoseError> {
         if raw.len() > MAX_JWS_LEN {
             return Err(JoseError::TooLarge { what: "JWS", len: raw.len(), limit: MAX_JWS_LEN });
         }
@@ -230,16 +251,20 @@ impl<'a> CompactJws<'a> {
         if h.is_empty() || s.is_empty() {
             return Err(JoseError::MalformedCompact("empty header or signature"));
         }
-        // Small parts (the header, a KB-JWT's payload, an EC signature) are decoded inline.
-        let header = Decoded::<256>::decode(h).ok_or(JoseError::BadBase64("JWS header"))?;
-        let header = JwsHeader::parse_json(&header)?;
+        let header = header(h)?;
+        // Small parts (a KB-JWT's payload, an EC signature) are decoded inline.
         let payload = Decoded::decode(p).ok_or(JoseError::BadBase64("JWS payload"))?;
         let signature = Decoded::decode(s).ok_or(JoseError::BadBase64("JWS signature"))?;
         Ok(Self { raw, header, payload, signature, signing_input_len: h.len() + 1 + p.len() })
     }
 
-    /// The protected header, by value.
+    /// The protected header, by value (a copy when a [`HeaderMemo`] shares it).
     pub fn into_header(self) -> JwsHeader {
+        Arc::unwrap_or_clone(self.header)
+    }
+
+    /// The protected header, shared (no copy when a [`HeaderMemo`] holds it too).
+    pub fn into_shared_header(self) -> Arc<JwsHeader> {
         self.header
     }
 
@@ -286,6 +311,86 @@ impl<'a> CompactJws<'a> {
             JwsAlg::Es256 => key.verify_es256_prehashed(sha256, &self.signature),
             _ => self.verify(key),
         }
+    }
+}
+
+/// Protected headers parsed once per distinct encoding ([`CompactJws::parse_with_memo`]).
+///
+/// Some headers repeat across many JWTs from many holders: every WUA a wallet provider signs
+/// (IT-Wallet 1.4 §4.1) and every credential an issuer signs carry the same `alg`, `kid`,
+/// `typ`, `x5c` and `trust_chain`, several KB base64url-encoded. A service that verifies
+/// them keeps the parsed header here, under its encoding, and parses the header again only
+/// for an encoding it has not seen. Nothing else is kept: the payload, the signature and
+/// every check that depends on them (or on the time) run at each use. Headers shorter than
+/// [`Self::MIN_LEN`] (a holder's own: a KB-JWT, a DPoP proof) are parsed and not kept;
+/// failures are not kept; when [`Self::CAPACITY`] encodings are kept the memo starts over.
+#[derive(Default)]
+pub struct HeaderMemo {
+    entries: Mutex<HashMap<MemoKey, Kept>>,
+}
+
+/// A kept header, with its encoding.
+struct Kept {
+    encoded: Box<str>,
+    header: Arc<JwsHeader>,
+}
+
+/// A kept header's key: its encoding's length and last 32 bytes (where the last statement's
+/// signature ends a `trust_chain`); the whole encoding is compared before an entry is used.
+type MemoKey = (usize, [u8; 32]);
+
+impl std::fmt::Debug for HeaderMemo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HeaderMemo").field("entries", &self.len()).finish()
+    }
+}
+
+impl HeaderMemo {
+    /// The shortest encoding kept (shorter ones cost less to parse than to keep).
+    pub const MIN_LEN: usize = 512;
+    /// The most encodings kept.
+    pub const CAPACITY: usize = 256;
+
+    /// An empty memo.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Encodings kept now.
+    pub fn len(&self) -> usize {
+        self.entries.lock().unwrap_or_else(PoisonError::into_inner).len()
+    }
+
+    /// Whether nothing is kept.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The header encoded as `encoded`: the kept one, or parsed (and kept if it parses and is
+    /// long enough).
+    fn header(&self, encoded: &str) -> Result<Arc<JwsHeader>, JoseError> {
+        if encoded.len() < Self::MIN_LEN {
+            return parse_encoded_header(encoded).map(Arc::new);
+        }
+        let mut tail = [0u8; 32];
+        let bytes = encoded.as_bytes();
+        tail.copy_from_slice(bytes.get(bytes.len().saturating_sub(32)..).unwrap_or_default());
+        let key = (encoded.len(), tail);
+        {
+            let entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some(kept) = entries.get(&key)
+                && *kept.encoded == *encoded
+            {
+                return Ok(Arc::clone(&kept.header));
+            }
+        }
+        let header = Arc::new(parse_encoded_header(encoded)?);
+        let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        if entries.len() >= Self::CAPACITY && !entries.contains_key(&key) {
+            entries.clear();
+        }
+        entries.insert(key, Kept { encoded: encoded.into(), header: Arc::clone(&header) });
+        Ok(header)
     }
 }
 
@@ -406,6 +511,69 @@ mod tests {
             .unwrap()
             .trim()
             .to_owned()
+    }
+
+    /// A header with a `trust_chain` long enough for [`HeaderMemo`] to keep, its kid `kid`.
+    fn long_header(kid: &str) -> JwsHeader {
+        let mut h = JwsHeader::new(JwsAlg::Es256).with_typ("wallet-unit-attestation+jwt").with_kid(Some(kid.to_owned()));
+        h.trust_chain = Some(vec!["e".repeat(600), "f".repeat(600)]);
+        h
+    }
+
+    /// Through the memo: the same header as without it, shared by every JWS with that
+    /// encoding, while each one's payload and signature are its own and still verified.
+    #[test]
+    fn a_kept_header_is_shared_and_the_signature_still_checked() {
+        let key = SoftwareSigner::generate().unwrap();
+        let memo = HeaderMemo::new();
+        let a = sign(&long_header("k1"), b"{\"n\":1}", &key).unwrap();
+        let b = sign(&long_header("k1"), b"{\"n\":2}", &key).unwrap();
+        let pa = CompactJws::parse_with_memo(&a, &memo).unwrap();
+        let pb = CompactJws::parse_with_memo(&b, &memo).unwrap();
+        assert_eq!(memo.len(), 1);
+        assert_eq!(pa.header(), CompactJws::parse(&a).unwrap().header());
+        assert_eq!(pb.payload(), b"{\"n\":2}");
+        pb.verify(&key.public_jwk()).unwrap();
+        let shared = pb.clone().into_shared_header();
+        assert!(Arc::ptr_eq(&pa.clone().into_shared_header(), &shared), "one parse for both");
+        assert_eq!(pa.into_header(), *shared, "a copy by value");
+        // The same header over another payload with a's signature: refused.
+        let (head, _) = b.rsplit_once('.').unwrap();
+        let forged = format!("{head}.{}", a.rsplit_once('.').unwrap().1);
+        assert_eq!(CompactJws::parse_with_memo(&forged, &memo).unwrap().verify(&key.public_jwk()), Err(JoseError::BadSignature));
+    }
+
+    /// Two encodings of the same length and the same last 32 bytes (the memo's key) are two
+    /// headers; short headers and failures are not kept; the memo stays bounded.
+    #[test]
+    fn the_memo_tells_headers_apart_and_keeps_only_long_good_ones() {
+        let key = SoftwareSigner::generate().unwrap();
+        let memo = HeaderMemo::new();
+        let one = sign(&long_header("k1"), b"{}", &key).unwrap();
+        let two = sign(&long_header("k2"), b"{}", &key).unwrap();
+        let (h1, h2) = (one.split('.').next().unwrap(), two.split('.').next().unwrap());
+        assert_eq!((h1.len(), &h1[h1.len() - 32..]), (h2.len(), &h2[h2.len() - 32..]), "same key in the memo");
+        assert_ne!(h1, h2);
+        assert_eq!(CompactJws::parse_with_memo(&one, &memo).unwrap().header().kid.as_deref(), Some("k1"));
+        assert_eq!(CompactJws::parse_with_memo(&two, &memo).unwrap().header().kid.as_deref(), Some("k2"));
+        assert_eq!(CompactJws::parse_with_memo(&one, &memo).unwrap().header().kid.as_deref(), Some("k1"));
+
+        let short = sign(&JwsHeader::new(JwsAlg::Es256).with_typ("kb+jwt"), b"{}", &key).unwrap();
+        let fresh = HeaderMemo::new();
+        CompactJws::parse_with_memo(&short, &fresh).unwrap();
+        assert!(fresh.is_empty(), "a short header is not kept");
+        let dup = format!(r#"{{"alg":"ES256","alg":"ES256","x":"{}"}}"#, "a".repeat(600));
+        let bad = format!("{}.e30.AAAA", b64::encode(dup));
+        for _ in 0..2 {
+            assert_eq!(CompactJws::parse_with_memo(&bad, &fresh).unwrap_err(), JoseError::DuplicateHeader("alg".into()));
+        }
+        assert!(fresh.is_empty(), "a failure is not kept");
+
+        for i in 0..=HeaderMemo::CAPACITY {
+            let h = format!(r#"{{"alg":"ES256","kid":"{i:04}","x":"{}"}}"#, "a".repeat(600));
+            CompactJws::parse_with_memo(&format!("{}.e30.AAAA", b64::encode(h)), &fresh).unwrap();
+        }
+        assert!((1..=HeaderMemo::CAPACITY).contains(&fresh.len()), "{}", fresh.len());
     }
 
     /// RFC 7515 A.2: RS256.

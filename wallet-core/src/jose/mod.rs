@@ -21,5 +21,5 @@ pub use alg::JwsAlg;
 pub use error::JoseError;
 pub use jwe::{ContentEncryption, DecryptionKey};
 pub use jwk::{EcCurve, Jwk, JwkParams, JwkSet, JwkThumbprint, PrivateJwk};
-pub use jws::{CompactJws, JwsHeader};
+pub use jws::{CompactJws, HeaderMemo, JwsHeader};
 pub use signer::{SignError, Signer, SoftwareSigner, WithoutKid};

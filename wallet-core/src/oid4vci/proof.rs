@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::ErrorCode;
 use super::metadata::KeyAttestationsRequired;
-use crate::attestation::{AttestationError, Audience, VerifiedWua, verify_wua};
+use crate::attestation::{AttestationError, Audience, VerifiedWua, verify_wua_with_memo};
 use crate::jose::{CompactJws, JoseError, Jwk, JwsAlg, JwsHeader, Signer, jws};
 use crate::sd_jwt::IssuerKeyResolver;
 use crate::time::UnixTime;
@@ -230,6 +230,9 @@ pub struct ProofExpectation<'a> {
     pub key_attestations_required: Option<&'a KeyAttestationsRequired>,
     /// Trusted wallet providers' keys, for the WUA.
     pub wallet_providers: &'a dyn IssuerKeyResolver,
+    /// Where the WUAs' protected headers are kept once parsed (the same for every WUA of a
+    /// provider: [`crate::jose::HeaderMemo`]); `None` parses each.
+    pub header_memo: Option<&'a crate::jose::HeaderMemo>,
 }
 
 impl std::fmt::Debug for ProofExpectation<'_> {
@@ -274,7 +277,8 @@ pub fn verify_proofs(proofs: &[String], expect: &ProofExpectation<'_>) -> Result
             let wua = match known.and_then(|i| wuas.get(i)) {
                 Some(w) => w,
                 None => {
-                    let w = verify_wua(&jwt, expect.wallet_providers, expect.now, expect.skew).map_err(|error| ProofError::KeyAttestation { index, error })?;
+                    let w = verify_wua_with_memo(&jwt, expect.wallet_providers, expect.now, expect.skew, expect.header_memo)
+                        .map_err(|error| ProofError::KeyAttestation { index, error })?;
                     check_levels(index, &w, expect.key_attestations_required)?;
                     wuas.push(w);
                     wuas.last().ok_or(ProofError::Build("unreachable".into()))?
@@ -370,6 +374,7 @@ mod tests {
             algs: &[JwsAlg::Es256],
             key_attestations_required: Some(req),
             wallet_providers: trust,
+            header_memo: None,
         }
     }
 

@@ -117,6 +117,7 @@ fn issuance_flow_both_sides() {
             algs: &[crate::jose::JwsAlg::Es256],
             key_attestations_required: config.jwt_proof().and_then(|j| j.key_attestations_required.as_ref()),
             wallet_providers: &trust,
+            header_memo: None,
         },
     )
     .unwrap();
@@ -190,6 +191,7 @@ fn pre_authorized_flow_with_tx_code_and_deferred_issuance() {
         algs: &[],
         key_attestations_required: None,
         wallet_providers: &trust,
+        header_memo: None,
     };
     let verified = verify_proofs(&[p], &e).unwrap();
     assert_eq!(verified.keys[0].thumbprint(), wallet.cred_keys[0].public_jwk().thumbprint());

@@ -257,6 +257,9 @@ pub struct PresentationContext<'a> {
     /// Remembers validated `trust_chain` headers ([`crate::federation::ChainMemo`]: each
     /// distinct chain validated once until its earliest `exp`); `None` validates every one.
     pub chain_memo: Option<&'a crate::federation::ChainMemo>,
+    /// Keeps the issuer JWTs' protected headers once parsed (the same on every credential
+    /// of an issuer's key: [`crate::jose::HeaderMemo`]); `None` parses each.
+    pub header_memo: Option<&'a crate::jose::HeaderMemo>,
     /// The status list cache and fetcher; `None` skips the status check.
     pub status: Option<(&'a StatusCache, &'a dyn StatusFetcher)>,
     /// The CRL cache and fetcher for the issuer's `x5c` certificates that name a CRL (its
@@ -287,6 +290,7 @@ impl<'a> PresentationContext<'a> {
             x509_anchors: None,
             issuer_chains: None,
             chain_memo: None,
+            header_memo: None,
             status: None,
             crls: None,
             x5c_issuer_may_issue_any_vct: false,
@@ -402,7 +406,11 @@ pub async fn verify_presentation(presentation: &str, query: &CredentialQuery, ct
         return Err(Refusal::UnsupportedFormat(query.format.as_str().to_owned()));
     }
     let parts = Parts::split(presentation).map_err(|e| Refusal::Malformed(e.to_string()))?;
-    let jws = CompactJws::parse(parts.issuer_jwt).map_err(|e| Refusal::Malformed(e.to_string()))?;
+    let jws = match ctx.header_memo {
+        Some(memo) => CompactJws::parse_with_memo(parts.issuer_jwt, memo),
+        None => CompactJws::parse(parts.issuer_jwt),
+    }
+    .map_err(|e| Refusal::Malformed(e.to_string()))?;
     let header = jws.header();
     let iss = jws
         .payload_json::<EarlyClaims>()

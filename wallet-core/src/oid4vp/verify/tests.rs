@@ -344,6 +344,37 @@ fn bad_issuer_signature_is_refused() {
     assert_eq!(e, Refusal::BadSignature);
 }
 
+/// With a [`crate::jose::HeaderMemo`] the issuer JWT's header (`kid`, `x5c`,
+/// `trust_chain`: the same on every credential of the issuer's key) is parsed once; every
+/// check still runs: a forgery under the same header is refused, after and before.
+#[test]
+fn a_kept_issuer_header_changes_no_verdict() {
+    let fx = Fixture::new();
+    let memo = crate::jose::HeaderMemo::new();
+    let cid = fx.client_id();
+    let anchors = [fx.anchor()];
+    let x509 = fx.pki.anchors();
+    let cache = StatusCache::new();
+    let lists = valid_lists(&fx);
+    let ctx = PresentationContext {
+        federation_anchors: &anchors,
+        x509_anchors: Some(&x509),
+        status: Some((&cache, &lists)),
+        header_memo: Some(&memo),
+        ..PresentationContext::new(&cid, NONCE, NOW)
+    };
+    let q = Fixture::pid_query();
+    let forger = SoftwareSigner::generate().unwrap().with_kid(fx.issuer_key.kid().unwrap());
+    let forged = present(&fx, &fx.issue_pid(|_| {}, |_| {}, &forger), &paths(), RP, NONCE, NOW);
+    assert_eq!(block_on(verify_presentation(&forged, &q.credentials[0], &ctx)).unwrap_err(), Refusal::BadSignature);
+    for _ in 0..2 {
+        let v = block_on(verify_presentation(&good(&fx), &q.credentials[0], &ctx)).unwrap();
+        assert_eq!(v.claims["given_name"], "Mario");
+    }
+    assert_eq!(memo.len(), 1, "one header for the forged and the genuine credentials");
+    assert_eq!(block_on(verify_presentation(&forged, &q.credentials[0], &ctx)).unwrap_err(), Refusal::BadSignature);
+}
+
 #[test]
 fn revoked_and_suspended_credentials_are_refused() {
     let fx = Fixture::new();
