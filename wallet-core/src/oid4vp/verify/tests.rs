@@ -364,11 +364,19 @@ fn a_kept_issuer_header_changes_no_verdict() {
         ..PresentationContext::new(&cid, NONCE, NOW)
     };
     let q = Fixture::pid_query();
+    // One genuine credential (its chain's statements are signed afresh at each issuance),
+    // and a forgery under exactly its header.
+    let genuine = fx.pid();
+    let header = crate::jose::CompactJws::parse(genuine.issuer_jwt()).unwrap().into_header();
     let forger = SoftwareSigner::generate().unwrap().with_kid(fx.issuer_key.kid().unwrap());
-    let forged = present(&fx, &fx.issue_pid(|_| {}, |_| {}, &forger), &paths(), RP, NONCE, NOW);
+    let forged_sd = fx.issue_pid(|_| {}, |h| *h = header.clone(), &forger);
+    let encoded = |sd: &SdJwt| sd.issuer_jwt().split('.').next().unwrap().to_owned();
+    assert_eq!(encoded(&forged_sd), encoded(&genuine), "the same header");
+    let forged = present(&fx, &forged_sd, &paths(), RP, NONCE, NOW);
     assert_eq!(block_on(verify_presentation(&forged, &q.credentials[0], &ctx)).unwrap_err(), Refusal::BadSignature);
     for _ in 0..2 {
-        let v = block_on(verify_presentation(&good(&fx), &q.credentials[0], &ctx)).unwrap();
+        let p = present(&fx, &genuine, &paths(), &fx.client_id().to_string(), NONCE, NOW);
+        let v = block_on(verify_presentation(&p, &q.credentials[0], &ctx)).unwrap();
         assert_eq!(v.claims["given_name"], "Mario");
     }
     assert_eq!(memo.len(), 1, "one header for the forged and the genuine credentials");
