@@ -75,6 +75,7 @@ fn check(proofs: &[String], require_wua: bool) {
         algs: &[],
         key_attestations_required: require_wua.then_some(&f.required),
         wallet_providers: &f.providers,
+        header_memo: None,
     };
     let _ = verify_proofs(proofs, &expect);
 }
