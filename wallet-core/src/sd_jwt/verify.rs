@@ -42,8 +42,9 @@ impl std::fmt::Debug for KeyBindingExpectation<'_> {
 /// A verified SD-JWT: what the issuer signed, with the disclosed claims embedded.
 #[derive(Debug, Clone)]
 pub struct VerifiedSdJwt {
-    /// The issuer JWT's header (`typ`, `kid`, `x5c`, ...).
-    pub header: JwsHeader,
+    /// The issuer JWT's header (`typ`, `kid`, `x5c`, ...): shared, not copied, with the
+    /// [`crate::jose::HeaderMemo`] it was parsed through (several KB with a `trust_chain`).
+    pub header: std::sync::Arc<JwsHeader>,
     /// The claims: always-visible ones and disclosed ones; `_sd`, `_sd_alg` removed.
     pub claims: Map<String, Value>,
     /// The paths of the disclosed claims.
@@ -233,7 +234,7 @@ impl<'a> Verifier<'a> {
                 Some(self.check_kb(kb, &sd_hash, holder_key.as_ref(), now)?)
             }
         };
-        Ok(VerifiedSdJwt { header: jws.into_header(), claims: processed.claims, disclosed: processed.paths, holder_key, key_binding })
+        Ok(VerifiedSdJwt { header: jws.into_shared_header(), claims: processed.claims, disclosed: processed.paths, holder_key, key_binding })
     }
 
     /// `iss` (required by SD-JWT VC), the issuer's key from the resolver, the signature.
