@@ -118,9 +118,15 @@ impl Verifier {
             ),
         };
         let now = self.now();
-        // Time-ordered (`service_kit::ids`): a session's four unique keys go to the last pages
-        // of their indexes, not to four random pages a commit.
-        let [id, request_id, state, nonce] = service_kit::ids::ordered().map_err(VerifierError::internal)?;
+        // The id time-ordered (`service_kit::ids`): new rows go to the last pages of the key's
+        // index, not to random pages a commit. The handles a wallet gets carry the id, by
+        // which the store finds their row (`store::sqlite`, keyed handles); their secret part
+        // is 256 random bits, as the nonce.
+        let [id] = service_kit::ids::ordered().map_err(VerifierError::internal)?;
+        let mut secrets = [[0u8; 32]; 3];
+        getrandom::fill(secrets.as_flattened_mut()).map_err(VerifierError::internal)?;
+        let [request_secret, state_secret, nonce] = secrets.map(wallet_core::jose::b64::encode);
+        let (request_id, state) = (format!("{id}.{request_secret}"), format!("{id}.{state_secret}"));
         let expires_at = now.secs().saturating_add(c.session_ttl);
         let x5c_leaf = match opts.client_id_prefix {
             ClientIdPrefix::OpenidFederation => None,

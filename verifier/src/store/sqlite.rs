@@ -35,6 +35,63 @@ const ADDED_COLUMNS: [(&str, &str); 5] = [
     ("request_object", "TEXT"),
 ];
 
+/// The table of sessions as made since keyed handles (2026-12-05), under `name`: no
+/// `UNIQUE` constraint but the key's. A `request_uri` handle or a `state` is `<id>.<secret>`
+/// (the `sessions` module makes them): found through the primary key, unique since its id
+/// is, so an insert writes the table, the key's index and `sessions_purge` (and the
+/// in-person page's owner index), not three unique indexes more. Handles made before have
+/// no `.`: they are found through partial unique indexes holding only their rows
+/// (`sessions_legacy_*`, empty once those rows are purged), which new rows never enter.
+/// The nonce is never looked up: 256 random bits, in the row of its session.
+fn sessions_table(name: &str) -> String {
+    format!(
+        "CREATE TABLE IF NOT EXISTS {name} (
+            id TEXT PRIMARY KEY,
+            request_id TEXT NOT NULL,
+            state TEXT NOT NULL,
+            nonce TEXT NOT NULL,
+            flow TEXT NOT NULL,
+            dcql TEXT NOT NULL,
+            redirect_uri TEXT,
+            request_uri_method TEXT NOT NULL,
+            status TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            expires_at INTEGER NOT NULL,
+            purge_at INTEGER NOT NULL,
+            response_code_hash TEXT,
+            result TEXT,
+            result_taken INTEGER NOT NULL DEFAULT 0,
+            owner TEXT,
+            client_id_prefix TEXT NOT NULL DEFAULT 'openid_federation',
+            request_mode TEXT NOT NULL DEFAULT 'reference',
+            x5c_leaf TEXT,
+            request_object TEXT
+        );"
+    )
+}
+
+/// Every column of [`sessions_table`], for the copy of a rebuild.
+const ALL_COLUMNS: &str = "id, request_id, state, nonce, flow, dcql, redirect_uri, request_uri_method, status, created_at, expires_at, purge_at, \
+                           response_code_hash, result, result_taken, owner, client_id_prefix, request_mode, x5c_leaf, request_object";
+
+/// The session id in a keyed handle (`<id>.<secret>`), `None` for a handle from before
+/// ([`sessions_table`]).
+fn keyed(handle: &str) -> Option<&str> {
+    handle.split_once('.').map(|(id, _)| id).filter(|id| !id.is_empty())
+}
+
+/// A query for the one session whose `column` (`request_id` or `state`) is a handle, with
+/// `extra` conditions: through the key for a keyed handle (`?1` the id, `?2` the handle),
+/// else through the legacy partial index (`?2` the handle; `?1`, not referenced, is bound all
+/// the same: SQLite counts parameters up to the highest number used).
+fn by_handle_sql(column: &'static str, keyed: bool, select: &str, extra: &str) -> String {
+    if keyed {
+        format!("{select} WHERE id = ?1 AND {column} = ?2{extra}")
+    } else {
+        format!("{select} WHERE {column} = ?2 AND instr({column}, '.') = 0{extra}")
+    }
+}
+
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Raw> {
     Ok(Raw {
         session: Session {
@@ -133,32 +190,32 @@ impl Sqlite {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "wal_autocheckpoint", WAL_AUTOCHECKPOINT)?;
-        conn.execute_batch(
-            "CREATE TABLE IF NOT EXISTS sessions (
-                id TEXT PRIMARY KEY,
-                request_id TEXT NOT NULL UNIQUE,
-                state TEXT NOT NULL UNIQUE,
-                nonce TEXT NOT NULL UNIQUE,
-                flow TEXT NOT NULL,
-                dcql TEXT NOT NULL,
-                redirect_uri TEXT,
-                request_uri_method TEXT NOT NULL,
-                status TEXT NOT NULL,
-                created_at INTEGER NOT NULL,
-                expires_at INTEGER NOT NULL,
-                purge_at INTEGER NOT NULL,
-                response_code_hash TEXT,
-                result TEXT,
-                result_taken INTEGER NOT NULL DEFAULT 0
-            );
-            CREATE INDEX IF NOT EXISTS sessions_purge ON sessions(purge_at);",
-        )?;
+        conn.execute_batch(&sessions_table("sessions"))?;
         for (name, def) in ADDED_COLUMNS {
             let has: bool = conn.query_row("SELECT COUNT(*) FROM pragma_table_info('sessions') WHERE name = ?1", params![name], |r| r.get::<_, i64>(0))? == 1;
             if !has {
                 conn.execute_batch(&format!("ALTER TABLE sessions ADD COLUMN {name} {def}"))?;
             }
         }
+        let unique_constraints: i64 = conn.query_row("SELECT COUNT(*) FROM pragma_index_list('sessions') WHERE origin = 'u'", [], |r| r.get(0))?;
+        if unique_constraints > 0 {
+            // A file from before keyed handles: the table rebuilt without its `UNIQUE`
+            // constraints (SQLite cannot drop one in place), its rows kept, in one transaction.
+            conn.execute_batch(&format!(
+                "BEGIN IMMEDIATE;
+                 {}
+                 INSERT INTO sessions_rebuilt ({ALL_COLUMNS}) SELECT {ALL_COLUMNS} FROM sessions;
+                 DROP TABLE sessions;
+                 ALTER TABLE sessions_rebuilt RENAME TO sessions;
+                 COMMIT;",
+                sessions_table("sessions_rebuilt")
+            ))?;
+        }
+        conn.execute_batch(
+            "CREATE INDEX IF NOT EXISTS sessions_purge ON sessions(purge_at);
+             CREATE UNIQUE INDEX IF NOT EXISTS sessions_legacy_request_id ON sessions(request_id) WHERE instr(request_id, '.') = 0;
+             CREATE UNIQUE INDEX IF NOT EXISTS sessions_legacy_state ON sessions(state) WHERE instr(state, '.') = 0;",
+        )?;
         conn.execute_batch(
             // The in-person page lists an operator's checks: only those rows (the integrator
             // API's sessions have no owner) go to the index, and an API session's insert
@@ -257,10 +314,15 @@ impl Sqlite {
         self.grouped(|c| create_in(c, s)).await
     }
 
-    /// One session by a unique column (`id`, `request_id`, `state`: ours, never input).
+    /// One session by a unique column (`id`, or a handle: `request_id`, `state`; the name
+    /// is ours, never input).
     pub(super) fn by(&self, column: &'static str, value: &str) -> Result<Option<Session>, StoreError> {
-        let r = self.read().prepare_cached(&format!("SELECT {COLS} FROM sessions WHERE {column} = ?1"))?.query_row(params![value], row).optional()?;
-        r.map(Raw::finish).transpose()
+        let c = self.read();
+        if column == "id" {
+            let r = c.prepare_cached(&format!("SELECT {COLS} FROM sessions WHERE id = ?1"))?.query_row(params![value], row).optional()?;
+            return r.map(Raw::finish).transpose();
+        }
+        by_handle_in(&c, column, value)
     }
 
     pub(super) fn by_owner(&self, owner: &str, limit: u32) -> Result<Vec<Session>, StoreError> {
@@ -279,18 +341,16 @@ impl Sqlite {
     }
 
     pub(super) fn give_back_request(&self, request_id: &str) -> Result<(), StoreError> {
-        self.conn()
-            .prepare_cached("UPDATE sessions SET status = 'created' WHERE request_id = ?1 AND status = 'request_fetched' AND request_mode = 'reference'")?
-            .execute(params![request_id])?;
+        let id = keyed(request_id);
+        let sql = by_handle_sql("request_id", id.is_some(), "UPDATE sessions SET status = 'created'", " AND status = 'request_fetched' AND request_mode = 'reference'");
+        self.conn().prepare_cached(&sql)?.execute(params![id.unwrap_or(request_id), request_id])?;
         Ok(())
     }
 
     /// The session of `state` read in the open batch, if any, without committing it (the
     /// store's `by_state` says why that is safe).
     pub(super) fn by_state_in_batch(&self, state: &str) -> Result<Option<Session>, StoreError> {
-        let g = self.lock();
-        let r = g.conn.prepare_cached(concat!("SELECT ", super::cols!(), " FROM sessions WHERE state = ?1"))?.query_row(params![state], row).optional()?;
-        r.map(Raw::finish).transpose()
+        by_handle_in(&self.lock().conn, "state", state)
     }
 
     pub(super) fn record(&self, id: &str, status: SessionStatus, result: &str, response_code_hash: Option<&str>, purge_at: i64) -> Result<bool, StoreError> {
@@ -387,14 +447,25 @@ fn create_in(c: &Connection, s: &NewSession<'_>) -> Result<(), StoreError> {
 // commit and the answer.
 
 fn take_request_in(c: &Connection, request_id: &str, now: i64) -> Result<Option<Session>, StoreError> {
-    let n = c
-        .prepare_cached("UPDATE sessions SET status = 'request_fetched' WHERE request_id = ?1 AND status = 'created' AND request_mode = 'reference' AND expires_at > ?2")?
-        .execute(params![request_id, now])?;
-    if n == 0 {
+    let id = keyed(request_id);
+    let sql = by_handle_sql(
+        "request_id",
+        id.is_some(),
+        "UPDATE sessions SET status = 'request_fetched'",
+        " AND status = 'created' AND request_mode = 'reference' AND expires_at > ?3",
+    );
+    if c.prepare_cached(&sql)?.execute(params![id.unwrap_or(request_id), request_id, now])? == 0 {
         return Ok(None);
     }
-    let r = c.prepare_cached(concat!("SELECT ", super::cols!(), " FROM sessions WHERE request_id = ?1"))?.query_row(params![request_id], row)?;
-    Raw::finish(r).map(Some)
+    by_handle_in(c, "request_id", request_id)
+}
+
+/// The session whose `column` (`request_id` or `state`) is `handle` ([`by_handle_sql`]).
+fn by_handle_in(c: &Connection, column: &'static str, handle: &str) -> Result<Option<Session>, StoreError> {
+    let id = keyed(handle);
+    let sql = by_handle_sql(column, id.is_some(), concat!("SELECT ", super::cols!(), " FROM sessions"), "");
+    let r = c.prepare_cached(&sql)?.query_row(params![id.unwrap_or(handle), handle], row).optional()?;
+    r.map(Raw::finish).transpose()
 }
 
 fn record_in(c: &Connection, id: &str, status: SessionStatus, result: &str, response_code_hash: Option<&str>, purge_at: i64) -> Result<bool, StoreError> {
@@ -471,7 +542,7 @@ mod tests {
             .unwrap()
             .collect::<Result<_, _>>()
             .unwrap();
-        assert_eq!(indexes, ["sessions_by_owner", "sessions_purge"]);
+        assert_eq!(indexes, ["sessions_by_owner", "sessions_legacy_request_id", "sessions_legacy_state", "sessions_purge"]);
         let plan: Vec<String> = c
             .prepare(&format!("EXPLAIN QUERY PLAN SELECT {COLS} FROM sessions WHERE owner = ?1 ORDER BY created_at DESC, id LIMIT ?2"))
             .unwrap()
@@ -480,5 +551,107 @@ mod tests {
             .collect::<Result<_, _>>()
             .unwrap();
         assert!(plan.iter().any(|p| p.contains("sessions_by_owner")), "{plan:?}");
+    }
+
+    fn keyed_session<'a>(id: &'a str, request_id: &'a str, state: &'a str) -> NewSession<'a> {
+        NewSession {
+            id,
+            request_id,
+            state,
+            nonce: "n",
+            flow: super::super::Flow::CrossDevice,
+            dcql: "{}",
+            redirect_uri: None,
+            request_uri_method: "post",
+            now: 0,
+            expires_at: 100,
+            purge_at: 200,
+            owner: None,
+            client_id_prefix: ClientIdPrefix::OpenidFederation,
+            request_mode: RequestMode::Reference,
+            x5c_leaf: None,
+            request_object: None,
+        }
+    }
+
+    fn plan(c: &Connection, sql: &str) -> String {
+        let rows: Vec<String> =
+            c.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap().query_map(params!["i", "h"], |r| r.get(3)).unwrap().collect::<Result<_, _>>().unwrap();
+        rows.join("; ")
+    }
+
+    /// A keyed handle (`<id>.<secret>`) finds its session through the key and only with its
+    /// whole secret; a handle from before through the partial index of such rows, which a
+    /// keyed row never enters; no other unique index is written.
+    #[test]
+    fn keyed_handles_are_found_through_the_key_and_only_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Sqlite::open(&dir.path().join("verifier.sqlite")).unwrap();
+        s.create(&keyed_session("k1", "k1.rsecret", "k1.ssecret")).unwrap();
+        s.create(&keyed_session("k2", "k2.rother", "k2.sother")).unwrap();
+        for wrong in ["k1.rsecreT", "k1.rsecre", "k1.", "k2.rsecret", ".rsecret", "k1", "rsecret"] {
+            assert!(s.by("request_id", wrong).unwrap().is_none(), "{wrong}");
+            assert!(take_request_in(&s.read(), wrong, 1).unwrap().is_none(), "{wrong}");
+        }
+        assert!(s.by_state_in_batch("k1.ssecreT").unwrap().is_none());
+        assert!(s.by_state_in_batch("k2.ssecret").unwrap().is_none(), "another session's id");
+        let taken = take_request_in(&s.read(), "k1.rsecret", 1).unwrap().unwrap();
+        assert_eq!((taken.id.as_str(), taken.status), ("k1", SessionStatus::RequestFetched));
+        assert!(take_request_in(&s.read(), "k1.rsecret", 1).unwrap().is_none(), "single use");
+        assert_eq!(s.by_state_in_batch("k1.ssecret").unwrap().unwrap().id, "k1");
+        s.give_back_request("k1.rsecret").unwrap();
+        assert_eq!(s.by("id", "k1").unwrap().unwrap().status, SessionStatus::Created);
+
+        let c = s.read();
+        let legacy_rows: i64 = c.query_row("SELECT COUNT(*) FROM sessions WHERE instr(state, '.') = 0", [], |r| r.get(0)).unwrap();
+        assert_eq!(legacy_rows, 0);
+        let keyed = plan(&c, &by_handle_sql("state", true, "SELECT id FROM sessions", ""));
+        assert!(keyed.contains("sqlite_autoindex_sessions_1"), "{keyed}");
+        let legacy = plan(&c, &by_handle_sql("request_id", false, "SELECT id FROM sessions", ""));
+        assert!(legacy.contains("sessions_legacy_request_id"), "{legacy}");
+        let unique: Vec<String> = c
+            .prepare("SELECT name FROM pragma_index_list('sessions') WHERE \"unique\" = 1 AND partial = 0")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(unique, ["sqlite_autoindex_sessions_1"], "the key's index only");
+    }
+
+    /// A file from before keyed handles (`UNIQUE` on `request_id`, `state`, `nonce`) is
+    /// rebuilt at open without those constraints, its sessions kept and still answered by
+    /// their old handles, beside new keyed ones.
+    #[test]
+    fn a_file_from_before_keyed_handles_is_rebuilt_and_its_sessions_still_answer() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("verifier.sqlite");
+        {
+            let c = Connection::open(&path).unwrap();
+            c.execute_batch(
+                "CREATE TABLE sessions (id TEXT PRIMARY KEY, request_id TEXT NOT NULL UNIQUE, state TEXT NOT NULL UNIQUE, nonce TEXT NOT NULL UNIQUE,
+                    flow TEXT NOT NULL, dcql TEXT NOT NULL, redirect_uri TEXT, request_uri_method TEXT NOT NULL, status TEXT NOT NULL,
+                    created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, purge_at INTEGER NOT NULL, response_code_hash TEXT, result TEXT,
+                    result_taken INTEGER NOT NULL DEFAULT 0);
+                 CREATE INDEX sessions_purge ON sessions(purge_at);
+                 INSERT INTO sessions (id, request_id, state, nonce, flow, dcql, request_uri_method, status, created_at, expires_at, purge_at)
+                    VALUES ('old', 'oldrequest', 'oldstate', 'oldnonce', 'cross_device', '{}', 'post', 'created', 0, 100, 200);",
+            )
+            .unwrap();
+        }
+        let s = Sqlite::open(&path).unwrap();
+        let constraints: i64 = s.read().query_row("SELECT COUNT(*) FROM pragma_index_list('sessions') WHERE origin = 'u'", [], |r| r.get(0)).unwrap();
+        assert_eq!(constraints, 0, "rebuilt without them");
+        let old = s.by("id", "old").unwrap().unwrap();
+        assert_eq!((old.nonce.as_str(), old.request_mode, old.client_id_prefix), ("oldnonce", RequestMode::Reference, ClientIdPrefix::OpenidFederation));
+        assert_eq!(take_request_in(&s.read(), "oldrequest", 1).unwrap().unwrap().id, "old");
+        assert!(take_request_in(&s.read(), "oldrequest", 1).unwrap().is_none(), "single use");
+        assert_eq!(s.by_state_in_batch("oldstate").unwrap().unwrap().id, "old");
+        s.create(&keyed_session("new", "new.r", "new.s")).unwrap();
+        assert_eq!(s.by("request_id", "new.r").unwrap().unwrap().id, "new");
+        drop(s);
+        let again = Sqlite::open(&path).unwrap();
+        assert_eq!(again.by_state_in_batch("oldstate").unwrap().unwrap().status, SessionStatus::RequestFetched, "kept across opens");
+        assert!(again.by("id", "new").unwrap().is_some());
     }
 }
