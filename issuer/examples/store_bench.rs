@@ -16,15 +16,10 @@ use std::time::{Duration, Instant};
 use issuer::status_pool::StatusPool;
 use issuer::store::{Issued, Spend, Spent, Store};
 
-/// The process's CPU time so far, in seconds.
-fn cpu() -> f64 {
-    service_kit::cpu::machine_and_process_cpu().1.as_secs_f64()
-}
+use service_kit::bench::process_cpu_secs as cpu;
 
 fn random() -> String {
-    let mut b = [0u8; 32];
-    getrandom::fill(&mut b).unwrap();
-    wallet_core::jose::b64::encode(b)
+    service_kit::bench::random_token().unwrap()
 }
 
 fn main() {
@@ -33,11 +28,7 @@ fn main() {
     let dir = args.first().map_or_else(|| tmp.path().to_owned(), std::path::PathBuf::from);
     let concurrent: usize = args.get(1).map_or(50, |s| s.parse().unwrap());
     let records: usize = args.get(2).map_or(20_000, |s| s.parse().unwrap());
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("store-bench.sqlite");
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-    }
+    let path = service_kit::bench::fresh_database(&dir, "store-bench.sqlite").unwrap();
     let store = Arc::new(Store::open(&path).unwrap());
     let pool = Arc::new(StatusPool::default());
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();

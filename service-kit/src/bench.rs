@@ -10,6 +10,33 @@ use crate::cpu::this_thread_cpu;
 /// latency below saturation, where a closed loop of 200 only measures its own queue.
 pub const PACED_PAUSE: Duration = Duration::from_millis(100);
 
+/// This process's CPU time so far (every thread), in seconds: what the store benchmarks
+/// (`examples/store_bench.rs` of the issuer and the verifier) divide by their records.
+pub fn process_cpu_secs() -> f64 {
+    crate::cpu::machine_and_process_cpu().1.as_secs_f64()
+}
+
+/// `dir/name`, with any database left there by an earlier run (and its `-wal`, `-shm`)
+/// removed, `dir` created: a store benchmark starts from an empty file.
+pub fn fresh_database(dir: &std::path::Path, name: &str) -> std::io::Result<std::path::PathBuf> {
+    std::fs::create_dir_all(dir)?;
+    let path = dir.join(name);
+    for suffix in ["", "-wal", "-shm"] {
+        match std::fs::remove_file(format!("{}{suffix}", path.display())) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+    }
+    Ok(path)
+}
+
+/// 32 random bytes, base64url: a token, nonce or `jti` for a benchmark's rows.
+pub fn random_token() -> Result<String, getrandom::Error> {
+    let mut b = [0u8; 32];
+    getrandom::fill(&mut b)?;
+    Ok(wallet_core::jose::b64::encode(b))
+}
+
 /// A multi-thread runtime whose threads are all named `name` (workers and blocking pool
 /// alike, kept alive for the whole run, so that [`crate::cpu::threads_cpu`] counts them all).
 pub fn runtime(name: &str, workers: usize) -> std::io::Result<tokio::runtime::Runtime> {

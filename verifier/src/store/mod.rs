@@ -635,7 +635,7 @@ impl Store {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
     fn store() -> (tempfile::TempDir, Store) {
@@ -644,7 +644,9 @@ mod tests {
         (d, s)
     }
 
-    fn new<'a>(id: &'a str, flow: Flow) -> NewSession<'a> {
+    /// A session whose handles and nonce are all `id` (handles from before keyed ones: the
+    /// `sqlite` module's tests give keyed ones).
+    pub(super) fn new<'a>(id: &'a str, flow: Flow) -> NewSession<'a> {
         NewSession {
             id,
             request_id: id,

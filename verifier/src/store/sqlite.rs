@@ -554,24 +554,7 @@ mod tests {
     }
 
     fn keyed_session<'a>(id: &'a str, request_id: &'a str, state: &'a str) -> NewSession<'a> {
-        NewSession {
-            id,
-            request_id,
-            state,
-            nonce: "n",
-            flow: super::super::Flow::CrossDevice,
-            dcql: "{}",
-            redirect_uri: None,
-            request_uri_method: "post",
-            now: 0,
-            expires_at: 100,
-            purge_at: 200,
-            owner: None,
-            client_id_prefix: ClientIdPrefix::OpenidFederation,
-            request_mode: RequestMode::Reference,
-            x5c_leaf: None,
-            request_object: None,
-        }
+        NewSession { request_id, state, nonce: "n", ..super::super::tests::new(id, super::super::Flow::CrossDevice) }
     }
 
     fn plan(c: &Connection, sql: &str) -> String {

@@ -4,7 +4,7 @@
 //! The presentations benchmark (`cargo bench -p verifier --bench presentations`) measures
 //! the whole flow; this one isolates the store, whose figures vary less from run to run.
 //!
-//! `cargo run --release -p verifier --example store_bench -- [DIR] [CONCURRENT] [SESSIONS]`
+//! `cargo run --release -p verifier --example session_store_bench -- [DIR] [CONCURRENT] [SESSIONS]`
 //! (defaults: a temporary directory, 50, 40000). CPU is the process's
 //! (`service_kit::cpu`); the purge runs every second, as the service's serve loop.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, missing_docs)]
@@ -15,15 +15,10 @@ use std::time::{Duration, Instant};
 
 use verifier::store::{ClientIdPrefix, Flow, NewSession, RequestMode, SessionStatus, Store};
 
-/// The process's CPU time so far, in seconds.
-fn cpu() -> f64 {
-    service_kit::cpu::machine_and_process_cpu().1.as_secs_f64()
-}
+use service_kit::bench::process_cpu_secs as cpu;
 
 fn random() -> String {
-    let mut b = [0u8; 32];
-    getrandom::fill(&mut b).unwrap();
-    wallet_core::jose::b64::encode(b)
+    service_kit::bench::random_token().unwrap()
 }
 
 const DCQL: &str = r#"{"credentials":[{"id":"pid","format":"dc+sd-jwt","meta":{"vct_values":["urn:eudi:pid:it:1"]},"claims":[{"path":["age_over_18"]}]}]}"#;
@@ -34,11 +29,7 @@ fn main() {
     let dir = args.first().map_or_else(|| tmp.path().to_owned(), std::path::PathBuf::from);
     let concurrent: usize = args.get(1).map_or(50, |s| s.parse().unwrap());
     let sessions: usize = args.get(2).map_or(40_000, |s| s.parse().unwrap());
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("store-bench.sqlite");
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-    }
+    let path = service_kit::bench::fresh_database(&dir, "store-bench.sqlite").unwrap();
     let store = Arc::new(Store::open(&path).unwrap());
     // A verdict as the service stores it for the integrator (about 900 bytes).
     let result = format!(r#"{{"status":"verified","credentials":{{"pid":[{{"vct":"urn:eudi:pid:it:1","claims":{{"age_over_18":true}},"padding":"{}"}}]}}}}"#, "x".repeat(800));
