@@ -689,3 +689,24 @@ fn verifier_falls_back_to_the_general_path_with_the_same_outcome() {
     let p = fx.bind(&broken);
     assert_eq!(fx.verifier().verify(&p, NOW).unwrap_err(), SdJwtError::MalformedSdStructure("_sd (not an array of strings)"));
 }
+
+/// A disclosure is the compact JSON array `[salt, name, value]` (`[salt, value]` for an
+/// array element), base64url, byte for byte: member order kept, no spaces, non-ASCII
+/// written as is, quotes and controls escaped (RFC 9901 §4.2.1, §4.2.2).
+#[test]
+fn a_disclosure_is_the_compact_json_array_byte_for_byte() {
+    let cases = [
+        (Disclosure::with_salt("_26bc4LT-ac6q2KI6cBW5es", Some("family_name"), json!("Möbius")).unwrap(), r#"["_26bc4LT-ac6q2KI6cBW5es","family_name","Möbius"]"#),
+        (
+            Disclosure::with_salt("s", Some("address"), json!({"street": "Via \"Roma\" 1", "n": [1, 2.5, null, true], "a": {}})).unwrap(),
+            r#"["s","address",{"street":"Via \"Roma\" 1","n":[1,2.5,null,true],"a":{}}]"#,
+        ),
+        (Disclosure::with_salt("s", Some("tab"), json!("a\tb\u{1}")).unwrap(), r#"["s","tab","a\tb\u0001"]"#),
+        (Disclosure::with_salt("lklxF5jMYlGTPUovMNIvCA", None, json!("FR")).unwrap(), r#"["lklxF5jMYlGTPUovMNIvCA","FR"]"#),
+    ];
+    for (d, text) in cases {
+        assert_eq!(b64::decode(d.encoded()).unwrap(), text.as_bytes(), "{text}");
+        let parsed = Disclosure::parse(d.encoded(), 0).unwrap();
+        assert_eq!((parsed.digest(), parsed.salt(), parsed.name(), parsed.value()), (d.digest(), d.salt(), d.name(), d.value()));
+    }
+}
