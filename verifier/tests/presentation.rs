@@ -123,6 +123,36 @@ async fn same_device_happy_path_with_single_use_response_code() {
     assert_eq!((s, v["error"].as_str()), (404, Some("not_found")));
 }
 
+/// Session fixation: a `response_code` from another same-device flow (an attacker's own,
+/// sent into the victim's browser) names another session, so the integrator taking the
+/// result of the browser's own session with it is refused, and the other session's result
+/// is not spent by the attempt.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_response_code_of_another_session_is_refused() {
+    let fed = Fed::new().await;
+    let mut ids_and_codes = Vec::new();
+    for _ in 0..2 {
+        let s = fed.session(json!({"preset": "pid", "flow": "same_device"})).await;
+        let wallet = Wallet::new();
+        let f = wallet.fetch(&fed, s["wallet_url"].as_str().unwrap()).await;
+        let claims = ["given_name", "family_name", "birthdate", "place_of_birth", "nationalities", "tax_id_code"];
+        let p = wallet.present(&fed.issuer.pid(&wallet.holder), &claims, f.request.client_id.as_str(), &f.request.nonce);
+        let (status, body) = post_response(&fed, &f.request.response_uri, wallet.response_form(&f.request, vec![("pid", p)], f.request.state.clone())).await;
+        assert_eq!(status, 200, "{body}");
+        let code = url::Url::parse(body["redirect_uri"].as_str().unwrap()).unwrap().query_pairs().find(|(k, _)| k == "response_code").unwrap().1.into_owned();
+        ids_and_codes.push((s["session_id"].as_str().unwrap().to_owned(), code));
+    }
+    let [(victim, victim_code), (attacker, attacker_code)] = <[_; 2]>::try_from(ids_and_codes).unwrap();
+    let (s, v) = fed.result(&victim, Some(&attacker_code)).await;
+    assert_eq!((s, v["error"].as_str()), (403, Some("invalid_request")), "{v}");
+    let (s, v) = fed.result(&attacker, Some(&victim_code)).await;
+    assert_eq!(s, 403, "{v}");
+    for (id, code) in [(&victim, &victim_code), (&attacker, &attacker_code)] {
+        let (s, v) = fed.result(id, Some(code)).await;
+        assert_eq!((s, v["status"].as_str()), (200, Some("verified")), "{v}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn declined_same_device_gets_a_redirect_and_a_declined_verdict() {
     let fed = Fed::new().await;
