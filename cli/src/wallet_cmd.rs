@@ -55,7 +55,9 @@ pub(crate) enum WalletCommand {
     Revoke {
         #[command(flatten)]
         wallet: WalletArgs,
-        /// The instance id (as `instances` lists it).
+        /// The instance id (as `instances` lists it). Taken as given even when it starts
+        /// with `-`, as a base64url id can.
+        #[arg(allow_hyphen_values = true)]
         id: Option<String>,
     },
     /// Print the public JWK of this wallet's holder key (made on first use): the key an
@@ -689,6 +691,24 @@ mod tests {
         assert_eq!(fields[2].1, "https://www.spid.gov.it/SpidL1");
         assert!(matches!(fill(&f, Some("TINIT-XXX"), None), Err(CliError::Usage(m)) if m.contains("offers")));
         assert_eq!(String::from_utf8(form_body(&fields[..1])).unwrap(), "session=s%261");
+    }
+
+    /// A wallet instance id is base64url and may start with `-` (one in 64 does): `revoke`
+    /// takes it as the id, not as an unknown option.
+    #[test]
+    fn an_instance_id_starting_with_a_hyphen_is_taken_as_the_id() {
+        #[derive(clap::Parser)]
+        struct Top {
+            #[command(subcommand)]
+            command: WalletCommand,
+        }
+        for id in ["-23zoGIKmtT14KhNR5Lc1KoaFRpN86CP245U2pMwM2E", "--x", "plain"] {
+            let top = <Top as clap::Parser>::try_parse_from(["tessera", "revoke", "--provider", "http://127.0.0.1:1", "--ta", "http://127.0.0.1:2", id]);
+            match top.map(|t| t.command) {
+                Ok(WalletCommand::Revoke { id: Some(got), .. }) => assert_eq!(got, id),
+                other => panic!("{id}: {:?}", other.err()),
+            }
+        }
     }
 
     #[test]
