@@ -94,20 +94,27 @@ async fn cross_device_happy_path_and_result_once() {
     assert_eq!(fed.state(id).await["result_fetched"], true);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn same_device_happy_path_with_single_use_response_code() {
-    let fed = Fed::new().await;
-    let s = fed.session(json!({"preset": "pid", "flow": "same_device", "request_uri_method": "get"})).await;
-    let id = s["session_id"].as_str().unwrap();
+/// A same-device session of `session` (a PID preset) answered by a fresh wallet with the
+/// PID's claims: its id and the `response_code` of the redirect (to our `BACK` page).
+async fn same_device_pid(fed: &Fed, session: Value) -> (String, String) {
+    let s = fed.session(session).await;
     let wallet = Wallet::new();
-    let f = wallet.fetch(&fed, s["wallet_url"].as_str().unwrap()).await;
+    let f = wallet.fetch(fed, s["wallet_url"].as_str().unwrap()).await;
     let claims = ["given_name", "family_name", "birthdate", "place_of_birth", "nationalities", "tax_id_code"];
     let p = wallet.present(&fed.issuer.pid(&wallet.holder), &claims, f.request.client_id.as_str(), &f.request.nonce);
-    let (status, body) = post_response(&fed, &f.request.response_uri, wallet.response_form(&f.request, vec![("pid", p)], f.request.state.clone())).await;
+    let (status, body) = post_response(fed, &f.request.response_uri, wallet.response_form(&f.request, vec![("pid", p)], f.request.state.clone())).await;
     assert_eq!(status, 200, "{body}");
     let redirect = url::Url::parse(body["redirect_uri"].as_str().unwrap()).unwrap();
     assert!(redirect.as_str().starts_with(BACK));
     let code = redirect.query_pairs().find(|(k, _)| k == "response_code").unwrap().1.into_owned();
+    (s["session_id"].as_str().unwrap().to_owned(), code)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn same_device_happy_path_with_single_use_response_code() {
+    let fed = Fed::new().await;
+    let (id, code) = same_device_pid(&fed, json!({"preset": "pid", "flow": "same_device", "request_uri_method": "get"})).await;
+    let id = id.as_str();
     assert!(code.len() >= 22, "at least 128 bits");
 
     // Without the code, or with another, the integrator gets nothing.
@@ -130,19 +137,8 @@ async fn same_device_happy_path_with_single_use_response_code() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_response_code_of_another_session_is_refused() {
     let fed = Fed::new().await;
-    let mut ids_and_codes = Vec::new();
-    for _ in 0..2 {
-        let s = fed.session(json!({"preset": "pid", "flow": "same_device"})).await;
-        let wallet = Wallet::new();
-        let f = wallet.fetch(&fed, s["wallet_url"].as_str().unwrap()).await;
-        let claims = ["given_name", "family_name", "birthdate", "place_of_birth", "nationalities", "tax_id_code"];
-        let p = wallet.present(&fed.issuer.pid(&wallet.holder), &claims, f.request.client_id.as_str(), &f.request.nonce);
-        let (status, body) = post_response(&fed, &f.request.response_uri, wallet.response_form(&f.request, vec![("pid", p)], f.request.state.clone())).await;
-        assert_eq!(status, 200, "{body}");
-        let code = url::Url::parse(body["redirect_uri"].as_str().unwrap()).unwrap().query_pairs().find(|(k, _)| k == "response_code").unwrap().1.into_owned();
-        ids_and_codes.push((s["session_id"].as_str().unwrap().to_owned(), code));
-    }
-    let [(victim, victim_code), (attacker, attacker_code)] = <[_; 2]>::try_from(ids_and_codes).unwrap();
+    let (victim, victim_code) = same_device_pid(&fed, json!({"preset": "pid", "flow": "same_device"})).await;
+    let (attacker, attacker_code) = same_device_pid(&fed, json!({"preset": "pid", "flow": "same_device"})).await;
     let (s, v) = fed.result(&victim, Some(&attacker_code)).await;
     assert_eq!((s, v["error"].as_str()), (403, Some("invalid_request")), "{v}");
     let (s, v) = fed.result(&attacker, Some(&victim_code)).await;
