@@ -96,7 +96,8 @@ pub(crate) enum FederationCommand {
         admin: Admin,
     },
     /// Run one federation entity: a trust anchor (no --authority-hint), an intermediate, or
-    /// with --leaf a plain entity publishing its configuration. Stays up until Ctrl-C.
+    /// with --leaf a plain entity publishing its configuration. Stays up until Ctrl-C or
+    /// SIGTERM.
     Serve {
         /// Its entity id (public base URL).
         #[arg(long)]
@@ -239,11 +240,7 @@ fn serve_state(state: AppState, listen: &str, id: &EntityId) -> Result<(), CliEr
         let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| usage(format!("{listen}: {e}")))?;
         println!("{id} serving on {listen}: {}", id.configuration_url());
         // With peer addresses, for the per-client rate limits.
-        service_kit::serve::serve(listener, router(state), async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await
-        .map_err(usage)
+        service_kit::serve::serve(listener, router(state), service_kit::process::shutdown_signal()).await.map_err(usage)
     })
 }
 

@@ -151,14 +151,14 @@ pub(crate) fn run(c: IssuerCommand) -> Result<(), CliError> {
 
 fn serve(path: &Path) -> Result<(), CliError> {
     let config = issuer::Config::load(path).map_err(|e| usage(format!("{}: {e}", path.display())))?;
-    crate::verifier_cmd::init_logs();
+    service_kit::process::init_logs();
     runtime()?.block_on(async move {
         let listen = config.listen;
         let id = config.entity_id.clone();
         let state = issuer::Issuer::open(config).map_err(|e| usage(format!("issuer: {e}")))?;
         let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| usage(format!("{listen}: {e}")))?;
         crate::print_out(&format!("issuer {id} serving on {listen}: {}", id.configuration_url()));
-        issuer::serve_listener(state, listener, crate::verifier_cmd::shutdown_signal()).await.map_err(usage)?;
+        issuer::serve_listener(state, listener, service_kit::process::shutdown_signal()).await.map_err(usage)?;
         crate::print_out("issuer stopped");
         Ok(())
     })

@@ -468,10 +468,13 @@ pub(crate) fn run(a: &UpArgs) -> Result<(), CliError> {
         if let Some(r) = &replicas {
             r.print();
         }
-        println!("Ctrl-C stops it.");
+        println!("Ctrl-C stops it (SIGTERM too).");
         let stopped = match replicas {
             Some(r) => r.supervise().await,
-            None => tokio::signal::ctrl_c().await.map_err(usage),
+            None => {
+                service_kit::process::shutdown_signal().await;
+                Ok(())
+            }
         };
         println!("stopping");
         stopped

@@ -28,51 +28,16 @@ pub(crate) fn run(c: VerifierCommand) -> Result<(), CliError> {
     }
 }
 
-/// Waits for Ctrl-C, or SIGTERM on Unix.
-pub(crate) async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
-}
-
-/// A served service's own logs on stderr (TESSERA_LOG = error, warn, info (default), debug,
-/// trace).
-pub(crate) fn init_logs() {
-    let level = match std::env::var("TESSERA_LOG").unwrap_or_default().to_ascii_lowercase().as_str() {
-        "error" => tracing_subscriber::filter::LevelFilter::ERROR,
-        "warn" => tracing_subscriber::filter::LevelFilter::WARN,
-        "debug" => tracing_subscriber::filter::LevelFilter::DEBUG,
-        "trace" => tracing_subscriber::filter::LevelFilter::TRACE,
-        _ => tracing_subscriber::filter::LevelFilter::INFO,
-    };
-    let _ = tracing_subscriber::fmt().with_max_level(level).with_ansi(false).with_writer(std::io::stderr).try_init();
-}
-
 fn serve(path: &std::path::Path) -> Result<(), CliError> {
     let config = verifier::Config::load(path).map_err(|e| usage(format!("{}: {e}", path.display())))?;
-    init_logs();
+    service_kit::process::init_logs();
     runtime()?.block_on(async move {
         let listen = config.listen;
         let id = config.entity_id.clone();
         let state = verifier::Verifier::open(config).map_err(|e| usage(format!("verifier: {e}")))?;
         let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| usage(format!("{listen}: {e}")))?;
         crate::print_out(&format!("verifier {id} serving on {listen}: {}", id.configuration_url()));
-        verifier::serve_listener(state, listener, shutdown_signal()).await.map_err(usage)?;
+        verifier::serve_listener(state, listener, service_kit::process::shutdown_signal()).await.map_err(usage)?;
         crate::print_out("verifier stopped");
         Ok(())
     })

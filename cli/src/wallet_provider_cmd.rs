@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use crate::CliError;
 use crate::federation_cmd::{runtime, usage};
-use crate::verifier_cmd::{init_logs, shutdown_signal};
+use service_kit::process::{init_logs, shutdown_signal};
 
 #[derive(clap::Subcommand)]
 pub(crate) enum WalletProviderCommand {

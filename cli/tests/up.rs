@@ -1,5 +1,5 @@
 //! `tessera up` then `tessera federation resolve|list` and `tessera wallet activate|revoke`
-//! against it, over loopback.
+//! against it, over loopback; `tessera up` stopped by SIGTERM.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)] // test code
 
 use std::process::{Command, Stdio};
@@ -34,7 +34,7 @@ fn up_then_resolve_and_list() {
     let dir = tempfile::tempdir().unwrap();
     let base = ports(0);
     let data = dir.path().join("data");
-    let _up = up(base, &data);
+    let mut running = up(base, &data);
     let (ta, leaf) = (format!("http://127.0.0.1:{base}"), format!("http://127.0.0.1:{}", base + 2));
     let start = Instant::now();
     let resolved = loop {
@@ -174,6 +174,17 @@ fn up_then_resolve_and_list() {
     // The in-person page's operator password was made and kept.
     let password = std::fs::read_to_string(data.join("verifier").join("operator-password")).unwrap();
     assert!(password.trim().len() >= 20);
+    // SIGTERM, what a process manager sends, stops it as Ctrl-C does: exit 0.
+    assert!(Command::new("kill").args(["-TERM", &running.0.id().to_string()]).status().unwrap().success());
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = running.0.try_wait().unwrap() {
+            break s;
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "tessera up did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(status.success(), "{status:?}");
 }
 
 #[test]

@@ -1,7 +1,8 @@
 //! `tessera verifier hash-password` and `tessera verifier serve --config FILE`: the hash an
 //! operator account takes, and the verifier run from a TOML file (health, its Entity
 //! Configuration, the integrator API behind its admin token), stopped by SIGTERM; and
-//! `tessera wallet-provider serve --config FILE`, the other service run the same way.
+//! `tessera wallet-provider serve --config FILE`, the other service run the same way; and
+//! `tessera federation serve`, a trust anchor from flags, stopped the same way.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)] // test code
 
 #[path = "support/served.rs"]
@@ -97,4 +98,23 @@ fn wallet_provider_serves_from_a_config_file_then_stops_on_sigterm() {
     assert!(claims["metadata"]["wallet_solution"].is_object(), "{claims}");
     let out = served::stop(&mut child);
     assert!(out.contains("serving on") && out.contains("wallet provider stopped"), "{out}");
+}
+
+#[test]
+fn a_federation_entity_serves_then_stops_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let base = format!("http://127.0.0.1:{port}");
+    let data = dir.path().join("ta");
+    let listen = format!("127.0.0.1:{port}");
+    let mut child = served::serve(&["federation", "serve", "--entity-id", &base, "--listen", &listen, "--data-dir", data.to_str().unwrap()], &base);
+    let ec = reqwest::blocking::get(format!("{base}/.well-known/openid-federation")).unwrap().text().unwrap();
+    let claims: serde_json::Value = wallet_core::jose::CompactJws::parse(&ec).unwrap().payload_json().unwrap();
+    assert_eq!(claims["sub"], base);
+    // SIGTERM (what systemd and container runtimes send): a graceful stop, exit 0.
+    let out = served::stop(&mut child);
+    assert!(out.contains("serving on"), "{out}");
 }

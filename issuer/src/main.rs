@@ -7,7 +7,6 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use issuer::presets::Preset;
-use tracing_subscriber::filter::LevelFilter;
 
 /// mimalloc rather than glibc malloc, as `tessera-verifier`: fewer cycles per allocation on
 /// the request path (README "Benchmark").
@@ -19,14 +18,7 @@ const USAGE: &str = "usage: tessera-issuer --config FILE\n       tessera-issuer 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let level = match std::env::var("TESSERA_LOG").unwrap_or_default().to_ascii_lowercase().as_str() {
-        "error" => LevelFilter::ERROR,
-        "warn" => LevelFilter::WARN,
-        "debug" => LevelFilter::DEBUG,
-        "trace" => LevelFilter::TRACE,
-        _ => LevelFilter::INFO,
-    };
-    tracing_subscriber::fmt().with_max_level(level).with_ansi(false).with_writer(std::io::stderr).init();
+    service_kit::process::init_logs();
     let r = match args.as_slice() {
         ["--config", p] => serve(Path::new(p)),
         ["load-sample", kind, "--config", p] => load_sample(kind, Path::new(p)),
@@ -65,24 +57,6 @@ fn serve(path: &Path) -> Result<(), String> {
         let state = issuer::Issuer::open(config).map_err(|e| e.to_string())?;
         let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| format!("{listen}: {e}"))?;
         tracing::info!(entity_id = %id, %listen, https = state.tls().is_some(), database = state.store().backend_name(), "issuer serving");
-        issuer::serve_listener(state, listener, shutdown()).await.map_err(|e| e.to_string())
+        issuer::serve_listener(state, listener, service_kit::process::shutdown_signal()).await.map_err(|e| e.to_string())
     })
-}
-
-async fn shutdown() {
-    #[cfg(unix)]
-    {
-        let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) else {
-            let _ = tokio::signal::ctrl_c().await;
-            return;
-        };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
 }

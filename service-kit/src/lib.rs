@@ -20,7 +20,9 @@
 //!   HTTPS (`serve_tls`: rustls with the aws-lc-rs provider, `[tls]` PEM files);
 //! * [`pg`]: a PostgreSQL database behind a synchronous API (its own runtime thread, one
 //!   shared reconnecting connection, the schema created under an advisory lock, a timeout per
-//!   call), for stores whose replicas share their state.
+//!   call), for stores whose replicas share their state;
+//! * [`process`]: a service process's logs (stderr, `TESSERA_LOG`) and the signals that stop
+//!   it gracefully.
 
 pub mod admin;
 pub mod assets;
@@ -35,6 +37,7 @@ pub mod fetch;
 pub mod health;
 pub mod html;
 pub mod pg;
+pub mod process;
 pub mod rate_limit;
 pub mod serve;
 

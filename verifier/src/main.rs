@@ -6,8 +6,6 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use tracing_subscriber::filter::LevelFilter;
-
 /// mimalloc rather than glibc malloc: fewer cycles per allocation on the request path
 /// (README "Throughput": the allocator was about a twentieth of the server's CPU).
 #[global_allocator]
@@ -28,14 +26,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let level = match std::env::var("TESSERA_LOG").unwrap_or_default().to_ascii_lowercase().as_str() {
-        "error" => LevelFilter::ERROR,
-        "warn" => LevelFilter::WARN,
-        "debug" => LevelFilter::DEBUG,
-        "trace" => LevelFilter::TRACE,
-        _ => LevelFilter::INFO,
-    };
-    tracing_subscriber::fmt().with_max_level(level).with_ansi(false).with_writer(std::io::stderr).init();
+    service_kit::process::init_logs();
     match run(&path) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -54,27 +45,6 @@ fn run(path: &Path) -> Result<(), String> {
         let state = verifier::Verifier::open(config).map_err(|e| e.to_string())?;
         let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| format!("{listen}: {e}"))?;
         tracing::info!(entity_id = %id, %listen, https = state.tls().is_some(), database = state.store().backend_name(), "verifier serving");
-        verifier::serve_listener(state, listener, shutdown()).await.map_err(|e| e.to_string())
+        verifier::serve_listener(state, listener, service_kit::process::shutdown_signal()).await.map_err(|e| e.to_string())
     })
-}
-
-async fn shutdown() {
-    #[cfg(unix)]
-    {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-                return;
-            }
-        };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
 }

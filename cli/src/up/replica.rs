@@ -93,13 +93,14 @@ impl Replicas {
         }
     }
 
-    /// Until Ctrl-C: a replica that ends is started again (and printed); then all stop.
+    /// Until Ctrl-C or SIGTERM: a replica that ends is started again (and printed); then
+    /// all stop (a SIGTERM from a process manager must not leave the replicas running).
     pub(crate) async fn supervise(mut self) -> Result<(), CliError> {
-        let ctrl_c = tokio::signal::ctrl_c();
-        tokio::pin!(ctrl_c);
+        let stop = service_kit::process::shutdown_signal();
+        tokio::pin!(stop);
         loop {
             tokio::select! {
-                r = &mut ctrl_c => return r.map_err(usage),
+                () = &mut stop => return Ok(()),
                 () = tokio::time::sleep(Duration::from_millis(300)) => {}
             }
             let mut ended = Vec::new();

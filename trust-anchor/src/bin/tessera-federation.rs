@@ -7,7 +7,6 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use tracing_subscriber::filter::LevelFilter;
 use trust_anchor::{AppState, Config, ServiceConfig};
 use wallet_core::federation::TrustAnchorConfig;
 
@@ -26,14 +25,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let level = match std::env::var("TESSERA_LOG").unwrap_or_default().to_ascii_lowercase().as_str() {
-        "error" => LevelFilter::ERROR,
-        "warn" => LevelFilter::WARN,
-        "debug" => LevelFilter::DEBUG,
-        "trace" => LevelFilter::TRACE,
-        _ => LevelFilter::INFO,
-    };
-    tracing_subscriber::fmt().with_max_level(level).with_ansi(false).with_writer(std::io::stderr).init();
+    service_kit::process::init_logs();
     match run(&path) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -56,7 +48,10 @@ fn run(path: &std::path::Path) -> Result<(), String> {
         let id = config.entity_id.clone();
         let state = AppState::connect(config).await?;
         let (tx, rx) = tokio::sync::oneshot::channel();
-        let server = tokio::spawn(trust_anchor::serve(state, listen, tx, shutdown()));
+        let server = tokio::spawn(trust_anchor::serve(state, listen, tx, async {
+            service_kit::process::shutdown_signal().await;
+            tracing::info!("shutting down");
+        }));
         if let Ok(addr) = rx.await {
             tracing::info!(entity_id = %id, %addr, "serving");
         }
@@ -64,21 +59,4 @@ fn run(path: &std::path::Path) -> Result<(), String> {
         tracing::info!("stopped");
         Ok(())
     })
-}
-
-/// Completes on SIGINT or SIGTERM.
-async fn shutdown() {
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        () = term => {}
-    }
-    tracing::info!("shutting down");
 }
