@@ -23,7 +23,7 @@ use wallet_core::oid4vp::consent::{HolderKeys, RpTrustInputs, TrustMarkCheck, Tr
 use wallet_core::oid4vp::dcql::matcher::Missing;
 use wallet_core::oid4vp::request_object::{RequestObjectError, RpTrust};
 use wallet_core::oid4vp::{
-    ConsentChoice, ConsentError, ConsentRequest, ParsedRequestObject, PresentationFlow, Profile, RequestRef, ResponseUriAnswer, evaluate_rp,
+    ConsentChoice, ConsentError, ConsentRequest, ParsedRequestObject, PresentationFlow, Profile, RequestRef, evaluate_rp,
 };
 use wallet_core::store::CredentialId;
 use wallet_core::time::UnixTime;
@@ -431,11 +431,15 @@ impl PresentationSession {
         }
         let http = self.wallet.http.clone().ok_or_else(|| WalletError::NotConfigured { what: "presentations need an HTTP client".into() })?;
         let prepared = answer(self, UnixTime::now())?;
-        let resp = CoreHttp(http).send(prepared.request).map_err(|e| WalletError::Network { reason: e.to_string() })?;
+        let resp = CoreHttp(http).send(prepared.request.clone()).map_err(|e| WalletError::Network { reason: e.to_string() })?;
         *answered = true;
-        match ResponseUriAnswer::parse(resp.status, &resp.body) {
+        match prepared.read_answer(resp.status, &resp.body) {
             Ok(Ok(a)) => Ok(PresentationOutcome { redirect_uri: a.redirect_uri, transaction_seq: prepared.log_seq }),
             Ok(Err(e)) => Err(WalletError::VerifierRefused { status: resp.status, error: Some(e.error) }),
+            // A redirect the RP did not register is not followed (WP_094a).
+            Err(e @ wallet_core::oid4vp::ResponseError::RedirectNotRegistered(_)) => {
+                Err(WalletError::UntrustedRelyingParty { client_id: self.record.relying_party.client_id.clone(), reason: e.to_string() })
+            }
             Err(_) => Err(WalletError::VerifierRefused { status: resp.status, error: None }),
         }
     }

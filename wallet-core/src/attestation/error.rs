@@ -84,9 +84,6 @@ pub enum AttestationError {
     /// `kid` is not the thumbprint of `cnf.jwk`.
     #[error("kid is not the thumbprint of cnf.jwk")]
     KidMismatch,
-    /// `sub` is not the thumbprint of `cnf.jwk` (WAA).
-    #[error("sub is not the thumbprint of cnf.jwk")]
-    SubjectMismatch,
     /// `iss` is not what it must be.
     #[error("iss must be `{expected}`, got `{found}`")]
     IssuerMismatch {

@@ -265,10 +265,15 @@ fn waa_expired_untrusted_and_sub_mismatch() {
     let rogue = StaticKeyResolver::any_issuer(SoftwareSigner::generate().unwrap().public_jwk());
     assert_eq!(verify_waa(&waa, &rogue, NOW, DEFAULT_SKEW).unwrap_err(), AttestationError::BadSignature);
 
+    assert!(verify_waa(&waa, &trust, NOW, DEFAULT_SKEW).unwrap().sub_is_key_thumbprint());
+    // A `sub` that is not the key's thumbprint (older SDK builds put the JWK `kid` there) is
+    // accepted and told apart, for the issuer to log (versions note §5, issuer item 2).
     let mut claims = WaaBuilder::new(WP, &key, &info(), NOW).claims();
-    claims.sub = "someone-else".into();
+    claims.sub = "the-jwk-kid".into();
     let jwt = crate::jose::jws::sign_json(&crate::jose::JwsHeader::new(JwsAlg::Es256).with_typ(WAA_TYP), &claims, &wp).unwrap();
-    assert_eq!(verify_waa(&jwt, &trust, NOW, DEFAULT_SKEW).unwrap_err(), AttestationError::SubjectMismatch);
+    let accepted = verify_waa(&jwt, &trust, NOW, DEFAULT_SKEW).unwrap();
+    assert!(!accepted.sub_is_key_thumbprint());
+    assert_eq!(accepted.client_id(), "the-jwk-kid");
 }
 
 #[test]

@@ -140,7 +140,8 @@ impl VerifiedWaa {
         &self.claims
     }
 
-    /// The client id at issuers (`sub`, the thumbprint of `cnf.jwk`).
+    /// The client id at issuers (`sub`: the thumbprint of `cnf.jwk`, or what an older SDK put
+    /// there, [`Self::sub_is_key_thumbprint`]).
     pub fn client_id(&self) -> &str {
         &self.claims.sub
     }
@@ -154,20 +155,26 @@ impl VerifiedWaa {
     pub fn expires_at(&self) -> UnixTime {
         UnixTime(self.claims.exp)
     }
+
+    /// Whether `sub` is the thumbprint of `cnf.jwk`, as IT-Wallet 1.4 §2 defines the wallet
+    /// instance id ([`verify_waa`] accepts the attestation either way).
+    pub fn sub_is_key_thumbprint(&self) -> bool {
+        self.claims.sub == self.claims.cnf.jwk.thumbprint().as_str()
+    }
 }
 
 /// Verifies a WAA (§8 "Wallet rejects … a WAA/WUA failing signature or WP trust"; issuers,
 /// §3.3): `typ`, the provider's signature with a key `resolver` trusts for `iss`, `cnf.jwk`
-/// a P-256 key with `sub` its thumbprint, `exp`/`iat`/`nbf` with `skew`, and a validity of at
-/// most 24 hours when `iat` is present.
+/// a P-256 key, `exp`/`iat`/`nbf` with `skew`, and a validity of at most 24 hours when `iat`
+/// is present. A `sub` other than the key's thumbprint is accepted, not refused (versions
+/// note §5, issuer item 2: older SDK builds put the JWK `kid` there; the provider's signature
+/// vouches for it either way): [`VerifiedWaa::sub_is_key_thumbprint`] tells the caller, who
+/// logs it.
 pub fn verify_waa(jwt: &str, resolver: &dyn IssuerKeyResolver, now: UnixTime, skew: i64) -> Result<VerifiedWaa, AttestationError> {
     let parsed = parse_typed(jwt, WAA_TYP)?;
     let c: WaaClaims = claims(&parsed, "WAA")?;
     verify_provider_signature(&parsed, &c.iss, resolver, now)?;
     c.cnf.check_p256()?;
-    if c.sub != c.cnf.jwk.thumbprint().as_str() {
-        return Err(AttestationError::SubjectMismatch);
-    }
     // The 24-hour bound applies when `iat` is present.
     check_times(TimeWindow { iat: c.iat, nbf: c.nbf, exp: Some(c.exp) }, now, skew, c.iat.map(|_| WAA_MAX_LIFETIME))?;
     Ok(VerifiedWaa { jwt: jwt.to_owned(), header: parsed.into_header(), claims: c })

@@ -51,7 +51,7 @@ pub use client_id::{ClientId, ClientIdError, ClientIdKind};
 pub use consent::{ConsentChoice, ConsentError, ConsentRequest, PreparedResponse, PresentationFlow, RpEvaluation, evaluate_rp};
 pub use metadata::VerifierMetadata;
 pub use profile::Profile;
-pub use request_object::{ParsedRequestObject, RequestObjectBuilder, RequestObjectError, SigningHeader, VerifiedRequest, VerifyContext};
+pub use request_object::{ParsedRequestObject, RedirectRule, RequestObjectBuilder, RequestObjectError, SigningHeader, VerifiedRequest, VerifyContext};
 pub use request_url::{AuthorizationRequestUrl, RequestRef, RequestUriMethod, RequestUriPost, RequestUrlError, WalletInvocation, WalletMetadata, WalletNonce};
 pub use response::{AuthorizationResponse, ErrorResponse, PostedResponse, ResponseError, ResponseUriAnswer, VpToken, WalletErrorCode, decrypt_response};
 pub use verify::{

@@ -49,6 +49,10 @@ pub enum ResponseError {
     /// Neither `response` nor `error`.
     #[error("neither response nor error in the form")]
     MissingResponse,
+    /// The verifier's answer sends the browser to a `redirect_uri` the RP did not register
+    /// (IT-Wallet 1.4 §5.1, WP_094a; [`super::RedirectRule`]).
+    #[error("the verifier's answer redirects to {0}, which is not among its registered redirect_uris")]
+    RedirectNotRegistered(String),
     /// The JWE has no `kid` (the verifier decrypts by `kid`).
     #[error("JWE header has no kid")]
     MissingKid,

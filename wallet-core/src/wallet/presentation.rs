@@ -30,7 +30,7 @@ use crate::jose::Signer;
 use crate::keystore::{KeyStore, KeyStoreSigner, KeyTag};
 use crate::oid4vp::consent::{HolderKeys, RpTrustInputs};
 use crate::wallet::TrustMarkEvidence;
-use crate::oid4vp::{ConsentChoice, ConsentError, ConsentRequest, ParsedRequestObject, PresentationFlow, Profile, RequestRef, ResponseUriAnswer, evaluate_rp};
+use crate::oid4vp::{ConsentChoice, ConsentError, ConsentRequest, ParsedRequestObject, PresentationFlow, Profile, RequestRef, evaluate_rp};
 use crate::sd_jwt::ClaimPath;
 use crate::store::{CredentialId, CredentialStore, StoreError, TransactionOutcome};
 use crate::time::{Clock, SystemClock, UnixTime};
@@ -271,14 +271,14 @@ impl WalletPresentation {
                 let _ = self.store.record_outcome(seq, self.now(), &o);
             }
         };
-        let resp = match send(self.http.as_ref(), PresentationStep::ResponseUri, prepared.request) {
+        let resp = match send(self.http.as_ref(), PresentationStep::ResponseUri, prepared.request.clone()) {
             Ok(r) => r,
             Err(e) => {
                 record(TransactionOutcome::Failed { reason: e.to_string() });
                 return Err(e);
             }
         };
-        let answer = match ResponseUriAnswer::parse(resp.status, &resp.body) {
+        let answer = match prepared.read_answer(resp.status, &resp.body) {
             Ok(a) => a,
             Err(e) => {
                 record(TransactionOutcome::Failed { reason: format!("HTTP {}: {e}", resp.status) });

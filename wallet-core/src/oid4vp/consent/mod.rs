@@ -24,9 +24,9 @@ use serde_json::{Map, Value};
 
 use super::dcql::matcher::{Missing, satisfied_by};
 use super::dcql::{CredentialFormat, CredentialView, MatchError, match_wallet};
-use super::request_object::VerifiedRequest;
+use super::request_object::{RedirectRule, VerifiedRequest};
 use super::request_url::RequestUrlError;
-use super::response::{AuthorizationResponse, ErrorResponse, ResponseError, VpToken, post_request, response_form};
+use super::response::{AuthorizationResponse, ErrorResponse, ResponseError, ResponseUriAnswer, VerifierErrorAnswer, VpToken, post_request, response_form};
 use super::request_object::RequestObjectError;
 use crate::jose::Signer;
 use crate::sd_jwt::{ClaimPath, KeyBindingInput, SdJwt, SdJwtError};
@@ -161,6 +161,23 @@ pub struct PreparedResponse {
     pub disclosed: BTreeMap<String, Vec<ClaimPath>>,
     /// The transaction log sequence number, when a store was given.
     pub log_seq: Option<i64>,
+    /// Where the RP may redirect the browser after this response ([`Self::read_answer`]).
+    pub redirects: RedirectRule,
+}
+
+impl PreparedResponse {
+    /// The verifier's answer to this response ([`ResponseUriAnswer::parse`]), its
+    /// `redirect_uri` checked against the RP's registration ([`RedirectRule`]): a wallet
+    /// never follows a redirect the RP did not register.
+    pub fn read_answer(&self, status: u16, body: &[u8]) -> Result<Result<ResponseUriAnswer, VerifierErrorAnswer>, ResponseError> {
+        let answer = ResponseUriAnswer::parse(status, body)?;
+        if let Ok(ResponseUriAnswer { redirect_uri: Some(r) }) = &answer
+            && !self.redirects.allows(r)
+        {
+            return Err(ResponseError::RedirectNotRegistered(r.clone()));
+        }
+        Ok(answer)
+    }
 }
 
 fn value_at<'a>(claims: &'a Map<String, Value>, path: &ClaimPath) -> Option<&'a Value> {
@@ -279,7 +296,7 @@ impl ConsentRequest {
             })?),
             None => None,
         };
-        Ok(PreparedResponse { request: post_request(&self.request.response_uri, response_form(&jwe)), disclosed, log_seq })
+        Ok(PreparedResponse { request: post_request(&self.request.response_uri, response_form(&jwe)), disclosed, log_seq, redirects: self.request.redirect_rule() })
     }
 
     /// Declines: `access_denied` with the request's `state`, logged in `store` when given
@@ -296,7 +313,7 @@ impl ConsentRequest {
             })?),
             None => None,
         };
-        Ok(PreparedResponse { request: post_request(&self.request.response_uri, form), disclosed: BTreeMap::new(), log_seq })
+        Ok(PreparedResponse { request: post_request(&self.request.response_uri, form), disclosed: BTreeMap::new(), log_seq, redirects: self.request.redirect_rule() })
     }
 
     fn counterparty(&self) -> String {

@@ -122,6 +122,34 @@ fn decline_sends_access_denied_and_is_logged() {
     assert_eq!(log[0].entry.kind, TransactionKind::Declined);
 }
 
+/// WP_094a: the wallet follows the `response_uri`'s `redirect_uri` only when the RP
+/// registered it (a per-session query such as `response_code` allowed); anything else is
+/// refused, naming the URI, and the answer's other forms read as before.
+#[test]
+fn the_answers_redirect_must_be_registered() {
+    let fx = Fixture::new();
+    let req = open_request(&fx);
+    let rp = evaluate_rp(&req, None, &TrustMarkInputs::default(), NOW);
+    let dir = tempfile::tempdir().unwrap();
+    let (s, _) = store(&dir, &fx, true);
+    let consent = ConsentRequest::from_store(req, rp, &s).unwrap();
+    let prepared = consent.present(&consent.default_choice(), &fx.holder, NOW, None).unwrap();
+    assert_eq!(prepared.redirects, RedirectRule::Registered(vec!["https://rp.example.it/cb".into()]));
+    let answer = |redirect: &str| prepared.read_answer(200, json!({ "redirect_uri": redirect }).to_string().as_bytes());
+    let good = "https://rp.example.it/cb?response_code=abc";
+    assert_eq!(answer(good).unwrap().unwrap().redirect_uri.as_deref(), Some(good));
+    for bad in ["https://attacker.example/cb?response_code=abc", "https://rp.example.it/elsewhere?response_code=abc", "https://rp.example.it:8443/cb", "http://rp.example.it/cb"] {
+        assert_eq!(answer(bad).unwrap_err(), ResponseError::RedirectNotRegistered(bad.into()), "{bad}");
+    }
+    // No redirect (cross-device), an empty body, an error answer: read as they are.
+    assert_eq!(prepared.read_answer(200, b"{}").unwrap().unwrap().redirect_uri, None);
+    assert_eq!(prepared.read_answer(200, b"").unwrap().unwrap().redirect_uri, None);
+    assert_eq!(prepared.read_answer(400, br#"{"error":"invalid_request"}"#).unwrap().unwrap_err().error, "invalid_request");
+    // A decline's answer goes by the same rule.
+    let declined = consent.decline(NOW, None).unwrap();
+    assert!(matches!(declined.read_answer(200, br#"{"redirect_uri":"https://attacker.example/"}"#), Err(ResponseError::RedirectNotRegistered(_))));
+}
+
 #[test]
 fn missing_credential_and_bad_choices() {
     let fx = Fixture::new();

@@ -93,6 +93,10 @@ pub enum RequestObjectError {
     /// `response_uri` not among the RP's `response_uris` (WP_091a).
     #[error("response_uri `{0}` is not registered by the relying party")]
     ResponseUriNotRegistered(String),
+    /// `transaction_data` this wallet cannot show or bind (OpenID4VP 1.0 §5.1: no type is
+    /// supported yet).
+    #[error("transaction_data not supported: {0}")]
+    TransactionDataNotSupported(String),
     /// `redirect_uri` not among the RP's `redirect_uris` (WP_094a).
     #[error("redirect_uri `{0}` is not registered by the relying party")]
     RedirectUriNotRegistered(String),
@@ -186,6 +190,7 @@ impl RequestObjectError {
             | Self::SanMismatch(_) => "invalid_client",
             Self::RequestUriNotRegistered(_) => "invalid_request_uri",
             Self::VpFormatsNotSupported(_) => "vp_formats_not_supported",
+            Self::TransactionDataNotSupported(_) => "invalid_transaction_data",
             Self::Sign(_) => "server_error",
             _ => "invalid_request",
         }

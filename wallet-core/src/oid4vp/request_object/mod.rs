@@ -29,7 +29,7 @@ mod error;
 mod verify;
 
 pub use error::RequestObjectError;
-pub use verify::{RpTrust, VerifiedRequest, VerifyContext, uri_registered};
+pub use verify::{RedirectRule, RpTrust, VerifiedRequest, VerifyContext, uri_registered};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};

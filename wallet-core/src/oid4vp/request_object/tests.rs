@@ -93,6 +93,12 @@ fn x509_hash_round_trip() {
     let v = verify_x509(&fx, &jwt).unwrap();
     assert!(matches!(v.trust, RpTrust::X509 { ref san_dns, .. } if san_dns == &["rp.example.it".to_owned()]));
     assert_eq!(v.encryption_key, *fx.rp_enc.public_jwk());
+    // The answer's redirect (WP_094a): on a host the certificate names, as the request's URIs.
+    let rule = v.redirect_rule();
+    assert!(matches!(rule, crate::oid4vp::RedirectRule::Certificate { .. }));
+    assert!(rule.allows("https://rp.example.it/any/page?response_code=x"));
+    assert!(!rule.allows("https://attacker.example/cb?response_code=x"));
+    assert!(!rule.allows("not a url"));
 }
 
 #[test]
@@ -471,4 +477,18 @@ fn the_signed_payload_is_the_builders_claims_byte_for_byte() {
     let mut b = fx.builder();
     b.lifetime = 0;
     assert!(matches!(b.sign(&fx.rp_ro, &SigningHeader::default()), Err(RequestObjectError::Time(_))), "the builder's checks hold when signing");
+}
+
+/// OpenID4VP 1.0 §5.1: a wallet refuses transaction data it cannot show or bind, naming the
+/// type, with `invalid_transaction_data`; a request without it is unaffected (above).
+#[test]
+fn transaction_data_of_an_unknown_type_is_refused() {
+    let fx = Fixture::new();
+    let payment = crate::jose::b64::encode(br#"{"type":"payment_data","credential_ids":["pid"],"amount":"10.00"}"#);
+    let e = err(&fx, move |c| c.transaction_data = Some(vec![payment]));
+    assert_eq!(e, RequestObjectError::TransactionDataNotSupported("type `payment_data`".into()));
+    assert_eq!(e.oauth_code(), "invalid_transaction_data");
+    let untyped = crate::jose::b64::encode(br#"{"credential_ids":["pid"]}"#);
+    assert_eq!(err(&fx, move |c| c.transaction_data = Some(vec![untyped])), RequestObjectError::TransactionDataNotSupported("an entry without `type`".into()));
+    assert_eq!(err(&fx, |c| c.transaction_data = Some(vec!["%%".into()])), RequestObjectError::TransactionDataNotSupported("an entry that is not base64url JSON".into()));
 }

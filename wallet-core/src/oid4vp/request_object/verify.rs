@@ -104,7 +104,8 @@ pub struct VerifiedRequest {
     pub state: Option<String>,
     /// `dcql_query`.
     pub dcql_query: DcqlQuery,
-    /// `transaction_data`.
+    /// `transaction_data`: `None` while no type is supported (a request carrying any is
+    /// refused, [`RequestObjectError::TransactionDataNotSupported`]).
     pub transaction_data: Option<Vec<String>>,
     /// The key the response is encrypted to (P-256, with a `kid`).
     pub encryption_key: Jwk,
@@ -142,10 +143,65 @@ fn refuse_root(ders: &[Vec<u8>]) -> Result<(), RequestObjectError> {
     Ok(())
 }
 
+/// A `transaction_data` entry's `type` (base64url of a JSON object), or why it has none.
+fn transaction_data_type(entry: &str) -> String {
+    let object = crate::jose::b64::decode(entry).ok().and_then(|b| serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(&b).ok());
+    match object {
+        Some(o) => match o.get("type").and_then(serde_json::Value::as_str) {
+            Some(t) => format!("type `{t}`"),
+            None => "an entry without `type`".into(),
+        },
+        None => "an entry that is not base64url JSON".into(),
+    }
+}
+
 /// Whether the leaf names the host of `uri` (SAN DNS, or a SAN URI with that host).
 fn san_binds(chain: &VerifiedChain, uri: &str) -> bool {
+    san_names_host(&chain.san_uris, &chain.san_dns, uri)
+}
+
+fn san_names_host(san_uris: &[String], san_dns: &[String], uri: &str) -> bool {
     let Some(host) = uri_host(uri) else { return false };
-    chain.san_dns.contains(&host) || chain.san_uris.iter().any(|u| uri_host(u).as_deref() == Some(host.as_str()))
+    san_dns.contains(&host) || san_uris.iter().any(|u| uri_host(u).as_deref() == Some(host.as_str()))
+}
+
+/// Where the RP may send the citizen's browser once the wallet has answered (the
+/// same-device flow's `redirect_uri` in the `response_uri`'s answer, OpenID4VP 1.0 §8.2):
+/// the request's own URIs are checked when it is verified, the answer's only arrives after
+/// the response was sent. IT-Wallet 1.4 §5.1 (WP_094a): among the RP's `redirect_uris`. A
+/// redirect elsewhere would take the `response_code` to a page the RP never registered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RedirectRule {
+    /// A federation RP: registered in its trust chain's `redirect_uris`
+    /// ([`uri_registered`]: a per-session query such as `response_code` is allowed).
+    Registered(Vec<String>),
+    /// An `x509_hash` RP: on a host its certificate's SAN names, as for the request's URIs.
+    Certificate {
+        /// The leaf's SAN URIs.
+        san_uris: Vec<String>,
+        /// The leaf's SAN DNS names.
+        san_dns: Vec<String>,
+    },
+}
+
+impl RedirectRule {
+    /// Whether the wallet may follow `uri`.
+    pub fn allows(&self, uri: &str) -> bool {
+        match self {
+            Self::Registered(list) => uri_registered(list, uri),
+            Self::Certificate { san_uris, san_dns } => san_names_host(san_uris, san_dns, uri),
+        }
+    }
+}
+
+impl VerifiedRequest {
+    /// The rule for the redirect the RP answers the response with.
+    pub fn redirect_rule(&self) -> RedirectRule {
+        match &self.trust {
+            RpTrust::Federation { .. } => RedirectRule::Registered(self.metadata.redirect_uris.clone()),
+            RpTrust::X509 { san_uris, san_dns } => RedirectRule::Certificate { san_uris: san_uris.clone(), san_dns: san_dns.clone() },
+        }
+    }
 }
 
 fn verify_signature(jwt: &str, key: &Jwk) -> Result<(), RequestObjectError> {
@@ -375,6 +431,14 @@ impl ParsedRequestObject {
             && let Some(q) = dcql_query.credentials.first()
         {
             return Err(RequestObjectError::VpFormatsNotSupported(q.format.as_str().to_owned()));
+        }
+
+        // 9b. Transaction data (OpenID4VP 1.0 §5.1, §8.4): the wallet must refuse a request
+        // with a transaction data type it does not know, since it could neither show it to
+        // the citizen nor bind it in the KB-JWT (`transaction_data_hashes`). No type is
+        // supported yet, so any is refused, naming it.
+        if let Some(td) = c.transaction_data.as_deref().and_then(|v| v.first()) {
+            return Err(RequestObjectError::TransactionDataNotSupported(transaction_data_type(td)));
         }
 
         // 10. Where to encrypt the response (versions note §2: 1.3 wallets use the EC keys,

@@ -165,10 +165,13 @@ pub enum Refusal {
 
 impl Refusal {
     /// The HTTP status the `response_uri` answers with (IT-Wallet §5.1): 403 for key binding,
-    /// nonce and trust failures, 400 otherwise.
+    /// nonce and trust failures ("bad KB-JWT signature, or wrong nonce, or untrusted
+    /// issuer"), 400 otherwise ("invalid/revoked credentials, bad `vp_token`, bad SD-JWT":
+    /// an issuer signature that does not verify is a bad SD-JWT). A revoked issuer
+    /// certificate is a trust failure: the issuer is no longer trusted.
     pub fn http_status(&self) -> u16 {
         match self {
-            Self::KeyBinding(_) | Self::UntrustedIssuer(_) | Self::IssuerNotAllowedForVct { .. } | Self::BadSignature | Self::CertificateRevoked(_) => 403,
+            Self::KeyBinding(_) | Self::UntrustedIssuer(_) | Self::IssuerNotAllowedForVct { .. } | Self::CertificateRevoked(_) => 403,
             _ => 400,
         }
     }

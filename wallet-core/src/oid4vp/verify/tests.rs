@@ -342,6 +342,9 @@ fn bad_issuer_signature_is_refused() {
     let forged = fx.issue_pid(|_| {}, |h| h.x5c = None, &forger);
     let e = check(&fx, &present(&fx, &forged, &paths(), RP, NONCE, NOW), &valid_lists(&fx)).unwrap_err();
     assert_eq!(e, Refusal::BadSignature);
+    // IT-Wallet 1.4 §5.1: a bad SD-JWT is 400 `invalid_request` (403 is for key binding,
+    // nonce and trust).
+    assert_eq!((e.http_status(), e.oauth_code(), e.code()), (400, "invalid_request", "bad_issuer_signature"));
 }
 
 /// With a [`crate::jose::HeaderMemo`] the issuer JWT's header (`kid`, `x5c`,
