@@ -30,17 +30,15 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use wallet_core::attestation::{CLIENT_ATTESTATION_HEADER, CLIENT_ATTESTATION_POP_HEADER};
-use wallet_core::oid4vci::{
-    AuthorizationResponse, AuthorizeRequest, ClientAttestationContext, ErrorCode, ParExpectation, ParRequest, ParResponse, verify_client_attestation, verify_par,
-};
+use wallet_core::attestation::CLIENT_ATTESTATION_HEADER;
+use wallet_core::oid4vci::{AuthorizationResponse, AuthorizeRequest, ErrorCode, ParExpectation, ParRequest, ParResponse, verify_par};
 
 use crate::Issuer;
 use crate::config::Authentication;
 use crate::error::IssuerError;
 use crate::registry::Record;
 use crate::metrics::Event;
-use crate::protocol::SKEW;
+use crate::protocol::{SKEW, verify_attestation};
 use crate::routes::{hash, random};
 
 /// What a pushed request keeps until `/authorize` (and, later, the code).
@@ -121,14 +119,8 @@ pub async fn par(State(st): State<Issuer>, headers: HeaderMap, body: axum::body:
 fn par_inner(st: &Issuer, headers: &HeaderMap, body: &[u8]) -> Result<ParResponse, IssuerError> {
     let now = st.now();
     let issuer = st.config().entity_id.as_str();
-    let ctx = ClientAttestationContext::new(issuer, st.wallet_providers(), now);
-    let client = verify_client_attestation(header_str(headers, CLIENT_ATTESTATION_HEADER), header_str(headers, CLIENT_ATTESTATION_POP_HEADER), &ctx)
-        .map_err(|e| IssuerError::oauth(e.code(), e))?;
+    let client = verify_attestation(st, headers)?;
     let client_id = client.client_id().to_owned();
-    let pop_until = now.secs().saturating_add(ctx.max_pop_age + 2 * ctx.skew);
-    if !st.store().remember_jti(&format!("pop:{client_id}:{}", client.jti), pop_until)? {
-        return Err(IssuerError::oauth(ErrorCode::InvalidClient, "client attestation PoP jti already used"));
-    }
     let body = std::str::from_utf8(body).map_err(|_| IssuerError::bad_request("the body is not UTF-8"))?;
     let req = ParRequest::parse_form(body).map_err(|e| IssuerError::oauth(e.code(), e))?;
     let verified = verify_par(&req, &client, &ParExpectation { audience: issuer, now, skew: SKEW }).map_err(|e| IssuerError::oauth(e.code(), e))?;

@@ -10,13 +10,14 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
+use wallet_core::attestation::{CLIENT_ATTESTATION_HEADER, CLIENT_ATTESTATION_POP_HEADER, VerifiedClientAttestation};
 use wallet_core::jose::{Jwk, JwsAlg, Signer as _};
 use wallet_core::oid4vci::{
-    AuthorizationDetail, CredentialRequest, CredentialResponse, DeferredCredentialRequest, DpopExpectation, ErrorCode, IssuedCredential, NonceResponse,
-    NotificationRequest, ProofExpectation, TokenClaims, TokenExpectation, TokenKind, TokenRequest, TokenResponse, VerifiedDpop, VerifiedToken, dpop,
+    AuthorizationDetail, ClientAttestationContext, CredentialRequest, CredentialResponse, DeferredCredentialRequest, DpopExpectation, ErrorCode, IssuedCredential,
+    NonceResponse, NotificationRequest, ProofExpectation, TokenClaims, TokenExpectation, TokenKind, TokenRequest, TokenResponse, VerifiedDpop, VerifiedToken, dpop,
     pkce::{CodeChallenge, CodeVerifier},
     token::{CodeBinding, check_tx_code},
-    verify_dpop, verify_proofs, verify_token,
+    verify_client_attestation, verify_dpop, verify_proofs, verify_token,
 };
 use wallet_core::oid4vp::verify::StatusLookupError;
 use wallet_core::status::StatusValue;
@@ -89,7 +90,7 @@ pub async fn token(State(st): State<Issuer>, headers: HeaderMap, body: axum::bod
         st.metrics().count(Event::Refused);
         e
     };
-    st.prefetch_for_attestation(header_str(&headers, wallet_core::attestation::CLIENT_ATTESTATION_HEADER)).await;
+    st.prefetch_for_attestation(header_str(&headers, CLIENT_ATTESTATION_HEADER)).await;
     let now = st.now();
     let body = std::str::from_utf8(&body).map_err(|_| refused(IssuerError::bad_request("the body is not UTF-8")))?;
     let req = TokenRequest::parse_form(body).map_err(|e| refused(IssuerError::oauth(e.code(), e)))?;
@@ -173,11 +174,11 @@ fn grant_tokens(st: &Issuer, grant: Grant, details: Vec<AuthorizationDetail>, cl
 
 /// The refresh grant (IT-Wallet 1.4 §3.3 "Refresh"): the DPoP proof for `/token`, unused,
 /// by the key the refresh token is bound to; the `rt+jwt` verified (ours, unexpired, `nbf`
-/// reached); a wallet-attested client presents its attestation again; the grant still
-/// there. The new access token is marked `refreshed`: deferred, notification and
-/// re-issuance only, never a first issuance (wallet-core's
-/// `require_first_issuance_allowed`). A new refresh token comes with it (same key, `exp` that
-/// of the one presented).
+/// reached); a wallet-attested client presents its attestation again, its PoP unused
+/// ([`verify_attestation`]); the grant still there. The new access token is marked
+/// `refreshed`: deferred, notification and re-issuance only, never a first issuance
+/// (wallet-core's `require_first_issuance_allowed`). A new refresh token comes with it
+/// (same key, `exp` that of the one presented).
 fn refresh(st: &Issuer, headers: &HeaderMap, refresh_token: &str) -> Result<Response, IssuerError> {
     let now = st.now();
     let proof = header_str(headers, dpop::DPOP_HEADER).ok_or_else(|| IssuerError::oauth(ErrorCode::InvalidDpopProof, "DPoP header missing"))?;
@@ -190,13 +191,7 @@ fn refresh(st: &Issuer, headers: &HeaderMap, refresh_token: &str) -> Result<Resp
     rt.check_dpop(&proof).map_err(|e| IssuerError::oauth(e.code(TokenKind::Refresh), e))?;
     remember_dpop(st, &proof, false)?;
     if !rt.claims().client_id.is_empty() {
-        let ctx = wallet_core::oid4vci::ClientAttestationContext::new(issuer, st.wallet_providers(), now);
-        let client = wallet_core::oid4vci::verify_client_attestation(
-            header_str(headers, wallet_core::attestation::CLIENT_ATTESTATION_HEADER),
-            header_str(headers, wallet_core::attestation::CLIENT_ATTESTATION_POP_HEADER),
-            &ctx,
-        )
-        .map_err(|e| IssuerError::oauth(e.code(), e))?;
+        let client = verify_attestation(st, headers)?;
         rt.check_client(client.client_id()).map_err(|e| IssuerError::oauth(e.code(TokenKind::Refresh), e))?;
     }
     if st.grant(&rt.claims().sub)?.is_none() {
@@ -218,24 +213,37 @@ fn refresh(st: &Issuer, headers: &HeaderMap, refresh_token: &str) -> Result<Resp
     Ok(no_store(StatusCode::OK, serde_json::to_string(&response).map_err(IssuerError::internal)?))
 }
 
-/// The wallet instance, when the token request carries its attestation (`OAuth-Client-
-/// Attestation` and its PoP, verified by wallet-core; the PoP `jti` single use): the token
-/// is then bound to that client id and the key proofs must name it (`iss`). Without the
-/// headers the pre-authorized grant is anonymous (`pre-authorized_grant_anonymous_access_supported`).
+/// The wallet instance, when the token request carries its attestation
+/// ([`verify_attestation`]): the token is then bound to that client id and the key proofs
+/// must name it (`iss`). Without the headers the pre-authorized grant is anonymous
+/// (`pre-authorized_grant_anonymous_access_supported`).
 fn attested_client(st: &Issuer, headers: &HeaderMap) -> Result<Option<String>, IssuerError> {
-    let attestation = header_str(headers, wallet_core::attestation::CLIENT_ATTESTATION_HEADER);
-    let pop = header_str(headers, wallet_core::attestation::CLIENT_ATTESTATION_POP_HEADER);
-    if attestation.is_none() && pop.is_none() {
+    if header_str(headers, CLIENT_ATTESTATION_HEADER).is_none() && header_str(headers, CLIENT_ATTESTATION_POP_HEADER).is_none() {
         return Ok(None);
     }
+    Ok(Some(verify_attestation(st, headers)?.client_id().to_owned()))
+}
+
+/// The wallet attestation and its PoP (`OAuth-Client-Attestation` and
+/// `OAuth-Client-Attestation-PoP`, verified by wallet-core: the WAA signed by a trusted
+/// wallet provider and fresh, else `use_fresh_attestation`; the PoP by its key, for us,
+/// fresh), the PoP `jti` single use per client (`invalid_client` when replayed), remembered
+/// until the PoP could no longer be accepted. One check for PAR and every grant at `/token`.
+pub(crate) fn verify_attestation(st: &Issuer, headers: &HeaderMap) -> Result<VerifiedClientAttestation, IssuerError> {
     let now = st.now();
-    let ctx = wallet_core::oid4vci::ClientAttestationContext::new(st.config().entity_id.as_str(), st.wallet_providers(), now);
-    let client = wallet_core::oid4vci::verify_client_attestation(attestation, pop, &ctx).map_err(|e| IssuerError::oauth(e.code(), e))?;
+    let ctx = ClientAttestationContext::new(st.config().entity_id.as_str(), st.wallet_providers(), now);
+    let client = verify_client_attestation(header_str(headers, CLIENT_ATTESTATION_HEADER), header_str(headers, CLIENT_ATTESTATION_POP_HEADER), &ctx)
+        .map_err(|e| IssuerError::oauth(e.code(), e))?;
+    if !client.waa.sub_is_key_thumbprint() {
+        // Accepted (versions note §5, issuer item 2: older SDK builds put the JWK `kid` in
+        // `sub`); logged for the operator, who may want to know which wallets do.
+        tracing::warn!(client_id = client.client_id(), provider = %client.waa.claims().iss, "wallet attestation whose sub is not its key's thumbprint");
+    }
     let until = now.secs().saturating_add(ctx.max_pop_age + 2 * ctx.skew);
     if !st.store().remember_jti(&format!("pop:{}:{}", client.client_id(), client.jti), until)? {
         return Err(IssuerError::oauth(ErrorCode::InvalidClient, "client attestation PoP jti already used"));
     }
-    Ok(Some(client.client_id().to_owned()))
+    Ok(client)
 }
 
 /// `POST /nonce` (OpenID4VCI §7): a fresh `c_nonce` valid for `nonce_ttl`, authenticated

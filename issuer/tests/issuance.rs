@@ -7,7 +7,8 @@ mod common;
 
 use common::{Fed, LUIGIA, MARIO, MDL, PID, TOKEN, Wallet};
 use serde_json::{Value, json};
-use wallet_core::oid4vci::{CredentialResponse, dpop_proof};
+use wallet_core::jose::SoftwareSigner;
+use wallet_core::oid4vci::{ClientAttestationHeaders, CredentialResponse, TokenRequest, client_attestation_headers, dpop_proof};
 use wallet_core::sd_jwt::{StaticKeyResolver, Verifier};
 use wallet_core::status::{DEFAULT_MAX_DECOMPRESSED, StatusListToken, StatusValue};
 use wallet_core::time::UnixTime;
@@ -706,13 +707,8 @@ async fn an_attested_token_request_binds_the_proofs_to_the_wallet_instance() {
     let client_id = waa_key.public_jwk().thumbprint().to_string();
     let (url, tx) = fed.offer(MARIO, &[MDL]).await;
     let (_, code) = Wallet::read_offer(&fed, &url).await;
-    let form = wallet_core::oid4vci::TokenRequest::PreAuthorizedCode { pre_authorized_code: code, tx_code: Some(tx) }.to_form();
-    let h = wallet_core::oid4vci::client_attestation_headers(&waa, &waa_key, fed.issuer_id.as_str(), None, UnixTime::now()).unwrap();
-    let mut r = fed.http.post(fed.url("/token")).header("content-type", "application/x-www-form-urlencoded").header("DPoP", wallet.dpop_for(&fed, "/token", None)).body(form);
-    for (k, v) in h.pairs() {
-        r = r.header(k, v);
-    }
-    let (s, v) = Fed::json(r).await;
+    let form = TokenRequest::PreAuthorizedCode { pre_authorized_code: code, tx_code: Some(tx) }.to_form();
+    let (s, v) = attested_token(&fed, &wallet, form, &attestation(&fed, &waa, &waa_key)).await;
     assert_eq!(s, 200, "{v}");
     let at = v["access_token"].as_str().unwrap().to_owned();
     let k0 = &wallet.keys[0];
@@ -725,6 +721,66 @@ async fn an_attested_token_request_binds_the_proofs_to_the_wallet_instance() {
     let proof = wallet_core::oid4vci::key_proof(k0, Some(&wua), Some(&client_id), fed.issuer_id.as_str(), Some(&nonce), UnixTime::now()).unwrap();
     let (s, v) = wallet.protected(&fed, "/credential", &at, &Wallet::request(MDL, vec![proof]), None).await;
     assert_eq!(s, 200, "{v}");
+}
+
+/// The attestation headers for `waa` with a fresh PoP by `waa_key`.
+fn attestation(fed: &Fed, waa: &str, waa_key: &SoftwareSigner) -> ClientAttestationHeaders {
+    client_attestation_headers(waa, waa_key, fed.issuer_id.as_str(), None, UnixTime::now()).unwrap()
+}
+
+/// `POST /token` with `form`, a fresh DPoP proof by the wallet's key and the attestation
+/// headers `h` as they are.
+async fn attested_token(fed: &Fed, wallet: &Wallet, form: String, h: &ClientAttestationHeaders) -> (u16, Value) {
+    let r = fed.http.post(fed.url("/token")).header("content-type", "application/x-www-form-urlencoded").header("DPoP", wallet.dpop_for(fed, "/token", None)).body(form);
+    Fed::json(common::with_attestation(r, h)).await
+}
+
+/// The attested refresh tests' start: a 30 s access token (the refresh can be tried at once), a
+/// wallet instance's key and its fresh WAA, and the refresh token of a pre-authorized offer
+/// redeemed with that attestation (bound to the instance), as a refresh form.
+async fn attested_refresh_token() -> (Fed, Wallet, SoftwareSigner, String, String) {
+    let fed = Fed::with(|c| c.access_token_ttl = 30).await;
+    let wallet = Wallet::new(1);
+    let waa_key = SoftwareSigner::generate().unwrap();
+    let waa = fed.waa(&waa_key, UnixTime::now(), 3_600);
+    let (url, tx) = fed.offer(MARIO, &[MDL]).await;
+    let (_, code) = Wallet::read_offer(&fed, &url).await;
+    let form = TokenRequest::PreAuthorizedCode { pre_authorized_code: code, tx_code: Some(tx) }.to_form();
+    let (s, v) = attested_token(&fed, &wallet, form, &attestation(&fed, &waa, &waa_key)).await;
+    assert_eq!(s, 200, "{v}");
+    let refresh_token = v["refresh_token"].as_str().expect("a refresh token").to_owned();
+    (fed, wallet, waa_key, waa, TokenRequest::RefreshToken { refresh_token, scope: None }.to_form())
+}
+
+/// The refresh grant of a wallet-attested client records the attestation PoP's `jti`, as
+/// PAR and the other grants do: the same PoP on a second refresh (a fresh DPoP proof) is
+/// refused `invalid_client` (401).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replayed_attestation_pop_at_refresh_is_invalid_client() {
+    let (fed, wallet, waa_key, waa, refresh) = attested_refresh_token().await;
+    let h = attestation(&fed, &waa, &waa_key);
+    let (s, v) = attested_token(&fed, &wallet, refresh.clone(), &h).await;
+    assert_eq!(s, 200, "{v}");
+    let (s, v) = attested_token(&fed, &wallet, refresh.clone(), &h).await;
+    assert_eq!((s, v["error"].as_str()), (401, Some("invalid_client")), "replayed attestation PoP: {v}");
+    let (s, v) = attested_token(&fed, &wallet, refresh, &attestation(&fed, &waa, &waa_key)).await;
+    assert_eq!(s, 200, "a fresh PoP: {v}");
+}
+
+/// IT-Wallet 1.4 §3.3 "Token errors", §8: a wallet attestation that is not fresh (expired) is
+/// `use_fresh_attestation` (400) at `/token` as at PAR, for the pre-authorized code and the
+/// refresh grant.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_wallet_attestation_at_token_is_use_fresh_attestation() {
+    let (fed, wallet, waa_key, _, refresh) = attested_refresh_token().await;
+    let stale = fed.waa(&waa_key, UnixTime::now().plus(-7_200), 3_600);
+    let (url, tx) = fed.offer(MARIO, &[MDL]).await;
+    let (_, code) = Wallet::read_offer(&fed, &url).await;
+    let form = TokenRequest::PreAuthorizedCode { pre_authorized_code: code, tx_code: Some(tx) }.to_form();
+    let (s, v) = attested_token(&fed, &wallet, form, &attestation(&fed, &stale, &waa_key)).await;
+    assert_eq!((s, v["error"].as_str()), (400, Some("use_fresh_attestation")), "expired WAA, pre-authorized code: {v}");
+    let (s, v) = attested_token(&fed, &wallet, refresh, &attestation(&fed, &stale, &waa_key)).await;
+    assert_eq!((s, v["error"].as_str()), (400, Some("use_fresh_attestation")), "expired WAA, refresh grant: {v}");
 }
 
 /// The re-issuance tests' start: a federation whose status list has 4 bits (room for

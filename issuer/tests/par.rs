@@ -7,8 +7,8 @@ mod common;
 use common::{Fed, MDL};
 use serde_json::{Value, json};
 use wallet_core::jose::{Signer as _, SoftwareSigner};
-use wallet_core::oid4vci::{AuthorizeRequest, ParRequest, ParRequestBuilder, ParResponse, client_attestation_headers};
-use wallet_core::time::UnixTime;
+use wallet_core::oid4vci::{AuthorizeRequest, ClientAttestationHeaders, ParRequest, ParRequestBuilder, ParResponse, client_attestation_headers};
+use wallet_core::time::{FixedClock, UnixTime};
 
 const REDIRECT: &str = "https://wallet.example.it/cb";
 
@@ -32,14 +32,27 @@ impl Client {
     }
 
     async fn par(&self, fed: &Fed, req: &ParRequest, waa: Option<&str>, audience: &str) -> (u16, Value) {
-        let mut r = fed.http.post(fed.url("/par")).header("content-type", "application/x-www-form-urlencoded").body(req.to_form());
-        if let Some(waa) = waa {
-            let h = client_attestation_headers(waa, &self.key, audience, None, UnixTime::now()).unwrap();
-            for (k, v) in h.pairs() {
-                r = r.header(k, v);
-            }
-        }
-        Fed::json(r).await
+        let h = waa.map(|waa| client_attestation_headers(waa, &self.key, audience, None, UnixTime::now()).unwrap());
+        Self::par_as(fed, req, h.as_ref()).await
+    }
+
+    /// PAR with the attestation headers `h` as they are (the same PoP, sent again).
+    async fn par_as(fed: &Fed, req: &ParRequest, h: Option<&ClientAttestationHeaders>) -> (u16, Value) {
+        let r = fed.http.post(fed.url("/par")).header("content-type", "application/x-www-form-urlencoded").body(req.to_form());
+        Fed::json(match h {
+            Some(h) => common::with_attestation(r, h),
+            None => r,
+        })
+        .await
+    }
+
+    /// PAR, expecting success: the `/authorize` URL.
+    async fn authorize_url(&self, fed: &Fed) -> String {
+        let req = self.par_body(fed, &self.key);
+        let (s, v) = self.par(fed, &req, Some(&self.waa), fed.issuer_id.as_str()).await;
+        assert_eq!(s, 201, "{v}");
+        let pushed = ParResponse::parse(v.to_string().as_bytes()).unwrap();
+        AuthorizeRequest { client_id: req.client_id, request_uri: pushed.request_uri }.to_url(&fed.url("/authorize"))
     }
 }
 
@@ -175,4 +188,25 @@ async fn par_refusals() {
     assert_eq!(s, 201, "{v}");
     let (s, v) = c.par(&fed, &req, Some(&c.waa), issuer).await;
     assert_eq!((s, v["error"].as_str()), (400, Some("invalid_request")), "replayed request object: {v}");
+
+    // A new request object with an attestation PoP already used: the PoP `jti` is single use.
+    let h = client_attestation_headers(&c.waa, &c.key, issuer, None, UnixTime::now()).unwrap();
+    let (s, v) = Client::par_as(&fed, &c.par_body(&fed, &c.key), Some(&h)).await;
+    assert_eq!(s, 201, "{v}");
+    let (s, v) = Client::par_as(&fed, &c.par_body(&fed, &c.key), Some(&h)).await;
+    assert_eq!((s, v["error"].as_str()), (401, Some("invalid_client")), "replayed attestation PoP: {v}");
+}
+
+/// IT-Wallet 1.4 §3.3 steps 4–5: `/authorize` refuses an expired `request_uri` (400
+/// `invalid_request`, no redirect): sent to a replica whose clock is past its `expires_in`
+/// (whose purge may also have removed it: the store's `single_use_values` checks the
+/// expiry itself).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_request_uri_is_refused_at_authorize() {
+    let fed = Fed::new().await;
+    let c = Client::new(&fed);
+    let url = c.authorize_url(&fed).await;
+    let later = fed.replica_with(std::sync::Arc::new(FixedClock(UnixTime::now().plus(61)))).await;
+    let (s, v) = Fed::json(fed.http.get(fed.via(&url, &later))).await;
+    assert_eq!((s, v["error"].as_str()), (400, Some("invalid_request")), "an expired request_uri: {v}");
 }

@@ -495,6 +495,7 @@ pub(crate) mod contract {
         assert!(!s.remember_jti("dpop:x", 50).unwrap());
         s.insert_pushed("ru", "client", "{}", 50).unwrap();
         assert!(s.take_pushed("ru", "other", 10).unwrap().is_none(), "bound to the client");
+        assert!(s.take_pushed("ru", "client", 50).unwrap().is_none(), "expired (`/authorize` past `expires_in`)");
         assert_eq!(s.take_pushed("ru", "client", 10).unwrap().as_deref(), Some("{}"));
         assert!(s.take_pushed("ru", "client", 10).unwrap().is_none(), "single use");
         s.insert_login("l", "{}", 50).unwrap();

@@ -562,9 +562,14 @@ impl Fed {
     /// A second replica of the issuer (the same configuration, database and keys) on another
     /// port: its base URL, to send requests to as a load balancer would.
     pub async fn replica(&self) -> String {
+        self.replica_with(Arc::new(wallet_core::time::SystemClock)).await
+    }
+
+    /// [`Fed::replica`] reading the time from `clock` (a test moves it past an expiry).
+    pub async fn replica_with(&self, clock: Arc<dyn wallet_core::time::Clock>) -> String {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
-        let replica = Issuer::open(self.config.clone()).unwrap();
+        let replica = Issuer::builder(self.config.clone()).clock(clock).open().unwrap();
         tokio::spawn(async move { issuer::serve_listener(replica, listener, std::future::pending()).await.unwrap() });
         base
     }
@@ -643,6 +648,15 @@ pub struct AuthzWallet {
     pub holder: SoftwareSigner,
 }
 
+/// `r` with the attestation headers `h` (`OAuth-Client-Attestation` and its PoP) as they are:
+/// sent twice, the same PoP.
+pub fn with_attestation(mut r: reqwest::RequestBuilder, h: &ClientAttestationHeaders) -> reqwest::RequestBuilder {
+    for (k, v) in h.pairs() {
+        r = r.header(k, v);
+    }
+    r
+}
+
 /// The wallet's `redirect_uri` in these tests.
 pub const REDIRECT: &str = "https://wallet.example.it/cb";
 
@@ -658,12 +672,8 @@ impl AuthzWallet {
     }
 
     /// The attestation headers for the issuer.
-    pub fn attest(&self, fed: &Fed, mut r: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
-        let h = client_attestation_headers(&self.waa, &self.key, fed.issuer_id.as_str(), None, UnixTime::now()).unwrap();
-        for (k, v) in h.pairs() {
-            r = r.header(k, v);
-        }
-        r
+    pub fn attest(&self, fed: &Fed, r: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        with_attestation(r, &client_attestation_headers(&self.waa, &self.key, fed.issuer_id.as_str(), None, UnixTime::now()).unwrap())
     }
 
     /// PAR for `configurations`: the `/authorize` URL and what the wallet keeps.
@@ -769,7 +779,7 @@ impl AuthzWallet {
     }
 }
 
-use wallet_core::oid4vci::{AuthorizationResponse, AuthorizeRequest, CodeVerifier, ParRequestBuilder, ParResponse, PendingAuthorization, client_attestation_headers};
+use wallet_core::oid4vci::{AuthorizationResponse, AuthorizeRequest, ClientAttestationHeaders, CodeVerifier, ParRequestBuilder, ParResponse, PendingAuthorization, client_attestation_headers};
 use wallet_core::oid4vp::request_object::{ParsedRequestObject, VerifiedRequest, VerifyContext};
 use wallet_core::oid4vp::response::{AuthorizationResponse as VpAuthorizationResponse, VpToken, response_form};
 use wallet_core::oid4vp::{AuthorizationRequestUrl, Profile, RequestRef};

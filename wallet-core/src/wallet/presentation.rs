@@ -160,6 +160,7 @@ pub struct WalletPresentation {
     x509_anchors: Option<TrustAnchors>,
     profile: Profile,
     clock: Arc<dyn Clock>,
+    own_redirect: Option<String>,
 }
 
 impl std::fmt::Debug for WalletPresentation {
@@ -176,7 +177,7 @@ impl WalletPresentation {
     /// A flow trusting the federation `anchors`, with the IT-Wallet 1.4 profile; `x509_hash`
     /// clients are refused until [`Self::with_x509_anchors`] gives the CA roots.
     pub fn new(http: Arc<dyn HttpClient>, store: Arc<CredentialStore>, anchors: Vec<TrustAnchorConfig>) -> Self {
-        Self { http, store, anchors, x509_anchors: None, profile: Profile::default(), clock: Arc::new(SystemClock) }
+        Self { http, store, anchors, x509_anchors: None, profile: Profile::default(), clock: Arc::new(SystemClock), own_redirect: None }
     }
 
     /// Another profile (which response key the wallet prefers, its `wallet_metadata`).
@@ -188,6 +189,13 @@ impl WalletPresentation {
     /// Another clock (tests).
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
+        self
+    }
+
+    /// The answer may also redirect to the wallet's own `redirect_uri` (a presentation inside
+    /// an issuance's authorization: [`crate::oid4vp::RedirectRule::and_own`]).
+    pub fn with_own_redirect(mut self, redirect_uri: &str) -> Self {
+        self.own_redirect = Some(redirect_uri.to_owned());
         self
     }
 
@@ -264,7 +272,10 @@ impl WalletPresentation {
         self.deliver(prepared)
     }
 
-    fn deliver(&self, prepared: crate::oid4vp::PreparedResponse) -> Result<PresentationOutcome, PresentationError> {
+    fn deliver(&self, mut prepared: crate::oid4vp::PreparedResponse) -> Result<PresentationOutcome, PresentationError> {
+        if let Some(own) = &self.own_redirect {
+            prepared.redirects = prepared.redirects.and_own(own);
+        }
         let record = |o: TransactionOutcome| {
             if let Some(seq) = prepared.log_seq {
                 // The answer is what the caller gets; a log write failing must not hide it.

@@ -171,36 +171,49 @@ fn san_names_host(san_uris: &[String], san_dns: &[String], uri: &str) -> bool {
 /// the response was sent. IT-Wallet 1.4 §5.1 (WP_094a): among the RP's `redirect_uris`. A
 /// redirect elsewhere would take the `response_code` to a page the RP never registered.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RedirectRule {
-    /// A federation RP: registered in its trust chain's `redirect_uris`
-    /// ([`uri_registered`]: a per-session query such as `response_code` is allowed).
+pub struct RedirectRule {
+    rp: RpRedirects,
+    own: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum RpRedirects {
+    /// A federation RP: registered in its trust chain's `redirect_uris`.
     Registered(Vec<String>),
     /// An `x509_hash` RP: on a host its certificate's SAN names, as for the request's URIs.
-    Certificate {
-        /// The leaf's SAN URIs.
-        san_uris: Vec<String>,
-        /// The leaf's SAN DNS names.
-        san_dns: Vec<String>,
-    },
+    Certificate { san_uris: Vec<String>, san_dns: Vec<String> },
 }
 
 impl RedirectRule {
-    /// Whether the wallet may follow `uri`.
+    /// Whether the wallet may follow `uri`: registered by a federation RP
+    /// ([`uri_registered`]: a per-session query such as `response_code` is allowed), on a
+    /// host an `x509_hash` RP's certificate names, or the wallet's own ([`Self::and_own`]).
     pub fn allows(&self, uri: &str) -> bool {
-        match self {
-            Self::Registered(list) => uri_registered(list, uri),
-            Self::Certificate { san_uris, san_dns } => san_names_host(san_uris, san_dns, uri),
-        }
+        let rp = match &self.rp {
+            RpRedirects::Registered(list) => uri_registered(list, uri),
+            RpRedirects::Certificate { san_uris, san_dns } => san_names_host(san_uris, san_dns, uri),
+        };
+        rp || uri_registered(&self.own, uri)
+    }
+
+    /// Also the wallet's own `redirect_uri`: an issuer that asks for the PID during an
+    /// issuance's authorization answers the presentation with the authorization response,
+    /// a redirect to the `redirect_uri` the wallet pushed at PAR (OpenID4VP 1.0 §8.2, RFC
+    /// 6749 §4.1.2), whose `state` and `iss` the wallet then checks.
+    pub fn and_own(mut self, redirect_uri: &str) -> Self {
+        self.own.push(redirect_uri.to_owned());
+        self
     }
 }
 
 impl VerifiedRequest {
     /// The rule for the redirect the RP answers the response with.
     pub fn redirect_rule(&self) -> RedirectRule {
-        match &self.trust {
-            RpTrust::Federation { .. } => RedirectRule::Registered(self.metadata.redirect_uris.clone()),
-            RpTrust::X509 { san_uris, san_dns } => RedirectRule::Certificate { san_uris: san_uris.clone(), san_dns: san_dns.clone() },
-        }
+        let rp = match &self.trust {
+            RpTrust::Federation { .. } => RpRedirects::Registered(self.metadata.redirect_uris.clone()),
+            RpTrust::X509 { san_uris, san_dns } => RpRedirects::Certificate { san_uris: san_uris.clone(), san_dns: san_dns.clone() },
+        };
+        RedirectRule { rp, own: Vec::new() }
     }
 }
 

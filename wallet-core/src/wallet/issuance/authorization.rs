@@ -271,7 +271,7 @@ impl WalletIssuance {
     /// [`crate::wallet::StoredHolderKeys`]) to the issuer's `response_uri`, whose answer's
     /// `redirect_uri` carries the code; then the token and the credential.
     pub fn present_pid(&self, step: &PresentationAuthorization, choice: &ConsentChoice, holder: &dyn HolderKeys) -> Result<IssuanceOutcome, IssuanceError> {
-        let outcome = self.presentation_flow().present(&step.presentation, choice, holder)?;
+        let outcome = self.presentation_flow().with_own_redirect(&step.pending.authorization.redirect_uri).present(&step.presentation, choice, holder)?;
         let redirect = outcome
             .redirect_uri
             .ok_or_else(|| IssuanceError::BadResponse { step: IssuanceStep::Presentation, detail: "the response_uri answered without a redirect_uri".into() })?;
@@ -281,7 +281,7 @@ impl WalletIssuance {
     /// The citizen declined the PID presentation: `access_denied` to the issuer (logged as
     /// declined). Nothing is issued.
     pub fn decline_pid(&self, step: &PresentationAuthorization) -> Result<(), IssuanceError> {
-        self.presentation_flow().decline(&step.presentation)?;
+        self.presentation_flow().with_own_redirect(&step.pending.authorization.redirect_uri).decline(&step.presentation)?;
         Ok(())
     }
 
