@@ -106,6 +106,9 @@ pub async fn token(State(st): State<Issuer>, headers: HeaderMap, body: axum::bod
     let proof = verify_dpop(proof, &DpopExpectation::new("POST", &token_url, now)).map_err(|e| refused(IssuerError::oauth(e.code(), e)))?;
     remember_dpop(&st, &proof, false).map_err(refused)?;
 
+    // The attestation first: a wallet told `use_fresh_attestation` (or `invalid_client`)
+    // comes back with a fresh one and the same code, which must still be unspent.
+    let client_id = attested_client(&st, &headers).map_err(refused)?.unwrap_or_default();
     let code_hash = hash(&pre_authorized_code);
     let offer = st
         .store()
@@ -116,7 +119,6 @@ pub async fn token(State(st): State<Issuer>, headers: HeaderMap, body: axum::bod
         return Err(refused(IssuerError::oauth(ErrorCode::InvalidGrant, "pre-authorized code already used")));
     }
 
-    let client_id = attested_client(&st, &headers).map_err(refused)?.unwrap_or_default();
     let details: Vec<AuthorizationDetail> = offer.configurations.iter().map(AuthorizationDetail::for_configuration).collect();
     grant_tokens(&st, Grant { citizen: offer.citizen, configurations: offer.configurations }, details, client_id, &proof)
 }

@@ -777,10 +777,15 @@ async fn a_stale_wallet_attestation_at_token_is_use_fresh_attestation() {
     let (url, tx) = fed.offer(MARIO, &[MDL]).await;
     let (_, code) = Wallet::read_offer(&fed, &url).await;
     let form = TokenRequest::PreAuthorizedCode { pre_authorized_code: code, tx_code: Some(tx) }.to_form();
-    let (s, v) = attested_token(&fed, &wallet, form, &attestation(&fed, &stale, &waa_key)).await;
+    let (s, v) = attested_token(&fed, &wallet, form.clone(), &attestation(&fed, &stale, &waa_key)).await;
     assert_eq!((s, v["error"].as_str()), (400, Some("use_fresh_attestation")), "expired WAA, pre-authorized code: {v}");
     let (s, v) = attested_token(&fed, &wallet, refresh, &attestation(&fed, &stale, &waa_key)).await;
     assert_eq!((s, v["error"].as_str()), (400, Some("use_fresh_attestation")), "expired WAA, refresh grant: {v}");
+    // The refusal spent neither the code nor a tx_code attempt: with a fresh attestation the
+    // same code is redeemed.
+    let fresh = fed.waa(&waa_key, UnixTime::now(), 3_600);
+    let (s, v) = attested_token(&fed, &wallet, form, &attestation(&fed, &fresh, &waa_key)).await;
+    assert_eq!(s, 200, "the same code with a fresh WAA: {v}");
 }
 
 /// The re-issuance tests' start: a federation whose status list has 4 bits (room for
