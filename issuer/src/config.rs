@@ -324,6 +324,11 @@ pub struct Config {
     pub nonce_ttl: i64,
     /// Seconds an issued credential is valid (`exp`).
     pub credential_ttl: i64,
+    /// Seconds between two re-checks of the WUAs that issued credentials were bound under
+    /// (IT-Wallet 1.4 §2.5: every 24 h for credentials valid longer; a revoked WUA revokes
+    /// the credentials of its grant: [`crate::wua_recheck`]). 0: never (then `POST
+    /// /admin/wua-recheck` only).
+    pub wua_recheck_interval: i64,
     /// Bits per status list entry.
     pub status_bits: Bits,
     /// The value ATTRIBUTE_UPDATE is written as (IT-Wallet 1.4.0 and 1.3.3's table: 0x0B;
@@ -389,6 +394,7 @@ struct File {
     refresh_token_ttl: Option<i64>,
     nonce_ttl: Option<i64>,
     credential_ttl: Option<i64>,
+    wua_recheck_interval: Option<i64>,
     status_bits: Option<u64>,
     attribute_update_status: Option<u8>,
     status_list_ttl: Option<i64>,
@@ -443,6 +449,7 @@ impl Config {
             refresh_token_ttl: 7 * 86_400,
             nonce_ttl: 300,
             credential_ttl: 365 * 86_400,
+            wua_recheck_interval: 86_400,
             status_bits: Bits::Two,
             attribute_update_status: 0x0B,
             status_list_ttl: 3_600,
@@ -486,6 +493,7 @@ impl Config {
                 "KEYS_DIR" => f.keys_dir = Some(v.into()),
                 "REGISTRY_URL" => f.registry_url = Some(v),
                 "BATCH_SIZE" => f.batch_size = Some(v.parse().map_err(|e| ConfigError::Parse(format!("{k}: {e}")))?),
+                "WUA_RECHECK_INTERVAL" => f.wua_recheck_interval = Some(v.parse().map_err(|e| ConfigError::Parse(format!("{k}: {e}")))?),
                 _ => return Err(ConfigError::Parse(format!("unknown override {k}"))),
             }
         }
@@ -547,6 +555,9 @@ impl Config {
         }
         if let Some(v) = f.tx_code_attempts {
             c.tx_code_attempts = v;
+        }
+        if let Some(v) = f.wua_recheck_interval {
+            c.wua_recheck_interval = v;
         }
         for (slot, v) in [
             (&mut c.offer_ttl, f.offer_ttl),
@@ -638,6 +649,11 @@ impl Config {
                 return bad(format!("{name} must be in 30..={max} seconds, got {v}"));
             }
         }
+        // At most the spec's 24 h (IT-Wallet 1.4 §2.5); at least a minute, not to hammer the
+        // wallet providers' status lists.
+        if self.wua_recheck_interval != 0 && !(60..=86_400).contains(&self.wua_recheck_interval) {
+            return bad(format!("wua_recheck_interval must be 0 (off) or in 60..=86400 seconds, got {}", self.wua_recheck_interval));
+        }
         if !(0..=30 * 86_400).contains(&self.refresh_token_ttl) {
             return bad(format!("refresh_token_ttl must be in 0..=2592000 seconds, got {}", self.refresh_token_ttl));
         }
@@ -708,6 +724,18 @@ mod tests {
     use super::*;
 
     const BASE: &str = "entity_id = \"https://issuer.example.it\"\ndata_dir = \"/tmp/i\"\n[[credentials]]\npreset = \"pid\"\n";
+
+    #[test]
+    fn wua_recheck_interval_defaults_to_a_day_and_is_bounded() {
+        assert_eq!(Config::from_toml(BASE, []).unwrap().wua_recheck_interval, 86_400);
+        assert_eq!(Config::from_toml(&format!("wua_recheck_interval = 0\n{BASE}"), []).unwrap().wua_recheck_interval, 0);
+        let env = Config::from_toml(BASE, [("TESSERA_ISSUER_WUA_RECHECK_INTERVAL".to_owned(), "3600".to_owned())]).unwrap();
+        assert_eq!(env.wua_recheck_interval, 3_600);
+        for bad in ["30", "90000", "-1"] {
+            let e = Config::from_toml(&format!("wua_recheck_interval = {bad}\n{BASE}"), []);
+            assert!(matches!(e, Err(ConfigError::Invalid(ref m)) if m.contains("wua_recheck_interval")), "{bad}: {e:?}");
+        }
+    }
 
     #[test]
     fn toml_env_and_rules() {

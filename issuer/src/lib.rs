@@ -54,6 +54,7 @@ pub mod state;
 pub mod status_list;
 pub mod status_pool;
 pub mod store;
+pub mod wua_recheck;
 
 pub use config::Config;
 pub use error::IssuerError;
@@ -111,12 +112,33 @@ pub async fn serve_listener(state: Issuer, listener: tokio::net::TcpListener, sh
             looker.look_at_key_file().await;
         }
     });
+    // IT-Wallet 1.4 §2.5: the WUAs behind issued credentials, re-checked every
+    // `wua_recheck_interval` (the first run one interval after the start).
+    let interval = u64::try_from(state.config().wua_recheck_interval).unwrap_or(0);
+    let rechecker = state.clone();
+    let wua_recheck = (interval > 0).then(|| {
+        tokio::spawn(async move {
+            let every = std::time::Duration::from_secs(interval);
+            let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                match wua_recheck::recheck(&rechecker).await {
+                    Ok(r) => tracing::info!(target: "issuer", wuas = r.wuas, revoked = r.revoked_credentials, unavailable = r.unavailable.len(), "WUAs re-checked"),
+                    Err(e) => tracing::warn!(target: "issuer", "WUA re-check failed: {e}"),
+                }
+            }
+        })
+    });
     let r = match state.tls().cloned() {
         Some(tls) => service_kit::serve::serve_tls(listener, router(state), tls, shutdown).await,
         None => service_kit::serve::serve(listener, router(state), shutdown).await,
     };
     task.abort();
     key_look.abort();
+    if let Some(t) = wua_recheck {
+        t.abort();
+    }
     if let Some(c) = checkpoints {
         c.abort();
     }

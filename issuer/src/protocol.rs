@@ -429,6 +429,9 @@ async fn credential_inner(st: &Issuer, headers: &HeaderMap, body: &[u8]) -> Resu
         }
     }
     let grant_id = c.token.claims().sub.clone();
+    // IT-Wallet 1.4 §2.5: the WUAs are re-checked while the credentials live; on record
+    // before any credential is.
+    crate::wua_recheck::record(st, &grant_id, &c.wuas)?;
     let source = &st.config().credential(&c.configuration_id).ok_or_else(|| IssuerError::internal("configuration vanished"))?.source;
     match st.registry().lookup(source, &c.grant.citizen)? {
         Record::Ready(claims) => {

@@ -61,6 +61,8 @@ pub const TYPE_METADATA_PATH: &str = "/.well-known/type-metadata";
 pub const ADMIN_OFFERS_PATH: &str = "/admin/offers";
 /// `POST`: revoke, suspend or reinstate (admin).
 pub const ADMIN_STATUS_PATH: &str = "/admin/status";
+/// The admin API: re-check now the WUAs behind issued credentials (`crate::wua_recheck`).
+pub const ADMIN_WUA_RECHECK_PATH: &str = "/admin/wua-recheck";
 /// `GET`: what was issued to a citizen (admin).
 pub const ADMIN_CITIZEN_PATH: &str = "/admin/citizens/{citizen}/credentials";
 /// `POST`: rotate the credential key while running (admin).
@@ -93,7 +95,7 @@ pub fn router(state: Issuer) -> Router {
         .route(CREDENTIAL_PATH, post(crate::protocol::credential))
         .route(DEFERRED_PATH, post(crate::protocol::deferred))
         .route(NOTIFICATION_PATH, post(crate::protocol::notification));
-    let admin = Router::new().route(ADMIN_OFFERS_PATH, post(create_offer)).route(ADMIN_STATUS_PATH, post(change_status)).route(ADMIN_CITIZEN_PATH, get(issued_to)).route(ADMIN_ROTATE_KEY_PATH, post(rotate_key));
+    let admin = Router::new().route(ADMIN_OFFERS_PATH, post(create_offer)).route(ADMIN_STATUS_PATH, post(change_status)).route(ADMIN_WUA_RECHECK_PATH, post(wua_recheck)).route(ADMIN_CITIZEN_PATH, get(issued_to)).route(ADMIN_ROTATE_KEY_PATH, post(rotate_key));
     let ours = Router::new()
         .merge(limit(wallet, l.wallet.clone()))
         .merge(limit(admin, l.admin.clone()))
@@ -272,6 +274,15 @@ async fn change_status(_: AdminToken, State(st): State<Issuer>, service_kit::Jso
     tracing::info!(target: "issuer", action = %req.action, changed = n, "status changed");
     let name = if req.action == "update" && value != StatusValue::Update { "ATTRIBUTE_UPDATE" } else { value.name() };
     Ok(([(header::CACHE_CONTROL, "no-store")], Json(json!({"changed": n, "status": name}))).into_response())
+}
+
+/// `POST /admin/wua-recheck`: the WUAs behind issued credentials re-checked now in their
+/// providers' status lists, as the periodic run does (`crate::wua_recheck`); 200 with the
+/// run's report `{wuas, lists, revoked_wuas, revoked_credentials, unavailable}`.
+async fn wua_recheck(_: AdminToken, State(st): State<Issuer>) -> Result<Response, IssuerError> {
+    let report = crate::wua_recheck::recheck(&st).await?;
+    tracing::info!(target: "issuer", wuas = report.wuas, revoked = report.revoked_credentials, unavailable = report.unavailable.len(), "WUAs re-checked");
+    Ok(([(header::CACHE_CONTROL, "no-store")], Json(report)).into_response())
 }
 
 /// `POST /admin/credential-key/rotate`.

@@ -445,6 +445,8 @@ struct Inner {
     /// certificate's lock, held across outbound requests).
     withdrawal_refresh: tokio::sync::Mutex<()>,
     wua_statuses: wallet_core::oid4vp::verify::StatusCache,
+    /// The WUAs recorded for their grants by this process (`crate::wua_recheck`).
+    wuas_recorded: crate::wua_recheck::Recorded,
     /// WUAs' protected headers, parsed once per provider's header.
     wua_headers: wallet_core::jose::HeaderMemo,
     pid_statuses: wallet_core::oid4vp::verify::StatusCache,
@@ -694,6 +696,7 @@ impl Builder {
                 withdrawal_refresh: tokio::sync::Mutex::new(()),
                 key_withdrawal: std::sync::Mutex::new(KeyWithdrawal::default()),
                 wua_statuses: wallet_core::oid4vp::verify::StatusCache::new(),
+                wuas_recorded: crate::wua_recheck::Recorded::default(),
                 wua_headers: wallet_core::jose::HeaderMemo::new(),
                 pid_statuses: wallet_core::oid4vp::verify::StatusCache::new(),
                 x509_roots: (!config.x509_roots_pem.trim().is_empty())
@@ -899,6 +902,11 @@ impl Issuer {
     /// Wallet providers' status lists fetched so far.
     pub fn wua_statuses(&self) -> &wallet_core::oid4vp::verify::StatusCache {
         &self.inner.wua_statuses
+    }
+
+    /// The WUAs this process recorded for their grants (`crate::wua_recheck`).
+    pub(crate) fn wuas_recorded(&self) -> &crate::wua_recheck::Recorded {
+        &self.inner.wuas_recorded
     }
 
     /// The WUAs' protected headers parsed so far (the same for every WUA of a provider's

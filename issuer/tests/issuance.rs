@@ -366,6 +366,40 @@ async fn revoke_suspend_reinstate_show_in_the_status_list() {
     assert_eq!(s, 401, "the admin API needs the token");
 }
 
+/// IT-Wallet 1.4 §2.5: the issuer re-checks the WUAs behind its credentials; a WUA its
+/// provider revoked since issuance revokes the credentials issued with it, and only those.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wua_revoked_after_issuance_revokes_its_credentials_at_the_recheck() {
+    let fed = Fed::new().await;
+    // Two wallets of the same citizen, their WUAs at indices 11 and 12 (both valid now).
+    let mut idxs = Vec::new();
+    for wua_idx in [11, 12] {
+        let wallet = Wallet::new(1);
+        let (url, tx) = fed.offer(MARIO, &[]).await;
+        let (_, code) = Wallet::read_offer(&fed, &url).await;
+        let at = wallet.token(&fed, &code, &tx).await;
+        let k0 = &wallet.keys[0];
+        let nonce = wallet.nonce(&fed).await;
+        let (s, v) = wallet.protected(&fed, "/credential", &at, &Wallet::request(PID, wallet.proofs(&fed, &[k0], &fed.wua_at(&[k0], wua_idx), &nonce)), None).await;
+        assert_eq!(s, 200, "{v}");
+        let issuer_jwt = v["credentials"][0]["credential"].as_str().unwrap().split('~').next().unwrap().to_owned();
+        let claims: Value = wallet_core::jose::CompactJws::parse(&issuer_jwt).unwrap().payload_json().unwrap();
+        idxs.push(claims["status"]["status_list"]["idx"].as_u64().unwrap());
+    }
+    let recheck = || Fed::json(fed.http.post(fed.url("/admin/wua-recheck")).bearer_auth(TOKEN));
+    let (s, r) = recheck().await;
+    assert_eq!((s, r["wuas"].as_u64(), r["lists"].as_u64(), r["revoked_credentials"].as_u64()), (200, Some(2), Some(1), Some(0)), "nothing revoked yet: {r}");
+    assert_eq!(status_of(&fed, idxs[0]).await, StatusValue::Valid);
+
+    fed.revoke_wua(11);
+    let (s, r) = recheck().await;
+    assert_eq!((s, r["revoked_wuas"].as_u64(), r["revoked_credentials"].as_u64(), r["unavailable"].as_array().map(Vec::len)), (200, Some(1), Some(1), Some(0)), "{r}");
+    assert_eq!(status_of(&fed, idxs[0]).await, StatusValue::Invalid, "the credential issued with the revoked WUA");
+    assert_eq!(status_of(&fed, idxs[1]).await, StatusValue::Valid, "the other wallet's");
+    let (s, _) = Fed::json(fed.http.post(fed.url("/admin/wua-recheck"))).await;
+    assert_eq!(s, 401, "the admin API needs the token");
+}
+
 /// The status list token's payload and the issuer's count of signed lists (`/metrics`).
 async fn list_and_signings(fed: &Fed) -> (String, Value, u64) {
     let t = fed.http.get(fed.url("/status-list")).send().await.unwrap().text().await.unwrap();

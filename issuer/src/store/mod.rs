@@ -174,6 +174,24 @@ pub enum Target<'a> {
     Credential(&'a str),
     /// Every credential of a citizen.
     Citizen(&'a str),
+    /// Every credential issued under a grant (a wallet's authorization: [`WuaRecord`]).
+    Grant(&'a str),
+}
+
+/// A WUA that a grant's key proofs presented: its entry in its provider's Token Status
+/// List, kept while the grant's credentials may still be valid (`expires_at`) so that the
+/// issuer re-checks it (IT-Wallet 1.4 §2.5: every 24 h for credentials valid longer; a
+/// revoked WUA revokes what was issued with it: `crate::wua_recheck`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WuaRecord {
+    /// The grant (the access token's `sub`).
+    pub grant_id: String,
+    /// The status list's `uri`.
+    pub list_uri: String,
+    /// The WUA's index in it.
+    pub idx: u64,
+    /// Until when a credential of the grant may be valid.
+    pub expires_at: i64,
 }
 
 fn list(s: &str) -> Result<Vec<String>, StoreError> {
@@ -318,6 +336,18 @@ impl Store {
     /// One commit for the `n` (the issuer keeps a few in hand: `crate::status_pool`).
     pub fn allocate_status_indices(&self, step: u64, n: usize) -> Result<Vec<u64>, StoreError> {
         dispatch!(self, allocate_status_indices(step, n))
+    }
+
+    /// Records the WUAs a grant's key proofs presented ([`WuaRecord`]), or keeps them longer
+    /// (the later `expires_at` wins); before the credentials are recorded, so that none is
+    /// issued without its WUA to re-check.
+    pub fn record_wuas(&self, records: &[WuaRecord]) -> Result<(), StoreError> {
+        dispatch!(self, record_wuas(records))
+    }
+
+    /// The WUAs to re-check at `now` (grants whose credentials may still be valid).
+    pub fn wuas_to_recheck(&self, now: i64) -> Result<Vec<WuaRecord>, StoreError> {
+        dispatch!(self, wuas_to_recheck(now))
     }
 
     /// Spends `spend` and, if all of it was unspent, records the credentials of one response,
@@ -478,6 +508,33 @@ pub(crate) mod contract {
     /// Runs one store future to its end (the store's async calls, in these sync tests).
     pub(crate) fn block_on<F: std::future::Future>(f: F) -> F::Output {
         tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(f)
+    }
+
+    /// The WUAs on record: one row per (grant, list, index), the later `expires_at` kept,
+    /// listed while unexpired, purged after; a grant's credentials set together.
+    pub(crate) fn wua_records(s: &Store) {
+        let rec = |g: &str, idx: u64, expires_at: i64| WuaRecord { grant_id: g.into(), list_uri: "https://wp.example/status".into(), idx, expires_at };
+        s.record_wuas(&[rec("g1", 3, 100), rec("g2", 4, 50)]).unwrap();
+        s.record_wuas(&[rec("g1", 3, 80)]).unwrap();
+        s.record_wuas(&[]).unwrap();
+        let at = |now: i64| {
+            let mut v = s.wuas_to_recheck(now).unwrap();
+            v.sort_by(|a, b| a.grant_id.cmp(&b.grant_id));
+            v
+        };
+        assert_eq!(at(10), vec![rec("g1", 3, 100), rec("g2", 4, 50)], "an earlier expires_at does not shorten a record");
+        assert_eq!(at(60), vec![rec("g1", 3, 100)]);
+        s.record_wuas(&[rec("g2", 4, 200)]).unwrap();
+        assert_eq!(at(60), vec![rec("g1", 3, 100), rec("g2", 4, 200)], "a later one extends it");
+        s.purge(150).unwrap();
+        assert_eq!(at(0), vec![rec("g2", 4, 200)]);
+        // A grant's credentials, and only those.
+        let of_grant = |id: &str, idx: u64, grant: &str| Issued { grant_id: grant.into(), ..issued(id, idx) };
+        let rows = [of_grant("w-1", 902, "g-wua"), of_grant("w-2", 903, "g-wua"), of_grant("w-other", 901, "g-other")];
+        assert_eq!(block_on(s.insert_issued(&rows, &Spend::default())).unwrap(), Spent::Recorded);
+        assert_eq!(s.set_status(Target::Grant("g-wua"), 1).unwrap(), 2);
+        let statuses: std::collections::BTreeMap<String, u8> = s.issued_to("CF").unwrap().into_iter().map(|i| (i.id, i.status)).collect();
+        assert_eq!((statuses["w-1"], statuses["w-2"], statuses["w-other"]), (1, 1, 0));
     }
 
     /// Every single-use value once; attempts counted; the status space grows by steps.

@@ -24,6 +24,8 @@ CREATE TABLE IF NOT EXISTS issuer_grants (id TEXT PRIMARY KEY, citizen TEXT NOT 
 CREATE TABLE IF NOT EXISTS issuer_nonces (nonce TEXT PRIMARY KEY, expires_at BIGINT NOT NULL, used BOOLEAN NOT NULL DEFAULT FALSE);
 CREATE TABLE IF NOT EXISTS issuer_jtis (jti TEXT PRIMARY KEY, expires_at BIGINT NOT NULL);
 CREATE TABLE IF NOT EXISTS issuer_status_slots (idx BIGINT PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS issuer_grant_wuas (grant_id TEXT NOT NULL, list_uri TEXT NOT NULL, idx BIGINT NOT NULL, expires_at BIGINT NOT NULL,
+    PRIMARY KEY (grant_id, list_uri, idx));
 CREATE TABLE IF NOT EXISTS issuer_issued (id TEXT PRIMARY KEY, grant_id TEXT NOT NULL, citizen TEXT NOT NULL, configuration_id TEXT NOT NULL,
     status_idx BIGINT NOT NULL UNIQUE, status SMALLINT NOT NULL DEFAULT 0, notification_id TEXT NOT NULL, issued_at BIGINT NOT NULL,
     expires_at BIGINT NOT NULL, notified TEXT);
@@ -63,8 +65,18 @@ CREATE OR REPLACE TRIGGER issuer_status_slot_counted AFTER INSERT OR DELETE ON i
 ";
 
 /// The tables purged of expired rows.
-const EXPIRING: [&str; 9] =
-    ["issuer_offers", "issuer_nonces", "issuer_jtis", "issuer_grants", "issuer_deferred", "issuer_pushed", "issuer_logins", "issuer_codes", "issuer_states"];
+const EXPIRING: [&str; 10] = [
+    "issuer_offers",
+    "issuer_nonces",
+    "issuer_jtis",
+    "issuer_grants",
+    "issuer_deferred",
+    "issuer_pushed",
+    "issuer_logins",
+    "issuer_codes",
+    "issuer_states",
+    "issuer_grant_wuas",
+];
 
 fn idx_sql(idx: u64) -> Result<i64, StoreError> {
     i64::try_from(idx).map_err(|e| StoreError::Corrupt(format!("status index: {e}")))
@@ -167,6 +179,30 @@ impl Postgres {
         row.map(|(citizen, c, expires_at)| Ok((Grant { citizen, configurations: list(&c)? }, expires_at))).transpose()
     }
 
+    /// One statement for all of them (`UNNEST`): recorded all or none.
+    pub(super) fn record_wuas(&self, records: &[super::WuaRecord]) -> Result<(), StoreError> {
+        let grants: Vec<String> = records.iter().map(|r| r.grant_id.clone()).collect();
+        let uris: Vec<String> = records.iter().map(|r| r.list_uri.clone()).collect();
+        let idxs = records.iter().map(|r| idx_sql(r.idx)).collect::<Result<Vec<i64>, _>>()?;
+        let until: Vec<i64> = records.iter().map(|r| r.expires_at).collect();
+        self.run(move |c| async move {
+            c.execute(
+                "INSERT INTO issuer_grant_wuas (grant_id, list_uri, idx, expires_at) SELECT * FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::bigint[])
+                 ON CONFLICT (grant_id, list_uri, idx) DO UPDATE SET expires_at = GREATEST(issuer_grant_wuas.expires_at, EXCLUDED.expires_at)",
+                &[&grants, &uris, &idxs, &until],
+            )
+            .await?;
+            Ok(())
+        })
+    }
+
+    pub(super) fn wuas_to_recheck(&self, now: i64) -> Result<Vec<super::WuaRecord>, StoreError> {
+        let rows = self.run(move |c| async move { Ok(c.query("SELECT grant_id, list_uri, idx, expires_at FROM issuer_grant_wuas WHERE expires_at > $1", &[&now]).await?) })?;
+        rows.iter()
+            .map(|r| Ok(super::WuaRecord { grant_id: r.try_get(0)?, list_uri: r.try_get(1)?, idx: idx_of(r.try_get(2)?)?, expires_at: r.try_get(3)? }))
+            .collect()
+    }
+
     pub(super) fn remember_jti(&self, jti: &str, expires_at: i64) -> Result<bool, StoreError> {
         Ok(self.execute("INSERT INTO issuer_jtis (jti, expires_at) VALUES ($1, $2) ON CONFLICT DO NOTHING", Args::new().s(jti).i(expires_at))? == 1)
     }
@@ -236,6 +272,7 @@ impl Postgres {
         let n = match target {
             Target::Credential(id) => self.execute("UPDATE issuer_issued SET status = $2 WHERE id = $1", Args::new().s(id).h(v))?,
             Target::Citizen(c) => self.execute("UPDATE issuer_issued SET status = $2 WHERE citizen = $1", Args::new().s(c).h(v))?,
+            Target::Grant(g) => self.execute("UPDATE issuer_issued SET status = $2 WHERE grant_id = $1", Args::new().s(g).h(v))?,
         };
         Ok(usize::try_from(n).unwrap_or(usize::MAX))
     }
@@ -490,6 +527,7 @@ mod tests {
         let s = crate::store::Store::postgres(&format!("{base}{sep}options=-csearch_path%3D{schema}")).unwrap();
         crate::store::contract::single_use_values(&s);
         crate::store::contract::reissue_claims(&s);
+        crate::store::contract::wua_records(&s);
         drop(s);
         // The slot count follows the slots, and a database from before it gets it filled.
         let counts = || {

@@ -124,6 +124,8 @@ CREATE TABLE IF NOT EXISTS grants (id TEXT PRIMARY KEY, citizen TEXT NOT NULL, c
 CREATE TABLE IF NOT EXISTS nonces (nonce TEXT PRIMARY KEY, expires_at INTEGER NOT NULL, used INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS jtis (jti TEXT PRIMARY KEY, expires_at INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS status_slots (idx INTEGER PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS grant_wuas (grant_id TEXT NOT NULL, list_uri TEXT NOT NULL, idx INTEGER NOT NULL, expires_at INTEGER NOT NULL,
+    PRIMARY KEY (grant_id, list_uri, idx)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS issued (id TEXT PRIMARY KEY, grant_id TEXT NOT NULL, citizen TEXT NOT NULL, configuration_id TEXT NOT NULL,
     status_idx INTEGER NOT NULL UNIQUE, status INTEGER NOT NULL DEFAULT 0, notification_id TEXT NOT NULL, issued_at INTEGER NOT NULL,
     expires_at INTEGER NOT NULL, notified TEXT);
@@ -488,6 +490,7 @@ impl Sqlite {
         let n = match target {
             Target::Credential(id) => self.conn().execute("UPDATE issued SET status = ?2 WHERE id = ?1", params![id, value])?,
             Target::Citizen(c) => self.conn().execute("UPDATE issued SET status = ?2 WHERE citizen = ?1", params![c, value])?,
+            Target::Grant(g) => self.conn().execute("UPDATE issued SET status = ?2 WHERE grant_id = ?1", params![g, value])?,
         };
         Ok(n)
     }
@@ -675,9 +678,36 @@ impl Sqlite {
             .optional()?)
     }
 
+    /// See [`super::Store::record_wuas`].
+    pub(super) fn record_wuas(&self, records: &[super::WuaRecord]) -> Result<(), StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "INSERT INTO grant_wuas (grant_id, list_uri, idx, expires_at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (grant_id, list_uri, idx) DO UPDATE SET expires_at = max(expires_at, excluded.expires_at)",
+        )?;
+        for r in records {
+            let idx = i64::try_from(r.idx).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            stmt.execute(params![r.grant_id, r.list_uri, idx, r.expires_at])?;
+        }
+        Ok(())
+    }
+
+    /// See [`super::Store::wuas_to_recheck`].
+    pub(super) fn wuas_to_recheck(&self, now: i64) -> Result<Vec<super::WuaRecord>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached("SELECT grant_id, list_uri, idx, expires_at FROM grant_wuas WHERE expires_at > ?1")?;
+        let rows = stmt.query_map([now], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?, r.get::<_, i64>(3)?)))?;
+        rows.map(|r| {
+            let (grant_id, list_uri, idx, expires_at) = r?;
+            Ok(super::WuaRecord { grant_id, list_uri, idx: u64::try_from(idx).map_err(|e| StoreError::Corrupt(e.to_string()))?, expires_at })
+        })
+        .collect()
+    }
+
     /// Deletes expired single-use values.
     pub(super) fn purge(&self, now: i64) -> Result<(), StoreError> {
         let conn = self.conn();
+        conn.execute("DELETE FROM grant_wuas WHERE expires_at <= ?1", [now])?;
         conn.execute("DELETE FROM offers WHERE expires_at <= ?1", [now])?;
         conn.execute("DELETE FROM nonces WHERE expires_at <= ?1", [now])?;
         conn.execute("DELETE FROM jtis WHERE expires_at <= ?1", [now])?;
@@ -701,6 +731,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let s = crate::store::Store::open(&dir.path().join("db")).unwrap();
         crate::store::contract::single_use_values(&s);
+    }
+
+    #[test]
+    fn wua_records() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = crate::store::Store::open(&dir.path().join("db")).unwrap();
+        crate::store::contract::wua_records(&s);
     }
 
     #[test]

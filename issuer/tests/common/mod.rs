@@ -102,6 +102,8 @@ pub struct Fed {
     pub wp_chain: Vec<String>,
     /// The chain the provider's status list carries.
     wp_chain_slot: Arc<RwLock<Vec<String>>>,
+    /// The WUA indices the provider's status list says INVALID.
+    wp_revoked: Arc<RwLock<Vec<u64>>>,
     pub issuer_id: EntityId,
     pub issuer: Issuer,
     pub config: Config,
@@ -192,9 +194,15 @@ impl Fed {
         .cloned()
         .unwrap();
         let wp_state = trust_anchor::AppState::open(wp).unwrap();
-        // Its status list: the WUAs' index 7 valid, 9 revoked.
+        // Its status list: the WUAs' index 7 valid, 9 revoked (and those [`Fed::revoke_wua`] adds).
         let chain_slot: Arc<RwLock<Vec<String>>> = Arc::default();
-        let list = WpStatus { key: Arc::new(SoftwareSigner::from_private_jwk(wp_key.private_jwk().clone()).unwrap()), id: wp_id.clone(), chain: chain_slot.clone() };
+        let wp_revoked: Arc<RwLock<Vec<u64>>> = Arc::new(RwLock::new(vec![9]));
+        let list = WpStatus {
+            key: Arc::new(SoftwareSigner::from_private_jwk(wp_key.private_jwk().clone()).unwrap()),
+            id: wp_id.clone(),
+            chain: chain_slot.clone(),
+            revoked: wp_revoked.clone(),
+        };
         let wp_router = axum::Router::new()
             .route("/status-list", axum::routing::get(move || {
                 let list = list.clone();
@@ -255,7 +263,7 @@ impl Fed {
         if setup == Setup::SpidCie {
             mark(&http, &anchor_id, &issuer_id, "openid_relying_party/public").await;
         }
-        Self { dir, op, pid_issuer, rogue_pid_issuer, anchor, intermediate, mark_issuer, wp_id, wp_key, wp_chain, wp_chain_slot: chain_slot, issuer_id, issuer, config, http }
+        Self { dir, op, pid_issuer, rogue_pid_issuer, anchor, intermediate, mark_issuer, wp_id, wp_key, wp_chain, wp_chain_slot: chain_slot, wp_revoked, issuer_id, issuer, config, http }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -303,6 +311,11 @@ impl Fed {
         self.wua_at(keys, 7)
     }
 
+    /// The wallet provider revokes the WUA at `idx`: its status list says INVALID from now.
+    pub fn revoke_wua(&self, idx: u64) {
+        self.wp_revoked.write().unwrap().push(idx);
+    }
+
     /// A WUA at status index `idx` (9 is revoked).
     pub fn wua_at(&self, keys: &[&SoftwareSigner], idx: u64) -> String {
         let info = info();
@@ -327,13 +340,16 @@ struct WpStatus {
     key: Arc<SoftwareSigner>,
     id: EntityId,
     chain: Arc<RwLock<Vec<String>>>,
+    revoked: Arc<RwLock<Vec<u64>>>,
 }
 
 impl WpStatus {
     fn serve(&self) -> axum::response::Response {
         use axum::response::IntoResponse as _;
         let mut list = StatusList::new(Bits::One, 16);
-        list.set(9, StatusValue::Invalid).unwrap();
+        for idx in self.revoked.read().unwrap().iter() {
+            list.set(*idx, StatusValue::Invalid).unwrap();
+        }
         let now = UnixTime::now();
         let token = StatusListToken { list, uri: format!("{}/status-list", self.id), iss: Some(self.id.as_str().to_owned()), iat: now, exp: Some(now.plus(3_600)), ttl: Some(60), aggregation_uri: None };
         let mut h = JwsHeader::new(JwsAlg::Es256);
