@@ -343,11 +343,7 @@ fn activate_issue_show_present_then_suspended_is_refused() {
 /// `t0ken-t0ken`, one preset, its sample registry loaded, no trust anchor: outside any
 /// federation); ready when this returns.
 fn serve_issuer(dir: &Path, preset: &str) -> (Up, String) {
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
-    let base = url(port);
+    let (port, base) = served::free_port();
     let config = format!(
         "entity_id = \"{base}\"\ndata_dir = \"{}\"\nlisten = \"127.0.0.1:{port}\"\nadmin_token = \"t0ken-t0ken\"\n\
          organization_name = \"Registro di prova\"\n[[credentials]]\npreset = \"{preset}\"\n",

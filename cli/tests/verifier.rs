@@ -38,11 +38,7 @@ fn hash_password_reads_stdin() {
 #[test]
 fn serve_from_a_config_file_then_stop_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
-    let base = format!("http://127.0.0.1:{port}");
+    let (port, base) = served::free_port();
     let h = String::from_utf8(hash("pw\n").stdout).unwrap();
     let config = format!(
         "entity_id = \"{base}\"\ndata_dir = \"{}\"\nlisten = \"127.0.0.1:{port}\"\nadmin_token = \"t0ken\"\n\
@@ -72,11 +68,7 @@ fn serve_from_a_config_file_then_stop_on_sigterm() {
 #[test]
 fn wallet_provider_serves_from_a_config_file_then_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
-    let base = format!("http://127.0.0.1:{port}");
+    let (port, base) = served::free_port();
     let path = dir.path().join("wallet-provider.toml");
     let config = format!(
         "entity_id = \"{base}\"\ntrust_anchor = \"http://127.0.0.1:9\"\ndata_dir = \"{}\"\nlisten = \"127.0.0.1:{port}\"\nadmin_token = \"t0ken-of-the-wp\"\n",
@@ -103,11 +95,7 @@ fn wallet_provider_serves_from_a_config_file_then_stops_on_sigterm() {
 #[test]
 fn a_federation_entity_serves_then_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
-    let base = format!("http://127.0.0.1:{port}");
+    let (port, base) = served::free_port();
     let data = dir.path().join("ta");
     let listen = format!("127.0.0.1:{port}");
     let mut child = served::serve(&["federation", "serve", "--entity-id", &base, "--listen", &listen, "--data-dir", data.to_str().unwrap()], &base);

@@ -4,6 +4,13 @@
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// A loopback port free a moment ago, and its `http://127.0.0.1:PORT` base URL.
+pub(crate) fn free_port() -> (u16, String) {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    (port, format!("http://127.0.0.1:{port}"))
+}
+
 /// `tessera ARGS` started, once `{base}/health` answers (at most 30 s).
 pub(crate) fn serve(args: &[&str], base: &str) -> Child {
     let child = Command::new(env!("CARGO_BIN_EXE_tessera")).args(args).env("TESSERA_LOG", "warn").stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();

@@ -57,6 +57,16 @@ fn open_request(fx: &Fixture) -> VerifiedRequest {
     flow.on_request_object(Some(&resp), &RpTrustInputs { rp_chain: Some(&chain), ..Default::default() }, NOW).unwrap()
 }
 
+/// The consent model of [`open_request`]'s request over a store holding the mDL and the PID
+/// (the RP evaluated without its chain), and the store.
+fn open_consent(fx: &Fixture, dir: &tempfile::TempDir) -> (ConsentRequest, CredentialStore) {
+    let req = open_request(fx);
+    let rp = evaluate_rp(&req, None, &TrustMarkInputs::default(), NOW);
+    let (s, _) = store(dir, fx, true);
+    let consent = ConsentRequest::from_store(req, rp, &s).unwrap();
+    (consent, s)
+}
+
 #[test]
 fn consent_present_and_verify_end_to_end_with_log() {
     let fx = Fixture::new();
@@ -109,11 +119,8 @@ fn consent_present_and_verify_end_to_end_with_log() {
 #[test]
 fn decline_sends_access_denied_and_is_logged() {
     let fx = Fixture::new();
-    let req = open_request(&fx);
-    let rp = evaluate_rp(&req, None, &TrustMarkInputs::default(), NOW);
     let dir = tempfile::tempdir().unwrap();
-    let (s, _) = store(&dir, &fx, true);
-    let consent = ConsentRequest::from_store(req, rp, &s).unwrap();
+    let (consent, s) = open_consent(&fx, &dir);
     let prepared = consent.decline(NOW, Some(&s)).unwrap();
     let posted = PostedResponse::parse_form(&prepared.request.body).unwrap();
     assert_eq!(posted, PostedResponse::Error(crate::oid4vp::ErrorResponse::access_denied(Some(STATE.into()))));
@@ -128,11 +135,8 @@ fn decline_sends_access_denied_and_is_logged() {
 #[test]
 fn the_answers_redirect_must_be_registered() {
     let fx = Fixture::new();
-    let req = open_request(&fx);
-    let rp = evaluate_rp(&req, None, &TrustMarkInputs::default(), NOW);
     let dir = tempfile::tempdir().unwrap();
-    let (s, _) = store(&dir, &fx, true);
-    let consent = ConsentRequest::from_store(req, rp, &s).unwrap();
+    let (consent, _) = open_consent(&fx, &dir);
     let prepared = consent.present(&consent.default_choice(), &fx.holder, NOW, None).unwrap();
     let answer = |redirect: &str| prepared.read_answer(200, json!({ "redirect_uri": redirect }).to_string().as_bytes());
     let good = "https://rp.example.it/cb?response_code=abc";
