@@ -60,7 +60,7 @@ pub(crate) struct RunArgs {
     #[arg(long)]
     rp_sessions: Option<String>,
     /// rp plan: the integrator API's bearer token.
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     rp_token: Option<String>,
     /// rp plan: the entity id of a credential issuer the RP trusts (a member of the federation
     /// whose `openid_credential_issuer.jwks` has the key of --rp-issuer-key).
@@ -74,7 +74,7 @@ pub(crate) struct RunArgs {
     #[arg(long)]
     issuer_offers: Option<String>,
     /// issuer plan: the admin API's bearer token.
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     issuer_token: Option<String>,
     /// issuer plan: a citizen whose credentials are ready (the offers' `citizen`).
     #[arg(long)]

@@ -90,7 +90,7 @@ pub(crate) enum FederationCommand {
         superior: Option<String>,
         /// The superior's admin token, when its operator is not the entity's (default:
         /// --token, else the superior's own from the data directory).
-        #[arg(long, requires = "superior")]
+        #[arg(long, requires = "superior", allow_hyphen_values = true)]
         superior_token: Option<String>,
         #[command(flatten)]
         admin: Admin,
@@ -121,7 +121,7 @@ pub(crate) enum FederationCommand {
         #[arg(long)]
         metadata: Option<PathBuf>,
         /// Admin bearer token (default: <data-dir>/admin-token, created if absent).
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         admin_token: Option<String>,
     },
     /// List an authority's subordinates.
@@ -136,8 +136,9 @@ pub(crate) struct Admin {
     /// The authority (default: the trust anchor of `tessera up`).
     #[arg(long, default_value = "http://127.0.0.1:7600")]
     authority: String,
-    /// Its admin token (default: the service's own, read from the data directory).
-    #[arg(long)]
+    /// Its admin token (default: the service's own, read from the data directory). A token
+    /// is base64url and may start with `-`: it is taken as the value, not as an option.
+    #[arg(long, allow_hyphen_values = true)]
     token: Option<String>,
     /// The data directory of `tessera up` (each service's token is under its own
     /// directory there), or of the one `federation serve`.
@@ -396,6 +397,29 @@ fn resolve(entity: &str, ta: &str, ta_jwks: Option<&Path>, as_json: bool) -> Res
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
     use super::*;
+
+    /// An admin token is base64url: one in 64 starts with `-`. `--token` and
+    /// `--superior-token` take it as the value (the e2e test `up_then_resolve_and_list` failed
+    /// on such a token in a clean-clone CI run: "unexpected argument '-P' found").
+    #[test]
+    fn a_token_starting_with_a_hyphen_is_taken_as_the_token() {
+        #[derive(clap::Parser)]
+        struct Top {
+            #[command(subcommand)]
+            command: FederationCommand,
+        }
+        let parse = |args: &[&str]| <Top as clap::Parser>::try_parse_from(std::iter::once("tessera").chain(args.iter().copied())).map(|t| t.command);
+        for token in ["-PxMHnbl7Br2_Ve1M3rDq9S3uqT6SXdwaIWc3mYAtYA", "--x", "plain"] {
+            match parse(&["list", "--authority", "http://127.0.0.1:1", "--token", token]) {
+                Ok(FederationCommand::List { admin }) => assert_eq!(admin.token.as_deref(), Some(token)),
+                other => panic!("{token}: {:?}", other.err()),
+            }
+            match parse(&["rotate-keys", "--entity", "http://127.0.0.1:1", "--superior", "http://127.0.0.1:2", "--superior-token", token, "--token", token]) {
+                Ok(FederationCommand::RotateKeys { superior_token, admin, .. }) => assert_eq!((superior_token.as_deref(), admin.token.as_deref()), (Some(token), Some(token))),
+                other => panic!("{token}: {:?}", other.err()),
+            }
+        }
+    }
 
     /// `federation serve` and `tessera up` starting while a client already polls: every
     /// process that creates the token agrees on one, and the file holds it whole.

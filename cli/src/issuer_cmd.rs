@@ -95,7 +95,7 @@ pub(crate) struct AdminArgs {
     #[arg(long, conflicts_with = "token")]
     token_file: Option<PathBuf>,
     /// The admin token itself.
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     token: Option<String>,
     /// Without --token-file or --token: the data directory of `tessera up`, where each
     /// service's admin token is kept.
