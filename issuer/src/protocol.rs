@@ -238,8 +238,9 @@ pub(crate) fn verify_attestation(st: &Issuer, headers: &HeaderMap) -> Result<Ver
         .map_err(|e| IssuerError::oauth(e.code(), e))?;
     if !client.waa.sub_is_key_thumbprint() {
         // Accepted (versions note §5, issuer item 2: older SDK builds put the JWK `kid` in
-        // `sub`); logged for the operator, who may want to know which wallets do.
-        tracing::warn!(client_id = client.client_id(), provider = %client.waa.claims().iss, "wallet attestation whose sub is not its key's thumbprint");
+        // `sub`); logged for the operator, who may want to know which wallets do (at info:
+        // such a wallet sends it with every PAR and token request).
+        tracing::info!(client_id = client.client_id(), provider = %client.waa.claims().iss, "wallet attestation whose sub is not its key's thumbprint");
     }
     let until = now.secs().saturating_add(ctx.max_pop_age + 2 * ctx.skew);
     if !st.store().remember_jti(&format!("pop:{}:{}", client.client_id(), client.jti), until)? {

@@ -69,9 +69,9 @@ pub struct Report {
     pub wuas: usize,
     /// Status lists read.
     pub lists: usize,
-    /// WUAs found revoked.
+    /// WUAs found revoked (again at later runs, while on record).
     pub revoked_wuas: usize,
-    /// Credentials set INVALID because of them.
+    /// Credentials set INVALID because of them by this run (not those an earlier run did).
     pub revoked_credentials: usize,
     /// Lists that could not be read or verified (`uri: why`): tried again next run.
     pub unavailable: Vec<String>,
@@ -102,11 +102,14 @@ pub async fn recheck(st: &Issuer) -> Result<Report, IssuerError> {
             Ok(StatusValue::Invalid) => {
                 read.insert(uri.clone());
                 report.revoked_wuas += 1;
+                let mut revoked = 0;
                 for g in &grants {
-                    let n = st.store().set_status(Target::Grant(g), StatusValue::Invalid.to_u8())?;
-                    report.revoked_credentials += n;
+                    revoked += st.store().set_status(Target::Grant(g), StatusValue::Invalid.to_u8())?;
                 }
-                tracing::warn!(target: "issuer", list = %uri, idx, grants = grants.len(), "a WUA was revoked by its provider: the credentials issued with it are revoked");
+                if revoked > 0 {
+                    tracing::warn!(target: "issuer", list = %uri, idx, revoked, "a WUA was revoked by its provider: the credentials issued with it are revoked");
+                }
+                report.revoked_credentials += revoked;
             }
             Ok(_) => {
                 read.insert(uri.clone());

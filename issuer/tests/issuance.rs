@@ -396,6 +396,8 @@ async fn a_wua_revoked_after_issuance_revokes_its_credentials_at_the_recheck() {
     assert_eq!((s, r["revoked_wuas"].as_u64(), r["revoked_credentials"].as_u64(), r["unavailable"].as_array().map(Vec::len)), (200, Some(1), Some(1), Some(0)), "{r}");
     assert_eq!(status_of(&fed, idxs[0]).await, StatusValue::Invalid, "the credential issued with the revoked WUA");
     assert_eq!(status_of(&fed, idxs[1]).await, StatusValue::Valid, "the other wallet's");
+    let (s, r) = recheck().await;
+    assert_eq!((s, r["revoked_wuas"].as_u64(), r["revoked_credentials"].as_u64()), (200, Some(1), Some(0)), "the next run revokes nothing new: {r}");
     let (s, _) = Fed::json(fed.http.post(fed.url("/admin/wua-recheck"))).await;
     assert_eq!(s, 401, "the admin API needs the token");
 }

@@ -174,7 +174,9 @@ pub enum Target<'a> {
     Credential(&'a str),
     /// Every credential of a citizen.
     Citizen(&'a str),
-    /// Every credential issued under a grant (a wallet's authorization: [`WuaRecord`]).
+    /// Every credential issued under a grant (a wallet's authorization: [`WuaRecord`]) not
+    /// already at the value: counted are those it changed, so that a WUA found revoked again
+    /// at the next re-check reports nothing new.
     Grant(&'a str),
 }
 
@@ -533,6 +535,7 @@ pub(crate) mod contract {
         let rows = [of_grant("w-1", 902, "g-wua"), of_grant("w-2", 903, "g-wua"), of_grant("w-other", 901, "g-other")];
         assert_eq!(block_on(s.insert_issued(&rows, &Spend::default())).unwrap(), Spent::Recorded);
         assert_eq!(s.set_status(Target::Grant("g-wua"), 1).unwrap(), 2);
+        assert_eq!(s.set_status(Target::Grant("g-wua"), 1).unwrap(), 0, "only what changed is counted");
         let statuses: std::collections::BTreeMap<String, u8> = s.issued_to("CF").unwrap().into_iter().map(|i| (i.id, i.status)).collect();
         assert_eq!((statuses["w-1"], statuses["w-2"], statuses["w-other"]), (1, 1, 0));
     }

@@ -272,7 +272,7 @@ impl Postgres {
         let n = match target {
             Target::Credential(id) => self.execute("UPDATE issuer_issued SET status = $2 WHERE id = $1", Args::new().s(id).h(v))?,
             Target::Citizen(c) => self.execute("UPDATE issuer_issued SET status = $2 WHERE citizen = $1", Args::new().s(c).h(v))?,
-            Target::Grant(g) => self.execute("UPDATE issuer_issued SET status = $2 WHERE grant_id = $1", Args::new().s(g).h(v))?,
+            Target::Grant(g) => self.execute("UPDATE issuer_issued SET status = $2 WHERE grant_id = $1 AND status != $2", Args::new().s(g).h(v))?,
         };
         Ok(usize::try_from(n).unwrap_or(usize::MAX))
     }

@@ -490,7 +490,7 @@ impl Sqlite {
         let n = match target {
             Target::Credential(id) => self.conn().execute("UPDATE issued SET status = ?2 WHERE id = ?1", params![id, value])?,
             Target::Citizen(c) => self.conn().execute("UPDATE issued SET status = ?2 WHERE citizen = ?1", params![c, value])?,
-            Target::Grant(g) => self.conn().execute("UPDATE issued SET status = ?2 WHERE grant_id = ?1", params![g, value])?,
+            Target::Grant(g) => self.conn().execute("UPDATE issued SET status = ?2 WHERE grant_id = ?1 AND status != ?2", params![g, value])?,
         };
         Ok(n)
     }
