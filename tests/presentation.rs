@@ -281,3 +281,25 @@ async fn the_wallet_asks_the_status_of_the_relying_partys_trust_mark() {
     let warnings = common::stdout_json(&o)["rp"]["warnings"].to_string();
     assert!(warnings.contains("trust mark"), "{warnings}");
 }
+
+/// WP_090: a request the wallet refuses (here a DCQL query only for a format it does not
+/// support) is answered with an error response at the verifier's registered `response_uri`:
+/// the integrator's session ends `declined` with the wallet's code instead of waiting for its
+/// expiry, and the citizen is told why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_refused_request_is_reported_to_the_relying_party() {
+    let w = World::new().await;
+    let v = w.verifier("refusal", Profile::ItWallet14, false).await;
+    let query = json!({"credentials": [{"id": "vc", "format": "jwt_vc_json", "claims": [{"path": ["name"]}]}]});
+    let r = w.http.post(format!("{}/sessions", v.id)).bearer_auth(common::TOKEN).json(&json!({"dcql_query": query, "flow": "cross_device"})).send().await.unwrap();
+    assert_eq!(r.status(), 201);
+    let s: serde_json::Value = r.json().await.unwrap();
+    let o = w.present(&s, &["--yes"]).await;
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("jwt_vc_json") && err.contains("the relying party was told why"), "the citizen is told why: {err}");
+    let (st, verdict) = w.result(&v, &s, None).await;
+    assert_eq!(st, 200, "{verdict}");
+    assert_eq!((verdict["status"].as_str(), verdict["error"].as_str()), (Some("declined"), Some("vp_formats_not_supported")), "{verdict}");
+    assert!(verdict["error_description"].as_str().unwrap().contains("jwt_vc_json"), "{verdict}");
+}

@@ -577,7 +577,8 @@ pub(crate) fn present(a: &PresentArgs) -> Result<(), CliError> {
 
 /// Answers the request at `a.url`: the relying party's trust, the consent (`show`n as text
 /// unless `--json`), the response sent and logged, the relying party's answer. An RP outside
-/// the federation, or a request that cannot be answered, is an error (nothing is sent).
+/// the federation, or a request that cannot be answered, is an error (no credential is sent;
+/// a request object refused is reported to its registered `response_uri`, WP_090).
 pub(crate) fn answer(a: &PresentArgs, show: &dyn Fn(&str)) -> Result<Presented, CliError> {
     let now = UnixTime::now();
     let flow = PresentationFlow::start(&a.url, a.profile).map_err(usage)?;
@@ -602,7 +603,11 @@ pub(crate) fn answer(a: &PresentArgs, show: &dyn Fn(&str)) -> Result<Presented, 
     };
     let anchors = [anchor];
     let trust = RpTrustInputs { rp_chain: Some(&chain), federation_anchors: &anchors, x509_anchors: None };
-    let request = flow.on_request_object(fetched.as_ref(), &trust, now).map_err(|e| usage(format!("refused: {e} (nothing was sent)")))?;
+    let request = flow.on_request_object(fetched.as_ref(), &trust, now).map_err(|e| {
+        // WP_090: the relying party is told why, where it registered the `response_uri`.
+        let told = flow.error_notice(fetched.as_ref(), Some(&chain), &e).is_some_and(|notice| browser.send(notice).is_ok_and(|r| (200..300).contains(&r.status)));
+        usage(format!("refused: {e} ({})", if told { "the relying party was told why; no credential was sent" } else { "nothing was sent" }))
+    })?;
     // Trust marks are checked against the anchor's `trust_mark_issuers`, for marks the
     // anchor issued itself (other issuers' keys are not resolved yet), statically and then
     // by their status at the anchor (wallet-core's `TrustMarkEvidence`).

@@ -356,7 +356,13 @@ impl Wallet {
             None => None,
         };
         let trust = RpTrustInputs { rp_chain: chain.as_ref(), federation_anchors: &self.anchors, x509_anchors: None };
-        let request = flow.on_request_object(response.as_ref(), &trust, now).map_err(|e| consent_error(e, &client_id))?;
+        let request = flow.on_request_object(response.as_ref(), &trust, now).map_err(|e| {
+            // WP_090: the relying party is told why, where it registered the `response_uri`.
+            if let Some(notice) = flow.error_notice(response.as_ref(), chain.as_ref(), &e) {
+                let _ = CoreHttp(http.clone()).send(notice);
+            }
+            consent_error(e, &client_id)
+        })?;
         // Trust marks, statically and by their status at the anchor (IT-Wallet 1.4 §1.1).
         let marks = wallet_core::wallet::TrustMarkEvidence::gather(&CoreHttp(http), &self.anchors, chain.as_ref(), now);
         let rp = evaluate_rp(&request, chain.as_ref(), &marks.inputs(), now);

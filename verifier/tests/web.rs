@@ -352,6 +352,17 @@ async fn declined_refused_and_expired_checks() {
     assert_eq!(verdict(&page), "declined");
     assert!(page.body.contains("NEGATO DAL CITTADINO") && page.body.contains("access_denied"));
 
+    // The wallet refused the request itself (WP_090): no check happened, amber, the reason
+    // in the audit panel.
+    let (id, req, _) = fetched_mdl_check(&fed, &mut b, &wallet).await;
+    assert_eq!(wallet.answer(&fed, &req, Answer::Refuse("invalid_request_object")).await.0, 200);
+    let page = b.get(&format!("/check/s/{id}?lang=en")).await;
+    assert_eq!(verdict(&page), "unknown");
+    assert!(page.body.contains("CANNOT DETERMINE") && page.body.contains("wallet did not accept"), "{}", page.body);
+    assert!(page.body.contains("invalid_request_object") && page.body.contains("request object expired"), "the wallet's reason");
+    assert!(!page.body.contains("DECLINED BY THE CITIZEN"));
+    b.get("/check?lang=it").await;
+
     // A credential of an issuer the federation does not know.
     let (id, req, _) = fetched_mdl_check(&fed, &mut b, &wallet).await;
     let (s, _) = wallet.answer(&fed, &req, Answer::Present("mdl", fed.rogue.mdl(&wallet.holder), MDL_CLAIMS.to_vec())).await;

@@ -105,6 +105,7 @@ messages! {
     RefusedTitle => "NON VALIDO", "REFUSED";
     DeclinedTitle => "NEGATO DAL CITTADINO", "DECLINED BY THE CITIZEN";
     DeclinedText => "Il cittadino non ha condiviso i dati richiesti.", "The citizen did not share the requested data.";
+    WalletRefusedText => "Il portafoglio del cittadino non ha accettato questa richiesta di verifica. Crea un nuovo codice QR; se si ripete, segnala il motivo nel dettaglio.", "The citizen's wallet did not accept this verification request. Create a new QR code; if it happens again, report the reason in the details.";
     ExpiredTitle => "SESSIONE SCADUTA", "SESSION EXPIRED";
     ExpiredText => "Nessuna risposta prima della scadenza del codice. Crea un nuovo codice QR.", "No answer before the code expired. Create a new QR code.";
     UnknownTitle => "IMPOSSIBILE DETERMINARE", "CANNOT DETERMINE";

@@ -106,6 +106,11 @@ pub fn outcome(s: &Session, now: i64, preset: Option<&str>) -> Option<Outcome> {
     match s.status_at(now) {
         SessionStatus::Created | SessionStatus::RequestFetched | SessionStatus::ResponseReceived => None,
         SessionStatus::Expired => o(Look::Expired, Msg::ExpiredTitle, Msg::ExpiredText, None),
+        // The wallet's own error response to a request it refused (WP_090): no check
+        // happened, so neither a decline by the citizen nor a refusal of a credential.
+        SessionStatus::Declined if result.as_ref().and_then(|v| v.get("error")).and_then(Value::as_str).is_some_and(|e| e != "access_denied") => {
+            o(Look::Unknown, Msg::UnknownTitle, Msg::WalletRefusedText, result)
+        }
         SessionStatus::Declined => o(Look::Declined, Msg::DeclinedTitle, Msg::DeclinedText, result),
         SessionStatus::Refused => {
             let code = result.as_ref().and_then(|v| v.get("reason_code")).and_then(Value::as_str).unwrap_or_default();

@@ -17,7 +17,7 @@ use wallet_core::federation::{EntityId, TrustAnchorConfig};
 use wallet_core::jose::jwk::JwkSet;
 use wallet_core::jose::{Signer as _, SoftwareSigner};
 use wallet_core::oid4vp::request_object::{ParsedRequestObject, VerifiedRequest, VerifyContext};
-use wallet_core::oid4vp::response::{AuthorizationResponse, ErrorResponse, VpToken, response_form};
+use wallet_core::oid4vp::response::{AuthorizationResponse, ErrorResponse, VpToken, WalletErrorCode, response_form};
 use wallet_core::oid4vp::{AuthorizationRequestUrl, Profile, RequestRef, RequestUriMethod, RequestUriPost, WalletMetadata, WalletNonce};
 use wallet_core::sd_jwt::{ClaimPath, KeyBindingInput, SdJwt};
 use wallet_core::time::{Clock, UnixTime};
@@ -256,6 +256,8 @@ pub enum Answer {
     Present(&'static str, SdJwt, Vec<&'static str>),
     /// Declines (`access_denied`).
     Decline,
+    /// The wallet refuses the request itself with this error code (WP_090).
+    Refuse(&'static str),
 }
 
 /// The citizen's wallet: a holder key; requests fetched and verified with wallet-core.
@@ -310,6 +312,12 @@ impl Wallet {
                 response_form(&resp.encrypt(&req.encryption_key, req.enc, &req.nonce).unwrap())
             }
             Answer::Decline => ErrorResponse::access_denied(req.state.clone()).to_form(),
+            Answer::Refuse(code) => ErrorResponse {
+                error: WalletErrorCode::from_code(code),
+                error_description: Some("request object expired at 1 (now 2)".into()),
+                state: req.state.clone(),
+            }
+            .to_form(),
         };
         let r = fed.http.post(&req.response_uri).header("content-type", "application/x-www-form-urlencoded").body(form).send().await.unwrap();
         let status = r.status().as_u16();

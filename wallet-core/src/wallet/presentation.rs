@@ -6,7 +6,9 @@
 //!    to a configured anchor (an RP outside the federation is refused before its request
 //!    object is fetched; a request by value may instead carry its chain in the
 //!    `trust_chain` header), the request object fetched (`GET`, or `POST` with
-//!    `wallet_metadata` and `wallet_nonce`) and verified (WP_085/086), the RP evaluated with
+//!    `wallet_metadata` and `wallet_nonce`) and verified (WP_085/086; a refused one is
+//!    answered with an error response where the RP registered the `response_uri`, WP_090:
+//!    [`crate::oid4vp::request_object::error_notice`]), the RP evaluated with
 //!    its trust marks checked against the anchor's configuration (WP_087), and the
 //!    [`ConsentRequest`] built from the store → a [`PresentationSession`] to show.
 //! 2. [`WalletPresentation::present`] with the citizen's [`ConsentChoice`] (KB-JWT by the
@@ -227,9 +229,16 @@ impl WalletPresentation {
             None => None,
         };
         let trust = RpTrustInputs { rp_chain: rp_chain.as_ref(), federation_anchors: &self.anchors, x509_anchors: self.x509_anchors.as_ref() };
-        let request = flow.on_request_object(fetched.as_ref(), &trust, now).map_err(|source| match source {
-            ConsentError::RequestObject(e) if is_trust_rule(&e) => PresentationError::UntrustedRelyingParty { client_id: client_id.clone(), reason: e.to_string() },
-            source => PresentationError::Consent { step: PresentationStep::RequestObject, source },
+        let request = flow.on_request_object(fetched.as_ref(), &trust, now).map_err(|source| {
+            // WP_090: the relying party is told why, where it registered the `response_uri`;
+            // whether that POST succeeds changes nothing for the citizen.
+            if let Some(notice) = flow.error_notice(fetched.as_ref(), rp_chain.as_ref(), &source) {
+                let _ = self.http.send(notice);
+            }
+            match source {
+                ConsentError::RequestObject(e) if is_trust_rule(&e) => PresentationError::UntrustedRelyingParty { client_id: client_id.clone(), reason: e.to_string() },
+                source => PresentationError::Consent { step: PresentationStep::RequestObject, source },
+            }
         })?;
         let marks = TrustMarkEvidence::gather(self.http.as_ref(), &self.anchors, rp_chain.as_ref(), now);
         let rp = evaluate_rp(&request, rp_chain.as_ref(), &marks.inputs(), now);

@@ -5,7 +5,7 @@ use super::ConsentError;
 use crate::federation::chain::{TrustAnchorConfig, ValidatedChain};
 use crate::oid4vp::Profile;
 use crate::oid4vp::client_id::ClientId;
-use crate::oid4vp::request_object::{ParsedRequestObject, VerifiedRequest, VerifyContext};
+use crate::oid4vp::request_object::{ParsedRequestObject, VerifiedRequest, VerifyContext, error_notice};
 use crate::oid4vp::request_url::{
     AuthorizationRequestUrl, REQUEST_OBJECT_MEDIA_TYPE, RequestRef, RequestUriMethod, RequestUriPost, WalletMetadata, WalletNonce,
 };
@@ -62,10 +62,39 @@ impl PresentationFlow {
     }
 
     /// Verifies the request object: the one in the URL (`response` ignored), or the body of
-    /// `response` to [`Self::request_object_request`].
-    pub fn on_request_object(self, response: Option<&HttpResponse>, trust: &RpTrustInputs<'_>, now: UnixTime) -> Result<VerifiedRequest, ConsentError> {
-        let (jwt, request_uri) = match &self.url.request {
-            RequestRef::Value(v) => (v.clone(), None),
+    /// `response` to [`Self::request_object_request`]. On a refusal, send what
+    /// [`Self::error_notice`] makes of it.
+    pub fn on_request_object(&self, response: Option<&HttpResponse>, trust: &RpTrustInputs<'_>, now: UnixTime) -> Result<VerifiedRequest, ConsentError> {
+        let (jwt, request_uri) = self.request_object_text(response)?;
+        let ctx = VerifyContext {
+            url_client_id: &self.url.client_id,
+            request_uri: request_uri.as_deref(),
+            wallet_nonce: self.wallet_nonce.as_ref(),
+            rp_chain: trust.rp_chain,
+            federation_anchors: trust.federation_anchors,
+            x509_anchors: trust.x509_anchors,
+            profile: self.profile,
+            now,
+            skew: Skew::new(60),
+        };
+        ParsedRequestObject::parse(&jwt).and_then(|p| p.verify(&ctx)).map_err(ConsentError::RequestObject)
+    }
+
+    /// The Authorization Error Response telling the relying party why
+    /// [`Self::on_request_object`] refused its request object (WP_090), or `None` where it
+    /// may not be told: `rp_chain` is its validated chain, and only a `response_uri` that
+    /// chain registers is written to ([`crate::oid4vp::request_object::error_notice`] has the
+    /// rules). The caller sends it, best effort: the citizen is shown `error` either way.
+    pub fn error_notice(&self, response: Option<&HttpResponse>, rp_chain: Option<&ValidatedChain>, error: &ConsentError) -> Option<HttpRequest> {
+        let ConsentError::RequestObject(e) = error else { return None };
+        let (jwt, _) = self.request_object_text(response).ok()?;
+        error_notice(&jwt, &self.url.client_id, rp_chain, e)
+    }
+
+    /// The request object's text and the `request_uri` it was fetched from.
+    fn request_object_text(&self, response: Option<&HttpResponse>) -> Result<(String, Option<String>), ConsentError> {
+        match &self.url.request {
+            RequestRef::Value(v) => Ok((v.clone(), None)),
             RequestRef::Uri { uri, .. } => {
                 let r = response.ok_or(ConsentError::RequestObjectFetch(0))?;
                 if !(200..300).contains(&r.status) {
@@ -79,20 +108,8 @@ impl PresentationFlow {
                     return Err(ConsentError::RequestObjectFetch(r.status));
                 }
                 let body = String::from_utf8(r.body.clone()).map_err(|_| ConsentError::RequestObjectFetch(r.status))?;
-                (body, Some(uri.clone()))
+                Ok((body, Some(uri.clone())))
             }
-        };
-        let ctx = VerifyContext {
-            url_client_id: &self.url.client_id,
-            request_uri: request_uri.as_deref(),
-            wallet_nonce: self.wallet_nonce.as_ref(),
-            rp_chain: trust.rp_chain,
-            federation_anchors: trust.federation_anchors,
-            x509_anchors: trust.x509_anchors,
-            profile: self.profile,
-            now,
-            skew: Skew::new(60),
-        };
-        ParsedRequestObject::parse(&jwt).and_then(|p| p.verify(&ctx)).map_err(ConsentError::RequestObject)
+        }
     }
 }

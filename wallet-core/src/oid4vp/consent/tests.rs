@@ -248,3 +248,27 @@ fn request_object_fetch_failures() {
     flow.on_request_object(None, &RpTrustInputs { federation_anchors: &anchors, ..Default::default() }, NOW).unwrap();
     let _ = fx.holder.public_jwk();
 }
+
+/// WP_090: a fetched request object the wallet refuses (no `wallet_nonce` echoed, as it asked
+/// by POST) is answered at its registered `response_uri` with the rule's code and the
+/// request's `state`; a failed fetch, with nothing to read, is answered nowhere.
+#[test]
+fn a_refused_request_object_gets_an_error_notice() {
+    let fx = Fixture::new();
+    let url = AuthorizationRequestUrl::by_reference(WalletInvocation::Openid4vp, fx.client_id(), REQUEST_URI, RequestUriMethod::Post).to_url();
+    let flow = PresentationFlow::start(&url, Profile::ItWallet14).unwrap();
+    let jwt = fx.builder().sign(&fx.rp_ro, &fx.header()).unwrap();
+    let resp = HttpResponse { status: 200, headers: vec![("Content-Type".into(), "application/oauth-authz-req+jwt".into())], body: jwt.into_bytes() };
+    let chain = fx.rp_chain();
+    let err = flow.on_request_object(Some(&resp), &RpTrustInputs { rp_chain: Some(&chain), ..Default::default() }, NOW).unwrap_err();
+    assert!(matches!(err, ConsentError::RequestObject(crate::oid4vp::RequestObjectError::WalletNonceMissing)), "{err}");
+    let notice = flow.error_notice(Some(&resp), Some(&chain), &err).expect("the RP is told");
+    assert_eq!((notice.method, notice.url.as_str()), (HttpMethod::Post, RESPONSE_URI));
+    let body = String::from_utf8(notice.body).unwrap();
+    assert!(body.contains("error=invalid_request&") && body.contains(&format!("state={STATE}")), "{body}");
+    assert!(flow.error_notice(Some(&resp), None, &err).is_none(), "no validated chain, no notice");
+
+    let gone = HttpResponse { status: 404, headers: vec![], body: vec![] };
+    let err = flow.on_request_object(Some(&gone), &RpTrustInputs { rp_chain: Some(&chain), ..Default::default() }, NOW).unwrap_err();
+    assert!(flow.error_notice(Some(&gone), Some(&chain), &err).is_none());
+}

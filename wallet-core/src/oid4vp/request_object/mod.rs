@@ -26,9 +26,11 @@
 //!   replay on responses is checked by the verifier service against its store.
 
 mod error;
+mod notice;
 mod verify;
 
 pub use error::RequestObjectError;
+pub use notice::error_notice;
 pub use verify::{RedirectRule, RpTrust, VerifiedRequest, VerifyContext, uri_registered};
 
 use serde::{Deserialize, Serialize};

@@ -263,7 +263,7 @@ fn time_error(e: TimeError) -> RequestObjectError {
     }
 }
 
-fn metadata_of(chain: &ValidatedChain) -> Result<VerifierMetadata, RequestObjectError> {
+pub(super) fn metadata_of(chain: &ValidatedChain) -> Result<VerifierMetadata, RequestObjectError> {
     let m = chain.metadata_of(VERIFIER_ENTITY_TYPE).ok_or(RequestObjectError::NoVerifierMetadata)?;
     VerifierMetadata::from_map(m).map_err(|e| RequestObjectError::BadMetadata(e.to_string()))
 }
