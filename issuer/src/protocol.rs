@@ -314,6 +314,11 @@ async fn issue(
     // the user attributes, all selectively disclosable.
     let (metadata, attributes): (serde_json::Map<String, Value>, serde_json::Map<String, Value>) =
         claims.into_iter().partition(|(k, _)| wallet_core::vc::METADATA_CLAIMS.contains(&k.as_str()));
+    // The data model of the `vct` (IT-Wallet 1.4 §4.3–4.5), checked as the wallet will
+    // (WP_060): a registry record that breaks it is not signed, and the operator is told
+    // which attribute.
+    wallet_core::vc::check_data_model(vct.as_str(), &attributes)
+        .map_err(|e| IssuerError::internal(format!("the registry record for configuration {configuration_id} breaks the credential's data model: {e}")))?;
     let mut fixed = serde_json::Map::new();
     fixed.insert("issuing_authority".into(), Value::from(st.config().organization_name.clone()));
     fixed.insert("issuing_country".into(), Value::from("IT"));

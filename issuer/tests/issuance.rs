@@ -1098,3 +1098,29 @@ async fn a_wua_from_a_provider_whose_mark_an_accredited_issuer_issued_is_accepte
     let why = v["error_description"].as_str().unwrap();
     assert!(why.contains("reports it revoked") && why.contains(mark_issuer.as_str()), "{why}");
 }
+
+/// WP_060 on the issuer's side: a registry record that breaks the credential's data model
+/// (a licence category the EU directive does not have) is not signed: 500 `server_error`,
+/// nothing recorded or spent, so the same request succeeds once the record is fixed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_registry_record_outside_the_data_model_is_not_signed() {
+    let fed = Fed::new().await;
+    let wallet = Wallet::new(1);
+    let conn = rusqlite::Connection::open(&fed.config.registry).unwrap();
+    let good: String = conn.query_row("SELECT driving_privileges FROM licences WHERE tax_id_code = ?1", [MARIO], |r| r.get(0)).unwrap();
+    conn.execute("UPDATE licences SET driving_privileges = ?1 WHERE tax_id_code = ?2", [r#"[{"vehicle_category_code":"Z9"}]"#, MARIO]).unwrap();
+    let (url, tx) = fed.offer(MARIO, &[MDL]).await;
+    let (_, code) = Wallet::read_offer(&fed, &url).await;
+    let tokens = wallet.tokens(&fed, &code, &tx).await;
+    let nonce = wallet.nonce(&fed).await;
+    let k0 = &wallet.keys[0];
+    let request = Wallet::request(MDL, wallet.proofs(&fed, &[k0], &fed.wua(&[k0]), &nonce));
+    let (s, v) = wallet.protected(&fed, "/credential", &tokens.access_token, &request, None).await;
+    assert_eq!((s, v["error"].as_str()), (500, Some("server_error")), "{v}");
+    let issued: i64 = rusqlite::Connection::open(fed.config.data_dir.join("issuer.sqlite")).unwrap().query_row("SELECT COUNT(*) FROM issued", [], |r| r.get(0)).unwrap();
+    assert_eq!(issued, 0, "nothing recorded");
+
+    conn.execute("UPDATE licences SET driving_privileges = ?1 WHERE tax_id_code = ?2", [good.as_str(), MARIO]).unwrap();
+    let (s, v) = wallet.protected(&fed, "/credential", &tokens.access_token, &request, None).await;
+    assert_eq!(s, 200, "the same proofs, not spent by the refusal: {v}");
+}

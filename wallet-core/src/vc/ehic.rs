@@ -45,6 +45,7 @@ pub struct HealthInsuranceCard {
 impl CredentialModel for HealthInsuranceCard {
     const NAME: &'static str = NAME;
     const VCT: &'static str = Vct::EHIC;
+    const FIELDS: &'static [&'static str] = &["personal_administrative_number", "document_number", "given_name", "family_name", "birth_date", "authentic_source", "starting_date", "ending_date"];
 
     /// Checks dates and required members.
     fn validate(&self) -> Result<(), VcError> {

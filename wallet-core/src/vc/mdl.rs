@@ -26,6 +26,25 @@ pub struct DrivingPrivilege {
     pub codes: Vec<PrivilegeCode>,
 }
 
+/// The licence's place of birth. IT-Wallet 1.4 §4.4 names the SD-JWT claim
+/// `place_of_birth` without giving its type (ISO 18013-5's `birth_place` is text; the PID's
+/// `place_of_birth` is an object of `country`, `region`, `locality`): both are accepted, and
+/// registries that hold it structured issue it as the PID does.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum BirthPlace {
+    /// Free text, as printed on the card.
+    Text(String),
+    /// Structured, as the PID's.
+    Place(super::pid::PlaceOfBirth),
+}
+
+impl From<&str> for BirthPlace {
+    fn from(s: &str) -> Self {
+        Self::Text(s.to_owned())
+    }
+}
+
 /// A restriction or condition code on a privilege.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PrivilegeCode {
@@ -53,9 +72,9 @@ pub struct MobileDrivingLicence {
     pub given_name: String,
     /// `YYYY-MM-DD`.
     pub birth_date: String,
-    /// Place of birth (free text, as on the card).
+    /// Place of birth: as on the card, or structured as the PID's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub place_of_birth: Option<String>,
+    pub place_of_birth: Option<BirthPlace>,
     /// `YYYY-MM-DD`.
     pub issue_date: String,
     /// `YYYY-MM-DD`.
@@ -75,6 +94,7 @@ pub struct MobileDrivingLicence {
 impl CredentialModel for MobileDrivingLicence {
     const NAME: &'static str = NAME;
     const VCT: &'static str = Vct::MDL;
+    const FIELDS: &'static [&'static str] = &["family_name", "given_name", "birth_date", "place_of_birth", "issue_date", "expiry_date", "document_number", "portrait", "driving_privileges", "restrictions_conditions"];
 
     /// Checks dates, categories, that the licence has at least one privilege and that the
     /// licence does not expire before it is issued.
@@ -146,6 +166,17 @@ mod tests {
         assert!(licence().may_drive("B", "2026-11-23"));
         assert!(!licence().may_drive("C", "2026-11-23"));
         assert!(!licence().may_drive("B", "2032-01-01"));
+    }
+
+    /// Both forms of `place_of_birth` read back as they were written.
+    #[test]
+    fn place_of_birth_as_text_or_structured() {
+        let mut l = licence();
+        l.place_of_birth = Some(BirthPlace::Place(crate::vc::pid::PlaceOfBirth { locality: Some("Roma".into()), country: Some("IT".into()), region: None }));
+        let m = l.to_attributes().unwrap();
+        assert_eq!(m["place_of_birth"]["locality"], "Roma");
+        assert_eq!(MobileDrivingLicence::from_claims(&m).unwrap(), l);
+        assert_eq!(licence().to_attributes().unwrap()["place_of_birth"], "Roma");
     }
 
     #[test]

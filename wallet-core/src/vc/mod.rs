@@ -278,6 +278,9 @@ pub trait CredentialModel: serde::Serialize + serde::de::DeserializeOwned {
     /// The `vct` it is issued under.
     const VCT: &'static str;
 
+    /// The attribute names of the data model (what [`Self::from_claims`] reads).
+    const FIELDS: &'static [&'static str];
+
     /// Checks the data model.
     fn validate(&self) -> Result<(), VcError>;
 
@@ -302,6 +305,29 @@ pub trait CredentialModel: serde::Serialize + serde::de::DeserializeOwned {
             claims.iter().filter(|(k, _)| !METADATA_CLAIMS.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect();
         serde_json::from_value(Value::Object(only))
             .map_err(|e| VcError::InvalidAttribute { credential: Self::NAME, claim: "attributes", reason: e.to_string() })
+    }
+}
+
+/// Checks a received credential's claims (all disclosed, metadata claims included) against
+/// the data model of its `vct`, when wallet-core has one: the PID (both `vct`s of §4.3), the
+/// driving licence (§4.4) and the health card (§4.5). WP_060: a wallet "validates the schema
+/// against the Digital Credential Data Model" and rejects what fails; the issuer applies the
+/// same rule before it signs. Attributes the model does not name are left alone (an issuer
+/// may add attributes a newer model defines: liberal in what is accepted); a `vct` without a
+/// model here passes (its type metadata governs it). The error names the attribute and the
+/// rule.
+pub fn check_data_model(vct: &str, claims: &Map<String, Value>) -> Result<(), VcError> {
+    fn known<M: CredentialModel>(claims: &Map<String, Value>) -> Result<(), VcError> {
+        let only: Map<String, Value> = claims.iter().filter(|(k, _)| M::FIELDS.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect();
+        let model: M = serde_json::from_value(Value::Object(only))
+            .map_err(|e| VcError::InvalidAttribute { credential: M::NAME, claim: "attributes", reason: e.to_string() })?;
+        model.validate()
+    }
+    match vct {
+        Vct::PID | Vct::PID_TRANSITIONAL => known::<pid::Pid>(claims),
+        Vct::MDL => known::<mdl::MobileDrivingLicence>(claims),
+        Vct::EHIC => known::<ehic::HealthInsuranceCard>(claims),
+        _ => Ok(()),
     }
 }
 
@@ -406,5 +432,47 @@ mod tests {
         attrs.insert("exp".into(), Value::from(1));
         let err = SdJwtVcBuilder::new("https://pid.example.it", pid::Pid::vct(), attrs).sign(&issuer).unwrap_err();
         assert!(matches!(err, VcError::InvalidAttribute { claim: "attributes", .. }));
+    }
+
+    /// WP_060: every model's attribute names cover what it writes, so a credential issued
+    /// from a model passes the check it will meet in the wallet.
+    #[test]
+    fn fields_name_every_attribute_a_model_writes() {
+        fn covered<M: CredentialModel>(m: &M) {
+            for k in m.to_attributes().unwrap().keys() {
+                assert!(M::FIELDS.contains(&k.as_str()), "{}: {k}", M::NAME);
+            }
+        }
+        covered(&pid());
+        let mut p = pid();
+        p.personal_administrative_number = Some("CX00000001".into());
+        covered(&p);
+    }
+
+    #[test]
+    fn received_claims_are_checked_against_their_data_model() {
+        let mut claims = pid().to_attributes().unwrap();
+        claims.insert("iss".into(), Value::from("https://pid.example.it"));
+        claims.insert("vct".into(), Value::from(Vct::PID));
+        claims.insert("email".into(), Value::from("mario@example.it"));
+        check_data_model(Vct::PID, &claims).expect("metadata and unknown attributes are left alone");
+        check_data_model(Vct::PID_TRANSITIONAL, &claims).unwrap();
+        let named = |vct: &str, c: &Map<String, Value>| match check_data_model(vct, c) {
+            Err(VcError::InvalidAttribute { claim, reason, .. }) => format!("{claim}: {reason}"),
+            other => panic!("not refused: {other:?}"),
+        };
+        let mut bad = claims.clone();
+        bad.insert("birthdate".into(), Value::from("10/01/1980"));
+        assert_eq!(named(Vct::PID, &bad), "birthdate: not YYYY-MM-DD");
+        let mut bad = claims.clone();
+        bad.remove("nationalities");
+        assert!(named(Vct::PID, &bad).contains("nationalities"), "a missing attribute is named");
+        let mut bad = claims.clone();
+        bad.insert("tax_id_code".into(), Value::from("RSSMRA80A10H501A"));
+        assert!(named(Vct::PID, &bad).starts_with("tax_id_code"));
+        // The licence and the health card have their own rules; other types pass.
+        assert!(named(Vct::MDL, &claims).contains("attributes"), "a PID is not a licence");
+        assert!(named(Vct::EHIC, &claims).contains("attributes"));
+        check_data_model("urn:eudi:other:1", &Map::new()).unwrap();
     }
 }

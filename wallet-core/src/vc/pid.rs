@@ -44,6 +44,7 @@ pub struct Pid {
 impl CredentialModel for Pid {
     const NAME: &'static str = NAME;
     const VCT: &'static str = Vct::PID;
+    const FIELDS: &'static [&'static str] = &["given_name", "family_name", "birthdate", "place_of_birth", "nationalities", "personal_administrative_number", "tax_id_code"];
 
     /// Checks the data model: dates, country codes, at least one place-of-birth member, at
     /// least one of `personal_administrative_number` / `tax_id_code`, `TINIT-` prefix.

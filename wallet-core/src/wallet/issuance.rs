@@ -149,6 +149,10 @@ pub enum CredentialRule {
         /// Got.
         got: String,
     },
+    /// Its attributes break the data model of its `vct` (WP_060; IT-Wallet 1.4 §4.3–4.5:
+    /// [`crate::vc::check_data_model`]).
+    #[error("data model: {0}")]
+    DataModel(String),
     /// `cnf.jwk` is missing or not one of our proof keys (or bound twice).
     #[error("cnf.jwk is not one of the proof keys")]
     Cnf,
@@ -688,8 +692,9 @@ pub struct CheckedCredential {
 
 /// Verifies one returned SD-JWT VC before it is stored (IT-Wallet 1.4 §8, §4.1): the issuer
 /// signature with a key of the issuer's federation metadata, `iss` = `issuer`, `vct` =
-/// `expected_vct`, `cnf.jwk` = one of `proof_keys` (not in `used`), not expired, and a
-/// well-formed status list reference.
+/// `expected_vct` (WP_060), its attributes valid in the data model of that `vct` (WP_060,
+/// [`crate::vc::check_data_model`]), `cnf.jwk` = one of `proof_keys` (not in `used`), not
+/// expired, and a well-formed status list reference.
 pub fn verify_credential(
     credential: &str,
     issuer: &str,
@@ -710,6 +715,7 @@ pub fn verify_credential(
         return Err(CredentialRule::Vct { expected: expected.to_owned(), got: vc.vct.as_str().to_owned() });
     }
     let claims = &vc.sd_jwt.claims;
+    crate::vc::check_data_model(vc.vct.as_str(), claims).map_err(|e| CredentialRule::DataModel(e.to_string()))?;
     let cnf: Jwk = claims.get("cnf").and_then(|c| c.get("jwk")).and_then(|j| serde_json::from_value(j.clone()).ok()).ok_or(CredentialRule::Cnf)?;
     let tp = cnf.thumbprint();
     let key_index = proof_keys.iter().position(|k| k.thumbprint() == tp).filter(|i| !used.contains(i)).ok_or(CredentialRule::Cnf)?;

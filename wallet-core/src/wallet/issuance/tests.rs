@@ -98,8 +98,10 @@ impl Issued {
     }
 
     fn builder(&self, iss: &str, vct: &str, holder: usize) -> SdJwtVcBuilder {
-        let mut attrs = Map::new();
-        attrs.insert("given_name".into(), json!("Mario"));
+        self.builder_with(iss, vct, holder, pid_attributes())
+    }
+
+    fn builder_with(&self, iss: &str, vct: &str, holder: usize, attrs: Map<String, serde_json::Value>) -> SdJwtVcBuilder {
         SdJwtVcBuilder::new(iss, Vct::new(vct).unwrap(), attrs)
             .validity(NOW.plus(-60), NOW.plus(86_400))
             .holder_key(&self.holder[holder].public_jwk())
@@ -109,6 +111,15 @@ impl Issued {
     fn sign(&self, b: SdJwtVcBuilder) -> String {
         b.sign(&self.issuer_key).unwrap().serialize()
     }
+}
+
+/// A PID's attributes, valid in its data model (IT-Wallet 1.4 §4.3).
+fn pid_attributes() -> Map<String, serde_json::Value> {
+    let attrs = json!({
+        "given_name": "Mario", "family_name": "Rossi", "birthdate": "1980-01-10",
+        "place_of_birth": {"locality": "Roma"}, "nationalities": ["IT"], "tax_id_code": "TINIT-RSSMRA80A10H501A"
+    });
+    attrs.as_object().cloned().unwrap_or_default()
 }
 
 #[test]
@@ -137,6 +148,19 @@ fn a_returned_credential_is_checked_before_it_is_stored() {
     assert!(matches!(verify_credential(&no_status, ISSUER, &jwks, Some(PID_VCT), &keys, &[], NOW), Err(CredentialRule::Status(_))));
     let plain_http = t.sign(t.builder(ISSUER, PID_VCT, 0).status(3, "http://status.example.it/list"));
     assert!(matches!(verify_credential(&plain_http, ISSUER, &jwks, Some(PID_VCT), &keys, &[], NOW), Err(CredentialRule::Status(_))));
+
+    // WP_060: a PID that breaks its data model (no nationalities, a birth date not in
+    // ISO 8601) is refused, naming the attribute.
+    let mut attrs = Map::new();
+    attrs.insert("given_name".into(), json!("Mario"));
+    let thin = t.sign(t.builder_with(ISSUER, PID_VCT, 0, attrs).status(3, format!("{ISSUER}/status-list")));
+    let e = verify_credential(&thin, ISSUER, &jwks, Some(PID_VCT), &keys, &[], NOW).unwrap_err();
+    assert!(matches!(e, CredentialRule::DataModel(ref d) if d.contains("family_name")), "{e}");
+    let mut attrs = pid_attributes();
+    attrs.insert("birthdate".into(), json!("10/01/1980"));
+    let bad_date = t.sign(t.builder_with(ISSUER, PID_VCT, 0, attrs).status(3, format!("{ISSUER}/status-list")));
+    let e = verify_credential(&bad_date, ISSUER, &jwks, Some(PID_VCT), &keys, &[], NOW).unwrap_err();
+    assert_eq!(e.to_string(), "data model: invalid PID attribute `birthdate`: not YYYY-MM-DD");
 }
 
 /// The authorization code flow's client: the WAA key's thumbprint (IT-Wallet 1.4 §3.3), with
