@@ -243,20 +243,9 @@ async fn a_verifier_run_as_tessera_verifier_serve() {
 async fn the_wallet_asks_the_status_of_the_relying_partys_trust_mark() {
     let w = World::new().await;
     let (_pid, _) = w.import(&w.issuer, Vct::PID, pid_attributes(), &w.anchor).await;
+    // `verifier` has the anchor issue it the relying-party mark, which it publishes.
     let v = w.verifier("marked", Profile::ItWallet14, false).await;
-    let mark_type = "openid_relying_party/public";
-    let r = w
-        .http
-        .post(format!("{}/admin/trust-marks", w.anchor.id))
-        .bearer_auth(common::TOKEN)
-        .json(&json!({"sub": v.id, "trust_mark_type": mark_type, "claims": {"organization_type": "public"}}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
-    let m: serde_json::Value = r.json().await.unwrap();
-    let r = w.http.post(format!("{}/admin/own-trust-marks", v.id)).bearer_auth(common::TOKEN).json(&json!({"trust_mark": m["trust_mark"]})).send().await.unwrap();
-    assert_eq!(r.status(), 204);
+    let mark_type = common::RP_MARK;
 
     let shown = |o: &std::process::Output| common::stdout_json(o)["rp"]["trust_marks"][0].clone();
     let s = w.session(&v, "age_over_18", "cross_device").await;
@@ -265,6 +254,8 @@ async fn the_wallet_asks_the_status_of_the_relying_partys_trust_mark() {
     assert!(mark["type"].as_str().unwrap().ends_with(mark_type), "{mark}");
     assert!(mark["check"].as_str().unwrap().starts_with("valid"), "{mark}");
 
+    // The anchor revokes it: the wallet asks its status, finds it revoked, and, the
+    // federation accrediting mark issuers, refuses the RP (WP_087) before anything is sent.
     let r = w
         .http
         .post(format!("{}/admin/trust-marks/revoke", w.anchor.id))
@@ -275,11 +266,26 @@ async fn the_wallet_asks_the_status_of_the_relying_partys_trust_mark() {
         .unwrap();
     assert_eq!(r.status(), 200);
     let s = w.session(&v, "age_over_18", "cross_device").await;
-    let o = w.present(&s, &["--decline"]).await;
-    let mark = shown(&o);
-    assert_eq!(mark["check"], format!("INVALID: its issuer {} reports it revoked (trust mark status)", w.anchor.id), "{mark}");
-    let warnings = common::stdout_json(&o)["rp"]["warnings"].to_string();
-    assert!(warnings.contains("trust mark"), "{warnings}");
+    let o = w.present(&s, &["--yes"]).await;
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("not authorised") && err.contains("reports it revoked") && err.contains("WP_087"), "{err}");
+    assert_eq!(w.state(&v, &s).await["status"], "request_fetched", "no answer was sent");
+}
+
+/// WP_087: in a federation that accredits trust mark issuers, a relying party showing no
+/// trust mark is refused; nothing is sent to it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_relying_party_without_a_trust_mark_is_refused() {
+    let w = World::new().await;
+    w.import(&w.issuer, Vct::PID, pid_attributes(), &w.anchor).await;
+    let v = w.unmarked_verifier("unmarked").await;
+    let s = w.session(&v, "age_over_18", "cross_device").await;
+    let o = w.present(&s, &["--yes"]).await;
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("it shows no trust mark, and its federation requires them (WP_087)"), "{err}");
+    assert_eq!(w.state(&v, &s).await["status"], "request_fetched", "no answer was sent");
 }
 
 /// WP_090: a request the wallet refuses (here a DCQL query only for a format it does not

@@ -613,6 +613,9 @@ pub(crate) fn answer(a: &PresentArgs, show: &dyn Fn(&str)) -> Result<Presented, 
     // by their status at the anchor (wallet-core's `TrustMarkEvidence`).
     let marks = TrustMarkEvidence::gather(&browser, &anchors, Some(&chain), now);
     let rp = evaluate_rp(&request, Some(&chain), &marks.inputs(), now);
+    if let Some(reason) = &rp.refusal {
+        return Err(usage(format!("refused: relying party {entity} is not authorised: {reason} (nothing was sent)")));
+    }
     let store = open_store(&a.store)?;
     let consent = ConsentRequest::from_store(request, rp, &store).map_err(usage)?;
     let (text, doc) = describe(&consent);

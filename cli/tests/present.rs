@@ -436,6 +436,9 @@ async fn asks_for_consent_and_refuses_a_request_signed_by_another_key() {
     let o = tessera(args(&["wallet", "present", &url(&w.rp, &w.rp_node, RequestUriMethod::Post), "--ta", &w.ta_url, "--data-dir", &w.data_s, "--yes"])).await;
     assert!(!o.status.success());
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("refused") && err.contains("signature invalid") && err.contains("nothing was sent"), "{err}");
-    assert_eq!(w.rp.verdicts.lock().unwrap().len(), 1, "nothing sent");
+    assert!(err.contains("refused") && err.contains("signature invalid") && err.contains("the relying party was told why; no credential was sent"), "{err}");
+    // WP_090: the RP's registered response_uri gets the error response, no credential.
+    let v = w.rp.verdicts.lock().unwrap();
+    assert_eq!(v.len(), 2);
+    assert_eq!(v[1], ("declined".to_owned(), json!("invalid_request_object")));
 }

@@ -8,10 +8,13 @@
 //! sends `access_denied`. Both go in the transaction log.
 //!
 //! The relying party's trust chain is the request object's `trust_chain` header validated to
-//! a configured trust anchor, else the chain collected over the HTTP client. Trust marks are
-//! listed but not checked yet (the wallet does not fetch the anchor's configuration):
-//! [`TrustMarkStatus::NotChecked`] and the [`ConsentWarning::NoValidTrustMark`] warning.
-//! `x509_hash` clients are refused (no federation CA roots in the configuration yet).
+//! a configured trust anchor, else the chain collected over the HTTP client. Its trust marks
+//! are checked against the anchor's configuration and their issuers' status endpoints
+//! (wallet-core's `TrustMarkEvidence`); where the federation accredits mark issuers, an RP
+//! without a valid one is refused ([`WalletError::UntrustedRelyingParty`], WP_087), else it
+//! gets the [`ConsentWarning::NoValidTrustMark`] warning. A request object refused is
+//! reported to the RP's registered `response_uri` (WP_090). `x509_hash` clients are refused
+//! (no federation CA roots in the configuration yet).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -366,6 +369,9 @@ impl Wallet {
         // Trust marks, statically and by their status at the anchor (IT-Wallet 1.4 §1.1).
         let marks = wallet_core::wallet::TrustMarkEvidence::gather(&CoreHttp(http), &self.anchors, chain.as_ref(), now);
         let rp = evaluate_rp(&request, chain.as_ref(), &marks.inputs(), now);
+        if let Some(reason) = rp.refusal {
+            return Err(WalletError::UntrustedRelyingParty { client_id, reason });
+        }
         let consent = ConsentRequest::from_store(request, rp, &self.store).map_err(|e| consent_error(e, &client_id))?;
         let record = self.consent_record(&consent)?;
         Ok((consent, record))

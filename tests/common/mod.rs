@@ -136,6 +136,9 @@ fn serve(listener: tokio::net::TcpListener, app: axum::Router) {
     tokio::spawn(async move { axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await.unwrap() });
 }
 
+/// The relying-party trust mark the anchors issue (its short name, as `tessera up`).
+pub const RP_MARK: &str = "openid_relying_party/public";
+
 /// A trust anchor.
 pub struct Anchor {
     pub id: EntityId,
@@ -147,7 +150,7 @@ async fn start_anchor(dir: &Path, name: &str) -> Anchor {
     let mut c = trust_anchor::Config::trust_anchor(id.clone(), dir.join(name), TOKEN);
     c.organization_name = format!("Trust anchor {name}");
     // The relying-party mark it issues, listed in its `trust_mark_issuers` (as `tessera up`).
-    c.trust_mark_issuers.insert(format!("{id}/trust_marks/openid_relying_party/public"), vec![id.to_string()]);
+    c.trust_mark_issuers.insert(format!("{id}/trust_marks/{RP_MARK}"), vec![id.to_string()]);
     let state = trust_anchor::AppState::open(c).unwrap();
     let config = TrustAnchorConfig { id: id.clone(), jwks: state.jwks() };
     serve(listener, trust_anchor::router(state));
@@ -345,8 +348,27 @@ impl World {
         (v["id"].as_str().unwrap().to_owned(), idx)
     }
 
-    /// Starts a verifier with `profile`, onboarded under the anchor.
+    /// Starts a verifier with `profile`, onboarded under the anchor, with its relying-party
+    /// trust mark.
     pub async fn verifier(&self, name: &str, profile: Profile, accept_suspended: bool) -> VerifierNode {
+        let v = self.start_verifier(name, profile, accept_suspended).await;
+        self.mark(&v.id).await;
+        v
+    }
+
+    /// A verifier of our federation without any trust mark.
+    pub async fn unmarked_verifier(&self, name: &str) -> VerifierNode {
+        self.start_verifier(name, Profile::ItWallet14, false).await
+    }
+
+    /// `GET /sessions/{id}` of a session: its state as the integrator polls it.
+    pub async fn state(&self, v: &VerifierNode, session: &Value) -> Value {
+        let r = self.http.get(format!("{}/sessions/{}", v.id, session["session_id"].as_str().unwrap())).bearer_auth(TOKEN).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        r.json().await.unwrap()
+    }
+
+    async fn start_verifier(&self, name: &str, profile: Profile, accept_suspended: bool) -> VerifierNode {
         let (listener, id) = bind().await;
         let mut c = verifier::Config::new(id.clone(), self.dir.path().join(format!("verifier-{name}")));
         c.admin_token = TOKEN.into();
@@ -360,6 +382,24 @@ impl World {
         tokio::spawn(async move { verifier::serve_listener(v, listener, std::future::pending()).await.unwrap() });
         onboard(&self.http, &self.anchor.id, &id, "openid_credential_verifier").await;
         VerifierNode { id, process: None }
+    }
+
+    /// The relying-party trust mark [`RP_MARK`], issued by the anchor to `sub` and published
+    /// in its Entity Configuration (as `tessera up` does): a wallet refuses an RP without a
+    /// valid mark where the federation accredits mark issuers (WP_087).
+    pub async fn mark(&self, sub: &EntityId) {
+        let r = self
+            .http
+            .post(format!("{}/admin/trust-marks", self.anchor.id))
+            .bearer_auth(TOKEN)
+            .json(&json!({"sub": sub, "trust_mark_type": RP_MARK, "claims": {"organization_type": "public"}}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+        let m: Value = r.json().await.unwrap();
+        let r = self.http.post(format!("{sub}/admin/own-trust-marks")).bearer_auth(TOKEN).json(&json!({"trust_mark": m["trust_mark"]})).send().await.unwrap();
+        assert_eq!(r.status(), 204, "{}", r.text().await.unwrap());
     }
 
     /// Starts a verifier outside our federation: onboarded under the other anchor only.
@@ -410,6 +450,7 @@ impl World {
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
         onboard(&self.http, &self.anchor.id, &node.id, "openid_credential_verifier").await;
+        self.mark(&node.id).await;
         node
     }
 

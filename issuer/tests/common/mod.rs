@@ -260,7 +260,9 @@ impl Fed {
         let served = issuer.clone();
         tokio::spawn(async move { issuer::serve_listener(served, listener, std::future::pending()).await.unwrap() });
         onboard(&http, &anchor_id, &issuer_id, "openid_credential_issuer").await;
-        if setup == Setup::SpidCie {
+        // The relying-party mark: the test OP requires it of its RPs, and a wallet asked for
+        // the PID refuses an RP without a valid one where the federation uses marks (WP_087).
+        if setup != Setup::Plain {
             mark(&http, &anchor_id, &issuer_id, "openid_relying_party/public").await;
         }
         Self { dir, op, pid_issuer, rogue_pid_issuer, anchor, intermediate, mark_issuer, wp_id, wp_key, wp_chain, wp_chain_slot: chain_slot, wp_revoked, issuer_id, issuer, config, http }

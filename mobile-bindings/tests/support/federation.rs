@@ -135,7 +135,9 @@ pub(crate) async fn start() -> Federation {
     let registry = c.registry.clone();
     let state = issuer::Issuer::open(c).unwrap();
     tokio::spawn(async move { issuer::serve_listener(state, l, std::future::pending()).await.unwrap() });
-    post(&http, format!("{ta}/admin/subordinates"), json!({"entity_id": iss, "entity_types": ["openid_credential_issuer"]}), 201).await;
+    post(&http, format!("{ta}/admin/subordinates"), json!({"entity_id": iss, "entity_types": ["openid_credential_issuer"], "trust_mark_claims": {"organization_type": "public"}}), 201).await;
+    // It asks for the PID as a relying party: the wallet wants its mark (WP_087).
+    mark(&http, &ta, &iss, rp_mark).await;
 
     // The same service, never onboarded: its trust chain reaches no anchor.
     let (l, outsider) = listener().await;

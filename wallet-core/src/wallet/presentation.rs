@@ -9,7 +9,8 @@
 //!    `wallet_metadata` and `wallet_nonce`) and verified (WP_085/086; a refused one is
 //!    answered with an error response where the RP registered the `response_uri`, WP_090:
 //!    [`crate::oid4vp::request_object::error_notice`]), the RP evaluated with
-//!    its trust marks checked against the anchor's configuration (WP_087), and the
+//!    its trust marks checked against the anchor's configuration (WP_087: refused without a
+//!    valid one where its federation accredits mark issuers), and the
 //!    [`ConsentRequest`] built from the store → a [`PresentationSession`] to show.
 //! 2. [`WalletPresentation::present`] with the citizen's [`ConsentChoice`] (KB-JWT by the
 //!    [`HolderKeys`], response encrypted to the RP, `POST response_uri`), or
@@ -242,6 +243,9 @@ impl WalletPresentation {
         })?;
         let marks = TrustMarkEvidence::gather(self.http.as_ref(), &self.anchors, rp_chain.as_ref(), now);
         let rp = evaluate_rp(&request, rp_chain.as_ref(), &marks.inputs(), now);
+        if let Some(reason) = rp.refusal {
+            return Err(PresentationError::UntrustedRelyingParty { client_id, reason });
+        }
         let consent = ConsentRequest::from_store(request, rp, &self.store).map_err(|source| PresentationError::Consent { step: PresentationStep::Consent, source })?;
         Ok(PresentationSession { consent, rp_chain })
     }

@@ -72,6 +72,10 @@ pub struct RpEvaluation {
     pub warnings: Vec<TrustWarning>,
     /// `erasure_endpoint`.
     pub erasure_endpoint: Option<String>,
+    /// Why the wallet must not answer it (IT-Wallet 1.4 §5.1 "Wallet rejects: an RP not
+    /// authorised by policy or Trust Marks", WP_087), `None` when it may: see
+    /// [`evaluate_rp`].
+    pub refusal: Option<String>,
 }
 
 /// What the wallet has to check trust marks with.
@@ -102,6 +106,14 @@ fn purpose_of(req: &VerifiedRequest) -> Option<String> {
 
 /// Evaluates the RP of a verified request. `chain` is the RP's trust chain (for its trust
 /// marks and organization name).
+///
+/// WP_087: a federation RP is refused ([`RpEvaluation::refusal`]) when its anchor's
+/// configuration could be read, that federation accredits trust mark issuers
+/// (`trust_mark_issuers`), and none of the RP's marks is valid: it shows none, or each was
+/// forged, expired, of an unaccredited issuer, reported revoked by its issuer, or could not be
+/// verified. Where the anchor's configuration cannot be had, or the federation uses no trust
+/// marks, the marks are listed and [`TrustWarning::NoValidTrustMark`] warns instead (the
+/// wallet cannot tell an RP without permission from a federation without marks).
 pub fn evaluate_rp(req: &VerifiedRequest, chain: Option<&ValidatedChain>, marks: &TrustMarkInputs<'_>, now: UnixTime) -> RpEvaluation {
     let mut warnings = Vec::new();
     let mut trust_marks = Vec::new();
@@ -141,6 +153,9 @@ pub fn evaluate_rp(req: &VerifiedRequest, chain: Option<&ValidatedChain>, marks:
     if asks_identifying && req.metadata.erasure_endpoint.is_none() {
         warnings.push(TrustWarning::NoErasureEndpoint);
     }
+    let uses_marks = marks.anchor_configuration.and_then(|a| a.trust_mark_issuers.as_ref()).is_some_and(|m| !m.is_empty());
+    let refusal = (matches!(req.trust, RpTrust::Federation { .. }) && uses_marks && !trust_marks.iter().any(|t| matches!(t.check, TrustMarkCheck::Valid { .. })))
+        .then(|| no_valid_mark(&trust_marks));
     let organization_name = chain
         .and_then(|c| c.metadata_of("federation_entity"))
         .and_then(|m| m.get("organization_name"))
@@ -157,5 +172,21 @@ pub fn evaluate_rp(req: &VerifiedRequest, chain: Option<&ValidatedChain>, marks:
         trust_marks,
         warnings,
         erasure_endpoint: req.metadata.erasure_endpoint.clone(),
+        refusal,
     }
+}
+
+/// The refusal of an RP without a valid trust mark, naming each mark's fault.
+fn no_valid_mark(marks: &[TrustMarkView]) -> String {
+    if marks.is_empty() {
+        return "it shows no trust mark, and its federation requires them (WP_087)".into();
+    }
+    let each: Vec<String> = marks
+        .iter()
+        .map(|m| match &m.check {
+            TrustMarkCheck::Invalid(why) => format!("{}: {why}", m.trust_mark_type),
+            _ => format!("{}: could not be verified", m.trust_mark_type),
+        })
+        .collect();
+    format!("none of its trust marks is valid (WP_087): {}", each.join("; "))
 }

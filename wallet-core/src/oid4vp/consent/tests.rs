@@ -208,6 +208,7 @@ fn trust_marks_are_checked_and_shown() {
     let valid = TrustMarkCheck::Valid { issuer: TA.into(), exp: Some(NOW.secs() + 3600) };
     assert_eq!(rp.trust_marks, vec![TrustMarkView { trust_mark_type: tm_type.into(), check: valid.clone() }]);
     assert!(rp.warnings.is_empty());
+    assert_eq!(rp.refusal, None);
     // Dynamic validation (IT-Wallet 1.4 §1.1, OID-FED §8.4): its issuer reports it active,
     // then revoked: the mark is refused though it still verifies statically.
     let jwt = chain.subject.claims.trust_marks.as_ref().unwrap()[0].trust_mark.clone();
@@ -218,13 +219,27 @@ fn trust_marks_are_checked_and_shown() {
     let rp = evaluate_rp(&req, Some(&chain), &TrustMarkInputs { statuses: &revoked, ..inputs }, NOW);
     assert_eq!(rp.trust_marks[0].check, TrustMarkCheck::Invalid(format!("its issuer {TA} reports it revoked (trust mark status)")));
     assert_eq!(rp.warnings, vec![TrustWarning::NoValidTrustMark]);
-    // Without the anchor's configuration, the mark is listed but not checked.
+    // WP_087: its federation accredits mark issuers and none of its marks holds: refused,
+    // naming the mark and its fault.
+    assert_eq!(rp.refusal, Some(format!("none of its trust marks is valid (WP_087): {tm_type}: its issuer {TA} reports it revoked (trust mark status)")));
+    // Without the anchor's configuration, the mark is listed but not checked: a warning only.
     let rp = evaluate_rp(&req, Some(&chain), &TrustMarkInputs::default(), NOW);
     assert_eq!(rp.trust_marks[0].check, TrustMarkCheck::NotChecked);
     assert_eq!(rp.warnings, vec![TrustWarning::NoValidTrustMark]);
-    // Later than its exp: invalid.
+    assert_eq!(rp.refusal, None);
+    // Later than its exp: invalid, refused.
     let rp = evaluate_rp(&req, Some(&chain), &inputs, NOW.plus(7200));
     assert!(matches!(rp.trust_marks[0].check, TrustMarkCheck::Invalid(_)));
+    assert!(rp.refusal.is_some());
+    // An RP showing no mark at all, in a federation that uses them: refused; in one that
+    // does not (no `trust_mark_issuers`): a warning.
+    let bare = crate::federation::chain::validate(&fx.rp_chain_jwts_with(fx.rp_metadata()), &fx.anchor(), NOW).unwrap();
+    let rp = evaluate_rp(&req, Some(&bare), &inputs, NOW);
+    assert_eq!(rp.refusal.as_deref(), Some("it shows no trust mark, and its federation requires them (WP_087)"));
+    let mut no_marks_ec = ta_ec.clone();
+    no_marks_ec.trust_mark_issuers = None;
+    let rp = evaluate_rp(&req, Some(&bare), &TrustMarkInputs { anchor_configuration: Some(&no_marks_ec), ..inputs }, NOW);
+    assert_eq!((rp.refusal, rp.warnings), (None, vec![TrustWarning::NoValidTrustMark]));
 }
 
 #[test]
