@@ -309,3 +309,21 @@ async fn a_refused_request_is_reported_to_the_relying_party() {
     assert_eq!((verdict["status"].as_str(), verdict["error"].as_str()), (Some("declined"), Some("vp_formats_not_supported")), "{verdict}");
     assert!(verdict["error_description"].as_str().unwrap().contains("jwt_vc_json"), "{verdict}");
 }
+
+/// WP_089: a `request_uri` that answers an error (here a QR code already used) is shown to
+/// the citizen with the relying party's own reason and what to do next (WP_089b).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_used_qr_code_says_why_and_what_to_do() {
+    let w = World::new().await;
+    w.import(&w.issuer, Vct::PID, pid_attributes(), &w.anchor).await;
+    let v = w.verifier("reuse", Profile::ItWallet14, false).await;
+    let s = w.session(&v, "age_over_18", "cross_device").await;
+    assert!(w.present(&s, &["--yes"]).await.status.success());
+    let o = w.present(&s, &["--yes"]).await;
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("the relying party could not give its request: HTTP 400 invalid_request: request_uri already used: ask for a new QR code (nothing was sent)"),
+        "{err}"
+    );
+}

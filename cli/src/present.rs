@@ -26,7 +26,7 @@ use wallet_core::federation::{ChainCollector, EntityId, TrustAnchorConfig, Valid
 use wallet_core::jose::jwk::JwkSet;
 use wallet_core::jose::{CompactJws, Jwk};
 use wallet_core::keystore::{KeyStore, KeyStoreSigner, KeyTag, SoftwareKeyStore};
-use wallet_core::oid4vp::consent::{RpTrustInputs, TrustMarkCheck, TrustWarning};
+use wallet_core::oid4vp::consent::{ConsentError, RpTrustInputs, TrustMarkCheck, TrustWarning};
 use wallet_core::oid4vp::dcql::matcher::Missing;
 use wallet_core::oid4vp::request_object::RpTrust;
 use wallet_core::oid4vp::{ConsentRequest, PresentationFlow, Profile, ResponseUriAnswer, evaluate_rp};
@@ -605,6 +605,11 @@ pub(crate) fn answer(a: &PresentArgs, show: &dyn Fn(&str)) -> Result<Presented, 
     let trust = RpTrustInputs { rp_chain: Some(&chain), federation_anchors: &anchors, x509_anchors: None };
     let request = flow.on_request_object(fetched.as_ref(), &trust, now).map_err(|e| {
         // WP_090: the relying party is told why, where it registered the `response_uri`.
+        if matches!(e, ConsentError::RequestUriRefused { .. } | ConsentError::RequestObjectFetch(_)) {
+            // WP_089: what the relying party said, and what to do about it (WP_089b).
+            let next = if e.is_recoverable() { "try again; if it fails again, ask for a new QR code" } else { "ask for a new QR code" };
+            return usage(format!("{e}: {next} (nothing was sent)"));
+        }
         let told = flow.error_notice(fetched.as_ref(), Some(&chain), &e).is_some_and(|notice| browser.send(notice).is_ok_and(|r| (200..300).contains(&r.status)));
         usage(format!("refused: {e} ({})", if told { "the relying party was told why; no credential was sent" } else { "nothing was sent" }))
     })?;

@@ -223,6 +223,10 @@ fn consent_error(e: ConsentError, client_id: &str) -> WalletError {
         ConsentError::RequestObjectFetch(status) => {
             WalletError::Network { reason: format!("the request object could not be fetched (HTTP {status}, or not a request object)") }
         }
+        // WP_089b: a failure worth retrying is a network error to the app (offer "try
+        // again"); anything else needs a new request ("scan a new QR code").
+        e @ ConsentError::RequestUriRefused { .. } if e.is_recoverable() => WalletError::Network { reason: e.to_string() },
+        e @ ConsentError::RequestUriRefused { .. } => WalletError::InvalidRequest { reason: format!("{e}; ask for a new QR code") },
         ConsentError::RequestObject(e) if is_trust_error(&e) => WalletError::UntrustedRelyingParty { client_id: client_id.to_owned(), reason: e.to_string() },
         ConsentError::RequestObject(e) => WalletError::InvalidRequest { reason: e.to_string() },
         ConsentError::Credential(e) | ConsentError::Present(e) => e.into(),

@@ -6,6 +6,7 @@ use crate::federation::chain::{TrustAnchorConfig, ValidatedChain};
 use crate::oid4vp::Profile;
 use crate::oid4vp::client_id::ClientId;
 use crate::oid4vp::request_object::{ParsedRequestObject, VerifiedRequest, VerifyContext, error_notice};
+use crate::oid4vp::response::VerifierErrorAnswer;
 use crate::oid4vp::request_url::{
     AuthorizationRequestUrl, REQUEST_OBJECT_MEDIA_TYPE, RequestRef, RequestUriMethod, RequestUriPost, WalletMetadata, WalletNonce,
 };
@@ -98,7 +99,14 @@ impl PresentationFlow {
             RequestRef::Uri { uri, .. } => {
                 let r = response.ok_or(ConsentError::RequestObjectFetch(0))?;
                 if !(200..300).contains(&r.status) {
-                    return Err(ConsentError::RequestObjectFetch(r.status));
+                    // WP_089: its OAuth error, when the body is one (bounded, printable).
+                    let answer = (r.body.len() <= 16 * 1024).then(|| serde_json::from_slice::<VerifierErrorAnswer>(&r.body).ok()).flatten();
+                    let clean = |s: String| -> String { s.chars().filter(|c| !c.is_control()).take(300).collect() };
+                    return Err(ConsentError::RequestUriRefused {
+                        status: r.status,
+                        error: answer.as_ref().map(|a| clean(a.error.clone())),
+                        description: answer.and_then(|a| a.error_description).map(clean),
+                    });
                 }
                 let ct_ok = r.header("content-type").is_none_or(|c| {
                     crate::jose::jws::media_type_eq(c.split(';').next().unwrap_or_default().trim(), REQUEST_OBJECT_MEDIA_TYPE)

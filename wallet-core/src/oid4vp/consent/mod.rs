@@ -41,9 +41,22 @@ pub enum ConsentError {
     /// The scanned URL.
     #[error("request URL: {0}")]
     Url(RequestUrlError),
-    /// The request object could not be fetched (HTTP status, 0 = no response given).
+    /// The request object could not be fetched (HTTP status, 0 = no response given) or the
+    /// answer is not one (its media type, its encoding).
     #[error("request object fetch failed (HTTP {0})")]
     RequestObjectFetch(u16),
+    /// The `request_uri` answered an error (WP_089): its status and, when it gave them, its
+    /// `error` and `error_description`. [`Self::is_recoverable`] tells whether trying again
+    /// may help (WP_089b).
+    #[error("the relying party could not give its request: HTTP {status}{}", detail(.error.as_deref(), .description.as_deref()))]
+    RequestUriRefused {
+        /// The HTTP status.
+        status: u16,
+        /// Its `error`, when the body had one.
+        error: Option<String>,
+        /// Its `error_description`, when the body had one.
+        description: Option<String>,
+    },
     /// The request object was refused.
     #[error("request object: {0}")]
     RequestObject(RequestObjectError),
@@ -82,6 +95,31 @@ pub enum ConsentError {
     /// No randomness.
     #[error("randomness unavailable: {0}")]
     Randomness(String),
+}
+
+impl ConsentError {
+    /// Whether the same request may succeed if tried again (WP_089b): the relying party's
+    /// `request_uri` failed on its side (HTTP 5xx, 429, `server_error`,
+    /// `temporarily_unavailable`) or did not answer. Anything else needs a new request (a new
+    /// QR code) or cannot succeed.
+    pub fn is_recoverable(&self) -> bool {
+        match self {
+            Self::RequestObjectFetch(0) => true,
+            Self::RequestUriRefused { status, error, .. } => {
+                *status >= 500 || *status == 429 || matches!(error.as_deref(), Some("server_error" | "temporarily_unavailable"))
+            }
+            _ => false,
+        }
+    }
+}
+
+fn detail(error: Option<&str>, description: Option<&str>) -> String {
+    match (error, description) {
+        (Some(e), Some(d)) => format!(" {e}: {d}"),
+        (Some(e), None) => format!(" {e}"),
+        (None, Some(d)) => format!(": {d}"),
+        (None, None) => String::new(),
+    }
 }
 
 /// The key that signs a credential's KB-JWT.

@@ -249,7 +249,20 @@ fn request_object_fetch_failures() {
     let flow = PresentationFlow::start(&url, Profile::ItWallet13).unwrap();
     assert_eq!(flow.request_object_request().unwrap().method, HttpMethod::Get);
     let resp = HttpResponse { status: 404, headers: vec![], body: vec![] };
-    assert!(matches!(flow.on_request_object(Some(&resp), &RpTrustInputs::default(), NOW), Err(ConsentError::RequestObjectFetch(404))));
+    let e = flow.on_request_object(Some(&resp), &RpTrustInputs::default(), NOW).unwrap_err();
+    assert!(matches!(e, ConsentError::RequestUriRefused { status: 404, error: None, description: None }), "{e}");
+    assert!(!e.is_recoverable(), "a new QR code is needed");
+    // WP_089: the RP's own error is shown, and whether trying again may help (WP_089b).
+    let body = br#"{"error":"server_error","error_description":"database\nunavailable"}"#.to_vec();
+    let resp = HttpResponse { status: 500, headers: vec![("Content-Type".into(), "application/json".into())], body };
+    let e = flow.on_request_object(Some(&resp), &RpTrustInputs::default(), NOW).unwrap_err();
+    assert_eq!(e.to_string(), "the relying party could not give its request: HTTP 500 server_error: databaseunavailable");
+    assert!(e.is_recoverable());
+    let body = br#"{"error":"invalid_request_uri","error_description":"already used"}"#.to_vec();
+    let e = flow.on_request_object(Some(&HttpResponse { status: 400, headers: vec![], body }), &RpTrustInputs::default(), NOW).unwrap_err();
+    assert_eq!(e.to_string(), "the relying party could not give its request: HTTP 400 invalid_request_uri: already used");
+    assert!(!e.is_recoverable());
+    assert!(ConsentError::RequestObjectFetch(0).is_recoverable(), "no answer at all");
     let flow = PresentationFlow::start(&url, Profile::ItWallet13).unwrap();
     let resp = HttpResponse { status: 200, headers: vec![("Content-Type".into(), "text/html".into())], body: b"<html>".to_vec() };
     assert!(matches!(flow.on_request_object(Some(&resp), &RpTrustInputs::default(), NOW), Err(ConsentError::RequestObjectFetch(200))));
