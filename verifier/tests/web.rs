@@ -361,6 +361,8 @@ async fn declined_refused_and_expired_checks() {
     assert!(page.body.contains("CANNOT DETERMINE") && page.body.contains("wallet did not accept"), "{}", page.body);
     assert!(page.body.contains("invalid_request_object") && page.body.contains("request object expired"), "the wallet's reason");
     assert!(!page.body.contains("DECLINED BY THE CITIZEN"));
+    let home = b.get("/check").await;
+    assert!(home.body.contains("refused by the wallet"), "the operator's log tells it apart from a decline");
     b.get("/check?lang=it").await;
 
     // A credential of an issuer the federation does not know.

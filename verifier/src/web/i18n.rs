@@ -163,6 +163,7 @@ messages! {
     StatusVerified => "verificato", "verified";
     StatusRefused => "non valido", "refused";
     StatusDeclined => "negato dal cittadino", "declined";
+    StatusWalletRefused => "rifiutata dal portafoglio", "refused by the wallet";
     StatusExpired => "scaduto", "expired";
     Yes => "sì", "yes";
     No => "no", "no";

@@ -165,8 +165,11 @@ fn preset_title(name: Option<&str>) -> Msg {
     }
 }
 
-fn status_label(s: SessionStatus) -> Msg {
-    match s {
+fn status_label(c: &crate::store::Session, now: i64) -> Msg {
+    match c.status_at(now) {
+        SessionStatus::Declined if view::refused_by_the_wallet(c.result.as_deref().and_then(|r| serde_json::from_str(r).ok()).as_ref()) => {
+            Msg::StatusWalletRefused
+        }
         SessionStatus::Created => Msg::StatusCreated,
         SessionStatus::RequestFetched => Msg::StatusFetched,
         SessionStatus::ResponseReceived => Msg::StatusReceived,
@@ -291,7 +294,7 @@ fn home_page(st: &Verifier, lang: Lang, s: &OpSession, user: &str, expert: Optio
                 id = esc(&c.id),
                 time = view::fmt_time(c.created_at),
                 preset = lang.t(preset_title(view::preset_of(&c.dcql))),
-                label = lang.t(status_label(status)),
+                label = lang.t(status_label(c, now)),
             );
         }
         main.push_str("</ul>");

@@ -99,6 +99,13 @@ pub fn refusal(code: &str) -> (Look, Msg) {
     (look, msg)
 }
 
+/// Whether a declined session's result is the wallet's own error response to a request it
+/// refused (WP_090: any `error` but `access_denied`): no check happened, so neither a
+/// decline by the citizen nor a refusal of a credential.
+pub fn refused_by_the_wallet(result: Option<&Value>) -> bool {
+    result.and_then(|v| v.get("error")).and_then(Value::as_str).is_some_and(|e| e != "access_denied")
+}
+
 /// The outcome of a session at `now`; `None` while it is pending.
 pub fn outcome(s: &Session, now: i64, preset: Option<&str>) -> Option<Outcome> {
     let result: Option<Value> = s.result.as_deref().and_then(|r| serde_json::from_str(r).ok());
@@ -106,11 +113,7 @@ pub fn outcome(s: &Session, now: i64, preset: Option<&str>) -> Option<Outcome> {
     match s.status_at(now) {
         SessionStatus::Created | SessionStatus::RequestFetched | SessionStatus::ResponseReceived => None,
         SessionStatus::Expired => o(Look::Expired, Msg::ExpiredTitle, Msg::ExpiredText, None),
-        // The wallet's own error response to a request it refused (WP_090): no check
-        // happened, so neither a decline by the citizen nor a refusal of a credential.
-        SessionStatus::Declined if result.as_ref().and_then(|v| v.get("error")).and_then(Value::as_str).is_some_and(|e| e != "access_denied") => {
-            o(Look::Unknown, Msg::UnknownTitle, Msg::WalletRefusedText, result)
-        }
+        SessionStatus::Declined if refused_by_the_wallet(result.as_ref()) => o(Look::Unknown, Msg::UnknownTitle, Msg::WalletRefusedText, result),
         SessionStatus::Declined => o(Look::Declined, Msg::DeclinedTitle, Msg::DeclinedText, result),
         SessionStatus::Refused => {
             let code = result.as_ref().and_then(|v| v.get("reason_code")).and_then(Value::as_str).unwrap_or_default();
