@@ -604,18 +604,19 @@ pub(crate) fn answer(a: &PresentArgs, show: &dyn Fn(&str)) -> Result<Presented, 
     let anchors = [anchor];
     let trust = RpTrustInputs { rp_chain: Some(&chain), federation_anchors: &anchors, x509_anchors: None };
     let request = flow.on_request_object(fetched.as_ref(), &trust, now).map_err(|e| {
-        // WP_090: the relying party is told why, where it registered the `response_uri`.
+        // WP_089: what the relying party said, and what to do about it (WP_089b).
         if matches!(e, ConsentError::RequestUriRefused { .. } | ConsentError::RequestObjectFetch(_)) {
-            // WP_089: what the relying party said, and what to do about it (WP_089b).
             let next = if e.is_recoverable() { "try again; if it fails again, ask for a new QR code" } else { "ask for a new QR code" };
             return usage(format!("{e}: {next} (nothing was sent)"));
         }
+        // WP_090: the relying party is told why, where it registered the `response_uri`.
         let told = flow.error_notice(fetched.as_ref(), Some(&chain), &e).is_some_and(|notice| browser.send(notice).is_ok_and(|r| (200..300).contains(&r.status)));
         usage(format!("refused: {e} ({})", if told { "the relying party was told why; no credential was sent" } else { "nothing was sent" }))
     })?;
-    // Trust marks are checked against the anchor's `trust_mark_issuers`, for marks the
-    // anchor issued itself (other issuers' keys are not resolved yet), statically and then
-    // by their status at the anchor (wallet-core's `TrustMarkEvidence`).
+    // Trust marks are checked against the anchor's `trust_mark_issuers` (a mark of another
+    // accredited issuer with that issuer's keys from its own chain), statically and then by
+    // their status at their issuer (wallet-core's `TrustMarkEvidence`); WP_087 refuses an
+    // RP without a valid one where the federation uses marks.
     let marks = TrustMarkEvidence::gather(&browser, &anchors, Some(&chain), now);
     let rp = evaluate_rp(&request, Some(&chain), &marks.inputs(), now);
     if let Some(reason) = &rp.refusal {
