@@ -564,7 +564,8 @@ fn story(a: &DemoArgs, fed: &Federation, wallet_dir: &Path) -> Result<(), CliErr
     })?;
 
     s.step("The wallet's refresh", || {
-        let report = refresh_report(&store, &trust)?;
+        // Nothing is re-issued in the story: no one to ask.
+        let report = refresh_report(&store, &trust, None)?;
         let licence = report.iter().find(|r| r.id == mdl_id).ok_or_else(|| usage("the refresh does not list the licence"))?;
         if !matches!(&licence.check, StatusCheck::Value(v) if v.name() == "SUSPENDED") {
             return Err(usage(format!("the licence reads {}", status_word(&licence.check))));

@@ -19,7 +19,7 @@ use wallet_core::sd_jwt::SdJwt;
 use wallet_core::store::{CredentialId, StoredCredential};
 use issuer::presets::Preset;
 use wallet_core::wallet::issuance::{AuthorizationStep, BrowserError, BrowserStep, IssuerTrust, check_tx_code};
-use wallet_core::wallet::{HttpClient, IssuanceConsent, IssuanceError, IssuanceOutcome, StoredHolderKeys, WalletIssuance};
+use wallet_core::wallet::{AttributeUpdate, HttpClient, IssuanceConsent, IssuanceError, IssuanceOutcome, StoredHolderKeys, UpdateConsent, WalletIssuance};
 
 use crate::CliError;
 use crate::present::{HOLDER_KEY_TAG, StoreArgs, TrustArgs, ask, open_store, print_json};
@@ -351,7 +351,14 @@ fn finish(a: &IssueArgs, flow: &WalletIssuance, mut outcome: IssuanceOutcome) ->
 /// [`WalletStatusRefresh`](wallet_core::wallet::WalletStatusRefresh)), and kept; an
 /// activated wallet re-issues the credentials marked UPDATE/ATTRIBUTE_UPDATE with the refresh
 /// token it kept (IT-Wallet 1.4 §3.3 "Refresh").
-pub(crate) fn refresh_report(store_args: &StoreArgs, trust: &TrustArgs) -> Result<Vec<wallet_core::wallet::status::StatusReport>, CliError> {
+///
+/// A re-issuance that changes the citizen's attributes is stored only when `consent`
+/// approves it (IT-Wallet 1.4 §6, WP_074); without one it is not stored.
+pub(crate) fn refresh_report(
+    store_args: &StoreArgs,
+    trust: &TrustArgs,
+    consent: Option<Arc<dyn UpdateConsent>>,
+) -> Result<Vec<wallet_core::wallet::status::StatusReport>, CliError> {
     let anchor = anchor_config(&trust.ta, trust.ta_jwks.as_deref())?;
     let store = Arc::new(open_store(store_args)?);
     let http: Arc<dyn HttpClient> = Arc::new(Browser::new()?);
@@ -360,7 +367,11 @@ pub(crate) fn refresh_report(store_args: &StoreArgs, trust: &TrustArgs) -> Resul
     let mut refresh = wallet_core::wallet::WalletStatusRefresh::new(http, store.clone(), vec![anchor.clone()]).with_anchor_roots();
     if let Ok((wallet, browser)) = open_activated(&store_args.data_dir, anchor.clone()) {
         let http: Arc<dyn HttpClient> = browser;
-        refresh = refresh.with_reissuance(Arc::new(WalletIssuance::new(http, Arc::new(wallet), store, vec![anchor]).with_anchor_roots()));
+        let mut issuance = WalletIssuance::new(http, Arc::new(wallet), store, vec![anchor]).with_anchor_roots();
+        if let Some(consent) = consent {
+            issuance = issuance.with_update_consent(consent);
+        }
+        refresh = refresh.with_reissuance(Arc::new(issuance));
     }
     refresh.refresh().map_err(usage)
 }
@@ -373,6 +384,10 @@ fn reissued_word(r: &wallet_core::wallet::status::Reissued) -> String {
         Reissued::WithBatch => "re-issued with its batch".to_owned(),
         Reissued::Deferred => "re-issuance deferred by the issuer".to_owned(),
         Reissued::Failed(why) => format!("not re-issued: {why}"),
+        Reissued::Declined(update) => format!(
+            "not re-issued: the changed attributes were not accepted ({}); the credential held is kept, and its issuer may have withdrawn it",
+            update.changes.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+        ),
     }
 }
 
@@ -387,10 +402,33 @@ pub(crate) fn status_word(c: &wallet_core::wallet::StatusCheck) -> String {
     }
 }
 
+/// The citizen at the terminal, asked before a re-issued credential that changes their
+/// attributes is stored (IT-Wallet 1.4 §6, WP_074); `yes` answers for them (`--yes`).
+struct TerminalUpdateConsent {
+    yes: bool,
+}
+
+impl UpdateConsent for TerminalUpdateConsent {
+    fn approve(&self, update: &AttributeUpdate) -> bool {
+        let issuer = update.issuer_name.as_ref().map_or_else(|| update.issuer.clone(), |n| format!("{n} ({})", update.issuer));
+        let mut text = format!("{issuer} re-issued {} ({}) with changed attributes:", update.replaces, update.vct);
+        for c in &update.changes {
+            text.push_str(&format!("\n  {c}"));
+        }
+        eprintln!("{text}");
+        if self.yes {
+            eprintln!("Stored (--yes).");
+            return true;
+        }
+        // A terminal that cannot be read answers no: nothing is stored unasked.
+        ask("Store the updated credential (the one held now is removed)?").unwrap_or(false)
+    }
+}
+
 /// `tessera wallet refresh`: every stored credential's status, from its issuer's list.
-pub(crate) fn refresh(store_args: &StoreArgs, trust: &TrustArgs) -> Result<(), CliError> {
+pub(crate) fn refresh(store_args: &StoreArgs, trust: &TrustArgs, yes: bool) -> Result<(), CliError> {
     use wallet_core::wallet::StatusCheck;
-    let report = refresh_report(store_args, trust)?;
+    let report = refresh_report(store_args, trust, Some(Arc::new(TerminalUpdateConsent { yes })))?;
     let word = status_word;
     if store_args.json {
         let docs: Vec<Value> = report

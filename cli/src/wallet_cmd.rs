@@ -94,11 +94,17 @@ pub(crate) enum WalletCommand {
     /// Check every stored credential against its issuer's status list (verified through the
     /// issuer's trust chain) and keep what was found: revoked or suspended credentials are
     /// flagged before they are presented.
+    /// An activated wallet re-issues the credentials their issuer marked for update; one
+    /// whose attributes changed is stored only once the citizen agrees (asked on the
+    /// terminal, or `--yes`).
     Refresh {
         #[command(flatten)]
         store: crate::present::StoreArgs,
         #[command(flatten)]
         trust: crate::present::TrustArgs,
+        /// Store re-issued credentials whose attributes changed without asking.
+        #[arg(long)]
+        yes: bool,
     },
 }
 
@@ -152,7 +158,7 @@ pub(crate) fn run(c: WalletCommand) -> Result<(), CliError> {
         WalletCommand::Log(a) => crate::present::log(&a),
         WalletCommand::Present(a) => crate::present::present(&a),
         WalletCommand::Issue(a) => crate::issue::issue(&a),
-        WalletCommand::Refresh { store, trust } => crate::issue::refresh(&store, &trust),
+        WalletCommand::Refresh { store, trust, yes } => crate::issue::refresh(&store, &trust, yes),
         WalletCommand::Show { store, id } => crate::issue::show(&store, &id),
     }
 }

@@ -321,10 +321,16 @@ fn activate_issue_show_present_then_suspended_is_refused() {
     // The refresh token's `nbf` is the first access token's `exp` (300 s in `tessera up`,
     // less the issuer's 60 s skew): until then the refresh grant answers `invalid_grant`
     // and the wallet keeps the marked licence, re-trying at the next refresh.
+    // The expiry is the citizen's own data: the refresh shows the change and asks before it
+    // stores the new licence (IT-Wallet 1.4 §6, WP_074); the citizen agrees on the terminal.
     let start = Instant::now();
     let out = loop {
-        let out = ok(&tessera(&["wallet", "refresh", "--ta", &ta, "--data-dir", w]));
+        let o = with_stdin(&["wallet", "refresh", "--ta", &ta, "--data-dir", w], "y\n");
+        let out = ok(&o);
         if out.contains("re-issued as ") {
+            let asked = String::from_utf8_lossy(&o.stderr);
+            assert!(asked.contains("with changed attributes:\n  expiry_date: 2031-06-10 -> 2040-01-31"), "{asked}");
+            assert!(asked.contains("Store the updated credential (the one held now is removed)? [y/N]"), "{asked}");
             break out;
         }
         assert!(out.contains("not re-issued: token: the issuer answered HTTP 400 invalid_grant"), "{out}");

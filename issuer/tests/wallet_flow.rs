@@ -11,6 +11,9 @@ mod common;
 use std::sync::{Arc, Mutex};
 
 use common::{Fed, LUIGIA, MARIO, MDL, TOKEN};
+
+/// Mario's licence expiry in the sample registry (`issuer/src/samples.rs`).
+const MARIO_LICENCE_EXPIRY: &str = "2031-06-10";
 use wallet_core::attestation::key_attestation::SoftwareAttester;
 use wallet_core::attestation::{GeneralInfo, KeyStorageInfo, ProviderSigning, StorageType, WUA_MIN_LIFETIME, WuaBuilder, WuaWalletInfo};
 use wallet_core::jose::{Signer as _, SoftwareSigner};
@@ -436,7 +439,8 @@ async fn an_updated_licence_is_reissued_by_the_status_refresh() {
     let (phone, old) = licence_issued(&fed, 2).await;
     assert_eq!(old.len(), 2);
     let keys: Arc<dyn IssuanceKeys> = phone.keys.clone();
-    let issuance = Arc::new(WalletIssuance::new(phone.client.clone(), keys, phone.store.clone(), vec![fed.anchor.clone()]));
+    let consent = Arc::new(Consent::answering(true));
+    let issuance = Arc::new(WalletIssuance::new(phone.client.clone(), keys, phone.store.clone(), vec![fed.anchor.clone()]).with_update_consent(consent.clone()));
     let refresh = Arc::new(WalletStatusRefresh::new(phone.client.clone(), phone.store.clone(), vec![fed.anchor.clone()]).with_reissuance(issuance));
     let run = |r: Arc<WalletStatusRefresh>| blocking(move || r.refresh().unwrap());
     let first = run(refresh.clone()).await;
@@ -453,6 +457,12 @@ async fn an_updated_licence_is_reissued_by_the_status_refresh() {
     let Some(Reissued::Done(new)) = &report[0].reissued else { panic!("{report:?}") };
     assert_eq!(report[1].reissued, Some(Reissued::WithBatch));
     assert_eq!(new.len(), 2);
+    // WP_074: the citizen was asked once for the batch, shown what changes, before the store.
+    let asked = consent.asked();
+    assert_eq!(asked.len(), 1, "{asked:?}");
+    assert!(old.contains(&asked[0].replaces), "{asked:?}");
+    assert_eq!(asked[0].vct, wallet_core::vc::Vct::MDL);
+    assert_eq!(asked[0].changes.iter().map(ToString::to_string).collect::<Vec<_>>(), [format!("expiry_date: {MARIO_LICENCE_EXPIRY} -> 2040-01-31")]);
     for id in &old {
         assert!(phone.store.get(id).is_err(), "the old credential is gone");
     }
@@ -473,6 +483,78 @@ async fn an_updated_licence_is_reissued_by_the_status_refresh() {
 
     let after = run(refresh.clone()).await;
     assert!(after.iter().all(|r| r.check == StatusCheck::Value(wallet_core::status::StatusValue::Valid) && r.reissued.is_none()), "{after:?}");
+}
+
+/// The citizen's answer to a re-issuance that changes their attributes, and what they were
+/// shown each time.
+struct Consent {
+    answer: bool,
+    asked: std::sync::Mutex<Vec<wallet_core::wallet::AttributeUpdate>>,
+}
+
+impl Consent {
+    fn answering(answer: bool) -> Self {
+        Self { answer, asked: std::sync::Mutex::new(Vec::new()) }
+    }
+
+    fn asked(&self) -> Vec<wallet_core::wallet::AttributeUpdate> {
+        self.asked.lock().unwrap().clone()
+    }
+}
+
+impl wallet_core::wallet::UpdateConsent for Consent {
+    fn approve(&self, update: &wallet_core::wallet::AttributeUpdate) -> bool {
+        self.asked.lock().unwrap().push(update.clone());
+        self.answer
+    }
+}
+
+/// WP_075 then WP_074 (IT-Wallet 1.4 §6): the Motorizzazione marks the licence for update
+/// with its registry record unchanged: the re-issued licence changes no attribute and is
+/// stored without asking. Then the record changes and the licence is marked again: the
+/// citizen declines, so the new licence is not stored, the one held is kept, nothing is
+/// logged, and the refresh reports what would have changed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_a_change_of_the_citizens_attributes_asks_for_consent() {
+    use wallet_core::wallet::WalletStatusRefresh;
+    use wallet_core::wallet::issuance::IssuanceKeys;
+    use wallet_core::wallet::status::Reissued;
+    let fed = Fed::with(|c| {
+        c.access_token_ttl = 30;
+        c.status_bits = wallet_core::status::Bits::Four;
+    })
+    .await;
+    let (phone, old) = licence_issued(&fed, 1).await;
+    let keys: Arc<dyn IssuanceKeys> = phone.keys.clone();
+    let consent = Arc::new(Consent::answering(false));
+    let issuance = Arc::new(WalletIssuance::new(phone.client.clone(), keys, phone.store.clone(), vec![fed.anchor.clone()]).with_update_consent(consent.clone()));
+    let refresh = Arc::new(WalletStatusRefresh::new(phone.client.clone(), phone.store.clone(), vec![fed.anchor.clone()]).with_reissuance(issuance));
+    let run = |r: Arc<WalletStatusRefresh>| blocking(move || r.refresh().unwrap());
+    let mark = || async {
+        let (s, v) = Fed::json(fed.http.post(fed.url("/admin/status")).bearer_auth(TOKEN).json(&serde_json::json!({"action": "update", "citizen": MARIO}))).await;
+        assert_eq!(s, 200, "{v}");
+    };
+
+    mark().await;
+    let report = run(refresh.clone()).await;
+    let Some(Reissued::Done(new)) = &report[0].reissued else { panic!("{report:?}") };
+    assert!(consent.asked().is_empty(), "metadata only: nobody asked");
+    assert!(phone.store.get(&old[0]).is_err(), "the old licence replaced");
+    let held = new[0].clone();
+
+    let conn = rusqlite::Connection::open(&fed.config.registry).unwrap();
+    conn.execute("UPDATE licences SET expiry_date = '2040-01-31' WHERE tax_id_code = ?1", [MARIO]).unwrap();
+    mark().await;
+    let report = run(refresh.clone()).await;
+    let Some(Reissued::Declined(update)) = &report[0].reissued else { panic!("{report:?}") };
+    assert_eq!(update.changes.iter().map(ToString::to_string).collect::<Vec<_>>(), [format!("expiry_date: {MARIO_LICENCE_EXPIRY} -> 2040-01-31")]);
+    assert_eq!(consent.asked().len(), 1);
+    let list = phone.store.list().unwrap();
+    assert_eq!(list.iter().map(|c| &c.id).collect::<Vec<_>>(), [&held], "the licence held is kept, the new one not stored");
+    let c = phone.store.get(&held).unwrap();
+    let attributes = wallet_core::wallet::update::held_attributes(&c.credential).unwrap();
+    assert_eq!(attributes["expiry_date"], MARIO_LICENCE_EXPIRY);
+    assert_eq!(phone.store.transactions().unwrap().len(), 2, "the first issuance and the metadata re-issuance only");
 }
 
 /// IT-Wallet 1.4 §1.2 on the wallet's side: with the anchor's root (taken from the anchor and

@@ -332,6 +332,11 @@ impl Wallet {
     /// The issuance flow over this wallet's HTTP client, attested keys, store, anchors and
     /// `redirect_uri`.
     pub(crate) fn issuance_flow(&self) -> Result<(Arc<WalletIssuance>, Arc<ProbedHttp>), WalletError> {
+        self.issuance_core().map(|(flow, probe)| (Arc::new(flow), probe))
+    }
+
+    /// The issuance flow before it is shared, for a caller that adds to it.
+    pub(crate) fn issuance_core(&self) -> Result<(WalletIssuance, Arc<ProbedHttp>), WalletError> {
         let (Some(http), Some(activation)) = (&self.http, &self.activation) else {
             return Err(WalletError::NotConfigured {
                 what: "issuance needs `wallet_provider` in the configuration and an HTTP client".into(),
@@ -345,7 +350,7 @@ impl Wallet {
         if let Some(uri) = &self.issuance_redirect_uri {
             flow = flow.with_redirect_uri(uri.clone());
         }
-        Ok((Arc::new(flow), probe))
+        Ok((flow, probe))
     }
 
     fn outcome(self: &Arc<Self>, flow: &Arc<WalletIssuance>, out: core::IssuanceOutcome) -> Result<IssuanceOutcome, WalletError> {

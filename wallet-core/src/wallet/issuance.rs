@@ -38,6 +38,7 @@ use super::certificate::{CertificateCheck, SeamCrls, check_x5c};
 use super::activation::WalletActivation;
 use super::presentation::{PresentationError, PresentationStep};
 use super::http::{HttpClient, HttpError, HttpRequest, HttpResponse, SeamFetcher};
+use super::update::{AttributeUpdate, ClaimChange, UpdateConsent};
 use crate::attestation::ClientAttestationHeaders;
 use crate::federation::{ChainCollector, EntityId, TrustAnchorConfig, ValidatedChain};
 use crate::jose::jwk::JwkSet;
@@ -213,6 +214,11 @@ pub enum IssuanceError {
     /// The metadata is malformed or inconsistent.
     #[error("metadata: {0}")]
     Metadata(#[from] MetadataError),
+    /// A re-issuance changed the citizen's attributes and the citizen did not agree to store
+    /// it (or no [`UpdateConsent`] was there to ask): the old credential is kept, the new one
+    /// not stored, the issuer told `credential_deleted` (IT-Wallet 1.4 §6, WP_074).
+    #[error("re-issuance: not stored: the citizen did not agree to the changed attributes ({})", .0.changes.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", "))]
+    UpdateDeclined(Box<AttributeUpdate>),
     /// The issuer is not in the federation (IT-Wallet 1.4 §1, §8): no token request is sent.
     #[error("federation: the issuer {issuer} is not trusted: {reason}")]
     Untrusted {
@@ -774,6 +780,7 @@ pub struct WalletIssuance {
     max_batch: usize,
     redirect_uri: Option<String>,
     x509_anchors: Option<TrustAnchors>,
+    update_consent: Option<Arc<dyn UpdateConsent>>,
 }
 
 impl std::fmt::Debug for WalletIssuance {
@@ -789,7 +796,7 @@ fn send(http: &dyn HttpClient, step: IssuanceStep, r: HttpRequest) -> Result<Htt
 impl WalletIssuance {
     /// A flow trusting `anchors`, with the IT-Wallet 1.4 profile.
     pub fn new(http: Arc<dyn HttpClient>, keys: Arc<dyn IssuanceKeys>, store: Arc<CredentialStore>, anchors: Vec<TrustAnchorConfig>) -> Self {
-        Self { http, keys, store, anchors, profile: Profile::ItWallet14, clock: Arc::new(SystemClock), max_batch: usize::MAX, redirect_uri: None, x509_anchors: None }
+        Self { http, keys, store, anchors, profile: Profile::ItWallet14, clock: Arc::new(SystemClock), max_batch: usize::MAX, redirect_uri: None, x509_anchors: None, update_consent: None }
     }
 
     /// The wallet's `redirect_uri` for the authorization code flow (a universal or app link,
@@ -833,6 +840,41 @@ impl WalletIssuance {
             Some(roots) => self.with_x509_anchors(roots),
             None => self,
         }
+    }
+
+    /// Who is asked before a re-issued credential that changes the citizen's attributes is
+    /// stored ([`super::update`], WP_074). Without one such a re-issuance is not stored
+    /// ([`IssuanceError::UpdateDeclined`]); a metadata-only one always is (WP_075).
+    #[must_use]
+    pub fn with_update_consent(mut self, consent: Arc<dyn UpdateConsent>) -> Self {
+        self.update_consent = Some(consent);
+        self
+    }
+
+    /// A re-issuance that changes the citizen's attributes, compared with the credential it
+    /// replaces: `None` for a first issuance and for a metadata-only re-issuance.
+    fn attribute_update(&self, ctx: &IssuedContext, checked: &[CheckedCredential]) -> Option<AttributeUpdate> {
+        // The first of the replaced batch still stored: a batch carries one set of attributes.
+        let old = ctx.replaces.iter().find_map(|id| self.store.get(id).ok())?;
+        // Our own stored credential, verified when stored; should it not parse, every new
+        // attribute counts as a change and the citizen is asked.
+        let before = super::update::held_attributes(&old.credential).unwrap_or_default();
+        let mut changes: Vec<ClaimChange> = Vec::new();
+        for new in checked {
+            let after = super::update::held_attributes(&new.credential).unwrap_or_default();
+            for c in super::update::attribute_changes(&before, &after) {
+                if !changes.contains(&c) {
+                    changes.push(c);
+                }
+            }
+        }
+        (!changes.is_empty()).then(|| AttributeUpdate {
+            replaces: old.summary.id.clone(),
+            vct: old.summary.vct.clone(),
+            issuer: ctx.issuer.clone(),
+            issuer_name: ctx.display.get("issuer_name").and_then(Value::as_str).map(str::to_owned),
+            changes,
+        })
     }
 
     /// What `credential`'s `x5c` refuses it for, with roots configured.
@@ -1253,6 +1295,17 @@ impl WalletIssuance {
                 let _ = self.notify(ctx, &id, NotificationEvent::CredentialFailure, Some(e.to_string()));
             }
             return Err(e);
+        }
+        // IT-Wallet 1.4 §6, WP_074/WP_075: a re-issuance that changes the citizen's attributes
+        // is stored only with their consent; one that changes only metadata without asking.
+        if let Some(update) = self.attribute_update(ctx, &checked)
+            && !self.update_consent.as_ref().is_some_and(|c| c.approve(&update))
+        {
+            if let Some(id) = notification_id {
+                // Best effort: the citizen's answer stands whatever the issuer says.
+                let _ = self.notify(ctx, &id, NotificationEvent::CredentialDeleted, Some("the holder declined the updated attributes".into()));
+            }
+            return Err(IssuanceError::UpdateDeclined(Box::new(update)));
         }
         let mut ids = Vec::with_capacity(checked.len());
         for c in &checked {

@@ -40,11 +40,13 @@ pub mod presentation;
 pub mod query;
 pub mod status;
 pub mod trust_marks;
+pub mod update;
 
 pub use activation::{Attestations, WalletActivation};
 pub use error::WalletError;
 pub use status::{StatusCheck, StatusReport, WalletStatusRefresh};
 pub use trust_marks::TrustMarkEvidence;
+pub use update::{AttributeUpdate, ClaimChange, UpdateConsent};
 pub use http::{HttpClient, HttpError, HttpMethod, HttpRequest, HttpResponse};
 pub use instance::{InstanceRecord, InstanceStore};
 pub use issuance::{

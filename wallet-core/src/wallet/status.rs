@@ -87,6 +87,10 @@ pub enum Reissued {
     WithBatch,
     /// The issuer deferred it (the registry record not ready yet).
     Deferred,
+    /// Not stored: it changes the citizen's attributes and the citizen did not agree (or
+    /// nobody was asked: [`super::issuance::WalletIssuance::with_update_consent`]). The old
+    /// credential is kept; what would have changed (IT-Wallet 1.4 §6, WP_074).
+    Declined(Box<super::update::AttributeUpdate>),
     /// Not re-issued: why (the old credential is kept).
     Failed(String),
 }
@@ -268,6 +272,7 @@ impl WalletStatusRefresh {
                     Ok(Some(super::issuance::IssuanceOutcome::Issued(ids))) => Reissued::Done(ids),
                     Ok(Some(super::issuance::IssuanceOutcome::Deferred(_))) => Reissued::Deferred,
                     Ok(None) => Reissued::Failed("no refresh token was kept for it".into()),
+                    Err(super::issuance::IssuanceError::UpdateDeclined(update)) => Reissued::Declined(update),
                     Err(e) => Reissued::Failed(e.to_string()),
                 });
             }
