@@ -273,6 +273,12 @@ async fn the_wallet_asks_the_status_of_the_relying_partys_trust_mark() {
     assert_eq!(w.state(&v, &s).await["status"], "request_fetched", "no answer was sent");
 }
 
+/// The wallet's last transaction log entry (`tessera wallet log --json`).
+async fn last_log_entry(w: &World) -> serde_json::Value {
+    let o = common::tessera(common::args(&["wallet", "log", "--data-dir", &w.wallet, "--json"])).await;
+    common::stdout_json(&o).as_array().unwrap().last().unwrap().clone()
+}
+
 /// WP_087: in a federation that accredits trust mark issuers, a relying party showing no
 /// trust mark is refused; nothing is sent to it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -286,6 +292,11 @@ async fn a_relying_party_without_a_trust_mark_is_refused() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("it shows no trust mark, and its federation requires them (WP_087)"), "{err}");
     assert_eq!(w.state(&v, &s).await["status"], "request_fetched", "no answer was sent");
+    // WP_089a: kept in the wallet's log with why, nothing disclosed.
+    let last = last_log_entry(&w).await;
+    assert_eq!((&last["kind"], &last["credential_ids"], &last["claims"]), (&json!("refused"), &json!([]), &json!([])), "{last}");
+    assert_eq!(last["outcome"]["result"]["outcome"], "rejected", "{last}");
+    assert!(last["outcome"]["result"]["reason"].as_str().unwrap().contains("not authorised: it shows no trust mark"), "{last}");
 }
 
 /// WP_090: a request the wallet refuses (here a DCQL query only for a format it does not
@@ -308,6 +319,9 @@ async fn a_refused_request_is_reported_to_the_relying_party() {
     assert_eq!(st, 200, "{verdict}");
     assert_eq!((verdict["status"].as_str(), verdict["error"].as_str()), (Some("declined"), Some("vp_formats_not_supported")), "{verdict}");
     assert!(verdict["error_description"].as_str().unwrap().contains("jwt_vc_json"), "{verdict}");
+    let last = last_log_entry(&w).await;
+    assert_eq!((&last["kind"], &last["outcome"]["result"]["outcome"]), (&json!("refused"), &json!("rejected")), "{last}");
+    assert!(last["outcome"]["result"]["reason"].as_str().unwrap().contains("jwt_vc_json"), "{last}");
 }
 
 /// WP_089: a `request_uri` that answers an error (here a QR code already used) is shown to
@@ -326,4 +340,8 @@ async fn a_used_qr_code_says_why_and_what_to_do() {
         err.contains("the relying party could not give its request: HTTP 400 invalid_request: request_uri already used: ask for a new QR code (nothing was sent)"),
         "{err}"
     );
+    // WP_089a: the relying party's own error, kept in the wallet's log.
+    let last = last_log_entry(&w).await;
+    assert_eq!(last["kind"], "refused", "{last}");
+    assert_eq!(last["outcome"]["result"], json!({"outcome": "refused", "error": "invalid_request", "description": "request_uri already used"}), "{last}");
 }

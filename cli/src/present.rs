@@ -26,7 +26,7 @@ use wallet_core::federation::{ChainCollector, EntityId, TrustAnchorConfig, Valid
 use wallet_core::jose::jwk::JwkSet;
 use wallet_core::jose::{CompactJws, Jwk};
 use wallet_core::keystore::{KeyStore, KeyStoreSigner, KeyTag, SoftwareKeyStore};
-use wallet_core::oid4vp::consent::{ConsentError, RpTrustInputs, TrustMarkCheck, TrustWarning};
+use wallet_core::oid4vp::consent::{ConsentError, Refusal, RpTrustInputs, TrustMarkCheck, TrustWarning, log_refusal};
 use wallet_core::oid4vp::dcql::matcher::Missing;
 use wallet_core::oid4vp::request_object::RpTrust;
 use wallet_core::oid4vp::{ConsentRequest, PresentationFlow, Profile, ResponseUriAnswer, evaluate_rp};
@@ -287,6 +287,7 @@ pub(crate) fn log(a: &StoreArgs) -> Result<(), CliError> {
         TransactionKind::Presentation => "presentation",
         TransactionKind::Deletion => "deletion",
         TransactionKind::Declined => "declined",
+        TransactionKind::Refused => "refused",
     };
     if a.json {
         let docs: Vec<Value> = log
@@ -306,11 +307,13 @@ pub(crate) fn log(a: &StoreArgs) -> Result<(), CliError> {
             TransactionKind::Presentation => format!("presented {} to", t.entry.claims.join(", ")),
             TransactionKind::Issuance => format!("stored {} issued by", t.entry.credential_ids.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(", ")),
             TransactionKind::Deletion => "deleted a credential of".to_owned(),
+            TransactionKind::Refused => "refused a request of".to_owned(),
         };
         let result = match outcomes.get(&t.seq) {
             Some((_, TransactionOutcome::Accepted)) => ": accepted".to_owned(),
             Some((_, TransactionOutcome::Refused { error, description })) => format!(": refused ({error}{})", description.as_deref().map(|d| format!(": {d}")).unwrap_or_default()),
             Some((_, TransactionOutcome::Failed { reason })) => format!(": not delivered ({reason})"),
+            Some((_, TransactionOutcome::Rejected { reason })) => format!(": {reason}"),
             None if matches!(t.entry.kind, TransactionKind::Presentation | TransactionKind::Declined) => ": no answer recorded".to_owned(),
             None => String::new(),
         };
@@ -603,7 +606,15 @@ pub(crate) fn answer(a: &PresentArgs, show: &dyn Fn(&str)) -> Result<Presented, 
     };
     let anchors = [anchor];
     let trust = RpTrustInputs { rp_chain: Some(&chain), federation_anchors: &anchors, x509_anchors: None };
+    // WP_089a: a refused request is kept in the wallet's log with why (best effort: the
+    // refusal is what the citizen is shown).
+    let log = |refusal: Refusal<'_>| {
+        if let Err(e) = open_store(&a.store).map_err(|e| e.to_string()).and_then(|s| log_refusal(&s, &client_id, refusal, now).map_err(|e| e.to_string())) {
+            eprintln!("tessera: the refused request could not be logged: {e}");
+        }
+    };
     let request = flow.on_request_object(fetched.as_ref(), &trust, now).map_err(|e| {
+        log(Refusal::Request(&e));
         // WP_089: what the relying party said, and what to do about it (WP_089b).
         if matches!(e, ConsentError::RequestUriRefused { .. } | ConsentError::RequestObjectFetch(_)) {
             let next = if e.is_recoverable() { "try again; if it fails again, ask for a new QR code" } else { "ask for a new QR code" };
@@ -620,6 +631,7 @@ pub(crate) fn answer(a: &PresentArgs, show: &dyn Fn(&str)) -> Result<Presented, 
     let marks = TrustMarkEvidence::gather(&browser, &anchors, Some(&chain), now);
     let rp = evaluate_rp(&request, Some(&chain), &marks.inputs(), now);
     if let Some(reason) = &rp.refusal {
+        log(Refusal::RelyingParty(reason));
         return Err(usage(format!("refused: relying party {entity} is not authorised: {reason} (nothing was sent)")));
     }
     let store = open_store(&a.store)?;

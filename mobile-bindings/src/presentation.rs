@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use wallet_core::federation::chain::validate;
 use wallet_core::federation::{ChainCollector, EntityId, FederationError, ValidatedChain};
 use wallet_core::jose::Signer;
-use wallet_core::oid4vp::consent::{HolderKeys, RpTrustInputs, TrustMarkCheck, TrustWarning};
+use wallet_core::oid4vp::consent::{HolderKeys, Refusal, RpTrustInputs, TrustMarkCheck, TrustWarning, log_refusal};
 use wallet_core::oid4vp::dcql::matcher::Missing;
 use wallet_core::oid4vp::request_object::{RequestObjectError, RpTrust};
 use wallet_core::oid4vp::{
@@ -368,12 +368,15 @@ impl Wallet {
             if let Some(notice) = flow.error_notice(response.as_ref(), chain.as_ref(), &e) {
                 let _ = CoreHttp(http.clone()).send(notice);
             }
+            // WP_089a: kept in the log with why; best effort, the refusal is what the app sees.
+            let _ = log_refusal(&self.store, &client_id, Refusal::Request(&e), now);
             consent_error(e, &client_id)
         })?;
         // Trust marks, statically and by their status at the anchor (IT-Wallet 1.4 §1.1).
         let marks = wallet_core::wallet::TrustMarkEvidence::gather(&CoreHttp(http), &self.anchors, chain.as_ref(), now);
         let rp = evaluate_rp(&request, chain.as_ref(), &marks.inputs(), now);
         if let Some(reason) = rp.refusal {
+            let _ = log_refusal(&self.store, &client_id, Refusal::RelyingParty(&reason), now);
             return Err(WalletError::UntrustedRelyingParty { client_id, reason });
         }
         let consent = ConsentRequest::from_store(request, rp, &self.store).map_err(|e| consent_error(e, &client_id))?;

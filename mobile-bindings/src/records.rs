@@ -255,6 +255,9 @@ pub enum TransactionKind {
     Deletion,
     /// The citizen declined a relying party's request (nothing disclosed).
     Declined,
+    /// The wallet refused a relying party's request before asking the citizen (its
+    /// `request_uri` answered an error, or the request broke a rule): `outcome` says why.
+    Refused,
 }
 
 /// An entry of the wallet's transaction log.
@@ -272,6 +275,28 @@ pub struct Transaction {
     pub credential_ids: Vec<String>,
     /// The claims disclosed, dotted (`place_of_birth.locality`).
     pub claims: Vec<String>,
+    /// What became of it, in words, once known: the relying party's answer, why it was not
+    /// delivered, or why the wallet refused the request (WP_089a).
+    pub outcome: Option<String>,
+}
+
+/// A recorded outcome in words.
+fn outcome_text(o: &wallet_core::store::TransactionOutcome) -> String {
+    use wallet_core::store::TransactionOutcome as O;
+    match o {
+        O::Accepted => "accepted".to_owned(),
+        O::Refused { error, description: Some(d) } => format!("refused by the counterparty: {error}: {d}"),
+        O::Refused { error, description: None } => format!("refused by the counterparty: {error}"),
+        O::Failed { reason } => format!("not delivered: {reason}"),
+        O::Rejected { reason } => format!("refused by the wallet: {reason}"),
+    }
+}
+
+impl Transaction {
+    /// The entry with its recorded outcome.
+    pub(crate) fn with_outcome(t: CoreTransaction, outcome: Option<&wallet_core::store::TransactionOutcome>) -> Self {
+        Self { outcome: outcome.map(outcome_text), ..Self::from(t) }
+    }
 }
 
 impl From<CoreTransaction> for Transaction {
@@ -285,10 +310,12 @@ impl From<CoreTransaction> for Transaction {
                 CoreKind::Presentation => TransactionKind::Presentation,
                 CoreKind::Deletion => TransactionKind::Deletion,
                 CoreKind::Declined => TransactionKind::Declined,
+                CoreKind::Refused => TransactionKind::Refused,
             },
             counterparty: e.counterparty,
             credential_ids: e.credential_ids.iter().map(|i| i.as_str().to_owned()).collect(),
             claims: e.claims,
+            outcome: None,
         }
     }
 }

@@ -418,7 +418,11 @@ impl Wallet {
 
     /// The transaction log, oldest first.
     pub fn transactions(&self) -> Result<Vec<Transaction>, WalletError> {
-        Ok(self.store.transactions()?.into_iter().map(Transaction::from).collect())
+        let outcomes = self.store.outcomes()?;
+        Ok(self.store.transactions()?.into_iter().map(|t| {
+            let outcome = outcomes.get(&t.seq).map(|(_, o)| o);
+            Transaction::with_outcome(t, outcome)
+        }).collect())
     }
 }
 

@@ -207,6 +207,10 @@ pub enum TransactionKind {
     /// The citizen declined a relying party's request: nothing was disclosed, the refusal
     /// (`access_denied`) was sent.
     Declined,
+    /// The wallet refused a relying party's request before the citizen was asked: its
+    /// `request_uri` answered an error, or the request broke a rule. Nothing was disclosed;
+    /// the entry's outcome says why in full (IT-Wallet 1.4 §5.1, WP_089a).
+    Refused,
 }
 
 impl TransactionKind {
@@ -216,6 +220,7 @@ impl TransactionKind {
             Self::Presentation => "presentation",
             Self::Deletion => "deletion",
             Self::Declined => "declined",
+            Self::Refused => "refused",
         }
     }
 
@@ -225,6 +230,7 @@ impl TransactionKind {
             "presentation" => Some(Self::Presentation),
             "deletion" => Some(Self::Deletion),
             "declined" => Some(Self::Declined),
+            "refused" => Some(Self::Refused),
             _ => None,
         }
     }
@@ -269,6 +275,12 @@ pub enum TransactionOutcome {
     },
     /// It could not be delivered, or the answer could not be read.
     Failed {
+        /// Why.
+        reason: String,
+    },
+    /// The wallet refused what the counterparty sent (a [`TransactionKind::Refused`] request):
+    /// the rule it broke.
+    Rejected {
         /// Why.
         reason: String,
     },
@@ -486,6 +498,26 @@ impl CredentialStore {
             params![t.at.secs(), t.kind.as_str(), t.counterparty, sealed],
         )?;
         Ok(conn.last_insert_rowid())
+    }
+
+    /// Appends an entry whose outcome is known at once (a refused request, WP_089a), both in
+    /// one database transaction: never an entry without its why.
+    pub fn log_with_outcome(&self, t: &NewTransaction, outcome: &TransactionOutcome) -> Result<i64, StoreError> {
+        let plain = serde_json::to_vec(&SealedTransaction { credential_ids: t.credential_ids.clone(), claims: t.claims.clone() })
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let sealed = self.key.seal(&plain, &log_aad(t.at.secs(), t.kind.as_str(), &t.counterparty))?;
+        let plain_outcome = serde_json::to_vec(outcome).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        tx.execute(
+            "INSERT INTO transactions (at, kind, counterparty, sealed) VALUES (?1, ?2, ?3, ?4)",
+            params![t.at.secs(), t.kind.as_str(), t.counterparty, sealed],
+        )?;
+        let seq = tx.last_insert_rowid();
+        let sealed_outcome = self.key.seal(&plain_outcome, &outcome_aad(seq, t.at.secs()))?;
+        tx.execute("INSERT INTO transaction_outcomes (seq, at, sealed) VALUES (?1, ?2, ?3)", params![seq, t.at.secs(), sealed_outcome])?;
+        tx.commit()?;
+        Ok(seq)
     }
 
     /// The log, oldest first.

@@ -31,7 +31,7 @@ use crate::federation::chain::validate;
 use crate::federation::{ChainCollector, TrustAnchorConfig, ValidatedChain};
 use crate::jose::Signer;
 use crate::keystore::{KeyStore, KeyStoreSigner, KeyTag};
-use crate::oid4vp::consent::{HolderKeys, RpTrustInputs};
+use crate::oid4vp::consent::{HolderKeys, Refusal, RpTrustInputs, log_refusal};
 use crate::wallet::TrustMarkEvidence;
 use crate::oid4vp::{ConsentChoice, ConsentError, ConsentRequest, ParsedRequestObject, PresentationFlow, Profile, RequestRef, evaluate_rp};
 use crate::sd_jwt::ClaimPath;
@@ -236,6 +236,8 @@ impl WalletPresentation {
             if let Some(notice) = flow.error_notice(fetched.as_ref(), rp_chain.as_ref(), &source) {
                 let _ = self.http.send(notice);
             }
+            // WP_089a: kept in the log with why; best effort, the refusal is what the caller sees.
+            let _ = log_refusal(&self.store, &client_id, Refusal::Request(&source), now);
             match source {
                 ConsentError::RequestObject(e) if is_trust_rule(&e) => PresentationError::UntrustedRelyingParty { client_id: client_id.clone(), reason: e.to_string() },
                 source => PresentationError::Consent { step: PresentationStep::RequestObject, source },
@@ -244,6 +246,7 @@ impl WalletPresentation {
         let marks = TrustMarkEvidence::gather(self.http.as_ref(), &self.anchors, rp_chain.as_ref(), now);
         let rp = evaluate_rp(&request, rp_chain.as_ref(), &marks.inputs(), now);
         if let Some(reason) = rp.refusal {
+            let _ = log_refusal(&self.store, &client_id, Refusal::RelyingParty(&reason), now);
             return Err(PresentationError::UntrustedRelyingParty { client_id, reason });
         }
         let consent = ConsentRequest::from_store(request, rp, &self.store).map_err(|source| PresentationError::Consent { step: PresentationStep::Consent, source })?;

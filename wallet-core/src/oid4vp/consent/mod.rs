@@ -30,7 +30,7 @@ use super::response::{AuthorizationResponse, ErrorResponse, ResponseError, Respo
 use super::request_object::RequestObjectError;
 use crate::jose::Signer;
 use crate::sd_jwt::{ClaimPath, KeyBindingInput, SdJwt, SdJwtError};
-use crate::store::{CredentialId, CredentialStore, NewTransaction, StoreError, StoredCredential, TransactionKind};
+use crate::store::{CredentialId, CredentialStore, NewTransaction, StoreError, StoredCredential, TransactionKind, TransactionOutcome};
 use crate::time::UnixTime;
 use crate::wallet::HttpRequest;
 
@@ -111,6 +111,33 @@ impl ConsentError {
             _ => false,
         }
     }
+}
+
+/// Keeps a request the wallet refused before the citizen was asked in the transaction log
+/// (IT-Wallet 1.4 §5.1, WP_089a): the relying party (`client_id` as the request gave it) and
+/// why in full, as the entry's outcome: the relying party's own `error` and
+/// `error_description` when its `request_uri` answered one, else the rule the request broke
+/// (`refusal`: a [`ConsentError`], or why the relying party is not authorised). Nothing was
+/// disclosed: the entry names no credential and no claim.
+pub fn log_refusal(store: &CredentialStore, client_id: &str, refusal: Refusal<'_>, now: UnixTime) -> Result<i64, StoreError> {
+    let outcome = match refusal {
+        Refusal::Request(ConsentError::RequestUriRefused { status, error, description }) => {
+            TransactionOutcome::Refused { error: error.clone().unwrap_or_else(|| format!("HTTP {status}")), description: description.clone() }
+        }
+        Refusal::Request(e) => TransactionOutcome::Rejected { reason: e.to_string() },
+        Refusal::RelyingParty(why) => TransactionOutcome::Rejected { reason: format!("the relying party is not authorised: {why}") },
+    };
+    let entry = NewTransaction { at: now, kind: TransactionKind::Refused, counterparty: client_id.to_owned(), credential_ids: Vec::new(), claims: Vec::new() };
+    store.log_with_outcome(&entry, &outcome)
+}
+
+/// Why [`log_refusal`] logs a request.
+#[derive(Debug, Clone, Copy)]
+pub enum Refusal<'a> {
+    /// The request could not be had or broke a rule.
+    Request(&'a ConsentError),
+    /// The relying party's trust evaluation refused it ([`RpEvaluation::refusal`]).
+    RelyingParty(&'a str),
 }
 
 fn detail(error: Option<&str>, description: Option<&str>) -> String {

@@ -300,3 +300,26 @@ fn a_refused_request_object_gets_an_error_notice() {
     let err = flow.on_request_object(Some(&gone), &RpTrustInputs { rp_chain: Some(&chain), ..Default::default() }, NOW).unwrap_err();
     assert!(flow.error_notice(Some(&gone), Some(&chain), &err).is_none());
 }
+
+/// WP_089a: a refused request is logged with the relying party's own error, or with the rule
+/// it broke; entry and outcome written together, naming no credential and no claim.
+#[test]
+fn refused_requests_are_logged_with_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = CredentialStore::open(dir.path().join("w.db"), &StaticKeyProvider(DataKey::from_bytes([7; 32]))).unwrap();
+    let rp = "openid_federation:https://rp.example";
+    let used = ConsentError::RequestUriRefused { status: 400, error: Some("invalid_request".into()), description: Some("request_uri already used".into()) };
+    let a = log_refusal(&store, rp, Refusal::Request(&used), NOW).unwrap();
+    let silent = ConsentError::RequestUriRefused { status: 503, error: None, description: None };
+    let b = log_refusal(&store, rp, Refusal::Request(&silent), NOW).unwrap();
+    let c = log_refusal(&store, rp, Refusal::Request(&ConsentError::RequestObjectFetch(415)), NOW).unwrap();
+    let d = log_refusal(&store, rp, Refusal::RelyingParty("it shows no trust mark"), NOW).unwrap();
+    let log = store.transactions().unwrap();
+    assert_eq!(log.len(), 4);
+    assert!(log.iter().all(|t| t.entry.kind == TransactionKind::Refused && t.entry.counterparty == rp && t.entry.credential_ids.is_empty() && t.entry.claims.is_empty()));
+    let outcomes = store.outcomes().unwrap();
+    assert_eq!(outcomes[&a].1, TransactionOutcome::Refused { error: "invalid_request".into(), description: Some("request_uri already used".into()) });
+    assert_eq!(outcomes[&b].1, TransactionOutcome::Refused { error: "HTTP 503".into(), description: None });
+    assert!(matches!(&outcomes[&c].1, TransactionOutcome::Rejected { reason } if reason.contains("415")), "{:?}", outcomes[&c]);
+    assert_eq!(outcomes[&d].1, TransactionOutcome::Rejected { reason: "the relying party is not authorised: it shows no trust mark".into() });
+}
