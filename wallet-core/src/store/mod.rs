@@ -489,9 +489,7 @@ impl CredentialStore {
 
     /// Appends an entry to the transaction log.
     pub fn log(&self, t: &NewTransaction) -> Result<i64, StoreError> {
-        let plain = serde_json::to_vec(&SealedTransaction { credential_ids: t.credential_ids.clone(), claims: t.claims.clone() })
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let sealed = self.key.seal(&plain, &log_aad(t.at.secs(), t.kind.as_str(), &t.counterparty))?;
+        let sealed = self.seal_entry(t)?;
         let conn = self.conn();
         conn.execute(
             "INSERT INTO transactions (at, kind, counterparty, sealed) VALUES (?1, ?2, ?3, ?4)",
@@ -503,10 +501,7 @@ impl CredentialStore {
     /// Appends an entry whose outcome is known at once (a refused request, WP_089a), both in
     /// one database transaction: never an entry without its why.
     pub fn log_with_outcome(&self, t: &NewTransaction, outcome: &TransactionOutcome) -> Result<i64, StoreError> {
-        let plain = serde_json::to_vec(&SealedTransaction { credential_ids: t.credential_ids.clone(), claims: t.claims.clone() })
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let sealed = self.key.seal(&plain, &log_aad(t.at.secs(), t.kind.as_str(), &t.counterparty))?;
-        let plain_outcome = serde_json::to_vec(outcome).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let sealed = self.seal_entry(t)?;
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         tx.execute(
@@ -514,7 +509,7 @@ impl CredentialStore {
             params![t.at.secs(), t.kind.as_str(), t.counterparty, sealed],
         )?;
         let seq = tx.last_insert_rowid();
-        let sealed_outcome = self.key.seal(&plain_outcome, &outcome_aad(seq, t.at.secs()))?;
+        let sealed_outcome = self.seal_outcome(seq, t.at, outcome)?;
         tx.execute("INSERT INTO transaction_outcomes (seq, at, sealed) VALUES (?1, ?2, ?3)", params![seq, t.at.secs(), sealed_outcome])?;
         tx.commit()?;
         Ok(seq)
@@ -544,10 +539,22 @@ impl CredentialStore {
     /// Records what became of log entry `seq` (once: a second outcome, or one for an entry
     /// that does not exist, is refused by the database).
     pub fn record_outcome(&self, seq: i64, at: UnixTime, outcome: &TransactionOutcome) -> Result<(), StoreError> {
-        let plain = serde_json::to_vec(outcome).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let sealed = self.key.seal(&plain, &outcome_aad(seq, at.secs()))?;
+        let sealed = self.seal_outcome(seq, at, outcome)?;
         self.conn().execute("INSERT INTO transaction_outcomes (seq, at, sealed) VALUES (?1, ?2, ?3)", params![seq, at.secs(), sealed])?;
         Ok(())
+    }
+
+    /// A log entry's private part, sealed to its clear columns.
+    fn seal_entry(&self, t: &NewTransaction) -> Result<Vec<u8>, StoreError> {
+        let plain = serde_json::to_vec(&SealedTransaction { credential_ids: t.credential_ids.clone(), claims: t.claims.clone() })
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        Ok(self.key.seal(&plain, &log_aad(t.at.secs(), t.kind.as_str(), &t.counterparty))?)
+    }
+
+    /// An outcome, sealed to its entry and time.
+    fn seal_outcome(&self, seq: i64, at: UnixTime, outcome: &TransactionOutcome) -> Result<Vec<u8>, StoreError> {
+        let plain = serde_json::to_vec(outcome).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        Ok(self.key.seal(&plain, &outcome_aad(seq, at.secs()))?)
     }
 
     /// The recorded outcomes by log sequence number, with when each was recorded.
