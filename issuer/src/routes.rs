@@ -319,9 +319,13 @@ async fn issued_to(_: AdminToken, State(st): State<Issuer>, Path(citizen): Path<
 /// §6), signed with the credential key (`kid`), `sub` = this URL, `exp` and `ttl` =
 /// `status_list_ttl`; signed again only when the list changed or the token is half its
 /// lifetime old ([`crate::status_list`]).
-async fn status_list(State(st): State<Issuer>) -> Result<Response, IssuerError> {
-    let jwt = crate::status_list::token(&st).await?;
-    Ok(([(header::CONTENT_TYPE, wallet_core::status::MEDIA_TYPE), (header::CACHE_CONTROL, "no-cache")], jwt.to_string()).into_response())
+///
+/// gzip-compressed for a client whose `Accept-Encoding` allows it (Token Status List §8.1,
+/// CI_192), compressed once per signed token.
+async fn status_list(State(st): State<Issuer>, headers: HeaderMap) -> Result<Response, IssuerError> {
+    let token = crate::status_list::token(&st).await?;
+    let accept = headers.get(header::ACCEPT_ENCODING).and_then(|v| v.to_str().ok());
+    Ok(service_kit::status_list_response(accept, &token.jwt, Some(&token.gzip)))
 }
 
 /// `GET /status-list/aggregation`: `{"status_lists": [...]}` (Token Status List §9.3), so a

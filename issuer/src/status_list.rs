@@ -38,11 +38,27 @@ struct Signed {
     iat: i64,
     exp: i64,
     jwt: Arc<str>,
+    /// The same token gzip-compressed once, for clients that accept it (Token Status List
+    /// §8.1, CI_192).
+    gzip: Arc<[u8]>,
     /// The key that signed it: served only while that key is in use.
     kid: Option<String>,
 }
 
+/// The token to serve, as signed and gzip-compressed.
+#[derive(Debug, Clone)]
+pub struct ServedToken {
+    /// The Status List Token.
+    pub jwt: Arc<str>,
+    /// The same, gzip-compressed.
+    pub gzip: Arc<[u8]>,
+}
+
 impl Signed {
+    fn served(&self) -> ServedToken {
+        ServedToken { jwt: Arc::clone(&self.jwt), gzip: Arc::clone(&self.gzip) }
+    }
+
     /// Whether this token may answer a `GET` at `now` when the database is at `current`.
     fn serves(&self, current: StatusVersion, now: i64) -> bool {
         let half_life = self.exp.saturating_sub(self.iat) / 2;
@@ -108,27 +124,28 @@ fn sign(st: &Issuer, signer: &SoftwareSigner, cert: Option<trust_anchor::pki::Si
     h.x5c = cert.map(|c| c.x5c);
     let jwt = token.sign(&h, signer).map_err(IssuerError::internal)?;
     st.metrics().count(Event::StatusListSigned);
-    Ok(Signed { version: version.version, len, iat: now.secs(), exp: exp.secs(), jwt: jwt.into(), kid: h.kid })
+    let gzip = wallet_core::status::encoding::gzip(jwt.as_bytes()).into();
+    Ok(Signed { version: version.version, len, iat: now.secs(), exp: exp.secs(), jwt: jwt.into(), gzip, kid: h.kid })
 }
 
 /// The Status List Token to serve now: the one in memory while it is current (see the
 /// module), else a new one, signed off the async workers (a national list takes seconds to
 /// compress).
-pub async fn token(st: &Issuer) -> Result<Arc<str>, IssuerError> {
+pub async fn token(st: &Issuer) -> Result<ServedToken, IssuerError> {
     st.take_up_rotated_key().await;
     let current = st.store().status_version()?;
     let mut slot = st.signed_status_list().slot.lock().await;
     let key = st.keys().credential();
     if let Some(s) = slot.as_ref().filter(|s| s.serves(current, st.now().secs()) && s.kid == key.kid()) {
-        return Ok(Arc::clone(&s.jwt));
+        return Ok(s.served());
     }
     // One key for the signature and the certificate in its `x5c`, whatever rotates meanwhile.
     let cert = st.signing_certificate_for(&key).await;
     let issuer = st.clone();
     let signed = tokio::task::spawn_blocking(move || sign(&issuer, &key, cert)).await.map_err(IssuerError::internal)??;
-    let jwt = Arc::clone(&signed.jwt);
+    let served = signed.served();
     *slot = Some(signed);
-    Ok(jwt)
+    Ok(served)
 }
 
 #[cfg(test)]
@@ -136,7 +153,7 @@ mod tests {
     use super::*;
 
     fn signed(version: u64, len: u64, iat: i64) -> Signed {
-        Signed { version, len, iat, exp: iat + 3_600, jwt: Arc::from("t"), kid: None }
+        Signed { version, len, iat, exp: iat + 3_600, jwt: Arc::from("t"), gzip: Arc::from(&b""[..]), kid: None }
     }
 
     #[test]

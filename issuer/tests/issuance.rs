@@ -330,6 +330,22 @@ async fn status_of(fed: &Fed, idx: u64) -> StatusValue {
     StatusListToken::verify_response(ct.as_deref(), &body, &reference, &resolver, UnixTime::now(), 60, DEFAULT_MAX_DECOMPRESSED).unwrap().lookup(idx).unwrap()
 }
 
+/// Token Status List §8.1 (CI_192): a client that accepts gzip gets the token
+/// gzip-compressed, the same token the others get as it is; `Vary` says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_status_list_is_served_gzip_to_clients_that_accept_it() {
+    let fed = Fed::new().await;
+    let plain = fed.http.get(fed.url("/status-list")).send().await.unwrap();
+    assert!(plain.headers().get("content-encoding").is_none());
+    assert_eq!(plain.headers()["vary"], "accept-encoding");
+    let plain = plain.bytes().await.unwrap().to_vec();
+    let z = fed.http.get(fed.url("/status-list")).header("accept-encoding", "gzip").send().await.unwrap();
+    assert_eq!((z.headers()["content-encoding"].to_str().unwrap(), z.headers()["content-type"].to_str().unwrap()), ("gzip", "application/statuslist+jwt"));
+    let z = z.bytes().await.unwrap().to_vec();
+    assert!(z.len() < plain.len(), "{} gzip bytes for {}", z.len(), plain.len());
+    assert_eq!(wallet_core::status::encoding::decode_body(Some("gzip"), z, DEFAULT_MAX_DECOMPRESSED).unwrap(), plain);
+}
+
 /// Revoke one credential, suspend and reinstate by citizen: the signed status list says so.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn revoke_suspend_reinstate_show_in_the_status_list() {

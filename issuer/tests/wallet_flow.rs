@@ -420,6 +420,24 @@ async fn a_revoked_credential_shows_as_revoked_after_a_refresh() {
     assert_eq!(phone.store.get(&ids[0]).unwrap().metadata[STATUS_VALUE_KEY], "INVALID");
 }
 
+/// A federation whose Motorizzazione can mark a licence ATTRIBUTE_UPDATE (a 4-bit list) and
+/// whose refresh tokens are good at once (short access tokens).
+async fn updatable_fed() -> Fed {
+    Fed::with(|c| {
+        c.access_token_ttl = 30;
+        c.status_bits = wallet_core::status::Bits::Four;
+    })
+    .await
+}
+
+/// The phone's status refresh, re-issuing what is marked for update, asking `consent`.
+fn reissuing_refresh(fed: &Fed, phone: &Phone, consent: Arc<Consent>) -> Arc<wallet_core::wallet::WalletStatusRefresh> {
+    use wallet_core::wallet::issuance::IssuanceKeys;
+    let keys: Arc<dyn IssuanceKeys> = phone.keys.clone();
+    let issuance = WalletIssuance::new(phone.client.clone(), keys, phone.store.clone(), vec![fed.anchor.clone()]).with_update_consent(consent);
+    Arc::new(wallet_core::wallet::WalletStatusRefresh::new(phone.client.clone(), phone.store.clone(), vec![fed.anchor.clone()]).with_reissuance(Arc::new(issuance)))
+}
+
 /// Re-issuance after an update (issue 12 items 2 and 3): the wallet keeps the refresh token
 /// and its DPoP key sealed beside the credentials; the registry record changes and the desk
 /// marks the licence `update` (ATTRIBUTE_UPDATE, 0x0B in a 4-bit list); the status refresh
@@ -429,19 +447,12 @@ async fn a_revoked_credential_shows_as_revoked_after_a_refresh() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_updated_licence_is_reissued_by_the_status_refresh() {
     use wallet_core::wallet::WalletStatusRefresh;
-    use wallet_core::wallet::issuance::IssuanceKeys;
     use wallet_core::wallet::status::{Reissued, StatusCheck};
-    let fed = Fed::with(|c| {
-        c.access_token_ttl = 30;
-        c.status_bits = wallet_core::status::Bits::Four;
-    })
-    .await;
+    let fed = updatable_fed().await;
     let (phone, old) = licence_issued(&fed, 2).await;
     assert_eq!(old.len(), 2);
-    let keys: Arc<dyn IssuanceKeys> = phone.keys.clone();
     let consent = Arc::new(Consent::answering(true));
-    let issuance = Arc::new(WalletIssuance::new(phone.client.clone(), keys, phone.store.clone(), vec![fed.anchor.clone()]).with_update_consent(consent.clone()));
-    let refresh = Arc::new(WalletStatusRefresh::new(phone.client.clone(), phone.store.clone(), vec![fed.anchor.clone()]).with_reissuance(issuance));
+    let refresh = reissuing_refresh(&fed, &phone, consent.clone());
     let run = |r: Arc<WalletStatusRefresh>| blocking(move || r.refresh().unwrap());
     let first = run(refresh.clone()).await;
     assert!(first.iter().all(|r| r.reissued.is_none()), "nothing to re-issue while VALID: {first:?}");
@@ -517,18 +528,11 @@ impl wallet_core::wallet::UpdateConsent for Consent {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_a_change_of_the_citizens_attributes_asks_for_consent() {
     use wallet_core::wallet::WalletStatusRefresh;
-    use wallet_core::wallet::issuance::IssuanceKeys;
     use wallet_core::wallet::status::Reissued;
-    let fed = Fed::with(|c| {
-        c.access_token_ttl = 30;
-        c.status_bits = wallet_core::status::Bits::Four;
-    })
-    .await;
+    let fed = updatable_fed().await;
     let (phone, old) = licence_issued(&fed, 1).await;
-    let keys: Arc<dyn IssuanceKeys> = phone.keys.clone();
     let consent = Arc::new(Consent::answering(false));
-    let issuance = Arc::new(WalletIssuance::new(phone.client.clone(), keys, phone.store.clone(), vec![fed.anchor.clone()]).with_update_consent(consent.clone()));
-    let refresh = Arc::new(WalletStatusRefresh::new(phone.client.clone(), phone.store.clone(), vec![fed.anchor.clone()]).with_reissuance(issuance));
+    let refresh = reissuing_refresh(&fed, &phone, consent.clone());
     let run = |r: Arc<WalletStatusRefresh>| blocking(move || r.refresh().unwrap());
     let mark = || async {
         let (s, v) = Fed::json(fed.http.post(fed.url("/admin/status")).bearer_auth(TOKEN).json(&serde_json::json!({"action": "update", "citizen": MARIO}))).await;

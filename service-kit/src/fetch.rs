@@ -91,6 +91,9 @@ impl OutboundCa {
 pub struct Typed {
     /// `Content-Type`, as sent.
     pub content_type: Option<String>,
+    /// `Content-Encoding`, as sent: the body is as received, not decoded (only a caller that
+    /// asked for a coding gets one: [`StatusFetcher`] asks gzip).
+    pub content_encoding: Option<String>,
     /// The body.
     pub body: Vec<u8>,
 }
@@ -234,7 +237,9 @@ impl OutboundHttp {
             if resp.status() != reqwest::StatusCode::OK {
                 return Err(FetchError::Status(resp.status().as_u16()));
             }
-            let content_type = resp.headers().get(reqwest::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
+            let header = |name| resp.headers().get(name).and_then(|v: &reqwest::header::HeaderValue| v.to_str().ok()).map(str::to_owned);
+            let content_type = header(reqwest::header::CONTENT_TYPE);
+            let content_encoding = header(reqwest::header::CONTENT_ENCODING);
             let mut body = Vec::new();
             while let Some(chunk) = resp.chunk().await.map_err(net)? {
                 body.extend_from_slice(&chunk);
@@ -242,7 +247,7 @@ impl OutboundHttp {
                     return Err(FetchError::TooLarge(self.limits.max_body));
                 }
             }
-            Ok(Typed { content_type, body })
+            Ok(Typed { content_type, content_encoding, body })
         };
         tokio::time::timeout_at(deadline, work).await.map_err(|_| FetchError::Timeout)?
     }
@@ -317,15 +322,19 @@ impl AsyncFetcher for RequestFetcher<'_> {
 }
 
 /// Token Status List fetches (wallet-core's [`StatusFetcher`]) for one incoming request:
-/// `Accept: application/statuslist+jwt`, under the same bounds, by the request's deadline;
-/// the response's `Content-Type` goes to wallet-core, which checks it (Token Status List
-/// §8.1). One implementation for every service that checks a status (the verifier, the
-/// issuer for WUAs).
+/// `Accept: application/statuslist+jwt` and `Accept-Encoding: gzip`, under the same bounds,
+/// by the request's deadline; a gzip body decoded by wallet-core's rule (at most `max_body`
+/// bytes once decoded), the response's `Content-Type` to wallet-core, which checks it (Token
+/// Status List §8.1). One implementation for every service that checks a status (the
+/// verifier, the issuer for WUAs).
 impl StatusFetcher for RequestFetcher<'_> {
     fn fetch<'a>(&'a self, uri: &'a str) -> StatusFuture<'a> {
         Box::pin(async move {
-            let r = self.http.get_typed(uri, wallet_core::status::MEDIA_TYPE, self.deadline).await.map_err(|e| e.to_string())?;
-            Ok(StatusHttpResponse { content_type: r.content_type, body: r.body })
+            use wallet_core::status::encoding;
+            let req = self.http.client.get(uri).header("accept", wallet_core::status::MEDIA_TYPE).header("accept-encoding", encoding::ACCEPT_ENCODING);
+            let r = self.http.exchange(req, uri, self.deadline).await.map_err(|e| e.to_string())?;
+            let body = encoding::decode_body(r.content_encoding.as_deref(), r.body, self.http.limits.max_body).map_err(|e| e.to_string())?;
+            Ok(StatusHttpResponse { content_type: r.content_type, body })
         })
     }
 }
@@ -501,7 +510,7 @@ mod tests {
         std::fs::write(dir.join("ca.pem"), &ca).unwrap();
         let http = OutboundHttp::with_ca(FetchLimits::default(), &OutboundCa::from_files(&[dir.join("ca.pem")]).unwrap()).unwrap();
         let r = http.get_typed(&url, "application/statuslist+jwt", d).await.unwrap();
-        assert_eq!(r, Typed { content_type: Some("application/statuslist+jwt".into()), body: vec![0xff, 0x00, 0x41] });
+        assert_eq!(r, Typed { content_type: Some("application/statuslist+jwt".into()), content_encoding: None, body: vec![0xff, 0x00, 0x41] });
         assert_eq!(http.get(&url, "*/*", d).await.unwrap_err(), FetchError::NotUtf8, "bytes, not text");
         let _ = std::fs::remove_dir_all(&dir);
 

@@ -40,6 +40,7 @@ pub mod pg;
 pub mod process;
 pub mod rate_limit;
 pub mod serve;
+pub mod status_list;
 
 pub use admin::{AdminAuth, AdminToken};
 pub use error::ApiError;
@@ -47,3 +48,4 @@ pub use extract::{Form, Json, Query};
 pub use fetch::{FetchLimits, OutboundCa, OutboundHttp};
 pub use health::Health;
 pub use rate_limit::{RateLimit, RateLimiter};
+pub use status_list::status_list_response;

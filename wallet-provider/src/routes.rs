@@ -240,7 +240,9 @@ async fn admin_revoke(
 
 /// IT-Wallet 1.4 §6 "Fetch": the Status List Token, `application/statuslist+jwt`, signed
 /// now from the database with the attestation key (`kid`, `x5c`, `trust_chain`).
-async fn status_list(State(st): State<WalletProvider>) -> Result<Response, ProviderError> {
+///
+/// gzip-compressed for a client whose `Accept-Encoding` allows it (Token Status List §8.1).
+async fn status_list(State(st): State<WalletProvider>, headers: axum::http::HeaderMap) -> Result<Response, ProviderError> {
     let now = st.now();
     let list = crate::status_list::current(st.store())?;
     let c = st.config();
@@ -255,7 +257,8 @@ async fn status_list(State(st): State<WalletProvider>) -> Result<Response, Provi
     let header = st.keys().header(wallet_core::status::TYP, now).await?;
     let jwt = token.sign(&header, st.keys().attestation()).map_err(ProviderError::internal)?;
     st.metrics().count(Event::StatusList);
-    Ok(([(header::CONTENT_TYPE, wallet_core::status::MEDIA_TYPE)], jwt).into_response())
+    let accept = headers.get(header::ACCEPT_ENCODING).and_then(|v| v.to_str().ok());
+    Ok(service_kit::status_list_response(accept, &jwt, None))
 }
 
 async fn home(State(st): State<WalletProvider>) -> Response {

@@ -702,6 +702,7 @@ impl IssuerProxy {
                 set_json(out);
             }
             ("ci-sl-media-type", "/status-list") => drop(out.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/jwt"))),
+            ("ci-sl-no-gzip", "/status-list") => drop(out.remove(header::CONTENT_ENCODING)),
             ("ci-sl-typ", "/status-list") => *text = self.resign(text.trim(), |h, _| drop(h.insert("typ".into(), "JWT".into()))),
             ("ci-sl-sub", "/status-list") => *text = self.resign(text.trim(), |_, p| drop(p.insert("sub".into(), format!("{}/another-list", self.entity).into()))),
             ("ci-sl-long-lived", "/status-list") => *text = self.resign(text.trim(), |_, p| {

@@ -363,7 +363,12 @@ async fn forward(State(px): State<Proxy>, method: Method, uri: Uri, headers: Hea
             out_headers.insert(n.clone(), v.clone());
         }
     }
-    let mut text = String::from_utf8_lossy(&r.bytes().await.unwrap()).into_owned();
+    // A gzip body (a status list to a client that accepts it) is altered as text and
+    // compressed again below, unless the fault drops the coding.
+    let raw = r.bytes().await.unwrap().to_vec();
+    let gzipped = out_headers.get(header::CONTENT_ENCODING).is_some_and(|v| v == "gzip");
+    let raw = if gzipped { wallet_core::status::encoding::decode_body(Some("gzip"), raw, 64 << 20).unwrap() } else { raw };
+    let mut text = String::from_utf8_lossy(&raw).into_owned();
     let set_ct = |h: &mut HeaderMap, ct: &'static str| {
         h.insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
     };
@@ -575,6 +580,9 @@ async fn forward(State(px): State<Proxy>, method: Method, uri: Uri, headers: Hea
         ip.observe_and_alter(fault, &method, &path, &headers, &body, &mut status, &mut out_headers, &mut text);
     }
     let _ = &px.leaf;
+    if out_headers.get(header::CONTENT_ENCODING).is_some_and(|v| v == "gzip") {
+        return (status, out_headers, wallet_core::status::encoding::gzip(text.as_bytes())).into_response();
+    }
     (status, out_headers, text).into_response()
 }
 

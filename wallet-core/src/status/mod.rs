@@ -14,6 +14,7 @@
 //! Layout: `list` is the bit array ([`StatusList`]) and its `lst` encoding, `token` the signed
 //! JWT; the credential-side reference types and the one error enum live here.
 
+pub mod encoding;
 mod list;
 mod token;
 
@@ -87,6 +88,10 @@ pub enum StatusError {
     /// The signature does not verify.
     #[error("status list token signature invalid")]
     BadSignature,
+    /// The HTTP body's `Content-Encoding` is not one a status list is read in, or does not
+    /// decode ([`encoding::decode_body`]).
+    #[error("status list response: {0}")]
+    ContentEncoding(String),
     /// `sub` is not the URI the credential points to.
     #[error("status list sub `{got}` is not the credential's uri `{expected}`")]
     SubjectMismatch {

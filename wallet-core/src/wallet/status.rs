@@ -30,7 +30,7 @@ use super::http::{HttpClient, HttpRequest, SeamFetcher};
 use crate::federation::{ChainCollector, EntityId, TrustAnchorConfig};
 use crate::jose::jwk::JwkSet;
 use crate::sd_jwt::SdJwt;
-use crate::status::{CredentialStatus, DEFAULT_MAX_DECOMPRESSED, MEDIA_TYPE, StatusListToken, StatusReference, StatusValue, VerifiedStatusList};
+use crate::status::{CredentialStatus, DEFAULT_MAX_DECOMPRESSED, MEDIA_TYPE, StatusListToken, StatusReference, StatusValue, VerifiedStatusList, encoding};
 use crate::store::{CredentialId, CredentialStore, NewCredential};
 use crate::time::{Clock, SystemClock, UnixTime};
 use crate::x509::TrustAnchors;
@@ -188,14 +188,18 @@ impl WalletStatusRefresh {
         super::issuance::chain_issuer_keys(&chain).ok_or_else(|| "the issuer's federation metadata has no openid_credential_issuer.jwks".to_owned())
     }
 
-    /// `GET uri` with `Accept: application/statuslist+jwt`, verified for `reference`.
+    /// `GET uri` with `Accept: application/statuslist+jwt` and `Accept-Encoding: gzip` (Token
+    /// Status List §8.1; a phone's HTTP stack that decodes gzip itself and drops the header
+    /// is read alike), verified for `reference`.
     fn fetch_list(&self, issuer: &str, keys: &JwkSet, reference: &StatusReference, now: UnixTime) -> Result<VerifiedStatusList, String> {
-        let r = self.http.send(HttpRequest::get(reference.uri.clone()).header("Accept", MEDIA_TYPE)).map_err(|e| e.to_string())?;
+        let request = HttpRequest::get(reference.uri.clone()).header("Accept", MEDIA_TYPE).header("Accept-Encoding", encoding::ACCEPT_ENCODING);
+        let r = self.http.send(request).map_err(|e| e.to_string())?;
         if r.status != 200 {
             return Err(format!("{} answered HTTP {}", reference.uri, r.status));
         }
+        let body = encoding::decode_body(r.header("content-encoding"), r.body.clone(), DEFAULT_MAX_DECOMPRESSED).map_err(|e| e.to_string())?;
         let resolver = super::issuance::FederationKeys { issuer, keys };
-        StatusListToken::verify_response(r.header("content-type"), &r.body, reference, &resolver, now, SKEW, DEFAULT_MAX_DECOMPRESSED).map_err(|e| e.to_string())
+        StatusListToken::verify_response(r.header("content-type"), &body, reference, &resolver, now, SKEW, DEFAULT_MAX_DECOMPRESSED).map_err(|e| e.to_string())
     }
 
     /// Checks every stored credential; stores what changed; one line per credential.

@@ -206,6 +206,24 @@ pub fn ci_191(ctx: &mut Ctx<'_>) -> Step<()> {
     ensure(r.media_type().as_deref() == Some(wallet_core::status::MEDIA_TYPE), || format!("Content-Type {:?} is not {}", r.media_type(), wallet_core::status::MEDIA_TYPE))
 }
 
+/// CI_192: asked with `Accept-Encoding: gzip`, the status list comes gzip-compressed
+/// (Token Status List §8.1, RFC 9110 §8.4.1.3), and decompressed it is the token.
+pub fn ci_192(ctx: &mut Ctx<'_>) -> Step<()> {
+    let c = issued(ctx)?;
+    let Some(uri) = status_list_claim(&c).and_then(|sl| sl.get("uri")).and_then(Value::as_str).map(str::to_owned) else { return fail("status_list has no uri") };
+    let r = ctx.get(&uri, &[("accept", wallet_core::status::MEDIA_TYPE), ("accept-encoding", wallet_core::status::encoding::ACCEPT_ENCODING)])?;
+    ensure((200..300).contains(&r.status), || format!("GET {uri} answered {}", r.status))?;
+    ensure(r.header("content-encoding").is_some_and(|e| e.trim().eq_ignore_ascii_case("gzip")), || {
+        format!("Content-Encoding {:?}, not gzip, though the request accepted gzip", r.header("content-encoding"))
+    })?;
+    let body = match wallet_core::status::encoding::decode_body(Some("gzip"), r.body.clone(), wallet_core::status::DEFAULT_MAX_DECOMPRESSED) {
+        Ok(b) => b,
+        Err(e) => return fail(e.to_string()),
+    };
+    // A JWT once decompressed; what it says is for CI_177 and the rows after it.
+    Jwt::decode("the Status List Token", &String::from_utf8_lossy(&body)).map(drop)
+}
+
 /// CI_177: a signed JWT, `typ` statuslist+jwt, signed with the issuer's key.
 pub fn ci_177(ctx: &mut Ctx<'_>) -> Step<()> {
     let (c, _, _, jwt) = list_token(ctx)?;

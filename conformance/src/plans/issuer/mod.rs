@@ -172,6 +172,7 @@ pub static CASES: &[Case] = &[
     case!("CI_189", credential::ci_189, "an honest credential request", "status.status_list present"),
     case!("CI_190", credential::ci_190, "an honest credential request", "status_list's idx and uri"),
     case!("CI_191", credential::ci_191, "GET the status list with Accept application/statuslist+jwt", "2xx, Content-Type application/statuslist+jwt"),
+    case!("CI_192", credential::ci_192, "GET the status list with Accept-Encoding gzip", "2xx, Content-Encoding gzip, the token once decompressed"),
 ];
 
 fn configuration(ctx: &mut Ctx<'_>) -> Step<Jwt> {
