@@ -367,7 +367,7 @@ fn step_10_refresh(s: &mut Story) {
 }
 
 /// 11: a verifier outside the federation (under another anchor): the wallet refuses it
-/// before fetching its request; the verifier never hears from it.
+/// before fetching its request, and logs why; the verifier never hears from it.
 fn step_11_untrusted_rp(s: &mut Story, world: &common::World, rt: &tokio::runtime::Runtime) {
     let outsider = rt.block_on(world.outsider_verifier("shop"));
     let session = rt.block_on(world.session(&outsider, "age_over_18", "cross_device"));
@@ -375,8 +375,13 @@ fn step_11_untrusted_rp(s: &mut Story, world: &common::World, rt: &tokio::runtim
     let o = s.present(session["wallet_url"].as_str().unwrap());
     fails(&o, "is not trusted by");
     fails(&o, "(nothing was sent)");
-    let after = ok_json(&tessera(&["wallet", "log", "--data-dir", s.w(), "--json"])).as_array().unwrap().len();
-    assert_eq!(before, after, "nothing logged: nothing was disclosed");
+    // Kept in the log as a refusal with why (WP_089a), naming no credential and no claim.
+    let log = ok_json(&tessera(&["wallet", "log", "--data-dir", s.w(), "--json"]));
+    let log = log.as_array().unwrap();
+    assert_eq!(log.len(), before + 1);
+    let last = &log[before];
+    assert_eq!((&last["kind"], &last["credential_ids"], &last["claims"]), (&json!("refused"), &json!([]), &json!([])), "{last}");
+    assert!(last["outcome"]["result"]["reason"].as_str().unwrap().starts_with("the relying party is not trusted: "), "{last}");
     let state: Value = reqwest::blocking::Client::new()
         .get(format!("{}/sessions/{}", outsider.id, session["session_id"].as_str().unwrap()))
         .bearer_auth(common::TOKEN)

@@ -586,6 +586,13 @@ pub(crate) fn answer(a: &PresentArgs, show: &dyn Fn(&str)) -> Result<Presented, 
     let now = UnixTime::now();
     let flow = PresentationFlow::start(&a.url, a.profile).map_err(usage)?;
     let client_id = flow.client_id().as_str().to_owned();
+    // WP_089a: a refused request is kept in the wallet's log with why (best effort: the
+    // refusal is what the citizen is shown).
+    let log = |refusal: Refusal<'_>| {
+        if let Err(e) = open_store(&a.store).map_err(|e| e.to_string()).and_then(|s| log_refusal(&s, &client_id, refusal, now).map_err(|e| e.to_string())) {
+            eprintln!("tessera: the refused request could not be logged: {e}");
+        }
+    };
     let entity = flow
         .client_id()
         .entity_id()
@@ -593,9 +600,11 @@ pub(crate) fn answer(a: &PresentArgs, show: &dyn Fn(&str)) -> Result<Presented, 
         .ok_or_else(|| usage(format!("refused: client_id `{client_id}` is not a federation entity (openid_federation:); only federation relying parties are supported")))?;
     let anchor = anchor_config(&a.trust.ta, a.trust.ta_jwks.as_deref())?;
     let fetcher = crate::wallet_cmd::fetcher()?;
-    let chain = ChainCollector::new(&fetcher, std::slice::from_ref(&anchor))
-        .resolve(&entity, now)
-        .map_err(|e| usage(format!("refused: relying party {entity} is not trusted by {}: {e} (nothing was sent)", anchor.id)))?;
+    let chain = ChainCollector::new(&fetcher, std::slice::from_ref(&anchor)).resolve(&entity, now).map_err(|e| {
+        let why = format!("{e} (trust anchor {})", anchor.id);
+        log(Refusal::Untrusted(&why));
+        usage(format!("refused: relying party {entity} is not trusted by {}: {e} (nothing was sent)", anchor.id))
+    })?;
     let browser = Browser::new()?;
     let fetched = match flow.request_object_request() {
         Some(r) => {
@@ -606,13 +615,6 @@ pub(crate) fn answer(a: &PresentArgs, show: &dyn Fn(&str)) -> Result<Presented, 
     };
     let anchors = [anchor];
     let trust = RpTrustInputs { rp_chain: Some(&chain), federation_anchors: &anchors, x509_anchors: None };
-    // WP_089a: a refused request is kept in the wallet's log with why (best effort: the
-    // refusal is what the citizen is shown).
-    let log = |refusal: Refusal<'_>| {
-        if let Err(e) = open_store(&a.store).map_err(|e| e.to_string()).and_then(|s| log_refusal(&s, &client_id, refusal, now).map_err(|e| e.to_string())) {
-            eprintln!("tessera: the refused request could not be logged: {e}");
-        }
-    };
     let request = flow.on_request_object(fetched.as_ref(), &trust, now).map_err(|e| {
         log(Refusal::Request(&e));
         // WP_089: what the relying party said, and what to do about it (WP_089b).

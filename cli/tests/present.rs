@@ -379,11 +379,14 @@ async fn import_list_present_decline_refuse_and_log() {
     assert_eq!(*stranger.fetches.lock().unwrap(), 0);
     assert!(stranger.verdicts.lock().unwrap().is_empty());
 
-    // The log: the import, the presentation (with its claims), the decline.
+    // The log: the import, the presentation (with its claims), the decline, the refusal of
+    // the RP outside the federation with why (WP_089a).
     let o = tessera(args(&["wallet", "log", "--data-dir", data_s, "--json"])).await;
     let log = stdout_json(&o);
     let log = log.as_array().unwrap();
-    assert_eq!(log.len(), 3);
+    assert_eq!(log.len(), 4);
+    assert_eq!((&log[3]["kind"], &log[3]["claims"], &log[3]["outcome"]["result"]["outcome"]), (&json!("refused"), &json!([]), &json!("rejected")), "{}", log[3]);
+    assert!(log[3]["outcome"]["result"]["reason"].as_str().unwrap().starts_with("the relying party is not trusted: "), "{}", log[3]);
     assert_eq!(log[0]["kind"], "issuance");
     assert_eq!(log[1]["kind"], "presentation");
     assert_eq!(log[1]["counterparty"], rp_node.id.as_str());
@@ -391,7 +394,8 @@ async fn import_list_present_decline_refuse_and_log() {
     assert_eq!(log[2]["kind"], "declined");
     assert_eq!(log[2]["claims"], json!([]));
     let o = tessera(args(&["wallet", "log", "--data-dir", data_s])).await;
-    assert!(String::from_utf8_lossy(&o.stdout).contains("declined a presentation to"));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("declined a presentation to") && text.contains("refused a request of"), "{text}");
 }
 
 /// Without --yes the wallet asks on the terminal (here: `y` on stdin; the request fetched by

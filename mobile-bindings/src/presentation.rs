@@ -359,7 +359,11 @@ impl Wallet {
             RequestRef::Uri { .. } => response.as_ref().and_then(|r| String::from_utf8(r.body.clone()).ok()),
         };
         let chain = match flow.client_id().entity_id() {
-            Some(entity) => Some(self.rp_chain(entity, jwt.as_deref(), now)?),
+            Some(entity) => Some(self.rp_chain(entity, jwt.as_deref(), now).inspect_err(|e| {
+                if let WalletError::UntrustedRelyingParty { reason, .. } = e {
+                    let _ = log_refusal(&self.store, &client_id, Refusal::Untrusted(reason), now);
+                }
+            })?),
             None => None,
         };
         let trust = RpTrustInputs { rp_chain: chain.as_ref(), federation_anchors: &self.anchors, x509_anchors: None };

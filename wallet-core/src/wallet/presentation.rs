@@ -222,7 +222,10 @@ impl WalletPresentation {
             RequestRef::Uri { .. } => None,
         };
         let rp_chain = match flow.client_id().entity_id().cloned() {
-            Some(entity) => Some(self.rp_chain(&entity, by_value.as_deref(), now).map_err(|reason| PresentationError::UntrustedRelyingParty { client_id: client_id.clone(), reason })?),
+            Some(entity) => Some(self.rp_chain(&entity, by_value.as_deref(), now).map_err(|reason| {
+                let _ = log_refusal(&self.store, &client_id, Refusal::Untrusted(&reason), now);
+                PresentationError::UntrustedRelyingParty { client_id: client_id.clone(), reason }
+            })?),
             None => None,
         };
         let fetched = match flow.request_object_request() {

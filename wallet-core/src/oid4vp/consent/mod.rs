@@ -126,6 +126,7 @@ pub fn log_refusal(store: &CredentialStore, client_id: &str, refusal: Refusal<'_
         }
         Refusal::Request(e) => TransactionOutcome::Rejected { reason: e.to_string() },
         Refusal::RelyingParty(why) => TransactionOutcome::Rejected { reason: format!("the relying party is not authorised: {why}") },
+        Refusal::Untrusted(why) => TransactionOutcome::Rejected { reason: format!("the relying party is not trusted: {why}") },
     };
     let entry = NewTransaction { at: now, kind: TransactionKind::Refused, counterparty: client_id.to_owned(), credential_ids: Vec::new(), claims: Vec::new() };
     store.log_with_outcome(&entry, &outcome)
@@ -138,6 +139,8 @@ pub enum Refusal<'a> {
     Request(&'a ConsentError),
     /// The relying party's trust evaluation refused it ([`RpEvaluation::refusal`]).
     RelyingParty(&'a str),
+    /// The relying party's trust chain to a trusted anchor could not be established.
+    Untrusted(&'a str),
 }
 
 fn detail(error: Option<&str>, description: Option<&str>) -> String {
