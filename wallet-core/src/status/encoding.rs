@@ -11,6 +11,9 @@ use std::io::Read as _;
 
 use super::StatusError;
 
+/// The first two bytes of every gzip member (RFC 1952 §2.3.1).
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+
 /// What a client sends as `Accept-Encoding` for a status list.
 pub const ACCEPT_ENCODING: &str = "gzip";
 
@@ -47,7 +50,9 @@ pub fn gzip(body: &[u8]) -> Vec<u8> {
 
 /// The status list token's bytes from an HTTP response body and its `Content-Encoding`:
 /// as they are without one (or `identity`), decompressed for `gzip`/`x-gzip`, at most `max`
-/// bytes either way; any other coding is refused by name.
+/// bytes either way; any other coding is refused by name. A `gzip` body that does not start
+/// with gzip's magic bytes was decoded already by an HTTP stack that kept the header (Apple's
+/// URLSession does): it is read as it is (a token starts with `ey`, never with 0x1f 0x8b).
 pub fn decode_body(content_encoding: Option<&str>, body: Vec<u8>, max: usize) -> Result<Vec<u8>, StatusError> {
     let coding = content_encoding.map(|c| c.trim().to_ascii_lowercase());
     match coding.as_deref() {
@@ -57,6 +62,7 @@ pub fn decode_body(content_encoding: Option<&str>, body: Vec<u8>, max: usize) ->
             }
             Ok(body)
         }
+        Some("gzip" | "x-gzip") if !body.starts_with(&GZIP_MAGIC) => decode_body(None, body, max),
         Some("gzip" | "x-gzip") => {
             let mut out = Vec::new();
             let limit = u64::try_from(max).unwrap_or(u64::MAX).saturating_add(1);
@@ -115,6 +121,14 @@ mod tests {
         assert_eq!(decode_body(Some("gzip"), bomb, 64 * 1024), Err(StatusError::TooLarge { limit: 64 * 1024 }));
         assert_eq!(decode_body(None, vec![0; 10], 9), Err(StatusError::TooLarge { limit: 9 }));
         assert!(matches!(decode_body(Some("br"), b"x".to_vec(), 10), Err(StatusError::ContentEncoding(m)) if m.contains("`br`")));
-        assert!(matches!(decode_body(Some("gzip"), b"not gzip".to_vec(), 100), Err(StatusError::ContentEncoding(_))));
+        let mut truncated = gzip(&vec![b'A'; 1_000]);
+        truncated.truncate(12);
+        assert!(matches!(decode_body(Some("gzip"), truncated, 100_000), Err(StatusError::ContentEncoding(_))));
+    }
+
+    #[test]
+    fn a_body_decoded_by_the_http_stack_under_a_kept_header_is_read_as_it_is() {
+        assert_eq!(decode_body(Some("gzip"), b"eyJ0eXAiOiJzdGF0dXNsaXN0K2p3dCJ9.e30.c2ln".to_vec(), 100).unwrap(), b"eyJ0eXAiOiJzdGF0dXNsaXN0K2p3dCJ9.e30.c2ln");
+        assert_eq!(decode_body(Some("gzip"), vec![b'e'; 10], 9), Err(StatusError::TooLarge { limit: 9 }));
     }
 }

@@ -197,9 +197,11 @@ impl WalletStatusRefresh {
         if r.status != 200 {
             return Err(format!("{} answered HTTP {}", reference.uri, r.status));
         }
-        let body = encoding::decode_body(r.header("content-encoding"), r.body.clone(), DEFAULT_MAX_DECOMPRESSED).map_err(|e| e.to_string())?;
+        let content_type = r.header("content-type").map(str::to_owned);
+        let coding = r.header("content-encoding").map(str::to_owned);
+        let body = encoding::decode_body(coding.as_deref(), r.body, DEFAULT_MAX_DECOMPRESSED).map_err(|e| e.to_string())?;
         let resolver = super::issuance::FederationKeys { issuer, keys };
-        StatusListToken::verify_response(r.header("content-type"), &body, reference, &resolver, now, SKEW, DEFAULT_MAX_DECOMPRESSED).map_err(|e| e.to_string())
+        StatusListToken::verify_response(content_type.as_deref(), &body, reference, &resolver, now, SKEW, DEFAULT_MAX_DECOMPRESSED).map_err(|e| e.to_string())
     }
 
     /// Checks every stored credential; stores what changed; one line per credential.
