@@ -87,6 +87,16 @@ fn check_trust_mark_claims(claims: &Map<String, Value>) -> Result<(), ApiError> 
     {
         return Err(ApiError::invalid_request(format!("trust_mark_claims: organization_type must be one of {ORGANIZATION_TYPES:?}, not {t}")));
     }
+    // An authorization-policy mark's lists (wallet-core `oid4vp::consent::authorization`): a
+    // wallet reads a malformed one as authorizing nothing, so it is refused here.
+    use wallet_core::oid4vp::consent::authorization::{AUTHORIZED_CLAIMS, AUTHORIZED_CREDENTIAL_TYPES};
+    for name in [AUTHORIZED_CREDENTIAL_TYPES, AUTHORIZED_CLAIMS] {
+        if let Some(v) = claims.get(name)
+            && !v.as_array().is_some_and(|items| items.iter().all(|i| i.as_str().is_some_and(|s| !s.is_empty())))
+        {
+            return Err(ApiError::invalid_request(format!("trust_mark_claims: {name} must be an array of non-empty strings, not {v}")));
+        }
+    }
     Ok(())
 }
 

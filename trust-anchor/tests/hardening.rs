@@ -525,6 +525,13 @@ async fn trust_mark_issuance_refuses_hostile_ttls_and_missing_required_claims() 
     assert!(error_of(&r.text().await.unwrap()).1.contains("organization_type must be one of"));
     let r = issue(json!({"sub": fed.int.id, "trust_mark_type": "intermediate", "claims": {"organization_type": "public", "iss": "https://evil.example.it"}})).await;
     assert_eq!(r.status(), 400, "registered claims are the issuer's");
+    // An authorization policy (wallet-core `oid4vp::consent::authorization`) must be lists of
+    // names: a wallet would read anything else as authorizing nothing.
+    for bad in [json!("given_name"), json!([1]), json!([""])] {
+        let r = issue(json!({"sub": fed.int.id, "trust_mark_type": "intermediate", "claims": {"organization_type": "public", "authorized_claims": bad}})).await;
+        assert_eq!(r.status(), 400, "{bad}");
+        assert!(error_of(&r.text().await.unwrap()).1.contains("authorized_claims must be an array of non-empty strings"));
+    }
     let r = fed.onboard(&fed.ta, &fed.int, json!({"trust_mark_claims": {"organization_type": "public"}})).await;
     assert_eq!(r.status(), 201);
     let r = issue(json!({"sub": fed.int.id, "trust_mark_type": "intermediate", "claims": {"logo_uri": ""}})).await;

@@ -12,6 +12,7 @@
 //! both (versions note §5); the response key was chosen per profile when the request was
 //! verified.
 
+pub mod authorization;
 mod flow;
 mod rp;
 

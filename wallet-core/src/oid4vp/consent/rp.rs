@@ -4,6 +4,7 @@
 
 use serde_json::Value;
 
+use super::authorization::{self, AuthorizationPolicy};
 use crate::federation::chain::ValidatedChain;
 use crate::federation::trust_mark::{self, TrustMarkStatus};
 use crate::federation::EntityStatement;
@@ -113,10 +114,13 @@ fn purpose_of(req: &VerifiedRequest) -> Option<String> {
 /// forged, expired, of an unaccredited issuer, reported revoked by its issuer, or could not be
 /// verified. Where the anchor's configuration cannot be had, or the federation uses no trust
 /// marks, the marks are listed and [`TrustWarning::NoValidTrustMark`] warns instead (the
-/// wallet cannot tell an RP without permission from a federation without marks).
+/// wallet cannot tell an RP without permission from a federation without marks). An RP whose
+/// valid marks carry an authorization policy (`authorized_credential_types`,
+/// `authorized_claims`) is refused a request outside it ([`authorization`]).
 pub fn evaluate_rp(req: &VerifiedRequest, chain: Option<&ValidatedChain>, marks: &TrustMarkInputs<'_>, now: UnixTime) -> RpEvaluation {
     let mut warnings = Vec::new();
     let mut trust_marks = Vec::new();
+    let mut policies = Vec::new();
     if let Some(chain) = chain {
         let subject = &chain.subject.claims.sub;
         for tm in chain.subject.claims.trust_marks.iter().flatten() {
@@ -131,7 +135,10 @@ pub fn evaluate_rp(req: &VerifiedRequest, chain: Option<&ValidatedChain>, marks:
                                 Some((_, status)) if *status != TrustMarkStatus::Active => {
                                     TrustMarkCheck::Invalid(format!("its issuer {} reports it {} (trust mark status)", c.iss, status.as_str()))
                                 }
-                                _ => TrustMarkCheck::Valid { issuer: c.iss.to_string(), exp: c.exp },
+                                _ => {
+                                    policies.extend(AuthorizationPolicy::of(&c));
+                                    TrustMarkCheck::Valid { issuer: c.iss.to_string(), exp: c.exp }
+                                }
                             },
                             Ok(_) => TrustMarkCheck::Invalid("the mark's type is not the one listed".into()),
                             Err(e) => TrustMarkCheck::Invalid(e.to_string()),
@@ -155,7 +162,8 @@ pub fn evaluate_rp(req: &VerifiedRequest, chain: Option<&ValidatedChain>, marks:
     }
     let uses_marks = marks.anchor_configuration.and_then(|a| a.trust_mark_issuers.as_ref()).is_some_and(|m| !m.is_empty());
     let refusal = (matches!(req.trust, RpTrust::Federation { .. }) && uses_marks && !trust_marks.iter().any(|t| matches!(t.check, TrustMarkCheck::Valid { .. })))
-        .then(|| no_valid_mark(&trust_marks));
+        .then(|| no_valid_mark(&trust_marks))
+        .or_else(|| authorization::refusal(&policies, &req.dcql_query));
     let organization_name = chain
         .and_then(|c| c.metadata_of("federation_entity"))
         .and_then(|m| m.get("organization_name"))

@@ -242,6 +242,70 @@ fn trust_marks_are_checked_and_shown() {
     assert_eq!((rp.refusal, rp.warnings), (None, vec![TrustWarning::NoValidTrustMark]));
 }
 
+/// WP_087, the policy half: an RP whose valid trust marks carry an authorization policy
+/// (`authorized_credential_types`, `authorized_claims`) is refused a request outside it,
+/// naming the query, the mark and what is outside; one inside it, or one mark of two that
+/// covers the query, is not refused. The request asks for the PID's `given_name`,
+/// `family_name` and `place_of_birth.locality`.
+#[test]
+fn an_authorization_policy_mark_limits_what_the_rp_may_ask() {
+    let fx = Fixture::new();
+    let ta_id = EntityId::new(TA).unwrap();
+    let policy_type = "https://ta.example.it/trust_marks/authorization_policy/relying-party";
+    let member_type = "https://ta.example.it/trust_marks/federation-entity/relying-party";
+    let mark = |tm_type: &str, policy: serde_json::Value| TrustMarkRef {
+        trust_mark_type: tm_type.into(),
+        trust_mark: TrustMarkClaims {
+            iss: ta_id.clone(),
+            sub: EntityId::new(RP).unwrap(),
+            trust_mark_type: tm_type.into(),
+            iat: NOW.secs() - 10,
+            exp: Some(NOW.secs() + 3600),
+            delegation: None,
+            extra: policy.as_object().cloned().unwrap_or_default(),
+        }
+        .sign(TRUST_MARK_TYP, &fx.ta)
+        .unwrap(),
+    };
+    let mut ta_ec = statement(TA, TA, JwkSet { keys: vec![fx.ta.public_jwk()] }, None, None);
+    ta_ec.trust_mark_issuers = Some([(policy_type.to_owned(), vec![TA.to_owned()]), (member_type.to_owned(), vec![TA.to_owned()])].into());
+    let keys = [(TA.to_owned(), JwkSet { keys: vec![fx.ta.public_jwk()] })];
+    let inputs = TrustMarkInputs { anchor_configuration: Some(&ta_ec), issuer_keys: &keys, statuses: &[] };
+    let req = open_request(&fx);
+    let evaluate = |marks: Vec<TrustMarkRef>| {
+        let chain = crate::federation::chain::validate(&fx.rp_chain_jwts_with_marks(fx.rp_metadata(), Some(marks)), &fx.anchor(), NOW).unwrap();
+        evaluate_rp(&req, Some(&chain), &inputs, NOW)
+    };
+    let pid = "urn:eudi:pid:it:1";
+    let mdl = "urn:eudi:mDL:it:1";
+
+    // Inside the policy: not refused. A mark without a policy restricts nothing.
+    let inside = json!({"authorized_credential_types": [pid], "authorized_claims": ["given_name", "family_name", "place_of_birth"]});
+    assert_eq!(evaluate(vec![mark(policy_type, inside.clone())]).refusal, None);
+    assert_eq!(evaluate(vec![mark(member_type, json!({}))]).refusal, None);
+    assert_eq!(evaluate(vec![mark(policy_type, json!({"authorized_credential_types": [pid]}))]).refusal, None);
+    // Another type only (the licence): refused, naming the query, the mark and the type.
+    let rp = evaluate(vec![mark(policy_type, json!({"authorized_credential_types": [mdl]}))]);
+    assert_eq!(
+        rp.refusal.as_deref(),
+        Some(format!("its trust marks do not authorize the credential query `pid` (WP_087): {policy_type}: the type {pid} is not among those it authorizes ({mdl})").as_str())
+    );
+    // The right type, a claim too many.
+    let rp = evaluate(vec![mark(policy_type, json!({"authorized_credential_types": [pid], "authorized_claims": ["given_name", "family_name"]}))]);
+    assert_eq!(
+        rp.refusal.as_deref(),
+        Some(format!("its trust marks do not authorize the credential query `pid` (WP_087): {policy_type}: the claim place_of_birth is not among those it authorizes (given_name, family_name)").as_str())
+    );
+    // A malformed list authorizes nothing.
+    assert!(evaluate(vec![mark(policy_type, json!({"authorized_claims": "given_name family_name place_of_birth"}))]).refusal.is_some());
+    // Two policy marks: one for the licence, one covering the query: not refused.
+    let rp = evaluate(vec![mark(policy_type, json!({"authorized_credential_types": [mdl]})), mark(member_type, inside)]);
+    assert_eq!(rp.refusal, None);
+    // The federation check comes first: no valid mark at all is refused as before.
+    let rp = evaluate_rp(&req, Some(&crate::federation::chain::validate(&fx.rp_chain_jwts_with(fx.rp_metadata()), &fx.anchor(), NOW).unwrap()), &inputs, NOW);
+    assert_eq!(rp.refusal.as_deref(), Some("it shows no trust mark, and its federation requires them (WP_087)"));
+}
+
 #[test]
 fn request_object_fetch_failures() {
     let fx = Fixture::new();
