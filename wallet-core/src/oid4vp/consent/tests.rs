@@ -181,23 +181,25 @@ fn missing_credential_and_bad_choices() {
     assert!(s.transactions().unwrap().is_empty());
 }
 
-#[test]
-fn trust_marks_are_checked_and_shown() {
-    let fx = Fixture::new();
-    let tm_type = "https://ta.example.it/trust-marks/verifier";
-    let ta_id = EntityId::new(TA).unwrap();
-    let mark = TrustMarkClaims {
-        iss: ta_id.clone(),
+/// A trust mark of `tm_type` the anchor issued to the RP, valid an hour, with `extra` claims.
+fn rp_mark(fx: &Fixture, tm_type: &str, extra: serde_json::Value) -> TrustMarkRef {
+    let claims = TrustMarkClaims {
+        iss: EntityId::new(TA).unwrap(),
         sub: EntityId::new(RP).unwrap(),
         trust_mark_type: tm_type.into(),
         iat: NOW.secs() - 10,
         exp: Some(NOW.secs() + 3600),
         delegation: None,
-        extra: Default::default(),
-    }
-    .sign(TRUST_MARK_TYP, &fx.ta)
-    .unwrap();
-    let marks = vec![TrustMarkRef { trust_mark_type: tm_type.into(), trust_mark: mark }];
+        extra: extra.as_object().cloned().unwrap_or_default(),
+    };
+    TrustMarkRef { trust_mark_type: tm_type.into(), trust_mark: claims.sign(TRUST_MARK_TYP, &fx.ta).unwrap() }
+}
+
+#[test]
+fn trust_marks_are_checked_and_shown() {
+    let fx = Fixture::new();
+    let tm_type = "https://ta.example.it/trust-marks/verifier";
+    let marks = vec![rp_mark(&fx, tm_type, json!({}))];
     let chain = crate::federation::chain::validate(&fx.rp_chain_jwts_with_marks(fx.rp_metadata(), Some(marks)), &fx.anchor(), NOW).unwrap();
     let mut ta_ec = statement(TA, TA, JwkSet { keys: vec![fx.ta.public_jwk()] }, None, None);
     ta_ec.trust_mark_issuers = Some([(tm_type.to_owned(), vec![TA.to_owned()])].into());
@@ -250,23 +252,9 @@ fn trust_marks_are_checked_and_shown() {
 #[test]
 fn an_authorization_policy_mark_limits_what_the_rp_may_ask() {
     let fx = Fixture::new();
-    let ta_id = EntityId::new(TA).unwrap();
     let policy_type = "https://ta.example.it/trust_marks/authorization_policy/relying-party";
     let member_type = "https://ta.example.it/trust_marks/federation-entity/relying-party";
-    let mark = |tm_type: &str, policy: serde_json::Value| TrustMarkRef {
-        trust_mark_type: tm_type.into(),
-        trust_mark: TrustMarkClaims {
-            iss: ta_id.clone(),
-            sub: EntityId::new(RP).unwrap(),
-            trust_mark_type: tm_type.into(),
-            iat: NOW.secs() - 10,
-            exp: Some(NOW.secs() + 3600),
-            delegation: None,
-            extra: policy.as_object().cloned().unwrap_or_default(),
-        }
-        .sign(TRUST_MARK_TYP, &fx.ta)
-        .unwrap(),
-    };
+    let mark = |tm_type: &str, policy: serde_json::Value| rp_mark(&fx, tm_type, policy);
     let mut ta_ec = statement(TA, TA, JwkSet { keys: vec![fx.ta.public_jwk()] }, None, None);
     ta_ec.trust_mark_issuers = Some([(policy_type.to_owned(), vec![TA.to_owned()]), (member_type.to_owned(), vec![TA.to_owned()])].into());
     let keys = [(TA.to_owned(), JwkSet { keys: vec![fx.ta.public_jwk()] })];
