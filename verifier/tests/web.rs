@@ -187,10 +187,19 @@ async fn login_logout_language_and_headers() {
     let home = b.get("/check").await;
     assert!(home.body.contains("Agente Rossi") && home.body.contains("Controllo patente") && home.body.contains("Età superiore a 18 anni"));
     assert!(home.body.contains("data-preset=\"health_card\"") && home.body.contains("data-preset=\"pid\""));
+    // Whom this verifier trusts (design/in-person.md, item 4): the anchor and its pinned
+    // keys, the federation CA's root, the status and CRL checks, the profile.
+    assert!(home.body.contains("data-trust-config") && home.body.contains("Di chi si fida questa verifica"));
+    let anchor = format!("data-anchor=\"{}\"><code>{}</code> ({} chiavi fissate)", fed.anchor.id, fed.anchor.id, fed.anchor.jwks.keys.len());
+    assert!(home.body.contains(&anchor), "{anchor}");
+    assert_eq!(home.body.matches("<dd data-ca-root>").count(), 1);
+    assert!(home.body.contains("data-check-status=\"true\">sì") && home.body.contains("data-accept-suspended=\"false\">no"));
+    assert!(home.body.contains("<dd data-profile>it-wallet-1.4</dd>"));
 
     // English, remembered by a cookie.
     let en = b.get("/check?lang=en").await;
     assert!(en.body.contains("<html lang=\"en\"") && en.body.contains("Driving licence check") && en.body.contains("TEST DATA"));
+    assert!(en.body.contains("Whom this verifier trusts") && en.body.contains("pinned keys"));
     assert_eq!(b.cookies["tessera-lang"], "en");
     assert!(b.get("/check").await.body.contains("Age over 18"));
     assert!(b.get("/check?lang=it").await.body.contains("Tessera sanitaria"));

@@ -463,6 +463,12 @@ impl TrustAnchors {
         self.roots.is_empty()
     }
 
+    /// Each root's subject as text, for an operator's view of what is trusted (the
+    /// verifier's in-person page); a root that no longer parses reads `?`.
+    pub fn subjects(&self) -> Vec<String> {
+        self.roots.iter().map(|r| X509Certificate::from_der(&r.der).map_or_else(|_| "?".to_owned(), |(_, c)| c.subject().to_string())).collect()
+    }
+
     /// Roots from PEM text (one or more `CERTIFICATE` blocks).
     pub fn from_pem(pem: &str) -> Result<Self, X509Error> {
         let mut ders = Vec::new();

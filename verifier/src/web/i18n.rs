@@ -86,6 +86,16 @@ messages! {
     ExpertQueryHint => "Una query DCQL (OpenID4VP 1.0 §6) in JSON: il portafoglio mostra al cittadino esattamente ciò che chiede.", "A DCQL query (OpenID4VP 1.0 §6) as JSON: the wallet shows the citizen exactly what it asks.";
     StartExpert => "Avvia la verifica", "Start the check";
     BadQuery => "Query DCQL non valida", "Invalid DCQL query";
+    TrustConfig => "Di chi si fida questa verifica", "Whom this verifier trusts";
+    TrustConfigHint => "Un emittente è accettato solo se la sua catena di fiducia arriva a uno di questi trust anchor e la federazione gli permette di emettere quel tipo di credenziale.", "An issuer is accepted only when its trust chain reaches one of these trust anchors and the federation allows it to issue that type of credential.";
+    TrustAnchors => "Trust anchor", "Trust anchors";
+    AnchorKeys => "chiavi fissate", "pinned keys";
+    CaRoots => "Radici CA della federazione (x5c)", "Federation CA roots (x5c)";
+    NoneConfigured => "nessuna", "none";
+    StatusCheck => "Verifica dello stato (Token Status List)", "Status check (Token Status List)";
+    CrlCheck => "Verifica delle CRL dei certificati", "Certificate CRL check";
+    SuspendedAccepted => "Credenziali sospese accettate", "Suspended credentials accepted";
+    ProfileLabel => "Profilo IT-Wallet", "IT-Wallet profile";
     MyChecks => "Le mie verifiche", "My checks";
     NoChecks => "Nessuna verifica recente.", "No recent checks.";
     Open => "Apri", "Open";

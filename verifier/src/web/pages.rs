@@ -236,6 +236,57 @@ fn login_page(st: &Verifier, lang: Lang, s: &OpSession, error: Option<Msg>) -> S
     layout(st, lang, &main, None)
 }
 
+/// What this verifier trusts, for the operator (design/in-person.md, item 4: "trust
+/// configuration that explains itself"): the trust anchors and how many of their keys are
+/// pinned, the federation CA roots, whether status lists and CRLs are checked, whether a
+/// suspended credential is accepted, the profile. A refused credential's reason names the
+/// rule; this says what the rules are checked against.
+fn trust_configuration(st: &Verifier, lang: Lang, main: &mut String) {
+    let c = st.config();
+    let yes_no = |b: bool| lang.t(if b { Msg::Yes } else { Msg::No });
+    let _ = write!(
+        main,
+        "<details class=\"expert trust-config\" data-trust-config=\"true\"><summary>{title}</summary><p class=\"hint\">{hint}</p><dl>\
+         <dt>{anchors}</dt>",
+        title = lang.t(Msg::TrustConfig),
+        hint = lang.t(Msg::TrustConfigHint),
+        anchors = lang.t(Msg::TrustAnchors),
+    );
+    if c.trust_anchors.is_empty() {
+        let _ = write!(main, "<dd>{}</dd>", lang.t(Msg::NoneConfigured));
+    }
+    for a in &c.trust_anchors {
+        let _ = write!(main, "<dd data-anchor=\"{id}\"><code>{id}</code> ({n} {keys})</dd>", id = esc(a.id.as_str()), n = a.jwks.keys.len(), keys = lang.t(Msg::AnchorKeys));
+    }
+    let _ = write!(main, "<dt>{}</dt>", lang.t(Msg::CaRoots));
+    match st.x509_roots().map(wallet_core::x509::TrustAnchors::subjects).filter(|s| !s.is_empty()) {
+        None => {
+            let _ = write!(main, "<dd>{}</dd>", lang.t(Msg::NoneConfigured));
+        }
+        Some(subjects) => {
+            for s in subjects {
+                let _ = write!(main, "<dd data-ca-root>{}</dd>", esc(&s));
+            }
+        }
+    }
+    let _ = write!(
+        main,
+        "<dt>{status}</dt><dd data-check-status=\"{cs}\">{cs_t}</dd><dt>{crl}</dt><dd data-check-crl=\"{cc}\">{cc_t}</dd>\
+         <dt>{susp}</dt><dd data-accept-suspended=\"{sa}\">{sa_t}</dd><dt>{profile}</dt><dd data-profile>{p}</dd></dl></details>",
+        status = lang.t(Msg::StatusCheck),
+        cs = c.check_status,
+        cs_t = yes_no(c.check_status),
+        crl = lang.t(Msg::CrlCheck),
+        cc = c.check_crl,
+        cc_t = yes_no(c.check_crl),
+        susp = lang.t(Msg::SuspendedAccepted),
+        sa = c.accept_suspended,
+        sa_t = yes_no(c.accept_suspended),
+        profile = lang.t(Msg::ProfileLabel),
+        p = c.profile.as_str(),
+    );
+}
+
 /// The page's home: the presets, the expert request (open, with `expert`'s error and the text
 /// as typed, after a refused query), the operator's recent checks.
 fn home_page(st: &Verifier, lang: Lang, s: &OpSession, user: &str, expert: Option<(&str, &str)>) -> Result<String, crate::VerifierError> {
@@ -278,6 +329,7 @@ fn home_page(st: &Verifier, lang: Lang, s: &OpSession, user: &str, expert: Optio
         draft = esc(draft),
         start = lang.t(Msg::StartExpert),
     );
+    trust_configuration(st, lang, &mut main);
     let _ = write!(main, "<h2>{}</h2>", lang.t(Msg::MyChecks));
     let now = st.now().secs();
     let mine = st.store().by_owner(user, RECENT)?;

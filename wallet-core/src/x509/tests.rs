@@ -269,6 +269,8 @@ fn a_root_written_as_pem_is_read_back_as_the_same_anchor() {
     let both = TrustAnchors::from_pem(&format!("{pem}{}", certificate_pem(&other.root_der))).unwrap();
     let leaf = other.leaf(&key, "https://pid.example.it", "pid.example.it", |_| {});
     both.verify_chain(&other.chain(&leaf), NOW).unwrap();
+    // What an operator is shown of them: each root's subject.
+    assert_eq!(both.subjects(), vec!["CN=Tessera Trust Anchor".to_owned(); 2]);
 }
 
 /// A verified chain is remembered by its bytes while every certificate is valid: the same
