@@ -76,7 +76,7 @@ fn main() {
                         assert!(store.take_request_grouped(&request_id, now).await.unwrap().is_some());
                         let session = store.by_state(&state).unwrap().unwrap();
                         let receiving = store.receive(&session.id).unwrap();
-                        assert!(store.record_grouped(&session.id, SessionStatus::Verified, &result, None, now + 600).await.unwrap());
+                        assert!(store.record_grouped(&session.id, SessionStatus::Verified, &result, None, now + 600, now).await.unwrap());
                         drop(receiving);
                     }
                 })

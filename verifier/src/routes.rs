@@ -208,6 +208,8 @@ fn state_json(s: &crate::store::Session, now: i64) -> Value {
         "flow": s.flow,
         "created_at": s.created_at,
         "expires_at": s.expires_at,
+        "request_fetched_at": s.fetched_at,
+        "completed_at": s.completed_at,
         "result_available": s.result.is_some(),
         "result_fetched": s.result_taken,
     })

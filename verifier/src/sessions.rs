@@ -151,6 +151,8 @@ impl Verifier {
             request_mode: opts.request_mode,
             x5c_leaf,
             request_object: None,
+            fetched_at: None,
+            completed_at: None,
         };
         Ok((session, expires_at.saturating_add(c.result_ttl)))
     }

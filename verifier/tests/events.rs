@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::{EventStream, Fed, ShiftedClock, TOKEN, Wallet, post_response};
-use serde_json::json;
+use serde_json::{Value, json};
 
 const AGE: [&str; 1] = ["birthdate"];
 const SOON: Duration = Duration::from_secs(5);
@@ -27,11 +27,14 @@ async fn events_follow_a_session_to_its_verdict_then_end() {
     let mut es = events(&fed, &base, id).await;
     let (name, v) = es.next(SOON).await.unwrap();
     assert_eq!((name.as_str(), v["status"].as_str(), v["session_id"].as_str()), ("status", Some("created"), Some(id)));
+    assert_eq!((v["request_fetched_at"].clone(), v["completed_at"].clone()), (Value::Null, Value::Null), "the session's log: nothing yet");
 
     let wallet = Wallet::new();
     let f = wallet.fetch(&fed, s["wallet_url"].as_str().unwrap()).await;
     let (_, v) = es.next(SOON).await.unwrap();
     assert_eq!(v["status"], "request_fetched");
+    let fetched_at = v["request_fetched_at"].as_i64().unwrap();
+    assert!(fetched_at >= v["created_at"].as_i64().unwrap() && v["completed_at"].is_null());
 
     let p = wallet.present(&fed.issuer.pid(&wallet.holder), &AGE, f.request.client_id.as_str(), &f.request.nonce);
     let (st, _) = post_response(&fed, &f.request.response_uri, wallet.response_form(&f.request, vec![("pid", p)], f.request.state.clone())).await;
@@ -42,6 +45,8 @@ async fn events_follow_a_session_to_its_verdict_then_end() {
         v = es.next(SOON).await.unwrap().1;
     }
     assert_eq!((v["status"].as_str(), v["result_available"].as_bool()), (Some("verified"), Some(true)));
+    assert_eq!(v["request_fetched_at"].as_i64(), Some(fetched_at));
+    assert!(v["completed_at"].as_i64().unwrap() >= fetched_at, "{v}");
     assert!(es.next(SOON).await.is_none(), "the stream ends after a final status");
 
     // A finished session: its final status, then the end.

@@ -57,7 +57,9 @@ async fn replicas_share_sessions_and_each_single_use_value() {
     // registered URIs); the handle is then spent on A too.
     let wallet = Wallet::new();
     let f = wallet.fetch_via(&fed, s["wallet_url"].as_str().unwrap(), Some(&b)).await;
-    assert_eq!(fed.state(id).await["status"], "request_fetched");
+    let state = fed.state(id).await;
+    assert_eq!(state["status"], "request_fetched");
+    assert!(state["request_fetched_at"].is_i64() && state["completed_at"].is_null(), "the session's log, from either backend: {state}");
     let (st, body, _) = wallet.fetch_raw(&fed, s["wallet_url"].as_str().unwrap()).await;
     assert_eq!(st, 400, "{body}");
     assert!(body.contains("request_uri already used"), "{body}");
@@ -176,7 +178,7 @@ async fn single_use_values_race_across_two_stores() {
     assert_eq!(stores[1].by_owner("op", 10).unwrap().len(), 1);
 
     assert_eq!(race(&stores, |s| s.take_request("s1", 1).unwrap().is_some()), 1, "the request_uri handle, once");
-    assert_eq!(race(&stores, |s| s.record("s1", SessionStatus::Verified, "{\"status\":\"verified\"}", Some("h"), i64::MAX / 2).unwrap()), 1, "one verdict: state and nonce spent once");
+    assert_eq!(race(&stores, |s| s.record("s1", SessionStatus::Verified, "{\"status\":\"verified\"}", Some("h"), i64::MAX / 2, 100).unwrap()), 1, "one verdict: state and nonce spent once");
     assert_eq!(stores[0].take_result("s1", Some("wrong")).unwrap(), Err(TakeRefused::BadResponseCode));
     assert_eq!(race(&stores, |s| s.take_result("s1", Some("h")).unwrap().is_ok()), 1, "the result and its response_code, once");
     assert_eq!(stores[1].take_result("s1", Some("h")).unwrap(), Err(TakeRefused::Taken));

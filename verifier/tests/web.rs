@@ -338,7 +338,8 @@ async fn driving_licence_check_verified() {
         assert!(page.body.contains(shown), "{shown}");
     }
     // The audit panel: issuer name, id and trust, validity, status, key binding, profile.
-    for shown in ["Motorizzazione issuer", fed.issuer.id.as_str(), fed.anchor.id.as_str(), "urn:eudi:mDL:it:1", "la credenziale non ha stato", "KB-JWT", "it-wallet-1.4"] {
+    // And the check's log: started, read by the wallet, verdict recorded.
+    for shown in ["Motorizzazione issuer", fed.issuer.id.as_str(), fed.anchor.id.as_str(), "urn:eudi:mDL:it:1", "la credenziale non ha stato", "KB-JWT", "it-wallet-1.4", "Avviata", "Richiesta letta dal portafoglio", "Esito registrato"] {
         assert!(page.body.contains(shown), "audit: {shown}");
     }
     // Nothing else about the citizen is kept by the page: once purged, the check is gone.

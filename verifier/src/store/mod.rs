@@ -291,6 +291,12 @@ pub struct Session {
     pub x5c_leaf: Option<String>,
     /// By-value sessions: the signed request object the wallet URL carries.
     pub request_object: Option<String>,
+    /// When the wallet fetched the request object (by reference; `None` before, and by
+    /// value, where nothing is fetched): the session's log for the integrator and the
+    /// operator (design/in-person.md, item 6).
+    pub fetched_at: Option<i64>,
+    /// When its verdict was recorded (the response received and checked).
+    pub completed_at: Option<i64>,
 }
 
 impl Session {
@@ -385,7 +391,7 @@ impl Raw {
 macro_rules! cols {
     () => {
         "id, request_id, state, nonce, flow, dcql, redirect_uri, request_uri_method, status, created_at, expires_at, result, result_taken, owner, \
-         client_id_prefix, request_mode, x5c_leaf, request_object"
+         client_id_prefix, request_mode, x5c_leaf, request_object, fetched_at, completed_at"
     };
 }
 pub(crate) use cols;
@@ -570,10 +576,10 @@ impl Store {
     }
 
     /// [`Store::record`] on the presentation's path: with SQLite in a group commit.
-    pub async fn record_grouped(&self, id: &str, status: SessionStatus, result: &str, response_code_hash: Option<&str>, purge_at: i64) -> Result<bool, StoreError> {
+    pub async fn record_grouped(&self, id: &str, status: SessionStatus, result: &str, response_code_hash: Option<&str>, purge_at: i64, now: i64) -> Result<bool, StoreError> {
         match &self.backend {
-            Backend::Sqlite(db) => db.record_grouped(id, status, result, response_code_hash, purge_at).await,
-            Backend::Postgres(db) => db.record(id, status, result, response_code_hash, purge_at),
+            Backend::Sqlite(db) => db.record_grouped(id, status, result, response_code_hash, purge_at, now).await,
+            Backend::Postgres(db) => db.record(id, status, result, response_code_hash, purge_at, now),
         }
     }
 
@@ -600,8 +606,8 @@ impl Store {
     /// recorded first (this one is a replay), or the session is gone. Expiry is checked by
     /// the caller when the response arrives (a response verified across the session's
     /// expiry still counts).
-    pub fn record(&self, id: &str, status: SessionStatus, result: &str, response_code_hash: Option<&str>, purge_at: i64) -> Result<bool, StoreError> {
-        dispatch!(self, record(id, status, result, response_code_hash, purge_at))
+    pub fn record(&self, id: &str, status: SessionStatus, result: &str, response_code_hash: Option<&str>, purge_at: i64, now: i64) -> Result<bool, StoreError> {
+        dispatch!(self, record(id, status, result, response_code_hash, purge_at, now))
     }
 
     /// Takes the result once: for a same-device session only with the hash of its
@@ -671,9 +677,11 @@ pub(super) mod tests {
     fn each_single_use_value_is_taken_once() {
         let (_d, s) = store();
         s.create(&new("a", Flow::CrossDevice)).unwrap();
-        assert!(!s.record("a", SessionStatus::Verified, "{}", None, 500).unwrap(), "no verdict before the request was fetched");
+        assert!(!s.record("a", SessionStatus::Verified, "{}", None, 500, 450).unwrap(), "no verdict before the request was fetched");
         let taken = s.take_request("a", 1).unwrap().unwrap();
         assert_eq!((taken.id.as_str(), taken.status), ("a", SessionStatus::RequestFetched));
+        // The session's log: when the wallet fetched it, not yet a verdict.
+        assert_eq!((taken.fetched_at, taken.completed_at), (Some(1), None));
         assert!(s.take_request("a", 2).unwrap().is_none());
         assert!(s.take_request("zz", 2).unwrap().is_none(), "unknown");
         let by_state = s.by_state("a").unwrap().unwrap();
@@ -687,8 +695,10 @@ pub(super) mod tests {
         assert_eq!(s.get("a").unwrap().unwrap().status, SessionStatus::RequestFetched, "the mark goes with the response");
         assert!(s.receive("a").is_some());
         assert_eq!(s.take_result("a", None).unwrap(), Err(TakeRefused::Pending));
-        assert!(s.record("a", SessionStatus::Verified, "{}", None, 500).unwrap());
-        assert!(!s.record("a", SessionStatus::Refused, "{}", None, 500).unwrap(), "state spent: one verdict");
+        assert!(s.record("a", SessionStatus::Verified, "{}", None, 500, 450).unwrap());
+        assert!(!s.record("a", SessionStatus::Refused, "{}", None, 500, 450).unwrap(), "state spent: one verdict");
+        let done = s.get("a").unwrap().unwrap();
+        assert_eq!((done.fetched_at, done.completed_at), (Some(1), Some(450)), "the first verdict's time");
         assert_eq!(s.get("a").unwrap().unwrap().status, SessionStatus::Verified, "a verdict is not shown as received");
         assert_eq!(s.take_result("a", None).unwrap(), Ok((SessionStatus::Verified, "{}".to_owned())));
         assert_eq!(s.take_result("a", None).unwrap(), Err(TakeRefused::Taken));
@@ -701,8 +711,8 @@ pub(super) mod tests {
         let (_d, s) = store();
         s.create(&NewSession { request_mode: RequestMode::Value, request_object: Some("eyJ"), ..new("v", Flow::CrossDevice) }).unwrap();
         assert!(s.take_request("v", 1).unwrap().is_none(), "no handle to fetch");
-        assert!(s.record("v", SessionStatus::Declined, "{}", None, 500).unwrap());
-        assert!(!s.record("v", SessionStatus::Verified, "{}", None, 500).unwrap());
+        assert!(s.record("v", SessionStatus::Declined, "{}", None, 500, 450).unwrap());
+        assert!(!s.record("v", SessionStatus::Verified, "{}", None, 500, 450).unwrap());
     }
 
     #[test]
@@ -713,7 +723,7 @@ pub(super) mod tests {
         s.give_back_request("d").unwrap();
         assert_eq!(s.get("d").unwrap().unwrap().status, SessionStatus::Created);
         assert!(s.take_request("d", 1).unwrap().is_some());
-        assert!(s.record("d", SessionStatus::Verified, "{}", None, 500).unwrap());
+        assert!(s.record("d", SessionStatus::Verified, "{}", None, 500, 450).unwrap());
         s.give_back_request("d").unwrap();
         assert_eq!(s.get("d").unwrap().unwrap().status, SessionStatus::Verified, "only a fetched handle goes back");
     }
@@ -758,7 +768,7 @@ pub(super) mod tests {
         let (_d, s) = store();
         s.create(&new("c", Flow::SameDevice)).unwrap();
         assert!(s.take_request("c", 1).unwrap().is_some());
-        s.record("c", SessionStatus::Verified, "{}", Some("h1"), 500).unwrap();
+        s.record("c", SessionStatus::Verified, "{}", Some("h1"), 500, 450).unwrap();
         assert_eq!(s.take_result("c", None).unwrap(), Err(TakeRefused::BadResponseCode));
         assert_eq!(s.take_result("c", Some("h2")).unwrap(), Err(TakeRefused::BadResponseCode));
         assert!(s.take_result("c", Some("h1")).unwrap().is_ok());
@@ -781,9 +791,9 @@ pub(super) mod tests {
                 s.create_grouped(&new(&id, Flow::CrossDevice)).await.unwrap();
                 let takes = futures_util::future::join_all((0..3).map(|_| s.take_request_grouped(&id, 1))).await;
                 assert_eq!(takes.into_iter().filter(|t| t.as_ref().unwrap().is_some()).count(), 1, "{id}: one request_uri fetch");
-                let verdicts = futures_util::future::join_all((0..3).map(|_| s.record_grouped(&id, SessionStatus::Verified, "{}", None, 500))).await;
+                let verdicts = futures_util::future::join_all((0..3).map(|_| s.record_grouped(&id, SessionStatus::Verified, "{}", None, 500, 450))).await;
                 assert_eq!(verdicts.into_iter().filter(|r| *r.as_ref().unwrap()).count(), 1, "{id}: one verdict, its state spent once");
-                assert!(!s.record_grouped(&id, SessionStatus::Refused, "{}", None, 500).await.unwrap(), "{id}: no verdict after it");
+                assert!(!s.record_grouped(&id, SessionStatus::Refused, "{}", None, 500, 450).await.unwrap(), "{id}: no verdict after it");
             })
         });
         for f in futures_util::future::join_all(flows).await {

@@ -43,6 +43,8 @@ const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS verifier_sessions (
         x5c_leaf TEXT,
         request_object TEXT
     );
+    ALTER TABLE verifier_sessions ADD COLUMN IF NOT EXISTS fetched_at BIGINT;
+    ALTER TABLE verifier_sessions ADD COLUMN IF NOT EXISTS completed_at BIGINT;
     CREATE INDEX IF NOT EXISTS verifier_sessions_purge ON verifier_sessions(purge_at);
     CREATE INDEX IF NOT EXISTS verifier_sessions_owner ON verifier_sessions(owner, created_at);
     CREATE TABLE IF NOT EXISTS verifier_operator_sessions (
@@ -75,6 +77,8 @@ fn row(r: &tokio_postgres::Row) -> Result<Session, StoreError> {
             request_mode: RequestMode::Reference,
             x5c_leaf: r.try_get(16)?,
             request_object: r.try_get(17)?,
+            fetched_at: r.try_get(18)?,
+            completed_at: r.try_get(19)?,
         },
         flow: r.try_get(4)?,
         status: r.try_get(8)?,
@@ -160,7 +164,7 @@ impl Postgres {
         self.run(move |c| async move {
             c.query_opt(
                 concat!(
-                    "UPDATE verifier_sessions SET status = 'request_fetched'
+                    "UPDATE verifier_sessions SET status = 'request_fetched', fetched_at = $2
                      WHERE request_id = $1 AND status = 'created' AND request_mode = 'reference' AND expires_at > $2 RETURNING ",
                     super::cols!()
                 ),
@@ -177,7 +181,7 @@ impl Postgres {
         let request_id = request_id.to_owned();
         self.run(move |c| async move {
             c.execute(
-                "UPDATE verifier_sessions SET status = 'created' WHERE request_id = $1 AND status = 'request_fetched' AND request_mode = 'reference'",
+                "UPDATE verifier_sessions SET status = 'created', fetched_at = NULL WHERE request_id = $1 AND status = 'request_fetched' AND request_mode = 'reference'",
                 &[&request_id],
             )
             .await?;
@@ -185,14 +189,14 @@ impl Postgres {
         })
     }
 
-    pub(super) fn record(&self, id: &str, status: SessionStatus, result: &str, response_code_hash: Option<&str>, purge_at: i64) -> Result<bool, StoreError> {
+    pub(super) fn record(&self, id: &str, status: SessionStatus, result: &str, response_code_hash: Option<&str>, purge_at: i64, now: i64) -> Result<bool, StoreError> {
         let (id, status, result, code) = (id.to_owned(), status.as_str(), result.to_owned(), response_code_hash.map(str::to_owned));
         self.run(move |c| async move {
             let n = c
                 .execute(
-                    "UPDATE verifier_sessions SET status = $2, result = $3, response_code_hash = $4, purge_at = $5
+                    "UPDATE verifier_sessions SET status = $2, result = $3, response_code_hash = $4, purge_at = $5, completed_at = $6
                      WHERE id = $1 AND (status = 'request_fetched' OR (status = 'created' AND request_mode = 'value'))",
-                    &[&id, &status, &result, &code, &purge_at],
+                    &[&id, &status, &result, &code, &purge_at, &now],
                 )
                 .await?;
             Ok(n == 1)

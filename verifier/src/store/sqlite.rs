@@ -27,12 +27,14 @@ use super::{COLS, ClientIdPrefix, Flow, NewSession, OperatorSession, Raw, Reques
 
 /// Columns added after the first release, with their definitions: added to an older file
 /// on open.
-const ADDED_COLUMNS: [(&str, &str); 5] = [
+const ADDED_COLUMNS: [(&str, &str); 7] = [
     ("owner", "TEXT"),
     ("client_id_prefix", "TEXT NOT NULL DEFAULT 'openid_federation'"),
     ("request_mode", "TEXT NOT NULL DEFAULT 'reference'"),
     ("x5c_leaf", "TEXT"),
     ("request_object", "TEXT"),
+    ("fetched_at", "INTEGER"),
+    ("completed_at", "INTEGER"),
 ];
 
 /// The table of sessions as made since keyed handles (2026-12-05), under `name`: no
@@ -65,14 +67,16 @@ fn sessions_table(name: &str) -> String {
             client_id_prefix TEXT NOT NULL DEFAULT 'openid_federation',
             request_mode TEXT NOT NULL DEFAULT 'reference',
             x5c_leaf TEXT,
-            request_object TEXT
+            request_object TEXT,
+            fetched_at INTEGER,
+            completed_at INTEGER
         );"
     )
 }
 
 /// Every column of [`sessions_table`], for the copy of a rebuild.
 const ALL_COLUMNS: &str = "id, request_id, state, nonce, flow, dcql, redirect_uri, request_uri_method, status, created_at, expires_at, purge_at, \
-                           response_code_hash, result, result_taken, owner, client_id_prefix, request_mode, x5c_leaf, request_object";
+                           response_code_hash, result, result_taken, owner, client_id_prefix, request_mode, x5c_leaf, request_object, fetched_at, completed_at";
 
 /// The session id in a keyed handle (`<id>.<secret>`), `None` for a handle from before
 /// ([`sessions_table`]).
@@ -113,6 +117,8 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Raw> {
             request_mode: RequestMode::Reference,
             x5c_leaf: r.get(16)?,
             request_object: r.get(17)?,
+            fetched_at: r.get(18)?,
+            completed_at: r.get(19)?,
         },
         flow: r.get(4)?,
         status: r.get(8)?,
@@ -342,7 +348,7 @@ impl Sqlite {
 
     pub(super) fn give_back_request(&self, request_id: &str) -> Result<(), StoreError> {
         let id = keyed(request_id);
-        let sql = by_handle_sql("request_id", id.is_some(), "UPDATE sessions SET status = 'created'", " AND status = 'request_fetched' AND request_mode = 'reference'");
+        let sql = by_handle_sql("request_id", id.is_some(), "UPDATE sessions SET status = 'created', fetched_at = NULL", " AND status = 'request_fetched' AND request_mode = 'reference'");
         self.conn().prepare_cached(&sql)?.execute(params![id.unwrap_or(request_id), request_id])?;
         Ok(())
     }
@@ -353,12 +359,12 @@ impl Sqlite {
         by_handle_in(&self.lock().conn, "state", state)
     }
 
-    pub(super) fn record(&self, id: &str, status: SessionStatus, result: &str, response_code_hash: Option<&str>, purge_at: i64) -> Result<bool, StoreError> {
-        record_in(&self.conn(), id, status, result, response_code_hash, purge_at)
+    pub(super) fn record(&self, id: &str, status: SessionStatus, result: &str, response_code_hash: Option<&str>, purge_at: i64, now: i64) -> Result<bool, StoreError> {
+        record_in(&self.conn(), id, status, result, response_code_hash, purge_at, now)
     }
 
-    pub(super) async fn record_grouped(&self, id: &str, status: SessionStatus, result: &str, response_code_hash: Option<&str>, purge_at: i64) -> Result<bool, StoreError> {
-        self.grouped(|c| record_in(c, id, status, result, response_code_hash, purge_at)).await
+    pub(super) async fn record_grouped(&self, id: &str, status: SessionStatus, result: &str, response_code_hash: Option<&str>, purge_at: i64, now: i64) -> Result<bool, StoreError> {
+        self.grouped(|c| record_in(c, id, status, result, response_code_hash, purge_at, now)).await
     }
 
     pub(super) fn take_result(&self, id: &str, response_code_hash: Option<&str>) -> Result<Result<(SessionStatus, String), TakeRefused>, StoreError> {
@@ -451,7 +457,7 @@ fn take_request_in(c: &Connection, request_id: &str, now: i64) -> Result<Option<
     let sql = by_handle_sql(
         "request_id",
         id.is_some(),
-        "UPDATE sessions SET status = 'request_fetched'",
+        "UPDATE sessions SET status = 'request_fetched', fetched_at = ?3",
         " AND status = 'created' AND request_mode = 'reference' AND expires_at > ?3",
     );
     if c.prepare_cached(&sql)?.execute(params![id.unwrap_or(request_id), request_id, now])? == 0 {
@@ -468,13 +474,13 @@ fn by_handle_in(c: &Connection, column: &'static str, handle: &str) -> Result<Op
     r.map(Raw::finish).transpose()
 }
 
-fn record_in(c: &Connection, id: &str, status: SessionStatus, result: &str, response_code_hash: Option<&str>, purge_at: i64) -> Result<bool, StoreError> {
+fn record_in(c: &Connection, id: &str, status: SessionStatus, result: &str, response_code_hash: Option<&str>, purge_at: i64, now: i64) -> Result<bool, StoreError> {
     let n = c
         .prepare_cached(
-            "UPDATE sessions SET status = ?2, result = ?3, response_code_hash = ?4, purge_at = ?5
+            "UPDATE sessions SET status = ?2, result = ?3, response_code_hash = ?4, purge_at = ?5, completed_at = ?6
              WHERE id = ?1 AND (status = 'request_fetched' OR (status = 'created' AND request_mode = 'value'))",
         )?
-        .execute(params![id, status.as_str(), result, response_code_hash, purge_at])?;
+        .execute(params![id, status.as_str(), result, response_code_hash, purge_at, now])?;
     Ok(n == 1)
 }
 

@@ -158,6 +158,8 @@ messages! {
     KeyBindingOk => "verificato (KB-JWT firmato dalla chiave del titolare, per questa sessione)", "checked (KB-JWT signed by the holder's key, for this session)";
     Profile => "Profilo", "Profile";
     Started => "Avviata", "Started";
+    FetchedAt => "Richiesta letta dal portafoglio", "Request read by the wallet";
+    CompletedAt => "Esito registrato", "Verdict recorded";
     Expires => "Scadenza richiesta", "Request expiry";
     Shown => "Esito mostrato", "Verdict shown";
     TechnicalReason => "Motivo tecnico", "Technical reason";

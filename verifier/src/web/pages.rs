@@ -792,7 +792,14 @@ fn verdict_html(st: &Verifier, lang: Lang, op: &OpSession, c: &Session, preset: 
         }
     }
     row(&mut h, lang.t(Msg::Profile), st.config().profile.as_str());
+    // The session's log (design/in-person.md, item 6): started, read by the wallet, answered.
     row(&mut h, lang.t(Msg::Started), &view::fmt_time(c.created_at));
+    if let Some(t) = c.fetched_at {
+        row(&mut h, lang.t(Msg::FetchedAt), &view::fmt_time(t));
+    }
+    if let Some(t) = c.completed_at {
+        row(&mut h, lang.t(Msg::CompletedAt), &view::fmt_time(t));
+    }
     row(&mut h, lang.t(Msg::Expires), &view::fmt_time(c.expires_at));
     row(&mut h, lang.t(Msg::Shown), &view::fmt_time(now));
     h.push_str("</dl></details>");
