@@ -9,8 +9,9 @@ use std::path::{Path, PathBuf};
 use issuer::presets::Preset;
 use serde_json::{Value, json};
 
+pub(crate) use crate::admin_args::AdminArgs;
 use crate::CliError;
-use crate::federation_cmd::{runtime, service_dir, usage};
+use crate::federation_cmd::{runtime, usage};
 
 #[derive(clap::Subcommand)]
 pub(crate) enum IssuerCommand {
@@ -85,27 +86,6 @@ fn preset_arg(s: &str) -> Result<Preset, String> {
     Preset::parse(s).ok_or_else(|| format!("`{s}` is not pid, mdl or health-card"))
 }
 
-/// Where the issuer is and how its admin API is opened.
-#[derive(clap::Args)]
-pub(crate) struct AdminArgs {
-    /// The issuer (its base URL = entity id).
-    #[arg(long)]
-    url: String,
-    /// A file holding the admin token.
-    #[arg(long, conflicts_with = "token")]
-    token_file: Option<PathBuf>,
-    /// The admin token itself.
-    #[arg(long, allow_hyphen_values = true)]
-    token: Option<String>,
-    /// Without --token-file or --token: the data directory of `tessera up`, where each
-    /// service's admin token is kept.
-    #[arg(long, default_value = "tessera-data")]
-    data_dir: PathBuf,
-    /// Print the issuer's JSON answer.
-    #[arg(long)]
-    json: bool,
-}
-
 /// Which credentials a status change is about.
 #[derive(clap::Args)]
 #[group(required = true, multiple = false, args = ["credential", "citizen"])]
@@ -118,13 +98,6 @@ pub(crate) struct StatusArgs {
     /// Every credential issued to this citizen.
     #[arg(long)]
     citizen: Option<String>,
-}
-
-impl AdminArgs {
-    /// The issuer at `url`, its admin token found under `tessera up`'s `data_dir`.
-    pub(crate) fn under_up(url: String, data_dir: PathBuf) -> Self {
-        Self { url, token_file: None, token: None, data_dir, json: false }
-    }
 }
 
 impl StatusArgs {
@@ -214,29 +187,10 @@ fn load_sample(preset: Preset, path: &Path) -> Result<(), CliError> {
     Ok(())
 }
 
-/// The admin token: --token, --token-file, or the issuer's directory under `tessera up`'s.
-fn token(a: &AdminArgs) -> Result<String, CliError> {
-    if let Some(t) = &a.token {
-        return Ok(t.trim().to_owned());
-    }
-    let path = match &a.token_file {
-        Some(p) => p.clone(),
-        None => service_dir(&a.data_dir, &a.url)
-            .map_err(|e| usage(format!("no admin token for {}: {e}; pass --token-file", a.url)))?
-            .join("admin-token"),
-    };
-    let t = std::fs::read_to_string(&path).map_err(|e| usage(format!("the admin token {}: {e} (pass --token-file)", path.display())))?;
-    let t = t.trim();
-    if t.is_empty() {
-        return Err(usage(format!("the admin token file {} is empty", path.display())));
-    }
-    Ok(t.to_owned())
-}
-
 /// POSTs `body` to the issuer's admin `path`; its JSON answer, or an error that says what
 /// was wrong (unreachable, the token refused, nothing found, a refused request).
 fn admin_post(a: &AdminArgs, path: &str, body: &Value) -> Result<Value, CliError> {
-    let token = token(a)?;
+    let token = a.token()?;
     let base = a.url.trim_end_matches('/');
     let url = format!("{base}{path}");
     let http = reqwest::blocking::Client::builder().timeout(std::time::Duration::from_secs(30)).build().map_err(usage)?;
@@ -280,7 +234,7 @@ fn offer(a: &AdminArgs, citizen: &str, configurations: &[String], no_tx_code: bo
 /// What the issuer issued to `citizen` (`GET /admin/citizens/{citizen}/credentials`): its
 /// `credentials` array (id, configuration, status index and value, dates).
 pub(crate) fn issued_to(a: &AdminArgs, citizen: &str) -> Result<Vec<Value>, CliError> {
-    let token = token(a)?;
+    let token = a.token()?;
     let base = a.url.trim_end_matches('/');
     let url = format!("{base}{}", issuer::routes::ADMIN_CITIZEN_PATH.replace("{citizen}", &wallet_core::wallet::query::encode(citizen)));
     let http = reqwest::blocking::Client::builder().timeout(std::time::Duration::from_secs(30)).build().map_err(usage)?;

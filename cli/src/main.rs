@@ -1,5 +1,6 @@
 //! `tessera`: the command-line tool over wallet-core and the Tessera services.
 
+mod admin_args;
 mod conformance_cmd;
 mod demo;
 mod federation_cmd;

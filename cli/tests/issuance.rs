@@ -49,6 +49,11 @@ fn tessera(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_tessera")).args(args).output().unwrap()
 }
 
+/// `tessera` running in the background, its stdout and stderr piped.
+fn spawned(args: &[&str]) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_tessera")).args(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()
+}
+
 fn ok(o: &Output) -> String {
     assert!(o.status.success(), "exit {:?}: {}{}", o.status.code(), String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
     String::from_utf8_lossy(&o.stdout).into_owned()
@@ -246,12 +251,29 @@ fn activate_issue_show_present_then_suspended_is_refused() {
     fails(&tessera(&["wallet", "issue", &url_1, "--tx-code", &tx_1, "--yes", "--ta", &ta, "--data-dir", w]), "invalid_grant");
 
     // Presented to the verifier: verified (the KB-JWT signed with the credential's own key).
+    // The integrator's side by `tessera verifier check` (its admin token found under `tessera
+    // up`'s data directory): the wallet URL on its stdout's first line, the session followed
+    // on stderr, the result printed once, exit status 0.
     let v_token = std::fs::read_to_string(data.join("verifier").join("admin-token")).unwrap();
     let v_token = v_token.trim();
-    let (sid, wallet_url) = session(&verifier, v_token, "driving_licence");
+    let mut check = spawned(&["verifier", "check", "--url", &verifier, "--preset", "driving_licence", "--no-qr", "--wait", "90", "--data-dir", d]);
+    let mut check_out = std::io::BufReader::new(check.stdout.take().unwrap());
+    let mut wallet_url = String::new();
+    check_out.read_line(&mut wallet_url).unwrap();
+    let wallet_url = wallet_url.trim().to_owned();
+    assert!(wallet_url.starts_with("openid4vp://") || wallet_url.starts_with("haip-vp://"), "{wallet_url}");
     let out = ok(&tessera(&["wallet", "present", &wallet_url, "--yes", "--ta", &ta, "--data-dir", w]));
     assert!(out.contains("Presented mdl:portrait"), "{out}");
-    assert_eq!(session_status(&verifier, v_token, &sid), "verified");
+    let mut printed = String::new();
+    std::io::Read::read_to_string(&mut check_out, &mut printed).unwrap();
+    let checked = check.wait_with_output().unwrap();
+    let followed = String::from_utf8_lossy(&checked.stderr);
+    assert!(checked.status.success(), "{followed}");
+    assert!(followed.contains("the wallet has read the request") && followed.contains("VERIFIED"), "{followed}");
+    let result: Value = serde_json::from_str(&printed).unwrap();
+    assert_eq!(result["status"], "verified", "{result}");
+    // Fetched once: the verifier erased it.
+    fails(&tessera(&["verifier", "check", "--url", &verifier, "--preset", "no_such_preset", "--data-dir", d]), "unknown preset `no_such_preset`");
 
     // The Motorizzazione suspends Mario's credentials; once the verifier's copy of the status
     // list is stale (30 s in `tessera up`), it refuses the licence.
@@ -274,12 +296,7 @@ fn activate_issue_show_present_then_suspended_is_refused() {
 
     // Luigia's licence is not ready: the issuance is deferred and waited for, a line per poll.
     let (url_2, tx_2) = offer(&mdl, LUIGIA, &data);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tessera"))
-        .args(["wallet", "issue", &url_2, "--tx-code", &tx_2, "--yes", "--ta", &ta, "--data-dir", w])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawned(&["wallet", "issue", &url_2, "--tx-code", &tx_2, "--yes", "--ta", &ta, "--data-dir", w]);
     let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
     let mut line = String::new();
     err.read_line(&mut line).unwrap();

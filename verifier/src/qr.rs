@@ -32,6 +32,19 @@ pub fn svg(data: &str) -> Result<String, QrError> {
     Ok(code(data)?.render::<qrcode::render::svg::Color<'_>>().min_dimensions(256, 256).quiet_zone(true).build())
 }
 
+/// The code as text for a terminal, for `tessera verifier check`: two modules a character
+/// (Unicode half blocks) with its quiet zone, drawn for the usual light-on-dark terminal (the
+/// code's dark modules are the terminal's background, its light ones the text's colour); a
+/// dark-on-light terminal shows it inverted.
+pub fn text(data: &str) -> Result<String, QrError> {
+    Ok(code(data)?
+        .render::<qrcode::render::unicode::Dense1x2>()
+        .dark_color(qrcode::render::unicode::Dense1x2::Light)
+        .light_color(qrcode::render::unicode::Dense1x2::Dark)
+        .quiet_zone(true)
+        .build())
+}
+
 fn chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) -> Result<(), QrError> {
     let len = u32::try_from(data.len()).map_err(|_| QrError("PNG chunk too large".into(), false))?;
     out.extend_from_slice(&len.to_be_bytes());
@@ -88,6 +101,12 @@ mod tests {
         assert!(s.starts_with("<?xml") && s.contains("<svg"), "{s}");
         let p = png(url).unwrap();
         assert_eq!(&p[..8], b"\x89PNG\r\n\x1a\n");
+        // The terminal's: every line as wide, the quiet zone (light: drawn) around it.
+        let t = text(url).unwrap();
+        let widths: std::collections::BTreeSet<usize> = t.lines().map(|l| l.chars().count()).collect();
+        assert_eq!(widths.len(), 1, "{t}");
+        assert!(t.lines().next().unwrap().chars().all(|c| c == '█'), "{t}");
+        assert!(t.lines().count() > 15 && t.contains(' '), "{t}");
         assert_eq!(&p[12..16], b"IHDR");
         let side = u32::from_be_bytes([p[16], p[17], p[18], p[19]]) as usize;
         assert_eq!(side % SCALE, 0);
