@@ -420,6 +420,10 @@ impl UpdateConsent for TerminalUpdateConsent {
             eprintln!("Stored (--yes).");
             return true;
         }
+        // What declining means, said before the question: the issuer has already replaced
+        // the credential held (ours sets it INVALID once its successor is issued), so keeping
+        // it may leave the citizen with one that verifiers refuse.
+        eprintln!("Declined, the credential held now is kept, but its issuer has replaced it: verifiers may refuse it.");
         // A terminal that cannot be read answers no: nothing is stored unasked.
         ask("Store the updated credential (the one held now is removed)?").unwrap_or(false)
     }

@@ -348,6 +348,7 @@ fn activate_issue_show_present_then_suspended_is_refused() {
             let asked = String::from_utf8_lossy(&o.stderr);
             assert!(asked.contains("with changed attributes:\n  expiry_date: 2031-06-10 -> 2040-01-31"), "{asked}");
             assert!(asked.contains("Store the updated credential (the one held now is removed)? [y/N]"), "{asked}");
+            assert!(asked.contains("Declined, the credential held now is kept, but its issuer has replaced it"), "{asked}");
             break out;
         }
         assert!(out.contains("not re-issued: token: the issuer answered HTTP 400 invalid_grant"), "{out}");
