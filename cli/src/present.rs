@@ -375,6 +375,19 @@ pub(crate) fn describe(c: &ConsentRequest) -> (String, serde_json::Map<String, V
         out.push_str(&format!("\n  trust mark {}: {check}", m.trust_mark_type));
         marks.push(json!({"type": m.trust_mark_type, "check": check}));
     }
+    // What its trust marks authorize it to ask for (authorization-policy marks, WP_087).
+    let mut authorization = Vec::new();
+    for p in &rp.authorization {
+        let mut parts = Vec::new();
+        if let Some(t) = &p.credential_types {
+            parts.push(format!("credential types {}", t.join(", ")));
+        }
+        if let Some(c) = &p.claims {
+            parts.push(format!("claims {}", c.join(", ")));
+        }
+        out.push_str(&format!("\n  authorized to ask for {} (trust mark {})", parts.join("; "), p.trust_mark_type));
+        authorization.push(json!({"trust_mark_type": p.trust_mark_type, "credential_types": p.credential_types, "claims": p.claims}));
+    }
     for w in &rp.warnings {
         out.push_str(&format!("\n  warning  {}", warning_text(w)));
     }
@@ -402,7 +415,7 @@ pub(crate) fn describe(c: &ConsentRequest) -> (String, serde_json::Map<String, V
     }
     let mut doc = serde_json::Map::new();
     doc.insert("rp".into(), json!({"client_id": rp.client_id, "entity_id": rp.entity_id, "name": rp.name, "organization_name": rp.organization_name,
-               "purpose": rp.purpose, "trust": trust, "trust_marks": marks, "warnings": rp.warnings.iter().map(warning_text).collect::<Vec<_>>()}));
+               "purpose": rp.purpose, "trust": trust, "trust_marks": marks, "authorization": authorization, "warnings": rp.warnings.iter().map(warning_text).collect::<Vec<_>>()}));
     doc.insert("queries".into(), Value::Array(queries));
     doc.insert("satisfiable".into(), json!(c.satisfiable));
     (out, doc)

@@ -121,6 +121,21 @@ pub struct RelyingParty {
     pub warnings: Vec<ConsentWarning>,
     /// Where to ask it to erase the data (`erasure_endpoint`).
     pub erasure_endpoint: Option<String>,
+    /// What its trust marks authorize it to ask for (authorization-policy marks; empty when
+    /// none says): to show beside what it asks.
+    pub authorization: Vec<RelyingPartyAuthorization>,
+}
+
+/// What one of the relying party's trust marks authorizes it to ask for (wallet-core
+/// `oid4vp::consent::authorization`): a request outside it is refused before any consent.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct RelyingPartyAuthorization {
+    /// The mark's type.
+    pub trust_mark_type: String,
+    /// The credential types (`vct`, or an mdoc `doctype`) it may ask for; `None`: not limited.
+    pub credential_types: Option<Vec<String>>,
+    /// The claims it may ask for, by name; `None`: not limited.
+    pub claims: Option<Vec<String>>,
 }
 
 /// A stored credential that can answer a request, with exactly what it would disclose.
@@ -292,6 +307,11 @@ impl From<&wallet_core::oid4vp::RpEvaluation> for RelyingParty {
                 }
                 RpTrust::X509 { san_uris, san_dns } => RelyingPartyTrust::Certificate { san_uris: san_uris.clone(), san_dns: san_dns.clone() },
             },
+            authorization: rp
+                .authorization
+                .iter()
+                .map(|p| RelyingPartyAuthorization { trust_mark_type: p.trust_mark_type.clone(), credential_types: p.credential_types.clone(), claims: p.claims.clone() })
+                .collect(),
             trust_marks: rp
                 .trust_marks
                 .iter()

@@ -73,6 +73,9 @@ pub struct RpEvaluation {
     pub warnings: Vec<TrustWarning>,
     /// `erasure_endpoint`.
     pub erasure_endpoint: Option<String>,
+    /// What its valid trust marks authorize it to ask for (authorization-policy marks,
+    /// [`authorization`]): shown to the citizen beside what it asks; empty when none says.
+    pub authorization: Vec<AuthorizationPolicy>,
     /// Why the wallet must not answer it (IT-Wallet 1.4 §5.1 "Wallet rejects: an RP not
     /// authorised by policy or Trust Marks", WP_087), `None` when it may: see
     /// [`evaluate_rp`].
@@ -180,6 +183,7 @@ pub fn evaluate_rp(req: &VerifiedRequest, chain: Option<&ValidatedChain>, marks:
         trust_marks,
         warnings,
         erasure_endpoint: req.metadata.erasure_endpoint.clone(),
+        authorization: policies,
         refusal,
     }
 }

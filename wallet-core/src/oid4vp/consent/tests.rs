@@ -269,7 +269,15 @@ fn an_authorization_policy_mark_limits_what_the_rp_may_ask() {
 
     // Inside the policy: not refused. A mark without a policy restricts nothing.
     let inside = json!({"authorized_credential_types": [pid], "authorized_claims": ["given_name", "family_name", "place_of_birth"]});
-    assert_eq!(evaluate(vec![mark(policy_type, inside.clone())]).refusal, None);
+    let rp = evaluate(vec![mark(policy_type, inside.clone())]);
+    assert_eq!(rp.refusal, None);
+    // What the policy authorizes is there to show the citizen.
+    let authorized = super::authorization::AuthorizationPolicy {
+        trust_mark_type: policy_type.into(),
+        credential_types: Some(vec![pid.into()]),
+        claims: Some(vec!["given_name".into(), "family_name".into(), "place_of_birth".into()]),
+    };
+    assert_eq!(rp.authorization, vec![authorized]);
     assert_eq!(evaluate(vec![mark(member_type, json!({}))]).refusal, None);
     assert_eq!(evaluate(vec![mark(policy_type, json!({"authorized_credential_types": [pid]}))]).refusal, None);
     // Another type only (the licence): refused, naming the query, the mark and the type.
