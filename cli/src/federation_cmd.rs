@@ -63,7 +63,8 @@ pub(crate) enum FederationCommand {
         /// Validity in seconds.
         #[arg(long)]
         ttl: Option<i64>,
-        /// Claims for this mark over those kept at onboarding, `NAME=VALUE` (repeatable).
+        /// Claims for this mark over those kept at onboarding, `NAME=VALUE` (repeatable; a
+        /// VALUE starting with `[` or `{` is JSON: `authorized_claims=["given_name"]`).
         #[arg(long = "claim", value_parser = claim_arg)]
         claims: Vec<(String, String)>,
         #[command(flatten)]
@@ -197,8 +198,20 @@ fn claim_arg(s: &str) -> Result<(String, String), String> {
     }
 }
 
-fn claims_object(claims: Vec<(String, String)>) -> Value {
-    Value::Object(claims.into_iter().map(|(k, v)| (k, Value::from(v))).collect())
+/// `NAME=VALUE` claims as a JSON object: a value written as a JSON array or object (`[...]`,
+/// `{...}`) is taken as JSON (an authorization-policy mark's `authorized_claims=["given_name"]`),
+/// any other as a string.
+fn claims_object(claims: Vec<(String, String)>) -> Result<Value, CliError> {
+    let mut m = serde_json::Map::new();
+    for (k, v) in claims {
+        let value = if v.starts_with('[') || v.starts_with('{') {
+            serde_json::from_str(&v).map_err(|e| usage(format!("--claim {k}: a value starting with [ or {{ is JSON: {e}")))?
+        } else {
+            Value::from(v)
+        };
+        m.insert(k, value);
+    }
+    Ok(Value::Object(m))
 }
 
 /// The file in which `tessera up` says which data directory each of its services uses.
@@ -253,7 +266,7 @@ pub(crate) fn run(c: FederationCommand) -> Result<(), CliError> {
                 Some(p) => serde_json::from_str::<Value>(&crate::read_file(&p.display().to_string())?).map_err(|e| usage(format!("{}: {e}", p.display())))?,
                 None => Value::Null,
             };
-            let claims = (!trust_mark_claims.is_empty()).then(|| claims_object(trust_mark_claims));
+            let claims = (!trust_mark_claims.is_empty()).then(|| claims_object(trust_mark_claims)).transpose()?;
             let body = json!({"entity_id": entity_id, "entity_types": entity_type, "metadata_policy": policy, "trust_mark_claims": claims});
             admin_call(&admin, reqwest::Method::POST, "admin/subordinates", Some(body))
         }
@@ -297,7 +310,7 @@ pub(crate) fn run(c: FederationCommand) -> Result<(), CliError> {
             admin_call(&at(&entity, &admin.token), reqwest::Method::POST, "admin/keys/activate", None)
         }
         FederationCommand::IssueTrustMark { sub, trust_mark_type, ttl, claims, admin } => {
-            let claims = (!claims.is_empty()).then(|| claims_object(claims));
+            let claims = (!claims.is_empty()).then(|| claims_object(claims)).transpose()?;
             let body = json!({"sub": sub, "trust_mark_type": trust_mark_type, "ttl": ttl, "claims": claims});
             admin_call(&admin, reqwest::Method::POST, "admin/trust-marks", Some(body))
         }

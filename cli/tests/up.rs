@@ -91,6 +91,24 @@ fn up_then_resolve_and_list() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let issued: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(issued["trust_mark_type"], format!("{ta}/trust_marks/intermediate"));
+    // An authorization-policy mark: its lists given as JSON; a list that is not names is
+    // refused by the anchor, a value that is not JSON by the command.
+    let issue = |claim: &str| {
+        Command::new(env!("CARGO_BIN_EXE_tessera"))
+            .args(["federation", "issue-trust-mark", &format!("http://127.0.0.1:{}", base + 1), "--type", "intermediate", "--claim", claim])
+            .args(["--authority", &ta, "--data-dir", data.to_str().unwrap()])
+            .output()
+            .unwrap()
+    };
+    let o = issue(r#"authorized_claims=["given_name","family_name"]"#);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let issued: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let claims: serde_json::Value = wallet_core::jose::CompactJws::parse(issued["trust_mark"].as_str().unwrap()).unwrap().payload_json().unwrap();
+    assert_eq!(claims["authorized_claims"], serde_json::json!(["given_name", "family_name"]));
+    let o = issue("authorized_claims=[1]");
+    assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("authorized_claims must be an array of non-empty strings"));
+    let o = issue("authorized_claims=[given_name]");
+    assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("a value starting with [ or { is JSON"));
     // The intermediate rolls its key over; resolution keeps working.
     let int = format!("http://127.0.0.1:{}", base + 1);
     let o = Command::new(env!("CARGO_BIN_EXE_tessera"))
