@@ -272,8 +272,15 @@ fn activate_issue_show_present_then_suspended_is_refused() {
     assert!(followed.contains("the wallet has read the request") && followed.contains("VERIFIED"), "{followed}");
     let result: Value = serde_json::from_str(&printed).unwrap();
     assert_eq!(result["status"], "verified", "{result}");
-    // Fetched once: the verifier erased it.
+    // The verifier's refusals are named: an unknown preset, a DCQL query that breaks a rule;
+    // a raw query from stdin no wallet answers gives up after --wait, naming the state.
     fails(&tessera(&["verifier", "check", "--url", &verifier, "--preset", "no_such_preset", "--data-dir", d]), "unknown preset `no_such_preset`");
+    let o = with_stdin(&["verifier", "check", "--url", &verifier, "--dcql", "-", "--no-qr", "--data-dir", d], r#"{"credentials": []}"#);
+    fails(&o, "dcql_query");
+    let query = r#"{"credentials": [{"id": "pid", "format": "dc+sd-jwt", "meta": {"vct_values": ["urn:eudi:pid:it:1"]}, "claims": [{"path": ["birthdate"]}]}]}"#;
+    let o = with_stdin(&["verifier", "check", "--url", &verifier, "--dcql", "-", "--no-qr", "--wait", "1", "--data-dir", d], query);
+    assert!(String::from_utf8_lossy(&o.stdout).starts_with("openid4vp://"), "the wallet URL first");
+    fails(&o, "no verdict within 1 s");
 
     // The Motorizzazione suspends Mario's credentials; once the verifier's copy of the status
     // list is stale (30 s in `tessera up`), it refuses the licence.
