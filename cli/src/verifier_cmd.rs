@@ -95,7 +95,13 @@ fn follow(token: &str, base: &str, id: &str, wait: Option<u64>, expires_at: Opti
         .bearer_auth(token)
         .header(reqwest::header::ACCEPT, "text/event-stream")
         .send()
-        .map_err(|e| usage(format!("following the session: cannot reach the verifier at {base}: {e}")))?;
+        .map_err(|e| {
+            if e.is_timeout() {
+                usage(format!("no verdict within {} s (the verifier did not open the session's events in time)", limit.as_secs()))
+            } else {
+                usage(format!("following the session: cannot reach the verifier at {base}: {e}"))
+            }
+        })?;
     let status = r.status().as_u16();
     if status != 200 {
         let text = r.text().unwrap_or_default();

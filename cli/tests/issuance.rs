@@ -278,9 +278,9 @@ fn activate_issue_show_present_then_suspended_is_refused() {
     let o = with_stdin(&["verifier", "check", "--url", &verifier, "--dcql", "-", "--no-qr", "--data-dir", d], r#"{"credentials": []}"#);
     fails(&o, "dcql_query");
     let query = r#"{"credentials": [{"id": "pid", "format": "dc+sd-jwt", "meta": {"vct_values": ["urn:eudi:pid:it:1"]}, "claims": [{"path": ["birthdate"]}]}]}"#;
-    let o = with_stdin(&["verifier", "check", "--url", &verifier, "--dcql", "-", "--no-qr", "--wait", "1", "--data-dir", d], query);
+    let o = with_stdin(&["verifier", "check", "--url", &verifier, "--dcql", "-", "--no-qr", "--wait", "2", "--data-dir", d], query);
     assert!(String::from_utf8_lossy(&o.stdout).starts_with("openid4vp://"), "the wallet URL first");
-    fails(&o, "no verdict within 1 s");
+    fails(&o, "no verdict within 2 s");
 
     // The Motorizzazione suspends Mario's credentials; once the verifier's copy of the status
     // list is stale (30 s in `tessera up`), it refuses the licence.
