@@ -379,11 +379,12 @@ pub(crate) fn describe(c: &ConsentRequest) -> (String, serde_json::Map<String, V
     let mut authorization = Vec::new();
     for p in &rp.authorization {
         let mut parts = Vec::new();
+        let list = |l: &[String]| if l.is_empty() { "(none)".to_owned() } else { l.join(", ") };
         if let Some(t) = &p.credential_types {
-            parts.push(format!("credential types {}", t.join(", ")));
+            parts.push(format!("credential types {}", list(t)));
         }
         if let Some(c) = &p.claims {
-            parts.push(format!("claims {}", c.join(", ")));
+            parts.push(format!("claims {}", list(c)));
         }
         out.push_str(&format!("\n  authorized to ask for {} (trust mark {})", parts.join("; "), p.trust_mark_type));
         authorization.push(json!({"trust_mark_type": p.trust_mark_type, "credential_types": p.credential_types, "claims": p.claims}));

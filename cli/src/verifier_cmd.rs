@@ -88,7 +88,10 @@ fn follow(token: &str, base: &str, id: &str, wait: Option<u64>, expires_at: Opti
     use std::io::BufRead as _;
     let left = expires_at.map_or(300, |e| e.saturating_sub(wallet_core::time::UnixTime::now().secs()).max(0).unsigned_abs() + 30);
     let limit = Duration::from_secs(wait.unwrap_or(left));
-    let http = reqwest::blocking::Client::builder().timeout(limit).build().map_err(usage)?;
+    let deadline = std::time::Instant::now() + limit;
+    // A blocking client's timeout bounds each read, and the verifier sends a keep-alive every
+    // 15 s: reads are bounded by the limit or 20 s, and the deadline checked at every line.
+    let http = reqwest::blocking::Client::builder().timeout(limit.min(Duration::from_secs(20))).build().map_err(usage)?;
     let events_url = format!("{base}{}", verifier::routes::EVENTS_PATH.replace("{id}", id));
     let r = http
         .get(&events_url)
@@ -108,10 +111,23 @@ fn follow(token: &str, base: &str, id: &str, wait: Option<u64>, expires_at: Opti
         return Err(refused(base, "following the session", status, &serde_json::from_str(&text).unwrap_or(Value::Null), &text));
     }
     let mut last = String::new();
+    let gave_up = |last: &str| usage(format!("no verdict within {} s; the session is {}", limit.as_secs(), if last.is_empty() { "created" } else { last }));
     for line in std::io::BufReader::new(r).lines() {
-        let line = line.map_err(|e| usage(format!("no verdict within {} s ({e}); the session is {}", limit.as_secs(), if last.is_empty() { "created" } else { &last })))?;
-        let Some(data) = line.strip_prefix("data:") else { continue };
+        let line = match line {
+            Ok(l) => l,
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut || std::time::Instant::now() >= deadline => return Err(gave_up(&last)),
+            Err(e) => return Err(usage(format!("following the session: the verifier's events broke off: {e}"))),
+        };
+        let Some(data) = line.strip_prefix("data:") else {
+            if std::time::Instant::now() >= deadline {
+                return Err(gave_up(&last));
+            }
+            continue;
+        };
         let state: Value = serde_json::from_str(data.trim()).unwrap_or(Value::Null);
+        if let Some(e) = state.get("error").and_then(Value::as_str) {
+            eprintln!("the verifier could not read the session's state ({e})");
+        }
         let now = state.get("status").and_then(Value::as_str).unwrap_or_default().to_owned();
         if now.is_empty() || now == last {
             continue;
@@ -121,6 +137,9 @@ fn follow(token: &str, base: &str, id: &str, wait: Option<u64>, expires_at: Opti
             return Ok(now);
         }
         last = now;
+        if std::time::Instant::now() >= deadline {
+            return Err(gave_up(&last));
+        }
     }
     Err(usage(format!("the verifier ended the session's events with no verdict (the session is {last})")))
 }

@@ -267,7 +267,7 @@ pub(crate) async fn response_uri(State(st): State<Verifier>, body: Bytes) -> Res
     let purge_at = now.secs().saturating_add(c.result_ttl);
     // The verdict and the `state` spent in one guarded update. When it fails nothing is
     // spent: a 503 (`StoreError::transient`) lets the wallet send the response again.
-    let recorded = st.store().record_grouped(&session.id, status, &result, code.as_deref().map(crate::routes::hash).as_deref(), purge_at, now.secs()).await?;
+    let recorded = st.store().record_grouped(&session.id, status, &result, code.as_deref().map(crate::routes::hash).as_deref(), purge_at, st.now().secs()).await?;
     st.changed();
     if !recorded {
         // Another response for this session was recorded first (on another replica, or

@@ -41,10 +41,19 @@ const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS verifier_sessions (
         client_id_prefix TEXT NOT NULL DEFAULT 'openid_federation',
         request_mode TEXT NOT NULL DEFAULT 'reference',
         x5c_leaf TEXT,
-        request_object TEXT
+        request_object TEXT,
+        fetched_at BIGINT,
+        completed_at BIGINT
     );
-    ALTER TABLE verifier_sessions ADD COLUMN IF NOT EXISTS fetched_at BIGINT;
-    ALTER TABLE verifier_sessions ADD COLUMN IF NOT EXISTS completed_at BIGINT;
+    -- Columns added on 2026-12-06, for a table made before: looked up first, since an ALTER
+    -- TABLE locks the table even when it changes nothing, and this runs at every connection.
+    DO $$ BEGIN
+        IF NOT EXISTS (SELECT 1 FROM information_schema.columns
+                       WHERE table_schema = current_schema() AND table_name = 'verifier_sessions' AND column_name = 'completed_at') THEN
+            ALTER TABLE verifier_sessions ADD COLUMN IF NOT EXISTS fetched_at BIGINT;
+            ALTER TABLE verifier_sessions ADD COLUMN IF NOT EXISTS completed_at BIGINT;
+        END IF;
+    END $$;
     CREATE INDEX IF NOT EXISTS verifier_sessions_purge ON verifier_sessions(purge_at);
     CREATE INDEX IF NOT EXISTS verifier_sessions_owner ON verifier_sessions(owner, created_at);
     CREATE TABLE IF NOT EXISTS verifier_operator_sessions (

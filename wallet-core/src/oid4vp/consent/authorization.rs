@@ -6,8 +6,13 @@
 //! The specification shows these claims in its examples only (its own text marks them as not
 //! yet described), so what they mean here is our choice, written down:
 //!
-//! * A valid mark carrying either list is a policy; one carrying neither restricts nothing. An
-//!   RP with no policy mark is not restricted by this module (its federation mark is checked by
+//! * A valid mark carrying either list is a policy; one carrying neither restricts nothing.
+//! * A federation that issues authorization-policy marks (its anchor accredits issuers of a
+//!   type `.../trust_marks/authorization_policy/...`, IT-Wallet's schema
+//!   `https://<authority>/trust_marks/<purpose>/<entity_type>`) requires one: an RP there that
+//!   shows no valid policy mark is refused, since the RP publishes its own marks and could
+//!   otherwise leave out, or let expire, the one that limits it. Elsewhere an RP with no policy
+//!   mark is not restricted by this module (its federation mark is checked by
 //!   [`super::rp::evaluate_rp`]).
 //! * With at least one policy, every credential query of the request must be authorized by one
 //!   policy mark (an RP holding a mark for the licence and one for the PID may ask for both,
@@ -28,6 +33,13 @@ use crate::oid4vp::dcql::{CredentialFormat, CredentialQuery, DcqlQuery, PathPatt
 pub const AUTHORIZED_CREDENTIAL_TYPES: &str = "authorized_credential_types";
 /// The member of a trust mark listing the claims its RP may ask for.
 pub const AUTHORIZED_CLAIMS: &str = "authorized_claims";
+/// The purpose segment of an authorization-policy trust mark's type.
+const POLICY_PURPOSE: &str = "/trust_marks/authorization_policy/";
+
+/// Whether a trust mark type is an authorization-policy one (IT-Wallet's type schema).
+pub fn is_policy_type(trust_mark_type: &str) -> bool {
+    trust_mark_type.contains(POLICY_PURPOSE)
+}
 
 /// One valid mark's authorization policy.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,11 +98,11 @@ impl AuthorizationPolicy {
     }
 }
 
-/// Why the RP's policies do not authorize `query`, `None` when they do (or when it has none):
-/// see the module documentation.
-pub fn refusal(policies: &[AuthorizationPolicy], query: &DcqlQuery) -> Option<String> {
+/// Why the RP's policies do not authorize `query`, `None` when they do (or when it has none
+/// and its federation does not issue them: `required` false): see the module documentation.
+pub fn refusal(policies: &[AuthorizationPolicy], query: &DcqlQuery, required: bool) -> Option<String> {
     if policies.is_empty() {
-        return None;
+        return required.then(|| "it shows no valid authorization-policy trust mark, and its federation issues them (WP_087)".to_owned());
     }
     query.credentials.iter().find_map(|q| {
         // `None` (authorized) as soon as one policy authorizes the query.
@@ -117,8 +129,8 @@ mod tests {
     #[test]
     fn mdoc_queries_are_read_by_doctype_and_data_element() {
         let q = query(r#"{"credentials":[{"id":"mdl","format":"mso_mdoc","meta":{"doctype_value":"org.iso.18013.5.1.mDL"},"claims":[{"path":["org.iso.18013.5.1","portrait"]}]}]}"#);
-        assert_eq!(refusal(&[policy(Some(&["org.iso.18013.5.1.mDL"]), Some(&["portrait"]))], &q), None);
-        let why = refusal(&[policy(Some(&["org.iso.18013.5.1.mDL"]), Some(&["family_name"]))], &q).unwrap();
+        assert_eq!(refusal(&[policy(Some(&["org.iso.18013.5.1.mDL"]), Some(&["portrait"]))], &q, false), None);
+        let why = refusal(&[policy(Some(&["org.iso.18013.5.1.mDL"]), Some(&["family_name"]))], &q, false).unwrap();
         assert!(why.ends_with("tm: the claim portrait is not among those it authorizes (family_name)"), "{why}");
     }
 
@@ -128,10 +140,11 @@ mod tests {
     #[test]
     fn types_must_all_be_listed() {
         let any = query(r#"{"credentials":[{"id":"x","format":"dc+sd-jwt","meta":{}}]}"#);
-        assert_eq!(refusal(&[], &any), None);
-        assert!(refusal(&[policy(Some(&["urn:a"]), None)], &any).unwrap().ends_with("tm: it names no credential type"));
+        assert_eq!(refusal(&[], &any, false), None);
+        assert!(refusal(&[], &any, true).unwrap().starts_with("it shows no valid authorization-policy trust mark"));
+        assert!(refusal(&[policy(Some(&["urn:a"]), None)], &any, false).unwrap().ends_with("tm: it names no credential type"));
         let two = query(r#"{"credentials":[{"id":"x","format":"dc+sd-jwt","meta":{"vct_values":["urn:a","urn:b"]}}]}"#);
-        assert!(refusal(&[policy(Some(&["urn:a"]), None)], &two).unwrap().contains("the type urn:b is not among"));
-        assert_eq!(refusal(&[policy(Some(&["urn:b", "urn:a"]), None)], &two), None);
+        assert!(refusal(&[policy(Some(&["urn:a"]), None)], &two, false).unwrap().contains("the type urn:b is not among"));
+        assert_eq!(refusal(&[policy(Some(&["urn:b", "urn:a"]), None)], &two, false), None);
     }
 }

@@ -278,7 +278,19 @@ fn an_authorization_policy_mark_limits_what_the_rp_may_ask() {
         claims: Some(vec!["given_name".into(), "family_name".into(), "place_of_birth".into()]),
     };
     assert_eq!(rp.authorization, vec![authorized]);
-    assert_eq!(evaluate(vec![mark(member_type, json!({}))]).refusal, None);
+    // This federation issues authorization-policy marks (its anchor accredits their issuer):
+    // an RP showing none, only its membership mark, is refused: it could have left out, or let
+    // expire, the mark that limits it.
+    assert_eq!(
+        evaluate(vec![mark(member_type, json!({}))]).refusal.as_deref(),
+        Some("it shows no valid authorization-policy trust mark, and its federation issues them (WP_087)")
+    );
+    // In a federation that issues none, a membership mark alone restricts nothing.
+    let mut no_policy_ec = ta_ec.clone();
+    no_policy_ec.trust_mark_issuers = Some([(member_type.to_owned(), vec![TA.to_owned()])].into());
+    let chain = crate::federation::chain::validate(&fx.rp_chain_jwts_with_marks(fx.rp_metadata(), Some(vec![mark(member_type, json!({}))])), &fx.anchor(), NOW).unwrap();
+    let rp = evaluate_rp(&req, Some(&chain), &TrustMarkInputs { anchor_configuration: Some(&no_policy_ec), ..inputs }, NOW);
+    assert_eq!((rp.refusal, rp.authorization), (None, vec![]));
     assert_eq!(evaluate(vec![mark(policy_type, json!({"authorized_credential_types": [pid]}))]).refusal, None);
     // Another type only (the licence): refused, naming the query, the mark and the type.
     let rp = evaluate(vec![mark(policy_type, json!({"authorized_credential_types": [mdl]}))]);
