@@ -144,8 +144,9 @@ fn follow(token: &str, base: &str, id: &str, wait: Option<u64>, expires_at: Opti
     Err(usage(format!("the verifier ended the session's events with no verdict (the session is {last})")))
 }
 
+/// A verdict or an expiry: the verifier's own rule (`SessionStatus::is_pending`).
 fn is_final(status: &str) -> bool {
-    matches!(status, "verified" | "refused" | "declined" | "expired")
+    verifier::store::SessionStatus::parse(status).is_ok_and(|s| !s.is_pending())
 }
 
 /// The integrator API answered `status` with `answer`: an error that says what was wrong.

@@ -141,7 +141,8 @@ impl SessionStatus {
         }
     }
 
-    pub(crate) fn parse(s: &str) -> Result<Self, StoreError> {
+    /// Parses [`SessionStatus::as_str`].
+    pub fn parse(s: &str) -> Result<Self, StoreError> {
         Ok(match s {
             "created" => Self::Created,
             "request_fetched" => Self::RequestFetched,

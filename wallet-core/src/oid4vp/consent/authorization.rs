@@ -7,8 +7,8 @@
 //! yet described), so what they mean here is our choice, written down:
 //!
 //! * A valid mark carrying either list is a policy; one carrying neither restricts nothing.
-//! * A federation that issues authorization-policy marks (its anchor accredits issuers of a
-//!   type `.../trust_marks/authorization_policy/...`, IT-Wallet's schema
+//! * A federation that issues authorization-policy marks to relying parties (its anchor
+//!   accredits issuers of a type `.../trust_marks/authorization_policy/relying-party`, IT-Wallet's schema
 //!   `https://<authority>/trust_marks/<purpose>/<entity_type>`) requires one: an RP there that
 //!   shows no valid policy mark is refused, since the RP publishes its own marks and could
 //!   otherwise leave out, or let expire, the one that limits it. Elsewhere an RP with no policy
@@ -33,12 +33,15 @@ use crate::oid4vp::dcql::{CredentialFormat, CredentialQuery, DcqlQuery, PathPatt
 pub const AUTHORIZED_CREDENTIAL_TYPES: &str = "authorized_credential_types";
 /// The member of a trust mark listing the claims its RP may ask for.
 pub const AUTHORIZED_CLAIMS: &str = "authorized_claims";
-/// The purpose segment of an authorization-policy trust mark's type.
-const POLICY_PURPOSE: &str = "/trust_marks/authorization_policy/";
+/// How the type of an authorization-policy trust mark for relying parties ends (IT-Wallet's
+/// schema `https://<authority>/trust_marks/<purpose>/<entity_type>`).
+const RP_POLICY_TYPE: &str = "/trust_marks/authorization_policy/relying-party";
 
-/// Whether a trust mark type is an authorization-policy one (IT-Wallet's type schema).
-pub fn is_policy_type(trust_mark_type: &str) -> bool {
-    trust_mark_type.contains(POLICY_PURPOSE)
+/// Whether a trust mark type is the authorization-policy one for relying parties: a
+/// federation accrediting issuers of it requires one of every RP. Policy marks for other
+/// entity types (`credential-issuer`) say nothing of what an RP may ask.
+pub fn is_rp_policy_type(trust_mark_type: &str) -> bool {
+    trust_mark_type.trim_end_matches('/').ends_with(RP_POLICY_TYPE)
 }
 
 /// One valid mark's authorization policy.

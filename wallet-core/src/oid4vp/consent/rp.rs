@@ -163,11 +163,11 @@ pub fn evaluate_rp(req: &VerifiedRequest, chain: Option<&ValidatedChain>, marks:
     if asks_identifying && req.metadata.erasure_endpoint.is_none() {
         warnings.push(TrustWarning::NoErasureEndpoint);
     }
-    let uses_marks = marks.anchor_configuration.and_then(|a| a.trust_mark_issuers.as_ref()).is_some_and(|m| !m.is_empty());
-    // A federation RP where the anchor accredits authorization-policy mark issuers must show a
-    // valid one (`authorization`'s module documentation).
-    let requires_policy = matches!(req.trust, RpTrust::Federation { .. })
-        && marks.anchor_configuration.and_then(|a| a.trust_mark_issuers.as_ref()).is_some_and(|m| m.keys().any(|t| authorization::is_policy_type(t)));
+    let accredited = marks.anchor_configuration.and_then(|a| a.trust_mark_issuers.as_ref());
+    let uses_marks = accredited.is_some_and(|m| !m.is_empty());
+    // A federation RP where the anchor accredits issuers of RP authorization-policy marks must
+    // show a valid one (`authorization`'s module documentation).
+    let requires_policy = matches!(req.trust, RpTrust::Federation { .. }) && accredited.is_some_and(|m| m.keys().any(|t| authorization::is_rp_policy_type(t)));
     let refusal = (matches!(req.trust, RpTrust::Federation { .. }) && uses_marks && !trust_marks.iter().any(|t| matches!(t.check, TrustMarkCheck::Valid { .. })))
         .then(|| no_valid_mark(&trust_marks))
         .or_else(|| authorization::refusal(&policies, &req.dcql_query, requires_policy));

@@ -291,6 +291,12 @@ fn an_authorization_policy_mark_limits_what_the_rp_may_ask() {
     let chain = crate::federation::chain::validate(&fx.rp_chain_jwts_with_marks(fx.rp_metadata(), Some(vec![mark(member_type, json!({}))])), &fx.anchor(), NOW).unwrap();
     let rp = evaluate_rp(&req, Some(&chain), &TrustMarkInputs { anchor_configuration: Some(&no_policy_ec), ..inputs }, NOW);
     assert_eq!((rp.refusal, rp.authorization), (None, vec![]));
+    // Nor does one that issues policy marks to credential issuers only: they say nothing of
+    // what an RP may ask.
+    let issuer_policy = "https://ta.example.it/trust_marks/authorization_policy/credential-issuer";
+    no_policy_ec.trust_mark_issuers = Some([(member_type.to_owned(), vec![TA.to_owned()]), (issuer_policy.to_owned(), vec![TA.to_owned()])].into());
+    let rp = evaluate_rp(&req, Some(&chain), &TrustMarkInputs { anchor_configuration: Some(&no_policy_ec), ..inputs }, NOW);
+    assert_eq!(rp.refusal, None);
     assert_eq!(evaluate(vec![mark(policy_type, json!({"authorized_credential_types": [pid]}))]).refusal, None);
     // Another type only (the licence): refused, naming the query, the mark and the type.
     let rp = evaluate(vec![mark(policy_type, json!({"authorized_credential_types": [mdl]}))]);
