@@ -59,3 +59,42 @@ impl AdminArgs {
         self.url.trim_end_matches('/')
     }
 }
+
+/// A service's answer to an admin call: its status, its JSON (`Null` when it was not JSON)
+/// and the text as it came.
+pub(crate) struct AdminAnswer {
+    pub(crate) status: u16,
+    pub(crate) json: serde_json::Value,
+    pub(crate) text: String,
+}
+
+/// Sends `r` with the admin `token` to `service` (`"issuer"`, `"verifier"`) at `base`,
+/// for `what` (said in the errors): an unreachable service is named as such.
+pub(crate) fn send(service: &str, base: &str, what: &str, token: &str, r: reqwest::blocking::RequestBuilder) -> Result<AdminAnswer, CliError> {
+    let r = r.bearer_auth(token).send().map_err(|e| usage(format!("{what}: cannot reach the {service} at {base}: {e}")))?;
+    let status = r.status().as_u16();
+    let text = r.text().unwrap_or_default();
+    Ok(AdminAnswer { status, json: serde_json::from_str(&text).unwrap_or(serde_json::Value::Null), text })
+}
+
+impl AdminAnswer {
+    /// The JSON of an answer with the status `expected` (any 2xx when `None`); else the
+    /// error [`refused`] names.
+    pub(crate) fn expect(self, expected: Option<u16>, service: &str, base: &str, what: &str) -> Result<serde_json::Value, CliError> {
+        let ok = expected.map_or((200..300).contains(&self.status), |s| s == self.status);
+        if ok { Ok(self.json) } else { Err(refused(service, base, what, &self)) }
+    }
+}
+
+/// What a refused admin call tells the operator: a wrong token (401, 403), or the
+/// service's own `error_description` (else `error`, else the start of its text).
+pub(crate) fn refused(service: &str, base: &str, what: &str, a: &AdminAnswer) -> CliError {
+    let status = a.status;
+    let described =
+        a.json.get("error_description").or(a.json.get("error")).and_then(serde_json::Value::as_str).map_or_else(|| a.text.chars().take(300).collect(), str::to_owned);
+    match status {
+        401 | 403 => usage(format!("{what}: the {service} at {base} refused the admin token (HTTP {status}): a wrong token? (--token-file)")),
+        404 => usage(format!("{what}: not found at {base}: {described}")),
+        _ => usage(format!("{what} at {base}: HTTP {status}: {described}")),
+    }
+}

@@ -350,20 +350,20 @@ fn admin_call(a: &Admin, method: reqwest::Method, path: &str, body: Option<Value
         Some(t) => t.clone(),
         None => read_admin_token(&service_dir(&a.data_dir, &a.authority)?)?,
     };
-    let url = format!("{}/{path}", a.authority.trim_end_matches('/'));
+    let base = a.authority.trim_end_matches('/');
     let client = reqwest::blocking::Client::new();
-    let mut req = client.request(method, &url).bearer_auth(token);
+    let url = format!("{base}/{path}");
+    let mut req = client.request(method.clone(), &url);
     if let Some(b) = body {
         req = req.json(&b);
     }
-    let resp = req.send().map_err(|e| usage(format!("{url}: {e}")))?;
-    let status = resp.status();
-    let text = resp.text().unwrap_or_default();
-    if !status.is_success() {
-        return Err(usage(format!("{url}: HTTP {status}: {text}")));
+    let what = format!("{method} {url}");
+    let answer = crate::admin_args::send("entity", base, &what, &token, req)?;
+    if !(200..300).contains(&answer.status) {
+        return Err(crate::admin_args::refused("entity", base, &what, &answer));
     }
-    if !text.is_empty() {
-        crate::print_out(&text);
+    if !answer.text.is_empty() {
+        crate::print_out(&answer.text);
     }
     Ok(())
 }

@@ -191,20 +191,9 @@ fn load_sample(preset: Preset, path: &Path) -> Result<(), CliError> {
 /// was wrong (unreachable, the token refused, nothing found, a refused request).
 fn admin_post(a: &AdminArgs, path: &str, body: &Value) -> Result<Value, CliError> {
     let token = a.token()?;
-    let base = a.url.trim_end_matches('/');
-    let url = format!("{base}{path}");
     let http = reqwest::blocking::Client::builder().timeout(std::time::Duration::from_secs(30)).build().map_err(usage)?;
-    let r = http.post(&url).bearer_auth(token).json(body).send().map_err(|e| usage(format!("cannot reach the issuer at {base}: {e}")))?;
-    let status = r.status();
-    let text = r.text().unwrap_or_default();
-    let answer: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-    let described = || answer.get("error_description").or(answer.get("error")).and_then(Value::as_str).map_or_else(|| text.chars().take(300).collect(), str::to_owned);
-    match status.as_u16() {
-        200..=299 => Ok(answer),
-        401 | 403 => Err(usage(format!("the issuer at {base} refused the admin token (HTTP {}): a wrong token? (--token-file)", status.as_u16()))),
-        404 => Err(usage(format!("not found at {base}: {}", described()))),
-        s => Err(usage(format!("{url}: HTTP {s}: {}", described()))),
-    }
+    let what = format!("POST {path}");
+    crate::admin_args::send("issuer", a.base(), &what, &token, http.post(format!("{}{path}", a.base())).json(body))?.expect(None, "issuer", a.base(), &what)
 }
 
 fn offer(a: &AdminArgs, citizen: &str, configurations: &[String], no_tx_code: bool) -> Result<(), CliError> {

@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::CliError;
-use crate::admin_args::AdminArgs;
+use crate::admin_args::{AdminAnswer, AdminArgs, refused, send};
 use crate::federation_cmd::{runtime, usage};
 
 #[derive(clap::Subcommand)]
@@ -108,7 +108,8 @@ fn follow(token: &str, base: &str, id: &str, wait: Option<u64>, expires_at: Opti
     let status = r.status().as_u16();
     if status != 200 {
         let text = r.text().unwrap_or_default();
-        return Err(refused(base, "following the session", status, &serde_json::from_str(&text).unwrap_or(Value::Null), &text));
+        let answer = AdminAnswer { status, json: serde_json::from_str(&text).unwrap_or(Value::Null), text };
+        return Err(refused("verifier", base, "following the session", &answer));
     }
     let mut last = String::new();
     let gave_up = |last: &str| usage(format!("no verdict within {} s; the session is {}", limit.as_secs(), if last.is_empty() { "created" } else { last }));
@@ -149,23 +150,6 @@ fn is_final(status: &str) -> bool {
     verifier::store::SessionStatus::parse(status).is_ok_and(|s| !s.is_pending())
 }
 
-/// The integrator API answered `status` with `answer`: an error that says what was wrong.
-fn refused(base: &str, what: &str, status: u16, answer: &Value, text: &str) -> CliError {
-    let described = answer.get("error_description").or(answer.get("error")).and_then(Value::as_str).map_or_else(|| text.chars().take(300).collect(), str::to_owned);
-    match status {
-        401 | 403 => usage(format!("the verifier at {base} refused the admin token (HTTP {status}): a wrong token? (--token-file)")),
-        _ => usage(format!("{what} at {base}: HTTP {status}: {described}")),
-    }
-}
-
-/// One call of the integrator API: its status and JSON answer.
-fn call(token: &str, base: &str, what: &str, r: reqwest::blocking::RequestBuilder) -> Result<(u16, Value, String), CliError> {
-    let r = r.bearer_auth(token).send().map_err(|e| usage(format!("{what}: cannot reach the verifier at {base}: {e}")))?;
-    let status = r.status().as_u16();
-    let text = r.text().unwrap_or_default();
-    Ok((status, serde_json::from_str(&text).unwrap_or(Value::Null), text))
-}
-
 /// What `check` says of a state, on stderr.
 fn state_words(status: &str) -> &'static str {
     match status {
@@ -198,10 +182,8 @@ fn check(a: &AdminArgs, preset: Option<&str>, dcql: Option<&Path>, no_qr: bool, 
     };
     let http = reqwest::blocking::Client::builder().timeout(Duration::from_secs(30)).build().map_err(usage)?;
     let sessions = format!("{base}{}", verifier::routes::SESSIONS_PATH);
-    let (status, created, text) = call(&token, base, "creating the session", http.post(&sessions).json(&body))?;
-    if status != 201 {
-        return Err(refused(base, "creating the session", status, &created, &text));
-    }
+    let what = "creating the session";
+    let created = send("verifier", base, what, &token, http.post(&sessions).json(&body))?.expect(Some(201), "verifier", base, what)?;
     let field = |k: &str| created.get(k).and_then(Value::as_str).map(str::to_owned).ok_or_else(|| usage(format!("the verifier's answer has no {k}: {created}")));
     let (id, wallet_url) = (field("session_id")?, field("wallet_url")?);
     let expires_at = created.get("expires_at").and_then(Value::as_i64);
@@ -222,10 +204,8 @@ fn check(a: &AdminArgs, preset: Option<&str>, dcql: Option<&Path>, no_qr: bool, 
     }
     // The result, fetched once (the verifier erases it then).
     let result_url = format!("{base}{}", verifier::routes::RESULT_PATH.replace("{id}", &id));
-    let (status, result, text) = call(&token, base, "fetching the result", http.post(&result_url))?;
-    if status != 200 {
-        return Err(refused(base, "fetching the result", status, &result, &text));
-    }
+    let what = "fetching the result";
+    let result = send("verifier", base, what, &token, http.post(&result_url))?.expect(Some(200), "verifier", base, what)?;
     crate::present::print_json(&result);
     match final_status.as_str() {
         "verified" => Ok(()),
