@@ -37,6 +37,9 @@ struct Seen {
     refresh_tokens: HashSet<String>,
     /// Request object `jti`s pushed.
     ro_jtis: HashSet<String>,
+    /// The `jti`s of request objects pushed whose signature did not verify
+    /// (`ci-ro-forged-jti-kept`).
+    forged_jtis: HashSet<String>,
     /// The first `request_uri` the PAR endpoint gave (`ci-par-same-request-uri`).
     first_request_uri: Option<String>,
     /// `request_uri`s the proxy made up (`ci-par-short-request-uri`).
@@ -293,6 +296,16 @@ impl IssuerProxy {
         // PAR and /authorize.
         let pushed = (post && path == "/par").then(|| Pushed::read(headers, body));
         let ro_jti_reused = pushed.as_ref().and_then(|p| p.ro_str("jti")).is_some_and(|j| !seen.ro_jtis.insert(j.to_owned()));
+        // A verified request object carrying the jti of a forged one pushed before.
+        let forged_jti_reused = pushed.as_ref().is_some_and(|p| {
+            let jti = p.ro_str("jti").unwrap_or_default().to_owned();
+            if p.verifies(&p.ro_raw) {
+                seen.forged_jtis.contains(&jti)
+            } else {
+                seen.forged_jtis.insert(jti);
+                false
+            }
+        });
         if path == "/par"
             && *status == StatusCode::CREATED
             && seen.first_request_uri.is_none()
@@ -330,7 +343,8 @@ impl IssuerProxy {
             "ci-par-form-charset-refused" => par_is(&|_| headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|c| c.contains(';'))),
             "ci-ro-altered-ok" => par_is(&|p| !p.ro.0.contains_key("jwk") && ro_alg(p).as_deref() == Some("ES256") && p.ro.0.get("kid").and_then(Value::as_str) == cnf_tp(p).as_deref() && !p.verifies(&p.ro_raw)),
             "ci-ro-alg-ok" => par_is(&|p| ro_alg(p).as_deref() == Some("ES384")),
-            "ci-ro-other-key-ok" => par_is(&|p| ro_alg(p).as_deref() != Some("none") && p.ro.0.get("kid").and_then(Value::as_str) != cnf_tp(p).as_deref()),
+            "ci-ro-other-key-ok" => par_is(&|p| ro_alg(p).as_deref() != Some("none") && p.ro.0.get("kid").and_then(Value::as_str) != cnf_tp(p).as_deref() && !p.verifies(&p.ro_raw)),
+            "ci-ro-kid-ok" => par_is(&|p| p.ro.0.get("kid").and_then(Value::as_str).is_some_and(|k| Some(k) != cnf_tp(p).as_deref()) && p.verifies(&p.ro_raw)),
             "ci-ro-alg-none-ok" => par_is(&|p| ro_alg(p).as_deref() == Some("none")),
             "ci-ro-client-id-ok" => par_is(&|p| p.ro_str("client_id") != p.form.get("client_id").map(String::as_str)),
             "ci-ro-iss-ok" => par_is(&|p| p.ro_str("client_id") == p.form.get("client_id").map(String::as_str) && p.ro_str("iss") != p.ro_str("client_id")),
@@ -361,6 +375,12 @@ impl IssuerProxy {
         if par_fault_hit && fault == "ci-waa-chain-required" {
             *status = StatusCode::UNAUTHORIZED;
             *text = json!({"error": "invalid_client", "error_description": "the client attestation has no trust_chain header"}).to_string();
+            out.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            return;
+        }
+        if fault == "ci-ro-forged-jti-kept" && forged_jti_reused {
+            *status = StatusCode::BAD_REQUEST;
+            *text = json!({"error": "invalid_request", "error_description": "request object jti already used"}).to_string();
             out.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
             return;
         }

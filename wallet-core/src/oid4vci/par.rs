@@ -59,6 +59,10 @@ pub enum ParError {
     /// The request object is not signed by the WAA's `cnf.jwk` (IT-Wallet §3.3 MUST).
     #[error("request object not signed by the attested key")]
     NotSignedByAttestedKey,
+    /// The request object's `kid` names another key than the attested one (IT-Wallet 1.4
+    /// §3.3: its thumbprint).
+    #[error("request object kid `{0}` is not the attested key's thumbprint (the client_id)")]
+    KidNotAttestedKey(String),
     /// Claims missing or of the wrong type.
     #[error("request object claims malformed: {0}")]
     BadClaims(String),
@@ -351,12 +355,26 @@ pub fn verify_par(req: &ParRequest, client: &VerifiedClientAttestation, expect: 
         return Err(ParError::ClientIdNotAttested(req.client_id.clone()));
     }
     let jws = CompactJws::parse(&req.request).map_err(ParError::MalformedRequestObject)?;
+    // The signature before anything else of the request object is read (CI_015d): a forged
+    // one is refused for its signature whatever else is wrong with it, and leaves nothing
+    // behind (its `jti` is not remembered: the caller records it only for a verified PAR).
+    let key = client.waa.key();
+    jws.verify(key).map_err(|_| ParError::NotSignedByAttestedKey)?;
+    // `kid` names the attested key (IT-Wallet 1.4 §3.3: its JWK thumbprint, the client_id;
+    // the key's own `kid` is taken too): a request object naming another key was signed by
+    // a client confused about its key, and is refused (CI_015c). Without `kid` the key is
+    // the attested one all the same.
+    if let Some(kid) = jws.header().kid.as_deref()
+        && kid != client.client_id()
+        && Some(kid) != key.kid.as_deref()
+    {
+        return Err(ParError::KidNotAttestedKey(kid.to_owned()));
+    }
     if let Some(typ) = &jws.header().typ
         && !(typ.eq_ignore_ascii_case("jwt") || jws.header().typ_is("oauth-authz-req+jwt"))
     {
         return Err(ParError::WrongTyp(Some(typ.clone())));
     }
-    jws.verify(client.waa.key()).map_err(|_| ParError::NotSignedByAttestedKey)?;
     let c: RequestObjectClaims = jws.payload_json().map_err(|e| ParError::BadClaims(e.to_string()))?;
     if c.client_id != req.client_id {
         return Err(ParError::ClientIdMismatch);
@@ -614,6 +632,44 @@ mod tests {
         let err = verify_par(&other, &attested(&w, &trust), &expect()).unwrap_err();
         assert!(matches!(err, ParError::ClientIdNotAttested(_)));
         assert_eq!(err.code(), ErrorCode::InvalidClient);
+    }
+
+    /// CI_015c: `kid` names the attested key (its thumbprint, the client id, or the key's
+    /// own `kid`); one naming another key is refused though the signature is good; none is
+    /// accepted.
+    #[test]
+    fn request_object_kid_must_name_the_attested_key() {
+        let w = Wallet::new(1);
+        let trust = w.trust();
+        let (req, _) = builder().build(&w.waa_key, NOW).unwrap();
+        let c: RequestObjectClaims = CompactJws::parse(&req.request).unwrap().payload_json().unwrap();
+        let with_kid = |kid: Option<String>| ParRequest {
+            client_id: req.client_id.clone(),
+            request: jws::sign_json(&JwsHeader::new(w.waa_key.alg()).with_typ("jwt").with_kid(kid), &c, &w.waa_key).unwrap(),
+        };
+        let other = SoftwareSigner::generate().unwrap().public_jwk().thumbprint().to_string();
+        let err = verify_par(&with_kid(Some(other.clone())), &attested(&w, &trust), &expect()).unwrap_err();
+        assert_eq!(err, ParError::KidNotAttestedKey(other));
+        assert_eq!(err.code(), ErrorCode::InvalidRequest);
+        verify_par(&with_kid(None), &attested(&w, &trust), &expect()).unwrap();
+        verify_par(&with_kid(Some(req.client_id.clone())), &attested(&w, &trust), &expect()).unwrap();
+    }
+
+    /// CI_015d: the signature is checked before anything else of the request object: a
+    /// forged one with other faults too (a wrong `typ`, `kid`, audience, an expired `exp`) is
+    /// refused for its signature.
+    #[test]
+    fn a_forged_request_object_is_refused_for_its_signature_first() {
+        let w = Wallet::new(1);
+        let trust = w.trust();
+        let rogue = SoftwareSigner::generate().unwrap();
+        let (req, _) = builder().build(&w.waa_key, NOW).unwrap();
+        let mut c: RequestObjectClaims = CompactJws::parse(&req.request).unwrap().payload_json().unwrap();
+        c.aud = crate::attestation::pop::Audience::One("https://other.example.it".into());
+        c.exp = NOW.secs() - 3_600;
+        let header = JwsHeader::new(rogue.alg()).with_typ("dpop+jwt").with_kid(Some("someone-else".into()));
+        let forged = ParRequest { client_id: req.client_id.clone(), request: jws::sign_json(&header, &c, &rogue).unwrap() };
+        assert_eq!(verify_par(&forged, &attested(&w, &trust), &expect()).unwrap_err(), ParError::NotSignedByAttestedKey);
     }
 
     #[test]

@@ -56,6 +56,8 @@ pub static CASES: &[Case] = &[
     case!("CI_015a", par::ci_015a, "a PAR whose request object says alg ES384 but is signed ES256", "refused"),
     case!("CI_015b", par::ci_015b, "a PAR whose request object is signed by a key it carries (jwk header), not the WAA's cnf.jwk", "refused"),
     case!("CI_016", par::ci_016, "an honest PAR sent as application/x-www-form-urlencoded; charset=UTF-8", "2xx"),
+    case!("CI_015c", par::ci_015c, "a PAR whose request object is signed by the WAA's key but whose kid names another key", "refused"),
+    case!("CI_015d", par::ci_015d, "a forged request object (signed by another key), then the honest one with the same jti", "the forged refused, the honest accepted"),
     case!("CI_018", par::ci_018, "a PAR whose request object is signed by another key than the WAA's cnf.jwk", "refused"),
     case!("CI_019", par::ci_019, "a PAR with an unsigned request object (alg none)", "refused"),
     case!("CI_020", par::ci_020, "a PAR whose request object's client_id is not the body's", "refused"),

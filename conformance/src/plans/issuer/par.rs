@@ -208,6 +208,40 @@ pub fn ci_015a(ctx: &mut Ctx<'_>) -> Step<()> {
     refused_ro(ctx, |h, _| drop(h.insert("alg".into(), "ES384".into())))
 }
 
+/// CI_015c: the request object's `kid` names the key it is verified with, the WAA's
+/// `cnf.jwk` (its thumbprint, the `client_id`: IT-Wallet 1.4 §3.3): one signed by that key but
+/// naming another is refused.
+pub fn ci_015c(ctx: &mut Ctx<'_>) -> Step<()> {
+    let other = new_key()?.public_jwk().thumbprint().to_string();
+    refused_ro(ctx, |h, _| drop(h.insert("kid".into(), other.into())))
+}
+
+/// CI_015d: the signature is verified before anything else of the request object is acted
+/// on. A forged request object (an honest one's header and claims, signed by another key) is
+/// refused and leaves nothing behind: the honest PAR carrying the same `jti`, pushed next, is
+/// accepted. An issuer that remembered the forged one's `jti` before checking its signature
+/// would refuse the honest one as a replay (and anyone could block a wallet's PARs by
+/// forging them first).
+pub fn ci_015d(ctx: &mut Ctx<'_>) -> Step<()> {
+    let ep = endpoints(ctx)?;
+    let client = Client::new(ctx)?;
+    let (req, _) = honest(ctx, &ep, &client)?;
+    let other = new_key()?;
+    let (mut h, p) = jws_parts(&req.request);
+    h.insert("kid".into(), other.public_jwk().thumbprint().to_string().into());
+    let forged = ParRequest { client_id: req.client_id.clone(), request: raw_jwt(&h, &p, &other)? };
+    let r = push_by(ctx, &ep, &client, &forged)?;
+    expect_refused(&r, &RO_ERRORS)?;
+    let r = push_by(ctx, &ep, &client, &req)?;
+    ensure(r.status / 100 == 2, || {
+        format!(
+            "the honest PAR pushed after a forged request object with its jti answered {} {}: the forged one's jti was remembered before its signature was checked",
+            r.status,
+            short(&r.text())
+        )
+    })
+}
+
 /// CI_018: a request object signed by another key than the WAA's `cnf.jwk` (its `kid` that
 /// key's): refused.
 pub fn ci_018(ctx: &mut Ctx<'_>) -> Step<()> {
