@@ -618,6 +618,55 @@ async fn a_wua_from_a_provider_without_the_wallet_provider_trust_mark_is_refused
     assert_eq!((s, v["error"].as_str()), (400, Some("invalid_proof")), "{v}");
 }
 
+/// IT-Wallet 1.4 §3.3 "Credential" (the WUA signature via the provider's `kid`, the
+/// provider a federation member): a key proof whose `key_attestation` was signed by a wallet
+/// provider outside the federation is `invalid_proof`, and nothing is issued: a fresh key
+/// whose `iss` (an https URL) no anchor knows, without `trust_chain` (the issuer's attempt to
+/// collect it fails); our provider's WUA with its chain cut to its Entity Configuration (it
+/// does not reach the anchor); a fresh key claiming to be our provider, with its real chain.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wua_from_a_wallet_provider_outside_the_federation_is_invalid_proof() {
+    use wallet_core::attestation::{GeneralInfo, KeyStorageInfo, ProviderSigning, StorageType, WUA_MIN_LIFETIME, WuaBuilder, WuaWalletInfo};
+    use wallet_core::jose::Signer as _;
+    use wallet_core::status::StatusReference;
+    let fed = Fed::new().await;
+    let wallet = Wallet::new(1);
+    let (url, tx) = fed.offer(MARIO, &[MDL]).await;
+    let (_, code) = Wallet::read_offer(&fed, &url).await;
+    let at = wallet.token(&fed, &code, &tx).await;
+    let k0 = &wallet.keys[0];
+    let wua = |iss: &str, signing: &ProviderSigning<'_>| {
+        let info = GeneralInfo {
+            wallet_provider_name: "Rogue".into(),
+            wallet_solution_id: "rogue-wallet".into(),
+            wallet_solution_version: "0.1.0".into(),
+            wallet_solution_certification_information: String::new(),
+        };
+        let storage = KeyStorageInfo { storage_type: StorageType::LocalNative, keys_exportable: false, storage_certification_information: String::new() };
+        let status = StatusReference { idx: 7, uri: format!("{}/status-list", iss.trim_end_matches('/')) };
+        WuaBuilder::new(iss, vec![k0.public_jwk()], status, WuaWalletInfo { general_info: info, key_storage_info: storage }, UnixTime::now(), WUA_MIN_LIFETIME).sign(signing).unwrap()
+    };
+    let rogue_key = SoftwareSigner::generate().unwrap();
+    let cut = vec![fed.wp_chain[0].clone()];
+    assert!(fed.wp_chain.len() > 1, "the provider's chain reaches the anchor: {}", fed.wp_chain.len());
+    for (what, key_attestation) in [
+        ("a provider no anchor knows, without trust_chain", wua("https://127.0.0.1:9/not-in-the-federation", &ProviderSigning::new(&rogue_key))),
+        ("our provider's chain cut to its Entity Configuration", wua(fed.wp_id.as_str(), &ProviderSigning::new(&fed.wp_key).with_trust_chain(cut))),
+        ("another key claiming to be our provider", wua(fed.wp_id.as_str(), &ProviderSigning::new(&rogue_key).with_trust_chain(fed.wp_chain.clone()))),
+    ] {
+        let request = Wallet::request(MDL, wallet.proofs(&fed, &[k0], &key_attestation, &wallet.nonce(&fed).await));
+        let (s, v) = wallet.protected(&fed, "/credential", &at, &request, None).await;
+        assert_eq!((s, v["error"].as_str()), (400, Some("invalid_proof")), "{what}: {v}");
+        assert!(v["error_description"].as_str().unwrap().contains("untrusted wallet provider"), "{what}: {v}");
+        assert!(fed.issuer.store().issued_to(MARIO).unwrap().is_empty(), "{what}: nothing issued");
+    }
+    // The same request with our provider's WUA is served.
+    let request = Wallet::request(MDL, wallet.proofs(&fed, &[k0], &fed.wua(&[k0]), &wallet.nonce(&fed).await));
+    let (s, v) = wallet.protected(&fed, "/credential", &at, &request, None).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(fed.issuer.store().issued_to(MARIO).unwrap().len(), 1);
+}
+
 /// Metadata: the Entity Configuration carries the three entity types, the issuer metadata
 /// is served as JSON and signed, type metadata at both paths; health, metrics, OpenAPI.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -817,6 +866,40 @@ async fn a_replayed_attestation_pop_at_refresh_is_invalid_client() {
     assert_eq!((s, v["error"].as_str()), (401, Some("invalid_client")), "replayed attestation PoP: {v}");
     let (s, v) = attested_token(&fed, &wallet, refresh, &attestation(&fed, &waa, &waa_key)).await;
     assert_eq!(s, 200, "a fresh PoP: {v}");
+}
+
+/// IT-Wallet 1.4 §3.3 "Refresh" and "Token errors": a refresh token bound to a wallet
+/// instance (its grant was attested) is refused without the wallet attestation (401
+/// `invalid_client`), with another instance's valid WAA and PoP (400 `invalid_grant`:
+/// wallet-core `check_client`); an access token (`at+jwt`) sent as `refresh_token` is
+/// `invalid_grant`. None of the refusals spends the refresh token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_attested_refresh_token_needs_its_own_wallet_instance() {
+    let (fed, wallet, waa_key, waa, refresh) = attested_refresh_token().await;
+    let Ok(TokenRequest::RefreshToken { refresh_token: rt, .. }) = TokenRequest::parse_form(&refresh) else { panic!("a refresh form: {refresh}") };
+
+    // (a) No OAuth-Client-Attestation nor its PoP (the right DPoP key).
+    let (s, v) = wallet.refresh(&fed, &rt, &wallet.dpop).await;
+    assert_eq!((s, v["error"].as_str()), (401, Some("invalid_client")), "refresh of an attested grant without the attestation: {v}");
+    assert!(v["error_description"].as_str().unwrap().contains("OAuth-Client-Attestation"), "{v}");
+
+    // (b) Another wallet instance: a valid WAA of the same provider for another key, its PoP.
+    let other_key = SoftwareSigner::generate().unwrap();
+    let other_waa = fed.waa(&other_key, UnixTime::now(), 3_600);
+    let (s, v) = attested_token(&fed, &wallet, refresh.clone(), &attestation(&fed, &other_waa, &other_key)).await;
+    assert_eq!((s, v["error"].as_str()), (400, Some("invalid_grant")), "refresh with another instance's attestation: {v}");
+    assert!(v["error_description"].as_str().unwrap().contains("issued to another client"), "{v}");
+
+    // Its own attestation: refreshed (the refusals above spent nothing).
+    let (s, v) = attested_token(&fed, &wallet, refresh, &attestation(&fed, &waa, &waa_key)).await;
+    assert_eq!(s, 200, "its own attestation: {v}");
+    let at = v["access_token"].as_str().unwrap().to_owned();
+
+    // (c) The access token as refresh_token, with the instance's own attestation and DPoP key.
+    let as_refresh = TokenRequest::RefreshToken { refresh_token: at, scope: None }.to_form();
+    let (s, v) = attested_token(&fed, &wallet, as_refresh, &attestation(&fed, &waa, &waa_key)).await;
+    assert_eq!((s, v["error"].as_str()), (400, Some("invalid_grant")), "an at+jwt as refresh_token: {v}");
+    assert!(v["error_description"].as_str().unwrap().contains("is not rt+jwt"), "{v}");
 }
 
 /// IT-Wallet 1.4 §3.3 "Token errors", §8: a wallet attestation that is not fresh (expired) is

@@ -195,6 +195,57 @@ async fn par_refusals() {
     assert_eq!(s, 201, "{v}");
     let (s, v) = Client::par_as(&fed, &c.par_body(&fed, &c.key), Some(&h)).await;
     assert_eq!((s, v["error"].as_str()), (401, Some("invalid_client")), "replayed attestation PoP: {v}");
+
+    // A PoP signed by the WAA's key whose `iss` is not the client_id (the thumbprint of the
+    // WAA's `cnf.jwk`), here another key's thumbprint (IT-Wallet 1.4 §3.3; wallet-core
+    // `ClientIdMismatch`): `invalid_client`. The same PoP with the right `iss` passes.
+    let other = stranger.public_jwk().thumbprint().to_string();
+    let h = ClientAttestationHeaders { attestation: c.waa.clone(), pop: pop_with_iss(&c.key, &other, issuer, "0c3a1f4e-7b2d-4c8e-9a51-3d6f0b2e8c71") };
+    let (s, v) = Client::par_as(&fed, &c.par_body(&fed, &c.key), Some(&h)).await;
+    assert_eq!((s, v["error"].as_str()), (401, Some("invalid_client")), "PoP iss other than the client_id: {v}");
+    assert!(v["error_description"].as_str().unwrap().contains("PoP iss is not the attested client id"), "{v}");
+    let client_id = c.key.public_jwk().thumbprint().to_string();
+    let h = ClientAttestationHeaders { attestation: c.waa.clone(), pop: pop_with_iss(&c.key, &client_id, issuer, "5e8b2d9a-1c4f-4a7e-b3d6-8f0a2c5e9b14") };
+    let (s, v) = Client::par_as(&fed, &c.par_body(&fed, &c.key), Some(&h)).await;
+    assert_eq!(s, 201, "the same PoP built by hand with iss = client_id: {v}");
+}
+
+/// An `OAuth-Client-Attestation-PoP` (`typ: oauth-client-attestation-pop+jwt`, no `kid`)
+/// signed by `key`, claiming `iss`, for `audience`, with `jti`.
+fn pop_with_iss(key: &SoftwareSigner, iss: &str, audience: &str, jti: &str) -> String {
+    use wallet_core::attestation::{Audience, POP_TYP, PopClaims};
+    use wallet_core::jose::{JwsHeader, WithoutKid, jws};
+    let now = UnixTime::now();
+    let claims = PopClaims {
+        iss: iss.to_owned(),
+        aud: Audience::One(audience.to_owned()),
+        jti: jti.to_owned(),
+        iat: Some(now.secs()),
+        exp: Some(now.plus(60).secs()),
+        nbf: None,
+        challenge: None,
+        nonce: None,
+    };
+    jws::sign_json(&JwsHeader::new(key.alg()).with_typ(POP_TYP), &claims, &WithoutKid(key)).unwrap()
+}
+
+/// IT-Wallet 1.4 §3.3 steps 4–5: `/authorize` with a `client_id` but no `request_uri` is
+/// refused 400 `invalid_request`, and not redirected (no `Location`: the issuer has no
+/// `redirect_uri` it could trust).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn authorize_without_request_uri_is_invalid_request_without_redirect() {
+    let fed = Fed::new().await;
+    let c = Client::new(&fed);
+    // A PAR first: the client has a pushed request, which a missing request_uri must not reach.
+    let _ = c.authorize_url(&fed).await;
+    let client_id = c.key.public_jwk().thumbprint().to_string();
+    let r = fed.http.get(format!("{}?client_id={client_id}", fed.url("/authorize"))).send().await.unwrap();
+    let status = r.status().as_u16();
+    let location = r.headers().get("location").cloned();
+    let v: Value = r.json().await.unwrap();
+    assert_eq!((status, v["error"].as_str()), (400, Some("invalid_request")), "no request_uri: {v}");
+    assert!(v["error_description"].as_str().unwrap().contains("request_uri"), "{v}");
+    assert!(location.is_none(), "no redirect: {location:?}");
 }
 
 /// IT-Wallet 1.4 §3.3 steps 4–5: `/authorize` refuses an expired `request_uri` (400

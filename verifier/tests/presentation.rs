@@ -477,3 +477,76 @@ async fn session_options_are_checked() {
         assert!(v["error_description"].as_str().unwrap().contains(why), "{v}");
     }
 }
+
+/// A response without `state` names no session: refused before anything is looked up or
+/// recorded, whether it is an encrypted response or a wallet error response.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn response_without_state_is_refused_and_nothing_is_recorded() {
+    let fed = Fed::new().await;
+    let wallet = Wallet::new();
+    let (id, f) = fetched(&fed, &wallet).await;
+    let p = wallet.present(&fed.issuer.pid(&wallet.holder), &AGE, f.request.client_id.as_str(), &f.request.nonce);
+    let encrypted = wallet.response_form(&f.request, vec![("pid", p)], None);
+    let declined = wallet_core::oid4vp::response::ErrorResponse::access_denied(None).to_form();
+    assert!(declined.contains("error=access_denied") && !declined.contains("state"), "{declined}");
+    for form in [encrypted, declined] {
+        let (s, body) = post_response(&fed, &f.request.response_uri, form).await;
+        assert_eq!((s, body["error"].as_str()), (400, Some("invalid_request")), "{body}");
+        assert!(body["error_description"].as_str().unwrap().starts_with("state missing"), "{body}");
+        assert_eq!(fed.state(&id).await["status"], "request_fetched", "nothing recorded");
+    }
+    let (s, v) = fed.result(&id, None).await;
+    assert_eq!((s, v["error"].as_str()), (409, Some("invalid_request")), "no verdict: {v}");
+}
+
+/// A `request_uri` POST whose body is not a form (OpenID4VP 1.0 §5.10.1) is refused without
+/// consuming the handle: the wallet's correct POST that follows gets the request object.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_uri_post_with_a_json_body_is_refused_and_the_handle_kept() {
+    let fed = Fed::new().await;
+    let s = fed.session(pid_session("cross_device")).await;
+    let id = s["session_id"].as_str().unwrap();
+    let wallet_url = s["wallet_url"].as_str().unwrap();
+    let url = wallet_core::oid4vp::AuthorizationRequestUrl::parse(wallet_url).unwrap();
+    let wallet_core::oid4vp::RequestRef::Uri { uri, method, .. } = &url.request else { panic!("by reference") };
+    assert_eq!(*method, wallet_core::oid4vp::RequestUriMethod::Post);
+    let (st, v) = Fed::json(
+        fed.http
+            .post(uri)
+            .header("content-type", "application/json")
+            .header("accept", "application/oauth-authz-req+jwt")
+            .body(json!({"wallet_nonce": "abcdefghijklmnopqrstuv"}).to_string()),
+    )
+    .await;
+    assert_eq!((st, v["error"].as_str()), (400, Some("invalid_request")), "{v}");
+    assert!(v["error_description"].as_str().unwrap().contains("must be application/x-www-form-urlencoded"), "{v}");
+    assert_eq!(fed.state(id).await["status"], "created", "the handle was not consumed");
+    // The form POST (`fetch_raw` checks the content type of a 200).
+    let wallet = Wallet::new();
+    let (st, body, _) = wallet.fetch_raw(&fed, wallet_url).await;
+    assert_eq!(st, 200, "{body}");
+    assert_eq!(fed.state(id).await["status"], "request_fetched");
+}
+
+/// A raw DCQL query for an `mso_mdoc` credential: the session is created, but a response
+/// presenting an mdoc is refused (only SD-JWT VC presentations are verified for now), the
+/// verdict saying so with `unsupported_format`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mso_mdoc_presentation_is_refused_as_an_unsupported_format() {
+    let fed = Fed::new().await;
+    let query = json!({"credentials": [{"id": "mdl", "format": "mso_mdoc", "meta": {"doctype_value": "org.iso.18013.5.1.mDL"}, "claims": [{"path": ["org.iso.18013.5.1", "family_name"]}]}]});
+    let s = fed.session(json!({"dcql_query": query, "flow": "cross_device"})).await;
+    let id = s["session_id"].as_str().unwrap().to_owned();
+    let wallet = Wallet::new();
+    let f = wallet.fetch(&fed, s["wallet_url"].as_str().unwrap()).await;
+    assert_eq!(fed.state(&id).await["status"], "request_fetched");
+    // Some DeviceResponse-looking bytes, base64url: never parsed.
+    let form = wallet.response_form(&f.request, vec![("mdl", "omd2ZXJzaW9uYzEuMGlkb2N1bWVudHOA".to_owned())], f.request.state.clone());
+    let (st, body) = post_response(&fed, &f.request.response_uri, form).await;
+    assert_eq!((st, body["error"].as_str()), (400, Some("invalid_request")), "{body}");
+    assert!(body["error_description"].as_str().unwrap().contains("mso_mdoc"), "{body}");
+    assert_eq!(fed.state(&id).await["status"], "refused");
+    let (s, v) = fed.result(&id, None).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!((v["status"].as_str(), v["reason_code"].as_str(), v["credential"].as_str()), (Some("refused"), Some("unsupported_format"), Some("mdl")), "{v}");
+}

@@ -639,7 +639,7 @@ impl X5cResolver {
 impl IssuerKeyResolver for X5cResolver {
     fn resolve(&self, iss: &str, header: &JwsHeader, now: UnixTime) -> Result<Cow<'_, Jwk>, KeyResolutionError> {
         let x5c = header.x5c.as_deref().ok_or(KeyResolutionError::MissingHeader("x5c"))?;
-        let chain = self.anchors.verify_chain(x5c, now).map_err(|e| KeyResolutionError::BadChain(e.to_string()))?;
+        let chain = self.anchors.verify_chain(x5c, now).map_err(|e| KeyResolutionError::BadChain(format!("x5c: {e}")))?;
         let host = uri_host(iss);
         let named = chain.san_uris.iter().any(|u| u == iss) || host.as_ref().is_some_and(|h| chain.san_dns.iter().any(|d| d == h));
         if !named {

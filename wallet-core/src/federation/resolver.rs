@@ -55,7 +55,7 @@ impl TrustChainResolver {
             Some(memo) => memo.validate(chain, &self.anchor, now),
             None => validate(chain, &self.anchor, now).map(Arc::new),
         }
-        .map_err(|e| KeyResolutionError::BadChain(e.to_string()))?;
+        .map_err(|e| KeyResolutionError::BadChain(format!("trust chain: {e}")))?;
         if v.subject.claims.sub.as_str() != iss {
             return Err(KeyResolutionError::IssuerMismatch { iss: iss.to_owned(), reason: format!("the trust chain is about {}", v.subject.claims.sub) });
         }

@@ -480,6 +480,11 @@ mod tests {
         let k = &w.cred_keys[0];
         let old = key_proof(k, Some(&w.wua), Some(&w.client_id()), ISSUER, Some(C_NONCE), NOW.plus(-DEFAULT_MAX_AGE - 1)).unwrap();
         assert!(matches!(run(&w, &[old]), Err(ProofError::IatOutOfWindow { index: 0, .. })));
+        // Issued in the future, beyond the skew: refused alike.
+        let ahead = key_proof(k, Some(&w.wua), Some(&w.client_id()), ISSUER, Some(C_NONCE), NOW.plus(600)).unwrap();
+        let e = run(&w, &[ahead]).unwrap_err();
+        assert!(matches!(e, ProofError::IatOutOfWindow { index: 0, .. }), "{e:?}");
+        assert_eq!(e.code(), crate::oid4vci::ErrorCode::InvalidProof);
         let other_iss = key_proof(k, Some(&w.wua), Some("someone-else"), ISSUER, Some(C_NONCE), NOW).unwrap();
         assert_eq!(run(&w, &[other_iss]).unwrap_err(), ProofError::IssMismatch { index: 0 });
         let claims = ProofClaims { iss: Some(w.client_id()), aud: Audience::One(ISSUER.into()), iat: NOW.secs(), nonce: Some(C_NONCE.into()) };

@@ -24,8 +24,9 @@ pub enum KeyResolutionError {
     /// The header lacks what this resolver needs (e.g. `x5c`).
     #[error("header lacks `{0}`")]
     MissingHeader(&'static str),
-    /// The certificate chain in `x5c` does not verify to a trusted root.
-    #[error("x5c chain rejected: {0}")]
+    /// The issuer's chain does not verify to a trusted root: its `x5c` certificates, or its
+    /// federation trust chain (the text says which).
+    #[error("chain rejected: {0}")]
     BadChain(String),
     /// The issuer's chain is valid, but it holds none of the trust marks required of it
     /// (IT-Wallet 1.4 §1.3: a wallet provider holds the wallet-provider trust mark).

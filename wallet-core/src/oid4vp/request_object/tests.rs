@@ -491,3 +491,42 @@ fn transaction_data_of_an_unknown_type_is_refused() {
     assert_eq!(err(&fx, move |c| c.transaction_data = Some(vec![untyped])), RequestObjectError::TransactionDataNotSupported("an entry without `type`".into()));
     assert_eq!(err(&fx, |c| c.transaction_data = Some(vec!["%%".into()])), RequestObjectError::TransactionDataNotSupported("an entry that is not base64url JSON".into()));
 }
+
+/// `client_metadata` never overrides what the RP's trust chain registers (RPR-113): a
+/// `response_uri` listed only in `client_metadata` is not registered, and a signing key
+/// carried there does not verify the request object.
+#[test]
+fn client_metadata_does_not_override_the_federation_metadata() {
+    let fx = Fixture::new();
+    let evil = "https://evil.example.it/response";
+    let e = err(&fx, |c| {
+        let mut md = c.client_metadata.clone().unwrap_or_else(|| json!({}));
+        md["response_uris"] = json!([evil]);
+        md["response_uris_supported"] = json!([evil]);
+        c.client_metadata = Some(md);
+        c.response_uri = Some(evil.into());
+    });
+    assert_eq!(e, RequestObjectError::ResponseUriNotRegistered(evil.into()));
+    // An attacker's key in client_metadata.jwks, the request object signed with it.
+    let attacker = SoftwareSigner::generate().unwrap();
+    let mut claims = fx.builder().claims().unwrap();
+    let mut md = claims.client_metadata.clone().unwrap_or_else(|| json!({}));
+    let mut keys = md["jwks"]["keys"].as_array().cloned().unwrap_or_default();
+    keys.push(serde_json::from_str(&attacker.public_jwk().to_json()).unwrap());
+    md["jwks"] = json!({"keys": keys});
+    claims.client_metadata = Some(md);
+    let header = SigningHeader { kid: attacker.kid(), ..fx.header() };
+    let jwt = sign_claims(&claims, &attacker, &header).unwrap();
+    assert_eq!(verify_fed(&fx, &jwt).unwrap_err(), RequestObjectError::UnknownKid(attacker.kid()));
+}
+
+/// `x509_hash`: the certificate binds the `redirect_uri` host too, not only the
+/// `response_uri`'s.
+#[test]
+fn x5c_san_must_bind_the_redirect_uri_host() {
+    let fx = Fixture::new();
+    let mut b = x509_builder(&fx);
+    b.redirect_uri = Some("https://evil.example.org/cb".into());
+    let header = SigningHeader { x5c: Some(vec![b64(&fx.rp_leaf)]), ..Default::default() };
+    assert_eq!(verify_x509(&fx, &b.sign(&fx.rp_ro, &header).unwrap()).unwrap_err(), RequestObjectError::SanMismatch("https://evil.example.org/cb".into()));
+}

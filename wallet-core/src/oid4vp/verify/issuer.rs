@@ -260,7 +260,7 @@ impl IssuerKeyResolver for StatusSignerKeys<'_> {
         let (Some(anchors), Some(x5c)) = (self.x509, &header.x5c) else {
             return Err(KeyResolutionError::UnknownIssuer { iss: iss.to_owned() });
         };
-        let v = anchors.verify_chain(x5c, now).map_err(|e| KeyResolutionError::BadChain(e.to_string()))?;
+        let v = anchors.verify_chain(x5c, now).map_err(|e| KeyResolutionError::BadChain(format!("x5c: {e}")))?;
         if !x5c_names(&v, iss) {
             return Err(KeyResolutionError::IssuerMismatch { iss: iss.to_owned(), reason: "the x5c leaf does not name the status list's host".into() });
         }

@@ -6,7 +6,7 @@
 //! 1. issuer trust ([`TrustedIssuer`], [`IssuerTrustPath`]): trust chain (header or resolved) to a configured anchor, or
 //!    the `x5c` leaf chained to the federation CA ([`Refusal::UntrustedIssuer`]);
 //! 2. the SD-JWT VC with [`crate::sd_jwt::Verifier`]: `typ`, issuer signature
-//!    ([`Refusal::BadSignature`]), digests, `exp`/`nbf` ([`Refusal::Expired`]), the KB-JWT
+//!    ([`Refusal::BadSignature`]), digests, `exp` (REQUIRED) and `nbf` ([`Refusal::Expired`]), the KB-JWT
 //!    (REQUIRED: `typ`, `cnf` key, `aud` = the `client_id` with or without its prefix,
 //!    `nonce`, `iat` within 120 s, `sd_hash`: [`Refusal::KeyBinding`]);
 //! 3. the issuer may issue this `vct` ([`Refusal::IssuerNotAllowedForVct`]): its federation
@@ -437,6 +437,12 @@ pub async fn verify_presentation(presentation: &str, query: &CredentialQuery, ct
     }
     let verified = verifier.verify_split(&parts, jws, ctx.now).map_err(Refusal::from_sd_jwt)?;
     let key_binding = verified.key_binding.clone().ok_or(Refusal::KeyBinding(KeyBindingFailure::Missing))?;
+    // IT-Wallet 1.4 SD-JWT VC data model: `exp` is REQUIRED (the technical validity the
+    // verifier must check, §8 "exp has passed"); SD-JWT VC alone leaves it optional, so the
+    // SD-JWT layer accepts its absence and the IT profile refuses it here.
+    if !verified.claims.contains_key("exp") {
+        return Err(Refusal::InvalidCredential(SdJwtError::BadClaim("exp")));
+    }
     let vct = verified.claim_str("vct").unwrap_or_default().to_owned();
 
     // 3. May this issuer issue this type?

@@ -417,6 +417,17 @@ fn expired_credential_is_refused() {
     assert_eq!(check(&fx, &present(&fx, &sd, &paths(), RP, NONCE, NOW), &valid_lists(&fx)).unwrap_err(), Refusal::Expired { exp: NOW.secs() - 3_600 });
 }
 
+/// IT-Wallet's SD-JWT VC data model makes `exp` REQUIRED: a credential without one is
+/// refused as invalid (nothing bounds its validity).
+#[test]
+fn a_credential_without_exp_is_refused() {
+    let fx = Fixture::new();
+    let sd = fx.pid_with(|c| drop(c.remove("exp")));
+    let e = check(&fx, &present(&fx, &sd, &paths(), RP, NONCE, NOW), &valid_lists(&fx)).unwrap_err();
+    assert_eq!(e, Refusal::InvalidCredential(crate::sd_jwt::SdJwtError::BadClaim("exp")));
+    assert_eq!(e.code(), "invalid_credential");
+}
+
 #[test]
 fn extra_or_missing_disclosures_are_refused() {
     let fx = Fixture::new();
@@ -709,4 +720,96 @@ fn iss_read_early_is_a_string_or_absent() {
         let p = format!("{}~", jwt(payload));
         assert_eq!(check(&fx, &p, &l).unwrap_err(), Refusal::Malformed("issuer JWT has no iss".into()), "{payload}");
     }
+}
+
+/// Every way an issuer's trust can fail after its credential's signature is made (IT-Wallet
+/// 1.4 §8 "the issuer is untrusted"): a valid chain about another entity than `iss` (a
+/// trusted issuer signing in another's name), an `x5c` alone to a foreign CA, an `x5c` leaf
+/// that does not name the issuer, a chain with an `x5c` leaf of another key. Each is 403
+/// with its reason.
+#[test]
+fn each_issuer_trust_failure_is_refused_with_its_reason() {
+    let fx = Fixture::new();
+    let l = valid_lists(&fx);
+    let refused = |sd: &SdJwt, case: &str| {
+        let e = check(&fx, &present(&fx, sd, &paths(), RP, NONCE, NOW), &l).expect_err(case);
+        assert_eq!(e.http_status(), 403, "{e:?}");
+        match e {
+            Refusal::UntrustedIssuer(why) => why,
+            other => panic!("{other:?}"),
+        }
+    };
+    // Our issuer's valid chain, but the credential says another issuer.
+    let impostor = fx.issue_pid(|c| drop(c.insert("iss".into(), "https://other.example.it".into())), |_| {}, &fx.issuer_key);
+    let why = refused(&impostor, "a chain about another entity");
+    assert!(why.contains("the trust chain is about"), "{why}");
+    // x5c only, from another federation's CA.
+    let foreign = Pki::new().leaf(&fx.issuer_key, ISSUER);
+    let why = refused(&fx.issue_pid(|_| {}, |h| { h.trust_chain = None; h.x5c = Some(vec![b64(&foreign)]); }, &fx.issuer_key), "a foreign CA");
+    assert!(why.starts_with("x5c: "), "{why}");
+    // x5c only, our CA, but the leaf names someone else.
+    let elsewhere = fx.pki.leaf(&fx.issuer_key, "https://else.example.it");
+    let why = refused(&fx.issue_pid(|_| {}, |h| { h.trust_chain = None; h.x5c = Some(vec![b64(&elsewhere)]); }, &fx.issuer_key), "a leaf naming another");
+    assert!(why.contains("does not name the issuer"), "{why}");
+    // The chain, with an x5c leaf certifying another key.
+    let other_leaf = fx.pki.leaf(&SoftwareSigner::generate().unwrap(), ISSUER);
+    let why = refused(&fx.issue_pid(|_| {}, |h| h.x5c = Some(vec![b64(&other_leaf)]), &fx.issuer_key), "a leaf of another key");
+    assert!(why.contains("x5c leaf key is not the issuer's federation key"), "{why}");
+}
+
+/// A KB-JWT on a credential bound to no key (no `cnf`), and a malformed `cnf`: refused
+/// (ALL-006: nothing proves who presents it).
+#[test]
+fn key_binding_to_a_credential_without_a_holder_key_is_refused() {
+    let fx = Fixture::new();
+    let l = valid_lists(&fx);
+    let unbound = fx.pid_with(|c| drop(c.remove("cnf")));
+    let e = check(&fx, &present(&fx, &unbound, &paths(), RP, NONCE, NOW), &l).unwrap_err();
+    assert_eq!(e, Refusal::KeyBinding(KeyBindingFailure::NoHolderKey));
+    assert_eq!(e.http_status(), 403);
+    let malformed = fx.pid_with(|c| drop(c.insert("cnf".into(), serde_json::json!({"jwk": 1}))));
+    let e = check(&fx, &present(&fx, &malformed, &paths(), RP, NONCE, NOW), &l).unwrap_err();
+    assert!(matches!(e, Refusal::InvalidCredential(_) | Refusal::KeyBinding(_)), "{e:?}");
+}
+
+/// A KB-JWT issued in the future, beyond the tolerated skew (ATT-013): refused like a stale
+/// one.
+#[test]
+fn a_kb_jwt_from_the_future_is_refused() {
+    let fx = Fixture::new();
+    let ahead = present(&fx, &fx.pid(), &paths(), RP, NONCE, NOW.plus(600));
+    assert_eq!(check(&fx, &ahead, &valid_lists(&fx)).unwrap_err(), Refusal::KeyBinding(KeyBindingFailure::IatOutOfWindow));
+}
+
+/// A malformed `status` claim cannot be checked (indeterminate); a status value the
+/// verifier does not know is refused as not understood (IT-Wallet 1.4: the RP SHOULD reject
+/// what it cannot establish).
+#[test]
+fn a_malformed_status_claim_or_an_unknown_status_value_is_refused() {
+    let fx = Fixture::new();
+    let sd = fx.pid_with(|c| drop(c.insert("status".into(), serde_json::json!({"status_list": {"idx": "x", "uri": STATUS_URI}}))));
+    let e = check(&fx, &present(&fx, &sd, &paths(), RP, NONCE, NOW), &valid_lists(&fx)).unwrap_err();
+    assert!(matches!(&e, Refusal::StatusUnavailable(m) if m.starts_with("status claim: ")), "{e:?}");
+    assert!(e.is_indeterminate());
+    let mut list = StatusList::new(Bits::from_u64(4).unwrap(), 16);
+    list.set(3, StatusValue::Other(0x0C)).unwrap();
+    let token = StatusListToken { list, uri: STATUS_URI.into(), iss: Some(ISSUER.into()), iat: NOW.plus(-10), exp: Some(NOW.plus(3600)), ttl: Some(600), aggregation_uri: None };
+    let jwt = token.sign(&JwsHeader::new(JwsAlg::Es256).with_kid(fx.issuer_key.kid()), &fx.issuer_key).unwrap();
+    let lists = Lists { tokens: HashMap::from([(STATUS_URI.to_owned(), jwt)]), fetches: AtomicUsize::new(0) };
+    let e = check(&fx, &good(&fx), &lists).unwrap_err();
+    assert_eq!(e, Refusal::UnknownStatus(0x0C));
+    assert!(e.is_indeterminate());
+}
+
+/// An `mso_mdoc` presentation: not verified yet (mdoc comes later), so never verified:
+/// refused as an unsupported format, an indeterminate verdict.
+#[test]
+fn an_mdoc_presentation_is_refused_as_unsupported_for_now() {
+    let fx = Fixture::new();
+    let q = crate::oid4vp::dcql::DcqlQuery::from_value(serde_json::json!({"credentials": [{"id": "mdl", "format": "mso_mdoc", "meta": {"doctype_value": "org.iso.18013.5.1.mDL"}, "claims": [{"path": ["org.iso.18013.5.1", "family_name"]}]}]})).unwrap();
+    let cid = fx.client_id();
+    let ctx = PresentationContext::new(&cid, NONCE, NOW);
+    let e = block_on(verify_presentation("o2d2ZXJzaW9uYzEuMA", &q.credentials[0], &ctx)).unwrap_err();
+    assert!(matches!(&e, Refusal::UnsupportedFormat(f) if f.contains("mso_mdoc")), "{e:?}");
+    assert!(e.is_indeterminate());
 }
