@@ -73,16 +73,20 @@ pub(crate) struct AdminAnswer {
 pub(crate) fn send(service: &str, base: &str, what: &str, token: &str, r: reqwest::blocking::RequestBuilder) -> Result<AdminAnswer, CliError> {
     let r = r.bearer_auth(token).send().map_err(|e| usage(format!("{what}: cannot reach the {service} at {base}: {e}")))?;
     let status = r.status().as_u16();
-    let text = r.text().unwrap_or_default();
-    Ok(AdminAnswer { status, json: serde_json::from_str(&text).unwrap_or(serde_json::Value::Null), text })
+    Ok(AdminAnswer::new(status, r.text().unwrap_or_default()))
 }
 
 impl AdminAnswer {
-    /// The JSON of an answer with the status `expected` (any 2xx when `None`); else the
-    /// error [`refused`] names.
-    pub(crate) fn expect(self, expected: Option<u16>, service: &str, base: &str, what: &str) -> Result<serde_json::Value, CliError> {
+    /// An answer of `status` whose body is `text`.
+    pub(crate) fn new(status: u16, text: String) -> Self {
+        Self { status, json: serde_json::from_str(&text).unwrap_or(serde_json::Value::Null), text }
+    }
+
+    /// The answer when its status is `expected` (any 2xx when `None`); else the error
+    /// [`refused`] names.
+    pub(crate) fn checked(self, expected: Option<u16>, service: &str, base: &str, what: &str) -> Result<Self, CliError> {
         let ok = expected.map_or((200..300).contains(&self.status), |s| s == self.status);
-        if ok { Ok(self.json) } else { Err(refused(service, base, what, &self)) }
+        if ok { Ok(self) } else { Err(refused(service, base, what, &self)) }
     }
 }
 

@@ -358,10 +358,7 @@ fn admin_call(a: &Admin, method: reqwest::Method, path: &str, body: Option<Value
         req = req.json(&b);
     }
     let what = format!("{method} {url}");
-    let answer = crate::admin_args::send("entity", base, &what, &token, req)?;
-    if !(200..300).contains(&answer.status) {
-        return Err(crate::admin_args::refused("entity", base, &what, &answer));
-    }
+    let answer = crate::admin_args::send("entity", base, &what, &token, req)?.checked(None, "entity", base, &what)?;
     if !answer.text.is_empty() {
         crate::print_out(&answer.text);
     }

@@ -193,7 +193,7 @@ fn admin_post(a: &AdminArgs, path: &str, body: &Value) -> Result<Value, CliError
     let token = a.token()?;
     let http = reqwest::blocking::Client::builder().timeout(std::time::Duration::from_secs(30)).build().map_err(usage)?;
     let what = format!("POST {path}");
-    crate::admin_args::send("issuer", a.base(), &what, &token, http.post(format!("{}{path}", a.base())).json(body))?.expect(None, "issuer", a.base(), &what)
+    crate::admin_args::send("issuer", a.base(), &what, &token, http.post(format!("{}{path}", a.base())).json(body))?.checked(None, "issuer", a.base(), &what).map(|a| a.json)
 }
 
 fn offer(a: &AdminArgs, citizen: &str, configurations: &[String], no_tx_code: bool) -> Result<(), CliError> {

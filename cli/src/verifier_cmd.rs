@@ -107,9 +107,7 @@ fn follow(token: &str, base: &str, id: &str, wait: Option<u64>, expires_at: Opti
         })?;
     let status = r.status().as_u16();
     if status != 200 {
-        let text = r.text().unwrap_or_default();
-        let answer = AdminAnswer { status, json: serde_json::from_str(&text).unwrap_or(Value::Null), text };
-        return Err(refused("verifier", base, "following the session", &answer));
+        return Err(refused("verifier", base, "following the session", &AdminAnswer::new(status, r.text().unwrap_or_default())));
     }
     let mut last = String::new();
     let gave_up = |last: &str| usage(format!("no verdict within {} s; the session is {}", limit.as_secs(), if last.is_empty() { "created" } else { last }));
@@ -119,25 +117,22 @@ fn follow(token: &str, base: &str, id: &str, wait: Option<u64>, expires_at: Opti
             Err(e) if e.kind() == std::io::ErrorKind::TimedOut || std::time::Instant::now() >= deadline => return Err(gave_up(&last)),
             Err(e) => return Err(usage(format!("following the session: the verifier's events broke off: {e}"))),
         };
-        let Some(data) = line.strip_prefix("data:") else {
-            if std::time::Instant::now() >= deadline {
-                return Err(gave_up(&last));
+        // An event's data: the session's state, a verdict ends the wait whenever it comes.
+        if let Some(data) = line.strip_prefix("data:") {
+            let state: Value = serde_json::from_str(data.trim()).unwrap_or(Value::Null);
+            if let Some(e) = state.get("error").and_then(Value::as_str) {
+                eprintln!("the verifier could not read the session's state ({e})");
             }
-            continue;
-        };
-        let state: Value = serde_json::from_str(data.trim()).unwrap_or(Value::Null);
-        if let Some(e) = state.get("error").and_then(Value::as_str) {
-            eprintln!("the verifier could not read the session's state ({e})");
+            let now = state.get("status").and_then(Value::as_str).unwrap_or_default().to_owned();
+            if !now.is_empty() && now != last {
+                eprintln!("{}", state_words(&now));
+                if is_final(&now) {
+                    return Ok(now);
+                }
+                last = now;
+            }
         }
-        let now = state.get("status").and_then(Value::as_str).unwrap_or_default().to_owned();
-        if now.is_empty() || now == last {
-            continue;
-        }
-        eprintln!("{}", state_words(&now));
-        if is_final(&now) {
-            return Ok(now);
-        }
-        last = now;
+        // Every line (keep-alives included) looks at the deadline.
         if std::time::Instant::now() >= deadline {
             return Err(gave_up(&last));
         }
@@ -183,7 +178,7 @@ fn check(a: &AdminArgs, preset: Option<&str>, dcql: Option<&Path>, no_qr: bool, 
     let http = reqwest::blocking::Client::builder().timeout(Duration::from_secs(30)).build().map_err(usage)?;
     let sessions = format!("{base}{}", verifier::routes::SESSIONS_PATH);
     let what = "creating the session";
-    let created = send("verifier", base, what, &token, http.post(&sessions).json(&body))?.expect(Some(201), "verifier", base, what)?;
+    let created = send("verifier", base, what, &token, http.post(&sessions).json(&body))?.checked(Some(201), "verifier", base, what)?.json;
     let field = |k: &str| created.get(k).and_then(Value::as_str).map(str::to_owned).ok_or_else(|| usage(format!("the verifier's answer has no {k}: {created}")));
     let (id, wallet_url) = (field("session_id")?, field("wallet_url")?);
     let expires_at = created.get("expires_at").and_then(Value::as_i64);
@@ -205,7 +200,7 @@ fn check(a: &AdminArgs, preset: Option<&str>, dcql: Option<&Path>, no_qr: bool, 
     // The result, fetched once (the verifier erases it then).
     let result_url = format!("{base}{}", verifier::routes::RESULT_PATH.replace("{id}", &id));
     let what = "fetching the result";
-    let result = send("verifier", base, what, &token, http.post(&result_url))?.expect(Some(200), "verifier", base, what)?;
+    let result = send("verifier", base, what, &token, http.post(&result_url))?.checked(Some(200), "verifier", base, what)?.json;
     crate::present::print_json(&result);
     match final_status.as_str() {
         "verified" => Ok(()),

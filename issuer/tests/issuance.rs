@@ -626,26 +626,14 @@ async fn a_wua_from_a_provider_without_the_wallet_provider_trust_mark_is_refused
 /// does not reach the anchor); a fresh key claiming to be our provider, with its real chain.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wua_from_a_wallet_provider_outside_the_federation_is_invalid_proof() {
-    use wallet_core::attestation::{GeneralInfo, KeyStorageInfo, ProviderSigning, StorageType, WUA_MIN_LIFETIME, WuaBuilder, WuaWalletInfo};
-    use wallet_core::jose::Signer as _;
-    use wallet_core::status::StatusReference;
+    use wallet_core::attestation::ProviderSigning;
     let fed = Fed::new().await;
     let wallet = Wallet::new(1);
     let (url, tx) = fed.offer(MARIO, &[MDL]).await;
     let (_, code) = Wallet::read_offer(&fed, &url).await;
     let at = wallet.token(&fed, &code, &tx).await;
     let k0 = &wallet.keys[0];
-    let wua = |iss: &str, signing: &ProviderSigning<'_>| {
-        let info = GeneralInfo {
-            wallet_provider_name: "Rogue".into(),
-            wallet_solution_id: "rogue-wallet".into(),
-            wallet_solution_version: "0.1.0".into(),
-            wallet_solution_certification_information: String::new(),
-        };
-        let storage = KeyStorageInfo { storage_type: StorageType::LocalNative, keys_exportable: false, storage_certification_information: String::new() };
-        let status = StatusReference { idx: 7, uri: format!("{}/status-list", iss.trim_end_matches('/')) };
-        WuaBuilder::new(iss, vec![k0.public_jwk()], status, WuaWalletInfo { general_info: info, key_storage_info: storage }, UnixTime::now(), WUA_MIN_LIFETIME).sign(signing).unwrap()
-    };
+    let wua = |iss: &str, signing: &ProviderSigning<'_>| common::wua_by(iss, &[k0], 7, signing);
     let rogue_key = SoftwareSigner::generate().unwrap();
     let cut = vec![fed.wp_chain[0].clone()];
     assert!(fed.wp_chain.len() > 1, "the provider's chain reaches the anchor: {}", fed.wp_chain.len());

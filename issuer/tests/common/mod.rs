@@ -320,12 +320,7 @@ impl Fed {
 
     /// A WUA at status index `idx` (9 is revoked).
     pub fn wua_at(&self, keys: &[&SoftwareSigner], idx: u64) -> String {
-        let info = info();
-        let storage = KeyStorageInfo { storage_type: StorageType::LocalNative, keys_exportable: false, storage_certification_information: String::new() };
-        let status = StatusReference { idx, uri: format!("{}/status-list", self.wp_id) };
-        WuaBuilder::new(self.wp_id.as_str(), keys.iter().map(|k| k.public_jwk()).collect(), status, WuaWalletInfo { general_info: info, key_storage_info: storage }, UnixTime::now(), WUA_MIN_LIFETIME)
-            .sign(&ProviderSigning::new(&self.wp_key).with_trust_chain(self.wp_chain.clone()))
-            .unwrap()
+        wua_by(self.wp_id.as_str(), keys, idx, &ProviderSigning::new(&self.wp_key).with_trust_chain(self.wp_chain.clone()))
     }
 
     /// The issuer's credential key, as a wallet finds it: in the metadata's `jwks`.
@@ -360,6 +355,16 @@ impl WpStatus {
         let jwt = token.sign(&h, &*self.key).unwrap();
         ([("content-type", wallet_core::status::MEDIA_TYPE)], jwt).into_response()
     }
+}
+
+/// A WUA naming `iss`, attesting `keys`, at status index `idx` of `iss`'s list, signed as
+/// `signing` says (our provider's key and chain, or anyone's).
+pub fn wua_by(iss: &str, keys: &[&SoftwareSigner], idx: u64, signing: &ProviderSigning<'_>) -> String {
+    let storage = KeyStorageInfo { storage_type: StorageType::LocalNative, keys_exportable: false, storage_certification_information: String::new() };
+    let status = StatusReference { idx, uri: format!("{}/status-list", iss.trim_end_matches('/')) };
+    WuaBuilder::new(iss, keys.iter().map(|k| k.public_jwk()).collect(), status, WuaWalletInfo { general_info: info(), key_storage_info: storage }, UnixTime::now(), WUA_MIN_LIFETIME)
+        .sign(signing)
+        .unwrap()
 }
 
 fn info() -> GeneralInfo {

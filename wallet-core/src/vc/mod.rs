@@ -252,6 +252,14 @@ impl VerifiedVc {
     }
 }
 
+/// The credential's `exp`: REQUIRED by IT-Wallet 1.4's SD-JWT VC data model (the technical
+/// validity; SD-JWT VC alone leaves it optional, so the SD-JWT layer accepts its absence).
+/// The one home of that rule: the verifier's presentation checks and the wallet's checks of
+/// an issued credential both read `exp` through it.
+pub fn required_exp(claims: &Map<String, Value>) -> Result<i64, SdJwtError> {
+    claims.get("exp").and_then(Value::as_i64).ok_or(SdJwtError::BadClaim("exp"))
+}
+
 /// Verifies an SD-JWT VC presentation: the SD-JWT rules, then `vct`, `vct#integrity` and
 /// `status` forms.
 pub fn verify(verifier: &Verifier<'_>, presentation: &str, now: UnixTime) -> Result<VerifiedVc, VcError> {

@@ -725,7 +725,7 @@ pub fn verify_credential(
     let cnf: Jwk = claims.get("cnf").and_then(|c| c.get("jwk")).and_then(|j| serde_json::from_value(j.clone()).ok()).ok_or(CredentialRule::Cnf)?;
     let tp = cnf.thumbprint();
     let key_index = proof_keys.iter().position(|k| k.thumbprint() == tp).filter(|i| !used.contains(i)).ok_or(CredentialRule::Cnf)?;
-    let exp = claims.get("exp").and_then(Value::as_i64).ok_or(CredentialRule::Expired)?;
+    let exp = crate::vc::required_exp(claims).map_err(|_| CredentialRule::Expired)?;
     if exp <= now.secs() {
         return Err(CredentialRule::Expired);
     }

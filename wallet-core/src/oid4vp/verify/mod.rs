@@ -437,12 +437,8 @@ pub async fn verify_presentation(presentation: &str, query: &CredentialQuery, ct
     }
     let verified = verifier.verify_split(&parts, jws, ctx.now).map_err(Refusal::from_sd_jwt)?;
     let key_binding = verified.key_binding.clone().ok_or(Refusal::KeyBinding(KeyBindingFailure::Missing))?;
-    // IT-Wallet 1.4 SD-JWT VC data model: `exp` is REQUIRED (the technical validity the
-    // verifier must check, §8 "exp has passed"); SD-JWT VC alone leaves it optional, so the
-    // SD-JWT layer accepts its absence and the IT profile refuses it here.
-    if !verified.claims.contains_key("exp") {
-        return Err(Refusal::InvalidCredential(SdJwtError::BadClaim("exp")));
-    }
+    // IT-Wallet 1.4: `exp` REQUIRED (its expiry was checked by the SD-JWT layer when present).
+    crate::vc::required_exp(&verified.claims).map_err(Refusal::InvalidCredential)?;
     let vct = verified.claim_str("vct").unwrap_or_default().to_owned();
 
     // 3. May this issuer issue this type?
