@@ -7,10 +7,8 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 use service_kit::RateLimiter;
-use wallet_core::federation::entity::EntityStatement;
-use wallet_core::federation::trust_mark::{MAX_MARK_ISSUERS, TrustMarkStatus};
-use wallet_core::federation::{TrustAnchorConfig, TrustChainResolver, ValidatedChain};
-use wallet_core::jose::{Jwk, JwkSet, JwsHeader};
+use wallet_core::federation::{TrustChainResolver, ValidatedChain};
+use wallet_core::jose::{Jwk, JwsHeader};
 use wallet_core::oid4vci::metadata::{ATTEST_JWT_CLIENT_AUTH, BatchCredentialIssuance};
 use wallet_core::oid4vci::token::{GRANT_AUTHORIZATION_CODE, GRANT_PRE_AUTHORIZED_CODE, GRANT_REFRESH_TOKEN};
 use wallet_core::oid4vci::{AuthorizationServerMetadata, CredentialConfiguration, CredentialIssuerMetadata};
@@ -68,72 +66,20 @@ pub enum OpenError {
 ///
 /// A provider must also hold one of the trust marks `wallet_provider_trust_marks` names
 /// (IT-Wallet 1.4 §1.3, issue 12: "any wallet provider whose chain reaches a configured
-/// trust anchor and which holds the wallet-provider trust mark"), valid under that anchor's
-/// current `trust_mark_issuers` (wallet-core [`wallet_core::federation::trust_mark::held`]).
-/// The anchors' configurations are fetched ahead of the synchronous checks
-/// ([`Issuer::fetch_anchor_configurations`]); a chain is remembered only once its mark
-/// checked, and not past the mark's `exp`.
-///
-/// The mark is also validated dynamically (IT-Wallet 1.4 §1.1: "static plus dynamic"; OID-FED
-/// §8.4): [`Issuer::fetch_mark_statuses`] asks its issuer's
-/// `federation_trust_mark_status_endpoint` about it before the synchronous checks, once it
-/// validates statically with that issuer's keys (nothing unverified is sent): the anchor's,
-/// or, for a mark an intermediate (or another issuer the anchor lists in
-/// `trust_mark_issuers`) issued, those of the issuer's own trust chain to the anchor, whose
-/// resolved metadata names the endpoint. The answer is used
-/// `trust_mark_status_refresh` seconds; `revoked`, `expired` or `invalid` refuses the
-/// provider. When the endpoint cannot be asked (none published, unreachable, an answer that
-/// does not verify, an issuer whose chain cannot be resolved) the static validation stands,
-/// and the log says so: a status endpoint down must not stop every wallet from getting
-/// credentials.
-///
-/// A mark issuer need not be in the provider's chain (OID-FED §7.3: the anchor accrediting
-/// it in `trust_mark_issuers` is what counts). The static check then needs that issuer's
-/// keys, from its own trust chain to the anchor: [`Issuer::fetch_mark_issuers`] resolves it
-/// before the synchronous checks (only an issuer the anchor accredits for a required type),
-/// and it is kept here by anchor and issuer until its `exp` (a failure for [`CHAIN_RETRY`]
-/// seconds) for [`WalletProviders::check_marks`] and the status requests. A mark whose
-/// issuer's chain cannot be resolved is refused.
+/// trust anchor and which holds the wallet-provider trust mark"), checked static plus dynamic
+/// by service-kit's [`service_kit::trust_marks::MarkKeeper`] (the verifier checks credential
+/// issuers' marks with the same): what it needs is fetched ahead of the synchronous checks
+/// ([`Issuer::prefetch_for_attestation`], [`Issuer::fetch_anchor_configurations`],
+/// [`Issuer::fetch_mark_issuers`]); a chain is remembered only once its mark checked, and
+/// not past the mark's `exp`, its status answer's time or its issuer's chain's `exp`.
 #[derive(Debug, Clone)]
 pub struct WalletProviders {
     resolvers: Vec<TrustChainResolver>,
     validated: Arc<std::sync::Mutex<ValidatedChains>>,
     fetched: Arc<std::sync::Mutex<FetchedChains>>,
-    /// Trust mark types of which a provider holds one (none: not checked).
-    required_marks: Vec<String>,
-    anchor_configurations: Arc<std::sync::Mutex<AnchorConfigurations>>,
-    mark_statuses: Arc<std::sync::Mutex<MarkStatuses>>,
-    /// Providers whose required marks' statuses were asked, by entity id, and until when
-    /// those answers are used: what the credential endpoint reads to know whether a WUA's
-    /// provider is due to be asked (a map look-up per request, no parsing).
-    statuses_asked: Arc<std::sync::Mutex<std::collections::HashMap<String, i64>>>,
-    /// How long a reported mark status is used (seconds).
-    mark_status_refresh: i64,
-    mark_issuers: Arc<std::sync::Mutex<MarkIssuerChains>>,
+    /// The trust marks a provider must hold, and what checking them keeps.
+    marks: Arc<service_kit::trust_marks::MarkKeeper>,
 }
-
-/// Trust mark statuses as their issuers reported them, by the mark's JWT (`None`: could not
-/// be asked), and until when they are used.
-type MarkStatuses = std::collections::HashMap<String, (Option<TrustMarkStatus>, i64)>;
-
-/// Mark statuses remembered at most; the memory is emptied when full.
-const MAX_MARK_STATUSES: usize = 1_024;
-
-/// Trust chains of accredited mark issuers other than the anchor, by anchor and issuer id:
-/// the validated chain (`None`: could not be resolved) and until when it is used (its `exp`;
-/// after a failure [`CHAIN_RETRY`] seconds).
-type MarkIssuerChains = std::collections::HashMap<(String, String), (Option<Arc<ValidatedChain>>, i64)>;
-
-/// Mark issuers' chains remembered at most; the memory is emptied when full.
-const MAX_MARK_ISSUER_CHAINS: usize = 1_024;
-
-/// Trust anchors' Entity Configurations by anchor id (verified with its configured keys;
-/// `None` after a failed fetch) and until when they are used.
-type AnchorConfigurations = std::collections::HashMap<String, (Option<wallet_core::federation::entity::EntityStatement>, i64)>;
-
-/// How long an anchor's configuration is used at most before it is fetched again (its
-/// `trust_mark_issuers` may change before it expires).
-const ANCHOR_REFRESH: i64 = 600;
 
 /// Providers' chains collected through the Federation API, by `iss`: the statements (none
 /// after a failed collection) and until when they are used.
@@ -153,118 +99,20 @@ impl WalletProviders {
             resolvers,
             validated: Arc::default(),
             fetched: Arc::default(),
-            required_marks,
-            anchor_configurations: Arc::default(),
-            mark_statuses: Arc::default(),
-            statuses_asked: Arc::default(),
-            mark_status_refresh,
-            mark_issuers: Arc::default(),
+            marks: Arc::new(service_kit::trust_marks::MarkKeeper::new(required_marks, mark_status_refresh, "wallet provider")),
         }
-    }
-
-    /// The kept chain of the mark issuer `iss` under `anchor` while it is to be used
-    /// (`Some((None, _))` after a failed resolution), and until when.
-    fn kept_mark_issuer(&self, anchor: &str, iss: &str, now: i64) -> Option<(Option<Arc<ValidatedChain>>, i64)> {
-        let kept = self.mark_issuers.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        kept.get(&(anchor.to_owned(), iss.to_owned())).filter(|(_, until)| now < *until).cloned()
-    }
-
-    /// Keeps the chain resolved for the mark issuer `iss` under `anchor` (`None`: failed).
-    fn keep_mark_issuer(&self, anchor: &str, iss: &str, entry: (Option<Arc<ValidatedChain>>, i64)) {
-        let mut kept = self.mark_issuers.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if kept.len() >= MAX_MARK_ISSUER_CHAINS {
-            kept.clear();
-        }
-        kept.insert((anchor.to_owned(), iss.to_owned()), entry);
-    }
-
-    /// For [`wallet_core::federation::trust_mark::held`]: the Federation Entity Keys of the
-    /// issuers of the subject's required marks whose chains to `anchor` are kept (OID-FED
-    /// §7.3), with the earliest `exp` of those chains (a mark verified with them is trusted
-    /// no longer).
-    fn mark_issuer_keys(&self, anchor: &str, chain: &ValidatedChain, now: i64) -> (Vec<(String, JwkSet)>, i64) {
-        let mut keys = Vec::new();
-        let mut until = i64::MAX;
-        let required = chain.subject.claims.trust_marks.iter().flatten().filter(|t| self.required_marks.contains(&t.trust_mark_type));
-        for iss in required.filter_map(|t| wallet_core::federation::trust_mark::unverified_issuer(&t.trust_mark)) {
-            if let Some((Some(c), exp)) = self.kept_mark_issuer(anchor, &iss, now) {
-                until = until.min(exp);
-                keys.push((iss, c.subject.claims.jwks.clone()));
-            }
-        }
-        (keys, until)
     }
 
     /// Whether the statuses of `provider`'s required trust marks are to be asked (again)
-    /// before its attestation is trusted: marks are required, and they were not asked, or
-    /// the answers' time is up (always, with a refresh of 0).
+    /// before its attestation is trusted ([`service_kit::trust_marks::MarkKeeper::statuses_due`]).
     pub fn mark_statuses_due(&self, provider: &str, now: i64) -> bool {
-        if self.required_marks.is_empty() {
-            return false;
-        }
-        let asked = self.statuses_asked.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        asked.get(provider).is_none_or(|until| now >= *until)
-    }
-
-    /// The reported status of `mark` while it is to be used, up to its `until` included (with
-    /// a refresh of 0 the answer just asked counts for this request; `Some(None)`: could not
-    /// be asked).
-    fn mark_status(&self, mark: &str, now: i64) -> Option<(Option<TrustMarkStatus>, i64)> {
-        let held = self.mark_statuses.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        held.get(mark).filter(|(_, until)| now <= *until).copied()
-    }
-
-    /// Remembers the status reported for `mark` (`None`: could not be asked) and until when
-    /// it is used.
-    fn remember_mark_status(&self, mark: &str, entry: (Option<TrustMarkStatus>, i64)) {
-        let mut held = self.mark_statuses.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if held.len() >= MAX_MARK_STATUSES {
-            held.clear();
-        }
-        held.insert(mark.to_owned(), entry);
-    }
-
-    /// The anchor's configuration while it is to be used (`Some(None)` after a failure).
-    fn anchor_configuration(&self, anchor: &str, now: i64) -> Option<Option<wallet_core::federation::entity::EntityStatement>> {
-        let held = self.anchor_configurations.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        held.get(anchor).filter(|(_, until)| now < *until).map(|(c, _)| c.clone())
-    }
-
-    /// Whether an answer about `anchor`'s configuration (it, or the failure to get it) is
-    /// held and still fresh, as [`Self::anchor_configuration`] would give it: what
-    /// [`Issuer::fetch_anchor_configurations`] asks at every request, without copying the
-    /// configuration.
-    fn anchor_configuration_held(&self, anchor: &str, now: i64) -> bool {
-        let held = self.anchor_configurations.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        held.get(anchor).is_some_and(|(_, until)| now < *until)
+        self.marks.statuses_due(provider, now)
     }
 
     /// Whether the chain's provider holds a required trust mark: until when it is valid
     /// (`i64::MAX` without an `exp`, or when no mark is required).
-    fn check_marks(&self, iss: &str, r: &TrustChainResolver, chain: &wallet_core::federation::ValidatedChain, now: UnixTime) -> Result<i64, KeyResolutionError> {
-        if self.required_marks.is_empty() {
-            return Ok(i64::MAX);
-        }
-        let missing = |reason: String| KeyResolutionError::MissingTrustMark { iss: iss.to_owned(), reason };
-        let anchor = r.anchor();
-        let Some(Some(configuration)) = self.anchor_configuration(anchor.id.as_str(), now.secs()) else {
-            return Err(missing(format!("the trust anchor {}'s configuration could not be fetched to check them", anchor.id)));
-        };
-        let (issuer_keys, issuers_until) = self.mark_issuer_keys(anchor.id.as_str(), chain, now.secs());
-        let mark = wallet_core::federation::trust_mark::held(chain, &self.required_marks, anchor, &configuration, &issuer_keys, now).map_err(|e| missing(e.to_string()))?;
-        let jwt = chain.subject.claims.trust_marks.iter().flatten().find(|t| t.trust_mark_type == mark.trust_mark_type).map(|t| t.trust_mark.as_str());
-        let status_until = match jwt.and_then(|j| self.mark_status(j, now.secs())) {
-            // An answer held (active, or the endpoint could not be asked: the static check
-            // stands): the chain is remembered no longer than that answer is used.
-            Some((Some(TrustMarkStatus::Active) | None, until)) => until,
-            Some((Some(other), _)) => {
-                return Err(missing(format!("{}: its issuer {} reports it {} (trust mark status)", mark.trust_mark_type, mark.iss, other.as_str())));
-            }
-            // Not asked yet: trusted on the static check for this request only, not
-            // remembered, so that the status, once asked, counts at the next check.
-            None => now.secs(),
-        };
-        Ok(mark.exp.unwrap_or(i64::MAX).min(status_until).min(issuers_until))
+    fn check_marks(&self, iss: &str, r: &TrustChainResolver, chain: &ValidatedChain, now: UnixTime) -> Result<i64, KeyResolutionError> {
+        self.marks.check(chain, r.anchor(), now).map_err(|reason| KeyResolutionError::MissingTrustMark { iss: iss.to_owned(), reason })
     }
 
     /// The chain collected for `iss`, while it is to be used (`None` after a failure too).
@@ -1224,9 +1072,9 @@ impl Issuer {
     /// chains of its marks' issuers outside its chain, the status of its trust marks.
     pub async fn prefetch_for_attestation(&self, attestation: Option<&str>) {
         self.fetch_provider_chain(attestation).await;
-        self.fetch_anchor_configurations().await;
-        self.fetch_mark_issuers(attestation).await;
-        self.fetch_mark_statuses(attestation).await;
+        let now = self.now();
+        let chain = self.attested_chain(attestation, now.secs()).unwrap_or_default();
+        self.inner.wallet_providers.marks.prefetch(&self.inner.http, &self.inner.config.trust_anchors, &chain, now).await;
     }
 
     /// The wallet provider's trust chain as an attestation (WAA or WUA) shows it, unverified:
@@ -1243,244 +1091,21 @@ impl Issuer {
     }
 
     /// The chains of the issuers of a wallet provider's required trust marks (the
-    /// attestation's chain, as [`Self::fetch_mark_statuses`] reads it) that are neither a
-    /// trust anchor nor a superior in that chain (OID-FED §7.3: a Trust Mark Issuer need not
-    /// be in the subject's chain), for the static check
-    /// ([`WalletProviders::check_marks`]) to verify their marks with: resolved to each anchor
-    /// that accredits the issuer for the type, at most [`MAX_MARK_ISSUERS`] a provider, and
-    /// kept ([`Self::accredited_issuer_chain`]). After [`Self::fetch_anchor_configurations`];
-    /// map look-ups when they are kept. Whether a chain was resolved now.
+    /// attestation's chain, as [`Self::attested_chain`] reads it) outside that chain, for the
+    /// static check (service-kit [`service_kit::trust_marks::MarkKeeper`]). Whether one was
+    /// resolved now.
     pub async fn fetch_mark_issuers(&self, attestation: Option<&str>) -> bool {
-        use wallet_core::federation::trust_mark;
-        let providers = &self.inner.wallet_providers;
-        if providers.required_marks.is_empty() {
-            return false;
-        }
         let now = self.now();
-        let Some(chain) = self.attested_chain(attestation, now.secs()) else { return false };
-        let Some(ec) = chain.first().and_then(|j| wallet_core::federation::entity::ParsedStatement::parse(j).ok()) else { return false };
-        let mut looked_up = Vec::new();
-        let mut resolved = false;
-        for tm in ec.claims.trust_marks.iter().flatten().filter(|t| providers.required_marks.contains(&t.trust_mark_type)) {
-            let Some(iss) = trust_mark::unverified_issuer(&tm.trust_mark) else { continue };
-            for anchor in &self.inner.config.trust_anchors {
-                let Some(Some(configuration)) = providers.anchor_configuration(anchor.id.as_str(), now.secs()) else { continue };
-                if iss == anchor.id.as_str() || providers.kept_mark_issuer(anchor.id.as_str(), &iss, now.secs()).is_some() || Self::superior_in(&chain, &iss) {
-                    continue;
-                }
-                resolved |= self.accredited_issuer_chain(&iss, &tm.trust_mark_type, anchor, &configuration, &mut looked_up, now).await.is_some();
-            }
-        }
-        resolved
-    }
-
-    /// Whether `iss` is a superior in the (unverified) `chain`: the subject of a statement
-    /// after the first, whose keys that chain pins for its marks.
-    fn superior_in(chain: &[String], iss: &str) -> bool {
-        chain.iter().skip(1).filter_map(|j| wallet_core::federation::entity::ParsedStatement::parse(j).ok()).any(|s| s.claims.sub.as_str() == iss)
-    }
-
-    /// The status of the wallet provider's required trust marks (the attestation's chain, or
-    /// the one collected for its `iss`), asked of each mark's issuer at its
-    /// `federation_trust_mark_status_endpoint` (OID-FED §8.4; IT-Wallet 1.4 §1.1: trust marks
-    /// are validated "static plus dynamic") once the mark validates statically with that
-    /// issuer's keys (nothing unverified is sent): the trust anchor, or an issuer the anchor
-    /// lists for the type in `trust_mark_issuers` (an intermediate of the provider's chain, or
-    /// an issuer outside it), known by its own trust chain to the anchor, kept or resolved
-    /// (`Self::mark_issuer`). [`WalletProviders`] says how the answer counts. After
-    /// [`Self::fetch_provider_chain`], [`Self::fetch_anchor_configurations`] and
-    /// [`Self::fetch_mark_issuers`]; map look-ups when nothing is due.
-    pub async fn fetch_mark_statuses(&self, attestation: Option<&str>) {
-        use wallet_core::federation::trust_mark;
-        let providers = &self.inner.wallet_providers;
-        if providers.required_marks.is_empty() {
-            return;
-        }
-        let now = self.now();
-        let chain = self.attested_chain(attestation, now.secs());
-        let Some(ec) = chain.as_deref().and_then(<[String]>::first).and_then(|j| wallet_core::federation::entity::ParsedStatement::parse(j).ok()) else { return };
-        let subject = &ec.claims.sub;
-        let mut looked_up = Vec::new();
-        for tm in ec.claims.trust_marks.iter().flatten().filter(|t| providers.required_marks.contains(&t.trust_mark_type)) {
-            if providers.mark_status_refresh > 0 && providers.mark_status(&tm.trust_mark, now.secs()).is_some() {
-                continue;
-            }
-            let Some(iss) = trust_mark::unverified_issuer(&tm.trust_mark) else { continue };
-            for anchor in &self.inner.config.trust_anchors {
-                let Some(Some(configuration)) = providers.anchor_configuration(anchor.id.as_str(), now.secs()) else { continue };
-                let Some((keys, endpoint)) = self.mark_issuer(&iss, &tm.trust_mark_type, anchor, &configuration, &mut looked_up, now).await else { continue };
-                // Only what validated statically is sent to a status endpoint.
-                if trust_mark::verify(&tm.trust_mark, subject, &keys, &configuration, now).is_err() {
-                    continue;
-                }
-                let asked = match endpoint {
-                    None => Err(format!("{iss} publishes no federation_trust_mark_status_endpoint")),
-                    Some(endpoint) => self.ask_mark_status(&endpoint, &keys, &tm.trust_mark).await,
-                };
-                let entry = match asked {
-                    Ok(status) => {
-                        if status != TrustMarkStatus::Active {
-                            tracing::info!(target: "issuer", provider = %subject, trust_mark_type = %tm.trust_mark_type, mark_issuer = %iss, status = status.as_str(), "wallet provider's trust mark is not active");
-                        }
-                        (Some(status), now.secs().saturating_add(providers.mark_status_refresh))
-                    }
-                    Err(e) => {
-                        tracing::warn!(target: "issuer", provider = %subject, trust_mark_type = %tm.trust_mark_type, mark_issuer = %iss, "trust mark status not asked (the static validation stands): {e}");
-                        (None, now.secs().saturating_add(CHAIN_RETRY))
-                    }
-                };
-                providers.remember_mark_status(&tm.trust_mark, entry);
-                break;
-            }
-        }
-        // Until when this provider's answers all hold (a mark that could not be asked: soon).
-        let until = {
-            let held = providers.mark_statuses.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            ec.claims
-                .trust_marks
-                .iter()
-                .flatten()
-                .filter(|t| providers.required_marks.contains(&t.trust_mark_type))
-                .map(|t| held.get(&t.trust_mark).map_or(now.secs().saturating_add(CHAIN_RETRY), |(_, until)| *until))
-                .min()
-                .unwrap_or(now.secs().saturating_add(CHAIN_RETRY))
-        };
-        let mut asked = providers.statuses_asked.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if asked.len() >= MAX_MARK_STATUSES {
-            asked.clear();
-        }
-        asked.insert(subject.as_str().to_owned(), until);
-    }
-
-    /// Whose keys verify a wallet provider's mark issued by `iss` under `anchor` (whose
-    /// current configuration is `configuration`), and where its status is asked (OID-FED
-    /// §8.4): the anchor's configured keys and the endpoint its configuration publishes when
-    /// the anchor issued it; for an issuer the anchor lists in `trust_mark_issuers` for
-    /// `trust_mark_type` (OID-FED §7.3: an intermediate of the provider's chain, or another
-    /// accredited issuer), its Federation Entity Keys and its `federation_entity` metadata
-    /// (superiors' metadata policies applied) from its own trust chain to that anchor, as the
-    /// wallet does for a relying party's marks (wallet-core `TrustMarkEvidence::gather`),
-    /// kept or resolved ([`Self::accredited_issuer_chain`]). `None`: the mark cannot be
-    /// verified under this anchor.
-    async fn mark_issuer(
-        &self,
-        iss: &str,
-        trust_mark_type: &str,
-        anchor: &TrustAnchorConfig,
-        configuration: &EntityStatement,
-        looked_up: &mut Vec<String>,
-        now: UnixTime,
-    ) -> Option<(JwkSet, Option<String>)> {
-        use wallet_core::federation::trust_mark;
-        if iss == anchor.id.as_str() {
-            let federation_entity = configuration.metadata.as_ref().and_then(|m| m.get("federation_entity")).and_then(Value::as_object);
-            return Some((anchor.jwks.clone(), trust_mark::status_endpoint(federation_entity)));
-        }
-        let chain = self.accredited_issuer_chain(iss, trust_mark_type, anchor, configuration, looked_up, now).await?;
-        Some((chain.subject.claims.jwks.clone(), trust_mark::status_endpoint(chain.metadata_of("federation_entity"))))
-    }
-
-    /// The trust chain to `anchor` of `iss`, an issuer `anchor` accredits for
-    /// `trust_mark_type` (OID-FED §7.3; `configuration` its current Entity Configuration):
-    /// the one kept in [`WalletProviders`] while valid, else resolved now
-    /// ([`Self::resolve_mark_issuer`]) and kept until its `exp` (a failure for
-    /// [`CHAIN_RETRY`] seconds). Only an accredited issuer is resolved (a provider's
-    /// configuration does not choose what we fetch), and at most [`MAX_MARK_ISSUERS`]
-    /// distinct ones for one provider (`looked_up`, the anchors and issuers already looked
-    /// up for it). `None`: not accredited, over the bound, or not resolved.
-    async fn accredited_issuer_chain(
-        &self,
-        iss: &str,
-        trust_mark_type: &str,
-        anchor: &TrustAnchorConfig,
-        configuration: &EntityStatement,
-        looked_up: &mut Vec<String>,
-        now: UnixTime,
-    ) -> Option<Arc<ValidatedChain>> {
-        if !wallet_core::federation::trust_mark::accredited(configuration, trust_mark_type, iss) {
-            return None;
-        }
-        let key = format!("{} {iss}", anchor.id);
-        if !looked_up.contains(&key) {
-            if looked_up.len() >= MAX_MARK_ISSUERS {
-                tracing::info!(target: "issuer", mark_issuer = %iss, "trust mark issuer not resolved: {MAX_MARK_ISSUERS} already looked up for this provider");
-                return None;
-            }
-            looked_up.push(key);
-        }
-        let providers = &self.inner.wallet_providers;
-        if let Some((chain, _)) = providers.kept_mark_issuer(anchor.id.as_str(), iss, now.secs()) {
-            return chain;
-        }
-        let chain = self.resolve_mark_issuer(iss, anchor, now).await.map(Arc::new);
-        let until = chain.as_ref().map_or(now.secs().saturating_add(CHAIN_RETRY), |c| c.exp.secs());
-        providers.keep_mark_issuer(anchor.id.as_str(), iss, (chain.clone(), until));
-        chain
-    }
-
-    /// The trust chain of the mark issuer `iss` to `anchor`, collected through the Federation
-    /// API as a provider's is ([`Self::fetch_provider_chain`]); `None`, logged, when it cannot
-    /// be had (a mark by an issuer outside the provider's chain is then refused; one by an
-    /// intermediate of it keeps its static validation, its status not asked).
-    async fn resolve_mark_issuer(&self, iss: &str, anchor: &TrustAnchorConfig, now: UnixTime) -> Option<ValidatedChain> {
-        let fetcher = self.inner.http.for_request();
-        let resolved = match wallet_core::federation::EntityId::new(iss) {
-            Ok(id) => wallet_core::federation::ChainCollector::new_async(&fetcher, std::slice::from_ref(anchor)).resolve_async(&id, now).await.map_err(|e| e.to_string()),
-            Err(e) => Err(e.to_string()),
-        };
-        resolved
-            .map_err(|e| tracing::warn!(target: "issuer", mark_issuer = %iss, anchor = %anchor.id, "the trust mark issuer's trust chain cannot be resolved (its marks' status not asked): {e}"))
-            .ok()
-    }
-
-    /// `POST trust_mark=<mark>` to the mark issuer's `federation_trust_mark_status_endpoint`
-    /// (OID-FED §8.4.1), the signed answer verified with the issuer's keys (§8.4.2).
-    async fn ask_mark_status(&self, endpoint: &str, issuer_keys: &JwkSet, mark: &str) -> Result<TrustMarkStatus, String> {
-        use wallet_core::federation::trust_mark;
-        self.inner
-            .http
-            .for_request()
-            .post_form(endpoint, &[("trust_mark", mark)], trust_mark::STATUS_RESPONSE_MEDIA_TYPE)
-            .await
-            .map_err(|e| format!("{endpoint}: {e}"))
-            .and_then(|r| String::from_utf8(r.body).map_err(|_| format!("{endpoint}: the answer is not UTF-8")))
-            .and_then(|jwt| trust_mark::verify_status_response(&jwt, issuer_keys, mark).map_err(|e| format!("{endpoint}: {e}")))
+        let chain = self.attested_chain(attestation, now.secs()).unwrap_or_default();
+        self.inner.wallet_providers.marks.fetch_mark_issuers(&self.inner.http, &self.inner.config.trust_anchors, &chain, now).await
     }
 
     /// When wallet providers must hold a trust mark: each trust anchor's Entity
-    /// Configuration (its `trust_mark_issuers`), fetched and verified with the anchor's
-    /// configured keys, kept until its `exp` or [`ANCHOR_REFRESH`] seconds (a failure for
-    /// [`CHAIN_RETRY`] seconds). Before the synchronous checks of a request that carries a
-    /// wallet or key attestation; a map look-up when nothing is due.
+    /// Configuration (its `trust_mark_issuers`), where not kept. Before the synchronous checks
+    /// of a request that carries a wallet or key attestation; a map look-up when nothing is
+    /// due.
     pub async fn fetch_anchor_configurations(&self) {
-        let providers = &self.inner.wallet_providers;
-        if providers.required_marks.is_empty() {
-            return;
-        }
-        let now = self.now();
-        for anchor in &self.inner.config.trust_anchors {
-            if providers.anchor_configuration_held(anchor.id.as_str(), now.secs()) {
-                continue;
-            }
-            let fetcher = self.inner.http.for_request();
-            let fetched = wallet_core::federation::AsyncFetcher::get(&fetcher, &anchor.id.configuration_url(), wallet_core::federation::entity::ENTITY_STATEMENT_MEDIA_TYPE)
-                .await
-                .map_err(|e| e.to_string())
-                // wallet-core's chain validation of the anchor's lone configuration: about
-                // the anchor, signed with its configured keys, valid now.
-                .and_then(|jwt| wallet_core::federation::chain::validate(&[jwt], anchor, now).map(|v| v.subject.claims).map_err(|e| e.to_string()));
-            let entry = match fetched {
-                Ok(ec) => {
-                    let until = ec.exp.min(now.secs().saturating_add(ANCHOR_REFRESH));
-                    (Some(ec), until)
-                }
-                Err(e) => {
-                    tracing::warn!(target: "issuer", anchor = %anchor.id, "wallet providers' trust marks cannot be checked: the trust anchor's configuration: {e}");
-                    (None, now.secs().saturating_add(CHAIN_RETRY))
-                }
-            };
-            providers.anchor_configurations.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(anchor.id.as_str().to_owned(), entry);
-        }
+        self.inner.wallet_providers.marks.prefetch(&self.inner.http, &self.inner.config.trust_anchors, &[], self.now()).await;
     }
 
     /// Now.

@@ -21,6 +21,8 @@
 //! * [`pg`]: a PostgreSQL database behind a synchronous API (its own runtime thread, one
 //!   shared reconnecting connection, the schema created under an advisory lock, a timeout per
 //!   call), for stores whose replicas share their state;
+//! * [`trust_marks`]: the trust marks a service requires of the entities it trusts (the
+//!   issuer of wallet providers, the verifier of credential issuers), static plus dynamic;
 //! * [`process`]: a service process's logs (stderr, `TESSERA_LOG`) and the signals that stop
 //!   it gracefully.
 
@@ -41,6 +43,7 @@ pub mod process;
 pub mod rate_limit;
 pub mod serve;
 pub mod status_list;
+pub mod trust_marks;
 
 pub use admin::{AdminAuth, AdminToken};
 pub use error::ApiError;

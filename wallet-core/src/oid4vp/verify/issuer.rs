@@ -52,6 +52,22 @@ pub trait IssuerChainResolver: Send + Sync {
     }
 }
 
+/// The future of [`IssuerMarks::check`]: `Err` says why the issuer holds no required mark.
+pub type MarksFuture<'a> = Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>>;
+
+/// The trust marks a verifier requires of credential issuers (IT-Wallet 1.4 §1.3: an issuer
+/// is discovered by "a Trust Chain to the TA, plus Trust Marks"; §8: "the issuer is
+/// untrusted: … Trust Mark or policy is missing"). The services implement it with
+/// service-kit's `MarkKeeper` (static validation under the anchor's `trust_mark_issuers`,
+/// the mark's status asked of its issuer, both kept).
+pub trait IssuerMarks: Send + Sync {
+    /// Whether marks are required at all (an issuer trusted by `x5c` alone, without a
+    /// federation trust chain, cannot show one and is then refused).
+    fn required(&self) -> bool;
+    /// Whether the issuer of `chain` (validated to a configured anchor) holds a required mark.
+    fn check<'a>(&'a self, chain: &'a ValidatedChain, now: UnixTime) -> MarksFuture<'a>;
+}
+
 /// The least time between two re-resolutions of one issuer's chain past a cache for a `kid`
 /// it does not list ([`IssuerChainResolver::refresh_shared`]), in seconds.
 pub const CHAIN_REFRESH_INTERVAL: i64 = 60;
@@ -188,6 +204,9 @@ pub(crate) async fn establish(iss: &str, header: &JwsHeader, ctx: &PresentationC
             return Err(untrusted(format!("the trust chain is about {}, not {iss}", chain.subject.claims.sub)));
         }
         let md = chain.metadata_of(CREDENTIAL_ISSUER).ok_or_else(|| untrusted("no openid_credential_issuer metadata"))?;
+        if let Some(marks) = ctx.issuer_marks {
+            marks.check(&chain, ctx.now).await.map_err(|e| untrusted(format!("trust mark: {e}")))?;
+        }
         let jwks = chain_jwks(&chain).ok_or_else(|| untrusted("openid_credential_issuer metadata has no jwks"))?;
         let kid = header.kid.as_deref().ok_or_else(|| untrusted("credential header has no kid"))?;
         let key = jwks.by_kid(kid).cloned().ok_or_else(|| untrusted(format!("kid {kid} is not a key of the issuer")))?;
@@ -213,6 +232,12 @@ pub(crate) async fn establish(iss: &str, header: &JwsHeader, ctx: &PresentationC
     }
 
     match (ctx.x509_anchors, &header.x5c) {
+        // A required trust mark is carried in the federation Entity Configuration: an issuer
+        // known only by its certificate cannot show one.
+        (Some(_), Some(_)) if ctx.issuer_marks.is_some_and(|m| m.required()) => Err(untrusted(format!(
+            "trust mark: a trust mark is required of issuers, and {iss} has no federation trust chain to show one ({})",
+            chain_error.as_deref().unwrap_or("none resolved")
+        ))),
         (Some(anchors), Some(x5c)) => {
             let v = anchors.verify_chain(x5c, ctx.now).map_err(|e| untrusted(format!("x5c: {e}")))?;
             if !x5c_names(&v, iss) {

@@ -28,7 +28,7 @@
 mod issuer;
 mod status;
 
-pub use issuer::{CHAIN_REFRESH_INTERVAL, ChainFuture, IssuerChainResolver, IssuerTrustPath, SharedChainFuture, TrustedIssuer};
+pub use issuer::{CHAIN_REFRESH_INTERVAL, ChainFuture, IssuerChainResolver, IssuerMarks, IssuerTrustPath, MarksFuture, SharedChainFuture, TrustedIssuer};
 pub use status::{StatusCache, StatusFetcher, StatusFuture, StatusHttpResponse, StatusLookupError};
 
 use std::collections::BTreeMap;
@@ -268,6 +268,8 @@ pub struct PresentationContext<'a> {
     /// The CRL cache and fetcher for the issuer's `x5c` certificates that name a CRL (its
     /// long-lived signing certificate, its CA certificate); `None` skips the check.
     pub crls: Option<(&'a CrlCache, &'a dyn CrlFetcher)>,
+    /// The trust marks required of issuers ([`IssuerMarks`]); `None`: none required.
+    pub issuer_marks: Option<&'a dyn IssuerMarks>,
     /// Accept an issuer trusted by `x5c` alone for any `vct` (default `false`).
     pub x5c_issuer_may_issue_any_vct: bool,
     /// Accept suspended credentials (RP policy, e.g. an age check; default `false`).
@@ -296,6 +298,7 @@ impl<'a> PresentationContext<'a> {
             header_memo: None,
             status: None,
             crls: None,
+            issuer_marks: None,
             x5c_issuer_may_issue_any_vct: false,
             accept_suspended: false,
             kb_max_age: 120,

@@ -813,3 +813,54 @@ fn an_mdoc_presentation_is_refused_as_unsupported_for_now() {
     assert!(matches!(&e, Refusal::UnsupportedFormat(f) if f.contains("mso_mdoc")), "{e:?}");
     assert!(e.is_indeterminate());
 }
+
+/// What an [`IssuerMarks`] answers, and the issuers it was asked about.
+struct Marks {
+    required: bool,
+    holders: Vec<String>,
+    asked: std::sync::Mutex<Vec<String>>,
+}
+
+impl IssuerMarks for Marks {
+    fn required(&self) -> bool {
+        self.required
+    }
+    fn check<'a>(&'a self, chain: &'a ValidatedChain, _now: UnixTime) -> MarksFuture<'a> {
+        let sub = chain.subject.claims.sub.to_string();
+        self.asked.lock().unwrap().push(sub.clone());
+        let r = if self.holders.contains(&sub) { Ok(()) } else { Err(format!("{sub} holds no valid trust mark of the types required")) };
+        Box::pin(async move { r })
+    }
+}
+
+/// IT-Wallet 1.4 §8: "the issuer is untrusted: … Trust Mark or policy is missing". The
+/// issuer's validated chain is put to the required marks; an issuer without one is refused
+/// as untrusted, whatever else holds; one trusted by `x5c` alone cannot show a mark.
+#[test]
+fn an_issuer_without_a_required_trust_mark_is_untrusted() {
+    let fx = Fixture::new();
+    let cid = fx.client_id();
+    let anchors = [fx.anchor()];
+    let x509 = fx.pki.anchors();
+    let q = Fixture::pid_query();
+    let verify = |p: &str, marks: &Marks| {
+        let ctx = PresentationContext { federation_anchors: &anchors, x509_anchors: Some(&x509), issuer_marks: Some(marks), ..PresentationContext::new(&cid, NONCE, NOW) };
+        block_on(verify_presentation(p, &q.credentials[0], &ctx))
+    };
+    let holds = Marks { required: true, holders: vec![ISSUER.into()], asked: Default::default() };
+    assert!(verify(&good(&fx), &holds).is_ok());
+    assert_eq!(*holds.asked.lock().unwrap(), [ISSUER]);
+
+    let lacks = Marks { required: true, holders: vec![], asked: Default::default() };
+    let Err(Refusal::UntrustedIssuer(why)) = verify(&good(&fx), &lacks) else { panic!("an issuer without the mark was trusted") };
+    assert_eq!(why, format!("trust mark: {ISSUER} holds no valid trust mark of the types required"));
+
+    // Known by its certificate alone: no Entity Configuration to carry a mark.
+    let sd = fx.issue_pid(|_| {}, |h| h.trust_chain = None, &fx.issuer_key);
+    let x5c_only = present(&fx, &sd, &paths(), RP, NONCE, NOW);
+    let Err(Refusal::UntrustedIssuer(why)) = verify(&x5c_only, &holds) else { panic!("an x5c-only issuer was trusted when marks are required") };
+    assert!(why.starts_with("trust mark: a trust mark is required of issuers") && why.contains(ISSUER), "{why}");
+    // Not required: the x5c path is as before (then refused for the vct, not for a mark).
+    let off = Marks { required: false, holders: vec![], asked: Default::default() };
+    assert_eq!(verify(&x5c_only, &off).unwrap_err(), Refusal::IssuerNotAllowedForVct { issuer: ISSUER.into(), vct: PID_VCT.into() });
+}
