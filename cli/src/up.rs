@@ -21,7 +21,10 @@
 //! which the OpenID Provider requires of relying parties, SPID/CIE OIDC §B.1; and
 //! `federation-entity/wallet-provider`), and the intermediate its own
 //! (`federation-entity/intermediate`); each holder verifies its marks through the federation
-//! and publishes them in its configuration (ALL-003). The verifier gets
+//! and publishes them in its configuration (ALL-003). The issuers get
+//! `openid_credential_issuer/public` (the PID provider from the anchor, the two registries
+//! from the intermediate), which the verifier requires of the issuers whose credentials it
+//! accepts (IT-Wallet 1.4 §8). The verifier gets
 //! `federation-entity/relying-party` (IT-Wallet 1.4 §1.1, trust mark types); its same-device
 //! flow returns the browser to its own home page (`redirect_uris` = `<verifier>/`, where a
 //! real integrator puts its page), and its in-person page has one test operator, `operatore`,
@@ -219,6 +222,9 @@ pub(crate) fn verifier_config(data_dir: &std::path::Path, fed: &Fed, token: Stri
     vc.x509_roots_pem = fed.x509_roots_pem.clone();
     vc.organization_name = "Comune di Esempio (test verifier)".into();
     vc.redirect_uris = vec![format!("{v_id}/")];
+    // Credential issuers must hold the issuers' mark (IT-Wallet 1.4 §1.3, §8), the anchor's
+    // (the PID provider) or the intermediate's (the registries under it).
+    vc.credential_issuer_trust_marks = [fed.ta.to_string(), fed.id(1)?.to_string()].iter().map(|a| format!("{a}/trust_marks/{ISSUER_MARK}")).collect();
     vc.database_url = database_url;
     let hash = verifier::web::hash_password(password).map_err(usage)?;
     // A test federation: the in-person page says so on every page.

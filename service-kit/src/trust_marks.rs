@@ -53,6 +53,9 @@ pub const RETRY: i64 = 30;
 /// Entries of each memory at most; a full memory is emptied.
 const MAX_KEPT: usize = 1_024;
 
+/// A mark issuer's validated chain (`None`: could not be resolved), until when it is used.
+type KeptChain = (Option<Arc<ValidatedChain>>, i64);
+
 /// A map behind a mutex that a poisoned lock does not take down, emptied when full.
 #[derive(Debug)]
 struct Kept<K, V>(Mutex<HashMap<K, V>>);
@@ -115,7 +118,7 @@ pub struct MarkKeeper {
     asked: Kept<String, i64>,
     /// Accredited mark issuers' chains by (anchor, issuer) (`None`: not resolved), until
     /// when used.
-    issuers: Kept<(String, String), (Option<Arc<ValidatedChain>>, i64)>,
+    issuers: Kept<(String, String), KeptChain>,
     /// Chains whose check passed, by the subject's configuration JWT, until when it holds
     /// ([`Self::check_chain`]: no mark signature verified again per request).
     passed: Kept<String, i64>,
@@ -155,7 +158,7 @@ impl MarkKeeper {
     }
 
     /// The kept chain of the mark issuer `iss` under `anchor` while it is to be used.
-    fn kept_issuer(&self, anchor: &str, iss: &str, now: i64) -> Option<(Option<Arc<ValidatedChain>>, i64)> {
+    fn kept_issuer(&self, anchor: &str, iss: &str, now: i64) -> Option<KeptChain> {
         self.issuers.lock().get(&(anchor.to_owned(), iss.to_owned())).filter(|(_, until)| now < *until).cloned()
     }
 

@@ -17,6 +17,8 @@
 //! webhook_secret = "..."                    # their HMAC-SHA256 key (≥ 32 characters)
 //! session_ttl = 300                          # seconds a session waits for the wallet
 //! result_ttl = 600                           # seconds a verdict waits for the integrator
+//! credential_issuer_trust_marks = ["https://trust-anchor.example.it/trust_marks/openid_credential_issuer/public"]
+//! trust_mark_status_refresh = 300            # seconds a mark's reported status is used
 //!
 //! [outbound]                                # bounds of outbound fetches, and
 //! ca_certificates = ["/etc/tessera/tls-ca.pem"]   # CAs trusted besides the system's roots
@@ -148,6 +150,14 @@ pub struct Config {
     /// Seconds a verified CRL answers before it is fetched again (never past its
     /// `nextUpdate`; the federation's CAs serve theirs with `max-age=300`).
     pub crl_refresh: i64,
+    /// Trust mark types of which a credential issuer must hold one (IT-Wallet 1.4 §1.3,
+    /// §8: "the issuer is untrusted: … Trust Mark or policy is missing"; none: not checked),
+    /// e.g. `<anchor>/trust_marks/openid_credential_issuer/public`. Checked static plus
+    /// dynamic (service-kit `trust_marks`); an issuer known by `x5c` alone is then refused.
+    pub credential_issuer_trust_marks: Vec<String>,
+    /// Seconds a mark's status, as its issuer's `federation_trust_mark_status_endpoint`
+    /// reported it (OID-FED §8.4), is used before it is asked again (0: at every check).
+    pub trust_mark_status_refresh: i64,
     /// Rate limits.
     pub rate_limits: RateLimits,
     /// Bounds on outbound fetches (issuer chains, status lists, our own chain, webhooks).
@@ -197,6 +207,8 @@ struct File {
     check_status: Option<bool>,
     check_crl: Option<bool>,
     crl_refresh: Option<i64>,
+    credential_issuer_trust_marks: Option<Vec<String>>,
+    trust_mark_status_refresh: Option<i64>,
     rate_limits: Option<RateLimits>,
     /// `[outbound]`: service-kit's `FetchLimits` and `ca_certificates`.
     outbound: Option<toml::Table>,
@@ -246,6 +258,8 @@ impl Config {
             check_status: true,
             check_crl: true,
             crl_refresh: wallet_core::x509::crl::DEFAULT_REFRESH_SECS,
+            credential_issuer_trust_marks: Vec::new(),
+            trust_mark_status_refresh: 300,
             rate_limits: RateLimits::default(),
             outbound: service_kit::FetchLimits::default(),
             outbound_ca: service_kit::OutboundCa::default(),
@@ -351,6 +365,15 @@ impl Config {
                 return Err(ConfigError::Invalid(format!("crl_refresh must be 0 or more seconds, got {v}")));
             }
             c.crl_refresh = v;
+        }
+        if let Some(v) = f.credential_issuer_trust_marks {
+            c.credential_issuer_trust_marks = v;
+        }
+        if let Some(v) = f.trust_mark_status_refresh {
+            if v < 0 {
+                return Err(ConfigError::Invalid(format!("trust_mark_status_refresh must be 0 or more seconds, got {v}")));
+            }
+            c.trust_mark_status_refresh = v;
         }
         if let Some(v) = f.rate_limits {
             c.rate_limits = v;

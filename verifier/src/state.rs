@@ -67,6 +67,8 @@ struct Inner {
     http: service_kit::OutboundHttp,
     chains: ChainCache,
     chain_memo: ChainMemo,
+    /// The trust marks required of credential issuers, and what checking them keeps.
+    issuer_marks: service_kit::trust_marks::MarkKeeper,
     /// Issuer JWTs' protected headers, parsed once per issuer's header.
     header_memo: wallet_core::jose::HeaderMemo,
     statuses: StatusCache,
@@ -140,6 +142,7 @@ impl Builder {
         let limiters = Limiters { wallet: l("wallet", config.rate_limits.wallet), integrator: l("integrator", config.rate_limits.integrator) };
         let request_client_metadata = request_client_metadata(&config, &keys);
         let crls = CrlCache::new(config.crl_refresh);
+        let issuer_marks = service_kit::trust_marks::MarkKeeper::new(config.credential_issuer_trust_marks.clone(), config.trust_mark_status_refresh, "credential issuer");
         Ok(Verifier {
             inner: Arc::new(Inner {
                 config,
@@ -149,6 +152,7 @@ impl Builder {
                 http,
                 chains: ChainCache::new(),
                 chain_memo: ChainMemo::new(),
+                issuer_marks,
                 header_memo: wallet_core::jose::HeaderMemo::new(),
                 statuses: StatusCache::new(),
                 crls,
@@ -276,6 +280,11 @@ impl Verifier {
     /// its earliest `exp`).
     pub fn chain_memo(&self) -> &ChainMemo {
         &self.inner.chain_memo
+    }
+
+    /// The trust marks required of credential issuers (`credential_issuer_trust_marks`).
+    pub fn issuer_marks(&self) -> &service_kit::trust_marks::MarkKeeper {
+        &self.inner.issuer_marks
     }
 
     /// Issuer JWTs' protected headers parsed so far (the same on every credential of an

@@ -550,3 +550,49 @@ async fn mso_mdoc_presentation_is_refused_as_an_unsupported_format() {
     assert_eq!(s, 200, "{v}");
     assert_eq!((v["status"].as_str(), v["reason_code"].as_str(), v["credential"].as_str()), (Some("refused"), Some("unsupported_format"), Some("mdl")), "{v}");
 }
+
+/// A federation whose verifier requires the credential issuers' trust mark
+/// (`credential_issuer_trust_marks`), asking its status at every check.
+async fn marks_required() -> Fed {
+    Fed::with(|c| {
+        c.credential_issuer_trust_marks = vec![common::issuer_mark(&c.trust_anchors[0].id)];
+        c.trust_mark_status_refresh = 0;
+    })
+    .await
+}
+
+/// A cross-device presentation of the fixture issuer's PID: the verifier's answer.
+async fn present_pid(fed: &Fed, wallet: &Wallet) -> (String, common::Fetched, String) {
+    let (id, f) = fetched(fed, wallet).await;
+    let p = wallet.present(&fed.issuer.pid(&wallet.holder), &AGE, f.request.client_id.as_str(), &f.request.nonce);
+    let form = wallet.response_form(&f.request, vec![("pid", p)], f.request.state.clone());
+    (id, f, form)
+}
+
+/// IT-Wallet 1.4 §1.3, §8 ("the issuer is untrusted: … Trust Mark or policy is missing"): with
+/// `credential_issuer_trust_marks` configured, an issuer onboarded under the anchor but
+/// holding no such mark is refused as untrusted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_issuer_without_the_required_trust_mark_is_refused() {
+    let fed = marks_required().await;
+    let wallet = Wallet::new();
+    let (id, f, form) = present_pid(&fed, &wallet).await;
+    refused(&fed, &id, &f, form, 403, "holds no valid trust mark of the types required").await;
+}
+
+/// Once the anchor issues the issuer the mark and the issuer publishes it, its credentials
+/// verify; once the anchor revokes it (the issuer's configuration still carries it, signed
+/// and unexpired), the status asked of the anchor (OID-FED §8.4) refuses it again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_issuer_holding_the_mark_is_trusted_until_the_mark_is_revoked() {
+    let fed = marks_required().await;
+    fed.mark(&fed.issuer.id).await;
+    let wallet = Wallet::new();
+    let (id, f, form) = present_pid(&fed, &wallet).await;
+    assert_eq!(post_response(&fed, &f.request.response_uri, form).await, (200, json!({})));
+    assert_eq!(fed.state(&id).await["status"], "verified");
+
+    fed.revoke_mark(&fed.issuer.id).await;
+    let (id, f, form) = present_pid(&fed, &wallet).await;
+    refused(&fed, &id, &f, form, 403, &format!("its issuer {} reports it revoked", fed.anchor.id)).await;
+}

@@ -68,12 +68,14 @@ impl Issuer {
     }
 }
 
-async fn start_issuer(dir: &std::path::Path, name: &str, anchor: &EntityId) -> Issuer {
+async fn start_issuer(dir: &std::path::Path, name: &str, anchor: &TrustAnchorConfig) -> Issuer {
     let (listener, id) = bind().await;
     let key = SoftwareSigner::generate().unwrap();
     let mut config = trust_anchor::Config::trust_anchor(id.clone(), dir.join(name), TOKEN);
     config.authority = false;
-    config.authority_hints = vec![anchor.clone()];
+    config.authority_hints = vec![anchor.id.clone()];
+    // Its trust marks are checked against the anchor before it publishes them.
+    config.trust_anchors = vec![anchor.clone()];
     config.organization_name = format!("PID provider {name}");
     let md = json!({
         "openid_credential_issuer": {
@@ -114,7 +116,32 @@ async fn onboard(http: &reqwest::Client, anchor: &EntityId, sub: &EntityId, enti
     assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
 }
 
+/// The credential issuers' trust mark type under `anchor` (IT-Wallet 1.4 §1.1:
+/// `<authority>/trust_marks/<purpose>/<entity_type>`, as `tessera up` names it).
+pub fn issuer_mark(anchor: &EntityId) -> String {
+    format!("{anchor}/trust_marks/openid_credential_issuer/public")
+}
+
 impl Fed {
+    /// The anchor issues `sub` the credential issuers' mark, which `sub` then publishes in
+    /// its Entity Configuration.
+    pub async fn mark(&self, sub: &EntityId) {
+        let body = json!({"sub": sub, "trust_mark_type": issuer_mark(&self.anchor.id), "claims": {"organization_type": "public"}});
+        let r = self.http.post(format!("{}/admin/trust-marks", self.anchor.id)).bearer_auth(TOKEN).json(&body).send().await.unwrap();
+        assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+        let m: Value = r.json().await.unwrap();
+        let r = self.http.post(format!("{sub}/admin/own-trust-marks")).bearer_auth(TOKEN).json(&json!({"trust_mark": m["trust_mark"]})).send().await.unwrap();
+        assert_eq!(r.status(), 204, "{}", r.text().await.unwrap());
+    }
+
+    /// The anchor revokes `sub`'s mark (its configuration still carries it, signed and
+    /// unexpired: only its status says so).
+    pub async fn revoke_mark(&self, sub: &EntityId) {
+        let body = json!({"sub": sub, "trust_mark_type": issuer_mark(&self.anchor.id)});
+        let r = self.http.post(format!("{}/admin/trust-marks/revoke", self.anchor.id)).bearer_auth(TOKEN).json(&body).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    }
+
     pub async fn new() -> Self {
         Self::with(|_| {}).await
     }
@@ -124,14 +151,17 @@ impl Fed {
         let dir = tempfile::tempdir().unwrap();
         let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
         let (listener, anchor_id) = bind().await;
-        let ta = trust_anchor::AppState::open(trust_anchor::Config::trust_anchor(anchor_id.clone(), dir.path().join("ta"), TOKEN)).unwrap();
+        let mut ta_config = trust_anchor::Config::trust_anchor(anchor_id.clone(), dir.path().join("ta"), TOKEN);
+        // The anchor issues credential issuers their mark (IT-Wallet 1.4 §1.1).
+        ta_config.trust_mark_issuers.insert(issuer_mark(&anchor_id), vec![anchor_id.to_string()]);
+        let ta = trust_anchor::AppState::open(ta_config).unwrap();
         let (jwks, root_der): (JwkSet, Vec<u8>) = (ta.jwks(), ta.root_ca().unwrap().to_vec());
         tokio::spawn(async move { axum::serve(listener, trust_anchor::router(ta)).await.unwrap() });
         let anchor = TrustAnchorConfig { id: anchor_id.clone(), jwks };
 
-        let issuer = start_issuer(dir.path(), "pid", &anchor_id).await;
+        let issuer = start_issuer(dir.path(), "pid", &anchor).await;
         onboard(&http, &anchor_id, &issuer.id, "openid_credential_issuer").await;
-        let rogue = start_issuer(dir.path(), "rogue", &anchor_id).await;
+        let rogue = start_issuer(dir.path(), "rogue", &anchor).await;
 
         let (listener, verifier_id) = bind().await;
         let mut config = Config::new(verifier_id.clone(), dir.path().join("verifier"));
