@@ -63,6 +63,13 @@ pub(crate) struct IssueArgs {
     /// How long to wait for a deferred credential, in seconds (a line per poll).
     #[arg(long, default_value_t = 600)]
     max_wait: u64,
+    /// A trust mark type of which the issuer must hold one, valid (IT-Wallet 1.4 §1.3;
+    /// repeatable: any one of them). Whatever marks it holds are checked and shown anyway.
+    /// `tessera up`'s issuers hold `<anchor>/trust_marks/openid_credential_issuer/public`
+    /// (the PID provider) or the intermediate's (the registries under it): `pid|mdl|health-card`
+    /// without `--issuer` (`tessera up`'s issuers) require those unless this is given.
+    #[arg(long = "issuer-mark", value_name = "TYPE")]
+    issuer_marks: Vec<String>,
 }
 
 impl IssueArgs {
@@ -77,6 +84,7 @@ impl IssueArgs {
             tx_code: None,
             yes: true,
             max_wait: 600,
+            issuer_marks: Vec::new(),
         }
     }
 }
@@ -119,9 +127,12 @@ fn parse_offer_input(text: &str) -> Result<(String, Option<String>), CliError> {
 
 fn trust_text(t: &IssuerTrust) -> String {
     match t {
-        IssuerTrust::Trusted { trust_anchor, trust_marks } if trust_marks.is_empty() => format!("trusted: federation trust chain to {trust_anchor}"),
         IssuerTrust::Trusted { trust_anchor, trust_marks } => {
-            format!("trusted: federation trust chain to {trust_anchor} (declared trust marks: {})", trust_marks.join(", "))
+            let mut out = format!("trusted: federation trust chain to {trust_anchor}");
+            for m in trust_marks {
+                out.push_str(&format!("\n  mark     {}: {}", m.trust_mark_type, crate::present::mark_check_text(&m.check)));
+            }
+            out
         }
         IssuerTrust::Untrusted { reason } => format!("NOT TRUSTED: {reason}"),
     }
@@ -150,7 +161,10 @@ fn describe(c: &IssuanceConsent) -> (String, Value) {
         out.push_str(&format!("\n  tx_code  {}", tx_code_text(t)));
     }
     let trust = match &c.trust {
-        IssuerTrust::Trusted { trust_anchor, trust_marks } => json!({"trusted": true, "trust_anchor": trust_anchor, "trust_marks": trust_marks}),
+        IssuerTrust::Trusted { trust_anchor, trust_marks } => json!({
+            "trusted": true, "trust_anchor": trust_anchor,
+            "trust_marks": trust_marks.iter().map(|m| json!({"trust_mark_type": m.trust_mark_type, "check": crate::present::mark_check_text(&m.check)})).collect::<Vec<_>>(),
+        }),
         IssuerTrust::Untrusted { reason } => json!({"trusted": false, "reason": reason}),
     };
     let doc = json!({
@@ -207,6 +221,13 @@ fn wallet_initiated(kind: &str) -> Option<(Preset, u16)> {
     }
 }
 
+/// The issuer trust marks of a `tessera up` federation whose anchor is `ta`: the anchor's and
+/// the intermediate's (one port above it), as its verifier requires them.
+pub(crate) fn up_issuer_marks(ta: &str) -> Vec<String> {
+    let intermediate = issuer_next_to(ta, 1).ok();
+    [Some(ta.trim_end_matches('/').to_owned()), intermediate].into_iter().flatten().map(|a| crate::up::issuer_mark_type(&a)).collect()
+}
+
 /// Where `tessera up` runs the issuer `offset` ports above the trust anchor `ta`.
 fn issuer_next_to(ta: &str, offset: u16) -> Result<String, CliError> {
     let url = url::Url::parse(ta).map_err(|e| usage(format!("--ta {ta}: {e}")))?;
@@ -220,13 +241,19 @@ fn issue_from_issuer(a: &IssueArgs, preset: Preset, offset: u16, show: &dyn Fn(&
         Some(u) => u.trim_end_matches('/').to_owned(),
         None => issuer_next_to(&a.trust.ta, offset)?,
     };
+    // `tessera up`'s issuers hold its issuer marks (IT-Wallet 1.4 §1.3), as its verifier
+    // requires.
+    let marks = if a.issuer_marks.is_empty() && a.issuer.is_none() { up_issuer_marks(&a.trust.ta) } else { a.issuer_marks.clone() };
     let anchor = anchor_config(&a.trust.ta, a.trust.ta_jwks.as_deref())?;
     let (wallet, browser) = open_activated(&a.store.data_dir, anchor.clone())?;
     let store = Arc::new(open_store(&a.store)?);
     let http: Arc<dyn HttpClient> = browser.clone();
     // The anchor's X.509 root too: each credential's `x5c` and the CRLs it names are checked
     // before it is stored (IT-Wallet 1.4 §1.2, §4.1).
-    let flow = WalletIssuance::new(http, Arc::new(wallet), store.clone(), vec![anchor]).with_redirect_uri(ISSUANCE_REDIRECT_URI).with_anchor_roots();
+    let flow = WalletIssuance::new(http, Arc::new(wallet), store.clone(), vec![anchor])
+        .with_redirect_uri(ISSUANCE_REDIRECT_URI)
+        .with_anchor_roots()
+        .with_required_issuer_marks(marks);
     let session = flow.start_from_issuer(&issuer_url, &[preset.configuration_id()]).map_err(issuance_error)?;
     let consent = &session.consent;
     let (text, doc) = describe(consent);
@@ -296,7 +323,7 @@ pub(crate) fn obtain(a: &IssueArgs, show: &dyn Fn(&str)) -> Result<Issued, CliEr
     let (wallet, browser) = open_activated(&a.store.data_dir, anchor.clone())?;
     let store = Arc::new(open_store(&a.store)?);
     let http: Arc<dyn HttpClient> = browser;
-    let flow = WalletIssuance::new(http, Arc::new(wallet), store.clone(), vec![anchor]).with_anchor_roots();
+    let flow = WalletIssuance::new(http, Arc::new(wallet), store.clone(), vec![anchor]).with_anchor_roots().with_required_issuer_marks(a.issuer_marks.clone());
     let session = flow.start_from_offer(&offer).map_err(issuance_error)?;
     let consent = &session.consent;
     let (text, doc) = describe(consent);

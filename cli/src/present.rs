@@ -367,11 +367,7 @@ pub(crate) fn describe(c: &ConsentRequest) -> (String, serde_json::Map<String, V
     }
     let mut marks = Vec::new();
     for m in &rp.trust_marks {
-        let check = match &m.check {
-            TrustMarkCheck::Valid { issuer, exp } => format!("valid, issued by {issuer}{}", exp.map_or_else(String::new, |e| format!(", until {}", utc(e)))),
-            TrustMarkCheck::Invalid(why) => format!("INVALID: {why}"),
-            TrustMarkCheck::NotChecked => "not checked (no keys for its issuer)".to_owned(),
-        };
+        let check = mark_check_text(&m.check);
         out.push_str(&format!("\n  trust mark {}: {check}", m.trust_mark_type));
         marks.push(json!({"type": m.trust_mark_type, "check": check}));
     }
@@ -705,4 +701,13 @@ pub(crate) fn answer(a: &PresentArgs, show: &dyn Fn(&str)) -> Result<Presented, 
         Err(e) => RpAnswer::Refused { error: e.error.as_str().to_owned(), description: e.error_description },
     };
     Ok(Presented { entity: entity.to_string(), shared: share, disclosed, answer, doc, log_seq: prepared.log_seq })
+}
+
+/// A trust mark's check, as the terminal shows it (a relying party's, a credential issuer's).
+pub(crate) fn mark_check_text(check: &TrustMarkCheck) -> String {
+    match check {
+        TrustMarkCheck::Valid { issuer, exp } => format!("valid, issued by {issuer}{}", exp.map_or_else(String::new, |e| format!(", until {}", utc(e)))),
+        TrustMarkCheck::Invalid(why) => format!("INVALID: {why}"),
+        TrustMarkCheck::NotChecked => "not checked (no keys for its issuer)".to_owned(),
+    }
 }

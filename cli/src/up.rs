@@ -70,6 +70,11 @@ const VERIFIER_MARK: &str = "federation-entity/relying-party";
 /// to the registries under it.
 const ISSUER_MARK: &str = "openid_credential_issuer/public";
 
+/// The credential issuers' mark type issued by `authority` (the anchor or the intermediate).
+pub(crate) fn issuer_mark_type(authority: &str) -> String {
+    format!("{}/trust_marks/{ISSUER_MARK}", authority.trim_end_matches('/'))
+}
+
 /// The in-person page's test operator.
 pub(crate) const OPERATOR: &str = "operatore";
 /// Where the operator's password is kept, under the verifier's directory.
@@ -186,10 +191,13 @@ pub(crate) fn issuer_config(data_dir: &std::path::Path, fed: &Fed, preset: Prese
     c.database_url = database_url;
     // How each identifies the citizen at /authorize (IT-Wallet 1.4 §3.3): the PID provider
     // with CIE level 3 at the test OpenID Provider, the other two by asking the wallet for
-    // the PID over OpenID4VP.
+    // the PID over OpenID4VP, from a PID provider holding the anchor's issuer mark.
     c.authentication = match preset {
         Preset::Pid => issuer::config::Authentication::SpidCie(issuer::config::SpidCieAuthentication { providers: vec![fed.op.clone()], acr: spid_cie_oidc::Acr::SpidL3 }),
-        Preset::Mdl | Preset::HealthCard => issuer::config::Authentication::Pid(issuer::config::PidAuthentication::default()),
+        Preset::Mdl | Preset::HealthCard => issuer::config::Authentication::Pid(issuer::config::PidAuthentication {
+            trust_marks: vec![issuer_mark_type(fed.ta.as_str())],
+            ..issuer::config::PidAuthentication::default()
+        }),
     };
     Ok(c)
 }
@@ -224,7 +232,7 @@ pub(crate) fn verifier_config(data_dir: &std::path::Path, fed: &Fed, token: Stri
     vc.redirect_uris = vec![format!("{v_id}/")];
     // Credential issuers must hold the issuers' mark (IT-Wallet 1.4 §1.3, §8), the anchor's
     // (the PID provider) or the intermediate's (the registries under it).
-    vc.credential_issuer_trust_marks = [fed.ta.to_string(), fed.id(1)?.to_string()].iter().map(|a| format!("{a}/trust_marks/{ISSUER_MARK}")).collect();
+    vc.credential_issuer_trust_marks = [fed.ta.to_string(), fed.id(1)?.to_string()].iter().map(|a| issuer_mark_type(a)).collect();
     vc.database_url = database_url;
     let hash = verifier::web::hash_password(password).map_err(usage)?;
     // A test federation: the in-person page says so on every page.

@@ -53,6 +53,7 @@
 //! method = "pid"
 //! vct = "urn:eudi:pid:it:1"               # the PID type asked for (default)
 //! claim = "tax_id_code"                   # the PID claim matched against `source.key` (default)
+//! trust_marks = ["https://trust-anchor.example.it/trust_marks/openid_credential_issuer/public"]  # held by the PID's issuer (default: none required)
 //!
 //! # The PID provider: a SPID/CIE relying party; the citizen is the UserInfo `fiscal_number`
 //! # (`TINIT-` removed), looked up in each credential's `source.key` column.
@@ -192,11 +193,15 @@ pub struct PidAuthentication {
     pub vct: String,
     /// The PID claim whose value is the registry key (`source.key`).
     pub claim: String,
+    /// Trust mark types of which the PID's issuer must hold one (IT-Wallet 1.4 §1.3, §8, as
+    /// the verifier's `credential_issuer_trust_marks`; none: not checked), its status asked
+    /// `trust_mark_status_refresh` seconds apart.
+    pub trust_marks: Vec<String>,
 }
 
 impl Default for PidAuthentication {
     fn default() -> Self {
-        Self { vct: wallet_core::vc::Vct::PID.into(), claim: "tax_id_code".into() }
+        Self { vct: wallet_core::vc::Vct::PID.into(), claim: "tax_id_code".into(), trust_marks: Vec::new() }
     }
 }
 
@@ -209,6 +214,8 @@ struct AuthenticationFile {
     acr: Option<String>,
     vct: Option<String>,
     claim: Option<String>,
+    #[serde(default)]
+    trust_marks: Vec<String>,
 }
 
 impl AuthenticationFile {
@@ -219,7 +226,7 @@ impl AuthenticationFile {
         };
         match self.method.as_str() {
             "spid-cie" => {
-                only("spid-cie", &[("vct", self.vct.is_some()), ("claim", self.claim.is_some())])?;
+                only("spid-cie", &[("vct", self.vct.is_some()), ("claim", self.claim.is_some()), ("trust_marks", !self.trust_marks.is_empty())])?;
                 let providers = self.providers.iter().map(|p| entity("authentication.providers", p)).collect::<Result<Vec<_>, _>>()?;
                 let acr = match self.acr {
                     Some(a) => a.parse().map_err(|_| ConfigError::Invalid(format!("authentication.acr: `{a}` is not a SPID/CIE level")))?,
@@ -230,7 +237,7 @@ impl AuthenticationFile {
             "pid" => {
                 only("pid", &[("providers", !self.providers.is_empty()), ("acr", self.acr.is_some())])?;
                 let d = PidAuthentication::default();
-                Ok(Authentication::Pid(PidAuthentication { vct: self.vct.unwrap_or(d.vct), claim: self.claim.unwrap_or(d.claim) }))
+                Ok(Authentication::Pid(PidAuthentication { vct: self.vct.unwrap_or(d.vct), claim: self.claim.unwrap_or(d.claim), trust_marks: self.trust_marks }))
             }
             other => Err(ConfigError::Invalid(format!("authentication.method: `{other}` is not spid-cie or pid"))),
         }

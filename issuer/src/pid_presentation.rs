@@ -220,6 +220,8 @@ pub async fn response(State(st): State<Issuer>, body: Bytes) -> Result<Response,
     let status_lists = st.http().for_request();
     let fetcher: &dyn StatusFetcher = &status_lists;
     let crl_fetcher: &dyn wallet_core::x509::crl::CrlFetcher = &status_lists;
+    // IT-Wallet 1.4 §1.3, §8: the PID provider holds a required trust mark.
+    let marks = service_kit::trust_marks::IssuerMarkCheck { keeper: st.pid_issuer_marks(), http: st.http(), anchors: &st.config().trust_anchors };
     let ctx = PresentationContext {
         federation_anchors: &st.config().trust_anchors,
         issuer_chains: Some(&chains),
@@ -230,6 +232,7 @@ pub async fn response(State(st): State<Issuer>, body: Bytes) -> Result<Response,
         // metadata says it may issue the PID).
         x509_anchors: st.x509_roots(),
         crls: st.config().check_crl.then_some((st.crls(), crl_fetcher)),
+        issuer_marks: marks.if_required(),
         ..PresentationContext::new(&client_id, &nonce, now)
     };
     match verify_decrypted(&response, &SessionExpectation { query: &query, state: Some(&state) }, &ctx).await {

@@ -298,6 +298,8 @@ struct Inner {
     /// WUAs' protected headers, parsed once per provider's header.
     wua_headers: wallet_core::jose::HeaderMemo,
     pid_statuses: wallet_core::oid4vp::verify::StatusCache,
+    /// The trust marks required of a presented PID's issuer (`method = "pid"` `trust_marks`).
+    pid_issuer_marks: service_kit::trust_marks::MarkKeeper,
     /// The federation CA roots (`x509_roots`) a presented PID's `x5c` chains to.
     x509_roots: Option<wallet_core::x509::TrustAnchors>,
     /// CRLs of presented PIDs' certificates.
@@ -547,6 +549,14 @@ impl Builder {
                 wuas_recorded: crate::wua_recheck::Recorded::default(),
                 wua_headers: wallet_core::jose::HeaderMemo::new(),
                 pid_statuses: wallet_core::oid4vp::verify::StatusCache::new(),
+                pid_issuer_marks: service_kit::trust_marks::MarkKeeper::new(
+                    match &config.authentication {
+                        Authentication::Pid(p) => p.trust_marks.clone(),
+                        Authentication::SpidCie(_) | Authentication::None => Vec::new(),
+                    },
+                    config.trust_mark_status_refresh,
+                    "PID provider",
+                ),
                 x509_roots: (!config.x509_roots_pem.trim().is_empty())
                     .then(|| wallet_core::x509::TrustAnchors::from_pem(&config.x509_roots_pem))
                     .transpose()
@@ -761,6 +771,11 @@ impl Issuer {
     /// key: wallet-core `HeaderMemo`).
     pub fn wua_headers(&self) -> &wallet_core::jose::HeaderMemo {
         &self.inner.wua_headers
+    }
+
+    /// The trust marks required of a presented PID's issuer (`method = "pid"`).
+    pub fn pid_issuer_marks(&self) -> &service_kit::trust_marks::MarkKeeper {
+        &self.inner.pid_issuer_marks
     }
 
     /// PID issuers' status lists fetched so far (`method = "pid"`).

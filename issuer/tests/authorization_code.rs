@@ -405,3 +405,33 @@ async fn a_pid_whose_issuer_certificate_was_revoked_is_refused() {
         }
     }
 }
+
+/// IT-Wallet 1.4 §1.3, §8 for the PID the registry asks for: with `[authentication]
+/// trust_marks`, a PID whose provider holds none of those marks is refused as from an
+/// untrusted issuer; one whose provider holds the mark is accepted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pid_whose_provider_holds_no_required_trust_mark_is_refused() {
+    for marked in [false, true] {
+        let fed = Fed::build(common::Setup::PidOverVp, |c| {
+            if let issuer::config::Authentication::Pid(p) = &mut c.authentication {
+                p.trust_marks = vec![common::issuer_mark(&c.trust_anchors[0].id)];
+            }
+        })
+        .await;
+        let pid_issuer = fed.pid_issuer.as_ref().unwrap().id.clone();
+        if marked {
+            common::mark(&fed.http, &fed.anchor.id, &pid_issuer, common::ISSUER_MARK).await;
+        }
+        let w = AuthzWallet::new(&fed);
+        let pid = fed.issue_pid(&w.holder, MARIO, false).await;
+        let (req, _) = vp_request(&fed, &w).await;
+        let (s, v) = w.present(&fed, &req, &pid, None).await;
+        if marked {
+            assert_eq!(s, 200, "the PID provider holds the mark: {v}");
+        } else {
+            assert_eq!((s, v["error"].as_str()), (403, Some("invalid_request")), "{v}");
+            let why = v["error_description"].as_str().unwrap();
+            assert!(why.contains("untrusted issuer") && why.contains("holds no valid trust mark of the types required"), "{why}");
+        }
+    }
+}

@@ -135,11 +135,16 @@ impl Phone {
     }
 
     fn with_keys(keys: Keys, fed: &Fed, client: Client) -> Self {
+        Self::configured(keys, fed, client, |f| f)
+    }
+
+    /// A phone whose issuance flow `configure` sets up further.
+    fn configured(keys: Keys, fed: &Fed, client: Client, configure: impl FnOnce(WalletIssuance) -> WalletIssuance) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(CredentialStore::open(dir.path().join("wallet.db"), &StaticKeyProvider(DataKey::generate().unwrap())).unwrap());
         let client = Arc::new(client);
         let keys = Arc::new(keys);
-        let flow = WalletIssuance::new(client.clone(), keys.clone(), store.clone(), vec![fed.anchor.clone()]);
+        let flow = configure(WalletIssuance::new(client.clone(), keys.clone(), store.clone(), vec![fed.anchor.clone()]));
         Self { client, store, flow, keys, _dir: dir }
     }
 }
@@ -254,6 +259,60 @@ async fn an_issuer_outside_the_federation_is_refused_before_the_token_request() 
     assert!(matches!(err, IssuanceError::Untrusted { .. }), "{err}");
     assert!(!phone.client.saw("/token"), "no token request to an untrusted issuer");
     assert!(phone.store.list().unwrap().is_empty());
+}
+
+/// IT-Wallet 1.4 §1.3 (an issuer is discovered by "a Trust Chain to the TA, plus Trust
+/// Marks"): a wallet requiring the issuers' mark refuses an issuer of its federation that
+/// holds none, before any token request, saying why; once the anchor issues it the mark and
+/// the issuer publishes it, the consent shows the mark checked valid (its status asked of the
+/// anchor) and the credential is issued; once the anchor revokes it, the issuer is refused
+/// again though its configuration still carries it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wallet_requiring_the_issuers_trust_mark_refuses_an_issuer_without_a_valid_one() {
+    let fed = Fed::new().await;
+    let required = common::issuer_mark(&fed.anchor.id);
+    let phone = |fed: &Fed| Arc::new(Phone::configured(Keys::new(fed, 1), fed, Client::new(None), |f| f.with_required_issuer_marks(vec![required.clone()])));
+    let attempt = |phone: Arc<Phone>, url: String, tx: String| {
+        blocking(move || {
+            let session = phone.flow.start_from_offer(&url).unwrap();
+            (session.consent.clone(), phone.flow.accept(&session, Some(&tx)))
+        })
+    };
+
+    let p = phone(&fed);
+    let (url, tx) = fed.offer(MARIO, &[MDL]).await;
+    let (consent, outcome) = attempt(p.clone(), url, tx).await;
+    let IssuerTrust::Untrusted { reason } = &consent.trust else { panic!("trusted without the mark: {consent:?}") };
+    assert_eq!(*reason, format!("it holds no trust mark of the types required ({required})"));
+    assert!(matches!(outcome, Err(IssuanceError::Untrusted { .. })), "{outcome:?}");
+    assert!(!p.client.saw("/token"), "no token request to an issuer without the mark");
+
+    common::mark(&fed.http, &fed.anchor.id, &fed.issuer_id, common::ISSUER_MARK).await;
+    let p = phone(&fed);
+    let (url, tx) = fed.offer(MARIO, &[MDL]).await;
+    let (consent, outcome) = attempt(p.clone(), url, tx).await;
+    let IssuerTrust::Trusted { trust_marks, .. } = &consent.trust else { panic!("refused with the mark: {consent:?}") };
+    let shown: Vec<_> = trust_marks.iter().filter(|m| m.trust_mark_type == required).collect();
+    assert_eq!(shown.len(), 1, "{trust_marks:?}");
+    assert!(matches!(&shown[0].check, wallet_core::oid4vp::consent::TrustMarkCheck::Valid { issuer, .. } if *issuer == fed.anchor.id.to_string()), "{shown:?}");
+    assert!(matches!(outcome, Ok(IssuanceOutcome::Issued(_))), "{outcome:?}");
+    assert!(p.client.saw("/federation_trust_mark_status") || p.client.saw("/trust_mark_status"), "the mark's status asked of the anchor");
+
+    let r = fed
+        .http
+        .post(format!("{}/admin/trust-marks/revoke", fed.anchor.id))
+        .bearer_auth(TOKEN)
+        .json(&serde_json::json!({"sub": fed.issuer_id, "trust_mark_type": required}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let p = phone(&fed);
+    let (url, tx) = fed.offer(MARIO, &[MDL]).await;
+    let (consent, outcome) = attempt(p.clone(), url, tx).await;
+    let IssuerTrust::Untrusted { reason } = &consent.trust else { panic!("trusted with a revoked mark: {consent:?}") };
+    assert!(reason.contains("reports it revoked"), "{reason}");
+    assert!(matches!(outcome, Err(IssuanceError::Untrusted { .. })), "{outcome:?}");
 }
 
 /// A wrong tx_code: the issuer's `invalid_grant`, surfaced with the step.

@@ -151,8 +151,9 @@ pub enum IssuerTrust {
     Trusted {
         /// The trust anchor.
         trust_anchor: String,
-        /// The trust mark types its Entity Configuration declares (shown, not verified yet).
-        trust_marks: Vec<String>,
+        /// The trust marks its Entity Configuration carries, each as checked (static under
+        /// the anchor's `trust_mark_issuers`, plus the status its issuer reports).
+        trust_marks: Vec<crate::presentation::TrustMarkInfo>,
     },
     /// Not trusted (not in the federation, or offering what it did not declare there):
     /// [`IssuanceSession::accept`] refuses it.
@@ -218,7 +219,7 @@ impl From<&core::IssuanceConsent> for IssuanceConsent {
             logo_uri: c.logo_uri.clone(),
             trust: match &c.trust {
                 CoreTrust::Trusted { trust_anchor, trust_marks } => {
-                    IssuerTrust::Trusted { trust_anchor: trust_anchor.clone(), trust_marks: trust_marks.clone() }
+                    IssuerTrust::Trusted { trust_anchor: trust_anchor.clone(), trust_marks: trust_marks.iter().map(crate::presentation::TrustMarkInfo::from).collect() }
                 }
                 CoreTrust::Untrusted { reason } => IssuerTrust::Untrusted { reason: reason.clone() },
             },
@@ -346,7 +347,9 @@ impl Wallet {
         let probe = Arc::new(ProbedHttp { inner: CoreHttp(http.clone()), failures: AtomicU64::new(0) });
         // The anchors' X.509 roots (each taken from its anchor, checked against its keys): a
         // credential's `x5c` and the CRLs it names are checked before it is stored.
-        let mut flow = WalletIssuance::new(probe.clone(), keys, self.store.clone(), self.anchors.clone()).with_anchor_roots();
+        let mut flow = WalletIssuance::new(probe.clone(), keys, self.store.clone(), self.anchors.clone())
+            .with_anchor_roots()
+            .with_required_issuer_marks(self.required_issuer_marks.clone());
         if let Some(uri) = &self.issuance_redirect_uri {
             flow = flow.with_redirect_uri(uri.clone());
         }

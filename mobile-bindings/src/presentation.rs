@@ -78,13 +78,26 @@ pub enum TrustMarkStatus {
     NotChecked,
 }
 
-/// One of the relying party's trust marks.
+/// One of a relying party's or a credential issuer's trust marks, as checked.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct TrustMarkInfo {
     /// Its type (a URL).
     pub trust_mark_type: String,
     /// The check's result.
     pub status: TrustMarkStatus,
+}
+
+impl From<&wallet_core::oid4vp::consent::TrustMarkView> for TrustMarkInfo {
+    fn from(t: &wallet_core::oid4vp::consent::TrustMarkView) -> Self {
+        Self {
+            trust_mark_type: t.trust_mark_type.clone(),
+            status: match &t.check {
+                TrustMarkCheck::Valid { issuer, exp } => TrustMarkStatus::Valid { issuer: issuer.clone(), expires_at: *exp },
+                TrustMarkCheck::Invalid(reason) => TrustMarkStatus::Invalid { reason: reason.clone() },
+                TrustMarkCheck::NotChecked => TrustMarkStatus::NotChecked,
+            },
+        }
+    }
 }
 
 /// Something the citizen should know before consenting.
@@ -312,18 +325,7 @@ impl From<&wallet_core::oid4vp::RpEvaluation> for RelyingParty {
                 .iter()
                 .map(|p| RelyingPartyAuthorization { trust_mark_type: p.trust_mark_type.clone(), credential_types: p.credential_types.clone(), claims: p.claims.clone() })
                 .collect(),
-            trust_marks: rp
-                .trust_marks
-                .iter()
-                .map(|t| TrustMarkInfo {
-                    trust_mark_type: t.trust_mark_type.clone(),
-                    status: match &t.check {
-                        TrustMarkCheck::Valid { issuer, exp } => TrustMarkStatus::Valid { issuer: issuer.clone(), expires_at: *exp },
-                        TrustMarkCheck::Invalid(reason) => TrustMarkStatus::Invalid { reason: reason.clone() },
-                        TrustMarkCheck::NotChecked => TrustMarkStatus::NotChecked,
-                    },
-                })
-                .collect(),
+            trust_marks: rp.trust_marks.iter().map(TrustMarkInfo::from).collect(),
             warnings: rp
                 .warnings
                 .iter()
@@ -604,6 +606,7 @@ mod tests {
             pinned_issuers: Vec::new(),
             wallet_provider: None,
             issuance_redirect_uri: None,
+            required_issuer_marks: Vec::new(),
         };
         let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
         let client: Arc<dyn HttpClient> = Arc::new(Reqwest(tokio::runtime::Handle::current(), http));

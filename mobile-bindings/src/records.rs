@@ -95,6 +95,11 @@ pub struct WalletConfig {
     /// after the browser login or the PID presentation). `None`: only pre-authorized offers.
     #[uniffi(default = None)]
     pub issuance_redirect_uri: Option<String>,
+    /// Trust mark types of which a credential issuer must hold one, valid, for issuance to go
+    /// on (IT-Wallet 1.4 §1.3: "a Trust Chain to the TA, plus Trust Marks"); empty: the marks
+    /// are checked and shown in the consent, none required.
+    #[uniffi(default = [])]
+    pub required_issuer_marks: Vec<String>,
 }
 
 /// A key made for a credential: its tag in the key store and its public key.

@@ -71,6 +71,7 @@ pub struct Wallet {
     pub(crate) locale: Option<String>,
     pub(crate) activation: Option<Arc<WalletActivation>>,
     pub(crate) issuance_redirect_uri: Option<String>,
+    pub(crate) required_issuer_marks: Vec<String>,
     pending_login: Mutex<Option<PendingLogin>>,
     session: Mutex<Option<CitizenSession>>,
 }
@@ -333,6 +334,7 @@ impl Wallet {
             locale: config.locale,
             activation,
             issuance_redirect_uri: config.issuance_redirect_uri,
+            required_issuer_marks: config.required_issuer_marks,
             pending_login: Mutex::new(None),
             session: Mutex::new(None),
         }))

@@ -152,6 +152,7 @@ async fn setup() -> Setup {
         pinned_issuers: Vec::new(),
         wallet_provider: Some(fed.info["wallet_provider"].as_str().unwrap().to_owned()),
         issuance_redirect_uri: Some(fed.info["issuance_redirect_uri"].as_str().unwrap().to_owned()),
+        required_issuer_marks: Vec::new(),
     };
     let client: Arc<dyn HttpClient> = http.clone();
     let wallet = Wallet::open(config, tessera_mobile::software_key_store().unwrap(), Some(client)).unwrap();

@@ -424,6 +424,35 @@ impl MarkKeeper {
     }
 }
 
+/// A [`MarkKeeper`] over a service's outbound HTTP and trust anchors, as wallet-core's
+/// presentation checks take it ([`wallet_core::oid4vp::verify::IssuerMarks`]): the verifier's
+/// credential issuers, the issuer's PID providers.
+pub struct IssuerMarkCheck<'a> {
+    /// The required types and what checking them keeps.
+    pub keeper: &'a MarkKeeper,
+    /// Outbound HTTP (anchors' configurations, mark issuers' chains, status endpoints).
+    pub http: &'a OutboundHttp,
+    /// The configured trust anchors.
+    pub anchors: &'a [TrustAnchorConfig],
+}
+
+impl IssuerMarkCheck<'_> {
+    /// As a presentation context takes it: `None` when no mark is required.
+    pub fn if_required(&self) -> Option<&dyn wallet_core::oid4vp::verify::IssuerMarks> {
+        (!self.keeper.required.is_empty()).then_some(self as &dyn wallet_core::oid4vp::verify::IssuerMarks)
+    }
+}
+
+impl wallet_core::oid4vp::verify::IssuerMarks for IssuerMarkCheck<'_> {
+    fn required(&self) -> bool {
+        !self.keeper.required.is_empty()
+    }
+
+    fn check<'a>(&'a self, chain: &'a ValidatedChain, now: UnixTime) -> wallet_core::oid4vp::verify::MarksFuture<'a> {
+        Box::pin(self.keeper.check_chain(self.http, self.anchors, chain, now))
+    }
+}
+
 /// `POST trust_mark=<mark>` to the mark issuer's `federation_trust_mark_status_endpoint`
 /// (OID-FED §8.4.1), the signed answer verified with the issuer's keys (§8.4.2).
 async fn ask_status(http: &OutboundHttp, endpoint: &str, issuer_keys: &JwkSet, mark: &str) -> Result<TrustMarkStatus, String> {

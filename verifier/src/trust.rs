@@ -9,13 +9,12 @@
 //! * Token Status Lists are fetched through the same bounded client (service-kit's
 //!   `RequestFetcher` implements wallet-core's `StatusFetcher`: `Accept:
 //!   application/statuslist+jwt`, the `Content-Type` passed on for wallet-core to check);
-//! * [`IssuerMarkCheck`]: the trust marks required of credential issuers
-//!   (`credential_issuer_trust_marks`), checked by service-kit's `MarkKeeper` (the issuer
-//!   checks wallet providers' marks with the same) over the same client.
+//! * the trust marks required of credential issuers (`credential_issuer_trust_marks`) are
+//!   checked by service-kit's `trust_marks::IssuerMarkCheck` (the issuer checks wallet
+//!   providers' and PID providers' marks with the same) over the same client.
 
 use wallet_core::federation::{ChainCache, ChainCollector, EntityId, TrustAnchorConfig};
-use wallet_core::federation::ValidatedChain;
-use wallet_core::oid4vp::verify::{CHAIN_REFRESH_INTERVAL, ChainFuture, IssuerChainResolver, IssuerMarks, MarksFuture, SharedChainFuture};
+use wallet_core::oid4vp::verify::{CHAIN_REFRESH_INTERVAL, ChainFuture, IssuerChainResolver, SharedChainFuture};
 use wallet_core::time::UnixTime;
 
 /// Issuer chains, resolved and cached.
@@ -55,22 +54,3 @@ impl IssuerChainResolver for IssuerChains<'_> {
     }
 }
 
-/// The credential issuers' required trust marks, for wallet-core's presentation checks.
-pub struct IssuerMarkCheck<'a> {
-    /// The required types and what checking them keeps.
-    pub keeper: &'a service_kit::trust_marks::MarkKeeper,
-    /// Outbound HTTP (anchors' configurations, mark issuers' chains, status endpoints).
-    pub http: &'a service_kit::OutboundHttp,
-    /// The configured trust anchors.
-    pub anchors: &'a [TrustAnchorConfig],
-}
-
-impl IssuerMarks for IssuerMarkCheck<'_> {
-    fn required(&self) -> bool {
-        !self.keeper.required().is_empty()
-    }
-
-    fn check<'a>(&'a self, chain: &'a ValidatedChain, now: UnixTime) -> MarksFuture<'a> {
-        Box::pin(self.keeper.check_chain(self.http, self.anchors, chain, now))
-    }
-}

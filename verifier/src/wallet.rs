@@ -239,7 +239,7 @@ pub(crate) async fn response_uri(State(st): State<Verifier>, body: Bytes) -> Res
     // x509_hash session, say) is refused by wallet-core.
     let client_id = st.client_id(&session)?;
     let chains = crate::trust::IssuerChains { cache: st.chains(), http: st.http(), anchors: &c.trust_anchors };
-    let marks = crate::trust::IssuerMarkCheck { keeper: st.issuer_marks(), http: st.http(), anchors: &c.trust_anchors };
+    let marks = service_kit::trust_marks::IssuerMarkCheck { keeper: st.issuer_marks(), http: st.http(), anchors: &c.trust_anchors };
     let status_lists = st.http().for_request();
     let fetcher: &dyn StatusFetcher = &status_lists;
     let crl_fetcher: &dyn CrlFetcher = &status_lists;
@@ -251,7 +251,7 @@ pub(crate) async fn response_uri(State(st): State<Verifier>, body: Bytes) -> Res
         header_memo: Some(st.header_memo()),
         status: c.check_status.then_some((st.statuses(), fetcher)),
         crls: c.check_crl.then_some((st.crls(), crl_fetcher)),
-        issuer_marks: (!c.credential_issuer_trust_marks.is_empty()).then_some(&marks as &dyn wallet_core::oid4vp::verify::IssuerMarks),
+        issuer_marks: marks.if_required(),
         accept_suspended: c.accept_suspended,
         ..PresentationContext::new(&client_id, &session.nonce, now)
     };

@@ -164,6 +164,7 @@ impl Fed {
         let int_listener = if mark_issuer == MarkIssuer::None { None } else { Some(bind().await) };
         let mut ta_config = trust_anchor::Config::trust_anchor(anchor_id.clone(), dir.path().join("ta"), TOKEN);
         ta_config.trust_mark_issuers.insert(rp_mark(&anchor_id), vec![anchor_id.to_string()]);
+        ta_config.trust_mark_issuers.insert(issuer_mark(&anchor_id), vec![anchor_id.to_string()]);
         let wp_mark_issuers = std::iter::once(&anchor_id).chain(int_listener.as_ref().map(|(_, id)| id)).map(EntityId::to_string).collect();
         ta_config.trust_mark_issuers.insert(wp_mark(&anchor_id), wp_mark_issuers);
         let ta = trust_anchor::AppState::open(ta_config).unwrap();
@@ -506,6 +507,13 @@ pub fn wp_mark(anchor: &EntityId) -> String {
 
 /// Its short name.
 pub const WP_MARK: &str = "federation-entity/wallet-provider";
+
+/// The credential issuers' mark (IT-Wallet 1.4 §1.1), as `tessera up` names it.
+pub const ISSUER_MARK: &str = "openid_credential_issuer/public";
+
+pub fn issuer_mark(anchor: &EntityId) -> String {
+    format!("{anchor}/trust_marks/{ISSUER_MARK}")
+}
 
 pub fn rp_mark(anchor: &EntityId) -> String {
     format!("{anchor}/trust_marks/openid_relying_party/public")

@@ -44,6 +44,7 @@ use crate::federation::{ChainCollector, EntityId, TrustAnchorConfig, ValidatedCh
 use crate::jose::jwk::JwkSet;
 use crate::jose::{Jwk, JwsHeader, Signer, SoftwareSigner};
 use crate::keystore::KeyStoreSigner;
+use crate::oid4vp::consent::{TrustMarkCheck, TrustMarkView, verify_marks};
 use crate::oid4vci::dpop::DPOP_NONCE_HEADER;
 use crate::oid4vci::metadata::{ATTEST_JWT_CLIENT_AUTH, FORMAT_SD_JWT_VC, MAX_METADATA_LEN};
 use crate::oid4vci::offer::{AuthorizationCodeGrant, MAX_OFFER_LEN, TxCode, TxInputMode};
@@ -420,12 +421,15 @@ fn waa_sub(waa: &str) -> Option<String> {
 /// Whether the issuer is trusted, and why (not).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IssuerTrust {
-    /// Its trust chain reaches a configured trust anchor.
+    /// Its trust chain reaches a configured trust anchor (and, where the wallet requires
+    /// issuer trust marks, one of them is valid: [`WalletIssuance::with_required_issuer_marks`]).
     Trusted {
         /// The trust anchor.
         trust_anchor: String,
-        /// The trust mark types its Entity Configuration declares (shown; not verified here).
-        trust_marks: Vec<String>,
+        /// The trust marks its Entity Configuration carries, each as checked (IT-Wallet 1.4
+        /// §1.1, §1.3: static under the anchor's `trust_mark_issuers`, plus the status its
+        /// issuer reports).
+        trust_marks: Vec<TrustMarkView>,
     },
     /// Not trusted: the flow will not continue.
     Untrusted {
@@ -600,18 +604,37 @@ fn first_display(v: Option<&Value>, field: &str) -> Option<String> {
     }
 }
 
-/// The consent model from the checked offer, metadata and trust (pure).
-pub fn consent_for(offer: &CredentialOffer, metadata: &CredentialIssuerMetadata, chain: Result<&ValidatedChain, &str>) -> IssuanceConsent {
+/// Why an issuer whose marks checked as `marks` holds none of the `required` types valid
+/// (`None`: it holds one, or none is required).
+fn required_mark_missing(required: &[String], marks: &[TrustMarkView]) -> Option<String> {
+    if required.is_empty() || marks.iter().any(|m| required.contains(&m.trust_mark_type) && matches!(m.check, TrustMarkCheck::Valid { .. })) {
+        return None;
+    }
+    let each: Vec<String> = marks
+        .iter()
+        .filter(|m| required.contains(&m.trust_mark_type))
+        .map(|m| match &m.check {
+            TrustMarkCheck::Invalid(why) => format!("{}: {why}", m.trust_mark_type),
+            _ => format!("{}: not checked (no keys for its issuer, or the trust anchor's configuration could not be had)", m.trust_mark_type),
+        })
+        .collect();
+    Some(if each.is_empty() {
+        format!("it holds no trust mark of the types required ({})", required.join(", "))
+    } else {
+        format!("it holds no valid trust mark of the types required ({})", each.join("; "))
+    })
+}
+
+/// The consent model from the checked offer, metadata and trust (pure): `marks`, the
+/// issuer's trust marks as checked ([`crate::oid4vp::consent::verify_marks`]).
+pub fn consent_for(offer: &CredentialOffer, metadata: &CredentialIssuerMetadata, chain: Result<&ValidatedChain, &str>, marks: Vec<TrustMarkView>) -> IssuanceConsent {
     let federation = chain.ok().and_then(|c| c.metadata_of("federation_entity"));
     let issuer_name = first_display(metadata.extra.get("display"), "name")
         .or_else(|| federation.and_then(|f| f.get("organization_name")).and_then(Value::as_str).map(str::to_owned));
     let logo_uri = first_display(metadata.extra.get("display"), "logo")
         .or_else(|| federation.and_then(|f| f.get("logo_uri")).and_then(Value::as_str).map(str::to_owned));
     let trust = match chain {
-        Ok(c) => IssuerTrust::Trusted {
-            trust_anchor: c.trust_anchor.to_string(),
-            trust_marks: c.subject.claims.trust_marks.iter().flatten().map(|m| m.trust_mark_type.clone()).collect(),
-        },
+        Ok(c) => IssuerTrust::Trusted { trust_anchor: c.trust_anchor.to_string(), trust_marks: marks },
         Err(reason) => IssuerTrust::Untrusted { reason: reason.to_owned() },
     };
     let credentials = offer
@@ -781,6 +804,7 @@ pub struct WalletIssuance {
     redirect_uri: Option<String>,
     x509_anchors: Option<TrustAnchors>,
     update_consent: Option<Arc<dyn UpdateConsent>>,
+    required_issuer_marks: Vec<String>,
 }
 
 impl std::fmt::Debug for WalletIssuance {
@@ -796,7 +820,17 @@ fn send(http: &dyn HttpClient, step: IssuanceStep, r: HttpRequest) -> Result<Htt
 impl WalletIssuance {
     /// A flow trusting `anchors`, with the IT-Wallet 1.4 profile.
     pub fn new(http: Arc<dyn HttpClient>, keys: Arc<dyn IssuanceKeys>, store: Arc<CredentialStore>, anchors: Vec<TrustAnchorConfig>) -> Self {
-        Self { http, keys, store, anchors, profile: Profile::ItWallet14, clock: Arc::new(SystemClock), max_batch: usize::MAX, redirect_uri: None, x509_anchors: None, update_consent: None }
+        Self { http, keys, store, anchors, profile: Profile::ItWallet14, clock: Arc::new(SystemClock), max_batch: usize::MAX, redirect_uri: None, x509_anchors: None, update_consent: None, required_issuer_marks: Vec::new() }
+    }
+
+    /// Trust mark types of which an issuer must hold one, valid, for the wallet to go on
+    /// (IT-Wallet 1.4 §1.3: an issuer is discovered by "a Trust Chain to the TA, plus Trust
+    /// Marks"; as a verifier requires them, `credential_issuer_trust_marks`). Without them
+    /// (the default) the marks are checked and shown in the consent, and none is required.
+    #[must_use]
+    pub fn with_required_issuer_marks(mut self, types: Vec<String>) -> Self {
+        self.required_issuer_marks = types;
+        self
     }
 
     /// The wallet's `redirect_uri` for the authorization code flow (a universal or app link,
@@ -968,7 +1002,20 @@ impl WalletIssuance {
             },
             Err(e) => Err(e),
         };
-        let consent = consent_for(&offer, &metadata, chain.as_ref().map_err(String::as_str));
+        // Its trust marks, checked (static plus dynamic) over the HTTP seam as a relying
+        // party's are; one of the required types must be valid.
+        let marks = match &chain {
+            Ok(c) => {
+                let evidence = super::TrustMarkEvidence::gather(self.http.as_ref(), &self.anchors, Some(c), self.now());
+                verify_marks(c, &evidence.inputs(), self.now()).0
+            }
+            Err(_) => Vec::new(),
+        };
+        let chain = chain.and_then(|c| match required_mark_missing(&self.required_issuer_marks, &marks) {
+            Some(reason) => Err(reason),
+            None => Ok(c),
+        });
+        let consent = consent_for(&offer, &metadata, chain.as_ref().map_err(String::as_str), marks);
         let server = match &chain {
             Ok(c) => self.server_endpoints(&offer, &metadata, c)?,
             Err(_) => ServerEndpoints::default(),

@@ -17,7 +17,7 @@ mod flow;
 mod rp;
 
 pub use flow::{PresentationFlow, RpTrustInputs};
-pub use rp::{RpEvaluation, TrustMarkCheck, TrustMarkInputs, TrustMarkView, TrustWarning, evaluate_rp};
+pub use rp::{RpEvaluation, TrustMarkCheck, TrustMarkInputs, TrustMarkView, TrustWarning, evaluate_rp, verify_marks};
 
 use std::collections::BTreeMap;
 

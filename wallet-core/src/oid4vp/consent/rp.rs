@@ -12,7 +12,7 @@ use crate::jose::JwkSet;
 use crate::oid4vp::request_object::{RpTrust, VerifiedRequest};
 use crate::time::UnixTime;
 
-/// One of the RP's trust marks, as checked.
+/// One of an entity's trust marks (a relying party's, a credential issuer's), as checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TrustMarkView {
     /// Its type.
@@ -24,7 +24,7 @@ pub struct TrustMarkView {
 /// The result of checking a trust mark.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TrustMarkCheck {
-    /// Valid: signed by an issuer the anchor lists for this type, about this RP, unexpired.
+    /// Valid: signed by an issuer the anchor lists for this type, about this entity, unexpired.
     Valid {
         /// The trust mark issuer.
         issuer: String,
@@ -108,6 +108,43 @@ fn purpose_of(req: &VerifiedRequest) -> Option<String> {
     })
 }
 
+/// Each trust mark in the subject's Entity Configuration (`chain.subject`), checked with
+/// `marks` (IT-Wallet 1.4 §1.1: static, under the anchor's current `trust_mark_issuers`, plus
+/// dynamic, the status its issuer reported), and the authorization policies the valid ones
+/// carry. What the wallet shows of a relying party ([`evaluate_rp`]) and of a credential
+/// issuer (the issuance consent).
+pub fn verify_marks(chain: &ValidatedChain, marks: &TrustMarkInputs<'_>, now: UnixTime) -> (Vec<TrustMarkView>, Vec<AuthorizationPolicy>) {
+    let mut views = Vec::new();
+    let mut policies = Vec::new();
+    let subject = &chain.subject.claims.sub;
+    for tm in chain.subject.claims.trust_marks.iter().flatten() {
+        let check = match marks.anchor_configuration {
+            None => TrustMarkCheck::NotChecked,
+            Some(anchor) => {
+                let issuer = trust_mark::unverified_issuer(&tm.trust_mark);
+                match issuer.and_then(|i| marks.issuer_keys.iter().find(|(id, _)| *id == i)) {
+                    None => TrustMarkCheck::NotChecked,
+                    Some((_, keys)) => match trust_mark::verify(&tm.trust_mark, subject, keys, anchor, now) {
+                        Ok(c) if c.trust_mark_type == tm.trust_mark_type => match marks.statuses.iter().find(|(m, _)| *m == tm.trust_mark) {
+                            Some((_, status)) if *status != TrustMarkStatus::Active => {
+                                TrustMarkCheck::Invalid(format!("its issuer {} reports it {} (trust mark status)", c.iss, status.as_str()))
+                            }
+                            _ => {
+                                policies.extend(AuthorizationPolicy::of(&c));
+                                TrustMarkCheck::Valid { issuer: c.iss.to_string(), exp: c.exp }
+                            }
+                        },
+                        Ok(_) => TrustMarkCheck::Invalid("the mark's type is not the one listed".into()),
+                        Err(e) => TrustMarkCheck::Invalid(e.to_string()),
+                    },
+                }
+            }
+        };
+        views.push(TrustMarkView { trust_mark_type: tm.trust_mark_type.clone(), check });
+    }
+    (views, policies)
+}
+
 /// Evaluates the RP of a verified request. `chain` is the RP's trust chain (for its trust
 /// marks and organization name).
 ///
@@ -122,36 +159,7 @@ fn purpose_of(req: &VerifiedRequest) -> Option<String> {
 /// `authorized_claims`) is refused a request outside it ([`authorization`]).
 pub fn evaluate_rp(req: &VerifiedRequest, chain: Option<&ValidatedChain>, marks: &TrustMarkInputs<'_>, now: UnixTime) -> RpEvaluation {
     let mut warnings = Vec::new();
-    let mut trust_marks = Vec::new();
-    let mut policies = Vec::new();
-    if let Some(chain) = chain {
-        let subject = &chain.subject.claims.sub;
-        for tm in chain.subject.claims.trust_marks.iter().flatten() {
-            let check = match marks.anchor_configuration {
-                None => TrustMarkCheck::NotChecked,
-                Some(anchor) => {
-                    let issuer = trust_mark::unverified_issuer(&tm.trust_mark);
-                    match issuer.and_then(|i| marks.issuer_keys.iter().find(|(id, _)| *id == i)) {
-                        None => TrustMarkCheck::NotChecked,
-                        Some((_, keys)) => match trust_mark::verify(&tm.trust_mark, subject, keys, anchor, now) {
-                            Ok(c) if c.trust_mark_type == tm.trust_mark_type => match marks.statuses.iter().find(|(m, _)| *m == tm.trust_mark) {
-                                Some((_, status)) if *status != TrustMarkStatus::Active => {
-                                    TrustMarkCheck::Invalid(format!("its issuer {} reports it {} (trust mark status)", c.iss, status.as_str()))
-                                }
-                                _ => {
-                                    policies.extend(AuthorizationPolicy::of(&c));
-                                    TrustMarkCheck::Valid { issuer: c.iss.to_string(), exp: c.exp }
-                                }
-                            },
-                            Ok(_) => TrustMarkCheck::Invalid("the mark's type is not the one listed".into()),
-                            Err(e) => TrustMarkCheck::Invalid(e.to_string()),
-                        },
-                    }
-                }
-            };
-            trust_marks.push(TrustMarkView { trust_mark_type: tm.trust_mark_type.clone(), check });
-        }
-    }
+    let (trust_marks, policies) = chain.map(|c| verify_marks(c, marks, now)).unwrap_or_default();
     if matches!(req.trust, RpTrust::X509 { .. }) {
         warnings.push(TrustWarning::CertificateOnly);
     } else if !trust_marks.iter().any(|t| matches!(t.check, TrustMarkCheck::Valid { .. })) {

@@ -37,13 +37,34 @@ fn token_request_needs_the_pre_authorized_grant() {
 #[test]
 fn consent_says_who_issues_what_and_why_it_is_not_trusted() {
     let offer = CredentialOffer::new(ISSUER, vec![PID_CONFIG.into()]).with_pre_authorized_code("pac-1", Some(tx(Some(6), None)));
-    let c = consent_for(&offer, &metadata(), Err("no trust chain to a configured trust anchor"));
+    let c = consent_for(&offer, &metadata(), Err("no trust chain to a configured trust anchor"), Vec::new());
     assert_eq!(c.issuer, ISSUER);
     assert_eq!(c.issuer_name.as_deref(), Some("PID Provider"));
     assert_eq!(c.trust, IssuerTrust::Untrusted { reason: "no trust chain to a configured trust anchor".into() });
     assert!(!c.is_trusted());
     assert_eq!(c.credentials, vec![OfferedCredential { configuration_id: PID_CONFIG.into(), vct: Some(PID_VCT.into()), name: None }]);
     assert_eq!(c.tx_code.and_then(|t| t.length), Some(6));
+}
+
+/// IT-Wallet 1.4 §1.3: with required issuer mark types, one of them must have checked valid;
+/// the reason names each required mark's fault. Without, nothing is required.
+#[test]
+fn a_required_issuer_mark_must_be_valid() {
+    const T: &str = "https://ta.example.it/trust_marks/openid_credential_issuer/public";
+    let view = |t: &str, check: TrustMarkCheck| TrustMarkView { trust_mark_type: t.into(), check };
+    let valid = view(T, TrustMarkCheck::Valid { issuer: "https://ta.example.it".into(), exp: None });
+    let required = [T.to_owned()];
+    assert_eq!(required_mark_missing(&[], &[]), None);
+    assert_eq!(required_mark_missing(&required, std::slice::from_ref(&valid)), None);
+    // Valid, but of another type.
+    let other = view("https://ta.example.it/trust_marks/other", TrustMarkCheck::Valid { issuer: "https://ta.example.it".into(), exp: None });
+    assert_eq!(required_mark_missing(&required, &[other]).unwrap(), format!("it holds no trust mark of the types required ({T})"));
+    let revoked = view(T, TrustMarkCheck::Invalid("its issuer https://ta.example.it reports it revoked (trust mark status)".into()));
+    assert_eq!(
+        required_mark_missing(&required, &[revoked]).unwrap(),
+        format!("it holds no valid trust mark of the types required ({T}: its issuer https://ta.example.it reports it revoked (trust mark status))")
+    );
+    assert!(required_mark_missing(&required, &[view(T, TrustMarkCheck::NotChecked)]).unwrap().contains("not checked"));
 }
 
 fn response(status: u16, body: serde_json::Value) -> HttpResponse {
