@@ -292,9 +292,11 @@ pub struct Config {
     /// (IT-Wallet 1.4 §1.3). Empty: not checked (a warning at start when attestations are
     /// required).
     pub wallet_provider_trust_marks: Vec<String>,
-    /// Seconds a wallet provider's trust mark status, as its issuer's
+    /// Seconds a trust mark's status (a wallet provider's; with `[authentication] method =
+    /// "pid"` and `trust_marks`, the PID provider's too), as its issuer's
     /// `federation_trust_mark_status_endpoint` reported it (OID-FED §8.4), is used before it
-    /// is asked again (0: before every request carrying an attestation).
+    /// is asked again (0: at every check, before every request carrying an attestation or a
+    /// PID; a failure to ask is retried after 30 s all the same).
     pub trust_mark_status_refresh: i64,
     /// PEM text of the federation CA roots: a PID presented to us (`[authentication] method
     /// = "pid"`) has its `x5c` verified to one of them (an issuer trusted by `x5c` alone is

@@ -155,7 +155,8 @@ pub enum IssuerTrust {
         /// the anchor's `trust_mark_issuers`, plus the status its issuer reports).
         trust_marks: Vec<crate::presentation::TrustMarkInfo>,
     },
-    /// Not trusted (not in the federation, or offering what it did not declare there):
+    /// Not trusted (not in the federation, offering what it did not declare there, or
+    /// holding none of `WalletConfig.requiredIssuerMarks` valid):
     /// [`IssuanceSession::accept`] refuses it.
     Untrusted {
         /// Why.

@@ -80,6 +80,16 @@ impl<K: std::hash::Hash + Eq, V> Kept<K, V> {
     }
 }
 
+/// A mark of type `trust_mark_type` issued by `iss`, looked at under `anchor`, whose current
+/// configuration is `configuration`.
+#[derive(Clone, Copy)]
+struct IssuedUnder<'a> {
+    iss: &'a str,
+    trust_mark_type: &'a str,
+    anchor: &'a TrustAnchorConfig,
+    configuration: &'a EntityStatement,
+}
+
 /// The subject whose marks are checked: its configuration and the entities above it in the
 /// chain that shows it (whose keys that chain pins for the marks they issue).
 struct Subject {
@@ -119,9 +129,10 @@ pub struct MarkKeeper {
     /// Accredited mark issuers' chains by (anchor, issuer) (`None`: not resolved), until
     /// when used.
     issuers: Kept<(String, String), KeptChain>,
-    /// Chains whose check passed, by the subject's configuration JWT, until when it holds
-    /// ([`Self::check_chain`]: no mark signature verified again per request).
-    passed: Kept<String, i64>,
+    /// Chains whose check passed, by [`passed_key`] (the anchor and the subject's
+    /// configuration), until when it holds ([`Self::check_chain`]: no mark signature verified
+    /// again per request).
+    passed: Kept<[u8; 32], i64>,
 }
 
 impl MarkKeeper {
@@ -203,7 +214,8 @@ impl MarkKeeper {
         if self.required.is_empty() {
             return Ok(());
         }
-        if self.passed.lock().get(&chain.subject.jwt).is_some_and(|until| now.secs() < *until) {
+        let key = passed_key(&chain.trust_anchor, &chain.subject.jwt);
+        if self.passed.lock().get(&key).is_some_and(|until| now.secs() < *until) {
             return Ok(());
         }
         let anchor = anchors.iter().find(|a| a.id == chain.trust_anchor).ok_or_else(|| format!("{} is not a configured trust anchor", chain.trust_anchor))?;
@@ -214,7 +226,7 @@ impl MarkKeeper {
         self.fetch_statuses(http, one, &subject, now).await;
         let until = self.check(chain, anchor, now)?;
         if until > now.secs() {
-            self.passed.insert(chain.subject.jwt.clone(), until);
+            self.passed.insert(key, until);
         }
         Ok(())
     }
@@ -227,8 +239,8 @@ impl MarkKeeper {
         if self.required.is_empty() {
             return Ok(i64::MAX);
         }
-        let Some(Some(configuration)) = self.anchor_configuration(anchor.id.as_str(), now.secs()) else {
-            return Err(format!("the trust anchor {}'s configuration could not be fetched to check them", anchor.id));
+        let Some((Some(configuration), configuration_until)) = self.anchor_configurations.lock().get(anchor.id.as_str()).filter(|(_, until)| now.secs() < *until).cloned() else {
+            return Err(format!("the trust anchor {}'s configuration could not be fetched to check the trust marks", anchor.id));
         };
         // The keys of the required marks' issuers whose chains to the anchor are kept, and the
         // earliest `exp` of those chains (a mark verified with them is trusted no longer).
@@ -240,18 +252,29 @@ impl MarkKeeper {
                 issuer_keys.push((iss, c.subject.claims.jwks.clone()));
             }
         }
-        let mark = trust_mark::held(chain, &self.required, anchor, &configuration, &issuer_keys, now).map_err(|e| e.to_string())?;
-        let jwt = chain.subject.claims.trust_marks.iter().flatten().find(|t| t.trust_mark_type == mark.trust_mark_type).map(|t| t.trust_mark.as_str());
-        let status_until = match jwt.and_then(|j| self.status(j, now.secs())) {
-            // An answer held (active, or the endpoint could not be asked: the static check
-            // stands): trusted no longer than that answer is used.
-            Some((Some(TrustMarkStatus::Active) | None, until)) => until,
-            Some((Some(other), _)) => {
-                return Err(format!("{}: its issuer {} reports it {} (trust mark status)", mark.trust_mark_type, mark.iss, other.as_str()));
-            }
-            None => now.secs(),
-        };
-        Ok(mark.exp.unwrap_or(i64::MAX).min(status_until).min(issuers_until))
+        let (valid, refusal) = trust_mark::held_each(chain, &self.required, anchor, &configuration, &issuer_keys, now);
+        // Each statically valid mark by the status its issuer reported for that very mark:
+        // the first not reported otherwise than active is held (one revoked mark does not
+        // hide another valid one, nor a junk entry of the same type a revoked one).
+        let mut reported = None;
+        for (jwt, mark) in &valid {
+            let status_until = match self.status(jwt, now.secs()) {
+                // An answer held (active, or the endpoint could not be asked: the static
+                // check stands): trusted no longer than that answer is used.
+                Some((Some(TrustMarkStatus::Active) | None, until)) => until,
+                Some((Some(other), _)) => {
+                    reported.get_or_insert_with(|| format!("{}: its issuer {} reports it {} (trust mark status)", mark.trust_mark_type, mark.iss, other.as_str()));
+                    continue;
+                }
+                // Not asked yet: trusted on the static check for this request only, so that
+                // the status, once asked, counts at the next.
+                None => now.secs(),
+            };
+            // No longer than the anchor's configuration is used (its `trust_mark_issuers`
+            // may change).
+            return Ok(mark.exp.unwrap_or(i64::MAX).min(status_until).min(issuers_until).min(configuration_until));
+        }
+        Err(reported.unwrap_or_else(|| refusal.to_string()))
     }
 
     fn required_marks<'a>(&'a self, ec: &'a EntityStatement) -> impl Iterator<Item = &'a wallet_core::federation::entity::TrustMarkRef> + 'a {
@@ -300,7 +323,8 @@ impl MarkKeeper {
                 if iss == anchor.id.as_str() || self.kept_issuer(anchor.id.as_str(), &iss, now.secs()).is_some() || subject.superiors.contains(&iss) {
                     continue;
                 }
-                resolved |= self.accredited_issuer_chain(http, &iss, &tm.trust_mark_type, anchor, &configuration, &mut looked_up, now).await.is_some();
+                let at = IssuedUnder { iss: &iss, trust_mark_type: &tm.trust_mark_type, anchor, configuration: &configuration };
+                resolved |= self.accredited_issuer_chain(http, &at, &mut looked_up, now).await.is_some();
             }
         }
         resolved
@@ -313,13 +337,18 @@ impl MarkKeeper {
         let sub = &subject.ec.sub;
         let mut looked_up = Vec::new();
         for tm in self.required_marks(&subject.ec) {
-            if self.status_refresh > 0 && self.status(&tm.trust_mark, now.secs()).is_some() {
+            // Held and still to be used: skipped (with a refresh of 0 an answer is asked at
+            // every check, but a failure to ask is not retried before its [`RETRY`]).
+            if let Some((status, _)) = self.status(&tm.trust_mark, now.secs())
+                && (self.status_refresh > 0 || status.is_none())
+            {
                 continue;
             }
             let Some(iss) = trust_mark::unverified_issuer(&tm.trust_mark) else { continue };
             for anchor in anchors {
                 let Some(Some(configuration)) = self.anchor_configuration(anchor.id.as_str(), now.secs()) else { continue };
-                let Some((keys, endpoint)) = self.mark_issuer(http, &iss, &tm.trust_mark_type, anchor, &configuration, &mut looked_up, now).await else { continue };
+                let at = IssuedUnder { iss: &iss, trust_mark_type: &tm.trust_mark_type, anchor, configuration: &configuration };
+                let Some((keys, endpoint)) = self.mark_issuer(http, &at, &mut looked_up, now).await else { continue };
                 // Only what validated statically is sent to a status endpoint.
                 if trust_mark::verify(&tm.trust_mark, sub, &keys, &configuration, now).is_err() {
                     continue;
@@ -344,12 +373,17 @@ impl MarkKeeper {
                 break;
             }
         }
-        // Until when this subject's answers all hold (a mark that could not be asked: soon).
+        // Until when this subject's answers all hold: the earliest of the answers held for its
+        // required marks. Only marks that validated statically were asked about, so a chain
+        // shown with nothing but junk marks (an unverified one naming another subject) records
+        // nothing, and cannot make the real subject's statuses look asked.
         let until = {
             let held = self.statuses.lock();
-            self.required_marks(&subject.ec).map(|t| held.get(&t.trust_mark).map_or(now.secs().saturating_add(RETRY), |(_, until)| *until)).min().unwrap_or(now.secs().saturating_add(RETRY))
+            self.required_marks(&subject.ec).filter_map(|t| held.get(&t.trust_mark).map(|(_, until)| *until)).min()
         };
-        self.asked.insert(sub.as_str().to_owned(), until);
+        if let Some(until) = until {
+            self.asked.insert(sub.as_str().to_owned(), until);
+        }
     }
 
     /// Whose keys verify a mark issued by `iss` under `anchor` (whose current configuration
@@ -360,22 +394,13 @@ impl MarkKeeper {
     /// applied) from its own trust chain to that anchor, as the wallet does for a relying
     /// party's marks (wallet-core `TrustMarkEvidence::gather`). `None`: the mark cannot be
     /// verified under this anchor.
-    #[allow(clippy::too_many_arguments)]
-    async fn mark_issuer(
-        &self,
-        http: &OutboundHttp,
-        iss: &str,
-        trust_mark_type: &str,
-        anchor: &TrustAnchorConfig,
-        configuration: &EntityStatement,
-        looked_up: &mut Vec<String>,
-        now: UnixTime,
-    ) -> Option<(JwkSet, Option<String>)> {
+    async fn mark_issuer(&self, http: &OutboundHttp, at: &IssuedUnder<'_>, looked_up: &mut Vec<String>, now: UnixTime) -> Option<(JwkSet, Option<String>)> {
+        let IssuedUnder { iss, anchor, configuration, .. } = *at;
         if iss == anchor.id.as_str() {
             let federation_entity = configuration.metadata.as_ref().and_then(|m| m.get("federation_entity")).and_then(Value::as_object);
             return Some((anchor.jwks.clone(), trust_mark::status_endpoint(federation_entity)));
         }
-        let chain = self.accredited_issuer_chain(http, iss, trust_mark_type, anchor, configuration, looked_up, now).await?;
+        let chain = self.accredited_issuer_chain(http, at, looked_up, now).await?;
         Some((chain.subject.claims.jwks.clone(), trust_mark::status_endpoint(chain.metadata_of("federation_entity"))))
     }
 
@@ -384,17 +409,8 @@ impl MarkKeeper {
     /// `exp` (a failure for [`RETRY`] seconds). Only an accredited issuer is resolved (a
     /// subject's configuration does not choose what we fetch), and at most
     /// [`MAX_MARK_ISSUERS`] distinct ones for one subject (`looked_up`).
-    #[allow(clippy::too_many_arguments)]
-    async fn accredited_issuer_chain(
-        &self,
-        http: &OutboundHttp,
-        iss: &str,
-        trust_mark_type: &str,
-        anchor: &TrustAnchorConfig,
-        configuration: &EntityStatement,
-        looked_up: &mut Vec<String>,
-        now: UnixTime,
-    ) -> Option<Arc<ValidatedChain>> {
+    async fn accredited_issuer_chain(&self, http: &OutboundHttp, at: &IssuedUnder<'_>, looked_up: &mut Vec<String>, now: UnixTime) -> Option<Arc<ValidatedChain>> {
+        let IssuedUnder { iss, trust_mark_type, anchor, configuration } = *at;
         if !trust_mark::accredited(configuration, trust_mark_type, iss) {
             return None;
         }
@@ -422,6 +438,17 @@ impl MarkKeeper {
         self.issuers.insert((anchor.id.as_str().to_owned(), iss.to_owned()), (chain.clone(), until));
         chain
     }
+}
+
+/// SHA-256 over the anchor's id and the subject's configuration JWT, each length-prefixed.
+fn passed_key(anchor: &EntityId, configuration: &str) -> [u8; 32] {
+    use sha2::Digest as _;
+    let mut h = sha2::Sha256::new();
+    for part in [anchor.as_str(), configuration] {
+        h.update(u64::try_from(part.len()).unwrap_or(u64::MAX).to_be_bytes());
+        h.update(part.as_bytes());
+    }
+    h.finalize().into()
 }
 
 /// A [`MarkKeeper`] over a service's outbound HTTP and trust anchors, as wallet-core's

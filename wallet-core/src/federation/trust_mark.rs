@@ -228,7 +228,24 @@ pub fn held(
     issuer_keys: &[(String, JwkSet)],
     now: UnixTime,
 ) -> Result<TrustMarkClaims, FederationError> {
+    let (valid, refusal) = held_each(chain, types, anchor, anchor_configuration, issuer_keys, now);
+    valid.into_iter().next().map(|(_, c)| c).ok_or(refusal)
+}
+
+/// Every one of the subject's marks of one of `types` that is valid, as [`held`] checks
+/// them, each with its JWT (what a status answer is kept by: a caller weighing the marks'
+/// reported statuses looks at each valid one, not only the first), in the order of the
+/// subject's configuration; and the refusal [`held`] gives when there is none.
+pub fn held_each<'c>(
+    chain: &'c super::ValidatedChain,
+    types: &[String],
+    anchor: &super::TrustAnchorConfig,
+    anchor_configuration: &EntityStatement,
+    issuer_keys: &[(String, JwkSet)],
+    now: UnixTime,
+) -> (Vec<(&'c str, TrustMarkClaims)>, FederationError) {
     let subject = &chain.subject.claims.sub;
+    let mut valid = Vec::new();
     let mut reasons = Vec::new();
     for tm in chain.subject.claims.trust_marks.iter().flatten().filter(|t| types.contains(&t.trust_mark_type)) {
         let Some(iss) = unverified_issuer(&tm.trust_mark) else {
@@ -240,7 +257,7 @@ pub fn held(
             continue;
         };
         match verify(&tm.trust_mark, subject, keys, anchor_configuration, now) {
-            Ok(c) if c.trust_mark_type == tm.trust_mark_type => return Ok(c),
+            Ok(c) if c.trust_mark_type == tm.trust_mark_type => valid.push((tm.trust_mark.as_str(), c)),
             Ok(c) => reasons.push(format!("{}: the mark says it is of type {}", tm.trust_mark_type, c.trust_mark_type)),
             Err(e) => reasons.push(format!("{}: {e}", tm.trust_mark_type)),
         }
@@ -248,7 +265,7 @@ pub fn held(
     if reasons.is_empty() {
         reasons.push(format!("none of type {}", types.join(" or ")));
     }
-    Err(tm_err(format!("{subject} holds no valid trust mark of the types required ({})", reasons.join("; "))))
+    (valid, tm_err(format!("{subject} holds no valid trust mark of the types required ({})", reasons.join("; "))))
 }
 
 /// The keys that verify a mark by `iss` for [`held`], in this order: the anchor's
@@ -392,6 +409,24 @@ mod tests {
         let forged = TrustMarkClaims { ..fx.claims() }.sign(TRUST_MARK_TYP, &SoftwareSigner::generate().unwrap()).unwrap();
         refused(vec![(TYPE.into(), forged)], TYPE);
         refused(vec![(TYPE.into(), "not a jwt".into())], "not a signed mark");
+    }
+
+    /// Every valid mark is handed back with its own JWT, in order, junk skipped: a caller
+    /// weighing statuses looks up each valid mark's, not that of the first entry of its type.
+    #[test]
+    fn each_valid_mark_is_handed_back_with_its_own_jwt() {
+        let fx = Fx::new(false);
+        let types = [TYPE.to_owned()];
+        let (first, second) = (fx.mark(|_| {}), fx.mark(|c| c.iat = NOW.secs() - 5));
+        let junk = fx.mark(|c| c.exp = Some(NOW.secs() - 1));
+        let (chain, anchor) = provider_chain(&fx, vec![(TYPE.into(), junk), (TYPE.into(), first.clone()), (TYPE.into(), "not a jwt".into()), (TYPE.into(), second.clone())]);
+        let (valid, _) = held_each(&chain, &types, &anchor, &fx.anchor, &[], NOW);
+        let jwts: Vec<&str> = valid.iter().map(|(jwt, _)| *jwt).collect();
+        assert_eq!(jwts, [first.as_str(), second.as_str()]);
+        let (chain, anchor) = provider_chain(&fx, vec![(TYPE.into(), "not a jwt".into())]);
+        let (valid, refusal) = held_each(&chain, &types, &anchor, &fx.anchor, &[], NOW);
+        assert!(valid.is_empty());
+        assert!(refusal.to_string().contains("not a signed mark"), "{refusal}");
     }
 
     #[test]

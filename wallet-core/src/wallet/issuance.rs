@@ -825,7 +825,9 @@ impl WalletIssuance {
 
     /// Trust mark types of which an issuer must hold one, valid, for the wallet to go on
     /// (IT-Wallet 1.4 §1.3: an issuer is discovered by "a Trust Chain to the TA, plus Trust
-    /// Marks"; as a verifier requires them, `credential_issuer_trust_marks`). Without them
+    /// Marks"; test matrix WP_050a, "Policy & Trust Marks enforcement", whose policy half is
+    /// the federation metadata declaring the offered credential; as a verifier requires them,
+    /// `credential_issuer_trust_marks`). Without them
     /// (the default) the marks are checked and shown in the consent, and none is required.
     #[must_use]
     pub fn with_required_issuer_marks(mut self, types: Vec<String>) -> Self {

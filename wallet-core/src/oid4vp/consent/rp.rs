@@ -122,9 +122,21 @@ pub fn verify_marks(chain: &ValidatedChain, marks: &TrustMarkInputs<'_>, now: Un
             None => TrustMarkCheck::NotChecked,
             Some(anchor) => {
                 let issuer = trust_mark::unverified_issuer(&tm.trust_mark);
-                match issuer.and_then(|i| marks.issuer_keys.iter().find(|(id, _)| *id == i)) {
-                    None => TrustMarkCheck::NotChecked,
-                    Some((_, keys)) => match trust_mark::verify(&tm.trust_mark, subject, keys, anchor, now) {
+                // Its issuer's keys: gathered (an anchor's, an accredited issuer's from its own
+                // chain), else those a superior in the subject's chain pins for itself.
+                let keys = issuer.as_deref().and_then(|i| {
+                    marks.issuer_keys.iter().find(|(id, _)| id == i).map(|(_, k)| k).or_else(|| chain.statements.iter().skip(1).find(|s| s.claims.sub.as_str() == i).map(|s| &s.claims.jwks))
+                });
+                match keys {
+                    // An issuer the anchor does not accredit for the type: refused, whatever
+                    // its keys (OID-FED §7.3).
+                    None => match issuer {
+                        Some(i) if !trust_mark::accredited(anchor, &tm.trust_mark_type, &i) => {
+                            TrustMarkCheck::Invalid(format!("{i} is not an issuer of {} for the trust anchor", tm.trust_mark_type))
+                        }
+                        _ => TrustMarkCheck::NotChecked,
+                    },
+                    Some(keys) => match trust_mark::verify(&tm.trust_mark, subject, keys, anchor, now) {
                         Ok(c) if c.trust_mark_type == tm.trust_mark_type => match marks.statuses.iter().find(|(m, _)| *m == tm.trust_mark) {
                             Some((_, status)) if *status != TrustMarkStatus::Active => {
                                 TrustMarkCheck::Invalid(format!("its issuer {} reports it {} (trust mark status)", c.iss, status.as_str()))

@@ -229,6 +229,14 @@ fn trust_marks_are_checked_and_shown() {
     assert_eq!(rp.trust_marks[0].check, TrustMarkCheck::NotChecked);
     assert_eq!(rp.warnings, vec![TrustWarning::NoValidTrustMark]);
     assert_eq!(rp.refusal, None);
+    // With the anchor's configuration but no keys for the mark's issuer: not checked when the
+    // anchor accredits the issuer (its keys could not be had); refused when it does not.
+    let rp = evaluate_rp(&req, Some(&chain), &TrustMarkInputs { issuer_keys: &[], ..inputs }, NOW);
+    assert_eq!(rp.trust_marks[0].check, TrustMarkCheck::NotChecked);
+    let mut other_issuer = ta_ec.clone();
+    other_issuer.trust_mark_issuers = Some([(tm_type.to_owned(), vec!["https://other.example.it".to_owned()])].into());
+    let rp = evaluate_rp(&req, Some(&chain), &TrustMarkInputs { anchor_configuration: Some(&other_issuer), issuer_keys: &[], ..inputs }, NOW);
+    assert_eq!(rp.trust_marks[0].check, TrustMarkCheck::Invalid(format!("{TA} is not an issuer of {tm_type} for the trust anchor")));
     // Later than its exp: invalid, refused.
     let rp = evaluate_rp(&req, Some(&chain), &inputs, NOW.plus(7200));
     assert!(matches!(rp.trust_marks[0].check, TrustMarkCheck::Invalid(_)));

@@ -204,12 +204,13 @@ pub(crate) async fn establish(iss: &str, header: &JwsHeader, ctx: &PresentationC
             return Err(untrusted(format!("the trust chain is about {}, not {iss}", chain.subject.claims.sub)));
         }
         let md = chain.metadata_of(CREDENTIAL_ISSUER).ok_or_else(|| untrusted("no openid_credential_issuer metadata"))?;
-        if let Some(marks) = ctx.issuer_marks {
-            marks.check(&chain, ctx.now).await.map_err(|e| untrusted(format!("trust mark: {e}")))?;
-        }
         let jwks = chain_jwks(&chain).ok_or_else(|| untrusted("openid_credential_issuer metadata has no jwks"))?;
         let kid = header.kid.as_deref().ok_or_else(|| untrusted("credential header has no kid"))?;
         let key = jwks.by_kid(kid).cloned().ok_or_else(|| untrusted(format!("kid {kid} is not a key of the issuer")))?;
+        // After what needs no fetch: the marks' check may ask their issuers.
+        if let Some(marks) = ctx.issuer_marks {
+            marks.check(&chain, ctx.now).await.map_err(|e| untrusted(format!("trust mark: {e}")))?;
+        }
         if let (Some(anchors), Some(x5c)) = (ctx.x509_anchors, &header.x5c) {
             let v = anchors.verify_chain(x5c, ctx.now).map_err(|e| untrusted(format!("x5c: {e}")))?;
             if v.leaf_key.thumbprint() != key.thumbprint() {
