@@ -112,7 +112,7 @@ impl WalletProviders {
     /// Whether the chain's provider holds a required trust mark: until when it is valid
     /// (`i64::MAX` without an `exp`, or when no mark is required).
     fn check_marks(&self, iss: &str, r: &TrustChainResolver, chain: &ValidatedChain, now: UnixTime) -> Result<i64, KeyResolutionError> {
-        self.marks.check(chain, r.anchor(), now).map_err(|reason| KeyResolutionError::MissingTrustMark { iss: iss.to_owned(), reason })
+        self.marks.check(chain, r.anchor(), now).map(|(until, _)| until).map_err(|reason| KeyResolutionError::MissingTrustMark { iss: iss.to_owned(), reason })
     }
 
     /// The chain collected for `iss`, while it is to be used (`None` after a failure too).

@@ -38,6 +38,7 @@ use wallet_core::federation::entity::{ENTITY_STATEMENT_MEDIA_TYPE, EntityStateme
 use wallet_core::federation::trust_mark::{self, MAX_MARK_ISSUERS, TrustMarkStatus};
 use wallet_core::federation::{AsyncFetcher as _, ChainCollector, EntityId, TrustAnchorConfig, ValidatedChain};
 use wallet_core::jose::JwkSet;
+use wallet_core::oid4vp::verify::HeldTrustMark;
 use wallet_core::time::UnixTime;
 
 use crate::OutboundHttp;
@@ -132,7 +133,7 @@ pub struct MarkKeeper {
     /// Chains whose check passed, by [`passed_key`] (the anchor and the subject's
     /// configuration), until when it holds ([`Self::check_chain`]: no mark signature verified
     /// again per request).
-    passed: Kept<[u8; 32], i64>,
+    passed: Kept<[u8; 32], (i64, HeldTrustMark)>,
 }
 
 impl MarkKeeper {
@@ -210,13 +211,13 @@ impl MarkKeeper {
     /// Whether `chain`'s subject, validated to one of `anchors`, holds a required mark: the
     /// fetches of [`Self::prefetch`] where due, then [`Self::check`]; a pass is remembered
     /// while it holds. `Err`: why not (for the log and the refusal).
-    pub async fn check_chain(&self, http: &OutboundHttp, anchors: &[TrustAnchorConfig], chain: &ValidatedChain, now: UnixTime) -> Result<(), String> {
+    pub async fn check_chain(&self, http: &OutboundHttp, anchors: &[TrustAnchorConfig], chain: &ValidatedChain, now: UnixTime) -> Result<Option<HeldTrustMark>, String> {
         if self.required.is_empty() {
-            return Ok(());
+            return Ok(None);
         }
         let key = passed_key(&chain.trust_anchor, &chain.subject.jwt);
-        if self.passed.lock().get(&key).is_some_and(|until| now.secs() < *until) {
-            return Ok(());
+        if let Some((_, held)) = self.passed.lock().get(&key).filter(|(until, _)| now.secs() < *until) {
+            return Ok(Some(held.clone()));
         }
         let anchor = anchors.iter().find(|a| a.id == chain.trust_anchor).ok_or_else(|| format!("{} is not a configured trust anchor", chain.trust_anchor))?;
         let one = std::slice::from_ref(anchor);
@@ -224,20 +225,23 @@ impl MarkKeeper {
         let subject = Subject::validated(chain);
         self.fetch_issuers(http, one, &subject, now).await;
         self.fetch_statuses(http, one, &subject, now).await;
-        let until = self.check(chain, anchor, now)?;
-        if until > now.secs() {
-            self.passed.insert(key, until);
+        let (until, held) = self.check(chain, anchor, now)?;
+        if let Some(held) = &held
+            && until > now.secs()
+        {
+            self.passed.insert(key, (until, held.clone()));
         }
-        Ok(())
+        Ok(held)
     }
 
     /// Whether `chain`'s subject holds a required mark, by what is kept: until when that
     /// holds (`i64::MAX` without an `exp`, or when no mark is required; `now` when its status
     /// was not asked yet: trusted on the static check for this request only, so that the
-    /// status, once asked, counts at the next). `Err`: why not.
-    pub fn check(&self, chain: &ValidatedChain, anchor: &TrustAnchorConfig, now: UnixTime) -> Result<i64, String> {
+    /// status, once asked, counts at the next), and the mark (`None`: none required). `Err`:
+    /// why not.
+    pub fn check(&self, chain: &ValidatedChain, anchor: &TrustAnchorConfig, now: UnixTime) -> Result<(i64, Option<HeldTrustMark>), String> {
         if self.required.is_empty() {
-            return Ok(i64::MAX);
+            return Ok((i64::MAX, None));
         }
         let Some((Some(configuration), configuration_until)) = self.anchor_configurations.lock().get(anchor.id.as_str()).filter(|(_, until)| now.secs() < *until).cloned() else {
             return Err(format!("the trust anchor {}'s configuration could not be fetched to check the trust marks", anchor.id));
@@ -272,7 +276,8 @@ impl MarkKeeper {
             };
             // No longer than the anchor's configuration is used (its `trust_mark_issuers`
             // may change).
-            return Ok(mark.exp.unwrap_or(i64::MAX).min(status_until).min(issuers_until).min(configuration_until));
+            let until = mark.exp.unwrap_or(i64::MAX).min(status_until).min(issuers_until).min(configuration_until);
+            return Ok((until, Some(HeldTrustMark { trust_mark_type: mark.trust_mark_type.clone(), issuer: mark.iss.as_str().to_owned() })));
         }
         Err(reported.unwrap_or_else(|| refusal.to_string()))
     }

@@ -339,6 +339,9 @@ async fn driving_licence_check_verified() {
     }
     // The audit panel: issuer name, id and trust, validity, status, key binding, profile.
     // And the check's log: started, read by the wallet, verdict recorded.
+    // The issuer's trust mark, which the verifier requires (IT-Wallet 1.4 §8).
+    let mark = format!("<dt>Marchio di fiducia</dt><dd>{} (rilasciato da {})</dd>", support::issuer_mark(&fed.anchor.id), fed.anchor.id);
+    assert!(page.body.contains(&mark), "audit: {mark}");
     for shown in ["Motorizzazione issuer", fed.issuer.id.as_str(), fed.anchor.id.as_str(), "urn:eudi:mDL:it:1", "la credenziale non ha stato", "KB-JWT", "it-wallet-1.4", "Avviata", "Richiesta letta dal portafoglio", "Esito registrato"] {
         assert!(page.body.contains(shown), "audit: {shown}");
     }

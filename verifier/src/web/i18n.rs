@@ -147,6 +147,8 @@ messages! {
     TrustChain => "Catena di fiducia della federazione fino a", "Federation trust chain to";
     TrustX5c => "Certificato x5c della CA della federazione", "x5c certificate of the federation CA";
     ChainEntities => "Entità della catena", "Chain entities";
+    TrustMark => "Marchio di fiducia", "Trust mark";
+    IssuedBy => "rilasciato da", "issued by";
     CredentialType => "Tipo di credenziale", "Credential type";
     Validity => "Validità", "Validity";
     StatusList => "Elenco di stato", "Status list";

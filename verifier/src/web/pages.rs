@@ -774,6 +774,11 @@ fn verdict_html(st: &Verifier, lang: Lang, op: &OpSession, c: &Session, preset: 
                 let chain: Vec<String> = ents.iter().filter_map(Value::as_str).map(esc).collect();
                 row(&mut h, lang.t(Msg::ChainEntities), &chain.join(" → "));
             }
+            // The trust mark the issuer holds, when the verifier requires one (IT-Wallet 1.4 §8).
+            if let Some(m) = trust.get("trust_mark") {
+                let text = |k: &str| m.get(k).and_then(Value::as_str).map(esc).unwrap_or_default();
+                row(&mut h, lang.t(Msg::TrustMark), &format!("{} ({} {})", text("trust_mark_type"), lang.t(Msg::IssuedBy), text("issuer")));
+            }
             row(&mut h, lang.t(Msg::CredentialType), &s("vct"));
             let t = |k: &str| p.get(k).and_then(Value::as_i64).map(view::fmt_time).unwrap_or_else(|| "—".into());
             row(&mut h, lang.t(Msg::Validity), &format!("{} – {}", t("issued_at"), t("expires_at")));

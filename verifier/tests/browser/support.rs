@@ -137,12 +137,14 @@ pub fn portrait_b64() -> String {
     base64::engine::general_purpose::STANDARD.encode(png)
 }
 
-async fn start_issuer(dir: &std::path::Path, name: &str, anchor: &EntityId) -> Issuer {
+async fn start_issuer(dir: &std::path::Path, name: &str, anchor: &TrustAnchorConfig) -> Issuer {
     let (listener, id) = bind().await;
     let key = SoftwareSigner::generate().unwrap();
     let mut config = trust_anchor::Config::trust_anchor(id.clone(), dir.join(name), TOKEN);
     config.authority = false;
-    config.authority_hints = vec![anchor.clone()];
+    config.authority_hints = vec![anchor.id.clone()];
+    // Its trust marks are checked against the anchor before it publishes them.
+    config.trust_anchors = vec![anchor.clone()];
     config.organization_name = format!("Motorizzazione {name}");
     let md = json!({
         "openid_credential_issuer": {
@@ -158,6 +160,22 @@ async fn start_issuer(dir: &std::path::Path, name: &str, anchor: &EntityId) -> I
     let state = trust_anchor::AppState::open(config).unwrap();
     tokio::spawn(async move { axum::serve(listener, trust_anchor::router(state)).await.unwrap() });
     Issuer { id, key }
+}
+
+/// The credential issuers' trust mark type under `anchor`, as `tessera up` names it: the
+/// verifier of these tests requires it (IT-Wallet 1.4 §8), as `tessera up`'s does.
+pub fn issuer_mark(anchor: &EntityId) -> String {
+    format!("{anchor}/trust_marks/openid_credential_issuer/public")
+}
+
+/// The anchor issues `sub` the issuers' mark, which `sub` publishes.
+async fn mark(http: &reqwest::Client, anchor: &EntityId, sub: &EntityId) {
+    let body = json!({"sub": sub, "trust_mark_type": issuer_mark(anchor), "claims": {"organization_type": "public"}});
+    let r = http.post(format!("{anchor}/admin/trust-marks")).bearer_auth(TOKEN).json(&body).send().await.unwrap();
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    let m: serde_json::Value = r.json().await.unwrap();
+    let r = http.post(format!("{sub}/admin/own-trust-marks")).bearer_auth(TOKEN).json(&json!({"trust_mark": m["trust_mark"]})).send().await.unwrap();
+    assert_eq!(r.status(), 204, "{}", r.text().await.unwrap());
 }
 
 async fn onboard(http: &reqwest::Client, anchor: &EntityId, sub: &EntityId, entity_type: &str) {
@@ -203,14 +221,17 @@ impl WebFed {
         let dir = tempfile::tempdir().unwrap();
         let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
         let (listener, anchor_id) = bind().await;
-        let ta = trust_anchor::AppState::open(trust_anchor::Config::trust_anchor(anchor_id.clone(), dir.path().join("ta"), TOKEN)).unwrap();
+        let mut ta_config = trust_anchor::Config::trust_anchor(anchor_id.clone(), dir.path().join("ta"), TOKEN);
+        ta_config.trust_mark_issuers.insert(issuer_mark(&anchor_id), vec![anchor_id.to_string()]);
+        let ta = trust_anchor::AppState::open(ta_config).unwrap();
         let (jwks, root_der): (JwkSet, Vec<u8>) = (ta.jwks(), ta.root_ca().unwrap().to_vec());
         tokio::spawn(async move { axum::serve(listener, trust_anchor::router(ta)).await.unwrap() });
         let anchor = TrustAnchorConfig { id: anchor_id.clone(), jwks };
 
-        let issuer = start_issuer(dir.path(), "issuer", &anchor_id).await;
+        let issuer = start_issuer(dir.path(), "issuer", &anchor).await;
         onboard(&http, &anchor_id, &issuer.id, "openid_credential_issuer").await;
-        let rogue = start_issuer(dir.path(), "rogue", &anchor_id).await;
+        mark(&http, &anchor_id, &issuer.id).await;
+        let rogue = start_issuer(dir.path(), "rogue", &anchor).await;
 
         let (listener, verifier_id) = bind().await;
         let mut config = Config::new(verifier_id.clone(), dir.path().join("verifier"));
@@ -219,6 +240,7 @@ impl WebFed {
         config.authority_hints = vec![anchor_id.clone()];
         config.organization_name = "Polizia Locale di Prova".into();
         config.session_ttl = 120;
+        config.credential_issuer_trust_marks = vec![issuer_mark(&anchor_id)];
         config.web = WebConfig {
             operators: OPERATORS
                 .iter()

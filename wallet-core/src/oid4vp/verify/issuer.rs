@@ -52,8 +52,18 @@ pub trait IssuerChainResolver: Send + Sync {
     }
 }
 
-/// The future of [`IssuerMarks::check`]: `Err` says why the issuer holds no required mark.
-pub type MarksFuture<'a> = Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>>;
+/// The trust mark an issuer was found to hold (shown in the verifier's audit panel).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct HeldTrustMark {
+    /// Its type.
+    pub trust_mark_type: String,
+    /// Who issued it (the anchor, or an issuer the anchor accredits for the type).
+    pub issuer: String,
+}
+
+/// The future of [`IssuerMarks::check`]: the mark held (`None`: none required), or why the
+/// issuer holds no required mark.
+pub type MarksFuture<'a> = Pin<Box<dyn Future<Output = Result<Option<HeldTrustMark>, String>> + Send + 'a>>;
 
 /// The trust marks a verifier requires of credential issuers (IT-Wallet 1.4 §1.3: an issuer
 /// is discovered by "a Trust Chain to the TA, plus Trust Marks"; §8: "the issuer is
@@ -99,6 +109,9 @@ pub enum IssuerTrustPath {
         from_header: bool,
         /// The issuer's `organization_name`, when its metadata has one.
         organization_name: Option<String>,
+        /// The required trust mark it holds, when the verifier requires one ([`IssuerMarks`]).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        trust_mark: Option<HeldTrustMark>,
     },
     /// The `x5c` certificate only.
     X5c {
@@ -208,9 +221,10 @@ pub(crate) async fn establish(iss: &str, header: &JwsHeader, ctx: &PresentationC
         let kid = header.kid.as_deref().ok_or_else(|| untrusted("credential header has no kid"))?;
         let key = jwks.by_kid(kid).cloned().ok_or_else(|| untrusted(format!("kid {kid} is not a key of the issuer")))?;
         // After what needs no fetch: the marks' check may ask their issuers.
-        if let Some(marks) = ctx.issuer_marks {
-            marks.check(&chain, ctx.now).await.map_err(|e| untrusted(format!("trust mark: {e}")))?;
-        }
+        let trust_mark = match ctx.issuer_marks {
+            Some(marks) => marks.check(&chain, ctx.now).await.map_err(|e| untrusted(format!("trust mark: {e}")))?,
+            None => None,
+        };
         if let (Some(anchors), Some(x5c)) = (ctx.x509_anchors, &header.x5c) {
             let v = anchors.verify_chain(x5c, ctx.now).map_err(|e| untrusted(format!("x5c: {e}")))?;
             if v.leaf_key.thumbprint() != key.thumbprint() {
@@ -228,6 +242,7 @@ pub(crate) async fn establish(iss: &str, header: &JwsHeader, ctx: &PresentationC
             entities: chain.statements.iter().map(|s| s.claims.iss.to_string()).collect(),
             from_header,
             organization_name,
+            trust_mark,
         };
         return Ok(TrustedIssuer { key, path, allowed_vcts: Some(allowed_vcts(md)), jwks: Some(jwks) });
     }

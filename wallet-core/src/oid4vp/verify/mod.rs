@@ -28,7 +28,7 @@
 mod issuer;
 mod status;
 
-pub use issuer::{CHAIN_REFRESH_INTERVAL, ChainFuture, IssuerChainResolver, IssuerMarks, IssuerTrustPath, MarksFuture, SharedChainFuture, TrustedIssuer};
+pub use issuer::{CHAIN_REFRESH_INTERVAL, ChainFuture, HeldTrustMark, IssuerChainResolver, IssuerMarks, IssuerTrustPath, MarksFuture, SharedChainFuture, TrustedIssuer};
 pub use status::{StatusCache, StatusFetcher, StatusFuture, StatusHttpResponse, StatusLookupError};
 
 use std::collections::BTreeMap;

@@ -656,6 +656,7 @@ fn verdict_parts_display_and_serialize_without_debug_text() {
         entities: vec![ISSUER.into(), TA.into()],
         from_header: true,
         organization_name: Some("PID Provider".into()),
+        trust_mark: None,
     };
     assert_eq!(chain.as_str(), "trust_chain");
     assert_eq!(
@@ -828,7 +829,8 @@ impl IssuerMarks for Marks {
     fn check<'a>(&'a self, chain: &'a ValidatedChain, _now: UnixTime) -> MarksFuture<'a> {
         let sub = chain.subject.claims.sub.to_string();
         self.asked.lock().unwrap().push(sub.clone());
-        let r = if self.holders.contains(&sub) { Ok(()) } else { Err(format!("{sub} holds no valid trust mark of the types required")) };
+        let held = HeldTrustMark { trust_mark_type: format!("{TA}/trust_marks/openid_credential_issuer/public"), issuer: TA.into() };
+        let r = if self.holders.contains(&sub) { Ok(Some(held)) } else { Err(format!("{sub} holds no valid trust mark of the types required")) };
         Box::pin(async move { r })
     }
 }
@@ -848,7 +850,11 @@ fn an_issuer_without_a_required_trust_mark_is_untrusted() {
         block_on(verify_presentation(p, &q.credentials[0], &ctx))
     };
     let holds = Marks { required: true, holders: vec![ISSUER.into()], asked: Default::default() };
-    assert!(verify(&good(&fx), &holds).is_ok());
+    let v = verify(&good(&fx), &holds).unwrap();
+    // The mark held is in the trust path (the verifier's audit panel shows it).
+    let IssuerTrustPath::TrustChain { trust_mark: Some(m), .. } = &v.issuer_trust else { panic!("{:?}", v.issuer_trust) };
+    assert_eq!((m.trust_mark_type.as_str(), m.issuer.as_str()), (format!("{TA}/trust_marks/openid_credential_issuer/public").as_str(), TA));
+    assert_eq!(serde_json::to_value(&v.issuer_trust).unwrap()["trust_mark"], serde_json::json!({"trust_mark_type": m.trust_mark_type, "issuer": TA}));
     assert_eq!(*holds.asked.lock().unwrap(), [ISSUER]);
 
     let lacks = Marks { required: true, holders: vec![], asked: Default::default() };
