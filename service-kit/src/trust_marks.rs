@@ -342,10 +342,11 @@ impl MarkKeeper {
         let sub = &subject.ec.sub;
         let mut looked_up = Vec::new();
         for tm in self.required_marks(&subject.ec) {
-            // Held and still to be used: skipped (with a refresh of 0 an answer is asked at
-            // every check, but a failure to ask is not retried before its [`RETRY`]).
+            // Held and still to be used: skipped (with a refresh of 0 an active answer is asked
+            // again at every check, but a failure to ask is not retried before its [`RETRY`],
+            // and a revoked, expired or invalid one is final).
             if let Some((status, _)) = self.status(&tm.trust_mark, now.secs())
-                && (self.status_refresh > 0 || status.is_none())
+                && (self.status_refresh > 0 || status != Some(TrustMarkStatus::Active))
             {
                 continue;
             }
@@ -367,7 +368,12 @@ impl MarkKeeper {
                         if status != TrustMarkStatus::Active {
                             tracing::info!(target: "trust_marks", subject = %sub, trust_mark_type = %tm.trust_mark_type, mark_issuer = %iss, status = status.as_str(), "a {}'s trust mark is not active", self.kind);
                         }
-                        (Some(status), now.secs().saturating_add(self.status_refresh))
+                        // A revoked, expired or invalid mark stays so (a reissued mark is
+                        // another JWT): kept for good, not only `status_refresh` seconds. Else
+                        // with a refresh of 0 a revocation just reported would read as "not
+                        // asked" once the clock ticks, and the static check would stand.
+                        let until = if status == TrustMarkStatus::Active { now.secs().saturating_add(self.status_refresh) } else { i64::MAX };
+                        (Some(status), until)
                     }
                     Err(e) => {
                         tracing::warn!(target: "trust_marks", subject = %sub, trust_mark_type = %tm.trust_mark_type, mark_issuer = %iss, "a {}'s trust mark status not asked (the static validation stands): {e}", self.kind);
