@@ -152,7 +152,8 @@ async fn setup() -> Setup {
         pinned_issuers: Vec::new(),
         wallet_provider: Some(fed.info["wallet_provider"].as_str().unwrap().to_owned()),
         issuance_redirect_uri: Some(fed.info["issuance_redirect_uri"].as_str().unwrap().to_owned()),
-        required_issuer_marks: Vec::new(),
+        // The issuers must hold the federation's issuer mark (IT-Wallet 1.4 §1.3).
+        required_issuer_marks: vec![fed.info["issuer_mark"].as_str().unwrap().to_owned()],
     };
     let client: Arc<dyn HttpClient> = http.clone();
     let wallet = Wallet::open(config, tessera_mobile::software_key_store().unwrap(), Some(client)).unwrap();
@@ -192,7 +193,13 @@ async fn pid_by_login_then_the_licence_by_presenting_it_a_decline_and_an_untrust
     let session = s.wallet.clone().start_issuance_from_issuer(pid_issuer.clone(), vec![s.s("pid_configuration")]).await.unwrap();
     let c = session.consent();
     assert_eq!((c.issuer_id.as_str(), c.issuer_name.as_deref()), (pid_issuer.as_str(), Some("PID Provider (loopback)")));
-    assert!(matches!(c.trust, tessera_mobile::IssuerTrust::Trusted { .. }), "{:?}", c.trust);
+    // Trusted, the required issuer mark shown checked valid (IT-Wallet 1.4 §1.3).
+    let tessera_mobile::IssuerTrust::Trusted { trust_marks, .. } = &c.trust else { panic!("{:?}", c.trust) };
+    let required = s.s("issuer_mark");
+    assert!(
+        trust_marks.iter().any(|m| m.trust_mark_type == required && matches!(m.status, tessera_mobile::TrustMarkStatus::Valid { .. })),
+        "{trust_marks:?}"
+    );
     assert_eq!(session.next_step(), IssuanceNextStep::Authorize);
     // Out of order: accept on the authorization code flow, present_pid before it is asked.
     let e = session.clone().accept(None).await.unwrap_err();

@@ -59,10 +59,13 @@ pub(crate) async fn start() -> Federation {
     let dir = tempfile::tempdir().unwrap();
     let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     let rp_mark = "openid_relying_party/public";
+    // The credential issuers' mark (IT-Wallet 1.4 §1.3), which the Rust suite's wallet
+    // requires (`issuer_mark` in `info`).
+    let issuer_mark = "openid_credential_issuer/public";
 
     let (l, ta) = listener().await;
     let mut config = trust_anchor::Config::trust_anchor(ta.clone(), dir.path().join("ta"), TOKEN);
-    for name in [rp_mark, "federation-entity/wallet-provider"] {
+    for name in [rp_mark, "federation-entity/wallet-provider", issuer_mark] {
         config.trust_mark_issuers.insert(format!("{ta}/trust_marks/{name}"), vec![ta.to_string()]);
     }
     let state = trust_anchor::AppState::open(config).unwrap();
@@ -120,6 +123,7 @@ pub(crate) async fn start() -> Federation {
     tokio::spawn(async move { issuer::serve_listener(state, l, std::future::pending()).await.unwrap() });
     post(&http, format!("{ta}/admin/subordinates"), json!({"entity_id": pid, "entity_types": ["openid_credential_issuer"], "trust_mark_claims": {"organization_type": "public"}}), 201).await;
     mark(&http, &ta, &pid, rp_mark).await;
+    mark(&http, &ta, &pid, issuer_mark).await;
 
     // The driving-licence issuer, onboarded as `openid_credential_issuer`; it trusts WUAs
     // (and PIDs) whose chain reaches the anchor, and asks for the PID at /authorize.
@@ -138,6 +142,7 @@ pub(crate) async fn start() -> Federation {
     post(&http, format!("{ta}/admin/subordinates"), json!({"entity_id": iss, "entity_types": ["openid_credential_issuer"], "trust_mark_claims": {"organization_type": "public"}}), 201).await;
     // It asks for the PID as a relying party: the wallet wants its mark (WP_087).
     mark(&http, &ta, &iss, rp_mark).await;
+    mark(&http, &ta, &iss, issuer_mark).await;
 
     // The same service, never onboarded: its trust chain reaches no anchor.
     let (l, outsider) = listener().await;
@@ -164,6 +169,7 @@ pub(crate) async fn start() -> Federation {
         "pid_acr": spid_cie_oidc::Acr::SpidL3.as_str(),
         "pid_configuration": issuer::presets::Preset::Pid.configuration_id(),
         "mdl_configuration": issuer::presets::Preset::Mdl.configuration_id(),
+        "issuer_mark": format!("{ta}/trust_marks/{issuer_mark}"),
     });
     Federation { info, _dir: dir }
 }
