@@ -19,16 +19,19 @@
 //!   cannot be resolved is refused.
 //! * **Dynamic**: each required mark that validates statically (nothing unverified is sent)
 //!   is asked about at its issuer's `federation_trust_mark_status_endpoint` (the anchor's
-//!   configuration, or the issuer's resolved metadata, names it); the answer is used
+//!   configuration, or the issuer's resolved metadata, names it); an `active` answer is used
 //!   `status_refresh` seconds (0: asked at every check). `revoked`, `expired` or `invalid`
-//!   refuses the subject. When the endpoint cannot be asked (none published, unreachable, an
+//!   refuses the subject, for good (a mark is not reinstated; a new one is another JWT). Each
+//!   statically valid mark is weighed by its own answer: the first not reported otherwise
+//!   than active is held. When the endpoint cannot be asked (none published, unreachable, an
 //!   answer that does not verify) the static validation stands, and the log says so: a status
 //!   endpoint down must not stop every wallet from getting or presenting credentials.
 //!
 //! The fetches are async ([`MarkKeeper::prefetch`], before a synchronous check such as the
 //! issuer's key resolver; [`MarkKeeper::check_chain`] does both for an async caller); the
 //! decision ([`MarkKeeper::check`]) reads only what is kept, and says until when it holds:
-//! the mark's `exp`, its status answer's time, the mark issuers' chains' `exp`.
+//! the mark's `exp`, its status answer's time, the mark issuers' chains' `exp`, the anchor
+//! configuration's time.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
