@@ -193,6 +193,9 @@ async fn login_logout_language_and_headers() {
     let anchor = format!("data-anchor=\"{}\"><code>{}</code> ({} chiavi fissate)", fed.anchor.id, fed.anchor.id, fed.anchor.jwks.keys.len());
     assert!(home.body.contains(&anchor), "{anchor}");
     assert_eq!(home.body.matches("<dd data-ca-root>").count(), 1);
+    // The trust mark issuers must hold (IT-Wallet 1.4 §8).
+    let mark = format!("Marchi di fiducia richiesti agli emittenti (uno tra)</dt><dd data-issuer-mark><code>{}</code></dd>", support::issuer_mark(&fed.anchor.id));
+    assert!(home.body.contains(&mark), "{mark}");
     assert!(home.body.contains("data-check-status=\"true\">sì") && home.body.contains("data-accept-suspended=\"false\">no"));
     assert!(home.body.contains("<dd data-profile>it-wallet-1.4</dd>"));
 

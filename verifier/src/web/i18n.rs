@@ -91,6 +91,7 @@ messages! {
     TrustAnchors => "Trust anchor", "Trust anchors";
     AnchorKeys => "chiavi fissate", "pinned keys";
     CaRoots => "Radici CA della federazione (x5c)", "Federation CA roots (x5c)";
+    RequiredIssuerMarks => "Marchi di fiducia richiesti agli emittenti (uno tra)", "Trust marks required of issuers (one of)";
     NoneConfigured => "nessuna", "none";
     StatusCheck => "Verifica dello stato (Token Status List)", "Status check (Token Status List)";
     CrlCheck => "Verifica delle CRL dei certificati", "Certificate CRL check";

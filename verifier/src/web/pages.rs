@@ -238,7 +238,8 @@ fn login_page(st: &Verifier, lang: Lang, s: &OpSession, error: Option<Msg>) -> S
 
 /// What this verifier trusts, for the operator (design/in-person.md, item 4: "trust
 /// configuration that explains itself"): the trust anchors and how many of their keys are
-/// pinned, the federation CA roots, whether status lists and CRLs are checked, whether a
+/// pinned, the federation CA roots, the trust marks issuers must hold (one of), whether status
+/// lists and CRLs are checked, whether a
 /// suspended credential is accepted, the profile. A refused credential's reason names the
 /// rule; this says what the rules are checked against.
 fn trust_configuration(st: &Verifier, lang: Lang, main: &mut String) {
@@ -268,6 +269,14 @@ fn trust_configuration(st: &Verifier, lang: Lang, main: &mut String) {
                 let _ = write!(main, "<dd data-ca-root>{}</dd>", esc(&s));
             }
         }
+    }
+    // IT-Wallet 1.4 §8: an issuer without one of these marks is refused as untrusted.
+    let _ = write!(main, "<dt>{}</dt>", lang.t(Msg::RequiredIssuerMarks));
+    if c.credential_issuer_trust_marks.is_empty() {
+        let _ = write!(main, "<dd>{}</dd>", lang.t(Msg::NoneConfigured));
+    }
+    for t in &c.credential_issuer_trust_marks {
+        let _ = write!(main, "<dd data-issuer-mark><code>{}</code></dd>", esc(t));
     }
     let _ = write!(
         main,
