@@ -520,20 +520,14 @@ impl Config {
             c.wallet_provider_trust_marks = v;
         }
         if let Some(v) = f.trust_mark_status_refresh {
-            if v < 0 {
-                return Err(ConfigError::Invalid(format!("trust_mark_status_refresh must be 0 or more seconds, got {v}")));
-            }
-            c.trust_mark_status_refresh = v;
+            c.trust_mark_status_refresh = service_kit::config::seconds("trust_mark_status_refresh", v)?;
         }
         c.x509_roots_pem.push_str(&service_kit::config::pem_files(&f.x509_roots)?);
         if let Some(v) = f.check_crl {
             c.check_crl = v;
         }
         if let Some(v) = f.crl_refresh {
-            if v < 0 {
-                return Err(ConfigError::Invalid(format!("crl_refresh must be 0 or more seconds, got {v}")));
-            }
-            c.crl_refresh = v;
+            c.crl_refresh = service_kit::config::seconds("crl_refresh", v)?;
         }
         c.authority_hints = match f.authority_hints {
             Some(h) => h.iter().map(|h| entity("authority_hints", h)).collect::<Result<_, _>>()?,

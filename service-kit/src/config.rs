@@ -59,6 +59,15 @@ pub fn trust_anchors(files: Vec<AnchorFile>) -> Result<Vec<TrustAnchorConfig>, C
         .collect()
 }
 
+/// A number of seconds from the configuration, `field`: 0 or more (a negative one names the
+/// field and the value).
+pub fn seconds(field: &str, v: i64) -> Result<i64, ConfigError> {
+    if v < 0 {
+        return Err(ConfigError::Invalid(format!("{field} must be 0 or more seconds, got {v}")));
+    }
+    Ok(v)
+}
+
 /// The PEM files `paths` (`x509_roots`: federation CA roots), one after the other; checked
 /// when the configuration is validated ([`check_pem_roots`]).
 pub fn pem_files(paths: &[PathBuf]) -> Result<String, ConfigError> {

@@ -361,19 +361,13 @@ impl Config {
             c.check_crl = v;
         }
         if let Some(v) = f.crl_refresh {
-            if v < 0 {
-                return Err(ConfigError::Invalid(format!("crl_refresh must be 0 or more seconds, got {v}")));
-            }
-            c.crl_refresh = v;
+            c.crl_refresh = service_kit::config::seconds("crl_refresh", v)?;
         }
         if let Some(v) = f.credential_issuer_trust_marks {
             c.credential_issuer_trust_marks = v;
         }
         if let Some(v) = f.trust_mark_status_refresh {
-            if v < 0 {
-                return Err(ConfigError::Invalid(format!("trust_mark_status_refresh must be 0 or more seconds, got {v}")));
-            }
-            c.trust_mark_status_refresh = v;
+            c.trust_mark_status_refresh = service_kit::config::seconds("trust_mark_status_refresh", v)?;
         }
         if let Some(v) = f.rate_limits {
             c.rate_limits = v;

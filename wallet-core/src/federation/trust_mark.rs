@@ -275,8 +275,13 @@ fn issuer_keys_for<'a>(iss: &str, chain: &'a super::ValidatedChain, anchor: &'a 
     if iss == anchor.id.as_str() {
         return Some(&anchor.jwks);
     }
-    let superior = chain.statements.iter().skip(1).find(|s| s.claims.sub.as_str() == iss).map(|s| &s.claims.jwks);
-    superior.or_else(|| issuer_keys.iter().find(|(id, _)| id == iss).map(|(_, k)| k))
+    pinned_by_superior(chain, iss).or_else(|| issuer_keys.iter().find(|(id, _)| id == iss).map(|(_, k)| k))
+}
+
+/// The keys a statement of `chain` pins for `iss` when `iss` is a superior in it (the subject
+/// of a statement after the first): what verifies a mark that superior issued.
+pub fn pinned_by_superior<'a>(chain: &'a super::ValidatedChain, iss: &str) -> Option<&'a JwkSet> {
+    chain.statements.iter().skip(1).find(|s| s.claims.sub.as_str() == iss).map(|s| &s.claims.jwks)
 }
 
 /// Verifies an issuer's status response (`trust-mark-status-response+jwt`) and returns the

@@ -125,7 +125,7 @@ pub fn verify_marks(chain: &ValidatedChain, marks: &TrustMarkInputs<'_>, now: Un
                 // Its issuer's keys: gathered (an anchor's, an accredited issuer's from its own
                 // chain), else those a superior in the subject's chain pins for itself.
                 let keys = issuer.as_deref().and_then(|i| {
-                    marks.issuer_keys.iter().find(|(id, _)| id == i).map(|(_, k)| k).or_else(|| chain.statements.iter().skip(1).find(|s| s.claims.sub.as_str() == i).map(|s| &s.claims.jwks))
+                    marks.issuer_keys.iter().find(|(id, _)| id == i).map(|(_, k)| k).or_else(|| trust_mark::pinned_by_superior(chain, i))
                 });
                 match keys {
                     // An issuer the anchor does not accredit for the type: refused, whatever
