@@ -36,6 +36,9 @@ pub enum IssuerError {
     /// Admin API: no such thing.
     #[error("{0}")]
     NotFound(String),
+    /// Admin API: the change contradicts the record (a revoked credential reinstated).
+    #[error("{0}")]
+    Conflict(String),
     /// Our fault; logged.
     #[error("internal error")]
     Internal(String),
@@ -69,6 +72,7 @@ impl IssuerError {
         match self {
             Self::Oauth { code, .. } | Self::Resource { code, .. } => code.as_str(),
             Self::NotFound(_) => "not_found",
+            Self::Conflict(_) => "conflict",
             Self::Internal(_) => "server_error",
         }
     }
@@ -79,6 +83,7 @@ impl IssuerError {
             Self::Oauth { code, .. } => StatusCode::from_u16(code.http_status()).unwrap_or(StatusCode::BAD_REQUEST),
             Self::Resource { .. } => StatusCode::UNAUTHORIZED,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -124,6 +129,7 @@ mod tests {
             (IssuerError::resource(ErrorCode::InvalidDpopProof, "x"), 401, "invalid_dpop_proof"),
             (IssuerError::oauth(ErrorCode::InvalidNonce, "x"), 400, "invalid_nonce"),
             (IssuerError::NotFound("x".into()), 404, "not_found"),
+            (IssuerError::Conflict("x".into()), 409, "conflict"),
             (IssuerError::Internal("x".into()), 500, "server_error"),
         ];
         for (e, status, code) in cases {

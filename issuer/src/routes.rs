@@ -248,8 +248,9 @@ pub struct ChangeStatus {
 /// `POST /admin/status`: sets the status list entries (IT-Wallet 1.4 §6: INVALID for a
 /// revocation, SUSPENDED, back to VALID, or UPDATE/ATTRIBUTE_UPDATE after the registry
 /// record changed: [`crate::config::Config::update_status`]; the wallet then re-issues it
-/// with its refresh token) of one credential or of all a citizen's. 200 `{changed}`; 404
-/// when nothing matched.
+/// with its refresh token) of one credential or of all a citizen's. 200 `{changed}` (and
+/// `left_revoked`, the revoked credentials left as they are: a revocation is final); 409
+/// when every credential targeted is revoked; 404 when nothing matched.
 async fn change_status(_: AdminToken, State(st): State<Issuer>, service_kit::Json(req): service_kit::Json<ChangeStatus>) -> Result<Response, IssuerError> {
     let value = match req.action.as_str() {
         "revoke" => StatusValue::Invalid,
@@ -267,13 +268,24 @@ async fn change_status(_: AdminToken, State(st): State<Issuer>, service_kit::Jso
         _ => return Err(IssuerError::bad_request("give exactly one of credential_id and citizen")),
     };
     let n = st.store().set_status(target, value.to_u8())?;
+    let left_revoked = if value == StatusValue::Invalid { 0 } else { st.store().revoked_among(target)? };
+    if n == 0 && left_revoked > 0 {
+        return Err(IssuerError::Conflict(format!(
+            "{} revoked: a revocation is final (IT-Wallet 1.4 §6); issue a new credential instead",
+            if matches!(target, Target::Credential(_)) { "the credential is".to_owned() } else { format!("all {left_revoked} of the citizen's credentials are") }
+        )));
+    }
     if n == 0 {
         return Err(IssuerError::NotFound("no such credential".into()));
     }
     st.metrics().add(Event::StatusChanged, u64::try_from(n).unwrap_or(0));
     tracing::info!(target: "issuer", action = %req.action, changed = n, "status changed");
     let name = if req.action == "update" && value != StatusValue::Update { "ATTRIBUTE_UPDATE" } else { value.name() };
-    Ok(([(header::CACHE_CONTROL, "no-store")], Json(json!({"changed": n, "status": name}))).into_response())
+    let mut body = json!({"changed": n, "status": name});
+    if left_revoked > 0 {
+        body["left_revoked"] = json!(left_revoked);
+    }
+    Ok(([(header::CACHE_CONTROL, "no-store")], Json(body)).into_response())
 }
 
 /// `POST /admin/wua-recheck`: the WUAs behind issued credentials re-checked now in their

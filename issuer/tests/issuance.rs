@@ -373,9 +373,23 @@ async fn revoke_suspend_reinstate_show_in_the_status_list() {
     let (s, _) = Fed::json(admin(json!({"action": "suspend", "citizen": MARIO}))).await;
     assert_eq!(s, 200);
     assert_eq!(status_of(&fed, idx(&creds[1])).await, StatusValue::Suspended);
-    let (s, _) = Fed::json(admin(json!({"action": "reinstate", "citizen": MARIO}))).await;
-    assert_eq!(s, 200);
-    assert_eq!(status_of(&fed, idx(&creds[0])).await, StatusValue::Valid);
+    let (s, v) = Fed::json(admin(json!({"action": "reinstate", "citizen": MARIO}))).await;
+    assert_eq!((s, v["changed"].as_u64(), v["left_revoked"].as_u64()), (200, Some(1), Some(1)), "{v}");
+    assert_eq!(status_of(&fed, idx(&creds[1])).await, StatusValue::Valid);
+    // A revocation is final (IT-Wallet 1.4 §6): reinstating, suspending or marking for update
+    // a revoked credential is refused and leaves it revoked, by credential or by citizen.
+    assert_eq!(status_of(&fed, idx(&creds[0])).await, StatusValue::Invalid, "a citizen-wide reinstate leaves the revoked one");
+    for action in ["reinstate", "suspend", "update"] {
+        let (s, v) = Fed::json(admin(json!({"action": action, "credential_id": creds[0]["id"]}))).await;
+        assert_eq!((s, v["error"].as_str()), (409, Some("conflict")), "{action}: {v}");
+        assert!(v["error_description"].as_str().unwrap_or_default().contains("revocation is final"), "{v}");
+    }
+    assert_eq!(status_of(&fed, idx(&creds[0])).await, StatusValue::Invalid);
+    let (s, v) = Fed::json(admin(json!({"action": "revoke", "citizen": MARIO}))).await;
+    assert_eq!((s, v["changed"].as_u64()), (200, Some(1)), "only the one not yet revoked changes: {v}");
+    let (s, v) = Fed::json(admin(json!({"action": "reinstate", "citizen": MARIO}))).await;
+    assert_eq!((s, v["error"].as_str()), (409, Some("conflict")), "{v}");
+    assert_eq!(status_of(&fed, idx(&creds[1])).await, StatusValue::Invalid);
     let (s, v) = Fed::json(admin(json!({"action": "revoke", "credential_id": "nope"}))).await;
     assert_eq!((s, v["error"].as_str()), (404, Some("not_found")));
     let (s, _) = Fed::json(fed.http.post(fed.url("/admin/status")).json(&json!({"action": "revoke", "citizen": MARIO}))).await;

@@ -167,6 +167,10 @@ pub enum Spent {
     NonceReused,
 }
 
+/// The status value of a revoked credential (Token Status List §7.1: INVALID, 0x01), which
+/// [`Store::set_status`] never changes. The PostgreSQL statements write it as the literal `1`.
+pub(crate) const INVALID: u8 = 1;
+
 /// Which credentials a status change applies to.
 #[derive(Debug, Clone, Copy)]
 pub enum Target<'a> {
@@ -362,9 +366,18 @@ impl Store {
         }
     }
 
-    /// Sets the status of `target`'s credentials: how many changed.
+    /// Sets the status of `target`'s credentials: how many changed. A revoked (INVALID)
+    /// credential is left as it is: a revocation is final (IT-Wallet 1.4 §6, Token Status
+    /// List §7.1), so neither `reinstate` nor `suspend` nor `update` brings it back, and a
+    /// credential revoked for its WUA or replaced by a re-issuance stays revoked.
     pub fn set_status(&self, target: Target<'_>, value: u8) -> Result<usize, StoreError> {
         dispatch!(self, set_status(target, value))
+    }
+
+    /// How many of `target`'s credentials are revoked (INVALID): what [`Store::set_status`]
+    /// leaves alone, for the admin API to say so.
+    pub fn revoked_among(&self, target: Target<'_>) -> Result<usize, StoreError> {
+        dispatch!(self, revoked_among(target))
     }
 
     /// Claims for one re-issuance (IT-Wallet 1.4 §3.3 "Refresh") the credentials of
@@ -615,6 +628,11 @@ pub(crate) mod contract {
         assert!(s.notify("nid", "g", "credential_accepted").unwrap());
         assert!(!s.notify("nid", "other", "credential_accepted").unwrap());
         assert_eq!(s.set_status(Target::Citizen("CF"), 1).unwrap(), 2);
+        assert_eq!(s.set_status(Target::Citizen("CF"), 0).unwrap(), 0, "a revocation is final");
+        assert_eq!(s.set_status(Target::Credential("y"), 3).unwrap(), 0);
+        assert_eq!(s.revoked_among(Target::Citizen("CF")).unwrap(), 2);
+        assert_eq!(s.revoked_among(Target::Credential("nope")).unwrap(), 0);
+        assert_eq!(INVALID, wallet_core::status::StatusValue::Invalid.to_u8());
         assert!(s.status_version().unwrap().version > v1.version);
         let mut revoked = issued("w", 10_002);
         revoked.status = 1;

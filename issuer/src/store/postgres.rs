@@ -270,11 +270,21 @@ impl Postgres {
     pub(super) fn set_status(&self, target: Target<'_>, value: u8) -> Result<usize, StoreError> {
         let v = i16::from(value);
         let n = match target {
-            Target::Credential(id) => self.execute("UPDATE issuer_issued SET status = $2 WHERE id = $1", Args::new().s(id).h(v))?,
-            Target::Citizen(c) => self.execute("UPDATE issuer_issued SET status = $2 WHERE citizen = $1", Args::new().s(c).h(v))?,
-            Target::Grant(g) => self.execute("UPDATE issuer_issued SET status = $2 WHERE grant_id = $1 AND status != $2", Args::new().s(g).h(v))?,
+            Target::Credential(id) => self.execute("UPDATE issuer_issued SET status = $2 WHERE id = $1 AND status != 1", Args::new().s(id).h(v))?,
+            Target::Citizen(c) => self.execute("UPDATE issuer_issued SET status = $2 WHERE citizen = $1 AND status != 1", Args::new().s(c).h(v))?,
+            Target::Grant(g) => self.execute("UPDATE issuer_issued SET status = $2 WHERE grant_id = $1 AND status != $2 AND status != 1", Args::new().s(g).h(v))?,
         };
         Ok(usize::try_from(n).unwrap_or(usize::MAX))
+    }
+
+    pub(super) fn revoked_among(&self, target: Target<'_>) -> Result<usize, StoreError> {
+        let (sql, key): (&'static str, String) = match target {
+            Target::Credential(id) => ("SELECT COUNT(*) FROM issuer_issued WHERE id = $1 AND status = 1", id.to_owned()),
+            Target::Citizen(c) => ("SELECT COUNT(*) FROM issuer_issued WHERE citizen = $1 AND status = 1", c.to_owned()),
+            Target::Grant(g) => ("SELECT COUNT(*) FROM issuer_issued WHERE grant_id = $1 AND status = 1", g.to_owned()),
+        };
+        let n: i64 = self.run(move |c| async move { Ok(c.query_one(sql, &[&key]).await?.try_get(0)?) })?;
+        Ok(usize::try_from(n).unwrap_or(0))
     }
 
     pub(super) fn claim_reissue(&self, grant_id: &str, configuration_id: &str, marked: [u8; 2], claim: &str, now: i64, lease: i64) -> Result<Vec<String>, StoreError> {

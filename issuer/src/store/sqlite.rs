@@ -62,7 +62,7 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{Deferred, Grant, Issued, Offer, STATUS_DRAWS, Spend, Spent, StatusVersion, StoreError, Target, draw, json, list, status_space};
+use super::{Deferred, Grant, INVALID, Issued, Offer, STATUS_DRAWS, Spend, Spent, StatusVersion, StoreError, Target, draw, json, list, status_space};
 
 /// WAL pages past which the request path's connection checkpoints itself, in case
 /// [`Sqlite::checkpoint`] falls behind or is not called (a store used outside the service).
@@ -488,11 +488,22 @@ impl Sqlite {
     /// Sets the status of `target`'s credentials: how many changed.
     pub(super) fn set_status(&self, target: Target<'_>, value: u8) -> Result<usize, StoreError> {
         let n = match target {
-            Target::Credential(id) => self.conn().execute("UPDATE issued SET status = ?2 WHERE id = ?1", params![id, value])?,
-            Target::Citizen(c) => self.conn().execute("UPDATE issued SET status = ?2 WHERE citizen = ?1", params![c, value])?,
-            Target::Grant(g) => self.conn().execute("UPDATE issued SET status = ?2 WHERE grant_id = ?1 AND status != ?2", params![g, value])?,
+            Target::Credential(id) => self.conn().execute("UPDATE issued SET status = ?2 WHERE id = ?1 AND status != ?3", params![id, value, INVALID])?,
+            Target::Citizen(c) => self.conn().execute("UPDATE issued SET status = ?2 WHERE citizen = ?1 AND status != ?3", params![c, value, INVALID])?,
+            Target::Grant(g) => self.conn().execute("UPDATE issued SET status = ?2 WHERE grant_id = ?1 AND status != ?2 AND status != ?3", params![g, value, INVALID])?,
         };
         Ok(n)
+    }
+
+    /// See [`super::Store::revoked_among`].
+    pub(super) fn revoked_among(&self, target: Target<'_>) -> Result<usize, StoreError> {
+        let (sql, key) = match target {
+            Target::Credential(id) => ("SELECT COUNT(*) FROM issued WHERE id = ?1 AND status = ?2", id),
+            Target::Citizen(c) => ("SELECT COUNT(*) FROM issued WHERE citizen = ?1 AND status = ?2", c),
+            Target::Grant(g) => ("SELECT COUNT(*) FROM issued WHERE grant_id = ?1 AND status = ?2", g),
+        };
+        let n: i64 = self.conn().query_row(sql, params![key, INVALID], |r| r.get(0))?;
+        Ok(usize::try_from(n).unwrap_or(0))
     }
 
     /// See [`super::Store::claim_reissue`].
