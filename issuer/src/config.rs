@@ -176,6 +176,38 @@ pub enum Authentication {
     Pid(PidAuthentication),
 }
 
+impl Authentication {
+    /// The framework under which the citizen's identity was established for what this
+    /// issuer signs (IT-Wallet 1.4 §3.1 lists `it_cie`, `it_wallet`, `eudi_wallet`,
+    /// `it_l2+document_proof`): CIE for the PID provider (SPID/CIE login, CIE level 3 by
+    /// §3.1), the IT-Wallet itself for a PID presented over OpenID4VP or an offer made at a
+    /// registry's desk to a citizen identified there. Published as
+    /// `trust_frameworks_supported` and signed in each credential's `verification`.
+    pub fn trust_framework(&self) -> &'static str {
+        match self {
+            Self::SpidCie(_) => "it_cie",
+            Self::Pid(_) | Self::None => "it_wallet",
+        }
+    }
+
+    /// The `verification` claim (IT-Wallet 1.4 §4.1, §4.3: REQUIRED in the PID,
+    /// `{trust_framework, assurance_level}`): [`Self::trust_framework`] at the level of the
+    /// login: SPID/CIE at the lowest `acr` accepted (SpidL3 `high`, SpidL2 `substantial`,
+    /// SpidL1 `low`); a PID (itself issued at level high) or an identification in person at
+    /// the desk, `high`.
+    pub fn verification(&self) -> serde_json::Value {
+        let level = match self {
+            Self::SpidCie(s) => match s.acr {
+                spid_cie_oidc::Acr::SpidL3 => "high",
+                spid_cie_oidc::Acr::SpidL2 => "substantial",
+                spid_cie_oidc::Acr::SpidL1 => "low",
+            },
+            Self::Pid(_) | Self::None => "high",
+        };
+        serde_json::json!({"trust_framework": self.trust_framework(), "assurance_level": level})
+    }
+}
+
 /// `method = "spid-cie"`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SpidCieAuthentication {

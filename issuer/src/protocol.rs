@@ -322,20 +322,32 @@ async fn issue(
     let mut fixed = serde_json::Map::new();
     fixed.insert("issuing_authority".into(), Value::from(st.config().organization_name.clone()));
     fixed.insert("issuing_country".into(), Value::from("IT"));
+    fixed.insert("verification".into(), st.config().authentication.verification());
+    // The PID's administrative expiry (IT-Wallet 1.4 §4.3: REQUIRED): the registry's when it
+    // maps one, otherwise the day its technical validity ends.
+    if vct.is_pid() && !metadata.contains_key("date_of_expiry") {
+        let (y, m, d) = exp.utc_date();
+        fixed.insert("date_of_expiry".into(), Value::from(format!("{y:04}-{m:02}-{d:02}")));
+    }
     fixed.extend(metadata);
     let mut credentials = Vec::with_capacity(keys.len());
     let mut rows = Vec::with_capacity(keys.len());
     for (key, idx) in keys.iter().zip(st.status_indices(keys.len())?) {
+        let id = ordered_id()?;
+        // `sub` (IT-Wallet 1.4 §4.1, REQUIRED in the PID by §4.3): opaque, one per
+        // credential, not derived from personal data: our record's id (random past its
+        // millisecond prefix), so that each credential of a batch has its own.
         let mut b = SdJwtVcBuilder::new(st.config().entity_id.as_str(), vct.clone(), attributes.clone())
             .validity(now, exp)
             .holder_key(key)
-            .status(idx, status_uri.clone());
+            .status(idx, status_uri.clone())
+            .metadata("sub", Value::from(id.clone()));
         for (k, v) in &fixed {
             b = b.metadata(k, v.clone());
         }
         let vc = b.sign_encoded(&header.encoded, signer).map_err(IssuerError::internal)?;
         rows.push(Issued {
-            id: ordered_id()?,
+            id,
             grant_id: grant_id.to_owned(),
             citizen: grant.citizen.clone(),
             configuration_id: configuration_id.to_owned(),

@@ -342,15 +342,8 @@ pub fn issuer_metadata(config: &Config, keys: &Keys) -> CredentialIssuerMetadata
     extra.insert("jwks".into(), serde_json::to_value(keys.issuer_jwks(UnixTime::now().secs(), config.credential_ttl)).unwrap_or(Value::Null));
     extra.insert("status_list_endpoint".into(), Value::from(config.endpoint(routes::STATUS_LIST_PATH)));
     extra.insert("status_list_aggregation_endpoint".into(), Value::from(config.endpoint(routes::STATUS_LIST_AGGREGATION_PATH)));
-    // The framework under which the citizen's identity was established for what we issue:
-    // CIE (the PID provider, SPID/CIE login) or the IT-Wallet itself (a PID presented, or an
-    // offer made at a registry's desk). IT-Wallet 1.4 §3.1 lists `it_cie`, `it_wallet`,
-    // `eudi_wallet`, `it_l2+document_proof`.
-    let framework = match config.authentication {
-        Authentication::SpidCie(_) => "it_cie",
-        _ => "it_wallet",
-    };
-    extra.insert("trust_frameworks_supported".into(), json!([framework]));
+    // How the citizens' identities were established (`Authentication::trust_framework`).
+    extra.insert("trust_frameworks_supported".into(), json!([config.authentication.trust_framework()]));
     CredentialIssuerMetadata {
         credential_issuer: config.entity_id.as_str().to_owned(),
         authorization_servers: vec![config.entity_id.as_str().to_owned()],

@@ -51,6 +51,13 @@ async fn pid_provider_by_spid_cie_end_to_end() {
     let claims = verified_claims(&fed, &credential, &w.holder).await;
     assert_eq!(claims["tax_id_code"], format!("TINIT-{MARIO}"), "{claims:?}");
     assert_eq!(claims["given_name"], "Mario");
+    // The PID's REQUIRED metadata (IT-Wallet 1.4 §4.3): `sub`, `iat`, `cnf`, `status`,
+    // `verification` (CIE, level 3: high), `date_of_expiry` (the day `exp` falls on).
+    assert_eq!(claims["verification"], serde_json::json!({"trust_framework": "it_cie", "assurance_level": "high"}), "{claims:?}");
+    assert!(claims["sub"].as_str().is_some_and(|s| s.len() >= 22 && !s.contains(MARIO)), "an opaque sub: {claims:?}");
+    assert!(claims["iat"].is_i64() && claims["status"]["status_list"]["idx"].is_u64(), "{claims:?}");
+    let (y, m, d) = UnixTime(claims["exp"].as_i64().unwrap()).utc_date();
+    assert_eq!(claims["date_of_expiry"], format!("{y:04}-{m:02}-{d:02}"), "{claims:?}");
 
     // The code is single use.
     let (s, v) = w.token_with(&fed, &code, &pending.code_verifier, Some(REDIRECT), None, true).await;
@@ -227,6 +234,9 @@ async fn motorizzazione_by_the_pid_over_openid4vp_end_to_end() {
     let claims = verified_claims(&fed, &credential, &w.holder).await;
     assert_eq!(claims["given_name"], "Mario", "{claims:?}");
     assert!(claims.contains_key("driving_privileges"));
+    // Identified by a PID presented from the IT-Wallet (IT-Wallet 1.4 §4.1 `verification`).
+    assert_eq!(claims["verification"], serde_json::json!({"trust_framework": "it_wallet", "assurance_level": "high"}), "{claims:?}");
+    assert!(!claims.contains_key("date_of_expiry"), "the mDL carries its own expiry_date: {claims:?}");
 
     // The response_uri takes one answer per request.
     let (s, v) = w.present(&fed, &req, &pid, None).await;

@@ -52,6 +52,9 @@ async fn pre_authorized_flow_end_to_end_with_a_batch_of_two() {
         wallet_core::vc::verify(&Verifier::new(&federation), &c.credential, UnixTime::now()).unwrap();
     }
     assert_ne!(indices[0], indices[1]);
+    // Each credential of a batch has its own opaque `sub` (IT-Wallet 1.4 §4.1).
+    let subs: Vec<String> = credentials.iter().map(|c| wallet_core::vc::verify(&Verifier::new(&resolver), &c.credential, UnixTime::now()).unwrap().sd_jwt.claims["sub"].as_str().unwrap().to_owned()).collect();
+    assert_ne!(subs[0], subs[1]);
 
     let (s, v) = wallet.protected(&fed, "/notification", &at, &json!({"notification_id": notification_id.unwrap(), "event": "credential_accepted"}), None).await;
     assert_eq!(s, 204, "{v}");

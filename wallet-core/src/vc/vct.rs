@@ -33,6 +33,11 @@ impl Vct {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// Whether this is the Italian PID, under either of its identifiers.
+    pub fn is_pid(&self) -> bool {
+        matches!(self.0.as_str(), Self::PID | Self::PID_TRANSITIONAL)
+    }
 }
 
 impl fmt::Display for Vct {
