@@ -11,7 +11,7 @@
 //! registry = "/var/lib/registry/licences.sqlite"   # default <data_dir>/authentic-source.sqlite
 //! # registry_url = "postgres://issuer:secret@db.internal/registry"   # the registry in PostgreSQL instead
 //! batch_size = 10
-//! status_bits = 2                     # 1, 2, 4 or 8
+//! status_bits = 4                     # 1, 2, 4 or 8
 //! attribute_update_status = 0x0B      # ATTRIBUTE_UPDATE's code (0x0B 1.3/1.4.0, 0x0F 1.4.x-post)
 //! wallet_attestation = "required"     # or "optional": see below
 //! login_ttl = 600                     # seconds to authenticate after /authorize
@@ -370,7 +370,8 @@ pub struct Config {
     /// the credentials of its grant: [`crate::wua_recheck`]). 0: never (then `POST
     /// /admin/wua-recheck` only).
     pub wua_recheck_interval: i64,
-    /// Bits per status list entry.
+    /// Bits per status list entry: 4 by default, as IT-Wallet test tools use, with room for
+    /// ATTRIBUTE_UPDATE (it-wallet-versions.md §5, issuer item 7).
     pub status_bits: Bits,
     /// The value ATTRIBUTE_UPDATE is written as (IT-Wallet 1.4.0 and 1.3.3's table: 0x0B;
     /// 1.4.x-post: 0x0F). Needs `status_bits` ≥ 4; below that, or in the 1.3 profile, an
@@ -491,7 +492,7 @@ impl Config {
             nonce_ttl: 300,
             credential_ttl: 365 * 86_400,
             wua_recheck_interval: 86_400,
-            status_bits: Bits::Two,
+            status_bits: Bits::Four,
             attribute_update_status: 0x0B,
             status_list_ttl: 3_600,
             deferred_interval: 5,
@@ -613,6 +614,11 @@ impl Config {
                 return Err(ConfigError::Invalid(format!("attribute_update_status: {v:#04x} is VALID, INVALID or SUSPENDED")));
             }
             c.attribute_update_status = v;
+            // Set on purpose, it must fit the list; left to its default, a 1- or 2-bit list
+            // writes UPDATE (`update_status`).
+            if !wallet_core::status::StatusValue::from_u8(v).fits(c.status_bits) {
+                return Err(ConfigError::Invalid(format!("attribute_update_status: {v:#04x} does not fit status_bits = {}", c.status_bits.get())));
+            }
         }
         if let Some(v) = f.deferred_interval {
             c.deferred_interval = v;
@@ -759,6 +765,22 @@ mod tests {
     use super::*;
 
     const BASE: &str = "entity_id = \"https://issuer.example.it\"\ndata_dir = \"/tmp/i\"\n[[credentials]]\npreset = \"pid\"\n";
+
+    /// it-wallet-versions.md §5, issuer item 7: 4 bits by default, so that `update` writes
+    /// ATTRIBUTE_UPDATE in the 1.4 profile; an ATTRIBUTE_UPDATE value set on purpose that the
+    /// list cannot hold is refused at start, not silently written as UPDATE.
+    #[test]
+    fn status_bits_default_to_four_and_hold_attribute_update() {
+        let c = Config::from_toml(BASE, []).unwrap();
+        assert_eq!(c.status_bits, Bits::Four);
+        assert_eq!(c.update_status().to_u8(), 0x0B);
+        let top = |extra: &str| format!("{extra}\n{BASE}");
+        let c = Config::from_toml(&top("status_bits = 2"), []).unwrap();
+        assert_eq!(c.update_status(), wallet_core::status::StatusValue::Update, "a 2-bit list writes UPDATE");
+        let e = Config::from_toml(&top("status_bits = 2\nattribute_update_status = 0x0F"), []).unwrap_err();
+        assert!(e.to_string().contains("does not fit status_bits = 2"), "{e}");
+        assert!(Config::from_toml(&top("status_bits = 8\nattribute_update_status = 0x0F"), []).is_ok());
+    }
 
     #[test]
     fn wua_recheck_interval_defaults_to_a_day_and_is_bounded() {
