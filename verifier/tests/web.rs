@@ -420,6 +420,27 @@ async fn declined_refused_and_expired_checks() {
     }
 }
 
+/// "New QR" ends the session it replaces: a wallet that scanned the old code (or scans it
+/// later) cannot answer a check nobody is watching any more.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_qr_ends_the_session_it_replaces() {
+    let fed = WebFed::new().await;
+    let mut b = Browser::new(&fed);
+    b.login_as(0).await;
+    let wallet = Wallet::new();
+    let (id, req, _) = fetched_mdl_check(&fed, &mut b, &wallet).await;
+    let csrf = b.get(&format!("/check/s/{id}")).await.csrf();
+    let r = b.post(&format!("/check/s/{id}/renew"), &[("csrf", &csrf)]).await;
+    assert_eq!(r.status, 303);
+    let new_id = r.location().strip_prefix("/check/s/").unwrap().to_owned();
+    assert_eq!(b.state(&id).await["status"], "expired", "the replaced session ended");
+    let (s, body) = wallet.answer(&fed, &req, Answer::Present("mdl", fed.issuer.mdl(&wallet.holder), MDL_CLAIMS.to_vec())).await;
+    assert_eq!(s, 400, "an answer to the old code: {body}");
+    assert!(body.to_string().contains("expired"), "{body}");
+    assert_eq!(b.state(&id).await["status"], "expired");
+    assert_eq!(b.state(&new_id).await["status"], "created", "the new one waits");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_status_list_cannot_determine() {
     let fed = WebFed::new().await;

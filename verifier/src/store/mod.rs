@@ -600,6 +600,14 @@ impl Store {
         dispatch!(self, give_back_request(request_id))
     }
 
+    /// Ends a session still awaiting its response now (its `expires_at` brought to `now`):
+    /// the in-person page's "new QR" replaces it, and a wallet that scanned the old code must
+    /// not answer a check nobody is watching. True when it was pending. A response already
+    /// being verified keeps its verdict (expiry is checked when a response arrives).
+    pub fn end_pending(&self, id: &str, now: i64) -> Result<bool, StoreError> {
+        dispatch!(self, end_pending(id, now))
+    }
+
     /// Records the verdict of a session still awaiting its response (`request_fetched`, or,
     /// by value, where no fetch happens, `created`), with the hash of its same-device
     /// `response_code`, kept until `purge_at`: the guarded `UPDATE` that consumes its `state`
@@ -714,6 +722,21 @@ pub(super) mod tests {
         assert!(s.take_request("v", 1).unwrap().is_none(), "no handle to fetch");
         assert!(s.record("v", SessionStatus::Declined, "{}", None, 500, 450).unwrap());
         assert!(!s.record("v", SessionStatus::Verified, "{}", None, 500, 450).unwrap());
+    }
+
+    #[test]
+    fn a_pending_session_ended_cannot_be_fetched_and_a_verdict_stays() {
+        let (_d, s) = store();
+        s.create(&new("e", Flow::CrossDevice)).unwrap();
+        assert!(s.end_pending("e", 5).unwrap());
+        assert_eq!(s.get("e").unwrap().unwrap().status_at(5), SessionStatus::Expired);
+        assert!(s.take_request("e", 5).unwrap().is_none(), "its request object is no longer handed out");
+        assert!(!s.end_pending("e", 6).unwrap(), "ended already");
+        s.create(&new("f", Flow::CrossDevice)).unwrap();
+        assert!(s.take_request("f", 1).unwrap().is_some());
+        assert!(s.record("f", SessionStatus::Verified, "{}", None, 500, 450).unwrap());
+        assert!(!s.end_pending("f", 50).unwrap(), "a verdict is not undone");
+        assert_eq!(s.get("f").unwrap().unwrap().status_at(50), SessionStatus::Verified);
     }
 
     #[test]

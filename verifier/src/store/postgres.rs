@@ -186,6 +186,19 @@ impl Postgres {
         })
     }
 
+    pub(super) fn end_pending(&self, id: &str, now: i64) -> Result<bool, StoreError> {
+        let id = id.to_owned();
+        self.run(move |c| async move {
+            let n = c
+                .execute(
+                    "UPDATE verifier_sessions SET expires_at = $2 WHERE id = $1 AND expires_at > $2 AND status IN ('created', 'request_fetched')",
+                    &[&id, &now],
+                )
+                .await?;
+            Ok(n == 1)
+        })
+    }
+
     pub(super) fn give_back_request(&self, request_id: &str) -> Result<(), StoreError> {
         let request_id = request_id.to_owned();
         self.run(move |c| async move {

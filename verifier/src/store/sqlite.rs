@@ -346,6 +346,14 @@ impl Sqlite {
         self.grouped(|c| take_request_in(c, request_id, now)).await
     }
 
+    pub(super) fn end_pending(&self, id: &str, now: i64) -> Result<bool, StoreError> {
+        let n = self.conn().execute(
+            "UPDATE sessions SET expires_at = ?2 WHERE id = ?1 AND expires_at > ?2 AND status IN ('created', 'request_fetched')",
+            params![id, now],
+        )?;
+        Ok(n == 1)
+    }
+
     pub(super) fn give_back_request(&self, request_id: &str) -> Result<(), StoreError> {
         let id = keyed(request_id);
         let sql = by_handle_sql("request_id", id.is_some(), "UPDATE sessions SET status = 'created', fetched_at = NULL", " AND status = 'request_fetched' AND request_mode = 'reference'");

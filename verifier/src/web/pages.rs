@@ -503,7 +503,8 @@ fn own(st: &Verifier, web: &WebState, headers: &HeaderMap, id: &str) -> Result<(
     }
 }
 
-/// `POST /check/s/{id}/renew`: a new session with the same query.
+/// `POST /check/s/{id}/renew`: a new session with the same query; the one it replaces ends
+/// now, so a wallet that scanned the old code cannot answer a check nobody is watching.
 pub(super) async fn renew(State(st): State<Verifier>, Extension(web): Web, headers: HeaderMap, Path(id): Path<String>, Form(f): Form<CsrfForm>) -> Response {
     let (_, _, user) = match post_guard(&st, &web, &headers, &f.csrf) {
         Ok(g) => g,
@@ -513,6 +514,9 @@ pub(super) async fn renew(State(st): State<Verifier>, Extension(web): Web, heade
         Ok((_, c)) => c,
         Err(r) => return r.into_response(),
     };
+    if let Err(e) = st.store().end_pending(&c.id, st.now().secs()) {
+        return crate::VerifierError::from(e).into_response();
+    }
     match DcqlQuery::parse(&c.dcql) {
         Ok(q) => start_for(&st, &user, q),
         Err(e) => crate::VerifierError::internal(e).into_response(),
