@@ -273,11 +273,12 @@ async fn world() -> World {
     let claims = json!({
         "iss": ci.id, "vct": PID_VCT, "iat": now - 10, "exp": now + 86_400,
         "cnf": {"jwk": holder},
-        "given_name": "Mario", "family_name": "Rossi", "birthdate": "1980-01-10", "tax_id_code": "RSSMRA80A10H501Z",
+        "given_name": "Mario", "family_name": "Rossi", "birthdate": "1980-01-10", "tax_id_code": "TINIT-RSSMRA80A10H501Z",
+        "issuing_authority": "Istituto Poligrafico e Zecca dello Stato", "issuing_country": "IT",
     });
     let mut header = JwsHeader::new(JwsAlg::Es256).with_typ("dc+sd-jwt").with_kid(issuer_key.kid());
     let pid_no_chain = SdJwtBuilder::new(claims.as_object().cloned().unwrap())
-        .all_top_level_disclosable(&["iss", "vct", "iat", "exp", "cnf"])
+        .all_top_level_disclosable(&["iss", "vct", "iat", "exp", "cnf", "issuing_authority", "issuing_country"])
         .sign(&header, &issuer_key)
         .unwrap()
         .serialize();
@@ -285,7 +286,7 @@ async fn world() -> World {
     std::fs::write(&pid_no_chain_file, &pid_no_chain).unwrap();
     header.trust_chain = Some(vec![ec, ss]);
     let pid = SdJwtBuilder::new(claims.as_object().cloned().unwrap())
-        .all_top_level_disclosable(&["iss", "vct", "iat", "exp", "cnf"])
+        .all_top_level_disclosable(&["iss", "vct", "iat", "exp", "cnf", "issuing_authority", "issuing_country"])
         .sign(&header, &issuer_key)
         .unwrap()
         .serialize();

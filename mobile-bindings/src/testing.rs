@@ -160,6 +160,7 @@ impl TestIssuer {
         let kid = self.credential_key.kid().unwrap_or_default();
         let b = SdJwtVcBuilder::new(self.issuer_id.as_str(), Pid::vct(), pid.to_attributes()?)
             .validity(now, now.plus(86_400))
+            .issuing("Istituto Poligrafico e Zecca dello Stato", "IT")
             .holder_key(&holder)
             .also_disclosable(CorePath::parse_dotted("place_of_birth.locality"))
             .kid(kid);

@@ -256,6 +256,7 @@ impl Issuer {
         let now = UnixTime::now();
         let b = SdJwtVcBuilder::new(self.id.as_str(), Vct::new(vct).unwrap(), attributes.as_object().cloned().unwrap())
             .validity(now.plus(-60), now.plus(86_400))
+            .issuing("Tessera test issuer", "IT")
             .holder_key(holder)
             .status(idx, self.status_uri.clone())
             .kid(self.key.kid().unwrap());

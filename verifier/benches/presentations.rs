@@ -250,6 +250,7 @@ fn wallet(s: &Setup) -> Wallet {
     let now = UnixTime::now();
     let pid = SdJwtVcBuilder::new(s.issuer_id.as_str(), Vct::new(Vct::PID).unwrap(), attrs.as_object().cloned().unwrap())
         .validity(now.plus(-60), now.plus(7 * 86_400))
+        .issuing("Istituto Poligrafico e Zecca dello Stato", "IT")
         .holder_key(&holder.public_jwk())
         .kid(s.issuer_key.kid().unwrap())
         .x5c(s.x5c.clone())

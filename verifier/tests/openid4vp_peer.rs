@@ -184,6 +184,7 @@ fn pid(iss: &str, issuer: &SoftwareSigner, holder: &SoftwareSigner) -> SdJwt {
     let now = UnixTime::now();
     SdJwtVcBuilder::new(iss, Vct::new(Vct::PID).unwrap(), attrs)
         .validity(now.plus(-60), now.plus(86_400))
+        .issuing("Istituto Poligrafico e Zecca dello Stato", "IT")
         .holder_key(&holder.public_jwk())
         .kid(issuer.kid().unwrap())
         .sign(issuer)

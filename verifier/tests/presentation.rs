@@ -304,6 +304,7 @@ fn pid_with_chain(fed: &Fed, wallet: &Wallet, chain: &[String]) -> wallet_core::
     let now = UnixTime::now();
     wallet_core::vc::SdJwtVcBuilder::new(fed.issuer.id.as_str(), wallet_core::vc::Vct::new(wallet_core::vc::Vct::PID).unwrap(), attrs.as_object().cloned().unwrap())
         .validity(now.plus(-60), now.plus(86_400))
+        .issuing("Istituto Poligrafico e Zecca dello Stato", "IT")
         .holder_key(&wallet.holder.public_jwk())
         .kid(fed.issuer.key.kid().unwrap())
         .sign_with_trust_chain(chain.to_vec(), &fed.issuer.key)

@@ -88,7 +88,7 @@ pub fn refusal(code: &str) -> (Look, Msg) {
         "issuer_not_allowed_for_type" => Msg::ReasonNotAllowed,
         "bad_issuer_signature" => Msg::ReasonSignature,
         "key_binding_failed" => Msg::ReasonKeyBinding,
-        "malformed_presentation" | "invalid_credential" => Msg::ReasonInvalid,
+        "malformed_presentation" | "invalid_credential" | "invalid_data_model" => Msg::ReasonInvalid,
         "status_unavailable" | "status_not_understood" => Msg::ReasonStatusUnavailable,
         "unsupported_format" => Msg::ReasonUnsupported,
         "issuer_certificate_revoked" => Msg::ReasonCertificateRevoked,

@@ -61,6 +61,7 @@ impl Issuer {
         let now = UnixTime::now();
         SdJwtVcBuilder::new(self.id.as_str(), Vct::new(vct).unwrap(), attrs.as_object().cloned().unwrap())
             .validity(now.plus(-60), now.plus(86_400))
+            .issuing("Motorizzazione Civile", "IT")
             .holder_key(&holder.public_jwk())
             .kid(self.key.kid().unwrap())
     }

@@ -55,6 +55,7 @@ impl Issuer {
         let now = UnixTime::now();
         let b = SdJwtVcBuilder::new(self.id.as_str(), Vct::new(Vct::PID).unwrap(), attrs.as_object().cloned().unwrap())
             .validity(now.plus(-60), now.plus(86_400))
+            .issuing("Istituto Poligrafico e Zecca dello Stato", "IT")
             .holder_key(&holder.public_jwk());
         let b = match status {
             Some((idx, uri)) => b.status(idx, uri),

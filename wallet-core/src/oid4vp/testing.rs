@@ -280,7 +280,8 @@ impl Fixture {
             "cnf": {"jwk": self.holder.public_jwk()},
             "status": {"status_list": {"idx": 3, "uri": STATUS_URI}},
             "given_name": "Mario", "family_name": "Rossi", "birthdate": "1980-01-10",
-            "tax_id_code": "RSSMRA80A10H501Z",
+            "tax_id_code": "TINIT-RSSMRA80A10H501Z",
+            "issuing_authority": "Istituto Poligrafico e Zecca dello Stato", "issuing_country": "IT",
             "place_of_birth": {"locality": "Roma", "country": "IT"},
         })
         .as_object()
@@ -290,7 +291,7 @@ impl Fixture {
         let mut header = self.pid_header();
         edit_header(&mut header);
         SdJwtBuilder::new(claims)
-            .all_top_level_disclosable(&["iss", "vct", "iat", "exp", "cnf", "status", "place_of_birth"])
+            .all_top_level_disclosable(&["iss", "vct", "iat", "exp", "cnf", "status", "place_of_birth", "issuing_authority", "issuing_country"])
             .disclosable(ClaimPath::parse_dotted("place_of_birth.locality"))
             .disclosable(ClaimPath::parse_dotted("place_of_birth.country"))
             .sign(&header, signer)

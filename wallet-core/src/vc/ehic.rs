@@ -48,6 +48,19 @@ impl CredentialModel for HealthInsuranceCard {
     const FIELDS: &'static [&'static str] = &["personal_administrative_number", "document_number", "given_name", "family_name", "birth_date", "authentic_source", "starting_date", "ending_date"];
 
     /// Checks dates and required members.
+    fn widest() -> Self {
+        Self {
+            personal_administrative_number: "-".into(),
+            document_number: "-".into(),
+            given_name: "-".into(),
+            family_name: "-".into(),
+            birth_date: "0001-01-01".into(),
+            authentic_source: AuthenticSource { id: "-".into(), name: "-".into() },
+            starting_date: "0001-01-01".into(),
+            ending_date: "9999-12-31".into(),
+        }
+    }
+
     fn validate(&self) -> Result<(), VcError> {
         let bad = |claim: &'static str, reason: &str| VcError::InvalidAttribute { credential: NAME, claim, reason: reason.to_owned() };
         for (claim, v) in [("personal_administrative_number", &self.personal_administrative_number), ("document_number", &self.document_number)] {

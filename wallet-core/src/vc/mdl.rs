@@ -98,6 +98,21 @@ impl CredentialModel for MobileDrivingLicence {
 
     /// Checks dates, categories, that the licence has at least one privilege and that the
     /// licence does not expire before it is issued.
+    fn widest() -> Self {
+        Self {
+            family_name: "-".into(),
+            given_name: "-".into(),
+            birth_date: "0001-01-01".into(),
+            place_of_birth: None,
+            issue_date: "0001-01-01".into(),
+            expiry_date: "9999-12-31".into(),
+            document_number: "-".into(),
+            portrait: None,
+            driving_privileges: vec![DrivingPrivilege { vehicle_category_code: "B".into(), issue_date: None, expiry_date: None, codes: Vec::new() }],
+            restrictions_conditions: None,
+        }
+    }
+
     fn validate(&self) -> Result<(), VcError> {
         let bad = |claim: &'static str, reason: String| VcError::InvalidAttribute { credential: NAME, claim, reason };
         check_date(NAME, "birth_date", &self.birth_date)?;

@@ -122,6 +122,14 @@ impl SdJwtVcBuilder {
         self
     }
 
+    /// `issuing_authority` and `issuing_country` (ISO 3166-1 alpha-2), REQUIRED in every
+    /// IT-Wallet SD-JWT VC (IT-Wallet 1.4 §4.1; verifiers refuse a credential without them).
+    pub fn issuing(mut self, authority: &str, country: &str) -> Self {
+        self.metadata.insert("issuing_authority".into(), Value::from(authority));
+        self.metadata.insert("issuing_country".into(), Value::from(country));
+        self
+    }
+
     /// `status.status_list`.
     pub fn status(mut self, idx: u64, uri: impl Into<String>) -> Self {
         let st = CredentialStatus { status_list: StatusReference { idx, uri: uri.into() } };
@@ -292,6 +300,11 @@ pub trait CredentialModel: serde::Serialize + serde::de::DeserializeOwned {
     /// Checks the data model.
     fn validate(&self) -> Result<(), VcError>;
 
+    /// A valid instance whose values leave the most room to the rules between attributes
+    /// (the earliest issue date, the latest expiry): what [`check_presented`] lays the
+    /// disclosed attributes of a presentation on, so that only what was presented is judged.
+    fn widest() -> Self;
+
     /// Its `vct`.
     fn vct() -> Vct {
         Vct(Self::VCT.to_owned())
@@ -335,6 +348,57 @@ pub fn check_data_model(vct: &str, claims: &Map<String, Value>) -> Result<(), Vc
         Vct::PID | Vct::PID_TRANSITIONAL => known::<pid::Pid>(claims),
         Vct::MDL => known::<mdl::MobileDrivingLicence>(claims),
         Vct::EHIC => known::<ehic::HealthInsuranceCard>(claims),
+        _ => Ok(()),
+    }
+}
+
+/// The data model of a presented SD-JWT VC, as a verifier checks it (IT-Wallet 1.4 §4.1,
+/// §8 ATT-015): the REQUIRED metadata `issuing_authority` (a non-empty string) and
+/// `issuing_country` (ISO 3166-1 alpha-2), and, for a `vct` whose model we know (PID, mDL,
+/// health card), every attribute disclosed in that model's form. A presentation discloses a
+/// part of the credential, so the model's rules run over the disclosed attributes laid on
+/// the model's [`CredentialModel::widest`] instance: a rule about one attribute judges the
+/// presented value; a rule between two (an expiry not before its issue) judges them only
+/// when both were presented. The issuance side checks the whole record with
+/// [`check_data_model`]; both run the same `validate`.
+pub fn check_presented(vct: &str, claims: &Map<String, Value>) -> Result<(), VcError> {
+    let meta = |claim: &'static str, reason: &str| VcError::InvalidAttribute { credential: "SD-JWT VC", claim, reason: reason.to_owned() };
+    match claims.get("issuing_authority") {
+        Some(Value::String(s)) if !s.trim().is_empty() => {}
+        Some(_) => return Err(meta("issuing_authority", "not a non-empty string")),
+        None => return Err(meta("issuing_authority", "missing (REQUIRED, IT-Wallet 1.4 §4.1)")),
+    }
+    match claims.get("issuing_country") {
+        Some(Value::String(s)) => check_country("SD-JWT VC", "issuing_country", s)?,
+        Some(_) => return Err(meta("issuing_country", "not a string")),
+        None => return Err(meta("issuing_country", "missing (REQUIRED, IT-Wallet 1.4 §4.1)")),
+    }
+    fn disclosed<M: CredentialModel>(claims: &Map<String, Value>) -> Result<(), VcError> {
+        let present: Vec<(&String, &Value)> = claims.iter().filter(|(k, _)| M::FIELDS.contains(&k.as_str())).collect();
+        if present.is_empty() {
+            return Ok(());
+        }
+        let laid = |only: &[(&String, &Value)]| -> Result<M, serde_json::Error> {
+            let mut m = match serde_json::to_value(M::widest())? {
+                Value::Object(m) => m,
+                _ => Map::new(),
+            };
+            m.extend(only.iter().map(|(k, v)| ((*k).clone(), (*v).clone())));
+            serde_json::from_value(Value::Object(m))
+        };
+        match laid(&present) {
+            Ok(model) => model.validate(),
+            // serde's message does not name the member: find the one that does not fit.
+            Err(e) => {
+                let claim = present.iter().find(|p| laid(std::slice::from_ref(*p)).is_err()).map_or("attributes", |(k, _)| M::FIELDS.iter().copied().find(|f| f == k).unwrap_or("attributes"));
+                Err(VcError::InvalidAttribute { credential: M::NAME, claim, reason: e.to_string() })
+            }
+        }
+    }
+    match vct {
+        Vct::PID | Vct::PID_TRANSITIONAL => disclosed::<pid::Pid>(claims),
+        Vct::MDL => disclosed::<mdl::MobileDrivingLicence>(claims),
+        Vct::EHIC => disclosed::<ehic::HealthInsuranceCard>(claims),
         _ => Ok(()),
     }
 }
@@ -482,5 +546,44 @@ mod tests {
         assert!(named(Vct::MDL, &claims).contains("attributes"), "a PID is not a licence");
         assert!(named(Vct::EHIC, &claims).contains("attributes"));
         check_data_model("urn:eudi:other:1", &Map::new()).unwrap();
+    }
+
+    /// §4.1, §8 ATT-015: what a verifier checks of a presented credential's data model, one
+    /// named case each; the disclosed part alone is judged.
+    #[test]
+    fn presented_data_model_vectors() {
+        let base = |extra: Value| -> Map<String, Value> {
+            let mut m: Map<String, Value> = serde_json::from_value(serde_json::json!({"issuing_authority": "Ministero dell'Interno", "issuing_country": "IT"})).unwrap();
+            m.extend(extra.as_object().cloned().unwrap());
+            m
+        };
+        let claim = |vct: &str, c: &Map<String, Value>| match check_presented(vct, c) {
+            Err(VcError::InvalidAttribute { claim, .. }) => claim,
+            other => panic!("{other:?}"),
+        };
+        // Accepted: a part of each model, the whole PID, an unknown type's anything.
+        check_presented(Vct::PID, &base(serde_json::json!({"birthdate": "1980-01-10"}))).unwrap();
+        check_presented(Vct::PID, &base(Value::Object(pid().to_attributes().unwrap()))).unwrap();
+        check_presented(Vct::PID, &base(serde_json::json!({"personal_administrative_number": "X"}))).unwrap();
+        check_presented(Vct::MDL, &base(serde_json::json!({"expiry_date": "2030-01-01", "driving_privileges": [{"vehicle_category_code": "B"}]}))).unwrap();
+        check_presented(Vct::EHIC, &base(serde_json::json!({"ending_date": "2001-01-01"}))).unwrap();
+        check_presented("urn:eudi:other:1", &base(serde_json::json!({"birthdate": 7}))).unwrap();
+        // The REQUIRED metadata, for every type.
+        let mut c = base(serde_json::json!({}));
+        c.remove("issuing_authority");
+        assert_eq!(claim("urn:eudi:other:1", &c), "issuing_authority");
+        let mut c = base(serde_json::json!({}));
+        c.remove("issuing_country");
+        assert_eq!(claim(Vct::PID, &c), "issuing_country");
+        assert_eq!(claim(Vct::PID, &base(serde_json::json!({"issuing_country": "ITA"}))), "issuing_country");
+        assert_eq!(claim(Vct::PID, &base(serde_json::json!({"issuing_authority": " "}))), "issuing_authority");
+        // A disclosed attribute out of its model's form, named.
+        assert_eq!(claim(Vct::PID, &base(serde_json::json!({"birthdate": "10/01/1980"}))), "birthdate");
+        assert_eq!(claim(Vct::PID, &base(serde_json::json!({"given_name": "Mario", "nationalities": "IT"}))), "nationalities");
+        assert_eq!(claim(Vct::PID, &base(serde_json::json!({"tax_id_code": "RSSMRA80A10H501A"}))), "tax_id_code");
+        assert_eq!(claim(Vct::MDL, &base(serde_json::json!({"driving_privileges": [{"vehicle_category_code": "Z"}]}))), "driving_privileges");
+        // A rule between two attributes, when both were presented.
+        assert_eq!(claim(Vct::MDL, &base(serde_json::json!({"issue_date": "2030-01-01", "expiry_date": "2020-01-01"}))), "expiry_date");
+        assert_eq!(claim(Vct::EHIC, &base(serde_json::json!({"starting_date": "2030-01-01", "ending_date": "2020-01-01"}))), "ending_date");
     }
 }

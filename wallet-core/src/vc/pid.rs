@@ -48,6 +48,18 @@ impl CredentialModel for Pid {
 
     /// Checks the data model: dates, country codes, at least one place-of-birth member, at
     /// least one of `personal_administrative_number` / `tax_id_code`, `TINIT-` prefix.
+    fn widest() -> Self {
+        Self {
+            given_name: "-".into(),
+            family_name: "-".into(),
+            birthdate: "0001-01-01".into(),
+            place_of_birth: PlaceOfBirth { locality: Some("-".into()), ..Default::default() },
+            nationalities: vec!["IT".into()],
+            personal_administrative_number: None,
+            tax_id_code: Some("TINIT-AAAAAAAAAAAAAAAA".into()),
+        }
+    }
+
     fn validate(&self) -> Result<(), VcError> {
         let bad = |claim: &'static str, reason: &str| VcError::InvalidAttribute { credential: NAME, claim, reason: reason.to_owned() };
         if self.given_name.trim().is_empty() {

@@ -278,6 +278,10 @@ pub fn holder() -> Step<SoftwareSigner> {
     SoftwareSigner::generate().or_else(|e| skip(format!("no key: {e}")))
 }
 
+/// The `issuing_authority` of the test PIDs these plans present (IT-Wallet 1.4 §4.1: REQUIRED,
+/// with `issuing_country`).
+pub(crate) const TEST_ISSUING_AUTHORITY: &str = "Tessera conformance test issuer";
+
 /// The attributes of the test PID.
 pub(crate) fn pid_attributes() -> serde_json::Map<String, Value> {
     let v = json!({"given_name": "Mario", "family_name": "Rossi", "birthdate": "1980-01-10",
@@ -312,7 +316,7 @@ pub fn credential(ctx: &Ctx<'_>, holder: &SoftwareSigner, how: Issued) -> Step<S
         Issued::Untrusted => "http://127.0.0.1:1".to_owned(),
         _ => s.issuer.id.clone(),
     };
-    let b = SdJwtVcBuilder::new(iss, vct, pid_attributes()).validity(iat, exp).holder_key(&holder.public_jwk()).kid(s.issuer.key.kid().unwrap_or_default());
+    let b = SdJwtVcBuilder::new(iss, vct, pid_attributes()).validity(iat, exp).issuing(TEST_ISSUING_AUTHORITY, "IT").holder_key(&holder.public_jwk()).kid(s.issuer.key.kid().unwrap_or_default());
     let other;
     let signer: &dyn Signer = match how {
         Issued::ForgedSignature | Issued::Untrusted => {

@@ -513,6 +513,7 @@ pub(crate) fn rpr_55(ctx: &mut Ctx<'_>) -> Step<()> {
     let Ok(vct) = wallet_core::vc::Vct::new(wallet_core::vc::Vct::PID) else { return fail("PID vct") };
     let sd = wallet_core::vc::SdJwtVcBuilder::new(setup.issuer.id.clone(), vct, super::pid_attributes())
         .validity(now.plus(-60), now.plus(86_400))
+        .issuing(super::TEST_ISSUING_AUTHORITY, "IT")
         .holder_key(&h.public_jwk())
         .kid(setup.issuer.key.kid().unwrap_or_default())
         .status(0, UNREACHABLE_STATUS_LIST)

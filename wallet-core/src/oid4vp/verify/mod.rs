@@ -132,6 +132,10 @@ pub enum Refusal {
     /// Another SD-JWT rule (digests, disclosures, always-visible claims...).
     #[error("invalid credential: {0}")]
     InvalidCredential(SdJwtError),
+    /// The credential breaks its data model (IT-Wallet 1.4 §4.1, §8 ATT-015): REQUIRED
+    /// metadata missing, or a disclosed attribute out of its type's form.
+    #[error("credential data model: {0}")]
+    DataModel(crate::vc::VcError),
     /// Revoked (status `INVALID`).
     #[error("credential revoked")]
     Revoked,
@@ -185,7 +189,7 @@ impl Refusal {
     /// integrators and pages to act on (the `Display` text is for people and may change):
     /// `malformed_presentation`, `untrusted_issuer`, `issuer_not_allowed_for_type`,
     /// `bad_issuer_signature`, `expired`, `not_yet_valid`, `key_binding_failed`,
-    /// `invalid_credential`, `revoked`, `suspended`, `status_not_understood`,
+    /// `invalid_credential`, `invalid_data_model`, `revoked`, `suspended`, `status_not_understood`,
     /// `status_unavailable`, `issuer_certificate_revoked`, `issuer_certificate_status_unknown`,
     /// `does_not_match_query`, `invalid_response`, `unsupported_format`.
     pub fn code(&self) -> &'static str {
@@ -198,6 +202,7 @@ impl Refusal {
             Self::NotYetValid { .. } => "not_yet_valid",
             Self::KeyBinding(_) => "key_binding_failed",
             Self::InvalidCredential(_) => "invalid_credential",
+            Self::DataModel(_) => "invalid_data_model",
             Self::Revoked => "revoked",
             Self::Suspended => "suspended",
             Self::UnknownStatus(_) => "status_not_understood",
@@ -457,6 +462,8 @@ pub async fn verify_presentation(presentation: &str, query: &CredentialQuery, ct
     let f = CredentialFormat::SdJwtVc;
     let view = CredentialView { format: &f, vct: Some(&vct), doctype: None, claims: &verified.claims };
     check_presentation(query, &Presented { view, disclosed: &verified.disclosed }).map_err(Refusal::DoesNotMatchQuery)?;
+    // ... and its data model (IT-Wallet 1.4 §4.1, §8 ATT-015), judged on what answers it.
+    crate::vc::check_presented(&vct, &verified.claims).map_err(Refusal::DataModel)?;
 
     // 5. Status.
     let status = match (verified.claims.get("status"), ctx.status) {

@@ -428,6 +428,36 @@ fn a_credential_without_exp_is_refused() {
     assert_eq!(e.code(), "invalid_credential");
 }
 
+/// IT-Wallet 1.4 §4.1, §8 ATT-015: the credential's data model. `issuing_authority` and
+/// `issuing_country` are REQUIRED in every SD-JWT VC; a disclosed attribute out of its
+/// type's form (here the PID's `birthdate`) is refused, naming the claim.
+#[test]
+fn a_credential_breaking_its_data_model_is_refused() {
+    let fx = Fixture::new();
+    let data_model = |e: Refusal| match e {
+        Refusal::DataModel(crate::vc::VcError::InvalidAttribute { claim, .. }) => claim,
+        other => panic!("{other:?}"),
+    };
+    for missing in ["issuing_authority", "issuing_country"] {
+        let sd = fx.pid_with(|c| drop(c.remove(missing)));
+        let e = check(&fx, &present(&fx, &sd, &paths(), RP, NONCE, NOW), &valid_lists(&fx)).unwrap_err();
+        assert_eq!(e.code(), "invalid_data_model");
+        assert_eq!(data_model(e), missing);
+    }
+    let sd = fx.pid_with(|c| drop(c.insert("issuing_country".into(), "Italia".into())));
+    assert_eq!(data_model(check(&fx, &present(&fx, &sd, &paths(), RP, NONCE, NOW), &valid_lists(&fx)).unwrap_err()), "issuing_country");
+    let sd = fx.pid_with(|c| drop(c.insert("birthdate".into(), "10/01/1980".into())));
+    let mut with_birthdate = paths();
+    with_birthdate.push(ClaimPath::key("birthdate"));
+    let q = DcqlQuery::parse(r#"{"credentials":[{"id":"pid","format":"dc+sd-jwt","meta":{"vct_values":["urn:eudi:pid:it:1"]},"claims":[{"path":["given_name"]},{"path":["family_name"]},{"path":["place_of_birth","locality"]},{"path":["birthdate"]}]}]}"#).unwrap();
+    let (cid, anchors, x509, cache) = (fx.client_id(), [fx.anchor()], fx.pki.anchors(), StatusCache::new());
+    let lists = valid_lists(&fx);
+    let ctx = PresentationContext { federation_anchors: &anchors, x509_anchors: Some(&x509), status: Some((&cache, &lists)), ..PresentationContext::new(&cid, NONCE, NOW) };
+    let e = block_on(verify_presentation(&present(&fx, &sd, &with_birthdate, RP, NONCE, NOW), &q.credentials[0], &ctx)).unwrap_err();
+    assert_eq!(e.http_status(), 400);
+    assert_eq!(data_model(e), "birthdate");
+}
+
 #[test]
 fn extra_or_missing_disclosures_are_refused() {
     let fx = Fixture::new();
@@ -690,6 +720,7 @@ fn every_refusal_has_a_distinct_code_and_the_indeterminate_ones_are_named() {
         Refusal::NotYetValid { nbf: 1 },
         Refusal::KeyBinding(KeyBindingFailure::Missing),
         Refusal::InvalidCredential(crate::sd_jwt::SdJwtError::Malformed("x")),
+        Refusal::DataModel(crate::vc::VcError::InvalidAttribute { credential: "PID", claim: "birthdate", reason: "x".into() }),
         Refusal::Revoked,
         Refusal::Suspended,
         Refusal::UnknownStatus(0x0c),
