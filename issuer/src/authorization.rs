@@ -107,7 +107,10 @@ fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 /// `POST /par` (RFC 9126, IT-Wallet 1.4 §3.3 steps 1–3): 201 `{request_uri, expires_in}`.
 pub async fn par(State(st): State<Issuer>, headers: HeaderMap, body: axum::body::Bytes) -> Result<Response, IssuerError> {
     st.prefetch_for_attestation(header_str(&headers, CLIENT_ATTESTATION_HEADER)).await;
-    let r = par_inner(&st, &headers, &body);
+    let r = match crate::protocol::check_attestation_status(&st, &headers).await {
+        Ok(()) => par_inner(&st, &headers, &body),
+        Err(e) => Err(e),
+    };
     if r.is_err() {
         st.metrics().count(Event::Refused);
     }

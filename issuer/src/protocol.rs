@@ -91,6 +91,7 @@ pub async fn token(State(st): State<Issuer>, headers: HeaderMap, body: axum::bod
         e
     };
     st.prefetch_for_attestation(header_str(&headers, CLIENT_ATTESTATION_HEADER)).await;
+    check_attestation_status(&st, &headers).await.map_err(refused)?;
     let now = st.now();
     let body = std::str::from_utf8(&body).map_err(|_| refused(IssuerError::bad_request("the body is not UTF-8")))?;
     let req = TokenRequest::parse_form(body).map_err(|e| refused(IssuerError::oauth(e.code(), e)))?;
@@ -224,6 +225,30 @@ fn attested_client(st: &Issuer, headers: &HeaderMap) -> Result<Option<String>, I
         return Ok(None);
     }
     Ok(Some(verify_attestation(st, headers)?.client_id().to_owned()))
+}
+
+/// The wallet attestation's own status (versions note §5, issuer item 2: "check
+/// `status.status_list` when present"; IT-Wallet 1.4 §2.5: a revoked wallet instance): its
+/// entry in the wallet provider's Token Status List, looked up as a WUA's is (the list
+/// verified with the provider's keys, cached by its `ttl`). Before the synchronous checks,
+/// which verify the attestation itself: a forged one is refused there whatever its status
+/// says. VALID passes; anything else is `invalid_client`; a list that cannot be fetched,
+/// `temporarily_unavailable`. Nothing to do without the header or without a `status`.
+pub(crate) async fn check_attestation_status(st: &Issuer, headers: &HeaderMap) -> Result<(), IssuerError> {
+    #[derive(serde::Deserialize)]
+    struct WithStatus {
+        status: Option<wallet_core::status::CredentialStatus>,
+    }
+    let Some(waa) = header_str(headers, CLIENT_ATTESTATION_HEADER) else { return Ok(()) };
+    let Some(reference) = wallet_core::jose::CompactJws::parse(waa).ok().and_then(|j| j.payload_json::<WithStatus>().ok()).and_then(|w| w.status) else {
+        return Ok(());
+    };
+    match st.wua_statuses().lookup(&reference.status_list, &st.http().for_request(), st.wallet_providers(), st.now()).await {
+        Ok(StatusValue::Valid) => Ok(()),
+        Ok(v) => Err(IssuerError::oauth(ErrorCode::InvalidClient, format!("the wallet attestation is {}: its wallet instance was revoked or suspended by its provider", v.name()))),
+        Err(StatusLookupError::Fetch(e)) => Err(IssuerError::oauth(ErrorCode::TemporarilyUnavailable, format!("the wallet attestation's status list cannot be fetched: {e}"))),
+        Err(e) => Err(IssuerError::oauth(ErrorCode::InvalidClient, format!("the wallet attestation's status cannot be established: {e}"))),
+    }
 }
 
 /// The wallet attestation and its PoP (`OAuth-Client-Attestation` and

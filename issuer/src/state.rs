@@ -16,6 +16,7 @@ use wallet_core::sd_jwt::{IssuerKeyResolver, KeyResolutionError};
 use wallet_core::time::{Clock, SystemClock, UnixTime};
 
 use crate::config::{Authentication, Config};
+use wallet_core::oid4vci::Profile;
 use crate::keys::Keys;
 use crate::registry::Registry;
 use crate::routes;
@@ -384,11 +385,24 @@ fn it_wallet_configuration(config: &Config, c: &crate::config::CredentialConfig)
     m
 }
 
-/// `oauth_authorization_server` metadata (RFC 8414, IT-Wallet 1.4 §3.1): the
-/// `authorization_code` grant is listed when citizens can authenticate at `/authorize`
-/// (`[authentication]`), `authorization_response_iss_parameter_supported` (RFC 9207).
-pub fn authorization_server_metadata(config: &Config) -> AuthorizationServerMetadata {
-    let mut grant_types = vec![GRANT_PRE_AUTHORIZED_CODE.to_owned()];
+/// `oauth_authorization_server` metadata (RFC 8414, IT-Wallet 1.4 §3.1 and its list in
+/// `credential-issuer-metadata.rst`): the `authorization_code` grant is listed when citizens
+/// can authenticate at `/authorize` (`[authentication]`), `pre-authorized_code` in the 1.4
+/// profile only (versions note §5: 1.3 wallets are never offered one; a token request with
+/// one is still accepted), `authorization_response_iss_parameter_supported` (RFC 9207),
+/// `client_registration_types_supported` `automatic` (federation), the levels of assurance
+/// of its logins as `acr_values_supported` (`{trust anchor}/loa/{low|substantial|high}`, the
+/// form IT-Wallet's examples use), the configured credentials' `scopes_supported`, ES256 for
+/// the wallet attestation and its PoP, `require_signed_request_object`, and `jwks`: the key
+/// its access tokens (`at+jwt`) are signed with. No `authorization_signing_alg_values_supported`:
+/// the authorization response is not a signed JWT (JARM) here, and listing algorithms for it
+/// would tell wallets otherwise.
+pub fn authorization_server_metadata(config: &Config, keys: &Keys) -> AuthorizationServerMetadata {
+    let mut grant_types = Vec::new();
+    let pre_authorized = config.profile == Profile::ItWallet14;
+    if pre_authorized {
+        grant_types.push(GRANT_PRE_AUTHORIZED_CODE.to_owned());
+    }
     if config.authentication != Authentication::None {
         grant_types.push(GRANT_AUTHORIZATION_CODE.into());
     }
@@ -397,9 +411,29 @@ pub fn authorization_server_metadata(config: &Config) -> AuthorizationServerMeta
     }
     let mut extra = Map::new();
     extra.insert("authorization_response_iss_parameter_supported".into(), Value::Bool(true));
-    extra.insert("pre-authorized_grant_anonymous_access_supported".into(), Value::Bool(true));
+    if pre_authorized {
+        extra.insert("pre-authorized_grant_anonymous_access_supported".into(), Value::Bool(true));
+    }
     extra.insert("response_types_supported".into(), json!(["code"]));
     extra.insert("require_pushed_authorization_requests".into(), Value::Bool(true));
+    extra.insert("client_registration_types_supported".into(), json!(["automatic"]));
+    let levels: &[&str] = match &config.authentication {
+        Authentication::SpidCie(s) => match s.acr {
+            spid_cie_oidc::Acr::SpidL3 => &["high"],
+            spid_cie_oidc::Acr::SpidL2 => &["substantial", "high"],
+            spid_cie_oidc::Acr::SpidL1 => &["low", "substantial", "high"],
+        },
+        Authentication::Pid(_) | Authentication::None => &["high"],
+    };
+    let acr: Vec<String> =
+        config.trust_anchors.iter().flat_map(|ta| levels.iter().map(move |l| format!("{}/loa/{l}", ta.id.as_str().trim_end_matches('/')))).collect();
+    extra.insert("acr_values_supported".into(), json!(acr));
+    let scopes: std::collections::BTreeSet<&str> = config.credentials.iter().map(|c| c.preset.scope()).collect();
+    extra.insert("scopes_supported".into(), json!(scopes));
+    extra.insert("client_attestation_signing_alg_values_supported".into(), json!(["ES256"]));
+    extra.insert("client_attestation_pop_signing_alg_values_supported".into(), json!(["ES256"]));
+    extra.insert("require_signed_request_object".into(), Value::Bool(true));
+    extra.insert("jwks".into(), json!({"keys": [wallet_core::jose::Signer::public_jwk(keys.token())]}));
     AuthorizationServerMetadata {
         issuer: config.entity_id.as_str().to_owned(),
         authorization_endpoint: config.endpoint(routes::AUTHORIZE_PATH),
@@ -493,7 +527,7 @@ impl Builder {
         store.set_commit_delay(std::time::Duration::from_millis(config.commit_delay_ms));
         store.ping()?;
         let metadata = issuer_metadata(&config, &keys);
-        let as_metadata = authorization_server_metadata(&config);
+        let as_metadata = authorization_server_metadata(&config, &keys);
         let mut md = Map::new();
         md.insert("openid_credential_issuer".into(), serde_json::to_value(&metadata).map_err(|e| OpenError::Federation(e.to_string()))?);
         md.insert("oauth_authorization_server".into(), serde_json::to_value(&as_metadata).map_err(|e| OpenError::Federation(e.to_string()))?);

@@ -37,6 +37,18 @@ async fn pid_provider_by_spid_cie_end_to_end() {
     let (s, ec) = Fed::json(fed.http.get(fed.url("/.well-known/oauth-authorization-server"))).await;
     assert_eq!(s, 200);
     assert!(ec["grant_types_supported"].as_array().unwrap().iter().any(|g| g == "authorization_code"), "{ec}");
+    // The members IT-Wallet 1.4 lists for `oauth_authorization_server` (§3.1,
+    // credential-issuer-metadata.rst).
+    assert_eq!(ec["client_registration_types_supported"], serde_json::json!(["automatic"]), "{ec}");
+    assert_eq!(ec["require_signed_request_object"], true);
+    assert_eq!(ec["scopes_supported"], serde_json::json!(["PersonIdentificationData"]), "{ec}");
+    let acr = ec["acr_values_supported"].as_array().unwrap();
+    assert!(!acr.is_empty() && acr.iter().all(|a| a.as_str().unwrap().ends_with("/loa/high")), "CIE level 3 only: {ec}");
+    for alg in ["client_attestation_signing_alg_values_supported", "client_attestation_pop_signing_alg_values_supported", "dpop_signing_alg_values_supported"] {
+        assert_eq!(ec[alg], serde_json::json!(["ES256"]), "{alg}: {ec}");
+    }
+    assert_eq!(ec["jwks"]["keys"].as_array().map(Vec::len), Some(1), "the access-token key: {ec}");
+    assert!(ec["grant_types_supported"].as_array().unwrap().iter().any(|g| g == "urn:ietf:params:oauth:grant-type:pre-authorized_code"), "1.4: {ec}");
     // The PID provider establishes identities with CIE (IT-Wallet 1.4 §3.1).
     let (_, ci) = Fed::json(fed.http.get(fed.url("/.well-known/openid-credential-issuer"))).await;
     assert_eq!(ci["trust_frameworks_supported"], serde_json::json!(["it_cie"]), "{ci}");

@@ -184,6 +184,14 @@ async fn par_refusals() {
     let (s, v) = c.par(&fed, &c.par_body(&fed, &stranger), Some(&c.waa), issuer).await;
     assert_eq!((s, v["error"].as_str()), (400, Some("invalid_request")), "request object not signed by the attested key: {v}");
 
+    // A WAA carrying its wallet instance's status (versions note §5, issuer item 2): valid,
+    // accepted; an instance its provider revoked (index 9 of its list), refused.
+    let (s, v) = c.par(&fed, &c.par_body(&fed, &c.key), Some(&fed.waa_at(&c.key, 5)), issuer).await;
+    assert_eq!(s, 201, "a WAA whose instance is valid: {v}");
+    let (s, v) = c.par(&fed, &c.par_body(&fed, &c.key), Some(&fed.waa_at(&c.key, 9)), issuer).await;
+    assert_eq!((s, v["error"].as_str()), (401, Some("invalid_client")), "a revoked wallet instance's WAA: {v}");
+    assert!(v["error_description"].as_str().unwrap().contains("wallet attestation is INVALID"), "{v}");
+
     let (s, v) = c.par(&fed, &req, Some(&c.waa), issuer).await;
     assert_eq!(s, 201, "{v}");
     let (s, v) = c.par(&fed, &req, Some(&c.waa), issuer).await;

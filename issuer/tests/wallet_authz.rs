@@ -318,6 +318,11 @@ async fn profile_emits(fed: &Fed, profile: Profile) {
     let url = url::Url::parse(v["offer_url"].as_str().unwrap()).unwrap();
     let offer: serde_json::Value = serde_json::from_str(&url.query_pairs().find(|(k, _)| k == "credential_offer").unwrap().1).unwrap();
     assert!(offer["grants"]["authorization_code"]["scope"].is_string(), "{offer}");
+    // The authorization server metadata lists the pre-authorized grant in 1.4 only.
+    let (_, md) = Fed::json(fed.http.get(fed.url("/.well-known/oauth-authorization-server"))).await;
+    let pre = md["grant_types_supported"].as_array().unwrap().iter().any(|g| g == "urn:ietf:params:oauth:grant-type:pre-authorized_code");
+    assert_eq!(pre, profile == Profile::ItWallet14, "{profile:?}: {md}");
+    assert_eq!(md["pre-authorized_grant_anonymous_access_supported"].as_bool(), pre.then_some(true), "{profile:?}: {md}");
 }
 
 async fn mdl_after_presenting_the_pid(profile: Profile) {

@@ -33,12 +33,24 @@ struct Client {
     rt: tokio::runtime::Handle,
     seen: Mutex<Vec<String>>,
     vct_override: Option<(String, String)>,
+    /// Requests to the first base go to the second (a load balancer sending them to a replica).
+    reroute: Arc<Mutex<Option<(String, String)>>>,
 }
 
 impl Client {
     fn new(vct_override: Option<(&str, &str)>) -> Self {
         let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-        Self { http, rt: tokio::runtime::Handle::current(), seen: Mutex::new(Vec::new()), vct_override: vct_override.map(|(a, b)| (a.to_owned(), b.to_owned())) }
+        Self {
+            http,
+            rt: tokio::runtime::Handle::current(),
+            seen: Mutex::new(Vec::new()),
+            vct_override: vct_override.map(|(a, b)| (a.to_owned(), b.to_owned())),
+            reroute: Arc::new(Mutex::new(None)),
+        }
+    }
+
+    fn count(&self, suffix: &str) -> usize {
+        self.seen.lock().unwrap().iter().filter(|u| u.trim_end_matches(" (attested)").ends_with(suffix)).count()
     }
 
     fn saw(&self, suffix: &str) -> bool {
@@ -56,7 +68,11 @@ impl HttpClient for Client {
             HttpMethod::Post => reqwest::Method::POST,
             HttpMethod::Patch => reqwest::Method::PATCH,
         };
-        let mut b = self.http.request(method, &request.url);
+        let target = match &*self.reroute.lock().unwrap() {
+            Some((from, to)) if request.url.starts_with(from.as_str()) => format!("{to}{}", &request.url[from.len()..]),
+            _ => request.url.clone(),
+        };
+        let mut b = self.http.request(method, &target);
         for (n, v) in &request.headers {
             b = b.header(n.as_str(), v.as_str());
         }
@@ -237,6 +253,56 @@ async fn deferred_issuance_is_polled_until_ready() {
     let IssuanceOutcome::Issued(ids) = waiting.await.unwrap() else { panic!("issued") };
     assert_eq!(ids.len(), 1);
     assert_eq!(phone.store.get(&ids[0]).unwrap().summary.vct, "urn:eudi:mDL:it:1");
+}
+
+/// The system clock moved on by a settable number of seconds (the wallet's and a replica's).
+#[derive(Default)]
+struct Later(std::sync::atomic::AtomicI64);
+
+impl wallet_core::time::Clock for Later {
+    fn now(&self) -> UnixTime {
+        UnixTime::now().plus(self.0.load(std::sync::atomic::Ordering::SeqCst))
+    }
+}
+
+/// IT-Wallet 1.4 §3.3 "Deferred": the access token may run out while the registry prepares
+/// the credential; the wallet then gets a new one with its refresh token (DPoP-bound to the
+/// same key) and polls again, instead of failing for good.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deferred_poll_after_the_access_token_expired_refreshes_it() {
+    let fed = Fed::with(|c| c.deferred_interval = 1).await;
+    let (url, tx) = fed.offer(LUIGIA, &[MDL]).await;
+    let clock = Arc::new(Later::default());
+    let client = Client::new(None);
+    let reroute = client.reroute.clone();
+    let c = clock.clone();
+    let phone = Arc::new(Phone::configured(Keys::new(&fed, 1), &fed, client, move |f| f.with_clock(c)));
+    let p = phone.clone();
+    let outcome = blocking(move || {
+        let session = p.flow.start_from_offer(&url).unwrap();
+        p.flow.accept(&session, Some(&tx)).unwrap()
+    })
+    .await;
+    let IssuanceOutcome::Deferred(deferred) = outcome else { panic!("deferred") };
+    // Past the access token's life and the issuer's clock skew: the wallet and a replica of
+    // the issuer (same database and keys) read that time; the load balancer sends there.
+    clock.0.store(fed.config.access_token_ttl + 120, std::sync::atomic::Ordering::SeqCst);
+    let later = fed.replica_with(clock.clone()).await;
+    *reroute.lock().unwrap() = Some((fed.issuer_id.as_str().trim_end_matches('/').to_owned(), later));
+    let tokens = phone.client.count("/token");
+    let p = phone.clone();
+    let outcome = blocking(move || p.flow.poll_deferred(deferred).unwrap()).await;
+    let IssuanceOutcome::Deferred(deferred) = outcome else { panic!("still pending, not an error") };
+    assert_eq!(phone.client.count("/token"), tokens + 1, "one refresh");
+    assert_eq!(phone.client.count("/deferred_credential"), 2, "the expired poll, then the same poll again");
+
+    let conn = rusqlite::Connection::open(&fed.config.registry).unwrap();
+    conn.execute("UPDATE licences SET ready = 1 WHERE tax_id_code = ?1", [LUIGIA]).unwrap();
+    let p = phone.clone();
+    let outcome = blocking(move || p.flow.poll_deferred(deferred).unwrap()).await;
+    let IssuanceOutcome::Issued(ids) = outcome else { panic!("issued") };
+    assert_eq!(phone.store.get(&ids[0]).unwrap().summary.vct, "urn:eudi:mDL:it:1");
+    assert_eq!(phone.client.count("/token"), tokens + 1, "the new access token is kept");
 }
 
 /// An issuer whose federation the wallet does not trust: the consent says why, and accept

@@ -103,6 +103,13 @@ impl Verifier {
 
     fn new_session(&self, req: SessionRequest, opts: SessionOptions) -> Result<(Session, i64), VerifierError> {
         let c = self.config();
+        // `mso_mdoc` is requested in the 1.4 profile only (versions note §5, verifier item 6):
+        // 1.3 wallets are never asked for one.
+        if !c.profile.offers_mdoc()
+            && let Some(q) = req.query.credentials.iter().find(|q| q.format == wallet_core::oid4vp::dcql::CredentialFormat::MsoMdoc)
+        {
+            return Err(VerifierError::BadRequest(format!("credential query `{}`: mso_mdoc is requested only in the it-wallet-1.4 profile; this verifier runs it-wallet-1.3", q.id)));
+        }
         let redirect_uri = match (req.flow, req.redirect_uri) {
             (Flow::CrossDevice, None) => None,
             (Flow::CrossDevice, Some(_)) => return Err(VerifierError::BadRequest("redirect_uri is for the same-device flow".into())),

@@ -219,10 +219,15 @@ pub fn verifier_metadata(config: &Config, keys: &Keys) -> VerifierMetadata {
 }
 
 /// The `client_metadata` of every request object (OpenID4VP 1.0 §5.1, IT-Wallet 1.4 §5.1):
-/// the response encryption key, the `enc` values and `vp_formats_supported`.
+/// the response encryption key, the `enc` values and `vp_formats_supported`, and the
+/// `client_name` and `logo_uri` a citizen's consent shows: for an `x509_hash` client the
+/// request object is all the wallet has (no trust chain to read them from); a federation
+/// wallet reads them from the chain, where they are the same.
 fn request_client_metadata(config: &Config, keys: &Keys) -> VerifierMetadata {
     let md = verifier_metadata(config, keys);
     VerifierMetadata {
+        client_name: md.client_name,
+        logo_uri: md.logo_uri,
         jwks: Some(wallet_core::jose::JwkSet { keys: vec![keys.encryption().public_jwk().clone()] }),
         encrypted_response_enc_values_supported: md.encrypted_response_enc_values_supported,
         vp_formats_supported: md.vp_formats_supported,

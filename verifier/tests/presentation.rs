@@ -386,6 +386,10 @@ async fn x509_hash_session_by_reference() {
     assert_eq!(wallet_core::oid4vp::ClientId::x509_hash_of(&x5c_leaf(&f)).as_str(), client_id);
     assert!(f.header.trust_chain.is_none());
     assert_eq!(fed.state(id).await["status"], "request_fetched");
+    // No chain to read the relying party's name from: the request object's client_metadata
+    // carries what the citizen's consent shows.
+    assert!(f.request.metadata.client_name.as_deref().is_some_and(|n| !n.is_empty()), "{:?}", f.request.metadata);
+    assert!(f.request.metadata.logo_uri.is_some());
 
     let p = wallet.present(&fed.issuer.pid(&wallet.holder), &AGE, client_id, &f.request.nonce);
     let (status, body) = post_response(&fed, &f.request.response_uri, wallet.response_form(&f.request, vec![("pid", p)], f.request.state.clone())).await;
@@ -550,6 +554,19 @@ async fn mso_mdoc_presentation_is_refused_as_an_unsupported_format() {
     let (s, v) = fed.result(&id, None).await;
     assert_eq!(s, 200, "{v}");
     assert_eq!((v["status"].as_str(), v["reason_code"].as_str(), v["credential"].as_str()), (Some("refused"), Some("unsupported_format"), Some("mdl")), "{v}");
+}
+
+/// Versions note §5, verifier item 6: a verifier in the it-wallet-1.3 profile never asks for
+/// an `mso_mdoc` credential; the integrator is told why, and nothing is created.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_mdoc_query_is_refused_in_the_1_3_profile() {
+    let fed = Fed::with(|c| c.profile = wallet_core::oid4vp::Profile::ItWallet13).await;
+    let query = json!({"credentials": [{"id": "mdl", "format": "mso_mdoc", "meta": {"doctype_value": "org.iso.18013.5.1.mDL"}, "claims": [{"path": ["org.iso.18013.5.1", "family_name"]}]}]});
+    let (s, v) = Fed::json(fed.http.post(fed.url("/sessions")).bearer_auth(common::TOKEN).json(&json!({"dcql_query": query, "flow": "cross_device"}))).await;
+    assert_eq!((s, v["error"].as_str()), (400, Some("invalid_request")), "{v}");
+    assert!(v["error_description"].as_str().unwrap().contains("only in the it-wallet-1.4 profile"), "{v}");
+    let s = fed.session(json!({"preset": "age_over_18", "flow": "cross_device"})).await;
+    assert!(s["session_id"].is_string(), "SD-JWT VC queries as before: {s}");
 }
 
 /// A federation whose verifier requires the credential issuers' trust mark

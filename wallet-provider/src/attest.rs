@@ -141,9 +141,11 @@ pub(crate) async fn wallet_attestation(
     };
     let material = st.keys().material(now).await?;
     let signing = ProviderSigning::new(st.keys().attestation()).with_x5c(material.x5c).with_trust_chain(material.trust_chain);
-    let waa = WaaBuilder::new(&provider, &evidence.waa_key, &info, now).lifetime(c.waa_ttl).sign(&signing)?;
-    let (storage_type, level) = storage(evidence.credential.security_level);
+    // The instance's status list entry, in the WUA and the WAA alike: revoking the instance
+    // revokes both (IT-Wallet 1.4 §2.5; versions note §5, issuer item 2).
     let status = StatusReference { idx: instance.status_idx, uri: c.endpoint(crate::status_list::STATUS_LIST_PATH) };
+    let waa = WaaBuilder::new(&provider, &evidence.waa_key, &info, now).lifetime(c.waa_ttl).status(status.clone()).sign(&signing)?;
+    let (storage_type, level) = storage(evidence.credential.security_level);
     let wallet_info = WuaWalletInfo {
         general_info: info,
         key_storage_info: KeyStorageInfo {

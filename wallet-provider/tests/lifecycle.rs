@@ -54,6 +54,8 @@ async fn register_attest_verify_list_revoke_and_the_wua_status_flips() {
     assert!(wua.claims().exp - wua.claims().iat >= 30 * 86_400);
     assert!(!wua.claims().key_storage.is_empty() && !wua.claims().user_authentication.is_empty());
     assert_eq!(wua_status(&fed, &wua).await, StatusValue::Valid);
+    // The WAA carries the same instance entry: revoking the instance revokes both.
+    assert_eq!(waa.claims().status.as_ref().map(|s| &s.status_list), Some(&wua.claims().status.status_list), "{:?}", waa.claims());
     // The other path a verifier may take: the `trust_chain` header to the anchor's keys, then
     // `kid` in the resolved `wallet_solution.jwks` (no network).
     let federation = TrustChainResolver::new(TrustAnchorConfig { id: fed.anchor.id.clone(), jwks: fed.anchor.jwks.clone() }, "wallet_solution");

@@ -303,6 +303,17 @@ impl Fed {
             .unwrap()
     }
 
+    /// A WAA from the wallet provider for `key` carrying its wallet instance's status list
+    /// entry `idx` (the wallet provider's list, as [`Fed::wua_at`]'s).
+    pub fn waa_at(&self, key: &SoftwareSigner, idx: u64) -> String {
+        let status = wallet_core::status::StatusReference { idx, uri: format!("{}/status-list", self.wp_id.as_str().trim_end_matches('/')) };
+        WaaBuilder::new(self.wp_id.as_str(), &key.public_jwk(), &info(), UnixTime::now())
+            .lifetime(3_600)
+            .status(status)
+            .sign(&ProviderSigning::new(&self.wp_key).with_trust_chain(self.wp_chain.clone()))
+            .unwrap()
+    }
+
     /// A WAA for `key` signed with the wallet provider's key, naming `iss`, without a
     /// `trust_chain` header (IT-Wallet 1.4 §3.3: OPTIONAL).
     pub fn waa_without_chain(&self, iss: &str, key: &SoftwareSigner) -> String {

@@ -64,6 +64,12 @@ pub struct WaaClaims {
     /// Wallet solution information.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub eudi_wallet_info: Option<WalletInfo>,
+    /// The wallet instance's entry in its provider's Token Status List (IT-Wallet 1.4 WIA,
+    /// as the 1.4 test tools send it): a revoked instance's attestation is refused by the
+    /// issuers that check it (versions note §5, issuer item 2: "check `status.status_list`
+    /// when present").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<crate::status::CredentialStatus>,
 }
 
 /// Provider side: issues a WAA.
@@ -74,13 +80,20 @@ pub struct WaaBuilder<'a> {
     info: &'a GeneralInfo,
     iat: UnixTime,
     lifetime: i64,
+    status: Option<crate::status::StatusReference>,
 }
 
 impl<'a> WaaBuilder<'a> {
     /// A WAA by `provider` for the ephemeral `key`, issued at `iat`, valid
     /// [`WAA_DEFAULT_LIFETIME`].
     pub fn new(provider: &'a str, key: &'a Jwk, info: &'a GeneralInfo, iat: UnixTime) -> Self {
-        Self { provider, key, info, iat, lifetime: WAA_DEFAULT_LIFETIME }
+        Self { provider, key, info, iat, lifetime: WAA_DEFAULT_LIFETIME, status: None }
+    }
+
+    /// The wallet instance's status list entry (the one its WUAs carry).
+    pub fn status(mut self, status: crate::status::StatusReference) -> Self {
+        self.status = Some(status);
+        self
     }
 
     /// Sets the validity (at most [`WAA_MAX_LIFETIME`]).
@@ -99,6 +112,7 @@ impl<'a> WaaBuilder<'a> {
             nbf: None,
             exp: self.iat.plus(self.lifetime).secs(),
             eudi_wallet_info: Some(WalletInfo { general_info: self.info.clone() }),
+            status: self.status.clone().map(|status_list| crate::status::CredentialStatus { status_list }),
         }
     }
 

@@ -1287,6 +1287,24 @@ impl WalletIssuance {
         self.with_tokens(&session, tokens, dpop, client_id, Some(refresh), replaces)
     }
 
+    /// A new access token for `ctx` from its refresh grant (IT-Wallet 1.4 §3.3 "Refresh":
+    /// DPoP by the key the refresh token is bound to, the wallet attestation when the token
+    /// endpoint wanted it); a rotated refresh token replaces the kept one.
+    fn refresh_access(&self, ctx: &mut IssuedContext) -> Result<(), IssuanceError> {
+        let Some(grant) = ctx.refresh.clone() else {
+            return Err(IssuanceError::Wallet(WalletError::State("the access token expired and the issuer gave no refresh token".into())));
+        };
+        let token_req = TokenRequest::RefreshToken { refresh_token: grant.refresh_token.clone(), scope: None };
+        let issuer = ctx.issuer.clone();
+        let attested = grant.attested_client;
+        let (tokens, _) = self.token(&grant.token_endpoint, &ctx.dpop, &token_req, false, &|| if attested { self.keys.client_attestation(&issuer) } else { Ok(None) })?;
+        ctx.access_token = tokens.access_token;
+        if let (Some(rt), Some(kept)) = (tokens.refresh_token, ctx.refresh.as_mut()) {
+            kept.refresh_token = rt;
+        }
+        Ok(())
+    }
+
     /// A DPoP-protected POST, retried once when the issuer asks for a DPoP nonce.
     fn protected(
         &self,
@@ -1411,7 +1429,14 @@ impl WalletIssuance {
             .clone()
             .ok_or_else(|| IssuanceError::BadResponse { step, detail: "a deferred response without a deferred_credential_endpoint".into() })?;
         let req = DeferredCredentialRequest { transaction_id: deferred.transaction_id.clone() };
-        let r = self.protected(&mut deferred.ctx, step, &endpoint, |at, proof| deferred_request(&endpoint, &req, at, proof))?;
+        let mut r = self.protected(&mut deferred.ctx, step, &endpoint, |at, proof| deferred_request(&endpoint, &req, at, proof))?;
+        // The access token ran out while the registry prepared the credential (IT-Wallet 1.4
+        // §3.3 "Deferred": the wallet refreshes it): a new one from the refresh token, then
+        // the same poll once more.
+        if r.status == 401 && deferred.ctx.refresh.is_some() && serde_json::from_slice::<ErrorResponse>(&r.body).is_ok_and(|e| e.error == "invalid_token") {
+            self.refresh_access(&mut deferred.ctx)?;
+            r = self.protected(&mut deferred.ctx, step, &endpoint, |at, proof| deferred_request(&endpoint, &req, at, proof))?;
+        }
         if r.status == 400 && serde_json::from_slice::<ErrorResponse>(&r.body).is_ok_and(|e| e.error == "issuance_pending") {
             return Ok(IssuanceOutcome::Deferred(deferred));
         }
