@@ -75,6 +75,30 @@ async fn cross_device_and_same_device_with_both_profiles() {
     }
 }
 
+/// An `x509_hash` relying party (OpenID4VP 1.0 §5.9.3, IT-Wallet 1.4 §5.1): the command-line
+/// wallet trusts it by its certificate, chained to the federation CA root its trust anchor
+/// serves, shows its name from the request's `client_metadata` and warns that it is trusted
+/// by certificate only; the verifier verifies the answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_x509_hash_relying_party_is_answered() {
+    let w = World::new().await;
+    let (_pid, _) = w.import(&w.issuer, Vct::PID, pid_attributes(), &w.anchor).await;
+    let v = w.verifier("x509", Profile::ItWallet14, false).await;
+    let r = w.http.post(format!("{}/sessions", v.id)).bearer_auth(common::TOKEN).json(&serde_json::json!({"preset": "pid", "flow": "cross_device", "client_id_prefix": "x509_hash"})).send().await.unwrap();
+    assert_eq!(r.status(), 201);
+    let s: serde_json::Value = r.json().await.unwrap();
+    assert!(s["client_id"].as_str().unwrap().starts_with("x509_hash:"), "{s}");
+    let o = w.present(&s, &["--yes"]).await;
+    let shown = common::stdout_json(&o);
+    assert_eq!(shown["outcome"], "presented", "{shown}");
+    assert!(shown["rp"]["entity_id"].is_null(), "no federation entity: {shown}");
+    assert!(shown["rp"]["name"].as_str().is_some_and(|n| !n.is_empty()), "the name from client_metadata: {shown}");
+    assert!(shown["rp"]["warnings"].to_string().contains("certificate"), "trusted by certificate only: {shown}");
+    let (st, verdict) = w.result(&v, &s, None).await;
+    assert_eq!(st, 200);
+    assert_eq!(verdict["status"], "verified", "{verdict}");
+}
+
 /// A licence revoked, then suspended, in the issuer's status list: refused, with the rule
 /// named; suspended is accepted by a verifier whose policy says so; valid again, accepted.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

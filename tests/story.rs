@@ -477,9 +477,10 @@ fn a_revoked_wallet_instance_cannot_get_credentials() {
     assert!(listed.as_array().unwrap().iter().any(|i| i["id"] == id && i["status"].to_string().to_lowercase().contains("revoked")), "{listed}");
 
     // The lost phone still holds its keys and attestations, but the PID provider refuses its
-    // WUA (revoked in the wallet provider's status list); nothing is stored.
+    // wallet attestation at PAR (its instance entry, revoked in the wallet provider's status
+    // list, versions note §5 issuer item 2), before any login; nothing is stored.
     let o = tessera(&["wallet", "issue", "pid", "--yes", "--fiscal-number", MARIO, "--ta", &ta, "--data-dir", lost]);
-    fails(&o, "invalid_proof: the key attestation (WUA) is INVALID");
+    fails(&o, "par: the issuer answered HTTP 401 invalid_client: the wallet attestation is INVALID");
     assert!(ok(&tessera(&["wallet", "list", "--data-dir", lost])).contains("No credentials"));
     // The other phone, active, gets its PID from the same issuer.
     let v = ok_json(&tessera(&["wallet", "issue", "pid", "--yes", "--json", "--fiscal-number", MARIO, "--ta", &ta, "--data-dir", other]));

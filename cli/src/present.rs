@@ -603,19 +603,31 @@ pub(crate) fn answer(a: &PresentArgs, show: &dyn Fn(&str)) -> Result<Presented, 
             eprintln!("tessera: the refused request could not be logged: {e}");
         }
     };
-    let entity = flow
-        .client_id()
-        .entity_id()
-        .cloned()
-        .ok_or_else(|| usage(format!("refused: client_id `{client_id}` is not a federation entity (openid_federation:); only federation relying parties are supported")))?;
     let anchor = anchor_config(&a.trust.ta, a.trust.ta_jwks.as_deref())?;
-    let fetcher = crate::wallet_cmd::fetcher()?;
-    let chain = ChainCollector::new(&fetcher, std::slice::from_ref(&anchor)).resolve(&entity, now).map_err(|e| {
-        let why = format!("{e} (trust anchor {})", anchor.id);
-        log(Refusal::Untrusted(&why));
-        usage(format!("refused: relying party {entity} is not trusted by {}: {e} (nothing was sent)", anchor.id))
-    })?;
     let browser = Browser::new()?;
+    // The federation CA roots the anchor serves (`<anchor>/ca`, certifying one of its keys):
+    // a request object's `x5c` must chain to them without carrying the root (IT-Wallet 1.4
+    // §5.1), and they are all an `x509_hash` relying party is trusted by.
+    let roots = wallet_core::wallet::certificate::anchor_roots(&browser, std::slice::from_ref(&anchor));
+    // A federation relying party is trusted through its chain to the anchor; an `x509_hash`
+    // one through its certificate alone (the consent says so: certificate only, no marks).
+    let chain = match flow.client_id().entity_id() {
+        Some(entity) => {
+            let fetcher = crate::wallet_cmd::fetcher()?;
+            Some(ChainCollector::new(&fetcher, std::slice::from_ref(&anchor)).resolve(entity, now).map_err(|e| {
+                let why = format!("{e} (trust anchor {})", anchor.id);
+                log(Refusal::Untrusted(&why));
+                usage(format!("refused: relying party {entity} is not trusted by {}: {e} (nothing was sent)", anchor.id))
+            })?)
+        }
+        None if roots.is_none() => {
+            let why = format!("client_id `{client_id}` is trusted by certificate, and trust anchor {} serves no CA root (`/ca`) to check it with", anchor.id);
+            log(Refusal::Untrusted(&why));
+            return Err(usage(format!("refused: {why} (nothing was sent)")));
+        }
+        None => None,
+    };
+    let entity = flow.client_id().entity_id().map_or_else(|| client_id.clone(), |e| e.to_string());
     let fetched = match flow.request_object_request() {
         Some(r) => {
             let url = r.url.clone();
@@ -624,7 +636,7 @@ pub(crate) fn answer(a: &PresentArgs, show: &dyn Fn(&str)) -> Result<Presented, 
         None => None,
     };
     let anchors = [anchor];
-    let trust = RpTrustInputs { rp_chain: Some(&chain), federation_anchors: &anchors, x509_anchors: None };
+    let trust = RpTrustInputs { rp_chain: chain.as_ref(), federation_anchors: &anchors, x509_anchors: roots.as_ref() };
     let request = flow.on_request_object(fetched.as_ref(), &trust, now).map_err(|e| {
         log(Refusal::Request(&e));
         // WP_089: what the relying party said, and what to do about it (WP_089b).
@@ -633,15 +645,15 @@ pub(crate) fn answer(a: &PresentArgs, show: &dyn Fn(&str)) -> Result<Presented, 
             return usage(format!("{e}: {next} (nothing was sent)"));
         }
         // WP_090: the relying party is told why, where it registered the `response_uri`.
-        let told = flow.error_notice(fetched.as_ref(), Some(&chain), &e).is_some_and(|notice| browser.send(notice).is_ok_and(|r| (200..300).contains(&r.status)));
+        let told = flow.error_notice(fetched.as_ref(), chain.as_ref(), &e).is_some_and(|notice| browser.send(notice).is_ok_and(|r| (200..300).contains(&r.status)));
         usage(format!("refused: {e} ({})", if told { "the relying party was told why; no credential was sent" } else { "nothing was sent" }))
     })?;
     // Trust marks are checked against the anchor's `trust_mark_issuers` (a mark of another
     // accredited issuer with that issuer's keys from its own chain), statically and then by
     // their status at their issuer (wallet-core's `TrustMarkEvidence`); WP_087 refuses an
     // RP without a valid one where the federation uses marks.
-    let marks = TrustMarkEvidence::gather(&browser, &anchors, Some(&chain), now);
-    let rp = evaluate_rp(&request, Some(&chain), &marks.inputs(), now);
+    let marks = TrustMarkEvidence::gather(&browser, &anchors, chain.as_ref(), now);
+    let rp = evaluate_rp(&request, chain.as_ref(), &marks.inputs(), now);
     if let Some(reason) = &rp.refusal {
         log(Refusal::RelyingParty(reason));
         return Err(usage(format!("refused: relying party {entity} is not authorised: {reason} (nothing was sent)")));
@@ -700,7 +712,7 @@ pub(crate) fn answer(a: &PresentArgs, show: &dyn Fn(&str)) -> Result<Presented, 
         Ok(ans) => RpAnswer::Accepted { redirect: ans.redirect_uri },
         Err(e) => RpAnswer::Refused { error: e.error.as_str().to_owned(), description: e.error_description },
     };
-    Ok(Presented { entity: entity.to_string(), shared: share, disclosed, answer, doc, log_seq: prepared.log_seq })
+    Ok(Presented { entity, shared: share, disclosed, answer, doc, log_seq: prepared.log_seq })
 }
 
 /// A trust mark's check, as the terminal shows it (a relying party's, a credential issuer's).

@@ -57,7 +57,9 @@ pub(crate) fn check_x5c(anchors: &TrustAnchors, x5c: &[String], signer: Option<&
 
 /// The federation CA roots of `anchors`, each taken from the anchor (`GET <anchor>/ca`) and
 /// kept only when it certifies one of the anchor's keys; `None` when no anchor serves one.
-pub(crate) fn anchor_roots(http: &dyn HttpClient, anchors: &[TrustAnchorConfig]) -> Option<TrustAnchors> {
+/// What an issuer's or a relying party's `x5c` must chain to (IT-Wallet 1.4 §1.2, §5.1), and
+/// all an `x509_hash` relying party is trusted by.
+pub fn anchor_roots(http: &dyn HttpClient, anchors: &[TrustAnchorConfig]) -> Option<TrustAnchors> {
     let mut roots = TrustAnchors::default();
     for a in anchors {
         let url = format!("{}/ca", a.id.as_str().trim_end_matches('/'));
