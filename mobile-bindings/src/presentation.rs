@@ -13,8 +13,9 @@
 //! (wallet-core's `TrustMarkEvidence`); where the federation accredits mark issuers, an RP
 //! without a valid one is refused ([`WalletError::UntrustedRelyingParty`], WP_087), else it
 //! gets the [`ConsentWarning::NoValidTrustMark`] warning. A request object refused is
-//! reported to the RP's registered `response_uri` (WP_090). `x509_hash` clients are refused
-//! (no federation CA roots in the configuration yet).
+//! reported to the RP's registered `response_uri` (WP_090). Every request object's `x5c`, and
+//! an `x509_hash` client's certificate, are checked against the federation CA roots the
+//! configured anchors serve (`<anchor>/ca`); without one, an `x509_hash` client is refused.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -388,7 +389,11 @@ impl Wallet {
             })?),
             None => None,
         };
-        let trust = RpTrustInputs { rp_chain: chain.as_ref(), federation_anchors: &self.anchors, x509_anchors: None };
+        // The federation CA roots the anchors serve: a request object's `x5c` must chain to
+        // them without carrying the root (IT-Wallet 1.4 §5.1); an `x509_hash` relying party is
+        // trusted by them alone.
+        let roots = wallet_core::wallet::certificate::anchor_roots(&CoreHttp(http.clone()), &self.anchors);
+        let trust = RpTrustInputs { rp_chain: chain.as_ref(), federation_anchors: &self.anchors, x509_anchors: roots.as_ref() };
         let request = flow.on_request_object(response.as_ref(), &trust, now).map_err(|e| {
             // WP_090: the relying party is told why, where it registered the `response_uri`.
             if let Some(notice) = flow.error_notice(response.as_ref(), chain.as_ref(), &e) {
