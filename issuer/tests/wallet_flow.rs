@@ -169,6 +169,16 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
     tokio::task::spawn_blocking(f).await.unwrap()
 }
 
+/// The citizen accepts the offer at `url` with its transaction code.
+async fn accept_offer(phone: &Arc<Phone>, url: String, tx: String) -> IssuanceOutcome {
+    let p = phone.clone();
+    blocking(move || {
+        let session = p.flow.start_from_offer(&url).unwrap();
+        p.flow.accept(&session, Some(&tx)).unwrap()
+    })
+    .await
+}
+
 async fn notified(fed: &Fed, citizen: &str) -> Vec<Option<String>> {
     let (s, v) = Fed::json(fed.http.get(fed.url(&format!("/admin/citizens/{citizen}/credentials"))).bearer_auth(TOKEN)).await;
     assert_eq!(s, 200, "{v}");
@@ -227,12 +237,7 @@ async fn deferred_issuance_is_polled_until_ready() {
     let fed = Fed::with(|c| c.deferred_interval = 1).await;
     let (url, tx) = fed.offer(LUIGIA, &[MDL]).await;
     let phone = Arc::new(Phone::new(&fed, 1, Client::new(None)));
-    let p = phone.clone();
-    let outcome = blocking(move || {
-        let session = p.flow.start_from_offer(&url).unwrap();
-        p.flow.accept(&session, Some(&tx)).unwrap()
-    })
-    .await;
+    let outcome = accept_offer(&phone, url, tx).await;
     let IssuanceOutcome::Deferred(deferred) = outcome else { panic!("deferred") };
     assert_eq!(WalletIssuance::deferred_configuration(&deferred), MDL);
     let p = phone.clone();
@@ -277,12 +282,7 @@ async fn a_deferred_poll_after_the_access_token_expired_refreshes_it() {
     let reroute = client.reroute.clone();
     let c = clock.clone();
     let phone = Arc::new(Phone::configured(Keys::new(&fed, 1), &fed, client, move |f| f.with_clock(c)));
-    let p = phone.clone();
-    let outcome = blocking(move || {
-        let session = p.flow.start_from_offer(&url).unwrap();
-        p.flow.accept(&session, Some(&tx)).unwrap()
-    })
-    .await;
+    let outcome = accept_offer(&phone, url, tx).await;
     let IssuanceOutcome::Deferred(deferred) = outcome else { panic!("deferred") };
     // Past the access token's life and the issuer's clock skew: the wallet and a replica of
     // the issuer (same database and keys) read that time; the load balancer sends there.
@@ -480,12 +480,7 @@ async fn an_attested_wallet_authenticates_and_its_proofs_name_the_client() {
     let waa = fed.waa(&waa_key, UnixTime::now(), 3_600);
     keys.waa = Some((waa_key, waa));
     let phone = Arc::new(Phone::with_keys(keys, &fed, Client::new(None)));
-    let p = phone.clone();
-    let outcome = blocking(move || {
-        let session = p.flow.start_from_offer(&url).unwrap();
-        p.flow.accept(&session, Some(&tx)).unwrap()
-    })
-    .await;
+    let outcome = accept_offer(&phone, url, tx).await;
     let IssuanceOutcome::Issued(ids) = outcome else { panic!("issued") };
     assert_eq!(ids.len(), 1);
     assert!(phone.client.saw("/token (attested)"), "{:?}", phone.client.seen.lock().unwrap());
