@@ -85,7 +85,7 @@ pub static FAULTS: &[Fault] = &[
     Fault { name: "ro-response-type", plan: Plan::Rp, does: "signs request objects with response_type `vp_token id_token`", breaks: &["RPR-10", "RPR-91"] },
     Fault { name: "ro-expired", plan: Plan::Rp, does: "signs request objects that expired an hour ago", breaks: &["RPR-10", "RPR-94"] },
     Fault { name: "ro-wallet-nonce", plan: Plan::Rp, does: "signs request objects with a wallet_nonce that is not the wallet's", breaks: &["RPR-07", "RPR-10", "RPR-81"] },
-    Fault { name: "ro-client-metadata-key", plan: Plan::Rp, does: "puts an encryption key the trust chain does not have in client_metadata", breaks: &["RPR-96"] },
+    Fault { name: "ro-client-metadata-key", plan: Plan::Rp, does: "puts a signing key the trust chain does not have in client_metadata", breaks: &["RPR-96"] },
     // The honest answers carry the nonce the request object gave, which the verifier behind
     // the proxy never issued: they are refused too.
     Fault {

@@ -37,8 +37,10 @@
 //!
 //! The baseline, measured single-threaded in the same run with the same wallet-core
 //! functions the server calls: one ES256 signature over a real request object's signing
-//! input (the verifier's request object key), one `jwe::decrypt` of a real response (ECDH-ES
-//! on P-256, Concat KDF, AES-GCM, with the verifier's response key), and two ES256 verifies
+//! input (the verifier's request object key), the request-specific response key derived for
+//! the request object (IT-Wallet 1.4 §5.1: a key per request, its public point computed), one
+//! `jwe::decrypt` of a real response with that key derived again (ECDH-ES on P-256, Concat
+//! KDF, AES-GCM), and two ES256 verifies
 //! (a real issuer JWT with the issuer key, a real KB-JWT with the holder key). The ratio is
 //! server CPU per presentation / that baseline.
 //!
@@ -481,6 +483,9 @@ async fn wallet_loop(c: Arc<Ctx>, w: Arc<Wallet>, stop: Arc<AtomicBool>, pace: O
 
 struct Crypto {
     sign: Duration,
+    /// The request-specific response key derived for the request object.
+    request_key: Duration,
+    /// The key derived again from the response's `kid`, and the decryption.
     decrypt: Duration,
     verify_issuer: Duration,
     verify_kb: Duration,
@@ -488,7 +493,7 @@ struct Crypto {
 
 impl Crypto {
     fn total(&self) -> Duration {
-        self.sign + self.decrypt + self.verify_issuer + self.verify_kb
+        self.sign + self.request_key + self.decrypt + self.verify_issuer + self.verify_kb
     }
 }
 
@@ -499,9 +504,16 @@ fn crypto_baseline(s: &Setup, holder: &wallet_core::jose::Jwk, a: &Artifacts, qu
     let ro = CompactJws::parse(&a.request_object).unwrap();
     let signer = keys.request_object();
     let sign = service_kit::bench::es256_signature_under_kept_header(signer, ro.signing_input(), chunks, n);
-    let dk = keys.encryption();
+    // The response names its request's key, `rk:<session id>`: derived at signing, and again
+    // from the `kid` when the response comes.
+    let kid = wallet_core::oid4vp::response_kid(&a.jwe).unwrap();
+    let session = kid.strip_prefix(verifier::keys::REQUEST_KEY_KID_PREFIX).unwrap_or_else(|| panic!("the bench's wallets encrypt to the request's own key, not {kid}")).to_owned();
+    let request_key = per_op(chunks, n, || {
+        black_box(keys.request_key(black_box(&session)).unwrap());
+    });
     let decrypt = per_op(chunks, n, || {
-        black_box(wallet_core::jose::jwe::decrypt(black_box(&a.jwe), dk).unwrap());
+        let dk = keys.request_key(black_box(&session)).unwrap();
+        black_box(wallet_core::jose::jwe::decrypt(black_box(&a.jwe), &dk).unwrap());
     });
     let mut parts = a.presentation.split('~');
     let issuer_jwt = CompactJws::parse(parts.next().unwrap()).unwrap();
@@ -513,7 +525,7 @@ fn crypto_baseline(s: &Setup, holder: &wallet_core::jose::Jwk, a: &Artifacts, qu
     let verify_kb = per_op(chunks, n, || {
         holder.verify(JwsAlg::Es256, black_box(kb_jwt.signing_input()), kb_jwt.signature()).unwrap();
     });
-    Crypto { sign, decrypt, verify_issuer, verify_kb }
+    Crypto { sign, request_key, decrypt, verify_issuer, verify_kb }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -792,9 +804,10 @@ fn main() -> std::process::ExitCode {
 
     println!("Tessera verifier: presentations over loopback HTTP ({} cores; server runtime 2 workers; wallets in the same process)", std::thread::available_parallelism().map_or(0, |n| n.get()));
     println!(
-        "  crypto baseline per presentation (single thread): {}  = ES256 sign {} + ECDH-ES/AES-GCM decrypt {} + ES256 verify {} (issuer) + {} (KB-JWT)",
+        "  crypto baseline per presentation (single thread): {}  = ES256 sign {} + request-specific response key {} + that key again and ECDH-ES/AES-GCM decrypt {} + ES256 verify {} (issuer) + {} (KB-JWT)",
         us(crypto.total()),
         us(crypto.sign),
+        us(crypto.request_key),
         us(crypto.decrypt),
         us(crypto.verify_issuer),
         us(crypto.verify_kb)
@@ -811,7 +824,7 @@ fn main() -> std::process::ExitCode {
         "  server CPU per step, one presentation at a time: POST /sessions {}, POST request_uri {} (crypto {}), POST response_uri {} (crypto {}); total {} = {:.2} x crypto",
         us(steps.session),
         us(steps.request),
-        us(crypto.sign),
+        us(crypto.sign + crypto.request_key),
         us(steps.response),
         us(crypto.decrypt + crypto.verify_issuer + crypto.verify_kb),
         us(steps.session + steps.request + steps.response),

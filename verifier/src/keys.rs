@@ -61,6 +61,9 @@ struct CachedHeader {
     until: i64,
 }
 
+/// The `kid` prefix of request-specific response keys: `rk:<session id>`.
+pub const REQUEST_KEY_KID_PREFIX: &str = "rk:";
+
 /// Keys and cached header material.
 pub struct Keys {
     entity_id: EntityId,
@@ -69,6 +72,10 @@ pub struct Keys {
     federation: trust_anchor::keys::SharedRing,
     request_object: SoftwareSigner,
     encryption: DecryptionKey,
+    /// What request-specific response keys are derived from ([`Keys::request_key`]): an
+    /// HMAC of the long-lived encryption key's private scalar, so that replicas sharing
+    /// `keys_dir` derive the same keys and nothing new is stored.
+    request_key_secret: zeroize::Zeroizing<Vec<u8>>,
     anchors: Vec<TrustAnchorConfig>,
     resolved: Mutex<Option<Resolved>>,
     /// The request object key's certificate, covering a session from when it is signed.
@@ -104,11 +111,18 @@ impl Keys {
             |j| DecryptionKey::from_private_jwk(j).map_err(|e| e.to_string()),
             || DecryptionKey::generate().map(|k| k.private_jwk().to_json()).map_err(|e| e.to_string()),
         )?;
+        let request_key_secret = {
+            use hmac::{KeyInit as _, Mac as _};
+            let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(encryption.private_jwk().d()).map_err(|e| e.to_string())?;
+            mac.update(b"tessera verifier: request-specific response keys");
+            zeroize::Zeroizing::new(mac.finalize().into_bytes().to_vec())
+        };
         Ok(Self {
             entity_id: config.entity_id.clone(),
             federation: trust_anchor::keys::SharedRing::open(dir)?,
             request_object,
             encryption,
+            request_key_secret,
             anchors: config.trust_anchors.clone(),
             resolved: Mutex::new(None),
             certs: ProtocolCerts::new(config.entity_id.clone(), config.session_ttl),
@@ -121,9 +135,19 @@ impl Keys {
         &self.request_object
     }
 
-    /// The response decryption key.
+    /// The long-lived response decryption key, published in the Entity Configuration's
+    /// `openid_credential_verifier.jwks` (1.3 wallets encrypt to it: versions note §5).
     pub fn encryption(&self) -> &DecryptionKey {
         &self.encryption
+    }
+
+    /// Session `session_id`'s request-specific response key (IT-Wallet 1.4 §5.1:
+    /// `client_metadata.jwks` carries a key for this request; §8: a response is decrypted
+    /// with "the request-specific `kid` key"), `kid` = [`REQUEST_KEY_KID_PREFIX`] + the id:
+    /// derived, not stored (wallet-core `DecryptionKey::derived`), so that the replica that
+    /// receives the response derives it again from the `kid`.
+    pub fn request_key(&self, session_id: &str) -> Result<DecryptionKey, String> {
+        DecryptionKey::derived(&self.request_key_secret, session_id.as_bytes(), &format!("{REQUEST_KEY_KID_PREFIX}{session_id}")).map_err(|e| e.to_string())
     }
 
     /// `openid_credential_verifier.jwks`: the request object key (`use: sig`) and the

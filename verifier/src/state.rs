@@ -219,7 +219,8 @@ pub fn verifier_metadata(config: &Config, keys: &Keys) -> VerifierMetadata {
 }
 
 /// The `client_metadata` of every request object (OpenID4VP 1.0 §5.1, IT-Wallet 1.4 §5.1):
-/// the response encryption key, the `enc` values and `vp_formats_supported`, and the
+/// the response encryption key (each request object replaces it with its own,
+/// `Keys::request_key`), the `enc` values and `vp_formats_supported`, and the
 /// `client_name` and `logo_uri` a citizen's consent shows: for an `x509_hash` client the
 /// request object is all the wallet has (no trust chain to read them from); a federation
 /// wallet reads them from the chain, where they are the same.

@@ -33,7 +33,7 @@ use wallet_core::oid4vp::verify::StatusFetcher;
 use wallet_core::x509::crl::CrlFetcher;
 use wallet_core::oid4vp::{
     PostedResponse, PresentationContext, RequestObjectBuilder, RequestUriPost, ResponseExpectation, ResponseUriAnswer, Verdict,
-    decrypt_response, verify_decrypted, verify_response,
+    decrypt_response, response_kid, verify_decrypted, verify_response,
 };
 
 use crate::Verifier;
@@ -78,7 +78,12 @@ pub(crate) async fn sign_request_object(st: &Verifier, session: &Session, wallet
     b.state = Some(session.state.clone());
     b.lifetime = session.expires_at.saturating_sub(now.secs()).max(1);
     b.wallet_nonce = wallet_nonce;
-    b.client_metadata = Some(st.request_client_metadata().clone());
+    // This request's own response key in `client_metadata.jwks` (IT-Wallet 1.4 §5.1); the
+    // long-lived one stays in the Entity Configuration, for 1.3 wallets.
+    let mut client_metadata = st.request_client_metadata().clone();
+    let key = st.keys().request_key(&session.id).map_err(VerifierError::internal)?;
+    client_metadata.jwks = Some(wallet_core::jose::JwkSet { keys: vec![key.public_jwk().clone()] });
+    b.client_metadata = Some(client_metadata);
     let header = match (session.client_id_prefix, &session.x5c_leaf) {
         (ClientIdPrefix::X509Hash, Some(leaf)) => std::sync::Arc::new(st.keys().x509_hash_header(st.http(), now, leaf).await?),
         _ => st.keys().signing_header(st.http(), now).await?,
@@ -207,7 +212,22 @@ fn replay() -> VerifierError {
 pub(crate) async fn response_uri(State(st): State<Verifier>, body: Bytes) -> Result<Response, VerifierError> {
     let now = st.now();
     let posted = PostedResponse::parse_form(&body).map_err(|e| VerifierError::Response(e.to_string()))?;
-    let keys = std::slice::from_ref(st.keys().encryption());
+    // The key the JWE names: a session's request-specific key (`rk:<session id>`, derived
+    // again here, on whichever replica), or the long-lived key of the Entity Configuration
+    // (1.3 wallets). Any other `kid` is refused by the decryption.
+    let request_key;
+    let mut keyed_session = None;
+    let keys = match &posted {
+        PostedResponse::Encrypted(jwe) => match response_kid(jwe).map_err(|e| VerifierError::Response(e.to_string()))?.strip_prefix(crate::keys::REQUEST_KEY_KID_PREFIX) {
+            Some(id) => {
+                request_key = st.keys().request_key(id).map_err(VerifierError::internal)?;
+                keyed_session = Some(id.to_owned());
+                std::slice::from_ref(&request_key)
+            }
+            None => std::slice::from_ref(st.keys().encryption()),
+        },
+        PostedResponse::Error(_) => std::slice::from_ref(st.keys().encryption()),
+    };
     // The session is named by `state`, inside the JWE (see the module documentation): the
     // response is decrypted here, once, and verified below as it is.
     let (state, decrypted) = match &posted {
@@ -222,6 +242,10 @@ pub(crate) async fn response_uri(State(st): State<Verifier>, body: Bytes) -> Res
     // update that records the verdict (the `store` module). A response arrives in time or
     // not when it arrives.
     let session = st.store().by_state(&state)?.ok_or_else(|| VerifierError::Response("state unknown".into()))?;
+    // A response encrypted to one session's key answers that session only (RPR-37).
+    if keyed_session.as_ref().is_some_and(|id| *id != session.id) {
+        return Err(VerifierError::Response("the response is encrypted to another request's key".into()));
+    }
     match session.status_at(now.secs()) {
         SessionStatus::RequestFetched => {}
         SessionStatus::Created if session.request_mode == RequestMode::Value => {}

@@ -239,6 +239,32 @@ async fn jwe_for_another_key_is_refused_and_the_session_waits() {
     assert_eq!(fed.state(&id).await["status"], "request_fetched", "an undecryptable response names no session");
 }
 
+/// IT-Wallet 1.4 §5.1, §8 (RPR-13/37/52): each request object carries its own response key
+/// (`client_metadata.jwks`, `kid` `rk:<session id>`); a response encrypted to another
+/// session's key is refused, and that session keeps waiting for its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_request_has_its_own_response_key() {
+    let fed = Fed::new().await;
+    let wallet = Wallet::new();
+    let (a, fa) = fetched(&fed, &wallet).await;
+    let (b, fb) = fetched(&fed, &wallet).await;
+    assert_eq!(fa.request.encryption_key.kid.as_deref(), Some(format!("rk:{a}").as_str()));
+    assert_eq!(fb.request.encryption_key.kid.as_deref(), Some(format!("rk:{b}").as_str()));
+    assert_ne!(fa.request.encryption_key.params, fb.request.encryption_key.params, "a key per request");
+    // B's answer, encrypted to A's key.
+    let mut crossed = fb.request.clone();
+    crossed.encryption_key = fa.request.encryption_key.clone();
+    let p = wallet.present(&fed.issuer.pid(&wallet.holder), &AGE, fb.request.client_id.as_str(), &fb.request.nonce);
+    let (s, body) = post_response(&fed, &fb.request.response_uri, wallet.response_form(&crossed, vec![("pid", p.clone())], fb.request.state.clone())).await;
+    assert_eq!((s, body["error"].as_str()), (400, Some("invalid_request")), "{body}");
+    assert!(body["error_description"].as_str().unwrap().contains("encrypted to another request's key"), "{body}");
+    assert_eq!(fed.state(&b).await["status"], "request_fetched");
+    // Encrypted to its own key, it is verified.
+    let (s, body) = post_response(&fed, &fb.request.response_uri, wallet.response_form(&fb.request, vec![("pid", p)], fb.request.state.clone())).await;
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(fed.state(&b).await["status"], "verified");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kb_jwt_for_another_audience_is_refused() {
     let fed = Fed::new().await;

@@ -284,9 +284,8 @@ impl Proxy {
                     if let Some(keys) = p.get_mut("client_metadata").and_then(|m| m.get_mut("jwks")).and_then(|j| j.get_mut("keys")).and_then(Value::as_array_mut) {
                         let mut k = serde_json::to_value(&other).unwrap();
                         k["kid"] = "conformance-other-key".into();
-                        k["use"] = "enc".into();
-                        k["alg"] = "ECDH-ES".into();
-                        keys.retain(|k| k.get("use").and_then(Value::as_str) != Some("enc"));
+                        k["use"] = "sig".into();
+                        k["alg"] = "ES256".into();
                         keys.push(k);
                     }
                 })

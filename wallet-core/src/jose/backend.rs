@@ -131,6 +131,11 @@ mod fast {
             p256::SecretKey::from_slice(d).map(Self).map_err(invalid_key)
         }
 
+        /// The public point, SEC1 uncompressed.
+        pub(crate) fn public_point(&self) -> Vec<u8> {
+            self.0.public_key().to_sec1_bytes().to_vec()
+        }
+
         pub(crate) fn agree(&self, peer: &p256::PublicKey) -> Result<zeroize::Zeroizing<Vec<u8>>, JoseError> {
             let shared = p256::ecdh::diffie_hellman(self.0.to_nonzero_scalar(), peer.as_affine());
             Ok(zeroize::Zeroizing::new(shared.raw_secret_bytes().to_vec()))
@@ -209,6 +214,11 @@ mod fast {
             aws_lc_rs::agreement::PrivateKey::from_private_key(&aws_lc_rs::agreement::ECDH_P256, d)
                 .map(Self)
                 .map_err(|_| JoseError::InvalidKey("not a P-256 private key".into()))
+        }
+
+        /// The public point, SEC1 uncompressed (derived when the key was parsed).
+        pub(crate) fn public_point(&self) -> Vec<u8> {
+            self.0.compute_public_key().map(|p| p.as_ref().to_vec()).unwrap_or_default()
         }
 
         pub(crate) fn agree(&self, peer: &p256::PublicKey) -> Result<zeroize::Zeroizing<Vec<u8>>, JoseError> {

@@ -104,6 +104,33 @@ impl DecryptionKey {
         Ok(Self { private, agreement })
     }
 
+    /// A request-specific key (OpenID4VP 1.0 §5.1, IT-Wallet 1.4 §5.1 `client_metadata.jwks`,
+    /// §8 "the request-specific `kid` key"), derived from `secret` for `context` (a session's
+    /// id): the scalar is HMAC-SHA-256(`secret`, label ‖ `context` ‖ counter), the first
+    /// candidate that is a valid P-256 scalar; `kid` as given. Deterministic, so that every
+    /// replica sharing `secret` re-derives it when the response comes back, and nothing is
+    /// stored per request; distinct per context, so that a key serves one request only. It
+    /// is not forward secret against `secret` (as a long-lived key is not).
+    pub fn derived(secret: &[u8], context: &[u8], kid: &str) -> Result<Self, JoseError> {
+        use hmac::Mac as _;
+        for counter in 0u8..16 {
+            let mut mac = hmac::Hmac::<Sha256>::new_from_slice(secret).map_err(|e| JoseError::InvalidKey(e.to_string()))?;
+            mac.update(b"tessera/request-specific-response-key/v1\0");
+            mac.update(context);
+            mac.update(&[counter]);
+            let d = Zeroizing::new(mac.finalize().into_bytes().to_vec());
+            let Ok(agreement) = super::backend::EcdhP256::new(&d) else { continue };
+            let point = agreement.public_point();
+            let (Some(x), Some(y)) = (point.get(1..33), point.get(33..65)) else { continue };
+            let mut public = Jwk::ec(EcCurve::P256, x.to_vec(), y.to_vec())?;
+            public.key_use = Some("enc".into());
+            public.alg = Some("ECDH-ES".into());
+            let private = PrivateJwk::new(public.with_kid(kid.to_owned()), d.to_vec())?;
+            return Ok(Self { private, agreement: std::sync::Arc::new(agreement) });
+        }
+        Err(JoseError::InvalidKey("no P-256 scalar derived".into()))
+    }
+
     /// From a private P-256 JWK (checked: `d` must match the public point).
     pub fn from_private_jwk(private: PrivateJwk) -> Result<Self, JoseError> {
         let secret = p256::SecretKey::from_slice(private.d()).map_err(|e| JoseError::InvalidKey(e.to_string()))?;
@@ -312,6 +339,26 @@ mod tests {
             assert_eq!(d.header["enc"], enc.as_str());
             assert_eq!(d.header["kid"].as_str(), key.public_jwk().kid.as_deref());
         }
+    }
+
+    /// Request-specific keys: the same secret and context give the same key (another replica
+    /// re-derives it), another context or secret another key; the key round-trips and loads
+    /// back from its JWK (its `d` matches its point); its `kid` is the one given.
+    #[test]
+    fn derived_keys_are_deterministic_and_distinct() {
+        let a = DecryptionKey::derived(b"secret one", b"session-1", "rk:session-1").unwrap();
+        let again = DecryptionKey::derived(b"secret one", b"session-1", "rk:session-1").unwrap();
+        assert_eq!(a.public_jwk(), again.public_jwk());
+        assert_eq!(a.public_jwk().kid.as_deref(), Some("rk:session-1"));
+        assert_eq!((a.public_jwk().key_use.as_deref(), a.public_jwk().alg.as_deref()), (Some("enc"), Some("ECDH-ES")));
+        let other_context = DecryptionKey::derived(b"secret one", b"session-2", "rk:session-1").unwrap();
+        let other_secret = DecryptionKey::derived(b"secret two", b"session-1", "rk:session-1").unwrap();
+        assert_ne!(a.public_jwk().params, other_context.public_jwk().params);
+        assert_ne!(a.public_jwk().params, other_secret.public_jwk().params);
+        DecryptionKey::from_private_jwk(a.private_jwk().clone()).unwrap();
+        let jwe = encrypt(b"{}", a.public_jwk(), ContentEncryption::A256Gcm, &EncryptOptions::default()).unwrap();
+        assert_eq!(decrypt(&jwe, &again).unwrap().plaintext, b"{}");
+        assert!(decrypt(&jwe, &other_context).is_err(), "another request's key does not open it");
     }
 
     /// A key loaded from its JWK (as a service loads its stored key) decrypts what was

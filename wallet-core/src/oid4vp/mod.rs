@@ -53,7 +53,7 @@ pub use metadata::VerifierMetadata;
 pub use profile::Profile;
 pub use request_object::{ParsedRequestObject, RedirectRule, RequestObjectBuilder, RequestObjectError, SigningHeader, VerifiedRequest, VerifyContext};
 pub use request_url::{AuthorizationRequestUrl, RequestRef, RequestUriMethod, RequestUriPost, RequestUrlError, WalletInvocation, WalletMetadata, WalletNonce};
-pub use response::{AuthorizationResponse, ErrorResponse, PostedResponse, ResponseError, ResponseUriAnswer, VpToken, WalletErrorCode, decrypt_response};
+pub use response::{AuthorizationResponse, ErrorResponse, PostedResponse, ResponseError, ResponseUriAnswer, VpToken, WalletErrorCode, decrypt_response, response_kid};
 pub use verify::{
     PresentationContext, Refusal, ResponseExpectation, SessionExpectation, Verdict, VerifiedPresentation, VerifiedResponse, verify_decrypted, verify_presentation,
     verify_response,

@@ -195,6 +195,17 @@ fn jwe_header(jwe: &str) -> Result<Map<String, Value>, ResponseError> {
     crate::jose::json::object_strict(&bytes, "JWE header").map_err(ResponseError::Jwe)
 }
 
+/// The `kid` a `direct_post.jwt` response names in its protected header: which key it was
+/// encrypted to, read before decrypting (a verifier with request-specific keys derives that
+/// key first).
+pub fn response_kid(jwe: &str) -> Result<String, ResponseError> {
+    let jwe = jwe.trim();
+    if jwe.len() > MAX_RESPONSE_LEN {
+        return Err(ResponseError::TooLarge);
+    }
+    jwe_header(jwe)?.get("kid").and_then(Value::as_str).map(str::to_owned).ok_or(ResponseError::MissingKid)
+}
+
 /// Decrypts a `direct_post.jwt` response with the key its `kid` names among `keys`, `enc`
 /// one of `allowed_enc` (A256GCM and A128GCM unless the request said otherwise).
 pub fn decrypt_response(jwe: &str, keys: &[DecryptionKey], allowed_enc: &[ContentEncryption]) -> Result<AuthorizationResponse, ResponseError> {

@@ -243,9 +243,15 @@ pub(crate) fn rpr_96(ctx: &mut Ctx<'_>) -> Step<()> {
     };
     let md = chain_metadata(ctx, &f)?;
     let cm = wallet_core::oid4vp::VerifierMetadata::from_map(&cm).or_else(|e| fail(format!("client_metadata: {e}")))?;
-    for k in cm.encryption_keys() {
+    // Its keys: the chain's, or response-encryption keys for this request alone
+    // (it-wallet-versions.md: 1.4.x-post, "client_metadata.jwks … MAY carry ephemeral
+    // response-encryption keys": `use: enc`, a `kid`). Any other key (one to sign with, say)
+    // that the chain does not have is out of line with it.
+    for k in cm.jwks.iter().flat_map(|s| s.keys.iter()) {
         let tp = k.thumbprint();
-        ensure(md.encryption_keys().any(|m| m.thumbprint() == tp), || format!("client_metadata's encryption key {:?} is not in the trust chain's metadata", k.kid))?;
+        let in_chain = md.jwks.iter().flat_map(|s| s.keys.iter()).any(|m| m.thumbprint() == tp);
+        let request_key = k.key_use.as_deref() == Some("enc") && k.kid.is_some();
+        ensure(in_chain || request_key, || format!("client_metadata's key {:?} (use {:?}) is not in the trust chain's metadata, nor a response-encryption key", k.kid, k.key_use))?;
     }
     if let (Some(a), Some(b)) = (&cm.encrypted_response_enc_values_supported, &md.encrypted_response_enc_values_supported) {
         ensure(a.iter().all(|e| b.contains(e)), || format!("client_metadata's enc values {a:?} are not among the chain's {b:?}"))?;
