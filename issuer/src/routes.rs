@@ -281,10 +281,7 @@ async fn change_status(_: AdminToken, State(st): State<Issuer>, service_kit::Jso
     st.metrics().add(Event::StatusChanged, u64::try_from(n).unwrap_or(0));
     tracing::info!(target: "issuer", action = %req.action, changed = n, "status changed");
     let name = if req.action == "update" && value != StatusValue::Update { "ATTRIBUTE_UPDATE" } else { value.name() };
-    let mut body = json!({"changed": n, "status": name});
-    if left_revoked > 0 {
-        body["left_revoked"] = json!(left_revoked);
-    }
+    let body = if left_revoked > 0 { json!({"changed": n, "status": name, "left_revoked": left_revoked}) } else { json!({"changed": n, "status": name}) };
     Ok(([(header::CACHE_CONTROL, "no-store")], Json(body)).into_response())
 }
 
