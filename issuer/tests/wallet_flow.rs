@@ -35,6 +35,8 @@ struct Client {
     vct_override: Option<(String, String)>,
     /// Requests to the first base go to the second (a load balancer sending them to a replica).
     reroute: Arc<Mutex<Option<(String, String)>>>,
+    /// Run once, before the first status list request is sent.
+    before_status_list: Mutex<Option<Box<dyn FnOnce() + Send>>>,
 }
 
 impl Client {
@@ -46,6 +48,7 @@ impl Client {
             seen: Mutex::new(Vec::new()),
             vct_override: vct_override.map(|(a, b)| (a.to_owned(), b.to_owned())),
             reroute: Arc::new(Mutex::new(None)),
+            before_status_list: Mutex::new(None),
         }
     }
 
@@ -61,6 +64,11 @@ impl Client {
 impl HttpClient for Client {
     fn send(&self, request: HttpRequest) -> Result<HttpResponse, HttpError> {
         let url = request.url.clone();
+        if url.ends_with("/status-list")
+            && let Some(hook) = self.before_status_list.lock().unwrap().take()
+        {
+            hook();
+        }
         let attested = if request.header_value("OAuth-Client-Attestation").is_some() { " (attested)" } else { "" };
         self.seen.lock().unwrap().push(format!("{url}{attested}"));
         let method = match request.method {
@@ -228,6 +236,34 @@ async fn offer_consent_accept_stores_a_verified_batch_of_two() {
     assert_eq!(log[0].entry.credential_ids, ids);
     assert!(phone.client.saw("/notification"));
     assert_eq!(notified(&fed, MARIO).await, vec![Some("credential_accepted".to_owned()); 2]);
+}
+
+/// Issue 12 ("verification of what comes back (…, status) before it is stored"): the wallet
+/// reads the new credentials' entries in the issuer's status list before it stores them; the
+/// issuer revokes the citizen's credentials just after signing them: nothing is stored, the
+/// issuer is told `credential_failure`, and the error names the status.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_credential_revoked_as_it_is_issued_is_not_stored() {
+    let fed = Fed::new().await;
+    let (url, tx) = fed.offer(MARIO, &[MDL]).await;
+    let client = Client::new(None);
+    let (admin, http, rt) = (fed.url("/admin/status"), fed.http.clone(), tokio::runtime::Handle::current());
+    *client.before_status_list.lock().unwrap() = Some(Box::new(move || {
+        let r = rt.block_on(http.post(&admin).bearer_auth(TOKEN).json(&serde_json::json!({"action": "revoke", "citizen": MARIO})).send()).unwrap();
+        assert_eq!(r.status(), 200);
+    }));
+    let phone = Arc::new(Phone::new(&fed, 1, client));
+    let p = phone.clone();
+    let outcome = blocking(move || {
+        let session = p.flow.start_from_offer(&url).unwrap();
+        p.flow.accept(&session, Some(&tx))
+    })
+    .await;
+    let e = outcome.unwrap_err();
+    assert!(e.to_string().contains("status list says INVALID"), "{e}");
+    assert!(phone.store.list().unwrap().is_empty(), "nothing stored");
+    assert!(phone.client.saw("/status-list"));
+    assert_eq!(notified(&fed, MARIO).await, vec![Some("credential_failure".to_owned())]);
 }
 
 /// The registry's licence is not ready: deferred; a poll (and a wait of one interval) while

@@ -926,6 +926,29 @@ impl WalletIssuance {
         }
     }
 
+    /// What `credential`'s entry in its issuer's Token Status List refuses it for, before it
+    /// is stored (issue 12: "verification of what comes back (signature, …, status)"; IT-Wallet
+    /// 1.4 §6): anything but VALID (a credential revoked or suspended as it was issued). A
+    /// list that cannot be fetched or verified does not refuse it, as a CRL that cannot be
+    /// had does not: the status refresh checks again. Each list is fetched once per response.
+    fn status_rule(
+        &self,
+        credential: &str,
+        issuer: &str,
+        issuer_keys: &JwkSet,
+        lists: &mut std::collections::BTreeMap<String, Option<crate::status::VerifiedStatusList>>,
+        now: UnixTime,
+    ) -> Option<CredentialRule> {
+        let reference = super::status::status_reference(credential)?;
+        let list = lists
+            .entry(reference.uri.clone())
+            .or_insert_with(|| super::status::fetch_status_list(self.http.as_ref(), issuer, issuer_keys, &reference, now).ok());
+        match list.as_ref()?.lookup(reference.idx) {
+            Ok(crate::status::StatusValue::Valid) | Err(_) => None,
+            Ok(v) => Some(CredentialRule::Status(format!("its issuer's status list says {} (index {})", v.name(), reference.idx))),
+        }
+    }
+
     /// Asks for at most `n` credentials per issuance (the issuer's `batch_size` also bounds it).
     pub fn with_max_batch(mut self, n: usize) -> Self {
         self.max_batch = n.max(1);
@@ -1337,8 +1360,9 @@ impl WalletIssuance {
         let mut checked = Vec::with_capacity(credentials.len());
         let mut used = Vec::new();
         let mut failure = None;
-        // Each CRL fetched once for this response.
+        // Each CRL and status list fetched once for this response.
         let crls = CrlCache::new(i64::MAX);
+        let mut lists = std::collections::BTreeMap::new();
         if credentials.is_empty() || credentials.len() > proof_keys.len() {
             failure = Some(IssuanceError::BadResponse { step: IssuanceStep::Credential, detail: format!("{} credentials for {} proofs", credentials.len(), proof_keys.len()) });
         }
@@ -1347,7 +1371,8 @@ impl WalletIssuance {
                 break;
             }
             let verified = verify_credential(c, &ctx.issuer, &ctx.issuer_keys, ctx.vct.as_deref(), &proof_keys, &used, now)
-                .and_then(|v| self.certificate_rule(c, &ctx.issuer, &ctx.issuer_keys, &crls, now).map_or(Ok(v), Err));
+                .and_then(|v| self.certificate_rule(c, &ctx.issuer, &ctx.issuer_keys, &crls, now).map_or(Ok(v), Err))
+                .and_then(|v| self.status_rule(c, &ctx.issuer, &ctx.issuer_keys, &mut lists, now).map_or(Ok(v), Err));
             match verified {
                 Ok(v) => {
                     used.push(v.key_index);

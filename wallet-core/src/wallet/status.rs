@@ -95,6 +95,23 @@ pub enum Reissued {
     Failed(String),
 }
 
+/// `GET uri` with `Accept: application/statuslist+jwt` and `Accept-Encoding: gzip` (Token
+/// Status List §8.1; a phone's HTTP stack that decodes gzip itself and drops the header is
+/// read alike), verified for `reference` with the issuer's federation `keys`: the one fetch
+/// the status refresh and the issuance's check before storing share.
+pub(crate) fn fetch_status_list(http: &dyn HttpClient, issuer: &str, keys: &JwkSet, reference: &StatusReference, now: UnixTime) -> Result<VerifiedStatusList, String> {
+    let request = HttpRequest::get(reference.uri.clone()).header("Accept", MEDIA_TYPE).header("Accept-Encoding", encoding::ACCEPT_ENCODING);
+    let r = http.send(request).map_err(|e| e.to_string())?;
+    if r.status != 200 {
+        return Err(format!("{} answered HTTP {}", reference.uri, r.status));
+    }
+    let content_type = r.header("content-type").map(str::to_owned);
+    let coding = r.header("content-encoding").map(str::to_owned);
+    let body = encoding::decode_body(coding.as_deref(), r.body, DEFAULT_MAX_DECOMPRESSED).map_err(|e| e.to_string())?;
+    let resolver = super::issuance::FederationKeys { issuer, keys };
+    StatusListToken::verify_response(content_type.as_deref(), &body, reference, &resolver, now, SKEW, DEFAULT_MAX_DECOMPRESSED).map_err(|e| e.to_string())
+}
+
 /// Whether a status value asks the wallet to re-issue (IT-Wallet 1.4 §6): UPDATE (0x03),
 /// ATTRIBUTE_UPDATE (0x0B in 1.3.3's table and 1.4.0, 0x0F in 1.4.x after Feb 2026).
 pub fn asks_reissuance(v: StatusValue) -> bool {
@@ -188,20 +205,8 @@ impl WalletStatusRefresh {
         super::issuance::chain_issuer_keys(&chain).ok_or_else(|| "the issuer's federation metadata has no openid_credential_issuer.jwks".to_owned())
     }
 
-    /// `GET uri` with `Accept: application/statuslist+jwt` and `Accept-Encoding: gzip` (Token
-    /// Status List §8.1; a phone's HTTP stack that decodes gzip itself and drops the header
-    /// is read alike), verified for `reference`.
     fn fetch_list(&self, issuer: &str, keys: &JwkSet, reference: &StatusReference, now: UnixTime) -> Result<VerifiedStatusList, String> {
-        let request = HttpRequest::get(reference.uri.clone()).header("Accept", MEDIA_TYPE).header("Accept-Encoding", encoding::ACCEPT_ENCODING);
-        let r = self.http.send(request).map_err(|e| e.to_string())?;
-        if r.status != 200 {
-            return Err(format!("{} answered HTTP {}", reference.uri, r.status));
-        }
-        let content_type = r.header("content-type").map(str::to_owned);
-        let coding = r.header("content-encoding").map(str::to_owned);
-        let body = encoding::decode_body(coding.as_deref(), r.body, DEFAULT_MAX_DECOMPRESSED).map_err(|e| e.to_string())?;
-        let resolver = super::issuance::FederationKeys { issuer, keys };
-        StatusListToken::verify_response(content_type.as_deref(), &body, reference, &resolver, now, SKEW, DEFAULT_MAX_DECOMPRESSED).map_err(|e| e.to_string())
+        fetch_status_list(self.http.as_ref(), issuer, keys, reference, now)
     }
 
     /// Checks every stored credential; stores what changed; one line per credential.
