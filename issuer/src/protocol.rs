@@ -230,17 +230,15 @@ fn attested_client(st: &Issuer, headers: &HeaderMap) -> Result<Option<String>, I
 /// The wallet attestation's own status (versions note §5, issuer item 2: "check
 /// `status.status_list` when present"; IT-Wallet 1.4 §2.5: a revoked wallet instance): its
 /// entry in the wallet provider's Token Status List, looked up as a WUA's is (the list
-/// verified with the provider's keys, cached by its `ttl`). Before the synchronous checks,
-/// which verify the attestation itself: a forged one is refused there whatever its status
-/// says. VALID passes; anything else is `invalid_client`; a list that cannot be fetched,
-/// `temporarily_unavailable`. Nothing to do without the header or without a `status`.
+/// verified with the provider's keys, cached by its `ttl`). Only for an attestation signed
+/// by a trusted wallet provider (verified here first, so that no URL an unverified header
+/// names is ever fetched); any other is left to the synchronous checks, which refuse it with
+/// their own reason. VALID passes; anything else is `invalid_client`; a list that cannot be
+/// fetched, `temporarily_unavailable`. Nothing to do without the header or a `status`.
 pub(crate) async fn check_attestation_status(st: &Issuer, headers: &HeaderMap) -> Result<(), IssuerError> {
-    #[derive(serde::Deserialize)]
-    struct WithStatus {
-        status: Option<wallet_core::status::CredentialStatus>,
-    }
     let Some(waa) = header_str(headers, CLIENT_ATTESTATION_HEADER) else { return Ok(()) };
-    let Some(reference) = wallet_core::jose::CompactJws::parse(waa).ok().and_then(|j| j.payload_json::<WithStatus>().ok()).and_then(|w| w.status) else {
+    let Ok(verified) = wallet_core::attestation::verify_waa(waa, st.wallet_providers(), st.now(), wallet_core::attestation::DEFAULT_SKEW) else { return Ok(()) };
+    let Some(reference) = verified.claims().status.clone() else {
         return Ok(());
     };
     match st.wua_statuses().lookup(&reference.status_list, &st.http().for_request(), st.wallet_providers(), st.now()).await {

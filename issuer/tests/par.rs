@@ -191,6 +191,15 @@ async fn par_refusals() {
     let (s, v) = c.par(&fed, &c.par_body(&fed, &c.key), Some(&fed.waa_at(&c.key, 9)), issuer).await;
     assert_eq!((s, v["error"].as_str()), (401, Some("invalid_client")), "a revoked wallet instance's WAA: {v}");
     assert!(v["error_description"].as_str().unwrap().contains("wallet attestation is INVALID"), "{v}");
+    // A forged WAA's status URL is never fetched: it is refused for its signature, before
+    // anyone asks a status list (here a closed port, which would read "cannot be fetched").
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let nowhere = format!("http://127.0.0.1:{}/status-list", closed.local_addr().unwrap().port());
+    drop(closed);
+    let forged = fed.waa_with_status(&c.key, 5, &nowhere, &SoftwareSigner::generate().unwrap());
+    let (s, v) = c.par(&fed, &c.par_body(&fed, &c.key), Some(&forged), issuer).await;
+    assert_eq!(s, 401, "{v}");
+    assert!(!v["error_description"].as_str().unwrap().contains("status"), "the forged WAA's status was not asked: {v}");
 
     let (s, v) = c.par(&fed, &req, Some(&c.waa), issuer).await;
     assert_eq!(s, 201, "{v}");

@@ -306,11 +306,17 @@ impl Fed {
     /// A WAA from the wallet provider for `key` carrying its wallet instance's status list
     /// entry `idx` (the wallet provider's list, as [`Fed::wua_at`]'s).
     pub fn waa_at(&self, key: &SoftwareSigner, idx: u64) -> String {
-        let status = wallet_core::status::StatusReference { idx, uri: format!("{}/status-list", self.wp_id.as_str().trim_end_matches('/')) };
+        self.waa_with_status(key, idx, &format!("{}/status-list", self.wp_id.as_str().trim_end_matches('/')), &self.wp_key)
+    }
+
+    /// A WAA for `key` naming the wallet provider, its status at `uri` index `idx`, signed by
+    /// `signer` (the provider's key, or a forger's).
+    pub fn waa_with_status(&self, key: &SoftwareSigner, idx: u64, uri: &str, signer: &SoftwareSigner) -> String {
+        let status = wallet_core::status::StatusReference { idx, uri: uri.to_owned() };
         WaaBuilder::new(self.wp_id.as_str(), &key.public_jwk(), &info(), UnixTime::now())
             .lifetime(3_600)
             .status(status)
-            .sign(&ProviderSigning::new(&self.wp_key).with_trust_chain(self.wp_chain.clone()))
+            .sign(&ProviderSigning::new(signer).with_trust_chain(self.wp_chain.clone()))
             .unwrap()
     }
 
