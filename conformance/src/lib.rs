@@ -22,6 +22,7 @@ pub mod plan;
 pub mod plans;
 pub mod report;
 pub mod runner;
+pub mod status_list;
 pub mod target;
 
 pub use case::{Case, Verdict};

@@ -254,12 +254,16 @@ impl Issuer {
             *n
         };
         let now = UnixTime::now();
-        let b = SdJwtVcBuilder::new(self.id.as_str(), Vct::new(vct).unwrap(), attributes.as_object().cloned().unwrap())
+        let vct = Vct::new(vct).unwrap();
+        let pid = vct.is_pid();
+        let b = SdJwtVcBuilder::new(self.id.as_str(), vct, attributes.as_object().cloned().unwrap())
             .validity(now.plus(-60), now.plus(86_400))
             .issuing("Tessera test issuer", "IT")
             .holder_key(holder)
             .status(idx, self.status_uri.clone())
             .kid(self.key.kid().unwrap());
+        // The metadata IT-Wallet 1.4 §4.3 requires of a PID.
+        let b = if pid { b.pid_metadata(&format!("credential-{idx}"), "2033-03-19", "it_cie", "high") } else { b };
         let sd = if with_chain { b.sign_with_trust_chain(self.chain.lock().unwrap().clone(), self.key.as_ref()) } else { b.sign(self.key.as_ref()) };
         (sd.unwrap().serialize(), idx)
     }

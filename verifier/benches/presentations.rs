@@ -62,6 +62,9 @@
 //! under the targets beside the closed loop's p99.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)] // bench code
 
+#[path = "../tests/common/status_list.rs"]
+mod status_list;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -185,7 +188,10 @@ fn setup(fed: &tokio::runtime::Runtime, srv: &tokio::runtime::Runtime) -> Setup 
         c.metadata = md.as_object().cloned().unwrap();
         let st = trust_anchor::AppState::open(c).unwrap();
         let issuer_state = st.clone();
-        tokio::spawn(async move { axum::serve(l, trust_anchor::router(st)).await.unwrap() });
+        // Its Token Status List beside (a PID's `status` is REQUIRED, IT-Wallet 1.4 §4.3):
+        // fetched once by the verifier and kept for its `ttl`, as in production.
+        let app = status_list::serve(trust_anchor::router(st), &key, &issuer_id, &format!("{issuer_id}/status"));
+        tokio::spawn(async move { axum::serve(l, app).await.unwrap() });
         (TrustAnchorConfig { id: anchor_id, jwks }, root_der, issuer_id, key, issuer_state)
     });
     let (verifier, verifier_id) = srv.block_on(async {
@@ -253,6 +259,8 @@ fn wallet(s: &Setup) -> Wallet {
     let pid = SdJwtVcBuilder::new(s.issuer_id.as_str(), Vct::new(Vct::PID).unwrap(), attrs.as_object().cloned().unwrap())
         .validity(now.plus(-60), now.plus(7 * 86_400))
         .issuing("Istituto Poligrafico e Zecca dello Stato", "IT")
+        .pid_metadata("NzbLsXh8uDCcd7noWXFZAfHkxZsRGC9Xs", "2033-03-19", "it_cie", "high")
+        .status(0, format!("{}/status", s.issuer_id))
         .holder_key(&holder.public_jwk())
         .kid(s.issuer_key.kid().unwrap())
         .x5c(s.x5c.clone())

@@ -88,7 +88,7 @@ async fn cross_device_happy_path_and_result_once() {
     assert_eq!(pid["issuer"], fed.issuer.id.as_str());
     assert_eq!(pid["issuer_trust"]["kind"], "trust_chain");
     assert_eq!(pid["issuer_trust"]["trust_anchor"], fed.anchor.id.as_str());
-    assert_eq!(pid["status"], json!({"outcome": "no_status", "checked": false}));
+    assert_eq!(pid["status"], json!({"outcome": "valid", "checked": true, "value": "VALID"}), "the issuer's list, read");
     let (s, v) = fed.result(id, None).await;
     assert_eq!((s, v["error"].as_str()), (404, Some("not_found")), "fetched once, then gone");
     assert_eq!(fed.state(id).await["result_fetched"], true);
@@ -324,6 +324,18 @@ async fn credential_from_an_untrusted_issuer_is_refused() {
     refused(&fed, &id, &f, form, 403, "untrusted issuer").await;
 }
 
+/// IT-Wallet 1.4 §4.3: a PID's `status` is REQUIRED; a PID without one, however well
+/// signed by a trusted issuer, is refused (its revocation could never be known).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pid_without_its_required_status_is_refused() {
+    let fed = Fed::new().await;
+    let wallet = Wallet::new();
+    let (id, f) = fetched(&fed, &wallet).await;
+    let p = wallet.present(&fed.issuer.pid_without_status(&wallet.holder), &AGE, f.request.client_id.as_str(), &f.request.nonce);
+    let form = wallet.response_form(&f.request, vec![("pid", p)], f.request.state.clone());
+    refused(&fed, &id, &f, form, 400, "invalid PID attribute `status`: missing").await;
+}
+
 /// A PID carrying its issuer's chain in the `trust_chain` header (IT-Wallet 1.4 §4.1).
 fn pid_with_chain(fed: &Fed, wallet: &Wallet, chain: &[String]) -> wallet_core::sd_jwt::SdJwt {
     let attrs = json!({"given_name": "Mario", "family_name": "Rossi", "birthdate": "1980-01-10"});
@@ -331,6 +343,8 @@ fn pid_with_chain(fed: &Fed, wallet: &Wallet, chain: &[String]) -> wallet_core::
     wallet_core::vc::SdJwtVcBuilder::new(fed.issuer.id.as_str(), wallet_core::vc::Vct::new(wallet_core::vc::Vct::PID).unwrap(), attrs.as_object().cloned().unwrap())
         .validity(now.plus(-60), now.plus(86_400))
         .issuing("Istituto Poligrafico e Zecca dello Stato", "IT")
+        .pid_metadata("NzbLsXh8uDCcd7noWXFZAfHkxZsRGC9Xs", "2033-03-19", "it_cie", "high")
+        .status(0, &fed.issuer.status_uri)
         .holder_key(&wallet.holder.public_jwk())
         .kid(fed.issuer.key.kid().unwrap())
         .sign_with_trust_chain(chain.to_vec(), &fed.issuer.key)

@@ -50,10 +50,15 @@ async fn bind() -> (tokio::net::TcpListener, EntityId) {
     (listener, id)
 }
 
-/// A federation leaf issuing PIDs and driving licences.
+#[path = "../common/status_list.rs"]
+mod status_list;
+
+/// A federation leaf issuing PIDs and driving licences; it serves its status list at
+/// `status_uri`, which its PIDs name (index 0, valid).
 pub struct Issuer {
     pub id: EntityId,
     pub key: SoftwareSigner,
+    pub status_uri: String,
 }
 
 impl Issuer {
@@ -81,7 +86,11 @@ impl Issuer {
             "place_of_birth": {"locality": "Roma", "country": "IT"}, "nationalities": ["IT"],
             "tax_id_code": "TINIT-RSSMRA80A10H501Z"
         });
-        self.sign(Vct::PID, attrs, holder)
+        self.builder(Vct::PID, attrs, holder)
+            .pid_metadata("NzbLsXh8uDCcd7noWXFZAfHkxZsRGC9Xs", "2033-03-19", "it_cie", "high")
+            .status(0, &self.status_uri)
+            .sign(&self.key)
+            .unwrap()
     }
 
     pub fn mdl(&self, holder: &SoftwareSigner) -> SdJwt {
@@ -159,8 +168,10 @@ async fn start_issuer(dir: &std::path::Path, name: &str, anchor: &TrustAnchorCon
     });
     config.metadata = md.as_object().cloned().unwrap();
     let state = trust_anchor::AppState::open(config).unwrap();
-    tokio::spawn(async move { axum::serve(listener, trust_anchor::router(state)).await.unwrap() });
-    Issuer { id, key }
+    let status_uri = format!("{id}/status");
+    let app = status_list::serve(trust_anchor::router(state), &key, &id, &status_uri);
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    Issuer { id, key, status_uri }
 }
 
 /// The credential issuers' trust mark type under `anchor`, as `tessera up` names it: the

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing, dead_code, unreachable_pub)]
 
 pub mod pg;
+pub mod status_list;
 
 use serde_json::{Map, Value, json};
 use verifier::{Config, Verifier};
@@ -27,12 +28,17 @@ async fn bind() -> (tokio::net::TcpListener, EntityId) {
     (listener, id)
 }
 
-/// A federation leaf issuing PIDs: its key is in its `openid_credential_issuer.jwks`.
+/// A federation leaf issuing PIDs: its key is in its `openid_credential_issuer.jwks`; it
+/// serves its Token Status List at [`Issuer::status_uri`] (index 0 valid, 1 revoked, 2
+/// suspended), which every PID it issues names unless a test says otherwise (a PID's
+/// `status` is REQUIRED, IT-Wallet 1.4 §4.3).
 pub struct Issuer {
     pub id: EntityId,
     pub key: SoftwareSigner,
     /// Its federation entity (its CA certificate, once onboarded; its `/crl`).
     pub state: trust_anchor::AppState,
+    /// Its status list's URI.
+    pub status_uri: String,
 }
 
 impl Issuer {
@@ -40,13 +46,24 @@ impl Issuer {
         self.pid_with_status(holder, None)
     }
 
-    /// A PID whose `status.status_list` points at `(idx, uri)` when given.
+    /// A PID whose `status.status_list` points at `(idx, uri)` when given, else at index 0
+    /// (valid) of the issuer's own list.
     pub fn pid_with_status(&self, holder: &SoftwareSigner, status: Option<(u64, &str)>) -> SdJwt {
         self.pid_signed(holder, status, None)
     }
 
     /// A PID as [`Self::pid_with_status`], with `x5c` in its header when given.
     pub fn pid_signed(&self, holder: &SoftwareSigner, status: Option<(u64, &str)>, x5c: Option<Vec<String>>) -> SdJwt {
+        self.build_pid(holder, Some(status.unwrap_or((0, &self.status_uri))), x5c)
+    }
+
+    /// A PID without the `status` claim IT-Wallet 1.4 §4.3 makes REQUIRED (verifiers must
+    /// refuse it).
+    pub fn pid_without_status(&self, holder: &SoftwareSigner) -> SdJwt {
+        self.build_pid(holder, None, None)
+    }
+
+    fn build_pid(&self, holder: &SoftwareSigner, status: Option<(u64, &str)>, x5c: Option<Vec<String>>) -> SdJwt {
         let attrs = json!({
             "given_name": "Mario", "family_name": "Rossi", "birthdate": "1980-01-10",
             "place_of_birth": {"locality": "Roma", "country": "IT"}, "nationalities": ["IT"],
@@ -56,6 +73,7 @@ impl Issuer {
         let b = SdJwtVcBuilder::new(self.id.as_str(), Vct::new(Vct::PID).unwrap(), attrs.as_object().cloned().unwrap())
             .validity(now.plus(-60), now.plus(86_400))
             .issuing("Istituto Poligrafico e Zecca dello Stato", "IT")
+            .pid_metadata("NzbLsXh8uDCcd7noWXFZAfHkxZsRGC9Xs", "2033-03-19", "it_cie", "high")
             .holder_key(&holder.public_jwk());
         let b = match status {
             Some((idx, uri)) => b.status(idx, uri),
@@ -87,10 +105,12 @@ async fn start_issuer(dir: &std::path::Path, name: &str, anchor: &TrustAnchorCon
     });
     config.metadata = md.as_object().cloned().unwrap();
     let state = trust_anchor::AppState::open(config).unwrap();
-    let served = state.clone();
-    tokio::spawn(async move { axum::serve(listener, trust_anchor::router(served)).await.unwrap() });
-    Issuer { id, key, state }
+    let status_uri = format!("{id}/status");
+    let app = status_list::serve(trust_anchor::router(state.clone()), &key, &id, &status_uri);
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    Issuer { id, key, state, status_uri }
 }
+
 
 pub struct Fed {
     pub dir: tempfile::TempDir,

@@ -279,6 +279,8 @@ impl Fixture {
             "iss": ISSUER, "vct": PID_VCT, "iat": NOW.secs() - 100, "exp": NOW.secs() + 86_400,
             "cnf": {"jwk": self.holder.public_jwk()},
             "status": {"status_list": {"idx": 3, "uri": STATUS_URI}},
+            "date_of_expiry": "2033-03-19", "sub": "NzbLsXh8uDCcd7noWXFZAfHkxZsRGC9Xs",
+            "verification": {"trust_framework": "it_cie", "assurance_level": "high"},
             "given_name": "Mario", "family_name": "Rossi", "birthdate": "1980-01-10",
             "tax_id_code": "TINIT-RSSMRA80A10H501Z",
             "issuing_authority": "Istituto Poligrafico e Zecca dello Stato", "issuing_country": "IT",
@@ -291,7 +293,7 @@ impl Fixture {
         let mut header = self.pid_header();
         edit_header(&mut header);
         SdJwtBuilder::new(claims)
-            .all_top_level_disclosable(&["iss", "vct", "iat", "exp", "cnf", "status", "place_of_birth", "issuing_authority", "issuing_country"])
+            .all_top_level_disclosable(&["iss", "vct", "iat", "exp", "cnf", "status", "date_of_expiry", "sub", "verification", "place_of_birth", "issuing_authority", "issuing_country"])
             .disclosable(ClaimPath::parse_dotted("place_of_birth.locality"))
             .disclosable(ClaimPath::parse_dotted("place_of_birth.country"))
             .sign(&header, signer)

@@ -137,6 +137,18 @@ impl SdJwtVcBuilder {
         self
     }
 
+    /// The metadata IT-Wallet 1.4 §4.3 makes REQUIRED in a PID besides `iat`
+    /// ([`Self::validity`]), `cnf` ([`Self::holder_key`]) and `status` ([`Self::status`]):
+    /// `sub` (opaque, one per credential), `date_of_expiry` (`YYYY-MM-DD`, the document's
+    /// administrative expiry) and `verification` (how the identity was established, e.g.
+    /// `it_cie` / `high`). Verifiers refuse a PID without them ([`check_pid_metadata`]).
+    pub fn pid_metadata(mut self, sub: &str, date_of_expiry: &str, trust_framework: &str, assurance_level: &str) -> Self {
+        self.metadata.insert("sub".into(), Value::from(sub));
+        self.metadata.insert("date_of_expiry".into(), Value::from(date_of_expiry));
+        self.metadata.insert("verification".into(), serde_json::json!({"trust_framework": trust_framework, "assurance_level": assurance_level}));
+        self
+    }
+
     /// Another always-visible metadata claim (`issuing_authority`, `sub`, `verification`...).
     pub fn metadata(mut self, name: &str, value: Value) -> Self {
         self.metadata.insert(name.to_owned(), value);
@@ -344,12 +356,86 @@ pub fn check_data_model(vct: &str, claims: &Map<String, Value>) -> Result<(), Vc
             .map_err(|e| VcError::InvalidAttribute { credential: M::NAME, claim: "attributes", reason: e.to_string() })?;
         model.validate()
     }
-    match vct {
-        Vct::PID | Vct::PID_TRANSITIONAL => known::<pid::Pid>(claims),
-        Vct::MDL => known::<mdl::MobileDrivingLicence>(claims),
-        Vct::EHIC => known::<ehic::HealthInsuranceCard>(claims),
-        _ => Ok(()),
+    match Model::of(vct) {
+        Some(Model::Pid) => known::<pid::Pid>(claims),
+        Some(Model::Mdl) => known::<mdl::MobileDrivingLicence>(claims),
+        Some(Model::Ehic) => known::<ehic::HealthInsuranceCard>(claims),
+        None => Ok(()),
     }
+}
+
+/// The credential types wallet-core has a data model for: the one place a `vct` is mapped
+/// to its model, read by the issuance check ([`check_data_model`]) and the presentation
+/// check ([`check_presented`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Model {
+    /// The PID, under either `vct` of IT-Wallet 1.4 §4.3.
+    Pid,
+    /// The mobile driving licence (§4.4).
+    Mdl,
+    /// The health insurance card (§4.5).
+    Ehic,
+}
+
+impl Model {
+    fn of(vct: &str) -> Option<Self> {
+        match vct {
+            Vct::PID | Vct::PID_TRANSITIONAL => Some(Self::Pid),
+            Vct::MDL => Some(Self::Mdl),
+            Vct::EHIC => Some(Self::Ehic),
+            _ => None,
+        }
+    }
+}
+
+/// The metadata IT-Wallet 1.4 §4.3 makes REQUIRED in a PID beyond the general ones of §4.1:
+/// `date_of_expiry` (a full date), `sub` (opaque, non-empty), `iat`, `cnf` (the holder key),
+/// `status` (its Token Status List entry) and `verification` (`trust_framework` and
+/// `assurance_level`). These are never selectively disclosable, so a presentation carries
+/// them whatever was disclosed: a verifier reads them on every PID it is shown, and a wallet
+/// on every PID it is issued. The error names the claim.
+pub fn check_pid_metadata(claims: &Map<String, Value>) -> Result<(), VcError> {
+    let bad = |claim: &'static str, reason: &str| VcError::InvalidAttribute { credential: "PID", claim, reason: reason.to_owned() };
+    const MISSING: &str = "missing (REQUIRED in a PID, IT-Wallet 1.4 §4.3)";
+    match claims.get("date_of_expiry") {
+        Some(Value::String(s)) => check_date("PID", "date_of_expiry", s)?,
+        Some(_) => return Err(bad("date_of_expiry", "not a string")),
+        None => return Err(bad("date_of_expiry", MISSING)),
+    }
+    match claims.get("sub") {
+        Some(Value::String(s)) if !s.is_empty() => {}
+        Some(_) => return Err(bad("sub", "not a non-empty string")),
+        None => return Err(bad("sub", MISSING)),
+    }
+    match claims.get("iat") {
+        Some(v) if v.is_i64() || v.is_u64() => {}
+        Some(_) => return Err(bad("iat", "not a NumericDate")),
+        None => return Err(bad("iat", MISSING)),
+    }
+    match claims.get("cnf") {
+        Some(Value::Object(c)) if c.get("jwk").is_some_and(Value::is_object) => {}
+        Some(_) => return Err(bad("cnf", "no `jwk` object")),
+        None => return Err(bad("cnf", MISSING)),
+    }
+    // The reference's own form is the status check's to judge (a malformed one leaves the
+    // status undetermined, as for any credential): here, that the PID has one.
+    match claims.get("status") {
+        Some(Value::Object(_)) => {}
+        Some(_) => return Err(bad("status", "not an object")),
+        None => return Err(bad("status", MISSING)),
+    }
+    match claims.get("verification") {
+        Some(Value::Object(v)) => {
+            for member in ["trust_framework", "assurance_level"] {
+                if v.get(member).and_then(Value::as_str).is_none_or(str::is_empty) {
+                    return Err(bad("verification", &format!("`{member}` is missing or not a non-empty string")));
+                }
+            }
+        }
+        Some(_) => return Err(bad("verification", "not an object")),
+        None => return Err(bad("verification", MISSING)),
+    }
+    Ok(())
 }
 
 /// The data model of a presented SD-JWT VC, as a verifier checks it (IT-Wallet 1.4 §4.1,
@@ -359,7 +445,8 @@ pub fn check_data_model(vct: &str, claims: &Map<String, Value>) -> Result<(), Vc
 /// part of the credential, so the model's rules run over the disclosed attributes laid on
 /// the model's [`CredentialModel::widest`] instance: a rule about one attribute judges the
 /// presented value; a rule between two (an expiry not before its issue) judges them only
-/// when both were presented. The issuance side checks the whole record with
+/// when both were presented. A PID must also carry the metadata §4.3 makes REQUIRED
+/// ([`check_pid_metadata`]). The issuance side checks the whole record with
 /// [`check_data_model`]; both run the same `validate`.
 pub fn check_presented(vct: &str, claims: &Map<String, Value>) -> Result<(), VcError> {
     let meta = |claim: &'static str, reason: &str| VcError::InvalidAttribute { credential: "SD-JWT VC", claim, reason: reason.to_owned() };
@@ -395,11 +482,14 @@ pub fn check_presented(vct: &str, claims: &Map<String, Value>) -> Result<(), VcE
             }
         }
     }
-    match vct {
-        Vct::PID | Vct::PID_TRANSITIONAL => disclosed::<pid::Pid>(claims),
-        Vct::MDL => disclosed::<mdl::MobileDrivingLicence>(claims),
-        Vct::EHIC => disclosed::<ehic::HealthInsuranceCard>(claims),
-        _ => Ok(()),
+    match Model::of(vct) {
+        Some(Model::Pid) => {
+            check_pid_metadata(claims)?;
+            disclosed::<pid::Pid>(claims)
+        }
+        Some(Model::Mdl) => disclosed::<mdl::MobileDrivingLicence>(claims),
+        Some(Model::Ehic) => disclosed::<ehic::HealthInsuranceCard>(claims),
+        None => Ok(()),
     }
 }
 
@@ -553,7 +643,7 @@ mod tests {
     #[test]
     fn presented_data_model_vectors() {
         let base = |extra: Value| -> Map<String, Value> {
-            let mut m: Map<String, Value> = serde_json::from_value(serde_json::json!({"issuing_authority": "Ministero dell'Interno", "issuing_country": "IT"})).unwrap();
+            let mut m = pid_metadata();
             m.extend(extra.as_object().cloned().unwrap());
             m
         };
@@ -585,5 +675,53 @@ mod tests {
         // A rule between two attributes, when both were presented.
         assert_eq!(claim(Vct::MDL, &base(serde_json::json!({"issue_date": "2030-01-01", "expiry_date": "2020-01-01"}))), "expiry_date");
         assert_eq!(claim(Vct::EHIC, &base(serde_json::json!({"starting_date": "2030-01-01", "ending_date": "2020-01-01"}))), "ending_date");
+    }
+
+    /// The always-visible metadata of a PID as the issuer emits it (§4.1, §4.3).
+    fn pid_metadata() -> Map<String, Value> {
+        serde_json::from_value(serde_json::json!({
+            "issuing_authority": "Ministero dell'Interno", "issuing_country": "IT",
+            "date_of_expiry": "2033-03-19", "sub": "NzbLsXh8uDCcd7noWXFZAfHkxZsRGC9Xs", "iat": 1683000000,
+            "cnf": {"jwk": {"kty": "EC", "crv": "P-256", "x": "TCAE", "y": "Zxji"}},
+            "status": {"status_list": {"idx": 1234, "uri": "https://pidprovider.example.org/status"}},
+            "verification": {"trust_framework": "it_cie", "assurance_level": "high"},
+        }))
+        .unwrap()
+    }
+
+    /// §4.3: the metadata REQUIRED in a PID, one named case each, missing and malformed; a
+    /// presentation of a PID without it is refused whatever was disclosed, other types do not
+    /// need it.
+    #[test]
+    fn pid_required_metadata_vectors() {
+        check_pid_metadata(&pid_metadata()).unwrap();
+        let named = |c: &Map<String, Value>| match check_presented(Vct::PID, c) {
+            Err(VcError::InvalidAttribute { credential: "PID", claim, reason }) => format!("{claim}: {reason}"),
+            other => panic!("{other:?}"),
+        };
+        for claim in ["date_of_expiry", "sub", "iat", "cnf", "status", "verification"] {
+            let mut c = pid_metadata();
+            c.remove(claim);
+            assert!(named(&c).starts_with(&format!("{claim}: missing")), "{claim}: {}", named(&c));
+            check_presented(Vct::MDL, &c).unwrap();
+            check_presented("urn:eudi:other:1", &c).unwrap();
+            // The transitional identifier is the same PID.
+            assert!(check_presented(Vct::PID_TRANSITIONAL, &c).is_err(), "{claim}");
+        }
+        for (claim, bad) in [
+            ("date_of_expiry", serde_json::json!("19/03/2033")),
+            ("date_of_expiry", serde_json::json!(20330319)),
+            ("sub", serde_json::json!("")),
+            ("iat", serde_json::json!("1683000000")),
+            ("cnf", serde_json::json!({"kid": "k"})),
+            ("status", serde_json::json!("revoked")),
+            ("verification", serde_json::json!({"trust_framework": "it_cie"})),
+            ("verification", serde_json::json!({"trust_framework": "", "assurance_level": "high"})),
+            ("verification", serde_json::json!("high")),
+        ] {
+            let mut c = pid_metadata();
+            c.insert(claim.into(), bad.clone());
+            assert!(named(&c).starts_with(claim), "{claim} = {bad}: {}", named(&c));
+        }
     }
 }

@@ -301,6 +301,10 @@ pub enum Issued {
     ForgedSignature,
     /// By an issuer no federation knows.
     Untrusted,
+    /// By the trusted issuer, revoked in its status list.
+    Revoked,
+    /// By the trusted issuer, without the `status` a PID must carry (IT-Wallet 1.4 §4.3).
+    WithoutStatus,
 }
 
 /// A PID bound to `holder`.
@@ -316,7 +320,15 @@ pub fn credential(ctx: &Ctx<'_>, holder: &SoftwareSigner, how: Issued) -> Step<S
         Issued::Untrusted => "http://127.0.0.1:1".to_owned(),
         _ => s.issuer.id.clone(),
     };
-    let b = SdJwtVcBuilder::new(iss, vct, pid_attributes()).validity(iat, exp).issuing(TEST_ISSUING_AUTHORITY, "IT").holder_key(&holder.public_jwk()).kid(s.issuer.key.kid().unwrap_or_default());
+    let b = pid_builder(&s, iss, vct, iat, exp, holder);
+    let b = match how {
+        Issued::WithoutStatus => b,
+        _ => {
+            let uri = crate::status_list::uri_for(&s.issuer).or_else(|e| skip(format!("the test issuer's status list: {e}")))?;
+            let idx = if how == Issued::Revoked { crate::status_list::REVOKED } else { crate::status_list::VALID };
+            b.status(idx, uri)
+        }
+    };
     let other;
     let signer: &dyn Signer = match how {
         Issued::ForgedSignature | Issued::Untrusted => {
@@ -327,6 +339,20 @@ pub fn credential(ctx: &Ctx<'_>, holder: &SoftwareSigner, how: Issued) -> Step<S
     };
     b.sign(signer).or_else(|e| skip(format!("cannot issue the test PID: {e}")))
 }
+
+/// The test PID's builder: the attributes, validity and metadata every test PID carries
+/// (the §4.1 and §4.3 REQUIRED metadata but `status`, which each case names).
+pub(crate) fn pid_builder(s: &RpSetup, iss: impl Into<String>, vct: Vct, iat: UnixTime, exp: UnixTime, holder: &SoftwareSigner) -> SdJwtVcBuilder {
+    SdJwtVcBuilder::new(iss, vct, pid_attributes())
+        .validity(iat, exp)
+        .issuing(TEST_ISSUING_AUTHORITY, "IT")
+        .pid_metadata(&format!("conformance-{}", iat.secs()), TEST_DATE_OF_EXPIRY, "it_cie", "high")
+        .holder_key(&holder.public_jwk())
+        .kid(s.issuer.key.kid().unwrap_or_default())
+}
+
+/// The test PID's administrative expiry (`date_of_expiry`).
+const TEST_DATE_OF_EXPIRY: &str = "2033-03-19";
 
 fn holder_key_or_skip() -> Step<SoftwareSigner> {
     holder()
@@ -443,7 +469,7 @@ pub static CASES: &[Case] = &[
     case!("RPR-23", request::rpr_23, "fetch the request object", "vp_formats_supported has dc+sd-jwt and every format the query asks"),
     case!("RPR-24", response::rpr_24, "an honest response whose first POST breaks off halfway, then the retry", "the retry accepted: 200 and verified"),
     case!("RPR-25", response::rpr_25, "an encrypted response whose vp_token is an array, not an object", "refused"),
-    case!("RPR-26", response::rpr_26, "a PID from the trusted issuer whose iat is a string", "refused"),
+    case!("RPR-26", response::rpr_26, "a PID from the trusted issuer whose iat is a string; one without its REQUIRED status", "refused"),
     case!("RPR-27", expiry::rpr_27, "fetch the request object of a session past its lifetime (waited out, at most 60 s)", "an error, no request object"),
     case!("RPR-28", response::rpr_28, "two honest same-device responses", "response codes of at least 128 bits, different"),
     case!("RPR-29", response::rpr_29, "a same-device verdict asked without and with a made-up response_code", "refused (4xx)"),
@@ -462,7 +488,7 @@ pub static CASES: &[Case] = &[
     case!("RPR-49", request::rpr_49, "POST request_uri with a JSON body", "an error (415 or 400), no request object"),
     case!("RPR-52", response::rpr_52, "a JWE encrypted to a key that is not the RP's", "refused"),
     case!("RPR-53", response::rpr_53, "a disclosure replaced after issuance (same name, another value)", "refused"),
-    case!("RPR-54", response::rpr_54, "a PID from an issuer outside the federation", "refused"),
+    case!("RPR-54", response::rpr_54, "a PID from an issuer outside the federation; a revoked PID from the trusted issuer", "refused"),
     case!("RPR-55", response::rpr_55, "a PID from the trusted issuer whose status list nobody serves", "an error response (4xx, JSON error), not verified"),
     case!("RPR-56", response::rpr_56, "the verdict asked without and with a forged integrator token", "401/403; the integrator still gets it"),
     case!("RPR-57", request::rpr_57, "a same-device session with an unregistered redirect_uri", "refused with an error"),

@@ -4,7 +4,6 @@
 //! `response_uri` and a session the integrator does not see verified.
 
 use serde_json::{Value, json};
-use wallet_core::jose::Signer as _;
 use wallet_core::jose::jwe::{self, EncryptOptions};
 use wallet_core::oid4vp::ErrorResponse;
 use wallet_core::sd_jwt::digest;
@@ -163,6 +162,13 @@ pub(crate) fn rpr_54(ctx: &mut Ctx<'_>) -> Step<()> {
     hostile(ctx, "a PID from an issuer outside the federation", |ctx, a| {
         let h = holder()?;
         let sd = credential(ctx, &h, Issued::Untrusted)?;
+        Ok(vec![(QUERY_ID, present(&sd, &h, &ASKED, &a.client_id, &a.nonce)?)])
+    })?;
+    // Token Status List §8: a verifier refuses a credential its issuer revoked (the list is
+    // the tool's, served on loopback: see `status_list`).
+    hostile(ctx, "a PID its issuer revoked", |ctx, a| {
+        let h = holder()?;
+        let sd = credential(ctx, &h, Issued::Revoked)?;
         Ok(vec![(QUERY_ID, present(&sd, &h, &ASKED, &a.client_id, &a.nonce)?)])
     })
 }
@@ -467,7 +473,8 @@ pub(crate) fn rpr_25(ctx: &mut Ctx<'_>) -> Step<()> {
 
 /// RPR-26: malformed claims in the presented credential. The trusted issuer signs a PID whose
 /// `iat` is a date string, not the NumericDate SD-JWT VC (§3.2.2.2, RFC 7519 §4.1.6) requires;
-/// presented with a correct KB-JWT: refused.
+/// presented with a correct KB-JWT: refused. Then a PID without the `status` §4.3 requires:
+/// refused.
 pub(crate) fn rpr_26(ctx: &mut Ctx<'_>) -> Step<()> {
     hostile(ctx, "a PID whose iat is a string", |ctx, a| {
         let setup = super::setup(ctx)?;
@@ -480,6 +487,13 @@ pub(crate) fn rpr_26(ctx: &mut Ctx<'_>) -> Step<()> {
         payload.insert("iat".into(), "2026-01-01T00:00:00Z".into());
         let resigned = signed(&*setup.issuer.key, &Value::Object(issuer_jwt.header.clone()), &Value::Object(payload))?;
         Ok(vec![(QUERY_ID, with_kb(&h, a, &format!("{resigned}~{rest}"), |_, _| {})?)])
+    })?;
+    // IT-Wallet 1.4 §4.3: a PID's `status` is REQUIRED; without it nobody can learn of its
+    // revocation.
+    hostile(ctx, "a PID without its REQUIRED status claim", |ctx, a| {
+        let h = holder()?;
+        let sd = credential(ctx, &h, Issued::WithoutStatus)?;
+        Ok(vec![(QUERY_ID, present(&sd, &h, &ASKED, &a.client_id, &a.nonce)?)])
     })
 }
 
@@ -511,11 +525,7 @@ pub(crate) fn rpr_55(ctx: &mut Ctx<'_>) -> Step<()> {
     let h = holder()?;
     let now = wallet_core::time::UnixTime::now();
     let Ok(vct) = wallet_core::vc::Vct::new(wallet_core::vc::Vct::PID) else { return fail("PID vct") };
-    let sd = wallet_core::vc::SdJwtVcBuilder::new(setup.issuer.id.clone(), vct, super::pid_attributes())
-        .validity(now.plus(-60), now.plus(86_400))
-        .issuing(super::TEST_ISSUING_AUTHORITY, "IT")
-        .holder_key(&h.public_jwk())
-        .kid(setup.issuer.key.kid().unwrap_or_default())
+    let sd = super::pid_builder(&setup, setup.issuer.id.clone(), vct, now.plus(-60), now.plus(86_400), &h)
         .status(0, UNREACHABLE_STATUS_LIST)
         .sign(&*setup.issuer.key)
         .or_else(|e| fail(format!("cannot issue the test PID: {e}")))?;
