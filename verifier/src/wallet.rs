@@ -123,13 +123,20 @@ async fn serve_request_object(st: &Verifier, id: &str, post: Option<RequestUriPo
     Ok(([(header::CONTENT_TYPE, REQUEST_OBJECT_MEDIA_TYPE), (header::CACHE_CONTROL, "no-store")], jwt).into_response())
 }
 
-/// A credential's claims without `cnf` (the holder's key is not the integrator's business),
-/// in the credential's order.
-struct WithoutCnf<'a>(&'a Map<String, Value>);
+/// The always-visible claims that single a credential out: its holder's key (`cnf`), its
+/// opaque `sub` (IT-Wallet 1.4 §4.1: unique per credential) and its status list entry
+/// (`status`: issuer, list and index). Any of them would let integrators link a citizen's
+/// presentations across sessions and services, and none is what a check asks: the verdict
+/// gives the status's outcome instead. Used for the verification, never stored or handed on
+/// (GDPR art. 5(1)(c), data minimisation).
+const LINKING_CLAIMS: [&str; 3] = ["cnf", "sub", "status"];
 
-impl serde::Serialize for WithoutCnf<'_> {
+/// A credential's claims without the [`LINKING_CLAIMS`], in the credential's order.
+struct Unlinkable<'a>(&'a Map<String, Value>);
+
+impl serde::Serialize for Unlinkable<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_map(self.0.iter().filter(|(k, _)| k.as_str() != "cnf"))
+        s.collect_map(self.0.iter().filter(|(k, _)| !LINKING_CLAIMS.contains(&k.as_str())))
     }
 }
 
@@ -144,7 +151,7 @@ fn verdict_json(v: &Verdict) -> Result<(SessionStatus, String), VerifierError> {
         vct: &'a str,
         issuer: &'a str,
         issuer_trust: &'a IssuerTrustPath,
-        claims: WithoutCnf<'a>,
+        claims: Unlinkable<'a>,
         status: &'a StatusOutcome,
         issued_at: Option<i64>,
         expires_at: Option<i64>,
@@ -159,7 +166,7 @@ fn verdict_json(v: &Verdict) -> Result<(SessionStatus, String), VerifierError> {
                         vct: &p.vct,
                         issuer: &p.issuer,
                         issuer_trust: &p.issuer_trust,
-                        claims: WithoutCnf(&p.claims),
+                        claims: Unlinkable(&p.claims),
                         status: &p.status,
                         issued_at: p.issued_at,
                         expires_at: p.expires_at,
@@ -332,12 +339,15 @@ mod tests {
     use super::*;
     use wallet_core::oid4vp::verify::Refusal;
 
-    /// What the integrator gets of a verified credential's claims: all but `cnf`, in the
-    /// credential's order; and the other verdicts' shapes.
+    /// What the integrator gets of a verified credential's claims: all but those that link
+    /// (`cnf`, `sub`, `status`), in the credential's order; and the other verdicts' shapes.
     #[test]
-    fn the_stored_verdict_keeps_the_claims_but_cnf_in_their_order() {
-        let Value::Object(claims) = json!({"iss": "https://pid.example.it", "cnf": {"jwk": {"kty": "EC"}}, "age_over_18": true, "vct": "urn:eudi:pid:it:1"}) else { panic!() };
-        let text = serde_json::to_string(&WithoutCnf(&claims)).unwrap();
+    fn the_stored_verdict_keeps_the_claims_but_the_linking_ones_in_their_order() {
+        let Value::Object(claims) = json!({
+            "iss": "https://pid.example.it", "cnf": {"jwk": {"kty": "EC"}}, "sub": "NzbLsXh8", "age_over_18": true,
+            "status": {"status_list": {"idx": 7, "uri": "https://pid.example.it/status"}}, "vct": "urn:eudi:pid:it:1"
+        }) else { panic!() };
+        let text = serde_json::to_string(&Unlinkable(&claims)).unwrap();
         assert_eq!(text, r#"{"iss":"https://pid.example.it","age_over_18":true,"vct":"urn:eudi:pid:it:1"}"#);
 
         let (status, text) = verdict_json(&Verdict::Refused { credential: Some("age".into()), reason: Refusal::Revoked }).unwrap();

@@ -89,6 +89,10 @@ async fn cross_device_happy_path_and_result_once() {
     assert_eq!(pid["issuer_trust"]["kind"], "trust_chain");
     assert_eq!(pid["issuer_trust"]["trust_anchor"], fed.anchor.id.as_str());
     assert_eq!(pid["status"], json!({"outcome": "valid", "checked": true, "value": "VALID"}), "the issuer's list, read");
+    for linking in ["cnf", "sub", "status"] {
+        assert!(pid["claims"].get(linking).is_none(), "`{linking}` singles the credential out: not handed on");
+    }
+    assert_eq!(pid["claims"]["issuing_authority"], "Istituto Poligrafico e Zecca dello Stato");
     let (s, v) = fed.result(id, None).await;
     assert_eq!((s, v["error"].as_str()), (404, Some("not_found")), "fetched once, then gone");
     assert_eq!(fed.state(id).await["result_fetched"], true);
