@@ -356,6 +356,17 @@ fn finish(a: &IssueArgs, flow: &WalletIssuance, mut outcome: IssuanceOutcome) ->
     let ids = loop {
         match outcome {
             IssuanceOutcome::Issued(ids) => break ids,
+            // An offer of several configurations: each waited out; one not issued is told.
+            IssuanceOutcome::Several(each) => {
+                let mut ids = Vec::new();
+                for c in each {
+                    match c.outcome.map_err(issuance_error).and_then(|o| finish(a, flow, o)) {
+                        Ok(more) => ids.extend(more),
+                        Err(e) => eprintln!("{} was not issued: {e}", c.configuration_id),
+                    }
+                }
+                break ids;
+            }
             IssuanceOutcome::Deferred(d) => {
                 let waited = started.elapsed().as_secs();
                 if waited >= a.max_wait {

@@ -119,6 +119,10 @@ pub struct CredentialConfig {
     pub preset: Preset,
     /// Its registry table.
     pub source: Source,
+    /// The type metadata document served for its `vct` (SD-JWT VC §6) instead of the
+    /// preset's ([`Preset::type_metadata`]): e.g. the catalogue's. Served as given and hashed
+    /// for `vct#integrity` (`[credentials.type_metadata]` in the file).
+    pub type_metadata: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -127,6 +131,7 @@ struct CredentialFile {
     preset: String,
     id: Option<String>,
     source: Option<Source>,
+    type_metadata: Option<serde_json::Value>,
 }
 
 /// Whether key proofs must carry a wallet's key attestation (the WUA), `wallet_attestation`.
@@ -483,7 +488,7 @@ impl Config {
             admin_token: String::new(),
             organization_name: "Tessera issuer".into(),
             profile: Profile::default(),
-            credentials: presets.iter().map(|p| CredentialConfig { id: p.configuration_id().into(), preset: *p, source: p.sample_source() }).collect(),
+            credentials: presets.iter().map(|p| CredentialConfig { id: p.configuration_id().into(), preset: *p, source: p.sample_source(), type_metadata: None }).collect(),
             batch_size: 10,
             offer_ttl: 600,
             tx_code_attempts: 3,
@@ -581,6 +586,7 @@ impl Config {
                 id: cf.id.unwrap_or_else(|| preset.configuration_id().into()),
                 preset,
                 source: cf.source.unwrap_or_else(|| preset.sample_source()),
+                type_metadata: cf.type_metadata,
             });
         }
         if let Some(v) = f.batch_size {
@@ -780,6 +786,14 @@ mod tests {
         let e = Config::from_toml(&top("status_bits = 2\nattribute_update_status = 0x0F"), []).unwrap_err();
         assert!(e.to_string().contains("does not fit status_bits = 2"), "{e}");
         assert!(Config::from_toml(&top("status_bits = 8\nattribute_update_status = 0x0F"), []).is_ok());
+    }
+
+    /// `[credentials.type_metadata]`: an operator's own type metadata document for the `vct`.
+    #[test]
+    fn a_configuration_may_bring_its_own_type_metadata() {
+        assert_eq!(Config::from_toml(BASE, []).unwrap().credentials[0].type_metadata, None);
+        let c = Config::from_toml(&format!("{BASE}[credentials.type_metadata]\nvct = \"urn:eudi:pid:it:1\"\nname = \"PID\"\n"), []).unwrap();
+        assert_eq!(c.credentials[0].type_metadata, Some(serde_json::json!({"vct": "urn:eudi:pid:it:1", "name": "PID"})));
     }
 
     #[test]

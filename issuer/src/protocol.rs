@@ -115,7 +115,10 @@ pub async fn token(State(st): State<Issuer>, headers: HeaderMap, body: axum::bod
         .store()
         .attempt_offer(&code_hash, now.secs(), st.config().tx_code_attempts)?
         .ok_or_else(|| refused(IssuerError::oauth(ErrorCode::InvalidGrant, "pre-authorized code unknown, used or expired")))?;
-    check_tx_code(offer.tx_code.as_deref(), tx_code.as_deref()).map_err(|e| refused(IssuerError::oauth(e.code(), e)))?;
+    // Stored hashed ([`routes::tx_code_hash`]): the one given hashed alike, compared in
+    // constant time; a wrong one has spent an attempt (`attempt_offer`).
+    let given = tx_code.as_deref().map(|t| routes::tx_code_hash(&pre_authorized_code, t));
+    check_tx_code(offer.tx_code_hash.as_deref(), given.as_deref()).map_err(|e| refused(IssuerError::oauth(e.code(), e)))?;
     if !st.store().consume_offer(&code_hash)? {
         return Err(refused(IssuerError::oauth(ErrorCode::InvalidGrant, "pre-authorized code already used")));
     }
@@ -329,6 +332,9 @@ async fn issue(
     let exp = header.certificate_end.map_or(exp, |end| exp.min(end));
     let status_uri = st.config().endpoint(routes::STATUS_LIST_PATH);
     let vct = Vct::new(config.preset.vct()).map_err(IssuerError::internal)?;
+    // `vct#integrity` (IT-Wallet 1.4 §4.1, SD-JWT VC §7): W3C SRI over exactly the bytes of
+    // the type metadata we serve for the `vct`.
+    let integrity = st.type_metadata(vct.as_str()).map(|d| d.integrity.clone());
     // The key the header names (a rotation may have replaced the one in use since).
     let signer = &*header.signer;
     let notification_id = ordered_id()?;
@@ -367,6 +373,9 @@ async fn issue(
             .metadata("sub", Value::from(id.clone()));
         for (k, v) in &fixed {
             b = b.metadata(k, v.clone());
+        }
+        if let Some(integrity) = &integrity {
+            b = b.metadata("vct#integrity", Value::from(integrity.clone()));
         }
         let vc = b.sign_encoded(&header.encoded, signer).map_err(IssuerError::internal)?;
         rows.push(Issued {

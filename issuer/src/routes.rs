@@ -138,6 +138,21 @@ pub(crate) fn hash(secret: &str) -> String {
     wallet_core::jose::b64::encode(sha2::Sha256::digest(secret.as_bytes()))
 }
 
+/// How an offer's `tx_code` is stored: SHA-256 over a domain label, the pre-authorized code
+/// and the `tx_code`, base64url. The pre-authorized code is the salt and is itself stored
+/// hashed only ([`hash`]), so a copy of the database does not give the 6 digits by trying the
+/// 10^6 of them; replicas need no shared key. Compared in constant time (wallet-core's
+/// `check_tx_code`).
+pub(crate) fn tx_code_hash(pre_authorized_code: &str, tx_code: &str) -> String {
+    use sha2::Digest as _;
+    let mut h = sha2::Sha256::new();
+    h.update(b"tessera tx_code\0");
+    h.update(pre_authorized_code.as_bytes());
+    h.update(b"\0");
+    h.update(tx_code.as_bytes());
+    wallet_core::jose::b64::encode(h.finalize())
+}
+
 /// A 6-digit transaction code (uniform: rejection sampling).
 fn tx_code() -> Result<String, IssuerError> {
     loop {
@@ -203,7 +218,8 @@ async fn create_offer(_: AdminToken, State(st): State<Issuer>, service_kit::Json
         .map_err(|e| IssuerError::bad_request(format!("the {} profile cannot emit this offer: {e}", c.profile.as_str())))?;
     let url = OfferUrl { scheme: OfferScheme::OpenIdCredentialOffer, offer: OfferRef::Value(offer) }.to_url().map_err(IssuerError::internal)?;
     let expires_at = st.now().secs().saturating_add(c.offer_ttl);
-    st.store().insert_offer(&hash(&code), &Offer { tx_code: tx.clone(), citizen, configurations: ids }, expires_at)?;
+    let tx_code_hash = tx.as_deref().map(|t| tx_code_hash(&code, t));
+    st.store().insert_offer(&hash(&code), &Offer { tx_code_hash, citizen, configurations: ids }, expires_at)?;
     st.metrics().count(Event::OfferCreated);
     let body = json!({"offer_url": url, "tx_code": tx, "expires_at": expires_at});
     Ok((StatusCode::CREATED, [(header::CACHE_CONTROL, "no-store")], Json(body)).into_response())
@@ -367,13 +383,34 @@ async fn as_metadata(State(st): State<Issuer>) -> Response {
     Json(st.as_metadata().clone()).into_response()
 }
 
-fn type_metadata(st: &Issuer, vct: &str) -> Result<Response, IssuerError> {
-    let p = st.config().credentials.iter().map(|c| c.preset).find(|p| p.vct() == vct).ok_or_else(|| IssuerError::NotFound(format!("no type metadata for `{vct}`")))?;
-    Ok(Json(p.type_metadata()).into_response())
+/// The `typ` of the signed type metadata (Tessera's choice: neither SD-JWT VC nor IT-Wallet
+/// 1.4 names one for it).
+pub const TYPE_METADATA_JWT_TYP: &str = "vct-metadata+jwt";
+
+/// The type metadata of `vct` (SD-JWT VC §6, IT-Wallet 1.4 §4.1 "served as `application/json`
+/// or `application/jwt`"): the JSON bytes serialized once at start, over which the
+/// credentials' `vct#integrity` is computed; with `Accept: application/jwt`, the same members
+/// signed with the credential key (`kid`, `x5c`) with `iss`, `iat` and `exp` (a day).
+async fn type_metadata(st: &Issuer, vct: &str, headers: &HeaderMap) -> Result<Response, IssuerError> {
+    let doc = st.type_metadata(vct).ok_or_else(|| IssuerError::NotFound(format!("no type metadata for `{vct}`")))?;
+    if wants_jwt(headers) {
+        st.take_up_rotated_key().await;
+        let mut claims: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&doc.json).map_err(IssuerError::internal)?;
+        let now = st.now();
+        claims.insert("iss".into(), serde_json::Value::from(st.config().entity_id.as_str()));
+        claims.insert("iat".into(), serde_json::Value::from(now.secs()));
+        claims.insert("exp".into(), serde_json::Value::from(now.secs().saturating_add(86_400)));
+        let key = st.keys().credential();
+        let mut jws_header = wallet_core::jose::JwsHeader::new(wallet_core::jose::Signer::alg(&*key)).with_typ(TYPE_METADATA_JWT_TYP).with_kid(wallet_core::jose::Signer::kid(&*key));
+        jws_header.x5c = st.signing_certificate_for(&key).await.map(|c| c.x5c);
+        let jwt = wallet_core::jose::jws::sign_json(&jws_header, &claims, &*key).map_err(IssuerError::internal)?;
+        return Ok(([(header::CONTENT_TYPE, "application/jwt")], jwt).into_response());
+    }
+    Ok(([(header::CONTENT_TYPE, "application/json")], doc.json.clone()).into_response())
 }
 
-async fn vct_by_path(State(st): State<Issuer>, Path(vct): Path<String>) -> Result<Response, IssuerError> {
-    type_metadata(&st, &vct)
+async fn vct_by_path(State(st): State<Issuer>, headers: HeaderMap, Path(vct): Path<String>) -> Result<Response, IssuerError> {
+    type_metadata(&st, &vct, &headers).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -381,8 +418,8 @@ struct VctQuery {
     vct: String,
 }
 
-async fn vct_by_query(State(st): State<Issuer>, Query(q): Query<VctQuery>) -> Result<Response, IssuerError> {
-    type_metadata(&st, &q.vct)
+async fn vct_by_query(State(st): State<Issuer>, headers: HeaderMap, Query(q): Query<VctQuery>) -> Result<Response, IssuerError> {
+    type_metadata(&st, &q.vct, &headers).await
 }
 
 async fn openapi() -> Response {

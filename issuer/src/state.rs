@@ -280,6 +280,8 @@ struct Inner {
     /// Replaced whole when the credential key is rotated (its `jwks`).
     metadata: std::sync::RwLock<Arc<CredentialIssuerMetadata>>,
     as_metadata: AuthorizationServerMetadata,
+    /// Each served `vct`'s type metadata, serialized once ([`TypeMetadataDocument`]).
+    type_metadata: std::collections::BTreeMap<String, TypeMetadataDocument>,
     wallet_providers: WalletProviders,
     key_rotation: KeyRotation,
     /// The grants read, until shortly before their `expires_at` (insert-only rows: `grants`).
@@ -315,6 +317,35 @@ struct Inner {
     signed_status_list: crate::status_list::SignedList,
     status_pool: crate::status_pool::StatusPool,
     tls: Option<Arc<service_kit::serve::ServerConfig>>,
+}
+
+/// The type metadata of one `vct` (SD-JWT VC §6), serialized once at start: the bytes served
+/// at `/.well-known/type-metadata?vct=` and `/.well-known/vct/{vct}`, and the `vct#integrity`
+/// every credential of that `vct` carries, computed over exactly those bytes (SD-JWT VC §7,
+/// IT-Wallet 1.4 §4.1: W3C SRI `sha256-`). Replicas serialize the same value alike.
+#[derive(Debug, Clone)]
+pub struct TypeMetadataDocument {
+    /// The JSON document, as served.
+    pub json: axum::body::Bytes,
+    /// Its `vct#integrity`.
+    pub integrity: String,
+}
+
+/// One [`TypeMetadataDocument`] per `vct` our configurations issue.
+fn type_metadata_documents(config: &Config) -> Result<std::collections::BTreeMap<String, TypeMetadataDocument>, serde_json::Error> {
+    let mut docs = std::collections::BTreeMap::new();
+    for c in &config.credentials {
+        if docs.contains_key(c.preset.vct()) {
+            continue;
+        }
+        let json = match &c.type_metadata {
+            Some(own) => serde_json::to_vec(own)?,
+            None => serde_json::to_vec(&c.preset.type_metadata())?,
+        };
+        let integrity = wallet_core::vc::Vct::integrity_of(&json);
+        docs.insert(c.preset.vct().to_owned(), TypeMetadataDocument { json: json.into(), integrity });
+    }
+    Ok(docs)
 }
 
 /// `openid_credential_issuer` metadata (OpenID4VCI §12.2.4, IT-Wallet 1.4 §3.1): endpoints,
@@ -528,6 +559,7 @@ impl Builder {
         store.ping()?;
         let metadata = issuer_metadata(&config, &keys);
         let as_metadata = authorization_server_metadata(&config, &keys);
+        let type_metadata = type_metadata_documents(&config).map_err(|e| OpenError::Federation(format!("type metadata: {e}")))?;
         let mut md = Map::new();
         md.insert("openid_credential_issuer".into(), serde_json::to_value(&metadata).map_err(|e| OpenError::Federation(e.to_string()))?);
         md.insert("oauth_authorization_server".into(), serde_json::to_value(&as_metadata).map_err(|e| OpenError::Federation(e.to_string()))?);
@@ -599,6 +631,7 @@ impl Builder {
                 federation,
                 metadata: std::sync::RwLock::new(Arc::new(metadata)),
                 as_metadata,
+                type_metadata,
                 wallet_providers,
                 key_rotation: KeyRotation::default(),
                 grants: crate::grants::Grants::default(),
@@ -772,6 +805,11 @@ impl Issuer {
     /// Our authorization server metadata.
     pub fn as_metadata(&self) -> &AuthorizationServerMetadata {
         &self.inner.as_metadata
+    }
+
+    /// The type metadata served for `vct`, when one of our configurations issues it.
+    pub fn type_metadata(&self, vct: &str) -> Option<&TypeMetadataDocument> {
+        self.inner.type_metadata.get(vct)
     }
 
     /// The trusted wallet providers.

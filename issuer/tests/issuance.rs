@@ -524,6 +524,31 @@ async fn token_endpoint_refusals() {
     assert_eq!((s, err(&v)), (400, "invalid_grant".into()), "replayed pre-authorized code");
 }
 
+/// The offer's `tx_code` is stored hashed (salted with the pre-authorized code, itself stored
+/// hashed): the database holds neither the code nor its plain SHA-256; the right code still
+/// gets a token after a wrong one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tx_code_is_stored_hashed() {
+    use sha2::Digest as _;
+    let fed = Fed::new().await;
+    let wallet = Wallet::new(1);
+    let (url, tx) = fed.offer(MARIO, &[MDL]).await;
+    let (_, code) = Wallet::read_offer(&fed, &url).await;
+    let db = rusqlite::Connection::open(fed.config.data_dir.join("issuer.sqlite")).unwrap();
+    let stored: Vec<Option<String>> = db.prepare("SELECT tx_code FROM offers").unwrap().query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
+    assert_eq!(stored.len(), 1);
+    let stored = stored[0].clone().unwrap();
+    assert_ne!(stored, tx);
+    assert!(!stored.contains(&tx), "{stored}");
+    assert_ne!(stored, wallet_core::jose::b64::encode(sha2::Sha256::digest(tx.as_bytes())), "not an unsalted hash");
+    assert_eq!(stored.len(), 43, "a base64url SHA-256");
+    let wrong = if tx == "000000" { "111111" } else { "000000" };
+    let (s, _) = wallet.token_with(&fed, &code, Some(wrong), Some(wallet.dpop_for(&fed, "/token", None))).await;
+    assert_eq!(s, 400);
+    let (s, v) = wallet.token_with(&fed, &code, Some(&tx), Some(wallet.dpop_for(&fed, "/token", None))).await;
+    assert_eq!(s, 200, "{v}");
+}
+
 /// Credential endpoint refusals: DPoP for another URL or key, a replayed DPoP `jti`, a
 /// used, foreign, altered or expired `c_nonce`, a proof key the WUA does not attest, a WUA revoked in its
 /// provider's status list, a configuration the token did not grant.

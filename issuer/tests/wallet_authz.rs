@@ -54,6 +54,11 @@ impl Client {
     fn saw(&self, path: &str) -> bool {
         self.seen.lock().unwrap().iter().any(|u| u.split('?').next().unwrap_or_default().ends_with(path))
     }
+
+    /// How many requests went to exactly `url` (its query aside).
+    fn count(&self, url: &str) -> usize {
+        self.seen.lock().unwrap().iter().filter(|u| u.split('?').next().unwrap_or_default() == url).count()
+    }
 }
 
 impl HttpClient for Client {
@@ -363,6 +368,42 @@ async fn mdl_after_presenting_the_pid(profile: Profile) {
     let kinds: Vec<TransactionKind> = phone.store.transactions().unwrap().iter().map(|t| t.entry.kind).collect();
     assert_eq!(kinds, vec![TransactionKind::Issuance, TransactionKind::Presentation, TransactionKind::Issuance]);
     assert!(phone.client.saw("/authorize/vp-response"));
+}
+
+/// Wallet-initiated, two configurations of the Motorizzazione (licence and health card):
+/// one PAR whose `authorization_details` and `scope` cover both, one PID presentation, one
+/// token, then one credential request per configuration: both stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_configurations_are_issued_after_one_authorization() {
+    const HEALTH_CARD: &str = "dc_sd_jwt_EuropeanHealthInsuranceCard";
+    let fed = Fed::build(Setup::PidOverVp, |_| {}).await;
+    let phone = Arc::new(Phone::new(&fed));
+    let pid_issuer = fed.pid_issuer.as_ref().unwrap().id.as_str().trim_end_matches('/').to_owned();
+    let (s, v) = Fed::json(fed.http.post(format!("{pid_issuer}/admin/offers")).bearer_auth(common::TOKEN).json(&serde_json::json!({"citizen": MARIO, "tx_code": false}))).await;
+    assert_eq!(s, 201, "{v}");
+    let offer_url = v["offer_url"].as_str().unwrap().to_owned();
+    let p = phone.clone();
+    let issuer = fed.issuer_id.to_string();
+    let outcome = blocking(move || {
+        let session = p.flow.start_from_offer(&offer_url).unwrap();
+        let IssuanceOutcome::Issued(_) = p.flow.accept(&session, None).unwrap() else { panic!("immediate") };
+        let session = p.flow.start_from_issuer(&issuer, &[MDL, HEALTH_CARD]).unwrap();
+        let AuthorizationStep::Presentation(step) = p.flow.authorize(&session).unwrap() else { panic!("a presentation step") };
+        let choice = step.consent().default_choice();
+        let holder = StoredHolderKeys::for_choice(&p.store, p.keys.store.clone(), &choice).unwrap();
+        p.flow.present_pid(&step, &choice, &holder).unwrap()
+    })
+    .await;
+    let IssuanceOutcome::Several(each) = &outcome else { panic!("several: {outcome:?}") };
+    let mut vcts = Vec::new();
+    for c in each {
+        let Ok(IssuanceOutcome::Issued(ids)) = &c.outcome else { panic!("{} not issued: {:?}", c.configuration_id, c.outcome) };
+        vcts.push(phone.store.get(&ids[0]).unwrap().summary.vct);
+    }
+    assert_eq!(vcts, [MDL_VCT, "urn:eudi:ehic:1"]);
+    assert_eq!(phone.client.count(&fed.url("/par")), 1);
+    assert_eq!(phone.client.count(&fed.url("/token")), 1);
+    assert_eq!(phone.client.count(&fed.url("/credential")), 2);
 }
 
 /// Stores a PID of `citizen` from the federation's PID issuer (or, `rogue`, from one outside

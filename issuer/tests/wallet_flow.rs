@@ -22,7 +22,7 @@ use wallet_core::oid4vci::ErrorCode;
 use wallet_core::status::StatusReference;
 use wallet_core::store::{CredentialStore, DataKey, StaticKeyProvider, TransactionKind};
 use wallet_core::time::UnixTime;
-use wallet_core::wallet::issuance::{AttestedKeys, ClientAuth, CredentialRule, IssuanceKeys, IssuerTrust};
+use wallet_core::wallet::issuance::{AttestedKeys, ClientAuth, CredentialRule, IssuanceKeys, IssuerTrust, TypeMetadataProblem};
 use wallet_core::wallet::{HttpClient, HttpError, HttpMethod, HttpRequest, HttpResponse, IssuanceError, IssuanceOutcome, WalletError, WalletIssuance};
 
 /// The wallet's [`HttpClient`]: reqwest (no redirects) driven from the flow's blocking
@@ -37,7 +37,11 @@ struct Client {
     reroute: Arc<Mutex<Option<(String, String)>>>,
     /// Run once, before the first status list request is sent.
     before_status_list: Mutex<Option<Box<dyn FnOnce() + Send>>>,
+    /// Rewrites the issuer's type metadata answers (status, body) on the way in.
+    type_metadata_answer: Option<TypeMetadataAnswer>,
 }
+
+type TypeMetadataAnswer = Box<dyn Fn(u16, Vec<u8>) -> (u16, Vec<u8>) + Send + Sync>;
 
 impl Client {
     fn new(vct_override: Option<(&str, &str)>) -> Self {
@@ -49,7 +53,13 @@ impl Client {
             vct_override: vct_override.map(|(a, b)| (a.to_owned(), b.to_owned())),
             reroute: Arc::new(Mutex::new(None)),
             before_status_list: Mutex::new(None),
+            type_metadata_answer: None,
         }
+    }
+
+    /// A client whose type metadata answers `rewrite` changes.
+    fn rewriting_type_metadata(rewrite: impl Fn(u16, Vec<u8>) -> (u16, Vec<u8>) + Send + Sync + 'static) -> Self {
+        Self { type_metadata_answer: Some(Box::new(rewrite)), ..Self::new(None) }
     }
 
     fn count(&self, suffix: &str) -> usize {
@@ -84,7 +94,7 @@ impl HttpClient for Client {
         for (n, v) in &request.headers {
             b = b.header(n.as_str(), v.as_str());
         }
-        let (status, headers, mut body) = self.rt.block_on(async move {
+        let (mut status, headers, mut body) = self.rt.block_on(async move {
             let r = b.body(request.body).send().await.map_err(|e| HttpError(e.to_string()))?;
             let status = r.status().as_u16();
             let headers: Vec<(String, String)> =
@@ -98,6 +108,11 @@ impl HttpClient for Client {
             let mut v: serde_json::Value = serde_json::from_slice(&body).unwrap();
             v["credential_configurations_supported"][config]["vct"] = serde_json::Value::String(vct.clone());
             body = serde_json::to_vec(&v).unwrap();
+        }
+        if let Some(rewrite) = &self.type_metadata_answer
+            && (url.contains("/.well-known/type-metadata") || url.contains("/.well-known/vct/"))
+        {
+            (status, body) = rewrite(status, body);
         }
         Ok(HttpResponse { status, headers, body })
     }
@@ -264,6 +279,130 @@ async fn a_credential_revoked_as_it_is_issued_is_not_stored() {
     assert!(phone.store.list().unwrap().is_empty(), "nothing stored");
     assert!(phone.client.saw("/status-list"));
     assert_eq!(notified(&fed, MARIO).await, vec![Some("credential_failure".to_owned())]);
+}
+
+/// The claims of a stored SD-JWT VC's issuer-signed JWT.
+fn credential_claims(credential: &str) -> serde_json::Map<String, serde_json::Value> {
+    wallet_core::jose::CompactJws::parse(credential.split('~').next().unwrap()).unwrap().payload_json().unwrap()
+}
+
+/// IT-Wallet 1.4 §4.1, SD-JWT VC §7: each credential carries `vct#integrity`, W3C SRI over
+/// exactly the type metadata bytes the issuer serves at both URLs (versions note §5 issuer
+/// item 8); the wallet fetched them and checked it before storing; the signed form too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credentials_carry_the_integrity_of_the_type_metadata_served() {
+    let fed = Fed::new().await;
+    let (url, tx) = fed.offer(MARIO, &[MDL]).await;
+    let phone = Arc::new(Phone::new(&fed, 1, Client::new(None)));
+    let IssuanceOutcome::Issued(ids) = accept_offer(&phone, url, tx).await else { panic!("immediate") };
+    assert!(phone.client.saw("/.well-known/type-metadata?vct=urn%3Aeudi%3AmDL%3Ait%3A1"), "the wallet fetched the type metadata");
+    let claims = credential_claims(&phone.store.get(&ids[0]).unwrap().credential);
+    let integrity = claims["vct#integrity"].as_str().unwrap().to_owned();
+    assert!(integrity.starts_with("sha256-"), "{integrity}");
+    let by_query = fed.http.get(fed.url("/.well-known/type-metadata?vct=urn%3Aeudi%3AmDL%3Ait%3A1")).send().await.unwrap();
+    assert_eq!(by_query.headers()["content-type"], "application/json");
+    let by_query = by_query.bytes().await.unwrap();
+    let by_path = fed.http.get(fed.url("/.well-known/vct/urn:eudi:mDL:it:1")).send().await.unwrap().bytes().await.unwrap();
+    assert_eq!(by_query, by_path, "the same bytes at both URLs");
+    assert_eq!(wallet_core::vc::Vct::integrity_matches(&integrity, &by_query), Ok(true));
+    let doc: serde_json::Value = serde_json::from_slice(&by_query).unwrap();
+    assert_eq!(doc["vct"], "urn:eudi:mDL:it:1");
+    // `Accept: application/jwt`: the same members, signed with the credential key.
+    let r = fed.http.get(fed.url("/.well-known/vct/urn:eudi:mDL:it:1")).header("Accept", "application/jwt").send().await.unwrap();
+    assert_eq!(r.headers()["content-type"], "application/jwt");
+    let jwt = r.text().await.unwrap();
+    let jws = wallet_core::jose::CompactJws::parse(&jwt).unwrap();
+    jws.verify(&fed.issuer_key().await).unwrap();
+    let signed: serde_json::Value = jws.payload_json().unwrap();
+    assert_eq!(signed["vct"], doc["vct"]);
+    assert_eq!(signed["claims"], doc["claims"]);
+    assert_eq!(signed["iss"], fed.issuer_id.as_str());
+}
+
+/// Issue 12, SD-JWT VC §7: the type metadata the wallet gets does not match the credential's
+/// `vct#integrity` (one byte added on the way): refused, nothing stored, `credential_failure`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn type_metadata_not_matching_the_integrity_is_refused() {
+    let fed = Fed::new().await;
+    let (url, tx) = fed.offer(MARIO, &[MDL]).await;
+    let client = Client::rewriting_type_metadata(|status, mut body| {
+        body.push(b' ');
+        (status, body)
+    });
+    let phone = Arc::new(Phone::new(&fed, 1, client));
+    let p = phone.clone();
+    let e = blocking(move || p.flow.accept(&p.flow.start_from_offer(&url).unwrap(), Some(&tx))).await.unwrap_err();
+    assert!(matches!(&e, IssuanceError::TypeMetadata { vct, problem: TypeMetadataProblem::IntegrityMismatch { .. }, .. } if vct == "urn:eudi:mDL:it:1"), "{e}");
+    assert!(e.to_string().contains("does not match the type metadata"), "{e}");
+    assert!(phone.store.list().unwrap().is_empty(), "nothing stored");
+    assert_eq!(notified(&fed, MARIO).await, vec![Some("credential_failure".to_owned())]);
+}
+
+/// The credential claims `vct#integrity` and its issuer serves no type metadata (404 at both
+/// URLs): the integrity cannot be established, refused; `credential_failure`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn claimed_integrity_without_type_metadata_is_refused() {
+    let fed = Fed::new().await;
+    let (url, tx) = fed.offer(MARIO, &[MDL]).await;
+    let phone = Arc::new(Phone::new(&fed, 1, Client::rewriting_type_metadata(|_, _| (404, b"{}".to_vec()))));
+    let p = phone.clone();
+    let e = blocking(move || p.flow.accept(&p.flow.start_from_offer(&url).unwrap(), Some(&tx))).await.unwrap_err();
+    assert!(matches!(&e, IssuanceError::TypeMetadata { problem: TypeMetadataProblem::Unavailable(_), .. }), "{e}");
+    assert!(phone.client.saw("/.well-known/vct/urn%3Aeudi%3AmDL%3Ait%3A1"), "both URLs tried");
+    assert!(phone.store.list().unwrap().is_empty(), "nothing stored");
+    assert_eq!(notified(&fed, MARIO).await, vec![Some("credential_failure".to_owned())]);
+}
+
+/// The issuer serves, for the licence's `vct`, type metadata naming another `vct` (its
+/// `vct#integrity` computed over it, so the integrity holds): refused, nothing stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn type_metadata_of_another_vct_is_refused() {
+    let fed = Fed::with(|c| {
+        let mdl = c.credentials.iter_mut().find(|cc| cc.id == MDL).unwrap();
+        mdl.type_metadata = Some(serde_json::json!({"vct": "urn:eudi:ehic:1", "name": "Tessera sanitaria"}));
+    })
+    .await;
+    let (url, tx) = fed.offer(MARIO, &[MDL]).await;
+    let phone = Arc::new(Phone::new(&fed, 1, Client::new(None)));
+    let p = phone.clone();
+    let e = blocking(move || p.flow.accept(&p.flow.start_from_offer(&url).unwrap(), Some(&tx))).await.unwrap_err();
+    assert!(matches!(&e, IssuanceError::TypeMetadata { problem: TypeMetadataProblem::VctMismatch { got }, .. } if got == "urn:eudi:ehic:1"), "{e}");
+    assert!(phone.store.list().unwrap().is_empty(), "nothing stored");
+    assert_eq!(notified(&fed, MARIO).await, vec![Some("credential_failure".to_owned())]);
+}
+
+/// An offer of two configurations (the admin API offers several): one token, then one
+/// credential request per configuration (OpenID4VCI 1.0 §8.2), each with a fresh nonce and
+/// its own proofs; both verified and stored, the outcome reporting each, each notified.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_offer_of_two_configurations_stores_both() {
+    let fed = Fed::new().await;
+    let (url, tx) = fed.offer(MARIO, &[MDL, common::PID]).await;
+    let phone = Arc::new(Phone::new(&fed, 1, Client::new(None)));
+    let p = phone.clone();
+    let (consent, outcome) = blocking(move || {
+        let session = p.flow.start_from_offer(&url).unwrap();
+        (session.consent.clone(), p.flow.accept(&session, Some(&tx)).unwrap())
+    })
+    .await;
+    assert_eq!(consent.credentials.iter().map(|c| c.configuration_id.as_str()).collect::<Vec<_>>(), [MDL, common::PID]);
+    let IssuanceOutcome::Several(each) = &outcome else { panic!("several: {outcome:?}") };
+    assert_eq!(each.iter().map(|c| c.configuration_id.as_str()).collect::<Vec<_>>(), [MDL, common::PID]);
+    let mut vcts = Vec::new();
+    for c in each {
+        let Ok(IssuanceOutcome::Issued(ids)) = &c.outcome else { panic!("{} not issued: {:?}", c.configuration_id, c.outcome) };
+        assert_eq!(ids.len(), 1);
+        let stored = phone.store.get(&ids[0]).unwrap();
+        assert_eq!(stored.metadata["credential_configuration_id"], c.configuration_id.as_str());
+        vcts.push(stored.summary.vct);
+    }
+    assert_eq!(vcts, ["urn:eudi:mDL:it:1", "urn:eudi:pid:it:1"]);
+    assert_eq!(outcome.issued().len(), 2);
+    assert_eq!(phone.store.list().unwrap().len(), 2);
+    assert_eq!(phone.client.count("/token"), 1, "one token");
+    assert_eq!(phone.client.count("/credential"), 2, "one credential request per configuration");
+    assert_eq!(phone.client.count("/nonce"), 2, "a fresh nonce for each");
+    assert_eq!(notified(&fed, MARIO).await, vec![Some("credential_accepted".to_owned()); 2]);
 }
 
 /// The registry's licence is not ready: deferred; a poll (and a wait of one interval) while
@@ -532,7 +671,7 @@ async fn licence_issued(fed: &Fed, keys: usize) -> (Arc<Phone>, Vec<wallet_core:
         let session = p.flow.start_from_offer(&url).unwrap();
         match p.flow.accept(&session, Some(&tx)).unwrap() {
             IssuanceOutcome::Issued(ids) => ids,
-            IssuanceOutcome::Deferred(_) => panic!("immediate"),
+            other => panic!("immediate: {other:?}"),
         }
     })
     .await;

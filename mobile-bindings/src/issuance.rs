@@ -360,6 +360,19 @@ impl Wallet {
     fn outcome(self: &Arc<Self>, flow: &Arc<WalletIssuance>, out: core::IssuanceOutcome) -> Result<IssuanceOutcome, WalletError> {
         match out {
             core::IssuanceOutcome::Issued(ids) => Ok(IssuanceOutcome::Issued { credentials: self.adopt_issued(&ids)? }),
+            // An offer of several configurations: every one issued is stored; the first still
+            // deferred is the handle returned, else all issued together.
+            core::IssuanceOutcome::Several(each) => {
+                let mut ids = Vec::new();
+                for c in each {
+                    match c.outcome {
+                        Ok(core::IssuanceOutcome::Deferred(d)) => return self.outcome(flow, core::IssuanceOutcome::Deferred(d)),
+                        Ok(o) => ids.extend(o.issued()),
+                        Err(_) => {}
+                    }
+                }
+                Ok(IssuanceOutcome::Issued { credentials: self.adopt_issued(&ids)? })
+            }
             core::IssuanceOutcome::Deferred(d) => Ok(IssuanceOutcome::Deferred {
                 deferred: Arc::new(DeferredIssuance {
                     wallet: self.clone(),

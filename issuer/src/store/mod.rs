@@ -72,8 +72,9 @@ impl From<tokio_postgres::Error> for StoreError {
 /// An offer, as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Offer {
-    /// The `tx_code` sent to the citizen out of band.
-    pub tx_code: Option<String>,
+    /// The hash of the `tx_code` sent to the citizen out of band (`routes::tx_code_hash`;
+    /// column `tx_code`), never the code.
+    pub tx_code_hash: Option<String>,
     /// The registry key.
     pub citizen: String,
     /// The configurations offered.
@@ -555,7 +556,7 @@ pub(crate) mod contract {
 
     /// Every single-use value once; attempts counted; the status space grows by steps.
     pub(crate) fn single_use_values(s: &Store) {
-        let offer = Offer { tx_code: Some("123456".into()), citizen: "CF".into(), configurations: vec!["pid".into()] };
+        let offer = Offer { tx_code_hash: Some("tx-hash".into()), citizen: "CF".into(), configurations: vec!["pid".into()] };
         s.insert_offer("h", &offer, 100).unwrap();
         assert_eq!(s.attempt_offer("h", 10, 2).unwrap(), Some(offer.clone()));
         assert!(s.attempt_offer("h", 10, 2).unwrap().is_some());

@@ -140,7 +140,7 @@ impl Postgres {
     }
 
     pub(super) fn insert_offer(&self, code_hash: &str, offer: &Offer, expires_at: i64) -> Result<(), StoreError> {
-        let args = Args::new().s(code_hash).o(offer.tx_code.as_deref()).s(&offer.citizen).s(&json(&offer.configurations)).i(expires_at);
+        let args = Args::new().s(code_hash).o(offer.tx_code_hash.as_deref()).s(&offer.citizen).s(&json(&offer.configurations)).i(expires_at);
         self.execute("INSERT INTO issuer_offers (code_hash, tx_code, citizen, configurations, expires_at) VALUES ($1, $2, $3, $4, $5)", args)?;
         Ok(())
     }
@@ -157,7 +157,7 @@ impl Postgres {
                 .await?;
             r.map(|r| Ok((r.try_get::<_, Option<String>>(0)?, r.try_get::<_, String>(1)?, r.try_get::<_, String>(2)?))).transpose()
         })?;
-        row.map(|(tx_code, citizen, c)| Ok(Offer { tx_code, citizen, configurations: list(&c)? })).transpose()
+        row.map(|(tx_code_hash, citizen, c)| Ok(Offer { tx_code_hash, citizen, configurations: list(&c)? })).transpose()
     }
 
     pub(super) fn consume_offer(&self, code_hash: &str) -> Result<bool, StoreError> {

@@ -267,7 +267,7 @@ impl Sqlite {
     pub(super) fn insert_offer(&self, code_hash: &str, offer: &Offer, expires_at: i64) -> Result<(), StoreError> {
         self.conn().execute(
             "INSERT INTO offers (code_hash, tx_code, citizen, configurations, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![code_hash, offer.tx_code, offer.citizen, json(&offer.configurations), expires_at],
+            params![code_hash, offer.tx_code_hash, offer.citizen, json(&offer.configurations), expires_at],
         )?;
         Ok(())
     }
@@ -284,7 +284,7 @@ impl Sqlite {
                 |r| Ok((r.get::<_, Option<String>>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)),
             )
             .optional()?;
-        row.map(|(tx_code, citizen, c)| Ok(Offer { tx_code, citizen, configurations: list(&c)? })).transpose()
+        row.map(|(tx_code_hash, citizen, c)| Ok(Offer { tx_code_hash, citizen, configurations: list(&c)? })).transpose()
     }
 
     /// Consumes an offer (single use): whether this call did.

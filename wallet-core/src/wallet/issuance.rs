@@ -13,8 +13,9 @@
 //! 2. [`WalletIssuance::accept`]: token request with DPoP (and the client attestation when the
 //!    server lists `attest_jwt_client_auth` and the wallet has one; the proofs then name the
 //!    client in `iss`), `/nonce`, key proofs by the attested keys with the WUA as
-//!    `key_attestation`, `/credential`; every credential verified ([`verify_credential`])
-//!    before anything is stored; stored encrypted, an Issuance transaction logged, and
+//!    `key_attestation`, `/credential` (once per offered configuration); every credential
+//!    verified ([`verify_credential`], then its type metadata against `vct#integrity`:
+//!    [`TypeMetadataProblem`]) before anything is stored; stored encrypted, an Issuance transaction logged, and
 //!    `/notification` `credential_accepted` (or `credential_failure` with the reason).
 //! 3. Deferred: [`IssuanceOutcome::Deferred`] → [`WalletIssuance::poll_deferred`] (one poll)
 //!    or [`WalletIssuance::wait_deferred`] (sleeps `interval` between polls).
@@ -177,6 +178,36 @@ pub enum CredentialRule {
     CertificateRevoked(String),
 }
 
+/// What was wrong with the type metadata of a returned credential's `vct` (SD-JWT VC §6, §7
+/// "Document Integrity"; IT-Wallet 1.4 §4.1: `vct#integrity`, W3C SRI over the document
+/// served at `/.well-known/type-metadata?vct=` or `/.well-known/vct/{vct}`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TypeMetadataProblem {
+    /// The credential claims `vct#integrity` but its issuer serves no type metadata for the
+    /// `vct` (both URLs tried): the integrity cannot be established.
+    #[error("vct#integrity is claimed but the type metadata cannot be had: {0}")]
+    Unavailable(String),
+    /// No digest of `vct#integrity` matches the bytes served.
+    #[error("vct#integrity `{integrity}` does not match the type metadata served")]
+    IntegrityMismatch {
+        /// The credential's `vct#integrity`.
+        integrity: String,
+    },
+    /// `vct#integrity` is not SRI metadata of sha256, sha384 or sha512.
+    #[error("vct#integrity `{0}` is not sha256, sha384 or sha512 SRI metadata")]
+    BadIntegrity(String),
+    /// The document served is not a JSON object.
+    #[error("the type metadata is not a JSON object: {0}")]
+    Malformed(String),
+    /// Its `vct` member is not the credential's `vct`.
+    #[error("the type metadata is for vct `{got}`")]
+    VctMismatch {
+        /// The document's `vct`.
+        got: String,
+    },
+}
+
 /// Why an issuance step failed. Free of codes and tokens.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
@@ -283,6 +314,17 @@ pub enum IssuanceError {
         index: usize,
         /// The rule.
         rule: CredentialRule,
+    },
+    /// A returned credential's type metadata refused it ([`TypeMetadataProblem`]): nothing of
+    /// the batch was stored, the issuer was told `credential_failure`.
+    #[error("verification: credential {index}: type metadata of `{vct}`: {problem}")]
+    TypeMetadata {
+        /// Its position in the response.
+        index: usize,
+        /// Its `vct`.
+        vct: String,
+        /// What was wrong.
+        problem: TypeMetadataProblem,
     },
     /// The wallet's keys or attestations.
     #[error("wallet: {0}")]
@@ -519,6 +561,30 @@ pub enum IssuanceOutcome {
     Issued(Vec<CredentialId>),
     /// The issuer will issue later: poll it.
     Deferred(Box<DeferredIssuance>),
+    /// An offer of several configurations: each one's outcome, in the offer's order (one
+    /// token, one credential request per configuration, OpenID4VCI 1.0 §8.2). Never nested;
+    /// at least one of them is `Ok` (when none is, the flow returns the first error).
+    Several(Vec<ConfigurationOutcome>),
+}
+
+impl IssuanceOutcome {
+    /// The credentials stored, of every configuration.
+    pub fn issued(&self) -> Vec<CredentialId> {
+        match self {
+            Self::Issued(ids) => ids.clone(),
+            Self::Deferred(_) => Vec::new(),
+            Self::Several(each) => each.iter().filter_map(|c| c.outcome.as_ref().ok()).flat_map(Self::issued).collect(),
+        }
+    }
+}
+
+/// One configuration's outcome in [`IssuanceOutcome::Several`].
+#[derive(Debug)]
+pub struct ConfigurationOutcome {
+    /// The `credential_configuration_id`.
+    pub configuration_id: String,
+    /// Issued (stored) or deferred; or why not (nothing of it stored).
+    pub outcome: Result<IssuanceOutcome, IssuanceError>,
 }
 
 /// A deferred issuance to poll. `Debug` hides the tokens.
@@ -717,6 +783,8 @@ pub struct CheckedCredential {
     pub expires_at: UnixTime,
     /// Which of the proof keys it is bound to (index into `proof_keys`).
     pub key_index: usize,
+    /// `vct#integrity`, when it carries one (form checked by [`crate::vc::verify`]).
+    pub vct_integrity: Option<String>,
 }
 
 /// Verifies one returned SD-JWT VC before it is stored (IT-Wallet 1.4 §8, §4.1): the issuer
@@ -762,6 +830,7 @@ pub fn verify_credential(
         issued_at: claims.get("iat").and_then(Value::as_i64).map(UnixTime),
         expires_at: UnixTime(exp),
         key_index,
+        vct_integrity: claims.get("vct#integrity").and_then(Value::as_str).map(str::to_owned),
     })
 }
 
@@ -949,6 +1018,60 @@ impl WalletIssuance {
         }
     }
 
+    /// The type metadata of `vct` from its credential issuer, the bytes as served: `GET
+    /// {issuer}/.well-known/type-metadata?vct=<url-encoded>` (IT-Wallet 1.4.x, SD-JWT VC draft
+    /// 12), else `{issuer}/.well-known/vct/{vct}` (IT-Wallet 1.4.0; versions note §1), JSON
+    /// asked for, at most [`MAX_METADATA_LEN`] bytes. `Err`: why neither answered.
+    fn fetch_type_metadata(&self, issuer: &str, vct: &str) -> Result<Vec<u8>, String> {
+        let base = issuer.trim_end_matches('/');
+        let query = url::form_urlencoded::Serializer::new(String::new()).append_pair("vct", vct).finish();
+        let segment: String = url::form_urlencoded::byte_serialize(vct.as_bytes()).collect();
+        let mut why = Vec::new();
+        for u in [format!("{base}/.well-known/type-metadata?{query}"), format!("{base}/.well-known/vct/{segment}")] {
+            match self.get_json(IssuanceStep::Verification, HttpRequest::get(u.clone()).header("Accept", "application/json"), MAX_METADATA_LEN) {
+                Ok(body) => return Ok(body),
+                Err(e) => why.push(format!("{u}: {e}")),
+            }
+        }
+        Err(why.join("; "))
+    }
+
+    /// What the type metadata of a credential's `vct` refuses it for, before it is stored
+    /// (issue 12; SD-JWT VC §6.4 and §7: with `vct#integrity` the document "MUST" be checked
+    /// against it; IT-Wallet 1.4 §4.1). The wallet always asks the credential issuer for the
+    /// document (once per `vct` per response), and then:
+    /// * `vct#integrity` claimed: the document must be had ([`TypeMetadataProblem::Unavailable`]
+    ///   otherwise) and one of its digests, of the strongest algorithm, must match the bytes
+    ///   as served ([`crate::vc::Vct::integrity_matches`]);
+    /// * no `vct#integrity` (optional in §4.1): a document that cannot be had does not refuse
+    ///   it (the type metadata is optional for a consumer to retrieve, SD-JWT VC §6.3);
+    /// * a document had, either way, must be a JSON object whose `vct`, when present, is the
+    ///   credential's (SD-JWT VC draft 12 §6.2, the 1.4.x-post body carries `vct`).
+    fn type_metadata_problem(&self, issuer: &str, vct: &str, integrity: Option<&str>, fetched: &mut std::collections::BTreeMap<String, Result<Vec<u8>, String>>) -> Option<TypeMetadataProblem> {
+        let document = fetched.entry(vct.to_owned()).or_insert_with(|| self.fetch_type_metadata(issuer, vct));
+        let bytes = match (document, integrity) {
+            (Ok(bytes), _) => bytes,
+            (Err(why), Some(_)) => return Some(TypeMetadataProblem::Unavailable(why.clone())),
+            (Err(_), None) => return None,
+        };
+        if let Some(integrity) = integrity {
+            match crate::vc::Vct::integrity_matches(integrity, bytes) {
+                Ok(true) => {}
+                Ok(false) => return Some(TypeMetadataProblem::IntegrityMismatch { integrity: integrity.to_owned() }),
+                Err(_) => return Some(TypeMetadataProblem::BadIntegrity(integrity.to_owned())),
+            }
+        }
+        let parsed: Map<String, Value> = match serde_json::from_slice(bytes) {
+            Ok(m) => m,
+            Err(e) => return Some(TypeMetadataProblem::Malformed(e.to_string())),
+        };
+        match parsed.get("vct") {
+            None => None,
+            Some(Value::String(got)) if got == vct => None,
+            Some(other) => Some(TypeMetadataProblem::VctMismatch { got: other.as_str().map_or_else(|| other.to_string(), str::to_owned) }),
+        }
+    }
+
     /// Asks for at most `n` credentials per issuance (the issuer's `batch_size` also bounds it).
     pub fn with_max_batch(mut self, n: usize) -> Self {
         self.max_batch = n.max(1);
@@ -1094,9 +1217,13 @@ impl WalletIssuance {
 
     /// Step 2: the user consented (and typed `tx_code` when asked). Token, nonce, proofs,
     /// credential; verified, stored and notified, or deferred. An untrusted issuer is refused
-    /// here, before any request. Issues the offer's first configuration (the issuer service
-    /// offers one per offer); a batch of as many distinct attested keys as the issuer's
-    /// `batch_size`, [`Self::with_max_batch`] and [`IssuanceKeys::attested_keys`] allow.
+    /// here, before any request. Every offered SD-JWT VC configuration is obtained with the
+    /// one token, each by its own credential request (fresh nonce and proofs,
+    /// `credential_identifier` or `credential_configuration_id`; OpenID4VCI 1.0 §8.2): one
+    /// configuration gives [`IssuanceOutcome::Issued`] or [`IssuanceOutcome::Deferred`],
+    /// several [`IssuanceOutcome::Several`]. Each a batch of as many distinct attested keys as
+    /// the issuer's `batch_size`, [`Self::with_max_batch`] and [`IssuanceKeys::attested_keys`]
+    /// allow.
     pub fn accept(&self, session: &IssuanceSession, tx_code: Option<&str>) -> Result<IssuanceOutcome, IssuanceError> {
         self.checked(session)?;
         let token_req = token_request_for(&session.offer, tx_code)?;
@@ -1105,21 +1232,35 @@ impl WalletIssuance {
         self.redeem(session, &token_req, false, &|| if attested { self.keys.client_attestation(&issuer) } else { Ok(None) })
     }
 
-    /// The session's trust chain and first configuration, refused before any request when the
-    /// issuer is not trusted (IT-Wallet 1.4 §1, §8) or the configuration is not an SD-JWT VC.
-    fn checked<'s>(&self, session: &'s IssuanceSession) -> Result<(&'s ValidatedChain, String), IssuanceError> {
+    /// The session's trust chain and each offered configuration, in the offer's order, with
+    /// what refuses it (`Err`: not declared, or not an SD-JWT VC), refused before any request
+    /// when the issuer is not trusted (IT-Wallet 1.4 §1, §8) or no configuration can be
+    /// obtained (the first one's reason).
+    #[allow(clippy::type_complexity)]
+    fn checked<'s>(&self, session: &'s IssuanceSession) -> Result<(&'s ValidatedChain, Vec<(String, Result<(), IssuanceError>)>), IssuanceError> {
         let issuer = session.consent.issuer.clone();
         let chain = match (&session.consent.trust, &session.chain) {
             (IssuerTrust::Trusted { .. }, Some(c)) => c,
             (IssuerTrust::Untrusted { reason }, _) => return Err(IssuanceError::Untrusted { issuer, reason: reason.clone() }),
             _ => return Err(IssuanceError::Untrusted { issuer, reason: "no trust chain".into() }),
         };
-        let configuration_id = session.offer.credential_configuration_ids.first().cloned().ok_or(IssuanceError::Offer(OfferError::BadConfigurationIds))?;
-        let configuration = session.metadata.configuration(&configuration_id).ok_or_else(|| IssuanceError::NotDeclared(configuration_id.clone()))?;
-        if configuration.format != FORMAT_SD_JWT_VC {
-            return Err(IssuanceError::Credential { index: 0, rule: CredentialRule::Format(configuration.format.clone()) });
+        let configurations: Vec<(String, Result<(), IssuanceError>)> = session
+            .offer
+            .credential_configuration_ids
+            .iter()
+            .map(|id| {
+                let usable = match session.metadata.configuration(id) {
+                    None => Err(IssuanceError::NotDeclared(id.clone())),
+                    Some(c) if c.format != FORMAT_SD_JWT_VC => Err(IssuanceError::Credential { index: 0, rule: CredentialRule::Format(c.format.clone()) }),
+                    Some(_) => Ok(()),
+                };
+                (id.clone(), usable)
+            })
+            .collect();
+        if !configurations.iter().any(|(_, usable)| usable.is_ok()) {
+            return Err(configurations.into_iter().find_map(|(_, usable)| usable.err()).unwrap_or(IssuanceError::Offer(OfferError::BadConfigurationIds)));
         }
-        Ok((chain, configuration_id))
+        Ok((chain, configurations))
     }
 
     /// From the token request on (both grants): token with DPoP (and the client attestation
@@ -1137,12 +1278,12 @@ impl WalletIssuance {
         // Token (DPoP, ephemeral key; client attestation when the wallet has one).
         let dpop = SoftwareSigner::generate().map_err(|e| IssuanceError::BadResponse { step: IssuanceStep::Token, detail: e.to_string() })?;
         let (tokens, client_id) = self.token(&session.server.token, &dpop, token_req, used_rar, auth)?;
-        let (_, configuration_id) = self.checked(session)?;
+        // Kept with each configuration's credentials, `configuration_id` set for each.
         let refresh = tokens.refresh_token.clone().map(|refresh_token| RefreshGrant {
             token_endpoint: session.server.token.clone(),
             refresh_token,
             dpop_key: dpop.private_jwk().to_json(),
-            configuration_id,
+            configuration_id: String::new(),
             attested_client: session.server.attested_client,
         });
         self.with_tokens(session, tokens, dpop, client_id, refresh, Vec::new())
@@ -1183,8 +1324,10 @@ impl WalletIssuance {
         Ok((tokens, client_id))
     }
 
-    /// From the token response on: keys, nonce, proofs, credential; verified, stored (with
-    /// `refresh`, replacing `replaces`) and notified, or deferred.
+    /// From the token response on, for each offered configuration ([`Self::checked`]): keys,
+    /// nonce, proofs, credential; verified, stored (with `refresh`, replacing `replaces`) and
+    /// notified, or deferred. One configuration: its outcome (or error); several:
+    /// [`IssuanceOutcome::Several`], unless none was obtained (the first error).
     fn with_tokens(
         &self,
         session: &IssuanceSession,
@@ -1194,9 +1337,45 @@ impl WalletIssuance {
         refresh: Option<RefreshGrant>,
         replaces: Vec<CredentialId>,
     ) -> Result<IssuanceOutcome, IssuanceError> {
-        let (chain, configuration_id) = self.checked(session)?;
+        let (chain, configurations) = self.checked(session)?;
         let issuer = session.consent.issuer.clone();
         let issuer_keys = chain_issuer_keys(chain).ok_or_else(|| IssuanceError::Untrusted { issuer: issuer.clone(), reason: "no jwks in its federation metadata".into() })?;
+        let several = configurations.len() > 1;
+        let mut each = Vec::with_capacity(configurations.len());
+        for (configuration_id, usable) in configurations {
+            let outcome = usable.and_then(|()| {
+                // The DPoP key the access token is bound to, one copy per configuration's context.
+                let dpop = SoftwareSigner::from_private_jwk(dpop.private_jwk().clone()).map_err(|e| IssuanceError::BadResponse { step: IssuanceStep::Credential, detail: e.to_string() })?;
+                let refresh = refresh.clone().map(|r| RefreshGrant { configuration_id: configuration_id.clone(), ..r });
+                self.obtain(session, &tokens, &configuration_id, issuer_keys.clone(), dpop, client_id.as_deref(), refresh, replaces.clone())
+            });
+            if !several {
+                return outcome;
+            }
+            each.push(ConfigurationOutcome { configuration_id, outcome });
+        }
+        if each.iter().all(|c| c.outcome.is_err()) {
+            return Err(each.into_iter().find_map(|c| c.outcome.err()).unwrap_or(IssuanceError::Offer(OfferError::BadConfigurationIds)));
+        }
+        Ok(IssuanceOutcome::Several(each))
+    }
+
+    /// One configuration from the token response on: keys, nonce, proofs, credential
+    /// request; verified, stored and notified, or deferred.
+    #[allow(clippy::too_many_arguments)]
+    fn obtain(
+        &self,
+        session: &IssuanceSession,
+        tokens: &TokenResponse,
+        configuration_id: &str,
+        issuer_keys: JwkSet,
+        dpop: SoftwareSigner,
+        client_id: Option<&str>,
+        refresh: Option<RefreshGrant>,
+        replaces: Vec<CredentialId>,
+    ) -> Result<IssuanceOutcome, IssuanceError> {
+        let issuer = session.consent.issuer.clone();
+        let configuration_id = configuration_id.to_owned();
         let configuration = session.metadata.configuration(&configuration_id).ok_or_else(|| IssuanceError::NotDeclared(configuration_id.clone()))?;
 
         // Keys: as many distinct attested keys as the batch size allows.
@@ -1231,7 +1410,6 @@ impl WalletIssuance {
             }
             None => None,
         };
-        let client_id = client_id.as_deref();
         let proofs = signers
             .iter()
             .map(|k| key_proof(*k, Some(&attested.wua), client_id, &issuer, c_nonce.as_deref(), self.now()))
@@ -1248,7 +1426,7 @@ impl WalletIssuance {
             vct: configuration.vct.clone(),
             metadata: session.metadata.clone(),
             issuer_keys,
-            access_token: tokens.access_token,
+            access_token: tokens.access_token.clone(),
             dpop,
             // The resource server's nonces are its own (RFC 9449 §9): it asks when it wants one.
             dpop_nonce: None,
@@ -1257,7 +1435,7 @@ impl WalletIssuance {
                 "issuer_name": session.consent.issuer_name,
                 "logo_uri": session.consent.logo_uri,
                 "credential_configuration_id": configuration_id,
-                "name": session.consent.credentials.first().and_then(|c| c.name.clone()),
+                "name": session.consent.credentials.iter().find(|c| c.configuration_id == configuration_id).and_then(|c| c.name.clone()),
             }),
             refresh,
             replaces,
@@ -1301,7 +1479,12 @@ impl WalletIssuance {
         // The batch issued with this grant: every stored credential sharing the refresh token.
         let mut replaces = Vec::new();
         for summary in self.store.list()? {
-            let same = self.store.refresh_grant(&summary.id)?.and_then(|v| serde_json::from_value::<RefreshGrant>(v).ok()).is_some_and(|g| g.refresh_token == grant.refresh_token);
+            // One token may have served several configurations: only this one's are replaced.
+            let same = self
+                .store
+                .refresh_grant(&summary.id)?
+                .and_then(|v| serde_json::from_value::<RefreshGrant>(v).ok())
+                .is_some_and(|g| g.refresh_token == grant.refresh_token && g.configuration_id == grant.configuration_id);
             if same {
                 replaces.push(summary.id);
             }
@@ -1363,6 +1546,7 @@ impl WalletIssuance {
         // Each CRL and status list fetched once for this response.
         let crls = CrlCache::new(i64::MAX);
         let mut lists = std::collections::BTreeMap::new();
+        let mut type_metadata = std::collections::BTreeMap::new();
         if credentials.is_empty() || credentials.len() > proof_keys.len() {
             failure = Some(IssuanceError::BadResponse { step: IssuanceStep::Credential, detail: format!("{} credentials for {} proofs", credentials.len(), proof_keys.len()) });
         }
@@ -1374,10 +1558,13 @@ impl WalletIssuance {
                 .and_then(|v| self.certificate_rule(c, &ctx.issuer, &ctx.issuer_keys, &crls, now).map_or(Ok(v), Err))
                 .and_then(|v| self.status_rule(c, &ctx.issuer, &ctx.issuer_keys, &mut lists, now).map_or(Ok(v), Err));
             match verified {
-                Ok(v) => {
-                    used.push(v.key_index);
-                    checked.push(v);
-                }
+                Ok(v) => match self.type_metadata_problem(&ctx.issuer, &v.vct, v.vct_integrity.as_deref(), &mut type_metadata) {
+                    Some(problem) => failure = Some(IssuanceError::TypeMetadata { index, vct: v.vct.clone(), problem }),
+                    None => {
+                        used.push(v.key_index);
+                        checked.push(v);
+                    }
+                },
                 Err(rule) => failure = Some(IssuanceError::Credential { index, rule }),
             }
         }
@@ -1484,8 +1671,8 @@ impl WalletIssuance {
         for _ in 0..max_polls.min(MAX_DEFERRED_POLLS) {
             std::thread::sleep(std::time::Duration::from_secs(deferred.interval.clamp(1, 3_600)));
             match self.poll_deferred(deferred)? {
-                IssuanceOutcome::Issued(ids) => return Ok(IssuanceOutcome::Issued(ids)),
                 IssuanceOutcome::Deferred(d) => deferred = d,
+                done => return Ok(done),
             }
         }
         Ok(IssuanceOutcome::Deferred(deferred))

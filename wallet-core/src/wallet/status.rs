@@ -282,6 +282,8 @@ impl WalletStatusRefresh {
                 report.reissued = Some(match issuance.can_reissue(&report.id).and_then(|can| if can { issuance.reissue(&report.id).map(Some) } else { Ok(None) }) {
                     Ok(Some(super::issuance::IssuanceOutcome::Issued(ids))) => Reissued::Done(ids),
                     Ok(Some(super::issuance::IssuanceOutcome::Deferred(_))) => Reissued::Deferred,
+                    // A re-issuance asks for its one configuration: not reached.
+                    Ok(Some(several @ super::issuance::IssuanceOutcome::Several(_))) => Reissued::Done(several.issued()),
                     Ok(None) => Reissued::Failed("no refresh token was kept for it".into()),
                     Err(super::issuance::IssuanceError::UpdateDeclined(update)) => Reissued::Declined(update),
                     Err(e) => Reissued::Failed(e.to_string()),
