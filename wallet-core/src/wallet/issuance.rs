@@ -790,7 +790,8 @@ pub struct CheckedCredential {
 /// Verifies one returned SD-JWT VC before it is stored (IT-Wallet 1.4 §8, §4.1): the issuer
 /// signature with a key of the issuer's federation metadata, `iss` = `issuer`, `vct` =
 /// `expected_vct` (WP_060), its attributes valid in the data model of that `vct` (WP_060,
-/// [`crate::vc::check_data_model`]), `cnf.jwk` = one of `proof_keys` (not in `used`), not
+/// [`crate::vc::check_data_model`]) and, for a PID, the metadata §4.3 requires
+/// ([`crate::vc::check_pid_metadata`]), `cnf.jwk` = one of `proof_keys` (not in `used`), not
 /// expired, and a well-formed status list reference.
 pub fn verify_credential(
     credential: &str,
@@ -813,6 +814,10 @@ pub fn verify_credential(
     }
     let claims = &vc.sd_jwt.claims;
     crate::vc::check_data_model(vc.vct.as_str(), claims).map_err(|e| CredentialRule::DataModel(e.to_string()))?;
+    // A PID without the metadata §4.3 requires would be refused by every verifier.
+    if vc.vct.is_pid() {
+        crate::vc::check_pid_metadata(claims).map_err(|e| CredentialRule::DataModel(e.to_string()))?;
+    }
     let cnf: Jwk = claims.get("cnf").and_then(|c| c.get("jwk")).and_then(|j| serde_json::from_value(j.clone()).ok()).ok_or(CredentialRule::Cnf)?;
     let tp = cnf.thumbprint();
     let key_index = proof_keys.iter().position(|k| k.thumbprint() == tp).filter(|i| !used.contains(i)).ok_or(CredentialRule::Cnf)?;

@@ -123,10 +123,11 @@ impl Issued {
     }
 
     fn builder_with(&self, iss: &str, vct: &str, holder: usize, attrs: Map<String, serde_json::Value>) -> SdJwtVcBuilder {
-        SdJwtVcBuilder::new(iss, Vct::new(vct).unwrap(), attrs)
+        let b = SdJwtVcBuilder::new(iss, Vct::new(vct).unwrap(), attrs)
             .validity(NOW.plus(-60), NOW.plus(86_400))
             .holder_key(&self.holder[holder].public_jwk())
-            .kid(self.issuer_key.public_jwk().thumbprint().to_string())
+            .kid(self.issuer_key.public_jwk().thumbprint().to_string());
+        if vct == PID_VCT { b.pid_metadata("NzbLsXh8uDCcd7noWXFZAfHkxZsRGC9Xs", "2033-03-19", "it_cie", "high") } else { b }
     }
 
     fn sign(&self, b: SdJwtVcBuilder) -> String {
@@ -165,8 +166,16 @@ fn a_returned_credential_is_checked_before_it_is_stored() {
 
     assert!(verify_credential(&good, ISSUER, &jwks, Some(PID_VCT), &keys, &[], NOW.plus(86_400 + 120)).is_err(), "expired");
 
+    // A PID's status is REQUIRED (§4.3): refused by its data model, naming it.
     let no_status = t.sign(t.builder(ISSUER, PID_VCT, 0));
-    assert!(matches!(verify_credential(&no_status, ISSUER, &jwks, Some(PID_VCT), &keys, &[], NOW), Err(CredentialRule::Status(_))));
+    let e = verify_credential(&no_status, ISSUER, &jwks, Some(PID_VCT), &keys, &[], NOW).unwrap_err();
+    assert_eq!(e.to_string(), "data model: invalid PID attribute `status`: missing (REQUIRED in a PID, IT-Wallet 1.4 §4.3)");
+    // And each of the other metadata §4.3 requires.
+    for claim in ["sub", "date_of_expiry", "verification"] {
+        let b = t.builder(ISSUER, PID_VCT, 0).status(3, format!("{ISSUER}/status-list")).metadata(claim, json!(null));
+        let e = verify_credential(&t.sign(b), ISSUER, &jwks, Some(PID_VCT), &keys, &[], NOW).unwrap_err();
+        assert!(matches!(e, CredentialRule::DataModel(ref d) if d.contains(&format!("`{claim}`"))), "{claim}: {e}");
+    }
     let plain_http = t.sign(t.builder(ISSUER, PID_VCT, 0).status(3, "http://status.example.it/list"));
     assert!(matches!(verify_credential(&plain_http, ISSUER, &jwks, Some(PID_VCT), &keys, &[], NOW), Err(CredentialRule::Status(_))));
 
