@@ -45,6 +45,12 @@ pub(crate) enum IssuerCommand {
         /// Offer without a transaction code.
         #[arg(long)]
         no_tx_code: bool,
+        /// Put only the offer's URI in the URL (`credential_offer_uri`: a shorter QR code).
+        #[arg(long)]
+        by_reference: bool,
+        /// The URL's scheme: `openid-credential-offer` or `haip-vci`.
+        #[arg(long, default_value = "openid-credential-offer", value_parser = ["openid-credential-offer", "haip-vci"])]
+        scheme: String,
     },
     /// Revoke credentials (status INVALID, for good).
     Revoke(StatusArgs),
@@ -111,7 +117,7 @@ pub(crate) fn run(c: IssuerCommand) -> Result<(), CliError> {
     match c {
         IssuerCommand::Serve { config } => serve(&config),
         IssuerCommand::LoadSample { kind, config } => load_sample(kind, &config),
-        IssuerCommand::Offer { admin, citizen, configurations, no_tx_code } => offer(&admin, &citizen, &configurations, no_tx_code),
+        IssuerCommand::Offer { admin, citizen, configurations, no_tx_code, by_reference, scheme } => offer(&admin, &citizen, &configurations, no_tx_code, by_reference, &scheme),
         IssuerCommand::Revoke(a) => change_status(&a, "revoke"),
         IssuerCommand::Suspend(a) => change_status(&a, "suspend"),
         IssuerCommand::Reinstate(a) => change_status(&a, "reinstate"),
@@ -196,8 +202,8 @@ fn admin_post(a: &AdminArgs, path: &str, body: &Value) -> Result<Value, CliError
     crate::admin_args::send("issuer", a.base(), &what, &token, http.post(format!("{}{path}", a.base())).json(body))?.checked(None, "issuer", a.base(), &what).map(|a| a.json)
 }
 
-fn offer(a: &AdminArgs, citizen: &str, configurations: &[String], no_tx_code: bool) -> Result<(), CliError> {
-    let mut body = json!({"citizen": citizen, "tx_code": !no_tx_code});
+fn offer(a: &AdminArgs, citizen: &str, configurations: &[String], no_tx_code: bool, by_reference: bool, scheme: &str) -> Result<(), CliError> {
+    let mut body = json!({"citizen": citizen, "tx_code": !no_tx_code, "by_reference": by_reference, "scheme": scheme});
     if !configurations.is_empty()
         && let Some(m) = body.as_object_mut()
     {

@@ -317,7 +317,9 @@ fn activate_issue_show_present_then_suspended_is_refused() {
     assert!(String::from_utf8_lossy(&o.stdout).contains("Stored 1 credential"), "{}", String::from_utf8_lossy(&o.stdout));
 
     // The PID provider issues to the same wallet through a pipe (`issuer offer | wallet issue -`).
-    let offered = ok(&tessera(&["issuer", "offer", "--url", &pid, "--citizen", MARIO, "--data-dir", d]));
+    // By reference under haip-vci:// (the wallet fetches the offer from the issuer).
+    let offered = ok(&tessera(&["issuer", "offer", "--url", &pid, "--citizen", MARIO, "--data-dir", d, "--by-reference", "--scheme", "haip-vci"]));
+    assert!(offered.starts_with("haip-vci://?credential_offer_uri="), "{offered}");
     let o = with_stdin(&["wallet", "issue", "-", "--yes", "--ta", &ta, "--data-dir", w], &offered);
     assert!(ok(&o).contains("urn:eudi:pid:it:1"), "{}", String::from_utf8_lossy(&o.stdout));
     // The health card: the consent and the tx_code asked on the terminal; first declined

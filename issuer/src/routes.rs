@@ -59,6 +59,9 @@ pub const VCT_PATH: &str = "/.well-known/vct/{vct}";
 pub const TYPE_METADATA_PATH: &str = "/.well-known/type-metadata";
 /// `POST`: create an offer (admin).
 pub const ADMIN_OFFERS_PATH: &str = "/admin/offers";
+/// `GET`: an offer by reference (`credential_offer_uri`, OpenID4VCI 1.0 §4.1.3), named by its
+/// pre-authorized code or `issuer_state`.
+pub const OFFER_PATH: &str = "/credential-offer/{handle}";
 /// `POST`: revoke, suspend or reinstate (admin).
 pub const ADMIN_STATUS_PATH: &str = "/admin/status";
 /// The admin API: re-check now the WUAs behind issued credentials (`crate::wua_recheck`).
@@ -94,7 +97,8 @@ pub fn router(state: Issuer) -> Router {
         .route(NONCE_PATH, post(crate::protocol::nonce))
         .route(CREDENTIAL_PATH, post(crate::protocol::credential))
         .route(DEFERRED_PATH, post(crate::protocol::deferred))
-        .route(NOTIFICATION_PATH, post(crate::protocol::notification));
+        .route(NOTIFICATION_PATH, post(crate::protocol::notification))
+        .route(OFFER_PATH, get(offer_by_reference));
     let admin = Router::new().route(ADMIN_OFFERS_PATH, post(create_offer)).route(ADMIN_STATUS_PATH, post(change_status)).route(ADMIN_WUA_RECHECK_PATH, post(wua_recheck)).route(ADMIN_CITIZEN_PATH, get(issued_to)).route(ADMIN_ROTATE_KEY_PATH, post(rotate_key));
     let ours = Router::new()
         .merge(limit(wallet, l.wallet.clone()))
@@ -184,6 +188,79 @@ pub struct CreateOffer {
     /// Send a `tx_code` (default true; the citizen gets it out of band).
     #[serde(default)]
     pub tx_code: Option<bool>,
+    /// The offer by reference: `credential_offer_uri` (this issuer's [`OFFER_PATH`]) instead
+    /// of the offer itself, for a shorter QR code (default false).
+    #[serde(default)]
+    pub by_reference: Option<bool>,
+    /// The URL's scheme: `openid-credential-offer` (default) or `haip-vci` (HAIP §4.1, for
+    /// wallets that register only that one; IT-Wallet wallets accept both).
+    #[serde(default)]
+    pub scheme: Option<String>,
+}
+
+/// How an offer reaches the wallet: its URL's scheme, by value or by reference.
+struct Delivery {
+    scheme: OfferScheme,
+    by_reference: bool,
+}
+
+impl Delivery {
+    fn of(req: &CreateOffer) -> Result<Self, IssuerError> {
+        let scheme = match req.scheme.as_deref() {
+            None | Some(wallet_core::oid4vci::offer::OFFER_SCHEME) => OfferScheme::OpenIdCredentialOffer,
+            Some(wallet_core::oid4vci::offer::HAIP_VCI_SCHEME) => OfferScheme::HaipVci,
+            Some(other) => return Err(IssuerError::bad_request(format!("scheme `{other}` is not openid-credential-offer or haip-vci"))),
+        };
+        Ok(Self { scheme, by_reference: req.by_reference.unwrap_or(false) })
+    }
+
+    /// The offer URL: the offer itself, or the URI of [`OFFER_PATH`] for `handle` (the offer's
+    /// pre-authorized code or `issuer_state`: the secret the offer carries anyway, so the
+    /// reference reveals nothing the value would not, and the store keeps only its hash).
+    fn url(self, c: &crate::config::Config, offer: CredentialOffer, handle: &str) -> Result<String, IssuerError> {
+        let offer = if self.by_reference { OfferRef::Uri(c.endpoint(&OFFER_PATH.replace("{handle}", handle))) } else { OfferRef::Value(offer) };
+        OfferUrl { scheme: self.scheme, offer }.to_url().map_err(IssuerError::internal)
+    }
+}
+
+/// The pre-authorized offer of `ids` (OpenID4VCI 1.0 §4.1.1), with the `tx_code` description
+/// when the citizen got one.
+fn pre_authorized_offer(c: &crate::config::Config, ids: Vec<String>, code: &str, with_tx_code: bool) -> Result<CredentialOffer, IssuerError> {
+    let tx_meta = with_tx_code.then(|| TxCode { input_mode: Some(TxInputMode::Numeric), length: Some(6), description: Some("Il codice ricevuto allo sportello".into()) });
+    CredentialOffer::new(c.entity_id.as_str(), ids)
+        .with_pre_authorized_code(code.to_owned(), tx_meta)
+        .emit(c.profile)
+        .map_err(|e| IssuerError::bad_request(format!("the {} profile cannot emit this offer: {e}", c.profile.as_str())))
+}
+
+/// The `authorization_code` offer of `ids` with `issuer_state` and the configurations'
+/// `scope` (OpenID4VCI 1.0 §4.1.1; versions note §5 item 5: `scope` always).
+fn authorization_offer(c: &crate::config::Config, ids: Vec<String>, issuer_state: &str) -> Result<CredentialOffer, IssuerError> {
+    let scope = ids.iter().filter_map(|id| c.credential(id).map(|cc| cc.preset.scope())).collect::<Vec<_>>().join(" ");
+    CredentialOffer::new(c.entity_id.as_str(), ids)
+        .with_authorization_code(scope, Some(issuer_state.to_owned()))
+        .emit(c.profile)
+        .map_err(|e| IssuerError::bad_request(format!("the {} profile cannot emit this offer: {e}", c.profile.as_str())))
+}
+
+/// `GET /credential-offer/{handle}`: the Credential Offer a `credential_offer_uri` names
+/// (OpenID4VCI 1.0 §4.1.3: `application/json`), while it can still be redeemed: 404
+/// `not_found` once used or expired. It is read, not spent: a wallet may fetch it again
+/// before it redeems the code.
+async fn offer_by_reference(State(st): State<Issuer>, Path(handle): Path<String>) -> Result<Response, IssuerError> {
+    let c = st.config();
+    let now = st.now().secs();
+    let gone = || IssuerError::NotFound("no such offer, or it was used or has expired".into());
+    let key = hash(&handle);
+    let offer = if let Some(o) = st.store().pending_offer(&key, now)? {
+        pre_authorized_offer(c, o.configurations, &handle, o.tx_code_hash.is_some())?
+    } else if let Some(json) = st.store().pending_issuer_state(&key, now)? {
+        let offered: crate::authorization::OfferedAuthorization = serde_json::from_str(&json).map_err(IssuerError::internal)?;
+        authorization_offer(c, offered.configurations, &handle)?
+    } else {
+        return Err(gone());
+    };
+    Ok(([(header::CACHE_CONTROL, "no-store")], Json(offer)).into_response())
 }
 
 /// `POST /admin/offers` (issuer-initiated, IT-Wallet 1.4 §3.2): an offer by value for the
@@ -194,6 +271,7 @@ pub struct CreateOffer {
 /// `offer_ttl`, optionally for a named citizen: 201 `{offer_url, expires_at}`.
 async fn create_offer(_: AdminToken, State(st): State<Issuer>, service_kit::Json(req): service_kit::Json<CreateOffer>) -> Result<Response, IssuerError> {
     let c = st.config();
+    let delivery = Delivery::of(&req)?;
     let ids = if req.credential_configuration_ids.is_empty() { c.credentials.iter().map(|c| c.id.clone()).collect() } else { req.credential_configuration_ids };
     for id in &ids {
         let cc = c.credential(id).ok_or_else(|| IssuerError::bad_request(format!("unknown credential_configuration_id `{id}`")))?;
@@ -205,18 +283,14 @@ async fn create_offer(_: AdminToken, State(st): State<Issuer>, service_kit::Json
     }
     match req.grant.as_deref() {
         None | Some("pre-authorized_code") => {}
-        Some("authorization_code") => return authorization_code_offer(&st, ids, req.citizen),
+        Some("authorization_code") => return authorization_code_offer(&st, ids, req.citizen, delivery),
         Some(other) => return Err(IssuerError::bad_request(format!("grant `{other}` is not pre-authorized_code or authorization_code"))),
     }
     let citizen = req.citizen.ok_or_else(|| IssuerError::bad_request("a pre-authorized offer names the citizen"))?;
     let code = random()?;
     let tx = if req.tx_code.unwrap_or(true) { Some(tx_code()?) } else { None };
-    let tx_meta = tx.as_ref().map(|_| TxCode { input_mode: Some(TxInputMode::Numeric), length: Some(6), description: Some("Il codice ricevuto allo sportello".into()) });
-    let offer = CredentialOffer::new(c.entity_id.as_str(), ids.clone())
-        .with_pre_authorized_code(code.clone(), tx_meta)
-        .emit(c.profile)
-        .map_err(|e| IssuerError::bad_request(format!("the {} profile cannot emit this offer: {e}", c.profile.as_str())))?;
-    let url = OfferUrl { scheme: OfferScheme::OpenIdCredentialOffer, offer: OfferRef::Value(offer) }.to_url().map_err(IssuerError::internal)?;
+    let offer = pre_authorized_offer(c, ids.clone(), &code, tx.is_some())?;
+    let url = delivery.url(c, offer, &code)?;
     let expires_at = st.now().secs().saturating_add(c.offer_ttl);
     let tx_code_hash = tx.as_deref().map(|t| tx_code_hash(&code, t));
     st.store().insert_offer(&hash(&code), &Offer { tx_code_hash, citizen, configurations: ids }, expires_at)?;
@@ -227,18 +301,14 @@ async fn create_offer(_: AdminToken, State(st): State<Issuer>, service_kit::Json
 
 /// An offer with the `authorization_code` grant (OpenID4VCI §4.1.1): `issuer_state` (256
 /// random bits, stored hashed, single use) and `scope` (the configurations' scopes).
-fn authorization_code_offer(st: &Issuer, ids: Vec<String>, citizen: Option<String>) -> Result<Response, IssuerError> {
+fn authorization_code_offer(st: &Issuer, ids: Vec<String>, citizen: Option<String>, delivery: Delivery) -> Result<Response, IssuerError> {
     let c = st.config();
     if c.authentication == crate::config::Authentication::None {
         return Err(IssuerError::bad_request("authorization_code offers need [authentication]: citizens cannot authenticate at /authorize here"));
     }
-    let scope = ids.iter().filter_map(|id| c.credential(id).map(|cc| cc.preset.scope())).collect::<Vec<_>>().join(" ");
     let issuer_state = random()?;
-    let offer = CredentialOffer::new(c.entity_id.as_str(), ids.clone())
-        .with_authorization_code(scope, Some(issuer_state.clone()))
-        .emit(c.profile)
-        .map_err(|e| IssuerError::bad_request(format!("the {} profile cannot emit this offer: {e}", c.profile.as_str())))?;
-    let url = OfferUrl { scheme: OfferScheme::OpenIdCredentialOffer, offer: OfferRef::Value(offer) }.to_url().map_err(IssuerError::internal)?;
+    let offer = authorization_offer(c, ids.clone(), &issuer_state)?;
+    let url = delivery.url(c, offer, &issuer_state)?;
     let expires_at = st.now().secs().saturating_add(c.offer_ttl);
     let stored = serde_json::to_string(&crate::authorization::OfferedAuthorization { configurations: ids, citizen }).map_err(IssuerError::internal)?;
     st.store().insert_issuer_state(&hash(&issuer_state), &stored, expires_at)?;

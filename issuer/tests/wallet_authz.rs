@@ -315,14 +315,24 @@ async fn profile_emits(fed: &Fed, profile: Profile) {
     let r = fed.http.get(fed.url("/.well-known/openid-credential-issuer")).header("accept", "application/jwt").send().await.unwrap();
     let ct = r.headers()["content-type"].to_str().unwrap().to_owned();
     assert_eq!(ct, if profile == Profile::ItWallet14 { "application/jwt" } else { "application/json" }, "{profile:?}");
-    let offer = |body: serde_json::Value| Fed::json(fed.http.post(fed.url("/admin/offers")).bearer_auth(common::TOKEN).json(&body));
-    let (s, v) = offer(serde_json::json!({"citizen": MARIO})).await;
+    let offer_req = |body: serde_json::Value| Fed::json(fed.http.post(fed.url("/admin/offers")).bearer_auth(common::TOKEN).json(&body));
+    let (s, v) = offer_req(serde_json::json!({"citizen": MARIO})).await;
     assert_eq!(s, if profile == Profile::ItWallet14 { 201 } else { 400 }, "pre-authorized in {profile:?}: {v}");
-    let (s, v) = offer(serde_json::json!({"grant": "authorization_code", "citizen": MARIO})).await;
+    let (s, v) = offer_req(serde_json::json!({"grant": "authorization_code", "citizen": MARIO})).await;
     assert_eq!(s, 201, "{v}");
     let url = url::Url::parse(v["offer_url"].as_str().unwrap()).unwrap();
     let offer: serde_json::Value = serde_json::from_str(&url.query_pairs().find(|(k, _)| k == "credential_offer").unwrap().1).unwrap();
     assert!(offer["grants"]["authorization_code"]["scope"].is_string(), "{offer}");
+    // The same by reference: the URI serves that offer (its own `issuer_state`).
+    let (s, v) = offer_req(serde_json::json!({"grant": "authorization_code", "citizen": MARIO, "by_reference": true})).await;
+    assert_eq!(s, 201, "{v}");
+    let url = url::Url::parse(v["offer_url"].as_str().unwrap()).unwrap();
+    assert_eq!(url.scheme(), "openid-credential-offer");
+    let uri = url.query_pairs().find(|(k, _)| k == "credential_offer_uri").unwrap().1.into_owned();
+    let (s, by_ref) = Fed::json(fed.http.get(&uri)).await;
+    assert_eq!(s, 200, "{by_ref}");
+    assert_eq!(by_ref["grants"]["authorization_code"]["scope"], offer["grants"]["authorization_code"]["scope"]);
+    assert!(uri.ends_with(by_ref["grants"]["authorization_code"]["issuer_state"].as_str().unwrap()), "{uri} {by_ref}");
     // The authorization server metadata lists the pre-authorized grant in 1.4 only.
     let (_, md) = Fed::json(fed.http.get(fed.url("/.well-known/oauth-authorization-server"))).await;
     let pre = md["grant_types_supported"].as_array().unwrap().iter().any(|g| g == "urn:ietf:params:oauth:grant-type:pre-authorized_code");

@@ -886,3 +886,50 @@ async fn a_credential_whose_issuer_certificate_was_revoked_shows_so_after_a_refr
     let plain = Arc::new(WalletStatusRefresh::new(phone.client.clone(), phone.store.clone(), vec![fed.anchor.clone()]));
     assert_eq!(run(plain).await[0].check, StatusCheck::Value(wallet_core::status::StatusValue::Valid));
 }
+
+/// An offer by reference (OpenID4VCI 1.0 §4.1.3) under `haip-vci://`: the QR code carries
+/// only `credential_offer_uri`; the wallet fetches the offer there, redeems it, and the
+/// reference then answers 404. Unknown handles answer 404, unknown schemes 400.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_offer_by_reference_under_haip_vci_is_fetched_then_spent() {
+    let fed = Fed::new().await;
+    let body = serde_json::json!({"citizen": MARIO, "credential_configuration_ids": [MDL], "by_reference": true, "scheme": "haip-vci"});
+    let (s, v) = Fed::json(fed.http.post(fed.url("/admin/offers")).bearer_auth(TOKEN).json(&body)).await;
+    assert_eq!(s, 201, "{v}");
+    let url = v["offer_url"].as_str().unwrap().to_owned();
+    let tx = v["tx_code"].as_str().unwrap().to_owned();
+    assert!(url.starts_with("haip-vci://?credential_offer_uri="), "{url}");
+    assert!(!url.contains("credential_offer="), "by reference only: {url}");
+    let uri = url::Url::parse(&url).unwrap().query_pairs().find(|(k, _)| k == "credential_offer_uri").unwrap().1.into_owned();
+    assert!(uri.starts_with(&format!("{}/credential-offer/", fed.issuer_id)), "{uri}");
+
+    // The offer behind it, as often as asked until it is redeemed.
+    for _ in 0..2 {
+        let r = fed.http.get(&uri).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.headers()["cache-control"], "no-store");
+        let offer: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(offer["credential_issuer"], fed.issuer_id.as_str());
+        assert_eq!(offer["credential_configuration_ids"], serde_json::json!([MDL]));
+        assert_eq!(offer["grants"]["urn:ietf:params:oauth:grant-type:pre-authorized_code"]["tx_code"]["length"], 6);
+    }
+
+    let phone = Arc::new(Phone::new(&fed, 1, Client::new(None)));
+    let p = phone.clone();
+    let outcome = blocking(move || {
+        let session = p.flow.start_from_offer(&url).unwrap();
+        p.flow.accept(&session, Some(&tx))
+    })
+    .await;
+    let IssuanceOutcome::Issued(ids) = outcome.unwrap() else { panic!("immediate") };
+    assert_eq!(phone.store.get(&ids[0]).unwrap().summary.vct, "urn:eudi:mDL:it:1");
+
+    let (s, v) = Fed::json(fed.http.get(&uri)).await;
+    assert_eq!((s, v["error"].as_str()), (404, Some("not_found")), "spent: {v}");
+    let (s, _) = Fed::json(fed.http.get(fed.url("/credential-offer/nobody-made-this-one"))).await;
+    assert_eq!(s, 404);
+    let bad = serde_json::json!({"citizen": MARIO, "scheme": "openid4vp"});
+    let (s, v) = Fed::json(fed.http.post(fed.url("/admin/offers")).bearer_auth(TOKEN).json(&bad)).await;
+    assert_eq!(s, 400, "{v}");
+    assert!(v["error_description"].as_str().unwrap().contains("scheme `openid4vp`"), "{v}");
+}

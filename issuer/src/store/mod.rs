@@ -308,6 +308,12 @@ impl Store {
         dispatch!(self, attempt_offer(code_hash, now, max_attempts))
     }
 
+    /// An unused, unexpired offer, read without counting an attempt: what its
+    /// `credential_offer_uri` serves (OpenID4VCI 1.0 §4.1.3).
+    pub fn pending_offer(&self, code_hash: &str, now: i64) -> Result<Option<Offer>, StoreError> {
+        dispatch!(self, pending_offer(code_hash, now))
+    }
+
     /// Consumes an offer (single use): whether this call did.
     pub fn consume_offer(&self, code_hash: &str) -> Result<bool, StoreError> {
         dispatch!(self, consume_offer(code_hash))
@@ -476,6 +482,12 @@ impl Store {
     /// offers, JSON) under the hash of its `issuer_state`.
     pub fn insert_issuer_state(&self, state_hash: &str, offer: &str, expires_at: i64) -> Result<(), StoreError> {
         dispatch!(self, insert_issuer_state(state_hash, offer, expires_at))
+    }
+
+    /// An unused, unexpired `issuer_state`'s offer JSON, read without consuming it: what its
+    /// `credential_offer_uri` serves.
+    pub fn pending_issuer_state(&self, state_hash: &str, now: i64) -> Result<Option<String>, StoreError> {
+        dispatch!(self, pending_issuer_state(state_hash, now))
     }
 
     /// Consumes an `issuer_state` (single use, unexpired): its offer's JSON, or `None`.

@@ -160,6 +160,15 @@ impl Postgres {
         row.map(|(tx_code_hash, citizen, c)| Ok(Offer { tx_code_hash, citizen, configurations: list(&c)? })).transpose()
     }
 
+    pub(super) fn pending_offer(&self, code_hash: &str, now: i64) -> Result<Option<Offer>, StoreError> {
+        let code_hash = code_hash.to_owned();
+        let row = self.run(move |c| async move {
+            let r = c.query_opt("SELECT tx_code, citizen, configurations FROM issuer_offers WHERE code_hash = $1 AND NOT used AND expires_at > $2", &[&code_hash, &now]).await?;
+            r.map(|r| Ok((r.try_get::<_, Option<String>>(0)?, r.try_get::<_, String>(1)?, r.try_get::<_, String>(2)?))).transpose()
+        })?;
+        row.map(|(tx_code_hash, citizen, c)| Ok(Offer { tx_code_hash, citizen, configurations: list(&c)? })).transpose()
+    }
+
     pub(super) fn consume_offer(&self, code_hash: &str) -> Result<bool, StoreError> {
         Ok(self.execute("UPDATE issuer_offers SET used = TRUE WHERE code_hash = $1 AND NOT used", Args::new().s(code_hash))? == 1)
     }
@@ -416,6 +425,10 @@ impl Postgres {
     pub(super) fn insert_issuer_state(&self, state_hash: &str, offer: &str, expires_at: i64) -> Result<(), StoreError> {
         self.execute("INSERT INTO issuer_states (state_hash, offer, expires_at) VALUES ($1, $2, $3)", Args::new().s(state_hash).s(offer).i(expires_at))?;
         Ok(())
+    }
+
+    pub(super) fn pending_issuer_state(&self, state_hash: &str, now: i64) -> Result<Option<String>, StoreError> {
+        self.text("SELECT offer FROM issuer_states WHERE state_hash = $1 AND NOT used AND expires_at > $2", Args::new().s(state_hash).i(now))
     }
 
     pub(super) fn take_issuer_state(&self, state_hash: &str, now: i64) -> Result<Option<String>, StoreError> {

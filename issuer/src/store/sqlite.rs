@@ -287,6 +287,19 @@ impl Sqlite {
         row.map(|(tx_code_hash, citizen, c)| Ok(Offer { tx_code_hash, citizen, configurations: list(&c)? })).transpose()
     }
 
+    /// An unused, unexpired offer, read without counting an attempt.
+    pub(super) fn pending_offer(&self, code_hash: &str, now: i64) -> Result<Option<Offer>, StoreError> {
+        let row = self
+            .conn()
+            .query_row(
+                "SELECT tx_code, citizen, configurations FROM offers WHERE code_hash = ?1 AND used = 0 AND expires_at > ?2",
+                params![code_hash, now],
+                |r| Ok((r.get::<_, Option<String>>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)),
+            )
+            .optional()?;
+        row.map(|(tx_code_hash, citizen, c)| Ok(Offer { tx_code_hash, citizen, configurations: list(&c)? })).transpose()
+    }
+
     /// Consumes an offer (single use): whether this call did.
     pub(super) fn consume_offer(&self, code_hash: &str) -> Result<bool, StoreError> {
         Ok(self.conn().execute("UPDATE offers SET used = 1 WHERE code_hash = ?1 AND used = 0", [code_hash])? == 1)
@@ -661,6 +674,14 @@ impl Sqlite {
     pub(super) fn insert_issuer_state(&self, state_hash: &str, offer: &str, expires_at: i64) -> Result<(), StoreError> {
         self.conn().execute("INSERT INTO issuer_states (state_hash, offer, expires_at) VALUES (?1, ?2, ?3)", params![state_hash, offer, expires_at])?;
         Ok(())
+    }
+
+    /// An unused, unexpired `issuer_state`'s offer JSON, not consumed.
+    pub(super) fn pending_issuer_state(&self, state_hash: &str, now: i64) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .conn()
+            .query_row("SELECT offer FROM issuer_states WHERE state_hash = ?1 AND used = 0 AND expires_at > ?2", params![state_hash, now], |r| r.get(0))
+            .optional()?)
     }
 
     /// Consumes an `issuer_state` (single use, unexpired): its offer's JSON, or `None`.
