@@ -370,7 +370,7 @@ pub fn check_data_model(vct: &str, claims: &Map<String, Value>) -> Result<(), Vc
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Model {
     /// The PID, under either `vct` of IT-Wallet 1.4 §4.3.
-    Pid,
+    Pid = 0,
     /// The mobile driving licence (§4.4).
     Mdl,
     /// The health insurance card (§4.5).
@@ -460,16 +460,21 @@ pub fn check_presented(vct: &str, claims: &Map<String, Value>) -> Result<(), VcE
         Some(_) => return Err(meta("issuing_country", "not a string")),
         None => return Err(meta("issuing_country", "missing (REQUIRED, IT-Wallet 1.4 §4.1)")),
     }
-    fn disclosed<M: CredentialModel>(claims: &Map<String, Value>) -> Result<(), VcError> {
+    fn disclosed<M: CredentialModel>(model: Model, claims: &Map<String, Value>) -> Result<(), VcError> {
         let present: Vec<(&String, &Value)> = claims.iter().filter(|(k, _)| M::FIELDS.contains(&k.as_str())).collect();
         if present.is_empty() {
             return Ok(());
         }
-        let laid = |only: &[(&String, &Value)]| -> Result<M, serde_json::Error> {
-            let mut m = match serde_json::to_value(M::widest())? {
-                Value::Object(m) => m,
+        // The widest instance as claims, built once per model.
+        static WIDEST: [std::sync::OnceLock<Map<String, Value>>; 3] = [const { std::sync::OnceLock::new() }; 3];
+        let widest = WIDEST.get(model as usize).map(|w| {
+            w.get_or_init(|| match serde_json::to_value(M::widest()) {
+                Ok(Value::Object(m)) => m,
                 _ => Map::new(),
-            };
+            })
+        });
+        let laid = |only: &[(&String, &Value)]| -> Result<M, serde_json::Error> {
+            let mut m = widest.cloned().unwrap_or_default();
             m.extend(only.iter().map(|(k, v)| ((*k).clone(), (*v).clone())));
             serde_json::from_value(Value::Object(m))
         };
@@ -483,12 +488,12 @@ pub fn check_presented(vct: &str, claims: &Map<String, Value>) -> Result<(), VcE
         }
     }
     match Model::of(vct) {
-        Some(Model::Pid) => {
+        Some(m @ Model::Pid) => {
             check_pid_metadata(claims)?;
-            disclosed::<pid::Pid>(claims)
+            disclosed::<pid::Pid>(m, claims)
         }
-        Some(Model::Mdl) => disclosed::<mdl::MobileDrivingLicence>(claims),
-        Some(Model::Ehic) => disclosed::<ehic::HealthInsuranceCard>(claims),
+        Some(m @ Model::Mdl) => disclosed::<mdl::MobileDrivingLicence>(m, claims),
+        Some(m @ Model::Ehic) => disclosed::<ehic::HealthInsuranceCard>(m, claims),
         None => Ok(()),
     }
 }
