@@ -658,3 +658,33 @@ async fn an_issuer_holding_the_mark_is_trusted_until_the_mark_is_revoked() {
     let (id, f, form) = present_pid(&fed, &wallet).await;
     refused(&fed, &id, &f, form, 403, &format!("its issuer {} reports it revoked", fed.anchor.id)).await;
 }
+
+/// OpenID4VP 1.0 §6.1.1: an integrator's `dcql_query` naming in `trusted_authorities` a trust
+/// anchor the issuer's chain does not reach refuses the PID (403, a trust failure); naming
+/// the verifier's own anchor accepts it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pid_from_outside_the_querys_trusted_authorities_is_refused() {
+    let fed = Fed::new().await;
+    let wallet = Wallet::new();
+    let query = |anchor: &str| {
+        json!({"dcql_query": {"credentials": [{"id": "pid", "format": "dc+sd-jwt", "meta": {"vct_values": ["urn:eudi:pid:it:1"]}, "claims": [{"path": ["birthdate"]}],
+            "trusted_authorities": [{"type": "openid_federation", "values": [anchor]}]}]}, "flow": "cross_device"})
+    };
+    for (anchor, trusted) in [("https://other-anchor.example.it", false), (fed.anchor.id.as_str(), true)] {
+        let s = fed.session(query(anchor)).await;
+        let id = s["session_id"].as_str().unwrap().to_owned();
+        let f = wallet.fetch(&fed, s["wallet_url"].as_str().unwrap()).await;
+        let p = wallet.present(&fed.issuer.pid(&wallet.holder), &AGE, f.request.client_id.as_str(), &f.request.nonce);
+        let form = wallet.response_form(&f.request, vec![("pid", p)], f.request.state.clone());
+        if trusted {
+            assert_eq!(post_response(&fed, &f.request.response_uri, form).await.0, 200);
+            assert_eq!(fed.state(&id).await["status"], "verified");
+        } else {
+            let (st, body) = post_response(&fed, &f.request.response_uri, form).await;
+            assert_eq!((st, body["error"].as_str()), (403, Some("invalid_request")), "{body}");
+            let (_, v) = fed.result(&id, None).await;
+            assert_eq!((v["status"].as_str(), v["reason_code"].as_str()), (Some("refused"), Some("untrusted_authority")), "{v}");
+            assert!(v["reason"].as_str().unwrap().contains("none of the trusted authorities"), "{v}");
+        }
+    }
+}

@@ -159,6 +159,36 @@ pub struct VerifiedChain {
     /// ([`crl::CrlCache::check`]); empty when none does (short-lived protocol certificates
     /// carry no CRL Distribution Point: IT-Wallet 1.4 §1.2).
     pub revocation: Vec<crl::RevocationPoint>,
+    /// The `keyIdentifier` of the AuthorityKeyIdentifier (RFC 5280 §4.2.1.1) of each
+    /// certificate of the verified chain that has one, leaf first (the configured root's
+    /// copy when the chain is the root alone): what a DCQL `aki` Trusted Authorities Query
+    /// matches (OpenID4VP 1.0 §6.1.1).
+    pub authority_key_ids: Vec<Vec<u8>>,
+}
+
+/// The `keyIdentifier` of a certificate's AuthorityKeyIdentifier extension (RFC 5280
+/// §4.2.1.1), when it has one.
+pub fn authority_key_id(cert: &X509Certificate<'_>) -> Option<Vec<u8>> {
+    cert.extensions().iter().find_map(|e| match e.parsed_extension() {
+        ParsedExtension::AuthorityKeyIdentifier(aki) => aki.key_identifier.as_ref().map(|k| k.0.to_vec()),
+        _ => None,
+    })
+}
+
+/// The AKI `keyIdentifier`s ([`authority_key_id`]) of an `x5c` (base64 DER, leaf first),
+/// read without verifying anything (a wallet looking at its own stored credential);
+/// `None` when a certificate does not decode.
+pub fn x5c_authority_key_ids(x5c: &[String]) -> Option<Vec<Vec<u8>>> {
+    if x5c.len() > MAX_CHAIN_LEN {
+        return None;
+    }
+    let mut out = Vec::new();
+    for (i, c) in x5c.iter().enumerate() {
+        let der = base64::engine::general_purpose::STANDARD.decode(c.trim()).ok()?;
+        let cert = parse(&der, i).ok()?;
+        out.extend(authority_key_id(&cert));
+    }
+    Some(out)
 }
 
 fn parse(der: &[u8], index: usize) -> Result<X509Certificate<'_>, X509Error> {
@@ -596,7 +626,7 @@ impl TrustAnchors {
             let Ok(rc) = parse(&root.der, root_index) else { continue };
             if &root.der == ders.last().unwrap_or(&Vec::new()) && certs.len() == 1 {
                 // The leaf is the root itself (a self-signed trust anchor key).
-                return Ok(VerifiedChain { leaf_key: public_key(&rc, 0)?, san_uris, san_dns, revocation: Vec::new() });
+                return Ok(VerifiedChain { leaf_key: public_key(&rc, 0)?, san_uris, san_dns, revocation: Vec::new(), authority_key_ids: authority_key_id(&rc).into_iter().collect() });
             }
             if top.issuer().as_raw() != rc.subject().as_raw() {
                 continue;
@@ -612,7 +642,8 @@ impl TrustAnchors {
             check_name_constraints(&rc, root_index, &san_uris, &san_dns)?;
             revocation.extend(crl::RevocationPoint::of(top, top_index, root_key));
             let leaf = certs.first().ok_or(X509Error::Empty)?;
-            return Ok(VerifiedChain { leaf_key: public_key(leaf, 0)?, san_uris, san_dns, revocation });
+            let authority_key_ids = certs.iter().filter_map(authority_key_id).collect();
+            return Ok(VerifiedChain { leaf_key: public_key(leaf, 0)?, san_uris, san_dns, revocation, authority_key_ids });
         }
         Err(X509Error::UntrustedRoot)
     }

@@ -84,6 +84,22 @@ impl Pki {
         p.signed_by(&OurKey(point), &Issuer::from_params(&self.root_params, &self.root_key)).unwrap().der().to_vec()
     }
 
+    /// [`Self::leaf`] with an AuthorityKeyIdentifier extension ([`Self::root_key_id`]).
+    pub(crate) fn leaf_with_aki(&self, key: &SoftwareSigner, uri: &str) -> Vec<u8> {
+        let mut p = params("protocol key");
+        let host = crate::x509::uri_host(uri).unwrap();
+        p.subject_alt_names = vec![SanType::URI(uri.try_into().unwrap()), SanType::DnsName(host.as_str().try_into().unwrap())];
+        p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        p.use_authority_key_identifier_extension = true;
+        let point = key.public_jwk().params.ec_point().unwrap();
+        p.signed_by(&OurKey(point), &Issuer::from_params(&self.root_params, &self.root_key)).unwrap().der().to_vec()
+    }
+
+    /// The root's key identifier (what [`Self::leaf_with_aki`] names as its AKI).
+    pub(crate) fn root_key_id(&self) -> Vec<u8> {
+        self.root_params.key_identifier(&self.root_key)
+    }
+
     /// A long-lived signing certificate: [`Self::leaf`] with `serial` and a CRL
     /// Distribution Point at `crl_uri`.
     pub(crate) fn signing_leaf(&self, key: &SoftwareSigner, uri: &str, serial: &[u8], crl_uri: &str) -> Vec<u8> {

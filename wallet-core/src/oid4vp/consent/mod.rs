@@ -24,7 +24,7 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value};
 
 use super::dcql::matcher::{Missing, satisfied_by};
-use super::dcql::{CredentialFormat, CredentialView, MatchError, match_wallet};
+use super::dcql::{CredentialFormat, CredentialView, IssuerAuthorities, MatchError, match_wallet_with_issuers};
 use super::request_object::{RedirectRule, VerifiedRequest};
 use super::request_url::RequestUrlError;
 use super::response::{AuthorizationResponse, ErrorResponse, ResponseError, ResponseUriAnswer, VerifierErrorAnswer, VpToken, post_request, response_form};
@@ -265,7 +265,10 @@ fn value_at<'a>(claims: &'a Map<String, Value>, path: &ClaimPath) -> Option<&'a 
 
 impl ConsentRequest {
     /// Builds the consent model from a verified request and the stored credentials
-    /// (`dc+sd-jwt` ones are matched; others are listed as missing for now).
+    /// (`dc+sd-jwt` ones are matched; others are listed as missing for now). A Credential
+    /// Query's `trusted_authorities` (OpenID4VP 1.0 §6.1.1) leaves out the credentials whose
+    /// own header (`trust_chain`, `x5c`) shows an issuer matching none of them; one the wallet
+    /// cannot tell about is offered ([`super::dcql::matcher`] says why).
     pub fn new(request: VerifiedRequest, rp: RpEvaluation, stored: Vec<StoredCredential>) -> Result<Self, ConsentError> {
         let mut parsed = Vec::new();
         for s in stored.into_iter().filter(|s| s.summary.format == super::dcql::FORMAT_SD_JWT_VC) {
@@ -276,7 +279,13 @@ impl ConsentRequest {
         let f = CredentialFormat::SdJwtVc;
         let views: Vec<CredentialView<'_>> =
             parsed.iter().map(|(s, _, c)| CredentialView { format: &f, vct: Some(s.vct.as_str()), doctype: None, claims: c }).collect();
-        let m = match_wallet(&request.dcql_query, &views);
+        // What each credential's own header says of its issuer, for `trusted_authorities`
+        // (OpenID4VP 1.0 §6.1.1; unverified: it only decides what is offered).
+        let issuers: Vec<IssuerAuthorities> = parsed
+            .iter()
+            .map(|(_, sd, _)| crate::jose::CompactJws::parse(sd.issuer_jwt()).map(|j| IssuerAuthorities::from_unverified_header(j.header())).unwrap_or_default())
+            .collect();
+        let m = match_wallet_with_issuers(&request.dcql_query, &views, &issuers);
         let required_ids: Option<Vec<&str>> = request.dcql_query.credential_sets.as_ref().map(|sets| {
             sets.iter().filter(|s| s.required).flat_map(|s| s.options.iter().flatten().map(String::as_str)).collect()
         });

@@ -409,3 +409,27 @@ fn refused_requests_are_logged_with_why() {
     assert!(matches!(&outcomes[&c].1, TransactionOutcome::Rejected { reason } if reason.contains("415")), "{:?}", outcomes[&c]);
     assert_eq!(outcomes[&d].1, TransactionOutcome::Rejected { reason: "the relying party is not authorised: it shows no trust mark".into() });
 }
+
+/// OpenID4VP 1.0 §6.1.1 on the wallet side: the stored PID's header (`trust_chain` to the
+/// fixture's anchor, `x5c`) tells whether it can satisfy `trusted_authorities`; it is offered
+/// for its own anchor, not for another one.
+#[test]
+fn only_credentials_from_a_trusted_authority_are_offered() {
+    use crate::oid4vp::dcql::{IssuerAuthorities, TrustedAuthorityQuery};
+    let fx = Fixture::new();
+    let read = IssuerAuthorities::from_unverified_header(&fx.pid_header());
+    assert_eq!(read.federation_entities, Some(vec![ISSUER.to_owned(), TA.to_owned()]));
+    assert_eq!(read.authority_key_ids, Some(vec![]), "the fixture's leaf has no AKI");
+    let dir = tempfile::tempdir().unwrap();
+    let (s, pid) = store(&dir, &fx, true);
+    let pid = pid.unwrap();
+    for (anchor, offered) in [(TA, true), ("https://other-ta.example.it", false)] {
+        let mut req = open_request(&fx);
+        req.dcql_query.credentials[0].trusted_authorities = Some(vec![TrustedAuthorityQuery::openid_federation(&[anchor])]);
+        let rp = evaluate_rp(&req, None, &TrustMarkInputs::default(), NOW);
+        let consent = ConsentRequest::from_store(req, rp, &s).unwrap();
+        let ids: Vec<&CredentialId> = consent.queries[0].candidates.iter().map(|c| &c.credential_id).collect();
+        assert_eq!(ids, if offered { vec![&pid] } else { vec![] }, "{anchor}");
+        assert_eq!(consent.satisfiable, offered, "{anchor}");
+    }
+}

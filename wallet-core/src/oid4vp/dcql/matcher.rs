@@ -11,6 +11,18 @@
 //! A credential is seen through a [`CredentialView`]: format, type and its claims (for the
 //! wallet every claim with every disclosure embedded; for the verifier what was disclosed).
 //!
+//! `trusted_authorities` (§6.1.1: "Every Credential returned by the Wallet SHOULD match at
+//! least one of the conditions"): [`match_wallet_with_issuers`] leaves out a credential whose
+//! issuer, as the wallet reads it ([`IssuerAuthorities`]), matches none
+//! ([`QueryMatch::untrusted`]). When the wallet cannot tell ([`AuthorityMatch::CannotTell`]:
+//! the credential carries no `trust_chain` for an `openid_federation` entry, no `x5c` for an
+//! `aki` one, or the entries are `etsi_tl` or of unknown types), the credential is still
+//! offered: the text is a SHOULD, the verifier "must verify that the issuer of a received
+//! presentation is trusted on their own", and the wallet does not fetch anything to find
+//! out (§15.10 "Establishing Trust in the Issuers": online resolution can leak who presents
+//! what). The verifier side ([`crate::oid4vp::verify`]) enforces the entries on what it
+//! validated of the issuer.
+//!
 //! Selection rules (§6.4.1): without `claims`, nothing beyond the always-visible claims is
 //! asked; with `claims` and no `claim_sets`, all of them; with `claim_sets`, the first option
 //! (the verifier's order of preference) that the credential can satisfy. A claim with `values`
@@ -27,6 +39,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
+use super::trusted::{AuthorityMatch, IssuerAuthorities};
 use super::{ClaimPathPattern, ClaimsQuery, CredentialFormat, CredentialQuery, DcqlQuery};
 use crate::sd_jwt::ClaimPath;
 
@@ -150,8 +163,12 @@ pub struct QueryMatch {
     pub query_id: String,
     /// Credentials that can answer, in the order given.
     pub candidates: Vec<CandidateMatch>,
-    /// Why none can, when `candidates` is empty.
+    /// Why none can, when `candidates` is empty ([`Missing::NoCredentialOfType`] also when
+    /// the only credentials that would answer are in `untrusted`).
     pub missing: Option<Missing>,
+    /// Stored credentials (positions, as in `candidates`) that would answer but whose issuer
+    /// matches none of the query's `trusted_authorities` (§6.1.1): not offered.
+    pub untrusted: Vec<usize>,
 }
 
 /// The wallet's view of a whole query.
@@ -189,23 +206,40 @@ pub fn satisfied_by(query: &DcqlQuery, answered: &dyn Fn(&str) -> bool) -> Resul
     }
 }
 
-/// The wallet side: which of `stored` can answer each Credential Query, with what.
+/// The wallet side: which of `stored` can answer each Credential Query, with what. Nothing
+/// is known of the issuers: `trusted_authorities` filters nothing (see
+/// [`match_wallet_with_issuers`]).
 pub fn match_wallet(query: &DcqlQuery, stored: &[CredentialView<'_>]) -> WalletMatch {
+    match_wallet_with_issuers(query, stored, &[])
+}
+
+/// [`match_wallet`], with what the wallet knows of each stored credential's issuer
+/// (`issuers[i]` for `stored[i]`; absent: nothing known): a credential whose issuer matches
+/// none of a query's `trusted_authorities` is not offered for it (OpenID4VP 1.0 §6.1.1; the
+/// module docs say what happens when the wallet cannot tell).
+pub fn match_wallet_with_issuers(query: &DcqlQuery, stored: &[CredentialView<'_>], issuers: &[IssuerAuthorities]) -> WalletMatch {
+    let unknown = IssuerAuthorities::default();
     let queries: Vec<QueryMatch> = query
         .credentials
         .iter()
         .map(|q| {
             let mut candidates = Vec::new();
+            let mut untrusted = Vec::new();
             let mut missing = None;
             for (index, c) in stored.iter().enumerate() {
                 match select(q, c) {
+                    Ok(_)
+                        if q.trusted_authorities.as_deref().is_some_and(|ta| issuers.get(index).unwrap_or(&unknown).check(ta) == AuthorityMatch::NoMatch) =>
+                    {
+                        untrusted.push(index);
+                    }
                     Ok(selection) => candidates.push(CandidateMatch { index, selection }),
                     Err(Missing::Claims(m)) if !matches!(missing, Some(Missing::Claims(_))) => missing = Some(Missing::Claims(m)),
                     Err(_) => {}
                 }
             }
             let missing = candidates.is_empty().then(|| missing.unwrap_or(Missing::NoCredentialOfType));
-            QueryMatch { query_id: q.id.clone(), candidates, missing }
+            QueryMatch { query_id: q.id.clone(), candidates, missing, untrusted }
         })
         .collect();
     let satisfiable = satisfied_by(query, &|id| queries.iter().any(|m| m.query_id == id && !m.candidates.is_empty())).is_ok();

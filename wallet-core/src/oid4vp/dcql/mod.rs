@@ -9,13 +9,18 @@
 //!   draft-era verifiers omit it, and always emit it.
 //! * Credential Queries that no `credential_sets` option names are optional: they may be
 //!   answered, never required.
-//! * Unknown members are ignored (the query language is extensible), except that
-//!   `trusted_authorities` is kept opaque and not enforced by the matcher.
+//! * Unknown members are ignored (the query language is extensible).
+//! * `trusted_authorities` (§6.1.1) is typed and validated ([`trusted`]); the verifier
+//!   enforces it on the issuer it validated, the wallet offers only credentials that can
+//!   satisfy it when it can tell ([`matcher::match_wallet_with_issuers`]). `etsi_tl` and
+//!   unknown types are kept, never matched by the verifier, and leave the wallet unable to
+//!   tell.
 //! * `require_cryptographic_holder_binding` defaults to `true`; IT-Wallet credentials are all
 //!   key-bound, and the verifier always demands a KB-JWT.
 
 pub mod matcher;
 pub mod path;
+pub mod trusted;
 
 use std::collections::HashSet;
 
@@ -24,9 +29,10 @@ use serde_json::{Map, Value};
 
 pub use matcher::{
     CandidateMatch, ClaimSelection, CredentialView, MatchError, Missing, Presented, QueryMatch, WalletMatch, check_presentation, check_response,
-    match_wallet, select,
+    match_wallet, match_wallet_with_issuers, select,
 };
 pub use path::{ClaimPathPattern, MAX_PATH_LEN, PathPatternElement};
+pub use trusted::{AuthorityMatch, IssuerAuthorities, TrustedAuthoritiesProblem, TrustedAuthorityQuery, TrustedAuthorityType};
 
 /// Bounds: at most this many Credential Queries, Claims Queries per credential, values per
 /// claim, credential sets, options per set.
@@ -95,6 +101,14 @@ pub enum DcqlError {
     /// A value in `values` is not a string, integer or boolean.
     #[error("claim values in `{0}` must be strings, integers or booleans")]
     BadValue(String),
+    /// A malformed `trusted_authorities` (OpenID4VP 1.0 §6.1.1).
+    #[error("credential query `{credential}`: trusted_authorities {problem}")]
+    BadTrustedAuthorities {
+        /// The Credential Query.
+        credential: String,
+        /// What is wrong.
+        problem: TrustedAuthoritiesProblem,
+    },
 }
 
 impl DcqlError {
@@ -242,9 +256,9 @@ pub struct CredentialQuery {
     /// `require_cryptographic_holder_binding` (default `true`).
     #[serde(default = "default_true", skip_serializing_if = "is_true")]
     pub require_cryptographic_holder_binding: bool,
-    /// `trusted_authorities`, kept opaque.
+    /// `trusted_authorities` (§6.1.1): the credential's issuer should match one entry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub trusted_authorities: Option<Value>,
+    pub trusted_authorities: Option<Vec<TrustedAuthorityQuery>>,
 }
 
 impl CredentialQuery {
@@ -307,6 +321,9 @@ fn bounded<T>(v: &[T], what: &'static str) -> Result<(), DcqlError> {
 impl CredentialQuery {
     fn validate(&self) -> Result<(), DcqlError> {
         check_id(&self.id)?;
+        if let Some(ta) = &self.trusted_authorities {
+            trusted::validate(&self.id, ta)?;
+        }
         if let Some(v) = &self.meta.vct_values {
             bounded(v, "meta.vct_values")?;
         }
@@ -361,6 +378,10 @@ impl DcqlQuery {
         if json.len() > MAX_QUERY_LEN {
             return Err(DcqlError::TooLarge("query"));
         }
+        if json.contains("trusted_authorities") {
+            // Through a `Value`, so that a malformed one is named (`trusted::check_json`).
+            return Self::from_value(serde_json::from_str(json).map_err(|e| Self::classify(&e))?);
+        }
         let q: Self = serde_json::from_str(json).map_err(|e| Self::classify(&e))?;
         q.validate()?;
         Ok(q)
@@ -368,6 +389,7 @@ impl DcqlQuery {
 
     /// Parses and validates a query from a JSON value (the `dcql_query` claim).
     pub fn from_value(v: Value) -> Result<Self, DcqlError> {
+        trusted::check_json(&v)?;
         let q: Self = serde_json::from_value(v).map_err(|e| Self::classify(&e))?;
         q.validate()?;
         Ok(q)

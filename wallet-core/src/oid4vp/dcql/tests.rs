@@ -200,3 +200,106 @@ fn verifier_side_response_checks() {
     r4.insert("my_credential".to_owned(), vec![wrong]);
     assert_eq!(check_response(&q, &r4), Err(MatchError::WrongType("my_credential".into())));
 }
+
+/// OpenID4VP 1.0 §6.1.1: the three defined types parse to the typed model, an unknown type is
+/// kept as such (its own members ignored), and the query round-trips.
+#[test]
+fn trusted_authorities_parse_to_the_typed_model() {
+    let q = DcqlQuery::parse(&vector("trusted_authorities.json")).unwrap();
+    let ta = q.credentials[0].trusted_authorities.as_ref().unwrap();
+    let kinds: Vec<&TrustedAuthorityType> = ta.iter().map(|e| &e.kind).collect();
+    assert_eq!(
+        kinds,
+        [&TrustedAuthorityType::Aki, &TrustedAuthorityType::EtsiTl, &TrustedAuthorityType::OpenidFederation, &TrustedAuthorityType::Other("x_example_registry".into())]
+    );
+    assert_eq!(ta[2].values, ["https://trustanchor.example.com"]);
+    assert_eq!(ta[0], TrustedAuthorityQuery::aki(&[&base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, "s9tIpPmhxdiuNkHMEWNpYim8S8Y").unwrap()]));
+    assert_eq!(DcqlQuery::from_value(q.to_value()).unwrap(), q);
+    assert_eq!(q.to_value()["credentials"][0]["trusted_authorities"][2], json!({"type": "openid_federation", "values": ["https://trustanchor.example.com"]}));
+    // `null` reads as absent, as for the other optional members.
+    assert_eq!(with(|v| v["credentials"][0]["trusted_authorities"] = Value::Null).unwrap().credentials[0].trusted_authorities, None);
+}
+
+/// Each malformed form of `trusted_authorities` is refused, naming what is wrong.
+#[test]
+fn trusted_authorities_malformed_forms_are_named() {
+    use TrustedAuthoritiesProblem as P;
+    let vectors: [(&str, Value, P); 12] = [
+        ("not an array", json!({"type": "aki", "values": ["AQ"]}), P::NotAnArray),
+        ("empty array", json!([]), P::Empty),
+        ("entry not an object", json!(["aki"]), P::NotAnObject(0)),
+        ("no type", json!([{"values": ["AQ"]}]), P::BadType(0)),
+        ("type not a string", json!([{"type": 1, "values": ["AQ"]}]), P::BadType(0)),
+        ("no values", json!([{"type": "aki"}]), P::NoValues(0)),
+        ("values not an array", json!([{"type": "openid_federation", "values": "https://ta.example.it"}]), P::NoValues(0)),
+        ("empty values", json!([{"type": "openid_federation", "values": ["https://ta.example.it"]}, {"type": "etsi_tl", "values": []}]), P::EmptyValues(1)),
+        ("non-string value", json!([{"type": "openid_federation", "values": ["https://ta.example.it", 7]}]), P::NonStringValue { entry: 0, value: 1 }),
+        ("aki not base64url", json!([{"type": "aki", "values": ["s9tI+PmhxdiuNkHMEWNpYim8S8Y="]}]), P::BadAki { entry: 0, value: "s9tI+PmhxdiuNkHMEWNpYim8S8Y=".into() }),
+        ("aki empty", json!([{"type": "aki", "values": [""]}]), P::BadAki { entry: 0, value: String::new() }),
+        ("too many entries", Value::Array(vec![json!({"type": "aki", "values": ["AQ"]}); MAX_ITEMS + 1]), P::TooManyEntries),
+    ];
+    for (name, ta, problem) in vectors {
+        let expected = DcqlError::BadTrustedAuthorities { credential: "pid".into(), problem };
+        assert_eq!(with(|v| v["credentials"][0]["trusted_authorities"] = ta.clone()).unwrap_err(), expected, "{name} (from_value)");
+        let mut v: Value = serde_json::from_str(&vector("claim_sets.json")).unwrap();
+        v["credentials"][0]["trusted_authorities"] = ta;
+        assert_eq!(DcqlQuery::parse(&v.to_string()).unwrap_err(), expected, "{name} (parse)");
+    }
+    // A query built in code is held to the same rules.
+    let mut q = DcqlQuery::parse(&vector("claim_sets.json")).unwrap();
+    q.credentials[0].trusted_authorities = Some(vec![TrustedAuthorityQuery { kind: TrustedAuthorityType::OpenidFederation, values: vec![] }]);
+    assert_eq!(q.validate().unwrap_err(), DcqlError::BadTrustedAuthorities { credential: "pid".into(), problem: P::EmptyValues(0) });
+    assert_eq!(q.validate().unwrap_err().to_string(), "credential query `pid`: trusted_authorities entry 0 has empty `values`");
+}
+
+/// Matching (§6.1.1): one value of one entry suffices; `etsi_tl` and unknown types, or a part
+/// of the issuer not known, cannot be told.
+#[test]
+fn trusted_authorities_matching() {
+    let fed = TrustedAuthorityQuery::openid_federation(&["https://ta.example.it"]);
+    let aki = TrustedAuthorityQuery::aki(&[b"key-1"]);
+    let tl = TrustedAuthorityQuery { kind: TrustedAuthorityType::EtsiTl, values: vec!["https://lotl.example.com".into()] };
+    let known = |entities: &[&str], akis: &[&[u8]]| IssuerAuthorities {
+        federation_entities: Some(entities.iter().map(|e| (*e).to_owned()).collect()),
+        authority_key_ids: Some(akis.iter().map(|k| k.to_vec()).collect()),
+    };
+    let issuer = known(&["https://pid.example.it", "https://ta.example.it"], &[b"key-1"]);
+    assert_eq!(issuer.check(std::slice::from_ref(&fed)), AuthorityMatch::Matches);
+    assert_eq!(issuer.check(std::slice::from_ref(&aki)), AuthorityMatch::Matches);
+    let other = known(&["https://pid.example.it", "https://other-ta.example.it"], &[b"key-2"]);
+    assert_eq!(other.check(&[fed.clone(), aki.clone()]), AuthorityMatch::NoMatch);
+    assert_eq!(other.check(&[fed.clone(), tl.clone()]), AuthorityMatch::CannotTell);
+    assert_eq!(issuer.check(&[tl.clone(), fed.clone()]), AuthorityMatch::Matches);
+    assert_eq!(IssuerAuthorities::default().check(std::slice::from_ref(&fed)), AuthorityMatch::CannotTell);
+    // Only the chain known: an `aki` entry cannot be told, a federation one can.
+    let chain_only = IssuerAuthorities { authority_key_ids: None, ..other.clone() };
+    assert_eq!(chain_only.check(std::slice::from_ref(&aki)), AuthorityMatch::CannotTell);
+    assert_eq!(chain_only.check(std::slice::from_ref(&fed)), AuthorityMatch::NoMatch);
+}
+
+/// The wallet offers only credentials whose issuer can satisfy `trusted_authorities`; one it
+/// cannot tell about is still offered; a query without it is unchanged.
+#[test]
+fn wallet_side_trusted_authorities_filter_candidates() {
+    let mut q = DcqlQuery::parse(&vector("simple.json")).unwrap();
+    let full = json!({"last_name": "Doe", "first_name": "John", "address": {"street_address": "Via Roma 1"}});
+    let f = CredentialFormat::SdJwtVc;
+    let view = CredentialView { format: &f, vct: Some(IDENTITY), doctype: None, claims: sd(&full) };
+    let stored = [view, view, view];
+    let chain = |ta: &str| IssuerAuthorities { federation_entities: Some(vec!["https://issuer.example".into(), ta.into()]), authority_key_ids: None };
+    let issuers = [chain("https://ta.example.it"), chain("https://other-ta.example.it"), IssuerAuthorities::default()];
+    let all = match_wallet_with_issuers(&q, &stored, &issuers);
+    assert_eq!(all.queries[0].candidates.len(), 3);
+    assert!(all.queries[0].untrusted.is_empty());
+    q.credentials[0].trusted_authorities = Some(vec![TrustedAuthorityQuery::openid_federation(&["https://ta.example.it"])]);
+    let m = match_wallet_with_issuers(&q, &stored, &issuers);
+    assert_eq!(m.queries[0].candidates.iter().map(|c| c.index).collect::<Vec<_>>(), [0, 2]);
+    assert_eq!(m.queries[0].untrusted, [1]);
+    // Only the untrusted one stored: nothing to offer.
+    let m = match_wallet_with_issuers(&q, &stored[1..2], &issuers[1..2]);
+    assert!(!m.satisfiable);
+    assert_eq!(m.queries[0].missing, Some(Missing::NoCredentialOfType));
+    assert_eq!(m.queries[0].untrusted, [0]);
+    // `match_wallet` knows nothing of issuers: it filters nothing.
+    assert_eq!(match_wallet(&q, &stored).queries[0].candidates.len(), 3);
+}

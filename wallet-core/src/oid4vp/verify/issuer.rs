@@ -13,6 +13,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::{PresentationContext, Refusal};
+use crate::oid4vp::dcql::IssuerAuthorities;
 use crate::federation::chain::{ValidatedChain, validate};
 use crate::federation::resolver::CREDENTIAL_ISSUER;
 use crate::federation::{ChainCollector, EntityId, FederationError};
@@ -153,6 +154,10 @@ pub struct TrustedIssuer {
     pub allowed_vcts: Option<Vec<String>>,
     /// Its metadata `jwks` (status list tokens are checked with them).
     pub jwks: Option<JwkSet>,
+    /// What was validated of it, for `trusted_authorities` (OpenID4VP 1.0 §6.1.1): the
+    /// entities of its validated trust chain (issuer, intermediates, anchor; none without a
+    /// chain) and the AKIs of its validated `x5c` chain (none when no `x5c` was validated).
+    pub authorities: IssuerAuthorities,
 }
 
 fn untrusted(msg: impl Into<String>) -> Refusal {
@@ -225,26 +230,36 @@ pub(crate) async fn establish(iss: &str, header: &JwsHeader, ctx: &PresentationC
             Some(marks) => marks.check(&chain, ctx.now).await.map_err(|e| untrusted(format!("trust mark: {e}")))?,
             None => None,
         };
+        let mut authority_key_ids = Vec::new();
         if let (Some(anchors), Some(x5c)) = (ctx.x509_anchors, &header.x5c) {
             let v = anchors.verify_chain(x5c, ctx.now).map_err(|e| untrusted(format!("x5c: {e}")))?;
             if v.leaf_key.thumbprint() != key.thumbprint() {
                 return Err(untrusted("x5c leaf key is not the issuer's federation key"));
             }
             check_revocation(&v, ctx).await?;
+            authority_key_ids = v.authority_key_ids;
         }
         let organization_name = chain
             .metadata_of("federation_entity")
             .and_then(|m| m.get("organization_name"))
             .and_then(Value::as_str)
             .map(str::to_owned);
+        let entities: Vec<String> = chain.statements.iter().map(|s| s.claims.iss.to_string()).collect();
+        let mut federation_entities = entities.clone();
+        for e in [chain.subject.claims.sub.to_string(), chain.trust_anchor.to_string()] {
+            if !federation_entities.contains(&e) {
+                federation_entities.push(e);
+            }
+        }
+        let authorities = IssuerAuthorities { federation_entities: Some(federation_entities), authority_key_ids: Some(authority_key_ids) };
         let path = IssuerTrustPath::TrustChain {
             trust_anchor: chain.trust_anchor.clone(),
-            entities: chain.statements.iter().map(|s| s.claims.iss.to_string()).collect(),
+            entities,
             from_header,
             organization_name,
             trust_mark,
         };
-        return Ok(TrustedIssuer { key, path, allowed_vcts: Some(allowed_vcts(md)), jwks: Some(jwks) });
+        return Ok(TrustedIssuer { key, path, allowed_vcts: Some(allowed_vcts(md)), jwks: Some(jwks), authorities });
     }
 
     match (ctx.x509_anchors, &header.x5c) {
@@ -260,7 +275,8 @@ pub(crate) async fn establish(iss: &str, header: &JwsHeader, ctx: &PresentationC
                 return Err(untrusted("the x5c leaf certificate does not name the issuer"));
             }
             check_revocation(&v, ctx).await?;
-            Ok(TrustedIssuer { key: v.leaf_key, path: IssuerTrustPath::X5c { san_uris: v.san_uris, san_dns: v.san_dns }, allowed_vcts: None, jwks: None })
+            let authorities = IssuerAuthorities { federation_entities: Some(Vec::new()), authority_key_ids: Some(v.authority_key_ids) };
+            Ok(TrustedIssuer { key: v.leaf_key, path: IssuerTrustPath::X5c { san_uris: v.san_uris, san_dns: v.san_dns }, allowed_vcts: None, jwks: None, authorities })
         }
         _ => Err(untrusted(chain_error.unwrap_or_else(|| "neither a trust chain nor an x5c chain to a configured anchor".into()))),
     }

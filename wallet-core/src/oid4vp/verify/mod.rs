@@ -4,7 +4,12 @@
 //!
 //! One presentation, in this order, each failure a [`Refusal`] naming the rule:
 //! 1. issuer trust ([`TrustedIssuer`], [`IssuerTrustPath`]): trust chain (header or resolved) to a configured anchor, or
-//!    the `x5c` leaf chained to the federation CA ([`Refusal::UntrustedIssuer`]);
+//!    the `x5c` leaf chained to the federation CA ([`Refusal::UntrustedIssuer`]); then, when the
+//!    Credential Query has `trusted_authorities` (OpenID4VP 1.0 §6.1.1), the issuer must match
+//!    one entry on what was just validated ([`TrustedIssuer::authorities`]): `openid_federation`
+//!    an entity of the validated chain (issuer, intermediate, anchor), `aki` the AKI of a
+//!    certificate of the validated `x5c` chain; `etsi_tl` and unknown types are never matched
+//!    (no Trusted List support) ([`Refusal::UntrustedAuthority`]);
 //! 2. the SD-JWT VC with [`crate::sd_jwt::Verifier`]: `typ`, issuer signature
 //!    ([`Refusal::BadSignature`]), digests, `exp` (REQUIRED) and `nbf` ([`Refusal::Expired`]), the KB-JWT
 //!    (REQUIRED: `typ`, `cnf` key, `aud` = the `client_id` with or without its prefix,
@@ -37,7 +42,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::client_id::ClientId;
-use super::dcql::{CredentialFormat, CredentialQuery, CredentialView, DcqlQuery, MatchError, Presented, check_presentation, matcher::satisfied_by};
+use super::dcql::{AuthorityMatch, CredentialFormat, CredentialQuery, CredentialView, DcqlQuery, MatchError, Presented, check_presentation, matcher::satisfied_by};
 use super::response::{AuthorizationResponse, ErrorResponse, PostedResponse, ResponseError, decrypt_response};
 use crate::federation::chain::TrustAnchorConfig;
 use crate::jose::{CompactJws, ContentEncryption, DecryptionKey, Jwk};
@@ -111,6 +116,18 @@ pub enum Refusal {
         /// The credential type.
         vct: String,
     },
+    /// The issuer matches none of its Credential Query's `trusted_authorities` (OpenID4VP 1.0
+    /// §6.1.1), judged on the trust chain and `x5c` chain validated for it. A trust failure,
+    /// like [`Self::UntrustedIssuer`], and as definite: an `etsi_tl` or unknown-type entry
+    /// cannot be matched here (no Trusted List support), so it satisfies nothing on its own
+    /// (`unsupported` names the types the query had that we cannot match).
+    #[error("issuer is none of the trusted authorities of credential query `{query}`{}", unsupported_note(.unsupported))]
+    UntrustedAuthority {
+        /// The Credential Query.
+        query: String,
+        /// The query's entry types we cannot match (`etsi_tl`, unknown ones).
+        unsupported: Vec<String>,
+    },
     /// The issuer's signature does not verify.
     #[error("issuer signature invalid")]
     BadSignature,
@@ -167,6 +184,10 @@ pub enum Refusal {
     UnsupportedFormat(String),
 }
 
+fn unsupported_note(types: &[String]) -> String {
+    if types.is_empty() { String::new() } else { format!(" (cannot match {})", types.join(", ")) }
+}
+
 impl Refusal {
     /// The HTTP status the `response_uri` answers with (IT-Wallet §5.1): 403 for key binding,
     /// nonce and trust failures ("bad KB-JWT signature, or wrong nonce, or untrusted
@@ -175,7 +196,7 @@ impl Refusal {
     /// certificate is a trust failure: the issuer is no longer trusted.
     pub fn http_status(&self) -> u16 {
         match self {
-            Self::KeyBinding(_) | Self::UntrustedIssuer(_) | Self::IssuerNotAllowedForVct { .. } | Self::CertificateRevoked(_) => 403,
+            Self::KeyBinding(_) | Self::UntrustedIssuer(_) | Self::UntrustedAuthority { .. } | Self::IssuerNotAllowedForVct { .. } | Self::CertificateRevoked(_) => 403,
             _ => 400,
         }
     }
@@ -187,7 +208,7 @@ impl Refusal {
 
     /// A stable machine-readable code for the rule that refused, one per variant, for
     /// integrators and pages to act on (the `Display` text is for people and may change):
-    /// `malformed_presentation`, `untrusted_issuer`, `issuer_not_allowed_for_type`,
+    /// `malformed_presentation`, `untrusted_issuer`, `untrusted_authority`, `issuer_not_allowed_for_type`,
     /// `bad_issuer_signature`, `expired`, `not_yet_valid`, `key_binding_failed`,
     /// `invalid_credential`, `invalid_data_model`, `revoked`, `suspended`, `status_not_understood`,
     /// `status_unavailable`, `issuer_certificate_revoked`, `issuer_certificate_status_unknown`,
@@ -196,6 +217,7 @@ impl Refusal {
         match self {
             Self::Malformed(_) => "malformed_presentation",
             Self::UntrustedIssuer(_) => "untrusted_issuer",
+            Self::UntrustedAuthority { .. } => "untrusted_authority",
             Self::IssuerNotAllowedForVct { .. } => "issuer_not_allowed_for_type",
             Self::BadSignature => "bad_issuer_signature",
             Self::Expired { .. } => "expired",
@@ -434,6 +456,18 @@ pub async fn verify_presentation(presentation: &str, query: &CredentialQuery, ct
 
     // 1. Issuer trust.
     let trusted = issuer::establish(&iss, header, ctx).await?;
+    // ... and the query's trusted authorities (OpenID4VP 1.0 §6.1.1), on what was validated.
+    if let Some(ta) = &query.trusted_authorities
+        && trusted.authorities.check(ta) != AuthorityMatch::Matches
+    {
+        let mut unsupported: Vec<String> = Vec::new();
+        for e in ta.iter().filter(|e| !e.kind.is_supported()) {
+            if !unsupported.iter().any(|u| u == e.kind.as_str()) {
+                unsupported.push(e.kind.as_str().to_owned());
+            }
+        }
+        return Err(Refusal::UntrustedAuthority { query: query.id.clone(), unsupported });
+    }
 
     // 2. The SD-JWT VC and its key binding.
     let fixed = issuer::FixedKey(&trusted.key);

@@ -10,6 +10,7 @@ use crate::x509::crl::CrlFetcher;
 use crate::federation::chain::{ValidatedChain, validate};
 use crate::federation::{EntityId, FederationError};
 use crate::jose::{JwsAlg, JwsHeader, Signer, SoftwareSigner};
+use crate::oid4vp::dcql::TrustedAuthorityQuery;
 use crate::oid4vp::dcql::matcher::MatchError;
 use crate::oid4vp::response::{VpToken, response_form};
 use crate::oid4vp::testing::*;
@@ -714,6 +715,7 @@ fn every_refusal_has_a_distinct_code_and_the_indeterminate_ones_are_named() {
     let all = [
         Refusal::Malformed("x".into()),
         Refusal::UntrustedIssuer("x".into()),
+        Refusal::UntrustedAuthority { query: "q".into(), unsupported: vec![] },
         Refusal::IssuerNotAllowedForVct { issuer: "i".into(), vct: "v".into() },
         Refusal::BadSignature,
         Refusal::Expired { exp: 1 },
@@ -900,4 +902,95 @@ fn an_issuer_without_a_required_trust_mark_is_untrusted() {
     // Not required: the x5c path is as before (then refused for the vct, not for a mark).
     let off = Marks { required: false, holders: vec![], asked: Default::default() };
     assert_eq!(verify(&x5c_only, &off).unwrap_err(), Refusal::IssuerNotAllowedForVct { issuer: ISSUER.into(), vct: PID_VCT.into() });
+}
+
+/// The PID query with `trusted_authorities` set to `ta`.
+fn pid_query_trusting(ta: Value) -> DcqlQuery {
+    let mut v = Fixture::pid_query().to_value();
+    v["credentials"][0]["trusted_authorities"] = ta;
+    DcqlQuery::from_value(v).unwrap()
+}
+
+/// [`check`] against `q` (with `x509` anchors when `with_x509`).
+fn check_query(fx: &Fixture, presentation: &str, q: &DcqlQuery, with_x509: bool) -> Result<VerifiedPresentation, Refusal> {
+    let cid = fx.client_id();
+    let anchors = [fx.anchor()];
+    let x509 = fx.pki.anchors();
+    let cache = StatusCache::new();
+    let lists = valid_lists(fx);
+    let ctx = PresentationContext {
+        federation_anchors: &anchors,
+        x509_anchors: with_x509.then_some(&x509),
+        status: Some((&cache, &lists)),
+        ..PresentationContext::new(&cid, NONCE, NOW)
+    };
+    block_on(verify_presentation(presentation, &q.credentials[0], &ctx))
+}
+
+fn untrusted_authority(unsupported: &[&str]) -> Refusal {
+    Refusal::UntrustedAuthority { query: "pid".into(), unsupported: unsupported.iter().map(|s| (*s).to_owned()).collect() }
+}
+
+/// OpenID4VP 1.0 §6.1.1 `openid_federation`: an entity of the issuer's validated trust chain
+/// (its anchor, or the issuer itself) satisfies the query; another anchor is refused with
+/// its own refusal, a definite trust failure (403).
+#[test]
+fn trusted_authorities_openid_federation_is_matched_on_the_validated_chain() {
+    let fx = Fixture::new();
+    let p = good(&fx);
+    assert!(check_query(&fx, &p, &Fixture::pid_query(), true).is_ok(), "no trusted_authorities: unchanged");
+    assert!(check_query(&fx, &p, &pid_query_trusting(serde_json::json!([{"type": "openid_federation", "values": [TA]}])), true).is_ok());
+    assert!(check_query(&fx, &p, &pid_query_trusting(serde_json::json!([{"type": "openid_federation", "values": ["https://other.example", ISSUER]}])), true).is_ok());
+    let other = pid_query_trusting(serde_json::json!([{"type": "openid_federation", "values": ["https://other-ta.example.it"]}]));
+    let r = check_query(&fx, &p, &other, true).unwrap_err();
+    assert_eq!(r, untrusted_authority(&[]));
+    assert_eq!((r.code(), r.http_status(), r.oauth_code(), r.is_indeterminate()), ("untrusted_authority", 403, "invalid_request", false));
+    assert_eq!(r.to_string(), "issuer is none of the trusted authorities of credential query `pid`");
+    // One matching entry among others suffices.
+    let either = pid_query_trusting(serde_json::json!([{"type": "openid_federation", "values": ["https://other-ta.example.it"]}, {"type": "openid_federation", "values": [TA]}]));
+    assert!(check_query(&fx, &p, &either, true).is_ok());
+}
+
+/// `aki`: the AKI of a certificate of the issuer's validated `x5c` chain; a leaf without an
+/// AKI, another key id, or an `x5c` the verifier did not validate (no X.509 anchors) does not
+/// match. Issuers trusted by `x5c` alone have no federation chain to match.
+#[test]
+fn trusted_authorities_aki_is_matched_on_the_validated_x5c_chain() {
+    let fx = Fixture::new();
+    let leaf = fx.pki.leaf_with_aki(&fx.issuer_key, ISSUER);
+    let sd = fx.issue_pid(|_| {}, |h| h.x5c = Some(vec![b64(&leaf)]), &fx.issuer_key);
+    let p = present(&fx, &sd, &paths(), &fx.client_id().to_string(), NONCE, NOW);
+    let root = fx.pki.root_key_id();
+    let by_root = pid_query_trusting(serde_json::to_value([TrustedAuthorityQuery::aki(&[&root])]).unwrap());
+    assert!(check_query(&fx, &p, &by_root, true).is_ok());
+    let by_other = pid_query_trusting(serde_json::to_value([TrustedAuthorityQuery::aki(&[b"another key id"])]).unwrap());
+    assert_eq!(check_query(&fx, &p, &by_other, true).unwrap_err(), untrusted_authority(&[]));
+    // The fixture's usual leaf has no AKI.
+    assert_eq!(check_query(&fx, &good(&fx), &by_root, true).unwrap_err(), untrusted_authority(&[]));
+    // Trusted by its chain, the x5c not validated (no X.509 anchors): its AKI is not used.
+    assert_eq!(check_query(&fx, &p, &by_root, false).unwrap_err(), untrusted_authority(&[]));
+    // Trusted by x5c alone: the AKI matches, no federation entity does.
+    let sd = fx.issue_pid(|_| {}, |h| { h.x5c = Some(vec![b64(&leaf)]); h.trust_chain = None; }, &fx.issuer_key);
+    let p = present(&fx, &sd, &paths(), RP, NONCE, NOW);
+    let cid = fx.client_id();
+    let x509 = fx.pki.anchors();
+    let ctx = PresentationContext { x509_anchors: Some(&x509), x5c_issuer_may_issue_any_vct: true, ..PresentationContext::new(&cid, NONCE, NOW) };
+    assert!(block_on(verify_presentation(&p, &by_root.credentials[0], &ctx)).is_ok());
+    let fed = pid_query_trusting(serde_json::json!([{"type": "openid_federation", "values": [TA, ISSUER]}]));
+    assert_eq!(block_on(verify_presentation(&p, &fed.credentials[0], &ctx)).unwrap_err(), untrusted_authority(&[]));
+}
+
+/// `etsi_tl` (no Trusted List support) and unknown types are never matched: alone they
+/// refuse, naming what could not be matched; beside a matching entry they change nothing.
+#[test]
+fn trusted_authorities_etsi_tl_and_unknown_types_never_match() {
+    let fx = Fixture::new();
+    let p = good(&fx);
+    let tl = pid_query_trusting(serde_json::json!([{"type": "etsi_tl", "values": ["https://lotl.example.com"]}, {"type": "x_registry", "values": ["r"]}]));
+    let r = check_query(&fx, &p, &tl, true).unwrap_err();
+    assert_eq!(r, untrusted_authority(&["etsi_tl", "x_registry"]));
+    assert!(!r.is_indeterminate());
+    assert_eq!(r.to_string(), "issuer is none of the trusted authorities of credential query `pid` (cannot match etsi_tl, x_registry)");
+    let with_fed = pid_query_trusting(serde_json::json!([{"type": "etsi_tl", "values": ["https://lotl.example.com"]}, {"type": "openid_federation", "values": [TA]}]));
+    assert!(check_query(&fx, &p, &with_fed, true).is_ok());
 }
