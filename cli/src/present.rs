@@ -6,7 +6,7 @@
 //! (the credential's `trust_chain` header validated to the anchor, else the chain resolved over
 //! HTTP), and the credential must be bound (`cnf.jwk`) to this wallet's holder key.
 //!
-//! Present follows wallet-core's `oid4vp` wallet side: the scanned URL, the RP's chain
+//! Present drives wallet-core's `WalletPresentation`: the scanned URL, the RP's chain
 //! resolved to the anchor (an RP outside the federation is refused before anything is sent),
 //! the request object fetched (GET or POST per `request_uri_method`) and verified, the RP
 //! evaluated, the consent shown, then the response (or `access_denied`) posted; both logged.
@@ -25,17 +25,17 @@ use wallet_core::federation::resolver::CREDENTIAL_ISSUER;
 use wallet_core::federation::{ChainCollector, EntityId, TrustAnchorConfig, ValidatedChain};
 use wallet_core::jose::jwk::JwkSet;
 use wallet_core::jose::{CompactJws, Jwk};
-use wallet_core::keystore::{KeyStore, KeyStoreSigner, KeyTag, SoftwareKeyStore};
-use wallet_core::oid4vp::consent::{ConsentError, Refusal, RpTrustInputs, TrustMarkCheck, TrustWarning, log_refusal};
+use wallet_core::keystore::{KeyStore, KeyTag, SoftwareKeyStore};
+use wallet_core::oid4vp::consent::{ConsentChoice, ConsentError, TrustMarkCheck, TrustWarning};
 use wallet_core::oid4vp::dcql::matcher::Missing;
 use wallet_core::oid4vp::request_object::RpTrust;
-use wallet_core::oid4vp::{ConsentRequest, PresentationFlow, Profile, ResponseUriAnswer, evaluate_rp};
+use wallet_core::oid4vp::{ConsentRequest, PresentationFlow, Profile};
 use wallet_core::sd_jwt::{SdJwt, StaticKeyResolver, Verifier};
-use wallet_core::oid4vp::consent::{ConsentChoice, HolderKeys};
 use wallet_core::store::{CredentialId, CredentialStore, FileKeyProvider, NewCredential, NewTransaction, TransactionKind, TransactionOutcome};
 use wallet_core::time::UnixTime;
 use wallet_core::vc;
-use wallet_core::wallet::{HttpClient as _, HttpResponse, TrustMarkEvidence};
+use wallet_core::wallet::HttpClient;
+use wallet_core::wallet::presentation::{Distrust, PresentationError, PresentationStep, StoredHolderKeys, WalletPresentation};
 
 use crate::CliError;
 use crate::wallet_cmd::{Browser, anchor_config, usage, utc};
@@ -326,10 +326,6 @@ pub(crate) fn log(a: &StoreArgs) -> Result<(), CliError> {
     Ok(())
 }
 
-fn body_text(r: &HttpResponse) -> String {
-    String::from_utf8_lossy(&r.body).chars().take(300).collect()
-}
-
 fn warning_text(w: &TrustWarning) -> &'static str {
     match w {
         TrustWarning::NoValidTrustMark => "it shows no valid trust mark",
@@ -488,36 +484,6 @@ fn pick(q: &wallet_core::oid4vp::consent::QueryConsent) -> Result<CredentialId, 
     }
 }
 
-/// The key of each chosen credential: the one its stored metadata names ([`HOLDER_KEY_TAG`]:
-/// the attested key it was issued to, or the holder key of an import); a credential stored
-/// before the tag was recorded is the holder key's.
-struct StoredHolderKeys(Vec<(CredentialId, KeyStoreSigner)>);
-
-impl StoredHolderKeys {
-    fn for_choice(choice: &ConsentChoice, store: &CredentialStore, keys: Arc<dyn KeyStore>) -> Result<Self, CliError> {
-        let mut out: Vec<(CredentialId, KeyStoreSigner)> = Vec::new();
-        for (_, id) in &choice.0 {
-            if out.iter().any(|(c, _)| c == id) {
-                continue;
-            }
-            let metadata = store.get(id).map_err(usage)?.metadata;
-            let tag = match metadata.get(HOLDER_KEY_TAG).and_then(Value::as_str) {
-                Some(t) => KeyTag::new(t).map_err(|e| usage(format!("credential {id}: its key tag: {e}")))?,
-                None => holder_tag()?,
-            };
-            let signer = KeyStoreSigner::new(keys.clone(), tag).map_err(|e| usage(format!("credential {id}: its key: {e}")))?;
-            out.push((id.clone(), signer));
-        }
-        Ok(Self(out))
-    }
-}
-
-impl HolderKeys for StoredHolderKeys {
-    fn holder_key(&self, credential: &CredentialId) -> Option<&dyn wallet_core::jose::Signer> {
-        self.0.iter().find(|(c, _)| c == credential).map(|(_, s)| s as &dyn wallet_core::jose::Signer)
-    }
-}
-
 /// What the relying party answered a presentation (or a decline).
 pub(crate) enum RpAnswer {
     /// Accepted; same-device: where the browser is sent (with the `response_code`).
@@ -593,74 +559,28 @@ pub(crate) fn present(a: &PresentArgs) -> Result<(), CliError> {
 /// the federation, or a request that cannot be answered, is an error (no credential is sent;
 /// a request object refused is reported to its registered `response_uri`, WP_090).
 pub(crate) fn answer(a: &PresentArgs, show: &dyn Fn(&str)) -> Result<Presented, CliError> {
-    let now = UnixTime::now();
-    let flow = PresentationFlow::start(&a.url, a.profile).map_err(usage)?;
-    let client_id = flow.client_id().as_str().to_owned();
-    // WP_089a: a refused request is kept in the wallet's log with why (best effort: the
-    // refusal is what the citizen is shown).
-    let log = |refusal: Refusal<'_>| {
-        if let Err(e) = open_store(&a.store).map_err(|e| e.to_string()).and_then(|s| log_refusal(&s, &client_id, refusal, now).map_err(|e| e.to_string())) {
-            eprintln!("tessera: the refused request could not be logged: {e}");
-        }
-    };
+    // A malformed URL is refused before anything is fetched.
+    PresentationFlow::start(&a.url, a.profile).map_err(usage)?;
     let anchor = anchor_config(&a.trust.ta, a.trust.ta_jwks.as_deref())?;
-    let browser = Browser::new()?;
+    let browser: Arc<dyn HttpClient> = Arc::new(Browser::new()?);
     // The federation CA roots the anchor serves (`<anchor>/ca`, certifying one of its keys):
     // a request object's `x5c` must chain to them without carrying the root (IT-Wallet 1.4
     // §5.1), and they are all an `x509_hash` relying party is trusted by.
-    let roots = wallet_core::wallet::certificate::anchor_roots(&browser, std::slice::from_ref(&anchor));
-    // A federation relying party is trusted through its chain to the anchor; an `x509_hash`
-    // one through its certificate alone (the consent says so: certificate only, no marks).
-    let chain = match flow.client_id().entity_id() {
-        Some(entity) => {
-            let fetcher = crate::wallet_cmd::fetcher()?;
-            Some(ChainCollector::new(&fetcher, std::slice::from_ref(&anchor)).resolve(entity, now).map_err(|e| {
-                let why = format!("{e} (trust anchor {})", anchor.id);
-                log(Refusal::Untrusted(&why));
-                usage(format!("refused: relying party {entity} is not trusted by {}: {e} (nothing was sent)", anchor.id))
-            })?)
-        }
-        None if roots.is_none() => {
-            let why = format!("client_id `{client_id}` is trusted by certificate, and trust anchor {} serves no CA root (`/ca`) to check it with", anchor.id);
-            log(Refusal::Untrusted(&why));
-            return Err(usage(format!("refused: {why} (nothing was sent)")));
-        }
-        None => None,
-    };
-    let entity = flow.client_id().entity_id().map_or_else(|| client_id.clone(), |e| e.to_string());
-    let fetched = match flow.request_object_request() {
-        Some(r) => {
-            let url = r.url.clone();
-            Some(browser.send(r).map_err(|e| usage(format!("request object {url}: {e}")))?)
-        }
-        None => None,
-    };
-    let anchors = [anchor];
-    let trust = RpTrustInputs { rp_chain: chain.as_ref(), federation_anchors: &anchors, x509_anchors: roots.as_ref() };
-    let request = flow.on_request_object(fetched.as_ref(), &trust, now).map_err(|e| {
-        log(Refusal::Request(&e));
-        // WP_089: what the relying party said, and what to do about it (WP_089b).
-        if matches!(e, ConsentError::RequestUriRefused { .. } | ConsentError::RequestObjectFetch(_)) {
-            let next = if e.is_recoverable() { "try again; if it fails again, ask for a new QR code" } else { "ask for a new QR code" };
-            return usage(format!("{e}: {next} (nothing was sent)"));
-        }
-        // WP_090: the relying party is told why, where it registered the `response_uri`.
-        let told = flow.error_notice(fetched.as_ref(), chain.as_ref(), &e).is_some_and(|notice| browser.send(notice).is_ok_and(|r| (200..300).contains(&r.status)));
-        usage(format!("refused: {e} ({})", if told { "the relying party was told why; no credential was sent" } else { "nothing was sent" }))
-    })?;
-    // Trust marks are checked against the anchor's `trust_mark_issuers` (a mark of another
-    // accredited issuer with that issuer's keys from its own chain), statically and then by
-    // their status at their issuer (wallet-core's `TrustMarkEvidence`); WP_087 refuses an
-    // RP without a valid one where the federation uses marks.
-    let marks = TrustMarkEvidence::gather(&browser, &anchors, chain.as_ref(), now);
-    let rp = evaluate_rp(&request, chain.as_ref(), &marks.inputs(), now);
-    if let Some(reason) = &rp.refusal {
-        log(Refusal::RelyingParty(reason));
-        return Err(usage(format!("refused: relying party {entity} is not authorised: {reason} (nothing was sent)")));
+    let roots = wallet_core::wallet::certificate::anchor_roots(browser.as_ref(), std::slice::from_ref(&anchor));
+    let store = Arc::new(open_store(&a.store)?);
+    // wallet-core's driver: the RP's chain collected to the anchor, the request object fetched
+    // and verified, its trust marks checked against the anchor's `trust_mark_issuers` (WP_087),
+    // refusals logged with why (WP_089a) and reported to a registered `response_uri` (WP_090).
+    let mut flow = WalletPresentation::new(browser, store.clone(), vec![anchor.clone()])
+        .with_profile(a.profile)
+        .with_fetcher(Arc::new(crate::wallet_cmd::fetcher()?))
+        .with_log_failures(Arc::new(|f| eprintln!("tessera: {f}")));
+    if let Some(roots) = roots {
+        flow = flow.with_x509_anchors(roots);
     }
-    let store = open_store(&a.store)?;
-    let consent = ConsentRequest::from_store(request, rp, &store).map_err(usage)?;
-    let (text, doc) = describe(&consent);
+    let session = flow.start(&a.url).map_err(|e| refused(e, &anchor.id))?;
+    let consent = &session.consent;
+    let (text, doc) = describe(consent);
     if !a.store.json {
         show(&text);
     }
@@ -669,50 +589,64 @@ pub(crate) fn answer(a: &PresentArgs, show: &dyn Fn(&str)) -> Result<Presented, 
     } else if !consent.satisfiable {
         return Err(usage("cannot answer: the stored credentials do not satisfy the request (see `missing`); nothing was sent (`--decline` to tell the relying party)"));
     } else {
-        let choice = choose(&consent, &a.choose, !a.yes)?;
+        let choice = choose(consent, &a.choose, !a.yes)?;
         let share = a.yes || ask("Share these claims?")?;
         (share, choice)
     };
     // The log entry is written before the response is sent (a crash after sending still
-    // leaves a record); what the relying party answered is added to it below.
-    let prepared = if share {
-        let holder = StoredHolderKeys::for_choice(&choice, &store, open_keys(&a.store)?)?;
-        consent.present(&choice, &holder, now, Some(&store)).map_err(usage)?
+    // leaves a record); what the relying party answered is added to it.
+    let sent = if share {
+        // Each credential's key is the one its stored metadata names ([`HOLDER_KEY_TAG`]: the
+        // attested key it was issued to, or the holder key of an import); a credential stored
+        // before the tag was recorded is the holder key's.
+        let holder = StoredHolderKeys::for_choice_or(&store, open_keys(&a.store)?, &choice, &holder_tag()?).map_err(usage)?;
+        flow.present(&session, &choice, &holder)
     } else {
-        consent.decline(now, Some(&store)).map_err(usage)?
+        flow.decline(&session)
     };
-    let response_uri = prepared.request.url.clone();
-    let log_outcome = |o: TransactionOutcome| {
-        if let Some(seq) = prepared.log_seq
-            && let Err(e) = store.record_outcome(seq, UnixTime::now(), &o)
-        {
-            eprintln!("tessera: the transaction log entry #{seq} could not be completed: {e}");
+    let entity = session.relying_party().to_owned();
+    let (answer, disclosed, log_seq) = match sent {
+        Ok(o) => {
+            let disclosed = o.disclosed.iter().flat_map(|(q, ps)| ps.iter().map(move |p| format!("{q}:{p}"))).collect();
+            (RpAnswer::Accepted { redirect: o.redirect_uri }, disclosed, o.log_seq)
         }
+        Err(PresentationError::Refused { error, description, .. }) => (RpAnswer::Refused { error, description }, Vec::new(), None),
+        Err(e) => return Err(refused(e, &anchor.id)),
     };
-    let resp = match browser.send(prepared.request) {
-        Ok(r) => r,
-        Err(e) => {
-            log_outcome(TransactionOutcome::Failed { reason: e.to_string() });
-            return Err(usage(format!("{response_uri}: {e}")));
-        }
-    };
-    let answer = match ResponseUriAnswer::parse(resp.status, &resp.body) {
-        Ok(a) => a,
-        Err(e) => {
-            log_outcome(TransactionOutcome::Failed { reason: format!("HTTP {}: {e}", resp.status) });
-            return Err(usage(format!("{response_uri}: HTTP {}: {e}: {}", resp.status, body_text(&resp))));
-        }
-    };
-    log_outcome(match &answer {
-        Ok(_) => TransactionOutcome::Accepted,
-        Err(e) => TransactionOutcome::Refused { error: e.error.as_str().to_owned(), description: e.error_description.clone() },
-    });
-    let disclosed: Vec<String> = prepared.disclosed.iter().flat_map(|(q, ps)| ps.iter().map(move |p| format!("{q}:{p}"))).collect();
-    let answer = match answer {
-        Ok(ans) => RpAnswer::Accepted { redirect: ans.redirect_uri },
-        Err(e) => RpAnswer::Refused { error: e.error.as_str().to_owned(), description: e.error_description },
-    };
-    Ok(Presented { entity, shared: share, disclosed, answer, doc, log_seq: prepared.log_seq })
+    Ok(Presented { entity, shared: share, disclosed, answer, doc, log_seq })
+}
+
+/// A presentation that failed, as the terminal tells it (`anchor`: the trust anchor).
+fn refused(e: PresentationError, anchor: &EntityId) -> CliError {
+    match e {
+        PresentationError::UntrustedRelyingParty { client_id, reason, cause } => match *cause {
+            Distrust::RequestObject { source, told } => request_refused(&source, told),
+            Distrust::Chain { entity, collected, .. } => usage(format!("refused: relying party {entity} is not trusted by {anchor}: {collected} (nothing was sent)")),
+            Distrust::NoX509Anchors => usage(format!(
+                "refused: client_id `{client_id}` is trusted by certificate, and trust anchor {anchor} serves no CA root (`/ca`) to check it with (nothing was sent)"
+            )),
+            Distrust::RelyingParty { entity } => {
+                usage(format!("refused: relying party {} is not authorised: {reason} (nothing was sent)", entity.map_or(client_id, |e| e.to_string())))
+            }
+            _ => usage(format!("refused: relying party {client_id} is not trusted: {reason} (nothing was sent)")),
+        },
+        PresentationError::Consent { step: PresentationStep::RequestObject, source, told } => request_refused(&source, told),
+        PresentationError::Consent { source, .. } => usage(source),
+        PresentationError::Http { step: PresentationStep::RequestObject, source, url } => usage(format!("request object {url}: {source}")),
+        PresentationError::Http { source, url, .. } => usage(format!("{url}: {source}")),
+        PresentationError::BadAnswer { status, detail, response_uri, excerpt, .. } => usage(format!("{response_uri}: HTTP {status}: {detail}: {excerpt}")),
+        other => usage(other),
+    }
+}
+
+/// A request object refused (`told`: the relying party was told why, WP_090).
+fn request_refused(e: &ConsentError, told: bool) -> CliError {
+    // WP_089: what the relying party said, and what to do about it (WP_089b).
+    if matches!(e, ConsentError::RequestUriRefused { .. } | ConsentError::RequestObjectFetch(_)) {
+        let next = if e.is_recoverable() { "try again; if it fails again, ask for a new QR code" } else { "ask for a new QR code" };
+        return usage(format!("{e}: {next} (nothing was sent)"));
+    }
+    usage(format!("refused: {e} ({})", if told { "the relying party was told why; no credential was sent" } else { "nothing was sent" }))
 }
 
 /// A trust mark's check, as the terminal shows it (a relying party's, a credential issuer's).

@@ -275,10 +275,14 @@ async fn world() -> World {
         "cnf": {"jwk": holder},
         "given_name": "Mario", "family_name": "Rossi", "birthdate": "1980-01-10", "tax_id_code": "TINIT-RSSMRA80A10H501Z",
         "issuing_authority": "Istituto Poligrafico e Zecca dello Stato", "issuing_country": "IT",
+        // The metadata IT-Wallet 1.4 §4.3 requires of a PID (this RP reads no status list).
+        "sub": "NzbLsXh8uDCcd7noWXFZAfHkxZsRGC9Xs", "date_of_expiry": "2033-03-19",
+        "verification": {"trust_framework": "it_cie", "assurance_level": "high"},
+        "status": {"status_list": {"idx": 0, "uri": format!("{}/status-list", ci.id)}},
     });
     let mut header = JwsHeader::new(JwsAlg::Es256).with_typ("dc+sd-jwt").with_kid(issuer_key.kid());
     let pid_no_chain = SdJwtBuilder::new(claims.as_object().cloned().unwrap())
-        .all_top_level_disclosable(&["iss", "vct", "iat", "exp", "cnf", "issuing_authority", "issuing_country"])
+        .all_top_level_disclosable(&["iss", "vct", "iat", "exp", "cnf", "issuing_authority", "issuing_country", "sub", "date_of_expiry", "verification", "status"])
         .sign(&header, &issuer_key)
         .unwrap()
         .serialize();
@@ -286,7 +290,7 @@ async fn world() -> World {
     std::fs::write(&pid_no_chain_file, &pid_no_chain).unwrap();
     header.trust_chain = Some(vec![ec, ss]);
     let pid = SdJwtBuilder::new(claims.as_object().cloned().unwrap())
-        .all_top_level_disclosable(&["iss", "vct", "iat", "exp", "cnf", "issuing_authority", "issuing_country"])
+        .all_top_level_disclosable(&["iss", "vct", "iat", "exp", "cnf", "issuing_authority", "issuing_country", "sub", "date_of_expiry", "verification", "status"])
         .sign(&header, &issuer_key)
         .unwrap()
         .serialize();

@@ -308,6 +308,28 @@ pub enum IssuanceOutcome {
         /// The pending issuance.
         deferred: Arc<DeferredIssuance>,
     },
+    /// An offer of several configurations, some of them not issued at once: what was stored,
+    /// a handle for each configuration the issuer will issue later, and why each other one
+    /// failed (nothing of it stored). At least one configuration was issued or deferred.
+    Several {
+        /// The stored credentials, of every configuration issued.
+        credentials: Vec<Credential>,
+        /// The pending issuances, one per deferred configuration.
+        deferred: Vec<Arc<DeferredIssuance>>,
+        /// The configurations that failed.
+        failed: Vec<ConfigurationFailure>,
+    },
+}
+
+/// A configuration of an offer that could not be issued ([`IssuanceOutcome::Several`]).
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct ConfigurationFailure {
+    /// The `credential_configuration_id`.
+    pub configuration_id: String,
+    /// The error's code ([`WalletError::code`]).
+    pub code: String,
+    /// The error, for the logs.
+    pub detail: String,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -360,18 +382,29 @@ impl Wallet {
     fn outcome(self: &Arc<Self>, flow: &Arc<WalletIssuance>, out: core::IssuanceOutcome) -> Result<IssuanceOutcome, WalletError> {
         match out {
             core::IssuanceOutcome::Issued(ids) => Ok(IssuanceOutcome::Issued { credentials: self.adopt_issued(&ids)? }),
-            // An offer of several configurations: every one issued is stored; the first still
-            // deferred is the handle returned, else all issued together.
+            // An offer of several configurations: everything issued adopted, a handle for
+            // each one deferred, each failure named; all issued at once reads as `Issued`.
             core::IssuanceOutcome::Several(each) => {
-                let mut ids = Vec::new();
+                let (mut ids, mut deferred, mut failed) = (Vec::new(), Vec::new(), Vec::new());
                 for c in each {
                     match c.outcome {
-                        Ok(core::IssuanceOutcome::Deferred(d)) => return self.outcome(flow, core::IssuanceOutcome::Deferred(d)),
+                        Ok(core::IssuanceOutcome::Deferred(d)) => {
+                            if let IssuanceOutcome::Deferred { deferred: handle } = self.outcome(flow, core::IssuanceOutcome::Deferred(d))? {
+                                deferred.push(handle);
+                            }
+                        }
                         Ok(o) => ids.extend(o.issued()),
-                        Err(_) => {}
+                        Err(e) => {
+                            let e = WalletError::from(e);
+                            failed.push(ConfigurationFailure { configuration_id: c.configuration_id, code: e.code(), detail: e.to_string() });
+                        }
                     }
                 }
-                Ok(IssuanceOutcome::Issued { credentials: self.adopt_issued(&ids)? })
+                let credentials = self.adopt_issued(&ids)?;
+                if deferred.is_empty() && failed.is_empty() {
+                    return Ok(IssuanceOutcome::Issued { credentials });
+                }
+                Ok(IssuanceOutcome::Several { credentials, deferred, failed })
             }
             core::IssuanceOutcome::Deferred(d) => Ok(IssuanceOutcome::Deferred {
                 deferred: Arc::new(DeferredIssuance {

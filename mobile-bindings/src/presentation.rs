@@ -1,11 +1,11 @@
-//! A presentation as the phone runs it (OpenID4VP 1.0 with IT-Wallet's profile), over
-//! wallet-core's `oid4vp::consent`: [`Wallet::start_presentation`] opens the scanned URL
+//! A presentation as the phone runs it (OpenID4VP 1.0 with IT-Wallet's profile), driven by
+//! wallet-core's `WalletPresentation`: [`Wallet::start_presentation`] opens the scanned URL
 //! (fetching the request object through the app's [`crate::HttpClient`], `GET` or `POST`
 //! with `wallet_metadata` and `wallet_nonce` as the URL says), verifies it against the
 //! relying party's trust chain and builds the [`ConsentRecord`] the app shows; then
 //! [`PresentationSession::present`] sends only what the citizen chose (KB-JWT signed in the
 //! app's key store, response encrypted to the verifier) or [`PresentationSession::decline`]
-//! sends `access_denied`. Both go in the transaction log.
+//! sends `access_denied`. Both go in the transaction log, with what the verifier answered.
 //!
 //! The relying party's trust chain is the request object's `trust_chain` header validated to
 //! a configured trust anchor, else the chain collected over the HTTP client. Its trust marks
@@ -15,23 +15,20 @@
 //! gets the [`ConsentWarning::NoValidTrustMark`] warning. A request object refused is
 //! reported to the RP's registered `response_uri` (WP_090). Every request object's `x5c`, and
 //! an `x509_hash` client's certificate, are checked against the federation CA roots the
-//! configured anchors serve (`<anchor>/ca`); without one, an `x509_hash` client is refused.
+//! configured anchors serve (`<anchor>/ca`); without one, an `x509_hash` client is refused
+//! before its request object is fetched.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use wallet_core::federation::chain::validate;
-use wallet_core::federation::{ChainCollector, EntityId, FederationError, ValidatedChain};
+use wallet_core::federation::FederationError;
 use wallet_core::jose::Signer;
-use wallet_core::oid4vp::consent::{HolderKeys, Refusal, RpTrustInputs, TrustMarkCheck, TrustWarning, log_refusal};
+use wallet_core::oid4vp::consent::{HolderKeys, TrustMarkCheck, TrustWarning};
 use wallet_core::oid4vp::dcql::matcher::Missing;
-use wallet_core::oid4vp::request_object::{RequestObjectError, RpTrust};
-use wallet_core::oid4vp::{
-    ConsentChoice, ConsentError, ConsentRequest, ParsedRequestObject, PresentationFlow, Profile, RequestRef, evaluate_rp,
-};
+use wallet_core::oid4vp::request_object::RpTrust;
+use wallet_core::oid4vp::{ConsentChoice, ConsentError, ConsentRequest, ResponseError};
 use wallet_core::store::CredentialId;
-use wallet_core::time::UnixTime;
-use wallet_core::wallet::HttpClient as _;
+use wallet_core::wallet::presentation::{Distrust, PresentationError, RpChainSource, WalletPresentation, is_trust_rule};
 
 use crate::activation::CoreHttp;
 use crate::display;
@@ -227,24 +224,6 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-fn is_trust_error(e: &RequestObjectError) -> bool {
-    use RequestObjectError as E;
-    matches!(
-        e,
-        E::MissingTrustChain
-            | E::EntityMismatch { .. }
-            | E::UntrustedChain(_)
-            | E::NoVerifierMetadata
-            | E::UnknownKid(_)
-            | E::RootInChain
-            | E::Certificate(_)
-            | E::BadSignature
-            | E::NoX509Anchors
-            | E::X509HashMismatch
-            | E::X5cKeyMismatch
-    )
-}
-
 fn consent_error(e: ConsentError, client_id: &str) -> WalletError {
     match e {
         ConsentError::Url(e) => WalletError::InvalidRequest { reason: e.to_string() },
@@ -256,7 +235,7 @@ fn consent_error(e: ConsentError, client_id: &str) -> WalletError {
         // again"); anything else needs a new request ("scan a new QR code").
         e @ ConsentError::RequestUriRefused { .. } if e.is_recoverable() => WalletError::Network { reason: e.to_string() },
         e @ ConsentError::RequestUriRefused { .. } => WalletError::InvalidRequest { reason: format!("{e}; ask for a new QR code") },
-        ConsentError::RequestObject(e) if is_trust_error(&e) => WalletError::UntrustedRelyingParty { client_id: client_id.to_owned(), reason: e.to_string() },
+        ConsentError::RequestObject(e) if is_trust_rule(&e) => WalletError::UntrustedRelyingParty { client_id: client_id.to_owned(), reason: e.to_string() },
         ConsentError::RequestObject(e) => WalletError::InvalidRequest { reason: e.to_string() },
         ConsentError::Credential(e) | ConsentError::Present(e) => e.into(),
         ConsentError::Store(e) => e.into(),
@@ -264,6 +243,23 @@ fn consent_error(e: ConsentError, client_id: &str) -> WalletError {
             WalletError::InvalidChoice { reason: e.to_string() }
         }
         ConsentError::NoHolderKey(id) => WalletError::KeyNotFound { tag: id },
+        other => WalletError::Internal { reason: other.to_string() },
+    }
+}
+
+/// Why [`WalletPresentation::start`] failed, as the app is told.
+fn start_error(e: PresentationError) -> WalletError {
+    match e {
+        PresentationError::UntrustedRelyingParty { client_id, reason, cause } => match *cause {
+            // No trust_chain header to fall back on, and the chain could not be fetched.
+            Distrust::Chain { collected: FederationError::Fetch { url, reason }, header: None, .. } => WalletError::Network { reason: format!("{url}: {reason}") },
+            Distrust::Chain { entity, .. } => WalletError::UntrustedRelyingParty { client_id: entity.to_string(), reason },
+            Distrust::RequestObject { source, .. } => consent_error(source, &client_id),
+            Distrust::NoX509Anchors => WalletError::UntrustedRelyingParty { client_id, reason: wallet_core::oid4vp::RequestObjectError::NoX509Anchors.to_string() },
+            _ => WalletError::UntrustedRelyingParty { client_id, reason },
+        },
+        PresentationError::Consent { source, .. } => consent_error(source, ""),
+        PresentationError::Http { source, .. } => WalletError::Network { reason: source.to_string() },
         other => WalletError::Internal { reason: other.to_string() },
     }
 }
@@ -342,77 +338,28 @@ impl From<&wallet_core::oid4vp::RpEvaluation> for RelyingParty {
 }
 
 impl Wallet {
-    /// The relying party's trust chain: the request object's `trust_chain` header validated
-    /// to a configured anchor, else collected over the HTTP client.
-    fn rp_chain(&self, entity: &EntityId, request_object: Option<&str>, now: UnixTime) -> Result<ValidatedChain, WalletError> {
-        let header_chain = request_object.and_then(|jwt| ParsedRequestObject::parse(jwt).ok()).and_then(|p| p.header().trust_chain.clone());
-        let mut last = String::from("no trust anchor configured");
-        let had_header = header_chain.is_some();
-        if let Some(tc) = header_chain {
-            for anchor in &self.anchors {
-                match validate(&tc, anchor, now) {
-                    Ok(v) if v.subject.claims.sub == *entity => return Ok(v),
-                    Ok(_) => last = "the trust_chain header is about another entity".into(),
-                    Err(e) => last = e.to_string(),
-                }
-            }
-        }
-        let untrusted = |reason: String| WalletError::UntrustedRelyingParty { client_id: entity.to_string(), reason };
-        let Some(http) = &self.http else { return Err(untrusted(last)) };
-        let fetcher = HttpFetcher(http.clone());
-        ChainCollector::new(&fetcher, &self.anchors).resolve(entity, now).map_err(|e| match e {
-            // Its own trust_chain did not validate and no other chain could be collected.
-            e if had_header => untrusted(format!("{last}; collecting its trust chain: {e}")),
-            FederationError::Fetch { url, reason } => WalletError::Network { reason: format!("{url}: {reason}") },
-            other => untrusted(other.to_string()),
-        })
-    }
-
-    fn open_presentation(&self, url: &str) -> Result<(ConsentRequest, ConsentRecord), WalletError> {
+    /// wallet-core's presentation driver over the app's HTTP client: the configured anchors,
+    /// the CA roots they serve (`<anchor>/ca`) for `x5c` and `x509_hash` checks, the RP's
+    /// chain preferably from its request object's `trust_chain` header.
+    fn presentation_flow(&self, x509: bool) -> Result<WalletPresentation, WalletError> {
         let http = self.http.clone().ok_or_else(|| WalletError::NotConfigured { what: "presentations need an HTTP client".into() })?;
-        let now = UnixTime::now();
-        let flow = PresentationFlow::start(url, Profile::default()).map_err(|e| consent_error(e, ""))?;
-        let client_id = flow.client_id().as_str().to_owned();
-        let response = match flow.request_object_request() {
-            Some(req) => Some(CoreHttp(http.clone()).send(req).map_err(|e| WalletError::Network { reason: e.to_string() })?),
-            None => None,
-        };
-        let jwt = match &flow.url().request {
-            RequestRef::Value(v) => Some(v.clone()),
-            RequestRef::Uri { .. } => response.as_ref().and_then(|r| String::from_utf8(r.body.clone()).ok()),
-        };
-        let chain = match flow.client_id().entity_id() {
-            Some(entity) => Some(self.rp_chain(entity, jwt.as_deref(), now).inspect_err(|e| {
-                if let WalletError::UntrustedRelyingParty { reason, .. } = e {
-                    let _ = log_refusal(&self.store, &client_id, Refusal::Untrusted(reason), now);
-                }
-            })?),
-            None => None,
-        };
+        let core: Arc<dyn wallet_core::wallet::HttpClient> = Arc::new(CoreHttp(http.clone()));
+        let flow = WalletPresentation::new(core.clone(), self.store.clone(), self.anchors.clone())
+            .with_fetcher(Arc::new(HttpFetcher(http)))
+            .with_rp_chain_source(RpChainSource::RequestObjectFirst);
         // The federation CA roots the anchors serve: a request object's `x5c` must chain to
         // them without carrying the root (IT-Wallet 1.4 §5.1); an `x509_hash` relying party is
         // trusted by them alone.
-        let roots = wallet_core::wallet::certificate::anchor_roots(&CoreHttp(http.clone()), &self.anchors);
-        let trust = RpTrustInputs { rp_chain: chain.as_ref(), federation_anchors: &self.anchors, x509_anchors: roots.as_ref() };
-        let request = flow.on_request_object(response.as_ref(), &trust, now).map_err(|e| {
-            // WP_090: the relying party is told why, where it registered the `response_uri`.
-            if let Some(notice) = flow.error_notice(response.as_ref(), chain.as_ref(), &e) {
-                let _ = CoreHttp(http.clone()).send(notice);
-            }
-            // WP_089a: kept in the log with why; best effort, the refusal is what the app sees.
-            let _ = log_refusal(&self.store, &client_id, Refusal::Request(&e), now);
-            consent_error(e, &client_id)
-        })?;
-        // Trust marks, statically and by their status at the anchor (IT-Wallet 1.4 §1.1).
-        let marks = wallet_core::wallet::TrustMarkEvidence::gather(&CoreHttp(http), &self.anchors, chain.as_ref(), now);
-        let rp = evaluate_rp(&request, chain.as_ref(), &marks.inputs(), now);
-        if let Some(reason) = rp.refusal {
-            let _ = log_refusal(&self.store, &client_id, Refusal::RelyingParty(&reason), now);
-            return Err(WalletError::UntrustedRelyingParty { client_id, reason });
+        match x509.then(|| wallet_core::wallet::certificate::anchor_roots(core.as_ref(), &self.anchors)).flatten() {
+            Some(roots) => Ok(flow.with_x509_anchors(roots)),
+            None => Ok(flow),
         }
-        let consent = ConsentRequest::from_store(request, rp, &self.store).map_err(|e| consent_error(e, &client_id))?;
-        let record = self.consent_record(&consent)?;
-        Ok((consent, record))
+    }
+
+    fn open_presentation(&self, url: &str) -> Result<(wallet_core::wallet::PresentationSession, ConsentRecord), WalletError> {
+        let session = self.presentation_flow(true)?.start(url).map_err(start_error)?;
+        let record = self.consent_record(&session.consent)?;
+        Ok((session, record))
     }
 
     pub(crate) fn consent_record(&self, consent: &ConsentRequest) -> Result<ConsentRecord, WalletError> {
@@ -448,8 +395,8 @@ impl Wallet {
     /// credentials. Show [`PresentationSession::consent`], then present or decline.
     pub async fn start_presentation(self: Arc<Self>, url: String) -> Result<Arc<PresentationSession>, WalletError> {
         let wallet = self.clone();
-        let (consent, record) = self.blocking(move |w| w.open_presentation(&url)).await?;
-        Ok(Arc::new(PresentationSession { wallet, consent, record, answered: Mutex::new(false) }))
+        let (session, record) = self.blocking(move |w| w.open_presentation(&url)).await?;
+        Ok(Arc::new(PresentationSession { wallet, session, record, answered: Mutex::new(false) }))
     }
 }
 
@@ -457,7 +404,7 @@ impl Wallet {
 #[derive(uniffi::Object)]
 pub struct PresentationSession {
     wallet: Arc<Wallet>,
-    consent: ConsentRequest,
+    session: wallet_core::wallet::PresentationSession,
     record: ConsentRecord,
     answered: Mutex<bool>,
 }
@@ -469,39 +416,40 @@ impl std::fmt::Debug for PresentationSession {
 }
 
 impl PresentationSession {
-    /// Runs `answer` once: a second answer (or one while the first is being sent) is
-    /// [`WalletError::PresentationClosed`]; a failed one can be retried.
-    fn answer_once(
-        &self,
-        answer: impl FnOnce(&Self, UnixTime) -> Result<wallet_core::oid4vp::PreparedResponse, WalletError>,
-    ) -> Result<PresentationOutcome, WalletError> {
+    /// Presents `chosen` (declines without) once, through wallet-core's driver: a second
+    /// answer (or one while the first is being sent) is [`WalletError::PresentationClosed`];
+    /// one that failed before reaching the verifier can be retried.
+    fn answer_once(&self, chosen: Option<(&ConsentChoice, &ChosenKeys)>, refused: impl FnOnce(ConsentError) -> WalletError) -> Result<PresentationOutcome, WalletError> {
         let mut answered = lock(&self.answered);
         if *answered {
             return Err(WalletError::PresentationClosed);
         }
-        let http = self.wallet.http.clone().ok_or_else(|| WalletError::NotConfigured { what: "presentations need an HTTP client".into() })?;
-        let prepared = answer(self, UnixTime::now())?;
-        let resp = CoreHttp(http).send(prepared.request.clone()).map_err(|e| WalletError::Network { reason: e.to_string() })?;
-        *answered = true;
-        match prepared.read_answer(resp.status, &resp.body) {
-            Ok(Ok(a)) => Ok(PresentationOutcome { redirect_uri: a.redirect_uri, transaction_seq: prepared.log_seq }),
-            Ok(Err(e)) => Err(WalletError::VerifierRefused { status: resp.status, error: Some(e.error) }),
+        let flow = self.wallet.presentation_flow(false)?;
+        let result = match chosen {
+            Some((choice, keys)) => flow.present(&self.session, choice, keys),
+            None => flow.decline(&self.session),
+        };
+        *answered = !matches!(result, Err(PresentationError::Http { .. } | PresentationError::Consent { .. }));
+        match result {
+            Ok(a) => Ok(PresentationOutcome { redirect_uri: a.redirect_uri, transaction_seq: a.log_seq }),
+            Err(PresentationError::Consent { source, .. }) => Err(refused(source)),
+            Err(PresentationError::Http { source, .. }) => Err(WalletError::Network { reason: source.to_string() }),
+            Err(PresentationError::Refused { status, error, .. }) => Err(WalletError::VerifierRefused { status, error: Some(error) }),
             // A redirect the RP did not register is not followed (WP_094a).
-            Err(e @ wallet_core::oid4vp::ResponseError::RedirectNotRegistered(_)) => {
+            Err(PresentationError::BadAnswer { source: e @ ResponseError::RedirectNotRegistered(_), .. }) => {
                 Err(WalletError::UntrustedRelyingParty { client_id: self.record.relying_party.client_id.clone(), reason: e.to_string() })
             }
-            Err(_) => Err(WalletError::VerifierRefused { status: resp.status, error: None }),
+            Err(PresentationError::BadAnswer { status, .. }) => Err(WalletError::VerifierRefused { status, error: None }),
+            Err(other) => Err(WalletError::Internal { reason: other.to_string() }),
         }
     }
 
     fn present_blocking(&self, choice: &[ConsentSelection]) -> Result<PresentationOutcome, WalletError> {
         let (choice, keys) = self.wallet.chosen(choice)?;
         let client_id = self.record.relying_party.client_id.clone();
-        self.answer_once(|s, now| {
-            s.consent.present(&choice, &keys, now, Some(&s.wallet.store)).map_err(|e| match keys.take_failure() {
-                Some(k) => WalletError::from(k),
-                None => consent_error(e, &client_id),
-            })
+        self.answer_once(Some((&choice, &keys)), |e| match keys.take_failure() {
+            Some(k) => WalletError::from(k),
+            None => consent_error(e, &client_id),
         })
     }
 }
@@ -516,7 +464,7 @@ impl PresentationSession {
 
     /// The choice that takes, for each request, its first candidate.
     pub fn default_choice(&self) -> Vec<ConsentSelection> {
-        selections(self.consent.default_choice())
+        selections(self.session.consent.default_choice())
     }
 
     /// Presents what the citizen chose (per request, the candidate(s) picked; optional
@@ -532,7 +480,7 @@ impl PresentationSession {
     /// Declines: sends `access_denied` to the verifier. Logged (a presentation that
     /// disclosed nothing).
     pub async fn decline(self: Arc<Self>) -> Result<PresentationOutcome, WalletError> {
-        tokio::task::spawn_blocking(move || self.answer_once(|s, now| s.consent.decline(now, Some(&s.wallet.store)).map_err(|e| consent_error(e, ""))))
+        tokio::task::spawn_blocking(move || self.answer_once(None, |e| consent_error(e, "")))
             .await
             .map_err(|e| WalletError::Internal { reason: format!("task: {e}") })?
     }

@@ -142,8 +142,9 @@ impl TestIssuer {
         JwkRecord::from(&self.credential_key.public_jwk())
     }
 
-    /// Mario Rossi's PID bound to `holder_key`, valid for a day: every attribute disclosable,
-    /// `place_of_birth.locality` too. With `with_trust_chain` the issuer's trust chain goes in
+    /// Mario Rossi's PID bound to `holder_key`, valid for a day, with the metadata IT-Wallet
+    /// 1.4 §4.3 requires (its status entry names a list this test issuer does not serve: the
+    /// test verifier does not fetch it): every attribute disclosable, `place_of_birth.locality` too. With `with_trust_chain` the issuer's trust chain goes in
     /// the header; without, the wallet must resolve it (or have the key pinned).
     pub fn issue_pid(&self, holder_key: JwkRecord, with_trust_chain: bool) -> Result<String, WalletError> {
         let holder = Jwk::try_from(&holder_key)?;
@@ -161,6 +162,10 @@ impl TestIssuer {
         let b = SdJwtVcBuilder::new(self.issuer_id.as_str(), Pid::vct(), pid.to_attributes()?)
             .validity(now, now.plus(86_400))
             .issuing("Istituto Poligrafico e Zecca dello Stato", "IT")
+            // The metadata IT-Wallet 1.4 §4.3 requires of a PID; `sub` opaque and one per
+            // credential (the holder key's thumbprint), the status entry at the issuer's list.
+            .pid_metadata(&holder.thumbprint().to_string(), "2033-03-19", "it_cie", "high")
+            .status(0, format!("{}/status-list", self.issuer_id.as_str().trim_end_matches('/')))
             .holder_key(&holder)
             .also_disclosable(CorePath::parse_dotted("place_of_birth.locality"))
             .kid(kid);

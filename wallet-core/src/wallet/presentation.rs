@@ -5,8 +5,10 @@
 //!    `haip-vp://`, the wallet's https endpoint): the relying party's trust chain collected
 //!    to a configured anchor (an RP outside the federation is refused before its request
 //!    object is fetched; a request by value may instead carry its chain in the
-//!    `trust_chain` header), the request object fetched (`GET`, or `POST` with
-//!    `wallet_metadata` and `wallet_nonce`) and verified (WP_085/086; a refused one is
+//!    `trust_chain` header; [`RpChainSource::RequestObjectFirst`] prefers the request
+//!    object's header, fetching it first; an `x509_hash` client is refused before anything is
+//!    fetched when no CA roots are configured), the request object fetched (`GET`, or `POST`
+//!    with `wallet_metadata` and `wallet_nonce`) and verified (WP_085/086; a refused one is
 //!    answered with an error response where the RP registered the `response_uri`, WP_090:
 //!    [`crate::oid4vp::request_object::error_notice`]), the RP evaluated with
 //!    its trust marks checked against the anchor's configuration (WP_087: refused without a
@@ -28,12 +30,12 @@ use serde_json::Value;
 
 use super::http::{HttpClient, HttpError, HttpRequest, HttpResponse, SeamFetcher};
 use crate::federation::chain::validate;
-use crate::federation::{ChainCollector, TrustAnchorConfig, ValidatedChain};
+use crate::federation::{ChainCollector, EntityId, FederationError, Fetcher, TrustAnchorConfig, ValidatedChain};
 use crate::jose::Signer;
 use crate::keystore::{KeyStore, KeyStoreSigner, KeyTag};
 use crate::oid4vp::consent::{HolderKeys, Refusal, RpTrustInputs, log_refusal};
 use crate::wallet::TrustMarkEvidence;
-use crate::oid4vp::{ConsentChoice, ConsentError, ConsentRequest, ParsedRequestObject, PresentationFlow, Profile, RequestRef, evaluate_rp};
+use crate::oid4vp::{ConsentChoice, ConsentError, ConsentRequest, ParsedRequestObject, PresentationFlow, Profile, RequestRef, ResponseError, evaluate_rp};
 use crate::sd_jwt::ClaimPath;
 use crate::store::{CredentialId, CredentialStore, StoreError, TransactionOutcome};
 use crate::time::{Clock, SystemClock, UnixTime};
@@ -80,6 +82,8 @@ pub enum PresentationError {
         step: PresentationStep,
         /// Why.
         source: HttpError,
+        /// The URL that did not answer (the request object's, the `response_uri`).
+        url: String,
     },
     /// The relying party is not trusted (IT-Wallet 1.4 §8 "Wallet rejects", WP_086/087):
     /// nothing was sent to it.
@@ -89,6 +93,8 @@ pub enum PresentationError {
         client_id: String,
         /// Why.
         reason: String,
+        /// Why, by rule.
+        cause: Box<Distrust>,
     },
     /// A rule of the request, the request object, the consent or the choice
     /// ([`ConsentError`] names it).
@@ -98,6 +104,9 @@ pub enum PresentationError {
         step: PresentationStep,
         /// The rule.
         source: ConsentError,
+        /// Whether the relying party was told why (WP_090: its `response_uri` accepted the
+        /// error response); only for a request object refused.
+        told: bool,
     },
     /// The `response_uri` refused the response (its OpenID4VP error).
     #[error("response_uri: the relying party answered HTTP {status} {error}")]
@@ -109,18 +118,112 @@ pub enum PresentationError {
         /// `error_description`.
         description: Option<String>,
     },
-    /// The `response_uri`'s answer does not parse.
+    /// The `response_uri`'s answer does not parse, or redirects where the RP did not register
+    /// (WP_094a).
     #[error("response_uri: HTTP {status}: bad answer: {detail}")]
     BadAnswer {
         /// The HTTP status.
         status: u16,
         /// What is wrong.
         detail: String,
+        /// The rule.
+        source: ResponseError,
+        /// The `response_uri`.
+        response_uri: String,
+        /// The answer's first 300 characters (lossy UTF-8), for diagnostics.
+        excerpt: String,
     },
     /// The store (reading credentials, the log).
     #[error("store: {0}")]
     Store(String),
 }
+
+/// Why the relying party is not trusted ([`PresentationError::UntrustedRelyingParty`]).
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Distrust {
+    /// No trust chain from it to a configured anchor.
+    Chain {
+        /// Its entity id.
+        entity: EntityId,
+        /// Why collecting its chain failed.
+        collected: FederationError,
+        /// Why its request object's `trust_chain` header did not do instead (`None`: it had none).
+        header: Option<HeaderChainError>,
+    },
+    /// Not a federation client (`x509_hash`), and no CA roots to check its certificate with
+    /// ([`WalletPresentation::with_x509_anchors`]): refused before its request object is fetched.
+    NoX509Anchors,
+    /// Its request object broke a trust rule (WP_085/086).
+    RequestObject {
+        /// The rule.
+        source: ConsentError,
+        /// Whether it was told why (WP_090).
+        told: bool,
+    },
+    /// Its evaluation refused it (trust marks, WP_087).
+    RelyingParty {
+        /// Its entity id (federation clients).
+        entity: Option<EntityId>,
+    },
+}
+
+/// Why a request object's `trust_chain` header did not validate to a configured anchor.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum HeaderChainError {
+    /// No anchor is configured.
+    #[error("no trust anchor configured")]
+    NoAnchor,
+    /// It validates, about another entity.
+    #[error("the trust_chain header is about another entity")]
+    OtherEntity,
+    /// It does not validate (the last anchor's reason).
+    #[error("{0}")]
+    Invalid(FederationError),
+}
+
+/// Where the relying party's trust chain comes from ([`WalletPresentation::with_rp_chain_source`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RpChainSource {
+    /// Collected from the RP's Entity Configuration to an anchor before its request object is
+    /// fetched (an RP outside the federation is refused before anything is fetched from it);
+    /// when that fails, a request by value's `trust_chain` header.
+    #[default]
+    CollectFirst,
+    /// The request object's `trust_chain` header (the object fetched first when by reference)
+    /// validated to an anchor, else collected.
+    RequestObjectFirst,
+}
+
+/// A best-effort transaction log write that failed (the flow went on): see
+/// [`WalletPresentation::with_log_failures`].
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub enum LogFailure<'a> {
+    /// A refused request could not be logged (WP_089a).
+    Refusal(&'a StoreError),
+    /// The answer of the `response_uri` could not be recorded on log entry `seq`.
+    Outcome {
+        /// The log entry.
+        seq: i64,
+        /// Why.
+        error: &'a StoreError,
+    },
+}
+
+impl std::fmt::Display for LogFailure<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Refusal(e) => write!(f, "the refused request could not be logged: {e}"),
+            Self::Outcome { seq, error } => write!(f, "the transaction log entry #{seq} could not be completed: {error}"),
+        }
+    }
+}
+
+/// Told of each [`LogFailure`].
+pub type LogFailureHook = Arc<dyn Fn(LogFailure<'_>) + Send + Sync>;
 
 impl From<StoreError> for PresentationError {
     fn from(e: StoreError) -> Self {
@@ -164,23 +267,38 @@ pub struct WalletPresentation {
     profile: Profile,
     clock: Arc<dyn Clock>,
     own_redirect: Option<String>,
+    fetcher: Option<Arc<dyn Fetcher>>,
+    chain_source: RpChainSource,
+    log_failures: Option<LogFailureHook>,
 }
 
 impl std::fmt::Debug for WalletPresentation {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WalletPresentation").field("anchors", &self.anchors.len()).field("profile", &self.profile).finish_non_exhaustive()
+        f.debug_struct("WalletPresentation").field("anchors", &self.anchors.len()).field("profile", &self.profile).field("chain_source", &self.chain_source).finish_non_exhaustive()
     }
 }
 
 fn send(http: &dyn HttpClient, step: PresentationStep, r: HttpRequest) -> Result<HttpResponse, PresentationError> {
-    http.send(r).map_err(|source| PresentationError::Http { step, source })
+    let url = r.url.clone();
+    http.send(r).map_err(|source| PresentationError::Http { step, source, url })
 }
 
 impl WalletPresentation {
     /// A flow trusting the federation `anchors`, with the IT-Wallet 1.4 profile; `x509_hash`
     /// clients are refused until [`Self::with_x509_anchors`] gives the CA roots.
     pub fn new(http: Arc<dyn HttpClient>, store: Arc<CredentialStore>, anchors: Vec<TrustAnchorConfig>) -> Self {
-        Self { http, store, anchors, x509_anchors: None, profile: Profile::default(), clock: Arc::new(SystemClock), own_redirect: None }
+        Self {
+            http,
+            store,
+            anchors,
+            x509_anchors: None,
+            profile: Profile::default(),
+            clock: Arc::new(SystemClock),
+            own_redirect: None,
+            fetcher: None,
+            chain_source: RpChainSource::default(),
+            log_failures: None,
+        }
     }
 
     /// Another profile (which response key the wallet prefers, its `wallet_metadata`).
@@ -208,70 +326,130 @@ impl WalletPresentation {
         self
     }
 
+    /// Collects the relying party's trust chain with `fetcher` instead of over the HTTP seam.
+    pub fn with_fetcher(mut self, fetcher: Arc<dyn Fetcher>) -> Self {
+        self.fetcher = Some(fetcher);
+        self
+    }
+
+    /// Where the relying party's trust chain comes from first ([`RpChainSource`]).
+    pub fn with_rp_chain_source(mut self, source: RpChainSource) -> Self {
+        self.chain_source = source;
+        self
+    }
+
+    /// Tells `hook` of each best-effort log write that failed (they never fail the flow).
+    pub fn with_log_failures(mut self, hook: LogFailureHook) -> Self {
+        self.log_failures = Some(hook);
+        self
+    }
+
     fn now(&self) -> UnixTime {
         self.clock.now()
+    }
+
+    /// WP_089a: a refused request kept in the log with why; best effort, the refusal is what
+    /// the caller sees.
+    fn log_refusal(&self, client_id: &str, refusal: Refusal<'_>, now: UnixTime) {
+        if let Err(e) = log_refusal(&self.store, client_id, refusal, now)
+            && let Some(hook) = &self.log_failures
+        {
+            hook(LogFailure::Refusal(&e));
+        }
     }
 
     /// Step 1: opens `url` → the consent to show (see the module documentation).
     pub fn start(&self, url: &str) -> Result<PresentationSession, PresentationError> {
         let now = self.now();
-        let flow = PresentationFlow::start(url, self.profile).map_err(|source| PresentationError::Consent { step: PresentationStep::Request, source })?;
+        let flow = PresentationFlow::start(url, self.profile).map_err(|source| PresentationError::Consent { step: PresentationStep::Request, source, told: false })?;
         let client_id = flow.client_id().as_str().to_owned();
+        let entity = flow.client_id().entity_id().cloned();
+        let untrusted = |reason: String, cause: Distrust| PresentationError::UntrustedRelyingParty { client_id: client_id.clone(), reason, cause: Box::new(cause) };
+        if entity.is_none() && self.x509_anchors.is_none() {
+            let reason = format!("client_id `{client_id}` is trusted by certificate, and no CA root is configured to check it with");
+            self.log_refusal(&client_id, Refusal::Untrusted(&reason), now);
+            return Err(untrusted(reason, Distrust::NoX509Anchors));
+        }
         let by_value = match &flow.url().request {
             RequestRef::Value(jwt) => Some(jwt.clone()),
             RequestRef::Uri { .. } => None,
         };
-        let rp_chain = match flow.client_id().entity_id().cloned() {
-            Some(entity) => Some(self.rp_chain(&entity, by_value.as_deref(), now).map_err(|reason| {
-                let _ = log_refusal(&self.store, &client_id, Refusal::Untrusted(&reason), now);
-                PresentationError::UntrustedRelyingParty { client_id: client_id.clone(), reason }
-            })?),
-            None => None,
+        let fetch = || match flow.request_object_request() {
+            Some(r) => send(self.http.as_ref(), PresentationStep::RequestObject, r).map(Some),
+            None => Ok(None),
         };
-        let fetched = match flow.request_object_request() {
-            Some(r) => Some(send(self.http.as_ref(), PresentationStep::RequestObject, r)?),
-            None => None,
+        let chain = |jwt: Option<&str>| match &entity {
+            Some(entity) => self.rp_chain(entity, jwt, now).map(Some).map_err(|(collected, header)| {
+                let reason = match &header {
+                    Some(h) => format!("{h}; collecting its trust chain: {collected}"),
+                    None => collected.to_string(),
+                };
+                self.log_refusal(&client_id, Refusal::Untrusted(&reason), now);
+                untrusted(reason, Distrust::Chain { entity: entity.clone(), collected, header })
+            }),
+            None => Ok(None),
+        };
+        let (rp_chain, fetched) = match self.chain_source {
+            RpChainSource::CollectFirst => {
+                let rp_chain = chain(by_value.as_deref())?;
+                (rp_chain, fetch()?)
+            }
+            RpChainSource::RequestObjectFirst => {
+                let fetched = fetch()?;
+                let jwt = by_value.or_else(|| fetched.as_ref().and_then(|r| String::from_utf8(r.body.clone()).ok()));
+                (chain(jwt.as_deref())?, fetched)
+            }
         };
         let trust = RpTrustInputs { rp_chain: rp_chain.as_ref(), federation_anchors: &self.anchors, x509_anchors: self.x509_anchors.as_ref() };
         let request = flow.on_request_object(fetched.as_ref(), &trust, now).map_err(|source| {
             // WP_090: the relying party is told why, where it registered the `response_uri`;
             // whether that POST succeeds changes nothing for the citizen.
-            if let Some(notice) = flow.error_notice(fetched.as_ref(), rp_chain.as_ref(), &source) {
-                let _ = self.http.send(notice);
-            }
-            // WP_089a: kept in the log with why; best effort, the refusal is what the caller sees.
-            let _ = log_refusal(&self.store, &client_id, Refusal::Request(&source), now);
+            let told = flow.error_notice(fetched.as_ref(), rp_chain.as_ref(), &source).is_some_and(|notice| self.http.send(notice).is_ok_and(|r| (200..300).contains(&r.status)));
+            self.log_refusal(&client_id, Refusal::Request(&source), now);
             match source {
-                ConsentError::RequestObject(e) if is_trust_rule(&e) => PresentationError::UntrustedRelyingParty { client_id: client_id.clone(), reason: e.to_string() },
-                source => PresentationError::Consent { step: PresentationStep::RequestObject, source },
+                ConsentError::RequestObject(ref e) if is_trust_rule(e) => untrusted(e.to_string(), Distrust::RequestObject { source, told }),
+                source => PresentationError::Consent { step: PresentationStep::RequestObject, source, told },
             }
         })?;
         let marks = TrustMarkEvidence::gather(self.http.as_ref(), &self.anchors, rp_chain.as_ref(), now);
         let rp = evaluate_rp(&request, rp_chain.as_ref(), &marks.inputs(), now);
         if let Some(reason) = rp.refusal {
-            let _ = log_refusal(&self.store, &client_id, Refusal::RelyingParty(&reason), now);
-            return Err(PresentationError::UntrustedRelyingParty { client_id, reason });
+            self.log_refusal(&client_id, Refusal::RelyingParty(&reason), now);
+            return Err(untrusted(reason, Distrust::RelyingParty { entity }));
         }
-        let consent = ConsentRequest::from_store(request, rp, &self.store).map_err(|source| PresentationError::Consent { step: PresentationStep::Consent, source })?;
+        let consent = ConsentRequest::from_store(request, rp, &self.store).map_err(|source| PresentationError::Consent { step: PresentationStep::Consent, source, told: false })?;
         Ok(PresentationSession { consent, rp_chain })
     }
 
-    /// The RP's chain: collected over the seam to a configured anchor; for a request by value
-    /// whose chain cannot be collected, its `trust_chain` header validated to one.
-    fn rp_chain(&self, entity: &crate::federation::EntityId, by_value: Option<&str>, now: UnixTime) -> Result<ValidatedChain, String> {
-        let collected = ChainCollector::new(&SeamFetcher(self.http.as_ref()), &self.anchors).resolve(entity, now).map_err(|e| e.to_string());
-        let Err(reason) = collected else { return collected };
-        let header = by_value.and_then(|jwt| ParsedRequestObject::parse(jwt).ok()).and_then(|p| p.header().trust_chain.clone());
-        let Some(chain) = header else { return Err(reason) };
-        let mut last = reason;
-        for anchor in &self.anchors {
-            match validate(&chain, anchor, now) {
-                Ok(v) if v.subject.claims.sub == *entity => return Ok(v),
-                Ok(_) => last = "its trust_chain header is about another entity".into(),
-                Err(e) => last = format!("its trust_chain header: {e}"),
+    /// The RP's chain, per [`RpChainSource`]: collected with the fetcher to a configured
+    /// anchor, or the `trust_chain` header of its request object (`jwt`) validated to one.
+    fn rp_chain(&self, entity: &EntityId, jwt: Option<&str>, now: UnixTime) -> Result<ValidatedChain, (FederationError, Option<HeaderChainError>)> {
+        let seam = SeamFetcher(self.http.as_ref());
+        let fetcher: &dyn Fetcher = match &self.fetcher {
+            Some(f) => f.as_ref(),
+            None => &seam,
+        };
+        let collect = || ChainCollector::new(fetcher, &self.anchors).resolve(entity, now);
+        let header = jwt.and_then(|jwt| ParsedRequestObject::parse(jwt).ok()).and_then(|p| p.header().trust_chain.clone());
+        let from_header = |chain: &[String]| {
+            let mut last = HeaderChainError::NoAnchor;
+            for anchor in &self.anchors {
+                match validate(chain, anchor, now) {
+                    Ok(v) if v.subject.claims.sub == *entity => return Ok(v),
+                    Ok(_) => last = HeaderChainError::OtherEntity,
+                    Err(e) => last = HeaderChainError::Invalid(e),
+                }
             }
+            Err(last)
+        };
+        let header = match (self.chain_source, header.as_deref().map(from_header)) {
+            (RpChainSource::RequestObjectFirst, Some(Ok(v))) => return Ok(v),
+            (_, h) => h,
+        };
+        match (collect(), header) {
+            (Ok(v), _) | (Err(_), Some(Ok(v))) => Ok(v),
+            (Err(collected), h) => Err((collected, h.and_then(Result::err))),
         }
-        Err(last)
     }
 
     /// Step 2: presents what the citizen chose (only those claims; KB-JWT by `holder`),
@@ -280,14 +458,16 @@ impl WalletPresentation {
         let prepared = session
             .consent
             .present(choice, holder, self.now(), Some(&self.store))
-            .map_err(|source| PresentationError::Consent { step: PresentationStep::Response, source })?;
+            .map_err(|source| PresentationError::Consent { step: PresentationStep::Response, source, told: false })?;
         self.deliver(prepared)
     }
 
     /// Step 2, declined: `access_denied` to the `response_uri` (logged as declined).
     pub fn decline(&self, session: &PresentationSession) -> Result<PresentationOutcome, PresentationError> {
-        let prepared =
-            session.consent.decline(self.now(), Some(&self.store)).map_err(|source| PresentationError::Consent { step: PresentationStep::Response, source })?;
+        let prepared = session
+            .consent
+            .decline(self.now(), Some(&self.store))
+            .map_err(|source| PresentationError::Consent { step: PresentationStep::Response, source, told: false })?;
         self.deliver(prepared)
     }
 
@@ -296,23 +476,30 @@ impl WalletPresentation {
             prepared.redirects = prepared.redirects.and_own(own);
         }
         let record = |o: TransactionOutcome| {
-            if let Some(seq) = prepared.log_seq {
-                // The answer is what the caller gets; a log write failing must not hide it.
-                let _ = self.store.record_outcome(seq, self.now(), &o);
+            // The answer is what the caller gets; a log write failing must not hide it.
+            if let Some(seq) = prepared.log_seq
+                && let Err(error) = self.store.record_outcome(seq, self.now(), &o)
+                && let Some(hook) = &self.log_failures
+            {
+                hook(LogFailure::Outcome { seq, error: &error });
             }
         };
+        let response_uri = prepared.request.url.clone();
         let resp = match send(self.http.as_ref(), PresentationStep::ResponseUri, prepared.request.clone()) {
             Ok(r) => r,
             Err(e) => {
-                record(TransactionOutcome::Failed { reason: e.to_string() });
+                if let PresentationError::Http { source, .. } = &e {
+                    record(TransactionOutcome::Failed { reason: source.to_string() });
+                }
                 return Err(e);
             }
         };
         let answer = match prepared.read_answer(resp.status, &resp.body) {
             Ok(a) => a,
-            Err(e) => {
-                record(TransactionOutcome::Failed { reason: format!("HTTP {}: {e}", resp.status) });
-                return Err(PresentationError::BadAnswer { status: resp.status, detail: e.to_string() });
+            Err(source) => {
+                record(TransactionOutcome::Failed { reason: format!("HTTP {}: {source}", resp.status) });
+                let excerpt = String::from_utf8_lossy(&resp.body).chars().take(300).collect();
+                return Err(PresentationError::BadAnswer { status: resp.status, detail: source.to_string(), source, response_uri, excerpt });
             }
         };
         match answer {
@@ -333,7 +520,7 @@ fn disclosed_text(d: &BTreeMap<String, Vec<ClaimPath>>) -> BTreeMap<String, Vec<
 }
 
 /// Whether a request object refusal is about trust (the RP is not who or what it claims).
-fn is_trust_rule(e: &crate::oid4vp::RequestObjectError) -> bool {
+pub fn is_trust_rule(e: &crate::oid4vp::RequestObjectError) -> bool {
     use crate::oid4vp::RequestObjectError as E;
     matches!(
         e,
@@ -365,13 +552,27 @@ impl StoredHolderKeys {
     /// The keys of the credentials `choice` names (those without a known tag are left out:
     /// presenting them fails with [`ConsentError::NoHolderKey`]).
     pub fn for_choice(store: &CredentialStore, keys: Arc<dyn KeyStore>, choice: &ConsentChoice) -> Result<Self, StoreError> {
+        Self::collect(store, keys, choice, None)
+    }
+
+    /// As [`Self::for_choice`], with the key tagged `fallback` for a credential whose metadata
+    /// names none (one stored before the tag was recorded).
+    pub fn for_choice_or(store: &CredentialStore, keys: Arc<dyn KeyStore>, choice: &ConsentChoice, fallback: &KeyTag) -> Result<Self, StoreError> {
+        Self::collect(store, keys, choice, Some(fallback))
+    }
+
+    fn collect(store: &CredentialStore, keys: Arc<dyn KeyStore>, choice: &ConsentChoice, fallback: Option<&KeyTag>) -> Result<Self, StoreError> {
         let mut out = BTreeMap::new();
         for (_, id) in &choice.0 {
             if out.contains_key(id) {
                 continue;
             }
             let c = store.get(id)?;
-            let tag = ["holder_key_tag", "key_tag"].iter().find_map(|k| c.metadata.get(*k).and_then(Value::as_str)).and_then(|t| KeyTag::new(t).ok());
+            let named = ["holder_key_tag", "key_tag"].iter().find_map(|k| c.metadata.get(*k).and_then(Value::as_str));
+            let tag = match named {
+                Some(t) => KeyTag::new(t).ok(),
+                None => fallback.cloned(),
+            };
             if let Some(signer) = tag.and_then(|t| KeyStoreSigner::new(keys.clone(), t).ok()) {
                 out.insert(id.clone(), signer);
             }
@@ -396,6 +597,34 @@ mod tests {
         assert!(is_trust_rule(&E::BadSignature));
         assert!(is_trust_rule(&E::MissingTrustChain));
         assert!(!is_trust_rule(&E::MissingClaim("nonce")));
+    }
+
+    /// Counts what is sent; answers 404.
+    struct Counting(std::sync::Mutex<Vec<String>>);
+
+    impl HttpClient for Counting {
+        fn send(&self, r: HttpRequest) -> Result<HttpResponse, HttpError> {
+            self.0.lock().unwrap().push(r.url);
+            Ok(HttpResponse { status: 404, headers: Vec::new(), body: Vec::new() })
+        }
+    }
+
+    #[test]
+    fn an_x509_hash_client_without_ca_roots_is_refused_before_anything_is_fetched() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = CredentialStore::open(dir.path().join("w.db"), &crate::store::StaticKeyProvider(crate::store::DataKey::from_bytes([7; 32]))).unwrap();
+        let http = Arc::new(Counting(std::sync::Mutex::new(Vec::new())));
+        let flow = WalletPresentation::new(http.clone(), Arc::new(store), Vec::new());
+        let hash = "A".repeat(43);
+        let e = flow.start(&format!("openid4vp://?client_id=x509_hash:{hash}&request_uri=https%3A%2F%2Frp.example%2Fro")).unwrap_err();
+        assert!(matches!(&e, PresentationError::UntrustedRelyingParty { cause, .. } if matches!(**cause, Distrust::NoX509Anchors)), "{e}");
+        assert!(http.0.lock().unwrap().is_empty());
+    }
+
+    #[test]
+    fn log_failures_say_what_was_not_written() {
+        let e = StoreError::WrongKey;
+        assert_eq!(LogFailure::Outcome { seq: 3, error: &e }.to_string(), format!("the transaction log entry #3 could not be completed: {e}"));
     }
 
     #[test]
