@@ -10,7 +10,7 @@
 //! reach the list and leaves the status undetermined (the case's note says where it was).
 
 use std::collections::HashMap;
-use std::io::{BufRead as _, BufReader, Write as _};
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
@@ -52,33 +52,68 @@ fn start() -> Result<Server, String> {
     std::thread::Builder::new()
         .name("status-list".into())
         .spawn(move || {
+            let open = Arc::new(std::sync::atomic::AtomicUsize::new(0));
             for stream in listener.incoming().flatten() {
-                let lists = served.clone();
-                // One thread per connection: the RP may keep one open.
-                let _ = std::thread::Builder::new().name("status-list-conn".into()).spawn(move || answer(stream, &lists));
+                // One thread per connection (the RP may keep one open), at most MAX_CONNECTIONS.
+                if open.fetch_add(1, std::sync::atomic::Ordering::SeqCst) >= MAX_CONNECTIONS {
+                    open.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+                    continue;
+                }
+                let (lists, open) = (served.clone(), open.clone());
+                let spawned = std::thread::Builder::new().name("status-list-conn".into()).spawn({
+                    let open = open.clone();
+                    move || {
+                        answer(stream, &lists);
+                        open.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+                    }
+                });
+                if spawned.is_err() {
+                    open.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+                }
             }
         })
         .map_err(|e| format!("the status list server cannot start: {e}"))?;
     Ok(Server { origin, lists, paths: Mutex::default() })
 }
 
-/// Answers the `GET`s on one connection (HTTP/1.1, keep-alive), until it closes or idles.
+/// Connections served at once.
+const MAX_CONNECTIONS: usize = 64;
+/// The longest request or header line read.
+const MAX_LINE: u64 = 8 * 1024;
+/// The most header lines read for one request.
+const MAX_HEADERS: usize = 100;
+
+/// One line of at most [`MAX_LINE`] bytes, with its end; `None` at the end of the stream,
+/// on an error, or for a longer line.
+fn line(reader: &mut BufReader<TcpStream>) -> Option<String> {
+    let mut l = String::new();
+    match (&mut *reader).take(MAX_LINE).read_line(&mut l) {
+        Ok(0) | Err(_) => None,
+        Ok(_) if !l.ends_with('\n') => None,
+        Ok(_) => Some(l),
+    }
+}
+
+/// Answers the `GET`s on one connection (HTTP/1.1, keep-alive), until it closes or idles. A
+/// request with a body (`content-length`), an overlong line or too many headers ends it.
 fn answer(stream: TcpStream, lists: &Lists) {
     let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
     let Ok(mut out) = stream.try_clone() else { return };
     let mut reader = BufReader::new(stream);
     loop {
-        let mut request_line = String::new();
-        if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
-            return;
-        }
+        let Some(request_line) = line(&mut reader) else { return };
         // The headers, to their blank line (a GET has no body).
+        let mut headers = 0;
         loop {
-            let mut line = String::new();
-            match reader.read_line(&mut line) {
-                Ok(0) | Err(_) => return,
-                Ok(_) if line == "\r\n" || line == "\n" => break,
-                Ok(_) => {}
+            let Some(h) = line(&mut reader) else { return };
+            if h == "\r\n" || h == "\n" {
+                break;
+            }
+            headers += 1;
+            let has_body = h.split_once(':').is_some_and(|(n, v)| n.trim().eq_ignore_ascii_case("content-length") && v.trim() != "0");
+            if headers > MAX_HEADERS || has_body {
+                let _ = out.write_all(b"HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n");
+                return;
             }
         }
         let mut parts = request_line.split_whitespace();

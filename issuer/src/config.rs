@@ -582,6 +582,15 @@ impl Config {
         }
         for cf in f.credentials {
             let preset = Preset::parse(&cf.preset).ok_or_else(|| ConfigError::Invalid(format!("credentials.preset: `{}` is not pid, mdl or health-card", cf.preset)))?;
+            // An operator's own type metadata must be an object about this `vct` (SD-JWT VC
+            // §6.2): wallets refuse every credential whose type metadata names another.
+            if let Some(own) = &cf.type_metadata {
+                match own.get("vct") {
+                    Some(serde_json::Value::String(v)) if v == preset.vct() => {}
+                    None if own.is_object() => {}
+                    _ => return Err(ConfigError::Invalid(format!("credentials.type_metadata: not an object whose `vct` is `{}`", preset.vct()))),
+                }
+            }
             c.credentials.push(CredentialConfig {
                 id: cf.id.unwrap_or_else(|| preset.configuration_id().into()),
                 preset,
@@ -792,6 +801,8 @@ mod tests {
     #[test]
     fn a_configuration_may_bring_its_own_type_metadata() {
         assert_eq!(Config::from_toml(BASE, []).unwrap().credentials[0].type_metadata, None);
+        let other = Config::from_toml(&format!("{BASE}[credentials.type_metadata]\nvct = \"urn:eudi:ehic:1\"\n"), []).unwrap_err();
+        assert!(other.to_string().contains("credentials.type_metadata"), "{other}");
         let c = Config::from_toml(&format!("{BASE}[credentials.type_metadata]\nvct = \"urn:eudi:pid:it:1\"\nname = \"PID\"\n"), []).unwrap();
         assert_eq!(c.credentials[0].type_metadata, Some(serde_json::json!({"vct": "urn:eudi:pid:it:1", "name": "PID"})));
     }

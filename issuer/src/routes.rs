@@ -252,7 +252,7 @@ async fn offer_by_reference(State(st): State<Issuer>, Path(handle): Path<String>
     let now = st.now().secs();
     let gone = || IssuerError::NotFound("no such offer, or it was used or has expired".into());
     let key = hash(&handle);
-    let offer = if let Some(o) = st.store().pending_offer(&key, now)? {
+    let offer = if let Some(o) = st.store().pending_offer(&key, now, c.tx_code_attempts)? {
         pre_authorized_offer(c, o.configurations, &handle, o.tx_code_hash.is_some())?
     } else if let Some(json) = st.store().pending_issuer_state(&key, now)? {
         let offered: crate::authorization::OfferedAuthorization = serde_json::from_str(&json).map_err(IssuerError::internal)?;

@@ -110,6 +110,14 @@ impl Verifier {
         {
             return Err(VerifierError::BadRequest(format!("credential query `{}`: mso_mdoc is requested only in the it-wallet-1.4 profile; this verifier runs it-wallet-1.3", q.id)));
         }
+        // A `trusted_authorities` of only types we cannot match (`etsi_tl`, unknown ones)
+        // would refuse every answer (OpenID4VP 1.0 §6.1.1): refused now, not at the citizen's.
+        if let Some(q) = req.query.credentials.iter().find(|q| q.trusted_authorities.as_ref().is_some_and(|ta| !ta.iter().any(|e| e.kind.is_supported()))) {
+            return Err(VerifierError::BadRequest(format!(
+                "credential query `{}`: trusted_authorities has no entry of a type this verifier can match (aki, openid_federation)",
+                q.id
+            )));
+        }
         let redirect_uri = match (req.flow, req.redirect_uri) {
             (Flow::CrossDevice, None) => None,
             (Flow::CrossDevice, Some(_)) => return Err(VerifierError::BadRequest("redirect_uri is for the same-device flow".into())),

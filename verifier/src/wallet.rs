@@ -125,10 +125,13 @@ async fn serve_request_object(st: &Verifier, id: &str, post: Option<RequestUriPo
 
 /// The always-visible claims that single a credential out: its holder's key (`cnf`), its
 /// opaque `sub` (IT-Wallet 1.4 §4.1: unique per credential) and its status list entry
-/// (`status`: issuer, list and index). Any of them would let integrators link a citizen's
-/// presentations across sessions and services, and none is what a check asks: the verdict
-/// gives the status's outcome instead. Used for the verification, never stored or handed on
-/// (GDPR art. 5(1)(c), data minimisation).
+/// (`status`: issuer, list and index). Any of them names one credential outright, so that
+/// integrators could link a citizen's presentations across sessions and services, and none is
+/// what a check asks: the verdict gives the status's outcome instead. Used for the
+/// verification, never stored or handed on (GDPR art. 5(1)(c), data minimisation). The
+/// validity (`iat`, `exp`, repeated as `issued_at`, `expires_at`) stays, being part of what a
+/// check reports, though to the second it narrows a credential down too (coarser dates for
+/// integrators are not offered yet).
 const LINKING_CLAIMS: [&str; 3] = ["cnf", "sub", "status"];
 
 /// A credential's claims without the [`LINKING_CLAIMS`], in the credential's order.

@@ -687,4 +687,10 @@ async fn a_pid_from_outside_the_querys_trusted_authorities_is_refused() {
             assert!(v["reason"].as_str().unwrap().contains("none of the trusted authorities"), "{v}");
         }
     }
+    // Only types this verifier cannot match: no session (every answer would be refused).
+    let etsi = json!({"dcql_query": {"credentials": [{"id": "pid", "format": "dc+sd-jwt", "meta": {"vct_values": ["urn:eudi:pid:it:1"]}, "claims": [{"path": ["birthdate"]}],
+        "trusted_authorities": [{"type": "etsi_tl", "values": ["https://tl.example.eu"]}]}]}, "flow": "cross_device"});
+    let (s, v) = Fed::json(fed.http.post(fed.url("/sessions")).bearer_auth(common::TOKEN).json(&etsi)).await;
+    assert_eq!(s, 400, "{v}");
+    assert!(v["error_description"].as_str().unwrap().contains("trusted_authorities has no entry"), "{v}");
 }

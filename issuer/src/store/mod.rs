@@ -308,10 +308,10 @@ impl Store {
         dispatch!(self, attempt_offer(code_hash, now, max_attempts))
     }
 
-    /// An unused, unexpired offer, read without counting an attempt: what its
+    /// An unused, unexpired offer with attempts left, read without counting one: what its
     /// `credential_offer_uri` serves (OpenID4VCI 1.0 §4.1.3).
-    pub fn pending_offer(&self, code_hash: &str, now: i64) -> Result<Option<Offer>, StoreError> {
-        dispatch!(self, pending_offer(code_hash, now))
+    pub fn pending_offer(&self, code_hash: &str, now: i64, max_attempts: u32) -> Result<Option<Offer>, StoreError> {
+        dispatch!(self, pending_offer(code_hash, now, max_attempts))
     }
 
     /// Consumes an offer (single use): whether this call did.

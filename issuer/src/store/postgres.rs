@@ -160,10 +160,10 @@ impl Postgres {
         row.map(|(tx_code_hash, citizen, c)| Ok(Offer { tx_code_hash, citizen, configurations: list(&c)? })).transpose()
     }
 
-    pub(super) fn pending_offer(&self, code_hash: &str, now: i64) -> Result<Option<Offer>, StoreError> {
-        let code_hash = code_hash.to_owned();
+    pub(super) fn pending_offer(&self, code_hash: &str, now: i64, max_attempts: u32) -> Result<Option<Offer>, StoreError> {
+        let (code_hash, max) = (code_hash.to_owned(), i32::try_from(max_attempts).unwrap_or(i32::MAX));
         let row = self.run(move |c| async move {
-            let r = c.query_opt("SELECT tx_code, citizen, configurations FROM issuer_offers WHERE code_hash = $1 AND NOT used AND expires_at > $2", &[&code_hash, &now]).await?;
+            let r = c.query_opt("SELECT tx_code, citizen, configurations FROM issuer_offers WHERE code_hash = $1 AND NOT used AND expires_at > $2 AND attempts < $3", &[&code_hash, &now, &max]).await?;
             r.map(|r| Ok((r.try_get::<_, Option<String>>(0)?, r.try_get::<_, String>(1)?, r.try_get::<_, String>(2)?))).transpose()
         })?;
         row.map(|(tx_code_hash, citizen, c)| Ok(Offer { tx_code_hash, citizen, configurations: list(&c)? })).transpose()

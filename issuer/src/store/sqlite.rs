@@ -288,12 +288,12 @@ impl Sqlite {
     }
 
     /// An unused, unexpired offer, read without counting an attempt.
-    pub(super) fn pending_offer(&self, code_hash: &str, now: i64) -> Result<Option<Offer>, StoreError> {
+    pub(super) fn pending_offer(&self, code_hash: &str, now: i64, max_attempts: u32) -> Result<Option<Offer>, StoreError> {
         let row = self
             .conn()
             .query_row(
-                "SELECT tx_code, citizen, configurations FROM offers WHERE code_hash = ?1 AND used = 0 AND expires_at > ?2",
-                params![code_hash, now],
+                "SELECT tx_code, citizen, configurations FROM offers WHERE code_hash = ?1 AND used = 0 AND expires_at > ?2 AND attempts < ?3",
+                params![code_hash, now, max_attempts],
                 |r| Ok((r.get::<_, Option<String>>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)),
             )
             .optional()?;

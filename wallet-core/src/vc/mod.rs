@@ -388,18 +388,33 @@ impl Model {
     }
 }
 
+/// How much of a credential the claims are: all of it (an issued credential, every
+/// disclosure at hand) or what a presentation disclosed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Seen {
+    /// The whole credential.
+    Whole,
+    /// A presentation's part.
+    Presented,
+}
+
 /// The metadata IT-Wallet 1.4 §4.3 makes REQUIRED in a PID beyond the general ones of §4.1:
 /// `date_of_expiry` (a full date), `sub` (opaque, non-empty), `iat`, `cnf` (the holder key),
 /// `status` (its Token Status List entry) and `verification` (`trust_framework` and
-/// `assurance_level`). These are never selectively disclosable, so a presentation carries
-/// them whatever was disclosed: a verifier reads them on every PID it is shown, and a wallet
-/// on every PID it is issued. The error names the claim.
-pub fn check_pid_metadata(claims: &Map<String, Value>) -> Result<(), VcError> {
+/// `assurance_level`). §4.1 keeps them out of the disclosures, so a presentation carries them
+/// whatever was disclosed: a verifier reads them on every PID it is shown, and a wallet on
+/// every PID it is issued. One exception, to interoperate: the reference test suite's 1.4
+/// PID makes `date_of_expiry` selectively disclosable (versions note, PID rows), so in a
+/// presentation ([`Seen::Presented`]) its absence may only mean it was not disclosed and its
+/// form alone is judged; an issued PID ([`Seen::Whole`]) must have it. The error names the
+/// claim.
+pub fn check_pid_metadata(claims: &Map<String, Value>, seen: Seen) -> Result<(), VcError> {
     let bad = |claim: &'static str, reason: &str| VcError::InvalidAttribute { credential: "PID", claim, reason: reason.to_owned() };
     const MISSING: &str = "missing (REQUIRED in a PID, IT-Wallet 1.4 §4.3)";
     match claims.get("date_of_expiry") {
         Some(Value::String(s)) => check_date("PID", "date_of_expiry", s)?,
         Some(_) => return Err(bad("date_of_expiry", "not a string")),
+        None if seen == Seen::Presented => {}
         None => return Err(bad("date_of_expiry", MISSING)),
     }
     match claims.get("sub") {
@@ -408,7 +423,8 @@ pub fn check_pid_metadata(claims: &Map<String, Value>) -> Result<(), VcError> {
         None => return Err(bad("sub", MISSING)),
     }
     match claims.get("iat") {
-        Some(v) if v.is_i64() || v.is_u64() => {}
+        // RFC 7519 §2: a NumericDate may have a fraction.
+        Some(Value::Number(_)) => {}
         Some(_) => return Err(bad("iat", "not a NumericDate")),
         None => return Err(bad("iat", MISSING)),
     }
@@ -489,7 +505,7 @@ pub fn check_presented(vct: &str, claims: &Map<String, Value>) -> Result<(), VcE
     }
     match Model::of(vct) {
         Some(m @ Model::Pid) => {
-            check_pid_metadata(claims)?;
+            check_pid_metadata(claims, Seen::Presented)?;
             disclosed::<pid::Pid>(m, claims)
         }
         Some(m @ Model::Mdl) => disclosed::<mdl::MobileDrivingLicence>(m, claims),
@@ -699,12 +715,21 @@ mod tests {
     /// need it.
     #[test]
     fn pid_required_metadata_vectors() {
-        check_pid_metadata(&pid_metadata()).unwrap();
+        check_pid_metadata(&pid_metadata(), Seen::Whole).unwrap();
         let named = |c: &Map<String, Value>| match check_presented(Vct::PID, c) {
             Err(VcError::InvalidAttribute { credential: "PID", claim, reason }) => format!("{claim}: {reason}"),
             other => panic!("{other:?}"),
         };
-        for claim in ["date_of_expiry", "sub", "iat", "cnf", "status", "verification"] {
+        // `date_of_expiry` may have been left undisclosed (versions note): required of the
+        // whole credential only.
+        let mut c = pid_metadata();
+        c.remove("date_of_expiry");
+        check_presented(Vct::PID, &c).unwrap();
+        assert!(check_pid_metadata(&c, Seen::Whole).unwrap_err().to_string().contains("date_of_expiry"));
+        let mut c = pid_metadata();
+        c.insert("iat".into(), serde_json::json!(1683000000.5));
+        check_pid_metadata(&c, Seen::Whole).unwrap();
+        for claim in ["sub", "iat", "cnf", "status", "verification"] {
             let mut c = pid_metadata();
             c.remove(claim);
             assert!(named(&c).starts_with(&format!("{claim}: missing")), "{claim}: {}", named(&c));

@@ -816,7 +816,7 @@ pub fn verify_credential(
     crate::vc::check_data_model(vc.vct.as_str(), claims).map_err(|e| CredentialRule::DataModel(e.to_string()))?;
     // A PID without the metadata §4.3 requires would be refused by every verifier.
     if vc.vct.is_pid() {
-        crate::vc::check_pid_metadata(claims).map_err(|e| CredentialRule::DataModel(e.to_string()))?;
+        crate::vc::check_pid_metadata(claims, crate::vc::Seen::Whole).map_err(|e| CredentialRule::DataModel(e.to_string()))?;
     }
     let cnf: Jwk = claims.get("cnf").and_then(|c| c.get("jwk")).and_then(|j| serde_json::from_value(j.clone()).ok()).ok_or(CredentialRule::Cnf)?;
     let tp = cnf.thumbprint();
@@ -1050,8 +1050,9 @@ impl WalletIssuance {
     ///   as served ([`crate::vc::Vct::integrity_matches`]);
     /// * no `vct#integrity` (optional in §4.1): a document that cannot be had does not refuse
     ///   it (the type metadata is optional for a consumer to retrieve, SD-JWT VC §6.3);
-    /// * a document had, either way, must be a JSON object whose `vct`, when present, is the
-    ///   credential's (SD-JWT VC draft 12 §6.2, the 1.4.x-post body carries `vct`).
+    /// * a document had must be a JSON object whose `vct`, when present, is the credential's
+    ///   (SD-JWT VC draft 12 §6.2, the 1.4.x-post body carries `vct`); without an integrity
+    ///   claimed, a body that is not a JSON object is taken as no document.
     fn type_metadata_problem(&self, issuer: &str, vct: &str, integrity: Option<&str>, fetched: &mut std::collections::BTreeMap<String, Result<Vec<u8>, String>>) -> Option<TypeMetadataProblem> {
         let document = fetched.entry(vct.to_owned()).or_insert_with(|| self.fetch_type_metadata(issuer, vct));
         let bytes = match (document, integrity) {
@@ -1068,6 +1069,9 @@ impl WalletIssuance {
         }
         let parsed: Map<String, Value> = match serde_json::from_slice(bytes) {
             Ok(m) => m,
+            // Without an integrity to hold it to, what was served (a catch-all page, say) is
+            // as good as none: the type metadata is optional (SD-JWT VC §6.3).
+            Err(_) if integrity.is_none() => return None,
             Err(e) => return Some(TypeMetadataProblem::Malformed(e.to_string())),
         };
         match parsed.get("vct") {
