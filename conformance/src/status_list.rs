@@ -10,11 +10,11 @@
 //! reach the list and leaves the status undetermined (the case's note says where it was).
 
 use std::collections::HashMap;
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
-use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
-use std::time::Duration;
 
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use wallet_core::jose::{JwsAlg, JwsHeader, Signer as _};
 use wallet_core::status::{Bits, MEDIA_TYPE, StatusList, StatusListToken, StatusValue};
 use wallet_core::time::UnixTime;
@@ -29,14 +29,14 @@ pub const REVOKED: u64 = 1;
 /// How long a served list is valid (`exp`); the tool re-signs it when asked for it later.
 const LIFETIME: i64 = 86_400;
 
-/// The lists served, by path.
+/// The lists served, by their number in `/status-list/{n}`.
 type Lists = Arc<Mutex<HashMap<String, String>>>;
 
 struct Server {
     origin: String,
     lists: Lists,
-    /// The path of each issuer's list, by issuer and key id.
-    paths: Mutex<HashMap<String, String>>,
+    /// The number of each issuer's list, by issuer and key id.
+    numbers: Mutex<HashMap<String, String>>,
 }
 
 fn server() -> Result<&'static Server, String> {
@@ -44,89 +44,33 @@ fn server() -> Result<&'static Server, String> {
     SERVER.get_or_init(start).as_ref().map_err(Clone::clone)
 }
 
+/// Binds now (the port is known before any PID names it), then serves the lists with
+/// service-kit's server on a runtime of its own, in a thread that lasts the run.
 fn start() -> Result<Server, String> {
-    let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("the status list server cannot bind: {e}"))?;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| format!("the status list server cannot bind: {e}"))?;
     let origin = format!("http://{}", listener.local_addr().map_err(|e| e.to_string())?);
+    listener.set_nonblocking(true).map_err(|e| e.to_string())?;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| format!("the status list server's runtime: {e}"))?;
     let lists: Lists = Arc::default();
-    let served = lists.clone();
+    let router = axum::Router::new().route("/status-list/{n}", axum::routing::get(list)).with_state(lists.clone());
     std::thread::Builder::new()
         .name("status-list".into())
         .spawn(move || {
-            let open = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-            for stream in listener.incoming().flatten() {
-                // One thread per connection (the RP may keep one open), at most MAX_CONNECTIONS.
-                if open.fetch_add(1, std::sync::atomic::Ordering::SeqCst) >= MAX_CONNECTIONS {
-                    open.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
-                    continue;
+            runtime.block_on(async move {
+                if let Ok(listener) = tokio::net::TcpListener::from_std(listener) {
+                    let _ = service_kit::serve::serve(listener, router, std::future::pending()).await;
                 }
-                let (lists, open) = (served.clone(), open.clone());
-                let spawned = std::thread::Builder::new().name("status-list-conn".into()).spawn({
-                    let open = open.clone();
-                    move || {
-                        answer(stream, &lists);
-                        open.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
-                    }
-                });
-                if spawned.is_err() {
-                    open.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
-                }
-            }
+            });
         })
         .map_err(|e| format!("the status list server cannot start: {e}"))?;
-    Ok(Server { origin, lists, paths: Mutex::default() })
+    Ok(Server { origin, lists, numbers: Mutex::default() })
 }
 
-/// Connections served at once.
-const MAX_CONNECTIONS: usize = 64;
-/// The longest request or header line read.
-const MAX_LINE: u64 = 8 * 1024;
-/// The most header lines read for one request.
-const MAX_HEADERS: usize = 100;
-
-/// One line of at most [`MAX_LINE`] bytes, with its end; `None` at the end of the stream,
-/// on an error, or for a longer line.
-fn line(reader: &mut BufReader<TcpStream>) -> Option<String> {
-    let mut l = String::new();
-    match (&mut *reader).take(MAX_LINE).read_line(&mut l) {
-        Ok(0) | Err(_) => None,
-        Ok(_) if !l.ends_with('\n') => None,
-        Ok(_) => Some(l),
-    }
-}
-
-/// Answers the `GET`s on one connection (HTTP/1.1, keep-alive), until it closes or idles. A
-/// request with a body (`content-length`), an overlong line or too many headers ends it.
-fn answer(stream: TcpStream, lists: &Lists) {
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
-    let Ok(mut out) = stream.try_clone() else { return };
-    let mut reader = BufReader::new(stream);
-    loop {
-        let Some(request_line) = line(&mut reader) else { return };
-        // The headers, to their blank line (a GET has no body).
-        let mut headers = 0;
-        loop {
-            let Some(h) = line(&mut reader) else { return };
-            if h == "\r\n" || h == "\n" {
-                break;
-            }
-            headers += 1;
-            let has_body = h.split_once(':').is_some_and(|(n, v)| n.trim().eq_ignore_ascii_case("content-length") && v.trim() != "0");
-            if headers > MAX_HEADERS || has_body {
-                let _ = out.write_all(b"HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n");
-                return;
-            }
-        }
-        let mut parts = request_line.split_whitespace();
-        let (method, path) = (parts.next().unwrap_or_default(), parts.next().unwrap_or_default());
-        let token = lists.lock().unwrap_or_else(PoisonError::into_inner).get(path).cloned();
-        let response = match (method, token) {
-            ("GET", Some(t)) => format!("HTTP/1.1 200 OK\r\ncontent-type: {MEDIA_TYPE}\r\ncache-control: no-store\r\ncontent-length: {}\r\n\r\n{t}", t.len()),
-            ("GET", None) => "HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n".to_owned(),
-            _ => "HTTP/1.1 405 Method Not Allowed\r\nallow: GET\r\ncontent-length: 0\r\n\r\n".to_owned(),
-        };
-        if out.write_all(response.as_bytes()).is_err() {
-            return;
-        }
+/// `GET /status-list/{n}`: the list, `application/statuslist+jwt`; 404 for no such list.
+async fn list(State(lists): State<Lists>, Path(n): Path<String>) -> Response {
+    match lists.lock().unwrap_or_else(PoisonError::into_inner).get(&n) {
+        Some(jwt) => ([(header::CONTENT_TYPE, MEDIA_TYPE), (header::CACHE_CONTROL, "no-store")], jwt.clone()).into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
     }
 }
 
@@ -136,17 +80,18 @@ pub fn uri_for(issuer: &TestIssuer) -> Result<String, String> {
     let s = server()?;
     let kid = issuer.key.kid().unwrap_or_default();
     // One list per issuer and key, so that runs against several targets keep theirs apart.
-    let path = {
-        let mut paths = s.paths.lock().unwrap_or_else(PoisonError::into_inner);
-        let n = paths.len();
-        paths.entry(format!("{}|{kid}", issuer.id)).or_insert_with(|| format!("/status-list/{n}")).clone()
+    let n = {
+        let mut numbers = s.numbers.lock().unwrap_or_else(PoisonError::into_inner);
+        let next = numbers.len().to_string();
+        numbers.entry(format!("{}|{kid}", issuer.id)).or_insert(next).clone()
     };
+    let path = format!("/status-list/{n}");
     let uri = format!("{}{path}", s.origin);
     let mut list = StatusList::new(Bits::from_u64(2).map_err(|e| e.to_string())?, 16);
     list.set(REVOKED, StatusValue::Invalid).map_err(|e| e.to_string())?;
     let now = UnixTime::now();
     let token = StatusListToken { list, uri: uri.clone(), iss: Some(issuer.id.clone()), iat: now.plus(-10), exp: Some(now.plus(LIFETIME)), ttl: Some(600), aggregation_uri: None };
     let jwt = token.sign(&JwsHeader::new(JwsAlg::Es256).with_kid(issuer.key.kid()), &*issuer.key).map_err(|e| format!("cannot sign the test status list: {e}"))?;
-    s.lists.lock().unwrap_or_else(PoisonError::into_inner).insert(path, jwt);
+    s.lists.lock().unwrap_or_else(PoisonError::into_inner).insert(n, jwt);
     Ok(uri)
 }

@@ -549,6 +549,30 @@ async fn the_tx_code_is_stored_hashed() {
     assert_eq!(s, 200, "{v}");
 }
 
+/// An offer by reference is served only while it can be redeemed: once the wrong `tx_code`s
+/// have spent its attempts, its `credential_offer_uri` answers 404 like a used one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_offer_by_reference_with_its_attempts_spent_is_not_served() {
+    let fed = Fed::with(|c| c.tx_code_attempts = 2).await;
+    let wallet = Wallet::new(1);
+    let body = json!({"citizen": MARIO, "credential_configuration_ids": [MDL], "by_reference": true});
+    let (s, v) = Fed::json(fed.http.post(fed.url("/admin/offers")).bearer_auth(TOKEN).json(&body)).await;
+    assert_eq!(s, 201, "{v}");
+    let url = url::Url::parse(v["offer_url"].as_str().unwrap()).unwrap();
+    let uri = url.query_pairs().find(|(k, _)| k == "credential_offer_uri").unwrap().1.into_owned();
+    let (s, offer) = Fed::json(fed.http.get(&uri)).await;
+    assert_eq!(s, 200, "{offer}");
+    let code = offer["grants"]["urn:ietf:params:oauth:grant-type:pre-authorized_code"]["pre-authorized_code"].as_str().unwrap().to_owned();
+    let tx = v["tx_code"].as_str().unwrap();
+    let wrong = if tx == "000000" { "111111" } else { "000000" };
+    for _ in 0..2 {
+        let (s, _) = wallet.token_with(&fed, &code, Some(wrong), Some(wallet.dpop_for(&fed, "/token", None))).await;
+        assert_eq!(s, 400);
+    }
+    let (s, v) = Fed::json(fed.http.get(&uri)).await;
+    assert_eq!((s, v["error"].as_str()), (404, Some("not_found")), "attempts spent: {v}");
+}
+
 /// Credential endpoint refusals: DPoP for another URL or key, a replayed DPoP `jti`, a
 /// used, foreign, altered or expired `c_nonce`, a proof key the WUA does not attest, a WUA revoked in its
 /// provider's status list, a configuration the token did not grant.

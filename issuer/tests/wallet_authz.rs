@@ -344,17 +344,7 @@ async fn mdl_after_presenting_the_pid(profile: Profile) {
     let fed = Fed::build(Setup::PidOverVp, |c| c.profile = profile).await;
     profile_emits(&fed, profile).await;
     let phone = Arc::new(Phone::new(&fed));
-    let pid_issuer = fed.pid_issuer.as_ref().unwrap().id.as_str().trim_end_matches('/').to_owned();
-    let (s, v) = Fed::json(fed.http.post(format!("{pid_issuer}/admin/offers")).bearer_auth(common::TOKEN).json(&serde_json::json!({"citizen": MARIO, "tx_code": false}))).await;
-    assert_eq!(s, 201, "{v}");
-    let offer_url = v["offer_url"].as_str().unwrap().to_owned();
-    let p = phone.clone();
-    let pid_id = blocking(move || {
-        let session = p.flow.start_from_offer(&offer_url).unwrap();
-        let IssuanceOutcome::Issued(ids) = p.flow.accept(&session, None).unwrap() else { panic!("immediate") };
-        ids[0].clone()
-    })
-    .await;
+    let pid_id = pid_from_its_provider(&fed, &phone).await;
     assert_eq!(phone.store.get(&pid_id).unwrap().summary.vct, PID_VCT);
     let p = phone.clone();
     let issuer = fed.issuer_id.to_string();
@@ -388,15 +378,10 @@ async fn two_configurations_are_issued_after_one_authorization() {
     const HEALTH_CARD: &str = "dc_sd_jwt_EuropeanHealthInsuranceCard";
     let fed = Fed::build(Setup::PidOverVp, |_| {}).await;
     let phone = Arc::new(Phone::new(&fed));
-    let pid_issuer = fed.pid_issuer.as_ref().unwrap().id.as_str().trim_end_matches('/').to_owned();
-    let (s, v) = Fed::json(fed.http.post(format!("{pid_issuer}/admin/offers")).bearer_auth(common::TOKEN).json(&serde_json::json!({"citizen": MARIO, "tx_code": false}))).await;
-    assert_eq!(s, 201, "{v}");
-    let offer_url = v["offer_url"].as_str().unwrap().to_owned();
+    pid_from_its_provider(&fed, &phone).await;
     let p = phone.clone();
     let issuer = fed.issuer_id.to_string();
     let outcome = blocking(move || {
-        let session = p.flow.start_from_offer(&offer_url).unwrap();
-        let IssuanceOutcome::Issued(_) = p.flow.accept(&session, None).unwrap() else { panic!("immediate") };
         let session = p.flow.start_from_issuer(&issuer, &[MDL, HEALTH_CARD]).unwrap();
         let AuthorizationStep::Presentation(step) = p.flow.authorize(&session).unwrap() else { panic!("a presentation step") };
         let choice = step.consent().default_choice();
@@ -414,6 +399,22 @@ async fn two_configurations_are_issued_after_one_authorization() {
     assert_eq!(phone.client.count(&fed.url("/par")), 1);
     assert_eq!(phone.client.count(&fed.url("/token")), 1);
     assert_eq!(phone.client.count(&fed.url("/credential")), 2);
+}
+
+/// Mario's PID from the federation's PID provider, through its offer (no `tx_code`) and the
+/// wallet's flow: its id in the store.
+async fn pid_from_its_provider(fed: &Fed, phone: &Arc<Phone>) -> wallet_core::store::CredentialId {
+    let pid_issuer = fed.pid_issuer.as_ref().unwrap().id.as_str().trim_end_matches('/').to_owned();
+    let (s, v) = Fed::json(fed.http.post(format!("{pid_issuer}/admin/offers")).bearer_auth(common::TOKEN).json(&serde_json::json!({"citizen": MARIO, "tx_code": false}))).await;
+    assert_eq!(s, 201, "{v}");
+    let offer_url = v["offer_url"].as_str().unwrap().to_owned();
+    let p = phone.clone();
+    blocking(move || {
+        let session = p.flow.start_from_offer(&offer_url).unwrap();
+        let IssuanceOutcome::Issued(ids) = p.flow.accept(&session, None).unwrap() else { panic!("immediate") };
+        ids[0].clone()
+    })
+    .await
 }
 
 /// Stores a PID of `citizen` from the federation's PID issuer (or, `rogue`, from one outside

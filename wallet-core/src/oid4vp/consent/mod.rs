@@ -280,11 +280,16 @@ impl ConsentRequest {
         let views: Vec<CredentialView<'_>> =
             parsed.iter().map(|(s, _, c)| CredentialView { format: &f, vct: Some(s.vct.as_str()), doctype: None, claims: c }).collect();
         // What each credential's own header says of its issuer, for `trusted_authorities`
-        // (OpenID4VP 1.0 §6.1.1; unverified: it only decides what is offered).
-        let issuers: Vec<IssuerAuthorities> = parsed
-            .iter()
-            .map(|(_, sd, _)| crate::jose::CompactJws::parse(sd.issuer_jwt()).map(|j| IssuerAuthorities::from_unverified_header(j.header())).unwrap_or_default())
-            .collect();
+        // (OpenID4VP 1.0 §6.1.1; unverified: it only decides what is offered), read only when
+        // a query has them (the `x5c` certificates are parsed for their AKIs).
+        let issuers: Vec<IssuerAuthorities> = if request.dcql_query.credentials.iter().any(|q| q.trusted_authorities.is_some()) {
+            parsed
+                .iter()
+                .map(|(_, sd, _)| crate::jose::CompactJws::parse(sd.issuer_jwt()).map(|j| IssuerAuthorities::from_unverified_header(j.header())).unwrap_or_default())
+                .collect()
+        } else {
+            Vec::new()
+        };
         let m = match_wallet_with_issuers(&request.dcql_query, &views, &issuers);
         let required_ids: Option<Vec<&str>> = request.dcql_query.credential_sets.as_ref().map(|sets| {
             sets.iter().filter(|s| s.required).flat_map(|s| s.options.iter().flatten().map(String::as_str)).collect()

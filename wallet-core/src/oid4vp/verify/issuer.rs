@@ -154,10 +154,29 @@ pub struct TrustedIssuer {
     pub allowed_vcts: Option<Vec<String>>,
     /// Its metadata `jwks` (status list tokens are checked with them).
     pub jwks: Option<JwkSet>,
+    /// The AKIs of its validated `x5c` chain (none when no `x5c` was validated), for a DCQL
+    /// `aki` entry ([`Self::authorities`]).
+    pub authority_key_ids: Vec<Vec<u8>>,
+}
+
+impl TrustedIssuer {
     /// What was validated of it, for `trusted_authorities` (OpenID4VP 1.0 §6.1.1): the
     /// entities of its validated trust chain (issuer, intermediates, anchor; none without a
-    /// chain) and the AKIs of its validated `x5c` chain (none when no `x5c` was validated).
-    pub authorities: IssuerAuthorities,
+    /// chain) and the AKIs of its validated `x5c` chain. Built only for a query that has
+    /// `trusted_authorities`, from what [`Self::path`] already holds.
+    pub fn authorities(&self) -> IssuerAuthorities {
+        let federation_entities = match &self.path {
+            IssuerTrustPath::TrustChain { trust_anchor, entities, .. } => {
+                let mut all = entities.clone();
+                if !all.iter().any(|e| e == trust_anchor.as_str()) {
+                    all.push(trust_anchor.to_string());
+                }
+                all
+            }
+            IssuerTrustPath::X5c { .. } => Vec::new(),
+        };
+        IssuerAuthorities { federation_entities: Some(federation_entities), authority_key_ids: Some(self.authority_key_ids.clone()) }
+    }
 }
 
 fn untrusted(msg: impl Into<String>) -> Refusal {
@@ -244,22 +263,14 @@ pub(crate) async fn establish(iss: &str, header: &JwsHeader, ctx: &PresentationC
             .and_then(|m| m.get("organization_name"))
             .and_then(Value::as_str)
             .map(str::to_owned);
-        let entities: Vec<String> = chain.statements.iter().map(|s| s.claims.iss.to_string()).collect();
-        let mut federation_entities = entities.clone();
-        for e in [chain.subject.claims.sub.to_string(), chain.trust_anchor.to_string()] {
-            if !federation_entities.contains(&e) {
-                federation_entities.push(e);
-            }
-        }
-        let authorities = IssuerAuthorities { federation_entities: Some(federation_entities), authority_key_ids: Some(authority_key_ids) };
         let path = IssuerTrustPath::TrustChain {
             trust_anchor: chain.trust_anchor.clone(),
-            entities,
+            entities: chain.statements.iter().map(|s| s.claims.iss.to_string()).collect(),
             from_header,
             organization_name,
             trust_mark,
         };
-        return Ok(TrustedIssuer { key, path, allowed_vcts: Some(allowed_vcts(md)), jwks: Some(jwks), authorities });
+        return Ok(TrustedIssuer { key, path, allowed_vcts: Some(allowed_vcts(md)), jwks: Some(jwks), authority_key_ids });
     }
 
     match (ctx.x509_anchors, &header.x5c) {
@@ -275,8 +286,13 @@ pub(crate) async fn establish(iss: &str, header: &JwsHeader, ctx: &PresentationC
                 return Err(untrusted("the x5c leaf certificate does not name the issuer"));
             }
             check_revocation(&v, ctx).await?;
-            let authorities = IssuerAuthorities { federation_entities: Some(Vec::new()), authority_key_ids: Some(v.authority_key_ids) };
-            Ok(TrustedIssuer { key: v.leaf_key, path: IssuerTrustPath::X5c { san_uris: v.san_uris, san_dns: v.san_dns }, allowed_vcts: None, jwks: None, authorities })
+            Ok(TrustedIssuer {
+                key: v.leaf_key,
+                path: IssuerTrustPath::X5c { san_uris: v.san_uris, san_dns: v.san_dns },
+                allowed_vcts: None,
+                jwks: None,
+                authority_key_ids: v.authority_key_ids,
+            })
         }
         _ => Err(untrusted(chain_error.unwrap_or_else(|| "neither a trust chain nor an x5c chain to a configured anchor".into()))),
     }

@@ -458,7 +458,7 @@ pub async fn verify_presentation(presentation: &str, query: &CredentialQuery, ct
     let trusted = issuer::establish(&iss, header, ctx).await?;
     // ... and the query's trusted authorities (OpenID4VP 1.0 §6.1.1), on what was validated.
     if let Some(ta) = &query.trusted_authorities
-        && trusted.authorities.check(ta) != AuthorityMatch::Matches
+        && trusted.authorities().check(ta) != AuthorityMatch::Matches
     {
         let mut unsupported: Vec<String> = Vec::new();
         for e in ta.iter().filter(|e| !e.kind.is_supported()) {
