@@ -856,6 +856,40 @@ async fn only_a_change_of_the_citizens_attributes_asks_for_consent() {
     assert_eq!(phone.store.transactions().unwrap().len(), 2, "the first issuance and the metadata re-issuance only");
 }
 
+/// One token for two configurations (the licence and the PID from one offer): re-issuing the
+/// licence rotates the refresh token (IT-Wallet 1.4 §3.3 "Refresh"), and the PID, kept with
+/// the same grant, takes the new token too, so that an issuer refusing a reused refresh
+/// token still re-issues it; only the licence is replaced.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotated_refresh_token_reaches_every_configuration_of_its_grant() {
+    let fed = updatable_fed().await;
+    let (url, tx) = fed.offer(MARIO, &[MDL, common::PID]).await;
+    let phone = Arc::new(Phone::new(&fed, 1, Client::new(None)));
+    let p = phone.clone();
+    let outcome = blocking(move || {
+        let session = p.flow.start_from_offer(&url).unwrap();
+        p.flow.accept(&session, Some(&tx)).unwrap()
+    })
+    .await;
+    let issued = outcome.issued();
+    let [licence, pid] = [&issued[0], &issued[1]];
+    let token = |id: &wallet_core::store::CredentialId| phone.store.refresh_grant(id).unwrap().expect("a refresh grant")["refresh_token"].as_str().unwrap().to_owned();
+    let first = token(licence);
+    assert_eq!(token(pid), first, "one token for both configurations");
+
+    let (s, v) = Fed::json(fed.http.post(fed.url("/admin/status")).bearer_auth(TOKEN).json(&serde_json::json!({"action": "update", "citizen": MARIO}))).await;
+    assert_eq!(s, 200, "{v}");
+    let p = phone.clone();
+    let old = licence.clone();
+    let reissued = blocking(move || p.flow.reissue(&old).unwrap()).await;
+    let IssuanceOutcome::Issued(new) = reissued else { panic!("{reissued:?}") };
+    assert!(phone.store.get(licence).is_err(), "the licence replaced");
+    assert!(phone.store.get(pid).is_ok(), "the PID kept");
+    let rotated = token(&new[0]);
+    assert_ne!(rotated, first, "the issuer rotated the refresh token");
+    assert_eq!(token(pid), rotated, "the PID's grant carries the rotated token");
+}
+
 /// IT-Wallet 1.4 §1.2 on the wallet's side: with the anchor's root (taken from the anchor and
 /// checked against its keys), the refresh also checks the CRLs the credential's `x5c` names.
 /// The registry withdraws its credential key (its signing certificates revoked): the status

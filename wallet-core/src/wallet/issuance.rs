@@ -635,6 +635,15 @@ struct RefreshGrant {
     attested_client: bool,
 }
 
+impl RefreshGrant {
+    /// Whether `other` came from the same token response: the DPoP key is generated for each
+    /// token request and kept through every refresh, so it names the grant, whichever
+    /// configuration each copy serves and whichever refresh token each still holds.
+    fn same_grant(&self, other: &RefreshGrant) -> bool {
+        self.token_endpoint == other.token_endpoint && self.dpop_key == other.dpop_key
+    }
+}
+
 /// The `tx_code` the user typed, checked against the offer's `length` and `input_mode`.
 pub fn check_tx_code(spec: Option<&TxCode>, given: Option<&str>) -> Result<Option<String>, IssuanceError> {
     match (spec, given) {
@@ -1485,19 +1494,17 @@ impl WalletIssuance {
         let issuer = session.consent.issuer.clone();
         let attested = grant.attested_client;
         let (tokens, client_id) = self.token(&grant.token_endpoint, &dpop, &token_req, false, &|| if attested { self.keys.client_attestation(&issuer) } else { Ok(None) })?;
-        // The batch issued with this grant: every stored credential sharing the refresh token.
-        let mut replaces = Vec::new();
-        for summary in self.store.list()? {
-            // One token may have served several configurations: only this one's are replaced.
-            let same = self
-                .store
-                .refresh_grant(&summary.id)?
-                .and_then(|v| serde_json::from_value::<RefreshGrant>(v).ok())
-                .is_some_and(|g| g.refresh_token == grant.refresh_token && g.configuration_id == grant.configuration_id);
-            if same {
-                replaces.push(summary.id);
-            }
+        if let Some(rotated) = &tokens.refresh_token {
+            self.carry_rotation(&grant, rotated)?;
         }
+        // The batch issued with this grant: its stored credentials of this configuration (one
+        // token may have served several configurations: only this one's are replaced).
+        let replaces = self
+            .grants_stored()?
+            .into_iter()
+            .filter(|(_, g)| g.same_grant(&grant) && g.configuration_id == grant.configuration_id)
+            .map(|(id, _)| id)
+            .collect();
         let refresh = RefreshGrant { refresh_token: tokens.refresh_token.clone().unwrap_or_else(|| grant.refresh_token.clone()), ..grant };
         self.with_tokens(&session, tokens, dpop, client_id, Some(refresh), replaces)
     }
@@ -1515,7 +1522,37 @@ impl WalletIssuance {
         let (tokens, _) = self.token(&grant.token_endpoint, &ctx.dpop, &token_req, false, &|| if attested { self.keys.client_attestation(&issuer) } else { Ok(None) })?;
         ctx.access_token = tokens.access_token;
         if let (Some(rt), Some(kept)) = (tokens.refresh_token, ctx.refresh.as_mut()) {
+            self.carry_rotation(&grant, &rt)?;
             kept.refresh_token = rt;
+        }
+        Ok(())
+    }
+
+    /// Every stored credential's refresh grant, by credential.
+    fn grants_stored(&self) -> Result<Vec<(CredentialId, RefreshGrant)>, IssuanceError> {
+        let mut grants = Vec::new();
+        for summary in self.store.list()? {
+            if let Some(g) = self.store.refresh_grant(&summary.id)?.and_then(|v| serde_json::from_value::<RefreshGrant>(v).ok()) {
+                grants.push((summary.id, g));
+            }
+        }
+        Ok(grants)
+    }
+
+    /// The issuer rotated the refresh token of `grant` (IT-Wallet 1.4 §3.3 "Refresh": a new
+    /// refresh token with each refreshed access token): every stored credential of the same
+    /// grant takes the new one at once, before any credential request. A token that served
+    /// several configurations is kept with each one's credentials, and an issuer that detects
+    /// refresh-token reuse (RFC 9700 §4.14.2) would refuse the old one, revoking the grant;
+    /// a re-issuance that fails after the token response still leaves the credentials it was
+    /// to replace with the token that now works.
+    fn carry_rotation(&self, grant: &RefreshGrant, rotated: &str) -> Result<(), IssuanceError> {
+        for (id, mut g) in self.grants_stored()? {
+            if g.same_grant(grant) && g.refresh_token != rotated {
+                g.refresh_token = rotated.to_owned();
+                let sealed = serde_json::to_value(&g).map_err(|e| IssuanceError::BadResponse { step: IssuanceStep::Token, detail: e.to_string() })?;
+                self.store.put_refresh_grant(&id, &sealed)?;
+            }
         }
         Ok(())
     }
