@@ -89,6 +89,15 @@ pub(crate) struct RunArgs {
     /// issuer plan: that wallet provider's private attestation key (a P-256 private JWK file).
     #[arg(long)]
     wallet_provider_key: Option<PathBuf>,
+    /// issuer plan: the entity id of a PID provider of the federation (its
+    /// `openid_credential_issuer.jwks` has the key of --issuer-pid-provider-key): the tool
+    /// presents PIDs signed as it when the issuer authenticates citizens with their PID
+    /// (CI_054–CI_062).
+    #[arg(long)]
+    issuer_pid_provider: Option<String>,
+    /// issuer plan: that PID provider's private signing key (a P-256 private JWK file).
+    #[arg(long)]
+    issuer_pid_provider_key: Option<PathBuf>,
     /// wallet-provider plan: a citizen's session token at the provider (what
     /// `POST /citizen/session` answers after a SPID/CIE login); without it the wallet rows
     /// (registration, attestation, retrieval, revocation) are skipped.
@@ -119,6 +128,15 @@ pub(crate) struct RunArgs {
     /// wallet-provider plan: the PDND `purposeId`, when the provider asks for one.
     #[arg(long)]
     wp_pdnd_purpose: Option<String>,
+    /// rp and issuer plans: where the tool serves the status list of the PIDs it presents
+    /// (default 127.0.0.1 on a free port: the target must run on this machine), e.g.
+    /// `0.0.0.0:8099` for a target elsewhere (with --status-list-url).
+    #[arg(long)]
+    status_list_listen: Option<std::net::SocketAddr>,
+    /// rp and issuer plans: the origin the target reaches --status-list-listen at (e.g.
+    /// `https://conformance.example.it:8099`, behind a proxy of yours), named in the PIDs.
+    #[arg(long)]
+    status_list_url: Option<String>,
     /// Seconds per HTTP request.
     #[arg(long, default_value_t = TIMEOUT.as_secs())]
     timeout: u64,
@@ -151,6 +169,11 @@ fn run_cmd(a: &RunArgs) -> Result<(), CliError> {
         target.subordinate = Some(EntityId::new(s.as_str()).map_err(|e| usage(format!("--subordinate: {e}")))?);
     }
     let http = Http::new(std::time::Duration::from_secs(a.timeout.max(1))).map_err(usage)?;
+    match (a.status_list_listen, a.status_list_url.as_deref()) {
+        (None, None) => {}
+        (Some(listen), public) => conformance::status_list::configure(listen, public).map_err(usage)?,
+        (None, Some(_)) => return Err(usage("--status-list-url needs --status-list-listen (the address it reaches)")),
+    }
     if let Some(ta) = &a.trust_anchor {
         let id = EntityId::new(ta.trim_end_matches('/')).map_err(|e| usage(format!("--trust-anchor: {e}")))?;
         target.trust_anchor = Some(conformance::target::anchor_from_configuration(&http, &id).map_err(usage)?);
@@ -165,7 +188,12 @@ fn run_cmd(a: &RunArgs) -> Result<(), CliError> {
     if let (Some(offers), Some(token), Some(citizen), Some(wp), Some(key)) = (&a.issuer_offers, &a.issuer_token, &a.issuer_citizen, &a.wallet_provider, &a.wallet_provider_key) {
         let wallet_provider = conformance::target::test_wallet_provider(wp, key).map_err(usage)?;
         let (citizen, deferred_citizen) = (citizen.clone(), a.issuer_deferred_citizen.clone());
-        target.issuer = Some(conformance::target::IssuerSetup { offers: offers.clone(), token: token.clone(), citizen, deferred_citizen, wallet_provider });
+        let pid_provider = match (&a.issuer_pid_provider, &a.issuer_pid_provider_key) {
+            (Some(id), Some(key)) => Some(conformance::target::test_issuer(id, key).map_err(usage)?),
+            (None, None) => None,
+            _ => return Err(usage("--issuer-pid-provider and --issuer-pid-provider-key go together")),
+        };
+        target.issuer = Some(conformance::target::IssuerSetup { offers: offers.clone(), token: token.clone(), citizen, deferred_citizen, wallet_provider, pid_provider });
     } else if plan == Plan::Issuer {
         eprintln!("without --issuer-offers, --issuer-token, --issuer-citizen, --wallet-provider and --wallet-provider-key (and --trust-anchor) the protocol rows are skipped");
     }

@@ -174,17 +174,19 @@ pub static FAULTS: &[Fault] = &[
     },
     // The issuer and wallet-provider plans: our issuer and our wallet provider each behind the
     // proxy of `tests/support/mod.rs` (their entity id is the proxy's URL); what it alters it
-    // re-signs with the service's own federation key.
-    Fault { name: "ci-ec-sub", plan: Plan::Issuer, does: "signs the Entity Configuration with another sub", breaks: &["CI_001", "CI_006"] },
-    Fault { name: "ci-ec-media-type", plan: Plan::Issuer, does: "serves the Entity Configuration as application/jwt", breaks: &["CI_002"] },
-    Fault { name: "ci-ec-typ", plan: Plan::Issuer, does: "signs the Entity Configuration with typ JWT", breaks: &["CI_003"] },
+    // re-signs with the service's own federation key. An Entity Configuration a superior's
+    // chain cannot take breaks the PID login's rows too: the issuer signs its OpenID4VP
+    // request objects only with the trust chain it resolves through its own configuration.
+    Fault { name: "ci-ec-sub", plan: Plan::Issuer, does: "signs the Entity Configuration with another sub", breaks: &["CI_001", "CI_006", "CI_054", "CI_055", "CI_056", "CI_058", "CI_058a", "CI_058b", "CI_058c", "CI_059", "CI_060", "CI_061a", "CI_062"] },
+    Fault { name: "ci-ec-media-type", plan: Plan::Issuer, does: "serves the Entity Configuration as application/jwt", breaks: &["CI_002", "CI_054", "CI_055", "CI_056", "CI_058", "CI_058a", "CI_058b", "CI_058c", "CI_059", "CI_060", "CI_061a", "CI_062"] },
+    Fault { name: "ci-ec-typ", plan: Plan::Issuer, does: "signs the Entity Configuration with typ JWT", breaks: &["CI_003", "CI_054", "CI_055", "CI_056", "CI_058", "CI_058a", "CI_058b", "CI_058c", "CI_059", "CI_060", "CI_061a", "CI_062"] },
     Fault {
         name: "ci-ec-foreign-key",
         plan: Plan::Issuer,
         does: "signs the Entity Configuration with a fresh key of its own jwks, unknown to the superior",
-        breaks: &["CI_004"],
+        breaks: &["CI_004", "CI_054", "CI_055", "CI_056", "CI_058", "CI_058a", "CI_058b", "CI_058c", "CI_059", "CI_060", "CI_061a", "CI_062"],
     },
-    Fault { name: "ci-no-trust-marks", plan: Plan::Issuer, does: "drops trust_marks from the Entity Configuration", breaks: &["CI_005"] },
+    Fault { name: "ci-no-trust-marks", plan: Plan::Issuer, does: "drops trust_marks from the Entity Configuration", breaks: &["CI_005", "CI_054", "CI_055", "CI_056", "CI_058", "CI_058a", "CI_058b", "CI_058c", "CI_059", "CI_060", "CI_061a", "CI_062"] },
     Fault { name: "ci-exp-before-iat", plan: Plan::Issuer, does: "signs the Entity Configuration with exp before iat", breaks: &["CI_006"] },
     Fault { name: "ci-metadata-issuer", plan: Plan::Issuer, does: "names another credential_issuer at /.well-known/openid-credential-issuer", breaks: &["CI_007"] },
     Fault { name: "ci-no-nonce-endpoint", plan: Plan::Issuer, does: "drops nonce_endpoint from openid_credential_issuer", breaks: &["CI_008"] },
@@ -330,8 +332,8 @@ pub static FAULTS: &[Fault] = &[
     Fault { name: "ci-waa-chain-required", plan: Plan::Issuer, does: "refuses a WAA without a trust_chain header (invalid_client) instead of collecting the provider's chain", breaks: &["CI_036", "CI_037"] },
     Fault { name: "ci-par-status-200", plan: Plan::Issuer, does: "answers an accepted PAR with 200", breaks: &["CI_036", "CI_037", "CI_043"] },
     Fault { name: "ci-par-media-type", plan: Plan::Issuer, does: "serves PAR responses as text/plain", breaks: &["CI_044"] },
-    // The tests that redeem the request_uri at /authorize read it too.
-    Fault { name: "ci-par-no-request-uri", plan: Plan::Issuer, does: "drops request_uri from PAR responses", breaks: &["CI_038", "CI_039", "CI_041", "CI_042", "CI_044a", "CI_047", "CI_059"] },
+    // The tests that redeem the request_uri at /authorize read it too (the PID login's all do).
+    Fault { name: "ci-par-no-request-uri", plan: Plan::Issuer, does: "drops request_uri from PAR responses", breaks: &["CI_038", "CI_039", "CI_041", "CI_042", "CI_044a", "CI_047", "CI_054", "CI_055", "CI_056", "CI_058", "CI_058a", "CI_058b", "CI_058c", "CI_059", "CI_060", "CI_061a", "CI_062"] },
     Fault { name: "ci-par-no-expires-in", plan: Plan::Issuer, does: "drops expires_in from PAR responses", breaks: &["CI_040", "CI_044b"] },
     Fault { name: "ci-par-long-lived", plan: Plan::Issuer, does: "gives request_uris expires_in 600", breaks: &["CI_040"] },
     Fault { name: "ci-par-short-request-uri", plan: Plan::Issuer, does: "gives short made-up request_uris (a counter)", breaks: &["CI_041", "CI_047"] },
@@ -342,7 +344,23 @@ pub static FAULTS: &[Fault] = &[
     Fault { name: "ci-authorize-unknown-ok", plan: Plan::Issuer, does: "redirects a request_uri it never issued", breaks: &["CI_049"] },
     Fault { name: "ci-authorize-reuse-ok", plan: Plan::Issuer, does: "redirects a request_uri used before as if it were new", breaks: &["CI_047"] },
     Fault { name: "ci-authorize-no-request-uri-ok", plan: Plan::Issuer, does: "redirects an authorization request without request_uri", breaks: &["CI_050"] },
-    Fault { name: "ci-authorize-error-no-state", plan: Plan::Issuer, does: "drops state from /authorize's redirects", breaks: &["CI_059"] },
+    Fault { name: "ci-authorize-error-no-state", plan: Plan::Issuer, does: "drops state from /authorize's error redirects (at once, or after the PID request was declined)", breaks: &["CI_059"] },
+    // The PID login (`plans/issuer/pid_login.rs`): every row of it needs the code.
+    Fault { name: "ci-vp-forged-pid-ok", plan: Plan::Issuer, does: "answers a refused PID presentation with a code", breaks: &["CI_054"] },
+    Fault { name: "ci-vp-direct-post", plan: Plan::Issuer, does: "re-signs the PID request object with response_mode direct_post", breaks: &["CI_055", "CI_056"] },
+    Fault { name: "ci-vp-ro-media-type", plan: Plan::Issuer, does: "serves the PID request object as application/jwt", breaks: &["CI_056"] },
+    Fault {
+        name: "ci-code-response-no-code",
+        plan: Plan::Issuer,
+        does: "drops code from the authorization response",
+        breaks: &["CI_054", "CI_058", "CI_058a", "CI_060", "CI_061a", "CI_062"],
+    },
+    Fault { name: "ci-code-response-state", plan: Plan::Issuer, does: "puts another state in the authorization response", breaks: &["CI_058b"] },
+    Fault { name: "ci-code-response-no-iss", plan: Plan::Issuer, does: "drops iss from the authorization response", breaks: &["CI_058", "CI_058c"] },
+    Fault { name: "ci-auth-code-reuse-ok", plan: Plan::Issuer, does: "answers an authorization code redeemed before with an access token", breaks: &["CI_060"] },
+    Fault { name: "ci-auth-code-other-client-ok", plan: Plan::Issuer, does: "answers an authorization code redeemed by another client with an access token", breaks: &["CI_060"] },
+    Fault { name: "ci-pkce-ok", plan: Plan::Issuer, does: "answers an authorization code with a code_verifier that does not match with an access token", breaks: &["CI_061a"] },
+    Fault { name: "ci-redirect-uri-ok", plan: Plan::Issuer, does: "answers an authorization code with another redirect_uri with an access token", breaks: &["CI_062"] },
     // Refresh (`plans/issuer/refresh.rs`). CI_101 compares the two tokens' keys: what binds the
     // refresh token to another key fails CI_090 with it.
     Fault { name: "ci-as-http-endpoint", plan: Plan::Issuer, does: "publishes an http revocation_endpoint on a public host", breaks: &["CI_098"] },

@@ -111,6 +111,10 @@ pub struct IssuerSetup {
     pub deferred_citizen: Option<String>,
     /// The wallet provider whose key signs the WUAs.
     pub wallet_provider: TestWalletProvider,
+    /// A PID provider of the federation whose key the tool holds: the PIDs the tool presents
+    /// when the issuer authenticates citizens with their PID (CI_054–CI_062); `None`: those
+    /// rows are skipped.
+    pub pid_provider: Option<TestIssuer>,
 }
 
 /// A wallet provider of the federation: its entity id (the issuer resolves its trust chain

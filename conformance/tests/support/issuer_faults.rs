@@ -53,6 +53,8 @@ struct Seen {
     status_idxs: HashSet<u64>,
     /// Access tokens a refresh gave.
     refreshed: HashSet<String>,
+    /// Authorization codes redeemed at the token endpoint.
+    auth_codes: HashSet<String>,
 }
 
 /// What a PAR carried: the form, the request object's and the attestations' parts.
@@ -104,6 +106,9 @@ impl Pushed {
 
 pub struct IssuerProxy {
     key: SoftwareSigner,
+    /// The request object key (`request-object-key.jwk` beside the credential key): re-signs
+    /// the OpenID4VP request objects of the PID login.
+    ro_key: Option<SoftwareSigner>,
     entity: String,
     seen: Mutex<Seen>,
 }
@@ -166,7 +171,11 @@ fn fake_credentials() -> String {
 impl IssuerProxy {
     pub fn new(credential_key: &std::path::Path, entity: &str) -> Self {
         let jwk = PrivateJwk::from_json(&std::fs::read_to_string(credential_key).unwrap()).unwrap();
-        Self { key: SoftwareSigner::from_private_jwk(jwk).unwrap(), entity: entity.to_owned(), seen: Mutex::default() }
+        let ro_key = credential_key
+            .parent()
+            .and_then(|d| std::fs::read_to_string(d.join("request-object-key.jwk")).ok())
+            .map(|t| SoftwareSigner::from_private_jwk(PrivateJwk::from_json(&t).unwrap()).unwrap());
+        Self { key: SoftwareSigner::from_private_jwk(jwk).unwrap(), ro_key, entity: entity.to_owned(), seen: Mutex::default() }
     }
 
     /// Re-signs `jwt` with the credential key after `edit`.
@@ -230,6 +239,11 @@ impl IssuerProxy {
         } else {
             false
         };
+        // An authorization code redeemed before (the PID login's, CI_060), and what the issuer
+        // said of a refused one.
+        let auth_code = (post && path == "/token").then(|| form(body)).filter(|f| f.get("grant_type").is_some_and(|g| g == "authorization_code"));
+        let auth_code_reused = auth_code.as_ref().and_then(|f| f.get("code")).is_some_and(|c| !seen.auth_codes.insert(c.clone()));
+        let refused_for = |why: &str| auth_code.is_some() && *status == StatusCode::BAD_REQUEST && text.contains(why);
         let proofs = if post && path == "/credential" { proofs(body) } else { Vec::new() };
         let proof_parts: Vec<(Map<String, Value>, Map<String, Value>)> = proofs.iter().map(|p| parts(p)).collect();
         let unknown_nonce = proof_parts.iter().any(|(_, p)| p.get("nonce").and_then(Value::as_str).is_some_and(|n| !seen.nonces.contains(n)));
@@ -416,6 +430,48 @@ impl IssuerProxy {
             }),
             // The token endpoint.
             ("ci-code-reuse-ok", "/token") if code_reused => accept(status, text, fake_token()),
+            // The authorization code of the PID login (CI_060, CI_061a, CI_062).
+            ("ci-auth-code-reuse-ok", "/token") if auth_code_reused => accept(status, text, fake_token()),
+            ("ci-auth-code-other-client-ok", "/token") if refused_for("code issued to another client") => accept(status, text, fake_token()),
+            ("ci-pkce-ok", "/token") if refused_for("PKCE verifier does not match") => accept(status, text, fake_token()),
+            ("ci-redirect-uri-ok", "/token") if refused_for("redirect_uri differs") => accept(status, text, fake_token()),
+            // The PID login's OpenID4VP request and the authorization response (CI_054–CI_058c).
+            ("ci-vp-ro-media-type", "/authorize/vp-request") if *status == StatusCode::OK => drop(out.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/jwt"))),
+            ("ci-vp-direct-post", "/authorize/vp-request") if *status == StatusCode::OK => {
+                let key = self.ro_key.as_ref().unwrap();
+                let (h, mut p) = parts(text.trim());
+                p.insert("response_mode".into(), "direct_post".into());
+                let input = format!("{}.{}", b64json(&h), b64json(&p));
+                *text = format!("{input}.{}", URL_SAFE_NO_PAD.encode(key.sign(input.as_bytes()).unwrap()));
+            }
+            ("ci-vp-forged-pid-ok", "/authorize/vp-response") if status.is_client_error() => {
+                accept(status, text, json!({"redirect_uri": "https://wallet.conformance.invalid/callback?code=conformance-accepted"}).to_string());
+                set_json(out);
+            }
+            (f, "/authorize/vp-response") if *status == StatusCode::OK && f.starts_with("ci-code-response-") && text.contains("code=") => {
+                let mut v: Value = serde_json::from_str(text).unwrap();
+                let redirect = v["redirect_uri"].as_str().unwrap_or_default().to_owned();
+                if let Some((base, query)) = redirect.split_once('?') {
+                    let mut q: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes()).into_owned().collect();
+                    match f {
+                        "ci-code-response-no-code" => q.retain(|(k, _)| k != "code"),
+                        "ci-code-response-no-iss" => q.retain(|(k, _)| k != "iss"),
+                        "ci-code-response-state" => q.iter_mut().filter(|(k, _)| k == "state").for_each(|(_, v)| *v = "conformance-other-state".into()),
+                        _ => {}
+                    }
+                    v["redirect_uri"] = format!("{base}?{}", url::form_urlencoded::Serializer::new(String::new()).extend_pairs(q).finish()).into();
+                    *text = v.to_string();
+                }
+            }
+            ("ci-authorize-error-no-state", "/authorize/vp-response") if *status == StatusCode::OK && text.contains("error=") => {
+                let mut v: Value = serde_json::from_str(text).unwrap();
+                let redirect = v["redirect_uri"].as_str().unwrap_or_default().to_owned();
+                if let Some((base, query)) = redirect.split_once('?') {
+                    let q: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes()).into_owned().filter(|(k, _)| k != "state").collect();
+                    v["redirect_uri"] = format!("{base}?{}", url::form_urlencoded::Serializer::new(String::new()).extend_pairs(q).finish()).into();
+                    *text = v.to_string();
+                }
+            }
             ("ci-token-no-dpop-ok", "/token") if post && dpop_header.is_none() && refresh_form.is_none() => accept(status, text, fake_token()),
             ("ci-token-bearer", "/token") if *status == StatusCode::OK => {
                 let mut v: Value = serde_json::from_str(text).unwrap();

@@ -46,6 +46,8 @@ pub struct Federation {
     pub issuer_fault: Arc<Mutex<Option<&'static str>>>,
     /// The anchor's id and keys, as members pin them.
     pub anchor_config: TrustAnchorConfig,
+    /// The PID provider whose PIDs the issuer accepts at its PID login.
+    pub pid_provider: conformance::target::TestIssuer,
 }
 
 #[derive(Clone)]
@@ -107,6 +109,37 @@ async fn proxy_with(
     };
     serve(listener, axum::Router::new().fallback(forward).with_state(proxy)).await;
     fault
+}
+
+/// A PID provider leaf under `anchor`: a federation entity whose
+/// `openid_credential_issuer.jwks` publishes a key the tool holds (the rp plan's trusted
+/// issuer; the issuer plan's PID login), onboarded with a public-body trust mark claim.
+async fn pid_provider(dir: &std::path::Path, anchor: &EntityId, anchor_cfg: &TrustAnchorConfig) -> conformance::target::TestIssuer {
+    let (listener, id) = bind().await;
+    let key = SoftwareSigner::generate().unwrap();
+    let mut c = Config::trust_anchor(id.clone(), dir.join("pid-provider"), TOKEN);
+    c.authority = false;
+    c.authority_hints = vec![anchor.clone()];
+    c.trust_anchors = vec![anchor_cfg.clone()];
+    c.organization_name = "PID provider (conformance)".into();
+    c.metadata = json!({
+        "openid_credential_issuer": {"credential_issuer": id, "jwks": {"keys": [key.public_jwk()]},
+            "credential_configurations_supported": {"dc_sd_jwt_PersonIdentificationData": {"format": "dc+sd-jwt", "vct": wallet_core::vc::Vct::PID}}},
+        "federation_entity": {"homepage_uri": id, "policy_uri": id, "contacts": ["pid@pec.example.it"]}
+    })
+    .as_object()
+    .cloned()
+    .unwrap();
+    serve(listener, router(AppState::open(c).unwrap())).await;
+    let r = reqwest::Client::new()
+        .post(format!("{anchor}/admin/subordinates"))
+        .bearer_auth(TOKEN)
+        .json(&json!({"entity_id": id, "entity_types": ["openid_credential_issuer"], "trust_mark_claims": {"organization_type": "public"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    conformance::target::TestIssuer { id: id.to_string(), key: Arc::new(key) }
 }
 
 async fn bind() -> (tokio::net::TcpListener, EntityId) {
@@ -203,6 +236,9 @@ impl Federation {
         let r = http.post(format!("{anchor}/admin/subordinates")).bearer_auth(TOKEN).json(&body).send().await.unwrap();
         assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
 
+        // The issuer authenticates citizens with their PID (the Motorizzazione's way): the
+        // provider the tool signs PIDs as.
+        let pid_provider = pid_provider(dir.path(), &anchor, &anchor_config).await;
         let (issuer_proxy_listener, issuer) = bind().await;
         let (issuer_listener, issuer_upstream) = bind().await;
         let mut ic = issuer::Config::new(issuer.clone(), dir.path().join("issuer"), &issuer::presets::Preset::ALL);
@@ -210,6 +246,7 @@ impl Federation {
         ic.trust_anchors = vec![TrustAnchorConfig { id: anchor.clone(), jwks: ic_anchor_jwks }];
         ic.authority_hints = vec![anchor.clone()];
         ic.organization_name = "Motorizzazione Civile (conformance)".into();
+        ic.authentication = issuer::config::Authentication::Pid(issuer::config::PidAuthentication::default());
         // 30 s access tokens: the refresh token's `nbf` (the access token's `exp`) is within the
         // issuer's 60 s clock skew, so the plan's honest refreshes are answered at once.
         ic.access_token_ttl = 30;
@@ -231,7 +268,7 @@ impl Federation {
         let r = http.post(format!("{issuer}/admin/own-trust-marks")).bearer_auth(TOKEN).json(&json!({"trust_mark": issued["trust_mark"]})).send().await.unwrap();
         assert_eq!(r.status(), 204, "{}", r.text().await.unwrap());
         let wp_pdnd = conformance::target::PdndClient { issuer: "https://pdnd.conformance.example".into(), key: pdnd_key, client_id: "conformance-pid-provider".into(), purpose_id: None };
-        Self { _dir: dir, anchor, leaf, wallet_provider, wp_sessions, wp_pdnd, issuer, fault, wallet_provider_fault, issuer_fault, anchor_config }
+        Self { _dir: dir, anchor, leaf, wallet_provider, wp_sessions, wp_pdnd, issuer, fault, wallet_provider_fault, issuer_fault, anchor_config, pid_provider }
     }
 
     /// The issuer as the issuer plan's target: the admin API for offers (Mario Rossi ready,
@@ -246,6 +283,7 @@ impl Federation {
             citizen: "RSSMRA80A10H501Z".into(),
             deferred_citizen: Some("VRDLGU85M41F205X".into()),
             wallet_provider: wp,
+            pid_provider: Some(self.pid_provider.clone()),
         });
         t
     }

@@ -57,25 +57,8 @@ impl Rp {
         let anchor = fed.anchor.clone();
         let anchor_cfg = fed.anchor_config.clone();
 
-        // The PID issuer: a federation leaf publishing the key the tool signs with.
-        let (issuer_listener, issuer) = bind().await;
-        let key = SoftwareSigner::generate().unwrap();
-        let mut ic = trust_anchor::Config::trust_anchor(issuer.clone(), dir.path().join("pid-issuer"), TOKEN);
-        ic.authority = false;
-        ic.authority_hints = vec![anchor.clone()];
-        ic.trust_anchors = vec![anchor_cfg.clone()];
-        ic.organization_name = "PID provider (conformance)".into();
-        ic.metadata = json!({
-            "openid_credential_issuer": {"credential_issuer": issuer, "jwks": {"keys": [key.public_jwk()]},
-                "credential_configurations_supported": {"dc_sd_jwt_PersonIdentificationData": {"format": "dc+sd-jwt", "vct": wallet_core::vc::Vct::PID}}},
-            "federation_entity": {"homepage_uri": issuer, "policy_uri": issuer, "contacts": ["pid@pec.example.it"]}
-        })
-        .as_object()
-        .cloned()
-        .unwrap();
-        let state = trust_anchor::AppState::open(ic).unwrap();
-        tokio::spawn(async move { axum::serve(issuer_listener, trust_anchor::router(state)).await.unwrap() });
-        onboard(&http, &anchor, &issuer, "openid_credential_issuer").await;
+        // The PID issuer: the federation's PID provider, whose key the tool signs with.
+        let (issuer, key) = (EntityId::new(fed.pid_provider.id.as_str()).unwrap(), fed.pid_provider.key.clone());
 
         // The verifier, its entity id the proxy's.
         let (proxy_listener, verifier) = bind().await;
@@ -117,7 +100,7 @@ impl Rp {
         let setup = RpSetup {
             sessions: verifier.to_string(),
             token: VERIFIER_TOKEN.into(),
-            issuer: TestIssuer { id: issuer.to_string(), key: Arc::new(key) },
+            issuer: TestIssuer { id: issuer.to_string(), key },
         };
         Self { verifier, setup, fault, _dir: dir }
     }

@@ -9,6 +9,8 @@
 //!   spec's error code expected);
 //! * PAR and `/authorize` ([`par`]): the tool as a wallet instance with a Wallet Attestation,
 //!   its request objects honest and hostile, the `request_uri`s it gets;
+//! * the citizen's PID login and the authorization code ([`pid_login`]): the tool presents a
+//!   PID over OpenID4VP to the issuer, then redeems the code;
 //! * what is issued ([`credential`]): the SD-JWT VC, its binding and status, the status list.
 //!
 //! The protocol rows need the issuer's admin API for offers and a wallet provider's key
@@ -16,6 +18,7 @@
 
 pub mod credential;
 pub mod par;
+pub mod pid_login;
 pub mod protocol;
 pub mod refresh;
 pub mod wallet;
@@ -91,8 +94,18 @@ pub static CASES: &[Case] = &[
     case!("CI_047", par::ci_047, "an honest PAR, then /authorize with its request_uri twice", "the second time 400"),
     case!("CI_049", par::ci_049, "/authorize with a request_uri never issued, twice", "400 both times"),
     case!("CI_050", par::ci_050, "/authorize without request_uri (response_type, redirect_uri in the query)", "400"),
-    case!("CI_059", par::ci_059, "an honest PAR, then /authorize (when it ends in an error at once)", "302 to the redirect_uri with error, the request's state and iss"),
+    case!("CI_054", pid_login::ci_054, "the PID login (PAR, /authorize, the OpenID4VP request, a PID of --issuer-pid-provider), then the code at /token; a forged PID", "a code the token endpoint redeems; no code for the forged PID"),
+    case!("CI_055", pid_login::ci_055, "an honest PAR, then /authorize", "a redirect to an OpenID4VP request by reference: vp_token, direct_post.jwt, DCQL for a dc+sd-jwt PID"),
+    case!("CI_056", pid_login::ci_056, "the OpenID4VP request's request_uri", "application/oauth-authz-req+jwt passing every wallet check (signature, trust chain, client_id, response_uri, nonce, exp)"),
+    case!("CI_058", pid_login::ci_058, "the PID login", "an authorization response with code, state and iss"),
+    case!("CI_058a", pid_login::ci_058a, "the PID login", "the authorization response carries the code"),
+    case!("CI_058b", pid_login::ci_058b, "the PID login", "the authorization response's state is the request's"),
+    case!("CI_058c", pid_login::ci_058c, "the PID login", "the authorization response's iss is the issuer"),
+    case!("CI_059", par::ci_059, "an honest PAR, then /authorize (when it ends in an error at once), or the PID request declined", "302 to the redirect_uri (or the response_uri's redirect_uri) with error, the request's state and iss"),
+    case!("CI_060", pid_login::ci_060, "the PID login's code at /token with another instance's attestation; then with its own, twice", "refused; then 200, then 400 invalid_grant"),
     case!("CI_061", protocol::ci_061, "the pre-authorized code redeemed a second time", "400 invalid_grant"),
+    case!("CI_061a", pid_login::ci_061a, "the PID login's code at /token with another code_verifier; with none", "400 invalid_grant; 400"),
+    case!("CI_062", pid_login::ci_062, "the PID login's code at /token with another redirect_uri", "400 invalid_grant"),
     case!("CI_063", protocol::ci_063, "a token request without a DPoP proof", "400 invalid_dpop_proof"),
     case!("CI_064", protocol::ci_064, "an honest token request (pre-authorized code, tx_code, DPoP)", "200 JSON, no-store: access_token, token_type DPoP, expires_in"),
     case!("CI_065", protocol::ci_065, "an honest token request (when refresh_token is a supported grant)", "a refresh_token JWT"),

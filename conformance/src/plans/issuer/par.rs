@@ -13,6 +13,7 @@ use wallet_core::jose::{Signer as _, SoftwareSigner, b64};
 use wallet_core::oid4vci::{AuthorizeRequest, ParRequest, ParRequestBuilder, PendingAuthorization, client_attestation_headers};
 use wallet_core::time::UnixTime;
 
+use super::pid_login::{Authorized, authorized, declined};
 use super::protocol::short;
 use super::wallet::{self, general_info, new_key, provider_chain, raw_jwt, setup};
 use crate::case::{Ctx, Step, ensure, fail, skip};
@@ -134,7 +135,7 @@ fn push_by(ctx: &mut Ctx<'_>, ep: &Endpoints, client: &Client, req: &ParRequest)
 }
 
 /// An honest PAR: the client, what it keeps, the response (expected 2xx).
-fn honest_par(ctx: &mut Ctx<'_>) -> Step<(Endpoints, Client, PendingAuthorization, Response)> {
+pub(super) fn honest_par(ctx: &mut Ctx<'_>) -> Step<(Endpoints, Client, PendingAuthorization, Response)> {
     let ep = endpoints(ctx)?;
     let client = Client::new(ctx)?;
     let (req, pending) = honest(ctx, &ep, &client)?;
@@ -144,7 +145,7 @@ fn honest_par(ctx: &mut Ctx<'_>) -> Step<(Endpoints, Client, PendingAuthorizatio
 }
 
 /// The `request_uri` of a PAR response.
-fn request_uri(r: &Response) -> Step<String> {
+pub(super) fn request_uri(r: &Response) -> Step<String> {
     let v = r.json().or_else(|e| fail(format!("the PAR response is not JSON: {e}")))?;
     match v.get("request_uri").and_then(Value::as_str) {
         Some(u) if !u.is_empty() => Ok(u.to_owned()),
@@ -153,7 +154,7 @@ fn request_uri(r: &Response) -> Step<String> {
 }
 
 /// Fails unless `r` refuses (400 or 401) with one of `codes`.
-fn expect_refused(r: &Response, codes: &[&str]) -> Step<()> {
+pub(super) fn expect_refused(r: &Response, codes: &[&str]) -> Step<()> {
     let got = r.json().ok().and_then(|v| v.get("error").and_then(Value::as_str).map(str::to_owned));
     ensure((r.status == 400 || r.status == 401) && got.as_deref().is_some_and(|c| codes.contains(&c)), || {
         format!("expected a refusal (400/401 with error {}), got {} {:?} ({})", codes.join(" or "), r.status, got, short(&r.text()))
@@ -170,7 +171,7 @@ fn refused_ro(ctx: &mut Ctx<'_>, edit: impl FnOnce(&mut Map<String, Value>, &mut
 }
 
 /// `GET /authorize?client_id&request_uri`.
-fn authorize(ctx: &mut Ctx<'_>, ep: &Endpoints, client_id: &str, request_uri: &str) -> Step<Response> {
+pub(super) fn authorize(ctx: &mut Ctx<'_>, ep: &Endpoints, client_id: &str, request_uri: &str) -> Step<Response> {
     let url = AuthorizeRequest { client_id: client_id.to_owned(), request_uri: request_uri.to_owned() }.to_url(&ep.authorize);
     ctx.get(&url, &[])
 }
@@ -591,22 +592,25 @@ pub fn ci_050(ctx: &mut Ctx<'_>) -> Step<()> {
 
 /// CI_059: when the authorization fails, the wallet is sent back to its `redirect_uri` with a
 /// 302 carrying `error`, its `state` and `iss` (RFC 6749 §4.1.2.1, RFC 9207). Observable when
-/// `/authorize` ends in an error at once (an issuer that cannot authenticate the citizen);
-/// skipped when it goes on to the citizen's authentication.
+/// `/authorize` ends in an error at once (an issuer that cannot authenticate the citizen), or,
+/// when it asks for the PID over OpenID4VP, after the wallet declines
+/// ([`super::pid_login::declined`]: the redirect then comes in the `response_uri`'s answer);
+/// skipped when it goes on to another authentication.
 pub fn ci_059(ctx: &mut Ctx<'_>) -> Step<()> {
-    let (ep, client, pending, r) = honest_par(ctx)?;
-    let uri = request_uri(&r)?;
-    let r = authorize(ctx, &ep, &client.id(), &uri)?;
-    let location = r.header("location").unwrap_or_default().to_owned();
-    if !location.starts_with(REDIRECT_URI) {
-        return skip(format!("/authorize went on to the citizen's authentication ({} {}): no error to observe", r.status, short(&location)));
-    }
-    let query = location.split_once('?').map(|(_, q)| q).unwrap_or_default();
-    let q: std::collections::HashMap<String, String> = url::form_urlencoded::parse(query.as_bytes()).into_owned().collect();
-    if !q.contains_key("error") {
-        return skip("/authorize answered with a code at once: no error to observe");
-    }
-    ensure(r.status == 302, || format!("the error redirect is a {}, not a 302", r.status))?;
+    let (pending, q) = match authorized(ctx)? {
+        Authorized::Vp(req) => declined(ctx, *req)?,
+        Authorized::Elsewhere(why) => return skip(format!("{why}: no error to observe")),
+        Authorized::Back(pending, location, status) => {
+            let query = location.split_once('?').map(|(_, q)| q).unwrap_or_default();
+            let q: std::collections::HashMap<String, String> = url::form_urlencoded::parse(query.as_bytes()).into_owned().collect();
+            if !q.contains_key("error") {
+                return skip("/authorize answered with a code at once: no error to observe");
+            }
+            ensure(status == 302, || format!("the error redirect is a {status}, not a 302"))?;
+            (pending, q)
+        }
+    };
+    ensure(q.contains_key("error"), || "the redirect after the wallet declined carries no error".to_owned())?;
     ensure(q.get("state") == Some(&pending.state), || format!("the error redirect's state {:?} is not the request's", q.get("state")))?;
     let me = ctx.target.entity_id.to_string();
     ensure(q.get("iss").is_some_and(|i| i.trim_end_matches('/') == me.trim_end_matches('/')), || format!("the error redirect's iss {:?} is not {me}", q.get("iss")))

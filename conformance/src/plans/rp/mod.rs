@@ -38,7 +38,7 @@ use super::jwt::Jwt;
 use crate::case::{Case, Ctx, Step, ensure, fail, skip};
 use crate::client::Response;
 use crate::plan::Plan;
-use crate::target::RpSetup;
+use crate::target::{RpSetup, TestIssuer};
 
 /// The request object's media type and `typ` (OpenID4VP 1.0 §5.10, RFC 9101).
 pub const REQUEST_OBJECT_TYP: &str = "oauth-authz-req+jwt";
@@ -320,7 +320,7 @@ pub fn credential(ctx: &Ctx<'_>, holder: &SoftwareSigner, how: Issued) -> Step<S
         Issued::Untrusted => "http://127.0.0.1:1".to_owned(),
         _ => s.issuer.id.clone(),
     };
-    let b = pid_builder(&s, iss, vct, iat, exp, holder);
+    let b = pid_builder(&s.issuer, pid_attributes(), iss, vct, iat, exp, holder);
     let b = match how {
         Issued::WithoutStatus => b,
         _ => {
@@ -342,13 +342,21 @@ pub fn credential(ctx: &Ctx<'_>, holder: &SoftwareSigner, how: Issued) -> Step<S
 
 /// The test PID's builder: the attributes, validity and metadata every test PID carries
 /// (the §4.1 and §4.3 REQUIRED metadata but `status`, which each case names).
-pub(crate) fn pid_builder(s: &RpSetup, iss: impl Into<String>, vct: Vct, iat: UnixTime, exp: UnixTime, holder: &SoftwareSigner) -> SdJwtVcBuilder {
-    SdJwtVcBuilder::new(iss, vct, pid_attributes())
+pub(crate) fn pid_builder(
+    issuer: &TestIssuer,
+    attributes: serde_json::Map<String, Value>,
+    iss: impl Into<String>,
+    vct: Vct,
+    iat: UnixTime,
+    exp: UnixTime,
+    holder: &SoftwareSigner,
+) -> SdJwtVcBuilder {
+    SdJwtVcBuilder::new(iss, vct, attributes)
         .validity(iat, exp)
         .issuing(TEST_ISSUING_AUTHORITY, "IT")
         .pid_metadata(&format!("conformance-{}", iat.secs()), TEST_DATE_OF_EXPIRY, "it_cie", "high")
         .holder_key(&holder.public_jwk())
-        .kid(s.issuer.key.kid().unwrap_or_default())
+        .kid(issuer.key.kid().unwrap_or_default())
 }
 
 /// The test PID's administrative expiry (`date_of_expiry`).

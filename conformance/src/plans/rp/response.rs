@@ -525,7 +525,7 @@ pub(crate) fn rpr_55(ctx: &mut Ctx<'_>) -> Step<()> {
     let h = holder()?;
     let now = wallet_core::time::UnixTime::now();
     let Ok(vct) = wallet_core::vc::Vct::new(wallet_core::vc::Vct::PID) else { return fail("PID vct") };
-    let sd = super::pid_builder(&setup, setup.issuer.id.clone(), vct, now.plus(-60), now.plus(86_400), &h)
+    let sd = super::pid_builder(&setup.issuer, super::pid_attributes(), setup.issuer.id.clone(), vct, now.plus(-60), now.plus(86_400), &h)
         .status(0, UNREACHABLE_STATUS_LIST)
         .sign(&*setup.issuer.key)
         .or_else(|e| fail(format!("cannot issue the test PID: {e}")))?;
