@@ -106,6 +106,7 @@ impl Preset {
                 "portrait",
                 "driving_privileges",
                 "restrictions_conditions",
+                "driving_privileges_details",
             ],
             Self::HealthCard => &["personal_administrative_number", "document_number", "given_name", "family_name", "birth_date", "authentic_source", "starting_date", "ending_date"],
         }

@@ -824,6 +824,22 @@ async fn refresh_token_is_dpop_bound_and_never_starts_a_first_issuance() {
     assert_eq!(s, 200, "the refreshed token serves the deferred endpoint: {v}");
 }
 
+/// A licence with restrictions (the sample registry's Giuseppe Bianchi: codes `["01.06"]`,
+/// a JSON column) is issued, the codes as the registry holds them; the wallet's data-model
+/// check, run by the issuer before it signs, takes the codes as well as the card's text.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_licence_with_restriction_codes_from_the_sample_registry() {
+    let fed = Fed::new().await;
+    let resolver = StaticKeyResolver::for_issuer(fed.issuer_key().await, fed.issuer_id.as_str());
+    let (_, s, v) = Wallet::new(1).first_credential(&fed, "BNCGPP90C15L219K", MDL).await;
+    assert_eq!(s, 200, "{v}");
+    let CredentialResponse::Immediate { credentials, .. } = Wallet::parse_credentials(&v) else { panic!("immediate") };
+    let vc = wallet_core::vc::verify(&Verifier::new(&resolver), &credentials[0].credential, UnixTime::now()).unwrap();
+    let attrs = vc.attributes();
+    assert_eq!(attrs["restrictions_conditions"], json!(["01.06"]));
+    assert_eq!(attrs["driving_privileges"][0]["vehicle_category_code"], "A");
+}
+
 /// The health card and the PID from the sample registries: `vct`, claims mapped from the
 /// registry columns (renamed, JSON), the issuer's metadata claims.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -58,6 +58,64 @@ pub struct PrivilegeCode {
     pub value: Option<String>,
 }
 
+/// The licence's restrictions and conditions (`restrictions_conditions`, IT-Wallet 1.4 §4.4,
+/// `ec-eaa.json`). The spec gives no type: registries hold them as the text printed on the
+/// card or as the list of its codes (`["01.06"]`); both are accepted and kept as received.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Restrictions {
+    /// As printed on the card.
+    Text(String),
+    /// The codes (e.g. `01.06`, corrective lenses).
+    Codes(Vec<String>),
+}
+
+impl From<&str> for Restrictions {
+    fn from(s: &str) -> Self {
+        Self::Text(s.to_owned())
+    }
+}
+
+/// One category of `driving_privileges_details` (IT-Wallet 1.4 §4.4, `ec-eaa.json`): the
+/// per-category table on the back of the card as Italian wallets read it (the IO app's
+/// "driving privileges" claim): the category, its dates and its restrictions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PrivilegeDetail {
+    /// The category (one of [`VEHICLE_CATEGORIES`]).
+    pub driving_privilege: String,
+    /// `YYYY-MM-DD`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issue_date: Option<String>,
+    /// `YYYY-MM-DD`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expiry_date: Option<String>,
+    /// The category's restrictions as printed (`null` when none: wallets read the member).
+    #[serde(default)]
+    pub restrictions_conditions: Option<String>,
+}
+
+/// `driving_privileges_details` as received: the list, or the list as JSON text (how the IO
+/// app reads it: a string holding the JSON array). Kept in the form it came in, so that what
+/// a verifier shows is what was disclosed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum PrivilegeDetails {
+    /// The list.
+    List(Vec<PrivilegeDetail>),
+    /// The list as JSON text.
+    Encoded(String),
+}
+
+impl PrivilegeDetails {
+    /// The categories, decoding the JSON text form.
+    pub fn details(&self) -> Result<Vec<PrivilegeDetail>, String> {
+        match self {
+            Self::List(l) => Ok(l.clone()),
+            Self::Encoded(text) => serde_json::from_str(text).map_err(|e| format!("not a JSON list of categories: {e}")),
+        }
+    }
+}
+
 /// The categories of the EU driving licence directive.
 pub const VEHICLE_CATEGORIES: [&str; 16] =
     ["AM", "A1", "A2", "A", "B1", "B", "BE", "C1", "C1E", "C", "CE", "D1", "D1E", "D", "DE", "T"];
@@ -86,15 +144,18 @@ pub struct MobileDrivingLicence {
     pub portrait: Option<String>,
     /// Categories.
     pub driving_privileges: Vec<DrivingPrivilege>,
-    /// Restrictions and conditions (free text).
+    /// Restrictions and conditions: the text, or the codes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub restrictions_conditions: Option<String>,
+    pub restrictions_conditions: Option<Restrictions>,
+    /// The per-category table (category, dates, restrictions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub driving_privileges_details: Option<PrivilegeDetails>,
 }
 
 impl CredentialModel for MobileDrivingLicence {
     const NAME: &'static str = NAME;
     const VCT: &'static str = Vct::MDL;
-    const FIELDS: &'static [&'static str] = &["family_name", "given_name", "birth_date", "place_of_birth", "issue_date", "expiry_date", "document_number", "portrait", "driving_privileges", "restrictions_conditions"];
+    const FIELDS: &'static [&'static str] = &["family_name", "given_name", "birth_date", "place_of_birth", "issue_date", "expiry_date", "document_number", "portrait", "driving_privileges", "restrictions_conditions", "driving_privileges_details"];
 
     /// Checks dates, categories, that the licence has at least one privilege and that the
     /// licence does not expire before it is issued.
@@ -110,6 +171,7 @@ impl CredentialModel for MobileDrivingLicence {
             portrait: None,
             driving_privileges: vec![DrivingPrivilege { vehicle_category_code: "B".into(), issue_date: None, expiry_date: None, codes: Vec::new() }],
             restrictions_conditions: None,
+            driving_privileges_details: None,
         }
     }
 
@@ -133,6 +195,22 @@ impl CredentialModel for MobileDrivingLicence {
             }
             for d in [&p.issue_date, &p.expiry_date].into_iter().flatten() {
                 check_date(NAME, "driving_privileges", d)?;
+            }
+        }
+        if let Some(Restrictions::Codes(codes)) = &self.restrictions_conditions
+            && codes.iter().any(|c| c.trim().is_empty())
+        {
+            return Err(bad("restrictions_conditions", "an empty code".into()));
+        }
+        if let Some(details) = &self.driving_privileges_details {
+            let claim = "driving_privileges_details";
+            for d in details.details().map_err(|reason| bad(claim, reason))? {
+                if !VEHICLE_CATEGORIES.contains(&d.driving_privilege.as_str()) {
+                    return Err(bad(claim, format!("unknown category `{}`", d.driving_privilege)));
+                }
+                for date in [&d.issue_date, &d.expiry_date].into_iter().flatten() {
+                    check_date(NAME, claim, date)?;
+                }
             }
         }
         Ok(())
@@ -170,6 +248,7 @@ mod tests {
                 codes: vec![],
             }],
             restrictions_conditions: None,
+            driving_privileges_details: None,
         }
     }
 
@@ -205,5 +284,44 @@ mod tests {
         let mut l = licence();
         l.driving_privileges.clear();
         assert!(matches!(l.validate(), Err(VcError::InvalidAttribute { claim: "driving_privileges", .. })));
+    }
+
+    /// Restrictions as the card's text or as its codes (the sample registry's `["01.06"]`),
+    /// and the per-category table as a list or as JSON text (the IO app's form), each read
+    /// back as it was written; an unknown category, a bad date or text that is not the list
+    /// are refused naming the claim.
+    #[test]
+    fn restrictions_and_privilege_details_in_both_forms() {
+        let detail = PrivilegeDetail { driving_privilege: "B".into(), issue_date: Some("2020-09-17".into()), expiry_date: Some("2031-06-10".into()), restrictions_conditions: Some("01.06".into()) };
+        for restrictions in [Restrictions::from("01.06"), Restrictions::Codes(vec!["01.06".into()])] {
+            for details in [PrivilegeDetails::List(vec![detail.clone()]), PrivilegeDetails::Encoded(serde_json::to_string(&[&detail]).unwrap())] {
+                let mut l = licence();
+                l.restrictions_conditions = Some(restrictions.clone());
+                l.driving_privileges_details = Some(details);
+                let m = l.to_attributes().unwrap();
+                assert_eq!(MobileDrivingLicence::from_claims(&m).unwrap(), l);
+                assert_eq!(l.driving_privileges_details.as_ref().unwrap().details().unwrap(), std::slice::from_ref(&detail));
+                super::super::check_data_model(Vct::MDL, &m).unwrap();
+            }
+        }
+        let none = serde_json::json!({"driving_privilege": "A", "issue_date": "2010-05-02", "expiry_date": "2030-05-02", "restrictions_conditions": null});
+        let d: PrivilegeDetail = serde_json::from_value(none.clone()).unwrap();
+        assert_eq!(serde_json::to_value(&d).unwrap(), none, "a category without restrictions keeps its null");
+
+        let refused = |details: PrivilegeDetails| {
+            let mut l = licence();
+            l.driving_privileges_details = Some(details);
+            l.validate()
+        };
+        let mut unknown = detail.clone();
+        unknown.driving_privilege = "Z".into();
+        assert!(matches!(refused(PrivilegeDetails::List(vec![unknown])), Err(VcError::InvalidAttribute { claim: "driving_privileges_details", .. })));
+        let mut late = detail.clone();
+        late.expiry_date = Some("31/06/2031".into());
+        assert!(matches!(refused(PrivilegeDetails::List(vec![late])), Err(VcError::InvalidAttribute { claim: "driving_privileges_details", .. })));
+        assert!(matches!(refused(PrivilegeDetails::Encoded("B until 2031".into())), Err(VcError::InvalidAttribute { claim: "driving_privileges_details", .. })));
+        let mut l = licence();
+        l.restrictions_conditions = Some(Restrictions::Codes(vec![" ".into()]));
+        assert!(matches!(l.validate(), Err(VcError::InvalidAttribute { claim: "restrictions_conditions", .. })));
     }
 }
