@@ -338,6 +338,7 @@ fn missing_text(m: &Missing) -> String {
     match m {
         Missing::NoCredentialOfType => "no stored credential of this type".to_owned(),
         Missing::Claims(c) => format!("the stored credential lacks {}", c.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")),
+        Missing::UntrustedIssuer => "the stored credentials of this type are from issuers the relying party does not accept".to_owned(),
     }
 }
 

@@ -172,6 +172,9 @@ pub enum MissingReason {
         /// The claims missing.
         paths: Vec<String>,
     },
+    /// Credentials of that type are stored, but none from an issuer the relying party
+    /// accepts (its `trusted_authorities`): tell the citizen it wants another issuer's.
+    UntrustedIssuer,
 }
 
 /// One credential the relying party asks for (a DCQL Credential Query).
@@ -380,6 +383,7 @@ impl Wallet {
                 missing: q.missing.as_ref().map(|m| match m {
                     Missing::NoCredentialOfType => MissingReason::NoCredentialOfType,
                     Missing::Claims(ps) => MissingReason::Claims { paths: ps.iter().map(ToString::to_string).collect() },
+                    Missing::UntrustedIssuer => MissingReason::UntrustedIssuer,
                 }),
             });
         }

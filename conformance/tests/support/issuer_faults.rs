@@ -163,6 +163,14 @@ fn now() -> i64 {
     wallet_core::time::UnixTime::now().secs()
 }
 
+/// Whether the `redirect_uri` of a `{"redirect_uri"}` answer (OpenID4VP 1.0 §8.2) carries
+/// the query parameter `name`.
+fn redirect_has(text: &str, name: &str) -> bool {
+    let redirect = serde_json::from_str::<Value>(text).ok().and_then(|v| v["redirect_uri"].as_str().map(str::to_owned)).unwrap_or_default();
+    let query = redirect.split_once('?').map(|(_, q)| q.to_owned()).unwrap_or_default();
+    url::form_urlencoded::parse(query.as_bytes()).any(|(k, _)| k == name)
+}
+
 /// A credential response an issuer skipping a check would send.
 fn fake_credentials() -> String {
     json!({"credentials": [{"credential": "conformance-accepted"}], "notification_id": "conformance"}).to_string()
@@ -448,7 +456,7 @@ impl IssuerProxy {
                 accept(status, text, json!({"redirect_uri": "https://wallet.conformance.invalid/callback?code=conformance-accepted"}).to_string());
                 set_json(out);
             }
-            (f, "/authorize/vp-response") if *status == StatusCode::OK && f.starts_with("ci-code-response-") && text.contains("code=") => {
+            (f, "/authorize/vp-response") if *status == StatusCode::OK && f.starts_with("ci-code-response-") && redirect_has(text, "code") => {
                 let mut v: Value = serde_json::from_str(text).unwrap();
                 let redirect = v["redirect_uri"].as_str().unwrap_or_default().to_owned();
                 if let Some((base, query)) = redirect.split_once('?') {
@@ -463,7 +471,7 @@ impl IssuerProxy {
                     *text = v.to_string();
                 }
             }
-            ("ci-authorize-error-no-state", "/authorize/vp-response") if *status == StatusCode::OK && text.contains("error=") => {
+            ("ci-authorize-error-no-state", "/authorize/vp-response") if *status == StatusCode::OK && redirect_has(text, "error") => {
                 let mut v: Value = serde_json::from_str(text).unwrap();
                 let redirect = v["redirect_uri"].as_str().unwrap_or_default().to_owned();
                 if let Some((base, query)) = redirect.split_once('?') {

@@ -89,14 +89,16 @@ pub struct PrivilegeDetail {
     /// `YYYY-MM-DD`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expiry_date: Option<String>,
-    /// The category's restrictions as printed (`null` when none: wallets read the member).
+    /// The category's restrictions, as text or codes (`null` when none: wallets read the
+    /// member).
     #[serde(default)]
-    pub restrictions_conditions: Option<String>,
+    pub restrictions_conditions: Option<Restrictions>,
 }
 
-/// `driving_privileges_details` as received: the list, or the list as JSON text (how the IO
-/// app reads it: a string holding the JSON array). Kept in the form it came in, so that what
-/// a verifier shows is what was disclosed.
+/// `driving_privileges_details`: the list, or the list as JSON text (how the IO app reads it:
+/// a string holding the JSON array). Either form is written back as it was read (a list from
+/// its typed members, the text as received); the issuer signs the registry's claims as they
+/// are, and verifiers show the disclosed JSON, not this model.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum PrivilegeDetails {
@@ -293,6 +295,8 @@ mod tests {
     #[test]
     fn restrictions_and_privilege_details_in_both_forms() {
         let detail = PrivilegeDetail { driving_privilege: "B".into(), issue_date: Some("2020-09-17".into()), expiry_date: Some("2031-06-10".into()), restrictions_conditions: Some("01.06".into()) };
+        let codes = PrivilegeDetail { restrictions_conditions: Some(Restrictions::Codes(vec!["01.06".into(), "78".into()])), ..detail.clone() };
+        assert!(MobileDrivingLicence { driving_privileges_details: Some(PrivilegeDetails::List(vec![codes])), ..licence() }.validate().is_ok(), "a category's codes as a list");
         for restrictions in [Restrictions::from("01.06"), Restrictions::Codes(vec!["01.06".into()])] {
             for details in [PrivilegeDetails::List(vec![detail.clone()]), PrivilegeDetails::Encoded(serde_json::to_string(&[&detail]).unwrap())] {
                 let mut l = licence();

@@ -633,6 +633,10 @@ struct RefreshGrant {
     dpop_key: String,
     configuration_id: String,
     attested_client: bool,
+    /// How many times the refresh token was rotated: of the copies of one grant (one per
+    /// stored credential, one per flow in memory), the highest holds the token that works.
+    #[serde(default)]
+    rotation: u64,
 }
 
 impl RefreshGrant {
@@ -1303,6 +1307,7 @@ impl WalletIssuance {
             dpop_key: dpop.private_jwk().to_json(),
             configuration_id: String::new(),
             attested_client: session.server.attested_client,
+            rotation: 0,
         });
         self.with_tokens(session, tokens, dpop, client_id, refresh, Vec::new())
     }
@@ -1485,6 +1490,7 @@ impl WalletIssuance {
         let no_grant = || IssuanceError::Wallet(WalletError::State(format!("no refresh token was kept for credential {id}")));
         let sealed = self.store.refresh_grant(id)?.ok_or_else(no_grant)?;
         let grant: RefreshGrant = serde_json::from_value(sealed).map_err(|_| no_grant())?;
+        let grant = self.newest(&grant);
         let stored = self.store.get(id)?;
         let session = self.start_from_issuer(&stored.summary.issuer, &[grant.configuration_id.as_str()])?;
         self.checked(&session)?;
@@ -1494,8 +1500,9 @@ impl WalletIssuance {
         let issuer = session.consent.issuer.clone();
         let attested = grant.attested_client;
         let (tokens, client_id) = self.token(&grant.token_endpoint, &dpop, &token_req, false, &|| if attested { self.keys.client_attestation(&issuer) } else { Ok(None) })?;
+        let mut refresh = grant.clone();
         if let Some(rotated) = &tokens.refresh_token {
-            self.carry_rotation(&grant, rotated)?;
+            self.carry_rotation(&mut refresh, rotated);
         }
         // The batch issued with this grant: its stored credentials of this configuration (one
         // token may have served several configurations: only this one's are replaced).
@@ -1505,7 +1512,6 @@ impl WalletIssuance {
             .filter(|(_, g)| g.same_grant(&grant) && g.configuration_id == grant.configuration_id)
             .map(|(id, _)| id)
             .collect();
-        let refresh = RefreshGrant { refresh_token: tokens.refresh_token.clone().unwrap_or_else(|| grant.refresh_token.clone()), ..grant };
         self.with_tokens(&session, tokens, dpop, client_id, Some(refresh), replaces)
     }
 
@@ -1513,7 +1519,7 @@ impl WalletIssuance {
     /// DPoP by the key the refresh token is bound to, the wallet attestation when the token
     /// endpoint wanted it); a rotated refresh token replaces the kept one.
     fn refresh_access(&self, ctx: &mut IssuedContext) -> Result<(), IssuanceError> {
-        let Some(grant) = ctx.refresh.clone() else {
+        let Some(grant) = ctx.refresh.as_ref().map(|g| self.newest(g)) else {
             return Err(IssuanceError::Wallet(WalletError::State("the access token expired and the issuer gave no refresh token".into())));
         };
         let token_req = TokenRequest::RefreshToken { refresh_token: grant.refresh_token.clone(), scope: None };
@@ -1521,11 +1527,25 @@ impl WalletIssuance {
         let attested = grant.attested_client;
         let (tokens, _) = self.token(&grant.token_endpoint, &ctx.dpop, &token_req, false, &|| if attested { self.keys.client_attestation(&issuer) } else { Ok(None) })?;
         ctx.access_token = tokens.access_token;
-        if let (Some(rt), Some(kept)) = (tokens.refresh_token, ctx.refresh.as_mut()) {
-            self.carry_rotation(&grant, &rt)?;
-            kept.refresh_token = rt;
+        let mut kept = grant;
+        if let Some(rt) = tokens.refresh_token {
+            self.carry_rotation(&mut kept, &rt);
         }
+        ctx.refresh = Some(kept);
         Ok(())
+    }
+
+    /// `grant` with the newest refresh token of its copies: its own, or a stored credential's
+    /// of the same grant rotated since (a re-issuance of another configuration while this
+    /// flow was deferred). Its configuration stays its own.
+    fn newest(&self, grant: &RefreshGrant) -> RefreshGrant {
+        let mut best = grant.clone();
+        for (_, g) in self.grants_stored().unwrap_or_default() {
+            if g.same_grant(grant) && g.rotation > best.rotation {
+                (best.refresh_token, best.rotation) = (g.refresh_token, g.rotation);
+            }
+        }
+        best
     }
 
     /// Every stored credential's refresh grant, by credential.
@@ -1540,21 +1560,26 @@ impl WalletIssuance {
     }
 
     /// The issuer rotated the refresh token of `grant` (IT-Wallet 1.4 §3.3 "Refresh": a new
-    /// refresh token with each refreshed access token): every stored credential of the same
-    /// grant takes the new one at once, before any credential request. A token that served
-    /// several configurations is kept with each one's credentials, and an issuer that detects
-    /// refresh-token reuse (RFC 9700 §4.14.2) would refuse the old one, revoking the grant;
-    /// a re-issuance that fails after the token response still leaves the credentials it was
-    /// to replace with the token that now works.
-    fn carry_rotation(&self, grant: &RefreshGrant, rotated: &str) -> Result<(), IssuanceError> {
-        for (id, mut g) in self.grants_stored()? {
-            if g.same_grant(grant) && g.refresh_token != rotated {
-                g.refresh_token = rotated.to_owned();
-                let sealed = serde_json::to_value(&g).map_err(|e| IssuanceError::BadResponse { step: IssuanceStep::Token, detail: e.to_string() })?;
-                self.store.put_refresh_grant(&id, &sealed)?;
+    /// refresh token with each refreshed access token): `grant` takes the new one, and so does
+    /// every stored credential of the same grant, at once, before any credential request. A
+    /// token that served several configurations is kept with each one's credentials, and an
+    /// issuer that detects refresh-token reuse (RFC 9700 §4.14.2) would refuse the old one,
+    /// revoking the grant; a re-issuance that fails after the token response still leaves the
+    /// credentials it was to replace with the token that now works. Best effort: a copy the
+    /// store cannot rewrite now keeps its lower `rotation`, and [`Self::newest`] passes it by.
+    /// Re-issuances of one grant are not to overlap (the status refresh runs them one by one):
+    /// two at once would both send the same refresh token.
+    fn carry_rotation(&self, grant: &mut RefreshGrant, rotated: &str) {
+        grant.refresh_token = rotated.to_owned();
+        grant.rotation = grant.rotation.saturating_add(1);
+        for (id, mut g) in self.grants_stored().unwrap_or_default() {
+            if g.same_grant(grant) && g.rotation < grant.rotation {
+                (g.refresh_token, g.rotation) = (rotated.to_owned(), grant.rotation);
+                if let Ok(sealed) = serde_json::to_value(&g) {
+                    let _ = self.store.put_refresh_grant(&id, &sealed);
+                }
             }
         }
-        Ok(())
     }
 
     /// A DPoP-protected POST, retried once when the issuer asks for a DPoP nonce.
@@ -1649,8 +1674,8 @@ impl WalletIssuance {
             };
             ids.push(self.store.put(&new, now)?);
         }
-        if let Some(grant) = &ctx.refresh {
-            let sealed = serde_json::to_value(grant).map_err(|e| IssuanceError::BadResponse { step: IssuanceStep::Credential, detail: e.to_string() })?;
+        if let Some(grant) = ctx.refresh.as_ref().map(|g| self.newest(g)) {
+            let sealed = serde_json::to_value(&grant).map_err(|e| IssuanceError::BadResponse { step: IssuanceStep::Credential, detail: e.to_string() })?;
             for id in &ids {
                 self.store.put_refresh_grant(id, &sealed)?;
             }

@@ -598,7 +598,12 @@ pub fn ci_050(ctx: &mut Ctx<'_>) -> Step<()> {
 /// skipped when it goes on to another authentication.
 pub fn ci_059(ctx: &mut Ctx<'_>) -> Step<()> {
     let (pending, q) = match authorized(ctx)? {
-        Authorized::Vp(req) => declined(ctx, *req)?,
+        Authorized::Vp(req) => {
+            let (pending, q) = declined(ctx, *req)?;
+            // RFC 6749 §4.1.2.1: the resource owner denied the request.
+            ensure(q.get("error").map(String::as_str) == Some("access_denied"), || format!("the redirect after the wallet declined carries error {:?}, not access_denied", q.get("error")))?;
+            (pending, q)
+        }
         Authorized::Elsewhere(why) => return skip(format!("{why}: no error to observe")),
         Authorized::Back(pending, location, status) => {
             let query = location.split_once('?').map(|(_, q)| q).unwrap_or_default();
@@ -610,7 +615,7 @@ pub fn ci_059(ctx: &mut Ctx<'_>) -> Step<()> {
             (pending, q)
         }
     };
-    ensure(q.contains_key("error"), || "the redirect after the wallet declined carries no error".to_owned())?;
+    ensure(q.contains_key("error"), || "the error redirect carries no error".to_owned())?;
     ensure(q.get("state") == Some(&pending.state), || format!("the error redirect's state {:?} is not the request's", q.get("state")))?;
     let me = ctx.target.entity_id.to_string();
     ensure(q.get("iss").is_some_and(|i| i.trim_end_matches('/') == me.trim_end_matches('/')), || format!("the error redirect's iss {:?} is not {me}", q.get("iss")))

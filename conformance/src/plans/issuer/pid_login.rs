@@ -297,13 +297,14 @@ pub fn ci_058c(ctx: &mut Ctx<'_>) -> Step<()> {
 }
 
 /// CI_060: the code is the authenticated wallet instance's and single use: redeemed with
-/// another instance's attestation, refused; redeemed by its own, granted, then a second time
-/// refused (`invalid_grant`).
+/// another instance's attestation, refused (`invalid_grant`: that instance authenticates, the
+/// code is not its); redeemed by its own, granted, then a second time refused (`invalid_grant`).
 pub fn ci_060(ctx: &mut Ctx<'_>) -> Step<()> {
     let l = login(ctx)?;
     let other = Client::new(ctx)?;
     let r = token(ctx, &l, &other, |_| {})?;
-    par::expect_refused(&r, &["invalid_grant", "invalid_client"])?;
+    // The other instance authenticates: the code is the grant at fault (RFC 6749 §5.2).
+    par::expect_refused(&r, &["invalid_grant"])?;
     let l = login(ctx)?;
     let r = token(ctx, &l, &l.client, |_| {})?;
     granted(&r, "the code's first redemption")?;
@@ -329,7 +330,8 @@ pub fn ci_062(ctx: &mut Ctx<'_>) -> Step<()> {
     let l = login(ctx)?;
     let other = format!("{REDIRECT_URI}/other");
     let r = token(ctx, &l, &l.client, |p| set(p, "redirect_uri", &other))?;
-    par::expect_refused(&r, &["invalid_grant", "invalid_request"])
+    // RFC 6749 §5.2: "does not match the redirection URI used in the authorization request".
+    par::expect_refused(&r, &["invalid_grant"])
 }
 
 /// CI_059 when `/authorize` goes on to the PID: the wallet declines (an `access_denied` error
@@ -338,12 +340,14 @@ pub fn ci_062(ctx: &mut Ctx<'_>) -> Step<()> {
 /// 1.0 §8.2, which the wallet follows). The pushed request and the redirect's parameters.
 pub fn declined(ctx: &mut Ctx<'_>, req: Requested) -> Step<(PendingAuthorization, HashMap<String, String>)> {
     let f = rp::fetch(ctx, &req.session, rp::Fetch::AsUrlSays)?;
-    let a = rp::answer_of(ctx, &f)?;
-    let form = ErrorResponse::access_denied(a.state.clone()).to_form();
-    let r = rp::post_form(ctx, &a.response_uri, &form)?;
+    // An error response is not encrypted: only where it goes and the request's state matter.
+    let s = |k: &str| f.jwt.payload.get(k).and_then(Value::as_str).map(str::to_owned);
+    let Some(response_uri) = s("response_uri") else { return fail("the request object has no response_uri") };
+    let form = ErrorResponse::access_denied(s("state")).to_form();
+    let r = rp::post_form(ctx, &response_uri, &form)?;
     ensure(r.status == 200, || format!("the issuer's response_uri answered {} to the wallet's access_denied: {}", r.status, short(&r.text())))?;
     let Some((redirect, params)) = redirect_of(&r) else { return fail(format!("the answer to access_denied carries no redirect_uri: {}", short(&r.text()))) };
-    ctx.note(format!("the error redirect: {redirect}"));
+    ctx.note(format!("the error redirect (in the response_uri's 200 answer, OpenID4VP 1.0 §8.2, not a 302): {redirect}"));
     ensure(redirect.starts_with(REDIRECT_URI), || format!("the error redirect goes to {redirect}, not the wallet's redirect_uri"))?;
     Ok((req.pending, params))
 }

@@ -80,6 +80,10 @@ pub enum Missing {
     /// A credential of the right type lacks these claims (or their values differ): for
     /// `claim_sets`, those of the verifier's preferred option.
     Claims(Vec<ClaimPathPattern>),
+    /// Stored credentials would answer, but none is from an issuer the verifier accepts
+    /// (its `trusted_authorities`, OpenID4VP 1.0 §6.1.1): the citizen holds the credential,
+    /// from another issuer ([`QueryMatch::untrusted`] names them).
+    UntrustedIssuer,
 }
 
 /// Whether the credential is of the format and type the query asks for.
@@ -163,8 +167,8 @@ pub struct QueryMatch {
     pub query_id: String,
     /// Credentials that can answer, in the order given.
     pub candidates: Vec<CandidateMatch>,
-    /// Why none can, when `candidates` is empty ([`Missing::NoCredentialOfType`] also when
-    /// the only credentials that would answer are in `untrusted`).
+    /// Why none can, when `candidates` is empty ([`Missing::UntrustedIssuer`] when some
+    /// would answer but are in `untrusted`).
     pub missing: Option<Missing>,
     /// Stored credentials (positions, as in `candidates`) that would answer but whose issuer
     /// matches none of the query's `trusted_authorities` (§6.1.1): not offered.
@@ -238,7 +242,7 @@ pub fn match_wallet_with_issuers(query: &DcqlQuery, stored: &[CredentialView<'_>
                     Err(_) => {}
                 }
             }
-            let missing = candidates.is_empty().then(|| missing.unwrap_or(Missing::NoCredentialOfType));
+            let missing = candidates.is_empty().then(|| if untrusted.is_empty() { missing.unwrap_or(Missing::NoCredentialOfType) } else { Missing::UntrustedIssuer });
             QueryMatch { query_id: q.id.clone(), candidates, missing, untrusted }
         })
         .collect();
@@ -307,7 +311,8 @@ pub struct Presented<'a> {
 /// nothing beyond the selection.
 pub fn check_presentation(q: &CredentialQuery, p: &Presented<'_>) -> Result<ClaimSelection, MatchError> {
     let selection = select(q, &p.view).map_err(|m| match m {
-        Missing::NoCredentialOfType => MatchError::WrongType(q.id.clone()),
+        // `select` knows nothing of issuers: it never says `UntrustedIssuer`.
+        Missing::NoCredentialOfType | Missing::UntrustedIssuer => MatchError::WrongType(q.id.clone()),
         Missing::Claims(c) => MatchError::MissingClaims { id: q.id.clone(), claims: c.iter().map(ToString::to_string).collect() },
     })?;
     if let Some(extra) = p.disclosed.iter().find(|d| !selection.allows(d)) {

@@ -295,10 +295,10 @@ fn wallet_side_trusted_authorities_filter_candidates() {
     let m = match_wallet_with_issuers(&q, &stored, &issuers);
     assert_eq!(m.queries[0].candidates.iter().map(|c| c.index).collect::<Vec<_>>(), [0, 2]);
     assert_eq!(m.queries[0].untrusted, [1]);
-    // Only the untrusted one stored: nothing to offer.
+    // Only the untrusted one stored: nothing to offer, and the citizen is told why.
     let m = match_wallet_with_issuers(&q, &stored[1..2], &issuers[1..2]);
     assert!(!m.satisfiable);
-    assert_eq!(m.queries[0].missing, Some(Missing::NoCredentialOfType));
+    assert_eq!(m.queries[0].missing, Some(Missing::UntrustedIssuer));
     assert_eq!(m.queries[0].untrusted, [0]);
     // `match_wallet` knows nothing of issuers: it filters nothing.
     assert_eq!(match_wallet(&q, &stored).queries[0].candidates.len(), 3);
