@@ -890,6 +890,48 @@ async fn a_rotated_refresh_token_reaches_every_configuration_of_its_grant() {
     assert_eq!(token(pid), rotated, "the PID's grant carries the rotated token");
 }
 
+/// One offer of the licence, not ready yet (deferred), and the PID, issued at once: the PID
+/// is re-issued while the registry prepares the licence, rotating the grant's refresh token;
+/// the licence, once polled in, is stored with the rotated token (the newest copy of the
+/// grant), not with the spent one its deferred flow started with.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deferred_credential_of_a_rotated_grant_keeps_the_new_token() {
+    let fed = Fed::with(|c| {
+        c.deferred_interval = 1;
+        c.access_token_ttl = 30;
+        c.status_bits = wallet_core::status::Bits::Four;
+    })
+    .await;
+    let (url, tx) = fed.offer(LUIGIA, &[MDL, common::PID]).await;
+    let phone = Arc::new(Phone::new(&fed, 1, Client::new(None)));
+    let IssuanceOutcome::Several(each) = accept_offer(&phone, url, tx).await else { panic!("several") };
+    let mut deferred = None;
+    let mut pid = None;
+    for c in each {
+        match c.outcome {
+            Ok(IssuanceOutcome::Deferred(d)) if c.configuration_id == MDL => deferred = Some(d),
+            Ok(IssuanceOutcome::Issued(ids)) if c.configuration_id == common::PID => pid = ids.first().cloned(),
+            other => panic!("{}: {other:?}", c.configuration_id),
+        }
+    }
+    let (deferred, pid) = (deferred.expect("the licence deferred"), pid.expect("the PID issued"));
+    let token = |id: &wallet_core::store::CredentialId| phone.store.refresh_grant(id).unwrap().expect("a refresh grant")["refresh_token"].as_str().unwrap().to_owned();
+    let first = token(&pid);
+
+    let (s, v) = Fed::json(fed.http.post(fed.url("/admin/status")).bearer_auth(TOKEN).json(&serde_json::json!({"action": "update", "citizen": LUIGIA}))).await;
+    assert_eq!(s, 200, "{v}");
+    let p = phone.clone();
+    let IssuanceOutcome::Issued(new) = blocking(move || p.flow.reissue(&pid).unwrap()).await else { panic!("the PID re-issued") };
+    let rotated = token(&new[0]);
+    assert_ne!(rotated, first, "the issuer rotated the refresh token");
+
+    let conn = rusqlite::Connection::open(&fed.config.registry).unwrap();
+    conn.execute("UPDATE licences SET ready = 1 WHERE tax_id_code = ?1", [LUIGIA]).unwrap();
+    let p = phone.clone();
+    let IssuanceOutcome::Issued(licence) = blocking(move || p.flow.poll_deferred(deferred).unwrap()).await else { panic!("the licence issued") };
+    assert_eq!(token(&licence[0]), rotated, "the licence keeps the grant's newest token");
+}
+
 /// IT-Wallet 1.4 §1.2 on the wallet's side: with the anchor's root (taken from the anchor and
 /// checked against its keys), the refresh also checks the CRLs the credential's `x5c` names.
 /// The registry withdraws its credential key (its signing certificates revoked): the status
