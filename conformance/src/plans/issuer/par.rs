@@ -13,7 +13,7 @@ use wallet_core::jose::{Signer as _, SoftwareSigner, b64};
 use wallet_core::oid4vci::{AuthorizeRequest, ParRequest, ParRequestBuilder, PendingAuthorization, client_attestation_headers};
 use wallet_core::time::UnixTime;
 
-use super::pid_login::{Authorized, authorized, declined};
+use super::pid_login::{Authorized, authorized, declined, query_params};
 use super::protocol::short;
 use super::wallet::{self, general_info, new_key, provider_chain, raw_jwt, setup};
 use crate::case::{Ctx, Step, ensure, fail, skip};
@@ -606,8 +606,7 @@ pub fn ci_059(ctx: &mut Ctx<'_>) -> Step<()> {
         }
         Authorized::Elsewhere(why) => return skip(format!("{why}: no error to observe")),
         Authorized::Back(pending, location, status) => {
-            let query = location.split_once('?').map(|(_, q)| q).unwrap_or_default();
-            let q: std::collections::HashMap<String, String> = url::form_urlencoded::parse(query.as_bytes()).into_owned().collect();
+            let q = query_params(&location);
             if !q.contains_key("error") {
                 return skip("/authorize answered with a code at once: no error to observe");
             }

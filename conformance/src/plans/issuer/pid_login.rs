@@ -174,9 +174,14 @@ fn presented(ctx: &mut Ctx<'_>, how: Pid) -> Step<(Requested, Response)> {
 /// its query parameters; `None` when the answer carries none.
 fn redirect_of(r: &Response) -> Option<(String, HashMap<String, String>)> {
     let redirect = r.json().ok()?.get("redirect_uri")?.as_str()?.to_owned();
-    let query = redirect.split_once('?').map(|(_, q)| q.to_owned()).unwrap_or_default();
-    let params = url::form_urlencoded::parse(query.as_bytes()).into_owned().collect();
+    let params = query_params(&redirect);
     Some((redirect, params))
+}
+
+/// The query parameters of a redirect to the wallet's `redirect_uri`.
+pub fn query_params(url: &str) -> HashMap<String, String> {
+    let query = url.split_once('?').map_or("", |(_, q)| q);
+    url::form_urlencoded::parse(query.as_bytes()).into_owned().collect()
 }
 
 /// A completed PID login: the wallet instance, what it kept, and the authorization response.
